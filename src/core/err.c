@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Status code names and the message-carrying tc_err_t. */
+#include "core/err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+tc_err_clear(tc_err_t *err)
+{
+    if (err != NULL) {
+        err->code = TC_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+int
+tc_err_set(tc_err_t *err, int code, const char *fmt, ...)
+{
+    if (err == NULL || err->code != TC_OK) {
+        return code;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    err->code = code;
+    return code;
+}
+
+const char *
+tc_strerror(int code)
+{
+    switch (code) {
+    case TC_OK:
+        return "ok";
+    case TC_AGAIN:
+        return "need more bytes";
+    case TC_EPROTO:
+        return "protocol error";
+    case TC_ELIMIT:
+        return "over a configured limit";
+    case TC_ENOTFOUND:
+        return "not found";
+    case TC_ECLOSED:
+        return "closed";
+    case TC_EINVAL:
+        return "invalid argument";
+    case TC_ETYPE:
+        return "type mismatch";
+    case TC_EMISSING:
+        return "required field missing";
+    /* the errno values a server meets; strerror() is not thread-safe */
+    case -ENOMEM:
+        return "out of memory";
+    case -ENOENT:
+        return "no such file or directory";
+    case -EACCES:
+        return "permission denied";
+    case -EADDRINUSE:
+        return "address already in use";
+    case -EADDRNOTAVAIL:
+        return "address not available";
+    case -ECONNRESET:
+        return "connection reset by peer";
+    case -EPIPE:
+        return "broken pipe";
+    case -EMFILE:
+        return "too many open files";
+    case -ENFILE:
+        return "too many open files in system";
+    case -EINVAL:
+        return "invalid argument (system)";
+    case -ETIMEDOUT:
+        return "timed out";
+    case -ECONNREFUSED:
+        return "connection refused";
+    default:
+        return code < 0 ? "system error" : "unknown status";
+    }
+}
+
+void
+tc_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "thriftcorn: assertion failed: %s (%s:%d)\n", expr, file, line);
+    abort();
+}

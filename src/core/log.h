@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Logging for the server layers (library layers return errors instead).
+ * One line per call, prefixed with time, pid and level. Thread-safe.
+ */
+#ifndef TC_CORE_LOG_H
+#define TC_CORE_LOG_H
+
+#include "core/common.h"
+
+typedef enum {
+    TC_LOG_DEBUG = 0,
+    TC_LOG_INFO,
+    TC_LOG_WARNING,
+    TC_LOG_ERROR,
+    TC_LOG_CRITICAL,
+} tc_log_level_t;
+
+/* Messages below 'level' are dropped. Call before starting threads. */
+void tc_log_set_level(tc_log_level_t level);
+/* Parse "debug", "info", "warning", "error", "critical"; -1 if unknown. */
+int tc_log_level_parse(const char *name);
+/*
+ * Send log lines to 'path' ("-" or NULL: stderr). Returns TC_OK or -errno.
+ * Calling it again reopens the file (log rotation).
+ */
+int tc_log_open(const char *path) TC_NODISCARD;
+/* Write one line at 'level'. */
+void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
+
+#endif /* TC_CORE_LOG_H */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Framing: where one whole message starts and ends in the bytes received so
+ * far, and how a reply is wrapped. Pure functions over byte ranges; the
+ * connection code owns the sockets and buffers.
+ */
+#ifndef TC_TRANSPORT_TRANSPORT_H
+#define TC_TRANSPORT_TRANSPORT_H
+
+#include "core/common.h"
+#include "protocol/protocol.h"
+
+typedef struct tc_transport tc_transport_t;
+
+/*
+ * One transport. scan() looks at [data, data+len) and, on TC_OK,
+ * sets *off to where the message starts and *msg_len to its length; the
+ * bytes consumed are *off + *msg_len. It returns TC_AGAIN when more bytes are
+ * needed, TC_ELIMIT when the message would exceed 'max' bytes, TC_EPROTO for
+ * bytes that cannot start a message. 'ops' is the protocol to skip with
+ * (buffered needs it; framed ignores it).
+ */
+struct tc_transport {
+    const char *name; /* "framed", "buffered" */
+    int (*scan)(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max,
+                size_t *off, size_t *msg_len);
+    /* begin a reply in 'out'; returns a mark to pass to end() */
+    size_t (*begin)(tc_buf_t *out);
+    /* finish the reply begun at 'mark' (framed writes its length there) */
+    void (*end)(tc_buf_t *out, size_t mark);
+};
+
+extern const tc_transport_t tc_transport_framed;
+extern const tc_transport_t tc_transport_buffered;
+
+/* Find a transport by name ("framed", "buffered"); NULL if unknown. */
+const tc_transport_t *tc_transport_find(const char *name);
+
+#endif /* TC_TRANSPORT_TRANSPORT_H */

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for core/buf.c. */
+#include "tc_test.h"
+
+#include "core/buf.h"
+
+static void
+test_append_grows(void **state)
+{
+    (void)state;
+    tc_buf_t b;
+    tc_buf_init(&b);
+    assert_null(b.data);
+    for (int i = 0; i < 1000; i++) {
+        tc_buf_append_u8(&b, (uint8_t)i);
+    }
+    assert_int_equal(b.len, 1000);
+    assert_true(b.cap >= 1000);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(b.data[i], (uint8_t)i);
+    }
+    tc_buf_deinit(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+}
+
+static void
+test_consume_moves_rest(void **state)
+{
+    (void)state;
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_buf_append(&b, "hello world", 11);
+    tc_buf_consume(&b, 6);
+    assert_int_equal(b.len, 5);
+    TC_ASSERT_BYTES(b.data, "world", 5);
+    tc_buf_consume(&b, 5);
+    assert_int_equal(b.len, 0);
+    tc_buf_append(&b, "", 0);
+    assert_int_equal(b.len, 0);
+    tc_buf_deinit(&b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_grows),
+        cmocka_unit_test(test_consume_moves_rest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
