@@ -1,16 +1,206 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* thriftcorn's command line: argv -> config -> arbiter; nothing else. */
+#include "bridge/lua_state.h"
 #include "build_config.h"
+#include "config/config.h"
+#include "core/err.h"
 
+#include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const char usage[] =
+    "usage: thriftcorn [OPTIONS] [CONFIG]\n"
+    "\n"
+    "Serve the Thrift services of CONFIG (default: thriftcorn.lua).\n"
+    "\n"
+    "  --check-config        load and validate CONFIG and its IDL, then exit\n"
+    "  --check-idl FILE...   load each IDL file, print its services, then exit\n"
+    "  -I, --include-dir DIR folder searched for IDL includes (with --check-idl)\n"
+    "  --SETTING VALUE       override a setting of CONFIG, e.g. --workers 4,\n"
+    "                        --bind 127.0.0.1:9090 (repeatable), --client-timeout 10\n"
+    "  -v, --version         print the version and exit\n"
+    "  -h, --help            print this help and exit\n"
+    "\n"
+    "Every setting is listed in docs/configuration.md.\n";
+
+typedef enum { MODE_SERVE, MODE_CHECK_CONFIG, MODE_CHECK_IDL } mode_t_;
+
+typedef struct cli {
+    mode_t_ mode;
+    const char *config;
+    int nfiles;
+    char **files;
+    int nincludes;
+    char **includes;
+    int noverrides;
+    char **override_names;  /* setting names, '-' turned into '_' */
+    char **override_values; /* borrowed from argv */
+} cli_t;
+
+/* Load the config as serving would; NULL after printing every problem. */
+static tc_config_t *
+load_config(const cli_t *cli)
+{
+    tc_config_override_t *ov = calloc((size_t)cli->noverrides + 1, sizeof(*ov));
+    if (ov == NULL) {
+        fprintf(stderr, "thriftcorn: out of memory\n");
+        return NULL;
+    }
+    for (int i = 0; i < cli->noverrides; i++) {
+        ov[i].name = cli->override_names[i];
+        ov[i].value = cli->override_values[i];
+    }
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_config_t *cfg = tc_config_load(cli->config, ov, (size_t)cli->noverrides, &err);
+    free(ov);
+    if (cfg == NULL) {
+        fprintf(stderr, "%s\n", err.msg);
+    }
+    return cfg;
+}
+
+static int
+parse_args(cli_t *cli, int argc, char **argv)
+{
+    cli->files = calloc((size_t)argc, sizeof(char *));
+    cli->includes = calloc((size_t)argc, sizeof(char *));
+    cli->override_names = calloc((size_t)argc, sizeof(char *));
+    cli->override_values = calloc((size_t)argc, sizeof(char *));
+    if (!cli->files || !cli->includes || !cli->override_names || !cli->override_values) {
+        fprintf(stderr, "thriftcorn: out of memory\n");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            exit(0); /* NOLINT(concurrency-mt-unsafe) */
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+            printf("thriftcorn %s\n", TC_VERSION_STRING);
+            exit(0); /* NOLINT(concurrency-mt-unsafe) */
+        } else if (strcmp(a, "--check-config") == 0) {
+            cli->mode = MODE_CHECK_CONFIG;
+        } else if (strcmp(a, "--check-idl") == 0) {
+            cli->mode = MODE_CHECK_IDL;
+        } else if (strcmp(a, "-I") == 0 || strcmp(a, "--include-dir") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "thriftcorn: %s needs a folder\n", a);
+                return 2;
+            }
+            cli->includes[cli->nincludes++] = argv[++i];
+        } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
+            char *name = strdup(a + 2);
+            char *value = strchr(name, '=');
+            if (value != NULL) {
+                *value++ = '\0';
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                fprintf(stderr, "thriftcorn: %s needs a value\n", a);
+                free(name);
+                return 2;
+            }
+            for (char *p = name; *p; p++) {
+                *p = *p == '-' ? '_' : *p;
+            }
+            cli->override_names[cli->noverrides] = name;
+            cli->override_values[cli->noverrides++] = value;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "thriftcorn: unknown option %s (see --help)\n", a);
+            return 2;
+        } else if (cli->mode == MODE_CHECK_IDL) {
+            cli->files[cli->nfiles++] = argv[i];
+        } else if (cli->config == NULL) {
+            cli->config = a;
+        } else {
+            fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n",
+                    cli->config, a);
+            return 2;
+        }
+    }
+    if (cli->config == NULL) {
+        cli->config = "thriftcorn.lua";
+    }
+    if (cli->mode == MODE_CHECK_IDL && cli->nfiles == 0) {
+        fprintf(stderr, "thriftcorn: --check-idl needs at least one file\n");
+        return 2;
+    }
+    return 0;
+}
+
+static void
+push_strings(lua_State *L, char **list, int n)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushstring(L, list[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* --check-idl: thriftcorn.cli.check_idl() prints; the exit status is 1 on any error. */
+static int
+check_idl(const cli_t *cli)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    lua_State *L = tc_lua_state_new(&err);
+    if (L == NULL) {
+        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        return 1;
+    }
+    int status = 1;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn.cli");
+    if (tc_lua_pcall(L, 1, 1, &err) != TC_OK) {
+        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        lua_close(L);
+        return 1;
+    }
+    lua_getfield(L, -1, "check_idl");
+    push_strings(L, cli->files, cli->nfiles);
+    push_strings(L, cli->includes, cli->nincludes);
+    if (tc_lua_pcall(L, 2, 1, &err) == TC_OK) {
+        status = lua_tointeger(L, -1) == 0 ? 0 : 1;
+    }
+    if (err.code != TC_OK) {
+        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+    }
+    lua_close(L);
+    return status;
+}
 
 int
 main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("thriftcorn %s\n", TC_VERSION_STRING);
-        return 0;
+    cli_t cli;
+    memset(&cli, 0, sizeof(cli));
+    int rc = parse_args(&cli, argc, argv);
+    if (rc == 0) {
+        if (cli.mode == MODE_CHECK_IDL) {
+            rc = check_idl(&cli);
+        } else {
+            tc_config_t *cfg = load_config(&cli);
+            rc = cfg == NULL ? 1 : 0;
+            if (cfg != NULL && cli.mode == MODE_CHECK_CONFIG) {
+                printf("%s: ok (service %s from %s)\n", cfg->path, cfg->service.name,
+                       cfg->service.idl);
+            } else if (cfg != NULL) {
+                fprintf(stderr, "thriftcorn: serving is not built yet; use --check-config\n");
+                rc = 2;
+            }
+            tc_config_free(cfg);
+        }
     }
-    return 0;
+    for (int i = 0; i < cli.noverrides; i++) {
+        free(cli.override_names[i]);
+    }
+    free(cli.files);
+    free(cli.includes);
+    free(cli.override_names);
+    free(cli.override_values);
+    return rc;
 }

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Entry point of thriftcorn.core as a loadable module for a plain lua5.4. */
-#include <lauxlib.h>
-#include <lua.h>
+/*
+ * Entry point of thriftcorn.core as a loadable module, so that a plain
+ * lua5.4 can require("thriftcorn.core") (see docs/lua-api.md).
+ */
+#include "bridge/lua_api.h"
 
 __attribute__((visibility("default"))) int luaopen_thriftcorn_core(lua_State *L);
 
 int
 luaopen_thriftcorn_core(lua_State *L)
 {
-    lua_newtable(L);
-    return 1;
+    return tc_lua_api_open(L);
 }

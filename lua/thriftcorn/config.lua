@@ -1,0 +1,308 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- thriftcorn.config: the settings of thriftcorn.lua, their defaults and their
+-- validation. The arbiter runs this in a config-only Lua state; the result
+-- is frozen into a C struct (src/config/config.c). docs/configuration.md
+-- lists the same settings, and a test checks the two agree.
+local M = {}
+
+-- kind: int, number, bool, string, enum (one of `values`), list (of strings),
+-- services, function. `flag` is the command-line form. `min` bounds numbers.
+-- `timeout` kinds accept nil/false for "never".
+M.settings = {
+  { name = "bind", kind = "list", default = { "127.0.0.1:9090" },
+    doc = "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH or fd://N. Repeatable." },
+  { name = "workers", kind = "int", default = 1, min = 1,
+    doc = "Worker processes." },
+  { name = "threads", kind = "int", default = 4, min = 1,
+    doc = "Handler threads per worker, each with its own Lua state." },
+  { name = "transport", kind = "enum", default = "buffered", values = { "buffered", "framed" },
+    doc = "How messages are delimited on a connection." },
+  { name = "protocol", kind = "enum", default = "binary", values = { "binary", "compact" },
+    doc = "How values are encoded." },
+  { name = "client_timeout", kind = "number", default = 30, min = 0, nilable = true,
+    doc = "Seconds a connection may stay silent between messages, or take to send one; "
+      .. "nil or 0: never." },
+  { name = "max_frame_size", kind = "int", default = 16384000, min = 16,
+    doc = "Largest frame a framed client may send, in bytes (Apache Thrift's default)." },
+  { name = "max_message_size", kind = "int", default = 16384000, min = 16,
+    doc = "Largest message, in bytes; also bounds every string and container size." },
+  { name = "max_depth", kind = "int", default = 64, min = 1, max = 256,
+    doc = "Deepest nesting of structs and containers in a message." },
+  { name = "expose_errors", kind = "bool", default = false,
+    doc = "Send a handler's Lua error text to the client in INTERNAL_ERROR replies." },
+  { name = "loglevel", kind = "enum", default = "info",
+    values = { "debug", "info", "warning", "error", "critical" },
+    doc = "Least severe log level written." },
+  { name = "errorlog", kind = "string", default = "-",
+    doc = "Where the log goes: a file path, or - for stderr." },
+  { name = "include_dirs", kind = "list", default = {},
+    doc = "Folders searched for IDL includes after the including file's own folder." },
+  { name = "service", kind = "services", default = nil,
+    doc = "The service to serve: { idl = PATH, name = SERVICE, handler = PATH }." },
+}
+
+M.by_name = {}
+for _, s in ipairs(M.settings) do
+  M.by_name[s.name] = s
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+local function join(dir, path)
+  if path:sub(1, 1) == "/" or dir == "." then
+    return path
+  end
+  return dir .. "/" .. path
+end
+
+local function deep_copy(v)
+  if type(v) ~= "table" then
+    return v
+  end
+  local t = {}
+  for k, x in pairs(v) do
+    t[k] = deep_copy(x)
+  end
+  return t
+end
+
+local function suggest(name)
+  local best, best_d
+  for _, s in ipairs(M.settings) do
+    -- a cheap distance: common prefix and length
+    local n = 0
+    while n < #name and n < #s.name and name:sub(n + 1, n + 1) == s.name:sub(n + 1, n + 1) do
+      n = n + 1
+    end
+    local d = math.max(#name, #s.name) - n
+    if n >= 2 and (not best_d or d < best_d) then
+      best, best_d = s.name, d
+    end
+  end
+  return best
+end
+
+-- Convert a command-line string to the setting's kind.
+local function from_flag(s, text)
+  if s.kind == "int" or s.kind == "number" then
+    local n = tonumber(text)
+    if n == nil then
+      return nil, string.format("--%s expects a number, got '%s'", s.name:gsub("_", "-"), text)
+    end
+    if s.kind == "int" then
+      n = math.tointeger(n) or n
+    end
+    return n
+  elseif s.kind == "bool" then
+    if text == "true" or text == "1" or text == "yes" then
+      return true
+    elseif text == "false" or text == "0" or text == "no" then
+      return false
+    end
+    return nil, string.format("--%s expects true or false, got '%s'", s.name:gsub("_", "-"), text)
+  end
+  return text
+end
+
+-- Check one value against its setting; returns the normalized value or nil, message.
+local function check(s, v)
+  local k = s.kind
+  if v == nil or (v == false and s.nilable) then
+    return nil
+  end
+  if k == "int" or k == "number" then
+    if type(v) ~= "number" or (k == "int" and math.type(v) ~= "integer") then
+      return nil, string.format("expected %s, got %s", k == "int" and "an integer" or "a number",
+        type(v) == "number" and tostring(v) or type(v))
+    end
+    if s.min and v < s.min then
+      return nil, string.format("must be at least %s, got %s", s.min, v)
+    end
+    if s.max and v > s.max then
+      return nil, string.format("must be at most %s, got %s", s.max, v)
+    end
+    return v
+  elseif k == "bool" then
+    if type(v) ~= "boolean" then
+      return nil, "expected true or false, got " .. type(v)
+    end
+    return v
+  elseif k == "string" then
+    if type(v) ~= "string" then
+      return nil, "expected a string, got " .. type(v)
+    end
+    return v
+  elseif k == "enum" then
+    for _, x in ipairs(s.values) do
+      if v == x then
+        return v
+      end
+    end
+    return nil, string.format("expected one of %s, got %s", table.concat(s.values, ", "),
+      type(v) == "string" and ("'" .. v .. "'") or type(v))
+  elseif k == "list" then
+    if type(v) == "string" then
+      return { v }
+    end
+    if type(v) ~= "table" then
+      return nil, "expected a string or a list of strings, got " .. type(v)
+    end
+    for i, x in ipairs(v) do
+      if type(x) ~= "string" then
+        return nil, string.format("item %d: expected a string, got %s", i, type(x))
+      end
+    end
+    return v
+  elseif k == "services" then
+    if type(v) ~= "table" then
+      return nil, "expected a table { idl = ..., name = ..., handler = ... }, got " .. type(v)
+    end
+    for _, key in ipairs({ "idl", "name", "handler" }) do
+      if type(v[key]) ~= "string" then
+        return nil, string.format("'%s' must be a string, got %s", key, type(v[key]))
+      end
+    end
+    for key in pairs(v) do
+      if key ~= "idl" and key ~= "name" and key ~= "handler" then
+        return nil, string.format("unknown key '%s' (expected idl, name, handler)", tostring(key))
+      end
+    end
+    return v
+  end
+  return v
+end
+
+--- Evaluate the config file `path` in a fresh environment and validate it.
+--- `overrides` is a list of { name = setting, value = string } from the
+--- command line; they win over the file. Returns the config table, or nil and
+--- a list of error lines "file:line: message".
+function M.load(path, overrides)
+  local real, rerr0 = require("thriftcorn.core").realpath(path)
+  if not real then
+    return nil, { string.format("%s: cannot read the config file (%s)", path, rerr0) }
+  end
+  path = real
+  local values, lines = {}, {}
+  local env = setmetatable({}, {
+    __index = function(_, key)
+      local v = values[key]
+      if v ~= nil then
+        return v
+      end
+      return _G[key]
+    end,
+    __newindex = function(_, key, v)
+      values[key] = v
+      local info = debug.getinfo(2, "Sl")
+      if info and info.short_src and lines[key] == nil then
+        lines[key] = info.currentline
+      end
+    end,
+  })
+  local chunk, err = loadfile(path, "t", env)
+  if not chunk then
+    return nil, { err }
+  end
+  local ok, rerr = pcall(chunk)
+  if not ok then
+    return nil, { tostring(rerr) }
+  end
+
+  local errors = {}
+  local cfg = { path = path, dir = dirname(path), lines = lines }
+  local function fail(key, msg)
+    local line = lines[key]
+    errors[#errors + 1] = string.format("%s:%s: %s", path, line or "?", msg)
+  end
+  for key, v in pairs(values) do
+    if not M.by_name[key] then
+      local hint = suggest(key)
+      fail(key, string.format("unknown setting '%s'%s (helpers in the config should be local)",
+        tostring(key), hint and string.format(" (did you mean '%s'?)", hint) or ""))
+    else
+      local s = M.by_name[key]
+      local nv, msg = check(s, v)
+      if msg then
+        fail(key, string.format("%s: %s", key, msg))
+      else
+        cfg[key] = nv
+      end
+    end
+  end
+  for _, o in ipairs(overrides or {}) do
+    local s = M.by_name[o.name]
+    if not s then
+      errors[#errors + 1] = string.format("unknown option --%s", o.name:gsub("_", "-"))
+    else
+      local v, msg = from_flag(s, o.value)
+      if msg == nil then
+        if s.kind == "list" then
+          -- a repeated flag adds; the first one replaces the file's list
+          if not cfg["_flag_" .. o.name] then
+            cfg[o.name] = {}
+            cfg["_flag_" .. o.name] = true
+          end
+          local list = cfg[o.name]
+          list[#list + 1] = v
+          v = list
+        end
+        v, msg = check(s, v)
+      end
+      if msg then
+        errors[#errors + 1] = string.format("--%s: %s", o.name:gsub("_", "-"), msg)
+      else
+        cfg[o.name] = v
+      end
+    end
+  end
+  for _, s in ipairs(M.settings) do
+    if cfg[s.name] == nil and s.default ~= nil and not (s.nilable and values[s.name] ~= nil) then
+      cfg[s.name] = deep_copy(s.default)
+    end
+    cfg["_flag_" .. s.name] = nil
+  end
+  if cfg.client_timeout == 0 then
+    cfg.client_timeout = nil
+  end
+  if cfg.service == nil then
+    errors[#errors + 1] = string.format("%s: no service configured: set service = "
+      .. "{ idl = ..., name = ..., handler = ... }", path)
+  else
+    cfg.service.idl = join(cfg.dir, cfg.service.idl)
+    cfg.service.handler = join(cfg.dir, cfg.service.handler)
+  end
+  for i, d in ipairs(cfg.include_dirs or {}) do
+    cfg.include_dirs[i] = join(cfg.dir, d)
+  end
+  if #errors > 0 then
+    table.sort(errors)
+    return nil, errors
+  end
+  return cfg
+end
+
+--- Load the IDL of every configured service and check that the service
+--- exists. Returns true, or nil and a list of error lines.
+function M.check_services(cfg)
+  local thriftcorn = require("thriftcorn")
+  local errors = {}
+  local svc = cfg.service
+  local where = string.format("%s:%s", cfg.path, cfg.lines.service or "?")
+  local ok, mod = pcall(thriftcorn.load, svc.idl, { include_dirs = cfg.include_dirs })
+  if not ok then
+    errors[#errors + 1] = string.format("%s: service.idl: %s", where, tostring(mod))
+  elseif type(mod[svc.name]) ~= "table" or mod[svc.name].all_functions == nil then
+    errors[#errors + 1] = string.format("%s: service.name: %s defines no service '%s'", where,
+      svc.idl, svc.name)
+  else
+    svc.schema = mod[svc.name]
+  end
+  if #errors > 0 then
+    return nil, errors
+  end
+  return true
+end
+
+return M

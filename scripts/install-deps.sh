@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install what building (and with "test", testing) thriftcorn needs on
+# Debian 12. Run as root. Only Debian's package archive is used.
+set -eu
+here=$(dirname "$0")
+pkgs=$(cat "$here/packages-build.txt")
+if [ "${1:-}" = "test" ]; then
+    pkgs="$pkgs $(cat "$here/packages-test.txt")"
+fi
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * thriftcorn.core: the C side of the Lua API. Struct and message encode and
+ * decode for tests, tools and Lua programs; the facade lua/thriftcorn/init.lua
+ * wraps these. Runtime failures return nil, message, code (luv style).
+ */
+#include "bridge/lua_api.h"
+
+#include "bridge/lua_schema.h"
+#include "bridge/lua_value.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "protocol/message.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRATCH_MT "thriftcorn.scratch"
+
+/* ---- helpers ---- */
+
+static const tc_proto_ops_t *
+check_proto(lua_State *L, int idx)
+{
+    static const char *const names[] = {"binary", "compact", NULL};
+    int i = luaL_checkoption(L, idx, "binary", names);
+    return i == 0 ? &tc_proto_binary : &tc_proto_compact;
+}
+
+static int
+push_failure(lua_State *L, const tc_err_t *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err->msg[0] ? err->msg : tc_strerror(err->code));
+    lua_pushinteger(L, err->code);
+    return 3;
+}
+
+static int
+scratch_gc(lua_State *L)
+{
+    tc_buf_deinit(luaL_checkudata(L, 1, SCRATCH_MT));
+    return 0;
+}
+
+/*
+ * A buffer owned by a userdata on the stack, so that a Lua error in the
+ * middle of an encode (memory, a raising __index) frees it through __gc.
+ */
+static tc_buf_t *
+push_scratch(lua_State *L)
+{
+    tc_buf_t *b = lua_newuserdatauv(L, sizeof(*b), 0);
+    tc_buf_init(b);
+    if (luaL_newmetatable(L, SCRATCH_MT)) {
+        lua_pushcfunction(L, scratch_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+/* 1-based Lua position at 'idx' (default 1) as a 0-based offset into 'len' bytes. */
+static size_t
+check_pos(lua_State *L, int idx, size_t len)
+{
+    lua_Integer pos = luaL_optinteger(L, idx, 1);
+    luaL_argcheck(L, pos >= 1 && (size_t)pos <= len + 1, idx, "position out of range");
+    return (size_t)pos - 1;
+}
+
+/* ---- structs ---- */
+
+/* core.encode(structdef, value [, proto]) -> bytes | nil, msg, code */
+static int
+l_encode(lua_State *L)
+{
+    const tc_struct_t *st = tc_lua_schema_check_struct(L, 1);
+    luaL_checkany(L, 2);
+    const tc_proto_ops_t *ops = check_proto(L, 3);
+    tc_buf_t *b = push_scratch(L);
+    tc_proto_t p;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_proto_init(&p, ops, NULL, 0, b);
+    if (tc_lua_value_encode(L, 2, &p, st, &err) != TC_OK) {
+        return push_failure(L, &err);
+    }
+    lua_pushlstring(L, (const char *)b->data, b->len);
+    return 1;
+}
+
+/* core.decode(structdef, bytes [, proto [, pos]]) -> value, next_pos | nil, msg, code */
+static int
+l_decode(lua_State *L)
+{
+    const tc_struct_t *st = tc_lua_schema_check_struct(L, 1);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    const tc_proto_ops_t *ops = check_proto(L, 3);
+    size_t off = check_pos(L, 4, len);
+    tc_proto_t p;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_proto_init(&p, ops, s + off, len - off, NULL);
+    if (tc_lua_value_decode(L, &p, st, &err) != TC_OK) {
+        return push_failure(L, &err);
+    }
+    lua_pushinteger(L, (lua_Integer)(p.rp - (const uint8_t *)s) + 1);
+    return 2;
+}
+
+/* ---- messages ---- */
+
+/*
+ * core.encode_message(name, mtype, seqid, structdef, value [, proto]) -> bytes
+ * With structdef false/nil, value is {type = n, message = "..."} and a
+ * TApplicationException is written.
+ */
+static int
+l_encode_message(lua_State *L)
+{
+    size_t nlen;
+    const char *name = luaL_checklstring(L, 1, &nlen);
+    lua_Integer mtype = luaL_checkinteger(L, 2);
+    lua_Integer seqid = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, mtype >= TC_MSG_CALL && mtype <= TC_MSG_ONEWAY, 2, "invalid message type");
+    luaL_argcheck(L, seqid >= INT32_MIN && seqid <= INT32_MAX, 3, "seqid out of i32 range");
+    const tc_proto_ops_t *ops = check_proto(L, 6);
+    tc_buf_t *b = push_scratch(L);
+    tc_proto_t p;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_proto_init(&p, ops, NULL, 0, b);
+    if (!lua_toboolean(L, 4)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        lua_getfield(L, 5, "type");
+        lua_getfield(L, 5, "message");
+        tc_message_write_appex(&p, name, nlen, (int32_t)seqid, (int32_t)luaL_optinteger(L, -2, 0),
+                               luaL_optstring(L, -1, NULL));
+    } else {
+        const tc_struct_t *st = tc_lua_schema_check_struct(L, 4);
+        ops->write_message_begin(&p, name, nlen, (uint8_t)mtype, (int32_t)seqid);
+        if (tc_lua_value_encode(L, 5, &p, st, &err) != TC_OK) {
+            return push_failure(L, &err);
+        }
+    }
+    lua_pushlstring(L, (const char *)b->data, b->len);
+    return 1;
+}
+
+/* core.decode_message_header(bytes [, proto [, pos]]) -> name, mtype, seqid, body_pos */
+static int
+l_decode_message_header(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const tc_proto_ops_t *ops = check_proto(L, 2);
+    size_t off = check_pos(L, 3, len);
+    tc_proto_t p;
+    tc_msg_hdr_t m;
+    tc_proto_init(&p, ops, s + off, len - off, NULL);
+    int rc = ops->read_message_begin(&p, &m);
+    if (rc != TC_OK) {
+        tc_err_t err;
+        tc_err_clear(&err);
+        tc_err_set(&err, rc == TC_AGAIN ? TC_EPROTO : rc, "%s message header: %s", ops->name,
+                   rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
+        return push_failure(L, &err);
+    }
+    lua_pushlstring(L, m.name, m.name_len);
+    lua_pushinteger(L, m.type);
+    lua_pushinteger(L, m.seqid);
+    lua_pushinteger(L, (lua_Integer)(p.rp - (const uint8_t *)s) + 1);
+    return 4;
+}
+
+/* core.decode_appex(bytes [, proto [, pos]]) -> {type=, message=}, next_pos */
+static int
+l_decode_appex(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const tc_proto_ops_t *ops = check_proto(L, 2);
+    size_t off = check_pos(L, 3, len);
+    tc_proto_t p;
+    tc_appex_t ex;
+    tc_proto_init(&p, ops, s + off, len - off, NULL);
+    int rc = tc_message_read_appex(&p, &ex);
+    if (rc != TC_OK) {
+        tc_err_t err;
+        tc_err_clear(&err);
+        tc_err_set(&err, rc == TC_AGAIN ? TC_EPROTO : rc, "TApplicationException: %s",
+                   rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
+        return push_failure(L, &err);
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, ex.type);
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, tc_appex_type_name(ex.type));
+    lua_setfield(L, -2, "type_name");
+    if (ex.message != NULL) {
+        lua_pushlstring(L, ex.message, ex.message_len);
+        lua_setfield(L, -2, "message");
+    }
+    lua_pushinteger(L, (lua_Integer)(p.rp - (const uint8_t *)s) + 1);
+    return 2;
+}
+
+/* ---- system ---- */
+
+/* core.realpath(path) -> absolute path | nil, msg, code */
+static int
+l_realpath(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *real = realpath(path, NULL);
+    if (real == NULL) {
+        int e = errno;
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, tc_strerror(-e));
+        lua_pushinteger(L, -e);
+        return 3;
+    }
+    lua_pushstring(L, real);
+    free(real);
+    return 1;
+}
+
+static const luaL_Reg sys_funcs[] = {
+    {"realpath", l_realpath},
+    {NULL, NULL},
+};
+
+void
+tc_lua_api_open_sys(lua_State *L)
+{
+    luaL_setfuncs(L, sys_funcs, 0);
+    static const struct {
+        const char *name;
+        int value;
+    } codes[] = {
+        {"EAGAIN", TC_AGAIN},       {"EPROTO", TC_EPROTO}, {"ELIMIT", TC_ELIMIT},
+        {"ENOTFOUND", TC_ENOTFOUND}, {"ECLOSED", TC_ECLOSED}, {"EINVAL", TC_EINVAL},
+        {"ETYPE", TC_ETYPE},         {"EMISSING", TC_EMISSING},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(codes); i++) {
+        lua_pushinteger(L, codes[i].value);
+        lua_setfield(L, -2, codes[i].name);
+    }
+}
+
+static const luaL_Reg codec_funcs[] = {
+    {"compile", tc_lua_schema_compile},
+    {"encode", l_encode},
+    {"decode", l_decode},
+    {"encode_message", l_encode_message},
+    {"decode_message_header", l_decode_message_header},
+    {"decode_appex", l_decode_appex},
+    {NULL, NULL},
+};
+
+void
+tc_lua_api_open_codec(lua_State *L)
+{
+    luaL_setfuncs(L, codec_funcs, 0);
+    static const struct {
+        const char *name;
+        int value;
+    } consts[] = {
+        {"CALL", TC_MSG_CALL},
+        {"REPLY", TC_MSG_REPLY},
+        {"EXCEPTION", TC_MSG_EXCEPTION},
+        {"ONEWAY", TC_MSG_ONEWAY},
+        {"UNKNOWN", TC_APPEX_UNKNOWN},
+        {"UNKNOWN_METHOD", TC_APPEX_UNKNOWN_METHOD},
+        {"INVALID_MESSAGE_TYPE", TC_APPEX_INVALID_MESSAGE_TYPE},
+        {"WRONG_METHOD_NAME", TC_APPEX_WRONG_METHOD_NAME},
+        {"BAD_SEQUENCE_ID", TC_APPEX_BAD_SEQUENCE_ID},
+        {"MISSING_RESULT", TC_APPEX_MISSING_RESULT},
+        {"INTERNAL_ERROR", TC_APPEX_INTERNAL_ERROR},
+        {"PROTOCOL_ERROR", TC_APPEX_PROTOCOL_ERROR},
+        {"INVALID_TRANSFORM", TC_APPEX_INVALID_TRANSFORM},
+        {"INVALID_PROTOCOL", TC_APPEX_INVALID_PROTOCOL},
+        {"UNSUPPORTED_CLIENT_TYPE", TC_APPEX_UNSUPPORTED_CLIENT_TYPE},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(consts); i++) {
+        lua_pushinteger(L, consts[i].value);
+        lua_setfield(L, -2, consts[i].name);
+    }
+}
+
+int
+tc_lua_api_open(lua_State *L)
+{
+    lua_newtable(L);
+    tc_lua_api_open_codec(L);
+    tc_lua_api_open_sys(L);
+    return 1;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* thriftcorn.core: the Lua API implemented in C, one registrar per area. */
+#ifndef TC_BRIDGE_LUA_API_H
+#define TC_BRIDGE_LUA_API_H
+
+#include <lua.h>
+
+/* Add the codec functions and constants to the table on top of the stack. */
+void tc_lua_api_open_codec(lua_State *L);
+
+/* Add realpath() and the status code constants to the table on top of the stack. */
+void tc_lua_api_open_sys(lua_State *L);
+
+/* lua_CFunction that pushes the whole thriftcorn.core table (luaopen_ shape). */
+int tc_lua_api_open(lua_State *L);
+
+#endif /* TC_BRIDGE_LUA_API_H */

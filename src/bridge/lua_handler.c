@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The call path of a Lua handler: message header -> function -> arguments
+ * decoded into Lua values -> protected call -> result, declared exception
+ * or TApplicationException encoded as the reply.
+ */
+#include "bridge/lua_handler.h"
+
+#include "bridge/lua_schema.h"
+#include "bridge/lua_state.h"
+#include "bridge/lua_value.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "protocol/message.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Stack slots that stay in place for the life of the state. */
+enum { SLOT_FUNCS = 1, SLOT_MSGH = 2, SLOT_MTS = 3, SLOT_BASE = 3 };
+
+struct tc_lua_handler {
+    lua_State *L;
+    const tc_service_t *svc; /* owned by the state's loaded module */
+    bool expose_errors;
+};
+
+/*
+ * Message handler for handler calls: a declared exception (a table with a
+ * metatable) passes through untouched; anything else gets a traceback.
+ */
+static int
+msgh(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+            msg = lua_tostring(L, -1);
+        } else {
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        }
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Runs in a protected call: load IDL and handler, check them, leave the slots. */
+static int
+setup(lua_State *L)
+{
+    const tc_config_t *cfg = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_createtable(L, 0, 0); /* SLOT_FUNCS, filled below */
+    lua_pushcfunction(L, msgh);
+    tc_lua_value_registry(L, &tc_lua_value_mt_key); /* SLOT_MTS */
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn");
+    lua_call(L, 1, 1);
+    int tc = lua_gettop(L);
+    lua_createtable(L, (int)cfg->ninclude_dirs, 0);
+    for (size_t i = 0; i < cfg->ninclude_dirs; i++) {
+        lua_pushstring(L, cfg->include_dirs[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, tc, "include_dirs");
+    lua_getfield(L, tc, "load");
+    lua_pushstring(L, cfg->service.idl);
+    lua_call(L, 1, 1);
+    if (lua_getfield(L, -1, cfg->service.name) != LUA_TTABLE ||
+        tc_lua_schema_to_service(L, -1) == NULL) {
+        return luaL_error(L, "%s: no service '%s'", cfg->service.idl, cfg->service.name);
+    }
+    int svc = lua_gettop(L);
+
+    /* the handler module: a file returning a table of functions */
+    const char *path = cfg->service.handler;
+    if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+        return lua_error(L);
+    }
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1)) {
+        return luaL_error(L, "%s: the handler module must return a table of functions, got %s",
+                          path, luaL_typename(L, -1));
+    }
+    int handler = lua_gettop(L);
+    lua_getfield(L, svc, "all_functions");
+    int fns = lua_gettop(L);
+    lua_Integer n = luaL_len(L, fns);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, fns, i);
+        lua_getfield(L, -1, "name");
+        const char *name = lua_tostring(L, -1);
+        if (lua_getfield(L, handler, name) != LUA_TFUNCTION) {
+            return luaL_error(L, "%s: no function for method '%s' of service %s", path, name,
+                              cfg->service.name);
+        }
+        lua_rawseti(L, SLOT_FUNCS, i);
+        lua_pop(L, 2);
+    }
+    lua_pushvalue(L, svc);
+    lua_setfield(L, SLOT_FUNCS, "service"); /* keeps the module and its schema alive */
+    lua_settop(L, SLOT_BASE);
+    return 0;
+}
+
+tc_lua_handler_t *
+tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err)
+{
+    lua_State *L = tc_lua_state_new(err);
+    if (L == NULL) {
+        return NULL;
+    }
+    lua_pushcfunction(L, setup);
+    lua_pushlightuserdata(L, (void *)cfg);
+    if (tc_lua_pcall(L, 1, 0, err) != TC_OK) {
+        lua_close(L);
+        return NULL;
+    }
+    tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
+    h->L = L;
+    h->expose_errors = cfg->expose_errors;
+    lua_getfield(L, SLOT_FUNCS, "service");
+    h->svc = tc_lua_schema_to_service(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
+
+void
+tc_lua_handler_free(tc_lua_handler_t *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    lua_close(h->L);
+    free(h);
+}
+
+/* ---- the call ---- */
+
+static void
+write_appex(tc_proto_t *out, const tc_msg_hdr_t *m, int32_t type, const char *msg)
+{
+    tc_message_write_appex(out, m->name, m->name_len, m->seqid, type, msg);
+}
+
+/* The exception field of 'fn' whose struct made the error at 'idx', or NULL. */
+static const tc_field_t *
+declared_exception(lua_State *L, int idx, const tc_function_t *fn)
+{
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) {
+        return NULL;
+    }
+    const tc_field_t *found = NULL;
+    const tc_struct_t *res = fn->result;
+    for (uint16_t i = 0; i < res->nfields && found == NULL; i++) {
+        const tc_field_t *f = &res->fields[i];
+        if (f->id == 0 || f->type.kind != TC_KIND_STRUCT) {
+            continue;
+        }
+        lua_rawgetp(L, SLOT_MTS, f->type.st);
+        if (lua_rawequal(L, -1, -2)) {
+            found = f;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+/* Push the arguments of 'fn' in IDL order; returns how many, or -1 (err set). */
+static int
+push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t *err)
+{
+    lua_State *L = h->L;
+    if (tc_lua_value_decode(L, in, fn->args, err) != TC_OK) {
+        return -1;
+    }
+    int args = lua_gettop(L);
+    uint16_t n = fn->args->nfields;
+    luaL_checkstack(L, n + 2, "thriftcorn: arguments");
+    for (uint16_t i = 0; i < n; i++) {
+        const tc_field_t *f = &fn->args->fields[i];
+        lua_pushlstring(L, f->name, f->name_len);
+        lua_rawget(L, args);
+    }
+    lua_remove(L, args);
+    return n;
+}
+
+/* The handler raised: a declared exception, or INTERNAL_ERROR. */
+static void
+reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
+            tc_proto_t *out, size_t mark, tc_call_info_t *info, tc_err_t *err)
+{
+    lua_State *L = h->L;
+    int e = lua_gettop(L);
+    const tc_field_t *f = declared_exception(L, e, fn);
+    if (f != NULL) {
+        out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
+        out->ops->write_struct_begin(out);
+        tc_err_t eerr;
+        tc_err_clear(&eerr);
+        if (tc_lua_value_encode_field(L, e, out, fn->result, f, &eerr) == TC_OK) {
+            out->ops->write_field_stop(out);
+            out->ops->write_struct_end(out);
+            info->status = -1;
+            return;
+        }
+        out->out->len = mark;
+        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s",
+                   fn->service, fn->name, eerr.msg);
+    } else {
+        const char *msg = luaL_tolstring(L, e, NULL);
+        tc_err_set(err, TC_EINVAL, "%s.%s: %s", fn->service, fn->name, msg);
+        lua_pop(L, 1);
+    }
+    info->status = TC_APPEX_INTERNAL_ERROR;
+    write_appex(out, m, TC_APPEX_INTERNAL_ERROR, h->expose_errors ? err->msg : "Internal error");
+}
+
+static void
+reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
+             tc_proto_t *out, size_t mark, tc_call_info_t *info, tc_err_t *err)
+{
+    lua_State *L = h->L;
+    out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
+    out->ops->write_struct_begin(out);
+    const tc_struct_t *res = fn->result;
+    if (res->nfields > 0 && res->fields[0].id == 0 && !lua_isnil(L, -1)) {
+        tc_err_t eerr;
+        tc_err_clear(&eerr);
+        if (tc_lua_value_encode_field(L, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
+            out->out->len = mark;
+            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s",
+                       fn->service, fn->name, eerr.msg);
+            info->status = TC_APPEX_INTERNAL_ERROR;
+            write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
+                        h->expose_errors ? err->msg : "Internal error");
+            return;
+        }
+    }
+    out->ops->write_field_stop(out);
+    out->ops->write_struct_end(out);
+}
+
+int
+tc_lua_handler_handle(tc_lua_handler_t *h, tc_proto_t *in, tc_proto_t *out,
+                      tc_call_info_t *info, tc_err_t *err)
+{
+    lua_State *L = h->L;
+    tc_msg_hdr_t m;
+    memset(info, 0, sizeof(*info));
+    int rc = in->ops->read_message_begin(in, &m);
+    if (rc != TC_OK) {
+        return tc_err_set(err, rc == TC_AGAIN ? TC_EPROTO : rc, "invalid message header (%s)",
+                          rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
+    }
+    info->method = m.name;
+    info->method_len = m.name_len;
+    info->replied = true;
+    size_t mark = out->out->len;
+    if (m.type != TC_MSG_CALL && m.type != TC_MSG_ONEWAY) {
+        info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
+        write_appex(out, &m, TC_APPEX_INVALID_MESSAGE_TYPE, "Invalid message type");
+        return TC_OK;
+    }
+    int idx = tc_schema_service_index(h->svc, m.name, m.name_len);
+    if (idx < 0) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Invalid method name: '%.*s'",
+                 (int)(m.name_len > 256 ? 256 : m.name_len), m.name);
+        info->status = TC_APPEX_UNKNOWN_METHOD;
+        write_appex(out, &m, TC_APPEX_UNKNOWN_METHOD, msg);
+        return TC_OK;
+    }
+    const tc_function_t *fn = h->svc->functions[idx];
+    bool oneway = m.type == TC_MSG_ONEWAY || fn->oneway;
+    info->replied = !oneway;
+
+    lua_rawgeti(L, SLOT_FUNCS, (lua_Integer)idx + 1);
+    int nargs = push_args(h, in, fn, err);
+    if (nargs < 0) {
+        lua_settop(L, SLOT_BASE);
+        info->status = TC_APPEX_PROTOCOL_ERROR;
+        if (!oneway) {
+            write_appex(out, &m, TC_APPEX_PROTOCOL_ERROR, err->msg);
+        }
+        return TC_OK;
+    }
+    int base = SLOT_BASE + 1;
+    if (lua_pcall(L, nargs, 1, SLOT_MSGH) != LUA_OK) {
+        if (oneway) {
+            tc_err_set(err, TC_EINVAL, "%s.%s (oneway): %s", fn->service, fn->name,
+                       luaL_tolstring(L, -1, NULL));
+        } else {
+            reply_error(h, &m, fn, out, mark, info, err);
+        }
+    } else if (!oneway) {
+        reply_result(h, &m, fn, out, mark, info, err);
+    }
+    lua_settop(L, base - 1);
+    return TC_OK;
+}

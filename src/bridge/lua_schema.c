@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Compiles the resolved IDL tables (see docs/idl.md for their shape) into
+ * the immutable descriptors of schema/schema.h, once per load.
+ */
+#include "bridge/lua_schema.h"
+
+#include "bridge/lua_value.h"
+
+#include <lauxlib.h>
+#include <string.h>
+
+#define SCHEMA_MT "thriftcorn.schema"
+
+typedef struct compiler {
+    lua_State *L;
+    tc_schema_t *s;
+    int ud;   /* stack index of the schema userdata */
+    int memo; /* stack index of {def table = light userdata descriptor} */
+    int mts;  /* metatable registry */
+    int defs; /* defaults registry */
+} compiler_t;
+
+static const tc_struct_t *compile_struct(compiler_t *c, int idx);
+
+static int
+schema_gc(lua_State *L)
+{
+    tc_schema_t **sp = luaL_checkudata(L, 1, SCHEMA_MT);
+    tc_schema_unref(*sp);
+    *sp = NULL;
+    return 0;
+}
+
+static const char *
+field_string(lua_State *L, int idx, const char *key, const char *what)
+{
+    if (lua_getfield(L, idx, key) != LUA_TSTRING) {
+        luaL_error(L, "thriftcorn.core.compile: %s has no string '%s'", what, key);
+    }
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the table keeps the string alive */
+    return s;
+}
+
+static const struct {
+    const char *name;
+    tc_kind_t kind;
+} base_kinds[] = {
+    {"bool", TC_KIND_BOOL},     {"byte", TC_KIND_BYTE},     {"i8", TC_KIND_BYTE},
+    {"i16", TC_KIND_I16},       {"i32", TC_KIND_I32},       {"i64", TC_KIND_I64},
+    {"double", TC_KIND_DOUBLE}, {"string", TC_KIND_STRING}, {"binary", TC_KIND_BINARY},
+    {"uuid", TC_KIND_UUID},     {"enum", TC_KIND_ENUM},
+};
+
+/* Fill 'out' from the type table at 'idx'. */
+static void
+compile_type(compiler_t *c, int idx, tc_type_t *out)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 6, "thriftcorn: nested types");
+    luaL_checktype(L, idx, LUA_TTABLE);
+    const char *tt = field_string(L, idx, "ttype", "a type");
+    for (size_t i = 0; i < TC_ARRAY_LEN(base_kinds); i++) {
+        if (strcmp(tt, base_kinds[i].name) == 0) {
+            tc_schema_type_base(out, base_kinds[i].kind);
+            return;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    if (strcmp(tt, "list") == 0 || strcmp(tt, "set") == 0) {
+        tc_kind_t kind = tt[0] == 'l' ? TC_KIND_LIST : TC_KIND_SET;
+        tc_schema_type_base(out, kind);
+        tc_type_t *elem = tc_schema_alloc(c->s, sizeof(*elem));
+        lua_getfield(L, idx, "elem");
+        compile_type(c, -1, elem);
+        lua_pop(L, 1);
+        out->elem = elem;
+    } else if (strcmp(tt, "map") == 0) {
+        tc_schema_type_base(out, TC_KIND_MAP);
+        tc_type_t *key = tc_schema_alloc(c->s, sizeof(*key));
+        tc_type_t *val = tc_schema_alloc(c->s, sizeof(*val));
+        lua_getfield(L, idx, "key");
+        compile_type(c, -1, key);
+        lua_getfield(L, idx, "value");
+        compile_type(c, -1, val);
+        lua_pop(L, 2);
+        out->elem = key;
+        out->value = val;
+    } else if (strcmp(tt, "struct") == 0) {
+        tc_schema_type_base(out, TC_KIND_STRUCT);
+        lua_getfield(L, idx, "struct");
+        out->st = compile_struct(c, -1);
+        lua_pop(L, 1);
+    } else {
+        luaL_error(L, "thriftcorn.core.compile: unknown ttype '%s'", tt);
+    }
+}
+
+static tc_req_t
+parse_req(lua_State *L, int idx)
+{
+    lua_getfield(L, idx, "required");
+    const char *r = lua_tostring(L, -1);
+    tc_req_t req = TC_REQ_DEFAULT;
+    if (r != NULL && strcmp(r, "required") == 0) {
+        req = TC_REQ_REQUIRED;
+    } else if (r != NULL && strcmp(r, "optional") == 0) {
+        req = TC_REQ_OPTIONAL;
+    }
+    lua_pop(L, 1);
+    return req;
+}
+
+static void
+compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const char *sname)
+{
+    lua_State *L = c->L;
+    lua_getfield(L, fidx, "id");
+    int isnum;
+    lua_Integer id = lua_tointegerx(L, -1, &isnum);
+    lua_pop(L, 1);
+    if (!isnum || id < INT16_MIN || id > INT16_MAX) {
+        luaL_error(L, "thriftcorn.core.compile: a field of %s has no valid id", sname);
+    }
+    f->id = (int16_t)id;
+    const char *fname = field_string(L, fidx, "name", "a field");
+    f->name_len = strlen(fname);
+    f->name = tc_schema_strdup(c->s, fname, f->name_len);
+    f->req = (uint8_t)parse_req(L, fidx);
+    lua_getfield(L, fidx, "type");
+    compile_type(c, -1, &f->type);
+    lua_pop(L, 1);
+    if (lua_getfield(L, fidx, "default") != LUA_TNIL) {
+        f->has_default = true;
+        lua_rawseti(L, dtab, i + 1);
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+static const tc_struct_t *
+compile_struct(compiler_t *c, int idx)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, c->memo) == LUA_TLIGHTUSERDATA) {
+        const tc_struct_t *st = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        return st;
+    }
+    lua_pop(L, 1);
+    luaL_checkstack(L, 10, "thriftcorn: nested structs");
+
+    const char *name = field_string(L, idx, "fullname", "a struct");
+    const char *kind = field_string(L, idx, "kind", "a struct");
+    tc_struct_kind_t sk = strcmp(kind, "union") == 0       ? TC_STRUCT_UNION
+                          : strcmp(kind, "exception") == 0 ? TC_STRUCT_EXCEPTION
+                                                           : TC_STRUCT_PLAIN;
+    if (lua_getfield(L, idx, "fields") != LUA_TTABLE) {
+        luaL_error(L, "thriftcorn.core.compile: struct %s has no fields table", name);
+    }
+    int fields = lua_gettop(L);
+    lua_Integer n = luaL_len(L, fields);
+    if (n > INT16_MAX) {
+        luaL_error(L, "thriftcorn.core.compile: struct %s has too many fields", name);
+    }
+    tc_struct_t *st = tc_schema_struct_new(c->s, name, sk, (uint16_t)n);
+    /* memoize first: a struct may contain itself */
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, st);
+    lua_rawset(L, c->memo);
+
+    lua_newtable(L); /* defaults by field index */
+    int dtab = lua_gettop(L);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(L, fields, i + 1);
+        compile_field(c, &st->fields[i], lua_gettop(L), dtab, (int)i, name);
+        lua_pop(L, 1);
+    }
+    if (tc_schema_struct_seal(c->s, st) != TC_OK) {
+        luaL_error(L, "thriftcorn.core.compile: struct %s has a duplicate field id", name);
+    }
+    /* what the decoder needs per Lua state: defaults and the instance metatable */
+    lua_pushvalue(L, dtab);
+    lua_setfield(L, idx, "_defaults");
+    lua_pushvalue(L, dtab);
+    lua_rawsetp(L, c->defs, st);
+    if (lua_getfield(L, idx, "mt") == LUA_TTABLE) {
+        lua_rawsetp(L, c->mts, st);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushlightuserdata(L, st);
+    lua_setfield(L, idx, "_c");
+    lua_pushvalue(L, c->ud);
+    lua_setfield(L, idx, "_schema");
+    lua_settop(L, fields - 1);
+    return st;
+}
+
+static const tc_function_t *
+compile_function(compiler_t *c, int idx, const char *svc_name)
+{
+    lua_State *L = c->L;
+    if (lua_getfield(L, idx, "_c") == LUA_TLIGHTUSERDATA) {
+        const tc_function_t *fn = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        lua_pushvalue(L, idx);
+        if (lua_rawget(L, c->memo) == LUA_TBOOLEAN) { /* compiled by this call */
+            lua_pop(L, 1);
+            return fn;
+        }
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+    }
+    const char *name = field_string(L, idx, "name", "a function");
+    const char *owner = svc_name;
+    if (lua_getfield(L, idx, "service") == LUA_TTABLE) {
+        owner = field_string(L, -1, "fullname", "a service");
+    }
+    lua_pop(L, 1);
+    tc_function_t *fn = tc_schema_function_new(c->s, owner, name);
+    lua_getfield(L, idx, "oneway");
+    fn->oneway = lua_toboolean(L, -1);
+    lua_getfield(L, idx, "args");
+    fn->args = compile_struct(c, -1);
+    lua_getfield(L, idx, "result");
+    fn->result = compile_struct(c, -1);
+    lua_pop(L, 3);
+    lua_pushlightuserdata(L, fn);
+    lua_setfield(L, idx, "_c");
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, c->memo);
+    return fn;
+}
+
+static void
+compile_service(compiler_t *c, int idx)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    const char *name = field_string(L, idx, "fullname", "a service");
+    if (lua_getfield(L, idx, "all_functions") != LUA_TTABLE) {
+        luaL_error(L, "thriftcorn.core.compile: service %s has no all_functions", name);
+    }
+    int fns = lua_gettop(L);
+    lua_Integer n = luaL_len(L, fns);
+    tc_service_t *svc = tc_schema_service_new(c->s, name, (size_t)n);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(L, fns, i + 1);
+        svc->functions[i] = compile_function(c, lua_gettop(L), name);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, svc);
+    lua_setfield(L, idx, "_c");
+    lua_pushvalue(L, c->ud);
+    lua_setfield(L, idx, "_schema");
+}
+
+/* Call 'fn' on every value of the table field 'key' of the table at 'idx'. */
+static void
+each_value(compiler_t *c, int idx, const char *key, void (*fn)(compiler_t *, int))
+{
+    lua_State *L = c->L;
+    if (lua_getfield(L, idx, key) == LUA_TTABLE) {
+        int t = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, t) != 0) {
+            fn(c, lua_gettop(L));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static void
+compile_struct_cb(compiler_t *c, int idx)
+{
+    (void)compile_struct(c, idx);
+}
+
+static void
+compile_doc(compiler_t *c, int idx)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 8, "thriftcorn: include depth");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, c->memo) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, c->memo);
+    each_value(c, idx, "includes", compile_doc);
+    each_value(c, idx, "structs", compile_struct_cb);
+    each_value(c, idx, "services", compile_service);
+}
+
+int
+tc_lua_schema_compile(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    compiler_t c;
+    c.L = L;
+    tc_schema_t **sp = lua_newuserdatauv(L, sizeof(*sp), 0);
+    *sp = NULL;
+    if (luaL_newmetatable(L, SCHEMA_MT)) {
+        lua_pushcfunction(L, schema_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushliteral(L, "thriftcorn.schema");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_setmetatable(L, -2);
+    *sp = c.s = tc_schema_new();
+    c.ud = lua_gettop(L);
+    lua_newtable(L);
+    c.memo = lua_gettop(L);
+    tc_lua_value_registry(L, &tc_lua_value_mt_key);
+    c.mts = lua_gettop(L);
+    tc_lua_value_registry(L, &tc_lua_value_defaults_key);
+    c.defs = lua_gettop(L);
+    compile_doc(&c, 1);
+    lua_settop(L, c.ud);
+    return 1;
+}
+
+const tc_struct_t *
+tc_lua_schema_check_struct(lua_State *L, int idx)
+{
+    const tc_struct_t *st = NULL;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "_c");
+        st = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+    }
+    if (st == NULL) {
+        luaL_argerror(L, idx, "expected a struct from thriftcorn.load()");
+    }
+    return st;
+}
+
+const tc_service_t *
+tc_lua_schema_to_service(lua_State *L, int idx)
+{
+    const tc_service_t *svc = NULL;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "_c");
+        svc = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+    }
+    return svc;
+}
+
+tc_schema_t *
+tc_lua_schema_owner(lua_State *L, int idx)
+{
+    tc_schema_t *s = NULL;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "_schema");
+        tc_schema_t **sp = luaL_testudata(L, -1, SCHEMA_MT);
+        s = sp != NULL ? *sp : NULL;
+        lua_pop(L, 1);
+    }
+    return s;
+}

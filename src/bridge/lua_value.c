@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The schema-driven codec between Thrift bytes and Lua values. It walks the
+ * compiled descriptors of schema/schema.h and calls the protocol vtable, so
+ * the same code serves binary and compact.
+ */
+#include "bridge/lua_value.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char tc_lua_value_mt_key = 'm';
+const char tc_lua_value_defaults_key = 'd';
+
+typedef struct ctx {
+    lua_State *L;
+    tc_proto_t *p;
+    tc_err_t *err;
+    int mt_idx;  /* stack index of the metatable registry */
+    int def_idx; /* stack index of the defaults registry */
+    int located; /* the error message already names its struct and field */
+} ctx_t;
+
+void
+tc_lua_value_registry(lua_State *L, const char *key)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) {
+        return;
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    /* keys are light userdata (descriptors); the values are owned by the module's tables */
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+static void
+ctx_open(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err)
+{
+    c->L = L;
+    c->p = p;
+    c->err = err;
+    c->located = 0;
+    tc_lua_value_registry(L, &tc_lua_value_mt_key);
+    c->mt_idx = lua_gettop(L);
+    tc_lua_value_registry(L, &tc_lua_value_defaults_key);
+    c->def_idx = lua_gettop(L);
+}
+
+static void
+ctx_close(ctx_t *c)
+{
+    lua_remove(c->L, c->def_idx);
+    lua_remove(c->L, c->mt_idx);
+}
+
+/* Prefix the error with the innermost struct and field it happened in. */
+static void
+locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
+{
+    if (c->located || c->err == NULL) {
+        return;
+    }
+    c->located = 1;
+    char prefix[TC_ERR_MSG_MAX];
+    int n = snprintf(prefix, sizeof(prefix), "%s.%s: ", st->name, f->name);
+    if (n <= 0 || (size_t)n >= sizeof(prefix)) {
+        return;
+    }
+    size_t plen = (size_t)n;
+    size_t mlen = strlen(c->err->msg);
+    if (plen + mlen >= TC_ERR_MSG_MAX) {
+        mlen = TC_ERR_MSG_MAX - 1 - plen;
+    }
+    memmove(c->err->msg + plen, c->err->msg, mlen);
+    memcpy(c->err->msg, prefix, plen);
+    c->err->msg[plen + mlen] = '\0';
+}
+
+static int
+read_error(ctx_t *c, int rc)
+{
+    switch (rc) {
+    case TC_AGAIN:
+        return tc_err_set(c->err, TC_EPROTO, "message truncated");
+    case TC_ELIMIT:
+        return tc_err_set(c->err, TC_ELIMIT, "size or nesting over the configured limit");
+    default:
+        return tc_err_set(c->err, rc, "invalid %s protocol bytes", c->p->ops->name);
+    }
+}
+
+static int
+enter(ctx_t *c)
+{
+    if (++c->p->depth > c->p->max_depth) {
+        return tc_err_set(c->err, TC_ELIMIT, "nesting deeper than %u", c->p->max_depth);
+    }
+    luaL_checkstack(c->L, 8, "thriftcorn: nesting");
+    return TC_OK;
+}
+
+/* ---- decoding ---- */
+
+static int decode_struct(ctx_t *c, const tc_struct_t *st);
+static int decode_value(ctx_t *c, const tc_type_t *t);
+
+static void
+push_uuid(lua_State *L, const uint8_t u[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    char s[36];
+    size_t k = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            s[k++] = '-';
+        }
+        s[k++] = hex[u[i] >> 4];
+        s[k++] = hex[u[i] & 15];
+    }
+    lua_pushlstring(L, s, sizeof(s));
+}
+
+/* A key that Lua cannot store (NaN) would raise inside lua_rawset. */
+static int
+check_key(ctx_t *c, int idx)
+{
+    if (lua_type(c->L, idx) == LUA_TNUMBER && !lua_isinteger(c->L, idx)) {
+        lua_Number n = lua_tonumber(c->L, idx);
+        if (isnan(n)) {
+            return tc_err_set(c->err, TC_EPROTO, "NaN cannot be a set element or map key");
+        }
+    }
+    return TC_OK;
+}
+
+static int
+decode_list(ctx_t *c, const tc_type_t *t, int is_set)
+{
+    tc_proto_t *p = c->p;
+    uint8_t et;
+    uint32_t n;
+    int rc = p->ops->read_list_begin(p, &et, &n);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    if (n > 0 && et != t->elem->ttype) {
+        return tc_err_set(c->err, TC_EPROTO, "%s of %s where the IDL has %s",
+                          is_set ? "set" : "list", tc_proto_type_name(et),
+                          tc_proto_type_name(t->elem->ttype));
+    }
+    if ((rc = enter(c)) != TC_OK) {
+        return rc;
+    }
+    /* n is bounded by the bytes left in the message (protocol checks it) */
+    lua_createtable(c->L, is_set ? 0 : (int)n, is_set ? (int)n : 0);
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = decode_value(c, t->elem)) != TC_OK) {
+            lua_pop(c->L, 1);
+            return rc;
+        }
+        if (is_set) {
+            if ((rc = check_key(c, -1)) != TC_OK) {
+                lua_pop(c->L, 2);
+                return rc;
+            }
+            lua_pushboolean(c->L, 1);
+            lua_rawset(c->L, -3);
+        } else {
+            lua_rawseti(c->L, -2, (lua_Integer)i + 1);
+        }
+    }
+    p->depth--;
+    return TC_OK;
+}
+
+static int
+decode_map(ctx_t *c, const tc_type_t *t)
+{
+    tc_proto_t *p = c->p;
+    uint8_t kt;
+    uint8_t vt;
+    uint32_t n;
+    int rc = p->ops->read_map_begin(p, &kt, &vt, &n);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    if (n > 0 && (kt != t->elem->ttype || vt != t->value->ttype)) {
+        return tc_err_set(c->err, TC_EPROTO, "map<%s,%s> where the IDL has map<%s,%s>",
+                          tc_proto_type_name(kt), tc_proto_type_name(vt),
+                          tc_proto_type_name(t->elem->ttype), tc_proto_type_name(t->value->ttype));
+    }
+    if ((rc = enter(c)) != TC_OK) {
+        return rc;
+    }
+    lua_createtable(c->L, 0, (int)n);
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = decode_value(c, t->elem)) != TC_OK) {
+            lua_pop(c->L, 1);
+            return rc;
+        }
+        if ((rc = check_key(c, -1)) != TC_OK || (rc = decode_value(c, t->value)) != TC_OK) {
+            lua_pop(c->L, 2);
+            return rc;
+        }
+        lua_rawset(c->L, -3);
+    }
+    p->depth--;
+    return TC_OK;
+}
+
+static int
+decode_value(ctx_t *c, const tc_type_t *t)
+{
+    tc_proto_t *p = c->p;
+    lua_State *L = c->L;
+    int rc;
+    switch ((tc_kind_t)t->kind) {
+    case TC_KIND_BOOL: {
+        bool v;
+        rc = p->ops->read_bool(p, &v);
+        if (rc == TC_OK) {
+            lua_pushboolean(L, v);
+        }
+        break;
+    }
+    case TC_KIND_BYTE: {
+        int8_t v;
+        rc = p->ops->read_byte(p, &v);
+        if (rc == TC_OK) {
+            lua_pushinteger(L, v);
+        }
+        break;
+    }
+    case TC_KIND_I16: {
+        int16_t v;
+        rc = p->ops->read_i16(p, &v);
+        if (rc == TC_OK) {
+            lua_pushinteger(L, v);
+        }
+        break;
+    }
+    case TC_KIND_I32:
+    case TC_KIND_ENUM: {
+        int32_t v;
+        rc = p->ops->read_i32(p, &v);
+        if (rc == TC_OK) {
+            lua_pushinteger(L, v);
+        }
+        break;
+    }
+    case TC_KIND_I64: {
+        int64_t v;
+        rc = p->ops->read_i64(p, &v);
+        if (rc == TC_OK) {
+            lua_pushinteger(L, v);
+        }
+        break;
+    }
+    case TC_KIND_DOUBLE: {
+        double v;
+        rc = p->ops->read_double(p, &v);
+        if (rc == TC_OK) {
+            lua_pushnumber(L, v);
+        }
+        break;
+    }
+    case TC_KIND_STRING:
+    case TC_KIND_BINARY: {
+        const uint8_t *s;
+        uint32_t n;
+        rc = p->ops->read_binary(p, &s, &n);
+        if (rc == TC_OK) {
+            lua_pushlstring(L, (const char *)s, n);
+        }
+        break;
+    }
+    case TC_KIND_UUID: {
+        uint8_t u[16];
+        rc = p->ops->read_uuid(p, u);
+        if (rc == TC_OK) {
+            push_uuid(L, u);
+        }
+        break;
+    }
+    case TC_KIND_LIST:
+        return decode_list(c, t, 0);
+    case TC_KIND_SET:
+        return decode_list(c, t, 1);
+    case TC_KIND_MAP:
+        return decode_map(c, t);
+    case TC_KIND_STRUCT:
+        return decode_struct(c, t->st);
+    default:
+        return tc_err_set(c->err, TC_EINVAL, "type kind %d is not decodable", t->kind);
+    }
+    return rc == TC_OK ? TC_OK : read_error(c, rc);
+}
+
+/* Copy a default value so that changing one decoded value never changes another. */
+static void
+push_copy(lua_State *L, int idx, int depth)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || depth > 64) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    luaL_checkstack(L, 4, "thriftcorn: default value");
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pushvalue(L, -2);
+        push_copy(L, -2, depth + 1);
+        lua_rawset(L, -5);
+        lua_pop(L, 1);
+    }
+    if (lua_getmetatable(L, idx)) {
+        lua_setmetatable(L, -2);
+    }
+}
+
+/* Required fields present, defaults filled in: the table is at 'tbl'. */
+static int
+finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
+{
+    lua_State *L = c->L;
+    int defs = 0;
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        const tc_field_t *f = &st->fields[i];
+        if (f->req != TC_REQ_REQUIRED && !f->has_default) {
+            continue;
+        }
+        lua_pushlstring(L, f->name, f->name_len);
+        if (lua_rawget(L, tbl) != LUA_TNIL) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pop(L, 1);
+        if (f->req == TC_REQ_REQUIRED) {
+            c->located = 1;
+            return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
+                              f->name);
+        }
+        if (defs == 0) {
+            lua_rawgetp(L, c->def_idx, st);
+            defs = lua_gettop(L);
+        }
+        if (lua_type(L, defs) == LUA_TTABLE && lua_rawgeti(L, defs, i + 1) != LUA_TNIL) {
+            lua_pushlstring(L, f->name, f->name_len);
+            push_copy(L, -2, 0);
+            lua_rawset(L, tbl);
+        }
+        if (lua_type(L, defs) == LUA_TTABLE) {
+            lua_pop(L, 1);
+        }
+    }
+    if (defs != 0) {
+        lua_pop(L, 1);
+    }
+    return TC_OK;
+}
+
+static int
+decode_struct(ctx_t *c, const tc_struct_t *st)
+{
+    lua_State *L = c->L;
+    tc_proto_t *p = c->p;
+    int rc = enter(c);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    if ((rc = p->ops->read_struct_begin(p)) != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_createtable(L, 0, st->nfields);
+    int tbl = lua_gettop(L);
+    for (;;) {
+        uint8_t type;
+        int16_t id;
+        if ((rc = p->ops->read_field_begin(p, &type, &id)) != TC_OK) {
+            rc = read_error(c, rc);
+            goto fail;
+        }
+        if (type == TC_TTYPE_STOP) {
+            break;
+        }
+        const tc_field_t *f = tc_schema_field_by_id(st, id);
+        if (f == NULL || f->type.ttype != type) {
+            /* unknown id, or a wire type the IDL does not have: skip it (Apache does) */
+            if ((rc = tc_proto_skip(p, type)) != TC_OK) {
+                rc = read_error(c, rc);
+                goto fail;
+            }
+            continue;
+        }
+        lua_pushlstring(L, f->name, f->name_len);
+        if ((rc = decode_value(c, &f->type)) != TC_OK) {
+            locate(c, st, f);
+            goto fail;
+        }
+        lua_rawset(L, tbl);
+    }
+    if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
+        rc = read_error(c, rc);
+        goto fail;
+    }
+    if ((st->has_required || st->has_defaults) && (rc = finish_struct(c, st, tbl)) != TC_OK) {
+        goto fail;
+    }
+    if (lua_rawgetp(L, c->mt_idx, st) == LUA_TTABLE) {
+        lua_setmetatable(L, tbl);
+    } else {
+        lua_pop(L, 1);
+    }
+    p->depth--;
+    return TC_OK;
+fail:
+    lua_settop(L, tbl - 1);
+    return rc;
+}
+
+int
+tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+{
+    ctx_t c;
+    int top = lua_gettop(L);
+    ctx_open(&c, L, p, err);
+    uint32_t depth = p->depth;
+    int rc = decode_struct(&c, st);
+    p->depth = depth;
+    if (rc != TC_OK) {
+        lua_settop(L, top);
+        return rc;
+    }
+    ctx_close(&c);
+    return TC_OK;
+}
+
+/* ---- encoding ---- */
+
+static int encode_struct(ctx_t *c, int idx, const tc_struct_t *st);
+static int encode_value(ctx_t *c, int idx, const tc_type_t *t);
+
+static const char *const kind_names[] = {
+    [TC_KIND_BOOL] = "a boolean",     [TC_KIND_BYTE] = "an integer (byte)",
+    [TC_KIND_I16] = "an integer (i16)", [TC_KIND_I32] = "an integer (i32)",
+    [TC_KIND_I64] = "an integer (i64)", [TC_KIND_DOUBLE] = "a number (double)",
+    [TC_KIND_STRING] = "a string",    [TC_KIND_BINARY] = "a string (binary)",
+    [TC_KIND_UUID] = "a uuid string", [TC_KIND_ENUM] = "an integer (enum)",
+    [TC_KIND_LIST] = "a table (list)", [TC_KIND_SET] = "a table (set)",
+    [TC_KIND_MAP] = "a table (map)",  [TC_KIND_STRUCT] = "a table (struct)",
+};
+
+static int
+type_error(ctx_t *c, int idx, const tc_type_t *t)
+{
+    lua_State *L = c->L;
+    const char *got = luaL_typename(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        got = lua_isinteger(L, idx) ? "integer" : "float";
+    }
+    if (t->kind == TC_KIND_STRUCT) {
+        return tc_err_set(c->err, TC_ETYPE, "expected a table (%s), got %s", t->st->name, got);
+    }
+    return tc_err_set(c->err, TC_ETYPE, "expected %s, got %s", kind_names[t->kind], got);
+}
+
+static int
+get_integer(ctx_t *c, int idx, const tc_type_t *t, int64_t lo, int64_t hi, int64_t *out)
+{
+    int isnum = 0;
+    if (lua_type(c->L, idx) != LUA_TNUMBER) {
+        return type_error(c, idx, t);
+    }
+    lua_Integer v = lua_tointegerx(c->L, idx, &isnum);
+    if (!isnum) {
+        return tc_err_set(c->err, TC_ETYPE, "expected %s, got %g (not an integer)",
+                          kind_names[t->kind], (double)lua_tonumber(c->L, idx));
+    }
+    if (v < lo || v > hi) {
+        return tc_err_set(c->err, TC_ETYPE, "%lld is out of range for %s", (long long)v,
+                          kind_names[t->kind]);
+    }
+    *out = v;
+    return TC_OK;
+}
+
+static int
+hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+/* A uuid is 16 raw bytes, or 32 hex digits with or without the four dashes. */
+static int
+get_uuid(ctx_t *c, int idx, const tc_type_t *t, uint8_t u[16])
+{
+    size_t len;
+    if (lua_type(c->L, idx) != LUA_TSTRING) {
+        return type_error(c, idx, t);
+    }
+    const char *s = lua_tolstring(c->L, idx, &len);
+    if (len == 16) {
+        memcpy(u, s, 16);
+        return TC_OK;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < 32; i++) {
+        if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23) && s[i] == '-') {
+            continue;
+        }
+        int h = hexval(s[i]);
+        if (h < 0) {
+            break;
+        }
+        u[k / 2] = (uint8_t)(k % 2 ? (u[k / 2] | h) : (h << 4));
+        k++;
+    }
+    if (k != 32 || (len != 32 && len != 36)) {
+        return tc_err_set(c->err, TC_ETYPE, "'%.40s' is not a uuid", s);
+    }
+    return TC_OK;
+}
+
+static int
+encode_list(ctx_t *c, int idx, const tc_type_t *t)
+{
+    lua_State *L = c->L;
+    tc_proto_t *p = c->p;
+    lua_Integer n = luaL_len(L, idx);
+    if (n < 0 || n > INT32_MAX) {
+        return tc_err_set(c->err, TC_ELIMIT, "list of %lld elements", (long long)n);
+    }
+    p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, i);
+        int rc = lua_isnil(L, -1) ? tc_err_set(c->err, TC_ETYPE, "list element %lld is nil",
+                                               (long long)i)
+                                  : encode_value(c, lua_gettop(L), t->elem);
+        lua_pop(L, 1);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+    return TC_OK;
+}
+
+/* Sets are {element = true}: elements whose value is false or nil are left out. */
+static int
+encode_set(ctx_t *c, int idx, const tc_type_t *t)
+{
+    lua_State *L = c->L;
+    uint32_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        n += (uint32_t)lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    c->p->ops->write_set_begin(c->p, t->elem->ttype, n);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (lua_toboolean(L, -1)) {
+            int rc = encode_value(c, lua_gettop(L) - 1, t->elem);
+            if (rc != TC_OK) {
+                lua_pop(L, 2);
+                return rc;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    return TC_OK;
+}
+
+static int
+encode_map(ctx_t *c, int idx, const tc_type_t *t)
+{
+    lua_State *L = c->L;
+    uint32_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        n++;
+        lua_pop(L, 1);
+    }
+    c->p->ops->write_map_begin(c->p, t->elem->ttype, t->value->ttype, n);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int top = lua_gettop(L);
+        int rc = encode_value(c, top - 1, t->elem);
+        if (rc == TC_OK) {
+            rc = encode_value(c, top, t->value);
+        }
+        if (rc != TC_OK) {
+            lua_pop(L, 2);
+            return rc;
+        }
+        lua_pop(L, 1);
+    }
+    return TC_OK;
+}
+
+static int
+encode_container(ctx_t *c, int idx, const tc_type_t *t)
+{
+    if (lua_type(c->L, idx) != LUA_TTABLE) {
+        return type_error(c, idx, t);
+    }
+    int rc = enter(c);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    switch (t->kind) {
+    case TC_KIND_LIST:
+        rc = encode_list(c, idx, t);
+        break;
+    case TC_KIND_SET:
+        rc = encode_set(c, idx, t);
+        break;
+    default:
+        rc = encode_map(c, idx, t);
+        break;
+    }
+    c->p->depth--;
+    return rc;
+}
+
+static int
+encode_value(ctx_t *c, int idx, const tc_type_t *t)
+{
+    lua_State *L = c->L;
+    tc_proto_t *p = c->p;
+    int64_t v = 0;
+    int rc = TC_OK;
+    switch ((tc_kind_t)t->kind) {
+    case TC_KIND_BOOL:
+        if (lua_type(L, idx) != LUA_TBOOLEAN) {
+            return type_error(c, idx, t);
+        }
+        p->ops->write_bool(p, lua_toboolean(L, idx));
+        return TC_OK;
+    case TC_KIND_BYTE:
+        if ((rc = get_integer(c, idx, t, INT8_MIN, INT8_MAX, &v)) == TC_OK) {
+            p->ops->write_byte(p, (int8_t)v);
+        }
+        return rc;
+    case TC_KIND_I16:
+        if ((rc = get_integer(c, idx, t, INT16_MIN, INT16_MAX, &v)) == TC_OK) {
+            p->ops->write_i16(p, (int16_t)v);
+        }
+        return rc;
+    case TC_KIND_I32:
+    case TC_KIND_ENUM:
+        if ((rc = get_integer(c, idx, t, INT32_MIN, INT32_MAX, &v)) == TC_OK) {
+            p->ops->write_i32(p, (int32_t)v);
+        }
+        return rc;
+    case TC_KIND_I64:
+        if ((rc = get_integer(c, idx, t, INT64_MIN, INT64_MAX, &v)) == TC_OK) {
+            p->ops->write_i64(p, v);
+        }
+        return rc;
+    case TC_KIND_DOUBLE:
+        if (lua_type(L, idx) != LUA_TNUMBER) {
+            return type_error(c, idx, t);
+        }
+        p->ops->write_double(p, (double)lua_tonumber(L, idx));
+        return TC_OK;
+    case TC_KIND_STRING:
+    case TC_KIND_BINARY: {
+        size_t len;
+        if (lua_type(L, idx) != LUA_TSTRING) {
+            return type_error(c, idx, t);
+        }
+        const char *s = lua_tolstring(L, idx, &len);
+        if (len > INT32_MAX) {
+            return tc_err_set(c->err, TC_ELIMIT, "string of %zu bytes", len);
+        }
+        p->ops->write_binary(p, s, len);
+        return TC_OK;
+    }
+    case TC_KIND_UUID: {
+        uint8_t u[16];
+        if ((rc = get_uuid(c, idx, t, u)) == TC_OK) {
+            p->ops->write_uuid(p, u);
+        }
+        return rc;
+    }
+    case TC_KIND_LIST:
+    case TC_KIND_SET:
+    case TC_KIND_MAP:
+        return encode_container(c, idx, t);
+    case TC_KIND_STRUCT:
+        if (lua_type(L, idx) != LUA_TTABLE) {
+            return type_error(c, idx, t);
+        }
+        return encode_struct(c, idx, t->st);
+    }
+    return tc_err_set(c->err, TC_EINVAL, "type kind %d is not encodable", t->kind);
+}
+
+static int
+encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
+{
+    lua_State *L = c->L;
+    tc_proto_t *p = c->p;
+    int rc = enter(c);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    p->ops->write_struct_begin(p);
+    int nset = 0;
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        const tc_field_t *f = st->_sorted[i];
+        lua_pushlstring(L, f->name, f->name_len);
+        if (lua_gettable(L, idx) == LUA_TNIL) { /* __index may supply defaults */
+            lua_pop(L, 1);
+            if (f->req == TC_REQ_REQUIRED) {
+                c->located = 1;
+                return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is not set",
+                                  st->name, f->name);
+            }
+            continue;
+        }
+        if (st->kind == TC_STRUCT_UNION && ++nset > 1) {
+            lua_pop(L, 1);
+            c->located = 1;
+            return tc_err_set(c->err, TC_ETYPE, "union %s has more than one field set",
+                              st->name);
+        }
+        p->ops->write_field_begin(p, f->type.ttype, f->id);
+        rc = encode_value(c, lua_gettop(L), &f->type);
+        lua_pop(L, 1);
+        if (rc != TC_OK) {
+            locate(c, st, f);
+            return rc;
+        }
+    }
+    p->ops->write_field_stop(p);
+    p->ops->write_struct_end(p);
+    p->depth--;
+    return TC_OK;
+}
+
+int
+tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+{
+    ctx_t c;
+    idx = lua_absindex(L, idx);
+    c.L = L;
+    c.p = p;
+    c.err = err;
+    c.located = 0;
+    c.mt_idx = c.def_idx = 0; /* encoding needs neither registry */
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        return tc_err_set(err, TC_ETYPE, "expected a table (%s), got %s", st->name,
+                          luaL_typename(L, idx));
+    }
+    uint32_t depth = p->depth;
+    int top = lua_gettop(L);
+    int rc = encode_struct(&c, idx, st);
+    p->depth = depth;
+    lua_settop(L, top);
+    return rc;
+}
+
+int
+tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
+                          const tc_field_t *f, tc_err_t *err)
+{
+    ctx_t c;
+    idx = lua_absindex(L, idx);
+    c.L = L;
+    c.p = p;
+    c.err = err;
+    c.located = 0;
+    c.mt_idx = c.def_idx = 0;
+    uint32_t depth = p->depth;
+    int top = lua_gettop(L);
+    p->ops->write_field_begin(p, f->type.ttype, f->id);
+    int rc = encode_value(&c, idx, &f->type);
+    if (rc != TC_OK) {
+        locate(&c, st, f);
+    }
+    p->depth = depth;
+    lua_settop(L, top);
+    return rc;
+}

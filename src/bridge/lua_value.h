@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Thrift values to and from Lua values, walking the compiled schema: the
+ * schema-driven codec of the Lua side. Value mapping (DESIGN.md): integers
+ * for i8..i64 and enums, floats for double, booleans, strings for string and
+ * binary, sequences for lists, {v = true} for sets, tables for maps, and
+ * tables keyed by field name (with the struct's metatable) for structs.
+ *
+ * Both directions may raise Lua errors only for memory exhaustion; call them
+ * inside a protected call.
+ */
+#ifndef TC_BRIDGE_LUA_VALUE_H
+#define TC_BRIDGE_LUA_VALUE_H
+
+#include "core/err.h"
+#include "protocol/protocol.h"
+#include "schema/schema.h"
+
+#include <lua.h>
+
+/*
+ * Registry tables (weak values) that map a struct descriptor to what the Lua
+ * module made for it: the instance metatable, and the defaults of its
+ * fields as {[field index] = value}. Set by bridge/lua_schema.c.
+ */
+extern const char tc_lua_value_mt_key;
+extern const char tc_lua_value_defaults_key;
+
+/*
+ * Read one 'st' struct from 'p' and push it as a Lua table. Unknown field
+ * ids and fields whose wire type differs from the IDL are skipped; absent
+ * fields with a default get a copy of the default; a missing required field
+ * is TC_EMISSING. On error nothing is pushed and 'err' says what and where.
+ */
+int tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
+                        tc_err_t *err) TC_NODISCARD;
+
+/*
+ * Write the Lua value at 'idx' as an 'st' struct to 'p'. A missing required
+ * field (TC_EMISSING) or a value of the wrong Lua type (TC_ETYPE) is an
+ * error naming the struct and the field; p->out then holds partial bytes
+ * that the caller discards.
+ */
+int tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
+                        tc_err_t *err) TC_NODISCARD;
+
+/*
+ * Write one field of a struct: its header and the Lua value at 'idx' (a
+ * result's "success" or one of its exceptions). Errors as tc_lua_value_encode().
+ */
+int tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
+                              const tc_field_t *f, tc_err_t *err) TC_NODISCARD;
+
+/* Push the registry tables used by the codec, creating them on first use. */
+void tc_lua_value_registry(lua_State *L, const char *key);
+
+#endif /* TC_BRIDGE_LUA_VALUE_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Runs lua/thriftcorn/config.lua on the config file in a Lua state of its
+ * own, then copies the validated table into a tc_config_t. The state is
+ * closed before returning: nothing of the config's Lua survives into workers.
+ */
+#include "config/config.h"
+
+#include "bridge/lua_state.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+get_string(lua_State *L, int idx, const char *key, const char *dflt)
+{
+    lua_getfield(L, idx, key);
+    const char *s = lua_tostring(L, -1);
+    char *copy = s != NULL ? tc_xstrdup(s) : (dflt != NULL ? tc_xstrdup(dflt) : NULL);
+    lua_pop(L, 1);
+    return copy;
+}
+
+static lua_Number
+get_number(lua_State *L, int idx, const char *key, lua_Number dflt)
+{
+    lua_getfield(L, idx, key);
+    lua_Number v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+static char **
+get_list(lua_State *L, int idx, const char *key, size_t *n)
+{
+    lua_getfield(L, idx, key);
+    size_t len = lua_istable(L, -1) ? (size_t)luaL_len(L, -1) : 0;
+    char **list = tc_xcalloc(len + 1, sizeof(char *));
+    for (size_t i = 0; i < len; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        list[i] = tc_xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    *n = len;
+    return list;
+}
+
+/* Append the strings of the list on top of the stack to 'err', one per line. */
+static void
+collect_errors(lua_State *L, tc_err_t *err)
+{
+    char msg[TC_ERR_MSG_MAX];
+    size_t used = 0;
+    msg[0] = '\0';
+    size_t n = lua_istable(L, -1) ? (size_t)luaL_len(L, -1) : 0;
+    for (size_t i = 0; i < n && used < sizeof(msg) - 1; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        const char *line = lua_tostring(L, -1);
+        int k = snprintf(msg + used, sizeof(msg) - used, "%s%s", i ? "\n" : "",
+                         line ? line : "?");
+        used = k > 0 ? used + (size_t)k : used;
+        lua_pop(L, 1);
+    }
+    tc_err_set(err, TC_EINVAL, "%s", n ? msg : "invalid configuration");
+}
+
+static void
+freeze(lua_State *L, int idx, tc_config_t *cfg)
+{
+    cfg->path = get_string(L, idx, "path", NULL);
+    cfg->binds = get_list(L, idx, "bind", &cfg->nbinds);
+    cfg->workers = (int)get_number(L, idx, "workers", 1);
+    cfg->threads = (int)get_number(L, idx, "threads", 1);
+    cfg->transport = get_string(L, idx, "transport", "buffered");
+    cfg->protocol = get_string(L, idx, "protocol", "binary");
+    cfg->client_timeout = get_number(L, idx, "client_timeout", 0);
+    cfg->max_frame_size = (uint32_t)get_number(L, idx, "max_frame_size", 16384000);
+    cfg->max_message_size = (uint32_t)get_number(L, idx, "max_message_size", 16384000);
+    cfg->max_depth = (uint32_t)get_number(L, idx, "max_depth", 64);
+    lua_getfield(L, idx, "expose_errors");
+    cfg->expose_errors = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    char *level = get_string(L, idx, "loglevel", "info");
+    cfg->loglevel = tc_log_level_parse(level);
+    cfg->loglevel = cfg->loglevel < 0 ? TC_LOG_INFO : cfg->loglevel;
+    free(level);
+    cfg->errorlog = get_string(L, idx, "errorlog", "-");
+    cfg->include_dirs = get_list(L, idx, "include_dirs", &cfg->ninclude_dirs);
+    lua_getfield(L, idx, "service");
+    int svc = lua_gettop(L);
+    cfg->service.name = get_string(L, svc, "name", "");
+    cfg->service.idl = get_string(L, svc, "idl", "");
+    cfg->service.handler = get_string(L, svc, "handler", "");
+    lua_pop(L, 1);
+}
+
+static void
+push_overrides(lua_State *L, const tc_config_override_t *ov, size_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, ov[i].name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, ov[i].value);
+        lua_setfield(L, -2, "value");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+tc_config_t *
+tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n, tc_err_t *err)
+{
+    lua_State *L = tc_lua_state_new(err);
+    if (L == NULL) {
+        return NULL;
+    }
+    tc_config_t *cfg = NULL;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn.config");
+    if (tc_lua_pcall(L, 1, 1, err) != TC_OK) {
+        goto out;
+    }
+    int mod = lua_gettop(L);
+    lua_getfield(L, mod, "load");
+    lua_pushstring(L, path);
+    push_overrides(L, overrides, n);
+    if (tc_lua_pcall(L, 2, 2, err) != TC_OK) {
+        goto out;
+    }
+    if (lua_isnil(L, -2)) {
+        collect_errors(L, err);
+        goto out;
+    }
+    lua_pop(L, 1);
+    int tbl = lua_gettop(L);
+    lua_getfield(L, mod, "check_services");
+    lua_pushvalue(L, tbl);
+    if (tc_lua_pcall(L, 1, 2, err) != TC_OK) {
+        goto out;
+    }
+    if (lua_isnil(L, -2)) {
+        collect_errors(L, err);
+        goto out;
+    }
+    lua_settop(L, tbl);
+    cfg = tc_xcalloc(1, sizeof(*cfg));
+    freeze(L, tbl, cfg);
+out:
+    lua_close(L);
+    return cfg;
+}
+
+static void
+free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(list[i]);
+    }
+    free(list);
+}
+
+void
+tc_config_free(tc_config_t *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    free(cfg->path);
+    free_list(cfg->binds, cfg->nbinds);
+    free(cfg->transport);
+    free(cfg->protocol);
+    free(cfg->errorlog);
+    free_list(cfg->include_dirs, cfg->ninclude_dirs);
+    free(cfg->service.name);
+    free(cfg->service.idl);
+    free(cfg->service.handler);
+    free(cfg);
+}

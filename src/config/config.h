@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The configuration: thriftcorn.lua evaluated in a config-only Lua state by
+ * lua/thriftcorn/config.lua, validated there, then frozen into this struct.
+ * Immutable once loaded; workers inherit it across fork.
+ */
+#ifndef TC_CONFIG_CONFIG_H
+#define TC_CONFIG_CONFIG_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+
+typedef struct tc_service_conf {
+    char *name;    /* service name in the IDL */
+    char *idl;     /* absolute path */
+    char *handler; /* absolute path of the Lua handler module */
+} tc_service_conf_t;
+
+typedef struct tc_config {
+    char *path; /* absolute path of the config file */
+    char **binds;
+    size_t nbinds;
+    int workers;
+    int threads;
+    char *transport; /* "buffered" | "framed" */
+    char *protocol;  /* "binary" | "compact" */
+    double client_timeout; /* seconds; 0 = never */
+    uint32_t max_frame_size;
+    uint32_t max_message_size;
+    uint32_t max_depth;
+    bool expose_errors;
+    int loglevel; /* tc_log_level_t */
+    char *errorlog;
+    char **include_dirs;
+    size_t ninclude_dirs;
+    tc_service_conf_t service;
+} tc_config_t;
+
+/* One command-line override: --name value. Borrowed strings. */
+typedef struct tc_config_override {
+    const char *name; /* setting name with '_' ("client_timeout") */
+    const char *value;
+} tc_config_override_t;
+
+/*
+ * Evaluate 'path' with 'n' overrides in a fresh Lua state, validate it, load
+ * the service's IDL and check that the service exists. Returns the frozen
+ * config, or NULL with every problem in 'err' (one per line, "file:line:
+ * message"). Ownership: the caller frees it with tc_config_free().
+ */
+tc_config_t *tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n,
+                            tc_err_t *err);
+
+/* Free a config from tc_config_load(). NULL is a no-op. */
+void tc_config_free(tc_config_t *cfg);
+
+#endif /* TC_CONFIG_CONFIG_H */

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Bump allocator over a list of chunks; big requests get a chunk of their own. */
+#include "core/arena.h"
+
+#include "core/alloc.h"
+
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tc_arena_chunk {
+    tc_arena_chunk_t *next;
+    size_t size; /* usable bytes in data[] */
+    size_t used;
+    alignas(max_align_t) unsigned char data[];
+};
+
+#define ALIGN_UP(n) (((n) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
+
+void
+tc_arena_init(tc_arena_t *a, size_t chunk_size)
+{
+    a->_head = NULL;
+    a->_chunk_size = chunk_size ? chunk_size : 4096;
+    a->total = 0;
+}
+
+void
+tc_arena_deinit(tc_arena_t *a)
+{
+    tc_arena_chunk_t *c = a->_head;
+    while (c != NULL) {
+        tc_arena_chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->_head = NULL;
+    a->total = 0;
+}
+
+void
+tc_arena_reset(tc_arena_t *a)
+{
+    if (a->_head == NULL) {
+        return;
+    }
+    /* keep the oldest chunk, which has the default size */
+    tc_arena_chunk_t *c = a->_head;
+    while (c->next != NULL) {
+        tc_arena_chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    c->used = 0;
+    a->_head = c;
+    a->total = 0;
+}
+
+void *
+tc_arena_alloc(tc_arena_t *a, size_t size)
+{
+    size = ALIGN_UP(size ? size : 1);
+    tc_arena_chunk_t *c = a->_head;
+    if (c == NULL || c->size - c->used < size) {
+        size_t csize = size > a->_chunk_size ? size : a->_chunk_size;
+        tc_arena_chunk_t *n = tc_xmalloc(sizeof(*n) + csize);
+        n->size = csize;
+        n->used = 0;
+        if (c != NULL && size > a->_chunk_size) {
+            /* a big block goes behind the current chunk, which keeps its free space */
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            a->_head = n;
+        }
+        c = n;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    a->total += size;
+    return p;
+}
+
+void *
+tc_arena_calloc(tc_arena_t *a, size_t size)
+{
+    void *p = tc_arena_alloc(a, size);
+    memset(p, 0, size);
+    return p;
+}
