@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Listening sockets: parsing a bind spec, binding it, and closing it. The
+ * arbiter opens them before forking; workers inherit them and accept.
+ */
+#ifndef TC_TRANSPORT_LISTENER_H
+#define TC_TRANSPORT_LISTENER_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+
+typedef struct tc_listener {
+    int fd;          /* non-blocking, close-on-exec; -1 when closed */
+    int family;      /* AF_INET, AF_INET6 or AF_UNIX */
+    char *spec;      /* as configured: "127.0.0.1:0", "[::1]:9090", "unix:/x.sock", "fd://3" */
+    char *name;      /* as bound, port resolved: "127.0.0.1:40123", "[::1]:9090", "unix:/x.sock" */
+    char *unix_path; /* the socket file to remove on stop, or NULL */
+} tc_listener_t;
+
+/*
+ * Parse 'spec' and open a listening socket: HOST:PORT (IPv4 or a name that
+ * resolves), [V6]:PORT, unix:PATH (a stale socket file is replaced, any other
+ * file is an error), fd://N (an inherited socket, e.g. from systemd). Port 0
+ * picks a free port. SO_REUSEADDR is set; 'backlog' is passed to listen().
+ * Returns TC_OK or a negative code with 'err' naming the address and the
+ * reason ("127.0.0.1:9090: address already in use").
+ */
+int tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err) TC_NODISCARD;
+
+/* Close the socket; with 'unlink_path', remove its unix socket file too. */
+void tc_listener_close(tc_listener_t *l, bool unlink_path);
+
+#endif /* TC_TRANSPORT_LISTENER_H */
