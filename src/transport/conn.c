@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Client connections on a libevent loop: read, find whole messages with the
+ * transport's scanner, hand each to the owner, write the replies back. Under
+ * load this is one read(2) and one write(2) per batch of pipelined calls.
+ */
+#include "transport/conn.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Smallest free space offered to read(2). */
+#define READ_MIN 16384
+/* Replies buffered beyond this stop reading until the client takes them. */
+#define OUT_HIGH_WATER (4u << 20)
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+double
+tc_conn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+tc_conn_t *
+tc_conn_new(struct event_base *base, int fd, const char *peer, const tc_conn_settings_t *s,
+            void *arg)
+{
+    tc_conn_t *c = tc_xcalloc(1, sizeof(*c));
+    c->_fd = fd;
+    c->_s = s;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    tc_buf_init(&c->_in);
+    tc_buf_init(&c->_out);
+    c->_rev = tc_xcalloc(1, event_get_struct_event_size());
+    c->_wev = tc_xcalloc(1, event_get_struct_event_size());
+    tc_conn_attach(c, base, arg);
+    return c;
+}
+
+static void
+conn_free(tc_conn_t *c)
+{
+    tc_buf_deinit(&c->_in);
+    tc_buf_deinit(&c->_out);
+    free(c->_rev);
+    free(c->_wev);
+    free(c);
+}
+
+void
+tc_conn_close(tc_conn_t *c, const char *reason)
+{
+    if (c->_closed) {
+        return;
+    }
+    if (reason != NULL) {
+        tc_log(TC_LOG_INFO, "%s: closed: %s", c->peer, reason);
+    }
+    c->_closed = true;
+    event_del(c->_rev);
+    event_del(c->_wev);
+    close(c->_fd);
+    c->_fd = -1;
+    c->_s->handler->closed(c, c->owner);
+    if (!c->_in_cb) {
+        conn_free(c);
+    }
+}
+
+void
+tc_conn_detach(tc_conn_t *c)
+{
+    event_del(c->_rev);
+    event_del(c->_wev);
+}
+
+void
+tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
+{
+    c->owner = arg;
+    event_assign(c->_rev, base, c->_fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(c->_wev, base, c->_fd, EV_WRITE | EV_PERSIST, on_write, c);
+    c->last_io = tc_conn_now();
+    if (c->_out.len > c->_out_off) {
+        c->_writing = true;
+        event_add(c->_wev, NULL);
+    } else {
+        c->_writing = false;
+    }
+    if (c->_out.len - c->_out_off < OUT_HIGH_WATER) {
+        event_add(c->_rev, NULL);
+    }
+    if (c->_in.len > 0) {
+        /* buffered input may hold whole messages: look at it on the new loop */
+        event_active(c->_rev, EV_READ, 0);
+    }
+}
+
+bool
+tc_conn_idle(const tc_conn_t *c)
+{
+    return !c->in_call && c->_in.len == 0 && c->_out.len == c->_out_off;
+}
+
+void
+tc_conn_close_when_done(tc_conn_t *c)
+{
+    c->_close_when_done = true;
+    if (tc_conn_idle(c)) {
+        tc_conn_close(c, NULL);
+    }
+}
+
+/* ---- writing ---- */
+
+/* Write what is pending; returns false if the connection was closed. */
+static bool
+flush(tc_conn_t *c)
+{
+    while (c->_out_off < c->_out.len) {
+        ssize_t n = write(c->_fd, c->_out.data + c->_out_off, c->_out.len - c->_out_off);
+        if (n > 0) {
+            c->_out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->_writing) {
+                c->_writing = true;
+                event_add(c->_wev, NULL);
+            }
+            if (c->_out.len - c->_out_off >= OUT_HIGH_WATER) {
+                event_del(c->_rev); /* backpressure: the client is not reading */
+            }
+            return true;
+        }
+        tc_conn_close(c, n < 0 ? tc_strerror(-errno) : "write returned 0");
+        return false;
+    }
+    c->_out.len = 0;
+    c->_out_off = 0;
+    c->last_io = tc_conn_now();
+    if (c->_writing) {
+        c->_writing = false;
+        event_del(c->_wev);
+        event_add(c->_rev, NULL);
+    }
+    if (c->_close_when_done && tc_conn_idle(c)) {
+        tc_conn_close(c, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_conn_t *c = arg;
+    c->_in_cb = true;
+    flush(c);
+    c->_in_cb = false;
+    if (c->_closed) {
+        conn_free(c);
+    }
+}
+
+/* ---- reading ---- */
+
+static const char *
+scan_error(int rc)
+{
+    switch (rc) {
+    case TC_ELIMIT:
+        return "message over the size limit";
+    case TC_EPROTO:
+        return "invalid bytes for the configured transport and protocol";
+    default:
+        return tc_strerror(rc);
+    }
+}
+
+/* Hand every whole message in the input buffer to the owner. */
+static void
+process(tc_conn_t *c)
+{
+    const tc_conn_settings_t *s = c->_s;
+    size_t pos = 0;
+    while (!c->_closed && pos < c->_in.len) {
+        size_t off;
+        size_t len;
+        int rc = s->transport->scan(s->protocol, c->_in.data + pos, c->_in.len - pos,
+                                    s->max_message, &off, &len);
+        if (rc == TC_AGAIN) {
+            break;
+        }
+        if (rc != TC_OK) {
+            tc_conn_close(c, scan_error(rc));
+            return;
+        }
+        c->in_call = true;
+        rc = s->handler->message(c, c->_in.data + pos + off, len, &c->_out, c->owner);
+        c->in_call = false;
+        pos += off + len;
+        if (rc != TC_OK) {
+            tc_conn_close(c, NULL);
+            return;
+        }
+    }
+    if (c->_closed) {
+        return;
+    }
+    tc_buf_consume(&c->_in, pos);
+    if (c->_out.len > c->_out_off) {
+        flush(c);
+    } else if (c->_close_when_done && tc_conn_idle(c)) {
+        tc_conn_close(c, NULL);
+    }
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    tc_conn_t *c = arg;
+    c->_in_cb = true;
+    tc_buf_reserve(&c->_in, READ_MIN);
+    ssize_t n = read(fd, c->_in.data + c->_in.len, c->_in.cap - c->_in.len);
+    if (n > 0) {
+        c->_in.len += (size_t)n;
+        c->last_io = tc_conn_now();
+        process(c);
+    } else if (n == 0) {
+        tc_conn_close(c, c->_in.len ? "peer closed in the middle of a message" : NULL);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        tc_conn_close(c, tc_strerror(-errno));
+    } else if (c->_in.len > 0) {
+        process(c); /* activated by tc_conn_attach() with input already buffered */
+    }
+    c->_in_cb = false;
+    if (c->_closed) {
+        conn_free(c);
+    }
+}

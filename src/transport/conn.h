@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A client connection: non-blocking reads into an input buffer, framing
+ * into whole messages, replies gathered in an output buffer and written
+ * with one write(2) per batch. A connection belongs to one event loop at a
+ * time; tc_conn_detach()/tc_conn_attach() move it to another.
+ */
+#ifndef TC_TRANSPORT_CONN_H
+#define TC_TRANSPORT_CONN_H
+
+#include "core/buf.h"
+#include "protocol/protocol.h"
+#include "transport/transport.h"
+
+#include <stdbool.h>
+#include <sys/queue.h>
+
+struct event_base;
+struct event;
+typedef struct tc_conn tc_conn_t;
+
+/* What the owner of a connection does with it. 'arg' is the owner's. */
+typedef struct tc_conn_handler {
+    /*
+     * One whole message [msg, msg+len): append the framed reply, if any, to
+     * 'out'. Return TC_OK to go on, a negative code to close the connection
+     * (the callback has logged why).
+     */
+    int (*message)(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *arg);
+    /* The connection is closed and about to be freed: forget it. */
+    void (*closed)(tc_conn_t *c, void *arg);
+} tc_conn_handler_t;
+
+/* Settings shared by the connections of a worker (borrowed, immutable). */
+typedef struct tc_conn_settings {
+    const tc_transport_t *transport;
+    const tc_proto_ops_t *protocol;
+    size_t max_message; /* framed: max frame size; buffered: max message size */
+    const tc_conn_handler_t *handler;
+} tc_conn_settings_t;
+
+/*
+ * The connection. 'link' belongs to the owner loop (its list of
+ * connections); every field starting with '_' belongs to conn.c.
+ */
+struct tc_conn {
+    TAILQ_ENTRY(tc_conn) link;
+    void *owner;  /* the 'arg' of the handler callbacks */
+    bool in_call; /* a message is being handled: the connection must not move */
+    double last_io; /* monotonic seconds of the last read or write */
+    char peer[64];  /* for logs */
+    int _fd;
+    bool _in_cb;      /* inside one of our callbacks: defer the free */
+    bool _closed;     /* closed, free pending */
+    bool _close_when_done;
+    bool _writing;    /* EV_WRITE is armed */
+    const tc_conn_settings_t *_s;
+    struct event *_rev;
+    struct event *_wev;
+    tc_buf_t _in;
+    tc_buf_t _out;
+    size_t _out_off; /* bytes of _out already written */
+};
+
+TAILQ_HEAD(tc_conn_list, tc_conn);
+
+/*
+ * Wrap the accepted socket 'fd' (takes ownership) with the peer name 'peer'
+ * for logs, attach it to 'base' and start reading.
+ */
+tc_conn_t *tc_conn_new(struct event_base *base, int fd, const char *peer,
+                       const tc_conn_settings_t *s, void *arg);
+
+/*
+ * Close and free the connection, logging 'reason' at info level if not
+ * NULL. Inside one of the connection's own callbacks the free is deferred
+ * to the end of that callback.
+ */
+void tc_conn_close(tc_conn_t *c, const char *reason);
+
+/* Stop all I/O on the current loop (any thread, while the owner loop is parked). */
+void tc_conn_detach(tc_conn_t *c);
+/* Resume I/O on 'base' with owner 'arg' (the new owner loop's thread only). */
+void tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg);
+
+/* True when no partial message is buffered and no reply is waiting to be written. */
+bool tc_conn_idle(const tc_conn_t *c);
+/* Close once every reply owed is written (graceful stop). */
+void tc_conn_close_when_done(tc_conn_t *c);
+
+/* Monotonic clock in seconds. */
+double tc_conn_now(void);
+
+#endif /* TC_TRANSPORT_CONN_H */

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A handler thread's event loop. The thread that reads a request decodes
+ * it, runs the handler in its own Lua state and writes the reply: no
+ * hand-off between threads on the hot path. The loop's lock is held while
+ * the loop runs and released only inside a handler call, which is when the
+ * watchdog may take the loop's other connections away (tc_loop_rebalance).
+ */
+#include "worker/loop.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct tc_loop {
+    tc_loop_shared_t *shared;
+    int index;
+    struct event_base *base;
+    tc_lua_handler_t *handler;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;      /* held by the loop thread except inside handler calls */
+    atomic_llong busy_since;   /* ns (monotonic) when the current call began; 0 when idle */
+    atomic_int nconns;
+    atomic_bool done; /* the thread has left its loop */
+    struct tc_conn_list conns; /* guarded by 'lock' */
+    bool accepting;            /* accept events are added; guarded by 'lock' */
+    struct event **accept_evs; /* one per listener */
+    struct event *accept_retry; /* re-enables accepting after EMFILE */
+    struct event *sweep;       /* client_timeout */
+    struct event *wake;        /* incoming connections or accept turn from the watchdog */
+    struct event *stop;
+    pthread_mutex_t inq_lock;
+    struct tc_conn_list incoming; /* guarded by 'inq_lock' */
+    bool take_accept;             /* guarded by 'inq_lock' */
+    double emfile_logged;
+};
+
+static long long
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+set_accepting(tc_loop_t *lp, bool on)
+{
+    if (lp->accepting == on) {
+        return;
+    }
+    lp->accepting = on;
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        if (on) {
+            event_add(lp->accept_evs[i], NULL);
+        } else {
+            event_del(lp->accept_evs[i]);
+        }
+    }
+}
+
+/* ---- connections ---- */
+
+static void
+conn_closed(tc_conn_t *c, void *arg)
+{
+    tc_loop_t *lp = arg;
+    TAILQ_REMOVE(&lp->conns, c, link);
+    if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
+        event_base_loopbreak(lp->base);
+    }
+}
+
+static int
+conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *arg)
+{
+    tc_loop_t *lp = arg;
+    const tc_loop_shared_t *sh = lp->shared;
+    const tc_transport_t *t = sh->conn.transport;
+    tc_proto_t in;
+    tc_proto_t op;
+    tc_proto_init(&in, sh->protocol, msg, len, NULL);
+    in.max_depth = sh->cfg->max_depth;
+    in.max_string = sh->cfg->max_message_size;
+    size_t before = out->len;
+    size_t mark = t->begin(out);
+    size_t body = out->len;
+    tc_proto_init(&op, sh->protocol, NULL, 0, out);
+    op.max_depth = sh->cfg->max_depth;
+
+    tc_call_info_t info;
+    tc_err_t err;
+    tc_err_clear(&err);
+    atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);
+    pthread_mutex_unlock(&lp->lock);
+    int rc = tc_lua_handler_handle(lp->handler, &in, &op, &info, &err);
+    pthread_mutex_lock(&lp->lock);
+    atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
+
+    if (rc != TC_OK) {
+        out->len = before;
+        tc_log(TC_LOG_WARNING, "%s: invalid message: %s", c->peer, err.msg);
+        return rc;
+    }
+    if (err.code != TC_OK) {
+        tc_log(TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
+    }
+    if (out->len == body) {
+        out->len = before; /* oneway: nothing to send, not even a frame header */
+    } else {
+        t->end(out, mark);
+    }
+    return TC_OK;
+}
+
+const tc_conn_handler_t tc_loop_conn_handler = {
+    .message = conn_message,
+    .closed = conn_closed,
+};
+
+static void
+add_conn(tc_loop_t *lp, tc_conn_t *c)
+{
+    TAILQ_INSERT_TAIL(&lp->conns, c, link);
+    atomic_fetch_add(&lp->nconns, 1);
+}
+
+static void
+peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, len, "%s:%d", host, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, len, "[%s]:%d", host, ntohs(sin6->sin6_port));
+    } else {
+        snprintf(buf, len, "unix");
+    }
+}
+
+static void
+accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    if (!atomic_load(&lp->shared->stopping) && lp->accepting) {
+        for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+            event_add(lp->accept_evs[i], NULL);
+        }
+    }
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    tc_loop_t *lp = arg;
+    /* a bounded batch, so one busy listener cannot starve the loop */
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: pause accepting for a second, log at most once a second */
+                double now = tc_conn_now();
+                if (now - lp->emfile_logged >= 1.0) {
+                    tc_log(TC_LOG_ERROR, "accept: %s; pausing accepts for 1 s",
+                           tc_strerror(-errno));
+                    lp->emfile_logged = now;
+                }
+                for (size_t k = 0; k < lp->shared->nlisteners; k++) {
+                    event_del(lp->accept_evs[k]);
+                }
+                struct timeval tv = {1, 0};
+                event_add(lp->accept_retry, &tv);
+            }
+            return; /* EAGAIN: another thread or process took it */
+        }
+        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        char peer[64];
+        peer_name(&ss, peer, sizeof(peer));
+        add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
+    }
+}
+
+/* ---- timers and cross-thread wake-ups ---- */
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    double timeout = lp->shared->cfg->client_timeout;
+    double now = tc_conn_now();
+    tc_conn_t *c = TAILQ_FIRST(&lp->conns);
+    while (c != NULL) {
+        tc_conn_t *next = TAILQ_NEXT(c, link);
+        if (!c->in_call && now - c->last_io >= timeout) {
+            if (tc_conn_idle(c)) {
+                tc_log(TC_LOG_DEBUG, "%s: closed: silent for %.0f s (client_timeout)", c->peer,
+                       timeout);
+                tc_conn_close(c, NULL);
+            } else {
+                tc_log(TC_LOG_WARNING, "%s: closed: message not finished within %.0f s "
+                       "(client_timeout)", c->peer, timeout);
+                tc_conn_close(c, NULL);
+            }
+        }
+        c = next;
+    }
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    struct tc_conn_list batch = TAILQ_HEAD_INITIALIZER(batch);
+    pthread_mutex_lock(&lp->inq_lock);
+    TAILQ_CONCAT(&batch, &lp->incoming, link);
+    bool take = lp->take_accept;
+    lp->take_accept = false;
+    pthread_mutex_unlock(&lp->inq_lock);
+    tc_conn_t *c;
+    while ((c = TAILQ_FIRST(&batch)) != NULL) {
+        TAILQ_REMOVE(&batch, c, link);
+        add_conn(lp, c);
+        tc_conn_attach(c, lp->base, lp);
+    }
+    if (take && !atomic_load(&lp->shared->stopping)) {
+        set_accepting(lp, true);
+    }
+}
+
+static void
+on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    set_accepting(lp, false);
+    event_del(lp->accept_retry);
+    tc_conn_t *c = TAILQ_FIRST(&lp->conns);
+    while (c != NULL) {
+        tc_conn_t *next = TAILQ_NEXT(c, link);
+        tc_conn_close_when_done(c);
+        c = next;
+    }
+    if (atomic_load(&lp->nconns) == 0) {
+        event_base_loopbreak(lp->base);
+    }
+}
+
+/* ---- life cycle ---- */
+
+tc_loop_t *
+tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
+{
+    tc_lua_handler_t *h = tc_lua_handler_new(shared->cfg, err);
+    if (h == NULL) {
+        return NULL;
+    }
+    tc_loop_t *lp = tc_xcalloc(1, sizeof(*lp));
+    lp->shared = shared;
+    lp->index = index;
+    lp->handler = h;
+    lp->base = event_base_new();
+    if (lp->base == NULL) {
+        tc_err_set(err, TC_EINVAL, "cannot create an event loop");
+        tc_lua_handler_free(h);
+        free(lp);
+        return NULL;
+    }
+    pthread_mutex_init(&lp->lock, NULL);
+    pthread_mutex_init(&lp->inq_lock, NULL);
+    TAILQ_INIT(&lp->conns);
+    TAILQ_INIT(&lp->incoming);
+    lp->accept_evs = tc_xcalloc(shared->nlisteners + 1, sizeof(struct event *));
+    for (size_t i = 0; i < shared->nlisteners; i++) {
+        lp->accept_evs[i] =
+            event_new(lp->base, shared->listeners[i].fd, EV_READ | EV_PERSIST, on_accept, lp);
+    }
+    lp->accept_retry = evtimer_new(lp->base, accept_retry, lp);
+    lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
+    lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
+    if (shared->cfg->client_timeout > 0) {
+        double t = shared->cfg->client_timeout;
+        double period = t < 2.0 ? t / 4.0 : 0.5;
+        struct timeval tv = {(time_t)period, (suseconds_t)((period - (double)(time_t)period) * 1e6)};
+        lp->sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep, lp);
+        event_add(lp->sweep, &tv);
+    }
+    set_accepting(lp, accepting);
+    return lp;
+}
+
+static void *
+loop_main(void *arg)
+{
+    tc_loop_t *lp = arg;
+    pthread_mutex_lock(&lp->lock);
+    event_base_dispatch(lp->base);
+    /* graceful stop ended, or the base was broken out of: close what is left */
+    tc_conn_t *c;
+    while ((c = TAILQ_FIRST(&lp->conns)) != NULL) {
+        tc_conn_close(c, NULL);
+    }
+    pthread_mutex_unlock(&lp->lock);
+    atomic_store(&lp->done, true);
+    return NULL;
+}
+
+int
+tc_loop_start(tc_loop_t *lp)
+{
+    int rc = pthread_create(&lp->thread, NULL, loop_main, lp);
+    lp->started = rc == 0;
+    return -rc;
+}
+
+void
+tc_loop_join(tc_loop_t *lp)
+{
+    if (lp->started) {
+        pthread_join(lp->thread, NULL);
+        lp->started = false;
+    }
+}
+
+void
+tc_loop_stop(tc_loop_t *lp)
+{
+    event_active(lp->stop, EV_TIMEOUT, 0);
+}
+
+void
+tc_loop_free(tc_loop_t *lp)
+{
+    if (lp == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        event_free(lp->accept_evs[i]);
+    }
+    free(lp->accept_evs);
+    event_free(lp->accept_retry);
+    event_free(lp->wake);
+    event_free(lp->stop);
+    if (lp->sweep != NULL) {
+        event_free(lp->sweep);
+    }
+    tc_conn_t *c;
+    while ((c = TAILQ_FIRST(&lp->incoming)) != NULL) {
+        TAILQ_REMOVE(&lp->incoming, c, link);
+        TAILQ_INSERT_TAIL(&lp->conns, c, link);
+        tc_conn_close(c, NULL);
+    }
+    event_base_free(lp->base);
+    tc_lua_handler_free(lp->handler);
+    pthread_mutex_destroy(&lp->lock);
+    pthread_mutex_destroy(&lp->inq_lock);
+    free(lp);
+}
+
+/* ---- the watchdog's side ---- */
+
+double
+tc_loop_busy_for(const tc_loop_t *lp, double now)
+{
+    long long since = atomic_load_explicit(&lp->busy_since, memory_order_relaxed);
+    return since == 0 ? 0.0 : now - (double)since / 1e9;
+}
+
+bool
+tc_loop_done(const tc_loop_t *lp)
+{
+    return atomic_load(&lp->done);
+}
+
+int
+tc_loop_nconns(const tc_loop_t *lp)
+{
+    return atomic_load(&lp->nconns);
+}
+
+int
+tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now)
+{
+    /* the lock is free only while 'from' is inside a handler call */
+    if (pthread_mutex_trylock(&from->lock) != 0) {
+        return -1;
+    }
+    double busy = tc_loop_busy_for(from, now);
+    if (busy < after || busy == 0.0) {
+        pthread_mutex_unlock(&from->lock);
+        return -1;
+    }
+    int moved = 0;
+    struct tc_conn_list batch = TAILQ_HEAD_INITIALIZER(batch);
+    tc_conn_t *c = TAILQ_FIRST(&from->conns);
+    while (c != NULL) {
+        tc_conn_t *next = TAILQ_NEXT(c, link);
+        if (!c->in_call) {
+            tc_conn_detach(c);
+            TAILQ_REMOVE(&from->conns, c, link);
+            atomic_fetch_sub(&from->nconns, 1);
+            TAILQ_INSERT_TAIL(&batch, c, link);
+            moved++;
+        }
+        c = next;
+    }
+    bool pass_accept = from->accepting;
+    set_accepting(from, false);
+    pthread_mutex_unlock(&from->lock);
+    if (moved > 0 || pass_accept) {
+        pthread_mutex_lock(&to->inq_lock);
+        TAILQ_CONCAT(&to->incoming, &batch, link);
+        to->take_accept = to->take_accept || pass_accept;
+        pthread_mutex_unlock(&to->inq_lock);
+        event_active(to->wake, EV_TIMEOUT, 0);
+    }
+    return moved;
+}

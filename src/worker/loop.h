@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One handler thread: an event loop, a Lua state and the connections it
+ * serves. The thread that reads a request runs its handler and writes the
+ * reply; when a handler blocks, the worker's watchdog moves the thread's
+ * other connections (and its turn to accept) to an idle thread.
+ */
+#ifndef TC_WORKER_LOOP_H
+#define TC_WORKER_LOOP_H
+
+#include "bridge/lua_handler.h"
+#include "config/config.h"
+#include "transport/conn.h"
+#include "transport/listener.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct tc_loop tc_loop_t;
+
+/* Settings every loop of a worker shares (borrowed, immutable). */
+typedef struct tc_loop_shared {
+    const tc_config_t *cfg;
+    const tc_listener_t *listeners;
+    size_t nlisteners;
+    tc_conn_settings_t conn;
+    const tc_proto_ops_t *protocol;
+    atomic_int stopping; /* graceful stop requested */
+} tc_loop_shared_t;
+
+/* The connection callbacks of every loop: set as tc_conn_settings_t.handler. */
+extern const tc_conn_handler_t tc_loop_conn_handler;
+
+/*
+ * Create a loop: its event base, its Lua handler state, its accept events.
+ * NULL with 'err' filled if the handler code cannot be loaded.
+ */
+tc_loop_t *tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err);
+/* Free a loop whose thread has ended. NULL is a no-op. */
+void tc_loop_free(tc_loop_t *lp);
+
+/* Start the loop's thread. Returns TC_OK or -errno. */
+int tc_loop_start(tc_loop_t *lp) TC_NODISCARD;
+/* Wait for the loop's thread to end. */
+void tc_loop_join(tc_loop_t *lp);
+
+/* Ask the loop to stop gracefully (any thread). */
+void tc_loop_stop(tc_loop_t *lp);
+
+/*
+ * Watchdog side (any thread): if 'from' has been inside one handler call
+ * for at least 'after' seconds, hand its other connections, and its turn to
+ * accept, to 'to'. Returns the number of connections moved, or -1 if 'from'
+ * was not blocked.
+ */
+int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now);
+
+/* Monotonic seconds since 'lp' entered its current handler call, or 0 when idle. */
+double tc_loop_busy_for(const tc_loop_t *lp, double now);
+/* True once the loop's thread has left its loop (after a stop). */
+bool tc_loop_done(const tc_loop_t *lp);
+/* Connections the loop owns. */
+int tc_loop_nconns(const tc_loop_t *lp);
+
+#endif /* TC_WORKER_LOOP_H */
