@@ -35,6 +35,20 @@ enum {
     TC_TTYPE_UUID = 16,
 };
 
+/* Bit i set when type id i is a value type (anything but STOP, VOID and unused ids). */
+#define TC_TTYPE_VALUE_MASK                                                                        \
+    ((1u << TC_TTYPE_BOOL) | (1u << TC_TTYPE_BYTE) | (1u << TC_TTYPE_DOUBLE) |                     \
+     (1u << TC_TTYPE_I16) | (1u << TC_TTYPE_I32) | (1u << TC_TTYPE_I64) |                          \
+     (1u << TC_TTYPE_STRING) | (1u << TC_TTYPE_STRUCT) | (1u << TC_TTYPE_MAP) |                    \
+     (1u << TC_TTYPE_SET) | (1u << TC_TTYPE_LIST) | (1u << TC_TTYPE_UUID))
+
+/* True when 'type' can be the type of a field or element on the wire. */
+static inline bool
+tc_proto_type_is_value(uint8_t type)
+{
+    return type < 32 && ((TC_TTYPE_VALUE_MASK >> type) & 1u) != 0;
+}
+
 /* Message types (TMessageType). */
 enum {
     TC_MSG_CALL = 1,
@@ -55,7 +69,7 @@ typedef struct tc_proto_ops tc_proto_ops_t;
 typedef struct tc_msg_hdr {
     const char *name;
     uint32_t name_len;
-    uint8_t type;  /* TC_MSG_* */
+    uint8_t type; /* TC_MSG_* */
     int32_t seqid;
 } tc_msg_hdr_t;
 
@@ -90,6 +104,16 @@ struct tc_proto {
  * aborts). Struct, field, list, set and map "end" calls that do nothing in
  * both formats are omitted; read_struct_begin/end and write_struct_begin/end
  * exist because compact keeps the last field id per struct.
+ *
+ * The readers check every type id they return (a field type, element type,
+ * key or value type that is not a value type is TC_EPROTO, even in an empty
+ * container) and bound every count by the bytes left, each element taking at
+ * least its smallest encoding (TC_AGAIN otherwise), so a decoder holding a
+ * whole message may size its result from the count. An empty compact map
+ * carries no types: read_map_begin then reports TC_TTYPE_STOP for both.
+ * Values are left unspecified when a read fails. A tc_proto_t reads or writes
+ * one message at a time: compact's field-id stack and pending bool are shared,
+ * and read_message_begin / write_message_begin reset them.
  */
 struct tc_proto_ops {
     const char *name; /* "binary", "compact" */
@@ -129,6 +153,18 @@ struct tc_proto_ops {
     void (*write_double)(tc_proto_t *p, double v);
     void (*write_binary)(tc_proto_t *p, const void *s, size_t len);
     void (*write_uuid)(tc_proto_t *p, const uint8_t uuid[16]);
+
+    /*
+     * Bytes one value of each TC_TTYPE_* takes as a list, set or map element
+     * when that size is fixed in this format (binary i32: 4), else 0. Lets
+     * skip and codecs step over fixed-size elements in one move.
+     */
+    uint8_t fixed_size[TC_TTYPE_UUID + 1];
+    /*
+     * For types this format writes as one unsigned LEB128 varint (compact
+     * i16, i32, i64), the most bytes that varint may take, else 0.
+     */
+    uint8_t varint_max[TC_TTYPE_UUID + 1];
 };
 
 /* The two formats. Binary reads strict and old non-strict headers, writes strict. */

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What both wire formats share: setup, lookup by name, and skipping values
+ * and whole messages over the vtable (used for unknown fields and by the
+ * buffered transport to find where a message ends).
+ */
+#include "protocol/protocol.h"
+
+#include <string.h>
+
+const tc_proto_ops_t *
+tc_proto_find(const char *name)
+{
+    if (name == NULL) {
+        return NULL;
+    }
+    if (strcmp(name, tc_proto_binary.name) == 0) {
+        return &tc_proto_binary;
+    }
+    if (strcmp(name, tc_proto_compact.name) == 0) {
+        return &tc_proto_compact;
+    }
+    return NULL;
+}
+
+void
+tc_proto_init(tc_proto_t *p, const tc_proto_ops_t *ops, const void *data, size_t len, tc_buf_t *out)
+{
+    p->ops = ops;
+    p->out = out;
+    p->max_depth = TC_PROTO_DEPTH_DEFAULT;
+    p->max_string = UINT32_MAX >> 1;
+    p->_bool_fid = 0;
+    tc_proto_reset_input(p, data, len);
+}
+
+void
+tc_proto_reset_input(tc_proto_t *p, const void *data, size_t len)
+{
+    /* no arithmetic on NULL, even + 0 */
+    p->rp = data;
+    p->rend = data != NULL ? p->rp + len : NULL;
+    p->depth = 0;
+    p->_last_fid = 0;
+    p->_bool_pending = 0;
+    p->_fid_top = 0;
+}
+
+const char *
+tc_proto_type_name(uint8_t type)
+{
+    static const char *const names[TC_TTYPE_UUID + 1] = {
+        [TC_TTYPE_STOP] = "stop",     [TC_TTYPE_VOID] = "void",     [TC_TTYPE_BOOL] = "bool",
+        [TC_TTYPE_BYTE] = "byte",     [TC_TTYPE_DOUBLE] = "double", [TC_TTYPE_I16] = "i16",
+        [TC_TTYPE_I32] = "i32",       [TC_TTYPE_I64] = "i64",       [TC_TTYPE_STRING] = "string",
+        [TC_TTYPE_STRUCT] = "struct", [TC_TTYPE_MAP] = "map",       [TC_TTYPE_SET] = "set",
+        [TC_TTYPE_LIST] = "list",     [TC_TTYPE_UUID] = "uuid",
+    };
+    if (type > TC_TTYPE_UUID || names[type] == NULL) {
+        return "invalid";
+    }
+    return names[type];
+}
+
+/* ---- skip ---- */
+
+/*
+ * Skipping recurses once per struct or container level, so the depth check
+ * comes first (CVE-2015-3254: unbounded nesting overflowed the stack). Every
+ * type id is checked, including the element types of empty containers, which
+ * the readers validate (CVE-2019-0205, CVE-2019-3552: loops that consumed
+ * nothing). Each element takes at least one byte and the readers bound every
+ * count by the bytes left, so no loop runs without consuming input.
+ */
+
+static inline int
+enter(tc_proto_t *p)
+{
+    if (TC_UNLIKELY(p->depth >= p->max_depth)) {
+        return TC_ELIMIT;
+    }
+    p->depth++;
+    return TC_OK;
+}
+
+/* Step over n elements of a type whose size is fixed in this format. */
+static inline int
+skip_fixed(tc_proto_t *p, uint64_t n, uint8_t size)
+{
+    uint64_t need = n * size;
+    if (need > tc_proto_left(p)) {
+        return TC_AGAIN;
+    }
+    p->rp += need;
+    return TC_OK;
+}
+
+/*
+ * Step over n varints of at most 'max' bytes each: a byte without the
+ * continuation bit ends one. When n * max bytes are there, no bounds check.
+ */
+static int
+skip_varints(tc_proto_t *p, uint32_t n, unsigned max)
+{
+    const uint8_t *s = p->rp;
+    unsigned run = 0;
+    if ((uint64_t)n * max <= tc_proto_left(p)) {
+        while (n > 0) {
+            if (*s++ & 0x80) {
+                if (TC_UNLIKELY(++run == max)) {
+                    return TC_EPROTO;
+                }
+            } else {
+                run = 0;
+                n--;
+            }
+        }
+    } else {
+        while (n > 0) {
+            if (s == p->rend) {
+                return TC_AGAIN;
+            }
+            if (*s++ & 0x80) {
+                if (TC_UNLIKELY(++run == max)) {
+                    return TC_EPROTO;
+                }
+            } else {
+                run = 0;
+                n--;
+            }
+        }
+    }
+    p->rp = s;
+    return TC_OK;
+}
+
+static int
+skip_struct(tc_proto_t *p)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    int rc = enter(p);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    rc = ops->read_struct_begin(p);
+    while (rc == TC_OK) {
+        uint8_t type;
+        int16_t id;
+        if ((rc = ops->read_field_begin(p, &type, &id)) != TC_OK) {
+            break;
+        }
+        if (type == TC_TTYPE_STOP) {
+            rc = ops->read_struct_end(p);
+            break;
+        }
+        rc = tc_proto_skip(p, type);
+    }
+    p->depth--;
+    return rc;
+}
+
+static int
+skip_list(tc_proto_t *p)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    uint8_t et;
+    uint32_t n;
+    int rc = enter(p);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    if ((rc = ops->read_list_begin(p, &et, &n)) == TC_OK && n > 0) {
+        if (ops->fixed_size[et] != 0) {
+            rc = skip_fixed(p, n, ops->fixed_size[et]);
+        } else if (ops->varint_max[et] != 0) {
+            rc = skip_varints(p, n, ops->varint_max[et]);
+        } else {
+            for (uint32_t i = 0; i < n && rc == TC_OK; i++) {
+                rc = tc_proto_skip(p, et);
+            }
+        }
+    }
+    p->depth--;
+    return rc;
+}
+
+static int
+skip_map(tc_proto_t *p)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    uint8_t kt;
+    uint8_t vt;
+    uint32_t n;
+    int rc = enter(p);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    if ((rc = ops->read_map_begin(p, &kt, &vt, &n)) == TC_OK && n > 0) {
+        if (ops->fixed_size[kt] != 0 && ops->fixed_size[vt] != 0) {
+            rc = skip_fixed(p, n, (uint8_t)(ops->fixed_size[kt] + ops->fixed_size[vt]));
+        } else {
+            for (uint32_t i = 0; i < n && rc == TC_OK; i++) {
+                if ((rc = tc_proto_skip(p, kt)) == TC_OK) {
+                    rc = tc_proto_skip(p, vt);
+                }
+            }
+        }
+    }
+    p->depth--;
+    return rc;
+}
+
+int
+tc_proto_skip(tc_proto_t *p, uint8_t type)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    switch (type) {
+    case TC_TTYPE_BOOL: {
+        bool v;
+        return ops->read_bool(p, &v);
+    }
+    case TC_TTYPE_BYTE: {
+        int8_t v;
+        return ops->read_byte(p, &v);
+    }
+    case TC_TTYPE_I16: {
+        int16_t v;
+        return ops->read_i16(p, &v);
+    }
+    case TC_TTYPE_I32: {
+        int32_t v;
+        return ops->read_i32(p, &v);
+    }
+    case TC_TTYPE_I64: {
+        int64_t v;
+        return ops->read_i64(p, &v);
+    }
+    case TC_TTYPE_DOUBLE: {
+        double v;
+        return ops->read_double(p, &v);
+    }
+    case TC_TTYPE_STRING: {
+        const uint8_t *s;
+        uint32_t len;
+        return ops->read_binary(p, &s, &len);
+    }
+    case TC_TTYPE_UUID: {
+        uint8_t u[16];
+        return ops->read_uuid(p, u);
+    }
+    case TC_TTYPE_STRUCT:
+        return skip_struct(p);
+    case TC_TTYPE_LIST:
+    case TC_TTYPE_SET:
+        return skip_list(p);
+    case TC_TTYPE_MAP:
+        return skip_map(p);
+    default:
+        return TC_EPROTO;
+    }
+}
+
+int
+tc_proto_skip_message(tc_proto_t *p)
+{
+    tc_msg_hdr_t m;
+    int rc = p->ops->read_message_begin(p, &m);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    if (m.type < TC_MSG_CALL || m.type > TC_MSG_ONEWAY) {
+        return TC_EPROTO;
+    }
+    return tc_proto_skip(p, TC_TTYPE_STRUCT);
+}
