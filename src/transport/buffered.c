@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TBufferedTransport: messages back to back with no length. Where one ends
+ * is found by skipping it with the protocol; until the skip gets through,
+ * more bytes are needed.
+ */
+#include "transport/transport.h"
+
+#include "core/buf.h"
+
+static int
+scan(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max, size_t *off,
+     size_t *msg_len)
+{
+    tc_proto_t p;
+    tc_proto_init(&p, ops, data, len, NULL);
+    /*
+     * No string or container may claim more than the whole message may
+     * hold: such a message is refused now, not after buffering 'max' bytes.
+     * Depth goes to the hard ceiling; the codec applies the configured one.
+     */
+    if (max < p.max_string) {
+        p.max_string = (uint32_t)max;
+    }
+    p.max_depth = TC_PROTO_DEPTH_MAX;
+    int rc = tc_proto_skip_message(&p);
+    if (rc == TC_AGAIN) {
+        return len >= max ? TC_ELIMIT : TC_AGAIN;
+    }
+    if (rc != TC_OK) {
+        return rc;
+    }
+    size_t n = (size_t)(p.rp - data);
+    if (n > max) {
+        return TC_ELIMIT;
+    }
+    *off = 0;
+    *msg_len = n;
+    return TC_OK;
+}
+
+static size_t
+begin(tc_buf_t *out)
+{
+    return out->len;
+}
+
+static void
+end(tc_buf_t *out, size_t mark)
+{
+    (void)out;
+    (void)mark;
+}
+
+const tc_transport_t tc_transport_buffered = {
+    .name = "buffered",
+    .scan = scan,
+    .begin = begin,
+    .end = end,
+};

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Transports by name, for the config ("framed", "buffered"). */
+#include "transport/transport.h"
+
+#include <string.h>
+
+const tc_transport_t *
+tc_transport_find(const char *name)
+{
+    if (name == NULL) {
+        return NULL;
+    }
+    if (strcmp(name, tc_transport_framed.name) == 0) {
+        return &tc_transport_framed;
+    }
+    if (strcmp(name, tc_transport_buffered.name) == 0) {
+        return &tc_transport_buffered;
+    }
+    return NULL;
+}
