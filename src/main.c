@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* thriftcorn's command line: argv -> config -> arbiter; nothing else. */
+#include "bridge/lua_handler.h"
 #include "bridge/lua_state.h"
 #include "build_config.h"
 #include "config/config.h"
@@ -60,6 +61,23 @@ load_config(const cli_t *cli)
         fprintf(stderr, "%s\n", err.msg);
     }
     return cfg;
+}
+
+/* --check-config: load the handler module as a handler thread would. */
+static int
+check_handler(const tc_config_t *cfg)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_lua_handler_t *h = tc_lua_handler_new(cfg, &err);
+    if (h == NULL) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    tc_lua_handler_free(h);
+    printf("%s: ok (service %s from %s, handler %s)\n", cfg->path, cfg->service.name,
+           cfg->service.idl, cfg->service.handler);
+    return 0;
 }
 
 static int
@@ -186,8 +204,7 @@ main(int argc, char **argv)
             tc_config_t *cfg = load_config(&cli);
             rc = cfg == NULL ? 1 : 0;
             if (cfg != NULL && cli.mode == MODE_CHECK_CONFIG) {
-                printf("%s: ok (service %s from %s)\n", cfg->path, cfg->service.name,
-                       cfg->service.idl);
+                rc = check_handler(cfg);
             } else if (cfg != NULL) {
                 fprintf(stderr, "thriftcorn: serving is not built yet; use --check-config\n");
                 rc = 2;

@@ -266,10 +266,10 @@ function M.load(path, overrides)
   if cfg.client_timeout == 0 then
     cfg.client_timeout = nil
   end
-  if cfg.service == nil then
+  if values.service == nil and cfg.service == nil then
     errors[#errors + 1] = string.format("%s: no service configured: set service = "
       .. "{ idl = ..., name = ..., handler = ... }", path)
-  else
+  elseif cfg.service then
     cfg.service.idl = join(cfg.dir, cfg.service.idl)
     cfg.service.handler = join(cfg.dir, cfg.service.handler)
   end

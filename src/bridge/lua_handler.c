@@ -107,7 +107,7 @@ setup(lua_State *L)
     lua_pushvalue(L, svc);
     lua_setfield(L, SLOT_FUNCS, "service"); /* keeps the module and its schema alive */
     lua_settop(L, SLOT_BASE);
-    return 0;
+    return SLOT_BASE; /* the slots become the bottom of the state's stack */
 }
 
 tc_lua_handler_t *
@@ -119,7 +119,7 @@ tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err)
     }
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, (void *)cfg);
-    if (tc_lua_pcall(L, 1, 0, err) != TC_OK) {
+    if (tc_lua_pcall(L, 1, SLOT_BASE, err) != TC_OK) {
         lua_close(L);
         return NULL;
     }

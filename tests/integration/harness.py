@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared helpers for the integration tests: start the real thriftcorn binary
+on 127.0.0.1:0 with a config written to a temporary folder, find its port in
+the log, generate Apache Thrift Python code with thrift-compiler, and make
+clients. Every wait is bounded."""
+
+import importlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from thrift.protocol import TBinaryProtocol, TCompactProtocol
+from thrift.transport import TSocket, TTransport
+
+SOURCE_DIR = os.environ.get(
+    "TC_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BIN = os.environ.get("THRIFTCORN_BIN", os.path.join(SOURCE_DIR, "build", "thriftcorn"))
+THRIFT = shutil.which("thrift") or "/usr/bin/thrift"
+
+TRANSPORTS = ("buffered", "framed")
+PROTOCOLS = ("binary", "compact")
+
+_generated = {}
+
+
+def gen_py(idl):
+    """Generate Python code for `idl` (and its includes) once per process and
+    put it on sys.path. Returns the folder."""
+    idl = os.path.abspath(idl)
+    if idl not in _generated:
+        out = tempfile.mkdtemp(prefix="tc-gen-py-")
+        subprocess.run([THRIFT, "-r", "--gen", "py", "-out", out, idl], check=True)
+        sys.path.insert(0, out)
+        _generated[idl] = out
+    return _generated[idl]
+
+
+def load_gen(module):
+    return importlib.import_module(module)
+
+
+class Server:
+    """A thriftcorn process. `settings` is the config file's text, without
+    `bind`; files maps names to contents written beside the config."""
+
+    def __init__(self, settings, files=None, args=(), env=None, start=True):
+        self.dir = tempfile.mkdtemp(prefix="tc-it-")
+        self.log_path = os.path.join(self.dir, "thriftcorn.log")
+        for name, text in (files or {}).items():
+            path = os.path.join(self.dir, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+        self.config = os.path.join(self.dir, "thriftcorn.lua")
+        with open(self.config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n')
+            f.write(settings)
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.port = None
+        if start:
+            self.start()
+
+    def start(self, timeout=15.0):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, self.config, "--errorlog", self.log_path] + self.args,
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(r"Listening at: 127\.0\.0\.1:(\d+)", self.log())
+            if m and "Booting worker" in self.log():
+                self.port = int(m.group(1))
+                if self.wait_ready(deadline):
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("thriftcorn exited with %s:\n%s" % (self.proc.returncode,
+                                                                       self.log()))
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("thriftcorn did not start within %ss:\n%s" % (timeout, self.log()))
+
+    def wait_ready(self, deadline):
+        """Connectable: the kernel backlog holds connections until a worker accepts."""
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def worker_pids(self):
+        """Child processes of the arbiter."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=35.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise
+        finally:
+            self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def client(module, port, transport="buffered", protocol="binary", timeout=10.0):
+    """An Apache Thrift Python client of `module` (a generated service module)
+    and its open transport."""
+    sock = TSocket.TSocket("127.0.0.1", port)
+    sock.setTimeout(timeout * 1000)
+    trans = (TTransport.TFramedTransport(sock) if transport == "framed"
+             else TTransport.TBufferedTransport(sock))
+    proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
+             else TBinaryProtocol.TBinaryProtocol(trans))
+    trans.open()
+    return module.Client(proto), trans
+
+
+def raw_call(port, payload, read=True, timeout=5.0):
+    """Send raw bytes on a new connection; return what comes back until the
+    peer closes or `timeout` passes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(payload)
+        if not read:
+            return b""
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+    finally:
+        s.close()

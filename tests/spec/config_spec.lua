@@ -1,0 +1,186 @@
+-- Specs of lua/thriftcorn/config.lua: defaults, validation with file:line,
+-- command-line overrides, and docs/configuration.md agreeing with the code.
+local config = require("thriftcorn.config")
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local dir
+
+local function make_config(text)
+  local path = dir .. "/thriftcorn.lua"
+  write(path, text)
+  return path
+end
+
+local SERVICE = 'service = { idl = "ping.thrift", name = "PingService", handler = "h.lua" }\n'
+
+describe("thriftcorn.config", function()
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    write(dir .. "/ping.thrift", [[
+exception AboutToShutDownException {}
+service PingService {
+  string ping() throws (1: AboutToShutDownException e)
+}
+]])
+  end)
+
+  teardown(function()
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("fills every default and resolves paths against the config's folder", function()
+    local cfg, errs = config.load(make_config(SERVICE))
+    assert.is_nil(errs)
+    assert.same({ "127.0.0.1:9090" }, cfg.bind)
+    assert.equal(1, cfg.workers)
+    assert.equal(4, cfg.threads)
+    assert.equal("buffered", cfg.transport)
+    assert.equal("binary", cfg.protocol)
+    assert.equal(30, cfg.client_timeout)
+    assert.equal(16384000, cfg.max_frame_size)
+    assert.equal(64, cfg.max_depth)
+    assert.is_false(cfg.expose_errors)
+    local real = require("thriftcorn.core").realpath(dir)
+    assert.equal(real .. "/ping.thrift", cfg.service.idl)
+    assert.equal(real .. "/h.lua", cfg.service.handler)
+  end)
+
+  it("accepts a list of binds and a client_timeout of nil meaning never", function()
+    local cfg = assert(config.load(make_config(
+      'bind = { "127.0.0.1:0", "unix:/tmp/x.sock" }\nclient_timeout = false\n' .. SERVICE)))
+    assert.same({ "127.0.0.1:0", "unix:/tmp/x.sock" }, cfg.bind)
+    assert.is_nil(cfg.client_timeout)
+  end)
+
+  it("names the file and line of a setting with the wrong type", function()
+    local path = make_config("-- comment\n\nworkers = 'two'\n" .. SERVICE)
+    local cfg, errs = config.load(path)
+    assert.is_nil(cfg)
+    assert.equal(1, #errs)
+    assert.matches("thriftcorn%.lua:3: workers: expected an integer, got string", errs[1])
+  end)
+
+  it("rejects values out of range and outside an enum", function()
+    local _, errs = config.load(make_config(
+      "workers = 0\ntransport = 'http'\nmax_depth = 1000\n" .. SERVICE))
+    assert.equal(3, #errs)
+    local all = table.concat(errs, "\n")
+    assert.matches(":1: workers: must be at least 1, got 0", all)
+    assert.matches(":2: transport: expected one of buffered, framed, got 'http'", all)
+    assert.matches(":3: max_depth: must be at most 256, got 1000", all)
+  end)
+
+  it("reports an unknown setting with a suggestion", function()
+    local _, errs = config.load(make_config("wokers = 4\n" .. SERVICE))
+    assert.matches(":1: unknown setting 'wokers' %(did you mean 'workers'%?%)", errs[1])
+  end)
+
+  it("requires a service", function()
+    local _, errs = config.load(make_config("workers = 2\n"))
+    assert.matches("no service configured", errs[1])
+  end)
+
+  it("reports a service table with a missing key", function()
+    local _, errs = config.load(make_config('service = { idl = "ping.thrift", name = 1 }\n'))
+    assert.matches(":1: service: 'name' must be a string, got number", errs[1])
+  end)
+
+  it("reports Lua syntax errors with their line", function()
+    local _, errs = config.load(make_config("workers = = 2\n"))
+    assert.matches("thriftcorn%.lua:1:", errs[1])
+  end)
+
+  it("reports a config file that does not exist", function()
+    local _, errs = config.load(dir .. "/nope.lua")
+    assert.matches("nope%.lua: cannot read the config file", errs[1])
+  end)
+
+  it("lets command-line flags win over the file", function()
+    local cfg = assert(config.load(make_config("workers = 2\nbind = 'a:1'\n" .. SERVICE), {
+      { name = "workers", value = "5" },
+      { name = "bind", value = "127.0.0.1:1" },
+      { name = "bind", value = "127.0.0.1:2" },
+      { name = "expose_errors", value = "true" },
+      { name = "client_timeout", value = "2.5" },
+    }))
+    assert.equal(5, cfg.workers)
+    assert.same({ "127.0.0.1:1", "127.0.0.1:2" }, cfg.bind)
+    assert.is_true(cfg.expose_errors)
+    assert.equal(2.5, cfg.client_timeout)
+  end)
+
+  it("rejects bad flags with the flag's name", function()
+    local _, errs = config.load(make_config(SERVICE), {
+      { name = "workers", value = "many" },
+      { name = "no_such_thing", value = "1" },
+    })
+    local all = table.concat(errs, "\n")
+    assert.matches("%-%-workers expects a number, got 'many'", all)
+    assert.matches("unknown option %-%-no%-such%-thing", all)
+  end)
+
+  it("checks that the IDL loads and defines the service", function()
+    local cfg = assert(config.load(make_config(SERVICE)))
+    assert.is_true(config.check_services(cfg))
+    cfg = assert(config.load(make_config(
+      'service = { idl = "ping.thrift", name = "Nope", handler = "h.lua" }\n')))
+    local ok, errs = config.check_services(cfg)
+    assert.is_nil(ok)
+    assert.matches(":1: service.name: .*ping%.thrift defines no service 'Nope'", errs[1])
+    cfg = assert(config.load(make_config(
+      'service = { idl = "missing.thrift", name = "X", handler = "h.lua" }\n')))
+    ok, errs = config.check_services(cfg)
+    assert.is_nil(ok)
+    assert.matches("service.idl: .*missing%.thrift", errs[1])
+  end)
+
+  describe("docs/configuration.md", function()
+    local rows = {}
+    setup(function()
+      local f = assert(io.open("docs/configuration.md"))
+      for line in f:lines() do
+        local name, flag, default = line:match("^| `([%w_]+)` | ([^|]+) | ([^|]+) |")
+        if name then
+          rows[name] = { flag = flag:gsub("%s+$", ""), default = default:gsub("%s+$", "") }
+        end
+      end
+      f:close()
+    end)
+
+    local function render(v)
+      if type(v) == "string" then
+        return '`"' .. v .. '"`'
+      elseif type(v) == "table" then
+        if #v == 0 then
+          return "`{}`"
+        end
+        return render(v[1])
+      end
+      return "`" .. tostring(v) .. "`"
+    end
+
+    it("documents every setting with its flag and default", function()
+      for _, s in ipairs(config.settings) do
+        local row = rows[s.name]
+        assert.is_truthy(row, "docs/configuration.md lacks " .. s.name)
+        if s.kind ~= "services" then
+          assert.equal("`--" .. s.name:gsub("_", "-") .. "`", row.flag)
+          assert.equal(render(s.default), row.default, "default of " .. s.name)
+        end
+      end
+    end)
+
+    it("documents no setting the code lacks", function()
+      for name in pairs(rows) do
+        assert.is_truthy(config.by_name[name], "docs/configuration.md documents unknown " .. name)
+      end
+    end)
+  end)
+end)
