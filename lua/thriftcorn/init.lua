@@ -137,6 +137,10 @@ function M.decode_message(service, bytes, protocol)
   return msg
 end
 
+--- Block the calling handler thread for `seconds` (a float). Other
+--- connections of the worker keep being served by other threads.
+M.sleep = core.sleep
+
 --- Raise a declared exception from a handler: thriftcorn.throw(mod.Err{...}).
 --- The same as error(ex), kept for readability.
 function M.throw(ex)

@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SCRATCH_MT "thriftcorn.scratch"
 
@@ -229,8 +230,23 @@ l_realpath(lua_State *L)
     return 1;
 }
 
+/* core.sleep(seconds): block the calling thread (a handler's thread only). */
+static int
+l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    luaL_argcheck(L, s >= 0 && s < 1e9, 1, "seconds out of range");
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
 static const luaL_Reg sys_funcs[] = {
     {"realpath", l_realpath},
+    {"sleep", l_sleep},
     {NULL, NULL},
 };
 

@@ -1,0 +1,303 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The server with a test service: results, declared exceptions,
+INTERNAL_ERROR, UNKNOWN_METHOD, oneway, pipelining, many clients, a blocking
+handler, client_timeout, bad bytes and a killed worker. Every call is checked;
+every loop is bounded in count and time."""
+
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+import unittest
+
+import harness
+from thrift.protocol import TBinaryProtocol
+from thrift.Thrift import TApplicationException, TMessageType
+from thrift.transport import TTransport
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+
+
+def settings(extra=""):
+    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+            % (FIXTURE, FIXTURE)) + extra
+
+
+def encode_call(name, seqid, args_struct):
+    buf = TTransport.TMemoryBuffer()
+    proto = TBinaryProtocol.TBinaryProtocol(buf)
+    proto.writeMessageBegin(name, TMessageType.CALL, seqid)
+    args_struct.write(proto)
+    proto.writeMessageEnd()
+    return buf.getvalue()
+
+
+def recv_exactly(sock, n, deadline):
+    data = b""
+    while len(data) < n and time.monotonic() < deadline:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class ServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+        cls.T = harness.load_gen("svc.ttypes")
+        cls.srv = harness.Server(settings("workers = 1\nthreads = 4\n"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def client(self, srv=None):
+        c, trans = harness.client(self.S, (srv or self.srv).port)
+        self.addCleanup(trans.close)
+        return c
+
+    def test_results_and_exceptions(self):
+        c = self.client()
+        self.assertEqual(c.echo("héllo \x00 wörld"), "héllo \x00 wörld")
+        self.assertEqual(c.add(2 ** 62, 2 ** 62 - 1 + 2 ** 62), 2 ** 62 + 2 ** 62 - 1 + 2 ** 62)
+        self.assertEqual(c.add(-(2 ** 63), 0), -(2 ** 63))
+        self.assertEqual(c.pair("k", 5), self.T.Pair(key="k", value=5))
+        self.assertEqual(c.base_hello(), "hello from base")
+        self.assertEqual(c.range(1000), list(range(1, 1001)))
+        with self.assertRaises(self.T.Oops) as ctx:
+            c.fail(7)
+        self.assertEqual((ctx.exception.code, ctx.exception.message), (7, "fail 7"))
+        self.assertEqual(c.echo("still fine"), "still fine")
+
+    def test_internal_error(self):
+        c = self.client()
+        with self.assertRaises(TApplicationException) as ctx:
+            c.boom()
+        self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+        self.assertEqual(ctx.exception.message, "Internal error")
+        with self.assertRaises(TApplicationException) as ctx:
+            c.bad_return()
+        self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+        self.assertEqual(c.echo("after errors"), "after errors")
+        deadline = time.monotonic() + 5
+        while "attempt to index a nil value" not in self.srv.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = self.srv.log()
+        self.assertIn("TestService.boom", log)
+        self.assertIn("attempt to index a nil value", log)
+        self.assertIn("stack traceback", log)
+        self.assertIn("TestService.bad_return returned a value that does not fit", log)
+
+    def test_oneway(self):
+        c = self.client()
+        c.fire("a")
+        c.fire("b")
+        self.assertEqual(c.echo("fired?"), "a,b")
+
+    def test_unknown_method_keeps_connection(self):
+        args = self.S.echo_args(s="x")
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(encode_call("no_such_method", 41, args))
+        buf = TTransport.TBufferedTransport(TTransport.TMemoryBuffer())
+        reply = b""
+        deadline = time.monotonic() + 5
+        proto = None
+        while time.monotonic() < deadline:
+            reply += s.recv(65536)
+            try:
+                proto = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(reply))
+                name, mtype, seqid = proto.readMessageBegin()
+                ex = TApplicationException()
+                ex.read(proto)
+                break
+            except Exception:
+                continue
+        del buf
+        self.assertEqual((name, mtype, seqid), ("no_such_method", TMessageType.EXCEPTION, 41))
+        self.assertEqual(ex.type, TApplicationException.UNKNOWN_METHOD)
+        self.assertEqual(ex.message, "Invalid method name: 'no_such_method'")
+        # the same connection still serves calls
+        s.sendall(encode_call("echo", 42, args))
+        reply = recv_exactly(s, 4096, time.monotonic() + 5)
+        proto = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(reply))
+        self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 42))
+        result = self.S.echo_result()
+        result.read(proto)
+        self.assertEqual(result.success, "x")
+
+    def test_pipelined_calls_reply_in_order(self):
+        n = 200
+        payload = b"".join(encode_call("echo", i, self.S.echo_args(s="m%d" % i))
+                           for i in range(n))
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(payload)
+        trans = TTransport.TBufferedTransport(_SocketReader(s))
+        proto = TBinaryProtocol.TBinaryProtocol(trans)
+        for i in range(n):
+            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, i))
+            result = self.S.echo_result()
+            result.read(proto)
+            self.assertEqual(result.success, "m%d" % i)
+
+    def test_64_concurrent_clients(self):
+        errors = []
+        done = []
+
+        def run(k):
+            try:
+                c, trans = harness.client(self.S, self.srv.port)
+                for i in range(25):
+                    v = "c%d-%d" % (k, i)
+                    if c.echo(v) != v:
+                        errors.append("wrong reply for " + v)
+                    if c.add(k, i) != k + i:
+                        errors.append("wrong sum %d+%d" % (k, i))
+                trans.close()
+                done.append(k)
+            except Exception as e:  # reported below
+                errors.append("client %d: %r" % (k, e))
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(done), list(range(64)))
+
+    def test_blocking_handler_does_not_delay_other_connections(self):
+        clients = [self.client() for _ in range(8)]
+        for i, c in enumerate(clients):
+            self.assertEqual(c.echo("warm %d" % i), "warm %d" % i)
+        slow = {}
+
+        def sleeper():
+            t0 = time.monotonic()
+            slow["reply"] = clients[0].sleep_ms(1500)
+            slow["took"] = time.monotonic() - t0
+
+        t = threading.Thread(target=sleeper)
+        t.start()
+        time.sleep(0.1)
+        worst = 0.0
+        for round_ in range(3):
+            for i, c in enumerate(clients[1:]):
+                t0 = time.monotonic()
+                self.assertEqual(c.echo("r%d-%d" % (round_, i)), "r%d-%d" % (round_, i))
+                worst = max(worst, time.monotonic() - t0)
+        t.join(10)
+        self.assertEqual(slow.get("reply"), "slept 1500")
+        self.assertGreaterEqual(slow["took"], 1.4)
+        self.assertLess(worst, 0.5, "a call waited %.3fs behind a blocking handler" % worst)
+
+
+class _SocketReader(TTransport.TTransportBase):
+    def __init__(self, sock):
+        self.sock = sock
+
+    def read(self, sz):
+        return self.sock.recv(sz)
+
+
+class LimitsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+
+    def test_client_timeout(self):
+        with harness.Server(settings("client_timeout = 1\n")) as srv:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            t0 = time.monotonic()
+            self.assertEqual(s.recv(10), b"")  # closed by the server
+            took = time.monotonic() - t0
+            s.close()
+            self.assertGreaterEqual(took, 0.9)
+            self.assertLess(took, 3.5)
+            # a message that starts but does not finish is cut too, and logged
+            call = encode_call("echo", 1, self.S.echo_args(s="abc"))
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(call[:7])
+            self.assertEqual(s.recv(10), b"")
+            s.close()
+            deadline = time.monotonic() + 3
+            while "message not finished" not in srv.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertIn("message not finished within 1 s", srv.log())
+            # a client that keeps talking is not cut
+            c, trans = harness.client(self.S, srv.port)
+            for i in range(4):
+                self.assertEqual(c.echo("alive %d" % i), "alive %d" % i)
+                time.sleep(0.5)
+            trans.close()
+
+    def test_bad_bytes_close_only_that_connection(self):
+        with harness.Server(settings("threads = 1\n")) as srv:
+            c, trans = harness.client(self.S, srv.port)
+            self.assertEqual(c.echo("before"), "before")
+            for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x80\x02\x00\x01garbage",
+                         b"\xff" * 64, struct.pack(">i", -5) + b"x" * 8):
+                got = harness.raw_call(srv.port, junk)
+                self.assertEqual(got, b"", "junk %r got a reply" % junk)
+                self.assertEqual(c.echo("after"), "after")
+            self.assertIn("127.0.0.1:", srv.log())
+            self.assertIn("closed:", srv.log())
+            trans.close()
+
+    def test_worker_killed_under_load_is_replaced(self):
+        with harness.Server(settings("workers = 2\nthreads = 2\n")) as srv:
+            deadline = time.monotonic() + 15
+            pids = []
+            while len(pids) < 2 and time.monotonic() < deadline:
+                pids = srv.worker_pids()
+                time.sleep(0.05)
+            self.assertEqual(len(pids), 2)
+            stop = threading.Event()
+            ok = [0]
+            failed = [0]
+
+            def load():
+                end = time.monotonic() + 10
+                while not stop.is_set() and time.monotonic() < end:
+                    try:
+                        c, trans = harness.client(self.S, srv.port, timeout=3)
+                        for i in range(50):
+                            if c.echo("x%d" % i) == "x%d" % i:
+                                ok[0] += 1
+                        trans.close()
+                    except Exception:
+                        failed[0] += 1
+
+            threads = [threading.Thread(target=load) for _ in range(4)]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            os.kill(pids[0], signal.SIGKILL)
+            new = []
+            while time.monotonic() < deadline:
+                cur = srv.worker_pids()
+                new = [p for p in cur if p not in pids]
+                if new and len(cur) == 2:
+                    break
+                time.sleep(0.05)
+            self.assertTrue(new, "no replacement worker: %s" % srv.log())
+            before = ok[0]
+            time.sleep(1.0)
+            stop.set()
+            for t in threads:
+                t.join(15)
+            self.assertGreater(ok[0], before, "calls stopped after the worker was killed")
+            c, trans = harness.client(self.S, srv.port)
+            self.assertEqual(c.echo("end"), "end")
+            trans.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
