@@ -1,0 +1,11 @@
+/*
+ * The pingpong example of gunicorn_thrift, served by thriftcorn:
+ * ping() answers "pong", or raises AboutToShutDownException while the
+ * server drains.
+ */
+
+exception AboutToShutDownException {}
+
+service PingService {
+    string ping() throws (1: AboutToShutDownException e)
+}

@@ -1,0 +1,872 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- thriftcorn.idl: the grammar, the resolved doc and every error message.
+
+local idl = require("thriftcorn.idl")
+
+local FIX = "tests/fixtures/idl/"
+
+local function load(name, opts)
+  local doc, err = idl.load(FIX .. name, opts)
+  assert(doc, err)
+  return doc
+end
+
+local function field(sd, name)
+  for _, f in ipairs(sd.fields) do
+    if f.name == name then
+      return f
+    end
+  end
+  error("no field " .. name .. " in " .. sd.fullname)
+end
+
+local function names(list)
+  local out = {}
+  for i, x in ipairs(list) do
+    out[i] = x.name
+  end
+  return out
+end
+
+-- Error cases are written to t.thrift (stem "t") in a temporary folder.
+local tmp_dir = os.tmpname()
+os.remove(tmp_dir)
+assert(os.execute("mkdir -p '" .. tmp_dir .. "'"))
+
+local function tmp_file(text, name)
+  local path = tmp_dir .. "/" .. (name or "t.thrift")
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+local function load_text(text, opts)
+  local path = tmp_file(text)
+  return idl.load(path, opts)
+end
+
+-- Loads 'text' expecting an error; returns it without the "path:" prefix.
+local function load_error(text, opts)
+  local path = tmp_file(text)
+  local doc, err = idl.load(path, opts)
+  assert.is_nil(doc)
+  assert.is_string(err)
+  assert.are.equal(path .. ":", err:sub(1, #path + 1))
+  return err:sub(#path + 2)
+end
+
+local function parse_error(text)
+  local ast, err = idl.parse(text, "t.thrift")
+  assert.is_nil(ast)
+  assert.is_string(err)
+  return err
+end
+
+teardown(function()
+  os.execute("rm -rf '" .. tmp_dir .. "'")
+end)
+
+describe("idl.parse", function()
+  it("returns an AST with headers, definitions and positions", function()
+    local ast = assert(idl.parse([[
+include "shared.thrift"
+cpp_include "<map>"
+namespace py tut
+
+struct Work {
+  1: i32 num1 = 0,
+  2: optional string comment
+}
+]], "work.thrift"))
+    assert.are.equal("work.thrift", ast.filename)
+    assert.are.equal("shared.thrift", ast.includes[1].path)
+    assert.are.equal(1, ast.includes[1].line)
+    assert.are.equal("<map>", ast.cpp_includes[1].path)
+    assert.are.equal("py", ast.namespaces[1].scope)
+    assert.are.equal("tut", ast.namespaces[1].name)
+    local work = ast.definitions[1]
+    assert.are.equal("struct", work.kind)
+    assert.are.equal("Work", work.name)
+    assert.are.same({ 5, 1 }, { work.line, work.col })
+    local f1, f2 = work.fields[1], work.fields[2]
+    assert.are.same({ 1, "num1", 6, 3 }, { f1.id, f1.name, f1.line, f1.col })
+    assert.are.same({ kind = "base", ttype = "i32", line = 6, col = 6 }, f1.type)
+    assert.are.same({ kind = "int", value = 0, line = 6, col = 17 }, f1.default)
+    assert.are.equal("optional", f2.required)
+    assert.is_nil(f1.required)
+  end)
+
+  it("skips #, // and /* */ comments and keeps /** */ doc comments", function()
+    local ast = assert(idl.parse([[
+# shell comment
+// line comment
+/* block
+   comment */
+/** Not this one. */
+/**
+ * A point.
+ *   indented line
+ */
+// a plain comment between does not hide the doc
+struct Point {
+  /** The x. */ 1: i32 x # trailing
+  /**/ 2: i32 y /* inline */
+}
+/**/ enum E { /** first */ A }
+]]))
+    local point = ast.definitions[1]
+    assert.are.equal("A point.\n  indented line", point.doc)
+    assert.are.equal("The x.", point.fields[1].doc)
+    assert.is_nil(point.fields[2].doc)
+    assert.is_nil(ast.definitions[2].doc)
+    assert.are.equal("first", ast.definitions[2].values[1].doc)
+  end)
+
+  it("reads literals: hex, signs, doubles, both quotes and escapes", function()
+    local ast = assert(idl.parse([[
+const i64 A = 0x7FFFFFFFFFFFFFFF
+const i64 B = -9223372036854775808
+const i32 C = +5
+const double D = -1.5e-3
+const double E = .25
+const string F = 'it"s'
+const string G = "a\tb\n\"c\" \'d\' \\"
+const bool H = true
+const list<i32> I = [1; 2, 3]
+const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
+]]))
+    local v = {}
+    for _, def in ipairs(ast.definitions) do
+      v[def.name] = def.value
+    end
+    assert.are.equal(math.maxinteger, v.A.value)
+    assert.are.equal(math.mininteger, v.B.value)
+    assert.are.equal(5, v.C.value)
+    assert.are.equal("int", v.C.kind)
+    assert.are.equal(-1.5e-3, v.D.value)
+    assert.are.equal("double", v.D.kind)
+    assert.are.equal(0.25, v.E.value)
+    assert.are.equal('it"s', v.F.value)
+    assert.are.equal("a\tb\n\"c\" 'd' \\", v.G.value)
+    assert.are.equal(true, v.H.value)
+    assert.are.equal(3, #v.I.items)
+    assert.are.equal(3, #v.J.entries)
+    assert.are.equal("c", v.J.entries[3].key.value)
+  end)
+
+  it("accepts a UTF-8 byte order mark", function()
+    local ast = assert(idl.parse("\239\187\191struct S {}"))
+    assert.are.equal("S", ast.definitions[1].name)
+  end)
+
+  it("reports what was expected and what was found, at file:line:col", function()
+    local text = ("\n"):rep(9) .. "struct Broken {\n        1:\n        }\n"
+    assert.are.equal("pingpong.thrift:12:9: expected a field type, found '}'",
+      select(2, idl.parse(text, "pingpong.thrift")))
+    assert.are.equal("t.thrift:1:19: expected a field name, found '}'",
+      parse_error("struct S { 1: i32 }"))
+    assert.are.equal("t.thrift:1:10: expected '{', found end of file",
+      parse_error("struct S "))
+    assert.are.equal("t.thrift:1:8: expected a struct name, found 'list'",
+      parse_error("struct list {}"))
+    assert.are.equal("t.thrift:1:12: expected a field or '}', found '%'",
+      parse_error("struct S { % }"))
+    assert.are.equal("t.thrift:2:1: expected a definition, found 'strct'",
+      parse_error("struct S {}\nstrct T {}"))
+    assert.are.equal("t.thrift:1:22: expected ',', found '>'",
+      parse_error("struct S { 1: map<i32> m }"))
+    assert.are.equal("t.thrift:1:29: expected a parameter or ')', found '}'",
+      parse_error("service S { void f(1: i32 a }"))
+    assert.are.equal("t.thrift:1:13: expected a function or '}', found '1'",
+      parse_error("service S { 1 }"))
+    assert.are.equal("t.thrift:1:21: expected a function name, found '('",
+      parse_error("service S { oneway f() }"))
+    assert.are.equal("t.thrift:1:13: expected '=', found '5'", parse_error("const i32 X 5"))
+    assert.are.equal("t.thrift:2:1: expected a value or ']', found 'struct'",
+      parse_error("const list<i32> L = [1, 2\nstruct S {}"))
+    assert.are.equal("t.thrift:1:16: expected an annotation or ')', found '5'",
+      parse_error("struct S {} (a 5)"))
+    assert.are.equal("t.thrift:1:10: expected an enum value or '}', found '1'",
+      parse_error("enum E { 1 }"))
+    assert.are.equal("t.thrift:1:9: expected a file name string, found 'shared'",
+      parse_error("include shared"))
+  end)
+
+  it("reports lexical errors at the offending token", function()
+    assert.are.equal("t.thrift:2:3: unterminated comment", parse_error("struct S {}\n  /* open"))
+    assert.are.equal("t.thrift:1:18: unterminated string literal",
+      parse_error("const string S = \"abc\nstruct T {}"))
+    assert.are.equal("t.thrift:1:21: bad escape sequence in string literal",
+      parse_error("const string S = \"ab\\q\""))
+    assert.are.equal("t.thrift:1:15: integer constant 9223372036854775808 does not fit in 64 bits",
+      parse_error("const i64 X = 9223372036854775808"))
+    assert.are.equal("t.thrift:1:15: integer constant 0x8000000000000000 does not fit in 64 bits",
+      parse_error("const i64 X = 0x8000000000000000"))
+  end)
+
+  it("rejects obsolete keywords", function()
+    assert.are.equal("t.thrift:1:1: 'senum' is obsolete and not supported",
+      parse_error("senum S { \"a\" }"))
+    assert.are.equal("t.thrift:1:15: 'slist' is obsolete and not supported",
+      parse_error("struct S { 1: slist x }"))
+  end)
+
+  it("handles CRLF line ends and counts a tab as one column", function()
+    local ast = assert(idl.parse("struct A {\r\n\t1: i32 x\r\n\t/** doc\r\n\t * two\r\n\t */"
+      .. "\r\n\t2: string y = \"a\"\r\n}\r\n"))
+    local y = ast.definitions[1].fields[2]
+    assert.are.same({ "doc\ntwo", 6, 2 }, { y.doc, y.line, y.col })
+  end)
+
+  it("nests 50 levels deep and reports deeper nesting without a traceback", function()
+    local deep = "typedef " .. ("list<"):rep(50) .. "i32" .. (">"):rep(50) .. " X"
+    assert.is_table(idl.parse(deep))
+    assert.are.equal("t.thrift: nested too deeply (backtrack stack overflow (current limit "
+      .. "is 400))", parse_error("typedef " .. ("list<"):rep(200) .. "i32" .. (">"):rep(200)
+      .. " X"))
+  end)
+
+  it("returns nil and a message for a non-string text", function()
+    local ast, err = idl.parse(nil)
+    assert.is_nil(ast)
+    assert.are.equal("thriftcorn.idl.parse: text must be a string", err)
+  end)
+
+  it("parses a 2000-line IDL well under a second", function()
+    local lines = {}
+    for i = 1, 150 do
+      lines[#lines + 1] = "/** Struct number " .. i .. ". */"
+      lines[#lines + 1] = "struct S" .. i .. " {"
+      for j = 1, 10 do
+        lines[#lines + 1] = string.format(
+          "  %d: optional map<string, list<i32>> f%d = {\"a\": [1, 2]} (tag = \"x\"),", j, j)
+      end
+      lines[#lines + 1] = "}"
+    end
+    lines[#lines + 1] = "service Big {"
+    for i = 1, 50 do
+      lines[#lines + 1] = string.format("  S%d call%d(1: S%d a, 2: i64 b) throws (1: E e),",
+        i, i, i)
+    end
+    lines[#lines + 1] = "}"
+    lines[#lines + 1] = "exception E { 1: string why }"
+    local text = table.concat(lines, "\n")
+    assert.is_true(#lines >= 2000)
+    local t0 = os.clock()
+    local ast = assert(idl.parse(text, "big.thrift"))
+    local parse_time = os.clock() - t0
+    assert.are.equal(152, #ast.definitions)
+    assert.is_true(parse_time < 0.5, "parse took " .. parse_time .. " s")
+    local path = tmp_file(text)
+    t0 = os.clock()
+    local doc = assert(idl.load(path))
+    local load_time = os.clock() - t0
+    assert.are.equal(50, #doc.services.Big.functions)
+    assert.is_true(load_time < 1, "load took " .. load_time .. " s")
+  end)
+end)
+
+describe("idl.load of Apache's tutorial", function()
+  local doc
+
+  setup(function()
+    doc = load("tutorial.thrift")
+  end)
+
+  it("names the file and keeps its headers", function()
+    assert.are.equal("tutorial", doc.name)
+    assert.are.equal("/", doc.path:sub(1, 1))
+    assert.is_truthy(doc.path:find("/tests/fixtures/idl/tutorial.thrift", 1, true))
+    assert.are.equal("tutorial", doc.namespaces.java)
+    assert.are.equal("tutorial", doc.namespaces.netstd)
+    assert.are.same({}, doc.cpp_includes)
+  end)
+
+  it("loads shared.thrift as an include", function()
+    local shared = doc.includes.shared
+    assert.are.equal("shared", shared.name)
+    assert.are.equal("share", shared.namespaces.d)
+    assert.are.same({ "key", "value" }, names(shared.structs.SharedStruct.fields))
+    assert.are.equal("shared.SharedStruct", shared.structs.SharedStruct.fullname)
+  end)
+
+  it("lists Calculator's functions, inherited first", function()
+    local calc = doc.services.Calculator
+    assert.are.equal(doc.includes.shared.services.SharedService, calc.extends)
+    assert.are.same({ "getStruct", "ping", "add", "calculate", "zip" }, names(calc.all_functions))
+    assert.are.same({ "ping", "add", "calculate", "zip" }, names(calc.functions))
+    assert.are.equal(calc.all_functions[1], calc.by_name.getStruct)
+    assert.are.equal(calc.extends, calc.by_name.getStruct.service)
+    assert.are.equal(calc, calc.by_name.zip.service)
+    assert.are.equal("tutorial.Calculator", calc.fullname)
+  end)
+
+  it("resolves functions, throws and oneway", function()
+    local calc = doc.services.Calculator
+    local calculate = calc.by_name.calculate
+    assert.are.equal(doc.structs.InvalidOperation, calculate.throws[1].type.struct)
+    assert.are.equal("ouch", calculate.throws[1].name)
+    assert.are.equal("i32", calculate.returns.ttype)
+    assert.are.same({ "logid", "w" }, names(calculate.args.fields))
+    assert.are.equal(doc.structs.Work, calculate.args.fields[2].type.struct)
+    assert.are.equal("calculate_args", calculate.args.name)
+    assert.are.equal("Calculator.calculate_args", calculate.args.fullname)
+    assert.are.equal("struct", calculate.args.kind)
+    local result = calculate.result
+    assert.are.equal("calculate_result", result.name)
+    assert.are.same({ "success", "ouch" }, names(result.fields))
+    assert.are.same({ 0, "optional" }, { result.fields[1].id, result.fields[1].required })
+    assert.are.same({ 1, "optional" }, { result.fields[2].id, result.fields[2].required })
+    assert.is_true(calc.by_name.zip.oneway)
+    assert.is_nil(calc.by_name.zip.returns)
+    assert.is_false(calc.by_name.ping.oneway)
+    assert.is_nil(calc.by_name.ping.returns)
+    assert.are.same({}, calc.by_name.ping.result.fields)
+    local get = calc.by_name.getStruct
+    assert.are.equal(doc.includes.shared.structs.SharedStruct, get.returns.struct)
+  end)
+
+  it("resolves constants, enums, typedefs and defaults", function()
+    assert.are.equal(9853, doc.consts.INT32CONSTANT)
+    assert.are.equal("integer", math.type(doc.consts.INT32CONSTANT))
+    assert.are.same({ hello = "world", goodnight = "moon" }, doc.consts.MAPCONSTANT)
+    assert.are.equal("map", doc.const_types.MAPCONSTANT.ttype)
+    local op = doc.enums.Operation
+    assert.are.equal(1, op.by_name.ADD)
+    assert.are.equal("DIVIDE", op.by_value[4])
+    assert.are.equal("tutorial.Operation", op.fullname)
+    assert.are.same({ name = "ADD", value = 1 }, op.values[1])
+    assert.are.same({ ttype = "i32" }, doc.types.MyInteger)
+    local work = doc.structs.Work
+    assert.are.same({ "num1", "num2", "op", "comment" }, names(work.fields))
+    assert.are.equal(0, field(work, "num1").default)
+    assert.are.equal("integer", math.type(field(work, "num1").default))
+    assert.is_nil(field(work, "num2").default)
+    assert.are.equal(op, field(work, "op").type.enum)
+    assert.are.equal("enum", field(work, "op").type.ttype)
+    assert.are.equal("optional", field(work, "comment").required)
+    assert.are.equal("default", field(work, "num1").required)
+    assert.are.equal("exception", doc.structs.InvalidOperation.kind)
+  end)
+
+  it("keeps doc comments on the items they precede", function()
+    assert.are.equal("Structs can also be exceptions, if they are nasty.",
+      doc.structs.InvalidOperation.doc)
+    local calc = doc.services.Calculator
+    assert.is_truthy(calc.doc:find("^Ahh, now onto the cool part"))
+    assert.is_truthy(calc.by_name.ping.doc:find("^A method definition looks like C code"))
+    assert.is_truthy(calc.by_name.zip.doc:find("^This method has a oneway modifier"))
+    assert.is_nil(calc.by_name.add.doc)
+  end)
+
+  it("records the declaration order", function()
+    assert.are.same({
+      { kind = "typedef", name = "MyInteger" },
+      { kind = "const", name = "INT32CONSTANT" },
+      { kind = "const", name = "MAPCONSTANT" },
+      { kind = "enum", name = "Operation" },
+      { kind = "struct", name = "Work" },
+      { kind = "struct", name = "InvalidOperation" },
+      { kind = "service", name = "Calculator" },
+    }, doc.order)
+  end)
+end)
+
+describe("idl.load of the pingpong example", function()
+  it("has PingService.ping returning string and throwing AboutToShutDownException", function()
+    local doc, err = idl.load("examples/pingpong/pingpong.thrift")
+    assert(doc, err)
+    local ping = doc.services.PingService.by_name.ping
+    assert.are.equal("string", ping.returns.ttype)
+    assert.are.equal(1, #ping.throws)
+    assert.are.equal(doc.structs.AboutToShutDownException, ping.throws[1].type.struct)
+    assert.are.equal("exception", ping.throws[1].type.struct.kind)
+    assert.are.same({}, doc.structs.AboutToShutDownException.fields)
+    assert.are.same({ "success", "e" }, names(ping.result.fields))
+    assert.are.same({}, ping.args.fields)
+  end)
+end)
+
+describe("idl.load of alltypes.thrift", function()
+  local doc
+
+  setup(function()
+    doc = load("alltypes.thrift")
+  end)
+
+  it("maps every base type, i8 and byte to byte", function()
+    local base = doc.structs.AllBase
+    local got = {}
+    for _, f in ipairs(base.fields) do
+      got[#got + 1] = f.type.ttype
+    end
+    assert.are.same({ "bool", "byte", "byte", "i16", "i32", "i64", "double", "string", "binary" },
+      got)
+    assert.are.equal(field(base, "a_byte").type, field(base, "a_i8").type)
+  end)
+
+  it("nests containers to any depth", function()
+    local c = doc.structs.Containers
+    local deep = field(c, "deep").type
+    assert.are.equal("map", deep.ttype)
+    assert.are.equal("string", deep.key.ttype)
+    assert.are.equal("list", deep.value.ttype)
+    assert.are.equal("set", deep.value.elem.ttype)
+    assert.are.equal("i32", deep.value.elem.elem.ttype)
+    local cube = field(c, "cube").type
+    assert.are.equal("double", cube.elem.elem.elem.ttype)
+    local by_id = field(c, "points_by_id").type
+    assert.are.equal(doc.structs.Point, by_id.value.value.struct)
+    local color_maps = field(c, "color_maps").type
+    assert.are.equal(doc.enums.Color, color_maps.elem.key.enum)
+    local point_lists = field(doc.structs.Everything, "point_lists").type
+    assert.are.equal(doc.structs.Point, point_lists.value.elem.struct)
+  end)
+
+  it("resolves typedefs away, forward references included", function()
+    local c = doc.structs.Containers
+    assert.are.equal(doc.types.PointMap, field(c, "named_points").type)
+    assert.are.equal("map", doc.types.PointMap.ttype)
+    assert.are.equal(doc.structs.Point, doc.types.PointMap.value.struct)
+    assert.are.equal(doc.types.IntList, field(c, "ints").type)
+    assert.are.same({ ttype = "list", elem = { ttype = "i32" } }, doc.types.IntList)
+    assert.are.same({ ttype = "i32" }, doc.types.Int)
+  end)
+
+  it("shares one structdef between references, recursive ones included", function()
+    local tree = doc.structs.Tree
+    assert.are.equal(tree, field(tree, "children").type.elem.struct)
+    assert.are.equal(field(doc.structs.Everything, "tree").type.struct, tree)
+    local value = doc.structs.Value
+    assert.are.equal(value, field(value, "list_value").type.elem.struct)
+    assert.are.equal(value, field(value, "map_value").type.value.struct)
+    local echo = doc.services.AllTypes.by_name.echo
+    assert.are.equal(doc.structs.Everything, echo.returns.struct)
+    assert.are.equal(doc.structs.Everything, echo.args.fields[1].type.struct)
+  end)
+
+  it("makes union members optional", function()
+    local value = doc.structs.Value
+    assert.are.equal("union", value.kind)
+    for _, f in ipairs(value.fields) do
+      assert.are.equal("optional", f.required)
+    end
+  end)
+
+  it("keeps requiredness", function()
+    local r = doc.structs.Requiredness
+    assert.are.same({ "required", "optional", "default" },
+      { r.fields[1].required, r.fields[2].required, r.fields[3].required })
+  end)
+
+  it("converts defaults to Lua values of the field type", function()
+    local d = doc.structs.Defaults
+    local function default(name)
+      return field(d, name).default
+    end
+    assert.are.equal(true, default("b"))
+    assert.are.equal(-1, default("y"))
+    assert.are.equal(300, default("s"))
+    assert.are.equal(16, default("i"))
+    assert.are.equal(5000000000, default("l"))
+    assert.are.equal("integer", math.type(default("l")))
+    assert.are.equal(3.0, default("d"))
+    assert.are.equal("float", math.type(default("d")))
+    assert.are.equal("hello", default("str"))
+    assert.are.equal("a\nb", default("bin"))
+    assert.are.same({ 1, 2 }, default("li"))
+    assert.are.same({ [3] = true }, default("si"))
+    assert.are.same({ k = "v" }, default("m"))
+    assert.are.equal(4, default("color"))
+    assert.are.same({ x = 7, y = 8 }, default("p"))
+    assert.are.equal(9, default("opt_default"))
+    assert.are.equal("optional", field(d, "opt_default").required)
+    assert.are.equal(10, default("req_default"))
+    assert.are.equal(500, field(doc.structs.Failure, "code").default)
+  end)
+
+  it("numbers enum values implicitly from the previous one", function()
+    local e = doc.enums.Implicit
+    assert.are.same({ ZERO = 0, ONE = 1, TEN = 10, ELEVEN = 11, NEG = -5, NEG_NEXT = -4 },
+      e.by_name)
+    assert.are.same({ "ZERO", "ONE", "TEN", "ELEVEN", "NEG", "NEG_NEXT" }, names(e.values))
+    assert.are.equal("Implicit values: previous + 1, starting at 0.", e.doc)
+    assert.are.same({ MIN = -2147483648, MAX = 2147483647 }, doc.enums.Limits.by_name)
+    assert.are.same({ [1] = "RED", [2] = "GREEN", [4] = "BLUE" }, doc.enums.Color.by_value)
+  end)
+
+  it("resolves constants of every kind", function()
+    local c = doc.consts
+    assert.are.equal(true, c.C_BOOL)
+    assert.are.equal(-128, c.C_BYTE)
+    assert.are.equal(127, c.C_I8)
+    assert.are.equal("byte", doc.const_types.C_I8.ttype)
+    assert.are.equal(-32768, c.C_I16)
+    assert.are.equal(2147483647, c.C_I32)
+    assert.are.equal(math.mininteger, c.C_I64)
+    assert.are.equal(1500.0, c.C_DOUBLE)
+    assert.are.equal(2.0, c.C_DOUBLE_INT)
+    assert.are.equal("float", math.type(c.C_DOUBLE_INT))
+    assert.are.equal("tab\tquote\"apostrophe'", c.C_STRING)
+    assert.are.equal('single "quoted"', c.C_SINGLE)
+    assert.are.equal("bytes", c.C_BINARY)
+    assert.are.same({ 1, 2, 3 }, c.C_LIST)
+    assert.are.same({ a = true, b = true }, c.C_SET)
+    assert.are.same({ one = 1, two = 2 }, c.C_MAP)
+    assert.are.same({ [1] = { "x", "y" }, [2] = {} }, c.C_NESTED)
+    assert.are.equal(2, c.C_COLOR)
+    assert.are.equal(doc.enums.Color, doc.const_types.C_COLOR.enum)
+    assert.are.equal(4, c.C_COLOR_INT)
+    assert.are.equal(2147483647, c.C_REF)
+    assert.are.same({ x = 1, y = 2 }, c.C_POINT)
+    assert.are.same({ { x = 1, y = 2 }, { x = 3, y = 4, label = "p" } }, c.C_POINTS)
+    assert.are.same({ origin = { { x = 0, y = 0 } } }, c.C_POINT_LISTS)
+  end)
+
+  it("builds the service", function()
+    local svc = doc.services.AllTypes
+    assert.are.same({ "echo", "nothing", "fire", "add", "evaluate" }, names(svc.all_functions))
+    assert.is_nil(svc.extends)
+    assert.is_true(svc.by_name.fire.oneway)
+    assert.are.equal(doc.structs.Failure, svc.by_name.add.throws[1].type.struct)
+    local env = svc.by_name.evaluate.args.fields[2]
+    assert.are.same({ 2, "env", "default" }, { env.id, env.name, env.required })
+    assert.are.equal(doc.structs.Value, env.type.value.struct)
+  end)
+end)
+
+describe("idl.load of syntax corners", function()
+  local doc, warnings
+
+  setup(function()
+    warnings = {}
+    doc = load("syntax.thrift", { warn = function(msg) warnings[#warnings + 1] = msg end })
+  end)
+
+  it("keeps namespaces of every scope and cpp_includes", function()
+    assert.are.same({ py = "syntax.test", ["py.twisted"] = "syntax.twisted", ["*"] = "syntax" },
+      doc.namespaces)
+    assert.are.same({ "<unordered_map>", "<vector>" }, doc.cpp_includes)
+  end)
+
+  it("resolves typedef chains and tolerates cpp_type", function()
+    assert.are.same({ ttype = "byte" }, doc.types.Tiny)
+    assert.are.equal(doc.types.Tiny, doc.types.AlsoTiny)
+    assert.are.same({ ttype = "map", key = { ttype = "i32" }, value = { ttype = "i32" } },
+      doc.types.FastMap)
+    assert.are.same({ ttype = "list", elem = { ttype = "string" } }, doc.types.Strings)
+  end)
+
+  it("keeps annotations on types, fields, functions, services, enums and structs", function()
+    assert.are.same({ ["python.type"] = "Str" }, doc.types.AnnotatedString.annotations)
+    local node = doc.structs.Node
+    assert.are.same({ final = "yes", empty = "1" }, node.annotations)
+    assert.are.same({ ["cpp.ref"] = "true", flag = "1" }, field(node, "value").annotations)
+    assert.are.same({ ["enum.tag"] = "m" }, doc.enums.Mode.annotations)
+    assert.are.same({ deprecated = "use THIRD" }, doc.enums.Mode.values[2].annotations)
+    assert.are.same({ base = "1" }, doc.services.Base.annotations)
+    assert.are.same({ priority = "low" }, doc.services.Base.by_name.hi.annotations)
+    local derived = doc.services.Derived
+    assert.are.same({ idempotent = "1" }, derived.by_name.count.annotations)
+    assert.are.same({ ["python.type"] = "Str" }, derived.by_name.echo.returns.annotations)
+  end)
+
+  it("keeps doc comments on enums, values, structs, fields, services and functions", function()
+    assert.are.equal("A doc comment on an enum,\n  kept with its indentation.", doc.enums.Mode.doc)
+    assert.are.equal("The first mode.", doc.enums.Mode.values[1].doc)
+    assert.are.equal("Uses a struct defined later, and itself.", doc.structs.Node.doc)
+    assert.are.equal("The value.", field(doc.structs.Node, "value").doc)
+    assert.are.equal("The service.", doc.services.Base.doc)
+    assert.are.equal("Says hi.", doc.services.Base.by_name.hi.doc)
+  end)
+
+  it("resolves forward and recursive references", function()
+    local node = doc.structs.Node
+    assert.are.equal(doc.structs.Later, field(node, "later").type.struct)
+    assert.are.equal(node, field(node, "next").type.struct)
+    assert.are.equal(node, field(node, "children").type.elem.struct)
+    assert.are.same({}, field(node, "children").default)
+  end)
+
+  it("assigns implicit field ids like Apache Thrift, with a warning", function()
+    local s = doc.structs.NoIds
+    assert.are.same({ -1, -2, 3 }, { s.fields[1].id, s.fields[2].id, s.fields[3].id })
+    assert.are.equal(
+      FIX .. "syntax.thrift:44:3: field 'first' has no id, assigned -1: the protocol may not be "
+      .. "backwards compatible", warnings[1])
+    assert.are.equal(
+      FIX .. "syntax.thrift:45:3: field 'second' has no id, assigned -2: the protocol may not be "
+      .. "backwards compatible", warnings[2])
+  end)
+
+  it("ignores 'optional' in argument lists, with a warning", function()
+    local what = doc.services.Derived.by_name.count.args.fields[1]
+    assert.are.equal("default", what.required)
+    assert.are.equal(FIX .. "syntax.thrift:73:13: 'optional' is ignored in argument lists "
+      .. "(field 'what')", warnings[3])
+    assert.are.equal(3, #warnings)
+  end)
+
+  it("accepts , and ; separators and optional ones", function()
+    assert.are.same({ 1, 2, 3 }, doc.consts.SEMI)
+    assert.are.same({ a = "b", c = "d" }, doc.consts.NO_SEP)
+    assert.are.same({ FIRST = 1, SECOND = 2, THIRD = -3 }, doc.enums.Mode.by_name)
+    assert.are.same({ "hi", "fire", "count", "echo" }, names(doc.services.Derived.all_functions))
+  end)
+
+  it("resolves constant references and literals", function()
+    local c = doc.consts
+    assert.are.equal(127, c.TINY)
+    assert.are.equal(2, c.M)
+    assert.are.equal(-3, c.M_BARE)
+    assert.are.equal(-16, c.HEX_NEG)
+    assert.are.equal(-0.5, c.NEG_DOUBLE)
+    assert.are.equal(0.01, c.EXP)
+    assert.are.equal("\\ \" ' \n \r \t", c.ESCAPES)
+  end)
+
+  it("validates struct constants and fills in field defaults", function()
+    assert.are.same({ value = 1, children = {}, next = { value = 2, children = {} } },
+      doc.consts.NODE)
+    assert.are_not.equal(doc.consts.NODE.children, field(doc.structs.Node, "children").default)
+  end)
+
+  it("applies one union default", function()
+    assert.are.equal(1, field(doc.structs.Choice, "number").default)
+  end)
+end)
+
+describe("idl.load of uuid", function()
+  it("maps uuid to a string type and checks uuid literals", function()
+    local doc = load("uuid.thrift")
+    assert.are.equal("00112233-4455-6677-8899-aabbccddeeff", doc.consts.C_UUID)
+    assert.are.equal("uuid", doc.const_types.C_UUID.ttype)
+    local tagged = doc.structs.Tagged
+    assert.are.equal("uuid", field(tagged, "id").type.ttype)
+    assert.are.equal("uuid", field(tagged, "related").type.elem.ttype)
+    assert.are.equal("ffffffff-0000-0000-0000-000000000000", field(tagged, "fallback").default)
+    assert.are.equal("uuid", doc.services.Lookup.by_name.find.args.fields[1].type.ttype)
+    assert.are.equal("2:16: const 'U': 'not-a-uuid' is not a uuid "
+      .. "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", load_error("\nconst uuid U = 'not-a-uuid'"))
+  end)
+end)
+
+describe("idl.load of includes", function()
+  it("loads a file included through two paths once", function()
+    local doc = load("inc_diamond.thrift")
+    local base = doc.includes.inc_base
+    assert.are.equal("inc_base", base.name)
+    assert.are.equal(base, doc.includes.inc_left.includes.inc_base)
+    assert.are.equal(base, doc.includes.inc_right.includes.inc_base)
+    assert.is_truthy(base.path:find("/tests/fixtures/idl/inc_base.thrift$"))
+  end)
+
+  it("resolves types, typedefs, enums and constants of included files", function()
+    local doc = load("inc_diamond.thrift")
+    local base = doc.includes.inc_base
+    local both = doc.structs.Both
+    assert.are.equal(doc.includes.inc_left.structs.Left, field(both, "left").type.struct)
+    assert.are.equal(base.structs.Record, field(both, "record").type.struct)
+    assert.are.equal(base.structs.Record,
+      field(doc.includes.inc_left.structs.Left, "record").type.struct)
+    assert.are.equal(base.types.Timestamp, field(both, "times").type.elem)
+    assert.are.same({ ttype = "i64" }, base.types.Timestamp)
+    assert.are.equal(10, field(both, "limit").default)
+    assert.are.equal(2, field(doc.includes.inc_left.structs.Left, "level").default)
+    assert.are.equal(1, doc.includes.inc_right.consts.RIGHT_LEVEL)
+    assert.are.equal(base.enums.Level, doc.includes.inc_right.const_types.RIGHT_LEVEL.enum)
+    assert.are.equal(10, doc.includes.inc_right.consts.COPIED_LIMIT)
+  end)
+
+  it("extends a service of an included file", function()
+    local doc = load("inc_diamond.thrift")
+    local svc = doc.services.Diamond
+    local base_svc = doc.includes.inc_base.services.BaseService
+    assert.are.equal(base_svc, svc.extends)
+    assert.are.same({ "get", "both" }, names(svc.all_functions))
+    assert.are.equal(base_svc.by_name.get, svc.by_name.get)
+    assert.are.equal(doc.includes.inc_base.structs.BaseError,
+      svc.by_name.both.throws[1].type.struct)
+  end)
+
+  it("searches include_dirs after the including file's folder", function()
+    local doc = load("inc_search.thrift", { include_dirs = { "/nonexistent", FIX .. "search" } })
+    assert.are.equal(doc.includes.searched.structs.Found,
+      field(doc.structs.User, "found").type.struct)
+  end)
+
+  it("reports an unknown include file with where it looked", function()
+    local doc, err = idl.load(FIX .. "inc_search.thrift", { include_dirs = { "/nowhere" } })
+    assert.is_nil(doc)
+    assert.are.equal(FIX .. "inc_search.thrift:2:1: cannot find include file 'searched.thrift' "
+      .. "(searched " .. FIX .. "searched.thrift, /nowhere/searched.thrift)", err)
+    doc, err = idl.load(FIX .. "inc_missing.thrift")
+    assert.is_nil(doc)
+    assert.are.equal(FIX .. "inc_missing.thrift:3:1: cannot find include file "
+      .. "'no_such_file.thrift' (searched " .. FIX .. "no_such_file.thrift)", err)
+  end)
+
+  it("reports an include cycle naming the cycle", function()
+    local doc, err = idl.load(FIX .. "inc_cycle_a.thrift")
+    assert.is_nil(doc)
+    assert.are.equal(FIX .. "inc_cycle_b.thrift:2:1: include cycle: " .. FIX
+      .. "inc_cycle_a.thrift -> " .. FIX .. "inc_cycle_b.thrift -> " .. FIX
+      .. "inc_cycle_a.thrift", err)
+  end)
+
+  it("reports errors in an included file with that file's path", function()
+    local bad = tmp_file("struct Bad { 1: Nope x }", "bad.thrift")
+    local doc, err = load_text('include "' .. bad .. '"\n')
+    assert.is_nil(doc)
+    assert.are.equal(bad .. ":1:17: unknown type 'Nope'", err)
+  end)
+
+  it("reports a file that cannot be read", function()
+    local doc, err = idl.load(FIX .. "nope.thrift")
+    assert.is_nil(doc)
+    assert.are.equal(FIX .. "nope.thrift: cannot read file: No such file or directory", err)
+    doc, err = idl.load(42)
+    assert.is_nil(doc)
+    assert.are.equal("thriftcorn.idl.load: path must be a string", err)
+  end)
+end)
+
+describe("idl.load errors", function()
+  it("unknown type", function()
+    assert.are.equal("2:22: unknown type 'Missing'",
+      load_error("struct S {\n  1: list<i32> a, 2: Missing b\n}"))
+    assert.are.equal("1:9: unknown type 'other.T'", load_error("typedef other.T X"))
+    assert.are.equal("1:31: 'C' is a const, not a type",
+      load_error("const i32 C = 1 struct S { 1: C c }"))
+    assert.are.equal("1:30: 'Svc' is a service, not a type",
+      load_error("service Svc {} struct S { 1: Svc c }"))
+  end)
+
+  it("duplicate field id and duplicate field name", function()
+    assert.are.equal("3:3: duplicate field id 1 in struct 'S' ('a' and 'b')",
+      load_error("struct S {\n  1: i32 a\n  1: i32 b\n}"))
+    assert.are.equal("1:25: duplicate field name 'a' in exception 'E'",
+      load_error("exception E { 1: i32 a, 2: i32 a }"))
+    assert.are.equal("1:30: duplicate field id 1 in arguments of 'f' ('a' and 'b')",
+      load_error("service S { void f(1: i32 a, 1: i32 b) }"))
+    assert.are.equal("1:21: field id 32768 of 'a' is out of range (1..32767)",
+      load_error("struct S { 1: i32 b 32768: i32 a }"))
+  end)
+
+  it("duplicate definition name", function()
+    assert.are.equal("3:1: duplicate definition name 'S' (first defined at line 1)",
+      load_error("struct S {}\n\nenum S { A }"))
+    assert.are.equal("1:17: duplicate enum value name 'A' in enum 'E'",
+      load_error("enum E { A = 1, A = 2 }"))
+    assert.are.equal("1:23: duplicate function name 'f' in service 'S'",
+      load_error("service S { void f(), i32 f(1: i32 a) }"))
+  end)
+
+  it("oneway with a result or throws", function()
+    assert.are.equal("2:3: oneway function 'f' must return void, not i32",
+      load_error("service S {\n  oneway i32 f()\n}"))
+    assert.are.equal("1:28: oneway function 'f' cannot throw exceptions",
+      load_error("exception E {} service S { oneway void f() throws (1: E e) }"))
+  end)
+
+  it("enum value out of i32 range", function()
+    assert.are.equal("1:13: value 2147483648 of enum value 'E.B' is out of i32 range",
+      load_error("enum E { A, B = 2147483648 }"))
+    assert.are.equal("1:10: value -2147483649 of enum value 'E.A' is out of i32 range",
+      load_error("enum E { A = -2147483649 }"))
+    assert.are.equal("1:26: implicit value of enum value 'E.B' is out of i32 range",
+      load_error("enum E { A = 0x7fffffff, B }"))
+  end)
+
+  it("constants that do not fit their type", function()
+    assert.are.equal("1:15: const 'X': expected a value of type i32, found a string",
+      load_error("const i32 X = 'a'"))
+    assert.are.equal("1:16: const 'X': 300 is out of range for byte (-128..127)",
+      load_error("const byte X = 300"))
+    assert.are.equal("1:15: const 'X': 2147483648 is out of range for i32 "
+      .. "(-2147483648..2147483647)", load_error("const i32 X = 2147483648"))
+    assert.are.equal("1:15: const 'X': -32769 is out of range for i16 (-32768..32767)",
+      load_error("const i16 X = -32769"))
+    assert.are.equal("1:32: const 'M' map key: expected a value of type i32, found a string",
+      load_error("const map<i32, i32> M = {1: 2, 'a': 3}"))
+    assert.are.equal("1:29: const 'M' map value: expected a value of type i32, found a double",
+      load_error("const map<i32, i32> M = {1: 2.5}"))
+    assert.are.equal("1:30: const 'L': expected a value of type string, found an integer",
+      load_error("const list<string> L = ['a', 1]"))
+    assert.are.equal("1:16: const 'B': expected a value of type bool, found an integer",
+      load_error("const bool B = 2"))
+    assert.are.equal("1:18: const 'D': expected a value of type double, found a string",
+      load_error("const double D = '1.5'"))
+    assert.are.equal("3:14: const 'E3': 3 is not a value of enum t.E",
+      load_error("enum E { A = 1 }\nconst E E2 = A\nconst E E3 = 3"))
+    assert.are.equal("1:20: const 'S': expected a value of type set<i32>, found a map",
+      load_error("const set<i32> S = {}"))
+  end)
+
+  it("struct constants are checked field by field", function()
+    local text = "struct P { 1: i32 x, 2: string s }\n"
+    assert.are.equal("2:22: const 'C': t.P has no field 'z'",
+      load_error(text .. "const P C = {'x': 1, 'z': 2}"))
+    assert.are.equal("2:27: const 'C' field 's': expected a value of type string, found an "
+      .. "integer", load_error(text .. "const P C = {'x': 1, 's': 2}"))
+    assert.are.equal("2:14: const 'C': field names of t.P must be strings, found an integer",
+      load_error(text .. "const P C = {1: 2}"))
+  end)
+
+  it("constant references must exist, not loop and fit", function()
+    assert.are.equal("1:15: const 'X': unknown constant 'NOPE'", load_error("const i32 X = NOPE"))
+    assert.are.equal("1:1: constant 'A' refers to itself",
+      load_error("const i32 A = B\nconst i32 B = A"))
+    assert.are.equal("2:16: const 'B': constant 'A' of type i64 does not fit type byte",
+      load_error("const i64 A = 1000\nconst byte B = A"))
+    assert.are.equal("2:21: const 'L': constant 'A' of type list<string> does not fit type "
+      .. "list<i32>", load_error("const list<string> A = ['a']\nconst list<i32> L = A"))
+    local doc = assert(load_text("const i32 A = 100\nconst byte B = A\nconst double D = A\n"
+      .. "const list<i32> L = [A, A]\nconst list<i64> L2 = L"))
+    assert.are.equal(100, doc.consts.B)
+    assert.are.equal(100.0, doc.consts.D)
+    assert.are.equal("float", math.type(doc.consts.D))
+    assert.are.same({ 100, 100 }, doc.consts.L2)
+    assert.are_not.equal(doc.consts.L, doc.consts.L2)
+  end)
+
+  it("default values that do not fit or loop", function()
+    assert.are.equal("1:23: default of field 'a': expected a value of type i32, found a string",
+      load_error("struct S { 1: i32 a = 'x' }"))
+    assert.are.equal("1:30: default value of field 'a' depends on itself",
+      load_error("struct S { 1: optional S a = {} }"))
+    assert.are.equal("1:25: union 'U' has more than one default value",
+      load_error("union U { 1: i32 a = 1, 2: string b = 'x' }"))
+  end)
+
+  it("unknown service in extends and extends cycles", function()
+    assert.are.equal("1:19: unknown service 'Nope' in extends",
+      load_error("service A extends Nope {}"))
+    assert.are.equal("1:19: unknown service 'x.Nope' in extends",
+      load_error("service A extends x.Nope {}"))
+    assert.are.equal("1:31: 'S' is a struct, not a service",
+      load_error("struct S {} service A extends S {}"))
+    assert.are.equal("1:19: service 'A' extends itself",
+      load_error("service A extends B {} service B extends A {}"))
+    assert.are.equal("2:23: function 'f' is already defined in extended service 't.A'",
+      load_error("service A { void f() }\nservice B extends A { void f() }"))
+  end)
+
+  it("throws with a non-exception type", function()
+    assert.are.equal("1:42: throws of 'f': t.S is not an exception",
+      load_error("struct S {} service X { void f() throws (1: S e) }"))
+    assert.are.equal("1:30: throws of 'f': i32 is not an exception",
+      load_error("service X { void f() throws (1: i32 e) }"))
+  end)
+
+  it("typedef loops", function()
+    assert.are.equal("1:1: typedef 'B' refers to itself", load_error("typedef A B\ntypedef B A"))
+  end)
+
+  it("never raises, even for internal errors in warn", function()
+    local doc, err = load_text("struct S { i32 a }", { warn = function() error("boom", 0) end })
+    assert.is_nil(doc)
+    assert.are.equal("thriftcorn.idl: boom", err)
+  end)
+end)
