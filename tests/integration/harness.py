@@ -110,7 +110,7 @@ class Server:
                              capture_output=True, text=True).stdout
         return [int(x) for x in out.split()]
 
-    def signal(self, sig):
+    def kill(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=35.0):

@@ -21,7 +21,7 @@ def example_settings(folder, transport, protocol, extra=""):
     text = "\n".join(lines) + "\n"
     text = text.replace('"tutorial.thrift"', '"%s/tutorial.thrift"' % folder)
     text = text.replace('"handler.lua"', '"%s/handler.lua"' % folder)
-    text = text.replace('"examples/pingpong/', '"%s/' % folder)
+    text = text.replace('"pingpong.thrift"', '"%s/pingpong.thrift"' % folder)
     return 'workers = 1\ntransport = "%s"\nprotocol = "%s"\n%s%s' % (transport, protocol, text,
                                                                    extra)
 

@@ -34,16 +34,6 @@ def encode_call(name, seqid, args_struct):
     return buf.getvalue()
 
 
-def recv_exactly(sock, n, deadline):
-    data = b""
-    while len(data) < n and time.monotonic() < deadline:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 class ServerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -64,7 +54,7 @@ class ServerTest(unittest.TestCase):
     def test_results_and_exceptions(self):
         c = self.client()
         self.assertEqual(c.echo("héllo \x00 wörld"), "héllo \x00 wörld")
-        self.assertEqual(c.add(2 ** 62, 2 ** 62 - 1 + 2 ** 62), 2 ** 62 + 2 ** 62 - 1 + 2 ** 62)
+        self.assertEqual(c.add(2 ** 62, 2 ** 62 - 1), 2 ** 63 - 1)
         self.assertEqual(c.add(-(2 ** 63), 0), -(2 ** 63))
         self.assertEqual(c.pair("k", 5), self.T.Pair(key="k", value=5))
         self.assertEqual(c.base_hello(), "hello from base")
@@ -103,29 +93,16 @@ class ServerTest(unittest.TestCase):
         args = self.S.echo_args(s="x")
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
         self.addCleanup(s.close)
+        proto = TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(_SocketReader(s)))
         s.sendall(encode_call("no_such_method", 41, args))
-        buf = TTransport.TBufferedTransport(TTransport.TMemoryBuffer())
-        reply = b""
-        deadline = time.monotonic() + 5
-        proto = None
-        while time.monotonic() < deadline:
-            reply += s.recv(65536)
-            try:
-                proto = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(reply))
-                name, mtype, seqid = proto.readMessageBegin()
-                ex = TApplicationException()
-                ex.read(proto)
-                break
-            except Exception:
-                continue
-        del buf
-        self.assertEqual((name, mtype, seqid), ("no_such_method", TMessageType.EXCEPTION, 41))
+        self.assertEqual(proto.readMessageBegin(),
+                         ("no_such_method", TMessageType.EXCEPTION, 41))
+        ex = TApplicationException()
+        ex.read(proto)
         self.assertEqual(ex.type, TApplicationException.UNKNOWN_METHOD)
         self.assertEqual(ex.message, "Invalid method name: 'no_such_method'")
         # the same connection still serves calls
         s.sendall(encode_call("echo", 42, args))
-        reply = recv_exactly(s, 4096, time.monotonic() + 5)
-        proto = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(reply))
         self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 42))
         result = self.S.echo_result()
         result.read(proto)
@@ -266,14 +243,17 @@ class LimitsTest(unittest.TestCase):
             def load():
                 end = time.monotonic() + 10
                 while not stop.is_set() and time.monotonic() < end:
+                    trans = None
                     try:
                         c, trans = harness.client(self.S, srv.port, timeout=3)
                         for i in range(50):
                             if c.echo("x%d" % i) == "x%d" % i:
                                 ok[0] += 1
-                        trans.close()
                     except Exception:
-                        failed[0] += 1
+                        failed[0] += 1  # a call on the killed worker's connection
+                    finally:
+                        if trans is not None:
+                            trans.close()
 
             threads = [threading.Thread(target=load) for _ in range(4)]
             for t in threads:
