@@ -115,6 +115,7 @@ class Server:
 
     def stop(self, sig=signal.SIGTERM, timeout=35.0):
         if self.proc is None or self.proc.poll() is not None:
+            self.check_sanitizers()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
@@ -125,6 +126,16 @@ class Server:
             raise
         finally:
             self._log.close()
+            self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """A sanitizer report in any process of the server fails the test,
+        even when the arbiter replaced the worker and the calls went on."""
+        log = self.log()
+        for mark in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                     "WARNING: ThreadSanitizer"):
+            if mark in log:
+                raise AssertionError("sanitizer report in the server log:\n" + log)
 
     def __enter__(self):
         return self
