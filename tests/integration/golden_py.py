@@ -297,8 +297,9 @@ def struct_class(sname):
 def decode(sname, data, proto):
     buf = TTransport.TMemoryBuffer(data)
     obj = struct_class(sname)()
-    obj.read(PROTOCOLS[proto](buf))
-    return canon(obj) + leftover(buf, data)
+    # exceptions are immutable: their read() is a classmethod returning the value
+    read = obj.read(PROTOCOLS[proto](buf))
+    return canon(obj if read is None else read) + leftover(buf, data)
 
 
 def message_class(fname, mtype):

@@ -49,7 +49,7 @@ class Server:
     """A thriftcorn process. `settings` is the config file's text, without
     `bind`; files maps names to contents written beside the config."""
 
-    def __init__(self, settings, files=None, args=(), env=None, start=True):
+    def __init__(self, settings, files=None, args=(), env=None, start=True, bind="127.0.0.1:0"):
         self.dir = tempfile.mkdtemp(prefix="tc-it-")
         self.log_path = os.path.join(self.dir, "thriftcorn.log")
         for name, text in (files or {}).items():
@@ -59,12 +59,13 @@ class Server:
                 f.write(text)
         self.config = os.path.join(self.dir, "thriftcorn.lua")
         with open(self.config, "w") as f:
-            f.write('bind = "127.0.0.1:0"\n')
+            f.write('bind = "%s"\n' % bind)
             f.write(settings)
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.port = None
+        self.tcp = bind.startswith("127.0.0.1:")
         if start:
             self.start()
 
@@ -76,6 +77,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             m = re.search(r"Listening at: 127\.0\.0\.1:(\d+)", self.log())
+            if not self.tcp and "Booting worker" in self.log():
+                return self
             if m and "Booting worker" in self.log():
                 self.port = int(m.group(1))
                 if self.wait_ready(deadline):

@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The command line: --version, --check-config and --check-idl, errors that
+stop the server at start (bad config, missing IDL or handler method, port in
+use) with exit status 1, command-line flags over the file, unix and IPv6
+binds, expose_errors."""
+
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from thrift.Thrift import TApplicationException
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSocket, TTransport
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+SERVICE = ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+           % (FIXTURE, FIXTURE))
+
+
+def run(args, timeout=30, **kw):
+    return subprocess.run([harness.BIN] + args, capture_output=True, text=True, timeout=timeout,
+                          **kw)
+
+
+def write(folder, name, text):
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="tc-cli-")
+
+    def test_version(self):
+        out = run(["--version"])
+        self.assertEqual(out.returncode, 0)
+        self.assertRegex(out.stdout, r"^thriftcorn \d+\.\d+\.\d+\n$")
+
+    def test_check_config_ok(self):
+        out = run(["--check-config", os.path.join(harness.SOURCE_DIR, "thriftcorn.lua")])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("ok (service PingService", out.stdout)
+
+    def test_check_config_reports_every_problem_with_its_line(self):
+        cfg = write(self.dir, "bad.lua", "workers = 'x'\nthreads = 0\n" + SERVICE)
+        out = run(["--check-config", cfg])
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("bad.lua:1: workers: expected an integer, got string", out.stderr)
+        self.assertIn("bad.lua:2: threads: must be at least 1, got 0", out.stderr)
+
+    def test_missing_idl_is_an_error_at_start(self):
+        cfg = write(self.dir, "c.lua",
+                    'bind = "127.0.0.1:0"\nservice = { idl = "nope.thrift", name = "X", '
+                    'handler = "h.lua" }\n')
+        for args in (["--check-config", cfg], [cfg]):
+            out = run(args)
+            self.assertEqual(out.returncode, 1, args)
+            self.assertIn("nope.thrift", out.stderr)
+
+    def test_bad_idl_names_file_line_and_column(self):
+        write(self.dir, "bad.thrift", "struct S {\n  1: i32 a,\n  2: \n}\n")
+        out = run(["--check-idl", os.path.join(self.dir, "bad.thrift")])
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stderr, r"bad\.thrift:4:1: expected a field type, found '}'")
+
+    def test_check_idl_lists_services_with_inherited_methods(self):
+        out = run(["--check-idl", os.path.join(FIXTURE, "svc.thrift")])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("service TestService extends svc.Base", out.stdout)
+        self.assertIn("string base_hello()  [inherited from svc.Base]", out.stdout)
+        self.assertIn("void fail(1: i32 code) throws (1: Oops err)", out.stdout)
+        self.assertIn("oneway void fire(1: string note)", out.stdout)
+
+    def test_handler_missing_a_method(self):
+        write(self.dir, "h.lua", "return { echo = function(s) return s end }\n")
+        cfg = write(self.dir, "c.lua",
+                    'bind = "127.0.0.1:0"\nservice = { idl = "%s/svc.thrift", '
+                    'name = "TestService", handler = "h.lua" }\n' % FIXTURE)
+        for args in (["--check-config", cfg], [cfg, "--errorlog", os.path.join(self.dir, "l")]):
+            out = run(args)
+            self.assertEqual(out.returncode, 1, args)
+            text = out.stderr
+            if os.path.exists(os.path.join(self.dir, "l")):
+                with open(os.path.join(self.dir, "l")) as f:
+                    text += f.read()
+            self.assertIn("no function for method 'base_hello' of service TestService", text)
+
+    def test_handler_with_a_syntax_error(self):
+        write(self.dir, "h.lua", "return { echo = function(s) return s end\n")
+        cfg = write(self.dir, "c.lua", 'service = { idl = "%s/svc.thrift", '
+                    'name = "TestService", handler = "h.lua" }\n' % FIXTURE)
+        out = run(["--check-config", cfg])
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stderr, r"h\.lua:\d+:")
+
+    def test_port_in_use(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        try:
+            cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:%d"\n%s' % (port, SERVICE))
+            out = run([cfg])
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("127.0.0.1:%d" % port, out.stderr)
+            self.assertIn("address already in use", out.stderr)
+        finally:
+            s.close()
+
+    def test_flags_win_over_the_file(self):
+        srv = harness.Server("workers = 1\n" + SERVICE, args=["--workers", "3"])
+        try:
+            deadline = time.monotonic() + 10
+            while len(srv.worker_pids()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(len(srv.worker_pids()), 3)
+        finally:
+            srv.stop()
+
+    def test_unix_socket_bind(self):
+        path = os.path.join(self.dir, "tc.sock")
+        srv = harness.Server(SERVICE, bind="unix:" + path)
+        try:
+            self.assertIn("Listening at: unix:" + path, srv.log())
+            sock = TSocket.TSocket(unix_socket=path)
+            trans = TTransport.TBufferedTransport(sock)
+            trans.open()
+            c = self.S.Client(TBinaryProtocol.TBinaryProtocol(trans))
+            self.assertEqual(c.echo("over unix"), "over unix")
+            trans.close()
+        finally:
+            srv.stop()
+        self.assertFalse(os.path.exists(path), "the socket file is removed at stop")
+
+    def test_ipv6_bind(self):
+        try:
+            probe = socket.socket(socket.AF_INET6)
+            probe.bind(("::1", 0))
+            probe.close()
+        except OSError:
+            self.skipTest("no IPv6 loopback on this machine")
+        srv = harness.Server(SERVICE, bind="[::1]:0")
+        try:
+            deadline = time.monotonic() + 10
+            m = None
+            while m is None and time.monotonic() < deadline:
+                m = re.search(r"Listening at: \[::1\]:(\d+)", srv.log())
+                time.sleep(0.05)
+            self.assertIsNotNone(m, srv.log())
+            sock = TSocket.TSocket("::1", int(m.group(1)), socket_family=socket.AF_INET6)
+            trans = TTransport.TBufferedTransport(sock)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    trans.open()
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            c = self.S.Client(TBinaryProtocol.TBinaryProtocol(trans))
+            self.assertEqual(c.echo("over v6"), "over v6")
+            trans.close()
+        finally:
+            srv.stop()
+
+    def test_expose_errors(self):
+        with harness.Server(SERVICE + "expose_errors = true\n") as srv:
+            c, trans = harness.client(self.S, srv.port)
+            with self.assertRaises(TApplicationException) as ctx:
+                c.boom()
+            self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+            self.assertIn("attempt to index a nil value", ctx.exception.message)
+            trans.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
