@@ -258,8 +258,8 @@ tc_lua_api_open_sys(lua_State *L)
         const char *name;
         int value;
     } codes[] = {
-        {"EAGAIN", TC_AGAIN},       {"EPROTO", TC_EPROTO}, {"ELIMIT", TC_ELIMIT},
-        {"ENOTFOUND", TC_ENOTFOUND}, {"ECLOSED", TC_ECLOSED}, {"EINVAL", TC_EINVAL},
+        {"EAGAIN", TC_AGAIN},        {"EPROTO", TC_EPROTO},     {"ELIMIT", TC_ELIMIT},
+        {"ENOTFOUND", TC_ENOTFOUND}, {"ECLOSED", TC_ECLOSED},   {"EINVAL", TC_EINVAL},
         {"ETYPE", TC_ETYPE},         {"EMISSING", TC_EMISSING},
     };
     for (size_t i = 0; i < TC_ARRAY_LEN(codes); i++) {

@@ -196,8 +196,8 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t
 
 /* The handler raised: a declared exception, or INTERNAL_ERROR. */
 static void
-reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
-            tc_proto_t *out, size_t mark, tc_call_info_t *info, tc_err_t *err)
+reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn, tc_proto_t *out,
+            size_t mark, tc_call_info_t *info, tc_err_t *err)
 {
     lua_State *L = h->L;
     int e = lua_gettop(L);
@@ -214,8 +214,8 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
             return;
         }
         out->out->len = mark;
-        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s",
-                   fn->service, fn->name, eerr.msg);
+        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", fn->service,
+                   fn->name, eerr.msg);
     } else {
         const char *msg = luaL_tolstring(L, e, NULL);
         tc_err_set(err, TC_EINVAL, "%s.%s: %s", fn->service, fn->name, msg);
@@ -226,8 +226,8 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
 }
 
 static void
-reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
-             tc_proto_t *out, size_t mark, tc_call_info_t *info, tc_err_t *err)
+reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn, tc_proto_t *out,
+             size_t mark, tc_call_info_t *info, tc_err_t *err)
 {
     lua_State *L = h->L;
     out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
@@ -238,8 +238,8 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
         tc_err_clear(&eerr);
         if (tc_lua_value_encode_field(L, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
             out->out->len = mark;
-            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s",
-                       fn->service, fn->name, eerr.msg);
+            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", fn->service,
+                       fn->name, eerr.msg);
             info->status = TC_APPEX_INTERNAL_ERROR;
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                         h->expose_errors ? err->msg : "Internal error");
@@ -251,8 +251,8 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
 }
 
 int
-tc_lua_handler_handle(tc_lua_handler_t *h, tc_proto_t *in, tc_proto_t *out,
-                      tc_call_info_t *info, tc_err_t *err)
+tc_lua_handler_handle(tc_lua_handler_t *h, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
+                      tc_err_t *err)
 {
     lua_State *L = h->L;
     tc_msg_hdr_t m;

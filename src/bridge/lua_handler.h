@@ -29,8 +29,8 @@ void tc_lua_handler_free(tc_lua_handler_t *h);
 typedef struct tc_call_info {
     const char *method; /* points into the request, not NUL-terminated */
     uint32_t method_len;
-    int status;     /* 0 ok, else the TApplicationException type or -1 for a declared exception */
-    bool replied;   /* false for oneway calls */
+    int status;   /* 0 ok, else the TApplicationException type or -1 for a declared exception */
+    bool replied; /* false for oneway calls */
 } tc_call_info_t;
 
 /*

@@ -4,8 +4,8 @@
 
 #include "bridge/lua_api.h"
 
-#include <lauxlib.h>
 #include <errno.h>
+#include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>

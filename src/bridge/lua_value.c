@@ -449,13 +449,13 @@ static int encode_struct(ctx_t *c, int idx, const tc_struct_t *st);
 static int encode_value(ctx_t *c, int idx, const tc_type_t *t);
 
 static const char *const kind_names[] = {
-    [TC_KIND_BOOL] = "a boolean",     [TC_KIND_BYTE] = "an integer (byte)",
+    [TC_KIND_BOOL] = "a boolean",       [TC_KIND_BYTE] = "an integer (byte)",
     [TC_KIND_I16] = "an integer (i16)", [TC_KIND_I32] = "an integer (i32)",
     [TC_KIND_I64] = "an integer (i64)", [TC_KIND_DOUBLE] = "a number (double)",
-    [TC_KIND_STRING] = "a string",    [TC_KIND_BINARY] = "a string (binary)",
-    [TC_KIND_UUID] = "a uuid string", [TC_KIND_ENUM] = "an integer (enum)",
-    [TC_KIND_LIST] = "a table (list)", [TC_KIND_SET] = "a table (set)",
-    [TC_KIND_MAP] = "a table (map)",  [TC_KIND_STRUCT] = "a table (struct)",
+    [TC_KIND_STRING] = "a string",      [TC_KIND_BINARY] = "a string (binary)",
+    [TC_KIND_UUID] = "a uuid string",   [TC_KIND_ENUM] = "an integer (enum)",
+    [TC_KIND_LIST] = "a table (list)",  [TC_KIND_SET] = "a table (set)",
+    [TC_KIND_MAP] = "a table (map)",    [TC_KIND_STRUCT] = "a table (struct)",
 };
 
 static int
@@ -550,9 +550,9 @@ encode_list(ctx_t *c, int idx, const tc_type_t *t)
     p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
-        int rc = lua_isnil(L, -1) ? tc_err_set(c->err, TC_ETYPE, "list element %lld is nil",
-                                               (long long)i)
-                                  : encode_value(c, lua_gettop(L), t->elem);
+        int rc = lua_isnil(L, -1)
+                     ? tc_err_set(c->err, TC_ETYPE, "list element %lld is nil", (long long)i)
+                     : encode_value(c, lua_gettop(L), t->elem);
         lua_pop(L, 1);
         if (rc != TC_OK) {
             return rc;
@@ -731,16 +731,15 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
             lua_pop(L, 1);
             if (f->req == TC_REQ_REQUIRED) {
                 c->located = 1;
-                return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is not set",
-                                  st->name, f->name);
+                return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is not set", st->name,
+                                  f->name);
             }
             continue;
         }
         if (st->kind == TC_STRUCT_UNION && ++nset > 1) {
             lua_pop(L, 1);
             c->located = 1;
-            return tc_err_set(c->err, TC_ETYPE, "union %s has more than one field set",
-                              st->name);
+            return tc_err_set(c->err, TC_ETYPE, "union %s has more than one field set", st->name);
         }
         p->ops->write_field_begin(p, f->type.ttype, f->id);
         rc = encode_value(c, lua_gettop(L), &f->type);

@@ -61,8 +61,7 @@ collect_errors(lua_State *L, tc_err_t *err)
     for (size_t i = 0; i < n && used < sizeof(msg) - 1; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         const char *line = lua_tostring(L, -1);
-        int k = snprintf(msg + used, sizeof(msg) - used, "%s%s", i ? "\n" : "",
-                         line ? line : "?");
+        int k = snprintf(msg + used, sizeof(msg) - used, "%s%s", i ? "\n" : "", line ? line : "?");
         used = k > 0 ? used + (size_t)k : used;
         lua_pop(L, 1);
     }

@@ -32,13 +32,13 @@ const char *tc_strerror(int code);
 
 /* ---- attributes ---- */
 
-#define TC_NODISCARD     __attribute__((warn_unused_result))
-#define TC_PRINTF(a, b)  __attribute__((format(printf, a, b)))
-#define TC_NORETURN      __attribute__((noreturn))
-#define TC_UNUSED        __attribute__((unused))
-#define TC_LIKELY(x)     __builtin_expect(!!(x), 1)
-#define TC_UNLIKELY(x)   __builtin_expect(!!(x), 0)
-#define TC_ARRAY_LEN(a)  (sizeof(a) / sizeof((a)[0]))
+#define TC_NODISCARD    __attribute__((warn_unused_result))
+#define TC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define TC_NORETURN     __attribute__((noreturn))
+#define TC_UNUSED       __attribute__((unused))
+#define TC_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define TC_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define TC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- assertions ---- */
 

@@ -52,8 +52,8 @@ typedef enum {
 } tc_struct_kind_t;
 
 struct tc_type {
-    uint8_t kind;  /* tc_kind_t */
-    uint8_t ttype; /* TC_TTYPE_* written on the wire */
+    uint8_t kind;           /* tc_kind_t */
+    uint8_t ttype;          /* TC_TTYPE_* written on the wire */
     const tc_type_t *elem;  /* list/set element, map key */
     const tc_type_t *value; /* map value */
     const tc_struct_t *st;  /* TC_KIND_STRUCT */

@@ -45,15 +45,15 @@ typedef struct tc_conn_settings {
  */
 struct tc_conn {
     TAILQ_ENTRY(tc_conn) link;
-    void *owner;  /* the 'arg' of the handler callbacks */
-    bool in_call; /* a message is being handled: the connection must not move */
+    void *owner;    /* the 'arg' of the handler callbacks */
+    bool in_call;   /* a message is being handled: the connection must not move */
     double last_io; /* monotonic seconds of the last read or write */
     char peer[64];  /* for logs */
     int _fd;
-    bool _in_cb;      /* inside one of our callbacks: defer the free */
-    bool _closed;     /* closed, free pending */
+    bool _in_cb;  /* inside one of our callbacks: defer the free */
+    bool _closed; /* closed, free pending */
     bool _close_when_done;
-    bool _writing;    /* EV_WRITE is armed */
+    bool _writing; /* EV_WRITE is armed */
     const tc_conn_settings_t *_s;
     struct event *_rev;
     struct event *_wev;

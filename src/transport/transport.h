@@ -22,8 +22,8 @@ typedef struct tc_transport tc_transport_t;
  */
 struct tc_transport {
     const char *name; /* "framed", "buffered" */
-    int (*scan)(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max,
-                size_t *off, size_t *msg_len);
+    int (*scan)(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max, size_t *off,
+                size_t *msg_len);
     /* begin a reply in 'out'; returns a mark to pass to end() */
     size_t (*begin)(tc_buf_t *out);
     /* finish the reply begun at 'mark' (framed writes its length there) */

@@ -30,16 +30,16 @@ struct tc_loop {
     tc_lua_handler_t *handler;
     pthread_t thread;
     bool started;
-    pthread_mutex_t lock;      /* held by the loop thread except inside handler calls */
-    atomic_llong busy_since;   /* ns (monotonic) when the current call began; 0 when idle */
+    pthread_mutex_t lock;    /* held by the loop thread except inside handler calls */
+    atomic_llong busy_since; /* ns (monotonic) when the current call began; 0 when idle */
     atomic_int nconns;
-    atomic_bool done; /* the thread has left its loop */
-    struct tc_conn_list conns; /* guarded by 'lock' */
-    bool accepting;            /* accept events are added; guarded by 'lock' */
-    struct event **accept_evs; /* one per listener */
+    atomic_bool done;           /* the thread has left its loop */
+    struct tc_conn_list conns;  /* guarded by 'lock' */
+    bool accepting;             /* accept events are added; guarded by 'lock' */
+    struct event **accept_evs;  /* one per listener */
     struct event *accept_retry; /* re-enables accepting after EMFILE */
-    struct event *sweep;       /* client_timeout */
-    struct event *wake;        /* incoming connections or accept turn from the watchdog */
+    struct event *sweep;        /* client_timeout */
+    struct event *wake;         /* incoming connections or accept turn from the watchdog */
     struct event *stop;
     pthread_mutex_t inq_lock;
     struct tc_conn_list incoming; /* guarded by 'inq_lock' */
@@ -223,8 +223,10 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
                        timeout);
                 tc_conn_close(c, NULL);
             } else {
-                tc_log(TC_LOG_WARNING, "%s: closed: message not finished within %.0f s "
-                       "(client_timeout)", c->peer, timeout);
+                tc_log(TC_LOG_WARNING,
+                       "%s: closed: message not finished within %.0f s "
+                       "(client_timeout)",
+                       c->peer, timeout);
                 tc_conn_close(c, NULL);
             }
         }
@@ -309,7 +311,8 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     if (shared->cfg->client_timeout > 0) {
         double t = shared->cfg->client_timeout;
         double period = t < 2.0 ? t / 4.0 : 0.5;
-        struct timeval tv = {(time_t)period, (suseconds_t)((period - (double)(time_t)period) * 1e6)};
+        struct timeval tv = {(time_t)period,
+                             (suseconds_t)((period - (double)(time_t)period) * 1e6)};
         lp->sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep, lp);
         event_add(lp->sweep, &tv);
     }
