@@ -303,22 +303,63 @@ decode_value(ctx_t *c, const tc_type_t *t)
     return rc == TC_OK ? TC_OK : read_error(c, rc);
 }
 
-/* Copy a default value so that changing one decoded value never changes another. */
-static void
-push_copy(lua_State *L, int idx, int depth)
+/* The field of 'st' named by the key at 'idx' (a string), or NULL. */
+static const tc_field_t *
+field_by_name(lua_State *L, const tc_struct_t *st, int idx)
 {
+    size_t len;
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        return NULL;
+    }
+    const char *name = lua_tolstring(L, idx, &len);
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        if (st->fields[i].name_len == len && memcmp(st->fields[i].name, name, len) == 0) {
+            return &st->fields[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Push a copy of the default value at 'idx' of type 't' (NULL: unknown), so
+ * that changing one decoded value never changes another. Structs inside get
+ * their struct's metatable, as when they come from the wire: the IDL's
+ * constants are plain tables.
+ */
+static void
+push_default(ctx_t *c, int idx, const tc_type_t *t, int depth)
+{
+    lua_State *L = c->L;
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) != LUA_TTABLE || depth > 64) {
+    if (lua_type(L, idx) != LUA_TTABLE || depth > TC_PROTO_DEPTH_MAX) {
         lua_pushvalue(L, idx);
         return;
     }
-    luaL_checkstack(L, 4, "thriftcorn: default value");
+    luaL_checkstack(L, 6, "thriftcorn: default value");
     lua_newtable(L);
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
-        lua_pushvalue(L, -2);
-        push_copy(L, -2, depth + 1);
+        const tc_type_t *kt = NULL;
+        const tc_type_t *vt = NULL;
+        if (t != NULL && (t->kind == TC_KIND_SET || t->kind == TC_KIND_MAP)) {
+            kt = t->elem;
+            vt = t->value;
+        } else if (t != NULL && t->kind == TC_KIND_LIST) {
+            vt = t->elem;
+        } else if (t != NULL && t->kind == TC_KIND_STRUCT) {
+            const tc_field_t *f = field_by_name(L, t->st, -2);
+            vt = f != NULL ? &f->type : NULL;
+        }
+        push_default(c, -2, kt, depth + 1);
+        push_default(c, -2, vt, depth + 1);
         lua_rawset(L, -5);
+        lua_pop(L, 1);
+    }
+    if (t != NULL && t->kind == TC_KIND_STRUCT) {
+        if (lua_rawgetp(L, c->mt_idx, t->st) == LUA_TTABLE) {
+            lua_setmetatable(L, -2);
+            return;
+        }
         lua_pop(L, 1);
     }
     if (lua_getmetatable(L, idx)) {
@@ -332,9 +373,18 @@ finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
 {
     lua_State *L = c->L;
     int defs = 0;
+    /* a union holds one field: a default applies only when none was read (as in its constructor) */
+    bool use_defaults = true;
+    if (st->kind == TC_STRUCT_UNION) {
+        lua_pushnil(L);
+        if (lua_next(L, tbl) != 0) {
+            lua_pop(L, 2);
+            use_defaults = false;
+        }
+    }
     for (uint16_t i = 0; i < st->nfields; i++) {
         const tc_field_t *f = &st->fields[i];
-        if (f->req != TC_REQ_REQUIRED && !f->has_default) {
+        if (f->req != TC_REQ_REQUIRED && (!f->has_default || !use_defaults)) {
             continue;
         }
         lua_pushlstring(L, f->name, f->name_len);
@@ -354,7 +404,7 @@ finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
         }
         if (lua_type(L, defs) == LUA_TTABLE && lua_rawgeti(L, defs, i + 1) != LUA_TNIL) {
             lua_pushlstring(L, f->name, f->name_len);
-            push_copy(L, -2, 0);
+            push_default(c, -2, &f->type, 0);
             lua_rawset(L, tbl);
         }
         if (lua_type(L, defs) == LUA_TTABLE) {

@@ -1,0 +1,626 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- The schema-driven codec through the Lua API (thriftcorn.encode/decode and
+-- the message functions): round trips of every type in both protocols, the
+-- value mapping of docs/idl.md, skipping, errors and their messages, limits,
+-- and malformed input that must fail cleanly. Byte-exactness against Apache
+-- Thrift is golden_spec.lua's job.
+local tc = require("thriftcorn")
+local util = require("codec_util")
+
+local core = tc.core
+local PROTOS = { "binary", "compact" }
+local INT64_MIN, INT64_MAX = math.mininteger, math.maxinteger
+local NAN = string.unpack(">d", "\x7f\xf8\0\0\0\0\0\0")
+local NEG_ZERO = string.unpack(">d", "\x80\0\0\0\0\0\0\0")
+
+local g = tc.load(assert(core.realpath("tests/fixtures/golden.thrift")))
+local at = g.alltypes
+local P, V, C = at.Point, at.Value, at.Color
+
+-- encode, then decode; the decoder must use every byte.
+local function round_trip(sd, value, proto)
+  local bytes, err = tc.encode(sd, value, proto)
+  assert(bytes, err)
+  local back, next_pos = core.decode(sd, bytes, proto)
+  assert(back, next_pos)
+  assert.equal(#bytes + 1, next_pos)
+  return back, bytes
+end
+
+local function assert_round_trip(sd, value, proto)
+  local back = round_trip(sd, value, proto)
+  assert.equal(util.canon(sd, value), util.canon(sd, back))
+  return back
+end
+
+-- Assert a runtime failure: nil, a message matching 'pattern' (plain text), a code.
+local function assert_fails(code, pattern, v, msg, got_code)
+  assert.is_nil(v)
+  assert.is_string(msg)
+  assert(msg:find(pattern, 1, true), string.format("'%s' does not contain '%s'", msg, pattern))
+  assert.equal(code, got_code)
+end
+
+-- Binary-protocol bytes of a Tree nested 'n' deep (built by hand).
+local function tree_binary(n)
+  local s = "\x0b\0\1" .. string.pack(">s4", "t")
+  if n > 1 then
+    s = s .. "\x0f\0\2\x0c" .. string.pack(">i4", 1) .. tree_binary(n - 1)
+  end
+  return s .. "\0"
+end
+
+-- The same in compact: field headers 0x18 (id +1, binary) and 0x19 (id +1,
+-- list), list header 0x1c (1 element, struct).
+local function tree_compact(n)
+  local s = "\x18\1t"
+  if n > 1 then
+    s = s .. "\x19\x1c" .. tree_compact(n - 1)
+  end
+  return s .. "\0"
+end
+
+local function tree_value(n)
+  local t = at.Tree { name = "t" }
+  if n > 1 then
+    t.children = { tree_value(n - 1) }
+  end
+  return t
+end
+
+local function value_chain(n)
+  local v = V { int_value = n }
+  for _ = 2, n do
+    v = V { list_value = { v } }
+  end
+  return v
+end
+
+-- Every field set, with one-element maps and sets: its bytes are deterministic.
+local function everything()
+  return at.Everything {
+    base = at.AllBase { a_bool = true, a_byte = -1, a_i8 = 2, a_i16 = -300, a_i32 = 70000,
+      a_i64 = INT64_MIN, a_double = -0.125, a_string = "str\0ing", a_binary = "\0\xff" },
+    containers = at.Containers { bools = { true, false }, shorts = { 1, -1 },
+      longs = { [INT64_MAX] = true }, deep = { k = { { [1] = true }, {} } },
+      points_by_id = { [3] = { p = P { x = 1, y = 2, label = "l" } } },
+      color_maps = { { [C.GREEN] = P { x = 0, y = 0 } } }, tags = { t = true },
+      cube = { { { 1.5 } } }, named_points = { n = P { x = 9, y = 8 } }, ints = { 1, 2, 3 },
+      blobs = { "" }, color_sets = { [C.RED] = { [C.BLUE] = true } } },
+    value = V { map_value = { m = V { list_value = { V { double_value = 1.0 } } } } },
+    tree = tree_value(3),
+    color = C.BLUE,
+    implicit = at.Implicit.NEG,
+    defaults = at.Defaults {},
+    point_lists = { pl = { P { x = -1, y = -2 } } },
+    req = at.Requiredness { req = 1, opt = 2, dflt = 3 },
+  }
+end
+
+describe("codec round trips", function()
+  for _, proto in ipairs(PROTOS) do
+    describe(proto, function()
+      it("keeps every base type, extremes included", function()
+        local values = {
+          { a_bool = true, a_byte = 127, a_i8 = -128, a_i16 = 32767, a_i32 = -2147483648,
+            a_i64 = INT64_MAX, a_double = 1.7976931348623157e308, a_string = "",
+            a_binary = "\0" },
+          { a_bool = false, a_byte = -128, a_i8 = 127, a_i16 = -32768, a_i32 = 2147483647,
+            a_i64 = INT64_MIN, a_double = 5e-324, a_string = "h\u{e9}\u{1d11e}",
+            a_binary = string.rep("\0\1\255", 1000) },
+          { a_double = NAN }, { a_double = math.huge }, { a_double = -math.huge },
+          { a_double = NEG_ZERO }, { a_string = string.rep("z", 1 << 20) },
+        }
+        for _, v in ipairs(values) do
+          assert_round_trip(at.AllBase, v, proto)
+        end
+      end)
+
+      it("keeps containers of every kind, empty and nested", function()
+        assert_round_trip(at.Containers, {
+          bools = { true, false, true }, shorts = { -1, 0, 1 },
+          longs = { [INT64_MIN] = true, [0] = true, [INT64_MAX] = true },
+          deep = { a = { { [1] = true, [2] = true }, {} }, b = {} },
+          points_by_id = { [1] = { p = P { x = 1, y = 2 } }, [-1] = {} },
+          color_maps = { { [C.RED] = P { x = 3, y = 4, label = "" } }, {} },
+          tags = { x = true, y = true }, cube = { { { 0.5, -0.5 }, {} }, {} },
+          named_points = { q = P { x = 5, y = 6 } }, ints = {}, blobs = { "", "\0" },
+          color_sets = { [C.GREEN] = { [C.RED] = true, [C.BLUE] = true }, [C.BLUE] = {} },
+        }, proto)
+        assert_round_trip(g.Nested, {
+          lmli = { { a = { 1, 2 }, b = {} }, {} },
+          struct_in_list_in_map = { k = { P { x = 1, y = 1 } }, e = {} },
+          values = { V { string_value = "s" } }, value_by_id = { [0] = V { int_value = 0 } },
+          list_of_sets = { { a = true }, {} },
+        }, proto)
+        assert_round_trip(g.Lists, {
+          short14 = {}, long15 = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 },
+          bools = { false }, doubles = { NAN, NEG_ZERO }, bytes = { -128, 127 },
+          strings = { string.rep("s", 300) }, one_set = {}, one_map = { [INT64_MIN] = -1.5 },
+          empties = { {}, { 1 } }, empty_map = {}, empty_set = {}, points = {}, blobs = {},
+          bool_keys = { [true] = 1, [false] = -1 }, longs = { INT64_MIN, INT64_MAX },
+        }, proto)
+      end)
+
+      it("keeps unions, exceptions, recursion and sparse field ids", function()
+        for _, v in ipairs({ V {}, V { int_value = -1 }, V { double_value = NAN },
+          V { string_value = "" }, V { list_value = { V { int_value = 1 }, V {} } },
+          value_chain(20) }) do
+          assert_round_trip(V, v, proto)
+        end
+        assert_round_trip(at.Failure, at.Failure { message = "m" }, proto)
+        assert_round_trip(at.Tree, tree_value(10), proto)
+        assert_round_trip(g.Sparse, { hundred = true, first = false, twenty = 0.0,
+          last = "end", second = -1, seventeen = false }, proto)
+        assert_round_trip(g.Sparse, {}, proto)
+        assert_round_trip(at.Everything, everything(), proto)
+      end)
+
+      it("keeps uuids, written as 16 raw bytes", function()
+        local u = tc.load(assert(core.realpath("tests/fixtures/idl/uuid.thrift")))
+        local id = "00112233-4455-6677-8899-aabbccddeeff"
+        local raw = util.unhex("00112233445566778899aabbccddeeff")
+        for _, form in ipairs({ id, id:gsub("-", ""), id:upper(), raw }) do
+          local back, bytes = round_trip(u.Tagged, { id = form, related = { form } }, proto)
+          assert.equal(id, back.id)
+          assert.same({ id }, back.related)
+          assert.truthy(bytes:find(raw, 1, true))
+        end
+        assert_fails(core.ETYPE, "Tagged.id: 'not-a-uuid' is not a uuid",
+          tc.encode(u.Tagged, { id = "not-a-uuid" }, proto))
+        assert_fails(core.ETYPE, "Tagged.id: expected a uuid string, got integer",
+          tc.encode(u.Tagged, { id = 5 }, proto))
+      end)
+    end)
+  end
+end)
+
+describe("codec value mapping", function()
+  for _, proto in ipairs(PROTOS) do
+    describe(proto, function()
+      it("decodes a set as {element = true} and a map as a table", function()
+        local back = round_trip(at.Containers, { tags = { a = true, b = true },
+          longs = { [INT64_MIN] = true }, named_points = { k = P { x = 1, y = 2 } } }, proto)
+        assert.same({ a = true, b = true }, back.tags)
+        assert.same({ [INT64_MIN] = true }, back.longs)
+        assert.same({ k = { x = 1, y = 2 } }, back.named_points)
+      end)
+
+      it("writes only set elements whose value is true", function()
+        local back = round_trip(at.Containers, { tags = { a = true, b = false } }, proto)
+        assert.same({ a = true }, back.tags)
+      end)
+
+      it("decodes enums as integers", function()
+        local back = round_trip(at.Everything, { color = C.BLUE, implicit = at.Implicit.NEG },
+          proto)
+        assert.equal("integer", math.type(back.color))
+        assert.equal(4, back.color)
+        assert.equal(-5, back.implicit)
+      end)
+
+      it("decodes integers as integers and doubles as floats", function()
+        local back = round_trip(at.AllBase, { a_i64 = INT64_MAX, a_double = 3, a_i32 = 2.0 },
+          proto)
+        assert.equal("integer", math.type(back.a_i64))
+        assert.equal("float", math.type(back.a_double))
+        assert.equal(3.0, back.a_double)
+        assert.equal("integer", math.type(back.a_i32))
+        assert.equal(2, back.a_i32)
+      end)
+
+      it("gives every decoded struct its struct's metatable", function()
+        local back = round_trip(at.Everything, everything(), proto)
+        assert.equal(at.Everything.mt, getmetatable(back))
+        assert.equal(at.AllBase.mt, getmetatable(back.base))
+        assert.equal(V.mt, getmetatable(back.value))
+        assert.equal(V.mt, getmetatable(back.value.map_value.m.list_value[1]))
+        assert.equal(at.Tree.mt, getmetatable(back.tree.children[1].children[1]))
+        assert.equal(P.mt, getmetatable(back.containers.points_by_id[3].p))
+        assert.equal(P.mt, getmetatable(back.point_lists.pl[1]))
+        assert.equal(P.mt, getmetatable(back.defaults.p))
+        assert.is_nil(getmetatable(back.containers.tags))
+        assert.equal("Point(x=-1, y=-2)", tostring(back.point_lists.pl[1]))
+      end)
+
+      it("leaves an unset optional field nil", function()
+        local back = round_trip(P, P { x = 1, y = 2 }, proto)
+        assert.is_nil(rawget(back, "label"))
+        back = round_trip(at.Requiredness, { req = 1 }, proto)
+        assert.is_nil(rawget(back, "opt"))
+        assert.is_nil(rawget(back, "dflt"))
+      end)
+
+      it("fills defaults for absent fields, as copies with struct metatables", function()
+        local empty = assert(tc.encode(g.WithDefaults, {}, proto))
+        assert.equal(1, #empty)
+        local a = assert(tc.decode(g.WithDefaults, empty, proto))
+        assert.equal(util.canon(g.WithDefaults, g.WithDefaults {}), util.canon(g.WithDefaults, a))
+        assert.equal(42, a.n)
+        assert.same({ 1, 2, 3 }, a.l)
+        assert.is_nil(a.opt)
+        assert.equal("o", a.opt_s) -- an optional field's default applies too, as in Apache
+        assert.equal(P.mt, getmetatable(a.p))
+        assert.equal(P.mt, getmetatable(a.mp.a))
+        assert.equal(g.WithDefaults.mt, getmetatable(a))
+        a.l[1] = 100
+        a.p.x = 100
+        a.mp.a.x = 100
+        local b = assert(tc.decode(g.WithDefaults, empty, proto))
+        assert.same({ 1, 2, 3 }, b.l)
+        assert.equal(1, b.p.x)
+        assert.equal(3, b.mp.a.x)
+        -- a field on the wire wins over its default
+        local c = assert(tc.decode(g.WithDefaults, assert(tc.encode(g.WithDefaults,
+          { n = 7, l = {} }, proto)), proto))
+        assert.equal(7, c.n)
+        assert.same({}, c.l)
+      end)
+
+      it("applies a union's default only when no field was read", function()
+        local back = round_trip(g.DefaultedUnion, { text = "x" }, proto)
+        assert.same({ text = "x" }, back)
+        assert(tc.encode(g.DefaultedUnion, back, proto))
+        back = round_trip(g.DefaultedUnion, {}, proto)
+        assert.same({ num = 5 }, back)
+      end)
+
+      it("ignores keys that are not fields when encoding", function()
+        assert.equal(assert(tc.encode(P, { x = 1, y = 2 }, proto)),
+          assert(tc.encode(P, { x = 1, y = 2, z = 3, [1] = "x" }, proto)))
+      end)
+    end)
+  end
+end)
+
+describe("codec skipping", function()
+  for _, proto in ipairs(PROTOS) do
+    describe(proto, function()
+      it("skips unknown field ids of every type", function()
+        local wide = { x = 1, y = 2, label = "L", extra = { { a = 1 }, {} },
+          nested = P { x = 3, y = 4 }, d = 1.5, tags = { t = true }, flag = true,
+          value = value_chain(5) }
+        local bytes = assert(tc.encode(g.WidePoint, wide, proto))
+        local back, next_pos = core.decode(P, bytes, proto)
+        assert(back, next_pos)
+        assert.equal(#bytes + 1, next_pos)
+        assert.same({ x = 1, y = 2, label = "L" }, back)
+        -- unknown fields before the known ones, and a bool just before the end
+        wide.flag, wide.value, wide.label = false, nil, nil
+        back = assert(tc.decode(P, assert(tc.encode(g.WidePoint, wide, proto)), proto))
+        assert.same({ x = 1, y = 2 }, back)
+      end)
+
+      it("skips a field whose wire type differs from the IDL", function()
+        local back = assert(tc.decode(g.WireA, assert(tc.encode(g.WireB,
+          { f = "text", s = "kept" }, proto)), proto))
+        assert.same({ s = "kept" }, back)
+        back = assert(tc.decode(g.WireB, assert(tc.encode(g.WireA, { f = 5, s = "kept" }, proto)),
+          proto))
+        assert.same({ s = "kept" }, back)
+        -- compact packs a bool into the field header
+        back = assert(tc.decode(g.WireA, assert(tc.encode(g.WireC, { f = true, s = "kept" },
+          proto)), proto))
+        assert.same({ s = "kept" }, back)
+        back = assert(tc.decode(g.WireC, assert(tc.encode(g.WireA, { f = 1, s = "kept" }, proto)),
+          proto))
+        assert.same({ s = "kept" }, back)
+      end)
+
+      it("rejects containers whose element types differ from the IDL", function()
+        assert_fails(core.EPROTO, "golden.IntContainers.l: list of string where the IDL has i32",
+          tc.decode(g.IntContainers, assert(tc.encode(g.StringContainers, { l = { "a" } },
+            proto)), proto))
+        assert_fails(core.EPROTO, "golden.IntContainers.s: set of string where the IDL has i32",
+          tc.decode(g.IntContainers, assert(tc.encode(g.StringContainers, { s = { a = true } },
+            proto)), proto))
+        assert_fails(core.EPROTO,
+          "golden.IntContainers.m: map<string,string> where the IDL has map<string,i32>",
+          tc.decode(g.IntContainers, assert(tc.encode(g.StringContainers, { m = { a = "b" } },
+            proto)), proto))
+        -- empty ones carry no values to disagree with
+        assert.same({ l = {}, m = {}, s = {} }, assert(tc.decode(g.IntContainers,
+          assert(tc.encode(g.StringContainers, { l = {}, m = {}, s = {} }, proto)), proto)))
+      end)
+    end)
+  end
+end)
+
+describe("codec errors", function()
+  for _, proto in ipairs(PROTOS) do
+    describe(proto, function()
+      it("rejects a missing required field on decode", function()
+        -- Requiredness.req has Point.x's id and type
+        local only_x = assert(tc.encode(at.Requiredness, { req = 1 }, proto))
+        assert_fails(core.EMISSING, "alltypes.Point.y: required field is missing",
+          tc.decode(P, only_x, proto))
+        assert_fails(core.EMISSING, "alltypes.Point.y: required field is missing",
+          tc.decode(g.Nested, assert(tc.encode(g.Nested,
+            { struct_in_list_in_map = { k = { { x = 1, y = 3 } } } }, proto)):gsub(
+            proto == "binary" and "\x08\0\2\0\0\0\3" or "\x15\6", ""), proto))
+      end)
+
+      it("names the struct and field of a missing required field on encode", function()
+        assert_fails(core.EMISSING, "alltypes.Point.y: required field is not set",
+          tc.encode(P, { x = 1 }, proto))
+        assert_fails(core.EMISSING, "alltypes.Point.x: required field is not set",
+          tc.encode(at.Everything, { point_lists = { a = { P { y = 1 } } } }, proto))
+      end)
+
+      it("names the struct and field of a value of the wrong Lua type", function()
+        local cases = {
+          { P, { x = "1", y = 2 }, "alltypes.Point.x: expected an integer (i32), got string" },
+          { P, { x = 1.5, y = 2 }, "alltypes.Point.x: expected an integer (i32), got 1.5" },
+          { at.AllBase, { a_bool = 1 },
+            "alltypes.AllBase.a_bool: expected a boolean, got integer" },
+          { at.AllBase, { a_double = "1" },
+            "alltypes.AllBase.a_double: expected a number (double), got string" },
+          { at.AllBase, { a_string = 5 },
+            "alltypes.AllBase.a_string: expected a string, got integer" },
+          { at.AllBase, { a_i64 = 2 ^ 63 }, "alltypes.AllBase.a_i64: expected an integer (i64)" },
+          { at.Everything, { base = 5 },
+            "alltypes.Everything.base: expected a table (alltypes.AllBase), got integer" },
+          { at.Everything, { base = { a_i16 = {} } },
+            "alltypes.AllBase.a_i16: expected an integer (i16), got table" },
+          { at.Containers, { ints = { 1, "x" } },
+            "alltypes.Containers.ints: expected an integer (i32), got string" },
+          { at.Containers, { ints = "1,2" },
+            "alltypes.Containers.ints: expected a table (list), got string" },
+          { at.Containers, { tags = { [1] = true } },
+            "alltypes.Containers.tags: expected a string, got integer" },
+          { at.Containers, { named_points = { k = 1 } },
+            "alltypes.Containers.named_points: expected a table (alltypes.Point), got integer" },
+          { at.Everything, { color = "RED" },
+            "alltypes.Everything.color: expected an integer (enum), got string" },
+        }
+        for _, case in ipairs(cases) do
+          assert_fails(core.ETYPE, case[3], tc.encode(case[1], case[2], proto))
+        end
+        assert_fails(core.ETYPE, "expected a table (alltypes.Point)", tc.encode(P, 5, proto))
+      end)
+
+      it("rejects integers out of range", function()
+        local cases = {
+          { { a_byte = 300 },
+            "alltypes.AllBase.a_byte: 300 is out of range for an integer (byte)" },
+          { { a_i8 = -129 }, "alltypes.AllBase.a_i8: -129 is out of range for an integer (byte)" },
+          { { a_i16 = 32768 },
+            "alltypes.AllBase.a_i16: 32768 is out of range for an integer (i16)" },
+          { { a_i32 = -2147483649 },
+            "alltypes.AllBase.a_i32: -2147483649 is out of range for an integer (i32)" },
+        }
+        for _, case in ipairs(cases) do
+          assert_fails(core.ETYPE, case[2], tc.encode(at.AllBase, case[1], proto))
+        end
+        assert_fails(core.ETYPE, "alltypes.Everything.color: 4294967296 is out of range",
+          tc.encode(at.Everything, { color = 1 << 32 }, proto))
+        assert_fails(core.ETYPE, "alltypes.Containers.shorts: 65535 is out of range",
+          tc.encode(at.Containers, { shorts = { 1, 65535 } }, proto))
+      end)
+
+      it("rejects a union with two fields set", function()
+        assert_fails(core.ETYPE, "union alltypes.Value has more than one field set",
+          tc.encode(V, { int_value = 1, string_value = "x" }, proto))
+        assert_fails(core.ETYPE, "union alltypes.Value has more than one field set",
+          tc.encode(at.Everything, { value = V { list_value = {
+            { double_value = 1.0, map_value = {} } } } }, proto))
+      end)
+
+      it("limits nesting to 64 levels when decoding", function()
+        -- a Tree n deep nests 2n - 1 structs and lists
+        local build = proto == "binary" and tree_binary or tree_compact
+        assert.equal(assert(tc.encode(at.Tree, tree_value(32), proto)), build(32))
+        local ok = assert(tc.decode(at.Tree, build(32), proto))
+        assert.equal("t", ok.children[1].children[1].name)
+        assert_fails(core.ELIMIT, "nesting deeper than 64", tc.decode(at.Tree, build(33), proto))
+        assert_fails(core.ELIMIT, "nesting deeper than 64", tc.decode(at.Tree, build(2000), proto))
+      end)
+
+      it("limits nesting to 64 levels when encoding", function()
+        assert(tc.encode(at.Tree, tree_value(32), proto))
+        assert_fails(core.ELIMIT, "nesting deeper than 64",
+          tc.encode(at.Tree, tree_value(33), proto))
+        local v = value_chain(1)
+        for _ = 1, 1000 do
+          v = { list_value = { v } }
+        end
+        assert_fails(core.ELIMIT, "nesting deeper than 64", tc.encode(V, v, proto))
+      end)
+
+      it("limits nesting of skipped fields", function()
+        -- WidePoint.value is unknown to Point: skipped, and still bounded
+        local ok = assert(tc.encode(g.WidePoint, { x = 1, y = 2, value = value_chain(20) }, proto))
+        assert.same({ x = 1, y = 2 }, assert(tc.decode(P, ok, proto)))
+        local deep = (proto == "binary" and "\x0c\0\9" or "\x9c")
+          .. string.rep(proto == "binary" and "\x0c\0\1" or "\x1c", 100)
+          .. string.rep("\0", 102)
+        local v, msg, code = tc.decode(P, deep, proto)
+        assert.is_nil(v)
+        assert.is_string(msg)
+        assert.equal(core.ELIMIT, code)
+      end)
+
+      it("fails cleanly on input truncated at every byte", function()
+        local bytes = assert(tc.encode(at.Everything, everything(), proto))
+        assert.is_true(#bytes > 200)
+        for i = 0, #bytes - 1 do
+          local v, msg, code = tc.decode(at.Everything, bytes:sub(1, i), proto)
+          assert.is_nil(v, "prefix of " .. i .. " bytes decoded")
+          assert.equal(core.EPROTO, code, msg)
+          assert.truthy(msg:find("truncated", 1, true), msg)
+        end
+        assert(tc.decode(at.Everything, bytes, proto))
+      end)
+
+      it("never raises on random bytes", function()
+        math.randomseed(1234567)
+        local structs = { at.Everything, V, at.Containers, g.Nested, g.Sparse, P }
+        local seed = assert(tc.encode(at.Everything, everything(), proto))
+        local n_ok = 0
+        for i = 1, 3000 do
+          local bytes
+          if i % 2 == 0 then
+            local t = {}
+            for k = 1, math.random(0, 64) do
+              t[k] = string.char(math.random(0, 255))
+            end
+            bytes = table.concat(t)
+          else -- a valid message with a few bytes changed
+            local t = { seed:byte(1, -1) }
+            for _ = 1, math.random(1, 4) do
+              t[math.random(#t)] = math.random(0, 255)
+            end
+            bytes = string.char(table.unpack(t))
+          end
+          local sd = structs[i % #structs + 1]
+          local ok, v, msg, code = pcall(tc.decode, sd, bytes, proto)
+          assert(ok, v)
+          if v == nil then
+            assert.is_string(msg)
+            assert.equal("integer", math.type(code))
+            assert.is_true(code < 0)
+          else
+            n_ok = n_ok + 1
+            assert.equal(sd.mt, getmetatable(v))
+          end
+          ok, v = pcall(tc.decode_message, g.Golden, bytes, proto)
+          assert(ok, v)
+        end
+        assert.is_true(n_ok > 0) -- some mutations still decode
+      end)
+    end)
+  end
+
+  it("raises on misuse of the API", function()
+    assert.has_error(function() tc.encode(P, { x = 1, y = 2 }, "json") end)
+    assert.has_error(function() tc.decode({}, "") end)
+    assert.has_error(function() tc.decode(P, {}) end)
+    assert.has_error(function() core.decode(P, "\0", "binary", 3) end)
+  end)
+end)
+
+describe("codec messages", function()
+  local MT, AE = tc.MessageType, tc.ApplicationException
+  local fn = g.Golden.by_name
+
+  for _, proto in ipairs(PROTOS) do
+    describe(proto, function()
+      it("writes and reads a CALL with its args", function()
+        local bytes = assert(tc.encode_message("add", MT.CALL, 7, fn.add.args, { a = 1, b = 2 },
+          proto))
+        if proto == "binary" then
+          assert.equal("\x80\1\0\1" .. string.pack(">s4i4", "add", 7), bytes:sub(1, 15))
+        else
+          assert.equal("\x82\x21\7\3add", bytes:sub(1, 7))
+        end
+        local msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.equal("add", msg.name)
+        assert.equal(MT.CALL, msg.type)
+        assert.equal(7, msg.seqid)
+        assert.same({ a = 1, b = 2 }, msg.value)
+        assert.equal(fn.add.args.mt, getmetatable(msg.value))
+      end)
+
+      it("writes and reads a ONEWAY call and a function of a base service", function()
+        local bytes = assert(tc.encode_message("fire", MT.ONEWAY, -5, fn.fire.args,
+          { what = "now" }, proto))
+        local msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.equal(MT.ONEWAY, msg.type)
+        assert.equal(-5, msg.seqid)
+        assert.same({ what = "now" }, msg.value)
+      end)
+
+      it("writes and reads a REPLY with a result or a declared exception", function()
+        local bytes = assert(tc.encode_message("add", MT.REPLY, 2147483647, fn.add.result,
+          { success = -3 }, proto))
+        local msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.equal(MT.REPLY, msg.type)
+        assert.equal(2147483647, msg.seqid)
+        assert.same({ success = -3 }, msg.value)
+        bytes = assert(tc.encode_message("add", MT.REPLY, 3, fn.add.result,
+          { failure = at.Failure { message = "no" } }, proto))
+        msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.is_nil(msg.value.success)
+        assert.equal(at.Failure.mt, getmetatable(msg.value.failure))
+        assert.same({ message = "no", code = 500 }, msg.value.failure)
+        bytes = assert(tc.encode_message("nothing", MT.REPLY, 4, fn.nothing.result, {}, proto))
+        msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.same({}, msg.value)
+      end)
+
+      it("writes and reads an EXCEPTION as a TApplicationException", function()
+        local bytes = assert(tc.encode_message("add", MT.EXCEPTION, 9, nil,
+          { type = AE.INTERNAL_ERROR, message = "boom" }, proto))
+        local msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.equal(MT.EXCEPTION, msg.type)
+        assert.equal(9, msg.seqid)
+        assert.same({ type = AE.INTERNAL_ERROR, type_name = "INTERNAL_ERROR", message = "boom" },
+          msg.value)
+        -- an unknown method needs no function to decode the exception
+        bytes = assert(tc.encode_message("nope", MT.EXCEPTION, 1, nil,
+          { type = AE.UNKNOWN_METHOD }, proto))
+        msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.equal("nope", msg.name)
+        assert.equal(AE.UNKNOWN_METHOD, msg.value.type)
+        assert.is_nil(msg.value.message)
+      end)
+
+      it("finds the function of a multiplexed name", function()
+        local bytes = assert(tc.encode_message("Golden:add", MT.CALL, 1, fn.add.args,
+          { a = 1, b = 1 }, proto))
+        local msg = assert(tc.decode_message(g.Golden, bytes, proto))
+        assert.equal("Golden:add", msg.name)
+        assert.same({ a = 1, b = 1 }, msg.value)
+      end)
+
+      it("fails on an unknown function, a bad body and truncation", function()
+        local bytes = assert(tc.encode_message("nope", MT.CALL, 1, fn.add.args, { a = 1, b = 1 },
+          proto))
+        assert_fails(core.ENOTFOUND, "golden.Golden has no function 'nope'",
+          tc.decode_message(g.Golden, bytes, proto))
+        -- args are not required: a call without them decodes
+        bytes = assert(tc.encode_message("add", MT.CALL, 1, fn.nothing.args, {}, proto))
+        assert.same({}, assert(tc.decode_message(g.Golden, bytes, proto)).value)
+        -- the body of another struct: its unknown fields are skipped, a known one checked
+        bytes = assert(tc.encode_message("add", MT.CALL, 1, g.WidePoint, { x = 1, y = 2 }, proto))
+        assert.same({ a = 1, b = 2 }, assert(tc.decode_message(g.Golden, bytes, proto)).value)
+        bytes = assert(tc.encode_message("add", MT.CALL, 1, g.WireB, { f = "1" }, proto))
+        assert.same({}, assert(tc.decode_message(g.Golden, bytes, proto)).value)
+        bytes = assert(tc.encode_message("sparse", MT.CALL, 1, fn.sparse.args,
+          { s = { last = "x" }, n = 1 }, proto))
+        for i = 0, #bytes - 1 do
+          local v, msg, code = tc.decode_message(g.Golden, bytes:sub(1, i), proto)
+          assert.is_nil(v, "prefix of " .. i .. " bytes decoded")
+          assert.is_string(msg)
+          assert.equal(core.EPROTO, code, msg)
+        end
+      end)
+
+      it("reports encode errors of the body", function()
+        assert_fails(core.ETYPE, "add_args.b: expected an integer (i32), got string",
+          tc.encode_message("add", MT.CALL, 1, fn.add.args, { a = 1, b = "2" }, proto))
+        assert_fails(core.EMISSING, "alltypes.Point.y: required field is not set",
+          tc.encode_message("echo", MT.CALL, 1, fn.echo.args,
+            { e = { point_lists = { a = { { x = 1 } } } } }, proto))
+      end)
+
+      it("rejects a bad message type or seqid", function()
+        assert.has_error(function()
+          tc.encode_message("add", 9, 1, fn.add.args, { a = 1, b = 1 }, proto)
+        end)
+        assert.has_error(function()
+          tc.encode_message("add", MT.CALL, 1 << 31, fn.add.args, { a = 1, b = 1 }, proto)
+        end)
+      end)
+    end)
+  end
+
+  it("reads the old non-strict binary header", function()
+    local body = assert(tc.encode(fn.add.args, { a = 4, b = 5 }))
+    local msg = assert(tc.decode_message(g.Golden, string.pack(">s4Bi4", "add", MT.CALL, 77)
+      .. body))
+    assert.equal("add", msg.name)
+    assert.equal(77, msg.seqid)
+    assert.same({ a = 4, b = 5 }, msg.value)
+  end)
+end)
