@@ -132,7 +132,7 @@ def samples():
 
     add("enums", "alltypes.Everything",
         at.Everything(color=C.BLUE, implicit=at.Implicit.NEG_NEXT))
-    add("enum_extremes", "alltypes.Containers",
+    add("enums_in_containers", "alltypes.Containers",
         at.Containers(color_maps=[{C.RED: P(x=1, y=1)}, {}], color_sets={C.GREEN: {C.BLUE}}))
 
     add("lists", "golden.Lists", g.Lists(
