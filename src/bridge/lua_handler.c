@@ -178,20 +178,10 @@ declared_exception(lua_State *L, int idx, const tc_function_t *fn)
 static int
 push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t *err)
 {
-    lua_State *L = h->L;
-    if (tc_lua_value_decode(L, in, fn->args, err) != TC_OK) {
+    if (tc_lua_value_decode_args(h->L, in, fn->args, err) != TC_OK) {
         return -1;
     }
-    int args = lua_gettop(L);
-    uint16_t n = fn->args->nfields;
-    luaL_checkstack(L, n + 2, "thriftcorn: arguments");
-    for (uint16_t i = 0; i < n; i++) {
-        const tc_field_t *f = &fn->args->fields[i];
-        lua_pushlstring(L, f->name, f->name_len);
-        lua_rawget(L, args);
-    }
-    lua_remove(L, args);
-    return n;
+    return fn->args->nfields;
 }
 
 /* The handler raised: a declared exception, or INTERNAL_ERROR. */

@@ -493,6 +493,91 @@ tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t
     return TC_OK;
 }
 
+/*
+ * The fields of an argument struct straight onto the stack, in declaration
+ * order: no table per call. Absent fields are nil, or their default.
+ */
+static int
+decode_args(ctx_t *c, const tc_struct_t *st, int base)
+{
+    lua_State *L = c->L;
+    tc_proto_t *p = c->p;
+    int rc = enter(c);
+    if (rc != TC_OK || (rc = p->ops->read_struct_begin(p)) != TC_OK) {
+        return rc == TC_OK ? TC_OK : read_error(c, rc);
+    }
+    for (;;) {
+        uint8_t type;
+        int16_t id;
+        if ((rc = p->ops->read_field_begin(p, &type, &id)) != TC_OK) {
+            return read_error(c, rc);
+        }
+        if (type == TC_TTYPE_STOP) {
+            break;
+        }
+        const tc_field_t *f = tc_schema_field_by_id(st, id);
+        if (f == NULL || f->type.ttype != type) {
+            if ((rc = tc_proto_skip(p, type)) != TC_OK) {
+                return read_error(c, rc);
+            }
+            continue;
+        }
+        if ((rc = decode_value(c, &f->type)) != TC_OK) {
+            locate(c, st, f);
+            return rc;
+        }
+        lua_replace(L, base + (int)(f - st->fields));
+    }
+    if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
+        return read_error(c, rc);
+    }
+    for (uint16_t i = 0; (st->has_required || st->has_defaults) && i < st->nfields; i++) {
+        const tc_field_t *f = &st->fields[i];
+        if (!lua_isnil(L, base + i)) {
+            continue;
+        }
+        if (f->req == TC_REQ_REQUIRED) {
+            c->located = 1;
+            return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
+                              f->name);
+        }
+        if (f->has_default) {
+            int top = lua_gettop(L);
+            if (lua_rawgetp(L, c->def_idx, st) == LUA_TTABLE &&
+                lua_rawgeti(L, -1, i + 1) != LUA_TNIL) {
+                push_default(c, -1, &f->type, 0);
+                lua_replace(L, base + i);
+            }
+            lua_settop(L, top);
+        }
+    }
+    p->depth--;
+    return TC_OK;
+}
+
+int
+tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+{
+    ctx_t c;
+    int top = lua_gettop(L);
+    ctx_open(&c, L, p, err);
+    luaL_checkstack(L, st->nfields + 8, "thriftcorn: arguments");
+    int base = lua_gettop(L) + 1;
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        lua_pushnil(L);
+    }
+    uint32_t depth = p->depth;
+    int rc = decode_args(&c, st, base);
+    p->depth = depth;
+    if (rc != TC_OK) {
+        lua_settop(L, top);
+        return rc;
+    }
+    lua_settop(L, base + st->nfields - 1);
+    ctx_close(&c);
+    return TC_OK;
+}
+
 /* ---- encoding ---- */
 
 static int encode_struct(ctx_t *c, int idx, const tc_struct_t *st);

@@ -36,6 +36,14 @@ int tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                         tc_err_t *err) TC_NODISCARD;
 
 /*
+ * Read an argument struct and push its fields in declaration order, one
+ * stack slot each (nil, or the default, when absent): the arguments of a
+ * handler call without a table in between. Errors as tc_lua_value_decode().
+ */
+int tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
+                             tc_err_t *err) TC_NODISCARD;
+
+/*
  * Write the Lua value at 'idx' as an 'st' struct to 'p'. A missing required
  * field (TC_EMISSING) or a value of the wrong Lua type (TC_ETYPE) is an
  * error naming the struct and the field; p->out then holds partial bytes

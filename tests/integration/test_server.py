@@ -64,6 +64,12 @@ class ServerTest(unittest.TestCase):
         self.assertEqual((ctx.exception.code, ctx.exception.message), (7, "fail 7"))
         self.assertEqual(c.echo("still fine"), "still fine")
 
+    def test_arguments_absent_get_their_default(self):
+        c = self.client()
+        self.assertEqual(c.greet("bob", 2, None), "hello bob hello bob ")
+        self.assertEqual(c.greet(None, None, None), "hello world ")
+        self.assertEqual(c.greet(None, 1, self.T.Pair(key="k")), "hello world k")
+
     def test_internal_error(self):
         c = self.client()
         with self.assertRaises(TApplicationException) as ctx:
