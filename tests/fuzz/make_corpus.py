@@ -1,0 +1,302 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Write the seed corpus of the fuzz drivers: tests/fuzz/corpus/<target>/.
+
+Valid messages come from Apache Thrift's Python library (python3-thrift)
+over code that `thrift --gen py` makes from the fixture IDL and the bench
+IDL; invalid ones are cut, patched or written by hand. Names say what the
+replay expects: "ok-*" must be accepted, "bad-*" refused (see fuzz.h).
+The output is deterministic; run it again after changing the fixtures:
+
+    /usr/bin/python3 tests/fuzz/make_corpus.py
+
+Crashers found by fuzzing are kept by hand as corpus/<target>/crash-*.
+"""
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+# Sets of strings are written in hash order: fix the seed so the output is the same every run.
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(HERE, "corpus")
+IDLS = [os.path.join(ROOT, "tests", "fixtures", "idl", "alltypes.thrift"),
+        os.path.join(ROOT, "bench", "bench.thrift")]
+
+# The structs fuzz_decode picks from with its first byte, in its order.
+DECODE_STRUCTS = ["Everything", "AllBase", "Containers", "Value", "Tree", "Defaults",
+                  "Requiredness", "Point", "Failure", "echo_args", "evaluate_args",
+                  "evaluate_result", "add_result"]
+
+gen = tempfile.mkdtemp(prefix="tc-corpus-")
+for idl in IDLS:
+    subprocess.run(["thrift", "--gen", "py", "-out", gen, idl], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+sys.path.insert(0, gen)
+
+from thrift.Thrift import TApplicationException, TMessageType  # noqa: E402
+from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
+from thrift.transport import TTransport  # noqa: E402
+
+import alltypes.AllTypes as svc  # noqa: E402
+from alltypes.ttypes import (AllBase, Color, Containers, Defaults, Everything,  # noqa: E402
+                             Failure, Implicit, Point, Requiredness, Tree, Value)
+import bench.Bench as bench_svc  # noqa: E402
+from bench.ttypes import Item  # noqa: E402
+
+
+def proto(kind, trans):
+    if kind == "binary":
+        return TBinaryProtocol.TBinaryProtocol(trans)
+    if kind == "binary-nonstrict":
+        return TBinaryProtocol.TBinaryProtocol(trans, strictWrite=False)
+    return TCompactProtocol.TCompactProtocol(trans)
+
+
+def struct_bytes(kind, obj):
+    buf = TTransport.TMemoryBuffer()
+    obj.write(proto(kind, buf))
+    return buf.getvalue()
+
+
+def message(kind, name, mtype, seqid, obj):
+    buf = TTransport.TMemoryBuffer()
+    p = proto(kind, buf)
+    p.writeMessageBegin(name, mtype, seqid)
+    obj.write(p)
+    p.writeMessageEnd()
+    return buf.getvalue()
+
+
+def framed(msg):
+    return struct.pack(">i", len(msg)) + msg
+
+
+# ---- values ----
+
+def tree(depth):
+    t = Tree(name="leaf")
+    for i in range(depth):
+        t = Tree(name="n%d" % i, children=[t])
+    return t
+
+
+def nested_value(depth):
+    v = Value(int_value=1)
+    for i in range(depth):
+        v = Value(list_value=[v]) if i % 2 else Value(map_value={"k": v})
+    return v
+
+
+ALLBASE = AllBase(a_bool=True, a_byte=-128, a_i8=127, a_i16=-32768, a_i32=2**31 - 1,
+                  a_i64=-2**63, a_double=-0.0, a_string="h\u00e9llo \u2603",
+                  a_binary=b"\x00\xff\x80")
+CONTAINERS = Containers(
+    bools=[True, False, True], shorts=[0, -1, 32767], longs={2**40, -7},
+    deep={"a": [{1, 2}, set()], "": []},
+    points_by_id={1: {"p": Point(x=1, y=2, label="one")}, -2: {}},
+    color_maps=[{Color.RED: Point(x=0, y=0)}, {}], tags={"x", "y", "z"},
+    cube=[[[1.5, float("inf")], []], [[float("nan"), -2.25]]],
+    named_points={"o": Point(x=0, y=0)}, ints=list(range(20)), blobs=[b"", b"\x01" * 17],
+    color_sets={Color.BLUE: {Color.RED, Color.GREEN}})
+EVERYTHING = Everything(
+    base=ALLBASE, containers=CONTAINERS, value=Value(string_value="v"), tree=tree(3),
+    color=Color.GREEN, implicit=Implicit.NEG_NEXT, defaults=Defaults(),
+    point_lists={"line": [Point(x=1, y=1), Point(x=2, y=2, label="b")]},
+    req=Requiredness(req=1, opt=2, dflt=3))
+
+DECODE_VALUES = {
+    "Everything": [EVERYTHING, Everything()],
+    "AllBase": [ALLBASE, AllBase(a_double=math.pi, a_string="")],
+    "Containers": [CONTAINERS, Containers(bools=[], deep={})],
+    "Value": [Value(double_value=1e300), nested_value(8)],
+    "Tree": [tree(0), tree(20)],
+    "Defaults": [Defaults(), Defaults(li=[], m={}, p=Point(x=-1, y=-2))],
+    "Requiredness": [Requiredness(req=0), Requiredness(req=-1, opt=5, dflt=6)],
+    "Point": [Point(x=1, y=2), Point(x=3, y=4, label="p" * 40)],
+    "Failure": [Failure(message="boom", code=418)],
+    "echo_args": [svc.echo_args(e=EVERYTHING)],
+    "evaluate_args": [svc.evaluate_args(v=nested_value(3), env={"x": Value(int_value=2)})],
+    "evaluate_result": [svc.evaluate_result(success=Value(int_value=-5)),
+                        svc.evaluate_result(failure=Failure(message="no", code=1))],
+    "add_result": [svc.add_result(success=3)],
+}
+
+ITEM = Item(id=42, name="item-42", score=21.0, tags=[42, 43, 44], attrs={"k": "v42"}, flag=True)
+
+
+# ---- hand-made bytes ----
+
+def binary_struct_deep(depth):
+    """A struct holding a struct ... 'depth' levels, field 1 each time."""
+    return b"\x0c\x00\x01" * (depth - 1) + b"\x00" * depth
+
+
+def compact_struct_deep(depth):
+    return b"\x1c" * (depth - 1) + b"\x00" * depth
+
+
+def binary_call(body, name=b"echo", mtype=1, seqid=7):
+    return struct.pack(">Ii", 0x80010000 | mtype, len(name)) + name + struct.pack(">i", seqid) + body
+
+
+def compact_call(body, name=b"echo", mtype=1, seqid=7):
+    return bytes([0x82, 0x01 | (mtype << 5), seqid, len(name)]) + name + body
+
+
+# Every wire type as an unknown field, uuid included (Thrift 0.17's Python has none).
+BINARY_ALL_TYPES = (
+    b"\x02\x00\x01\x01" b"\x03\x00\x02\xff" b"\x04\x00\x03" + struct.pack(">d", 2.5) +
+    b"\x06\x00\x04\x80\x00" b"\x08\x00\x05\x7f\xff\xff\xff" b"\x0a\x00\x06" + b"\x01" * 8 +
+    b"\x0b\x00\x07\x00\x00\x00\x03abc" b"\x0c\x00\x08\x08\x00\x01\x00\x00\x00\x01\x00" +
+    b"\x0d\x00\x09\x0b\x08\x00\x00\x00\x01\x00\x00\x00\x01k\x00\x00\x00\x02" +
+    b"\x0e\x00\x0a\x0a\x00\x00\x00\x01" + b"\x00" * 8 +
+    b"\x0f\x00\x0b\x0f\x00\x00\x00\x02\x02\x00\x00\x00\x00\x03\x00\x00\x00\x01\x05" +
+    b"\x10\x00\x0c" + bytes(range(16)) + b"\x00")
+COMPACT_ALL_TYPES = (
+    b"\x11" b"\x13\xff" b"\x17" + struct.pack("<d", 2.5) + b"\x14\x03" b"\x15\xfe\xff\xff\xff\x0f"
+    b"\x16\x02" b"\x18\x03abc" b"\x1c\x15\x02\x00" b"\x1b\x01\x85\x01k\x04" b"\x1a\x16\x02"
+    b"\x19\x29\x11\x01\x05" b"\x1d" + bytes(range(16)) + b"\x00")
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def proto_seeds():
+    calls = {
+        "echo": (TMessageType.CALL, svc.echo_args(e=EVERYTHING)),
+        "echo-empty": (TMessageType.CALL, svc.echo_args(e=Everything())),
+        "nothing": (TMessageType.CALL, svc.nothing_args()),
+        "fire": (TMessageType.ONEWAY, svc.fire_args(what="x" * 20)),
+        "add": (TMessageType.CALL, svc.add_args(a=1, b=-2)),
+        "add-reply": (TMessageType.REPLY, svc.add_result(success=-1)),
+        "add-failure": (TMessageType.REPLY, svc.add_result(failure=Failure(message="m"))),
+        "evaluate": (TMessageType.CALL, svc.evaluate_args(v=nested_value(6), env={})),
+        "appex": (TMessageType.EXCEPTION, TApplicationException(1, "unknown method")),
+        "bench-roundtrip": (TMessageType.CALL, bench_svc.roundtrip_args(item=ITEM)),
+    }
+    for kind, target, call, deep in (("binary", "fuzz_binary", binary_call, binary_struct_deep),
+                                     ("compact", "fuzz_compact", compact_call,
+                                      compact_struct_deep)):
+        msgs = {}
+        for name, (mtype, obj) in calls.items():
+            fname = name.split("-")[0] if name != "bench-roundtrip" else "roundtrip"
+            msgs[name] = message(kind, fname, mtype, 7, obj)
+            write(target, "ok-%s" % name, msgs[name])
+        if kind == "binary":
+            write(target, "ok-nonstrict", message("binary-nonstrict", "add", TMessageType.CALL,
+                                                  9, svc.add_args(a=5, b=6)))
+            alltypes = BINARY_ALL_TYPES
+        else:
+            alltypes = COMPACT_ALL_TYPES
+        write(target, "ok-pipelined", msgs["add"] + msgs["nothing"] + msgs["fire"])
+        write(target, "ok-unknown-fields", call(alltypes))
+        write(target, "ok-depth-63", call(deep(63)))
+        write(target, "bad-depth-70", call(deep(70)))
+        write(target, "bad-empty", b"")
+        write(target, "bad-truncated", msgs["echo"][: len(msgs["echo"]) // 2])
+        write(target, "bad-trailing", msgs["add"] + b"\x80")
+        write(target, "bad-type-0", call(b"\x00", mtype=0))
+        write(target, "bad-type-5", call(b"\x00", mtype=5))
+        if kind == "binary":
+            write(target, "bad-version", b"\x80\x02\x00\x01" + msgs["add"][4:])
+            write(target, "bad-field-type", call(b"\x05\x00\x01\x00"))
+            write(target, "bad-negative-string", call(b"\x0b\x00\x01\xff\xff\xff\xff\x00"))
+            write(target, "bad-negative-list", call(b"\x0f\x00\x01\x08\xff\xff\xff\xfe\x00"))
+            write(target, "bad-list-count", call(b"\x0f\x00\x01\x08\x10\x00\x00\x00\x00"))
+            write(target, "bad-map-key-type", call(b"\x0d\x00\x01\x01\x08\x00\x00\x00\x00\x00"))
+            write(target, "bad-empty-list-type", call(b"\x0f\x00\x01\x11\x00\x00\x00\x00\x00"))
+        else:
+            write(target, "bad-protocol-id", b"\x81" + msgs["add"][1:])
+            write(target, "bad-version", b"\x82\x22" + msgs["add"][2:])
+            write(target, "bad-field-type", call(b"\x1e\x00"))
+            write(target, "bad-long-varint", call(b"\x15\xff\xff\xff\xff\xff\x01\x00"))
+            write(target, "bad-negative-string", call(b"\x18\xff\xff\xff\xff\x0f\x00"))
+            write(target, "bad-list-count", call(b"\x19\xf5\x80\x80\x04\x00"))
+            write(target, "bad-map-types", call(b"\x1b\x01\xe5\x00\x00\x00"))
+            write(target, "bad-empty-list-type", call(b"\x19\x0e\x00"))
+
+
+def framing_seeds():
+    add = svc.add_args(a=1, b=2)
+    for pbit, kind in ((0, "binary"), (1, "compact")):
+        msgs = [message(kind, "add", TMessageType.CALL, i, add) for i in range(3)]
+        echo = message(kind, "echo", TMessageType.CALL, 1, svc.echo_args(e=EVERYTHING))
+        bench = message(kind, "roundtrip", TMessageType.CALL, 1,
+                        bench_svc.roundtrip_args(item=ITEM))
+        for tbit, tname in ((0, "framed"), (2, "buffered")):
+            wrap = framed if tname == "framed" else (lambda m: m)
+
+            def sel(limit):
+                return bytes([pbit | tbit | (limit << 2)])
+
+            pre = "%s-%s" % (tname, kind)
+            write("fuzz_framing", "ok-%s-one" % pre, sel(3) + wrap(msgs[0]))
+            write("fuzz_framing", "ok-%s-pipelined" % pre, sel(2) + b"".join(map(wrap, msgs)))
+            write("fuzz_framing", "ok-%s-echo" % pre, sel(3) + wrap(echo))
+            write("fuzz_framing", "ok-%s-bench" % pre, sel(2) + wrap(bench))
+            write("fuzz_framing", "bad-%s-over-limit" % pre, sel(0) + wrap(echo))
+            write("fuzz_framing", "bad-%s-partial" % pre,
+                  sel(3) + wrap(msgs[0]) + wrap(msgs[1])[:-3])
+            write("fuzz_framing", "bad-%s-garbage" % pre, sel(3) + b"\xff\xfe\xfd\xfc\xfb\xfa")
+        write("fuzz_framing", "bad-framed-%s-zero" % kind, bytes([pbit]) + b"\x00\x00\x00\x00")
+        write("fuzz_framing", "bad-framed-%s-negative" % kind,
+              bytes([pbit | 12]) + b"\xff\xff\xff\xf0" + msgs[0])
+        write("fuzz_framing", "bad-framed-%s-body" % kind,
+              bytes([pbit | 12]) + framed(b"\x00\x01garbage"))
+        write("fuzz_framing", "bad-framed-%s-body-trailing" % kind,
+              bytes([pbit | 12]) + framed(msgs[0] + b"\x00"))
+
+
+def decode_seeds():
+    for i, name in enumerate(DECODE_STRUCTS):
+        for j, obj in enumerate(DECODE_VALUES[name]):
+            for kind in ("binary", "compact"):
+                write("fuzz_decode", "ok-%s-%d-%s" % (name, j, kind),
+                      bytes([i]) + struct_bytes(kind, obj))
+    sel = DECODE_STRUCTS.index
+    for kind in ("binary", "compact"):
+        write("fuzz_decode", "bad-Everything-truncated-%s" % kind,
+              bytes([sel("Everything")]) + struct_bytes(kind, EVERYTHING)[:200])
+        write("fuzz_decode", "bad-Tree-too-deep-%s" % kind,
+              bytes([sel("Tree")]) + struct_bytes(kind, tree(40)))
+    # A Point without its required y; a list of i64 where the IDL has list<bool>.
+    write("fuzz_decode", "bad-Point-missing-y-binary",
+          bytes([sel("Point")]) + b"\x08\x00\x01\x00\x00\x00\x07\x00")
+    write("fuzz_decode", "bad-Point-missing-y-compact", bytes([sel("Point")]) + b"\x15\x0e\x00")
+    write("fuzz_decode", "bad-Containers-elem-type-binary",
+          bytes([sel("Containers")]) + b"\x0f\x00\x01\x0a\x00\x00\x00\x01" + b"\x00" * 8 + b"\x00")
+    write("fuzz_decode", "bad-Containers-elem-type-compact",
+          bytes([sel("Containers")]) + b"\x19\x16\x02\x00")
+
+
+def main():
+    for target in ("fuzz_binary", "fuzz_compact", "fuzz_framing", "fuzz_decode"):
+        d = os.path.join(CORPUS, target)
+        if os.path.isdir(d):
+            for f in os.listdir(d):
+                if f.startswith(("ok-", "bad-")):
+                    os.unlink(os.path.join(d, f))
+    proto_seeds()
+    framing_seeds()
+    decode_seeds()
+    shutil.rmtree(gen)
+    total = sum(os.path.getsize(os.path.join(dp, f))
+                for dp, _, fs in os.walk(CORPUS) for f in fs)
+    print("corpus: %d bytes in %s" % (total, CORPUS))
+
+
+if __name__ == "__main__":
+    main()
