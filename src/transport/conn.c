@@ -225,6 +225,9 @@ process(tc_conn_t *c)
         return;
     }
     tc_buf_consume(&c->_in, pos);
+    /* a partial message left over started arriving no later than this read */
+    c->msg_since =
+        c->_in.len == 0 ? 0.0 : (pos > 0 || c->msg_since == 0.0 ? c->last_io : c->msg_since);
     if (c->_out.len > c->_out_off) {
         flush(c);
     } else if (c->_close_when_done && tc_conn_idle(c)) {

@@ -45,10 +45,11 @@ typedef struct tc_conn_settings {
  */
 struct tc_conn {
     TAILQ_ENTRY(tc_conn) link;
-    void *owner;    /* the 'arg' of the handler callbacks */
-    bool in_call;   /* a message is being handled: the connection must not move */
-    double last_io; /* monotonic seconds of the last read or write */
-    char peer[64];  /* for logs */
+    void *owner;      /* the 'arg' of the handler callbacks */
+    bool in_call;     /* a message is being handled: the connection must not move */
+    double last_io;   /* monotonic seconds of the last read or write */
+    double msg_since; /* when the partial message now buffered began arriving; 0: none */
+    char peer[64];    /* for logs */
     int _fd;
     bool _in_cb;  /* inside one of our callbacks: defer the free */
     bool _closed; /* closed, free pending */

@@ -217,18 +217,18 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     tc_conn_t *c = TAILQ_FIRST(&lp->conns);
     while (c != NULL) {
         tc_conn_t *next = TAILQ_NEXT(c, link);
-        if (!c->in_call && now - c->last_io >= timeout) {
-            if (tc_conn_idle(c)) {
-                tc_log(TC_LOG_DEBUG, "%s: closed: silent for %.0f s (client_timeout)", c->peer,
-                       timeout);
-                tc_conn_close(c, NULL);
-            } else {
-                tc_log(TC_LOG_WARNING,
-                       "%s: closed: message not finished within %.0f s "
-                       "(client_timeout)",
-                       c->peer, timeout);
-                tc_conn_close(c, NULL);
-            }
+        if (c->in_call) {
+            c = next;
+            continue;
+        }
+        /* a message must arrive whole within the timeout, however slowly it trickles */
+        if (c->msg_since != 0.0 && now - c->msg_since >= timeout) {
+            tc_log(TC_LOG_WARNING, "%s: closed: message not finished within %g s (client_timeout)",
+                   c->peer, timeout);
+            tc_conn_close(c, NULL);
+        } else if (now - c->last_io >= timeout) {
+            tc_log(TC_LOG_DEBUG, "%s: closed: silent for %g s (client_timeout)", c->peer, timeout);
+            tc_conn_close(c, NULL);
         }
         c = next;
     }

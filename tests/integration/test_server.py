@@ -214,6 +214,28 @@ class LimitsTest(unittest.TestCase):
             while "message not finished" not in srv.log() and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.assertIn("message not finished within 1 s", srv.log())
+            # a message trickling in a byte at a time is cut too (slowloris)
+            call = encode_call("echo", 2, self.S.echo_args(s="y" * 100))
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.settimeout(0.25)
+            t0 = time.monotonic()
+            closed = False
+            for b in call:
+                try:
+                    s.sendall(bytes([b]))
+                    if s.recv(10) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    closed = True
+                    break
+                if time.monotonic() - t0 > 6:
+                    break
+            s.close()
+            self.assertTrue(closed, "a trickling message was never cut")
+            self.assertLess(time.monotonic() - t0, 3.5)
             # a client that keeps talking is not cut
             c, trans = harness.client(self.S, srv.port)
             for i in range(4):
