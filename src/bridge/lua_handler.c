@@ -117,6 +117,8 @@ tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err)
     if (L == NULL) {
         return NULL;
     }
+    /* a call's values die young: generational collection suits handler states */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, (void *)cfg);
     if (tc_lua_pcall(L, 1, SLOT_BASE, err) != TC_OK) {
