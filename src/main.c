@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* thriftcorn's command line: argv -> config -> arbiter; nothing else. */
+#include "arbiter/arbiter.h"
 #include "bridge/lua_handler.h"
 #include "bridge/lua_state.h"
 #include "build_config.h"
@@ -206,8 +207,7 @@ main(int argc, char **argv)
             if (cfg != NULL && cli.mode == MODE_CHECK_CONFIG) {
                 rc = check_handler(cfg);
             } else if (cfg != NULL) {
-                fprintf(stderr, "thriftcorn: serving is not built yet; use --check-config\n");
-                rc = 2;
+                rc = tc_arbiter_run(cfg);
             }
             tc_config_free(cfg);
         }

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The arbiter's signals as a self-pipe: handlers only write the signal number
+ * to a pipe, and the arbiter's loop reads them in arrival order.
+ */
+#ifndef TC_ARBITER_SIGNALS_H
+#define TC_ARBITER_SIGNALS_H
+
+#include "core/common.h"
+
+#include <sys/types.h>
+
+/*
+ * Install the handlers for SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN
+ * and SIGTTOU, unblock them, and ignore SIGPIPE. Returns TC_OK or -errno.
+ * Arbiter only, before any fork.
+ */
+int tc_signals_init(void) TC_NODISCARD;
+
+/*
+ * Wait up to 'timeout_ms' (-1: no limit) for signals and store up to 'cap'
+ * of them in 'sigs', oldest first. Returns how many (0 on timeout or when
+ * interrupted), or -errno.
+ */
+int tc_signals_wait(int *sigs, int cap, int timeout_ms) TC_NODISCARD;
+
+/*
+ * fork() with every signal blocked across it, so that no handler runs in the
+ * child. In the child, the dispositions changed by tc_signals_init() are back
+ * to their defaults, the pipe is closed and the mask is empty. Returns what
+ * fork() returns, or -errno.
+ */
+pid_t tc_signals_fork(void);
+
+/* Restore the default dispositions and close the pipe. */
+void tc_signals_deinit(void);
+
+#endif /* TC_ARBITER_SIGNALS_H */

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Listening sockets: a bind spec parsed, bound and listened on by the arbiter
+ * before it forks; the workers inherit the descriptors and accept on them.
+ */
+#include "transport/listener.h"
+
+#include "core/alloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define UNIX_PREFIX "unix:"
+#define FD_PREFIX   "fd://"
+#define SPEC_FORMS  "expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N"
+#define HOST_MAX    256 /* a DNS name is at most 253 bytes */
+#define NAME_LEN    (INET6_ADDRSTRLEN + 16)
+
+/* ---- helpers ---- */
+
+static void
+reset(tc_listener_t *l)
+{
+    l->fd = -1;
+    l->family = AF_UNSPEC;
+    l->spec = NULL;
+    l->name = NULL;
+    l->unix_path = NULL;
+}
+
+/* close() is not retried on EINTR: on Linux the descriptor is gone either way. */
+static void
+close_fd(int fd)
+{
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+}
+
+/* "127.0.0.1:9090" or "[::1]:9090" for an AF_INET or AF_INET6 address. */
+static void
+format_addr(const struct sockaddr *sa, char *buf, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)sa;
+        if (inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip)) == NULL) {
+            (void)snprintf(ip, sizeof(ip), "?");
+        }
+        (void)snprintf(buf, n, "[%s]:%u", ip, (unsigned)ntohs(a6->sin6_port));
+    } else {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)sa;
+        if (inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip)) == NULL) {
+            (void)snprintf(ip, sizeof(ip), "?");
+        }
+        (void)snprintf(buf, n, "%s:%u", ip, (unsigned)ntohs(a4->sin_port));
+    }
+}
+
+/* The name a bound socket goes by: "127.0.0.1:40123", "[::1]:9090", "unix:/x.sock". */
+static int
+sock_name(int fd, char **name, int *family)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return -errno;
+    }
+    char buf[sizeof(((struct sockaddr_un *)NULL)->sun_path) + NAME_LEN];
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        format_addr(sa, buf, sizeof(buf));
+    } else if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)sa;
+        size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+                          ? len - offsetof(struct sockaddr_un, sun_path)
+                          : 0;
+        if (plen > 0 && un->sun_path[0] == '\0') {
+            /* Linux abstract socket: shown with '@', as ss(8) does */
+            (void)snprintf(buf, sizeof(buf), UNIX_PREFIX "@%.*s", (int)(plen - 1),
+                           un->sun_path + 1);
+        } else {
+            (void)snprintf(buf, sizeof(buf), UNIX_PREFIX "%.*s", (int)strnlen(un->sun_path, plen),
+                           un->sun_path);
+        }
+    } else {
+        return TC_EINVAL;
+    }
+    *name = tc_xstrdup(buf);
+    *family = ss.ss_family;
+    return TC_OK;
+}
+
+/* ---- HOST:PORT and [V6]:PORT ---- */
+
+/* A decimal port, 0-65535, no sign, no spaces. */
+static int
+parse_port(const char *spec, const char *s, unsigned *port, tc_err_t *err)
+{
+    if (*s == '\0') {
+        return tc_err_set(err, TC_EINVAL, "%s: missing port after ':'", spec);
+    }
+    unsigned long v = 0;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return tc_err_set(err, TC_EINVAL, "%s: port '%s' is not a number", spec, s);
+        }
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > 65535) {
+            return tc_err_set(err, TC_EINVAL, "%s: port %s out of range (0-65535)", spec, s);
+        }
+    }
+    *port = (unsigned)v;
+    return TC_OK;
+}
+
+/* Split 'spec' into host and port; '*v6' is set for the bracketed form. */
+static int
+split_host_port(const char *spec, char *host, unsigned *port, bool *v6, tc_err_t *err)
+{
+    const char *colon;
+    const char *hbeg = spec;
+    size_t hlen;
+    *v6 = spec[0] == '[';
+    if (*v6) {
+        const char *close = strchr(spec, ']');
+        if (close == NULL) {
+            return tc_err_set(err, TC_EINVAL, "%s: missing ']' after the IPv6 address", spec);
+        }
+        if (close[1] != ':') {
+            return tc_err_set(err, TC_EINVAL, "%s: expected ':PORT' after ']'", spec);
+        }
+        hbeg = spec + 1;
+        hlen = (size_t)(close - hbeg);
+        colon = close + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (colon == NULL) {
+            return tc_err_set(err, TC_EINVAL, "%s: " SPEC_FORMS, spec);
+        }
+        hlen = (size_t)(colon - spec);
+        if (memchr(spec, ':', hlen) != NULL) {
+            return tc_err_set(err, TC_EINVAL, "%s: an IPv6 address goes in brackets: [V6]:PORT",
+                              spec);
+        }
+    }
+    if (hlen == 0) {
+        return tc_err_set(err, TC_EINVAL, "%s: missing host (use 0.0.0.0 or [::] for all)", spec);
+    }
+    if (hlen >= HOST_MAX) {
+        return tc_err_set(err, TC_EINVAL, "%s: host name too long", spec);
+    }
+    memcpy(host, hbeg, hlen);
+    host[hlen] = '\0';
+    return parse_port(spec, colon + 1, port, err);
+}
+
+/* The reason getaddrinfo() failed; its gai_strerror() is not documented as thread-safe. */
+static const char *
+gai_reason(int rc, int saved_errno)
+{
+    switch (rc) {
+    case EAI_NONAME:
+    case EAI_NODATA:
+        return "host not found";
+    case EAI_AGAIN:
+        return "temporary failure in name resolution";
+    case EAI_FAMILY:
+    case EAI_ADDRFAMILY:
+        return "no address of a supported family";
+    case EAI_MEMORY:
+        return tc_strerror(-ENOMEM);
+    case EAI_SYSTEM:
+        return tc_strerror(-saved_errno);
+    default:
+        return "name resolution failed";
+    }
+}
+
+/* socket(), options, bind(), listen() for one address; the failed step in '*step'. */
+static int
+bind_addr(const struct addrinfo *ai, int backlog, const char **step)
+{
+    int one = 1;
+    *step = "socket";
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    *step = "setsockopt";
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+        goto fail;
+    }
+    /* [::]:PORT means IPv6 only, as in nginx; bind 0.0.0.0:PORT too for both */
+    if (ai->ai_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+        goto fail;
+    }
+    *step = "bind";
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        goto fail;
+    }
+    *step = "listen";
+    if (listen(fd, backlog) < 0) {
+        goto fail;
+    }
+    return fd;
+fail:;
+    int rc = -errno;
+    close_fd(fd);
+    return rc;
+}
+
+/* "SPEC (ADDR): [STEP: ]REASON"; ADDR only when a name was resolved, STEP unless bind. */
+static void
+report(const char *spec, const struct sockaddr *sa, const char *step, int rc, tc_err_t *err)
+{
+    char addr[NAME_LEN];
+    char label[HOST_MAX + 2 * NAME_LEN];
+    format_addr(sa, addr, sizeof(addr));
+    if (strcmp(addr, spec) == 0) {
+        (void)snprintf(label, sizeof(label), "%s", spec);
+    } else {
+        (void)snprintf(label, sizeof(label), "%s (%s)", spec, addr);
+    }
+    if (strcmp(step, "bind") == 0) {
+        tc_err_set(err, rc, "%s: %s", label, tc_strerror(rc));
+    } else {
+        tc_err_set(err, rc, "%s: %s: %s", label, step, tc_strerror(rc));
+    }
+}
+
+static int
+open_inet(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+{
+    char host[HOST_MAX];
+    char service[8];
+    unsigned port = 0;
+    bool v6;
+    int rc = split_host_port(spec, host, &port, &v6, err);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    (void)snprintf(service, sizeof(service), "%u", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = v6 ? AF_INET6 : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (v6 ? AI_NUMERICHOST : 0);
+    struct addrinfo *res = NULL;
+    errno = 0;
+    int grc = getaddrinfo(host, service, &hints, &res);
+    if (grc != 0) {
+        if (v6 && grc == EAI_NONAME) {
+            return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv6 address", spec, host);
+        }
+        return tc_err_set(err, grc == EAI_SYSTEM ? -errno : TC_ENOTFOUND, "%s: %s", spec,
+                          gai_reason(grc, errno));
+    }
+    /* a name may resolve to several addresses: the first that binds wins */
+    rc = TC_ENOTFOUND;
+    for (const struct addrinfo *ai = res; ai != NULL && l->fd < 0; ai = ai->ai_next) {
+        const char *step;
+        int fd = bind_addr(ai, backlog, &step);
+        if (fd >= 0) {
+            l->fd = fd;
+        } else if (rc == TC_ENOTFOUND) {
+            rc = fd;
+            report(spec, ai->ai_addr, step, rc, err);
+        }
+    }
+    freeaddrinfo(res);
+    if (l->fd < 0) {
+        return rc;
+    }
+    rc = sock_name(l->fd, &l->name, &l->family);
+    if (rc != TC_OK) {
+        return tc_err_set(err, rc, "%s: getsockname: %s", spec, tc_strerror(rc));
+    }
+    return TC_OK;
+}
+
+/* ---- unix:PATH ---- */
+
+/*
+ * A socket file already at 'path' is stale when nobody accepts on it any
+ * more (connect() is refused); a live one means another server owns it.
+ */
+static int
+remove_stale_socket(const char *spec, const char *path, const struct sockaddr_un *sun,
+                    tc_err_t *err)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int rc = -errno;
+        return tc_err_set(err, rc, "%s: socket: %s", spec, tc_strerror(rc));
+    }
+    int rc;
+    do {
+        rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    } while (rc < 0 && errno == EINTR);
+    int e = rc < 0 ? errno : 0;
+    close_fd(fd);
+    if (rc == 0 || e == EAGAIN) {
+        return tc_err_set(err, -EADDRINUSE, "%s: %s (a server is accepting on it)", spec,
+                          tc_strerror(-EADDRINUSE));
+    }
+    if (e != ECONNREFUSED) {
+        return tc_err_set(err, -e, "%s: cannot probe the existing socket: %s", spec,
+                          tc_strerror(-e));
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        rc = -errno;
+        return tc_err_set(err, rc, "%s: cannot remove the stale socket: %s", spec, tc_strerror(rc));
+    }
+    return TC_OK;
+}
+
+/* socket(), bind(), listen() on a unix path; the failed step in '*step'. */
+static int
+bind_unix(const struct sockaddr_un *sun, int backlog, const char **step)
+{
+    *step = "socket";
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    *step = "bind";
+    if (bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0) {
+        int rc = -errno;
+        close_fd(fd);
+        return rc;
+    }
+    *step = "listen";
+    if (listen(fd, backlog) < 0) {
+        int rc = -errno;
+        (void)unlink(sun->sun_path); /* ours: bind() just created it */
+        close_fd(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static int
+open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+{
+    const char *path = spec + strlen(UNIX_PREFIX);
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (*path == '\0') {
+        return tc_err_set(err, TC_EINVAL, "%s: missing path after 'unix:'", spec);
+    }
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        return tc_err_set(err, TC_EINVAL, "%s: path longer than %zu bytes", spec,
+                          sizeof(sun.sun_path) - 1);
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            return tc_err_set(err, -EEXIST, "%s: a file that is not a socket is in the way", spec);
+        }
+        int rc = remove_stale_socket(spec, path, &sun, err);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    } else if (errno != ENOENT) {
+        int rc = -errno;
+        return tc_err_set(err, rc, "%s: %s", spec, tc_strerror(rc));
+    }
+
+    const char *step = "bind";
+    int fd = bind_unix(&sun, backlog, &step);
+    if (fd < 0) {
+        if (strcmp(step, "bind") == 0) {
+            return tc_err_set(err, fd, "%s: %s", spec, tc_strerror(fd));
+        }
+        return tc_err_set(err, fd, "%s: %s: %s", spec, step, tc_strerror(fd));
+    }
+    l->fd = fd;
+    l->family = AF_UNIX;
+    l->name = tc_xstrdup(spec);
+    l->unix_path = tc_xstrdup(path);
+    return TC_OK;
+}
+
+/* ---- fd://N ---- */
+
+static int
+parse_fd(const char *spec, const char *s, int *fd, tc_err_t *err)
+{
+    long v = 0;
+    if (*s == '\0') {
+        return tc_err_set(err, TC_EINVAL, "%s: missing descriptor number", spec);
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return tc_err_set(err, TC_EINVAL, "%s: '%s' is not a descriptor number", spec, s);
+        }
+        v = v * 10 + (*p - '0');
+        if (v > INT_MAX) {
+            return tc_err_set(err, TC_EINVAL, "%s: descriptor number out of range", spec);
+        }
+    }
+    *fd = (int)v;
+    return TC_OK;
+}
+
+/*
+ * Adopt an inherited socket (systemd socket activation, a supervisor): it
+ * must be a stream socket; it is put in listening, non-blocking,
+ * close-on-exec mode. Its file, if it is a unix socket, is not ours to remove.
+ */
+static int
+open_fd(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+{
+    int fd = -1;
+    int rc = parse_fd(spec, spec + strlen(FD_PREFIX), &fd, err);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    int type = 0;
+    int listening = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+        rc = -errno;
+        if (rc == -EBADF) {
+            return tc_err_set(err, rc, "%s: not an open descriptor", spec);
+        }
+        if (rc == -ENOTSOCK) {
+            return tc_err_set(err, rc, "%s: not a socket", spec);
+        }
+        return tc_err_set(err, rc, "%s: %s", spec, tc_strerror(rc));
+    }
+    if (type != SOCK_STREAM) {
+        return tc_err_set(err, TC_EINVAL, "%s: not a stream socket", spec);
+    }
+    len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) {
+        rc = -errno;
+        return tc_err_set(err, rc, "%s: getsockopt: %s", spec, tc_strerror(rc));
+    }
+    if (!listening && listen(fd, backlog) < 0) {
+        rc = -errno;
+        return tc_err_set(err, rc, "%s: listen: %s", spec, tc_strerror(rc));
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        rc = -errno;
+        return tc_err_set(err, rc, "%s: fcntl: %s", spec, tc_strerror(rc));
+    }
+    rc = sock_name(fd, &l->name, &l->family);
+    if (rc == TC_EINVAL) {
+        return tc_err_set(err, rc, "%s: not an IPv4, IPv6 or unix socket", spec);
+    }
+    if (rc != TC_OK) {
+        return tc_err_set(err, rc, "%s: getsockname: %s", spec, tc_strerror(rc));
+    }
+    l->fd = fd;
+    return TC_OK;
+}
+
+/* ---- public ---- */
+
+int
+tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+{
+    reset(l);
+    int rc;
+    if (spec == NULL || *spec == '\0') {
+        return tc_err_set(err, TC_EINVAL, "empty bind address: " SPEC_FORMS);
+    }
+    if (strncmp(spec, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0) {
+        rc = open_unix(l, spec, backlog, err);
+    } else if (strncmp(spec, FD_PREFIX, strlen(FD_PREFIX)) == 0) {
+        rc = open_fd(l, spec, backlog, err);
+    } else {
+        rc = open_inet(l, spec, backlog, err);
+    }
+    if (rc != TC_OK) {
+        close_fd(l->fd);
+        free(l->name);
+        reset(l);
+        return rc;
+    }
+    l->spec = tc_xstrdup(spec);
+    return TC_OK;
+}
+
+void
+tc_listener_close(tc_listener_t *l, bool unlink_path)
+{
+    close_fd(l->fd);
+    if (unlink_path && l->unix_path != NULL) {
+        (void)unlink(l->unix_path); /* already gone is fine */
+    }
+    free(l->spec);
+    free(l->name);
+    free(l->unix_path);
+    reset(l);
+}

@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for transport/listener.c: every bind form, and the errors operators meet. */
+#include "tc_test.h"
+
+#include "core/err.h"
+#include "transport/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define BACKLOG 16
+
+/* ---- helpers ---- */
+
+/* The port of "HOST:PORT" or "[V6]:PORT". */
+static unsigned
+name_port(const char *name)
+{
+    const char *colon = strrchr(name, ':');
+    assert_non_null(colon);
+    return (unsigned)strtoul(colon + 1, NULL, 10);
+}
+
+/* Connect to 'sa' and check that the listener accepts the connection. */
+static void
+assert_accepts(const tc_listener_t *l, const struct sockaddr *sa, socklen_t salen)
+{
+    int c = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, sa, salen), 0);
+    struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    int s = accept(l->fd, NULL, NULL);
+    assert_true(s >= 0);
+    close(s);
+    close(c);
+}
+
+static void
+assert_accepts_inet(const tc_listener_t *l, const char *ip, unsigned port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    if (strchr(ip, ':') != NULL) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET6, ip, &a6->sin6_addr), 1);
+        len = sizeof(*a6);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        assert_int_equal(inet_pton(AF_INET, ip, &a4->sin_addr), 1);
+        len = sizeof(*a4);
+    }
+    assert_accepts(l, (const struct sockaddr *)&ss, len);
+}
+
+static void
+fill_sun(struct sockaddr_un *sun, const char *path)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+}
+
+/* A fresh path under /tmp for a unix socket; the file does not exist. */
+static void
+temp_path(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/tc-test-listener-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(buf);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(unlink(buf), 0);
+}
+
+static bool
+file_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Open 'spec', expecting failure, and check that the message contains 'want'. */
+static void
+assert_open_fails(const char *spec, const char *want)
+{
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    int rc = tc_listener_open(&l, spec, BACKLOG, &err);
+    assert_true(rc < 0);
+    assert_int_equal(err.code, rc);
+    assert_int_equal(l.fd, -1);
+    assert_null(l.name);
+    if (strstr(err.msg, want) == NULL) {
+        fail_msg("'%s': message '%s' lacks '%s'", spec, err.msg, want);
+    }
+}
+
+/* ---- TCP ---- */
+
+static void
+test_ipv4_port_zero(void **state)
+{
+    (void)state;
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    assert_true(l.fd >= 0);
+    assert_int_equal(l.family, AF_INET);
+    assert_string_equal(l.spec, "127.0.0.1:0");
+    assert_null(l.unix_path);
+    unsigned port = name_port(l.name);
+    assert_true(port > 0);
+    char want[64];
+    snprintf(want, sizeof(want), "127.0.0.1:%u", port);
+    assert_string_equal(l.name, want);
+    assert_true(fcntl(l.fd, F_GETFL) & O_NONBLOCK);
+    assert_true(fcntl(l.fd, F_GETFD) & FD_CLOEXEC);
+    assert_accepts_inet(&l, "127.0.0.1", port);
+    tc_listener_close(&l, true);
+    assert_int_equal(l.fd, -1);
+    assert_null(l.name);
+    assert_null(l.spec);
+}
+
+static bool
+have_ipv6_loopback(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof(a6));
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_loopback;
+    bool ok = bind(fd, (struct sockaddr *)&a6, sizeof(a6)) == 0;
+    close(fd);
+    return ok;
+}
+
+static void
+test_ipv6_port_zero(void **state)
+{
+    (void)state;
+    if (!have_ipv6_loopback()) {
+        print_message("skipped: this machine has no IPv6 loopback (cannot bind ::1)\n");
+        skip();
+    }
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, "[::1]:0", BACKLOG, &err), TC_OK);
+    assert_int_equal(l.family, AF_INET6);
+    unsigned port = name_port(l.name);
+    char want[64];
+    snprintf(want, sizeof(want), "[::1]:%u", port);
+    assert_string_equal(l.name, want);
+    assert_accepts_inet(&l, "::1", port);
+    tc_listener_close(&l, true);
+}
+
+static void
+test_localhost_resolves(void **state)
+{
+    (void)state;
+    tc_listener_t probe;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&probe, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    unsigned port = name_port(probe.name);
+    tc_listener_close(&probe, true);
+
+    char spec[64];
+    snprintf(spec, sizeof(spec), "localhost:%u", port);
+    tc_listener_t l;
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_string_equal(l.spec, spec);
+    assert_int_equal(name_port(l.name), port);
+    char v4[64];
+    char v6[64];
+    snprintf(v4, sizeof(v4), "127.0.0.1:%u", port);
+    snprintf(v6, sizeof(v6), "[::1]:%u", port);
+    if (l.family == AF_INET) {
+        assert_string_equal(l.name, v4);
+        assert_accepts_inet(&l, "127.0.0.1", port);
+    } else {
+        assert_int_equal(l.family, AF_INET6);
+        assert_string_equal(l.name, v6);
+        assert_accepts_inet(&l, "::1", port);
+    }
+    tc_listener_close(&l, true);
+}
+
+static void
+test_address_in_use(void **state)
+{
+    (void)state;
+    tc_listener_t first;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&first, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    char want[96];
+    snprintf(want, sizeof(want), "%s: address already in use", first.name);
+    assert_open_fails(first.name, want);
+
+    tc_listener_t second;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&second, first.name, BACKLOG, &err), -EADDRINUSE);
+    assert_string_equal(err.msg, want);
+    tc_listener_close(&first, true);
+}
+
+static void
+test_malformed_specs(void **state)
+{
+    (void)state;
+    assert_open_fails("", "empty bind address");
+    assert_open_fails("nohost", "nohost: expected HOST:PORT");
+    assert_open_fails("1.2.3.4:99999", "1.2.3.4:99999: port 99999 out of range");
+    assert_open_fails("[::1", "[::1: missing ']'");
+    assert_open_fails("[::1]9090", "expected ':PORT' after ']'");
+    assert_open_fails("[]:9090", "missing host");
+    assert_open_fails(":9090", "missing host");
+    assert_open_fails("127.0.0.1:", "missing port");
+    assert_open_fails("127.0.0.1:90a", "is not a number");
+    assert_open_fails("127.0.0.1:-1", "is not a number");
+    assert_open_fails("::1:9090", "in brackets");
+    assert_open_fails("[not-v6]:9090", "is not an IPv6 address");
+    assert_open_fails("host.invalid:9090", "host.invalid:9090: ");
+    assert_open_fails("unix:", "missing path");
+    assert_open_fails("fd://", "missing descriptor number");
+    assert_open_fails("fd://x", "not a descriptor number");
+    assert_open_fails("fd://99999999999", "out of range");
+}
+
+/* ---- unix:PATH ---- */
+
+static void
+test_unix_socket(void **state)
+{
+    (void)state;
+    char path[108];
+    temp_path(path, sizeof(path));
+    char spec[128];
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_int_equal(l.family, AF_UNIX);
+    assert_string_equal(l.name, spec);
+    assert_string_equal(l.unix_path, path);
+    struct sockaddr_un sun;
+    fill_sun(&sun, path);
+    assert_accepts(&l, (struct sockaddr *)&sun, sizeof(sun));
+
+    /* a live socket is another server's: refused, and its file stays */
+    assert_open_fails(spec, "address already in use");
+    assert_true(file_exists(path));
+
+    tc_listener_close(&l, false);
+    assert_true(file_exists(path));
+    /* the file left behind is stale now: replaced */
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_accepts(&l, (struct sockaddr *)&sun, sizeof(sun));
+    tc_listener_close(&l, true);
+    assert_false(file_exists(path));
+}
+
+static void
+test_unix_stale_socket_replaced(void **state)
+{
+    (void)state;
+    char path[108];
+    temp_path(path, sizeof(path));
+    struct sockaddr_un sun;
+    fill_sun(&sun, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    close(fd); /* the file stays: a crashed server's leftover */
+    assert_true(file_exists(path));
+
+    char spec[128];
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_accepts(&l, (struct sockaddr *)&sun, sizeof(sun));
+    tc_listener_close(&l, true);
+    assert_false(file_exists(path));
+}
+
+static void
+test_unix_regular_file_untouched(void **state)
+{
+    (void)state;
+    char path[108];
+    temp_path(path, sizeof(path));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("precious", f);
+    fclose(f);
+
+    char spec[128];
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    char want[160];
+    snprintf(want, sizeof(want), "%s: a file that is not a socket", spec);
+    assert_open_fails(spec, want);
+
+    char buf[16] = {0};
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    assert_string_equal(buf, "precious");
+    assert_int_equal(unlink(path), 0);
+}
+
+static void
+test_unix_errors(void **state)
+{
+    (void)state;
+    assert_open_fails("unix:/nonexistent-dir-tc/x.sock",
+                      "unix:/nonexistent-dir-tc/x.sock: no such file or directory");
+    char spec[256];
+    memset(spec, 'a', sizeof(spec) - 1);
+    spec[sizeof(spec) - 1] = '\0';
+    memcpy(spec, "unix:/", 6);
+    assert_open_fails(spec, "path longer than 107 bytes");
+}
+
+/* ---- fd://N ---- */
+
+static void
+test_fd_inherited(void **state)
+{
+    (void)state;
+    /* a bound socket not yet listening, as a supervisor might pass it */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a4;
+    memset(&a4, 0, sizeof(a4));
+    a4.sin_family = AF_INET;
+    a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a4, sizeof(a4)), 0);
+    socklen_t len = sizeof(a4);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a4, &len), 0);
+    unsigned port = ntohs(a4.sin_port);
+
+    char spec[32];
+    snprintf(spec, sizeof(spec), "fd://%d", fd);
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_int_equal(l.fd, fd);
+    assert_int_equal(l.family, AF_INET);
+    assert_string_equal(l.spec, spec);
+    char want[64];
+    snprintf(want, sizeof(want), "127.0.0.1:%u", port);
+    assert_string_equal(l.name, want);
+    assert_null(l.unix_path);
+    assert_true(fcntl(l.fd, F_GETFL) & O_NONBLOCK);
+    assert_accepts_inet(&l, "127.0.0.1", port);
+    tc_listener_close(&l, true);
+    assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
+}
+
+static void
+test_fd_errors(void **state)
+{
+    (void)state;
+    assert_open_fails("fd://999999", "fd://999999: not an open descriptor");
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    char spec[32];
+    char want[64];
+    snprintf(spec, sizeof(spec), "fd://%d", fd);
+    snprintf(want, sizeof(want), "%s: not a socket", spec);
+    assert_open_fails(spec, want);
+    assert_true(fcntl(fd, F_GETFD) >= 0); /* not ours: left open */
+    close(fd);
+
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    snprintf(spec, sizeof(spec), "fd://%d", fd);
+    assert_open_fails(spec, "not a stream socket");
+    close(fd);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ipv4_port_zero),
+        cmocka_unit_test(test_ipv6_port_zero),
+        cmocka_unit_test(test_localhost_resolves),
+        cmocka_unit_test(test_address_in_use),
+        cmocka_unit_test(test_malformed_specs),
+        cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_unix_stale_socket_replaced),
+        cmocka_unit_test(test_unix_regular_file_untouched),
+        cmocka_unit_test(test_unix_errors),
+        cmocka_unit_test(test_fd_inherited),
+        cmocka_unit_test(test_fd_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
