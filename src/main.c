@@ -135,8 +135,8 @@ parse_args(cli_t *cli, int argc, char **argv)
         } else if (cli->config == NULL) {
             cli->config = a;
         } else {
-            fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n",
-                    cli->config, a);
+            fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n", cli->config,
+                    a);
             return 2;
         }
     }

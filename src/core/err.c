@@ -78,6 +78,24 @@ tc_strerror(int code)
         return "timed out";
     case -ECONNREFUSED:
         return "connection refused";
+    case -EAGAIN:
+        return "resource temporarily unavailable";
+    case -EAFNOSUPPORT:
+        return "address family not supported";
+    case -ENOTDIR:
+        return "not a directory";
+    case -EROFS:
+        return "read-only file system";
+    case -EEXIST:
+        return "file exists";
+    case -EISDIR:
+        return "is a directory";
+    case -ENOTSOCK:
+        return "not a socket";
+    case -EBADF:
+        return "bad file descriptor";
+    case -EPERM:
+        return "operation not permitted";
     default:
         return code < 0 ? "system error" : "unknown status";
     }
