@@ -187,9 +187,9 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t
 }
 
 /* The handler raised: a declared exception, or INTERNAL_ERROR. */
-static void
+static int
 reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn, tc_proto_t *out,
-            size_t mark, tc_call_info_t *info, tc_err_t *err)
+            size_t mark, tc_err_t *err)
 {
     lua_State *L = h->L;
     int e = lua_gettop(L);
@@ -202,8 +202,7 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
         if (tc_lua_value_encode_field(L, e, out, fn->result, f, &eerr) == TC_OK) {
             out->ops->write_field_stop(out);
             out->ops->write_struct_end(out);
-            info->status = -1;
-            return;
+            return TC_CALL_DECLARED_EXCEPTION;
         }
         out->out->len = mark;
         tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", fn->service,
@@ -213,13 +212,13 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
         tc_err_set(err, TC_EINVAL, "%s.%s: %s", fn->service, fn->name, msg);
         lua_pop(L, 1);
     }
-    info->status = TC_APPEX_INTERNAL_ERROR;
     write_appex(out, m, TC_APPEX_INTERNAL_ERROR, h->expose_errors ? err->msg : "Internal error");
+    return TC_APPEX_INTERNAL_ERROR;
 }
 
-static void
+static int
 reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn, tc_proto_t *out,
-             size_t mark, tc_call_info_t *info, tc_err_t *err)
+             size_t mark, tc_err_t *err)
 {
     lua_State *L = h->L;
     out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
@@ -232,71 +231,50 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
             out->out->len = mark;
             tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", fn->service,
                        fn->name, eerr.msg);
-            info->status = TC_APPEX_INTERNAL_ERROR;
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                         h->expose_errors ? err->msg : "Internal error");
-            return;
+            return TC_APPEX_INTERNAL_ERROR;
         }
     }
     out->ops->write_field_stop(out);
     out->ops->write_struct_end(out);
+    return 0;
+}
+
+const tc_service_t *
+tc_lua_handler_service(const tc_lua_handler_t *h)
+{
+    return h->svc;
 }
 
 int
-tc_lua_handler_handle(tc_lua_handler_t *h, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
-                      tc_err_t *err)
+tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
+                    tc_proto_t *in, tc_proto_t *out, tc_err_t *err)
 {
     lua_State *L = h->L;
-    tc_msg_hdr_t m;
-    memset(info, 0, sizeof(*info));
-    int rc = in->ops->read_message_begin(in, &m);
-    if (rc != TC_OK) {
-        return tc_err_set(err, rc == TC_AGAIN ? TC_EPROTO : rc, "invalid message header (%s)",
-                          rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
-    }
-    info->method = m.name;
-    info->method_len = m.name_len;
-    info->replied = true;
-    size_t mark = out->out->len;
-    if (m.type != TC_MSG_CALL && m.type != TC_MSG_ONEWAY) {
-        info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
-        write_appex(out, &m, TC_APPEX_INVALID_MESSAGE_TYPE, "Invalid message type");
-        return TC_OK;
-    }
-    int idx = tc_schema_service_index(h->svc, m.name, m.name_len);
-    if (idx < 0) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "Invalid method name: '%.*s'",
-                 (int)(m.name_len > 256 ? 256 : m.name_len), m.name);
-        info->status = TC_APPEX_UNKNOWN_METHOD;
-        write_appex(out, &m, TC_APPEX_UNKNOWN_METHOD, msg);
-        return TC_OK;
-    }
     const tc_function_t *fn = h->svc->functions[idx];
-    bool oneway = m.type == TC_MSG_ONEWAY || fn->oneway;
-    info->replied = !oneway;
-
+    size_t mark = out->out->len;
+    int status = 0;
     lua_rawgeti(L, SLOT_FUNCS, (lua_Integer)idx + 1);
     int nargs = push_args(h, in, fn, err);
     if (nargs < 0) {
         lua_settop(L, SLOT_BASE);
-        info->status = TC_APPEX_PROTOCOL_ERROR;
         if (!oneway) {
-            write_appex(out, &m, TC_APPEX_PROTOCOL_ERROR, err->msg);
+            write_appex(out, m, TC_APPEX_PROTOCOL_ERROR, err->msg);
         }
-        return TC_OK;
+        return TC_APPEX_PROTOCOL_ERROR;
     }
-    int base = SLOT_BASE + 1;
     if (lua_pcall(L, nargs, 1, SLOT_MSGH) != LUA_OK) {
         if (oneway) {
             tc_err_set(err, TC_EINVAL, "%s.%s (oneway): %s", fn->service, fn->name,
                        luaL_tolstring(L, -1, NULL));
+            status = TC_APPEX_INTERNAL_ERROR;
         } else {
-            reply_error(h, &m, fn, out, mark, info, err);
+            status = reply_error(h, m, fn, out, mark, err);
         }
     } else if (!oneway) {
-        reply_result(h, &m, fn, out, mark, info, err);
+        status = reply_result(h, m, fn, out, mark, err);
     }
-    lua_settop(L, base - 1);
-    return TC_OK;
+    lua_settop(L, SLOT_BASE);
+    return status;
 }

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "protocol/protocol.h"
+#include "schema/schema.h"
 
 typedef struct tc_lua_handler tc_lua_handler_t;
 
@@ -25,23 +26,23 @@ tc_lua_handler_t *tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err);
 /* Close the state. NULL is a no-op. */
 void tc_lua_handler_free(tc_lua_handler_t *h);
 
-/* What tc_lua_handler_handle() did with a message, for the access log. */
-typedef struct tc_call_info {
-    const char *method; /* points into the request, not NUL-terminated */
-    uint32_t method_len;
-    int status;   /* 0 ok, else the TApplicationException type or -1 for a declared exception */
-    bool replied; /* false for oneway calls */
-} tc_call_info_t;
+/* The service the handler serves (owned by the handler's state). */
+const tc_service_t *tc_lua_handler_service(const tc_lua_handler_t *h);
+
+/* Status of a call that raised one of its declared exceptions (else 0 or a TApplicationException
+ * type). */
+#define TC_CALL_DECLARED_EXCEPTION (-1)
 
 /*
- * Handle one whole request message read by 'in' and append the reply (if
- * any) to 'out'. Returns TC_OK when the message was handled: a reply, a
- * declared exception or a TApplicationException was written (or nothing for
- * a oneway call); 'err' is then set only for something the operator should
- * see (a handler error with its traceback). Returns a negative code when the
- * bytes are not a valid message (the caller closes the connection).
+ * Call function 'idx' of the service (an index into its functions) with the
+ * arguments that 'in' reads next, 'm' being the message header already
+ * read. Unless 'oneway', append the whole reply message to 'out': the
+ * result, a declared exception or a TApplicationException. Returns the
+ * call's status: 0, TC_CALL_DECLARED_EXCEPTION, or the TApplicationException
+ * type sent. 'err' is set only for what the operator should see (a handler
+ * error with its traceback).
  */
-int tc_lua_handler_handle(tc_lua_handler_t *h, tc_proto_t *in, tc_proto_t *out,
-                          tc_call_info_t *info, tc_err_t *err) TC_NODISCARD;
+int tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
+                        tc_proto_t *in, tc_proto_t *out, tc_err_t *err);
 
 #endif /* TC_BRIDGE_LUA_HANDLER_H */

@@ -27,7 +27,7 @@ struct tc_loop {
     tc_loop_shared_t *shared;
     int index;
     struct event_base *base;
-    tc_lua_handler_t *handler;
+    tc_dispatch_t *dispatch;
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;    /* held by the loop thread except inside handler calls */
@@ -105,7 +105,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     tc_err_clear(&err);
     atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);
     pthread_mutex_unlock(&lp->lock);
-    int rc = tc_lua_handler_handle(lp->handler, &in, &op, &info, &err);
+    int rc = tc_dispatch_handle(lp->dispatch, &in, &op, &info, &err);
     pthread_mutex_lock(&lp->lock);
     atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
 
@@ -281,18 +281,18 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 tc_loop_t *
 tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
 {
-    tc_lua_handler_t *h = tc_lua_handler_new(shared->cfg, err);
-    if (h == NULL) {
+    tc_dispatch_t *d = tc_dispatch_new(shared->cfg, err);
+    if (d == NULL) {
         return NULL;
     }
     tc_loop_t *lp = tc_xcalloc(1, sizeof(*lp));
     lp->shared = shared;
     lp->index = index;
-    lp->handler = h;
+    lp->dispatch = d;
     lp->base = event_base_new();
     if (lp->base == NULL) {
         tc_err_set(err, TC_EINVAL, "cannot create an event loop");
-        tc_lua_handler_free(h);
+        tc_dispatch_free(d);
         free(lp);
         return NULL;
     }
@@ -382,7 +382,7 @@ tc_loop_free(tc_loop_t *lp)
         tc_conn_close(c, NULL);
     }
     event_base_free(lp->base);
-    tc_lua_handler_free(lp->handler);
+    tc_dispatch_free(lp->dispatch);
     pthread_mutex_destroy(&lp->lock);
     pthread_mutex_destroy(&lp->inq_lock);
     free(lp);

@@ -8,10 +8,10 @@
 #ifndef TC_WORKER_LOOP_H
 #define TC_WORKER_LOOP_H
 
-#include "bridge/lua_handler.h"
 #include "config/config.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "worker/dispatch.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dispatch table of a handler thread: from a whole request message to
+ * the handler of its method, and the replies that need no handler
+ * (UNKNOWN_METHOD, INVALID_MESSAGE_TYPE). One per handler thread.
+ */
+#ifndef TC_WORKER_DISPATCH_H
+#define TC_WORKER_DISPATCH_H
+
+#include "config/config.h"
+#include "core/err.h"
+#include "protocol/protocol.h"
+
+#include <stdbool.h>
+
+typedef struct tc_dispatch tc_dispatch_t;
+
+/* What tc_dispatch_handle() did with a message, for the access log. */
+typedef struct tc_call_info {
+    const char *method; /* points into the request, not NUL-terminated */
+    uint32_t method_len;
+    int status;   /* 0 ok, -1 a declared exception, else the TApplicationException type */
+    bool replied; /* false for oneway calls */
+} tc_call_info_t;
+
+/*
+ * Load the configured service's handlers for the calling thread. NULL with
+ * 'err' filled if the handler code cannot be loaded.
+ * Ownership: the caller frees it with tc_dispatch_free().
+ */
+tc_dispatch_t *tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err);
+
+/* Free it. NULL is a no-op. */
+void tc_dispatch_free(tc_dispatch_t *d);
+
+/*
+ * Handle one whole request message read by 'in' and append the reply (if
+ * any) to 'out'. Returns TC_OK when the message was handled, with 'err' set
+ * only for something the operator should see; a negative code when the
+ * bytes are not a valid message (the caller closes the connection).
+ */
+int tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
+                       tc_err_t *err) TC_NODISCARD;
+
+#endif /* TC_WORKER_DISPATCH_H */
