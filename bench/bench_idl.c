@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * thriftcorn-bench's generic mode: any method of any IDL, through a Lua
+ * state with thriftcorn's own IDL loader and codec. The arguments are
+ * encoded once; a reply is decoded with thriftcorn.decode_message() unless
+ * its body is byte for byte the last one that passed.
+ */
+#include "bench_call.h"
+
+#include "bridge/lua_state.h"
+#include "core/alloc.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct idl_call {
+    tc_bench_call_t base;
+    lua_State *L;
+    int check_ref; /* registry reference of the Lua check function */
+    char *method;
+    tc_buf_t args;    /* the encoded args struct */
+    tc_buf_t last_ok; /* body of the last reply that passed */
+    bool have_ok;
+} idl_call_t;
+
+/*
+ * Runs once per load thread: load the IDL, find the method, encode the
+ * arguments; returns the wire name, the args bytes and the check function.
+ */
+static const char prepare_lua[] =
+    "local idl, method, args_src, proto = ...\n"
+    "local tc = require('thriftcorn')\n"
+    "local mod = tc.load(idl)\n"
+    "local path, fname = method:match('^(.+)%.([^.]+)$')\n"
+    "if not path then\n"
+    "  error(\"--method: expected Service.name, got '\" .. method .. \"'\", 0)\n"
+    "end\n"
+    "local svc = mod\n"
+    "for part in path:gmatch('[^.]+') do\n"
+    "  svc = type(svc) == 'table' and rawget(svc, part) or nil\n"
+    "end\n"
+    "if type(svc) ~= 'table' or type(svc.by_name) ~= 'table' then\n"
+    "  error(\"--method: no service '\" .. path .. \"' in \" .. idl, 0)\n"
+    "end\n"
+    "local fn = svc.by_name[fname]\n"
+    "if not fn then\n"
+    "  error(\"--method: service \" .. path .. \" has no function '\" .. fname .. \"'\", 0)\n"
+    "end\n"
+    "if fn.oneway then\n"
+    "  error('--method: ' .. method .. ' is oneway: it gets no reply to time', 0)\n"
+    "end\n"
+    "local chunk, err = load('return ' .. args_src, '=--args', 't', {})\n"
+    "if not chunk then error('--args: ' .. err, 0) end\n"
+    "local ok, args = pcall(chunk)\n"
+    "if not ok then error('--args: ' .. tostring(args), 0) end\n"
+    "if type(args) ~= 'table' then\n"
+    "  error('--args: expected a table, got ' .. type(args), 0)\n"
+    "end\n"
+    "local named, known = {}, {}\n"
+    "for i, f in ipairs(fn.args.fields) do known[f.name] = i end\n"
+    "for k, v in pairs(args) do\n"
+    "  local f = math.type(k) == 'integer' and fn.args.fields[k]\n"
+    "  if f then\n"
+    "    named[f.name] = v\n"
+    "  elseif known[k] then\n"
+    "    named[k] = v\n"
+    "  else\n"
+    "    error(\"--args: \" .. method .. \" has no argument '\" .. tostring(k) .. \"'\", 0)\n"
+    "  end\n"
+    "end\n"
+    "local bytes, msg = tc.encode(fn.args, named, proto)\n"
+    "if not bytes then error('--args: ' .. msg, 0) end\n"
+    "local function check(message)\n"
+    "  local m, e = tc.decode_message(svc, message, proto)\n"
+    "  if not m then return false, 'undecodable reply: ' .. tostring(e) end\n"
+    "  if m.type ~= tc.MessageType.REPLY then return false, 'not a REPLY' end\n"
+    "  local r = m.value\n"
+    "  if r.success ~= nil then return true end\n"
+    "  for _, f in ipairs(fn.throws) do\n"
+    "    if r[f.name] ~= nil then return true end\n"
+    "  end\n"
+    "  if fn.returns == nil then return true end\n"
+    "  return false, method .. ': the reply has neither a result nor a declared exception'\n"
+    "end\n"
+    "return fn.name, bytes, check\n";
+
+static int
+idl_request(tc_bench_call_t *c, int conn, tc_bench_req_t *req, tc_err_t *err)
+{
+    (void)conn;
+    (void)err;
+    const idl_call_t *ic = (const idl_call_t *)c;
+    req->args.len = 0;
+    tc_buf_append(&req->args, ic->args.data, ic->args.len);
+    return TC_OK;
+}
+
+static int
+idl_check(tc_bench_call_t *c, const tc_bench_req_t *req, const uint8_t *msg, size_t len,
+          tc_proto_t *p, char *why, size_t why_len)
+{
+    (void)req;
+    idl_call_t *ic = (idl_call_t *)c;
+    size_t blen = tc_proto_left(p);
+    /* a deterministic server sends the same body every time: decode it once */
+    if (ic->have_ok && blen == ic->last_ok.len && memcmp(p->rp, ic->last_ok.data, blen) == 0) {
+        return TC_OK;
+    }
+    lua_State *L = ic->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ic->check_ref);
+    lua_pushlstring(L, (const char *)msg, len);
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_lua_pcall(L, 1, 2, &err) != TC_OK) {
+        snprintf(why, why_len, "check failed: %s", err.msg);
+        return TC_EINVAL;
+    }
+    int rc = TC_OK;
+    if (lua_toboolean(L, -2)) {
+        ic->last_ok.len = 0;
+        tc_buf_append(&ic->last_ok, p->rp, blen);
+        ic->have_ok = true;
+    } else {
+        const char *m = lua_tostring(L, -1);
+        snprintf(why, why_len, "%s", m != NULL ? m : "bad reply");
+        rc = TC_EINVAL;
+    }
+    lua_pop(L, 2);
+    return rc;
+}
+
+static void
+idl_free(tc_bench_call_t *c)
+{
+    idl_call_t *ic = (idl_call_t *)c;
+    if (ic == NULL) {
+        return;
+    }
+    if (ic->L != NULL) {
+        lua_close(ic->L);
+    }
+    tc_buf_deinit(&ic->args);
+    tc_buf_deinit(&ic->last_ok);
+    free(ic->method);
+    free(ic);
+}
+
+tc_bench_call_t *
+tc_bench_idl_new(const char *idl, const char *method, const char *args, const tc_proto_ops_t *proto,
+                 tc_err_t *err)
+{
+    idl_call_t *ic = tc_xcalloc(1, sizeof(*ic));
+    tc_buf_init(&ic->args);
+    tc_buf_init(&ic->last_ok);
+    ic->base.proto = proto;
+    ic->base.request = idl_request;
+    ic->base.check = idl_check;
+    ic->base.free = idl_free;
+    ic->L = tc_lua_state_new(err);
+    if (ic->L == NULL) {
+        idl_free(&ic->base);
+        return NULL;
+    }
+    lua_State *L = ic->L;
+    if (luaL_loadbuffer(L, prepare_lua, sizeof(prepare_lua) - 1, "=thriftcorn-bench") != LUA_OK) {
+        tc_err_set(err, TC_EINVAL, "%s", lua_tostring(L, -1));
+        idl_free(&ic->base);
+        return NULL;
+    }
+    lua_pushstring(L, idl);
+    lua_pushstring(L, method);
+    lua_pushstring(L, args);
+    lua_pushstring(L, proto->name);
+    if (tc_lua_pcall(L, 4, 3, err) != TC_OK) {
+        idl_free(&ic->base);
+        return NULL;
+    }
+    size_t len;
+    const char *name = lua_tolstring(L, -3, &len);
+    ic->method = tc_xmalloc(len + 1);
+    memcpy(ic->method, name, len + 1);
+    ic->base.method = ic->method;
+    ic->base.method_len = len;
+    const char *bytes = lua_tolstring(L, -2, &len);
+    tc_buf_append(&ic->args, bytes, len);
+    ic->check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 2);
+    return &ic->base;
+}

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A load thread of thriftcorn-bench: an epoll loop over its connections.
+ * Closed loop, like redis-benchmark: each connection keeps 'pipeline' calls
+ * in flight and sends the next one when a reply comes. Requests are encoded
+ * once per connection; a call only writes the message header and copies the
+ * arguments. Replies come back in order (Thrift answers calls on a
+ * connection in the order they were sent), so a ring of send times per
+ * connection gives each reply its latency and expected seqid.
+ */
+#include "bench_loop.h"
+
+#include "bench_call.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "protocol/message.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+#define MAX_EVENTS 256
+#define TICK_NS    20000000LL /* timeouts and the end of the run are checked this often */
+
+typedef struct inflight {
+    long long sent;
+    int32_t seqid;
+    bool measured;
+} inflight_t;
+
+typedef struct conn {
+    int fd; /* -1 once closed */
+    int id;
+    bool want_out; /* EPOLLOUT is registered */
+    tc_buf_t in;
+    tc_buf_t out;
+    size_t out_off;
+    tc_proto_t wp; /* writes requests into 'out' */
+    tc_bench_req_t req;
+    inflight_t *ring; /* 'pipeline' slots */
+    int head;
+    int count;
+    int32_t next_seqid;
+    uint64_t calls; /* measured calls answered correctly */
+} conn_t;
+
+struct tc_bench_loop {
+    const tc_bench_opts_t *o;
+    tc_bench_clock_t *clock;
+    tc_bench_call_t *call;
+    int ep;
+    conn_t *conns;
+    int nconns;
+    int nopen;
+    int inflight;
+    uint64_t quota;
+    uint64_t measured_sent;
+    bool stopping;
+    long long now;
+    uint64_t answered;
+    atomic_ullong progress;
+    tc_bench_stats_t stats;
+};
+
+long long
+tc_bench_loop_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- errors ---- */
+
+static void report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...) TC_PRINTF(3, 4);
+
+static void
+report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...)
+{
+    if (atomic_fetch_add(&lp->clock->errors_shown, 1) >= lp->o->verbose_errors) {
+        return;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "thriftcorn-bench: error: connection %d: %s\n", c->id, msg);
+}
+
+static void
+close_conn(tc_bench_loop_t *lp, conn_t *c)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    (void)epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    lp->nopen--;
+    lp->inflight -= c->count;
+    c->count = 0;
+}
+
+/* Close a connection after an error; each call in flight counts as one error. */
+static void
+fail_conn(tc_bench_loop_t *lp, conn_t *c, int kind, const char *why)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    if (c->count > 0 || !lp->stopping) {
+        lp->stats.errors[kind] += c->count > 0 ? (uint64_t)c->count : 1u;
+        report(lp, c, "%s (%d calls in flight); connection closed", why, c->count);
+    }
+    close_conn(lp, c);
+}
+
+/* ---- sending ---- */
+
+static void
+set_out_interest(tc_bench_loop_t *lp, conn_t *c, bool on)
+{
+    if (c->want_out == on) {
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0u), .data.ptr = c};
+    (void)epoll_ctl(lp->ep, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = on;
+}
+
+static void
+flush(tc_bench_loop_t *lp, conn_t *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            set_out_interest(lp, c, true);
+            return;
+        } else {
+            char why[128];
+            snprintf(why, sizeof(why), "send: %s", tc_strerror(-errno));
+            fail_conn(lp, c, TC_BENCH_ERR_CLOSED, why);
+            return;
+        }
+    }
+    c->out.len = 0;
+    c->out_off = 0;
+    set_out_interest(lp, c, false);
+}
+
+/* Whether another call may be sent now, and whether it is measured. */
+static bool
+may_send(tc_bench_loop_t *lp, bool *measured)
+{
+    if (lp->stopping) {
+        return false;
+    }
+    *measured = lp->now >= lp->clock->t0;
+    if (!*measured) {
+        return true;
+    }
+    if (lp->now >= lp->clock->t1 || (lp->quota > 0 && lp->measured_sent >= lp->quota)) {
+        lp->stopping = true;
+        return false;
+    }
+    lp->measured_sent++;
+    return true;
+}
+
+static void
+send_call(tc_bench_loop_t *lp, conn_t *c, bool measured)
+{
+    const tc_transport_t *t = lp->o->transport;
+    inflight_t *slot = &c->ring[(c->head + c->count) % lp->o->pipeline];
+    slot->sent = lp->now;
+    slot->seqid = c->next_seqid;
+    slot->measured = measured;
+    c->next_seqid = c->next_seqid == INT32_MAX ? 1 : c->next_seqid + 1;
+    c->count++;
+    lp->inflight++;
+    size_t mark = t->begin(&c->out);
+    c->wp.ops->write_message_begin(&c->wp, lp->call->method, lp->call->method_len, TC_MSG_CALL,
+                                   slot->seqid);
+    tc_buf_append(&c->out, c->req.args.data, c->req.args.len);
+    t->end(&c->out, mark);
+}
+
+/* ---- receiving ---- */
+
+/* Check one reply against the oldest call in flight; TC_OK when it is right. */
+static int
+check_reply(tc_bench_loop_t *lp, conn_t *c, const inflight_t *slot, const uint8_t *msg, size_t len)
+{
+    tc_bench_call_t *call = lp->call;
+    tc_proto_t p;
+    tc_msg_hdr_t h;
+    char why[512];
+    tc_proto_init(&p, call->proto, msg, len, NULL);
+    int rc = call->proto->read_message_begin(&p, &h);
+    if (rc != TC_OK) {
+        lp->stats.errors[TC_BENCH_ERR_REPLY]++;
+        report(lp, c, "reply with a bad message header: %s", tc_strerror(rc));
+        return rc;
+    }
+    if (h.type == TC_MSG_EXCEPTION) {
+        tc_appex_t ex;
+        bool ok = tc_message_read_appex(&p, &ex) == TC_OK && ex.message != NULL;
+        lp->stats.errors[TC_BENCH_ERR_APPEX]++;
+        report(lp, c, "TApplicationException %s: %.*s", tc_appex_type_name(ex.type),
+               ok ? (int)ex.message_len : 0, ok ? ex.message : "");
+        return TC_EINVAL;
+    }
+    if (h.type != TC_MSG_REPLY || h.name_len != call->method_len ||
+        memcmp(h.name, call->method, h.name_len) != 0 || h.seqid != slot->seqid) {
+        lp->stats.errors[TC_BENCH_ERR_REPLY]++;
+        report(lp, c, "reply header: type %d, name '%.*s', seqid %d; expected REPLY, '%s', %d",
+               h.type, (int)h.name_len, h.name, h.seqid, call->method, slot->seqid);
+        return TC_EINVAL;
+    }
+    if (call->check(call, &c->req, msg, len, &p, why, sizeof(why)) != TC_OK) {
+        lp->stats.errors[TC_BENCH_ERR_REPLY]++;
+        report(lp, c, "%s", why);
+        return TC_EINVAL;
+    }
+    return TC_OK;
+}
+
+static void
+on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
+{
+    inflight_t slot = c->ring[c->head];
+    c->head = (c->head + 1) % lp->o->pipeline;
+    c->count--;
+    lp->inflight--;
+    if (check_reply(lp, c, &slot, msg, len) == TC_OK) {
+        lp->answered++;
+        if (slot.measured) {
+            lp->stats.calls++;
+            c->calls++;
+            lp->stats.last_ns = lp->now;
+            tc_bench_hist_record(&lp->stats.hist, (uint64_t)(lp->now - slot.sent));
+        }
+    }
+    atomic_store_explicit(&lp->progress, lp->answered, memory_order_relaxed);
+    bool measured;
+    if (may_send(lp, &measured)) {
+        send_call(lp, c, measured);
+    }
+}
+
+static void
+on_readable(tc_bench_loop_t *lp, conn_t *c)
+{
+    tc_buf_reserve(&c->in, READ_CHUNK);
+    ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return;
+        }
+        char why[128];
+        snprintf(why, sizeof(why), "%s", n == 0 ? "closed by the server" : tc_strerror(-errno));
+        fail_conn(lp, c, TC_BENCH_ERR_CLOSED, why);
+        return;
+    }
+    c->in.len += (size_t)n;
+    lp->now = tc_bench_loop_now();
+    size_t pos = 0;
+    for (;;) {
+        size_t off;
+        size_t mlen;
+        int rc = lp->o->transport->scan(lp->call->proto, c->in.data + pos, c->in.len - pos,
+                                        lp->o->max_reply, &off, &mlen);
+        if (rc == TC_AGAIN) {
+            break;
+        }
+        if (rc != TC_OK || c->count == 0) {
+            char why[128];
+            snprintf(why, sizeof(why), "%s",
+                     rc != TC_OK ? "reply bytes that do not frame" : "a reply to no call");
+            fail_conn(lp, c, TC_BENCH_ERR_REPLY, why);
+            return;
+        }
+        on_reply(lp, c, c->in.data + pos + off, mlen);
+        pos += off + mlen;
+    }
+    tc_buf_consume(&c->in, pos);
+    flush(lp, c);
+}
+
+/* ---- connections ---- */
+
+static int
+connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size_t n)
+{
+    int fd;
+    if (o->unix_path != NULL) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->unix_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+            snprintf(why, n, "connect unix:%s: %s", o->unix_path, tc_strerror(-errno));
+            close(fd);
+            return -1;
+        }
+    } else {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            snprintf(why, n, "connect %s:%d: %s", o->host, o->port, tc_strerror(-errno));
+            close(fd);
+            return -1;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (fd < 0) {
+        snprintf(why, n, "socket: %s", tc_strerror(-errno));
+        return -1;
+    }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static int
+open_conns(tc_bench_loop_t *lp, int first, tc_err_t *err)
+{
+    const tc_bench_opts_t *o = lp->o;
+    struct addrinfo *res = NULL;
+    if (o->unix_path == NULL) {
+        struct addrinfo hints;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        char port[16];
+        snprintf(port, sizeof(port), "%d", o->port);
+        int rc = getaddrinfo(o->host, port, &hints, &res);
+        if (rc != 0) {
+            return tc_err_set(err, TC_ENOTFOUND, "%s: %s", o->host, gai_strerror(rc));
+        }
+    }
+    for (int i = 0; i < lp->nconns; i++) {
+        conn_t *c = &lp->conns[i];
+        char why[256];
+        c->id = first + i;
+        c->fd = connect_one(o, res, why, sizeof(why));
+        if (c->fd < 0) {
+            lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
+            report(lp, c, "%s", why);
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev);
+        lp->nopen++;
+    }
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+    return TC_OK;
+}
+
+tc_bench_loop_t *
+tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, int n,
+                  uint64_t quota, tc_err_t *err)
+{
+    tc_bench_call_t *call = o->call != NULL
+                                ? tc_bench_call_new(o->call, o->proto, err)
+                                : tc_bench_idl_new(o->idl, o->method, o->args, o->proto, err);
+    if (call == NULL) {
+        return NULL;
+    }
+    tc_bench_loop_t *lp = tc_xcalloc(1, sizeof(*lp));
+    lp->o = o;
+    lp->clock = clock;
+    lp->call = call;
+    lp->quota = quota;
+    lp->nconns = n;
+    tc_bench_hist_init(&lp->stats.hist);
+    atomic_init(&lp->progress, 0);
+    lp->conns = tc_xcalloc((size_t)n, sizeof(conn_t));
+    for (int i = 0; i < n; i++) {
+        conn_t *c = &lp->conns[i];
+        c->fd = -1;
+        c->next_seqid = 1;
+        tc_buf_init(&c->in);
+        tc_buf_init(&c->out);
+        tc_proto_init(&c->wp, o->proto, NULL, 0, &c->out);
+        tc_bench_req_init(&c->req);
+        c->ring = tc_xcalloc((size_t)o->pipeline, sizeof(inflight_t));
+        if (call->request(call, first + i, &c->req, err) != TC_OK) {
+            tc_bench_loop_free(lp);
+            return NULL;
+        }
+    }
+    lp->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (lp->ep < 0) {
+        tc_err_set(err, -errno, "epoll_create1: %s", tc_strerror(-errno));
+        tc_bench_loop_free(lp);
+        return NULL;
+    }
+    if (open_conns(lp, first, err) != TC_OK) {
+        tc_bench_loop_free(lp);
+        return NULL;
+    }
+    return lp;
+}
+
+/* ---- the loop ---- */
+
+static void
+check_timeouts(tc_bench_loop_t *lp)
+{
+    long long limit = (long long)(lp->o->timeout * 1e9);
+    for (int i = 0; i < lp->nconns; i++) {
+        conn_t *c = &lp->conns[i];
+        if (c->fd >= 0 && c->count > 0 && lp->now - c->ring[c->head].sent > limit) {
+            char why[128];
+            snprintf(why, sizeof(why), "no reply within %.3g s", lp->o->timeout);
+            fail_conn(lp, c, TC_BENCH_ERR_TIMEOUT, why);
+        }
+    }
+}
+
+void
+tc_bench_loop_run(tc_bench_loop_t *lp)
+{
+    lp->now = tc_bench_loop_now();
+    for (int i = 0; i < lp->nconns; i++) {
+        conn_t *c = &lp->conns[i];
+        bool measured;
+        for (int k = 0; c->fd >= 0 && k < lp->o->pipeline && may_send(lp, &measured); k++) {
+            send_call(lp, c, measured);
+        }
+        if (c->fd >= 0) {
+            flush(lp, c);
+        }
+    }
+    long long next_tick = lp->now + TICK_NS;
+    struct epoll_event evs[MAX_EVENTS];
+    while (lp->nopen > 0) {
+        lp->now = tc_bench_loop_now();
+        if (!lp->stopping && lp->now >= lp->clock->t1) {
+            lp->stopping = true;
+        }
+        if (lp->stopping && lp->inflight == 0) {
+            break;
+        }
+        if (lp->now >= next_tick) {
+            check_timeouts(lp);
+            next_tick = lp->now + TICK_NS;
+        }
+        int n = epoll_wait(lp->ep, evs, MAX_EVENTS, (int)(TICK_NS / 1000000));
+        for (int i = 0; i < n; i++) {
+            conn_t *c = evs[i].data.ptr;
+            if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
+                on_readable(lp, c);
+            }
+            if (c->fd >= 0 && (evs[i].events & EPOLLOUT) != 0) {
+                flush(lp, c);
+            }
+        }
+    }
+    lp->stats.conn_min = UINT64_MAX;
+    for (int i = 0; i < lp->nconns; i++) {
+        conn_t *c = &lp->conns[i];
+        close_conn(lp, c);
+        lp->stats.conn_min = c->calls < lp->stats.conn_min ? c->calls : lp->stats.conn_min;
+        lp->stats.conn_max = c->calls > lp->stats.conn_max ? c->calls : lp->stats.conn_max;
+    }
+}
+
+uint64_t
+tc_bench_loop_progress(const tc_bench_loop_t *lp)
+{
+    return atomic_load_explicit(&lp->progress, memory_order_relaxed);
+}
+
+const tc_bench_stats_t *
+tc_bench_loop_stats(const tc_bench_loop_t *lp)
+{
+    return &lp->stats;
+}
+
+void
+tc_bench_loop_free(tc_bench_loop_t *lp)
+{
+    if (lp == NULL) {
+        return;
+    }
+    for (int i = 0; i < lp->nconns; i++) {
+        conn_t *c = &lp->conns[i];
+        close_conn(lp, c);
+        tc_buf_deinit(&c->in);
+        tc_buf_deinit(&c->out);
+        tc_bench_req_deinit(&c->req);
+        free(c->ring);
+    }
+    free(lp->conns);
+    if (lp->ep > 0) {
+        close(lp->ep);
+    }
+    lp->call->free(lp->call);
+    free(lp);
+}

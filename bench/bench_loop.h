@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One load thread of thriftcorn-bench: its own epoll loop and connections,
+ * each keeping 'pipeline' calls in flight, every reply checked and timed.
+ * The main thread creates the loops, runs each on a thread, and sums their
+ * stats when they are done.
+ */
+#ifndef TC_BENCH_LOOP_H
+#define TC_BENCH_LOOP_H
+
+#include "bench_hist.h"
+#include "core/err.h"
+#include "protocol/protocol.h"
+#include "transport/transport.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct tc_bench_opts {
+    const char *host;
+    int port;
+    const char *unix_path; /* instead of host:port when set */
+    const tc_transport_t *transport;
+    const tc_proto_ops_t *proto;
+    int connections;
+    int pipeline;
+    int threads;
+    double duration;   /* seconds of measurement; 0 with -n only */
+    uint64_t requests; /* calls to measure; 0: by duration */
+    double warmup;     /* seconds before measuring */
+    double timeout;    /* seconds a call may wait for its reply */
+    size_t max_reply;  /* largest reply accepted, bytes */
+    const char *call;  /* --call, or NULL with idl/method/args */
+    const char *idl;
+    const char *method;
+    const char *args;
+    int verbose_errors; /* errors described on stderr, at most this many */
+} tc_bench_opts_t;
+
+/* Error kinds, counted apart. */
+enum {
+    TC_BENCH_ERR_REPLY,   /* wrong reply: value, method name, seqid, message type */
+    TC_BENCH_ERR_APPEX,   /* a TApplicationException */
+    TC_BENCH_ERR_CLOSED,  /* the server closed the connection, or bytes that do not frame */
+    TC_BENCH_ERR_TIMEOUT, /* no reply within the timeout */
+    TC_BENCH_ERR_CONNECT, /* the connection could not be opened */
+    TC_BENCH_ERR_KINDS,
+};
+
+/* What one loop measured. */
+typedef struct tc_bench_stats {
+    uint64_t calls;                      /* measured calls with a correct reply */
+    uint64_t errors[TC_BENCH_ERR_KINDS]; /* during warm-up and measurement alike */
+    long long last_ns;                   /* when the last measured reply arrived */
+    uint64_t conn_min;                   /* fewest measured calls of one connection */
+    uint64_t conn_max;                   /* most measured calls of one connection */
+    tc_bench_hist_t hist;                /* latency of measured calls, ns */
+} tc_bench_stats_t;
+
+/* When to measure, shared by every loop (CLOCK_MONOTONIC ns). */
+typedef struct tc_bench_clock {
+    long long start; /* warm-up begins */
+    long long t0;    /* measurement begins */
+    long long t1;    /* no measured call is sent at or after this */
+    atomic_int errors_shown;
+} tc_bench_clock_t;
+
+typedef struct tc_bench_loop tc_bench_loop_t;
+
+/*
+ * A loop with connections number 'first' .. 'first + n - 1', connected
+ * before this returns (failures are counted as connect errors). 'quota' is
+ * the number of calls it measures with -n (0: by time). NULL with 'err'
+ * filled if the call cannot be prepared. Ownership: borrows 'o' and 'clock';
+ * free with tc_bench_loop_free().
+ */
+tc_bench_loop_t *tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first,
+                                   int n, uint64_t quota, tc_err_t *err);
+
+/* Run until the measurement ends and the calls in flight are answered or time out. */
+void tc_bench_loop_run(tc_bench_loop_t *lp);
+
+/* Calls answered so far (any thread may read it, for the progress line). */
+uint64_t tc_bench_loop_progress(const tc_bench_loop_t *lp);
+
+/* The loop's stats; valid after tc_bench_loop_run() returned. */
+const tc_bench_stats_t *tc_bench_loop_stats(const tc_bench_loop_t *lp);
+
+void tc_bench_loop_free(tc_bench_loop_t *lp);
+
+/* CLOCK_MONOTONIC in ns. */
+long long tc_bench_loop_now(void);
+
+#endif /* TC_BENCH_LOOP_H */

@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * thriftcorn-bench: a load generator for any Thrift server, in the spirit of
+ * redis-benchmark. Options and the report live here; the load threads are
+ * bench_loop.c, the calls bench_call.c and bench_idl.c.
+ */
+#include "bench_call.h"
+#include "bench_loop.h"
+#include "build_config.h"
+#include "core/alloc.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "Usage: thriftcorn-bench [OPTIONS]\n"
+    "Load a Thrift server with calls and report calls/s and latency percentiles.\n"
+    "\n"
+    "Server:\n"
+    "  --host HOST          server host (default 127.0.0.1)\n"
+    "  -p, --port PORT      server port (default 9090)\n"
+    "  --unix PATH          a unix socket instead of host and port\n"
+    "  --transport T        framed | buffered (default framed)\n"
+    "  --protocol P         binary | compact (default binary)\n"
+    "\n"
+    "Load:\n"
+    "  -c, --connections N  connections (default 16)\n"
+    "  -P, --pipeline N     calls in flight per connection (default 1)\n"
+    "  -t, --threads N      load threads, each with its own epoll loop and a share of\n"
+    "                       the connections (default 1)\n"
+    "  -d, --duration S     seconds to measure (default 3 unless -n is given)\n"
+    "  -n, --requests N     calls to measure (with -d too: whichever ends first)\n"
+    "  --warmup S           seconds of calls before measuring (default 1)\n"
+    "  --timeout S          seconds a call may wait for its reply (default 5)\n"
+    "  --max-reply BYTES    largest reply accepted (default 67108864)\n"
+    "\n"
+    "What to call (the benchmark IDL, bench/bench.thrift, service Bench):\n"
+    "  --call ping          void ping(): the reply must have an empty result\n"
+    "  --call echo:SIZE     echo(s) with s of SIZE bytes: the same bytes must come back\n"
+    "  --call add           add(a, b) with large signed i64s: the reply must be a+b\n"
+    "  --call roundtrip     roundtrip(item): the item must come back with id+1, rest equal\n"
+    "  --call batch:N       batch(N): N items, item i = {id i, name \"item-<i>\", score i/2.0,\n"
+    "                       tags [i, i+1, i+2], attrs {k = \"v<i>\"}}, every item checked\n"
+    "  --call sleep:MS      sleep(MS): the reply must have an empty result\n"
+    "  --call fail:CODE     fail(CODE): the reply must carry BenchError{CODE, \"fail CODE\"}\n"
+    "Or any method of any IDL, encoded and decoded with thriftcorn's own IDL loader:\n"
+    "  --idl FILE --method Service.name --args '{a = 1, b = \"x\"}'\n"
+    "                       --args is a Lua table literal keyed by argument name (or\n"
+    "                       positional, {1, \"x\"}); structs are tables, sets {[v] = true}.\n"
+    "                       A reply counts as a success when it is a REPLY that decodes\n"
+    "                       with the method's result struct and holds the result (the\n"
+    "                       'success' field) or one of the method's declared exceptions;\n"
+    "                       a void method's empty result is a success too. Oneway methods\n"
+    "                       are refused: they have no reply to time.\n"
+    "\n"
+    "Every reply is checked: message type REPLY, the method name, the seqid of the\n"
+    "oldest call in flight on its connection, and the value. Errors are counted apart\n"
+    "from successes, by kind: wrong reply, TApplicationException, connection closed,\n"
+    "timeout, connect. The first few are described on stderr.\n"
+    "\n"
+    "Output:\n"
+    "  --json               one JSON object instead of the report\n"
+    "  --show-errors N      describe at most N errors on stderr (default 5)\n"
+    "  -h, --help           this text\n"
+    "  -V, --version        the version\n"
+    "\n"
+    "The report ends with a line for scripts:\n"
+    "  RESULT calls=N errors=N rps=X p50_us=X p90_us=X p99_us=X p999_us=X max_us=X\n"
+    "Exit status: 0 when every call succeeded, 1 on any error (with a line\n"
+    "\"ERRORS: N\") or when no call was measured, 2 on bad options.\n";
+
+TC_NORETURN static void usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
+
+static void
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "thriftcorn-bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'thriftcorn-bench --help'.\n");
+    va_end(ap);
+    exit(2); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
+}
+
+static long long
+parse_int(const char *s, const char *what, long long lo, long long hi)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi) {
+        usage_error("%s: expected an integer in range", what);
+    }
+    return v;
+}
+
+static double
+parse_seconds(const char *s, const char *what)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0) {
+        usage_error("%s: expected seconds (0 to 86400)", what);
+    }
+    return v;
+}
+
+enum {
+    OPT_HOST = 256,
+    OPT_UNIX,
+    OPT_TRANSPORT,
+    OPT_PROTOCOL,
+    OPT_WARMUP,
+    OPT_TIMEOUT,
+    OPT_MAX_REPLY,
+    OPT_CALL,
+    OPT_IDL,
+    OPT_METHOD,
+    OPT_ARGS,
+    OPT_JSON,
+    OPT_SHOW_ERRORS,
+};
+
+static const struct option long_opts[] = {
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, 'p'},
+    {"unix", required_argument, NULL, OPT_UNIX},
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"connections", required_argument, NULL, 'c'},
+    {"pipeline", required_argument, NULL, 'P'},
+    {"threads", required_argument, NULL, 't'},
+    {"duration", required_argument, NULL, 'd'},
+    {"requests", required_argument, NULL, 'n'},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-reply", required_argument, NULL, OPT_MAX_REPLY},
+    {"call", required_argument, NULL, OPT_CALL},
+    {"idl", required_argument, NULL, OPT_IDL},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"args", required_argument, NULL, OPT_ARGS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"show-errors", required_argument, NULL, OPT_SHOW_ERRORS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct cli {
+    tc_bench_opts_t o;
+    bool json;
+    bool duration_set;
+} cli_t;
+
+static void
+parse_one(cli_t *cli, int opt, const char *arg)
+{
+    tc_bench_opts_t *o = &cli->o;
+    switch (opt) {
+    case OPT_HOST:
+        o->host = arg;
+        break;
+    case 'p':
+        o->port = (int)parse_int(arg, "--port", 1, 65535);
+        break;
+    case OPT_UNIX:
+        o->unix_path = arg;
+        break;
+    case OPT_TRANSPORT:
+        if ((o->transport = tc_transport_find(arg)) == NULL) {
+            usage_error("--transport %s: expected framed or buffered", arg);
+        }
+        break;
+    case OPT_PROTOCOL:
+        if ((o->proto = tc_proto_find(arg)) == NULL) {
+            usage_error("--protocol %s: expected binary or compact", arg);
+        }
+        break;
+    case 'c':
+        o->connections = (int)parse_int(arg, "--connections", 1, 100000);
+        break;
+    case 'P':
+        o->pipeline = (int)parse_int(arg, "--pipeline", 1, 100000);
+        break;
+    case 't':
+        o->threads = (int)parse_int(arg, "--threads", 1, 1024);
+        break;
+    case 'd':
+        o->duration = parse_seconds(arg, "--duration");
+        cli->duration_set = true;
+        break;
+    case 'n':
+        o->requests = (uint64_t)parse_int(arg, "--requests", 1, INT64_MAX);
+        break;
+    case OPT_WARMUP:
+        o->warmup = parse_seconds(arg, "--warmup");
+        break;
+    case OPT_TIMEOUT:
+        o->timeout = parse_seconds(arg, "--timeout");
+        break;
+    case OPT_MAX_REPLY:
+        o->max_reply = (size_t)parse_int(arg, "--max-reply", 16, INT32_MAX);
+        break;
+    case OPT_CALL:
+        o->call = arg;
+        break;
+    case OPT_IDL:
+        o->idl = arg;
+        break;
+    case OPT_METHOD:
+        o->method = arg;
+        break;
+    case OPT_ARGS:
+        o->args = arg;
+        break;
+    case OPT_JSON:
+        cli->json = true;
+        break;
+    case OPT_SHOW_ERRORS:
+        o->verbose_errors = (int)parse_int(arg, "--show-errors", 0, 1000000);
+        break;
+    case 'h':
+        fputs(usage_text, stdout);
+        exit(0); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
+    case 'V':
+        printf("thriftcorn-bench %s\n", TC_VERSION_STRING);
+        exit(0); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
+    default:
+        usage_error("%s", "bad option");
+    }
+}
+
+static void
+parse_args(cli_t *cli, int argc, char **argv)
+{
+    tc_bench_opts_t *o = &cli->o;
+    memset(cli, 0, sizeof(*cli));
+    o->host = "127.0.0.1";
+    o->port = 9090;
+    o->transport = &tc_transport_framed;
+    o->proto = &tc_proto_binary;
+    o->connections = 16;
+    o->pipeline = 1;
+    o->threads = 1;
+    o->duration = 3.0;
+    o->warmup = 1.0;
+    o->timeout = 5.0;
+    o->max_reply = 64u << 20;
+    o->verbose_errors = 5;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "p:c:P:t:d:n:hV", long_opts, NULL)) != -1) {
+        parse_one(cli, opt, optarg);
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    if (o->requests > 0 && !cli->duration_set) {
+        o->duration = 0.0;
+    }
+    if (o->requests == 0 && o->duration <= 0.0) {
+        usage_error("%s", "-d must be above 0 (or give -n)");
+    }
+    bool generic = o->idl != NULL || o->method != NULL || o->args != NULL;
+    if (generic && o->call != NULL) {
+        usage_error("%s", "--call and --idl/--method/--args exclude each other");
+    }
+    if (generic && (o->idl == NULL || o->method == NULL)) {
+        usage_error("%s", "--idl and --method go together");
+    }
+    if (generic && o->args == NULL) {
+        o->args = "{}";
+    }
+    if (!generic && o->call == NULL) {
+        o->call = "ping";
+    }
+    if (o->threads > o->connections) {
+        o->threads = o->connections;
+    }
+}
+
+/* ---- running ---- */
+
+typedef struct run {
+    cli_t *cli;
+    tc_bench_clock_t clock;
+    tc_bench_loop_t **loops;
+    pthread_t *tids;
+    struct thread_arg *args;
+    int nloops;
+    atomic_int finished;
+} run_t;
+
+typedef struct thread_arg {
+    run_t *run;
+    tc_bench_loop_t *loop;
+} thread_arg_t;
+
+static void *
+thread_main(void *arg)
+{
+    thread_arg_t *ta = arg;
+    tc_bench_loop_run(ta->loop);
+    atomic_fetch_add(&ta->run->finished, 1);
+    return NULL;
+}
+
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static uint64_t
+progress(const run_t *r)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < r->nloops; i++) {
+        n += tc_bench_loop_progress(r->loops[i]);
+    }
+    return n;
+}
+
+/* Wait for the loops, with a progress line on a terminal; returns the CPU share used. */
+static double
+supervise(run_t *r)
+{
+    bool tty = isatty(STDERR_FILENO) && !r->cli->json;
+    long long cpu_at = 0;
+    double cpu0 = 0.0;
+    long long last_print = r->clock.start;
+    uint64_t last_n = 0;
+    while (atomic_load(&r->finished) < r->nloops) {
+        struct timespec ts = {0, 50000000L};
+        nanosleep(&ts, NULL);
+        long long now = tc_bench_loop_now();
+        if (cpu_at == 0 && now >= r->clock.t0) {
+            cpu_at = now;
+            cpu0 = cpu_seconds();
+        }
+        if (tty && now - last_print >= 1000000000LL) {
+            uint64_t n = progress(r);
+            fprintf(stderr, "\r  %5.1f s  %12llu calls  %10.0f calls/s ",
+                    (double)(now - r->clock.start) / 1e9, (unsigned long long)n,
+                    (double)(n - last_n) * 1e9 / (double)(now - last_print));
+            last_print = now;
+            last_n = n;
+        }
+    }
+    if (tty) {
+        fprintf(stderr, "\r%60s\r", "");
+    }
+    long long end = tc_bench_loop_now();
+    if (cpu_at == 0 || end <= cpu_at) {
+        return 0.0;
+    }
+    return (cpu_seconds() - cpu0) * 1e9 / (double)(end - cpu_at) * 100.0;
+}
+
+/* ---- the report ---- */
+
+typedef struct summary {
+    uint64_t calls;
+    uint64_t errors;
+    uint64_t by_kind[TC_BENCH_ERR_KINDS];
+    double elapsed;
+    double rps;
+    double cpu_pct;
+    uint64_t conn_min; /* fairness: measured calls of the least and most served connection */
+    uint64_t conn_max;
+    tc_bench_hist_t hist;
+} summary_t;
+
+static const char *const kind_names[TC_BENCH_ERR_KINDS] = {
+    [TC_BENCH_ERR_REPLY] = "reply",     [TC_BENCH_ERR_APPEX] = "exception",
+    [TC_BENCH_ERR_CLOSED] = "closed",   [TC_BENCH_ERR_TIMEOUT] = "timeout",
+    [TC_BENCH_ERR_CONNECT] = "connect",
+};
+
+static void
+summarize(const run_t *r, summary_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    tc_bench_hist_init(&s->hist);
+    long long last = r->clock.t0;
+    s->conn_min = UINT64_MAX;
+    for (int i = 0; i < r->nloops; i++) {
+        const tc_bench_stats_t *st = tc_bench_loop_stats(r->loops[i]);
+        s->calls += st->calls;
+        s->conn_min = st->conn_min < s->conn_min ? st->conn_min : s->conn_min;
+        s->conn_max = st->conn_max > s->conn_max ? st->conn_max : s->conn_max;
+        for (int k = 0; k < TC_BENCH_ERR_KINDS; k++) {
+            s->by_kind[k] += st->errors[k];
+            s->errors += st->errors[k];
+        }
+        if (st->calls > 0 && st->last_ns > last) {
+            last = st->last_ns;
+        }
+        tc_bench_hist_merge(&s->hist, &st->hist);
+    }
+    if (s->conn_min == UINT64_MAX) {
+        s->conn_min = 0;
+    }
+    s->elapsed = (double)(last - r->clock.t0) / 1e9;
+    s->rps = s->elapsed > 0.0 ? (double)s->calls / s->elapsed : 0.0;
+}
+
+static double
+pct_us(const summary_t *s, double pct)
+{
+    return (double)tc_bench_hist_percentile(&s->hist, pct) / 1e3;
+}
+
+static void
+print_json(const cli_t *cli, const summary_t *s)
+{
+    const tc_bench_opts_t *o = &cli->o;
+    printf("{\"call\":\"%s\",\"transport\":\"%s\",\"protocol\":\"%s\",\"connections\":%d,"
+           "\"pipeline\":%d,\"threads\":%d,",
+           o->call != NULL ? o->call : o->method, o->transport->name, o->proto->name,
+           o->connections, o->pipeline, o->threads);
+    printf("\"calls\":%llu,\"errors\":%llu,\"errors_by_kind\":{", (unsigned long long)s->calls,
+           (unsigned long long)s->errors);
+    for (int k = 0; k < TC_BENCH_ERR_KINDS; k++) {
+        printf("%s\"%s\":%llu", k > 0 ? "," : "", kind_names[k], (unsigned long long)s->by_kind[k]);
+    }
+    printf("},\"elapsed_s\":%.3f,\"rps\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,"
+           "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"client_cpu_pct\":%.0f,"
+           "\"conn_calls_min\":%llu,\"conn_calls_max\":%llu}\n",
+           s->elapsed, s->rps, tc_bench_hist_mean(&s->hist) / 1e3, pct_us(s, 50.0), pct_us(s, 90.0),
+           pct_us(s, 99.0), pct_us(s, 99.9), pct_us(s, 100.0), s->cpu_pct,
+           (unsigned long long)s->conn_min, (unsigned long long)s->conn_max);
+}
+
+static void
+print_report(const cli_t *cli, const summary_t *s)
+{
+    const tc_bench_opts_t *o = &cli->o;
+    printf("  calls         %llu in %.2f s\n", (unsigned long long)s->calls, s->elapsed);
+    printf("  calls/s       %.1f\n", s->rps);
+    printf("  latency (us)  mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+           tc_bench_hist_mean(&s->hist) / 1e3, pct_us(s, 50.0), pct_us(s, 90.0), pct_us(s, 99.0),
+           pct_us(s, 99.9), pct_us(s, 100.0));
+    printf("  per conn      %llu to %llu calls (least and most served connection)\n",
+           (unsigned long long)s->conn_min, (unsigned long long)s->conn_max);
+    printf("  client cpu    %.0f%% of one core (%d thread%s)\n", s->cpu_pct, o->threads,
+           o->threads == 1 ? "" : "s");
+    printf("  errors        %llu\n", (unsigned long long)s->errors);
+    printf("RESULT calls=%llu errors=%llu rps=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
+           "p999_us=%.1f max_us=%.1f\n",
+           (unsigned long long)s->calls, (unsigned long long)s->errors, s->rps, pct_us(s, 50.0),
+           pct_us(s, 90.0), pct_us(s, 99.0), pct_us(s, 99.9), pct_us(s, 100.0));
+}
+
+static void
+print_errors(const cli_t *cli, const summary_t *s)
+{
+    FILE *f = cli->json ? stderr : stdout;
+    fprintf(f, "ERRORS: %llu (", (unsigned long long)s->errors);
+    for (int k = 0; k < TC_BENCH_ERR_KINDS; k++) {
+        fprintf(f, "%s%s %llu", k > 0 ? ", " : "", kind_names[k],
+                (unsigned long long)s->by_kind[k]);
+    }
+    fprintf(f, ")\n");
+}
+
+static void
+print_banner(const cli_t *cli)
+{
+    const tc_bench_opts_t *o = &cli->o;
+    char where[300];
+    if (o->unix_path != NULL) {
+        snprintf(where, sizeof(where), "unix:%s", o->unix_path);
+    } else {
+        snprintf(where, sizeof(where), "%s:%d", o->host, o->port);
+    }
+    char len[64];
+    if (o->requests > 0) {
+        snprintf(len, sizeof(len), "%llu calls", (unsigned long long)o->requests);
+    } else {
+        snprintf(len, sizeof(len), "%.1f s", o->duration);
+    }
+    printf("thriftcorn-bench %s: %s %s %s, call %s, %d connections x %d in flight, %d thread%s, "
+           "%s after %.1f s warm-up\n",
+           TC_VERSION_STRING, where, o->transport->name, o->proto->name,
+           o->call != NULL ? o->call : o->method, o->connections, o->pipeline, o->threads,
+           o->threads == 1 ? "" : "s", len, o->warmup);
+    fflush(stdout);
+}
+
+static int
+start(run_t *r)
+{
+    const tc_bench_opts_t *o = &r->cli->o;
+    r->nloops = o->threads;
+    r->loops = tc_xcalloc((size_t)r->nloops, sizeof(*r->loops));
+    r->tids = tc_xcalloc((size_t)r->nloops, sizeof(*r->tids));
+    r->args = tc_xcalloc((size_t)r->nloops, sizeof(*r->args));
+    atomic_init(&r->clock.errors_shown, 0);
+    atomic_init(&r->finished, 0);
+    int first = 0;
+    for (int i = 0; i < r->nloops; i++) {
+        int n = o->connections / r->nloops + (i < o->connections % r->nloops ? 1 : 0);
+        uint64_t quota = o->requests / (uint64_t)r->nloops +
+                         ((uint64_t)i < o->requests % (uint64_t)r->nloops ? 1u : 0u);
+        tc_err_t err;
+        tc_err_clear(&err);
+        r->loops[i] = tc_bench_loop_new(o, &r->clock, first, n, quota, &err);
+        if (r->loops[i] == NULL) {
+            fprintf(stderr, "thriftcorn-bench: %s\n", err.msg);
+            return 2;
+        }
+        first += n;
+    }
+    /* the clock starts once every connection is open */
+    r->clock.start = tc_bench_loop_now();
+    r->clock.t0 = r->clock.start + (long long)(o->warmup * 1e9);
+    double limit = o->duration > 0.0 ? o->duration : 3600.0;
+    r->clock.t1 = r->clock.t0 + (long long)(limit * 1e9);
+    for (int i = 0; i < r->nloops; i++) {
+        r->args[i].run = r;
+        r->args[i].loop = r->loops[i];
+        if (pthread_create(&r->tids[i], NULL, thread_main, &r->args[i]) != 0) {
+            fprintf(stderr, "thriftcorn-bench: cannot start a thread\n");
+            exit(2); /* NOLINT(concurrency-mt-unsafe) */
+        }
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_t cli;
+    parse_args(&cli, argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    /* a bad --call or --idl is reported before any connection is made */
+    tc_err_t err;
+    tc_err_clear(&err);
+    const tc_bench_opts_t *o = &cli.o;
+    tc_bench_call_t *probe = o->call != NULL
+                                 ? tc_bench_call_new(o->call, o->proto, &err)
+                                 : tc_bench_idl_new(o->idl, o->method, o->args, o->proto, &err);
+    if (probe == NULL) {
+        fprintf(stderr, "thriftcorn-bench: %s\n", err.msg);
+        return 2;
+    }
+    probe->free(probe);
+    if (!cli.json) {
+        print_banner(&cli);
+    }
+    run_t r;
+    memset(&r, 0, sizeof(r));
+    r.cli = &cli;
+    int rc = start(&r);
+    if (rc != 0) {
+        return rc;
+    }
+    summary_t s;
+    double cpu = supervise(&r);
+    for (int i = 0; i < r.nloops; i++) {
+        pthread_join(r.tids[i], NULL);
+    }
+    summarize(&r, &s);
+    s.cpu_pct = cpu;
+    if (cli.json) {
+        print_json(&cli, &s);
+    } else {
+        print_report(&cli, &s);
+    }
+    if (s.errors > 0) {
+        print_errors(&cli, &s);
+    } else if (s.calls == 0) {
+        fprintf(stderr, "thriftcorn-bench: no call was measured\n");
+    }
+    for (int i = 0; i < r.nloops; i++) {
+        tc_bench_loop_free(r.loops[i]);
+    }
+    free(r.loops);
+    free(r.tids);
+    free(r.args);
+    return s.errors > 0 || s.calls == 0 ? 1 : 0;
+}

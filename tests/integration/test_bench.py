@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: Apache-2.0
+"""thriftcorn-bench end to end: against thriftcorn serving bench/thriftcorn.lua
+every benchmark call succeeds with no error; against a handler that answers
+wrongly, or a server that is not there, the tool counts errors, prints
+"ERRORS: N" and exits 1. Every run is bounded by -n or -d and a timeout."""
+
+import json
+import os
+import re
+import subprocess
+import unittest
+
+import harness
+
+BENCH = os.environ.get("THRIFTCORN_BENCH_BIN",
+                       os.path.join(harness.SOURCE_DIR, "build", "thriftcorn-bench"))
+BENCH_DIR = os.path.join(harness.SOURCE_DIR, "bench")
+IDL = os.path.join(BENCH_DIR, "bench.thrift")
+
+# A bench.thrift service that gets things wrong in every way the tool must notice.
+WRONG_HANDLER = """
+local thriftcorn = require("thriftcorn")
+local bench = thriftcorn.load(%r)
+local H = {}
+function H.ping() error("ping is broken") end        -- TApplicationException
+function H.echo(s) return s:reverse() end
+function H.add(a, b) return a + b + 1 end
+function H.roundtrip(item) return item end            -- id not incremented
+function H.batch(n)
+  local items = {}
+  for id = 0, n - 2 do                                -- one item short
+    items[#items + 1] = { id = id, name = "item-" .. id, score = id / 2.0,
+                          tags = { id, id + 1, id + 2 }, attrs = { k = "v" .. id } }
+  end
+  return items
+end
+function H.fail(code) error(bench.BenchError{ code = code + 1, message = "fail " .. code }) end
+function H.fire() end
+function H.sleep() end
+return H
+""" % IDL
+
+
+def run_bench(port, *args, timeout=60):
+    cmd = [BENCH, "--port", str(port), "--timeout", "5"] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def result(stdout):
+    m = re.search(r"^RESULT calls=(\d+) errors=(\d+) rps=([\d.]+) p50_us=([\d.]+) "
+                  r"p90_us=([\d.]+) p99_us=([\d.]+) p999_us=([\d.]+) max_us=([\d.]+)$",
+                  stdout, re.M)
+    if m is None:
+        raise AssertionError("no RESULT line in:\n" + stdout)
+    return {"calls": int(m.group(1)), "errors": int(m.group(2)), "rps": float(m.group(3)),
+            "p50": float(m.group(4)), "p99": float(m.group(6)), "max": float(m.group(8))}
+
+
+class BenchToolTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # bench/thriftcorn.lua itself, on a free port (a flag wins over the file)
+        cls.srv = harness.Server("", start=False,
+                                 args=["--bind", "127.0.0.1:0", "--threads", "8"])
+        cls.srv.config = os.path.join(BENCH_DIR, "thriftcorn.lua")
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def assert_clean(self, rc, out, err):
+        self.assertEqual(rc, 0, out + err)
+        r = result(out)
+        self.assertEqual(r["errors"], 0, out + err)
+        self.assertGreater(r["calls"], 0)
+        self.assertNotIn("ERRORS", out + err)
+        self.assertTrue(0 < r["p50"] <= r["p99"] <= r["max"], out)
+        return r
+
+    def test_every_benchmark_call(self):
+        for call in ("ping", "echo:0", "echo:1000", "add", "roundtrip", "batch:0", "batch:100",
+                     "sleep:2", "fail:7"):
+            with self.subTest(call=call):
+                rc, out, err = run_bench(self.srv.port, "-c", "8", "-n", "2000", "--warmup",
+                                         "0.1", "--call", call)
+                r = self.assert_clean(rc, out, err)
+                self.assertEqual(r["calls"], 2000, out)
+
+    def test_duration_threads_pipeline_and_json(self):
+        rc, out, err = run_bench(self.srv.port, "-c", "6", "-t", "2", "-P", "4", "-d", "0.5",
+                                 "--warmup", "0.2", "--call", "roundtrip", "--json")
+        self.assertEqual(rc, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["errors"], 0)
+        self.assertGreater(j["calls"], 0)
+        self.assertGreater(j["rps"], 0)
+        self.assertGreater(j["conn_calls_min"], 0)
+        self.assertLessEqual(j["p50_us"], j["p999_us"])
+
+    def test_generic_idl_method(self):
+        rc, out, err = run_bench(self.srv.port, "-c", "4", "-n", "1000", "--warmup", "0",
+                                 "--idl", IDL, "--method", "Bench.roundtrip", "--args",
+                                 '{item = {id = 1, name = "n", score = 0.5, tags = {1, 2}, '
+                                 'attrs = {a = "b"}}}')
+        self.assert_clean(rc, out, err)
+        # positional arguments, and a declared exception counts as a success
+        rc, out, err = run_bench(self.srv.port, "-c", "2", "-n", "500", "--warmup", "0",
+                                 "--idl", IDL, "--method", "Bench.fail", "--args", "{3}")
+        self.assert_clean(rc, out, err)
+
+    def test_bad_options_exit_2(self):
+        for args in (["--call", "nope"], ["--call", "batch"], ["--idl", IDL, "--method",
+                     "Bench.fire"], ["--idl", IDL, "--method", "Bench.add", "--args", "{c=1}"],
+                     ["--transport", "udp"]):
+            with self.subTest(args=args):
+                rc, out, err = run_bench(self.srv.port, "-n", "1", *args)
+                self.assertEqual(rc, 2, out + err)
+                self.assertIn("thriftcorn-bench:", err)
+
+
+class BenchToolErrorsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = harness.Server(
+            'transport = "framed"\nthreads = 2\n'
+            'service = { idl = "%s", name = "Bench", handler = "handler.lua" }\n' % IDL,
+            files={"handler.lua": WRONG_HANDLER})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_wrong_replies_are_errors(self):
+        for call, kind in (("add", "reply"), ("echo:10", "reply"), ("roundtrip", "reply"),
+                           ("batch:5", "reply"), ("fail:3", "reply"), ("ping", "exception")):
+            with self.subTest(call=call):
+                rc, out, err = run_bench(self.srv.port, "-c", "2", "-n", "200", "--warmup", "0",
+                                         "--call", call)
+                self.assertEqual(rc, 1, out + err)
+                r = result(out)
+                self.assertEqual(r["calls"], 0, out)
+                self.assertEqual(r["errors"], 200, out)
+                self.assertRegex(out, r"(?m)^ERRORS: 200 \(.*%s 200" % kind)
+                self.assertIn("error: connection", err)
+
+    def test_right_calls_of_a_wrong_server_still_pass(self):
+        rc, out, err = run_bench(self.srv.port, "-c", "2", "-n", "200", "--warmup", "0",
+                                 "--call", "sleep:1")
+        self.assertEqual(rc, 0, out + err)
+
+    def test_generic_mode_sees_an_exception(self):
+        rc, out, err = run_bench(self.srv.port, "-c", "1", "-n", "50", "--warmup", "0",
+                                 "--idl", IDL, "--method", "Bench.ping")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("TApplicationException INTERNAL_ERROR", err)
+
+    def test_nothing_listening(self):
+        # a port that was just free: every connection fails, and that is an error too
+        s = __import__("socket").socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        rc, out, err = run_bench(port, "-c", "3", "-d", "0.2", "--warmup", "0")
+        self.assertEqual(rc, 1, out + err)
+        self.assertRegex(out, r"(?m)^ERRORS: 3 \(.*connect 3")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
