@@ -22,8 +22,8 @@ struct tc_embed_file {
 };
 extern const struct tc_embed_file tc_embed_files[];
 
-static int
-traceback(lua_State *L)
+int
+tc_lua_state_traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
@@ -41,7 +41,7 @@ int
 tc_lua_pcall(lua_State *L, int nargs, int nres, tc_err_t *err)
 {
     int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, tc_lua_state_traceback);
     lua_insert(L, base);
     int rc = lua_pcall(L, nargs, nres, base);
     if (rc != LUA_OK) {

@@ -19,6 +19,12 @@
 lua_State *tc_lua_state_new(tc_err_t *err);
 
 /*
+ * Message handler (lua_CFunction) that turns the error at index 1 into its
+ * text (or its __tostring) followed by a traceback.
+ */
+int tc_lua_state_traceback(lua_State *L);
+
+/*
  * lua_pcall() with a traceback handler. On error the stack is restored to
  * below the function, 'err' holds the message with its traceback and the
  * code is TC_EINVAL. With 'nres' LUA_MULTRET, results are as lua_pcall's.
