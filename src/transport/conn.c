@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "transport/detect.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -32,6 +33,20 @@ tc_conn_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* From now on the connection speaks 't' and 'p' (NULL: THeader's, per message). */
+static void
+set_transport(tc_conn_t *c, const tc_transport_t *t, const tc_proto_ops_t *p)
+{
+    c->transport = t;
+    c->protocol = p;
+    c->_max = t == &tc_transport_buffered ? c->_s->max_message_size : c->_s->max_frame_size;
+    if (t == &tc_transport_header) {
+        c->protocol = NULL;
+        c->header = tc_xmalloc(sizeof(*c->header));
+        tc_header_init(c->header);
+    }
+}
+
 tc_conn_t *
 tc_conn_new(struct event_base *base, int fd, const char *peer, const tc_conn_settings_t *s,
             void *arg)
@@ -42,6 +57,9 @@ tc_conn_new(struct event_base *base, int fd, const char *peer, const tc_conn_set
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     tc_buf_init(&c->_in);
     tc_buf_init(&c->_out);
+    if (s->transport == &tc_transport_header || (s->transport != NULL && s->protocol != NULL)) {
+        set_transport(c, s->transport, s->protocol);
+    }
     c->_rev = tc_xcalloc(1, event_get_struct_event_size());
     c->_wev = tc_xcalloc(1, event_get_struct_event_size());
     tc_conn_attach(c, base, arg);
@@ -53,6 +71,10 @@ conn_free(tc_conn_t *c)
 {
     tc_buf_deinit(&c->_in);
     tc_buf_deinit(&c->_out);
+    if (c->header != NULL) {
+        tc_header_deinit(c->header);
+        free(c->header);
+    }
     free(c->_rev);
     free(c->_wev);
     free(c);
@@ -194,6 +216,61 @@ scan_error(int rc)
     }
 }
 
+/*
+ * Decide the transport and protocol from the first bytes (transport =
+ * "auto" or protocol = "auto"). TC_AGAIN until enough bytes are in; on an
+ * error the connection is closed.
+ */
+static int
+detect(tc_conn_t *c)
+{
+    const tc_conn_settings_t *s = c->_s;
+    tc_detected_t r;
+    int rc = tc_detect(c->_in.data, c->_in.len, &r);
+    if (rc == TC_AGAIN) {
+        return rc;
+    }
+    if (rc != TC_OK) {
+        tc_conn_close(c, "the first bytes fit no Thrift transport and protocol");
+        return rc;
+    }
+    if ((s->transport != NULL && s->transport != r.transport) ||
+        (s->protocol != NULL && r.protocol != NULL && s->protocol != r.protocol)) {
+        char why[160];
+        snprintf(why, sizeof(why), "a %s client, but transport is %s and protocol %s",
+                 tc_detect_name(&r), s->transport != NULL ? s->transport->name : "auto",
+                 s->protocol != NULL ? s->protocol->name : "auto");
+        tc_conn_close(c, why);
+        return TC_EPROTO;
+    }
+    tc_log(TC_LOG_DEBUG, "%s: %s", c->peer, tc_detect_name(&r));
+    set_transport(c, r.transport, r.protocol);
+    return TC_OK;
+}
+
+/*
+ * One THeader frame: unwrap it, let the owner handle the message inside
+ * with its protocol, wrap the reply the same way.
+ */
+static int
+header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
+{
+    tc_header_t *h = c->header;
+    const char *why = NULL;
+    int rc = tc_header_read(h, frame, len, c->_s->max_message_size, &why);
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s", c->peer, why);
+        return rc;
+    }
+    c->protocol = h->protocol;
+    h->body.len = 0;
+    rc = c->_s->handler->message(c, h->payload, h->payload_len, &h->body, c->owner);
+    if (rc == TC_OK && h->body.len > 0) {
+        tc_header_write(h, &c->_out);
+    }
+    return rc;
+}
+
 /* Hand every whole message in the input buffer to the owner. */
 static void
 process(tc_conn_t *c)
@@ -201,10 +278,19 @@ process(tc_conn_t *c)
     const tc_conn_settings_t *s = c->_s;
     size_t pos = 0;
     while (!c->_closed && pos < c->_in.len) {
+        if (TC_UNLIKELY(c->transport == NULL)) {
+            int drc = detect(c);
+            if (drc == TC_AGAIN) {
+                break;
+            }
+            if (drc != TC_OK) {
+                return;
+            }
+        }
         size_t off;
         size_t len;
-        int rc = s->transport->scan(s->protocol, c->_in.data + pos, c->_in.len - pos,
-                                    s->max_message, &off, &len);
+        int rc = c->transport->scan(c->protocol, c->_in.data + pos, c->_in.len - pos, c->_max, &off,
+                                    &len);
         if (rc == TC_AGAIN) {
             break;
         }
@@ -213,7 +299,11 @@ process(tc_conn_t *c)
             return;
         }
         c->in_call = true;
-        rc = s->handler->message(c, c->_in.data + pos + off, len, &c->_out, c->owner);
+        if (TC_UNLIKELY(c->header != NULL)) {
+            rc = header_message(c, c->_in.data + pos + off, len);
+        } else {
+            rc = s->handler->message(c, c->_in.data + pos + off, len, &c->_out, c->owner);
+        }
         c->in_call = false;
         pos += off + len;
         if (rc != TC_OK) {

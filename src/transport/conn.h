@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "protocol/protocol.h"
+#include "transport/header.h"
 #include "transport/transport.h"
 
 #include <stdbool.h>
@@ -31,11 +32,16 @@ typedef struct tc_conn_handler {
     void (*closed)(tc_conn_t *c, void *arg);
 } tc_conn_handler_t;
 
-/* Settings shared by the connections of a worker (borrowed, immutable). */
+/*
+ * Settings shared by the connections of a worker (borrowed, immutable). A
+ * NULL transport or protocol ("auto") is detected per connection from its
+ * first bytes (transport/detect.h); a fixed one then must match.
+ */
 typedef struct tc_conn_settings {
-    const tc_transport_t *transport;
-    const tc_proto_ops_t *protocol;
-    size_t max_message; /* framed: max frame size; buffered: max message size */
+    const tc_transport_t *transport; /* NULL: auto */
+    const tc_proto_ops_t *protocol;  /* NULL: auto; ignored for THeader, which names its own */
+    size_t max_frame_size;           /* framed and THeader: largest frame */
+    size_t max_message_size;         /* buffered: largest message; THeader: once inflated */
     const tc_conn_handler_t *handler;
 } tc_conn_settings_t;
 
@@ -50,12 +56,17 @@ struct tc_conn {
     double last_io;   /* monotonic seconds of the last read or write */
     double msg_since; /* when the partial message now buffered began arriving; 0: none */
     char peer[64];    /* for logs */
+    /* how this connection talks: NULL until detected; THeader sets 'protocol' per message */
+    const tc_transport_t *transport;
+    const tc_proto_ops_t *protocol;
+    tc_header_t *header; /* THeader connections: the message being handled, else NULL */
     int _fd;
     bool _in_cb;  /* inside one of our callbacks: defer the free */
     bool _closed; /* closed, free pending */
     bool _close_when_done;
     bool _writing; /* EV_WRITE is armed */
     const tc_conn_settings_t *_s;
+    size_t _max; /* the scanner's limit for this connection's transport */
     struct event *_rev;
     struct event *_wev;
     tc_buf_t _in;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Transports by name, for the config ("framed", "buffered"). */
+/* Transports by name, for the config ("framed", "buffered", "header"). */
 #include "transport/transport.h"
+
+#include "transport/header.h"
 
 #include <string.h>
 
@@ -15,6 +17,9 @@ tc_transport_find(const char *name)
     }
     if (strcmp(name, tc_transport_buffered.name) == 0) {
         return &tc_transport_buffered;
+    }
+    if (strcmp(name, tc_transport_header.name) == 0) {
+        return &tc_transport_header;
     }
     return NULL;
 }

@@ -21,7 +21,7 @@ typedef struct tc_transport tc_transport_t;
  * (buffered needs it; framed ignores it).
  */
 struct tc_transport {
-    const char *name; /* "framed", "buffered" */
+    const char *name; /* "framed", "buffered", "header" */
     int (*scan)(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max, size_t *off,
                 size_t *msg_len);
     /* begin a reply in 'out'; returns a mark to pass to end() */
@@ -32,8 +32,11 @@ struct tc_transport {
 
 extern const tc_transport_t tc_transport_framed;
 extern const tc_transport_t tc_transport_buffered;
+/* THeader: scan() finds frames as framed does; the frame is read and the reply written by
+ * transport/header.h, not by begin()/end(). */
+extern const tc_transport_t tc_transport_header;
 
-/* Find a transport by name ("framed", "buffered"); NULL if unknown. */
+/* Find a transport by name ("framed", "buffered", "header"); NULL if unknown. */
 const tc_transport_t *tc_transport_find(const char *name);
 
 #endif /* TC_TRANSPORT_TRANSPORT_H */

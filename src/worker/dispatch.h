@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "protocol/protocol.h"
+#include "transport/header.h"
 
 #include <stdbool.h>
 
@@ -21,6 +22,8 @@ typedef struct tc_call_info {
     uint32_t method_len;
     int status;   /* 0 ok, -1 a declared exception, else the TApplicationException type */
     bool replied; /* false for oneway calls */
+    /* in: the request's THeader, whose reply headers the handler may set; NULL otherwise */
+    tc_header_t *header;
 } tc_call_info_t;
 
 /*

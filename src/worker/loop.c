@@ -88,19 +88,20 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
 {
     tc_loop_t *lp = arg;
     const tc_loop_shared_t *sh = lp->shared;
-    const tc_transport_t *t = sh->conn.transport;
+    const tc_transport_t *t = c->transport;
     tc_proto_t in;
     tc_proto_t op;
-    tc_proto_init(&in, sh->protocol, msg, len, NULL);
+    tc_proto_init(&in, c->protocol, msg, len, NULL);
     in.max_depth = sh->cfg->max_depth;
     in.max_string = sh->cfg->max_message_size;
     size_t before = out->len;
     size_t mark = t->begin(out);
     size_t body = out->len;
-    tc_proto_init(&op, sh->protocol, NULL, 0, out);
+    tc_proto_init(&op, c->protocol, NULL, 0, out);
     op.max_depth = sh->cfg->max_depth;
 
     tc_call_info_t info;
+    info.header = c->header;
     tc_err_t err;
     tc_err_clear(&err);
     atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);

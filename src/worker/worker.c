@@ -81,10 +81,12 @@ boot(worker_t *w, const tc_config_t *cfg, const tc_listener_t *ls, size_t n)
     w->shared.conn.transport = tc_transport_find(cfg->transport);
     w->shared.conn.protocol = w->shared.protocol;
     w->shared.conn.handler = &tc_loop_conn_handler;
-    bool framed = strcmp(cfg->transport, "framed") == 0;
-    w->shared.conn.max_message = framed ? cfg->max_frame_size : cfg->max_message_size;
+    w->shared.conn.max_frame_size = cfg->max_frame_size;
+    w->shared.conn.max_message_size = cfg->max_message_size;
     atomic_init(&w->shared.stopping, 0);
-    if (w->shared.protocol == NULL || w->shared.conn.transport == NULL) {
+    /* "auto": NULL, detected per connection */
+    if ((w->shared.protocol == NULL && strcmp(cfg->protocol, "auto") != 0) ||
+        (w->shared.conn.transport == NULL && strcmp(cfg->transport, "auto") != 0)) {
         tc_log(TC_LOG_CRITICAL, "unknown transport '%s' or protocol '%s'", cfg->transport,
                cfg->protocol);
         return TC_WORKER_EXIT_BOOT;

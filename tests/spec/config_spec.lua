@@ -73,7 +73,7 @@ service PingService {
     assert.equal(3, #errs)
     local all = table.concat(errs, "\n")
     assert.matches(":1: workers: must be at least 1, got 0", all)
-    assert.matches(":2: transport: expected one of buffered, framed, got 'http'", all)
+    assert.matches(":2: transport: expected one of auto, buffered, framed, header, got 'http'", all)
     assert.matches(":3: max_depth: must be at most 256, got 1000", all)
   end)
 

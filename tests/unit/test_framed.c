@@ -31,7 +31,7 @@ test_find(void **state)
     (void)state;
     assert_ptr_equal(tc_transport_find("framed"), &tc_transport_framed);
     assert_ptr_equal(tc_transport_find("buffered"), &tc_transport_buffered);
-    assert_null(tc_transport_find("header"));
+    assert_null(tc_transport_find("http"));
     assert_null(tc_transport_find(NULL));
     assert_string_equal(T->name, "framed");
 }

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Transport and protocol auto-detection from a connection's first bytes.
+ * The forms cannot be confused: a strict binary or compact message starts
+ * with a byte of 0x80 or more, which no positive frame length or name
+ * length does, and after a frame length comes a message (0x80 binary,
+ * 0x82 compact, 0x00 an old binary name length) or THeader's 0x0FFF magic,
+ * none of which is a printable name character.
+ */
+#include "transport/detect.h"
+
+enum {
+    BINARY_VERSION_BYTE = 0x80, /* first byte of TBinaryProtocol's VERSION_1 */
+    COMPACT_PROTOCOL_ID = 0x82, /* first byte of every TCompactProtocol message */
+    HEADER_MAGIC_0 = 0x0F,      /* THeaderTransport's magic 0x0FFF, big-endian */
+    HEADER_MAGIC_1 = 0xFF,
+};
+
+static int
+found(tc_detected_t *r, const tc_transport_t *t, const tc_proto_ops_t *p, tc_detect_kind_t kind)
+{
+    r->transport = t;
+    r->protocol = p;
+    r->kind = kind;
+    return TC_OK;
+}
+
+int
+tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
+{
+    if (len < 1) {
+        return TC_AGAIN;
+    }
+    if (data[0] == BINARY_VERSION_BYTE) {
+        return found(r, &tc_transport_buffered, &tc_proto_binary, TC_DETECT_BINARY_STRICT);
+    }
+    if (data[0] == COMPACT_PROTOCOL_ID) {
+        return found(r, &tc_transport_buffered, &tc_proto_compact, TC_DETECT_COMPACT);
+    }
+    if (data[0] >= 0x80) {
+        return TC_EPROTO; /* a negative length: no frame, no name */
+    }
+    if (len < 5) {
+        return TC_AGAIN;
+    }
+    uint8_t b = data[4];
+    if (b == BINARY_VERSION_BYTE) {
+        return found(r, &tc_transport_framed, &tc_proto_binary, TC_DETECT_BINARY_STRICT);
+    }
+    if (b == 0x00) {
+        /* a framed old binary message: its name length comes first */
+        return found(r, &tc_transport_framed, &tc_proto_binary, TC_DETECT_BINARY_OLD);
+    }
+    if (b == COMPACT_PROTOCOL_ID) {
+        return found(r, &tc_transport_framed, &tc_proto_compact, TC_DETECT_COMPACT);
+    }
+    if (b == HEADER_MAGIC_0) {
+        if (len < 6) {
+            return TC_AGAIN;
+        }
+        if (data[5] == HEADER_MAGIC_1) {
+            return found(r, &tc_transport_header, NULL, TC_DETECT_HEADER);
+        }
+        return TC_EPROTO;
+    }
+    if (b >= 0x20 && b < 0x7f) {
+        return found(r, &tc_transport_buffered, &tc_proto_binary, TC_DETECT_BINARY_OLD);
+    }
+    return TC_EPROTO;
+}
+
+const char *
+tc_detect_name(const tc_detected_t *r)
+{
+    if (r->kind == TC_DETECT_HEADER) {
+        return "header";
+    }
+    bool framed = r->transport == &tc_transport_framed;
+    switch (r->kind) {
+    case TC_DETECT_BINARY_STRICT:
+        return framed ? "framed binary" : "buffered binary";
+    case TC_DETECT_BINARY_OLD:
+        return framed ? "framed binary (non-strict)" : "buffered binary (non-strict)";
+    default:
+        return framed ? "framed compact" : "buffered compact";
+    }
+}

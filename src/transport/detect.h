@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Auto-detection: which transport and protocol a client speaks, decided
+ * once per connection from its first bytes. A pure function over a byte
+ * range; the connection calls it until it answers.
+ */
+#ifndef TC_TRANSPORT_DETECT_H
+#define TC_TRANSPORT_DETECT_H
+
+#include "core/common.h"
+#include "protocol/protocol.h"
+#include "transport/transport.h"
+
+/* The forms a connection's first bytes can take. */
+typedef enum tc_detect_kind {
+    TC_DETECT_BINARY_STRICT = 0, /* version word 0x8001 first */
+    TC_DETECT_BINARY_OLD,        /* non-strict binary: the name length first */
+    TC_DETECT_COMPACT,
+    TC_DETECT_HEADER, /* THeader: the protocol comes with every message */
+} tc_detect_kind_t;
+
+/* What tc_detect() found. */
+typedef struct tc_detected {
+    const tc_transport_t *transport; /* framed, buffered or header */
+    const tc_proto_ops_t *protocol;  /* binary or compact; NULL for header */
+    tc_detect_kind_t kind;
+} tc_detected_t;
+
+/*
+ * Look at the first bytes of a connection, [data, data+len). Returns TC_OK
+ * with 'r' filled, TC_AGAIN while more bytes are needed (never more than 6)
+ * or TC_EPROTO for bytes no known form starts with. Rules, after Apache
+ * Thrift's THeaderTransport: byte 0 0x80 is unframed strict binary, 0x82
+ * unframed compact; otherwise bytes 0-3 are a frame length (or an old
+ * binary name length) and byte 4 decides: 0x80 or 0x00 framed binary, 0x82
+ * framed compact, 0x0F 0xFF (bytes 4-5) THeader, a printable character an
+ * unframed non-strict binary name.
+ */
+int tc_detect(const uint8_t *data, size_t len, tc_detected_t *r) TC_NODISCARD;
+
+/* A short name for what was found ("framed compact", "header"), for logs. */
+const char *tc_detect_name(const tc_detected_t *r);
+
+#endif /* TC_TRANSPORT_DETECT_H */

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * THeader frames, after Apache Thrift's THeaderTransport (C++ and Python):
+ *
+ *   LENGTH u32 | MAGIC 0x0FFF u16 | FLAGS u16 | SEQID u32 | HEADER SIZE u16
+ *   (in 4-byte words) | header: varint protocol id, varint transform count,
+ *   varint transform ids, info headers (varint type; type 1: varint count,
+ *   then varint-length key and value strings), zero padding | message
+ *
+ * LENGTH counts everything after itself. Unknown info header types end the
+ * info headers (the rest of the block is skipped, as Apache does). The
+ * message of a ZLIB-transformed frame is a zlib stream (RFC 1950).
+ */
+#include "transport/header.h"
+
+#include <zlib.h>
+
+#define MAGIC      0x0FFFu
+#define FIXED      10u /* magic, flags, seqid, header size */
+#define WORDS_MAX  0xFFFFu
+#define VARINT_MAX 5u /* a u32 */
+
+/* ---- framing ---- */
+
+static int
+scan(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max, size_t *off,
+     size_t *msg_len)
+{
+    int rc = tc_transport_framed.scan(ops, data, len, max, off, msg_len);
+    if (rc == TC_OK && *msg_len < FIXED) {
+        return TC_EPROTO; /* too short to hold the fixed part */
+    }
+    return rc;
+}
+
+static size_t
+begin(tc_buf_t *out)
+{
+    return out->len;
+}
+
+static void
+end(tc_buf_t *out, size_t mark)
+{
+    (void)out;
+    (void)mark;
+}
+
+const tc_transport_t tc_transport_header = {
+    .name = "header",
+    .scan = scan,
+    .begin = begin,
+    .end = end,
+};
+
+void
+tc_header_init(tc_header_t *h)
+{
+    memset(h, 0, sizeof(*h));
+    tc_buf_init(&h->reply_info);
+    tc_buf_init(&h->inflated);
+    tc_buf_init(&h->body);
+}
+
+void
+tc_header_deinit(tc_header_t *h)
+{
+    tc_buf_deinit(&h->reply_info);
+    tc_buf_deinit(&h->inflated);
+    tc_buf_deinit(&h->body);
+}
+
+/* ---- reading ---- */
+
+static uint32_t
+get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t
+get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* An unsigned LEB128 u32 at *p, before 'end'; false when truncated or too long. */
+static bool
+varint(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+    uint32_t r = 0;
+    for (unsigned i = 0; i < VARINT_MAX; i++) {
+        if (*p >= end) {
+            return false;
+        }
+        uint8_t b = *(*p)++;
+        if (i == VARINT_MAX - 1 && b > 0x0F) {
+            return false;
+        }
+        r |= (uint32_t)(b & 0x7F) << (7 * i);
+        if ((b & 0x80) == 0) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A varint-length string at *p, before 'end'. */
+static bool
+string(const uint8_t **p, const uint8_t *end, const uint8_t **s, uint32_t *len)
+{
+    if (!varint(p, end, len) || *len > (size_t)(end - *p)) {
+        return false;
+    }
+    *s = *p;
+    *p += *len;
+    return true;
+}
+
+/* One KEYVALUE section's pairs at *p; false if they run past 'end'. */
+static bool
+skip_pairs(const uint8_t **p, const uint8_t *end)
+{
+    uint32_t n;
+    if (!varint(p, end, &n)) {
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *s;
+        uint32_t len;
+        if (!string(p, end, &s, &len) || !string(p, end, &s, &len)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Inflate [src, src+len) into 'dst' (emptied first), at most 'max' bytes. */
+static int
+inflate_into(tc_buf_t *dst, const uint8_t *src, size_t len, size_t max, const char **why)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit(&z) != Z_OK) {
+        *why = "zlib: cannot start inflating";
+        return TC_EPROTO;
+    }
+    dst->len = 0;
+    z.next_in = (Bytef *)(uintptr_t)src;
+    int rc = Z_OK;
+    size_t left = len;
+    while (rc != Z_STREAM_END) {
+        if (dst->len >= max) {
+            /* a stream that still has output at the cap is over it */
+            uint8_t probe;
+            z.next_out = &probe;
+            z.avail_out = 1;
+            rc = inflate(&z, Z_NO_FLUSH);
+            if (rc == Z_STREAM_END && z.avail_out == 1) {
+                break;
+            }
+            inflateEnd(&z);
+            *why = "the inflated message is over max_message_size";
+            return TC_ELIMIT;
+        }
+        size_t room = max - dst->len;
+        tc_buf_reserve(dst, room < 65536 ? room : 65536);
+        size_t avail = dst->cap - dst->len;
+        z.next_out = dst->data + dst->len;
+        z.avail_out = (uInt)(avail < room ? avail : room);
+        z.avail_in = (uInt)(left < UINT32_MAX ? left : UINT32_MAX);
+        uInt in_before = z.avail_in;
+        uInt out_before = z.avail_out;
+        rc = inflate(&z, Z_NO_FLUSH);
+        left -= in_before - z.avail_in;
+        dst->len += out_before - z.avail_out;
+        if (rc == Z_BUF_ERROR && z.avail_out != 0) {
+            rc = Z_DATA_ERROR; /* input ended before the stream did */
+        }
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+            inflateEnd(&z);
+            *why = "zlib: invalid compressed message";
+            return TC_EPROTO;
+        }
+    }
+    inflateEnd(&z);
+    return TC_OK;
+}
+
+/* The header block [p, end): protocol id, transforms, info headers. */
+static int
+read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **why)
+{
+    uint32_t n;
+    if (!varint(&p, end, &h->proto_id)) {
+        *why = "truncated protocol id";
+        return TC_EPROTO;
+    }
+    if (h->proto_id == TC_HEADER_PROTO_BINARY) {
+        h->protocol = &tc_proto_binary;
+    } else if (h->proto_id == TC_HEADER_PROTO_COMPACT) {
+        h->protocol = &tc_proto_compact;
+    } else {
+        *why = "unsupported protocol id";
+        return TC_EPROTO;
+    }
+    if (!varint(&p, end, &n)) {
+        *why = "truncated transform count";
+        return TC_EPROTO;
+    }
+    if (n > 1) {
+        *why = "more than one transform";
+        return TC_EPROTO;
+    }
+    h->ntransforms = n;
+    if (n == 1) {
+        uint32_t id;
+        if (!varint(&p, end, &id)) {
+            *why = "truncated transform id";
+            return TC_EPROTO;
+        }
+        if (id != TC_HEADER_TRANSFORM_ZLIB) {
+            *why = "unsupported transform";
+            return TC_EPROTO;
+        }
+    }
+    h->info = p;
+    while (p < end) {
+        const uint8_t *section = p;
+        uint32_t type;
+        if (!varint(&p, end, &type) || type != TC_HEADER_INFO_KEYVALUE) {
+            p = section; /* padding or a type we do not know: the info headers end */
+            break;
+        }
+        if (!skip_pairs(&p, end)) {
+            *why = "info headers run past the header block";
+            return TC_EPROTO;
+        }
+    }
+    h->info_len = (size_t)(p - h->info);
+    return TC_OK;
+}
+
+int
+tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_inflated,
+               const char **why)
+{
+    h->reply_info.len = 0;
+    h->nreply_info = 0;
+    h->info = NULL;
+    h->info_len = 0;
+    if (len < FIXED || get_u16(frame) != MAGIC) {
+        *why = "not a THeader frame";
+        return TC_EPROTO;
+    }
+    h->flags = get_u16(frame + 2);
+    h->seqid = (int32_t)get_u32(frame + 4);
+    size_t hlen = (size_t)get_u16(frame + 8) * 4;
+    if (hlen > len - FIXED) {
+        *why = "header size larger than the frame";
+        return TC_EPROTO;
+    }
+    const uint8_t *hend = frame + FIXED + hlen;
+    int rc = read_block(h, frame + FIXED, hend, why);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    h->payload = hend;
+    h->payload_len = len - FIXED - hlen;
+    if (h->ntransforms == 1) {
+        rc = inflate_into(&h->inflated, h->payload, h->payload_len, max_inflated, why);
+        if (rc != TC_OK) {
+            return rc;
+        }
+        h->payload = h->inflated.data;
+        h->payload_len = h->inflated.len;
+    }
+    return TC_OK;
+}
+
+void
+tc_header_iter_init(const tc_header_t *h, tc_header_iter_t *it)
+{
+    it->p = h->info;
+    it->end = h->info + h->info_len;
+    it->left = 0;
+}
+
+bool
+tc_header_next(tc_header_iter_t *it, tc_header_kv_t *kv)
+{
+    /* the sections were validated by tc_header_read(): reads cannot fail here */
+    while (it->left == 0) {
+        uint32_t type;
+        if (it->p >= it->end || !varint(&it->p, it->end, &type) ||
+            !varint(&it->p, it->end, &it->left)) {
+            return false;
+        }
+    }
+    it->left--;
+    return string(&it->p, it->end, &kv->key, &kv->key_len) &&
+           string(&it->p, it->end, &kv->value, &kv->value_len);
+}
+
+/* ---- writing ---- */
+
+static void
+put_varint(tc_buf_t *b, uint32_t v)
+{
+    while (v >= 0x80) {
+        tc_buf_append_u8(b, (uint8_t)(v | 0x80));
+        v >>= 7;
+    }
+    tc_buf_append_u8(b, (uint8_t)v);
+}
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+int
+tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void *value,
+                    size_t value_len)
+{
+    if (key_len + value_len + 2 * VARINT_MAX > TC_HEADER_REPLY_INFO_MAX - h->reply_info.len) {
+        return TC_ELIMIT;
+    }
+    put_varint(&h->reply_info, (uint32_t)key_len);
+    tc_buf_append(&h->reply_info, key, key_len);
+    put_varint(&h->reply_info, (uint32_t)value_len);
+    tc_buf_append(&h->reply_info, value, value_len);
+    h->nreply_info++;
+    return TC_OK;
+}
+
+/* Append 'src' compressed as one zlib stream. */
+static void
+deflate_into(tc_buf_t *out, const uint8_t *src, size_t len)
+{
+    uLong bound = compressBound((uLong)len);
+    tc_buf_reserve(out, bound);
+    uLongf n = bound;
+    int rc = compress2(out->data + out->len, &n, src, (uLong)len, Z_DEFAULT_COMPRESSION);
+    TC_ASSERT(rc == Z_OK); /* with compressBound() room, only memory can fail */
+    (void)rc;
+    out->len += n;
+}
+
+void
+tc_header_write(tc_header_t *h, tc_buf_t *out)
+{
+    size_t start = out->len;
+    tc_buf_reserve(out, 4 + FIXED);
+    uint8_t *p = out->data + start;
+    put_u32(p + 4, MAGIC << 16 | h->flags);
+    put_u32(p + 8, (uint32_t)h->seqid);
+    out->len += 4 + FIXED;
+    size_t block = out->len;
+    put_varint(out, h->proto_id);
+    put_varint(out, h->ntransforms);
+    if (h->ntransforms == 1) {
+        put_varint(out, TC_HEADER_TRANSFORM_ZLIB);
+    }
+    if (h->nreply_info > 0) {
+        put_varint(out, TC_HEADER_INFO_KEYVALUE);
+        put_varint(out, h->nreply_info);
+        tc_buf_append(out, h->reply_info.data, h->reply_info.len);
+    }
+    while ((out->len - block) % 4 != 0) {
+        tc_buf_append_u8(out, 0);
+    }
+    size_t words = (out->len - block) / 4;
+    TC_ASSERT(words <= WORDS_MAX);
+    out->data[start + 12] = (uint8_t)(words >> 8);
+    out->data[start + 13] = (uint8_t)words;
+    if (h->ntransforms == 1) {
+        deflate_into(out, h->body.data, h->body.len);
+    } else {
+        tc_buf_append(out, h->body.data, h->body.len);
+    }
+    size_t n = out->len - start - 4;
+    TC_ASSERT(n <= INT32_MAX);
+    put_u32(out->data + start, (uint32_t)n);
+}

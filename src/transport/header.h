@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * THeader (Apache Thrift's THeaderTransport, doc/specs/HeaderFormat.md): a
+ * frame whose length is followed by the magic 0x0FFF, flags, a sequence id
+ * and a header block (protocol id, transforms, info headers), then the
+ * message. Reading a frame, the request's info headers, the reply's info
+ * headers and writing the reply frame, with the ZLIB transform.
+ */
+#ifndef TC_TRANSPORT_HEADER_H
+#define TC_TRANSPORT_HEADER_H
+
+#include "core/buf.h"
+#include "protocol/protocol.h"
+#include "transport/transport.h"
+
+#include <stdbool.h>
+
+/* Header protocol ids (THeaderSubprotocolID) and transform ids. */
+enum {
+    TC_HEADER_PROTO_BINARY = 0,
+    TC_HEADER_PROTO_COMPACT = 2,
+    TC_HEADER_TRANSFORM_ZLIB = 1,
+    TC_HEADER_INFO_KEYVALUE = 1,
+};
+
+/* Most bytes of reply info headers one call may set (the header block is at most 256 KiB). */
+#define TC_HEADER_REPLY_INFO_MAX 65536
+
+/* One info header: bytes, not NUL-terminated; borrowed from the frame. */
+typedef struct tc_header_kv {
+    const uint8_t *key;
+    uint32_t key_len;
+    const uint8_t *value;
+    uint32_t value_len;
+} tc_header_kv_t;
+
+/*
+ * One request's THeader and its reply's. A handler thread keeps one and
+ * reuses it (its buffers keep their capacity). The request fields point
+ * into the frame given to tc_header_read() or into 'inflated'.
+ */
+typedef struct tc_header {
+    /* request, set by tc_header_read() */
+    uint16_t flags;
+    int32_t seqid;
+    uint32_t proto_id;
+    const tc_proto_ops_t *protocol;
+    uint32_t ntransforms; /* 0 or 1: ZLIB is the one transform known */
+    const uint8_t *info;  /* the info header sections, validated */
+    size_t info_len;
+    const uint8_t *payload; /* the message */
+    size_t payload_len;
+    /* reply: info headers set during the call, as varint-length strings */
+    tc_buf_t reply_info;
+    uint32_t nreply_info;
+    /* scratch */
+    tc_buf_t inflated; /* the message when the request was compressed */
+    tc_buf_t body;     /* the reply message before it is framed */
+} tc_header_t;
+
+/* Storage provided by the caller; allocates nothing. */
+void tc_header_init(tc_header_t *h);
+/* Free the buffers. */
+void tc_header_deinit(tc_header_t *h);
+
+/*
+ * Read the frame [frame, frame+len) (what follows the 4-byte length) into
+ * 'h' and clear the reply's info headers. 'max_inflated' caps the size of a
+ * compressed message once inflated. Returns TC_OK, TC_EPROTO (not a valid
+ * THeader frame, an unknown protocol id or transform) or TC_ELIMIT (the
+ * inflated message is over 'max_inflated'), with 'why' set to a static text.
+ * Ownership: 'h' borrows 'frame' until the next tc_header_read().
+ */
+int tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_inflated,
+                   const char **why) TC_NODISCARD;
+
+/* A walk over the request's info headers. */
+typedef struct tc_header_iter {
+    const uint8_t *p;
+    const uint8_t *end;
+    uint32_t left; /* pairs left in the current section */
+} tc_header_iter_t;
+
+/* Start a walk over the info headers of the request read last. */
+void tc_header_iter_init(const tc_header_t *h, tc_header_iter_t *it);
+/* The next info header; false after the last one. */
+bool tc_header_next(tc_header_iter_t *it, tc_header_kv_t *kv);
+
+/*
+ * Add an info header to the reply. Returns TC_OK, or TC_ELIMIT when the
+ * reply's headers would exceed TC_HEADER_REPLY_INFO_MAX bytes.
+ */
+int tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void *value,
+                        size_t value_len) TC_NODISCARD;
+
+/*
+ * Append to 'out' the reply frame for the message h->body: the request's
+ * flags, sequence id, protocol id and transforms, the reply's info headers.
+ */
+void tc_header_write(tc_header_t *h, tc_buf_t *out);
+
+#endif /* TC_TRANSPORT_HEADER_H */

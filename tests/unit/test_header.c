@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for transport/header.c: frames written by Apache Thrift's
+ * Python THeaderTransport (0.17), info headers, padding, ZLIB and its cap,
+ * truncation at every boundary, and replies read back.
+ */
+#include "tc_test.h"
+
+#include "core/buf.h"
+#include "transport/header.h"
+
+#include <stdlib.h>
+#include <zlib.h>
+
+/* A binary ping call, seqid 7: the message inside every frame below. */
+static const uint8_t ping[] = {0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x70,
+                               0x69, 0x6e, 0x67, 0x00, 0x00, 0x00, 0x07, 0x00};
+
+/* Python: THeaderTransport(binary), sequence_id 7, no headers. */
+static const uint8_t plain[] = {
+    0x00, 0x00, 0x00, 0x1f, 0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07,
+    0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x80, 0x01, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x04, 0x70, 0x69, 0x6e, 0x67, 0x00, 0x00, 0x00, 0x07, 0x00,
+};
+
+/* Python: set_header(b"k", b"v"), set_header(b"user", b"ann"). */
+static const uint8_t kv[] = {
+    0x00, 0x00, 0x00, 0x2f, 0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00,
+    0x05, 0x00, 0x00, 0x01, 0x02, 0x01, 0x6b, 0x01, 0x76, 0x04, 0x75, 0x73, 0x65,
+    0x72, 0x03, 0x61, 0x6e, 0x6e, 0x00, 0x00, 0x00, 0x80, 0x01, 0x00, 0x01, 0x00,
+    0x00, 0x00, 0x04, 0x70, 0x69, 0x6e, 0x67, 0x00, 0x00, 0x00, 0x07, 0x00,
+};
+
+/* Python: set_header(b"k", b"v"), add_transform(ZLIB). */
+static const uint8_t zlibbed[] = {
+    0x00, 0x00, 0x00, 0x2d, 0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00,
+    0x03, 0x00, 0x01, 0x01, 0x01, 0x01, 0x01, 0x6b, 0x01, 0x76, 0x00, 0x00, 0x00,
+    0x78, 0x9c, 0x6b, 0x60, 0x64, 0x60, 0x64, 0x60, 0x60, 0x60, 0x29, 0xc8, 0xcc,
+    0x4b, 0x07, 0xd2, 0xec, 0x0c, 0x00, 0x15, 0x89, 0x02, 0x3c,
+};
+
+static tc_header_t h;
+static uint8_t *copy; /* the frame 'h' borrows */
+
+static int
+setup(void **state)
+{
+    (void)state;
+    tc_header_init(&h);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    tc_header_deinit(&h);
+    free(copy);
+    copy = NULL;
+    return 0;
+}
+
+/* Read frame bytes (with their 4-byte length) from an exact-size copy. */
+static int
+read_frame(const uint8_t *f, size_t len, size_t max, const char **why)
+{
+    free(copy); /* the previous frame: 'h' borrowed it until now */
+    copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, f, len);
+    *why = NULL;
+    return tc_header_read(&h, copy + 4, len - 4, max, why);
+}
+
+static void
+assert_kv(tc_header_iter_t *it, const char *k, const char *v)
+{
+    tc_header_kv_t e;
+    assert_true(tc_header_next(it, &e));
+    assert_int_equal(e.key_len, strlen(k));
+    assert_memory_equal(e.key, k, e.key_len);
+    assert_int_equal(e.value_len, strlen(v));
+    assert_memory_equal(e.value, v, e.value_len);
+}
+
+static void
+test_python_frames(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_ptr_equal(tc_transport_find("header"), &tc_transport_header);
+    assert_int_equal(read_frame(plain, sizeof(plain), 1024, &why), TC_OK);
+    assert_int_equal(h.seqid, 7);
+    assert_int_equal(h.flags, 0);
+    assert_ptr_equal(h.protocol, &tc_proto_binary);
+    assert_int_equal(h.ntransforms, 0);
+    assert_int_equal(h.payload_len, sizeof(ping));
+    assert_memory_equal(h.payload, ping, sizeof(ping));
+    tc_header_iter_t it;
+    tc_header_kv_t e;
+    tc_header_iter_init(&h, &it);
+    assert_false(tc_header_next(&it, &e));
+
+    assert_int_equal(read_frame(kv, sizeof(kv), 1024, &why), TC_OK);
+    assert_memory_equal(h.payload, ping, sizeof(ping));
+    tc_header_iter_init(&h, &it);
+    assert_kv(&it, "k", "v");
+    assert_kv(&it, "user", "ann");
+    assert_false(tc_header_next(&it, &e));
+
+    assert_int_equal(read_frame(zlibbed, sizeof(zlibbed), 1024, &why), TC_OK);
+    assert_int_equal(h.ntransforms, 1);
+    assert_int_equal(h.payload_len, sizeof(ping));
+    assert_memory_equal(h.payload, ping, sizeof(ping));
+    tc_header_iter_init(&h, &it);
+    assert_kv(&it, "k", "v");
+    assert_false(tc_header_next(&it, &e));
+}
+
+/* The transport finds frames; every cut of one is AGAIN, too short a frame EPROTO. */
+static void
+test_scan(void **state)
+{
+    (void)state;
+    size_t off;
+    size_t len;
+    for (size_t cut = 0; cut < sizeof(kv); cut++) {
+        assert_int_equal(tc_transport_header.scan(NULL, kv, cut, 1024, &off, &len), TC_AGAIN);
+    }
+    assert_int_equal(tc_transport_header.scan(NULL, kv, sizeof(kv), 1024, &off, &len), TC_OK);
+    assert_int_equal(off, 4);
+    assert_int_equal(len, sizeof(kv) - 4);
+    assert_int_equal(tc_transport_header.scan(NULL, kv, sizeof(kv), 16, &off, &len), TC_ELIMIT);
+    static const uint8_t tiny[] = {0x00, 0x00, 0x00, 0x04, 0x0f, 0xff, 0x00, 0x00};
+    assert_int_equal(tc_transport_header.scan(NULL, tiny, sizeof(tiny), 1024, &off, &len),
+                     TC_EPROTO);
+}
+
+/*
+ * A frame cut short anywhere (its length field patched to match) is refused,
+ * never read past: only the message itself may be cut and still be a frame.
+ */
+static void
+test_truncated_at_every_boundary(void **state)
+{
+    (void)state;
+    const uint8_t *frames[] = {plain, kv, zlibbed};
+    size_t sizes[] = {sizeof(plain), sizeof(kv), sizeof(zlibbed)};
+    size_t header_end[] = {18, 34, 26}; /* 4 + 10 + header words * 4 */
+    for (size_t f = 0; f < 3; f++) {
+        for (size_t cut = 4; cut < sizes[f]; cut++) {
+            uint8_t *b = malloc(cut);
+            assert_non_null(b);
+            memcpy(b, frames[f], cut);
+            const char *why = NULL;
+            int rc = tc_header_read(&h, b + 4, cut - 4, 1024, &why);
+            if (cut < header_end[f]) {
+                assert_int_equal(rc, TC_EPROTO);
+                assert_non_null(why);
+            } else if (f == 2) {
+                /* a zlib stream cut short */
+                assert_int_equal(rc, cut == sizes[f] ? TC_OK : TC_EPROTO);
+            } else {
+                assert_int_equal(rc, TC_OK); /* the protocol finds the message short */
+                assert_int_equal(h.payload_len, cut - header_end[f]);
+            }
+            free(b);
+        }
+    }
+}
+
+static void
+test_bad_frames(void **state)
+{
+    (void)state;
+    const char *why;
+    uint8_t b[sizeof(kv)];
+    /* wrong magic */
+    memcpy(b, kv, sizeof(kv));
+    b[5] = 0xFE;
+    assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
+    /* header size larger than the frame */
+    memcpy(b, kv, sizeof(kv));
+    b[13] = 0x20;
+    assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
+    assert_string_equal(why, "header size larger than the frame");
+    /* protocol id 1 (JSON) */
+    memcpy(b, kv, sizeof(kv));
+    b[14] = 0x01;
+    assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
+    assert_string_equal(why, "unsupported protocol id");
+    /* an info header longer than the header block */
+    memcpy(b, kv, sizeof(kv));
+    b[27] = 0x09;
+    assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
+    /* a transform other than ZLIB */
+    memcpy(b, zlibbed, sizeof(zlibbed));
+    b[16] = 0x02;
+    assert_int_equal(read_frame(b, sizeof(zlibbed), 1024, &why), TC_EPROTO);
+    assert_string_equal(why, "unsupported transform");
+    /* garbage where the zlib stream should be */
+    memcpy(b, zlibbed, sizeof(zlibbed));
+    b[27] = 0x00;
+    assert_int_equal(read_frame(b, sizeof(zlibbed), 1024, &why), TC_EPROTO);
+    /* an unknown info header type ends the info headers (Apache skips the rest) */
+    memcpy(b, kv, sizeof(kv));
+    b[16] = 0x07;
+    assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_OK);
+    tc_header_iter_t it;
+    tc_header_kv_t e;
+    tc_header_iter_init(&h, &it);
+    assert_false(tc_header_next(&it, &e));
+    /* a varint of more than 5 bytes */
+    memcpy(b, kv, sizeof(kv));
+    memset(b + 14, 0x80, 6);
+    assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
+}
+
+/* Build a ZLIB frame of 'n' zero bytes. */
+static size_t
+zeros_frame(uint8_t **out, size_t n)
+{
+    uint8_t *zeros = calloc(1, n);
+    uLongf zlen = compressBound((uLong)n);
+    uint8_t *f = malloc(18 + zlen);
+    assert_non_null(zeros);
+    assert_non_null(f);
+    assert_int_equal(compress2(f + 18, &zlen, zeros, (uLong)n, 9), Z_OK);
+    static const uint8_t head[] = {0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                   0x07, 0x00, 0x01, 0x00, 0x01, 0x01, 0x00};
+    memcpy(f + 4, head, sizeof(head));
+    size_t len = 14 + zlen;
+    f[0] = (uint8_t)(len >> 24);
+    f[1] = (uint8_t)(len >> 16);
+    f[2] = (uint8_t)(len >> 8);
+    f[3] = (uint8_t)len;
+    free(zeros);
+    *out = f;
+    return 18 + zlen;
+}
+
+/* The inflated size is capped: exactly the cap is fine, one byte more is not. */
+static void
+test_zlib_cap(void **state)
+{
+    (void)state;
+    uint8_t *f;
+    size_t n = zeros_frame(&f, 100000);
+    assert_true(n < 1000); /* a zip bomb in small */
+    const char *why;
+    assert_int_equal(read_frame(f, n, 100000, &why), TC_OK);
+    assert_int_equal(h.payload_len, 100000);
+    assert_int_equal(read_frame(f, n, 99999, &why), TC_ELIMIT);
+    assert_string_equal(why, "the inflated message is over max_message_size");
+    assert_true(h.inflated.cap <= 2 * 100000);
+    assert_int_equal(read_frame(f, n, 1000, &why), TC_ELIMIT);
+    assert_true(h.inflated.cap <= 2 * 100000);
+    free(f);
+}
+
+/* A reply is a frame like the request's: read back, it holds the body and the headers set. */
+static void
+test_reply_round_trip(void **state)
+{
+    (void)state;
+    const uint8_t *frames[] = {kv, zlibbed};
+    size_t sizes[] = {sizeof(kv), sizeof(zlibbed)};
+    for (size_t f = 0; f < 2; f++) {
+        const char *why;
+        assert_int_equal(read_frame(frames[f], sizes[f], 1024, &why), TC_OK);
+        assert_int_equal(tc_header_set_reply(&h, "a", 1, "one", 3), TC_OK);
+        assert_int_equal(tc_header_set_reply(&h, "bb", 2, "", 0), TC_OK);
+        h.body.len = 0;
+        tc_buf_append(&h.body, "reply bytes", 11);
+        tc_buf_t out;
+        tc_buf_init(&out);
+        tc_buf_append(&out, "x", 1); /* appended after what is there */
+        tc_header_write(&h, &out);
+        size_t off;
+        size_t len;
+        assert_int_equal(
+            tc_transport_header.scan(NULL, out.data + 1, out.len - 1, 1 << 20, &off, &len), TC_OK);
+        assert_int_equal(off + len, out.len - 1);
+        assert_true((size_t)(out.data[13] << 8 | out.data[14]) * 4 + 10 <= len);
+        uint32_t ntrans = h.ntransforms;
+        assert_int_equal(read_frame(out.data + 1, out.len - 1, 1024, &why), TC_OK);
+        assert_int_equal(h.seqid, 7);
+        assert_int_equal(h.ntransforms, ntrans);
+        assert_ptr_equal(h.protocol, &tc_proto_binary);
+        assert_int_equal(h.payload_len, 11);
+        assert_memory_equal(h.payload, "reply bytes", 11);
+        tc_header_iter_t it;
+        tc_header_kv_t e;
+        tc_header_iter_init(&h, &it);
+        assert_kv(&it, "a", "one");
+        assert_kv(&it, "bb", "");
+        assert_false(tc_header_next(&it, &e));
+        tc_buf_deinit(&out);
+    }
+}
+
+/* Reply headers are bounded so the header block always fits its 16-bit size. */
+static void
+test_reply_headers_limit(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_int_equal(read_frame(plain, sizeof(plain), 1024, &why), TC_OK);
+    static char big[40000];
+    memset(big, 'v', sizeof(big));
+    assert_int_equal(tc_header_set_reply(&h, "k1", 2, big, sizeof(big)), TC_OK);
+    assert_int_equal(tc_header_set_reply(&h, "k2", 2, big, sizeof(big)), TC_ELIMIT);
+    assert_int_equal(h.nreply_info, 1);
+    /* the next request starts with none */
+    assert_int_equal(read_frame(plain, sizeof(plain), 1024, &why), TC_OK);
+    assert_int_equal(h.nreply_info, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_python_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_at_every_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zlib_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_headers_limit, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    return rc;
+}
