@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh test
 build=${TC_TEST_BUILD_DIR:-build-test}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DTC_WERROR=ON -DTC_ASAN=ON
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DTC_WERROR=ON -DTC_ASAN=ON -DTC_REQUIRE_TESTS=ON
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 ctest --output-on-failure -j2 "$@"
