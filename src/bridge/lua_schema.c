@@ -53,6 +53,21 @@ static const struct {
     {"uuid", TC_KIND_UUID},     {"enum", TC_KIND_ENUM},
 };
 
+/* For plugin signatures: the enum's full name, which the wire does not carry. */
+static void
+enum_name(compiler_t *c, int idx, tc_type_t *out)
+{
+    lua_State *L = c->L;
+    if (lua_getfield(L, idx, "enum") == LUA_TTABLE) {
+        if (lua_getfield(L, -1, "fullname") == LUA_TSTRING) {
+            const char *en = lua_tostring(L, -1);
+            out->enum_name = tc_schema_strdup(c->s, en, strlen(en));
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* Fill 'out' from the type table at 'idx'. */
 static void
 compile_type(compiler_t *c, int idx, tc_type_t *out)
@@ -65,6 +80,9 @@ compile_type(compiler_t *c, int idx, tc_type_t *out)
     for (size_t i = 0; i < TC_ARRAY_LEN(base_kinds); i++) {
         if (strcmp(tt, base_kinds[i].name) == 0) {
             tc_schema_type_base(out, base_kinds[i].kind);
+            if (base_kinds[i].kind == TC_KIND_ENUM) {
+                enum_name(c, idx, out);
+            }
             return;
         }
     }

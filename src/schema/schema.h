@@ -57,6 +57,7 @@ struct tc_type {
     const tc_type_t *elem;  /* list/set element, map key */
     const tc_type_t *value; /* map value */
     const tc_struct_t *st;  /* TC_KIND_STRUCT */
+    const char *enum_name;  /* TC_KIND_ENUM: fully qualified ("tutorial.Operation"), or NULL */
 };
 
 struct tc_field {

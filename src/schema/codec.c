@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Schema-driven C codec for plugins. Decoding walks the compiled struct
+ * like the Lua decoder does (bridge/lua_value.c) but builds tc_value_t
+ * trees in the call's arena; strings stay in the request bytes. The writer
+ * keeps a stack of open values and checks every write against the IDL
+ * before any byte of it reaches the output.
+ */
+#include "schema/codec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* tc_value_t kinds are tc_kind_t values: the plugin ABI relies on it. */
+_Static_assert((int)TC_VAL_BOOL == (int)TC_KIND_BOOL && (int)TC_VAL_UUID == (int)TC_KIND_UUID &&
+                   (int)TC_VAL_ENUM == (int)TC_KIND_ENUM && (int)TC_VAL_MAP == (int)TC_KIND_MAP &&
+                   (int)TC_VAL_STRUCT == (int)TC_KIND_STRUCT,
+               "tc_value_t kinds follow tc_kind_t");
+
+/* ---- decoding ---- */
+
+typedef struct dctx {
+    tc_proto_t *p;
+    tc_arena_t *a;
+    tc_err_t *err;
+} dctx_t;
+
+static int decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out);
+
+static int
+read_error(dctx_t *c, int rc)
+{
+    switch (rc) {
+    case TC_AGAIN:
+        return tc_err_set(c->err, TC_EPROTO, "message truncated");
+    case TC_ELIMIT:
+        return tc_err_set(c->err, TC_ELIMIT, "size or nesting over the configured limit");
+    default:
+        return tc_err_set(c->err, rc, "invalid %s protocol bytes", c->p->ops->name);
+    }
+}
+
+static int
+enter(dctx_t *c)
+{
+    if (++c->p->depth > c->p->max_depth) {
+        return tc_err_set(c->err, TC_ELIMIT, "nesting deeper than %u", c->p->max_depth);
+    }
+    return TC_OK;
+}
+
+static int decode_value(dctx_t *c, const tc_type_t *t, tc_value_t *out);
+
+static int
+decode_seq(dctx_t *c, const tc_type_t *t, tc_value_t *out)
+{
+    tc_proto_t *p = c->p;
+    uint8_t kt = TC_TTYPE_STOP;
+    uint8_t vt = TC_TTYPE_STOP;
+    uint32_t n;
+    bool map = t->kind == TC_KIND_MAP;
+    int rc = map ? p->ops->read_map_begin(p, &kt, &vt, &n) : p->ops->read_list_begin(p, &kt, &n);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    if (n > 0 && (kt != t->elem->ttype || (map && vt != t->value->ttype))) {
+        return tc_err_set(c->err, TC_EPROTO, "%s of %s where the IDL has %s",
+                          map ? "map" : "list or set", tc_proto_type_name(kt),
+                          tc_proto_type_name(t->elem->ttype));
+    }
+    if ((rc = enter(c)) != TC_OK) {
+        return rc;
+    }
+    /* n is bounded by the bytes left in the message (the protocol checks it) */
+    size_t count = map ? 2 * (size_t)n : n;
+    tc_seq_t *s = tc_arena_alloc(c->a, sizeof(*s));
+    s->type = t;
+    s->n = n;
+    s->items = count ? tc_arena_alloc(c->a, count * sizeof(tc_value_t)) : NULL;
+    for (size_t i = 0; i < count; i++) {
+        const tc_type_t *et = map && (i & 1) ? t->value : t->elem;
+        if ((rc = decode_value(c, et, &s->items[i])) != TC_OK) {
+            return rc;
+        }
+    }
+    p->depth--;
+    out->u.seq = s;
+    return TC_OK;
+}
+
+static int
+decode_value(dctx_t *c, const tc_type_t *t, tc_value_t *out)
+{
+    tc_proto_t *p = c->p;
+    int rc;
+    out->kind = t->kind;
+    switch ((tc_kind_t)t->kind) {
+    case TC_KIND_BOOL: {
+        bool v;
+        rc = p->ops->read_bool(p, &v);
+        out->u.i = v;
+        break;
+    }
+    case TC_KIND_BYTE: {
+        int8_t v;
+        rc = p->ops->read_byte(p, &v);
+        out->u.i = v;
+        break;
+    }
+    case TC_KIND_I16: {
+        int16_t v;
+        rc = p->ops->read_i16(p, &v);
+        out->u.i = v;
+        break;
+    }
+    case TC_KIND_I32:
+    case TC_KIND_ENUM: {
+        int32_t v;
+        rc = p->ops->read_i32(p, &v);
+        out->u.i = v;
+        break;
+    }
+    case TC_KIND_I64:
+        rc = p->ops->read_i64(p, &out->u.i);
+        break;
+    case TC_KIND_DOUBLE:
+        rc = p->ops->read_double(p, &out->u.d);
+        break;
+    case TC_KIND_STRING:
+    case TC_KIND_BINARY: {
+        const uint8_t *s;
+        uint32_t n;
+        rc = p->ops->read_binary(p, &s, &n);
+        out->u.bin.ptr = s;
+        out->u.bin.len = n;
+        break;
+    }
+    case TC_KIND_UUID: {
+        uint8_t *u = tc_arena_alloc(c->a, 16);
+        rc = p->ops->read_uuid(p, u);
+        out->u.uuid = u;
+        break;
+    }
+    case TC_KIND_LIST:
+    case TC_KIND_SET:
+    case TC_KIND_MAP:
+        return decode_seq(c, t, out);
+    case TC_KIND_STRUCT:
+        return decode_struct(c, t->st, &out->u.view);
+    default:
+        return tc_err_set(c->err, TC_EINVAL, "type kind %d is not decodable", t->kind);
+    }
+    return rc == TC_OK ? TC_OK : read_error(c, rc);
+}
+
+static int
+decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
+{
+    tc_proto_t *p = c->p;
+    int rc = enter(c);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    if ((rc = p->ops->read_struct_begin(p)) != TC_OK) {
+        return read_error(c, rc);
+    }
+    tc_view_t *v = tc_arena_alloc(c->a, sizeof(*v));
+    v->st = st;
+    v->vals = tc_arena_calloc(c->a, sizeof(tc_value_t) * (st->nfields ? st->nfields : 1u));
+    for (;;) {
+        uint8_t type;
+        int16_t id;
+        if ((rc = p->ops->read_field_begin(p, &type, &id)) != TC_OK) {
+            return read_error(c, rc);
+        }
+        if (type == TC_TTYPE_STOP) {
+            break;
+        }
+        const tc_field_t *f = tc_schema_field_by_id(st, id);
+        if (f == NULL || f->type.ttype != type) {
+            /* unknown id, or a wire type the IDL does not have: skip it (Apache does) */
+            if ((rc = tc_proto_skip(p, type)) != TC_OK) {
+                return read_error(c, rc);
+            }
+            continue;
+        }
+        if ((rc = decode_value(c, &f->type, &v->vals[f - st->fields])) != TC_OK) {
+            return rc;
+        }
+    }
+    if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
+        return read_error(c, rc);
+    }
+    for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
+        if (st->fields[i].req == TC_REQ_REQUIRED && v->vals[i].kind == TC_VAL_UNSET) {
+            return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
+                              st->fields[i].name);
+        }
+    }
+    p->depth--;
+    *out = v;
+    return TC_OK;
+}
+
+int
+tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
+                tc_err_t *err)
+{
+    dctx_t c = {p, a, err};
+    return decode_struct(&c, st, out);
+}
+
+const tc_value_t *
+tc_codec_view_get(const tc_view_t *v, int16_t id)
+{
+    const tc_field_t *f = tc_schema_field_by_id(v->st, id);
+    return f != NULL ? &v->vals[f - v->st->fields] : NULL;
+}
+
+/* ---- writing ---- */
+
+static int
+fail(tc_codec_writer_t *w, const char *what, const char *detail)
+{
+    w->failed = true;
+    return tc_err_set(w->err, TC_ETYPE, "%s: %s", what, detail);
+}
+
+static const char *
+kind_name(int kind)
+{
+    static const char *const names[] = {
+        "unset",  "bool", "byte", "i16",  "i32", "i64", "double", "string",
+        "binary", "uuid", "enum", "list", "set", "map", "struct",
+    };
+    return kind >= 0 && (size_t)kind < TC_ARRAY_LEN(names) ? names[kind] : "?";
+}
+
+void
+tc_codec_writer_init(tc_codec_writer_t *w, tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a,
+                     tc_err_t *err)
+{
+    w->p = p;
+    w->arena = a;
+    w->err = err;
+    w->failed = false;
+    w->top_set = false;
+    w->top_id = 0;
+    w->depth = 0;
+    uint32_t lim = p != NULL ? p->max_depth : 0;
+    w->max_depth = lim < TC_PROTO_DEPTH_MAX - 1 ? lim : TC_PROTO_DEPTH_MAX - 1;
+    tc_codec_frame_t *f = &w->frames[0];
+    memset(f, 0, sizeof(*f));
+    f->kind = TC_KIND_STRUCT;
+    f->st = st;
+    if (p != NULL) {
+        p->ops->write_struct_begin(p);
+    }
+}
+
+static bool
+fits(int kind, uint8_t target)
+{
+    if (kind == target) {
+        return true;
+    }
+    switch (kind) {
+    case TC_VAL_I32:
+        return target == TC_KIND_ENUM;
+    case TC_VAL_BINARY:
+    case TC_VAL_STRING:
+        return target == TC_KIND_STRING || target == TC_KIND_BINARY;
+    case TC_VAL_LIST:
+        return target == TC_KIND_SET;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Find where the next value goes for 'kind', check it fits, and write the
+ * field header when inside a struct. Returns the IDL type there, or NULL.
+ */
+static const tc_type_t *
+slot(tc_codec_writer_t *w, int16_t id, int kind)
+{
+    char msg[200];
+    if (w->failed) {
+        return NULL;
+    }
+    if (w->p == NULL) {
+        fail(w, "reply", "a oneway method sends no reply");
+        return NULL;
+    }
+    tc_codec_frame_t *fr = &w->frames[w->depth];
+    const tc_type_t *t;
+    if (fr->kind == TC_KIND_STRUCT) {
+        const tc_field_t *f = tc_schema_field_by_id(fr->st, id);
+        if (f == NULL) {
+            snprintf(msg, sizeof(msg), "no field with id %d", id);
+            fail(w, fr->st->name, msg);
+            return NULL;
+        }
+        size_t fi = (size_t)(f - fr->st->fields);
+        if (w->depth == 0 && w->top_set) {
+            fail(w, fr->st->name, "a reply holds one value: the result or one exception");
+            return NULL;
+        }
+        if (fr->seen != NULL && (fr->seen[fi / 8] >> (fi % 8)) & 1u) {
+            snprintf(msg, sizeof(msg), "field '%s' written twice", f->name);
+            fail(w, fr->st->name, msg);
+            return NULL;
+        }
+        if (fr->st->kind == TC_STRUCT_UNION && fr->written > 0) {
+            fail(w, fr->st->name, "a union holds exactly one field");
+            return NULL;
+        }
+        t = &f->type;
+        if (!fits(kind, t->kind)) {
+            snprintf(msg, sizeof(msg), "field '%s' is %s, not %s", f->name, kind_name(t->kind),
+                     kind_name(kind));
+            fail(w, fr->st->name, msg);
+            return NULL;
+        }
+        if (w->depth == 0) {
+            w->top_set = true;
+            w->top_id = id;
+        } else {
+            fr->seen[fi / 8] = (uint8_t)(fr->seen[fi / 8] | (1u << (fi % 8)));
+        }
+        fr->written++;
+        w->p->ops->write_field_begin(w->p, t->ttype, id);
+        return t;
+    }
+    bool map = fr->kind == TC_KIND_MAP;
+    if (fr->written >= (map ? 2 * fr->n : fr->n)) {
+        snprintf(msg, sizeof(msg), "more than the %zu %s declared", fr->n,
+                 map ? "entries" : "elements");
+        fail(w, kind_name(fr->kind), msg);
+        return NULL;
+    }
+    t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
+    if (!fits(kind, t->kind)) {
+        snprintf(msg, sizeof(msg), "%s %zu is %s, not %s", map ? "map value" : "element",
+                 map ? fr->written / 2 : fr->written, kind_name(t->kind), kind_name(kind));
+        fail(w, kind_name(fr->kind), msg);
+        return NULL;
+    }
+    fr->written++;
+    return t;
+}
+
+int
+tc_codec_put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v)
+{
+    if (v->kind < TC_VAL_BOOL || v->kind > TC_VAL_ENUM) {
+        return w->failed ? TC_ETYPE : fail(w, "reply", "not a scalar kind");
+    }
+    if ((v->kind == TC_VAL_STRING || v->kind == TC_VAL_BINARY) && v->u.bin.len > INT32_MAX) {
+        return fail(w, "reply", "a string or binary over 2 GiB");
+    }
+    const tc_type_t *t = slot(w, id, v->kind);
+    if (t == NULL) {
+        return TC_ETYPE;
+    }
+    tc_proto_t *p = w->p;
+    switch ((tc_kind_t)t->kind) {
+    case TC_KIND_BOOL:
+        p->ops->write_bool(p, v->u.i != 0);
+        break;
+    case TC_KIND_BYTE:
+        p->ops->write_byte(p, (int8_t)v->u.i);
+        break;
+    case TC_KIND_I16:
+        p->ops->write_i16(p, (int16_t)v->u.i);
+        break;
+    case TC_KIND_I32:
+    case TC_KIND_ENUM:
+        p->ops->write_i32(p, (int32_t)v->u.i);
+        break;
+    case TC_KIND_I64:
+        p->ops->write_i64(p, v->u.i);
+        break;
+    case TC_KIND_DOUBLE:
+        p->ops->write_double(p, v->u.d);
+        break;
+    case TC_KIND_STRING:
+    case TC_KIND_BINARY:
+        p->ops->write_binary(p, v->u.bin.ptr, v->u.bin.len);
+        break;
+    case TC_KIND_UUID:
+        p->ops->write_uuid(p, v->u.uuid);
+        break;
+    default:
+        return fail(w, "reply", "not a scalar type");
+    }
+    return TC_OK;
+}
+
+int
+tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
+{
+    if (kind != TC_VAL_STRUCT && kind != TC_VAL_LIST && kind != TC_VAL_MAP) {
+        return w->failed ? TC_ETYPE : fail(w, "reply", "not a struct or container kind");
+    }
+    if (n > INT32_MAX) {
+        return fail(w, "reply", "a container of over 2^31 elements");
+    }
+    if (!w->failed && w->depth >= w->max_depth) {
+        return fail(w, "reply", "nested deeper than max_depth");
+    }
+    const tc_type_t *t = slot(w, id, kind);
+    if (t == NULL) {
+        return TC_ETYPE;
+    }
+    tc_proto_t *p = w->p;
+    tc_codec_frame_t *fr = &w->frames[++w->depth];
+    memset(fr, 0, sizeof(*fr));
+    fr->kind = t->kind;
+    fr->type = t;
+    fr->n = n;
+    switch ((tc_kind_t)t->kind) {
+    case TC_KIND_STRUCT:
+        fr->st = t->st;
+        fr->seen = tc_arena_calloc(w->arena, (size_t)t->st->nfields / 8 + 1);
+        p->ops->write_struct_begin(p);
+        break;
+    case TC_KIND_LIST:
+        p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
+        break;
+    case TC_KIND_SET:
+        p->ops->write_set_begin(p, t->elem->ttype, (uint32_t)n);
+        break;
+    default:
+        p->ops->write_map_begin(p, t->elem->ttype, t->value->ttype, (uint32_t)n);
+        break;
+    }
+    return TC_OK;
+}
+
+int
+tc_codec_end(tc_codec_writer_t *w)
+{
+    char msg[200];
+    if (w->failed) {
+        return TC_ETYPE;
+    }
+    if (w->depth == 0) {
+        return fail(w, "reply", "end() with no struct, list, set or map open");
+    }
+    tc_codec_frame_t *fr = &w->frames[w->depth];
+    if (fr->kind == TC_KIND_STRUCT) {
+        const tc_struct_t *st = fr->st;
+        for (uint16_t i = 0; i < st->nfields; i++) {
+            if (st->fields[i].req == TC_REQ_REQUIRED && !((fr->seen[i / 8] >> (i % 8)) & 1u)) {
+                snprintf(msg, sizeof(msg), "required field '%s' is not set", st->fields[i].name);
+                return fail(w, st->name, msg);
+            }
+        }
+        if (st->kind == TC_STRUCT_UNION && fr->written != 1) {
+            return fail(w, st->name, "a union holds exactly one field");
+        }
+        w->p->ops->write_field_stop(w->p);
+        w->p->ops->write_struct_end(w->p);
+    } else {
+        size_t want = fr->kind == TC_KIND_MAP ? 2 * fr->n : fr->n;
+        if (fr->written != want) {
+            snprintf(msg, sizeof(msg), "%zu %s declared, %zu written", fr->n,
+                     fr->kind == TC_KIND_MAP ? "entries" : "elements",
+                     fr->kind == TC_KIND_MAP ? fr->written / 2 : fr->written);
+            return fail(w, kind_name(fr->kind), msg);
+        }
+    }
+    w->depth--;
+    return TC_OK;
+}
+
+int
+tc_codec_finish(tc_codec_writer_t *w)
+{
+    char msg[64];
+    if (w->failed) {
+        return TC_ETYPE;
+    }
+    if (w->depth > 0) {
+        snprintf(msg, sizeof(msg), "%u value(s) begun and not ended", w->depth);
+        return fail(w, "reply", msg);
+    }
+    if (w->p != NULL) {
+        w->p->ops->write_field_stop(w->p);
+        w->p->ops->write_struct_end(w->p);
+    }
+    return TC_OK;
+}

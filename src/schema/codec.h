@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The schema-driven C codec behind C plugins: decode a struct into
+ * arena-allocated tc_value_t trees whose strings point into the request
+ * bytes, and a reply writer that checks each value against the IDL as it
+ * writes it straight to the output through the protocol vtable. Library
+ * layer: returns errors, never logs.
+ */
+#ifndef TC_SCHEMA_CODEC_H
+#define TC_SCHEMA_CODEC_H
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "protocol/protocol.h"
+#include "schema/schema.h"
+#include "thriftcorn/plugin.h"
+
+/* A decoded struct: vals[i] is st->fields[i] (kind TC_VAL_UNSET when absent). */
+struct tc_view {
+    const tc_struct_t *st;
+    tc_value_t *vals;
+};
+
+/* A decoded list or set (n items) or map (2n items: key, value, ...). */
+struct tc_seq {
+    const tc_type_t *type;
+    size_t n;
+    tc_value_t *items;
+};
+
+/*
+ * Decode one struct of type 'st' that 'p' reads next. Fields with an
+ * unknown id or another wire type are skipped (as Apache Thrift does); a
+ * container whose element types differ from the IDL, or a missing required
+ * field, is an error. IDL defaults are not applied. Returns TC_OK with
+ * '*out' set, or TC_EPROTO / TC_ELIMIT / TC_EMISSING with 'err' filled.
+ * Ownership: everything comes from 'a'; strings and binaries point into
+ * the input of 'p', so both must outlive '*out'.
+ */
+int tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
+                    tc_err_t *err) TC_NODISCARD;
+
+/* The field of 'v' with id 'id' and its value, or NULL (no such field). */
+const tc_value_t *tc_codec_view_get(const tc_view_t *v, int16_t id);
+
+/* ---- the reply writer ---- */
+
+typedef struct tc_codec_frame {
+    uint8_t kind; /* TC_KIND_STRUCT, _LIST, _SET or _MAP */
+    const tc_struct_t *st;
+    const tc_type_t *type;
+    size_t n;       /* elements declared (map: entries) */
+    size_t written; /* values written (struct: fields) */
+    uint8_t *seen;  /* struct: a bit per field index */
+} tc_codec_frame_t;
+
+typedef struct tc_codec_writer {
+    tc_proto_t *p;
+    tc_arena_t *arena;
+    tc_err_t *err;
+    bool failed;
+    bool top_set;   /* a field of the result struct was written */
+    int16_t top_id; /* which one */
+    uint32_t depth; /* frames above the result struct */
+    uint32_t max_depth;
+    tc_codec_frame_t frames[TC_PROTO_DEPTH_MAX + 1];
+} tc_codec_writer_t;
+
+/*
+ * Start writing the struct 'st' (a function's result struct) to 'p': writes
+ * its struct header. 'p' == NULL makes a writer that refuses every value
+ * (oneway methods). Ownership: borrows everything until finished.
+ */
+void tc_codec_writer_init(tc_codec_writer_t *w, tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a,
+                          tc_err_t *err);
+
+/*
+ * Write the scalar 'v' (kind TC_VAL_BOOL ... TC_VAL_UUID; TC_VAL_I32 also
+ * fits enums, TC_VAL_BINARY and TC_VAL_STRING fit both) to field 'id' of the
+ * current struct, or as the next element of the current container. Returns
+ * TC_OK, or TC_ETYPE with 'err' filled (and every later call fails).
+ */
+int tc_codec_put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v) TC_NODISCARD;
+
+/* Open a struct (kind TC_VAL_STRUCT), list or set (TC_VAL_LIST, n elements) or map (TC_VAL_MAP). */
+int tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n) TC_NODISCARD;
+
+/* Close the innermost open value: checks required fields, union arity and counts. */
+int tc_codec_end(tc_codec_writer_t *w) TC_NODISCARD;
+
+/* Close the top struct (every value must be closed). TC_OK or the first error. */
+int tc_codec_finish(tc_codec_writer_t *w) TC_NODISCARD;
+
+#endif /* TC_SCHEMA_CODEC_H */

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * schema/codec.c: the reply writer's IDL checks, and writer -> decoder
+ * round trips of every kind over both protocols, with strings decoded in
+ * place (tests/fixtures/codec_c.thrift).
+ */
+#include "tc_test.h"
+
+#include "bridge/lua_schema.h"
+#include "bridge/lua_state.h"
+#include "core/buf.h"
+#include "schema/codec.h"
+
+#include <lauxlib.h>
+
+static lua_State *L;
+static const tc_function_t *echo; /* All echo(1: All a) throws (1: Oops oops) */
+
+static int
+setup(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    L = tc_lua_state_new(&err);
+    assert_non_null(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "load");
+    lua_pushliteral(L, TC_FIXTURES_DIR "/codec_c.thrift");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "S");
+    const tc_service_t *svc = tc_lua_schema_to_service(L, -1);
+    assert_non_null(svc);
+    echo = svc->functions[0];
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    lua_close(L);
+    return 0;
+}
+
+typedef struct fixture {
+    tc_buf_t out;
+    tc_proto_t p;
+    tc_arena_t arena;
+    tc_err_t err;
+    tc_codec_writer_t w;
+} fixture_t;
+
+static void
+start(fixture_t *f, const tc_proto_ops_t *ops)
+{
+    tc_buf_init(&f->out);
+    tc_proto_init(&f->p, ops, NULL, 0, &f->out);
+    tc_arena_init(&f->arena, 0);
+    tc_err_clear(&f->err);
+    tc_codec_writer_init(&f->w, &f->p, echo->result, &f->arena, &f->err);
+}
+
+static void
+stop(fixture_t *f)
+{
+    tc_buf_deinit(&f->out);
+    tc_arena_deinit(&f->arena);
+}
+
+static tc_value_t
+i32v(int32_t v)
+{
+    tc_value_t x = {.kind = TC_VAL_I32, .u.i = v};
+    return x;
+}
+
+static tc_value_t
+strv(const char *s)
+{
+    tc_value_t x = {.kind = TC_VAL_STRING, .u.bin = {s, strlen(s)}};
+    return x;
+}
+
+static void
+put(fixture_t *f, int16_t id, tc_value_t v)
+{
+    assert_int_equal(tc_codec_put(&f->w, id, &v), TC_OK);
+}
+
+static const uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+/* The success value: an All with every field set. */
+static void
+write_all(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    put(f, 1, (tc_value_t){.kind = TC_VAL_BOOL, .u.i = 1});
+    put(f, 2, (tc_value_t){.kind = TC_VAL_BYTE, .u.i = -7});
+    put(f, 3, (tc_value_t){.kind = TC_VAL_I16, .u.i = 300});
+    put(f, 4, i32v(-70000));
+    put(f, 5, (tc_value_t){.kind = TC_VAL_I64, .u.i = INT64_MIN});
+    put(f, 6, (tc_value_t){.kind = TC_VAL_DOUBLE, .u.d = 2.5});
+    put(f, 7, strv("hello"));
+    put(f, 8, (tc_value_t){.kind = TC_VAL_BINARY, .u.bin = {"\0\1\2", 3}});
+    put(f, 9, (tc_value_t){.kind = TC_VAL_UUID, .u.uuid = uuid});
+    put(f, 10, i32v(2)); /* an enum takes an i32 */
+    assert_int_equal(tc_codec_begin(&f->w, 11, TC_VAL_LIST, 3), TC_OK);
+    put(f, 0, i32v(1));
+    put(f, 0, i32v(2));
+    put(f, 0, i32v(3));
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 12, TC_VAL_LIST, 1), TC_OK); /* a set */
+    put(f, 0, strv("s"));
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 13, TC_VAL_MAP, 1), TC_OK);
+    put(f, 0, strv("k"));
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    put(f, 1, i32v(5));
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 14, TC_VAL_STRUCT, 0), TC_OK);
+    put(f, 1, i32v(10));
+    put(f, 2, i32v(20));
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 15, TC_VAL_STRUCT, 0), TC_OK);
+    put(f, 2, strv("union"));
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 16, TC_VAL_LIST, 2), TC_OK);
+    put(f, 0, (tc_value_t){.kind = TC_VAL_BOOL, .u.i = 0});
+    put(f, 0, (tc_value_t){.kind = TC_VAL_BOOL, .u.i = 1});
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_equal(tc_codec_finish(&f->w), TC_OK);
+}
+
+static void
+check_all(const tc_view_t *all, const tc_buf_t *in)
+{
+    const tc_value_t *v = tc_codec_view_get(all, 1);
+    assert_int_equal(v->kind, TC_VAL_BOOL);
+    assert_int_equal(v->u.i, 1);
+    assert_int_equal(tc_codec_view_get(all, 2)->u.i, -7);
+    assert_int_equal(tc_codec_view_get(all, 3)->u.i, 300);
+    assert_int_equal(tc_codec_view_get(all, 4)->u.i, -70000);
+    assert_true(tc_codec_view_get(all, 5)->u.i == INT64_MIN);
+    assert_true(tc_codec_view_get(all, 6)->u.d == 2.5);
+    v = tc_codec_view_get(all, 7);
+    assert_int_equal(v->kind, TC_VAL_STRING);
+    assert_int_equal(v->u.bin.len, 5);
+    assert_memory_equal(v->u.bin.ptr, "hello", 5);
+    /* zero-copy: the string is in the input bytes */
+    const uint8_t *p = v->u.bin.ptr;
+    assert_true(p >= in->data && p + 5 <= in->data + in->len);
+    v = tc_codec_view_get(all, 8);
+    assert_int_equal(v->kind, TC_VAL_BINARY);
+    assert_memory_equal(v->u.bin.ptr, "\0\1\2", 3);
+    assert_memory_equal(tc_codec_view_get(all, 9)->u.uuid, uuid, 16);
+    v = tc_codec_view_get(all, 10);
+    assert_int_equal(v->kind, TC_VAL_ENUM);
+    assert_int_equal(v->u.i, 2);
+    const tc_seq_t *s = tc_codec_view_get(all, 11)->u.seq;
+    assert_int_equal(s->n, 3);
+    assert_int_equal(s->items[2].u.i, 3);
+    s = tc_codec_view_get(all, 12)->u.seq;
+    assert_int_equal(s->n, 1);
+    assert_int_equal(s->items[0].kind, TC_VAL_STRING);
+    s = tc_codec_view_get(all, 13)->u.seq;
+    assert_int_equal(s->n, 1);
+    assert_memory_equal(s->items[0].u.bin.ptr, "k", 1);
+    assert_int_equal(s->items[1].kind, TC_VAL_STRUCT);
+    assert_int_equal(tc_codec_view_get(s->items[1].u.view, 1)->u.i, 5);
+    assert_int_equal(tc_codec_view_get(s->items[1].u.view, 2)->kind, TC_VAL_UNSET);
+    const tc_view_t *pt = tc_codec_view_get(all, 14)->u.view;
+    assert_int_equal(tc_codec_view_get(pt, 2)->u.i, 20);
+    const tc_view_t *un = tc_codec_view_get(all, 15)->u.view;
+    assert_int_equal(tc_codec_view_get(un, 1)->kind, TC_VAL_UNSET);
+    assert_int_equal(tc_codec_view_get(un, 2)->u.bin.len, 5);
+    s = tc_codec_view_get(all, 16)->u.seq;
+    assert_int_equal(s->items[0].u.i, 0);
+    assert_int_equal(s->items[1].u.i, 1);
+    assert_null(tc_codec_view_get(all, 99));
+}
+
+static void
+round_trip(const tc_proto_ops_t *ops)
+{
+    fixture_t f;
+    start(&f, ops);
+    write_all(&f);
+    tc_proto_t r;
+    tc_proto_init(&r, ops, f.out.data, f.out.len, NULL);
+    tc_arena_t a;
+    tc_arena_init(&a, 0);
+    const tc_view_t *res;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_decode(&r, echo->result, &a, &res, &err), TC_OK);
+    assert_int_equal(tc_proto_left(&r), 0);
+    const tc_value_t *success = tc_codec_view_get(res, 0);
+    assert_int_equal(success->kind, TC_VAL_STRUCT);
+    check_all(success->u.view, &f.out);
+    assert_int_equal(tc_codec_view_get(res, 1)->kind, TC_VAL_UNSET);
+
+    /* every truncation of the bytes is an error, never a crash */
+    for (size_t cut = 0; cut < f.out.len; cut++) {
+        tc_proto_init(&r, ops, f.out.data, cut, NULL);
+        tc_err_clear(&err);
+        assert_int_not_equal(tc_codec_decode(&r, echo->result, &a, &res, &err), TC_OK);
+        tc_arena_reset(&a);
+    }
+    tc_arena_deinit(&a);
+    stop(&f);
+}
+
+static void
+test_round_trip_binary(void **state)
+{
+    (void)state;
+    round_trip(&tc_proto_binary);
+}
+
+static void
+test_round_trip_compact(void **state)
+{
+    (void)state;
+    round_trip(&tc_proto_compact);
+}
+
+/* Each case writes something the IDL refuses; 'want' is in the message. */
+static void
+refused(void (*body)(fixture_t *), const char *want)
+{
+    fixture_t f;
+    start(&f, &tc_proto_compact);
+    body(&f);
+    assert_int_not_equal(tc_codec_finish(&f.w), TC_OK);
+    if (strstr(f.err.msg, want) == NULL) {
+        fail_msg("'%s' lacks '%s'", f.err.msg, want);
+    }
+    stop(&f);
+}
+
+static void
+wrong_kind(fixture_t *f)
+{
+    tc_value_t v = strv("x");
+    assert_int_not_equal(tc_codec_put(&f->w, 0, &v), TC_OK); /* result is a struct */
+}
+
+static void
+unknown_id(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    tc_value_t v = i32v(1);
+    assert_int_not_equal(tc_codec_put(&f->w, 77, &v), TC_OK);
+}
+
+static void
+count_mismatch(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 11, TC_VAL_LIST, 2), TC_OK);
+    tc_value_t v = i32v(1);
+    assert_int_equal(tc_codec_put(&f->w, 0, &v), TC_OK);
+    assert_int_not_equal(tc_codec_end(&f->w), TC_OK);
+}
+
+static void
+too_many(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 11, TC_VAL_LIST, 0), TC_OK);
+    tc_value_t v = i32v(1);
+    assert_int_not_equal(tc_codec_put(&f->w, 0, &v), TC_OK);
+}
+
+static void
+required_missing(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 14, TC_VAL_STRUCT, 0), TC_OK);
+    tc_value_t v = i32v(2);
+    assert_int_equal(tc_codec_put(&f->w, 2, &v), TC_OK);
+    assert_int_not_equal(tc_codec_end(&f->w), TC_OK);
+}
+
+static void
+union_two(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 15, TC_VAL_STRUCT, 0), TC_OK);
+    tc_value_t v = i32v(2);
+    assert_int_equal(tc_codec_put(&f->w, 1, &v), TC_OK);
+    v = strv("s");
+    assert_int_not_equal(tc_codec_put(&f->w, 2, &v), TC_OK);
+}
+
+static void
+twice(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    tc_value_t v = i32v(2);
+    assert_int_equal(tc_codec_put(&f->w, 4, &v), TC_OK);
+    assert_int_not_equal(tc_codec_put(&f->w, 4, &v), TC_OK);
+}
+
+static void
+result_and_exception(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_not_equal(tc_codec_begin(&f->w, 1, TC_VAL_STRUCT, 0), TC_OK);
+}
+
+static void
+unfinished(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+}
+
+static void
+test_writer_refusals(void **state)
+{
+    (void)state;
+    refused(wrong_kind, "field 'success' is struct, not string");
+    refused(unknown_id, "no field with id 77");
+    refused(count_mismatch, "2 elements declared, 1 written");
+    refused(too_many, "more than the 0 elements declared");
+    refused(required_missing, "required field 'x' is not set");
+    refused(union_two, "a union holds exactly one field");
+    refused(twice, "field 'i' written twice");
+    refused(result_and_exception, "a reply holds one value");
+    refused(unfinished, "begun and not ended");
+}
+
+static void
+test_exception(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, &tc_proto_binary);
+    assert_int_equal(tc_codec_begin(&f.w, 1, TC_VAL_STRUCT, 0), TC_OK);
+    put(&f, 1, strv("why"));
+    assert_int_equal(tc_codec_end(&f.w), TC_OK);
+    assert_int_equal(tc_codec_finish(&f.w), TC_OK);
+    assert_true(f.w.top_set);
+    assert_int_equal(f.w.top_id, 1);
+    tc_proto_t r;
+    tc_proto_init(&r, &tc_proto_binary, f.out.data, f.out.len, NULL);
+    const tc_view_t *res;
+    assert_int_equal(tc_codec_decode(&r, echo->result, &f.arena, &res, &f.err), TC_OK);
+    const tc_view_t *ex = tc_codec_view_get(res, 1)->u.view;
+    assert_memory_equal(tc_codec_view_get(ex, 1)->u.bin.ptr, "why", 3);
+    stop(&f);
+}
+
+/* Wire input the decoder must refuse or skip. */
+static void
+test_decode_input(void **state)
+{
+    (void)state;
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_binary, NULL, 0, &b);
+    /* Point: unknown field 9 and a wrong wire type for y are skipped; x is there */
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_STRING, 9);
+    w.ops->write_binary(&w, "zz", 2);
+    w.ops->write_field_begin(&w, TC_TTYPE_STRING, 2);
+    w.ops->write_binary(&w, "no", 2);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+    w.ops->write_i32(&w, 4);
+    w.ops->write_field_stop(&w);
+    const tc_field_t *pf = tc_schema_field_by_id(echo->args, 1); /* a: All */
+    const tc_struct_t *point = tc_schema_field_by_id(pf->type.st, 14)->type.st;
+    tc_proto_t r;
+    tc_proto_init(&r, &tc_proto_binary, b.data, b.len, NULL);
+    tc_arena_t a;
+    tc_arena_init(&a, 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    const tc_view_t *v;
+    assert_int_equal(tc_codec_decode(&r, point, &a, &v, &err), TC_OK);
+    assert_int_equal(tc_codec_view_get(v, 1)->u.i, 4);
+    assert_int_equal(tc_codec_view_get(v, 2)->kind, TC_VAL_UNSET);
+
+    /* a Point without its required x */
+    b.len = 0;
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_stop(&w);
+    tc_proto_init(&r, &tc_proto_binary, b.data, b.len, NULL);
+    assert_int_equal(tc_codec_decode(&r, point, &a, &v, &err), TC_EMISSING);
+    assert_non_null(strstr(err.msg, "Point.x: required field is missing"));
+
+    /* list<i32> sent as list<string> */
+    b.len = 0;
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_LIST, 11);
+    w.ops->write_list_begin(&w, TC_TTYPE_STRING, 1);
+    w.ops->write_binary(&w, "x", 1);
+    w.ops->write_field_stop(&w);
+    tc_proto_init(&r, &tc_proto_binary, b.data, b.len, NULL);
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_decode(&r, pf->type.st, &a, &v, &err), TC_EPROTO);
+
+    /* nesting over max_depth */
+    tc_proto_init(&r, &tc_proto_binary, b.data, b.len, NULL);
+    r.max_depth = 0;
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_decode(&r, pf->type.st, &a, &v, &err), TC_ELIMIT);
+    tc_arena_deinit(&a);
+    tc_buf_deinit(&b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_binary), cmocka_unit_test(test_round_trip_compact),
+        cmocka_unit_test(test_writer_refusals),   cmocka_unit_test(test_exception),
+        cmocka_unit_test(test_decode_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
