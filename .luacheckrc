@@ -6,3 +6,4 @@ local config_file = { allow_defined_top = true, ignore = { "131" } }
 files["thriftcorn.lua"] = config_file
 files["examples/pingpong/thriftcorn.lua"] = config_file
 files["examples/calculator/thriftcorn.lua"] = config_file
+files["examples/calculator_c/thriftcorn.lua"] = config_file

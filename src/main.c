@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* thriftcorn's command line: argv -> config -> arbiter; nothing else. */
 #include "arbiter/arbiter.h"
-#include "bridge/lua_handler.h"
 #include "bridge/lua_state.h"
 #include "build_config.h"
 #include "config/config.h"
 #include "core/err.h"
+#include "worker/dispatch.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -19,7 +19,11 @@ static const char usage[] =
     "\n"
     "  --check-config        load and validate CONFIG and its IDL, then exit\n"
     "  --check-idl FILE...   load each IDL file, print its services, then exit\n"
-    "  -I, --include-dir DIR folder searched for IDL includes (with --check-idl)\n"
+    "  --plugin-header FILE SERVICE\n"
+    "                        print the C header a plugin of SERVICE builds with\n"
+    "                        (signature hashes, field ids; see docs/plugins.md)\n"
+    "  -I, --include-dir DIR folder searched for IDL includes (with --check-idl\n"
+    "                        and --plugin-header)\n"
     "  --SETTING VALUE       override a setting of CONFIG, e.g. --workers 4,\n"
     "                        --bind 127.0.0.1:9090 (repeatable), --client-timeout 10\n"
     "  -v, --version         print the version and exit\n"
@@ -27,7 +31,7 @@ static const char usage[] =
     "\n"
     "Every setting is listed in docs/configuration.md.\n";
 
-typedef enum { MODE_SERVE, MODE_CHECK_CONFIG, MODE_CHECK_IDL } mode_t_;
+typedef enum { MODE_SERVE, MODE_CHECK_CONFIG, MODE_CHECK_IDL, MODE_PLUGIN_HEADER } mode_t_;
 
 typedef struct cli {
     mode_t_ mode;
@@ -64,20 +68,21 @@ load_config(const cli_t *cli)
     return cfg;
 }
 
-/* --check-config: load the handler module as a handler thread would. */
+/* --check-config: load the handlers (plugin and Lua) as a handler thread would. */
 static int
 check_handler(const tc_config_t *cfg)
 {
     tc_err_t err;
     tc_err_clear(&err);
-    tc_lua_handler_t *h = tc_lua_handler_new(cfg, &err);
-    if (h == NULL) {
+    if (tc_dispatch_check(cfg, &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    tc_lua_handler_free(h);
-    printf("%s: ok (service %s from %s, handler %s)\n", cfg->path, cfg->service.name,
-           cfg->service.idl, cfg->service.handler);
+    bool lua = cfg->service.handler != NULL && cfg->service.handler[0] != '\0';
+    bool plugin = cfg->service.plugin != NULL;
+    printf("%s: ok (service %s from %s%s%s%s%s)\n", cfg->path, cfg->service.name, cfg->service.idl,
+           lua ? ", handler " : "", lua ? cfg->service.handler : "", plugin ? ", plugin " : "",
+           plugin ? cfg->service.plugin : "");
     return 0;
 }
 
@@ -104,6 +109,8 @@ parse_args(cli_t *cli, int argc, char **argv)
             cli->mode = MODE_CHECK_CONFIG;
         } else if (strcmp(a, "--check-idl") == 0) {
             cli->mode = MODE_CHECK_IDL;
+        } else if (strcmp(a, "--plugin-header") == 0) {
+            cli->mode = MODE_PLUGIN_HEADER;
         } else if (strcmp(a, "-I") == 0 || strcmp(a, "--include-dir") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "thriftcorn: %s needs a folder\n", a);
@@ -130,7 +137,7 @@ parse_args(cli_t *cli, int argc, char **argv)
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "thriftcorn: unknown option %s (see --help)\n", a);
             return 2;
-        } else if (cli->mode == MODE_CHECK_IDL) {
+        } else if (cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER) {
             cli->files[cli->nfiles++] = argv[i];
         } else if (cli->config == NULL) {
             cli->config = a;
@@ -145,6 +152,10 @@ parse_args(cli_t *cli, int argc, char **argv)
     }
     if (cli->mode == MODE_CHECK_IDL && cli->nfiles == 0) {
         fprintf(stderr, "thriftcorn: --check-idl needs at least one file\n");
+        return 2;
+    }
+    if (cli->mode == MODE_PLUGIN_HEADER && cli->nfiles != 2) {
+        fprintf(stderr, "thriftcorn: --plugin-header needs an IDL file and a service name\n");
         return 2;
     }
     return 0;
@@ -192,6 +203,41 @@ check_idl(const cli_t *cli)
     return status;
 }
 
+/* --plugin-header FILE SERVICE: thriftcorn.cli.plugin_header() builds the text. */
+static int
+plugin_header(const cli_t *cli)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    lua_State *L = tc_lua_state_new(&err);
+    if (L == NULL) {
+        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        return 1;
+    }
+    int status = 1;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn.cli");
+    if (tc_lua_pcall(L, 1, 1, &err) == TC_OK) {
+        lua_getfield(L, -1, "plugin_header");
+        lua_pushstring(L, cli->files[0]);
+        lua_pushstring(L, cli->files[1]);
+        push_strings(L, cli->includes, cli->nincludes);
+        if (tc_lua_pcall(L, 3, 2, &err) == TC_OK) {
+            if (lua_isstring(L, -2)) {
+                fputs(lua_tostring(L, -2), stdout);
+                status = 0;
+            } else {
+                fprintf(stderr, "thriftcorn: %s\n", lua_tostring(L, -1));
+            }
+        }
+    }
+    if (err.code != TC_OK) {
+        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+    }
+    lua_close(L);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,6 +247,8 @@ main(int argc, char **argv)
     if (rc == 0) {
         if (cli.mode == MODE_CHECK_IDL) {
             rc = check_idl(&cli);
+        } else if (cli.mode == MODE_PLUGIN_HEADER) {
+            rc = plugin_header(&cli);
         } else {
             tc_config_t *cfg = load_config(&cli);
             rc = cfg == NULL ? 1 : 0;

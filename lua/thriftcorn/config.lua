@@ -39,7 +39,8 @@ M.settings = {
   { name = "include_dirs", kind = "list", default = {},
     doc = "Folders searched for IDL includes after the including file's own folder." },
   { name = "service", kind = "services", default = nil,
-    doc = "The service to serve: { idl = PATH, name = SERVICE, handler = PATH }." },
+    doc = "The service to serve: { idl = PATH, name = SERVICE, handler = PATH, plugin = PATH }; "
+      .. "handler (Lua) or plugin (C, docs/plugins.md) or both." },
 }
 
 M.by_name = {}
@@ -160,14 +161,16 @@ local function check(s, v)
     if type(v) ~= "table" then
       return nil, "expected a table { idl = ..., name = ..., handler = ... }, got " .. type(v)
     end
-    for _, key in ipairs({ "idl", "name", "handler" }) do
-      if type(v[key]) ~= "string" then
+    for _, key in ipairs({ "idl", "name", "handler", "plugin" }) do
+      local optional = (key == "handler" and v.plugin ~= nil) or key == "plugin"
+      if type(v[key]) ~= "string" and not (optional and v[key] == nil) then
         return nil, string.format("'%s' must be a string, got %s", key, type(v[key]))
       end
     end
     for key in pairs(v) do
-      if key ~= "idl" and key ~= "name" and key ~= "handler" then
-        return nil, string.format("unknown key '%s' (expected idl, name, handler)", tostring(key))
+      if key ~= "idl" and key ~= "name" and key ~= "handler" and key ~= "plugin" then
+        return nil, string.format("unknown key '%s' (expected idl, name, handler, plugin)",
+          tostring(key))
       end
     end
     return v
@@ -272,7 +275,8 @@ function M.load(path, overrides)
       .. "{ idl = ..., name = ..., handler = ... }", path)
   elseif cfg.service then
     cfg.service.idl = join(cfg.dir, cfg.service.idl)
-    cfg.service.handler = join(cfg.dir, cfg.service.handler)
+    cfg.service.handler = cfg.service.handler and join(cfg.dir, cfg.service.handler)
+    cfg.service.plugin = cfg.service.plugin and join(cfg.dir, cfg.service.plugin)
   end
   for i, d in ipairs(cfg.include_dirs or {}) do
     cfg.include_dirs[i] = join(cfg.dir, d)

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "protocol/message.h"
+#include "schema/signature.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -268,8 +269,29 @@ tc_lua_api_open_sys(lua_State *L)
     }
 }
 
+/*
+ * core.signature(funcdef): the canonical signature of a compiled function
+ * and its 64-bit hash, as C plugins record them (schema/signature.h).
+ */
+static int
+l_signature(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "_c");
+    const tc_function_t *fn = lua_touserdata(L, -1);
+    luaL_argcheck(L, fn != NULL, 1, "expected a function of a service from thriftcorn.load()");
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_signature_format(fn, &b);
+    lua_pushlstring(L, (const char *)b.data, b.len);
+    lua_pushinteger(L, (lua_Integer)tc_signature_hash(b.data, b.len));
+    tc_buf_deinit(&b);
+    return 2;
+}
+
 static const luaL_Reg codec_funcs[] = {
     {"compile", tc_lua_schema_compile},
+    {"signature", l_signature},
     {"encode", l_encode},
     {"decode", l_decode},
     {"encode_message", l_encode_message},

@@ -38,16 +38,19 @@ msgh(lua_State *L)
         lua_pop(L, 1);
         return 1;
     }
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
-            msg = lua_tostring(L, -1);
-        } else {
-            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    return tc_lua_state_traceback(L);
+}
+
+/* True when 'name' is in the NULL-terminated list 'names' (NULL: empty). */
+static bool
+provided(const char *const *names, const char *name)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        if (strcmp(names[i], name) == 0) {
+            return true;
         }
     }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
+    return false;
 }
 
 /* Runs in a protected call: load IDL and handler, check them, leave the slots. */
@@ -55,6 +58,7 @@ static int
 setup(lua_State *L)
 {
     const tc_config_t *cfg = lua_touserdata(L, 1);
+    const char *const *skip = lua_touserdata(L, 2);
     lua_settop(L, 0);
     lua_createtable(L, 0, 0); /* SLOT_FUNCS, filled below */
     lua_pushcfunction(L, msgh);
@@ -79,12 +83,16 @@ setup(lua_State *L)
     }
     int svc = lua_gettop(L);
 
-    /* the handler module: a file returning a table of functions */
+    /* the handler module: a file returning a table of functions (optional with a plugin) */
     const char *path = cfg->service.handler;
-    if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+    bool has_module = path != NULL && path[0] != '\0';
+    if (!has_module) {
+        lua_newtable(L);
+    } else if (luaL_loadfilex(L, path, "t") != LUA_OK) {
         return lua_error(L);
+    } else {
+        lua_call(L, 0, 1);
     }
-    lua_call(L, 0, 1);
     if (!lua_istable(L, -1)) {
         return luaL_error(L, "%s: the handler module must return a table of functions, got %s",
                           path, luaL_typename(L, -1));
@@ -97,9 +105,19 @@ setup(lua_State *L)
         lua_rawgeti(L, fns, i);
         lua_getfield(L, -1, "name");
         const char *name = lua_tostring(L, -1);
+        if (provided(skip, name)) {
+            lua_pop(L, 2); /* the C plugin serves it */
+            continue;
+        }
         if (lua_getfield(L, handler, name) != LUA_TFUNCTION) {
-            return luaL_error(L, "%s: no function for method '%s' of service %s", path, name,
-                              cfg->service.name);
+            if (!has_module) {
+                return luaL_error(L,
+                                  "method '%s' of service %s is handled by neither the plugin "
+                                  "%s nor a Lua handler (service.handler is not set)",
+                                  name, cfg->service.name, cfg->service.plugin);
+            }
+            return luaL_error(L, "%s: no function for method '%s' of service %s%s", path, name,
+                              cfg->service.name, skip != NULL ? " (nor has the plugin)" : "");
         }
         lua_rawseti(L, SLOT_FUNCS, i);
         lua_pop(L, 2);
@@ -111,7 +129,7 @@ setup(lua_State *L)
 }
 
 tc_lua_handler_t *
-tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err)
+tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t *err)
 {
     lua_State *L = tc_lua_state_new(err);
     if (L == NULL) {
@@ -121,7 +139,8 @@ tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err)
     lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, (void *)cfg);
-    if (tc_lua_pcall(L, 1, SLOT_BASE, err) != TC_OK) {
+    lua_pushlightuserdata(L, (void *)provided);
+    if (tc_lua_pcall(L, 2, SLOT_BASE, err) != TC_OK) {
         lua_close(L);
         return NULL;
     }

@@ -17,11 +17,15 @@ typedef struct tc_lua_handler tc_lua_handler_t;
 /*
  * A new Lua state that loads the configured service: the IDL, then the
  * handler module, which must return a table with a function for every
- * method of the service (inherited ones included). NULL with 'err' filled
- * ("handler.lua: no function for method 'add'") on any problem.
- * Ownership: the caller frees it with tc_lua_handler_free().
+ * method of the service (inherited ones included) except those named in
+ * 'provided' (a NULL-terminated list, or NULL: the methods a C plugin
+ * serves). With no service.handler configured, 'provided' must name every
+ * method. NULL with 'err' filled ("handler.lua: no function for method
+ * 'add'") on any problem. Ownership: the caller frees it with
+ * tc_lua_handler_free(); 'provided' is only read during the call.
  */
-tc_lua_handler_t *tc_lua_handler_new(const tc_config_t *cfg, tc_err_t *err);
+tc_lua_handler_t *tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided,
+                                     tc_err_t *err);
 
 /* Close the state. NULL is a no-op. */
 void tc_lua_handler_free(tc_lua_handler_t *h);

@@ -95,6 +95,7 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->service.name = get_string(L, svc, "name", "");
     cfg->service.idl = get_string(L, svc, "idl", "");
     cfg->service.handler = get_string(L, svc, "handler", "");
+    cfg->service.plugin = get_string(L, svc, "plugin", NULL);
     lua_pop(L, 1);
 }
 
@@ -179,5 +180,6 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->service.name);
     free(cfg->service.idl);
     free(cfg->service.handler);
+    free(cfg->service.plugin);
     free(cfg);
 }

@@ -14,7 +14,8 @@
 typedef struct tc_service_conf {
     char *name;    /* service name in the IDL */
     char *idl;     /* absolute path */
-    char *handler; /* absolute path of the Lua handler module */
+    char *handler; /* absolute path of the Lua handler module; "" when a plugin serves all */
+    char *plugin;  /* absolute path of the C plugin (docs/plugins.md), or NULL */
 } tc_service_conf_t;
 
 typedef struct tc_config {

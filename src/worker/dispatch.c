@@ -2,34 +2,75 @@
 /*
  * Message header -> method -> handler. The replies every server owes
  * whatever the handlers are (UNKNOWN_METHOD, INVALID_MESSAGE_TYPE) are
- * written here; a method's own call goes to its handler.
+ * written here; a method's own call goes to its handler: the C plugin's
+ * when the plugin serves it, else the Lua handler's.
  */
 #include "worker/dispatch.h"
 
 #include "bridge/lua_handler.h"
 #include "core/alloc.h"
+#include "plugin/host.h"
 #include "protocol/message.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Static_assert(TC_HOST_DECLARED_EXCEPTION == TC_CALL_DECLARED_EXCEPTION,
+               "one status for declared exceptions");
 
 struct tc_dispatch {
     tc_lua_handler_t *lua;
     const tc_service_t *svc;
+    tc_host_t *host;          /* the service's C plugin, or NULL */
+    tc_host_thread_t *plugin; /* its handlers for this thread */
+    bool shared_host;         /* 'host' came from tc_host_acquire() */
 };
+
+/*
+ * Load the plugin (if any), then the Lua side for the methods it leaves
+ * out, then bind the plugin's methods to the compiled service. 'worker':
+ * share the plugin within the process and run init_worker (a worker);
+ * otherwise open it privately and run init_arbiter (a configuration check).
+ */
+static tc_dispatch_t *
+create(const tc_config_t *cfg, bool worker, tc_err_t *err)
+{
+    tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
+    const char *plugin = cfg->service.plugin;
+    if (plugin != NULL && plugin[0] != '\0') {
+        d->shared_host = worker;
+        d->host = worker ? tc_host_acquire(plugin, cfg->service.name, err)
+                         : tc_host_open(plugin, cfg->service.name, err);
+        if (d->host == NULL || (!worker && tc_host_init_arbiter(d->host, err) != TC_OK)) {
+            goto fail;
+        }
+    }
+    d->lua = tc_lua_handler_new(cfg, d->host ? tc_host_method_names(d->host) : NULL, err);
+    if (d->lua == NULL) {
+        goto fail;
+    }
+    d->svc = tc_lua_handler_service(d->lua);
+    if (d->host != NULL) {
+        d->plugin = tc_host_thread_new(d->host, d->svc, cfg->expose_errors, err);
+        if (d->plugin == NULL) {
+            goto fail;
+        }
+    }
+    return d;
+fail:
+    tc_dispatch_free(d);
+    return NULL;
+}
 
 tc_dispatch_t *
 tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err)
 {
-    tc_lua_handler_t *h = tc_lua_handler_new(cfg, err);
-    if (h == NULL) {
-        return NULL;
-    }
-    tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
-    d->lua = h;
-    d->svc = tc_lua_handler_service(h);
-    return d;
+    return create(cfg, true, err);
 }
 
 void
@@ -38,9 +79,100 @@ tc_dispatch_free(tc_dispatch_t *d)
     if (d == NULL) {
         return;
     }
+    tc_host_thread_free(d->plugin);
     tc_lua_handler_free(d->lua);
+    if (d->shared_host) {
+        tc_host_release(d->host);
+    } else {
+        tc_host_close(d->host);
+    }
     free(d);
 }
+
+int
+tc_dispatch_thread_start(tc_dispatch_t *d, tc_err_t *err)
+{
+    return d->plugin != NULL ? tc_host_thread_start(d->plugin, err) : TC_OK;
+}
+
+void
+tc_dispatch_thread_stop(tc_dispatch_t *d)
+{
+    if (d->plugin != NULL) {
+        tc_host_thread_stop(d->plugin);
+    }
+}
+
+/* ---- checking a configuration ---- */
+
+/* The check process: build what a handler thread builds; report on 'fd'. */
+static TC_NORETURN void
+check_child(const tc_config_t *cfg, int fd)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_dispatch_t *d = create(cfg, false, &err);
+    bool ok = d != NULL;
+    tc_dispatch_free(d);
+    size_t len = ok ? 0 : strlen(err.msg);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t k = write(fd, err.msg + off, len - off);
+        if (k <= 0 && errno != EINTR) {
+            break;
+        }
+        off += k > 0 ? (size_t)k : 0;
+    }
+    _exit(ok ? 0 : 1);
+}
+
+int
+tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        return tc_err_set(err, -errno, "cannot check the handlers: pipe: %s", tc_strerror(-errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int rc = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return tc_err_set(err, rc, "cannot check the handlers: fork: %s", tc_strerror(rc));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        check_child(cfg, fds[1]);
+    }
+    close(fds[1]);
+    char msg[TC_ERR_MSG_MAX];
+    size_t len = 0;
+    for (;;) {
+        ssize_t k = read(fds[0], msg + len, sizeof(msg) - 1 - len);
+        if (k > 0) {
+            len += (size_t)k;
+        }
+        if (k == 0 || len == sizeof(msg) - 1 || (k < 0 && errno != EINTR)) {
+            break;
+        }
+    }
+    msg[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status)) {
+        return tc_err_set(err, TC_EINVAL,
+                          "loading the handlers of service %s crashed (signal %d)%s%s",
+                          cfg->service.name, WTERMSIG(status), len ? ": " : "", msg);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return tc_err_set(err, TC_EINVAL, "%s", len ? msg : "the handlers cannot be loaded");
+    }
+    return TC_OK;
+}
+
+/* ---- handling a message ---- */
 
 int
 tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
@@ -73,6 +205,10 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
     }
     bool oneway = m.type == TC_MSG_ONEWAY || d->svc->functions[idx]->oneway;
     info->replied = !oneway;
-    info->status = tc_lua_handler_call(d->lua, idx, &m, oneway, in, out, err);
+    if (d->plugin != NULL && tc_host_thread_serves(d->plugin, idx)) {
+        info->status = tc_host_call(d->plugin, idx, &m, oneway, in, out, err);
+    } else {
+        info->status = tc_lua_handler_call(d->lua, idx, &m, oneway, in, out, err);
+    }
     return TC_OK;
 }

@@ -37,6 +37,23 @@ tc_dispatch_t *tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err);
 void tc_dispatch_free(tc_dispatch_t *d);
 
 /*
+ * On the handler thread itself, before its first call and after its last:
+ * the C plugin's init_thread() and exit_thread(). TC_OK, or an error in
+ * 'err' (the worker cannot serve).
+ */
+int tc_dispatch_thread_start(tc_dispatch_t *d, tc_err_t *err) TC_NODISCARD;
+void tc_dispatch_thread_stop(tc_dispatch_t *d);
+
+/*
+ * Check that the configured service's handlers load as a worker would load
+ * them (the IDL, the C plugin with its ABI and signature checks and
+ * init_arbiter(), the Lua handler, and that every method has a handler),
+ * in a process forked for the purpose: no plugin code runs in the caller,
+ * and a plugin that crashes fails the check. TC_OK, or an error in 'err'.
+ */
+int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
+
+/*
  * Handle one whole request message read by 'in' and append the reply (if
  * any) to 'out'. Returns TC_OK when the message was handled, with 'err' set
  * only for something the operator should see; a negative code when the

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "worker/worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -325,6 +326,12 @@ static void *
 loop_main(void *arg)
 {
     tc_loop_t *lp = arg;
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_dispatch_thread_start(lp->dispatch, &err) != TC_OK) {
+        tc_log(TC_LOG_CRITICAL, "handler thread %d cannot start: %s", lp->index, err.msg);
+        _exit(TC_WORKER_EXIT_BOOT);
+    }
     pthread_mutex_lock(&lp->lock);
     event_base_dispatch(lp->base);
     /* graceful stop ended, or the base was broken out of: close what is left */
@@ -333,6 +340,7 @@ loop_main(void *arg)
         tc_conn_close(c, NULL);
     }
     pthread_mutex_unlock(&lp->lock);
+    tc_dispatch_thread_stop(lp->dispatch); /* the plugin's exit_thread(), on this thread */
     atomic_store(&lp->done, true);
     return NULL;
 }

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loading C plugins and calling them. A library is opened once per worker
+ * (after fork, never in the arbiter), checked against the ABI version and
+ * the IDL, and closed only after every handler thread has ended, so no call
+ * can still be running in it.
+ */
+#include "plugin/host.h"
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "protocol/message.h"
+#include "schema/signature.h"
+
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tc_host {
+    char *path;
+    void *dl;
+    const tc_plugin_t *desc;
+    const tc_plugin_service_t *svc;
+    const char **names; /* method names, NULL-terminated */
+    size_t nmethods;
+    pthread_mutex_t serial; /* TC_PLUGIN_SERIAL: one call at a time */
+    /* tc_host_acquire() sharing */
+    int refs;
+    tc_host_t *next;
+};
+
+struct tc_host_thread {
+    tc_host_t *host;
+    const tc_service_t *svc;
+    const tc_plugin_method_t **methods; /* by function index; NULL: not served */
+    void *data;                         /* from init_thread() */
+    bool started;
+    bool expose_errors;
+    tc_arena_t arena; /* the per-call arena, reset after each reply */
+    struct tc_call call;
+};
+
+/* ---- loading ---- */
+
+static const char *
+plugin_label(const tc_host_t *h)
+{
+    return h->desc != NULL && h->desc->name != NULL ? h->desc->name : "?";
+}
+
+static bool
+service_matches(const char *mine, const char *want)
+{
+    if (strcmp(mine, want) == 0) {
+        return true;
+    }
+    /* "Calculator" matches "tutorial.Calculator" either way round */
+    const char *a = strrchr(mine, '.');
+    const char *b = strrchr(want, '.');
+    return strcmp(a != NULL ? a + 1 : mine, b != NULL ? b + 1 : want) == 0 &&
+           (a == NULL || b == NULL);
+}
+
+static int
+find_service(tc_host_t *h, const char *service, tc_err_t *err)
+{
+    const tc_plugin_service_t *s = h->desc->services;
+    for (; s != NULL && s->name != NULL; s++) {
+        if (service_matches(s->name, service)) {
+            h->svc = s;
+            break;
+        }
+    }
+    if (h->svc == NULL) {
+        return tc_err_set(err, TC_ENOTFOUND, "plugin %s (%s) serves no methods of service %s",
+                          h->path, plugin_label(h), service);
+    }
+    for (const tc_plugin_method_t *m = h->svc->methods; m != NULL && m->name != NULL; m++) {
+        if (m->handler == NULL) {
+            return tc_err_set(err, TC_EINVAL, "plugin %s (%s): method '%s' has no handler", h->path,
+                              plugin_label(h), m->name);
+        }
+        h->nmethods++;
+    }
+    h->names = tc_xcalloc(h->nmethods + 1, sizeof(char *));
+    for (size_t i = 0; i < h->nmethods; i++) {
+        h->names[i] = h->svc->methods[i].name;
+    }
+    return TC_OK;
+}
+
+tc_host_t *
+tc_host_open(const char *path, const char *service, tc_err_t *err)
+{
+    tc_host_t *h = tc_xcalloc(1, sizeof(*h));
+    h->path = tc_xstrdup(path);
+    pthread_mutex_init(&h->serial, NULL);
+    h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h->dl == NULL) {
+        const char *why = dlerror(); /* NOLINT(concurrency-mt-unsafe): one loader at a time */
+        tc_err_set(err, TC_ENOTFOUND, "plugin %s: cannot load it: %s", path,
+                   why != NULL ? why : "?");
+        goto fail;
+    }
+    tc_plugin_entry_fn entry;
+    void *sym = dlsym(h->dl, "tc_plugin_entry");
+    memcpy(&entry, &sym, sizeof(entry)); /* object pointer to function pointer, as POSIX allows */
+    if (entry == NULL) {
+        tc_err_set(err, TC_ENOTFOUND,
+                   "plugin %s: no entry point 'tc_plugin_entry' (not a thriftcorn plugin, or the "
+                   "symbol is hidden: declare it with thriftcorn/plugin.h)",
+                   path);
+        goto fail;
+    }
+    h->desc = entry(TC_PLUGIN_ABI_MAJOR, TC_PLUGIN_ABI_MINOR);
+    if (h->desc == NULL) {
+        tc_err_set(err, TC_EINVAL, "plugin %s: tc_plugin_entry() refused to load (returned NULL)",
+                   path);
+        goto fail;
+    }
+    if (h->desc->abi_major != TC_PLUGIN_ABI_MAJOR) {
+        tc_err_set(err, TC_EINVAL,
+                   "plugin %s (%s): built for plugin ABI %" PRIu32 ".%" PRIu32
+                   ", this server speaks %d.%d; rebuild it against this thriftcorn's "
+                   "thriftcorn/plugin.h",
+                   path, plugin_label(h), h->desc->abi_major, h->desc->abi_minor,
+                   TC_PLUGIN_ABI_MAJOR, TC_PLUGIN_ABI_MINOR);
+        goto fail;
+    }
+    if (find_service(h, service, err) != TC_OK) {
+        goto fail;
+    }
+    return h;
+fail:
+    tc_host_close(h);
+    return NULL;
+}
+
+void
+tc_host_close(tc_host_t *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    if (h->dl != NULL) {
+        dlclose(h->dl);
+    }
+    pthread_mutex_destroy(&h->serial);
+    free(h->names);
+    free(h->path);
+    free(h);
+}
+
+/* ---- sharing within a worker ---- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static tc_host_t *registry;
+
+tc_host_t *
+tc_host_acquire(const char *path, const char *service, tc_err_t *err)
+{
+    pthread_mutex_lock(&registry_lock);
+    tc_host_t *h = registry;
+    while (h != NULL && strcmp(h->path, path) != 0) {
+        h = h->next;
+    }
+    if (h != NULL) {
+        h->refs++;
+        pthread_mutex_unlock(&registry_lock);
+        return h;
+    }
+    h = tc_host_open(path, service, err);
+    if (h != NULL && h->desc->init_worker != NULL) {
+        int rc = h->desc->init_worker(&tc_host_api);
+        if (rc != TC_PLUGIN_OK) {
+            tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_worker() failed (%d)", path,
+                       plugin_label(h), rc);
+            tc_host_close(h);
+            h = NULL;
+        }
+    }
+    if (h != NULL) {
+        h->refs = 1;
+        h->next = registry;
+        registry = h;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return h;
+}
+
+void
+tc_host_release(tc_host_t *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&registry_lock);
+    bool last = --h->refs == 0;
+    if (last) {
+        tc_host_t **pp = &registry;
+        while (*pp != h) {
+            pp = &(*pp)->next;
+        }
+        *pp = h->next;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (last) {
+        if (h->desc->exit_worker != NULL) {
+            h->desc->exit_worker(&tc_host_api);
+        }
+        tc_host_close(h);
+    }
+}
+
+int
+tc_host_init_arbiter(tc_host_t *h, tc_err_t *err)
+{
+    if (h->desc->init_arbiter == NULL) {
+        return TC_OK;
+    }
+    int rc = h->desc->init_arbiter(&tc_host_api);
+    if (rc != TC_PLUGIN_OK) {
+        return tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_arbiter() refused (%d)", h->path,
+                          plugin_label(h), rc);
+    }
+    return TC_OK;
+}
+
+const char *const *
+tc_host_method_names(const tc_host_t *h)
+{
+    return h->names;
+}
+
+/* ---- binding to a service ---- */
+
+static int
+check_signature(const tc_host_t *h, const tc_plugin_method_t *pm, const tc_function_t *fn,
+                tc_err_t *err)
+{
+    tc_buf_t sig;
+    tc_buf_init(&sig);
+    tc_signature_format(fn, &sig);
+    uint64_t want = tc_signature_hash(sig.data, sig.len);
+    int rc = TC_OK;
+    if (pm->signature != want) {
+        rc = tc_err_set(err, TC_ETYPE,
+                        "plugin %s (%s): method '%s' was built against another signature: "
+                        "the plugin has '%s' (0x%016" PRIx64 "), the IDL has '%.*s' (0x%016" PRIx64
+                        "); rebuild it with a header from thriftcorn --plugin-header",
+                        h->path, plugin_label(h), pm->name,
+                        pm->signature_text != NULL ? pm->signature_text : "?", pm->signature,
+                        (int)sig.len, (const char *)sig.data, want);
+    }
+    tc_buf_deinit(&sig);
+    return rc;
+}
+
+tc_host_thread_t *
+tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors, tc_err_t *err)
+{
+    tc_host_thread_t *t = tc_xcalloc(1, sizeof(*t));
+    t->host = h;
+    t->svc = svc;
+    t->expose_errors = expose_errors;
+    t->methods = tc_xcalloc(svc->nfunctions + 1, sizeof(*t->methods));
+    tc_arena_init(&t->arena, 8192);
+    for (size_t i = 0; i < h->nmethods; i++) {
+        const tc_plugin_method_t *pm = &h->svc->methods[i];
+        int idx = tc_schema_service_index(svc, pm->name, strlen(pm->name));
+        if (idx < 0) {
+            tc_err_set(err, TC_ENOTFOUND,
+                       "plugin %s (%s): method '%s' is not a method of service %s in the IDL",
+                       h->path, plugin_label(h), pm->name, svc->name);
+            goto fail;
+        }
+        if (t->methods[idx] != NULL) {
+            tc_err_set(err, TC_EINVAL, "plugin %s (%s): method '%s' is listed twice", h->path,
+                       plugin_label(h), pm->name);
+            goto fail;
+        }
+        if (check_signature(h, pm, svc->functions[idx], err) != TC_OK) {
+            goto fail;
+        }
+        t->methods[idx] = pm;
+    }
+    return t;
+fail:
+    tc_host_thread_free(t);
+    return NULL;
+}
+
+void
+tc_host_thread_free(tc_host_thread_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    tc_arena_deinit(&t->arena);
+    free(t->methods);
+    free(t);
+}
+
+bool
+tc_host_thread_serves(const tc_host_thread_t *t, int idx)
+{
+    return idx >= 0 && (size_t)idx < t->svc->nfunctions && t->methods[idx] != NULL;
+}
+
+int
+tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
+{
+    const tc_plugin_t *d = t->host->desc;
+    if (t->started || d->init_thread == NULL) {
+        t->started = true;
+        return TC_OK;
+    }
+    int rc = d->init_thread(&tc_host_api, &t->data);
+    if (rc != TC_PLUGIN_OK) {
+        return tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_thread() failed (%d)",
+                          t->host->path, plugin_label(t->host), rc);
+    }
+    t->started = true;
+    return TC_OK;
+}
+
+void
+tc_host_thread_stop(tc_host_thread_t *t)
+{
+    const tc_plugin_t *d = t->host->desc;
+    if (t->started && d->exit_thread != NULL) {
+        d->exit_thread(&tc_host_api, t->data);
+    }
+    t->started = false;
+    t->data = NULL;
+}
+
+/* ---- the call ---- */
+
+void *
+tc_host_call_thread_data(const tc_call_t *call)
+{
+    return call->thread->data;
+}
+
+void *
+tc_host_call_alloc(tc_call_t *call, size_t size)
+{
+    return tc_arena_alloc(&call->thread->arena, size);
+}
+
+/* The handler failed or misused the reply builder: INTERNAL_ERROR. */
+static int
+reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, tc_proto_t *out,
+              size_t mark, tc_err_t *err)
+{
+    struct tc_call *c = &t->call;
+    const tc_function_t *fn = c->fn;
+    const char *kind = oneway ? " (oneway)" : "";
+    if (c->werr.code != TC_OK) {
+        tc_err_set(err, TC_ETYPE, "%s.%s%s: plugin %s built a reply that does not fit: %s",
+                   fn->service, fn->name, kind, plugin_label(t->host), c->werr.msg);
+    } else if (c->failmsg[0] != '\0') {
+        tc_err_set(err, TC_EINVAL, "%s.%s%s: %s", fn->service, fn->name, kind, c->failmsg);
+    } else {
+        tc_err_set(err, TC_EINVAL, "%s.%s%s: plugin %s handler failed (%d)", fn->service, fn->name,
+                   kind, plugin_label(t->host), rc);
+    }
+    if (!oneway) {
+        out->out->len = mark;
+        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR,
+                               t->expose_errors ? err->msg : "Internal error");
+    }
+    return TC_APPEX_INTERNAL_ERROR;
+}
+
+int
+tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, tc_proto_t *in,
+             tc_proto_t *out, tc_err_t *err)
+{
+    const tc_function_t *fn = t->svc->functions[idx];
+    const tc_plugin_method_t *pm = t->methods[idx];
+    struct tc_call *c = &t->call;
+    const tc_view_t *args;
+    if (tc_codec_decode(in, fn->args, &t->arena, &args, err) != TC_OK) {
+        tc_arena_reset(&t->arena);
+        if (!oneway) {
+            tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_PROTOCOL_ERROR,
+                                   err->msg);
+        }
+        return TC_APPEX_PROTOCOL_ERROR;
+    }
+    size_t mark = out->out->len;
+    c->thread = t;
+    c->fn = fn;
+    c->failmsg[0] = '\0';
+    tc_err_clear(&c->werr);
+    if (!oneway) {
+        out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
+    }
+    tc_codec_writer_init(&c->w, oneway ? NULL : out, fn->result, &t->arena, &c->werr);
+
+    bool serial = (t->host->desc->flags & TC_PLUGIN_SERIAL) != 0;
+    if (serial) {
+        pthread_mutex_lock(&t->host->serial);
+    }
+    int rc = pm->handler(&tc_host_api, c, args);
+    if (serial) {
+        pthread_mutex_unlock(&t->host->serial);
+    }
+
+    int status = 0;
+    if (rc != TC_PLUGIN_OK || (!oneway && tc_codec_finish(&c->w) != TC_OK) ||
+        c->werr.code != TC_OK) {
+        status = reply_failure(t, m, oneway, rc, out, mark, err);
+    } else if (c->w.top_set && c->w.top_id != 0) {
+        status = TC_HOST_DECLARED_EXCEPTION;
+    }
+    tc_arena_reset(&t->arena);
+    return status;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The C plugin host: dlopen, the entry point and ABI checks, the signature
+ * check against the compiled service, the lifecycle hooks, and the call
+ * path from a whole request to its reply for methods a plugin serves.
+ * A tc_host_t is one loaded library (shared by a worker's threads); a
+ * tc_host_thread_t is one handler thread's view of it (arena, handlers).
+ */
+#ifndef TC_PLUGIN_HOST_H
+#define TC_PLUGIN_HOST_H
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "protocol/protocol.h"
+#include "schema/codec.h"
+#include "schema/schema.h"
+#include "thriftcorn/plugin.h"
+
+/* Status of a call that raised a declared exception (TC_CALL_DECLARED_EXCEPTION). */
+#define TC_HOST_DECLARED_EXCEPTION (-1)
+
+typedef struct tc_host tc_host_t;
+typedef struct tc_host_thread tc_host_thread_t;
+
+/* The host functions every plugin gets (plugin/host_api.c). */
+extern const tc_host_api_t tc_host_api;
+
+/* One call in progress; what a plugin's tc_call_t points to. */
+struct tc_call {
+    tc_host_thread_t *thread;
+    const tc_function_t *fn;
+    tc_codec_writer_t w;
+    tc_err_t werr;     /* the reply writer's first error */
+    char failmsg[256]; /* api->fail(); "" while unset */
+};
+
+/* For plugin/host_api.c: the calling thread's init_thread() data, and the call's arena. */
+void *tc_host_call_thread_data(const tc_call_t *call);
+void *tc_host_call_alloc(tc_call_t *call, size_t size);
+
+/*
+ * Load the plugin at 'path' for the service named 'service' (short or
+ * fully qualified name): dlopen (RTLD_NOW | RTLD_LOCAL), look up
+ * tc_plugin_entry, check the ABI major version and find the plugin's
+ * methods for the service. Runs no hook. NULL with 'err' filled ("plugin
+ * PATH: ...") otherwise. Ownership: the caller closes it with
+ * tc_host_close(), after every call into it has returned.
+ */
+tc_host_t *tc_host_open(const char *path, const char *service, tc_err_t *err);
+/* dlclose. NULL is a no-op. */
+void tc_host_close(tc_host_t *h);
+
+/*
+ * Per-process sharing for workers: the first acquire of 'path' opens it
+ * and runs init_worker(); later ones take a reference. The last release
+ * runs exit_worker() and closes it. Worker main thread only.
+ */
+tc_host_t *tc_host_acquire(const char *path, const char *service, tc_err_t *err);
+void tc_host_release(tc_host_t *h);
+
+/* Run init_arbiter() (configuration checks only). TC_OK or TC_EINVAL with 'err'. */
+int tc_host_init_arbiter(tc_host_t *h, tc_err_t *err) TC_NODISCARD;
+
+/* The names of the methods the plugin serves, NULL-terminated (owned by 'h'). */
+const char *const *tc_host_method_names(const tc_host_t *h);
+
+/*
+ * Check every method the plugin registers against 'svc' (it exists, and its
+ * signature hash matches) and bind them: a thread's handler table. NULL
+ * with 'err' filled naming the method and both signatures otherwise.
+ * Ownership: the caller frees it with tc_host_thread_free(); 'svc' must
+ * outlive it.
+ */
+tc_host_thread_t *tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors,
+                                     tc_err_t *err);
+void tc_host_thread_free(tc_host_thread_t *t);
+
+/* True when the plugin serves function 'idx' of the service. */
+bool tc_host_thread_serves(const tc_host_thread_t *t, int idx);
+
+/* init_thread() / exit_thread(), on the handler thread itself. */
+int tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err) TC_NODISCARD;
+void tc_host_thread_stop(tc_host_thread_t *t);
+
+/*
+ * Serve function 'idx' (one the plugin serves) with the arguments 'in'
+ * reads next, 'm' being the header already read; unless 'oneway', append
+ * the reply to 'out'. Returns the status as tc_lua_handler_call() does.
+ */
+int tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, tc_proto_t *in,
+                 tc_proto_t *out, tc_err_t *err);
+
+#endif /* TC_PLUGIN_HOST_H */

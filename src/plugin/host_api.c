@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tc_host_api_t table plugins receive: typed readers over the decoded
+ * arguments (schema/codec.h views) and the reply builder over the codec's
+ * writer. The table only ever grows by appending (include/thriftcorn/plugin.h).
+ */
+#include "plugin/host.h"
+
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Log levels of the ABI are the server's. */
+_Static_assert(TC_PLUGIN_LOG_DEBUG == (int)TC_LOG_DEBUG &&
+                   TC_PLUGIN_LOG_CRITICAL == (int)TC_LOG_CRITICAL,
+               "plugin log levels follow tc_log_level_t");
+
+static void api_log(int level, const char *fmt, ...) TC_PRINTF(2, 3);
+static int api_fail(tc_call_t *call, const char *fmt, ...) TC_PRINTF(2, 3);
+
+static void
+api_log(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    level = level < TC_PLUGIN_LOG_DEBUG      ? TC_PLUGIN_LOG_DEBUG
+            : level > TC_PLUGIN_LOG_CRITICAL ? TC_PLUGIN_LOG_CRITICAL
+                                             : level;
+    tc_log((tc_log_level_t)level, "%s", line);
+}
+
+static void *
+api_call_alloc(tc_call_t *call, size_t size)
+{
+    return tc_host_call_alloc(call, size);
+}
+
+static const char *
+api_call_method(const tc_call_t *call)
+{
+    return call->fn->name;
+}
+
+static void *
+api_thread_data(const tc_call_t *call)
+{
+    return tc_host_call_thread_data(call);
+}
+
+static int
+api_fail(tc_call_t *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->failmsg, sizeof(call->failmsg), fmt, ap);
+    va_end(ap);
+    return TC_PLUGIN_EFAIL;
+}
+
+/* ---- readers ---- */
+
+/* The value of field 'id' if it was sent and is one of the kinds a..b. */
+static int
+field(const tc_view_t *v, int16_t id, int a, int b, const tc_value_t **out)
+{
+    const tc_value_t *x = tc_codec_view_get(v, id);
+    if (x == NULL) {
+        return TC_PLUGIN_ETYPE;
+    }
+    const tc_field_t *f = tc_schema_field_by_id(v->st, id);
+    int kind = f->type.kind;
+    if (kind != a && kind != b) {
+        return TC_PLUGIN_ETYPE;
+    }
+    if (x->kind == TC_VAL_UNSET) {
+        return TC_PLUGIN_ENOTSET;
+    }
+    *out = x;
+    return TC_PLUGIN_OK;
+}
+
+static int
+api_has(const tc_view_t *v, int16_t id)
+{
+    const tc_value_t *x = tc_codec_view_get(v, id);
+    return x != NULL && x->kind != TC_VAL_UNSET;
+}
+
+static int
+api_get_bool(const tc_view_t *v, int16_t id, int *out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_BOOL, TC_VAL_BOOL, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = x->u.i != 0;
+    }
+    return rc;
+}
+
+static int
+api_get_byte(const tc_view_t *v, int16_t id, int8_t *out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_BYTE, TC_VAL_BYTE, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = (int8_t)x->u.i;
+    }
+    return rc;
+}
+
+static int
+api_get_i16(const tc_view_t *v, int16_t id, int16_t *out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_I16, TC_VAL_I16, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = (int16_t)x->u.i;
+    }
+    return rc;
+}
+
+static int
+api_get_i32(const tc_view_t *v, int16_t id, int32_t *out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_I32, TC_VAL_ENUM, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = (int32_t)x->u.i;
+    }
+    return rc;
+}
+
+static int
+api_get_i64(const tc_view_t *v, int16_t id, int64_t *out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_I64, TC_VAL_I64, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = x->u.i;
+    }
+    return rc;
+}
+
+static int
+api_get_double(const tc_view_t *v, int16_t id, double *out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_DOUBLE, TC_VAL_DOUBLE, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = x->u.d;
+    }
+    return rc;
+}
+
+static int
+api_get_binary(const tc_view_t *v, int16_t id, const void **ptr, size_t *len)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_STRING, TC_VAL_BINARY, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *ptr = x->u.bin.ptr;
+        *len = x->u.bin.len;
+    }
+    return rc;
+}
+
+static int
+api_get_string(const tc_view_t *v, int16_t id, const char **ptr, size_t *len)
+{
+    const void *p;
+    int rc = api_get_binary(v, id, &p, len);
+    if (rc == TC_PLUGIN_OK) {
+        *ptr = p;
+    }
+    return rc;
+}
+
+static int
+api_get_uuid(const tc_view_t *v, int16_t id, const uint8_t **out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_UUID, TC_VAL_UUID, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = x->u.uuid;
+    }
+    return rc;
+}
+
+static int
+api_get_struct(const tc_view_t *v, int16_t id, const tc_view_t **out)
+{
+    const tc_value_t *x;
+    int rc = field(v, id, TC_VAL_STRUCT, TC_VAL_STRUCT, &x);
+    if (rc == TC_PLUGIN_OK) {
+        *out = x->u.view;
+    }
+    return rc;
+}
+
+static int
+api_get_seq(const tc_view_t *v, int16_t id, const tc_seq_t **out)
+{
+    const tc_value_t *x = tc_codec_view_get(v, id);
+    if (x == NULL) {
+        return TC_PLUGIN_ETYPE;
+    }
+    int kind = tc_schema_field_by_id(v->st, id)->type.kind;
+    if (kind != TC_VAL_LIST && kind != TC_VAL_SET && kind != TC_VAL_MAP) {
+        return TC_PLUGIN_ETYPE;
+    }
+    if (x->kind == TC_VAL_UNSET) {
+        return TC_PLUGIN_ENOTSET;
+    }
+    *out = x->u.seq;
+    return TC_PLUGIN_OK;
+}
+
+static int
+api_get(const tc_view_t *v, int16_t id, tc_value_t *out)
+{
+    const tc_value_t *x = tc_codec_view_get(v, id);
+    if (x == NULL) {
+        return TC_PLUGIN_ETYPE;
+    }
+    if (x->kind == TC_VAL_UNSET) {
+        return TC_PLUGIN_ENOTSET;
+    }
+    *out = *x;
+    return TC_PLUGIN_OK;
+}
+
+static size_t
+api_seq_len(const tc_seq_t *s)
+{
+    return s->n;
+}
+
+static int
+api_seq_kind(const tc_seq_t *s)
+{
+    return s->type->kind;
+}
+
+static int
+api_seq_get(const tc_seq_t *s, size_t i, tc_value_t *elem, tc_value_t *value)
+{
+    if (i >= s->n) {
+        return TC_PLUGIN_ERANGE;
+    }
+    if (s->type->kind == TC_KIND_MAP) {
+        *elem = s->items[2 * i];
+        if (value != NULL) {
+            *value = s->items[2 * i + 1];
+        }
+    } else {
+        *elem = s->items[i];
+    }
+    return TC_PLUGIN_OK;
+}
+
+/* ---- the reply builder ---- */
+
+static int
+put(tc_call_t *call, int16_t id, tc_value_t *v)
+{
+    return tc_codec_put(&call->w, id, v) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+}
+
+static int
+api_put_bool(tc_call_t *call, int16_t id, int v)
+{
+    tc_value_t x = {.kind = TC_VAL_BOOL, .u.i = v != 0};
+    return put(call, id, &x);
+}
+
+static int
+api_put_byte(tc_call_t *call, int16_t id, int8_t v)
+{
+    tc_value_t x = {.kind = TC_VAL_BYTE, .u.i = v};
+    return put(call, id, &x);
+}
+
+static int
+api_put_i16(tc_call_t *call, int16_t id, int16_t v)
+{
+    tc_value_t x = {.kind = TC_VAL_I16, .u.i = v};
+    return put(call, id, &x);
+}
+
+static int
+api_put_i32(tc_call_t *call, int16_t id, int32_t v)
+{
+    tc_value_t x = {.kind = TC_VAL_I32, .u.i = v};
+    return put(call, id, &x);
+}
+
+static int
+api_put_i64(tc_call_t *call, int16_t id, int64_t v)
+{
+    tc_value_t x = {.kind = TC_VAL_I64, .u.i = v};
+    return put(call, id, &x);
+}
+
+static int
+api_put_double(tc_call_t *call, int16_t id, double v)
+{
+    tc_value_t x = {.kind = TC_VAL_DOUBLE, .u.d = v};
+    return put(call, id, &x);
+}
+
+static int
+api_put_binary(tc_call_t *call, int16_t id, const void *ptr, size_t len)
+{
+    tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
+    return put(call, id, &x);
+}
+
+static int
+api_put_string(tc_call_t *call, int16_t id, const char *s)
+{
+    return api_put_binary(call, id, s, s != NULL ? strlen(s) : 0);
+}
+
+static int
+api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
+{
+    tc_value_t x = {.kind = TC_VAL_UUID, .u.uuid = uuid};
+    return put(call, id, &x);
+}
+
+static int
+api_begin_struct(tc_call_t *call, int16_t id)
+{
+    return tc_codec_begin(&call->w, id, TC_VAL_STRUCT, 0) == TC_OK ? TC_PLUGIN_OK
+                                                                   : TC_PLUGIN_ESTATE;
+}
+
+static int
+api_begin_list(tc_call_t *call, int16_t id, size_t n)
+{
+    return tc_codec_begin(&call->w, id, TC_VAL_LIST, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+}
+
+static int
+api_begin_map(tc_call_t *call, int16_t id, size_t n)
+{
+    return tc_codec_begin(&call->w, id, TC_VAL_MAP, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+}
+
+static int
+api_end(tc_call_t *call)
+{
+    return tc_codec_end(&call->w) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+}
+
+static int
+api_raise(tc_call_t *call, int16_t id)
+{
+    const tc_field_t *f = tc_schema_field_by_id(call->fn->result, id);
+    if (call->w.depth != 0 || id == 0 || f == NULL) {
+        call->w.failed = true;
+        tc_err_set(&call->werr, TC_ETYPE, "raise(%d): %s declares no exception with that id%s", id,
+                   call->fn->name, call->w.depth != 0 ? " (or a value is still open)" : "");
+        return TC_PLUGIN_ESTATE;
+    }
+    return api_begin_struct(call, id);
+}
+
+const tc_host_api_t tc_host_api = {
+    .size = sizeof(tc_host_api_t),
+    .abi_major = TC_PLUGIN_ABI_MAJOR,
+    .abi_minor = TC_PLUGIN_ABI_MINOR,
+    .log = api_log,
+    .call_alloc = api_call_alloc,
+    .call_method = api_call_method,
+    .thread_data = api_thread_data,
+    .fail = api_fail,
+    .has = api_has,
+    .get_bool = api_get_bool,
+    .get_byte = api_get_byte,
+    .get_i16 = api_get_i16,
+    .get_i32 = api_get_i32,
+    .get_i64 = api_get_i64,
+    .get_double = api_get_double,
+    .get_binary = api_get_binary,
+    .get_string = api_get_string,
+    .get_uuid = api_get_uuid,
+    .get_struct = api_get_struct,
+    .get_seq = api_get_seq,
+    .get = api_get,
+    .seq_len = api_seq_len,
+    .seq_kind = api_seq_kind,
+    .seq_get = api_seq_get,
+    .put_bool = api_put_bool,
+    .put_byte = api_put_byte,
+    .put_i16 = api_put_i16,
+    .put_i32 = api_put_i32,
+    .put_i64 = api_put_i64,
+    .put_double = api_put_double,
+    .put_binary = api_put_binary,
+    .put_string = api_put_string,
+    .put_uuid = api_put_uuid,
+    .begin_struct = api_begin_struct,
+    .begin_list = api_begin_list,
+    .begin_map = api_begin_map,
+    .end = api_end,
+    .raise = api_raise,
+};

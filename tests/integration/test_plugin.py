@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: Apache-2.0
+"""C plugins: examples/calculator_c over every transport and protocol with
+the same results as the Lua calculator; a plugin next to a Lua handler; the
+refusals (ABI, entry point, unknown method, signature, a method nobody
+serves) at --check-config and at start; a crashing plugin costs one worker."""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import harness
+from test_calculator import CALC
+from thrift.Thrift import TApplicationException
+
+BUILD = os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR, "build"))
+CALC_C = os.path.join(BUILD, "examples", "libcalculator_c.so")
+PLUGINS = os.path.join(BUILD, "tests", "plugins")
+IDL = os.path.join(CALC, "tutorial.thrift")
+
+
+def tp(name):
+    return os.path.join(PLUGINS, "libtp_%s.so" % name)
+
+
+def settings(plugin, transport="buffered", protocol="binary", handler=None, extra=""):
+    svc = 'service = { idl = "%s", name = "Calculator", plugin = "%s"%s }\n' % (
+        IDL, plugin, ', handler = "%s"' % handler if handler else "")
+    return 'workers = 1\nthreads = 2\ntransport = "%s"\nprotocol = "%s"\n%s%s' % (
+        transport, protocol, svc, extra)
+
+
+def check_config(text):
+    srv = harness.Server(text, start=False)
+    return subprocess.run([harness.BIN, "--check-config", srv.config], capture_output=True,
+                          text=True, timeout=60)
+
+
+def start_fails(text):
+    """Start the server with a bad config: it must exit 1. Returns its log."""
+    srv = harness.Server(text, start=False)
+    with open(srv.log_path, "ab") as log:
+        proc = subprocess.run([harness.BIN, srv.config, "--errorlog", srv.log_path],
+                              stdout=log, stderr=subprocess.STDOUT, timeout=60)
+    return proc.returncode, srv.log()
+
+
+class CalculatorCTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(IDL)
+        cls.Calculator = harness.load_gen("tutorial.Calculator")
+        cls.T = harness.load_gen("tutorial.ttypes")
+        cls.shared = harness.load_gen("shared.ttypes")
+
+    def check_calculator(self, transport, protocol):
+        T = self.T
+        with harness.Server(settings(CALC_C, transport, protocol)) as srv:
+            c, trans = harness.client(self.Calculator, srv.port, transport, protocol)
+            try:
+                self.assertIsNone(c.ping())
+                self.assertEqual(c.add(1, 2), 3)
+                self.assertEqual(c.add(-5, 2), -3)
+                self.assertEqual(c.calculate(1, T.Work(num1=7, num2=6, op=T.Operation.MULTIPLY)),
+                                 42)
+                self.assertEqual(c.calculate(2, T.Work(num1=1, num2=9, op=T.Operation.SUBTRACT)),
+                                 -8)
+                self.assertEqual(c.calculate(3, T.Work(num1=9, num2=2, op=T.Operation.DIVIDE)), 4)
+                self.assertEqual(c.calculate(7, T.Work(num1=-7, num2=2, op=T.Operation.DIVIDE)),
+                                 -4)  # floor division, as Lua's //
+                with self.assertRaises(T.InvalidOperation) as ctx:
+                    c.calculate(4, T.Work(num1=1, num2=0, op=T.Operation.DIVIDE))
+                self.assertEqual(ctx.exception.whatOp, T.Operation.DIVIDE)
+                self.assertEqual(ctx.exception.why, "Cannot divide by 0")
+                with self.assertRaises(T.InvalidOperation) as ctx:
+                    c.calculate(5, T.Work(num1=1, num2=1, op=99))
+                self.assertEqual(ctx.exception.why, "Invalid operation")
+                self.assertEqual(c.calculate(6, T.Work(num2=5, op=T.Operation.ADD)), 5)
+                c.zip()  # oneway: no reply, and the next call still works
+                self.assertEqual(c.getStruct(1), self.shared.SharedStruct(key=1, value="42"))
+                with self.assertRaises(TApplicationException) as ctx:
+                    c.add(2 ** 31 - 1, 1)  # does not fit an i32: INTERNAL_ERROR, as in Lua
+                self.assertEqual(ctx.exception.type,
+                                 TApplicationException.INTERNAL_ERROR)
+                self.assertEqual(c.add(2, 3), 5)
+            finally:
+                trans.close()
+
+    def test_every_transport_and_protocol(self):
+        for transport in harness.TRANSPORTS:
+            for protocol in harness.PROTOCOLS:
+                with self.subTest(transport=transport, protocol=protocol):
+                    self.check_calculator(transport, protocol)
+
+    def test_check_config(self):
+        out = check_config(settings(CALC_C))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("plugin " + CALC_C, out.stdout)
+
+
+LUA_REST = """
+local H = {}
+function H.ping() end
+function H.getStruct() end
+function H.zip() end
+function H.add(a, b) return a + b end  -- the plugin's add wins
+function H.calculate(logid) return logid end
+return H
+"""
+
+
+class PluginWithLuaTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(IDL)
+        cls.Calculator = harness.load_gen("tutorial.Calculator")
+        cls.T = harness.load_gen("tutorial.ttypes")
+
+    def test_plugin_and_lua_share_a_service(self):
+        with harness.Server(settings(tp("good"), handler="rest.lua"),
+                            files={"rest.lua": LUA_REST}) as srv:
+            c, trans = harness.client(self.Calculator, srv.port, "buffered", "binary")
+            self.assertIsNone(c.ping())  # Lua
+            self.assertEqual(c.add(2, 3), 1000005)  # C: the test plugin adds 1000000
+            self.assertEqual(c.calculate(9, self.T.Work(num1=1, num2=2, op=1)), 9)  # C
+            trans.close()
+            self.assertIn("test plugin: init_worker", srv.log())
+
+    def test_crash_takes_down_only_its_worker(self):
+        with harness.Server(settings(tp("good"), handler="rest.lua"),
+                            files={"rest.lua": LUA_REST}) as srv:
+            pids = srv.worker_pids()
+            self.assertEqual(len(pids), 1)
+            c, trans = harness.client(self.Calculator, srv.port)
+            with self.assertRaises(Exception):
+                c.calculate(-1, self.T.Work(num1=1, num2=2, op=1))  # NULL dereference
+            trans.close()
+            deadline = time.monotonic() + 20
+            new = []
+            while time.monotonic() < deadline:
+                new = [p for p in srv.worker_pids() if p not in pids]
+                if new:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(new, srv.log())
+            self.assertIsNone(srv.proc.poll())  # the arbiter lives on
+            c, trans = harness.client(self.Calculator, srv.port)
+            self.assertEqual(c.add(1, 1), 1000002)
+            trans.close()
+            self.assertIn("SIGSEGV", srv.log())
+
+
+class RefusalTest(unittest.TestCase):
+    CASES = (
+        ("bad_abi", "built for plugin ABI 999.0, this server speaks 1."),
+        ("no_entry", "no entry point 'tc_plugin_entry'"),
+        ("unknown", "method 'nosuch' is not a method of service tutorial.Calculator"),
+        ("wrong_sig", "method 'add' was built against another signature: the plugin has "
+                      "'i64 add(1:i64,2:i64)' (0x0123456789abcdef), the IDL has "
+                      "'i32 add(1:i32,2:i32)'"),
+    )
+
+    def test_refused_at_check_config_and_at_start(self):
+        for name, message in self.CASES:
+            text = settings(tp(name), handler="rest.lua")
+            with self.subTest(plugin=name, mode="check-config"):
+                srv = harness.Server(text, files={"rest.lua": LUA_REST}, start=False)
+                out = subprocess.run([harness.BIN, "--check-config", srv.config],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+                self.assertIn(message, out.stderr)
+            with self.subTest(plugin=name, mode="start"):
+                srv = harness.Server(text, files={"rest.lua": LUA_REST}, start=False)
+                with open(srv.log_path, "ab") as log:
+                    proc = subprocess.run([harness.BIN, srv.config, "--errorlog", srv.log_path],
+                                          stdout=log, stderr=subprocess.STDOUT, timeout=60)
+                self.assertEqual(proc.returncode, 1, srv.log())
+                self.assertIn(message, srv.log())
+
+    def test_method_served_by_nobody(self):
+        # the test plugin serves add and calculate; nothing serves getStruct (the first)
+        text = settings(tp("good"))
+        out = check_config(text)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertIn("method 'getStruct' of service Calculator is handled by neither the "
+                      "plugin", out.stderr)
+        code, log = start_fails(text)
+        self.assertEqual(code, 1, log)
+        self.assertIn("handled by neither the plugin", log)
+        # a Lua handler that lacks a method the plugin does not serve either
+        srv = harness.Server(settings(tp("good"), handler="h.lua"),
+                             files={"h.lua": "return { ping = function() end }"}, start=False)
+        out = subprocess.run([harness.BIN, "--check-config", srv.config], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("no function for method 'getStruct' of service Calculator (nor has the "
+                      "plugin)", out.stderr)
+
+    def test_plugin_header(self):
+        out = subprocess.run([harness.BIN, "--plugin-header", IDL, "Calculator"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('#define TC_SIGTEXT_Calculator_add "i32 add(1:i32,2:i32)"', out.stdout)
+        self.assertIn("#define TC_EX_Calculator_calculate_ouch 1", out.stdout)
+        self.assertIn("#define TC_ENUM_tutorial_Operation_DIVIDE 4", out.stdout)
+        out = subprocess.run([harness.BIN, "--plugin-header", IDL, "Nope"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("defines no service 'Nope'", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

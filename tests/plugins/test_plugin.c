@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Small plugins of the tutorial Calculator for the host's tests, one
+ * MODULE target per variant (tests/plugins/CMakeLists.txt):
+ *   TP_GOOD      add and calculate in C (calculate crashes on logid -1),
+ *                lifecycle hooks that count, serial; the rest is Lua's
+ *   TP_BAD_ABI   built for ABI major 999
+ *   TP_NO_ENTRY  exports no tc_plugin_entry
+ *   TP_UNKNOWN   registers a method the IDL does not have
+ *   TP_WRONG_SIG registers add with another signature
+ */
+#include "calculator_sig.h"
+
+#include <thriftcorn/plugin.h>
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+static atomic_int counts[5]; /* init_worker, exit_worker, init_thread, exit_thread, init_arbiter */
+
+/* For test_host.c (found with dlsym on the same library). */
+TC_PLUGIN_EXPORT int tp_count(int which);
+
+int
+tp_count(int which)
+{
+    return atomic_load(&counts[which]);
+}
+
+static int
+init_worker(const tc_host_api_t *api)
+{
+    api->log(TC_PLUGIN_LOG_INFO, "test plugin: init_worker");
+    atomic_fetch_add(&counts[0], 1);
+    return TC_PLUGIN_OK;
+}
+
+static void
+exit_worker(const tc_host_api_t *api)
+{
+    (void)api;
+    atomic_fetch_add(&counts[1], 1);
+}
+
+static int
+init_thread(const tc_host_api_t *api, void **data)
+{
+    (void)api;
+    static int marker;
+    *data = &marker;
+    atomic_fetch_add(&counts[2], 1);
+    return TC_PLUGIN_OK;
+}
+
+static void
+exit_thread(const tc_host_api_t *api, void *data)
+{
+    (void)api;
+    (void)data;
+    atomic_fetch_add(&counts[3], 1);
+}
+
+static int
+init_arbiter(const tc_host_api_t *api)
+{
+    (void)api;
+    atomic_fetch_add(&counts[4], 1);
+    return TC_PLUGIN_OK;
+}
+
+static int
+add(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
+{
+    int32_t a = 0;
+    int32_t b = 0;
+    if (api->thread_data(call) == NULL) {
+        return api->fail(call, "init_thread() did not run on this thread");
+    }
+    (void)api->get_i32(args, TC_ARG_Calculator_add_num1, &a);
+    (void)api->get_i32(args, TC_ARG_Calculator_add_num2, &b);
+    /* scratch from the call's arena */
+    int32_t *sum = api->call_alloc(call, sizeof(*sum));
+    *sum = a + b;
+    if (a == 1000) {
+        return api->fail(call, "add refuses 1000");
+    }
+    if (a == 2000) {
+        return api->put_string(call, TC_RESULT, "not an i32"); /* misuse: INTERNAL_ERROR */
+    }
+    return api->put_i32(call, TC_RESULT, *sum + 1000000); /* tells C from Lua in the tests */
+}
+
+static int
+calculate(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
+{
+    int32_t logid = 0;
+    (void)api->get_i32(args, TC_ARG_Calculator_calculate_logid, &logid);
+    if (logid == -1) {
+        volatile int *null = NULL;
+        return *null; /* a crash: it takes down only this worker */
+    }
+    return api->put_i32(call, TC_RESULT, logid);
+}
+
+static int
+any(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
+{
+    (void)api;
+    (void)call;
+    (void)args;
+    return TC_PLUGIN_OK;
+}
+
+static const tc_plugin_method_t methods[] = {
+#if defined(TP_UNKNOWN)
+    {"nosuch", 0x1234, "void nosuch()", any},
+#elif defined(TP_WRONG_SIG)
+    {"add", 0x0123456789abcdefULL, "i64 add(1:i64,2:i64)", any},
+#else
+    TC_METHOD_Calculator_add(add),
+    TC_METHOD_Calculator_calculate(calculate),
+#endif
+    {NULL, 0, NULL, NULL},
+};
+
+static const tc_plugin_service_t services[] = {
+    {"tutorial.Calculator", methods},
+    {NULL, NULL},
+};
+
+static const tc_plugin_t plugin = {
+#ifdef TP_BAD_ABI
+    .abi_major = 999,
+#else
+    .abi_major = TC_PLUGIN_ABI_MAJOR,
+#endif
+    .abi_minor = TC_PLUGIN_ABI_MINOR,
+    .name = "test",
+    .version = "0",
+    .flags = TC_PLUGIN_SERIAL,
+    .init_arbiter = init_arbiter,
+    .init_worker = init_worker,
+    .init_thread = init_thread,
+    .exit_thread = exit_thread,
+    .exit_worker = exit_worker,
+    .services = services,
+};
+
+#ifndef TP_NO_ENTRY
+const tc_plugin_t *
+tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
+{
+    (void)host_abi_major;
+    (void)host_abi_minor;
+    (void)any;
+    (void)add;
+    (void)calculate;
+    return &plugin;
+}
+#else
+TC_PLUGIN_EXPORT const tc_plugin_t *tc_plugin_entry_v0(void);
+
+const tc_plugin_t *
+tc_plugin_entry_v0(void)
+{
+    (void)any;
+    (void)add;
+    (void)calculate;
+    return &plugin;
+}
+#endif
