@@ -41,7 +41,50 @@ M.settings = {
   { name = "service", kind = "services", default = nil,
     doc = "The service to serve: { idl = PATH, name = SERVICE, handler = PATH, plugin = PATH }; "
       .. "handler (Lua) or plugin (C, docs/plugins.md) or both." },
+  -- process management (docs/operations.md)
+  { name = "graceful_timeout", kind = "number", default = 30, min = 0,
+    doc = "Seconds a stopping worker gets to finish the calls it has read before SIGKILL." },
+  { name = "timeout", kind = "number", default = 30, min = 0, nilable = true,
+    doc = "Seconds a worker may go without a heartbeat (a handler call stuck this long, "
+      .. "or a boot this long) before it is killed and replaced; nil or 0: never." },
+  { name = "max_requests", kind = "int", default = 0, min = 0,
+    doc = "Calls a worker serves before it restarts gracefully; 0: never." },
+  { name = "max_requests_jitter", kind = "int", default = 0, min = 0,
+    doc = "Up to this many calls added at random to max_requests, per worker." },
+  { name = "backlog", kind = "int", default = 2048, min = 1,
+    doc = "Listen backlog of every bind." },
+  { name = "reuse_port", kind = "bool", default = false,
+    doc = "Set SO_REUSEPORT on TCP binds." },
+  { name = "pidfile", kind = "string", default = nil,
+    doc = "File the arbiter writes its PID to; nil: none." },
+  { name = "daemon", kind = "bool", default = false,
+    doc = "Detach from the terminal and run in the background." },
+  { name = "user", kind = "id", default = nil,
+    doc = "User (name or id) the workers run as; nil: unchanged." },
+  { name = "group", kind = "id", default = nil,
+    doc = "Group (name or id) the workers run as; nil: unchanged." },
+  { name = "umask", kind = "umask", default = nil,
+    doc = "File mode mask of the arbiter (unix sockets, logs, pidfile), an integer or an "
+      .. "octal string like \"022\"; nil: unchanged." },
+  { name = "accesslog", kind = "string", default = nil,
+    doc = "Where the access log goes (one line per call): a file path, - for stderr, nil: off." },
+  { name = "access_log_format", kind = "string", default = "%t %h %m %s %D",
+    doc = "Access log line format; see docs/operations.md." },
+  { name = "proc_name", kind = "string", default = nil,
+    doc = "Name shown in the process titles; nil: the config file's name." },
 }
+
+--- Hooks: Lua functions in the config file, called at points of the process
+--- life cycle (docs/operations.md lists their arguments).
+M.hooks = {
+  "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
+  "worker_int", "worker_abort", "worker_exit", "nworkers_changed", "on_exit",
+  "on_connected", "post_connect_closed",
+}
+for _, name in ipairs(M.hooks) do
+  M.settings[#M.settings + 1] = { name = name, kind = "function", default = nil,
+    doc = "Hook: see docs/operations.md." }
+end
 
 M.by_name = {}
 for _, s in ipairs(M.settings) do
@@ -95,6 +138,15 @@ local function from_flag(s, text)
     end
     if s.kind == "int" then
       n = math.tointeger(n) or n
+    end
+    return n
+  elseif s.kind == "function" then
+    return nil, string.format("--%s: a hook is a Lua function; set it in the config file",
+      s.name:gsub("_", "-"))
+  elseif s.kind == "umask" then
+    local n = text:match("^[0-7]+$") and tonumber(text, 8)
+    if n == nil then
+      return nil, string.format("--umask expects octal digits, got '%s'", text)
     end
     return n
   elseif s.kind == "bool" then
@@ -155,6 +207,28 @@ local function check(s, v)
       if type(x) ~= "string" then
         return nil, string.format("item %d: expected a string, got %s", i, type(x))
       end
+    end
+    return v
+  elseif k == "function" then
+    if type(v) ~= "function" then
+      return nil, "expected a function, got " .. type(v)
+    end
+    return v
+  elseif k == "id" then
+    if math.type(v) == "integer" and v >= 0 then
+      return tostring(v)
+    end
+    if type(v) ~= "string" or v == "" then
+      return nil, "expected a name or a non-negative integer id, got " .. type(v)
+    end
+    return v
+  elseif k == "umask" then
+    if type(v) == "string" and v:match("^[0-7]+$") then
+      v = tonumber(v, 8)
+    end
+    if math.type(v) ~= "integer" or v < 0 or v > 511 then
+      return nil, "expected an integer 0-511 or an octal string such as \"022\", got "
+        .. (type(v) == "number" and tostring(v) or type(v))
     end
     return v
   elseif k == "services" then
@@ -235,7 +309,9 @@ function M.load(path, overrides)
       end
     end
   end
+  local flagged = {}
   for _, o in ipairs(overrides or {}) do
+    flagged[o.name] = true
     local s = M.by_name[o.name]
     if not s then
       errors[#errors + 1] = string.format("unknown option --%s", o.name:gsub("_", "-"))
@@ -270,6 +346,11 @@ function M.load(path, overrides)
   if cfg.client_timeout == 0 then
     cfg.client_timeout = nil
   end
+  if cfg.timeout == 0 then
+    cfg.timeout = nil
+  end
+  -- a reload keeps a worker count changed by SIGTTIN/SIGTTOU unless this is set
+  cfg.workers_set = values.workers ~= nil or flagged.workers == true
   if values.service == nil and cfg.service == nil then
     errors[#errors + 1] = string.format("%s: no service configured: set service = "
       .. "{ idl = ..., name = ..., handler = ... }", path)

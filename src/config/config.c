@@ -7,6 +7,7 @@
 #include "config/config.h"
 
 #include "bridge/lua_state.h"
+#include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -30,6 +31,15 @@ get_number(lua_State *L, int idx, const char *key, lua_Number dflt)
 {
     lua_getfield(L, idx, key);
     lua_Number v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+static bool
+get_bool(lua_State *L, int idx, const char *key)
+{
+    lua_getfield(L, idx, key);
+    bool v = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return v;
 }
@@ -97,6 +107,30 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->service.handler = get_string(L, svc, "handler", "");
     cfg->service.plugin = get_string(L, svc, "plugin", NULL);
     lua_pop(L, 1);
+
+    cfg->graceful_timeout = get_number(L, idx, "graceful_timeout", 30);
+    cfg->timeout = get_number(L, idx, "timeout", 0);
+    cfg->max_requests = (int)get_number(L, idx, "max_requests", 0);
+    cfg->max_requests_jitter = (int)get_number(L, idx, "max_requests_jitter", 0);
+    cfg->backlog = (int)get_number(L, idx, "backlog", 2048);
+    cfg->reuse_port = get_bool(L, idx, "reuse_port");
+    cfg->pidfile = get_string(L, idx, "pidfile", NULL);
+    cfg->daemon = get_bool(L, idx, "daemon");
+    cfg->user = get_string(L, idx, "user", NULL);
+    cfg->group = get_string(L, idx, "group", NULL);
+    cfg->umask = (int)get_number(L, idx, "umask", -1);
+    cfg->accesslog = get_string(L, idx, "accesslog", NULL);
+    cfg->access_log_format = get_string(L, idx, "access_log_format", "%t %h %m %s %D");
+    cfg->proc_name = get_string(L, idx, "proc_name", NULL);
+    if (cfg->proc_name == NULL) {
+        const char *slash = cfg->path != NULL ? strrchr(cfg->path, '/') : NULL;
+        cfg->proc_name = tc_xstrdup(slash != NULL ? slash + 1 : (cfg->path ? cfg->path : "?"));
+    }
+    cfg->workers_set = get_bool(L, idx, "workers_set");
+    lua_getfield(L, idx, "on_connected");
+    lua_getfield(L, idx, "post_connect_closed");
+    cfg->conn_hooks = lua_isfunction(L, -1) || lua_isfunction(L, -2);
+    lua_pop(L, 2);
 }
 
 static void
@@ -151,6 +185,16 @@ tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n
     lua_settop(L, tbl);
     cfg = tc_xcalloc(1, sizeof(*cfg));
     freeze(L, tbl, cfg);
+    /* the state lives on when the config sets hooks: they run in it */
+    lua_getfield(L, tbl, "service");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "schema");
+    cfg->hooks = tc_hooks_take(L, tbl);
+    if (cfg->hooks != NULL) {
+        lua_settop(L, 0);
+        lua_gc(L, LUA_GCCOLLECT);
+        return cfg;
+    }
 out:
     lua_close(L);
     return cfg;
@@ -181,5 +225,12 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->service.idl);
     free(cfg->service.handler);
     free(cfg->service.plugin);
+    free(cfg->pidfile);
+    free(cfg->user);
+    free(cfg->group);
+    free(cfg->accesslog);
+    free(cfg->access_log_format);
+    free(cfg->proc_name);
+    tc_hooks_free(cfg->hooks);
     free(cfg);
 }

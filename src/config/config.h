@@ -36,6 +36,29 @@ typedef struct tc_config {
     char **include_dirs;
     size_t ninclude_dirs;
     tc_service_conf_t service;
+    /* process management (docs/operations.md) */
+    double graceful_timeout; /* seconds */
+    double timeout;          /* seconds without a heartbeat; 0 = never */
+    int max_requests;        /* 0 = never */
+    int max_requests_jitter;
+    int backlog;
+    bool reuse_port;
+    char *pidfile; /* NULL: none */
+    bool daemon;
+    char *user;      /* name or decimal id; NULL: unchanged */
+    char *group;     /* name or decimal id; NULL: unchanged */
+    int umask;       /* -1: unchanged */
+    char *accesslog; /* NULL: off; "-": stderr */
+    char *access_log_format;
+    char *proc_name;  /* never NULL: proc_name or the config file's base name */
+    bool workers_set; /* 'workers' given in the file or on the command line */
+    /*
+     * The config's own Lua state with its hook functions, kept alive when any
+     * hook is set (NULL otherwise). Used by the arbiter and, inherited across
+     * fork, by a worker's main thread; never by two threads.
+     */
+    struct tc_hooks *hooks;
+    bool conn_hooks; /* on_connected or post_connect_closed is set */
 } tc_config_t;
 
 /* One command-line override: --name value. Borrowed strings. */

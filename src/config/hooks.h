@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Hooks: Lua functions set in thriftcorn.lua (on_starting, pre_fork, ...),
+ * called at points of the process life cycle. Every call is protected: an
+ * error is logged with the hook's name and never stops the server.
+ */
+#ifndef TC_CONFIG_HOOKS_H
+#define TC_CONFIG_HOOKS_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+
+typedef struct tc_hooks tc_hooks_t;
+
+/* One field of a table argument: a string when 'str' is not NULL, else the integer 'num'. */
+typedef struct tc_hook_field {
+    const char *key;
+    const char *str;
+    long long num;
+} tc_hook_field_t;
+
+/* One argument: a table of 'nfields' fields when 'fields' is not NULL, else the integer 'num'. */
+typedef struct tc_hook_arg {
+    const tc_hook_field_t *fields;
+    size_t nfields;
+    long long num;
+} tc_hook_arg_t;
+
+/*
+ * Evaluate the config file 'path' in a fresh Lua state and keep its hooks:
+ * for a loop thread that calls on_connected/post_connect_closed in a state of
+ * its own. NULL with 'err' filled on failure, or with 'err' clear when the
+ * file sets no hook. Ownership: the caller frees it with tc_hooks_free().
+ */
+tc_hooks_t *tc_hooks_new(const char *path, tc_err_t *err);
+
+/* Close the state. NULL is a no-op. */
+void tc_hooks_free(tc_hooks_t *h);
+
+/* True when 'h' has a function for hook 'name'. 'h' may be NULL. */
+bool tc_hooks_has(const tc_hooks_t *h, const char *name);
+
+/*
+ * Call hook 'name' with 'nargs' arguments, if it is set. An error is logged
+ * ("Hook pre_fork failed: ...") and otherwise ignored. 'h' may be NULL. Only
+ * the thread that owns 'h' may call it.
+ */
+void tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs);
+
+/*
+ * What on_connected and post_connect_closed receive as their first argument
+ * in this process: set once by a worker after fork, before its threads start.
+ */
+void tc_hooks_set_worker(int index, unsigned generation);
+
+/* Call a connection hook ('name') with the worker table and the peer's address. */
+void tc_hooks_run_conn(tc_hooks_t *h, const char *name, int thread, const char *peer);
+
+/* ---- for config.c ---- */
+
+/*
+ * Adopt 'L' if the config table at 'idx' sets any hook: the hooks are kept in
+ * the registry and 'L' is closed by tc_hooks_free(). Returns NULL (and leaves
+ * 'L' to the caller) when no hook is set.
+ */
+struct lua_State;
+tc_hooks_t *tc_hooks_take(struct lua_State *L, int idx);
+
+#endif /* TC_CONFIG_HOOKS_H */
