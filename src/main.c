@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* thriftcorn's command line: argv -> config -> arbiter; nothing else. */
 #include "arbiter/arbiter.h"
+#include "arbiter/proctitle.h"
 #include "bridge/lua_state.h"
 #include "build_config.h"
 #include "config/config.h"
@@ -47,21 +48,11 @@ typedef struct cli {
 
 /* Load the config as serving would; NULL after printing every problem. */
 static tc_config_t *
-load_config(const cli_t *cli)
+load_config(const cli_t *cli, const tc_config_override_t *ov)
 {
-    tc_config_override_t *ov = calloc((size_t)cli->noverrides + 1, sizeof(*ov));
-    if (ov == NULL) {
-        fprintf(stderr, "thriftcorn: out of memory\n");
-        return NULL;
-    }
-    for (int i = 0; i < cli->noverrides; i++) {
-        ov[i].name = cli->override_names[i];
-        ov[i].value = cli->override_values[i];
-    }
     tc_err_t err;
     tc_err_clear(&err);
     tc_config_t *cfg = tc_config_load(cli->config, ov, (size_t)cli->noverrides, &err);
-    free(ov);
     if (cfg == NULL) {
         fprintf(stderr, "%s\n", err.msg);
     }
@@ -241,6 +232,9 @@ plugin_header(const cli_t *cli)
 int
 main(int argc, char **argv)
 {
+    /* first: saves argv for an upgrade, then lets the arbiter and workers retitle themselves */
+    tc_proctitle_init(argc, argv);
+    argv = tc_proctitle_argv();
     cli_t cli;
     memset(&cli, 0, sizeof(cli));
     int rc = parse_args(&cli, argc, argv);
@@ -250,14 +244,27 @@ main(int argc, char **argv)
         } else if (cli.mode == MODE_PLUGIN_HEADER) {
             rc = plugin_header(&cli);
         } else {
-            tc_config_t *cfg = load_config(&cli);
+            /* the overrides live as long as the arbiter: a reload applies them again */
+            tc_config_override_t *ov = calloc((size_t)cli.noverrides + 1, sizeof(*ov));
+            for (int i = 0; ov != NULL && i < cli.noverrides; i++) {
+                ov[i].name = cli.override_names[i];
+                ov[i].value = cli.override_values[i];
+            }
+            tc_config_t *cfg = ov != NULL ? load_config(&cli, ov) : NULL;
             rc = cfg == NULL ? 1 : 0;
             if (cfg != NULL && cli.mode == MODE_CHECK_CONFIG) {
                 rc = check_handler(cfg);
+                tc_config_free(cfg);
             } else if (cfg != NULL) {
-                rc = tc_arbiter_run(cfg);
+                const tc_arbiter_opts_t opts = {
+                    .config_path = cli.config,
+                    .overrides = ov,
+                    .noverrides = (size_t)cli.noverrides,
+                    .argv = tc_proctitle_argv(),
+                };
+                rc = tc_arbiter_run(cfg, &opts); /* takes 'cfg' */
             }
-            tc_config_free(cfg);
+            free(ov);
         }
     }
     for (int i = 0; i < cli.noverrides; i++) {

@@ -3,51 +3,96 @@
  * The arbiter (master process): binds the listeners, forks the workers, reaps
  * and replaces them, and turns the operator's signals into actions. One
  * thread, no event library: a poll() on the signal self-pipe is the loop.
+ *
+ * Workers belong to a generation: the config they were forked with and the
+ * listeners of its binds. A reload (SIGHUP) checks the new config in a child,
+ * starts a new generation beside the running one and, once every new worker
+ * is ready, stops the old one gracefully.
  */
 #include "arbiter/arbiter.h"
 
+#include "arbiter/daemon.h"
+#include "arbiter/inherit.h"
+#include "arbiter/pidfile.h"
+#include "arbiter/proctitle.h"
+#include "arbiter/reload.h"
+#include "arbiter/sdnotify.h"
 #include "arbiter/signals.h"
 #include "build_config.h"
+#include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "transport/listener.h"
+#include "worker/accesslog.h"
+#include "worker/heartbeat.h"
 #include "worker/worker.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG   2048
-#define GRACEFUL_TIMEOUT 30.0 /* seconds a worker gets to finish after SIGTERM */
-#define QUICK_TIMEOUT    1.0  /* seconds a worker gets after SIGQUIT */
-#define KILL_WAIT        5.0  /* seconds to wait for the reaping after SIGKILL */
-#define BOOT_WINDOW      1.0  /* a worker that dies younger than this died at boot */
-#define BACKOFF_MIN      0.1  /* first delay after two deaths at boot in a row */
-#define BACKOFF_MAX      5.0
-#define MAX_SIGNALS      32 /* read from the pipe per wake-up */
+#define QUICK_TIMEOUT 1.0 /* seconds a worker gets after SIGQUIT */
+#define KILL_WAIT     5.0 /* seconds to wait for the reaping after SIGKILL */
+#define BOOT_WINDOW   1.0 /* a worker that dies younger than this died at boot */
+#define BACKOFF_MIN   0.1 /* first delay after two deaths at boot in a row */
+#define BACKOFF_MAX   5.0
+#define ABORT_GRACE   2.0  /* seconds from SIGABRT (timeout) to SIGKILL */
+#define CHECK_TIMEOUT 30.0 /* seconds the reload check may take */
+#define READY_POLL    0.02 /* how often to look at booting workers, in seconds */
+#define BEAT_POLL     1.0  /* how often to look at heartbeats */
+#define MAX_SIGNALS   32   /* read from the pipe per wake-up */
+
+typedef struct sock {
+    tc_listener_t l;
+    int refs;     /* generations that use it */
+    bool systemd; /* from LISTEN_FDS: its socket file is systemd's */
+} sock_t;
+
+typedef struct gen {
+    tc_config_t *cfg;  /* owned */
+    unsigned id;       /* 1, 2, ...: one per reload */
+    sock_t **socks;    /* one per bind, in order */
+    tc_listener_t *ls; /* copies of socks[i]->l, handed to the workers */
+    size_t n;
+    int target; /* workers a pending generation starts with */
+    tc_daemon_ids_t ids;
+} gen_t;
 
 typedef struct worker {
     pid_t pid;       /* 0: a free slot */
-    int index;       /* 0..workers-1, reused by the replacement; for logs */
+    int index;       /* 0..workers-1 within its generation, reused by the replacement */
+    unsigned gen;    /* generation id */
     double started;  /* monotonic seconds */
     double deadline; /* when a retiring worker gets SIGKILL */
-    bool retiring;   /* sent SIGTERM because the pool shrank */
+    double timeout;  /* heartbeat timeout of its generation; 0: none */
+    double abort_at; /* when it got SIGABRT for a missed heartbeat; 0: not */
+    bool retiring;   /* sent SIGTERM: not to be replaced */
     bool killed;     /* sent SIGKILL */
+    tc_heartbeat_t *hb;
 } worker_t;
 
 typedef struct arbiter {
-    const tc_config_t *cfg;
-    tc_listener_t *listeners;
-    size_t nlisteners; /* opened so far */
+    const tc_arbiter_opts_t *opts;
+    pid_t pid;
+    gen_t *cur;  /* the serving generation */
+    gen_t *pend; /* a reload's generation until all its workers are ready */
+    unsigned last_gen;
+    sock_t **socks; /* every open listening socket */
+    size_t nsocks;
+    tc_inherit_t inherit;
     worker_t *workers;
     size_t nslots;
-    int target; /* workers wanted; SIGTTIN/SIGTTOU move it */
+    int target; /* workers wanted in 'cur'; SIGTTIN/SIGTTOU/SIGWINCH move it */
     int status; /* exit status of tc_arbiter_run() */
 
     bool stopping;
@@ -58,6 +103,17 @@ typedef struct arbiter {
     double backoff;         /* delay after the next death at boot; 0: none yet */
     double next_spawn;      /* no fork before this time */
     double last_boot_death; /* when a worker last died at boot */
+
+    tc_reload_t check; /* the reload check running, if check.pid != 0 */
+    double check_deadline;
+    bool check_killed;
+
+    pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
+    pid_t master_pid; /* the old arbiter that started us with SIGUSR2, 0 otherwise */
+    char *pidfile;    /* its current name (".oldbin" during an upgrade); NULL: none */
+    bool announced;   /* the first generation was ready: when_ready, READY=1 */
+    char exe[PATH_MAX];
+    char cwd[PATH_MAX];
 } arbiter_t;
 
 /* ---- helpers ---- */
@@ -89,13 +145,27 @@ count_live(const arbiter_t *a)
     return n;
 }
 
-/* Live workers that are not on their way out. */
+/* Live workers of generation 'gen' that are not on their way out. */
 static int
-count_active(const arbiter_t *a)
+count_active(const arbiter_t *a, unsigned gen)
 {
     int n = 0;
     for (size_t i = 0; i < a->nslots; i++) {
-        n += a->workers[i].pid > 0 && !a->workers[i].retiring;
+        const worker_t *w = &a->workers[i];
+        n += w->pid > 0 && !w->retiring && w->gen == gen;
+    }
+    return n;
+}
+
+/* Active workers of 'gen' that said they are ready. */
+static int
+count_ready(const arbiter_t *a, unsigned gen)
+{
+    int n = 0;
+    for (size_t i = 0; i < a->nslots; i++) {
+        const worker_t *w = &a->workers[i];
+        n += w->pid > 0 && !w->retiring && w->gen == gen &&
+             (w->hb == NULL || tc_heartbeat_ready(w->hb));
     }
     return n;
 }
@@ -124,40 +194,183 @@ signal_all(arbiter_t *a, int sig)
     }
 }
 
-/* ---- listeners ---- */
-
-static int
-open_listeners(arbiter_t *a)
+/* SIGTERM and a deadline for SIGKILL: the one graceful path for every reason. */
+static void
+retire(arbiter_t *a, worker_t *w)
 {
-    const tc_config_t *cfg = a->cfg;
-    if (cfg->nbinds == 0) {
-        tc_log(TC_LOG_ERROR, "No address to listen on: 'bind' is empty");
-        return TC_EINVAL;
+    w->retiring = true;
+    w->deadline = now() + a->cur->cfg->graceful_timeout;
+    signal_worker(w, SIGTERM);
+}
+
+/* ---- hooks ---- */
+
+/*
+ * Call arbiter-side hook 'name' of generation 'g' with the server table
+ * first, then 'extra'.
+ */
+static void
+server_hook(const arbiter_t *a, const gen_t *g, const char *name, const tc_hook_arg_t *extra,
+            size_t nextra)
+{
+    if (!tc_hooks_has(g->cfg->hooks, name)) {
+        return;
     }
-    a->listeners = tc_xcalloc(cfg->nbinds, sizeof(*a->listeners));
-    for (size_t i = 0; i < cfg->nbinds; i++) {
-        tc_err_t err;
-        tc_err_clear(&err);
-        int rc = tc_listener_open(&a->listeners[i], cfg->binds[i], LISTEN_BACKLOG, &err);
-        if (rc != TC_OK) {
-            tc_log(TC_LOG_ERROR, "Cannot listen: %s", err.msg);
-            return rc;
-        }
-        a->nlisteners++;
-        tc_log(TC_LOG_INFO, "Listening at: %s (%d)", a->listeners[i].name, (int)getpid());
+    const tc_hook_field_t server[] = {
+        {"pid", NULL, (long long)a->pid},    {"generation", NULL, (long long)g->id},
+        {"workers", NULL, a->target},        {"config", g->cfg->path, 0},
+        {"proc_name", g->cfg->proc_name, 0},
+    };
+    tc_hook_arg_t args[4] = {{server, TC_ARRAY_LEN(server), 0}};
+    for (size_t i = 0; i < nextra && i < 3; i++) {
+        args[i + 1] = extra[i];
     }
-    return TC_OK;
+    tc_hooks_run(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3));
 }
 
 static void
-close_listeners(arbiter_t *a)
+set_target(arbiter_t *a, int n)
 {
-    for (size_t i = 0; i < a->nlisteners; i++) {
-        tc_listener_close(&a->listeners[i], true);
+    int old = a->target;
+    a->target = n;
+    if (n != old) {
+        const tc_hook_arg_t extra[] = {{NULL, 0, n}, {NULL, 0, old}};
+        server_hook(a, a->cur, "nworkers_changed", extra, 2);
     }
-    free(a->listeners);
-    a->listeners = NULL;
-    a->nlisteners = 0;
+}
+
+/* ---- listeners ---- */
+
+/*
+ * Whether socket files may be removed: not while another arbiter shares
+ * them (the one we started with SIGUSR2, or the one that started us).
+ */
+static bool
+may_unlink(const arbiter_t *a)
+{
+    if (a->reexec_pid > 0) {
+        return false;
+    }
+    return a->master_pid == 0 || getppid() != a->master_pid;
+}
+
+static void
+sock_release(arbiter_t *a, sock_t *s)
+{
+    if (--s->refs > 0) {
+        return;
+    }
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (a->socks[i] == s) {
+            a->socks[i] = a->socks[--a->nsocks];
+            break;
+        }
+    }
+    tc_listener_close(&s->l, !s->systemd && may_unlink(a));
+    free(s);
+}
+
+/* The listening socket of bind 'spec': the one already open, an inherited one, or a new one. */
+static sock_t *
+sock_get(arbiter_t *a, const char *spec, const tc_config_t *cfg, tc_err_t *err)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (strcmp(a->socks[i]->l.spec, spec) == 0) {
+            a->socks[i]->refs++;
+            return a->socks[i];
+        }
+    }
+    sock_t *s = tc_xcalloc(1, sizeof(*s));
+    tc_err_t lerr;
+    tc_err_clear(&lerr);
+    int fd = tc_inherit_take(&a->inherit, spec, &s->systemd);
+    int rc;
+    if (fd >= 0) {
+        char fdspec[32];
+        (void)snprintf(fdspec, sizeof(fdspec), "fd://%d", fd);
+        rc = tc_listener_open(&s->l, fdspec, cfg->backlog, &lerr);
+        if (rc == TC_OK) {
+            /* known by its bind from now on; an upgrade's unix socket file is ours to remove */
+            free(s->l.spec);
+            s->l.spec = tc_xstrdup(spec);
+            if (!s->systemd && strncmp(spec, "unix:", 5) == 0) {
+                s->l.unix_path = tc_xstrdup(spec + 5);
+            }
+        }
+    } else {
+        rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
+    }
+    if (rc != TC_OK) {
+        free(s);
+        tc_err_set(err, rc, "Cannot listen: %s", lerr.msg);
+        return NULL;
+    }
+    s->refs = 1;
+    a->socks = tc_xrealloc(a->socks, (a->nsocks + 1) * sizeof(*a->socks));
+    a->socks[a->nsocks++] = s;
+    tc_log(TC_LOG_INFO, "Listening at: %s (%d)", s->l.name, (int)a->pid);
+    return s;
+}
+
+/* ---- generations ---- */
+
+static void
+gen_free(arbiter_t *a, gen_t *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        sock_release(a, g->socks[i]);
+    }
+    free(g->socks);
+    free(g->ls);
+    tc_daemon_ids_deinit(&g->ids);
+    tc_config_free(g->cfg);
+    free(g);
+}
+
+/* A generation for 'cfg' with its listeners open. NULL with 'err' filled; 'cfg' stays the caller's.
+ */
+static gen_t *
+gen_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
+{
+    if (cfg->nbinds == 0) {
+        tc_err_set(err, TC_EINVAL, "No address to listen on: 'bind' is empty");
+        return NULL;
+    }
+    gen_t *g = tc_xcalloc(1, sizeof(*g));
+    if (tc_daemon_ids(cfg->user, cfg->group, &g->ids, err) != TC_OK) {
+        free(g);
+        return NULL;
+    }
+    g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        g->socks[i] = sock_get(a, cfg->binds[i], cfg, err);
+        if (g->socks[i] == NULL) {
+            gen_free(a, g); /* releases the sockets taken so far; 'cfg' is not set yet */
+            return NULL;
+        }
+        g->n++;
+    }
+    g->ls = tc_xcalloc(g->n, sizeof(*g->ls));
+    for (size_t i = 0; i < g->n; i++) {
+        g->ls[i] = g->socks[i]->l;
+    }
+    g->cfg = cfg;
+    g->id = ++a->last_gen;
+    return g;
+}
+
+static bool
+gen_has_sock(const gen_t *g, const sock_t *s)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->socks[i] == s) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- spawning ---- */
@@ -178,14 +391,15 @@ free_slot(arbiter_t *a)
     return w;
 }
 
-/* The smallest index no live worker uses: a replacement takes its predecessor's. */
+/* The smallest index no live worker of 'gen' uses: a replacement takes its predecessor's. */
 static int
-free_index(const arbiter_t *a)
+free_index(const arbiter_t *a, unsigned gen)
 {
     for (int index = 0;; index++) {
         bool used = false;
         for (size_t i = 0; i < a->nslots && !used; i++) {
-            used = a->workers[i].pid > 0 && a->workers[i].index == index;
+            const worker_t *w = &a->workers[i];
+            used = w->pid > 0 && !w->retiring && w->gen == gen && w->index == index;
         }
         if (!used) {
             return index;
@@ -217,68 +431,381 @@ note_boot_death(arbiter_t *a, double t)
     a->last_boot_death = t;
 }
 
-static void
-spawn_worker(arbiter_t *a)
+/* In the forked child: become a worker of 'g'. */
+TC_NORETURN static void
+worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
 {
-    int index = free_index(a);
+    /* sockets of other generations stay with the arbiter: a removed bind must close */
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (!gen_has_sock(g, a->socks[i])) {
+            (void)close(a->socks[i]->l.fd);
+        }
+    }
+    if (a->check.fd >= 0) {
+        (void)close(a->check.fd);
+    }
+    tc_proctitle_set("thriftcorn: worker [%s] gen %u", g->cfg->proc_name, g->id);
+    const tc_hook_field_t info[] = {
+        {"pid", NULL, (long long)getpid()},
+        {"index", NULL, index},
+        {"generation", NULL, (long long)g->id},
+    };
+    const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
+    server_hook(a, g, "post_fork", extra, 1);
+    int rc = tc_accesslog_open(g->cfg->accesslog, g->cfg->access_log_format, g->cfg->service.name);
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_ERROR, "Cannot open the access log %s: %s", g->cfg->accesslog,
+               tc_strerror(rc));
+    }
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_daemon_setids(&g->ids, &err) != TC_OK) {
+        tc_log(TC_LOG_CRITICAL, "worker %d: %s", index, err.msg);
+        _exit(TC_WORKER_EXIT_BOOT);
+    }
+    const tc_worker_args_t args = {
+        .cfg = g->cfg,
+        .listeners = g->ls,
+        .nlisteners = g->n,
+        .index = index,
+        .generation = g->id,
+        .heartbeat = hb,
+    };
+    _exit(tc_worker_main(&args));
+}
+
+/* Fork a worker of 'g'. Returns false when the fork failed. */
+static bool
+spawn_worker(arbiter_t *a, gen_t *g)
+{
+    int index = free_index(a, g->id);
+    tc_heartbeat_t *hb = tc_heartbeat_new();
+    if (hb == NULL) {
+        tc_log(TC_LOG_WARNING, "Cannot map a heartbeat page; worker without timeout");
+    }
+    const tc_hook_field_t info[] = {{"index", NULL, index}, {"generation", NULL, (long long)g->id}};
+    const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
+    server_hook(a, g, "pre_fork", extra, 1);
     pid_t pid = tc_signals_fork();
     if (pid < 0) {
         tc_log(TC_LOG_ERROR, "Cannot fork a worker: %s", tc_strerror(pid));
-        note_boot_death(a, now());
-        return;
+        tc_heartbeat_free(hb);
+        return false;
     }
     if (pid == 0) {
-        _exit(tc_worker_main(a->cfg, a->listeners, a->nlisteners, index));
+        worker_child(a, g, index, hb);
     }
     worker_t *w = free_slot(a);
     memset(w, 0, sizeof(*w));
     w->pid = pid;
     w->index = index;
+    w->gen = g->id;
     w->started = now();
+    w->timeout = g->cfg->timeout;
+    w->hb = hb;
     tc_log(TC_LOG_INFO, "Booting worker with pid: %d", (int)pid);
+    return true;
 }
 
 /* SIGTERM to the highest-numbered active worker, so the indexes stay 0..n-1. */
 static void
-retire_worker(arbiter_t *a)
+retire_last(arbiter_t *a)
 {
     worker_t *last = NULL;
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
-        if (w->pid > 0 && !w->retiring && (last == NULL || w->index > last->index)) {
+        if (w->pid > 0 && !w->retiring && w->gen == a->cur->id &&
+            (last == NULL || w->index > last->index)) {
             last = w;
         }
     }
     if (last != NULL) {
         tc_log(TC_LOG_INFO, "Stopping worker (pid:%d)", (int)last->pid);
-        last->retiring = true;
-        last->deadline = now() + GRACEFUL_TIMEOUT;
-        signal_worker(last, SIGTERM);
+        retire(a, last);
     }
 }
 
-/* Bring the number of active workers to the target. */
+/* Bring the number of active workers of the serving generation to the target. */
 static void
 manage_workers(arbiter_t *a)
 {
     if (a->stopping) {
         return;
     }
-    int active = count_active(a);
+    int active = count_active(a, a->cur->id);
     while (active > a->target) {
-        retire_worker(a);
+        retire_last(a);
         active--;
     }
     while (active < a->target && now() >= a->next_spawn) {
-        spawn_worker(a);
+        if (!spawn_worker(a, a->cur)) {
+            note_boot_death(a, now());
+        }
         active++;
     }
+}
+
+/* ---- reload ---- */
+
+static void
+log_reload_failure(const arbiter_t *a, const char *why)
+{
+    /* one log line per line of the reason: each names its file and line */
+    const char *p = why;
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        tc_log(TC_LOG_ERROR, "Reload failed: %.*s", len, p);
+        p += len + (nl != NULL);
+    }
+    tc_log(TC_LOG_ERROR, "Reload failed; still serving generation %u", a->cur->id);
+}
+
+/* Switch the arbiter's own log to 'cfg' (errorlog, loglevel). */
+static void
+apply_log(const tc_config_t *cfg, const tc_config_t *old)
+{
+    if (old == NULL || strcmp(cfg->errorlog, old->errorlog) != 0) {
+        int rc = tc_log_open(cfg->errorlog);
+        if (rc != TC_OK) {
+            tc_log(TC_LOG_ERROR, "Cannot open the error log %s: %s", cfg->errorlog,
+                   tc_strerror(rc));
+        }
+    }
+    tc_log_set_level((tc_log_level_t)cfg->loglevel);
+}
+
+static void
+begin_reload(arbiter_t *a)
+{
+    if (a->check.pid > 0 || a->pend != NULL) {
+        tc_log(TC_LOG_WARNING, "Reload already in progress; ignored");
+        return;
+    }
+    tc_log(TC_LOG_INFO, "Hang up: Master");
+    tc_sdnotify("RELOADING=1");
+    int rc =
+        tc_reload_start(&a->check, a->opts->config_path, a->opts->overrides, a->opts->noverrides);
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_ERROR, "Reload failed: cannot start the check: %s", tc_strerror(rc));
+        tc_sdnotify("READY=1");
+        return;
+    }
+    a->check_deadline = now() + CHECK_TIMEOUT;
+    a->check_killed = false;
+}
+
+/* The reload check passed: load the config here and start its generation. */
+static void
+begin_generation(arbiter_t *a)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_config_t *cfg =
+        tc_config_load(a->opts->config_path, a->opts->overrides, a->opts->noverrides, &err);
+    gen_t *g = cfg != NULL ? gen_new(a, cfg, &err) : NULL;
+    if (g == NULL) {
+        log_reload_failure(a, err.msg);
+        tc_config_free(cfg);
+        tc_sdnotify("READY=1");
+        return;
+    }
+    g->target = cfg->workers_set || a->target == 0 ? cfg->workers : a->target;
+    apply_log(cfg, a->cur->cfg);
+    a->pend = g;
+    tc_log(TC_LOG_INFO, "Reloading: starting generation %u with %d worker(s)", g->id, g->target);
+    server_hook(a, g, "on_reload", NULL, 0);
+    for (int i = 0; i < g->target && a->pend == g; i++) {
+        if (!spawn_worker(a, g)) {
+            /* handled like a worker that died before it was ready */
+            break;
+        }
+    }
+}
+
+static void abort_reload(arbiter_t *a, const char *why);
+
+static void
+check_finished(arbiter_t *a, int status)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    bool killed = a->check_killed;
+    if (tc_reload_done(&a->check, status, &err) != TC_OK) {
+        log_reload_failure(a, killed ? "the check of the new config did not finish within 30 s"
+                                     : err.msg);
+        tc_sdnotify("READY=1");
+        return;
+    }
+    if (a->stopping) {
+        return;
+    }
+    begin_generation(a);
+    if (a->pend != NULL && count_active(a, a->pend->id) < a->pend->target) {
+        abort_reload(a, "cannot fork its workers");
+    }
+}
+
+/* The pending generation is ready: it serves, the old one stops gracefully. */
+static void
+commit_reload(arbiter_t *a)
+{
+    gen_t *old = a->cur;
+    gen_t *g = a->pend;
+    a->cur = g;
+    a->pend = NULL;
+    tc_log(TC_LOG_INFO, "Generation %u is ready; stopping generation %u", g->id, old->id);
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid > 0 && !w->retiring && w->gen != g->id) {
+            retire(a, w);
+        }
+    }
+    set_target(a, g->cfg->workers_set || a->target == 0 ? g->cfg->workers : a->target);
+    gen_free(a, old); /* closes the binds the new config dropped */
+    tc_proctitle_set("thriftcorn: master [%s]", g->cfg->proc_name);
+    tc_sdnotify("READY=1");
+}
+
+/* The pending generation failed: keep the serving one, as if nothing happened. */
+static void
+abort_reload(arbiter_t *a, const char *why)
+{
+    gen_t *g = a->pend;
+    a->pend = NULL;
+    tc_log(TC_LOG_ERROR, "Reload failed: generation %u %s; still serving generation %u", g->id, why,
+           a->cur->id);
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid > 0 && !w->retiring && w->gen == g->id) {
+            retire(a, w);
+        }
+    }
+    apply_log(a->cur->cfg, g->cfg);
+    gen_free(a, g);
+    tc_sdnotify("READY=1");
+}
+
+/* ---- upgrade (SIGUSR2) and SIGWINCH ---- */
+
+static void
+rename_pidfile(arbiter_t *a, bool to_oldbin)
+{
+    if (a->pidfile == NULL) {
+        return;
+    }
+    size_t len = strlen(a->pidfile);
+    bool is_old = len > 7 && strcmp(a->pidfile + len - 7, ".oldbin") == 0;
+    if (to_oldbin == is_old) {
+        return;
+    }
+    char *name = tc_xcalloc(len + 8, 1);
+    if (to_oldbin) {
+        (void)snprintf(name, len + 8, "%s.oldbin", a->pidfile);
+    } else {
+        memcpy(name, a->pidfile, len - 7);
+    }
+    if (rename(a->pidfile, name) < 0) {
+        int rc = -errno;
+        tc_log(TC_LOG_ERROR, "Cannot rename the pidfile %s: %s", a->pidfile, tc_strerror(rc));
+        free(name);
+        return;
+    }
+    free(a->pidfile);
+    a->pidfile = name;
+}
+
+static void
+reexec(arbiter_t *a)
+{
+    if (a->reexec_pid > 0) {
+        tc_log(TC_LOG_WARNING, "USR2 ignored: a new arbiter (pid:%d) is running already",
+               (int)a->reexec_pid);
+        return;
+    }
+    if (a->master_pid > 0 && getppid() == a->master_pid) {
+        tc_log(TC_LOG_WARNING, "USR2 ignored: the old arbiter (pid:%d) is still running",
+               (int)a->master_pid);
+        return;
+    }
+    char **argv = a->opts->argv;
+    if (argv == NULL || argv[0] == NULL || a->exe[0] == '\0') {
+        tc_log(TC_LOG_ERROR, "USR2 ignored: the command line is unknown");
+        return;
+    }
+    rename_pidfile(a, true);
+    pid_t pid = tc_signals_fork();
+    if (pid < 0) {
+        tc_log(TC_LOG_ERROR, "Cannot fork the new arbiter: %s", tc_strerror(pid));
+        rename_pidfile(a, false);
+        return;
+    }
+    if (pid == 0) {
+        int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
+        char **specs = tc_xcalloc(a->nsocks + 1, sizeof(char *));
+        for (size_t i = 0; i < a->nsocks; i++) {
+            fds[i] = a->socks[i]->l.fd;
+            specs[i] = a->socks[i]->l.spec;
+        }
+        tc_inherit_export(fds, specs, a->nsocks);
+        char pidbuf[32];
+        (void)snprintf(pidbuf, sizeof(pidbuf), "%d", (int)a->pid);
+        (void)setenv("THRIFTCORN_PID", pidbuf, 1); /* NOLINT(concurrency-mt-unsafe) */
+        if (chdir(a->cwd) < 0) {
+            tc_log(TC_LOG_WARNING, "new arbiter: cannot enter %s", a->cwd);
+        }
+        execv(a->exe, argv);
+        int rc = -errno;
+        tc_log(TC_LOG_CRITICAL, "Cannot execute %s: %s", a->exe, tc_strerror(rc));
+        _exit(1);
+    }
+    a->reexec_pid = pid;
+    tc_log(TC_LOG_INFO, "Started a new arbiter (pid:%d)", (int)pid);
+    tc_proctitle_set("thriftcorn: master (old) [%s]", a->cur->cfg->proc_name);
+}
+
+static void
+reexec_exited(arbiter_t *a, int status)
+{
+    if (WIFEXITED(status)) {
+        tc_log(WEXITSTATUS(status) == 0 ? TC_LOG_INFO : TC_LOG_ERROR,
+               "New arbiter (pid:%d) exited with code %d", (int)a->reexec_pid, WEXITSTATUS(status));
+    } else {
+        tc_log(TC_LOG_ERROR, "New arbiter (pid:%d) was sent SIG%s!", (int)a->reexec_pid,
+               signame(WTERMSIG(status)));
+    }
+    a->reexec_pid = 0;
+    rename_pidfile(a, false);
+    tc_proctitle_set("thriftcorn: master [%s]", a->cur->cfg->proc_name);
+}
+
+static void
+winch(arbiter_t *a)
+{
+    /* a terminal sends SIGWINCH when its window changes size */
+    if (!a->cur->cfg->daemon && a->reexec_pid == 0) {
+        tc_log(TC_LOG_INFO, "SIGWINCH ignored: not daemonized and no upgrade running");
+        return;
+    }
+    tc_log(TC_LOG_INFO, "Stopping all workers; the arbiter keeps running");
+    set_target(a, 0);
+}
+
+static void
+reopen_logs(arbiter_t *a)
+{
+    int rc = tc_log_open(a->cur->cfg->errorlog);
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_ERROR, "Cannot reopen the error log %s: %s", a->cur->cfg->errorlog,
+               tc_strerror(rc));
+    }
+    signal_all(a, SIGUSR1);
 }
 
 /* ---- stopping ---- */
 
 /*
- * Graceful: SIGTERM, GRACEFUL_TIMEOUT to finish. Quick: SIGQUIT, QUICK_TIMEOUT.
+ * Graceful: SIGTERM, graceful_timeout to finish. Quick: SIGQUIT, QUICK_TIMEOUT.
  * A quick stop cuts a graceful one short; a second quick stop kills at once.
  */
 static void
@@ -294,10 +821,16 @@ begin_stop(arbiter_t *a, bool quick)
     if (a->stopping && !quick) {
         return;
     }
+    if (!a->stopping) {
+        tc_sdnotify("STOPPING=1");
+    }
+    if (a->check.pid > 0) {
+        (void)kill(a->check.pid, SIGKILL);
+    }
     a->stopping = true;
     a->quick = quick;
     a->stop_killed = false;
-    a->stop_deadline = t + (quick ? QUICK_TIMEOUT : GRACEFUL_TIMEOUT);
+    a->stop_deadline = t + (quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout);
     signal_all(a, quick ? SIGQUIT : SIGTERM);
 }
 
@@ -309,10 +842,14 @@ enforce_deadlines(arbiter_t *a)
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && w->retiring && !w->killed && t >= w->deadline) {
-            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %.0f s; killing it",
-                   (int)w->pid, GRACEFUL_TIMEOUT);
+            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s; killing it",
+                   (int)w->pid, a->cur->cfg->graceful_timeout);
             signal_worker(w, SIGKILL);
         }
+    }
+    if (a->check.pid > 0 && !a->check_killed && t >= a->check_deadline) {
+        a->check_killed = true;
+        (void)kill(a->check.pid, SIGKILL);
     }
     if (!a->stopping || t < a->stop_deadline) {
         return true;
@@ -325,8 +862,8 @@ enforce_deadlines(arbiter_t *a)
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && !w->killed) {
-            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %.0f s; killing it",
-                   (int)w->pid, a->quick ? QUICK_TIMEOUT : GRACEFUL_TIMEOUT);
+            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s; killing it",
+                   (int)w->pid, a->quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout);
             signal_worker(w, SIGKILL);
         }
     }
@@ -335,12 +872,38 @@ enforce_deadlines(arbiter_t *a)
     return true;
 }
 
+/*
+ * A worker whose heartbeat stopped for its timeout (a handler call stuck
+ * that long, or a boot that long) gets SIGABRT, then SIGKILL ABORT_GRACE
+ * later. Idle workers keep beating, so idle connections never count.
+ */
+static void
+check_heartbeats(arbiter_t *a)
+{
+    double t = now();
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid <= 0 || w->hb == NULL || w->timeout <= 0 || w->killed) {
+            continue;
+        }
+        if (w->abort_at == 0 && t - tc_heartbeat_last(w->hb) > w->timeout) {
+            tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)", (int)w->pid);
+            signal_worker(w, SIGABRT);
+            w->abort_at = t;
+        } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
+            tc_log(TC_LOG_WARNING, "Worker (pid:%d) still alive %g s after SIGABRT; killing it",
+                   (int)w->pid, ABORT_GRACE);
+            signal_worker(w, SIGKILL);
+        }
+    }
+}
+
 /* ---- reaping ---- */
 
 static void
 log_exit(const arbiter_t *a, const worker_t *w, int status)
 {
-    bool asked = a->stopping || w->retiring;
+    bool asked = a->stopping || w->retiring || w->abort_at > 0;
     int pid = (int)w->pid;
     if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
@@ -363,19 +926,36 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     double t = now();
     log_exit(a, w, status);
     bool asked = a->stopping || w->retiring;
+    bool ready = w->hb == NULL || tc_heartbeat_ready(w->hb);
+    bool timed_out = w->abort_at > 0;
     bool boot_error = WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    unsigned gen = w->gen;
+    double started = w->started;
+    tc_heartbeat_free(w->hb);
+    w->hb = NULL;
     w->pid = 0;
     if (asked) {
         return;
     }
-    if (boot_error) {
+    if (a->pend != NULL && gen == a->pend->id) {
+        abort_reload(a, boot_error ? "failed to boot" : "lost a worker before it was ready");
+        return;
+    }
+    if (gen != a->cur->id) {
+        return; /* an old generation is not replaced */
+    }
+    if (boot_error && count_ready(a, gen) == 0) {
         /* handler code that cannot load will not load on the next try either */
         tc_log(TC_LOG_ERROR, "Worker failed to boot.");
         a->status = 1;
         begin_stop(a, false);
         return;
     }
-    if (t - w->started < BOOT_WINDOW) {
+    if (clean || timed_out) {
+        return; /* max_requests, a SIGTERM from elsewhere, a hang: replaced at once */
+    }
+    if (boot_error || !ready || t - started < BOOT_WINDOW) {
         note_boot_death(a, t);
     } else {
         a->backoff = 0;
@@ -384,7 +964,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
 
 /* waitpid() every dead child, without blocking. */
 static void
-reap_workers(arbiter_t *a)
+reap_children(arbiter_t *a)
 {
     for (;;) {
         int status;
@@ -402,6 +982,14 @@ reap_workers(arbiter_t *a)
             }
             return;
         }
+        if (pid == a->check.pid) {
+            check_finished(a, status);
+            continue;
+        }
+        if (pid == a->reexec_pid) {
+            reexec_exited(a, status);
+            continue;
+        }
         worker_t *w = NULL;
         for (size_t i = 0; i < a->nslots && w == NULL; i++) {
             w = a->workers[i].pid == pid ? &a->workers[i] : NULL;
@@ -409,6 +997,24 @@ reap_workers(arbiter_t *a)
         if (w != NULL) {
             worker_exited(a, w, status);
         }
+    }
+}
+
+/* The first generation ready: when_ready and READY=1. A reload's: switch to it. */
+static void
+check_ready(arbiter_t *a)
+{
+    if (a->stopping) {
+        return;
+    }
+    if (!a->announced && a->target > 0 && count_ready(a, a->cur->id) >= a->target) {
+        a->announced = true;
+        tc_log(TC_LOG_INFO, "Ready: generation %u with %d worker(s)", a->cur->id, a->target);
+        server_hook(a, a->cur, "when_ready", NULL, 0);
+        tc_sdnotify("READY=1");
+    }
+    if (a->pend != NULL && count_ready(a, a->pend->id) >= a->pend->target) {
+        commit_reload(a);
     }
 }
 
@@ -427,7 +1033,7 @@ handle_signal(arbiter_t *a, int sig)
     }
     name[i] = '\0';
     tc_log(TC_LOG_INFO, "Handling signal: %s", name);
-    if (a->stopping && sig != SIGTERM && sig != SIGINT && sig != SIGQUIT) {
+    if (a->stopping && sig != SIGTERM && sig != SIGINT && sig != SIGQUIT && sig != SIGUSR1) {
         tc_log(TC_LOG_INFO, "Ignored: shutting down");
         return;
     }
@@ -440,40 +1046,69 @@ handle_signal(arbiter_t *a, int sig)
         begin_stop(a, true);
         break;
     case SIGHUP:
-        tc_log(TC_LOG_INFO, "Hang up: reload is not implemented yet");
+        begin_reload(a);
         break;
     case SIGTTIN:
-        a->target++;
+        set_target(a, a->target + 1);
         tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
         break;
     case SIGTTOU:
         if (a->target > 1) {
-            a->target--;
+            set_target(a, a->target - 1);
             tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
         } else {
-            tc_log(TC_LOG_INFO, "Number of workers: 1, the minimum");
+            tc_log(TC_LOG_INFO, "Number of workers: %d, the minimum", a->target);
         }
+        break;
+    case SIGUSR1:
+        reopen_logs(a);
+        break;
+    case SIGUSR2:
+        reexec(a);
+        break;
+    case SIGWINCH:
+        winch(a);
         break;
     default:
         break;
     }
 }
 
-/* Milliseconds until the next deadline or allowed spawn; -1: none. */
+static void
+consider(double *next, double when)
+{
+    if (*next < 0 || when < *next) {
+        *next = when;
+    }
+}
+
+/* Milliseconds until the next deadline, spawn, heartbeat or readiness check; -1: none. */
 static int
 next_timeout(const arbiter_t *a)
 {
     double t = now();
     double next = -1;
     if (a->stopping) {
-        next = a->stop_deadline;
-    } else if (count_active(a) < a->target) {
-        next = a->next_spawn;
+        consider(&next, a->stop_deadline);
+    } else if (count_active(a, a->cur->id) < a->target) {
+        consider(&next, a->next_spawn);
+    }
+    if (a->check.pid > 0 && !a->check_killed) {
+        consider(&next, a->check_deadline);
     }
     for (size_t i = 0; i < a->nslots; i++) {
         const worker_t *w = &a->workers[i];
-        if (w->pid > 0 && w->retiring && !w->killed && (next < 0 || w->deadline < next)) {
-            next = w->deadline;
+        if (w->pid <= 0) {
+            continue;
+        }
+        if (w->retiring && !w->killed) {
+            consider(&next, w->deadline);
+        }
+        if (w->hb != NULL && !w->retiring && !tc_heartbeat_ready(w->hb)) {
+            consider(&next, t + READY_POLL);
+        }
+        if (w->hb != NULL && w->timeout > 0 && !w->killed) {
+            consider(&next, w->abort_at > 0 ? w->abort_at + ABORT_GRACE : t + BEAT_POLL);
         }
     }
     if (next < 0) {
@@ -489,13 +1124,15 @@ static void
 supervise(arbiter_t *a)
 {
     for (;;) {
-        reap_workers(a);
+        reap_children(a);
         if (a->stopping && count_live(a) == 0) {
             return;
         }
         if (!enforce_deadlines(a)) {
             return;
         }
+        check_heartbeats(a);
+        check_ready(a);
         manage_workers(a);
 
         int sigs[MAX_SIGNALS];
@@ -514,14 +1151,82 @@ supervise(arbiter_t *a)
     }
 }
 
-/* ---- public ---- */
+/* ---- start and end ---- */
+
+/* Everything before the first fork of a worker. Returns 0 or an exit status. */
+static int
+start(arbiter_t *a, tc_config_t *cfg)
+{
+    /* an arbiter started by SIGUSR2 knows its predecessor, and is detached already */
+    const char *old = getenv("THRIFTCORN_PID"); /* NOLINT(concurrency-mt-unsafe) */
+    if (old != NULL) {
+        a->master_pid = (pid_t)strtol(old, NULL, 10);
+        (void)unsetenv("THRIFTCORN_PID"); /* NOLINT(concurrency-mt-unsafe) */
+    }
+    if (cfg->daemon && a->master_pid == 0) {
+        int rc = tc_daemon_detach();
+        if (rc != TC_OK) {
+            tc_log(TC_LOG_CRITICAL, "Cannot become a daemon: %s", tc_strerror(rc));
+            return 1;
+        }
+    }
+    a->pid = getpid();
+    if (cfg->umask >= 0) {
+        (void)umask((mode_t)cfg->umask);
+    }
+    ssize_t len = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
+    a->exe[len > 0 ? len : 0] = '\0';
+    if (getcwd(a->cwd, sizeof(a->cwd)) == NULL) {
+        (void)snprintf(a->cwd, sizeof(a->cwd), "/");
+    }
+    tc_proctitle_set("thriftcorn: master [%s]", cfg->proc_name);
+    int rc = tc_signals_init();
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_CRITICAL, "Cannot set up signal handling: %s", tc_strerror(rc));
+        return 1;
+    }
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (cfg->pidfile != NULL) {
+        if (tc_pidfile_create(cfg->pidfile, &err) != TC_OK) {
+            tc_log(TC_LOG_CRITICAL, "%s", err.msg);
+            return 1;
+        }
+        a->pidfile = tc_xstrdup(cfg->pidfile);
+    }
+    if (cfg->accesslog != NULL) {
+        /* a worker opens its own; a path that cannot be opened is a start-up error */
+        rc = tc_accesslog_open(cfg->accesslog, cfg->access_log_format, cfg->service.name);
+        if (rc != TC_OK) {
+            tc_log(TC_LOG_CRITICAL, "Cannot open the access log %s: %s", cfg->accesslog,
+                   tc_strerror(rc));
+            return 1;
+        }
+        if (tc_accesslog_fd > STDERR_FILENO) {
+            (void)close(tc_accesslog_fd);
+        }
+        tc_accesslog_fd = -1;
+    }
+    tc_inherit_load(&a->inherit, cfg->binds, cfg->nbinds);
+    a->target = cfg->workers > 0 ? cfg->workers : 1;
+    gen_t probe = {.cfg = cfg, .id = 1};
+    server_hook(a, &probe, "on_starting", NULL, 0);
+    a->cur = gen_new(a, cfg, &err);
+    tc_inherit_deinit(&a->inherit);
+    if (a->cur == NULL) {
+        tc_log(TC_LOG_ERROR, "%s", err.msg);
+        return 1;
+    }
+    return 0;
+}
 
 int
-tc_arbiter_run(const tc_config_t *cfg)
+tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
 {
     int rc = tc_log_open(cfg->errorlog);
     if (rc != TC_OK) {
         tc_log(TC_LOG_CRITICAL, "Cannot open the error log %s: %s", cfg->errorlog, tc_strerror(rc));
+        tc_config_free(cfg);
         return 1;
     }
     tc_log_set_level((tc_log_level_t)cfg->loglevel);
@@ -529,22 +1234,32 @@ tc_arbiter_run(const tc_config_t *cfg)
 
     arbiter_t a;
     memset(&a, 0, sizeof(a));
-    a.cfg = cfg;
-    a.target = cfg->workers > 0 ? cfg->workers : 1;
-    rc = tc_signals_init();
-    if (rc != TC_OK) {
-        tc_log(TC_LOG_CRITICAL, "Cannot set up signal handling: %s", tc_strerror(rc));
-        return 1;
+    a.opts = opts;
+    a.check.fd = -1;
+    int status = start(&a, cfg);
+    bool served = a.cur != NULL;
+    if (!served) {
+        tc_config_free(cfg);
+    } else if (status == 0) {
+        supervise(&a);
+        server_hook(&a, a.cur, "on_exit", NULL, 0);
+        status = a.status;
     }
-    if (open_listeners(&a) != TC_OK) {
-        close_listeners(&a);
-        tc_signals_deinit();
-        return 1;
+    tc_pidfile_remove(a.pidfile);
+    free(a.pidfile);
+    gen_free(&a, a.pend);
+    gen_free(&a, a.cur);
+    for (size_t i = 0; i < a.nslots; i++) {
+        tc_heartbeat_free(a.workers[i].hb);
     }
-    supervise(&a);
-    close_listeners(&a);
-    tc_signals_deinit();
     free(a.workers);
-    tc_log(TC_LOG_INFO, "Shutting down: Master");
-    return a.status;
+    free(a.socks);
+    if (a.check.fd >= 0) {
+        (void)close(a.check.fd);
+    }
+    tc_signals_deinit();
+    if (served) {
+        tc_log(TC_LOG_INFO, "Shutting down: Master");
+    }
+    return status;
 }

@@ -13,7 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU};
+static const int handled[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
+                              SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
 
 /* [0] read by the loop, [1] written by the handler; both non-blocking */
 static int sig_pipe[2] = {-1, -1};

@@ -11,9 +11,9 @@
 #include <sys/types.h>
 
 /*
- * Install the handlers for SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN
- * and SIGTTOU, unblock them, and ignore SIGPIPE. Returns TC_OK or -errno.
- * Arbiter only, before any fork.
+ * Install the handlers for SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN,
+ * SIGTTOU, SIGUSR1, SIGUSR2 and SIGWINCH, unblock them, and ignore SIGPIPE. Returns TC_OK or
+ * -errno. Arbiter only, before any fork.
  */
 int tc_signals_init(void) TC_NODISCARD;
 

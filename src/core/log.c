@@ -47,11 +47,13 @@ tc_log_open(const char *path)
     if (fd < 0) {
         return -errno;
     }
-    int old = log_fd;
-    log_fd = fd;
-    if (old != STDERR_FILENO) {
-        close(old);
+    if (log_fd != STDERR_FILENO) {
+        /* reopening (log rotation): the number stays, so threads logging meanwhile are safe */
+        int rc = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -errno : TC_OK;
+        close(fd);
+        return rc;
     }
+    log_fd = fd;
     return TC_OK;
 }
 

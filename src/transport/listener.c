@@ -191,7 +191,7 @@ gai_reason(int rc, int saved_errno)
 
 /* socket(), options, bind(), listen() for one address; the failed step in '*step'. */
 static int
-bind_addr(const struct addrinfo *ai, int backlog, const char **step)
+bind_addr(const struct addrinfo *ai, int backlog, bool reuse_port, const char **step)
 {
     int one = 1;
     *step = "socket";
@@ -201,6 +201,9 @@ bind_addr(const struct addrinfo *ai, int backlog, const char **step)
     }
     *step = "setsockopt";
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+        goto fail;
+    }
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
         goto fail;
     }
     /* [::]:PORT means IPv6 only, as in nginx; bind 0.0.0.0:PORT too for both */
@@ -243,7 +246,7 @@ report(const char *spec, const struct sockaddr *sa, const char *step, int rc, tc
 }
 
 static int
-open_inet(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_err_t *err)
 {
     char host[HOST_MAX];
     char service[8];
@@ -273,7 +276,7 @@ open_inet(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     rc = TC_ENOTFOUND;
     for (const struct addrinfo *ai = res; ai != NULL && l->fd < 0; ai = ai->ai_next) {
         const char *step;
-        int fd = bind_addr(ai, backlog, &step);
+        int fd = bind_addr(ai, backlog, reuse_port, &step);
         if (fd >= 0) {
             l->fd = fd;
         } else if (rc == TC_ENOTFOUND) {
@@ -480,6 +483,12 @@ open_fd(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
 int
 tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
 {
+    return tc_listener_open_ex(l, spec, backlog, false, err);
+}
+
+int
+tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_err_t *err)
+{
     reset(l);
     int rc;
     if (spec == NULL || *spec == '\0') {
@@ -490,7 +499,7 @@ tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     } else if (strncmp(spec, FD_PREFIX, strlen(FD_PREFIX)) == 0) {
         rc = open_fd(l, spec, backlog, err);
     } else {
-        rc = open_inet(l, spec, backlog, err);
+        rc = open_inet(l, spec, backlog, reuse_port, err);
     }
     if (rc != TC_OK) {
         close_fd(l->fd);

@@ -28,6 +28,10 @@ typedef struct tc_listener {
  */
 int tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err) TC_NODISCARD;
 
+/* tc_listener_open(); with 'reuse_port', TCP sockets also get SO_REUSEPORT. */
+int tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool reuse_port,
+                        tc_err_t *err) TC_NODISCARD;
+
 /* Close the socket; with 'unlink_path', remove its unix socket file too. */
 void tc_listener_close(tc_listener_t *l, bool unlink_path);
 

@@ -8,8 +8,10 @@
  */
 #include "worker/loop.h"
 
+#include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "worker/accesslog.h"
 #include "worker/worker.h"
 
 #include <arpa/inet.h>
@@ -46,6 +48,8 @@ struct tc_loop {
     struct tc_conn_list incoming; /* guarded by 'inq_lock' */
     bool take_accept;             /* guarded by 'inq_lock' */
     double emfile_logged;
+    atomic_llong ncalls; /* calls handled; written by the loop thread only (max_requests) */
+    tc_hooks_t *hooks;   /* on_connected/post_connect_closed in a state of its own, or NULL */
 };
 
 static long long
@@ -79,6 +83,9 @@ conn_closed(tc_conn_t *c, void *arg)
 {
     tc_loop_t *lp = arg;
     TAILQ_REMOVE(&lp->conns, c, link);
+    if (TC_UNLIKELY(lp->hooks != NULL)) {
+        tc_hooks_run_conn(lp->hooks, "post_connect_closed", lp->index, c->peer);
+    }
     if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
         event_base_loopbreak(lp->base);
     }
@@ -105,11 +112,17 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     info.header = c->header;
     tc_err_t err;
     tc_err_clear(&err);
-    atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);
+    long long t0 = now_ns();
+    atomic_store_explicit(&lp->busy_since, t0, memory_order_relaxed);
     pthread_mutex_unlock(&lp->lock);
     int rc = tc_dispatch_handle(lp->dispatch, &in, &op, &info, &err);
     pthread_mutex_lock(&lp->lock);
     atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
+    atomic_store_explicit(&lp->ncalls, atomic_load_explicit(&lp->ncalls, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (TC_UNLIKELY(tc_accesslog_on()) && rc == TC_OK) {
+        tc_accesslog_write(c->peer, &info, now_ns() - t0);
+    }
 
     if (rc != TC_OK) {
         out->len = before;
@@ -203,6 +216,9 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
         char peer[64];
         peer_name(&ss, peer, sizeof(peer));
         add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
+        if (TC_UNLIKELY(lp->hooks != NULL)) {
+            tc_hooks_run_conn(lp->hooks, "on_connected", lp->index, peer);
+        }
     }
 }
 
@@ -392,6 +408,7 @@ tc_loop_free(tc_loop_t *lp)
     }
     event_base_free(lp->base);
     tc_dispatch_free(lp->dispatch);
+    tc_hooks_free(lp->hooks);
     pthread_mutex_destroy(&lp->lock);
     pthread_mutex_destroy(&lp->inq_lock);
     free(lp);
@@ -410,6 +427,18 @@ bool
 tc_loop_done(const tc_loop_t *lp)
 {
     return atomic_load(&lp->done);
+}
+
+long long
+tc_loop_ncalls(const tc_loop_t *lp)
+{
+    return atomic_load_explicit(&lp->ncalls, memory_order_relaxed);
+}
+
+void
+tc_loop_set_hooks(tc_loop_t *lp, tc_hooks_t *hooks)
+{
+    lp->hooks = hooks;
 }
 
 int

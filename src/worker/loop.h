@@ -61,5 +61,10 @@ double tc_loop_busy_for(const tc_loop_t *lp, double now);
 bool tc_loop_done(const tc_loop_t *lp);
 /* Connections the loop owns. */
 int tc_loop_nconns(const tc_loop_t *lp);
+/* Calls the loop has handled (any thread). */
+long long tc_loop_ncalls(const tc_loop_t *lp);
+/* Call on_connected/post_connect_closed in 'hooks' (before the thread starts; takes ownership). */
+struct tc_hooks;
+void tc_loop_set_hooks(tc_loop_t *lp, struct tc_hooks *hooks);
 
 #endif /* TC_WORKER_LOOP_H */

@@ -6,8 +6,10 @@
  */
 #include "worker/worker.h"
 
+#include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "worker/accesslog.h"
 #include "worker/loop.h"
 
 #include <errno.h>
@@ -29,6 +31,8 @@ typedef struct worker {
     tc_loop_shared_t shared;
     tc_loop_t **loops;
     int nloops;
+    const tc_worker_args_t *args;
+    bool stopping;
 } worker_t;
 
 static int
@@ -71,12 +75,14 @@ watch(worker_t *w)
 }
 
 static int
-boot(worker_t *w, const tc_config_t *cfg, const tc_listener_t *ls, size_t n)
+boot(worker_t *w, const tc_worker_args_t *args)
 {
+    const tc_config_t *cfg = args->cfg;
     memset(w, 0, sizeof(*w));
+    w->args = args;
     w->shared.cfg = cfg;
-    w->shared.listeners = ls;
-    w->shared.nlisteners = n;
+    w->shared.listeners = args->listeners;
+    w->shared.nlisteners = args->nlisteners;
     w->shared.protocol = tc_proto_find(cfg->protocol);
     w->shared.conn.transport = tc_transport_find(cfg->transport);
     w->shared.conn.protocol = w->shared.protocol;
@@ -102,6 +108,14 @@ boot(worker_t *w, const tc_config_t *cfg, const tc_listener_t *ls, size_t n)
             return TC_WORKER_EXIT_BOOT;
         }
         w->nloops++;
+        if (cfg->conn_hooks) {
+            /* connection hooks run on this loop's thread, in a Lua state of its own */
+            tc_hooks_t *h = tc_hooks_new(cfg->path, &err);
+            if (h == NULL && err.code != TC_OK) {
+                tc_log(TC_LOG_ERROR, "connection hooks not loaded: %s", err.msg);
+            }
+            tc_loop_set_hooks(w->loops[i], h);
+        }
     }
     return 0;
 }
@@ -118,9 +132,104 @@ shutdown_loops(worker_t *w)
     free(w->loops);
 }
 
-int
-tc_worker_main(const tc_config_t *cfg, const tc_listener_t *listeners, size_t n, int index)
+/* ---- hooks, heartbeat, recycling ---- */
+
+/* Run a worker-side hook with the worker table. */
+static void
+run_hook(const worker_t *w, const char *name)
 {
+    if (!tc_hooks_has(w->args->cfg->hooks, name)) {
+        return;
+    }
+    const tc_hook_field_t info[] = {
+        {"pid", NULL, (long long)getpid()},
+        {"index", NULL, w->args->index},
+        {"generation", NULL, (long long)w->args->generation},
+        {"threads", NULL, w->nloops},
+    };
+    const tc_hook_arg_t args[] = {{info, TC_ARRAY_LEN(info), 0}};
+    tc_hooks_run(w->args->cfg->hooks, name, args, 1);
+}
+
+/*
+ * Beat unless a loop has been inside one handler call for 'timeout'
+ * seconds: then the arbiter sees the heartbeat stop and replaces us. Idle
+ * loops do not count, so idle connections never look like a hang.
+ */
+static void
+beat(const worker_t *w)
+{
+    if (w->args->heartbeat == NULL) {
+        return;
+    }
+    double timeout = w->args->cfg->timeout;
+    if (timeout > 0) {
+        double now = tc_conn_now();
+        for (int i = 0; i < w->nloops; i++) {
+            if (tc_loop_busy_for(w->loops[i], now) >= timeout) {
+                return;
+            }
+        }
+    }
+    tc_heartbeat_beat(w->args->heartbeat);
+}
+
+/* max_requests plus up to max_requests_jitter, drawn once per worker; 0: no limit. */
+static long long
+call_limit(const tc_config_t *cfg)
+{
+    if (cfg->max_requests <= 0) {
+        return 0;
+    }
+    long long limit = cfg->max_requests;
+    if (cfg->max_requests_jitter > 0) {
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        unsigned seed = (unsigned)getpid() ^ (unsigned)ts.tv_nsec;
+        limit += rand_r(&seed) % (cfg->max_requests_jitter + 1);
+    }
+    return limit;
+}
+
+static long long
+calls(const worker_t *w)
+{
+    long long n = 0;
+    for (int i = 0; i < w->nloops; i++) {
+        n += tc_loop_ncalls(w->loops[i]);
+    }
+    return n;
+}
+
+/* The one graceful path: SIGTERM (reload, TTOU, stop) and max_requests. */
+static void
+begin_graceful(worker_t *w)
+{
+    w->stopping = true;
+    atomic_store(&w->shared.stopping, 1);
+    for (int i = 0; i < w->nloops; i++) {
+        tc_loop_stop(w->loops[i]);
+    }
+}
+
+static void
+reopen_logs(const tc_config_t *cfg)
+{
+    int rc = tc_log_open(cfg->errorlog);
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_ERROR, "Cannot reopen the error log %s: %s", cfg->errorlog, tc_strerror(rc));
+    }
+    rc = tc_accesslog_reopen();
+    if (rc != TC_OK) {
+        tc_log(TC_LOG_ERROR, "Cannot reopen the access log %s: %s", cfg->accesslog,
+               tc_strerror(rc));
+    }
+}
+
+int
+tc_worker_main(const tc_worker_args_t *args)
+{
+    const tc_config_t *cfg = args->cfg;
     /* follow the arbiter: if it dies, so do we */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
@@ -131,11 +240,14 @@ tc_worker_main(const tc_config_t *cfg, const tc_listener_t *listeners, size_t n,
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGABRT);
+    sigaddset(&set, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* loop threads inherit the mask */
     evthread_use_pthreads();
+    tc_hooks_set_worker(args->index, args->generation);
 
     worker_t w;
-    int rc = boot(&w, cfg, listeners, n);
+    int rc = boot(&w, args);
     if (rc != 0) {
         shutdown_loops(&w);
         return rc;
@@ -146,25 +258,42 @@ tc_worker_main(const tc_config_t *cfg, const tc_listener_t *listeners, size_t n,
             _exit(TC_WORKER_EXIT_BOOT);
         }
     }
-    tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", index, w.nloops);
+    if (args->heartbeat != NULL) {
+        tc_heartbeat_set_ready(args->heartbeat);
+    }
+    tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", args->index, w.nloops);
+    run_hook(&w, "post_worker_init");
 
-    bool stopping = false;
+    long long limit = call_limit(cfg);
     long period = WATCH_IDLE_NS;
     for (;;) {
         struct timespec ts = {0, period};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT || sig == SIGQUIT) {
+            run_hook(&w, "worker_int");
             _exit(0); /* quick stop: the arbiter asked for it */
         }
-        if (sig == SIGTERM && !stopping) {
-            stopping = true;
-            atomic_store(&w.shared.stopping, 1);
-            tc_log(TC_LOG_INFO, "worker %d: graceful stop", index);
-            for (int i = 0; i < w.nloops; i++) {
-                tc_loop_stop(w.loops[i]);
-            }
+        if (sig == SIGABRT) {
+            /* the arbiter saw no heartbeat for 'timeout' seconds */
+            run_hook(&w, "worker_abort");
+            tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)", args->index,
+                   cfg->timeout);
+            _exit(1);
         }
-        if (stopping) {
+        if (sig == SIGUSR1) {
+            reopen_logs(cfg);
+        }
+        if (sig == SIGTERM && !w.stopping) {
+            tc_log(TC_LOG_INFO, "worker %d: graceful stop", args->index);
+            begin_graceful(&w);
+        }
+        if (limit > 0 && !w.stopping && calls(&w) >= limit) {
+            tc_log(TC_LOG_INFO, "Autorestarting worker after current request (max_requests %lld)",
+                   limit);
+            begin_graceful(&w);
+        }
+        beat(&w);
+        if (w.stopping) {
             /* wait for every loop to finish its calls; INT/QUIT still cut it short */
             bool all = true;
             for (int i = 0; i < w.nloops; i++) {
@@ -179,6 +308,7 @@ tc_worker_main(const tc_config_t *cfg, const tc_listener_t *listeners, size_t n,
         period = watch(&w) ? WATCH_BUSY_NS : WATCH_IDLE_NS;
     }
     shutdown_loops(&w);
-    tc_log(TC_LOG_INFO, "worker %d exiting", index);
+    run_hook(&w, "worker_exit");
+    tc_log(TC_LOG_INFO, "worker %d exiting", args->index);
     return 0;
 }

@@ -8,16 +8,28 @@
 
 #include "config/config.h"
 #include "transport/listener.h"
+#include "worker/heartbeat.h"
+
+/* What the arbiter hands a worker it forked. All borrowed. */
+typedef struct tc_worker_args {
+    const tc_config_t *cfg;
+    const tc_listener_t *listeners;
+    size_t nlisteners;
+    int index;                 /* numbers the worker in logs and hooks */
+    unsigned generation;       /* 1 at start, +1 per reload */
+    tc_heartbeat_t *heartbeat; /* shared with the arbiter; may be NULL */
+} tc_worker_args_t;
 
 /*
  * Run a worker in the current (freshly forked) process until it is told to
  * stop: SIGTERM stops gracefully (stop accepting, finish every request
- * already read, send its reply, then exit), SIGINT and SIGQUIT stop at once.
- * Returns the process exit status: 0 after a normal stop, 3 when the
- * handler code cannot be loaded (the arbiter must not respawn in a loop).
- * 'index' numbers the worker for logs.
+ * already read, send its reply, then exit), as does reaching max_requests;
+ * SIGINT and SIGQUIT stop at once; SIGABRT (the arbiter's timeout) runs
+ * worker_abort and exits 1; SIGUSR1 reopens the logs. Returns the process
+ * exit status: 0 after a normal stop, 3 when the handler code cannot be
+ * loaded (the arbiter must not respawn in a loop).
  */
-int tc_worker_main(const tc_config_t *cfg, const tc_listener_t *listeners, size_t n, int index);
+int tc_worker_main(const tc_worker_args_t *args);
 
 /* Exit status of a worker whose handler code could not be loaded. */
 #define TC_WORKER_EXIT_BOOT 3

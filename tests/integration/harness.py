@@ -182,3 +182,39 @@ def raw_call(port, payload, read=True, timeout=5.0):
         return b"".join(chunks)
     finally:
         s.close()
+
+
+# ---- process management helpers (test_process.py, test_reload.py, ...) ----
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    """Poll `predicate` until it returns a true value or `timeout` passes;
+    returns its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+def wait_log(srv, text, timeout=10.0, count=1):
+    """Wait until `text` appears `count` times in the server's log."""
+    return wait_for(lambda: srv.log().count(text) >= count, timeout)
+
+
+def process_title(pid):
+    """The command line ps shows for `pid` (its process title)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Inherited listening sockets: the environment protocol of upgrades and of systemd. */
+#include "arbiter/inherit.h"
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SD_LISTEN_FDS_START 3
+
+/* NOLINTBEGIN(concurrency-mt-unsafe): the arbiter is single-threaded */
+
+static void
+add(tc_inherit_t *in, int fd, const char *spec, bool systemd)
+{
+    in->fds = tc_xrealloc(in->fds, (in->n + 1) * sizeof(*in->fds));
+    in->fds[in->n].fd = fd;
+    in->fds[in->n].spec = tc_xstrdup(spec);
+    in->fds[in->n].systemd = systemd;
+    in->fds[in->n].taken = false;
+    in->n++;
+}
+
+static void
+load_upgrade(tc_inherit_t *in, const char *list)
+{
+    char *copy = tc_xstrdup(list);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        char *end = NULL;
+        long fd = strtol(tok, &end, 10);
+        char name[64];
+        (void)snprintf(name, sizeof(name), "THRIFTCORN_BIND_%ld", fd);
+        const char *spec = getenv(name);
+        if (end == tok || fd < 0 || fd > 65535 || spec == NULL) {
+            continue;
+        }
+        add(in, (int)fd, spec, false);
+        (void)unsetenv(name);
+    }
+    free(copy);
+}
+
+void
+tc_inherit_load(tc_inherit_t *in, char *const *binds, size_t nbinds)
+{
+    memset(in, 0, sizeof(*in));
+    const char *list = getenv("THRIFTCORN_FDS");
+    if (list != NULL) {
+        load_upgrade(in, list);
+        (void)unsetenv("THRIFTCORN_FDS");
+    }
+    const char *pid = getenv("LISTEN_PID");
+    const char *nfds = getenv("LISTEN_FDS");
+    if (pid != NULL && nfds != NULL && strtol(pid, NULL, 10) == (long)getpid()) {
+        long n = strtol(nfds, NULL, 10);
+        for (long i = 0; i < n && i < 1024; i++) {
+            int fd = SD_LISTEN_FDS_START + (int)i;
+            if ((size_t)i < nbinds) {
+                add(in, fd, binds[i], true);
+            } else {
+                char spec[32];
+                (void)snprintf(spec, sizeof(spec), "fd://%d", fd);
+                tc_log(TC_LOG_WARNING, "LISTEN_FDS: no bind for descriptor %d; closing it", fd);
+                add(in, fd, spec, true);
+            }
+        }
+    }
+    (void)unsetenv("LISTEN_PID");
+    (void)unsetenv("LISTEN_FDS");
+    (void)unsetenv("LISTEN_FDNAMES");
+}
+
+int
+tc_inherit_take(tc_inherit_t *in, const char *spec, bool *systemd)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        if (!in->fds[i].taken && strcmp(in->fds[i].spec, spec) == 0) {
+            in->fds[i].taken = true;
+            *systemd = in->fds[i].systemd;
+            return in->fds[i].fd;
+        }
+    }
+    return -1;
+}
+
+void
+tc_inherit_deinit(tc_inherit_t *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        if (!in->fds[i].taken) {
+            (void)close(in->fds[i].fd);
+        }
+        free(in->fds[i].spec);
+    }
+    free(in->fds);
+    memset(in, 0, sizeof(*in));
+}
+
+void
+tc_inherit_export(const int *fds, char *const *specs, size_t n)
+{
+    char list[4096];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int flags = fcntl(fds[i], F_GETFD);
+        if (flags < 0 || fcntl(fds[i], F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+            continue;
+        }
+        int k = snprintf(list + used, sizeof(list) - used, "%s%d", used ? "," : "", fds[i]);
+        if (k < 0 || (size_t)k >= sizeof(list) - used) {
+            break;
+        }
+        used += (size_t)k;
+        char name[64];
+        (void)snprintf(name, sizeof(name), "THRIFTCORN_BIND_%d", fds[i]);
+        (void)setenv(name, specs[i], 1);
+    }
+    (void)setenv("THRIFTCORN_FDS", list, 1);
+}
+
+/* NOLINTEND(concurrency-mt-unsafe) */

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The pidfile, as gunicorn keeps it: "PID\n", replaced atomically. */
+#include "arbiter/pidfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The PID in 'path', or 0 when there is none to read. */
+static long
+read_pid(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    char buf[32];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    (void)close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    char *end = NULL;
+    long pid = strtol(buf, &end, 10);
+    return pid > 0 && end != buf ? pid : 0;
+}
+
+int
+tc_pidfile_create(const char *path, tc_err_t *err)
+{
+    long old = read_pid(path);
+    if (old > 0 && old != (long)getpid() && (kill((pid_t)old, 0) == 0 || errno == EPERM)) {
+        return tc_err_set(err, -EEXIST, "Already running on PID %ld (or pid file '%s' is stale)",
+                          old, path);
+    }
+    char tmp[4096];
+    int k = snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    if (k < 0 || (size_t)k >= sizeof(tmp)) {
+        return tc_err_set(err, TC_EINVAL, "pidfile path too long: %s", path);
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int rc = -errno;
+        return tc_err_set(err, rc, "Cannot write the pidfile %s: %s", path, tc_strerror(rc));
+    }
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    ssize_t w = write(fd, buf, (size_t)len);
+    int rc = w == len ? TC_OK : (w < 0 ? -errno : -EIO);
+    (void)close(fd);
+    if (rc == TC_OK && rename(tmp, path) < 0) {
+        rc = -errno;
+    }
+    if (rc != TC_OK) {
+        (void)unlink(tmp);
+        return tc_err_set(err, rc, "Cannot write the pidfile %s: %s", path, tc_strerror(rc));
+    }
+    return TC_OK;
+}
+
+void
+tc_pidfile_remove(const char *path)
+{
+    if (path != NULL && read_pid(path) == (long)getpid()) {
+        (void)unlink(path);
+    }
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The reload checker: a child of the arbiter that runs tc_config_load() and
+ * tc_dispatch_new() (what --check-config and a worker's boot do) and writes
+ * the error text, if any, to a pipe before it exits. A report is shorter
+ * than PIPE_BUF, so the child never blocks on the pipe.
+ */
+#include "arbiter/reload.h"
+
+#include "arbiter/proctitle.h"
+#include "arbiter/signals.h"
+#include "worker/dispatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void
+report(int fd, const char *msg)
+{
+    size_t len = strlen(msg);
+    while (len > 0) {
+        ssize_t w = write(fd, msg, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return;
+        }
+        msg += w;
+        len -= (size_t)w;
+    }
+}
+
+TC_NORETURN static void
+check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n)
+{
+    tc_proctitle_set("thriftcorn: reload check [%s]", path);
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_config_t *cfg = tc_config_load(path, ov, n, &err);
+    if (cfg == NULL) {
+        report(fd, err.msg);
+        _exit(1);
+    }
+    tc_dispatch_t *d = tc_dispatch_new(cfg, &err);
+    if (d == NULL) {
+        report(fd, err.msg);
+        _exit(1);
+    }
+    _exit(0); /* nothing to clean: the process ends here */
+}
+
+int
+tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides, size_t n)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    pid_t pid = tc_signals_fork();
+    if (pid < 0) {
+        (void)close(p[0]);
+        (void)close(p[1]);
+        return pid;
+    }
+    if (pid == 0) {
+        (void)close(p[0]);
+        check_child(p[1], path, overrides, n);
+    }
+    (void)close(p[1]);
+    r->pid = pid;
+    r->fd = p[0];
+    return TC_OK;
+}
+
+int
+tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
+{
+    char msg[TC_ERR_MSG_MAX];
+    size_t len = 0;
+    for (;;) {
+        ssize_t k = read(r->fd, msg + len, sizeof(msg) - 1 - len);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0 || (len += (size_t)k) >= sizeof(msg) - 1) {
+            break;
+        }
+    }
+    msg[len] = '\0';
+    (void)close(r->fd);
+    r->fd = -1;
+    r->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return TC_OK;
+    }
+    if (len > 0) {
+        return tc_err_set(err, TC_EINVAL, "%s", msg);
+    }
+    if (WIFSIGNALED(status)) {
+        return tc_err_set(err, TC_EINVAL, "the check was killed by signal %d", WTERMSIG(status));
+    }
+    return tc_err_set(err, TC_EINVAL, "the check exited with code %d", WEXITSTATUS(status));
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The access log: one line per call (peer, Service.method, status,
+ * duration) in the 'access_log_format' of the config. One per process;
+ * loop threads write, the main thread opens and reopens it.
+ */
+#ifndef TC_WORKER_ACCESSLOG_H
+#define TC_WORKER_ACCESSLOG_H
+
+#include "worker/dispatch.h"
+
+#include <stdbool.h>
+
+/* The log's descriptor, -1 while it is off: the one branch on the hot path. */
+extern int tc_accesslog_fd;
+
+/* True when calls are logged. */
+static inline bool
+tc_accesslog_on(void)
+{
+    return tc_accesslog_fd >= 0;
+}
+
+/*
+ * Log calls to 'path' ("-": stderr; NULL: off) as 'format' says, naming
+ * methods 'service.method'. Before threads start. Returns TC_OK or -errno.
+ * Ownership: borrows 'service' and 'format' for the life of the process.
+ */
+int tc_accesslog_open(const char *path, const char *format, const char *service) TC_NODISCARD;
+
+/*
+ * Reopen the file at its path (log rotation). The descriptor number stays
+ * the same (dup2), so threads writing meanwhile are safe. Returns TC_OK or -errno.
+ */
+int tc_accesslog_reopen(void) TC_NODISCARD;
+
+/* One line for a call that took 'ns' nanoseconds (loop threads). */
+void tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns);
+
+/*
+ * Format one line into 'buf' (without the newline) as tc_accesslog_write()
+ * would; returns its length. For tests.
+ */
+size_t tc_accesslog_format(char *buf, size_t cap, const char *format, const char *service,
+                           const char *peer, const tc_call_info_t *info, long long ns);
+
+#endif /* TC_WORKER_ACCESSLOG_H */

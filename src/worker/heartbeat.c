@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The heartbeat page shared by a worker and its arbiter (MAP_SHARED|MAP_ANONYMOUS). */
+#include "worker/heartbeat.h"
+
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <time.h>
+
+struct tc_heartbeat {
+    atomic_llong beat_ns; /* CLOCK_MONOTONIC, the same clock in both processes */
+    atomic_int ready;
+};
+
+static long long
+now_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+tc_heartbeat_t *
+tc_heartbeat_new(void)
+{
+    void *p = mmap(NULL, sizeof(tc_heartbeat_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+    tc_heartbeat_t *hb = p;
+    atomic_init(&hb->beat_ns, now_ns());
+    atomic_init(&hb->ready, 0);
+    return hb;
+}
+
+void
+tc_heartbeat_free(tc_heartbeat_t *hb)
+{
+    if (hb != NULL) {
+        (void)munmap(hb, sizeof(*hb));
+    }
+}
+
+void
+tc_heartbeat_beat(tc_heartbeat_t *hb)
+{
+    atomic_store_explicit(&hb->beat_ns, now_ns(), memory_order_relaxed);
+}
+
+void
+tc_heartbeat_set_ready(tc_heartbeat_t *hb)
+{
+    tc_heartbeat_beat(hb);
+    atomic_store(&hb->ready, 1);
+}
+
+double
+tc_heartbeat_last(const tc_heartbeat_t *hb)
+{
+    return (double)atomic_load_explicit(&hb->beat_ns, memory_order_relaxed) / 1e9;
+}
+
+bool
+tc_heartbeat_ready(const tc_heartbeat_t *hb)
+{
+    return atomic_load(&hb->ready) != 0;
+}

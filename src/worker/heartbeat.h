@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A worker's heartbeat: a page of shared memory the arbiter maps before it
+ * forks the worker. The worker's main thread writes a monotonic time stamp
+ * while its loops are healthy and says when it is ready; the arbiter reads
+ * both. No file, no syscall per beat.
+ */
+#ifndef TC_WORKER_HEARTBEAT_H
+#define TC_WORKER_HEARTBEAT_H
+
+#include "core/common.h"
+
+#include <stdbool.h>
+
+typedef struct tc_heartbeat tc_heartbeat_t;
+
+/* Map a new heartbeat page (arbiter, before fork). NULL if mmap() fails. */
+tc_heartbeat_t *tc_heartbeat_new(void);
+/* Unmap it. NULL is a no-op. */
+void tc_heartbeat_free(tc_heartbeat_t *hb);
+
+/* Worker: a beat now (any thread). */
+void tc_heartbeat_beat(tc_heartbeat_t *hb);
+/* Worker: every loop runs and the handler code is loaded. */
+void tc_heartbeat_set_ready(tc_heartbeat_t *hb);
+
+/* Arbiter: monotonic seconds of the last beat (the creation time before the first). */
+double tc_heartbeat_last(const tc_heartbeat_t *hb);
+/* Arbiter: true once the worker said it is ready. */
+bool tc_heartbeat_ready(const tc_heartbeat_t *hb);
+
+#endif /* TC_WORKER_HEARTBEAT_H */

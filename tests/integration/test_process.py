@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Process management under load: SIGTTIN/SIGTTOU resize the pool, SIGTERM
+stops gracefully (every call the server read gets its reply, then exit 0
+within graceful_timeout), graceful_timeout cuts a stop short, SIGINT stops at
+once. Every wait is bounded; every call is counted."""
+
+import os
+import signal
+import threading
+import time
+import unittest
+
+import harness
+import loadgen
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+
+
+def settings(extra=""):
+    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+            % (FIXTURE, FIXTURE)) + extra
+
+
+class ProcessTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+
+    def sleeper(self, port, ms, out):
+        """A call to sleep_ms(ms) on its own connection, its reply kept in `out`."""
+        def run():
+            try:
+                c, trans = harness.client(self.S, port, timeout=30)
+                out.append(c.sleep_ms(ms))
+                trans.close()
+            except Exception as e:  # reported by the test's assertion
+                out.append(repr(e))
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    def test_ttin_ttou_resize_the_pool_under_load(self):
+        with harness.Server(settings("workers = 2\nthreads = 2\n")) as srv:
+            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2))
+            load = loadgen.Load(self.S, srv.port, threads=3, duration=20).start()
+            self.assertTrue(load.wait_calls(50), load.summary())
+            srv.kill(signal.SIGTTIN)
+            self.assertTrue(harness.wait_log(srv, "Number of workers: 3"), srv.log())
+            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 3), srv.log())
+            self.assertTrue(load.wait_calls(50), load.summary())
+            for n in (2, 1):
+                srv.kill(signal.SIGTTOU)
+                self.assertTrue(harness.wait_log(srv, "Number of workers: %d\n" % n), srv.log())
+                self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == n, 15),
+                                srv.log())
+                self.assertTrue(load.wait_calls(50), load.summary())
+            srv.kill(signal.SIGTTOU)
+            self.assertTrue(harness.wait_log(srv, "Number of workers: 1, the minimum"))
+            self.assertTrue(load.wait_calls(50), load.summary())
+            self.assertEqual(len(srv.worker_pids()), 1)
+            self.assertTrue(load.stop())
+            self.assertEqual(load.failed, 0, load.summary())
+            self.assertGreater(load.connections, 20, load.summary())
+
+    def test_term_under_load_replies_to_every_call_read(self):
+        srv = harness.Server(settings(
+            "workers = 2\nthreads = 2\ngraceful_timeout = 8\n"
+            "accesslog = debug.getinfo(1, 'S').source:match('^@(.*)/') .. '/access.log'\n"))
+        try:
+            access = os.path.join(srv.dir, "access.log")
+            # calls in their handlers when TERM comes: read by an idle server at once
+            slow = []
+            sleepers = [self.sleeper(srv.port, 4000, slow) for _ in range(3)]
+            time.sleep(0.5)
+            load = loadgen.Load(self.S, srv.port, threads=4, duration=20).start()
+            self.assertTrue(load.wait_calls(100), load.summary())
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            rc = srv.proc.wait(15)
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 0, srv.log())
+            self.assertLess(took, 8, "the stop took %.1fs" % took)
+            self.assertGreater(took, 0.5, "the stop did not wait for the calls in progress")
+            self.assertTrue(load.join(15))
+            for t in sleepers:
+                t.join(10)
+            self.assertEqual(slow, ["slept 4000"] * 3)
+            self.assertEqual(load.failed, 0, load.summary())
+            self.assertGreater(load.refused, 0, "the load never saw the server gone")
+            # every call the server handled was answered, and no other one
+            with open(access) as f:
+                handled = sum(1 for line in f if "TestService." in line)
+            self.assertEqual(handled, load.ok + len(slow), load.summary())
+            log = srv.log()
+            self.assertIn("Handling signal: term", log)
+            self.assertIn("Shutting down: Master", log)
+            self.assertNotIn("killing it", log)
+        finally:
+            srv.stop()
+
+    def test_graceful_timeout_kills_what_is_left(self):
+        srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 1\n"))
+        try:
+            out = []
+            t = self.sleeper(srv.port, 10000, out)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            rc = srv.proc.wait(10)
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 0, srv.log())
+            self.assertGreater(took, 0.9)
+            self.assertLess(took, 4.0)
+            t.join(5)
+            self.assertEqual(len(out), 1)
+            self.assertNotEqual(out[0], "slept 10000")
+            self.assertIn("did not stop within 1 s; killing it", srv.log())
+        finally:
+            srv.stop()
+
+    def test_int_stops_at_once(self):
+        srv = harness.Server(settings("workers = 2\nthreads = 2\n"))
+        try:
+            out = []
+            t = self.sleeper(srv.port, 5000, out)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            srv.kill(signal.SIGINT)
+            rc = srv.proc.wait(10)
+            self.assertEqual(rc, 0, srv.log())
+            self.assertLess(time.monotonic() - t0, 2.0)
+            t.join(5)
+            self.assertIn("Handling signal: int", srv.log())
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

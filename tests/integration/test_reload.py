@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SIGHUP under load: a changed handler takes over with no failed call; a
+broken config or a handler with a syntax error is reported in the log and
+the running generation keeps serving; binds are opened and closed; a worker
+count changed by SIGTTIN survives a reload that does not set workers. Every
+wait is bounded; every call is counted."""
+
+import os
+import signal
+import socket
+import time
+import unittest
+
+import harness
+import loadgen
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+
+with open(os.path.join(FIXTURE, "handler.lua")) as f:
+    HANDLER = f.read()
+with open(os.path.join(FIXTURE, "svc.thrift")) as f:
+    IDL = f.read()
+
+SERVICE = 'service = { idl = "svc.thrift", name = "TestService", handler = "handler.lua" }\n'
+
+
+def handler(version):
+    """The fixture handler whose echo answers "VERSION:" .. s."""
+    text = HANDLER.replace("  return s\nend", '  return "%s:" .. s\nend' % version, 1)
+    assert text != HANDLER
+    return text
+
+
+def either(value, reply):
+    return reply in ("v1:" + value, "v2:" + value)
+
+
+class ReloadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+
+    def server(self, extra="workers = 2\nthreads = 2\n"):
+        srv = harness.Server(SERVICE + extra,
+                             files={"svc.thrift": IDL, "handler.lua": handler("v1")})
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        return srv
+
+    def write(self, srv, name, text):
+        path = os.path.join(srv.dir, name)
+        with open(path + ".new", "w") as f:
+            f.write(text)
+        os.rename(path + ".new", path)
+
+    def echo(self, srv):
+        c, trans = harness.client(self.S, srv.port)
+        try:
+            return c.echo("x")
+        finally:
+            trans.close()
+
+    def test_changed_handler_takes_over_and_no_call_fails(self):
+        srv = self.server()
+        old = sorted(srv.worker_pids())
+        load = loadgen.Load(self.S, srv.port, threads=4, duration=25, expect=either,
+                            sleep=0.002, max_calls=100000).start()
+        self.assertTrue(load.wait_calls(100), load.summary())
+        self.write(srv, "handler.lua", handler("v2"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready; stopping generation 1"),
+                        srv.log())
+        for pid in old:
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % pid),
+                            srv.log())
+        switched = time.monotonic()
+        self.assertTrue(load.wait_calls(200), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        late = [r for t, r in load.replies if t > switched]
+        self.assertTrue(late)
+        self.assertTrue(all(r.startswith("v2:") for r in late), late[:5])
+        self.assertTrue(any(r.startswith("v1:") for _, r in load.replies))
+        new = sorted(srv.worker_pids())
+        self.assertEqual(len(new), 2)
+        self.assertFalse(set(new) & set(old))
+        self.assertEqual(self.echo(srv), "v2:x")
+
+    def check_failed_reload(self, name, text, where):
+        srv = self.server()
+        old = sorted(srv.worker_pids())
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=20,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.assertTrue(load.wait_calls(50), load.summary())
+        self.write(srv, name, text)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
+                        srv.log())
+        log = srv.log()
+        self.assertIn(where, log)
+        self.assertTrue(load.wait_calls(100), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertEqual(sorted(srv.worker_pids()), old)
+        self.assertEqual(self.echo(srv), "v1:x")
+        self.assertNotIn("Booting worker", log.split("Handling signal: hup")[1])
+        return srv
+
+    def test_broken_config_keeps_the_running_generation(self):
+        path = None
+        srv = self.check_failed_reload(
+            "thriftcorn.lua", 'bind = "127.0.0.1:0"\n' + SERVICE + "workers = = 3\n",
+            "thriftcorn.lua:3:")
+        path = srv.config
+        self.assertIn("Reload failed: %s:3:" % os.path.realpath(path), srv.log())
+
+    def test_invalid_setting_keeps_the_running_generation(self):
+        self.check_failed_reload(
+            "thriftcorn.lua", 'bind = "127.0.0.1:0"\n' + SERVICE + "wokers = 3\n",
+            "unknown setting 'wokers'")
+
+    def test_handler_syntax_error_keeps_the_running_generation(self):
+        srv = self.check_failed_reload("handler.lua", handler("v2") + "\nlocal x = = 1\n",
+                                       "handler.lua:")
+        self.assertRegex(srv.log(), r"Reload failed: .*handler\.lua:\d+:")
+
+    def test_binds_change_and_ttin_survives_a_reload(self):
+        srv = self.server("threads = 2\n")  # workers: the default, 1
+        sock_path = os.path.join(srv.dir, "s.sock")
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+        # a reload that adds a unix bind and does not set workers
+        self.write(srv, "thriftcorn.lua", 'bind = { "127.0.0.1:0", "unix:%s" }\n%sthreads = 2\n'
+                   % (sock_path, SERVICE))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertIn("Listening at: unix:%s" % sock_path, srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2, 15), srv.log())
+        load = loadgen.Load(self.S, None, unix=sock_path, threads=2, duration=10,
+                            max_calls=100, expect=either).start()
+        self.assertTrue(load.join(20))
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertGreaterEqual(load.ok, 100, load.summary())
+        self.assertEqual(self.echo(srv), "v1:x")  # the TCP port is the same socket
+        # a reload that drops it and sets workers
+        self.write(srv, "thriftcorn.lua", 'bind = "127.0.0.1:0"\n%sworkers = 3\nthreads = 2\n'
+                   % SERVICE)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready"), srv.log())
+        self.assertTrue(harness.wait_for(lambda: not os.path.exists(sock_path), 15), srv.log())
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with self.assertRaises(OSError):
+            s.connect(sock_path)
+        s.close()
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 3, 15), srv.log())
+        self.assertEqual(self.echo(srv), "v1:x")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
