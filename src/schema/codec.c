@@ -96,26 +96,26 @@ decode_value(dctx_t *c, const tc_type_t *t, tc_value_t *out)
     out->kind = t->kind;
     switch ((tc_kind_t)t->kind) {
     case TC_KIND_BOOL: {
-        bool v;
+        bool v = false;
         rc = p->ops->read_bool(p, &v);
         out->u.i = v;
         break;
     }
     case TC_KIND_BYTE: {
-        int8_t v;
+        int8_t v = 0;
         rc = p->ops->read_byte(p, &v);
         out->u.i = v;
         break;
     }
     case TC_KIND_I16: {
-        int16_t v;
+        int16_t v = 0;
         rc = p->ops->read_i16(p, &v);
         out->u.i = v;
         break;
     }
     case TC_KIND_I32:
     case TC_KIND_ENUM: {
-        int32_t v;
+        int32_t v = 0;
         rc = p->ops->read_i32(p, &v);
         out->u.i = v;
         break;
@@ -259,6 +259,12 @@ tc_codec_writer_init(tc_codec_writer_t *w, tc_proto_t *p, const tc_struct_t *st,
 }
 
 static bool
+bit(const uint8_t *set, size_t i)
+{
+    return ((unsigned)set[i / 8] >> (unsigned)(i % 8) & 1u) != 0;
+}
+
+static bool
 fits(int kind, uint8_t target)
 {
     if (kind == target) {
@@ -306,7 +312,7 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
             fail(w, fr->st->name, "a reply holds one value: the result or one exception");
             return NULL;
         }
-        if (fr->seen != NULL && (fr->seen[fi / 8] >> (fi % 8)) & 1u) {
+        if (fr->seen != NULL && bit(fr->seen, fi)) {
             snprintf(msg, sizeof(msg), "field '%s' written twice", f->name);
             fail(w, fr->st->name, msg);
             return NULL;
@@ -452,7 +458,7 @@ tc_codec_end(tc_codec_writer_t *w)
     if (fr->kind == TC_KIND_STRUCT) {
         const tc_struct_t *st = fr->st;
         for (uint16_t i = 0; i < st->nfields; i++) {
-            if (st->fields[i].req == TC_REQ_REQUIRED && !((fr->seen[i / 8] >> (i % 8)) & 1u)) {
+            if (st->fields[i].req == TC_REQ_REQUIRED && !bit(fr->seen, i)) {
                 snprintf(msg, sizeof(msg), "required field '%s' is not set", st->fields[i].name);
                 return fail(w, st->name, msg);
             }

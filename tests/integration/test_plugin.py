@@ -130,6 +130,8 @@ class PluginWithLuaTest(unittest.TestCase):
     def test_crash_takes_down_only_its_worker(self):
         with harness.Server(settings(tp("good"), handler="rest.lua"),
                             files={"rest.lua": LUA_REST}) as srv:
+            # the crash is the point: under ASan/UBSan the sanitizer reports it and exits
+            srv.check_sanitizers = lambda: None
             pids = srv.worker_pids()
             self.assertEqual(len(pids), 1)
             c, trans = harness.client(self.Calculator, srv.port)
@@ -148,7 +150,9 @@ class PluginWithLuaTest(unittest.TestCase):
             c, trans = harness.client(self.Calculator, srv.port)
             self.assertEqual(c.add(1, 1), 1000002)
             trans.close()
-            self.assertIn("SIGSEGV", srv.log())
+            log = srv.log()
+            self.assertTrue("SIGSEGV" in log or "load of null pointer" in log
+                            or "AddressSanitizer: SEGV" in log, log)
 
 
 class RefusalTest(unittest.TestCase):
