@@ -26,6 +26,8 @@
 /* Watchdog period while handlers run, and while all is quiet. */
 #define WATCH_BUSY_NS 2000000L
 #define WATCH_IDLE_NS 50000000L
+/* Watchdog period when max_requests is set. */
+#define WATCH_LIMIT_NS 5000000L
 
 typedef struct worker {
     tc_loop_shared_t shared;
@@ -306,6 +308,9 @@ tc_worker_main(const tc_worker_args_t *args)
             continue;
         }
         period = watch(&w) ? WATCH_BUSY_NS : WATCH_IDLE_NS;
+        if (limit > 0 && period > WATCH_LIMIT_NS) {
+            period = WATCH_LIMIT_NS; /* max_requests: notice it within a few calls */
+        }
     }
     shutdown_loops(&w);
     run_hook(&w, "worker_exit");

@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Upgrading in place and running as a service: SIGUSR2 starts a new arbiter
+on the same listeners (pidfile renamed to .oldbin), SIGWINCH stops the old
+one's workers, SIGTERM to the old one leaves the new one serving, and no call
+fails; process titles; daemon with a pidfile; systemd's LISTEN_FDS and
+NOTIFY_SOCKET. Every wait is bounded."""
+
+import ctypes
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+import loadgen
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+SERVICE = ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+           % (FIXTURE, FIXTURE))
+HERE = "local here = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def reap(pid, timeout=15.0):
+    """Wait for `pid` (a child of ours, directly or as our subreaper); its exit status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if got == pid:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    raise AssertionError("process %d did not exit" % pid)
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def children(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+class UpgradeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+        # orphaned arbiters (the upgraded one, a daemon) become our children
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+    def setUp(self):
+        self.addCleanup(self.reap_orphans)  # the first cleanup added runs last
+
+    @staticmethod
+    def reap_orphans():
+        while True:  # orphans reparented to us as the subreaper
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+
+    def echo(self, port, value="x"):
+        c, trans = harness.client(self.S, port)
+        try:
+            return c.echo(value)
+        finally:
+            trans.close()
+
+    def test_usr2_winch_then_term_the_old_arbiter(self):
+        srv = harness.Server(HERE + SERVICE + "workers = 2\nthreads = 2\n"
+                             "pidfile = here .. '/tc.pid'\n")
+        self.addCleanup(srv.stop)
+        pidfile = os.path.join(srv.dir, "tc.pid")
+        old = srv.proc.pid
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        self.assertEqual(read_pid(pidfile), old)
+        self.assertEqual(harness.process_title(old), "thriftcorn: master [thriftcorn.lua]")
+        for pid in srv.worker_pids():
+            self.assertEqual(harness.process_title(pid),
+                             "thriftcorn: worker [thriftcorn.lua] gen 1")
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=30, sleep=0.002,
+                            max_calls=100000).start()
+        self.assertTrue(load.wait_calls(50), load.summary())
+
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", srv.log()).group(1))
+        new_pid = None
+        try:
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            new_pid = new
+            self.assertEqual(read_pid(pidfile), new)
+            self.assertEqual(read_pid(pidfile + ".oldbin"), old)
+            self.assertEqual(harness.process_title(old),
+                             "thriftcorn: master (old) [thriftcorn.lua]")
+            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 2), srv.log())
+            # the new arbiter inherited the socket: same port, no new bind
+            self.assertEqual(srv.log().count("Listening at: 127.0.0.1:%d" % srv.port), 2)
+            self.assertTrue(load.wait_calls(100), load.summary())
+
+            srv.kill(signal.SIGWINCH)
+            self.assertTrue(harness.wait_log(srv, "Stopping all workers"), srv.log())
+            # the new arbiter is the only child left
+            self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+            self.assertTrue(harness.pid_alive(old))
+            self.assertTrue(load.wait_calls(100), load.summary())
+
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+            self.assertEqual(read_pid(pidfile), new)
+            self.assertTrue(load.wait_calls(100), load.summary())
+            self.assertTrue(load.stop())
+            self.assertEqual(load.failed, 0, load.summary())
+            self.assertEqual(self.echo(srv.port), "x")
+
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new_pid = None
+            self.assertFalse(os.path.exists(pidfile))
+        finally:
+            load.stop()
+            if new_pid is not None and harness.pid_alive(new_pid):
+                os.kill(new_pid, signal.SIGKILL)
+                reap(new_pid)
+
+    def test_daemon_with_pidfile(self):
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + HERE + SERVICE +
+                    "daemon = true\npidfile = here .. '/tc.pid'\nerrorlog = here .. "
+                    "'/thriftcorn.log'\nworkers = 1\nthreads = 2\n")
+        rc = subprocess.run([harness.BIN, config], timeout=15).returncode
+        self.assertEqual(rc, 0)
+        pidfile = os.path.join(d, "tc.pid")
+        self.assertTrue(harness.wait_for(lambda: read_pid(pidfile) > 0), "no pidfile")
+        pid = read_pid(pidfile)
+        try:
+            def text():
+                with open(log) as f:
+                    return f.read()
+            self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in text()), text())
+            port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
+            self.assertEqual(self.echo(port), "x")
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            self.assertNotEqual(int(fields[3]), pid)  # the session's leader is gone: no tty
+            os.kill(pid, signal.SIGTERM)
+            self.assertEqual(reap(pid), 0)
+            self.assertFalse(os.path.exists(pidfile))
+        finally:
+            if harness.pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def test_systemd_listen_fds_and_notify(self):
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n")
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        port = lsock.getsockname()[1]
+        notify_path = os.path.join(d, "notify.sock")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(10)
+        env = dict(os.environ, LISTEN_FDS="1", NOTIFY_SOCKET=notify_path)
+        fd = lsock.fileno()
+
+        def at_three():  # runs before subprocess closes what pass_fds does not keep
+            os.dup2(fd, 3)
+        log = os.path.join(d, "thriftcorn.log")
+        proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
+                                 config, "--errorlog", log], env=env, pass_fds=sorted({fd, 3}),
+                                preexec_fn=at_three)
+        try:
+            try:
+                self.assertEqual(notify.recv(256), b"READY=1")
+            except socket.timeout:
+                with open(log) as f:
+                    raise AssertionError("no READY=1 (exit status %s):\n%s" % (proc.poll(), f.read()))
+            with open(log) as f:
+                text = f.read()
+            self.assertIn("Listening at: 127.0.0.1:%d" % port, text)
+            lsock.close()  # the server's copy serves on
+            self.assertEqual(self.echo(port), "x")
+            proc.send_signal(signal.SIGHUP)
+            self.assertEqual(notify.recv(256), b"RELOADING=1")
+            self.assertEqual(notify.recv(256), b"READY=1")
+            self.assertEqual(self.echo(port), "x")
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(notify.recv(256), b"STOPPING=1")
+            self.assertEqual(proc.wait(15), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            notify.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Workers under the arbiter's watch: a handler that spins forever costs its
+worker (killed after `timeout`, replaced) while the others serve and idle
+connections never count; max_requests recycles workers without a failed
+call; SIGUSR1 reopens the error and access logs; hooks run with their
+arguments and a hook that raises is only logged. Every wait is bounded."""
+
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import unittest
+
+import harness
+import loadgen
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+with open(os.path.join(FIXTURE, "handler.lua")) as f:
+    HANDLER = f.read()
+with open(os.path.join(FIXTURE, "svc.thrift")) as f:
+    IDL = f.read()
+
+SERVICE = 'service = { idl = "svc.thrift", name = "TestService", handler = "handler.lua" }\n'
+HERE = "local here = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
+# sleep_ms(-1) spins forever in Lua
+SPIN = HANDLER.replace("function H.sleep_ms(ms)\n",
+                       "function H.sleep_ms(ms)\n  if ms < 0 then\n    while true do end\n  end\n", 1)
+assert SPIN != HANDLER
+
+
+class WorkersTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+        cls.T = harness.load_gen("svc.ttypes")
+
+    def server(self, extra, handler=HANDLER):
+        srv = harness.Server(HERE + SERVICE + extra,
+                             files={"svc.thrift": IDL, "handler.lua": handler})
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        return srv
+
+    def test_spinning_handler_costs_its_worker_only(self):
+        srv = self.server("workers = 2\nthreads = 2\ntimeout = 2\n", SPIN)
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=25, sleep=0.002,
+                            max_calls=100000).start()
+        self.assertTrue(load.wait_calls(50), load.summary())
+        spun = []
+
+        def spin():
+            try:
+                c, trans = harness.client(self.S, srv.port, timeout=20)
+                spun.append(c.sleep_ms(-1))
+            except Exception as e:  # the worker dies under it
+                spun.append(repr(e))
+
+        t = threading.Thread(target=spin, daemon=True)
+        t0 = time.monotonic()
+        t.start()
+        self.assertTrue(harness.wait_log(srv, "WORKER TIMEOUT (pid:", 15), srv.log())
+        took = time.monotonic() - t0
+        self.assertGreater(took, 1.5)
+        pid = int(re.search(r"WORKER TIMEOUT \(pid:(\d+)\)", srv.log()).group(1))
+        self.assertTrue(harness.wait_for(lambda: pid not in srv.worker_pids(), 10), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2, 10), srv.log())
+        t.join(10)
+        self.assertEqual(len(spun), 1)
+        self.assertNotIn("slept", spun[0])
+        self.assertTrue(load.wait_calls(100), load.summary())  # the others kept serving
+        self.assertTrue(load.stop())
+        self.assertEqual(srv.log().count("WORKER TIMEOUT"), 1, srv.log())
+        self.assertIn("Worker (pid:%d) exited with code 1" % pid, srv.log())
+
+    def test_idle_connections_never_count_as_a_hang(self):
+        srv = self.server("workers = 1\nthreads = 2\ntimeout = 1\n")
+        idle = [harness.client(self.S, srv.port) for _ in range(3)]
+        for c, _ in idle:
+            self.assertEqual(c.echo("before"), "before")
+        time.sleep(2.5)
+        for c, trans in idle:
+            self.assertEqual(c.echo("after"), "after")
+            trans.close()
+        self.assertNotIn("WORKER TIMEOUT", srv.log())
+
+    def test_max_requests_recycles_without_a_failed_call(self):
+        srv = self.server("workers = 1\nthreads = 2\nmax_requests = 40\n"
+                          "max_requests_jitter = 10\n")
+        first = srv.worker_pids()
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=20, max_calls=300,
+                            sleep=0.003).start()
+        self.assertTrue(load.join(30))
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertGreaterEqual(load.ok, 300, load.summary())
+        log = srv.log()
+        self.assertGreaterEqual(log.count("Autorestarting worker after current request"), 3, log)
+        limits = [int(x) for x in re.findall(r"max_requests (\d+)\)", log)]
+        self.assertTrue(all(40 <= x <= 50 for x in limits), limits)
+        self.assertNotIn("keep dying", log)
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1))
+        self.assertNotEqual(srv.worker_pids(), first)
+
+    def test_usr1_reopens_the_logs(self):
+        srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
+        access = os.path.join(srv.dir, "access.log")
+        c, trans = harness.client(self.S, srv.port)
+        self.addCleanup(trans.close)
+        self.assertEqual(c.echo("one"), "one")
+        with self.assertRaises(self.T.Oops):
+            c.fail(3)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(access) and
+                                         open(access).read().count("\n") >= 2))
+        with open(access) as f:
+            lines = f.read().splitlines()
+        line = r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] 127\.0\.0\.1:\d+ TestService\.%s %s \d+$"
+        self.assertRegex(lines[0], line % ("echo", "ok"))
+        self.assertRegex(lines[1], line % ("fail", "exception"))
+        os.rename(access, access + ".1")
+        os.rename(srv.log_path, srv.log_path + ".1")
+        srv.kill(signal.SIGUSR1)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(srv.log_path)), "no new log")
+        # every worker reopens: new connections land on either worker
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(access), 5))
+        for i in range(20):
+            c2, t2 = harness.client(self.S, srv.port)
+            self.assertEqual(c2.echo("n%d" % i), "n%d" % i)
+            t2.close()
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Number of workers: 3"), srv.log())
+        self.assertTrue(harness.wait_for(
+            lambda: open(access).read().count("TestService.echo ok") >= 20))
+        with open(access + ".1") as f:
+            self.assertEqual(f.read().count("\n"), 2)
+        with open(srv.log_path + ".1") as f:
+            self.assertIn("Handling signal: usr1", f.read())
+
+    def test_hooks_run_and_a_raising_hook_is_only_logged(self):
+        hooks = r"""
+local function note(...)
+  local f = assert(io.open(here .. "/hooks.txt", "a"))
+  f:write(table.concat({ ... }, " "), "\n")
+  f:close()
+end
+workers = 1
+threads = 2
+on_starting = function(s) note("on_starting", s.pid, s.generation, s.workers) end
+when_ready = function(s) note("when_ready", s.generation, s.config) end
+pre_fork = function(s, w) note("pre_fork", w.index, w.generation) error("pre_fork fails") end
+post_fork = function(s, w) note("post_fork", s.pid, w.pid, w.index) end
+post_worker_init = function(w) note("post_worker_init", w.pid, w.index, w.generation) end
+nworkers_changed = function(s, new, old) note("nworkers_changed", new, old) end
+on_reload = function(s) note("on_reload", s.generation) end
+worker_exit = function(w) note("worker_exit", w.pid) end
+on_exit = function(s) note("on_exit", s.pid) end
+on_connected = function(w, c) note("on_connected", w.pid, w.thread, c.peer) end
+post_connect_closed = function(w, c) note("post_connect_closed", w.pid, c.peer) end
+"""
+        srv = self.server(hooks)
+        path = os.path.join(srv.dir, "hooks.txt")
+        pid = srv.proc.pid
+
+        def notes():
+            try:
+                with open(path) as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
+
+        (wpid,) = srv.worker_pids()
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        local = "127.0.0.1:%d" % s.getsockname()[1]
+        self.assertTrue(harness.wait_for(lambda: "on_connected %d" % wpid in notes()), notes())
+        s.close()
+        self.assertTrue(harness.wait_for(lambda: "post_connect_closed %d %s" % (wpid, local)
+                                         in notes()), notes())
+        self.assertIn("on_connected %d " % wpid, notes())
+        self.assertIn(local, notes())
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_for(lambda: "nworkers_changed 2 1" in notes()), notes())
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertTrue(harness.wait_for(lambda: "worker_exit %d" % wpid in notes()), notes())
+        self.assertEqual(srv.stop(), 0)
+        text = notes()
+        self.assertIn("on_starting %d 1 1" % pid, text)
+        self.assertIn("when_ready 1 %s" % os.path.realpath(srv.config), text)
+        self.assertIn("pre_fork 0 1", text)
+        self.assertIn("post_fork %d %d 0" % (pid, wpid), text)
+        self.assertIn("post_worker_init %d 0 1" % wpid, text)
+        self.assertIn("on_reload 2", text)
+        self.assertIn("pre_fork 0 2", text)  # the reload sets workers = 1 again
+        self.assertIn("nworkers_changed 1 2", text)
+        self.assertIn("on_exit %d" % pid, text)
+        self.assertEqual(text.splitlines()[-1], "on_exit %d" % pid)
+        log = srv.log()
+        self.assertIn("Hook pre_fork failed: ", log)
+        self.assertIn("pre_fork fails", log)
+        self.assertNotIn("Worker failed to boot", log)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
