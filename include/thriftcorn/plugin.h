@@ -181,12 +181,12 @@ typedef struct tc_plugin {
     /** TC_PLUGIN_SERIAL or 0. */
     uint32_t flags;
     /**
-     * Called when a configuration naming the plugin is validated (start,
-     * --check-config, reload on SIGHUP), in a short-lived process forked for
-     * the check: no plugin code ever runs in the arbiter itself, and no call
-     * is served in that process. A negative return refuses the
-     * configuration (start exits 1, a reload keeps the running generation).
-     * Thread: the check process's only thread.
+     * Called by `thriftcorn --check-config`, in a short-lived process forked
+     * for the check, after the plugin passed the ABI and signature checks:
+     * a place to validate the plugin's own environment. No plugin code ever
+     * runs in the arbiter itself, and no call is served in that process. A
+     * negative return fails the check (exit status 1). Thread: the check
+     * process's only thread.
      */
     int (*init_arbiter)(const tc_host_api_t *api);
     /**

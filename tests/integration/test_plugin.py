@@ -182,6 +182,24 @@ class RefusalTest(unittest.TestCase):
                 self.assertEqual(proc.returncode, 1, srv.log())
                 self.assertIn(message, srv.log())
 
+    def test_reload_keeps_the_running_generation(self):
+        # a reload's check loads the new plugin in a child: a refused one changes nothing
+        harness.gen_py(IDL)
+        Calculator = harness.load_gen("tutorial.Calculator")
+        with harness.Server(settings(CALC_C, handler="rest.lua"),
+                            files={"rest.lua": LUA_REST}) as srv:
+            old = sorted(srv.worker_pids())
+            with open(srv.config, "w") as f:
+                f.write('bind = "127.0.0.1:%d"\n' % srv.port)
+                f.write(settings(tp("wrong_sig"), handler="rest.lua"))
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Reload failed"), srv.log())
+            self.assertIn("method 'add' was built against another signature", srv.log())
+            self.assertEqual(sorted(srv.worker_pids()), old)
+            c, trans = harness.client(Calculator, srv.port)
+            self.assertEqual(c.add(1, 2), 3)  # still calculator_c
+            trans.close()
+
     def test_method_served_by_nobody(self):
         # the test plugin serves add and calculate; nothing serves getStruct (the first)
         text = settings(tp("good"))
