@@ -371,6 +371,7 @@ supervise(run_t *r)
 
 typedef struct summary {
     uint64_t calls;
+    uint64_t answered; /* correct replies, warm-up and drain included */
     uint64_t errors;
     uint64_t by_kind[TC_BENCH_ERR_KINDS];
     double elapsed;
@@ -397,6 +398,7 @@ summarize(const run_t *r, summary_t *s)
     for (int i = 0; i < r->nloops; i++) {
         const tc_bench_stats_t *st = tc_bench_loop_stats(r->loops[i]);
         s->calls += st->calls;
+        s->answered += tc_bench_loop_progress(r->loops[i]);
         s->conn_min = st->conn_min < s->conn_min ? st->conn_min : s->conn_min;
         s->conn_max = st->conn_max > s->conn_max ? st->conn_max : s->conn_max;
         for (int k = 0; k < TC_BENCH_ERR_KINDS; k++) {
@@ -429,7 +431,8 @@ print_json(const cli_t *cli, const summary_t *s)
            "\"pipeline\":%d,\"threads\":%d,",
            o->call != NULL ? o->call : o->method, o->transport->name, o->proto->name,
            o->connections, o->pipeline, o->threads);
-    printf("\"calls\":%llu,\"errors\":%llu,\"errors_by_kind\":{", (unsigned long long)s->calls,
+    printf("\"calls\":%llu,\"answered\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
+           (unsigned long long)s->calls, (unsigned long long)s->answered,
            (unsigned long long)s->errors);
     for (int k = 0; k < TC_BENCH_ERR_KINDS; k++) {
         printf("%s\"%s\":%llu", k > 0 ? "," : "", kind_names[k], (unsigned long long)s->by_kind[k]);
