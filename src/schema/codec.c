@@ -318,7 +318,7 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
             return NULL;
         }
         if (fr->st->kind == TC_STRUCT_UNION && fr->written > 0) {
-            fail(w, fr->st->name, "a union holds exactly one field");
+            fail(w, fr->st->name, "a union holds at most one field");
             return NULL;
         }
         t = &f->type;
@@ -463,8 +463,9 @@ tc_codec_end(tc_codec_writer_t *w)
                 return fail(w, st->name, msg);
             }
         }
-        if (st->kind == TC_STRUCT_UNION && fr->written != 1) {
-            return fail(w, st->name, "a union holds exactly one field");
+        /* an empty union is valid on the wire (Apache C++ writes one); two members are not */
+        if (st->kind == TC_STRUCT_UNION && fr->written > 1) {
+            return fail(w, st->name, "a union holds at most one field");
         }
         w->p->ops->write_field_stop(w->p);
         w->p->ops->write_struct_end(w->p);

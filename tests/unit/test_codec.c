@@ -330,7 +330,7 @@ test_writer_refusals(void **state)
     refused(count_mismatch, "2 elements declared, 1 written");
     refused(too_many, "more than the 0 elements declared");
     refused(required_missing, "required field 'x' is not set");
-    refused(union_two, "a union holds exactly one field");
+    refused(union_two, "a union holds at most one field");
     refused(twice, "field 'i' written twice");
     refused(result_and_exception, "a reply holds one value");
     refused(unfinished, "begun and not ended");
