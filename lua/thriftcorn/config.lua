@@ -38,6 +38,9 @@ M.settings = {
     doc = "Where the log goes: a file path, or - for stderr." },
   { name = "include_dirs", kind = "list", default = {},
     doc = "Folders searched for IDL includes after the including file's own folder." },
+  { name = "services", kind = "servicelist", default = nil,
+    doc = "Several services on one port, called as Service:method: a list of "
+      .. "{ idl = PATH, name = SERVICE, handler = PATH, default = true }." },
   { name = "service", kind = "services", default = nil,
     doc = "The service to serve: { idl = PATH, name = SERVICE, handler = PATH, plugin = PATH }; "
       .. "handler (Lua) or plugin (C, docs/plugins.md) or both." },
@@ -231,6 +234,44 @@ local function check(s, v)
         .. (type(v) == "number" and tostring(v) or type(v))
     end
     return v
+  elseif k == "servicelist" then
+    if type(v) ~= "table" or #v == 0 then
+      return nil, "expected a list of { idl = ..., name = ..., handler = ... }, got "
+        .. (type(v) == "table" and "an empty table" or type(v))
+    end
+    local names, dflt = {}, nil
+    for i, e in ipairs(v) do
+      if type(e) ~= "table" then
+        return nil, string.format("item %d: expected a table, got %s", i, type(e))
+      end
+      local entry = {}
+      for key, x in pairs(e) do
+        if key ~= "default" then
+          entry[key] = x
+        end
+      end
+      local _, msg = check(M.by_name.service, entry)
+      if msg then
+        return nil, string.format("item %d: %s", i, msg)
+      end
+      if e.default ~= nil and type(e.default) ~= "boolean" then
+        return nil, string.format("item %d: 'default' must be true or false, got %s", i,
+          type(e.default))
+      end
+      if e.default then
+        if dflt then
+          return nil, string.format("items %d and %d: only one service may be the default",
+            dflt, i)
+        end
+        dflt = i
+      end
+      if names[e.name] then
+        return nil, string.format("items %d and %d: both are service '%s'", names[e.name], i,
+          e.name)
+      end
+      names[e.name] = i
+    end
+    return v
   elseif k == "services" then
     if type(v) ~= "table" then
       return nil, "expected a table { idl = ..., name = ..., handler = ... }, got " .. type(v)
@@ -351,7 +392,25 @@ function M.load(path, overrides)
   end
   -- a reload keeps a worker count changed by SIGTTIN/SIGTTOU unless this is set
   cfg.workers_set = values.workers ~= nil or flagged.workers == true
-  if values.service == nil and cfg.service == nil then
+  if cfg.services then
+    if values.service ~= nil then
+      fail("services", "service and services are mutually exclusive: set one of them")
+    end
+    local dflt = cfg.services[1]
+    for _, e in ipairs(cfg.services) do
+      for _, key in ipairs({ "idl", "handler", "plugin" }) do
+        if type(e[key]) == "string" then
+          e[key] = join(cfg.dir, e[key])
+        end
+      end
+      if e.default then
+        dflt = e
+      end
+    end
+    -- 'service' names the default service (or the first) for what serves one only
+    cfg.service = deep_copy(dflt)
+    cfg.service.default = nil
+  elseif values.service == nil and values.services == nil and cfg.service == nil then
     errors[#errors + 1] = string.format("%s: no service configured: set service = "
       .. "{ idl = ..., name = ..., handler = ... }", path)
   elseif cfg.service then
@@ -374,6 +433,19 @@ end
 function M.check_services(cfg)
   local thriftcorn = require("thriftcorn")
   local errors = {}
+  for i, e in ipairs(cfg.services or {}) do
+    local where = string.format("%s:%s", cfg.path, cfg.lines.services or "?")
+    local ok, mod = pcall(thriftcorn.load, e.idl, { include_dirs = cfg.include_dirs })
+    if not ok then
+      errors[#errors + 1] = string.format("%s: services[%d].idl: %s", where, i, tostring(mod))
+    elseif type(mod[e.name]) ~= "table" or mod[e.name].all_functions == nil then
+      errors[#errors + 1] = string.format("%s: services[%d].name: %s defines no service '%s'",
+        where, i, e.idl, e.name)
+    end
+  end
+  if #errors > 0 then
+    return nil, errors
+  end
   local svc = cfg.service
   local where = string.format("%s:%s", cfg.path, cfg.lines.service or "?")
   local ok, mod = pcall(thriftcorn.load, svc.idl, { include_dirs = cfg.include_dirs })

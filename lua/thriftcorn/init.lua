@@ -141,6 +141,15 @@ end
 --- connections of the worker keep being served by other threads.
 M.sleep = core.sleep
 
+--- The THeader info headers of the call being handled, as a table
+--- { key = value }; empty when the client did not use the header transport.
+M.request_headers = core.request_headers
+
+--- Set an info header on the reply of the call being handled (header
+--- transport only). Returns true, false when the call did not come over
+--- THeader, or nil, message, code when the reply's headers would be too big.
+M.set_response_header = core.set_response_header
+
 --- Raise a declared exception from a handler: thriftcorn.throw(mod.Err{...}).
 --- The same as error(ex), kept for readability.
 function M.throw(ex)

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
+#include "transport/header.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -245,9 +246,70 @@ l_sleep(lua_State *L)
     return 0;
 }
 
+/* ---- THeader info headers of the running call ---- */
+
+const char tc_lua_api_header_key = 0;
+
+/* The running call's THeader, or NULL (not a THeader call, or not a handler state). */
+static tc_header_t *
+call_header(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tc_lua_api_header_key);
+    tc_header_t **slot = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return slot != NULL ? *slot : NULL;
+}
+
+/* core.request_headers() -> { key = value } (empty unless the call came over THeader) */
+static int
+l_request_headers(lua_State *L)
+{
+    tc_header_t *h = call_header(L);
+    lua_newtable(L);
+    if (h != NULL) {
+        tc_header_iter_t it;
+        tc_header_kv_t kv;
+        tc_header_iter_init(h, &it);
+        while (tc_header_next(&it, &kv)) {
+            lua_pushlstring(L, (const char *)kv.key, kv.key_len);
+            lua_pushlstring(L, (const char *)kv.value, kv.value_len);
+            lua_rawset(L, -3);
+        }
+    }
+    return 1;
+}
+
+/*
+ * core.set_response_header(key, value) -> true | false (not a THeader call)
+ * | nil, msg, code (over the size limit)
+ */
+static int
+l_set_response_header(lua_State *L)
+{
+    size_t klen;
+    size_t vlen;
+    const char *k = luaL_checklstring(L, 1, &klen);
+    const char *v = luaL_checklstring(L, 2, &vlen);
+    tc_header_t *h = call_header(L);
+    if (h == NULL) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (tc_header_set_reply(h, k, klen, v, vlen) != TC_OK) {
+        tc_err_t err;
+        tc_err_clear(&err);
+        tc_err_set(&err, TC_ELIMIT, "reply headers over %d bytes", TC_HEADER_REPLY_INFO_MAX);
+        return push_failure(L, &err);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg sys_funcs[] = {
     {"realpath", l_realpath},
     {"sleep", l_sleep},
+    {"request_headers", l_request_headers},
+    {"set_response_header", l_set_response_header},
     {NULL, NULL},
 };
 

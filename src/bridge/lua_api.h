@@ -11,6 +11,13 @@ void tc_lua_api_open_codec(lua_State *L);
 /* Add realpath() and the status code constants to the table on top of the stack. */
 void tc_lua_api_open_sys(lua_State *L);
 
+/*
+ * Registry key (its address) of a light userdata pointing to a
+ * 'tc_header_t *' slot: the THeader of the handler call running, or NULL.
+ * Handler states set it; request_headers() reads it.
+ */
+extern const char tc_lua_api_header_key;
+
 /* lua_CFunction that pushes the whole thriftcorn.core table (luaopen_ shape). */
 int tc_lua_api_open(lua_State *L);
 

@@ -6,6 +6,7 @@
  */
 #include "bridge/lua_handler.h"
 
+#include "bridge/lua_api.h"
 #include "bridge/lua_schema.h"
 #include "bridge/lua_state.h"
 #include "bridge/lua_value.h"
@@ -23,6 +24,7 @@ enum { SLOT_FUNCS = 1, SLOT_MSGH = 2, SLOT_MTS = 3, SLOT_BASE = 3 };
 
 struct tc_lua_handler {
     lua_State *L;
+    tc_header_t *header;     /* the THeader of the call being handled, or NULL */
     const tc_service_t *svc; /* owned by the state's loaded module */
     bool expose_errors;
 };
@@ -146,6 +148,9 @@ tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t
     }
     tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
     h->L = L;
+    /* thriftcorn.request_headers() finds the call's THeader through this slot */
+    lua_pushlightuserdata(L, &h->header);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tc_lua_api_header_key);
     h->expose_errors = cfg->expose_errors;
     lua_getfield(L, SLOT_FUNCS, "service");
     h->svc = tc_lua_schema_to_service(L, -1);
@@ -264,6 +269,14 @@ const tc_service_t *
 tc_lua_handler_service(const tc_lua_handler_t *h)
 {
     return h->svc;
+}
+
+void
+tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header)
+{
+    if (h != NULL) {
+        h->header = header;
+    }
 }
 
 int

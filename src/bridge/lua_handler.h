@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "protocol/protocol.h"
 #include "schema/schema.h"
+#include "transport/header.h"
 
 typedef struct tc_lua_handler tc_lua_handler_t;
 
@@ -32,6 +33,13 @@ void tc_lua_handler_free(tc_lua_handler_t *h);
 
 /* The service the handler serves (owned by the handler's state). */
 const tc_service_t *tc_lua_handler_service(const tc_lua_handler_t *h);
+
+/*
+ * The THeader of the call about to be made (NULL: none), for
+ * thriftcorn.request_headers() and set_response_header(). Borrowed until
+ * the next call. A NULL 'h' is a no-op.
+ */
+void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
 
 /* Status of a call that raised one of its declared exceptions (else 0 or a TApplicationException
  * type). */

@@ -133,6 +133,33 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     lua_pop(L, 2);
 }
 
+/* services = { ... }, when the config has it. */
+static void
+freeze_services(lua_State *L, int idx, tc_config_t *cfg)
+{
+    cfg->default_service = -1;
+    if (lua_getfield(L, idx, "services") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    size_t n = (size_t)luaL_len(L, -1);
+    cfg->services = tc_xcalloc(n + 1, sizeof(*cfg->services));
+    cfg->nservices = n;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        int e = lua_gettop(L);
+        cfg->services[i].name = get_string(L, e, "name", "");
+        cfg->services[i].idl = get_string(L, e, "idl", "");
+        cfg->services[i].handler = get_string(L, e, "handler", "");
+        lua_getfield(L, e, "default");
+        if (lua_toboolean(L, -1)) {
+            cfg->default_service = (int)i;
+        }
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+}
+
 static void
 push_overrides(lua_State *L, const tc_config_override_t *ov, size_t n)
 {
@@ -185,6 +212,7 @@ tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n
     lua_settop(L, tbl);
     cfg = tc_xcalloc(1, sizeof(*cfg));
     freeze(L, tbl, cfg);
+    freeze_services(L, tbl, cfg);
     /* the state lives on when the config sets hooks: they run in it */
     lua_getfield(L, tbl, "service");
     lua_pushnil(L);
@@ -221,6 +249,12 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->protocol);
     free(cfg->errorlog);
     free_list(cfg->include_dirs, cfg->ninclude_dirs);
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        free(cfg->services[i].name);
+        free(cfg->services[i].idl);
+        free(cfg->services[i].handler);
+    }
+    free(cfg->services);
     free(cfg->service.name);
     free(cfg->service.idl);
     free(cfg->service.handler);

@@ -36,6 +36,14 @@ typedef struct tc_config {
     char **include_dirs;
     size_t ninclude_dirs;
     tc_service_conf_t service;
+    /*
+     * services = { ... }: every service, served multiplexed (calls named
+     * Service:method); NULL and 0 with a single 'service'. 'service' is then
+     * the default one, or the first.
+     */
+    tc_service_conf_t *services;
+    size_t nservices;
+    int default_service; /* index of the service plain method names go to; -1: none */
     /* process management (docs/operations.md) */
     double graceful_timeout; /* seconds */
     double timeout;          /* seconds without a heartbeat; 0 = never */

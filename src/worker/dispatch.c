@@ -26,6 +26,15 @@ _Static_assert(TC_HOST_DECLARED_EXCEPTION == TC_CALL_DECLARED_EXCEPTION,
 struct tc_dispatch {
     tc_lua_handler_t *lua;
     const tc_service_t *svc;
+    /*
+     * services = { ... }: one dispatcher per service, the calls routed by
+     * name; 'sub_cfgs' are their views of the config (their service as
+     * 'service'), 'dflt' the one plain method names go to (-1: none).
+     */
+    tc_dispatch_t **subs;
+    tc_config_t *sub_cfgs;
+    size_t nsubs;
+    int dflt;
     tc_host_t *host;          /* the service's C plugin, or NULL */
     tc_host_thread_t *plugin; /* its handlers for this thread */
     bool shared_host;         /* 'host' came from tc_host_acquire() */
@@ -67,9 +76,70 @@ fail:
     return NULL;
 }
 
+/* ---- several services: Apache Thrift's TMultiplexedProtocol names ---- */
+
+/* A dispatcher that routes to one dispatcher (and Lua state) per service. */
+static tc_dispatch_t *
+mux_new(const tc_config_t *cfg, tc_err_t *err)
+{
+    tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
+    d->dflt = cfg->default_service;
+    d->subs = tc_xcalloc(cfg->nservices, sizeof(*d->subs));
+    d->sub_cfgs = tc_xcalloc(cfg->nservices, sizeof(*d->sub_cfgs));
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        d->sub_cfgs[i] = *cfg;
+        d->sub_cfgs[i].service = cfg->services[i];
+        d->sub_cfgs[i].services = NULL;
+        d->sub_cfgs[i].nservices = 0;
+        d->subs[i] = tc_dispatch_new(&d->sub_cfgs[i], err);
+        if (d->subs[i] == NULL) {
+            tc_dispatch_free(d);
+            return NULL;
+        }
+        d->nsubs++;
+    }
+    return d;
+}
+
+/*
+ * The dispatcher of the service a call names: "Service:method" (the name
+ * then becomes "method", which is what Apache's multiplexed processors
+ * reply with), or the default service for a plain name. NULL: no such
+ * service, with 'msg' saying why.
+ */
+static tc_dispatch_t *
+route(const tc_dispatch_t *d, tc_msg_hdr_t *m, char *msg, size_t len)
+{
+    const char *colon = memchr(m->name, ':', m->name_len);
+    if (colon == NULL) {
+        if (d->dflt < 0) {
+            snprintf(msg, len,
+                     "Invalid method name: '%.*s' (no default service: call Service:%.*s)",
+                     (int)(m->name_len > 100 ? 100 : m->name_len), m->name,
+                     (int)(m->name_len > 100 ? 100 : m->name_len), m->name);
+            return NULL;
+        }
+        return d->subs[d->dflt];
+    }
+    size_t n = (size_t)(colon - m->name);
+    for (size_t i = 0; i < d->nsubs; i++) {
+        const char *name = d->sub_cfgs[i].service.name;
+        if (strlen(name) == n && memcmp(name, m->name, n) == 0) {
+            m->name = colon + 1;
+            m->name_len -= (uint32_t)n + 1;
+            return d->subs[i];
+        }
+    }
+    snprintf(msg, len, "Unknown service: '%.*s'", (int)(n > 200 ? 200 : n), m->name);
+    return NULL;
+}
+
 tc_dispatch_t *
 tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err)
 {
+    if (cfg->nservices > 0) {
+        return mux_new(cfg, err);
+    }
     return create(cfg, true, err);
 }
 
@@ -79,6 +149,11 @@ tc_dispatch_free(tc_dispatch_t *d)
     if (d == NULL) {
         return;
     }
+    for (size_t i = 0; i < d->nsubs; i++) {
+        tc_dispatch_free(d->subs[i]);
+    }
+    free(d->subs);
+    free(d->sub_cfgs);
     tc_host_thread_free(d->plugin);
     tc_lua_handler_free(d->lua);
     if (d->shared_host) {
@@ -184,6 +259,22 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         return tc_err_set(err, rc == TC_AGAIN ? TC_EPROTO : rc, "invalid message header (%s)",
                           rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
     }
+    if (d->subs != NULL) {
+        char msg[300];
+        d = route(d, &m, msg, sizeof(msg));
+        if (d == NULL) {
+            info->method = m.name;
+            info->method_len = m.name_len;
+            info->replied = true;
+            info->status = TC_APPEX_UNKNOWN_METHOD;
+            if (m.type != TC_MSG_ONEWAY) {
+                tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD,
+                                       msg);
+            }
+            return TC_OK;
+        }
+    }
+    tc_lua_handler_set_header(d->lua, info->header);
     info->method = m.name;
     info->method_len = m.name_len;
     info->replied = true;

@@ -2,17 +2,22 @@
 """One server, one port, every client: transport = "auto" and protocol =
 "auto" answer Apache Thrift's Python clients over buffered, framed and
 header transports with binary and compact protocols, all at once; bytes
-that fit no form close the connection with a log line."""
+that fit no form close the connection with a log line. services = { ... }
+serves several services on that port, called plain (the default service)
+or multiplexed (TMultiplexedProtocol); THeader info headers reach handlers
+and come back on replies, with or without ZLIB."""
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import unittest
 
 import harness
 from test_calculator import CALC, PING
-from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol
+from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TMultiplexedProtocol
+from thrift.Thrift import TApplicationException
 from thrift.transport import THeaderTransport, TSocket, TTransport
 
 TRANSPORTS = ("buffered", "framed", "header")
@@ -24,8 +29,24 @@ def settings(extra=""):
             'handler = "%s/handler.lua" }\n' % (CALC, CALC)) + extra
 
 
-def client(module, port, transport, protocol, timeout=10.0):
-    """An Apache Thrift Python client of `module` over `transport` and `protocol`."""
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "multi")
+
+
+def multi_settings(extra=""):
+    return ("""transport = "auto"
+protocol = "auto"
+threads = 2
+services = {
+  { name = "Calculator", idl = "%s/tutorial.thrift", handler = "%s/handler.lua", default = true },
+  { name = "PingService", idl = "%s/pingpong.thrift", handler = "%s/handler.lua" },
+  { name = "HeaderService", idl = "%s/headers.thrift", handler = "%s/headers.lua" },
+}
+""" % (CALC, CALC, PING, PING, FIXTURE, FIXTURE)) + extra
+
+
+def client(module, port, transport, protocol, timeout=10.0, service=None):
+    """An Apache Thrift Python client of `module` over `transport` and
+    `protocol`, multiplexed as `service` if given."""
     sock = TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(timeout * 1000)
     if transport == "header":
@@ -40,6 +61,8 @@ def client(module, port, transport, protocol, timeout=10.0):
         proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
                  else TBinaryProtocol.TBinaryProtocol(trans))
     trans.open()
+    if service is not None:
+        return module.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto, service)), trans, proto
     return module.Client(proto), trans, proto
 
 
@@ -130,6 +153,165 @@ class AutoTest(unittest.TestCase):
         rbuf = TTransport.TMemoryBuffer(body)
         r = self.Calculator.Client(TCompactProtocol.TCompactProtocol(rbuf))
         self.assertEqual(r.recv_add(), 42)
+
+
+class MultiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(CALC, "tutorial.thrift"))
+        harness.gen_py(os.path.join(PING, "pingpong.thrift"))
+        harness.gen_py(os.path.join(FIXTURE, "headers.thrift"))
+        cls.Calculator = harness.load_gen("tutorial.Calculator")
+        cls.T = harness.load_gen("tutorial.ttypes")
+        cls.PingService = harness.load_gen("pingpong.PingService")
+        cls.HeaderService = harness.load_gen("headers.HeaderService")
+        cls.srv = harness.Server(multi_settings())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def conversation(self, transport, protocol, k):
+        """Plain and multiplexed calls to each service over one kind of client."""
+        port = self.srv.port
+        T = self.T
+        opened = []
+        try:
+            c, trans, _ = client(self.Calculator, port, transport, protocol)
+            opened.append(trans)
+            self.assertEqual(c.add(k, 1), k + 1)
+            mc, trans, _ = client(self.Calculator, port, transport, protocol, service="Calculator")
+            opened.append(trans)
+            self.assertEqual(mc.add(k, 2), k + 2)
+            self.assertEqual(mc.calculate(1, T.Work(num1=k, num2=3, op=T.Operation.MULTIPLY)),
+                             3 * k)
+            with self.assertRaises(T.InvalidOperation):
+                mc.calculate(2, T.Work(num1=1, num2=0, op=T.Operation.DIVIDE))
+            mc.zip()
+            self.assertEqual(mc.add(k, 3), k + 3)
+            pc, trans, _ = client(self.PingService, port, transport, protocol, service="PingService")
+            opened.append(trans)
+            self.assertEqual(pc.ping(), "pong")
+            hc, trans, proto = client(self.HeaderService, port, transport, protocol,
+                                      service="HeaderService")
+            opened.append(trans)
+            if transport == "header":
+                proto.trans.set_header(b"client", b"%d" % k)
+            got = hc.headers("reply", "r%d" % k)
+            if transport == "header":
+                self.assertEqual(got, {"client": "%d" % k, "set": "true"})
+                self.assertEqual(proto.trans.get_headers().get(b"reply"), b"r%d" % k)
+            else:
+                self.assertEqual(got, {"set": "false"})
+            self.assertEqual(hc.echo("x" * k), "x" * k)
+        finally:
+            for t in opened:
+                t.close()
+
+    def test_every_client_plain_and_multiplexed(self):
+        for transport in TRANSPORTS:
+            for protocol in PROTOCOLS:
+                with self.subTest(transport=transport, protocol=protocol):
+                    self.conversation(transport, protocol, 5)
+
+    def test_every_client_at_once(self):
+        errors = []
+
+        def run(transport, protocol, k):
+            try:
+                for i in range(3):
+                    self.conversation(transport, protocol, k + i)
+            except Exception as e:  # reported below
+                errors.append("%s %s: %r" % (transport, protocol, e))
+
+        kinds = [(t, p) for t in TRANSPORTS for p in PROTOCOLS] * 2
+        threads = [threading.Thread(target=run, args=(t, p, 10 * k))
+                   for k, (t, p) in enumerate(kinds)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual(errors, [])
+
+    def test_unknown_service_and_method(self):
+        c, trans, _ = client(self.Calculator, self.srv.port, "framed", "binary", service="Nope")
+        with self.assertRaises(TApplicationException) as ctx:
+            c.add(1, 2)
+        self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
+        self.assertEqual(ctx.exception.message, "Unknown service: 'Nope'")
+        trans.close()
+        # a method the named service lacks: its own UNKNOWN_METHOD, the connection stays
+        c, trans, _ = client(self.Calculator, self.srv.port, "buffered", "compact",
+                             service="PingService")
+        with self.assertRaises(TApplicationException) as ctx:
+            c.add(1, 2)
+        self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
+        self.assertEqual(ctx.exception.message, "Invalid method name: 'add'")
+        trans.close()
+
+    def test_header_zlib(self):
+        for protocol in PROTOCOLS:
+            c, trans, proto = client(self.HeaderService, self.srv.port, "header", protocol,
+                                     service="HeaderService")
+            proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+            big = "thriftcorn " * 20000
+            self.assertEqual(c.echo(big), big)
+            proto.trans.set_header(b"k", b"v")
+            self.assertEqual(c.headers("z", "1"), {"k": "v", "set": "true"})
+            self.assertEqual(proto.trans.get_headers().get(b"z"), b"1")
+            trans.close()
+
+    def test_zlib_inflated_size_is_capped(self):
+        with harness.Server(multi_settings("max_message_size = 100000\n")) as srv:
+            c, trans, proto = client(self.HeaderService, srv.port, "header", "binary",
+                                     service="HeaderService")
+            proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+            self.assertEqual(c.echo("y" * 50000), "y" * 50000)
+            with self.assertRaises(Exception):
+                c.echo("y" * 200000)  # 2 KiB on the wire, 200 KB inflated
+            trans.close()
+            deadline = time.monotonic() + 5
+            while "inflated message" not in srv.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertIn("invalid THeader frame: the inflated message is over max_message_size",
+                          srv.log())
+
+    def test_no_default_service(self):
+        settings = multi_settings().replace(", default = true", "")
+        with harness.Server(settings) as srv:
+            c, trans, _ = client(self.Calculator, srv.port, "buffered", "binary")
+            with self.assertRaises(TApplicationException) as ctx:
+                c.add(1, 2)
+            self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
+            self.assertIn("no default service", ctx.exception.message)
+            trans.close()
+
+
+CPP_CLIENT = os.environ.get("TC_CPP_CALC_CLIENT")
+
+
+@unittest.skipUnless(CPP_CLIENT, "built without a C++ compiler or libthrift-dev")
+class CppTest(unittest.TestCase):
+    """Apache Thrift's C++ clients, plain and multiplexed, over every
+    transport and protocol, against one server at once. The C++ client
+    checks the method name of every reply."""
+
+    def test_every_client_at_once(self):
+        with harness.Server(multi_settings()) as srv:
+            runs = []
+            for transport in TRANSPORTS:
+                for protocol in PROTOCOLS:
+                    for mux in ([], ["mux"]):
+                        runs.append(([CPP_CLIENT, str(srv.port), transport, protocol] + mux,
+                                     subprocess.Popen(
+                                         [CPP_CLIENT, str(srv.port), transport, protocol] + mux,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)))
+            for args, proc in runs:
+                out, err = proc.communicate(timeout=60)
+                with self.subTest(args=" ".join(args[2:])):
+                    self.assertEqual(proc.returncode, 0, err + srv.log())
+                    self.assertEqual(out.strip(), "ok")
 
 
 class FixedTest(unittest.TestCase):

@@ -170,7 +170,7 @@ service PingService {
       for _, s in ipairs(config.settings) do
         local row = rows[s.name]
         assert.is_truthy(row, "docs/configuration.md lacks " .. s.name)
-        if s.kind ~= "services" and s.kind ~= "function" then
+        if s.kind ~= "services" and s.kind ~= "servicelist" and s.kind ~= "function" then
           assert.equal("`--" .. s.name:gsub("_", "-") .. "`", row.flag)
           assert.equal(render(s.default), row.default, "default of " .. s.name)
         end

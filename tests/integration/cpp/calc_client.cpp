@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Apache Thrift's C++ client of the tutorial Calculator, run against
 // thriftcorn by tests/integration/test_cpp_client.py.
-//   calc_client PORT buffered|framed binary|compact
+//   calc_client PORT buffered|framed|header binary|compact [mux]
+// With "mux", calls go through TMultiplexedProtocol as service "Calculator".
 // Prints one line per failed check and exits 1 on any; prints "ok" otherwise.
 #include "Calculator.h"
 
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
+#include <thrift/protocol/THeaderProtocol.h>
+#include <thrift/protocol/TMultiplexedProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
@@ -32,8 +35,8 @@ static int failures = 0;
 int
 main(int argc, char **argv)
 {
-    if (argc != 4) {
-        std::cerr << "usage: calc_client PORT buffered|framed binary|compact\n";
+    if (argc != 4 && argc != 5) {
+        std::cerr << "usage: calc_client PORT buffered|framed|header binary|compact [mux]\n";
         return 2;
     }
     auto sock = std::make_shared<TSocket>("127.0.0.1", std::atoi(argv[1]));
@@ -45,10 +48,17 @@ main(int argc, char **argv)
         trans = std::make_shared<TBufferedTransport>(sock);
     }
     std::shared_ptr<TProtocol> proto;
-    if (std::string(argv[3]) == "compact") {
+    if (std::string(argv[2]) == "header") {
+        trans = sock; /* THeaderProtocol wraps it in a THeaderTransport */
+        proto = std::make_shared<THeaderProtocol>(
+            sock, std::string(argv[3]) == "compact" ? T_COMPACT_PROTOCOL : T_BINARY_PROTOCOL);
+    } else if (std::string(argv[3]) == "compact") {
         proto = std::make_shared<TCompactProtocol>(trans);
     } else {
         proto = std::make_shared<TBinaryProtocol>(trans);
+    }
+    if (argc == 5 && std::string(argv[4]) == "mux") {
+        proto = std::make_shared<TMultiplexedProtocol>(proto, "Calculator");
     }
     tutorial::CalculatorClient client(proto);
     try {

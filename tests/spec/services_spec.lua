@@ -1,0 +1,89 @@
+-- Specs of services = { ... } in lua/thriftcorn/config.lua: several
+-- services on one port, each validated like `service`, at most one default.
+local config = require("thriftcorn.config")
+
+local dir
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function load(text)
+  local path = dir .. "/thriftcorn.lua"
+  write(path, text)
+  return config.load(path)
+end
+
+local PING = '{ idl = "ping.thrift", name = "PingService", handler = "h.lua"%s }'
+local ECHO = '{ idl = "echo.thrift", name = "Echo", handler = "e.lua"%s }'
+
+describe("thriftcorn.config services", function()
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    write(dir .. "/ping.thrift", "service PingService {\n  string ping()\n}\n")
+    write(dir .. "/echo.thrift", "service Echo {\n  string echo(1: string s)\n}\n")
+  end)
+
+  teardown(function()
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("resolves every entry's paths and names the default as service", function()
+    local cfg, errs = load("services = { " .. PING:format("") .. ", "
+      .. ECHO:format(", default = true") .. " }\n")
+    assert.is_nil(errs)
+    assert.equal(2, #cfg.services)
+    assert.equal(dir .. "/ping.thrift", cfg.services[1].idl)
+    assert.equal(dir .. "/e.lua", cfg.services[2].handler)
+    assert.is_true(cfg.services[2].default)
+    assert.equal("Echo", cfg.service.name)
+    assert.is_nil(cfg.service.default)
+    assert.is_true(config.check_services(cfg))
+  end)
+
+  it("takes the first entry as service when none is the default", function()
+    local cfg = load("services = { " .. PING:format("") .. ", " .. ECHO:format("") .. " }\n")
+    assert.equal("PingService", cfg.service.name)
+  end)
+
+  it("rejects two defaults, a service listed twice and bad entries", function()
+    local cases = {
+      { PING:format(", default = true") .. ", " .. ECHO:format(", default = true"),
+        "items 1 and 2: only one service may be the default" },
+      { PING:format("") .. ", " .. PING:format(""),
+        "items 1 and 2: both are service 'PingService'" },
+      { '{ idl = "ping.thrift", name = "PingService" }', "item 1: 'handler' must be a string" },
+      { PING:format(", default = 1"), "item 1: 'default' must be true or false, got number" },
+      { PING:format(", port = 1"), "item 1: unknown key 'port'" },
+      { '"ping.thrift"', "item 1: expected a table, got string" },
+      { "", "expected a list of" },
+    }
+    for _, c in ipairs(cases) do
+      local cfg, errs = load("services = { " .. c[1] .. " }\n")
+      assert.is_nil(cfg)
+      assert.matches("thriftcorn.lua:1: services: " .. c[2]:gsub("[%(%)%.%-%[%]]", "%%%0"),
+        errs[1], 1)
+    end
+  end)
+
+  it("refuses service and services together", function()
+    local cfg, errs = load("service = " .. PING:format("") .. "\nservices = { "
+      .. ECHO:format("") .. " }\n")
+    assert.is_nil(cfg)
+    assert.matches("thriftcorn.lua:2: service and services are mutually exclusive", errs[1], 1,
+      true)
+  end)
+
+  it("checks that every entry's IDL defines its service", function()
+    local cfg = load("services = { " .. PING:format("") .. ", "
+      .. '{ idl = "echo.thrift", name = "Nope", handler = "e.lua" } }\n')
+    local ok, errs = config.check_services(cfg)
+    assert.is_nil(ok)
+    assert.matches("services[2].name: " .. dir .. "/echo.thrift defines no service 'Nope'",
+      errs[1], 1, true)
+  end)
+end)
