@@ -16,6 +16,7 @@ extern char **environ;
 static char *area;      /* start of the writable area, or NULL */
 static size_t area_len; /* its size in bytes */
 static char **saved_argv;
+static char **saved_env; /* the copies environ started with: unsetenv() must not orphan them */
 
 void
 tc_proctitle_init(int argc, char **argv)
@@ -44,6 +45,8 @@ tc_proctitle_init(int argc, char **argv)
         }
         env[i] = tc_xstrdup(environ[i]);
     }
+    saved_env = tc_xcalloc(nenv + 1, sizeof(char *));
+    memcpy(saved_env, env, nenv * sizeof(char *));
     environ = env;
     area = argv[0];
     area_len = (size_t)(end - argv[0]);

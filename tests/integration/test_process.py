@@ -80,7 +80,7 @@ class ProcessTest(unittest.TestCase):
             rc = srv.proc.wait(15)
             took = time.monotonic() - t0
             self.assertEqual(rc, 0, srv.log())
-            self.assertLess(took, 8, "the stop took %.1fs" % took)
+            self.assertLess(took, 12, "the stop took %.1fs" % took)
             self.assertGreater(took, 0.5, "the stop did not wait for the calls in progress")
             self.assertTrue(load.join(15))
             for t in sleepers:
@@ -104,7 +104,7 @@ class ProcessTest(unittest.TestCase):
         try:
             out = []
             t = self.sleeper(srv.port, 10000, out)
-            time.sleep(0.3)
+            time.sleep(1.0)  # in its handler, even under a sanitizer
             t0 = time.monotonic()
             srv.kill(signal.SIGTERM)
             rc = srv.proc.wait(10)
@@ -124,7 +124,7 @@ class ProcessTest(unittest.TestCase):
         try:
             out = []
             t = self.sleeper(srv.port, 5000, out)
-            time.sleep(0.3)
+            time.sleep(1.0)
             t0 = time.monotonic()
             srv.kill(signal.SIGINT)
             rc = srv.proc.wait(10)
