@@ -15,10 +15,10 @@ M.settings = {
     doc = "Worker processes." },
   { name = "threads", kind = "int", default = 4, min = 1,
     doc = "Handler threads per worker, each with its own Lua state." },
-  { name = "transport", kind = "enum", default = "buffered",
+  { name = "transport", kind = "enum", default = "auto",
     values = { "auto", "buffered", "framed", "header" },
     doc = "How messages are delimited on a connection; auto: detected per connection." },
-  { name = "protocol", kind = "enum", default = "binary", values = { "auto", "binary", "compact" },
+  { name = "protocol", kind = "enum", default = "auto", values = { "auto", "binary", "compact" },
     doc = "How values are encoded; auto: detected per connection." },
   { name = "client_timeout", kind = "number", default = 30, min = 0, nilable = true,
     doc = "Seconds a connection may stay silent between messages, or take to send one; "

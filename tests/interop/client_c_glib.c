@@ -80,7 +80,9 @@ bytes(const void *p, size_t n)
 static int
 bytes_eq(const GByteArray *a, const GByteArray *b)
 {
-    return a != NULL && b != NULL && a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+    /* an empty GByteArray may have no data at all: memcmp() must not see NULL */
+    return a != NULL && b != NULL && a->len == b->len &&
+           (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
 static GArray *
@@ -95,7 +97,7 @@ static int
 i32s_eq(const GArray *a, const GArray *b)
 {
     return a != NULL && b != NULL && a->len == b->len &&
-           memcmp(a->data, b->data, a->len * sizeof(gint32)) == 0;
+           (a->len == 0 || memcmp(a->data, b->data, a->len * sizeof(gint32)) == 0);
 }
 
 static gint64 *
@@ -395,8 +397,8 @@ run_scalars(void)
         CALL(interop_interop_if_echo_i64(c, &got, longs[i], ERR));
         CHECK(got == longs[i]);
     }
-    double doubles[] = {0.1, -1.5, DBL_MAX, DBL_MIN, 4.9406564584124654e-324, -DBL_MAX,
-                        INFINITY, -INFINITY};
+    double doubles[] = {0.1,      -1.5,     DBL_MAX,  DBL_MIN, 4.9406564584124654e-324,
+                        -DBL_MAX, INFINITY, -INFINITY};
     for (int i = 0; i < 8; i++) {
         double got = 7;
         CALL(interop_interop_if_echo_double(c, &got, doubles[i], ERR));

@@ -314,8 +314,8 @@ multi(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     }
     size_t cap = str_len + 160;
     char *out = api->call_alloc(call, cap);
-    snprintf(out, cap, "%d|%d|%d|%lld|%.17g|%.*s|%s|%zu|%d", a8, a16, (int)a32, (long long)a64,
-             dbl, (int)str_len, str, yes ? "true" : "false", blob_len, (int)col);
+    snprintf(out, cap, "%d|%d|%d|%lld|%.17g|%.*s|%s|%zu|%d", a8, a16, (int)a32, (long long)a64, dbl,
+             (int)str_len, str, yes ? "true" : "false", blob_len, (int)col);
     return api->put_string(call, TC_RESULT, out);
 }
 
