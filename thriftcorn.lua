@@ -11,9 +11,11 @@ bind = "127.0.0.1:9090"
 workers = 1
 threads = 4
 
--- "buffered" or "framed"; "binary" or "compact". Clients must use the same.
-transport = "buffered"
-protocol = "binary"
+-- "auto" (the default) serves buffered, framed and THeader clients alike,
+-- each connection's first bytes telling which; or fix one: "buffered",
+-- "framed", "header". Likewise "auto", "binary" or "compact".
+transport = "auto"
+protocol = "auto"
 
 -- Seconds a client may stay silent between calls (nil: forever).
 client_timeout = 30

@@ -85,8 +85,8 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->binds = get_list(L, idx, "bind", &cfg->nbinds);
     cfg->workers = (int)get_number(L, idx, "workers", 1);
     cfg->threads = (int)get_number(L, idx, "threads", 1);
-    cfg->transport = get_string(L, idx, "transport", "buffered");
-    cfg->protocol = get_string(L, idx, "protocol", "binary");
+    cfg->transport = get_string(L, idx, "transport", "auto");
+    cfg->protocol = get_string(L, idx, "protocol", "auto");
     cfg->client_timeout = get_number(L, idx, "client_timeout", 0);
     cfg->max_frame_size = (uint32_t)get_number(L, idx, "max_frame_size", 16384000);
     cfg->max_message_size = (uint32_t)get_number(L, idx, "max_message_size", 16384000);

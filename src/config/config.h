@@ -24,8 +24,8 @@ typedef struct tc_config {
     size_t nbinds;
     int workers;
     int threads;
-    char *transport;       /* "buffered" | "framed" */
-    char *protocol;        /* "binary" | "compact" */
+    char *transport;       /* "auto" | "buffered" | "framed" | "header" */
+    char *protocol;        /* "auto" | "binary" | "compact" */
     double client_timeout; /* seconds; 0 = never */
     uint32_t max_frame_size;
     uint32_t max_message_size;
