@@ -26,7 +26,7 @@ extern "C" {
 /** ABI major version: a host loads only plugins built with the same major. */
 #define TC_PLUGIN_ABI_MAJOR 1
 /** ABI minor version: grows when the host API or descriptors grow at the end. */
-#define TC_PLUGIN_ABI_MINOR 0
+#define TC_PLUGIN_ABI_MINOR 1
 
 /** Mark the entry point exported even under -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -352,6 +352,25 @@ struct tc_host_api {
      * then end(), then return TC_PLUGIN_OK: the client gets the exception.
      */
     int (*raise)(tc_call_t *call, int16_t id);
+
+    /* ---- THeader info headers (ABI minor 1: test with TC_HOST_HAS) ---- */
+
+    /**
+     * Info header 'i' (0-based) of the request: '*key' and '*value' point
+     * into the request (no copy, no NUL), valid until the handler returns.
+     * @return TC_PLUGIN_OK, or TC_PLUGIN_ERANGE past the last one (at once
+     *         when the client did not use the header transport).
+     */
+    int (*request_header)(tc_call_t *call, size_t i, const char **key, size_t *key_len,
+                          const char **value, size_t *value_len);
+    /**
+     * Add an info header to the reply; the bytes are copied.
+     * @return TC_PLUGIN_OK; TC_PLUGIN_ESTATE when the client did not use the
+     *         header transport; TC_PLUGIN_ERANGE when the reply's headers
+     *         would exceed 64 KiB.
+     */
+    int (*set_response_header)(tc_call_t *call, const char *key, size_t key_len, const char *value,
+                               size_t value_len);
 };
 
 #ifdef __cplusplus

@@ -377,6 +377,12 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     return TC_APPEX_INTERNAL_ERROR;
 }
 
+void
+tc_host_thread_set_header(tc_host_thread_t *t, tc_header_t *header)
+{
+    t->call.header = header;
+}
+
 int
 tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, tc_proto_t *in,
              tc_proto_t *out, tc_err_t *err)

@@ -15,6 +15,7 @@
 #include "schema/codec.h"
 #include "schema/schema.h"
 #include "thriftcorn/plugin.h"
+#include "transport/header.h"
 
 /* Status of a call that raised a declared exception (TC_CALL_DECLARED_EXCEPTION). */
 #define TC_HOST_DECLARED_EXCEPTION (-1)
@@ -32,7 +33,12 @@ struct tc_call {
     tc_codec_writer_t w;
     tc_err_t werr;     /* the reply writer's first error */
     char failmsg[256]; /* api->fail(); "" while unset */
+    /* the request's THeader, or NULL */
+    tc_header_t *header;
 };
+
+/* The THeader of the calls to come on this thread (NULL: none); borrowed until the next. */
+void tc_host_thread_set_header(tc_host_thread_t *t, tc_header_t *header);
 
 /* For plugin/host_api.c: the calling thread's init_thread() data, and the call's arena. */
 void *tc_host_call_thread_data(const tc_call_t *call);

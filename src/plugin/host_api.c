@@ -371,6 +371,43 @@ api_raise(tc_call_t *call, int16_t id)
     return api_begin_struct(call, id);
 }
 
+/* ---- THeader info headers ---- */
+
+static int
+api_request_header(tc_call_t *call, size_t i, const char **key, size_t *key_len, const char **value,
+                   size_t *value_len)
+{
+    if (call->header == NULL) {
+        return TC_PLUGIN_ERANGE;
+    }
+    tc_header_iter_t it;
+    tc_header_kv_t kv;
+    tc_header_iter_init(call->header, &it);
+    for (size_t k = 0; tc_header_next(&it, &kv); k++) {
+        if (k == i) {
+            *key = (const char *)kv.key;
+            *key_len = kv.key_len;
+            *value = (const char *)kv.value;
+            *value_len = kv.value_len;
+            return TC_PLUGIN_OK;
+        }
+    }
+    return TC_PLUGIN_ERANGE;
+}
+
+static int
+api_set_response_header(tc_call_t *call, const char *key, size_t key_len, const char *value,
+                        size_t value_len)
+{
+    if (call->header == NULL) {
+        return TC_PLUGIN_ESTATE;
+    }
+    if (tc_header_set_reply(call->header, key, key_len, value, value_len) != TC_OK) {
+        return TC_PLUGIN_ERANGE;
+    }
+    return TC_PLUGIN_OK;
+}
+
 const tc_host_api_t tc_host_api = {
     .size = sizeof(tc_host_api_t),
     .abi_major = TC_PLUGIN_ABI_MAJOR,
@@ -410,4 +447,6 @@ const tc_host_api_t tc_host_api = {
     .begin_map = api_begin_map,
     .end = api_end,
     .raise = api_raise,
+    .request_header = api_request_header,
+    .set_response_header = api_set_response_header,
 };

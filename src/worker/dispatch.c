@@ -275,6 +275,9 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         }
     }
     tc_lua_handler_set_header(d->lua, info->header);
+    if (d->plugin != NULL) {
+        tc_host_thread_set_header(d->plugin, info->header);
+    }
     info->method = m.name;
     info->method_len = m.name_len;
     info->replied = true;
