@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Settings that act on the processes and sockets: user and group of the
+workers, umask, reuse_port and backlog. Each is checked on the real server
+with calls that must still be answered."""
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+
+
+def readable_fixture():
+    """A copy of the test service in a folder every user may read: the
+    workers of the user/group test run as nobody."""
+    d = tempfile.mkdtemp(prefix="tc-set-")
+    os.chmod(d, 0o755)
+    for name in ("svc.thrift", "handler.lua"):
+        shutil.copy(os.path.join(FIXTURE, name), d)
+        os.chmod(os.path.join(d, name), 0o644)
+    return d
+
+
+def service(folder):
+    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+            % (folder, folder))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class SettingsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+
+    def call(self, port):
+        c, trans = harness.client(self.S, port)
+        try:
+            self.assertEqual(c.echo("hi"), "hi")
+        finally:
+            trans.close()
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_user_and_group_of_the_workers(self):
+        folder = readable_fixture()
+        with harness.Server(service(folder) + 'user = "nobody"\ngroup = "nogroup"\n') as srv:
+            self.call(srv.port)
+            pids = srv.worker_pids()
+            self.assertTrue(pids)
+            for pid in pids:
+                st = os.stat("/proc/%d" % pid)
+                self.assertEqual(st.st_uid, 65534, "worker %d runs as uid %d" % (pid, st.st_uid))
+                self.assertEqual(st.st_gid, 65534)
+            self.assertEqual(os.stat("/proc/%d" % srv.proc.pid).st_uid, 0,
+                             "the arbiter keeps its own user")
+
+    def test_umask_applies_to_the_unix_socket(self):
+        folder = tempfile.mkdtemp(prefix="tc-set-")
+        path = os.path.join(folder, "s.sock")
+        with harness.Server(service(FIXTURE) + 'umask = "077"\n', bind="unix:" + path) as srv:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(path) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.assertEqual(mode & 0o077, 0, "socket mode %o ignores umask 077" % mode)
+            self.assertIn("Booting worker", srv.log())
+
+    def test_reuse_port_lets_two_servers_share_a_port(self):
+        port = free_port()
+        settings = service(FIXTURE) + "reuse_port = true\n"
+        a = harness.Server(settings, bind="127.0.0.1:%d" % port)
+        try:
+            b = harness.Server(settings, bind="127.0.0.1:%d" % port)
+            try:
+                self.assertEqual(a.port, port)
+                self.assertEqual(b.port, port)
+                for _ in range(5):
+                    self.call(port)
+            finally:
+                b.stop()
+            self.call(port)
+        finally:
+            a.stop()
+
+    @unittest.skipUnless(shutil.which("ss"), "needs ss (iproute2) to read the listen backlog")
+    def test_backlog_is_passed_to_listen(self):
+        with harness.Server(service(FIXTURE) + "backlog = 7\n") as srv:
+            out = subprocess.run(["ss", "-ltnH", "sport = :%d" % srv.port],
+                                 capture_output=True, text=True, check=True).stdout
+            # for a listening socket, ss shows the backlog as Send-Q
+            fields = out.split()
+            self.assertEqual(fields[0], "LISTEN", out)
+            self.assertEqual(fields[2], "7", out)
+            self.call(srv.port)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
