@@ -167,12 +167,21 @@ tc_dispatch_free(tc_dispatch_t *d)
 int
 tc_dispatch_thread_start(tc_dispatch_t *d, tc_err_t *err)
 {
+    for (size_t i = 0; i < d->nsubs; i++) {
+        int rc = tc_dispatch_thread_start(d->subs[i], err);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
     return d->plugin != NULL ? tc_host_thread_start(d->plugin, err) : TC_OK;
 }
 
 void
 tc_dispatch_thread_stop(tc_dispatch_t *d)
 {
+    for (size_t i = 0; i < d->nsubs; i++) {
+        tc_dispatch_thread_stop(d->subs[i]);
+    }
     if (d->plugin != NULL) {
         tc_host_thread_stop(d->plugin);
     }

@@ -314,6 +314,38 @@ class CppTest(unittest.TestCase):
                     self.assertEqual(out.strip(), "ok")
 
 
+CALC_C = os.path.join(os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR, "build")),
+                      "examples", "libcalculator_c.so")
+
+
+@unittest.skipUnless(os.path.exists(CALC_C), "the C plugin example is not built")
+class PluginTest(unittest.TestCase):
+    """A service of the list served by a C plugin, beside Lua ones."""
+
+    def test_plugin_service_multiplexed(self):
+        harness.gen_py(os.path.join(CALC, "tutorial.thrift"))
+        harness.gen_py(os.path.join(PING, "pingpong.thrift"))
+        Calculator = harness.load_gen("tutorial.Calculator")
+        PingService = harness.load_gen("pingpong.PingService")
+        settings = multi_settings().replace(
+            'handler = "%s/handler.lua", default = true' % CALC,
+            'plugin = "%s", default = true' % CALC_C)
+        self.assertIn(CALC_C, settings)
+        with harness.Server(settings) as srv:
+            for transport in TRANSPORTS:
+                c, trans, _ = client(Calculator, srv.port, transport, "compact",
+                                     service="Calculator")
+                self.assertEqual(c.add(40, 2), 42)
+                trans.close()
+                c, trans, _ = client(Calculator, srv.port, transport, "binary")
+                self.assertEqual(c.add(1, 2), 3)
+                trans.close()
+                p, trans, _ = client(PingService, srv.port, transport, "binary",
+                                     service="PingService")
+                self.assertEqual(p.ping(), "pong")
+                trans.close()
+
+
 class FixedTest(unittest.TestCase):
     """A fixed setting still refuses other clients, with a log line naming what came."""
 
