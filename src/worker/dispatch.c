@@ -195,9 +195,20 @@ check_child(const tc_config_t *cfg, int fd)
 {
     tc_err_t err;
     tc_err_clear(&err);
-    tc_dispatch_t *d = create(cfg, false, &err);
-    bool ok = d != NULL;
-    tc_dispatch_free(d);
+    /* services = { ... }: every one of them, as its own dispatcher */
+    size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        tc_config_t one = *cfg;
+        if (cfg->nservices > 0) {
+            one.service = cfg->services[i];
+            one.services = NULL;
+            one.nservices = 0;
+        }
+        tc_dispatch_t *d = create(&one, false, &err);
+        ok = d != NULL;
+        tc_dispatch_free(d);
+    }
     size_t len = ok ? 0 : strlen(err.msg);
     size_t off = 0;
     while (off < len) {

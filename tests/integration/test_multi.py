@@ -346,6 +346,26 @@ class PluginTest(unittest.TestCase):
                 trans.close()
 
 
+class CheckConfigTest(unittest.TestCase):
+    def test_every_service_is_checked(self):
+        srv = harness.Server(multi_settings(), start=False)
+        out = subprocess.run([harness.BIN, "--check-config", srv.config],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # the third service's handler lacks a method: named, though it is not the default
+        with open(os.path.join(srv.dir, "bad.lua"), "w") as f:
+            f.write("return { headers = function() return {} end }\n")
+        bad = multi_settings().replace('handler = "%s/headers.lua"' % FIXTURE,
+                                       'handler = "bad.lua"')
+        with open(srv.config, "w") as f:
+            f.write(bad)
+        out = subprocess.run([harness.BIN, "--check-config", srv.config],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertIn("bad.lua: no function for method 'echo' of service HeaderService",
+                      out.stderr)
+
+
 class FixedTest(unittest.TestCase):
     """A fixed setting still refuses other clients, with a log line naming what came."""
 
