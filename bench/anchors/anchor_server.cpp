@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -240,6 +241,12 @@ main(int argc, char **argv)
     std::printf("thriftcorn-anchor-server: %s, %d workers, %s %s on %s:%d\n", o.server.c_str(),
                 o.workers, o.transport.c_str(), o.protocol.c_str(), o.host.c_str(), o.port);
     std::fflush(stdout);
-    server->serve();
+    try {
+        server->serve();
+    } catch (const std::exception &e) {
+        // a port in use, mostly: say so and exit, rather than abort()
+        std::fprintf(stderr, "thriftcorn-anchor-server: %s\n", e.what());
+        return 1;
+    }
     return 0;
 }
