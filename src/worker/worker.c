@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <event2/thread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,10 @@ typedef struct worker {
 static int
 accepting_loops(int threads)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the CPUs this process may run on (taskset, cgroups), not all the machine's */
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                          : sysconf(_SC_NPROCESSORS_ONLN);
     n = n < 1 ? 1 : n;
     return threads < n ? threads : (int)n;
 }
