@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -179,6 +180,14 @@ static void
 test_localhost_resolves(void **state)
 {
     (void)state;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo("localhost", NULL, &hints, &ai) != 0) {
+        /* e.g. a bare chroot without /etc/hosts: nothing of ours to test */
+        print_message("skipped: this system does not resolve 'localhost'\n");
+        skip();
+    }
+    freeaddrinfo(ai);
     tc_listener_t probe;
     tc_err_t err;
     tc_err_clear(&err);
