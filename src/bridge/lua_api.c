@@ -141,8 +141,10 @@ l_encode_message(lua_State *L)
         luaL_checktype(L, 5, LUA_TTABLE);
         lua_getfield(L, 5, "type");
         lua_getfield(L, 5, "message");
+        size_t mlen = 0;
+        const char *msg = luaL_optlstring(L, -1, NULL, &mlen);
         tc_message_write_appex(&p, name, nlen, (int32_t)seqid, (int32_t)luaL_optinteger(L, -2, 0),
-                               luaL_optstring(L, -1, NULL));
+                               msg, mlen);
     } else {
         const tc_struct_t *st = tc_lua_schema_check_struct(L, 4);
         ops->write_message_begin(&p, name, nlen, (uint8_t)mtype, (int32_t)seqid);

@@ -173,7 +173,7 @@ tc_lua_handler_free(tc_lua_handler_t *h)
 static void
 write_appex(tc_proto_t *out, const tc_msg_hdr_t *m, int32_t type, const char *msg)
 {
-    tc_message_write_appex(out, m->name, m->name_len, m->seqid, type, msg);
+    tc_message_write_appex(out, m->name, m->name_len, m->seqid, type, msg, strlen(msg));
 }
 
 /* The exception field of 'fn' whose struct made the error at 'idx', or NULL. */
@@ -198,6 +198,24 @@ declared_exception(lua_State *L, int idx, const tc_function_t *fn)
     }
     lua_pop(L, 1);
     return found;
+}
+
+/* 'err' gets 'len' bytes of 'text', each NUL written as \0, cut to fit. */
+static void
+set_err_text(tc_err_t *err, const char *text, size_t len)
+{
+    char buf[TC_ERR_MSG_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 3 < sizeof(buf); i++) {
+        if (text[i] == '\0') {
+            buf[n++] = '\\';
+            buf[n++] = '0';
+        } else {
+            buf[n++] = text[i];
+        }
+    }
+    buf[n] = '\0';
+    tc_err_set(err, TC_EINVAL, "%s", buf);
 }
 
 /* Push the arguments of 'fn' in IDL order; returns how many, or -1 (err set). */
@@ -232,8 +250,23 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
         tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", fn->service,
                    fn->name, eerr.msg);
     } else {
-        const char *msg = luaL_tolstring(L, e, NULL);
-        tc_err_set(err, TC_EINVAL, "%s.%s: %s", fn->service, fn->name, msg);
+        /*
+         * A Lua string may hold NULs: the client gets all of its bytes; the
+         * log line, a C string, shows each NUL as \0.
+         */
+        lua_pushfstring(L, "%s.%s: ", fn->service, fn->name);
+        luaL_tolstring(L, e, NULL);
+        lua_concat(L, 2);
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        set_err_text(err, text, len);
+        if (h->expose_errors) {
+            /* as long as the log's text at most */
+            tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR,
+                                   text, len < TC_ERR_MSG_MAX ? len : TC_ERR_MSG_MAX - 1);
+            lua_pop(L, 1);
+            return TC_APPEX_INTERNAL_ERROR;
+        }
         lua_pop(L, 1);
     }
     write_appex(out, m, TC_APPEX_INTERNAL_ERROR, h->expose_errors ? err->msg : "Internal error");

@@ -371,8 +371,9 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     }
     if (!oneway) {
         out->out->len = mark;
-        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR,
-                               t->expose_errors ? err->msg : "Internal error");
+        const char *text = t->expose_errors ? err->msg : "Internal error";
+        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR, text,
+                               strlen(text));
     }
     return TC_APPEX_INTERNAL_ERROR;
 }
@@ -395,7 +396,7 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
         tc_arena_reset(&t->arena);
         if (!oneway) {
             tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_PROTOCOL_ERROR,
-                                   err->msg);
+                                   err->msg, strlen(err->msg));
         }
         return TC_APPEX_PROTOCOL_ERROR;
     }

@@ -6,8 +6,6 @@
  */
 #include "protocol/message.h"
 
-#include <string.h>
-
 const char *
 tc_appex_type_name(int32_t type)
 {
@@ -32,7 +30,7 @@ tc_appex_type_name(int32_t type)
 
 void
 tc_message_write_appex(tc_proto_t *p, const char *name, size_t name_len, int32_t seqid,
-                       int32_t type, const char *message)
+                       int32_t type, const char *message, size_t message_len)
 {
     const tc_proto_ops_t *ops = p->ops;
     ops->write_message_begin(p, name, name_len, TC_MSG_EXCEPTION, seqid);
@@ -40,7 +38,7 @@ tc_message_write_appex(tc_proto_t *p, const char *name, size_t name_len, int32_t
     /* Apache leaves the field out when the message is None */
     if (message != NULL) {
         ops->write_field_begin(p, TC_TTYPE_STRING, 1);
-        ops->write_binary(p, message, strlen(message));
+        ops->write_binary(p, message, message_len);
     }
     ops->write_field_begin(p, TC_TTYPE_I32, 2);
     ops->write_i32(p, type);

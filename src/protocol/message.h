@@ -35,10 +35,12 @@ const char *tc_appex_type_name(int32_t type);
 
 /*
  * Write a whole EXCEPTION message: header (name, seqid) and the
- * TApplicationException struct {1: string message, 2: i32 type}.
+ * TApplicationException struct {1: string message, 2: i32 type}. The
+ * message is 'message_len' bytes and may hold NULs (a Lua error's text);
+ * NULL leaves the field out.
  */
 void tc_message_write_appex(tc_proto_t *p, const char *name, size_t name_len, int32_t seqid,
-                            int32_t type, const char *message);
+                            int32_t type, const char *message, size_t message_len);
 
 /* Read the TApplicationException struct (after the message header). */
 int tc_message_read_appex(tc_proto_t *p, tc_appex_t *ex) TC_NODISCARD;

@@ -289,7 +289,7 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
             info->status = TC_APPEX_UNKNOWN_METHOD;
             if (m.type != TC_MSG_ONEWAY) {
                 tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD,
-                                       msg);
+                                       msg, strlen(msg));
             }
             return TC_OK;
         }
@@ -303,9 +303,14 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
     info->replied = true;
     info->status = 0;
     if (m.type != TC_MSG_CALL && m.type != TC_MSG_ONEWAY) {
+        /* a REPLY or EXCEPTION sent to a server, or no type at all: answered, and logged once */
+        static const char text[] = "Invalid message type";
         info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
+        tc_err_set(err, TC_EPROTO,
+                   "invalid message type %u for '%.*s' (a server takes CALL or ONEWAY)", m.type,
+                   (int)(m.name_len > 100 ? 100 : m.name_len), m.name);
         tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_INVALID_MESSAGE_TYPE,
-                               "Invalid message type");
+                               text, sizeof(text) - 1);
         return TC_OK;
     }
     int idx = tc_schema_service_index(d->svc, m.name, m.name_len);
@@ -314,7 +319,8 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         snprintf(msg, sizeof(msg), "Invalid method name: '%.*s'",
                  (int)(m.name_len > 256 ? 256 : m.name_len), m.name);
         info->status = TC_APPEX_UNKNOWN_METHOD;
-        tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD, msg);
+        tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD, msg,
+                               strlen(msg));
         return TC_OK;
     }
     bool oneway = m.type == TC_MSG_ONEWAY || d->svc->functions[idx]->oneway;

@@ -51,7 +51,8 @@ test_write_and_read(void **state)
             tc_buf_init(&out);
             tc_proto_t p;
             tc_proto_init(&p, ops, NULL, 0, &out);
-            tc_message_write_appex(&p, k->name, strlen(k->name), k->seqid, k->type, k->message);
+            tc_message_write_appex(&p, k->name, strlen(k->name), k->seqid, k->type, k->message,
+                                   k->message != NULL ? strlen(k->message) : 0);
             assert_hex(out.data, out.len, f == 0 ? k->binary : k->compact, k->name);
 
             tc_proto_reset_input(&p, out.data, out.len);
@@ -145,6 +146,31 @@ test_read_tolerant(void **state)
     assert_int_equal(read_appex(&tc_proto_compact, "18", &ex), TC_AGAIN);
 }
 
+/* The message is written with its length: a NUL inside (a Lua error's text) does not cut it. */
+static void
+test_write_message_with_nul(void **state)
+{
+    (void)state;
+    static const char text[] = "before\0after";
+    for (int f = 0; f < 2; f++) {
+        const tc_proto_ops_t *ops = f == 0 ? &tc_proto_binary : &tc_proto_compact;
+        tc_buf_t out;
+        tc_buf_init(&out);
+        tc_proto_t p;
+        tc_proto_init(&p, ops, NULL, 0, &out);
+        tc_message_write_appex(&p, "m", 1, 3, TC_APPEX_INTERNAL_ERROR, text, sizeof(text) - 1);
+        tc_proto_reset_input(&p, out.data, out.len);
+        tc_msg_hdr_t m;
+        tc_appex_t ex;
+        assert_int_equal(read_appex_msg(&p, &ex, &m), TC_OK);
+        assert_int_equal(tc_proto_left(&p), 0);
+        assert_int_equal(ex.type, TC_APPEX_INTERNAL_ERROR);
+        assert_int_equal(ex.message_len, sizeof(text) - 1);
+        assert_memory_equal(ex.message, text, sizeof(text) - 1);
+        tc_buf_deinit(&out);
+    }
+}
+
 static void
 test_type_names(void **state)
 {
@@ -165,6 +191,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_and_read),
         cmocka_unit_test(test_read_tolerant),
+        cmocka_unit_test(test_write_message_with_nul),
         cmocka_unit_test(test_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
