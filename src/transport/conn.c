@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -203,17 +205,38 @@ on_write(evutil_socket_t fd, short what, void *arg)
 
 /* ---- reading ---- */
 
-static const char *
-scan_error(int rc)
+/*
+ * Close after the scanner refused the message at 'data': say what was wrong
+ * as closely as the transport can tell (a framed scanner refuses only the
+ * frame's length; a buffered one the skip of the whole message).
+ */
+static void
+close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
 {
-    switch (rc) {
-    case TC_ELIMIT:
-        return "message over the size limit";
-    case TC_EPROTO:
-        return "invalid bytes for the configured transport and protocol";
-    default:
-        return tc_strerror(rc);
+    char why[200];
+    const char *proto = c->protocol != NULL ? c->protocol->name : "THeader";
+    if (c->transport == &tc_transport_framed && (rc == TC_ELIMIT || rc == TC_EPROTO)) {
+        int32_t n = (int32_t)((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+                              (uint32_t)data[2] << 8 | data[3]);
+        if (rc == TC_ELIMIT) {
+            snprintf(why, sizeof(why), "frame of %" PRId32 " bytes over max_frame_size (%zu)", n,
+                     c->_max);
+        } else {
+            snprintf(why, sizeof(why), "frame length %" PRId32 " (must be 1 or more)", n);
+        }
+    } else if (c->transport == &tc_transport_buffered && rc == TC_ELIMIT) {
+        snprintf(why, sizeof(why),
+                 "%s message, or a size in it, over max_message_size (%zu), or nested deeper "
+                 "than %d",
+                 proto, c->_max, TC_PROTO_DEPTH_MAX);
+    } else if (rc == TC_EPROTO) {
+        snprintf(why, sizeof(why),
+                 "invalid %s %s message (version, message type, type id, size or varint)",
+                 c->transport->name, proto);
+    } else {
+        snprintf(why, sizeof(why), "%s", tc_strerror(rc));
     }
+    tc_conn_close(c, why);
 }
 
 /*
@@ -295,7 +318,7 @@ process(tc_conn_t *c)
             break;
         }
         if (rc != TC_OK) {
-            tc_conn_close(c, scan_error(rc));
+            close_scan_error(c, c->_in.data + pos, rc);
             return;
         }
         c->in_call = true;

@@ -11,6 +11,7 @@
 #include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "protocol/message.h"
 #include "worker/accesslog.h"
 #include "worker/worker.h"
 
@@ -130,7 +131,10 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
         return rc;
     }
     if (err.code != TC_OK) {
-        tc_log(TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
+        /* what the client sent is a warning; what a handler did is an error */
+        bool client =
+            info.status == TC_APPEX_PROTOCOL_ERROR || info.status == TC_APPEX_INVALID_MESSAGE_TYPE;
+        tc_log(client ? TC_LOG_WARNING : TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
     }
     if (out->len == body) {
         out->len = before; /* oneway: nothing to send, not even a frame header */
