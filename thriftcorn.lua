@@ -20,6 +20,10 @@ protocol = "auto"
 -- Seconds a client may stay silent between calls (nil: forever).
 client_timeout = 30
 
+-- Connections each worker holds at once; past it, new clients wait in the
+-- listen backlog until a connection closes.
+worker_connections = 1000
+
 -- The service: its IDL, its name in the IDL, and the Lua module with one
 -- function per method. Relative paths are relative to this file.
 service = {

@@ -56,6 +56,9 @@ M.settings = {
     doc = "Up to this many calls added at random to max_requests, per worker." },
   { name = "backlog", kind = "int", default = 2048, min = 1,
     doc = "Listen backlog of every bind." },
+  { name = "worker_connections", kind = "int", default = 1000, min = 1, max = 1048576,
+    doc = "Connections a worker holds at once; past it the worker stops accepting until one "
+      .. "closes, and new clients wait in the listen backlog." },
   { name = "reuse_port", kind = "bool", default = false,
     doc = "Set SO_REUSEPORT on TCP binds." },
   { name = "pidfile", kind = "string", default = nil,

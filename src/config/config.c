@@ -113,6 +113,7 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->max_requests = (int)get_number(L, idx, "max_requests", 0);
     cfg->max_requests_jitter = (int)get_number(L, idx, "max_requests_jitter", 0);
     cfg->backlog = (int)get_number(L, idx, "backlog", 2048);
+    cfg->worker_connections = (int)get_number(L, idx, "worker_connections", 1000);
     cfg->reuse_port = get_bool(L, idx, "reuse_port");
     cfg->pidfile = get_string(L, idx, "pidfile", NULL);
     cfg->daemon = get_bool(L, idx, "daemon");

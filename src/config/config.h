@@ -50,6 +50,7 @@ typedef struct tc_config {
     int max_requests;        /* 0 = never */
     int max_requests_jitter;
     int backlog;
+    int worker_connections; /* connections a worker holds at once */
     bool reuse_port;
     char *pidfile; /* NULL: none */
     bool daemon;

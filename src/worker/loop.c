@@ -42,6 +42,8 @@ struct tc_loop {
     bool accepting;             /* accept events are added; guarded by 'lock' */
     struct event **accept_evs;  /* one per listener */
     struct event *accept_retry; /* re-enables accepting after EMFILE */
+    struct event *resume;       /* re-enables accepting after worker_connections (any thread) */
+    atomic_bool full;           /* accepting paused at worker_connections */
     struct event *sweep;        /* client_timeout */
     struct event *wake;         /* incoming connections or accept turn from the watchdog */
     struct event *stop;
@@ -77,6 +79,70 @@ set_accepting(tc_loop_t *lp, bool on)
     }
 }
 
+/* ---- worker_connections ---- */
+
+/* How often, at most, reaching worker_connections is logged. */
+#define FULL_LOG_NS (60LL * 1000000000LL)
+
+/* Take one of the worker's connection slots before accept(); false at the limit. */
+static bool
+slot_take(tc_loop_shared_t *sh)
+{
+    int n = atomic_load(&sh->nconns);
+    while (n < sh->max_conns) {
+        if (atomic_compare_exchange_weak(&sh->nconns, &n, n + 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Give a slot back (any loop's thread) and wake the loops paused at the limit. */
+static void
+slot_give(tc_loop_shared_t *sh)
+{
+    atomic_fetch_sub(&sh->nconns, 1);
+    if (atomic_load(&sh->stopping)) {
+        return; /* no loop accepts any more; the loops may be going away */
+    }
+    for (int i = 0; i < sh->nloops; i++) {
+        tc_loop_t *lp = sh->loops[i];
+        if (atomic_load(&lp->full) && atomic_exchange(&lp->full, false)) {
+            event_active(lp->resume, EV_TIMEOUT, 0);
+        }
+    }
+}
+
+/*
+ * At the limit: stop accepting on this loop until slot_give() wakes it; the
+ * kernel's listen backlog holds new clients meanwhile. 'full' is set before
+ * the count is read again and slot_give() lowers the count before it reads
+ * 'full', so one of the two sees the other: no wake-up is lost. False when
+ * a slot came free meanwhile and nobody else will wake us: accept on.
+ */
+static bool
+pause_full(tc_loop_t *lp)
+{
+    tc_loop_shared_t *sh = lp->shared;
+    atomic_store(&lp->full, true);
+    if (atomic_load(&sh->nconns) < sh->max_conns && atomic_exchange(&lp->full, false)) {
+        return false;
+    }
+    for (size_t k = 0; k < sh->nlisteners; k++) {
+        event_del(lp->accept_evs[k]);
+    }
+    long long now = now_ns();
+    long long last = atomic_load(&sh->full_logged);
+    if ((last == 0 || now - last >= FULL_LOG_NS) &&
+        atomic_compare_exchange_strong(&sh->full_logged, &last, now)) {
+        tc_log(TC_LOG_WARNING,
+               "worker_connections (%d) reached: not accepting until a connection closes "
+               "(logged at most once a minute)",
+               sh->max_conns);
+    }
+    return true;
+}
+
 /* ---- connections ---- */
 
 static void
@@ -87,6 +153,7 @@ conn_closed(tc_conn_t *c, void *arg)
     if (TC_UNLIKELY(lp->hooks != NULL)) {
         tc_hooks_run_conn(lp->hooks, "post_connect_closed", lp->index, c->peer);
     }
+    slot_give(lp->shared);
     if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
         event_base_loopbreak(lp->base);
     }
@@ -173,6 +240,7 @@ peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
     }
 }
 
+/* After EMFILE (a timer) or a slot come free (slot_give()): accept again. */
 static void
 accept_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -193,10 +261,19 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
     tc_loop_t *lp = arg;
     /* a bounded batch, so one busy listener cannot starve the loop */
     for (int i = 0; i < 64; i++) {
+        if (!slot_take(lp->shared)) {
+            if (pause_full(lp)) {
+                return;
+            }
+            continue;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
+            int e = errno;
+            slot_give(lp->shared);
+            errno = e;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* out of descriptors: pause accepting for a second, log at most once a second */
                 double now = tc_conn_now();
@@ -328,6 +405,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
             event_new(lp->base, shared->listeners[i].fd, EV_READ | EV_PERSIST, on_accept, lp);
     }
     lp->accept_retry = evtimer_new(lp->base, accept_retry, lp);
+    lp->resume = event_new(lp->base, -1, 0, accept_retry, lp);
     lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
     lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
     if (shared->cfg->client_timeout > 0) {
@@ -399,6 +477,7 @@ tc_loop_free(tc_loop_t *lp)
     }
     free(lp->accept_evs);
     event_free(lp->accept_retry);
+    event_free(lp->resume);
     event_free(lp->wake);
     event_free(lp->stop);
     if (lp->sweep != NULL) {

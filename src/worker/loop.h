@@ -26,6 +26,17 @@ typedef struct tc_loop_shared {
     tc_conn_settings_t conn;
     const tc_proto_ops_t *protocol;
     atomic_int stopping; /* graceful stop requested */
+    /*
+     * worker_connections: 'nconns' counts the connections of every loop; a
+     * loop takes a slot before accept() and gives it back when the
+     * connection closes. 'loops' lets the closing loop wake the loops that
+     * stopped accepting at the limit (set before the threads start).
+     */
+    atomic_int nconns;
+    int max_conns;
+    tc_loop_t *const *loops;
+    int nloops;
+    atomic_llong full_logged; /* ns (monotonic) of the last "limit reached" log line */
 } tc_loop_shared_t;
 
 /* The connection callbacks of every loop: set as tc_conn_settings_t.handler. */

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <event2/thread.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ boot(worker_t *w, const tc_worker_args_t *args)
     w->shared.conn.max_frame_size = cfg->max_frame_size;
     w->shared.conn.max_message_size = cfg->max_message_size;
     atomic_init(&w->shared.stopping, 0);
+    atomic_init(&w->shared.nconns, 0);
+    atomic_init(&w->shared.full_logged, 0);
+    w->shared.max_conns = cfg->worker_connections > 0 ? cfg->worker_connections : INT_MAX;
     /* "auto": NULL, detected per connection */
     if ((w->shared.protocol == NULL && strcmp(cfg->protocol, "auto") != 0) ||
         (w->shared.conn.transport == NULL && strcmp(cfg->transport, "auto") != 0)) {
@@ -104,6 +108,7 @@ boot(worker_t *w, const tc_worker_args_t *args)
         return TC_WORKER_EXIT_BOOT;
     }
     w->loops = tc_xcalloc((size_t)cfg->threads, sizeof(tc_loop_t *));
+    w->shared.loops = w->loops;
     int naccept = accepting_loops(cfg->threads);
     for (int i = 0; i < cfg->threads; i++) {
         tc_err_t err;
@@ -114,6 +119,7 @@ boot(worker_t *w, const tc_worker_args_t *args)
             return TC_WORKER_EXIT_BOOT;
         }
         w->nloops++;
+        w->shared.nloops = w->nloops;
         if (cfg->conn_hooks) {
             /* connection hooks run on this loop's thread, in a Lua state of its own */
             tc_hooks_t *h = tc_hooks_new(cfg->path, &err);
@@ -132,6 +138,7 @@ shutdown_loops(worker_t *w)
     for (int i = 0; i < w->nloops; i++) {
         tc_loop_join(w->loops[i]);
     }
+    w->shared.nloops = 0; /* closing what is left wakes no loop */
     for (int i = 0; i < w->nloops; i++) {
         tc_loop_free(w->loops[i]);
     }
