@@ -21,7 +21,11 @@
 
 /* Smallest free space offered to read(2). */
 #define READ_MIN 16384
-/* Replies buffered beyond this stop reading until the client takes them. */
+/*
+ * Replies buffered beyond this stop reading, and handling the calls already
+ * read, until the client takes them: a pipelining client that does not read
+ * cannot make the server buffer more than this plus one reply.
+ */
 #define OUT_HIGH_WATER (4u << 20)
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
@@ -196,7 +200,11 @@ on_write(evutil_socket_t fd, short what, void *arg)
     (void)what;
     tc_conn_t *c = arg;
     c->_in_cb = true;
-    flush(c);
+    if (flush(c) && c->_stalled && c->_out.len - c->_out_off < OUT_HIGH_WATER) {
+        /* the calls left waiting in the input buffer: handle them now */
+        c->_stalled = false;
+        event_active(c->_rev, EV_READ, 0);
+    }
     c->_in_cb = false;
     if (c->_closed) {
         conn_free(c);
@@ -301,6 +309,16 @@ process(tc_conn_t *c)
     const tc_conn_settings_t *s = c->_s;
     size_t pos = 0;
     while (!c->_closed && pos < c->_in.len) {
+        if (TC_UNLIKELY(c->_out.len - c->_out_off >= OUT_HIGH_WATER)) {
+            /* backpressure: no more calls until the client takes its replies */
+            if (!flush(c)) {
+                return;
+            }
+            if (c->_out.len - c->_out_off >= OUT_HIGH_WATER) {
+                c->_stalled = true;
+                break;
+            }
+        }
         if (TC_UNLIKELY(c->transport == NULL)) {
             int drc = detect(c);
             if (drc == TC_AGAIN) {
@@ -338,9 +356,15 @@ process(tc_conn_t *c)
         return;
     }
     tc_buf_consume(&c->_in, pos);
-    /* a partial message left over started arriving no later than this read */
-    c->msg_since =
-        c->_in.len == 0 ? 0.0 : (pos > 0 || c->msg_since == 0.0 ? c->last_io : c->msg_since);
+    /*
+     * a partial message left over started arriving no later than this read;
+     * calls held back by backpressure wait for the client, not the reverse
+     */
+    if (c->_in.len == 0 || c->_stalled) {
+        c->msg_since = 0.0;
+    } else if (pos > 0 || c->msg_since == 0.0) {
+        c->msg_since = c->last_io;
+    }
     if (c->_out.len > c->_out_off) {
         flush(c);
     } else if (c->_close_when_done && tc_conn_idle(c)) {

@@ -65,6 +65,7 @@ struct tc_conn {
     bool _closed; /* closed, free pending */
     bool _close_when_done;
     bool _writing; /* EV_WRITE is armed */
+    bool _stalled; /* whole messages wait in _in until the replies owed drain */
     const tc_conn_settings_t *_s;
     size_t _max; /* the scanner's limit for this connection's transport */
     struct event *_rev;

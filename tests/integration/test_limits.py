@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Resource limits on the real server: worker_connections (past it the
 worker stops accepting, the listen backlog holds the next client, and the
-worker does not spin)."""
+worker does not spin), and backpressure on a pipelining client that does not
+read its replies (the server stops handling its calls instead of buffering
+their replies)."""
 
 import os
 import select
@@ -94,6 +96,54 @@ class LimitsTest(unittest.TestCase):
                 self.assertEqual(hc.echo("still"), "still")
                 hs.close()
             self.assertEqual(srv.worker_pids(), pids)
+
+    def test_pipelining_client_that_does_not_read(self):
+        """Every call gets a 400 KB reply; 100 of them would be 40 MB. The
+        server stops at its 4 MiB output bound plus the socket buffers, then
+        answers every call once the client reads."""
+        calls = 100
+        size = 100000
+        alog = os.path.join(harness.tempfile.mkdtemp(prefix="tc-lim-"), "access.log")
+        settings = SERVICE + 'workers = 1\nthreads = 1\naccesslog = "%s"\n' % alog
+        with harness.Server(settings) as srv:
+            c, sock = self.open_client(srv.port, rcvbuf=65536)
+            for _ in range(calls):
+                c.send_range(size)
+
+            def handled():
+                try:
+                    with open(alog) as f:
+                        return f.read().count("range")
+                except FileNotFoundError:
+                    return 0
+
+            # wait until the server stops making progress, then count
+            last = -1
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                time.sleep(1.0)
+                now = handled()
+                if now == last and now > 0:
+                    break
+                last = now
+            held_back = handled()
+            self.assertGreater(held_back, 0)
+            # 4 MiB + a 4 MB kernel send buffer + 64 KB receive buffer: about 21 replies
+            self.assertLess(held_back, calls // 2,
+                            "%d of %d replies buffered for a client that reads none"
+                            % (held_back, calls))
+
+            # another client of the same (only) thread is served meanwhile
+            other, osock = self.open_client(srv.port)
+            self.assertEqual(other.echo("meanwhile"), "meanwhile")
+            osock.close()
+
+            for _ in range(calls):
+                got = c.recv_range()
+                self.assertEqual(len(got), size)
+                self.assertEqual((got[0], got[-1]), (1, size))
+            self.assertEqual(handled(), calls)
+            sock.close()
 
 
 if __name__ == "__main__":
