@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """thriftcorn-bench end to end: against thriftcorn serving bench/thriftcorn.lua
-every benchmark call succeeds with no error; against a handler that answers
-wrongly, or a server that is not there, the tool counts errors, prints
-"ERRORS: N" and exits 1. Every run is bounded by -n or -d and a timeout."""
+(the Lua handler) and bench/thriftcorn-c.lua (the C plugin) every benchmark
+call succeeds with no error, and the two handlers give the same replies to
+the same edge cases; against a handler that answers wrongly, or a server
+that is not there, the tool counts errors, prints "ERRORS: N" and exits 1.
+Every run is bounded by -n or -d and a timeout."""
 
 import json
 import os
@@ -11,11 +13,15 @@ import subprocess
 import unittest
 
 import harness
+from thrift.Thrift import TApplicationException
 
 BENCH = os.environ.get("THRIFTCORN_BENCH_BIN",
                        os.path.join(harness.SOURCE_DIR, "build", "thriftcorn-bench"))
 BENCH_DIR = os.path.join(harness.SOURCE_DIR, "bench")
 IDL = os.path.join(BENCH_DIR, "bench.thrift")
+BUILD = os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR, "build"))
+# bench/thriftcorn-c.lua finds the plugin of this build through the environment
+C_PLUGIN_ENV = {"THRIFTCORN_BENCH_PLUGIN": os.path.join(BUILD, "bench", "libbench_c.so")}
 
 # A bench.thrift service that gets things wrong in every way the tool must notice.
 WRONG_HANDLER = """
@@ -57,14 +63,33 @@ def result(stdout):
             "p50": float(m.group(4)), "p99": float(m.group(6)), "max": float(m.group(8))}
 
 
+def bench_server(config, env=None):
+    """bench/CONFIG itself on a free port (a flag wins over the file), with an
+    access log beside its error log."""
+    srv = harness.Server("", start=False, args=["--bind", "127.0.0.1:0", "--threads", "8"],
+                         env=env)
+    srv.config = os.path.join(BENCH_DIR, config)
+    srv.accesslog = os.path.join(srv.dir, "access.log")
+    srv.args += ["--accesslog", srv.accesslog]
+    return srv.start()
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 class BenchToolTest(unittest.TestCase):
+    """The Lua handler: bench/thriftcorn.lua."""
+    CONFIG = "thriftcorn.lua"
+    ENV = None
+
     @classmethod
     def setUpClass(cls):
-        # bench/thriftcorn.lua itself, on a free port (a flag wins over the file)
-        cls.srv = harness.Server("", start=False,
-                                 args=["--bind", "127.0.0.1:0", "--threads", "8"])
-        cls.srv.config = os.path.join(BENCH_DIR, "thriftcorn.lua")
-        cls.srv.start()
+        cls.srv = bench_server(cls.CONFIG, cls.ENV)
 
     @classmethod
     def tearDownClass(cls):
@@ -110,6 +135,23 @@ class BenchToolTest(unittest.TestCase):
                                  "--idl", IDL, "--method", "Bench.fail", "--args", "{3}")
         self.assert_clean(rc, out, err)
 
+    def test_fire(self):
+        # oneway: thriftcorn-bench does not send it (no reply to check); the
+        # access log shows each fire() served, and the connection goes on
+        harness.gen_py(IDL)
+        Bench = harness.load_gen("bench.Bench")
+        c, trans = harness.client(Bench, self.srv.port, "framed")
+        try:
+            for x in range(5):
+                c.fire(x)
+            self.assertEqual(c.add(2, 3), 5)
+        finally:
+            trans.close()
+        fired = lambda: read(self.srv.accesslog).count(" Bench.fire oneway ")  # noqa: E731
+        self.assertEqual(harness.wait_for(lambda: fired() == 5, timeout=20), True,
+                         read(self.srv.accesslog))
+        self.assertNotRegex(read(self.srv.accesslog), r"Bench\.fire (?!oneway)")
+
     def test_bad_options_exit_2(self):
         for args in (["--call", "nope"], ["--call", "batch"], ["--idl", IDL, "--method",
                      "Bench.fire"], ["--idl", IDL, "--method", "Bench.add", "--args", "{c=1}"],
@@ -118,6 +160,70 @@ class BenchToolTest(unittest.TestCase):
                 rc, out, err = run_bench(self.srv.port, "-n", "1", *args)
                 self.assertEqual(rc, 2, out + err)
                 self.assertIn("thriftcorn-bench:", err)
+
+
+class BenchToolCPluginTest(BenchToolTest):
+    """The same calls against the C plugin: bench/thriftcorn-c.lua."""
+    CONFIG = "thriftcorn-c.lua"
+    ENV = C_PLUGIN_ENV
+
+
+class LuaAndCAgreeTest(unittest.TestCase):
+    """Edge cases thriftcorn-bench does not send: the Lua handler and the C
+    plugin give the same reply, exception or failure."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(IDL)
+        cls.Bench = harness.load_gen("bench.Bench")
+        cls.T = harness.load_gen("bench.ttypes")
+        cls.servers = []
+        cls.servers.append(bench_server("thriftcorn.lua"))
+        cls.servers.append(bench_server("thriftcorn-c.lua", C_PLUGIN_ENV))
+
+    @classmethod
+    def tearDownClass(cls):
+        for srv in cls.servers:
+            srv.stop()
+
+    def outcome(self, srv, method, *args):
+        c, trans = harness.client(self.Bench, srv.port, "framed")
+        try:
+            return ("ok", getattr(c, method)(*args))
+        except self.T.BenchError as e:
+            return ("BenchError", e.code, e.message)
+        except TApplicationException as e:
+            return ("TApplicationException", e.type)
+        finally:
+            trans.close()
+
+    def test_same_outcomes(self):
+        T = self.T
+        full = T.Item(id=41, name="n\u00e9", score=-0.25, tags=[7, -1], attrs={"a": "b", "": ""},
+                      flag=False)
+        cases = [
+            ("ping",), ("echo", ""), ("echo", "x" * 100000), ("add", 2**63 - 1, 1),
+            ("add", -5, 3), ("roundtrip", full), ("roundtrip", T.Item(id=-1)),
+            ("roundtrip", T.Item(id=2**63 - 1, tags=[], attrs={})), ("roundtrip", T.Item()),
+            ("batch", 0), ("batch", -3), ("batch", 3), ("fail", 0), ("fail", -2**31),
+            ("sleep", 0), ("sleep", -1),
+        ]
+        for case in cases:
+            with self.subTest(case=case[0], args=repr(case[1:])[:60]):
+                lua, c = (self.outcome(srv, *case) for srv in self.servers)
+                self.assertEqual(c, lua)
+        # and what they agree on is what bench.thrift says
+        self.assertEqual(self.outcome(self.servers[1], "roundtrip", full)[1],
+                         T.Item(id=42, name="n\u00e9", score=-0.25, tags=[7, -1],
+                                attrs={"a": "b", "": ""}, flag=False))
+        self.assertEqual(self.outcome(self.servers[1], "add", 2**63 - 1, 1), ("ok", -2**63))
+        self.assertEqual(self.outcome(self.servers[1], "batch", 2)[1], [
+            T.Item(id=0, name="item-0", score=0.0, tags=[0, 1, 2], attrs={"k": "v0"}),
+            T.Item(id=1, name="item-1", score=0.5, tags=[1, 2, 3], attrs={"k": "v1"})])
+        self.assertEqual(self.outcome(self.servers[1], "fail", -2**31),
+                         ("BenchError", -2**31, "fail -2147483648"))
+        self.assertEqual(self.outcome(self.servers[1], "sleep", -1),
+                         ("TApplicationException", TApplicationException.INTERNAL_ERROR))
 
 
 class BenchToolErrorsTest(unittest.TestCase):
