@@ -9,7 +9,8 @@
  * Versioning: TC_PLUGIN_ABI_MAJOR changes only when something here changes
  * incompatibly; the host refuses a plugin built for another major version.
  * TC_PLUGIN_ABI_MINOR grows when functions are appended to tc_host_api_t or
- * fields to the end of a descriptor; a plugin tests for a function with
+ * fields to the end of a descriptor, or when the host starts doing more for
+ * a plugin (minor 2: readers return IDL defaults); a plugin tests for a function with
  * TC_HOST_HAS(api, member) before calling it, so old plugins keep working
  * with newer servers and new plugins can degrade on older ones.
  */
@@ -26,7 +27,7 @@ extern "C" {
 /** ABI major version: a host loads only plugins built with the same major. */
 #define TC_PLUGIN_ABI_MAJOR 1
 /** ABI minor version: grows when the host API or descriptors grow at the end. */
-#define TC_PLUGIN_ABI_MINOR 1
+#define TC_PLUGIN_ABI_MINOR 2
 
 /** Mark the entry point exported even under -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -44,7 +45,7 @@ extern "C" {
  */
 enum {
     TC_PLUGIN_OK = 0,
-    /** The client did not send the field (IDL defaults are not applied). */
+    /** The client did not send the field, and the IDL gives it no default. */
     TC_PLUGIN_ENOTSET = -2001,
     /** No field with that id, or the accessor does not match the field's type. */
     TC_PLUGIN_ETYPE = -2002,
@@ -239,8 +240,11 @@ typedef const tc_plugin_t *(*tc_plugin_entry_fn)(uint32_t host_abi_major, uint32
  * be called from the handler thread running that call. Their results point
  * into the request bytes or the call's arena: valid until the handler
  * returns, never freed by the plugin. They return TC_PLUGIN_OK,
- * TC_PLUGIN_ENOTSET (the client did not send that field), TC_PLUGIN_ETYPE
- * (no such field id, or another type) or TC_PLUGIN_ERANGE.
+ * TC_PLUGIN_ENOTSET (the client did not send that field and the IDL gives
+ * it no default), TC_PLUGIN_ETYPE (no such field id, or another type) or
+ * TC_PLUGIN_ERANGE. A field the client left out reads as its IDL default,
+ * as in a Lua handler (since ABI minor 2; a union's default only when no
+ * member was sent); has() still tells whether it was sent.
  *
  * The reply builder (put_*, begin_*, end, raise) writes straight into the
  * connection's output buffer, checked against the IDL as it goes. The
@@ -289,7 +293,7 @@ struct tc_host_api {
 
     /* ---- reading a struct's fields by id ---- */
 
-    /** 1 if field 'id' was sent, else 0. */
+    /** 1 if field 'id' was sent, else 0 (an IDL default does not count as sent). */
     int (*has)(const tc_view_t *v, int16_t id);
     int (*get_bool)(const tc_view_t *v, int16_t id, int *out);
     int (*get_byte)(const tc_view_t *v, int16_t id, int8_t *out);

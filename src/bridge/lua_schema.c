@@ -6,6 +6,7 @@
 #include "bridge/lua_schema.h"
 
 #include "bridge/lua_value.h"
+#include "schema/codec.h"
 
 #include <lauxlib.h>
 #include <string.h>
@@ -158,6 +159,152 @@ compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const cha
     }
 }
 
+/* ---- IDL defaults as C values, for the readers of C handlers ---- */
+
+static void c_value(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out);
+
+/* Entries of the table at 'idx' (sets and maps are keyed tables). */
+static size_t
+table_count(lua_State *L, int idx)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        n++;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* The 16 bytes of a uuid text the IDL checked (8-4-4-4-12 hex digits). */
+static const uint8_t *
+c_uuid(compiler_t *c, const char *text)
+{
+    uint8_t *u = tc_schema_alloc(c->s, 16);
+    size_t k = 0;
+    for (const char *p = text; *p != '\0' && k < 32; p++) {
+        int ch = (unsigned char)*p;
+        int h = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (h >= 0) {
+            u[k / 2] = (uint8_t)(u[k / 2] | (k % 2 ? h : h << 4));
+            k++;
+        }
+    }
+    return u;
+}
+
+/* A list (a sequence), set ({elem = true}) or map ({key = value}) default. */
+static void
+c_seq(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
+{
+    lua_State *L = c->L;
+    bool map = t->kind == TC_KIND_MAP;
+    size_t n = t->kind == TC_KIND_LIST ? (size_t)luaL_len(L, idx) : table_count(L, idx);
+    size_t count = map ? 2 * n : n;
+    tc_seq_t *s = tc_schema_alloc(c->s, sizeof(*s));
+    s->type = t;
+    s->n = n;
+    s->items = count ? tc_schema_alloc(c->s, count * sizeof(tc_value_t)) : NULL;
+    if (t->kind == TC_KIND_LIST) {
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)i + 1);
+            c_value(c, -1, t->elem, &s->items[i]);
+            lua_pop(L, 1);
+        }
+    } else {
+        size_t i = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            c_value(c, -2, t->elem, &s->items[map ? 2 * i : i]);
+            if (map) {
+                c_value(c, -1, t->value, &s->items[2 * i + 1]);
+            }
+            i++;
+            lua_pop(L, 1);
+        }
+    }
+    out->u.seq = s;
+}
+
+/* A struct default: {field name = value}; fields it leaves out stay unset. */
+static void
+c_struct(compiler_t *c, int idx, const tc_struct_t *st, tc_value_t *out)
+{
+    lua_State *L = c->L;
+    tc_view_t *v = tc_schema_alloc(c->s, sizeof(*v));
+    v->st = st;
+    v->vals = tc_schema_alloc(c->s, sizeof(tc_value_t) * (st->nfields ? st->nfields : 1u));
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        size_t len;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        for (uint16_t i = 0; name != NULL && i < st->nfields; i++) {
+            const tc_field_t *f = &st->fields[i];
+            if (f->name != NULL && f->name_len == len && memcmp(f->name, name, len) == 0) {
+                c_value(c, -1, &f->type, &v->vals[i]);
+                break;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    out->u.view = v;
+}
+
+/* The resolved default at 'idx' (a value thriftcorn.idl checked against 't') into 'out'. */
+static void
+c_value(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 6, "thriftcorn: nested default value");
+    out->kind = t->kind;
+    switch ((tc_kind_t)t->kind) {
+    case TC_KIND_BOOL:
+        out->u.i = lua_toboolean(L, idx);
+        break;
+    case TC_KIND_BYTE:
+    case TC_KIND_I16:
+    case TC_KIND_I32:
+    case TC_KIND_I64:
+    case TC_KIND_ENUM:
+        out->u.i = lua_tointeger(L, idx);
+        break;
+    case TC_KIND_DOUBLE:
+        out->u.d = lua_tonumber(L, idx);
+        break;
+    case TC_KIND_STRING:
+    case TC_KIND_BINARY: {
+        size_t len = 0;
+        const char *str = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : "";
+        out->u.bin.ptr = tc_schema_strdup(c->s, str, len);
+        out->u.bin.len = len;
+        break;
+    }
+    case TC_KIND_UUID:
+        out->u.uuid = c_uuid(c, lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : "");
+        break;
+    case TC_KIND_LIST:
+    case TC_KIND_SET:
+    case TC_KIND_MAP:
+        if (lua_type(L, idx) != LUA_TTABLE) {
+            luaL_error(L, "thriftcorn.core.compile: a container default is not a table");
+        }
+        c_seq(c, idx, t, out);
+        break;
+    case TC_KIND_STRUCT:
+        if (lua_type(L, idx) != LUA_TTABLE) {
+            luaL_error(L, "thriftcorn.core.compile: a struct default is not a table");
+        }
+        c_struct(c, idx, t->st, out);
+        break;
+    }
+}
+
+/* ---- structs, functions, services ---- */
+
 static const tc_struct_t *
 compile_struct(compiler_t *c, int idx)
 {
@@ -201,6 +348,15 @@ compile_struct(compiler_t *c, int idx)
     }
     if (tc_schema_struct_seal(c->s, st) != TC_OK) {
         luaL_error(L, "thriftcorn.core.compile: struct %s has a duplicate field id", name);
+    }
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        if (st->fields[i].has_default) {
+            tc_value_t *d = tc_schema_alloc(c->s, sizeof(*d));
+            lua_rawgeti(L, dtab, i + 1);
+            c_value(c, -1, &st->fields[i].type, d);
+            lua_pop(L, 1);
+            st->fields[i].dflt = d;
+        }
     }
     /* what the decoder needs per Lua state: defaults and the instance metatable */
     lua_pushvalue(L, dtab);

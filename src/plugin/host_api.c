@@ -64,11 +64,11 @@ api_fail(tc_call_t *call, const char *fmt, ...)
 
 /* ---- readers ---- */
 
-/* The value of field 'id' if it was sent and is one of the kinds a..b. */
+/* The value of field 'id' (as sent, else its IDL default) if it is one of the kinds a..b. */
 static int
 field(const tc_view_t *v, int16_t id, int a, int b, const tc_value_t **out)
 {
-    const tc_value_t *x = tc_codec_view_get(v, id);
+    const tc_value_t *x = tc_codec_view_value(v, id);
     if (x == NULL) {
         return TC_PLUGIN_ETYPE;
     }
@@ -205,7 +205,7 @@ api_get_struct(const tc_view_t *v, int16_t id, const tc_view_t **out)
 static int
 api_get_seq(const tc_view_t *v, int16_t id, const tc_seq_t **out)
 {
-    const tc_value_t *x = tc_codec_view_get(v, id);
+    const tc_value_t *x = tc_codec_view_value(v, id);
     if (x == NULL) {
         return TC_PLUGIN_ETYPE;
     }
@@ -223,7 +223,7 @@ api_get_seq(const tc_view_t *v, int16_t id, const tc_seq_t **out)
 static int
 api_get(const tc_view_t *v, int16_t id, tc_value_t *out)
 {
-    const tc_value_t *x = tc_codec_view_get(v, id);
+    const tc_value_t *x = tc_codec_view_value(v, id);
     if (x == NULL) {
         return TC_PLUGIN_ETYPE;
     }

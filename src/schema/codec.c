@@ -217,6 +217,26 @@ tc_codec_view_get(const tc_view_t *v, int16_t id)
     return f != NULL ? &v->vals[f - v->st->fields] : NULL;
 }
 
+const tc_value_t *
+tc_codec_view_value(const tc_view_t *v, int16_t id)
+{
+    const tc_field_t *f = tc_schema_field_by_id(v->st, id);
+    if (f == NULL) {
+        return NULL;
+    }
+    const tc_value_t *x = &v->vals[f - v->st->fields];
+    if (x->kind != TC_VAL_UNSET || f->dflt == NULL) {
+        return x;
+    }
+    /* a union holds one member: its default stands in only when none was sent (as in Lua) */
+    for (uint16_t i = 0; v->st->kind == TC_STRUCT_UNION && i < v->st->nfields; i++) {
+        if (v->vals[i].kind != TC_VAL_UNSET) {
+            return x;
+        }
+    }
+    return f->dflt;
+}
+
 /* ---- writing ---- */
 
 static int

@@ -32,7 +32,8 @@ struct tc_seq {
  * Decode one struct of type 'st' that 'p' reads next. Fields with an
  * unknown id or another wire type are skipped (as Apache Thrift does); a
  * container whose element types differ from the IDL, or a missing required
- * field, is an error. IDL defaults are not applied. Returns TC_OK with
+ * field, is an error. Fields left out stay unset in the view (readers get
+ * IDL defaults from tc_codec_view_value()). Returns TC_OK with
  * '*out' set, or TC_EPROTO / TC_ELIMIT / TC_EMISSING with 'err' filled.
  * Ownership: everything comes from 'a'; strings and binaries point into
  * the input of 'p', so both must outlive '*out'.
@@ -40,8 +41,16 @@ struct tc_seq {
 int tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
                     tc_err_t *err) TC_NODISCARD;
 
-/* The field of 'v' with id 'id' and its value, or NULL (no such field). */
+/* The field of 'v' with id 'id' and its value as sent, or NULL (no such field). */
 const tc_value_t *tc_codec_view_get(const tc_view_t *v, int16_t id);
+
+/*
+ * tc_codec_view_get(), with the IDL default of a field that was not sent
+ * (a union's only when no member was sent): what C handlers read. The
+ * default lives as long as the schema. Kind TC_VAL_UNSET when there is
+ * neither; NULL when there is no such field.
+ */
+const tc_value_t *tc_codec_view_value(const tc_view_t *v, int16_t id);
 
 /* ---- the reply writer ---- */
 

@@ -60,6 +60,8 @@ struct tc_type {
     const char *enum_name;  /* TC_KIND_ENUM: fully qualified ("tutorial.Operation"), or NULL */
 };
 
+struct tc_value; /* thriftcorn/plugin.h */
+
 struct tc_field {
     int16_t id;
     uint8_t req; /* tc_req_t */
@@ -67,6 +69,8 @@ struct tc_field {
     const char *name;
     size_t name_len;
     tc_type_t type;
+    /* the IDL default as C handlers read it (schema/codec.h), NULL without one */
+    const struct tc_value *dflt;
 };
 
 struct tc_struct {
