@@ -273,3 +273,192 @@ tc_proto_skip_message(tc_proto_t *p)
     }
     return tc_proto_skip(p, TC_TTYPE_STRUCT);
 }
+
+/* ---- resumable skip ---- */
+
+/*
+ * The same walk as tc_proto_skip_message(), with the recursion kept in
+ * 'st' instead of on the C stack, so that it can stop where the input ends
+ * and go on from there when more has arrived. Every step reads one field
+ * header with its scalar value, one scalar element or key or value, or one
+ * struct or container header, and is committed (st->pos) only when whole;
+ * a step cut short is read again next time. The outcome of a step depends
+ * only on its own bytes and the end of the input, which only moves on, so
+ * resuming gives what a scan from the start would give.
+ */
+
+void
+tc_proto_skip_state_init(tc_proto_skip_state_t *st)
+{
+    st->pos = 0;
+    st->top = 0;
+}
+
+/* Open a struct or container of 'type' as a new frame, or step over a scalar. */
+static int
+resume_value(tc_proto_t *p, tc_proto_skip_state_t *st, uint8_t type)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    tc_proto_skip_frame_t f = {0, 0, type, 0, 0};
+    int rc;
+    switch (type) {
+    case TC_TTYPE_STRUCT:
+        if ((rc = enter(p)) == TC_OK && (rc = ops->read_struct_begin(p)) != TC_OK) {
+            p->depth--;
+        }
+        break;
+    case TC_TTYPE_LIST:
+    case TC_TTYPE_SET:
+        f.kind = TC_TTYPE_LIST;
+        if ((rc = enter(p)) == TC_OK && (rc = ops->read_list_begin(p, &f.et, &f.left)) != TC_OK) {
+            p->depth--;
+        }
+        break;
+    case TC_TTYPE_MAP:
+        if ((rc = enter(p)) == TC_OK &&
+            (rc = ops->read_map_begin(p, &f.et, &f.vt, &f.left)) != TC_OK) {
+            p->depth--;
+        }
+        f.left *= 2; /* the readers bound it by the bytes left: no overflow */
+        break;
+    default:
+        return tc_proto_skip(p, type);
+    }
+    if (rc == TC_OK) {
+        st->stack[st->top++] = f;
+    }
+    return rc;
+}
+
+/* Whole varints of a list, as skip_varints() judges them, until the input ends. */
+static int
+resume_varints(tc_proto_t *p, tc_proto_skip_frame_t *f, unsigned max)
+{
+    const uint8_t *s = p->rp;
+    unsigned run = 0;
+    while (f->left > 0 && s < p->rend) {
+        if (*s++ & 0x80) {
+            if (TC_UNLIKELY(++run == max)) {
+                return TC_EPROTO;
+            }
+        } else {
+            run = 0;
+            f->left--;
+            p->rp = s;
+        }
+    }
+    return f->left == 0 ? TC_OK : TC_AGAIN;
+}
+
+/*
+ * One step inside the innermost frame, 'f'. '*run' is set when the step
+ * was a run of fixed-size or varint elements: those stop at the last whole
+ * element, so a TC_AGAIN still leaves 'p' and 'f' where the next call goes on.
+ */
+static int
+resume_step(tc_proto_t *p, tc_proto_skip_state_t *st, tc_proto_skip_frame_t *f, bool *run)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    int rc;
+    if (f->kind == TC_TTYPE_STRUCT) {
+        uint8_t type;
+        int16_t id;
+        if ((rc = ops->read_field_begin(p, &type, &id)) != TC_OK) {
+            return rc;
+        }
+        if (type == TC_TTYPE_STOP) {
+            if ((rc = ops->read_struct_end(p)) == TC_OK) {
+                st->top--;
+                p->depth--;
+            }
+            return rc;
+        }
+        int16_t before = f->last_fid;
+        f->last_fid = id; /* before a nested struct saves it */
+        if ((rc = resume_value(p, st, type)) != TC_OK) {
+            f->last_fid = before;
+        }
+        return rc;
+    }
+    if (f->left == 0) {
+        st->top--;
+        p->depth--;
+        return TC_OK;
+    }
+    uint8_t et = f->kind == TC_TTYPE_MAP && f->left % 2 == 1 ? f->vt : f->et;
+    uint8_t size = ops->fixed_size[et];
+    if (f->kind == TC_TTYPE_MAP) {
+        /* fixed keys and values: whole entries in one move, as skip_map() does */
+        size = size != 0 && ops->fixed_size[f->vt] != 0 && f->left % 2 == 0
+                   ? (uint8_t)(size + ops->fixed_size[f->vt])
+                   : 0;
+    } else if (size == 0 && ops->varint_max[et] != 0) {
+        *run = true;
+        return resume_varints(p, f, ops->varint_max[et]);
+    }
+    if (size != 0) {
+        *run = true;
+        uint32_t per = f->kind == TC_TTYPE_MAP ? 2 : 1;
+        size_t n = tc_proto_left(p) / size;
+        n = n < f->left / per ? n : f->left / per;
+        p->rp += n * size;
+        f->left -= (uint32_t)n * per;
+        return f->left == 0 ? TC_OK : TC_AGAIN;
+    }
+    f->left--;
+    if ((rc = resume_value(p, st, et)) != TC_OK) {
+        f->left++;
+    }
+    return rc;
+}
+
+/* Put 'p' where 'st' stopped: the read position, the depth and compact's field ids. */
+static void
+resume_restore(tc_proto_t *p, const tc_proto_skip_state_t *st, const uint8_t *start)
+{
+    int16_t last = 0;
+    p->rp = start + st->pos;
+    p->depth = st->top;
+    p->_bool_pending = 0;
+    p->_fid_top = 0;
+    for (uint32_t i = 0; i < st->top; i++) {
+        if (st->stack[i].kind == TC_TTYPE_STRUCT) {
+            p->_fid_stack[p->_fid_top++] = last;
+            last = st->stack[i].last_fid;
+        }
+    }
+    p->_last_fid = last;
+}
+
+int
+tc_proto_skip_message_resume(tc_proto_t *p, tc_proto_skip_state_t *st)
+{
+    const uint8_t *start = p->rp;
+    int rc;
+    if (st->top == 0) {
+        tc_msg_hdr_t m;
+        if ((rc = p->ops->read_message_begin(p, &m)) != TC_OK) {
+            return rc;
+        }
+        if (m.type < TC_MSG_CALL || m.type > TC_MSG_ONEWAY) {
+            return TC_EPROTO;
+        }
+        if ((rc = resume_value(p, st, TC_TTYPE_STRUCT)) != TC_OK) {
+            return rc;
+        }
+        st->pos = (size_t)(p->rp - start);
+    } else {
+        resume_restore(p, st, start);
+    }
+    while (st->top > 0) {
+        bool run = false;
+        rc = resume_step(p, st, &st->stack[st->top - 1], &run);
+        if (rc == TC_OK || (rc == TC_AGAIN && run)) {
+            st->pos = (size_t)(p->rp - start);
+        }
+        if (rc != TC_OK) {
+            return rc; /* a step cut short is read again from st->pos */
+        }
+    }
+    return TC_OK;
+}

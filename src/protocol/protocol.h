@@ -208,6 +208,41 @@ int tc_proto_skip(tc_proto_t *p, uint8_t type) TC_NODISCARD;
  */
 int tc_proto_skip_message(tc_proto_t *p) TC_NODISCARD;
 
+/* One struct or container open in a resumable skip (tc_proto_skip_state_t). */
+typedef struct tc_proto_skip_frame {
+    uint32_t left;    /* list/set: elements left; map: keys and values left, 2 per entry */
+    int16_t last_fid; /* struct: id of the last field header read (compact's deltas) */
+    uint8_t kind;     /* TC_TTYPE_STRUCT, TC_TTYPE_LIST (sets too) or TC_TTYPE_MAP */
+    uint8_t et;       /* list/set: element type; map: key type */
+    uint8_t vt;       /* map: value type */
+} tc_proto_skip_frame_t;
+
+/*
+ * How far a skip of one message got before the input ran out: the bytes of
+ * whole values from the message start ('pos') and the structs and
+ * containers still open. About 3 KB; owned by the caller.
+ */
+typedef struct tc_proto_skip_state {
+    size_t pos;   /* 0: the message has not begun */
+    uint32_t top; /* frames open */
+    tc_proto_skip_frame_t stack[TC_PROTO_DEPTH_MAX];
+} tc_proto_skip_state_t;
+
+/* Start 'st' on a new message. */
+void tc_proto_skip_state_init(tc_proto_skip_state_t *st);
+
+/*
+ * tc_proto_skip_message() that can resume: 'p' reads from the message start
+ * to the end of the bytes received so far, with the same limits on every
+ * call; 'st' comes from tc_proto_skip_state_init() or from the TC_AGAIN of
+ * the previous call on the same message with fewer bytes. The bytes before
+ * st->pos are not read again, so a message arriving in k pieces costs its
+ * length plus k small steps, not k times its length. Returns what
+ * tc_proto_skip_message() returns on the same bytes (same rp on TC_OK).
+ * After anything but TC_AGAIN, 'st' must be initialized again.
+ */
+int tc_proto_skip_message_resume(tc_proto_t *p, tc_proto_skip_state_t *st) TC_NODISCARD;
+
 /* A short name for a type id ("i32", "struct", ...) or "invalid". */
 const char *tc_proto_type_name(uint8_t type);
 

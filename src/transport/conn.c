@@ -46,6 +46,10 @@ set_transport(tc_conn_t *c, const tc_transport_t *t, const tc_proto_ops_t *p)
     c->transport = t;
     c->protocol = p;
     c->_max = t == &tc_transport_buffered ? c->_s->max_message_size : c->_s->max_frame_size;
+    if (t->scan_resume != NULL) {
+        c->_skip = tc_xmalloc(sizeof(*c->_skip));
+        tc_proto_skip_state_init(c->_skip);
+    }
     if (t == &tc_transport_header) {
         c->protocol = NULL;
         c->header = tc_xmalloc(sizeof(*c->header));
@@ -81,6 +85,7 @@ conn_free(tc_conn_t *c)
         tc_header_deinit(c->header);
         free(c->header);
     }
+    free(c->_skip);
     free(c->_rev);
     free(c->_wev);
     free(c);
@@ -330,10 +335,20 @@ process(tc_conn_t *c)
         }
         size_t off;
         size_t len;
-        int rc = c->transport->scan(c->protocol, c->_in.data + pos, c->_in.len - pos, c->_max, &off,
+        int rc;
+        if (c->_skip != NULL) {
+            /* a partial message is not walked again from its start on every read */
+            rc = c->transport->scan_resume(c->protocol, c->_skip, c->_in.data + pos,
+                                           c->_in.len - pos, c->_max, &off, &len);
+        } else {
+            rc = c->transport->scan(c->protocol, c->_in.data + pos, c->_in.len - pos, c->_max, &off,
                                     &len);
+        }
         if (rc == TC_AGAIN) {
             break;
+        }
+        if (c->_skip != NULL) {
+            tc_proto_skip_state_init(c->_skip);
         }
         if (rc != TC_OK) {
             close_scan_error(c, c->_in.data + pos, rc);

@@ -24,6 +24,15 @@ struct tc_transport {
     const char *name; /* "framed", "buffered", "header" */
     int (*scan)(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max, size_t *off,
                 size_t *msg_len);
+    /*
+     * scan() that goes on where the last TC_AGAIN on 'st' stopped, for a
+     * transport that finds a message's end by skipping it (buffered); NULL
+     * for the others, whose scan() reads only a header. 'data' starts at the
+     * message; 'st' comes from tc_proto_skip_state_init() and is initialized
+     * again after any result but TC_AGAIN.
+     */
+    int (*scan_resume)(const tc_proto_ops_t *ops, tc_proto_skip_state_t *st, const uint8_t *data,
+                       size_t len, size_t max, size_t *off, size_t *msg_len);
     /* begin a reply in 'out'; returns a mark to pass to end() */
     size_t (*begin)(tc_buf_t *out);
     /* finish the reply begun at 'mark' (framed writes its length there) */

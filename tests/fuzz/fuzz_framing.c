@@ -5,8 +5,10 @@
  * first byte picks the setup: bit 0 the protocol (binary, compact), bit 1
  * the transport (framed, buffered), bits 2-3 the message size limit. Each
  * message found is read as the handler would, and a reply to it is framed
- * and scanned back. Accepted: the rest of the input is one or more whole
- * messages whose bodies skip to exactly their length.
+ * and scanned back; a buffered message is also scanned in pieces through
+ * one resumable state (scan_resume), which must agree with scan(). Accepted:
+ * the rest of the input is one or more whole messages whose bodies skip to
+ * exactly their length.
  */
 #include "fuzz.h"
 
@@ -39,17 +41,33 @@ typedef struct setup {
 static void
 check_prefixes(const setup_t *s, const uint8_t *data, size_t n)
 {
+    /* the same cuts in order through one resumable state, as a connection reads them */
+    tc_proto_skip_state_t st;
+    tc_proto_skip_state_init(&st);
     for (size_t cut = 0; cut < n;) {
         size_t off = 0;
         size_t len = 0;
         int rc = s->t->scan(s->ops, data, cut, s->max, &off, &len);
         TC_FUZZ_CHECK(rc == TC_AGAIN, "%s/%s: a %zu-byte message cut at %zu gives %d", s->t->name,
                       s->ops->name, n, cut, rc);
+        if (s->t->scan_resume != NULL) {
+            rc = s->t->scan_resume(s->ops, &st, data, cut, s->max, &off, &len);
+            TC_FUZZ_CHECK(rc == TC_AGAIN, "%s/%s: a %zu-byte message cut at %zu resumes to %d",
+                          s->t->name, s->ops->name, n, cut, rc);
+        }
         if (n <= 96 || cut < 16 || cut + 16 >= n) {
             cut++;
         } else {
             cut = cut + n / 16 < n - 16 ? cut + n / 16 : n - 16;
         }
+    }
+    if (s->t->scan_resume != NULL) {
+        size_t off = 0;
+        size_t len = 0;
+        int rc = s->t->scan_resume(s->ops, &st, data, n, s->max, &off, &len);
+        TC_FUZZ_CHECK(rc == TC_OK && off + len == n,
+                      "%s/%s: a %zu-byte message scanned in pieces gives %d (%zu + %zu)",
+                      s->t->name, s->ops->name, n, rc, off, len);
     }
 }
 
