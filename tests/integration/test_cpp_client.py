@@ -29,9 +29,11 @@ class CppClientTest(unittest.TestCase):
                         self.assertEqual(out.stdout.strip(), "ok")
 
     def test_calculator_c_plugin(self):
-        # the same checks against examples/calculator_c, the C plugin version
+        # the same checks against examples/calculator_c, the C plugin version,
+        # over THeader too (the client speaks it; the Python one of
+        # test_plugin.py does not here)
         from test_plugin import CALC_C, settings
-        for transport in harness.TRANSPORTS:
+        for transport in harness.TRANSPORTS + ("header",):
             for protocol in harness.PROTOCOLS:
                 with self.subTest(transport=transport, protocol=protocol):
                     with harness.Server(settings(CALC_C, transport, protocol)) as srv:
