@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Interop client on Apache Thrift's C++ library (libthrift-dev).
-//   interop_client_cpp PORT buffered|framed binary|compact
+//   interop_client_cpp PORT buffered|framed|header binary|compact [SERVICE]
+// With SERVICE, every call goes through TMultiplexedProtocol under that name.
 // Calls every method of interop.thrift, prints one line per failed check,
 // exits 1 on any failure, else prints "ok".
 #include "Interop.h"
@@ -8,6 +9,8 @@
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
+#include <thrift/protocol/THeaderProtocol.h>
+#include <thrift/protocol/TMultiplexedProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
@@ -286,23 +289,36 @@ run(InteropClient &c)
 int
 main(int argc, char **argv)
 {
-    if (argc != 4) {
-        std::cerr << "usage: interop_client_cpp PORT buffered|framed binary|compact\n";
+    if (argc != 4 && argc != 5) {
+        std::cerr << "usage: interop_client_cpp PORT buffered|framed|header binary|compact "
+                     "[SERVICE]\n";
         return 2;
     }
     auto sock = std::make_shared<TSocket>("127.0.0.1", std::atoi(argv[1]));
     sock->setRecvTimeout(30000);
+    bool compact = std::string(argv[3]) == "compact";
     std::shared_ptr<TTransport> trans;
-    if (std::string(argv[2]) == "framed") {
-        trans = std::make_shared<TFramedTransport>(sock);
-    } else {
-        trans = std::make_shared<TBufferedTransport>(sock);
-    }
     std::shared_ptr<TProtocol> proto;
-    if (std::string(argv[3]) == "compact") {
-        proto = std::make_shared<TCompactProtocol>(trans);
+    if (std::string(argv[2]) == "header") {
+        // THeaderProtocol wraps the socket in its own THeaderTransport and
+        // names the protocol inside each frame.
+        proto = std::make_shared<THeaderProtocol>(sock,
+                                                  compact ? T_COMPACT_PROTOCOL : T_BINARY_PROTOCOL);
+        trans = proto->getTransport();
     } else {
-        proto = std::make_shared<TBinaryProtocol>(trans);
+        if (std::string(argv[2]) == "framed") {
+            trans = std::make_shared<TFramedTransport>(sock);
+        } else {
+            trans = std::make_shared<TBufferedTransport>(sock);
+        }
+        if (compact) {
+            proto = std::make_shared<TCompactProtocol>(trans);
+        } else {
+            proto = std::make_shared<TBinaryProtocol>(trans);
+        }
+    }
+    if (argc == 5) {
+        proto = std::make_shared<TMultiplexedProtocol>(proto, argv[4]);
     }
     InteropClient client(proto);
     try {

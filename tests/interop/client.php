@@ -1,7 +1,8 @@
 <?php
 // SPDX-License-Identifier: Apache-2.0
 // Interop client on Apache Thrift's PHP library (php-thrift).
-//   php client.php GEN_PHP_DIR PORT buffered|framed binary|compact
+//   php client.php GEN_PHP_DIR PORT buffered|framed binary|compact [SERVICE]
+// With SERVICE, every call goes through TMultiplexedProtocol under that name.
 // Calls every method of interop.thrift, prints one line per failed check,
 // exits 1 on any failure, else prints "ok". Values are compared strictly
 // (same()), since PHP's == on objects would take null for 0.
@@ -31,6 +32,7 @@ use Interop\Shape;
 use Thrift\Exception\TApplicationException;
 use Thrift\Protocol\TBinaryProtocol;
 use Thrift\Protocol\TCompactProtocol;
+use Thrift\Protocol\TMultiplexedProtocol;
 use Thrift\Transport\TBufferedTransport;
 use Thrift\Transport\TFramedTransport;
 use Thrift\Transport\TSocket;
@@ -272,6 +274,9 @@ $sock->setSendTimeout(30000);
 $trans = $argv[3] === 'framed' ? new TFramedTransport($sock) : new TBufferedTransport($sock, 8192, 8192);
 $compact = $argv[4] === 'compact';
 $proto = $compact ? new TCompactProtocol($trans) : new TBinaryProtocol($trans);
+if (isset($argv[5])) {
+    $proto = new TMultiplexedProtocol($proto, $argv[5]);
+}
 $trans->open();
 try {
     run(new InteropClient($proto));

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Interop client on Apache Thrift's Perl library (libthrift-perl), which has
 # the binary protocol only.
-#   perl -I GEN_PERL_DIR client.pl PORT buffered|framed binary
+#   perl -I GEN_PERL_DIR client.pl PORT buffered|framed binary [SERVICE]
+# With SERVICE, every call goes through Thrift::MultiplexedProtocol under
+# that name.
 # Calls every method of interop.thrift, prints one line per failed check,
 # exits 1 on any failure, else prints "ok". Strings are UTF-8 bytes.
 # Needs Bit::Vector and Class::Accessor, which libthrift-perl does not
@@ -14,6 +16,7 @@ use Thrift;
 use Thrift::BinaryProtocol;
 use Thrift::BufferedTransport;
 use Thrift::FramedTransport;
+use Thrift::MultiplexedProtocol;
 use Thrift::Socket;
 
 use Interop::Interop;
@@ -220,7 +223,7 @@ sub run {
     $c->ping();
 }
 
-my ($port, $transport, $protocol) = @ARGV;
+my ($port, $transport, $protocol, $service) = @ARGV;
 die "the Perl library has no compact protocol\n" if $protocol ne 'binary';
 my $sock = Thrift::Socket->new('127.0.0.1', $port);
 $sock->setRecvTimeout(30000);
@@ -228,6 +231,7 @@ $sock->setSendTimeout(30000);
 my $trans = $transport eq 'framed' ? Thrift::FramedTransport->new($sock)
                                    : Thrift::BufferedTransport->new($sock);
 my $proto = Thrift::BinaryProtocol->new($trans);
+$proto = Thrift::MultiplexedProtocol->new($proto, $service) if defined $service;
 $trans->open();
 my $ok = eval { run(Interop::InteropClient->new($proto)); 1 };
 if (!$ok) {

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Interop client on Apache Thrift's Python library (python3-thrift).
-    client.py GEN_PY_DIR PORT buffered|framed binary|compact
+    client.py GEN_PY_DIR PORT buffered|framed|header binary|compact [SERVICE]
+With SERVICE, every call goes through TMultiplexedProtocol under that name.
 Calls every method of interop.thrift, prints one line per failed check,
 exits 1 on any failure, else prints "ok"."""
 
@@ -13,9 +14,10 @@ sys.path.insert(0, sys.argv[1])
 from interop import Interop  # noqa: E402
 from interop.ttypes import (Color, Defaults, Everything, Extremes, Invalid,  # noqa: E402
                             NotFound, Point, Shape)
-from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
+from thrift.protocol import (TBinaryProtocol, TCompactProtocol, THeaderProtocol,  # noqa: E402
+                             TMultiplexedProtocol)
 from thrift.Thrift import TApplicationException  # noqa: E402
-from thrift.transport import TSocket, TTransport  # noqa: E402
+from thrift.transport import THeaderTransport, TSocket, TTransport  # noqa: E402
 
 failures = 0
 
@@ -180,12 +182,24 @@ def run(c):
 
 def main():
     port, transport, protocol = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    service = sys.argv[5] if len(sys.argv) > 5 else None
     sock = TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(30000)
-    trans = (TTransport.TFramedTransport(sock) if transport == "framed"
-             else TTransport.TBufferedTransport(sock))
-    proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
-             else TBinaryProtocol.TBinaryProtocol(trans))
+    if transport == "header":
+        # THeaderProtocol makes its own THeaderTransport over the socket and
+        # names the protocol inside each frame.
+        pid = (THeaderTransport.THeaderSubprotocolID.COMPACT if protocol == "compact"
+               else THeaderTransport.THeaderSubprotocolID.BINARY)
+        proto = THeaderProtocol.THeaderProtocol(
+            sock, [THeaderTransport.THeaderClientType.HEADERS], default_protocol=pid)
+        trans = proto.trans
+    else:
+        trans = (TTransport.TFramedTransport(sock) if transport == "framed"
+                 else TTransport.TBufferedTransport(sock))
+        proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
+                 else TBinaryProtocol.TBinaryProtocol(trans))
+    if service is not None:
+        proto = TMultiplexedProtocol.TMultiplexedProtocol(proto, service)
     trans.open()
     try:
         run(Interop.Client(proto))

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Interop client on Apache Thrift's Ruby library (ruby-thrift).
-#   ruby client.rb GEN_RB_DIR PORT buffered|framed binary|compact
+#   ruby client.rb GEN_RB_DIR PORT buffered|framed binary|compact [SERVICE]
+# With SERVICE, every call goes through MultiplexedProtocol under that name.
 # Calls every method of interop.thrift, prints one line per failed check,
 # exits 1 on any failure, else prints "ok".
 $LOAD_PATH.unshift(ARGV[0])
@@ -153,6 +154,7 @@ port = Integer(ARGV[1])
 sock = Thrift::Socket.new('127.0.0.1', port, 30)
 trans = ARGV[2] == 'framed' ? Thrift::FramedTransport.new(sock) : Thrift::BufferedTransport.new(sock)
 proto = ARGV[3] == 'compact' ? Thrift::CompactProtocol.new(trans) : Thrift::BinaryProtocol.new(trans)
+proto = Thrift::MultiplexedProtocol.new(proto, ARGV[4]) if ARGV[4]
 trans.open
 begin
   run(Interop::Interop::Client.new(proto))

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Interop client on Apache Thrift's C GLib library (libthrift-c-glib-dev).
- *   interop_client_c_glib PORT buffered|framed binary|compact
+ *   interop_client_c_glib PORT buffered|framed binary|compact [SERVICE]
+ * With SERVICE, every call goes through ThriftMultiplexedProtocol under that
+ * name.
  * Calls every method of interop.thrift, prints one line per failed check
  * ("SKIP ..." for what c_glib cannot express), exits 1 on any failure, else
  * prints "ok". c_glib reads a container or struct result into the object
@@ -11,6 +13,7 @@
 
 #include <thrift/c_glib/protocol/thrift_binary_protocol.h>
 #include <thrift/c_glib/protocol/thrift_compact_protocol.h>
+#include <thrift/c_glib/protocol/thrift_multiplexed_protocol.h>
 #include <thrift/c_glib/thrift_application_exception.h>
 #include <thrift/c_glib/transport/thrift_buffered_transport.h>
 #include <thrift/c_glib/transport/thrift_framed_transport.h>
@@ -702,8 +705,9 @@ run_errors(void)
 int
 main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: interop_client_c_glib PORT buffered|framed binary|compact\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr,
+                "usage: interop_client_c_glib PORT buffered|framed binary|compact [SERVICE]\n");
         return 2;
     }
     ThriftSocket *sock =
@@ -714,8 +718,14 @@ main(int argc, char **argv)
     GType ptype = strcmp(argv[3], "compact") == 0 ? THRIFT_TYPE_COMPACT_PROTOCOL
                                                   : THRIFT_TYPE_BINARY_PROTOCOL;
     ThriftProtocol *proto = g_object_new(ptype, "transport", trans, NULL);
-    InteropInteropClient *client = g_object_new(INTEROP_TYPE_INTEROP_CLIENT, "input_protocol",
-                                                proto, "output_protocol", proto, NULL);
+    ThriftProtocol *mux = NULL;
+    if (argc == 5) {
+        mux = g_object_new(THRIFT_TYPE_MULTIPLEXED_PROTOCOL, "transport", trans, "protocol", proto,
+                           "service-name", argv[4], NULL);
+    }
+    InteropInteropClient *client =
+        g_object_new(INTEROP_TYPE_INTEROP_CLIENT, "input_protocol", mux ? mux : proto,
+                     "output_protocol", mux ? mux : proto, NULL);
     c = INTEROP_INTEROP_IF(client);
     GError *err = NULL;
     if (!thrift_transport_open(trans, &err)) {
@@ -729,6 +739,9 @@ main(int argc, char **argv)
     run_errors();
     thrift_transport_close(trans, NULL);
     g_object_unref(client);
+    if (mux != NULL) {
+        g_object_unref(mux);
+    }
     g_object_unref(proto);
     g_object_unref(trans);
     g_object_unref(sock);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Interop client on Apache Thrift's Go library (golang-thrift-dev), built
 // in GOPATH mode against /usr/share/gocode, offline.
-//   interop_client_go PORT buffered|framed binary|compact
+//   interop_client_go PORT buffered|framed|header binary|compact [SERVICE]
+// With SERVICE, every call goes through TMultiplexedProtocol under that name.
 // Calls every method of interop.thrift, prints one line per failed check,
 // exits 1 on any failure, else prints "ok".
 package main
@@ -308,23 +309,38 @@ func run(ctx context.Context, c *interop.InteropClient) {
 }
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: interop_client_go PORT buffered|framed binary|compact")
+	if len(os.Args) != 4 && len(os.Args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: interop_client_go PORT buffered|framed|header binary|compact [SERVICE]")
 		os.Exit(2)
 	}
 	conf := &thrift.TConfiguration{ConnectTimeout: 10 * time.Second, SocketTimeout: 30 * time.Second}
 	sock := thrift.NewTSocketConf("127.0.0.1:"+os.Args[1], conf)
 	var trans thrift.TTransport
-	if os.Args[2] == "framed" {
-		trans = thrift.NewTFramedTransportConf(sock, conf)
-	} else {
-		trans = thrift.NewTBufferedTransport(sock, 8192)
-	}
 	var proto thrift.TProtocol
-	if os.Args[3] == "compact" {
-		proto = thrift.NewTCompactProtocolConf(trans, conf)
+	if os.Args[2] == "header" {
+		// THeaderProtocol makes its own THeaderTransport over the socket and
+		// names the protocol of each frame, the one the configuration says.
+		id := thrift.THeaderProtocolBinary
+		if os.Args[3] == "compact" {
+			id = thrift.THeaderProtocolCompact
+		}
+		conf.THeaderProtocolID = &id
+		hp := thrift.NewTHeaderProtocolConf(sock, conf)
+		trans, proto = hp.Transport(), hp
 	} else {
-		proto = thrift.NewTBinaryProtocolConf(trans, conf)
+		if os.Args[2] == "framed" {
+			trans = thrift.NewTFramedTransportConf(sock, conf)
+		} else {
+			trans = thrift.NewTBufferedTransport(sock, 8192)
+		}
+		if os.Args[3] == "compact" {
+			proto = thrift.NewTCompactProtocolConf(trans, conf)
+		} else {
+			proto = thrift.NewTBinaryProtocolConf(trans, conf)
+		}
+	}
+	if len(os.Args) == 5 {
+		proto = thrift.NewTMultiplexedProtocol(proto, os.Args[4])
 	}
 	if err := trans.Open(); err != nil {
 		fmt.Println("FAIL open:", err)

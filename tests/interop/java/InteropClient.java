@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Interop client on Apache Thrift's Java library (libthrift-java).
-//   java InteropClient PORT buffered|framed binary|compact
+//   java InteropClient PORT buffered|framed binary|compact [SERVICE]
+// With SERVICE, every call goes through TMultiplexedProtocol under that name.
 // Java's TSocket buffers by itself and flushes per message: it is the
 // "buffered" transport of the Java library (as in Apache's cross tests).
 // Calls every method of interop.thrift, prints one line per failed check,
@@ -242,14 +243,17 @@ public class InteropClient {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            System.err.println("usage: InteropClient PORT buffered|framed binary|compact");
+        if (args.length != 3 && args.length != 4) {
+            System.err.println("usage: InteropClient PORT buffered|framed binary|compact [SERVICE]");
             System.exit(2);
         }
         TSocket sock = new TSocket("127.0.0.1", Integer.parseInt(args[0]), 30000);
         TTransport trans = args[1].equals("framed") ? new TFramedTransport(sock) : sock;
         TProtocol proto = args[2].equals("compact") ? new TCompactProtocol(trans)
                                                     : new TBinaryProtocol(trans);
+        if (args.length == 4) {
+            proto = new TMultiplexedProtocol(proto, args[3]);
+        }
         trans.open();
         try {
             run(new Interop.Client(proto));
