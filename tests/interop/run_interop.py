@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The interop matrix driver. For one client library it serves
-tests/interop/interop.thrift with thriftcorn once per transport x protocol
-cell, runs that library's client program against it and writes the cells'
-pass/fail to a JSON file. With --assemble it reads those files and writes
-the matrix into docs/interop.md (from tests/interop/interop.md.in).
+tests/interop/interop.thrift with thriftcorn once per cell (transport x
+protocol, plain or multiplexed, and THeader with each protocol inside), runs
+that library's client program against it and writes the cells' pass/fail to
+a JSON file. With --assemble it reads those files and writes the matrix into
+docs/interop.md (from tests/interop/interop.md.in).
 
     run_interop.py run --lang go --handler lua --results DIR -- CLIENT [ARGS]
     run_interop.py assemble --results DIR --out BUILD/interop.md [--doc docs/interop.md]
 
-The client is run as `CLIENT [ARGS] PORT TRANSPORT PROTOCOL`. It prints one
-line per failed check and exits non-zero on any, or prints "ok"."""
+The client is run as `CLIENT [ARGS] PORT TRANSPORT PROTOCOL [SERVICE]`, where
+TRANSPORT is buffered, framed or header and PROTOCOL binary or compact; with
+SERVICE it calls through TMultiplexedProtocol under that service name. It
+prints one line per failed check and exits non-zero on any, or prints
+"ok"."""
 
 import argparse
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,20 +29,66 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 
-CELLS = [(t, p) for t in harness.TRANSPORTS for p in harness.PROTOCOLS]
+# The name multiplexed clients call the service by (a service of services =
+# { ... } is named as in its IDL). The multiplexed server also serves Base
+# (Interop's parent service in interop.thrift) as the default service, so a
+# client that does not prefix its calls reaches Base and fails every method
+# but ping().
+MUX_SERVICE = "Interop"
+
+
+class Cell:
+    """One column of the matrix. The plain cells run a server configured with
+    the cell's transport and protocol; the multiplexed and THeader cells one
+    with the defaults, transport = "auto" and protocol = "auto", and check
+    that the server detected the cell's form (`detect`) on every connection."""
+
+    def __init__(self, transport, protocol, multiplexed=False):
+        self.transport, self.protocol, self.multiplexed = transport, protocol, multiplexed
+        self.key = ("multiplexed " if multiplexed else "") + "%s/%s" % (transport, protocol)
+        self.heading = ("multiplexed " if multiplexed else "") + "%s %s" % (transport, protocol)
+        if transport == "header":
+            self.detect = "header"  # each THeader frame names its protocol
+        elif multiplexed:
+            self.detect = "%s %s" % (transport, protocol)
+        else:
+            self.detect = None
+
+
+CELLS = ([Cell(t, p) for t in harness.TRANSPORTS for p in harness.PROTOCOLS]
+         + [Cell(t, p, True) for t in harness.TRANSPORTS for p in harness.PROTOCOLS]
+         + [Cell("header", p) for p in harness.PROTOCOLS])
 
 # Each library: its name in the matrix, the Debian package whose version is
-# reported, and the cells it cannot run with the reason.
+# reported, and what it cannot run ("compact", "header" or "multiplexed")
+# with the reason, found in what the package installs. Every library's
+# package has TMultiplexedProtocol.
 LANGS = {
     "py": ("Python", "python3-thrift", {}),
     "cpp": ("C++", "libthrift-dev", {}),
-    "c_glib": ("C (c_glib)", "libthrift-c-glib-dev", {}),
+    "c_glib": ("C (c_glib)", "libthrift-c-glib-dev", {
+        "header": "libthrift-c-glib-dev 0.17 has no THeader transport or protocol (its "
+                  "transports: thrift_buffered_transport, thrift_framed_transport, "
+                  "thrift_fd_transport, thrift_memory_buffer, thrift_socket, "
+                  "thrift_ssl_socket, thrift_zlib_transport)"}),
     "go": ("Go", "golang-thrift-dev", {}),
-    "java": ("Java", "libthrift-java", {}),
-    "rb": ("Ruby", "ruby-thrift", {}),
+    "java": ("Java", "libthrift-java", {
+        "header": "libthrift-java 0.16's thrift.jar has no THeader transport or protocol "
+                  "(its protocols: TBinaryProtocol, TCompactProtocol, TJSONProtocol, "
+                  "TMultiplexedProtocol, TSimpleJSONProtocol, TTupleProtocol)"}),
+    "rb": ("Ruby", "ruby-thrift", {
+        "header": "ruby-thrift 0.14 has no THeader transport or protocol (its transports: "
+                  "buffered, framed, HTTP client, IO stream, memory buffer, sockets; its "
+                  "protocols: binary, compact, JSON, multiplexed)"}),
     "perl": ("Perl", "libthrift-perl", {
-        "compact": "the Perl library has no compact protocol (only Thrift::BinaryProtocol)"}),
-    "php": ("PHP", "php-thrift", {}),
+        "compact": "libthrift-perl 0.17 has no compact protocol (only Thrift::BinaryProtocol)",
+        "header": "libthrift-perl 0.17 has no THeader transport (only Thrift::BufferedTransport, "
+                  "Thrift::FramedTransport, Thrift::HttpClient, Thrift::MemoryBuffer and "
+                  "sockets)"}),
+    "php": ("PHP", "php-thrift", {
+        "header": "php-thrift 0.17 has no THeader transport (its transports: TBufferedTransport, "
+                  "TFramedTransport, TCurlClient, THttpClient, TMemoryBuffer, TNullTransport, "
+                  "TPhpStream, TSocket, TSocketPool)"}),
 }
 # Libraries without a client program yet, with the reason the matrix shows.
 NOT_YET = {}
@@ -48,25 +99,55 @@ HANDLERS = {
 CLIENT_TIMEOUT = 120
 
 
-def settings(transport, protocol, handler):
+def settings(cell, handler):
+    idl = os.path.join(HERE, "interop.thrift")
+    lua = os.path.join(HERE, "handler.lua")
     if handler == "lua":
-        service = ('service = { idl = "%s", name = "Interop", handler = "%s" }\n'
-                   % (os.path.join(HERE, "interop.thrift"), os.path.join(HERE, "handler.lua")))
+        interop = '{ idl = "%s", name = "Interop", handler = "%s" }' % (idl, lua)
     else:
         # The plugin leaves remember() and remembered() to handler.lua
         # (service.handler serves what service.plugin does not).
-        plugin = os.environ["TC_INTEROP_PLUGIN"]
-        service = ('service = { idl = "%s", name = "Interop", plugin = "%s", handler = "%s" }\n'
-                   % (os.path.join(HERE, "interop.thrift"), plugin,
-                      os.path.join(HERE, "handler.lua")))
+        interop = ('{ idl = "%s", name = "Interop", plugin = "%s", handler = "%s" }'
+                   % (idl, os.environ["TC_INTEROP_PLUGIN"], lua))
+    if cell.multiplexed:
+        service = ('services = {\n  %s,\n  { idl = "%s", name = "Base", handler = "%s", '
+                   'default = true },\n}\n' % (interop, idl, lua))
+    else:
+        service = "service = %s\n" % interop
+    if cell.detect:
+        # The debug log names what each connection was detected as.
+        fixed = 'transport = "auto"\nprotocol = "auto"\nloglevel = "debug"\n'
+    else:
+        fixed = 'transport = "%s"\nprotocol = "%s"\n' % (cell.transport, cell.protocol)
     # One handler thread: remember() and remembered() share its state.
-    return ('workers = 1\nthreads = 1\ntransport = "%s"\nprotocol = "%s"\n%s'
-            % (transport, protocol, service))
+    return 'workers = 1\nthreads = 1\n%s%s' % (fixed, service)
 
 
-def unsupported(lang, transport, protocol):
+DETECTED = re.compile(r"\[debug\] \S+: ((?:buffered|framed) (?:binary|compact)|header)"
+                      r"(?: \(non-strict\))?$", re.M)
+
+
+def detection_error(cell, log):
+    """Why the server's log does not show `cell`'s form on every connection
+    (None when it does)."""
+    seen = DETECTED.findall(log)
+    if not seen:
+        return "the server logged no detected transport and protocol"
+    wrong = sorted(set(f for f in seen if f != cell.detect))
+    if wrong:
+        return "the server detected %s, not %s" % (", ".join(wrong), cell.detect)
+    return None
+
+
+def unsupported(lang, cell):
+    """(what, reason) when `lang` cannot run `cell`, else None."""
     reasons = LANGS[lang][2]
-    return reasons.get(transport) or reasons.get(protocol)
+    for what, applies in (("header", cell.transport == "header"),
+                          ("multiplexed", cell.multiplexed),
+                          (cell.protocol, True)):
+        if applies and what in reasons:
+            return what, reasons[what]
+    return None
 
 # The clients are test programs built with the project's flags, sanitizers
 # included: their memory errors still fail a cell, but what a short-lived
@@ -75,18 +156,24 @@ def unsupported(lang, transport, protocol):
 CLIENT_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
 
 
-def run_cell(client, transport, protocol, handler):
+def run_cell(client, cell, handler):
     start = time.monotonic()
+    args = [cell.transport, cell.protocol] + ([MUX_SERVICE] if cell.multiplexed else [])
     try:
-        with harness.Server(settings(transport, protocol, handler)) as srv:
+        with harness.Server(settings(cell, handler)) as srv:
             try:
-                out = subprocess.run(client + [str(srv.port), transport, protocol],
+                out = subprocess.run(client + [str(srv.port)] + args,
                                      capture_output=True, text=True, errors="replace",
                                      timeout=CLIENT_TIMEOUT, env=CLIENT_ENV)
                 ok = out.returncode == 0 and out.stdout.strip().endswith("ok")
                 detail = (out.stdout + out.stderr).strip()
                 if not ok:
                     detail = "exit %d\n%s" % (out.returncode, detail)
+                elif cell.detect:
+                    why = detection_error(cell, srv.log())
+                    if why:
+                        ok = False
+                        detail = "%s\n%s" % (why, detail)
             except OSError as e:
                 ok = False
                 detail = "cannot run the client: %s" % e
@@ -114,29 +201,32 @@ def cmd_run(args):
         os.unlink(out)  # never leave a previous run's result behind a crash
     cells = {}
     failed = 0
-    for transport, protocol in CELLS:
-        key = "%s/%s" % (transport, protocol)
-        reason = unsupported(args.lang, transport, protocol)
-        if reason:
-            cells[key] = {"status": "n/a", "detail": reason}
+    for cell in CELLS:
+        why = unsupported(args.lang, cell)
+        if why:
+            c = {"status": "n/a", "what": why[0], "detail": why[1]}
         else:
-            cells[key] = run_cell(args.client, transport, protocol, args.handler)
-            failed += cells[key]["status"] == "fail"
-        print("%-8s %-5s %-16s %s" % (args.lang, args.handler, key, cells[key]["status"]))
-        if cells[key]["status"] == "fail":
-            print("    " + cells[key]["detail"].replace("\n", "\n    "))
+            c = run_cell(args.client, cell, args.handler)
+            failed += c["status"] == "fail"
+        cells[cell.key] = c
+        print("%-8s %-5s %-28s %s" % (args.lang, args.handler, cell.key, c["status"]))
+        if c["status"] == "fail":
+            print("    " + c["detail"].replace("\n", "\n    "))
     os.makedirs(args.results, exist_ok=True)
     result = {"lang": args.lang, "handler": args.handler, "cells": cells,
               "package": LANGS[args.lang][1], "version": package_version(LANGS[args.lang][1])}
-    with open(os.path.join(args.results, "%s-%s.json" % (args.lang, args.handler)), "w") as f:
+    with open(out, "w") as f:
         json.dump(result, f, indent=1)
     ran = sum(c["status"] != "n/a" for c in cells.values())
     print("%d passed, %d failed" % (ran - failed, failed))
     return 1 if failed else 0
 
 
+NOT_SUPPORTED = "not supported by the library"
+
+
 def matrix(results, handler):
-    head = ["library", "Debian package"] + ["%s %s" % c for c in CELLS]
+    head = ["library", "Debian package"] + [c.heading for c in CELLS]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     notes = []
     for lang, (name, pkg, _) in LANGS.items():
@@ -148,10 +238,10 @@ def matrix(results, handler):
             notes.append("not run, %s: %s" % (name, why))
             continue
         cells = []
-        for t, p in CELLS:
-            c = r["cells"]["%s/%s" % (t, p)]
-            cells.append(c["status"])
-            note = "n/a, %s: %s" % (name, c["detail"])
+        for cell in CELLS:
+            c = r["cells"].get(cell.key, {"status": "not run", "detail": ""})
+            cells.append(NOT_SUPPORTED if c["status"] == "n/a" else c["status"])
+            note = "%s, the %s cells: %s" % (name, c.get("what", "n/a"), c["detail"])
             if c["status"] == "n/a" and note not in notes:
                 notes.append(note)
         rows.append("| %s | %s %s | %s |" % (name, pkg, r["version"], " | ".join(cells)))
