@@ -136,7 +136,7 @@ class Server:
         even when the arbiter replaced the worker and the calls went on."""
         log = self.log()
         for mark in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
-                     "WARNING: ThreadSanitizer"):
+                     "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer"):
             if mark in log:
                 raise AssertionError("sanitizer report in the server log:\n" + log)
 

@@ -130,7 +130,7 @@ class PluginWithLuaTest(unittest.TestCase):
     def test_crash_takes_down_only_its_worker(self):
         with harness.Server(settings(tp("good"), handler="rest.lua"),
                             files={"rest.lua": LUA_REST}) as srv:
-            # the crash is the point: under ASan/UBSan the sanitizer reports it and exits
+            # the crash is the point: under a sanitizer, it reports it and exits
             srv.check_sanitizers = lambda: None
             pids = srv.worker_pids()
             self.assertEqual(len(pids), 1)
@@ -152,7 +152,8 @@ class PluginWithLuaTest(unittest.TestCase):
             trans.close()
             log = srv.log()
             self.assertTrue("SIGSEGV" in log or "load of null pointer" in log
-                            or "AddressSanitizer: SEGV" in log, log)
+                            or "AddressSanitizer: SEGV" in log
+                            or "ThreadSanitizer: SEGV" in log, log)
 
 
 class RefusalTest(unittest.TestCase):
