@@ -16,10 +16,11 @@
 typedef struct compiler {
     lua_State *L;
     tc_schema_t *s;
-    int ud;   /* stack index of the schema userdata */
-    int memo; /* stack index of {def table = light userdata descriptor} */
-    int mts;  /* metatable registry */
-    int defs; /* defaults registry */
+    int ud;    /* stack index of the schema userdata */
+    int memo;  /* stack index of {def table = light userdata descriptor} */
+    int mts;   /* metatable registry */
+    int defs;  /* defaults registry */
+    int names; /* field names registry */
 } compiler_t;
 
 static const tc_struct_t *compile_struct(compiler_t *c, int idx);
@@ -363,6 +364,14 @@ compile_struct(compiler_t *c, int idx)
     lua_setfield(L, idx, "_defaults");
     lua_pushvalue(L, dtab);
     lua_rawsetp(L, c->defs, st);
+    lua_createtable(L, st->nfields, 0);
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        lua_pushlstring(L, st->fields[i].name, st->fields[i].name_len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, idx, "_names");
+    lua_rawsetp(L, c->names, st);
     if (lua_getfield(L, idx, "mt") == LUA_TTABLE) {
         lua_rawsetp(L, c->mts, st);
     } else {
@@ -504,6 +513,8 @@ tc_lua_schema_compile(lua_State *L)
     c.mts = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_defaults_key);
     c.defs = lua_gettop(L);
+    tc_lua_value_registry(L, &tc_lua_value_names_key);
+    c.names = lua_gettop(L);
     compile_doc(&c, 1);
     lua_settop(L, c.ud);
     return 1;

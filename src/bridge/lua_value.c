@@ -13,14 +13,16 @@
 
 const char tc_lua_value_mt_key = 'm';
 const char tc_lua_value_defaults_key = 'd';
+const char tc_lua_value_names_key = 'n';
 
 typedef struct ctx {
     lua_State *L;
     tc_proto_t *p;
     tc_err_t *err;
-    int mt_idx;  /* stack index of the metatable registry */
-    int def_idx; /* stack index of the defaults registry */
-    int located; /* the error message already names its struct and field */
+    int mt_idx;    /* stack index of the metatable registry */
+    int def_idx;   /* stack index of the defaults registry */
+    int names_idx; /* stack index of the field names registry */
+    int located;   /* the error message already names its struct and field */
 } ctx_t;
 
 void
@@ -51,13 +53,55 @@ ctx_open(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err)
     c->mt_idx = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_defaults_key);
     c->def_idx = lua_gettop(L);
+    tc_lua_value_registry(L, &tc_lua_value_names_key);
+    c->names_idx = lua_gettop(L);
+}
+
+/* Only the names registry: what encoding needs. */
+static void
+ctx_open_encode(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err)
+{
+    c->L = L;
+    c->p = p;
+    c->err = err;
+    c->located = 0;
+    c->mt_idx = c->def_idx = 0;
+    tc_lua_value_registry(L, &tc_lua_value_names_key);
+    c->names_idx = lua_gettop(L);
 }
 
 static void
 ctx_close(ctx_t *c)
 {
+    lua_remove(c->L, c->names_idx);
     lua_remove(c->L, c->def_idx);
     lua_remove(c->L, c->mt_idx);
+}
+
+/*
+ * Push the field names of 'st' (a sequence in declaration order) and return
+ * its stack index, or 0 with nothing pushed for a struct that has none
+ * registered: the caller then pushes each name with lua_pushlstring().
+ */
+static int
+push_names(ctx_t *c, const tc_struct_t *st)
+{
+    if (lua_rawgetp(c->L, c->names_idx, st) == LUA_TTABLE) {
+        return lua_gettop(c->L);
+    }
+    lua_pop(c->L, 1);
+    return 0;
+}
+
+/* Push the name of field 'f' of the struct whose names are at 'names' (0: none). */
+static inline void
+push_name(lua_State *L, int names, const tc_struct_t *st, const tc_field_t *f)
+{
+    if (names != 0) {
+        lua_rawgeti(L, names, (lua_Integer)(f - st->fields) + 1);
+    } else {
+        lua_pushlstring(L, f->name, f->name_len);
+    }
 }
 
 /* Prefix the error with the innermost struct and field it happened in. */
@@ -431,6 +475,7 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
     }
     lua_createtable(L, 0, st->nfields);
     int tbl = lua_gettop(L);
+    int names = push_names(c, st);
     for (;;) {
         uint8_t type;
         int16_t id;
@@ -450,13 +495,14 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
             }
             continue;
         }
-        lua_pushlstring(L, f->name, f->name_len);
+        push_name(L, names, st, f);
         if ((rc = decode_value(c, &f->type)) != TC_OK) {
             locate(c, st, f);
             goto fail;
         }
         lua_rawset(L, tbl);
     }
+    lua_settop(L, tbl);
     if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
         rc = read_error(c, rc);
         goto fail;
@@ -560,6 +606,19 @@ tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_
 {
     ctx_t c;
     int top = lua_gettop(L);
+    if (st->nfields == 0) {
+        /* no arguments (ping()): whatever comes is skipped, no registry needed */
+        c.L = L;
+        c.p = p;
+        c.err = err;
+        c.located = 0;
+        c.mt_idx = c.def_idx = c.names_idx = 0;
+        uint32_t depth = p->depth;
+        int rc = decode_args(&c, st, top + 1);
+        p->depth = depth;
+        lua_settop(L, top);
+        return rc;
+    }
     ctx_open(&c, L, p, err);
     luaL_checkstack(L, st->nfields + 8, "thriftcorn: arguments");
     int base = lua_gettop(L) + 1;
@@ -859,9 +918,10 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
     }
     p->ops->write_struct_begin(p);
     int nset = 0;
+    int names = push_names(c, st);
     for (uint16_t i = 0; i < st->nfields; i++) {
         const tc_field_t *f = st->_sorted[i];
-        lua_pushlstring(L, f->name, f->name_len);
+        push_name(L, names, st, f);
         if (lua_gettable(L, idx) == LUA_TNIL) { /* __index may supply defaults */
             lua_pop(L, 1);
             if (f->req == TC_REQ_REQUIRED) {
@@ -884,6 +944,9 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
             return rc;
         }
     }
+    if (names != 0) {
+        lua_pop(L, 1);
+    }
     p->ops->write_field_stop(p);
     p->ops->write_struct_end(p);
     p->depth--;
@@ -895,17 +958,13 @@ tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
 {
     ctx_t c;
     idx = lua_absindex(L, idx);
-    c.L = L;
-    c.p = p;
-    c.err = err;
-    c.located = 0;
-    c.mt_idx = c.def_idx = 0; /* encoding needs neither registry */
     if (lua_type(L, idx) != LUA_TTABLE) {
         return tc_err_set(err, TC_ETYPE, "expected a table (%s), got %s", st->name,
                           luaL_typename(L, idx));
     }
     uint32_t depth = p->depth;
     int top = lua_gettop(L);
+    ctx_open_encode(&c, L, p, err);
     int rc = encode_struct(&c, idx, st);
     p->depth = depth;
     lua_settop(L, top);
@@ -918,13 +977,9 @@ tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_
 {
     ctx_t c;
     idx = lua_absindex(L, idx);
-    c.L = L;
-    c.p = p;
-    c.err = err;
-    c.located = 0;
-    c.mt_idx = c.def_idx = 0;
     uint32_t depth = p->depth;
     int top = lua_gettop(L);
+    ctx_open_encode(&c, L, p, err);
     p->ops->write_field_begin(p, f->type.ttype, f->id);
     int rc = encode_value(&c, idx, &f->type);
     if (rc != TC_OK) {

@@ -20,11 +20,14 @@
 
 /*
  * Registry tables (weak values) that map a struct descriptor to what the Lua
- * module made for it: the instance metatable, and the defaults of its
- * fields as {[field index] = value}. Set by bridge/lua_schema.c.
+ * module made for it: the instance metatable, the defaults of its fields as
+ * {[field index] = value}, and its field names as a sequence of Lua strings
+ * in declaration order (interned once, not on every field of every call).
+ * Set by bridge/lua_schema.c; the module's own tables keep them alive.
  */
 extern const char tc_lua_value_mt_key;
 extern const char tc_lua_value_defaults_key;
+extern const char tc_lua_value_names_key;
 
 /*
  * Read one 'st' struct from 'p' and push it as a Lua table. Unknown field
