@@ -2,6 +2,7 @@
 /* Creating Lua states with thriftcorn's modules, and the one protected call. */
 #include "bridge/lua_state.h"
 
+#include "bridge/lua_alloc.h"
 #include "bridge/lua_api.h"
 
 #include <errno.h>
@@ -107,7 +108,7 @@ open_state(lua_State *L)
 lua_State *
 tc_lua_state_new(tc_err_t *err)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = tc_lua_alloc_newstate();
     if (L == NULL) {
         tc_err_set(err, -ENOMEM, "cannot create a Lua state: out of memory");
         return NULL;

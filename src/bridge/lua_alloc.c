@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A slab allocator per Lua state (lua_alloc.h). Small blocks are grouped by
+ * size class (multiples of 16 bytes up to TC_LUA_ALLOC_SMALL); each chunk of
+ * CHUNK bytes, aligned to its size, serves one class and keeps its header at
+ * its start, so the chunk of a block is its address rounded down. A chunk
+ * with free room is on its class's list; a chunk that empties is kept as a
+ * spare (up to KEEP_SPARES of them) or given back.
+ */
+#include "bridge/lua_alloc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK       ((size_t)16384)
+#define GRAIN       16
+#define NCLASSES    (TC_LUA_ALLOC_SMALL / GRAIN)
+#define KEEP_SPARES 16
+
+typedef struct chunk chunk_t;
+
+struct chunk {
+    chunk_t *prev; /* on its class's list of chunks with free room */
+    chunk_t *next;
+    void *free;     /* freed blocks, linked through their first word */
+    uint32_t bump;  /* offset of the first never-used block */
+    uint32_t live;  /* blocks in use */
+    uint16_t size;  /* block size of its class */
+    uint8_t listed; /* on the list */
+};
+
+/* The blocks of a chunk start here: the header, rounded up to the grain. */
+#define FIRST (((sizeof(chunk_t) + GRAIN - 1) / GRAIN) * GRAIN)
+
+struct tc_lua_alloc {
+    chunk_t *partial[NCLASSES]; /* chunks with free room, per class */
+    chunk_t *spares;            /* empty chunks kept for reuse, linked by 'next' */
+    size_t nspares;
+    size_t chunks;     /* chunks held, spares included */
+    size_t small_used; /* bytes */
+    size_t large_used; /* bytes */
+    int warn_on;       /* the warning function's state, as lauxlib's */
+    int warn_cont;
+    int ready; /* the state exists: when nothing is in use any more, it was closed */
+};
+
+static inline size_t
+class_of(size_t size)
+{
+    return (size - 1) / GRAIN; /* size is 1 .. TC_LUA_ALLOC_SMALL */
+}
+
+static inline chunk_t *
+chunk_of(void *block)
+{
+    return (chunk_t *)((uintptr_t)block & ~(uintptr_t)(CHUNK - 1));
+}
+
+static void
+unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        a->partial[cls] = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->prev = c->next = NULL;
+    c->listed = 0;
+}
+
+static void
+link_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
+{
+    c->prev = NULL;
+    c->next = a->partial[cls];
+    if (c->next != NULL) {
+        c->next->prev = c;
+    }
+    a->partial[cls] = c;
+    c->listed = 1;
+}
+
+static chunk_t *
+new_chunk(tc_lua_alloc_t *a, size_t cls)
+{
+    chunk_t *c = a->spares;
+    if (c != NULL) {
+        a->spares = c->next;
+        a->nspares--;
+    } else {
+        c = aligned_alloc(CHUNK, CHUNK);
+        if (c == NULL) {
+            return NULL;
+        }
+        a->chunks++;
+    }
+    c->free = NULL;
+    c->bump = FIRST;
+    c->live = 0;
+    c->size = (uint16_t)((cls + 1) * GRAIN);
+    link_chunk(a, cls, c);
+    return c;
+}
+
+static void *
+small_alloc(tc_lua_alloc_t *a, size_t cls)
+{
+    chunk_t *c = a->partial[cls];
+    if (c == NULL && (c = new_chunk(a, cls)) == NULL) {
+        return NULL;
+    }
+    void *b = c->free;
+    if (b != NULL) {
+        memcpy(&c->free, b, sizeof(void *));
+    } else {
+        b = (char *)c + c->bump;
+        c->bump += c->size;
+    }
+    c->live++;
+    a->small_used += c->size;
+    if (c->free == NULL && c->bump + c->size > CHUNK) {
+        unlink_chunk(a, cls, c); /* full */
+    }
+    return b;
+}
+
+/* Give back every chunk and the pool itself. */
+static void
+pool_free(tc_lua_alloc_t *a)
+{
+    while (a->spares != NULL) {
+        chunk_t *c = a->spares;
+        a->spares = c->next;
+        free(c);
+    }
+    for (size_t i = 0; i < NCLASSES; i++) {
+        while (a->partial[i] != NULL) { /* only if a block was never freed */
+            chunk_t *c = a->partial[i];
+            a->partial[i] = c->next;
+            free(c);
+        }
+    }
+    free(a);
+}
+
+static void
+small_free(tc_lua_alloc_t *a, void *b)
+{
+    chunk_t *c = chunk_of(b);
+    size_t cls = class_of(c->size);
+    memcpy(b, &c->free, sizeof(void *));
+    c->free = b;
+    c->live--;
+    a->small_used -= c->size;
+    if (c->live == 0) {
+        if (c->listed) {
+            unlink_chunk(a, cls, c);
+        }
+        if (a->nspares < KEEP_SPARES) {
+            c->next = a->spares;
+            a->spares = c;
+            a->nspares++;
+        } else {
+            free(c);
+            a->chunks--;
+        }
+    } else if (!c->listed) {
+        link_chunk(a, cls, c);
+    }
+}
+
+/* lua_Alloc: 'osize' is the block's size when 'ptr' is not NULL. */
+static void *
+pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    tc_lua_alloc_t *a = ud;
+    if (ptr == NULL) {
+        osize = 0; /* it is the type of the new object, not a size */
+    }
+    if (nsize == 0) {
+        if (ptr != NULL) {
+            if (osize <= TC_LUA_ALLOC_SMALL) {
+                small_free(a, ptr);
+            } else {
+                a->large_used -= osize;
+                free(ptr);
+            }
+            /* lua_close() frees the state's own block last */
+            if (a->ready && a->small_used == 0 && a->large_used == 0) {
+                pool_free(a);
+            }
+        }
+        return NULL;
+    }
+    if (ptr != NULL && osize > TC_LUA_ALLOC_SMALL && nsize > TC_LUA_ALLOC_SMALL) {
+        void *p = realloc(ptr, nsize);
+        if (p != NULL) {
+            a->large_used = a->large_used - osize + nsize;
+        }
+        return p;
+    }
+    if (ptr != NULL && osize <= TC_LUA_ALLOC_SMALL && nsize <= TC_LUA_ALLOC_SMALL &&
+        class_of(osize) == class_of(nsize)) {
+        return ptr;
+    }
+    void *p;
+    if (nsize <= TC_LUA_ALLOC_SMALL) {
+        p = small_alloc(a, class_of(nsize));
+    } else if ((p = malloc(nsize)) != NULL) {
+        a->large_used += nsize;
+    }
+    if (p != NULL && ptr != NULL) {
+        memcpy(p, ptr, osize < nsize ? osize : nsize);
+        pool_alloc(a, ptr, osize, 0);
+    }
+    return p;
+}
+
+static int
+panic(lua_State *L)
+{
+    const char *msg =
+        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is not a string";
+    fprintf(stderr, "thriftcorn: unprotected error in a call to the Lua API (%s)\n", msg);
+    fflush(stderr);
+    return 0; /* Lua aborts */
+}
+
+/*
+ * Warnings as lauxlib's luaL_newstate() sets them up: off until "@on", back
+ * off with "@off"; a warning made of pieces is written as one line.
+ */
+static void
+warn_cb(void *ud, const char *msg, int tocont)
+{
+    tc_lua_alloc_t *a = ud;
+    if (!a->warn_cont && msg[0] == '@') {
+        if (strcmp(msg, "@on") == 0) {
+            a->warn_on = 1;
+        } else if (strcmp(msg, "@off") == 0) {
+            a->warn_on = 0;
+        }
+        return;
+    }
+    if (a->warn_on) {
+        fprintf(stderr, "%s%s%s", a->warn_cont ? "" : "Lua warning: ", msg, tocont ? "" : "\n");
+        if (!tocont) {
+            fflush(stderr);
+        }
+    }
+    a->warn_cont = tocont;
+}
+
+lua_State *
+tc_lua_alloc_newstate(void)
+{
+    tc_lua_alloc_t *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        return NULL;
+    }
+    lua_State *L = lua_newstate(pool_alloc, a);
+    if (L == NULL) {
+        pool_free(a);
+        return NULL;
+    }
+    a->ready = 1;
+    lua_atpanic(L, panic);
+    lua_setwarnf(L, warn_cb, a);
+    return L;
+}
+
+void
+tc_lua_alloc_stats(lua_State *L, tc_lua_alloc_stats_t *out)
+{
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    const tc_lua_alloc_t *a = ud;
+    out->chunks = a->chunks;
+    out->small_used = a->small_used;
+    out->large_used = a->large_used;
+}
