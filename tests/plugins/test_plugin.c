@@ -2,8 +2,9 @@
 /*
  * Small plugins of the tutorial Calculator for the host's tests, one
  * MODULE target per variant (tests/plugins/CMakeLists.txt):
- *   TP_GOOD      add and calculate in C (calculate crashes on logid -1),
- *                lifecycle hooks that count, serial; the rest is Lua's
+ *   TP_GOOD      add and calculate in C (calculate crashes on logid -1
+ *                and leaks 100 bytes on logid -2), lifecycle hooks that
+ *                count, serial; the rest is Lua's
  *   TP_BAD_ABI   built for ABI major 999
  *   TP_NO_ENTRY  exports no tc_plugin_entry
  *   TP_UNKNOWN   registers a method the IDL does not have
@@ -15,6 +16,8 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 static atomic_int counts[5]; /* init_worker, exit_worker, init_thread, exit_thread, init_arbiter */
 
@@ -98,6 +101,14 @@ calculate(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     if (logid == -1) {
         volatile int *null = NULL;
         return *null; /* a crash: it takes down only this worker */
+    }
+    if (logid == -2) {
+        /* a leak, for the test that LeakSanitizer checks a worker at exit */
+        char *lost = malloc(100);
+        if (lost != NULL) {
+            memset(lost, 'x', 100);
+            logid = lost[0];
+        }
     }
     return api->put_i32(call, TC_RESULT, logid);
 }
