@@ -42,32 +42,35 @@ tc_lua_value_registry(lua_State *L, const char *key)
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
-static void
-ctx_open(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err)
+void
+tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k)
 {
-    c->L = L;
-    c->p = p;
-    c->err = err;
-    c->located = 0;
     tc_lua_value_registry(L, &tc_lua_value_mt_key);
-    c->mt_idx = lua_gettop(L);
+    k->mts = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_defaults_key);
-    c->def_idx = lua_gettop(L);
+    k->defs = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_names_key);
-    c->names_idx = lua_gettop(L);
+    k->names = lua_gettop(L);
 }
 
-/* Only the names registry: what encoding needs. */
 static void
-ctx_open_encode(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err)
+ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_codec_t *k)
 {
     c->L = L;
     c->p = p;
     c->err = err;
     c->located = 0;
-    c->mt_idx = c->def_idx = 0;
-    tc_lua_value_registry(L, &tc_lua_value_names_key);
-    c->names_idx = lua_gettop(L);
+    c->mt_idx = k->mts;
+    c->def_idx = k->defs;
+    c->names_idx = k->names;
+}
+
+/* Without the caller's slots: the registries pushed for this call, then removed. */
+static void
+ctx_open(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, tc_lua_codec_t *k)
+{
+    tc_lua_value_codec_push(L, k);
+    ctx_init(c, L, p, err, k);
 }
 
 static void
@@ -526,8 +529,9 @@ int
 tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
 {
     ctx_t c;
+    tc_lua_codec_t k;
     int top = lua_gettop(L);
-    ctx_open(&c, L, p, err);
+    ctx_open(&c, L, p, err, &k);
     uint32_t depth = p->depth;
     int rc = decode_struct(&c, st);
     p->depth = depth;
@@ -602,37 +606,36 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
 }
 
 int
-tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
+                           const tc_struct_t *st, tc_err_t *err)
 {
     ctx_t c;
     int top = lua_gettop(L);
-    if (st->nfields == 0) {
-        /* no arguments (ping()): whatever comes is skipped, no registry needed */
-        c.L = L;
-        c.p = p;
-        c.err = err;
-        c.located = 0;
-        c.mt_idx = c.def_idx = c.names_idx = 0;
-        uint32_t depth = p->depth;
-        int rc = decode_args(&c, st, top + 1);
-        p->depth = depth;
-        lua_settop(L, top);
-        return rc;
-    }
-    ctx_open(&c, L, p, err);
+    ctx_init(&c, L, p, err, k);
     luaL_checkstack(L, st->nfields + 8, "thriftcorn: arguments");
-    int base = lua_gettop(L) + 1;
+    int base = top + 1;
     for (uint16_t i = 0; i < st->nfields; i++) {
         lua_pushnil(L);
     }
     uint32_t depth = p->depth;
     int rc = decode_args(&c, st, base);
     p->depth = depth;
+    lua_settop(L, rc == TC_OK ? base + st->nfields - 1 : top);
+    return rc;
+}
+
+int
+tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+{
+    ctx_t c;
+    tc_lua_codec_t k;
+    int top = lua_gettop(L);
+    ctx_open(&c, L, p, err, &k);
+    int rc = tc_lua_value_decode_args_k(L, &k, p, st, err);
     if (rc != TC_OK) {
         lua_settop(L, top);
         return rc;
     }
-    lua_settop(L, base + st->nfields - 1);
     ctx_close(&c);
     return TC_OK;
 }
@@ -964,7 +967,8 @@ tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
     }
     uint32_t depth = p->depth;
     int top = lua_gettop(L);
-    ctx_open_encode(&c, L, p, err);
+    tc_lua_codec_t k;
+    ctx_open(&c, L, p, err, &k);
     int rc = encode_struct(&c, idx, st);
     p->depth = depth;
     lua_settop(L, top);
@@ -975,11 +979,24 @@ int
 tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
                           const tc_field_t *f, tc_err_t *err)
 {
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    tc_lua_codec_t k;
+    tc_lua_value_codec_push(L, &k);
+    int rc = tc_lua_value_encode_field_k(L, &k, idx, p, st, f, err);
+    lua_settop(L, top);
+    return rc;
+}
+
+int
+tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, tc_proto_t *p,
+                            const tc_struct_t *st, const tc_field_t *f, tc_err_t *err)
+{
     ctx_t c;
     idx = lua_absindex(L, idx);
     uint32_t depth = p->depth;
     int top = lua_gettop(L);
-    ctx_open_encode(&c, L, p, err);
+    ctx_init(&c, L, p, err, k);
     p->ops->write_field_begin(p, f->type.ttype, f->id);
     int rc = encode_value(&c, idx, &f->type);
     if (rc != TC_OK) {

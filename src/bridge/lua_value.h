@@ -30,6 +30,22 @@ extern const char tc_lua_value_defaults_key;
 extern const char tc_lua_value_names_key;
 
 /*
+ * The stack slots of the three registries above. A caller that codes many
+ * values in one state (a handler thread) pushes them once with
+ * tc_lua_value_codec_push(), keeps them where they are, and uses the _k
+ * functions, which then look nothing up per call. The others push and
+ * remove them on every call.
+ */
+typedef struct tc_lua_codec {
+    int mts;
+    int defs;
+    int names;
+} tc_lua_codec_t;
+
+/* Push the three registries and fill 'k' with their (absolute) stack indices. */
+void tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k);
+
+/*
  * Read one 'st' struct from 'p' and push it as a Lua table. Unknown field
  * ids and fields whose wire type differs from the IDL are skipped; absent
  * fields with a default get a copy of the default; a missing required field
@@ -45,6 +61,8 @@ int tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
  */
 int tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                              tc_err_t *err) TC_NODISCARD;
+int tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
+                               const tc_struct_t *st, tc_err_t *err) TC_NODISCARD;
 
 /*
  * Write the Lua value at 'idx' as an 'st' struct to 'p'. A missing required
@@ -61,6 +79,9 @@ int tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t 
  */
 int tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
                               const tc_field_t *f, tc_err_t *err) TC_NODISCARD;
+int tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, tc_proto_t *p,
+                                const tc_struct_t *st, const tc_field_t *f,
+                                tc_err_t *err) TC_NODISCARD;
 
 /* Push the registry tables used by the codec, creating them on first use. */
 void tc_lua_value_registry(lua_State *L, const char *key);
