@@ -16,7 +16,13 @@ extern char **environ;
 static char *area;      /* start of the writable area, or NULL */
 static size_t area_len; /* its size in bytes */
 static char **saved_argv;
-static char **saved_env; /* the copies environ started with: unsetenv() must not orphan them */
+/*
+ * The copies environ started with, and the array that held them: unsetenv()
+ * and setenv() must not orphan them. Nothing reads these two; volatile keeps
+ * an optimising compiler from dropping the stores, which made them leaks.
+ */
+static char **volatile saved_env;
+static char **volatile env_array;
 
 void
 tc_proctitle_init(int argc, char **argv)
@@ -48,6 +54,7 @@ tc_proctitle_init(int argc, char **argv)
     saved_env = tc_xcalloc(nenv + 1, sizeof(char *));
     memcpy(saved_env, env, nenv * sizeof(char *));
     environ = env;
+    env_array = env;
     area = argv[0];
     area_len = (size_t)(end - argv[0]);
     /* the other argv[] pointers now point into the title; nothing reads them after this */
