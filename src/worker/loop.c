@@ -18,12 +18,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -38,8 +40,10 @@ struct tc_loop {
     atomic_llong busy_since; /* ns (monotonic) when the current call began; 0 when idle */
     atomic_int nconns;
     atomic_bool done;           /* the thread has left its loop */
+    atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */
     struct tc_conn_list conns;  /* guarded by 'lock' */
     bool accepting;             /* accept events are added; guarded by 'lock' */
+    atomic_bool accept_on;      /* a copy of 'accepting' for the watchdog */
     struct event **accept_evs;  /* one per listener */
     struct event *accept_retry; /* re-enables accepting after EMFILE */
     struct event *resume;       /* re-enables accepting after worker_connections (any thread) */
@@ -70,6 +74,7 @@ set_accepting(tc_loop_t *lp, bool on)
         return;
     }
     lp->accepting = on;
+    atomic_store_explicit(&lp->accept_on, on, memory_order_relaxed);
     for (size_t i = 0; i < lp->shared->nlisteners; i++) {
         if (on) {
             event_add(lp->accept_evs[i], NULL);
@@ -424,6 +429,7 @@ static void *
 loop_main(void *arg)
 {
     tc_loop_t *lp = arg;
+    atomic_store(&lp->tid, (int)syscall(SYS_gettid));
     tc_err_t err;
     tc_err_clear(&err);
     if (tc_dispatch_thread_start(lp->dispatch, &err) != TC_OK) {
@@ -530,9 +536,44 @@ tc_loop_nconns(const tc_loop_t *lp)
     return atomic_load(&lp->nconns);
 }
 
-int
-tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now)
+bool
+tc_loop_movable(const tc_loop_t *lp)
 {
+    return atomic_load(&lp->nconns) > 1 ||
+           atomic_load_explicit(&lp->accept_on, memory_order_relaxed);
+}
+
+bool
+tc_loop_runnable(const tc_loop_t *lp)
+{
+    int tid = atomic_load(&lp->tid);
+    if (tid == 0) {
+        return false;
+    }
+    char path[64];
+    char buf[512];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return false;
+    }
+    buf[n] = '\0';
+    /* "tid (comm) S ...": the comm may hold spaces and parentheses, the last ')' ends it */
+    const char *end = strrchr(buf, ')');
+    return end != NULL && end[1] == ' ' && end[2] == 'R';
+}
+
+int
+tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, double now)
+{
+    if (nto < 1) {
+        return -1;
+    }
     /* the lock is free only while 'from' is inside a handler call */
     if (pthread_mutex_trylock(&from->lock) != 0) {
         return -1;
@@ -542,8 +583,14 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now)
         pthread_mutex_unlock(&from->lock);
         return -1;
     }
+    /* dealt out one by one: every target gets its share at once */
+    struct tc_conn_list batch[TC_LOOP_SPREAD_MAX];
+    int nmoved[TC_LOOP_SPREAD_MAX] = {0};
+    nto = nto < TC_LOOP_SPREAD_MAX ? nto : TC_LOOP_SPREAD_MAX;
+    for (int i = 0; i < nto; i++) {
+        TAILQ_INIT(&batch[i]);
+    }
     int moved = 0;
-    struct tc_conn_list batch = TAILQ_HEAD_INITIALIZER(batch);
     tc_conn_t *c = TAILQ_FIRST(&from->conns);
     while (c != NULL) {
         tc_conn_t *next = TAILQ_NEXT(c, link);
@@ -551,7 +598,8 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now)
             tc_conn_detach(c);
             TAILQ_REMOVE(&from->conns, c, link);
             atomic_fetch_sub(&from->nconns, 1);
-            TAILQ_INSERT_TAIL(&batch, c, link);
+            TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
+            nmoved[moved % nto]++;
             moved++;
         }
         c = next;
@@ -559,12 +607,16 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now)
     bool pass_accept = from->accepting;
     set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
-    if (moved > 0 || pass_accept) {
-        pthread_mutex_lock(&to->inq_lock);
-        TAILQ_CONCAT(&to->incoming, &batch, link);
-        to->take_accept = to->take_accept || pass_accept;
-        pthread_mutex_unlock(&to->inq_lock);
-        event_active(to->wake, EV_TIMEOUT, 0);
+    for (int i = 0; i < nto; i++) {
+        bool accept_here = pass_accept && i == 0;
+        if (nmoved[i] == 0 && !accept_here) {
+            continue;
+        }
+        pthread_mutex_lock(&to[i]->inq_lock);
+        TAILQ_CONCAT(&to[i]->incoming, &batch[i], link);
+        to[i]->take_accept = to[i]->take_accept || accept_here;
+        pthread_mutex_unlock(&to[i]->inq_lock);
+        event_active(to[i]->wake, EV_TIMEOUT, 0);
     }
     return moved;
 }

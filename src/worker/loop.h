@@ -58,13 +58,30 @@ void tc_loop_join(tc_loop_t *lp);
 /* Ask the loop to stop gracefully (any thread). */
 void tc_loop_stop(tc_loop_t *lp);
 
+/* The most loops one rebalance deals connections out to. */
+#define TC_LOOP_SPREAD_MAX 64
+
 /*
  * Watchdog side (any thread): if 'from' has been inside one handler call
- * for at least 'after' seconds, hand its other connections, and its turn to
- * accept, to 'to'. Returns the number of connections moved, or -1 if 'from'
- * was not blocked.
+ * for at least 'after' seconds, deal its other connections out to the
+ * 'nto' loops of 'to' (at most TC_LOOP_SPREAD_MAX), one by one, and hand
+ * its turn to accept to to[0]. Returns the number of connections moved, or
+ * -1 if 'from' was not blocked.
  */
-int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *to, double after, double now);
+int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, double now);
+
+/*
+ * True when the loop's thread is running or waiting for a CPU (state R),
+ * false when it sleeps in a system call (a handler blocked on I/O or a
+ * timer) or its state cannot be read.
+ */
+bool tc_loop_runnable(const tc_loop_t *lp);
+
+/*
+ * True when a rebalance could move something: the loop owns more than the
+ * connection of its current call, or it accepts (a hint: it may change).
+ */
+bool tc_loop_movable(const tc_loop_t *lp);
 
 /* Monotonic seconds since 'lp' entered its current handler call, or 0 when idle. */
 double tc_loop_busy_for(const tc_loop_t *lp, double now);

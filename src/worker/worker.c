@@ -30,6 +30,12 @@
 
 /* A handler call longer than this lets other threads take its connections. */
 #define STEAL_AFTER 0.005
+/*
+ * ... but one that computes while every CPU is taken keeps them this long:
+ * longer than the kernel makes a runnable thread wait for its turn, so a
+ * short call merely preempted is not mistaken for a long one.
+ */
+#define STEAL_RUNNING_AFTER 0.05
 /* Watchdog period while handlers run, and while all is quiet. */
 #define WATCH_BUSY_NS 2000000L
 #define WATCH_IDLE_NS 50000000L
@@ -42,46 +48,80 @@ typedef struct worker {
     int nloops;
     const tc_worker_args_t *args;
     bool stopping;
+    int ncpus; /* CPUs the worker may run on */
+    struct idle_loop {
+        tc_loop_t *loop;
+        int nconns;
+    } * idle; /* the watchdog's scratch: one per loop */
 } worker_t;
 
 static int
-accepting_loops(int threads)
+by_nconns(const void *a, const void *b)
 {
-    /* the CPUs this process may run on (taskset, cgroups), not all the machine's */
+    const struct idle_loop *x = a;
+    const struct idle_loop *y = b;
+    return (x->nconns > y->nconns) - (x->nconns < y->nconns);
+}
+
+/* The CPUs this process may run on (taskset, cgroups), not all the machine's. */
+static int
+allowed_cpus(void)
+{
     cpu_set_t set;
     long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
                                                           : sysconf(_SC_NPROCESSORS_ONLN);
-    n = n < 1 ? 1 : n;
-    return threads < n ? threads : (int)n;
+    return n < 1 ? 1 : (int)n;
 }
 
-/* Move connections off threads stuck in a handler; true if any thread is busy. */
+/*
+ * Move connections off threads stuck in a handler; true if any thread is
+ * busy. A thread is stuck when one call has taken STEAL_AFTER and it is
+ * blocked (sleeping in a system call: its other connections would wait for
+ * nothing), or it is running while fewer calls run than the worker has
+ * CPUs (an idle CPU can serve them). A thread that computes while every
+ * CPU is taken keeps its connections until STEAL_RUNNING_AFTER: moving them
+ * sooner would only add threads that take turns on the same CPUs (a short
+ * call preempted looks stuck for a few milliseconds). The connections are
+ * dealt out to every idle thread, fewest connections first, so a worker
+ * spreads in one step.
+ */
 static bool
 watch(worker_t *w)
 {
     double now = tc_conn_now();
     bool any_busy = false;
+    int nbusy = 0;
     for (int i = 0; i < w->nloops; i++) {
-        double busy = tc_loop_busy_for(w->loops[i], now);
+        nbusy += tc_loop_busy_for(w->loops[i], now) > 0.0;
+    }
+    for (int i = 0; i < w->nloops; i++) {
+        tc_loop_t *from = w->loops[i];
+        double busy = tc_loop_busy_for(from, now);
         if (busy == 0.0) {
             continue;
         }
         any_busy = true;
-        if (busy < STEAL_AFTER) {
+        if (busy < STEAL_AFTER || !tc_loop_movable(from) ||
+            (busy < STEAL_RUNNING_AFTER && nbusy >= w->ncpus && tc_loop_runnable(from))) {
             continue;
         }
-        /* the idle loop with the fewest connections takes them */
-        tc_loop_t *to = NULL;
+        /* the idle loops, fewest connections first */
+        int nidle = 0;
         for (int k = 0; k < w->nloops; k++) {
             tc_loop_t *c = w->loops[k];
-            if (k != i && tc_loop_busy_for(c, now) == 0.0 &&
-                (to == NULL || tc_loop_nconns(c) < tc_loop_nconns(to))) {
-                to = c;
+            if (k != i && tc_loop_busy_for(c, now) == 0.0) {
+                w->idle[nidle].loop = c;
+                w->idle[nidle].nconns = tc_loop_nconns(c);
+                nidle++;
             }
         }
-        if (to != NULL) {
-            (void)tc_loop_rebalance(w->loops[i], to, STEAL_AFTER, now);
+        qsort(w->idle, (size_t)nidle, sizeof(w->idle[0]), by_nconns);
+        tc_loop_t *to[TC_LOOP_SPREAD_MAX];
+        int nto = nidle < TC_LOOP_SPREAD_MAX ? nidle : TC_LOOP_SPREAD_MAX;
+        for (int k = 0; k < nto; k++) {
+            to[k] = w->idle[k].loop;
         }
+        (void)tc_loop_rebalance(from, to, nto, STEAL_AFTER, now);
     }
     return any_busy;
 }
@@ -113,8 +153,10 @@ boot(worker_t *w, const tc_worker_args_t *args)
         return TC_WORKER_EXIT_BOOT;
     }
     w->loops = tc_xcalloc((size_t)cfg->threads, sizeof(tc_loop_t *));
+    w->idle = tc_xcalloc((size_t)cfg->threads, sizeof(*w->idle));
     w->shared.loops = w->loops;
-    int naccept = accepting_loops(cfg->threads);
+    w->ncpus = allowed_cpus();
+    int naccept = cfg->threads < w->ncpus ? cfg->threads : w->ncpus;
     for (int i = 0; i < cfg->threads; i++) {
         tc_err_t err;
         tc_err_clear(&err);
@@ -148,6 +190,7 @@ shutdown_loops(worker_t *w)
         tc_loop_free(w->loops[i]);
     }
     free(w->loops);
+    free(w->idle);
 }
 
 /*

@@ -180,6 +180,39 @@ class ServerTest(unittest.TestCase):
         self.assertGreaterEqual(slow["took"], 1.4)
         self.assertLess(worst, 0.5, "a call waited %.3fs behind a blocking handler" % worst)
 
+    @unittest.skipUnless(hasattr(os, "sched_setaffinity"), "needs sched_setaffinity")
+    def test_computing_handler_on_one_cpu_does_not_starve_others(self):
+        # A worker on one CPU keeps a computing thread's connections for a
+        # while (a short call merely preempted must not spread them), but a
+        # call that computes for long gives them up: the others are served.
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})
+        try:
+            srv = harness.Server(settings("workers = 1\nthreads = 4\n"))
+        finally:
+            os.sched_setaffinity(0, cpus)
+        with srv:
+            clients = [self.client(srv) for _ in range(6)]
+            for i, c in enumerate(clients):
+                self.assertEqual(c.echo("warm %d" % i), "warm %d" % i)
+            slow = {}
+
+            def spinner():
+                slow["reply"] = clients[0].spin_ms(1500)
+
+            t = threading.Thread(target=spinner)
+            t.start()
+            time.sleep(0.2)
+            worst = 0.0
+            for round_ in range(3):
+                for i, c in enumerate(clients[1:]):
+                    t0 = time.monotonic()
+                    self.assertEqual(c.echo("r%d-%d" % (round_, i)), "r%d-%d" % (round_, i))
+                    worst = max(worst, time.monotonic() - t0)
+            t.join(20)
+            self.assertEqual(slow.get("reply"), "spun 1500")
+            self.assertLess(worst, 0.6, "a call waited %.3fs behind a computing handler" % worst)
+
 
 class _SocketReader(TTransport.TTransportBase):
     def __init__(self, sock):
