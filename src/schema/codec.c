@@ -8,6 +8,7 @@
  */
 #include "schema/codec.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -246,6 +247,18 @@ fail(tc_codec_writer_t *w, const char *what, const char *detail)
     return tc_err_set(w->err, TC_ETYPE, "%s: %s", what, detail);
 }
 
+/* fail() with a formatted detail; out of the hot functions, which need no buffer for it. */
+static int __attribute__((cold, noinline)) TC_PRINTF(3, 4)
+    failf(tc_codec_writer_t *w, const char *what, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return fail(w, what, msg);
+}
+
 static const char *
 kind_name(int kind)
 {
@@ -310,7 +323,6 @@ fits(int kind, uint8_t target)
 static const tc_type_t *
 slot(tc_codec_writer_t *w, int16_t id, int kind)
 {
-    char msg[200];
     if (w->failed) {
         return NULL;
     }
@@ -323,8 +335,7 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
     if (fr->kind == TC_KIND_STRUCT) {
         const tc_field_t *f = tc_schema_field_by_id(fr->st, id);
         if (f == NULL) {
-            snprintf(msg, sizeof(msg), "no field with id %d", id);
-            fail(w, fr->st->name, msg);
+            failf(w, fr->st->name, "no field with id %d", id);
             return NULL;
         }
         size_t fi = (size_t)(f - fr->st->fields);
@@ -333,8 +344,7 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
             return NULL;
         }
         if (fr->seen != NULL && bit(fr->seen, fi)) {
-            snprintf(msg, sizeof(msg), "field '%s' written twice", f->name);
-            fail(w, fr->st->name, msg);
+            failf(w, fr->st->name, "field '%s' written twice", f->name);
             return NULL;
         }
         if (fr->st->kind == TC_STRUCT_UNION && fr->written > 0) {
@@ -343,9 +353,8 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
         }
         t = &f->type;
         if (!fits(kind, t->kind)) {
-            snprintf(msg, sizeof(msg), "field '%s' is %s, not %s", f->name, kind_name(t->kind),
-                     kind_name(kind));
-            fail(w, fr->st->name, msg);
+            failf(w, fr->st->name, "field '%s' is %s, not %s", f->name, kind_name(t->kind),
+                  kind_name(kind));
             return NULL;
         }
         if (w->depth == 0) {
@@ -360,16 +369,14 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
     }
     bool map = fr->kind == TC_KIND_MAP;
     if (fr->written >= (map ? 2 * fr->n : fr->n)) {
-        snprintf(msg, sizeof(msg), "more than the %zu %s declared", fr->n,
-                 map ? "entries" : "elements");
-        fail(w, kind_name(fr->kind), msg);
+        failf(w, kind_name(fr->kind), "more than the %zu %s declared", fr->n,
+              map ? "entries" : "elements");
         return NULL;
     }
     t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
     if (!fits(kind, t->kind)) {
-        snprintf(msg, sizeof(msg), "%s %zu is %s, not %s", map ? "map value" : "element",
-                 map ? fr->written / 2 : fr->written, kind_name(t->kind), kind_name(kind));
-        fail(w, kind_name(fr->kind), msg);
+        failf(w, kind_name(fr->kind), "%s %zu is %s, not %s", map ? "map value" : "element",
+              map ? fr->written / 2 : fr->written, kind_name(t->kind), kind_name(kind));
         return NULL;
     }
     fr->written++;
@@ -448,7 +455,9 @@ tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
     switch ((tc_kind_t)t->kind) {
     case TC_KIND_STRUCT:
         fr->st = t->st;
-        fr->seen = tc_arena_calloc(w->arena, (size_t)t->st->nfields / 8 + 1);
+        /* a bit per field: in the frame itself for up to 64 fields */
+        fr->seen = t->st->nfields <= 64 ? fr->seen_small
+                                        : tc_arena_calloc(w->arena, (size_t)t->st->nfields / 8 + 1);
         p->ops->write_struct_begin(p);
         break;
     case TC_KIND_LIST:
@@ -467,7 +476,6 @@ tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
 int
 tc_codec_end(tc_codec_writer_t *w)
 {
-    char msg[200];
     if (w->failed) {
         return TC_ETYPE;
     }
@@ -477,10 +485,9 @@ tc_codec_end(tc_codec_writer_t *w)
     tc_codec_frame_t *fr = &w->frames[w->depth];
     if (fr->kind == TC_KIND_STRUCT) {
         const tc_struct_t *st = fr->st;
-        for (uint16_t i = 0; i < st->nfields; i++) {
+        for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
             if (st->fields[i].req == TC_REQ_REQUIRED && !bit(fr->seen, i)) {
-                snprintf(msg, sizeof(msg), "required field '%s' is not set", st->fields[i].name);
-                return fail(w, st->name, msg);
+                return failf(w, st->name, "required field '%s' is not set", st->fields[i].name);
             }
         }
         /* an empty union is valid on the wire (Apache C++ writes one); two members are not */
@@ -492,10 +499,9 @@ tc_codec_end(tc_codec_writer_t *w)
     } else {
         size_t want = fr->kind == TC_KIND_MAP ? 2 * fr->n : fr->n;
         if (fr->written != want) {
-            snprintf(msg, sizeof(msg), "%zu %s declared, %zu written", fr->n,
-                     fr->kind == TC_KIND_MAP ? "entries" : "elements",
-                     fr->kind == TC_KIND_MAP ? fr->written / 2 : fr->written);
-            return fail(w, kind_name(fr->kind), msg);
+            return failf(w, kind_name(fr->kind), "%zu %s declared, %zu written", fr->n,
+                         fr->kind == TC_KIND_MAP ? "entries" : "elements",
+                         fr->kind == TC_KIND_MAP ? fr->written / 2 : fr->written);
         }
     }
     w->depth--;
@@ -505,13 +511,11 @@ tc_codec_end(tc_codec_writer_t *w)
 int
 tc_codec_finish(tc_codec_writer_t *w)
 {
-    char msg[64];
     if (w->failed) {
         return TC_ETYPE;
     }
     if (w->depth > 0) {
-        snprintf(msg, sizeof(msg), "%u value(s) begun and not ended", w->depth);
-        return fail(w, "reply", msg);
+        return failf(w, "reply", "%u value(s) begun and not ended", w->depth);
     }
     if (w->p != NULL) {
         w->p->ops->write_field_stop(w->p);

@@ -58,9 +58,10 @@ typedef struct tc_codec_frame {
     uint8_t kind; /* TC_KIND_STRUCT, _LIST, _SET or _MAP */
     const tc_struct_t *st;
     const tc_type_t *type;
-    size_t n;       /* elements declared (map: entries) */
-    size_t written; /* values written (struct: fields) */
-    uint8_t *seen;  /* struct: a bit per field index */
+    size_t n;              /* elements declared (map: entries) */
+    size_t written;        /* values written (struct: fields) */
+    uint8_t *seen;         /* struct: a bit per field index */
+    uint8_t seen_small[8]; /* where 'seen' points for up to 64 fields */
 } tc_codec_frame_t;
 
 typedef struct tc_codec_writer {
