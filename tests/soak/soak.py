@@ -16,10 +16,10 @@ A call ends in one of these ways:
 - lost to a kill: its connection broke and the worker serving that
   connection was one this script SIGKILLed (found with `ss` when the
   connection opened); the client reconnects and goes on;
-- retried: the connection was closed before one byte of the reply came and
-  its worker was not killed (a worker of an old generation closing an idle
-  connection as it stops): the call is sent again on a new connection, and
-  must then succeed;
+- retried: the connection was closed before one byte of the reply came (or,
+  for a oneway call, before it could be sent) and its worker was not killed
+  (a worker of an old generation closing an idle connection as it stops):
+  the call is sent again on a new connection, and must then succeed;
 - failed: anything else (a wrong reply, a timeout, a connection cut in the
   middle of a reply or with a live worker, a retry that fails).
 
@@ -67,10 +67,16 @@ class CountingSocket(TSocket.TSocket):
     """Counts the reply bytes read since the last write."""
 
     got = 0
+    write_failed = False
 
     def write(self, buf):
         self.got = 0
-        super().write(buf)
+        self.write_failed = False
+        try:
+            super().write(buf)
+        except Exception:
+            self.write_failed = True
+            raise
 
     def read(self, sz):
         data = super().read(sz)
@@ -264,7 +270,11 @@ class Soak:
             if worker is None and recent_kill and not timeout:
                 self.stats.lost_unattributed += 1
                 return False
-            if conn["s"].got == 0 and not timeout and attempt < 3 and kind != "fire":
+            # nothing of the reply came: the connection was closed before the
+            # server read the call; a oneway is sent again only when its own
+            # send failed (once it is sent, nothing tells whether it was read)
+            unsent = conn["s"].write_failed or kind != "fire"
+            if conn["s"].got == 0 and not timeout and attempt < 3 and unsent:
                 self.stats.retried += 1
                 return True
         self.stats.fail("%s on %s (worker %s, %d reply bytes, attempt %d): %r"
@@ -292,7 +302,9 @@ class Soak:
     def chaos(self, duration):
         t0 = time.monotonic()
         next_hup = self.o.hup_every
-        next_kill = self.o.kill_every / 2  # between two reloads
+        # halfway between two reloads: a worker killed while its generation
+        # boots makes that reload fail, as it should (docs/operations.md)
+        next_kill = self.o.hup_every / 2
         next_sample = 0.0
         while True:
             now = time.monotonic() - t0
@@ -354,9 +366,9 @@ class Soak:
     def run(self):
         duration = self.o.minutes * 60
         self.start_server()
-        print("thriftcorn %s on port %d, %d workers x %d threads, %d clients, %.1f minutes"
-              % (self.o.bin, self.srv.port, self.o.workers, self.o.threads, self.o.clients,
-                 self.o.minutes), flush=True)
+        print("thriftcorn %s on port %d, %d workers x %d threads, %d clients, %.1f minutes; "
+              "log: %s" % (self.o.bin, self.srv.port, self.o.workers, self.o.threads,
+                           self.o.clients, self.o.minutes, self.srv.log_path), flush=True)
         clients = [threading.Thread(target=self.client, args=(n,), daemon=True)
                    for n in range(self.o.clients)]
         for t in clients:
