@@ -138,10 +138,14 @@ tc_accesslog_format(char *buf, size_t cap, const char *format, const char *servi
             put_str(buf, cap, &n, peer);
             break;
         case 'm': {
-            /* Service.method; a multiplexed name "Service:method" is shown with a dot */
+            /*
+             * Service.method: the service that took the call (the one a
+             * multiplexed "Service:method" named, or the default one); a
+             * name no service took is shown as sent, its colon as a dot.
+             */
             const char *colon = memchr(info->method, ':', info->method_len);
-            if (colon == NULL) {
-                put_str(buf, cap, &n, service);
+            if (info->service != NULL || colon == NULL) {
+                put_str(buf, cap, &n, info->service != NULL ? info->service : service);
                 put(buf, cap, &n, ".", 1);
                 put(buf, cap, &n, info->method, info->method_len);
             } else {

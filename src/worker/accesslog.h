@@ -23,8 +23,8 @@ tc_accesslog_on(void)
 
 /*
  * Log calls to 'path' ("-": stderr; NULL: off) as 'format' says, naming
- * methods 'service.method'. Before threads start. Returns TC_OK or -errno.
- * Ownership: borrows 'service' and 'format' for the life of the process.
+ * methods 'Service.method' (the call's service, else 'service'). Before threads start. Returns
+ * TC_OK or -errno. Ownership: borrows 'service' and 'format' for the life of the process.
  */
 int tc_accesslog_open(const char *path, const char *format, const char *service) TC_NODISCARD;
 

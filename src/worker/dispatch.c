@@ -26,6 +26,7 @@ _Static_assert(TC_HOST_DECLARED_EXCEPTION == TC_CALL_DECLARED_EXCEPTION,
 struct tc_dispatch {
     tc_lua_handler_t *lua;
     const tc_service_t *svc;
+    const char *name; /* the service's name, from the config */
     /*
      * services = { ... }: one dispatcher per service, the calls routed by
      * name; 'sub_cfgs' are their views of the config (their service as
@@ -50,6 +51,7 @@ static tc_dispatch_t *
 create(const tc_config_t *cfg, bool worker, tc_err_t *err)
 {
     tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
+    d->name = cfg->service.name;
     const char *plugin = cfg->service.plugin;
     if (plugin != NULL && plugin[0] != '\0') {
         d->shared_host = worker;
@@ -283,6 +285,7 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         char msg[300];
         d = route(d, &m, msg, sizeof(msg));
         if (d == NULL) {
+            info->service = NULL;
             info->method = m.name;
             info->method_len = m.name_len;
             info->replied = true;
@@ -298,6 +301,7 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
     if (d->plugin != NULL) {
         tc_host_thread_set_header(d->plugin, info->header);
     }
+    info->service = d->name;
     info->method = m.name;
     info->method_len = m.name_len;
     info->replied = true;

@@ -18,6 +18,12 @@ typedef struct tc_dispatch tc_dispatch_t;
 
 /* What tc_dispatch_handle() did with a message, for the access log. */
 typedef struct tc_call_info {
+    /*
+     * The service that took the call (the config's, NUL-terminated), or NULL
+     * when none did: an unknown "Service:method" keeps its whole name in
+     * 'method'.
+     */
+    const char *service;
     const char *method; /* points into the request, not NUL-terminated */
     uint32_t method_len;
     int status;   /* 0 ok, -1 a declared exception, else the TApplicationException type */

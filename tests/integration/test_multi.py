@@ -10,6 +10,7 @@ and come back on replies, with or without ZLIB."""
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -275,6 +276,42 @@ class MultiTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertIn("invalid THeader frame: the inflated message is over max_message_size",
                           srv.log())
+
+    def test_access_log_names_the_service(self):
+        access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
+        extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access
+        with harness.Server(multi_settings(extra)) as srv:
+            c, trans, _ = client(self.Calculator, srv.port, "framed", "binary")
+            self.assertEqual(c.add(1, 2), 3)  # plain: the default service
+            trans.close()
+            mc, trans, _ = client(self.Calculator, srv.port, "framed", "binary",
+                                  service="Calculator")
+            self.assertEqual(mc.add(2, 2), 4)
+            with self.assertRaises(self.T.InvalidOperation):
+                mc.calculate(1, self.T.Work(num1=1, num2=0, op=self.T.Operation.DIVIDE))
+            trans.close()
+            pc, trans, _ = client(self.PingService, srv.port, "buffered", "compact",
+                                  service="PingService")
+            self.assertEqual(pc.ping(), "pong")
+            trans.close()
+            for service in ("PingService", "Nope"):
+                c, trans, _ = client(self.Calculator, srv.port, "framed", "binary",
+                                     service=service)
+                with self.assertRaises(TApplicationException):
+                    c.add(1, 2)
+                trans.close()
+            want = ["Calculator.add ok", "Calculator.add ok", "Calculator.calculate exception",
+                    "PingService.ping ok", "PingService.add UNKNOWN_METHOD",
+                    "Nope.add UNKNOWN_METHOD"]
+
+            def lines():
+                if not os.path.exists(access):
+                    return []
+                with open(access) as f:
+                    return f.read().splitlines()
+
+            self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
+            self.assertEqual(lines(), want)
 
     def test_no_default_service(self):
         settings = multi_settings().replace(", default = true", "")
