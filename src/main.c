@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* thriftcorn's command line: argv -> config -> arbiter; nothing else. */
 #include "arbiter/arbiter.h"
+#include "arbiter/daemon.h"
 #include "arbiter/proctitle.h"
 #include "bridge/lua_state.h"
 #include "build_config.h"
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: thriftcorn [OPTIONS] [CONFIG]\n"
@@ -65,6 +68,18 @@ check_handler(const tc_config_t *cfg)
 {
     tc_err_t err;
     tc_err_clear(&err);
+    /* root checks as the workers will load: as 'user' and 'group', with 'umask' */
+    tc_daemon_ids_t ids = {0};
+    if (geteuid() == 0 && (tc_daemon_ids(cfg->user, cfg->group, &ids, &err) != TC_OK ||
+                           tc_daemon_setids(&ids, &err) != TC_OK)) {
+        tc_daemon_ids_deinit(&ids);
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    tc_daemon_ids_deinit(&ids);
+    if (cfg->umask >= 0) {
+        (void)umask((mode_t)cfg->umask);
+    }
     if (tc_dispatch_check(cfg, &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The reload checker: a child of the arbiter that runs tc_config_load() and
- * tc_dispatch_new() (what --check-config and a worker's boot do) and writes
- * the error text, if any, to a pipe before it exits. A report is shorter
- * than PIPE_BUF, so the child never blocks on the pipe.
+ * The reload checker: a child of the arbiter that runs tc_config_load() and,
+ * as the configured user and group, tc_dispatch_new() (what --check-config
+ * and a worker's boot do) and writes the error text, if any, to a pipe
+ * before it exits. A report is shorter than PIPE_BUF, so the child never
+ * blocks on the pipe.
  */
 #include "arbiter/reload.h"
 
+#include "arbiter/daemon.h"
 #include "arbiter/proctitle.h"
 #include "arbiter/signals.h"
 #include "worker/dispatch.h"
@@ -42,6 +44,16 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n)
     tc_err_clear(&err);
     tc_config_t *cfg = tc_config_load(path, ov, n, &err);
     if (cfg == NULL) {
+        report(fd, err.msg);
+        _exit(1);
+    }
+    /*
+     * the handlers are loaded as a worker of the new generation loads them:
+     * as its 'user' and 'group' (the umask is the arbiter's, as a worker's)
+     */
+    tc_daemon_ids_t ids;
+    if (tc_daemon_ids(cfg->user, cfg->group, &ids, &err) != TC_OK ||
+        tc_daemon_setids(&ids, &err) != TC_OK) {
         report(fd, err.msg);
         _exit(1);
     }

@@ -5,6 +5,7 @@ with calls that must still be answered."""
 
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -67,6 +68,39 @@ class SettingsTest(unittest.TestCase):
                 self.assertEqual(st.st_gid, 65534)
             self.assertEqual(os.stat("/proc/%d" % srv.proc.pid).st_uid, 0,
                              "the arbiter keeps its own user")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_handler_only_root_can_read(self):
+        """The checks load the handler as the workers do, as nobody: a
+        handler file only root can read fails --check-config and the start
+        with exit status 1, and a reload to it is refused while the old
+        generation serves on."""
+        folder = readable_fixture()
+        handler = os.path.realpath(os.path.join(folder, "handler.lua"))
+        settings = service(folder) + 'user = "nobody"\n'
+        want = "cannot open %s: Permission denied" % handler
+        os.chmod(handler, 0o600)
+        cfg = os.path.join(folder, "c.lua")
+        with open(cfg, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + settings)
+        for args in (["--check-config", cfg], [cfg]):
+            out = subprocess.run([harness.BIN] + args, capture_output=True, text=True,
+                                 timeout=60)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn(want, out.stderr)
+
+        os.chmod(handler, 0o644)
+        with harness.Server(settings) as srv:
+            self.call(srv.port)
+            pids = srv.worker_pids()
+            os.chmod(handler, 0o600)
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
+                                             timeout=30), srv.log())
+            self.assertIn("Reload failed: " + want, srv.log())
+            self.assertNotIn("starting generation 2", srv.log())
+            self.call(srv.port)
+            self.assertEqual(srv.worker_pids(), pids)
 
     def test_umask_applies_to_the_unix_socket(self):
         folder = tempfile.mkdtemp(prefix="tc-set-")
