@@ -33,9 +33,28 @@ tc_lua_state_traceback(lua_State *L)
         lua_settop(L, 1);
         lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
+    luaL_traceback(L, L, NULL, 1);
+    /*
+     * Frames of C functions without a name at the bottom ("[C]: in ?") are
+     * thriftcorn's own calls into Lua (loading a handler, say): they tell
+     * nothing, and a traceback of nothing else is left out.
+     */
+    static const char anon[] = "\n\t[C]: in ?";
+    static const char head[] = "stack traceback:";
+    size_t len;
+    const char *tb = lua_tolstring(L, -1, &len);
+    while (len >= sizeof(anon) - 1 &&
+           memcmp(tb + len - (sizeof(anon) - 1), anon, sizeof(anon) - 1) == 0) {
+        len -= sizeof(anon) - 1;
+    }
+    if (len == sizeof(head) - 1) {
+        lua_pop(L, 1);
+        return 1;
+    }
     /* the message as a Lua string, so that a NUL in it does not cut it */
     lua_pushliteral(L, "\n");
-    luaL_traceback(L, L, NULL, 1);
+    lua_pushlstring(L, tb, len);
+    lua_remove(L, -3);
     lua_concat(L, 3);
     return 1;
 }

@@ -20,7 +20,8 @@ lua_State *tc_lua_state_new(tc_err_t *err);
 
 /*
  * Message handler (lua_CFunction) that turns the error at index 1 into its
- * text (or its __tostring) followed by a traceback.
+ * text (or its __tostring) followed by a traceback, without the unnamed C
+ * frames at its bottom (none at all when no other frame is left).
  */
 int tc_lua_state_traceback(lua_State *L);
 

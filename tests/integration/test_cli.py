@@ -103,7 +103,35 @@ class CliTest(unittest.TestCase):
                     'name = "TestService", handler = "h.lua" }\n' % FIXTURE)
         out = run(["--check-config", cfg])
         self.assertEqual(out.returncode, 1)
-        self.assertRegex(out.stderr, r"h\.lua:\d+:")
+        # the error alone: no traceback of thriftcorn's own call into Lua
+        self.assertEqual(out.stderr, "%s:2: '}' expected (to close '{' at line 1) near <eof>\n"
+                         % os.path.join(os.path.realpath(self.dir), "h.lua"))
+
+    def test_handler_that_raises_at_load(self):
+        """The error with its file:line and the handler's own frames, at
+        --check-config and in the worker's log at start; no [C] frame of
+        thriftcorn's setup."""
+        self.dir = os.path.realpath(self.dir)
+        write(self.dir, "h.lua", "local function check(x)\n  return x.field\nend\n"
+              "check(nil)\nreturn {}\n")
+        write(self.dir, "e.lua", "local x = 1\nerror('no database')\nreturn { x = x }\n")
+        h, e = os.path.join(self.dir, "h.lua"), os.path.join(self.dir, "e.lua")
+        cases = (("h.lua", "%s:2: attempt to index a nil value (local 'x')\nstack traceback:\n"
+                  "\t%s:2: in local 'check'\n\t%s:4: in main chunk\n" % (h, h, h)),
+                 ("e.lua", "%s:2: no database\nstack traceback:\n"
+                  "\t[C]: in function 'error'\n\t%s:2: in main chunk\n" % (e, e)))
+        for handler, want in cases:
+            with self.subTest(handler=handler):
+                cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:0"\nservice = { idl = '
+                            '"%s/svc.thrift", name = "TestService", handler = "%s" }\n'
+                            % (FIXTURE, handler))
+                out = run(["--check-config", cfg])
+                self.assertEqual(out.returncode, 1)
+                self.assertEqual(out.stderr, want)
+                out = run([cfg])
+                self.assertEqual(out.returncode, 1)
+                self.assertIn("] worker failed to load the handler: " + want + "[", out.stderr)
+                self.assertNotIn("[C]: in ?", out.stderr)
 
     def test_port_in_use(self):
         s = socket.socket()
