@@ -537,10 +537,9 @@ tc_loop_nconns(const tc_loop_t *lp)
 }
 
 bool
-tc_loop_movable(const tc_loop_t *lp)
+tc_loop_accepting(const tc_loop_t *lp)
 {
-    return atomic_load(&lp->nconns) > 1 ||
-           atomic_load_explicit(&lp->accept_on, memory_order_relaxed);
+    return atomic_load_explicit(&lp->accept_on, memory_order_relaxed);
 }
 
 bool

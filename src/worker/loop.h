@@ -77,11 +77,8 @@ int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double aft
  */
 bool tc_loop_runnable(const tc_loop_t *lp);
 
-/*
- * True when a rebalance could move something: the loop owns more than the
- * connection of its current call, or it accepts (a hint: it may change).
- */
-bool tc_loop_movable(const tc_loop_t *lp);
+/* True when the loop has its turn to accept (a hint for the watchdog: it may change). */
+bool tc_loop_accepting(const tc_loop_t *lp);
 
 /* Monotonic seconds since 'lp' entered its current handler call, or 0 when idle. */
 double tc_loop_busy_for(const tc_loop_t *lp, double now);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <event2/thread.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -85,6 +86,21 @@ allowed_cpus(void)
  * dealt out to every idle thread, fewest connections first, so a worker
  * spreads in one step.
  */
+/* A connection waits in the backlog of one of the worker's listeners. */
+static bool
+connections_waiting(const worker_t *w)
+{
+    struct pollfd fds[16];
+    size_t n = w->shared.nlisteners < 16 ? w->shared.nlisteners : 16;
+    for (size_t i = 0; i < n; i++) {
+        fds[i].fd = w->shared.listeners[i].fd;
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    /* more listeners than that: say yes, as if it were unknown */
+    return w->shared.nlisteners > n || poll(fds, (nfds_t)n, 0) > 0;
+}
+
 static bool
 watch(worker_t *w)
 {
@@ -101,8 +117,18 @@ watch(worker_t *w)
             continue;
         }
         any_busy = true;
-        if (busy < STEAL_AFTER || !tc_loop_movable(from) ||
-            (busy < STEAL_RUNNING_AFTER && nbusy >= w->ncpus && tc_loop_runnable(from))) {
+        if (busy < STEAL_AFTER) {
+            continue;
+        }
+        /*
+         * Something to move: connections besides the one in the call, or the
+         * turn to accept while a client waits for it (handing the turn on
+         * when none does only wakes threads for nothing).
+         */
+        if (tc_loop_nconns(from) <= 1 && !(tc_loop_accepting(from) && connections_waiting(w))) {
+            continue;
+        }
+        if (busy < STEAL_RUNNING_AFTER && nbusy >= w->ncpus && tc_loop_runnable(from)) {
             continue;
         }
         /* the idle loops, fewest connections first */

@@ -213,6 +213,35 @@ class ServerTest(unittest.TestCase):
             self.assertEqual(slow.get("reply"), "spun 1500")
             self.assertLess(worst, 0.6, "a call waited %.3fs behind a computing handler" % worst)
 
+    @unittest.skipUnless(hasattr(os, "sched_setaffinity"), "needs sched_setaffinity")
+    def test_new_client_accepted_while_the_accepting_thread_blocks(self):
+        # On one CPU a worker accepts on one thread. When that thread blocks
+        # in a call, a client that connects meanwhile is accepted by another.
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})
+        try:
+            srv = harness.Server(settings("workers = 1\nthreads = 4\n"))
+        finally:
+            os.sched_setaffinity(0, cpus)
+        with srv:
+            first = self.client(srv)
+            self.assertEqual(first.echo("warm"), "warm")
+            slow = {}
+
+            def sleeper():
+                slow["reply"] = first.sleep_ms(1500)
+
+            t = threading.Thread(target=sleeper)
+            t.start()
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            late = self.client(srv)
+            self.assertEqual(late.echo("late"), "late")
+            took = time.monotonic() - t0
+            t.join(20)
+            self.assertEqual(slow.get("reply"), "slept 1500")
+            self.assertLess(took, 0.6, "a new client waited %.3fs for its turn to be accepted" % took)
+
 
 class _SocketReader(TTransport.TTransportBase):
     def __init__(self, sock):
