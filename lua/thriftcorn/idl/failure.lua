@@ -1,0 +1,44 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- IDL errors: how the grammar, the loader and the resolver raise a
+-- positioned message, and how thriftcorn.idl turns it into nil plus
+-- "file:line:col: message".
+
+local M = {}
+
+-- Errors travel as a table with this metatable, so that load and parse can
+-- tell them from bugs, and leave as one "file:line:col: message" string.
+local Failure = {}
+
+local function raise(msg)
+  error(setmetatable({ msg = msg }, Failure), 0)
+end
+
+local function fail_at(file, line, col, msg)
+  raise(string.format("%s:%d:%d: %s", file, line, col, msg))
+end
+
+-- Fail at AST 'node' of the file of context 'fc' (see thriftcorn.idl.resolve).
+local function fail_node(fc, node, fmt, ...)
+  fail_at(fc.name, node.line or 0, node.col or 0, string.format(fmt, ...))
+end
+
+-- Call f(...); a raised Failure becomes nil and its message, any other
+-- error nil and "thriftcorn.idl: " plus the error.
+local function protect(f, ...)
+  local ok, res = pcall(f, ...)
+  if ok then
+    return res
+  end
+  if getmetatable(res) == Failure then
+    return nil, res.msg
+  end
+  return nil, "thriftcorn.idl: " .. tostring(res)
+end
+
+M.Failure = Failure
+M.raise = raise
+M.fail_at = fail_at
+M.fail_node = fail_node
+M.protect = protect
+
+return M

@@ -1,0 +1,407 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- Thrift IDL grammar: LPeg turns one .thrift text into an AST whose nodes
+-- carry file:line:col positions (M.parse). No includes, no resolution: that
+-- is thriftcorn.idl.resolve. The AST shape is described in docs/idl.md.
+
+local lpeg = require("lpeg")
+local failure = require("thriftcorn.idl.failure")
+
+local M = {}
+
+local P, R, S, V = lpeg.P, lpeg.R, lpeg.S, lpeg.V
+local C, Cc, Cg, Ct, Cp = lpeg.C, lpeg.Cc, lpeg.Cg, lpeg.Ct, lpeg.Cp
+local Cmt, Carg, Cf, Cs = lpeg.Cmt, lpeg.Carg, lpeg.Cf, lpeg.Cs
+
+local Failure, raise, fail_at = failure.Failure, failure.raise, failure.fail_at
+
+-- ---- positions ----
+
+local function line_starts(text)
+  local starts, n, i = { 1 }, 1, 1
+  while true do
+    local j = text:find("\n", i, true)
+    if not j then
+      return starts
+    end
+    n = n + 1
+    starts[n] = j + 1
+    i = j + 1
+  end
+end
+
+-- Parse state 'st' = { text, name, starts }: line/col of a byte offset.
+local function locate(st, pos)
+  local starts = st.starts
+  if not starts then
+    starts = line_starts(st.text)
+    st.starts = starts
+  end
+  local lo, hi = 1, #starts
+  while lo < hi do
+    local mid = (lo + hi + 1) // 2
+    if starts[mid] <= pos then
+      lo = mid
+    else
+      hi = mid - 1
+    end
+  end
+  return lo, pos - starts[lo] + 1
+end
+
+-- ---- lexical patterns ----
+
+local alpha = R("az", "AZ") + P("_")
+local alnum = alpha + R("09")
+local word_end = -alnum
+local digit = R("09")
+local hexdigit = R("09", "af", "AF")
+
+local nl = P("\n")
+local space = S(" \t\r\n\f\v") ^ 1
+local line_comment = (P("//") + P("#")) * (1 - nl) ^ 0
+local block_comment = P("/*") * (1 - P("*/")) ^ 0 * P("*/")
+local doc_comment = P("/**") * -P("/") * (1 - P("*/")) ^ 0 * P("*/")
+
+-- Matches 'p' only to fail with 'msg' at its start.
+local function fail_on(p, msg)
+  return Cmt(Cp() * p * Carg(1), function(_, _, start, st)
+    local line, col = locate(st, start)
+    fail_at(st.name, line, col, msg)
+  end)
+end
+
+local open_comment = fail_on(P("/*"), "unterminated comment")
+local ws = (space + line_comment + block_comment + open_comment) ^ 0
+
+-- Doc comment text without the comment markers and the leading '*' of
+-- each line, trimmed of blank first and last lines.
+local function clean_doc(raw)
+  local lines = {}
+  for line in (raw:sub(4, -3) .. "\n"):gmatch("(.-)\n") do
+    lines[#lines + 1] = line:match("^%s*%*? ?(.-)%s*$")
+  end
+  while #lines > 0 and lines[1] == "" do
+    table.remove(lines, 1)
+  end
+  while #lines > 0 and lines[#lines] == "" do
+    lines[#lines] = nil
+  end
+  if #lines == 0 then
+    return nil
+  end
+  return table.concat(lines, "\n")
+end
+
+local function last_doc(docs)
+  if #docs == 0 then
+    return nil
+  end
+  return clean_doc(docs[#docs])
+end
+
+-- Whitespace before an item: its value is the last doc comment, or nil.
+local docws = Ct((space + line_comment + C(doc_comment) + block_comment + open_comment) ^ 0)
+  / last_doc
+
+local KEYWORDS = {
+  "include", "cpp_include", "namespace", "const", "typedef", "enum", "senum", "struct",
+  "union", "exception", "service", "extends", "throws", "oneway", "async", "void",
+  "required", "optional", "bool", "byte", "i8", "i16", "i32", "i64", "double", "string",
+  "binary", "uuid", "map", "list", "set", "slist", "true", "false", "cpp_type",
+  "xsd_all", "xsd_optional", "xsd_nillable", "xsd_attrs",
+}
+local keyword = P(false)
+for _, w in ipairs(KEYWORDS) do
+  keyword = keyword + P(w) * word_end
+end
+
+local simple_raw = -keyword * C(alpha * alnum ^ 0)
+-- "enum.tag" is an identifier, as in Apache's longest-match lexer.
+local dotted_raw = -(keyword * -P(".")) * C(alpha * alnum ^ 0 * (P(".") * alpha * alnum ^ 0) ^ 0)
+local any_word_raw = C(alpha * alnum ^ 0)
+
+local function kw(w)
+  return ws * P(w) * word_end
+end
+
+local function sym(s)
+  return ws * P(s)
+end
+
+local sep = sym(",") + sym(";")
+
+local ESCAPES = { n = "\n", r = "\r", t = "\t", ['"'] = '"', ["'"] = "'", ["\\"] = "\\" }
+local bad_escape = fail_on(P("\\"), "bad escape sequence in string literal")
+
+local function quoted(q)
+  local esc = (P("\\") * C(S("nrt\"'\\"))) / ESCAPES + bad_escape
+  return P(q) * Cs(((1 - S(q .. "\\\n")) + esc) ^ 0) * P(q)
+end
+
+local literal_raw = quoted('"') + quoted("'")
+  + fail_on(S("\"'"), "unterminated string literal")
+
+-- Integer literal text to a Lua integer, nil when it does not fit i64
+-- (hex too, as Apache Thrift's strtoll does).
+local function to_int(text)
+  local neg = text:sub(1, 1) == "-"
+  local t = text:gsub("^[+-]", "")
+  local v
+  if t:find("^0[xX]") then
+    local h = t:sub(3):gsub("^0+", "")
+    if #h > 16 or (#h == 16 and h:sub(1, 1):lower() > "7") then
+      return nil
+    end
+    v = h == "" and 0 or tonumber(h, 16)
+  else
+    local d = t:gsub("^0+", "")
+    if #d > 19 or (#d == 19 and d > "9223372036854775807") then
+      if neg and d == "9223372036854775808" then
+        return math.mininteger
+      end
+      return nil
+    end
+    v = d == "" and 0 or math.tointeger(tonumber(d))
+  end
+  return neg and -v or v
+end
+
+local sign = S("+-") ^ -1
+local exponent = S("eE") * sign * digit ^ 1
+local int_text = sign * (P("0") * S("xX") * hexdigit ^ 1 + digit ^ 1) * -(alnum + P("."))
+local int_raw = Cmt(C(int_text) * Carg(1), function(_, pos, text, st)
+  local v = to_int(text)
+  if not v then
+    local line, col = locate(st, pos - #text)
+    fail_at(st.name, line, col, "integer constant " .. text .. " does not fit in 64 bits")
+  end
+  return pos, v
+end)
+local double_raw = C(sign * (digit ^ 0 * P(".") * digit ^ 1 * exponent ^ -1 + digit ^ 1 * exponent))
+  * word_end / function(text) return tonumber((text:gsub("^%+", ""))) + 0.0 end
+
+-- Token at a position for "found ..." in messages.
+local token_pat = C(S("+-") ^ -1 * (alnum + P(".")) ^ 1)
+  + C(S("\"'") * (1 - S("\"'\n")) ^ 0 * S("\"'") ^ -1)
+  + C(P(1) * R("\128\191") ^ 0)
+
+local function describe(st, pos)
+  local p = lpeg.match(ws, st.text, pos, st) or pos
+  local line, col = locate(st, p)
+  if p > #st.text then
+    return "end of file", line, col
+  end
+  local tok = lpeg.match(token_pat, st.text, p)
+  if #tok > 40 then
+    tok = tok:sub(1, 37) .. "..."
+  end
+  return "'" .. tok .. "'", line, col
+end
+
+local function expected(what)
+  return Cmt(Carg(1), function(_, pos, st)
+    local found, line, col = describe(st, pos)
+    fail_at(st.name, line, col, "expected " .. what .. ", found " .. found)
+  end)
+end
+
+local function expect(p, what)
+  return p + expected(what)
+end
+
+local at = Cg(Cp() * Carg(1) / function(p, st) return (locate(st, p)) end, "line")
+  * Cg(Cp() * Carg(1) / function(p, st)
+    local _, col = locate(st, p)
+    return col
+  end, "col")
+
+local function kind(k)
+  return Cg(Cc(k), "kind")
+end
+
+local function obsolete(word)
+  return fail_on(P(word) * word_end, "'" .. word .. "' is obsolete and not supported")
+end
+
+-- ---- grammar ----
+
+local function struct_rule(word, what)
+  return kw(word) * kind(word)
+    * Cg(expect(ws * simple_raw, what), "name")
+    * kw("xsd_all") ^ -1
+    * expect(sym("{"), "'{'")
+    * Cg(V("fields"), "fields")
+    * expect(sym("}"), "a field or '}'")
+    * Cg(V("annotations"), "annotations") ^ -1
+end
+
+local BASE_TYPES = { "bool", "byte", "i8", "i16", "i32", "i64", "double", "string", "binary",
+  "uuid" }
+local base_kw = P(false)
+for _, w in ipairs(BASE_TYPES) do
+  base_kw = base_kw + C(P(w)) * word_end
+end
+
+local grammar = P({
+  "document",
+  document = Ct(V("item") ^ 0) * ws * expect(-P(1), "a definition"),
+
+  item = Ct(Cg(docws, "doc") * at * (
+    V("include") + V("cpp_include") + V("namespace") + V("typedef") + V("const")
+    + V("enum") + V("struct") + V("union") + V("exception") + V("service")
+    + obsolete("senum")
+  )) * sep ^ -1,
+
+  include = kw("include") * kind("include")
+    * Cg(expect(ws * literal_raw, "a file name string"), "path"),
+  cpp_include = kw("cpp_include") * kind("cpp_include")
+    * Cg(expect(ws * literal_raw, "a file name string"), "path"),
+  namespace = kw("namespace") * kind("namespace")
+    * Cg(expect(sym("*") * Cc("*") + ws * dotted_raw, "a namespace scope"), "scope")
+    * Cg(expect(ws * dotted_raw, "a namespace name"), "name")
+    * Cg(V("annotations"), "annotations") ^ -1,
+
+  typedef = kw("typedef") * kind("typedef")
+    * Cg(expect(V("field_type"), "a type"), "type")
+    * Cg(expect(ws * simple_raw, "a typedef name"), "name")
+    * Cg(V("annotations"), "annotations") ^ -1,
+
+  const = kw("const") * kind("const")
+    * Cg(expect(V("field_type"), "a type"), "type")
+    * Cg(expect(ws * simple_raw, "a constant name"), "name")
+    * expect(sym("="), "'='")
+    * Cg(expect(V("const_value"), "a constant value"), "value"),
+
+  enum = kw("enum") * kind("enum")
+    * Cg(expect(ws * simple_raw, "an enum name"), "name")
+    * expect(sym("{"), "'{'")
+    * Cg(Ct(V("enum_value") ^ 0), "values")
+    * expect(sym("}"), "an enum value or '}'")
+    * Cg(V("annotations"), "annotations") ^ -1,
+  enum_value = Ct(Cg(docws, "doc") * at * Cg(simple_raw, "name")
+    * (sym("=") * Cg(expect(ws * int_raw, "an integer"), "value")) ^ -1
+    * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
+
+  struct = struct_rule("struct", "a struct name"),
+  union = struct_rule("union", "a union name"),
+  exception = struct_rule("exception", "an exception name"),
+
+  fields = Ct(V("field") ^ 0),
+  field = Ct(Cg(docws, "doc") * at * V("field_head")
+    * sym("&") ^ -1
+    * Cg(expect(ws * any_word_raw, "a field name"), "name")
+    * (sym("=") * Cg(expect(V("const_value"), "a default value"), "default")) ^ -1
+    * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
+  field_head = Cg(ws * int_raw, "id") * expect(sym(":"), "':'")
+      * Cg(V("requiredness"), "required") ^ -1
+      * Cg(expect(V("field_type"), "a field type"), "type")
+    + Cg(V("requiredness"), "required") * Cg(expect(V("field_type"), "a field type"), "type")
+    + Cg(V("field_type"), "type"),
+  requiredness = kw("required") * Cc("required") + kw("optional") * Cc("optional"),
+
+  service = kw("service") * kind("service")
+    * Cg(expect(ws * simple_raw, "a service name"), "name")
+    * (kw("extends") * Cg(expect(ws * Ct(at * Cg(dotted_raw, "name")), "a service name"),
+      "extends")) ^ -1
+    * expect(sym("{"), "'{'")
+    * Cg(Ct(V("function") ^ 0), "functions")
+    * expect(sym("}"), "a function or '}'")
+    * Cg(V("annotations"), "annotations") ^ -1,
+  ["function"] = Ct(Cg(docws, "doc") * at
+    * (Cg((kw("oneway") + kw("async")) * Cc(true), "oneway")
+        * Cg(expect(V("return_type"), "a return type"), "returns")
+      + Cg(V("return_type"), "returns"))
+    * Cg(expect(ws * simple_raw, "a function name"), "name")
+    * expect(sym("("), "'('")
+    * Cg(V("fields"), "args")
+    * expect(sym(")"), "a parameter or ')'")
+    * (kw("throws") * expect(sym("("), "'('") * Cg(V("fields"), "throws")
+      * expect(sym(")"), "an exception or ')'")) ^ -1
+    * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
+  return_type = ws * Ct(kind("void") * at * P("void") * word_end) + V("field_type"),
+
+  field_type = V("base_type") + V("map_type") + V("set_type") + V("list_type")
+    + ws * obsolete("slist") + V("type_ref"),
+  base_type = ws * Ct(kind("base") * at * Cg(base_kw, "ttype")
+    * Cg(V("annotations"), "annotations") ^ -1),
+  map_type = ws * Ct(kind("map") * at * P("map") * word_end * V("cpp_type") ^ -1
+    * expect(sym("<"), "'<'")
+    * Cg(expect(V("field_type"), "a key type"), "key")
+    * expect(sym(","), "','")
+    * Cg(expect(V("field_type"), "a value type"), "value")
+    * expect(sym(">"), "'>'")
+    * Cg(V("annotations"), "annotations") ^ -1),
+  set_type = ws * Ct(kind("set") * at * P("set") * word_end * V("cpp_type") ^ -1
+    * expect(sym("<"), "'<'")
+    * Cg(expect(V("field_type"), "an element type"), "elem")
+    * expect(sym(">"), "'>'")
+    * Cg(V("annotations"), "annotations") ^ -1),
+  list_type = ws * Ct(kind("list") * at * P("list") * word_end * V("cpp_type") ^ -1
+    * expect(sym("<"), "'<'")
+    * Cg(expect(V("field_type"), "an element type"), "elem")
+    * expect(sym(">"), "'>'")
+    * V("cpp_type") ^ -1
+    * Cg(V("annotations"), "annotations") ^ -1),
+  cpp_type = Cg(kw("cpp_type") * expect(ws * literal_raw, "a string"), "cpp_type"),
+  type_ref = ws * Ct(kind("ref") * at * Cg(dotted_raw, "name")),
+
+  annotations = sym("(")
+    * Cf(Ct(true) * Cg(ws * dotted_raw
+      * (sym("=") * expect(ws * literal_raw, "an annotation value string") + Cc("1"))
+      * sep ^ -1) ^ 0, rawset)
+    * expect(sym(")"), "an annotation or ')'"),
+
+  const_value = ws * (V("const_double") + V("const_int") + V("const_string") + V("const_bool")
+    + V("const_ident") + V("const_list") + V("const_map")),
+  const_double = Ct(kind("double") * at * Cg(double_raw, "value")),
+  const_int = Ct(kind("int") * at * Cg(int_raw, "value")),
+  const_string = Ct(kind("string") * at * Cg(literal_raw, "value")),
+  const_bool = Ct(kind("bool") * at * Cg(P("true") * word_end * Cc(true)
+    + P("false") * word_end * Cc(false), "value")),
+  const_ident = Ct(kind("ident") * at * Cg(dotted_raw, "name")),
+  const_list = Ct(kind("list") * at * P("[")
+    * Cg(Ct((V("const_value") * sep ^ -1) ^ 0), "items")
+    * expect(sym("]"), "a value or ']'")),
+  const_map = Ct(kind("map") * at * P("{")
+    * Cg(Ct(V("map_entry") ^ 0), "entries")
+    * expect(sym("}"), "a map entry or '}'")),
+  map_entry = Ct(Cg(V("const_value"), "key") * expect(sym(":"), "':'")
+    * Cg(expect(V("const_value"), "a value"), "value")) * sep ^ -1,
+})
+
+
+-- ---- parse ----
+
+-- Parse one IDL text into its AST. Raises a Failure (thriftcorn.idl.failure)
+-- with "file:line:col: message"; thriftcorn.idl.parse catches it.
+function M.parse(text, filename)
+  local st = { text = text, name = filename }
+  local init = text:sub(1, 3) == "\239\187\191" and 4 or 1
+  local ok, items = pcall(lpeg.match, grammar, text, init, st)
+  if not ok then
+    if getmetatable(items) == Failure then
+      error(items, 0)
+    end
+    -- LPeg's own limits: backtrack stack and capture nesting.
+    raise(string.format("%s: nested too deeply (%s)", filename,
+      tostring(items):gsub("^.-:%d+: ", "")))
+  end
+  local ast = {
+    filename = filename, includes = {}, cpp_includes = {}, namespaces = {}, definitions = {},
+  }
+  for _, it in ipairs(items) do
+    local k = it.kind
+    local list = ast.definitions
+    if k == "include" then
+      list = ast.includes
+    elseif k == "cpp_include" then
+      list = ast.cpp_includes
+    elseif k == "namespace" then
+      list = ast.namespaces
+    end
+    list[#list + 1] = it
+  end
+  return ast
+end
+
+return M

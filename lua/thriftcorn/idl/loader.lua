@@ -1,0 +1,185 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- Thrift IDL loader: reads a file, parses it (thriftcorn.idl.grammar),
+-- finds, loads and caches its includes (search path, cycles, name clashes)
+-- and has each file resolved (thriftcorn.idl.resolve) into its doc.
+
+local grammar = require("thriftcorn.idl.grammar")
+local resolve = require("thriftcorn.idl.resolve")
+local failure = require("thriftcorn.idl.failure")
+
+local M = {}
+
+local raise, fail_node, protect = failure.raise, failure.fail_node, failure.protect
+
+-- ---- paths and files ----
+
+local function normalize(path)
+  local absolute = path:sub(1, 1) == "/"
+  local parts = {}
+  for seg in path:gmatch("[^/]+") do
+    if seg == ".." then
+      if #parts > 0 and parts[#parts] ~= ".." then
+        parts[#parts] = nil
+      elseif not absolute then
+        parts[#parts + 1] = ".."
+      end
+    elseif seg ~= "." then
+      parts[#parts + 1] = seg
+    end
+  end
+  return (absolute and "/" or "") .. table.concat(parts, "/")
+end
+
+local function dirname(path)
+  local dir = path:match("^(.*)/[^/]*$")
+  if dir == nil then
+    return "."
+  end
+  return dir == "" and "/" or dir
+end
+
+local function join(dir, name)
+  if name:sub(1, 1) == "/" or dir == "." then
+    return name
+  end
+  if dir:sub(-1) == "/" then
+    return dir .. name
+  end
+  return dir .. "/" .. name
+end
+
+local function stem_of(path)
+  return (path:match("([^/]*)$"):gsub("%.[^.]*$", ""))
+end
+
+local function getcwd()
+  local pwd = os.getenv("PWD")
+  if pwd and pwd:sub(1, 1) == "/" then
+    return pwd
+  end
+  local ok, pipe = pcall(io.popen, "pwd")
+  if ok and pipe then
+    local dir = pipe:read("l")
+    pipe:close()
+    return dir
+  end
+  return nil
+end
+
+local function absolute(ctx, path)
+  if path:sub(1, 1) == "/" or not ctx.cwd then
+    return normalize(path)
+  end
+  return normalize(ctx.cwd .. "/" .. path)
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, (err:gsub("^.-: ", "", 1))
+  end
+  local text, rerr = f:read("a")
+  f:close()
+  if not text then
+    return nil, rerr or "read failed"
+  end
+  return text
+end
+
+-- ---- load ----
+
+local function find_include(ctx, from, inc)
+  local candidates = {}
+  if inc:sub(1, 1) == "/" then
+    candidates[1] = inc
+  else
+    candidates[1] = join(dirname(from), inc)
+    for _, dir in ipairs(ctx.include_dirs) do
+      candidates[#candidates + 1] = join(dir, inc)
+    end
+  end
+  for _, path in ipairs(candidates) do
+    local f = io.open(path, "rb")
+    if f then
+      f:close()
+      return path
+    end
+  end
+  return nil, candidates
+end
+
+local load_file
+
+local function load_includes(fc)
+  local ctx, doc = fc.ctx, fc.doc
+  for _, inc in ipairs(fc.ast.includes) do
+    local path, searched = find_include(ctx, fc.name, inc.path)
+    if not path then
+      fail_node(fc, inc, "cannot find include file '%s' (searched %s)", inc.path,
+        table.concat(searched, ", "))
+    end
+    local abs = absolute(ctx, path)
+    for i, entry in ipairs(ctx.stack) do
+      if entry.abs == abs then
+        local chain = {}
+        for j = i, #ctx.stack do
+          chain[#chain + 1] = ctx.stack[j].name
+        end
+        chain[#chain + 1] = path
+        fail_node(fc, inc, "include cycle: %s", table.concat(chain, " -> "))
+      end
+    end
+    local sub = ctx.cache[abs] or load_file(ctx, path, abs)
+    local stem = stem_of(inc.path)
+    if doc.includes[stem] and doc.includes[stem] ~= sub then
+      fail_node(fc, inc, "two included files are named '%s'", stem)
+    end
+    doc.includes[stem] = sub
+  end
+end
+
+function load_file(ctx, path, abs)
+  local text, err = read_file(path)
+  if not text then
+    raise(path .. ": cannot read file: " .. err)
+  end
+  local ast, perr = protect(grammar.parse, text, path)
+  if not ast then
+    raise(perr)
+  end
+  local doc = {
+    path = abs, name = stem_of(path), namespaces = {}, cpp_includes = {}, includes = {},
+    types = {}, enums = {}, structs = {}, consts = {}, const_types = {}, services = {},
+    order = {},
+  }
+  for _, ns in ipairs(ast.namespaces) do
+    doc.namespaces[ns.scope] = ns.name
+  end
+  for i, ci in ipairs(ast.cpp_includes) do
+    doc.cpp_includes[i] = ci.path
+  end
+  local fc = { ctx = ctx, doc = doc, ast = ast, name = path, defs = {}, state = {},
+               defaulted = {} }
+  ctx.stack[#ctx.stack + 1] = { abs = abs, name = path }
+  load_includes(fc)
+  resolve.file(fc)
+  ctx.stack[#ctx.stack] = nil
+  ctx.cache[abs] = doc
+  return doc
+end
+
+-- The load context of M.load; opts as in thriftcorn.idl.load.
+function M.context(opts)
+  return {
+    cache = {}, stack = {}, warn = opts.warn or function() end,
+    include_dirs = opts.include_dirs or {}, cwd = opts.cwd or getcwd(),
+    base_types = {}, struct_types = {}, enum_types = {}, pending_defaults = {},
+  }
+end
+
+-- Load and resolve the file at 'path' in context 'ctx'. Raises a Failure.
+function M.load(ctx, path)
+  return load_file(ctx, path, absolute(ctx, path))
+end
+
+return M

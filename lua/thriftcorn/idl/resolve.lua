@@ -1,0 +1,688 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- Thrift IDL resolver: turns the AST of one file (thriftcorn.idl.grammar),
+-- its includes already loaded, into its doc: typedefs, type references,
+-- constants and defaults, enums, structs, services and their inheritance,
+-- with every check raising a Failure (thriftcorn.idl.failure) at the node's
+-- position. The doc shape is a contract, described in docs/idl.md.
+
+local failure = require("thriftcorn.idl.failure")
+
+local M = {}
+
+local fail_node = failure.fail_node
+
+local INT32_MIN, INT32_MAX = -2147483648, 2147483647
+
+-- ---- resolution: names and types ----
+
+-- File context 'fc': { ctx, doc, ast, name (path as given), defs (name ->
+-- AST definition), state (AST node -> "busy" | "done") }.
+
+local function warn(fc, node, fmt, ...)
+  fc.ctx.warn(string.format("%s:%d:%d: %s", fc.name, node.line or 0, node.col or 0,
+    string.format(fmt, ...)))
+end
+
+local function type_name(t)
+  local tt = t.ttype
+  if tt == "list" or tt == "set" then
+    return tt .. "<" .. type_name(t.elem) .. ">"
+  elseif tt == "map" then
+    return "map<" .. type_name(t.key) .. "," .. type_name(t.value) .. ">"
+  elseif tt == "struct" then
+    return t.struct.fullname
+  elseif tt == "enum" then
+    return t.enum.fullname
+  end
+  return tt
+end
+
+-- One type table per struct and per enum within a load, so that references
+-- share it (and the structdef it points to).
+local function struct_type(ctx, sd)
+  local t = ctx.struct_types[sd]
+  if not t then
+    t = { ttype = "struct", struct = sd }
+    ctx.struct_types[sd] = t
+  end
+  return t
+end
+
+local function enum_type(ctx, ed)
+  local t = ctx.enum_types[ed]
+  if not t then
+    t = { ttype = "enum", enum = ed }
+    ctx.enum_types[ed] = t
+  end
+  return t
+end
+
+local function split_last(name)
+  return name:match("^(.*)%.([^.]+)$")
+end
+
+local resolve_type
+
+local function resolve_typedef(fc, def)
+  local state = fc.state[def]
+  if state == "done" then
+    return fc.doc.types[def.name]
+  elseif state == "busy" then
+    fail_node(fc, def, "typedef '%s' refers to itself", def.name)
+  end
+  fc.state[def] = "busy"
+  local t = resolve_type(fc, def.type)
+  fc.doc.types[def.name] = t
+  fc.state[def] = "done"
+  return t
+end
+
+-- Type named 'name' (maybe "include.Name"); nil plus what it is otherwise.
+local function lookup_type(fc, name)
+  local doc, ctx = fc.doc, fc.ctx
+  local prefix, base = split_last(name)
+  if not prefix then
+    local def = fc.defs[name]
+    if not def then
+      return nil
+    end
+    local k = def.kind
+    if k == "typedef" then
+      return resolve_typedef(fc, def)
+    elseif k == "enum" then
+      return enum_type(ctx, doc.enums[name])
+    elseif k == "struct" or k == "union" or k == "exception" then
+      return struct_type(ctx, doc.structs[name])
+    end
+    return nil, k
+  end
+  local inc = doc.includes[prefix]
+  if not inc then
+    return nil
+  end
+  if inc.types[base] then
+    return inc.types[base]
+  elseif inc.enums[base] then
+    return enum_type(ctx, inc.enums[base])
+  elseif inc.structs[base] then
+    return struct_type(ctx, inc.structs[base])
+  elseif inc.services[base] then
+    return nil, "service"
+  elseif inc.consts[base] ~= nil then
+    return nil, "const"
+  end
+  return nil
+end
+
+function resolve_type(fc, node)
+  local k = node.kind
+  if k == "base" then
+    local tt = node.ttype == "i8" and "byte" or node.ttype
+    if node.annotations then
+      return { ttype = tt, annotations = node.annotations }
+    end
+    local base = fc.ctx.base_types
+    if not base[tt] then
+      base[tt] = { ttype = tt }
+    end
+    return base[tt]
+  elseif k == "list" or k == "set" then
+    return { ttype = k, elem = resolve_type(fc, node.elem), annotations = node.annotations }
+  elseif k == "map" then
+    return { ttype = "map", key = resolve_type(fc, node.key),
+             value = resolve_type(fc, node.value), annotations = node.annotations }
+  end
+  local t, what = lookup_type(fc, node.name)
+  if not t then
+    if what then
+      fail_node(fc, node, "'%s' is a %s, not a type", node.name, what)
+    end
+    fail_node(fc, node, "unknown type '%s'", node.name)
+  end
+  return t
+end
+
+-- ---- resolution: constant values ----
+
+local INT_RANGE = {
+  byte = { -128, 127 }, i16 = { -32768, 32767 }, i32 = { INT32_MIN, INT32_MAX },
+  i64 = { math.mininteger, math.maxinteger },
+}
+
+local UUID_PAT = "^" .. ("%x"):rep(8) .. "%-" .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(4) .. "%-"
+  .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(12) .. "$"
+
+local VALUE_WORDS = {
+  int = "an integer", double = "a double", string = "a string", bool = "a boolean",
+  list = "a list", map = "a map",
+}
+
+local function deep_copy(v)
+  if type(v) ~= "table" then
+    return v
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    out[k] = deep_copy(x)
+  end
+  return out
+end
+
+local resolve_value
+
+-- A field's default value, resolving it now if needed (struct literals
+-- fill in defaults of fields they do not set).
+local function field_default(ctx, field)
+  local p = ctx.pending_defaults[field]
+  if not p then
+    return field.default
+  end
+  if p.busy then
+    fail_node(p.fc, p.node, "default value of field '%s' depends on itself", field.name)
+  end
+  p.busy = true
+  field.default = resolve_value(p.fc, p.node, field.type, "default of field '" .. field.name .. "'")
+  ctx.pending_defaults[field] = nil
+  return field.default
+end
+
+local function resolve_const(fc, def)
+  local doc = fc.doc
+  local state = fc.state[def]
+  if state == "done" then
+    return doc.consts[def.name], doc.const_types[def.name]
+  elseif state == "busy" then
+    fail_node(fc, def, "constant '%s' refers to itself", def.name)
+  end
+  fc.state[def] = "busy"
+  local t = resolve_type(fc, def.type)
+  local v = resolve_value(fc, def.value, t, "const '" .. def.name .. "'")
+  doc.consts[def.name], doc.const_types[def.name] = v, t
+  fc.state[def] = "done"
+  return v, t
+end
+
+-- Value and type of a constant reference: CONST, Enum.VALUE, inc.CONST,
+-- inc.Enum.VALUE. Nil when unknown.
+local function lookup_const(fc, name)
+  local doc, ctx = fc.doc, fc.ctx
+  local prefix, last = split_last(name)
+  if not prefix then
+    local def = fc.defs[name]
+    if def and def.kind == "const" then
+      return resolve_const(fc, def)
+    end
+    return nil
+  end
+  local def = fc.defs[prefix]
+  if def and def.kind == "enum" then
+    local ed = doc.enums[prefix]
+    if ed.by_name[last] ~= nil then
+      return ed.by_name[last], enum_type(ctx, ed)
+    end
+    return nil
+  end
+  local inc = doc.includes[prefix]
+  if inc and inc.consts[last] ~= nil then
+    return inc.consts[last], inc.const_types[last]
+  end
+  local p2, ename = split_last(prefix)
+  inc = p2 and doc.includes[p2]
+  local ed = inc and inc.enums[ename]
+  if ed and ed.by_name[last] ~= nil then
+    return ed.by_name[last], enum_type(ctx, ed)
+  end
+  return nil
+end
+
+-- Fit an already resolved constant 'v' of type 'src' into type 't'.
+local function coerce(v, src, t)
+  local tt = t.ttype
+  if tt == "bool" then
+    if type(v) == "boolean" then
+      return true, v
+    elseif math.type(v) == "integer" and (v == 0 or v == 1) then
+      return true, v == 1
+    end
+  elseif INT_RANGE[tt] then
+    local r = INT_RANGE[tt]
+    if math.type(v) == "integer" and v >= r[1] and v <= r[2] then
+      return true, v
+    end
+  elseif tt == "double" then
+    if type(v) == "number" then
+      return true, v + 0.0
+    end
+  elseif tt == "string" or tt == "binary" then
+    if type(v) == "string" then
+      return true, v
+    end
+  elseif tt == "uuid" then
+    if type(v) == "string" and v:find(UUID_PAT) then
+      return true, v
+    end
+  elseif tt == "enum" then
+    if math.type(v) == "integer" and t.enum.by_value[v] then
+      return true, v
+    end
+  elseif tt == "list" and src.ttype == "list" then
+    local out = {}
+    for i, x in ipairs(v) do
+      local ok, y = coerce(x, src.elem, t.elem)
+      if not ok then
+        return false
+      end
+      out[i] = y
+    end
+    return true, out
+  elseif tt == "set" and src.ttype == "set" then
+    local out = {}
+    for x in pairs(v) do
+      local ok, y = coerce(x, src.elem, t.elem)
+      if not ok then
+        return false
+      end
+      out[y] = true
+    end
+    return true, out
+  elseif tt == "map" and src.ttype == "map" then
+    local out = {}
+    for k, x in pairs(v) do
+      local ok1, k2 = coerce(k, src.key, t.key)
+      local ok2, x2 = coerce(x, src.value, t.value)
+      if not (ok1 and ok2) then
+        return false
+      end
+      out[k2] = x2
+    end
+    return true, out
+  elseif tt == "struct" and src.ttype == "struct" and src.struct == t.struct then
+    return true, deep_copy(v)
+  end
+  return false
+end
+
+local function resolve_ident(fc, node, t, what)
+  local name = node.name
+  if t.ttype == "enum" then
+    -- VALUE, Enum.VALUE or inc.Enum.VALUE of the expected enum.
+    local ed = t.enum
+    local prefix, last = split_last(name)
+    last = last or name
+    if ed.by_name[last] ~= nil and (prefix == nil or prefix == ed.name
+        or prefix == ed.fullname or prefix:sub(-#ed.name - 1) == "." .. ed.name) then
+      return ed.by_name[last]
+    end
+  end
+  local v, src = lookup_const(fc, name)
+  if src == nil then
+    fail_node(fc, node, "%s: unknown constant '%s'", what, name)
+  end
+  local ok, out = coerce(v, src, t)
+  if not ok then
+    fail_node(fc, node, "%s: constant '%s' of type %s does not fit type %s", what, name,
+      type_name(src), type_name(t))
+  end
+  return out
+end
+
+local function struct_literal(fc, node, sd, what)
+  local by_name = {}
+  for _, f in ipairs(sd.fields) do
+    by_name[f.name] = f
+  end
+  local v, any = {}, false
+  for _, e in ipairs(node.entries) do
+    local key = e.key
+    if key.kind ~= "string" then
+      fail_node(fc, key, "%s: field names of %s must be strings, found %s", what, sd.fullname,
+        VALUE_WORDS[key.kind] or ("'" .. tostring(key.name) .. "'"))
+    end
+    local f = by_name[key.value]
+    if not f then
+      fail_node(fc, key, "%s: %s has no field '%s'", what, sd.fullname, key.value)
+    end
+    v[f.name] = resolve_value(fc, e.value, f.type, what .. " field '" .. f.name .. "'")
+    any = true
+  end
+  if not (sd.kind == "union" and any) then
+    for _, f in ipairs(sd.fields) do
+      if v[f.name] == nil then
+        local d = field_default(fc.ctx, f)
+        if d ~= nil then
+          v[f.name] = deep_copy(d)
+        end
+      end
+    end
+  end
+  return v
+end
+
+local function mismatch(fc, node, t, what)
+  fail_node(fc, node, "%s: expected a value of type %s, found %s", what, type_name(t),
+    VALUE_WORDS[node.kind])
+end
+
+-- The Lua value of constant AST 'node' for type 't' ('what' names the
+-- constant or field in messages).
+function resolve_value(fc, node, t, what)
+  local k, tt = node.kind, t.ttype
+  if k == "ident" then
+    return resolve_ident(fc, node, t, what)
+  end
+  if tt == "bool" then
+    if k == "bool" then
+      return node.value
+    elseif k == "int" and (node.value == 0 or node.value == 1) then
+      return node.value == 1
+    end
+  elseif INT_RANGE[tt] then
+    if k == "int" then
+      local r = INT_RANGE[tt]
+      if node.value < r[1] or node.value > r[2] then
+        fail_node(fc, node, "%s: %d is out of range for %s (%d..%d)", what, node.value, tt,
+          r[1], r[2])
+      end
+      return node.value
+    end
+  elseif tt == "double" then
+    if k == "int" or k == "double" then
+      return node.value + 0.0
+    end
+  elseif tt == "string" or tt == "binary" then
+    if k == "string" then
+      return node.value
+    end
+  elseif tt == "uuid" then
+    if k == "string" then
+      if not node.value:find(UUID_PAT) then
+        fail_node(fc, node, "%s: '%s' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+          what, node.value)
+      end
+      return node.value
+    end
+  elseif tt == "enum" then
+    if k == "int" then
+      if not t.enum.by_value[node.value] then
+        fail_node(fc, node, "%s: %d is not a value of enum %s", what, node.value,
+          t.enum.fullname)
+      end
+      return node.value
+    end
+  elseif tt == "list" or tt == "set" then
+    if k == "list" then
+      local out = {}
+      for i, item in ipairs(node.items) do
+        local x = resolve_value(fc, item, t.elem, what)
+        if tt == "list" then
+          out[i] = x
+        else
+          out[x] = true
+        end
+      end
+      return out
+    end
+  elseif tt == "map" then
+    if k == "map" then
+      local out = {}
+      for _, e in ipairs(node.entries) do
+        local key = resolve_value(fc, e.key, t.key, what .. " map key")
+        out[key] = resolve_value(fc, e.value, t.value, what .. " map value")
+      end
+      return out
+    end
+  elseif tt == "struct" then
+    if k == "map" then
+      return struct_literal(fc, node, t.struct, what)
+    end
+  end
+  mismatch(fc, node, t, what)
+end
+
+-- ---- resolution: definitions ----
+
+local function build_enum(fc, def)
+  local ed = {
+    name = def.name, fullname = fc.doc.name .. "." .. def.name,
+    values = {}, by_name = {}, by_value = {}, annotations = def.annotations, doc = def.doc,
+  }
+  local prev = -1
+  for _, n in ipairs(def.values) do
+    local v = n.value
+    if v == nil then
+      if prev == INT32_MAX then
+        fail_node(fc, n, "implicit value of enum value '%s.%s' is out of i32 range",
+          def.name, n.name)
+      end
+      v = prev + 1
+    elseif v < INT32_MIN or v > INT32_MAX then
+      fail_node(fc, n, "value %d of enum value '%s.%s' is out of i32 range", v, def.name, n.name)
+    end
+    prev = v
+    if ed.by_name[n.name] ~= nil then
+      fail_node(fc, n, "duplicate enum value name '%s' in enum '%s'", n.name, def.name)
+    end
+    ed.values[#ed.values + 1] = { name = n.name, value = v, annotations = n.annotations,
+                                   doc = n.doc }
+    ed.by_name[n.name] = v
+    if ed.by_value[v] == nil then
+      ed.by_value[v] = n.name
+    end
+  end
+  return ed
+end
+
+-- Field tables of one field list. mode: "struct", "union", "args" (also
+-- throws: Apache ignores 'optional' in the argument lists of a service).
+local function build_fields(fc, nodes, where, mode)
+  local fields, by_id, by_name = {}, {}, {}
+  local next_auto = -1
+  local defaults = 0
+  for _, n in ipairs(nodes) do
+    local id = n.id
+    if id == nil or id <= 0 then
+      if id == nil then
+        warn(fc, n, "field '%s' has no id, assigned %d: the protocol may not be backwards "
+          .. "compatible", n.name, next_auto)
+      else
+        warn(fc, n, "field id %d of '%s' is not positive, assigned %d", id, n.name, next_auto)
+      end
+      id = next_auto
+      next_auto = next_auto - 1
+    elseif id > 32767 then
+      fail_node(fc, n, "field id %d of '%s' is out of range (1..32767)", id, n.name)
+    end
+    if by_id[id] then
+      fail_node(fc, n, "duplicate field id %d in %s ('%s' and '%s')", id, where,
+        by_id[id].name, n.name)
+    end
+    if by_name[n.name] then
+      fail_node(fc, n, "duplicate field name '%s' in %s", n.name, where)
+    end
+    local req = n.required or "default"
+    if mode == "args" and req == "optional" then
+      warn(fc, n, "'optional' is ignored in argument lists (field '%s')", n.name)
+      req = "default"
+    elseif mode == "union" then
+      if req == "required" then
+        warn(fc, n, "union members are optional, 'required' ignored (field '%s')", n.name)
+      end
+      req = "optional"
+    end
+    local f = { id = id, name = n.name, type = resolve_type(fc, n.type), required = req,
+                annotations = n.annotations, doc = n.doc }
+    if n.default then
+      defaults = defaults + 1
+      if mode == "union" and defaults > 1 then
+        fail_node(fc, n, "%s has more than one default value", where)
+      end
+      fc.ctx.pending_defaults[f] = { fc = fc, node = n.default }
+      fc.defaulted[#fc.defaulted + 1] = f
+    end
+    fields[#fields + 1] = f
+    by_id[id], by_name[n.name] = f, f
+  end
+  return fields
+end
+
+local build_service
+
+local function lookup_service(fc, ref)
+  local prefix, base = split_last(ref.name)
+  if not prefix then
+    local def = fc.defs[ref.name]
+    if def and def.kind == "service" then
+      return build_service(fc, def)
+    elseif def then
+      fail_node(fc, ref, "'%s' is a %s, not a service", ref.name, def.kind)
+    end
+  else
+    local inc = fc.doc.includes[prefix]
+    if inc and inc.services[base] then
+      return inc.services[base]
+    end
+  end
+  fail_node(fc, ref, "unknown service '%s' in extends", ref.name)
+end
+
+local function build_function(fc, svc, n)
+  local name = n.name
+  local fd = { name = name, service = svc, oneway = n.oneway == true,
+               annotations = n.annotations, doc = n.doc }
+  if n.returns.kind ~= "void" then
+    fd.returns = resolve_type(fc, n.returns)
+  end
+  local args = build_fields(fc, n.args, "arguments of '" .. name .. "'", "args")
+  local throws_nodes = n.throws or {}
+  local throws = build_fields(fc, throws_nodes, "throws of '" .. name .. "'", "args")
+  for i, f in ipairs(throws) do
+    local t = f.type
+    if t.ttype ~= "struct" or t.struct.kind ~= "exception" then
+      fail_node(fc, throws_nodes[i], "throws of '%s': %s is not an exception", name,
+        type_name(t))
+    end
+  end
+  if fd.oneway then
+    if fd.returns then
+      fail_node(fc, n, "oneway function '%s' must return void, not %s", name,
+        type_name(fd.returns))
+    end
+    if #throws > 0 then
+      fail_node(fc, n, "oneway function '%s' cannot throw exceptions", name)
+    end
+  end
+  local result = {}
+  if fd.returns then
+    result[1] = { id = 0, name = "success", type = fd.returns, required = "optional" }
+  end
+  for _, f in ipairs(throws) do
+    result[#result + 1] = { id = f.id, name = f.name, type = f.type, required = "optional",
+                            annotations = f.annotations, doc = f.doc }
+  end
+  local prefix = svc.name .. "." .. name
+  fd.args = { kind = "struct", name = name .. "_args", fullname = prefix .. "_args",
+              fields = args }
+  fd.result = { kind = "struct", name = name .. "_result", fullname = prefix .. "_result",
+                fields = result }
+  fd.throws = throws
+  return fd
+end
+
+function build_service(fc, def)
+  local svc = fc.doc.services[def.name]
+  local state = fc.state[def]
+  if state == "done" then
+    return svc
+  elseif state == "busy" then
+    fail_node(fc, def.extends or def, "service '%s' extends itself", def.name)
+  end
+  fc.state[def] = "busy"
+  if def.extends then
+    local parent = lookup_service(fc, def.extends)
+    svc.extends = parent
+    for _, fd in ipairs(parent.all_functions) do
+      svc.all_functions[#svc.all_functions + 1] = fd
+      svc.by_name[fd.name] = fd
+    end
+  end
+  for _, n in ipairs(def.functions) do
+    local prev = svc.by_name[n.name]
+    if prev and prev.service == svc then
+      fail_node(fc, n, "duplicate function name '%s' in service '%s'", n.name, def.name)
+    elseif prev then
+      fail_node(fc, n, "function '%s' is already defined in extended service '%s'", n.name,
+        prev.service.fullname)
+    end
+    local fd = build_function(fc, svc, n)
+    svc.functions[#svc.functions + 1] = fd
+    svc.all_functions[#svc.all_functions + 1] = fd
+    svc.by_name[n.name] = fd
+  end
+  fc.state[def] = "done"
+  return svc
+end
+
+local ORDER_KIND = { union = "struct", exception = "struct" }
+
+-- Shells for every definition, so that forward references resolve.
+local function declare(fc)
+  local doc = fc.doc
+  for _, def in ipairs(fc.ast.definitions) do
+    local name, k = def.name, def.kind
+    local prev = fc.defs[name]
+    if prev then
+      fail_node(fc, def, "duplicate definition name '%s' (first defined at line %d)", name,
+        prev.line)
+    end
+    fc.defs[name] = def
+    local fullname = doc.name .. "." .. name
+    if k == "enum" then
+      doc.enums[name] = build_enum(fc, def)
+    elseif k == "struct" or k == "union" or k == "exception" then
+      doc.structs[name] = { kind = k, name = name, fullname = fullname, fields = {},
+                            annotations = def.annotations, doc = def.doc }
+    elseif k == "service" then
+      doc.services[name] = { name = name, fullname = fullname, functions = {},
+                             all_functions = {}, by_name = {},
+                             annotations = def.annotations, doc = def.doc }
+    end
+    doc.order[#doc.order + 1] = { kind = ORDER_KIND[k] or k, name = name }
+  end
+end
+
+local function resolve(fc)
+  local doc = fc.doc
+  declare(fc)
+  local defs = fc.ast.definitions
+  for _, def in ipairs(defs) do
+    if def.kind == "typedef" then
+      resolve_typedef(fc, def)
+    end
+  end
+  for _, def in ipairs(defs) do
+    local k = def.kind
+    if k == "struct" or k == "union" or k == "exception" then
+      local where = k .. " '" .. def.name .. "'"
+      local fields = build_fields(fc, def.fields, where, k == "union" and "union" or "struct")
+      table.move(fields, 1, #fields, 1, doc.structs[def.name].fields)
+    end
+  end
+  for _, def in ipairs(defs) do
+    if def.kind == "service" then
+      build_service(fc, def)
+    end
+  end
+  for _, def in ipairs(defs) do
+    if def.kind == "const" then
+      resolve_const(fc, def)
+    end
+  end
+  for _, f in ipairs(fc.defaulted) do
+    field_default(fc.ctx, f)
+  end
+end
+
+-- Resolve file context 'fc' into fc.doc. Raises a Failure.
+M.file = resolve
+
+return M
