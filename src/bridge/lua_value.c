@@ -133,14 +133,7 @@ locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
 static int
 read_error(ctx_t *c, int rc)
 {
-    switch (rc) {
-    case TC_AGAIN:
-        return tc_err_set(c->err, TC_EPROTO, "message truncated");
-    case TC_ELIMIT:
-        return tc_err_set(c->err, TC_ELIMIT, "size or nesting over the configured limit");
-    default:
-        return tc_err_set(c->err, rc, "invalid %s protocol bytes", c->p->ops->name);
-    }
+    return tc_proto_read_error(c->p, rc, c->err);
 }
 
 static int

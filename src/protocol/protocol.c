@@ -46,6 +46,19 @@ tc_proto_reset_input(tc_proto_t *p, const void *data, size_t len)
     p->_fid_top = 0;
 }
 
+int
+tc_proto_read_error(const tc_proto_t *p, int rc, tc_err_t *err)
+{
+    switch (rc) {
+    case TC_AGAIN:
+        return tc_err_set(err, TC_EPROTO, "message truncated");
+    case TC_ELIMIT:
+        return tc_err_set(err, TC_ELIMIT, "size or nesting over the configured limit");
+    default:
+        return tc_err_set(err, rc, "invalid %s protocol bytes", p->ops->name);
+    }
+}
+
 const char *
 tc_proto_type_name(uint8_t type)
 {

@@ -14,6 +14,7 @@
 #define TC_PROTOCOL_PROTOCOL_H
 
 #include "core/common.h"
+#include "core/err.h"
 
 #include <stdbool.h>
 
@@ -245,5 +246,13 @@ int tc_proto_skip_message_resume(tc_proto_t *p, tc_proto_skip_state_t *st) TC_NO
 
 /* A short name for a type id ("i32", "struct", ...) or "invalid". */
 const char *tc_proto_type_name(uint8_t type);
+
+/*
+ * Fill 'err' for a read of 'p' that returned 'rc' (not TC_OK) while decoding
+ * a whole message: TC_AGAIN means the message was cut short (TC_EPROTO),
+ * TC_ELIMIT a configured limit, anything else invalid bytes. Returns the code
+ * set. The value decoders of the C and Lua sides share it.
+ */
+int tc_proto_read_error(const tc_proto_t *p, int rc, tc_err_t *err);
 
 #endif /* TC_PROTOCOL_PROTOCOL_H */
