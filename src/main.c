@@ -177,32 +177,47 @@ push_strings(lua_State *L, char **list, int n)
     }
 }
 
-/* --check-idl: thriftcorn.cli.check_idl() prints; the exit status is 1 on any error. */
-static int
-check_idl(const cli_t *cli)
+/*
+ * A fresh state with thriftcorn.cli's function 'fn' on top, or NULL with
+ * the error printed: what the commands that run in Lua start with.
+ */
+static lua_State *
+cli_function(const char *fn)
 {
     tc_err_t err;
     tc_err_clear(&err);
     lua_State *L = tc_lua_state_new(&err);
     if (L == NULL) {
         fprintf(stderr, "thriftcorn: %s\n", err.msg);
-        return 1;
+        return NULL;
     }
-    int status = 1;
     lua_getglobal(L, "require");
     lua_pushliteral(L, "thriftcorn.cli");
     if (tc_lua_pcall(L, 1, 1, &err) != TC_OK) {
         fprintf(stderr, "thriftcorn: %s\n", err.msg);
         lua_close(L);
+        return NULL;
+    }
+    lua_getfield(L, -1, fn);
+    return L;
+}
+
+/* --check-idl: thriftcorn.cli.check_idl() prints; the exit status is 1 on any error. */
+static int
+check_idl(const cli_t *cli)
+{
+    lua_State *L = cli_function("check_idl");
+    if (L == NULL) {
         return 1;
     }
-    lua_getfield(L, -1, "check_idl");
+    tc_err_t err;
+    tc_err_clear(&err);
+    int status = 1;
     push_strings(L, cli->files, cli->nfiles);
     push_strings(L, cli->includes, cli->nincludes);
     if (tc_lua_pcall(L, 2, 1, &err) == TC_OK) {
         status = lua_tointeger(L, -1) == 0 ? 0 : 1;
-    }
-    if (err.code != TC_OK) {
+    } else {
         fprintf(stderr, "thriftcorn: %s\n", err.msg);
     }
     lua_close(L);
@@ -213,32 +228,23 @@ check_idl(const cli_t *cli)
 static int
 plugin_header(const cli_t *cli)
 {
-    tc_err_t err;
-    tc_err_clear(&err);
-    lua_State *L = tc_lua_state_new(&err);
+    lua_State *L = cli_function("plugin_header");
     if (L == NULL) {
-        fprintf(stderr, "thriftcorn: %s\n", err.msg);
         return 1;
     }
+    tc_err_t err;
+    tc_err_clear(&err);
     int status = 1;
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "thriftcorn.cli");
-    if (tc_lua_pcall(L, 1, 1, &err) == TC_OK) {
-        lua_getfield(L, -1, "plugin_header");
-        lua_pushstring(L, cli->files[0]);
-        lua_pushstring(L, cli->files[1]);
-        push_strings(L, cli->includes, cli->nincludes);
-        if (tc_lua_pcall(L, 3, 2, &err) == TC_OK) {
-            if (lua_isstring(L, -2)) {
-                fputs(lua_tostring(L, -2), stdout);
-                status = 0;
-            } else {
-                fprintf(stderr, "thriftcorn: %s\n", lua_tostring(L, -1));
-            }
-        }
-    }
-    if (err.code != TC_OK) {
+    lua_pushstring(L, cli->files[0]);
+    lua_pushstring(L, cli->files[1]);
+    push_strings(L, cli->includes, cli->nincludes);
+    if (tc_lua_pcall(L, 3, 2, &err) != TC_OK) {
         fprintf(stderr, "thriftcorn: %s\n", err.msg);
+    } else if (lua_isstring(L, -2)) {
+        fputs(lua_tostring(L, -2), stdout);
+        status = 0;
+    } else {
+        fprintf(stderr, "thriftcorn: %s\n", lua_tostring(L, -1));
     }
     lua_close(L);
     return status;
