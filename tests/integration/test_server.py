@@ -34,6 +34,28 @@ def encode_call(name, seqid, args_struct):
     return buf.getvalue()
 
 
+def one_cpu_server():
+    """A server of one worker with 4 threads, pinned to one CPU (so it accepts on one thread)."""
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        return harness.Server(settings("workers = 1\nthreads = 4\n"))
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def in_background(call):
+    """Start call() on a thread; its result lands in the dict's "reply"."""
+    out = {}
+
+    def run():
+        out["reply"] = call()
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
 class ServerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -185,23 +207,11 @@ class ServerTest(unittest.TestCase):
         # A worker on one CPU keeps a computing thread's connections for a
         # while (a short call merely preempted must not spread them), but a
         # call that computes for long gives them up: the others are served.
-        cpus = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(cpus)})
-        try:
-            srv = harness.Server(settings("workers = 1\nthreads = 4\n"))
-        finally:
-            os.sched_setaffinity(0, cpus)
-        with srv:
+        with one_cpu_server() as srv:
             clients = [self.client(srv) for _ in range(6)]
             for i, c in enumerate(clients):
                 self.assertEqual(c.echo("warm %d" % i), "warm %d" % i)
-            slow = {}
-
-            def spinner():
-                slow["reply"] = clients[0].spin_ms(1500)
-
-            t = threading.Thread(target=spinner)
-            t.start()
+            t, slow = in_background(lambda: clients[0].spin_ms(1500))
             time.sleep(0.2)
             worst = 0.0
             for round_ in range(3):
@@ -217,22 +227,10 @@ class ServerTest(unittest.TestCase):
     def test_new_client_accepted_while_the_accepting_thread_blocks(self):
         # On one CPU a worker accepts on one thread. When that thread blocks
         # in a call, a client that connects meanwhile is accepted by another.
-        cpus = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(cpus)})
-        try:
-            srv = harness.Server(settings("workers = 1\nthreads = 4\n"))
-        finally:
-            os.sched_setaffinity(0, cpus)
-        with srv:
+        with one_cpu_server() as srv:
             first = self.client(srv)
             self.assertEqual(first.echo("warm"), "warm")
-            slow = {}
-
-            def sleeper():
-                slow["reply"] = first.sleep_ms(1500)
-
-            t = threading.Thread(target=sleeper)
-            t.start()
+            t, slow = in_background(lambda: first.sleep_ms(1500))
             time.sleep(0.2)
             t0 = time.monotonic()
             late = self.client(srv)
