@@ -206,8 +206,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
     tc_conn_t *c = arg;
     c->_in_cb = true;
     if (flush(c) && c->_stalled && c->_out.len - c->_out_off < OUT_HIGH_WATER) {
-        /* the calls left waiting in the input buffer: handle them now */
-        c->_stalled = false;
+        /* the calls left waiting in the input buffer: on_read handles them first */
         event_active(c->_rev, EV_READ, 0);
     }
     c->_in_cb = false;
@@ -393,6 +392,18 @@ on_read(evutil_socket_t fd, short what, void *arg)
     (void)what;
     tc_conn_t *c = arg;
     c->_in_cb = true;
+    if (c->_stalled) {
+        /*
+         * Woken by on_write: the calls held back are whole in the input
+         * buffer. Handle them before reading, so that a client that sent them
+         * and then shut its side is not taken for one cut mid-message.
+         */
+        c->_stalled = false;
+        process(c);
+        if (c->_closed || c->_stalled) {
+            goto done;
+        }
+    }
     tc_buf_reserve(&c->_in, READ_MIN);
     ssize_t n = read(fd, c->_in.data + c->_in.len, c->_in.cap - c->_in.len);
     if (n > 0) {
@@ -406,6 +417,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     } else if (c->_in.len > 0) {
         process(c); /* activated by tc_conn_attach() with input already buffered */
     }
+done:
     c->_in_cb = false;
     if (c->_closed) {
         conn_free(c);

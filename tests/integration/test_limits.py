@@ -101,7 +101,15 @@ class LimitsTest(unittest.TestCase):
         """Every call gets a 400 KB reply; 100 of them would be 40 MB. The
         server stops at its 4 MiB output bound plus the socket buffers, then
         answers every call once the client reads."""
-        calls = 100
+        self.pipeline(100, half_close=False)
+
+    def test_pipelining_client_that_half_closes(self):
+        """The same, but the client shuts its sending side after its calls:
+        the calls held back are still whole in the server's input and are
+        answered, not taken for a message cut by the close."""
+        self.pipeline(60, half_close=True)
+
+    def pipeline(self, calls, half_close):
         size = 100000
         alog = os.path.join(harness.tempfile.mkdtemp(prefix="tc-lim-"), "access.log")
         settings = SERVICE + 'workers = 1\nthreads = 1\naccesslog = "%s"\n' % alog
@@ -109,6 +117,8 @@ class LimitsTest(unittest.TestCase):
             c, sock = self.open_client(srv.port, rcvbuf=65536)
             for _ in range(calls):
                 c.send_range(size)
+            if half_close:
+                sock.handle.shutdown(socket.SHUT_WR)
 
             def handled():
                 try:
