@@ -5,13 +5,14 @@
  * call of a handler that builds a result, and frees them as young garbage a
  * moment later. A state belongs to one thread at a time, so its small blocks
  * (up to TC_LUA_ALLOC_SMALL bytes) come from free lists of its own, per
- * size class, carved from 64 KiB chunks: no lock, no search, no header.
- * Larger blocks go to malloc().
+ * size class, carved from 16 KiB chunks that each serve one class: no lock,
+ * no search, no header per block (a chunk's header is at its start, found
+ * by rounding a block's address down). Larger blocks go to malloc().
  *
- * Freed small blocks stay in the state's free lists for its next objects;
- * the chunks go back to the system when the state is closed, or when the
- * state is idle and has more than TC_LUA_ALLOC_KEEP bytes free in them
- * (tc_lua_alloc_trim()).
+ * Freed small blocks go back to their chunk's free list for the state's
+ * next objects. A chunk that empties is kept as a spare (up to 16 per
+ * state) or given back to the system, so a state's memory follows its live
+ * data, not its peak; lua_close() gives back everything.
  */
 #ifndef TC_BRIDGE_LUA_ALLOC_H
 #define TC_BRIDGE_LUA_ALLOC_H

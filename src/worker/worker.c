@@ -74,18 +74,6 @@ allowed_cpus(void)
     return n < 1 ? 1 : (int)n;
 }
 
-/*
- * Move connections off threads stuck in a handler; true if any thread is
- * busy. A thread is stuck when one call has taken STEAL_AFTER and it is
- * blocked (sleeping in a system call: its other connections would wait for
- * nothing), or it is running while fewer calls run than the worker has
- * CPUs (an idle CPU can serve them). A thread that computes while every
- * CPU is taken keeps its connections until STEAL_RUNNING_AFTER: moving them
- * sooner would only add threads that take turns on the same CPUs (a short
- * call preempted looks stuck for a few milliseconds). The connections are
- * dealt out to every idle thread, fewest connections first, so a worker
- * spreads in one step.
- */
 /* A connection waits in the backlog of one of the worker's listeners. */
 static bool
 connections_waiting(const worker_t *w)
@@ -101,6 +89,18 @@ connections_waiting(const worker_t *w)
     return w->shared.nlisteners > n || poll(fds, (nfds_t)n, 0) > 0;
 }
 
+/*
+ * Move connections off threads stuck in a handler; true if any thread is
+ * busy. A thread is stuck when one call has taken STEAL_AFTER and it is
+ * blocked (sleeping in a system call: its other connections would wait for
+ * nothing), or it is running while fewer calls run than the worker has
+ * CPUs (an idle CPU can serve them). A thread that computes while every
+ * CPU is taken keeps its connections until STEAL_RUNNING_AFTER: moving them
+ * sooner would only add threads that take turns on the same CPUs (a short
+ * call preempted looks stuck for a few milliseconds). The connections are
+ * dealt out to every idle thread, fewest connections first, so a worker
+ * spreads in one step.
+ */
 static bool
 watch(worker_t *w)
 {
