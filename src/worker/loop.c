@@ -539,7 +539,8 @@ tc_loop_nconns(const tc_loop_t *lp)
 bool
 tc_loop_accepting(const tc_loop_t *lp)
 {
-    return atomic_load_explicit(&lp->accept_on, memory_order_relaxed);
+    /* paused at worker_connections: its turn is worth nothing to another loop */
+    return atomic_load_explicit(&lp->accept_on, memory_order_relaxed) && !atomic_load(&lp->full);
 }
 
 bool
