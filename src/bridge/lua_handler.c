@@ -26,9 +26,10 @@
  */
 enum { SLOT_FUNCS = 1, SLOT_MSGH = 2, SLOT_MTS = 3, SLOT_DEFS = 4, SLOT_NAMES = 5, SLOT_BASE = 5 };
 
+static const tc_lua_codec_t codec = {SLOT_MTS, SLOT_DEFS, SLOT_NAMES};
+
 struct tc_lua_handler {
     lua_State *L;
-    tc_lua_codec_t codec;    /* SLOT_MTS, SLOT_DEFS, SLOT_NAMES */
     tc_header_t *header;     /* the THeader of the call being handled, or NULL */
     const tc_service_t *svc; /* owned by the state's loaded module */
     bool expose_errors;
@@ -70,7 +71,10 @@ setup(lua_State *L)
     lua_createtable(L, 0, 0); /* SLOT_FUNCS, filled below */
     lua_pushcfunction(L, msgh);
     tc_lua_codec_t k;
-    tc_lua_value_codec_push(L, &k); /* SLOT_MTS, SLOT_DEFS, SLOT_NAMES */
+    tc_lua_value_codec_push(L, &k);
+    if (k.mts != codec.mts || k.defs != codec.defs || k.names != codec.names) {
+        return luaL_error(L, "thriftcorn: the codec's registries are not in their slots");
+    }
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "thriftcorn");
@@ -154,9 +158,6 @@ tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t
     }
     tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
     h->L = L;
-    h->codec.mts = SLOT_MTS;
-    h->codec.defs = SLOT_DEFS;
-    h->codec.names = SLOT_NAMES;
     /* thriftcorn.request_headers() finds the call's THeader through this slot */
     lua_pushlightuserdata(L, &h->header);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tc_lua_api_header_key);
@@ -231,7 +232,7 @@ set_err_text(tc_err_t *err, const char *text, size_t len)
 static int
 push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t *err)
 {
-    if (tc_lua_value_decode_args_k(h->L, &h->codec, in, fn->args, err) != TC_OK) {
+    if (tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, err) != TC_OK) {
         return -1;
     }
     return fn->args->nfields;
@@ -250,7 +251,7 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
         out->ops->write_struct_begin(out);
         tc_err_t eerr;
         tc_err_clear(&eerr);
-        if (tc_lua_value_encode_field_k(L, &h->codec, e, out, fn->result, f, &eerr) == TC_OK) {
+        if (tc_lua_value_encode_field_k(L, &codec, e, out, fn->result, f, &eerr) == TC_OK) {
             out->ops->write_field_stop(out);
             out->ops->write_struct_end(out);
             return TC_CALL_DECLARED_EXCEPTION;
@@ -293,8 +294,7 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
     if (res->nfields > 0 && res->fields[0].id == 0 && !lua_isnil(L, -1)) {
         tc_err_t eerr;
         tc_err_clear(&eerr);
-        if (tc_lua_value_encode_field_k(L, &h->codec, -1, out, res, &res->fields[0], &eerr) !=
-            TC_OK) {
+        if (tc_lua_value_encode_field_k(L, &codec, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
             out->out->len = mark;
             tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", fn->service,
                        fn->name, eerr.msg);

@@ -620,16 +620,18 @@ tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
 int
 tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
 {
-    ctx_t c;
     tc_lua_codec_t k;
     int top = lua_gettop(L);
-    ctx_open(&c, L, p, err, &k);
+    tc_lua_value_codec_push(L, &k);
     int rc = tc_lua_value_decode_args_k(L, &k, p, st, err);
     if (rc != TC_OK) {
         lua_settop(L, top);
         return rc;
     }
-    ctx_close(&c);
+    /* the registries sit below the arguments */
+    lua_remove(L, k.names);
+    lua_remove(L, k.defs);
+    lua_remove(L, k.mts);
     return TC_OK;
 }
 
@@ -964,19 +966,6 @@ tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
     ctx_open(&c, L, p, err, &k);
     int rc = encode_struct(&c, idx, st);
     p->depth = depth;
-    lua_settop(L, top);
-    return rc;
-}
-
-int
-tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
-                          const tc_field_t *f, tc_err_t *err)
-{
-    idx = lua_absindex(L, idx);
-    int top = lua_gettop(L);
-    tc_lua_codec_t k;
-    tc_lua_value_codec_push(L, &k);
-    int rc = tc_lua_value_encode_field_k(L, &k, idx, p, st, f, err);
     lua_settop(L, top);
     return rc;
 }

@@ -77,8 +77,6 @@ int tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t 
  * Write one field of a struct: its header and the Lua value at 'idx' (a
  * result's "success" or one of its exceptions). Errors as tc_lua_value_encode().
  */
-int tc_lua_value_encode_field(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
-                              const tc_field_t *f, tc_err_t *err) TC_NODISCARD;
 int tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, tc_proto_t *p,
                                 const tc_struct_t *st, const tc_field_t *f,
                                 tc_err_t *err) TC_NODISCARD;
