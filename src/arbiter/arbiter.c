@@ -452,7 +452,7 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
     };
     const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
     server_hook(a, g, "post_fork", extra, 1);
-    int rc = tc_accesslog_open(g->cfg->accesslog, g->cfg->access_log_format, g->cfg->service.name);
+    int rc = tc_accesslog_open(g->cfg->accesslog, g->cfg->access_log_format);
     if (rc != TC_OK) {
         tc_log(TC_LOG_ERROR, "Cannot open the access log %s: %s", g->cfg->accesslog,
                tc_strerror(rc));
@@ -1196,7 +1196,7 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     if (cfg->accesslog != NULL) {
         /* a worker opens its own; a path that cannot be opened is a start-up error */
-        rc = tc_accesslog_open(cfg->accesslog, cfg->access_log_format, cfg->service.name);
+        rc = tc_accesslog_open(cfg->accesslog, cfg->access_log_format);
         if (rc != TC_OK) {
             tc_log(TC_LOG_CRITICAL, "Cannot open the access log %s: %s", cfg->accesslog,
                    tc_strerror(rc));

@@ -18,7 +18,6 @@ int tc_accesslog_fd = -1;
 
 static const char *log_path;
 static const char *log_format;
-static const char *log_service;
 
 /* TApplicationException types by number (Thrift's TApplicationException.h). */
 static const char *const appex_names[] = {
@@ -28,10 +27,9 @@ static const char *const appex_names[] = {
 };
 
 int
-tc_accesslog_open(const char *path, const char *format, const char *service)
+tc_accesslog_open(const char *path, const char *format)
 {
     log_format = format != NULL ? format : "%t %h %m %s %D";
-    log_service = service != NULL ? service : "";
     log_path = path;
     if (path == NULL) {
         tc_accesslog_fd = -1;
@@ -123,9 +121,10 @@ put_time(char *buf, size_t cap, size_t *n)
     put_fmt(buf, cap, n, ".%03d]", (int)(tv.tv_usec / 1000));
 }
 
-size_t
-tc_accesslog_format(char *buf, size_t cap, const char *format, const char *service,
-                    const char *peer, const tc_call_info_t *info, long long ns)
+/* One line into 'buf' (without the newline); returns its length. */
+static size_t
+format_line(char *buf, size_t cap, const char *format, const char *peer, const tc_call_info_t *info,
+            long long ns)
 {
     size_t n = 0;
     for (const char *p = format; *p != '\0' && n < cap; p++) {
@@ -144,9 +143,11 @@ tc_accesslog_format(char *buf, size_t cap, const char *format, const char *servi
              * name no service took is shown as sent, its colon as a dot.
              */
             const char *colon = memchr(info->method, ':', info->method_len);
-            if (info->service != NULL || colon == NULL) {
-                put_str(buf, cap, &n, info->service != NULL ? info->service : service);
+            if (info->service != NULL) {
+                put_str(buf, cap, &n, info->service);
                 put(buf, cap, &n, ".", 1);
+                put(buf, cap, &n, info->method, info->method_len);
+            } else if (colon == NULL) {
                 put(buf, cap, &n, info->method, info->method_len);
             } else {
                 put(buf, cap, &n, info->method, (size_t)(colon - info->method));
@@ -191,7 +192,7 @@ void
 tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
 {
     char line[1024];
-    size_t n = tc_accesslog_format(line, sizeof(line) - 1, log_format, log_service, peer, info, ns);
+    size_t n = format_line(line, sizeof(line) - 1, log_format, peer, info, ns);
     line[n++] = '\n';
     ssize_t w;
     do {

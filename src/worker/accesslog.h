@@ -23,10 +23,11 @@ tc_accesslog_on(void)
 
 /*
  * Log calls to 'path' ("-": stderr; NULL: off) as 'format' says, naming
- * methods 'Service.method' (the call's service, else 'service'). Before threads start. Returns
- * TC_OK or -errno. Ownership: borrows 'service' and 'format' for the life of the process.
+ * methods 'Service.method' (the service that took the call). Before
+ * threads start. Returns TC_OK or -errno. Ownership: borrows 'format' for
+ * the life of the process.
  */
-int tc_accesslog_open(const char *path, const char *format, const char *service) TC_NODISCARD;
+int tc_accesslog_open(const char *path, const char *format) TC_NODISCARD;
 
 /*
  * Reopen the file at its path (log rotation). The descriptor number stays
@@ -36,12 +37,5 @@ int tc_accesslog_reopen(void) TC_NODISCARD;
 
 /* One line for a call that took 'ns' nanoseconds (loop threads). */
 void tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns);
-
-/*
- * Format one line into 'buf' (without the newline) as tc_accesslog_write()
- * would; returns its length. For tests.
- */
-size_t tc_accesslog_format(char *buf, size_t cap, const char *format, const char *service,
-                           const char *peer, const tc_call_info_t *info, long long ns);
 
 #endif /* TC_WORKER_ACCESSLOG_H */

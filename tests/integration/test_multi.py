@@ -314,7 +314,9 @@ class MultiTest(unittest.TestCase):
             self.assertEqual(lines(), want)
 
     def test_no_default_service(self):
-        settings = multi_settings().replace(", default = true", "")
+        access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
+        extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access
+        settings = multi_settings(extra).replace(", default = true", "")
         with harness.Server(settings) as srv:
             c, trans, _ = client(self.Calculator, srv.port, "buffered", "binary")
             with self.assertRaises(TApplicationException) as ctx:
@@ -322,6 +324,16 @@ class MultiTest(unittest.TestCase):
             self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
             self.assertIn("no default service", ctx.exception.message)
             trans.close()
+            # no service took the plain name: logged as sent, under no service's name
+
+            def lines():
+                if not os.path.exists(access):
+                    return []
+                with open(access) as f:
+                    return f.read().splitlines()
+
+            self.assertTrue(harness.wait_for(lambda: len(lines()) >= 1), srv.log())
+            self.assertEqual(lines(), ["add UNKNOWN_METHOD"])
 
 
 CPP_CLIENT = os.environ.get("TC_CPP_CALC_CLIENT")
