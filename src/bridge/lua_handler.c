@@ -228,6 +228,23 @@ set_err_text(tc_err_t *err, const char *text, size_t len)
     tc_err_set(err, TC_EINVAL, "%s", buf);
 }
 
+/*
+ * Push "Service.fn<what>: <the error at e>" and set 'err' to it. A Lua
+ * string may hold NULs: the client gets all of its bytes (returned, *len
+ * of them); the log line, a C string, shows each NUL as \0.
+ */
+static const char *
+error_text(lua_State *L, int e, const tc_function_t *fn, const char *what, tc_err_t *err,
+           size_t *len)
+{
+    lua_pushfstring(L, "%s.%s%s: ", fn->service, fn->name, what);
+    luaL_tolstring(L, e, NULL);
+    lua_concat(L, 2);
+    const char *text = lua_tolstring(L, -1, len);
+    set_err_text(err, text, *len);
+    return text;
+}
+
 /* Push the arguments of 'fn' in IDL order; returns how many, or -1 (err set). */
 static int
 push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t *err)
@@ -259,27 +276,20 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
         out->out->len = mark;
         tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", fn->service,
                    fn->name, eerr.msg);
-    } else {
-        /*
-         * A Lua string may hold NULs: the client gets all of its bytes; the
-         * log line, a C string, shows each NUL as \0.
-         */
-        lua_pushfstring(L, "%s.%s: ", fn->service, fn->name);
-        luaL_tolstring(L, e, NULL);
-        lua_concat(L, 2);
-        size_t len;
-        const char *text = lua_tolstring(L, -1, &len);
-        set_err_text(err, text, len);
-        if (h->expose_errors) {
-            /* as long as the log's text at most */
-            tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR,
-                                   text, len < TC_ERR_MSG_MAX ? len : TC_ERR_MSG_MAX - 1);
-            lua_pop(L, 1);
-            return TC_APPEX_INTERNAL_ERROR;
-        }
-        lua_pop(L, 1);
+        write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
+                    h->expose_errors ? err->msg : "Internal error");
+        return TC_APPEX_INTERNAL_ERROR;
     }
-    write_appex(out, m, TC_APPEX_INTERNAL_ERROR, h->expose_errors ? err->msg : "Internal error");
+    size_t len;
+    const char *text = error_text(L, e, fn, "", err, &len);
+    if (h->expose_errors) {
+        /* as long as the log's text at most */
+        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR, text,
+                               len < TC_ERR_MSG_MAX ? len : TC_ERR_MSG_MAX - 1);
+    } else {
+        write_appex(out, m, TC_APPEX_INTERNAL_ERROR, "Internal error");
+    }
+    lua_pop(L, 1);
     return TC_APPEX_INTERNAL_ERROR;
 }
 
@@ -341,8 +351,8 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     }
     if (lua_pcall(L, nargs, 1, SLOT_MSGH) != LUA_OK) {
         if (oneway) {
-            tc_err_set(err, TC_EINVAL, "%s.%s (oneway): %s", fn->service, fn->name,
-                       luaL_tolstring(L, -1, NULL));
+            size_t len;
+            (void)error_text(L, lua_gettop(L), fn, " (oneway)", err, &len);
             status = TC_APPEX_INTERNAL_ERROR;
         } else {
             status = reply_error(h, m, fn, out, mark, err);

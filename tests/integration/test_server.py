@@ -117,6 +117,15 @@ class ServerTest(unittest.TestCase):
         c.fire("b")
         self.assertEqual(c.echo("fired?"), "a,b")
 
+    def test_oneway_failure_is_logged_whole(self):
+        c = self.client()
+        c.fire("raise\x00here")
+        self.assertEqual(c.echo("after"), "after")
+        # the NUL shown as \0, the text after it kept
+        self.assertTrue(harness.wait_for(
+            lambda: "TestService.fire (oneway): raise\\0here" in self.srv.log(), 5.0),
+            self.srv.log())
+
     def test_unknown_method_keeps_connection(self):
         args = self.S.echo_args(s="x")
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
