@@ -69,14 +69,10 @@ check_handler(const tc_config_t *cfg)
     tc_err_t err;
     tc_err_clear(&err);
     /* root checks as the workers will load: as 'user' and 'group', with 'umask' */
-    tc_daemon_ids_t ids = {0};
-    if (geteuid() == 0 && (tc_daemon_ids(cfg->user, cfg->group, &ids, &err) != TC_OK ||
-                           tc_daemon_setids(&ids, &err) != TC_OK)) {
-        tc_daemon_ids_deinit(&ids);
+    if (geteuid() == 0 && tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    tc_daemon_ids_deinit(&ids);
     if (cfg->umask >= 0) {
         (void)umask((mode_t)cfg->umask);
     }

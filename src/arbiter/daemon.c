@@ -131,3 +131,15 @@ tc_daemon_detach(void)
     }
     return TC_OK;
 }
+
+int
+tc_daemon_become(const char *user, const char *group, tc_err_t *err)
+{
+    tc_daemon_ids_t ids = {0};
+    int rc = tc_daemon_ids(user, group, &ids, err);
+    if (rc == TC_OK) {
+        rc = tc_daemon_setids(&ids, err);
+    }
+    tc_daemon_ids_deinit(&ids);
+    return rc;
+}

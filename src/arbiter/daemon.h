@@ -38,6 +38,13 @@ void tc_daemon_ids_deinit(tc_daemon_ids_t *ids);
 int tc_daemon_setids(const tc_daemon_ids_t *ids, tc_err_t *err) TC_NODISCARD;
 
 /*
+ * tc_daemon_ids() then tc_daemon_setids(): become 'user' and 'group' now,
+ * as a worker does (the checks that load handler code before workers do).
+ * Returns TC_OK or a negative code with 'err' filled.
+ */
+int tc_daemon_become(const char *user, const char *group, tc_err_t *err) TC_NODISCARD;
+
+/*
  * Detach: fork twice with a setsid() between (the process that returns is
  * no session leader and has no terminal), and point stdin, stdout and stderr
  * at /dev/null. The original process exits 0. Returns TC_OK or -errno.

@@ -51,9 +51,7 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n)
      * the handlers are loaded as a worker of the new generation loads them:
      * as its 'user' and 'group' (the umask is the arbiter's, as a worker's)
      */
-    tc_daemon_ids_t ids;
-    if (tc_daemon_ids(cfg->user, cfg->group, &ids, &err) != TC_OK ||
-        tc_daemon_setids(&ids, &err) != TC_OK) {
+    if (tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
         report(fd, err.msg);
         _exit(1);
     }
