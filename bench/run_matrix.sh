@@ -47,6 +47,12 @@ for exe in "$TC" "$BENCH" "$ANCHOR"; do
         exit 1
     fi
 done
+for tool in /usr/bin/time taskset; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "run_matrix.sh: $tool is missing (Debian packages time, util-linux)" >&2
+        exit 1
+    fi
+done
 if [ ! -f "$PLUGIN" ]; then
     echo "run_matrix.sh: $PLUGIN is not built (target bench_c)" >&2
     exit 1
