@@ -9,6 +9,8 @@
  */
 #include "bridge/lua_alloc.h"
 
+#include "core/common.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +60,7 @@ chunk_of(void *block)
     return (chunk_t *)((uintptr_t)block & ~(uintptr_t)(CHUNK - 1));
 }
 
-static void
+static void __attribute__((noinline))
 unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
 {
     if (c->prev != NULL) {
@@ -174,14 +176,13 @@ small_free(tc_lua_alloc_t *a, void *b)
     }
 }
 
-/* lua_Alloc: 'osize' is the block's size when 'ptr' is not NULL. */
-static void *
-pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/*
+ * Everything but the two common cases of pool_alloc(): large blocks,
+ * resizes, a chunk that fills or empties, the last block of a closed state.
+ */
+static void *__attribute__((noinline))
+pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
 {
-    tc_lua_alloc_t *a = ud;
-    if (ptr == NULL) {
-        osize = 0; /* it is the type of the new object, not a size */
-    }
     if (nsize == 0) {
         if (ptr != NULL) {
             if (osize <= TC_LUA_ALLOC_SMALL) {
@@ -216,9 +217,52 @@ pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (p != NULL && ptr != NULL) {
         memcpy(p, ptr, osize < nsize ? osize : nsize);
-        pool_alloc(a, ptr, osize, 0);
+        pool_alloc_slow(a, ptr, osize, 0);
     }
     return p;
+}
+
+/*
+ * lua_Alloc: 'osize' is the block's size when 'ptr' is not NULL (else the
+ * type of the new object). Most calls make a small object in a chunk with
+ * room, or free one from a chunk that keeps others: those are done here,
+ * with no call and few registers to save; the rest is pool_alloc_slow().
+ */
+static void *
+pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    tc_lua_alloc_t *a = ud;
+    if (ptr == NULL) {
+        if (nsize - 1 < TC_LUA_ALLOC_SMALL) { /* 1 .. TC_LUA_ALLOC_SMALL */
+            size_t cls = class_of(nsize);
+            chunk_t *c = a->partial[cls];
+            if (c != NULL) { /* a listed chunk has room */
+                void *b = c->free;
+                if (b != NULL) {
+                    memcpy(&c->free, b, sizeof(void *));
+                } else {
+                    b = (char *)c + c->bump;
+                    c->bump += c->size;
+                }
+                c->live++;
+                a->small_used += c->size;
+                if (TC_UNLIKELY(c->free == NULL && c->bump + c->size > CHUNK)) {
+                    unlink_chunk(a, cls, c); /* full */
+                }
+                return b;
+            }
+        }
+    } else if (nsize == 0 && osize <= TC_LUA_ALLOC_SMALL) {
+        chunk_t *c = chunk_of(ptr);
+        if (c->live > 1 && c->listed) { /* the chunk neither empties nor comes back */
+            memcpy(ptr, &c->free, sizeof(void *));
+            c->free = ptr;
+            c->live--;
+            a->small_used -= c->size;
+            return NULL;
+        }
+    }
+    return pool_alloc_slow(a, ptr, osize, nsize);
 }
 
 static int
