@@ -6,6 +6,8 @@
  */
 #include "bridge/lua_value.h"
 
+#include "core/buf.h"
+
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +17,9 @@ const char tc_lua_value_mt_key = 'm';
 const char tc_lua_value_defaults_key = 'd';
 const char tc_lua_value_names_key = 'n';
 
+/* Struct types per encode whose names tables stay at hand (a list of items: one). */
+#define NAMES_CACHE 4
+
 typedef struct ctx {
     lua_State *L;
     tc_proto_t *p;
@@ -23,6 +28,10 @@ typedef struct ctx {
     int def_idx;   /* stack index of the defaults registry */
     int names_idx; /* stack index of the field names registry */
     int located;   /* the error message already names its struct and field */
+    /* encode: the names tables of the first structs met, in stack slots from 'cache' (0: none) */
+    int cache;
+    int ncached;
+    const tc_struct_t *cached[NAMES_CACHE];
 } ctx_t;
 
 void
@@ -60,6 +69,8 @@ ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_code
     c->p = p;
     c->err = err;
     c->located = 0;
+    c->cache = 0;
+    c->ncached = 0;
     c->mt_idx = k->mts;
     c->def_idx = k->defs;
     c->names_idx = k->names;
@@ -753,18 +764,30 @@ encode_list(ctx_t *c, int idx, const tc_type_t *t)
     return TC_OK;
 }
 
+/*
+ * A set's or map's count is known only once its table is walked, and a
+ * second walk (lua_next() finds its place again by hashing the key) costs
+ * more than moving bytes: the elements are written from 'at', then the
+ * header the protocol writes after them is moved in front of them.
+ */
+static void
+header_to_front(tc_buf_t *out, size_t at, size_t body_end)
+{
+    size_t hlen = out->len - body_end;
+    uint8_t hdr[16]; /* a set or map header is at most 6 bytes in either protocol */
+    memcpy(hdr, out->data + body_end, hlen);
+    memmove(out->data + at + hlen, out->data + at, body_end - at);
+    memcpy(out->data + at, hdr, hlen);
+}
+
 /* Sets are {element = true}: elements whose value is false or nil are left out. */
 static int
 encode_set(ctx_t *c, int idx, const tc_type_t *t)
 {
     lua_State *L = c->L;
+    tc_buf_t *out = c->p->out;
+    size_t at = out->len;
     uint32_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        n += (uint32_t)lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
-    c->p->ops->write_set_begin(c->p, t->elem->ttype, n);
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         if (lua_toboolean(L, -1)) {
@@ -773,9 +796,13 @@ encode_set(ctx_t *c, int idx, const tc_type_t *t)
                 lua_pop(L, 2);
                 return rc;
             }
+            n++;
         }
         lua_pop(L, 1);
     }
+    size_t body_end = out->len;
+    c->p->ops->write_set_begin(c->p, t->elem->ttype, n);
+    header_to_front(out, at, body_end);
     return TC_OK;
 }
 
@@ -783,13 +810,9 @@ static int
 encode_map(ctx_t *c, int idx, const tc_type_t *t)
 {
     lua_State *L = c->L;
+    tc_buf_t *out = c->p->out;
+    size_t at = out->len;
     uint32_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        n++;
-        lua_pop(L, 1);
-    }
-    c->p->ops->write_map_begin(c->p, t->elem->ttype, t->value->ttype, n);
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         int top = lua_gettop(L);
@@ -801,8 +824,12 @@ encode_map(ctx_t *c, int idx, const tc_type_t *t)
             lua_pop(L, 2);
             return rc;
         }
+        n++;
         lua_pop(L, 1);
     }
+    size_t body_end = out->len;
+    c->p->ops->write_map_begin(c->p, t->elem->ttype, t->value->ttype, n);
+    header_to_front(out, at, body_end);
     return TC_OK;
 }
 
@@ -905,6 +932,40 @@ encode_value(ctx_t *c, int idx, const tc_type_t *t)
     return tc_err_set(c->err, TC_EINVAL, "type kind %d is not encodable", t->kind);
 }
 
+/*
+ * push_names() for encoding: the names of a struct met before in this
+ * encode are already in a cache slot; the first NAMES_CACHE structs met are
+ * put in one. Sets '*pushed' when the caller must pop what was pushed.
+ */
+static int
+encode_names(ctx_t *c, const tc_struct_t *st, int *pushed)
+{
+    *pushed = 0;
+    for (int i = 0; i < c->ncached; i++) {
+        if (c->cached[i] == st) {
+            return c->cache + i;
+        }
+    }
+    int names = push_names(c, st);
+    if (names == 0 || c->cache == 0 || c->ncached == NAMES_CACHE) {
+        *pushed = names != 0;
+        return names;
+    }
+    int slot = c->cache + c->ncached;
+    lua_replace(c->L, slot);
+    c->cached[c->ncached++] = st;
+    return slot;
+}
+
+/* Reserve the cache slots of encode_names() above the stack's 'top'. */
+static void
+reserve_names_cache(ctx_t *c, int top)
+{
+    luaL_checkstack(c->L, NAMES_CACHE, "thriftcorn: encoding");
+    lua_settop(c->L, top + NAMES_CACHE);
+    c->cache = top + 1;
+}
+
 static int
 encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
 {
@@ -916,7 +977,8 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
     }
     p->ops->write_struct_begin(p);
     int nset = 0;
-    int names = push_names(c, st);
+    int pushed;
+    int names = encode_names(c, st, &pushed);
     for (uint16_t i = 0; i < st->nfields; i++) {
         const tc_field_t *f = st->_sorted[i];
         push_name(L, names, st, f);
@@ -942,7 +1004,7 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
             return rc;
         }
     }
-    if (names != 0) {
+    if (pushed) {
         lua_pop(L, 1);
     }
     p->ops->write_field_stop(p);
@@ -964,6 +1026,7 @@ tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
     int top = lua_gettop(L);
     tc_lua_codec_t k;
     ctx_open(&c, L, p, err, &k);
+    reserve_names_cache(&c, lua_gettop(L));
     int rc = encode_struct(&c, idx, st);
     p->depth = depth;
     lua_settop(L, top);
@@ -979,6 +1042,11 @@ tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, tc_p
     uint32_t depth = p->depth;
     int top = lua_gettop(L);
     ctx_init(&c, L, p, err, k);
+    tc_kind_t kind = (tc_kind_t)f->type.kind;
+    if (kind == TC_KIND_STRUCT || kind == TC_KIND_LIST || kind == TC_KIND_SET ||
+        kind == TC_KIND_MAP) { /* structs may come: not for a plain value */
+        reserve_names_cache(&c, top);
+    }
     p->ops->write_field_begin(p, f->type.ttype, f->id);
     int rc = encode_value(&c, idx, &f->type);
     if (rc != TC_OK) {

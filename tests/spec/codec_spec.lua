@@ -191,6 +191,27 @@ describe("codec value mapping", function()
         assert.same({ a = true }, back.tags)
       end)
 
+      -- The encoder writes a set's or map's elements first and puts the
+      -- header with their count in front of them afterwards.
+      it("counts sets and maps of every size, nested in each other", function()
+        local tags, kept, longs, by_id = {}, {}, {}, {}
+        for i = 1, 300 do -- a count of two varint bytes in compact
+          tags["t" .. i] = i % 3 ~= 0 -- a third left out
+          kept["t" .. i] = i % 3 ~= 0 or nil
+          longs[i * 1000003] = true
+          by_id[i] = i % 2 == 0 and {} or { ["p" .. i] = P { x = i, y = -i } }
+        end
+        local v = { tags = tags, longs = longs, points_by_id = by_id,
+          deep = { a = { { [1] = true, [2] = true }, {} }, b = {} }, color_sets = {} }
+        local back, bytes = round_trip(at.Containers, v, proto)
+        v.tags = kept
+        assert.equal(util.canon(at.Containers, v), util.canon(at.Containers, back))
+        -- the first field is 'longs' (id 3): its header, then its 300 elements
+        local head = proto == "binary" and "\x0e\0\3\x0a" .. string.pack(">i4", 300)
+          or "\x3a\xf6\xac\x02" -- field delta 3, set; 15 or more i64; 300 as a varint
+        assert.equal(head, bytes:sub(1, #head))
+      end)
+
       it("decodes enums as integers", function()
         local back = round_trip(at.Everything, { color = C.BLUE, implicit = at.Implicit.NEG },
           proto)
