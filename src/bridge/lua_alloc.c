@@ -109,13 +109,10 @@ new_chunk(tc_lua_alloc_t *a, size_t cls)
     return c;
 }
 
-static void *
-small_alloc(tc_lua_alloc_t *a, size_t cls)
+/* A block of chunk 'c', which has room (it is on the list of class 'cls'). */
+static inline void *
+take_block(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
 {
-    chunk_t *c = a->partial[cls];
-    if (c == NULL && (c = new_chunk(a, cls)) == NULL) {
-        return NULL;
-    }
     void *b = c->free;
     if (b != NULL) {
         memcpy(&c->free, b, sizeof(void *));
@@ -125,10 +122,20 @@ small_alloc(tc_lua_alloc_t *a, size_t cls)
     }
     c->live++;
     a->small_used += c->size;
-    if (c->free == NULL && c->bump + c->size > CHUNK) {
+    if (TC_UNLIKELY(c->free == NULL && c->bump + c->size > CHUNK)) {
         unlink_chunk(a, cls, c); /* full */
     }
     return b;
+}
+
+static void *
+small_alloc(tc_lua_alloc_t *a, size_t cls)
+{
+    chunk_t *c = a->partial[cls];
+    if (c == NULL && (c = new_chunk(a, cls)) == NULL) {
+        return NULL;
+    }
+    return take_block(a, cls, c);
 }
 
 /* Give back every chunk and the pool itself. */
@@ -236,20 +243,8 @@ pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         if (nsize - 1 < TC_LUA_ALLOC_SMALL) { /* 1 .. TC_LUA_ALLOC_SMALL */
             size_t cls = class_of(nsize);
             chunk_t *c = a->partial[cls];
-            if (c != NULL) { /* a listed chunk has room */
-                void *b = c->free;
-                if (b != NULL) {
-                    memcpy(&c->free, b, sizeof(void *));
-                } else {
-                    b = (char *)c + c->bump;
-                    c->bump += c->size;
-                }
-                c->live++;
-                a->small_used += c->size;
-                if (TC_UNLIKELY(c->free == NULL && c->bump + c->size > CHUNK)) {
-                    unlink_chunk(a, cls, c); /* full */
-                }
-                return b;
+            if (c != NULL) {
+                return take_block(a, cls, c);
             }
         }
     } else if (nsize == 0 && osize <= TC_LUA_ALLOC_SMALL) {
