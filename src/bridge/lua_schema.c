@@ -7,6 +7,7 @@
 
 #include "bridge/lua_value.h"
 #include "schema/codec.h"
+#include "schema/uuid.h"
 
 #include <lauxlib.h>
 #include <string.h>
@@ -177,22 +178,15 @@ table_count(lua_State *L, int idx)
     return n;
 }
 
-/* The 16 bytes of a uuid text the IDL checked (8-4-4-4-12 hex digits). */
+/* The 16 bytes of the uuid default at 'idx' (thriftcorn.idl checked its 8-4-4-4-12 form). */
 static const uint8_t *
-c_uuid(compiler_t *c, const char *text)
+c_uuid(compiler_t *c, int idx)
 {
+    size_t len = 0;
+    const char *text = lua_type(c->L, idx) == LUA_TSTRING ? lua_tolstring(c->L, idx, &len) : "";
     uint8_t *u = tc_schema_alloc(c->s, 16);
-    size_t k = 0;
-    for (const char *p = text; *p != '\0' && k < 32; p++) {
-        int ch = (unsigned char)*p;
-        int h = ch >= '0' && ch <= '9'   ? ch - '0'
-                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                         : -1;
-        if (h >= 0) {
-            u[k / 2] = (uint8_t)(u[k / 2] | (k % 2 ? h : h << 4));
-            k++;
-        }
+    if (tc_uuid_parse(text, len, u) != TC_OK) {
+        luaL_error(c->L, "thriftcorn.core.compile: a uuid default is not a uuid");
     }
     return u;
 }
@@ -285,7 +279,7 @@ c_value(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
         break;
     }
     case TC_KIND_UUID:
-        out->u.uuid = c_uuid(c, lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : "");
+        out->u.uuid = c_uuid(c, idx);
         break;
     case TC_KIND_LIST:
     case TC_KIND_SET:

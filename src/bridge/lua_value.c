@@ -7,6 +7,7 @@
 #include "bridge/lua_value.h"
 
 #include "core/buf.h"
+#include "schema/uuid.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -695,21 +696,6 @@ get_integer(ctx_t *c, int idx, const tc_type_t *t, int64_t lo, int64_t hi, int64
     return TC_OK;
 }
 
-static int
-hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
 /* A uuid is 16 raw bytes, or 32 hex digits with or without the four dashes. */
 static int
 get_uuid(ctx_t *c, int idx, const tc_type_t *t, uint8_t u[16])
@@ -719,23 +705,7 @@ get_uuid(ctx_t *c, int idx, const tc_type_t *t, uint8_t u[16])
         return type_error(c, idx, t);
     }
     const char *s = lua_tolstring(c->L, idx, &len);
-    if (len == 16) {
-        memcpy(u, s, 16);
-        return TC_OK;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < len && k < 32; i++) {
-        if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23) && s[i] == '-') {
-            continue;
-        }
-        int h = hexval(s[i]);
-        if (h < 0) {
-            break;
-        }
-        u[k / 2] = (uint8_t)(k % 2 ? (u[k / 2] | h) : (h << 4));
-        k++;
-    }
-    if (k != 32 || (len != 32 && len != 36)) {
+    if (tc_uuid_parse(s, len, u) != TC_OK) {
         return tc_err_set(c->err, TC_ETYPE, "'%.40s' is not a uuid", s);
     }
     return TC_OK;

@@ -166,8 +166,12 @@ describe("codec round trips", function()
           assert.same({ id }, back.related)
           assert.truthy(bytes:find(raw, 1, true))
         end
-        assert_fails(core.ETYPE, "Tagged.id: 'not-a-uuid' is not a uuid",
-          tc.encode(u.Tagged, { id = "not-a-uuid" }, proto))
+        -- 36 characters are the dashed form only: no digits after 32, no dash moved
+        for _, bad in ipairs({ "not-a-uuid", id:gsub("-", "") .. "----", id:sub(1, 35) .. "g",
+          id:sub(1, 7) .. "-" .. id:sub(8, 8) .. id:sub(10) }) do
+          assert_fails(core.ETYPE, "Tagged.id: '" .. bad .. "' is not a uuid",
+            tc.encode(u.Tagged, { id = bad }, proto))
+        end
         assert_fails(core.ETYPE, "Tagged.id: expected a uuid string, got integer",
           tc.encode(u.Tagged, { id = 5 }, proto))
       end)
