@@ -273,5 +273,62 @@ class BenchToolErrorsTest(unittest.TestCase):
         self.assertRegex(out, r"(?m)^ERRORS: 3 \(.*connect 3")
 
 
+class RawPingTest(unittest.TestCase):
+    """thriftcorn-raw-ping, the ceiling of the matrix's ping tables: it answers
+    ping as thriftcorn does, whole frames or split ones, and closes on
+    anything that is not a framed binary call."""
+
+    @classmethod
+    def setUpClass(cls):
+        s = __import__("socket").socket()
+        s.bind(("127.0.0.1", 0))
+        cls.port = s.getsockname()[1]
+        s.close()
+        cls.proc = subprocess.Popen([os.path.join(BUILD, "thriftcorn-raw-ping"), "--port",
+                                     str(cls.port)], stderr=subprocess.PIPE, text=True)
+
+        def listening():
+            try:
+                __import__("socket").create_connection(("127.0.0.1", cls.port), 1).close()
+                return True
+            except OSError:
+                return False
+        if not harness.wait_for(listening):
+            raise AssertionError("thriftcorn-raw-ping did not listen: " + cls.proc.stderr.read())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.kill()
+        cls.proc.wait()
+
+    def test_ping_under_load(self):
+        rc, out, err = run_bench(self.port, "-c", "4", "-P", "8", "-n", "4000", "--warmup", "0",
+                                 "--call", "ping")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(result(out)["calls"], 4000, out)
+
+    def test_split_frame_and_refusal(self):
+        import socket
+        import struct
+        name = b"ping"
+        body = struct.pack(">iI", -2147418111, len(name)) + name + struct.pack(">i", 77) + b"\0"
+        frame = struct.pack(">I", len(body)) + body
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as c:
+            c.sendall(frame[:6])
+            __import__("time").sleep(0.05)
+            c.sendall(frame[6:] + frame)  # the rest, then a whole second call
+            want = (struct.pack(">I", 17) + struct.pack(">iI", -2147418110, 4) + name +
+                    struct.pack(">i", 77) + b"\0")
+            got = b""
+            while len(got) < 2 * len(want):
+                chunk = c.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+            self.assertEqual(want * 2, got)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as c:
+            c.sendall(body)  # unframed: the 'length' is the version word
+            self.assertEqual(b"", c.recv(4096))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
