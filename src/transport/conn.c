@@ -164,7 +164,9 @@ flush(tc_conn_t *c)
     while (c->_out_off < c->_out.len) {
         ssize_t n = write(c->_fd, c->_out.data + c->_out_off, c->_out.len - c->_out_off);
         if (n > 0) {
+            /* a client taking its reply slowly but steadily is not silent */
             c->_out_off += (size_t)n;
+            c->last_io = tc_conn_now();
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -185,7 +187,6 @@ flush(tc_conn_t *c)
     }
     c->_out.len = 0;
     c->_out_off = 0;
-    c->last_io = tc_conn_now();
     if (c->_writing) {
         c->_writing = false;
         event_del(c->_wev);
@@ -311,6 +312,8 @@ static void
 process(tc_conn_t *c)
 {
     const tc_conn_settings_t *s = c->_s;
+    /* the read that called us, or the write that made room after backpressure */
+    double since = c->last_io;
     size_t pos = 0;
     while (!c->_closed && pos < c->_in.len) {
         if (TC_UNLIKELY(c->_out.len - c->_out_off >= OUT_HIGH_WATER)) {
@@ -371,13 +374,14 @@ process(tc_conn_t *c)
     }
     tc_buf_consume(&c->_in, pos);
     /*
-     * a partial message left over started arriving no later than this read;
-     * calls held back by backpressure wait for the client, not the reverse
+     * a partial message left over started arriving no later than this read
+     * (replies written since do not make it younger); calls held back by
+     * backpressure wait for the client, not the reverse
      */
     if (c->_in.len == 0 || c->_stalled) {
         c->msg_since = 0.0;
     } else if (pos > 0 || c->msg_since == 0.0) {
-        c->msg_since = c->last_io;
+        c->msg_since = since;
     }
     if (c->_out.len > c->_out_off) {
         flush(c);

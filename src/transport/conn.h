@@ -53,7 +53,7 @@ struct tc_conn {
     TAILQ_ENTRY(tc_conn) link;
     void *owner;      /* the 'arg' of the handler callbacks */
     bool in_call;     /* a message is being handled: the connection must not move */
-    double last_io;   /* monotonic seconds of the last read or write */
+    double last_io;   /* monotonic seconds of the last read or write that moved bytes */
     double msg_since; /* when the partial message now buffered began arriving; 0: none */
     char peer[64];    /* for logs */
     /* how this connection talks: NULL until detected; THeader sets 'protocol' per message */

@@ -260,6 +260,30 @@ class _SocketReader(TTransport.TTransportBase):
         return self.sock.recv(sz)
 
 
+class _SlowReader(TTransport.TTransportBase):
+    """Reads at most `chunk` bytes at a time, and its first `slow` bytes at
+    `rate` bytes/s: a client that takes a reply steadily but slowly."""
+
+    def __init__(self, sock, chunk, rate, slow):
+        self.sock = sock
+        self.chunk = chunk
+        self.rate = rate
+        self.slow = slow
+        self.got = 0
+        self.t0 = time.monotonic()
+
+    def read(self, sz):
+        if self.got < self.slow:
+            ahead = self.got / self.rate - (time.monotonic() - self.t0)
+            if ahead > 0:
+                time.sleep(ahead)
+        data = self.sock.recv(min(sz, self.chunk))
+        if not data:
+            raise AssertionError("the server closed the connection after %d bytes" % self.got)
+        self.got += len(data)
+        return data
+
+
 class LimitsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -313,6 +337,34 @@ class LimitsTest(unittest.TestCase):
                 self.assertEqual(c.echo("alive %d" % i), "alive %d" % i)
                 time.sleep(0.5)
             trans.close()
+
+    def test_client_timeout_spares_a_slow_reader(self):
+        # an 11 MiB reply whose first 6 MiB are read at 2 MiB/s, 16 KiB at a
+        # time: for 3 s every write of the server makes progress (the kernel
+        # wakes it each time a third of its send buffer, at most 4 MiB by
+        # tcp_wmem, has drained), but the reply does not fit the socket
+        # buffers (the client's is small) until the client speeds up, 1 s
+        # after client_timeout
+        size = 11 << 20
+        with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 2\n")) as srv:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.settimeout(5)
+            s.connect(("127.0.0.1", srv.port))
+            s.sendall(encode_call("echo", 1, self.S.echo_args(s="x" * size)))
+            reader = _SlowReader(s, 16384, 2 << 20, 6 << 20)
+            proto = TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(reader))
+            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 1))
+            result = self.S.echo_result()
+            result.read(proto)
+            self.assertEqual(result.success, "x" * size)
+            # the connection still serves calls
+            s.sendall(encode_call("echo", 2, self.S.echo_args(s="again")))
+            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 2))
+            result = self.S.echo_result()
+            result.read(proto)
+            self.assertEqual(result.success, "again")
 
     def test_bad_bytes_close_only_that_connection(self):
         with harness.Server(settings("threads = 1\n")) as srv:
