@@ -290,6 +290,8 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
             info->method_len = m.name_len;
             info->replied = true;
             info->status = TC_APPEX_UNKNOWN_METHOD;
+            /* the client named no service this server has: answered, and logged once */
+            tc_err_set(err, TC_ENOTFOUND, "%s", msg);
             if (m.type != TC_MSG_ONEWAY) {
                 tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD,
                                        msg, strlen(msg));

@@ -2,7 +2,9 @@
 """Hostile input against the real server: every shape of docs/reliability.md
 "Hostile inputs" sent as raw bytes over framed and buffered, binary and
 compact, to a server with transport = "auto" (the default) and to servers
-with a fixed transport and protocol. For each connection: the exact outcome
+with a fixed transport and protocol; hostile THeader frames to the "auto"
+server; calls to a service a multiplexed server (services = { ... }) does not
+have. For each connection: the exact outcome
 (closed, or the TApplicationException), exactly one log line naming the peer
 and the reason, the same worker pid, and good calls, on a connection open
 throughout and on a new one, answered right after. Then thousands of hostile
@@ -18,9 +20,10 @@ import time
 import unittest
 
 import harness
-from thrift.protocol import TBinaryProtocol, TCompactProtocol
+from thrift.protocol import (TBinaryProtocol, TCompactProtocol, THeaderProtocol,
+                             TMultiplexedProtocol)
 from thrift.Thrift import TApplicationException, TMessageType
-from thrift.transport import TTransport
+from thrift.transport import THeaderTransport, TTransport
 
 IDL = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "idl", "alltypes.thrift")
 HANDLER = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "hostile", "handler.lua")
@@ -41,6 +44,7 @@ R_FIRST = "closed: the first bytes fit no Thrift transport and protocol"
 R_PEER = "closed: peer closed in the middle of a message"
 R_HEADER = "invalid message: invalid message header (protocol error)"
 R_TYPE = "invalid message type %d for 'echo' (a server takes CALL or ONEWAY)"
+R_THEADER = "invalid THeader frame: "
 
 
 def r_invalid(transport, protocol):
@@ -199,15 +203,19 @@ class Case:
     """One hostile connection. `expect` is ("close", reason), ("wait",) (a
     message not finished: the server waits, the client closes) or
     ("appex", type, reason): a TApplicationException reply on a connection
-    that stays open."""
+    that stays open, to a call named `name`, whose text is `text` when
+    given."""
 
-    def __init__(self, shape, transport, protocol, data, expect, cve=""):
+    def __init__(self, shape, transport, protocol, data, expect, cve="", name="echo",
+                 text=None):
         self.shape = shape
         self.transport = transport
         self.protocol = protocol
         self.data = data
         self.expect = expect
         self.cve = cve
+        self.name = name
+        self.text = text
 
     def __repr__(self):
         return "%s over %s %s" % (self.shape, self.transport, self.protocol)
@@ -315,6 +323,112 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
     return out
 
 
+# ---- THeader (transport/header.c) ----
+
+HEADER_PROTO = {"binary": 0, "compact": 2}  # THeader protocol ids
+
+
+def theader(block, payload=b"", words=None, seqid=7):
+    """A THeader frame: LENGTH, magic 0x0FFF, flags 0, SEQID, HEADER SIZE
+    in 4-byte words (`words`, or the block's own), the header block padded
+    with zeros to a whole word, then the payload."""
+    block += b"\x00" * (-len(block) % 4)
+    body = (struct.pack(">HHiH", 0x0FFF, 0, seqid, len(block) // 4 if words is None else words)
+            + block + payload)
+    return struct.pack(">i", len(body)) + body
+
+
+def header_cases():
+    """Hostile THeader frames (a server with transport = "auto" detects the
+    0x0FFF magic). A frame the header block of which is wrong closes the
+    connection with one warning; a message in a good frame is handled as
+    it would be in a framed one, its reply a THeader frame."""
+    out = []
+
+    def add(shape, pname, data, expect):
+        out.append(Case("THeader: " + shape, "header", pname, data, expect))
+
+    def bad(why):
+        return ("close", R_THEADER + why)
+
+    b = Binary.header("echo", CALL, 7) + in_base(Binary, b"")  # a good message
+    add("header size beyond the frame (100 words, 4 bytes left)", "binary",
+        theader(b"\x00\x00", words=100), bad("header size larger than the frame"))
+    add("header size 0xFFFF words", "binary", theader(b"\x00\x00", b, words=0xFFFF),
+        bad("header size larger than the frame"))
+    add("transform id 3 (SNAPPY)", "binary", theader(b"\x00\x01\x03", b),
+        bad("unsupported transform"))
+    add("transform id 200", "binary", theader(b"\x00\x01" + varint(200), b),
+        bad("unsupported transform"))
+    add("two transforms (ZLIB, ZLIB)", "binary", theader(b"\x00\x02\x01\x01", b),
+        bad("more than one transform"))
+    add("2^32-1 transforms", "binary", theader(b"\x00" + varint(0xFFFFFFFF), b),
+        bad("more than one transform"))
+    # info headers: type 1 (KEYVALUE), a count, then varint-length keys and values
+    add("2^32-1 info key/values, one there", "binary",
+        theader(b"\x00\x00\x01" + varint(0xFFFFFFFF) + b"\x01k\x01v", b),
+        bad("info headers run past the header block"))
+    add("1000 info key/values, none there", "binary",
+        theader(b"\x00\x00\x01" + varint(1000), b),
+        bad("info headers run past the header block"))
+    add("info key of 2^31 bytes", "binary",
+        theader(b"\x00\x00\x01\x01" + varint(2 ** 31) + b"k\x01v", b),
+        bad("info headers run past the header block"))
+    add("truncated varint (protocol id)", "binary", theader(b"\x80\x80\x80\x80", b),
+        bad("truncated protocol id"))
+    add("varint of 6 bytes (protocol id)", "binary",
+        theader(b"\xff\xff\xff\xff\xff\x01", b), bad("truncated protocol id"))
+    add("truncated varint (transform count)", "binary", theader(b"\x00\x80\x80\x80", b),
+        bad("truncated transform count"))
+    add("truncated varint (transform id)", "binary", theader(b"\x00\x01\x80\x80", b),
+        bad("truncated transform id"))
+    add("truncated varint (info count)", "binary", theader(b"\x00\x00\x01\x80", b),
+        bad("info headers run past the header block"))
+    add("truncated varint (info key length)", "binary",
+        theader(b"\x00\x00\x01\x01\x80\x80\x80\x80", b),
+        bad("info headers run past the header block"))
+    for pid in (1, 3, 0x7F, 2 ** 32 - 1):  # 1 is JSON, which thriftcorn does not speak
+        add("protocol id %d" % pid, "binary", theader(varint(pid) + b"\x00", b),
+            bad("unsupported protocol id"))
+    add("ZLIB payload that is no zlib stream", "binary", theader(b"\x00\x01\x01", b),
+        bad("zlib: invalid compressed message"))
+    for pname, w in PROTOS.items():
+        block = varint(HEADER_PROTO[pname]) + b"\x00"
+        add("payload: message header cut short", pname,
+            theader(block, w.header("echo", CALL, 7)[:5]),
+            ("close", "invalid message: invalid message header (truncated)"))
+        add("payload: string size 1000 with 3 bytes left", pname,
+            theader(block, message(w, sized(w, "string", 1000))),
+            ("appex", TApplicationException.PROTOCOL_ERROR,
+             "alltypes.AllBase.a_string: message truncated"))
+        # cut after the field header of 'e' and one byte of Everything's first field
+        cut = len(w.header("echo", CALL, 7)) + len(w.field(STRUCT, 1)) + 1
+        add("payload: message cut in an argument", pname,
+            theader(block, message(w, sized(w, "map", 1))[:cut]),
+            ("appex", TApplicationException.PROTOCOL_ERROR,
+             "AllTypes.echo_args.e: message truncated"))
+    return out
+
+
+def header_protocol(trans, pname):
+    """A THeaderProtocol (header client type only) over `trans`."""
+    pid = (THeaderTransport.THeaderSubprotocolID.COMPACT if pname == "compact"
+           else THeaderTransport.THeaderSubprotocolID.BINARY)
+    return THeaderProtocol.THeaderProtocol(
+        trans, [THeaderTransport.THeaderClientType.HEADERS], default_protocol=pid)
+
+
+def read_header_reply(s):
+    """One THeader reply frame off a socket: its payload (the message), the
+    protocol named in its header block."""
+    (n,) = struct.unpack(">i", recv_exact(s, 4))
+    body = recv_exact(s, n)
+    magic, _, seqid, words = struct.unpack(">HHiH", body[:10])
+    assert (magic, seqid) == (0x0FFF, 7), (magic, seqid)
+    pname = {0: "binary", 2: "compact"}[body[10]]
+    return body[10 + 4 * words:], pname
+
+
 def good_args(T):
     """An Everything with strings, binaries, lists, sets, maps and nested structs."""
     P = T.Point
@@ -374,6 +488,10 @@ def recv_exact(s, n, timeout=10.0):
 def read_reply(s, pname, transport):
     """One whole reply message (its bytes) off a socket: by its frame, or
     for buffered by reading until a TApplicationException decodes."""
+    if transport == "header":
+        payload, got = read_header_reply(s)
+        assert got == pname, (got, pname)
+        return payload
     if transport == "framed":
         (n,) = struct.unpack(">i", recv_exact(s, 4))
         return recv_exact(s, n)
@@ -423,6 +541,7 @@ class HostileBase:
     AUTO = True
     TRANSPORTS = ("framed", "buffered")
     PROTOCOLS = ("binary", "compact")
+    SERVICES = 'service = { idl = "%s", name = "AllTypes", handler = "%s" }\n' % (IDL, HANDLER)
 
     @classmethod
     def setUpClass(cls):
@@ -430,8 +549,7 @@ class HostileBase:
         cls.S = harness.load_gen("alltypes.AllTypes")
         cls.T = harness.load_gen("alltypes.ttypes")
         cls.srv = harness.Server(
-            'service = { idl = "%s", name = "AllTypes", handler = "%s" }\n' % (IDL, HANDLER)
-            + "workers = 1\nthreads = 2\nmax_frame_size = %d\nmax_message_size = %d\n"
+            cls.SERVICES + "workers = 1\nthreads = 2\nmax_frame_size = %d\nmax_message_size = %d\n"
             "max_depth = %d\nclient_timeout = 20\n" % (MAX_FRAME, MAX_MESSAGE, MAX_DEPTH)
             + cls.SETTINGS, env=asan_env())
         assert harness.wait_for(lambda: len(cls.srv.worker_pids()) == 1), cls.srv.log()
@@ -454,8 +572,17 @@ class HostileBase:
         e.base.a_string = tag
         self.assertEqual(client.echo(e), e)
 
+    def wrap(self, proto):
+        """The protocol a good call goes through (multiplexed: the service's)."""
+        return proto
+
     def fresh_good_call(self, transport, pname, tag):
-        c, trans = harness.client(self.S, self.srv.port, transport, pname)
+        if transport == "header":
+            trans = _Sock(socket.create_connection(("127.0.0.1", self.srv.port), timeout=10))
+            c = self.S.Client(self.wrap(header_protocol(trans, pname)))
+        else:
+            c, trans = harness.client(self.S, self.srv.port, transport, pname)
+            c = self.S.Client(self.wrap(c._iprot))
         try:
             self.good_call(c, tag)
         finally:
@@ -479,10 +606,12 @@ class HostileBase:
                 data = read_reply(s, case.protocol, case.transport)
                 name, mtype, seqid, ex = decode_appex(case.protocol, data)
                 self.assertEqual((name, mtype, seqid, ex.type),
-                                 ("echo", TMessageType.EXCEPTION, 7, case.expect[1]),
+                                 (case.name, TMessageType.EXCEPTION, 7, case.expect[1]),
                                  "%r: %r" % (case, ex.message))
+                if case.text is not None:
+                    self.assertEqual(ex.message, case.text, "%r" % case)
                 # the connection stays usable: a good call on it
-                c = self.S.Client(self.protocol_on(s, case))
+                c = self.S.Client(self.wrap(self.protocol_on(s, case)))
                 self.good_call(c, "after %r" % case)
         finally:
             s.close()
@@ -492,6 +621,8 @@ class HostileBase:
 
     def protocol_on(self, s, case):
         sock = _Sock(s)
+        if case.transport == "header":
+            return header_protocol(sock, case.protocol)
         trans = (TTransport.TFramedTransport(sock) if case.transport == "framed"
                  else TTransport.TBufferedTransport(sock))
         return (TCompactProtocol.TCompactProtocol(trans) if case.protocol == "compact"
@@ -508,13 +639,17 @@ class HostileBase:
         self.assertIn("[%d]" % self.pid, got[0])
 
     def test_every_shape(self):
+        all_cases = cases(self.AUTO, self.TRANSPORTS, self.PROTOCOLS)
+        self.assertGreater(len(all_cases), 25 * len(self.TRANSPORTS) * len(self.PROTOCOLS))
+        self.run_cases(all_cases)
+
+    def run_cases(self, all_cases):
         trans0 = "framed" if "framed" in self.TRANSPORTS else "buffered"
         long_client, long_trans = harness.client(self.S, self.srv.port, trans0,
                                                  self.PROTOCOLS[0])
+        long_client = self.S.Client(self.wrap(long_client._iprot))
         self.addCleanup(long_trans.close)
         self.good_call(long_client, "first")
-        all_cases = cases(self.AUTO, self.TRANSPORTS, self.PROTOCOLS)
-        self.assertGreater(len(all_cases), 25 * len(self.TRANSPORTS) * len(self.PROTOCOLS))
         for i, case in enumerate(all_cases):
             offset = self.log_size()
             peer, reason = self.run_case(case, offset)
@@ -534,6 +669,9 @@ class _Sock(TTransport.TTransportBase):
     def isOpen(self):
         return True
 
+    def close(self):
+        self.s.close()
+
     def read(self, sz):
         return self.s.recv(sz)
 
@@ -547,6 +685,12 @@ class _Sock(TTransport.TTransportBase):
 class AutoTest(HostileBase, unittest.TestCase):
     """transport = "auto", protocol = "auto": the default."""
     SETTINGS = "expose_errors = true\n"
+
+    def test_header_shapes(self):
+        """Hostile THeader frames (header_cases())."""
+        all_cases = header_cases()
+        self.assertGreater(len(all_cases), 25)
+        self.run_cases(all_cases)
 
     def test_error_text_with_nul(self):
         """A handler's error text reaches the client whole, NUL included
@@ -591,7 +735,7 @@ class AutoTest(HostileBase, unittest.TestCase):
 
     def test_no_memory_growth(self):
         """RSS after a warm-up round and after 2000 more hostile connections."""
-        picks = [c for c in cases(True) if c.expect[0] in ("close", "appex")]
+        picks = [c for c in cases(True) + header_cases() if c.expect[0] in ("close", "appex")]
         long_client, long_trans = harness.client(self.S, self.srv.port)
         self.addCleanup(long_trans.close)
 
@@ -647,6 +791,65 @@ class BufferedCompactTest(HostileBase, unittest.TestCase):
     AUTO = False
     TRANSPORTS = ("buffered",)
     PROTOCOLS = ("compact",)
+
+
+class MultiplexedTest(HostileBase, unittest.TestCase):
+    """services = { ... } with no default service: a call must name one
+    ("AllTypes:echo"). A call to a service the server lacks is answered
+    UNKNOWN_METHOD, with the whole name it came with, and logged once; a
+    plain name is one no service takes."""
+    SERVICES = ('services = { { idl = "%s", name = "AllTypes", handler = "%s" } }\n'
+                % (IDL, HANDLER))
+    SETTINGS = 'transport = "auto"\nprotocol = "auto"\n'
+
+    def wrap(self, proto):
+        return TMultiplexedProtocol.TMultiplexedProtocol(proto, "AllTypes")
+
+    def test_every_shape(self):
+        """Unknown service names and plain names over every transport and
+        protocol; a oneway call gets no reply but its log line."""
+        T = self.T
+        out = []
+        for t in ("framed", "buffered", "header"):
+            for pname, w in PROTOS.items():
+                for name, why in (
+                        ("Nope:ping", "Unknown service: 'Nope'"),
+                        ("Nope:echo", "Unknown service: 'Nope'"),
+                        (":echo", "Unknown service: ''"),
+                        ("AllTypesX:echo", "Unknown service: 'AllTypesX'"),
+                        ("alltypes:echo", "Unknown service: 'alltypes'"),
+                        ("Nope:" + "x" * 300, "Unknown service: 'Nope'"),
+                        ("N" * 300 + ":echo", "Unknown service: '%s'" % ("N" * 200)),
+                        ("echo", "Invalid method name: 'echo' (no default service: call "
+                         "Service:echo)")):
+                    # whole arguments: a buffered message's end is found by skipping it
+                    msg = encode(pname, "buffered", name, CALL, 7,
+                                 self.S.echo_args(e=good_args(T)))
+                    data = (frame(msg) if t == "framed" else
+                            theader(varint(HEADER_PROTO[pname]) + b"\x00", msg)
+                            if t == "header" else msg)
+                    out.append(Case("call %s" % name[:20], t, pname, data,
+                                    ("appex", TApplicationException.UNKNOWN_METHOD, why),
+                                    name=name, text=why))
+        self.assertEqual(len(out), 48)
+        self.run_cases(out)
+
+    def test_oneway_to_unknown_service(self):
+        """No reply, one log line, and the connection goes on."""
+        for pname in PROTOS:
+            c, trans = harness.client(self.S, self.srv.port, "framed", pname)
+            self.addCleanup(trans.close)
+            sock = trans._TFramedTransport__trans.handle
+            peer = "127.0.0.1:%d: " % sock.getsockname()[1]
+            offset = self.log_size()
+            trans.write(encode(pname, "buffered", "Nope:fire", ONEWAY, 9,
+                               self.S.fire_args(what="x")))
+            trans.flush()
+            self.good_call(self.S.Client(self.wrap(c._iprot)), "after a oneway")
+            lines = [ln for ln in self.log_from(offset).splitlines() if peer in ln]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("[%d] [warning] %sUnknown service: 'Nope'" % (self.pid, peer),
+                          lines[0])
 
 
 if __name__ == "__main__":
