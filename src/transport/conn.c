@@ -46,10 +46,6 @@ set_transport(tc_conn_t *c, const tc_transport_t *t, const tc_proto_ops_t *p)
     c->transport = t;
     c->protocol = p;
     c->_max = t == &tc_transport_buffered ? c->_s->max_message_size : c->_s->max_frame_size;
-    if (t->scan_resume != NULL) {
-        c->_skip = tc_xmalloc(sizeof(*c->_skip));
-        tc_proto_skip_state_init(c->_skip);
-    }
     if (t == &tc_transport_header) {
         c->protocol = NULL;
         c->header = tc_xmalloc(sizeof(*c->header));
@@ -307,6 +303,39 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
     return rc;
 }
 
+/*
+ * The transport's scan() of the input from 'pos'. A transport that skips
+ * messages (buffered) goes on where the last TC_AGAIN stopped, so a partial
+ * message is not walked again from its start on every read. Its state
+ * (about 3 KB) is made when a message first arrives in pieces and kept from
+ * then on: a connection that only ever gets whole messages has none.
+ */
+static int
+scan(tc_conn_t *c, size_t pos, size_t *off, size_t *len)
+{
+    const tc_transport_t *t = c->transport;
+    const uint8_t *data = c->_in.data + pos;
+    size_t n = c->_in.len - pos;
+    if (t->scan_resume == NULL) {
+        return t->scan(c->protocol, data, n, c->_max, off, len);
+    }
+    tc_proto_skip_state_t fresh;
+    tc_proto_skip_state_t *st = c->_skip;
+    if (st == NULL) {
+        tc_proto_skip_state_init(&fresh);
+        st = &fresh;
+    }
+    int rc = t->scan_resume(c->protocol, st, data, n, c->_max, off, len);
+    if (rc != TC_AGAIN) {
+        tc_proto_skip_state_init(st);
+    } else if (st == &fresh) {
+        /* the same state goes on, so the message is still walked once */
+        c->_skip = tc_xmalloc(sizeof(*c->_skip));
+        *c->_skip = fresh;
+    }
+    return rc;
+}
+
 /* Hand every whole message in the input buffer to the owner. */
 static void
 process(tc_conn_t *c)
@@ -337,20 +366,9 @@ process(tc_conn_t *c)
         }
         size_t off;
         size_t len;
-        int rc;
-        if (c->_skip != NULL) {
-            /* a partial message is not walked again from its start on every read */
-            rc = c->transport->scan_resume(c->protocol, c->_skip, c->_in.data + pos,
-                                           c->_in.len - pos, c->_max, &off, &len);
-        } else {
-            rc = c->transport->scan(c->protocol, c->_in.data + pos, c->_in.len - pos, c->_max, &off,
-                                    &len);
-        }
+        int rc = scan(c, pos, &off, &len);
         if (rc == TC_AGAIN) {
             break;
-        }
-        if (c->_skip != NULL) {
-            tc_proto_skip_state_init(c->_skip);
         }
         if (rc != TC_OK) {
             close_scan_error(c, c->_in.data + pos, rc);

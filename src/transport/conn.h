@@ -68,7 +68,7 @@ struct tc_conn {
     bool _stalled; /* whole messages wait in _in until the replies owed drain */
     const tc_conn_settings_t *_s;
     size_t _max;                  /* the scanner's limit for this connection's transport */
-    tc_proto_skip_state_t *_skip; /* buffered: how far the partial message was skipped */
+    tc_proto_skip_state_t *_skip; /* buffered: how far the partial message was skipped, or NULL */
     struct event *_rev;
     struct event *_wev;
     tc_buf_t _in;

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for transport/conn.c: a connection over a socketpair on its own
+ * event base, fed whole messages and messages in pieces.
+ */
+#include "tc_test.h"
+
+#include "core/buf.h"
+#include "transport/conn.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct fixture {
+    struct event_base *base;
+    int client; /* the peer's end of the socketpair */
+    tc_conn_t *c;
+    tc_conn_settings_t s;
+    size_t messages; /* handed to the owner */
+    size_t bytes;    /* their lengths added up */
+    bool closed;
+} fixture_t;
+
+static int
+on_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *arg)
+{
+    (void)c;
+    (void)msg;
+    (void)out;
+    fixture_t *f = arg;
+    f->messages++;
+    f->bytes += len;
+    return TC_OK;
+}
+
+static void
+on_closed(tc_conn_t *c, void *arg)
+{
+    (void)c;
+    fixture_t *f = arg;
+    f->closed = true;
+}
+
+static const tc_conn_handler_t handler = {on_message, on_closed};
+
+/* A connection speaking 't' and 'p' (set before the first byte, as a fixed config does). */
+static void
+start(fixture_t *f, const tc_transport_t *t, const tc_proto_ops_t *p)
+{
+    memset(f, 0, sizeof(*f));
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+    f->base = event_base_new();
+    assert_non_null(f->base);
+    f->client = sv[1];
+    f->s.transport = t;
+    f->s.protocol = p;
+    f->s.max_frame_size = 4u << 20;
+    f->s.max_message_size = 4u << 20;
+    f->s.handler = &handler;
+    f->c = tc_conn_new(f->base, sv[0], "test", &f->s, f);
+}
+
+static void
+stop(fixture_t *f)
+{
+    if (!f->closed) {
+        tc_conn_close(f->c, NULL);
+    }
+    assert_true(f->closed);
+    close(f->client);
+    event_base_free(f->base);
+}
+
+/* The client sends 'len' bytes, and the connection's loop reads them. */
+static void
+send_bytes(fixture_t *f, const uint8_t *data, size_t len)
+{
+    assert_int_equal(write(f->client, data, len), (ssize_t)len);
+    assert_int_equal(event_base_loop(f->base, EVLOOP_NONBLOCK), 0);
+    assert_false(f->closed);
+}
+
+/* A call with a struct argument holding a string, a list and a bool. */
+static void
+write_call(tc_proto_t *p, int32_t seqid)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    ops->write_message_begin(p, "echo", 4, TC_MSG_CALL, seqid);
+    ops->write_struct_begin(p);
+    ops->write_field_begin(p, TC_TTYPE_STRUCT, 1);
+    ops->write_struct_begin(p);
+    ops->write_field_begin(p, TC_TTYPE_STRING, 1);
+    ops->write_binary(p, "hello", 5);
+    ops->write_field_begin(p, TC_TTYPE_LIST, 2);
+    ops->write_list_begin(p, TC_TTYPE_I64, 3);
+    ops->write_i64(p, 1);
+    ops->write_i64(p, -1);
+    ops->write_i64(p, INT64_MAX);
+    ops->write_field_begin(p, TC_TTYPE_BOOL, 3);
+    ops->write_bool(p, true);
+    ops->write_field_stop(p);
+    ops->write_struct_end(p);
+    ops->write_field_stop(p);
+    ops->write_struct_end(p);
+}
+
+static const tc_proto_ops_t *const formats[] = {&tc_proto_binary, &tc_proto_compact};
+
+/* Buffered messages that each arrive whole, alone or several to a read: no skip state. */
+static void
+test_whole_messages_no_skip_state(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+        tc_buf_t out;
+        tc_buf_init(&out);
+        tc_proto_t p;
+        tc_proto_init(&p, formats[i], NULL, 0, &out);
+        write_call(&p, 1);
+        size_t one = out.len;
+        write_call(&p, 2);
+        write_call(&p, 3);
+        fixture_t f;
+        start(&f, &tc_transport_buffered, formats[i]);
+        send_bytes(&f, out.data, out.len);
+        for (size_t at = 0; at < out.len; at += one) {
+            send_bytes(&f, out.data + at, one);
+        }
+        assert_int_equal(f.messages, 6);
+        assert_int_equal(f.bytes, 2 * out.len);
+        assert_null(f.c->_skip);
+        stop(&f);
+        tc_buf_deinit(&out);
+    }
+}
+
+/*
+ * The first message in pieces makes the state, at the start of the input or
+ * after whole messages in the same read; it is kept, and set back after
+ * each message.
+ */
+static void
+test_pieces_make_skip_state_once(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+        tc_buf_t out;
+        tc_buf_init(&out);
+        tc_proto_t p;
+        tc_proto_init(&p, formats[i], NULL, 0, &out);
+        write_call(&p, 1);
+        size_t one = out.len;
+        write_call(&p, 2);
+        for (size_t cut = 1; cut < out.len; cut++) {
+            fixture_t f;
+            start(&f, &tc_transport_buffered, formats[i]);
+            send_bytes(&f, out.data, cut);
+            assert_int_equal(f.messages, cut >= one ? 1 : 0);
+            size_t sent = cut;
+            if (cut == one) {
+                /* one whole message: no state until the next one is cut */
+                assert_null(f.c->_skip);
+                send_bytes(&f, out.data + sent, 1);
+                sent++;
+            }
+            tc_proto_skip_state_t *st = f.c->_skip;
+            assert_non_null(st);
+            send_bytes(&f, out.data + sent, out.len - sent);
+            assert_int_equal(f.messages, 2);
+            assert_ptr_equal(f.c->_skip, st);
+            assert_int_equal(st->pos, 0);
+            assert_int_equal(st->top, 0);
+            /* a message cut at every byte after that one goes on with the same state */
+            for (size_t at = 0; at < one; at++) {
+                send_bytes(&f, out.data + at, 1);
+            }
+            assert_int_equal(f.messages, 3);
+            assert_int_equal(f.bytes, 3 * one);
+            assert_ptr_equal(f.c->_skip, st);
+            stop(&f);
+        }
+        tc_buf_deinit(&out);
+    }
+}
+
+/* Framed messages in pieces: the length says where they end; nothing is skipped. */
+static void
+test_framed_no_skip_state(void **state)
+{
+    (void)state;
+    static const uint8_t frame[] = {0, 0, 0, 3, 'a', 'b', 'c'};
+    fixture_t f;
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    for (size_t at = 0; at < sizeof(frame); at++) {
+        send_bytes(&f, frame + at, 1);
+    }
+    send_bytes(&f, frame, sizeof(frame));
+    assert_int_equal(f.messages, 2);
+    assert_int_equal(f.bytes, 6);
+    assert_null(f.c->_skip);
+    stop(&f);
+}
+
+/* ---- the work of a message in pieces ---- */
+
+/* Readers that count their calls: the work a scan does, whatever the clock says. */
+static unsigned long reads;
+static const tc_proto_ops_t *counted;
+
+static int
+count_field_begin(tc_proto_t *p, uint8_t *type, int16_t *id)
+{
+    reads++;
+    return counted->read_field_begin(p, type, id);
+}
+
+static int
+count_binary(tc_proto_t *p, const uint8_t **s, uint32_t *len)
+{
+    reads++;
+    return counted->read_binary(p, s, len);
+}
+
+static int
+count_list_begin(tc_proto_t *p, uint8_t *etype, uint32_t *n)
+{
+    reads++;
+    return counted->read_list_begin(p, etype, n);
+}
+
+static tc_proto_ops_t
+counting(const tc_proto_ops_t *ops)
+{
+    tc_proto_ops_t c = *ops;
+    counted = ops;
+    c.read_field_begin = count_field_begin;
+    c.read_binary = count_binary;
+    c.read_list_begin = count_list_begin;
+    return c;
+}
+
+/* A call whose argument is a list of 'n' structs, each a string and an i64. */
+static void
+write_big_call(tc_proto_t *p, uint32_t n)
+{
+    const tc_proto_ops_t *ops = p->ops;
+    ops->write_message_begin(p, "put", 3, TC_MSG_CALL, 7);
+    ops->write_struct_begin(p);
+    ops->write_field_begin(p, TC_TTYPE_LIST, 1);
+    ops->write_list_begin(p, TC_TTYPE_STRUCT, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ops->write_struct_begin(p);
+        ops->write_field_begin(p, TC_TTYPE_STRING, 1);
+        ops->write_binary(p, "element", 7);
+        ops->write_field_begin(p, TC_TTYPE_I64, 2);
+        ops->write_i64(p, (int64_t)i << 40);
+        ops->write_field_stop(p);
+        ops->write_struct_end(p);
+    }
+    ops->write_field_stop(p);
+    ops->write_struct_end(p);
+}
+
+/*
+ * A 1 MiB message sent 100 bytes at a time, the first piece scanned before
+ * the connection has a skip state: the whole costs what one scan of the
+ * message costs plus a few reader calls per piece, not a walk over what was
+ * buffered before each piece.
+ */
+static void
+test_pieces_linear_work(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+        tc_proto_ops_t ops = counting(formats[i]);
+        tc_buf_t out;
+        tc_buf_init(&out);
+        tc_proto_t p;
+        tc_proto_init(&p, formats[i], NULL, 0, &out);
+        write_big_call(&p, formats[i] == &tc_proto_binary ? 48000 : 65536);
+        assert_in_range(out.len, 1u << 20, 2u << 20);
+        size_t off;
+        size_t len;
+        reads = 0;
+        assert_int_equal(tc_transport_buffered.scan(&ops, out.data, out.len, 4u << 20, &off, &len),
+                         TC_OK);
+        assert_int_equal(len, out.len);
+        unsigned long once = reads;
+        fixture_t f;
+        start(&f, &tc_transport_buffered, &ops);
+        reads = 0;
+        unsigned long pieces = 0;
+        for (size_t at = 0; at < out.len; at += 100) {
+            send_bytes(&f, out.data + at, out.len - at < 100 ? out.len - at : 100);
+            pieces++;
+        }
+        assert_int_equal(f.messages, 1);
+        assert_int_equal(f.bytes, out.len);
+        assert_true(reads >= once);
+        assert_true(reads <= once + 4 * pieces);
+        stop(&f);
+        tc_buf_deinit(&out);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_whole_messages_no_skip_state),
+        cmocka_unit_test(test_pieces_make_skip_state_once),
+        cmocka_unit_test(test_framed_no_skip_state),
+        cmocka_unit_test(test_pieces_linear_work),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
