@@ -70,8 +70,8 @@ M.settings = {
   { name = "group", kind = "id", default = nil,
     doc = "Group (name or id) the workers run as; nil: unchanged." },
   { name = "umask", kind = "umask", default = nil,
-    doc = "File mode mask of the arbiter (unix sockets, logs, pidfile), an integer or an "
-      .. "octal string like \"022\"; nil: unchanged." },
+    doc = "File mode mask of the arbiter and workers (unix sockets, logs, pidfile), an integer "
+      .. "or an octal string like \"022\"; a reload applies it; nil: the umask at start." },
   { name = "accesslog", kind = "string", default = nil,
     doc = "Where the access log goes (one line per call): a file path, - for stderr, nil: off." },
   { name = "access_log_format", kind = "string", default = "%t %h %m %s %D",

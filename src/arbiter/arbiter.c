@@ -112,6 +112,7 @@ typedef struct arbiter {
     pid_t master_pid; /* the old arbiter that started us with SIGUSR2, 0 otherwise */
     char *pidfile;    /* its current name (".oldbin" during an upgrade); NULL: none */
     bool announced;   /* the first generation was ready: when_ready, READY=1 */
+    mode_t umask0;    /* the umask the arbiter started with: the default of 'umask' */
     char exe[PATH_MAX];
     char cwd[PATH_MAX];
 } arbiter_t;
@@ -125,6 +126,13 @@ now(void)
     /* CLOCK_MONOTONIC cannot fail with a valid pointer */
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The file mode mask 'cfg' asks for: its 'umask', or the one thriftcorn started with. */
+static mode_t
+cfg_umask(const arbiter_t *a, const tc_config_t *cfg)
+{
+    return cfg->umask >= 0 ? (mode_t)cfg->umask : a->umask0;
 }
 
 /* "TERM" for SIGTERM; sigabbrev_np() is thread-safe, unlike strsignal(). */
@@ -444,6 +452,8 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
     if (a->check.fd >= 0) {
         (void)close(a->check.fd);
     }
+    /* a worker of the old generation forked during a reload keeps the old umask */
+    (void)umask(cfg_umask(a, g->cfg));
     tc_proctitle_set("thriftcorn: worker [%s] gen %u", g->cfg->proc_name, g->id);
     const tc_hook_field_t info[] = {
         {"pid", NULL, (long long)getpid()},
@@ -584,8 +594,8 @@ begin_reload(arbiter_t *a)
     }
     tc_log(TC_LOG_INFO, "Hang up: Master");
     tc_sdnotify("RELOADING=1");
-    int rc =
-        tc_reload_start(&a->check, a->opts->config_path, a->opts->overrides, a->opts->noverrides);
+    int rc = tc_reload_start(&a->check, a->opts->config_path, a->opts->overrides,
+                             a->opts->noverrides, a->umask0);
     if (rc != TC_OK) {
         tc_log(TC_LOG_ERROR, "Reload failed: cannot start the check: %s", tc_strerror(rc));
         tc_sdnotify("READY=1");
@@ -603,8 +613,13 @@ begin_generation(arbiter_t *a)
     tc_err_clear(&err);
     tc_config_t *cfg =
         tc_config_load(a->opts->config_path, a->opts->overrides, a->opts->noverrides, &err);
+    if (cfg != NULL) {
+        /* the unix sockets of its new binds, the logs and the workers get its umask */
+        (void)umask(cfg_umask(a, cfg));
+    }
     gen_t *g = cfg != NULL ? gen_new(a, cfg, &err) : NULL;
     if (g == NULL) {
+        (void)umask(cfg_umask(a, a->cur->cfg));
         log_reload_failure(a, err.msg);
         tc_config_free(cfg);
         tc_sdnotify("READY=1");
@@ -682,6 +697,7 @@ abort_reload(arbiter_t *a, const char *why)
         }
     }
     apply_log(a->cur->cfg, g->cfg);
+    (void)umask(cfg_umask(a, a->cur->cfg));
     gen_free(a, g);
     tc_sdnotify("READY=1");
 }
@@ -754,6 +770,7 @@ reexec(arbiter_t *a)
         if (chdir(a->cwd) < 0) {
             tc_log(TC_LOG_WARNING, "new arbiter: cannot enter %s", a->cwd);
         }
+        (void)umask(a->umask0); /* the new arbiter starts as we did: same default */
         execv(a->exe, argv);
         int rc = -errno;
         tc_log(TC_LOG_CRITICAL, "Cannot execute %s: %s", a->exe, tc_strerror(rc));
@@ -1171,9 +1188,8 @@ start(arbiter_t *a, tc_config_t *cfg)
         }
     }
     a->pid = getpid();
-    if (cfg->umask >= 0) {
-        (void)umask((mode_t)cfg->umask);
-    }
+    a->umask0 = umask(0);
+    (void)umask(cfg_umask(a, cfg));
     ssize_t len = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
     a->exe[len > 0 ? len : 0] = '\0';
     if (getcwd(a->cwd, sizeof(a->cwd)) == NULL) {

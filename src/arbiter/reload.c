@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ report(int fd, const char *msg)
 }
 
 TC_NORETURN static void
-check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n)
+check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, mode_t umask0)
 {
     tc_proctitle_set("thriftcorn: reload check [%s]", path);
     tc_err_t err;
@@ -49,8 +50,9 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n)
     }
     /*
      * the handlers are loaded as a worker of the new generation loads them:
-     * as its 'user' and 'group' (the umask is the arbiter's, as a worker's)
+     * as its 'user' and 'group', with its 'umask'
      */
+    (void)umask(cfg->umask >= 0 ? (mode_t)cfg->umask : umask0);
     if (tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
         report(fd, err.msg);
         _exit(1);
@@ -64,7 +66,8 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n)
 }
 
 int
-tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides, size_t n)
+tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides, size_t n,
+                mode_t umask0)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -78,7 +81,7 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
     }
     if (pid == 0) {
         (void)close(p[0]);
-        check_child(p[1], path, overrides, n);
+        check_child(p[1], path, overrides, n, umask0);
     }
     (void)close(p[1]);
     r->pid = pid;

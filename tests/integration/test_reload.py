@@ -2,12 +2,14 @@
 """SIGHUP under load: a changed handler takes over with no failed call; a
 broken config or a handler with a syntax error is reported in the log and
 the running generation keeps serving; binds are opened and closed; a worker
-count changed by SIGTTIN survives a reload that does not set workers. Every
-wait is bounded; every call is counted."""
+count changed by SIGTTIN survives a reload that does not set workers; the
+new workers get the new umask. Every wait is bounded; every call is
+counted."""
 
 import os
 import signal
 import socket
+import stat
 import time
 import unittest
 
@@ -154,6 +156,43 @@ class ReloadTest(unittest.TestCase):
             s.connect(sock_path)
         s.close()
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 3, 15), srv.log())
+        self.assertEqual(self.echo(srv), "v1:x")
+
+    def test_umask_follows_the_reload(self):
+        def umask_of(pid):
+            with open("/proc/%d/status" % pid) as f:
+                return f.read().split("Umask:")[1].split()[0]
+
+        def new_workers(old):
+            pids = srv.worker_pids()
+            return pids if len(pids) == 2 and not set(pids) & set(old) else None
+
+        started = os.umask(0o002)  # the umask the server starts with
+        try:
+            srv = self.server('umask = "027"\nworkers = 2\nthreads = 2\n')
+        finally:
+            os.umask(started)
+        pids = srv.worker_pids()
+        self.assertEqual([umask_of(p) for p in pids], ["0027", "0027"])
+        # a reload that sets another umask, and a unix bind the arbiter creates with it
+        sock_path = os.path.join(srv.dir, "s.sock")
+        self.write(srv, "thriftcorn.lua", 'bind = { "127.0.0.1:0", "unix:%s" }\n%sumask = "077"\n'
+                   'workers = 2\nthreads = 2\n' % (sock_path, SERVICE))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        pids = harness.wait_for(lambda: new_workers(pids), 15)
+        self.assertTrue(pids, srv.log())
+        self.assertEqual([umask_of(p) for p in pids], ["0077", "0077"])
+        self.assertEqual(stat.S_IMODE(os.stat(sock_path).st_mode) & 0o077, 0)
+        self.assertEqual(self.echo(srv), "v1:x")
+        # a reload that no longer sets it: the default, the umask the server started with
+        self.write(srv, "thriftcorn.lua", 'bind = "127.0.0.1:0"\n%sworkers = 2\nthreads = 2\n'
+                   % SERVICE)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready"), srv.log())
+        pids = harness.wait_for(lambda: new_workers(pids), 15)
+        self.assertTrue(pids, srv.log())
+        self.assertEqual([umask_of(p) for p in pids], ["0002", "0002"])
         self.assertEqual(self.echo(srv), "v1:x")
 
 
