@@ -29,8 +29,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IN_CAP 65536   /* a connection's input buffer: frames up to this size */
-#define OUT_CAP 131072 /* its replies to one read's calls (a reply is at most 22 + name) */
+#define IN_CAP     65536  /* a connection's input buffer: frames up to this size */
+#define OUT_CAP    131072 /* its replies to one read's calls (a reply is at most 22 + name) */
 #define MAX_EVENTS 256
 
 typedef struct {

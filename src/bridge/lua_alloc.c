@@ -60,8 +60,7 @@ chunk_of(void *block)
     return (chunk_t *)((uintptr_t)block & ~(uintptr_t)(CHUNK - 1));
 }
 
-static void __attribute__((noinline))
-unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
+static void __attribute__((noinline)) unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
 {
     if (c->prev != NULL) {
         c->prev->next = c->next;
