@@ -7,7 +7,8 @@ time, with
   roundtrip, batch, fail (a declared exception) and fire (oneway), over
   buffered and framed, binary and compact; every reply is checked;
 - a SIGHUP (reload: a new generation of workers) every --hup-every seconds;
-- a SIGKILL of one worker every --kill-every seconds;
+- a SIGKILL of one worker of the serving generation every --kill-every
+  seconds (the first halfway between two reloads);
 - the resident memory (VmRSS) of the arbiter and every worker sampled every
   --sample-every seconds.
 
@@ -23,9 +24,30 @@ A call ends in one of these ways:
 - failed: anything else (a wrong reply, a timeout, a connection cut in the
   middle of a reply or with a live worker, a retry that fails).
 
-It fails (exit 1) on any failed call, a failed reload, a server that does
-not stop cleanly on TERM, a sanitizer report in the log, or memory that is
-not flat:
+Every worker's life is accounted for from the server's error log (the
+arbiter's "Booting worker", "Reloading: starting generation", "Generation G
+is ready; stopping generation H", "Handling signal" and "Worker (pid:N)
+exited with code C" / "was sent SIGx!" lines, and the worker's own
+"graceful stop"):
+- every SIGHUP sent was handled and made a new generation ready (or was
+  ignored because one was still in progress); none failed;
+- every worker exit is explained: a worker this script SIGKILLed died of
+  that SIGKILL, and every other worker exited with code 0 through a graceful
+  stop after the arbiter retired it (its generation replaced by a reload, or
+  the final TERM); any other exit code or signal, or an exit of a worker
+  nobody retired, is a crash;
+- every boot is explained: the first generation, the workers of each reload,
+  one replacement for each killed worker of the serving generation;
+- a retry happens only while a reload retires the old generation (from its
+  "is ready" line to 2 s after the last old worker exited), at most one per
+  client and thread of an old worker in each reload (a client holds one
+  connection at a time, and each thread of a stopping worker accepts no
+  new one once it has closed its idle ones, so it can close at most one of
+  each client's); calls lost to a kill are at most one per client per kill.
+
+It fails (exit 1) on any failed call, a failed reload, an unexplained worker
+exit, boot or retry, a server that does not stop cleanly on TERM, a
+sanitizer report in the log, or memory that is not flat:
 - the arbiter's largest sample in the last half of the run is at most
   FLAT_MARGIN above its largest in the first half;
 - the largest worker sample in the last quarter of the run is at most
@@ -35,6 +57,7 @@ FLAT_MARGIN is max(4 MiB, 10%).
 
 Usage (from the repository root):
     /usr/bin/python3 tests/soak/soak.py [--minutes 10] [--bin build/thriftcorn]
+        [--hup-every 30] [--kill-every 60] [--config bench/thriftcorn.lua]
 """
 
 import argparse
@@ -57,6 +80,10 @@ from thrift.transport import TSocket, TTransport  # noqa: E402
 
 BENCH_DIR = os.path.join(SOURCE_DIR, "bench")
 MIB = 1024 * 1024
+RETRY_SLACK = 2.0  # seconds after a reload's last old worker exited that a retry may come
+KILL_WINDOW = 5.0  # seconds after a kill that a cut connection of an unknown worker is its
+
+LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})\] \[(\d+)\] \[\w+\] (.*)$")
 
 
 def flat_margin(base):
@@ -92,6 +119,8 @@ class Stats:
         self.lost_to_kill = 0
         self.lost_unattributed = 0
         self.retried = 0
+        self.retry_times = []  # wall clock of every retry
+        self.lost = []  # (wall clock, worker pid or None) of every call lost to a kill
         self.failed = 0
         self.errors = []
         self.connections = 0
@@ -117,6 +146,7 @@ class Soak:
         self.stop_event = threading.Event()
         self.killed = set()  # worker pids this script SIGKILLed
         self.kill_times = []
+        self.kills = []  # (wall clock, pid) of every SIGKILL sent
         self.hups = 0
         self.rss = {}  # pid -> {"role": str, "samples": [(t, bytes)]}
         harness.gen_py(os.path.join(BENCH_DIR, "bench.thrift"))
@@ -130,15 +160,18 @@ class Soak:
         srv = harness.Server("", start=False, args=[
             "--bind", "127.0.0.1:0", "--workers", str(self.o.workers),
             "--threads", str(self.o.threads), "--transport", "auto", "--protocol", "auto"])
-        srv.config = os.path.join(BENCH_DIR, "thriftcorn.lua")
+        srv.config = self.o.config
         self.srv = srv.start()
 
     def workers(self):
-        pids = []
+        """The workers of the newest generation (the serving one, halfway
+        between two reloads)."""
+        gens = {}
         for pid in self.srv.worker_pids():
-            if " worker " in harness.process_title(pid):
-                pids.append(pid)
-        return pids
+            m = re.search(r" worker .* gen (\d+)", harness.process_title(pid))
+            if m:
+                gens.setdefault(int(m.group(1)), []).append(pid)
+        return gens[max(gens)] if gens else []
 
     def conn_worker(self, local_port):
         """The worker pid holding the server side of our connection."""
@@ -265,10 +298,12 @@ class Soak:
         with self.stats.lock:
             if worker is not None and worker in self.killed:
                 self.stats.lost_to_kill += 1
+                self.stats.lost.append((time.time(), worker))
                 return False
-            recent_kill = any(time.monotonic() - t < 5 for t in self.kill_times)
+            recent_kill = any(time.monotonic() - t < KILL_WINDOW for t in self.kill_times)
             if worker is None and recent_kill and not timeout:
                 self.stats.lost_unattributed += 1
+                self.stats.lost.append((time.time(), None))
                 return False
             # nothing of the reply came: the connection was closed before the
             # server read the call; a oneway is sent again only when its own
@@ -276,6 +311,7 @@ class Soak:
             unsent = conn["s"].write_failed or kind != "fire"
             if conn["s"].got == 0 and not timeout and attempt < 3 and unsent:
                 self.stats.retried += 1
+                self.stats.retry_times.append(time.time())
                 return True
         self.stats.fail("%s on %s (worker %s, %d reply bytes, attempt %d): %r"
                         % (kind, conn["name"], worker, conn["s"].got, attempt, exc))
@@ -324,6 +360,7 @@ class Soak:
                     with self.stats.lock:
                         self.killed.add(victim)
                         self.kill_times.append(time.monotonic())
+                        self.kills.append((time.time(), victim))
                     os.kill(victim, signal.SIGKILL)
                 next_kill += self.o.kill_every
             if self.srv.proc.poll() is not None:
@@ -331,7 +368,170 @@ class Soak:
             time.sleep(0.2)
         self.sample(time.monotonic() - t0)
 
+    def settle(self, timeout=60.0):
+        """Wait until the arbiter has finished with every SIGHUP sent (the
+        last one may still be booting its generation)."""
+        def done():
+            log = self.srv.log()
+            return (log.count(" is ready; stopping generation ") + log.count("Reload failed")
+                    + log.count("Reload already in progress")) >= self.hups
+        harness.wait_for(done, timeout, 0.2)
+
     # ---- report ----
+
+    def account(self, log):
+        """Explain every worker boot and exit, every retry and every call lost
+        to a kill from the error log and what this script did. Returns the
+        report's lines and the problems found."""
+        arbiter = self.srv.proc.pid
+        st = self.stats
+        problems = []
+        gen = {}  # pid -> generation
+        alive = set()
+        retired = set()  # pids the arbiter asked to stop gracefully
+        graceful = set()  # pids that logged their graceful stop
+        exits = {}  # pid -> (wall clock, how)
+        how = {"killed": 0, "retired": 0, "unexplained": 0}
+        boots = {"first generation": 0, "reloads": 0, "replacements of dead workers": 0}
+        windows = []  # reloads: {"start", "pids"}
+        cur, pend, pend_left, first_left, owed = 1, None, 0, self.o.workers, 0
+        stopping = False
+        hup_handled = 0
+        for line in log.splitlines():
+            m = LOG_LINE.match(line)
+            if not m:
+                continue
+            wall = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) \
+                + int(m.group(2)) / 1000.0
+            pid, msg = int(m.group(3)), m.group(4)
+            if pid != arbiter:
+                if re.match(r"worker \d+: graceful stop$", msg):
+                    graceful.add(pid)
+                continue
+            if msg == "Handling signal: hup":
+                hup_handled += 1
+            elif msg in ("Handling signal: term", "Handling signal: int",
+                         "Handling signal: quit"):
+                stopping = True
+                retired |= alive
+            elif re.match(r"Reloading: starting generation \d+ with \d+ worker", msg):
+                g, n = map(int, re.findall(r"\d+", msg)[:2])
+                pend, pend_left = g, n
+            elif re.match(r"Generation \d+ is ready; stopping generation \d+$", msg):
+                g = int(re.findall(r"\d+", msg)[0])
+                old = [p for p in alive if gen[p] != g and p not in retired]
+                retired.update(old)
+                windows.append({"start": wall, "pids": old, "retries": 0})
+                cur, pend, pend_left = g, None, 0
+            elif re.match(r"Reload failed: generation \d+ ", msg):
+                g = int(re.findall(r"\d+", msg)[0])
+                retired.update(p for p in alive if gen[p] == g)
+                pend, pend_left = None, 0
+            elif re.match(r"Stopping worker \(pid:\d+\)$", msg):
+                retired.add(int(re.findall(r"\d+", msg)[0]))
+            elif msg.startswith("Booting worker with pid: "):
+                p = int(msg.split(": ")[1])
+                if pend_left > 0:
+                    gen[p], pend_left = pend, pend_left - 1
+                    boots["reloads"] += 1
+                else:
+                    gen[p] = cur
+                    if first_left > 0:
+                        first_left -= 1
+                        boots["first generation"] += 1
+                    elif owed > 0:
+                        owed -= 1
+                        boots["replacements of dead workers"] += 1
+                    else:
+                        problems.append("worker %d booted (generation %d) with no kill or "
+                                        "reload to explain it: %s" % (p, cur, line))
+                alive.add(p)
+            elif re.match(r"Worker \(pid:\d+\) (exited with code|was sent SIG)", msg):
+                p = int(re.findall(r"\d+", msg)[0])
+                exits[p] = (wall, msg)
+                if p not in gen:
+                    problems.append("exit of a worker that never booted: " + line)
+                    continue
+                alive.discard(p)
+                if p in self.killed and msg.endswith("was sent SIGKILL! Perhaps out of memory?"):
+                    how["killed"] += 1
+                elif p in retired and msg.endswith("exited with code 0") and p in graceful:
+                    how["retired"] += 1
+                else:
+                    how["unexplained"] += 1
+                    problems.append("worker %d (generation %d) exited with no kill or reload "
+                                    "to explain it: %s" % (p, gen[p], line))
+                if p not in retired and gen[p] == cur and not stopping:
+                    owed += 1  # the arbiter replaces it
+            elif ("WORKER TIMEOUT" in msg or "did not stop within" in msg
+                  or "Workers keep dying" in msg):
+                problems.append(line)
+        for p in sorted(alive):
+            problems.append("worker %d (generation %d) never exited" % (p, gen[p]))
+        for _, p in self.kills:
+            if p not in exits:
+                problems.append("worker %d was SIGKILLed but its exit is not in the log" % p)
+        ready = log.count(" is ready; stopping generation ")
+        ignored = log.count("Reload already in progress")
+        if hup_handled != self.hups or ready + ignored != self.hups:
+            problems.append("%d SIGHUP sent, %d handled, %d new generations ready, %d ignored"
+                            % (self.hups, hup_handled, ready, ignored))
+
+        # a retry is a connection an old worker closed while it stopped
+        for w in windows:
+            ends = [exits[p][0] for p in w["pids"] if p in exits]
+            w["end"] = max(ends + [w["start"]]) + RETRY_SLACK
+        outside = []
+        for t in st.retry_times:
+            w = next((w for w in windows if w["start"] - 0.5 <= t <= w["end"]), None)
+            if w is None:
+                outside.append(t)
+            else:
+                w["retries"] += 1
+        for t in outside[:10]:
+            problems.append("a retry at %s, outside every reload (a connection closed with no "
+                            "reply by a live worker)"
+                            % time.strftime("%H:%M:%S", time.localtime(t)))
+        if len(outside) > 10:
+            problems.append("%d more retries outside every reload" % (len(outside) - 10))
+        for w in windows:
+            w["most"] = self.o.clients * len(w["pids"]) * self.o.threads
+            if w["retries"] > w["most"]:
+                problems.append("%d retries in the reload at %s: more than the %d connections "
+                                "it can close" % (w["retries"], time.strftime(
+                                    "%H:%M:%S", time.localtime(w["start"])), w["most"]))
+
+        # a kill cuts at most the one connection of each client to its victim
+        cut = {p: 0 for _, p in self.kills}
+        for t, p in st.lost:
+            if p is None:
+                before = [k for k in self.kills if k[0] <= t + 0.5]
+                p = before[-1][1] if before else None
+            if p in cut:
+                cut[p] += 1
+        for p, n in cut.items():
+            if n > self.o.clients:
+                problems.append("%d calls lost to the kill of worker %d: more than the %d "
+                                "connections it can cut" % (n, p, self.o.clients))
+
+        lines = [
+            "SIGHUP sent: %d; handled: %d; new generations ready: %d; ignored (one in "
+            "progress): %d; failed: %d" % (self.hups, hup_handled, ready, ignored,
+                                           log.count("Reload failed")),
+            "workers SIGKILLed: %d; booted: %d (%s)" % (
+                len(self.kills), sum(boots.values()),
+                ", ".join("%s %d" % kv for kv in boots.items())),
+            "worker exits: %d (killed by this script %d, retired by a reload or the stop %d, "
+            "unexplained %d)" % (len(exits), how["killed"], how["retired"], how["unexplained"]),
+            "retries: %d, each within a reload: %s; most in one reload: %d (at most clients x "
+            "old workers x threads, %d)" % (
+                len(st.retry_times), "yes" if not outside else "NO, %d outside" % len(outside),
+                max([w["retries"] for w in windows] + [0]),
+                max([w["most"] for w in windows] + [0])),
+            "calls lost to kills: most for one kill %d (at most %d)" % (
+                max(list(cut.values()) + [0]), self.o.clients),
+        ]
+        return lines, problems
 
     def memory_report(self, duration):
         problems = []
@@ -376,6 +576,7 @@ class Soak:
         problems = []
         try:
             self.chaos(duration)
+            self.settle()
         finally:
             self.stop_event.set()
             for t in clients:
@@ -402,12 +603,9 @@ class Soak:
             print("  " + e)
         print("connections: %d" % st.connections)
         print("\n== server")
-        reloaded = log.count(" is ready; stopping generation ")
-        print("reloads: %d HUP sent, %d new generations ready, %d failed, %d ignored (one in "
-              "progress); workers SIGKILLed: %d, workers booted: %d"
-              % (self.hups, reloaded, log.count("Reload failed"),
-                 log.count("Reload already in progress"), len(self.killed),
-                 log.count("Booting worker")))
+        lines, acc = self.account(log)
+        print("\n".join(lines))
+        problems += acc
         if "Reload failed" in log:
             problems.append("a reload failed")
         print("\n== memory (VmRSS, MiB)")
@@ -433,6 +631,8 @@ def main():
     p.add_argument("--hup-every", type=float, default=30.0)
     p.add_argument("--kill-every", type=float, default=60.0)
     p.add_argument("--sample-every", type=float, default=3.0)
+    p.add_argument("--config", default=os.path.join(BENCH_DIR, "thriftcorn.lua"),
+                   help="a config serving bench.thrift (default: bench/thriftcorn.lua)")
     o = p.parse_args()
     if not 0 < o.minutes <= 24 * 60:
         p.error("--minutes: expected 0 < minutes <= 1440")
