@@ -13,10 +13,12 @@
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench -j2
 #   bench/run_matrix.sh build-bench
 # env: DURATION (3), WARMUP (1), PORT (19090), POOL (64: thread-manager size
-# of the pooled anchors), DOC (docs/performance.md), SERVER_CPU (0), LOAD_CPU (1);
+# of the pooled anchors), DOC (docs/performance.md), SERVER_CPU (0), LOAD_CPU (1),
+# PASSES (3: the whole matrix is run that many times over, and each table
+# gives the medians of the passes, the ratios with their range);
 # on a shared machine: QUIET_WAIT (15 s to wait for idle CPUs before a run),
 # NOISE_MAX (15: % of the CPUs other processes may use before a run is
-# repeated), ATTEMPTS (3 per run), RETRY_BUDGET (150 s of repeats in all);
+# repeated), ATTEMPTS (3 per run), RETRY_BUDGET (150 s of repeats per pass);
 # COMMIT names what BUILD_DIR was built from (default: git describe of this
 # tree, "-dirty" when it has changes).
 set -euo pipefail
@@ -38,6 +40,7 @@ QUIET_WAIT=${QUIET_WAIT:-15}
 NOISE_MAX=${NOISE_MAX:-15}
 ATTEMPTS=${ATTEMPTS:-3}
 RETRY_BUDGET=${RETRY_BUDGET:-150}
+PASSES=${PASSES:-3}
 TC=$BUILD/thriftcorn
 BENCH=$BUILD/thriftcorn-bench
 ANCHOR=$BUILD/thriftcorn-anchor-server
@@ -202,45 +205,50 @@ EOF
 
 BENCH_ARGS="--transport framed --protocol binary -d $DURATION --warmup $WARMUP --json"
 HZ=$(getconf CLK_TCK)
-RETRY_DEADLINE=$((SECONDS + RETRY_BUDGET))
-printf 'server\tcall\tconns\trps\tp50_us\tp99_us\terrors\tserver_cpu\tother_cpu\tcpu_us\tattempts\n' \
+printf 'server\tcall\tconns\trps\tp50_us\tp99_us\terrors\tserver_cpu\tother_cpu\tcpu_us\tattempts\tpass\n' \
     >"$RESULTS"
 runs=0
-# call by call, every server in turn: the servers compared in one table run
-# close together in time
-for call in "${CALLS[@]}"; do
-    c=${call#*|}
-    what=${call%%|*}
-    for server in "${SERVERS[@]}"; do
-        name=${server%%|*}
-        cmd=${server#*|}
-        if [[ $name == raw* && $what != ping ]]; then
-            continue
-        fi
-        # a run disturbed by other processes is repeated (up to ATTEMPTS times
-        # in all, within RETRY_BUDGET s for the whole matrix); the least
-        # disturbed attempt is kept
-        best=""
-        attempt=0
-        while :; do
-            attempt=$((attempt + 1))
-            wait_quiet
-            line=$(run_one "$cmd" "$what" "$c")
-            other=$(echo "$line" | cut -f6)
-            if [ -z "$best" ] || [ "$other" -lt "$(echo "$best" | cut -f6)" ]; then
-                best=$line
+# pass by pass; in a pass call by call, every server in turn: the servers
+# compared in one table run close together in time, and the passes show
+# how much a ratio moves with the machine
+for pass in $(seq "$PASSES"); do
+    RETRY_DEADLINE=$((SECONDS + RETRY_BUDGET))
+    for call in "${CALLS[@]}"; do
+        c=${call#*|}
+        what=${call%%|*}
+        for server in "${SERVERS[@]}"; do
+            name=${server%%|*}
+            cmd=${server#*|}
+            if [[ $name == raw* && $what != ping ]]; then
+                continue
             fi
-            if [ "$other" -le "$NOISE_MAX" ] || [ "$attempt" -ge "$ATTEMPTS" ] ||
-                [ "$SECONDS" -ge "$RETRY_DEADLINE" ]; then
-                break
+            # a run disturbed by other processes is repeated (up to ATTEMPTS times
+            # in all, within RETRY_BUDGET s for the whole pass); the least
+            # disturbed attempt is kept
+            best=""
+            attempt=0
+            while :; do
+                attempt=$((attempt + 1))
+                wait_quiet
+                line=$(run_one "$cmd" "$what" "$c")
+                other=$(echo "$line" | cut -f6)
+                if [ -z "$best" ] || [ "$other" -lt "$(echo "$best" | cut -f6)" ]; then
+                    best=$line
+                fi
+                if [ "$other" -le "$NOISE_MAX" ] || [ "$attempt" -ge "$ATTEMPTS" ] ||
+                    [ "$SECONDS" -ge "$RETRY_DEADLINE" ]; then
+                    break
+                fi
+            done
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$what" "$c" "$best" "$attempt" "$pass" \
+                >>"$RESULTS"
+            printf 'pass %s: %-48s %-10s c=%-3s %s (attempts: %s)\n' "$pass" "$name" "$what" "$c" \
+                "$best" "$attempt"
+            if [ -s "$WORK/err.txt" ]; then
+                sed 's/^/    /' "$WORK/err.txt" | head -5
             fi
+            runs=$((runs + 1))
         done
-        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$what" "$c" "$best" "$attempt" >>"$RESULTS"
-        printf '%-48s %-10s c=%-3s %s (attempts: %s)\n' "$name" "$what" "$c" "$best" "$attempt"
-        if [ -s "$WORK/err.txt" ]; then
-            sed 's/^/    /' "$WORK/err.txt" | head -5
-        fi
-        runs=$((runs + 1))
     done
 done
 
@@ -250,7 +258,7 @@ BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/
 MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 THRIFT_VERSION=$(pkg-config --modversion thrift 2>/dev/null || echo unknown)
 export COMMIT BUILD_TYPE MODEL THRIFT_VERSION DURATION WARMUP POOL SERVER_CPU LOAD_CPU
-export BENCH_ARGS PORT SRC BUILD NOISE_MAX ATTEMPTS
+export BENCH_ARGS PORT SRC BUILD NOISE_MAX ATTEMPTS PASSES
 export SERVER_LIST
 SERVER_LIST=$(printf '%s\n' "${SERVERS[@]}")
 python3 - "$RESULTS" "$DOC" <<'EOF'
@@ -276,29 +284,46 @@ calls = []
 for r in rows:
     if (r[1], r[2]) not in calls:
         calls.append((r[1], r[2]))
+passes = sorted({r[11] for r in rows}, key=int)
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    if n == 0:
+        return 0.0
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+def spread(xs, fmt):
+    """The median of the passes' values, and their range when there are several."""
+    m = fmt % median(xs)
+    return m if len(xs) < 2 else "%s (%s–%s)" % (m, fmt % min(xs), fmt % max(xs))
 
 intro = ("Generated by `bench/run_matrix.sh` on %s. Machine: %d CPUs (`nproc`), %s, Linux %s. "
          "thriftcorn `%s` (%s build), Apache Thrift %s (Debian's libthrift). Each run starts a "
          "fresh server pinned to CPU %s and `thriftcorn-bench` pinned to CPU %s, framed binary, "
-         "%s s of warm-up then %s s measured. Calls/s and latency are the tool's; server CPU "
+         "%s s of warm-up then %s s measured; the whole matrix ran %d times over (passes), "
+         "and every number below is the median of the passes, a ratio followed by its range "
+         "over the passes. Calls/s and latency are the tool's; server CPU "
          "is the server's share of one CPU, and CPU µs per call its CPU time over every call it "
          "answered (warm-up included): the measure least disturbed by other processes. "
          "\"other CPU\" is what other processes used of "
          "the two CPUs meanwhile, in %% of one CPU: a run with more than %s%% was repeated, "
-         "up to %s runs, and the least disturbed one kept (\"runs\"). thriftcorn serves the "
+         "up to %s runs, and the least disturbed one kept (\"runs\", summed over the passes). "
+         "thriftcorn serves the "
          "calls twice: with the Lua handler (`bench/handler.lua`) and with the C plugin "
          "(`bench/plugin/bench_plugin.c`), on the same settings. \"vs fastest Apache\" is "
-         "thriftcorn's calls/s divided by those of the fastest Apache server in the same call; "
+         "thriftcorn's calls/s divided by those of the fastest Apache server of the same call "
+         "in the same pass; "
          "\"leanest / thriftcorn\" is the CPU per call of the Apache server that needs the "
          "least, divided by thriftcorn's (above 1: thriftcorn needs less). The `ping` tables "
          "also run the I/O ceiling, `thriftcorn-raw-ping` (`bench/anchors/raw_ping.c`): one "
          "epoll loop that answers every call as `ping` is answered, with a `read` and a "
          "`write` per batch and nothing else, no Thrift library; \"of the raw loop\" is "
-         "thriftcorn's calls/s over its calls/s in the same table."
+         "thriftcorn's calls/s over its calls/s in the same pass."
          % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             os.cpu_count(), env["MODEL"], platform.release(), env["COMMIT"],
             env["BUILD_TYPE"] or "unknown", env["THRIFT_VERSION"], env["SERVER_CPU"],
-            env["LOAD_CPU"], env["WARMUP"], env["DURATION"], env["NOISE_MAX"],
+            env["LOAD_CPU"], env["WARMUP"], env["DURATION"], len(passes), env["NOISE_MAX"],
             env["ATTEMPTS"]))
 
 def thriftcorn(r):
@@ -306,6 +331,9 @@ def thriftcorn(r):
 
 def raw(r):
     return r[0].startswith("raw")
+
+def apache(r):
+    return not thriftcorn(r) and not raw(r)
 
 summary = ["| call | connections | thriftcorn handler | thriftcorn calls/s | fastest Apache server "
            "| its calls/s | thriftcorn / fastest | thriftcorn CPU µs per call "
@@ -315,30 +343,55 @@ summary = ["| call | connections | thriftcorn handler | thriftcorn calls/s | fas
 sections = []
 for call, conns in calls:
     sel = [r for r in rows if r[1] == call and r[2] == conns]
-    apache = [r for r in sel if not thriftcorn(r) and not raw(r) and r[6] == "0"]
-    ceiling = next((r for r in sel if raw(r) and r[6] == "0" and num(r[3]) > 0), None)
-    best = max(apache, key=lambda r: num(r[3])) if apache else None
-    lean = min((r for r in apache if num(r[9]) > 0), key=lambda r: num(r[9]), default=None)
+    names = []
+    for r in sel:
+        if r[0] not in names:
+            names.append(r[0])
+    # per server: its runs, one per pass
+    runs_of = {n: [r for r in sel if r[0] == n] for n in names}
+    clean = {n: all(r[6] == "0" for r in runs_of[n]) for n in names}
+    med = {n: {k: median([num(r[k]) for r in runs_of[n]]) for k in (3, 4, 5, 7, 8, 9)}
+           for n in names}
+    # per pass: the fastest clean Apache server, and the raw loop
+    best_in, raw_in = {}, {}
+    for ps in passes:
+        cands = [r for r in sel if r[11] == ps and apache(r) and r[6] == "0" and num(r[3]) > 0]
+        if cands:
+            best_in[ps] = max(cands, key=lambda r: num(r[3]))
+        ceil = [r for r in sel if r[11] == ps and raw(r) and r[6] == "0" and num(r[3]) > 0]
+        if ceil:
+            raw_in[ps] = ceil[0]
+    ap = [n for n in names if not n.startswith(("thriftcorn", "raw")) and clean[n]]
+    best = max(ap, key=lambda n: med[n][3], default=None)
+    lean = min((n for n in ap if med[n][9] > 0), key=lambda n: med[n][9], default=None)
     sections += ["### `%s`, %s connections" % (call, conns), "",
                  "| server | calls/s | p50 ms | p99 ms | errors | server CPU | CPU µs per call "
                  "| other CPU | runs | vs fastest Apache | of the raw loop |",
                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in sel:
-        ratio = ""
-        of_raw = ""
-        if thriftcorn(r) and ceiling is not None:
-            of_raw = "%.0f%%" % (100 * num(r[3]) / num(ceiling[3]))
-        if thriftcorn(r) and best is not None and num(best[3]) > 0:
-            ratio = "**%.2fx**" % (num(r[3]) / num(best[3]))
-            eff = ("| %s | %.1f | %.2f" % (lean[0], num(lean[9]), num(lean[9]) / num(r[9]))
-                   if lean is not None and num(r[9]) > 0 else "| | |")
-            handler = r[0].split(", ", 1)[1] if ", " in r[0] else ""
-            summary.append("| `%s` | %s | %s | %.0f | %s | %.0f | %.2f | %.1f %s | %s |"
-                           % (call, conns, handler, num(r[3]), best[0], num(best[3]),
-                              num(r[3]) / num(best[3]), num(r[9]), eff, of_raw))
-        sections.append("| %s | %.0f | %.2f | %.2f | %s | %s%% | %.1f | %s%% | %s | %s | %s |"
-                        % (r[0], num(r[3]), num(r[4]) / 1000, num(r[5]) / 1000, r[6], r[7],
-                           num(r[9]), r[8], r[10], ratio, of_raw))
+    for n in names:
+        rs = runs_of[n]
+        m = med[n]
+        ratio = of_raw = ""
+        if n.startswith("thriftcorn"):
+            vs = [num(r[3]) / num(best_in[r[11]][3]) for r in rs if r[11] in best_in]
+            vr = [num(r[3]) / num(raw_in[r[11]][3]) for r in rs if r[11] in raw_in]
+            if vs:
+                ratio = "**%s**" % spread(vs, "%.2fx")
+            if vr:
+                of_raw = spread([100 * x for x in vr], "%.0f%%")
+            if best is not None and vs:
+                eff = ("| %s | %.1f | %.2f" % (lean, med[lean][9], med[lean][9] / m[9])
+                       if lean is not None and m[9] > 0 else "| | |")
+                handler = n.split(", ", 1)[1] if ", " in n else ""
+                summary.append("| `%s` | %s | %s | %.0f | %s | %.0f | %s | %.1f %s | %s |"
+                               % (call, conns, handler, m[3], best, med[best][3],
+                                  spread(vs, "%.2f"), m[9], eff, of_raw))
+        errors = sum(int(r[6]) if r[6].isdigit() else 0 for r in rs)
+        failed = any(not r[6].isdigit() for r in rs)
+        sections.append("| %s | %.0f | %.2f | %.2f | %s | %.0f%% | %.1f | %.0f%% | %d | %s | %s |"
+                        % (n, m[3], m[4] / 1000, m[5] / 1000,
+                           "failed" if failed else errors, m[7], m[9], m[8],
+                           sum(int(r[10]) for r in rs), ratio, of_raw))
     sections.append("")
 
 out = [BEGIN, "", "## Load: thriftcorn against Apache Thrift's C++ servers", "", intro, ""]
@@ -346,8 +399,8 @@ out += summary + [""] + sections
 out.append("### Commands")
 out.append("")
 out.append("```sh")
-out.append("bench/run_matrix.sh BUILD_DIR   # DURATION=%s WARMUP=%s POOL=%s PORT=%s"
-           % (env["DURATION"], env["WARMUP"], env["POOL"], env["PORT"]))
+out.append("bench/run_matrix.sh BUILD_DIR   # DURATION=%s WARMUP=%s POOL=%s PORT=%s PASSES=%s"
+           % (env["DURATION"], env["WARMUP"], env["POOL"], env["PORT"], env["PASSES"]))
 out.append("# each server, started fresh for each run:")
 for s in env["SERVER_LIST"].splitlines():
     name, cmd = s.split("|", 1)
