@@ -310,11 +310,12 @@ fits(int kind, uint8_t target)
 }
 
 /*
- * Find where the next value goes for 'kind', check it fits, and write the
- * field header when inside a struct. Returns the IDL type there, or NULL.
+ * Why slot() refuses the next value for 'kind': the same checks in the same
+ * order, each failure with its message. Out of the hot path, so that slot()
+ * keeps nothing alive across a call.
  */
-static const tc_type_t *
-slot(tc_codec_writer_t *w, int16_t id, int kind)
+static const tc_type_t *__attribute__((cold, noinline))
+slot_error(tc_codec_writer_t *w, int16_t id, int kind)
 {
     if (w->failed) {
         return NULL;
@@ -324,53 +325,73 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
         return NULL;
     }
     tc_codec_frame_t *fr = &w->frames[w->depth];
-    const tc_type_t *t;
     if (fr->kind == TC_KIND_STRUCT) {
         const tc_field_t *f = tc_schema_field_by_id(fr->st, id);
         if (f == NULL) {
             failf(w, fr->st->name, "no field with id %d", id);
-            return NULL;
-        }
-        size_t fi = (size_t)(f - fr->st->fields);
-        if (w->depth == 0 && w->top_set) {
+        } else if (w->depth == 0 && w->top_set) {
             fail(w, fr->st->name, "a reply holds one value: the result or one exception");
-            return NULL;
-        }
-        if (fr->seen != NULL && bit(fr->seen, fi)) {
+        } else if (fr->seen != NULL && bit(fr->seen, (size_t)(f - fr->st->fields))) {
             failf(w, fr->st->name, "field '%s' written twice", f->name);
-            return NULL;
-        }
-        if (fr->st->kind == TC_STRUCT_UNION && fr->written > 0) {
+        } else if (fr->st->kind == TC_STRUCT_UNION && fr->written > 0) {
             fail(w, fr->st->name, "a union holds at most one field");
-            return NULL;
-        }
-        t = &f->type;
-        if (!fits(kind, t->kind)) {
-            failf(w, fr->st->name, "field '%s' is %s, not %s", f->name, kind_name(t->kind),
-                  kind_name(kind));
-            return NULL;
-        }
-        if (w->depth == 0) {
-            w->top_set = true;
-            w->top_id = id;
         } else {
-            fr->seen[fi / 8] = (uint8_t)(fr->seen[fi / 8] | (1u << (fi % 8)));
+            failf(w, fr->st->name, "field '%s' is %s, not %s", f->name, kind_name(f->type.kind),
+                  kind_name(kind));
         }
-        fr->written++;
-        w->p->ops->write_field_begin(w->p, t->ttype, id);
-        return t;
+        return NULL;
     }
     bool map = fr->kind == TC_KIND_MAP;
     if (fr->written >= (map ? 2 * fr->n : fr->n)) {
         failf(w, kind_name(fr->kind), "more than the %zu %s declared", fr->n,
               map ? "entries" : "elements");
-        return NULL;
-    }
-    t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
-    if (!fits(kind, t->kind)) {
+    } else {
+        const tc_type_t *t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
         failf(w, kind_name(fr->kind), "%s %zu is %s, not %s", map ? "map value" : "element",
               map ? fr->written / 2 : fr->written, kind_name(t->kind), kind_name(kind));
-        return NULL;
+    }
+    return NULL;
+}
+
+/*
+ * Find where the next value goes for 'kind', check it fits, and write the
+ * field header when inside a struct. Returns the IDL type there, or NULL
+ * (slot_error() says why).
+ */
+static inline const tc_type_t *
+slot(tc_codec_writer_t *w, int16_t id, int kind)
+{
+    if (TC_UNLIKELY(w->failed || w->p == NULL)) {
+        return slot_error(w, id, kind);
+    }
+    tc_codec_frame_t *fr = &w->frames[w->depth];
+    if (fr->kind == TC_KIND_STRUCT) {
+        const tc_field_t *f = tc_schema_field_by_id(fr->st, id);
+        if (TC_UNLIKELY(f == NULL || !fits(kind, f->type.kind) ||
+                        (fr->st->kind == TC_STRUCT_UNION && fr->written > 0))) {
+            return slot_error(w, id, kind);
+        }
+        size_t fi = (size_t)(f - fr->st->fields);
+        if (w->depth == 0) {
+            if (TC_UNLIKELY(w->top_set)) {
+                return slot_error(w, id, kind);
+            }
+            w->top_set = true;
+            w->top_id = id;
+        } else {
+            if (TC_UNLIKELY(bit(fr->seen, fi))) {
+                return slot_error(w, id, kind);
+            }
+            fr->seen[fi / 8] = (uint8_t)(fr->seen[fi / 8] | (1u << (fi % 8)));
+        }
+        fr->written++;
+        w->p->ops->write_field_begin(w->p, f->type.ttype, id);
+        return &f->type;
+    }
+    bool map = fr->kind == TC_KIND_MAP;
+    const tc_type_t *t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
+    if (TC_UNLIKELY(fr->written >= (map ? 2 * fr->n : fr->n) || !fits(kind, t->kind))) {
+        return slot_error(w, id, kind);
     }
     fr->written++;
     return t;
