@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, "corpus")
 IDLS = [os.path.join(ROOT, "tests", "fixtures", "idl", "alltypes.thrift"),
+        os.path.join(ROOT, "tests", "fixtures", "multi", "headers.thrift"),
         os.path.join(ROOT, "bench", "bench.thrift")]
 
 # The structs fuzz_decode picks from with its first byte, in its order.
@@ -50,6 +51,7 @@ import alltypes.AllTypes as svc  # noqa: E402
 from alltypes.ttypes import (AllBase, Color, Containers, Defaults, Everything,  # noqa: E402
                              Failure, Implicit, Point, Requiredness, Tree, Value)
 import bench.Bench as bench_svc  # noqa: E402
+import headers.HeaderService as hdr_svc  # noqa: E402
 from bench.ttypes import Item  # noqa: E402
 
 
@@ -283,7 +285,8 @@ def decode_seeds():
 
 
 def dispatch_seeds():
-    """Byte 0 picks the protocol (bit 0) and tight limits (bit 1); then one request."""
+    """Byte 0 picks the protocol (bit 0), tight limits (bit 1) and the config (bits 2-3);
+    then one request. Config 0 (one service, Lua) here, the others in dispatch_config_seeds()."""
     env = {"x": Value(int_value=2), "l": Value(list_value=[Value(string_value="s")])}
     calls = {
         "echo": ("echo", TMessageType.CALL, svc.echo_args(e=EVERYTHING)),
@@ -357,6 +360,82 @@ def dispatch_seeds():
         "compact", "add", TMessageType.CALL, 7, svc.add_args(a=1, b=2)))
 
 
+# Configs 1-3 of fuzz_dispatch: "multi" (AllTypes in Lua, the default, and HeaderService),
+# "plugin" (AllTypes: echo, add, evaluate in C, the rest in Lua), "multi-plugin" (AllTypes
+# as in "plugin" and HeaderService, no default). Each call: (seed name, method name as
+# sent, message type, arguments, accepted?).
+def dispatch_config_seeds():
+    env = {"x": Value(int_value=2), "l": Value(list_value=[Value(string_value="s")])}
+    call, oneway = TMessageType.CALL, TMessageType.ONEWAY
+    alltypes = [
+        ("echo", "echo", call, svc.echo_args(e=EVERYTHING), True),
+        ("echo-empty", "echo", call, svc.echo_args(e=Everything()), True),
+        ("echo-no-args", "echo", call, svc.echo_args(), True),
+        ("nothing", "nothing", call, svc.nothing_args(), True),
+        ("fire", "fire", oneway, svc.fire_args(what="x" * 20), True),
+        ("add", "add", call, svc.add_args(a=1, b=-2), True),
+        ("add-error", "add", call, svc.add_args(a=-1, b=0), True),
+        ("add-error-no-text", "add", call, svc.add_args(a=-2, b=7), True),
+        ("add-failure", "add", call, svc.add_args(a=-3, b=418), True),
+        ("add-undeclared", "add", call, svc.add_args(a=-4, b=1), True),
+        ("add-bad-return", "add", call, svc.add_args(a=-5, b=1), True),
+        ("add-overflow", "add", call, svc.add_args(a=2**31 - 1, b=1), True),
+        ("add-missing-b", "add", call, svc.add_args(a=1), True),
+        ("evaluate", "evaluate", call, svc.evaluate_args(v=nested_value(6), env=env), True),
+        ("evaluate-vars", "evaluate", call, svc.evaluate_args(
+            v=Value(map_value={"a": Value(string_value="x"), "b": Value(string_value="l")}),
+            env=env), True),
+        ("evaluate-unbound", "evaluate", call, svc.evaluate_args(
+            v=Value(list_value=[Value(int_value=1), Value(string_value="nope")]), env=env), True),
+        ("evaluate-empty-value", "evaluate", call, svc.evaluate_args(v=Value(), env={}), True),
+        ("unknown-method", "subtract", call, svc.add_args(a=1), False),
+        ("reply", "add", TMessageType.REPLY, svc.add_result(success=3), False),
+        ("tree-too-deep", "echo", call, svc.echo_args(e=Everything(tree=tree(70))), False),
+    ]
+    headers = [
+        ("headers-echo", "HeaderService:echo", call, hdr_svc.echo_args(s="hi"), True),
+        ("headers-headers", "HeaderService:headers", call,
+         hdr_svc.headers_args(reply_key="k", reply_value="v"), True),
+        ("headers-unknown-method", "HeaderService:add", call, svc.add_args(a=1, b=2), False),
+    ]
+    unknown = [
+        ("unknown-service", "Nope:add", call, svc.add_args(a=1, b=2), False),
+        ("unknown-service-oneway", "Nope:fire", oneway, svc.fire_args(what="x"), False),
+        ("empty-service", ":echo", call, svc.echo_args(), False),
+        ("unknown-service-case", "alltypes:add", call, svc.add_args(a=1, b=2), False),
+        ("empty-method", "AllTypes:", call, svc.add_args(a=1, b=2), False),
+        ("two-colons", "AllTypes:AllTypes:add", call, svc.add_args(a=1, b=2), False),
+    ]
+
+    def mux(calls):
+        return [("mux-" + n, "AllTypes:" + m, t, o, ok) for n, m, t, o, ok in calls]
+
+    configs = [
+        (1, "multi", mux(alltypes) + headers + unknown + [
+            ("default-add", "add", call, svc.add_args(a=1, b=2), True),
+            ("default-fire", "fire", oneway, svc.fire_args(what="y"), True)]),
+        (2, "plugin", alltypes + [
+            ("colon-name", "AllTypes:add", call, svc.add_args(a=1, b=2), False)]),
+        (3, "multi-plugin", mux(alltypes) + headers + unknown + [
+            ("no-default-add", "add", call, svc.add_args(a=1, b=2), False),
+            ("no-default-fire", "fire", oneway, svc.fire_args(what="y"), False)]),
+    ]
+    for config, cname, calls in configs:
+        for sel, kind in ((0, "binary"), (1, "compact")):
+            pre = bytes([sel | config << 2])
+            msgs = {}
+            for name, method, mtype, obj, ok in calls:
+                msgs[name] = message(kind, method, mtype, 7, obj)
+                write("fuzz_dispatch", "%s-%s-%s-%s" % ("ok" if ok else "bad", cname, kind, name),
+                      pre + msgs[name])
+            echo = msgs.get("echo", msgs.get("mux-echo"))
+            write("fuzz_dispatch", "bad-%s-%s-tight-echo" % (cname, kind),
+                  bytes([sel | 2 | config << 2]) + echo)
+            write("fuzz_dispatch", "bad-%s-%s-truncated" % (cname, kind),
+                  pre + echo[:len(echo) // 2])
+            write("fuzz_dispatch", "bad-%s-%s-trailing" % (cname, kind), pre + echo + b"\x00")
+
+
 def main():
     for target in ("fuzz_binary", "fuzz_compact", "fuzz_framing", "fuzz_decode",
                    "fuzz_dispatch"):
@@ -369,6 +448,7 @@ def main():
     framing_seeds()
     decode_seeds()
     dispatch_seeds()
+    dispatch_config_seeds()
     shutil.rmtree(gen)
     total = sum(os.path.getsize(os.path.join(dp, f))
                 for dp, _, fs in os.walk(CORPUS) for f in fs)
