@@ -203,9 +203,12 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
         return rc;
     }
     if (err.code != TC_OK) {
-        /* what the client sent is a warning; what a handler did is an error */
+        /*
+         * what the client sent is a warning (TC_ENOTFOUND: a service or
+         * method this server lacks); what a handler did is an error
+         */
         bool client = info.status == TC_APPEX_PROTOCOL_ERROR ||
-                      info.status == TC_APPEX_INVALID_MESSAGE_TYPE || info.service == NULL;
+                      info.status == TC_APPEX_INVALID_MESSAGE_TYPE || err.code == TC_ENOTFOUND;
         tc_log(client ? TC_LOG_WARNING : TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
     }
     if (out->len == body) {

@@ -231,10 +231,11 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
             framed = t == "framed"
             invalid = ("close", r_invalid(t, pname))
 
-            def add(shape, msg, framed_expect, buffered_expect, cve="", raw=None):
+            def add(shape, msg, framed_expect, buffered_expect, cve="", raw=None, name="echo",
+                    text=None):
                 data = raw if raw is not None else (frame(msg) if framed else msg)
                 out.append(Case(shape, t, pname, data,
-                                framed_expect if framed else buffered_expect, cve))
+                                framed_expect if framed else buffered_expect, cve, name, text))
 
             def protocol_error(path, why):
                 return ("appex", TApplicationException.PROTOCOL_ERROR, path + why)
@@ -316,6 +317,15 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
                 # message type to find its end
                 add("message type %d" % mtype, message(w, in_base(w, b""), mtype=mtype),
                     answered, answered if mtype in (REPLY, EXCEPTION) else invalid)
+            # a method the service lacks (names are exact; the text quotes
+            # at most 256 bytes of the name, the reply carries it whole); the
+            # log shows a control byte as \xHH: a name cannot forge log lines
+            for name in ("nope", "Echo", "echo2", "", "n" * 300, "no\npe\x7f"):
+                why = "Invalid method name: '%s'" % name[:256]
+                logged = why.replace("\n", "\\x0a").replace("\x7f", "\\x7f")
+                answered = ("appex", TApplicationException.UNKNOWN_METHOD, logged)
+                add("unknown method %r" % name[:10], message(w, in_base(w, b""), name=name),
+                    answered, answered, name=name, text=why)
             # a truncated message, then close
             full = message(w, sized(w, "map", 1))
             add("truncated, then close", None, ("wait",), ("wait",),
@@ -576,6 +586,34 @@ class HostileBase:
         """The protocol a good call goes through (multiplexed: the service's)."""
         return proto
 
+    def unknown(self, method):
+        """The name a call to `method`, which the service lacks, is sent as."""
+        return method
+
+    def test_oneway_to_unknown_method(self):
+        """A oneway call to a method the service lacks is answered as a
+        call is (UNKNOWN_METHOD, as Apache Thrift's processors do) and
+        logged once; the connection goes on."""
+        why = "Invalid method name: 'nope'"
+        for t in self.TRANSPORTS:
+            for pname in self.PROTOCOLS:
+                case = Case("oneway to an unknown method", t, pname, b"", None)
+                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+                self.addCleanup(s.close)
+                peer = "127.0.0.1:%d: " % s.getsockname()[1]
+                offset = self.log_size()
+                s.sendall(encode(pname, t, self.unknown("nope"), ONEWAY, 9,
+                                 self.S.fire_args(what="x")))
+                name, mtype, seqid, ex = decode_appex(pname, read_reply(s, pname, t))
+                self.assertEqual((name, mtype, seqid, ex.type, ex.message),
+                                 ("nope", TMessageType.EXCEPTION, 9,
+                                  TApplicationException.UNKNOWN_METHOD, why), "%r" % case)
+                self.good_call(self.S.Client(self.wrap(self.protocol_on(s, case))),
+                               "after %r" % case)
+                self.check_log(offset, peer, why, case)
+                s.close()
+        self.assertEqual(self.srv.worker_pids(), [self.pid])
+
     def fresh_good_call(self, transport, pname, tag):
         if transport == "header":
             trans = _Sock(socket.create_connection(("127.0.0.1", self.srv.port), timeout=10))
@@ -711,7 +749,8 @@ class AutoTest(HostileBase, unittest.TestCase):
     def test_random_bytes(self):
         """Seeded random blobs, some behind a valid-looking prefix so that
         they get past detection and the header: each closes its connection
-        with one log line, or is answered."""
+        with one log line (and a call in it to a method the service lacks,
+        which the random bytes may make, logs its own)."""
         rng = random.Random(8)
         long_client, long_trans = harness.client(self.S, self.srv.port, "buffered", "compact")
         self.addCleanup(long_trans.close)
@@ -729,7 +768,8 @@ class AutoTest(HostileBase, unittest.TestCase):
             s.close()
             self.assertTrue(closed, "blob %d %r: not closed" % (i, blob))
             self.good_call(long_client, "random %d" % i)
-            lines = [ln for ln in self.log_from(offset).splitlines() if peer in ln]
+            lines = [ln for ln in self.log_from(offset).splitlines()
+                     if peer in ln and peer + "Invalid method name: " not in ln]
             self.assertEqual(len(lines), 1, "blob %d %r got %r, log %r" % (i, blob, got, lines))
         self.assertEqual(self.srv.worker_pids(), [self.pid])
 
@@ -805,9 +845,12 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
     def wrap(self, proto):
         return TMultiplexedProtocol.TMultiplexedProtocol(proto, "AllTypes")
 
+    def unknown(self, method):
+        return "AllTypes:" + method
+
     def test_every_shape(self):
-        """Unknown service names and plain names over every transport and
-        protocol; a oneway call gets no reply but its log line."""
+        """Unknown service names, plain names and methods the service
+        lacks over every transport and protocol."""
         T = self.T
         out = []
         for t in ("framed", "buffered", "header"):
@@ -821,17 +864,27 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
                         ("Nope:" + "x" * 300, "Unknown service: 'Nope'"),
                         ("N" * 300 + ":echo", "Unknown service: '%s'" % ("N" * 200)),
                         ("echo", "Invalid method name: 'echo' (no default service: call "
-                         "Service:echo)")):
+                         "Service:echo)"),
+                        # the service is there, the method is not: the reply
+                        # names the method alone
+                        ("AllTypes:nope", "Invalid method name: 'nope'"),
+                        ("AllTypes:Echo", "Invalid method name: 'Echo'"),
+                        ("AllTypes:", "Invalid method name: ''"),
+                        ("AllTypes:no\npe", "Invalid method name: 'no\npe'"),
+                        ("No\r\npe:echo", "Unknown service: 'No\r\npe'")):
                     # whole arguments: a buffered message's end is found by skipping it
                     msg = encode(pname, "buffered", name, CALL, 7,
                                  self.S.echo_args(e=good_args(T)))
                     data = (frame(msg) if t == "framed" else
                             theader(varint(HEADER_PROTO[pname]) + b"\x00", msg)
                             if t == "header" else msg)
-                    out.append(Case("call %s" % name[:20], t, pname, data,
-                                    ("appex", TApplicationException.UNKNOWN_METHOD, why),
-                                    name=name, text=why))
-        self.assertEqual(len(out), 48)
+                    # the log shows a control byte as \xHH
+                    logged = why.replace("\r", "\\x0d").replace("\n", "\\x0a")
+                    out.append(Case("call %r" % name[:20], t, pname, data,
+                                    ("appex", TApplicationException.UNKNOWN_METHOD, logged),
+                                    name=name.split(":", 1)[1] if name.startswith("AllTypes:")
+                                    else name, text=why))
+        self.assertEqual(len(out), 78)
         self.run_cases(out)
 
     def test_oneway_to_unknown_service(self):

@@ -312,6 +312,13 @@ class MultiTest(unittest.TestCase):
 
             self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
             self.assertEqual(lines(), want)
+            # the two bad calls: one warning each in the error log, beside
+            # their access log lines
+            for why in ("Invalid method name: 'add'", "Unknown service: 'Nope'"):
+                self.assertTrue(harness.wait_for(lambda: why in srv.log()), srv.log())
+                got = [ln for ln in srv.log().splitlines() if why in ln]
+                self.assertEqual(len(got), 1, got)
+                self.assertIn("[warning] 127.0.0.1:", got[0])
 
     def test_no_default_service(self):
         access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
