@@ -1188,8 +1188,6 @@ start(arbiter_t *a, tc_config_t *cfg)
         }
     }
     a->pid = getpid();
-    a->umask0 = umask(0);
-    (void)umask(cfg_umask(a, cfg));
     ssize_t len = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
     a->exe[len > 0 ? len : 0] = '\0';
     if (getcwd(a->cwd, sizeof(a->cwd)) == NULL) {
@@ -1239,6 +1237,13 @@ start(arbiter_t *a, tc_config_t *cfg)
 int
 tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
 {
+    arbiter_t a;
+    memset(&a, 0, sizeof(a));
+    a.opts = opts;
+    a.check.fd = -1;
+    /* before the first file is created: the error log is one that 'umask' covers */
+    a.umask0 = umask(0);
+    (void)umask(cfg_umask(&a, cfg));
     int rc = tc_log_open(cfg->errorlog);
     if (rc != TC_OK) {
         tc_log(TC_LOG_CRITICAL, "Cannot open the error log %s: %s", cfg->errorlog, tc_strerror(rc));
@@ -1248,10 +1253,6 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     tc_log_set_level((tc_log_level_t)cfg->loglevel);
     tc_log(TC_LOG_INFO, "Starting thriftcorn %s", TC_VERSION_STRING);
 
-    arbiter_t a;
-    memset(&a, 0, sizeof(a));
-    a.opts = opts;
-    a.check.fd = -1;
     int status = start(&a, cfg);
     bool served = a.cur != NULL;
     if (!served) {

@@ -113,6 +113,42 @@ class SettingsTest(unittest.TestCase):
             self.assertEqual(mode & 0o077, 0, "socket mode %o ignores umask 077" % mode)
             self.assertIn("Booting worker", srv.log())
 
+    def test_umask_applies_to_the_files_created_at_start(self):
+        """The error log, the access log, the pidfile and a unix socket that
+        do not exist yet are created with the config's umask, not the one
+        thriftcorn was started with."""
+        folder = tempfile.mkdtemp(prefix="tc-set-")
+        paths = {name: os.path.join(folder, name)
+                 for name in ("error.log", "access.log", "thriftcorn.pid", "s.sock")}
+        srv = harness.Server(service(FIXTURE) + 'umask = "077"\nerrorlog = "%s"\n'
+                             'accesslog = "%s"\npidfile = "%s"\nworkers = 1\n'
+                             % (paths["error.log"], paths["access.log"], paths["thriftcorn.pid"]),
+                             bind="unix:" + paths["s.sock"], start=False)
+        # the harness's own log takes what is written to stdout and stderr;
+        # the server's log is the one the config names
+        output = srv.log_path
+        srv._log = open(output, "ab")
+        started = os.umask(0o022)
+        try:
+            srv.proc = subprocess.Popen([harness.BIN, srv.config], stdout=srv._log,
+                                        stderr=subprocess.STDOUT)
+        finally:
+            os.umask(started)
+        srv.log_path = paths["error.log"]
+        try:
+            self.assertTrue(harness.wait_for(lambda: "Booting worker" in srv.log()
+                                             and os.path.exists(paths["s.sock"]), 15),
+                            srv.log())
+            for name, path in sorted(paths.items()):
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+                self.assertEqual(mode & 0o077, 0, "%s: mode %o ignores umask 077" % (name, mode))
+        finally:
+            srv.stop()
+            with open(output, "rb") as f:
+                out = f.read().decode("utf-8", "replace")
+            self.assertNotIn("Sanitizer", out)
+            self.assertNotIn("runtime error:", out)
+
     def test_reuse_port_lets_two_servers_share_a_port(self):
         port = free_port()
         settings = service(FIXTURE) + "reuse_port = true\n"
