@@ -57,6 +57,31 @@ tc_log_open(const char *path)
     return TC_OK;
 }
 
+size_t
+tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)src[i];
+        if (b >= 0x20 && b != 0x7f && b != '\\') {
+            if (n == cap) {
+                break;
+            }
+            dst[n++] = (char)b;
+            continue;
+        }
+        if (cap - n < 4) {
+            break;
+        }
+        dst[n++] = '\\';
+        dst[n++] = 'x';
+        dst[n++] = hex[b >> 4];
+        dst[n++] = hex[b & 0xf];
+    }
+    return n;
+}
+
 void
 tc_log(tc_log_level_t level, const char *fmt, ...)
 {

@@ -28,4 +28,17 @@ int tc_log_open(const char *path) TC_NODISCARD;
 /* Write one line at 'level'. */
 void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
 
+/* The longest tc_log_escape() makes of 'len' bytes. */
+#define TC_LOG_ESCAPED_MAX(len) (4 * (len))
+
+/*
+ * Copy 'len' bytes a client chose (a name, or an error text quoting one)
+ * into 'dst' for a log line: each control byte (0x00-0x1f), DEL (0x7f) and
+ * backslash becomes \xHH, every other byte stays, so that the bytes can
+ * neither end the line, write one of their own, nor pass for an escape.
+ * Writes at most 'cap' bytes and no NUL, never half an escape; returns how
+ * many. Any thread.
+ */
+size_t tc_log_escape(char *dst, size_t cap, const char *src, size_t len);
+
 #endif /* TC_CORE_LOG_H */

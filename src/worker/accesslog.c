@@ -5,6 +5,8 @@
  */
 #include "worker/accesslog.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -79,6 +81,13 @@ put_str(char *buf, size_t cap, size_t *n, const char *s)
     put(buf, cap, n, s, strlen(s));
 }
 
+/* Append bytes a client chose, escaped (tc_log_escape()). */
+static void
+put_escaped(char *buf, size_t cap, size_t *n, const char *s, size_t len)
+{
+    *n += tc_log_escape(buf + *n, cap - *n, s, len);
+}
+
 static void put_fmt(char *buf, size_t cap, size_t *n, const char *fmt, ...) TC_PRINTF(4, 5);
 
 static void
@@ -141,18 +150,20 @@ format_line(char *buf, size_t cap, const char *format, const char *peer, const t
              * Service.method: the service that took the call (the one a
              * multiplexed "Service:method" named, or the default one); a
              * name no service took is shown as sent, its colon as a dot.
+             * The client's bytes are escaped: a name cannot end the line.
              */
             const char *colon = memchr(info->method, ':', info->method_len);
             if (info->service != NULL) {
                 put_str(buf, cap, &n, info->service);
                 put(buf, cap, &n, ".", 1);
-                put(buf, cap, &n, info->method, info->method_len);
+                put_escaped(buf, cap, &n, info->method, info->method_len);
             } else if (colon == NULL) {
-                put(buf, cap, &n, info->method, info->method_len);
+                put_escaped(buf, cap, &n, info->method, info->method_len);
             } else {
-                put(buf, cap, &n, info->method, (size_t)(colon - info->method));
+                size_t k = (size_t)(colon - info->method);
+                put_escaped(buf, cap, &n, info->method, k);
                 put(buf, cap, &n, ".", 1);
-                put(buf, cap, &n, colon + 1, info->method_len - (size_t)(colon - info->method) - 1);
+                put_escaped(buf, cap, &n, colon + 1, info->method_len - k - 1);
             }
             break;
         }

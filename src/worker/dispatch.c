@@ -271,32 +271,6 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
 
 /* ---- handling a message ---- */
 
-/*
- * What the client was told about a name it sent, for the log: a control
- * byte or DEL in the name becomes \xHH, so that a name can neither end the
- * log line nor write one of its own.
- */
-static void
-set_not_found(tc_err_t *err, const char *msg)
-{
-    static const char hex[] = "0123456789abcdef";
-    char line[TC_ERR_MSG_MAX];
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)msg; *p != '\0' && n + 4 < sizeof(line);
-         p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            line[n++] = '\\';
-            line[n++] = 'x';
-            line[n++] = hex[*p >> 4];
-            line[n++] = hex[*p & 0xf];
-        } else {
-            line[n++] = (char)*p;
-        }
-    }
-    line[n] = '\0';
-    tc_err_set(err, TC_ENOTFOUND, "%s", line);
-}
-
 int
 tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
                    tc_err_t *err)
@@ -316,8 +290,11 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
             info->method_len = m.name_len;
             info->replied = true;
             info->status = TC_APPEX_UNKNOWN_METHOD;
-            /* the client named no service this server has: answered, and logged once */
-            set_not_found(err, msg);
+            /*
+             * the client named no service this server has: answered, and
+             * logged once (the worker escapes the name in the log line)
+             */
+            tc_err_set(err, TC_ENOTFOUND, "%s", msg);
             if (m.type != TC_MSG_ONEWAY) {
                 tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD,
                                        msg, strlen(msg));
@@ -352,7 +329,7 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
                  (int)(m.name_len > 256 ? 256 : m.name_len), m.name);
         info->status = TC_APPEX_UNKNOWN_METHOD;
         /* the client named a method its service lacks: answered, and logged once */
-        set_not_found(err, msg);
+        tc_err_set(err, TC_ENOTFOUND, "%s", msg);
         tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD, msg,
                                strlen(msg));
         return TC_OK;

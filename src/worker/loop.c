@@ -164,6 +164,19 @@ conn_closed(tc_conn_t *c, void *arg)
     }
 }
 
+/*
+ * One warning for an error the client caused. Its text may quote the
+ * client's bytes (a name, what the codec read): escaped, so that they can
+ * neither end the line nor forge one.
+ */
+static void
+log_client_error(const tc_conn_t *c, const char *what, const tc_err_t *err)
+{
+    char text[TC_LOG_ESCAPED_MAX(TC_ERR_MSG_MAX)];
+    size_t n = tc_log_escape(text, sizeof(text), err->msg, strlen(err->msg));
+    tc_log(TC_LOG_WARNING, "%s: %s%.*s", c->peer, what, (int)n, text);
+}
+
 static int
 conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *arg)
 {
@@ -199,17 +212,21 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
 
     if (rc != TC_OK) {
         out->len = before;
-        tc_log(TC_LOG_WARNING, "%s: invalid message: %s", c->peer, err.msg);
+        log_client_error(c, "invalid message: ", &err);
         return rc;
     }
     if (err.code != TC_OK) {
         /*
          * what the client sent is a warning (TC_ENOTFOUND: a service or
-         * method this server lacks); what a handler did is an error
+         * method this server lacks); what a handler did is an error, its
+         * text the operator's own code's, logged as it is
          */
-        bool client = info.status == TC_APPEX_PROTOCOL_ERROR ||
-                      info.status == TC_APPEX_INVALID_MESSAGE_TYPE || err.code == TC_ENOTFOUND;
-        tc_log(client ? TC_LOG_WARNING : TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
+        if (info.status == TC_APPEX_PROTOCOL_ERROR ||
+            info.status == TC_APPEX_INVALID_MESSAGE_TYPE || err.code == TC_ENOTFOUND) {
+            log_client_error(c, "", &err);
+        } else {
+            tc_log(TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
+        }
     }
     if (out->len == body) {
         out->len = before; /* oneway: nothing to send, not even a frame header */

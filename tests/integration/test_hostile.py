@@ -47,6 +47,18 @@ R_TYPE = "invalid message type %d for 'echo' (a server takes CALL or ONEWAY)"
 R_THEADER = "invalid THeader frame: "
 
 
+def escaped(text):
+    """`text` as the logs show bytes a client chose: each control byte, DEL
+    and backslash as \\xHH (core/log.c, tc_log_escape())."""
+    return "".join("\\x%02x" % ord(ch) if ord(ch) < 0x20 or ch in "\x7f\\" else ch
+                   for ch in text)
+
+
+# A name with every kind of byte that could split or forge a log line, or
+# pass for an escape: CR, LF, ESC (a terminal sequence), DEL, a backslash.
+FORGING = "no\r\n[forged] [1] [info] line\x1b[2J\x7f\\x0a"
+
+
 def r_invalid(transport, protocol):
     return ("closed: invalid %s %s message (version, message type, type id, size or varint)"
             % (transport, protocol))
@@ -317,12 +329,19 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
                 # message type to find its end
                 add("message type %d" % mtype, message(w, in_base(w, b""), mtype=mtype),
                     answered, answered if mtype in (REPLY, EXCEPTION) else invalid)
+            # the log line quotes the name: escaped, so that it cannot forge lines
+            answered = ("appex", TApplicationException.INVALID_MESSAGE_TYPE,
+                        "invalid message type 2 for '%s' (a server takes CALL or ONEWAY)"
+                        % escaped(FORGING))
+            add("message type 2, a name with control bytes",
+                message(w, in_base(w, b""), name=FORGING, mtype=REPLY), answered, answered,
+                name=FORGING, text="Invalid message type")
             # a method the service lacks (names are exact; the text quotes
             # at most 256 bytes of the name, the reply carries it whole); the
-            # log shows a control byte as \xHH: a name cannot forge log lines
-            for name in ("nope", "Echo", "echo2", "", "n" * 300, "no\npe\x7f"):
+            # log escapes the client's bytes (escaped()): a name cannot forge log lines
+            for name in ("nope", "Echo", "echo2", "", "n" * 300, FORGING):
                 why = "Invalid method name: '%s'" % name[:256]
-                logged = why.replace("\n", "\\x0a").replace("\x7f", "\\x7f")
+                logged = escaped(why)
                 answered = ("appex", TApplicationException.UNKNOWN_METHOD, logged)
                 add("unknown method %r" % name[:10], message(w, in_base(w, b""), name=name),
                     answered, answered, name=name, text=why)
@@ -667,7 +686,8 @@ class HostileBase:
                 else TBinaryProtocol.TBinaryProtocol(trans))
 
     def check_log(self, offset, peer, reason, case):
-        """Exactly one line names this peer, with the reason, from the worker."""
+        """Exactly one line names this peer, with the reason, from the worker;
+        no byte in it ends or starts a line (FORGING forges none)."""
         def lines():
             return [ln for ln in self.log_from(offset).splitlines() if peer in ln]
         harness.wait_for(lines, 10.0)
@@ -675,6 +695,8 @@ class HostileBase:
         self.assertEqual(len(got), 1, "%r: log lines %r" % (case, got))
         self.assertIn(peer + reason, got[0], "%r" % case)
         self.assertIn("[%d]" % self.pid, got[0])
+        self.assertNotRegex(got[0], r"[\x00-\x1f\x7f]", "%r" % case)
+        self.assertNotIn("\n[forged]", "\n" + self.log_from(offset), "%r" % case)
 
     def test_every_shape(self):
         all_cases = cases(self.AUTO, self.TRANSPORTS, self.PROTOCOLS)
@@ -870,16 +892,16 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
                         ("AllTypes:nope", "Invalid method name: 'nope'"),
                         ("AllTypes:Echo", "Invalid method name: 'Echo'"),
                         ("AllTypes:", "Invalid method name: ''"),
-                        ("AllTypes:no\npe", "Invalid method name: 'no\npe'"),
-                        ("No\r\npe:echo", "Unknown service: 'No\r\npe'")):
+                        ("AllTypes:" + FORGING, "Invalid method name: '%s'" % FORGING),
+                        (FORGING + ":echo", "Unknown service: '%s'" % FORGING)):
                     # whole arguments: a buffered message's end is found by skipping it
                     msg = encode(pname, "buffered", name, CALL, 7,
                                  self.S.echo_args(e=good_args(T)))
                     data = (frame(msg) if t == "framed" else
                             theader(varint(HEADER_PROTO[pname]) + b"\x00", msg)
                             if t == "header" else msg)
-                    # the log shows a control byte as \xHH
-                    logged = why.replace("\r", "\\x0d").replace("\n", "\\x0a")
+                    # the log escapes the client's bytes
+                    logged = escaped(why)
                     out.append(Case("call %r" % name[:20], t, pname, data,
                                     ("appex", TApplicationException.UNKNOWN_METHOD, logged),
                                     name=name.split(":", 1)[1] if name.startswith("AllTypes:")

@@ -18,7 +18,7 @@ import unittest
 import harness
 from test_calculator import CALC, PING
 from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TMultiplexedProtocol
-from thrift.Thrift import TApplicationException
+from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport import THeaderTransport, TSocket, TTransport
 
 TRANSPORTS = ("buffered", "framed", "header")
@@ -341,6 +341,61 @@ class MultiTest(unittest.TestCase):
 
             self.assertTrue(harness.wait_for(lambda: len(lines()) >= 1), srv.log())
             self.assertEqual(lines(), ["add UNKNOWN_METHOD"])
+
+    def test_logs_escape_client_bytes(self):
+        """A name a client chose is escaped in both logs, each control byte,
+        DEL and backslash as \\xHH: one line per call in each log, none
+        split or forged. The reply carries the name as sent."""
+        access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
+        extra = 'accesslog = "%s"\naccess_log_format = "%%h %%m %%s"\n' % access
+        forging = "no\r\n[forged] [1] [info] line\x1b[2J\x7f\\x0a"
+        esc = "no\\x0d\\x0a[forged] [1] [info] line\\x1b[2J\\x7f\\x5cx0a"
+        calls = [  # the name sent, the name replied, %m, what the client is told
+            (forging, forging, "Calculator." + esc, "Invalid method name: '%s'"),
+            ("PingService:" + forging, forging, "PingService." + esc,
+             "Invalid method name: '%s'"),
+            (forging + ":add", forging + ":add", esc + ".add", "Unknown service: '%s'"),
+        ]
+        with harness.Server(multi_settings(extra)) as srv:
+            want = []
+            for name, replied, method, why in calls:
+                sock = TSocket.TSocket("127.0.0.1", srv.port)
+                sock.setTimeout(10000)
+                trans = TTransport.TFramedTransport(sock)
+                proto = TBinaryProtocol.TBinaryProtocol(trans)
+                trans.open()
+                proto.writeMessageBegin(name, TMessageType.CALL, 7)
+                self.Calculator.add_args(num1=1, num2=2).write(proto)
+                proto.writeMessageEnd()
+                trans.flush()
+                got = proto.readMessageBegin()
+                ex = TApplicationException()
+                ex.read(proto)
+                proto.readMessageEnd()
+                self.assertEqual((got, ex.type, ex.message),
+                                 ((replied, TMessageType.EXCEPTION, 7),
+                                  TApplicationException.UNKNOWN_METHOD, why % forging))
+                peer = "127.0.0.1:%d" % sock.handle.getsockname()[1]
+                trans.close()
+                want.append((peer, "%s %s UNKNOWN_METHOD" % (peer, method), why % esc))
+
+            def access_log():
+                if not os.path.exists(access):
+                    return ""
+                with open(access, "rb") as f:
+                    return f.read().decode()
+
+            self.assertTrue(harness.wait_for(lambda: access_log().count("\n") >= len(want)),
+                            access_log())
+            self.assertEqual(access_log(), "".join(line + "\n" for _, line, _ in want))
+            # the error log: one warning for each, its bytes escaped
+            for peer, _, why in want:
+                self.assertTrue(harness.wait_log(srv, peer + ": "), srv.log())
+                got = [ln for ln in srv.log().split("\n") if peer + ": " in ln]
+                self.assertEqual(len(got), 1, got)
+                self.assertTrue(got[0].endswith("[warning] %s: %s" % (peer, why)), got)
+            self.assertNotIn("\n[forged]", srv.log())
+            self.assertNotIn("\x1b", srv.log())
 
 
 CPP_CLIENT = os.environ.get("TC_CPP_CALC_CLIENT")
