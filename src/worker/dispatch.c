@@ -288,7 +288,7 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
             info->service = NULL;
             info->method = m.name;
             info->method_len = m.name_len;
-            info->replied = true;
+            info->replied = m.type != TC_MSG_ONEWAY; /* a oneway call gets no reply */
             info->status = TC_APPEX_UNKNOWN_METHOD;
             /*
              * the client named no service this server has: answered, and
