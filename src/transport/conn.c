@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +165,7 @@ flush(tc_conn_t *c)
             /* a client taking its reply slowly but steadily is not silent */
             c->_out_off += (size_t)n;
             c->last_io = tc_conn_now();
+            c->_outq = 0;
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -210,6 +213,19 @@ on_write(evutil_socket_t fd, short what, void *arg)
     if (c->_closed) {
         conn_free(c);
     }
+}
+
+bool
+tc_conn_taking_replies(tc_conn_t *c)
+{
+    int held = 0;
+    if (ioctl(c->_fd, SIOCOUTQ, &held) != 0 || held <= 0) {
+        c->_outq = 0;
+        return false;
+    }
+    bool taken = c->_outq == 0 || held < c->_outq;
+    c->_outq = held;
+    return taken;
 }
 
 /* ---- reading ---- */

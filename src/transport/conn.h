@@ -53,7 +53,8 @@ struct tc_conn {
     TAILQ_ENTRY(tc_conn) link;
     void *owner;      /* the 'arg' of the handler callbacks */
     bool in_call;     /* a message is being handled: the connection must not move */
-    double last_io;   /* monotonic seconds of the last read or write that moved bytes */
+    double last_io;   /* monotonic seconds of the last read or write that moved bytes, or
+                         of the client seen taking reply bytes the kernel held */
     double msg_since; /* when the partial message now buffered began arriving; 0: none */
     char peer[64];    /* for logs */
     /* how this connection talks: NULL until detected; THeader sets 'protocol' per message */
@@ -66,6 +67,7 @@ struct tc_conn {
     bool _close_when_done;
     bool _writing; /* EV_WRITE is armed */
     bool _stalled; /* whole messages wait in _in until the replies owed drain */
+    int _outq;     /* reply bytes the kernel held when client_timeout looked; 0: not looked */
     const tc_conn_settings_t *_s;
     size_t _max;                  /* the scanner's limit for this connection's transport */
     tc_proto_skip_state_t *_skip; /* buffered: how far the partial message was skipped, or NULL */
@@ -101,6 +103,15 @@ void tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg);
 bool tc_conn_idle(const tc_conn_t *c);
 /* Close once every reply owed is written (graceful stop). */
 void tc_conn_close_when_done(tc_conn_t *c);
+
+/*
+ * For client_timeout, when no read or write has moved bytes for a while:
+ * true if the kernel still holds reply bytes for the client and the client
+ * took some of them since the last time this was asked (the first time it
+ * is asked with bytes held, the answer is yes: what was held at the last
+ * write is not known without a system call per write).
+ */
+bool tc_conn_taking_replies(tc_conn_t *c);
 
 /* Monotonic clock in seconds. */
 double tc_conn_now(void);

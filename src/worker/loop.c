@@ -351,8 +351,13 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
                    c->peer, timeout);
             tc_conn_close(c, NULL);
         } else if (now - c->last_io >= timeout) {
-            tc_log(TC_LOG_DEBUG, "%s: closed: silent for %g s (client_timeout)", c->peer, timeout);
-            tc_conn_close(c, NULL);
+            if (tc_conn_taking_replies(c)) {
+                c->last_io = now; /* slowly taking a reply the kernel already holds */
+            } else {
+                tc_log(TC_LOG_DEBUG, "%s: closed: silent for %g s (client_timeout)", c->peer,
+                       timeout);
+                tc_conn_close(c, NULL);
+            }
         }
         c = next;
     }

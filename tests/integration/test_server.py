@@ -366,6 +366,44 @@ class LimitsTest(unittest.TestCase):
             result.read(proto)
             self.assertEqual(result.success, "again")
 
+    def test_client_timeout_spares_a_reader_of_what_the_kernel_holds(self):
+        # a 1 MiB reply fits loopback TCP's socket buffers at once (the
+        # server's send buffer starts at about 1.3 MiB there), so the server
+        # writes it in one go and has nothing left to write; the client then
+        # takes 2 s, four times client_timeout, to read it. Each look of the
+        # idle sweep finds the kernel holding less of it: not silent.
+        size = 1 << 20
+        with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 0.5\n")) as srv:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.settimeout(5)
+            s.connect(("127.0.0.1", srv.port))
+            s.sendall(encode_call("echo", 1, self.S.echo_args(s="y" * size)))
+            reader = _SlowReader(s, 16384, 512 << 10, 2 * size)
+            proto = TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(reader))
+            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 1))
+            result = self.S.echo_result()
+            result.read(proto)
+            self.assertEqual(result.success, "y" * size)
+            self.assertGreater(time.monotonic() - reader.t0, 1.5)
+            s.sendall(encode_call("echo", 2, self.S.echo_args(s="again")))
+            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 2))
+            result = self.S.echo_result()
+            result.read(proto)
+            self.assertEqual(result.success, "again")
+            # a client that stops reading is still closed: after two looks
+            # that find nothing taken, what the kernel holds, then the end
+            s.sendall(encode_call("echo", 3, self.S.echo_args(s="z" * size)))
+            time.sleep(2.0)
+            got = 0
+            while True:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                got += len(chunk)
+            self.assertLess(got, size + 100)
+
     def test_bad_bytes_close_only_that_connection(self):
         with harness.Server(settings("threads = 1\n")) as srv:
             c, trans = harness.client(self.S, srv.port)
