@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for transport/buffered.c: message ends found by skipping. */
+#include "sample_call.h"
 #include "tc_test.h"
 
 #include "core/buf.h"
@@ -25,64 +26,41 @@ scan(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, size_t max, siz
     return rc;
 }
 
-/* A call with a struct argument holding a string, a list and a bool. */
-static void
-write_call(tc_proto_t *p, int32_t seqid)
-{
-    const tc_proto_ops_t *ops = p->ops;
-    ops->write_message_begin(p, "echo", 4, TC_MSG_CALL, seqid);
-    ops->write_struct_begin(p);
-    ops->write_field_begin(p, TC_TTYPE_STRUCT, 1);
-    ops->write_struct_begin(p);
-    ops->write_field_begin(p, TC_TTYPE_STRING, 1);
-    ops->write_binary(p, "hello", 5);
-    ops->write_field_begin(p, TC_TTYPE_LIST, 2);
-    ops->write_list_begin(p, TC_TTYPE_I64, 3);
-    ops->write_i64(p, 1);
-    ops->write_i64(p, -1);
-    ops->write_i64(p, INT64_MAX);
-    ops->write_field_begin(p, TC_TTYPE_BOOL, 3);
-    ops->write_bool(p, true);
-    ops->write_field_stop(p);
-    ops->write_struct_end(p);
-    ops->write_field_stop(p);
-    ops->write_struct_end(p);
-}
-
-static const tc_proto_ops_t *const formats[] = {&tc_proto_binary, &tc_proto_compact};
-
 /* Every prefix is AGAIN, the whole is OK, and two messages back to back split right. */
 static void
 test_every_cut(void **state)
 {
     (void)state;
-    for (size_t f = 0; f < TC_ARRAY_LEN(formats); f++) {
+    for (size_t f = 0; f < TC_ARRAY_LEN(sample_formats); f++) {
         tc_buf_t out;
         tc_buf_init(&out);
         tc_proto_t p;
-        tc_proto_init(&p, formats[f], NULL, 0, &out);
-        write_call(&p, 1);
+        tc_proto_init(&p, sample_formats[f], NULL, 0, &out);
+        write_sample_call(&p, 1);
         size_t first = out.len;
-        write_call(&p, 2);
+        write_sample_call(&p, 2);
         size_t off;
         size_t len;
         for (size_t cut = 0; cut < first; cut++) {
-            assert_int_equal(scan(formats[f], out.data, cut, 4096, &off, &len), TC_AGAIN);
+            assert_int_equal(scan(sample_formats[f], out.data, cut, 4096, &off, &len), TC_AGAIN);
         }
         for (size_t cut = first; cut <= out.len; cut++) {
-            assert_int_equal(scan(formats[f], out.data, cut, 4096, &off, &len), TC_OK);
+            assert_int_equal(scan(sample_formats[f], out.data, cut, 4096, &off, &len), TC_OK);
             assert_int_equal(off, 0);
             assert_int_equal(len, first);
         }
-        assert_int_equal(scan(formats[f], out.data + first, out.len - first, 4096, &off, &len),
-                         TC_OK);
+        assert_int_equal(
+            scan(sample_formats[f], out.data + first, out.len - first, 4096, &off, &len), TC_OK);
         assert_int_equal(off, 0);
         assert_int_equal(len, out.len - first);
         /* the message fills the limit exactly, and one byte less */
-        assert_int_equal(scan(formats[f], out.data, out.len, first, &off, &len), TC_OK);
-        assert_int_equal(scan(formats[f], out.data, first - 1, first - 1, &off, &len), TC_ELIMIT);
-        assert_int_equal(scan(formats[f], out.data, first, first - 1, &off, &len), TC_ELIMIT);
-        assert_int_equal(scan(formats[f], out.data, first - 2, first - 1, &off, &len), TC_AGAIN);
+        assert_int_equal(scan(sample_formats[f], out.data, out.len, first, &off, &len), TC_OK);
+        assert_int_equal(scan(sample_formats[f], out.data, first - 1, first - 1, &off, &len),
+                         TC_ELIMIT);
+        assert_int_equal(scan(sample_formats[f], out.data, first, first - 1, &off, &len),
+                         TC_ELIMIT);
+        assert_int_equal(scan(sample_formats[f], out.data, first - 2, first - 1, &off, &len),
+                         TC_AGAIN);
         tc_buf_deinit(&out);
     }
 }
@@ -308,34 +286,36 @@ scan_in_pieces(const tc_proto_ops_t *ops, const tc_buf_t *msg, size_t piece)
     return reads;
 }
 
-/* Every piece size gives the same message as one scan, in both formats. */
+/* Every piece size gives the same message as one scan, in both sample_formats. */
 static void
 test_resume_every_piece(void **state)
 {
     (void)state;
-    for (size_t f = 0; f < TC_ARRAY_LEN(formats); f++) {
+    for (size_t f = 0; f < TC_ARRAY_LEN(sample_formats); f++) {
         tc_buf_t out;
         tc_buf_init(&out);
         tc_proto_t p;
-        tc_proto_init(&p, formats[f], NULL, 0, &out);
+        tc_proto_init(&p, sample_formats[f], NULL, 0, &out);
         write_big_call(&p, 3);
         size_t first = out.len;
-        write_call(&p, 2);
+        write_sample_call(&p, 2);
         size_t off;
         size_t len;
-        assert_int_equal(scan(formats[f], out.data, out.len, 4096, &off, &len), TC_OK);
+        assert_int_equal(scan(sample_formats[f], out.data, out.len, 4096, &off, &len), TC_OK);
         assert_int_equal(len, first);
         tc_buf_t one = {out.data, first, first};
         for (size_t piece = 1; piece <= first; piece++) {
-            (void)scan_in_pieces(formats[f], &one, piece);
+            (void)scan_in_pieces(sample_formats[f], &one, piece);
         }
         /* a state carried on past a refusal point refuses the same way */
         tc_proto_skip_state_t st;
         tc_proto_skip_state_init(&st);
-        assert_int_equal(T->scan_resume(formats[f], &st, out.data, first / 2, 4096, &off, &len),
-                         TC_AGAIN);
-        assert_int_equal(T->scan_resume(formats[f], &st, out.data, out.len, first - 1, &off, &len),
-                         TC_ELIMIT);
+        assert_int_equal(
+            T->scan_resume(sample_formats[f], &st, out.data, first / 2, 4096, &off, &len),
+            TC_AGAIN);
+        assert_int_equal(
+            T->scan_resume(sample_formats[f], &st, out.data, out.len, first - 1, &off, &len),
+            TC_ELIMIT);
         tc_buf_deinit(&out);
     }
 }
@@ -349,13 +329,13 @@ static void
 test_resume_linear_work(void **state)
 {
     (void)state;
-    for (size_t f = 0; f < TC_ARRAY_LEN(formats); f++) {
-        tc_proto_ops_t ops = counting(formats[f]);
+    for (size_t f = 0; f < TC_ARRAY_LEN(sample_formats); f++) {
+        tc_proto_ops_t ops = counting(sample_formats[f]);
         tc_buf_t out;
         tc_buf_init(&out);
         tc_proto_t p;
-        tc_proto_init(&p, formats[f], NULL, 0, &out);
-        uint32_t n = formats[f] == &tc_proto_binary ? 16384 : 32768;
+        tc_proto_init(&p, sample_formats[f], NULL, 0, &out);
+        uint32_t n = sample_formats[f] == &tc_proto_binary ? 16384 : 32768;
         write_big_call(&p, n);
         assert_in_range(out.len, 1u << 20, 2u << 20);
         /* one scan of the whole message: the reader calls a message needs */

@@ -3,6 +3,7 @@
  * Unit tests for transport/conn.c: a connection over a socketpair on its own
  * event base, fed whole messages and messages in pieces.
  */
+#include "sample_call.h"
 #include "tc_test.h"
 
 #include "core/buf.h"
@@ -84,48 +85,22 @@ send_bytes(fixture_t *f, const uint8_t *data, size_t len)
     assert_false(f->closed);
 }
 
-/* A call with a struct argument holding a string, a list and a bool. */
-static void
-write_call(tc_proto_t *p, int32_t seqid)
-{
-    const tc_proto_ops_t *ops = p->ops;
-    ops->write_message_begin(p, "echo", 4, TC_MSG_CALL, seqid);
-    ops->write_struct_begin(p);
-    ops->write_field_begin(p, TC_TTYPE_STRUCT, 1);
-    ops->write_struct_begin(p);
-    ops->write_field_begin(p, TC_TTYPE_STRING, 1);
-    ops->write_binary(p, "hello", 5);
-    ops->write_field_begin(p, TC_TTYPE_LIST, 2);
-    ops->write_list_begin(p, TC_TTYPE_I64, 3);
-    ops->write_i64(p, 1);
-    ops->write_i64(p, -1);
-    ops->write_i64(p, INT64_MAX);
-    ops->write_field_begin(p, TC_TTYPE_BOOL, 3);
-    ops->write_bool(p, true);
-    ops->write_field_stop(p);
-    ops->write_struct_end(p);
-    ops->write_field_stop(p);
-    ops->write_struct_end(p);
-}
-
-static const tc_proto_ops_t *const formats[] = {&tc_proto_binary, &tc_proto_compact};
-
 /* Buffered messages that each arrive whole, alone or several to a read: no skip state. */
 static void
 test_whole_messages_no_skip_state(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+    for (size_t i = 0; i < TC_ARRAY_LEN(sample_formats); i++) {
         tc_buf_t out;
         tc_buf_init(&out);
         tc_proto_t p;
-        tc_proto_init(&p, formats[i], NULL, 0, &out);
-        write_call(&p, 1);
+        tc_proto_init(&p, sample_formats[i], NULL, 0, &out);
+        write_sample_call(&p, 1);
         size_t one = out.len;
-        write_call(&p, 2);
-        write_call(&p, 3);
+        write_sample_call(&p, 2);
+        write_sample_call(&p, 3);
         fixture_t f;
-        start(&f, &tc_transport_buffered, formats[i]);
+        start(&f, &tc_transport_buffered, sample_formats[i]);
         send_bytes(&f, out.data, out.len);
         for (size_t at = 0; at < out.len; at += one) {
             send_bytes(&f, out.data + at, one);
@@ -147,17 +122,17 @@ static void
 test_pieces_make_skip_state_once(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+    for (size_t i = 0; i < TC_ARRAY_LEN(sample_formats); i++) {
         tc_buf_t out;
         tc_buf_init(&out);
         tc_proto_t p;
-        tc_proto_init(&p, formats[i], NULL, 0, &out);
-        write_call(&p, 1);
+        tc_proto_init(&p, sample_formats[i], NULL, 0, &out);
+        write_sample_call(&p, 1);
         size_t one = out.len;
-        write_call(&p, 2);
+        write_sample_call(&p, 2);
         for (size_t cut = 1; cut < out.len; cut++) {
             fixture_t f;
-            start(&f, &tc_transport_buffered, formats[i]);
+            start(&f, &tc_transport_buffered, sample_formats[i]);
             send_bytes(&f, out.data, cut);
             assert_int_equal(f.messages, cut >= one ? 1 : 0);
             size_t sent = cut;
@@ -275,13 +250,13 @@ static void
 test_pieces_linear_work(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
-        tc_proto_ops_t ops = counting(formats[i]);
+    for (size_t i = 0; i < TC_ARRAY_LEN(sample_formats); i++) {
+        tc_proto_ops_t ops = counting(sample_formats[i]);
         tc_buf_t out;
         tc_buf_init(&out);
         tc_proto_t p;
-        tc_proto_init(&p, formats[i], NULL, 0, &out);
-        write_big_call(&p, formats[i] == &tc_proto_binary ? 48000 : 65536);
+        tc_proto_init(&p, sample_formats[i], NULL, 0, &out);
+        write_big_call(&p, sample_formats[i] == &tc_proto_binary ? 48000 : 65536);
         assert_in_range(out.len, 1u << 20, 2u << 20);
         size_t off;
         size_t len;
