@@ -310,6 +310,10 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
         tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s", c->peer, why);
         return rc;
     }
+    if (TC_UNLIKELY(c->protocol != h->protocol)) {
+        /* each frame names its protocol: say which, once, and again if it changes */
+        tc_log(TC_LOG_DEBUG, "%s: THeader carries %s", c->peer, h->protocol->name);
+    }
     c->protocol = h->protocol;
     h->body.len = 0;
     rc = c->_s->handler->message(c, h->payload, h->payload_len, &h->body, c->owner);

@@ -125,6 +125,9 @@ def settings(cell, handler):
 
 DETECTED = re.compile(r"\[debug\] \S+: ((?:buffered|framed) (?:binary|compact)|header)"
                       r"(?: \(non-strict\))?$", re.M)
+# A THeader connection's first frame, and any later one that changes it,
+# names the protocol inside.
+CARRIES = re.compile(r"\[debug\] \S+: THeader carries (\S+)$", re.M)
 
 
 def detection_error(cell, log):
@@ -136,6 +139,13 @@ def detection_error(cell, log):
     wrong = sorted(set(f for f in seen if f != cell.detect))
     if wrong:
         return "the server detected %s, not %s" % (", ".join(wrong), cell.detect)
+    if cell.transport == "header":
+        inside = CARRIES.findall(log)
+        if len(inside) < len(seen):
+            return "%d THeader connections, %d said what they carry" % (len(seen), len(inside))
+        wrong = sorted(set(p for p in inside if p != cell.protocol))
+        if wrong:
+            return "THeader carried %s, not %s" % (", ".join(wrong), cell.protocol)
     return None
 
 
