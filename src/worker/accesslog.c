@@ -152,12 +152,12 @@ format_line(char *buf, size_t cap, const char *format, const char *peer, const t
              * name no service took is shown as sent, its colon as a dot.
              * The client's bytes are escaped: a name cannot end the line.
              */
-            const char *colon = memchr(info->method, ':', info->method_len);
+            const char *colon = NULL;
             if (info->service != NULL) {
                 put_str(buf, cap, &n, info->service);
                 put(buf, cap, &n, ".", 1);
                 put_escaped(buf, cap, &n, info->method, info->method_len);
-            } else if (colon == NULL) {
+            } else if ((colon = memchr(info->method, ':', info->method_len)) == NULL) {
                 put_escaped(buf, cap, &n, info->method, info->method_len);
             } else {
                 size_t k = (size_t)(colon - info->method);

@@ -610,7 +610,6 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, 
     }
     /* dealt out one by one: every target gets its share at once */
     struct tc_conn_list batch[TC_LOOP_SPREAD_MAX];
-    int nmoved[TC_LOOP_SPREAD_MAX] = {0};
     nto = nto < TC_LOOP_SPREAD_MAX ? nto : TC_LOOP_SPREAD_MAX;
     for (int i = 0; i < nto; i++) {
         TAILQ_INIT(&batch[i]);
@@ -624,7 +623,6 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, 
             TAILQ_REMOVE(&from->conns, c, link);
             atomic_fetch_sub(&from->nconns, 1);
             TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
-            nmoved[moved % nto]++;
             moved++;
         }
         c = next;
@@ -634,7 +632,7 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, 
     pthread_mutex_unlock(&from->lock);
     for (int i = 0; i < nto; i++) {
         bool accept_here = pass_accept && i == 0;
-        if (nmoved[i] == 0 && !accept_here) {
+        if (TAILQ_EMPTY(&batch[i]) && !accept_here) {
             continue;
         }
         pthread_mutex_lock(&to[i]->inq_lock);
