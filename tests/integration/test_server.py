@@ -338,6 +338,25 @@ class LimitsTest(unittest.TestCase):
                 time.sleep(0.5)
             trans.close()
 
+    def echo_read_slowly(self, srv, size, rate, slow):
+        """An echo of `size` bytes on a new connection with a 16 KiB receive
+        buffer, its first `slow` bytes read at `rate` bytes/s; then a second
+        call on the same connection. Returns the socket and the reader."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.settimeout(5)
+        s.connect(("127.0.0.1", srv.port))
+        reader = _SlowReader(s, 16384, rate, slow)
+        proto = TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(reader))
+        for seqid, text in ((1, "x" * size), (2, "again")):
+            s.sendall(encode_call("echo", seqid, self.S.echo_args(s=text)))
+            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, seqid))
+            result = self.S.echo_result()
+            result.read(proto)
+            self.assertEqual(result.success, text)
+        return s, reader
+
     def test_client_timeout_spares_a_slow_reader(self):
         # an 11 MiB reply whose first 6 MiB are read at 2 MiB/s, 16 KiB at a
         # time: for 3 s every write of the server makes progress (the kernel
@@ -345,26 +364,8 @@ class LimitsTest(unittest.TestCase):
         # tcp_wmem, has drained), but the reply does not fit the socket
         # buffers (the client's is small) until the client speeds up, 1 s
         # after client_timeout
-        size = 11 << 20
         with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 2\n")) as srv:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.addCleanup(s.close)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-            s.settimeout(5)
-            s.connect(("127.0.0.1", srv.port))
-            s.sendall(encode_call("echo", 1, self.S.echo_args(s="x" * size)))
-            reader = _SlowReader(s, 16384, 2 << 20, 6 << 20)
-            proto = TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(reader))
-            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 1))
-            result = self.S.echo_result()
-            result.read(proto)
-            self.assertEqual(result.success, "x" * size)
-            # the connection still serves calls
-            s.sendall(encode_call("echo", 2, self.S.echo_args(s="again")))
-            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 2))
-            result = self.S.echo_result()
-            result.read(proto)
-            self.assertEqual(result.success, "again")
+            self.echo_read_slowly(srv, 11 << 20, 2 << 20, 6 << 20)
 
     def test_client_timeout_spares_a_reader_of_what_the_kernel_holds(self):
         # a 1 MiB reply fits loopback TCP's socket buffers at once (the
@@ -374,24 +375,8 @@ class LimitsTest(unittest.TestCase):
         # idle sweep finds the kernel holding less of it: not silent.
         size = 1 << 20
         with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 0.5\n")) as srv:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.addCleanup(s.close)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-            s.settimeout(5)
-            s.connect(("127.0.0.1", srv.port))
-            s.sendall(encode_call("echo", 1, self.S.echo_args(s="y" * size)))
-            reader = _SlowReader(s, 16384, 512 << 10, 2 * size)
-            proto = TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(reader))
-            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 1))
-            result = self.S.echo_result()
-            result.read(proto)
-            self.assertEqual(result.success, "y" * size)
+            s, reader = self.echo_read_slowly(srv, size, 512 << 10, 2 * size)
             self.assertGreater(time.monotonic() - reader.t0, 1.5)
-            s.sendall(encode_call("echo", 2, self.S.echo_args(s="again")))
-            self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, 2))
-            result = self.S.echo_result()
-            result.read(proto)
-            self.assertEqual(result.success, "again")
             # a client that stops reading is still closed: after two looks
             # that find nothing taken, what the kernel holds, then the end
             s.sendall(encode_call("echo", 3, self.S.echo_args(s="z" * size)))

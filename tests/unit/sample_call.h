@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The call the transport tests (test_buffered.c, test_conn.c) cut, scan and
- * send in pieces: nested enough for the buffered scanner to have state to
- * keep (a struct inside the arguments, a list, a bool), in both formats.
+ * What the transport tests (test_buffered.c, test_conn.c) share: the call
+ * they cut, scan and send in pieces, nested enough for the buffered scanner
+ * to have state to keep (a struct inside the arguments, a list, a bool), in
+ * both formats; and protocol readers that count their calls.
  */
 #ifndef TC_TEST_SAMPLE_CALL_H
 #define TC_TEST_SAMPLE_CALL_H
@@ -36,5 +37,57 @@ write_sample_call(tc_proto_t *p, int32_t seqid)
 }
 
 static const tc_proto_ops_t *const sample_formats[] = {&tc_proto_binary, &tc_proto_compact};
+
+/* Readers that count their calls: the work a scan does, whatever the clock says. */
+static unsigned long reads;
+static const tc_proto_ops_t *counted;
+
+static inline int
+count_field_begin(tc_proto_t *p, uint8_t *type, int16_t *id)
+{
+    reads++;
+    return counted->read_field_begin(p, type, id);
+}
+
+static inline int
+count_binary(tc_proto_t *p, const uint8_t **s, uint32_t *len)
+{
+    reads++;
+    return counted->read_binary(p, s, len);
+}
+
+static inline int
+count_list_begin(tc_proto_t *p, uint8_t *etype, uint32_t *n)
+{
+    reads++;
+    return counted->read_list_begin(p, etype, n);
+}
+
+static inline int
+count_map_begin(tc_proto_t *p, uint8_t *kt, uint8_t *vt, uint32_t *n)
+{
+    reads++;
+    return counted->read_map_begin(p, kt, vt, n);
+}
+
+static inline int
+count_i64(tc_proto_t *p, int64_t *v)
+{
+    reads++;
+    return counted->read_i64(p, v);
+}
+
+static inline tc_proto_ops_t
+counting(const tc_proto_ops_t *ops)
+{
+    tc_proto_ops_t c = *ops;
+    counted = ops;
+    c.read_field_begin = count_field_begin;
+    c.read_binary = count_binary;
+    c.read_list_begin = count_list_begin;
+    c.read_map_begin = count_map_begin;
+    c.read_i64 = count_i64;
+    return c;
+}
 
 #endif /* TC_TEST_SAMPLE_CALL_H */

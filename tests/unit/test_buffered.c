@@ -212,58 +212,6 @@ write_big_call(tc_proto_t *p, uint32_t n)
     ops->write_struct_end(p);
 }
 
-/* Readers that count their calls: the work a scan does, whatever the clock says. */
-static unsigned long reads;
-static const tc_proto_ops_t *counted;
-
-static int
-count_field_begin(tc_proto_t *p, uint8_t *type, int16_t *id)
-{
-    reads++;
-    return counted->read_field_begin(p, type, id);
-}
-
-static int
-count_binary(tc_proto_t *p, const uint8_t **s, uint32_t *len)
-{
-    reads++;
-    return counted->read_binary(p, s, len);
-}
-
-static int
-count_list_begin(tc_proto_t *p, uint8_t *etype, uint32_t *n)
-{
-    reads++;
-    return counted->read_list_begin(p, etype, n);
-}
-
-static int
-count_map_begin(tc_proto_t *p, uint8_t *kt, uint8_t *vt, uint32_t *n)
-{
-    reads++;
-    return counted->read_map_begin(p, kt, vt, n);
-}
-
-static int
-count_i64(tc_proto_t *p, int64_t *v)
-{
-    reads++;
-    return counted->read_i64(p, v);
-}
-
-static tc_proto_ops_t
-counting(const tc_proto_ops_t *ops)
-{
-    tc_proto_ops_t c = *ops;
-    counted = ops;
-    c.read_field_begin = count_field_begin;
-    c.read_binary = count_binary;
-    c.read_list_begin = count_list_begin;
-    c.read_map_begin = count_map_begin;
-    c.read_i64 = count_i64;
-    return c;
-}
-
 /*
  * A message arriving in pieces, scanned the way transport/conn.c does:
  * one state, TC_AGAIN for every prefix, then the message found whole.

@@ -182,42 +182,6 @@ test_framed_no_skip_state(void **state)
 
 /* ---- the work of a message in pieces ---- */
 
-/* Readers that count their calls: the work a scan does, whatever the clock says. */
-static unsigned long reads;
-static const tc_proto_ops_t *counted;
-
-static int
-count_field_begin(tc_proto_t *p, uint8_t *type, int16_t *id)
-{
-    reads++;
-    return counted->read_field_begin(p, type, id);
-}
-
-static int
-count_binary(tc_proto_t *p, const uint8_t **s, uint32_t *len)
-{
-    reads++;
-    return counted->read_binary(p, s, len);
-}
-
-static int
-count_list_begin(tc_proto_t *p, uint8_t *etype, uint32_t *n)
-{
-    reads++;
-    return counted->read_list_begin(p, etype, n);
-}
-
-static tc_proto_ops_t
-counting(const tc_proto_ops_t *ops)
-{
-    tc_proto_ops_t c = *ops;
-    counted = ops;
-    c.read_field_begin = count_field_begin;
-    c.read_binary = count_binary;
-    c.read_list_begin = count_list_begin;
-    return c;
-}
-
 /* A call whose argument is a list of 'n' structs, each a string and an i64. */
 static void
 write_big_call(tc_proto_t *p, uint32_t n)
