@@ -745,6 +745,7 @@ header_to_front(tc_buf_t *out, size_t at, size_t body_end)
 {
     size_t hlen = out->len - body_end;
     uint8_t hdr[16]; /* a set or map header is at most 6 bytes in either protocol */
+    TC_ASSERT(hlen <= sizeof(hdr));
     memcpy(hdr, out->data + body_end, hlen);
     memmove(out->data + at + hlen, out->data + at, body_end - at);
     memcpy(out->data + at, hdr, hlen);
