@@ -33,6 +33,14 @@
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
+/* The kernel holds bytes of the client's not read yet: a call may be in them. */
+static bool
+unread(const tc_conn_t *c)
+{
+    int n = 0;
+    return ioctl(c->_fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 double
 tc_conn_now(void)
 {
@@ -148,7 +156,16 @@ void
 tc_conn_close_when_done(tc_conn_t *c)
 {
     c->_close_when_done = true;
-    if (tc_conn_idle(c)) {
+    if (c->_heard && tc_conn_idle(c) && !unread(c)) {
+        tc_conn_close(c, NULL);
+    }
+}
+
+void
+tc_conn_close_if_idle(tc_conn_t *c)
+{
+    c->_close_when_done = true;
+    if (tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL);
     }
 }
@@ -451,6 +468,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     if (n > 0) {
         c->_in.len += (size_t)n;
         c->last_io = tc_conn_now();
+        c->_heard = true;
         process(c);
     } else if (n == 0) {
         tc_conn_close(c, c->_in.len ? "peer closed in the middle of a message" : NULL);

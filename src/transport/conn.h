@@ -65,6 +65,7 @@ struct tc_conn {
     bool _in_cb;  /* inside one of our callbacks: defer the free */
     bool _closed; /* closed, free pending */
     bool _close_when_done;
+    bool _heard;   /* a byte came from the client: it is not waiting to send its first call */
     bool _writing; /* EV_WRITE is armed */
     bool _stalled; /* whole messages wait in _in until the replies owed drain */
     int _outq;     /* reply bytes the kernel held when client_timeout looked; 0: not looked */
@@ -101,8 +102,17 @@ void tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg);
 
 /* True when no partial message is buffered and no reply is waiting to be written. */
 bool tc_conn_idle(const tc_conn_t *c);
-/* Close once every reply owed is written (graceful stop). */
+/*
+ * Graceful stop: close once every reply owed is written. An idle
+ * connection is closed at once unless a call may be on its way: the kernel
+ * holds bytes not read yet, or the client has sent nothing since it
+ * connected (it connected to make a call, and closing now would reset it).
+ * Such a connection is closed right after that call's reply; to stop
+ * waiting for it, tc_conn_close_if_idle().
+ */
 void tc_conn_close_when_done(tc_conn_t *c);
+/* Close now if idle, however new, unless the kernel holds bytes not read yet. */
+void tc_conn_close_if_idle(tc_conn_t *c);
 
 /*
  * For client_timeout, when no read or write has moved bytes for a while:

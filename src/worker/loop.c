@@ -51,6 +51,7 @@ struct tc_loop {
     struct event *sweep;        /* client_timeout */
     struct event *wake;         /* incoming connections or accept turn from the watchdog */
     struct event *stop;
+    struct event *first_call; /* graceful stop: ends the wait for first calls */
     pthread_mutex_t inq_lock;
     struct tc_conn_list incoming; /* guarded by 'inq_lock' */
     bool take_accept;             /* guarded by 'inq_lock' */
@@ -83,6 +84,12 @@ set_accepting(tc_loop_t *lp, bool on)
         }
     }
 }
+
+/*
+ * Graceful stop: how long a connection that has sent nothing yet is kept
+ * for its first call (it was accepted just before the stop).
+ */
+#define FIRST_CALL_WAIT_S 1
 
 /* ---- worker_connections ---- */
 
@@ -363,6 +370,26 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/*
+ * Graceful stop: every connection closes once its replies are written. One
+ * accepted just now that has not sent its first call yet is waiting to (a
+ * reset would fail that call), so it gets FIRST_CALL_WAIT_S for it.
+ */
+static void
+drain(tc_loop_t *lp)
+{
+    tc_conn_t *c = TAILQ_FIRST(&lp->conns);
+    while (c != NULL) {
+        tc_conn_t *next = TAILQ_NEXT(c, link);
+        tc_conn_close_when_done(c);
+        c = next;
+    }
+    if (atomic_load(&lp->nconns) > 0 && !evtimer_pending(lp->first_call, NULL)) {
+        struct timeval tv = {FIRST_CALL_WAIT_S, 0};
+        evtimer_add(lp->first_call, &tv);
+    }
+}
+
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -381,7 +408,9 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         add_conn(lp, c);
         tc_conn_attach(c, lp->base, lp);
     }
-    if (take && !atomic_load(&lp->shared->stopping)) {
+    if (atomic_load(&lp->shared->stopping)) {
+        drain(lp); /* handed over as this loop stopped */
+    } else if (take) {
         set_accepting(lp, true);
     }
 }
@@ -394,14 +423,24 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     tc_loop_t *lp = arg;
     set_accepting(lp, false);
     event_del(lp->accept_retry);
+    drain(lp);
+    if (atomic_load(&lp->nconns) == 0) {
+        event_base_loopbreak(lp->base);
+    }
+}
+
+/* The wait for first calls is over: close every connection still idle. */
+static void
+on_first_call_wait(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
     tc_conn_t *c = TAILQ_FIRST(&lp->conns);
     while (c != NULL) {
         tc_conn_t *next = TAILQ_NEXT(c, link);
-        tc_conn_close_when_done(c);
+        tc_conn_close_if_idle(c);
         c = next;
-    }
-    if (atomic_load(&lp->nconns) == 0) {
-        event_base_loopbreak(lp->base);
     }
 }
 
@@ -438,6 +477,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     lp->resume = event_new(lp->base, -1, 0, accept_retry, lp);
     lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
     lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
+    lp->first_call = evtimer_new(lp->base, on_first_call_wait, lp);
     if (shared->cfg->client_timeout > 0) {
         double t = shared->cfg->client_timeout;
         double period = t < 2.0 ? t / 4.0 : 0.5;
@@ -511,6 +551,7 @@ tc_loop_free(tc_loop_t *lp)
     event_free(lp->resume);
     event_free(lp->wake);
     event_free(lp->stop);
+    event_free(lp->first_call);
     if (lp->sweep != NULL) {
         event_free(lp->sweep);
     }

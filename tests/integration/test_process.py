@@ -6,9 +6,12 @@ once. Every wait is bounded; every call is counted."""
 
 import os
 import signal
+import socket
 import threading
 import time
 import unittest
+
+from thrift.transport import TTransport
 
 import harness
 import loadgen
@@ -96,6 +99,36 @@ class ProcessTest(unittest.TestCase):
             self.assertIn("Handling signal: term", log)
             self.assertIn("Shutting down: Master", log)
             self.assertNotIn("killing it", log)
+        finally:
+            srv.stop()
+
+    def test_term_answers_the_first_call_of_a_new_connection(self):
+        # A connection accepted just before the stop has not sent its call
+        # yet: the stopping worker waits for it (up to 1 s) and answers it,
+        # where closing it at once would reset the call. One that has
+        # already made its calls and is idle is closed at once.
+        srv = harness.Server(settings("workers = 1\nthreads = 2\n"))
+        try:
+            fresh, fresh_trans = harness.client(self.S, srv.port)  # connected, nothing sent
+            used, used_trans = harness.client(self.S, srv.port)
+            self.assertEqual(used.echo("used"), "used")
+            silent = socket.create_connection(("127.0.0.1", srv.port))  # never sends
+            time.sleep(0.3)  # accepted, even under a sanitizer
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            self.assertTrue(harness.wait_log(srv, "worker 0: graceful stop"), srv.log())
+            time.sleep(0.2)
+            self.assertEqual(fresh.echo("fresh"), "fresh")
+            self.assertEqual(srv.proc.wait(10), 0, srv.log())
+            # the silent one held the stop for the 1 s wait, not graceful_timeout's 30
+            self.assertLess(time.monotonic() - t0, 8)
+            with self.assertRaises(TTransport.TTransportException):
+                used.echo("again")  # closed at the stop, idle
+            silent.settimeout(5)
+            self.assertEqual(silent.recv(1), b"")  # closed after the wait, not reset
+            silent.close()
+            fresh_trans.close()
+            used_trans.close()
         finally:
             srv.stop()
 

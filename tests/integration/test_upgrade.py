@@ -201,11 +201,18 @@ class UpgradeTest(unittest.TestCase):
                 text = f.read()
             self.assertIn("Listening at: 127.0.0.1:%d" % port, text)
             lsock.close()  # the server's copy serves on
-            self.assertEqual(self.echo(port), "x")
+
+            def echo():  # a failed call shows the server's log
+                try:
+                    return self.echo(port)
+                except Exception as e:
+                    with open(log) as f:
+                        raise AssertionError("%r; the server's log:\n%s" % (e, f.read())) from e
+            self.assertEqual(echo(), "x")
             proc.send_signal(signal.SIGHUP)
             self.assertEqual(notify.recv(256), b"RELOADING=1")
             self.assertEqual(notify.recv(256), b"READY=1")
-            self.assertEqual(self.echo(port), "x")
+            self.assertEqual(echo(), "x")
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(notify.recv(256), b"STOPPING=1")
             self.assertEqual(proc.wait(15), 0)

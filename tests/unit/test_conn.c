@@ -246,6 +246,105 @@ test_pieces_linear_work(void **state)
     }
 }
 
+/* ---- graceful stop ---- */
+
+/* One framed binary call of the sample, for the stop tests. */
+static size_t
+sample(tc_buf_t *out, int32_t seqid)
+{
+    tc_proto_t p;
+    tc_proto_init(&p, &tc_proto_binary, NULL, 0, out);
+    write_sample_call(&p, seqid);
+    return out->len;
+}
+
+/*
+ * The loop runs once; the client's bytes (if any) are read and handled.
+ * 1: no event left, the connection closed.
+ */
+static void
+run_once(fixture_t *f)
+{
+    assert_in_range(event_base_loop(f->base, EVLOOP_NONBLOCK), 0, 1);
+}
+
+/* A connection that made its calls and is idle, with nothing unread: closed at once. */
+static void
+test_stop_closes_an_idle_connection(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    tc_buf_init(&call);
+    sample(&call, 1);
+    fixture_t f;
+    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    send_bytes(&f, call.data, call.len);
+    assert_int_equal(f.messages, 1);
+    tc_conn_close_when_done(f.c);
+    assert_true(f.closed);
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
+/*
+ * One that has sent nothing yet is waiting to send its first call: kept,
+ * and closed right after that call; or by tc_conn_close_if_idle() if the
+ * call never comes.
+ */
+static void
+test_stop_waits_for_a_first_call(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    tc_buf_init(&call);
+    sample(&call, 1);
+    fixture_t f;
+    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    tc_conn_close_when_done(f.c);
+    assert_false(f.closed);
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    run_once(&f);
+    assert_int_equal(f.messages, 1);
+    assert_true(f.closed);
+    stop(&f);
+
+    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    tc_conn_close_when_done(f.c);
+    run_once(&f);
+    assert_false(f.closed);
+    tc_conn_close_if_idle(f.c);
+    assert_true(f.closed);
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
+/*
+ * A call the kernel holds but the loop has not read yet (the stop came
+ * first) was sent before the close: it is read and handled, not reset,
+ * even at the end of the wait.
+ */
+static void
+test_stop_reads_what_the_kernel_holds(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    tc_buf_init(&call);
+    sample(&call, 1);
+    fixture_t f;
+    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    send_bytes(&f, call.data, call.len);
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    tc_conn_close_when_done(f.c);
+    assert_false(f.closed);
+    tc_conn_close_if_idle(f.c);
+    assert_false(f.closed);
+    run_once(&f);
+    assert_int_equal(f.messages, 2);
+    assert_true(f.closed);
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
 int
 main(void)
 {
@@ -254,6 +353,9 @@ main(void)
         cmocka_unit_test(test_pieces_make_skip_state_once),
         cmocka_unit_test(test_framed_no_skip_state),
         cmocka_unit_test(test_pieces_linear_work),
+        cmocka_unit_test(test_stop_closes_an_idle_connection),
+        cmocka_unit_test(test_stop_waits_for_a_first_call),
+        cmocka_unit_test(test_stop_reads_what_the_kernel_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
