@@ -57,18 +57,67 @@ tc_log_open(const char *path)
     return TC_OK;
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence at s[0..left) (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF) that a log may show
+ * as it is, or 0: a stray byte, a C1 control (U+0080-U+009F, NEL among
+ * them) or a line or paragraph separator (U+2028, U+2029), which some
+ * readers take for the end of a line.
+ */
+static size_t
+utf8_shown(const unsigned char *s, size_t left)
+{
+    unsigned char b = s[0];
+    size_t len;
+    unsigned char lo = 0x80; /* the range of the second byte */
+    unsigned char hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
+        len = 2;
+        lo = b == 0xc2 ? 0xa0 : 0x80; /* C2 80-9F: C1 controls */
+    } else if (b >= 0xe0 && b <= 0xef) {
+        len = 3;
+        lo = b == 0xe0 ? 0xa0 : 0x80;
+        hi = b == 0xed ? 0x9f : 0xbf;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        len = 4;
+        lo = b == 0xf0 ? 0x90 : 0x80;
+        hi = b == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (left < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf) {
+            return 0;
+        }
+    }
+    if (b == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+        return 0; /* U+2028, U+2029 */
+    }
+    return len;
+}
+
 size_t
 tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)src;
     size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char b = (unsigned char)src[i];
-        if (b >= 0x20 && b != 0x7f && b != '\\') {
-            if (n == cap) {
+    for (size_t i = 0; i < len;) {
+        unsigned char b = s[i];
+        size_t shown = b >= 0x20 && b < 0x7f && b != '\\' ? 1 : 0;
+        if (b >= 0x80) {
+            shown = utf8_shown(s + i, len - i);
+        }
+        if (shown > 0) {
+            if (cap - n < shown) {
                 break;
             }
-            dst[n++] = (char)b;
+            memcpy(dst + n, s + i, shown);
+            n += shown;
+            i += shown;
             continue;
         }
         if (cap - n < 4) {
@@ -78,6 +127,7 @@ tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
         dst[n++] = 'x';
         dst[n++] = hex[b >> 4];
         dst[n++] = hex[b & 0xf];
+        i++;
     }
     return n;
 }

@@ -33,11 +33,14 @@ void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
 
 /*
  * Copy 'len' bytes a client chose (a name, or an error text quoting one)
- * into 'dst' for a log line: each control byte (0x00-0x1f), DEL (0x7f) and
- * backslash becomes \xHH, every other byte stays, so that the bytes can
- * neither end the line, write one of their own, nor pass for an escape.
- * Writes at most 'cap' bytes and no NUL, never half an escape; returns how
- * many. Any thread.
+ * into 'dst' for a log line: printable ASCII and well-formed UTF-8 stay;
+ * each other byte becomes \xHH: control bytes (0x00-0x1f), DEL (0x7f),
+ * backslash, bytes that are not well-formed UTF-8, and the characters some
+ * readers take for a line break (C1 controls such as NEL, U+2028, U+2029).
+ * So the bytes can neither end the line, write one of their own, nor pass
+ * for an escape, and the log stays valid UTF-8. Writes at most 'cap' bytes
+ * and no NUL, never half an escape or half a character; returns how many.
+ * Any thread.
  */
 size_t tc_log_escape(char *dst, size_t cap, const char *src, size_t len);
 

@@ -48,15 +48,22 @@ R_THEADER = "invalid THeader frame: "
 
 
 def escaped(text):
-    """`text` as the logs show bytes a client chose: each control byte, DEL
-    and backslash as \\xHH (core/log.c, tc_log_escape())."""
-    return "".join("\\x%02x" % ord(ch) if ord(ch) < 0x20 or ch in "\x7f\\" else ch
-                   for ch in text)
+    """`text` as the logs show bytes a client chose (core/log.c,
+    tc_log_escape()): each control byte, DEL and backslash as \\xHH, and the
+    UTF-8 bytes of a C1 control, U+2028 or U+2029 each as \\xHH; other
+    characters as they are."""
+    def one(ch):
+        if ord(ch) < 0x20 or ch in "\x7f\\" or 0x80 <= ord(ch) <= 0x9f or ch in "\u2028\u2029":
+            return "".join("\\x%02x" % b for b in ch.encode("utf-8"))
+        return ch
+    return "".join(one(ch) for ch in text)
 
 
 # A name with every kind of byte that could split or forge a log line, or
-# pass for an escape: CR, LF, ESC (a terminal sequence), DEL, a backslash.
-FORGING = "no\r\n[forged] [1] [info] line\x1b[2J\x7f\\x0a"
+# pass for an escape: CR, LF, ESC (a terminal sequence), DEL, a backslash,
+# NEL and U+2028 (line breaks to some readers, Python's splitlines() among
+# them); and a character that stays as it is.
+FORGING = "no\r\n[forged] [1] [info] line\x1b[2J\x7f\\x0a\u0085[forged] \u2028[forged] \u00e9"
 
 
 def r_invalid(transport, protocol):
@@ -90,7 +97,7 @@ class Binary:
 
     @staticmethod
     def header(name, mtype=CALL, seqid=1, version=0x8001):
-        return (struct.pack(">Ii", (version << 16) | mtype, len(name)) + name.encode()
+        return (struct.pack(">Ii", (version << 16) | mtype, len(name.encode())) + name.encode()
                 + struct.pack(">i", seqid))
 
     @staticmethod
@@ -124,7 +131,7 @@ class Compact:
     @staticmethod
     def header(name, mtype=CALL, seqid=1, version=1):
         return (bytes([0x82, (mtype << 5) | version]) + varint(seqid & 0xFFFFFFFF)
-                + varint(len(name)) + name.encode())
+                + varint(len(name.encode())) + name.encode())
 
     @staticmethod
     def field(ttype, fid):
@@ -695,7 +702,7 @@ class HostileBase:
         self.assertEqual(len(got), 1, "%r: log lines %r" % (case, got))
         self.assertIn(peer + reason, got[0], "%r" % case)
         self.assertIn("[%d]" % self.pid, got[0])
-        self.assertNotRegex(got[0], r"[\x00-\x1f\x7f]", "%r" % case)
+        self.assertNotRegex(got[0], "[\x00-\x1f\x7f-\x9f\u2028\u2029]", "%r" % case)
         self.assertNotIn("\n[forged]", "\n" + self.log_from(offset), "%r" % case)
 
     def test_every_shape(self):

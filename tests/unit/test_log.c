@@ -27,8 +27,42 @@ test_plain_bytes_stay(void **state)
     assert_escapes("", 0, 16, "");
     assert_escapes("echo", 4, 16, "echo");
     assert_escapes("Calculator:add 'x' \"y\" %s ~", 27, 64, "Calculator:add 'x' \"y\" %s ~");
-    /* bytes of 0x80 and up (UTF-8) stay as sent */
-    assert_escapes("h\xc3\xa9\xff", 4, 16, "h\xc3\xa9\xff");
+    /* well-formed UTF-8 stays as sent: 2, 3 and 4 bytes, the first and last of each */
+    assert_escapes("h\xc3\xa9", 3, 16, "h\xc3\xa9");
+    assert_escapes("\xc2\xa0\xdf\xbf", 4, 16, "\xc2\xa0\xdf\xbf");
+    assert_escapes("\xe0\xa0\x80\xef\xbf\xbf", 6, 16, "\xe0\xa0\x80\xef\xbf\xbf");
+    assert_escapes("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", 8, 16, "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf");
+}
+
+/*
+ * What is not well-formed UTF-8 is escaped byte by byte, and so are the
+ * characters some readers take for a line break: the log stays one line
+ * and valid UTF-8.
+ */
+static void
+test_not_utf8_and_line_breaks(void **state)
+{
+    (void)state;
+    /* stray bytes, a lead byte cut short, a lead byte without its continuation */
+    assert_escapes("\xff\x80", 2, 16, "\\xff\\x80");
+    assert_escapes("a\xc3", 2, 16, "a\\xc3");
+    assert_escapes("\xe2\x82z", 3, 16, "\\xe2\\x82z");
+    /* overlong forms, surrogates, beyond U+10FFFF */
+    assert_escapes("\xc0\xaf", 2, 16, "\\xc0\\xaf");
+    assert_escapes("\xe0\x80\xaf", 3, 16, "\\xe0\\x80\\xaf");
+    assert_escapes("\xed\xa0\x80", 3, 16, "\\xed\\xa0\\x80");
+    assert_escapes("\xf4\x90\x80\x80", 4, 32, "\\xf4\\x90\\x80\\x80");
+    /* NEL and the other C1 controls, U+2028, U+2029 */
+    assert_escapes("a\xc2\x85\x62", 4, 16, "a\\xc2\\x85b"); /* \x62: b */
+    assert_escapes("\xc2\x9f", 2, 16, "\\xc2\\x9f");
+    assert_escapes("\xe2\x80\xa8\xe2\x80\xa9", 6, 32, "\\xe2\\x80\\xa8\\xe2\\x80\\xa9");
+    /* U+2027 and U+202A, beside them, stay */
+    assert_escapes("\xe2\x80\xa7\xe2\x80\xaa", 6, 16, "\xe2\x80\xa7\xe2\x80\xaa");
+    /* a character is written whole or not at all */
+    assert_escapes("a\xe2\x82\xac", 4, 3, "a");
+    assert_escapes("a\xe2\x82\xac", 4, 4, "a\xe2\x82\xac");
+    /* the stated worst case is enough */
+    assert_escapes("\xff\xff", 2, TC_LOG_ESCAPED_MAX(2), "\\xff\\xff");
 }
 
 static void
@@ -73,6 +107,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_bytes_stay),
         cmocka_unit_test(test_control_bytes_del_and_backslash),
+        cmocka_unit_test(test_not_utf8_and_line_breaks),
         cmocka_unit_test(test_cut_to_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
