@@ -166,16 +166,8 @@ static int decode_value(ctx_t *c, const tc_type_t *t);
 static void
 push_uuid(lua_State *L, const uint8_t u[16])
 {
-    static const char hex[] = "0123456789abcdef";
-    char s[36];
-    size_t k = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            s[k++] = '-';
-        }
-        s[k++] = hex[u[i] >> 4];
-        s[k++] = hex[u[i] & 15];
-    }
+    char s[TC_UUID_TEXT_LEN];
+    tc_uuid_format(u, s);
     lua_pushlstring(L, s, sizeof(s));
 }
 

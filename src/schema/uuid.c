@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Uuid text to bytes, for the Lua codec and the schema compiler alike: one
- * parser, so a uuid a handler may return and one the IDL may hold as a
- * default are the same set of strings.
+ * Uuid text to bytes and back, for the Lua codec and the schema compiler
+ * alike: one parser, so a uuid a handler may return and one the IDL may
+ * hold as a default are the same set of strings.
  */
 #include "schema/uuid.h"
 
@@ -52,4 +52,18 @@ tc_uuid_parse(const char *s, size_t len, uint8_t out[16])
     }
     memcpy(out, u, 16);
     return TC_OK;
+}
+
+void
+tc_uuid_format(const uint8_t u[16], char out[TC_UUID_TEXT_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[k++] = '-';
+        }
+        out[k++] = hex[u[i] >> 4];
+        out[k++] = hex[u[i] & 15];
+    }
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for schema/uuid.c: the uuid forms accepted and refused. */
+/* Unit tests for schema/uuid.c: the uuid forms accepted and refused, and the one written. */
 #include "tc_test.h"
 
 #include "schema/uuid.h"
@@ -89,6 +89,28 @@ test_refused_chars(void **state)
     assert_refused("00112233-4455-6677-8899-aabbccdd\0eff", 36);
 }
 
+/* The canonical text, and back: every byte value in every position. */
+static void
+test_format(void **state)
+{
+    (void)state;
+    char text[TC_UUID_TEXT_LEN + 1];
+    memset(text, '#', sizeof(text));
+    tc_uuid_format(want, text);
+    assert_int_equal(text[TC_UUID_TEXT_LEN], '#');
+    TC_ASSERT_BYTES(text, "00112233-4455-6677-8899-aabbccddeeff", TC_UUID_TEXT_LEN);
+    for (int b = 0; b < 256; b++) {
+        uint8_t u[16];
+        for (int i = 0; i < 16; i++) {
+            u[i] = (uint8_t)(b + i * 17);
+        }
+        tc_uuid_format(u, text);
+        uint8_t back[16];
+        assert_int_equal(tc_uuid_parse(text, TC_UUID_TEXT_LEN, back), TC_OK);
+        TC_ASSERT_BYTES(back, u, 16);
+    }
+}
+
 int
 main(void)
 {
@@ -96,6 +118,7 @@ main(void)
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_refused_lengths),
         cmocka_unit_test(test_refused_chars),
+        cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
