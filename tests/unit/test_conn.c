@@ -248,14 +248,15 @@ test_pieces_linear_work(void **state)
 
 /* ---- graceful stop ---- */
 
-/* One framed binary call of the sample, for the stop tests. */
-static size_t
-sample(tc_buf_t *out, int32_t seqid)
+/* A buffered binary connection for the stop tests, and one call of the sample in 'call'. */
+static void
+start_stop_test(fixture_t *f, tc_buf_t *call)
 {
+    tc_buf_init(call);
     tc_proto_t p;
-    tc_proto_init(&p, &tc_proto_binary, NULL, 0, out);
-    write_sample_call(&p, seqid);
-    return out->len;
+    tc_proto_init(&p, &tc_proto_binary, NULL, 0, call);
+    write_sample_call(&p, 1);
+    start(f, &tc_transport_buffered, &tc_proto_binary);
 }
 
 /*
@@ -274,10 +275,8 @@ test_stop_closes_an_idle_connection(void **state)
 {
     (void)state;
     tc_buf_t call;
-    tc_buf_init(&call);
-    sample(&call, 1);
     fixture_t f;
-    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    start_stop_test(&f, &call);
     send_bytes(&f, call.data, call.len);
     assert_int_equal(f.messages, 1);
     tc_conn_close_when_done(f.c);
@@ -296,10 +295,8 @@ test_stop_waits_for_a_first_call(void **state)
 {
     (void)state;
     tc_buf_t call;
-    tc_buf_init(&call);
-    sample(&call, 1);
     fixture_t f;
-    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    start_stop_test(&f, &call);
     tc_conn_close_when_done(f.c);
     assert_false(f.closed);
     assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
@@ -328,10 +325,8 @@ test_stop_reads_what_the_kernel_holds(void **state)
 {
     (void)state;
     tc_buf_t call;
-    tc_buf_init(&call);
-    sample(&call, 1);
     fixture_t f;
-    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    start_stop_test(&f, &call);
     send_bytes(&f, call.data, call.len);
     assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
     tc_conn_close_when_done(f.c);
