@@ -53,7 +53,8 @@ typedef struct worker {
     struct idle_loop {
         tc_loop_t *loop;
         int nconns;
-    } * idle; /* the watchdog's scratch: one per loop */
+    } * idle;     /* the watchdog's scratch: one per loop */
+    double *busy; /* the watchdog's scratch: each loop's time in its call, read once a tick */
 } worker_t;
 
 static int
@@ -105,18 +106,17 @@ static bool
 watch(worker_t *w)
 {
     double now = tc_conn_now();
-    bool any_busy = false;
     int nbusy = 0;
     for (int i = 0; i < w->nloops; i++) {
-        nbusy += tc_loop_busy_for(w->loops[i], now) > 0.0;
+        w->busy[i] = tc_loop_busy_for(w->loops[i], now);
+        nbusy += w->busy[i] > 0.0;
     }
     for (int i = 0; i < w->nloops; i++) {
         tc_loop_t *from = w->loops[i];
-        double busy = tc_loop_busy_for(from, now);
+        double busy = w->busy[i];
         if (busy == 0.0) {
             continue;
         }
-        any_busy = true;
         if (busy < STEAL_AFTER) {
             continue;
         }
@@ -135,7 +135,7 @@ watch(worker_t *w)
         int nidle = 0;
         for (int k = 0; k < w->nloops; k++) {
             tc_loop_t *c = w->loops[k];
-            if (k != i && tc_loop_busy_for(c, now) == 0.0) {
+            if (k != i && w->busy[k] == 0.0) {
                 w->idle[nidle].loop = c;
                 w->idle[nidle].nconns = tc_loop_nconns(c);
                 nidle++;
@@ -149,7 +149,7 @@ watch(worker_t *w)
         }
         (void)tc_loop_rebalance(from, to, nto, STEAL_AFTER, now);
     }
-    return any_busy;
+    return nbusy > 0;
 }
 
 static int
@@ -180,6 +180,7 @@ boot(worker_t *w, const tc_worker_args_t *args)
     }
     w->loops = tc_xcalloc((size_t)cfg->threads, sizeof(tc_loop_t *));
     w->idle = tc_xcalloc((size_t)cfg->threads, sizeof(*w->idle));
+    w->busy = tc_xcalloc((size_t)cfg->threads, sizeof(*w->busy));
     w->shared.loops = w->loops;
     w->ncpus = allowed_cpus();
     int naccept = cfg->threads < w->ncpus ? cfg->threads : w->ncpus;
@@ -217,6 +218,7 @@ shutdown_loops(worker_t *w)
     }
     free(w->loops);
     free(w->idle);
+    free(w->busy);
 }
 
 /*
