@@ -6,26 +6,30 @@
 local M = {}
 
 -- kind: int, number, bool, string, enum (one of `values`), list (of strings),
--- services, function. `flag` is the command-line form. `min` bounds numbers.
--- `timeout` kinds accept nil/false for "never".
+-- services, function. `flag` is the command-line form. `min` and `max` bound
+-- numbers (every one has a max, so that the C side's conversions fit; a
+-- number must be finite). `nilable` ones accept nil/false for "never".
+-- `binds`: a list whose items are bind addresses, checked for their form.
+local YEAR = 365 * 24 * 3600
+local INT32_MAX = 2147483647
 M.settings = {
-  { name = "bind", kind = "list", default = { "127.0.0.1:9090" },
+  { name = "bind", kind = "list", default = { "127.0.0.1:9090" }, binds = true,
     doc = "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH or fd://N. Repeatable." },
-  { name = "workers", kind = "int", default = 1, min = 1,
+  { name = "workers", kind = "int", default = 1, min = 1, max = 4096,
     doc = "Worker processes." },
-  { name = "threads", kind = "int", default = 4, min = 1,
+  { name = "threads", kind = "int", default = 4, min = 1, max = 4096,
     doc = "Handler threads per worker, each with its own Lua state." },
   { name = "transport", kind = "enum", default = "auto",
     values = { "auto", "buffered", "framed", "header" },
     doc = "How messages are delimited on a connection; auto: detected per connection." },
   { name = "protocol", kind = "enum", default = "auto", values = { "auto", "binary", "compact" },
     doc = "How values are encoded; auto: detected per connection." },
-  { name = "client_timeout", kind = "number", default = 30, min = 0, nilable = true,
+  { name = "client_timeout", kind = "number", default = 30, min = 0, max = YEAR, nilable = true,
     doc = "Seconds a connection may stay silent between messages, or take to send one; "
       .. "nil or 0: never." },
-  { name = "max_frame_size", kind = "int", default = 16384000, min = 16,
+  { name = "max_frame_size", kind = "int", default = 16384000, min = 16, max = INT32_MAX,
     doc = "Largest frame a framed client may send, in bytes (Apache Thrift's default)." },
-  { name = "max_message_size", kind = "int", default = 16384000, min = 16,
+  { name = "max_message_size", kind = "int", default = 16384000, min = 16, max = INT32_MAX,
     doc = "Largest message, in bytes; also bounds every string and container size." },
   { name = "max_depth", kind = "int", default = 64, min = 1, max = 256,
     doc = "Deepest nesting of structs and containers in a message." },
@@ -45,16 +49,16 @@ M.settings = {
     doc = "The service to serve: { idl = PATH, name = SERVICE, handler = PATH, plugin = PATH }; "
       .. "handler (Lua) or plugin (C, docs/plugins.md) or both." },
   -- process management (docs/operations.md)
-  { name = "graceful_timeout", kind = "number", default = 30, min = 0,
+  { name = "graceful_timeout", kind = "number", default = 30, min = 0, max = YEAR,
     doc = "Seconds a stopping worker gets to finish the calls it has read before SIGKILL." },
-  { name = "timeout", kind = "number", default = 30, min = 0, nilable = true,
+  { name = "timeout", kind = "number", default = 30, min = 0, max = YEAR, nilable = true,
     doc = "Seconds a worker may go without a heartbeat (a handler call stuck this long, "
       .. "or a boot this long) before it is killed and replaced; nil or 0: never." },
-  { name = "max_requests", kind = "int", default = 0, min = 0,
+  { name = "max_requests", kind = "int", default = 0, min = 0, max = INT32_MAX,
     doc = "Calls a worker serves before it restarts gracefully; 0: never." },
-  { name = "max_requests_jitter", kind = "int", default = 0, min = 0,
+  { name = "max_requests_jitter", kind = "int", default = 0, min = 0, max = INT32_MAX,
     doc = "Up to this many calls added at random to max_requests, per worker." },
-  { name = "backlog", kind = "int", default = 2048, min = 1,
+  { name = "backlog", kind = "int", default = 2048, min = 1, max = INT32_MAX,
     doc = "Listen backlog of every bind." },
   { name = "worker_connections", kind = "int", default = 1000, min = 1, max = 1048576,
     doc = "Connections a worker holds at once; past it the worker stops accepting until one "
@@ -177,6 +181,9 @@ local function check(s, v)
       return nil, string.format("expected %s, got %s", k == "int" and "an integer" or "a number",
         type(v) == "number" and tostring(v) or type(v))
     end
+    if v ~= v or v == math.huge or v == -math.huge then
+      return nil, "expected a finite number, got " .. tostring(v)
+    end
     if s.min and v < s.min then
       return nil, string.format("must be at least %s, got %s", s.min, v)
     end
@@ -204,7 +211,7 @@ local function check(s, v)
       type(v) == "string" and ("'" .. v .. "'") or type(v))
   elseif k == "list" then
     if type(v) == "string" then
-      return { v }
+      v = { v }
     end
     if type(v) ~= "table" then
       return nil, "expected a string or a list of strings, got " .. type(v)
@@ -212,6 +219,12 @@ local function check(s, v)
     for i, x in ipairs(v) do
       if type(x) ~= "string" then
         return nil, string.format("item %d: expected a string, got %s", i, type(x))
+      end
+      if s.binds then
+        local ok, why = require("thriftcorn.core").check_bind(x)
+        if not ok then
+          return nil, why
+        end
       end
     end
     return v

@@ -46,11 +46,12 @@
 #define BOOT_WINDOW   1.0 /* a worker that dies younger than this died at boot */
 #define BACKOFF_MIN   0.1 /* first delay after two deaths at boot in a row */
 #define BACKOFF_MAX   5.0
-#define ABORT_GRACE   2.0  /* seconds from SIGABRT (timeout) to SIGKILL */
-#define CHECK_TIMEOUT 30.0 /* seconds the reload check may take */
-#define READY_POLL    0.02 /* how often to look at booting workers, in seconds */
-#define BEAT_POLL     1.0  /* how often to look at heartbeats */
-#define MAX_SIGNALS   32   /* read from the pipe per wake-up */
+#define ABORT_GRACE   2.0   /* seconds from SIGABRT (timeout) to SIGKILL */
+#define CHECK_TIMEOUT 30.0  /* seconds the reload check may take */
+#define READY_POLL    0.02  /* how often to look at booting workers, in seconds */
+#define BEAT_POLL     1.0   /* how often to look at heartbeats */
+#define MAX_SIGNALS   32    /* read from the pipe per wake-up */
+#define POLL_MAX_MS   60000 /* longest wait in poll(): a far deadline is looked at again */
 
 typedef struct sock {
     tc_listener_t l;
@@ -1134,7 +1135,9 @@ next_timeout(const arbiter_t *a)
     if (next <= t) {
         return 0;
     }
-    return (int)((next - t) * 1000.0) + 1;
+    /* a deadline days away (graceful_timeout may be up to a year) is looked at again */
+    double ms = (next - t) * 1000.0;
+    return ms < POLL_MAX_MS ? (int)ms + 1 : POLL_MAX_MS;
 }
 
 static void

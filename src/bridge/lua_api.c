@@ -13,6 +13,7 @@
 #include "protocol/message.h"
 #include "schema/signature.h"
 #include "transport/header.h"
+#include "transport/listener.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -234,6 +235,22 @@ l_realpath(lua_State *L)
     return 1;
 }
 
+/* core.check_bind(spec) -> true | nil, msg: the form of a bind, nothing opened (the config). */
+static int
+l_check_bind(lua_State *L)
+{
+    const char *spec = luaL_checkstring(L, 1);
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_listener_check(spec, &err) != TC_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.sleep(seconds): block the calling thread (a handler's thread only). */
 static int
 l_sleep(lua_State *L)
@@ -309,6 +326,7 @@ l_set_response_header(lua_State *L)
 
 static const luaL_Reg sys_funcs[] = {
     {"realpath", l_realpath},
+    {"check_bind", l_check_bind},
     {"sleep", l_sleep},
     {"request_headers", l_request_headers},
     {"set_response_header", l_set_response_header},

@@ -245,6 +245,25 @@ report(const char *spec, const struct sockaddr *sa, const char *step, int rc, tc
     }
 }
 
+/*
+ * A bracketed host must be an IPv6 address; one of digits and dots only is
+ * meant as an IPv4 address (not a name to look up), so it must read as one.
+ */
+static int
+check_host(const char *spec, const char *host, bool v6, tc_err_t *err)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (v6 && inet_pton(AF_INET6, host, &a6) != 1) {
+        return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv6 address", spec, host);
+    }
+    /* inet_aton(), as getaddrinfo() reads numbers: "127.1" is 127.0.0.1 */
+    if (!v6 && strspn(host, "0123456789.") == strlen(host) && inet_aton(host, &a4) == 0) {
+        return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv4 address", spec, host);
+    }
+    return TC_OK;
+}
+
 static int
 open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_err_t *err)
 {
@@ -253,6 +272,9 @@ open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_e
     unsigned port = 0;
     bool v6;
     int rc = split_host_port(spec, host, &port, &v6, err);
+    if (rc == TC_OK) {
+        rc = check_host(spec, host, v6, err);
+    }
     if (rc != TC_OK) {
         return rc;
     }
@@ -356,21 +378,33 @@ bind_unix(const struct sockaddr_un *sun, int backlog, const char **step)
     return fd;
 }
 
+/* The address of unix:PATH, or TC_EINVAL for a path that cannot be one. */
+static int
+unix_addr(const char *spec, struct sockaddr_un *sun, tc_err_t *err)
+{
+    const char *path = spec + strlen(UNIX_PREFIX);
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    if (*path == '\0') {
+        return tc_err_set(err, TC_EINVAL, "%s: missing path after 'unix:'", spec);
+    }
+    if (strlen(path) >= sizeof(sun->sun_path)) {
+        return tc_err_set(err, TC_EINVAL, "%s: path longer than %zu bytes", spec,
+                          sizeof(sun->sun_path) - 1);
+    }
+    memcpy(sun->sun_path, path, strlen(path) + 1);
+    return TC_OK;
+}
+
 static int
 open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
 {
     const char *path = spec + strlen(UNIX_PREFIX);
     struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (*path == '\0') {
-        return tc_err_set(err, TC_EINVAL, "%s: missing path after 'unix:'", spec);
+    int urc = unix_addr(spec, &sun, err);
+    if (urc != TC_OK) {
+        return urc;
     }
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        return tc_err_set(err, TC_EINVAL, "%s: path longer than %zu bytes", spec,
-                          sizeof(sun.sun_path) - 1);
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
 
     struct stat st;
     if (lstat(path, &st) == 0) {
@@ -479,6 +513,30 @@ open_fd(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
 }
 
 /* ---- public ---- */
+
+int
+tc_listener_check(const char *spec, tc_err_t *err)
+{
+    if (spec == NULL || *spec == '\0') {
+        return tc_err_set(err, TC_EINVAL, "empty bind address: " SPEC_FORMS);
+    }
+    if (strncmp(spec, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0) {
+        struct sockaddr_un sun;
+        return unix_addr(spec, &sun, err);
+    }
+    if (strncmp(spec, FD_PREFIX, strlen(FD_PREFIX)) == 0) {
+        int fd;
+        return parse_fd(spec, spec + strlen(FD_PREFIX), &fd, err);
+    }
+    char host[HOST_MAX];
+    unsigned port;
+    bool v6;
+    int rc = split_host_port(spec, host, &port, &v6, err);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    return check_host(spec, host, v6, err);
+}
 
 int
 tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)

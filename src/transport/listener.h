@@ -32,6 +32,15 @@ int tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *
 int tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool reuse_port,
                         tc_err_t *err) TC_NODISCARD;
 
+/*
+ * Check the form of 'spec' without opening anything (the config check): a
+ * port of 0-65535, an IPv6 address in brackets, a dotted IPv4 address, a
+ * unix path that fits, a descriptor number. A host name is not looked up,
+ * nor an inherited descriptor checked: that happens when the bind opens.
+ * Returns TC_OK or TC_EINVAL with 'err' worded as tc_listener_open() does.
+ */
+int tc_listener_check(const char *spec, tc_err_t *err) TC_NODISCARD;
+
 /* Close the socket; with 'unlink_path', remove its unix socket file too. */
 void tc_listener_close(tc_listener_t *l, bool unlink_path);
 

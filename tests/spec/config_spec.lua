@@ -77,6 +77,41 @@ service PingService {
     assert.matches(":3: max_depth: must be at most 256, got 1000", all)
   end)
 
+  it("rejects numbers that are not finite, and any past its setting's largest", function()
+    local _, errs = config.load(make_config(
+      "graceful_timeout = 0/0\nclient_timeout = 1/0\ntimeout = 1e300\n"
+        .. "max_frame_size = 1 << 40\nworkers = 1 << 33\nthreads = 4097\n" .. SERVICE))
+    assert.equal(6, #errs)
+    local all = table.concat(errs, "\n")
+    assert.matches(":1: graceful_timeout: expected a finite number, got %-?nan", all)
+    assert.matches(":2: client_timeout: expected a finite number, got inf", all)
+    assert.matches(":3: timeout: must be at most 31536000, got 1e%+300", all)
+    assert.matches(":4: max_frame_size: must be at most 2147483647, got 1099511627776", all)
+    assert.matches(":5: workers: must be at most 4096, got 8589934592", all)
+    assert.matches(":6: threads: must be at most 4096, got 4097", all)
+    -- every number has a largest value, so that the C side's conversions fit
+    for _, s in ipairs(config.settings) do
+      if s.kind == "int" or s.kind == "number" then
+        assert.is_number(s.max, s.name .. " has no max")
+      end
+    end
+  end)
+
+  it("checks the form of every bind, in the file and on the command line", function()
+    local _, errs = config.load(make_config(
+      'bind = "127.0.0.1:99999"\n' .. SERVICE))
+    assert.equal(1, #errs)
+    assert.matches(":1: bind: 127%.0%.0%.1:99999: port 99999 out of range %(0%-65535%)", errs[1])
+    _, errs = config.load(make_config(
+      'bind = { "127.0.0.1:0", "999.1.1.1:80", "unix:" }\n' .. SERVICE))
+    assert.matches(":1: bind: 999%.1%.1%.1:80: '999%.1%.1%.1' is not an IPv4 address", errs[1])
+    _, errs = config.load(make_config(SERVICE), { { name = "bind", value = "[::1]9090" } })
+    assert.matches("%-%-bind: %[::1%]9090: expected ':PORT' after ']'", errs[1])
+    -- names are not looked up, nor descriptors checked: that happens when the bind opens
+    assert(config.load(make_config(
+      'bind = { "localhost:0", "host.invalid:9090", "[::]:0", "unix:@x", "fd://3" }\n' .. SERVICE)))
+  end)
+
   it("reports an unknown setting with a suggestion", function()
     local _, errs = config.load(make_config("wokers = 4\n" .. SERVICE))
     assert.matches(":1: unknown setting 'wokers' %(did you mean 'workers'%?%)", errs[1])

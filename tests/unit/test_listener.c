@@ -111,6 +111,22 @@ assert_open_fails(const char *spec, const char *want)
     }
 }
 
+/*
+ * 'spec' is malformed: tc_listener_check() refuses it without opening
+ * anything, with the message tc_listener_open() gives, which contains 'want'.
+ */
+static void
+assert_malformed(const char *spec, const char *want)
+{
+    assert_open_fails(spec, want);
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_check(spec, &err), TC_EINVAL);
+    if (strstr(err.msg, want) == NULL) {
+        fail_msg("'%s': check message '%s' lacks '%s'", spec, err.msg, want);
+    }
+}
+
 /* ---- TCP ---- */
 
 static void
@@ -239,23 +255,43 @@ static void
 test_malformed_specs(void **state)
 {
     (void)state;
-    assert_open_fails("", "empty bind address");
-    assert_open_fails("nohost", "nohost: expected HOST:PORT");
-    assert_open_fails("1.2.3.4:99999", "1.2.3.4:99999: port 99999 out of range");
-    assert_open_fails("[::1", "[::1: missing ']'");
-    assert_open_fails("[::1]9090", "expected ':PORT' after ']'");
-    assert_open_fails("[]:9090", "missing host");
-    assert_open_fails(":9090", "missing host");
-    assert_open_fails("127.0.0.1:", "missing port");
-    assert_open_fails("127.0.0.1:90a", "is not a number");
-    assert_open_fails("127.0.0.1:-1", "is not a number");
-    assert_open_fails("::1:9090", "in brackets");
-    assert_open_fails("[not-v6]:9090", "is not an IPv6 address");
+    assert_malformed("", "empty bind address");
+    assert_malformed("nohost", "nohost: expected HOST:PORT");
+    assert_malformed("1.2.3.4:99999", "1.2.3.4:99999: port 99999 out of range");
+    assert_malformed("[::1", "[::1: missing ']'");
+    assert_malformed("[::1]9090", "expected ':PORT' after ']'");
+    assert_malformed("[]:9090", "missing host");
+    assert_malformed(":9090", "missing host");
+    assert_malformed("127.0.0.1:", "missing port");
+    assert_malformed("127.0.0.1:90a", "is not a number");
+    assert_malformed("127.0.0.1:-1", "is not a number");
+    assert_malformed("::1:9090", "in brackets");
+    assert_malformed("[not-v6]:9090", "is not an IPv6 address");
+    assert_malformed("999.1.1.1:9090", "'999.1.1.1' is not an IPv4 address");
+    assert_malformed("1.2.3.4.5:9090", "is not an IPv4 address");
+    /* a name is looked up only when the bind opens */
     assert_open_fails("host.invalid:9090", "host.invalid:9090: ");
-    assert_open_fails("unix:", "missing path");
-    assert_open_fails("fd://", "missing descriptor number");
-    assert_open_fails("fd://x", "not a descriptor number");
-    assert_open_fails("fd://99999999999", "out of range");
+    assert_malformed("unix:", "missing path");
+    char long_path[200];
+    memset(long_path, 'x', sizeof(long_path) - 1);
+    long_path[sizeof(long_path) - 1] = '\0';
+    char long_spec[256];
+    snprintf(long_spec, sizeof(long_spec), "unix:/%s", long_path);
+    assert_malformed(long_spec, "path longer than");
+    assert_malformed("fd://", "missing descriptor number");
+    assert_malformed("fd://x", "not a descriptor number");
+    assert_malformed("fd://99999999999", "out of range");
+    /* what opens, or may: the check takes it */
+    static const char *const good[] = {
+        "127.0.0.1:0",    "0.0.0.0:65535",     "127.1:9090",       "[::1]:9090",     "[::]:0",
+        "localhost:9090", "host.invalid:9090", "unix:/tmp/x.sock", "unix:@abstract", "fd://3"};
+    for (size_t i = 0; i < TC_ARRAY_LEN(good); i++) {
+        tc_err_t err;
+        tc_err_clear(&err);
+        if (tc_listener_check(good[i], &err) != TC_OK) {
+            fail_msg("'%s' refused: %s", good[i], err.msg);
+        }
+    }
 }
 
 /* ---- unix:PATH ---- */
