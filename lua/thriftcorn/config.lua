@@ -79,6 +79,7 @@ M.settings = {
   { name = "accesslog", kind = "string", default = nil,
     doc = "Where the access log goes (one line per call): a file path, - for stderr, nil: off." },
   { name = "access_log_format", kind = "string", default = "%t %h %m %s %D",
+    placeholders = "thmsDMLp%",
     doc = "Access log line format; see docs/operations.md." },
   { name = "proc_name", kind = "string", default = nil,
     doc = "Name shown in the process titles; nil: the config file's name." },
@@ -199,6 +200,24 @@ local function check(s, v)
   elseif k == "string" then
     if type(v) ~= "string" then
       return nil, "expected a string, got " .. type(v)
+    end
+    if s.placeholders then
+      local at = 1
+      while true do
+        local pos = v:find("%", at, true)
+        if not pos then
+          break
+        end
+        local c = v:sub(pos + 1, pos + 1)
+        if c == "" or not s.placeholders:find(c, 1, true) then
+          local known = s.placeholders:gsub(".", " %%%0"):sub(2)
+          return nil, string.format("%s at byte %d; the placeholders are %s",
+            c == "" and "a '%' with no placeholder after it"
+              or string.format("unknown placeholder '%%%s'", c),
+            pos, known)
+        end
+        at = pos + 2
+      end
     end
     return v
   elseif k == "enum" then

@@ -188,7 +188,7 @@ format_line(char *buf, size_t cap, const char *format, const char *peer, const t
         case '%':
             buf[n++] = '%';
             break;
-        default: /* unknown: kept as written */
+        default: /* unknown (the config refuses them): kept as written */
             buf[n++] = '%';
             if (n < cap) {
                 buf[n++] = *p;

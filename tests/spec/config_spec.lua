@@ -97,6 +97,17 @@ service PingService {
     end
   end)
 
+  it("refuses an access log format with a placeholder it does not know", function()
+    local _, errs = config.load(make_config('access_log_format = "%t %Z"\n' .. SERVICE))
+    assert.matches(":1: access_log_format: unknown placeholder '%%Z' at byte 4; "
+      .. "the placeholders are %%t %%h %%m %%s %%D %%M %%L %%p %%%%", errs[1])
+    _, errs = config.load(make_config('access_log_format = "%m 100%"\n' .. SERVICE))
+    assert.matches(":1: access_log_format: a '%%' with no placeholder after it at byte 7", errs[1])
+    local cfg = assert(config.load(make_config(
+      'access_log_format = "%t %h %m %s %D %M %L %p 100%% [x]"\n' .. SERVICE)))
+    assert.equal("%t %h %m %s %D %M %L %p 100%% [x]", cfg.access_log_format)
+  end)
+
   it("checks the form of every bind, in the file and on the command line", function()
     local _, errs = config.load(make_config(
       'bind = "127.0.0.1:99999"\n' .. SERVICE))
