@@ -87,9 +87,10 @@ set_accepting(tc_loop_t *lp, bool on)
 
 /*
  * Graceful stop: how long a connection that has sent nothing yet is kept
- * for its first call (it was accepted just before the stop).
+ * for its first call (it was accepted just before the stop); at most half
+ * of graceful_timeout, so that the wait never ends in a SIGKILL.
  */
-#define FIRST_CALL_WAIT_S 1
+#define FIRST_CALL_WAIT_S 1.0
 
 /* ---- worker_connections ---- */
 
@@ -373,7 +374,8 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 /*
  * Graceful stop: every connection closes once its replies are written. One
  * accepted just now that has not sent its first call yet is waiting to (a
- * reset would fail that call), so it gets FIRST_CALL_WAIT_S for it.
+ * reset would fail that call), so it gets FIRST_CALL_WAIT_S for it (or
+ * half of graceful_timeout).
  */
 static void
 drain(tc_loop_t *lp)
@@ -385,7 +387,9 @@ drain(tc_loop_t *lp)
         c = next;
     }
     if (atomic_load(&lp->nconns) > 0 && !evtimer_pending(lp->first_call, NULL)) {
-        struct timeval tv = {FIRST_CALL_WAIT_S, 0};
+        double wait = lp->shared->cfg->graceful_timeout / 2;
+        wait = wait < FIRST_CALL_WAIT_S ? wait : FIRST_CALL_WAIT_S;
+        struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
         evtimer_add(lp->first_call, &tv);
     }
 }

@@ -132,6 +132,27 @@ class ProcessTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_first_call_wait_fits_a_short_graceful_timeout(self):
+        # the wait for a first call is at most half of graceful_timeout: a
+        # connection that never sends does not get its worker killed
+        srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 0.6\n"))
+        try:
+            silent = socket.create_connection(("127.0.0.1", srv.port))
+            time.sleep(0.3)  # accepted, even under a sanitizer
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(10), 0, srv.log())
+            self.assertLess(time.monotonic() - t0, 3)
+            log = srv.log()
+            self.assertIn("worker 0 exiting", log)
+            self.assertRegex(log, r"Worker \(pid:\d+\) exited with code 0")
+            self.assertNotIn("killing it", log)
+            silent.settimeout(5)
+            self.assertEqual(silent.recv(1), b"")
+            silent.close()
+        finally:
+            srv.stop()
+
     def test_graceful_timeout_kills_what_is_left(self):
         srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 1\n"))
         try:
