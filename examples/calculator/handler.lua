@@ -1,7 +1,11 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- The Apache Thrift tutorial Calculator, as a thriftcorn Lua handler.
 -- Every handler thread runs its own copy of this module, so `log` is per
--- thread: getStruct finds what calculate stored on the same connection.
+-- thread: getStruct finds what calculate stored in the same thread. A
+-- connection stays on its thread unless a call there blocks it for over
+-- 5 ms (the worker then moves the thread's other connections), so a client
+-- usually finds its own entries; state that must not depend on that
+-- belongs in an external store (docs/handlers.md, "State").
 local thriftcorn = require("thriftcorn")
 local tutorial = thriftcorn.load("tutorial.thrift")
 local shared = tutorial.shared
