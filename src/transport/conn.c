@@ -445,6 +445,27 @@ process(tc_conn_t *c)
     }
 }
 
+/*
+ * The client shut its sending side. A partial message will never be whole;
+ * the calls it sent whole are answered: replies still on their way out are
+ * written (the client may read on), then the connection closes.
+ */
+static void
+end_of_input(tc_conn_t *c)
+{
+    if (c->_in.len > 0) {
+        tc_log(TC_LOG_INFO, "%s: closed: peer closed in the middle of a message", c->peer);
+        c->_in.len = 0;
+        c->msg_since = 0.0;
+    }
+    if (c->_out.len == c->_out_off) {
+        tc_conn_close(c, NULL);
+        return;
+    }
+    event_del(c->_rev); /* the end of input stays readable: do not wake for it again */
+    c->_close_when_done = true;
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -471,7 +492,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
         c->_heard = true;
         process(c);
     } else if (n == 0) {
-        tc_conn_close(c, c->_in.len ? "peer closed in the middle of a message" : NULL);
+        end_of_input(c);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         tc_conn_close(c, tc_strerror(-errno));
     } else if (c->_in.len > 0) {

@@ -19,8 +19,9 @@ typedef struct fixture {
     int client; /* the peer's end of the socketpair */
     tc_conn_t *c;
     tc_conn_settings_t s;
-    size_t messages; /* handed to the owner */
-    size_t bytes;    /* their lengths added up */
+    size_t messages;  /* handed to the owner */
+    size_t bytes;     /* their lengths added up */
+    size_t reply_len; /* bytes of reply each message gets (0: none) */
     bool closed;
 } fixture_t;
 
@@ -29,10 +30,16 @@ on_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *ar
 {
     (void)c;
     (void)msg;
-    (void)out;
     fixture_t *f = arg;
     f->messages++;
     f->bytes += len;
+    if (f->reply_len > 0) {
+        tc_buf_reserve(out, f->reply_len);
+        for (size_t i = 0; i < f->reply_len; i++) {
+            out->data[out->len + i] = (uint8_t)(i % 251);
+        }
+        out->len += f->reply_len;
+    }
     return TC_OK;
 }
 
@@ -340,6 +347,50 @@ test_stop_reads_what_the_kernel_holds(void **state)
     tc_buf_deinit(&call);
 }
 
+/*
+ * A client that sends its calls and shuts its sending side, then reads:
+ * the end of its input comes while a reply is still on its way out (more
+ * than the socket buffers hold). The reply is written whole, then the
+ * connection closes; the end of input is no reason to drop it.
+ */
+static void
+test_half_close_gets_every_reply(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    fixture_t f;
+    start_stop_test(&f, &call);
+    f.reply_len = 4u << 20;
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    assert_int_equal(shutdown(f.client, SHUT_WR), 0);
+    for (int i = 0; i < 4; i++) {
+        run_once(&f); /* the call, then the end of input */
+    }
+    assert_int_equal(f.messages, 1);
+    assert_false(f.closed);
+    size_t got = 0;
+    bool right = true;
+    uint8_t chunk[65536];
+    for (int spins = 0; spins < 100000; spins++) {
+        ssize_t n = read(f.client, chunk, sizeof(chunk));
+        if (n == 0) {
+            break;
+        }
+        if (n > 0) {
+            for (ssize_t k = 0; k < n; k++) {
+                right = right && chunk[k] == (uint8_t)((got + (size_t)k) % 251);
+            }
+            got += (size_t)n;
+        }
+        run_once(&f);
+    }
+    assert_int_equal(got, f.reply_len);
+    assert_true(right);
+    assert_true(f.closed);
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
 int
 main(void)
 {
@@ -351,6 +402,7 @@ main(void)
         cmocka_unit_test(test_stop_closes_an_idle_connection),
         cmocka_unit_test(test_stop_waits_for_a_first_call),
         cmocka_unit_test(test_stop_reads_what_the_kernel_holds),
+        cmocka_unit_test(test_half_close_gets_every_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
