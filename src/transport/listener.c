@@ -126,7 +126,32 @@ parse_port(const char *spec, const char *s, unsigned *port, tc_err_t *err)
     return TC_OK;
 }
 
-/* Split 'spec' into host and port; '*v6' is set for the bracketed form. */
+/*
+ * A bracketed host must be an IPv6 address; one of digits and dots only is
+ * meant as an IPv4 address (not a name to look up), so it must read as one.
+ */
+static int
+check_host(const char *spec, const char *host, bool v6, tc_err_t *err)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    char addr[HOST_MAX];
+    /* a zone ("fe80::1%eth0") is the interface's name: looked up when the bind opens */
+    (void)snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(host, "%"), host);
+    if (v6 && inet_pton(AF_INET6, addr, &a6) != 1) {
+        return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv6 address", spec, host);
+    }
+    /* inet_aton(), as getaddrinfo() reads numbers: "127.1" is 127.0.0.1 */
+    if (!v6 && strspn(host, "0123456789.") == strlen(host) && inet_aton(host, &a4) == 0) {
+        return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv4 address", spec, host);
+    }
+    return TC_OK;
+}
+
+/*
+ * Split 'spec' into host and port, both checked for their form; '*v6' is
+ * set for the bracketed form.
+ */
 static int
 split_host_port(const char *spec, char *host, unsigned *port, bool *v6, tc_err_t *err)
 {
@@ -164,7 +189,8 @@ split_host_port(const char *spec, char *host, unsigned *port, bool *v6, tc_err_t
     }
     memcpy(host, hbeg, hlen);
     host[hlen] = '\0';
-    return parse_port(spec, colon + 1, port, err);
+    int rc = parse_port(spec, colon + 1, port, err);
+    return rc == TC_OK ? check_host(spec, host, *v6, err) : rc;
 }
 
 /* The reason getaddrinfo() failed; its gai_strerror() is not documented as thread-safe. */
@@ -245,25 +271,6 @@ report(const char *spec, const struct sockaddr *sa, const char *step, int rc, tc
     }
 }
 
-/*
- * A bracketed host must be an IPv6 address; one of digits and dots only is
- * meant as an IPv4 address (not a name to look up), so it must read as one.
- */
-static int
-check_host(const char *spec, const char *host, bool v6, tc_err_t *err)
-{
-    struct in6_addr a6;
-    struct in_addr a4;
-    if (v6 && inet_pton(AF_INET6, host, &a6) != 1) {
-        return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv6 address", spec, host);
-    }
-    /* inet_aton(), as getaddrinfo() reads numbers: "127.1" is 127.0.0.1 */
-    if (!v6 && strspn(host, "0123456789.") == strlen(host) && inet_aton(host, &a4) == 0) {
-        return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv4 address", spec, host);
-    }
-    return TC_OK;
-}
-
 static int
 open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_err_t *err)
 {
@@ -272,9 +279,6 @@ open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_e
     unsigned port = 0;
     bool v6;
     int rc = split_host_port(spec, host, &port, &v6, err);
-    if (rc == TC_OK) {
-        rc = check_host(spec, host, v6, err);
-    }
     if (rc != TC_OK) {
         return rc;
     }
@@ -531,11 +535,7 @@ tc_listener_check(const char *spec, tc_err_t *err)
     char host[HOST_MAX];
     unsigned port;
     bool v6;
-    int rc = split_host_port(spec, host, &port, &v6, err);
-    if (rc != TC_OK) {
-        return rc;
-    }
-    return check_host(spec, host, v6, err);
+    return split_host_port(spec, host, &port, &v6, err);
 }
 
 int

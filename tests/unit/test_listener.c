@@ -283,8 +283,9 @@ test_malformed_specs(void **state)
     assert_malformed("fd://99999999999", "out of range");
     /* what opens, or may: the check takes it */
     static const char *const good[] = {
-        "127.0.0.1:0",    "0.0.0.0:65535",     "127.1:9090",       "[::1]:9090",     "[::]:0",
-        "localhost:9090", "host.invalid:9090", "unix:/tmp/x.sock", "unix:@abstract", "fd://3"};
+        "127.0.0.1:0",      "0.0.0.0:65535",  "127.1:9090",     "[::1]:9090",
+        "[fe80::1%lo]:0",   "[::]:0",         "localhost:9090", "host.invalid:9090",
+        "unix:/tmp/x.sock", "unix:@abstract", "fd://3"};
     for (size_t i = 0; i < TC_ARRAY_LEN(good); i++) {
         tc_err_t err;
         tc_err_clear(&err);
