@@ -259,6 +259,10 @@ local function check(s, v)
     if type(v) ~= "string" or v == "" then
       return nil, "expected a name or a non-negative integer id, got " .. type(v)
     end
+    local ok, why = require("thriftcorn.core").check_id(s.name, v)
+    if not ok then
+      return nil, why
+    end
     return v
   elseif k == "umask" then
     if type(v) == "string" and v:match("^[0-7]+$") then

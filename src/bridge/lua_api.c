@@ -6,6 +6,7 @@
  */
 #include "bridge/lua_api.h"
 
+#include "arbiter/daemon.h"
 #include "bridge/lua_schema.h"
 #include "bridge/lua_value.h"
 #include "core/buf.h"
@@ -251,6 +252,31 @@ l_check_bind(lua_State *L)
     return 1;
 }
 
+/*
+ * core.check_id("user" | "group", name) -> true | nil, msg: that the system
+ * knows the user or group (the config, as nginx resolves 'user' at load).
+ */
+static int
+l_check_id(lua_State *L)
+{
+    static const char *const kinds[] = {"user", "group", NULL};
+    int kind = luaL_checkoption(L, 1, NULL, kinds);
+    const char *name = luaL_checkstring(L, 2);
+    tc_daemon_ids_t ids;
+    tc_err_t err;
+    tc_err_clear(&err);
+    int rc =
+        kind == 0 ? tc_daemon_ids(name, NULL, &ids, &err) : tc_daemon_ids(NULL, name, &ids, &err);
+    if (rc != TC_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    tc_daemon_ids_deinit(&ids);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.sleep(seconds): block the calling thread (a handler's thread only). */
 static int
 l_sleep(lua_State *L)
@@ -327,6 +353,7 @@ l_set_response_header(lua_State *L)
 static const luaL_Reg sys_funcs[] = {
     {"realpath", l_realpath},
     {"check_bind", l_check_bind},
+    {"check_id", l_check_id},
     {"sleep", l_sleep},
     {"request_headers", l_request_headers},
     {"set_response_header", l_set_response_header},

@@ -108,6 +108,22 @@ service PingService {
     assert.equal("%t %h %m %s %D %M %L %p 100%% [x]", cfg.access_log_format)
   end)
 
+  it("looks up user and group when it reads them, with the file's line", function()
+    local _, errs = config.load(make_config(
+      'user = "tc-no-such-user"\ngroup = "tc-no-such-group"\n' .. SERVICE))
+    table.sort(errs)
+    assert.equal(2, #errs)
+    assert.matches(":1: user: user 'tc%-no%-such%-user' not found$", errs[1])
+    assert.matches(":2: group: group 'tc%-no%-such%-group' not found$", errs[2])
+    _, errs = config.load(make_config(SERVICE), { { name = "user", value = "tc-no-such-user" } })
+    assert.matches("^%-%-user: user 'tc%-no%-such%-user' not found$", errs[1])
+    -- root is in every passwd and group file; a numeric id needs no entry
+    local cfg = assert(config.load(make_config('user = "root"\ngroup = 0\n' .. SERVICE)))
+    assert.equal("root", cfg.user)
+    assert.equal("0", cfg.group)
+    assert(config.load(make_config('user = 4000000\n' .. SERVICE)))
+  end)
+
   it("checks the form of every bind, in the file and on the command line", function()
     local _, errs = config.load(make_config(
       'bind = "127.0.0.1:99999"\n' .. SERVICE))
