@@ -15,7 +15,7 @@ local INT32_MAX = 2147483647
 M.settings = {
   { name = "bind", kind = "list", default = { "127.0.0.1:9090" }, binds = true,
     doc = "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH or fd://N. Repeatable." },
-  { name = "workers", kind = "int", default = 1, min = 1, max = 4096,
+  { name = "workers", kind = "int", default = 1, min = 1, max = 4096, -- TC_CONFIG_WORKERS_MAX
     doc = "Worker processes." },
   { name = "threads", kind = "int", default = 4, min = 1, max = 4096,
     doc = "Handler threads per worker, each with its own Lua state." },

@@ -1067,8 +1067,12 @@ handle_signal(arbiter_t *a, int sig)
         begin_reload(a);
         break;
     case SIGTTIN:
-        set_target(a, a->target + 1);
-        tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
+        if (a->target < TC_CONFIG_WORKERS_MAX) {
+            set_target(a, a->target + 1);
+            tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
+        } else {
+            tc_log(TC_LOG_INFO, "Number of workers: %d, the maximum", a->target);
+        }
         break;
     case SIGTTOU:
         if (a->target > 1) {

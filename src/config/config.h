@@ -18,6 +18,9 @@ typedef struct tc_service_conf {
     char *plugin;  /* absolute path of the C plugin (docs/plugins.md), or NULL */
 } tc_service_conf_t;
 
+/* The most 'workers' may be (lua/thriftcorn/config.lua); SIGTTIN stops there too. */
+#define TC_CONFIG_WORKERS_MAX 4096
+
 typedef struct tc_config {
     char *path; /* absolute path of the config file */
     char **binds;
