@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Interop client on Apache Thrift's Python library (python3-thrift).
-    client.py GEN_PY_DIR PORT buffered|framed|header binary|compact [SERVICE]
+    client.py [--accelerated] GEN_PY_DIR PORT buffered|framed|header binary|compact [SERVICE]
 With SERVICE, every call goes through TMultiplexedProtocol under that name.
+With --accelerated, structs go through fastbinary, the library's C
+extension (TBinaryProtocolAccelerated, TCompactProtocolAccelerated), as
+most Python services in production use it; THeaderProtocol uses it anyway.
 Calls every method of interop.thrift, prints one line per failed check,
 exits 1 on any failure, else prints "ok"."""
 
@@ -9,6 +12,9 @@ import math
 import struct
 import sys
 
+ACCELERATED = len(sys.argv) > 1 and sys.argv[1] == "--accelerated"
+if ACCELERATED:
+    del sys.argv[1]
 sys.path.insert(0, sys.argv[1])
 
 from interop import Interop  # noqa: E402
@@ -196,10 +202,21 @@ def main():
     else:
         trans = (TTransport.TFramedTransport(sock) if transport == "framed"
                  else TTransport.TBufferedTransport(sock))
-        proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
-                 else TBinaryProtocol.TBinaryProtocol(trans))
+        if ACCELERATED:
+            proto = (TCompactProtocol.TCompactProtocolAccelerated(trans, fallback=False)
+                     if protocol == "compact"
+                     else TBinaryProtocol.TBinaryProtocolAccelerated(trans, fallback=False))
+        else:
+            proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
+                     else TBinaryProtocol.TBinaryProtocol(trans))
     if service is not None:
         proto = TMultiplexedProtocol.TMultiplexedProtocol(proto, service)
+    # The generated code takes the C path only with both of these; without
+    # them an --accelerated run would quietly test pure Python again.
+    if ACCELERATED and not (proto._fast_encode and proto._fast_decode
+                            and isinstance(trans, TTransport.CReadableTransport)):
+        print("FAIL --accelerated: fastbinary is not in use")
+        sys.exit(1)
     trans.open()
     try:
         run(Interop.Client(proto))

@@ -65,6 +65,7 @@ CELLS = ([Cell(t, p) for t in harness.TRANSPORTS for p in harness.PROTOCOLS]
 # package has TMultiplexedProtocol.
 LANGS = {
     "py": ("Python", "python3-thrift", {}),
+    "py_accel": ("Python, accelerated (fastbinary)", "python3-thrift", {}),
     "cpp": ("C++", "libthrift-dev", {}),
     "c_glib": ("C (c_glib)", "libthrift-c-glib-dev", {
         "header": "libthrift-c-glib-dev 0.17 has no THeader transport or protocol (its "
