@@ -385,9 +385,7 @@ tc_lua_api_open_sys(lua_State *L)
 static int
 l_signature(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "_c");
-    const tc_function_t *fn = lua_touserdata(L, -1);
+    const tc_function_t *fn = tc_lua_schema_to_function(L, 1);
     luaL_argcheck(L, fn != NULL, 1, "expected a function of a service from thriftcorn.load()");
     tc_buf_t b;
     tc_buf_init(&b);

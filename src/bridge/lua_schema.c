@@ -383,7 +383,7 @@ static const tc_function_t *
 compile_function(compiler_t *c, int idx, const char *svc_name)
 {
     lua_State *L = c->L;
-    if (lua_getfield(L, idx, "_c") == LUA_TLIGHTUSERDATA) {
+    if (lua_getfield(L, idx, "_cfunc") == LUA_TLIGHTUSERDATA) {
         const tc_function_t *fn = lua_touserdata(L, -1);
         lua_pop(L, 1);
         lua_pushvalue(L, idx);
@@ -410,7 +410,7 @@ compile_function(compiler_t *c, int idx, const char *svc_name)
     fn->result = compile_struct(c, -1);
     lua_pop(L, 3);
     lua_pushlightuserdata(L, fn);
-    lua_setfield(L, idx, "_c");
+    lua_setfield(L, idx, "_cfunc");
     lua_pushvalue(L, idx);
     lua_pushboolean(L, 1);
     lua_rawset(L, c->memo);
@@ -436,7 +436,7 @@ compile_service(compiler_t *c, int idx)
     }
     lua_pop(L, 1);
     lua_pushlightuserdata(L, svc);
-    lua_setfield(L, idx, "_c");
+    lua_setfield(L, idx, "_csvc");
     lua_pushvalue(L, c->ud);
     lua_setfield(L, idx, "_schema");
 }
@@ -514,15 +514,28 @@ tc_lua_schema_compile(lua_State *L)
     return 1;
 }
 
+/*
+ * The descriptor a compiled definition holds under 'key', or NULL. Each kind
+ * has its own key, so that a servicedef or funcdef passed where a structdef
+ * belongs is refused, not read as the wrong C type.
+ */
+static void *
+descriptor(lua_State *L, int idx, const char *key)
+{
+    void *d = NULL;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        if (lua_getfield(L, idx, key) == LUA_TLIGHTUSERDATA) {
+            d = lua_touserdata(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    return d;
+}
+
 const tc_struct_t *
 tc_lua_schema_check_struct(lua_State *L, int idx)
 {
-    const tc_struct_t *st = NULL;
-    if (lua_type(L, idx) == LUA_TTABLE) {
-        lua_getfield(L, idx, "_c");
-        st = lua_touserdata(L, -1);
-        lua_pop(L, 1);
-    }
+    const tc_struct_t *st = descriptor(L, idx, "_c");
     if (st == NULL) {
         luaL_argerror(L, idx, "expected a struct from thriftcorn.load()");
     }
@@ -532,13 +545,13 @@ tc_lua_schema_check_struct(lua_State *L, int idx)
 const tc_service_t *
 tc_lua_schema_to_service(lua_State *L, int idx)
 {
-    const tc_service_t *svc = NULL;
-    if (lua_type(L, idx) == LUA_TTABLE) {
-        lua_getfield(L, idx, "_c");
-        svc = lua_touserdata(L, -1);
-        lua_pop(L, 1);
-    }
-    return svc;
+    return descriptor(L, idx, "_csvc");
+}
+
+const tc_function_t *
+tc_lua_schema_to_function(lua_State *L, int idx)
+{
+    return descriptor(L, idx, "_cfunc");
 }
 
 tc_schema_t *

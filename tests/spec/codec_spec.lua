@@ -522,6 +522,26 @@ describe("codec errors", function()
     assert.has_error(function() tc.decode(P, {}) end)
     assert.has_error(function() core.decode(P, "\0", "binary", 3) end)
   end)
+
+  it("refuses a service, a function or a forged table where a struct belongs", function()
+    local want = "expected a struct from thriftcorn.load()"
+    local svc = g.Golden
+    local fn = svc.all_functions[1]
+    for _, notstruct in ipairs({ svc, fn, { _c = io.stdout }, { _c = 1 } }) do
+      assert.has_error(function() tc.encode(notstruct, {}) end)
+      local ok, err = pcall(tc.encode, notstruct, {})
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(want, 1, true), tostring(err))
+      ok, err = pcall(tc.decode, notstruct, "\0")
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(want, 1, true), tostring(err))
+    end
+    -- and the other way round: signatures are of functions only
+    local want_fn = "expected a function of a service from thriftcorn.load()"
+    assert.truthy(select(2, pcall(core.signature, P)):find(want_fn, 1, true))
+    assert.truthy(select(2, pcall(core.signature, svc)):find(want_fn, 1, true))
+    assert.is_string((core.signature(fn)))
+  end)
 end)
 
 describe("codec messages", function()
