@@ -48,6 +48,17 @@ tc_heartbeat_beat(tc_heartbeat_t *hb)
 }
 
 void
+tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck)
+{
+    long long t = now_ns();
+    if (stuck > 0) {
+        long long back = stuck < (double)t / 1e9 ? (long long)(stuck * 1e9) : t;
+        t -= back;
+    }
+    atomic_store_explicit(&hb->beat_ns, t, memory_order_relaxed);
+}
+
+void
 tc_heartbeat_set_ready(tc_heartbeat_t *hb)
 {
     tc_heartbeat_beat(hb);

@@ -21,10 +21,16 @@ void tc_heartbeat_free(tc_heartbeat_t *hb);
 
 /* Worker: a beat now (any thread). */
 void tc_heartbeat_beat(tc_heartbeat_t *hb);
+/*
+ * Worker: a beat dated 'stuck' seconds back, the time a handler call still
+ * running started: the arbiter's timeout then counts from the call's start,
+ * not from the moment the worker stopped beating.
+ */
+void tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck);
 /* Worker: every loop runs and the handler code is loaded. */
 void tc_heartbeat_set_ready(tc_heartbeat_t *hb);
 
-/* Arbiter: monotonic seconds of the last beat (the creation time before the first). */
+/* Arbiter: monotonic seconds of the last beat, as dated (the creation time before the first). */
 double tc_heartbeat_last(const tc_heartbeat_t *hb);
 /* Arbiter: true once the worker said it is ready. */
 bool tc_heartbeat_ready(const tc_heartbeat_t *hb);

@@ -259,9 +259,10 @@ run_hook(const worker_t *w, const char *name)
 }
 
 /*
- * Beat unless a loop has been inside one handler call for 'timeout'
- * seconds: then the arbiter sees the heartbeat stop and replaces us. Idle
- * loops do not count, so idle connections never look like a hang.
+ * Beat, dated back to the start of the longest handler call still running:
+ * once a call has run for 'timeout' seconds, the arbiter sees a heartbeat
+ * that old and replaces us, 'timeout' after the call began. Idle loops do
+ * not count, so idle connections never look like a hang.
  */
 static void
 beat(const worker_t *w)
@@ -269,16 +270,15 @@ beat(const worker_t *w)
     if (w->args->heartbeat == NULL) {
         return;
     }
-    double timeout = w->args->cfg->timeout;
-    if (timeout > 0) {
+    double stuck = 0.0;
+    if (w->args->cfg->timeout > 0) {
         double now = tc_conn_now();
         for (int i = 0; i < w->nloops; i++) {
-            if (tc_loop_busy_for(w->loops[i], now) >= timeout) {
-                return;
-            }
+            double busy = tc_loop_busy_for(w->loops[i], now);
+            stuck = busy > stuck ? busy : stuck;
         }
     }
-    tc_heartbeat_beat(w->args->heartbeat);
+    tc_heartbeat_beat_since(w->args->heartbeat, stuck);
 }
 
 /* max_requests plus up to max_requests_jitter, drawn once per worker; 0: no limit. */
