@@ -916,6 +916,23 @@ check_heartbeats(arbiter_t *a)
     }
 }
 
+/*
+ * A worker that began a graceful stop of its own (max_requests, a SIGTERM
+ * sent by someone else) retires as if the arbiter had sent it: its
+ * replacement starts while it drains, and graceful_timeout bounds the drain.
+ */
+static void
+check_stopping(arbiter_t *a)
+{
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid > 0 && w->hb != NULL && !w->retiring && tc_heartbeat_stopping(w->hb)) {
+            w->retiring = true;
+            w->deadline = now() + a->cur->cfg->graceful_timeout;
+        }
+    }
+}
+
 /* ---- reaping ---- */
 
 static void
@@ -1132,6 +1149,9 @@ next_timeout(const arbiter_t *a)
         if (w->hb != NULL && w->timeout > 0 && !w->killed) {
             consider(&next, w->abort_at > 0 ? w->abort_at + ABORT_GRACE : t + BEAT_POLL);
         }
+        if (w->hb != NULL && !w->retiring) {
+            consider(&next, t + BEAT_POLL); /* check_stopping() */
+        }
     }
     if (next < 0) {
         return -1;
@@ -1156,6 +1176,7 @@ supervise(arbiter_t *a)
             return;
         }
         check_heartbeats(a);
+        check_stopping(a);
         check_ready(a);
         manage_workers(a);
 

@@ -9,6 +9,7 @@
 struct tc_heartbeat {
     atomic_llong beat_ns; /* CLOCK_MONOTONIC, the same clock in both processes */
     atomic_int ready;
+    atomic_int stopping;
 };
 
 static long long
@@ -30,6 +31,7 @@ tc_heartbeat_new(void)
     tc_heartbeat_t *hb = p;
     atomic_init(&hb->beat_ns, now_ns());
     atomic_init(&hb->ready, 0);
+    atomic_init(&hb->stopping, 0);
     return hb;
 }
 
@@ -75,4 +77,16 @@ bool
 tc_heartbeat_ready(const tc_heartbeat_t *hb)
 {
     return atomic_load(&hb->ready) != 0;
+}
+
+void
+tc_heartbeat_set_stopping(tc_heartbeat_t *hb)
+{
+    atomic_store(&hb->stopping, 1);
+}
+
+bool
+tc_heartbeat_stopping(const tc_heartbeat_t *hb)
+{
+    return atomic_load(&hb->stopping) != 0;
 }

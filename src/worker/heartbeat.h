@@ -29,10 +29,14 @@ void tc_heartbeat_beat(tc_heartbeat_t *hb);
 void tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck);
 /* Worker: every loop runs and the handler code is loaded. */
 void tc_heartbeat_set_ready(tc_heartbeat_t *hb);
+/* Worker: a graceful stop began (for whatever reason: max_requests, a SIGTERM). */
+void tc_heartbeat_set_stopping(tc_heartbeat_t *hb);
 
 /* Arbiter: monotonic seconds of the last beat, as dated (the creation time before the first). */
 double tc_heartbeat_last(const tc_heartbeat_t *hb);
 /* Arbiter: true once the worker said it is ready. */
 bool tc_heartbeat_ready(const tc_heartbeat_t *hb);
+/* Arbiter: true once the worker said it is stopping. */
+bool tc_heartbeat_stopping(const tc_heartbeat_t *hb);
 
 #endif /* TC_WORKER_HEARTBEAT_H */

@@ -314,6 +314,9 @@ begin_graceful(worker_t *w)
 {
     w->stopping = true;
     atomic_store(&w->shared.stopping, 1);
+    if (w->args->heartbeat != NULL) {
+        tc_heartbeat_set_stopping(w->args->heartbeat); /* the arbiter replaces us meanwhile */
+    }
     for (int i = 0; i < w->nloops; i++) {
         tc_loop_stop(w->loops[i]);
     }

@@ -107,6 +107,49 @@ class WorkersTest(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1))
         self.assertNotEqual(srv.worker_pids(), first)
 
+    def test_max_requests_drain_is_replaced_at_once_and_bounded(self):
+        """A worker past max_requests with a long call in flight: its
+        replacement serves while it drains, and graceful_timeout ends the
+        drain as it does a stop the arbiter asked for."""
+        srv = self.server("workers = 1\nthreads = 2\nmax_requests = 1\n"
+                          "graceful_timeout = 2\n")
+        old = srv.worker_pids()
+        self.assertEqual(len(old), 1)
+        slow = []
+
+        def sleeper():
+            try:
+                c, trans = harness.client(self.S, srv.port, timeout=30)
+                slow.append(c.sleep_ms(20000))
+            except Exception as e:  # cut by the SIGKILL
+                slow.append(repr(e))
+
+        t = threading.Thread(target=sleeper, daemon=True)
+        t.start()
+        time.sleep(0.5)  # the sleep is in the handler (calls count when they end)
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("two"), "two")  # the first call to end: the limit
+        trans.close()
+        t0 = time.monotonic()
+        self.assertTrue(harness.wait_log(srv, "Autorestarting worker", 10), srv.log())
+        # a new worker starts while the old one still holds its call
+        self.assertTrue(harness.wait_for(lambda: set(srv.worker_pids()) - set(old), 5),
+                        srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("three"), "three")
+        trans.close()
+        self.assertIn(old[0], srv.worker_pids())
+        # and the drain ends at graceful_timeout, not with the 20 s call
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) did not stop within 2 s; "
+                                         "killing it" % old[0], 10), srv.log())
+        self.assertTrue(harness.wait_for(lambda: old[0] not in srv.worker_pids(), 5))
+        self.assertLess(time.monotonic() - t0, 8)
+        t.join(10)
+        self.assertEqual(len(slow), 1)
+        self.assertNotIn("slept", str(slow[0]))
+        self.assertEqual(len(srv.worker_pids()), 1)
+        self.assertNotIn("keep dying", srv.log())
+
     def test_usr1_reopens_the_logs(self):
         srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
         access = os.path.join(srv.dir, "access.log")
