@@ -332,6 +332,25 @@ local function check(s, v)
   return v
 end
 
+-- Order of error lines: by file, then line number (line 9 before line 10),
+-- then text; lines without a place ("--flag: ...") by text, after them.
+local function by_place(a, b)
+  local fa, la = a:match("^(.-):(%d+): ")
+  local fb, lb = b:match("^(.-):(%d+): ")
+  if fa and fb then
+    if fa ~= fb then
+      return fa < fb
+    end
+    if la ~= lb then
+      return tonumber(la) < tonumber(lb)
+    end
+    return a < b
+  elseif fa or fb then
+    return fa ~= nil
+  end
+  return a < b
+end
+
 --- Evaluate the config file `path` in a fresh environment and validate it.
 --- `overrides` is a list of { name = setting, value = string } from the
 --- command line; they win over the file. Returns the config table, or nil and
@@ -461,7 +480,7 @@ function M.load(path, overrides)
     cfg.include_dirs[i] = join(cfg.dir, d)
   end
   if #errors > 0 then
-    table.sort(errors)
+    table.sort(errors, by_place)
     return nil, errors
   end
   return cfg

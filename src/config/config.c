@@ -60,20 +60,39 @@ get_list(lua_State *L, int idx, const char *key, size_t *n)
     return list;
 }
 
-/* Append the strings of the list on top of the stack to 'err', one per line. */
+/*
+ * Put the strings of the list on top of the stack into 'err', one per line:
+ * as many whole lines as fit, then how many more there are (a line cut in
+ * the middle, or one dropped without a word, would send the reader to
+ * the wrong place).
+ */
 static void
 collect_errors(lua_State *L, tc_err_t *err)
 {
+    enum { MORE_MAX = sizeof("\n(and 4294967295 more)") };
     char msg[TC_ERR_MSG_MAX];
     size_t used = 0;
     msg[0] = '\0';
     size_t n = lua_istable(L, -1) ? (size_t)luaL_len(L, -1) : 0;
-    for (size_t i = 0; i < n && used < sizeof(msg) - 1; i++) {
+    size_t i = 0;
+    for (; i < n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
         const char *line = lua_tostring(L, -1);
-        int k = snprintf(msg + used, sizeof(msg) - used, "%s%s", i ? "\n" : "", line ? line : "?");
-        used = k > 0 ? used + (size_t)k : used;
+        line = line != NULL ? line : "?";
+        size_t len = strlen(line) + (i > 0);
+        /* room for this line, and for the count of those after it if any */
+        size_t room = sizeof(msg) - 1 - used - (i + 1 < n ? MORE_MAX : 0);
+        if (len > room && i > 0) {
+            lua_pop(L, 1);
+            break;
+        }
+        /* the first line is always shown, if need be cut */
+        snprintf(msg + used, room + 1, "%s%s", i > 0 ? "\n" : "", line);
+        used = strlen(msg);
         lua_pop(L, 1);
+    }
+    if (i < n) {
+        snprintf(msg + used, sizeof(msg) - used, "\n(and %zu more)", n - i);
     }
     tc_err_set(err, TC_EINVAL, "%s", n ? msg : "invalid configuration");
 }

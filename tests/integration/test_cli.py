@@ -60,6 +60,21 @@ class CliTest(unittest.TestCase):
         self.assertIn("bad.lua:1: workers: expected an integer, got string", out.stderr)
         self.assertIn("bad.lua:2: threads: must be at least 1, got 0", out.stderr)
 
+    def test_check_config_with_many_problems_shows_whole_lines_and_counts_the_rest(self):
+        n = 40
+        cfg = write(self.dir, "many.lua", "".join("unknown_%02d = 1\n" % i for i in range(n))
+                    + SERVICE)
+        out = run(["--check-config", cfg])
+        self.assertEqual(out.returncode, 1)
+        lines = [x for x in out.stderr.splitlines() if "many.lua:" in x]
+        self.assertGreater(len(lines), 1, out.stderr)
+        for i, line in enumerate(lines):  # whole, and in the file's order
+            self.assertTrue(line.endswith("(helpers in the config should be local)"), line)
+            self.assertIn("many.lua:%d: unknown setting 'unknown_%02d'" % (i + 1, i), line)
+        m = re.search(r"^\(and (\d+) more\)$", out.stderr, re.M)
+        self.assertIsNotNone(m, out.stderr)
+        self.assertEqual(len(lines) + int(m.group(1)), n)
+
     def test_missing_idl_is_an_error_at_start(self):
         cfg = write(self.dir, "c.lua",
                     'bind = "127.0.0.1:0"\nservice = { idl = "nope.thrift", name = "X", '

@@ -108,6 +108,14 @@ service PingService {
     assert.equal("%t %h %m %s %D %M %L %p 100%% [x]", cfg.access_log_format)
   end)
 
+  it("orders its errors by line number", function()
+    local text = "workers = 'x'\n" .. string.rep("\n", 8) .. "threads = 0\n" .. SERVICE
+    local _, errs = config.load(make_config(text))
+    assert.equal(2, #errs)
+    assert.matches(":1: workers:", errs[1])
+    assert.matches(":10: threads:", errs[2])
+  end)
+
   it("looks up user and group when it reads them, with the file's line", function()
     local _, errs = config.load(make_config(
       'user = "tc-no-such-user"\ngroup = "tc-no-such-group"\n' .. SERVICE))
