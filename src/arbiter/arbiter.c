@@ -111,6 +111,7 @@ typedef struct arbiter {
 
     pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
     pid_t master_pid; /* the old arbiter that started us with SIGUSR2, 0 otherwise */
+    bool detached;    /* started with 'daemon' (a reload that sets it does not detach) */
     char *pidfile;    /* its current name (".oldbin" during an upgrade); NULL: none */
     bool announced;   /* the first generation was ready: when_ready, READY=1 */
     mode_t umask0;    /* the umask the arbiter started with: the default of 'umask' */
@@ -226,8 +227,10 @@ server_hook(const arbiter_t *a, const gen_t *g, const char *name, const tc_hook_
         return;
     }
     const tc_hook_field_t server[] = {
-        {"pid", NULL, (long long)a->pid},    {"generation", NULL, (long long)g->id},
-        {"workers", NULL, a->target},        {"config", g->cfg->path, 0},
+        {"pid", NULL, (long long)a->pid},
+        {"generation", NULL, (long long)g->id},
+        {"workers", NULL, g == a->pend ? g->target : a->target},
+        {"config", g->cfg->path, 0},
         {"proc_name", g->cfg->proc_name, 0},
     };
     tc_hook_arg_t args[4] = {{server, TC_ARRAY_LEN(server), 0}};
@@ -801,7 +804,7 @@ static void
 winch(arbiter_t *a)
 {
     /* a terminal sends SIGWINCH when its window changes size */
-    if (!a->cur->cfg->daemon && a->reexec_pid == 0) {
+    if (!a->detached && a->reexec_pid == 0) {
         tc_log(TC_LOG_INFO, "SIGWINCH ignored: not daemonized and no upgrade running");
         return;
     }
@@ -1208,6 +1211,7 @@ start(arbiter_t *a, tc_config_t *cfg)
         a->master_pid = (pid_t)strtol(old, NULL, 10);
         (void)unsetenv("THRIFTCORN_PID"); /* NOLINT(concurrency-mt-unsafe) */
     }
+    a->detached = cfg->daemon;
     if (cfg->daemon && a->master_pid == 0) {
         int rc = tc_daemon_detach();
         if (rc != TC_OK) {

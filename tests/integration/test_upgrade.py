@@ -139,6 +139,24 @@ class UpgradeTest(unittest.TestCase):
                 os.kill(new_pid, signal.SIGKILL)
                 reap(new_pid)
 
+    def test_winch_ignored_when_a_reload_sets_daemon(self):
+        """SIGWINCH is acted on by an arbiter that detached at start: one
+        that a reload gave `daemon = true` still has its terminal, whose
+        window changes must not stop the workers."""
+        with harness.Server(SERVICE + "workers = 1\nthreads = 2\n") as srv:
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+            with open(srv.config) as f:
+                text = f.read()
+            with open(srv.config, "w") as f:
+                f.write(text + "daemon = true\n")
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            pids = srv.worker_pids()
+            srv.kill(signal.SIGWINCH)
+            self.assertTrue(harness.wait_log(srv, "SIGWINCH ignored"), srv.log())
+            self.assertEqual(self.echo(srv.port), "x")
+            self.assertEqual(srv.worker_pids(), pids)
+
     def test_daemon_with_pidfile(self):
         d = tempfile.mkdtemp(prefix="tc-it-")
         config = os.path.join(d, "thriftcorn.lua")

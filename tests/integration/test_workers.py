@@ -199,7 +199,7 @@ pre_fork = function(s, w) note("pre_fork", w.index, w.generation) error("pre_for
 post_fork = function(s, w) note("post_fork", s.pid, w.pid, w.index) end
 post_worker_init = function(w) note("post_worker_init", w.pid, w.index, w.generation) end
 nworkers_changed = function(s, new, old) note("nworkers_changed", new, old) end
-on_reload = function(s) note("on_reload", s.generation) end
+on_reload = function(s) note("on_reload", s.generation, s.workers) end
 worker_exit = function(w) note("worker_exit", w.pid) end
 on_exit = function(s) note("on_exit", s.pid) end
 on_connected = function(w, c) note("on_connected", w.pid, w.thread, c.peer) end
@@ -237,7 +237,8 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, c.peer) 
         self.assertIn("pre_fork 0 1", text)
         self.assertIn("post_fork %d %d 0" % (pid, wpid), text)
         self.assertIn("post_worker_init %d 0 1" % wpid, text)
-        self.assertIn("on_reload 2", text)
+        # the new generation's count (the file's 1), not the TTIN-raised 2 of the old
+        self.assertIn("on_reload 2 1", text)
         self.assertIn("pre_fork 0 2", text)  # the reload sets workers = 1 again
         self.assertIn("nworkers_changed 1 2", text)
         self.assertIn("on_exit %d" % pid, text)
