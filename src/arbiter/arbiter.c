@@ -66,7 +66,7 @@ typedef struct gen {
     tc_listener_t *ls; /* copies of socks[i]->l, handed to the workers */
     size_t n;
     int target; /* workers a pending generation starts with */
-    tc_daemon_ids_t ids;
+    tc_ids_t ids;
 } gen_t;
 
 typedef struct worker {
@@ -337,7 +337,7 @@ gen_free(arbiter_t *a, gen_t *g)
     }
     free(g->socks);
     free(g->ls);
-    tc_daemon_ids_deinit(&g->ids);
+    tc_ids_deinit(&g->ids);
     tc_config_free(g->cfg);
     free(g);
 }
@@ -352,7 +352,7 @@ gen_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
         return NULL;
     }
     gen_t *g = tc_xcalloc(1, sizeof(*g));
-    if (tc_daemon_ids(cfg->user, cfg->group, &g->ids, err) != TC_OK) {
+    if (tc_ids_resolve(cfg->user, cfg->group, &g->ids, err) != TC_OK) {
         free(g);
         return NULL;
     }

@@ -6,11 +6,11 @@
  */
 #include "bridge/lua_api.h"
 
-#include "arbiter/daemon.h"
 #include "bridge/lua_schema.h"
 #include "bridge/lua_value.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/ids.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
 #include "transport/header.h"
@@ -262,17 +262,17 @@ l_check_id(lua_State *L)
     static const char *const kinds[] = {"user", "group", NULL};
     int kind = luaL_checkoption(L, 1, NULL, kinds);
     const char *name = luaL_checkstring(L, 2);
-    tc_daemon_ids_t ids;
+    tc_ids_t ids;
     tc_err_t err;
     tc_err_clear(&err);
     int rc =
-        kind == 0 ? tc_daemon_ids(name, NULL, &ids, &err) : tc_daemon_ids(NULL, name, &ids, &err);
+        kind == 0 ? tc_ids_resolve(name, NULL, &ids, &err) : tc_ids_resolve(NULL, name, &ids, &err);
     if (rc != TC_OK) {
         lua_pushnil(L);
         lua_pushstring(L, err.msg);
         return 2;
     }
-    tc_daemon_ids_deinit(&ids);
+    tc_ids_deinit(&ids);
     lua_pushboolean(L, 1);
     return 1;
 }
