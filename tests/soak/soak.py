@@ -197,7 +197,7 @@ class Soak:
         with self.stats.lock:
             self.stats.connections += 1
         return {"c": self.Bench.Client(proto), "t": trans, "s": sock, "worker": None,
-                "name": "%s/%s" % (transport, protocol)}
+                "name": "%s/%s" % (transport, protocol), "opened": time.monotonic()}
 
     def call(self, c, kind, rnd):
         """Make one call of `kind`; return None when the reply is right, or
@@ -300,7 +300,11 @@ class Soak:
                 self.stats.lost_to_kill += 1
                 self.stats.lost.append((time.time(), worker))
                 return False
-            recent_kill = any(time.monotonic() - t < KILL_WINDOW for t in self.kill_times)
+            # a kill can only cut a connection that was open when it came: one
+            # opened since (a reconnect after the kill, say) and closed before
+            # its reply is a reload's close, to be retried
+            recent_kill = any(time.monotonic() - t < KILL_WINDOW and t >= conn["opened"]
+                              for t in self.kill_times)
             if worker is None and recent_kill and not timeout:
                 self.stats.lost_unattributed += 1
                 self.stats.lost.append((time.time(), None))
