@@ -78,6 +78,7 @@ typedef struct worker {
     double timeout;  /* heartbeat timeout of its generation; 0: none */
     double abort_at; /* when it got SIGABRT for a missed heartbeat; 0: not */
     bool retiring;   /* sent SIGTERM: not to be replaced */
+    bool draining;   /* stopping on its own (check_stopping()): replaced already */
     bool killed;     /* sent SIGKILL */
     tc_heartbeat_t *hb;
 } worker_t;
@@ -162,12 +163,12 @@ count_active(const arbiter_t *a, unsigned gen)
     int n = 0;
     for (size_t i = 0; i < a->nslots; i++) {
         const worker_t *w = &a->workers[i];
-        n += w->pid > 0 && !w->retiring && w->gen == gen;
+        n += w->pid > 0 && !w->retiring && !w->draining && w->gen == gen;
     }
     return n;
 }
 
-/* Active workers of 'gen' that said they are ready. */
+/* Workers of 'gen' not retired by the arbiter that said they are ready (draining ones serve on). */
 static int
 count_ready(const arbiter_t *a, unsigned gen)
 {
@@ -403,7 +404,10 @@ free_slot(arbiter_t *a)
     return w;
 }
 
-/* The smallest index no live worker of 'gen' uses: a replacement takes its predecessor's. */
+/*
+ * The smallest index no live worker of 'gen' uses: a replacement takes its
+ * predecessor's, or another while its predecessor drains (no two share one).
+ */
 static int
 free_index(const arbiter_t *a, unsigned gen)
 {
@@ -528,7 +532,7 @@ retire_last(arbiter_t *a)
     worker_t *last = NULL;
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
-        if (w->pid > 0 && !w->retiring && w->gen == a->cur->id &&
+        if (w->pid > 0 && !w->retiring && !w->draining && w->gen == a->cur->id &&
             (last == NULL || w->index > last->index)) {
             last = w;
         }
@@ -862,7 +866,7 @@ enforce_deadlines(arbiter_t *a)
     double t = now();
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
-        if (w->pid > 0 && w->retiring && !w->killed && t >= w->deadline) {
+        if (w->pid > 0 && (w->retiring || w->draining) && !w->killed && t >= w->deadline) {
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s; killing it",
                    (int)w->pid, a->cur->cfg->graceful_timeout);
             signal_worker(w, SIGKILL);
@@ -920,17 +924,20 @@ check_heartbeats(arbiter_t *a)
 }
 
 /*
- * A worker that began a graceful stop of its own (max_requests, a SIGTERM
- * sent by someone else) retires as if the arbiter had sent it: its
- * replacement starts while it drains, and graceful_timeout bounds the drain.
+ * A worker of the serving generation that began a graceful stop of its own
+ * (max_requests, a SIGTERM sent by someone else) drains: its replacement
+ * starts meanwhile (with another index), it still counts as ready, and
+ * graceful_timeout bounds the drain as for a stop the arbiter asked for. A
+ * worker of a pending generation is left to the reload's rules.
  */
 static void
 check_stopping(arbiter_t *a)
 {
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
-        if (w->pid > 0 && w->hb != NULL && !w->retiring && tc_heartbeat_stopping(w->hb)) {
-            w->retiring = true;
+        if (w->pid > 0 && w->hb != NULL && !w->retiring && !w->draining && w->gen == a->cur->id &&
+            tc_heartbeat_stopping(w->hb)) {
+            w->draining = true;
             w->deadline = now() + a->cur->cfg->graceful_timeout;
         }
     }
@@ -941,7 +948,7 @@ check_stopping(arbiter_t *a)
 static void
 log_exit(const arbiter_t *a, const worker_t *w, int status)
 {
-    bool asked = a->stopping || w->retiring || w->abort_at > 0;
+    bool asked = a->stopping || w->retiring || w->draining || w->abort_at > 0;
     int pid = (int)w->pid;
     if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
@@ -963,7 +970,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
 {
     double t = now();
     log_exit(a, w, status);
-    bool asked = a->stopping || w->retiring;
+    bool asked = a->stopping || w->retiring || w->draining;
     bool ready = w->hb == NULL || tc_heartbeat_ready(w->hb);
     bool timed_out = w->abort_at > 0;
     bool boot_error = WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
@@ -1143,7 +1150,7 @@ next_timeout(const arbiter_t *a)
         if (w->pid <= 0) {
             continue;
         }
-        if (w->retiring && !w->killed) {
+        if ((w->retiring || w->draining) && !w->killed) {
             consider(&next, w->deadline);
         }
         if (w->hb != NULL && !w->retiring && !tc_heartbeat_ready(w->hb)) {
@@ -1152,7 +1159,7 @@ next_timeout(const arbiter_t *a)
         if (w->hb != NULL && w->timeout > 0 && !w->killed) {
             consider(&next, w->abort_at > 0 ? w->abort_at + ABORT_GRACE : t + BEAT_POLL);
         }
-        if (w->hb != NULL && !w->retiring) {
+        if (w->hb != NULL && !w->retiring && !w->draining) {
             consider(&next, t + BEAT_POLL); /* check_stopping() */
         }
     }

@@ -150,6 +150,33 @@ class WorkersTest(unittest.TestCase):
         self.assertEqual(len(srv.worker_pids()), 1)
         self.assertNotIn("keep dying", srv.log())
 
+    def test_new_worker_stopping_on_its_own_during_a_reload_undoes_it(self):
+        """A worker of a generation not yet ready that stops on its own (a
+        SIGTERM from elsewhere, max_requests) is not replaced within that
+        generation: the reload is undone, and the next one works."""
+        # index 1 of generation 2 boots slowly; index 0 takes a while to exit
+        slow = ('post_fork = function(s, w)\n'
+                '  if w.generation == 2 and w.index == 1 then os.execute("sleep 4") end\n'
+                'end\n'
+                'worker_exit = function(w)\n'
+                '  if w.generation == 2 then os.execute("sleep 2") end\n'
+                'end\n')
+        srv = self.server("workers = 2\nthreads = 2\n" + slow)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2"), srv.log())
+        self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=4), srv.log())
+        first = int(re.findall(r"Booting worker with pid: (\d+)", srv.log())[2])  # gen 2, index 0
+        time.sleep(1)  # it is up; index 1 still sleeps in post_fork
+        os.kill(first, signal.SIGTERM)
+        self.assertTrue(harness.wait_log(srv, "Reload failed: generation 2", 15), srv.log())
+        self.assertIn("still serving generation 1", srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("still"), "still")
+        trans.close()
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready", 20), srv.log())
+        self.assertNotIn("Reload already in progress", srv.log())
+
     def test_usr1_reopens_the_logs(self):
         srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
         access = os.path.join(srv.dir, "access.log")
