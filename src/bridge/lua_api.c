@@ -145,8 +145,9 @@ l_encode_message(lua_State *L)
         lua_getfield(L, 5, "message");
         size_t mlen = 0;
         const char *msg = luaL_optlstring(L, -1, NULL, &mlen);
-        tc_message_write_appex(&p, name, nlen, (int32_t)seqid, (int32_t)luaL_optinteger(L, -2, 0),
-                               msg, mlen);
+        lua_Integer type = luaL_optinteger(L, -2, 0);
+        luaL_argcheck(L, type >= INT32_MIN && type <= INT32_MAX, 5, "type out of i32 range");
+        tc_message_write_appex(&p, name, nlen, (int32_t)seqid, (int32_t)type, msg, mlen);
     } else {
         const tc_struct_t *st = tc_lua_schema_check_struct(L, 4);
         ops->write_message_begin(&p, name, nlen, (uint8_t)mtype, (int32_t)seqid);

@@ -233,12 +233,26 @@ set_err_text(tc_err_t *err, const char *text, size_t len)
  * string may hold NULs: the client gets all of its bytes (returned, *len
  * of them); the log line, a C string, shows each NUL as \0.
  */
+static int
+protected_tolstring(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
 static const char *
 error_text(lua_State *L, int e, const tc_function_t *fn, const char *what, tc_err_t *err,
            size_t *len)
 {
     lua_pushfstring(L, "%s.%s%s: ", fn->service, fn->name, what);
-    luaL_tolstring(L, e, NULL);
+    /* __tostring and __name are user code: run protected, as the call was */
+    lua_pushcfunction(L, protected_tolstring);
+    lua_pushvalue(L, e);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "(error object is a %s value whose tostring raised)",
+                        luaL_typename(L, e));
+    }
     lua_concat(L, 2);
     const char *text = lua_tolstring(L, -1, len);
     set_err_text(err, text, *len);

@@ -708,7 +708,7 @@ encode_list(ctx_t *c, int idx, const tc_type_t *t)
 {
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
-    lua_Integer n = luaL_len(L, idx);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx); /* raw: no user code outside a pcall */
     if (n < 0 || n > INT32_MAX) {
         return tc_err_set(c->err, TC_ELIMIT, "list of %lld elements", (long long)n);
     }
@@ -929,6 +929,40 @@ reserve_names_cache(ctx_t *c, int top)
     c->cache = top + 1;
 }
 
+/* lua_gettable(L, 1) with the key at 2, for get_field() to run protected. */
+static int
+protected_gettable(lua_State *L)
+{
+    lua_gettable(L, 1);
+    return 1;
+}
+
+/*
+ * Replace the key on top of the stack with the value it has in the table at
+ * 'idx'. A raw read; only when it finds nothing and the table's metatable
+ * has an __index (defaults, methods) is the full lookup made, under
+ * lua_pcall: user code there may raise, and an error outside a protected
+ * call would end the worker. Returns LUA_OK, or the error status with the
+ * error object in the key's place.
+ */
+static int
+get_field(lua_State *L, int idx)
+{
+    int key = lua_gettop(L);
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, idx) != LUA_TNIL || luaL_getmetafield(L, idx, "__index") == LUA_TNIL) {
+        lua_replace(L, key);
+        return LUA_OK;
+    }
+    lua_settop(L, key);
+    lua_pushcfunction(L, protected_gettable);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, key);
+    int rc = lua_pcall(L, 2, 1, 0);
+    lua_replace(L, key);
+    return rc;
+}
+
 static int
 encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
 {
@@ -945,7 +979,15 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
     for (uint16_t i = 0; i < st->nfields; i++) {
         const tc_field_t *f = st->_sorted[i];
         push_name(L, names, st, f);
-        if (lua_gettable(L, idx) == LUA_TNIL) { /* __index may supply defaults */
+        if (get_field(L, idx) != LUA_OK) {
+            const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+            rc = tc_err_set(c->err, TC_ETYPE, "its table's __index raised: %s",
+                            why != NULL ? why : "(an error object that is not a string)");
+            lua_pop(L, 1);
+            locate(c, st, f);
+            return rc;
+        }
+        if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             if (f->req == TC_REQ_REQUIRED) {
                 c->located = 1;

@@ -15,6 +15,9 @@ import unittest
 
 import harness
 import loadgen
+from thrift.Thrift import TApplicationException
+from thrift.protocol import THeaderProtocol
+from thrift.transport import THeaderTransport, TSocket
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
 with open(os.path.join(FIXTURE, "handler.lua")) as f:
@@ -176,6 +179,54 @@ class WorkersTest(unittest.TestCase):
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Generation 3 is ready", 20), srv.log())
         self.assertNotIn("Reload already in progress", srv.log())
+
+    def test_metamethods_of_returned_values_never_end_the_worker(self):
+        """User code the encoder or the error report meets (an __index that
+        raises, a __len that raises, a __tostring that returns no string)
+        runs protected or not at all: the call gets its answer and the
+        worker lives on. A finalizer that asks for the call's THeader after
+        the call (here at the worker's exit) gets none, not freed memory."""
+        handler = HANDLER.replace("\nreturn H", """
+local strict = { __index = function(_, k) error("no field " .. tostring(k)) end }
+function H.pair(key, value)
+  return setmetatable({ key = key }, strict)
+end
+function H.range(n)
+  return setmetatable({ 1, 2, 3 }, { __len = function() error("len!") end })
+end
+function H.boom()
+  error(setmetatable({}, { __tostring = function() return {} end }))
+end
+keep = setmetatable({}, { __gc = function() thriftcorn.request_headers() end })
+return H""")
+        self.assertNotEqual(handler, HANDLER)
+        srv = self.server("workers = 1\nthreads = 1\nexpose_errors = true\n", handler)
+        pids = srv.worker_pids()
+        c, trans = harness.client(self.S, srv.port)
+        with self.assertRaises(TApplicationException) as cm:
+            c.pair("k", 1)
+        self.assertIn("Pair.value: its table's __index raised: ", cm.exception.message)
+        self.assertIn("no field value", cm.exception.message)
+        self.assertEqual(c.range(7), [1, 2, 3])  # the raw length: __len is not called
+        with self.assertRaises(TApplicationException) as cm:
+            c.boom()
+        self.assertIn("(error object is a table value whose tostring raised)",
+                      cm.exception.message)
+        self.assertEqual(c.echo("alive"), "alive")
+        trans.close()
+        sock = TSocket.TSocket("127.0.0.1", srv.port)
+        proto = THeaderProtocol.THeaderProtocol(
+            sock, [THeaderTransport.THeaderClientType.HEADERS])
+        proto.trans.set_header(b"who", b"me")
+        proto.trans.open()
+        self.assertEqual(self.S.Client(proto).echo("header"), "header")
+        proto.trans.close()
+        self.assertEqual(srv.worker_pids(), pids)
+        self.assertEqual(srv.stop(), 0)
+        log = srv.log()
+        self.assertNotIn("unprotected error", log)
+        self.assertNotIn("AddressSanitizer", log)
+        self.assertIn("Worker (pid:%d) exited with code 0" % pids[0], log)
 
     def test_usr1_reopens_the_logs(self):
         srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
