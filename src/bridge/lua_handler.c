@@ -358,6 +358,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     int nargs = push_args(h, in, fn, err);
     if (nargs < 0) {
         lua_settop(L, SLOT_BASE);
+        h->header = NULL;
         if (!oneway) {
             write_appex(out, m, TC_APPEX_PROTOCOL_ERROR, err->msg);
         }
@@ -375,5 +376,6 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
         status = reply_result(h, m, fn, out, mark, err);
     }
     lua_settop(L, SLOT_BASE);
+    h->header = NULL; /* the connection's, which may close before the next call */
     return status;
 }

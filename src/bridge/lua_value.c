@@ -938,29 +938,25 @@ protected_gettable(lua_State *L)
 }
 
 /*
- * Replace the key on top of the stack with the value it has in the table at
- * 'idx'. A raw read; only when it finds nothing and the table's metatable
- * has an __index (defaults, methods) is the full lookup made, under
- * lua_pcall: user code there may raise, and an error outside a protected
- * call would end the worker. Returns LUA_OK, or the error status with the
- * error object in the key's place.
+ * Push field 'f' of the struct table at 'idx': its value, or nil. A raw
+ * read; only when it finds nothing and the table's metatable has an
+ * __index (defaults, methods) is the full lookup made, under lua_pcall:
+ * user code there may raise, and an error outside a protected call would
+ * end the worker. Returns LUA_OK, or the error status with the error
+ * object pushed.
  */
 static int
-get_field(lua_State *L, int idx)
+get_field(lua_State *L, int idx, int names, const tc_struct_t *st, const tc_field_t *f)
 {
-    int key = lua_gettop(L);
-    lua_pushvalue(L, key);
+    push_name(L, names, st, f);
     if (lua_rawget(L, idx) != LUA_TNIL || luaL_getmetafield(L, idx, "__index") == LUA_TNIL) {
-        lua_replace(L, key);
         return LUA_OK;
     }
-    lua_settop(L, key);
+    lua_pop(L, 2); /* __index, nil */
     lua_pushcfunction(L, protected_gettable);
     lua_pushvalue(L, idx);
-    lua_pushvalue(L, key);
-    int rc = lua_pcall(L, 2, 1, 0);
-    lua_replace(L, key);
-    return rc;
+    push_name(L, names, st, f);
+    return lua_pcall(L, 2, 1, 0);
 }
 
 static int
@@ -978,8 +974,7 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
     int names = encode_names(c, st, &pushed);
     for (uint16_t i = 0; i < st->nfields; i++) {
         const tc_field_t *f = st->_sorted[i];
-        push_name(L, names, st, f);
-        if (get_field(L, idx) != LUA_OK) {
+        if (get_field(L, idx, names, st, f) != LUA_OK) {
             const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
             rc = tc_err_set(c->err, TC_ETYPE, "its table's __index raised: %s",
                             why != NULL ? why : "(an error object that is not a string)");

@@ -342,7 +342,6 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         info->status = tc_lua_handler_call(d->lua, idx, &m, oneway, in, out, err);
     }
     /* the header is the connection's, which may close before the next call */
-    tc_lua_handler_set_header(d->lua, NULL);
     if (d->plugin != NULL) {
         tc_host_thread_set_header(d->plugin, NULL);
     }
