@@ -451,6 +451,9 @@ note_boot_death(arbiter_t *a, double t)
 TC_NORETURN static void
 worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
 {
+    if (!tc_worker_prepare(a->pid)) {
+        _exit(0); /* the arbiter died between fork and here */
+    }
     /* sockets of other generations stay with the arbiter: a removed bind must close */
     for (size_t i = 0; i < a->nsocks; i++) {
         if (!gen_has_sock(g, a->socks[i])) {
@@ -602,8 +605,13 @@ begin_reload(arbiter_t *a)
     }
     tc_log(TC_LOG_INFO, "Hang up: Master");
     tc_sdnotify("RELOADING=1");
+    int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
+    for (size_t i = 0; i < a->nsocks; i++) {
+        fds[i] = a->socks[i]->l.fd;
+    }
     int rc = tc_reload_start(&a->check, a->opts->config_path, a->opts->overrides,
-                             a->opts->noverrides, a->umask0);
+                             a->opts->noverrides, a->umask0, fds, a->nsocks);
+    free(fds);
     if (rc != TC_OK) {
         tc_log(TC_LOG_ERROR, "Reload failed: cannot start the check: %s", tc_strerror(rc));
         tc_sdnotify("READY=1");
@@ -654,13 +662,14 @@ check_finished(arbiter_t *a, int status)
     tc_err_t err;
     tc_err_clear(&err);
     bool killed = a->check_killed;
-    if (tc_reload_done(&a->check, status, &err) != TC_OK) {
+    int rc = tc_reload_done(&a->check, status, &err);
+    if (a->stopping) {
+        return; /* a stop ended the check: no failure to report, no READY=1 after STOPPING=1 */
+    }
+    if (rc != TC_OK) {
         log_reload_failure(a, killed ? "the check of the new config did not finish within 30 s"
                                      : err.msg);
         tc_sdnotify("READY=1");
-        return;
-    }
-    if (a->stopping) {
         return;
     }
     begin_generation(a);

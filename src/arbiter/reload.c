@@ -15,7 +15,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,8 +40,14 @@ report(int fd, const char *msg)
 }
 
 TC_NORETURN static void
-check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, mode_t umask0)
+check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, mode_t umask0,
+            pid_t parent)
 {
+    /* it dies with the arbiter: a check left behind would run on for nothing */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+        _exit(1);
+    }
     tc_proctitle_set("thriftcorn: reload check [%s]", path);
     tc_err_t err;
     tc_err_clear(&err);
@@ -70,12 +78,13 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, 
 
 int
 tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides, size_t n,
-                mode_t umask0)
+                mode_t umask0, const int *close_fds, size_t nclose)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
         return -errno;
     }
+    pid_t parent = getpid();
     pid_t pid = tc_signals_fork();
     if (pid < 0) {
         (void)close(p[0]);
@@ -84,7 +93,11 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
     }
     if (pid == 0) {
         (void)close(p[0]);
-        check_child(p[1], path, overrides, n, umask0);
+        /* the listeners are the arbiter's: the check must not hold a port open */
+        for (size_t i = 0; i < nclose; i++) {
+            (void)close(close_fds[i]);
+        }
+        check_child(p[1], path, overrides, n, umask0, parent);
     }
     (void)close(p[1]);
     r->pid = pid;

@@ -18,11 +18,12 @@ typedef struct tc_reload {
 
 /*
  * Fork the checker for 'path' with the command-line 'overrides'; 'umask0'
- * is the umask of a config that sets none. Returns TC_OK or -errno. The
+ * is the umask of a config that sets none; the checker closes 'close_fds'
+ * (the listeners) and dies with its parent. Returns TC_OK or -errno. The
  * caller reaps r->pid and then calls tc_reload_done().
  */
 int tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides,
-                    size_t n, mode_t umask0) TC_NODISCARD;
+                    size_t n, mode_t umask0, const int *close_fds, size_t nclose) TC_NODISCARD;
 
 /*
  * The checker ended with wait status 'status': TC_OK when the config, the

@@ -336,23 +336,38 @@ reopen_logs(const tc_config_t *cfg)
     }
 }
 
+static void
+worker_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGABRT);
+    sigaddset(set, SIGWINCH);
+}
+
+bool
+tc_worker_prepare(pid_t arbiter)
+{
+    /* follow the arbiter: if it dies, so do we (and if it died already, now) */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    worker_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* loop threads inherit the mask */
+    return getppid() == arbiter;
+}
+
 int
 tc_worker_main(const tc_worker_args_t *args)
 {
     const tc_config_t *cfg = args->cfg;
-    /* follow the arbiter: if it dies, so do we */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    signal(SIGPIPE, SIG_IGN);
+    (void)tc_worker_prepare(getppid()); /* done already when the arbiter forked us */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGABRT);
-    sigaddset(&set, SIGWINCH);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* loop threads inherit the mask */
+    worker_signals(&set);
     evthread_use_pthreads();
     tc_hooks_set_worker(args->index, args->generation);
 

@@ -10,6 +10,9 @@
 #include "transport/listener.h"
 #include "worker/heartbeat.h"
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 /* What the arbiter hands a worker it forked. All borrowed. */
 typedef struct tc_worker_args {
     const tc_config_t *cfg;
@@ -30,6 +33,14 @@ typedef struct tc_worker_args {
  * loaded (the arbiter must not respawn in a loop).
  */
 int tc_worker_main(const tc_worker_args_t *args);
+
+/*
+ * First thing in a freshly forked worker, before any hook runs: die with
+ * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone),
+ * ignore SIGPIPE, and hold the signals the worker handles (they wait,
+ * pending, for its loop) so that none kills it while it starts.
+ */
+bool tc_worker_prepare(pid_t arbiter);
 
 /* Exit status of a worker whose handler code could not be loaded. */
 #define TC_WORKER_EXIT_BOOT 3

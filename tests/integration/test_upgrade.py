@@ -240,6 +240,67 @@ class UpgradeTest(unittest.TestCase):
                 proc.wait(5)
             notify.close()
 
+    def test_a_stop_during_a_reload_check(self):
+        """A TERM while a reload is being checked: systemd hears STOPPING=1
+        and no READY=1 after it, no reload failure is logged; and a
+        checker whose arbiter is killed dies with it and holds no port."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        slow = os.path.join(d, "slow")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                    "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
+        notify_path = os.path.join(d, "notify.sock")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(10)
+        log = os.path.join(d, "thriftcorn.log")
+
+        def text():
+            with open(log) as f:
+                return f.read()
+
+        def checkers():
+            out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True,
+                                 text=True).stdout
+            return [int(line.split()[0]) for line in out.splitlines()
+                    if "reload check [%s]" % config in line]
+        for stop in (signal.SIGTERM, signal.SIGKILL):
+            if os.path.exists(slow):
+                os.unlink(slow)
+            proc = subprocess.Popen([harness.BIN, config, "--errorlog", log],
+                                    env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+            try:
+                self.assertEqual(notify.recv(256), b"READY=1")
+                port = int(re.findall(r"Listening at: 127\.0\.0\.1:(\d+)", text())[-1])
+                open(slow, "w").close()
+                proc.send_signal(signal.SIGHUP)
+                self.assertEqual(notify.recv(256), b"RELOADING=1")
+                self.assertTrue(harness.wait_for(lambda: checkers(), 5), text())
+                proc.send_signal(stop)
+                if stop == signal.SIGTERM:
+                    self.assertEqual(notify.recv(256), b"STOPPING=1")
+                    self.assertEqual(proc.wait(15), 0)
+                    notify.settimeout(1)
+                    with self.assertRaises(socket.timeout):
+                        extra = notify.recv(256)
+                        raise AssertionError("after STOPPING=1: %r" % extra)
+                    notify.settimeout(10)
+                    self.assertNotIn("Reload failed", text())
+                else:
+                    proc.wait(15)
+                    # the checker goes with its arbiter, and with it the last listener
+                    self.assertTrue(harness.wait_for(lambda: not checkers(), 2), checkers())
+                    with self.assertRaises(OSError):
+                        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                for pid in checkers():
+                    os.kill(pid, signal.SIGKILL)
+        notify.close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

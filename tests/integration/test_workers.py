@@ -228,6 +228,32 @@ return H""")
         self.assertNotIn("AddressSanitizer", log)
         self.assertIn("Worker (pid:%d) exited with code 0" % pids[0], log)
 
+    def test_a_starting_worker_survives_usr1_and_follows_a_dead_arbiter(self):
+        """From fork on, a worker holds the signals it handles and dies
+        with its arbiter: SIGUSR1 (log rotation) while its post_fork hook
+        runs does not kill it, and an arbiter killed meanwhile takes it
+        along once the hook returns."""
+        slow = ('post_fork = function(s, w)\n'
+                '  if w.index >= 1 then os.execute("sleep 2") end\n'
+                'end\n')
+        srv = self.server("workers = 1\nthreads = 2\nloglevel = 'debug'\n" + slow)
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=2), srv.log())
+        time.sleep(0.5)  # in post_fork
+        srv.kill(signal.SIGUSR1)
+        self.assertTrue(harness.wait_for(lambda: srv.log().count("worker 1 ready") >= 1
+                                         or "was sent SIGUSR1" in srv.log(), 10), srv.log())
+        self.assertNotIn("was sent SIGUSR1", srv.log())
+        self.assertEqual(len(srv.worker_pids()), 2)
+        self.assertEqual(srv.log().count("Booting worker"), 2, srv.log())
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=3), srv.log())
+        pids = srv.worker_pids()
+        time.sleep(0.5)  # the third is in post_fork
+        srv.kill(signal.SIGKILL)
+        self.assertTrue(harness.wait_for(
+            lambda: not any(harness.pid_alive(p) for p in pids), 15), pids)
+
     def test_usr1_reopens_the_logs(self):
         srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
         access = os.path.join(srv.dir, "access.log")
