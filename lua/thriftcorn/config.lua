@@ -404,7 +404,8 @@ function M.load(path, overrides)
       if msg then
         fail(key, string.format("%s: %s", key, msg))
       else
-        cfg[key] = nv
+        -- a plain copy: the C side reads it with no metamethod to run
+        cfg[key] = deep_copy(nv)
       end
     end
   end

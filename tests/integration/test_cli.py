@@ -75,6 +75,14 @@ class CliTest(unittest.TestCase):
         self.assertIsNotNone(m, out.stderr)
         self.assertEqual(len(lines) + int(m.group(1)), n)
 
+    def test_config_tables_with_metatables_are_read_as_plain_copies(self):
+        cfg = write(self.dir, "meta.lua",
+                    'include_dirs = setmetatable({ "." }, { __len = function() return -1 end })\n'
+                    + SERVICE)
+        out = run(["--check-config", cfg])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn("AddressSanitizer", out.stderr)
+
     def test_missing_idl_is_an_error_at_start(self):
         cfg = write(self.dir, "c.lua",
                     'bind = "127.0.0.1:0"\nservice = { idl = "nope.thrift", name = "X", '

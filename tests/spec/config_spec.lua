@@ -108,6 +108,17 @@ service PingService {
     assert.equal("%t %h %m %s %D %M %L %p 100%% [x]", cfg.access_log_format)
   end)
 
+  it("hands the C side plain copies, whatever metatables the file set", function()
+    local cfg = assert(config.load(make_config(
+      'include_dirs = setmetatable({ "a" }, { __len = function() return -1 end })\n'
+      .. 'bind = setmetatable({ "127.0.0.1:0" }, { __name = "Binds" })\n'
+      .. SERVICE)))
+    assert.is_nil(getmetatable(cfg.include_dirs))
+    assert.is_nil(getmetatable(cfg.bind))
+    assert.equal(1, rawlen(cfg.include_dirs))
+    assert.equal("127.0.0.1:0", rawget(cfg.bind, 1))
+  end)
+
   it("orders its errors by line number", function()
     local text = "workers = 'x'\n" .. string.rep("\n", 8) .. "threads = 0\n" .. SERVICE
     local _, errs = config.load(make_config(text))
