@@ -76,7 +76,10 @@ function M.load(path, opts)
     error(err, 0)
   end
   local mod = schema.build(doc)
-  core.compile(doc)
+  local ok, cerr = pcall(core.compile, doc)
+  if not ok then
+    error(string.format("%s: %s", path, tostring(cerr)), 0)
+  end
   loaded[real] = mod
   return mod
 end

@@ -22,9 +22,18 @@ typedef struct compiler {
     int mts;   /* metatable registry */
     int defs;  /* defaults registry */
     int names; /* field names registry */
+    int depth; /* compile_type() calls under way: types through structs, lists, maps */
 } compiler_t;
 
+/*
+ * How deep compile_type() may recurse: far beyond any real IDL (a value can
+ * be at most 256 levels deep on the wire anyway), and far within a handler
+ * thread's C stack, which a chain of thousands of structs would overflow.
+ */
+#define COMPILE_DEPTH_MAX 1000
+
 static const tc_struct_t *compile_struct(compiler_t *c, int idx);
+static void compile_type_at(compiler_t *c, int idx, tc_type_t *out);
 
 static int
 schema_gc(lua_State *L)
@@ -79,6 +88,21 @@ compile_type(compiler_t *c, int idx, tc_type_t *out)
     idx = lua_absindex(L, idx);
     luaL_checkstack(L, 6, "thriftcorn: nested types");
     luaL_checktype(L, idx, LUA_TTABLE);
+    if (c->depth >= COMPILE_DEPTH_MAX) {
+        luaL_error(L,
+                   "types nest more than %d deep (structs, lists, sets and maps within "
+                   "each other)",
+                   COMPILE_DEPTH_MAX);
+    }
+    c->depth++;
+    compile_type_at(c, idx, out);
+    c->depth--;
+}
+
+static void
+compile_type_at(compiler_t *c, int idx, tc_type_t *out)
+{
+    lua_State *L = c->L;
     const char *tt = field_string(L, idx, "ttype", "a type");
     for (size_t i = 0; i < TC_ARRAY_LEN(base_kinds); i++) {
         if (strcmp(tt, base_kinds[i].name) == 0) {
@@ -489,6 +513,7 @@ tc_lua_schema_compile(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     compiler_t c;
+    c.depth = 0;
     c.L = L;
     tc_schema_t **sp = lua_newuserdatauv(L, sizeof(*sp), 0);
     *sp = NULL;

@@ -669,3 +669,30 @@ describe("codec messages", function()
     assert.same({ a = 4, b = 5 }, msg.value)
   end)
 end)
+
+describe("schema compile", function()
+  local function chain(n)
+    local path = os.tmpname() .. ".thrift"
+    local f = assert(io.open(path, "w"))
+    for i = 0, n - 1 do
+      f:write(string.format("struct S%d { 1: optional S%d f }\n", i, i + 1))
+    end
+    f:write(string.format("struct S%d { 1: i32 x }\n", n))
+    f:close()
+    return path
+  end
+
+  it("refuses types nested deeper than 1000, naming the file, before the C stack runs out",
+    function()
+      local path = chain(5000)
+      local ok, err = pcall(tc.load, path)
+      os.remove(path)
+      assert.is_false(ok)
+      assert.equal(path .. ": types nest more than 1000 deep (structs, lists, sets and maps "
+        .. "within each other)", err)
+      path = chain(900) -- never deeper than 900, whatever order the structs compile in
+      local mod = tc.load(path)
+      os.remove(path)
+      assert.is_table(mod.S0)
+    end)
+end)
