@@ -35,6 +35,19 @@ typedef struct compiler {
 static const tc_struct_t *compile_struct(compiler_t *c, int idx);
 static void compile_type_at(compiler_t *c, int idx, tc_type_t *out);
 
+/*
+ * lua_getfield() without metamethods: the doc is plain tables from the IDL
+ * loader, and a metamethod could hand back a value nothing keeps alive
+ * (field_string() returns a pointer into the string it pops).
+ */
+static int
+rawfield(lua_State *L, int idx, const char *key)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
+
 static int
 schema_gc(lua_State *L)
 {
@@ -47,11 +60,11 @@ schema_gc(lua_State *L)
 static const char *
 field_string(lua_State *L, int idx, const char *key, const char *what)
 {
-    if (lua_getfield(L, idx, key) != LUA_TSTRING) {
+    if (rawfield(L, idx, key) != LUA_TSTRING) {
         luaL_error(L, "thriftcorn.core.compile: %s has no string '%s'", what, key);
     }
     const char *s = lua_tostring(L, -1);
-    lua_pop(L, 1); /* the table keeps the string alive */
+    lua_pop(L, 1); /* the table keeps the string alive (a raw read) */
     return s;
 }
 
@@ -70,8 +83,8 @@ static void
 enum_name(compiler_t *c, int idx, tc_type_t *out)
 {
     lua_State *L = c->L;
-    if (lua_getfield(L, idx, "enum") == LUA_TTABLE) {
-        if (lua_getfield(L, -1, "fullname") == LUA_TSTRING) {
+    if (rawfield(L, idx, "enum") == LUA_TTABLE) {
+        if (rawfield(L, -1, "fullname") == LUA_TSTRING) {
             const char *en = lua_tostring(L, -1);
             out->enum_name = tc_schema_strdup(c->s, en, strlen(en));
         }
@@ -118,7 +131,7 @@ compile_type_at(compiler_t *c, int idx, tc_type_t *out)
         tc_kind_t kind = tt[0] == 'l' ? TC_KIND_LIST : TC_KIND_SET;
         tc_schema_type_base(out, kind);
         tc_type_t *elem = tc_schema_alloc(c->s, sizeof(*elem));
-        lua_getfield(L, idx, "elem");
+        rawfield(L, idx, "elem");
         compile_type(c, -1, elem);
         lua_pop(L, 1);
         out->elem = elem;
@@ -126,16 +139,16 @@ compile_type_at(compiler_t *c, int idx, tc_type_t *out)
         tc_schema_type_base(out, TC_KIND_MAP);
         tc_type_t *key = tc_schema_alloc(c->s, sizeof(*key));
         tc_type_t *val = tc_schema_alloc(c->s, sizeof(*val));
-        lua_getfield(L, idx, "key");
+        rawfield(L, idx, "key");
         compile_type(c, -1, key);
-        lua_getfield(L, idx, "value");
+        rawfield(L, idx, "value");
         compile_type(c, -1, val);
         lua_pop(L, 2);
         out->elem = key;
         out->value = val;
     } else if (strcmp(tt, "struct") == 0) {
         tc_schema_type_base(out, TC_KIND_STRUCT);
-        lua_getfield(L, idx, "struct");
+        rawfield(L, idx, "struct");
         out->st = compile_struct(c, -1);
         lua_pop(L, 1);
     } else {
@@ -146,7 +159,7 @@ compile_type_at(compiler_t *c, int idx, tc_type_t *out)
 static tc_req_t
 parse_req(lua_State *L, int idx)
 {
-    lua_getfield(L, idx, "required");
+    rawfield(L, idx, "required");
     const char *r = lua_tostring(L, -1);
     tc_req_t req = TC_REQ_DEFAULT;
     if (r != NULL && strcmp(r, "required") == 0) {
@@ -162,7 +175,7 @@ static void
 compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const char *sname)
 {
     lua_State *L = c->L;
-    lua_getfield(L, fidx, "id");
+    rawfield(L, fidx, "id");
     int isnum;
     lua_Integer id = lua_tointegerx(L, -1, &isnum);
     lua_pop(L, 1);
@@ -174,10 +187,10 @@ compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const cha
     f->name_len = strlen(fname);
     f->name = tc_schema_strdup(c->s, fname, f->name_len);
     f->req = (uint8_t)parse_req(L, fidx);
-    lua_getfield(L, fidx, "type");
+    rawfield(L, fidx, "type");
     compile_type(c, -1, &f->type);
     lua_pop(L, 1);
-    if (lua_getfield(L, fidx, "default") != LUA_TNIL) {
+    if (rawfield(L, fidx, "default") != LUA_TNIL) {
         f->has_default = true;
         lua_rawseti(L, dtab, i + 1);
     } else {
@@ -221,7 +234,7 @@ c_seq(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
 {
     lua_State *L = c->L;
     bool map = t->kind == TC_KIND_MAP;
-    size_t n = t->kind == TC_KIND_LIST ? (size_t)luaL_len(L, idx) : table_count(L, idx);
+    size_t n = t->kind == TC_KIND_LIST ? (size_t)lua_rawlen(L, idx) : table_count(L, idx);
     size_t count = map ? 2 * n : n;
     tc_seq_t *s = tc_schema_alloc(c->s, sizeof(*s));
     s->type = t;
@@ -344,11 +357,11 @@ compile_struct(compiler_t *c, int idx)
     tc_struct_kind_t sk = strcmp(kind, "union") == 0       ? TC_STRUCT_UNION
                           : strcmp(kind, "exception") == 0 ? TC_STRUCT_EXCEPTION
                                                            : TC_STRUCT_PLAIN;
-    if (lua_getfield(L, idx, "fields") != LUA_TTABLE) {
+    if (rawfield(L, idx, "fields") != LUA_TTABLE) {
         luaL_error(L, "thriftcorn.core.compile: struct %s has no fields table", name);
     }
     int fields = lua_gettop(L);
-    lua_Integer n = luaL_len(L, fields);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, fields);
     if (n > INT16_MAX) {
         luaL_error(L, "thriftcorn.core.compile: struct %s has too many fields", name);
     }
@@ -390,7 +403,7 @@ compile_struct(compiler_t *c, int idx)
     lua_pushvalue(L, -1);
     lua_setfield(L, idx, "_names");
     lua_rawsetp(L, c->names, st);
-    if (lua_getfield(L, idx, "mt") == LUA_TTABLE) {
+    if (rawfield(L, idx, "mt") == LUA_TTABLE) {
         lua_rawsetp(L, c->mts, st);
     } else {
         lua_pop(L, 1);
@@ -407,7 +420,7 @@ static const tc_function_t *
 compile_function(compiler_t *c, int idx, const char *svc_name)
 {
     lua_State *L = c->L;
-    if (lua_getfield(L, idx, "_cfunc") == LUA_TLIGHTUSERDATA) {
+    if (rawfield(L, idx, "_cfunc") == LUA_TLIGHTUSERDATA) {
         const tc_function_t *fn = lua_touserdata(L, -1);
         lua_pop(L, 1);
         lua_pushvalue(L, idx);
@@ -421,16 +434,16 @@ compile_function(compiler_t *c, int idx, const char *svc_name)
     }
     const char *name = field_string(L, idx, "name", "a function");
     const char *owner = svc_name;
-    if (lua_getfield(L, idx, "service") == LUA_TTABLE) {
+    if (rawfield(L, idx, "service") == LUA_TTABLE) {
         owner = field_string(L, -1, "fullname", "a service");
     }
     lua_pop(L, 1);
     tc_function_t *fn = tc_schema_function_new(c->s, owner, name);
-    lua_getfield(L, idx, "oneway");
+    rawfield(L, idx, "oneway");
     fn->oneway = lua_toboolean(L, -1);
-    lua_getfield(L, idx, "args");
+    rawfield(L, idx, "args");
     fn->args = compile_struct(c, -1);
-    lua_getfield(L, idx, "result");
+    rawfield(L, idx, "result");
     fn->result = compile_struct(c, -1);
     lua_pop(L, 3);
     lua_pushlightuserdata(L, fn);
@@ -447,11 +460,11 @@ compile_service(compiler_t *c, int idx)
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     const char *name = field_string(L, idx, "fullname", "a service");
-    if (lua_getfield(L, idx, "all_functions") != LUA_TTABLE) {
+    if (rawfield(L, idx, "all_functions") != LUA_TTABLE) {
         luaL_error(L, "thriftcorn.core.compile: service %s has no all_functions", name);
     }
     int fns = lua_gettop(L);
-    lua_Integer n = luaL_len(L, fns);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, fns);
     tc_service_t *svc = tc_schema_service_new(c->s, name, (size_t)n);
     for (lua_Integer i = 0; i < n; i++) {
         lua_rawgeti(L, fns, i + 1);
@@ -470,7 +483,7 @@ static void
 each_value(compiler_t *c, int idx, const char *key, void (*fn)(compiler_t *, int))
 {
     lua_State *L = c->L;
-    if (lua_getfield(L, idx, key) == LUA_TTABLE) {
+    if (rawfield(L, idx, key) == LUA_TTABLE) {
         int t = lua_gettop(L);
         lua_pushnil(L);
         while (lua_next(L, t) != 0) {
@@ -549,7 +562,7 @@ descriptor(lua_State *L, int idx, const char *key)
 {
     void *d = NULL;
     if (lua_type(L, idx) == LUA_TTABLE) {
-        if (lua_getfield(L, idx, key) == LUA_TLIGHTUSERDATA) {
+        if (rawfield(L, idx, key) == LUA_TLIGHTUSERDATA) {
             d = lua_touserdata(L, -1);
         }
         lua_pop(L, 1);
@@ -584,7 +597,7 @@ tc_lua_schema_owner(lua_State *L, int idx)
 {
     tc_schema_t *s = NULL;
     if (lua_type(L, idx) == LUA_TTABLE) {
-        lua_getfield(L, idx, "_schema");
+        rawfield(L, idx, "_schema");
         tc_schema_t **sp = luaL_testudata(L, -1, SCHEMA_MT);
         s = sp != NULL ? *sp : NULL;
         lua_pop(L, 1);

@@ -696,3 +696,31 @@ describe("schema compile", function()
       assert.is_table(mod.S0)
     end)
 end)
+
+describe("schema compile of tampered tables", function()
+  it("reads the doc raw: metamethods on it neither run nor matter", function()
+    local idl = require("thriftcorn.idl")
+    local doc = assert(idl.load(assert(core.realpath("tests/fixtures/golden.thrift"))))
+    local hostile = {
+      __len = function() return -1 end,
+      __index = function() error("a metamethod ran") end,
+    }
+    local n = 0
+    for _, sd in pairs(doc.structs) do
+      setmetatable(sd.fields, hostile)
+      n = n + 1
+    end
+    for _, svc in pairs(doc.services) do
+      setmetatable(svc.all_functions or {}, hostile)
+    end
+    assert.is_true(n > 0)
+    assert.has_no.errors(function() core.compile(doc) end)
+    for _, sd in pairs(doc.structs) do -- each compiled, with its real fields
+      assert.equal("userdata", type(rawget(sd, "_c")))
+      -- encodes, or names the required field an empty table lacks
+      local bytes, msg = core.encode(sd, {}, "binary")
+      assert.is_true(type(bytes) == "string" or msg:find("required field is not set", 1, true)
+        ~= nil, msg)
+    end
+  end)
+end)
