@@ -22,6 +22,7 @@ typedef struct compiler {
     int mts;   /* metatable registry */
     int defs;  /* defaults registry */
     int names; /* field names registry */
+    int live;  /* stack index of the registry of live definitions (register_def()) */
     int depth; /* compile_type() calls under way: types through structs, lists, maps */
 } compiler_t;
 
@@ -46,6 +47,50 @@ rawfield(lua_State *L, int idx, const char *key)
     idx = lua_absindex(L, idx);
     lua_pushstring(L, key);
     return lua_rawget(L, idx);
+}
+
+/* lua_setfield() without metamethods: the value on top goes to 'key' of the table at 'idx'. */
+static void
+rawsetfield(lua_State *L, int idx, const char *key)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, key);
+    lua_insert(L, -2);
+    lua_rawset(L, idx);
+}
+
+/*
+ * Every compiled definition table, by its descriptor, with weak values: a
+ * descriptor is taken from a table only if the table is the one it was
+ * compiled into. A copy of '_c' in another table, or a stale one whose
+ * schema was freed, is refused, not read.
+ */
+static const char live_key = 0;
+
+static void
+push_live(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &live_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "v");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &live_key);
+    }
+}
+
+/* Give the table at 'idx' its descriptor 'd' under 'key', and register it. */
+static void
+set_descriptor(lua_State *L, int live, int idx, const char *key, void *d)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushlightuserdata(L, d);
+    rawsetfield(L, idx, key);
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, live, d);
 }
 
 static int
@@ -392,7 +437,7 @@ compile_struct(compiler_t *c, int idx)
     }
     /* what the decoder needs per Lua state: defaults and the instance metatable */
     lua_pushvalue(L, dtab);
-    lua_setfield(L, idx, "_defaults");
+    rawsetfield(L, idx, "_defaults");
     lua_pushvalue(L, dtab);
     lua_rawsetp(L, c->defs, st);
     lua_createtable(L, st->nfields, 0);
@@ -401,17 +446,16 @@ compile_struct(compiler_t *c, int idx)
         lua_rawseti(L, -2, i + 1);
     }
     lua_pushvalue(L, -1);
-    lua_setfield(L, idx, "_names");
+    rawsetfield(L, idx, "_names");
     lua_rawsetp(L, c->names, st);
     if (rawfield(L, idx, "mt") == LUA_TTABLE) {
         lua_rawsetp(L, c->mts, st);
     } else {
         lua_pop(L, 1);
     }
-    lua_pushlightuserdata(L, st);
-    lua_setfield(L, idx, "_c");
+    set_descriptor(L, c->live, idx, "_c", st);
     lua_pushvalue(L, c->ud);
-    lua_setfield(L, idx, "_schema");
+    rawsetfield(L, idx, "_schema");
     lua_settop(L, fields - 1);
     return st;
 }
@@ -446,8 +490,7 @@ compile_function(compiler_t *c, int idx, const char *svc_name)
     rawfield(L, idx, "result");
     fn->result = compile_struct(c, -1);
     lua_pop(L, 3);
-    lua_pushlightuserdata(L, fn);
-    lua_setfield(L, idx, "_cfunc");
+    set_descriptor(L, c->live, idx, "_cfunc", fn);
     lua_pushvalue(L, idx);
     lua_pushboolean(L, 1);
     lua_rawset(L, c->memo);
@@ -472,10 +515,12 @@ compile_service(compiler_t *c, int idx)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lua_pushlightuserdata(L, svc);
-    lua_setfield(L, idx, "_csvc");
+    set_descriptor(L, c->live, idx, "_csvc", svc);
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, c->memo); /* for undo() */
     lua_pushvalue(L, c->ud);
-    lua_setfield(L, idx, "_schema");
+    rawsetfield(L, idx, "_schema");
 }
 
 /* Call 'fn' on every value of the table field 'key' of the table at 'idx'. */
@@ -520,6 +565,45 @@ compile_doc(compiler_t *c, int idx)
     each_value(c, idx, "services", compile_service);
 }
 
+/* compile_doc() under lua_pcall: its arguments are the compiler's tables, then the doc. */
+static int
+compile_step(lua_State *L)
+{
+    compiler_t *c = lua_touserdata(L, 8);
+    c->ud = 1;
+    c->memo = 2;
+    c->mts = 3;
+    c->defs = 4;
+    c->names = 5;
+    c->live = 6;
+    compile_doc(c, 7);
+    return 0;
+}
+
+/*
+ * A compile that failed: no definition it reached keeps a descriptor, so
+ * that none of them (a struct compiled whole inside one that failed, say)
+ * can lead to one left half-built.
+ */
+static void
+undo(lua_State *L, int memo, int live)
+{
+    static const char *const keys[] = {"_c", "_cfunc", "_csvc"};
+    lua_pushnil(L);
+    while (lua_next(L, memo) != 0) {
+        lua_pop(L, 1);
+        for (size_t i = 0; i < TC_ARRAY_LEN(keys); i++) {
+            if (rawfield(L, -1, keys[i]) == LUA_TLIGHTUSERDATA) {
+                lua_pushnil(L);
+                lua_rawsetp(L, live, lua_touserdata(L, -2));
+                lua_pushnil(L);
+                rawsetfield(L, -3, keys[i]);
+            }
+            lua_pop(L, 1);
+        }
+    }
+}
+
 int
 tc_lua_schema_compile(lua_State *L)
 {
@@ -538,32 +622,46 @@ tc_lua_schema_compile(lua_State *L)
     }
     lua_setmetatable(L, -2);
     *sp = c.s = tc_schema_new();
-    c.ud = lua_gettop(L);
+    int ud = lua_gettop(L);
     lua_newtable(L);
-    c.memo = lua_gettop(L);
+    int memo = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_mt_key);
-    c.mts = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_defaults_key);
-    c.defs = lua_gettop(L);
     tc_lua_value_registry(L, &tc_lua_value_names_key);
-    c.names = lua_gettop(L);
-    compile_doc(&c, 1);
-    lua_settop(L, c.ud);
+    push_live(L);
+    int live = lua_gettop(L);
+    lua_pushcfunction(L, compile_step);
+    for (int i = ud; i <= live; i++) {
+        lua_pushvalue(L, i);
+    }
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, &c);
+    if (lua_pcall(L, 8, 0, 0) != LUA_OK) {
+        undo(L, memo, live);
+        return lua_error(L);
+    }
+    lua_settop(L, ud);
     return 1;
 }
 
 /*
  * The descriptor a compiled definition holds under 'key', or NULL. Each kind
  * has its own key, so that a servicedef or funcdef passed where a structdef
- * belongs is refused, not read as the wrong C type.
+ * belongs is refused, not read as the wrong C type; and the table must be
+ * the one the descriptor was compiled into (push_live()).
  */
 static void *
 descriptor(lua_State *L, int idx, const char *key)
 {
     void *d = NULL;
+    idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TTABLE) {
         if (rawfield(L, idx, key) == LUA_TLIGHTUSERDATA) {
             d = lua_touserdata(L, -1);
+            push_live(L);
+            lua_rawgetp(L, -1, d);
+            d = lua_rawequal(L, -1, idx) ? d : NULL; /* the very table it was compiled into */
+            lua_pop(L, 2);
         }
         lua_pop(L, 1);
     }

@@ -724,3 +724,38 @@ describe("schema compile of tampered tables", function()
     end
   end)
 end)
+
+describe("schema descriptors", function()
+  local want = "expected a struct from thriftcorn.load()"
+
+  it("are taken only from the table they were compiled into", function()
+    local forged = { { _c = rawget(P, "_c") }, { _c = rawget(g.Golden, "_csvc") },
+      setmetatable({}, { __index = P }) }
+    for _, t in ipairs(forged) do
+      local ok, err = pcall(tc.encode, t, { x = 1, y = 2 })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(want, 1, true), tostring(err))
+    end
+    assert.is_string((tc.encode(P, { x = 1, y = 2 })))
+  end)
+
+  it("are all withdrawn when a compile fails, none left half-built", function()
+    local idl = require("thriftcorn.idl")
+    local path = os.tmpname() .. ".thrift"
+    local f = assert(io.open(path, "w"))
+    f:write("struct X { 1: optional W w }\nstruct W { 1: optional X x, 2: optional i32 y }\n")
+    f:close()
+    local doc = assert(idl.load(path))
+    os.remove(path)
+    doc.structs.W.fields[2].id = 1 -- a duplicate: W cannot be compiled, X holds W
+    local ok, err = pcall(core.compile, doc)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("duplicate field id", 1, true), tostring(err))
+    for _, sd in pairs(doc.structs) do
+      assert.is_nil(rawget(sd, "_c"))
+      local eok, eerr = pcall(core.encode, sd, {})
+      assert.is_false(eok)
+      assert.truthy(tostring(eerr):find(want, 1, true), tostring(eerr))
+    end
+  end)
+end)
