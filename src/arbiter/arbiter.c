@@ -787,7 +787,8 @@ reexec(arbiter_t *a)
         if (chdir(a->cwd) < 0) {
             tc_log(TC_LOG_WARNING, "new arbiter: cannot enter %s", a->cwd);
         }
-        (void)umask(a->umask0); /* the new arbiter starts as we did: same default */
+        (void)setenv("PWD", a->cwd, 1); /* NOLINT(concurrency-mt-unsafe) */
+        (void)umask(a->umask0);         /* the new arbiter starts as we did: same default */
         execv(a->exe, argv);
         int rc = -errno;
         tc_log(TC_LOG_CRITICAL, "Cannot execute %s: %s", a->exe, tc_strerror(rc));
@@ -950,6 +951,66 @@ check_stopping(arbiter_t *a)
             w->deadline = now() + a->cur->cfg->graceful_timeout;
         }
     }
+}
+
+/* ---- the binary and folder SIGUSR2 starts again ---- */
+
+/* True when 'path' is the folder we are in (the same file, however named). */
+static bool
+is_this_folder(const char *path)
+{
+    struct stat ps;
+    struct stat ds;
+    return stat(path, &ps) == 0 && stat(".", &ds) == 0 && ps.st_dev == ds.st_dev &&
+           ps.st_ino == ds.st_ino;
+}
+
+/* 'name' (no slash) as the shell found it in PATH, into 'out'; false if not found. */
+static bool
+search_path(const char *name, char *out, size_t cap)
+{
+    const char *path = getenv("PATH"); /* NOLINT(concurrency-mt-unsafe) */
+    while (path != NULL && *path != '\0') {
+        const char *end = strchr(path, ':');
+        size_t len = end != NULL ? (size_t)(end - path) : strlen(path);
+        int n = snprintf(out, cap, "%.*s/%s", (int)len, len > 0 ? path : ".", name);
+        if (n > 0 && (size_t)n < cap && access(out, X_OK) == 0) {
+            return true;
+        }
+        path = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/*
+ * The folder and binary as they were named at start, not resolved: $PWD
+ * when it is this folder, argv[0] (or where PATH found it). So an upgrade
+ * follows a symlink switched to a new release, as gunicorn's does; when a
+ * name cannot be trusted, the resolved path serves.
+ */
+static void
+find_start_paths(arbiter_t *a)
+{
+    const char *pwd = getenv("PWD"); /* NOLINT(concurrency-mt-unsafe) */
+    if (pwd != NULL && pwd[0] == '/' && strlen(pwd) < sizeof(a->cwd) && is_this_folder(pwd)) {
+        (void)snprintf(a->cwd, sizeof(a->cwd), "%s", pwd);
+    } else if (getcwd(a->cwd, sizeof(a->cwd)) == NULL) {
+        (void)snprintf(a->cwd, sizeof(a->cwd), "/");
+    }
+    const char *argv0 = a->opts->argv != NULL ? a->opts->argv[0] : NULL;
+    int n = -1;
+    if (argv0 != NULL && argv0[0] == '/') {
+        n = snprintf(a->exe, sizeof(a->exe), "%s", argv0);
+    } else if (argv0 != NULL && strchr(argv0, '/') != NULL) {
+        n = snprintf(a->exe, sizeof(a->exe), "%s/%s", a->cwd, argv0);
+    } else if (argv0 != NULL && search_path(argv0, a->exe, sizeof(a->exe))) {
+        return;
+    }
+    if (n > 0 && (size_t)n < sizeof(a->exe) && access(a->exe, X_OK) == 0) {
+        return;
+    }
+    ssize_t len = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
+    a->exe[len > 0 ? len : 0] = '\0';
 }
 
 /* ---- reaping ---- */
@@ -1236,11 +1297,7 @@ start(arbiter_t *a, tc_config_t *cfg)
         }
     }
     a->pid = getpid();
-    ssize_t len = readlink("/proc/self/exe", a->exe, sizeof(a->exe) - 1);
-    a->exe[len > 0 ? len : 0] = '\0';
-    if (getcwd(a->cwd, sizeof(a->cwd)) == NULL) {
-        (void)snprintf(a->cwd, sizeof(a->cwd), "/");
-    }
+    find_start_paths(a);
     tc_proctitle_set("thriftcorn: master [%s]", cfg->proc_name);
     int rc = tc_signals_init();
     if (rc != TC_OK) {

@@ -139,6 +139,52 @@ class UpgradeTest(unittest.TestCase):
                 os.kill(new_pid, signal.SIGKILL)
                 reap(new_pid)
 
+    def test_usr2_follows_a_switched_release_symlink(self):
+        """Deployed as current -> rel1 and switched to rel2, SIGUSR2 starts
+        the new arbiter in rel2 (the folder as $PWD named it, not the one
+        it resolved to at start), so it reads rel2's config."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        log = os.path.join(d, "thriftcorn.log")
+        for rel in ("rel1", "rel2"):
+            os.mkdir(os.path.join(d, rel))
+            with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
+                f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                        "proc_name = %r\nerrorlog = %r\n" % (rel, log))
+        current = os.path.join(d, "current")
+        os.symlink(os.path.join(d, "rel1"), current)
+        proc = subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
+                                env=dict(os.environ, PWD=current))
+        new = None
+
+        def text():
+            with open(log) as f:
+                return f.read()
+        try:
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
+                                             "Ready: generation 1" in text()), "not ready")
+            self.assertEqual(harness.process_title(proc.pid), "thriftcorn: master [rel1]")
+            os.unlink(current)
+            os.symlink(os.path.join(d, "rel2"), current)
+            proc.send_signal(signal.SIGUSR2)
+            self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
+                            text())
+            new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", text()).group(1))
+            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
+                            text())
+            self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0)
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            if new is not None and harness.pid_alive(new):
+                os.kill(new, signal.SIGKILL)
+                reap(new)
+
     def test_winch_ignored_when_a_reload_sets_daemon(self):
         """SIGWINCH is acted on by an arbiter that detached at start: one
         that a reload gave `daemon = true` still has its terminal, whose
