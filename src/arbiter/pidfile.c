@@ -43,7 +43,13 @@ tc_pidfile_create(const char *path, tc_err_t *err)
     if (k < 0 || (size_t)k >= sizeof(tmp)) {
         return tc_err_set(err, TC_EINVAL, "pidfile path too long: %s", path);
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /*
+     * a new file only: in a folder others can write to, a link planted at
+     * the predictable name must not make us write through it (a stale file
+     * of a process that had our pid goes first)
+     */
+    (void)unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         int rc = -errno;
         return tc_err_set(err, rc, "Cannot write the pidfile %s: %s", path, tc_strerror(rc));
