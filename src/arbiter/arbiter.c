@@ -1288,12 +1288,14 @@ start(arbiter_t *a, tc_config_t *cfg)
         a->master_pid = (pid_t)strtol(old, NULL, 10);
         (void)unsetenv("THRIFTCORN_PID"); /* NOLINT(concurrency-mt-unsafe) */
     }
+    /* before detaching: systemd's LISTEN_PID names the process it started */
+    tc_inherit_load(&a->inherit, cfg->binds, cfg->nbinds);
     a->detached = cfg->daemon;
     if (cfg->daemon && a->master_pid == 0) {
         int rc = tc_daemon_detach();
         if (rc != TC_OK) {
             tc_log(TC_LOG_CRITICAL, "Cannot become a daemon: %s", tc_strerror(rc));
-            return 1;
+            goto fail;
         }
     }
     a->pid = getpid();
@@ -1302,14 +1304,14 @@ start(arbiter_t *a, tc_config_t *cfg)
     int rc = tc_signals_init();
     if (rc != TC_OK) {
         tc_log(TC_LOG_CRITICAL, "Cannot set up signal handling: %s", tc_strerror(rc));
-        return 1;
+        goto fail;
     }
     tc_err_t err;
     tc_err_clear(&err);
     if (cfg->pidfile != NULL) {
         if (tc_pidfile_create(cfg->pidfile, &err) != TC_OK) {
             tc_log(TC_LOG_CRITICAL, "%s", err.msg);
-            return 1;
+            goto fail;
         }
         a->pidfile = tc_xstrdup(cfg->pidfile);
     }
@@ -1319,14 +1321,13 @@ start(arbiter_t *a, tc_config_t *cfg)
         if (rc != TC_OK) {
             tc_log(TC_LOG_CRITICAL, "Cannot open the access log %s: %s", cfg->accesslog,
                    tc_strerror(rc));
-            return 1;
+            goto fail;
         }
         if (tc_accesslog_fd > STDERR_FILENO) {
             (void)close(tc_accesslog_fd);
         }
         tc_accesslog_fd = -1;
     }
-    tc_inherit_load(&a->inherit, cfg->binds, cfg->nbinds);
     a->target = cfg->workers > 0 ? cfg->workers : 1;
     gen_t probe = {.cfg = cfg, .id = 1};
     server_hook(a, &probe, "on_starting", NULL, 0);
@@ -1337,6 +1338,9 @@ start(arbiter_t *a, tc_config_t *cfg)
         return 1;
     }
     return 0;
+fail:
+    tc_inherit_deinit(&a->inherit);
+    return 1;
 }
 
 int

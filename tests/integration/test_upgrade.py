@@ -286,6 +286,45 @@ class UpgradeTest(unittest.TestCase):
                 proc.wait(5)
             notify.close()
 
+    def test_daemon_with_systemd_sockets(self):
+        """daemon = true under socket activation: the sockets systemd
+        passed are taken before the arbiter detaches (LISTEN_PID names the
+        process systemd started), not bound anew."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        pidfile = os.path.join(d, "tc.pid")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                    "daemon = true\npidfile = %r\nerrorlog = %r\n" % (pidfile, log))
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        port = lsock.getsockname()[1]
+        fd = lsock.fileno()
+
+        def at_three():
+            os.dup2(fd, 3)
+        rc = subprocess.run(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
+                             config], env=dict(os.environ, LISTEN_FDS="1"),
+                            pass_fds=sorted({fd, 3}), preexec_fn=at_three, timeout=15).returncode
+        lsock.close()
+        self.assertEqual(rc, 0)
+        self.assertTrue(harness.wait_for(lambda: read_pid(pidfile) > 0), "no pidfile")
+        pid = read_pid(pidfile)
+        try:
+            def text():
+                with open(log) as f:
+                    return f.read()
+            self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in text()), text())
+            self.assertIn("Listening at: 127.0.0.1:%d" % port, text())
+            self.assertEqual(self.echo(port), "x")
+            os.kill(pid, signal.SIGTERM)
+            self.assertEqual(reap(pid), 0)
+        finally:
+            if harness.pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
     def test_a_stop_during_a_reload_check(self):
         """A TERM while a reload is being checked: systemd hears STOPPING=1
         and no READY=1 after it, no reload failure is logged; and a
