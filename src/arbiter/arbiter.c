@@ -1126,7 +1126,14 @@ check_ready(arbiter_t *a)
         a->announced = true;
         tc_log(TC_LOG_INFO, "Ready: generation %u with %d worker(s)", a->cur->id, a->target);
         server_hook(a, a->cur, "when_ready", NULL, 0);
-        tc_sdnotify("READY=1");
+        if (a->master_pid > 0) {
+            /* started by SIGUSR2: systemd's main process becomes this one */
+            char msg[64];
+            (void)snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1", (int)a->pid);
+            tc_sdnotify(msg);
+        } else {
+            tc_sdnotify("READY=1");
+        }
     }
     if (a->pend != NULL && count_ready(a, a->pend->id) >= a->pend->target) {
         commit_reload(a);

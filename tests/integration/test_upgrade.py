@@ -286,6 +286,43 @@ class UpgradeTest(unittest.TestCase):
                 proc.wait(5)
             notify.close()
 
+    def test_usr2_tells_systemd_the_new_main_pid(self):
+        """Under Type=notify, the arbiter a SIGUSR2 started says MAINPID= with
+        its READY=1, so that systemd follows it when the old one exits."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                    "errorlog = %r\n" % log)
+        notify_path = os.path.join(d, "notify.sock")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(10)
+        proc = subprocess.Popen([harness.BIN, config],
+                                env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+        new = None
+        try:
+            self.assertEqual(notify.recv(256), b"READY=1")
+            proc.send_signal(signal.SIGUSR2)
+            got = notify.recv(256)
+            with open(log) as f:
+                new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", f.read()).group(1))
+            self.assertEqual(got, b"MAINPID=%d\nREADY=1" % new)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0)
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            if new is not None and harness.pid_alive(new):
+                os.kill(new, signal.SIGKILL)
+                reap(new)
+            notify.close()
+
     def test_daemon_with_systemd_sockets(self):
         """daemon = true under socket activation: the sockets systemd
         passed are taken before the arbiter detaches (LISTEN_PID names the
