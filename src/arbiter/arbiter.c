@@ -776,11 +776,13 @@ reexec(arbiter_t *a)
     if (pid == 0) {
         int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
         char **specs = tc_xcalloc(a->nsocks + 1, sizeof(char *));
+        bool *systemd = tc_xcalloc(a->nsocks + 1, sizeof(bool));
         for (size_t i = 0; i < a->nsocks; i++) {
             fds[i] = a->socks[i]->l.fd;
             specs[i] = a->socks[i]->l.spec;
+            systemd[i] = a->socks[i]->systemd;
         }
-        tc_inherit_export(fds, specs, a->nsocks);
+        tc_inherit_export(fds, specs, systemd, a->nsocks);
         char pidbuf[32];
         (void)snprintf(pidbuf, sizeof(pidbuf), "%d", (int)a->pid);
         (void)setenv("THRIFTCORN_PID", pidbuf, 1); /* NOLINT(concurrency-mt-unsafe) */

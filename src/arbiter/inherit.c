@@ -42,6 +42,12 @@ load_upgrade(tc_inherit_t *in, const char *list)
         }
         add(in, (int)fd, spec, false);
         (void)unsetenv(name);
+        /* systemd's socket stays systemd's through an upgrade: its file is not ours */
+        (void)snprintf(name, sizeof(name), "THRIFTCORN_SYSTEMD_%ld", fd);
+        if (getenv(name) != NULL) {
+            in->fds[in->n - 1].systemd = true;
+            (void)unsetenv(name);
+        }
     }
     free(copy);
 }
@@ -103,7 +109,7 @@ tc_inherit_deinit(tc_inherit_t *in)
 }
 
 void
-tc_inherit_export(const int *fds, char *const *specs, size_t n)
+tc_inherit_export(const int *fds, char *const *specs, const bool *systemd, size_t n)
 {
     char list[4096];
     size_t used = 0;
@@ -121,6 +127,10 @@ tc_inherit_export(const int *fds, char *const *specs, size_t n)
         char name[64];
         (void)snprintf(name, sizeof(name), "THRIFTCORN_BIND_%d", fds[i]);
         (void)setenv(name, specs[i], 1);
+        if (systemd[i]) {
+            (void)snprintf(name, sizeof(name), "THRIFTCORN_SYSTEMD_%d", fds[i]);
+            (void)setenv(name, "1", 1);
+        }
     }
     (void)setenv("THRIFTCORN_FDS", list, 1);
 }

@@ -37,8 +37,9 @@ void tc_inherit_deinit(tc_inherit_t *in);
 
 /*
  * In the child about to exec the new arbiter: keep 'fds' open across exec
- * and describe them in THRIFTCORN_FDS ("3,4") and THRIFTCORN_BIND_<fd>.
+ * and describe them in THRIFTCORN_FDS ("3,4") and THRIFTCORN_BIND_<fd>, and
+ * THRIFTCORN_SYSTEMD_<fd>=1 for those 'systemd' passed (their files stay its).
  */
-void tc_inherit_export(const int *fds, char *const *specs, size_t n);
+void tc_inherit_export(const int *fds, char *const *specs, const bool *systemd, size_t n);
 
 #endif /* TC_ARBITER_INHERIT_H */

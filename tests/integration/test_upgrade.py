@@ -323,6 +323,53 @@ class UpgradeTest(unittest.TestCase):
                 reap(new)
             notify.close()
 
+    def test_usr2_keeps_systemds_unix_socket_file(self):
+        """A unix socket systemd passed stays systemd's through an upgrade:
+        neither arbiter removes its file when it stops."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        path = os.path.join(d, "s.sock")
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        with open(config, "w") as f:
+            f.write('bind = "unix:%s"\n' % path + SERVICE + "workers = 1\nthreads = 2\n"
+                    "errorlog = %r\n" % log)
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(path)
+        lsock.listen(16)
+        fd = lsock.fileno()
+
+        def at_three():
+            os.dup2(fd, 3)
+
+        def text():
+            with open(log) as f:
+                return f.read()
+        proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
+                                 config], env=dict(os.environ, LISTEN_FDS="1"),
+                                pass_fds=sorted({fd, 3}), preexec_fn=at_three)
+        lsock.close()
+        new = None
+        try:
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
+                                             "Ready: generation 1" in text()), "not ready")
+            proc.send_signal(signal.SIGUSR2)
+            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
+                            text())
+            new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", text()).group(1))
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0)
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+            self.assertTrue(os.path.exists(path), "the socket file was removed")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            if new is not None and harness.pid_alive(new):
+                os.kill(new, signal.SIGKILL)
+                reap(new)
+
     def test_daemon_with_systemd_sockets(self):
         """daemon = true under socket activation: the sockets systemd
         passed are taken before the arbiter detaches (LISTEN_PID names the
