@@ -313,7 +313,9 @@ c_struct(compiler_t *c, int idx, const tc_struct_t *st, tc_value_t *out)
     lua_State *L = c->L;
     tc_view_t *v = tc_schema_alloc(c->s, sizeof(*v));
     v->st = st;
-    v->vals = tc_schema_alloc(c->s, sizeof(tc_value_t) * (st->nfields ? st->nfields : 1u));
+    v->n = 0;
+    v->cap = st->nfields;
+    v->fields = tc_schema_alloc(c->s, sizeof(tc_view_field_t) * (st->nfields ? st->nfields : 1u));
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         size_t len;
@@ -321,7 +323,8 @@ c_struct(compiler_t *c, int idx, const tc_struct_t *st, tc_value_t *out)
         for (uint16_t i = 0; name != NULL && i < st->nfields; i++) {
             const tc_field_t *f = &st->fields[i];
             if (f->name != NULL && f->name_len == len && memcmp(f->name, name, len) == 0) {
-                c_value(c, -1, &f->type, &v->vals[i]);
+                v->fields[v->n].idx = i;
+                c_value(c, -1, &f->type, &v->fields[v->n++].val);
                 break;
             }
         }

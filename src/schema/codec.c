@@ -147,6 +147,48 @@ decode_value(dctx_t *c, const tc_type_t *t, tc_value_t *out)
     return rc == TC_OK ? TC_OK : read_error(c, rc);
 }
 
+/* The value of field index 'idx' in 'v', or NULL when it was not sent. */
+static tc_value_t *
+view_find(const tc_view_t *v, uint16_t idx)
+{
+    /* fields sent in IDL order, none left out before it: where it would be dense */
+    if (idx < v->n && v->fields[idx].idx == idx) {
+        return &v->fields[idx].val;
+    }
+    for (uint16_t i = 0; i < v->n; i++) {
+        if (v->fields[i].idx == idx) {
+            return &v->fields[i].val;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Keep 'val' as field index 'idx' of 'v' (a field sent again replaces it);
+ * 'fresh': 'idx' is above every index kept so far, so it cannot be there.
+ */
+static void
+view_put(tc_arena_t *a, tc_view_t *v, uint16_t idx, const tc_value_t *val, bool fresh)
+{
+    tc_value_t *x = fresh ? NULL : view_find(v, idx);
+    if (x == NULL) {
+        if (v->n == v->cap) {
+            /* room doubles from 4, never past the struct's field count */
+            uint16_t cap = v->cap ? (uint16_t)(v->cap * 2u) : 4u;
+            cap = cap > v->st->nfields ? v->st->nfields : cap;
+            tc_view_field_t *f = tc_arena_alloc(a, sizeof(*f) * cap);
+            if (v->n > 0) {
+                memcpy(f, v->fields, sizeof(*f) * v->n);
+            }
+            v->fields = f;
+            v->cap = cap;
+        }
+        v->fields[v->n].idx = idx;
+        x = &v->fields[v->n++].val;
+    }
+    *x = *val;
+}
+
 static int
 decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
 {
@@ -160,7 +202,10 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     }
     tc_view_t *v = tc_arena_alloc(c->a, sizeof(*v));
     v->st = st;
-    v->vals = tc_arena_calloc(c->a, sizeof(tc_value_t) * (st->nfields ? st->nfields : 1u));
+    v->n = 0;
+    v->cap = 0;
+    v->fields = NULL;
+    uint16_t top = 0; /* the highest field index kept */
     for (;;) {
         uint8_t type;
         int16_t id;
@@ -178,15 +223,19 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
             }
             continue;
         }
-        if ((rc = decode_value(c, &f->type, &v->vals[f - st->fields])) != TC_OK) {
+        tc_value_t val;
+        if ((rc = decode_value(c, &f->type, &val)) != TC_OK) {
             return rc;
         }
+        uint16_t idx = (uint16_t)(f - st->fields);
+        view_put(c->a, v, idx, &val, v->n == 0 || idx > top);
+        top = idx > top ? idx : top;
     }
     if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
         return read_error(c, rc);
     }
     for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
-        if (st->fields[i].req == TC_REQ_REQUIRED && v->vals[i].kind == TC_VAL_UNSET) {
+        if (st->fields[i].req == TC_REQ_REQUIRED && view_find(v, i) == NULL) {
             return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
                               st->fields[i].name);
         }
@@ -204,11 +253,17 @@ tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_vi
     return decode_struct(&c, st, out);
 }
 
+static const tc_value_t unset = {.kind = TC_VAL_UNSET};
+
 const tc_value_t *
 tc_codec_view_get(const tc_view_t *v, int16_t id)
 {
     const tc_field_t *f = tc_schema_field_by_id(v->st, id);
-    return f != NULL ? &v->vals[f - v->st->fields] : NULL;
+    if (f == NULL) {
+        return NULL;
+    }
+    const tc_value_t *x = view_find(v, (uint16_t)(f - v->st->fields));
+    return x != NULL ? x : &unset;
 }
 
 const tc_value_t *
@@ -218,15 +273,13 @@ tc_codec_view_value(const tc_view_t *v, int16_t id)
     if (f == NULL) {
         return NULL;
     }
-    const tc_value_t *x = &v->vals[f - v->st->fields];
-    if (x->kind != TC_VAL_UNSET || f->dflt == NULL) {
+    const tc_value_t *x = view_find(v, (uint16_t)(f - v->st->fields));
+    if (x != NULL) {
         return x;
     }
     /* a union holds one member: its default stands in only when none was sent (as in Lua) */
-    for (uint16_t i = 0; v->st->kind == TC_STRUCT_UNION && i < v->st->nfields; i++) {
-        if (v->vals[i].kind != TC_VAL_UNSET) {
-            return x;
-        }
+    if (f->dflt == NULL || (v->st->kind == TC_STRUCT_UNION && v->n > 0)) {
+        return &unset;
     }
     return f->dflt;
 }

@@ -15,10 +15,23 @@
 #include "schema/schema.h"
 #include "thriftcorn/plugin.h"
 
-/* A decoded struct: vals[i] is st->fields[i] (kind TC_VAL_UNSET when absent). */
+/* A field of a decoded struct: the index of its tc_field_t in st->fields, its value. */
+typedef struct tc_view_field {
+    uint16_t idx;
+    tc_value_t val;
+} tc_view_field_t;
+
+/*
+ * A decoded struct: only the fields present (a field sent twice: its last
+ * value), in the order they came. Sparse, so that what a request costs to
+ * hold stays in proportion to its bytes: a struct of many fields that
+ * arrives empty costs a view, not a slot per field.
+ */
 struct tc_view {
     const tc_struct_t *st;
-    tc_value_t *vals;
+    uint16_t n;   /* fields present */
+    uint16_t cap; /* room in 'fields' */
+    tc_view_field_t *fields;
 };
 
 /* A decoded list or set (n items) or map (2n items: key, value, ...). */

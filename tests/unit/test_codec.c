@@ -388,6 +388,21 @@ test_decode_input(void **state)
     assert_int_equal(tc_codec_view_get(v, 1)->u.i, 4);
     assert_int_equal(tc_codec_view_get(v, 2)->kind, TC_VAL_UNSET);
 
+    /* a field sent again (y, then x, then y): its last value; out of IDL order too */
+    b.len = 0;
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+    w.ops->write_i32(&w, 5);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+    w.ops->write_i32(&w, 6);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+    w.ops->write_i32(&w, 7);
+    w.ops->write_field_stop(&w);
+    tc_proto_init(&r, &tc_proto_binary, b.data, b.len, NULL);
+    assert_int_equal(tc_codec_decode(&r, point, &a, &v, &err), TC_OK);
+    assert_int_equal(tc_codec_view_get(v, 1)->u.i, 6);
+    assert_int_equal(tc_codec_view_get(v, 2)->u.i, 7);
+
     /* a Point without its required x */
     b.len = 0;
     w.ops->write_struct_begin(&w);
@@ -416,13 +431,55 @@ test_decode_input(void **state)
     tc_buf_deinit(&b);
 }
 
+/*
+ * What a request costs to hold stays in proportion to its bytes: 10,000
+ * empty structs of 17 fields (one byte each on the wire) take a view and a
+ * list slot each, not a slot per field (400 bytes each before).
+ */
+static void
+test_decode_memory_in_proportion(void **state)
+{
+    (void)state;
+    const tc_struct_t *all = tc_schema_field_by_id(echo->args, 1)->type.st;
+    enum { N = 10000 };
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_compact, NULL, 0, &b);
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_LIST, 17);
+    w.ops->write_list_begin(&w, TC_TTYPE_STRUCT, N);
+    for (int i = 0; i < N; i++) {
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+    }
+    w.ops->write_field_stop(&w);
+    w.ops->write_struct_end(&w);
+    tc_proto_t r;
+    tc_proto_init(&r, &tc_proto_compact, b.data, b.len, NULL);
+    tc_arena_t a;
+    tc_arena_init(&a, 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    const tc_view_t *v;
+    assert_int_equal(tc_codec_decode(&r, all, &a, &v, &err), TC_OK);
+    assert_int_equal(tc_codec_view_get(v, 17)->u.seq->n, N);
+    assert_true(a.total < 64 * b.len);
+    tc_arena_deinit(&a);
+    tc_buf_deinit(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_binary), cmocka_unit_test(test_round_trip_compact),
-        cmocka_unit_test(test_writer_refusals),   cmocka_unit_test(test_exception),
+        cmocka_unit_test(test_round_trip_binary),
+        cmocka_unit_test(test_round_trip_compact),
+        cmocka_unit_test(test_writer_refusals),
+        cmocka_unit_test(test_exception),
         cmocka_unit_test(test_decode_input),
+        cmocka_unit_test(test_decode_memory_in_proportion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

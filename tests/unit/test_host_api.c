@@ -225,7 +225,7 @@ test_readers_see_idl_defaults(void **state)
     assert_int_equal(api->get_i32(c, 1, &i), TC_PLUGIN_ENOTSET);
 
     /* an empty union: its member default applies */
-    tc_view_t empty = {.st = c->st, .vals = (tc_value_t[2]){{.kind = TC_VAL_UNSET}}};
+    tc_view_t empty = {.st = c->st, .n = 0, .cap = 0, .fields = NULL};
     assert_int_equal(api->get_i32(&empty, 1, &i), TC_PLUGIN_OK);
     assert_int_equal(i, 7);
     tc_arena_deinit(&a);
