@@ -276,7 +276,8 @@ struct tc_host_api {
     /**
      * 'size' bytes aligned for any type from the call's arena, released all
      * at once after the reply is written. Never NULL (the worker aborts when
-     * memory runs out). The plugin never frees it.
+     * memory runs out, and for a size over half the address space). The
+     * plugin never frees it.
      */
     void *(*call_alloc)(tc_call_t *call, size_t size);
     /** The called method's name, NUL-terminated (owned by the host). */

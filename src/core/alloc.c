@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-TC_NORETURN static void
-oom(size_t size)
+void
+tc_oom(size_t size)
 {
     fprintf(stderr, "thriftcorn: out of memory allocating %zu bytes\n", size);
     abort();
@@ -18,7 +18,7 @@ tc_xmalloc(size_t size)
 {
     void *p = malloc(size ? size : 1);
     if (p == NULL) {
-        oom(size);
+        tc_oom(size);
     }
     return p;
 }
@@ -28,7 +28,7 @@ tc_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL) {
-        oom(n * size);
+        tc_oom(n * size);
     }
     return p;
 }
@@ -38,7 +38,7 @@ tc_xrealloc(void *ptr, size_t size)
 {
     void *p = realloc(ptr, size ? size : 1);
     if (p == NULL) {
-        oom(size);
+        tc_oom(size);
     }
     return p;
 }

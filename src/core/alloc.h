@@ -9,6 +9,8 @@
 
 #include "core/common.h"
 
+/* Report that 'size' bytes could not be had, and abort. */
+TC_NORETURN void tc_oom(size_t size);
 /* malloc() that aborts on failure. Ownership: the caller frees with free(). */
 void *tc_xmalloc(size_t size);
 /* calloc() that aborts on failure or overflow. */

@@ -59,6 +59,9 @@ tc_arena_reset(tc_arena_t *a)
 void *
 tc_arena_alloc(tc_arena_t *a, size_t size)
 {
+    if (size > SIZE_MAX / 2) {
+        tc_oom(size); /* the rounding or the chunk header would wrap it */
+    }
     size = ALIGN_UP(size ? size : 1);
     tc_arena_chunk_t *c = a->_head;
     if (c == NULL || c->size - c->used < size) {

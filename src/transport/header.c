@@ -328,7 +328,9 @@ int
 tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void *value,
                     size_t value_len)
 {
-    if (key_len + value_len + 2 * VARINT_MAX > TC_HEADER_REPLY_INFO_MAX - h->reply_info.len) {
+    /* each length checked on its own first: their sum must not wrap */
+    size_t room = TC_HEADER_REPLY_INFO_MAX - h->reply_info.len;
+    if (key_len > room || value_len > room || key_len + value_len + 2 * VARINT_MAX > room) {
         return TC_ELIMIT;
     }
     put_varint(&h->reply_info, (uint32_t)key_len);

@@ -310,6 +310,9 @@ test_reply_headers_limit(void **state)
     memset(big, 'v', sizeof(big));
     assert_int_equal(tc_header_set_reply(&h, "k1", 2, big, sizeof(big)), TC_OK);
     assert_int_equal(tc_header_set_reply(&h, "k2", 2, big, sizeof(big)), TC_ELIMIT);
+    /* lengths whose sum wraps (a plugin's bad arguments) are over the limit too */
+    assert_int_equal(tc_header_set_reply(&h, "k", SIZE_MAX - 5, "v", 1), TC_ELIMIT);
+    assert_int_equal(tc_header_set_reply(&h, "k", 1, "v", SIZE_MAX), TC_ELIMIT);
     assert_int_equal(h.nreply_info, 1);
     /* the next request starts with none */
     assert_int_equal(read_frame(plain, sizeof(plain), 1024, &why), TC_OK);
