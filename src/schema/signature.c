@@ -6,13 +6,21 @@
  */
 #include "schema/signature.h"
 
+#include "core/alloc.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Structs already written out in full in this signature (a struct may contain itself). */
+/*
+ * Structs already written out in full in this signature (a struct may
+ * contain itself): as many as the function reaches, so that none is
+ * written twice and a recursive one ends.
+ */
 typedef struct seen {
-    const tc_struct_t *st[64];
+    const tc_struct_t **st;
     size_t n;
+    size_t cap;
 } seen_t;
 
 static void
@@ -54,9 +62,11 @@ format_struct(const tc_struct_t *st, tc_buf_t *out, seen_t *seen)
             return;
         }
     }
-    if (seen->n < TC_ARRAY_LEN(seen->st)) {
-        seen->st[seen->n++] = st;
+    if (seen->n == seen->cap) {
+        seen->cap = seen->cap ? 2 * seen->cap : 16;
+        seen->st = tc_xrealloc(seen->st, seen->cap * sizeof(*seen->st));
     }
+    seen->st[seen->n++] = st;
     put(out, "{");
     format_fields(st, INT16_MIN, false, out, seen);
     put(out, "}");
@@ -99,8 +109,7 @@ format_type(const tc_type_t *t, tc_buf_t *out, seen_t *seen)
 void
 tc_signature_format(const tc_function_t *fn, tc_buf_t *out)
 {
-    seen_t seen;
-    seen.n = 0;
+    seen_t seen = {NULL, 0, 0};
     if (fn->oneway) {
         put(out, "oneway ");
     }
@@ -124,6 +133,7 @@ tc_signature_format(const tc_function_t *fn, tc_buf_t *out)
         format_fields(fn->result, INT16_MIN, true, out, &seen);
         put(out, ")");
     }
+    free(seen.st);
 }
 
 uint64_t

@@ -759,3 +759,26 @@ describe("schema descriptors", function()
     end
   end)
 end)
+
+describe("signatures", function()
+  it("write each struct once however many a function reaches, recursive ones too", function()
+    local path = os.tmpname() .. ".thrift"
+    local f = assert(io.open(path, "w"))
+    f:write("struct Node { 1: i32 v, 2: optional Node next }\n")
+    local args = {}
+    for i = 0, 69 do
+      f:write(string.format("struct A%d { 1: i32 x }\n", i))
+      args[#args + 1] = string.format("%d: A%d a%d", i + 1, i, i)
+    end
+    f:write("service Deep { void f(" .. table.concat(args, ", ") .. ", 71: Node node, "
+      .. "72: Node again) }\n")
+    f:close()
+    local mod = tc.load(path)
+    os.remove(path)
+    local text = core.signature(mod.Deep.all_functions[1])
+    local _, full = text:gsub("Node{", "")
+    assert.equal(1, full) -- in full once, then by name
+    local _, a69 = text:gsub("A69{", "")
+    assert.equal(1, a69)
+  end)
+end)
