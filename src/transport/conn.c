@@ -30,6 +30,9 @@
  */
 #define OUT_HIGH_WATER (4u << 20)
 
+/* Written reply bytes at which flush() drops them from the output buffer. */
+#define OUT_COMPACT (64u << 10)
+
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
@@ -189,6 +192,15 @@ flush(tc_conn_t *c)
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->_out_off >= OUT_COMPACT && c->_out_off >= c->_out.len - c->_out_off) {
+                /*
+                 * drop what was written, or a client that pipelines on while
+                 * reading slowly grows the buffer by all it was ever sent
+                 * (moving at most as many bytes as were written)
+                 */
+                tc_buf_consume(&c->_out, c->_out_off);
+                c->_out_off = 0;
+            }
             if (!c->_writing) {
                 c->_writing = true;
                 event_add(c->_wev, NULL);
@@ -208,7 +220,7 @@ flush(tc_conn_t *c)
         event_del(c->_wev);
         event_add(c->_rev, NULL);
     }
-    if (c->_close_when_done && tc_conn_idle(c)) {
+    if (c->_close_when_done && tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL);
         return false;
     }
@@ -440,7 +452,8 @@ process(tc_conn_t *c)
     }
     if (c->_out.len > c->_out_off) {
         flush(c);
-    } else if (c->_close_when_done && tc_conn_idle(c)) {
+    } else if (c->_close_when_done && tc_conn_idle(c) && !unread(c)) {
+        /* (calls the kernel holds still, a read that ended on a message's end: read on) */
         tc_conn_close(c, NULL);
     }
 }

@@ -132,6 +132,51 @@ class ProcessTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_term_answers_every_pipelined_call_the_kernel_holds(self):
+        # 1002 calls in one send: a slow one first, then echoes sized so
+        # that the worker's 16 KiB reads end exactly on a message's end.
+        # A stop meanwhile answers all of them (the calls still in the
+        # socket are read on), then closes; none is reset.
+        from thrift.Thrift import TMessageType
+        from thrift.protocol import TBinaryProtocol
+
+        def call(name, seqid, args):
+            b = TTransport.TMemoryBuffer()
+            p = TBinaryProtocol.TBinaryProtocol(b)
+            p.writeMessageBegin(name, TMessageType.CALL, seqid)
+            args.write(p)
+            p.writeMessageEnd()
+            return b.getvalue()
+        msgs = [call("sleep_ms", 0, self.S.sleep_ms_args(ms=500)),
+                call("echo", 1, self.S.echo_args(s="x" * 12))]
+        msgs += [call("echo", i + 2, self.S.echo_args(s="y" * 40)) for i in range(1000)]
+        self.assertEqual((len(msgs[0]), len(msgs[1]), len(msgs[2])), (28, 36, 64))
+        srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 20\n"))
+        try:
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+            sock.sendall(b"".join(msgs))
+            time.sleep(0.2)  # the sleep is running
+            srv.kill(signal.SIGTERM)
+            data = b""
+            while True:
+                chunk = sock.recv(1 << 20)  # a reset raises here
+                if not chunk:
+                    break
+                data += chunk
+            sock.close()
+            b = TTransport.TMemoryBuffer(data)
+            p = TBinaryProtocol.TBinaryProtocol(b)
+            seqids = []
+            while len(seqids) < len(msgs):
+                _, _, seqid = p.readMessageBegin()
+                p.skip(12)
+                p.readMessageEnd()
+                seqids.append(seqid)
+            self.assertEqual(seqids, list(range(len(msgs))))
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+        finally:
+            srv.stop()
+
     def test_first_call_wait_fits_a_short_graceful_timeout(self):
         # the wait for a first call is at most half of graceful_timeout: a
         # connection that never sends does not get its worker killed

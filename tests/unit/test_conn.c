@@ -391,6 +391,38 @@ test_half_close_gets_every_reply(void **state)
     tc_buf_deinit(&call);
 }
 
+/*
+ * A client that keeps calling while it reads its replies slowly, so that
+ * some reply is always still on its way: the output buffer keeps what is
+ * pending, not all it ever sent (32 MiB of replies here, the buffer stays
+ * within a few MiB).
+ */
+static void
+test_slow_reader_output_stays_bounded(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    fixture_t f;
+    start_stop_test(&f, &call);
+    f.reply_len = 256u << 10;
+    uint8_t chunk[65536];
+    size_t got = 0;
+    for (int i = 0; i < 128; i++) {
+        assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+        run_once(&f);
+        for (int k = 0; k < 4; k++) { /* 240 of each 256 KiB: never all of it */
+            ssize_t n = read(f.client, chunk, 60u << 10);
+            got += n > 0 ? (size_t)n : 0;
+            run_once(&f);
+        }
+    }
+    assert_int_equal(f.messages, 128);
+    assert_true(got > 16u << 20);
+    assert_true(f.c->_out.cap <= (8u << 20));
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
 int
 main(void)
 {
@@ -403,6 +435,7 @@ main(void)
         cmocka_unit_test(test_stop_waits_for_a_first_call),
         cmocka_unit_test(test_stop_reads_what_the_kernel_holds),
         cmocka_unit_test(test_half_close_gets_every_reply),
+        cmocka_unit_test(test_slow_reader_output_stays_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
