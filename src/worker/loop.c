@@ -158,6 +158,22 @@ pause_full(tc_loop_t *lp)
 
 /* ---- connections ---- */
 
+/*
+ * A stopping loop may leave its event loop: it has no connection left, and
+ * none handed to it by the watchdog waits to be taken (on_wake() takes and
+ * drains them; leaving first would strand them unanswered).
+ */
+static void
+leave_if_done(tc_loop_t *lp)
+{
+    pthread_mutex_lock(&lp->inq_lock);
+    bool none_coming = TAILQ_EMPTY(&lp->incoming);
+    pthread_mutex_unlock(&lp->inq_lock);
+    if (none_coming && atomic_load(&lp->nconns) == 0) {
+        event_base_loopbreak(lp->base);
+    }
+}
+
 static void
 conn_closed(tc_conn_t *c, void *arg)
 {
@@ -168,7 +184,7 @@ conn_closed(tc_conn_t *c, void *arg)
     }
     slot_give(lp->shared);
     if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
-        event_base_loopbreak(lp->base);
+        leave_if_done(lp);
     }
 }
 
@@ -414,6 +430,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     }
     if (atomic_load(&lp->shared->stopping)) {
         drain(lp); /* handed over as this loop stopped */
+        leave_if_done(lp);
     } else if (take) {
         set_accepting(lp, true);
     }
@@ -428,9 +445,7 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     set_accepting(lp, false);
     event_del(lp->accept_retry);
     drain(lp);
-    if (atomic_load(&lp->nconns) == 0) {
-        event_base_loopbreak(lp->base);
-    }
+    leave_if_done(lp);
 }
 
 /* The wait for first calls is over: close every connection still idle. */
@@ -559,10 +574,16 @@ tc_loop_free(tc_loop_t *lp)
     if (lp->sweep != NULL) {
         event_free(lp->sweep);
     }
+    /*
+     * connections handed over too late to be taken: made this loop's first,
+     * so that closing them reaches this loop, not the one they came from
+     * (which may be freed already)
+     */
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&lp->incoming)) != NULL) {
         TAILQ_REMOVE(&lp->incoming, c, link);
-        TAILQ_INSERT_TAIL(&lp->conns, c, link);
+        add_conn(lp, c);
+        tc_conn_attach(c, lp->base, lp);
         tc_conn_close(c, NULL);
     }
     event_base_free(lp->base);

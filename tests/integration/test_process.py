@@ -7,6 +7,7 @@ once. Every wait is bounded; every call is counted."""
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 import unittest
@@ -176,6 +177,81 @@ class ProcessTest(unittest.TestCase):
             self.assertEqual(srv.proc.wait(20), 0, srv.log())
         finally:
             srv.stop()
+
+    def test_connections_handed_over_as_the_stop_begins_are_answered(self):
+        # On one CPU with two threads: the watchdog hands loop A's idle
+        # connections to loop B while B is inside a slow post_connect_closed
+        # hook, then the worker is told to stop. B must take them and answer
+        # their calls before it leaves its loop, not strand them (their
+        # clients reset at exit, and closing them then reached A's freed
+        # memory: a use-after-free under ASan).
+        from thrift.Thrift import TMessageType
+        from thrift.protocol import TBinaryProtocol
+
+        def call(name, seqid, args):
+            b = TTransport.TMemoryBuffer()
+            p = TBinaryProtocol.TBinaryProtocol(b)
+            p.writeMessageBegin(name, TMessageType.CALL, seqid)
+            args.write(p)
+            p.writeMessageEnd()
+            return b.getvalue()
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        flag = os.path.join(d, "spin")
+        hook = ('post_connect_closed = function()\n'
+                '  local f = io.open(%r)\n'
+                '  if f then f:close() local t = os.clock() while os.clock() - t < 1.5 do end end\n'
+                'end\n' % flag)
+        mask = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(mask)})  # the server inherits one CPU
+        try:
+            srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 20\n"
+                                          + hook))
+        finally:
+            os.sched_setaffinity(0, mask)
+
+        def conn():
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=15)
+            return sock
+
+        def roundtrip(sock, msg):
+            sock.sendall(msg)
+            return sock.recv(65536)
+        try:
+            z, w = conn(), conn()
+            time.sleep(0.2)
+            self.assertTrue(roundtrip(w, call("sleep_ms", 1, self.S.sleep_ms_args(ms=300))))
+            ys = [conn() for _ in range(5)]
+            v = conn()
+            time.sleep(0.2)
+            self.assertTrue(roundtrip(v, call("sleep_ms", 2, self.S.sleep_ms_args(ms=300))))
+            for y in ys:
+                self.assertTrue(roundtrip(y, call("echo", 3, self.S.echo_args(s="a"))))
+            open(flag, "w").close()
+            v.close()  # its loop spins in the hook
+            time.sleep(0.1)
+            w.sendall(call("sleep_ms", 4, self.S.sleep_ms_args(ms=800)))
+            time.sleep(0.2)
+            os.unlink(flag)
+            (worker,) = srv.worker_pids()
+            os.kill(worker, signal.SIGTERM)
+            for y in ys:
+                y.sendall(call("echo", 5, self.S.echo_args(s="b")))
+            for y in ys:
+                data = b""
+                while True:
+                    chunk = y.recv(65536)  # a reset raises here
+                    if not chunk:
+                        break
+                    data += chunk
+                self.assertIn(b"echo", data)
+                y.close()
+            z.close()
+            w.close()
+            self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(worker), 20))
+            self.assertIn("Worker (pid:%d) exited with code 0" % worker, srv.log())
+        finally:
+            srv.stop()
+        self.assertNotIn("AddressSanitizer", srv.log())
 
     def test_first_call_wait_fits_a_short_graceful_timeout(self):
         # the wait for a first call is at most half of graceful_timeout: a
