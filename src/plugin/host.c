@@ -19,14 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* TC_PLUGIN_SERIAL's lock: one per library, shared by the services it serves. */
+typedef struct serial {
+    pthread_mutex_t m;
+    int refs; /* under registry_lock once shared */
+} serial_t;
+
 struct tc_host {
     char *path;
+    char *service; /* as configured: hosts are shared per library and service */
     void *dl;
     const tc_plugin_t *desc;
     const tc_plugin_service_t *svc;
     const char **names; /* method names, NULL-terminated */
     size_t nmethods;
-    pthread_mutex_t serial; /* TC_PLUGIN_SERIAL: one call at a time */
+    serial_t *serial; /* TC_PLUGIN_SERIAL: one call at a time into the library */
     /* tc_host_acquire() sharing */
     int refs;
     tc_host_t *next;
@@ -97,7 +104,10 @@ tc_host_open(const char *path, const char *service, tc_err_t *err)
 {
     tc_host_t *h = tc_xcalloc(1, sizeof(*h));
     h->path = tc_xstrdup(path);
-    pthread_mutex_init(&h->serial, NULL);
+    h->service = tc_xstrdup(service);
+    h->serial = tc_xcalloc(1, sizeof(*h->serial));
+    pthread_mutex_init(&h->serial->m, NULL);
+    h->serial->refs = 1;
     h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h->dl == NULL) {
         const char *why = dlerror(); /* NOLINT(concurrency-mt-unsafe): one loader at a time */
@@ -148,8 +158,12 @@ tc_host_close(tc_host_t *h)
     if (h->dl != NULL) {
         dlclose(h->dl);
     }
-    pthread_mutex_destroy(&h->serial);
+    if (h->serial != NULL && --h->serial->refs == 0) {
+        pthread_mutex_destroy(&h->serial->m);
+        free(h->serial);
+    }
     free(h->names);
+    free(h->service);
     free(h->path);
     free(h);
 }
@@ -159,12 +173,23 @@ tc_host_close(tc_host_t *h)
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static tc_host_t *registry;
 
+/* A host in the registry for library 'path', or NULL. */
+static tc_host_t *
+same_library(const char *path)
+{
+    tc_host_t *h = registry;
+    while (h != NULL && strcmp(h->path, path) != 0) {
+        h = h->next;
+    }
+    return h;
+}
+
 tc_host_t *
 tc_host_acquire(const char *path, const char *service, tc_err_t *err)
 {
     pthread_mutex_lock(&registry_lock);
     tc_host_t *h = registry;
-    while (h != NULL && strcmp(h->path, path) != 0) {
+    while (h != NULL && (strcmp(h->path, path) != 0 || strcmp(h->service, service) != 0)) {
         h = h->next;
     }
     if (h != NULL) {
@@ -172,8 +197,15 @@ tc_host_acquire(const char *path, const char *service, tc_err_t *err)
         pthread_mutex_unlock(&registry_lock);
         return h;
     }
+    /* a library that serves several services: one host each, one init_worker, one lock */
+    tc_host_t *sibling = same_library(path);
     h = tc_host_open(path, service, err);
-    if (h != NULL && h->desc->init_worker != NULL) {
+    if (h != NULL && sibling != NULL) {
+        pthread_mutex_destroy(&h->serial->m);
+        free(h->serial);
+        h->serial = sibling->serial;
+        h->serial->refs++;
+    } else if (h != NULL && h->desc->init_worker != NULL) {
         int rc = h->desc->init_worker(&tc_host_api);
         if (rc != TC_PLUGIN_OK) {
             tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_worker() failed (%d)", path,
@@ -199,16 +231,22 @@ tc_host_release(tc_host_t *h)
     }
     pthread_mutex_lock(&registry_lock);
     bool last = --h->refs == 0;
+    bool last_of_library = false;
     if (last) {
         tc_host_t **pp = &registry;
         while (*pp != h) {
             pp = &(*pp)->next;
         }
         *pp = h->next;
+        last_of_library = same_library(h->path) == NULL;
+        if (!last_of_library) {
+            h->serial->refs--; /* the lock stays with the library's other hosts */
+            h->serial = NULL;
+        }
     }
     pthread_mutex_unlock(&registry_lock);
     if (last) {
-        if (h->desc->exit_worker != NULL) {
+        if (last_of_library && h->desc->exit_worker != NULL) {
             h->desc->exit_worker(&tc_host_api);
         }
         tc_host_close(h);
@@ -412,11 +450,11 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
 
     bool serial = (t->host->desc->flags & TC_PLUGIN_SERIAL) != 0;
     if (serial) {
-        pthread_mutex_lock(&t->host->serial);
+        pthread_mutex_lock(&t->host->serial->m);
     }
     int rc = pm->handler(&tc_host_api, c, args);
     if (serial) {
-        pthread_mutex_unlock(&t->host->serial);
+        pthread_mutex_unlock(&t->host->serial->m);
     }
 
     int status = 0;

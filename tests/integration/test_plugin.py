@@ -127,6 +127,35 @@ class PluginWithLuaTest(unittest.TestCase):
             trans.close()
             self.assertIn("test plugin: init_worker", srv.log())
 
+    def test_one_library_serves_two_services(self):
+        """The test plugin serves tutorial.Calculator and shared.SharedService:
+        configured for both, each service gets its own methods from it (one
+        init_worker for the library)."""
+        from thrift.protocol import TBinaryProtocol, TMultiplexedProtocol
+        from thrift.transport import TSocket, TTransport
+        shared_idl = os.path.join(CALC, "shared.thrift")
+        harness.gen_py(shared_idl)
+        Shared = harness.load_gen("shared.SharedService")
+        text = ('workers = 1\nthreads = 2\nservices = {\n'
+                '  { idl = "%s", name = "Calculator", plugin = "%s", handler = "rest.lua" },\n'
+                '  { idl = "%s", name = "SharedService", plugin = "%s" },\n}\n'
+                % (IDL, tp("good"), shared_idl, tp("good")))
+        with harness.Server(text, files={"rest.lua": LUA_REST}) as srv:
+            sock = TSocket.TSocket("127.0.0.1", srv.port)
+            sock.setTimeout(10000)
+            trans = TTransport.TBufferedTransport(sock)
+            proto = TBinaryProtocol.TBinaryProtocol(trans)
+            trans.open()
+            calc = self.Calculator.Client(
+                TMultiplexedProtocol.TMultiplexedProtocol(proto, "Calculator"))
+            shared = Shared.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto,
+                                                                             "SharedService"))
+            self.assertEqual(calc.add(2, 3), 1000005)  # the plugin's Calculator
+            got = shared.getStruct(7)  # the plugin's SharedService, not Calculator's
+            self.assertEqual((got.key, got.value), (7, "plugin SharedService"))
+            trans.close()
+            self.assertEqual(srv.log().count("test plugin: init_worker"), 1, srv.log())
+
     def test_crash_takes_down_only_its_worker(self):
         with harness.Server(settings(tp("good"), handler="rest.lua"),
                             files={"rest.lua": LUA_REST}) as srv:

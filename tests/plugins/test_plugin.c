@@ -11,6 +11,9 @@
  *   TP_WRONG_SIG registers add with another signature
  */
 #include "calculator_sig.h"
+#if defined(TP_GOOD)
+#include "shared_sig.h"
+#endif
 
 #include <thriftcorn/plugin.h>
 
@@ -134,8 +137,30 @@ static const tc_plugin_method_t methods[] = {
     {NULL, 0, NULL, NULL},
 };
 
+#if defined(TP_GOOD)
+/* SharedService.getStruct(key): {key, "plugin SharedService"} */
+static int
+shared_get_struct(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
+{
+    int32_t key = 0;
+    (void)api->get_i32(args, TC_ARG_SharedService_getStruct_key, &key);
+    api->begin_struct(call, TC_RESULT);
+    api->put_i32(call, TC_FIELD_shared_SharedStruct_key, key);
+    api->put_string(call, TC_FIELD_shared_SharedStruct_value, "plugin SharedService");
+    return api->end(call);
+}
+
+static const tc_plugin_method_t shared_methods[] = {
+    TC_METHOD_SharedService_getStruct(shared_get_struct),
+    {NULL, 0, NULL, NULL},
+};
+#endif
+
 static const tc_plugin_service_t services[] = {
     {"tutorial.Calculator", methods},
+#if defined(TP_GOOD)
+    {"shared.SharedService", shared_methods},
+#endif
     {NULL, NULL},
 };
 
