@@ -506,10 +506,10 @@ tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
     if (n > INT32_MAX) {
         return fail(w, "reply", "a container of over 2^31 elements");
     }
-    if (!w->failed && w->depth >= w->max_depth) {
+    if (!w->failed && w->p != NULL && w->depth >= w->max_depth) {
         return fail(w, "reply", "nested deeper than max_depth");
     }
-    const tc_type_t *t = slot(w, id, kind);
+    const tc_type_t *t = slot(w, id, kind); /* a oneway method: slot() says it sends nothing */
     if (t == NULL) {
         return TC_ETYPE;
     }

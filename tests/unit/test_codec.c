@@ -336,6 +336,27 @@ test_writer_refusals(void **state)
     refused(unfinished, "begun and not ended");
 }
 
+/* A oneway method's writer (no protocol): whatever is begun or put, the same refusal. */
+static void
+test_oneway_writer(void **state)
+{
+    (void)state;
+    tc_arena_t a;
+    tc_arena_init(&a, 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_codec_writer_t w;
+    tc_codec_writer_init(&w, NULL, echo->result, &a, &err);
+    assert_int_not_equal(tc_codec_begin(&w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_non_null(strstr(err.msg, "a oneway method sends no reply"));
+    tc_err_clear(&err);
+    tc_codec_writer_init(&w, NULL, echo->result, &a, &err);
+    tc_value_t v = {.kind = TC_VAL_I32};
+    assert_int_not_equal(tc_codec_put(&w, 0, &v), TC_OK);
+    assert_non_null(strstr(err.msg, "a oneway method sends no reply"));
+    tc_arena_deinit(&a);
+}
+
 static void
 test_exception(void **state)
 {
@@ -479,6 +500,7 @@ main(void)
         cmocka_unit_test(test_writer_refusals),
         cmocka_unit_test(test_exception),
         cmocka_unit_test(test_decode_input),
+        cmocka_unit_test(test_oneway_writer),
         cmocka_unit_test(test_decode_memory_in_proportion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
