@@ -70,16 +70,7 @@ static const char live_key = 0;
 static void
 push_live(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &live_key) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "v");
-        lua_setfield(L, -2, "__mode");
-        lua_setmetatable(L, -2);
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &live_key);
-    }
+    tc_lua_value_registry(L, &live_key); /* weak values, as the codec's registries */
 }
 
 /* Give the table at 'idx' its descriptor 'd' under 'key', and register it. */

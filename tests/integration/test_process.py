@@ -12,10 +12,12 @@ import threading
 import time
 import unittest
 
+from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
 import harness
 import loadgen
+from test_server import encode_call
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
 
@@ -138,19 +140,9 @@ class ProcessTest(unittest.TestCase):
         # that the worker's 16 KiB reads end exactly on a message's end.
         # A stop meanwhile answers all of them (the calls still in the
         # socket are read on), then closes; none is reset.
-        from thrift.Thrift import TMessageType
-        from thrift.protocol import TBinaryProtocol
-
-        def call(name, seqid, args):
-            b = TTransport.TMemoryBuffer()
-            p = TBinaryProtocol.TBinaryProtocol(b)
-            p.writeMessageBegin(name, TMessageType.CALL, seqid)
-            args.write(p)
-            p.writeMessageEnd()
-            return b.getvalue()
-        msgs = [call("sleep_ms", 0, self.S.sleep_ms_args(ms=500)),
-                call("echo", 1, self.S.echo_args(s="x" * 12))]
-        msgs += [call("echo", i + 2, self.S.echo_args(s="y" * 40)) for i in range(1000)]
+        msgs = [encode_call("sleep_ms", 0, self.S.sleep_ms_args(ms=500)),
+                encode_call("echo", 1, self.S.echo_args(s="x" * 12))]
+        msgs += [encode_call("echo", i + 2, self.S.echo_args(s="y" * 40)) for i in range(1000)]
         self.assertEqual((len(msgs[0]), len(msgs[1]), len(msgs[2])), (28, 36, 64))
         srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 20\n"))
         try:
@@ -185,16 +177,6 @@ class ProcessTest(unittest.TestCase):
         # their calls before it leaves its loop, not strand them (their
         # clients reset at exit, and closing them then reached A's freed
         # memory: a use-after-free under ASan).
-        from thrift.Thrift import TMessageType
-        from thrift.protocol import TBinaryProtocol
-
-        def call(name, seqid, args):
-            b = TTransport.TMemoryBuffer()
-            p = TBinaryProtocol.TBinaryProtocol(b)
-            p.writeMessageBegin(name, TMessageType.CALL, seqid)
-            args.write(p)
-            p.writeMessageEnd()
-            return b.getvalue()
         d = tempfile.mkdtemp(prefix="tc-it-")
         flag = os.path.join(d, "spin")
         hook = ('post_connect_closed = function()\n'
@@ -219,23 +201,23 @@ class ProcessTest(unittest.TestCase):
         try:
             z, w = conn(), conn()
             time.sleep(0.2)
-            self.assertTrue(roundtrip(w, call("sleep_ms", 1, self.S.sleep_ms_args(ms=300))))
+            self.assertTrue(roundtrip(w, encode_call("sleep_ms", 1, self.S.sleep_ms_args(ms=300))))
             ys = [conn() for _ in range(5)]
             v = conn()
             time.sleep(0.2)
-            self.assertTrue(roundtrip(v, call("sleep_ms", 2, self.S.sleep_ms_args(ms=300))))
+            self.assertTrue(roundtrip(v, encode_call("sleep_ms", 2, self.S.sleep_ms_args(ms=300))))
             for y in ys:
-                self.assertTrue(roundtrip(y, call("echo", 3, self.S.echo_args(s="a"))))
+                self.assertTrue(roundtrip(y, encode_call("echo", 3, self.S.echo_args(s="a"))))
             open(flag, "w").close()
             v.close()  # its loop spins in the hook
             time.sleep(0.1)
-            w.sendall(call("sleep_ms", 4, self.S.sleep_ms_args(ms=800)))
+            w.sendall(encode_call("sleep_ms", 4, self.S.sleep_ms_args(ms=800)))
             time.sleep(0.2)
             os.unlink(flag)
             (worker,) = srv.worker_pids()
             os.kill(worker, signal.SIGTERM)
             for y in ys:
-                y.sendall(call("echo", 5, self.S.echo_args(s="b")))
+                y.sendall(encode_call("echo", 5, self.S.echo_args(s="b")))
             for y in ys:
                 data = b""
                 while True:

@@ -81,6 +81,23 @@ class UpgradeTest(unittest.TestCase):
         finally:
             trans.close()
 
+    def stop_arbiters(self, proc, new):
+        """SIGTERM to the old arbiter `proc`, then to the new one `new`: both exit 0."""
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(15), 0)
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(reap(new), 0)
+
+    @staticmethod
+    def kill_arbiters(proc, new):
+        """What a failed test left of the two arbiters."""
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if new is not None and harness.pid_alive(new):
+            os.kill(new, signal.SIGKILL)
+            reap(new)
+
     def test_usr2_winch_then_term_the_old_arbiter(self):
         srv = harness.Server(HERE + SERVICE + "workers = 2\nthreads = 2\n"
                              "pidfile = here .. '/tc.pid'\n")
@@ -172,18 +189,10 @@ class UpgradeTest(unittest.TestCase):
             self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
                             text())
             self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0)
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
+            self.stop_arbiters(proc, new)
             new = None
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            if new is not None and harness.pid_alive(new):
-                os.kill(new, signal.SIGKILL)
-                reap(new)
+            self.kill_arbiters(proc, new)
 
     def test_winch_ignored_when_a_reload_sets_daemon(self):
         """SIGWINCH is acted on by an arbiter that detached at start: one
@@ -309,18 +318,10 @@ class UpgradeTest(unittest.TestCase):
             with open(log) as f:
                 new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", f.read()).group(1))
             self.assertEqual(got, b"MAINPID=%d\nREADY=1" % new)
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0)
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
+            self.stop_arbiters(proc, new)
             new = None
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            if new is not None and harness.pid_alive(new):
-                os.kill(new, signal.SIGKILL)
-                reap(new)
+            self.kill_arbiters(proc, new)
             notify.close()
 
     def test_usr2_keeps_systemds_unix_socket_file(self):
@@ -356,19 +357,11 @@ class UpgradeTest(unittest.TestCase):
             self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
                             text())
             new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", text()).group(1))
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0)
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
+            self.stop_arbiters(proc, new)
             new = None
             self.assertTrue(os.path.exists(path), "the socket file was removed")
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            if new is not None and harness.pid_alive(new):
-                os.kill(new, signal.SIGKILL)
-                reap(new)
+            self.kill_arbiters(proc, new)
 
     def test_daemon_with_systemd_sockets(self):
         """daemon = true under socket activation: the sockets systemd
