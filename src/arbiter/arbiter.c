@@ -1069,7 +1069,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
         begin_stop(a, false);
         return;
     }
-    if (clean || timed_out) {
+    if ((clean && ready) || timed_out) {
         return; /* max_requests, a SIGTERM from elsewhere, a hang: replaced at once */
     }
     if (boot_error || !ready || t - started < BOOT_WINDOW) {

@@ -219,11 +219,21 @@ l_decode_appex(lua_State *L)
 
 /* ---- system ---- */
 
+/* Argument 'arg' as a C string: one holding a NUL is refused, not cut short at it. */
+static const char *
+check_cstring(lua_State *L, int arg)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, arg, &len);
+    luaL_argcheck(L, strlen(s) == len, arg, "contains a NUL byte");
+    return s;
+}
+
 /* core.realpath(path) -> absolute path | nil, msg, code */
 static int
 l_realpath(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = check_cstring(L, 1);
     char *real = realpath(path, NULL);
     if (real == NULL) {
         int e = errno;
@@ -241,7 +251,7 @@ l_realpath(lua_State *L)
 static int
 l_check_bind(lua_State *L)
 {
-    const char *spec = luaL_checkstring(L, 1);
+    const char *spec = check_cstring(L, 1);
     tc_err_t err;
     tc_err_clear(&err);
     if (tc_listener_check(spec, &err) != TC_OK) {
@@ -262,7 +272,7 @@ l_check_id(lua_State *L)
 {
     static const char *const kinds[] = {"user", "group", NULL};
     int kind = luaL_checkoption(L, 1, NULL, kinds);
-    const char *name = luaL_checkstring(L, 2);
+    const char *name = check_cstring(L, 2);
     tc_ids_t ids;
     tc_err_t err;
     tc_err_clear(&err);

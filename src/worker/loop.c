@@ -174,13 +174,26 @@ leave_if_done(tc_loop_t *lp)
     }
 }
 
+/*
+ * A connection hook, timed like a handler call: one that hangs stops the
+ * heartbeat (the worker is replaced after 'timeout') and lets the watchdog
+ * move this loop's other connections.
+ */
+static void
+run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
+{
+    atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);
+    tc_hooks_run_conn(lp->hooks, name, lp->index, peer);
+    atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
+}
+
 static void
 conn_closed(tc_conn_t *c, void *arg)
 {
     tc_loop_t *lp = arg;
     TAILQ_REMOVE(&lp->conns, c, link);
     if (TC_UNLIKELY(lp->hooks != NULL)) {
-        tc_hooks_run_conn(lp->hooks, "post_connect_closed", lp->index, c->peer);
+        run_conn_hook(lp, "post_connect_closed", c->peer);
     }
     slot_give(lp->shared);
     if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
@@ -347,7 +360,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
         peer_name(&ss, peer, sizeof(peer));
         add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
         if (TC_UNLIKELY(lp->hooks != NULL)) {
-            tc_hooks_run_conn(lp->hooks, "on_connected", lp->index, peer);
+            run_conn_hook(lp, "on_connected", peer);
         }
     }
 }

@@ -254,6 +254,37 @@ return H""")
         self.assertTrue(harness.wait_for(
             lambda: not any(harness.pid_alive(p) for p in pids), 15), pids)
 
+    def test_a_hung_connection_hook_counts_as_a_hang(self):
+        """on_connected runs outside any handler call but is timed like one:
+        one that never returns gets its worker replaced after 'timeout'."""
+        hook = ('on_connected = function()\n'
+                '  local f = io.open(here .. "/hang")\n'
+                '  if f then f:close() while true do end end\n'
+                'end\n')
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 2\n" + hook)
+        (old,) = srv.worker_pids()
+        open(os.path.join(srv.dir, "hang"), "w").close()
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        self.assertTrue(harness.wait_log(srv, "WORKER TIMEOUT (pid:%d)" % old, 15), srv.log())
+        s.close()
+        os.unlink(os.path.join(srv.dir, "hang"))
+        self.assertTrue(harness.wait_for(
+            lambda: len(srv.worker_pids()) == 1 and srv.worker_pids() != [old], 15), srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("after"), "after")
+        trans.close()
+
+    def test_a_worker_exiting_0_before_ready_is_a_boot_death(self):
+        """A worker that exits 0 before it is ready (os.exit in post_fork)
+        is not a recycle: the back-off applies, no fork loop."""
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\n"
+                             "post_fork = function() os.exit(0) end\n",
+                             files={"svc.thrift": IDL, "handler.lua": HANDLER})
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Workers keep dying at boot", 10), srv.log())
+        time.sleep(2)
+        self.assertLess(srv.log().count("Booting worker"), 10, srv.log())
+
     def test_usr1_reopens_the_logs(self):
         srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
         access = os.path.join(srv.dir, "access.log")

@@ -119,6 +119,14 @@ service PingService {
     assert.equal("127.0.0.1:0", rawget(cfg.bind, 1))
   end)
 
+  it("refuses names and binds holding a NUL instead of cutting them short", function()
+    local core = require("thriftcorn.core")
+    assert.has_error(function() core.check_id("user", "root\0x") end)
+    assert.has_error(function() core.check_bind("127.0.0.1:1\0junk") end)
+    assert.has_error(function() core.realpath("/\0x") end)
+    assert.is_true(core.check_id("user", "root"))
+  end)
+
   it("orders its errors by line number", function()
     local text = "workers = 'x'\n" .. string.rep("\n", 8) .. "threads = 0\n" .. SERVICE
     local _, errs = config.load(make_config(text))
