@@ -229,8 +229,9 @@ class ProcessTest(unittest.TestCase):
                 y.close()
             z.close()
             w.close()
-            self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(worker), 20))
-            self.assertIn("Worker (pid:%d) exited with code 0" % worker, srv.log())
+            # the arbiter logs the exit once it has reaped the worker
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % worker,
+                                             20), srv.log())
         finally:
             srv.stop()
         self.assertNotIn("AddressSanitizer", srv.log())
