@@ -143,9 +143,19 @@ l_encode_message(lua_State *L)
         luaL_checktype(L, 5, LUA_TTABLE);
         lua_getfield(L, 5, "type");
         lua_getfield(L, 5, "message");
+        /* the table's fields, checked here: luaL_opt*() would name them argument #-1, #-2 */
         size_t mlen = 0;
-        const char *msg = luaL_optlstring(L, -1, NULL, &mlen);
-        lua_Integer type = luaL_optinteger(L, -2, 0);
+        const char *msg = NULL;
+        if (!lua_isnil(L, -1)) {
+            msg = lua_tolstring(L, -1, &mlen); /* a string, or a number as one */
+            luaL_argcheck(L, msg != NULL, 5, "'message' must be a string");
+        }
+        lua_Integer type = 0;
+        if (!lua_isnil(L, -2)) {
+            int isint = 0;
+            type = lua_tointegerx(L, -2, &isint);
+            luaL_argcheck(L, isint, 5, "'type' must be an integer");
+        }
         luaL_argcheck(L, type >= INT32_MIN && type <= INT32_MAX, 5, "type out of i32 range");
         tc_message_write_appex(&p, name, nlen, (int32_t)seqid, (int32_t)type, msg, mlen);
     } else {

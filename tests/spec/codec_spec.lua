@@ -523,6 +523,17 @@ describe("codec errors", function()
     assert.has_error(function() core.decode(P, "\0", "binary", 3) end)
   end)
 
+  it("names argument #5 for a bad field of an exception table", function()
+    local ok, err = pcall(core.encode_message, "m", 3, 1, false, { type = 1.5 })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("bad argument #5", 1, true), tostring(err))
+    assert.truthy(tostring(err):find("'type' must be an integer", 1, true), tostring(err))
+    ok, err = pcall(core.encode_message, "m", 3, 1, false, { type = 1, message = {} })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("bad argument #5", 1, true), tostring(err))
+    assert.is_string(core.encode_message("m", 3, 1, false, { type = 2.0, message = 42 }))
+  end)
+
   it("refuses a service, a function or a forged table where a struct belongs", function()
     local want = "expected a struct from thriftcorn.load()"
     local svc = g.Golden
