@@ -206,6 +206,8 @@ class UpgradeTest(unittest.TestCase):
                 f.write(text + "daemon = true\n")
             srv.kill(signal.SIGHUP)
             self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            # generation 1's worker has finished stopping
+            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1), srv.log())
             pids = srv.worker_pids()
             srv.kill(signal.SIGWINCH)
             self.assertTrue(harness.wait_log(srv, "SIGWINCH ignored"), srv.log())
