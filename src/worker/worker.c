@@ -365,7 +365,7 @@ int
 tc_worker_main(const tc_worker_args_t *args)
 {
     const tc_config_t *cfg = args->cfg;
-    (void)tc_worker_prepare(getppid()); /* done already when the arbiter forked us */
+    /* tc_worker_prepare() ran in the arbiter's child before any hook */
     sigset_t set;
     worker_signals(&set);
     evthread_use_pthreads();

@@ -53,6 +53,15 @@ def children(pid):
     return [int(x) for x in out.split()]
 
 
+def notify_socket(folder):
+    """A NOTIFY_SOCKET for the server in `folder`: its path and the socket that reads it."""
+    path = os.path.join(folder, "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    return path, sock
+
+
 class UpgradeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -253,10 +262,7 @@ class UpgradeTest(unittest.TestCase):
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(16)
         port = lsock.getsockname()[1]
-        notify_path = os.path.join(d, "notify.sock")
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(notify_path)
-        notify.settimeout(10)
+        notify_path, notify = notify_socket(d)
         env = dict(os.environ, LISTEN_FDS="1", NOTIFY_SOCKET=notify_path)
         fd = lsock.fileno()
 
@@ -306,10 +312,7 @@ class UpgradeTest(unittest.TestCase):
         with open(config, "w") as f:
             f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
                     "errorlog = %r\n" % log)
-        notify_path = os.path.join(d, "notify.sock")
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(notify_path)
-        notify.settimeout(10)
+        notify_path, notify = notify_socket(d)
         proc = subprocess.Popen([harness.BIN, config],
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
         new = None
@@ -414,10 +417,7 @@ class UpgradeTest(unittest.TestCase):
         with open(config, "w") as f:
             f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
                     "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
-        notify_path = os.path.join(d, "notify.sock")
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(notify_path)
-        notify.settimeout(10)
+        notify_path, notify = notify_socket(d)
         log = os.path.join(d, "thriftcorn.log")
 
         def text():
