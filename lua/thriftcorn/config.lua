@@ -351,16 +351,40 @@ local function by_place(a, b)
   return a < b
 end
 
+--- Read the whole config file, or nil and an error line.
+local function read_source(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, string.format("%s: cannot read the config file (%s)", path, err)
+  end
+  local text, rerr = f:read("a")
+  f:close()
+  if not text then
+    return nil, string.format("%s: cannot read the config file (%s)", path, rerr)
+  end
+  return text
+end
+
 --- Evaluate the config file `path` in a fresh environment and validate it.
 --- `overrides` is a list of { name = setting, value = string } from the
---- command line; they win over the file. Returns the config table, or nil and
---- a list of error lines "file:line: message".
-function M.load(path, overrides)
-  local real, rerr0 = require("thriftcorn.core").realpath(path)
-  if not real then
-    return nil, { string.format("%s: cannot read the config file (%s)", path, rerr0) }
+--- command line; they win over the file. `source`, when given, is the text to
+--- evaluate as `path` (already a real path) instead of reading the file: a
+--- worker's loop thread evaluates the text the arbiter read, not the file as
+--- it is now. Returns the config table (its `source` the text evaluated), or
+--- nil and a list of error lines "file:line: message".
+function M.load(path, overrides, source)
+  if source == nil then
+    local real, rerr0 = require("thriftcorn.core").realpath(path)
+    if not real then
+      return nil, { string.format("%s: cannot read the config file (%s)", path, rerr0) }
+    end
+    path = real
+    local text, rerr1 = read_source(path)
+    if not text then
+      return nil, { rerr1 }
+    end
+    source = text
   end
-  path = real
   local values, lines = {}, {}
   local env = setmetatable({}, {
     __index = function(_, key)
@@ -378,7 +402,7 @@ function M.load(path, overrides)
       end
     end,
   })
-  local chunk, err = loadfile(path, "t", env)
+  local chunk, err = load(source, "@" .. path, "t", env)
   if not chunk then
     return nil, { err }
   end
@@ -388,7 +412,7 @@ function M.load(path, overrides)
   end
 
   local errors = {}
-  local cfg = { path = path, dir = dirname(path), lines = lines }
+  local cfg = { path = path, dir = dirname(path), lines = lines, source = source }
   local function fail(key, msg)
     local line = lines[key]
     errors[#errors + 1] = string.format("%s:%s: %s", path, line or "?", msg)

@@ -151,6 +151,18 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     lua_getfield(L, idx, "post_connect_closed");
     cfg->conn_hooks = lua_isfunction(L, -1) || lua_isfunction(L, -2);
     lua_pop(L, 2);
+    if (cfg->conn_hooks) {
+        lua_getfield(L, idx, "source");
+        size_t len = 0;
+        const char *s = lua_tolstring(L, -1, &len);
+        cfg->source = tc_xmalloc(len + 1);
+        if (len > 0) {
+            memcpy(cfg->source, s, len);
+        }
+        cfg->source[len] = '\0';
+        cfg->source_len = len;
+        lua_pop(L, 1);
+    }
 }
 
 /* services = { ... }, when the config has it. */
@@ -287,6 +299,7 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->accesslog);
     free(cfg->access_log_format);
     free(cfg->proc_name);
+    free(cfg->source);
     tc_hooks_free(cfg->hooks);
     free(cfg);
 }

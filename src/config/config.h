@@ -71,6 +71,15 @@ typedef struct tc_config {
      */
     struct tc_hooks *hooks;
     bool conn_hooks; /* on_connected or post_connect_closed is set */
+    /*
+     * The text of the config file as it was read and evaluated (set when
+     * conn_hooks is): a loop thread evaluates it again for its connection
+     * hooks, so that they come from the same file as every other setting
+     * even when the file has since changed or is no longer readable (after
+     * 'user' and 'group' took effect).
+     */
+    char *source;
+    size_t source_len;
 } tc_config_t;
 
 /* One command-line override: --name value. Borrowed strings. */

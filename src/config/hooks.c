@@ -54,7 +54,7 @@ tc_hooks_take(lua_State *L, int idx)
 }
 
 tc_hooks_t *
-tc_hooks_new(const char *path, tc_err_t *err)
+tc_hooks_new(const char *path, const char *source, size_t len, tc_err_t *err)
 {
     lua_State *L = tc_lua_state_new(err);
     if (L == NULL) {
@@ -68,7 +68,9 @@ tc_hooks_new(const char *path, tc_err_t *err)
     }
     lua_getfield(L, -1, "load");
     lua_pushstring(L, path);
-    if (tc_lua_pcall(L, 1, 2, err) != TC_OK) {
+    lua_pushnil(L); /* no overrides: none of them sets a hook */
+    lua_pushlstring(L, source, len);
+    if (tc_lua_pcall(L, 3, 2, err) != TC_OK) {
         lua_close(L);
         return NULL;
     }

@@ -28,12 +28,13 @@ typedef struct tc_hook_arg {
 } tc_hook_arg_t;
 
 /*
- * Evaluate the config file 'path' in a fresh Lua state and keep its hooks:
- * for a loop thread that calls on_connected/post_connect_closed in a state of
- * its own. NULL with 'err' filled on failure, or with 'err' clear when the
- * file sets no hook. Ownership: the caller frees it with tc_hooks_free().
+ * Evaluate 'len' bytes of config text 'source' as the config file 'path' (a
+ * real path) in a fresh Lua state and keep its hooks: for a loop thread that
+ * calls on_connected/post_connect_closed in a state of its own. The file is
+ * not read again. NULL with 'err' filled on failure, or with 'err' clear when
+ * the text sets no hook. Ownership: the caller frees it with tc_hooks_free().
  */
-tc_hooks_t *tc_hooks_new(const char *path, tc_err_t *err);
+tc_hooks_t *tc_hooks_new(const char *path, const char *source, size_t len, tc_err_t *err);
 
 /* Close the state. NULL is a no-op. */
 void tc_hooks_free(tc_hooks_t *h);

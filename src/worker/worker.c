@@ -196,7 +196,7 @@ boot(worker_t *w, const tc_worker_args_t *args)
         w->shared.nloops = w->nloops;
         if (cfg->conn_hooks) {
             /* connection hooks run on this loop's thread, in a Lua state of its own */
-            tc_hooks_t *h = tc_hooks_new(cfg->path, &err);
+            tc_hooks_t *h = tc_hooks_new(cfg->path, cfg->source, cfg->source_len, &err);
             if (h == NULL && err.code != TC_OK) {
                 tc_log(TC_LOG_ERROR, "connection hooks not loaded: %s", err.msg);
             }

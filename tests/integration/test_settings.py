@@ -70,6 +70,22 @@ class SettingsTest(unittest.TestCase):
                              "the arbiter keeps its own user")
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_connection_hooks_of_a_config_only_root_can_read(self):
+        """The workers run as nobody and cannot read the config file (in the
+        harness's private folder): their loop threads still get its
+        connection hooks, from the text the arbiter read."""
+        folder = readable_fixture()
+        hook = 'on_connected = function(w, c) error("on_connected ran as " .. w.pid) end\n'
+        with harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\nthreads = 1\n' + hook) as srv:
+            out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                  "cat", srv.config], capture_output=True, text=True, timeout=10)
+            self.assertNotEqual(out.returncode, 0, "nobody can read %s" % srv.config)
+            self.call(srv.port)
+            (pid,) = srv.worker_pids()
+            self.assertTrue(harness.wait_log(srv, "on_connected ran as %d" % pid), srv.log())
+            self.assertNotIn("connection hooks not loaded", srv.log())
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
     def test_handler_only_root_can_read(self):
         """The checks load the handler as the workers do, as nobody: a
         handler file only root can read fails --check-config and the start

@@ -274,6 +274,49 @@ return H""")
         self.assertEqual(c.echo("after"), "after")
         trans.close()
 
+    def test_connection_hooks_come_from_the_config_the_arbiter_read(self):
+        """A worker's loop threads run the connection hooks of the config the
+        arbiter loaded, not of the file as it is when the worker starts: a
+        worker replaced after the file changed (no reload) keeps the old
+        hooks, as it keeps every other setting."""
+        hook = ('on_connected = function(w, c)\n'
+                '  local f = assert(io.open(here .. "/conn.txt", "a"))\n'
+                '  f:write("%s ", w.pid, "\\n")\n'
+                '  f:close()\n'
+                'end\n')
+        srv = self.server("workers = 1\nthreads = 2\n" + hook % "old")
+        path = os.path.join(srv.dir, "conn.txt")
+
+        def notes():
+            try:
+                with open(path) as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
+
+        (old,) = srv.worker_pids()
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("one"), "one")
+        trans.close()
+        self.assertTrue(harness.wait_for(lambda: "old %d" % old in notes()), notes())
+        # the file now sets other hooks, and is not reloaded
+        with open(srv.config) as f:
+            text = f.read()
+        with open(srv.config, "w") as f:
+            f.write(text.replace('"old "', '"new "'))
+        os.kill(old, signal.SIGKILL)
+        self.assertTrue(harness.wait_for(
+            lambda: len(srv.worker_pids()) == 1 and srv.worker_pids() != [old], 15), srv.log())
+        (new,) = srv.worker_pids()
+        self.assertTrue(harness.wait_log(srv, "Booting worker with pid: %d" % new), srv.log())
+        for _ in range(4):  # both loop threads
+            c, trans = harness.client(self.S, srv.port)
+            self.assertEqual(c.echo("two"), "two")
+            trans.close()
+        self.assertTrue(harness.wait_for(lambda: "old %d" % new in notes()), notes())
+        self.assertNotIn("new ", notes())
+        self.assertNotIn("connection hooks not loaded", srv.log())
+
     def test_a_worker_exiting_0_before_ready_is_a_boot_death(self):
         """A worker that exits 0 before it is ready (os.exit in post_fork)
         is not a recycle: the back-off applies, no fork loop."""

@@ -191,6 +191,23 @@ service PingService {
     assert.matches("nope%.lua: cannot read the config file", errs[1])
   end)
 
+  it("reports a config folder as a file it cannot read", function()
+    local _, errs = config.load(dir)
+    assert.matches(": cannot read the config file %(", errs[1])
+  end)
+
+  it("evaluates the text it is given instead of reading the file again", function()
+    local path = make_config("workers = 2\n" .. SERVICE)
+    local cfg = assert(config.load(path))
+    assert.equal("workers = 2\n" .. SERVICE, cfg.source)
+    make_config("workers = 7\n" .. SERVICE)
+    local again = assert(config.load(cfg.path, nil, cfg.source))
+    assert.equal(2, again.workers)
+    assert.equal(cfg.path, again.path)
+    local _, errs = config.load(cfg.path, nil, "workers = = 1\n")
+    assert.matches("^" .. cfg.path:gsub("%p", "%%%0") .. ":1:", errs[1])
+  end)
+
   it("lets command-line flags win over the file", function()
     local cfg = assert(config.load(make_config("workers = 2\nbind = 'a:1'\n" .. SERVICE), {
       { name = "workers", value = "5" },
