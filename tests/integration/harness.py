@@ -101,11 +101,7 @@ class Server:
         return False
 
     def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)
 
     def worker_pids(self):
         """Child processes of the arbiter."""
@@ -185,6 +181,15 @@ def raw_call(port, payload, read=True, timeout=5.0):
 
 
 # ---- process management helpers (test_process.py, test_reload.py, ...) ----
+
+def read_text(path):
+    """The text of a file a test waits for, "" while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
     """Poll `predicate` until it returns a true value or `timeout` passes;

@@ -74,12 +74,7 @@ def bench_server(config, env=None):
     return srv.start()
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+read = harness.read_text
 
 
 class BenchToolTest(unittest.TestCase):

@@ -121,11 +121,7 @@ class LimitsTest(unittest.TestCase):
                 sock.handle.shutdown(socket.SHUT_WR)
 
             def handled():
-                try:
-                    with open(alog) as f:
-                        return f.read().count("range")
-                except FileNotFoundError:
-                    return 0
+                return harness.read_text(alog).count("range")
 
             # wait until the server stops making progress, then count
             last = -1

@@ -288,11 +288,7 @@ return H""")
         path = os.path.join(srv.dir, "conn.txt")
 
         def notes():
-            try:
-                with open(path) as f:
-                    return f.read()
-            except FileNotFoundError:
-                return ""
+            return harness.read_text(path)
 
         (old,) = srv.worker_pids()
         c, trans = harness.client(self.S, srv.port)
@@ -388,11 +384,7 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, c.peer) 
         pid = srv.proc.pid
 
         def notes():
-            try:
-                with open(path) as f:
-                    return f.read()
-            except FileNotFoundError:
-                return ""
+            return harness.read_text(path)
 
         (wpid,) = srv.worker_pids()
         s = socket.create_connection(("127.0.0.1", srv.port))
