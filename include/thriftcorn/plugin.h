@@ -10,9 +10,11 @@
  * incompatibly; the host refuses a plugin built for another major version.
  * TC_PLUGIN_ABI_MINOR grows when functions are appended to tc_host_api_t or
  * fields to the end of a descriptor, or when the host starts doing more for
- * a plugin (minor 2: readers return IDL defaults); a plugin tests for a function with
- * TC_HOST_HAS(api, member) before calling it, so old plugins keep working
- * with newer servers and new plugins can degrade on older ones.
+ * a plugin (minor 1: THeader info headers; minor 2: readers return IDL
+ * defaults; minor 3: NULL arguments are refused instead of crashing); a
+ * plugin tests for a function with TC_HOST_HAS(api, member) before calling
+ * it, so old plugins keep working with newer servers and new plugins can
+ * degrade on older ones.
  */
 #ifndef THRIFTCORN_PLUGIN_H
 #define THRIFTCORN_PLUGIN_H
@@ -27,7 +29,7 @@ extern "C" {
 /** ABI major version: a host loads only plugins built with the same major. */
 #define TC_PLUGIN_ABI_MAJOR 1
 /** ABI minor version: grows when the host API or descriptors grow at the end. */
-#define TC_PLUGIN_ABI_MINOR 2
+#define TC_PLUGIN_ABI_MINOR 3
 
 /** Mark the entry point exported even under -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -53,12 +55,19 @@ enum {
     TC_PLUGIN_ERANGE = -2003,
     /**
      * The reply builder was misused: a write where none may go, a count that
-     * does not match, a missing required field, a reply that is not finished.
-     * The call's reply becomes TApplicationException INTERNAL_ERROR.
+     * does not match, a missing required field, a reply that is not finished,
+     * a NULL string, binary or uuid. The call's reply becomes
+     * TApplicationException INTERNAL_ERROR.
      */
     TC_PLUGIN_ESTATE = -2004,
     /** A generic failure a plugin may return from a handler or hook. */
     TC_PLUGIN_EFAIL = -2005,
+    /**
+     * A NULL pointer where the function needs one (a view, a sequence, an
+     * output pointer, the call). Nothing is read or written. Since ABI
+     * minor 3; older hosts crash instead.
+     */
+    TC_PLUGIN_EINVAL = -2006,
 };
 
 /** Log levels of tc_host_api_t.log, as the server's loglevel setting names them. */
@@ -244,7 +253,9 @@ typedef const tc_plugin_t *(*tc_plugin_entry_fn)(uint32_t host_abi_major, uint32
  * it no default), TC_PLUGIN_ETYPE (no such field id, or another type) or
  * TC_PLUGIN_ERANGE. A field the client left out reads as its IDL default,
  * as in a Lua handler (since ABI minor 2; a union's default only when no
- * member was sent); has() still tells whether it was sent.
+ * member was sent); has() still tells whether it was sent. A NULL view,
+ * sequence or output pointer gets TC_PLUGIN_EINVAL and nothing is written
+ * (since ABI minor 3).
  *
  * The reply builder (put_*, begin_*, end, raise) writes straight into the
  * connection's output buffer, checked against the IDL as it goes. The
@@ -256,8 +267,11 @@ typedef const tc_plugin_t *(*tc_plugin_entry_fn)(uint32_t host_abi_major, uint32
  * ignored (pass 0) and the values are the elements in order (for a map:
  * key, value, key, value...). Each returns TC_PLUGIN_OK or TC_PLUGIN_ESTATE;
  * after the first error every later call fails too and the client gets
- * INTERNAL_ERROR. A void method writes nothing. Thread: the handler thread
- * running 'call', during the handler.
+ * INTERNAL_ERROR. A NULL data pointer (put_binary() with a nonzero length,
+ * put_string(), put_uuid()) is such an error: the log names the function
+ * and the field id. A NULL 'call' gets TC_PLUGIN_EINVAL and changes nothing
+ * (there is no reply to mark). A void method writes nothing. Thread: the
+ * handler thread running 'call', during the handler.
  */
 struct tc_host_api {
     /** sizeof(tc_host_api_t) in the host: test it with TC_HOST_HAS(). */
@@ -268,33 +282,39 @@ struct tc_host_api {
 
     /* ---- anywhere ---- */
 
-    /** Write one line to the server's log at 'level' (TC_PLUGIN_LOG_*). Any thread. */
+    /**
+     * Write one line to the server's log at 'level' (TC_PLUGIN_LOG_*). Any
+     * thread. A NULL 'fmt' logs, at WARNING or above, a line saying that a
+     * plugin logged a NULL format.
+     */
     void (*log)(int level, const char *fmt, ...) TC_PLUGIN_PRINTF(2, 3);
 
     /* ---- the call ---- */
 
     /**
      * 'size' bytes aligned for any type from the call's arena, released all
-     * at once after the reply is written. Never NULL (the worker aborts when
-     * memory runs out, and for a size over half the address space). The
-     * plugin never frees it.
+     * at once after the reply is written. NULL only when 'call' is NULL
+     * (the worker aborts when memory runs out, and for a size over half the
+     * address space). The plugin never frees it.
      */
     void *(*call_alloc)(tc_call_t *call, size_t size);
-    /** The called method's name, NUL-terminated (owned by the host). */
+    /** The called method's name, NUL-terminated (owned by the host); "" for a NULL 'call'. */
     const char *(*call_method)(const tc_call_t *call);
-    /** What init_thread() stored for the thread running 'call' (or NULL). */
+    /** What init_thread() stored for the thread running 'call' (or NULL, as for a NULL 'call'). */
     void *(*thread_data)(const tc_call_t *call);
     /**
      * Record why the call failed: with a negative return from the handler,
      * the client gets INTERNAL_ERROR with this text when the server has
      * expose_errors set ("Internal error" otherwise), and the log gets it.
-     * Returns TC_PLUGIN_EFAIL, so `return api->fail(call, "...")` reads well.
+     * Returns TC_PLUGIN_EFAIL, so `return api->fail(call, "...")` reads well,
+     * also for a NULL 'call' (which records nothing). A NULL 'fmt' records a
+     * fixed text saying that fail() got no format.
      */
     int (*fail)(tc_call_t *call, const char *fmt, ...) TC_PLUGIN_PRINTF(2, 3);
 
     /* ---- reading a struct's fields by id ---- */
 
-    /** 1 if field 'id' was sent, else 0 (an IDL default does not count as sent). */
+    /** 1 if field 'id' was sent, else 0 (an IDL default does not count as sent; a NULL 'v': 0). */
     int (*has)(const tc_view_t *v, int16_t id);
     int (*get_bool)(const tc_view_t *v, int16_t id, int *out);
     int (*get_byte)(const tc_view_t *v, int16_t id, int8_t *out);
@@ -318,14 +338,15 @@ struct tc_host_api {
 
     /* ---- reading a list, set or map ---- */
 
-    /** Elements of a list or set, entries of a map. */
+    /** Elements of a list or set, entries of a map (0 for a NULL 's'). */
     size_t (*seq_len)(const tc_seq_t *s);
-    /** TC_VAL_LIST, TC_VAL_SET or TC_VAL_MAP. */
+    /** TC_VAL_LIST, TC_VAL_SET or TC_VAL_MAP (TC_VAL_UNSET for a NULL 's'). */
     int (*seq_kind)(const tc_seq_t *s);
     /**
      * Element 'i' (0-based) of a list or set into 'elem'; for a map, the key
-     * of entry 'i' into 'elem' and its value into 'value' (which may be NULL
-     * for lists and sets). Sets keep the order they were sent in.
+     * of entry 'i' into 'elem' and its value into 'value'. 'value' may be
+     * NULL: lists and sets ignore it, and a map then gives only the key.
+     * 'elem' must not be NULL. Sets keep the order they were sent in.
      */
     int (*seq_get)(const tc_seq_t *s, size_t i, tc_value_t *elem, tc_value_t *value);
 
@@ -338,9 +359,15 @@ struct tc_host_api {
     int (*put_i32)(tc_call_t *call, int16_t id, int32_t v);
     int (*put_i64)(tc_call_t *call, int16_t id, int64_t v);
     int (*put_double)(tc_call_t *call, int16_t id, double v);
-    /** A string or binary: 'len' bytes copied from 'ptr' into the reply. */
+    /**
+     * A string or binary: 'len' bytes copied from 'ptr' into the reply.
+     * 'ptr' may be NULL when 'len' is 0 (an empty value).
+     */
     int (*put_binary)(tc_call_t *call, int16_t id, const void *ptr, size_t len);
-    /** put_binary() of a NUL-terminated string. */
+    /**
+     * put_binary() of a NUL-terminated string. A NULL 's' is an error
+     * (TC_PLUGIN_ESTATE; before ABI minor 3 it sent an empty string).
+     */
     int (*put_string)(tc_call_t *call, int16_t id, const char *s);
     int (*put_uuid)(tc_call_t *call, int16_t id, const uint8_t uuid[16]);
     /** Start a struct, union or exception value; its fields follow, then end(). */
@@ -363,16 +390,19 @@ struct tc_host_api {
     /**
      * Info header 'i' (0-based) of the request: '*key' and '*value' point
      * into the request (no copy, no NUL), valid until the handler returns.
-     * @return TC_PLUGIN_OK, or TC_PLUGIN_ERANGE past the last one (at once
-     *         when the client did not use the header transport).
+     * @return TC_PLUGIN_OK; TC_PLUGIN_ERANGE past the last one (at once
+     *         when the client did not use the header transport);
+     *         TC_PLUGIN_EINVAL when 'call' or an output pointer is NULL.
      */
     int (*request_header)(tc_call_t *call, size_t i, const char **key, size_t *key_len,
                           const char **value, size_t *value_len);
     /**
-     * Add an info header to the reply; the bytes are copied.
+     * Add an info header to the reply; the bytes are copied. 'key' or
+     * 'value' may be NULL when its length is 0.
      * @return TC_PLUGIN_OK; TC_PLUGIN_ESTATE when the client did not use the
      *         header transport; TC_PLUGIN_ERANGE when the reply's headers
-     *         would exceed 64 KiB.
+     *         would exceed 64 KiB; TC_PLUGIN_EINVAL when 'call' is NULL, or
+     *         'key' or 'value' is NULL with a nonzero length.
      */
     int (*set_response_header)(tc_call_t *call, const char *key, size_t key_len, const char *value,
                                size_t value_len);

@@ -3,6 +3,8 @@
  * The tc_host_api_t table plugins receive: typed readers over the decoded
  * arguments (schema/codec.h views) and the reply builder over the codec's
  * writer. The table only ever grows by appending (include/thriftcorn/plugin.h).
+ * Every function refuses a NULL pointer it needs (ABI minor 3) with one
+ * predictable branch up front: a plugin's mistake is reported, never a crash.
  */
 #include "plugin/host.h"
 
@@ -23,38 +25,62 @@ static int api_fail(tc_call_t *call, const char *fmt, ...) TC_PRINTF(2, 3);
 static void
 api_log(int level, const char *fmt, ...)
 {
+    level = level < TC_PLUGIN_LOG_DEBUG      ? TC_PLUGIN_LOG_DEBUG
+            : level > TC_PLUGIN_LOG_CRITICAL ? TC_PLUGIN_LOG_CRITICAL
+                                             : level;
+    if (TC_UNLIKELY(fmt == NULL)) {
+        /* a bug in the plugin: at least WARNING, so that the default loglevel shows it */
+        tc_log(level > TC_PLUGIN_LOG_WARNING ? (tc_log_level_t)level : TC_LOG_WARNING,
+               "a plugin called log() with a NULL format");
+        return;
+    }
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    level = level < TC_PLUGIN_LOG_DEBUG      ? TC_PLUGIN_LOG_DEBUG
-            : level > TC_PLUGIN_LOG_CRITICAL ? TC_PLUGIN_LOG_CRITICAL
-                                             : level;
     tc_log((tc_log_level_t)level, "%s", line);
 }
 
 static void *
 api_call_alloc(tc_call_t *call, size_t size)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return NULL;
+    }
     return tc_host_call_alloc(call, size);
 }
 
 static const char *
 api_call_method(const tc_call_t *call)
 {
+    /* "" rather than NULL: a plugin that prints or compares it stays defined */
+    if (TC_UNLIKELY(call == NULL)) {
+        return "";
+    }
     return call->fn->name;
 }
 
 static void *
 api_thread_data(const tc_call_t *call)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return NULL;
+    }
     return tc_host_call_thread_data(call);
 }
 
 static int
 api_fail(tc_call_t *call, const char *fmt, ...)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EFAIL;
+    }
+    if (TC_UNLIKELY(fmt == NULL)) {
+        static const char text[] = "the plugin called fail() with a NULL format";
+        snprintf(call->failmsg, sizeof(call->failmsg), "%s", text);
+        return TC_PLUGIN_EFAIL;
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(call->failmsg, sizeof(call->failmsg), fmt, ap);
@@ -87,6 +113,9 @@ field(const tc_view_t *v, int16_t id, int a, int b, const tc_value_t **out)
 static int
 api_has(const tc_view_t *v, int16_t id)
 {
+    if (TC_UNLIKELY(v == NULL)) {
+        return 0;
+    }
     const tc_value_t *x = tc_codec_view_get(v, id);
     return x != NULL && x->kind != TC_VAL_UNSET;
 }
@@ -94,6 +123,9 @@ api_has(const tc_view_t *v, int16_t id)
 static int
 api_get_bool(const tc_view_t *v, int16_t id, int *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_BOOL, TC_VAL_BOOL, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -105,6 +137,9 @@ api_get_bool(const tc_view_t *v, int16_t id, int *out)
 static int
 api_get_byte(const tc_view_t *v, int16_t id, int8_t *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_BYTE, TC_VAL_BYTE, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -116,6 +151,9 @@ api_get_byte(const tc_view_t *v, int16_t id, int8_t *out)
 static int
 api_get_i16(const tc_view_t *v, int16_t id, int16_t *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_I16, TC_VAL_I16, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -127,6 +165,9 @@ api_get_i16(const tc_view_t *v, int16_t id, int16_t *out)
 static int
 api_get_i32(const tc_view_t *v, int16_t id, int32_t *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_I32, TC_VAL_ENUM, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -138,6 +179,9 @@ api_get_i32(const tc_view_t *v, int16_t id, int32_t *out)
 static int
 api_get_i64(const tc_view_t *v, int16_t id, int64_t *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_I64, TC_VAL_I64, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -149,6 +193,9 @@ api_get_i64(const tc_view_t *v, int16_t id, int64_t *out)
 static int
 api_get_double(const tc_view_t *v, int16_t id, double *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_DOUBLE, TC_VAL_DOUBLE, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -160,6 +207,9 @@ api_get_double(const tc_view_t *v, int16_t id, double *out)
 static int
 api_get_binary(const tc_view_t *v, int16_t id, const void **ptr, size_t *len)
 {
+    if (TC_UNLIKELY(v == NULL || ptr == NULL || len == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_STRING, TC_VAL_BINARY, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -172,6 +222,9 @@ api_get_binary(const tc_view_t *v, int16_t id, const void **ptr, size_t *len)
 static int
 api_get_string(const tc_view_t *v, int16_t id, const char **ptr, size_t *len)
 {
+    if (TC_UNLIKELY(ptr == NULL)) {
+        return TC_PLUGIN_EINVAL; /* api_get_binary() checks 'v' and 'len' */
+    }
     const void *p;
     int rc = api_get_binary(v, id, &p, len);
     if (rc == TC_PLUGIN_OK) {
@@ -183,6 +236,9 @@ api_get_string(const tc_view_t *v, int16_t id, const char **ptr, size_t *len)
 static int
 api_get_uuid(const tc_view_t *v, int16_t id, const uint8_t **out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_UUID, TC_VAL_UUID, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -194,6 +250,9 @@ api_get_uuid(const tc_view_t *v, int16_t id, const uint8_t **out)
 static int
 api_get_struct(const tc_view_t *v, int16_t id, const tc_view_t **out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x;
     int rc = field(v, id, TC_VAL_STRUCT, TC_VAL_STRUCT, &x);
     if (rc == TC_PLUGIN_OK) {
@@ -205,6 +264,9 @@ api_get_struct(const tc_view_t *v, int16_t id, const tc_view_t **out)
 static int
 api_get_seq(const tc_view_t *v, int16_t id, const tc_seq_t **out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x = tc_codec_view_value(v, id);
     if (x == NULL) {
         return TC_PLUGIN_ETYPE;
@@ -223,6 +285,9 @@ api_get_seq(const tc_view_t *v, int16_t id, const tc_seq_t **out)
 static int
 api_get(const tc_view_t *v, int16_t id, tc_value_t *out)
 {
+    if (TC_UNLIKELY(v == NULL || out == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_value_t *x = tc_codec_view_value(v, id);
     if (x == NULL) {
         return TC_PLUGIN_ETYPE;
@@ -237,18 +302,28 @@ api_get(const tc_view_t *v, int16_t id, tc_value_t *out)
 static size_t
 api_seq_len(const tc_seq_t *s)
 {
+    if (TC_UNLIKELY(s == NULL)) {
+        return 0;
+    }
     return s->n;
 }
 
 static int
 api_seq_kind(const tc_seq_t *s)
 {
+    if (TC_UNLIKELY(s == NULL)) {
+        return TC_VAL_UNSET;
+    }
     return s->type->kind;
 }
 
 static int
 api_seq_get(const tc_seq_t *s, size_t i, tc_value_t *elem, tc_value_t *value)
 {
+    /* a NULL 'value' is allowed: lists and sets ignore it, a map then gives only the key */
+    if (TC_UNLIKELY(s == NULL || elem == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     if (i >= s->n) {
         return TC_PLUGIN_ERANGE;
     }
@@ -265,9 +340,35 @@ api_seq_get(const tc_seq_t *s, size_t i, tc_value_t *elem, tc_value_t *value)
 
 /* ---- the reply builder ---- */
 
+/*
+ * A NULL data pointer: fail the reply as the codec fails a misfit (every
+ * later write fails, the client gets INTERNAL_ERROR, the log gets the text).
+ */
+static int refuse(tc_call_t *call, const char *fmt, ...) TC_PRINTF(2, 3);
+
+static int
+refuse(tc_call_t *call, const char *fmt, ...)
+{
+    if (call == NULL) {
+        return TC_PLUGIN_EINVAL;
+    }
+    call->w.failed = true;
+    if (call->werr.code == TC_OK) { /* tc_err_set()'s rule, with a va_list */
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(call->werr.msg, sizeof(call->werr.msg), fmt, ap);
+        va_end(ap);
+        call->werr.code = TC_EINVAL;
+    }
+    return TC_PLUGIN_ESTATE;
+}
+
 static int
 put(tc_call_t *call, int16_t id, tc_value_t *v)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     return tc_codec_put(&call->w, id, v) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
 }
 
@@ -316,6 +417,9 @@ api_put_double(tc_call_t *call, int16_t id, double v)
 static int
 api_put_binary(tc_call_t *call, int16_t id, const void *ptr, size_t len)
 {
+    if (TC_UNLIKELY(ptr == NULL && len > 0)) {
+        return refuse(call, "put_binary(%d): NULL bytes with length %zu", id, len);
+    }
     tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
     return put(call, id, &x);
 }
@@ -323,12 +427,19 @@ api_put_binary(tc_call_t *call, int16_t id, const void *ptr, size_t len)
 static int
 api_put_string(tc_call_t *call, int16_t id, const char *s)
 {
-    return api_put_binary(call, id, s, s != NULL ? strlen(s) : 0);
+    /* an error since ABI minor 3, not an empty string: a NULL is usually a failed lookup */
+    if (TC_UNLIKELY(s == NULL)) {
+        return refuse(call, "put_string(%d): NULL string", id);
+    }
+    return api_put_binary(call, id, s, strlen(s));
 }
 
 static int
 api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
 {
+    if (TC_UNLIKELY(uuid == NULL)) {
+        return refuse(call, "put_uuid(%d): NULL uuid", id);
+    }
     tc_value_t x = {.kind = TC_VAL_UUID, .u.uuid = uuid};
     return put(call, id, &x);
 }
@@ -336,6 +447,9 @@ api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
 static int
 api_begin_struct(tc_call_t *call, int16_t id)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     return tc_codec_begin(&call->w, id, TC_VAL_STRUCT, 0) == TC_OK ? TC_PLUGIN_OK
                                                                    : TC_PLUGIN_ESTATE;
 }
@@ -343,24 +457,36 @@ api_begin_struct(tc_call_t *call, int16_t id)
 static int
 api_begin_list(tc_call_t *call, int16_t id, size_t n)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     return tc_codec_begin(&call->w, id, TC_VAL_LIST, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
 }
 
 static int
 api_begin_map(tc_call_t *call, int16_t id, size_t n)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     return tc_codec_begin(&call->w, id, TC_VAL_MAP, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
 }
 
 static int
 api_end(tc_call_t *call)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     return tc_codec_end(&call->w) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
 }
 
 static int
 api_raise(tc_call_t *call, int16_t id)
 {
+    if (TC_UNLIKELY(call == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     const tc_field_t *f = tc_schema_field_by_id(call->fn->result, id);
     if (call->w.depth != 0 || id == 0 || f == NULL) {
         call->w.failed = true;
@@ -377,6 +503,10 @@ static int
 api_request_header(tc_call_t *call, size_t i, const char **key, size_t *key_len, const char **value,
                    size_t *value_len)
 {
+    if (TC_UNLIKELY(call == NULL || key == NULL || key_len == NULL || value == NULL ||
+                    value_len == NULL)) {
+        return TC_PLUGIN_EINVAL;
+    }
     if (call->header == NULL) {
         return TC_PLUGIN_ERANGE;
     }
@@ -399,6 +529,11 @@ static int
 api_set_response_header(tc_call_t *call, const char *key, size_t key_len, const char *value,
                         size_t value_len)
 {
+    /* NULL with length 0 is an empty key or value */
+    if (TC_UNLIKELY(call == NULL || (key == NULL && key_len > 0) ||
+                    (value == NULL && value_len > 0))) {
+        return TC_PLUGIN_EINVAL;
+    }
     if (call->header == NULL) {
         return TC_PLUGIN_ESTATE;
     }

@@ -187,7 +187,7 @@ class PluginWithLuaTest(unittest.TestCase):
 
 class RefusalTest(unittest.TestCase):
     CASES = (
-        ("bad_abi", "built for plugin ABI 999.2, this server speaks 1.2;"),
+        ("bad_abi", "built for plugin ABI 999.3, this server speaks 1.3;"),
         ("no_entry", "no entry point 'tc_plugin_entry'"),
         ("unknown", "method 'nosuch' is not a method of service tutorial.Calculator"),
         ("wrong_sig", "method 'add' was built against another signature: the plugin has "

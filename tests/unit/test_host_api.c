@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for plugin/host_api.c: the THeader info header accessors, and
- * readers that see IDL defaults (tests/fixtures/defaults_c.thrift).
+ * Unit tests for plugin/host_api.c: the THeader info header accessors,
+ * readers that see IDL defaults (tests/fixtures/defaults_c.thrift), and
+ * NULL arguments refused instead of crashing (ABI minor 3).
  */
 #include "tc_test.h"
 
 #include "bridge/lua_schema.h"
 #include "bridge/lua_state.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "plugin/host.h"
 #include "transport/header.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Python THeaderTransport: set_header(b"k", b"v"), set_header(b"user", b"ann"), binary ping. */
 static const uint8_t kv[] = {
@@ -179,24 +183,45 @@ check_container_defaults(const tc_host_api_t *api, const tc_view_t *args)
     assert_int_equal(v.kind, TC_VAL_LIST);
 }
 
+/* show() with write_some_args() decoded: what a handler of show() gets. */
+typedef struct show_call {
+    lua_State *L;
+    const tc_function_t *show;
+    tc_buf_t b;
+    tc_arena_t a;
+    const tc_view_t *args;
+} show_call_t;
+
+static void
+show_call_init(show_call_t *f)
+{
+    f->show = load_show(&f->L);
+    tc_buf_init(&f->b);
+    write_some_args(&f->b);
+    tc_proto_t r;
+    tc_proto_init(&r, &tc_proto_binary, f->b.data, f->b.len, NULL);
+    tc_arena_init(&f->a, 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_decode(&r, f->show->args, &f->a, &f->args, &err), TC_OK);
+}
+
+static void
+show_call_deinit(show_call_t *f)
+{
+    tc_arena_deinit(&f->a);
+    tc_buf_deinit(&f->b);
+    lua_close(f->L);
+}
+
 static void
 test_readers_see_idl_defaults(void **state)
 {
     (void)state;
-    lua_State *L;
-    const tc_function_t *show = load_show(&L);
+    show_call_t f;
+    show_call_init(&f);
     const tc_host_api_t *api = &tc_host_api;
-    tc_buf_t b;
-    tc_buf_init(&b);
-    write_some_args(&b);
-    tc_proto_t r;
-    tc_proto_init(&r, &tc_proto_binary, b.data, b.len, NULL);
-    tc_arena_t a;
-    tc_arena_init(&a, 0);
-    tc_err_t err;
-    tc_err_clear(&err);
-    const tc_view_t *args;
-    assert_int_equal(tc_codec_decode(&r, show->args, &a, &args, &err), TC_OK);
+    const tc_view_t *args = f.args;
 
     check_scalar_defaults(api, args);
     check_container_defaults(api, args);
@@ -228,9 +253,282 @@ test_readers_see_idl_defaults(void **state)
     tc_view_t empty = {.st = c->st, .n = 0, .cap = 0, .fields = NULL};
     assert_int_equal(api->get_i32(&empty, 1, &i), TC_PLUGIN_OK);
     assert_int_equal(i, 7);
-    tc_arena_deinit(&a);
-    tc_buf_deinit(&b);
-    lua_close(L);
+    show_call_deinit(&f);
+}
+
+/* ---- NULL arguments (ABI minor 3) ---- */
+
+/* Sentinels: what an output holds when the host must not have written it. */
+#define SENT_INT 0x5a
+static const char sentinel_bytes[] = "untouched";
+
+static void
+check_typed_readers_refuse_null(const tc_host_api_t *api, const tc_view_t *args)
+{
+    int b = SENT_INT;
+    int8_t y = SENT_INT;
+    int16_t s16 = SENT_INT;
+    int32_t i = SENT_INT;
+    int64_t l = SENT_INT;
+    double d = SENT_INT;
+    const void *bin = sentinel_bytes;
+    const char *str = sentinel_bytes;
+    size_t len = SENT_INT;
+    const uint8_t *u = (const uint8_t *)sentinel_bytes;
+    const tc_view_t *st = (const tc_view_t *)sentinel_bytes;
+    /* a NULL view: refused, the output untouched (field 4 is an i32 that was sent) */
+    assert_int_equal(api->get_bool(NULL, 1, &b), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_byte(NULL, 2, &y), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_i16(NULL, 3, &s16), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_i32(NULL, 4, &i), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_i64(NULL, 5, &l), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_double(NULL, 6, &d), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_string(NULL, 7, &str, &len), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_binary(NULL, 8, &bin, &len), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_uuid(NULL, 14, &u), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_struct(NULL, 13, &st), TC_PLUGIN_EINVAL);
+    assert_false(api->has(NULL, 4));
+    /* a NULL output: refused; of two outputs, the other one is untouched */
+    assert_int_equal(api->get_bool(args, 1, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_byte(args, 2, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_i16(args, 3, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_i32(args, 4, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_i64(args, 5, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_double(args, 6, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_string(args, 7, NULL, &len), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_string(args, 7, &str, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_binary(args, 8, NULL, &len), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_binary(args, 8, &bin, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_uuid(args, 14, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_struct(args, 13, NULL), TC_PLUGIN_EINVAL);
+    /* even where the field would be refused anyway: the pointer is checked first */
+    assert_int_equal(api->get_i32(args, 99, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(b, SENT_INT);
+    assert_int_equal(y, SENT_INT);
+    assert_int_equal(s16, SENT_INT);
+    assert_int_equal(i, SENT_INT);
+    assert_int_equal(l, SENT_INT);
+    assert_true(d == SENT_INT);
+    assert_ptr_equal(bin, sentinel_bytes);
+    assert_ptr_equal(str, sentinel_bytes);
+    assert_int_equal(len, SENT_INT);
+    assert_ptr_equal(u, sentinel_bytes);
+    assert_ptr_equal(st, sentinel_bytes);
+}
+
+static void
+check_seq_readers_refuse_null(const tc_host_api_t *api, const tc_view_t *args)
+{
+    const tc_seq_t *s = (const tc_seq_t *)sentinel_bytes;
+    tc_value_t e = {.kind = SENT_INT};
+    tc_value_t v = {.kind = SENT_INT};
+    assert_int_equal(api->get(NULL, 10, &v), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get(args, 10, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->get_seq(NULL, 10, &s), TC_PLUGIN_EINVAL);
+    assert_ptr_equal(s, sentinel_bytes);
+    assert_int_equal(api->get_seq(args, 10, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->seq_len(NULL), 0);
+    assert_int_equal(api->seq_kind(NULL), TC_VAL_UNSET);
+    assert_int_equal(api->seq_get(NULL, 0, &e, &v), TC_PLUGIN_EINVAL);
+    /* a list: 'elem' is needed (checked before the index), 'value' is not */
+    assert_int_equal(api->get_seq(args, 10, &s), TC_PLUGIN_OK);
+    assert_int_equal(api->seq_get(s, 0, NULL, &v), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->seq_get(s, 99, NULL, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(e.kind, SENT_INT);
+    assert_int_equal(v.kind, SENT_INT);
+    /* a map: no 'elem' is refused; no 'value' reads the key alone */
+    assert_int_equal(api->get_seq(args, 12, &s), TC_PLUGIN_OK);
+    assert_int_equal(api->seq_get(s, 0, NULL, &v), TC_PLUGIN_EINVAL);
+    assert_int_equal(v.kind, SENT_INT);
+    assert_int_equal(api->seq_get(s, 0, &e, NULL), TC_PLUGIN_OK);
+    assert_int_equal(e.kind, TC_VAL_STRING);
+    assert_memory_equal(e.u.bin.ptr, "k", 1);
+}
+
+static void
+test_readers_refuse_null(void **state)
+{
+    (void)state;
+    show_call_t f;
+    show_call_init(&f);
+    const tc_host_api_t *api = &tc_host_api;
+    assert_true(api->abi_minor >= 3);
+    assert_int_equal(TC_PLUGIN_EINVAL, -2006);
+    check_typed_readers_refuse_null(api, f.args);
+    check_seq_readers_refuse_null(api, f.args);
+    show_call_deinit(&f);
+}
+
+/* The call functions' types without the printf attribute: a NULL format is the point here. */
+typedef void (*raw_log_fn)(int level, const char *fmt, ...);
+typedef int (*raw_fail_fn)(tc_call_t *call, const char *fmt, ...);
+
+static void
+test_call_functions_refuse_null(void **state)
+{
+    (void)state;
+    const tc_host_api_t *api = &tc_host_api;
+    assert_null(api->call_alloc(NULL, 8));
+    assert_string_equal(api->call_method(NULL), "");
+    assert_null(api->thread_data(NULL));
+    raw_fail_fn plugin_fail = api->fail; /* cmocka's fail() macro hides api->fail() */
+    assert_int_equal(plugin_fail(NULL, "lost %d", 1), TC_PLUGIN_EFAIL);
+    struct tc_call call;
+    memset(&call, 0, sizeof(call));
+    assert_int_equal(plugin_fail(&call, NULL), TC_PLUGIN_EFAIL);
+    assert_string_equal(call.failmsg, "the plugin called fail() with a NULL format");
+
+    /* log(): a line that says so, at WARNING or above even when asked for DEBUG */
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/tc-test-host-api-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(tc_log_open(path), TC_OK);
+    raw_log_fn plugin_log = api->log;
+    plugin_log(TC_PLUGIN_LOG_DEBUG, NULL);
+    plugin_log(TC_PLUGIN_LOG_CRITICAL, NULL);
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    char text[1024];
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "[warning] a plugin called log() with a NULL format\n"));
+    assert_non_null(strstr(text, "[critical] a plugin called log() with a NULL format\n"));
+}
+
+static void
+test_builder_refuses_null_call(void **state)
+{
+    (void)state;
+    const tc_host_api_t *api = &tc_host_api;
+    static const uint8_t uuid[16];
+    assert_int_equal(api->put_bool(NULL, 1, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_byte(NULL, 1, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_i16(NULL, 1, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_i32(NULL, 1, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_i64(NULL, 1, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_double(NULL, 1, 1.0), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_binary(NULL, 1, "ab", 2), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_binary(NULL, 1, NULL, 2), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_string(NULL, 1, "ab"), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_string(NULL, 1, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_uuid(NULL, 1, uuid), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_uuid(NULL, 1, NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->begin_struct(NULL, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->begin_list(NULL, 1, 2), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->begin_map(NULL, 1, 2), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->end(NULL), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->raise(NULL, 1), TC_PLUGIN_EINVAL);
+}
+
+/* A reply to show() being built, as tc_host_call() sets one up. */
+typedef struct reply {
+    struct tc_call call;
+    tc_buf_t out;
+    tc_proto_t p;
+} reply_t;
+
+static void
+reply_start(reply_t *r, const show_call_t *f, tc_arena_t *a)
+{
+    memset(&r->call, 0, sizeof(r->call));
+    r->call.fn = f->show;
+    tc_err_clear(&r->call.werr);
+    tc_buf_init(&r->out);
+    tc_proto_init(&r->p, &tc_proto_binary, NULL, 0, &r->out);
+    tc_codec_writer_init(&r->call.w, &r->p, f->show->result, a, &r->call.werr);
+}
+
+/*
+ * What makes tc_host_call() answer INTERNAL_ERROR with the writer's text:
+ * the reply failed with 'want', every later write fails too and keeps it.
+ */
+static void
+reply_check_failed(reply_t *r, const char *want)
+{
+    assert_true(r->call.w.failed);
+    assert_int_not_equal(r->call.werr.code, TC_OK);
+    assert_string_equal(r->call.werr.msg, want);
+    assert_int_equal(tc_host_api.put_string(&r->call, TC_RESULT, "late"), TC_PLUGIN_ESTATE);
+    assert_int_not_equal(tc_codec_finish(&r->call.w), TC_OK);
+    assert_string_equal(r->call.werr.msg, want);
+    tc_buf_deinit(&r->out);
+}
+
+static void
+test_builder_refuses_null_data(void **state)
+{
+    (void)state;
+    show_call_t f;
+    show_call_init(&f);
+    const tc_host_api_t *api = &tc_host_api;
+    reply_t r;
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->put_binary(&r.call, 3, NULL, 5), TC_PLUGIN_ESTATE);
+    reply_check_failed(&r, "put_binary(3): NULL bytes with length 5");
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->put_string(&r.call, TC_RESULT, NULL), TC_PLUGIN_ESTATE);
+    reply_check_failed(&r, "put_string(0): NULL string");
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->put_uuid(&r.call, 7, NULL), TC_PLUGIN_ESTATE);
+    reply_check_failed(&r, "put_uuid(7): NULL uuid");
+    /* an earlier error stays the one reported */
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->end(&r.call), TC_PLUGIN_ESTATE);
+    char first[TC_ERR_MSG_MAX];
+    snprintf(first, sizeof(first), "%s", r.call.werr.msg);
+    assert_int_equal(api->put_string(&r.call, TC_RESULT, NULL), TC_PLUGIN_ESTATE);
+    reply_check_failed(&r, first);
+
+    /* NULL with length 0 is an empty binary: the reply is fine */
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->put_binary(&r.call, TC_RESULT, NULL, 0), TC_PLUGIN_OK);
+    assert_int_equal(tc_codec_finish(&r.call.w), TC_OK);
+    assert_false(r.call.w.failed);
+    tc_buf_deinit(&r.out);
+    show_call_deinit(&f);
+}
+
+static void
+test_headers_refuse_null(void **state)
+{
+    (void)state;
+    const tc_host_api_t *api = &tc_host_api;
+    tc_header_t h;
+    tc_header_init(&h);
+    const char *why;
+    assert_int_equal(tc_header_read(&h, kv, sizeof(kv), 1024, &why), TC_OK);
+    struct tc_call call;
+    memset(&call, 0, sizeof(call));
+    call.header = &h;
+    const char *k = sentinel_bytes;
+    const char *v = sentinel_bytes;
+    size_t kl = SENT_INT;
+    size_t vl = SENT_INT;
+    assert_int_equal(api->request_header(NULL, 0, &k, &kl, &v, &vl), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->request_header(&call, 0, NULL, &kl, &v, &vl), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->request_header(&call, 0, &k, NULL, &v, &vl), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->request_header(&call, 0, &k, &kl, NULL, &vl), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->request_header(&call, 0, &k, &kl, &v, NULL), TC_PLUGIN_EINVAL);
+    assert_ptr_equal(k, sentinel_bytes);
+    assert_ptr_equal(v, sentinel_bytes);
+    assert_int_equal(kl, SENT_INT);
+    assert_int_equal(vl, SENT_INT);
+    assert_int_equal(api->set_response_header(NULL, "k", 1, "v", 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->set_response_header(&call, NULL, 3, "v", 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->set_response_header(&call, "k", 1, NULL, 3), TC_PLUGIN_EINVAL);
+    assert_int_equal(h.nreply_info, 0);
+    /* NULL with length 0: an empty key or value */
+    assert_int_equal(api->set_response_header(&call, "k", 1, NULL, 0), TC_PLUGIN_OK);
+    assert_int_equal(api->set_response_header(&call, NULL, 0, "v", 1), TC_PLUGIN_OK);
+    assert_int_equal(h.nreply_info, 2);
+    /* the pointers are checked before the transport */
+    call.header = NULL;
+    assert_int_equal(api->request_header(&call, 0, NULL, &kl, &v, &vl), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->set_response_header(&call, NULL, 3, "v", 1), TC_PLUGIN_EINVAL);
+    tc_header_deinit(&h);
 }
 
 int
@@ -239,6 +537,11 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_and_response_headers),
         cmocka_unit_test(test_readers_see_idl_defaults),
+        cmocka_unit_test(test_readers_refuse_null),
+        cmocka_unit_test(test_call_functions_refuse_null),
+        cmocka_unit_test(test_builder_refuses_null_call),
+        cmocka_unit_test(test_builder_refuses_null_data),
+        cmocka_unit_test(test_headers_refuse_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
