@@ -223,6 +223,20 @@ local function obsolete(word)
   return fail_on(P(word) * word_end, "'" .. word .. "' is obsolete and not supported")
 end
 
+-- The namespace headers of Thrift before 0.9 (cpp_namespace x.y, ...), which
+-- Apache Thrift's compiler refuses too: an error that names the modern form.
+local OLD_NAMESPACES = {
+  cpp_namespace = "cpp", java_package = "java", php_namespace = "php", py_module = "py",
+  perl_package = "perl", ruby_namespace = "rb", smalltalk_category = "st",
+  smalltalk_prefix = "st", csharp_namespace = "csharp", delphi_namespace = "delphi",
+  xsd_namespace = "xsd",
+}
+local old_namespace = P(false)
+for word, scope in pairs(OLD_NAMESPACES) do
+  old_namespace = old_namespace + fail_on(P(word) * word_end, "'" .. word
+    .. "' is obsolete and not supported, use 'namespace " .. scope .. " <name>'")
+end
+
 -- ---- grammar ----
 
 local function struct_rule(word, what)
@@ -249,7 +263,7 @@ local grammar = P({
   item = Ct(Cg(docws, "doc") * at * (
     V("include") + V("cpp_include") + V("namespace") + V("typedef") + V("const")
     + V("enum") + V("struct") + V("union") + V("exception") + V("service")
-    + obsolete("senum")
+    + obsolete("senum") + old_namespace
   )) * sep ^ -1,
 
   include = kw("include") * kind("include")
@@ -291,7 +305,13 @@ local grammar = P({
     * sym("&") ^ -1
     * Cg(expect(ws * any_word_raw, "a field name"), "name")
     * (sym("=") * Cg(expect(V("const_value"), "a default value"), "default")) ^ -1
+    * V("xsd_options")
     * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
+  -- XML Schema options of Apache's xsd generator, in Apache's order: parsed
+  -- (the attribute fields too) and dropped, as they mean nothing on the wire.
+  xsd_options = kw("xsd_optional") ^ -1 * kw("xsd_nillable") ^ -1
+    * (kw("xsd_attrs") * expect(sym("{"), "'{'") * V("fields") / 0
+      * expect(sym("}"), "a field or '}'")) ^ -1,
   field_head = Cg(ws * int_raw, "id") * expect(sym(":"), "':'")
       * Cg(V("requiredness"), "required") ^ -1
       * Cg(expect(V("field_type"), "a field type"), "type")

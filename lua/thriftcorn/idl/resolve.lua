@@ -152,6 +152,18 @@ local INT_RANGE = {
 local UUID_PAT = "^" .. ("%x"):rep(8) .. "%-" .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(4) .. "%-"
   .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(12) .. "$"
 
+-- A uuid literal in canonical lowercase form, or nil. Apache Thrift 0.19+
+-- also takes the Windows GUID form in braces, "{xxxxxxxx-...}".
+local function canonical_uuid(s)
+  if #s == 38 and s:sub(1, 1) == "{" and s:sub(-1) == "}" then
+    s = s:sub(2, -2)
+  end
+  if s:find(UUID_PAT) then
+    return s:lower()
+  end
+  return nil
+end
+
 local VALUE_WORDS = {
   int = "an integer", double = "a double", string = "a string", bool = "a boolean",
   list = "a list", map = "a map",
@@ -238,11 +250,14 @@ end
 -- Fit an already resolved constant 'v' of type 'src' into type 't'.
 local function coerce(v, src, t)
   local tt = t.ttype
+  if type(v) == "boolean" and tt ~= "bool" then
+    v = v and 1 or 0 -- true and false are the integers 1 and 0 to Apache
+  end
   if tt == "bool" then
     if type(v) == "boolean" then
       return true, v
-    elseif math.type(v) == "integer" and (v == 0 or v == 1) then
-      return true, v == 1
+    elseif math.type(v) == "integer" then
+      return true, v > 0
     end
   elseif INT_RANGE[tt] then
     local r = INT_RANGE[tt]
@@ -258,8 +273,9 @@ local function coerce(v, src, t)
       return true, v
     end
   elseif tt == "uuid" then
-    if type(v) == "string" and v:find(UUID_PAT) then
-      return true, v
+    local u = type(v) == "string" and canonical_uuid(v)
+    if u then
+      return true, u
     end
   elseif tt == "enum" then
     if math.type(v) == "integer" and t.enum.by_value[v] then
@@ -305,12 +321,18 @@ end
 local function resolve_ident(fc, node, t, what)
   local name = node.name
   if t.ttype == "enum" then
-    -- VALUE, Enum.VALUE or inc.Enum.VALUE of the expected enum.
+    -- VALUE, Enum.VALUE or inc.Enum.VALUE of the expected enum. As in
+    -- Apache Thrift, whose compiler looks only at the part after the last
+    -- dot, any prefix is taken (Other.VALUE is VALUE of the expected enum),
+    -- with a warning when it does not name that enum.
     local ed = t.enum
     local prefix, last = split_last(name)
     last = last or name
-    if ed.by_name[last] ~= nil and (prefix == nil or prefix == ed.name
-        or prefix == ed.fullname or prefix:sub(-#ed.name - 1) == "." .. ed.name) then
+    if ed.by_name[last] ~= nil then
+      if prefix and prefix ~= ed.fullname and lookup_type(fc, prefix) ~= t then
+        warn(fc, node, "%s: '%s' is taken as %s.%s (%d), the value of that name in the "
+          .. "expected enum, as Apache Thrift does", what, name, ed.name, last, ed.by_name[last])
+      end
       return ed.by_name[last]
     end
   end
@@ -370,11 +392,16 @@ function resolve_value(fc, node, t, what)
   if k == "ident" then
     return resolve_ident(fc, node, t, what)
   end
+  if k == "bool" and tt ~= "bool" and (INT_RANGE[tt] or tt == "double" or tt == "enum") then
+    -- Apache's lexer reads true and false as the integers 1 and 0.
+    node = { kind = "int", value = node.value and 1 or 0, line = node.line, col = node.col }
+    k = "int"
+  end
   if tt == "bool" then
     if k == "bool" then
       return node.value
-    elseif k == "int" and (node.value == 0 or node.value == 1) then
-      return node.value == 1
+    elseif k == "int" then
+      return node.value > 0 -- as the code Apache Thrift generates reads it
     end
   elseif INT_RANGE[tt] then
     if k == "int" then
@@ -395,11 +422,12 @@ function resolve_value(fc, node, t, what)
     end
   elseif tt == "uuid" then
     if k == "string" then
-      if not node.value:find(UUID_PAT) then
+      local u = canonical_uuid(node.value)
+      if not u then
         fail_node(fc, node, "%s: '%s' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
           what, node.value)
       end
-      return node.value
+      return u
     end
   elseif tt == "enum" then
     if k == "int" then
@@ -564,8 +592,10 @@ local function build_function(fc, svc, n)
   end
   if fd.oneway then
     if fd.returns then
-      fail_node(fc, n, "oneway function '%s' must return void, not %s", name,
-        type_name(fd.returns))
+      -- Apache Thrift only warns: no reply is ever sent, so no result either.
+      warn(fc, n, "oneway function '%s' should return void: its result type %s is ignored",
+        name, type_name(fd.returns))
+      fd.returns = nil
     end
     if #throws > 0 then
       fail_node(fc, n, "oneway function '%s' cannot throw exceptions", name)
