@@ -401,7 +401,9 @@ struct tc_host_api {
      * 'value' may be NULL when its length is 0.
      * @return TC_PLUGIN_OK; TC_PLUGIN_ESTATE when the client did not use the
      *         header transport; TC_PLUGIN_ERANGE when the reply's headers
-     *         would exceed 64 KiB; TC_PLUGIN_EINVAL when 'call' is NULL, or
+     *         would exceed 65,520 bytes (each counted as its key and value
+     *         plus 10: what Apache's C++ client reads); TC_PLUGIN_EINVAL
+     *         when 'call' is NULL, or
      *         'key' or 'value' is NULL with a nonzero length.
      */
     int (*set_response_header)(tc_call_t *call, const char *key, size_t key_len, const char *value,

@@ -9,16 +9,19 @@
  *
  * LENGTH counts everything after itself. Unknown info header types end the
  * info headers (the rest of the block is skipped, as Apache does). The
- * message of a ZLIB-transformed frame is a zlib stream (RFC 1950).
+ * message of a ZLIB-transformed frame is a zlib stream (RFC 1950), once per
+ * ZLIB named; bytes after a stream's end are ignored, as zlib's inflate()
+ * and Python's zlib.decompress() ignore them in Apache's readers. Replies
+ * are written as Apache's servers write them: no transform.
  */
 #include "transport/header.h"
 
 #include <zlib.h>
 
 #define MAGIC      0x0FFFu
-#define FIXED      10u /* magic, flags, seqid, header size */
-#define WORDS_MAX  0xFFFFu
-#define VARINT_MAX 5u /* a u32 */
+#define FIXED      10u    /* magic, flags, seqid, header size */
+#define WORDS_MAX  16383u /* Apache's C++ reader refuses a header block of 16384 words */
+#define VARINT_MAX 5u     /* a u32 */
 
 /* ---- framing ---- */
 
@@ -59,6 +62,7 @@ tc_header_init(tc_header_t *h)
     memset(h, 0, sizeof(*h));
     tc_buf_init(&h->reply_info);
     tc_buf_init(&h->inflated);
+    tc_buf_init(&h->spare);
     tc_buf_init(&h->body);
 }
 
@@ -67,6 +71,7 @@ tc_header_deinit(tc_header_t *h)
 {
     tc_buf_deinit(&h->reply_info);
     tc_buf_deinit(&h->inflated);
+    tc_buf_deinit(&h->spare);
     tc_buf_deinit(&h->body);
 }
 
@@ -209,12 +214,13 @@ read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **wh
         *why = "truncated transform count";
         return TC_EPROTO;
     }
-    if (n > 1) {
-        *why = "more than one transform";
+    if (n > TC_HEADER_TRANSFORMS_MAX) {
+        /* each ZLIB is one more pass of up to 'max_inflated' bytes: bounded */
+        *why = "too many transforms";
         return TC_EPROTO;
     }
     h->ntransforms = n;
-    if (n == 1) {
+    for (uint32_t i = 0; i < n; i++) {
         uint32_t id;
         if (!varint(&p, end, &id)) {
             *why = "truncated transform id";
@@ -268,7 +274,15 @@ tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_infl
     }
     h->payload = hend;
     h->payload_len = len - FIXED - hlen;
-    if (h->ntransforms == 1) {
+    /*
+     * The writer applied the transforms in the order listed; all are ZLIB,
+     * so undoing them in any order is undoing them in reverse. Each layer
+     * inflates from the one before, which stays in 'spare' until it is done.
+     */
+    for (uint32_t i = 0; i < h->ntransforms; i++) {
+        tc_buf_t t = h->spare;
+        h->spare = h->inflated;
+        h->inflated = t;
         rc = inflate_into(&h->inflated, h->payload, h->payload_len, max_inflated, why);
         if (rc != TC_OK) {
             return rc;
@@ -341,18 +355,13 @@ tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void 
     return TC_OK;
 }
 
-/* Append 'src' compressed as one zlib stream. */
-static void
-deflate_into(tc_buf_t *out, const uint8_t *src, size_t len)
-{
-    uLong bound = compressBound((uLong)len);
-    tc_buf_reserve(out, bound);
-    uLongf n = bound;
-    int rc = compress2(out->data + out->len, &n, src, (uLong)len, Z_DEFAULT_COMPRESSION);
-    TC_ASSERT(rc == Z_OK); /* with compressBound() room, only memory can fail */
-    (void)rc;
-    out->len += n;
-}
+/*
+ * The largest reply header block: protocol id (0 or 2) and transform count
+ * (0) take a byte each, the info type a byte, the count of pairs (each at
+ * least 2 bytes) at most 3.
+ */
+_Static_assert(1 + 1 + 1 + 3 + TC_HEADER_REPLY_INFO_MAX <= WORDS_MAX * 4,
+               "reply info headers fit the header block");
 
 void
 tc_header_write(tc_header_t *h, tc_buf_t *out)
@@ -365,10 +374,7 @@ tc_header_write(tc_header_t *h, tc_buf_t *out)
     out->len += 4 + FIXED;
     size_t block = out->len;
     put_varint(out, h->proto_id);
-    put_varint(out, h->ntransforms);
-    if (h->ntransforms == 1) {
-        put_varint(out, TC_HEADER_TRANSFORM_ZLIB);
-    }
+    put_varint(out, 0); /* transforms */
     if (h->nreply_info > 0) {
         put_varint(out, TC_HEADER_INFO_KEYVALUE);
         put_varint(out, h->nreply_info);
@@ -381,11 +387,7 @@ tc_header_write(tc_header_t *h, tc_buf_t *out)
     TC_ASSERT(words <= WORDS_MAX);
     out->data[start + 12] = (uint8_t)(words >> 8);
     out->data[start + 13] = (uint8_t)words;
-    if (h->ntransforms == 1) {
-        deflate_into(out, h->body.data, h->body.len);
-    } else {
-        tc_buf_append(out, h->body.data, h->body.len);
-    }
+    tc_buf_append(out, h->body.data, h->body.len);
     size_t n = out->len - start - 4;
     TC_ASSERT(n <= INT32_MAX);
     put_u32(out->data + start, (uint32_t)n);

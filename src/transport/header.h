@@ -3,8 +3,8 @@
  * THeader (Apache Thrift's THeaderTransport, doc/specs/HeaderFormat.md): a
  * frame whose length is followed by the magic 0x0FFF, flags, a sequence id
  * and a header block (protocol id, transforms, info headers), then the
- * message. Reading a frame, the request's info headers, the reply's info
- * headers and writing the reply frame, with the ZLIB transform.
+ * message. Reading a frame (undoing its ZLIB transforms), the request's
+ * info headers, the reply's info headers and writing the reply frame.
  */
 #ifndef TC_TRANSPORT_HEADER_H
 #define TC_TRANSPORT_HEADER_H
@@ -23,8 +23,15 @@ enum {
     TC_HEADER_INFO_KEYVALUE = 1,
 };
 
-/* Most bytes of reply info headers one call may set (the header block is at most 256 KiB). */
-#define TC_HEADER_REPLY_INFO_MAX 65536
+/*
+ * Most bytes of reply info headers one call may set: with them the reply's
+ * header block stays under 16384 words, the most Apache's C++
+ * THeaderTransport reads ("Header size is unreasonable" beyond).
+ */
+#define TC_HEADER_REPLY_INFO_MAX 65520
+
+/* Most transforms a request may name (ZLIB each; Apache applies as many as named). */
+#define TC_HEADER_TRANSFORMS_MAX 16
 
 /* One info header: bytes, not NUL-terminated; borrowed from the frame. */
 typedef struct tc_header_kv {
@@ -45,7 +52,7 @@ typedef struct tc_header {
     int32_t seqid;
     uint32_t proto_id;
     const tc_proto_ops_t *protocol;
-    uint32_t ntransforms; /* 0 or 1: ZLIB is the one transform known */
+    uint32_t ntransforms; /* ZLIB layers undone, at most TC_HEADER_TRANSFORMS_MAX */
     const uint8_t *info;  /* the info header sections, validated */
     size_t info_len;
     const uint8_t *payload; /* the message */
@@ -55,6 +62,7 @@ typedef struct tc_header {
     uint32_t nreply_info;
     /* scratch */
     tc_buf_t inflated; /* the message when the request was compressed */
+    tc_buf_t spare;    /* the layer before it, with more than one transform */
     tc_buf_t body;     /* the reply message before it is framed */
 } tc_header_t;
 
@@ -65,10 +73,11 @@ void tc_header_deinit(tc_header_t *h);
 
 /*
  * Read the frame [frame, frame+len) (what follows the 4-byte length) into
- * 'h' and clear the reply's info headers. 'max_inflated' caps the size of a
- * compressed message once inflated. Returns TC_OK, TC_EPROTO (not a valid
- * THeader frame, an unknown protocol id or transform) or TC_ELIMIT (the
- * inflated message is over 'max_inflated'), with 'why' set to a static text.
+ * 'h' and clear the reply's info headers. 'max_inflated' caps the size of
+ * each ZLIB layer once inflated. Returns TC_OK, TC_EPROTO (not a valid
+ * THeader frame, an unknown protocol id or transform, more than
+ * TC_HEADER_TRANSFORMS_MAX transforms) or TC_ELIMIT (an inflated layer is
+ * over 'max_inflated'), with 'why' set to a static text.
  * Ownership: 'h' borrows 'frame' until the next tc_header_read().
  */
 int tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_inflated,
@@ -95,7 +104,10 @@ int tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const v
 
 /*
  * Append to 'out' the reply frame for the message h->body: the request's
- * flags, sequence id, protocol id and transforms, the reply's info headers.
+ * flags, sequence id and protocol id, the reply's info headers, and no
+ * transform. Apache's servers (C++, Python, Go) answer a compressed request
+ * uncompressed too, and Apache's C++ client (0.17) overruns its read buffer
+ * inflating a compressed reply larger than its compressed frame.
  */
 void tc_header_write(tc_header_t *h, tc_buf_t *out);
 

@@ -396,10 +396,13 @@ def header_cases():
         bad("unsupported transform"))
     add("transform id 200", "binary", theader(b"\x00\x01" + varint(200), b),
         bad("unsupported transform"))
-    add("two transforms (ZLIB, ZLIB)", "binary", theader(b"\x00\x02\x01\x01", b),
-        bad("more than one transform"))
+    # ZLIB named twice is undone twice (as Apache does): the message is no zlib stream
+    add("two transforms (ZLIB, ZLIB) over no zlib stream", "binary",
+        theader(b"\x00\x02\x01\x01", b), bad("zlib: invalid compressed message"))
+    add("17 transforms (ZLIB)", "binary", theader(b"\x00\x11" + b"\x01" * 17, b),
+        bad("too many transforms"))
     add("2^32-1 transforms", "binary", theader(b"\x00" + varint(0xFFFFFFFF), b),
-        bad("more than one transform"))
+        bad("too many transforms"))
     # info headers: type 1 (KEYVALUE), a count, then varint-length keys and values
     add("2^32-1 info key/values, one there", "binary",
         theader(b"\x00\x00\x01" + varint(0xFFFFFFFF) + b"\x01k\x01v", b),

@@ -5,7 +5,8 @@ header transports with binary and compact protocols, all at once; bytes
 that fit no form close the connection with a log line. services = { ... }
 serves several services on that port, called plain (the default service)
 or multiplexed (TMultiplexedProtocol); THeader info headers reach handlers
-and come back on replies, with or without ZLIB."""
+and come back on replies, with or without ZLIB (once or more), the reply
+frames byte for byte those of Apache's Python THeader server."""
 
 import os
 import socket
@@ -19,6 +20,7 @@ import harness
 from test_calculator import CALC, PING
 from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TMultiplexedProtocol
 from thrift.Thrift import TApplicationException, TMessageType
+from thrift.TMultiplexedProcessor import TMultiplexedProcessor
 from thrift.transport import THeaderTransport, TSocket, TTransport
 
 TRANSPORTS = ("buffered", "framed", "header")
@@ -261,6 +263,122 @@ class MultiTest(unittest.TestCase):
             self.assertEqual(c.headers("z", "1"), {"k": "v", "set": "true"})
             self.assertEqual(proto.trans.get_headers().get(b"z"), b"1")
             trans.close()
+
+    def test_header_zlib_twice(self):
+        # add_transform() appends: a client that calls it twice sends ZLIB
+        # twice, which Apache's servers (C++, Python, Go) undo twice
+        c, trans, proto = client(self.HeaderService, self.srv.port, "header", "compact",
+                                 service="HeaderService")
+        proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+        proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+        big = "twice " * 5000
+        self.assertEqual(c.echo(big), big)
+        self.assertEqual(c.echo("x"), "x")
+        trans.close()
+
+    def test_header_replies_as_apache_writes_them(self):
+        """The reply frame to a THeader call is, byte for byte, the one
+        Apache's Python server (THeaderProtocol 0.17, as TSimpleServer runs
+        it) writes: the request's flags, sequence id and protocol id, and no
+        transform even for a compressed request (as Apache's C++ and Go
+        servers too; Apache's C++ client overruns its read buffer inflating
+        a compressed reply)."""
+        HS = self.HeaderService
+
+        class Handler:
+            def echo(self, s):
+                return s
+
+        class Pipe(TTransport.TTransportBase):
+            """A server's socket: reads the request, keeps what is written."""
+
+            def __init__(self, data):
+                self.rbuf = TTransport.TMemoryBuffer(data)
+                self.out = b""
+
+            def isOpen(self):
+                return True
+
+            def read(self, sz):
+                return self.rbuf.read(sz)
+
+            def write(self, buf):
+                self.out += buf
+
+            def flush(self):
+                pass
+
+        def request(pid, transforms, seqid):
+            out = TTransport.TMemoryBuffer()
+            proto = THeaderProtocol.THeaderProtocol(
+                out, [THeaderTransport.THeaderClientType.HEADERS], default_protocol=pid)
+            for t in transforms:
+                proto.trans.add_transform(t)
+            proto.trans.set_header(b"trace", b"t%d" % seqid)
+            c = HS.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto, "HeaderService"))
+            c._seqid = seqid
+            c.send_echo("thriftcorn " * 40)
+            return out.getvalue()
+
+        def apache_reply(req):
+            pipe = Pipe(req)
+            proto = THeaderProtocol.THeaderProtocol(
+                pipe, [THeaderTransport.THeaderClientType.HEADERS])
+            mux = TMultiplexedProcessor()
+            mux.registerProcessor("HeaderService", HS.Processor(Handler()))
+            mux.process(proto, proto)
+            return pipe.out
+
+        ZLIB = THeaderTransport.THeaderTransformID.ZLIB
+        seqid = 40
+        for pid in (0, 2):
+            for transforms in ([], [ZLIB], [ZLIB, ZLIB]):
+                with self.subTest(protocol=pid, transforms=len(transforms)):
+                    s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+                    try:
+                        for _ in range(2):  # two calls on one connection
+                            seqid += 1
+                            req = request(pid, transforms, seqid)
+                            want = apache_reply(req)
+                            self.assertEqual(want[14:16], bytes([pid, 0]))  # no transform
+                            s.sendall(req)
+                            got = b""
+                            while len(got) < 4 or len(got) < 4 + int.from_bytes(got[:4], "big"):
+                                more = s.recv(65536)
+                                self.assertTrue(more, "closed after %r" % got)
+                                got += more
+                            self.assertEqual(got.hex(), want.hex())
+                    finally:
+                        s.close()
+
+    def test_reply_headers_fit_apache_cpp_client(self):
+        # Apache's C++ client refuses a header block of 16384 words or more
+        # ("Header size is unreasonable"): the reply's headers are capped
+        # below that (65,520 bytes, each header its key and value plus 10)
+        for size, taken in ((65509, True), (65510, False)):
+            out = TTransport.TMemoryBuffer()
+            p = THeaderProtocol.THeaderProtocol(
+                out, [THeaderTransport.THeaderClientType.HEADERS])
+            mc = self.HeaderService.Client(
+                TMultiplexedProtocol.TMultiplexedProtocol(p, "HeaderService"))
+            mc.send_headers("k", "v" * size)
+            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+            try:
+                s.sendall(out.getvalue())
+                got = b""
+                while len(got) < 4 or len(got) < 4 + int.from_bytes(got[:4], "big"):
+                    more = s.recv(65536)
+                    self.assertTrue(more, "closed")
+                    got += more
+            finally:
+                s.close()
+            self.assertLess(int.from_bytes(got[12:14], "big"), 16384)
+            r = TTransport.TMemoryBuffer(got)
+            rc = self.HeaderService.Client(THeaderProtocol.THeaderProtocol(
+                r, [THeaderTransport.THeaderClientType.HEADERS]))
+            self.assertEqual(rc.recv_headers(), {"set": "true" if taken else "nil"})
+            self.assertEqual(len(rc._iprot.trans.get_headers().get(b"k", b"")),
+                             size if taken else 0)
 
     def test_zlib_inflated_size_is_capped(self):
         with harness.Server(multi_settings("max_message_size = 100000\n")) as srv:

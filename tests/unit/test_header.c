@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for transport/header.c: frames written by Apache Thrift's
- * Python THeaderTransport (0.17), info headers, padding, ZLIB and its cap,
- * truncation at every boundary, and replies read back.
+ * Python THeaderTransport (0.17), info headers, padding, ZLIB (once or
+ * several times) and its cap, truncation at every boundary, and replies
+ * read back and compared with what Apache's Python server writes.
  */
 #include "tc_test.h"
 
@@ -37,6 +38,24 @@ static const uint8_t zlibbed[] = {
     0x03, 0x00, 0x01, 0x01, 0x01, 0x01, 0x01, 0x6b, 0x01, 0x76, 0x00, 0x00, 0x00,
     0x78, 0x9c, 0x6b, 0x60, 0x64, 0x60, 0x64, 0x60, 0x60, 0x60, 0x29, 0xc8, 0xcc,
     0x4b, 0x07, 0xd2, 0xec, 0x0c, 0x00, 0x15, 0x89, 0x02, 0x3c,
+};
+
+/* Python: two add_transform(ZLIB). */
+static const uint8_t zlibbed_twice[] = {
+    0x00, 0x00, 0x00, 0x2c, 0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x01, 0x00, 0x02,
+    0x01, 0x01, 0x78, 0x9c, 0xab, 0x98, 0x93, 0x9d, 0x90, 0x02, 0x84, 0x09, 0x09, 0x9a, 0x27, 0xce,
+    0x78, 0xb3, 0x5f, 0x7a, 0xc3, 0xc3, 0x20, 0xda, 0xc9, 0x64, 0x03, 0x00, 0x75, 0x1f, 0x08, 0xdd,
+};
+
+/*
+ * Apache's Python server (THeaderTransport 0.17) answering 'zlibbed' with
+ * set_header(b"a", b"one"), set_header(b"bb", b"") and the message "reply
+ * bytes": the request's flags, sequence id and protocol id, no transform.
+ */
+static const uint8_t python_reply[] = {
+    0x00, 0x00, 0x00, 0x25, 0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x04,
+    0x00, 0x00, 0x01, 0x02, 0x01, 0x61, 0x03, 0x6f, 0x6e, 0x65, 0x02, 0x62, 0x62, 0x00,
+    0x00, 0x00, 0x72, 0x65, 0x70, 0x6c, 0x79, 0x20, 0x62, 0x79, 0x74, 0x65, 0x73,
 };
 
 static tc_header_t h;
@@ -282,10 +301,9 @@ test_reply_round_trip(void **state)
             tc_transport_header.scan(NULL, out.data + 1, out.len - 1, 1 << 20, &off, &len), TC_OK);
         assert_int_equal(off + len, out.len - 1);
         assert_true((size_t)(out.data[13] << 8 | out.data[14]) * 4 + 10 <= len);
-        uint32_t ntrans = h.ntransforms;
         assert_int_equal(read_frame(out.data + 1, out.len - 1, 1024, &why), TC_OK);
         assert_int_equal(h.seqid, 7);
-        assert_int_equal(h.ntransforms, ntrans);
+        assert_int_equal(h.ntransforms, 0); /* a compressed request too: Apache's servers */
         assert_ptr_equal(h.protocol, &tc_proto_binary);
         assert_int_equal(h.payload_len, 11);
         assert_memory_equal(h.payload, "reply bytes", 11);
@@ -299,6 +317,102 @@ test_reply_round_trip(void **state)
     }
 }
 
+/* The reply to a ZLIB request is, byte for byte, the one Apache's Python server writes. */
+static void
+test_reply_as_apache_writes_it(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_int_equal(read_frame(zlibbed, sizeof(zlibbed), 1024, &why), TC_OK);
+    assert_int_equal(tc_header_set_reply(&h, "a", 1, "one", 3), TC_OK);
+    assert_int_equal(tc_header_set_reply(&h, "bb", 2, "", 0), TC_OK);
+    h.body.len = 0;
+    tc_buf_append(&h.body, "reply bytes", 11);
+    tc_buf_t out;
+    tc_buf_init(&out);
+    tc_header_write(&h, &out);
+    assert_int_equal(out.len, sizeof(python_reply));
+    assert_memory_equal(out.data, python_reply, sizeof(python_reply));
+    tc_buf_deinit(&out);
+}
+
+/* Build a frame of 'ping' under 'layers' ZLIB transforms. */
+static size_t
+layered_frame(uint8_t **out, unsigned layers)
+{
+    uint8_t *msg = malloc(sizeof(ping));
+    assert_non_null(msg);
+    memcpy(msg, ping, sizeof(ping));
+    size_t len = sizeof(ping);
+    for (unsigned i = 0; i < layers; i++) {
+        uLongf zlen = compressBound((uLong)len);
+        uint8_t *z = malloc(zlen);
+        assert_non_null(z);
+        assert_int_equal(compress2(z, &zlen, msg, (uLong)len, 6), Z_OK);
+        free(msg);
+        msg = z;
+        len = zlen;
+    }
+    size_t block = 2 + layers;
+    block += (4 - block % 4) % 4;
+    size_t n = 4 + 10 + block + len;
+    uint8_t *f = calloc(1, n);
+    assert_non_null(f);
+    f[0] = (uint8_t)((n - 4) >> 24);
+    f[1] = (uint8_t)((n - 4) >> 16);
+    f[2] = (uint8_t)((n - 4) >> 8);
+    f[3] = (uint8_t)(n - 4);
+    f[4] = 0x0f;
+    f[5] = 0xff;
+    f[11] = 7;
+    f[13] = (uint8_t)(block / 4);
+    f[15] = (uint8_t)layers; /* protocol id 0, then the count: one varint byte */
+    memset(f + 16, TC_HEADER_TRANSFORM_ZLIB, layers);
+    memcpy(f + 14 + block, msg, len);
+    free(msg);
+    *out = f;
+    return n;
+}
+
+/*
+ * ZLIB named more than once is undone as many times, as Apache's readers
+ * (C++, Python, Go) do; Python's client writes that after add_transform(ZLIB)
+ * twice. The count is bounded, each layer capped.
+ */
+static void
+test_zlib_layers(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_int_equal(read_frame(zlibbed_twice, sizeof(zlibbed_twice), 1024, &why), TC_OK);
+    assert_int_equal(h.ntransforms, 2);
+    assert_int_equal(h.payload_len, sizeof(ping));
+    assert_memory_equal(h.payload, ping, sizeof(ping));
+    for (unsigned layers = 0; layers <= TC_HEADER_TRANSFORMS_MAX + 1; layers++) {
+        uint8_t *f;
+        size_t n = layered_frame(&f, layers);
+        int rc = read_frame(f, n, 1024, &why);
+        if (layers <= TC_HEADER_TRANSFORMS_MAX) {
+            assert_int_equal(rc, TC_OK);
+            assert_int_equal(h.ntransforms, layers);
+            assert_int_equal(h.payload_len, sizeof(ping));
+            assert_memory_equal(h.payload, ping, sizeof(ping));
+        } else {
+            assert_int_equal(rc, TC_EPROTO);
+            assert_string_equal(why, "too many transforms");
+        }
+        free(f);
+    }
+    /* a layer that is no zlib stream (the message itself) under one that is */
+    uint8_t *f;
+    size_t n = layered_frame(&f, 1);
+    f[15] = 2; /* ZLIB, ZLIB, where the padding was */
+    f[17] = TC_HEADER_TRANSFORM_ZLIB;
+    assert_int_equal(read_frame(f, n, 1024, &why), TC_EPROTO);
+    assert_string_equal(why, "zlib: invalid compressed message");
+    free(f);
+}
+
 /* Reply headers are bounded so the header block always fits its 16-bit size. */
 static void
 test_reply_headers_limit(void **state)
@@ -306,14 +420,50 @@ test_reply_headers_limit(void **state)
     (void)state;
     const char *why;
     assert_int_equal(read_frame(plain, sizeof(plain), 1024, &why), TC_OK);
-    static char big[40000];
+    static char big[TC_HEADER_REPLY_INFO_MAX];
     memset(big, 'v', sizeof(big));
-    assert_int_equal(tc_header_set_reply(&h, "k1", 2, big, sizeof(big)), TC_OK);
-    assert_int_equal(tc_header_set_reply(&h, "k2", 2, big, sizeof(big)), TC_ELIMIT);
+    assert_int_equal(tc_header_set_reply(&h, "k1", 2, big, 40000), TC_OK);
+    assert_int_equal(tc_header_set_reply(&h, "k2", 2, big, 40000), TC_ELIMIT);
     /* lengths whose sum wraps (a plugin's bad arguments) are over the limit too */
     assert_int_equal(tc_header_set_reply(&h, "k", SIZE_MAX - 5, "v", 1), TC_ELIMIT);
     assert_int_equal(tc_header_set_reply(&h, "k", 1, "v", SIZE_MAX), TC_ELIMIT);
     assert_int_equal(h.nreply_info, 1);
+    /*
+     * filled to the limit, in one header or in many: the reply's header
+     * block stays under 16384 words, which Apache's C++ client refuses
+     */
+    for (int many = 0; many < 2; many++) {
+        assert_int_equal(read_frame(kv, sizeof(kv), 1024, &why), TC_OK);
+        size_t n = 0;
+        if (many) {
+            while (tc_header_set_reply(&h, "", 0, "", 0) == TC_OK) {
+                n++;
+            }
+        } else {
+            size_t v = TC_HEADER_REPLY_INFO_MAX - 2 - 2 * 5;
+            assert_int_equal(tc_header_set_reply(&h, "k1", 2, big, v), TC_OK);
+            assert_int_equal(tc_header_set_reply(&h, "k", 1, "", 0), TC_ELIMIT);
+            n = 1;
+        }
+        assert_int_equal(h.nreply_info, n);
+        assert_true(h.reply_info.len <= TC_HEADER_REPLY_INFO_MAX);
+        h.body.len = 0;
+        tc_buf_t out;
+        tc_buf_init(&out);
+        tc_header_write(&h, &out);
+        size_t words = (size_t)(out.data[12] << 8 | out.data[13]);
+        assert_true(words >= 16000 && words < 16384);
+        assert_int_equal(read_frame(out.data, out.len, 1024, &why), TC_OK);
+        tc_header_iter_t it;
+        tc_header_kv_t e;
+        tc_header_iter_init(&h, &it);
+        size_t seen = 0;
+        while (tc_header_next(&it, &e)) {
+            seen++;
+        }
+        assert_int_equal(seen, n);
+        tc_buf_deinit(&out);
+    }
     /* the next request starts with none */
     assert_int_equal(read_frame(plain, sizeof(plain), 1024, &why), TC_OK);
     assert_int_equal(h.nreply_info, 0);
@@ -329,6 +479,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zlib_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_as_apache_writes_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zlib_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_headers_limit, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
