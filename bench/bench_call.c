@@ -605,6 +605,14 @@ tc_bench_call_new(const char *spec, const tc_proto_ops_t *proto, tc_err_t *err)
         b->base.request = builtin_request;
         b->base.check = builtin_check;
         b->base.free = builtin_free;
+        /*
+         * Above the message header, struct and field overhead (under 64
+         * bytes), an echo reply holds the string and a batch item takes
+         * under 128 bytes in either protocol.
+         */
+        b->base.reply_max = b->kind == K_ECHO    ? (size_t)param + 64
+                            : b->kind == K_BATCH ? (size_t)param * 128 + 64
+                                                 : 0;
         if (b->kind == K_ECHO) {
             b->payload = tc_xmalloc((size_t)param + 1);
             for (int64_t k = 0; k < param; k++) {

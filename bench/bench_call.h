@@ -27,6 +27,7 @@ struct tc_bench_call {
     const tc_proto_ops_t *proto;
     const char *method; /* name on the wire; owned by the call */
     size_t method_len;
+    size_t reply_max; /* an upper bound of a right reply's size in bytes; 0: not known */
     /* fill 'req' for connection 'conn' (args encoded once); TC_OK or an error in 'err' */
     int (*request)(tc_bench_call_t *c, int conn, tc_bench_req_t *req, tc_err_t *err);
     /*

@@ -9,6 +9,7 @@
 #include "build_config.h"
 #include "core/alloc.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,12 +37,14 @@ static const char usage_text[] =
     "  -c, --connections N  connections (default 16)\n"
     "  -P, --pipeline N     calls in flight per connection (default 1)\n"
     "  -t, --threads N      load threads, each with its own epoll loop and a share of\n"
-    "                       the connections (default 1)\n"
+    "                       the connections and of -n (default 1; at most one per\n"
+    "                       connection and per call of -n)\n"
     "  -d, --duration S     seconds to measure (default 3 unless -n is given)\n"
     "  -n, --requests N     calls to measure (with -d too: whichever ends first)\n"
     "  --warmup S           seconds of calls before measuring (default 1)\n"
-    "  --timeout S          seconds a call may wait for its reply (default 5)\n"
-    "  --max-reply BYTES    largest reply accepted (default 67108864)\n"
+    "  --timeout S          seconds a call may wait for its reply, above 0 (default 5)\n"
+    "  --max-reply BYTES    largest reply accepted (default 67108864, or more when\n"
+    "                       the --call needs it: echo:SIZE, batch:N)\n"
     "\n"
     "What to call (the benchmark IDL, bench/bench.thrift, service Bench):\n"
     "  --call ping          void ping(): the reply must have an empty result\n"
@@ -95,9 +99,11 @@ static long long
 parse_int(const char *s, const char *what, long long lo, long long hi)
 {
     char *end = NULL;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '\0' || v < lo || v > hi) {
-        usage_error("%s: expected an integer in range", what);
+    /* ERANGE: strtoll() saturates, and a saturated value may still be "in range" */
+    if (end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+        usage_error("%s %s: expected an integer from %lld to %lld", what, s, lo, hi);
     }
     return v;
 }
@@ -158,6 +164,7 @@ typedef struct cli {
     tc_bench_opts_t o;
     bool json;
     bool duration_set;
+    bool max_reply_set;
 } cli_t;
 
 static void
@@ -172,10 +179,17 @@ parse_one(cli_t *cli, int opt, const char *arg)
         o->port = (int)parse_int(arg, "--port", 1, 65535);
         break;
     case OPT_UNIX:
+        /* sockaddr_un holds a path of this many bytes; a longer one would be cut short */
+        if (strlen(arg) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+            usage_error("--unix %s: longer than a unix socket address holds (%zu bytes)", arg,
+                        sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+        }
         o->unix_path = arg;
         break;
     case OPT_TRANSPORT:
-        if ((o->transport = tc_transport_find(arg)) == NULL) {
+        /* tc_transport_find() also knows "header", whose frames the load loop cannot write */
+        o->transport = tc_transport_find(arg);
+        if (o->transport != &tc_transport_framed && o->transport != &tc_transport_buffered) {
             usage_error("--transport %s: expected framed or buffered", arg);
         }
         break;
@@ -205,9 +219,13 @@ parse_one(cli_t *cli, int opt, const char *arg)
         break;
     case OPT_TIMEOUT:
         o->timeout = parse_seconds(arg, "--timeout");
+        if (o->timeout <= 0.0) {
+            usage_error("%s", "--timeout must be above 0");
+        }
         break;
     case OPT_MAX_REPLY:
         o->max_reply = (size_t)parse_int(arg, "--max-reply", 16, INT32_MAX);
+        cli->max_reply_set = true;
         break;
     case OPT_CALL:
         o->call = arg;
@@ -283,6 +301,10 @@ parse_args(cli_t *cli, int argc, char **argv)
     }
     if (o->threads > o->connections) {
         o->threads = o->connections;
+    }
+    /* each thread measures a share of -n: a thread with no share would run by time instead */
+    if (o->requests > 0 && (uint64_t)o->threads > o->requests) {
+        o->threads = (int)o->requests;
     }
 }
 
@@ -423,14 +445,32 @@ pct_us(const summary_t *s, double pct)
     return (double)tc_bench_hist_percentile(&s->hist, pct) / 1e3;
 }
 
+/* 's' as a JSON string: --call comes from the command line and may hold any byte */
+static void
+print_json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            printf("\\%c", *p);
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            printf("\\u%04x", *p);
+        } else {
+            putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
 static void
 print_json(const cli_t *cli, const summary_t *s)
 {
     const tc_bench_opts_t *o = &cli->o;
-    printf("{\"call\":\"%s\",\"transport\":\"%s\",\"protocol\":\"%s\",\"connections\":%d,"
+    printf("{\"call\":");
+    print_json_string(o->call != NULL ? o->call : o->method);
+    printf(",\"transport\":\"%s\",\"protocol\":\"%s\",\"connections\":%d,"
            "\"pipeline\":%d,\"threads\":%d,",
-           o->call != NULL ? o->call : o->method, o->transport->name, o->proto->name,
-           o->connections, o->pipeline, o->threads);
+           o->transport->name, o->proto->name, o->connections, o->pipeline, o->threads);
     printf("\"calls\":%llu,\"answered\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
            (unsigned long long)s->calls, (unsigned long long)s->answered,
            (unsigned long long)s->errors);
@@ -557,6 +597,10 @@ main(int argc, char **argv)
     if (probe == NULL) {
         fprintf(stderr, "thriftcorn-bench: %s\n", err.msg);
         return 2;
+    }
+    /* the default --max-reply fits the largest reply of every call it can be given */
+    if (!cli.max_reply_set && probe->reply_max > cli.o.max_reply) {
+        cli.o.max_reply = probe->reply_max;
     }
     probe->free(probe);
     if (!cli.json) {

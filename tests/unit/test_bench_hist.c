@@ -102,6 +102,35 @@ test_percentile_rank_and_outlier(void **state)
 }
 
 static void
+test_edges(void **state)
+{
+    (void)state;
+    tc_bench_hist_t *h = new_hist();
+    const double pcts[] = {0.0, 50.0, 90.0, 99.0, 99.9, 100.0};
+    /* one call: every percentile is that call, not its bucket's top */
+    tc_bench_hist_record(h, 123457);
+    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+        assert_int_equal(tc_bench_hist_percentile(h, pcts[i]), 123457);
+    }
+    /* all equal */
+    tc_bench_hist_init(h);
+    for (int i = 0; i < 1000; i++) {
+        tc_bench_hist_record(h, 98765);
+    }
+    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+        assert_int_equal(tc_bench_hist_percentile(h, pcts[i]), 98765);
+    }
+    assert_true(tc_bench_hist_mean(h) == 98765.0);
+    /* past the last bucket (about 1100 s): still between the minimum and the maximum */
+    tc_bench_hist_init(h);
+    tc_bench_hist_record(h, UINT64_C(1) << 41);
+    tc_bench_hist_record(h, UINT64_C(1) << 41);
+    assert_int_equal(tc_bench_hist_percentile(h, 50.0), UINT64_C(1) << 41);
+    assert_int_equal(tc_bench_hist_percentile(h, 100.0), UINT64_C(1) << 41);
+    free(h);
+}
+
+static void
 test_merge(void **state)
 {
     (void)state;
@@ -132,6 +161,7 @@ main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_percentiles_of_uniform),
         cmocka_unit_test(test_percentile_rank_and_outlier),
+        cmocka_unit_test(test_edges),
         cmocka_unit_test(test_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
