@@ -351,7 +351,9 @@ local function by_place(a, b)
   return a < b
 end
 
---- Read the whole config file, or nil and an error line.
+--- Read the whole config file, or nil and an error line. As loadfile()
+--- would, a UTF-8 byte order mark and a first line starting with '#' (a
+--- shebang) are skipped; the line's end stays, so line numbers hold.
 local function read_source(path)
   local f, err = io.open(path, "rb")
   if not f then
@@ -361,6 +363,12 @@ local function read_source(path)
   f:close()
   if not text then
     return nil, string.format("%s: cannot read the config file (%s)", path, rerr)
+  end
+  if text:sub(1, 3) == "\239\187\191" then
+    text = text:sub(4)
+  end
+  if text:sub(1, 1) == "#" then
+    text = text:gsub("^[^\n]*", "", 1)
   end
   return text
 end
@@ -512,13 +520,26 @@ function M.load(path, overrides, source)
 end
 
 --- Load the IDL of every configured service and check that the service
---- exists. Returns true, or nil and a list of error lines.
+--- exists. Returns true, or nil and a list of error lines. The IDL loader's
+--- warnings ("file:line:col: message", each once) go to cfg.idl_warnings,
+--- for the server to log.
 function M.check_services(cfg)
   local thriftcorn = require("thriftcorn")
   local errors = {}
+  local warnings, seen = {}, {}
+  cfg.idl_warnings = warnings
+  local opts = {
+    include_dirs = cfg.include_dirs,
+    warn = function(msg)
+      if not seen[msg] then
+        seen[msg] = true
+        warnings[#warnings + 1] = msg
+      end
+    end,
+  }
   for i, e in ipairs(cfg.services or {}) do
     local where = string.format("%s:%s", cfg.path, cfg.lines.services or "?")
-    local ok, mod = pcall(thriftcorn.load, e.idl, { include_dirs = cfg.include_dirs })
+    local ok, mod = pcall(thriftcorn.load, e.idl, opts)
     if not ok then
       errors[#errors + 1] = string.format("%s: services[%d].idl: %s", where, i, tostring(mod))
     elseif type(mod[e.name]) ~= "table" or mod[e.name].all_functions == nil then
@@ -531,7 +552,7 @@ function M.check_services(cfg)
   end
   local svc = cfg.service
   local where = string.format("%s:%s", cfg.path, cfg.lines.service or "?")
-  local ok, mod = pcall(thriftcorn.load, svc.idl, { include_dirs = cfg.include_dirs })
+  local ok, mod = pcall(thriftcorn.load, svc.idl, opts)
   if not ok then
     errors[#errors + 1] = string.format("%s: service.idl: %s", where, tostring(mod))
   elseif type(mod[svc.name]) ~= "table" or mod[svc.name].all_functions == nil then

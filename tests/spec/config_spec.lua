@@ -191,9 +191,28 @@ service PingService {
     assert.matches("nope%.lua: cannot read the config file", errs[1])
   end)
 
+  it("keeps the IDL loader's warnings for the server to log", function()
+    write(dir .. "/warn.thrift", "service W { oneway i32 push() }\n")
+    local cfg = assert(config.load(make_config(
+      'service = { idl = "warn.thrift", name = "W", handler = "h.lua" }\n')))
+    assert.is_true(config.check_services(cfg))
+    assert.equal(1, #cfg.idl_warnings)
+    assert.matches("warn%.thrift:1:%d+: oneway function 'push' should return void",
+      cfg.idl_warnings[1])
+  end)
+
   it("reports a config folder as a file it cannot read", function()
     local _, errs = config.load(dir)
     assert.matches(": cannot read the config file %(", errs[1])
+  end)
+
+  it("skips a byte order mark and a first line starting with '#', as loadfile does", function()
+    local cfg = assert(config.load(make_config("\239\187\191workers = 2\n" .. SERVICE)))
+    assert.equal(2, cfg.workers)
+    cfg = assert(config.load(make_config("#!/usr/bin/env thriftcorn\nworkers = 3\n" .. SERVICE)))
+    assert.equal(3, cfg.workers)
+    local _, errs = config.load(make_config("\239\187\191#!/usr/bin/thriftcorn\n\nworkers = = 1\n"))
+    assert.matches("thriftcorn%.lua:3:", errs[1])
   end)
 
   it("evaluates the text it is given instead of reading the file again", function()
