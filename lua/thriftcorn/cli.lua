@@ -74,12 +74,18 @@ function M.describe(doc)
   return lines
 end
 
+-- The IDL loader's warnings go to stderr, as a compiler's do.
+local function warn_stderr(msg)
+  io.stderr:write("warning: ", msg, "\n")
+end
+
 --- thriftcorn --check-idl FILE...: returns the number of files that failed.
 function M.check_idl(paths, include_dirs)
   local thriftcorn = require("thriftcorn")
   local failed = 0
   for _, path in ipairs(paths) do
-    local ok, mod = pcall(thriftcorn.load, path, { include_dirs = include_dirs })
+    local opts = { include_dirs = include_dirs, warn = warn_stderr }
+    local ok, mod = pcall(thriftcorn.load, path, opts)
     if ok then
       io.stdout:write(path, ": ok\n", table.concat(M.describe(mod.__doc), "\n"), "\n")
     else
@@ -123,7 +129,7 @@ end
 function M.plugin_header(path, service, include_dirs)
   local thriftcorn = require("thriftcorn")
   local core = require("thriftcorn.core")
-  local ok, mod = pcall(thriftcorn.load, path, { include_dirs = include_dirs })
+  local ok, mod = pcall(thriftcorn.load, path, { include_dirs = include_dirs, warn = warn_stderr })
   if not ok then
     return nil, tostring(mod)
   end

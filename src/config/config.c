@@ -193,6 +193,24 @@ freeze_services(lua_State *L, int idx, tc_config_t *cfg)
     lua_pop(L, 1);
 }
 
+/* The IDL loader's warnings about the services' IDL, one log line each. */
+static void
+log_idl_warnings(lua_State *L, int tbl)
+{
+    if (lua_getfield(L, tbl, "idl_warnings") == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            const char *msg = lua_tostring(L, -1);
+            if (msg != NULL) {
+                tc_log(TC_LOG_WARNING, "IDL warning: %s", msg);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
 static void
 push_overrides(lua_State *L, const tc_config_override_t *ov, size_t n)
 {
@@ -243,6 +261,7 @@ tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n
         goto out;
     }
     lua_settop(L, tbl);
+    log_idl_warnings(L, tbl);
     cfg = tc_xcalloc(1, sizeof(*cfg));
     freeze(L, tbl, cfg);
     freeze_services(L, tbl, cfg);

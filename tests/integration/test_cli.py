@@ -98,6 +98,28 @@ class CliTest(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertRegex(out.stderr, r"bad\.thrift:4:1: expected a field type, found '}'")
 
+    def test_idl_warnings_are_shown(self):
+        """The IDL loader's warnings reach the user: on stderr for
+        --check-idl, in the log for --check-config and the server."""
+        idl = write(self.dir, "w.thrift",
+                    "enum A { X = 1, Y = 2 }\nenum B { Y = 7 }\n"
+                    "struct S { 1: B b = A.Y }\n"
+                    "service W { oneway i32 push(1: S s) }\n")
+        want = ["w.thrift:3:21: default of field 'b': 'A.Y' is taken as B.Y (7)",
+                "w.thrift:4:13: oneway function 'push' should return void"]
+        out = run(["--check-idl", idl])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for w in want:
+            self.assertIn("warning: " + os.path.realpath(self.dir) + "/" + w, out.stderr)
+        write(self.dir, "h.lua", "return { push = function() end }\n")
+        cfg = write(self.dir, "c.lua",
+                    'service = { idl = "w.thrift", name = "W", handler = "h.lua" }\n')
+        out = run(["--check-config", cfg])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for w in want:
+            self.assertIn("IDL warning: " + os.path.realpath(self.dir) + "/" + w, out.stderr)
+        self.assertEqual(out.stderr.count("IDL warning: "), 2, out.stderr)
+
     def test_check_idl_lists_services_with_inherited_methods(self):
         out = run(["--check-idl", os.path.join(FIXTURE, "svc.thrift")])
         self.assertEqual(out.returncode, 0, out.stderr)
