@@ -366,7 +366,8 @@ struct tc_host_api {
     int (*put_binary)(tc_call_t *call, int16_t id, const void *ptr, size_t len);
     /**
      * put_binary() of a NUL-terminated string. A NULL 's' is an error
-     * (TC_PLUGIN_ESTATE; before ABI minor 3 it sent an empty string).
+     * (TC_PLUGIN_ESTATE) for a plugin built with ABI minor 3 or later; for
+     * one built earlier it sends an empty string, as hosts before minor 3 did.
      */
     int (*put_string)(tc_call_t *call, int16_t id, const char *s);
     int (*put_uuid)(tc_call_t *call, int16_t id, const uint8_t uuid[16]);
@@ -401,9 +402,10 @@ struct tc_host_api {
      * 'value' may be NULL when its length is 0.
      * @return TC_PLUGIN_OK; TC_PLUGIN_ESTATE when the client did not use the
      *         header transport; TC_PLUGIN_ERANGE when the reply's headers
-     *         would exceed 65,520 bytes (each counted as its key and value
-     *         plus 10: what Apache's C++ client reads); TC_PLUGIN_EINVAL
-     *         when 'call' is NULL, or
+     *         would exceed 65,520 bytes as written (keys, values and their
+     *         length prefixes, with 10 bytes kept for the prefixes of the
+     *         one being added: what Apache's C++ client reads);
+     *         TC_PLUGIN_EINVAL when 'call' is NULL, or
      *         'key' or 'value' is NULL with a nonzero length.
      */
     int (*set_response_header)(tc_call_t *call, const char *key, size_t key_len, const char *value,

@@ -441,6 +441,7 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     size_t mark = out->out->len;
     c->thread = t;
     c->fn = fn;
+    c->plugin_minor = t->host->desc->abi_minor;
     c->failmsg[0] = '\0';
     tc_err_clear(&c->werr);
     if (!oneway) {

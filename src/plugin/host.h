@@ -35,6 +35,7 @@ struct tc_call {
     char failmsg[256]; /* api->fail(); "" while unset */
     /* the request's THeader, or NULL */
     tc_header_t *header;
+    uint32_t plugin_minor; /* the TC_PLUGIN_ABI_MINOR the plugin was built with */
 };
 
 /* The THeader of the calls to come on this thread (NULL: none); borrowed until the next. */

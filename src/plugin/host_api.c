@@ -427,8 +427,15 @@ api_put_binary(tc_call_t *call, int16_t id, const void *ptr, size_t len)
 static int
 api_put_string(tc_call_t *call, int16_t id, const char *s)
 {
-    /* an error since ABI minor 3, not an empty string: a NULL is usually a failed lookup */
+    /*
+     * An error for plugins built for ABI minor 3 or later (a NULL is usually
+     * a failed lookup); an empty string, as before, for those built earlier:
+     * a minor version never breaks a plugin that worked.
+     */
     if (TC_UNLIKELY(s == NULL)) {
+        if (call != NULL && call->plugin_minor < 3) {
+            return api_put_binary(call, id, "", 0);
+        }
         return refuse(call, "put_string(%d): NULL string", id);
     }
     return api_put_binary(call, id, s, strlen(s));

@@ -435,6 +435,7 @@ reply_start(reply_t *r, const show_call_t *f, tc_arena_t *a)
 {
     memset(&r->call, 0, sizeof(r->call));
     r->call.fn = f->show;
+    r->call.plugin_minor = TC_PLUGIN_ABI_MINOR;
     tc_err_clear(&r->call.werr);
     tc_buf_init(&r->out);
     tc_proto_init(&r->p, &tc_proto_binary, NULL, 0, &r->out);
@@ -481,6 +482,14 @@ test_builder_refuses_null_data(void **state)
     snprintf(first, sizeof(first), "%s", r.call.werr.msg);
     assert_int_equal(api->put_string(&r.call, TC_RESULT, NULL), TC_PLUGIN_ESTATE);
     reply_check_failed(&r, first);
+
+    /* a plugin built before minor 3 gets the empty string put_string(NULL) always sent */
+    reply_start(&r, &f, &f.a);
+    r.call.plugin_minor = 2;
+    assert_int_equal(api->put_string(&r.call, TC_RESULT, NULL), TC_PLUGIN_OK);
+    assert_int_equal(tc_codec_finish(&r.call.w), TC_OK);
+    assert_false(r.call.w.failed);
+    tc_buf_deinit(&r.out);
 
     /* NULL with length 0 is an empty binary: the reply is fine */
     reply_start(&r, &f, &f.a);
