@@ -140,7 +140,7 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
     } else {
         c->_writing = false;
     }
-    if (c->_out.len - c->_out_off < OUT_HIGH_WATER) {
+    if (c->_out.len - c->_out_off < OUT_HIGH_WATER && !c->_last) {
         event_add(c->_rev, NULL);
     }
     if (c->_in.len > 0) {
@@ -210,11 +210,16 @@ flush(tc_conn_t *c)
             }
             return true;
         }
-        tc_conn_close(c, n < 0 ? tc_strerror(-errno) : "write returned 0");
+        /* a last reply's connection was logged once already, with why it closes */
+        tc_conn_close(c, c->_last ? NULL : n < 0 ? tc_strerror(-errno) : "write returned 0");
         return false;
     }
     c->_out.len = 0;
     c->_out_off = 0;
+    if (c->_last) {
+        tc_conn_close(c, NULL);
+        return false;
+    }
     if (c->_writing) {
         c->_writing = false;
         event_del(c->_wev);
@@ -259,26 +264,64 @@ tc_conn_taking_replies(tc_conn_t *c)
 
 /* ---- reading ---- */
 
+/* "binary" or "compact" when 'p' (2 bytes or more) starts a strict binary or a compact message. */
+static const char *
+message_start(const uint8_t *p)
+{
+    if (p[0] == 0x80 && p[1] == 0x01) {
+        return "binary";
+    }
+    if (p[0] == 0x82 && (p[1] & 0x1F) == 1) {
+        return "compact";
+    }
+    return NULL;
+}
+
+/* Why a THeader connection closes on a 'framing' ("framed", "buffered") 'proto' message. */
+static void
+not_theader(const tc_conn_t *c, const char *framing, const char *proto, char *why, size_t len)
+{
+    if (c->_s->transport == &tc_transport_header) {
+        snprintf(why, len, "a %s %s client, but transport is header", framing, proto);
+    } else {
+        snprintf(why, len, "a %s %s message on a THeader connection", framing, proto);
+    }
+}
+
 /*
  * Close after the scanner refused the message at 'data': say what was wrong
- * as closely as the transport can tell (a framed scanner refuses only the
- * frame's length; a buffered one the skip of the whole message).
+ * as closely as the transport can tell (a framed or THeader scanner refuses
+ * only the frame's length, THeader also a frame too short for its fixed
+ * part; a buffered one the skip of the whole message).
  */
 static void
 close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
 {
     char why[200];
     const char *proto = c->protocol != NULL ? c->protocol->name : "THeader";
-    if (c->transport == &tc_transport_framed && (rc == TC_ELIMIT || rc == TC_EPROTO)) {
+    bool header = c->transport == &tc_transport_header;
+    if (c->transport == &tc_transport_framed || header) {
+        /* the scanner refuses nothing before the 4 bytes of the length are in */
         int32_t n = (int32_t)((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
                               (uint32_t)data[2] << 8 | data[3]);
+        const char *other = NULL;
+        if (header && n <= 0) {
+            other = message_start(data);
+        } else if (header && rc == TC_EPROTO && n >= 2) {
+            other = message_start(data + 4); /* a whole frame, shorter than THeader's least */
+        }
         if (rc == TC_ELIMIT) {
             snprintf(why, sizeof(why), "frame of %" PRId32 " bytes over max_frame_size (%zu)", n,
                      c->_max);
-        } else {
+        } else if (other != NULL) {
+            not_theader(c, n <= 0 ? "buffered" : "framed", other, why, sizeof(why));
+        } else if (n <= 0) {
             snprintf(why, sizeof(why), "frame length %" PRId32 " (must be 1 or more)", n);
+        } else {
+            snprintf(why, sizeof(why), "THeader frame of %" PRId32 " bytes (must be %u or more)", n,
+                     TC_HEADER_FIXED);
         }
-    } else if (c->transport == &tc_transport_buffered && rc == TC_ELIMIT) {
+    } else if (rc == TC_ELIMIT) {
         snprintf(why, sizeof(why),
                  "%s message, or a size in it, over max_message_size (%zu), or nested deeper "
                  "than %d",
@@ -336,7 +379,19 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
     const char *why = NULL;
     int rc = tc_header_read(h, frame, len, c->_s->max_message_size, &why);
     if (rc != TC_OK) {
-        tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s", c->peer, why);
+        const char *other = message_start(frame);
+        if (other != NULL) {
+            char text[100];
+            not_theader(c, "framed", other, text, sizeof(text));
+            tc_conn_close(c, text);
+        } else {
+            tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s", c->peer, why);
+        }
+        if (h->refused != 0) {
+            /* tell the client, then close, as Apache's C++ server does */
+            tc_header_write_refusal(h, &c->_out);
+            c->_last = true;
+        }
         return rc;
     }
     if (TC_UNLIKELY(c->protocol != h->protocol)) {
@@ -383,6 +438,20 @@ scan(tc_conn_t *c, size_t pos, size_t *off, size_t *len)
         *c->_skip = fresh;
     }
     return rc;
+}
+
+/*
+ * After a message that ends the connection with a last reply: read nothing
+ * more, drop what was read, write what is owed; flush() closes once it is
+ * all written.
+ */
+static void
+close_when_written(tc_conn_t *c)
+{
+    c->_in.len = 0;
+    c->msg_since = 0.0;
+    event_del(c->_rev);
+    flush(c);
 }
 
 /* Hand every whole message in the input buffer to the owner. */
@@ -432,7 +501,11 @@ process(tc_conn_t *c)
         c->in_call = false;
         pos += off + len;
         if (rc != TC_OK) {
-            tc_conn_close(c, NULL);
+            if (c->_last) {
+                close_when_written(c);
+            } else {
+                tc_conn_close(c, NULL);
+            }
             return;
         }
     }

@@ -68,6 +68,8 @@ struct tc_conn {
     bool _heard;   /* a byte came from the client: it is not waiting to send its first call */
     bool _writing; /* EV_WRITE is armed */
     bool _stalled; /* whole messages wait in _in until the replies owed drain */
+    bool _last;    /* reads nothing more: closes once the replies owed (the last tells
+                      the client why) are written */
     int _outq;     /* reply bytes the kernel held when client_timeout looked; 0: not looked */
     const tc_conn_settings_t *_s;
     size_t _max;                  /* the scanner's limit for this connection's transport */

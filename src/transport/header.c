@@ -16,10 +16,14 @@
  */
 #include "transport/header.h"
 
+#include "protocol/message.h"
+
+#include <inttypes.h>
+#include <stdio.h>
 #include <zlib.h>
 
 #define MAGIC      0x0FFFu
-#define FIXED      10u    /* magic, flags, seqid, header size */
+#define FIXED      TC_HEADER_FIXED
 #define WORDS_MAX  16383u /* Apache's C++ reader refuses a header block of 16384 words */
 #define VARINT_MAX 5u     /* a u32 */
 
@@ -208,6 +212,8 @@ read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **wh
         h->protocol = &tc_proto_compact;
     } else {
         *why = "unsupported protocol id";
+        h->refused = TC_APPEX_INVALID_PROTOCOL;
+        h->refused_id = h->proto_id;
         return TC_EPROTO;
     }
     if (!varint(&p, end, &n)) {
@@ -228,6 +234,8 @@ read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **wh
         }
         if (id != TC_HEADER_TRANSFORM_ZLIB) {
             *why = "unsupported transform";
+            h->refused = TC_APPEX_INVALID_TRANSFORM;
+            h->refused_id = id;
             return TC_EPROTO;
         }
     }
@@ -256,6 +264,7 @@ tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_infl
     h->nreply_info = 0;
     h->info = NULL;
     h->info_len = 0;
+    h->refused = 0;
     if (len < FIXED || get_u16(frame) != MAGIC) {
         *why = "not a THeader frame";
         return TC_EPROTO;
@@ -276,13 +285,17 @@ tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_infl
     h->payload_len = len - FIXED - hlen;
     /*
      * The writer applied the transforms in the order listed; all are ZLIB,
-     * so undoing them in any order is undoing them in reverse. Each layer
-     * inflates from the one before, which stays in 'spare' until it is done.
+     * so undoing them in any order is undoing them in reverse. The first
+     * layer inflates from the frame into 'inflated'; each one after it from
+     * the one before, moved to 'spare' until it is done (so a client that
+     * names ZLIB once keeps one buffer, not two).
      */
     for (uint32_t i = 0; i < h->ntransforms; i++) {
-        tc_buf_t t = h->spare;
-        h->spare = h->inflated;
-        h->inflated = t;
+        if (i > 0) {
+            tc_buf_t t = h->spare;
+            h->spare = h->inflated;
+            h->inflated = t;
+        }
         rc = inflate_into(&h->inflated, h->payload, h->payload_len, max_inflated, why);
         if (rc != TC_OK) {
             return rc;
@@ -391,4 +404,30 @@ tc_header_write(tc_header_t *h, tc_buf_t *out)
     size_t n = out->len - start - 4;
     TC_ASSERT(n <= INT32_MAX);
     put_u32(out->data + start, (uint32_t)n);
+}
+
+void
+tc_header_write_refusal(tc_header_t *h, tc_buf_t *out)
+{
+    TC_ASSERT(h->refused == TC_APPEX_INVALID_PROTOCOL || h->refused == TC_APPEX_INVALID_TRANSFORM);
+    char text[48];
+    if (h->refused == TC_APPEX_INVALID_PROTOCOL) {
+        /*
+         * Apache's C++ server names the unknown id in its reply's header; a
+         * client then cannot read the reply (Python's fails in
+         * readMessageBegin()): name the protocol it is written in.
+         */
+        h->proto_id = TC_HEADER_PROTO_BINARY;
+        h->protocol = &tc_proto_binary;
+        snprintf(text, sizeof(text), "Unknown protocol id: %" PRIu32, h->refused_id);
+    } else {
+        snprintf(text, sizeof(text), "Unknown transform: %" PRIu32, h->refused_id);
+    }
+    h->reply_info.len = 0;
+    h->nreply_info = 0;
+    h->body.len = 0;
+    tc_proto_t p;
+    tc_proto_init(&p, h->protocol, NULL, 0, &h->body);
+    tc_message_write_appex(&p, "", 0, h->seqid, h->refused, text, strlen(text));
+    tc_header_write(h, out);
 }

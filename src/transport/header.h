@@ -30,6 +30,9 @@ enum {
  */
 #define TC_HEADER_REPLY_INFO_MAX 65520
 
+/* The fixed part every frame starts with: magic, flags, sequence id, header size. */
+#define TC_HEADER_FIXED 10u
+
 /* Most transforms a request may name (ZLIB each; Apache applies as many as named). */
 #define TC_HEADER_TRANSFORMS_MAX 16
 
@@ -53,7 +56,14 @@ typedef struct tc_header {
     uint32_t proto_id;
     const tc_proto_ops_t *protocol;
     uint32_t ntransforms; /* ZLIB layers undone, at most TC_HEADER_TRANSFORMS_MAX */
-    const uint8_t *info;  /* the info header sections, validated */
+    /*
+     * what a refused frame named that the client is told of: 0, or
+     * TC_APPEX_INVALID_PROTOCOL (its protocol id) or TC_APPEX_INVALID_TRANSFORM
+     * (the first transform id that is not ZLIB), with the id in 'refused_id'
+     */
+    int32_t refused;
+    uint32_t refused_id;
+    const uint8_t *info; /* the info header sections, validated */
     size_t info_len;
     const uint8_t *payload; /* the message */
     size_t payload_len;
@@ -77,7 +87,8 @@ void tc_header_deinit(tc_header_t *h);
  * each ZLIB layer once inflated. Returns TC_OK, TC_EPROTO (not a valid
  * THeader frame, an unknown protocol id or transform, more than
  * TC_HEADER_TRANSFORMS_MAX transforms) or TC_ELIMIT (an inflated layer is
- * over 'max_inflated'), with 'why' set to a static text.
+ * over 'max_inflated'), with 'why' set to a static text. An unknown
+ * protocol id or transform also sets h->refused (see tc_header_write_refusal()).
  * Ownership: 'h' borrows 'frame' until the next tc_header_read().
  */
 int tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_inflated,
@@ -110,5 +121,16 @@ int tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const v
  * inflating a compressed reply larger than its compressed frame.
  */
 void tc_header_write(tc_header_t *h, tc_buf_t *out);
+
+/*
+ * After tc_header_read() refused a frame and set h->refused: append to 'out'
+ * a reply frame that tells the client, as Apache's C++ THeader server does
+ * before it closes. It holds an EXCEPTION message named "" with the request's
+ * sequence id (that of the frame: the message cannot be read), whose
+ * TApplicationException is INVALID_PROTOCOL or INVALID_TRANSFORM; in binary
+ * (protocol id 0) for an unknown protocol id, in the request's protocol for
+ * an unknown transform; no transform, no info header. Uses h->body.
+ */
+void tc_header_write_refusal(tc_header_t *h, tc_buf_t *out);
 
 #endif /* TC_TRANSPORT_HEADER_H */

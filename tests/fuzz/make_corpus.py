@@ -45,7 +45,7 @@ sys.path.insert(0, gen)
 
 from thrift.Thrift import TApplicationException, TMessageType  # noqa: E402
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
-from thrift.transport import TTransport  # noqa: E402
+from thrift.transport import THeaderTransport, TTransport  # noqa: E402
 
 import alltypes.AllTypes as svc  # noqa: E402
 from alltypes.ttypes import (AllBase, Color, Containers, Defaults, Everything,  # noqa: E402
@@ -262,6 +262,76 @@ def framing_seeds():
               bytes([pbit | 12]) + framed(msgs[0] + b"\x00"))
 
 
+def theader(pid, msg, seqid=7, headers=(), transforms=(), flags=0):
+    """A THeader frame as python3-thrift's THeaderTransport writes it."""
+    buf = TTransport.TMemoryBuffer()
+    t = THeaderTransport.THeaderTransport(buf, [THeaderTransport.THeaderClientType.HEADERS], pid)
+    t.sequence_id = seqid
+    t.flags = flags
+    for k, v in headers:
+        t.set_header(k, v)
+    for x in transforms:
+        t.add_transform(x)
+    t.write(msg)
+    t.flush()
+    return buf.getvalue()
+
+
+def theader_raw(block, payload, seqid=7, words=None):
+    """A THeader frame by hand: `block` padded to whole words (or `words` claimed)."""
+    block += b"\x00" * (-len(block) % 4)
+    body = (struct.pack(">HHiH", 0x0FFF, 0, seqid, len(block) // 4 if words is None else words)
+            + block + payload)
+    return struct.pack(">i", len(body)) + body
+
+
+def header_seeds():
+    zlib_id = THeaderTransport.THeaderTransformID.ZLIB
+    kv = [(b"k", b"v"), (b"request-id", b"42"), (b"", b""), (b"bin", bytes(range(256)))]
+    for kind, pid in (("binary", 0), ("compact", 2)):
+        add = message(kind, "add", TMessageType.CALL, 7, svc.add_args(a=1, b=2))
+        echo = message(kind, "echo", TMessageType.CALL, 8, svc.echo_args(e=EVERYTHING))
+        write("fuzz_header", "ok-%s" % kind, theader(pid, add))
+        write("fuzz_header", "ok-%s-echo" % kind, theader(pid, echo, seqid=8))
+        write("fuzz_header", "ok-%s-headers" % kind, theader(pid, add, headers=kv))
+        # an odd sequence id: the driver also fills the reply's headers to their limit
+        write("fuzz_header", "ok-%s-headers-fill" % kind,
+              theader(pid, add, seqid=9, headers=kv[:2]))
+        write("fuzz_header", "ok-%s-zlib" % kind,
+              theader(pid, echo, seqid=8, headers=kv[:1], transforms=[zlib_id]))
+        write("fuzz_header", "ok-%s-zlib-twice" % kind,
+              theader(pid, echo, seqid=8, transforms=[zlib_id, zlib_id]))
+        write("fuzz_header", "ok-%s-pipelined" % kind,
+              theader(pid, add, seqid=1) + theader(pid, echo, seqid=2, headers=kv)
+              + theader(pid, add, seqid=3, transforms=[zlib_id]))
+        write("fuzz_header", "bad-%s-transform-snappy" % kind,
+              theader_raw(bytes([pid, 1, 3]), add))
+        write("fuzz_header", "bad-%s-transform-after-zlib" % kind,
+              theader_raw(bytes([pid, 2, 1, 3]), add))
+        write("fuzz_header", "bad-%s-zlib-garbage" % kind, theader_raw(bytes([pid, 1, 1]), add))
+    add = message("binary", "add", TMessageType.CALL, 7, svc.add_args(a=1, b=2))
+    write("fuzz_header", "ok-many-headers",
+          theader(0, add, headers=[(b"h%d" % i, b"v" * i) for i in range(20)]))
+    write("fuzz_header", "ok-flags", theader(2, add, flags=1, seqid=-1))
+    # an info header type thriftcorn does not know ends the info headers
+    write("fuzz_header", "ok-unknown-info-type",
+          theader_raw(b"\x00\x00\x01\x01\x01k\x01v\x07\x01\x01x", add))
+    write("fuzz_header", "bad-protocol-json", theader_raw(b"\x01\x00", add))
+    write("fuzz_header", "bad-protocol-max", theader_raw(b"\xff\xff\xff\xff\x0f\x00", add))
+    write("fuzz_header", "bad-zlib-over-cap",
+          theader(0, b"\x00" * 100000, transforms=[zlib_id]))
+    write("fuzz_header", "bad-too-many-transforms", theader_raw(b"\x00\x11" + b"\x01" * 17, add))
+    write("fuzz_header", "bad-header-size", theader_raw(b"\x00\x00", add, words=100))
+    write("fuzz_header", "bad-info-past-block", theader_raw(b"\x00\x00\x01" + b"\xe8\x07", add))
+    write("fuzz_header", "bad-varint-long", theader_raw(b"\x80\x80\x80\x80\x80\x01", add))
+    ok = theader(0, add, headers=kv[:1])
+    write("fuzz_header", "bad-truncated", ok[:-3])
+    write("fuzz_header", "bad-trailing", ok + b"\x00\x00")
+    write("fuzz_header", "bad-short-frame", struct.pack(">iHHH", 6, 0x0FFF, 0, 0))
+    write("fuzz_header", "bad-no-magic", framed(add))
+    write("fuzz_header", "bad-empty", b"")
+
+
 def decode_seeds():
     for i, name in enumerate(DECODE_STRUCTS):
         for j, obj in enumerate(DECODE_VALUES[name]):
@@ -437,7 +507,7 @@ def dispatch_config_seeds():
 
 
 def main():
-    for target in ("fuzz_binary", "fuzz_compact", "fuzz_framing", "fuzz_decode",
+    for target in ("fuzz_binary", "fuzz_compact", "fuzz_framing", "fuzz_header", "fuzz_decode",
                    "fuzz_dispatch"):
         d = os.path.join(CORPUS, target)
         if os.path.isdir(d):
@@ -446,6 +516,7 @@ def main():
                     os.unlink(os.path.join(d, f))
     proto_seeds()
     framing_seeds()
+    header_seeds()
     decode_seeds()
     dispatch_seeds()
     dispatch_config_seeds()

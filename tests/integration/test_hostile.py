@@ -3,9 +3,10 @@
 "Hostile inputs" sent as raw bytes over framed and buffered, binary and
 compact, to a server with transport = "auto" (the default) and to servers
 with a fixed transport and protocol; hostile THeader frames to the "auto"
-server; calls to a service a multiplexed server (services = { ... }) does not
-have. For each connection: the exact outcome
-(closed, or the TApplicationException), exactly one log line naming the peer
+server and to one with transport = "header"; calls to a service a
+multiplexed server (services = { ... }) does not have. For each connection:
+the exact outcome (closed, the TApplicationException, or a THeader frame's
+TApplicationException and then closed), exactly one log line naming the peer
 and the reason, the same worker pid, and good calls, on a connection open
 throughout and on a new one, answered right after. Then thousands of hostile
 connections must not grow the worker's memory. Every wait is bounded."""
@@ -220,10 +221,12 @@ def frame(msg, length=None):
 
 class Case:
     """One hostile connection. `expect` is ("close", reason), ("wait",) (a
-    message not finished: the server waits, the client closes) or
+    message not finished: the server waits, the client closes),
     ("appex", type, reason): a TApplicationException reply on a connection
     that stays open, to a call named `name`, whose text is `text` when
-    given."""
+    given, or ("told", type, reply protocol, reason): a THeader frame the
+    server refuses, answered with a TApplicationException named "" whose
+    text is `text`, in a THeader frame of that protocol, then closed."""
 
     def __init__(self, shape, transport, protocol, data, expect, cve="", name="echo",
                  text=None):
@@ -374,28 +377,53 @@ def theader(block, payload=b"", words=None, seqid=7):
     return struct.pack(">i", len(body)) + body
 
 
-def header_cases():
+def header_cases(fixed=False):
     """Hostile THeader frames (a server with transport = "auto" detects the
-    0x0FFF magic). A frame the header block of which is wrong closes the
-    connection with one warning; a message in a good frame is handled as
-    it would be in a framed one, its reply a THeader frame."""
+    0x0FFF magic; `fixed`: one with transport = "header"). A frame the header
+    block of which is wrong closes the connection with one warning, after
+    telling the client when the frame names a protocol or transform
+    thriftcorn lacks; a message in a good frame is handled as it would be in
+    a framed one, its reply a THeader frame."""
     out = []
 
-    def add(shape, pname, data, expect):
-        out.append(Case("THeader: " + shape, "header", pname, data, expect))
+    def add(shape, pname, data, expect, text=None):
+        out.append(Case("THeader: " + shape, "header", pname, data, expect, text=text))
 
     def bad(why):
         return ("close", R_THEADER + why)
 
     b = Binary.header("echo", CALL, 7) + in_base(Binary, b"")  # a good message
+    # framed as framed is: the length is checked before the rest arrives
+    add("frame length over max_frame_size (only its first bytes sent)", "binary",
+        struct.pack(">i", MAX_FRAME + 1) + theader(b"\x00\x00", b)[4:30],
+        ("close", "closed: frame of %d bytes over max_frame_size (%d)"
+         % (MAX_FRAME + 1, MAX_FRAME)))
+    add("frame of 6 bytes (magic, flags, 2 bytes of the sequence id)", "binary",
+        struct.pack(">iHHH", 6, 0x0FFF, 0, 0),
+        ("close", "closed: THeader frame of 6 bytes (must be 10 or more)"))
+    # a framed or buffered message on a THeader connection (here after a oneway call)
+    fire = theader(b"\x00\x00", Binary.header("fire", ONEWAY, 7) + b"\x0b\x00\x01"
+                   + Binary.size(1) + b"x\x00")
+    for pname, w in PROTOS.items():
+        msg = message(w, in_base(w, b""))
+        for framing, data in (("buffered", msg), ("framed", frame(msg))):
+            add("a %s %s call after a THeader frame" % (framing, pname), pname, fire + data,
+                ("close", "closed: a %s %s %s" % (
+                    framing, pname, "client, but transport is header" if fixed
+                    else "message on a THeader connection")))
     add("header size beyond the frame (100 words, 4 bytes left)", "binary",
         theader(b"\x00\x00", words=100), bad("header size larger than the frame"))
     add("header size 0xFFFF words", "binary", theader(b"\x00\x00", b, words=0xFFFF),
         bad("header size larger than the frame"))
-    add("transform id 3 (SNAPPY)", "binary", theader(b"\x00\x01\x03", b),
-        bad("unsupported transform"))
-    add("transform id 200", "binary", theader(b"\x00\x01" + varint(200), b),
-        bad("unsupported transform"))
+    # the client is told (in the frame's protocol), then the connection closes
+    for pname, pid, tid in (("binary", 0, 3), ("compact", 2, 3), ("binary", 0, 200)):
+        add("transform id %d (%s)" % (tid, pname), pname,
+            theader(varint(pid) + b"\x01" + varint(tid), b),
+            ("told", TApplicationException.INVALID_TRANSFORM, pname,
+             R_THEADER + "unsupported transform"), text="Unknown transform: %d" % tid)
+    add("transform ids ZLIB, then 3", "compact", theader(b"\x02\x02\x01\x03", b),
+        ("told", TApplicationException.INVALID_TRANSFORM, "compact",
+         R_THEADER + "unsupported transform"), text="Unknown transform: 3")
     # ZLIB named twice is undone twice (as Apache does): the message is no zlib stream
     add("two transforms (ZLIB, ZLIB) over no zlib stream", "binary",
         theader(b"\x00\x02\x01\x01", b), bad("zlib: invalid compressed message"))
@@ -426,9 +454,11 @@ def header_cases():
     add("truncated varint (info key length)", "binary",
         theader(b"\x00\x00\x01\x01\x80\x80\x80\x80", b),
         bad("info headers run past the header block"))
+    # told in binary (protocol id 0), then closed
     for pid in (1, 3, 0x7F, 2 ** 32 - 1):  # 1 is JSON, which thriftcorn does not speak
         add("protocol id %d" % pid, "binary", theader(varint(pid) + b"\x00", b),
-            bad("unsupported protocol id"))
+            ("told", TApplicationException.INVALID_PROTOCOL, "binary",
+             R_THEADER + "unsupported protocol id"), text="Unknown protocol id: %d" % pid)
     add("ZLIB payload that is no zlib stream", "binary", theader(b"\x00\x01\x01", b),
         bad("zlib: invalid compressed message"))
     for pname, w in PROTOS.items():
@@ -459,7 +489,7 @@ def header_protocol(trans, pname):
 
 def read_header_reply(s):
     """One THeader reply frame off a socket: its payload (the message), the
-    protocol named in its header block."""
+    protocol named in its header block. Its sequence id must be 7 (theader()'s)."""
     (n,) = struct.unpack(">i", recv_exact(s, 4))
     body = recv_exact(s, n)
     magic, _, seqid, words = struct.unpack(">HHiH", body[:10])
@@ -490,6 +520,8 @@ def encode(pname, transport, name, mtype, seqid, args=None):
         args.write(proto)
     proto.writeMessageEnd()
     data = buf.getvalue()
+    if transport == "header":
+        return theader(varint(HEADER_PROTO[pname]) + b"\x00", data)
     return frame(data) if transport == "framed" else data
 
 
@@ -669,6 +701,10 @@ class HostileBase:
                 s.shutdown(socket.SHUT_WR)
                 got, closed = recv_until_closed(s, 10.0)
                 self.assertEqual((got, closed), (b"", True), "%r: not closed" % case)
+            elif kind == "told":
+                self.check_told(s, case)
+                got, closed = recv_until_closed(s, 10.0)
+                self.assertEqual((got, closed), (b"", True), "%r: not closed" % case)
             else:
                 data = read_reply(s, case.protocol, case.transport)
                 name, mtype, seqid, ex = decode_appex(case.protocol, data)
@@ -683,8 +719,24 @@ class HostileBase:
         finally:
             s.close()
         reason = {"close": case.expect[1] if kind == "close" else "",
-                  "wait": R_PEER, "appex": case.expect[-1]}[kind]
+                  "wait": R_PEER, "appex": case.expect[-1], "told": case.expect[-1]}[kind]
         return peer, reason
+
+    def check_told(self, s, case):
+        """The THeader frame that tells the client why its frame was
+        refused, read with python3-thrift's THeaderProtocol: the frame's
+        sequence id (7), the protocol `case` names, no transform, and a
+        TApplicationException named ""."""
+        _, ex_type, pname, _ = case.expect
+        proto = header_protocol(_Sock(s), "compact" if pname == "binary" else "binary")
+        name, mtype, seqid = proto.readMessageBegin()
+        ex = TApplicationException()
+        ex.read(proto)
+        proto.readMessageEnd()
+        pid = HEADER_PROTO[pname]
+        self.assertEqual((name, mtype, seqid, ex.type, ex.message),
+                         ("", TMessageType.EXCEPTION, 7, ex_type, case.text), "%r" % case)
+        self.assertEqual((proto.trans.protocol_id, proto.trans.sequence_id), (pid, 7), "%r" % case)
 
     def protocol_on(self, s, case):
         sock = _Sock(s)
@@ -713,12 +765,15 @@ class HostileBase:
         self.assertGreater(len(all_cases), 25 * len(self.TRANSPORTS) * len(self.PROTOCOLS))
         self.run_cases(all_cases)
 
-    def run_cases(self, all_cases):
+    def long_client(self):
+        """A client over the first transport and protocol the server takes."""
         trans0 = "framed" if "framed" in self.TRANSPORTS else "buffered"
-        long_client, long_trans = harness.client(self.S, self.srv.port, trans0,
-                                                 self.PROTOCOLS[0])
-        long_client = self.S.Client(self.wrap(long_client._iprot))
-        self.addCleanup(long_trans.close)
+        c, trans = harness.client(self.S, self.srv.port, trans0, self.PROTOCOLS[0])
+        self.addCleanup(trans.close)
+        return self.S.Client(self.wrap(c._iprot))
+
+    def run_cases(self, all_cases):
+        long_client = self.long_client()
         self.good_call(long_client, "first")
         for i, case in enumerate(all_cases):
             offset = self.log_size()
@@ -807,7 +862,8 @@ class AutoTest(HostileBase, unittest.TestCase):
 
     def test_no_memory_growth(self):
         """RSS after a warm-up round and after 2000 more hostile connections."""
-        picks = [c for c in cases(True) + header_cases() if c.expect[0] in ("close", "appex")]
+        picks = [c for c in cases(True) + header_cases()
+                 if c.expect[0] in ("close", "appex", "told")]
         long_client, long_trans = harness.client(self.S, self.srv.port)
         self.addCleanup(long_trans.close)
 
@@ -819,6 +875,9 @@ class AutoTest(HostileBase, unittest.TestCase):
                 s.sendall(case.data)
                 if case.expect[0] == "appex":
                     read_reply(s, case.protocol, case.transport)
+                elif case.expect[0] == "told":
+                    self.check_told(s, case)
+                    self.assertEqual(recv_until_closed(s, 10.0), (b"", True), "%r" % case)
                 else:
                     self.assertEqual(recv_until_closed(s, 10.0), (b"", True), "%r" % case)
                 s.close()
@@ -849,6 +908,54 @@ class AutoTest(HostileBase, unittest.TestCase):
         self.assertLess(after - before, 4096,
                         "RSS grew from %d to %d KiB over 2000 hostile connections (%.1fs)"
                         % (before, after, time.monotonic() - t0))
+
+
+class HeaderTest(HostileBase, unittest.TestCase):
+    """transport = "header": THeader clients only. The hostile THeader
+    frames get what they get on an "auto" server; a framed or buffered
+    client, and a frame length no frame has, are closed with a line that
+    says so."""
+    SETTINGS = 'transport = "header"\n'
+    AUTO = False
+    TRANSPORTS = ("header",)
+
+    def long_client(self):
+        trans = _Sock(socket.create_connection(("127.0.0.1", self.srv.port), timeout=10))
+        self.addCleanup(trans.close)
+        return self.S.Client(header_protocol(trans, self.PROTOCOLS[0]))
+
+    def test_every_shape(self):
+        out = header_cases(fixed=True)
+        good = message(Binary, in_base(Binary, b""))
+        for pname, w in PROTOS.items():
+            msg = message(w, in_base(w, b""))
+            for framing, data in (("buffered", msg), ("framed", frame(msg))):
+                out.append(Case("a %s %s client" % (framing, pname), "header", pname, data,
+                                ("close", "closed: a %s %s client, but transport is header"
+                                 % (framing, pname))))
+        for n in (-5, 0):
+            out.append(Case("frame length %d" % n, "header", "binary", frame(good, n),
+                            ("close", "closed: frame length %d (must be 1 or more)" % n)))
+        self.assertGreater(len(out), 35)
+        self.run_cases(out)
+
+    def test_refusal_raised_by_python_client(self):
+        """What Apache's Python THeader client (python3-thrift) raises when
+        the server refuses its frame: the TApplicationException it was told."""
+        b = Binary.header("echo", CALL, 7) + in_base(Binary, b"")
+        for block, pid, ex_type, text in (
+                (b"\x02\x01\x03", 0, TApplicationException.INVALID_TRANSFORM,
+                 "Unknown transform: 3"),
+                (b"\x01\x00", 2, TApplicationException.INVALID_PROTOCOL,
+                 "Unknown protocol id: 1")):
+            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+            self.addCleanup(s.close)
+            s.sendall(theader(block, b))
+            c = self.S.Client(header_protocol(_Sock(s), "binary" if pid == 0 else "compact"))
+            with self.assertRaises(TApplicationException) as ctx:
+                c.recv_echo()
+            self.assertEqual((ctx.exception.type, ctx.exception.message), (ex_type, text))
+            self.assertEqual(recv_until_closed(s, 10.0), (b"", True))
 
 
 class FramedBinaryTest(HostileBase, unittest.TestCase):

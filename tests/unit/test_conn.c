@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for transport/conn.c: a connection over a socketpair on its own
- * event base, fed whole messages and messages in pieces.
+ * event base, fed whole messages and messages in pieces; what a THeader
+ * connection logs and tells the client when it refuses a frame.
  */
 #include "sample_call.h"
 #include "tc_test.h"
 
 #include "core/buf.h"
+#include "core/log.h"
+#include "protocol/message.h"
 #include "transport/conn.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -423,6 +427,266 @@ test_slow_reader_output_stays_bounded(void **state)
     tc_buf_deinit(&call);
 }
 
+/* ---- THeader: what a refused frame logs, and tells the client ---- */
+
+static char log_path[32];
+
+/* From here on the log goes to a file of its own, empty. */
+static void
+log_to_file(void)
+{
+    snprintf(log_path, sizeof(log_path), "/tmp/tc-test-conn-XXXXXX");
+    int fd = mkstemp(log_path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tc_log_open(log_path), TC_OK);
+}
+
+/* The log has one line, and it ends with "test: " 'want'; the log is emptied. */
+static void
+assert_logged(const char *want)
+{
+    char text[1024];
+    FILE *fp = fopen(log_path, "r");
+    assert_non_null(fp);
+    size_t n = fread(text, 1, sizeof(text) - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    char line[300];
+    snprintf(line, sizeof(line), "test: %s\n", want);
+    const char *at = strstr(text, line);
+    if (at == NULL || strchr(text, '\n') != at + strlen(line) - 1) {
+        fail_msg("the log is \"%s\", not one line ending with \"%s\"", text, line);
+    }
+    assert_int_equal(truncate(log_path, 0), 0);
+}
+
+/* 'frame' (without its length) behind a THeader length: a frame of 'len' bytes. */
+static void
+theader(tc_buf_t *out, const uint8_t *frame, size_t len)
+{
+    uint8_t n[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    tc_buf_append(out, n, 4);
+    tc_buf_append(out, frame, len);
+}
+
+/* A THeader frame with protocol id 'proto', 'ntrans' transforms 'trans', a sample call. */
+static void
+theader_call(tc_buf_t *out, uint8_t proto, const uint8_t *trans, uint8_t ntrans, int32_t seqid)
+{
+    tc_buf_t f;
+    tc_buf_init(&f);
+    uint8_t fixed[10] = {0x0F,
+                         0xFF,
+                         0,
+                         0,
+                         (uint8_t)(seqid >> 24),
+                         (uint8_t)(seqid >> 16),
+                         (uint8_t)(seqid >> 8),
+                         (uint8_t)seqid,
+                         0,
+                         1};
+    uint8_t block[4] = {proto, ntrans, ntrans > 0 ? trans[0] : 0, 0};
+    assert_true(ntrans <= 1);
+    tc_buf_append(&f, fixed, sizeof(fixed));
+    tc_buf_append(&f, block, sizeof(block));
+    tc_proto_t p;
+    tc_proto_init(&p, proto == 2 ? &tc_proto_compact : &tc_proto_binary, NULL, 0, &f);
+    write_sample_call(&p, seqid);
+    theader(out, f.data, f.len);
+    tc_buf_deinit(&f);
+}
+
+/* The client sends 'len' bytes and the connection closes; what it was sent is in 'got'. */
+static void
+send_until_closed(fixture_t *f, const uint8_t *data, size_t len, tc_buf_t *got)
+{
+    assert_int_equal(write(f->client, data, len), (ssize_t)len);
+    for (int spins = 0; spins < 100 && !f->closed; spins++) {
+        run_once(f);
+    }
+    assert_true(f->closed);
+    for (;;) {
+        tc_buf_reserve(got, 4096);
+        ssize_t n = read(f->client, got->data + got->len, got->cap - got->len);
+        assert_true(n >= 0);
+        if (n == 0) {
+            break;
+        }
+        got->len += (size_t)n;
+    }
+}
+
+/*
+ * A frame a THeader connection cannot take says what was wrong: the size
+ * and the limit, as framed does; a frame too short; a framed or buffered
+ * message where a THeader frame belongs (transport = "header", or a
+ * connection detected as THeader).
+ */
+static void
+test_theader_refusals_logged(void **state)
+{
+    (void)state;
+    static const uint8_t over[] = {0x00, 0x40, 0x00, 0x01, 0x0F, 0xFF, 0, 0};
+    static const uint8_t short6[] = {0, 0, 0, 6, 0x0F, 0xFF, 0, 0, 0, 0};
+    static const uint8_t minus5[] = {0xFF, 0xFF, 0xFF, 0xFB, 0x0F, 0xFF};
+    static const uint8_t zero[] = {0, 0, 0, 0, 0x0F, 0xFF};
+    static const uint8_t compact5[] = {0, 0, 0, 5, 0x82, 0x21, 0x07, 0x00, 0x00};
+    static const struct {
+        const uint8_t *bytes;
+        size_t len;
+        const char *line;
+    } cases[] = {
+        {over, sizeof(over), "closed: frame of 4194305 bytes over max_frame_size (4194304)"},
+        {short6, sizeof(short6), "closed: THeader frame of 6 bytes (must be 10 or more)"},
+        {minus5, sizeof(minus5), "closed: frame length -5 (must be 1 or more)"},
+        {zero, sizeof(zero), "closed: frame length 0 (must be 1 or more)"},
+        {compact5, sizeof(compact5), "closed: a framed compact client, but transport is header"},
+    };
+    log_to_file();
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        fixture_t f;
+        tc_buf_t got;
+        tc_buf_init(&got);
+        start(&f, &tc_transport_header, NULL);
+        send_until_closed(&f, cases[i].bytes, cases[i].len, &got);
+        assert_int_equal(got.len, 0);
+        assert_logged(cases[i].line);
+        stop(&f);
+        tc_buf_deinit(&got);
+    }
+    /* framed and buffered calls, to a THeader server and after a THeader frame */
+    for (size_t i = 0; i < TC_ARRAY_LEN(sample_formats); i++) {
+        const char *name = sample_formats[i]->name;
+        for (int framed = 0; framed < 2; framed++) {
+            for (int detected = 0; detected < 2; detected++) {
+                tc_buf_t bytes;
+                tc_buf_init(&bytes);
+                if (detected) {
+                    theader_call(&bytes, 0, NULL, 0, 1);
+                }
+                tc_buf_t call;
+                tc_buf_init(&call);
+                tc_proto_t p;
+                tc_proto_init(&p, sample_formats[i], NULL, 0, &call);
+                write_sample_call(&p, 2);
+                if (framed) {
+                    theader(&bytes, call.data, call.len);
+                } else {
+                    tc_buf_append(&bytes, call.data, call.len);
+                }
+                fixture_t f;
+                tc_buf_t got;
+                tc_buf_init(&got);
+                start(&f, detected ? NULL : &tc_transport_header, NULL);
+                send_until_closed(&f, bytes.data, bytes.len, &got);
+                assert_int_equal(f.messages, (size_t)detected);
+                char line[200];
+                snprintf(line, sizeof(line),
+                         detected ? "closed: a %s %s message on a THeader connection"
+                                  : "closed: a %s %s client, but transport is header",
+                         framed ? "framed" : "buffered", name);
+                assert_logged(line);
+                stop(&f);
+                tc_buf_deinit(&got);
+                tc_buf_deinit(&call);
+                tc_buf_deinit(&bytes);
+            }
+        }
+    }
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    unlink(log_path);
+}
+
+/* The next reply frame in [*p, end): its message read into 'm', the frame into 'h'. */
+static const uint8_t *
+next_reply(tc_header_t *h, const uint8_t *p, const uint8_t *end, tc_proto_t *in, tc_msg_hdr_t *m)
+{
+    size_t off;
+    size_t len;
+    assert_int_equal(tc_transport_header.scan(NULL, p, (size_t)(end - p), 1u << 20, &off, &len),
+                     TC_OK);
+    const char *why = NULL;
+    assert_int_equal(tc_header_read(h, p + off, len, 1u << 20, &why), TC_OK);
+    assert_int_equal(h->ntransforms, 0);
+    tc_proto_init(in, h->protocol, h->payload, h->payload_len, NULL);
+    if (m != NULL) {
+        assert_int_equal(h->protocol->read_message_begin(in, m), TC_OK);
+    }
+    return p + off + len;
+}
+
+/*
+ * A THeader frame naming a protocol id or a transform thriftcorn lacks: the
+ * client is told, in a TApplicationException (INVALID_PROTOCOL,
+ * INVALID_TRANSFORM) in a THeader frame with the frame's sequence id, after
+ * the replies it was owed; then the connection closes, and what came after
+ * the frame is not handled.
+ */
+static void
+test_theader_refusal_told(void **state)
+{
+    (void)state;
+    static const uint8_t snappy = 3;
+    static const uint8_t zlib = 1;
+    static const struct {
+        uint8_t proto;
+        uint8_t transform; /* 0: none */
+        const tc_proto_ops_t *reply_proto;
+        int32_t type;
+        const char *text;
+    } cases[] = {
+        {2, snappy, &tc_proto_compact, TC_APPEX_INVALID_TRANSFORM, "Unknown transform: 3"},
+        {0, snappy, &tc_proto_binary, TC_APPEX_INVALID_TRANSFORM, "Unknown transform: 3"},
+        {5, 0, &tc_proto_binary, TC_APPEX_INVALID_PROTOCOL, "Unknown protocol id: 5"},
+        {1, zlib, &tc_proto_binary, TC_APPEX_INVALID_PROTOCOL, "Unknown protocol id: 1"},
+    };
+    log_to_file();
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        tc_buf_t bytes;
+        tc_buf_init(&bytes);
+        theader_call(&bytes, 2, NULL, 0, 3); /* a good call first: its reply is owed */
+        theader_call(&bytes, cases[i].proto, &cases[i].transform, cases[i].transform != 0, 9);
+        theader_call(&bytes, 0, NULL, 0, 4); /* never handled */
+        fixture_t f;
+        tc_buf_t got;
+        tc_buf_init(&got);
+        start(&f, i % 2 == 0 ? &tc_transport_header : NULL, NULL);
+        f.reply_len = 300;
+        send_until_closed(&f, bytes.data, bytes.len, &got);
+        assert_int_equal(f.messages, 1);
+        tc_header_t h;
+        tc_header_init(&h);
+        tc_proto_t in;
+        const uint8_t *p = next_reply(&h, got.data, got.data + got.len, &in, NULL);
+        assert_int_equal(h.seqid, 3);
+        assert_int_equal(h.payload_len, 300);
+        tc_msg_hdr_t m;
+        p = next_reply(&h, p, got.data + got.len, &in, &m);
+        assert_ptr_equal(p, got.data + got.len);
+        assert_int_equal(h.seqid, 9);
+        assert_ptr_equal(h.protocol, cases[i].reply_proto);
+        assert_int_equal(h.nreply_info, 0);
+        assert_int_equal(m.type, TC_MSG_EXCEPTION);
+        assert_int_equal(m.seqid, 9);
+        assert_int_equal(m.name_len, 0);
+        tc_appex_t ex;
+        assert_int_equal(tc_message_read_appex(&in, &ex), TC_OK);
+        assert_int_equal(ex.type, cases[i].type);
+        assert_int_equal(ex.message_len, strlen(cases[i].text));
+        assert_memory_equal(ex.message, cases[i].text, ex.message_len);
+        assert_logged(cases[i].type == TC_APPEX_INVALID_PROTOCOL
+                          ? "invalid THeader frame: unsupported protocol id"
+                          : "invalid THeader frame: unsupported transform");
+        tc_header_deinit(&h);
+        stop(&f);
+        tc_buf_deinit(&got);
+        tc_buf_deinit(&bytes);
+    }
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    unlink(log_path);
+}
+
 int
 main(void)
 {
@@ -436,6 +700,8 @@ main(void)
         cmocka_unit_test(test_stop_reads_what_the_kernel_holds),
         cmocka_unit_test(test_half_close_gets_every_reply),
         cmocka_unit_test(test_slow_reader_output_stays_bounded),
+        cmocka_unit_test(test_theader_refusals_logged),
+        cmocka_unit_test(test_theader_refusal_told),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "tc_test.h"
 
 #include "core/buf.h"
+#include "protocol/message.h"
 #include "transport/header.h"
 
 #include <stdlib.h>
@@ -203,11 +204,14 @@ test_bad_frames(void **state)
     b[13] = 0x20;
     assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
     assert_string_equal(why, "header size larger than the frame");
+    assert_int_equal(h.refused, 0);
     /* protocol id 1 (JSON) */
     memcpy(b, kv, sizeof(kv));
     b[14] = 0x01;
     assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
     assert_string_equal(why, "unsupported protocol id");
+    assert_int_equal(h.refused, TC_APPEX_INVALID_PROTOCOL);
+    assert_int_equal(h.refused_id, 1);
     /* an info header longer than the header block */
     memcpy(b, kv, sizeof(kv));
     b[27] = 0x09;
@@ -217,10 +221,13 @@ test_bad_frames(void **state)
     b[16] = 0x02;
     assert_int_equal(read_frame(b, sizeof(zlibbed), 1024, &why), TC_EPROTO);
     assert_string_equal(why, "unsupported transform");
+    assert_int_equal(h.refused, TC_APPEX_INVALID_TRANSFORM);
+    assert_int_equal(h.refused_id, 2);
     /* garbage where the zlib stream should be */
     memcpy(b, zlibbed, sizeof(zlibbed));
     b[27] = 0x00;
     assert_int_equal(read_frame(b, sizeof(zlibbed), 1024, &why), TC_EPROTO);
+    assert_int_equal(h.refused, 0); /* set back by each read */
     /* an unknown info header type ends the info headers (Apache skips the rest) */
     memcpy(b, kv, sizeof(kv));
     b[16] = 0x07;
@@ -384,6 +391,11 @@ test_zlib_layers(void **state)
 {
     (void)state;
     const char *why;
+    /* one layer, again and again, keeps one scratch buffer: the second is for layers after it */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(read_frame(zlibbed, sizeof(zlibbed), 1024, &why), TC_OK);
+    }
+    assert_int_equal(h.spare.cap, 0);
     assert_int_equal(read_frame(zlibbed_twice, sizeof(zlibbed_twice), 1024, &why), TC_OK);
     assert_int_equal(h.ntransforms, 2);
     assert_int_equal(h.payload_len, sizeof(ping));
