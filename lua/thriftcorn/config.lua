@@ -351,9 +351,20 @@ local function by_place(a, b)
   return a < b
 end
 
---- Read the whole config file, or nil and an error line. As loadfile()
---- would, a UTF-8 byte order mark and a first line starting with '#' (a
---- shebang) are skipped; the line's end stays, so line numbers hold.
+--- The config text as loadfile() would read it: a UTF-8 byte order mark
+--- and a first line starting with '#' (a shebang) skipped; the line's end
+--- stays, so line numbers hold. Doing it twice changes nothing more.
+local function as_chunk(text)
+  if text:sub(1, 3) == "\239\187\191" then
+    text = text:sub(4)
+  end
+  if text:sub(1, 1) == "#" then
+    text = text:gsub("^[^\n]*", "", 1)
+  end
+  return text
+end
+
+--- Read the whole config file, or nil and an error line.
 local function read_source(path)
   local f, err = io.open(path, "rb")
   if not f then
@@ -364,12 +375,6 @@ local function read_source(path)
   if not text then
     return nil, string.format("%s: cannot read the config file (%s)", path, rerr)
   end
-  if text:sub(1, 3) == "\239\187\191" then
-    text = text:sub(4)
-  end
-  if text:sub(1, 1) == "#" then
-    text = text:gsub("^[^\n]*", "", 1)
-  end
   return text
 end
 
@@ -377,9 +382,10 @@ end
 --- `overrides` is a list of { name = setting, value = string } from the
 --- command line; they win over the file. `source`, when given, is the text to
 --- evaluate as `path` (already a real path) instead of reading the file: a
---- worker's loop thread evaluates the text the arbiter read, not the file as
---- it is now. Returns the config table (its `source` the text evaluated), or
---- nil and a list of error lines "file:line: message".
+--- reload checks and applies the text it read once, and a worker's loop
+--- thread evaluates the text the arbiter read, not the file as it is now.
+--- Returns the config table (its `source` the text evaluated), or nil and a
+--- list of error lines "file:line: message".
 function M.load(path, overrides, source)
   if source == nil then
     local real, rerr0 = require("thriftcorn.core").realpath(path)
@@ -393,6 +399,7 @@ function M.load(path, overrides, source)
     end
     source = text
   end
+  source = as_chunk(source)
   local values, lines = {}, {}
   local env = setmetatable({}, {
     __index = function(_, key)

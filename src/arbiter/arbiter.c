@@ -609,11 +609,13 @@ begin_reload(arbiter_t *a)
     for (size_t i = 0; i < a->nsocks; i++) {
         fds[i] = a->socks[i]->l.fd;
     }
+    tc_err_t err;
+    tc_err_clear(&err);
     int rc = tc_reload_start(&a->check, a->opts->config_path, a->opts->overrides,
-                             a->opts->noverrides, a->umask0, fds, a->nsocks);
+                             a->opts->noverrides, a->umask0, fds, a->nsocks, &err);
     free(fds);
     if (rc != TC_OK) {
-        tc_log(TC_LOG_ERROR, "Reload failed: cannot start the check: %s", tc_strerror(rc));
+        log_reload_failure(a, err.msg);
         tc_sdnotify("READY=1");
         return;
     }
@@ -621,14 +623,18 @@ begin_reload(arbiter_t *a)
     a->check_killed = false;
 }
 
-/* The reload check passed: load the config here and start its generation. */
+/*
+ * The reload check passed: load the config here, from the text the check
+ * was given (not the file again: it may have changed since), and start its
+ * generation.
+ */
 static void
 begin_generation(arbiter_t *a)
 {
     tc_err_t err;
     tc_err_clear(&err);
-    tc_config_t *cfg =
-        tc_config_load(a->opts->config_path, a->opts->overrides, a->opts->noverrides, &err);
+    tc_config_t *cfg = tc_config_load_text(a->check.path, a->check.text, a->check.len,
+                                           a->opts->overrides, a->opts->noverrides, &err);
     if (cfg != NULL) {
         /* the unix sockets of its new binds, the logs and the workers get its umask */
         (void)umask(cfg_umask(a, cfg));
@@ -664,15 +670,18 @@ check_finished(arbiter_t *a, int status)
     bool killed = a->check_killed;
     int rc = tc_reload_done(&a->check, status, &err);
     if (a->stopping) {
+        tc_reload_release(&a->check);
         return; /* a stop ended the check: no failure to report, no READY=1 after STOPPING=1 */
     }
     if (rc != TC_OK) {
+        tc_reload_release(&a->check);
         log_reload_failure(a, killed ? "the check of the new config did not finish within 30 s"
                                      : err.msg);
         tc_sdnotify("READY=1");
         return;
     }
     begin_generation(a);
+    tc_reload_release(&a->check);
     if (a->pend != NULL && count_active(a, a->pend->id) < a->pend->target) {
         abort_reload(a, "cannot fork its workers");
     }
@@ -1392,6 +1401,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     if (a.check.fd >= 0) {
         (void)close(a.check.fd);
     }
+    tc_reload_release(&a.check);
     tc_signals_deinit();
     if (served) {
         tc_log(TC_LOG_INFO, "Shutting down: Master");

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -40,7 +41,7 @@ report(int fd, const char *msg)
 }
 
 TC_NORETURN static void
-check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, mode_t umask0,
+check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t n, mode_t umask0,
             pid_t parent)
 {
     /* it dies with the arbiter: a check left behind would run on for nothing */
@@ -48,10 +49,10 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, 
     if (getppid() != parent) {
         _exit(1);
     }
-    tc_proctitle_set("thriftcorn: reload check [%s]", path);
+    tc_proctitle_set("thriftcorn: reload check [%s]", r->path);
     tc_err_t err;
     tc_err_clear(&err);
-    tc_config_t *cfg = tc_config_load(path, ov, n, &err);
+    tc_config_t *cfg = tc_config_load_text(r->path, r->text, r->len, ov, n, &err);
     if (cfg == NULL) {
         report(fd, err.msg);
         _exit(1);
@@ -76,20 +77,38 @@ check_child(int fd, const char *path, const tc_config_override_t *ov, size_t n, 
     _exit(0);
 }
 
+void
+tc_reload_release(tc_reload_t *r)
+{
+    free(r->path);
+    free(r->text);
+    r->path = NULL;
+    r->text = NULL;
+    r->len = 0;
+}
+
 int
 tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides, size_t n,
-                mode_t umask0, const int *close_fds, size_t nclose)
+                mode_t umask0, const int *close_fds, size_t nclose, tc_err_t *err)
 {
+    tc_reload_release(r);
+    r->text = tc_config_read(path, &r->len, &r->path, err);
+    if (r->text == NULL) {
+        return err->code;
+    }
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
-        return -errno;
+        int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
+        tc_reload_release(r);
+        return rc;
     }
     pid_t parent = getpid();
     pid_t pid = tc_signals_fork();
     if (pid < 0) {
         (void)close(p[0]);
         (void)close(p[1]);
-        return pid;
+        tc_reload_release(r);
+        return tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(pid));
     }
     if (pid == 0) {
         (void)close(p[0]);
@@ -97,7 +116,7 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
         for (size_t i = 0; i < nclose; i++) {
             (void)close(close_fds[i]);
         }
-        check_child(p[1], path, overrides, n, umask0, parent);
+        check_child(p[1], r, overrides, n, umask0, parent);
     }
     (void)close(p[1]);
     r->pid = pid;

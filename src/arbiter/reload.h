@@ -14,16 +14,32 @@
 typedef struct tc_reload {
     pid_t pid; /* the checking child; 0: none */
     int fd;    /* read end of its report pipe; -1: none */
+    /*
+     * The config file as read when the check began: its real path and
+     * text, checked by the child and then applied by the arbiter (the file
+     * may change meanwhile). NULL when no check began or after
+     * tc_reload_release().
+     */
+    char *path;
+    char *text;
+    size_t len;
 } tc_reload_t;
 
 /*
- * Fork the checker for 'path' with the command-line 'overrides'; 'umask0'
- * is the umask of a config that sets none; the checker closes 'close_fds'
- * (the listeners) and dies with its parent. Returns TC_OK or -errno. The
- * caller reaps r->pid and then calls tc_reload_done().
+ * Read the config file 'path' (into r->path and r->text) and fork the
+ * checker for that text with the command-line 'overrides'; 'umask0' is the
+ * umask of a config that sets none; the checker closes 'close_fds' (the
+ * listeners) and dies with its parent. Returns TC_OK, or an error with
+ * 'err' filled (the file cannot be read, the fork failed). The caller reaps
+ * r->pid, calls tc_reload_done(), loads the config from r->path and r->text
+ * for the new generation if the check passed, then tc_reload_release().
  */
 int tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides,
-                    size_t n, mode_t umask0, const int *close_fds, size_t nclose) TC_NODISCARD;
+                    size_t n, mode_t umask0, const int *close_fds, size_t nclose,
+                    tc_err_t *err) TC_NODISCARD;
+
+/* Free the text of the last check. Safe to call again. */
+void tc_reload_release(tc_reload_t *r);
 
 /*
  * The checker ended with wait status 'status': TC_OK when the config, the

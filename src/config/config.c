@@ -11,10 +11,15 @@
 #include "core/alloc.h"
 #include "core/log.h"
 
+#include "core/buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *
 get_string(lua_State *L, int idx, const char *key, const char *dflt)
@@ -225,8 +230,9 @@ push_overrides(lua_State *L, const tc_config_override_t *ov, size_t n)
     }
 }
 
-tc_config_t *
-tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n, tc_err_t *err)
+static tc_config_t *
+load(const char *path, const char *source, size_t len, const tc_config_override_t *overrides,
+     size_t n, tc_err_t *err)
 {
     lua_State *L = tc_lua_state_new(err);
     if (L == NULL) {
@@ -242,7 +248,12 @@ tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n
     lua_getfield(L, mod, "load");
     lua_pushstring(L, path);
     push_overrides(L, overrides, n);
-    if (tc_lua_pcall(L, 2, 2, err) != TC_OK) {
+    if (source != NULL) {
+        lua_pushlstring(L, source, len);
+    } else {
+        lua_pushnil(L);
+    }
+    if (tc_lua_pcall(L, 3, 2, err) != TC_OK) {
         goto out;
     }
     if (lua_isnil(L, -2)) {
@@ -278,6 +289,59 @@ tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n
 out:
     lua_close(L);
     return cfg;
+}
+
+tc_config_t *
+tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n, tc_err_t *err)
+{
+    return load(path, NULL, 0, overrides, n, err);
+}
+
+tc_config_t *
+tc_config_load_text(const char *path, const char *source, size_t len,
+                    const tc_config_override_t *overrides, size_t n, tc_err_t *err)
+{
+    return load(path, source, len, overrides, n, err);
+}
+
+char *
+tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
+{
+    *real = realpath(path, NULL);
+    int fd = *real != NULL ? open(*real, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path, strerror(errno));
+        free(*real);
+        *real = NULL;
+        return NULL;
+    }
+    tc_buf_t b;
+    tc_buf_init(&b);
+    for (;;) {
+        tc_buf_reserve(&b, 4096);
+        ssize_t k = read(fd, b.data + b.len, b.cap - b.len);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
+                       strerror(errno));
+            (void)close(fd);
+            tc_buf_deinit(&b);
+            free(*real);
+            *real = NULL;
+            return NULL;
+        }
+        if (k == 0) {
+            break;
+        }
+        b.len += (size_t)k;
+    }
+    (void)close(fd);
+    tc_buf_reserve(&b, 1);
+    b.data[b.len] = '\0';
+    *len = b.len;
+    return (char *)b.data; /* the buffer's memory, handed over */
 }
 
 static void

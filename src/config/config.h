@@ -97,6 +97,22 @@ typedef struct tc_config_override {
 tc_config_t *tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n,
                             tc_err_t *err);
 
+/*
+ * tc_config_load() of 'len' bytes of config text 'source' as the file
+ * 'path' (a real path): the file is not read. A reload reads the file once
+ * (tc_config_read()) and checks and then applies that same text.
+ */
+tc_config_t *tc_config_load_text(const char *path, const char *source, size_t len,
+                                 const tc_config_override_t *overrides, size_t n, tc_err_t *err);
+
+/*
+ * Read the config file 'path' whole: its text, NUL-terminated, with its
+ * length in '*len' and its real path in '*real'; or NULL with "path: cannot
+ * read the config file (...)" in 'err'. Ownership: the caller frees the
+ * text and '*real'.
+ */
+char *tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err);
+
 /* Free a config from tc_config_load(). NULL is a no-op. */
 void tc_config_free(tc_config_t *cfg);
 

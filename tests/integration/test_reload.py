@@ -33,6 +33,14 @@ def handler(version):
     return text
 
 
+def lua_string(text):
+    """'text' as a Lua long string literal."""
+    level = 0
+    while ("]" + "=" * level + "]") in text:
+        level += 1
+    return "[" + "=" * level + "[\n" + text + "]" + "=" * level + "]"
+
+
 def either(value, reply):
     return reply in ("v1:" + value, "v2:" + value)
 
@@ -126,6 +134,36 @@ class ReloadTest(unittest.TestCase):
         srv = self.check_failed_reload("handler.lua", handler("v2") + "\nlocal x = = 1\n",
                                        "handler.lua:")
         self.assertRegex(srv.log(), r"Reload failed: .*handler\.lua:\d+:")
+
+    def test_the_config_checked_is_the_config_applied(self):
+        """A reload reads the config file once: the check and the new
+        generation use that text, even when the file changes while the
+        check runs (here the check's own evaluation rewrites it to name a
+        handler that does not exist)."""
+        srv = self.server("workers = 1\nthreads = 1\n")
+        with open(srv.config) as f:
+            start = f.read()
+        broken = start.replace('handler = "handler.lua"', 'handler = "missing.lua"')
+        assert broken != start
+        rewrite = (
+            'local f = io.open("/proc/self/cmdline", "rb")\n'
+            'local cmd = f and f:read("a") or ""\n'
+            'if f then f:close() end\n'
+            'if cmd:find("reload check", 1, true) then\n'
+            '  local me = debug.getinfo(1, "S").source:sub(2)\n'
+            '  local g = assert(io.open(me .. ".new", "w"))\n'
+            '  g:write(%s)\n'
+            '  g:close()\n'
+            '  assert(os.rename(me .. ".new", me))\n'
+            'end\n' % lua_string(broken))
+        self.write(srv, "thriftcorn.lua", start.replace("workers = 1", "workers = 2") + rewrite)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", timeout=30), srv.log())
+        with open(srv.config) as f:
+            self.assertEqual(f.read(), broken)  # the check did rewrite the file
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2, 15), srv.log())
+        self.assertEqual(self.echo(srv), "v1:x")
+        self.assertNotIn("Reload failed", srv.log())
 
     def test_binds_change_and_ttin_survives_a_reload(self):
         srv = self.server("threads = 2\n")  # workers: the default, 1

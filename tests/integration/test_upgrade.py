@@ -428,7 +428,7 @@ class UpgradeTest(unittest.TestCase):
             out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True,
                                  text=True).stdout
             return [int(line.split()[0]) for line in out.splitlines()
-                    if "reload check [%s]" % config in line]
+                    if "reload check [%s]" % os.path.realpath(config) in line]
         for stop in (signal.SIGTERM, signal.SIGKILL):
             if os.path.exists(slow):
                 os.unlink(slow)
