@@ -353,7 +353,8 @@ end
 
 --- The config text as loadfile() would read it: a UTF-8 byte order mark
 --- and a first line starting with '#' (a shebang) skipped; the line's end
---- stays, so line numbers hold. Doing it twice changes nothing more.
+--- stays, so line numbers hold. Text that went through it once and loads
+--- is left as it is by a second pass.
 local function as_chunk(text)
   if text:sub(1, 3) == "\239\187\191" then
     text = text:sub(4)
@@ -364,16 +365,26 @@ local function as_chunk(text)
   return text
 end
 
+--- "path: cannot read the config file (why)", 'why' without the path that
+--- io.open() and realpath() put in front of it.
+local function unreadable(path, why)
+  why = tostring(why)
+  if why:sub(1, #path + 2) == path .. ": " then
+    why = why:sub(#path + 3)
+  end
+  return string.format("%s: cannot read the config file (%s)", path, why)
+end
+
 --- Read the whole config file, or nil and an error line.
 local function read_source(path)
   local f, err = io.open(path, "rb")
   if not f then
-    return nil, string.format("%s: cannot read the config file (%s)", path, err)
+    return nil, unreadable(path, err)
   end
   local text, rerr = f:read("a")
   f:close()
   if not text then
-    return nil, string.format("%s: cannot read the config file (%s)", path, rerr)
+    return nil, unreadable(path, rerr)
   end
   return text
 end
@@ -390,7 +401,7 @@ function M.load(path, overrides, source)
   if source == nil then
     local real, rerr0 = require("thriftcorn.core").realpath(path)
     if not real then
-      return nil, { string.format("%s: cannot read the config file (%s)", path, rerr0) }
+      return nil, { unreadable(path, rerr0) }
     end
     path = real
     local text, rerr1 = read_source(path)

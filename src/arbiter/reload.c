@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The reload checker: a child of the arbiter that runs tc_config_load() and,
- * as the configured user and group, tc_dispatch_new() (what --check-config
- * and a worker's boot do) and writes the error text, if any, to a pipe
- * before it exits. A report is shorter than PIPE_BUF, so the child never
- * blocks on the pipe.
+ * The reload checker: a child of the arbiter that runs tc_config_load_text()
+ * on the config text the arbiter read and, as the configured user and
+ * group, tc_dispatch_new() (what --check-config and a worker's boot do), and
+ * writes the error text, if any, to a pipe before it exits. A report is
+ * shorter than PIPE_BUF, so the child never blocks on the pipe.
  */
 #include "arbiter/reload.h"
 

@@ -9,9 +9,8 @@
 #include "bridge/lua_state.h"
 #include "config/hooks.h"
 #include "core/alloc.h"
-#include "core/log.h"
-
 #include "core/buf.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *
@@ -304,33 +304,46 @@ tc_config_load_text(const char *path, const char *source, size_t len,
     return load(path, source, len, overrides, n, err);
 }
 
+/* Most bytes a config file may have: a reload reads it in the arbiter. */
+#define CONFIG_FILE_MAX (16u << 20)
+
 char *
 tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
 {
-    *real = realpath(path, NULL);
-    int fd = *real != NULL ? open(*real, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) {
-        tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path, strerror(errno));
-        free(*real);
-        *real = NULL;
-        return NULL;
-    }
+    const char *why = NULL;
+    int e = 0;
+    int fd = -1;
     tc_buf_t b;
     tc_buf_init(&b);
+    *real = realpath(path, NULL);
+    if (*real == NULL) {
+        e = -errno;
+        goto fail;
+    }
+    /* non-blocking: a FIFO without a writer must not stop the arbiter */
+    fd = open(*real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        e = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        why = S_ISDIR(st.st_mode) ? "a folder" : "not a regular file";
+        goto fail;
+    }
     for (;;) {
+        if (b.len >= CONFIG_FILE_MAX) {
+            why = "over 16 MiB";
+            goto fail;
+        }
         tc_buf_reserve(&b, 4096);
         ssize_t k = read(fd, b.data + b.len, b.cap - b.len);
         if (k < 0 && errno == EINTR) {
             continue;
         }
         if (k < 0) {
-            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
-                       strerror(errno));
-            (void)close(fd);
-            tc_buf_deinit(&b);
-            free(*real);
-            *real = NULL;
-            return NULL;
+            e = -errno;
+            goto fail;
         }
         if (k == 0) {
             break;
@@ -342,6 +355,16 @@ tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
     b.data[b.len] = '\0';
     *len = b.len;
     return (char *)b.data; /* the buffer's memory, handed over */
+fail:
+    tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
+               why != NULL ? why : tc_strerror(e));
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    tc_buf_deinit(&b);
+    free(*real);
+    *real = NULL;
+    return NULL;
 }
 
 static void

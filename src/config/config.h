@@ -101,6 +101,8 @@ tc_config_t *tc_config_load(const char *path, const tc_config_override_t *overri
  * tc_config_load() of 'len' bytes of config text 'source' as the file
  * 'path' (a real path): the file is not read. A reload reads the file once
  * (tc_config_read()) and checks and then applies that same text.
+ * Ownership: 'path' and 'source' are borrowed; the caller frees the config
+ * with tc_config_free().
  */
 tc_config_t *tc_config_load_text(const char *path, const char *source, size_t len,
                                  const tc_config_override_t *overrides, size_t n, tc_err_t *err);
@@ -108,12 +110,13 @@ tc_config_t *tc_config_load_text(const char *path, const char *source, size_t le
 /*
  * Read the config file 'path' whole: its text, NUL-terminated, with its
  * length in '*len' and its real path in '*real'; or NULL with "path: cannot
- * read the config file (...)" in 'err'. Ownership: the caller frees the
- * text and '*real'.
+ * read the config file (...)" in 'err'. Only a regular file of at most
+ * 16 MiB is read, and never with a blocking open (a FIFO is refused).
+ * Ownership: the caller frees the text and '*real'.
  */
 char *tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err);
 
-/* Free a config from tc_config_load(). NULL is a no-op. */
+/* Free a config from tc_config_load() or tc_config_load_text(). NULL is a no-op. */
 void tc_config_free(tc_config_t *cfg);
 
 #endif /* TC_CONFIG_CONFIG_H */

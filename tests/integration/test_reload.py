@@ -165,6 +165,25 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(self.echo(srv), "v1:x")
         self.assertNotIn("Reload failed", srv.log())
 
+    def test_unreadable_config_keeps_the_running_generation(self):
+        """A config that is gone, or is a FIFO (which the arbiter must not
+        block on), fails the reload at once with its reason."""
+        srv = self.server()
+        real = os.path.realpath(srv.config)
+        os.unlink(srv.config)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
+                        srv.log())
+        self.assertIn("Reload failed: %s: cannot read the config file (no such file or "
+                      "directory)" % srv.config, srv.log())
+        os.mkfifo(real)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
+                                         count=2), srv.log())
+        self.assertIn("Reload failed: %s: cannot read the config file (not a regular file)"
+                      % srv.config, srv.log())
+        self.assertEqual(self.echo(srv), "v1:x")
+
     def test_binds_change_and_ttin_survives_a_reload(self):
         srv = self.server("threads = 2\n")  # workers: the default, 1
         sock_path = os.path.join(srv.dir, "s.sock")
