@@ -375,7 +375,9 @@ local function unreadable(path, why)
   return string.format("%s: cannot read the config file (%s)", path, why)
 end
 
---- Read the whole config file, or nil and an error line.
+--- Read the whole config file, or nil and an error line. The server reads
+--- it in C (tc_config_read(): a regular file of at most 16 MiB) and passes
+--- the text; this path serves Lua callers that give a path only.
 local function read_source(path)
   local f, err = io.open(path, "rb")
   if not f then

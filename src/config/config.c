@@ -230,6 +230,7 @@ push_overrides(lua_State *L, const tc_config_override_t *ov, size_t n)
     }
 }
 
+/* Evaluate 'len' bytes of 'source' as the config file 'path' (a real path). */
 static tc_config_t *
 load(const char *path, const char *source, size_t len, const tc_config_override_t *overrides,
      size_t n, tc_err_t *err)
@@ -248,11 +249,7 @@ load(const char *path, const char *source, size_t len, const tc_config_override_
     lua_getfield(L, mod, "load");
     lua_pushstring(L, path);
     push_overrides(L, overrides, n);
-    if (source != NULL) {
-        lua_pushlstring(L, source, len);
-    } else {
-        lua_pushnil(L);
-    }
+    lua_pushlstring(L, source, len);
     if (tc_lua_pcall(L, 3, 2, err) != TC_OK) {
         goto out;
     }
@@ -294,7 +291,17 @@ out:
 tc_config_t *
 tc_config_load(const char *path, const tc_config_override_t *overrides, size_t n, tc_err_t *err)
 {
-    return load(path, NULL, 0, overrides, n, err);
+    /* read as a reload reads it: the same rules at start, in --check-config and at SIGHUP */
+    size_t len;
+    char *real;
+    char *text = tc_config_read(path, &len, &real, err);
+    if (text == NULL) {
+        return NULL;
+    }
+    tc_config_t *cfg = load(real, text, len, overrides, n, err);
+    free(text);
+    free(real);
+    return cfg;
 }
 
 tc_config_t *

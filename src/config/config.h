@@ -89,7 +89,8 @@ typedef struct tc_config_override {
 } tc_config_override_t;
 
 /*
- * Evaluate 'path' with 'n' overrides in a fresh Lua state, validate it, load
+ * Read 'path' (tc_config_read()) and evaluate it with 'n' overrides in a
+ * fresh Lua state, validate it, load
  * the service's IDL and check that the service exists. Returns the frozen
  * config, or NULL with every problem in 'err' (one per line, "file:line:
  * message"). Ownership: the caller frees it with tc_config_free().
