@@ -302,6 +302,7 @@ tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors, tc
 {
     tc_host_thread_t *t = tc_xcalloc(1, sizeof(*t));
     t->host = h;
+    t->call.plugin_minor = h->desc->abi_minor; /* the call struct is the thread's, reused */
     t->svc = svc;
     t->expose_errors = expose_errors;
     t->methods = tc_xcalloc(svc->nfunctions + 1, sizeof(*t->methods));
@@ -441,7 +442,6 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     size_t mark = out->out->len;
     c->thread = t;
     c->fn = fn;
-    c->plugin_minor = t->host->desc->abi_minor;
     c->failmsg[0] = '\0';
     tc_err_clear(&c->werr);
     if (!oneway) {

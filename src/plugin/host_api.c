@@ -344,22 +344,18 @@ api_seq_get(const tc_seq_t *s, size_t i, tc_value_t *elem, tc_value_t *value)
  * A NULL data pointer: fail the reply as the codec fails a misfit (every
  * later write fails, the client gets INTERNAL_ERROR, the log gets the text).
  */
-static int refuse(tc_call_t *call, const char *fmt, ...) TC_PRINTF(2, 3);
-
+/*
+ * A NULL data pointer: fail the reply as the codec fails a misfit (every
+ * later write fails, the client gets INTERNAL_ERROR, the log gets the text
+ * the caller put in call->werr with tc_err_set(), which keeps a first error).
+ */
 static int
-refuse(tc_call_t *call, const char *fmt, ...)
+refused(tc_call_t *call)
 {
     if (call == NULL) {
         return TC_PLUGIN_EINVAL;
     }
     call->w.failed = true;
-    if (call->werr.code == TC_OK) { /* tc_err_set()'s rule, with a va_list */
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(call->werr.msg, sizeof(call->werr.msg), fmt, ap);
-        va_end(ap);
-        call->werr.code = TC_EINVAL;
-    }
     return TC_PLUGIN_ESTATE;
 }
 
@@ -418,7 +414,11 @@ static int
 api_put_binary(tc_call_t *call, int16_t id, const void *ptr, size_t len)
 {
     if (TC_UNLIKELY(ptr == NULL && len > 0)) {
-        return refuse(call, "put_binary(%d): NULL bytes with length %zu", id, len);
+        if (call != NULL) {
+            tc_err_set(&call->werr, TC_EINVAL, "put_binary(%d): NULL bytes with length %zu", id,
+                       len);
+        }
+        return refused(call);
     }
     tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
     return put(call, id, &x);
@@ -436,7 +436,10 @@ api_put_string(tc_call_t *call, int16_t id, const char *s)
         if (call != NULL && call->plugin_minor < 3) {
             return api_put_binary(call, id, "", 0);
         }
-        return refuse(call, "put_string(%d): NULL string", id);
+        if (call != NULL) {
+            tc_err_set(&call->werr, TC_EINVAL, "put_string(%d): NULL string", id);
+        }
+        return refused(call);
     }
     return api_put_binary(call, id, s, strlen(s));
 }
@@ -445,7 +448,10 @@ static int
 api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
 {
     if (TC_UNLIKELY(uuid == NULL)) {
-        return refuse(call, "put_uuid(%d): NULL uuid", id);
+        if (call != NULL) {
+            tc_err_set(&call->werr, TC_EINVAL, "put_uuid(%d): NULL uuid", id);
+        }
+        return refused(call);
     }
     tc_value_t x = {.kind = TC_VAL_UUID, .u.uuid = uuid};
     return put(call, id, &x);
