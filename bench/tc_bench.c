@@ -453,7 +453,7 @@ print_json_string(const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         if (*p == '"' || *p == '\\') {
             printf("\\%c", *p);
-        } else if (*p < 0x20 || *p >= 0x7f) {
+        } else if (*p < 0x20) { /* other bytes pass as they are: UTF-8 stays UTF-8 */
             printf("\\u%04x", *p);
         } else {
             putchar(*p);
