@@ -144,7 +144,7 @@ class ReloadTest(unittest.TestCase):
         with open(srv.config) as f:
             start = f.read()
         broken = start.replace('handler = "handler.lua"', 'handler = "missing.lua"')
-        assert broken != start
+        self.assertNotEqual(broken, start)
         rewrite = (
             'local f = io.open("/proc/self/cmdline", "rb")\n'
             'local cmd = f and f:read("a") or ""\n'

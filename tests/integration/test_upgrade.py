@@ -25,6 +25,11 @@ HERE = "local here = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
 PR_SET_CHILD_SUBREAPER = 36
 
 
+
+def new_arbiter_pid(log_text):
+    """The pid of the arbiter a SIGUSR2 started, from the old one's log."""
+    return int(re.search(r"Started a new arbiter \(pid:(\d+)\)", log_text).group(1))
+
 def reap(pid, timeout=15.0):
     """Wait for `pid` (a child of ours, directly or as our subreaper); its exit status."""
     deadline = time.monotonic() + timeout
@@ -125,7 +130,7 @@ class UpgradeTest(unittest.TestCase):
 
         srv.kill(signal.SIGUSR2)
         self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", srv.log()).group(1))
+        new = new_arbiter_pid(srv.log())
         new_pid = None
         try:
             self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
@@ -183,8 +188,7 @@ class UpgradeTest(unittest.TestCase):
         new = None
 
         def text():
-            with open(log) as f:
-                return f.read()
+            return harness.read_text(log)
         try:
             self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
                                              "Ready: generation 1" in text()), "not ready")
@@ -194,7 +198,7 @@ class UpgradeTest(unittest.TestCase):
             proc.send_signal(signal.SIGUSR2)
             self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
                             text())
-            new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", text()).group(1))
+            new = new_arbiter_pid(text())
             self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
                             text())
             self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
@@ -238,8 +242,7 @@ class UpgradeTest(unittest.TestCase):
         pid = read_pid(pidfile)
         try:
             def text():
-                with open(log) as f:
-                    return f.read()
+                return harness.read_text(log)
             self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in text()), text())
             port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
             self.assertEqual(self.echo(port), "x")
@@ -320,8 +323,10 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(notify.recv(256), b"READY=1")
             proc.send_signal(signal.SIGUSR2)
             got = notify.recv(256)
-            with open(log) as f:
-                new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", f.read()).group(1))
+            self.assertTrue(harness.wait_for(
+                lambda: "Started a new arbiter (pid:" in harness.read_text(log)),
+                harness.read_text(log))
+            new = new_arbiter_pid(harness.read_text(log))
             self.assertEqual(got, b"MAINPID=%d\nREADY=1" % new)
             self.stop_arbiters(proc, new)
             new = None
@@ -348,8 +353,7 @@ class UpgradeTest(unittest.TestCase):
             os.dup2(fd, 3)
 
         def text():
-            with open(log) as f:
-                return f.read()
+            return harness.read_text(log)
         proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
                                  config], env=dict(os.environ, LISTEN_FDS="1"),
                                 pass_fds=sorted({fd, 3}), preexec_fn=at_three)
@@ -361,7 +365,7 @@ class UpgradeTest(unittest.TestCase):
             proc.send_signal(signal.SIGUSR2)
             self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
                             text())
-            new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", text()).group(1))
+            new = new_arbiter_pid(text())
             self.stop_arbiters(proc, new)
             new = None
             self.assertTrue(os.path.exists(path), "the socket file was removed")
@@ -396,8 +400,7 @@ class UpgradeTest(unittest.TestCase):
         pid = read_pid(pidfile)
         try:
             def text():
-                with open(log) as f:
-                    return f.read()
+                return harness.read_text(log)
             self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in text()), text())
             self.assertIn("Listening at: 127.0.0.1:%d" % port, text())
             self.assertEqual(self.echo(port), "x")
@@ -421,8 +424,7 @@ class UpgradeTest(unittest.TestCase):
         log = os.path.join(d, "thriftcorn.log")
 
         def text():
-            with open(log) as f:
-                return f.read()
+            return harness.read_text(log)
 
         def checkers():
             out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True,

@@ -121,9 +121,14 @@ service PingService {
 
   it("refuses names and binds holding a NUL instead of cutting them short", function()
     local core = require("thriftcorn.core")
-    assert.has_error(function() core.check_id("user", "root\0x") end)
-    assert.has_error(function() core.check_bind("127.0.0.1:1\0junk") end)
-    assert.has_error(function() core.realpath("/\0x") end)
+    local function refused(f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("contains a NUL byte", 1, true), tostring(err))
+    end
+    refused(core.check_id, "user", "root\0x")
+    refused(core.check_bind, "127.0.0.1:1\0junk")
+    refused(core.realpath, "/\0x")
     assert.is_true(core.check_id("user", "root"))
   end)
 

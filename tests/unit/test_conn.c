@@ -455,7 +455,7 @@ assert_logged(const char *want)
     char line[300];
     snprintf(line, sizeof(line), "test: %s\n", want);
     const char *at = strstr(text, line);
-    if (at == NULL || strchr(text, '\n') != at + strlen(line) - 1) {
+    if (at == NULL || strchr(text, '\n') != at + strlen(line) - 1 || at[strlen(line)] != '\0') {
         fail_msg("the log is \"%s\", not one line ending with \"%s\"", text, line);
     }
     assert_int_equal(truncate(log_path, 0), 0);
