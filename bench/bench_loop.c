@@ -45,7 +45,7 @@ typedef struct conn {
     int id;
     bool want_out; /* EPOLLOUT is registered */
     tc_buf_t in;
-    tc_proto_skip_state_t *skip; /* buffered: how far the partial reply in 'in' was walked */
+    tc_proto_skip_state_t *skip; /* tc_transport_scan()'s state for 'in', or NULL */
     tc_buf_t out;
     size_t out_off;
     tc_proto_t wp; /* writes requests into 'out' */
@@ -266,38 +266,6 @@ on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
     }
 }
 
-/*
- * The transport's scan() of the input from 'pos'. Buffered goes on where
- * the last TC_AGAIN stopped: a big reply arriving in many reads is walked
- * once, not once per read, which would make the loop, not the server, the
- * bottleneck. The state (about 3 KB) is made when a reply first comes in
- * pieces.
- */
-static int
-scan(tc_bench_loop_t *lp, conn_t *c, size_t pos, size_t *off, size_t *mlen)
-{
-    const tc_transport_t *t = lp->o->transport;
-    const uint8_t *data = c->in.data + pos;
-    size_t n = c->in.len - pos;
-    if (t->scan_resume == NULL) {
-        return t->scan(lp->call->proto, data, n, lp->o->max_reply, off, mlen);
-    }
-    tc_proto_skip_state_t fresh;
-    tc_proto_skip_state_t *st = c->skip;
-    if (st == NULL) {
-        tc_proto_skip_state_init(&fresh);
-        st = &fresh;
-    }
-    int rc = t->scan_resume(lp->call->proto, st, data, n, lp->o->max_reply, off, mlen);
-    if (rc != TC_AGAIN) {
-        tc_proto_skip_state_init(st);
-    } else if (st == &fresh) {
-        c->skip = tc_xmalloc(sizeof(*c->skip));
-        *c->skip = fresh;
-    }
-    return rc;
-}
-
 static void
 on_readable(tc_bench_loop_t *lp, conn_t *c)
 {
@@ -318,7 +286,13 @@ on_readable(tc_bench_loop_t *lp, conn_t *c)
     for (;;) {
         size_t off;
         size_t mlen;
-        int rc = scan(lp, c, pos, &off, &mlen);
+        /*
+         * buffered: a big reply arriving in many reads is walked once, not
+         * once per read, which would make the loop, not the server, the
+         * bottleneck
+         */
+        int rc = tc_transport_scan(lp->o->transport, lp->call->proto, &c->skip, c->in.data + pos,
+                                   c->in.len - pos, lp->o->max_reply, &off, &mlen);
         if (rc == TC_AGAIN) {
             break;
         }

@@ -408,36 +408,15 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
 }
 
 /*
- * The transport's scan() of the input from 'pos'. A transport that skips
- * messages (buffered) goes on where the last TC_AGAIN stopped, so a partial
- * message is not walked again from its start on every read. Its state
- * (about 3 KB) is made when a message first arrives in pieces and kept from
- * then on: a connection that only ever gets whole messages has none.
+ * Read nothing more and drop the input: what is left of it is never
+ * handled (a message cut short, or calls after a last reply).
  */
-static int
-scan(tc_conn_t *c, size_t pos, size_t *off, size_t *len)
+static void
+stop_reading(tc_conn_t *c)
 {
-    const tc_transport_t *t = c->transport;
-    const uint8_t *data = c->_in.data + pos;
-    size_t n = c->_in.len - pos;
-    if (t->scan_resume == NULL) {
-        return t->scan(c->protocol, data, n, c->_max, off, len);
-    }
-    tc_proto_skip_state_t fresh;
-    tc_proto_skip_state_t *st = c->_skip;
-    if (st == NULL) {
-        tc_proto_skip_state_init(&fresh);
-        st = &fresh;
-    }
-    int rc = t->scan_resume(c->protocol, st, data, n, c->_max, off, len);
-    if (rc != TC_AGAIN) {
-        tc_proto_skip_state_init(st);
-    } else if (st == &fresh) {
-        /* the same state goes on, so the message is still walked once */
-        c->_skip = tc_xmalloc(sizeof(*c->_skip));
-        *c->_skip = fresh;
-    }
-    return rc;
+    c->_in.len = 0;
+    c->msg_since = 0.0;
+    event_del(c->_rev);
 }
 
 /*
@@ -448,9 +427,7 @@ scan(tc_conn_t *c, size_t pos, size_t *off, size_t *len)
 static void
 close_when_written(tc_conn_t *c)
 {
-    c->_in.len = 0;
-    c->msg_since = 0.0;
-    event_del(c->_rev);
+    stop_reading(c);
     flush(c);
 }
 
@@ -484,7 +461,12 @@ process(tc_conn_t *c)
         }
         size_t off;
         size_t len;
-        int rc = scan(c, pos, &off, &len);
+        /*
+         * buffered: a partial message is not walked again from its start on
+         * every read; its state is made the first time one comes in pieces
+         */
+        int rc = tc_transport_scan(c->transport, c->protocol, &c->_skip, c->_in.data + pos,
+                                   c->_in.len - pos, c->_max, &off, &len);
         if (rc == TC_AGAIN) {
             break;
         }
@@ -541,14 +523,13 @@ end_of_input(tc_conn_t *c)
 {
     if (c->_in.len > 0) {
         tc_log(TC_LOG_INFO, "%s: closed: peer closed in the middle of a message", c->peer);
-        c->_in.len = 0;
-        c->msg_since = 0.0;
     }
+    /* (the end of input stays readable: do not wake for it again) */
+    stop_reading(c);
     if (c->_out.len == c->_out_off) {
         tc_conn_close(c, NULL);
         return;
     }
-    event_del(c->_rev); /* the end of input stays readable: do not wake for it again */
     c->_close_when_done = true;
 }
 

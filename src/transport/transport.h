@@ -48,4 +48,20 @@ extern const tc_transport_t tc_transport_header;
 /* Find a transport by name ("framed", "buffered", "header"); NULL if unknown. */
 const tc_transport_t *tc_transport_find(const char *name);
 
+/*
+ * t->scan() for a stream whose bytes come in pieces: one whole message at
+ * 'data', with the same results and the same 'max'. A transport with
+ * scan_resume (buffered) goes on where the last TC_AGAIN on '*skip' stopped,
+ * so a message is walked once however it is cut; for the others '*skip' is
+ * not touched. After TC_AGAIN, call again with 'data' at the same message
+ * and more bytes; after any other result '*skip' starts the next message.
+ * Ownership: '*skip' is the caller's, one per stream, NULL at first. It is
+ * allocated here the first time a message comes in pieces (so a stream of
+ * whole messages never has one), reused from then on, and freed by the
+ * caller with free() when the stream ends. Any thread, one per stream.
+ */
+int tc_transport_scan(const tc_transport_t *t, const tc_proto_ops_t *ops,
+                      tc_proto_skip_state_t **skip, const uint8_t *data, size_t len, size_t max,
+                      size_t *off, size_t *msg_len) TC_NODISCARD;
+
 #endif /* TC_TRANSPORT_TRANSPORT_H */
