@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,7 +41,8 @@ static const char usage_text[] =
     "                       the connections and of -n (default 1; at most one per\n"
     "                       connection and per call of -n)\n"
     "  -d, --duration S     seconds to measure (default 3 unless -n is given)\n"
-    "  -n, --requests N     calls to measure (with -d too: whichever ends first)\n"
+    "  -n, --requests N     calls to measure (with -d too: whichever ends first;\n"
+    "                       alone, no time limit but each call's --timeout)\n"
     "  --warmup S           seconds of calls before measuring (default 1)\n"
     "  --timeout S          seconds a call may wait for its reply, above 0 (default 5)\n"
     "  --max-reply BYTES    largest reply accepted (default 67108864, or more when\n"
@@ -568,8 +570,8 @@ start(run_t *r)
     /* the clock starts once every connection is open */
     r->clock.start = tc_bench_loop_now();
     r->clock.t0 = r->clock.start + (long long)(o->warmup * 1e9);
-    double limit = o->duration > 0.0 ? o->duration : 3600.0;
-    r->clock.t1 = r->clock.t0 + (long long)(limit * 1e9);
+    /* -n alone has no time limit: each call still ends within --timeout */
+    r->clock.t1 = o->duration > 0.0 ? r->clock.t0 + (long long)(o->duration * 1e9) : LLONG_MAX;
     for (int i = 0; i < r->nloops; i++) {
         r->args[i].run = r;
         r->args[i].loop = r->loops[i];
