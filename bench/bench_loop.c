@@ -333,10 +333,19 @@ connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size
             return -1;
         }
     } else {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            snprintf(why, n, "connect %s:%d: %s", o->host, o->port, tc_strerror(-errno));
-            close(fd);
+        /* each address in turn, as a client does: "localhost" is ::1 first, then 127.0.0.1 */
+        fd = -1;
+        for (; ai != NULL && fd < 0; ai = ai->ai_next) {
+            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd < 0) {
+                snprintf(why, n, "socket: %s", tc_strerror(-errno));
+            } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+                snprintf(why, n, "connect %s:%d: %s", o->host, o->port, tc_strerror(-errno));
+                close(fd);
+                fd = -1;
+            }
+        }
+        if (fd < 0) {
             return -1;
         }
         int one = 1;
