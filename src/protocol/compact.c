@@ -119,33 +119,10 @@ varint_slow(tc_proto_t *p, uint64_t *out, size_t max)
 }
 
 /*
- * Unsigned LEB128 of at most 5 bytes. Bits above 32 in the fifth byte are
- * dropped, as Java and C++ do. One bounds check when 5 bytes are there.
+ * Unsigned LEB128 of at most 10 bytes, as Apache C++'s readVarint64():
+ * the tenth byte's bits above bit 63 are dropped, an eleventh is EPROTO.
+ * One bounds check when 10 bytes are there.
  */
-static inline int
-read_varint32(tc_proto_t *p, uint32_t *out)
-{
-    const uint8_t *s = p->rp;
-    if (TC_LIKELY(tc_proto_left(p) >= 5)) {
-        uint32_t v = 0;
-        for (unsigned i = 0; i < 5; i++) {
-            uint32_t b = s[i];
-            v |= (b & 0x7f) << (7 * i);
-            if (b < 0x80) {
-                p->rp = s + i + 1;
-                *out = v;
-                return TC_OK;
-            }
-        }
-        return TC_EPROTO;
-    }
-    uint64_t v = 0;
-    int rc = varint_slow(p, &v, 5);
-    *out = (uint32_t)v;
-    return rc;
-}
-
-/* Unsigned LEB128 of at most 10 bytes. */
 static inline int
 read_varint64(tc_proto_t *p, uint64_t *out)
 {
@@ -166,20 +143,42 @@ read_varint64(tc_proto_t *p, uint64_t *out)
     return varint_slow(p, out, 10);
 }
 
-/* A size (string length, element count): a varint32 that must fit an i32. */
+/*
+ * A 32-bit varint (i16, i32, field id, seqid): the same 10 bytes at most,
+ * truncated to the low 32 bits, as Apache C++'s readVarint32() reads it.
+ * Writers send 5 bytes at most; a padded one is taken as C++ takes it.
+ */
+static inline int
+read_varint32(tc_proto_t *p, uint32_t *out)
+{
+    uint64_t v = 0;
+    int rc = read_varint64(p, &v);
+    *out = (uint32_t)v;
+    return rc;
+}
+
+/*
+ * A size (string length, element count) must fit an i32. It is judged by
+ * its whole 64-bit value, not by the low 32 bits Apache C++ keeps: there,
+ * 2^32 + 5 would be a length of 5, where Python reads 4294967301, so two
+ * readers could split the bytes into different messages. Over INT32_MAX is
+ * EPROTO (every i32 C++ would call negative among them), then max_string.
+ */
 static inline int
 read_size(tc_proto_t *p, uint32_t *n)
 {
-    int rc = read_varint32(p, n);
+    uint64_t v = 0;
+    int rc = read_varint64(p, &v);
     if (TC_UNLIKELY(rc != TC_OK)) {
         return rc;
     }
-    if (TC_UNLIKELY(*n > INT32_MAX)) {
-        return TC_EPROTO; /* negative as the i32 Apache reads it */
+    if (TC_UNLIKELY(v > INT32_MAX)) {
+        return TC_EPROTO;
     }
-    if (TC_UNLIKELY(*n > p->max_string)) {
+    if (TC_UNLIKELY(v > p->max_string)) {
         return TC_ELIMIT;
     }
+    *n = (uint32_t)v;
     return TC_OK;
 }
 
@@ -707,8 +706,9 @@ const tc_proto_ops_t tc_proto_compact = {
         },
     .varint_max =
         {
-            [TC_TTYPE_I16] = 5,
-            [TC_TTYPE_I32] = 5,
+            /* the readers' limit: a 32-bit varint may be padded to 10 bytes */
+            [TC_TTYPE_I16] = 10,
+            [TC_TTYPE_I32] = 10,
             [TC_TTYPE_I64] = 10,
         },
 };

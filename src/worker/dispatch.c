@@ -78,6 +78,58 @@ fail:
     return NULL;
 }
 
+/* ---- what a client is told about a name it sent ---- */
+
+/*
+ * A text quoting bytes a client sent, built by length, not with "%.*s": a
+ * NUL in a name is kept, in the reply (a Thrift string, which Apache's
+ * servers also send back with the name as it came) and in the log line
+ * (escaped there). Long enough for every text below; longer is cut.
+ */
+typedef struct told {
+    size_t len;
+    char text[300];
+} told_t;
+
+static void
+told_add(told_t *t, const char *s, size_t n)
+{
+    size_t room = sizeof(t->text) - t->len;
+    n = n < room ? n : room;
+    memcpy(t->text + t->len, s, n);
+    t->len += n;
+}
+
+static void
+told_str(told_t *t, const char *s)
+{
+    told_add(t, s, strlen(s));
+}
+
+/* The first 'max' bytes of a name, whatever they are. */
+static void
+told_name(told_t *t, const char *name, size_t len, size_t max)
+{
+    told_add(t, name, len < max ? len : max);
+}
+
+/*
+ * Record 't' as the error for the worker to log: all of its bytes, with
+ * its length in 'info->err_len', since err->msg would end at a NUL.
+ */
+static void
+set_told(tc_err_t *err, tc_call_info_t *info, int code, const told_t *t)
+{
+    if (err == NULL || err->code != TC_OK) {
+        return;
+    }
+    size_t n = t->len < sizeof(err->msg) - 1 ? t->len : sizeof(err->msg) - 1;
+    memcpy(err->msg, t->text, n);
+    err->msg[n] = '\0';
+    err->code = code;
+    info->err_len = (uint32_t)n;
+}
+
 /* ---- several services: Apache Thrift's TMultiplexedProtocol names ---- */
 
 /* A dispatcher that routes to one dispatcher (and Lua state) per service. */
@@ -107,18 +159,19 @@ mux_new(const tc_config_t *cfg, tc_err_t *err)
  * The dispatcher of the service a call names: "Service:method" (the name
  * then becomes "method", which is what Apache's multiplexed processors
  * reply with), or the default service for a plain name. NULL: no such
- * service, with 'msg' saying why.
+ * service, with 'why' saying why.
  */
 static tc_dispatch_t *
-route(const tc_dispatch_t *d, tc_msg_hdr_t *m, char *msg, size_t len)
+route(const tc_dispatch_t *d, tc_msg_hdr_t *m, told_t *why)
 {
     const char *colon = memchr(m->name, ':', m->name_len);
     if (colon == NULL) {
         if (d->dflt < 0) {
-            snprintf(msg, len,
-                     "Invalid method name: '%.*s' (no default service: call Service:%.*s)",
-                     (int)(m->name_len > 100 ? 100 : m->name_len), m->name,
-                     (int)(m->name_len > 100 ? 100 : m->name_len), m->name);
+            told_str(why, "Invalid method name: '");
+            told_name(why, m->name, m->name_len, 100);
+            told_str(why, "' (no default service: call Service:");
+            told_name(why, m->name, m->name_len, 100);
+            told_str(why, ")");
             return NULL;
         }
         return d->subs[d->dflt];
@@ -132,7 +185,9 @@ route(const tc_dispatch_t *d, tc_msg_hdr_t *m, char *msg, size_t len)
             return d->subs[i];
         }
     }
-    snprintf(msg, len, "Unknown service: '%.*s'", (int)(n > 200 ? 200 : n), m->name);
+    told_str(why, "Unknown service: '");
+    told_name(why, m->name, n, 200);
+    told_str(why, "'");
     return NULL;
 }
 
@@ -275,6 +330,7 @@ int
 tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
                    tc_err_t *err)
 {
+    info->err_len = 0;
     tc_msg_hdr_t m;
     int rc = in->ops->read_message_begin(in, &m);
     if (rc != TC_OK) {
@@ -282,8 +338,9 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
                           rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
     }
     if (d->subs != NULL) {
-        char msg[300];
-        d = route(d, &m, msg, sizeof(msg));
+        told_t why;
+        why.len = 0;
+        d = route(d, &m, &why);
         if (d == NULL) {
             info->service = NULL;
             info->method = m.name;
@@ -294,10 +351,10 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
              * the client named no service this server has: answered, and
              * logged once (the worker escapes the name in the log line)
              */
-            tc_err_set(err, TC_ENOTFOUND, "%s", msg);
+            set_told(err, info, TC_ENOTFOUND, &why);
             if (m.type != TC_MSG_ONEWAY) {
                 tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD,
-                                       msg, strlen(msg));
+                                       why.text, why.len);
             }
             return TC_OK;
         }
@@ -315,23 +372,30 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         /* a REPLY or EXCEPTION sent to a server, or no type at all: answered, and logged once */
         static const char text[] = "Invalid message type";
         info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
-        tc_err_set(err, TC_EPROTO,
-                   "invalid message type %u for '%.*s' (a server takes CALL or ONEWAY)", m.type,
-                   (int)(m.name_len > 100 ? 100 : m.name_len), m.name);
+        char head[40];
+        snprintf(head, sizeof(head), "invalid message type %u for '", m.type);
+        told_t why;
+        why.len = 0;
+        told_str(&why, head);
+        told_name(&why, m.name, m.name_len, 100);
+        told_str(&why, "' (a server takes CALL or ONEWAY)");
+        set_told(err, info, TC_EPROTO, &why);
         tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_INVALID_MESSAGE_TYPE,
                                text, sizeof(text) - 1);
         return TC_OK;
     }
     int idx = tc_schema_service_index(d->svc, m.name, m.name_len);
     if (idx < 0) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "Invalid method name: '%.*s'",
-                 (int)(m.name_len > 256 ? 256 : m.name_len), m.name);
+        told_t why;
+        why.len = 0;
+        told_str(&why, "Invalid method name: '");
+        told_name(&why, m.name, m.name_len, 256);
+        told_str(&why, "'");
         info->status = TC_APPEX_UNKNOWN_METHOD;
         /* the client named a method its service lacks: answered, and logged once */
-        tc_err_set(err, TC_ENOTFOUND, "%s", msg);
-        tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD, msg,
-                               strlen(msg));
+        set_told(err, info, TC_ENOTFOUND, &why);
+        tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD, why.text,
+                               why.len);
         return TC_OK;
     }
     bool oneway = m.type == TC_MSG_ONEWAY || d->svc->functions[idx]->oneway;

@@ -30,6 +30,11 @@ typedef struct tc_call_info {
     bool replied; /* false for oneway calls */
     /* in: the request's THeader, whose reply headers the handler may set; NULL otherwise */
     tc_header_t *header;
+    /*
+     * The length of the text in 'err' when it quotes a name the client sent,
+     * which may hold NULs (the text goes on past them); 0: it ends at its NUL.
+     */
+    uint32_t err_len;
 } tc_call_info_t;
 
 /*
@@ -66,8 +71,8 @@ int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
  * bytes are not a valid message (the caller closes the connection). The
  * text of an error the client caused (a negative code, TC_ENOTFOUND, a
  * PROTOCOL_ERROR or INVALID_MESSAGE_TYPE status) is what the client was
- * told and may quote its bytes as sent: the caller escapes it for the log
- * (tc_log_escape()).
+ * told and may quote its bytes as sent, NULs included ('info->err_len'
+ * bytes then): the caller escapes it for the log (tc_log_escape()).
  */
 int tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
                        tc_err_t *err) TC_NODISCARD;

@@ -204,13 +204,14 @@ conn_closed(tc_conn_t *c, void *arg)
 /*
  * One warning for an error the client caused. Its text may quote the
  * client's bytes (a name, what the codec read): escaped, so that they can
- * neither end the line nor forge one.
+ * neither end the line nor forge one. 'len': its length when it quotes a
+ * name, NULs and all (tc_call_info_t 'err_len'), else 0.
  */
 static void
-log_client_error(const tc_conn_t *c, const char *what, const tc_err_t *err)
+log_client_error(const tc_conn_t *c, const char *what, const tc_err_t *err, size_t len)
 {
     char text[TC_LOG_ESCAPED_MAX(TC_ERR_MSG_MAX)];
-    size_t n = tc_log_escape(text, sizeof(text), err->msg, strlen(err->msg));
+    size_t n = tc_log_escape(text, sizeof(text), err->msg, len != 0 ? len : strlen(err->msg));
     tc_log(TC_LOG_WARNING, "%s: %s%.*s", c->peer, what, (int)n, text);
 }
 
@@ -249,7 +250,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
 
     if (rc != TC_OK) {
         out->len = before;
-        log_client_error(c, "invalid message: ", &err);
+        log_client_error(c, "invalid message: ", &err, info.err_len);
         return rc;
     }
     if (err.code != TC_OK) {
@@ -260,7 +261,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
          */
         if (info.status == TC_APPEX_PROTOCOL_ERROR ||
             info.status == TC_APPEX_INVALID_MESSAGE_TYPE || err.code == TC_ENOTFOUND) {
-            log_client_error(c, "", &err);
+            log_client_error(c, "", &err, info.err_len);
         } else {
             tc_log(TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
         }

@@ -224,7 +224,9 @@ def proto_seeds():
             write(target, "bad-protocol-id", b"\x81" + msgs["add"][1:])
             write(target, "bad-version", b"\x82\x22" + msgs["add"][2:])
             write(target, "bad-field-type", call(b"\x1e\x00"))
-            write(target, "bad-long-varint", call(b"\x15\xff\xff\xff\xff\xff\x01\x00"))
+            # varints of 10 bytes are taken for every width (as Apache C++), 11 are not
+            write(target, "ok-padded-varints", call(b"\x15\x82" + b"\x80" * 8 + b"\x00\x00"))
+            write(target, "bad-long-varint", call(b"\x15" + b"\xff" * 10 + b"\x01\x00"))
             write(target, "bad-negative-string", call(b"\x18\xff\xff\xff\xff\x0f\x00"))
             write(target, "bad-list-count", call(b"\x19\xf5\x80\x80\x04\x00"))
             write(target, "bad-map-types", call(b"\x1b\x01\xe5\x00\x00\x00"))

@@ -65,6 +65,8 @@ def escaped(text):
 # NEL and U+2028 (line breaks to some readers, Python's splitlines() among
 # them); and a character that stays as it is.
 FORGING = "no\r\n[forged] [1] [info] line\x1b[2J\x7f\\x0a\u0085[forged] \u2028[forged] \u00e9"
+# A name with NULs, which the reply must carry whole and the log show as \x00.
+NUL_NAME = "no\x00pe\x00x"
 
 
 def r_invalid(transport, protocol):
@@ -329,6 +331,10 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
                 add("varint of 11 bytes (seqid)",
                     b"\x82\x21" + long_varint + varint(4) + b"echo\x00",
                     ("close", R_HEADER), invalid)
+                # Apache C++ keeps the low 32 bits and reads a string of 3
+                add("string size 2^32 + 3",
+                    message(w, in_base(w, w.field(STRING, 8) + varint(2 ** 32 + 3) + b"abc")),
+                    protocol_error(paths["string"], pbytes), invalid)
             # message headers
             wrong = (Binary.header("echo", CALL, 7, version=0x8002) if pname == "binary"
                      else Compact.header("echo", CALL, 7, version=2))
@@ -346,15 +352,27 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
             add("message type 2, a name with control bytes",
                 message(w, in_base(w, b""), name=FORGING, mtype=REPLY), answered, answered,
                 name=FORGING, text="Invalid message type")
+            answered = ("appex", TApplicationException.INVALID_MESSAGE_TYPE,
+                        "invalid message type 2 for 'no\\x00pe\\x00x' (a server takes CALL or "
+                        "ONEWAY)")
+            add("message type 2, a name with NULs",
+                message(w, in_base(w, b""), name=NUL_NAME, mtype=REPLY), answered, answered,
+                name=NUL_NAME, text="Invalid message type")
             # a method the service lacks (names are exact; the text quotes
-            # at most 256 bytes of the name, the reply carries it whole); the
-            # log escapes the client's bytes (escaped()): a name cannot forge log lines
-            for name in ("nope", "Echo", "echo2", "", "n" * 300, FORGING):
+            # at most 256 bytes of the name, NULs and all, the reply carries
+            # it whole); the log escapes the client's bytes (escaped()): a
+            # name cannot forge log lines, nor cut them with a NUL
+            for name in ("nope", "Echo", "echo2", "", "n" * 300, FORGING, "\x00" * 300):
                 why = "Invalid method name: '%s'" % name[:256]
                 logged = escaped(why)
                 answered = ("appex", TApplicationException.UNKNOWN_METHOD, logged)
                 add("unknown method %r" % name[:10], message(w, in_base(w, b""), name=name),
                     answered, answered, name=name, text=why)
+            # spelled out: the reply carries the NULs, the log line shows them
+            answered = ("appex", TApplicationException.UNKNOWN_METHOD,
+                        "Invalid method name: 'no\\x00pe\\x00x'")
+            add("unknown method, a name with NULs", message(w, in_base(w, b""), name=NUL_NAME),
+                answered, answered, name=NUL_NAME, text="Invalid method name: 'no\x00pe\x00x'")
             # a truncated message, then close
             full = message(w, sized(w, "map", 1))
             add("truncated, then close", None, ("wait",), ("wait",),
@@ -1010,7 +1028,11 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
                         ("AllTypes:Echo", "Invalid method name: 'Echo'"),
                         ("AllTypes:", "Invalid method name: ''"),
                         ("AllTypes:" + FORGING, "Invalid method name: '%s'" % FORGING),
-                        (FORGING + ":echo", "Unknown service: '%s'" % FORGING)):
+                        (FORGING + ":echo", "Unknown service: '%s'" % FORGING),
+                        ("AllTypes:" + NUL_NAME, "Invalid method name: '%s'" % NUL_NAME),
+                        (NUL_NAME + ":echo", "Unknown service: '%s'" % NUL_NAME),
+                        (NUL_NAME, "Invalid method name: '%s' (no default service: call "
+                         "Service:%s)" % (NUL_NAME, NUL_NAME))):
                     # whole arguments: a buffered message's end is found by skipping it
                     msg = encode(pname, "buffered", name, CALL, 7,
                                  self.S.echo_args(e=good_args(T)))
@@ -1023,7 +1045,7 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
                                     ("appex", TApplicationException.UNKNOWN_METHOD, logged),
                                     name=name.split(":", 1)[1] if name.startswith("AllTypes:")
                                     else name, text=why))
-        self.assertEqual(len(out), 78)
+        self.assertEqual(len(out), 96)
         self.run_cases(out)
 
     def test_oneway_to_unknown_service(self):

@@ -122,8 +122,9 @@ test_bad_headers(void **state)
     assert_int_equal(read_hex(&tc_proto_compact, "8222000470696e67", read_msg, NULL), TC_EPROTO);
     assert_int_equal(read_hex(&tc_proto_compact, "8220000470696e67", read_msg, NULL), TC_EPROTO);
     assert_int_equal(read_hex(&tc_proto_compact, "82", read_msg, NULL), TC_AGAIN);
-    /* seqid varint of 6 bytes */
-    assert_int_equal(read_hex(&tc_proto_compact, "8221ffffffffff00", read_msg, NULL), TC_EPROTO);
+    /* seqid varint of 11 bytes (6 to 10 are taken: test_padded_varints) */
+    assert_int_equal(read_hex(&tc_proto_compact, "8221ffffffffffffffffffff0100", read_msg, NULL),
+                     TC_EPROTO);
     /* name length: negative as an i32, and more than is there */
     assert_int_equal(read_hex(&tc_proto_compact, "822100ffffffff0f", read_msg, NULL), TC_EPROTO);
     assert_int_equal(read_hex(&tc_proto_compact, "82210005706e67", read_msg, NULL), TC_AGAIN);
@@ -171,11 +172,10 @@ test_varint_limits(void **state)
 {
     (void)state;
     size_t left;
-    /* 5 bytes is the longest varint32, 10 the longest varint64 */
+    /* 10 bytes is the longest varint, for 32-bit values too (as Apache C++) */
     assert_int_equal(read_hex(&tc_proto_compact, "ffffffff0f", read_i32, &left), TC_OK);
     assert_int_equal(left, 0);
-    assert_int_equal(read_hex(&tc_proto_compact, "ffffffff8f00", read_i32, NULL), TC_EPROTO);
-    assert_int_equal(read_hex(&tc_proto_compact, "ffffffffff", read_i32, NULL), TC_EPROTO);
+    assert_int_equal(read_hex(&tc_proto_compact, "ffffffffff", read_i32, NULL), TC_AGAIN);
     assert_int_equal(read_hex(&tc_proto_compact, "ffffffff", read_i32, NULL), TC_AGAIN);
     assert_int_equal(read_hex(&tc_proto_compact, "", read_i32, NULL), TC_AGAIN);
     assert_int_equal(read_hex(&tc_proto_compact, "ffffffffffffffffff01", read_i64_max, &left),
@@ -190,7 +190,9 @@ test_varint_limits(void **state)
     /* the same near the end of the input and away from it (fast and slow paths) */
     assert_int_equal(read_hex(&tc_proto_compact, "ffffffffffffffffffff0000000000", read_i64, NULL),
                      TC_EPROTO);
-    assert_int_equal(read_hex(&tc_proto_compact, "ffffffffff0000000000", read_i32, NULL),
+    assert_int_equal(read_hex(&tc_proto_compact, "ffffffffffffffffffff0000000000", read_i32, NULL),
+                     TC_EPROTO);
+    assert_int_equal(read_hex(&tc_proto_compact, "ffffffffffffffffffff", read_i32, NULL),
                      TC_EPROTO);
     assert_int_equal(read_hex(&tc_proto_compact, "80800400", read_i16_trunc, NULL), TC_OK);
 }
@@ -230,7 +232,8 @@ test_field_headers(void **state)
     /* long form: id varint cut short, and too long */
     assert_int_equal(read_hex(&tc_proto_compact, "05", read_field, NULL), TC_AGAIN);
     assert_int_equal(read_hex(&tc_proto_compact, "0580", read_field, NULL), TC_AGAIN);
-    assert_int_equal(read_hex(&tc_proto_compact, "05ffffffffff01", read_field, NULL), TC_EPROTO);
+    assert_int_equal(read_hex(&tc_proto_compact, "05ffffffffffffffffffff01", read_field, NULL),
+                     TC_EPROTO);
 }
 
 static int
@@ -374,6 +377,258 @@ test_container_limits(void **state)
     assert_int_equal(read_hex(&tc_proto_compact, "8080808008", read_string, NULL), TC_EPROTO);
 }
 
+/* ---- padded varints: what Apache C++ takes ---- */
+
+/* The value the last of the readers below read. */
+static int64_t got;
+
+static int
+got_i16(tc_proto_t *p)
+{
+    int16_t v = 0;
+    int rc = p->ops->read_i16(p, &v);
+    got = v;
+    return rc;
+}
+
+static int
+got_i32(tc_proto_t *p)
+{
+    int32_t v = 0;
+    int rc = p->ops->read_i32(p, &v);
+    got = v;
+    return rc;
+}
+
+static int
+got_i64(tc_proto_t *p)
+{
+    int64_t v = 0;
+    int rc = p->ops->read_i64(p, &v);
+    got = v;
+    return rc;
+}
+
+/* A long-form field header of an i32 field: its id. */
+static int
+got_fid(tc_proto_t *p)
+{
+    uint8_t t = 0;
+    int16_t id = 0;
+    int rc = p->ops->read_field_begin(p, &t, &id);
+    if (rc == TC_OK) {
+        assert_int_equal(t, TC_TTYPE_I32);
+    }
+    got = id;
+    return rc;
+}
+
+/* A CALL named "ping": its seqid. */
+static int
+got_seqid(tc_proto_t *p)
+{
+    tc_msg_hdr_t m;
+    int rc = p->ops->read_message_begin(p, &m);
+    got = 0;
+    if (rc == TC_OK) {
+        assert_int_equal(m.type, TC_MSG_CALL);
+        assert_int_equal(m.name_len, 4);
+        assert_memory_equal(m.name, "ping", 4);
+        got = m.seqid;
+    }
+    return rc;
+}
+
+/* A string (max_string 4): its length, after checking its bytes are "abcd"'s first. */
+static int
+got_string(tc_proto_t *p)
+{
+    const uint8_t *s = NULL;
+    uint32_t len = 0;
+    p->max_string = 4;
+    int rc = p->ops->read_binary(p, &s, &len);
+    got = len;
+    if (rc == TC_OK) {
+        assert_memory_equal(s, "abcd", len);
+    }
+    return rc;
+}
+
+static int
+got_list(tc_proto_t *p)
+{
+    uint8_t et = 0;
+    uint32_t n = 0;
+    int rc = p->ops->read_list_begin(p, &et, &n);
+    got = n;
+    return rc;
+}
+
+static int
+got_map(tc_proto_t *p)
+{
+    uint8_t kt = 0;
+    uint8_t vt = 0;
+    uint32_t n = 0;
+    int rc = p->ops->read_map_begin(p, &kt, &vt, &n);
+    got = n;
+    return rc;
+}
+
+typedef struct varint_case {
+    const char *hex; /* spaces between the parts */
+    hex_read_fn fn;
+    int rc;
+    int64_t want; /* when TC_OK */
+    size_t left;  /* when TC_OK */
+} varint_case_t;
+
+/*
+ * Apache C++ reads every varint with readVarint64() (10 bytes at most, the
+ * tenth byte's bits above bit 63 dropped) and a 32-bit one as its low 32
+ * bits. thriftcorn takes the same, on the fast path (10 bytes or more left)
+ * and the slow one, except a size whose 64-bit value is over INT32_MAX.
+ */
+static const varint_case_t varint_cases[] = {
+    /* zigzag 2 (1) in 6, 9 and 10 bytes; with bytes after it (fast path) and without */
+    {"828080808000", got_i32, TC_OK, 1, 0},
+    {"828080808000 0000000000", got_i32, TC_OK, 1, 5},
+    {"82808080808080808000", got_i32, TC_OK, 1, 0},
+    {"82808080808080808000 00", got_i32, TC_OK, 1, 1},
+    {"feff83808080808000", got_i16, TC_OK, INT16_MAX, 0},
+    {"828080808000", got_i64, TC_OK, 1, 0},
+    /* bits above 32 are dropped: 2^40 + 2, 2^64 - 1, 0xffffffff in 6 bytes */
+    {"828080808020", got_i32, TC_OK, 1, 0},
+    {"ffffffffffffffffff01", got_i32, TC_OK, INT32_MIN, 0},
+    {"ffffffff8f00", got_i32, TC_OK, INT32_MIN, 0},
+    /* 65536 + 2^39: zigzag 32768 + 2^38, of which 16 bits are kept (as for "80800400") */
+    {"808084808010", got_i16, TC_OK, INT16_MIN, 0},
+    /* the tenth byte: bits above bit 63 dropped, 2^64 - 1 and 2^64 - 2 */
+    {"ffffffffffffffffff7f", got_i64, TC_OK, INT64_MIN, 0},
+    {"feffffffffffffffff7f", got_i64, TC_OK, INT64_MAX, 0},
+    /* 11 bytes: refused for every width; 9 continuation bytes and the end: AGAIN */
+    {"8080808080808080808001", got_i16, TC_EPROTO, 0, 0},
+    {"8080808080808080808001", got_i32, TC_EPROTO, 0, 0},
+    {"8080808080808080808001", got_i64, TC_EPROTO, 0, 0},
+    {"80808080808080808080", got_i32, TC_EPROTO, 0, 0},
+    {"808080808080808080", got_i32, TC_AGAIN, 0, 0},
+    {"808080808080808080", got_i16, TC_AGAIN, 0, 0},
+    /* field ids (i16) and seqids (i32) */
+    {"05 828080808000", got_fid, TC_OK, 1, 0},
+    {"05 fcff83808080808000", got_fid, TC_OK, 32766, 0},
+    {"05 8080808080808080808001", got_fid, TC_EPROTO, 0, 0},
+    {"8221 ffffffffffffffffff01 0470696e67", got_seqid, TC_OK, -1, 0},
+    {"8221 8e8080808000 0470696e67", got_seqid, TC_OK, 14, 0},
+    {"8221 8080808080808080808001 0470696e67", got_seqid, TC_EPROTO, 0, 0},
+    /* sizes: padded, they are their value */
+    {"8221 07 848080808000 70696e67", got_seqid, TC_OK, 7, 0},
+    {"848080808000 61626364", got_string, TC_OK, 4, 0},
+    {"83808080808080808000 616263", got_string, TC_OK, 3, 0},
+    {"858080808000 6162636465", got_string, TC_ELIMIT, 0, 0},
+    {"f5 838080808000 000000", got_list, TC_OK, 3, 3},
+    {"838080808000 55 000000000000", got_map, TC_OK, 3, 6},
+    /*
+     * and a size of 2^32 + n is not n, as it would be in Apache C++ (where
+     * Python reads 4294967296 + n): refused like a negative one, in 5 bytes
+     * too; so is one with bit 63 set, negative as an i64
+     */
+    {"8221 07 8480808010 70696e67", got_seqid, TC_EPROTO, 0, 0},
+    {"8480808010 61626364", got_string, TC_EPROTO, 0, 0},
+    {"848080808010 61626364", got_string, TC_EPROTO, 0, 0},
+    {"84808080808080808001 61626364", got_string, TC_EPROTO, 0, 0},
+    {"8080808080808080808001 61626364", got_string, TC_EPROTO, 0, 0},
+    {"f5 8380808010 000000", got_list, TC_EPROTO, 0, 0},
+    {"8380808010 55 000000000000", got_map, TC_EPROTO, 0, 0},
+    {"ffffffffffffffffff01 55 000000000000", got_map, TC_EPROTO, 0, 0},
+};
+
+static void
+test_padded_varints(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < TC_ARRAY_LEN(varint_cases); i++) {
+        const varint_case_t *c = &varint_cases[i];
+        char hex[80];
+        size_t n = 0;
+        for (const char *h = c->hex; *h != '\0'; h++) {
+            if (*h != ' ') {
+                assert_true(n < sizeof(hex) - 1);
+                hex[n++] = *h;
+            }
+        }
+        hex[n] = '\0';
+        size_t left = 0;
+        got = 0;
+        int rc = read_hex(&tc_proto_compact, hex, c->fn, &left);
+        if (rc != c->rc || (rc == TC_OK && (got != c->want || left != c->left))) {
+            fail_msg("case %zu (%s): rc %d, value %lld, %zu left; want rc %d, value %lld, %zu left",
+                     i, c->hex, rc, (long long)got, left, c->rc, (long long)c->want, c->left);
+        }
+    }
+}
+
+/*
+ * The skips (a list of i32 stepped over as a run of varints, the resumable
+ * skip of the buffered transport) take what the readers take: a message
+ * with padded varints everywhere, whole and in every shorter prefix.
+ */
+static void
+test_skip_padded(void **state)
+{
+    (void)state;
+    static const char hex[] = "8221"
+                              "8780808000"           /* seqid 7 */
+                              "84808080808080808000" /* name length 4 */
+                              "70696e67"
+                              "15"
+                              "828080808000" /* field 1, i32 */
+                              "16"
+                              "82808080808080808000" /* field 2, i64 */
+                              "19"
+                              "f5"
+                              "828080808000" /* field 3, list of 2 i32 */
+                              "8280808080808000"
+                              "81808080808080808000"
+                              "05"
+                              "888080808000" /* field 4 (long form), i32 */
+                              "00"
+                              "00";
+    size_t len;
+    uint8_t *in = hex_decode(hex, &len);
+    tc_proto_t p;
+    for (size_t cut = 0; cut <= len; cut++) {
+        uint8_t *part = malloc(cut > 0 ? cut : 1);
+        assert_non_null(part);
+        memcpy(part, in, cut);
+        int want = cut == len ? TC_OK : TC_AGAIN;
+        tc_proto_init(&p, &tc_proto_compact, part, cut, NULL);
+        assert_int_equal(tc_proto_skip_message(&p), want);
+        assert_true(want != TC_OK || tc_proto_left(&p) == 0);
+        tc_proto_skip_state_t st;
+        tc_proto_skip_state_init(&st);
+        tc_proto_init(&p, &tc_proto_compact, part, cut, NULL);
+        assert_int_equal(tc_proto_skip_message_resume(&p, &st), want);
+        assert_true(want != TC_OK || tc_proto_left(&p) == 0);
+        free(part);
+    }
+    /* one more continuation byte in a list element: 11 bytes, refused by both */
+    static const char bad[] = "8221000470696e67"
+                              "19"
+                              "25"
+                              "00"
+                              "8080808080808080808001"
+                              "00";
+    free(in);
+    in = hex_decode(bad, &len);
+    tc_proto_init(&p, &tc_proto_compact, in, len, NULL);
+    assert_int_equal(tc_proto_skip_message(&p), TC_EPROTO);
+    tc_proto_skip_state_t st;
+    tc_proto_skip_state_init(&st);
+    tc_proto_init(&p, &tc_proto_compact, in, len, NULL);
+    assert_int_equal(tc_proto_skip_message_resume(&p, &st), TC_EPROTO);
+    free(in);
+}
+
 static int
 push_structs(tc_proto_t *p)
 {
@@ -433,6 +688,8 @@ main(void)
         cmocka_unit_test(test_field_headers),
         cmocka_unit_test(test_bools_read),
         cmocka_unit_test(test_container_limits),
+        cmocka_unit_test(test_padded_varints),
+        cmocka_unit_test(test_skip_padded),
         cmocka_unit_test(test_fid_stack_bounded),
         cmocka_unit_test(test_write_resets_state),
     };

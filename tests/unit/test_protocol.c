@@ -317,15 +317,15 @@ test_skip_limits(void **state)
     assert_int_equal(skip_hex(&tc_proto_compact,
                               "35"
                               "02"
-                              "ffffffffff"
+                              "ffffffffffffffffffff"
                               "00",
                               TC_TTYPE_LIST),
                      TC_EPROTO);
     assert_int_equal(skip_hex(&tc_proto_compact,
                               "35"
                               "02"
-                              "ffffffffff"
-                              "00000000000000000000",
+                              "ffffffffffffffffffff"
+                              "0000000000000000000000000000000000000000",
                               TC_TTYPE_LIST),
                      TC_EPROTO);
     assert_int_equal(skip_hex(&tc_proto_compact,
