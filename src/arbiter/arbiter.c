@@ -1296,6 +1296,38 @@ supervise(arbiter_t *a)
 
 /* ---- start and end ---- */
 
+/* The arbiter while tc_arbiter_run() runs, for exit_cleanup(); NULL otherwise. */
+static arbiter_t *running;
+
+/*
+ * At exit() of the arbiter from inside tc_arbiter_run(): a hook that called
+ * os.exit(). Remove what a normal end removes, the pidfile and the unix
+ * socket files, so that nothing stale names this process; its workers get
+ * SIGTERM from the kernel (PR_SET_PDEATHSIG) and drain. A forked worker or
+ * reload checker that calls exit() inherits the handler, and is no arbiter.
+ */
+static void
+exit_cleanup(void)
+{
+    arbiter_t *a = running;
+    if (a == NULL || getpid() != a->pid) {
+        return;
+    }
+    running = NULL;
+    tc_log(TC_LOG_WARNING, "Exiting from inside a hook (os.exit): removing the pidfile and "
+                           "socket files");
+    tc_pidfile_remove(a->pidfile);
+    if (!may_unlink(a)) {
+        return;
+    }
+    for (size_t i = 0; i < a->nsocks; i++) {
+        const sock_t *s = a->socks[i];
+        if (!s->systemd && s->l.unix_path != NULL) {
+            (void)unlink(s->l.unix_path); /* already gone is fine */
+        }
+    }
+}
+
 /* Everything before the first fork of a worker. Returns 0 or an exit status. */
 static int
 start(arbiter_t *a, tc_config_t *cfg)
@@ -1317,6 +1349,11 @@ start(arbiter_t *a, tc_config_t *cfg)
         }
     }
     a->pid = getpid();
+    running = a;
+    static bool registered;
+    if (!registered && atexit(exit_cleanup) == 0) {
+        registered = true;
+    }
     find_start_paths(a);
     tc_proctitle_set("thriftcorn: master [%s]", cfg->proc_name);
     int rc = tc_signals_init();
@@ -1389,6 +1426,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
         server_hook(&a, a.cur, "on_exit", NULL, 0);
         status = a.status;
     }
+    running = NULL; /* from here on, the normal end cleans up */
     tc_pidfile_remove(a.pidfile);
     free(a.pidfile);
     gen_free(&a, a.pend);
