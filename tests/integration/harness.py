@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared helpers for the integration tests: start the real thriftcorn binary
 on 127.0.0.1:0 with a config written to a temporary folder, find its port in
-the log, generate Apache Thrift Python code with thrift-compiler, and make
-clients. Every wait is bounded."""
+the log, generate Apache Thrift Python code with thrift-compiler, make
+clients, and watch the server's processes and connections from /proc, so
+that a test waits for the state it needs instead of sleeping. Every wait is
+bounded."""
 
 import importlib
 import os
@@ -15,8 +17,8 @@ import sys
 import tempfile
 import time
 
-from thrift.protocol import TBinaryProtocol, TCompactProtocol
-from thrift.transport import TSocket, TTransport
+from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TMultiplexedProtocol
+from thrift.transport import THeaderTransport, TSocket, TTransport
 
 SOURCE_DIR = os.environ.get(
     "TC_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -105,15 +107,15 @@ class Server:
 
     def worker_pids(self):
         """Child processes of the arbiter."""
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
-                             capture_output=True, text=True).stdout
-        return [int(x) for x in out.split()]
+        return children(self.proc.pid)
 
     def kill(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=35.0):
         if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None:
+                self._log.close()
             self.check_sanitizers()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
@@ -144,16 +146,30 @@ class Server:
         return False
 
 
-def client(module, port, transport="buffered", protocol="binary", timeout=10.0):
+def client(module, port, transport="buffered", protocol="binary", timeout=10.0, service=None):
     """An Apache Thrift Python client of `module` (a generated service module)
-    and its open transport."""
+    and its open transport. `transport` is buffered, framed or header (then
+    the returned transport is the THeaderTransport: set_header(),
+    get_headers(), add_transform()); `service` multiplexes the calls as that
+    service (TMultiplexedProtocol). The transport's `tsocket` is its TSocket
+    (see local_port())."""
     sock = TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(timeout * 1000)
-    trans = (TTransport.TFramedTransport(sock) if transport == "framed"
-             else TTransport.TBufferedTransport(sock))
-    proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
-             else TBinaryProtocol.TBinaryProtocol(trans))
+    if transport == "header":
+        pid = (THeaderTransport.THeaderSubprotocolID.COMPACT if protocol == "compact"
+               else THeaderTransport.THeaderSubprotocolID.BINARY)
+        proto = THeaderProtocol.THeaderProtocol(
+            sock, [THeaderTransport.THeaderClientType.HEADERS], default_protocol=pid)
+        trans = proto.trans
+    else:
+        trans = (TTransport.TFramedTransport(sock) if transport == "framed"
+                 else TTransport.TBufferedTransport(sock))
+        proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
+                 else TBinaryProtocol.TBinaryProtocol(trans))
     trans.open()
+    trans.tsocket = sock
+    if service is not None:
+        proto = TMultiplexedProtocol.TMultiplexedProtocol(proto, service)
     return module.Client(proto), trans
 
 
@@ -178,6 +194,29 @@ def raw_call(port, payload, read=True, timeout=5.0):
         return b"".join(chunks)
     finally:
         s.close()
+
+
+def read_frame(sock):
+    """One framed message from `sock` (a socket with a timeout, which bounds
+    each read): its 4-byte big-endian length and that many bytes, returned
+    together; no byte past it is read. EOFError if the peer closes first."""
+    def exactly(n, got):
+        while len(got) < n:
+            more = sock.recv(min(n - len(got), 65536))
+            if not more:
+                raise EOFError("closed after %r" % got)
+            got += more
+        return got
+    head = exactly(4, b"")
+    return exactly(4 + int.from_bytes(head, "big"), head)
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago: nothing listens
+    there (another process may still take it before the caller does)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ---- process management helpers (test_process.py, test_reload.py, ...) ----
@@ -223,3 +262,100 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def children(pid):
+    """The pids of the child processes of `pid`."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                         capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def holds_file(pid, path):
+    """True if `pid` has the file `path` open (as the name it has now)."""
+    path = os.path.realpath(path)
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == path:
+                return True
+        except OSError:
+            pass  # closed meanwhile
+    return False
+
+
+# ---- a connection seen from outside: /proc/net/tcp ----
+#
+# What a test must wait for before it signals the server is often a state of
+# one connection: a worker accepted it, or read the call sent on it. The
+# kernel shows both for loopback IPv4 connections, without touching the
+# server: a server end still in the listen backlog belongs to no file
+# (inode 0), and its receive queue holds the bytes no worker read yet.
+
+_TCP_CLOSE_WAIT = 0x08
+_TCP_OVER = (0x06, 0x07)  # TIME_WAIT, CLOSE: left by an earlier connection
+
+
+def local_port(conn):
+    """The client's port of `conn`: a socket, or a transport client() opened."""
+    tsocket = getattr(conn, "tsocket", None)
+    return (tsocket.handle if tsocket is not None else conn).getsockname()[1]
+
+
+def tcp_ends(srv, conn):
+    """Both ends of the connection from `conn` (see local_port()) to `srv` on
+    127.0.0.1: {"client": end, "server": end}, each None when the kernel has
+    no such socket, else a dict with 'state' (the kernel's TCP state number),
+    'unacked' (bytes sent and not yet acknowledged), 'unread' (bytes
+    received and not yet read by the process) and 'inode' (0 for a server
+    end no worker accepted yet)."""
+    me = "0100007F:%04X" % local_port(conn)
+    server = "0100007F:%04X" % srv.port
+    ends = {"client": None, "server": None}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            state = int(p[3], 16)
+            if state in _TCP_OVER:
+                continue
+            tx, rx = (int(x, 16) for x in p[4].split(":"))
+            end = {"state": state, "unacked": tx, "unread": rx, "inode": int(p[9])}
+            if (p[1], p[2]) == (me, server):
+                ends["client"] = end
+            elif (p[1], p[2]) == (server, me):
+                ends["server"] = end
+    return ends
+
+
+def wait_accepted(srv, conn, timeout=10.0):
+    """Wait until a worker of `srv` has accepted the connection of `conn`."""
+    def accepted():
+        end = tcp_ends(srv, conn)["server"]
+        return end is not None and end["inode"] != 0
+    return wait_for(accepted, timeout)
+
+
+def wait_read(srv, conn, left=0, timeout=10.0):
+    """Wait until a worker of `srv` has accepted the connection of `conn` and
+    read all but at most `left` bytes of what the client wrote on it so far.
+    With left=0 and a call sent whole, the worker has the call: it runs it
+    before its loop does anything else."""
+    def read():
+        ends = tcp_ends(srv, conn)
+        c, s = ends["client"], ends["server"]
+        return (c is not None and s is not None and s["inode"] != 0
+                and c["unacked"] + s["unread"] <= left)
+    return wait_for(read, timeout)
+
+
+def wait_closed(srv, conn, timeout=10.0):
+    """Wait until `srv` has closed its end of the connection of `conn` with a
+    FIN, which the client has not answered with its own close yet."""
+    def closed():
+        end = tcp_ends(srv, conn)["client"]
+        return end is not None and end["state"] == _TCP_CLOSE_WAIT
+    return wait_for(closed, timeout)

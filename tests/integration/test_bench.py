@@ -81,13 +81,6 @@ def bench_server(config, env=None):
 read = harness.read_text
 
 
-def free_port():
-    """A port that was just free: nothing listens there."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_item(i):
     """Item i of batch(n) in the binary protocol, as bench.thrift describes it."""
     name, v = b"item-%d" % i, b"v%d" % i
@@ -273,7 +266,7 @@ class BenchOptionsTest(unittest.TestCase):
     through ends in connect errors and exit status 1)."""
 
     def test_bad_values_exit_2(self):
-        port = free_port()
+        port = harness.free_port()
         for args, msg in (
                 (["--transport", "header"], "--transport header: expected framed or buffered"),
                 (["--timeout", "0"], "--timeout must be above 0"),
@@ -434,10 +427,7 @@ class BenchToolErrorsTest(unittest.TestCase):
 
     def test_nothing_listening(self):
         # a port that was just free: every connection fails, and that is an error too
-        s = __import__("socket").socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = harness.free_port()
         rc, out, err = run_bench(port, "-c", "3", "-d", "0.2", "--warmup", "0")
         self.assertEqual(rc, 1, out + err)
         self.assertRegex(out, r"(?m)^ERRORS: 3 \(.*connect 3")
@@ -450,10 +440,7 @@ class RawPingTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        s = __import__("socket").socket()
-        s.bind(("127.0.0.1", 0))
-        cls.port = s.getsockname()[1]
-        s.close()
+        cls.port = harness.free_port()
         cls.proc = subprocess.Popen([os.path.join(BUILD, "thriftcorn-raw-ping"), "--port",
                                      str(cls.port)], stderr=subprocess.PIPE, text=True)
 

@@ -47,28 +47,6 @@ services = {
 """ % (CALC, CALC, PING, PING, FIXTURE, FIXTURE)) + extra
 
 
-def client(module, port, transport, protocol, timeout=10.0, service=None):
-    """An Apache Thrift Python client of `module` over `transport` and
-    `protocol`, multiplexed as `service` if given."""
-    sock = TSocket.TSocket("127.0.0.1", port)
-    sock.setTimeout(timeout * 1000)
-    if transport == "header":
-        pid = (THeaderTransport.THeaderSubprotocolID.COMPACT if protocol == "compact"
-               else THeaderTransport.THeaderSubprotocolID.BINARY)
-        proto = THeaderProtocol.THeaderProtocol(
-            sock, [THeaderTransport.THeaderClientType.HEADERS], default_protocol=pid)
-        trans = proto.trans
-    else:
-        trans = (TTransport.TFramedTransport(sock) if transport == "framed"
-                 else TTransport.TBufferedTransport(sock))
-        proto = (TCompactProtocol.TCompactProtocol(trans) if protocol == "compact"
-                 else TBinaryProtocol.TBinaryProtocol(trans))
-    trans.open()
-    if service is not None:
-        return module.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto, service)), trans, proto
-    return module.Client(proto), trans, proto
-
-
 class AutoTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -94,7 +72,7 @@ class AutoTest(unittest.TestCase):
         for transport in TRANSPORTS:
             for protocol in PROTOCOLS:
                 with self.subTest(transport=transport, protocol=protocol):
-                    c, trans, _ = client(self.Calculator, self.srv.port, transport, protocol)
+                    c, trans = harness.client(self.Calculator, self.srv.port, transport, protocol)
                     try:
                         self.calls(c, 7)
                     finally:
@@ -105,7 +83,7 @@ class AutoTest(unittest.TestCase):
 
         def run(transport, protocol, k):
             try:
-                c, trans, _ = client(self.Calculator, self.srv.port, transport, protocol)
+                c, trans = harness.client(self.Calculator, self.srv.port, transport, protocol)
                 for i in range(20):
                     if c.add(k, i) != k + i:
                         errors.append("%s %s: wrong sum" % (transport, protocol))
@@ -125,12 +103,9 @@ class AutoTest(unittest.TestCase):
     def test_unknown_bytes_close_with_a_log_line(self):
         for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x10\x01\x02", b"\x81\x01"):
             self.assertEqual(harness.raw_call(self.srv.port, junk), b"")
-        deadline = time.monotonic() + 5
-        while ("fit no Thrift transport" not in self.srv.log()
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
+        harness.wait_log(self.srv, "fit no Thrift transport", 5)
         self.assertIn("the first bytes fit no Thrift transport and protocol", self.srv.log())
-        c, trans, _ = client(self.Calculator, self.srv.port, "framed", "compact")
+        c, trans = harness.client(self.Calculator, self.srv.port, "framed", "compact")
         self.assertEqual(c.add(1, 1), 2)
         trans.close()
 
@@ -146,11 +121,7 @@ class AutoTest(unittest.TestCase):
             for b in frame:
                 s.sendall(bytes([b]))
                 time.sleep(0.002)
-            data = s.recv(4)
-            n = int.from_bytes(data, "big")
-            body = b""
-            while len(body) < n:
-                body += s.recv(n - len(body))
+            body = harness.read_frame(s)[4:]
         finally:
             s.close()
         rbuf = TTransport.TMemoryBuffer(body)
@@ -180,10 +151,11 @@ class MultiTest(unittest.TestCase):
         T = self.T
         opened = []
         try:
-            c, trans, _ = client(self.Calculator, port, transport, protocol)
+            c, trans = harness.client(self.Calculator, port, transport, protocol)
             opened.append(trans)
             self.assertEqual(c.add(k, 1), k + 1)
-            mc, trans, _ = client(self.Calculator, port, transport, protocol, service="Calculator")
+            mc, trans = harness.client(self.Calculator, port, transport, protocol,
+                                       service="Calculator")
             opened.append(trans)
             self.assertEqual(mc.add(k, 2), k + 2)
             self.assertEqual(mc.calculate(1, T.Work(num1=k, num2=3, op=T.Operation.MULTIPLY)),
@@ -192,18 +164,19 @@ class MultiTest(unittest.TestCase):
                 mc.calculate(2, T.Work(num1=1, num2=0, op=T.Operation.DIVIDE))
             mc.zip()
             self.assertEqual(mc.add(k, 3), k + 3)
-            pc, trans, _ = client(self.PingService, port, transport, protocol, service="PingService")
+            pc, trans = harness.client(self.PingService, port, transport, protocol,
+                                       service="PingService")
             opened.append(trans)
             self.assertEqual(pc.ping(), "pong")
-            hc, trans, proto = client(self.HeaderService, port, transport, protocol,
-                                      service="HeaderService")
+            hc, trans = harness.client(self.HeaderService, port, transport, protocol,
+                                       service="HeaderService")
             opened.append(trans)
             if transport == "header":
-                proto.trans.set_header(b"client", b"%d" % k)
+                trans.set_header(b"client", b"%d" % k)
             got = hc.headers("reply", "r%d" % k)
             if transport == "header":
                 self.assertEqual(got, {"client": "%d" % k, "set": "true"})
-                self.assertEqual(proto.trans.get_headers().get(b"reply"), b"r%d" % k)
+                self.assertEqual(trans.get_headers().get(b"reply"), b"r%d" % k)
             else:
                 self.assertEqual(got, {"set": "false"})
             self.assertEqual(hc.echo("x" * k), "x" * k)
@@ -237,15 +210,16 @@ class MultiTest(unittest.TestCase):
         self.assertEqual(errors, [])
 
     def test_unknown_service_and_method(self):
-        c, trans, _ = client(self.Calculator, self.srv.port, "framed", "binary", service="Nope")
+        c, trans = harness.client(self.Calculator, self.srv.port, "framed", "binary",
+                                  service="Nope")
         with self.assertRaises(TApplicationException) as ctx:
             c.add(1, 2)
         self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
         self.assertEqual(ctx.exception.message, "Unknown service: 'Nope'")
         trans.close()
         # a method the named service lacks: its own UNKNOWN_METHOD, the connection stays
-        c, trans, _ = client(self.Calculator, self.srv.port, "buffered", "compact",
-                             service="PingService")
+        c, trans = harness.client(self.Calculator, self.srv.port, "buffered", "compact",
+                                  service="PingService")
         with self.assertRaises(TApplicationException) as ctx:
             c.add(1, 2)
         self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
@@ -254,23 +228,23 @@ class MultiTest(unittest.TestCase):
 
     def test_header_zlib(self):
         for protocol in PROTOCOLS:
-            c, trans, proto = client(self.HeaderService, self.srv.port, "header", protocol,
-                                     service="HeaderService")
-            proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+            c, trans = harness.client(self.HeaderService, self.srv.port, "header", protocol,
+                                      service="HeaderService")
+            trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
             big = "thriftcorn " * 20000
             self.assertEqual(c.echo(big), big)
-            proto.trans.set_header(b"k", b"v")
+            trans.set_header(b"k", b"v")
             self.assertEqual(c.headers("z", "1"), {"k": "v", "set": "true"})
-            self.assertEqual(proto.trans.get_headers().get(b"z"), b"1")
+            self.assertEqual(trans.get_headers().get(b"z"), b"1")
             trans.close()
 
     def test_header_zlib_twice(self):
         # add_transform() appends: a client that calls it twice sends ZLIB
         # twice, which Apache's servers (C++, Python, Go) undo twice
-        c, trans, proto = client(self.HeaderService, self.srv.port, "header", "compact",
-                                 service="HeaderService")
-        proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
-        proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+        c, trans = harness.client(self.HeaderService, self.srv.port, "header", "compact",
+                                  service="HeaderService")
+        trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+        trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
         big = "twice " * 5000
         self.assertEqual(c.echo(big), big)
         self.assertEqual(c.echo("x"), "x")
@@ -342,11 +316,7 @@ class MultiTest(unittest.TestCase):
                             want = apache_reply(req)
                             self.assertEqual(want[14:16], bytes([pid, 0]))  # no transform
                             s.sendall(req)
-                            got = b""
-                            while len(got) < 4 or len(got) < 4 + int.from_bytes(got[:4], "big"):
-                                more = s.recv(65536)
-                                self.assertTrue(more, "closed after %r" % got)
-                                got += more
+                            got = harness.read_frame(s)
                             self.assertEqual(got.hex(), want.hex())
                     finally:
                         s.close()
@@ -365,11 +335,7 @@ class MultiTest(unittest.TestCase):
             s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
             try:
                 s.sendall(out.getvalue())
-                got = b""
-                while len(got) < 4 or len(got) < 4 + int.from_bytes(got[:4], "big"):
-                    more = s.recv(65536)
-                    self.assertTrue(more, "closed")
-                    got += more
+                got = harness.read_frame(s)
             finally:
                 s.close()
             self.assertLess(int.from_bytes(got[12:14], "big"), 16384)
@@ -382,16 +348,14 @@ class MultiTest(unittest.TestCase):
 
     def test_zlib_inflated_size_is_capped(self):
         with harness.Server(multi_settings("max_message_size = 100000\n")) as srv:
-            c, trans, proto = client(self.HeaderService, srv.port, "header", "binary",
-                                     service="HeaderService")
-            proto.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+            c, trans = harness.client(self.HeaderService, srv.port, "header", "binary",
+                                      service="HeaderService")
+            trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
             self.assertEqual(c.echo("y" * 50000), "y" * 50000)
             with self.assertRaises(Exception):
                 c.echo("y" * 200000)  # 2 KiB on the wire, 200 KB inflated
             trans.close()
-            deadline = time.monotonic() + 5
-            while "inflated message" not in srv.log() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            harness.wait_log(srv, "inflated message", 5)
             self.assertIn("invalid THeader frame: the inflated message is over max_message_size",
                           srv.log())
 
@@ -399,22 +363,22 @@ class MultiTest(unittest.TestCase):
         access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
         extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access
         with harness.Server(multi_settings(extra)) as srv:
-            c, trans, _ = client(self.Calculator, srv.port, "framed", "binary")
+            c, trans = harness.client(self.Calculator, srv.port, "framed", "binary")
             self.assertEqual(c.add(1, 2), 3)  # plain: the default service
             trans.close()
-            mc, trans, _ = client(self.Calculator, srv.port, "framed", "binary",
-                                  service="Calculator")
+            mc, trans = harness.client(self.Calculator, srv.port, "framed", "binary",
+                                       service="Calculator")
             self.assertEqual(mc.add(2, 2), 4)
             with self.assertRaises(self.T.InvalidOperation):
                 mc.calculate(1, self.T.Work(num1=1, num2=0, op=self.T.Operation.DIVIDE))
             trans.close()
-            pc, trans, _ = client(self.PingService, srv.port, "buffered", "compact",
-                                  service="PingService")
+            pc, trans = harness.client(self.PingService, srv.port, "buffered", "compact",
+                                       service="PingService")
             self.assertEqual(pc.ping(), "pong")
             trans.close()
             for service in ("PingService", "Nope"):
-                c, trans, _ = client(self.Calculator, srv.port, "framed", "binary",
-                                     service=service)
+                c, trans = harness.client(self.Calculator, srv.port, "framed", "binary",
+                                          service=service)
                 with self.assertRaises(TApplicationException):
                     c.add(1, 2)
                 trans.close()
@@ -423,10 +387,7 @@ class MultiTest(unittest.TestCase):
                     "Nope.add UNKNOWN_METHOD"]
 
             def lines():
-                if not os.path.exists(access):
-                    return []
-                with open(access) as f:
-                    return f.read().splitlines()
+                return harness.read_text(access).splitlines()
 
             self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
             self.assertEqual(lines(), want)
@@ -443,7 +404,7 @@ class MultiTest(unittest.TestCase):
         extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access
         settings = multi_settings(extra).replace(", default = true", "")
         with harness.Server(settings) as srv:
-            c, trans, _ = client(self.Calculator, srv.port, "buffered", "binary")
+            c, trans = harness.client(self.Calculator, srv.port, "buffered", "binary")
             with self.assertRaises(TApplicationException) as ctx:
                 c.add(1, 2)
             self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
@@ -452,10 +413,7 @@ class MultiTest(unittest.TestCase):
             # no service took the plain name: logged as sent, under no service's name
 
             def lines():
-                if not os.path.exists(access):
-                    return []
-                with open(access) as f:
-                    return f.read().splitlines()
+                return harness.read_text(access).splitlines()
 
             self.assertTrue(harness.wait_for(lambda: len(lines()) >= 1), srv.log())
             self.assertEqual(lines(), ["add UNKNOWN_METHOD"])
@@ -477,6 +435,8 @@ class MultiTest(unittest.TestCase):
         with harness.Server(multi_settings(extra)) as srv:
             want = []
             for name, replied, method, why in calls:
+                # by hand, not harness.client(): a generated client cannot
+                # send a method name of the test's choosing
                 sock = TSocket.TSocket("127.0.0.1", srv.port)
                 sock.setTimeout(10000)
                 trans = TTransport.TFramedTransport(sock)
@@ -498,10 +458,7 @@ class MultiTest(unittest.TestCase):
                 want.append((peer, "%s %s UNKNOWN_METHOD" % (peer, method), why % esc))
 
             def access_log():
-                if not os.path.exists(access):
-                    return ""
-                with open(access, "rb") as f:
-                    return f.read().decode()
+                return harness.read_text(access)
 
             self.assertTrue(harness.wait_for(lambda: access_log().count("\n") >= len(want)),
                             access_log())
@@ -567,15 +524,15 @@ class PluginTest(unittest.TestCase):
         self.assertIn(CALC_C, settings)
         with harness.Server(settings) as srv:
             for transport in TRANSPORTS:
-                c, trans, _ = client(Calculator, srv.port, transport, "compact",
-                                     service="Calculator")
+                c, trans = harness.client(Calculator, srv.port, transport, "compact",
+                                          service="Calculator")
                 self.assertEqual(c.add(40, 2), 42)
                 trans.close()
-                c, trans, _ = client(Calculator, srv.port, transport, "binary")
+                c, trans = harness.client(Calculator, srv.port, transport, "binary")
                 self.assertEqual(c.add(1, 2), 3)
                 trans.close()
-                p, trans, _ = client(PingService, srv.port, transport, "binary",
-                                     service="PingService")
+                p, trans = harness.client(PingService, srv.port, transport, "binary",
+                                          service="PingService")
                 self.assertEqual(p.ping(), "pong")
                 trans.close()
 
@@ -611,23 +568,21 @@ class FixedTest(unittest.TestCase):
     def test_fixed_protocol_with_auto_transport(self):
         with harness.Server(settings('transport = "auto"\nprotocol = "compact"\n')) as srv:
             for transport in TRANSPORTS:
-                c, trans, _ = client(self.Calculator, srv.port, transport, "compact")
+                c, trans = harness.client(self.Calculator, srv.port, transport, "compact")
                 self.assertEqual(c.add(3, 4), 7)
                 trans.close()
-            c, trans, _ = client(self.Calculator, srv.port, "framed", "binary")
+            c, trans = harness.client(self.Calculator, srv.port, "framed", "binary")
             with self.assertRaises(Exception):
                 c.add(1, 2)
             trans.close()
-            deadline = time.monotonic() + 5
-            while "a framed binary client" not in srv.log() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            harness.wait_log(srv, "a framed binary client", 5)
             self.assertIn("a framed binary client, but transport is auto and protocol compact",
                           srv.log())
 
     def test_header_transport(self):
         with harness.Server(settings('transport = "header"\n')) as srv:
             for protocol in PROTOCOLS:
-                c, trans, _ = client(self.Calculator, srv.port, "header", protocol)
+                c, trans = harness.client(self.Calculator, srv.port, "header", protocol)
                 self.assertEqual(c.add(3, 4), 7)
                 trans.close()
 

@@ -7,7 +7,6 @@ serves) at --check-config and at start; a crashing plugin costs one worker."""
 import os
 import signal
 import subprocess
-import time
 import unittest
 
 import harness
@@ -131,8 +130,6 @@ class PluginWithLuaTest(unittest.TestCase):
         """The test plugin serves tutorial.Calculator and shared.SharedService:
         configured for both, each service gets its own methods from it (one
         init_worker for the library)."""
-        from thrift.protocol import TBinaryProtocol, TMultiplexedProtocol
-        from thrift.transport import TSocket, TTransport
         shared_idl = os.path.join(CALC, "shared.thrift")
         harness.gen_py(shared_idl)
         Shared = harness.load_gen("shared.SharedService")
@@ -141,16 +138,10 @@ class PluginWithLuaTest(unittest.TestCase):
                 '  { idl = "%s", name = "SharedService", plugin = "%s" },\n}\n'
                 % (IDL, tp("good"), shared_idl, tp("good")))
         with harness.Server(text, files={"rest.lua": LUA_REST}) as srv:
-            sock = TSocket.TSocket("127.0.0.1", srv.port)
-            sock.setTimeout(10000)
-            trans = TTransport.TBufferedTransport(sock)
-            proto = TBinaryProtocol.TBinaryProtocol(trans)
-            trans.open()
-            calc = self.Calculator.Client(
-                TMultiplexedProtocol.TMultiplexedProtocol(proto, "Calculator"))
-            shared = Shared.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto,
-                                                                             "SharedService"))
+            calc, trans = harness.client(self.Calculator, srv.port, service="Calculator")
             self.assertEqual(calc.add(2, 3), 1000005)  # the plugin's Calculator
+            trans.close()
+            shared, trans = harness.client(Shared, srv.port, service="SharedService")
             got = shared.getStruct(7)  # the plugin's SharedService, not Calculator's
             self.assertEqual((got.key, got.value), (7, "plugin SharedService"))
             trans.close()
@@ -167,13 +158,7 @@ class PluginWithLuaTest(unittest.TestCase):
             with self.assertRaises(Exception):
                 c.calculate(-1, self.T.Work(num1=1, num2=2, op=1))  # NULL dereference
             trans.close()
-            deadline = time.monotonic() + 20
-            new = []
-            while time.monotonic() < deadline:
-                new = [p for p in srv.worker_pids() if p not in pids]
-                if new:
-                    break
-                time.sleep(0.1)
+            new = harness.wait_for(lambda: [p for p in srv.worker_pids() if p not in pids], 20)
             self.assertTrue(new, srv.log())
             self.assertIsNone(srv.proc.poll())  # the arbiter lives on
             c, trans = harness.client(self.Calculator, srv.port)

@@ -33,15 +33,21 @@ class ProcessTest(unittest.TestCase):
         harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
         cls.S = harness.load_gen("svc.TestService")
 
-    def sleeper(self, port, ms, out):
-        """A call to sleep_ms(ms) on its own connection, its reply kept in `out`."""
+    def sleeper(self, srv, ms, out):
+        """A call to sleep_ms(ms) on its own connection, which a worker of
+        `srv` has read (it runs) when this returns; a thread, returned, keeps
+        its reply in `out`."""
+        c, trans = harness.client(self.S, srv.port, timeout=30)
+        c.send_sleep_ms(ms)
+        self.assertTrue(harness.wait_read(srv, trans), srv.log())
+
         def run():
             try:
-                c, trans = harness.client(self.S, port, timeout=30)
-                out.append(c.sleep_ms(ms))
-                trans.close()
+                out.append(c.recv_sleep_ms())
             except Exception as e:  # reported by the test's assertion
                 out.append(repr(e))
+            finally:
+                trans.close()
         t = threading.Thread(target=run, daemon=True)
         t.start()
         return t
@@ -77,8 +83,7 @@ class ProcessTest(unittest.TestCase):
             access = os.path.join(srv.dir, "access.log")
             # calls in their handlers when TERM comes: read by an idle server at once
             slow = []
-            sleepers = [self.sleeper(srv.port, 4000, slow) for _ in range(3)]
-            time.sleep(0.5)
+            sleepers = [self.sleeper(srv, 4000, slow) for _ in range(3)]
             load = loadgen.Load(self.S, srv.port, threads=4, duration=20).start()
             self.assertTrue(load.wait_calls(100), load.summary())
             t0 = time.monotonic()
@@ -109,18 +114,21 @@ class ProcessTest(unittest.TestCase):
         # A connection accepted just before the stop has not sent its call
         # yet: the stopping worker waits for it (up to 1 s) and answers it,
         # where closing it at once would reset the call. One that has
-        # already made its calls and is idle is closed at once.
-        srv = harness.Server(settings("workers = 1\nthreads = 2\n"))
+        # already made its calls and is idle is closed at once. One thread:
+        # one loop holds all three, so that 'used' closing shows the stop
+        # reached the loop of 'fresh' before 'fresh' sends its call.
+        srv = harness.Server(settings("workers = 1\nthreads = 1\n"))
         try:
             fresh, fresh_trans = harness.client(self.S, srv.port)  # connected, nothing sent
             used, used_trans = harness.client(self.S, srv.port)
             self.assertEqual(used.echo("used"), "used")
             silent = socket.create_connection(("127.0.0.1", srv.port))  # never sends
-            time.sleep(0.3)  # accepted, even under a sanitizer
+            self.assertTrue(harness.wait_accepted(srv, fresh_trans), srv.log())
+            self.assertTrue(harness.wait_accepted(srv, silent), srv.log())
             t0 = time.monotonic()
             srv.kill(signal.SIGTERM)
             self.assertTrue(harness.wait_log(srv, "worker 0: graceful stop"), srv.log())
-            time.sleep(0.2)
+            self.assertTrue(harness.wait_closed(srv, used_trans), srv.log())
             self.assertEqual(fresh.echo("fresh"), "fresh")
             self.assertEqual(srv.proc.wait(10), 0, srv.log())
             # the silent one held the stop for the 1 s wait, not graceful_timeout's 30
@@ -147,8 +155,10 @@ class ProcessTest(unittest.TestCase):
         srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 20\n"))
         try:
             sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
-            sock.sendall(b"".join(msgs))
-            time.sleep(0.2)  # the sleep is running
+            payload = b"".join(msgs)
+            sock.sendall(payload)
+            # the worker's first read took the slow call, which now runs
+            self.assertTrue(harness.wait_read(srv, sock, left=len(payload) - 1), srv.log())
             srv.kill(signal.SIGTERM)
             data = b""
             while True:
@@ -179,10 +189,15 @@ class ProcessTest(unittest.TestCase):
         # memory: a use-after-free under ASan).
         d = tempfile.mkdtemp(prefix="tc-it-")
         flag = os.path.join(d, "spin")
+        spinning = os.path.join(d, "spinning")  # the hook says it spins
         hook = ('post_connect_closed = function()\n'
                 '  local f = io.open(%r)\n'
-                '  if f then f:close() local t = os.clock() while os.clock() - t < 1.5 do end end\n'
-                'end\n' % flag)
+                '  if f then\n'
+                '    f:close()\n'
+                '    assert(io.open(%r, "w")):close()\n'
+                '    local t = os.clock() while os.clock() - t < 1.5 do end\n'
+                '  end\n'
+                'end\n' % (flag, spinning))
         mask = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(mask)})  # the server inherits one CPU
         try:
@@ -200,18 +215,25 @@ class ProcessTest(unittest.TestCase):
             return sock.recv(65536)
         try:
             z, w = conn(), conn()
-            time.sleep(0.2)
+            for s in (z, w):
+                self.assertTrue(harness.wait_accepted(srv, s), srv.log())
             self.assertTrue(roundtrip(w, encode_call("sleep_ms", 1, self.S.sleep_ms_args(ms=300))))
             ys = [conn() for _ in range(5)]
             v = conn()
-            time.sleep(0.2)
+            for s in ys + [v]:
+                self.assertTrue(harness.wait_accepted(srv, s), srv.log())
             self.assertTrue(roundtrip(v, encode_call("sleep_ms", 2, self.S.sleep_ms_args(ms=300))))
             for y in ys:
                 self.assertTrue(roundtrip(y, encode_call("echo", 3, self.S.echo_args(s="a"))))
             open(flag, "w").close()
             v.close()  # its loop spins in the hook
-            time.sleep(0.1)
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(spinning)), srv.log())
             w.sendall(encode_call("sleep_ms", 4, self.S.sleep_ms_args(ms=800)))
+            self.assertTrue(harness.wait_read(srv, w), srv.log())  # the call runs
+            # The watchdog hands the other connections of w's loop over once
+            # the call has run 5 ms (it looks every 2 ms), and nothing outside
+            # the worker shows it: this pause is that hand-over's margin only,
+            # as every state it follows on is waited for above.
             time.sleep(0.2)
             os.unlink(flag)
             (worker,) = srv.worker_pids()
@@ -242,7 +264,7 @@ class ProcessTest(unittest.TestCase):
         srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 0.6\n"))
         try:
             silent = socket.create_connection(("127.0.0.1", srv.port))
-            time.sleep(0.3)  # accepted, even under a sanitizer
+            self.assertTrue(harness.wait_accepted(srv, silent), srv.log())
             t0 = time.monotonic()
             srv.kill(signal.SIGTERM)
             self.assertEqual(srv.proc.wait(10), 0, srv.log())
@@ -261,8 +283,7 @@ class ProcessTest(unittest.TestCase):
         srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 1\n"))
         try:
             out = []
-            t = self.sleeper(srv.port, 10000, out)
-            time.sleep(1.0)  # in its handler, even under a sanitizer
+            t = self.sleeper(srv, 10000, out)  # in its handler
             t0 = time.monotonic()
             srv.kill(signal.SIGTERM)
             rc = srv.proc.wait(10)
@@ -281,8 +302,7 @@ class ProcessTest(unittest.TestCase):
         srv = harness.Server(settings("workers = 2\nthreads = 2\n"))
         try:
             out = []
-            t = self.sleeper(srv.port, 5000, out)
-            time.sleep(1.0)
+            t = self.sleeper(srv, 5000, out)  # in its handler
             t0 = time.monotonic()
             srv.kill(signal.SIGINT)
             rc = srv.proc.wait(10)

@@ -6,7 +6,6 @@ with calls that must still be answered."""
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -32,14 +31,6 @@ def readable_fixture():
 def service(folder):
     return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
             % (folder, folder))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class SettingsTest(unittest.TestCase):
@@ -166,7 +157,7 @@ class SettingsTest(unittest.TestCase):
             self.assertNotIn("runtime error:", out)
 
     def test_reuse_port_lets_two_servers_share_a_port(self):
-        port = free_port()
+        port = harness.free_port()
         settings = service(FIXTURE) + "reuse_port = true\n"
         a = harness.Server(settings, bind="127.0.0.1:%d" % port)
         try:

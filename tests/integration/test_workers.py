@@ -7,8 +7,10 @@ arguments and a hook that raises is only logged. Every wait is bounded."""
 
 import os
 import re
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 import unittest
@@ -87,6 +89,8 @@ class WorkersTest(unittest.TestCase):
         idle = [harness.client(self.S, srv.port) for _ in range(3)]
         for c, _ in idle:
             self.assertEqual(c.echo("before"), "before")
+        # the thing tested: idle for 2.5 s, over twice 'timeout', and no
+        # WORKER TIMEOUT (the arbiter looks at heartbeats once a second)
         time.sleep(2.5)
         for c, trans in idle:
             self.assertEqual(c.echo("after"), "after")
@@ -119,17 +123,20 @@ class WorkersTest(unittest.TestCase):
         old = srv.worker_pids()
         self.assertEqual(len(old), 1)
         slow = []
+        sc, strans = harness.client(self.S, srv.port, timeout=30)
+        self.addCleanup(strans.close)
+        sc.send_sleep_ms(20000)
+        # the sleep is in the handler (calls count when they end)
+        self.assertTrue(harness.wait_read(srv, strans), srv.log())
 
         def sleeper():
             try:
-                c, trans = harness.client(self.S, srv.port, timeout=30)
-                slow.append(c.sleep_ms(20000))
+                slow.append(sc.recv_sleep_ms())
             except Exception as e:  # cut by the SIGKILL
                 slow.append(repr(e))
 
         t = threading.Thread(target=sleeper, daemon=True)
         t.start()
-        time.sleep(0.5)  # the sleep is in the handler (calls count when they end)
         c, trans = harness.client(self.S, srv.port)
         self.assertEqual(c.echo("two"), "two")  # the first call to end: the limit
         trans.close()
@@ -164,14 +171,21 @@ class WorkersTest(unittest.TestCase):
                 'worker_exit = function(w)\n'
                 '  if w.generation == 2 then os.execute("sleep 2") end\n'
                 'end\n')
-        srv = self.server("workers = 2\nthreads = 2\n" + slow)
+        srv = self.server("workers = 2\nthreads = 2\nloglevel = 'debug'\n" + slow)
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2"), srv.log())
         self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=4), srv.log())
-        first = int(re.findall(r"Booting worker with pid: (\d+)", srv.log())[2])  # gen 2, index 0
-        time.sleep(1)  # it is up; index 1 still sleeps in post_fork
+        booted = [int(x) for x in re.findall(r"Booting worker with pid: (\d+)", srv.log())]
+        first, second = booted[2:4]  # gen 2, index 0 and 1
+        # it is up (after generation 1's worker 0, the second "worker 0 ready")...
+        self.assertTrue(harness.wait_log(srv, "worker 0 ready", count=2), srv.log())
+        # ... and index 1 still sleeps in post_fork (its shell runs the sleep)
+        self.assertTrue(harness.wait_for(lambda: harness.children(second)), srv.log())
         os.kill(first, signal.SIGTERM)
         self.assertTrue(harness.wait_log(srv, "Reload failed: generation 2", 15), srv.log())
+        # it stopped on its own, as asked: not killed by the TERM
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % first),
+                        srv.log())
         self.assertIn("still serving generation 1", srv.log())
         c, trans = harness.client(self.S, srv.port)
         self.assertEqual(c.echo("still"), "still")
@@ -239,7 +253,9 @@ return H""")
         srv = self.server("workers = 1\nthreads = 2\nloglevel = 'debug'\n" + slow)
         srv.kill(signal.SIGTTIN)
         self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=2), srv.log())
-        time.sleep(0.5)  # in post_fork
+        booted = [int(x) for x in re.findall(r"Booting worker with pid: (\d+)", srv.log())]
+        # in post_fork: its shell runs the sleep
+        self.assertTrue(harness.wait_for(lambda: harness.children(booted[1])), srv.log())
         srv.kill(signal.SIGUSR1)
         self.assertTrue(harness.wait_for(lambda: srv.log().count("worker 1 ready") >= 1
                                          or "was sent SIGUSR1" in srv.log(), 10), srv.log())
@@ -249,7 +265,9 @@ return H""")
         srv.kill(signal.SIGTTIN)
         self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=3), srv.log())
         pids = srv.worker_pids()
-        time.sleep(0.5)  # the third is in post_fork
+        third = int(re.findall(r"Booting worker with pid: (\d+)", srv.log())[2])
+        # the third is in post_fork: its shell runs the sleep
+        self.assertTrue(harness.wait_for(lambda: harness.children(third)), srv.log())
         srv.kill(signal.SIGKILL)
         self.assertTrue(harness.wait_for(
             lambda: not any(harness.pid_alive(p) for p in pids), 15), pids)
@@ -321,8 +339,29 @@ return H""")
                              files={"svc.thrift": IDL, "handler.lua": HANDLER})
         self.addCleanup(srv.stop)
         self.assertTrue(harness.wait_log(srv, "Workers keep dying at boot", 10), srv.log())
+        # the thing tested: what the next 2 s do not bring (a fork loop)
         time.sleep(2)
         self.assertLess(srv.log().count("Booting worker"), 10, srv.log())
+
+    def test_os_exit_in_an_arbiter_hook_leaves_no_pidfile_or_socket(self):
+        """os.exit() in when_ready ends the arbiter inside exit(): it still
+        removes its pidfile and unix socket file, and its workers stop."""
+        d = tempfile.mkdtemp(prefix="tc-exit-")
+        self.addCleanup(shutil.rmtree, d, True)
+        sock, pidfile = os.path.join(d, "s.sock"), os.path.join(d, "tc.pid")
+        srv = harness.Server(HERE + SERVICE + "workers = 2\nthreads = 1\npidfile = %r\n"
+                             "when_ready = function() os.exit(3) end\n" % pidfile,
+                             files={"svc.thrift": IDL, "handler.lua": HANDLER},
+                             bind="unix:" + sock)
+        self.addCleanup(srv.stop)
+        self.assertEqual(srv.proc.wait(15), 3, srv.log())
+        self.assertIn("Exiting from inside a hook (os.exit)", srv.log())
+        self.assertFalse(os.path.exists(pidfile), srv.log())
+        self.assertFalse(os.path.exists(sock), srv.log())
+        workers = [int(p) for p in re.findall(r"Booting worker with pid: (\d+)", srv.log())]
+        self.assertEqual(len(workers), 2, srv.log())
+        self.assertTrue(harness.wait_for(
+            lambda: not any(harness.pid_alive(p) for p in workers)), srv.log())
 
     def test_usr1_reopens_the_logs(self):
         srv = self.server("workers = 2\nthreads = 2\naccesslog = here .. '/access.log'\n")
@@ -332,8 +371,7 @@ return H""")
         self.assertEqual(c.echo("one"), "one")
         with self.assertRaises(self.T.Oops):
             c.fail(3)
-        self.assertTrue(harness.wait_for(lambda: os.path.exists(access) and
-                                         open(access).read().count("\n") >= 2))
+        self.assertTrue(harness.wait_for(lambda: harness.read_text(access).count("\n") >= 2))
         with open(access) as f:
             lines = f.read().splitlines()
         line = r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] 127\.0\.0\.1:\d+ TestService\.%s %s \d+$"
@@ -344,7 +382,8 @@ return H""")
         srv.kill(signal.SIGUSR1)
         self.assertTrue(harness.wait_for(lambda: os.path.exists(srv.log_path)), "no new log")
         # every worker reopens: new connections land on either worker
-        self.assertTrue(harness.wait_for(lambda: os.path.exists(access), 5))
+        self.assertTrue(harness.wait_for(
+            lambda: all(harness.holds_file(p, access) for p in srv.worker_pids()), 5), srv.log())
         for i in range(20):
             c2, t2 = harness.client(self.S, srv.port)
             self.assertEqual(c2.echo("n%d" % i), "n%d" % i)
@@ -352,7 +391,7 @@ return H""")
         srv.kill(signal.SIGTTIN)
         self.assertTrue(harness.wait_log(srv, "Number of workers: 3"), srv.log())
         self.assertTrue(harness.wait_for(
-            lambda: open(access).read().count("TestService.echo ok") >= 20))
+            lambda: harness.read_text(access).count("TestService.echo ok") >= 20))
         with open(access + ".1") as f:
             self.assertEqual(f.read().count("\n"), 2)
         with open(srv.log_path + ".1") as f:
