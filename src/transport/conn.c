@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,8 +34,28 @@
 /* Written reply bytes at which flush() drops them from the output buffer. */
 #define OUT_COMPACT (64u << 10)
 
+/*
+ * Lingering close, after a last reply or bad input, once the replies owed
+ * are written: the client may still be sending (calls it pipelined), and a
+ * close(2) with its bytes unread makes the kernel answer with a reset, which
+ * destroys replies not yet delivered and fails the client's recv() with
+ * ECONNRESET before it reads what it was told. So the sending side is shut
+ * (the client reads its replies, then the end of the stream) and the
+ * client's bytes are read and dropped until it closes, for at most
+ * LINGER_S seconds (many round trips, even across the world, for a client
+ * to read a reply and close; short enough that a descriptor is not held
+ * for long) and LINGER_BYTES bytes (more than the client can have in flight
+ * when the error is found: its send buffer and our receive buffer, a few
+ * MiB each at most; past that it is sending on, not reacting).
+ */
+#define LINGER_S     2.0
+#define LINGER_BYTES (16u << 20)
+/* Bytes dropped per read while lingering. */
+#define LINGER_READ 16384
+
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
+static void linger_wait(tc_conn_t *c, double now);
 
 /* The kernel holds bytes of the client's not read yet: a call may be in them. */
 static bool
@@ -134,6 +155,10 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
     event_assign(c->_rev, base, c->_fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(c->_wev, base, c->_fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->last_io = tc_conn_now();
+    if (c->_lingering) {
+        linger_wait(c, c->last_io); /* (closes on this loop if its time is over) */
+        return;
+    }
     if (c->_out.len > c->_out_off) {
         c->_writing = true;
         event_add(c->_wev, NULL);
@@ -159,7 +184,8 @@ void
 tc_conn_close_when_done(tc_conn_t *c)
 {
     c->_close_when_done = true;
-    if (c->_heard && tc_conn_idle(c) && !unread(c)) {
+    /* a lingering connection ends within LINGER_S, or at the end of the stop's wait */
+    if (!c->_lingering && c->_heard && tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL);
     }
 }
@@ -168,14 +194,21 @@ void
 tc_conn_close_if_idle(tc_conn_t *c)
 {
     c->_close_when_done = true;
-    if (tc_conn_idle(c) && !unread(c)) {
+    /*
+     * The stop waits no more: nor for a client to close after its last
+     * reply (graceful_timeout may be shorter than LINGER_S)
+     */
+    c->_hurry = true;
+    if (c->_lingering || (tc_conn_idle(c) && !unread(c))) {
         tc_conn_close(c, NULL);
     }
 }
 
 /* ---- writing ---- */
 
-/* Write what is pending; returns false if the connection was closed. */
+static void linger(tc_conn_t *c);
+
+/* Write what is pending; returns false if the connection was closed or lingers. */
 static bool
 flush(tc_conn_t *c)
 {
@@ -217,7 +250,7 @@ flush(tc_conn_t *c)
     c->_out.len = 0;
     c->_out_off = 0;
     if (c->_last) {
-        tc_conn_close(c, NULL);
+        linger(c);
         return false;
     }
     if (c->_writing) {
@@ -264,6 +297,35 @@ tc_conn_taking_replies(tc_conn_t *c)
 
 /* ---- reading ---- */
 
+/*
+ * Read nothing more and drop the input: what is left of it is never
+ * handled (a message cut short, or calls after a last reply).
+ */
+static void
+stop_reading(tc_conn_t *c)
+{
+    c->_in.len = 0;
+    c->msg_since = 0.0;
+    event_del(c->_rev);
+}
+
+/*
+ * After a message that ends the connection, with a last reply or for bad
+ * input (logged, or 'why' to log): read nothing more, drop what was read,
+ * write the replies owed to the calls before it; flush() then closes,
+ * lingering.
+ */
+static void
+close_when_written(tc_conn_t *c, const char *why)
+{
+    if (why != NULL) {
+        tc_log(TC_LOG_INFO, "%s: closed: %s", c->peer, why);
+    }
+    c->_last = true;
+    stop_reading(c);
+    flush(c);
+}
+
 /* "binary" or "compact" when 'p' (2 bytes or more) starts a strict binary or a compact message. */
 static const char *
 message_start(const uint8_t *p)
@@ -289,10 +351,11 @@ not_theader(const tc_conn_t *c, const char *framing, const char *proto, char *wh
 }
 
 /*
- * Close after the scanner refused the message at 'data': say what was wrong
- * as closely as the transport can tell (a framed or THeader scanner refuses
- * only the frame's length, THeader also a frame too short for its fixed
- * part; a buffered one the skip of the whole message).
+ * Close after the scanner refused the message at 'data' (once the calls
+ * before it are answered): say what was wrong as closely as the transport
+ * can tell (a framed or THeader scanner refuses only the frame's length,
+ * THeader also a frame too short for its fixed part; a buffered one the
+ * skip of the whole message).
  */
 static void
 close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
@@ -333,7 +396,7 @@ close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
     } else {
         snprintf(why, sizeof(why), "%s", tc_strerror(rc));
     }
-    tc_conn_close(c, why);
+    close_when_written(c, why);
 }
 
 /*
@@ -383,7 +446,7 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
         if (other != NULL) {
             char text[100];
             not_theader(c, "framed", other, text, sizeof(text));
-            tc_conn_close(c, text);
+            tc_log(TC_LOG_INFO, "%s: closed: %s", c->peer, text);
         } else {
             tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s", c->peer, why);
         }
@@ -405,30 +468,6 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
         tc_header_write(h, &c->_out);
     }
     return rc;
-}
-
-/*
- * Read nothing more and drop the input: what is left of it is never
- * handled (a message cut short, or calls after a last reply).
- */
-static void
-stop_reading(tc_conn_t *c)
-{
-    c->_in.len = 0;
-    c->msg_since = 0.0;
-    event_del(c->_rev);
-}
-
-/*
- * After a message that ends the connection with a last reply: read nothing
- * more, drop what was read, write what is owed; flush() closes once it is
- * all written.
- */
-static void
-close_when_written(tc_conn_t *c)
-{
-    stop_reading(c);
-    flush(c);
 }
 
 /* Hand every whole message in the input buffer to the owner. */
@@ -483,11 +522,7 @@ process(tc_conn_t *c)
         c->in_call = false;
         pos += off + len;
         if (rc != TC_OK) {
-            if (c->_last) {
-                close_when_written(c);
-            } else {
-                tc_conn_close(c, NULL);
-            }
+            close_when_written(c, NULL); /* (why is logged) */
             return;
         }
     }
@@ -513,6 +548,76 @@ process(tc_conn_t *c)
     }
 }
 
+/* ---- lingering close ---- */
+
+/* Wake for the client's bytes, its close, or at the end of the linger. */
+static void
+linger_wait(tc_conn_t *c, double now)
+{
+    double left = c->_linger_until - now;
+    left = left > 0.0 ? left : 0.0;
+    struct timeval tv = {(time_t)left, (suseconds_t)((left - (double)(time_t)left) * 1e6)};
+    /* (the read event's own timeout: no timer of its own, none while not lingering) */
+    event_add(c->_rev, &tv);
+}
+
+/*
+ * Every reply owed is written: shut the sending side, so that the client
+ * reads them and then the end of the stream, and wait for it to close.
+ */
+static void
+linger(tc_conn_t *c)
+{
+    if (c->_hurry || shutdown(c->_fd, SHUT_WR) != 0) {
+        tc_conn_close(c, NULL); /* a stop that waits no more, or the client is gone */
+        return;
+    }
+    if (c->_writing) {
+        c->_writing = false;
+        event_del(c->_wev);
+    }
+    /* nothing is kept for the rest of its life but the socket */
+    tc_buf_deinit(&c->_in);
+    tc_buf_deinit(&c->_out);
+    c->_out_off = 0;
+    if (c->header != NULL) {
+        tc_header_deinit(c->header);
+        free(c->header);
+        c->header = NULL;
+    }
+    free(c->_skip);
+    c->_skip = NULL;
+    c->_lingering = true;
+    double now = tc_conn_now();
+    c->_linger_until = now + LINGER_S;
+    c->_linger_left = LINGER_BYTES;
+    linger_wait(c, now);
+}
+
+/* Lingering: drop the client's bytes; close at their end, an error, or a bound. */
+static void
+linger_read(tc_conn_t *c, short what)
+{
+    if (!(what & EV_TIMEOUT)) {
+        uint8_t sink[LINGER_READ];
+        ssize_t n = read(c->_fd, sink, sizeof(sink));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+            (n > 0 && (size_t)n >= c->_linger_left)) {
+            tc_conn_close(c, NULL);
+            return;
+        }
+        c->_linger_left -= n > 0 ? (size_t)n : 0;
+    }
+    double now = tc_conn_now();
+    if ((what & EV_TIMEOUT) || now >= c->_linger_until) {
+        tc_conn_close(c, NULL);
+        return;
+    }
+    linger_wait(c, now);
+}
+
+/* ---- the end of the client's input ---- */
+
 /*
  * The client shut its sending side. A partial message will never be whole;
  * the calls it sent whole are answered: replies still on their way out are
@@ -536,9 +641,12 @@ end_of_input(tc_conn_t *c)
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
-    (void)what;
     tc_conn_t *c = arg;
     c->_in_cb = true;
+    if (c->_lingering) {
+        linger_read(c, what);
+        goto done;
+    }
     if (c->_stalled) {
         /*
          * Woken by on_write: the calls held back are whole in the input

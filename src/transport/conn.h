@@ -68,9 +68,17 @@ struct tc_conn {
     bool _heard;   /* a byte came from the client: it is not waiting to send its first call */
     bool _writing; /* EV_WRITE is armed */
     bool _stalled; /* whole messages wait in _in until the replies owed drain */
-    bool _last;    /* reads nothing more: closes once the replies owed (the last tells
-                      the client why) are written */
+    bool _last;    /* reads nothing more: closes, lingering, once the replies owed (the last
+                      tells the client why, if any) are written */
     int _outq;     /* reply bytes the kernel held when client_timeout looked; 0: not looked */
+    /*
+     * all written, sending side shut: the client's bytes are dropped until it
+     * closes, or '_linger_until', or '_linger_left' of them are dropped
+     */
+    bool _lingering;
+    bool _hurry; /* graceful stop waits no more: closing does not linger */
+    double _linger_until;
+    size_t _linger_left;
     const tc_conn_settings_t *_s;
     size_t _max;                  /* the scanner's limit for this connection's transport */
     tc_proto_skip_state_t *_skip; /* buffered: how far the partial message was skipped, or NULL */
@@ -102,7 +110,10 @@ void tc_conn_detach(tc_conn_t *c);
 /* Resume I/O on 'base' with owner 'arg' (the new owner loop's thread only). */
 void tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg);
 
-/* True when no partial message is buffered and no reply is waiting to be written. */
+/*
+ * True when no partial message is buffered and no reply is waiting to be
+ * written (also while lingering: see tc_conn_close_when_done()).
+ */
 bool tc_conn_idle(const tc_conn_t *c);
 /*
  * Graceful stop: close once every reply owed is written. An idle
@@ -110,10 +121,16 @@ bool tc_conn_idle(const tc_conn_t *c);
  * holds bytes not read yet, or the client has sent nothing since it
  * connected (it connected to make a call, and closing now would reset it).
  * Such a connection is closed right after that call's reply; to stop
- * waiting for it, tc_conn_close_if_idle().
+ * waiting for it, tc_conn_close_if_idle(). A lingering connection (its
+ * last reply written, its sending side shut, waiting at most 2 s for the
+ * client to close) is left to end by itself.
  */
 void tc_conn_close_when_done(tc_conn_t *c);
-/* Close now if idle, however new, unless the kernel holds bytes not read yet. */
+/*
+ * Close now if idle, however new, unless the kernel holds bytes not read
+ * yet; a lingering connection is closed now, and one that has its last
+ * replies still to write closes without lingering.
+ */
 void tc_conn_close_if_idle(tc_conn_t *c);
 
 /*

@@ -14,6 +14,7 @@ connections must not grow the worker's memory. Every wait is bounded."""
 import os
 import random
 import re
+import signal
 import socket
 import struct
 import sys
@@ -1064,6 +1065,204 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
             self.assertEqual(len(lines), 1, lines)
             self.assertIn("[%d] [warning] %sUnknown service: 'Nope'" % (self.pid, peer),
                           lines[0])
+
+
+
+# ---- the close after a last reply or bad input (transport/conn.c, linger()) ----
+
+def recv_to_eof(s, timeout=10.0):
+    """Everything until the end of the stream; a reset raises ConnectionResetError."""
+    s.settimeout(timeout)
+    chunks = []
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def server_holds(port, s):
+    """True while a process holds the server's end of the connection of the
+    client socket `s` to 127.0.0.1:`port` (/proc/net/tcp: the end exists and
+    belongs to a file); false once the server has closed it."""
+    ends = ("0100007F:%04X" % port, "0100007F:%04X" % s.getsockname()[1])
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            if (p[1], p[2]) == ends and int(p[9]) != 0:
+                return True
+    return False
+
+
+LINGER_S = 2.0  # LINGER_S in transport/conn.c
+LINGER_BYTES = 16 << 20  # LINGER_BYTES
+
+
+class LingerTest(unittest.TestCase):
+    """A connection that closes after a last reply (a THeader frame refused)
+    or for bad input, with calls pipelined behind it: the client gets every
+    reply it is owed and then the end of the stream, never a reset; the
+    worker drops what the client sends on, until the client closes, for at
+    most 2 s and 16 MiB."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(IDL)
+        cls.S = harness.load_gen("alltypes.AllTypes")
+        cls.T = harness.load_gen("alltypes.ttypes")
+        cls.srv = harness.Server(
+            HostileBase.SERVICES + "workers = 1\nthreads = 2\nmax_frame_size = %d\n"
+            "max_message_size = %d\nclient_timeout = 20\n" % (MAX_FRAME, MAX_MESSAGE),
+            env=asan_env())
+        assert harness.wait_for(lambda: len(cls.srv.worker_pids()) == 1), cls.srv.log()
+        cls.pid = cls.srv.worker_pids()[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def connect(self, srv=None):
+        s = socket.create_connection(("127.0.0.1", (srv or self.srv).port), timeout=10)
+        self.addCleanup(s.close)
+        return s, "127.0.0.1:%d: " % s.getsockname()[1]
+
+    def check_log(self, peer, reason):
+        """Exactly one line names the peer, with `reason`."""
+        def lines():
+            return [ln for ln in self.srv.log().splitlines() if peer in ln]
+        harness.wait_for(lines)
+        self.assertEqual([peer + reason in ln for ln in lines()], [True], lines())
+
+    def check_told(self, s, pname="compact"):
+        """The refusal of theader(b"\x02\x01\x03", ...) (seqid 7), whole."""
+        proto = header_protocol(_Sock(s), pname)
+        name, mtype, seqid = proto.readMessageBegin()
+        ex = TApplicationException()
+        ex.read(proto)
+        proto.readMessageEnd()
+        self.assertEqual((name, mtype, seqid, ex.type, ex.message),
+                         ("", TMessageType.EXCEPTION, 7, TApplicationException.INVALID_TRANSFORM,
+                          "Unknown transform: 3"))
+
+    def lingering(self, srv=None):
+        """A connection whose frame was refused, its refusal and the end of
+        the stream read: the worker lingers on it."""
+        s, peer = self.connect(srv)
+        s.sendall(theader(b"\x02\x01\x03", Binary.header("echo", CALL, 7)
+                          + in_base(Binary, b"")))
+        self.check_told(s)
+        self.assertEqual(recv_to_eof(s), b"")
+        self.assertTrue(server_holds((srv or self.srv).port, s))
+        return s
+
+    def test_refused_frame_then_a_megabyte(self):
+        """A THeader frame with an unknown transform and 1 MB of further
+        calls in the same write: the TApplicationException, whole, then the
+        end of the stream (before, the close with the calls unread reset the
+        connection: the write or the read failed with ECONNRESET)."""
+        b = Binary.header("echo", CALL, 7) + in_base(Binary, b"")
+        more = theader(b"\x00\x00", b) * (2 ** 20 // len(theader(b"\x00\x00", b)) + 1)
+        for _ in range(3):
+            s, peer = self.connect()
+            s.sendall(theader(b"\x02\x01\x03", b) + more)
+            self.check_told(s)
+            self.assertEqual(recv_to_eof(s), b"")
+            s.close()
+            self.check_log(peer, R_THEADER + "unsupported transform")
+        self.assertEqual(self.srv.worker_pids(), [self.pid])
+
+    def test_calls_then_a_message_over_the_limit(self):
+        """Calls, then in the same write a frame over max_frame_size
+        (framed) or a string over max_message_size (buffered), then 1 MB
+        more: the calls are answered, then the stream ends (before, their
+        replies were dropped with the connection); one log line."""
+        S, T = self.S, self.T
+        for t, pname, bad, reason in (
+                ("framed", "binary", struct.pack(">i", MAX_FRAME + 1),
+                 "closed: frame of %d bytes over max_frame_size (%d)" % (MAX_FRAME + 1,
+                                                                         MAX_FRAME)),
+                ("buffered", "compact", message(Compact, sized(Compact, "string",
+                                                                MAX_MESSAGE + 1)),
+                 r_limit("compact"))):
+            args = [good_args(T) for _ in range(3)]
+            for i, e in enumerate(args):
+                e.base.a_string = "call %d" % i
+            data = b"".join(encode(pname, t, "echo", CALL, i + 1, S.echo_args(e=e))
+                            for i, e in enumerate(args))
+            s, peer = self.connect()
+            s.sendall(data + bad + b"\x00" * 2 ** 20)
+            got = TTransport.TMemoryBuffer(recv_to_eof(s))
+            trans = TTransport.TFramedTransport(got) if t == "framed" else got
+            proto = (TCompactProtocol.TCompactProtocol(trans) if pname == "compact"
+                     else TBinaryProtocol.TBinaryProtocol(trans))
+            for i, e in enumerate(args):
+                self.assertEqual(proto.readMessageBegin(), ("echo", TMessageType.REPLY, i + 1))
+                result = S.echo_result()
+                result.read(proto)
+                proto.readMessageEnd()
+                self.assertEqual(result.success, e)
+            self.assertEqual(got.read(1), b"")
+            s.close()
+            self.check_log(peer, reason)
+
+    def test_client_that_never_closes(self):
+        """The worker closes its end 2 s after the end of the stream."""
+        s = self.lingering()
+        t0 = time.monotonic()
+        self.assertTrue(harness.wait_for(lambda: not server_holds(self.srv.port, s), 10.0,
+                                         0.02))
+        took = time.monotonic() - t0
+        self.assertGreater(took, LINGER_S - 0.5)
+        self.assertLess(took, LINGER_S + 1.5)
+
+    def test_client_that_sends_on(self):
+        """A client that sends on slowly: closed after 2 s (its next bytes
+        are then answered with a reset)."""
+        s = self.lingering()
+        t0 = time.monotonic()
+        with self.assertRaises((ConnectionResetError, BrokenPipeError)):
+            while time.monotonic() - t0 < 10.0:
+                s.sendall(b"\x00" * 1000)
+                time.sleep(0.05)  # pacing the client's bytes, not a wait for the server
+        took = time.monotonic() - t0
+        self.assertGreater(took, LINGER_S - 0.5)
+        self.assertLess(took, LINGER_S + 1.5)
+
+    def test_client_that_floods(self):
+        """A client that sends as fast as it can: closed once 16 MiB are
+        dropped, long before 2 s at loopback speed (what it sent beyond is
+        what the socket buffers held)."""
+        s = self.lingering()
+        chunk = b"\x00" * 65536
+        sent = 0
+        with self.assertRaises((ConnectionResetError, BrokenPipeError)):
+            while sent < 1 << 30:
+                sent += s.send(chunk)
+        self.assertGreaterEqual(sent, LINGER_BYTES)
+        self.assertLess(sent, 4 * LINGER_BYTES)
+
+    def test_stop_not_held(self):
+        """A graceful stop does not wait for a lingering client that never
+        closes longer than for a first call (1 s, or half of
+        graceful_timeout): no SIGKILL with graceful_timeout = 0.6, less than
+        the linger."""
+        for graceful in (30, 0.6):
+            srv = harness.Server(
+                HostileBase.SERVICES + "workers = 1\nthreads = 2\ngraceful_timeout = %g\n"
+                % graceful, env=asan_env())
+            try:
+                s = self.lingering(srv)
+                t0 = time.monotonic()
+                srv.kill(signal.SIGTERM)
+                self.assertEqual(srv.proc.wait(10), 0, srv.log())
+                self.assertLess(time.monotonic() - t0, min(1.0, graceful / 2) + 1.5)
+                self.assertFalse(server_holds(srv.port, s))
+                log = srv.log()
+                self.assertRegex(log, r"Worker \(pid:\d+\) exited with code 0")
+                self.assertNotIn("killing it", log)
+            finally:
+                srv.stop()
 
 
 if __name__ == "__main__":

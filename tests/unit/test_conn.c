@@ -2,7 +2,8 @@
 /*
  * Unit tests for transport/conn.c: a connection over a socketpair on its own
  * event base, fed whole messages and messages in pieces; what a THeader
- * connection logs and tells the client when it refuses a frame.
+ * connection logs and tells the client when it refuses a frame; the
+ * replies owed before bad input, and the lingering close after them.
  */
 #include "sample_call.h"
 #include "tc_test.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct fixture {
@@ -26,6 +28,7 @@ typedef struct fixture {
     size_t messages;  /* handed to the owner */
     size_t bytes;     /* their lengths added up */
     size_t reply_len; /* bytes of reply each message gets (0: none) */
+    size_t bad;       /* the message that is invalid (1: the first; 0: none) */
     bool closed;
 } fixture_t;
 
@@ -37,6 +40,9 @@ on_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *ar
     fixture_t *f = arg;
     f->messages++;
     f->bytes += len;
+    if (f->messages == f->bad) {
+        return TC_EPROTO;
+    }
     if (f->reply_len > 0) {
         tc_buf_reserve(out, f->reply_len);
         for (size_t i = 0; i < f->reply_len; i++) {
@@ -497,15 +503,10 @@ theader_call(tc_buf_t *out, uint8_t proto, const uint8_t *trans, uint8_t ntrans,
     tc_buf_deinit(&f);
 }
 
-/* The client sends 'len' bytes and the connection closes; what it was sent is in 'got'. */
+/* What the client is sent until the end of the stream, added to 'got'. */
 static void
-send_until_closed(fixture_t *f, const uint8_t *data, size_t len, tc_buf_t *got)
+read_to_end(fixture_t *f, tc_buf_t *got)
 {
-    assert_int_equal(write(f->client, data, len), (ssize_t)len);
-    for (int spins = 0; spins < 100 && !f->closed; spins++) {
-        run_once(f);
-    }
-    assert_true(f->closed);
     for (;;) {
         tc_buf_reserve(got, 4096);
         ssize_t n = read(f->client, got->data + got->len, got->cap - got->len);
@@ -515,6 +516,29 @@ send_until_closed(fixture_t *f, const uint8_t *data, size_t len, tc_buf_t *got)
         }
         got->len += (size_t)n;
     }
+}
+
+/*
+ * The client sends 'len' bytes and the connection ends: the server writes
+ * what it owes and shuts its side, lingering (what the client was sent, up
+ * to the end of the stream, is in 'got'); it closes once the client closes
+ * its side.
+ */
+static void
+send_until_closed(fixture_t *f, const uint8_t *data, size_t len, tc_buf_t *got)
+{
+    assert_int_equal(write(f->client, data, len), (ssize_t)len);
+    for (int spins = 0; spins < 100 && !f->closed && !f->c->_lingering; spins++) {
+        run_once(f);
+    }
+    assert_false(f->closed);
+    assert_true(f->c->_lingering);
+    read_to_end(f, got);
+    assert_int_equal(shutdown(f->client, SHUT_WR), 0);
+    for (int spins = 0; spins < 100 && !f->closed; spins++) {
+        run_once(f);
+    }
+    assert_true(f->closed);
 }
 
 /*
@@ -687,6 +711,235 @@ test_theader_refusal_told(void **state)
     unlink(log_path);
 }
 
+/* ---- bad input: the replies owed, then a lingering close ---- */
+
+static const uint8_t frame3[] = {0, 0, 0, 3, 'a', 'b', 'c'};
+static const uint8_t over_frame[] = {0x00, 0x40, 0x00, 0x01}; /* 4 MiB + 1 */
+
+/* 'n' bytes that follow the reply bytes of on_message() from 'at' on. */
+static bool
+reply_bytes(const uint8_t *p, size_t n, size_t at)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != (uint8_t)((at + i) % 251)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Calls and, in the same write, a frame over max_frame_size (with bytes
+ * after it) or a message the owner finds invalid: the calls before it are
+ * answered, then the stream ends (nothing after it is handled); the
+ * connection closes when the client closes. One log line, as before.
+ */
+static void
+test_bad_input_answers_the_calls_before(void **state)
+{
+    (void)state;
+    log_to_file();
+    for (int invalid = 0; invalid < 2; invalid++) {
+        tc_buf_t bytes;
+        tc_buf_init(&bytes);
+        for (int i = 0; i < 3; i++) {
+            tc_buf_append(&bytes, frame3, sizeof(frame3));
+        }
+        if (invalid) {
+            tc_buf_append(&bytes, frame3, sizeof(frame3)); /* the owner refuses it */
+            tc_buf_append(&bytes, frame3, sizeof(frame3));
+        } else {
+            tc_buf_append(&bytes, over_frame, sizeof(over_frame));
+            tc_buf_append(&bytes, frame3, sizeof(frame3));
+        }
+        fixture_t f;
+        tc_buf_t got;
+        tc_buf_init(&got);
+        start(&f, &tc_transport_framed, &tc_proto_binary);
+        f.reply_len = 100;
+        f.bad = invalid ? 4 : 0;
+        send_until_closed(&f, bytes.data, bytes.len, &got);
+        assert_int_equal(f.messages, invalid ? 4 : 3);
+        assert_int_equal(got.len, 300);
+        assert_true(reply_bytes(got.data, 100, 0));
+        assert_true(reply_bytes(got.data + 200, 100, 0));
+        if (invalid) {
+            /* (the owner logs why, not the connection) */
+            struct stat st;
+            assert_int_equal(stat(log_path, &st), 0);
+            assert_int_equal(st.st_size, 0);
+        } else {
+            assert_logged("closed: frame of 4194305 bytes over max_frame_size (4194304)");
+        }
+        stop(&f);
+        tc_buf_deinit(&got);
+        tc_buf_deinit(&bytes);
+    }
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    unlink(log_path);
+}
+
+/* A framed connection sent a frame over max_frame_size: lingering, the stream's end read. */
+static void
+start_lingering(fixture_t *f)
+{
+    start(f, &tc_transport_framed, &tc_proto_binary);
+    assert_int_equal(write(f->client, over_frame, sizeof(over_frame)), sizeof(over_frame));
+    run_once(f);
+    assert_false(f->closed);
+    assert_true(f->c->_lingering);
+    tc_buf_t got;
+    tc_buf_init(&got);
+    read_to_end(f, &got);
+    assert_int_equal(got.len, 0);
+    tc_buf_deinit(&got);
+}
+
+/*
+ * Lingering, what the client sends is read and dropped, never handled, up
+ * to 16 MiB: a client that sends on past that is closed.
+ */
+static void
+test_linger_bytes_bounded(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start_lingering(&f);
+    static uint8_t chunk[16384];
+    memset(chunk, 0, sizeof(chunk));
+    memcpy(chunk, frame3, sizeof(frame3));
+    size_t sent = 0;
+    while (!f.closed && sent < (32u << 20)) {
+        ssize_t n = send(f.client, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT);
+        sent += n > 0 ? (size_t)n : 0;
+        run_once(&f);
+    }
+    assert_true(f.closed);
+    assert_int_equal(f.messages, 0);
+    assert_in_range(sent, 16u << 20, (16u << 20) + (1u << 20));
+    stop(&f);
+}
+
+/*
+ * Lingering ends 2 s after the stream's end was sent: for a client that
+ * neither sends nor closes (the read event's timeout), and for one that
+ * sends on (its bytes come in after the time is up).
+ */
+static void
+test_linger_time_bounded(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start_lingering(&f);
+    double t0 = tc_conn_now();
+    for (int spins = 0; spins < 10 && !f.closed; spins++) {
+        assert_in_range(event_base_loop(f.base, EVLOOP_ONCE), 0, 1);
+    }
+    double took = tc_conn_now() - t0;
+    assert_true(f.closed);
+    assert_true(took > 1.9 && took < 3.0);
+    stop(&f);
+
+    start_lingering(&f);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(write(f.client, frame3, sizeof(frame3)), sizeof(frame3));
+        run_once(&f);
+        assert_false(f.closed);
+    }
+    f.c->_linger_until = tc_conn_now(); /* (2 s are over) */
+    assert_int_equal(write(f.client, frame3, sizeof(frame3)), sizeof(frame3));
+    run_once(&f);
+    assert_true(f.closed);
+    assert_int_equal(f.messages, 0);
+    stop(&f);
+}
+
+/*
+ * Graceful stop: a lingering connection is left to end by itself
+ * (tc_conn_close_when_done()) and closed at the end of the stop's wait
+ * (tc_conn_close_if_idle()); after that wait, one that is still writing its
+ * last replies closes as soon as they are written, without lingering.
+ */
+static void
+test_linger_in_a_stop(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start_lingering(&f);
+    tc_conn_close_when_done(f.c);
+    run_once(&f);
+    assert_false(f.closed);
+    tc_conn_close_if_idle(f.c);
+    assert_true(f.closed);
+    stop(&f);
+
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    f.reply_len = 4u << 20; /* more than the socket buffers */
+    tc_buf_t bytes;
+    tc_buf_init(&bytes);
+    tc_buf_append(&bytes, frame3, sizeof(frame3));
+    tc_buf_append(&bytes, over_frame, sizeof(over_frame));
+    assert_int_equal(write(f.client, bytes.data, bytes.len), (ssize_t)bytes.len);
+    run_once(&f);
+    assert_int_equal(f.messages, 1);
+    tc_conn_close_when_done(f.c);
+    tc_conn_close_if_idle(f.c);
+    assert_false(f.closed);
+    size_t got = 0;
+    bool right = true;
+    static uint8_t chunk[65536];
+    for (int spins = 0; spins < 100000; spins++) {
+        ssize_t n = read(f.client, chunk, sizeof(chunk));
+        if (n == 0) {
+            break;
+        }
+        if (n > 0) {
+            right = right && reply_bytes(chunk, (size_t)n, got);
+            got += (size_t)n;
+        }
+        run_once(&f);
+    }
+    assert_int_equal(got, f.reply_len);
+    assert_true(right);
+    assert_true(f.closed); /* before the client closed */
+    stop(&f);
+    tc_buf_deinit(&bytes);
+}
+
+/*
+ * A lingering connection moved to another loop lingers there until the
+ * client closes; one whose time ran out while it moved closes on its new
+ * loop.
+ */
+static void
+test_linger_moves(void **state)
+{
+    (void)state;
+    for (int late = 0; late < 2; late++) {
+        fixture_t f;
+        start_lingering(&f);
+        struct event_base *other = event_base_new();
+        assert_non_null(other);
+        tc_conn_detach(f.c);
+        if (late) {
+            f.c->_linger_until = tc_conn_now() - 1.0;
+        }
+        tc_conn_attach(f.c, other, &f);
+        assert_false(f.closed);
+        if (!late) {
+            assert_int_equal(event_base_loop(other, EVLOOP_NONBLOCK), 0);
+            assert_false(f.closed);
+            assert_int_equal(shutdown(f.client, SHUT_WR), 0);
+        }
+        for (int spins = 0; spins < 100 && !f.closed; spins++) {
+            assert_in_range(event_base_loop(other, EVLOOP_NONBLOCK), 0, 1);
+        }
+        assert_true(f.closed);
+        stop(&f);
+        event_base_free(other);
+    }
+}
+
 int
 main(void)
 {
@@ -702,6 +955,11 @@ main(void)
         cmocka_unit_test(test_slow_reader_output_stays_bounded),
         cmocka_unit_test(test_theader_refusals_logged),
         cmocka_unit_test(test_theader_refusal_told),
+        cmocka_unit_test(test_bad_input_answers_the_calls_before),
+        cmocka_unit_test(test_linger_bytes_bounded),
+        cmocka_unit_test(test_linger_time_bounded),
+        cmocka_unit_test(test_linger_in_a_stop),
+        cmocka_unit_test(test_linger_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
