@@ -28,8 +28,13 @@ static const char usage[] =
     "                        (signature hashes, field ids; see docs/plugins.md)\n"
     "  -I, --include-dir DIR folder searched for IDL includes (with --check-idl\n"
     "                        and --plugin-header)\n"
-    "  --SETTING VALUE       override a setting of CONFIG, e.g. --workers 4,\n"
-    "                        --bind 127.0.0.1:9090 (repeatable), --client-timeout 10\n"
+    "  --SETTING VALUE, --SETTING=VALUE\n"
+    "                        override a setting of CONFIG, e.g. --workers 4,\n"
+    "                        --bind 127.0.0.1:9090 (repeatable), --client-timeout=10\n"
+    "  --SETTING, --SETTING=no\n"
+    "                        turn a yes/no setting on (the bare flag never takes\n"
+    "                        the next argument) or off: --daemon, --reuse-port,\n"
+    "                        --expose-errors; =VALUE is true/false, yes/no or 1/0\n"
     "  -v, --version         print the version and exit\n"
     "  -h, --help            print this help and exit\n"
     "\n"
@@ -45,8 +50,9 @@ typedef struct cli {
     int nincludes;
     char **includes;
     int noverrides;
-    char **override_names;  /* setting names, '-' turned into '_' */
-    char **override_values; /* borrowed from argv */
+    char **override_names;  /* setting names, as thriftcorn.config.parse_flag() gives them */
+    char **override_values; /* their values as text ("true" for a bare yes/no flag) */
+    lua_State *flags;       /* thriftcorn.config at index 1, made at the first setting flag */
 } cli_t;
 
 /* Load the config as serving would; NULL after printing every problem. */
@@ -88,6 +94,61 @@ check_handler(const tc_config_t *cfg)
     return 0;
 }
 
+/*
+ * The setting flag argv[*i] ("--name", "--name=VALUE" or "--name VALUE"),
+ * read by thriftcorn.config.parse_flag() into cli's overrides; *i moves past
+ * a value it took. Returns 0, or the exit status after printing why not.
+ */
+static int
+setting_flag(cli_t *cli, int argc, char **argv, int *i)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    lua_State *L = cli->flags;
+    if (L == NULL) {
+        L = cli->flags = tc_lua_state_new(&err);
+        if (L == NULL) {
+            fprintf(stderr, "thriftcorn: %s\n", err.msg);
+            return 1;
+        }
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "thriftcorn.config");
+        if (tc_lua_pcall(L, 1, 1, &err) != TC_OK) {
+            fprintf(stderr, "thriftcorn: %s\n", err.msg);
+            return 1;
+        }
+    }
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "parse_flag");
+    lua_pushstring(L, argv[*i]);
+    if (*i + 1 < argc) {
+        lua_pushstring(L, argv[*i + 1]);
+    } else {
+        lua_pushnil(L);
+    }
+    if (tc_lua_pcall(L, 2, 3, &err) != TC_OK) {
+        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        return 1;
+    }
+    if (!lua_isstring(L, 2) || !lua_isstring(L, 3)) {
+        fprintf(stderr, "%s\n", lua_isstring(L, 3) ? lua_tostring(L, 3) : argv[*i]);
+        int status = (int)lua_tointeger(L, 4);
+        return status != 0 ? status : 1;
+    }
+    char *name = strdup(lua_tostring(L, 2));
+    char *value = strdup(lua_tostring(L, 3));
+    if (name == NULL || value == NULL) {
+        free(name);
+        free(value);
+        fprintf(stderr, "thriftcorn: out of memory\n");
+        return 1;
+    }
+    cli->override_names[cli->noverrides] = name;
+    cli->override_values[cli->noverrides++] = value;
+    *i += lua_toboolean(L, 4) ? 1 : 0;
+    return 0;
+}
+
 static int
 parse_args(cli_t *cli, int argc, char **argv)
 {
@@ -115,29 +176,17 @@ parse_args(cli_t *cli, int argc, char **argv)
             cli->mode = MODE_PLUGIN_HEADER;
         } else if (strcmp(a, "-I") == 0 || strcmp(a, "--include-dir") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "thriftcorn: %s needs a folder\n", a);
+                fprintf(stderr, "%s: needs a folder\n", a);
                 return 2;
             }
             cli->includes[cli->nincludes++] = argv[++i];
         } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
-            char *name = strdup(a + 2);
-            char *value = strchr(name, '=');
-            if (value != NULL) {
-                *value++ = '\0';
-            } else if (i + 1 < argc) {
-                value = argv[++i];
-            } else {
-                fprintf(stderr, "thriftcorn: %s needs a value\n", a);
-                free(name);
-                return 2;
+            int rc = setting_flag(cli, argc, argv, &i);
+            if (rc != 0) {
+                return rc;
             }
-            for (char *p = name; *p; p++) {
-                *p = *p == '-' ? '_' : *p;
-            }
-            cli->override_names[cli->noverrides] = name;
-            cli->override_values[cli->noverrides++] = value;
         } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "thriftcorn: unknown option %s (see --help)\n", a);
+            fprintf(stderr, "%s: unknown option\n", a);
             return 2;
         } else if (cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER) {
             cli->files[cli->nfiles++] = argv[i];
@@ -153,11 +202,11 @@ parse_args(cli_t *cli, int argc, char **argv)
         cli->config = "thriftcorn.lua";
     }
     if (cli->mode == MODE_CHECK_IDL && cli->nfiles == 0) {
-        fprintf(stderr, "thriftcorn: --check-idl needs at least one file\n");
+        fprintf(stderr, "--check-idl: needs at least one file\n");
         return 2;
     }
     if (cli->mode == MODE_PLUGIN_HEADER && cli->nfiles != 2) {
-        fprintf(stderr, "thriftcorn: --plugin-header needs an IDL file and a service name\n");
+        fprintf(stderr, "--plugin-header: needs an IDL file and a service name\n");
         return 2;
     }
     return 0;
@@ -255,6 +304,9 @@ main(int argc, char **argv)
     cli_t cli;
     memset(&cli, 0, sizeof(cli));
     int rc = parse_args(&cli, argc, argv);
+    if (cli.flags != NULL) {
+        lua_close(cli.flags);
+    }
     if (rc == 0) {
         if (cli.mode == MODE_CHECK_IDL) {
             rc = check_idl(&cli);
@@ -286,6 +338,7 @@ main(int argc, char **argv)
     }
     for (int i = 0; i < cli.noverrides; i++) {
         free(cli.override_names[i]);
+        free(cli.override_values[i]);
     }
     free(cli.files);
     free(cli.includes);

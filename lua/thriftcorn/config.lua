@@ -140,24 +140,27 @@ local function suggest(name)
   return best
 end
 
--- Convert a command-line string to the setting's kind.
+-- Convert a command-line string to the setting's kind; nil and a message
+-- (without the flag's name: the caller puts "--flag: " in front) if it does not read.
 local function from_flag(s, text)
   if s.kind == "int" or s.kind == "number" then
     local n = tonumber(text)
     if n == nil then
-      return nil, string.format("--%s expects a number, got '%s'", s.name:gsub("_", "-"), text)
+      return nil, string.format("expected %s, got '%s'",
+        s.kind == "int" and "an integer" or "a number", text)
     end
     if s.kind == "int" then
       n = math.tointeger(n) or n
     end
     return n
   elseif s.kind == "function" then
-    return nil, string.format("--%s: a hook is a Lua function; set it in the config file",
-      s.name:gsub("_", "-"))
+    return nil, "a hook is a Lua function; set it in the config file"
+  elseif s.kind == "services" or s.kind == "servicelist" then
+    return nil, "takes a table; set it in the config file"
   elseif s.kind == "umask" then
     local n = text:match("^[0-7]+$") and tonumber(text, 8)
     if n == nil then
-      return nil, string.format("--umask expects octal digits, got '%s'", text)
+      return nil, string.format("expected an octal string such as 022, got '%s'", text)
     end
     return n
   elseif s.kind == "bool" then
@@ -166,9 +169,44 @@ local function from_flag(s, text)
     elseif text == "false" or text == "0" or text == "no" then
       return false
     end
-    return nil, string.format("--%s expects true or false, got '%s'", s.name:gsub("_", "-"), text)
+    return nil, string.format("expected true or false (or yes, no, 1, 0), got '%s'", text)
   end
   return text
+end
+
+--- "--flag: unknown option", with a setting whose name is close when there is one.
+local function unknown_flag(flag)
+  local hint = suggest((flag:gsub("^%-%-", ""):gsub("-", "_")))
+  return string.format("%s: unknown option%s", flag,
+    hint and string.format(" (did you mean --%s?)", hint:gsub("_", "-")) or "")
+end
+
+--- Read one command-line flag naming a setting: `arg` is "--name" or
+--- "--name=VALUE", `following` the argument after it (nil at the end).
+--- A yes/no setting's bare flag means true and never takes `following`
+--- ("--daemon app.lua": app.lua stays the config path); "--daemon=no" sets
+--- it. Any other flag takes its value after '=' or from `following`.
+--- Returns the setting's name, its value as text (checked by M.load()) and
+--- whether `following` was used; or nil, "--flag: message" and the exit
+--- status: 1 for a flag that names no setting or one set in the file only
+--- (a hook, service, services), 2 for a missing value.
+function M.parse_flag(arg, following)
+  local flag, value = arg:match("^(%-%-[^=]*)=(.*)$")
+  flag = flag or arg
+  local s = flag:sub(1, 2) == "--" and M.by_name[(flag:sub(3):gsub("-", "_"))]
+  if not s then
+    return nil, unknown_flag(flag), 1
+  end
+  local dashed = "--" .. s.name:gsub("_", "-")
+  if s.kind == "function" or s.kind == "services" or s.kind == "servicelist" then
+    -- no flag: say so before the next argument is taken for a value
+    return nil, string.format("%s: %s", dashed, select(2, from_flag(s, ""))), 1
+  elseif value == nil and s.kind == "bool" then
+    return s.name, "true", false
+  elseif value == nil and following == nil then
+    return nil, dashed .. ": needs a value", 2
+  end
+  return s.name, value or following, value == nil
 end
 
 -- Check one value against its setting; returns the normalized value or nil, message.
@@ -466,7 +504,7 @@ function M.load(path, overrides, source)
     flagged[o.name] = true
     local s = M.by_name[o.name]
     if not s then
-      errors[#errors + 1] = string.format("unknown option --%s", o.name:gsub("_", "-"))
+      errors[#errors + 1] = unknown_flag("--" .. o.name:gsub("_", "-"))
     else
       local v, msg = from_flag(s, o.value)
       if msg == nil then

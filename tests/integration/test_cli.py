@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The command line: --version, --check-config and --check-idl, errors that
 stop the server at start (bad config, missing IDL or handler method, port in
-use) with exit status 1, command-line flags over the file, unix and IPv6
-binds, expose_errors."""
+use) with exit status 1, command-line flags over the file (bare yes/no flags,
+flag errors as `--flag: message`), unix and IPv6 binds, expose_errors."""
 
 import os
 import re
@@ -201,6 +201,58 @@ class CliTest(unittest.TestCase):
             self.assertEqual(len(srv.worker_pids()), 3)
         finally:
             srv.stop()
+
+    def test_yes_no_flags_are_bare_and_leave_the_config_path(self):
+        cfg = write(self.dir, "c.lua", SERVICE)
+        ok = "%s: ok (service TestService" % os.path.realpath(cfg)
+        # in a folder without thriftcorn.lua: a flag that took CONFIG fails to read the default
+        for args in (["--check-config", "--reuse-port", cfg],
+                     ["--check-config", "--daemon", "--expose-errors", cfg],
+                     ["--check-config", cfg, "--daemon"],
+                     ["--check-config", "--daemon=no", "--reuse-port=yes", "--expose-errors=1",
+                      cfg]):
+            out = run(args, cwd=self.dir)
+            self.assertEqual(out.returncode, 0, "%s: %s" % (args, out.stderr))
+            self.assertTrue(out.stdout.startswith(ok), "%s: %s" % (args, out.stdout))
+            self.assertEqual(out.stderr, "")
+
+    def test_bare_expose_errors_flag_reaches_the_server_and_is_undone_by_no(self):
+        for settings, args, exposed in ((SERVICE, ["--expose-errors"], True),
+                                        (SERVICE + "expose_errors = true\n",
+                                         ["--expose-errors=no"], False)):
+            with harness.Server(settings, args=args) as srv:
+                c, trans = harness.client(self.S, srv.port)
+                with self.assertRaises(TApplicationException) as ctx:
+                    c.boom()
+                trans.close()
+                self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+                if exposed:
+                    self.assertIn("attempt to index a nil value", ctx.exception.message)
+                else:
+                    self.assertEqual(ctx.exception.message, "Internal error")
+
+    def test_flag_errors_name_the_flag_once(self):
+        cfg = write(self.dir, "c.lua", SERVICE)
+        for args, status, line in (
+                (["--check-config", "--bogus", cfg], 1, "--bogus: unknown option"),
+                (["--check-config", "--wokers", "2", cfg], 1,
+                 "--wokers: unknown option (did you mean --workers?)"),
+                (["--check-config", "--client-timeout", "x", cfg], 1,
+                 "--client-timeout: expected a number, got 'x'"),
+                (["--check-config", "--daemon=maybe", cfg], 1,
+                 "--daemon: expected true or false (or yes, no, 1, 0), got 'maybe'"),
+                (["--check-config", cfg, "--workers"], 2, "--workers: needs a value"),
+                (["-x", cfg], 2, "-x: unknown option")):
+            out = run(args, cwd=self.dir)
+            self.assertEqual((out.returncode, out.stderr), (status, line + "\n"), args)
+            self.assertEqual(out.stdout, "")
+
+    def test_help_describes_the_bare_yes_no_flags(self):
+        out = run(["--help"])
+        self.assertEqual(out.returncode, 0)
+        for text in ("--SETTING=VALUE", "--SETTING, --SETTING=no", "--daemon", "--reuse-port",
+                     "--expose-errors", "never takes"):
+            self.assertIn(text, out.stdout)
 
     def test_unix_socket_bind(self):
         path = os.path.join(self.dir, "tc.sock")

@@ -247,14 +247,107 @@ service PingService {
     assert.equal(2.5, cfg.client_timeout)
   end)
 
-  it("rejects bad flags with the flag's name", function()
+  it("rejects bad flags naming the flag once, as --flag: message", function()
     local _, errs = config.load(make_config(SERVICE), {
       { name = "workers", value = "many" },
+      { name = "client_timeout", value = "x" },
+      { name = "umask", value = "9" },
       { name = "no_such_thing", value = "1" },
     })
-    local all = table.concat(errs, "\n")
-    assert.matches("%-%-workers expects a number, got 'many'", all)
-    assert.matches("unknown option %-%-no%-such%-thing", all)
+    assert.same({
+      "--client-timeout: expected a number, got 'x'",
+      "--no-such-thing: unknown option",
+      "--umask: expected an octal string such as 022, got '9'",
+      "--workers: expected an integer, got 'many'",
+    }, errs)
+  end)
+
+  describe("parse_flag", function()
+    -- argv as src/main.c walks it: setting flags through parse_flag, the rest positional
+    local function walk(args)
+      local flags, rest, i = {}, {}, 1
+      while i <= #args do
+        if args[i]:sub(1, 2) == "--" then
+          local name, value, used = config.parse_flag(args[i], args[i + 1])
+          assert.is_truthy(name, value)
+          flags[#flags + 1] = { name = name, value = value }
+          i = i + (used and 2 or 1)
+        else
+          rest[#rest + 1] = args[i]
+          i = i + 1
+        end
+      end
+      return flags, rest
+    end
+
+    it("reads every yes/no setting's bare flag as true, never taking the next argument",
+      function()
+        local bools = {}
+        for _, s in ipairs(config.settings) do
+          if s.kind == "bool" then
+            bools[#bools + 1] = s.name
+            local flag = "--" .. s.name:gsub("_", "-")
+            assert.same({ s.name, "true", false }, { config.parse_flag(flag, "app.lua") })
+            assert.same({ s.name, "true", false }, { config.parse_flag(flag, nil) })
+          end
+        end
+        table.sort(bools)
+        assert.same({ "daemon", "expose_errors", "reuse_port" }, bools)
+      end)
+
+    it("leaves the config path after a bare yes/no flag", function()
+      local flags, rest = walk({ "--daemon", "app.lua", "--reuse-port" })
+      assert.same({ { name = "daemon", value = "true" }, { name = "reuse_port", value = "true" } },
+        flags)
+      assert.same({ "app.lua" }, rest)
+      -- the old separate-word form: the word is a config path, as with gunicorn -D
+      flags, rest = walk({ "--daemon", "yes", "app.lua" })
+      assert.same({ { name = "daemon", value = "true" } }, flags)
+      assert.same({ "yes", "app.lua" }, rest)
+    end)
+
+    it("sets a yes/no flag explicitly after '='", function()
+      local path = make_config("daemon = true\nexpose_errors = true\n" .. SERVICE)
+      for text, want in pairs({ ["true"] = true, yes = true, ["1"] = true,
+                                ["false"] = false, no = false, ["0"] = false }) do
+        local flags, rest = walk({ "--daemon=" .. text, "--reuse-port=" .. text, "app.lua" })
+        assert.same({ "app.lua" }, rest)
+        local cfg = assert(config.load(path, flags))
+        assert.equal(want, cfg.daemon, text)
+        assert.equal(want, cfg.reuse_port, text)
+        assert.is_true(cfg.expose_errors)
+      end
+    end)
+
+    it("refuses a bad value after a yes/no flag's '='", function()
+      local flags = walk({ "--daemon=maybe", "--expose-errors=" })
+      local _, errs = config.load(make_config(SERVICE), flags)
+      assert.same({
+        "--daemon: expected true or false (or yes, no, 1, 0), got 'maybe'",
+        "--expose-errors: expected true or false (or yes, no, 1, 0), got ''",
+      }, errs)
+    end)
+
+    it("takes any other flag's value after '=' or from the next argument", function()
+      assert.same({ "workers", "4", true }, { config.parse_flag("--workers", "4") })
+      assert.same({ "workers", "4", false }, { config.parse_flag("--workers=4", "app.lua") })
+      assert.same({ "bind", "a=b:1", false }, { config.parse_flag("--bind=a=b:1", nil) })
+      assert.same({ "client_timeout", "--daemon", true },
+        { config.parse_flag("--client-timeout", "--daemon") })
+      assert.same({ nil, "--client-timeout: needs a value", 2 },
+        { config.parse_flag("--client-timeout", nil) })
+    end)
+
+    it("refuses a flag that names no setting, or one only the file sets", function()
+      assert.same({ nil, "--bogus: unknown option", 1 }, { config.parse_flag("--bogus", "a.lua") })
+      assert.same({ nil, "--bogus: unknown option", 1 }, { config.parse_flag("--bogus=1", nil) })
+      assert.same({ nil, "--wokers: unknown option (did you mean --workers?)", 1 },
+        { config.parse_flag("--wokers", "2") })
+      assert.same({ nil, "--on-starting: a hook is a Lua function; set it in the config file", 1 },
+        { config.parse_flag("--on-starting", "f") })
+      assert.same({ nil, "--service: takes a table; set it in the config file", 1 },
+        { config.parse_flag("--service", "s") })
+    end)
   end)
 
   it("checks that the IDL loads and defines the service", function()
