@@ -655,7 +655,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
          */
         c->_stalled = false;
         process(c);
-        if (c->_closed || c->_stalled) {
+        /* (after bad input or a last reply nothing more is read: it lingers, or will) */
+        if (c->_closed || c->_stalled || c->_last) {
             goto done;
         }
     }

@@ -779,6 +779,64 @@ test_bad_input_answers_the_calls_before(void **state)
     unlink(log_path);
 }
 
+/*
+ * Bad input behind calls held back by backpressure (the client reads no
+ * reply for a while): once the client reads, the calls before it are
+ * answered and the connection lingers; calls the client sent after it are
+ * never handled, however the loop woke up.
+ */
+static void
+test_bad_input_behind_backpressure(void **state)
+{
+    (void)state;
+    log_to_file();
+    tc_buf_t bytes;
+    tc_buf_init(&bytes);
+    for (int i = 0; i < 6; i++) {
+        tc_buf_append(&bytes, frame3, sizeof(frame3));
+    }
+    tc_buf_append(&bytes, over_frame, sizeof(over_frame));
+    fixture_t f;
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    f.reply_len = 1u << 20;
+    send_bytes(&f, bytes.data, bytes.len);
+    for (int spins = 0; spins < 10; spins++) {
+        run_once(&f);
+    }
+    assert_true(f.c->_stalled);
+    assert_true(f.messages < 6);
+    /* sent after the bad frame, while the connection is held back */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(write(f.client, frame3, sizeof(frame3)), (ssize_t)sizeof(frame3));
+    }
+    tc_buf_t got;
+    tc_buf_init(&got);
+    uint8_t chunk[65536];
+    for (int spins = 0; spins < 100000 && !f.c->_lingering && !f.closed; spins++) {
+        ssize_t n = read(f.client, chunk, sizeof(chunk));
+        if (n > 0) {
+            tc_buf_append(&got, chunk, (size_t)n);
+        }
+        run_once(&f);
+    }
+    assert_false(f.closed);
+    assert_true(f.c->_lingering);
+    read_to_end(&f, &got);
+    assert_int_equal(f.messages, 6);
+    assert_int_equal(got.len, 6u << 20);
+    assert_logged("closed: frame of 4194305 bytes over max_frame_size (4194304)");
+    assert_int_equal(shutdown(f.client, SHUT_WR), 0);
+    for (int spins = 0; spins < 100 && !f.closed; spins++) {
+        run_once(&f);
+    }
+    assert_int_equal(f.messages, 6);
+    stop(&f);
+    tc_buf_deinit(&got);
+    tc_buf_deinit(&bytes);
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    unlink(log_path);
+}
+
 /* A framed connection sent a frame over max_frame_size: lingering, the stream's end read. */
 static void
 start_lingering(fixture_t *f)
@@ -956,6 +1014,7 @@ main(void)
         cmocka_unit_test(test_theader_refusals_logged),
         cmocka_unit_test(test_theader_refusal_told),
         cmocka_unit_test(test_bad_input_answers_the_calls_before),
+        cmocka_unit_test(test_bad_input_behind_backpressure),
         cmocka_unit_test(test_linger_bytes_bounded),
         cmocka_unit_test(test_linger_time_bounded),
         cmocka_unit_test(test_linger_in_a_stop),
