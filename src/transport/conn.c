@@ -287,8 +287,10 @@ tc_conn_taking_replies(tc_conn_t *c)
 {
     int held = 0;
     if (ioctl(c->_fd, SIOCOUTQ, &held) != 0 || held <= 0) {
+        /* nothing held: taken if something was held at the last look */
+        bool took_the_rest = c->_outq > 0;
         c->_outq = 0;
-        return false;
+        return took_the_rest;
     }
     bool taken = c->_outq == 0 || held < c->_outq;
     c->_outq = held;

@@ -138,7 +138,9 @@ void tc_conn_close_if_idle(tc_conn_t *c);
  * true if the kernel still holds reply bytes for the client and the client
  * took some of them since the last time this was asked (the first time it
  * is asked with bytes held, the answer is yes: what was held at the last
- * write is not known without a system call per write).
+ * write is not known without a system call per write); also true when the
+ * kernel holds nothing now but held bytes at the last look (the client
+ * took the rest, and may be sending its next call this very moment).
  */
 bool tc_conn_taking_replies(tc_conn_t *c);
 

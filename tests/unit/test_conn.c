@@ -433,6 +433,34 @@ test_slow_reader_output_stays_bounded(void **state)
     tc_buf_deinit(&call);
 }
 
+/*
+ * client_timeout's look at what the kernel holds: a client taking its reply
+ * is not silent, up to the look that finds it took the last bytes; only a
+ * look that finds nothing taken since the one before says silent.
+ */
+static void
+test_taking_replies(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    assert_false(tc_conn_taking_replies(f.c)); /* nothing ever written */
+    uint8_t bytes[4096];
+    memset(bytes, 7, sizeof(bytes));
+    for (int i = 0; i < 4; i++) { /* a unix socket counts what is held by write */
+        assert_int_equal(write(f.c->_fd, bytes, 1024), 1024);
+    }
+    assert_true(tc_conn_taking_replies(f.c));  /* first look with bytes held */
+    assert_false(tc_conn_taking_replies(f.c)); /* none taken since */
+    assert_int_equal(read(f.client, bytes, 1024), 1024);
+    assert_true(tc_conn_taking_replies(f.c));
+    assert_false(tc_conn_taking_replies(f.c));
+    assert_int_equal(read(f.client, bytes, sizeof(bytes)), 3072);
+    assert_true(tc_conn_taking_replies(f.c)); /* took the rest since the last look */
+    assert_false(tc_conn_taking_replies(f.c));
+    stop(&f);
+}
+
 /* ---- THeader: what a refused frame logs, and tells the client ---- */
 
 static char log_path[32];
@@ -1011,6 +1039,7 @@ main(void)
         cmocka_unit_test(test_stop_reads_what_the_kernel_holds),
         cmocka_unit_test(test_half_close_gets_every_reply),
         cmocka_unit_test(test_slow_reader_output_stays_bounded),
+        cmocka_unit_test(test_taking_replies),
         cmocka_unit_test(test_theader_refusals_logged),
         cmocka_unit_test(test_theader_refusal_told),
         cmocka_unit_test(test_bad_input_answers_the_calls_before),
