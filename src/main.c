@@ -180,6 +180,12 @@ parse_args(cli_t *cli, int argc, char **argv)
                 return 2;
             }
             cli->includes[cli->nincludes++] = argv[++i];
+        } else if (strncmp(a, "--include-dir=", 14) == 0) {
+            if (a[14] == '\0') {
+                fprintf(stderr, "--include-dir: needs a folder\n");
+                return 2;
+            }
+            cli->includes[cli->nincludes++] = argv[i] + 14;
         } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
             int rc = setting_flag(cli, argc, argv, &i);
             if (rc != 0) {

@@ -508,17 +508,18 @@ function M.load(path, overrides, source)
     else
       local v, msg = from_flag(s, o.value)
       if msg == nil then
-        if s.kind == "list" then
-          -- a repeated flag adds; the first one replaces the file's list
-          if not cfg["_flag_" .. o.name] then
-            cfg[o.name] = {}
-            cfg["_flag_" .. o.name] = true
-          end
-          local list = cfg[o.name]
-          list[#list + 1] = v
-          v = list
-        end
+        -- a list flag's item is checked alone, so that each bad one is named once
         v, msg = check(s, v)
+      end
+      if msg == nil and s.kind == "list" then
+        -- a repeated flag adds; the first one replaces the file's list
+        if not cfg["_flag_" .. o.name] then
+          cfg[o.name] = {}
+          cfg["_flag_" .. o.name] = true
+        end
+        local list = cfg[o.name]
+        list[#list + 1] = v[1]
+        v = list
       end
       if msg then
         errors[#errors + 1] = string.format("--%s: %s", o.name:gsub("_", "-"), msg)

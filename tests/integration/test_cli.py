@@ -128,6 +128,22 @@ class CliTest(unittest.TestCase):
         self.assertIn("void fail(1: i32 code) throws (1: Oops err)", out.stdout)
         self.assertIn("oneway void fire(1: string note)", out.stdout)
 
+    def test_check_idl_include_dir_in_each_form(self):
+        inc = os.path.join(self.dir, "inc")
+        os.mkdir(inc)
+        write(inc, "shared.thrift", "struct Shared { 1: i32 x }\n")
+        idl = write(self.dir, "top.thrift",
+                    'include "shared.thrift"\nservice Top { shared.Shared get() }\n')
+        out = run(["--check-idl", idl])
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("shared.thrift", out.stderr)
+        for flag in (["-I", inc], ["--include-dir", inc], ["--include-dir=" + inc]):
+            out = run(["--check-idl"] + flag + [idl])
+            self.assertEqual(out.returncode, 0, (flag, out.stderr))
+            self.assertIn("shared.Shared get()", out.stdout, flag)
+        out = run(["--check-idl", "--include-dir=", idl])
+        self.assertEqual((out.returncode, out.stderr), (2, "--include-dir: needs a folder\n"))
+
     def test_handler_missing_a_method(self):
         write(self.dir, "h.lua", "return { echo = function(s) return s end }\n")
         cfg = write(self.dir, "c.lua",

@@ -166,6 +166,15 @@ service PingService {
     assert.matches(":1: bind: 999%.1%.1%.1:80: '999%.1%.1%.1' is not an IPv4 address", errs[1])
     _, errs = config.load(make_config(SERVICE), { { name = "bind", value = "[::1]9090" } })
     assert.matches("%-%-bind: %[::1%]9090: expected ':PORT' after ']'", errs[1])
+    -- each bad one of repeated flags is named once, the good ones not at all
+    _, errs = config.load(make_config(SERVICE), {
+      { name = "bind", value = "127.0.0.1:99999" },
+      { name = "bind", value = "127.0.0.1:1" },
+      { name = "bind", value = "unix:" },
+    })
+    assert.equal(2, #errs)
+    assert.matches("^%-%-bind: 127%.0%.0%.1:99999: port 99999 out of range", errs[1])
+    assert.matches("^%-%-bind: unix:", errs[2])
     -- names are not looked up, nor descriptors checked: that happens when the bind opens
     assert(config.load(make_config(
       'bind = { "localhost:0", "host.invalid:9090", "[::]:0", "unix:@x", "fd://3" }\n' .. SERVICE)))
