@@ -129,7 +129,8 @@ class PluginWithLuaTest(unittest.TestCase):
     def test_one_library_serves_two_services(self):
         """The test plugin serves tutorial.Calculator and shared.SharedService:
         configured for both, each service gets its own methods from it (one
-        init_worker for the library)."""
+        init_worker for the library), both called on one connection."""
+        from thrift.protocol import TBinaryProtocol, TMultiplexedProtocol
         shared_idl = os.path.join(CALC, "shared.thrift")
         harness.gen_py(shared_idl)
         Shared = harness.load_gen("shared.SharedService")
@@ -139,11 +140,12 @@ class PluginWithLuaTest(unittest.TestCase):
                 % (IDL, tp("good"), shared_idl, tp("good")))
         with harness.Server(text, files={"rest.lua": LUA_REST}) as srv:
             calc, trans = harness.client(self.Calculator, srv.port, service="Calculator")
+            shared = Shared.Client(TMultiplexedProtocol.TMultiplexedProtocol(
+                TBinaryProtocol.TBinaryProtocol(trans), "SharedService"))  # same connection
             self.assertEqual(calc.add(2, 3), 1000005)  # the plugin's Calculator
-            trans.close()
-            shared, trans = harness.client(Shared, srv.port, service="SharedService")
             got = shared.getStruct(7)  # the plugin's SharedService, not Calculator's
             self.assertEqual((got.key, got.value), (7, "plugin SharedService"))
+            self.assertEqual(calc.add(4, 5), 1000009)
             trans.close()
             self.assertEqual(srv.log().count("test plugin: init_worker"), 1, srv.log())
 
