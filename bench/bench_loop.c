@@ -333,16 +333,37 @@ connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size
             return -1;
         }
     } else {
-        /* each address in turn, as a client does: "localhost" is ::1 first, then 127.0.0.1 */
+        /*
+         * Each address in turn, as a client does: "localhost" is ::1 first,
+         * then 127.0.0.1. When every one fails, 'why' names each one's error
+         * (with the address when there are several).
+         */
         fd = -1;
-        for (; ai != NULL && fd < 0; ai = ai->ai_next) {
+        bool several = ai != NULL && ai->ai_next != NULL;
+        size_t len = (size_t)snprintf(why, n, "connect %s:%d:", o->host, o->port);
+        for (const char *sep = " "; ai != NULL && fd < 0; ai = ai->ai_next, sep = ", ") {
+            bool made = false;
             fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-            if (fd < 0) {
-                snprintf(why, n, "socket: %s", tc_strerror(-errno));
-            } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-                snprintf(why, n, "connect %s:%d: %s", o->host, o->port, tc_strerror(-errno));
+            if (fd >= 0) {
+                made = true;
+                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                    break;
+                }
+            }
+            int failed = errno;
+            if (fd >= 0) {
                 close(fd);
                 fd = -1;
+            }
+            char addr[NI_MAXHOST] = "";
+            if (several && getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+                                       NI_NUMERICHOST) != 0) {
+                snprintf(addr, sizeof(addr), "?");
+            }
+            if (len < n) {
+                len += (size_t)snprintf(why + len, n - len, "%s%s%s%s%s", sep, addr,
+                                        several ? ": " : "",
+                                        made ? "" : "socket: ", tc_strerror(-failed));
             }
         }
         if (fd < 0) {

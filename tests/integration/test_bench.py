@@ -431,6 +431,8 @@ class BenchToolErrorsTest(unittest.TestCase):
         rc, out, err = run_bench(port, "-c", "3", "-d", "0.2", "--warmup", "0")
         self.assertEqual(rc, 1, out + err)
         self.assertRegex(out, r"(?m)^ERRORS: 3 \(.*connect 3")
+        # one address: its error alone (several: each address with its error)
+        self.assertIn("connect 127.0.0.1:%d: connection refused" % port, err)
 
 
 class RawPingTest(unittest.TestCase):
