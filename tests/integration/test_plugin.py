@@ -30,15 +30,15 @@ def settings(plugin, transport="buffered", protocol="binary", handler=None, extr
         transport, protocol, svc, extra)
 
 
-def check_config(text):
-    srv = harness.Server(text, start=False)
+def check_config(text, files=None):
+    srv = harness.Server(text, files=files, start=False)
     return subprocess.run([harness.BIN, "--check-config", srv.config], capture_output=True,
                           text=True, timeout=60)
 
 
-def start_fails(text):
-    """Start the server with a bad config: it must exit 1. Returns its log."""
-    srv = harness.Server(text, start=False)
+def start_fails(text, files=None):
+    """Start the server with a bad config (it must exit 1): its status and log."""
+    srv = harness.Server(text, files=files, start=False)
     with open(srv.log_path, "ab") as log:
         proc = subprocess.run([harness.BIN, srv.config, "--errorlog", srv.log_path],
                               stdout=log, stderr=subprocess.STDOUT, timeout=60)
@@ -186,18 +186,13 @@ class RefusalTest(unittest.TestCase):
         for name, message in self.CASES:
             text = settings(tp(name), handler="rest.lua")
             with self.subTest(plugin=name, mode="check-config"):
-                srv = harness.Server(text, files={"rest.lua": LUA_REST}, start=False)
-                out = subprocess.run([harness.BIN, "--check-config", srv.config],
-                                     capture_output=True, text=True, timeout=60)
+                out = check_config(text, files={"rest.lua": LUA_REST})
                 self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
                 self.assertIn(message, out.stderr)
             with self.subTest(plugin=name, mode="start"):
-                srv = harness.Server(text, files={"rest.lua": LUA_REST}, start=False)
-                with open(srv.log_path, "ab") as log:
-                    proc = subprocess.run([harness.BIN, srv.config, "--errorlog", srv.log_path],
-                                          stdout=log, stderr=subprocess.STDOUT, timeout=60)
-                self.assertEqual(proc.returncode, 1, srv.log())
-                self.assertIn(message, srv.log())
+                code, log = start_fails(text, files={"rest.lua": LUA_REST})
+                self.assertEqual(code, 1, log)
+                self.assertIn(message, log)
 
     def test_reload_keeps_the_running_generation(self):
         # a reload's check loads the new plugin in a child: a refused one changes nothing
@@ -228,10 +223,8 @@ class RefusalTest(unittest.TestCase):
         self.assertEqual(code, 1, log)
         self.assertIn("handled by neither the plugin", log)
         # a Lua handler that lacks a method the plugin does not serve either
-        srv = harness.Server(settings(tp("good"), handler="h.lua"),
-                             files={"h.lua": "return { ping = function() end }"}, start=False)
-        out = subprocess.run([harness.BIN, "--check-config", srv.config], capture_output=True,
-                             text=True, timeout=60)
+        out = check_config(settings(tp("good"), handler="h.lua"),
+                           files={"h.lua": "return { ping = function() end }"})
         self.assertEqual(out.returncode, 1)
         self.assertIn("no function for method 'getStruct' of service Calculator (nor has the "
                       "plugin)", out.stderr)

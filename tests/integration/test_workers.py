@@ -57,11 +57,15 @@ class WorkersTest(unittest.TestCase):
         spun = []
 
         def spin():
+            trans = None
             try:
                 c, trans = harness.client(self.S, srv.port, timeout=20)
                 spun.append(c.sleep_ms(-1))
             except Exception as e:  # the worker dies under it
                 spun.append(repr(e))
+            finally:
+                if trans is not None:
+                    trans.close()
 
         t = threading.Thread(target=spin, daemon=True)
         t0 = time.monotonic()
