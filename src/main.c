@@ -9,6 +9,8 @@
 #include "core/err.h"
 #include "worker/dispatch.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +306,16 @@ plugin_header(const cli_t *cli)
 int
 main(int argc, char **argv)
 {
+    /*
+     * stdin, stdout and stderr open, on /dev/null if closed: else the first
+     * descriptors opened (the signal pipe) would take their numbers, and the
+     * log on stderr would write into them
+     */
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd) {
+            return 1;
+        }
+    }
     /* first: saves argv for an upgrade, then lets the arbiter and workers retitle themselves */
     tc_proctitle_init(argc, argv);
     argv = tc_proctitle_argv();

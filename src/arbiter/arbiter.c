@@ -484,6 +484,9 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
         tc_log(TC_LOG_CRITICAL, "worker %d: %s", index, err.msg);
         _exit(TC_WORKER_EXIT_BOOT);
     }
+    if (getppid() != a->pid) {
+        _exit(0); /* the arbiter died before the parent-death signal was set again */
+    }
     const tc_worker_args_t args = {
         .cfg = g->cfg,
         .listeners = g->ls,
@@ -491,6 +494,7 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
         .index = index,
         .generation = g->id,
         .heartbeat = hb,
+        .arbiter = a->pid,
     };
     _exit(tc_worker_main(&args));
 }
@@ -580,6 +584,14 @@ log_reload_failure(const arbiter_t *a, const char *why)
         p += len + (nl != NULL);
     }
     tc_log(TC_LOG_ERROR, "Reload failed; still serving generation %u", a->cur->id);
+}
+
+/* The arbiter's process title: "(old)" while the arbiter it started for an upgrade runs. */
+static void
+set_title(const arbiter_t *a)
+{
+    tc_proctitle_set("thriftcorn: master%s [%s]", a->reexec_pid > 0 ? " (old)" : "",
+                     a->cur->cfg->proc_name);
 }
 
 /* Switch the arbiter's own log to 'cfg' (errorlog, loglevel). */
@@ -704,7 +716,7 @@ commit_reload(arbiter_t *a)
     }
     set_target(a, g->cfg->workers_set || a->target == 0 ? g->cfg->workers : a->target);
     gen_free(a, old); /* closes the binds the new config dropped */
-    tc_proctitle_set("thriftcorn: master [%s]", g->cfg->proc_name);
+    set_title(a);
     tc_sdnotify("READY=1");
 }
 
@@ -807,7 +819,7 @@ reexec(arbiter_t *a)
     }
     a->reexec_pid = pid;
     tc_log(TC_LOG_INFO, "Started a new arbiter (pid:%d)", (int)pid);
-    tc_proctitle_set("thriftcorn: master (old) [%s]", a->cur->cfg->proc_name);
+    set_title(a);
 }
 
 static void
@@ -822,7 +834,7 @@ reexec_exited(arbiter_t *a, int status)
     }
     a->reexec_pid = 0;
     rename_pidfile(a, false);
-    tc_proctitle_set("thriftcorn: master [%s]", a->cur->cfg->proc_name);
+    set_title(a);
 }
 
 static void
@@ -840,10 +852,11 @@ winch(arbiter_t *a)
 static void
 reopen_logs(arbiter_t *a)
 {
-    int rc = tc_log_open(a->cur->cfg->errorlog);
+    /* while a reload's generation boots, the arbiter already logs to its errorlog */
+    const char *path = (a->pend != NULL ? a->pend : a->cur)->cfg->errorlog;
+    int rc = tc_log_open(path);
     if (rc != TC_OK) {
-        tc_log(TC_LOG_ERROR, "Cannot reopen the error log %s: %s", a->cur->cfg->errorlog,
-               tc_strerror(rc));
+        tc_log(TC_LOG_ERROR, "Cannot reopen the error log %s: %s", path, tc_strerror(rc));
     }
     signal_all(a, SIGUSR1);
 }

@@ -5,10 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
-int
-tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err)
+static int
+setids(const tc_ids_t *ids, tc_err_t *err)
 {
     if (ids->set_gid) {
         int rc = ids->user != NULL ? initgroups(ids->user, ids->gid) : setgroups(1, &ids->gid);
@@ -26,6 +27,18 @@ tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err)
         return tc_err_set(err, rc, "cannot set user %d: %s", (int)ids->uid, tc_strerror(rc));
     }
     return TC_OK;
+}
+
+int
+tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err)
+{
+    int death = 0;
+    (void)prctl(PR_GET_PDEATHSIG, &death);
+    int rc = setids(ids, err);
+    if (death != 0 && (ids->set_gid || ids->set_uid)) {
+        (void)prctl(PR_SET_PDEATHSIG, death);
+    }
+    return rc;
 }
 
 int

@@ -14,7 +14,10 @@
 
 /*
  * Become 'ids': supplementary groups, group, then user. A no-op when
- * neither is set. Returns TC_OK or -errno with 'err' filled.
+ * neither is set. The kernel clears a parent-death signal when the ids
+ * change: it is set again, so a child that follows its arbiter still does
+ * (the caller checks getppid() again, as the arbiter may have died in
+ * between). Returns TC_OK or -errno with 'err' filled.
  */
 int tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err) TC_NODISCARD;
 

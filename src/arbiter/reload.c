@@ -66,6 +66,9 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
         report(fd, err.msg);
         _exit(1);
     }
+    if (getppid() != parent) {
+        _exit(1); /* the arbiter died before the parent-death signal was set again */
+    }
     tc_dispatch_t *d = tc_dispatch_new(cfg, &err);
     if (d == NULL) {
         report(fd, err.msg);

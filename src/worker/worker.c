@@ -49,7 +49,8 @@ typedef struct worker {
     int nloops;
     const tc_worker_args_t *args;
     bool stopping;
-    int ncpus; /* CPUs the worker may run on */
+    double stop_since; /* when the graceful stop began */
+    int ncpus;         /* CPUs the worker may run on */
     struct idle_loop {
         tc_loop_t *loop;
         int nconns;
@@ -313,6 +314,7 @@ static void
 begin_graceful(worker_t *w)
 {
     w->stopping = true;
+    w->stop_since = tc_conn_now();
     atomic_store(&w->shared.stopping, 1);
     if (w->args->heartbeat != NULL) {
         tc_heartbeat_set_stopping(w->args->heartbeat); /* the arbiter replaces us meanwhile */
@@ -359,6 +361,26 @@ tc_worker_prepare(pid_t arbiter)
     worker_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* loop threads inherit the mask */
     return getppid() == arbiter;
+}
+
+/*
+ * The arbiter is gone (killed; its parent-death SIGTERM may be on its way):
+ * nothing enforces graceful_timeout or timeout but the worker itself. It
+ * stops gracefully, and exits once the stop has taken graceful_timeout.
+ */
+static void
+orphaned(worker_t *w)
+{
+    if (!w->stopping) {
+        tc_log(TC_LOG_WARNING, "worker %d: the arbiter is gone: graceful stop", w->args->index);
+        begin_graceful(w);
+    } else if (tc_conn_now() - w->stop_since >= w->args->cfg->graceful_timeout) {
+        tc_log(TC_LOG_ERROR,
+               "worker %d: the arbiter is gone and calls still run after %g s "
+               "(graceful_timeout): exiting",
+               w->args->index, w->args->cfg->graceful_timeout);
+        _exit(1);
+    }
 }
 
 int
@@ -418,6 +440,9 @@ tc_worker_main(const tc_worker_args_t *args)
             begin_graceful(&w);
         }
         beat(&w);
+        if (TC_UNLIKELY(args->arbiter > 0 && getppid() != args->arbiter)) {
+            orphaned(&w);
+        }
         if (w.stopping) {
             /* wait for every loop to finish its calls; INT/QUIT still cut it short */
             bool all = true;

@@ -21,6 +21,7 @@ typedef struct tc_worker_args {
     int index;                 /* numbers the worker in logs and hooks */
     unsigned generation;       /* 1 at start, +1 per reload */
     tc_heartbeat_t *heartbeat; /* shared with the arbiter; may be NULL */
+    pid_t arbiter;             /* the parent; 0: none to follow */
 } tc_worker_args_t;
 
 /*

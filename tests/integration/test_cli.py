@@ -208,6 +208,43 @@ class CliTest(unittest.TestCase):
         finally:
             s.close()
 
+    def test_started_with_stdout_and_stderr_closed(self):
+        """Closed standard descriptors are put on /dev/null: the signal pipe
+        does not take their numbers, so the log on stderr does not feed it
+        (before, the arbiter read its own log lines as signals, at 100% CPU)."""
+        port = harness.free_port()
+        pidfile = os.path.join(self.dir, "tc.pid")
+        cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:%d"\nworkers = 1\npidfile = "%s"\n%s'
+                    % (port, pidfile, SERVICE))
+
+        def close_std():
+            os.close(1)
+            os.close(2)
+
+        proc = subprocess.Popen([harness.BIN, cfg], stdin=subprocess.DEVNULL,
+                                preexec_fn=close_std)
+        try:
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(pidfile), 10))
+            c, trans = harness.client(self.S, port)
+            self.assertEqual(c.echo("closed"), "closed")
+            trans.close()
+            fds = {n: os.readlink("/proc/%d/fd/%s" % (proc.pid, n)) for n in ("0", "1", "2")}
+            self.assertEqual(set(fds.values()), {"/dev/null"}, fds)
+
+            def cpu():
+                with open("/proc/%d/stat" % proc.pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            before = cpu()
+            time.sleep(1.0)  # the thing measured: what the idle arbiter spends in a second
+            self.assertLess(cpu() - before, 0.3)
+            proc.terminate()
+            self.assertEqual(proc.wait(30), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+
     def test_flags_win_over_the_file(self):
         srv = harness.Server("workers = 1\n" + SERVICE, args=["--workers", "3"])
         try:

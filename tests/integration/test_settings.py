@@ -61,6 +61,55 @@ class SettingsTest(unittest.TestCase):
                              "the arbiter keeps its own user")
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_workers_of_another_user_follow_a_killed_arbiter(self):
+        """Switching users clears the parent-death signal: it is set again
+        after, so workers running as nobody stop when their arbiter dies."""
+        folder = readable_fixture()
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 2\n')
+        self.addCleanup(srv.stop)
+        self.call(srv.port)
+        pids = srv.worker_pids()
+        self.assertEqual(len(pids), 2)
+        srv.kill(signal.SIGKILL)
+        self.assertTrue(harness.wait_for(
+            lambda: not any(harness.pid_alive(p) for p in pids), 15), srv.log())
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_reload_check_as_another_user_dies_with_the_arbiter(self):
+        """A reload's check loads the handlers as nobody; an arbiter killed
+        meanwhile takes it along (it would load them for nothing)."""
+        folder = readable_fixture()
+        handler = os.path.join(folder, "handler.lua")
+        with open(handler) as f:
+            text = f.read()
+        with open(handler, "w") as f:  # loads for 30 s once the file 'slow' exists
+            f.write('if io.open("%s/slow") then local t = os.time() '
+                    'while os.time() - t < 30 do end end\n' % folder + text)
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n')
+        self.addCleanup(srv.stop)
+        self.call(srv.port)
+        (worker,) = srv.worker_pids()
+        open(os.path.join(folder, "slow"), "w").close()
+        srv.kill(signal.SIGHUP)
+
+        def checker():
+            for pid in srv.worker_pids():
+                try:
+                    with open("/proc/%d/cmdline" % pid, "rb") as f:
+                        if b"reload check" in f.read() and os.stat("/proc/%d" % pid).st_uid:
+                            return pid
+                except OSError:
+                    pass
+            return None
+
+        self.assertTrue(harness.wait_for(checker, 10), srv.log())
+        pid = checker()
+        srv.kill(signal.SIGKILL)
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(pid), 5),
+                        "the reload check outlived its arbiter")
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(worker), 15))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
     def test_connection_hooks_of_a_config_only_root_can_read(self):
         """The workers run as nobody and cannot read the config file (in the
         harness's private folder): their loop threads still get its

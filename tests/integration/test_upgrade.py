@@ -140,6 +140,11 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(harness.process_title(old),
                              "thriftcorn: master (old) [thriftcorn.lua]")
             self.assertTrue(harness.wait_for(lambda: len(children(new)) == 2), srv.log())
+            # a reload of the old arbiter meanwhile leaves it the old one, title too
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            self.assertEqual(harness.process_title(old),
+                             "thriftcorn: master (old) [thriftcorn.lua]")
             # the new arbiter inherited the socket: same port, no new bind
             self.assertEqual(srv.log().count("Listening at: 127.0.0.1:%d" % srv.port), 2)
             self.assertTrue(load.wait_calls(100), load.summary())

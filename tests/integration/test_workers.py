@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ import unittest
 
 import harness
 import loadgen
+from test_server import encode_call
 from thrift.Thrift import TApplicationException
 from thrift.protocol import THeaderProtocol
 from thrift.transport import THeaderTransport, TSocket
@@ -275,6 +277,66 @@ return H""")
         srv.kill(signal.SIGKILL)
         self.assertTrue(harness.wait_for(
             lambda: not any(harness.pid_alive(p) for p in pids), 15), pids)
+
+    def test_a_busy_worker_of_a_killed_arbiter_ends_its_stop_after_graceful_timeout(self):
+        """Nothing but the worker bounds its stop once the arbiter is gone:
+        a call that never returns does not keep it (and its port) alive."""
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 30\ngraceful_timeout = 1\n", SPIN)
+        (pid,) = srv.worker_pids()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(encode_call("sleep_ms", 1, self.S.sleep_ms_args(ms=-1)))
+        self.assertTrue(harness.wait_read(srv, s), "the worker never read the call")
+        srv.kill(signal.SIGKILL)
+        t0 = time.monotonic()
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(pid), 15), srv.log())
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertIn("worker 0: the arbiter is gone and calls still run after 1 s "
+                      "(graceful_timeout): exiting", srv.log())
+
+    def test_usr1_while_a_reload_boots_keeps_the_new_errorlog(self):
+        """A reload that moves errorlog switches the arbiter's log when its
+        generation starts; SIGUSR1 meanwhile reopens that new log, not the
+        old one, and the arbiter's later lines stay there."""
+        folder = tempfile.mkdtemp(prefix="tc-usr1-")
+        for name, text in (("svc.thrift", IDL), ("handler.lua", HANDLER)):
+            with open(os.path.join(folder, name), "w") as f:
+                f.write(text)
+        cfg = os.path.join(folder, "c.lua")
+        logs = [os.path.join(folder, n) for n in ("a.log", "b.log")]
+        slow = ('post_fork = function(s, w)\n'
+                '  if w.generation == 2 then os.execute("sleep 1") end\n'
+                'end\n')
+
+        def write_config(log):
+            with open(cfg, "w") as f:
+                f.write('bind = "127.0.0.1:0"\nworkers = 1\nerrorlog = "%s"\n%s%s'
+                        % (log, HERE + SERVICE, slow))
+
+        def text(i):
+            return harness.read_text(logs[i]) if os.path.exists(logs[i]) else ""
+
+        write_config(logs[0])
+        proc = subprocess.Popen([harness.BIN, cfg], cwd=folder, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in text(0), 15))
+            write_config(logs[1])
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(harness.wait_for(
+                lambda: "Reloading: starting generation 2" in text(1), 15), text(0))
+            proc.send_signal(signal.SIGUSR1)
+            self.assertTrue(harness.wait_for(
+                lambda: "Generation 2 is ready" in text(0) + text(1), 15), text(0) + text(1))
+            self.assertIn("Generation 2 is ready", text(1))
+            self.assertNotIn("Generation 2 is ready", text(0))
+            proc.terminate()
+            self.assertEqual(proc.wait(30), 0)
+            self.assertIn("Shutting down: Master", text(1))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
 
     def test_a_hung_connection_hook_counts_as_a_hang(self):
         """on_connected runs outside any handler call but is timed like one:
