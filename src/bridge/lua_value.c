@@ -1040,6 +1040,13 @@ tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, tc_p
     ctx_t c;
     idx = lua_absindex(L, idx);
     uint32_t depth = p->depth;
+    /*
+     * the struct the field is written in is a level (as decoding counts the
+     * arguments struct, and as Apache's readers count a result struct): a
+     * value max_depth deep in it is refused, not written past the compact
+     * writer's field id stack
+     */
+    p->depth++;
     int top = lua_gettop(L);
     ctx_init(&c, L, p, err, k);
     tc_kind_t kind = (tc_kind_t)f->type.kind;

@@ -453,5 +453,45 @@ class LimitsTest(unittest.TestCase):
             trans.close()
 
 
+class ReplyDepthTest(unittest.TestCase):
+    """A reply as deep as max_depth allows, counting the result struct it is
+    written in (as the arguments struct counts when decoding, and as
+    Apache's readers count): one level more is refused with
+    INTERNAL_ERROR, never written wrong. Compact, whose writer keeps a field
+    id per level, at the largest max_depth."""
+
+    IDL = ("namespace py deep\n"
+           "struct Node { 1: optional Node next, 2: optional i32 v }\n"
+           "service Deep { Node get(1: i32 depth) }\n")
+    HANDLER = ('local t = require("thriftcorn").load("deep.thrift")\n'
+               "return { get = function(depth)\n"
+               "  local n = t.Node{ v = 0 }\n"
+               "  for i = 1, depth - 1 do n = t.Node{ next = n, v = i } end\n"
+               "  return n\nend }\n")
+
+    def test_deepest_reply(self):
+        folder = harness.Server("", start=False).dir
+        with open(os.path.join(folder, "deep.thrift"), "w") as f:
+            f.write(self.IDL)
+        harness.gen_py(os.path.join(folder, "deep.thrift"))
+        Deep = harness.load_gen("deep.Deep")
+        text = ('protocol = "compact"\nmax_depth = 256\nexpose_errors = true\nworkers = 1\n'
+                'service = { idl = "deep.thrift", name = "Deep", handler = "h.lua" }\n')
+        with harness.Server(text, files={"deep.thrift": self.IDL, "h.lua": self.HANDLER}) as srv:
+            c, trans = harness.client(Deep, srv.port, protocol="compact")
+            n = c.get(255)
+            got = []
+            while n is not None:
+                got.append(n.v)
+                n = n.next
+            self.assertEqual(got, list(range(254, -1, -1)))
+            with self.assertRaises(TApplicationException) as e:
+                c.get(256)
+            self.assertEqual(e.exception.type, TApplicationException.INTERNAL_ERROR)
+            self.assertIn("nesting deeper than 256", e.exception.message)
+            self.assertEqual(c.get(2).next.v, 0)  # the connection goes on
+            trans.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
