@@ -712,6 +712,16 @@ encode_list(ctx_t *c, int idx, const tc_type_t *t)
     if (n < 0 || n > INT32_MAX) {
         return tc_err_set(c->err, TC_ELIMIT, "list of %lld elements", (long long)n);
     }
+    if (n == 0) {
+        /* no element 1, yet keys: not an empty list, a set or a map given for one */
+        lua_pushnil(L);
+        if (lua_next(L, idx) != 0) {
+            lua_pop(L, 2);
+            return tc_err_set(c->err, TC_ETYPE,
+                              "expected a list (elements at 1, 2, ...), got a table with "
+                              "other keys (a set or a map?)");
+        }
+    }
     p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
@@ -743,7 +753,11 @@ header_to_front(tc_buf_t *out, size_t at, size_t body_end)
     memcpy(out->data + at, hdr, hlen);
 }
 
-/* Sets are {element = true}: elements whose value is false or nil are left out. */
+/*
+ * Sets are {element = true}: elements whose value is false are left out.
+ * Any value but a boolean is refused: {10, 20} is a list given for a set,
+ * whose elements would be 1 and 2.
+ */
 static int
 encode_set(ctx_t *c, int idx, const tc_type_t *t)
 {
@@ -753,6 +767,14 @@ encode_set(ctx_t *c, int idx, const tc_type_t *t)
     uint32_t n = 0;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
+        if (TC_UNLIKELY(lua_type(L, -1) != LUA_TBOOLEAN)) {
+            int rc = tc_err_set(c->err, TC_ETYPE,
+                                "a set's values must be true or false, got a %s (a list given "
+                                "for a set?)",
+                                luaL_typename(L, -1));
+            lua_pop(L, 2);
+            return rc;
+        }
         if (lua_toboolean(L, -1)) {
             int rc = encode_value(c, lua_gettop(L) - 1, t->elem);
             if (rc != TC_OK) {

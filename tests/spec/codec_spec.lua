@@ -423,6 +423,23 @@ describe("codec errors", function()
           tc.encode(at.Containers, { shorts = { 1, 65535 } }, proto))
       end)
 
+      it("rejects a list given for a set, and a set or map given for a list", function()
+        assert_fails(core.ETYPE, "alltypes.Containers.longs: a set's values must be true or "
+          .. "false, got a number (a list given for a set?)",
+          tc.encode(at.Containers, { longs = { 10, 20, 30 } }, proto))
+        for _, t in ipairs({ { [5] = true }, { a = 1 } }) do
+          assert_fails(core.ETYPE, "alltypes.Containers.shorts: expected a list (elements at "
+            .. "1, 2, ...), got a table with other keys (a set or a map?)",
+            tc.encode(at.Containers, { shorts = t }, proto))
+        end
+        -- what stays allowed: false leaves an element out; an empty table is an empty list
+        local bytes = assert(tc.encode(at.Containers,
+          { longs = { [1] = true, [2] = false }, shorts = {} }, proto))
+        local back = assert(tc.decode(at.Containers, bytes, proto))
+        assert.same({ [1] = true }, back.longs)
+        assert.same({}, back.shorts)
+      end)
+
       it("rejects a union with two fields set", function()
         assert_fails(core.ETYPE, "union alltypes.Value has more than one field set",
           tc.encode(V, { int_value = 1, string_value = "x" }, proto))
