@@ -259,14 +259,103 @@ error_text(lua_State *L, int e, const tc_function_t *fn, const char *what, tc_er
     return text;
 }
 
-/* Push the arguments of 'fn' in IDL order; returns how many, or -1 (err set). */
+/*
+ * Decoding and encoding run in a protected call: they create Lua values
+ * (memory can run out) and walk the handler's tables, which its own
+ * metamethods may change under the walk ('invalid key to next'). Either
+ * raises, and outside a protected call that would end the worker. The
+ * codec's registries are passed as arguments 2 to 4 (the slots of the
+ * state's base are not those of the call), the value to encode as 5.
+ */
+typedef struct coded {
+    tc_proto_t *p;
+    const tc_struct_t *st;
+    const tc_field_t *f; /* encoding: the field of 'st' written */
+    tc_err_t *err;
+    int rc;
+} coded_t;
+
+static const tc_lua_codec_t codec_in_pcall = {2, 3, 4};
+
+static int
+decode_in_pcall(lua_State *L)
+{
+    coded_t *x = lua_touserdata(L, 1);
+    x->rc = tc_lua_value_decode_args_k(L, &codec_in_pcall, x->p, x->st, x->err);
+    return x->rc == TC_OK ? x->st->nfields : 0;
+}
+
+static int
+encode_in_pcall(lua_State *L)
+{
+    coded_t *x = lua_touserdata(L, 1);
+    x->rc = tc_lua_value_encode_field_k(L, &codec_in_pcall, 5, x->p, x->st, x->f, x->err);
+    return 0;
+}
+
+/*
+ * Run 'fn' protected, with the value at 'value' (0: none) and 'nresults'.
+ * Returns the codec's result, or TC_EINVAL with err set to the Lua error
+ * ('raised' set) when it raised.
+ */
+static int
+run_protected(lua_State *L, lua_CFunction fn, coded_t *x, int value, int nresults, bool *raised)
+{
+    uint32_t depth = x->p->depth;
+    value = value != 0 ? lua_absindex(L, value) : 0;
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, x);
+    lua_pushvalue(L, SLOT_MTS);
+    lua_pushvalue(L, SLOT_DEFS);
+    lua_pushvalue(L, SLOT_NAMES);
+    if (value != 0) {
+        lua_pushvalue(L, value);
+    }
+    *raised = false;
+    if (lua_pcall(L, value != 0 ? 5 : 4, nresults, 0) != LUA_OK) {
+        x->p->depth = depth;
+        *raised = true;
+        x->rc = tc_err_set(x->err, TC_EINVAL, "%s",
+                           lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                          : "an error object that is not a string");
+        lua_pop(L, 1);
+    }
+    return x->rc;
+}
+
+/*
+ * Push the arguments of 'fn' in IDL order; returns how many, or -1 for
+ * bad arguments, -2 when decoding raised (out of memory): 'err' set.
+ */
 static int
 push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t *err)
 {
-    if (tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, err) != TC_OK) {
-        return -1;
+    if (fn->args->nfields == 0) { /* nothing to create: no need to protect it */
+        return tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, err) == TC_OK ? 0 : -1;
+    }
+    coded_t x = {in, fn->args, NULL, err, TC_OK};
+    bool raised;
+    if (run_protected(h->L, decode_in_pcall, &x, 0, LUA_MULTRET, &raised) != TC_OK) {
+        if (raised) {
+            char why[TC_ERR_MSG_MAX];
+            snprintf(why, sizeof(why), "%s", err->msg);
+            tc_err_clear(err);
+            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", fn->service,
+                       fn->name, why);
+        }
+        return raised ? -2 : -1;
     }
     return fn->args->nfields;
+}
+
+/* Encode field 'f' of 'st' from the value at 'idx' into 'out', protected. */
+static int
+encode_field(lua_State *L, int idx, tc_proto_t *out, const tc_struct_t *st, const tc_field_t *f,
+             tc_err_t *err)
+{
+    coded_t x = {out, st, f, err, TC_OK};
+    bool raised;
+    return run_protected(L, encode_in_pcall, &x, idx, 0, &raised);
 }
 
 /* The handler raised: a declared exception, or INTERNAL_ERROR. */
@@ -282,7 +371,7 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
         out->ops->write_struct_begin(out);
         tc_err_t eerr;
         tc_err_clear(&eerr);
-        if (tc_lua_value_encode_field_k(L, &codec, e, out, fn->result, f, &eerr) == TC_OK) {
+        if (encode_field(L, e, out, fn->result, f, &eerr) == TC_OK) {
             out->ops->write_field_stop(out);
             out->ops->write_struct_end(out);
             return TC_CALL_DECLARED_EXCEPTION;
@@ -318,7 +407,7 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
     if (res->nfields > 0 && res->fields[0].id == 0 && !lua_isnil(L, -1)) {
         tc_err_t eerr;
         tc_err_clear(&eerr);
-        if (tc_lua_value_encode_field_k(L, &codec, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
+        if (encode_field(L, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
             out->out->len = mark;
             tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", fn->service,
                        fn->name, eerr.msg);
@@ -359,10 +448,13 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     if (nargs < 0) {
         lua_settop(L, SLOT_BASE);
         h->header = NULL;
+        int type = nargs == -1 ? TC_APPEX_PROTOCOL_ERROR : TC_APPEX_INTERNAL_ERROR;
         if (!oneway) {
-            write_appex(out, m, TC_APPEX_PROTOCOL_ERROR, err->msg);
+            write_appex(out, m, type,
+                        type == TC_APPEX_INTERNAL_ERROR && !h->expose_errors ? "Internal error"
+                                                                             : err->msg);
         }
-        return TC_APPEX_PROTOCOL_ERROR;
+        return type;
     }
     if (lua_pcall(L, nargs, 1, SLOT_MSGH) != LUA_OK) {
         if (oneway) {

@@ -493,5 +493,52 @@ class ReplyDepthTest(unittest.TestCase):
             trans.close()
 
 
+class ProtectedCodecTest(unittest.TestCase):
+    """Encoding a reply runs protected: a handler whose struct's __index
+    empties and refills the map being walked makes 'next' raise; the call
+    gets INTERNAL_ERROR naming it, and the worker serves on (before, the
+    error was unprotected and aborted the worker)."""
+
+    IDL = ("namespace py walked\n"
+           "struct Pair { 1: i32 a, 2: i32 b }\n"
+           "service Walked { map<string, Pair> get(), i32 one() }\n")
+    HANDLER = ("return {\n"
+               "  get = function()\n"
+               "    local m = {}\n"
+               "    local mt = { __index = function()\n"
+               "      for k in pairs(m) do m[k] = nil end\n"
+               "      for i = 1, 200 do m['k' .. i] = { a = i, b = i } end\n"
+               "      return 0\n"
+               "    end }\n"
+               "    m.first = setmetatable({ a = 1 }, mt)\n"
+               "    m.second = setmetatable({ a = 2 }, mt)\n"
+               "    return m\n"
+               "  end,\n"
+               "  one = function() return 1 end,\n"
+               "}\n")
+
+    def test_table_changed_under_the_walk(self):
+        folder = harness.Server("", start=False).dir
+        with open(os.path.join(folder, "walked.thrift"), "w") as f:
+            f.write(self.IDL)
+        harness.gen_py(os.path.join(folder, "walked.thrift"))
+        Walked = harness.load_gen("walked.Walked")
+        text = ('expose_errors = true\nworkers = 1\nthreads = 1\n'
+                'service = { idl = "walked.thrift", name = "Walked", handler = "h.lua" }\n')
+        with harness.Server(text, files={"walked.thrift": self.IDL,
+                                         "h.lua": self.HANDLER}) as srv:
+            (pid,) = srv.worker_pids()
+            c, trans = harness.client(Walked, srv.port)
+            with self.assertRaises(TApplicationException) as e:
+                c.get()
+            self.assertEqual(e.exception.type, TApplicationException.INTERNAL_ERROR)
+            self.assertIn("walked.Walked.get returned a value that does not fit: "
+                          "invalid key to 'next'", e.exception.message)
+            self.assertEqual(c.one(), 1)
+            trans.close()
+            self.assertEqual(srv.worker_pids(), [pid])
+            self.assertNotIn("unprotected error", srv.log())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
