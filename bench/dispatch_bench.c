@@ -52,7 +52,7 @@ run(tc_dispatch_t *d, tc_bench_call_t *call, const tc_bench_req_t *req, const tc
         out.len = 0;
         tc_proto_init(&in, call->proto, msg->data, msg->len, NULL);
         tc_proto_init(&op, call->proto, NULL, 0, &out);
-        rc = tc_dispatch_handle(d, &in, &op, &info, err);
+        rc = tc_dispatch_handle(d, &in, &op, tc_transport_framed.max_body, &info, err);
         if (rc != TC_OK) {
             break;
         }

@@ -68,4 +68,5 @@ const tc_transport_t tc_transport_buffered = {
     .scan_resume = scan_resume,
     .begin = begin,
     .end = end,
+    .max_body = SIZE_MAX, /* no length: each string and container bounds its own */
 };

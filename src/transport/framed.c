@@ -68,4 +68,5 @@ const tc_transport_t tc_transport_framed = {
     .scan = scan,
     .begin = begin,
     .end = end,
+    .max_body = INT32_MAX, /* the length is an i32 */
 };

@@ -58,6 +58,11 @@ const tc_transport_t tc_transport_header = {
     .scan = scan,
     .begin = begin,
     .end = end,
+    /*
+     * for tc_header_write(): the length (an i32) counts the fixed part, a
+     * header block of at most WORDS_MAX words and the message
+     */
+    .max_body = INT32_MAX - FIXED - 4 * WORDS_MAX,
 };
 
 void

@@ -118,7 +118,8 @@ int tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const v
  * flags, sequence id and protocol id, the reply's info headers, and no
  * transform. Apache's servers (C++, Python, Go) answer a compressed request
  * uncompressed too, and Apache's C++ client (0.17) overruns its read buffer
- * inflating a compressed reply larger than its compressed frame.
+ * inflating a compressed reply larger than its compressed frame. h->body is
+ * at most tc_transport_header.max_body bytes.
  */
 void tc_header_write(tc_header_t *h, tc_buf_t *out);
 

@@ -35,8 +35,17 @@ struct tc_transport {
                        size_t len, size_t max, size_t *off, size_t *msg_len);
     /* begin a reply in 'out'; returns a mark to pass to end() */
     size_t (*begin)(tc_buf_t *out);
-    /* finish the reply begun at 'mark' (framed writes its length there) */
+    /*
+     * finish the reply begun at 'mark' (framed writes its length there); the
+     * message written since begin() is at most 'max_body' bytes
+     */
     void (*end)(tc_buf_t *out, size_t mark);
+    /*
+     * The largest reply message this transport can frame: what its length
+     * field carries, less what the frame holds besides the message (SIZE_MAX:
+     * no length). A larger reply is refused before end() (worker/dispatch.h).
+     */
+    size_t max_body;
 };
 
 extern const tc_transport_t tc_transport_framed;

@@ -326,13 +326,17 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
 
 /* ---- handling a message ---- */
 
-int
-tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
-                   tc_err_t *err)
+/*
+ * tc_dispatch_handle() but for the reply's size: the message header read in
+ * 'm' (its name without "Service:" once routed) and the function whose
+ * handler ran in '*fn' (NULL: none did).
+ */
+static int
+handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const tc_function_t **fn,
+       tc_call_info_t *info, tc_err_t *err)
 {
     info->err_len = 0;
-    tc_msg_hdr_t m;
-    int rc = in->ops->read_message_begin(in, &m);
+    int rc = in->ops->read_message_begin(in, m);
     if (rc != TC_OK) {
         return tc_err_set(err, rc == TC_AGAIN ? TC_EPROTO : rc, "invalid message header (%s)",
                           rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
@@ -340,20 +344,20 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
     if (d->subs != NULL) {
         told_t why;
         why.len = 0;
-        d = route(d, &m, &why);
+        d = route(d, m, &why);
         if (d == NULL) {
             info->service = NULL;
-            info->method = m.name;
-            info->method_len = m.name_len;
-            info->replied = m.type != TC_MSG_ONEWAY; /* a oneway call gets no reply */
+            info->method = m->name;
+            info->method_len = m->name_len;
+            info->replied = m->type != TC_MSG_ONEWAY; /* a oneway call gets no reply */
             info->status = TC_APPEX_UNKNOWN_METHOD;
             /*
              * the client named no service this server has: answered, and
              * logged once (the worker escapes the name in the log line)
              */
             set_told(err, info, TC_ENOTFOUND, &why);
-            if (m.type != TC_MSG_ONEWAY) {
-                tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD,
+            if (m->type != TC_MSG_ONEWAY) {
+                tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_UNKNOWN_METHOD,
                                        why.text, why.len);
             }
             return TC_OK;
@@ -364,50 +368,97 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_in
         tc_host_thread_set_header(d->plugin, info->header);
     }
     info->service = d->name;
-    info->method = m.name;
-    info->method_len = m.name_len;
+    info->method = m->name;
+    info->method_len = m->name_len;
     info->replied = true;
     info->status = 0;
-    if (m.type != TC_MSG_CALL && m.type != TC_MSG_ONEWAY) {
+    if (m->type != TC_MSG_CALL && m->type != TC_MSG_ONEWAY) {
         /* a REPLY or EXCEPTION sent to a server, or no type at all: answered, and logged once */
         static const char text[] = "Invalid message type";
         info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
         char head[40];
-        snprintf(head, sizeof(head), "invalid message type %u for '", m.type);
+        snprintf(head, sizeof(head), "invalid message type %u for '", m->type);
         told_t why;
         why.len = 0;
         told_str(&why, head);
-        told_name(&why, m.name, m.name_len, 100);
+        told_name(&why, m->name, m->name_len, 100);
         told_str(&why, "' (a server takes CALL or ONEWAY)");
         set_told(err, info, TC_EPROTO, &why);
-        tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_INVALID_MESSAGE_TYPE,
+        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INVALID_MESSAGE_TYPE,
                                text, sizeof(text) - 1);
         return TC_OK;
     }
-    int idx = tc_schema_service_index(d->svc, m.name, m.name_len);
+    int idx = tc_schema_service_index(d->svc, m->name, m->name_len);
     if (idx < 0) {
         told_t why;
         why.len = 0;
         told_str(&why, "Invalid method name: '");
-        told_name(&why, m.name, m.name_len, 256);
+        told_name(&why, m->name, m->name_len, 256);
         told_str(&why, "'");
         info->status = TC_APPEX_UNKNOWN_METHOD;
         /* the client named a method its service lacks: answered, and logged once */
         set_told(err, info, TC_ENOTFOUND, &why);
-        tc_message_write_appex(out, m.name, m.name_len, m.seqid, TC_APPEX_UNKNOWN_METHOD, why.text,
-                               why.len);
+        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_UNKNOWN_METHOD,
+                               why.text, why.len);
         return TC_OK;
     }
-    bool oneway = m.type == TC_MSG_ONEWAY || d->svc->functions[idx]->oneway;
+    *fn = d->svc->functions[idx];
+    bool oneway = m->type == TC_MSG_ONEWAY || (*fn)->oneway;
     info->replied = !oneway;
     if (d->plugin != NULL && tc_host_thread_serves(d->plugin, idx)) {
-        info->status = tc_host_call(d->plugin, idx, &m, oneway, in, out, err);
+        info->status = tc_host_call(d->plugin, idx, m, oneway, in, out, err);
     } else {
-        info->status = tc_lua_handler_call(d->lua, idx, &m, oneway, in, out, err);
+        info->status = tc_lua_handler_call(d->lua, idx, m, oneway, in, out, err);
     }
     /* the header is the connection's, which may close before the next call */
     if (d->plugin != NULL) {
         tc_host_thread_set_header(d->plugin, NULL);
     }
     return TC_OK;
+}
+
+/*
+ * The reply at 'mark' is over 'max_reply' bytes, more than its frame's
+ * length can say: dropped for the INTERNAL_ERROR a failed handler gets,
+ * whose text names the size (it holds nothing of the handler's, so
+ * 'expose_errors' does not hide it). The log line names the method whose
+ * handler made the reply, or the reply the dispatcher made.
+ */
+static void
+refuse_reply(tc_proto_t *out, size_t mark, size_t max_reply, const tc_msg_hdr_t *m,
+             const tc_function_t *fn, tc_call_info_t *info, tc_err_t *err)
+{
+    char text[96];
+    int len = snprintf(text, sizeof(text), "reply of %zu bytes is over the largest frame (%zu)",
+                       out->out->len - mark, max_reply);
+    tc_err_clear(err); /* the client hears of this, not of what the dropped reply said */
+    info->err_len = 0;
+    if (fn != NULL) {
+        tc_err_set(err, TC_ELIMIT, "%s.%s: %s", fn->service, fn->name, text);
+    } else {
+        tc_err_set(err, TC_ELIMIT, "%s: %s", tc_appex_type_name(info->status), text);
+    }
+    info->status = TC_APPEX_INTERNAL_ERROR;
+    out->out->len = mark;
+    tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR, text,
+                           (size_t)len);
+    if (TC_UNLIKELY(out->out->len - mark > max_reply)) {
+        /* only a name about as long as the limit makes it so long: the name goes */
+        out->out->len = mark;
+        tc_message_write_appex(out, "", 0, m->seqid, TC_APPEX_INTERNAL_ERROR, text, (size_t)len);
+    }
+}
+
+int
+tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max_reply,
+                   tc_call_info_t *info, tc_err_t *err)
+{
+    size_t mark = out->out->len;
+    tc_msg_hdr_t m;
+    const tc_function_t *fn = NULL;
+    int rc = handle(d, in, out, &m, &fn, info, err);
+    if (TC_UNLIKELY(out->out->len - mark > max_reply) && rc == TC_OK) {
+        refuse_reply(out, mark, max_reply, &m, fn, info, err);
+    }
+    return rc;
 }

@@ -68,13 +68,17 @@ int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
  * Handle one whole request message read by 'in' and append the reply (if
  * any) to 'out'. Returns TC_OK when the message was handled, with 'err' set
  * only for something the operator should see; a negative code when the
- * bytes are not a valid message (the caller closes the connection). The
- * text of an error the client caused (a negative code, TC_ENOTFOUND, a
- * PROTOCOL_ERROR or INVALID_MESSAGE_TYPE status) is what the client was
- * told and may quote its bytes as sent, NULs included ('info->err_len'
- * bytes then): the caller escapes it for the log (tc_log_escape()).
+ * bytes are not a valid message (the caller closes the connection). A
+ * reply over 'max_reply' bytes (the transport's max_body: more than its
+ * frame can carry) is dropped for a TApplicationException INTERNAL_ERROR
+ * that names its size, with the call's name and seqid, and 'err' set to
+ * TC_ELIMIT naming the method. The text of an error the client caused (a
+ * negative code, TC_ENOTFOUND, a PROTOCOL_ERROR or INVALID_MESSAGE_TYPE
+ * status) is what the client was told and may quote its bytes as sent, NULs
+ * included ('info->err_len' bytes then): the caller escapes it for the log
+ * (tc_log_escape()).
  */
-int tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_call_info_t *info,
-                       tc_err_t *err) TC_NODISCARD;
+int tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max_reply,
+                       tc_call_info_t *info, tc_err_t *err) TC_NODISCARD;
 
 #endif /* TC_WORKER_DISPATCH_H */

@@ -239,7 +239,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     long long t0 = now_ns();
     atomic_store_explicit(&lp->busy_since, t0, memory_order_relaxed);
     pthread_mutex_unlock(&lp->lock);
-    int rc = tc_dispatch_handle(lp->dispatch, &in, &op, &info, &err);
+    int rc = tc_dispatch_handle(lp->dispatch, &in, &op, t->max_body, &info, &err);
     pthread_mutex_lock(&lp->lock);
     atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
     atomic_store_explicit(&lp->ncalls, atomic_load_explicit(&lp->ncalls, memory_order_relaxed) + 1,

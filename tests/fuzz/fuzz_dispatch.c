@@ -181,7 +181,7 @@ handle(const target_t *t, const tc_proto_ops_t *ops, const uint8_t *data, size_t
     memset(info, 0, sizeof(*info));
     info->header = NULL;
     out.len = 0;
-    int rc = tc_dispatch_handle(t->disp, in, &op, info, &err);
+    int rc = tc_dispatch_handle(t->disp, in, &op, tc_transport_framed.max_body, info, &err);
     TC_FUZZ_CHECK(rc == TC_OK || rc < 0, "tc_dispatch_handle returned %d", rc);
     TC_FUZZ_CHECK(op.depth == 0, "the reply was left at depth %u", op.depth);
     if (rc != TC_OK) {

@@ -93,11 +93,15 @@ test_limits(void **state)
     assert_int_equal(scan((const uint8_t *)"\xff\xff\xff", 3, 1024, &off, &len), TC_AGAIN);
 }
 
-/* begin() reserves the length, end() fills it in, after what is already in the buffer. */
+/*
+ * begin() reserves the length, end() fills it in, after what is already in
+ * the buffer; the largest body is what the length (an i32) can say.
+ */
 static void
 test_begin_end(void **state)
 {
     (void)state;
+    assert_int_equal(T->max_body, INT32_MAX);
     tc_buf_t out;
     tc_buf_init(&out);
     tc_buf_append(&out, "xyz", 3);

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for worker/dispatch.c: a reply over the most its frame can
+ * carry ('max_reply', lowered here from a transport's 2 GiB so that no test
+ * needs the memory) is dropped for an INTERNAL_ERROR naming its size. The
+ * handlers are the dispatch fixture's (tests/fixtures/dispatch), loaded as
+ * a handler thread loads them.
+ */
+#include "tc_test.h"
+
+#include "config/config.h"
+#include "core/buf.h"
+#include "protocol/message.h"
+#include "worker/dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifndef TC_FIXTURES_DIR
+#error "TC_FIXTURES_DIR must name tests/fixtures"
+#endif
+
+/* The bytes of the string echo() sends back: its reply is larger than an INTERNAL_ERROR. */
+#define ECHOED 1000
+
+typedef struct fixture {
+    tc_config_t *cfg;
+    tc_dispatch_t *disp;
+    tc_buf_t call;
+    tc_buf_t out;
+    tc_buf_t good; /* a reply as it was first made */
+} fixture_t;
+
+static int
+open_config(void **state, const char *path)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    tc_err_t err;
+    tc_err_clear(&err);
+    f->cfg = tc_config_load(path, NULL, 0, &err);
+    if (f->cfg == NULL) {
+        fail_msg("tc_config_load(%s): %s", path, err.msg);
+    }
+    f->disp = tc_dispatch_new(f->cfg, &err);
+    if (f->disp == NULL || tc_dispatch_thread_start(f->disp, &err) != TC_OK) {
+        fail_msg("the handlers of %s: %s", path, err.msg);
+    }
+    tc_buf_init(&f->call);
+    tc_buf_init(&f->out);
+    tc_buf_init(&f->good);
+    *state = f;
+    return 0;
+}
+
+static int
+setup(void **state)
+{
+    return open_config(state, TC_FIXTURES_DIR "/dispatch/thriftcorn.lua");
+}
+
+static int
+setup_multi(void **state)
+{
+    return open_config(state, TC_FIXTURES_DIR "/dispatch/multi.lua");
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    tc_dispatch_thread_stop(f->disp);
+    tc_dispatch_free(f->disp);
+    tc_config_free(f->cfg);
+    tc_buf_deinit(&f->call);
+    tc_buf_deinit(&f->out);
+    tc_buf_deinit(&f->good);
+    free(f);
+    return 0;
+}
+
+/* echo(e = Everything{3: Value{3: ECHOED bytes}}) named 'name' */
+static void
+write_echo(tc_buf_t *b, const tc_proto_ops_t *ops, const char *name, int32_t seqid)
+{
+    static char s[ECHOED];
+    memset(s, 'x', sizeof(s));
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, ops, NULL, 0, b);
+    ops->write_message_begin(&w, name, strlen(name), TC_MSG_CALL, seqid);
+    ops->write_struct_begin(&w);
+    ops->write_field_begin(&w, TC_TTYPE_STRUCT, 1);
+    ops->write_struct_begin(&w);
+    ops->write_field_begin(&w, TC_TTYPE_STRUCT, 3);
+    ops->write_struct_begin(&w);
+    ops->write_field_begin(&w, TC_TTYPE_STRING, 3);
+    ops->write_binary(&w, s, sizeof(s));
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+}
+
+/* A call of 'name' with no arguments (oneway or not). */
+static void
+write_bare(tc_buf_t *b, const tc_proto_ops_t *ops, const char *name, size_t name_len, uint8_t type,
+           int32_t seqid)
+{
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, ops, NULL, 0, b);
+    ops->write_message_begin(&w, name, name_len, type, seqid);
+    ops->write_struct_begin(&w);
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+}
+
+/* f->call through the dispatcher, its reply appended to f->out, as worker/loop.c does it. */
+static int
+handle(fixture_t *f, const tc_proto_ops_t *ops, size_t max_reply, tc_call_info_t *info,
+       tc_err_t *err)
+{
+    tc_proto_t in;
+    tc_proto_t op;
+    tc_proto_init(&in, ops, f->call.data, f->call.len, NULL);
+    in.max_depth = f->cfg->max_depth;
+    in.max_string = f->cfg->max_message_size;
+    tc_proto_init(&op, ops, NULL, 0, &f->out);
+    op.max_depth = f->cfg->max_depth;
+    memset(info, 0, sizeof(*info));
+    tc_err_clear(err);
+    int rc = tc_dispatch_handle(f->disp, &in, &op, max_reply, info, err);
+    assert_int_equal(op.depth, 0);
+    return rc;
+}
+
+/* The reply at 'data' is an INTERNAL_ERROR for 'name' and 'seqid' with the text 'want'. */
+static void
+assert_refused(const tc_proto_ops_t *ops, const uint8_t *data, size_t len, const char *name,
+               int32_t seqid, const char *want)
+{
+    tc_proto_t rp;
+    tc_msg_hdr_t h;
+    tc_appex_t ex;
+    tc_proto_init(&rp, ops, data, len, NULL);
+    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+    assert_int_equal(h.type, TC_MSG_EXCEPTION);
+    assert_int_equal(h.seqid, seqid);
+    assert_int_equal(h.name_len, strlen(name));
+    assert_memory_equal(h.name, name, h.name_len);
+    assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
+    assert_int_equal(ex.type, TC_APPEX_INTERNAL_ERROR);
+    assert_non_null(ex.message);
+    assert_int_equal(ex.message_len, strlen(want));
+    assert_memory_equal(ex.message, want, ex.message_len);
+    /* the whole reply, nothing after it */
+    assert_ptr_equal(rp.rp, data + len);
+}
+
+/*
+ * A reply of exactly 'max_reply' bytes goes out as it is; one byte less and
+ * it is refused with the call's name and seqid, after whatever 'out' held
+ * (framed's length, earlier replies), and the next call is answered again.
+ */
+static void
+test_reply_over_the_limit(void **state)
+{
+    fixture_t *f = *state;
+    static const tc_proto_ops_t *const formats[] = {&tc_proto_binary, &tc_proto_compact};
+    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+        const tc_proto_ops_t *ops = formats[i];
+        tc_call_info_t info;
+        tc_err_t err;
+        write_echo(&f->call, ops, "echo", 41);
+
+        f->out.len = 0;
+        tc_buf_append(&f->out, "LLLL", 4);
+        assert_int_equal(handle(f, ops, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(info.status, 0);
+        assert_true(info.replied);
+        assert_int_equal(err.code, TC_OK);
+        size_t n = f->out.len - 4;
+        assert_true(n > ECHOED);
+        f->good.len = 0;
+        tc_buf_append(&f->good, f->out.data + 4, n);
+
+        /* exactly the limit: sent */
+        f->out.len = 4;
+        assert_int_equal(handle(f, ops, n, &info, &err), TC_OK);
+        assert_int_equal(info.status, 0);
+        assert_int_equal(err.code, TC_OK);
+        assert_int_equal(f->out.len, 4 + n);
+        assert_memory_equal(f->out.data + 4, f->good.data, n);
+
+        /* one byte over: INTERNAL_ERROR instead, the bytes before it kept */
+        f->out.len = 4;
+        assert_int_equal(handle(f, ops, n - 1, &info, &err), TC_OK);
+        char want[128];
+        snprintf(want, sizeof(want), "reply of %zu bytes is over the largest frame (%zu)", n,
+                 n - 1);
+        assert_memory_equal(f->out.data, "LLLL", 4);
+        assert_true(f->out.len - 4 < n);
+        assert_refused(ops, f->out.data + 4, f->out.len - 4, "echo", 41, want);
+        assert_int_equal(info.status, TC_APPEX_INTERNAL_ERROR);
+        assert_true(info.replied);
+        assert_int_equal(info.err_len, 0);
+        assert_memory_equal(info.method, "echo", 4);
+        assert_int_equal(err.code, TC_ELIMIT);
+        char log[192];
+        snprintf(log, sizeof(log), "alltypes.AllTypes.echo: %s", want);
+        assert_string_equal(err.msg, log);
+
+        /* the handler's state is whole: the same call gets the same reply */
+        f->out.len = 0;
+        assert_int_equal(handle(f, ops, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(f->out.len, n);
+        assert_memory_equal(f->out.data, f->good.data, n);
+    }
+}
+
+/* A oneway call has no reply, so no limit, however low. */
+static void
+test_oneway(void **state)
+{
+    fixture_t *f = *state;
+    tc_call_info_t info;
+    tc_err_t err;
+    write_bare(&f->call, &tc_proto_binary, "fire", 4, TC_MSG_ONEWAY, 5);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, 0, &info, &err), TC_OK);
+    assert_int_equal(f->out.len, 0);
+    assert_false(info.replied);
+    assert_int_equal(info.status, 0);
+    assert_int_equal(err.code, TC_OK);
+}
+
+/*
+ * A reply the dispatcher makes (UNKNOWN_METHOD) is held to the limit too;
+ * when the name it echoes alone is about as long as the limit, the
+ * INTERNAL_ERROR leaves the name out so that it fits.
+ */
+static void
+test_long_name(void **state)
+{
+    fixture_t *f = *state;
+    tc_call_info_t info;
+    tc_err_t err;
+    char name[300];
+    memset(name, 'n', sizeof(name));
+    write_bare(&f->call, &tc_proto_binary, name, sizeof(name), TC_MSG_CALL, 9);
+
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    assert_int_equal(info.status, TC_APPEX_UNKNOWN_METHOD);
+    assert_int_equal(err.code, TC_ENOTFOUND);
+    size_t n = f->out.len;
+    assert_true(n > sizeof(name));
+
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, 150, &info, &err), TC_OK);
+    char want[128];
+    snprintf(want, sizeof(want), "reply of %zu bytes is over the largest frame (150)", n);
+    assert_true(f->out.len <= 150);
+    assert_refused(&tc_proto_binary, f->out.data, f->out.len, "", 9, want);
+    assert_int_equal(info.status, TC_APPEX_INTERNAL_ERROR);
+    assert_int_equal(info.err_len, 0);
+    assert_int_equal(err.code, TC_ELIMIT);
+    char log[192];
+    snprintf(log, sizeof(log), "UNKNOWN_METHOD: %s", want);
+    assert_string_equal(err.msg, log);
+}
+
+/* With several services the refused reply has the reply's name: "echo", not "AllTypes:echo". */
+static void
+test_multiplexed(void **state)
+{
+    fixture_t *f = *state;
+    tc_call_info_t info;
+    tc_err_t err;
+    write_echo(&f->call, &tc_proto_binary, "AllTypes:echo", 3);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    size_t n = f->out.len;
+    assert_true(n > ECHOED);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, ECHOED, &info, &err), TC_OK);
+    char want[128];
+    snprintf(want, sizeof(want), "reply of %zu bytes is over the largest frame (%d)", n, ECHOED);
+    assert_refused(&tc_proto_binary, f->out.data, f->out.len, "echo", 3, want);
+    assert_string_equal(info.service, "AllTypes");
+    assert_int_equal(err.code, TC_ELIMIT);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reply_over_the_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oneway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiplexed, setup_multi, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
