@@ -511,7 +511,10 @@ spawn_worker(arbiter_t *a, gen_t *g)
     const tc_hook_field_t info[] = {{"index", NULL, index}, {"generation", NULL, (long long)g->id}};
     const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
     server_hook(a, g, "pre_fork", extra, 1);
-    pid_t pid = tc_signals_fork();
+    /* held from the fork on: a SIGUSR1 sent to the new pid waits for the worker's loop */
+    sigset_t held;
+    tc_worker_signals(&held);
+    pid_t pid = tc_signals_fork(&held);
     if (pid < 0) {
         tc_log(TC_LOG_ERROR, "Cannot fork a worker: %s", tc_strerror(pid));
         tc_heartbeat_free(hb);
@@ -788,7 +791,7 @@ reexec(arbiter_t *a)
         return;
     }
     rename_pidfile(a, true);
-    pid_t pid = tc_signals_fork();
+    pid_t pid = tc_signals_fork(NULL);
     if (pid < 0) {
         tc_log(TC_LOG_ERROR, "Cannot fork the new arbiter: %s", tc_strerror(pid));
         rename_pidfile(a, false);

@@ -106,7 +106,7 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
         return rc;
     }
     pid_t parent = getpid();
-    pid_t pid = tc_signals_fork();
+    pid_t pid = tc_signals_fork(NULL);
     if (pid < 0) {
         (void)close(p[0]);
         (void)close(p[1]);

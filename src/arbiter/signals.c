@@ -113,7 +113,7 @@ tc_signals_wait(int *sigs, int cap, int timeout_ms)
 }
 
 pid_t
-tc_signals_fork(void)
+tc_signals_fork(const sigset_t *child_mask)
 {
     sigset_t all;
     sigset_t old;
@@ -128,7 +128,11 @@ tc_signals_fork(void)
         /* no handler of ours may run here: it would write to the arbiter's pipe */
         reset_dispositions();
         close_pipe();
-        sigemptyset(&old);
+        if (child_mask != NULL) {
+            old = *child_mask;
+        } else {
+            sigemptyset(&old);
+        }
     }
     /* cannot fail: the set was accepted above */
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -8,6 +8,7 @@
 
 #include "core/common.h"
 
+#include <signal.h>
 #include <sys/types.h>
 
 /*
@@ -27,10 +28,12 @@ int tc_signals_wait(int *sigs, int cap, int timeout_ms) TC_NODISCARD;
 /*
  * fork() with every signal blocked across it, so that no handler runs in the
  * child. In the child, the dispositions changed by tc_signals_init() are back
- * to their defaults, the pipe is closed and the mask is empty. Returns what
- * fork() returns, or -errno.
+ * to their defaults, the pipe is closed and the mask is 'child_mask' (NULL:
+ * empty): a signal in it that arrives during or right after the fork waits,
+ * pending, instead of meeting its default action (a worker's SIGUSR1 would
+ * end it). Returns what fork() returns, or -errno.
  */
-pid_t tc_signals_fork(void);
+pid_t tc_signals_fork(const sigset_t *child_mask);
 
 /* Restore the default dispositions and close the pipe. */
 void tc_signals_deinit(void);

@@ -338,8 +338,8 @@ reopen_logs(const tc_config_t *cfg)
     }
 }
 
-static void
-worker_signals(sigset_t *set)
+void
+tc_worker_signals(sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGTERM);
@@ -358,7 +358,7 @@ tc_worker_prepare(pid_t arbiter)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
-    worker_signals(&set);
+    tc_worker_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* loop threads inherit the mask */
     return getppid() == arbiter;
 }
@@ -389,7 +389,7 @@ tc_worker_main(const tc_worker_args_t *args)
     const tc_config_t *cfg = args->cfg;
     /* tc_worker_prepare() ran in the arbiter's child before any hook */
     sigset_t set;
-    worker_signals(&set);
+    tc_worker_signals(&set);
     evthread_use_pthreads();
     tc_hooks_set_worker(args->index, args->generation);
 

@@ -10,6 +10,7 @@
 #include "transport/listener.h"
 #include "worker/heartbeat.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -35,11 +36,16 @@ typedef struct tc_worker_args {
  */
 int tc_worker_main(const tc_worker_args_t *args);
 
+/* The signals a worker handles in its loop, blocked in every one of its threads. */
+void tc_worker_signals(sigset_t *set);
+
 /*
  * First thing in a freshly forked worker, before any hook runs: die with
  * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone),
  * ignore SIGPIPE, and hold the signals the worker handles (they wait,
- * pending, for its loop) so that none kills it while it starts.
+ * pending, for its loop) so that none kills it while it starts. The
+ * arbiter forks it with them held already (tc_signals_fork()), so no
+ * moment is left between the fork and here.
  */
 bool tc_worker_prepare(pid_t arbiter);
 
