@@ -33,6 +33,9 @@ M.settings = {
     doc = "Largest message, in bytes; also bounds every string and container size." },
   { name = "max_depth", kind = "int", default = 64, min = 1, max = 256,
     doc = "Deepest nesting of structs and containers in a message." },
+  { name = "max_lua_memory", kind = "int", default = 0, min = 0, max = 1 << 50,
+    doc = "Most bytes the Lua state of each handler thread may hold (the loaded handlers, "
+      .. "a call's decoded arguments, what the handler builds); 0: no limit." },
   { name = "expose_errors", kind = "bool", default = false,
     doc = "Send a handler's Lua error text to the client in INTERNAL_ERROR replies." },
   { name = "loglevel", kind = "enum", default = "info",

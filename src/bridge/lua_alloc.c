@@ -6,11 +6,19 @@
  * its start, so the chunk of a block is its address rounded down. A chunk
  * with free room is on its class's list; a chunk that empties is kept as a
  * spare (up to KEEP_SPARES of them) or given back.
+ *
+ * With a limit (tc_lua_alloc_newstate()), an allocation or growth that
+ * would take the bytes in use, small_used + large_used, past it gets NULL:
+ * Lua then collects in full and tries once more before it raises "not
+ * enough memory". Frees and shrinks always succeed. The common path, a
+ * small block from a chunk with room, checks one bound, 'small_cap': what
+ * small_used may reach with the large blocks as they are.
  */
 #include "bridge/lua_alloc.h"
 
 #include "core/common.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +50,10 @@ struct tc_lua_alloc {
     size_t nspares;
     size_t chunks;     /* chunks held, spares included */
     size_t small_used; /* bytes */
+    size_t small_cap;  /* the most small_used may reach: limit - large_used, or SIZE_MAX */
     size_t large_used; /* bytes */
+    size_t limit;      /* the most small_used + large_used may reach; 0: none */
+    size_t refused;    /* allocations and growths refused for the limit */
     int warn_on;       /* the warning function's state, as lauxlib's */
     int warn_cont;
     int ready; /* the state exists: when nothing is in use any more, it was closed */
@@ -58,6 +69,36 @@ static inline chunk_t *
 chunk_of(void *block)
 {
     return (chunk_t *)((uintptr_t)block & ~(uintptr_t)(CHUNK - 1));
+}
+
+/* The bytes a block of 'size' counts for: its class's size, or 'size' itself when large. */
+static inline size_t
+counted(size_t size)
+{
+    return size <= TC_LUA_ALLOC_SMALL ? (class_of(size) + 1) * GRAIN : size;
+}
+
+static void
+set_large_used(tc_lua_alloc_t *a, size_t large_used)
+{
+    a->large_used = large_used;
+    if (a->limit == 0) {
+        a->small_cap = SIZE_MAX;
+    } else {
+        a->small_cap = large_used < a->limit ? a->limit - large_used : 0;
+    }
+}
+
+/* Whether 'more' bytes may be added to those in use (false counts a refusal). */
+static bool
+fits(tc_lua_alloc_t *a, size_t more)
+{
+    size_t used = a->small_used + a->large_used;
+    if (a->limit == 0 || (used <= a->limit && more <= a->limit - used)) {
+        return true;
+    }
+    a->refused++;
+    return false;
 }
 
 static void __attribute__((noinline)) unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
@@ -108,9 +149,12 @@ new_chunk(tc_lua_alloc_t *a, size_t cls)
     return c;
 }
 
-/* A block of chunk 'c', which has room (it is on the list of class 'cls'). */
+/*
+ * A block of chunk 'c', which has room (it is on the list of class 'cls');
+ * 'used' is small_used with the block counted.
+ */
 static inline void *
-take_block(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
+take_block(tc_lua_alloc_t *a, size_t cls, chunk_t *c, size_t used)
 {
     void *b = c->free;
     if (b != NULL) {
@@ -120,7 +164,7 @@ take_block(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
         c->bump += c->size;
     }
     c->live++;
-    a->small_used += c->size;
+    a->small_used = used;
     if (TC_UNLIKELY(c->free == NULL && c->bump + c->size > CHUNK)) {
         unlink_chunk(a, cls, c); /* full */
     }
@@ -134,7 +178,7 @@ small_alloc(tc_lua_alloc_t *a, size_t cls)
     if (c == NULL && (c = new_chunk(a, cls)) == NULL) {
         return NULL;
     }
-    return take_block(a, cls, c);
+    return take_block(a, cls, c, a->small_used + c->size);
 }
 
 /* Give back every chunk and the pool itself. */
@@ -194,7 +238,7 @@ pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
             if (osize <= TC_LUA_ALLOC_SMALL) {
                 small_free(a, ptr);
             } else {
-                a->large_used -= osize;
+                set_large_used(a, a->large_used - osize);
                 free(ptr);
             }
             /* lua_close() frees the state's own block last */
@@ -204,10 +248,15 @@ pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
         }
         return NULL;
     }
+    /* from here on a block is made or resized: only growth is held to the limit */
+    size_t had = ptr != NULL ? counted(osize) : 0; /* with no block, 'osize' is a type */
+    if (counted(nsize) > had && !fits(a, counted(nsize) - had)) {
+        return NULL;
+    }
     if (ptr != NULL && osize > TC_LUA_ALLOC_SMALL && nsize > TC_LUA_ALLOC_SMALL) {
         void *p = realloc(ptr, nsize);
         if (p != NULL) {
-            a->large_used = a->large_used - osize + nsize;
+            set_large_used(a, a->large_used - osize + nsize);
         }
         return p;
     }
@@ -219,7 +268,7 @@ pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
     if (nsize <= TC_LUA_ALLOC_SMALL) {
         p = small_alloc(a, class_of(nsize));
     } else if ((p = malloc(nsize)) != NULL) {
-        a->large_used += nsize;
+        set_large_used(a, a->large_used + nsize);
     }
     if (p != NULL && ptr != NULL) {
         memcpy(p, ptr, osize < nsize ? osize : nsize);
@@ -232,7 +281,8 @@ pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
  * lua_Alloc: 'osize' is the block's size when 'ptr' is not NULL (else the
  * type of the new object). Most calls make a small object in a chunk with
  * room, or free one from a chunk that keeps others: those are done here,
- * with no call and few registers to save; the rest is pool_alloc_slow().
+ * with no call and few registers to save; the rest is pool_alloc_slow(),
+ * which also refuses what the limit does not allow.
  */
 static void *
 pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -243,7 +293,10 @@ pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             size_t cls = class_of(nsize);
             chunk_t *c = a->partial[cls];
             if (c != NULL) {
-                return take_block(a, cls, c);
+                size_t used = a->small_used + c->size;
+                if (used <= a->small_cap) { /* the limit's one comparison */
+                    return take_block(a, cls, c, used);
+                }
             }
         }
     } else if (nsize == 0 && osize <= TC_LUA_ALLOC_SMALL) {
@@ -295,12 +348,14 @@ warn_cb(void *ud, const char *msg, int tocont)
 }
 
 lua_State *
-tc_lua_alloc_newstate(void)
+tc_lua_alloc_newstate(size_t limit)
 {
     tc_lua_alloc_t *a = calloc(1, sizeof(*a));
     if (a == NULL) {
         return NULL;
     }
+    a->limit = limit;
+    set_large_used(a, 0);
     lua_State *L = lua_newstate(pool_alloc, a);
     if (L == NULL) {
         pool_free(a);
@@ -321,4 +376,13 @@ tc_lua_alloc_stats(lua_State *L, tc_lua_alloc_stats_t *out)
     out->chunks = a->chunks;
     out->small_used = a->small_used;
     out->large_used = a->large_used;
+    out->refused = a->refused;
+}
+
+size_t
+tc_lua_alloc_limit(lua_State *L)
+{
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return ((const tc_lua_alloc_t *)ud)->limit;
 }

@@ -13,6 +13,13 @@
  * next objects. A chunk that empties is kept as a spare (up to 16 per
  * state) or given back to the system, so a state's memory follows its live
  * data, not its peak; lua_close() gives back everything.
+ *
+ * A state may have a limit: the most bytes of blocks it may have in use at
+ * once (small ones counted at the size of their class). An allocation or a
+ * growth past it fails, and Lua answers that as it would a full heap: a
+ * full collection, one more try, then the error "not enough memory". Frees
+ * and shrinks always succeed. The spare chunks, and the free room in
+ * chunks partly used, are not counted.
  */
 #ifndef TC_BRIDGE_LUA_ALLOC_H
 #define TC_BRIDGE_LUA_ALLOC_H
@@ -30,14 +37,20 @@ typedef struct tc_lua_alloc_stats {
     size_t chunks;     /* chunks held */
     size_t small_used; /* bytes of small blocks in use (rounded up to their class) */
     size_t large_used; /* bytes of large blocks in use */
+    size_t refused;    /* allocations and growths refused for the limit */
 } tc_lua_alloc_stats_t;
 
 /*
  * A new state whose memory comes from a pool of its own, with the panic
- * handler and warning function luaL_newstate() would set. NULL when out of
- * memory. lua_close() frees the state and then its pool.
+ * handler and warning function luaL_newstate() would set, holding at most
+ * 'limit' bytes in use from its first block on (0: no limit). NULL when out
+ * of memory, or when 'limit' cannot hold even the empty state. lua_close()
+ * frees the state and then its pool.
  */
-lua_State *tc_lua_alloc_newstate(void);
+lua_State *tc_lua_alloc_newstate(size_t limit);
+
+/* The limit of a state made by tc_lua_alloc_newstate() (0: none). */
+size_t tc_lua_alloc_limit(lua_State *L);
 
 /* The allocation statistics of a state made by tc_lua_alloc_newstate(). */
 void tc_lua_alloc_stats(lua_State *L, tc_lua_alloc_stats_t *out);

@@ -6,6 +6,7 @@
  */
 #include "bridge/lua_handler.h"
 
+#include "bridge/lua_alloc.h"
 #include "bridge/lua_api.h"
 #include "bridge/lua_schema.h"
 #include "bridge/lua_state.h"
@@ -14,6 +15,7 @@
 #include "core/buf.h"
 #include "protocol/message.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,7 @@ setup(lua_State *L)
 {
     const tc_config_t *cfg = lua_touserdata(L, 1);
     const char *const *skip = lua_touserdata(L, 2);
+    tc_lua_handler_t *h = lua_touserdata(L, 3);
     lua_settop(L, 0);
     lua_createtable(L, 0, 0); /* SLOT_FUNCS, filled below */
     lua_pushcfunction(L, msgh);
@@ -136,35 +139,59 @@ setup(lua_State *L)
     }
     lua_pushvalue(L, svc);
     lua_setfield(L, SLOT_FUNCS, "service"); /* keeps the module and its schema alive */
+    h->svc = tc_lua_schema_to_service(L, svc);
+    /* thriftcorn.request_headers() finds the call's THeader through this slot */
+    lua_pushlightuserdata(L, &h->header);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tc_lua_api_header_key);
     lua_settop(L, SLOT_BASE);
     return SLOT_BASE; /* the slots become the bottom of the state's stack */
 }
 
+/* 'err' (set) again, after "max_lua_memory (N) is too small to load the handlers: ". */
+static void
+too_small(size_t limit, tc_err_t *err)
+{
+    char why[TC_ERR_MSG_MAX];
+    snprintf(why, sizeof(why), "%s", err->msg);
+    int code = err->code;
+    tc_err_clear(err);
+    tc_err_set(err, code, "max_lua_memory (%zu) is too small to load the handlers: %s", limit, why);
+}
+
+/*
+ * The state is held to max_lua_memory from its first block: what the
+ * handlers need once loaded counts, as what a call adds to it does. Every
+ * step that may allocate runs protected (a refusal outside a protected call
+ * would end the process).
+ */
 tc_lua_handler_t *
 tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t *err)
 {
-    lua_State *L = tc_lua_state_new(err);
+    lua_State *L = tc_lua_state_new_limited(cfg->max_lua_memory, err);
     if (L == NULL) {
+        if (cfg->max_lua_memory > 0) {
+            too_small(cfg->max_lua_memory, err);
+        }
         return NULL;
     }
     /* a call's values die young: generational collection suits handler states */
     lua_gc(L, LUA_GCGEN, 0, 0);
+    tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
+    h->L = L;
+    h->expose_errors = cfg->expose_errors;
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, (void *)cfg);
     lua_pushlightuserdata(L, (void *)provided);
-    if (tc_lua_pcall(L, 2, SLOT_BASE, err) != TC_OK) {
-        lua_close(L);
+    lua_pushlightuserdata(L, h);
+    if (tc_lua_pcall(L, 3, SLOT_BASE, err) != TC_OK) {
+        tc_lua_alloc_stats_t st;
+        tc_lua_alloc_stats(L, &st);
+        if (st.refused > 0) {
+            too_small(cfg->max_lua_memory, err);
+        }
+        tc_lua_handler_free(h);
         return NULL;
     }
-    tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
-    h->L = L;
-    /* thriftcorn.request_headers() finds the call's THeader through this slot */
-    lua_pushlightuserdata(L, &h->header);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &tc_lua_api_header_key);
-    h->expose_errors = cfg->expose_errors;
-    lua_getfield(L, SLOT_FUNCS, "service");
-    h->svc = tc_lua_schema_to_service(L, -1);
-    lua_pop(L, 1);
     return h;
 }
 
@@ -179,6 +206,28 @@ tc_lua_handler_free(tc_lua_handler_t *h)
 }
 
 /* ---- the call ---- */
+
+/*
+ * "not enough memory", with the limit when there is one: a handler state
+ * that ran out ran into max_lua_memory, far more often than into the
+ * system's end. Made in C, as the state may have no room left for a text.
+ */
+typedef struct memory_text {
+    char text[64];
+} memory_text_t;
+
+static memory_text_t
+memory_text(lua_State *L)
+{
+    memory_text_t t;
+    size_t limit = tc_lua_alloc_limit(L);
+    if (limit > 0) {
+        snprintf(t.text, sizeof(t.text), "not enough memory (max_lua_memory %zu)", limit);
+    } else {
+        snprintf(t.text, sizeof(t.text), "not enough memory");
+    }
+    return t;
+}
 
 static void
 write_appex(tc_proto_t *out, const tc_msg_hdr_t *m, int32_t type, const char *msg)
@@ -234,9 +283,11 @@ set_err_text(tc_err_t *err, const char *text, size_t len)
  * of them); the log line, a C string, shows each NUL as \0.
  */
 static int
-protected_tolstring(lua_State *L)
+protected_error_text(lua_State *L)
 {
-    luaL_tolstring(L, 1, NULL);
+    lua_pushstring(L, lua_touserdata(L, 1));
+    luaL_tolstring(L, 2, NULL);
+    lua_concat(L, 2);
     return 1;
 }
 
@@ -244,16 +295,25 @@ static const char *
 error_text(lua_State *L, int e, const tc_function_t *fn, const char *what, tc_err_t *err,
            size_t *len)
 {
-    lua_pushfstring(L, "%s.%s%s: ", fn->service, fn->name, what);
-    /* __tostring and __name are user code: run protected, as the call was */
-    lua_pushcfunction(L, protected_tolstring);
+    char head[TC_ERR_MSG_MAX];
+    snprintf(head, sizeof(head), "%s.%s%s: ", fn->service, fn->name, what);
+    /*
+     * __tostring and __name are user code, and the text needs memory the
+     * state may not have (max_lua_memory): run protected, as the call was
+     */
+    lua_pushcfunction(L, protected_error_text);
+    lua_pushlightuserdata(L, head);
     lua_pushvalue(L, e);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    int status = lua_pcall(L, 2, 1, 0);
+    if (status != LUA_OK) {
         lua_pop(L, 1);
-        lua_pushfstring(L, "(error object is a %s value whose tostring raised)",
-                        luaL_typename(L, e));
+        lua_pushnil(L); /* in the text's place */
+        tc_err_set(err, TC_EINVAL, "%s(error object is a %s value whose tostring raised%s%s)", head,
+                   luaL_typename(L, e), status == LUA_ERRMEM ? ": " : "",
+                   status == LUA_ERRMEM ? memory_text(L).text : "");
+        *len = strlen(err->msg);
+        return err->msg;
     }
-    lua_concat(L, 2);
     const char *text = lua_tolstring(L, -1, len);
     set_err_text(err, text, *len);
     return text;
@@ -312,12 +372,15 @@ run_protected(lua_State *L, lua_CFunction fn, coded_t *x, int value, int nresult
         lua_pushvalue(L, value);
     }
     *raised = false;
-    if (lua_pcall(L, value != 0 ? 5 : 4, nresults, 0) != LUA_OK) {
+    int status = lua_pcall(L, value != 0 ? 5 : 4, nresults, 0);
+    if (status != LUA_OK) {
         x->p->depth = depth;
         *raised = true;
-        x->rc = tc_err_set(x->err, TC_EINVAL, "%s",
-                           lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                          : "an error object that is not a string");
+        x->rc =
+            tc_err_set(x->err, TC_EINVAL, "%s",
+                       status == LUA_ERRMEM             ? memory_text(L).text
+                       : lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                        : "an error object that is not a string");
         lua_pop(L, 1);
     }
     return x->rc;
@@ -456,7 +519,17 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
         }
         return type;
     }
-    if (lua_pcall(L, nargs, 1, SLOT_MSGH) != LUA_OK) {
+    int rc = lua_pcall(L, nargs, 1, SLOT_MSGH);
+    if (rc == LUA_ERRMEM) {
+        /* the handler's own allocations, or its error's text, ran out */
+        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", fn->service, fn->name, oneway ? " (oneway)" : "",
+                   memory_text(L).text);
+        if (!oneway) {
+            write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
+                        h->expose_errors ? err->msg : "Internal error");
+        }
+        status = TC_APPEX_INTERNAL_ERROR;
+    } else if (rc != LUA_OK) {
         if (oneway) {
             size_t len;
             (void)error_text(L, lua_gettop(L), fn, " (oneway)", err, &len);

@@ -127,7 +127,13 @@ open_state(lua_State *L)
 lua_State *
 tc_lua_state_new(tc_err_t *err)
 {
-    lua_State *L = tc_lua_alloc_newstate();
+    return tc_lua_state_new_limited(0, err);
+}
+
+lua_State *
+tc_lua_state_new_limited(size_t max_bytes, tc_err_t *err)
+{
+    lua_State *L = tc_lua_alloc_newstate(max_bytes);
     if (L == NULL) {
         tc_err_set(err, -ENOMEM, "cannot create a Lua state: out of memory");
         return NULL;

@@ -9,6 +9,7 @@
 #include "core/err.h"
 
 #include <lua.h>
+#include <stddef.h>
 
 /*
  * A new state with the standard libraries, lpeg, thriftcorn.core and the
@@ -17,6 +18,12 @@
  * 'err' filled. Ownership: the caller closes it with lua_close().
  */
 lua_State *tc_lua_state_new(tc_err_t *err);
+
+/*
+ * As tc_lua_state_new(), with the state holding at most 'max_bytes' of
+ * memory from its first block on (0: no limit; see bridge/lua_alloc.h).
+ */
+lua_State *tc_lua_state_new_limited(size_t max_bytes, tc_err_t *err);
 
 /*
  * Message handler (lua_CFunction) that turns the error at index 1 into its

@@ -115,6 +115,7 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->max_frame_size = (uint32_t)get_number(L, idx, "max_frame_size", 16384000);
     cfg->max_message_size = (uint32_t)get_number(L, idx, "max_message_size", 16384000);
     cfg->max_depth = (uint32_t)get_number(L, idx, "max_depth", 64);
+    cfg->max_lua_memory = (size_t)get_number(L, idx, "max_lua_memory", 0);
     lua_getfield(L, idx, "expose_errors");
     cfg->expose_errors = lua_toboolean(L, -1);
     lua_pop(L, 1);

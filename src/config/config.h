@@ -33,6 +33,7 @@ typedef struct tc_config {
     uint32_t max_frame_size;
     uint32_t max_message_size;
     uint32_t max_depth;
+    size_t max_lua_memory; /* bytes each handler thread's Lua state may hold; 0 = no limit */
     bool expose_errors;
     int loglevel; /* tc_log_level_t */
     char *errorlog;

@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """Resource limits on the real server: worker_connections (past it the
 worker stops accepting, the listen backlog holds the next client, and the
-worker does not spin), and backpressure on a pipelining client that does not
+worker does not spin), backpressure on a pipelining client that does not
 read its replies (the server stops handling its calls instead of buffering
-their replies)."""
+their replies), and max_lua_memory (a handler state's bytes)."""
 
 import os
 import select
+import signal
 import socket
+import subprocess
 import time
 import unittest
 
+from thrift.Thrift import TApplicationException
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSocket, TTransport
 
@@ -150,6 +153,143 @@ class LimitsTest(unittest.TestCase):
                 self.assertEqual((got[0], got[-1]), (1, size))
             self.assertEqual(handled(), calls)
             sock.close()
+
+
+MEM_IDL = ("namespace py luamem\n"
+           "struct Empty {}\n"
+           "service Mem {\n"
+           "  i32 count(1: list<Empty> items),\n"
+           "  i32 tables(1: i32 n),\n"
+           "  i32 text(1: i32 n),\n"
+           "  i32 one(),\n"
+           "}\n")
+MEM_HANDLER = ("return {\n"
+               "  count = function(items) return #items end,\n"
+               "  tables = function(n)\n"
+               "    local t = {}\n"
+               "    for i = 1, n do t[i] = { i } end\n"
+               "    return #t\n"
+               "  end,\n"
+               "  text = function(n) return #string.rep('x', n) end,\n"
+               "  one = function() return 1 end,\n"
+               "}\n")
+MEM_LIMIT = 16 * 1024 * 1024
+# a list of 400,000 empty structs is 400 KB on the wire (one stop byte each)
+# and over 400000 * 72 bytes (a table and an array slot each) in Lua
+MANY = 400000
+
+
+class LuaMemoryTest(unittest.TestCase):
+    """max_lua_memory: a handler state's bytes are held to it. Decoding
+    arguments that would take more (a list of empty structs costs a Lua
+    table per byte), or a handler that builds too much, gets INTERNAL_ERROR
+    naming the limit, and the same connection and worker serve on; without
+    the limit the same calls succeed. A limit too small to load the handlers
+    stops the start, --check-config and a reload with a clear error."""
+
+    @classmethod
+    def setUpClass(cls):
+        folder = harness.Server("", start=False).dir
+        with open(os.path.join(folder, "luamem.thrift"), "w") as f:
+            f.write(MEM_IDL)
+        harness.gen_py(os.path.join(folder, "luamem.thrift"))
+        cls.M = harness.load_gen("luamem.Mem")
+        cls.E = harness.load_gen("luamem.ttypes").Empty
+
+    def settings(self, limit):
+        text = ('expose_errors = true\nworkers = 1\nthreads = 1\n'
+                'service = { idl = "luamem.thrift", name = "Mem", handler = "h.lua" }\n')
+        if limit is not None:
+            text += "max_lua_memory = %d\n" % limit
+        return text
+
+    def server(self, limit):
+        return harness.Server(self.settings(limit), files={"luamem.thrift": MEM_IDL,
+                                                           "h.lua": MEM_HANDLER})
+
+    def refused(self, call, text):
+        with self.assertRaises(TApplicationException) as e:
+            call()
+        self.assertEqual(e.exception.type, TApplicationException.INTERNAL_ERROR)
+        self.assertIn(text, e.exception.message)
+
+    def test_limit_refuses_and_the_worker_serves_on(self):
+        with self.server(MEM_LIMIT) as srv:
+            (pid,) = srv.worker_pids()
+            c, trans = harness.client(self.M, srv.port, timeout=60)
+            self.assertEqual(c.count([self.E()] * 1000), 1000)
+            why = "not enough memory (max_lua_memory %d)" % MEM_LIMIT
+            self.refused(lambda: c.count([self.E()] * MANY),
+                         "Mem.count: decoding the arguments raised: " + why)
+            self.assertEqual(c.one(), 1)
+            self.assertEqual(c.count([self.E()] * 1000), 1000)
+            self.refused(lambda: c.tables(1000000), "Mem.tables: " + why)
+            self.assertEqual(c.one(), 1)
+            self.assertEqual(c.tables(1000), 1000)
+            self.refused(lambda: c.text(2 * MEM_LIMIT), "Mem.text: " + why)
+            self.assertEqual(c.one(), 1)
+            # string.rep() holds its buffer and the string it makes: 8 MiB
+            self.assertEqual(c.text(MEM_LIMIT // 4), MEM_LIMIT // 4)
+            # the same again: the state is back to what it held before
+            self.refused(lambda: c.count([self.E()] * MANY), why)
+            self.assertEqual(c.count([self.E()] * 1000), 1000)
+            trans.close()
+            self.assertEqual(srv.worker_pids(), [pid])
+            log = srv.log()
+            self.assertIn("Mem.count: decoding the arguments raised: " + why, log)
+            self.assertIn("Mem.tables: " + why, log)
+            self.assertNotIn("unprotected error", log)
+
+    def test_without_the_limit_the_same_calls_succeed(self):
+        with self.server(None) as srv:
+            c, trans = harness.client(self.M, srv.port, timeout=60)
+            self.assertEqual(c.count([self.E()] * MANY), MANY)
+            self.assertEqual(c.tables(1000000), 1000000)
+            self.assertEqual(c.text(2 * MEM_LIMIT), 2 * MEM_LIMIT)
+            trans.close()
+            self.assertNotIn("not enough memory", srv.log())
+
+    def test_a_limit_too_small_for_the_handlers_stops_the_start(self):
+        for limit in (1000, 100000):
+            srv = harness.Server(self.settings(limit), files={"luamem.thrift": MEM_IDL,
+                                                              "h.lua": MEM_HANDLER}, start=False)
+            text = "max_lua_memory (%d) is too small to load the handlers: " % limit
+            out = subprocess.run([harness.BIN, "--check-config", srv.config],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+            self.assertIn(text, out.stderr)
+            self.assertEqual(out.stdout, "")
+            # the worker's boot fails, and the server stops
+            out = subprocess.run([harness.BIN, srv.config], capture_output=True, text=True,
+                                 timeout=60)
+            self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+            self.assertIn("worker failed to load the handler: " + text, out.stderr)
+            self.assertIn("Worker failed to boot.", out.stderr)
+
+    def test_reload_applies_the_limit(self):
+        with self.server(None) as srv:
+            c, trans = harness.client(self.M, srv.port, timeout=60)
+            self.assertEqual(c.count([self.E()] * MANY), MANY)
+            trans.close()
+            (old,) = srv.worker_pids()
+            with open(srv.config, "w") as f:
+                f.write('bind = "127.0.0.1:0"\n' + self.settings(1000))
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
+                            srv.log())
+            self.assertIn("max_lua_memory (1000) is too small to load the handlers", srv.log())
+            self.assertEqual(srv.worker_pids(), [old])
+            with open(srv.config, "w") as f:
+                f.write('bind = "127.0.0.1:0"\n' + self.settings(MEM_LIMIT))
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", timeout=30), srv.log())
+            self.assertTrue(harness.wait_for(lambda: old not in srv.worker_pids()
+                                             and len(srv.worker_pids()) == 1, 30), srv.log())
+            c, trans = harness.client(self.M, srv.port, timeout=60)
+            self.refused(lambda: c.count([self.E()] * MANY),
+                         "not enough memory (max_lua_memory %d)" % MEM_LIMIT)
+            self.assertEqual(c.one(), 1)
+            trans.close()
 
 
 if __name__ == "__main__":

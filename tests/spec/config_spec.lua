@@ -46,6 +46,7 @@ service PingService {
     assert.equal(30, cfg.client_timeout)
     assert.equal(16384000, cfg.max_frame_size)
     assert.equal(64, cfg.max_depth)
+    assert.equal(0, cfg.max_lua_memory)
     assert.is_false(cfg.expose_errors)
     local real = require("thriftcorn.core").realpath(dir)
     assert.equal(real .. "/ping.thrift", cfg.service.idl)
@@ -69,12 +70,15 @@ service PingService {
 
   it("rejects values out of range and outside an enum", function()
     local _, errs = config.load(make_config(
-      "workers = 0\ntransport = 'http'\nmax_depth = 1000\n" .. SERVICE))
-    assert.equal(3, #errs)
+      "workers = 0\ntransport = 'http'\nmax_depth = 1000\nmax_lua_memory = -1\n"
+        .. "max_message_size = 1.5\n" .. SERVICE))
+    assert.equal(5, #errs)
     local all = table.concat(errs, "\n")
     assert.matches(":1: workers: must be at least 1, got 0", all)
     assert.matches(":2: transport: expected one of auto, buffered, framed, header, got 'http'", all)
     assert.matches(":3: max_depth: must be at most 256, got 1000", all)
+    assert.matches(":4: max_lua_memory: must be at least 0, got %-1", all)
+    assert.matches(":5: max_message_size: expected an integer, got 1%.5", all)
   end)
 
   it("rejects numbers that are not finite, and any past its setting's largest", function()
@@ -249,8 +253,10 @@ service PingService {
       { name = "bind", value = "127.0.0.1:2" },
       { name = "expose_errors", value = "true" },
       { name = "client_timeout", value = "2.5" },
+      { name = "max_lua_memory", value = "16777216" },
     }))
     assert.equal(5, cfg.workers)
+    assert.equal(16777216, cfg.max_lua_memory)
     assert.same({ "127.0.0.1:1", "127.0.0.1:2" }, cfg.bind)
     assert.is_true(cfg.expose_errors)
     assert.equal(2.5, cfg.client_timeout)
@@ -262,9 +268,11 @@ service PingService {
       { name = "client_timeout", value = "x" },
       { name = "umask", value = "9" },
       { name = "no_such_thing", value = "1" },
+      { name = "max_lua_memory", value = "16M" },
     })
     assert.same({
       "--client-timeout: expected a number, got 'x'",
+      "--max-lua-memory: expected an integer, got '16M'",
       "--no-such-thing: unknown option",
       "--umask: expected an octal string such as 022, got '9'",
       "--workers: expected an integer, got 'many'",

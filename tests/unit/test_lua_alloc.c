@@ -13,7 +13,7 @@
 static lua_State *
 new_state(void)
 {
-    lua_State *L = tc_lua_alloc_newstate();
+    lua_State *L = tc_lua_alloc_newstate(0);
     assert_non_null(L);
     luaL_openlibs(L);
     return L;
@@ -89,6 +89,142 @@ test_chunks_given_back(void **state)
     lua_close(L);
 }
 
+/* ---- the limit ---- */
+
+static size_t
+in_use(lua_State *L)
+{
+    tc_lua_alloc_stats_t st;
+    tc_lua_alloc_stats(L, &st);
+    return st.small_used + st.large_used;
+}
+
+static size_t
+refused(lua_State *L)
+{
+    tc_lua_alloc_stats_t st;
+    tc_lua_alloc_stats(L, &st);
+    return st.refused;
+}
+
+/*
+ * Lua code past the limit gets "not enough memory" (after the emergency
+ * collection Lua runs on a refusal), never more than the limit in use, and
+ * the state stays usable: its garbage collected, it is back where it was.
+ */
+static void
+test_limit_refuses_and_recovers(void **state)
+{
+    (void)state;
+    const size_t limit = 1u << 20;
+    lua_State *L = tc_lua_alloc_newstate(limit);
+    assert_non_null(L);
+    assert_int_equal(tc_lua_alloc_limit(L), limit);
+    luaL_openlibs(L);
+    run(L, "collectgarbage()");
+    size_t base = in_use(L);
+    assert_true(base < limit);
+    assert_int_equal(refused(L), 0);
+
+    /* small blocks: a table per element, as a list of empty structs decodes */
+    run(L, "local ok, e = pcall(function()\n"
+           "  local t = {}\n"
+           "  for i = 1, 1000000 do t[i] = {} end\n"
+           "end)\n"
+           "assert(not ok and e == 'not enough memory', tostring(e))\n");
+    assert_true(refused(L) > 0);
+    assert_true(in_use(L) <= limit);
+    /* large blocks: one string, and a table's array part growing */
+    run(L, "local ok, e = pcall(string.rep, 'x', 2 * 1024 * 1024)\n"
+           "assert(not ok and e == 'not enough memory', tostring(e))\n"
+           "ok, e = pcall(function() local t = {} for i = 1, 1e7 do t[i] = i end end)\n"
+           "assert(not ok and e == 'not enough memory', tostring(e))\n");
+    assert_true(in_use(L) <= limit);
+    run(L, "collectgarbage()");
+    assert_true(in_use(L) <= base + 1024);
+    /*
+     * what fits still works, also what only fits once the garbage is collected
+     * (string.rep() holds its buffer and the string it makes: 800 KiB each time)
+     */
+    run(L, "for i = 1, 20 do local s = string.rep('y', 400 * 1024) assert(#s == 400 * 1024) end");
+    lua_close(L);
+}
+
+/*
+ * The allocator itself, called as Lua calls it: at the limit a new block or
+ * a growth gets NULL; a shrink, even one that moves a large block to a
+ * small one, and a free always succeed; freeing everything brings the
+ * count back.
+ */
+static void
+test_limit_allows_frees_and_shrinks(void **state)
+{
+    (void)state;
+    const size_t limit = 256 * 1024;
+    lua_State *L = tc_lua_alloc_newstate(limit);
+    assert_non_null(L);
+    void *ud = NULL;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    size_t base = in_use(L);
+
+    void *large = f(ud, NULL, LUA_TSTRING, 1000);
+    void *small = f(ud, NULL, LUA_TTABLE, 200);
+    assert_non_null(large);
+    assert_non_null(small);
+    /* fill up with blocks of 64 bytes, then of 16 (the smallest class) */
+    enum { MAXB = 8192 };
+    static void *blocks[MAXB];
+    static size_t sizes[MAXB];
+    size_t n = 0;
+    for (size_t size = 64; size > 0; size = size == 64 ? 16 : 0) {
+        while (n < MAXB && (blocks[n] = f(ud, NULL, LUA_TTABLE, size)) != NULL) {
+            sizes[n++] = size;
+        }
+    }
+    assert_true(n < MAXB); /* refused before the array ran out */
+    assert_true(in_use(L) <= limit);
+    assert_true(in_use(L) > limit - 16);
+    size_t before = refused(L);
+    assert_null(f(ud, NULL, LUA_TSTRING, 300));   /* a new large block */
+    assert_null(f(ud, small, 200, 240));          /* small to a bigger class */
+    assert_null(f(ud, large, 1000, 1000 + 4096)); /* large growing */
+    assert_int_equal(refused(L), before + 3);
+
+    /* shrinks at the limit: large to small (a new small block), small to a smaller class */
+    large = f(ud, large, 1000, 100);
+    assert_non_null(large);
+    small = f(ud, small, 200, 20);
+    assert_non_null(small);
+    assert_true(in_use(L) <= limit);
+    /* the room the shrinks made can be used again */
+    void *again = f(ud, NULL, LUA_TTABLE, 64);
+    assert_non_null(again);
+
+    assert_null(f(ud, again, 64, 0));
+    assert_null(f(ud, large, 100, 0));
+    assert_null(f(ud, small, 20, 0));
+    for (size_t i = 0; i < n; i++) {
+        assert_null(f(ud, blocks[i], sizes[i], 0));
+    }
+    assert_int_equal(in_use(L), base);
+    lua_close(L);
+}
+
+/* A limit the empty state does not fit in: no state (and nothing leaked). */
+static void
+test_limit_too_small_for_a_state(void **state)
+{
+    (void)state;
+    assert_null(tc_lua_alloc_newstate(100));
+    lua_State *L = tc_lua_alloc_newstate(0);
+    assert_non_null(L);
+    luaL_openlibs(L);
+    run(L, "local t = {} for i = 1, 100000 do t[i] = {} end");
+    assert_int_equal(refused(L), 0); /* 0: no limit */
+    assert_int_equal(tc_lua_alloc_limit(L), 0);
+    lua_close(L);
+}
+
 /* Warnings behave as luaL_newstate()'s: off until "@on", one line for a warning in pieces. */
 static void
 test_warnings(void **state)
@@ -121,6 +257,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_survive_every_size),
         cmocka_unit_test(test_chunks_given_back),
+        cmocka_unit_test(test_limit_refuses_and_recovers),
+        cmocka_unit_test(test_limit_allows_frees_and_shrinks),
+        cmocka_unit_test(test_limit_too_small_for_a_state),
         cmocka_unit_test(test_warnings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
