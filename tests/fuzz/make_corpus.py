@@ -334,6 +334,72 @@ def header_seeds():
     write("fuzz_header", "bad-empty", b"")
 
 
+def conn_sel(transport="auto", protocol="auto", small=False, pieces=0, lazy=False):
+    """fuzz_conn's byte 0: transport, protocol ("moves": auto, and the connection moves between
+    two loops), small limits, how the stream is cut, lazy reader."""
+    t = ("auto", "framed", "buffered", "header").index(transport)
+    p = ("auto", "binary", "compact", "moves").index(protocol)
+    return bytes([t | p << 2 | small << 4 | pieces << 5 | lazy << 7])
+
+
+def conn_seeds():
+    zlib_id = THeaderTransport.THeaderTransformID.ZLIB
+    add = {kind: [message(kind, "add", TMessageType.CALL, i, svc.add_args(a=1, b=2))
+                  for i in range(3)] for kind in ("binary", "compact")}
+    echo = message("compact", "echo", TMessageType.CALL, 8, svc.echo_args(e=EVERYTHING))
+    ping = binary_call(b"\x00", name=b"ping", seqid=1)
+
+    def w(name, data):
+        write("fuzz_conn", name, data)
+
+    w("ok-framed-binary-ping", conn_sel("framed", "binary", pieces=2) + framed(ping))
+    # detected from the first bytes, which arrive one at a time
+    w("ok-auto-buffered-compact-add", conn_sel(pieces=1) + add["compact"][0])
+    w("ok-buffered-compact-echo", conn_sel("buffered", "compact", pieces=3) + echo)
+    w("ok-auto-framed-compact-pipelined",
+      conn_sel(pieces=3) + b"".join(map(framed, add["compact"])))
+    w("ok-auto-buffered-binary-pipelined", conn_sel(protocol="binary", pieces=2)
+      + b"".join(add["binary"]))
+    w("ok-header-binary", conn_sel("header", pieces=2)
+      + theader(0, add["binary"][0], headers=[(b"k", b"v")]))
+    w("ok-auto-header-compact-zlib", conn_sel() + theader(2, echo, seqid=8, transforms=[zlib_id]))
+    # a message ending in 0xfe gets no reply
+    w("ok-framed-no-reply", conn_sel("framed", "binary", pieces=2)
+      + framed(add["binary"][0]) + framed(b"no reply\xfe") + framed(add["binary"][1]))
+    # a client that does not read: 18 replies of 256 KiB, more than OUT_HIGH_WATER
+    w("ok-framed-binary-backpressure", conn_sel("framed", "binary", lazy=True)
+      + b"".join(framed(message("binary", "add", TMessageType.CALL, i, svc.add_args(a=i, b=1)))
+                 for i in range(24)))
+    # moved between two loops while its calls come in pieces, and while it lingers
+    w("ok-moves-buffered-binary-pipelined", conn_sel(protocol="moves", pieces=2)
+      + b"".join(add["binary"]) + add["binary"][0])
+    w("bad-moves-owner-refuses", conn_sel(protocol="moves", pieces=1)
+      + framed(add["binary"][0]) + framed(b"refused\xff") + framed(add["binary"][1]))
+    # a graceful stop after the last call (0xfd), and the end of its wait with replies owed (0xfc)
+    w("ok-framed-stop-after-last", conn_sel("framed", "binary")
+      + framed(add["binary"][0]) + framed(add["binary"][1]) + framed(b"stop\xfd"))
+    w("ok-lazy-stop-replies-owed", conn_sel("framed", "binary", lazy=True)
+      + b"".join(map(framed, add["binary"])) + framed(b"stop\xfd"))
+    w("ok-lazy-stop-wait-ends", conn_sel("framed", "binary", lazy=True)
+      + b"".join(map(framed, add["binary"])) + framed(b"hurry\xfc"))
+    # the stop comes while the next call is still on its way: the connection closes before it
+    w("bad-stop-mid-stream", conn_sel("framed", "binary", pieces=1)
+      + framed(add["binary"][0]) + framed(b"stop\xfd") + framed(add["binary"][1]))
+    w("bad-garbage", conn_sel() + b"\xff\xfe\xfd\xfc\xfb\xfa")
+    w("bad-empty", conn_sel())
+    w("bad-framed-partial", conn_sel("framed", "binary", pieces=2)
+      + framed(add["binary"][0]) + framed(add["binary"][1])[:-3])
+    w("bad-framed-over-limit", conn_sel("framed", "binary", small=True) + framed(echo))
+    w("bad-buffered-over-limit", conn_sel("buffered", "compact", small=True, pieces=2) + echo)
+    w("bad-protocol-mismatch", conn_sel(protocol="binary") + framed(add["compact"][0]))
+    # a message ending in 0xff is refused by the owner: the one after it is never handled
+    w("bad-owner-refuses", conn_sel("framed", "binary", pieces=3)
+      + framed(add["binary"][0]) + framed(b"refused\xff") + framed(add["binary"][1]))
+    # a THeader frame with a transform thriftcorn lacks: the client is told, the next not handled
+    w("bad-header-snappy", conn_sel("header", pieces=3) + theader(0, add["binary"][0])
+      + theader_raw(bytes([0, 1, 3]), add["binary"][1]) + theader(0, add["binary"][2]))
+
+
 def decode_seeds():
     for i, name in enumerate(DECODE_STRUCTS):
         for j, obj in enumerate(DECODE_VALUES[name]):
@@ -510,7 +576,7 @@ def dispatch_config_seeds():
 
 def main():
     for target in ("fuzz_binary", "fuzz_compact", "fuzz_framing", "fuzz_header", "fuzz_decode",
-                   "fuzz_dispatch"):
+                   "fuzz_dispatch", "fuzz_conn"):
         d = os.path.join(CORPUS, target)
         if os.path.isdir(d):
             for f in os.listdir(d):
@@ -522,6 +588,7 @@ def main():
     decode_seeds()
     dispatch_seeds()
     dispatch_config_seeds()
+    conn_seeds()
     shutil.rmtree(gen)
     total = sum(os.path.getsize(os.path.join(dp, f))
                 for dp, _, fs in os.walk(CORPUS) for f in fs)
