@@ -357,9 +357,6 @@ tc_worker_prepare(pid_t arbiter)
     /* follow the arbiter: if it dies, so do we (and if it died already, now) */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    tc_worker_signals(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* loop threads inherit the mask */
     return getppid() == arbiter;
 }
 
@@ -387,7 +384,7 @@ int
 tc_worker_main(const tc_worker_args_t *args)
 {
     const tc_config_t *cfg = args->cfg;
-    /* tc_worker_prepare() ran in the arbiter's child before any hook */
+    /* the arbiter forked this worker with these held (loop threads inherit the mask) */
     sigset_t set;
     tc_worker_signals(&set);
     evthread_use_pthreads();

@@ -36,16 +36,18 @@ typedef struct tc_worker_args {
  */
 int tc_worker_main(const tc_worker_args_t *args);
 
-/* The signals a worker handles in its loop, blocked in every one of its threads. */
+/*
+ * The signals a worker handles in its loop, blocked in every one of its
+ * threads. The arbiter forks a worker with them blocked (the child mask of
+ * tc_signals_fork()), so that one sent while the worker starts waits,
+ * pending, for its loop instead of killing it.
+ */
 void tc_worker_signals(sigset_t *set);
 
 /*
  * First thing in a freshly forked worker, before any hook runs: die with
- * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone),
- * ignore SIGPIPE, and hold the signals the worker handles (they wait,
- * pending, for its loop) so that none kills it while it starts. The
- * arbiter forks it with them held already (tc_signals_fork()), so no
- * moment is left between the fork and here.
+ * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone)
+ * and ignore SIGPIPE.
  */
 bool tc_worker_prepare(pid_t arbiter);
 
