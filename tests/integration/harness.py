@@ -49,9 +49,12 @@ def load_gen(module):
 
 class Server:
     """A thriftcorn process. `settings` is the config file's text, without
-    `bind`; files maps names to contents written beside the config."""
+    `bind`; files maps names to contents written beside the config.
+    `preexec_fn` runs in the server's process before it execs (a resource
+    limit, say)."""
 
-    def __init__(self, settings, files=None, args=(), env=None, start=True, bind="127.0.0.1:0"):
+    def __init__(self, settings, files=None, args=(), env=None, start=True, bind="127.0.0.1:0",
+                 preexec_fn=None):
         self.dir = tempfile.mkdtemp(prefix="tc-it-")
         self.log_path = os.path.join(self.dir, "thriftcorn.log")
         for name, text in (files or {}).items():
@@ -65,6 +68,7 @@ class Server:
             f.write(settings)
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
+        self.preexec_fn = preexec_fn
         self.proc = None
         self.port = None
         self.tcp = bind.startswith("127.0.0.1:")
@@ -75,7 +79,7 @@ class Server:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, self.config, "--errorlog", self.log_path] + self.args,
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             m = re.search(r"Listening at: 127\.0\.0\.1:(\d+)", self.log())

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Resource limits on the real server: worker_connections (past it the
 worker stops accepting, the listen backlog holds the next client, and the
-worker does not spin), backpressure on a pipelining client that does not
-read its replies (the server stops handling its calls instead of buffering
-their replies), and max_lua_memory (a handler state's bytes)."""
+worker does not spin), running out of descriptors (EMFILE from accept():
+the same, with a retry once a second), backpressure on a pipelining client
+that does not read its replies (the server stops handling its calls instead
+of buffering their replies), and max_lua_memory (a handler state's bytes)."""
 
+import datetime
 import os
+import resource
 import select
 import signal
 import socket
@@ -29,6 +32,16 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def accepted(port):
+    """How many connections to 127.0.0.1:`port` a process holds (accepted
+    and not closed yet): the server ends that belong to a file."""
+    me = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        next(f)
+        return sum(1 for p in (line.split() for line in f)
+                   if p[1] == me and p[2] != "00000000:0000" and p[9] != "0")
 
 
 def readable(trans, timeout):
@@ -99,6 +112,104 @@ class LimitsTest(unittest.TestCase):
                 self.assertEqual(hc.echo("still"), "still")
                 hs.close()
             self.assertEqual(srv.worker_pids(), pids)
+
+    def test_out_of_descriptors(self):
+        """Under a descriptor limit below worker_connections the worker runs
+        out of descriptors: accept() fails with EMFILE, each accepting
+        thread stops accepting for 1 s and logs it at most once a second,
+        the next client waits in the listen backlog, the open connections
+        are served, and nothing spins; once connections close, the waiting
+        client is accepted at the next retry."""
+        limit = 48  # the worker boots with about a dozen descriptors (threads = 2)
+        threads = 2
+        settings = SERVICE + ("workers = 1\nthreads = %d\nclient_timeout = 120\n"
+                              "worker_connections = %d\n" % (threads, 10 * limit))
+
+        def low_limit():
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+        pause = "; pausing accepts for 1 s"
+        with harness.Server(settings, preexec_fn=low_limit) as srv:
+            (pid,) = srv.worker_pids()
+
+            def nfds():
+                return len(os.listdir("/proc/%d/fd" % pid))
+
+            def pause_times():
+                """When each pause was logged, in seconds."""
+                return [datetime.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+                        for line in srv.log().splitlines() if line.endswith(pause)]
+
+            # the harness's probe and this first client closed: the worker holds
+            # only what it booted with
+            c, sock = self.open_client(srv.port)
+            self.assertEqual(c.echo("first"), "first")
+            sock.close()
+            self.assertTrue(harness.wait_for(lambda: accepted(srv.port) == 0),
+                            "the worker keeps closed connections")
+            booted = nfds()
+            self.assertLess(booted, limit - 8)
+
+            # every descriptor the limit allows taken by an answered connection
+            held = []
+            while nfds() < limit:
+                self.assertLess(len(held), limit, "the worker holds more than RLIMIT_NOFILE")
+                hc, hs = self.open_client(srv.port)
+                self.assertEqual(hc.echo("held %d" % len(held)), "held %d" % len(held))
+                held.append((hc, hs))
+            self.assertEqual(len(held), limit - booted)
+
+            # the next client connects (the kernel's backlog) but is not accepted
+            c, sock = self.open_client(srv.port)
+            c.send_echo("waiting")
+            self.assertTrue(harness.wait_for(lambda: pause_times(), timeout=5), srv.log())
+            self.assertRegex(srv.log(), r"\] accept: .+; pausing accepts for 1 s\n")
+            self.assertEqual(harness.tcp_ends(srv, sock.handle)["server"]["inode"], 0)
+            logged = len(pause_times())
+            before = cpu_seconds(pid)
+            t0 = time.monotonic()
+            self.assertFalse(readable(sock, 3.0), "a reply with no descriptor to accept it")
+            used = cpu_seconds(pid) - before
+            elapsed = time.monotonic() - t0
+            # a worker that spun on accept would use about `elapsed` seconds
+            self.assertLess(used, 0.3 * elapsed, "the worker out of descriptors used %.2f s of "
+                            "CPU in %.2f s" % (used, elapsed))
+            self.assertEqual(harness.tcp_ends(srv, sock.handle)["server"]["inode"], 0)
+
+            # it tried again (each thread once a second; a retry that fails less
+            # than a second after the last line logged is not logged), and each
+            # accepting thread logged at most once a second (a line's time is
+            # taken a moment after the one the limit compares)
+            times = pause_times()
+            self.assertGreater(len(times), logged, "no accept retried in %.2f s" % elapsed)
+            naccept = min(threads, len(os.sched_getaffinity(0)))
+            for i in range(len(times) - naccept):
+                self.assertGreaterEqual(times[i + naccept] - times[i], 0.9,
+                                        "%d pauses logged within a second:\n%s"
+                                        % (naccept + 1, srv.log()))
+
+            # the connections already open are served meanwhile
+            for i, (hc, _) in enumerate(held):
+                self.assertEqual(hc.add(i, 1), i + 1)
+            self.assertEqual(srv.worker_pids(), [pid])
+            self.assertIsNone(srv.proc.poll())
+
+            # two close: the waiting client is accepted at the next retry
+            for _, hs in held[:2]:
+                hs.close()
+            self.assertTrue(readable(sock, 2.5), "no reply 2.5 s after descriptors came free")
+            self.assertEqual(c.recv_echo(), "waiting")
+            held = held[2:] + [(c, sock)]
+            # one descriptor is left: a new client is served too
+            c, sock = self.open_client(srv.port)
+            self.assertEqual(c.echo("after"), "after")
+            held.append((c, sock))
+            for i, (hc, hs) in enumerate(held):
+                self.assertEqual(hc.echo("still %d" % i), "still %d" % i)
+                hs.close()
+            self.assertEqual(srv.worker_pids(), [pid])
+            self.assertNotIn("Booting worker", srv.log().split(pause, 1)[1])
 
     def test_pipelining_client_that_does_not_read(self):
         """Every call gets a 400 KB reply; 100 of them would be 40 MB. The
