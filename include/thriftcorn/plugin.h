@@ -65,7 +65,8 @@ enum {
     /**
      * A NULL pointer where the function needs one (a view, a sequence, an
      * output pointer, the call). Nothing is read or written. Since ABI
-     * minor 3; older hosts crash instead.
+     * minor 3; older hosts crash instead. Also a tc_call_t that is not the
+     * call running on the calling thread (see tc_call_t).
      */
     TC_PLUGIN_EINVAL = -2006,
 };
@@ -105,7 +106,14 @@ enum {
 /** Field id of a function's result inside its reply (the "success" field). */
 #define TC_RESULT 0
 
-/** One RPC in progress. Opaque; valid only during the handler call it is passed to. */
+/**
+ * One RPC in progress. Opaque; valid only during the handler call it is
+ * passed to, on the thread running that handler. It is a handle, not an
+ * address: every call gets another one. A host function given one used
+ * after its handler returned, or from another thread, refuses it as it
+ * refuses a NULL 'call' (TC_PLUGIN_EINVAL, NULL or "", touching no call)
+ * and logs an error naming the plugin and the call.
+ */
 typedef struct tc_call tc_call_t;
 /** A decoded struct, union or exception (the arguments are one). Opaque, read-only. */
 typedef struct tc_view tc_view_t;
@@ -137,7 +145,8 @@ typedef struct tc_host_api tc_host_api_t;
 /**
  * A C handler: serve one call of its method.
  * @param api   the host functions (the same table for the life of the worker)
- * @param call  this call: pass it to the reply builder and call_alloc()
+ * @param call  this call: pass it to the reply builder and call_alloc(), on
+ *              this thread, until the handler returns
  * @param args  the decoded argument struct: read it by argument field id
  * @return TC_PLUGIN_OK when the reply is built (or, for a void or oneway
  *         method, nothing is to be sent); any negative value makes the reply
@@ -269,9 +278,10 @@ typedef const tc_plugin_t *(*tc_plugin_entry_fn)(uint32_t host_abi_major, uint32
  * after the first error every later call fails too and the client gets
  * INTERNAL_ERROR. A NULL data pointer (put_binary() with a nonzero length,
  * put_string(), put_uuid()) is such an error: the log names the function
- * and the field id. A NULL 'call' gets TC_PLUGIN_EINVAL and changes nothing
- * (there is no reply to mark). A void method writes nothing. Thread: the
- * handler thread running 'call', during the handler.
+ * and the field id. A NULL 'call', or one that is not running on the
+ * calling thread, gets TC_PLUGIN_EINVAL and changes nothing (there is no
+ * reply to mark). A void method writes nothing. Thread: the handler thread
+ * running 'call', during the handler.
  */
 struct tc_host_api {
     /** sizeof(tc_host_api_t) in the host: test it with TC_HOST_HAS(). */
@@ -293,22 +303,30 @@ struct tc_host_api {
 
     /**
      * 'size' bytes aligned for any type from the call's arena, released all
-     * at once after the reply is written. NULL only when 'call' is NULL
-     * (the worker aborts when memory runs out, and for a size over half the
-     * address space). The plugin never frees it.
+     * at once after the reply is written. NULL only when 'call' is NULL or
+     * not running on the calling thread (the worker aborts when memory runs
+     * out, and for a size over half the address space). The plugin never
+     * frees it.
      */
     void *(*call_alloc)(tc_call_t *call, size_t size);
-    /** The called method's name, NUL-terminated (owned by the host); "" for a NULL 'call'. */
+    /**
+     * The called method's name, NUL-terminated (owned by the host); "" for a
+     * NULL 'call' or one not running on the calling thread.
+     */
     const char *(*call_method)(const tc_call_t *call);
-    /** What init_thread() stored for the thread running 'call' (or NULL, as for a NULL 'call'). */
+    /**
+     * What init_thread() stored for the thread running 'call' (or NULL, as
+     * for a NULL 'call' or one not running on the calling thread).
+     */
     void *(*thread_data)(const tc_call_t *call);
     /**
      * Record why the call failed: with a negative return from the handler,
      * the client gets INTERNAL_ERROR with this text when the server has
      * expose_errors set ("Internal error" otherwise), and the log gets it.
      * Returns TC_PLUGIN_EFAIL, so `return api->fail(call, "...")` reads well,
-     * also for a NULL 'call' (which records nothing). A NULL 'fmt' records a
-     * fixed text saying that fail() got no format.
+     * also for a NULL 'call' or one not running on the calling thread (which
+     * records nothing). A NULL 'fmt' records a fixed text saying that fail()
+     * got no format.
      */
     int (*fail)(tc_call_t *call, const char *fmt, ...) TC_PLUGIN_PRINTF(2, 3);
 
@@ -393,7 +411,8 @@ struct tc_host_api {
      * into the request (no copy, no NUL), valid until the handler returns.
      * @return TC_PLUGIN_OK; TC_PLUGIN_ERANGE past the last one (at once
      *         when the client did not use the header transport);
-     *         TC_PLUGIN_EINVAL when 'call' or an output pointer is NULL.
+     *         TC_PLUGIN_EINVAL when 'call' or an output pointer is NULL,
+     *         or 'call' is not running on the calling thread.
      */
     int (*request_header)(tc_call_t *call, size_t i, const char **key, size_t *key_len,
                           const char **value, size_t *value_len);
@@ -405,8 +424,9 @@ struct tc_host_api {
      *         would exceed 65,520 bytes as written (keys, values and their
      *         length prefixes, with 10 bytes kept for the prefixes of the
      *         one being added: what Apache's C++ client reads);
-     *         TC_PLUGIN_EINVAL when 'call' is NULL, or
-     *         'key' or 'value' is NULL with a nonzero length.
+     *         TC_PLUGIN_EINVAL when 'call' is NULL or not running on the
+     *         calling thread, or 'key' or 'value' is NULL with a nonzero
+     *         length.
      */
     int (*set_response_header)(tc_call_t *call, const char *key, size_t key_len, const char *value,
                                size_t value_len);

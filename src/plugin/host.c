@@ -9,12 +9,15 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
 
 #include <dlfcn.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +51,77 @@ struct tc_host_thread {
     bool expose_errors;
     tc_arena_t arena; /* the per-call arena, reset after each reply */
     struct tc_call call;
+    /* the handles of its calls (see "handles" below) */
+    unsigned id;              /* 1 and up, unique among the host threads alive */
+    uintptr_t tag;            /* 'id' in place, and the low bit */
+    uintptr_t seq;            /* calls so far, wrapping */
+    atomic_uintptr_t running; /* the handle of the call in its handler, 0 between calls */
+    pthread_t owner;          /* the handler thread, once 'owned' (under threads_lock) */
+    bool owned;
+    tc_host_thread_t *next; /* in 'threads' */
 };
+
+/*
+ * ---- handles ----
+ *
+ * The tc_call_t a handler gets is not the address of the thread's call
+ * struct, which every call of the thread reuses, but a handle made for
+ * that one call: the id of its host thread, the index of its function and
+ * the thread's count of calls, packed into a pointer-sized value that is
+ * odd, so never NULL nor the address of a struct (and on 64 bits at least
+ * 2^48, above user space). So a handle kept past its call differs from
+ * every later call's, on its own thread too, until the thread's count
+ * wraps (2^35 calls on 64 bits), and tells which call it was made for
+ * without reading anything through it.
+ */
+#if UINTPTR_MAX > 0xffffffffu
+#define HANDLE_ID_BITS 16
+#define HANDLE_FN_BITS 12
+#else
+#define HANDLE_ID_BITS 8
+#define HANDLE_FN_BITS 6
+#endif
+#define HANDLE_SEQ_BITS (sizeof(uintptr_t) * CHAR_BIT - HANDLE_ID_BITS - HANDLE_FN_BITS - 1)
+#define HANDLE_FN_SHIFT (HANDLE_SEQ_BITS + 1)
+#define HANDLE_ID_SHIFT (HANDLE_FN_SHIFT + HANDLE_FN_BITS)
+#define HANDLE_ID_MAX   ((1u << HANDLE_ID_BITS) - 1)
+#define HANDLE_FN_MAX   ((uintptr_t)(1u << HANDLE_FN_BITS) - 1) /* this or later: unknown */
+#define HANDLE_SEQ_MASK (((uintptr_t)1 << HANDLE_SEQ_BITS) - 1)
+
+/* Every host thread of the process, for tc_host_call_refused(); ids are given under the lock. */
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static tc_host_thread_t *threads;
+static unsigned last_id;
+
+/* True when no host thread in 'threads' has 'id'. Under threads_lock. */
+static bool
+id_free(unsigned id)
+{
+    for (const tc_host_thread_t *o = threads; o != NULL; o = o->next) {
+        if (o->id == id) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Give 't' the next free id and add it to 'threads'; TC_ELIMIT when every id is taken. */
+static int
+enroll(tc_host_thread_t *t)
+{
+    pthread_mutex_lock(&threads_lock);
+    for (unsigned i = 0; i < HANDLE_ID_MAX && t->id == 0; i++) {
+        last_id = last_id % HANDLE_ID_MAX + 1;
+        t->id = id_free(last_id) ? last_id : 0;
+    }
+    if (t->id != 0) {
+        t->tag = (uintptr_t)t->id << HANDLE_ID_SHIFT | 1;
+        t->next = threads;
+        threads = t;
+    }
+    pthread_mutex_unlock(&threads_lock);
+    return t->id != 0 ? TC_OK : TC_ELIMIT;
+}
 
 /* ---- loading ---- */
 
@@ -302,6 +375,11 @@ tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors, tc
 {
     tc_host_thread_t *t = tc_xcalloc(1, sizeof(*t));
     t->host = h;
+    if (enroll(t) != TC_OK) {
+        tc_err_set(err, TC_ELIMIT, "plugin %s (%s): more than %u handler threads in one process",
+                   h->path, plugin_label(h), HANDLE_ID_MAX);
+        goto fail;
+    }
     t->call.plugin_minor = h->desc->abi_minor; /* the call struct is the thread's, reused */
     t->svc = svc;
     t->expose_errors = expose_errors;
@@ -338,6 +416,15 @@ tc_host_thread_free(tc_host_thread_t *t)
     if (t == NULL) {
         return;
     }
+    pthread_mutex_lock(&threads_lock);
+    tc_host_thread_t **pp = &threads;
+    while (*pp != NULL && *pp != t) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == t) {
+        *pp = t->next;
+    }
+    pthread_mutex_unlock(&threads_lock);
     tc_arena_deinit(&t->arena);
     free(t->methods);
     free(t);
@@ -353,6 +440,10 @@ int
 tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
 {
     const tc_plugin_t *d = t->host->desc;
+    pthread_mutex_lock(&threads_lock);
+    t->owner = pthread_self();
+    t->owned = true;
+    pthread_mutex_unlock(&threads_lock);
     if (t->started || d->init_thread == NULL) {
         t->started = true;
         return TC_OK;
@@ -389,6 +480,53 @@ void *
 tc_host_call_alloc(tc_call_t *call, size_t size)
 {
     return tc_arena_alloc(&call->thread->arena, size);
+}
+
+/* " (during a call of S.m)" for the call running on this thread, if any. */
+static void
+during(const struct tc_call *running, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (running != NULL && running->fn != NULL) {
+        snprintf(buf, cap, " (during a call of %s.%s)", running->fn->service, running->fn->name);
+    }
+}
+
+void
+tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, const char *what)
+{
+    uintptr_t v = (uintptr_t)handle;
+    unsigned id = (v & 1) != 0 ? (unsigned)(v >> HANDLE_ID_SHIFT) : 0; /* 0: not a handle */
+    uintptr_t fi = (v >> HANDLE_FN_SHIFT) & HANDLE_FN_MAX;
+    char here[300];
+    during(running, here, sizeof(here));
+    /* the host thread that made it: alive while in 'threads', under the lock */
+    pthread_mutex_lock(&threads_lock);
+    const tc_host_thread_t *t = threads;
+    while (t != NULL && (id == 0 || t->id != id)) {
+        t = t->next;
+    }
+    if (t == NULL) {
+        const char *plugin =
+            running != NULL && running->thread != NULL ? plugin_label(running->thread->host) : "?";
+        tc_log(TC_LOG_ERROR,
+               "plugin %s: %s() refused a tc_call_t that is no call of a handler thread alive "
+               "(kept past the end of its thread, or not a tc_call_t)%s",
+               plugin, what, here);
+    } else {
+        const tc_function_t *fn =
+            fi < HANDLE_FN_MAX && fi < t->svc->nfunctions ? t->svc->functions[fi] : NULL;
+        const char *why = "used from another thread while its handler runs";
+        if (atomic_load_explicit(&t->running, memory_order_relaxed) != v) {
+            bool mine = t->owned && pthread_equal(t->owner, pthread_self());
+            why = mine ? "used after its handler returned"
+                       : "used after its handler returned, from another thread";
+        }
+        tc_log(TC_LOG_ERROR, "plugin %s: %s() refused the tc_call_t of %s.%s: %s%s",
+               plugin_label(t->host), what, fn != NULL ? fn->service : t->svc->name,
+               fn != NULL ? fn->name : "?", why, here);
+    }
+    pthread_mutex_unlock(&threads_lock);
 }
 
 /* The handler failed or misused the reply builder: INTERNAL_ERROR. */
@@ -449,11 +587,19 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     }
     tc_codec_writer_init(&c->w, oneway ? NULL : out, fn->result, &t->arena, &c->werr);
 
+    t->seq = (t->seq + 1) & HANDLE_SEQ_MASK;
+    uintptr_t fi = (uintptr_t)idx < HANDLE_FN_MAX ? (uintptr_t)idx : HANDLE_FN_MAX;
+    tc_call_t *handle = (tc_call_t *)(t->tag | fi << HANDLE_FN_SHIFT | t->seq << 1);
+
     bool serial = (t->host->desc->flags & TC_PLUGIN_SERIAL) != 0;
     if (serial) {
         pthread_mutex_lock(&t->host->serial->m);
     }
-    int rc = pm->handler(&tc_host_api, c, args);
+    atomic_store_explicit(&t->running, (uintptr_t)handle, memory_order_relaxed);
+    tc_host_api_enter(handle, c);
+    int rc = pm->handler(&tc_host_api, handle, args);
+    tc_host_api_leave();
+    atomic_store_explicit(&t->running, 0, memory_order_relaxed);
     if (serial) {
         pthread_mutex_unlock(&t->host->serial->m);
     }

@@ -26,7 +26,10 @@ typedef struct tc_host_thread tc_host_thread_t;
 /* The host functions every plugin gets (plugin/host_api.c). */
 extern const tc_host_api_t tc_host_api;
 
-/* One call in progress; what a plugin's tc_call_t points to. */
+/*
+ * One call in progress. A plugin never gets its address: its tc_call_t is
+ * a handle made for that one call (see tc_host_api_enter()).
+ */
 struct tc_call {
     tc_host_thread_t *thread;
     const tc_function_t *fn;
@@ -37,6 +40,54 @@ struct tc_call {
     tc_header_t *header;
     uint32_t plugin_minor; /* the TC_PLUGIN_ABI_MINOR the plugin was built with */
 };
+
+/*
+ * The call running on this thread. Just before a handler runs,
+ * tc_host_api_enter() makes 'call' the one running on the calling thread,
+ * under 'handle', the tc_call_t the handler gets; tc_host_api_leave() ends
+ * it right after the handler (calls do not nest). Every host function that
+ * takes a tc_call_t refuses any other handle (used after its handler
+ * returned, or from another thread): it returns its error value, logs the
+ * misuse with tc_host_call_refused() and touches no call. Any value but
+ * NULL that no other call has serves as 'handle' (tests use the address of
+ * their call). Ownership: 'call' is borrowed until the leave.
+ *
+ * The variable is visible here so that the two are inline: tc_host_call()
+ * runs them for every call. It is initial-exec because in
+ * position-independent code the default model calls __tls_get_addr(), and
+ * though the linker takes that call out of an executable, the registers the
+ * compiler saved around it stay, in every host function.
+ */
+typedef struct tc_host_live {
+    const tc_call_t *handle; /* &tc_host_no_call outside a handler */
+    struct tc_call *call;    /* NULL outside a handler */
+} tc_host_live_t;
+
+extern struct tc_call tc_host_no_call;
+extern _Thread_local tc_host_live_t tc_host_live __attribute__((tls_model("initial-exec")));
+
+static inline void
+tc_host_api_enter(const tc_call_t *handle, struct tc_call *call)
+{
+    tc_host_live.handle = handle;
+    tc_host_live.call = call;
+}
+
+static inline void
+tc_host_api_leave(void)
+{
+    tc_host_live.handle = &tc_host_no_call;
+    tc_host_live.call = NULL;
+}
+
+/*
+ * For plugin/host_api.c: log that host function 'what' refused 'handle',
+ * which is not the call running on this thread ('running', or NULL when
+ * none is): which plugin and method it was made for, if a handler thread
+ * of this process made it, and whether its handler has returned or it
+ * came from another thread. Never reads through 'handle'. Any thread.
+ */
+void tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, const char *what);
 
 /* The THeader of the calls to come on this thread (NULL: none); borrowed until the next. */
 void tc_host_thread_set_header(tc_host_thread_t *t, tc_header_t *header);

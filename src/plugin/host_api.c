@@ -3,8 +3,10 @@
  * The tc_host_api_t table plugins receive: typed readers over the decoded
  * arguments (schema/codec.h views) and the reply builder over the codec's
  * writer. The table only ever grows by appending (include/thriftcorn/plugin.h).
- * Every function refuses a NULL pointer it needs (ABI minor 3) with one
- * predictable branch up front: a plugin's mistake is reported, never a crash.
+ * Every function refuses a NULL pointer it needs (ABI minor 3), and every
+ * one that takes a tc_call_t refuses one that is not the call running on
+ * this thread, with one predictable branch up front: a plugin's mistake is
+ * reported, never a crash.
  */
 #include "plugin/host.h"
 
@@ -21,6 +23,31 @@ _Static_assert(TC_PLUGIN_LOG_DEBUG == (int)TC_LOG_DEBUG &&
 
 static void api_log(int level, const char *fmt, ...) TC_PRINTF(2, 3);
 static int api_fail(tc_call_t *call, const char *fmt, ...) TC_PRINTF(2, 3);
+
+/* ---- the call running on this thread ---- */
+
+/*
+ * Every function that takes a tc_call_t compares it with
+ * 'tc_host_live.handle' first (one load, one compare) and then works on
+ * 'tc_host_live.call', never through the handle: a handle kept past its
+ * call, or passed to another thread, reaches no call.
+ */
+struct tc_call tc_host_no_call; /* its address: the handle outside every handler */
+_Thread_local tc_host_live_t tc_host_live
+    __attribute__((tls_model("initial-exec"))) = {&tc_host_no_call, NULL};
+
+/*
+ * 'call' is not the running call: a NULL one is refused quietly, as since
+ * ABI minor 3; any other gets a log line. Returns 'rc' for the caller to return.
+ */
+static int
+refuse(const tc_call_t *call, const char *what, int rc)
+{
+    if (call != NULL) {
+        tc_host_call_refused(call, tc_host_live.call, what);
+    }
+    return rc;
+}
 
 static void
 api_log(int level, const char *fmt, ...)
@@ -45,45 +72,49 @@ api_log(int level, const char *fmt, ...)
 static void *
 api_call_alloc(tc_call_t *call, size_t size)
 {
-    if (TC_UNLIKELY(call == NULL)) {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        refuse(call, "call_alloc", 0);
         return NULL;
     }
-    return tc_host_call_alloc(call, size);
+    return tc_host_call_alloc(tc_host_live.call, size);
 }
 
 static const char *
 api_call_method(const tc_call_t *call)
 {
     /* "" rather than NULL: a plugin that prints or compares it stays defined */
-    if (TC_UNLIKELY(call == NULL)) {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        refuse(call, "call_method", 0);
         return "";
     }
-    return call->fn->name;
+    return tc_host_live.call->fn->name;
 }
 
 static void *
 api_thread_data(const tc_call_t *call)
 {
-    if (TC_UNLIKELY(call == NULL)) {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        refuse(call, "thread_data", 0);
         return NULL;
     }
-    return tc_host_call_thread_data(call);
+    return tc_host_call_thread_data(tc_host_live.call);
 }
 
 static int
 api_fail(tc_call_t *call, const char *fmt, ...)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EFAIL;
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "fail", TC_PLUGIN_EFAIL);
     }
+    struct tc_call *c = tc_host_live.call;
     if (TC_UNLIKELY(fmt == NULL)) {
         static const char text[] = "the plugin called fail() with a NULL format";
-        snprintf(call->failmsg, sizeof(call->failmsg), "%s", text);
+        snprintf(c->failmsg, sizeof(c->failmsg), "%s", text);
         return TC_PLUGIN_EFAIL;
     }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(call->failmsg, sizeof(call->failmsg), fmt, ap);
+    vsnprintf(c->failmsg, sizeof(c->failmsg), fmt, ap);
     va_end(ap);
     return TC_PLUGIN_EFAIL;
 }
@@ -341,173 +372,190 @@ api_seq_get(const tc_seq_t *s, size_t i, tc_value_t *elem, tc_value_t *value)
 /* ---- the reply builder ---- */
 
 /*
- * A NULL data pointer: fail the reply as the codec fails a misfit (every
- * later write fails, the client gets INTERNAL_ERROR, the log gets the text).
- */
-/*
- * A NULL data pointer: fail the reply as the codec fails a misfit (every
- * later write fails, the client gets INTERNAL_ERROR, the log gets the text
- * the caller put in call->werr with tc_err_set(), which keeps a first error).
+ * A NULL data pointer: fail the reply of the running call 'c' as the codec
+ * fails a misfit (every later write fails, the client gets INTERNAL_ERROR,
+ * the log gets the text the caller put in c->werr with tc_err_set(), which
+ * keeps a first error).
  */
 static int
-refused(tc_call_t *call)
+fail_reply(struct tc_call *c)
 {
-    if (call == NULL) {
-        return TC_PLUGIN_EINVAL;
-    }
-    call->w.failed = true;
+    c->w.failed = true;
     return TC_PLUGIN_ESTATE;
 }
 
 static int
-put(tc_call_t *call, int16_t id, tc_value_t *v)
+put_value(struct tc_call *c, int16_t id, tc_value_t *v)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EINVAL;
+    return tc_codec_put(&c->w, id, v) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+}
+
+static int
+put(tc_call_t *call, int16_t id, tc_value_t *v, const char *what)
+{
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, what, TC_PLUGIN_EINVAL);
     }
-    return tc_codec_put(&call->w, id, v) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return put_value(tc_host_live.call, id, v);
 }
 
 static int
 api_put_bool(tc_call_t *call, int16_t id, int v)
 {
     tc_value_t x = {.kind = TC_VAL_BOOL, .u.i = v != 0};
-    return put(call, id, &x);
+    return put(call, id, &x, "put_bool");
 }
 
 static int
 api_put_byte(tc_call_t *call, int16_t id, int8_t v)
 {
     tc_value_t x = {.kind = TC_VAL_BYTE, .u.i = v};
-    return put(call, id, &x);
+    return put(call, id, &x, "put_byte");
 }
 
 static int
 api_put_i16(tc_call_t *call, int16_t id, int16_t v)
 {
     tc_value_t x = {.kind = TC_VAL_I16, .u.i = v};
-    return put(call, id, &x);
+    return put(call, id, &x, "put_i16");
 }
 
 static int
 api_put_i32(tc_call_t *call, int16_t id, int32_t v)
 {
     tc_value_t x = {.kind = TC_VAL_I32, .u.i = v};
-    return put(call, id, &x);
+    return put(call, id, &x, "put_i32");
 }
 
 static int
 api_put_i64(tc_call_t *call, int16_t id, int64_t v)
 {
     tc_value_t x = {.kind = TC_VAL_I64, .u.i = v};
-    return put(call, id, &x);
+    return put(call, id, &x, "put_i64");
 }
 
 static int
 api_put_double(tc_call_t *call, int16_t id, double v)
 {
     tc_value_t x = {.kind = TC_VAL_DOUBLE, .u.d = v};
-    return put(call, id, &x);
+    return put(call, id, &x, "put_double");
+}
+
+/* put_binary() into the running call 'c'. */
+static int
+put_bytes(struct tc_call *c, int16_t id, const void *ptr, size_t len)
+{
+    if (TC_UNLIKELY(ptr == NULL && len > 0)) {
+        tc_err_set(&c->werr, TC_EINVAL, "put_binary(%d): NULL bytes with length %zu", id, len);
+        return fail_reply(c);
+    }
+    tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
+    return put_value(c, id, &x);
 }
 
 static int
 api_put_binary(tc_call_t *call, int16_t id, const void *ptr, size_t len)
 {
-    if (TC_UNLIKELY(ptr == NULL && len > 0)) {
-        if (call != NULL) {
-            tc_err_set(&call->werr, TC_EINVAL, "put_binary(%d): NULL bytes with length %zu", id,
-                       len);
-        }
-        return refused(call);
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "put_binary", TC_PLUGIN_EINVAL);
     }
-    tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
-    return put(call, id, &x);
+    return put_bytes(tc_host_live.call, id, ptr, len);
 }
 
 static int
 api_put_string(tc_call_t *call, int16_t id, const char *s)
 {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "put_string", TC_PLUGIN_EINVAL);
+    }
+    struct tc_call *c = tc_host_live.call;
     /*
      * An error for plugins built for ABI minor 3 or later (a NULL is usually
      * a failed lookup); an empty string, as before, for those built earlier:
      * a minor version never breaks a plugin that worked.
      */
     if (TC_UNLIKELY(s == NULL)) {
-        if (call != NULL && call->plugin_minor < 3) {
-            return api_put_binary(call, id, "", 0);
+        if (c->plugin_minor < 3) {
+            return put_bytes(c, id, "", 0);
         }
-        if (call != NULL) {
-            tc_err_set(&call->werr, TC_EINVAL, "put_string(%d): NULL string", id);
-        }
-        return refused(call);
+        tc_err_set(&c->werr, TC_EINVAL, "put_string(%d): NULL string", id);
+        return fail_reply(c);
     }
-    return api_put_binary(call, id, s, strlen(s));
+    return put_bytes(c, id, s, strlen(s));
 }
 
 static int
 api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
 {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "put_uuid", TC_PLUGIN_EINVAL);
+    }
+    struct tc_call *c = tc_host_live.call;
     if (TC_UNLIKELY(uuid == NULL)) {
-        if (call != NULL) {
-            tc_err_set(&call->werr, TC_EINVAL, "put_uuid(%d): NULL uuid", id);
-        }
-        return refused(call);
+        tc_err_set(&c->werr, TC_EINVAL, "put_uuid(%d): NULL uuid", id);
+        return fail_reply(c);
     }
     tc_value_t x = {.kind = TC_VAL_UUID, .u.uuid = uuid};
-    return put(call, id, &x);
+    return put_value(c, id, &x);
+}
+
+static int
+begin(struct tc_call *c, int16_t id, int kind, size_t n)
+{
+    return tc_codec_begin(&c->w, id, kind, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
 }
 
 static int
 api_begin_struct(tc_call_t *call, int16_t id)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EINVAL;
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "begin_struct", TC_PLUGIN_EINVAL);
     }
-    return tc_codec_begin(&call->w, id, TC_VAL_STRUCT, 0) == TC_OK ? TC_PLUGIN_OK
-                                                                   : TC_PLUGIN_ESTATE;
+    return begin(tc_host_live.call, id, TC_VAL_STRUCT, 0);
 }
 
 static int
 api_begin_list(tc_call_t *call, int16_t id, size_t n)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EINVAL;
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "begin_list", TC_PLUGIN_EINVAL);
     }
-    return tc_codec_begin(&call->w, id, TC_VAL_LIST, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return begin(tc_host_live.call, id, TC_VAL_LIST, n);
 }
 
 static int
 api_begin_map(tc_call_t *call, int16_t id, size_t n)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EINVAL;
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "begin_map", TC_PLUGIN_EINVAL);
     }
-    return tc_codec_begin(&call->w, id, TC_VAL_MAP, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return begin(tc_host_live.call, id, TC_VAL_MAP, n);
 }
 
 static int
 api_end(tc_call_t *call)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EINVAL;
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "end", TC_PLUGIN_EINVAL);
     }
-    return tc_codec_end(&call->w) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return tc_codec_end(&tc_host_live.call->w) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
 }
 
 static int
 api_raise(tc_call_t *call, int16_t id)
 {
-    if (TC_UNLIKELY(call == NULL)) {
-        return TC_PLUGIN_EINVAL;
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "raise", TC_PLUGIN_EINVAL);
     }
-    const tc_field_t *f = tc_schema_field_by_id(call->fn->result, id);
-    if (call->w.depth != 0 || id == 0 || f == NULL) {
-        call->w.failed = true;
-        tc_err_set(&call->werr, TC_ETYPE, "raise(%d): %s declares no exception with that id%s", id,
-                   call->fn->name, call->w.depth != 0 ? " (or a value is still open)" : "");
+    struct tc_call *c = tc_host_live.call;
+    const tc_field_t *f = tc_schema_field_by_id(c->fn->result, id);
+    if (c->w.depth != 0 || id == 0 || f == NULL) {
+        c->w.failed = true;
+        tc_err_set(&c->werr, TC_ETYPE, "raise(%d): %s declares no exception with that id%s", id,
+                   c->fn->name, c->w.depth != 0 ? " (or a value is still open)" : "");
         return TC_PLUGIN_ESTATE;
     }
-    return api_begin_struct(call, id);
+    return begin(c, id, TC_VAL_STRUCT, 0);
 }
 
 /* ---- THeader info headers ---- */
@@ -516,16 +564,19 @@ static int
 api_request_header(tc_call_t *call, size_t i, const char **key, size_t *key_len, const char **value,
                    size_t *value_len)
 {
-    if (TC_UNLIKELY(call == NULL || key == NULL || key_len == NULL || value == NULL ||
-                    value_len == NULL)) {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "request_header", TC_PLUGIN_EINVAL);
+    }
+    if (TC_UNLIKELY(key == NULL || key_len == NULL || value == NULL || value_len == NULL)) {
         return TC_PLUGIN_EINVAL;
     }
-    if (call->header == NULL) {
+    tc_header_t *h = tc_host_live.call->header;
+    if (h == NULL) {
         return TC_PLUGIN_ERANGE;
     }
     tc_header_iter_t it;
     tc_header_kv_t kv;
-    tc_header_iter_init(call->header, &it);
+    tc_header_iter_init(h, &it);
     for (size_t k = 0; tc_header_next(&it, &kv); k++) {
         if (k == i) {
             *key = (const char *)kv.key;
@@ -542,15 +593,18 @@ static int
 api_set_response_header(tc_call_t *call, const char *key, size_t key_len, const char *value,
                         size_t value_len)
 {
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "set_response_header", TC_PLUGIN_EINVAL);
+    }
     /* NULL with length 0 is an empty key or value */
-    if (TC_UNLIKELY(call == NULL || (key == NULL && key_len > 0) ||
-                    (value == NULL && value_len > 0))) {
+    if (TC_UNLIKELY((key == NULL && key_len > 0) || (value == NULL && value_len > 0))) {
         return TC_PLUGIN_EINVAL;
     }
-    if (call->header == NULL) {
+    tc_header_t *h = tc_host_live.call->header;
+    if (h == NULL) {
         return TC_PLUGIN_ESTATE;
     }
-    if (tc_header_set_reply(call->header, key, key_len, value, value_len) != TC_OK) {
+    if (tc_header_set_reply(h, key, key_len, value, value_len) != TC_OK) {
         return TC_PLUGIN_ERANGE;
     }
     return TC_PLUGIN_OK;

@@ -3,8 +3,9 @@
  * Small plugins of the tutorial Calculator for the host's tests, one
  * MODULE target per variant (tests/plugins/CMakeLists.txt):
  *   TP_GOOD      add and calculate in C (calculate crashes on logid -1
- *                and leaks 100 bytes on logid -2), lifecycle hooks that
- *                count, serial; the rest is Lua's
+ *                and leaks 100 bytes on logid -2; add keeps its call past
+ *                its handler for num1 3000 and uses it in num1 4000),
+ *                lifecycle hooks that count, serial; the rest is Lua's
  *   TP_BAD_ABI   built for ABI major 999
  *   TP_NO_ENTRY  exports no tc_plugin_entry
  *   TP_UNKNOWN   registers a method the IDL does not have
@@ -17,6 +18,7 @@
 
 #include <thriftcorn/plugin.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -31,6 +33,58 @@ int
 tp_count(int which)
 {
     return atomic_load(&counts[which]);
+}
+
+/*
+ * A plugin that keeps its tc_call_t past the handler (test_host.c):
+ * add(3000, _) keeps it in 'kept' and, while it runs, has a thread of its
+ * own write the result through it; add(4000, _) writes through 'kept' in
+ * its own call. The host refuses each use; the return codes are kept here.
+ */
+static tc_call_t *kept;
+static int rc_other_thread = 1; /* 1: not tried */
+static int rc_next_call = 1;
+
+TC_PLUGIN_EXPORT tc_call_t *tp_kept(void);
+TC_PLUGIN_EXPORT int tp_kept_rc(int which);
+
+tc_call_t *
+tp_kept(void)
+{
+    return kept;
+}
+
+int
+tp_kept_rc(int which)
+{
+    return which == 0 ? rc_other_thread : rc_next_call;
+}
+
+typedef struct put_job {
+    const tc_host_api_t *api;
+    tc_call_t *call;
+    int rc;
+} put_job_t;
+
+static void *
+put_from_thread(void *arg)
+{
+    put_job_t *job = arg;
+    job->rc = job->api->put_i32(job->call, TC_RESULT, 666);
+    return NULL;
+}
+
+/* put_i32(call, TC_RESULT, 666) on a thread of the plugin's own; its return code. */
+static int
+put_on_other_thread(const tc_host_api_t *api, tc_call_t *call)
+{
+    put_job_t job = {api, call, 1};
+    pthread_t th;
+    if (pthread_create(&th, NULL, put_from_thread, &job) != 0) {
+        return 2;
+    }
+    pthread_join(th, NULL);
+    return job.rc;
 }
 
 static int
@@ -92,6 +146,13 @@ add(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     }
     if (a == 2000) {
         return api->put_string(call, TC_RESULT, "not an i32"); /* misuse: INTERNAL_ERROR */
+    }
+    if (a == 3000) {
+        kept = call;
+        rc_other_thread = put_on_other_thread(api, call);
+    }
+    if (a == 4000) {
+        rc_next_call = api->put_i32(kept, TC_RESULT, 666);
     }
     return api->put_i32(call, TC_RESULT, *sum + 1000000); /* tells C from Lua in the tests */
 }

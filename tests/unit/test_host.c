@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin/host.c: loading and refusing plugins (ABI, entry point, unknown
- * method, signature), lifecycle hooks, and the call path with the test
- * plugins of tests/plugins.
+ * method, signature), lifecycle hooks, the call path, and a tc_call_t kept
+ * past its handler, with the test plugins of tests/plugins.
  */
 #include "tc_test.h"
 
 #include "bridge/lua_schema.h"
 #include "bridge/lua_state.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "plugin/host.h"
 #include "protocol/message.h"
 
 #include <dlfcn.h>
 #include <lauxlib.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #define PLUGIN(name) TC_TEST_PLUGIN_DIR "/libtp_" name ".so"
 #define CALC_IDL     TC_SOURCE_DIR "/examples/calculator/tutorial.thrift"
@@ -198,6 +202,192 @@ test_hooks_and_calls(void **state)
     dlclose(dl);
 }
 
+/* ---- a tc_call_t kept past its handler ---- */
+
+/* api->fail() without the printf attribute, and out of reach of cmocka's fail() macro. */
+typedef int (*raw_fail_fn)(tc_call_t *call, const char *fmt, ...);
+
+/* The host functions that take a tc_call_t, in the order refuse_all() calls them. */
+static const char *const call_functions[] = {
+    "call_alloc", "call_method", "thread_data", "fail",           "put_bool",
+    "put_byte",   "put_i16",     "put_i32",     "put_i64",        "put_double",
+    "put_binary", "put_string",  "put_uuid",    "begin_struct",   "begin_list",
+    "begin_map",  "end",         "raise",       "request_header", "set_response_header",
+};
+
+/* Call each of them with 'call', which is not running here: each refuses it. */
+static void
+refuse_all(tc_call_t *call)
+{
+    const tc_host_api_t *api = &tc_host_api;
+    static const uint8_t uuid[16];
+    const char *k = NULL;
+    const char *v = NULL;
+    size_t kl = 0;
+    size_t vl = 0;
+    assert_null(api->call_alloc(call, 8));
+    assert_string_equal(api->call_method(call), "");
+    assert_null(api->thread_data(call));
+    raw_fail_fn plugin_fail = api->fail;
+    assert_int_equal(plugin_fail(call, "late"), TC_PLUGIN_EFAIL);
+    assert_int_equal(api->put_bool(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_byte(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_i16(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_i32(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_i64(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_double(call, TC_RESULT, 1.0), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_binary(call, TC_RESULT, "ab", 2), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_string(call, TC_RESULT, "ab"), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->put_uuid(call, TC_RESULT, uuid), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->begin_struct(call, TC_RESULT), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->begin_list(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->begin_map(call, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->end(call), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->raise(call, 1), TC_PLUGIN_EINVAL);
+    assert_int_equal(api->request_header(call, 0, &k, &kl, &v, &vl), TC_PLUGIN_EINVAL);
+    assert_null(k);
+    assert_int_equal(api->set_response_header(call, "k", 1, "v", 1), TC_PLUGIN_EINVAL);
+}
+
+typedef struct late_put {
+    int rc;
+    tc_call_t *kept;
+} late_put_t;
+
+static void *
+put_late(void *arg)
+{
+    late_put_t *job = arg;
+    job->rc = tc_host_api.put_i32(job->kept, TC_RESULT, 7);
+    return NULL;
+}
+
+/* put_i32(kept, ...) on a new thread, after the handler returned: its return code. */
+static int
+put_late_from_thread(tc_call_t *kept)
+{
+    late_put_t job = {1, kept};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, put_late, &job), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    return job.rc;
+}
+
+/* The log lines written since tc_log_open(path), as one string (free it). */
+static char *
+read_log(const char *path)
+{
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static const size_t cap = 64 * 1024;
+    char *text = calloc(1, cap);
+    assert_non_null(text);
+    size_t n = fread(text, 1, cap - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return text;
+}
+
+/* How many times 'needle' occurs in 'hay'. */
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* 'log' has exactly one line saying that function 'fn' refused the call of add() for 'why'. */
+static void
+logged_once(const char *log, const char *fn, const char *why)
+{
+    char want[256];
+    snprintf(want, sizeof(want),
+             "[error] plugin test: %s() refused the tc_call_t of tutorial.Calculator.add: %s\n", fn,
+             why);
+    if (count(log, want) != 1) {
+        fail_msg("not once in the log: '%s'; the log:\n%s", want, log);
+    }
+}
+
+static void
+test_call_kept_past_its_handler(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/tc-test-host-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tc_log_open(path), TC_OK);
+
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_open(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* the same instance */
+    assert_non_null(dl);
+    tc_call_t *(*kept_fn)(void);
+    int (*kept_rc)(int);
+    void *sym = dlsym(dl, "tp_kept");
+    memcpy(&kept_fn, &sym, sizeof(kept_fn));
+    sym = dlsym(dl, "tp_kept_rc");
+    memcpy(&kept_rc, &sym, sizeof(kept_rc));
+    assert_non_null(kept_fn);
+    assert_non_null(kept_rc);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+
+    /* add(3000, 1) keeps its call; its thread's put_i32() through it was refused */
+    tc_buf_t out;
+    tc_buf_init(&out);
+    assert_int_equal(call_add(t, 3000, 1, &out, &err), 0);
+    assert_int_equal(reply_i32(&out), 1003001);
+    assert_int_equal(kept_rc(0), TC_PLUGIN_EINVAL);
+    tc_call_t *kept = kept_fn();
+    assert_non_null(kept);
+
+    /* after the handler returned: every function refuses it and writes nothing */
+    size_t len = out.len;
+    refuse_all(kept);
+    assert_int_equal(put_late_from_thread(kept), TC_PLUGIN_EINVAL);
+    assert_int_equal(out.len, len);
+
+    /* the next call on the same thread: the kept call is refused, the reply is this call's */
+    out.len = 0;
+    assert_int_equal(call_add(t, 4000, 2, &out, &err), 0);
+    assert_int_equal(reply_i32(&out), 1004002);
+    assert_int_equal(kept_rc(1), TC_PLUGIN_EINVAL);
+
+    /* once its thread is gone, nothing is read through it */
+    tc_host_thread_stop(t);
+    tc_host_thread_free(t);
+    assert_int_equal(tc_host_api.put_i32(kept, TC_RESULT, 1), TC_PLUGIN_EINVAL);
+    tc_buf_deinit(&out);
+    tc_host_close(h);
+    dlclose(dl);
+
+    /* one error line for each use, naming the plugin, the call, and what was wrong */
+    char *log = read_log(path);
+    unlink(path);
+    logged_once(log, "put_i32", "used from another thread while its handler runs");
+    for (size_t i = 0; i < TC_ARRAY_LEN(call_functions); i++) {
+        logged_once(log, call_functions[i], "used after its handler returned");
+    }
+    logged_once(log, "put_i32", "used after its handler returned, from another thread");
+    logged_once(log, "put_i32",
+                "used after its handler returned (during a call of tutorial.Calculator.add)");
+    assert_int_equal(count(log, "[error] plugin ?: put_i32() refused a tc_call_t that is no "
+                                "call of a handler thread alive"),
+                     1);
+    assert_int_equal(count(log, "[error] plugin "), 24);
+    free(log);
+}
+
 static void
 test_init_arbiter(void **state)
 {
@@ -216,6 +406,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hooks_and_calls),
+        cmocka_unit_test(test_call_kept_past_its_handler),
         cmocka_unit_test(test_init_arbiter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
