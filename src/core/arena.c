@@ -41,18 +41,27 @@ tc_arena_deinit(tc_arena_t *a)
 void
 tc_arena_reset(tc_arena_t *a)
 {
-    if (a->_head == NULL) {
-        return;
-    }
-    /* keep the oldest chunk, which has the default size */
+    /*
+     * keep one chunk of the default size for the next request; a big
+     * block's chunk is freed, also one that is the oldest (a big block goes
+     * behind the current chunk, so it is the last when that was the only one)
+     */
+    tc_arena_chunk_t *keep = NULL;
     tc_arena_chunk_t *c = a->_head;
-    while (c->next != NULL) {
+    while (c != NULL) {
         tc_arena_chunk_t *next = c->next;
-        free(c);
+        if (keep == NULL && c->size == a->_chunk_size) {
+            keep = c;
+        } else {
+            free(c);
+        }
         c = next;
     }
-    c->used = 0;
-    a->_head = c;
+    if (keep != NULL) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    a->_head = keep;
     a->total = 0;
 }
 

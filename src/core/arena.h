@@ -21,7 +21,10 @@ typedef struct tc_arena {
 void tc_arena_init(tc_arena_t *a, size_t chunk_size);
 /* Free every chunk. */
 void tc_arena_deinit(tc_arena_t *a);
-/* Forget every allocation but keep the first chunk for reuse (per-request use). */
+/*
+ * Forget every allocation (per request): one chunk of the default size is
+ * kept for reuse, every other chunk (a big block's too) is freed.
+ */
 void tc_arena_reset(tc_arena_t *a);
 /* 'size' bytes aligned for any type; aborts when memory runs out. Never NULL. */
 void *tc_arena_alloc(tc_arena_t *a, size_t size);

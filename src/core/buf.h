@@ -34,6 +34,20 @@ tc_buf_reserve(tc_buf_t *b, size_t extra)
     }
 }
 
+/*
+ * Empty 'b', and free its bytes if it grew past 'keep': a buffer reused
+ * from message to message then holds what a typical message needs, not
+ * its peak. The fast path is inline.
+ */
+static inline void
+tc_buf_shed(tc_buf_t *b, size_t keep)
+{
+    b->len = 0;
+    if (TC_UNLIKELY(b->cap > keep)) {
+        tc_buf_deinit(b);
+    }
+}
+
 /* Append 'n' bytes from 'p'. */
 static inline void
 tc_buf_append(tc_buf_t *b, const void *p, size_t n)

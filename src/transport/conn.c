@@ -53,8 +53,21 @@
 /* Bytes dropped per read while lingering. */
 #define LINGER_READ 16384
 
+/*
+ * Seconds after it went idle holding a buffer over TC_CONN_BUF_KEEP that a
+ * connection frees it, if it is idle then. Not at once: a client making
+ * such large calls one after another would grow the buffers again on
+ * every call (the copies of realloc(), fresh pages to fault in), which
+ * made an echo of 100 KB 3 times slower and one of 1 MB 20 times
+ * (docs/performance.md). This way a connection pays at most once a second,
+ * and an idle one, or one making small calls after a large one, gives the
+ * memory back within a second or two.
+ */
+#define SHED_AFTER_S 1
+
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_shed(evutil_socket_t fd, short what, void *arg);
 static void linger_wait(tc_conn_t *c, double now);
 
 /* The kernel holds bytes of the client's not read yet: a call may be in them. */
@@ -84,6 +97,67 @@ set_transport(tc_conn_t *c, const tc_transport_t *t, const tc_proto_ops_t *p)
         c->protocol = NULL;
         c->header = tc_xmalloc(sizeof(*c->header));
         tc_header_init(c->header);
+    }
+}
+
+/* ---- buffers between messages ---- */
+
+/* A buffer of the connection, or of its THeader scratch, is over TC_CONN_BUF_KEEP. */
+static bool
+holds_big(const tc_conn_t *c)
+{
+    const tc_header_t *h = c->header;
+    return c->_in.cap > TC_CONN_BUF_KEEP || c->_out.cap > TC_CONN_BUF_KEEP ||
+           (h != NULL && (h->inflated.cap > TC_CONN_BUF_KEEP || h->spare.cap > TC_CONN_BUF_KEEP ||
+                          h->body.cap > TC_CONN_BUF_KEEP));
+}
+
+/* SHED_AFTER_S after the connection went idle with a large buffer. */
+static void
+on_shed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_conn_t *c = arg;
+    /* busy now (a call, a reply on its way): the next idle moment waits again */
+    if (c->_lingering || !tc_conn_idle(c)) {
+        return;
+    }
+    tc_buf_shed(&c->_in, TC_CONN_BUF_KEEP);
+    tc_buf_shed(&c->_out, TC_CONN_BUF_KEEP);
+    c->_out_off = 0;
+    if (c->header != NULL) {
+        tc_header_shed(c->header, TC_CONN_BUF_KEEP);
+    }
+}
+
+/* Idle with a large buffer, maybe: free it SHED_AFTER_S from now, unless a wait runs already. */
+static void
+shed_later(tc_conn_t *c)
+{
+    if (!holds_big(c)) {
+        return;
+    }
+    if (c->_tev == NULL) {
+        c->_tev = tc_xcalloc(1, event_get_struct_event_size());
+        evtimer_assign(c->_tev, event_get_base(c->_rev), on_shed, c);
+    } else if (evtimer_pending(c->_tev, NULL)) {
+        return; /* (later idle moments do not push it back) */
+    }
+    struct timeval tv = {SHED_AFTER_S, 0};
+    evtimer_add(c->_tev, &tv);
+}
+
+/*
+ * The connection has no partial message and every reply is written. A
+ * typical one pays these comparisons; a THeader one looks at its scratch.
+ */
+static inline void
+went_idle(tc_conn_t *c)
+{
+    if (TC_UNLIKELY(c->_in.cap > TC_CONN_BUF_KEEP || c->_out.cap > TC_CONN_BUF_KEEP ||
+                    c->header != NULL)) {
+        shed_later(c);
     }
 }
 
@@ -118,6 +192,7 @@ conn_free(tc_conn_t *c)
     free(c->_skip);
     free(c->_rev);
     free(c->_wev);
+    free(c->_tev);
     free(c);
 }
 
@@ -133,6 +208,9 @@ tc_conn_close(tc_conn_t *c, const char *reason)
     c->_closed = true;
     event_del(c->_rev);
     event_del(c->_wev);
+    if (c->_tev != NULL) {
+        event_del(c->_tev);
+    }
     close(c->_fd);
     c->_fd = -1;
     c->_s->handler->closed(c, c->owner);
@@ -146,6 +224,9 @@ tc_conn_detach(tc_conn_t *c)
 {
     event_del(c->_rev);
     event_del(c->_wev);
+    if (c->_tev != NULL) {
+        event_del(c->_tev);
+    }
 }
 
 void
@@ -154,6 +235,9 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
     c->owner = arg;
     event_assign(c->_rev, base, c->_fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(c->_wev, base, c->_fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (c->_tev != NULL) {
+        evtimer_assign(c->_tev, base, on_shed, c);
+    }
     c->last_io = tc_conn_now();
     if (c->_lingering) {
         linger_wait(c, c->last_io); /* (closes on this loop if its time is over) */
@@ -171,6 +255,8 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
     if (c->_in.len > 0) {
         /* buffered input may hold whole messages: look at it on the new loop */
         event_active(c->_rev, EV_READ, 0);
+    } else if (c->_out.len == c->_out_off) {
+        went_idle(c); /* (its wait to free a large buffer starts again here) */
     }
 }
 
@@ -258,6 +344,9 @@ flush(tc_conn_t *c)
         event_del(c->_wev);
         event_add(c->_rev, NULL);
     }
+    if (c->_in.len == 0) {
+        went_idle(c);
+    }
     if (c->_close_when_done && tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL);
         return false;
@@ -306,7 +395,7 @@ tc_conn_taking_replies(tc_conn_t *c)
 static void
 stop_reading(tc_conn_t *c)
 {
-    c->_in.len = 0;
+    tc_buf_deinit(&c->_in); /* (nothing is read into it again) */
     c->msg_since = 0.0;
     event_del(c->_rev);
 }
@@ -547,6 +636,8 @@ process(tc_conn_t *c)
     } else if (c->_close_when_done && tc_conn_idle(c) && !unread(c)) {
         /* (calls the kernel holds still, a read that ended on a message's end: read on) */
         tc_conn_close(c, NULL);
+    } else if (c->_in.len == 0) {
+        went_idle(c);
     }
 }
 
@@ -579,6 +670,9 @@ linger(tc_conn_t *c)
         event_del(c->_wev);
     }
     /* nothing is kept for the rest of its life but the socket */
+    if (c->_tev != NULL) {
+        event_del(c->_tev);
+    }
     tc_buf_deinit(&c->_in);
     tc_buf_deinit(&c->_out);
     c->_out_off = 0;

@@ -20,6 +20,19 @@ struct event_base;
 struct event;
 typedef struct tc_conn tc_conn_t;
 
+/*
+ * Capacity a connection's buffer keeps between messages. A buffer that a
+ * large message grew past this is freed about a second after the
+ * connection went idle (no partial message, every reply written) if it is
+ * idle then, and the next message allocates afresh: an idle connection
+ * holds what a typical call needs, not the largest message it ever
+ * carried. 64 KiB is four reads (16 KiB each): pipelined calls and a batch
+ * of their replies keep their buffers, and an idle connection holds at
+ * most that much of input and as much of output (a THeader connection's
+ * scratch is bounded the same way).
+ */
+#define TC_CONN_BUF_KEEP (64u << 10)
+
 /* What the owner of a connection does with it. 'arg' is the owner's. */
 typedef struct tc_conn_handler {
     /*
@@ -84,6 +97,7 @@ struct tc_conn {
     tc_proto_skip_state_t *_skip; /* buffered: how far the partial message was skipped, or NULL */
     struct event *_rev;
     struct event *_wev;
+    struct event *_tev; /* frees large buffers once idle; made the first time one is held */
     tc_buf_t _in;
     tc_buf_t _out;
     size_t _out_off; /* bytes of _out already written */

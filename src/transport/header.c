@@ -84,6 +84,15 @@ tc_header_deinit(tc_header_t *h)
     tc_buf_deinit(&h->body);
 }
 
+void
+tc_header_shed(tc_header_t *h, size_t keep)
+{
+    /* not 'reply_info': at most TC_HEADER_REPLY_INFO_MAX bytes, a buffer of 64 KiB at most */
+    tc_buf_shed(&h->inflated, keep);
+    tc_buf_shed(&h->spare, keep);
+    tc_buf_shed(&h->body, keep);
+}
+
 /* ---- reading ---- */
 
 static uint32_t

@@ -45,9 +45,9 @@ typedef struct tc_header_kv {
 } tc_header_kv_t;
 
 /*
- * One request's THeader and its reply's. A handler thread keeps one and
- * reuses it (its buffers keep their capacity). The request fields point
- * into the frame given to tc_header_read() or into 'inflated'.
+ * One request's THeader and its reply's. A THeader connection keeps one and
+ * reuses it from message to message (see tc_header_shed()). The request
+ * fields point into the frame given to tc_header_read() or into 'inflated'.
  */
 typedef struct tc_header {
     /* request, set by tc_header_read() */
@@ -80,6 +80,12 @@ typedef struct tc_header {
 void tc_header_init(tc_header_t *h);
 /* Free the buffers. */
 void tc_header_deinit(tc_header_t *h);
+/*
+ * Between messages: empty the scratch buffers ('inflated', 'spare',
+ * 'body'), freeing those grown past 'keep' bytes, so that a large
+ * message's are not kept for good; 'payload' is invalid after it.
+ */
+void tc_header_shed(tc_header_t *h, size_t keep);
 
 /*
  * Read the frame [frame, frame+len) (what follows the 4-byte length) into

@@ -41,12 +41,38 @@ test_consume_moves_rest(void **state)
     tc_buf_deinit(&b);
 }
 
+/* Shedding empties a buffer; it frees the bytes only of one grown past the limit. */
+static void
+test_shed_frees_only_a_big_buffer(void **state)
+{
+    (void)state;
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_buf_reserve(&b, 4096);
+    tc_buf_append(&b, "abc", 3);
+    uint8_t *kept = b.data;
+    size_t cap = b.cap;
+    tc_buf_shed(&b, cap); /* at the limit: kept */
+    assert_int_equal(b.len, 0);
+    assert_ptr_equal(b.data, kept);
+    assert_int_equal(b.cap, cap);
+    tc_buf_append(&b, "de", 2);
+    tc_buf_shed(&b, cap - 1); /* over it: freed */
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.cap, 0);
+    tc_buf_append(&b, "fg", 2); /* and usable again */
+    TC_ASSERT_BYTES(b.data, "fg", 2);
+    tc_buf_deinit(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_grows),
         cmocka_unit_test(test_consume_moves_rest),
+        cmocka_unit_test(test_shed_frees_only_a_big_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * Unit tests for transport/conn.c: a connection over a socketpair on its own
  * event base, fed whole messages and messages in pieces; what a THeader
  * connection logs and tells the client when it refuses a frame; the
- * replies owed before bad input, and the lingering close after them.
+ * replies owed before bad input, and the lingering close after them; the
+ * buffers it keeps between messages.
  */
 #include "sample_call.h"
 #include "tc_test.h"
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 typedef struct fixture {
     struct event_base *base;
@@ -378,6 +380,7 @@ test_half_close_gets_every_reply(void **state)
     }
     assert_int_equal(f.messages, 1);
     assert_false(f.closed);
+    assert_int_equal(f.c->_in.cap, 0); /* nothing more is read: the input buffer is freed */
     size_t got = 0;
     bool right = true;
     uint8_t chunk[65536];
@@ -1026,6 +1029,395 @@ test_linger_moves(void **state)
     }
 }
 
+/* ---- buffers between messages ---- */
+
+/* The largest capacity among the connection's buffers (and its THeader scratch). */
+static size_t
+largest_buffer(const tc_conn_t *c)
+{
+    const tc_buf_t *bufs[] = {&c->_in, &c->_out, NULL, NULL, NULL};
+    if (c->header != NULL) {
+        bufs[2] = &c->header->inflated;
+        bufs[3] = &c->header->spare;
+        bufs[4] = &c->header->body;
+    }
+    size_t cap = 0;
+    for (size_t i = 0; i < TC_ARRAY_LEN(bufs); i++) {
+        if (bufs[i] != NULL && bufs[i]->cap > cap) {
+            cap = bufs[i]->cap;
+        }
+    }
+    return cap;
+}
+
+/*
+ * The client sends [data, data+len) while it reads what it is sent, until
+ * all is sent and 'want' bytes are read (added to 'got'), and nothing more
+ * comes. 'peak', if not NULL: the largest capacity the connection's input
+ * and output buffers had between two turns of the loop.
+ */
+static void
+exchange(fixture_t *f, const uint8_t *data, size_t len, size_t want, tc_buf_t *got, size_t *peak)
+{
+    size_t sent = 0;
+    size_t read = 0;
+    for (int spins = 0; spins < 1000000 && (sent < len || read < want); spins++) {
+        if (sent < len) {
+            ssize_t n = send(f->client, data + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            sent += n > 0 ? (size_t)n : 0;
+        }
+        run_once(f);
+        assert_false(f->closed);
+        if (peak != NULL) {
+            size_t cap = f->c->_in.cap > f->c->_out.cap ? f->c->_in.cap : f->c->_out.cap;
+            *peak = cap > *peak ? cap : *peak;
+        }
+        if (read < want) {
+            tc_buf_reserve(got, want - read);
+            ssize_t n = recv(f->client, got->data + got->len, want - read, MSG_DONTWAIT);
+            if (n > 0) {
+                got->len += (size_t)n;
+                read += (size_t)n;
+            }
+        }
+    }
+    assert_int_equal(sent, len);
+    assert_int_equal(read, want);
+    run_once(f);
+    uint8_t more;
+    assert_int_equal(recv(f->client, &more, 1, MSG_DONTWAIT), -1);
+}
+
+/*
+ * The loop runs until the connection frees its large buffers, which it
+ * does a second after it went idle (waiting 5 s at most); how long that
+ * took.
+ */
+static double
+wait_for_shed(fixture_t *f)
+{
+    double t0 = tc_conn_now();
+    while (largest_buffer(f->c) > TC_CONN_BUF_KEEP && tc_conn_now() - t0 < 5.0) {
+        usleep(10000);
+        run_once(f);
+    }
+    assert_in_range(largest_buffer(f->c), 0, TC_CONN_BUF_KEEP);
+    assert_false(f->closed);
+    return tc_conn_now() - t0;
+}
+
+/* A framed call of 'body' bytes (of 'x'), its length first, in 'call'. */
+static void
+framed_call(tc_buf_t *call, size_t body)
+{
+    tc_buf_init(call);
+    uint8_t n[4] = {(uint8_t)(body >> 24), (uint8_t)(body >> 16), (uint8_t)(body >> 8),
+                    (uint8_t)body};
+    tc_buf_append(call, n, sizeof(n));
+    tc_buf_reserve(call, body);
+    memset(call->data + call->len, 'x', body);
+    call->len += body;
+}
+
+/*
+ * A framed call of 3 MiB with a reply of 6 MiB, between small calls: the
+ * connection keeps its buffers while a next call may follow at once, and
+ * frees them a second after it went idle, still open; then it answers the
+ * next call.
+ */
+static void
+test_big_message_buffers_freed(void **state)
+{
+    (void)state;
+    static const size_t body = 3u << 20;
+    static const size_t reply = 6u << 20;
+    tc_buf_t big;
+    framed_call(&big, body);
+    fixture_t f;
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    tc_buf_t got;
+    tc_buf_init(&got);
+    f.reply_len = 100;
+    exchange(&f, frame3, sizeof(frame3), 100, &got, NULL);
+    assert_null(f.c->_tev);
+    f.reply_len = reply;
+    size_t peak = 0;
+    exchange(&f, big.data, big.len, reply, &got, &peak);
+    assert_int_equal(f.messages, 2);
+    assert_int_equal(f.bytes, 3 + body);
+    assert_true(peak >= reply); /* the reply was buffered whole */
+    assert_true(f.c->_in.cap > body);
+    assert_true(f.c->_out.cap >= reply);
+    double took = wait_for_shed(&f);
+    assert_true(took > 0.5 && took < 3.0);
+    f.reply_len = 100;
+    exchange(&f, frame3, sizeof(frame3), 100, &got, NULL);
+    assert_int_equal(f.messages, 3);
+    assert_int_equal(f.bytes, 6 + body);
+    assert_int_equal(got.len, 100 + reply + 100);
+    assert_true(reply_bytes(got.data, 100, 0));
+    assert_true(reply_bytes(got.data + 100, reply, 0));
+    assert_true(reply_bytes(got.data + 100 + reply, 100, 0));
+    assert_in_range(largest_buffer(f.c), 1, TC_CONN_BUF_KEEP);
+    stop(&f);
+    tc_buf_deinit(&got);
+    tc_buf_deinit(&big);
+}
+
+/*
+ * Large calls one after the other (a client that sends them in a loop):
+ * each finds the buffers of the one before, none grows them again. The
+ * wait to free them started when the connection first went idle; the calls
+ * after do not push it back.
+ */
+static void
+test_big_calls_in_a_row_keep_their_buffers(void **state)
+{
+    (void)state;
+    static const size_t body = 256u << 10;
+    static const size_t reply = 512u << 10;
+    tc_buf_t big;
+    framed_call(&big, body);
+    fixture_t f;
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    tc_buf_t got;
+    tc_buf_init(&got);
+    f.reply_len = reply;
+    double t0 = tc_conn_now();
+    exchange(&f, big.data, big.len, reply, &got, NULL);
+    const uint8_t *in = f.c->_in.data;
+    const uint8_t *out = f.c->_out.data;
+    assert_true(f.c->_in.cap > TC_CONN_BUF_KEEP);
+    assert_true(f.c->_out.cap > TC_CONN_BUF_KEEP);
+    for (int i = 0; i < 3; i++) {
+        exchange(&f, big.data, big.len, reply, &got, NULL);
+        assert_ptr_equal(f.c->_in.data, in);
+        assert_ptr_equal(f.c->_out.data, out);
+    }
+    assert_int_equal(f.messages, 4);
+    assert_int_equal(got.len, 4 * reply);
+    for (int i = 0; i < 4; i++) {
+        assert_true(reply_bytes(got.data + i * reply, reply, 0));
+    }
+    wait_for_shed(&f);
+    assert_true(tc_conn_now() - t0 < 3.0);
+    stop(&f);
+    tc_buf_deinit(&got);
+    tc_buf_deinit(&big);
+}
+
+/*
+ * Small calls every 100 ms after a large one (a pooled connection that
+ * carried one large message): its large buffers are freed within about a
+ * second all the same, and every call is answered.
+ */
+static void
+test_small_calls_after_a_big_one(void **state)
+{
+    (void)state;
+    static const size_t body = 1u << 20;
+    tc_buf_t big;
+    framed_call(&big, body);
+    fixture_t f;
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    tc_buf_t got;
+    tc_buf_init(&got);
+    f.reply_len = 2u << 20;
+    exchange(&f, big.data, big.len, f.reply_len, &got, NULL);
+    assert_true(largest_buffer(f.c) > TC_CONN_BUF_KEEP);
+    double t0 = tc_conn_now();
+    f.reply_len = 100;
+    int calls = 0;
+    while (largest_buffer(f.c) > TC_CONN_BUF_KEEP && tc_conn_now() - t0 < 5.0) {
+        usleep(100000);
+        got.len = 0;
+        exchange(&f, frame3, sizeof(frame3), 100, &got, NULL);
+        assert_true(reply_bytes(got.data, 100, 0));
+        calls++;
+    }
+    assert_in_range(largest_buffer(f.c), 0, TC_CONN_BUF_KEEP);
+    assert_in_range(calls, 5, 20);
+    assert_int_equal(f.messages, 1 + (size_t)calls);
+    stop(&f);
+    tc_buf_deinit(&got);
+    tc_buf_deinit(&big);
+}
+
+/*
+ * A connection holding large buffers moved to another loop (as the
+ * watchdog moves idle ones) frees them there, and leaves nothing behind on
+ * the loop it left; it serves calls on the new one.
+ */
+static void
+test_big_buffers_freed_after_a_move(void **state)
+{
+    (void)state;
+    tc_buf_t big;
+    framed_call(&big, 1u << 20);
+    fixture_t f;
+    start(&f, &tc_transport_framed, &tc_proto_binary);
+    tc_buf_t got;
+    tc_buf_init(&got);
+    f.reply_len = 2u << 20;
+    exchange(&f, big.data, big.len, f.reply_len, &got, NULL);
+    assert_non_null(f.c->_tev);
+    struct event_base *old = f.base;
+    f.base = event_base_new();
+    assert_non_null(f.base);
+    tc_conn_detach(f.c);
+    tc_conn_attach(f.c, f.base, &f);
+    assert_int_equal(event_base_loop(old, EVLOOP_NONBLOCK), 1); /* no event left there */
+    wait_for_shed(&f);
+    got.len = 0;
+    f.reply_len = 100;
+    exchange(&f, frame3, sizeof(frame3), 100, &got, NULL);
+    assert_true(reply_bytes(got.data, 100, 0));
+    assert_int_equal(f.messages, 2);
+    stop(&f);
+    event_base_free(old);
+    tc_buf_deinit(&got);
+    tc_buf_deinit(&big);
+}
+
+/* The reply frame at the start of 'got': sequence id 'seqid', 'len' bytes of on_message(). */
+static void
+assert_theader_reply(const tc_buf_t *got, int32_t seqid, size_t len)
+{
+    size_t off;
+    size_t frame;
+    assert_int_equal(tc_transport_header.scan(NULL, got->data, got->len, SIZE_MAX, &off, &frame),
+                     TC_OK);
+    assert_int_equal(off + frame, got->len);
+    tc_header_t h;
+    tc_header_init(&h);
+    const char *why = NULL;
+    assert_int_equal(tc_header_read(&h, got->data + off, frame, SIZE_MAX, &why), TC_OK);
+    assert_int_equal(h.seqid, seqid);
+    assert_int_equal(h.payload_len, len);
+    assert_true(reply_bytes(h.payload, len, 0));
+    tc_header_deinit(&h);
+}
+
+/*
+ * THeader: a ZLIB frame whose message inflates to 3 MiB, and a reply of
+ * 6 MiB framed from the reply scratch: a second after, neither the
+ * connection's buffers nor its THeader scratch hold more than
+ * TC_CONN_BUF_KEEP, and the next call is answered.
+ */
+static void
+test_big_theader_buffers_freed(void **state)
+{
+    (void)state;
+    static const size_t msg_len = 3u << 20;
+    static const size_t reply = 6u << 20;
+    uint8_t *msg = malloc(msg_len);
+    assert_non_null(msg);
+    for (size_t i = 0; i < msg_len; i++) {
+        msg[i] = (uint8_t)(i % 251);
+    }
+    uLongf zlen = compressBound(msg_len);
+    tc_buf_t frame;
+    tc_buf_init(&frame);
+    static const uint8_t head[] = {0x0F, 0xFF, 0, 0, 0, 0, 0, 5, 0, 1, 0, 1, 1, 0};
+    tc_buf_append(&frame, head, sizeof(head)); /* seqid 5; binary, one transform: ZLIB */
+    tc_buf_reserve(&frame, zlen);
+    assert_int_equal(compress(frame.data + frame.len, &zlen, msg, msg_len), Z_OK);
+    frame.len += zlen;
+    tc_buf_t bytes;
+    tc_buf_init(&bytes);
+    theader(&bytes, frame.data, frame.len);
+    fixture_t f;
+    start(&f, &tc_transport_header, NULL);
+    f.reply_len = reply;
+    tc_buf_t got;
+    tc_buf_init(&got);
+    exchange(&f, bytes.data, bytes.len, 4 + 10 + 4 + reply, &got, NULL);
+    assert_int_equal(f.messages, 1);
+    assert_int_equal(f.bytes, msg_len);
+    assert_theader_reply(&got, 5, reply);
+    assert_non_null(f.c->header);
+    assert_true(f.c->header->inflated.cap >= msg_len);
+    assert_true(f.c->header->body.cap >= reply);
+    wait_for_shed(&f);
+    bytes.len = 0;
+    got.len = 0;
+    theader_call(&bytes, 0, NULL, 0, 6);
+    f.reply_len = 100;
+    exchange(&f, bytes.data, bytes.len, 4 + 10 + 4 + 100, &got, NULL);
+    assert_int_equal(f.messages, 2);
+    assert_theader_reply(&got, 6, 100);
+    assert_in_range(largest_buffer(f.c), 1, TC_CONN_BUF_KEEP);
+    stop(&f);
+    tc_buf_deinit(&got);
+    tc_buf_deinit(&bytes);
+    tc_buf_deinit(&frame);
+    free(msg);
+}
+
+/*
+ * Small calls, one at a time or 40 pipelined in one write (their replies
+ * together under TC_CONN_BUF_KEEP): the buffers are kept from call to
+ * call, never freed and allocated again.
+ */
+static void
+test_small_calls_keep_their_buffers(void **state)
+{
+    (void)state;
+    for (int header = 0; header < 2; header++) {
+        tc_buf_t call;
+        tc_buf_init(&call);
+        if (header) {
+            theader_call(&call, 0, NULL, 0, 1);
+        } else {
+            tc_buf_append(&call, frame3, sizeof(frame3));
+        }
+        tc_buf_t batch;
+        tc_buf_init(&batch);
+        for (int i = 0; i < 40; i++) {
+            tc_buf_append(&batch, call.data, call.len);
+        }
+        size_t want = (header ? 4 + 10 + 4 : 0) + 1000;
+        fixture_t f;
+        start(&f, header ? &tc_transport_header : &tc_transport_framed,
+              header ? NULL : &tc_proto_binary);
+        f.reply_len = 1000;
+        tc_buf_t got;
+        tc_buf_init(&got);
+        exchange(&f, call.data, call.len, want, &got, NULL);
+        const uint8_t *in = f.c->_in.data;
+        const uint8_t *out = f.c->_out.data;
+        const uint8_t *body = header ? f.c->header->body.data : NULL;
+        assert_non_null(in);
+        assert_non_null(out);
+        assert_true(!header || body != NULL);
+        for (int i = 0; i < 20; i++) {
+            exchange(&f, call.data, call.len, want, &got, NULL);
+            assert_ptr_equal(f.c->_in.data, in);
+            assert_ptr_equal(f.c->_out.data, out);
+            assert_true(!header || f.c->header->body.data == body);
+        }
+        exchange(&f, batch.data, batch.len, 40 * want, &got, NULL);
+        assert_ptr_equal(f.c->_in.data, in);
+        assert_non_null(f.c->_out.data);
+        assert_in_range(f.c->_out.cap, 40 * want, TC_CONN_BUF_KEEP);
+        out = f.c->_out.data;
+        for (int i = 0; i < 5; i++) {
+            exchange(&f, batch.data, batch.len, 40 * want, &got, NULL);
+            exchange(&f, call.data, call.len, want, &got, NULL);
+            assert_ptr_equal(f.c->_in.data, in);
+            assert_ptr_equal(f.c->_out.data, out);
+            assert_true(!header || f.c->header->body.data == body);
+        }
+        assert_int_equal(f.messages, 1 + 20 + 40 + 5 * 41);
+        assert_int_equal(got.len, f.messages * want);
+        assert_null(f.c->_tev); /* nothing to free, ever: no timer either */
+        stop(&f);
+        tc_buf_deinit(&got);
+        tc_buf_deinit(&batch);
+        tc_buf_deinit(&call);
+    }
+}
+
 int
 main(void)
 {
@@ -1048,6 +1440,12 @@ main(void)
         cmocka_unit_test(test_linger_time_bounded),
         cmocka_unit_test(test_linger_in_a_stop),
         cmocka_unit_test(test_linger_moves),
+        cmocka_unit_test(test_big_message_buffers_freed),
+        cmocka_unit_test(test_big_calls_in_a_row_keep_their_buffers),
+        cmocka_unit_test(test_small_calls_after_a_big_one),
+        cmocka_unit_test(test_big_buffers_freed_after_a_move),
+        cmocka_unit_test(test_big_theader_buffers_freed),
+        cmocka_unit_test(test_small_calls_keep_their_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

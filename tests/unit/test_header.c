@@ -284,6 +284,45 @@ test_zlib_cap(void **state)
     free(f);
 }
 
+/*
+ * Shedding between messages frees the scratch a large message grew (the
+ * inflated message, the reply body) and keeps small buffers; the header
+ * reads and writes as before after it.
+ */
+static void
+test_shed(void **state)
+{
+    (void)state;
+    uint8_t *f;
+    size_t n = zeros_frame(&f, 100000);
+    const char *why;
+    assert_int_equal(read_frame(f, n, 100000, &why), TC_OK);
+    assert_true(h.inflated.cap >= 100000);
+    assert_int_equal(tc_header_set_reply(&h, "k", 1, "v", 1), TC_OK);
+    h.body.len = 0;
+    tc_buf_reserve(&h.body, 200000);
+    tc_buf_append(&h.body, "big", 3);
+    tc_header_shed(&h, 65536);
+    assert_null(h.inflated.data);
+    assert_int_equal(h.inflated.cap, 0);
+    assert_null(h.body.data);
+    assert_int_equal(h.body.len, 0);
+    assert_int_equal(h.nreply_info, 1); /* the reply's headers are not scratch */
+    assert_int_equal(read_frame(zlibbed, sizeof(zlibbed), 1024, &why), TC_OK);
+    assert_memory_equal(h.payload, ping, sizeof(ping));
+    tc_buf_append(&h.body, "reply bytes", 11);
+    const uint8_t *inflated = h.inflated.data;
+    const uint8_t *body = h.body.data;
+    tc_header_shed(&h, 65536);
+    assert_ptr_equal(h.inflated.data, inflated); /* small: kept for the next message */
+    assert_ptr_equal(h.body.data, body);
+    assert_int_equal(h.body.len, 0);
+    assert_int_equal(read_frame(zlibbed, sizeof(zlibbed), 1024, &why), TC_OK);
+    assert_memory_equal(h.payload, ping, sizeof(ping));
+    assert_ptr_equal(h.inflated.data, inflated);
+    free(f);
+}
+
 /* A reply is a frame like the request's: read back, it holds the body and the headers set. */
 static void
 test_reply_round_trip(void **state)
@@ -494,6 +533,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_truncated_at_every_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zlib_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_as_apache_writes_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zlib_layers, setup, teardown),
