@@ -234,6 +234,23 @@ def read_text(path):
         return ""
 
 
+def asan_env():
+    """ASan keeps freed memory in a quarantine (256 MB by default), which
+    looks like growth; a small one keeps RSS meaningful. Without ASan the
+    variable is ignored."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "quarantine_size_mb=4"}
+
+
+def rss_kib(pid):
+    """A process's resident memory, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05):
     """Poll `predicate` until it returns a true value or `timeout` passes;
     returns its last value."""

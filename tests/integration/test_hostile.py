@@ -609,22 +609,6 @@ def decode_appex(pname, data):
     return name, mtype, seqid, ex
 
 
-def asan_env():
-    """ASan keeps freed memory in a quarantine (256 MB by default), which
-    looks like growth; a small one keeps RSS meaningful. Without ASan the
-    variable is ignored."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "quarantine_size_mb=4"}
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
 class HostileBase:
     """Runs every case against one server (set up by the subclass)."""
     SETTINGS = ""
@@ -641,7 +625,7 @@ class HostileBase:
         cls.srv = harness.Server(
             cls.SERVICES + "workers = 1\nthreads = 2\nmax_frame_size = %d\nmax_message_size = %d\n"
             "max_depth = %d\nclient_timeout = 20\n" % (MAX_FRAME, MAX_MESSAGE, MAX_DEPTH)
-            + cls.SETTINGS, env=asan_env())
+            + cls.SETTINGS, env=harness.asan_env())
         assert harness.wait_for(lambda: len(cls.srv.worker_pids()) == 1), cls.srv.log()
         cls.pid = cls.srv.worker_pids()[0]
 
@@ -909,10 +893,10 @@ class AutoTest(HostileBase, unittest.TestCase):
             self.assertEqual(len(wanted.findall(self.log_from(offset))), n)
 
         round_(300, "warm")
-        before = rss_kib(self.pid)
+        before = harness.rss_kib(self.pid)
         t0 = time.monotonic()
         round_(2000, "load")
-        after = rss_kib(self.pid)
+        after = harness.rss_kib(self.pid)
         print("\nworker RSS %d KiB after the warm-up, %d KiB after 2000 hostile connections"
               % (before, after), file=sys.stderr)
         self.assertEqual(self.srv.worker_pids(), [self.pid])
@@ -920,7 +904,7 @@ class AutoTest(HostileBase, unittest.TestCase):
         # costs at least 16 KiB: 2000 of them would be over 31 MiB (a trial
         # that left the read buffer unfreed grew RSS by 24 MiB, the pages
         # not all touched). 4 MiB leaves room for allocator caches and the
-        # 4 MB ASan quarantine (asan_env()) to settle; measured growth is
+        # 4 MB ASan quarantine (harness.asan_env()) to settle; measured growth is
         # about 0, and a leak of 2.5 KiB or more on every connection shows
         # (smaller per-connection leaks are the leak check's job,
         # test_leaks.py).
@@ -1114,7 +1098,7 @@ class LingerTest(unittest.TestCase):
         cls.srv = harness.Server(
             HostileBase.SERVICES + "workers = 1\nthreads = 2\nmax_frame_size = %d\n"
             "max_message_size = %d\nclient_timeout = 20\n" % (MAX_FRAME, MAX_MESSAGE),
-            env=asan_env())
+            env=harness.asan_env())
         assert harness.wait_for(lambda: len(cls.srv.worker_pids()) == 1), cls.srv.log()
         cls.pid = cls.srv.worker_pids()[0]
 
@@ -1250,7 +1234,7 @@ class LingerTest(unittest.TestCase):
         for graceful in (30, 0.6):
             srv = harness.Server(
                 HostileBase.SERVICES + "workers = 1\nthreads = 2\ngraceful_timeout = %g\n"
-                % graceful, env=asan_env())
+                % graceful, env=harness.asan_env())
             try:
                 s = self.lingering(srv)
                 t0 = time.monotonic()

@@ -24,14 +24,6 @@ CONNS = 20
 SIZE = 4 << 20
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
 @unittest.skipUnless(SANITIZE in ("address", "thread"),
                      "resident memory shows what a worker holds only with ASan's or TSan's "
                      "allocator (see above): TC_ASAN=ON or TC_TSAN=ON")
@@ -39,8 +31,7 @@ class IdleBuffersTest(unittest.TestCase):
     def test_idle_connections_give_large_buffers_back(self):
         harness.gen_py(IDL)
         bench = harness.load_gen("bench.Bench")
-        opts = os.environ.get("ASAN_OPTIONS", "")
-        env = dict(C_PLUGIN_ENV, ASAN_OPTIONS=(opts + ":" if opts else "") + "quarantine_size_mb=4")
+        env = dict(C_PLUGIN_ENV, **harness.asan_env())
         settings = ('transport = "framed"\nworkers = 1\nthreads = 1\n'
                     'service = { idl = "%s", name = "Bench", plugin = "%s" }\n'
                     % (IDL, C_PLUGIN_ENV["THRIFTCORN_BENCH_PLUGIN"]))
@@ -49,7 +40,7 @@ class IdleBuffersTest(unittest.TestCase):
             warm, trans = harness.client(bench, srv.port, transport="framed")
             self.addCleanup(trans.close)
             self.assertEqual(warm.echo("warm"), "warm")
-            base = rss_kib(pid)
+            base = harness.rss_kib(pid)
             big = "x" * SIZE
             clients = []
             for _ in range(CONNS):
@@ -59,15 +50,15 @@ class IdleBuffersTest(unittest.TestCase):
                 clients.append(c)
             # a connection frees its buffers a second after it went idle: the
             # last ones still hold theirs (4 MiB read, 4 MiB written, each)
-            peak = rss_kib(pid)
+            peak = harness.rss_kib(pid)
             self.assertGreater(peak, base + 16 * 1024)
             # Without the release, the buffers stay: about 160 MiB more than
             # before (8 MiB for each connection). With it, what is left is
             # allocator caches and bookkeeping (0 to 6 MiB in trials).
             limit = base + 32 * 1024
-            self.assertTrue(harness.wait_for(lambda: rss_kib(pid) < limit, 15.0),
+            self.assertTrue(harness.wait_for(lambda: harness.rss_kib(pid) < limit, 15.0),
                             "worker RSS %d KiB before the calls, %d after them, %d now "
-                            "(limit %d)" % (base, peak, rss_kib(pid), limit))
+                            "(limit %d)" % (base, peak, harness.rss_kib(pid), limit))
             for i, c in enumerate(clients):
                 self.assertEqual(c.echo("again %d" % i), "again %d" % i)
             self.assertEqual(srv.worker_pids(), [pid])
