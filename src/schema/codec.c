@@ -409,9 +409,11 @@ slot_error(tc_codec_writer_t *w, int16_t id, int kind)
 /*
  * Find where the next value goes for 'kind', check it fits, and write the
  * field header when inside a struct. Returns the IDL type there, or NULL
- * (slot_error() says why).
+ * (slot_error() says why). Forced inline in its two callers: every value a
+ * plugin writes passes here, and as a call of its own (gcc 12 -O2 did not
+ * inline it) it cost a C plugin's batch:100 about 8% more instructions.
  */
-static inline const tc_type_t *
+static inline __attribute__((always_inline)) const tc_type_t *
 slot(tc_codec_writer_t *w, int16_t id, int kind)
 {
     if (TC_UNLIKELY(w->failed || w->p == NULL)) {
