@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* TC_PLUGIN_SERIAL's lock: one per library, shared by the services it serves. */
 typedef struct serial {
@@ -492,6 +493,43 @@ during(const struct tc_call *running, char *buf, size_t cap)
     }
 }
 
+/*
+ * Refusals logged in the current second of the monotonic clock, and those
+ * not logged since the last line said how many (under threads_lock). A
+ * plugin that keeps a call and uses it in a loop must not flood the log.
+ */
+#define REFUSED_LINES_PER_S 50
+static struct {
+    time_t sec;
+    unsigned lines;
+    unsigned long dropped;
+} refused_log;
+
+/* False when this second's lines are used up. Under threads_lock. */
+static bool
+refused_log_take(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec != refused_log.sec) {
+        if (refused_log.dropped > 0) {
+            tc_log(TC_LOG_ERROR,
+                   "plugin: %lu more refused uses of a tc_call_t were not logged (at most %d "
+                   "lines a second)",
+                   refused_log.dropped, REFUSED_LINES_PER_S);
+            refused_log.dropped = 0;
+        }
+        refused_log.sec = now.tv_sec;
+        refused_log.lines = 0;
+    }
+    if (refused_log.lines >= REFUSED_LINES_PER_S) {
+        refused_log.dropped++;
+        return false;
+    }
+    refused_log.lines++;
+    return true;
+}
+
 void
 tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, const char *what)
 {
@@ -502,6 +540,10 @@ tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, con
     during(running, here, sizeof(here));
     /* the host thread that made it: alive while in 'threads', under the lock */
     pthread_mutex_lock(&threads_lock);
+    if (!refused_log_take()) {
+        pthread_mutex_unlock(&threads_lock);
+        return;
+    }
     const tc_host_thread_t *t = threads;
     while (t != NULL && (id == 0 || t->id != id)) {
         t = t->next;

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PLUGIN(name) TC_TEST_PLUGIN_DIR "/libtp_" name ".so"
@@ -388,6 +389,60 @@ test_call_kept_past_its_handler(void **state)
     free(log);
 }
 
+static time_t
+mono_sec(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec;
+}
+
+/* The first second of the monotonic clock after now. */
+static time_t
+next_second(void)
+{
+    time_t s = mono_sec();
+    while (mono_sec() == s) {
+        usleep(1000);
+    }
+    return mono_sec();
+}
+
+static void
+test_refusals_logged_at_most_50_a_second(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/tc-test-host-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tc_log_open(path), TC_OK);
+
+    /* a plugin using a bad tc_call_t in a loop: 1000 refusals in one second */
+    int x;
+    tc_call_t *bogus = (tc_call_t *)(void *)&x;
+    time_t sec = next_second();
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(tc_host_api.put_i32(bogus, TC_RESULT, i), TC_PLUGIN_EINVAL);
+    }
+    assert_true(mono_sec() == sec); /* else the test cannot tell the lines of each second */
+    /* the next second's first refusal says how many were not logged */
+    next_second();
+    assert_int_equal(tc_host_api.put_i32(bogus, TC_RESULT, 0), TC_PLUGIN_EINVAL);
+
+    char *log = read_log(path);
+    unlink(path);
+    assert_int_equal(count(log, "[error] plugin ?: put_i32() refused a tc_call_t that is no "
+                                "call of a handler thread alive"),
+                     51);
+    assert_int_equal(count(log, "[error] plugin: 950 more refused uses of a tc_call_t were not "
+                                "logged (at most 50 lines a second)\n"),
+                     1);
+    assert_int_equal(count(log, "[error] plugin"), 52);
+    free(log);
+}
+
 static void
 test_init_arbiter(void **state)
 {
@@ -407,6 +462,7 @@ main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hooks_and_calls),
         cmocka_unit_test(test_call_kept_past_its_handler),
+        cmocka_unit_test(test_refusals_logged_at_most_50_a_second),
         cmocka_unit_test(test_init_arbiter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
