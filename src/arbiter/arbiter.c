@@ -1070,10 +1070,18 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     bool asked = a->stopping || w->retiring || w->draining;
     bool ready = w->hb == NULL || tc_heartbeat_ready(w->hb);
     bool timed_out = w->abort_at > 0;
-    bool boot_error = WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
-    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     unsigned gen = w->gen;
     double started = w->started;
+    /*
+     * Status 3 is a boot failure only from a worker that is not ready: a
+     * ready one has loaded its handlers and started its threads, and its 3
+     * is a handler's os.exit(3), a later death like any other (without a
+     * heartbeat page there is no telling: a boot failure, as it most often is)
+     */
+    bool booted = w->hb != NULL && tc_heartbeat_ready(w->hb);
+    bool boot_error =
+        !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     tc_heartbeat_free(w->hb);
     w->hb = NULL;
     w->pid = 0;

@@ -41,6 +41,7 @@ struct tc_loop {
     atomic_int nconns;
     atomic_bool done;           /* the thread has left its loop */
     atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */
+    atomic_bool up;             /* the thread passed its start (plugins' init_thread) */
     struct tc_conn_list conns;  /* guarded by 'lock' */
     bool accepting;             /* accept events are added; guarded by 'lock' */
     atomic_bool accept_on;      /* a copy of 'accepting' for the watchdog */
@@ -534,6 +535,7 @@ loop_main(void *arg)
         tc_log(TC_LOG_CRITICAL, "handler thread %d cannot start: %s", lp->index, err.msg);
         _exit(TC_WORKER_EXIT_BOOT);
     }
+    atomic_store(&lp->up, true);
     pthread_mutex_lock(&lp->lock);
     event_base_dispatch(lp->base);
     /* graceful stop ended, or the base was broken out of: close what is left */
@@ -553,6 +555,12 @@ tc_loop_start(tc_loop_t *lp)
     int rc = pthread_create(&lp->thread, NULL, loop_main, lp);
     lp->started = rc == 0;
     return -rc;
+}
+
+bool
+tc_loop_up(tc_loop_t *lp)
+{
+    return atomic_load(&lp->up);
 }
 
 void

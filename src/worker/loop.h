@@ -52,6 +52,8 @@ void tc_loop_free(tc_loop_t *lp);
 
 /* Start the loop's thread. Returns TC_OK or -errno. */
 int tc_loop_start(tc_loop_t *lp) TC_NODISCARD;
+/* True once the loop's thread has started its plugins' threads and serves (any thread). */
+bool tc_loop_up(tc_loop_t *lp);
 /* Wait for the loop's thread to end. */
 void tc_loop_join(tc_loop_t *lp);
 

@@ -380,6 +380,22 @@ orphaned(worker_t *w)
     }
 }
 
+/* The worker's index, for exit_note(). */
+static int exit_index;
+
+/*
+ * A worker ends with _exit(): exit() comes from code that is not the
+ * worker's, os.exit() in a handler or hook most often. The arbiter's log
+ * line gives only the status; this one says where it came from.
+ */
+static void
+exit_note(void)
+{
+    tc_log(TC_LOG_ERROR, "worker %d: exit() called from Lua code (os.exit) or a library: the "
+                         "worker ends",
+           exit_index);
+}
+
 int
 tc_worker_main(const tc_worker_args_t *args)
 {
@@ -389,6 +405,10 @@ tc_worker_main(const tc_worker_args_t *args)
     tc_worker_signals(&set);
     evthread_use_pthreads();
     tc_hooks_set_worker(args->index, args->generation);
+    exit_index = args->index;
+    if (atexit(exit_note) != 0) {
+        tc_log(TC_LOG_WARNING, "worker %d: cannot register the exit note", args->index);
+    }
 
     worker_t w;
     int rc = boot(&w, args);
@@ -400,6 +420,18 @@ tc_worker_main(const tc_worker_args_t *args)
         if (tc_loop_start(w.loops[i]) != TC_OK) {
             tc_log(TC_LOG_CRITICAL, "cannot start handler thread %d", i);
             _exit(TC_WORKER_EXIT_BOOT);
+        }
+    }
+    /*
+     * Ready once every thread is past its start, which may still fail
+     * (a plugin's init_thread: exit status 3): a worker that says it is
+     * ready has booted, and a status 3 from it later is no boot failure. A
+     * start that hangs is a boot that hangs (the arbiter's 'timeout').
+     */
+    for (int i = 0; i < w.nloops; i++) {
+        while (!tc_loop_up(w.loops[i])) {
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
         }
     }
     if (args->heartbeat != NULL) {

@@ -21,7 +21,7 @@ import loadgen
 from test_server import encode_call
 from thrift.Thrift import TApplicationException
 from thrift.protocol import THeaderProtocol
-from thrift.transport import THeaderTransport, TSocket
+from thrift.transport import THeaderTransport, TSocket, TTransport
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
 with open(os.path.join(FIXTURE, "handler.lua")) as f:
@@ -408,6 +408,36 @@ return H""")
         # the thing tested: what the next 2 s do not bring (a fork loop)
         time.sleep(2)
         self.assertLess(srv.log().count("Booting worker"), 10, srv.log())
+
+    def test_os_exit_in_a_handler_costs_its_worker_only(self):
+        """os.exit(N) in a handler ends its worker; the arbiter replaces it
+        and the log says why. Status 3 is the one a worker whose handlers
+        cannot load exits with, but this worker was ready and served: it is
+        no boot failure, and the server goes on (before, the arbiter logged
+        `Worker failed to boot.` and stopped the server). Both exits come
+        within a second of the worker's fork: deaths at boot, replaced."""
+        handler = HANDLER.replace("function H.add(a, b)\n",
+                                  "function H.add(a, b)\n  if a == -1 then os.exit(b) end\n", 1)
+        self.assertNotEqual(handler, HANDLER)
+        srv = self.server("workers = 1\nthreads = 2\n", handler)
+        for n, code in enumerate((3, 0), 1):
+            (pid,) = srv.worker_pids()
+            c, trans = harness.client(self.S, srv.port)
+            self.assertEqual(c.add(1, 2), 3)
+            with self.assertRaises(TTransport.TTransportException):
+                c.add(-1, code)  # no reply: the worker is gone
+            trans.close()
+            self.assertTrue(harness.wait_log(srv, "Booting worker with pid", count=n + 1),
+                            srv.log())
+            c, trans = harness.client(self.S, srv.port)
+            self.assertEqual(c.add(2, 2), 4)
+            trans.close()
+            log = srv.log()
+            self.assertIn("Worker (pid:%d) exited with code %d" % (pid, code), log)
+            self.assertIn("[%d] [error] worker 0: exit() called from Lua code (os.exit) or a "
+                          "library: the worker ends" % pid, log)
+        self.assertNotIn("Worker failed to boot", srv.log())
+        self.assertEqual(srv.stop(), 0, srv.log())
 
     def test_os_exit_in_an_arbiter_hook_leaves_no_pidfile_or_socket(self):
         """os.exit() in when_ready ends the arbiter inside exit(): it still
