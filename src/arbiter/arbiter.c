@@ -138,6 +138,29 @@ cfg_umask(const arbiter_t *a, const tc_config_t *cfg)
     return cfg->umask >= 0 ? (mode_t)cfg->umask : a->umask0;
 }
 
+/*
+ * Whether the access log of 'cfg' opens, as its workers will open it (a
+ * worker opens its own): one that cannot is refused at start and by a
+ * reload alike, rather than leaving workers that log no call.
+ */
+static int
+probe_accesslog(const tc_config_t *cfg, tc_err_t *err)
+{
+    if (cfg->accesslog == NULL) {
+        return TC_OK;
+    }
+    int rc = tc_accesslog_open(cfg->accesslog, cfg->access_log_format);
+    if (rc != TC_OK) {
+        return tc_err_set(err, rc, "Cannot open the access log %s: %s", cfg->accesslog,
+                          tc_strerror(rc));
+    }
+    if (tc_accesslog_fd > STDERR_FILENO) {
+        (void)close(tc_accesslog_fd);
+    }
+    tc_accesslog_fd = -1;
+    return TC_OK;
+}
+
 /* "TERM" for SIGTERM; sigabbrev_np() is thread-safe, unlike strsignal(). */
 static const char *
 signame(int sig)
@@ -384,6 +407,40 @@ gen_has_sock(const gen_t *g, const sock_t *s)
         }
     }
     return false;
+}
+
+/*
+ * Log file 'path' of 'g', created if need be and given to the workers'
+ * 'user', as gunicorn does: after SIGUSR1 they reopen it as that user, who
+ * may neither create a file in its folder nor write to one of root's. Only
+ * a regular file with one link, opened without following a symlink: a
+ * worker that can write to the folder must not get another file given to it.
+ */
+static void
+give_log(const gen_t *g, const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0 || !g->ids.set_uid) {
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return; /* the open that writes to it reports why */
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+        fchown(fd, g->ids.uid, g->ids.set_gid ? g->ids.gid : (gid_t)-1) < 0) {
+        int rc = -errno;
+        tc_log(TC_LOG_WARNING, "Cannot give the log %s to the workers' user: %s", path,
+               tc_strerror(rc));
+    }
+    (void)close(fd);
+}
+
+static void
+give_logs(const gen_t *g)
+{
+    give_log(g, g->cfg->errorlog);
+    give_log(g, g->cfg->accesslog);
 }
 
 /* ---- spawning ---- */
@@ -654,7 +711,8 @@ begin_generation(arbiter_t *a)
         /* the unix sockets of its new binds, the logs and the workers get its umask */
         (void)umask(cfg_umask(a, cfg));
     }
-    gen_t *g = cfg != NULL ? gen_new(a, cfg, &err) : NULL;
+    bool usable = cfg != NULL && probe_accesslog(cfg, &err) == TC_OK;
+    gen_t *g = usable ? gen_new(a, cfg, &err) : NULL;
     if (g == NULL) {
         (void)umask(cfg_umask(a, a->cur->cfg));
         log_reload_failure(a, err.msg);
@@ -664,6 +722,7 @@ begin_generation(arbiter_t *a)
     }
     g->target = cfg->workers_set || a->target == 0 ? cfg->workers : a->target;
     apply_log(cfg, a->cur->cfg);
+    give_logs(g);
     a->pend = g;
     tc_log(TC_LOG_INFO, "Reloading: starting generation %u with %d worker(s)", g->id, g->target);
     server_hook(a, g, "on_reload", NULL, 0);
@@ -860,6 +919,11 @@ reopen_logs(arbiter_t *a)
     int rc = tc_log_open(path);
     if (rc != TC_OK) {
         tc_log(TC_LOG_ERROR, "Cannot reopen the error log %s: %s", path, tc_strerror(rc));
+    }
+    /* the new files, for workers that run as another user */
+    give_logs(a->cur);
+    if (a->pend != NULL) {
+        give_logs(a->pend);
     }
     signal_all(a, SIGUSR1);
 }
@@ -1394,18 +1458,9 @@ start(arbiter_t *a, tc_config_t *cfg)
         }
         a->pidfile = tc_xstrdup(cfg->pidfile);
     }
-    if (cfg->accesslog != NULL) {
-        /* a worker opens its own; a path that cannot be opened is a start-up error */
-        rc = tc_accesslog_open(cfg->accesslog, cfg->access_log_format);
-        if (rc != TC_OK) {
-            tc_log(TC_LOG_CRITICAL, "Cannot open the access log %s: %s", cfg->accesslog,
-                   tc_strerror(rc));
-            goto fail;
-        }
-        if (tc_accesslog_fd > STDERR_FILENO) {
-            (void)close(tc_accesslog_fd);
-        }
-        tc_accesslog_fd = -1;
+    if (probe_accesslog(cfg, &err) != TC_OK) {
+        tc_log(TC_LOG_CRITICAL, "%s", err.msg);
+        goto fail;
     }
     a->target = cfg->workers > 0 ? cfg->workers : 1;
     gen_t probe = {.cfg = cfg, .id = 1};
@@ -1416,6 +1471,7 @@ start(arbiter_t *a, tc_config_t *cfg)
         tc_log(TC_LOG_ERROR, "%s", err.msg);
         return 1;
     }
+    give_logs(a->cur);
     return 0;
 fail:
     tc_inherit_deinit(&a->inherit);

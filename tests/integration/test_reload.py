@@ -103,7 +103,7 @@ class ReloadTest(unittest.TestCase):
         load = loadgen.Load(self.S, srv.port, threads=3, duration=20,
                             expect=lambda value, reply: reply == "v1:" + value).start()
         self.assertTrue(load.wait_calls(50), load.summary())
-        self.write(srv, name, text)
+        self.write(srv, name, text(srv) if callable(text) else text)
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
                         srv.log())
@@ -129,6 +129,18 @@ class ReloadTest(unittest.TestCase):
         self.check_failed_reload(
             "thriftcorn.lua", 'bind = "127.0.0.1:0"\n' + SERVICE + "wokers = 3\n",
             "unknown setting 'wokers'")
+
+    def test_access_log_that_cannot_be_opened_keeps_the_running_generation(self):
+        """As at start, where it stops the server: a reload whose access
+        log cannot be opened (here its folder is a file) fails, rather than
+        start workers that log no call."""
+        def config(srv):
+            self.bad_log = os.path.join(srv.dir, "handler.lua", "access.log")
+            return ('bind = "127.0.0.1:0"\n%saccesslog = "%s"\nworkers = 2\nthreads = 2\n'
+                    % (SERVICE, self.bad_log))
+        srv = self.check_failed_reload("thriftcorn.lua", config, "Cannot open the access log")
+        self.assertIn("Reload failed: Cannot open the access log %s: not a directory"
+                      % self.bad_log, srv.log())
 
     def test_handler_syntax_error_keeps_the_running_generation(self):
         srv = self.check_failed_reload("handler.lua", handler("v2") + "\nlocal x = = 1\n",

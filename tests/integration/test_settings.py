@@ -158,6 +158,40 @@ class SettingsTest(unittest.TestCase):
             self.call(srv.port)
             self.assertEqual(srv.worker_pids(), pids)
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+    def test_usr1_reopens_the_logs_of_workers_of_another_user(self):
+        """Log rotation with 'user': the logs are moved away in folders
+        only root may write to, and SIGUSR1 makes new ones. The arbiter
+        creates them and gives them to the workers' user, so that the
+        workers, running as nobody, reopen them too: their lines go to the
+        new files, none to the old."""
+        folder = readable_fixture()
+        access = os.path.join(folder, "access.log")
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\nthreads = 1\n'
+                             'accesslog = "%s"\n' % access)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)  # nobody reaches the error log; the folder stays root's
+        self.call(srv.port)
+        self.assertTrue(harness.wait_for(lambda: "TestService.echo" in harness.read_text(access)))
+        os.rename(access, access + ".1")
+        os.rename(srv.log_path, srv.log_path + ".1")
+        srv.kill(signal.SIGUSR1)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(access), 10),
+                        harness.read_text(srv.log_path + ".1"))
+        (pid,) = srv.worker_pids()
+        # the worker holds the new files (not the moved ones) once it reopened them
+        self.assertTrue(harness.wait_for(lambda: harness.holds_file(pid, access)
+                                         and harness.holds_file(pid, srv.log_path), 10),
+                        harness.read_text(srv.log_path + ".1"))
+        self.call(srv.port)
+        self.assertTrue(harness.wait_for(lambda: "TestService.echo" in harness.read_text(access)),
+                        harness.read_text(srv.log_path + ".1"))
+        self.assertEqual(harness.read_text(access + ".1").count("TestService.echo"), 1)
+        for path in (srv.log_path, srv.log_path + ".1"):
+            self.assertNotIn("Cannot reopen", harness.read_text(path))
+        for path in (access, srv.log_path):
+            self.assertEqual(os.stat(path).st_uid, 65534, path)
+
     def test_umask_applies_to_the_unix_socket(self):
         folder = tempfile.mkdtemp(prefix="tc-set-")
         path = os.path.join(folder, "s.sock")
