@@ -1143,8 +1143,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
      * heartbeat page there is no telling: a boot failure, as it most often is)
      */
     bool booted = w->hb != NULL && tc_heartbeat_ready(w->hb);
-    bool boot_error =
-        !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
+    bool boot_error = !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     tc_heartbeat_free(w->hb);
     w->hb = NULL;

@@ -391,8 +391,9 @@ static int exit_index;
 static void
 exit_note(void)
 {
-    tc_log(TC_LOG_ERROR, "worker %d: exit() called from Lua code (os.exit) or a library: the "
-                         "worker ends",
+    tc_log(TC_LOG_ERROR,
+           "worker %d: exit() called from Lua code (os.exit) or a library: the "
+           "worker ends",
            exit_index);
 }
 
