@@ -386,6 +386,13 @@ tc_conn_taking_replies(tc_conn_t *c)
     return taken;
 }
 
+bool
+tc_conn_input_waiting(const tc_conn_t *c)
+{
+    /* (a lingering connection drops what it reads: its own bounds end it) */
+    return !c->_lingering && event_pending(c->_rev, EV_READ, NULL) && unread(c);
+}
+
 /* ---- reading ---- */
 
 /*

@@ -158,6 +158,15 @@ void tc_conn_close_if_idle(tc_conn_t *c);
  */
 bool tc_conn_taking_replies(tc_conn_t *c);
 
+/*
+ * For client_timeout, before a close: true while the connection reads (not
+ * held back by backpressure, not closing) and the kernel holds bytes of the
+ * client's that it has not read yet. The loop was busy (calls of this
+ * connection or of another on its thread ran past the timeout), not the
+ * client: its read comes first, and the sweep judges it after that.
+ */
+bool tc_conn_input_waiting(const tc_conn_t *c);
+
 /* Monotonic clock in seconds. */
 double tc_conn_now(void);
 

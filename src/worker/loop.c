@@ -384,15 +384,23 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
             c = next;
             continue;
         }
-        /* a message must arrive whole within the timeout, however slowly it trickles */
+        /*
+         * A message must arrive whole within the timeout, however slowly it
+         * trickles. A sweep that comes due while a call runs runs right after
+         * it, before the loop reads again: bytes the kernel holds unread mean
+         * that the thread was busy, not the client (asked only before a close).
+         */
         if (c->msg_since != 0.0 && now - c->msg_since >= timeout) {
-            tc_log(TC_LOG_WARNING, "%s: closed: message not finished within %g s (client_timeout)",
-                   c->peer, timeout);
-            tc_conn_close(c, NULL);
+            if (!tc_conn_input_waiting(c)) {
+                tc_log(TC_LOG_WARNING,
+                       "%s: closed: message not finished within %g s (client_timeout)", c->peer,
+                       timeout);
+                tc_conn_close(c, NULL);
+            }
         } else if (now - c->last_io >= timeout) {
             if (tc_conn_taking_replies(c)) {
                 c->last_io = now; /* slowly taking a reply the kernel already holds */
-            } else {
+            } else if (!tc_conn_input_waiting(c)) {
                 tc_log(TC_LOG_DEBUG, "%s: closed: silent for %g s (client_timeout)", c->peer,
                        timeout);
                 tc_conn_close(c, NULL);

@@ -389,6 +389,72 @@ class LimitsTest(unittest.TestCase):
                 got += len(chunk)
             self.assertLess(got, size + 100)
 
+    def read_reply(self, proto, name, seqid):
+        """The next reply on `proto`: a REPLY to `name` with `seqid`; its success value."""
+        self.assertEqual(proto.readMessageBegin(), (name, TMessageType.REPLY, seqid))
+        result = getattr(self.S, name + "_result")()
+        result.read(proto)
+        proto.readMessageEnd()
+        return result.success
+
+    def open_raw(self, srv):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=15)
+        self.addCleanup(s.close)
+        return s, TBinaryProtocol.TBinaryProtocol(TTransport.TBufferedTransport(_SocketReader(s)))
+
+    def test_client_timeout_spares_a_call_the_busy_thread_has_not_read(self):
+        # one thread; B's 2 s call is read in the loop turn that also finds
+        # the idle sweep due (B sent it while its first call ran), so the
+        # sweep runs right after that call. A, quiet for 2.4 s by then, sent
+        # a call early in it, which the kernel holds: A is not silent, and
+        # its call is answered, not reset unread
+        with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 1\n")) as srv:
+            for rnd in range(2):
+                a, pa = self.open_raw(srv)
+                a.sendall(encode_call("echo", 1, self.S.echo_args(s="warm")))
+                self.assertEqual(self.read_reply(pa, "echo", 1), "warm")
+                b, pb = self.open_raw(srv)
+                b.sendall(encode_call("sleep_ms", 1, self.S.sleep_ms_args(ms=400)))
+                time.sleep(0.1)
+                b.sendall(encode_call("sleep_ms", 2, self.S.sleep_ms_args(ms=2000)))
+                time.sleep(0.5)
+                a.sendall(encode_call("echo", 2, self.S.echo_args(s="during %d" % rnd)))
+                self.assertEqual(self.read_reply(pa, "echo", 2), "during %d" % rnd)
+                self.assertEqual(self.read_reply(pb, "sleep_ms", 1), "slept 400")
+                self.assertEqual(self.read_reply(pb, "sleep_ms", 2), "slept 2000")
+                a.close()
+                b.close()
+
+    def test_client_timeout_spares_pipelined_calls_behind_slow_ones(self):
+        # 50 calls of 80 ms, each 1 KB (an unknown field pads it), sent in one
+        # write: the worker reads them 16 or 32 KiB at a time, and each read
+        # ends in the middle of a call, whose rest the kernel holds while the
+        # calls before it run (1.3 s and 2.5 s, past client_timeout): the
+        # client sent every byte at once, so that call is not slow
+        def padded(seqid):
+            buf = TTransport.TMemoryBuffer()
+            p = TBinaryProtocol.TBinaryProtocol(buf)
+            p.writeMessageBegin("sleep_ms", TMessageType.CALL, seqid)
+            p.writeStructBegin("sleep_ms_args")
+            p.writeFieldBegin("ms", 8, 1)
+            p.writeI32(80)
+            p.writeFieldEnd()
+            p.writeFieldBegin("pad", 11, 99)
+            p.writeString("p" * 1000)
+            p.writeFieldEnd()
+            p.writeFieldStop()
+            p.writeStructEnd()
+            p.writeMessageEnd()
+            return buf.getvalue()
+
+        n = 50
+        with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 1\n")) as srv:
+            s, proto = self.open_raw(srv)
+            s.sendall(b"".join(padded(i) for i in range(n)))
+            for i in range(n):
+                self.assertEqual(self.read_reply(proto, "sleep_ms", i), "slept 80")
+            self.assertNotIn("message not finished", srv.log())
+
     def test_bad_bytes_close_only_that_connection(self):
         with harness.Server(settings("threads = 1\n")) as srv:
             c, trans = harness.client(self.S, srv.port)

@@ -464,6 +464,41 @@ test_taking_replies(void **state)
     stop(&f);
 }
 
+/*
+ * client_timeout's look at what the client sent: bytes the kernel holds
+ * while the connection reads are waiting for the loop (it was busy), not
+ * for the client; calls that backpressure holds back in the kernel are not.
+ */
+static void
+test_input_waiting(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    fixture_t f;
+    start_stop_test(&f, &call);
+    assert_false(tc_conn_input_waiting(f.c));
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    assert_true(tc_conn_input_waiting(f.c)); /* the loop has not run */
+    run_once(&f);
+    assert_int_equal(f.messages, 1);
+    assert_false(tc_conn_input_waiting(f.c));
+
+    f.reply_len = 1u << 20; /* no reply is read: past OUT_HIGH_WATER after a few calls */
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    }
+    for (int spins = 0; spins < 10; spins++) {
+        run_once(&f);
+    }
+    assert_true(f.c->_stalled);
+    assert_true(f.messages < 9);
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    run_once(&f);
+    assert_false(tc_conn_input_waiting(f.c)); /* held back, not reading */
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
 /* ---- THeader: what a refused frame logs, and tells the client ---- */
 
 static char log_path[32];
@@ -1432,6 +1467,7 @@ main(void)
         cmocka_unit_test(test_half_close_gets_every_reply),
         cmocka_unit_test(test_slow_reader_output_stays_bounded),
         cmocka_unit_test(test_taking_replies),
+        cmocka_unit_test(test_input_waiting),
         cmocka_unit_test(test_theader_refusals_logged),
         cmocka_unit_test(test_theader_refusal_told),
         cmocka_unit_test(test_bad_input_answers_the_calls_before),
