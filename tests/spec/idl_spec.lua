@@ -733,6 +733,94 @@ describe("idl.load of Apache Thrift's leniencies", function()
   end)
 end)
 
+describe("idl against Apache Thrift 0.17's compiler", function()
+  it("refuses what Apache's grammar refuses", function()
+    assert.are.equal("t.thrift:1:20: expected '<', found 'cpp_type'",
+      parse_error('struct S { 1: list cpp_type "x" <i32> l }'))
+    assert.are.equal("t.thrift:1:13: expected '{', found 'xsd_all'",
+      parse_error("exception E xsd_all { 1: i32 a }"))
+    assert.are.equal("t.thrift:1:15: expected a constant value, found '0X10'",
+      parse_error("const i32 X = 0X10"))
+    assert.are.equal("t.thrift:1:11: expected a field or '}', found '\\12'",
+      parse_error("struct S {\f}"))
+    assert.are.equal("t.thrift:2:1: expected a definition, found '\\11'",
+      parse_error("struct S {}\n\vstruct T {}"))
+  end)
+
+  it("cleans doc comments as Apache does", function()
+    local ast = assert(idl.parse([[
+/**
+ *   indented
+ *     more
+ */
+struct A {}
+/**
+    no stars
+      indented
+ */
+struct B {}
+/**
+ * star
+ plain
+ */
+struct C {}
+/** first
+ *   second
+ *
+ *     third
+ */
+struct D {}
+]]))
+    local d = ast.definitions
+    assert.are.equal("indented\n  more", d[1].doc)
+    assert.are.equal("no stars\n  indented", d[2].doc)
+    assert.are.equal("* star\nplain", d[3].doc)
+    assert.are.equal("first\nsecond\n\n  third", d[4].doc)
+  end)
+
+  it("gives a doc comment before a separator to the next item", function()
+    local ast = assert(idl.parse([[
+enum E { A /** of B */, B; /** of C */ C }
+struct S { 1: i32 a /** of b */; 2: i32 b }
+service X { void f() /** of g */, void g() }
+const i32 K = 1 /** of T */;
+struct T {}
+]]))
+    local d = ast.definitions
+    assert.are.same({ "of B", "of C" }, { d[1].values[2].doc, d[1].values[3].doc })
+    assert.is_nil(d[1].values[1].doc)
+    assert.are.equal("of b", d[2].fields[2].doc)
+    assert.are.equal("of g", d[3].functions[2].doc)
+    assert.are.equal("of T", d[5].doc)
+    assert.are.equal("t.thrift:1:12: expected an enum value or '}', found ','",
+      parse_error("enum E { A,, B }"))
+    assert.are.equal("t.thrift:1:12: expected a field or '}', found ','",
+      parse_error("struct S { , 1: i32 a }"))
+  end)
+
+  it("takes {} as an empty list or set and [] as an empty map", function()
+    local doc = assert(load_text("const set<i32> S = {}\nconst list<i32> L = {}\n"
+      .. "const map<i32, i32> M = []\nstruct P { 1: set<string> s = {} }"))
+    assert.are.same({}, doc.consts.S)
+    assert.are.same({}, doc.consts.L)
+    assert.are.same({}, doc.consts.M)
+    assert.are.same({}, field(doc.structs.P, "s").default)
+    assert.are.equal("1:20: const 'S': expected a value of type set<i32>, found a map",
+      load_error("const set<i32> S = {1: 2}"))
+    assert.are.equal("1:25: const 'M': expected a value of type map<i32,i32>, found a list",
+      load_error("const map<i32, i32> M = [1]"))
+  end)
+
+  it("refuses a bare name that is both a value of the enum and another constant", function()
+    assert.are.equal("3:13: const 'C': 'A' is both the value t.E.A (1) and the constant 'A' "
+      .. "(2): write E.A or rename the constant",
+      load_error("enum E { A = 1, B = 2 }\nconst E A = E.B\nconst E C = A"))
+    local doc = assert(load_text("enum E { A = 1, B = 2 }\nconst E A = E.A\nconst E C = A\n"
+      .. "const E D = E.A"))
+    assert.are.same({ 1, 1, 1 }, { doc.consts.A, doc.consts.C, doc.consts.D })
+  end)
+end)
+
 describe("idl.load of includes", function()
   it("loads a file included through two paths once", function()
     local doc = load("inc_diamond.thrift")
@@ -880,7 +968,7 @@ describe("idl.load errors", function()
     assert.are.equal("3:14: const 'E3': 3 is not a value of enum t.E",
       load_error("enum E { A = 1 }\nconst E E2 = A\nconst E E3 = 3"))
     assert.are.equal("1:20: const 'S': expected a value of type set<i32>, found a map",
-      load_error("const set<i32> S = {}"))
+      load_error("const set<i32> S = {1: 2}"))
   end)
 
   it("struct constants are checked field by field", function()

@@ -57,7 +57,8 @@ local digit = R("09")
 local hexdigit = R("09", "af", "AF")
 
 local nl = P("\n")
-local space = S(" \t\r\n\f\v") ^ 1
+-- Apache's lexer takes only these as whitespace (not \f or \v).
+local space = S(" \t\r\n") ^ 1
 local line_comment = (P("//") + P("#")) * (1 - nl) ^ 0
 local block_comment = P("/*") * (1 - P("*/")) ^ 0 * P("*/")
 local doc_comment = P("/**") * -P("/") * (1 - P("*/")) ^ 0 * P("*/")
@@ -73,12 +74,44 @@ end
 local open_comment = fail_on(P("/*"), "unterminated comment")
 local ws = (space + line_comment + block_comment + open_comment) ^ 0
 
--- Doc comment text without the comment markers and the leading '*' of
--- each line, trimmed of blank first and last lines.
+-- Doc comment text without the comment markers, cleaned as Apache's
+-- compiler does (clean_up_doctext): the first line loses its leading blanks;
+-- when every other non-blank line has a '*' in the same column, that margin
+-- goes; then the indentation the other lines share goes. Trailing blanks,
+-- and blank first and last lines, are removed.
 local function clean_doc(raw)
   local lines = {}
-  for line in (raw:sub(4, -3) .. "\n"):gmatch("(.-)\n") do
-    lines[#lines + 1] = line:match("^%s*%*? ?(.-)%s*$")
+  for line in (raw:sub(4, -3):gsub("\r", "") .. "\n"):gmatch("(.-)\n") do
+    lines[#lines + 1] = line
+  end
+  lines[1] = lines[1]:gsub("^[ \t]+", "")
+  local star, margin = nil, true
+  for i = 2, #lines do
+    local pos = lines[i]:find("[^ \t]")
+    if not pos then
+      lines[i] = ""
+    elseif lines[i]:sub(pos, pos) == "*" and (star == nil or star == pos) then
+      star = pos
+    else
+      margin = false
+      break
+    end
+  end
+  local indent
+  for i = 2, #lines do
+    if margin and star then
+      lines[i] = lines[i]:sub(star + 1)
+    end
+    local pos = lines[i]:find("[^ \t]")
+    if pos and (not indent or pos < indent) then
+      indent = pos
+    end
+  end
+  for i = 1, #lines do
+    if i > 1 and indent then
+      lines[i] = lines[i]:sub(indent)
+    end
+    lines[i] = lines[i]:gsub("[ \t]+$", "")
   end
   while #lines > 0 and lines[1] == "" do
     table.remove(lines, 1)
@@ -100,8 +133,12 @@ local function last_doc(docs)
 end
 
 -- Whitespace before an item: its value is the last doc comment, or nil.
-local docws = Ct((space + line_comment + C(doc_comment) + block_comment + open_comment) ^ 0)
-  / last_doc
+local doc_skip = space + line_comment + C(doc_comment) + block_comment + open_comment
+local docws = Ct(doc_skip ^ 0) / last_doc
+-- The same, over the separator after the item before: Apache's lexer keeps
+-- the last doc comment for whatever comes next, so in 'A /** x */, B' it is
+-- B's.
+local docsep = Ct(doc_skip ^ 0 * (S(",;") * doc_skip ^ 0) ^ -1) / last_doc
 
 local KEYWORDS = {
   "include", "cpp_include", "namespace", "const", "typedef", "enum", "senum", "struct",
@@ -130,6 +167,12 @@ end
 
 local sep = sym(",") + sym(";")
 
+-- Items made by 'item(doc)' ('doc' is the pattern of the whitespace before
+-- one), with an optional ',' or ';' after each: a table of their captures.
+local function list_of(item)
+  return Ct((item(docws) * item(docsep) ^ 0 * sep ^ -1) ^ -1)
+end
+
 local ESCAPES = { n = "\n", r = "\r", t = "\t", ['"'] = '"', ["'"] = "'", ["\\"] = "\\" }
 local bad_escape = fail_on(P("\\"), "bad escape sequence in string literal")
 
@@ -147,7 +190,7 @@ local function to_int(text)
   local neg = text:sub(1, 1) == "-"
   local t = text:gsub("^[+-]", "")
   local v
-  if t:find("^0[xX]") then
+  if t:find("^0x") then
     local h = t:sub(3):gsub("^0+", "")
     if #h > 16 or (#h == 16 and h:sub(1, 1):lower() > "7") then
       return nil
@@ -168,7 +211,8 @@ end
 
 local sign = S("+-") ^ -1
 local exponent = S("eE") * sign * digit ^ 1
-local int_text = sign * (P("0") * S("xX") * hexdigit ^ 1 + digit ^ 1) * -(alnum + P("."))
+-- Hex is "0x" only: Apache's lexer reads "0X10" as 0 and a name.
+local int_text = sign * (P("0x") * hexdigit ^ 1 + digit ^ 1) * -(alnum + P("."))
 local int_raw = Cmt(C(int_text) * Carg(1), function(_, pos, text, st)
   local v = to_int(text)
   if not v then
@@ -191,7 +235,10 @@ local function describe(st, pos)
   if p > #st.text then
     return "end of file", line, col
   end
-  local tok = lpeg.match(token_pat, st.text, p)
+  -- Control characters as decimal escapes, as Lua writes them ('\12').
+  local tok = lpeg.match(token_pat, st.text, p):gsub("%c", function(c)
+    return "\\" .. c:byte()
+  end)
   if #tok > 40 then
     tok = tok:sub(1, 37) .. "..."
   end
@@ -240,9 +287,11 @@ end
 -- ---- grammar ----
 
 local function struct_rule(word, what)
+  -- Apache takes 'xsd_all' after the name of a struct or a union only.
+  local xsd_all = word == "exception" and P(true) or kw("xsd_all") ^ -1
   return kw(word) * kind(word)
     * Cg(expect(ws * simple_raw, what), "name")
-    * kw("xsd_all") ^ -1
+    * xsd_all
     * expect(sym("{"), "'{'")
     * Cg(V("fields"), "fields")
     * expect(sym("}"), "a field or '}'")
@@ -258,13 +307,12 @@ end
 
 local grammar = P({
   "document",
-  document = Ct(V("item") ^ 0) * ws * expect(-P(1), "a definition"),
-
-  item = Ct(Cg(docws, "doc") * at * (
-    V("include") + V("cpp_include") + V("namespace") + V("typedef") + V("const")
-    + V("enum") + V("struct") + V("union") + V("exception") + V("service")
-    + obsolete("senum") + old_namespace
-  )) * sep ^ -1,
+  document = list_of(function(doc)
+    return Ct(Cg(doc, "doc") * at * (
+      V("include") + V("cpp_include") + V("namespace") + V("typedef") + V("const")
+      + V("enum") + V("struct") + V("union") + V("exception") + V("service")
+      + obsolete("senum") + old_namespace))
+  end) * ws * expect(-P(1), "a definition"),
 
   include = kw("include") * kind("include")
     * Cg(expect(ws * literal_raw, "a file name string"), "path"),
@@ -289,24 +337,26 @@ local grammar = P({
   enum = kw("enum") * kind("enum")
     * Cg(expect(ws * simple_raw, "an enum name"), "name")
     * expect(sym("{"), "'{'")
-    * Cg(Ct(V("enum_value") ^ 0), "values")
+    * Cg(list_of(function(doc)
+      return Ct(Cg(doc, "doc") * at * Cg(simple_raw, "name")
+        * (sym("=") * Cg(expect(ws * int_raw, "an integer"), "value")) ^ -1
+        * Cg(V("annotations"), "annotations") ^ -1)
+    end), "values")
     * expect(sym("}"), "an enum value or '}'")
     * Cg(V("annotations"), "annotations") ^ -1,
-  enum_value = Ct(Cg(docws, "doc") * at * Cg(simple_raw, "name")
-    * (sym("=") * Cg(expect(ws * int_raw, "an integer"), "value")) ^ -1
-    * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
 
   struct = struct_rule("struct", "a struct name"),
   union = struct_rule("union", "a union name"),
   exception = struct_rule("exception", "an exception name"),
 
-  fields = Ct(V("field") ^ 0),
-  field = Ct(Cg(docws, "doc") * at * V("field_head")
-    * sym("&") ^ -1
-    * Cg(expect(ws * any_word_raw, "a field name"), "name")
-    * (sym("=") * Cg(expect(V("const_value"), "a default value"), "default")) ^ -1
-    * V("xsd_options")
-    * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
+  fields = list_of(function(doc)
+    return Ct(Cg(doc, "doc") * at * V("field_head")
+      * sym("&") ^ -1
+      * Cg(expect(ws * any_word_raw, "a field name"), "name")
+      * (sym("=") * Cg(expect(V("const_value"), "a default value"), "default")) ^ -1
+      * V("xsd_options")
+      * Cg(V("annotations"), "annotations") ^ -1)
+  end),
   -- XML Schema options of Apache's xsd generator, in Apache's order: parsed
   -- (the attribute fields too) and dropped, as they mean nothing on the wire.
   xsd_options = kw("xsd_optional") ^ -1 * kw("xsd_nillable") ^ -1
@@ -324,10 +374,10 @@ local grammar = P({
     * (kw("extends") * Cg(expect(ws * Ct(at * Cg(dotted_raw, "name")), "a service name"),
       "extends")) ^ -1
     * expect(sym("{"), "'{'")
-    * Cg(Ct(V("function") ^ 0), "functions")
+    * Cg(list_of(function(doc) return Ct(Cg(doc, "doc") * V("function")) end), "functions")
     * expect(sym("}"), "a function or '}'")
     * Cg(V("annotations"), "annotations") ^ -1,
-  ["function"] = Ct(Cg(docws, "doc") * at
+  ["function"] = at
     * (Cg((kw("oneway") + kw("async")) * Cc(true), "oneway")
         * Cg(expect(V("return_type"), "a return type"), "returns")
       + Cg(V("return_type"), "returns"))
@@ -337,7 +387,7 @@ local grammar = P({
     * expect(sym(")"), "a parameter or ')'")
     * (kw("throws") * expect(sym("("), "'('") * Cg(V("fields"), "throws")
       * expect(sym(")"), "an exception or ')'")) ^ -1
-    * Cg(V("annotations"), "annotations") ^ -1) * sep ^ -1,
+    * Cg(V("annotations"), "annotations") ^ -1,
   return_type = ws * Ct(kind("void") * at * P("void") * word_end) + V("field_type"),
 
   field_type = V("base_type") + V("map_type") + V("set_type") + V("list_type")
@@ -356,7 +406,8 @@ local grammar = P({
     * Cg(expect(V("field_type"), "an element type"), "elem")
     * expect(sym(">"), "'>'")
     * Cg(V("annotations"), "annotations") ^ -1),
-  list_type = ws * Ct(kind("list") * at * P("list") * word_end * V("cpp_type") ^ -1
+  -- Apache's grammar: map and set take cpp_type before '<', list after '>'.
+  list_type = ws * Ct(kind("list") * at * P("list") * word_end
     * expect(sym("<"), "'<'")
     * Cg(expect(V("field_type"), "an element type"), "elem")
     * expect(sym(">"), "'>'")

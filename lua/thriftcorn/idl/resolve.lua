@@ -329,6 +329,18 @@ local function resolve_ident(fc, node, t, what)
     local prefix, last = split_last(name)
     last = last or name
     if ed.by_name[last] ~= nil then
+      local def = not prefix and fc.defs[name]
+      if def and def.kind == "const" and fc.state[def] ~= "busy" then
+        -- Apache refuses every bare name here; the one that is also a
+        -- constant of another value would read two ways.
+        local v, src = resolve_const(fc, def)
+        local ok, out = coerce(v, src, t)
+        if not ok or out ~= ed.by_name[name] then
+          fail_node(fc, node, "%s: '%s' is both the value %s.%s (%d) and the constant '%s' (%s): "
+            .. "write %s.%s or rename the constant", what, name, ed.fullname, name,
+            ed.by_name[name], name, tostring(v), ed.name, name)
+        end
+      end
       if prefix and prefix ~= ed.fullname and lookup_type(fc, prefix) ~= t then
         warn(fc, node, "%s: '%s' is taken as %s.%s (%d), the value of that name in the "
           .. "expected enum, as Apache Thrift does", what, name, ed.name, last, ed.by_name[last])
@@ -438,9 +450,11 @@ function resolve_value(fc, node, t, what)
       return node.value
     end
   elseif tt == "list" or tt == "set" then
-    if k == "list" then
+    -- Apache takes an empty '{}' for an empty list or set (and '[]' for an
+    -- empty map below); with items it would drop them, so those are refused.
+    if k == "list" or (k == "map" and #node.entries == 0) then
       local out = {}
-      for i, item in ipairs(node.items) do
+      for i, item in ipairs(node.items or {}) do
         local x = resolve_value(fc, item, t.elem, what)
         if tt == "list" then
           out[i] = x
@@ -451,9 +465,9 @@ function resolve_value(fc, node, t, what)
       return out
     end
   elseif tt == "map" then
-    if k == "map" then
+    if k == "map" or (k == "list" and #node.items == 0) then
       local out = {}
-      for _, e in ipairs(node.entries) do
+      for _, e in ipairs(node.entries or {}) do
         local key = resolve_value(fc, e.key, t.key, what .. " map key")
         out[key] = resolve_value(fc, e.value, t.value, what .. " map value")
       end
