@@ -1007,6 +1007,14 @@ describe("idl.load errors", function()
       load_error("union U { 1: i32 a = 1, 2: string b = 'x' }"))
   end)
 
+  it("union constants with more than one field set", function()
+    local text = "union U { 1: i32 a, 2: string b }\n"
+    assert.are.equal("2:23: const 'C': union t.U holds one field, 'a' and 'b' are set",
+      load_error(text .. "const U C = { 'a': 1, 'b': 'x' }"))
+    assert.are.equal("3:24: default of field 'u': union t.U holds one field, 'b' and 'a' are set",
+      load_error(text .. "struct S {\n  1: U u = { 'b': 'x', 'a': 1 } }"))
+  end)
+
   it("unknown service in extends and extends cycles", function()
     assert.are.equal("1:19: unknown service 'Nope' in extends",
       load_error("service A extends Nope {}"))

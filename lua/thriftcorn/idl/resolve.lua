@@ -376,6 +376,12 @@ local function struct_literal(fc, node, sd, what)
     if not f then
       fail_node(fc, key, "%s: %s has no field '%s'", what, sd.fullname, key.value)
     end
+    -- Apache's compiler takes two, but no encoder can send such a union
+    local other = sd.kind == "union" and next(v)
+    if other and other ~= f.name then
+      fail_node(fc, key, "%s: union %s holds one field, '%s' and '%s' are set", what,
+        sd.fullname, other, f.name)
+    end
     v[f.name] = resolve_value(fc, e.value, f.type, what .. " field '" .. f.name .. "'")
     any = true
   end
