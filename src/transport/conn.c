@@ -630,12 +630,17 @@ process(tc_conn_t *c)
     tc_buf_consume(&c->_in, pos);
     /*
      * a partial message left over started arriving no later than this read
-     * (replies written since do not make it younger); calls held back by
-     * backpressure wait for the client, not the reverse
+     * (replies written since do not make it younger), or, after calls were
+     * handled, when they were done: while they ran, the client waited for
+     * the server (a client may send the rest of a message only once it has
+     * the replies before it); calls held back by backpressure wait for the
+     * client, not the reverse
      */
     if (c->_in.len == 0 || c->_stalled) {
         c->msg_since = 0.0;
-    } else if (pos > 0 || c->msg_since == 0.0) {
+    } else if (pos > 0) {
+        c->msg_since = tc_conn_now();
+    } else if (c->msg_since == 0.0) {
         c->msg_since = since;
     }
     if (c->_out.len > c->_out_off) {

@@ -455,6 +455,23 @@ class LimitsTest(unittest.TestCase):
                 self.assertEqual(self.read_reply(proto, "sleep_ms", i), "slept 80")
             self.assertNotIn("message not finished", srv.log())
 
+    def test_client_timeout_times_a_partial_call_from_when_the_calls_before_it_are_done(self):
+        # three calls of 500 ms and the first half of a fourth in one write;
+        # the client sends the rest only once it has the three replies, as
+        # a client may that writes a call in two parts. The calls ran 1.5 s,
+        # past client_timeout: the server was busy, not the client
+        with harness.Server(settings("workers = 1\nthreads = 1\nclient_timeout = 1\n")) as srv:
+            s, proto = self.open_raw(srv)
+            slow = b"".join(encode_call("sleep_ms", i, self.S.sleep_ms_args(ms=500))
+                            for i in range(3))
+            last = encode_call("echo", 3, self.S.echo_args(s="after the slow ones"))
+            s.sendall(slow + last[:len(last) // 2])
+            for i in range(3):
+                self.assertEqual(self.read_reply(proto, "sleep_ms", i), "slept 500")
+            s.sendall(last[len(last) // 2:])
+            self.assertEqual(self.read_reply(proto, "echo", 3), "after the slow ones")
+            self.assertNotIn("message not finished", srv.log())
+
     def test_bad_bytes_close_only_that_connection(self):
         with harness.Server(settings("threads = 1\n")) as srv:
             c, trans = harness.client(self.S, srv.port)
