@@ -55,12 +55,57 @@ local function resolve(path, level)
   return path
 end
 
+-- Raise "bad argument #i to 'fn' (why)" at the line that called the
+-- facade function (`depth` calls up from argerror's caller, 1 by default),
+-- as luaL_argerror() does for the C functions.
+local function argerror(i, fn, why, depth)
+  error(string.format("bad argument #%d to '%s' (%s)", i, fn, why), 2 + (depth or 1))
+end
+
+-- Whether 'dirs' is a table of folder names, as opts.include_dirs and
+-- thriftcorn.include_dirs must be.
+local function is_dir_list(dirs)
+  if type(dirs) ~= "table" then
+    return false
+  end
+  for _, d in pairs(dirs) do
+    if type(d) ~= "string" then
+      return false
+    end
+  end
+  return true
+end
+
+local function check_load_opts(opts)
+  if opts == nil then
+    return
+  end
+  if type(opts) ~= "table" then
+    argerror(2, "load", "table expected, got " .. type(opts), 2)
+  end
+  if opts.include_dirs ~= nil and not is_dir_list(opts.include_dirs) then
+    argerror(2, "load", "'include_dirs' must be a list of strings", 2)
+  end
+  local warn = opts.warn
+  local mt = type(warn) == "table" and getmetatable(warn)
+  if warn ~= nil and type(warn) ~= "function" and not (type(mt) == "table" and mt.__call) then
+    argerror(2, "load", "'warn' must be a function", 2)
+  end
+end
+
 --- Load a .thrift file and return its module (structs, enums, constants,
 --- services). A relative path is resolved against the folder of the Lua file
 --- that calls load(). Raises an error "file:line:col: message" on bad IDL.
 function M.load(path, opts)
   if type(path) ~= "string" then
-    error("thriftcorn.load: expected a path string, got " .. type(path), 2)
+    argerror(1, "load", "string expected, got " .. type(path))
+  elseif path:find("\0", 1, true) then
+    argerror(1, "load", "contains a NUL byte")
+  end
+  check_load_opts(opts)
+  local include_dirs = (opts and opts.include_dirs) or M.include_dirs
+  if not is_dir_list(include_dirs) then
+    error("thriftcorn.load: thriftcorn.include_dirs must be a list of strings", 2)
   end
   local full = resolve(path, 2)
   local real = core.realpath(full)
@@ -70,7 +115,6 @@ function M.load(path, opts)
   if loaded[real] then
     return loaded[real]
   end
-  local include_dirs = (opts and opts.include_dirs) or M.include_dirs
   local doc, err = idl.load(real, { include_dirs = include_dirs, warn = opts and opts.warn })
   if not doc then
     error(err, 0)
@@ -84,42 +128,64 @@ function M.load(path, opts)
   return mod
 end
 
+-- encode, decode and encode_message are the C functions themselves, not
+-- Lua wrappers, so that an argument error points at the caller's line.
+
 --- Encode `value` as the struct `struct` (a struct from a loaded module).
 --- Returns the bytes, or nil, message, code.
-function M.encode(struct, value, protocol)
-  return core.encode(struct, value, protocol)
-end
+M.encode = core.encode
 
 --- Decode bytes into a value of the struct `struct`.
 --- Returns the value, or nil, message, code.
-function M.decode(struct, bytes, protocol)
-  local value, err, code = core.decode(struct, bytes, protocol)
-  if value == nil then
-    return nil, err, code
-  end
-  return value
-end
+M.decode = core.decode_value
 
 --- Encode a whole message: `struct` is the args or result struct of a
 --- function (mod.Service.by_name.method.args / .result), or nil to send a
 --- TApplicationException given as {type = n, message = "..."}.
-function M.encode_message(name, mtype, seqid, struct, value, protocol)
-  return core.encode_message(name, mtype, seqid, struct or false, value, protocol)
-end
+M.encode_message = core.encode_message
 
 local function function_of(service, name)
   local fn = service.by_name[name] or service.by_name[name:match(":(.*)$") or ""]
   return fn
 end
 
+-- A service of a loaded module: its compiled descriptor and its functions.
+local function is_service(service)
+  return type(service) == "table" and rawget(service, "_csvc") ~= nil
+    and type(rawget(service, "by_name")) == "table"
+end
+
+-- The arguments of decode_message(), checked here: the core functions it
+-- calls would name themselves and their own argument positions.
+local function check_decode_message(service, bytes, protocol)
+  if not is_service(service) then
+    argerror(1, "decode_message", "expected a service from thriftcorn.load()", 2)
+  end
+  local tb = type(bytes)
+  if tb ~= "string" and tb ~= "number" then
+    argerror(2, "decode_message", "string expected, got " .. tb, 2)
+  end
+  if protocol ~= nil and protocol ~= "binary" and protocol ~= "compact" then
+    local tp = type(protocol)
+    argerror(3, "decode_message", (tp == "string" or tp == "number")
+      and string.format("invalid option '%s'", protocol) or "string expected, got " .. tp, 2)
+  end
+end
+
 --- Decode a whole message sent to or from `service`. Returns a table
 --- {name=, type=, seqid=, value=}: value holds the args for a call, the
 --- result struct for a reply, or {type=, message=} for an exception.
---- Returns nil, message, code on bad bytes or an unknown method.
+--- Returns nil, message, code on bad bytes, a message type that is none
+--- of MessageType's, or an unknown method.
 function M.decode_message(service, bytes, protocol)
+  check_decode_message(service, bytes, protocol)
   local name, mtype, seqid, pos = core.decode_message_header(bytes, protocol)
   if not name then
     return nil, mtype, seqid
+  end
+  if mtype < core.CALL or mtype > core.ONEWAY then
+    return nil, string.format("%s message header: invalid message type %d", protocol or "binary",
+      mtype), core.EPROTO
   end
   local msg = { name = name, type = mtype, seqid = seqid }
   local value, err, code

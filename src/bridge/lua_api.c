@@ -117,6 +117,24 @@ l_decode(lua_State *L)
     return 2;
 }
 
+/*
+ * thriftcorn.decode(structdef, bytes [, proto]) -> value | nil, msg, code:
+ * core.decode() without the position. A C function, not a Lua wrapper, so
+ * that a misuse error points at the caller's line, not at the facade's.
+ */
+static int
+l_decode_value(lua_State *L)
+{
+    if (lua_gettop(L) > 3) {
+        lua_settop(L, 3); /* no position */
+    }
+    if (l_decode(L) == 2) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    return 3;
+}
+
 /* ---- messages ---- */
 
 /*
@@ -422,6 +440,7 @@ static const luaL_Reg codec_funcs[] = {
     {"signature", l_signature},
     {"encode", l_encode},
     {"decode", l_decode},
+    {"decode_value", l_decode_value},
     {"encode_message", l_encode_message},
     {"decode_message_header", l_decode_message_header},
     {"decode_appex", l_decode_appex},
