@@ -51,6 +51,7 @@ typedef struct cli {
     char **files;
     int nincludes;
     char **includes;
+    const char *include_flag; /* the first of -I, --include-dir, as given */
     int noverrides;
     char **override_names;  /* setting names, as thriftcorn.config.parse_flag() gives them */
     char **override_values; /* their values as text ("true" for a bare yes/no flag) */
@@ -151,6 +152,35 @@ setting_flag(cli_t *cli, int argc, char **argv, int *i)
     return 0;
 }
 
+/*
+ * A flag of another mode than the one given is refused, never dropped: -I
+ * serves the IDL commands only, a setting flag the config. Returns 0, or
+ * the exit status after printing why not.
+ */
+static int
+other_mode_flags(const cli_t *cli)
+{
+    bool idl_mode = cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER;
+    if (!idl_mode && cli->include_flag != NULL) {
+        fprintf(stderr,
+                "%s: only with --check-idl and --plugin-header; the server's include folders "
+                "are the setting include_dirs (--include-dirs)\n",
+                cli->include_flag);
+        return 2;
+    }
+    if (idl_mode && cli->noverrides > 0) {
+        char flag[128];
+        snprintf(flag, sizeof(flag), "--%s", cli->override_names[0]);
+        for (char *c = flag; *c != '\0'; c++) {
+            *c = *c == '_' ? '-' : *c;
+        }
+        fprintf(stderr, "%s: a setting of the config, which %s does not read\n", flag,
+                cli->mode == MODE_CHECK_IDL ? "--check-idl" : "--plugin-header");
+        return 2;
+    }
+    return 0;
+}
+
 static int
 parse_args(cli_t *cli, int argc, char **argv)
 {
@@ -181,12 +211,14 @@ parse_args(cli_t *cli, int argc, char **argv)
                 fprintf(stderr, "%s: needs a folder\n", a);
                 return 2;
             }
+            cli->include_flag = cli->include_flag != NULL ? cli->include_flag : a;
             cli->includes[cli->nincludes++] = argv[++i];
         } else if (strncmp(a, "--include-dir=", 14) == 0) {
             if (a[14] == '\0') {
                 fprintf(stderr, "--include-dir: needs a folder\n");
                 return 2;
             }
+            cli->include_flag = cli->include_flag != NULL ? cli->include_flag : "--include-dir";
             cli->includes[cli->nincludes++] = argv[i] + 14;
         } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
             int rc = setting_flag(cli, argc, argv, &i);
@@ -208,6 +240,10 @@ parse_args(cli_t *cli, int argc, char **argv)
     }
     if (cli->config == NULL) {
         cli->config = "thriftcorn.lua";
+    }
+    int rc = other_mode_flags(cli);
+    if (rc != 0) {
+        return rc;
     }
     if (cli->mode == MODE_CHECK_IDL && cli->nfiles == 0) {
         fprintf(stderr, "--check-idl: needs at least one file\n");

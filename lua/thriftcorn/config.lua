@@ -9,7 +9,9 @@ local M = {}
 -- services, function. `flag` is the command-line form. `min` and `max` bound
 -- numbers (every one has a max, so that the C side's conversions fit; a
 -- number must be finite). `nilable` ones accept nil/false for "never".
--- `binds`: a list whose items are bind addresses, checked for their form.
+-- `binds`: a list whose items are bind addresses, checked for their form
+-- (at least one). `path`: a string naming a file, never empty; `dash` when
+-- '-' (stderr) is one too.
 local YEAR = 365 * 24 * 3600
 local INT32_MAX = 2147483647
 M.settings = {
@@ -41,7 +43,7 @@ M.settings = {
   { name = "loglevel", kind = "enum", default = "info",
     values = { "debug", "info", "warning", "error", "critical" },
     doc = "Least severe log level written." },
-  { name = "errorlog", kind = "string", default = "-",
+  { name = "errorlog", kind = "string", default = "-", path = true, dash = true,
     doc = "Where the log goes: a file path, or - for stderr." },
   { name = "include_dirs", kind = "list", default = {},
     doc = "Folders searched for IDL includes after the including file's own folder." },
@@ -68,7 +70,7 @@ M.settings = {
       .. "closes, and new clients wait in the listen backlog." },
   { name = "reuse_port", kind = "bool", default = false,
     doc = "Set SO_REUSEPORT on TCP binds." },
-  { name = "pidfile", kind = "string", default = nil,
+  { name = "pidfile", kind = "string", default = nil, path = true,
     doc = "File the arbiter writes its PID to; nil: none." },
   { name = "daemon", kind = "bool", default = false,
     doc = "Detach from the terminal and run in the background." },
@@ -79,7 +81,7 @@ M.settings = {
   { name = "umask", kind = "umask", default = nil,
     doc = "File mode mask of the arbiter and workers (unix sockets, logs, pidfile), an integer "
       .. "or an octal string like \"022\"; a reload applies it; nil: the umask at start." },
-  { name = "accesslog", kind = "string", default = nil,
+  { name = "accesslog", kind = "string", default = nil, path = true, dash = true,
     doc = "Where the access log goes (one line per call): a file path, - for stderr, nil: off." },
   { name = "access_log_format", kind = "string", default = "%t %h %m %s %D",
     placeholders = "thmsDMLp%",
@@ -127,16 +129,38 @@ local function deep_copy(v)
   return t
 end
 
-local function suggest(name)
-  local best, best_d
-  for _, s in ipairs(M.settings) do
-    -- a cheap distance: common prefix and length
-    local n = 0
-    while n < #name and n < #s.name and name:sub(n + 1, n + 1) == s.name:sub(n + 1, n + 1) do
-      n = n + 1
+-- Edit distance of two strings (Levenshtein: insertions, deletions, substitutions).
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do
+    prev[j] = j
+  end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
     end
-    local d = math.max(#name, #s.name) - n
-    if n >= 2 and (not best_d or d < best_d) then
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The setting whose name is nearest to `name` in spelling, with case,
+--- '_' and '-' ignored ("treads" -> threads, "error_log" -> errorlog), if one
+--- is within a third of its length; nil otherwise.
+local function suggest(name)
+  local function norm(x)
+    return (x:lower():gsub("[_%-]", ""))
+  end
+  local n = norm(tostring(name))
+  if #n > 64 then
+    return nil -- no setting is near, and the distance costs its length squared
+  end
+  local best, best_d = nil, math.max(1, #n // 3) + 1
+  for _, s in ipairs(M.settings) do
+    local d = distance(n, norm(s.name))
+    if d < best_d then
       best, best_d = s.name, d
     end
   end
@@ -161,11 +185,10 @@ local function from_flag(s, text)
   elseif s.kind == "services" or s.kind == "servicelist" then
     return nil, "takes a table; set it in the config file"
   elseif s.kind == "umask" then
-    local n = text:match("^[0-7]+$") and tonumber(text, 8)
-    if n == nil then
+    if not text:match("^[0-7]+$") then
       return nil, string.format("expected an octal string such as 022, got '%s'", text)
     end
-    return n
+    return text -- check() reads it, and names it as written if it is too big
   elseif s.kind == "bool" then
     if text == "true" or text == "1" or text == "yes" then
       return true
@@ -219,12 +242,17 @@ local function check(s, v)
     return nil
   end
   if k == "int" or k == "number" then
-    if type(v) ~= "number" or (k == "int" and math.type(v) ~= "integer") then
+    if type(v) ~= "number" then
       return nil, string.format("expected %s, got %s", k == "int" and "an integer" or "a number",
-        type(v) == "number" and tostring(v) or type(v))
+        type(v))
     end
     if v ~= v or v == math.huge or v == -math.huge then
       return nil, "expected a finite number, got " .. tostring(v)
+    end
+    -- a float with an integer value (2.0, 2^20) is an integer, as for Lua's own
+    -- functions and as on the command line
+    if k == "int" and v ~= math.floor(v) then
+      return nil, "expected an integer, got " .. tostring(v)
     end
     if s.min and v < s.min then
       return nil, string.format("must be at least %s, got %s", s.min, v)
@@ -232,7 +260,7 @@ local function check(s, v)
     if s.max and v > s.max then
       return nil, string.format("must be at most %s, got %s", s.max, v)
     end
-    return v
+    return k == "int" and math.tointeger(v) or v
   elseif k == "bool" then
     if type(v) ~= "boolean" then
       return nil, "expected true or false, got " .. type(v)
@@ -241,6 +269,10 @@ local function check(s, v)
   elseif k == "string" then
     if type(v) ~= "string" then
       return nil, "expected a string, got " .. type(v)
+    end
+    if s.path and v == "" then
+      return nil, string.format("expected a file path%s, got an empty string",
+        s.dash and " or '-'" or "")
     end
     if s.placeholders then
       local at = 1
@@ -276,6 +308,9 @@ local function check(s, v)
     if type(v) ~= "table" then
       return nil, "expected a string or a list of strings, got " .. type(v)
     end
+    if s.binds and #v == 0 then
+      return nil, "expected at least one address, got an empty list"
+    end
     for i, x in ipairs(v) do
       if type(x) ~= "string" then
         return nil, string.format("item %d: expected a string, got %s", i, type(x))
@@ -306,12 +341,14 @@ local function check(s, v)
     end
     return v
   elseif k == "umask" then
+    local text = v
     if type(v) == "string" and v:match("^[0-7]+$") then
       v = tonumber(v, 8)
     end
     if math.type(v) ~= "integer" or v < 0 or v > 511 then
       return nil, "expected an integer 0-511 or an octal string such as \"022\", got "
-        .. (type(v) == "number" and tostring(v) or type(v))
+        .. (type(text) == "string" and ("'" .. text .. "'")
+          or type(v) == "number" and tostring(v) or type(v))
     end
     return v
   elseif k == "servicelist" then
@@ -360,6 +397,9 @@ local function check(s, v)
       local optional = (key == "handler" and v.plugin ~= nil) or key == "plugin"
       if type(v[key]) ~= "string" and not (optional and v[key] == nil) then
         return nil, string.format("'%s' must be a string, got %s", key, type(v[key]))
+      end
+      if v[key] == "" then
+        return nil, string.format("'%s' must not be empty", key)
       end
     end
     for key in pairs(v) do
@@ -432,6 +472,50 @@ local function read_source(path)
   return text
 end
 
+--- Lua's name for the chunk of `path` in its messages: a long path is cut
+--- to its last 60 bytes or so, behind "...".
+local function short_src(path)
+  return debug.getinfo(load("", "@" .. path), "S").short_src
+end
+
+--- A message of Lua's about the chunk `path` (a syntax error, a runtime
+--- error), with the file named whole where Lua cut it short.
+local function whole_path(path, msg)
+  local short = short_src(path)
+  if short ~= path and msg:sub(1, #short + 1) == short .. ":" then
+    return path .. msg:sub(#short + 1)
+  end
+  return msg
+end
+
+--- The message handler of the config chunk: the error as one line
+--- "path:line: message", whatever was raised: error("x", 0), error({}) and
+--- errors of code the config calls name no place of the config itself.
+local function raised(path, e)
+  local msg = e
+  if type(e) ~= "string" then
+    local ok, s = pcall(tostring, e)
+    local mt = getmetatable(e)
+    msg = ok and type(s) == "string" and type(mt) == "table" and mt.__tostring and s
+      or string.format("(error object is a %s value)", type(e))
+  end
+  msg = whole_path(path, msg)
+  if msg:sub(1, #path + 1) == path .. ":" then
+    return msg
+  end
+  -- the innermost line of the config file on the stack
+  for level = 2, math.huge do
+    local info = debug.getinfo(level, "Sl")
+    if info == nil then
+      break
+    end
+    if info.source == "@" .. path and info.currentline > 0 then
+      return string.format("%s:%d: %s", path, info.currentline, msg)
+    end
+  end
+  return string.format("%s: %s", path, msg)
+end
+
 --- Evaluate the config file `path` in a fresh environment and validate it.
 --- `overrides` is a list of { name = setting, value = string } from the
 --- command line; they win over the file. `source`, when given, is the text to
@@ -473,11 +557,17 @@ function M.load(path, overrides, source)
   })
   local chunk, err = load(source, "@" .. path, "t", env)
   if not chunk then
-    return nil, { err }
+    return nil, { whole_path(path, err) }
   end
-  local ok, rerr = pcall(chunk)
+  local ok, rerr = xpcall(chunk, function(e)
+    return raised(path, e)
+  end)
   if not ok then
-    return nil, { tostring(rerr) }
+    return nil, { rerr }
+  elseif rerr ~= nil then
+    -- 'return { workers = 4 }' would otherwise be dropped without a word
+    return nil, { string.format("%s: the file returned a value (a %s); settings are set as "
+      .. "globals (workers = 4), not returned", path, type(rerr)) }
   end
 
   local errors = {}
@@ -532,7 +622,8 @@ function M.load(path, overrides, source)
     end
   end
   for _, s in ipairs(M.settings) do
-    if cfg[s.name] == nil and s.default ~= nil and not (s.nilable and values[s.name] ~= nil) then
+    -- a nilable setting the file sets, even to nil, keeps that: nil means never
+    if cfg[s.name] == nil and s.default ~= nil and not (s.nilable and lines[s.name] ~= nil) then
       cfg[s.name] = deep_copy(s.default)
     end
     cfg["_flag_" .. s.name] = nil

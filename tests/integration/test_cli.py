@@ -144,6 +144,50 @@ class CliTest(unittest.TestCase):
         out = run(["--check-idl", "--include-dir=", idl])
         self.assertEqual((out.returncode, out.stderr), (2, "--include-dir: needs a folder\n"))
 
+    def test_flags_of_another_mode_are_refused_not_ignored(self):
+        """-I serves --check-idl and --plugin-header only, and a setting
+        flag needs a config: each elsewhere stops the command with status 2
+        instead of being dropped without a word."""
+        cfg = write(self.dir, "c.lua", SERVICE)
+        idl = os.path.join(FIXTURE, "svc.thrift")
+        only_idl = ("%s: only with --check-idl and --plugin-header; the server's include folders "
+                    "are the setting include_dirs (--include-dirs)\n")
+        no_config = "%s: a setting of the config, which %s does not read\n"
+        for args, line in (
+                (["--check-config", "-I", self.dir, cfg], only_idl % "-I"),
+                (["-I", self.dir, "--check-config", cfg], only_idl % "-I"),
+                (["--check-config", "--include-dir=" + self.dir, cfg],
+                 only_idl % "--include-dir"),
+                (["--check-idl", "--include-dirs", self.dir, idl],
+                 no_config % ("--include-dirs", "--check-idl")),
+                (["--workers=2", "--plugin-header", idl, "TestService"],
+                 no_config % ("--workers", "--plugin-header"))):
+            out = run(args, cwd=self.dir)
+            self.assertEqual((out.returncode, out.stderr, out.stdout), (2, line, ""), args)
+
+    def test_check_config_names_the_file_of_every_problem_of_the_file_itself(self):
+        """What the config file does when it runs is checked as what it sets:
+        a runtime error names the file and line whatever was raised, a
+        long path is named whole, and a returned value or an empty 'bind'
+        is refused rather than dropped."""
+        deep = os.path.join(self.dir, *(["a-folder-with-a-long-name"] * 3))
+        os.makedirs(deep)
+        for text, line, err in (
+                ("error({})\n", 2, "(error object is a table value)"),
+                ("error('boom', 0)\n", 2, "boom"),
+                ("local x = nil + 1\n", 2, "attempt to perform arithmetic on a nil value"),
+                ("bind = {}\n", 2, "bind: expected at least one address, got an empty list"),
+                ("errorlog = ''\n", 2, "errorlog: expected a file path or '-', got an empty string"),
+                ("workers = = 2\n", 2, "unexpected symbol near '='")):
+            cfg = write(deep, "thriftcorn.lua", "workers = 2.0\n" + text + SERVICE)
+            out = run(["--check-config", cfg])
+            self.assertEqual((out.returncode, out.stderr, out.stdout),
+                             (1, "%s:%d: %s\n" % (cfg, line, err), ""), text)
+        cfg = write(deep, "thriftcorn.lua", SERVICE + "return { workers = 4 }\n")
+        out = run(["--check-config", cfg])
+        self.assertEqual((out.returncode, out.stderr), (1, "%s: the file returned a value (a table); "
+                         "settings are set as globals (workers = 4), not returned\n" % cfg))
+
     def test_handler_missing_a_method(self):
         write(self.dir, "h.lua", "return { echo = function(s) return s end }\n")
         cfg = write(self.dir, "c.lua",

@@ -189,6 +189,115 @@ service PingService {
     assert.matches(":1: unknown setting 'wokers' %(did you mean 'workers'%?%)", errs[1])
   end)
 
+  it("suggests the setting nearest in spelling, and none when none is near", function()
+    local cases = {
+      treads = "threads", Workers = "workers", bnd = "bind", error_log = "errorlog",
+      accesslog_format = "access_log_format", max_request = "max_requests",
+      daemonize = "daemon",
+    }
+    for typo, want in pairs(cases) do
+      local _, errs = config.load(make_config(typo .. " = 1\n" .. SERVICE))
+      assert.matches("unknown setting '" .. typo .. "' %(did you mean '" .. want .. "'%?%)",
+        errs[1])
+    end
+    local _, errs = config.load(make_config("worker_class = 'sync'\n" .. SERVICE))
+    assert.matches("unknown setting 'worker_class' %(helpers", errs[1])
+    -- a name far longer than any setting's is compared with none (nor slowly)
+    _, errs = config.load(make_config("_ENV[string.rep('w', 100000)] = 1\n" .. SERVICE))
+    assert.matches("unknown setting 'www+' %(helpers", errs[1])
+    assert.equal("--treads: unknown option (did you mean --threads?)",
+      select(2, config.parse_flag("--treads", "2")))
+  end)
+
+  it("takes timeout and client_timeout set to nil as never, as false and 0", function()
+    for _, v in ipairs({ "nil", "false", "0" }) do
+      local cfg = assert(config.load(make_config(
+        "timeout = " .. v .. "\nclient_timeout = " .. v .. "\n" .. SERVICE)))
+      assert.is_nil(cfg.timeout, v)
+      assert.is_nil(cfg.client_timeout, v)
+    end
+    -- not set at all: the default
+    local cfg = assert(config.load(make_config(SERVICE)))
+    assert.equal(30, cfg.timeout)
+    assert.equal(30, cfg.client_timeout)
+  end)
+
+  it("takes a float with an integer value where an integer is meant, as a flag does", function()
+    local cfg = assert(config.load(make_config(
+      "workers = 2.0\nmax_lua_memory = 256 * 2^20\n" .. SERVICE)))
+    assert.equal(2, cfg.workers)
+    assert.equal("integer", math.type(cfg.workers))
+    assert.equal(256 << 20, cfg.max_lua_memory)
+    assert.equal("integer", math.type(cfg.max_lua_memory))
+    local flagged = assert(config.load(make_config(SERVICE),
+      { { name = "workers", value = "2.0" } }))
+    assert.equal(2, flagged.workers)
+    local _, errs = config.load(make_config("workers = 2.5\nthreads = 2^13\nbacklog = -1/0\n"
+      .. SERVICE))
+    assert.equal(3, #errs)
+    assert.matches(":1: workers: expected an integer, got 2%.5$", errs[1])
+    assert.matches(":2: threads: must be at most 4096, got 8192%.0$", errs[2])
+    assert.matches(":3: backlog: expected a finite number, got %-inf$", errs[3])
+  end)
+
+  it("refuses an empty bind list and empty paths, with the file and line", function()
+    local _, errs = config.load(make_config(
+      "bind = {}\nerrorlog = ''\npidfile = ''\naccesslog = ''\n" .. SERVICE))
+    assert.equal(4, #errs)
+    local all = table.concat(errs, "\n")
+    assert.matches(":1: bind: expected at least one address, got an empty list", all)
+    assert.matches(":2: errorlog: expected a file path or '%-', got an empty string", all)
+    assert.matches(":3: pidfile: expected a file path, got an empty string", all)
+    assert.matches(":4: accesslog: expected a file path or '%-', got an empty string", all)
+    _, errs = config.load(make_config(SERVICE), { { name = "pidfile", value = "" } })
+    assert.same({ "--pidfile: expected a file path, got an empty string" }, errs)
+    for _, key in ipairs({ "idl", "name", "handler", "plugin" }) do
+      local svc = { idl = '"ping.thrift"', name = '"PingService"', handler = '"h.lua"' }
+      svc[key] = '""'
+      _, errs = config.load(make_config(string.format(
+        "service = { idl = %s, name = %s, handler = %s, plugin = %s }\n",
+        svc.idl, svc.name, svc.handler, svc.plugin or "nil")))
+      assert.matches(":1: service: '" .. key .. "' must not be empty", errs[1])
+    end
+  end)
+
+  it("refuses a config file that returns a value: settings are globals", function()
+    local _, errs = config.load(make_config(SERVICE .. "return { workers = 4 }\n"))
+    assert.same({ dir .. "/thriftcorn.lua: the file returned a value (a table); settings are "
+      .. "set as globals (workers = 4), not returned" }, errs)
+    assert(config.load(make_config(SERVICE .. "return\n")))
+  end)
+
+  it("names the file and line of a runtime error, whatever was raised", function()
+    local cases = {
+      ["error('boom', 0)"] = ":2: boom$",
+      ["error()"] = ":2: %(error object is a nil value%)$",
+      ["error({})"] = ":2: %(error object is a table value%)$",
+      ["error(setmetatable({}, { __tostring = function() return 'mine' end }))"] = ":2: mine$",
+      ["error(setmetatable({}, { __tostring = function() error('x') end }))"] =
+        ":2: %(error object is a table value%)$",
+      ["local t = nil; t.x = 1"] = ":2: attempt to index a nil value %(local 't'%)$",
+    }
+    for text, want in pairs(cases) do
+      local _, errs = config.load(make_config("workers = 2\n" .. text .. "\n" .. SERVICE))
+      assert.equal(1, #errs, text)
+      assert.matches("^" .. dir:gsub("%p", "%%%0") .. "/thriftcorn%.lua" .. want, errs[1])
+    end
+  end)
+
+  it("names a long config path whole in Lua's syntax and runtime errors", function()
+    local deep = dir .. "/" .. string.rep("a-long-folder-name/", 4)
+    assert(os.execute("mkdir -p " .. deep))
+    local path = deep .. "thriftcorn.lua"
+    local quoted = path:gsub("%p", "%%%0")
+    write(path, "workers = = 2\n")
+    local _, errs = config.load(path)
+    assert.matches("^" .. quoted .. ":1: unexpected symbol near '='$", errs[1])
+    write(path, "\nlocal x = nil + 1\n")
+    _, errs = config.load(path)
+    assert.matches("^" .. quoted .. ":2: attempt to perform arithmetic on a nil value$", errs[1])
+  end)
+
   it("requires a service", function()
     local _, errs = config.load(make_config("workers = 2\n"))
     assert.matches("no service configured", errs[1])
