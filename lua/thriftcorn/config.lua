@@ -542,10 +542,16 @@ function M.load(path, overrides, source)
   local env = setmetatable({}, {
     __index = function(_, key)
       local v = values[key]
-      if v ~= nil then
-        return v
+      if v == nil then
+        v = _G[key]
       end
-      return _G[key]
+      -- a name that is nothing (a typo: bind = BIND_ADR) would read as nil and
+      -- silently leave a setting to its default; a setting not set yet is nil
+      if v == nil and not M.by_name[key] then
+        error(string.format("'%s' is not defined (neither a setting, nor a global of Lua's, "
+          .. "nor a name set above)", tostring(key)), 2)
+      end
+      return v
     end,
     __newindex = function(_, key, v)
       values[key] = v

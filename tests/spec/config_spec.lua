@@ -268,6 +268,16 @@ service PingService {
     assert(config.load(make_config(SERVICE .. "return\n")))
   end)
 
+  it("refuses reading a name that is not defined", function()
+    local _, errs = config.load(make_config(SERVICE .. "bind = BIND_ADR\n"))
+    assert.same({ dir .. "/thriftcorn.lua:2: 'BIND_ADR' is not defined (neither a setting, nor "
+      .. "a global of Lua's, nor a name set above)" }, errs)
+    -- a setting not set yet reads as nil; one set above, as its value
+    local cfg = assert(config.load(make_config(SERVICE .. "assert(workers == nil)\n"
+      .. "threads = 3\nworkers = threads - 1\n")))
+    assert.equal(2, cfg.workers)
+  end)
+
   it("names the file and line of a runtime error, whatever was raised", function()
     local cases = {
       ["error('boom', 0)"] = ":2: boom$",
