@@ -23,6 +23,7 @@ static const char usage[] =
     "\n"
     "Serve the Thrift services of CONFIG (default: thriftcorn.lua).\n"
     "\n"
+    "  -c, --config CONFIG   the config file, as gunicorn's -c (or give it last)\n"
     "  --check-config        load and validate CONFIG and its IDL, then exit\n"
     "  --check-idl FILE...   load each IDL file, print its services, then exit\n"
     "  --plugin-header FILE SERVICE\n"
@@ -181,6 +182,23 @@ other_mode_flags(const cli_t *cli)
     return 0;
 }
 
+/* The config file 'path', given by 'flag' (-c, --config) or alone (NULL). 0, or exit status 2. */
+static int
+set_config(cli_t *cli, const char *flag, const char *path)
+{
+    if (flag != NULL && (path == NULL || path[0] == '\0')) {
+        fprintf(stderr, "%s: needs a config file\n", flag);
+        return 2;
+    }
+    if (cli->config != NULL) {
+        fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n", cli->config,
+                path);
+        return 2;
+    }
+    cli->config = path;
+    return 0;
+}
+
 static int
 parse_args(cli_t *cli, int argc, char **argv)
 {
@@ -220,6 +238,16 @@ parse_args(cli_t *cli, int argc, char **argv)
             }
             cli->include_flag = cli->include_flag != NULL ? cli->include_flag : "--include-dir";
             cli->includes[cli->nincludes++] = argv[i] + 14;
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            int rc = set_config(cli, a, i + 1 < argc ? argv[++i] : NULL);
+            if (rc != 0) {
+                return rc;
+            }
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            int rc = set_config(cli, "--config", a + 9);
+            if (rc != 0) {
+                return rc;
+            }
         } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
             int rc = setting_flag(cli, argc, argv, &i);
             if (rc != 0) {
@@ -230,12 +258,11 @@ parse_args(cli_t *cli, int argc, char **argv)
             return 2;
         } else if (cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER) {
             cli->files[cli->nfiles++] = argv[i];
-        } else if (cli->config == NULL) {
-            cli->config = a;
         } else {
-            fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n", cli->config,
-                    a);
-            return 2;
+            int rc = set_config(cli, NULL, a);
+            if (rc != 0) {
+                return rc;
+            }
         }
     }
     if (cli->config == NULL) {

@@ -53,6 +53,21 @@ class CliTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("ok (service PingService", out.stdout)
 
+    def test_config_given_with_c_as_gunicorn_does(self):
+        cfg = os.path.join(harness.SOURCE_DIR, "thriftcorn.lua")
+        for args in (["-c", cfg, "--check-config"], ["--check-config", "--config", cfg],
+                     ["--config=" + cfg, "--check-config"]):
+            out = run(args)
+            self.assertEqual(out.returncode, 0, (args, out.stderr))
+            self.assertIn("ok (service PingService", out.stdout)
+        for args, why in ((["--check-config", "-c"], "-c: needs a config file\n"),
+                          (["--config=", "--check-config"], "--config: needs a config file\n"),
+                          (["-c", cfg, "other.lua"],
+                           "thriftcorn: more than one config file given (%s, other.lua)\n" % cfg)):
+            out = run(args)
+            self.assertEqual(out.returncode, 2, args)
+            self.assertEqual(out.stderr, why)
+
     def test_check_config_reports_every_problem_with_its_line(self):
         cfg = write(self.dir, "bad.lua", "workers = 'x'\nthreads = 0\n" + SERVICE)
         out = run(["--check-config", cfg])
