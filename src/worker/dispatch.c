@@ -363,10 +363,6 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
             return TC_OK;
         }
     }
-    tc_lua_handler_set_header(d->lua, info->header);
-    if (d->plugin != NULL) {
-        tc_host_thread_set_header(d->plugin, info->header);
-    }
     info->service = d->name;
     info->method = m->name;
     info->method_len = m->name_len;
@@ -405,14 +401,18 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
     *fn = d->svc->functions[idx];
     bool oneway = m->type == TC_MSG_ONEWAY || (*fn)->oneway;
     info->replied = !oneway;
+    /*
+     * The header is the connection's, which may close before the next call:
+     * only the handler that runs holds it, and only while it runs (Lua code
+     * may run later in its state: a finalizer when the state closes)
+     */
     if (d->plugin != NULL && tc_host_thread_serves(d->plugin, idx)) {
+        tc_host_thread_set_header(d->plugin, info->header);
         info->status = tc_host_call(d->plugin, idx, m, oneway, in, out, err);
-    } else {
-        info->status = tc_lua_handler_call(d->lua, idx, m, oneway, in, out, err);
-    }
-    /* the header is the connection's, which may close before the next call */
-    if (d->plugin != NULL) {
         tc_host_thread_set_header(d->plugin, NULL);
+    } else {
+        tc_lua_handler_set_header(d->lua, info->header);
+        info->status = tc_lua_handler_call(d->lua, idx, m, oneway, in, out, err); /* (clears it) */
     }
     return TC_OK;
 }

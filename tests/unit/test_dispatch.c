@@ -2,15 +2,17 @@
 /*
  * Unit tests for worker/dispatch.c: a reply over the most its frame can
  * carry ('max_reply', lowered here from a transport's 2 GiB so that no test
- * needs the memory) is dropped for an INTERNAL_ERROR naming its size. The
- * handlers are the dispatch fixture's (tests/fixtures/dispatch), loaded as
- * a handler thread loads them.
+ * needs the memory) is dropped for an INTERNAL_ERROR naming its size; a
+ * call's THeader is not kept past the call. The handlers are the dispatch
+ * fixtures' (tests/fixtures/dispatch), loaded as a handler thread loads
+ * them.
  */
 #include "tc_test.h"
 
 #include "config/config.h"
 #include "core/buf.h"
 #include "protocol/message.h"
+#include "transport/header.h"
 #include "worker/dispatch.h"
 
 #include <stdio.h>
@@ -66,10 +68,18 @@ setup_multi(void **state)
 }
 
 static int
+setup_finalizer(void **state)
+{
+    return open_config(state, TC_FIXTURES_DIR "/dispatch/finalizer.lua");
+}
+
+static int
 teardown(void **state)
 {
     fixture_t *f = *state;
-    tc_dispatch_thread_stop(f->disp);
+    if (f->disp != NULL) {
+        tc_dispatch_thread_stop(f->disp);
+    }
     tc_dispatch_free(f->disp);
     tc_config_free(f->cfg);
     tc_buf_deinit(&f->call);
@@ -294,6 +304,53 @@ test_multiplexed(void **state)
     assert_int_equal(err.code, TC_ELIMIT);
 }
 
+/*
+ * A call's THeader is its connection's, which may close before the next
+ * call: once the call is answered no handler state keeps it, whoever
+ * answered (the dispatcher for a method the service lacks or a REPLY sent
+ * to the server, or the Lua handler). The fixture's finalizer, run when the
+ * handler state closes, sets a reply header: it must reach none.
+ */
+static void
+test_header_not_kept(void **state)
+{
+    fixture_t *f = *state;
+    tc_header_t h;
+    tc_header_init(&h);
+    static const struct {
+        const char *name;
+        uint8_t type;
+        int32_t status;
+    } calls[] = {
+        {"nothing", TC_MSG_CALL, 0},
+        {"nope", TC_MSG_CALL, TC_APPEX_UNKNOWN_METHOD},
+        {"nothing", TC_MSG_REPLY, TC_APPEX_INVALID_MESSAGE_TYPE},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(calls); i++) {
+        write_bare(&f->call, &tc_proto_binary, calls[i].name, strlen(calls[i].name), calls[i].type,
+                   (int32_t)i);
+        tc_proto_t in;
+        tc_proto_t op;
+        tc_proto_init(&in, &tc_proto_binary, f->call.data, f->call.len, NULL);
+        f->out.len = 0;
+        tc_proto_init(&op, &tc_proto_binary, NULL, 0, &f->out);
+        tc_call_info_t info;
+        memset(&info, 0, sizeof(info));
+        info.header = &h;
+        tc_err_t err;
+        tc_err_clear(&err);
+        assert_int_equal(tc_dispatch_handle(f->disp, &in, &op, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(info.status, calls[i].status);
+        assert_true(f->out.len > 0);
+    }
+    tc_dispatch_thread_stop(f->disp);
+    tc_dispatch_free(f->disp); /* the finalizer runs */
+    f->disp = NULL;
+    assert_int_equal(h.nreply_info, 0);
+    assert_int_equal(h.reply_info.len, 0);
+    tc_header_deinit(&h);
+}
+
 int
 main(void)
 {
@@ -302,6 +359,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_oneway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multiplexed, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
