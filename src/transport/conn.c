@@ -545,6 +545,9 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
             char text[100];
             not_theader(c, "framed", other, text, sizeof(text));
             tc_log(TC_LOG_INFO, "%s: closed: %s", c->peer, text);
+        } else if (h->refused != 0) {
+            tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s %" PRIu32, c->peer, why,
+                   h->refused_id);
         } else {
             tc_log(TC_LOG_WARNING, "%s: invalid THeader frame: %s", c->peer, why);
         }

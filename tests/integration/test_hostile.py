@@ -439,10 +439,10 @@ def header_cases(fixed=False):
         add("transform id %d (%s)" % (tid, pname), pname,
             theader(varint(pid) + b"\x01" + varint(tid), b),
             ("told", TApplicationException.INVALID_TRANSFORM, pname,
-             R_THEADER + "unsupported transform"), text="Unknown transform: %d" % tid)
+             R_THEADER + "unsupported transform %d" % tid), text="Unknown transform: %d" % tid)
     add("transform ids ZLIB, then 3", "compact", theader(b"\x02\x02\x01\x03", b),
         ("told", TApplicationException.INVALID_TRANSFORM, "compact",
-         R_THEADER + "unsupported transform"), text="Unknown transform: 3")
+         R_THEADER + "unsupported transform 3"), text="Unknown transform: 3")
     # ZLIB named twice is undone twice (as Apache does): the message is no zlib stream
     add("two transforms (ZLIB, ZLIB) over no zlib stream", "binary",
         theader(b"\x00\x02\x01\x01", b), bad("zlib: invalid compressed message"))
@@ -477,7 +477,7 @@ def header_cases(fixed=False):
     for pid in (1, 3, 0x7F, 2 ** 32 - 1):  # 1 is JSON, which thriftcorn does not speak
         add("protocol id %d" % pid, "binary", theader(varint(pid) + b"\x00", b),
             ("told", TApplicationException.INVALID_PROTOCOL, "binary",
-             R_THEADER + "unsupported protocol id"), text="Unknown protocol id: %d" % pid)
+             R_THEADER + "unsupported protocol id %d" % pid), text="Unknown protocol id: %d" % pid)
     add("ZLIB payload that is no zlib stream", "binary", theader(b"\x00\x01\x01", b),
         bad("zlib: invalid compressed message"))
     for pname, w in PROTOS.items():
@@ -1153,7 +1153,7 @@ class LingerTest(unittest.TestCase):
             self.check_told(s)
             self.assertEqual(recv_to_eof(s), b"")
             s.close()
-            self.check_log(peer, R_THEADER + "unsupported transform")
+            self.check_log(peer, R_THEADER + "unsupported transform 3")
         self.assertEqual(self.srv.worker_pids(), [self.pid])
 
     def test_calls_then_a_message_over_the_limit(self):
