@@ -339,9 +339,14 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
             slot_give(lp->shared);
             errno = e;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* out of descriptors: pause accepting for a second, log at most once a second */
+                /*
+                 * out of descriptors: pause accepting for a second, log at most
+                 * about once a second (the retry timer runs on libevent's cached
+                 * time and may fire a few ms short of a second after the line:
+                 * at >= 1.0 every other retry would go unlogged)
+                 */
                 double now = tc_conn_now();
-                if (now - lp->emfile_logged >= 1.0) {
+                if (now - lp->emfile_logged >= 0.9) {
                     tc_log(TC_LOG_ERROR, "accept: %s; pausing accepts for 1 s",
                            tc_strerror(-errno));
                     lp->emfile_logged = now;
