@@ -149,9 +149,10 @@ typedef struct tc_host_api tc_host_api_t;
  *              this thread, until the handler returns
  * @param args  the decoded argument struct: read it by argument field id
  * @return TC_PLUGIN_OK when the reply is built (or, for a void or oneway
- *         method, nothing is to be sent); any negative value makes the reply
- *         TApplicationException INTERNAL_ERROR (with the text given to
- *         api->fail(), if any) and logs the failure.
+ *         method, nothing is to be sent); any negative value (any value
+ *         but TC_PLUGIN_OK, in fact) makes the reply TApplicationException
+ *         INTERNAL_ERROR (with the text given to api->fail(), if any) and
+ *         logs the failure.
  * Thread: any handler thread of a worker, concurrently with other calls
  * unless the plugin is TC_PLUGIN_SERIAL. It may block; the worker moves the
  * thread's other connections to idle threads while it does.
@@ -190,7 +191,11 @@ typedef struct tc_plugin_service {
  * plugin; the host only reads it. Every hook may be NULL.
  */
 typedef struct tc_plugin {
-    /** TC_PLUGIN_ABI_MAJOR and TC_PLUGIN_ABI_MINOR as the plugin was built. */
+    /**
+     * TC_PLUGIN_ABI_MAJOR and TC_PLUGIN_ABI_MINOR as the plugin was built.
+     * They stay the first two fields in every major version: a host reads
+     * nothing else of a descriptor built for another major.
+     */
     uint32_t abi_major;
     uint32_t abi_minor;
     /** A short name for logs ("calculator"). */
@@ -218,8 +223,10 @@ typedef struct tc_plugin {
     /**
      * Called on each handler thread before it serves its first call.
      * '*thread_data' starts NULL; what the hook stores there is returned by
-     * api->thread_data() during that thread's calls. A negative return stops
-     * the worker. Thread: the handler thread itself.
+     * api->thread_data() during that thread's calls. A library configured
+     * for several services gets the hook (and exit_thread) once per service
+     * on each thread, each with its own '*thread_data'. A negative return
+     * stops the worker. Thread: the handler thread itself.
      */
     int (*init_thread)(const tc_host_api_t *api, void **thread_data);
     /** Called on each handler thread after its last call. Thread: that handler thread. */
@@ -323,6 +330,8 @@ struct tc_host_api {
      * Record why the call failed: with a negative return from the handler,
      * the client gets INTERNAL_ERROR with this text when the server has
      * expose_errors set ("Internal error" otherwise), and the log gets it.
+     * The text is kept as UTF-8, up to 255 bytes cut between characters;
+     * a byte that is not well-formed UTF-8 becomes \xHH.
      * Returns TC_PLUGIN_EFAIL, so `return api->fail(call, "...")` reads well,
      * also for a NULL 'call' or one not running on the calling thread (which
      * records nothing). A NULL 'fmt' records a fixed text saying that fail()

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -58,14 +59,13 @@ tc_log_open(const char *path)
 }
 
 /*
- * The length of the well-formed UTF-8 sequence at s[0..left) (RFC 3629: no
- * overlong form, no surrogate, nothing past U+10FFFF) that a log may show
- * as it is, or 0: a stray byte, a C1 control (U+0080-U+009F, NEL among
- * them) or a line or paragraph separator (U+2028, U+2029), which some
- * readers take for the end of a line.
+ * The length of the well-formed UTF-8 sequence of two to four bytes at
+ * s[0..left) (RFC 3629: no overlong form, no surrogate, nothing past
+ * U+10FFFF), or 0. 'c1': also 0 for a C1 control (U+0080-U+009F, NEL
+ * among them).
  */
 static size_t
-utf8_shown(const unsigned char *s, size_t left)
+utf8_len(const unsigned char *s, size_t left, bool c1)
 {
     unsigned char b = s[0];
     size_t len;
@@ -73,7 +73,7 @@ utf8_shown(const unsigned char *s, size_t left)
     unsigned char hi = 0xbf;
     if (b >= 0xc2 && b <= 0xdf) {
         len = 2;
-        lo = b == 0xc2 ? 0xa0 : 0x80; /* C2 80-9F: C1 controls */
+        lo = b == 0xc2 && c1 ? 0xa0 : 0x80; /* C2 80-9F: C1 controls */
     } else if (b >= 0xe0 && b <= 0xef) {
         len = 3;
         lo = b == 0xe0 ? 0xa0 : 0x80;
@@ -93,16 +93,39 @@ utf8_shown(const unsigned char *s, size_t left)
             return 0;
         }
     }
-    if (b == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+    return len;
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at s[0..left) that a log
+ * may show as it is, or 0: a stray byte, a C1 control or a line or
+ * paragraph separator (U+2028, U+2029), which some readers take for the
+ * end of a line.
+ */
+static size_t
+utf8_shown(const unsigned char *s, size_t left)
+{
+    size_t len = utf8_len(s, left, true);
+    if (len == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
         return 0; /* U+2028, U+2029 */
     }
     return len;
 }
 
+/* "\xHH" for byte 'b' at 'dst'. */
+static void
+put_escape(char *dst, unsigned char b)
+{
+    static const char hex[] = "0123456789abcdef";
+    dst[0] = '\\';
+    dst[1] = 'x';
+    dst[2] = hex[b >> 4];
+    dst[3] = hex[b & 0xf];
+}
+
 size_t
 tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)src;
     size_t n = 0;
     for (size_t i = 0; i < len;) {
@@ -123,11 +146,31 @@ tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
         if (cap - n < 4) {
             break;
         }
-        dst[n++] = '\\';
-        dst[n++] = 'x';
-        dst[n++] = hex[b >> 4];
-        dst[n++] = hex[b & 0xf];
+        put_escape(dst + n, b);
+        n += 4;
         i++;
+    }
+    return n;
+}
+
+size_t
+tc_log_utf8(char *dst, size_t cap, const char *src, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t keep = s[i] < 0x80 ? 1 : utf8_len(s + i, len - i, false);
+        size_t need = keep > 0 ? keep : 4;
+        if (cap - n < need) {
+            break;
+        }
+        if (keep > 0) {
+            memcpy(dst + n, s + i, keep);
+            i += keep;
+        } else {
+            put_escape(dst + n, s[i++]);
+        }
+        n += need;
     }
     return n;
 }

@@ -44,4 +44,15 @@ void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
  */
 size_t tc_log_escape(char *dst, size_t cap, const char *src, size_t len);
 
+/*
+ * Copy 'len' bytes of a text the server's own code or a plugin made (an
+ * error for a TApplicationException, which is a Thrift string, and for its
+ * log line) into 'dst' as UTF-8: well-formed UTF-8 stays as it is, control
+ * bytes and backslashes too; each other byte becomes \xHH. Writes at most
+ * 'cap' bytes and no NUL, never half an escape or half a character (a
+ * text cut short ends before the character that does not fit); returns
+ * how many. Any thread.
+ */
+size_t tc_log_utf8(char *dst, size_t cap, const char *src, size_t len);
+
 #endif /* TC_CORE_LOG_H */

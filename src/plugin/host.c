@@ -206,12 +206,14 @@ tc_host_open(const char *path, const char *service, tc_err_t *err)
         goto fail;
     }
     if (h->desc->abi_major != TC_PLUGIN_ABI_MAJOR) {
+        /* another major's descriptor: only its version is where this one has it, no name */
         tc_err_set(err, TC_EINVAL,
-                   "plugin %s (%s): built for plugin ABI %" PRIu32 ".%" PRIu32
+                   "plugin %s: built for plugin ABI %" PRIu32 ".%" PRIu32
                    ", this server speaks %d.%d; rebuild it against this thriftcorn's "
                    "thriftcorn/plugin.h",
-                   path, plugin_label(h), h->desc->abi_major, h->desc->abi_minor,
-                   TC_PLUGIN_ABI_MAJOR, TC_PLUGIN_ABI_MINOR);
+                   path, h->desc->abi_major, h->desc->abi_minor, TC_PLUGIN_ABI_MAJOR,
+                   TC_PLUGIN_ABI_MINOR);
+        h->desc = NULL;
         goto fail;
     }
     if (find_service(h, service, err) != TC_OK) {
@@ -579,15 +581,26 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     struct tc_call *c = &t->call;
     const tc_function_t *fn = c->fn;
     const char *kind = oneway ? " (oneway)" : "";
+    /*
+     * Formatted whole, then cut to fit 'err' between characters and made
+     * UTF-8 (tc_log_utf8()): it may go to the client as a Thrift string.
+     */
+    char full[2 * TC_ERR_MSG_MAX];
+    int code = TC_EINVAL;
     if (c->werr.code != TC_OK) {
-        tc_err_set(err, TC_ETYPE, "%s.%s%s: plugin %s built a reply that does not fit: %s",
-                   fn->service, fn->name, kind, plugin_label(t->host), c->werr.msg);
+        code = TC_ETYPE;
+        snprintf(full, sizeof(full), "%s.%s%s: plugin %s built a reply that does not fit: %s",
+                 fn->service, fn->name, kind, plugin_label(t->host), c->werr.msg);
     } else if (c->failmsg[0] != '\0') {
-        tc_err_set(err, TC_EINVAL, "%s.%s%s: %s", fn->service, fn->name, kind, c->failmsg);
+        snprintf(full, sizeof(full), "%s.%s%s: %s", fn->service, fn->name, kind, c->failmsg);
     } else {
-        tc_err_set(err, TC_EINVAL, "%s.%s%s: plugin %s handler failed (%d)", fn->service, fn->name,
-                   kind, plugin_label(t->host), rc);
+        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", fn->service,
+                 fn->name, kind, plugin_label(t->host), rc);
     }
+    char msg[TC_ERR_MSG_MAX];
+    size_t len = tc_log_utf8(msg, sizeof(msg) - 1, full, strlen(full));
+    msg[len] = '\0';
+    tc_err_set(err, code, "%s", msg);
     if (!oneway) {
         out->out->len = mark;
         const char *text = t->expose_errors ? err->msg : "Internal error";
@@ -623,11 +636,19 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     c->thread = t;
     c->fn = fn;
     c->failmsg[0] = '\0';
+    c->hdr_of = NULL; /* the connection's header object is reused by its next request */
     tc_err_clear(&c->werr);
-    if (!oneway) {
+    /*
+     * A method the IDL declares two-way may come as a oneway message. Its
+     * handler cannot tell, so it builds its reply as for a call, checked
+     * as usual, and the reply is dropped below. A oneway method's writer
+     * refuses every value.
+     */
+    bool build = !fn->oneway;
+    if (build) {
         out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
     }
-    tc_codec_writer_init(&c->w, oneway ? NULL : out, fn->result, &t->arena, &c->werr);
+    tc_codec_writer_init(&c->w, build ? out : NULL, fn->result, &t->arena, &c->werr);
 
     t->seq = (t->seq + 1) & HANDLE_SEQ_MASK;
     uintptr_t fi = (uintptr_t)idx < HANDLE_FN_MAX ? (uintptr_t)idx : HANDLE_FN_MAX;
@@ -647,11 +668,13 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     }
 
     int status = 0;
-    if (rc != TC_PLUGIN_OK || (!oneway && tc_codec_finish(&c->w) != TC_OK) ||
-        c->werr.code != TC_OK) {
+    if (rc != TC_PLUGIN_OK || (build && tc_codec_finish(&c->w) != TC_OK) || c->werr.code != TC_OK) {
         status = reply_failure(t, m, oneway, rc, out, mark, err);
     } else if (c->w.top_set && c->w.top_id != 0) {
         status = TC_HOST_DECLARED_EXCEPTION;
+    }
+    if (oneway) {
+        out->out->len = mark; /* no reply */
     }
     tc_arena_reset(&t->arena);
     return status;

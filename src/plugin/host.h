@@ -38,6 +38,14 @@ struct tc_call {
     char failmsg[256]; /* api->fail(); "" while unset */
     /* the request's THeader, or NULL */
     tc_header_t *header;
+    /*
+     * request_header(): the walk over the info headers so far ('hdr_it' of
+     * 'hdr_of', which reads index 'hdr_next' next), so that reading them in
+     * order walks them once. 'hdr_of' NULL: no walk yet in this call.
+     */
+    const tc_header_t *hdr_of;
+    tc_header_iter_t hdr_it;
+    size_t hdr_next;
     uint32_t plugin_minor; /* the TC_PLUGIN_ABI_MINOR the plugin was built with */
 };
 

@@ -112,10 +112,19 @@ api_fail(tc_call_t *call, const char *fmt, ...)
         snprintf(c->failmsg, sizeof(c->failmsg), "%s", text);
         return TC_PLUGIN_EFAIL;
     }
+    /*
+     * The text goes to the client as a Thrift string, which is UTF-8: cut
+     * between characters, bytes that are not UTF-8 escaped (tc_log_utf8()).
+     * Formatted at 4 times the room first, so that the cut is made there.
+     */
+    char text[4 * sizeof(c->failmsg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->failmsg, sizeof(c->failmsg), fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+    len = tc_log_utf8(c->failmsg, sizeof(c->failmsg) - 1, text, len);
+    c->failmsg[len] = '\0';
     return TC_PLUGIN_EFAIL;
 }
 
@@ -570,15 +579,24 @@ api_request_header(tc_call_t *call, size_t i, const char **key, size_t *key_len,
     if (TC_UNLIKELY(key == NULL || key_len == NULL || value == NULL || value_len == NULL)) {
         return TC_PLUGIN_EINVAL;
     }
-    tc_header_t *h = tc_host_live.call->header;
+    struct tc_call *c = tc_host_live.call;
+    tc_header_t *h = c->header;
     if (h == NULL) {
         return TC_PLUGIN_ERANGE;
     }
-    tc_header_iter_t it;
+    /*
+     * Go on from the header read last: a plugin's loop over i = 0, 1, ...
+     * walks the block once, where a walk from the start for each would
+     * make a client's 32,000 headers cost a handler seconds.
+     */
+    if (c->hdr_of != h || i < c->hdr_next) {
+        tc_header_iter_init(h, &c->hdr_it);
+        c->hdr_of = h;
+        c->hdr_next = 0;
+    }
     tc_header_kv_t kv;
-    tc_header_iter_init(h, &it);
-    for (size_t k = 0; tc_header_next(&it, &kv); k++) {
-        if (k == i) {
+    while (tc_header_next(&c->hdr_it, &kv)) {
+        if (c->hdr_next++ == i) {
             *key = (const char *)kv.key;
             *key_len = kv.key_len;
             *value = (const char *)kv.value;

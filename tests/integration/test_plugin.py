@@ -149,6 +149,46 @@ class PluginWithLuaTest(unittest.TestCase):
             trans.close()
             self.assertEqual(srv.log().count("test plugin: init_worker"), 1, srv.log())
 
+    def test_failure_text_reaches_the_client_as_utf8(self):
+        """api->fail() text is a Thrift string: cut without splitting a
+        character and with bytes that are not UTF-8 escaped, so that a
+        Python client decodes it (it raises UnicodeDecodeError otherwise)."""
+        conf = settings(tp("good"), handler="rest.lua", extra="expose_errors = true\n")
+        with harness.Server(conf, files={"rest.lua": LUA_REST}) as srv:
+            c, trans = harness.client(self.Calculator, srv.port)
+            for ascii in range(2):
+                with self.assertRaises(TApplicationException) as ctx:
+                    c.add(5000, ascii)  # a long text of 2-byte characters
+                self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+                text = ctx.exception.message
+                head = "tutorial.Calculator.add: " + "a" * ascii + "\u00e9"
+                self.assertTrue(text.startswith(head), text)
+                self.assertLessEqual(len(text.encode()), len("tutorial.Calculator.add: ") + 255)
+            with self.assertRaises(TApplicationException) as ctx:
+                c.add(6000, 0)
+            self.assertEqual(ctx.exception.message,
+                             "tutorial.Calculator.add: bad \\xff\\xfe bytes \\xc3")
+            self.assertEqual(c.add(2, 3), 1000005)  # the connection is in step
+            trans.close()
+            self.assertIn("tutorial.Calculator.add: bad \\xff\\xfe bytes \\xc3", srv.log())
+
+    def test_two_way_method_called_oneway(self):
+        """A client may send a two-way method as a oneway message: the
+        plugin's handler builds its reply as usual, nothing is sent, and
+        nothing is logged against the plugin."""
+        from thrift.Thrift import TMessageType
+        with harness.Server(settings(tp("good"), handler="rest.lua"),
+                            files={"rest.lua": LUA_REST}) as srv:
+            c, trans = harness.client(self.Calculator, srv.port)
+            c._oprot.writeMessageBegin("add", TMessageType.ONEWAY, 1)
+            self.Calculator.add_args(num1=2, num2=3).write(c._oprot)
+            c._oprot.writeMessageEnd()
+            trans.flush()
+            self.assertEqual(c.add(4, 5), 1000009)  # the next reply is this call's
+            trans.close()
+            self.assertNotIn("does not fit", srv.log())
+            self.assertNotIn("[error]", srv.log())
+
     def test_crash_takes_down_only_its_worker(self):
         with harness.Server(settings(tp("good"), handler="rest.lua"),
                             files={"rest.lua": LUA_REST}) as srv:

@@ -4,9 +4,12 @@
  * MODULE target per variant (tests/plugins/CMakeLists.txt):
  *   TP_GOOD      add and calculate in C (calculate crashes on logid -1
  *                and leaks 100 bytes on logid -2; add keeps its call past
- *                its handler for num1 3000 and uses it in num1 4000),
+ *                its handler for num1 3000 and uses it in num1 4000, and
+ *                fails with a long UTF-8 text after num2 bytes of ASCII
+ *                for num1 5000, with bytes that are not UTF-8 for 6000),
  *                lifecycle hooks that count, serial; the rest is Lua's
- *   TP_BAD_ABI   built for ABI major 999
+ *   TP_BAD_ABI   built for ABI major 999, whose descriptor has only its
+ *                version where this major has it
  *   TP_NO_ENTRY  exports no tc_plugin_entry
  *   TP_UNKNOWN   registers a method the IDL does not have
  *   TP_WRONG_SIG registers add with another signature
@@ -147,6 +150,23 @@ add(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     if (a == 2000) {
         return api->put_string(call, TC_RESULT, "not an i32"); /* misuse: INTERNAL_ERROR */
     }
+    if (a == 5000 && b >= 0 && b < 100) {
+        /* b bytes of ASCII, then 2-byte characters past where fail() cuts its text */
+        char text[512];
+        size_t n = 0;
+        for (; n < (size_t)b; n++) {
+            text[n] = 'a';
+        }
+        while (n + 2 < sizeof(text)) {
+            text[n++] = (char)0xc3; /* U+00E9 */
+            text[n++] = (char)0xa9;
+        }
+        text[n] = '\0';
+        return api->fail(call, "%s", text);
+    }
+    if (a == 6000) {
+        return api->fail(call, "bad \xff\xfe bytes \xc3"); /* not UTF-8 */
+    }
     if (a == 3000) {
         kept = call;
         rc_other_thread = put_on_other_thread(api, call);
@@ -243,6 +263,18 @@ static const tc_plugin_t plugin = {
     .services = services,
 };
 
+#ifdef TP_BAD_ABI
+/*
+ * A descriptor of another ABI major: only its first two fields, the
+ * version, are where this major has them; what follows is not a name.
+ */
+static const struct {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uintptr_t not_a_name;
+} other_major = {999, TC_PLUGIN_ABI_MINOR, 1};
+#endif
+
 #ifndef TP_NO_ENTRY
 const tc_plugin_t *
 tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
@@ -252,7 +284,12 @@ tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
     (void)any;
     (void)add;
     (void)calculate;
+#ifdef TP_BAD_ABI
+    (void)plugin;
+    return (const tc_plugin_t *)(const void *)&other_major;
+#else
     return &plugin;
+#endif
 }
 #else
 TC_PLUGIN_EXPORT const tc_plugin_t *tc_plugin_entry_v0(void);

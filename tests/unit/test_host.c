@@ -88,15 +88,18 @@ test_refusals(void **state)
     assert_non_null(strstr(err.msg, "serves no methods of service NoSuchService"));
 }
 
-/* Run add(a, b) through the plugin over binary; returns the status, 'out' holds the reply. */
+/*
+ * Run add(a, b) through the plugin over binary, sent as a message of 'type'
+ * (TC_MSG_CALL or TC_MSG_ONEWAY); returns the status, 'out' holds the reply.
+ */
 static int
-call_add(tc_host_thread_t *t, int32_t a, int32_t b, tc_buf_t *out, tc_err_t *err)
+call_add_as(tc_host_thread_t *t, uint8_t type, int32_t a, int32_t b, tc_buf_t *out, tc_err_t *err)
 {
     tc_buf_t req;
     tc_buf_init(&req);
     tc_proto_t w;
     tc_proto_init(&w, &tc_proto_binary, NULL, 0, &req);
-    w.ops->write_message_begin(&w, "add", 3, TC_MSG_CALL, 7);
+    w.ops->write_message_begin(&w, "add", 3, type, 7);
     w.ops->write_struct_begin(&w);
     w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
     w.ops->write_i32(&w, a);
@@ -112,9 +115,16 @@ call_add(tc_host_thread_t *t, int32_t a, int32_t b, tc_buf_t *out, tc_err_t *err
     assert_int_equal(in.ops->read_message_begin(&in, &m), TC_OK);
     int idx = tc_schema_service_index(svc, "add", 3);
     assert_true(tc_host_thread_serves(t, idx));
-    int status = tc_host_call(t, idx, &m, false, &in, &op, err);
+    int status = tc_host_call(t, idx, &m, type == TC_MSG_ONEWAY, &in, &op, err);
     tc_buf_deinit(&req);
     return status;
+}
+
+/* Run add(a, b) as a call. */
+static int
+call_add(tc_host_thread_t *t, int32_t a, int32_t b, tc_buf_t *out, tc_err_t *err)
+{
+    return call_add_as(t, TC_MSG_CALL, a, b, out, err);
 }
 
 /* The i32 result of a reply in 'out', or fails. */
@@ -201,6 +211,146 @@ test_hooks_and_calls(void **state)
     tc_host_release(h);
     assert_int_equal(count(1), 1); /* exit_worker with the last one */
     dlclose(dl);
+}
+
+/*
+ * add is no oneway method, but a client may send it as a oneway message:
+ * the handler builds its reply as usual (it cannot know), the host checks
+ * it and sends nothing. A correct reply is no failure; a misfit still is.
+ */
+static void
+test_two_way_method_called_oneway(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_buf_t out;
+    tc_buf_init(&out);
+
+    assert_int_equal(call_add_as(t, TC_MSG_ONEWAY, 2, 3, &out, &err), 0);
+    assert_int_equal(err.code, TC_OK);
+    assert_int_equal(out.len, 0);
+
+    assert_int_equal(call_add_as(t, TC_MSG_ONEWAY, 2000, 1, &out, &err), TC_APPEX_INTERNAL_ERROR);
+    assert_string_equal(err.msg, "tutorial.Calculator.add (oneway): plugin test built a reply that "
+                                 "does not fit: Calculator.add_result: field 'success' is i32, "
+                                 "not binary");
+    assert_int_equal(out.len, 0);
+
+    tc_err_clear(&err);
+    assert_int_equal(call_add_as(t, TC_MSG_ONEWAY, 1000, 1, &out, &err), TC_APPEX_INTERNAL_ERROR);
+    assert_string_equal(err.msg, "tutorial.Calculator.add (oneway): add refuses 1000");
+    assert_int_equal(out.len, 0);
+
+    tc_err_clear(&err);
+    assert_int_equal(call_add(t, 4, 5, &out, &err), 0); /* and the next call is answered */
+    assert_int_equal(reply_i32(&out), 1000009);
+
+    tc_buf_deinit(&out);
+    tc_host_thread_stop(t);
+    tc_host_thread_free(t);
+    tc_host_release(h);
+}
+
+/* True when s[0..n) is well-formed UTF-8 (RFC 3629). */
+static bool
+is_utf8(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned char b = s[i];
+        size_t len = b < 0x80                 ? 1
+                     : b >= 0xc2 && b <= 0xdf ? 2
+                     : b >= 0xe0 && b <= 0xef ? 3
+                     : b >= 0xf0 && b <= 0xf4 ? 4
+                                              : 0;
+        if (len == 0 || n - i < len) {
+            return false;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return false;
+            }
+        }
+        if ((b == 0xe0 && s[i + 1] < 0xa0) || (b == 0xed && s[i + 1] > 0x9f) ||
+            (b == 0xf0 && s[i + 1] < 0x90) || (b == 0xf4 && s[i + 1] > 0x8f)) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+/* The message of the TApplicationException in 'out' (INTERNAL_ERROR), copied into 'text'. */
+static size_t
+reply_appex_text(const tc_buf_t *out, char *text, size_t cap)
+{
+    tc_proto_t r;
+    tc_proto_init(&r, &tc_proto_binary, out->data, out->len, NULL);
+    tc_msg_hdr_t m;
+    assert_int_equal(r.ops->read_message_begin(&r, &m), TC_OK);
+    assert_int_equal(m.type, TC_MSG_EXCEPTION);
+    tc_appex_t ex;
+    assert_int_equal(tc_message_read_appex(&r, &ex), TC_OK);
+    assert_int_equal(ex.type, TC_APPEX_INTERNAL_ERROR);
+    assert_non_null(ex.message);
+    assert_true(ex.message_len < cap);
+    memcpy(text, ex.message, ex.message_len);
+    text[ex.message_len] = '\0';
+    return ex.message_len;
+}
+
+/*
+ * The text of api->fail() reaches the client as a Thrift string, which is
+ * UTF-8: cut where it is cut without splitting a character, and with bytes
+ * that are not UTF-8 escaped, so that a client can decode it.
+ */
+static void
+test_fail_text_stays_utf8(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_buf_t out;
+    tc_buf_init(&out);
+    char text[TC_ERR_MSG_MAX];
+    static const char head[] = "tutorial.Calculator.add: ";
+    for (int32_t ascii = 0; ascii < 4; ascii++) {
+        out.len = 0;
+        tc_err_clear(&err);
+        assert_int_equal(call_add(t, 5000, ascii, &out, &err), TC_APPEX_INTERNAL_ERROR);
+        size_t n = reply_appex_text(&out, text, sizeof(text));
+        assert_string_equal(text, err.msg);
+        if (!is_utf8(text, n)) {
+            fail_msg("not UTF-8 after %d ASCII bytes: '%s'", ascii, text);
+        }
+        /* fail() keeps up to 255 bytes: every whole character of them */
+        size_t kept = n - (sizeof(head) - 1);
+        assert_int_equal(strncmp(text, head, sizeof(head) - 1), 0);
+        assert_true(kept <= 255 && kept >= 254);
+        assert_int_equal((kept - (size_t)ascii) % 2, 0);
+    }
+    out.len = 0;
+    tc_err_clear(&err);
+    assert_int_equal(call_add(t, 6000, 0, &out, &err), TC_APPEX_INTERNAL_ERROR);
+    reply_appex_text(&out, text, sizeof(text));
+    assert_string_equal(text, "tutorial.Calculator.add: bad \\xff\\xfe bytes \\xc3");
+    assert_string_equal(err.msg, text);
+
+    tc_buf_deinit(&out);
+    tc_host_thread_stop(t);
+    tc_host_thread_free(t);
+    tc_host_release(h);
 }
 
 /* ---- a tc_call_t kept past its handler ---- */
@@ -461,6 +611,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hooks_and_calls),
+        cmocka_unit_test(test_two_way_method_called_oneway),
+        cmocka_unit_test(test_fail_text_stays_utf8),
         cmocka_unit_test(test_call_kept_past_its_handler),
         cmocka_unit_test(test_refusals_logged_at_most_50_a_second),
         cmocka_unit_test(test_init_arbiter),

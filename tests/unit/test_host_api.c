@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Python THeaderTransport: set_header(b"k", b"v"), set_header(b"user", b"ann"), binary ping. */
@@ -62,6 +63,123 @@ test_request_and_response_headers(void **state)
     call.header = NULL;
     assert_int_equal(api->request_header(&call, 0, &k, &kl, &v, &vl), TC_PLUGIN_ERANGE);
     assert_int_equal(api->set_response_header(&call, "r", 1, "x", 1), TC_PLUGIN_ESTATE);
+    tc_host_api_leave();
+    tc_header_deinit(&h);
+}
+
+/*
+ * A THeader request frame (without its length) whose info block holds 'n'
+ * headers, then a binary ping: header i has key "k<i>" and value "<i>" when
+ * 'keyed', else an empty key and value (the most headers a block holds).
+ * Returns its length; 'frame' must hold 65600 bytes.
+ */
+static size_t
+header_frame(uint8_t *frame, unsigned n, bool keyed)
+{
+    static const uint8_t ping[] = {0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x70,
+                                   0x69, 0x6e, 0x67, 0x00, 0x00, 0x00, 0x07, 0x00};
+    size_t len = 10;     /* magic, flags, seqid, then the block's length in words */
+    frame[len++] = 0x00; /* binary */
+    frame[len++] = 0x00; /* no transforms */
+    frame[len++] = 0x01; /* info key-value */
+    unsigned count = n;  /* a varint */
+    while (count >= 0x80) {
+        frame[len++] = (uint8_t)(count | 0x80);
+        count >>= 7;
+    }
+    frame[len++] = (uint8_t)count;
+    for (unsigned i = 0; i < n; i++) {
+        char k[16];
+        char v[16];
+        int kl = keyed ? snprintf(k, sizeof(k), "k%u", i) : 0;
+        int vl = keyed ? snprintf(v, sizeof(v), "%u", i) : 0;
+        frame[len++] = (uint8_t)kl;
+        memcpy(frame + len, k, (size_t)kl);
+        len += (size_t)kl;
+        frame[len++] = (uint8_t)vl;
+        memcpy(frame + len, v, (size_t)vl);
+        len += (size_t)vl;
+    }
+    while ((len - 10) % 4 != 0) {
+        frame[len++] = 0x00;
+    }
+    size_t words = (len - 10) / 4;
+    static const uint8_t fixed[8] = {0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07};
+    memcpy(frame, fixed, sizeof(fixed));
+    frame[8] = (uint8_t)(words >> 8);
+    frame[9] = (uint8_t)words;
+    memcpy(frame + len, ping, sizeof(ping));
+    return len + sizeof(ping);
+}
+
+/*
+ * request_header() in any order: each index gives its header. Read in
+ * order, as plugins loop over them, the headers cost one walk in all, not
+ * one walk each: a client that sends the most headers a block holds (about
+ * 32,000) must not make a handler that reads them spend seconds.
+ */
+static void
+test_request_headers_in_any_order(void **state)
+{
+    (void)state;
+    const tc_host_api_t *api = &tc_host_api;
+    static uint8_t frame[65600];
+    tc_header_t h;
+    tc_header_init(&h);
+    const char *why;
+    assert_int_equal(tc_header_read(&h, frame, header_frame(frame, 300, true), 1024, &why), TC_OK);
+    struct tc_call call;
+    memset(&call, 0, sizeof(call));
+    call.header = &h;
+    tc_host_api_enter(&call, &call);
+    const char *k;
+    const char *v;
+    size_t kl;
+    size_t vl;
+    static const size_t order[] = {0, 1, 2, 299, 3, 3, 150, 10, 151, 0, 298, 299};
+    for (size_t j = 0; j < TC_ARRAY_LEN(order); j++) {
+        char want[16];
+        assert_int_equal(api->request_header(&call, order[j], &k, &kl, &v, &vl), TC_PLUGIN_OK);
+        int n = snprintf(want, sizeof(want), "k%zu", order[j]);
+        assert_int_equal(kl, (size_t)n);
+        assert_memory_equal(k, want, kl);
+        n = snprintf(want, sizeof(want), "%zu", order[j]);
+        assert_int_equal(vl, (size_t)n);
+        assert_memory_equal(v, want, vl);
+    }
+    assert_int_equal(api->request_header(&call, 300, &k, &kl, &v, &vl), TC_PLUGIN_ERANGE);
+    assert_int_equal(api->request_header(&call, 301, &k, &kl, &v, &vl), TC_PLUGIN_ERANGE);
+    assert_int_equal(api->request_header(&call, 5, &k, &kl, &v, &vl), TC_PLUGIN_OK);
+    assert_memory_equal(k, "k5", 2);
+
+    /* the next request on the connection reuses 'h': its headers, not the last one's */
+    assert_int_equal(tc_header_read(&h, frame, header_frame(frame, 2, true), 1024, &why), TC_OK);
+    tc_host_api_leave();
+    memset(&call, 0, sizeof(call)); /* tc_host_call() starts each call so */
+    call.header = &h;
+    tc_host_api_enter(&call, &call);
+    assert_int_equal(api->request_header(&call, 1, &k, &kl, &v, &vl), TC_PLUGIN_OK);
+    assert_memory_equal(k, "k1", 2);
+    assert_int_equal(api->request_header(&call, 2, &k, &kl, &v, &vl), TC_PLUGIN_ERANGE);
+
+    /* the most headers a block holds, read in order: far below a second (a walk each: many) */
+    unsigned most = 32000;
+    assert_int_equal(tc_header_read(&h, frame, header_frame(frame, most, false), 1024, &why),
+                     TC_OK);
+    struct timespec t0;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t i = 0;
+    while (api->request_header(&call, i, &k, &kl, &v, &vl) == TC_PLUGIN_OK) {
+        assert_int_equal(kl + vl, 0);
+        i++;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(i, most);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (took > 1.0) {
+        fail_msg("reading %u headers in order took %.2f s", most, took);
+    }
     tc_host_api_leave();
     tc_header_deinit(&h);
 }
@@ -555,6 +673,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_and_response_headers),
+        cmocka_unit_test(test_request_headers_in_any_order),
         cmocka_unit_test(test_readers_see_idl_defaults),
         cmocka_unit_test(test_readers_refuse_null),
         cmocka_unit_test(test_call_functions_refuse_null),

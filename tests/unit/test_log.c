@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for core/log.c: escaping the bytes a client chose for a log line. */
+/*
+ * Unit tests for core/log.c: escaping the bytes a client chose for a log
+ * line, and keeping a handler's error text UTF-8.
+ */
 #include "tc_test.h"
 
 #include "core/log.h"
@@ -101,6 +104,44 @@ test_cut_to_fit(void **state)
     assert_escapes("\n\n", 2, TC_LOG_ESCAPED_MAX(2), "\\x0a\\x0a");
 }
 
+/* tc_log_utf8() of 'len' bytes of 'src' into a buffer of 'cap' gives 'want'. */
+static void
+assert_utf8(const char *src, size_t len, size_t cap, const char *want)
+{
+    char dst[64];
+    assert_true(cap <= sizeof(dst) - 1);
+    memset(dst, '#', sizeof(dst));
+    size_t n = tc_log_utf8(dst, cap, src, len);
+    assert_int_equal(n, strlen(want));
+    TC_ASSERT_BYTES(dst, want, n);
+    assert_int_equal(dst[n], '#');
+}
+
+/*
+ * A handler's text: UTF-8 and every byte below 0x80 stay (line breaks,
+ * backslashes, C1 controls and U+2028 too: it is no client's); what is
+ * not well-formed UTF-8 becomes \xHH; a cut falls between characters.
+ */
+static void
+test_utf8_text(void **state)
+{
+    (void)state;
+    assert_utf8("", 0, 16, "");
+    assert_utf8("a\nb\\c\t", 6, 16, "a\nb\\c\t");
+    assert_utf8("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12, 32,
+                "h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    assert_utf8("\xc2\x85\xe2\x80\xa8", 5, 16, "\xc2\x85\xe2\x80\xa8");
+    assert_utf8("\xff\xfe", 2, 16, "\\xff\\xfe");
+    assert_utf8("a\xc3", 2, 16, "a\\xc3"); /* a character cut short */
+    /* an overlong form, a surrogate */
+    assert_utf8("\xc0\xaf\xed\xa0\x80", 5, 32, "\\xc0\\xaf\\xed\\xa0\\x80");
+    /* cut to fit: never half a character or half an escape */
+    assert_utf8("ab\xc3\xa9", 4, 3, "ab");
+    assert_utf8("ab\xc3\xa9", 4, 4, "ab\xc3\xa9");
+    assert_utf8("a\xff", 2, 4, "a");
+    assert_utf8("a\xff", 2, 5, "a\\xff");
+}
+
 int
 main(void)
 {
@@ -109,6 +150,7 @@ main(void)
         cmocka_unit_test(test_control_bytes_del_and_backslash),
         cmocka_unit_test(test_not_utf8_and_line_breaks),
         cmocka_unit_test(test_cut_to_fit),
+        cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
