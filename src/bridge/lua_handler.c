@@ -13,6 +13,7 @@
 #include "bridge/lua_value.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "protocol/message.h"
 
 #include <errno.h>
@@ -229,10 +230,24 @@ memory_text(lua_State *L)
     return t;
 }
 
+/*
+ * A TApplicationException with 'len' bytes of 'msg' as its text. The text
+ * is a Thrift string, which clients decode as UTF-8: a handler's error may
+ * hold any bytes, so they are made UTF-8 (tc_log_utf8(): other bytes as
+ * \xHH), cut between characters to the log's length at most.
+ */
+static void
+write_appex_text(tc_proto_t *out, const tc_msg_hdr_t *m, int32_t type, const char *msg, size_t len)
+{
+    char text[TC_ERR_MSG_MAX];
+    size_t n = tc_log_utf8(text, sizeof(text) - 1, msg, len);
+    tc_message_write_appex(out, m->name, m->name_len, m->seqid, type, text, n);
+}
+
 static void
 write_appex(tc_proto_t *out, const tc_msg_hdr_t *m, int32_t type, const char *msg)
 {
-    tc_message_write_appex(out, m->name, m->name_len, m->seqid, type, msg, strlen(msg));
+    write_appex_text(out, m, type, msg, strlen(msg));
 }
 
 /* The exception field of 'fn' whose struct made the error at 'idx', or NULL. */
@@ -449,9 +464,7 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
     size_t len;
     const char *text = error_text(L, e, fn, "", err, &len);
     if (h->expose_errors) {
-        /* as long as the log's text at most */
-        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR, text,
-                               len < TC_ERR_MSG_MAX ? len : TC_ERR_MSG_MAX - 1);
+        write_appex_text(out, m, TC_APPEX_INTERNAL_ERROR, text, len);
     } else {
         write_appex(out, m, TC_APPEX_INTERNAL_ERROR, "Internal error");
     }

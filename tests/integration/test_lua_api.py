@@ -41,6 +41,10 @@ CALLS = """function H.echo(s)
     return n .. " " .. tostring(thriftcorn.set_response_header("served-by", "lua"))
   elseif s == "top" then
     return TOP
+  elseif s == "raise bytes" then
+    error("bad \\255 byte", 0)
+  elseif s == "raise long" then
+    error("x" .. string.rep("\\u{e9}", 300), 0)
   end
 """
 
@@ -116,6 +120,23 @@ class LuaApiTest(unittest.TestCase):
                 self.assertRegex(first, "^svc.TestService.echo: %s:[0-9]+: %s$"
                                  % (re.escape(self.handler), re.escape(why)))
             self.assertEqual(c.echo("alive"), "alive")
+
+    def test_error_text_sent_as_utf8(self):
+        # a Lua error is bytes; the exception's text is a Thrift string, which
+        # the client decodes as UTF-8: other bytes come as \xHH, and the cut
+        # to 511 bytes falls between characters
+        c, _ = self.client()
+        with self.assertRaises(TApplicationException) as cm:
+            c.echo("raise bytes")
+        self.assertEqual(cm.exception.message.split("\n")[0],
+                         "svc.TestService.echo: bad \\xff byte")
+        with self.assertRaises(TApplicationException) as cm:
+            c.echo("raise long")
+        text = cm.exception.message
+        self.assertTrue(text.startswith("svc.TestService.echo: x" + "\u00e9" * 200), text)
+        self.assertLessEqual(len(text.encode()), 511)
+        self.assertGreater(len(text.encode()), 505)
+        self.assertEqual(c.echo("alive"), "alive")
 
     def test_headers_in_a_call_and_outside_one(self):
         c, _ = self.client("buffered")
