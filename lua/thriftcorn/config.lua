@@ -311,6 +311,7 @@ local function check(s, v)
     if s.binds and #v == 0 then
       return nil, "expected at least one address, got an empty list"
     end
+    local seen = {}
     for i, x in ipairs(v) do
       if type(x) ~= "string" then
         return nil, string.format("item %d: expected a string, got %s", i, type(x))
@@ -320,6 +321,12 @@ local function check(s, v)
         if not ok then
           return nil, why
         end
+        -- the same address twice would fail to listen at start ('port 0'
+        -- picks a new port each time, so it may repeat)
+        if seen[x] and not x:find(":0$") then
+          return nil, string.format("'%s' is given twice (items %d and %d)", x, seen[x], i)
+        end
+        seen[x] = seen[x] or i
       end
     end
     return v

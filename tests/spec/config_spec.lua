@@ -240,6 +240,16 @@ service PingService {
     assert.matches(":3: backlog: expected a finite number, got %-inf$", errs[3])
   end)
 
+  it("refuses a bind given twice, but for port 0", function()
+    local _, errs = config.load(make_config(
+      "bind = { '127.0.0.1:9090', 'unix:/tmp/a.sock', '127.0.0.1:9090' }\n" .. SERVICE))
+    assert.same({ dir .. "/thriftcorn.lua:1: bind: '127.0.0.1:9090' is given twice "
+      .. "(items 1 and 3)" }, errs)
+    local cfg = assert(config.load(make_config(
+      "bind = { '127.0.0.1:0', '127.0.0.1:0' }\n" .. SERVICE)))
+    assert.same({ "127.0.0.1:0", "127.0.0.1:0" }, cfg.bind)
+  end)
+
   it("refuses an empty bind list and empty paths, with the file and line", function()
     local _, errs = config.load(make_config(
       "bind = {}\nerrorlog = ''\npidfile = ''\naccesslog = ''\n" .. SERVICE))
