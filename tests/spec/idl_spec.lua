@@ -747,6 +747,21 @@ describe("idl against Apache Thrift 0.17's compiler", function()
       parse_error("struct S {}\n\vstruct T {}"))
   end)
 
+  it("keeps the sign of -0.0, as Apache's lexer reads it", function()
+    local doc = assert(load_text("const double Z = -0.0\nconst double R = Z\n"
+      .. "const list<double> L = [-0.0, -0e5]\n"
+      .. "struct S { 1: double d = -0.0, 2: double z = Z }"))
+    local function negative_zero(v)
+      return math.type(v) == "float" and v == 0 and 1 / v < 0
+    end
+    assert.is_true(negative_zero(doc.consts.Z))
+    assert.is_true(negative_zero(doc.consts.R))
+    assert.is_true(negative_zero(doc.consts.L[1]))
+    assert.is_true(negative_zero(doc.consts.L[2]))
+    assert.is_true(negative_zero(doc.structs.S.fields[1].default))
+    assert.is_true(negative_zero(doc.structs.S.fields[2].default))
+  end)
+
   it("cleans doc comments as Apache does", function()
     local ast = assert(idl.parse([[
 /**

@@ -221,8 +221,9 @@ local int_raw = Cmt(C(int_text) * Carg(1), function(_, pos, text, st)
   end
   return pos, v
 end)
+-- Times 1.0, not + 0.0, which turns -0.0 into 0.0.
 local double_raw = C(sign * (digit ^ 0 * P(".") * digit ^ 1 * exponent ^ -1 + digit ^ 1 * exponent))
-  * word_end / function(text) return tonumber((text:gsub("^%+", ""))) + 0.0 end
+  * word_end / function(text) return tonumber((text:gsub("^%+", ""))) * 1.0 end
 
 -- Token at a position for "found ..." in messages.
 local token_pat = C(S("+-") ^ -1 * (alnum + P(".")) ^ 1)

@@ -266,7 +266,7 @@ local function coerce(v, src, t)
     end
   elseif tt == "double" then
     if type(v) == "number" then
-      return true, v + 0.0
+      return true, v * 1.0 -- not v + 0.0, which turns -0.0 into 0.0
     end
   elseif tt == "string" or tt == "binary" then
     if type(v) == "string" then
@@ -432,7 +432,7 @@ function resolve_value(fc, node, t, what)
     end
   elseif tt == "double" then
     if k == "int" or k == "double" then
-      return node.value + 0.0
+      return node.value * 1.0 -- not + 0.0, which turns -0.0 into 0.0
     end
   elseif tt == "string" or tt == "binary" then
     if k == "string" then
