@@ -677,8 +677,12 @@ get_integer(ctx_t *c, int idx, const tc_type_t *t, int64_t lo, int64_t hi, int64
     }
     lua_Integer v = lua_tointegerx(c->L, idx, &isnum);
     if (!isnum) {
+        double d = (double)lua_tonumber(c->L, idx);
+        if (d != d) { /* "%g" writes a NaN as "-nan" or "nan" after its sign bit */
+            return tc_err_set(c->err, TC_ETYPE, "expected %s, got nan", kind_names[t->kind]);
+        }
         return tc_err_set(c->err, TC_ETYPE, "expected %s, got %g (not an integer)",
-                          kind_names[t->kind], (double)lua_tonumber(c->L, idx));
+                          kind_names[t->kind], d);
     }
     if (v < lo || v > hi) {
         return tc_err_set(c->err, TC_ETYPE, "%lld is out of range for %s", (long long)v,

@@ -419,6 +419,13 @@ describe("codec errors", function()
         end
         assert_fails(core.ETYPE, "alltypes.Everything.color: 4294967296 is out of range",
           tc.encode(at.Everything, { color = 1 << 32 }, proto))
+        -- not integers: the value as Lua has it, NaN whatever its sign bit
+        assert_fails(core.ETYPE, "alltypes.AllBase.a_i32: expected an integer (i32), got 2.5 "
+          .. "(not an integer)", tc.encode(at.AllBase, { a_i32 = 2.5 }, proto))
+        for _, nan in ipairs({ 0 / 0, -(0 / 0) }) do
+          assert_fails(core.ETYPE, "alltypes.AllBase.a_i64: expected an integer (i64), got nan",
+            tc.encode(at.AllBase, { a_i64 = nan }, proto))
+        end
         assert_fails(core.ETYPE, "alltypes.Containers.shorts: 65535 is out of range",
           tc.encode(at.Containers, { shorts = { 1, 65535 } }, proto))
       end)
