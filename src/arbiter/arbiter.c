@@ -1013,7 +1013,8 @@ check_heartbeats(arbiter_t *a)
             continue;
         }
         if (w->abort_at == 0 && t - tc_heartbeat_last(w->hb) > w->timeout) {
-            tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)", (int)w->pid);
+            tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s", (int)w->pid,
+                   tc_heartbeat_ready(w->hb) ? "" : " while booting");
             signal_worker(w, SIGABRT);
             w->abort_at = t;
         } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {

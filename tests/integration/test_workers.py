@@ -397,6 +397,23 @@ return H""")
         self.assertNotIn("new ", notes())
         self.assertNotIn("connection hooks not loaded", srv.log())
 
+    def test_a_boot_past_timeout_is_named_so(self):
+        """A worker whose handler module takes longer than 'timeout' to load
+        is aborted as a hung call is, and the line says it was booting."""
+        hang = ('local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+                'local f = io.open(dir .. "/hang")\n'
+                'if f then f:close() while true do end end\n')
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\ntimeout = 2\n",
+                             files={"svc.thrift": IDL, "handler.lua": hang + HANDLER, "hang": ""})
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "while booting", 15), srv.log())
+        self.assertRegex(srv.log(), r"\[critical\] WORKER TIMEOUT \(pid:\d+\) while booting\n")
+        os.unlink(os.path.join(srv.dir, "hang"))
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", 20), srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("booted"), "booted")
+        trans.close()
+
     def test_a_worker_exiting_0_before_ready_is_a_boot_death(self):
         """A worker that exits 0 before it is ready (os.exit in post_fork)
         is not a recycle: the back-off applies, no fork loop."""
