@@ -559,9 +559,16 @@ api_raise(tc_call_t *call, int16_t id)
     struct tc_call *c = tc_host_live.call;
     const tc_field_t *f = tc_schema_field_by_id(c->fn->result, id);
     if (c->w.depth != 0 || id == 0 || f == NULL) {
-        c->w.failed = true;
-        tc_err_set(&c->werr, TC_ETYPE, "raise(%d): %s declares no exception with that id%s", id,
-                   c->fn->name, c->w.depth != 0 ? " (or a value is still open)" : "");
+        if (!c->w.failed) { /* an earlier error stays the one reported */
+            c->w.failed = true;
+            if (id == 0 || f == NULL) {
+                tc_err_set(&c->werr, TC_ETYPE, "raise(%d): %s declares no exception with that id",
+                           id, c->fn->name);
+            } else {
+                tc_err_set(&c->werr, TC_ETYPE,
+                           "raise(%d): a value of the result is still open (end() it first)", id);
+            }
+        }
         return TC_PLUGIN_ESTATE;
     }
     return begin(c, id, TC_VAL_STRUCT, 0);

@@ -626,6 +626,49 @@ test_builder_refuses_null_data(void **state)
     show_call_deinit(&f);
 }
 
+/* raise() refused: the message says which of its two rules was broken. */
+static void
+test_raise_refusals_say_why(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    lua_State *L = tc_lua_state_new(&err);
+    assert_non_null(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "load");
+    lua_pushliteral(L, TC_FIXTURES_DIR "/codec_c.thrift");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "S");
+    const tc_service_t *svc = tc_lua_schema_to_service(L, -1);
+    assert_non_null(svc);
+    show_call_t f = {.show = svc->functions[0]}; /* All echo(1: All a) throws (1: Oops oops) */
+    tc_arena_init(&f.a, 0);
+    const tc_host_api_t *api = &tc_host_api;
+    reply_t r;
+    tc_host_api_enter(&r.call, &r.call);
+
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->raise(&r.call, 2), TC_PLUGIN_ESTATE);
+    reply_check_failed(&r, "raise(2): echo declares no exception with that id");
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->begin_struct(&r.call, TC_RESULT), TC_PLUGIN_OK);
+    assert_int_equal(api->raise(&r.call, 1), TC_PLUGIN_ESTATE);
+    reply_check_failed(&r, "raise(1): a value of the result is still open (end() it first)");
+    /* raised where it may be, it is the reply */
+    reply_start(&r, &f, &f.a);
+    assert_int_equal(api->raise(&r.call, 1), TC_PLUGIN_OK);
+    assert_int_equal(api->end(&r.call), TC_PLUGIN_OK);
+    assert_int_equal(tc_codec_finish(&r.call.w), TC_OK);
+    tc_buf_deinit(&r.out);
+
+    tc_host_api_leave();
+    tc_arena_deinit(&f.a);
+    lua_close(L);
+}
+
 static void
 test_headers_refuse_null(void **state)
 {
@@ -679,6 +722,7 @@ main(void)
         cmocka_unit_test(test_call_functions_refuse_null),
         cmocka_unit_test(test_builder_refuses_null_call),
         cmocka_unit_test(test_builder_refuses_null_data),
+        cmocka_unit_test(test_raise_refusals_say_why),
         cmocka_unit_test(test_headers_refuse_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
