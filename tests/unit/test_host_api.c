@@ -186,9 +186,9 @@ test_request_headers_in_any_order(void **state)
 
 /* ---- IDL defaults ---- */
 
-/* Defaults.show() of tests/fixtures/defaults_c.thrift, compiled by a Lua state. */
+/* The first function of 'service' in fixture IDL 'file', compiled by a new Lua state (*Lp). */
 static const tc_function_t *
-load_show(lua_State **Lp)
+load_function(lua_State **Lp, const char *file, const char *service)
 {
     tc_err_t err;
     tc_err_clear(&err);
@@ -198,13 +198,20 @@ load_show(lua_State **Lp)
     lua_pushliteral(L, "thriftcorn");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "load");
-    lua_pushliteral(L, TC_FIXTURES_DIR "/defaults_c.thrift");
+    lua_pushfstring(L, "%s/%s", TC_FIXTURES_DIR, file);
     lua_call(L, 1, 1);
-    lua_getfield(L, -1, "Defaults");
+    lua_getfield(L, -1, service);
     const tc_service_t *svc = tc_lua_schema_to_service(L, -1);
     assert_non_null(svc);
     *Lp = L;
     return svc->functions[0];
+}
+
+/* Defaults.show() of tests/fixtures/defaults_c.thrift. */
+static const tc_function_t *
+load_show(lua_State **Lp)
+{
+    return load_function(Lp, "defaults_c.thrift", "Defaults");
 }
 
 /* show()'s arguments with i = 11, p = {y = 8} and c2 = {s = "z"} sent, the rest left out. */
@@ -631,20 +638,9 @@ static void
 test_raise_refusals_say_why(void **state)
 {
     (void)state;
-    tc_err_t err;
-    tc_err_clear(&err);
-    lua_State *L = tc_lua_state_new(&err);
-    assert_non_null(L);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "thriftcorn");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "load");
-    lua_pushliteral(L, TC_FIXTURES_DIR "/codec_c.thrift");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "S");
-    const tc_service_t *svc = tc_lua_schema_to_service(L, -1);
-    assert_non_null(svc);
-    show_call_t f = {.show = svc->functions[0]}; /* All echo(1: All a) throws (1: Oops oops) */
+    lua_State *L;
+    /* All echo(1: All a) throws (1: Oops oops) */
+    show_call_t f = {.show = load_function(&L, "codec_c.thrift", "S")};
     tc_arena_init(&f.a, 0);
     const tc_host_api_t *api = &tc_host_api;
     reply_t r;
