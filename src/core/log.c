@@ -123,43 +123,36 @@ put_escape(char *dst, unsigned char b)
     dst[3] = hex[b & 0xf];
 }
 
-size_t
-tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
+/* How many bytes at s[0..left) a log line shows as they are (0: escape s[0]). */
+static size_t
+kept_in_log(const unsigned char *s, size_t left)
 {
-    const unsigned char *s = (const unsigned char *)src;
-    size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned char b = s[i];
-        size_t shown = b >= 0x20 && b < 0x7f && b != '\\' ? 1 : 0;
-        if (b >= 0x80) {
-            shown = utf8_shown(s + i, len - i);
-        }
-        if (shown > 0) {
-            if (cap - n < shown) {
-                break;
-            }
-            memcpy(dst + n, s + i, shown);
-            n += shown;
-            i += shown;
-            continue;
-        }
-        if (cap - n < 4) {
-            break;
-        }
-        put_escape(dst + n, b);
-        n += 4;
-        i++;
+    if (s[0] >= 0x80) {
+        return utf8_shown(s, left);
     }
-    return n;
+    return s[0] >= 0x20 && s[0] < 0x7f && s[0] != '\\' ? 1 : 0;
 }
 
-size_t
-tc_log_utf8(char *dst, size_t cap, const char *src, size_t len)
+/* How many bytes at s[0..left) a UTF-8 text keeps as they are (0: escape s[0]). */
+static size_t
+kept_in_text(const unsigned char *s, size_t left)
+{
+    return s[0] < 0x80 ? 1 : utf8_len(s, left, false);
+}
+
+/*
+ * Copy 'len' bytes of 'src' into 'dst' (at most 'cap' bytes), the runs
+ * 'kept' keeps as they are and every other byte as \xHH, never cut in
+ * the middle of either; returns how many bytes were written.
+ */
+static size_t
+copy_escaped(char *dst, size_t cap, const char *src, size_t len,
+             size_t (*kept)(const unsigned char *, size_t))
 {
     const unsigned char *s = (const unsigned char *)src;
     size_t n = 0;
     for (size_t i = 0; i < len;) {
-        size_t keep = s[i] < 0x80 ? 1 : utf8_len(s + i, len - i, false);
+        size_t keep = kept(s + i, len - i);
         size_t need = keep > 0 ? keep : 4;
         if (cap - n < need) {
             break;
@@ -173,6 +166,18 @@ tc_log_utf8(char *dst, size_t cap, const char *src, size_t len)
         n += need;
     }
     return n;
+}
+
+size_t
+tc_log_escape(char *dst, size_t cap, const char *src, size_t len)
+{
+    return copy_escaped(dst, cap, src, len, kept_in_log);
+}
+
+size_t
+tc_log_utf8(char *dst, size_t cap, const char *src, size_t len)
+{
+    return copy_escaped(dst, cap, src, len, kept_in_text);
 }
 
 void
