@@ -161,6 +161,27 @@ probe_accesslog(const tc_config_t *cfg, tc_err_t *err)
     return TC_OK;
 }
 
+/*
+ * Whether a reload's error log opens, where it names another file than the
+ * serving config's: one that cannot is refused, as at start, rather than
+ * leave the new generation logging to the old file.
+ */
+static int
+probe_errorlog(const tc_config_t *cfg, const tc_config_t *old, tc_err_t *err)
+{
+    if (strcmp(cfg->errorlog, "-") == 0 || strcmp(cfg->errorlog, old->errorlog) == 0) {
+        return TC_OK;
+    }
+    int fd = open(cfg->errorlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int rc = -errno;
+        return tc_err_set(err, rc, "Cannot open the error log %s: %s", cfg->errorlog,
+                          tc_strerror(rc));
+    }
+    (void)close(fd);
+    return TC_OK;
+}
+
 /* "TERM" for SIGTERM; sigabbrev_np() is thread-safe, unlike strsignal(). */
 static const char *
 signame(int sig)
@@ -711,7 +732,8 @@ begin_generation(arbiter_t *a)
         /* the unix sockets of its new binds, the logs and the workers get its umask */
         (void)umask(cfg_umask(a, cfg));
     }
-    bool usable = cfg != NULL && probe_accesslog(cfg, &err) == TC_OK;
+    bool usable = cfg != NULL && probe_errorlog(cfg, a->cur->cfg, &err) == TC_OK &&
+                  probe_accesslog(cfg, &err) == TC_OK;
     gen_t *g = usable ? gen_new(a, cfg, &err) : NULL;
     if (g == NULL) {
         (void)umask(cfg_umask(a, a->cur->cfg));

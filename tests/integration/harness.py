@@ -51,10 +51,12 @@ class Server:
     """A thriftcorn process. `settings` is the config file's text, without
     `bind`; files maps names to contents written beside the config.
     `preexec_fn` runs in the server's process before it execs (a resource
-    limit, say)."""
+    limit, say). The log is `--errorlog`'s file, or with `errorlog_flag`
+    False the server's standard error, the same file, leaving the config's
+    `errorlog` setting in force."""
 
     def __init__(self, settings, files=None, args=(), env=None, start=True, bind="127.0.0.1:0",
-                 preexec_fn=None):
+                 preexec_fn=None, errorlog_flag=True):
         self.dir = tempfile.mkdtemp(prefix="tc-it-")
         self.log_path = os.path.join(self.dir, "thriftcorn.log")
         for name, text in (files or {}).items():
@@ -69,6 +71,7 @@ class Server:
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
         self.preexec_fn = preexec_fn
+        self.errorlog_flag = errorlog_flag
         self.proc = None
         self.port = None
         self.tcp = bind.startswith("127.0.0.1:")
@@ -78,7 +81,8 @@ class Server:
     def start(self, timeout=15.0):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BIN, self.config, "--errorlog", self.log_path] + self.args,
+            [BIN, self.config] + (["--errorlog", self.log_path] if self.errorlog_flag else [])
+            + self.args,
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

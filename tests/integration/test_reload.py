@@ -51,9 +51,9 @@ class ReloadTest(unittest.TestCase):
         harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
         cls.S = harness.load_gen("svc.TestService")
 
-    def server(self, extra="workers = 2\nthreads = 2\n"):
+    def server(self, extra="workers = 2\nthreads = 2\n", **kw):
         srv = harness.Server(SERVICE + extra,
-                             files={"svc.thrift": IDL, "handler.lua": handler("v1")})
+                             files={"svc.thrift": IDL, "handler.lua": handler("v1")}, **kw)
         self.addCleanup(srv.stop)
         self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
         return srv
@@ -97,8 +97,8 @@ class ReloadTest(unittest.TestCase):
         self.assertFalse(set(new) & set(old))
         self.assertEqual(self.echo(srv), "v2:x")
 
-    def check_failed_reload(self, name, text, where):
-        srv = self.server()
+    def check_failed_reload(self, name, text, where, **kw):
+        srv = self.server(**kw)
         old = sorted(srv.worker_pids())
         load = loadgen.Load(self.S, srv.port, threads=3, duration=20,
                             expect=lambda value, reply: reply == "v1:" + value).start()
@@ -140,6 +140,19 @@ class ReloadTest(unittest.TestCase):
                     % (SERVICE, self.bad_log))
         srv = self.check_failed_reload("thriftcorn.lua", config, "Cannot open the access log")
         self.assertIn("Reload failed: Cannot open the access log %s: not a directory"
+                      % self.bad_log, srv.log())
+
+    def test_error_log_that_cannot_be_opened_keeps_the_running_generation(self):
+        """Likewise a new error log that cannot be opened: the reload
+        fails, and the arbiter goes on logging where it did (its standard
+        error here: --errorlog would override the config's errorlog)."""
+        def config(srv):
+            self.bad_log = os.path.join(srv.dir, "handler.lua", "error.log")
+            return ('bind = "127.0.0.1:0"\n%serrorlog = "%s"\nworkers = 2\nthreads = 2\n'
+                    % (SERVICE, self.bad_log))
+        srv = self.check_failed_reload("thriftcorn.lua", config, "Cannot open the error log",
+                                       errorlog_flag=False)
+        self.assertIn("Reload failed: Cannot open the error log %s: not a directory"
                       % self.bad_log, srv.log())
 
     def test_handler_syntax_error_keeps_the_running_generation(self):
