@@ -327,15 +327,50 @@ sock_release(arbiter_t *a, sock_t *s)
     free(s);
 }
 
-/* The listening socket of bind 'spec': the one already open, an inherited one, or a new one. */
+static bool gen_has_sock(const gen_t *g, const sock_t *s);
+
+/*
+ * An open socket that bind 'spec' names another way ("localhost:9090" for
+ * "127.0.0.1:9090"), which binding again would fail on (or, with
+ * 'reuse_port', open a second socket at). Not one that generation 'g' took
+ * for an earlier bind, nor one another bind of 'cfg' names by its text: two
+ * binds of one config at one address fail at a reload as at start.
+ */
 static sock_t *
-sock_get(arbiter_t *a, const char *spec, const tc_config_t *cfg, tc_err_t *err)
+sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        sock_t *s = a->socks[i];
+        bool named = false;
+        for (size_t j = 0; j < cfg->nbinds && !named; j++) {
+            named = strcmp(cfg->binds[j], s->l.spec) == 0;
+        }
+        if (!named && !gen_has_sock(g, s) && tc_listener_serves(&s->l, spec)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The listening socket of bind 'spec' of generation 'g' (its sockets so
+ * far): the one already open, by its text or its address, an inherited
+ * one, or a new one.
+ */
+static sock_t *
+sock_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg, tc_err_t *err)
 {
     for (size_t i = 0; i < a->nsocks; i++) {
         if (strcmp(a->socks[i]->l.spec, spec) == 0) {
             a->socks[i]->refs++;
             return a->socks[i];
         }
+    }
+    sock_t *same = sock_same_address(a, g, spec, cfg);
+    if (same != NULL) {
+        same->refs++;
+        tc_log(TC_LOG_INFO, "Bind %s is %s, open already: kept", spec, same->l.name);
+        return same;
     }
     sock_t *s = tc_xcalloc(1, sizeof(*s));
     tc_err_t lerr;
@@ -367,6 +402,22 @@ sock_get(arbiter_t *a, const char *spec, const tc_config_t *cfg, tc_err_t *err)
     a->socks[a->nsocks++] = s;
     tc_log(TC_LOG_INFO, "Listening at: %s (%d)", s->l.name, (int)a->pid);
     return s;
+}
+
+/*
+ * The bind 's' serves in the serving generation's config, which may name
+ * it another way than the bind that opened it; its own text otherwise.
+ */
+static char *
+sock_bind(const arbiter_t *a, const sock_t *s)
+{
+    const gen_t *g = a->cur;
+    for (size_t i = 0; g != NULL && i < g->n; i++) {
+        if (g->socks[i] == s) {
+            return g->cfg->binds[i];
+        }
+    }
+    return s->l.spec;
 }
 
 /* ---- generations ---- */
@@ -403,7 +454,7 @@ gen_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
     }
     g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
     for (size_t i = 0; i < cfg->nbinds; i++) {
-        g->socks[i] = sock_get(a, cfg->binds[i], cfg, err);
+        g->socks[i] = sock_get(a, g, cfg->binds[i], cfg, err);
         if (g->socks[i] == NULL) {
             gen_free(a, g); /* releases the sockets taken so far; 'cfg' is not set yet */
             return NULL;
@@ -884,7 +935,7 @@ reexec(arbiter_t *a)
         bool *systemd = tc_xcalloc(a->nsocks + 1, sizeof(bool));
         for (size_t i = 0; i < a->nsocks; i++) {
             fds[i] = a->socks[i]->l.fd;
-            specs[i] = a->socks[i]->l.spec;
+            specs[i] = sock_bind(a, a->socks[i]);
             systemd[i] = a->socks[i]->systemd;
         }
         tc_inherit_export(fds, specs, systemd, a->nsocks);

@@ -271,26 +271,33 @@ report(const char *spec, const struct sockaddr *sa, const char *step, int rc, tc
     }
 }
 
+/* The addresses of 'host' and 'port' to bind: getaddrinfo()'s return code. */
 static int
-open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_err_t *err)
+resolve(const char *host, unsigned port, bool v6, struct addrinfo **res)
 {
-    char host[HOST_MAX];
     char service[8];
-    unsigned port = 0;
-    bool v6;
-    int rc = split_host_port(spec, host, &port, &v6, err);
-    if (rc != TC_OK) {
-        return rc;
-    }
     (void)snprintf(service, sizeof(service), "%u", port);
     struct addrinfo hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = v6 ? AF_INET6 : AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (v6 ? AI_NUMERICHOST : 0);
+    errno = 0; /* read for EAI_SYSTEM */
+    return getaddrinfo(host, service, &hints, res);
+}
+
+static int
+open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_err_t *err)
+{
+    char host[HOST_MAX];
+    unsigned port = 0;
+    bool v6;
+    int rc = split_host_port(spec, host, &port, &v6, err);
+    if (rc != TC_OK) {
+        return rc;
+    }
     struct addrinfo *res = NULL;
-    errno = 0;
-    int grc = getaddrinfo(host, service, &hints, &res);
+    int grc = resolve(host, port, v6, &res);
     if (grc != 0) {
         if (v6 && grc == EAI_NONAME) {
             return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv6 address", spec, host);
@@ -516,6 +523,118 @@ open_fd(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     return TC_OK;
 }
 
+/* ---- the same address written another way ---- */
+
+/* Whether 'a' and 'b' are the same IPv4 or IPv6 address and port. */
+static bool
+same_inet(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family) {
+        return false;
+    }
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)b;
+        return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return false;
+}
+
+/*
+ * Whether HOST:PORT or [V6]:PORT resolves, as open_inet() resolves it, to
+ * the address 'bound'. open_inet() binds the first address that binds, so
+ * any of them is one it could have bound. Port 0 asks for a new port: never.
+ */
+static bool
+inet_serves(const struct sockaddr *bound, const char *spec)
+{
+    char host[HOST_MAX];
+    unsigned port = 0;
+    bool v6;
+    if (split_host_port(spec, host, &port, &v6, NULL) != TC_OK || port == 0) {
+        return false;
+    }
+    /* another port: no name to look up */
+    const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)bound;
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)bound;
+    if (ntohs(bound->sa_family == AF_INET ? a4->sin_port : a6->sin6_port) != port) {
+        return false;
+    }
+    struct addrinfo *res = NULL;
+    if (resolve(host, port, v6, &res) != 0) {
+        return false;
+    }
+    bool same = false;
+    for (const struct addrinfo *ai = res; ai != NULL && !same; ai = ai->ai_next) {
+        same = same_inet(ai->ai_addr, bound);
+    }
+    freeaddrinfo(res);
+    return same;
+}
+
+/*
+ * 'path' made absolute from the working folder, without its "." parts and
+ * repeated slashes, into 'out'. Symlinks and ".." are left as written: the
+ * folder a name passes through may have changed since the bind. Returns
+ * false for a name that ends in a folder, and when it does not fit.
+ */
+static bool
+unix_abs_path(const char *path, char *out, size_t n)
+{
+    const char *last = strrchr(path, '/');
+    last = last != NULL ? last + 1 : path;
+    if (*last == '\0' || strcmp(last, ".") == 0) {
+        return false; /* a folder: bind() makes no socket there */
+    }
+    size_t len = 0;
+    if (path[0] != '/') {
+        if (getcwd(out, n) == NULL) {
+            return false;
+        }
+        len = strlen(out);
+    }
+    for (const char *p = path; *p != '\0';) {
+        size_t seg = strcspn(p, "/");
+        if (seg > 0 && !(seg == 1 && p[0] == '.')) {
+            if (len + 1 + seg >= n) {
+                return false;
+            }
+            if (len == 0 || out[len - 1] != '/') {
+                out[len++] = '/';
+            }
+            memcpy(out + len, p, seg);
+            len += seg;
+        }
+        p += seg + (p[seg] == '/');
+    }
+    out[len] = '\0';
+    return true;
+}
+
+/* Whether unix:PATH names the file 'bound' was bound to (both made absolute). */
+static bool
+unix_serves(const struct sockaddr_un *bound, socklen_t blen, const char *spec)
+{
+    size_t plen = blen > offsetof(struct sockaddr_un, sun_path)
+                      ? blen - offsetof(struct sockaddr_un, sun_path)
+                      : 0;
+    if (plen == 0 || bound->sun_path[0] == '\0') {
+        return false; /* unnamed or abstract: no file to name */
+    }
+    char was[sizeof(bound->sun_path) + 1];
+    (void)snprintf(was, sizeof(was), "%.*s", (int)strnlen(bound->sun_path, plen), bound->sun_path);
+    char a[PATH_MAX];
+    char b[PATH_MAX];
+    return unix_abs_path(was, a, sizeof(a)) &&
+           unix_abs_path(spec + strlen(UNIX_PREFIX), b, sizeof(b)) && strcmp(a, b) == 0;
+}
+
 /* ---- public ---- */
 
 int
@@ -567,6 +686,37 @@ tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool reuse_
     }
     l->spec = tc_xstrdup(spec);
     return TC_OK;
+}
+
+bool
+tc_listener_serves(const tc_listener_t *l, const char *spec)
+{
+    if (l->fd < 0 || spec == NULL || *spec == '\0') {
+        return false;
+    }
+    if (l->spec != NULL && strcmp(l->spec, spec) == 0) {
+        return true;
+    }
+    if (strncmp(spec, FD_PREFIX, strlen(FD_PREFIX)) == 0) {
+        return false; /* a descriptor, not an address: only the same text is the same */
+    }
+    if (tc_listener_check(spec, NULL) != TC_OK) {
+        return false; /* one that would not open serves nothing */
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &len) < 0) {
+        return false;
+    }
+    bool unix_spec = strncmp(spec, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0;
+    if (ss.ss_family == AF_UNIX) {
+        return unix_spec && unix_serves((const struct sockaddr_un *)(const void *)&ss, len, spec);
+    }
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        return !unix_spec && inet_serves((const struct sockaddr *)&ss, spec);
+    }
+    return false;
 }
 
 void

@@ -41,6 +41,22 @@ int tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool re
  */
 int tc_listener_check(const char *spec, tc_err_t *err) TC_NODISCARD;
 
+/*
+ * Whether open listener 'l' is the socket 'spec' asks for, also where 'spec'
+ * is written another way than 'l->spec' (a reload keeps such a socket rather
+ * than bind its address twice). The same text always is. Otherwise:
+ * HOST:PORT or [V6]:PORT when the address 'l' is bound to (getsockname())
+ * is one that tc_listener_open() would try for 'spec', whose name is
+ * resolved as it resolves it ("localhost:9090", "127.1:9090" and
+ * "127.0.0.1:9090" are one address); unix:PATH when PATH and the path 'l'
+ * was bound to, each made absolute from the working folder, are one name
+ * ("unix:x.sock", "unix:./x.sock"; symlinks and ".." are not resolved).
+ * In another text, port 0 (a new port) and fd://N (a descriptor, not an
+ * address) never are, nor is a spec tc_listener_check() refuses. May block
+ * in a name lookup.
+ */
+bool tc_listener_serves(const tc_listener_t *l, const char *spec);
+
 /* Close the socket; with 'unlink_path', remove its unix socket file too. */
 void tc_listener_close(tc_listener_t *l, bool unlink_path);
 

@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """SIGHUP under load: a changed handler takes over with no failed call; a
 broken config or a handler with a syntax error is reported in the log and
-the running generation keeps serving; binds are opened and closed; a worker
-count changed by SIGTTIN survives a reload that does not set workers; the
+the running generation keeps serving; binds are opened and closed, and a
+bind that names an open socket another way keeps it; a worker count changed by SIGTTIN survives a reload that does not set workers; the
 new workers get the new umask. Every wait is bounded; every call is
 counted."""
 
 import os
+import shutil
 import signal
 import socket
 import stat
+import tempfile
 import time
 import unittest
 
@@ -239,6 +241,85 @@ class ReloadTest(unittest.TestCase):
         s.close()
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 3, 15), srv.log())
         self.assertEqual(self.echo(srv), "v1:x")
+
+    def check_same_socket(self, srv, bind, load, old, kept):
+        """Reload with `bind`, which names the socket `srv` listens on
+        another way, while `load` runs: the new generation takes over on
+        that socket (the log says `kept`), no call fails and no bind
+        fails."""
+        self.assertTrue(load.wait_calls(50), load.summary())
+        self.write(srv, "thriftcorn.lua", 'bind = "%s"\n%sworkers = 2\nthreads = 2\n'
+                   % (bind, SERVICE))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready; stopping generation 1"),
+                        srv.log())
+        for pid in old:
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % pid),
+                            srv.log())
+        # the old workers are gone: every call from now on is the new generation's
+        self.assertTrue(load.wait_calls(100), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertEqual(load.refused, 0, load.summary())
+        new = srv.worker_pids()
+        self.assertEqual(len(new), 2)
+        self.assertFalse(set(new) & set(old))
+        log = srv.log()
+        self.assertIn("Bind %s is %s, open already: kept" % (bind, kept), log)
+        self.assertEqual(log.count("Listening at:"), 1, log)
+        self.assertNotIn("Cannot listen", log)
+        self.assertNotIn("Reload failed", log)
+
+    def test_a_bind_written_another_way_keeps_its_socket(self):
+        """127.0.0.1:PORT, then localhost:PORT: the same address, whose
+        socket the reload keeps instead of binding it again (which fails:
+        address already in use)."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if "127.0.0.1" not in names:
+            self.skipTest("'localhost' does not resolve to 127.0.0.1 here: %r" % names)
+        port = harness.free_port()
+        srv = self.server(bind="127.0.0.1:%d" % port)
+        self.assertEqual(srv.port, port)
+        old = srv.worker_pids()
+        load = loadgen.Load(self.S, port, threads=3, duration=25, sleep=0.002,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.check_same_socket(srv, "localhost:%d" % port, load, old, "127.0.0.1:%d" % port)
+        self.assertEqual(self.echo(srv), "v1:x")
+
+    def test_a_unix_socket_named_by_its_absolute_path_keeps_its_socket(self):
+        """unix:s.sock (relative to the server's working folder), then the
+        same file by its absolute path: the socket and its file stay."""
+        cwd = tempfile.mkdtemp(prefix="tc-it-cwd-")
+        self.addCleanup(shutil.rmtree, cwd, True)
+        path = os.path.join(os.path.realpath(cwd), "s.sock")
+        srv = self.server(bind="unix:s.sock", preexec_fn=lambda: os.chdir(cwd))
+        self.assertIn("Listening at: unix:s.sock", srv.log())
+        inode = os.stat(path).st_ino
+        old = srv.worker_pids()
+        load = loadgen.Load(self.S, None, unix=path, threads=3, duration=25, sleep=0.002,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.check_same_socket(srv, "unix:" + path, load, old, "unix:s.sock")
+        self.assertEqual(os.stat(path).st_ino, inode)  # not bound again
+        load = loadgen.Load(self.S, None, unix=path, threads=1, max_calls=20,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.assertTrue(load.join(20))
+        self.assertEqual((load.ok, load.failed), (20, 0), load.summary())
+
+    def test_two_binds_of_one_address_fail_a_reload_as_a_start(self):
+        """A reload that names the running socket twice, one way and
+        another (127.0.0.1:PORT, localhost:PORT), fails at the second, as
+        that config would fail to start; the running generation serves on."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if names != {"127.0.0.1"}:
+            self.skipTest("'localhost' is not 127.0.0.1 alone here: %r" % names)
+
+        def config(srv):
+            self.port = srv.port
+            return ('bind = { "127.0.0.1:%d", "localhost:%d" }\n%sworkers = 2\nthreads = 2\n'
+                    % (srv.port, srv.port, SERVICE))
+        srv = self.check_failed_reload("thriftcorn.lua", config, "Cannot listen")
+        self.assertIn("Reload failed: Cannot listen: localhost:%d (127.0.0.1:%d): address "
+                      "already in use" % (self.port, self.port), srv.log())
 
     def test_umask_follows_the_reload(self):
         def umask_of(pid):

@@ -212,6 +212,41 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(proc, new)
 
+    def test_usr2_after_a_reload_that_named_the_bind_another_way(self):
+        """127.0.0.1:PORT, reloaded as localhost:PORT (which keeps the
+        socket), then SIGUSR2: the new arbiter reads localhost:PORT and
+        finds the socket under that name, rather than bind it again."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if "127.0.0.1" not in names:
+            self.skipTest("'localhost' does not resolve to 127.0.0.1 here: %r" % names)
+        port = harness.free_port()
+        settings = SERVICE + "workers = 1\nthreads = 2\n"
+        srv = harness.Server(settings, bind="127.0.0.1:%d" % port)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        with open(srv.config, "w") as f:
+            f.write('bind = "localhost:%d"\n%s' % (port, settings))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        new = None
+        try:
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+            new = new_arbiter_pid(srv.log())
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            log = srv.log()
+            self.assertNotIn("Cannot listen", log)
+            # the new arbiter took the inherited socket: the same address, no new bind
+            self.assertEqual(log.count("Listening at: 127.0.0.1:%d" % port), 2, log)
+            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), log)
+            srv.kill(signal.SIGWINCH)  # the old arbiter's workers stop: the new one serves
+            self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+            self.assertEqual(self.echo(port), "x")
+            self.stop_arbiters(srv.proc, new)
+            new = None
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
     def test_winch_ignored_when_a_reload_sets_daemon(self):
         """SIGWINCH is acted on by an arbiter that detached at start: one
         that a reload gave `daemon = true` still has its terminal, whose

@@ -8,9 +8,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -452,6 +454,170 @@ test_fd_errors(void **state)
     close(fd);
 }
 
+/* ---- the same address written another way ---- */
+
+/* Whether 'l' serves the spec printf() makes of 'fmt'. */
+static bool serves(const tc_listener_t *l, const char *fmt, ...) TC_PRINTF(2, 3);
+
+static bool
+serves(const tc_listener_t *l, const char *fmt, ...)
+{
+    char spec[PATH_MAX + 16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(spec, sizeof(spec), fmt, ap);
+    va_end(ap);
+    return tc_listener_serves(l, spec);
+}
+
+static void
+test_serves_inet(void **state)
+{
+    (void)state;
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    unsigned port = name_port(l.name);
+    /* the same text, port 0 included: the same bind */
+    assert_true(tc_listener_serves(&l, "127.0.0.1:0"));
+    /* the port it got, the address written another way, a name that resolves to it */
+    assert_true(serves(&l, "127.0.0.1:%u", port));
+    assert_true(serves(&l, "127.1:%u", port));
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo("localhost", NULL, &hints, &ai) == 0) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)ai->ai_addr;
+        if (a4->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
+            assert_true(serves(&l, "localhost:%u", port));
+        }
+        freeaddrinfo(ai);
+    }
+    /* another address, another port, another family, a new port, no address */
+    assert_false(serves(&l, "127.0.0.2:%u", port));
+    assert_false(serves(&l, "0.0.0.0:%u", port));
+    assert_false(serves(&l, "127.0.0.1:%u", port == 65535 ? 1 : port + 1));
+    assert_false(serves(&l, "[::1]:%u", port));
+    assert_false(serves(&l, "[::ffff:127.0.0.1]:%u", port));
+    assert_false(tc_listener_serves(&l, "localhost:0"));
+    assert_false(tc_listener_serves(&l, "127.1:0"));
+    assert_false(serves(&l, "unix:127.0.0.1:%u", port));
+    assert_false(serves(&l, "fd://%d", l.fd));
+    assert_false(serves(&l, "host.invalid:%u", port));
+    assert_false(tc_listener_serves(&l, "nohost"));
+    assert_false(tc_listener_serves(&l, ""));
+    tc_listener_close(&l, true);
+    assert_false(serves(&l, "127.0.0.1:%u", port)); /* closed: serves nothing */
+
+    /* 0.0.0.0 and 0 are one address; it is not 127.0.0.1 */
+    assert_int_equal(tc_listener_open(&l, "0.0.0.0:0", BACKLOG, &err), TC_OK);
+    port = name_port(l.name);
+    assert_true(serves(&l, "0:%u", port));
+    assert_true(serves(&l, "0.0.0.0:%u", port));
+    assert_false(serves(&l, "127.0.0.1:%u", port));
+    tc_listener_close(&l, true);
+}
+
+static void
+test_serves_ipv6(void **state)
+{
+    (void)state;
+    if (!have_ipv6_loopback()) {
+        print_message("skipped: this machine has no IPv6 loopback (cannot bind ::1)\n");
+        skip();
+    }
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, "[::1]:0", BACKLOG, &err), TC_OK);
+    unsigned port = name_port(l.name);
+    assert_true(serves(&l, "[::1]:%u", port));
+    assert_true(serves(&l, "[0:0:0:0:0:0:0:1]:%u", port));
+    assert_true(serves(&l, "[::0001]:%u", port));
+    assert_false(serves(&l, "[::]:%u", port));
+    assert_false(serves(&l, "127.0.0.1:%u", port));
+    assert_false(tc_listener_serves(&l, "[0::1]:0"));
+    tc_listener_close(&l, true);
+}
+
+static void
+test_serves_unix(void **state)
+{
+    (void)state;
+    char here[PATH_MAX];
+    assert_non_null(getcwd(here, sizeof(here)));
+    char dir[] = "/tmp/tc-test-listener-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    char cwd[PATH_MAX]; /* what getcwd() says: the folder as the listener sees it */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+
+    /* bound by a relative path: the absolute one, and others, name it */
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, "unix:s.sock", BACKLOG, &err), TC_OK);
+    assert_true(tc_listener_serves(&l, "unix:s.sock"));
+    assert_true(tc_listener_serves(&l, "unix:./s.sock"));
+    assert_true(tc_listener_serves(&l, "unix:.//./s.sock"));
+    assert_true(serves(&l, "unix:%s/s.sock", cwd));
+    assert_true(serves(&l, "unix:/%s//./s.sock", cwd));
+    /* another file, a folder, '..' as written, not a unix socket */
+    assert_false(serves(&l, "unix:%s/t.sock", cwd));
+    assert_false(tc_listener_serves(&l, "unix:s.sock/"));
+    assert_false(tc_listener_serves(&l, "unix:s.sock/."));
+    assert_false(tc_listener_serves(&l, "unix:."));
+    assert_false(tc_listener_serves(&l, "unix:"));
+    char far[PATH_MAX]; /* normalised, it is s.sock; as written, it does not fit */
+    size_t n = 0;
+    while (n + 2 < 200) {
+        far[n++] = '.';
+        far[n++] = '/';
+    }
+    snprintf(far + n, sizeof(far) - n, "s.sock");
+    assert_false(serves(&l, "unix:%s", far));
+    assert_true(serves(&l, "unix:%s", far + n - 8));
+    assert_false(serves(&l, "unix:../%s/s.sock", strrchr(cwd, '/') + 1));
+    assert_false(tc_listener_serves(&l, "127.0.0.1:1"));
+    tc_listener_close(&l, true);
+
+    /* bound by the absolute path: the relative one names it */
+    char spec[PATH_MAX + 16];
+    snprintf(spec, sizeof(spec), "unix:%s/a.sock", cwd);
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_true(tc_listener_serves(&l, "unix:a.sock"));
+    assert_true(tc_listener_serves(&l, "unix:./a.sock"));
+    assert_false(tc_listener_serves(&l, "unix:s.sock"));
+    tc_listener_close(&l, true);
+
+    assert_int_equal(chdir(here), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+test_serves_fd(void **state)
+{
+    (void)state;
+    tc_listener_t first;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&first, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    unsigned port = name_port(first.name);
+    /* an inherited socket is known by its address too; another fd:// text is another socket */
+    int fd = dup(first.fd);
+    assert_true(fd >= 0);
+    char spec[32];
+    snprintf(spec, sizeof(spec), "fd://%d", fd);
+    tc_listener_t l;
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_true(tc_listener_serves(&l, spec));
+    assert_true(serves(&l, "127.0.0.1:%u", port));
+    assert_false(serves(&l, "fd://%d", first.fd));
+    assert_false(serves(&first, "fd://%d", fd));
+    tc_listener_close(&l, true);
+    tc_listener_close(&first, true);
+}
+
 int
 main(void)
 {
@@ -467,6 +633,10 @@ main(void)
         cmocka_unit_test(test_unix_errors),
         cmocka_unit_test(test_fd_inherited),
         cmocka_unit_test(test_fd_errors),
+        cmocka_unit_test(test_serves_inet),
+        cmocka_unit_test(test_serves_ipv6),
+        cmocka_unit_test(test_serves_unix),
+        cmocka_unit_test(test_serves_fd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
