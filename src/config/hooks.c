@@ -28,6 +28,7 @@ struct tc_hooks {
 
 static int worker_index = -1;
 static unsigned worker_generation;
+static int worker_threads;
 
 tc_hooks_t *
 tc_hooks_take(lua_State *L, int idx)
@@ -162,10 +163,11 @@ tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t 
 }
 
 void
-tc_hooks_set_worker(int index, unsigned generation)
+tc_hooks_set_worker(int index, unsigned generation, int threads)
 {
     worker_index = index;
     worker_generation = generation;
+    worker_threads = threads;
 }
 
 void
@@ -175,6 +177,7 @@ tc_hooks_run_conn(tc_hooks_t *h, const char *name, int thread, const char *peer)
         {"pid", NULL, (long long)getpid()},
         {"index", NULL, worker_index},
         {"generation", NULL, (long long)worker_generation},
+        {"threads", NULL, worker_threads},
         {"thread", NULL, thread},
     };
     const tc_hook_field_t conn[] = {{"peer", peer, 0}};

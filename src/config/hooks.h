@@ -51,9 +51,11 @@ void tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, si
 
 /*
  * What on_connected and post_connect_closed receive as their first argument
- * in this process: set once by a worker after fork, before its threads start.
+ * in this process (the worker table of the other worker hooks, plus the
+ * loop thread's number): set once by a worker after fork, before its
+ * threads start.
  */
-void tc_hooks_set_worker(int index, unsigned generation);
+void tc_hooks_set_worker(int index, unsigned generation, int threads);
 
 /* Call a connection hook ('name') with the worker table and the peer's address. */
 void tc_hooks_run_conn(tc_hooks_t *h, const char *name, int thread, const char *peer);

@@ -96,6 +96,14 @@ tc_strerror(int code)
         return "bad file descriptor";
     case -EPERM:
         return "operation not permitted";
+    case -ENOSPC:
+        return "no space left on device";
+    case -EDQUOT:
+        return "disk quota exceeded";
+    case -EFBIG:
+        return "file too large";
+    case -EIO:
+        return "input/output error";
     default:
         return code < 0 ? "system error" : "unknown status";
     }

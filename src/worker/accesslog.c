@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -117,23 +118,60 @@ put_status(char *buf, size_t cap, size_t *n, const tc_call_info_t *info)
     }
 }
 
+/* What one line tells of a call. */
+typedef struct line {
+    const char *peer;
+    const tc_call_info_t *info;
+    long long ns;
+    char time[48]; /* %t, rendered once per line (format_line() may expand it thrice) */
+    size_t time_len;
+} line_t;
+
 static void
-put_time(char *buf, size_t cap, size_t *n)
+put_time(char *buf, size_t cap, size_t *n, line_t *l)
 {
-    struct timeval tv;
-    struct tm tm;
-    char tmp[64];
-    gettimeofday(&tv, NULL);
-    localtime_r(&tv.tv_sec, &tm);
-    size_t k = strftime(tmp, sizeof(tmp), "[%Y-%m-%d %H:%M:%S", &tm);
-    put(buf, cap, n, tmp, k);
-    put_fmt(buf, cap, n, ".%03d]", (int)(tv.tv_usec / 1000));
+    if (l->time_len == 0) {
+        struct timeval tv;
+        struct tm tm;
+        gettimeofday(&tv, NULL);
+        localtime_r(&tv.tv_sec, &tm);
+        size_t k = strftime(l->time, sizeof(l->time), "[%Y-%m-%d %H:%M:%S", &tm);
+        put_fmt(l->time, sizeof(l->time), &k, ".%03d]", (int)(tv.tv_usec / 1000));
+        l->time_len = k;
+    }
+    put(buf, cap, n, l->time, l->time_len);
 }
 
-/* One line into 'buf' (without the newline); returns its length. */
+/*
+ * The call's name (%m): the service that took the call (the one a
+ * multiplexed "Service:method" named, or the default one); a name no
+ * service took is shown as sent, its colon as a dot. The client's bytes
+ * are escaped: a name cannot end the line.
+ */
+static void
+put_name(char *buf, size_t cap, size_t *n, const tc_call_info_t *info)
+{
+    const char *colon = NULL;
+    if (info->service != NULL) {
+        put_str(buf, cap, n, info->service);
+        put(buf, cap, n, ".", 1);
+        put_escaped(buf, cap, n, info->method, info->method_len);
+    } else if ((colon = memchr(info->method, ':', info->method_len)) == NULL) {
+        put_escaped(buf, cap, n, info->method, info->method_len);
+    } else {
+        size_t k = (size_t)(colon - info->method);
+        put_escaped(buf, cap, n, info->method, k);
+        put(buf, cap, n, ".", 1);
+        put_escaped(buf, cap, n, colon + 1, info->method_len - k - 1);
+    }
+}
+
+/*
+ * Expand 'format' into 'buf' (at most 'cap' bytes, no newline), each %m
+ * within 'room' bytes; '*names' counts the %m. Returns the length.
+ */
 static size_t
-format_line(char *buf, size_t cap, const char *format, const char *peer, const tc_call_info_t *info,
-            long long ns)
+expand(char *buf, size_t cap, const char *format, line_t *l, size_t room, size_t *names)
 {
     size_t n = 0;
     for (const char *p = format; *p != '\0' && n < cap; p++) {
@@ -143,44 +181,26 @@ format_line(char *buf, size_t cap, const char *format, const char *peer, const t
         }
         switch (*++p) {
         case 'h':
-            put_str(buf, cap, &n, peer);
+            put_str(buf, cap, &n, l->peer);
             break;
-        case 'm': {
-            /*
-             * Service.method: the service that took the call (the one a
-             * multiplexed "Service:method" named, or the default one); a
-             * name no service took is shown as sent, its colon as a dot.
-             * The client's bytes are escaped: a name cannot end the line.
-             */
-            const char *colon = NULL;
-            if (info->service != NULL) {
-                put_str(buf, cap, &n, info->service);
-                put(buf, cap, &n, ".", 1);
-                put_escaped(buf, cap, &n, info->method, info->method_len);
-            } else if ((colon = memchr(info->method, ':', info->method_len)) == NULL) {
-                put_escaped(buf, cap, &n, info->method, info->method_len);
-            } else {
-                size_t k = (size_t)(colon - info->method);
-                put_escaped(buf, cap, &n, info->method, k);
-                put(buf, cap, &n, ".", 1);
-                put_escaped(buf, cap, &n, colon + 1, info->method_len - k - 1);
-            }
+        case 'm':
+            (*names)++;
+            put_name(buf, cap - n > room ? n + room : cap, &n, l->info);
             break;
-        }
         case 's':
-            put_status(buf, cap, &n, info);
+            put_status(buf, cap, &n, l->info);
             break;
         case 'D':
-            put_fmt(buf, cap, &n, "%lld", ns / 1000);
+            put_fmt(buf, cap, &n, "%lld", l->ns / 1000);
             break;
         case 'M':
-            put_fmt(buf, cap, &n, "%lld.%03lld", ns / 1000000, (ns / 1000) % 1000);
+            put_fmt(buf, cap, &n, "%lld.%03lld", l->ns / 1000000, (l->ns / 1000) % 1000);
             break;
         case 'L':
-            put_fmt(buf, cap, &n, "%lld.%06lld", ns / 1000000000, (ns / 1000) % 1000000);
+            put_fmt(buf, cap, &n, "%lld.%06lld", l->ns / 1000000000, (l->ns / 1000) % 1000000);
             break;
         case 't':
-            put_time(buf, cap, &n);
+            put_time(buf, cap, &n, l);
             break;
         case 'p':
             put_fmt(buf, cap, &n, "%d", (int)getpid());
@@ -199,14 +219,90 @@ format_line(char *buf, size_t cap, const char *format, const char *peer, const t
     return n;
 }
 
+/*
+ * One line into 'buf' (without the newline); returns its length. The
+ * names (%m) are the client's and of any length: a line they fill gets
+ * made again, each name within its share of the room the rest of the line
+ * leaves, so that a long one is cut rather than the fields after it (a
+ * name ending in " ok 5" cannot pass for them).
+ */
+static size_t
+format_line(char *buf, size_t cap, const char *format, line_t *l)
+{
+    size_t names = 0;
+    size_t n = expand(buf, cap, format, l, cap, &names);
+    if (n < cap || names == 0) {
+        return n; /* whole */
+    }
+    names = 0;
+    size_t rest = expand(buf, cap, format, l, 0, &names);
+    return expand(buf, cap, format, l, (cap - rest) / names, &names);
+}
+
+/*
+ * A failed write (a full disk, a quota) loses its line. The error log says
+ * so once a minute at most, not once a line: the first loss at once, then
+ * how many lines were lost since, at the next failure a minute or more
+ * later or at the first write that works again.
+ */
+#define REPORT_EVERY 60 /* seconds */
+
+static atomic_ullong lost;       /* lines lost since the last report */
+static atomic_llong last_report; /* CLOCK_MONOTONIC seconds of it, plus one; 0: none yet */
+
+static void
+report_lost(const char *why)
+{
+    atomic_fetch_add(&lost, 1);
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec + 1;
+    long long last = atomic_load(&last_report);
+    if ((last != 0 && now - last < REPORT_EVERY) ||
+        !atomic_compare_exchange_strong(&last_report, &last, now)) {
+        return; /* reported lately, or by another thread just now */
+    }
+    unsigned long long n = atomic_exchange(&lost, 0);
+    tc_log(TC_LOG_ERROR,
+           "Cannot write the access log %s: %s; %llu line%s lost%s (reported at most once a "
+           "minute)",
+           log_path, why, n, n == 1 ? "" : "s", last != 0 ? " since the last report" : "");
+}
+
+/* A write worked: say how many lines were lost since the last report, if any. */
+static void
+report_recovery(void)
+{
+    unsigned long long n = atomic_exchange(&lost, 0);
+    if (n > 0) {
+        tc_log(TC_LOG_WARNING, "The access log %s is written again; %llu line%s lost before",
+               log_path, n, n == 1 ? "" : "s");
+    }
+}
+
 void
 tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
 {
-    char line[1024];
-    size_t n = format_line(line, sizeof(line) - 1, log_format, peer, info, ns);
-    line[n++] = '\n';
+    char buf[1024];
+    line_t l = {.peer = peer, .info = info, .ns = ns};
+    size_t n = format_line(buf, sizeof(buf) - 1, log_format, &l);
+    buf[n++] = '\n';
     ssize_t w;
     do {
-        w = write(tc_accesslog_fd, line, n);
+        w = write(tc_accesslog_fd, buf, n);
     } while (w < 0 && errno == EINTR);
+    if (TC_LIKELY((size_t)w == n)) {
+        if (TC_UNLIKELY(atomic_load_explicit(&lost, memory_order_relaxed) != 0)) {
+            report_recovery();
+        }
+        return;
+    }
+    char why[64];
+    if (w < 0) {
+        int rc = -errno;
+        (void)snprintf(why, sizeof(why), "%s", tc_strerror(rc));
+    } else {
+        (void)snprintf(why, sizeof(why), "wrote %zd of %zu bytes", w, n);
+    }
+    report_lost(why);
 }

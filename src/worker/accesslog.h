@@ -35,7 +35,12 @@ int tc_accesslog_open(const char *path, const char *format) TC_NODISCARD;
  */
 int tc_accesslog_reopen(void) TC_NODISCARD;
 
-/* One line for a call that took 'ns' nanoseconds (loop threads). */
+/*
+ * One line for a call that took 'ns' nanoseconds (loop threads), at most
+ * 1024 bytes: a long client name is cut, the other fields never are. A
+ * line that cannot be written is lost and counted; the error log says so
+ * once a minute at most, and when writes work again.
+ */
 void tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns);
 
 #endif /* TC_WORKER_ACCESSLOG_H */

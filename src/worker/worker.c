@@ -405,7 +405,7 @@ tc_worker_main(const tc_worker_args_t *args)
     sigset_t set;
     tc_worker_signals(&set);
     evthread_use_pthreads();
-    tc_hooks_set_worker(args->index, args->generation);
+    tc_hooks_set_worker(args->index, args->generation, cfg->threads);
     exit_index = args->index;
     if (atexit(exit_note) != 0) {
         tc_log(TC_LOG_WARNING, "worker %d: cannot register the exit note", args->index);

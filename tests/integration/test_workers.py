@@ -528,8 +528,10 @@ nworkers_changed = function(s, new, old) note("nworkers_changed", new, old) end
 on_reload = function(s) note("on_reload", s.generation, s.workers) end
 worker_exit = function(w) note("worker_exit", w.pid) end
 on_exit = function(s) note("on_exit", s.pid) end
-on_connected = function(w, c) note("on_connected", w.pid, w.thread, c.peer) end
-post_connect_closed = function(w, c) note("post_connect_closed", w.pid, c.peer) end
+on_connected = function(w, c)
+  note("on_connected", w.pid, w.index, w.generation, w.threads, w.thread, c.peer)
+end
+post_connect_closed = function(w, c) note("post_connect_closed", w.pid, w.threads, c.peer) end
 """
         srv = self.server(hooks)
         path = os.path.join(srv.dir, "hooks.txt")
@@ -543,10 +545,10 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, c.peer) 
         local = "127.0.0.1:%d" % s.getsockname()[1]
         self.assertTrue(harness.wait_for(lambda: "on_connected %d" % wpid in notes()), notes())
         s.close()
-        self.assertTrue(harness.wait_for(lambda: "post_connect_closed %d %s" % (wpid, local)
+        # the worker table of the other worker hooks, and the loop thread's number
+        self.assertTrue(harness.wait_for(lambda: "post_connect_closed %d 2 %s" % (wpid, local)
                                          in notes()), notes())
-        self.assertIn("on_connected %d " % wpid, notes())
-        self.assertIn(local, notes())
+        self.assertRegex(notes(), r"on_connected %d 0 1 2 [01] %s\n" % (wpid, re.escape(local)))
         srv.kill(signal.SIGTTIN)
         self.assertTrue(harness.wait_for(lambda: "nworkers_changed 2 1" in notes()), notes())
         srv.kill(signal.SIGHUP)
@@ -569,6 +571,51 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, c.peer) 
         self.assertIn("Hook pre_fork failed: ", log)
         self.assertIn("pre_fork fails", log)
         self.assertNotIn("Worker failed to boot", log)
+
+    def test_worker_int_and_worker_abort_run_once_in_their_worker(self):
+        """worker_abort runs in the worker the arbiter aborted (a call past
+        `timeout`), once; a quick stop runs worker_int once in each worker,
+        and worker_exit, which follows a graceful stop only, in none. Each
+        gets its worker's own table."""
+        hooks = r"""
+local function note(...)
+  local f = assert(io.open(here .. "/hooks.txt", "a"))
+  f:write(table.concat({ ... }, " "), "\n")
+  f:close()
+end
+workers = 2
+threads = 1
+timeout = 2
+worker_int = function(w) note("worker_int", w.pid, w.index, w.generation, w.threads) end
+worker_abort = function(w) note("worker_abort", w.pid, w.index, w.generation, w.threads) end
+worker_exit = function(w) note("worker_exit", w.pid) end
+"""
+        srv = self.server(hooks, SPIN)
+        path = os.path.join(srv.dir, "hooks.txt")
+        first = set(srv.worker_pids())
+        self.assertEqual(len(first), 2)
+        c, trans = harness.client(self.S, srv.port)
+        self.addCleanup(trans.close)
+        with self.assertRaises(TTransport.TTransportException):
+            c.sleep_ms(-1)  # spins until its worker is aborted
+        aborted = [int(p) for p in re.findall(r"WORKER TIMEOUT \(pid:(\d+)\)", srv.log())]
+        self.assertEqual(len(aborted), 1, srv.log())
+        self.assertIn(aborted[0], first)
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 1" % aborted[0]),
+                        srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2
+                                         and aborted[0] not in srv.worker_pids(), 15), srv.log())
+        live = srv.worker_pids()
+        self.assertEqual(srv.stop(signal.SIGQUIT), 0, srv.log())
+        (index,) = re.findall(r"\[%d\] \[error\] worker (\d): aborted" % aborted[0], srv.log())
+        lines = harness.read_text(path).splitlines()
+        self.assertEqual([line for line in lines if line.startswith("worker_abort ")],
+                         ["worker_abort %d %s 1 1" % (aborted[0], index)])
+        ints = [line.split() for line in lines if line.startswith("worker_int ")]
+        self.assertEqual(sorted(int(w[1]) for w in ints), sorted(live), lines)
+        self.assertEqual(sorted(w[2:] for w in ints), [["0", "1", "1"], ["1", "1", "1"]], lines)
+        self.assertEqual(len(lines), 3, lines)
+        self.assertNotIn("worker_exit", harness.read_text(path))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for worker/accesslog.c: what each placeholder writes, a
+ * client's long name that cannot push the fields after it out of the line,
+ * and a write that fails, reported in the error log.
+ */
+#include "tc_test.h"
+
+#include "core/log.h"
+#include "worker/accesslog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[64];
+static char access_path[128];
+static char error_path[128];
+
+static int
+setup(void **state)
+{
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/tc-accesslog-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    (void)snprintf(access_path, sizeof(access_path), "%s/access.log", dir);
+    (void)snprintf(error_path, sizeof(error_path), "%s/error.log", dir);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    if (tc_accesslog_fd > STDERR_FILENO) {
+        (void)close(tc_accesslog_fd);
+    }
+    tc_accesslog_fd = -1;
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    (void)unlink(access_path);
+    (void)unlink(error_path);
+    assert_int_equal(rmdir(dir), 0);
+    return 0;
+}
+
+/* The whole file at 'path' into 'buf' (NUL-terminated); returns its length. */
+static size_t
+slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    assert_true(n < cap - 1); /* the whole file */
+    buf[n] = '\0';
+    (void)fclose(f);
+    return n;
+}
+
+static tc_call_info_t
+call(const char *service, const char *method, size_t len, int status, bool replied)
+{
+    tc_call_info_t info;
+    memset(&info, 0, sizeof(info));
+    info.service = service;
+    info.method = method;
+    info.method_len = (uint32_t)len;
+    info.status = status;
+    info.replied = replied;
+    return info;
+}
+
+static void
+test_placeholders(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%h|%m|%s|%D|%M|%L|%p|%%|x"), TC_OK);
+    assert_true(tc_accesslog_on());
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    tc_accesslog_write("127.0.0.1:5", &info, 1234567891LL);
+    char want[128];
+    (void)snprintf(want, sizeof(want),
+                   "127.0.0.1:5|Calc.add|ok|1234567|1234.567|1.234567|%d|%%|x\n", (int)getpid());
+    char got[256];
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, want);
+}
+
+static void
+test_time(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%t"), TC_OK);
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    tc_accesslog_write("unix", &info, 0);
+    char got[256];
+    size_t n = slurp(access_path, got, sizeof(got));
+    /* [2026-11-26 01:14:11.433] */
+    assert_int_equal(n, 26);
+    assert_int_equal(got[0], '[');
+    assert_int_equal(got[5], '-');
+    assert_int_equal(got[11], ' ');
+    assert_int_equal(got[20], '.');
+    assert_int_equal(got[24], ']');
+    assert_int_equal(got[25], '\n');
+}
+
+static void
+test_statuses(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%s"), TC_OK);
+    const struct {
+        int status;
+        bool replied;
+    } cases[] = {{0, true}, {0, false}, {-1, true}, {1, true}, {6, false}, {10, true}, {99, true}};
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        tc_call_info_t info = call("Calc", "add", 3, cases[i].status, cases[i].replied);
+        tc_accesslog_write("unix", &info, 0);
+    }
+    char got[512];
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "ok\noneway\nexception\nUNKNOWN_METHOD\nINTERNAL_ERROR\n"
+                             "UNSUPPORTED_CLIENT_TYPE\nerror:99\n");
+}
+
+/* A name no service took is shown as sent, its colon as a dot; client bytes are escaped. */
+static void
+test_names(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%m"), TC_OK);
+    tc_call_info_t info = call(NULL, "Nope:add", 8, 1, true);
+    tc_accesslog_write("unix", &info, 0);
+    info = call(NULL, "x", 1, 1, true);
+    tc_accesslog_write("unix", &info, 0);
+    static const char hostile[] = "no\r\n[fake] line\x1b[2J\x7f\\x0a\0z";
+    info = call("Calc", hostile, sizeof(hostile) - 1, 1, true);
+    tc_accesslog_write("unix", &info, 0);
+    char got[512];
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Nope.add\nx\n"
+                             "Calc.no\\x0d\\x0a[fake] line\\x1b[2J\\x7f\\x5cx0a\\x00z\n");
+}
+
+/*
+ * A client's name as long as the line or longer is cut, never what follows
+ * it: the status and duration stay in the line, so that a name ending in
+ * " ok 5" cannot pass for them.
+ */
+static void
+test_long_name_keeps_the_other_fields(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%t %h %m %s %D"), TC_OK);
+    static char name[3000];
+    memset(name, 'A', sizeof(name));
+    memcpy(name + sizeof(name) - 5, " ok 5", 5);
+    tc_call_info_t info = call(NULL, name, sizeof(name), 1, true);
+    tc_accesslog_write("[::1]:51234", &info, 41000);
+    /* escaped, each byte takes four */
+    memset(name, '\n', sizeof(name));
+    info = call(NULL, name, sizeof(name), 1, true);
+    tc_accesslog_write("[::1]:51234", &info, 42000);
+    char got[4096];
+    size_t n = slurp(access_path, got, sizeof(got));
+    char *second = strchr(got, '\n');
+    assert_non_null(second);
+    second++;
+    size_t len1 = (size_t)(second - got);
+    assert_true(len1 <= 1024);
+    assert_true(len1 > 1000); /* the name has all the room the rest leaves */
+    assert_memory_equal(second - sizeof(" UNKNOWN_METHOD 41\n") + 1, " UNKNOWN_METHOD 41\n",
+                        sizeof(" UNKNOWN_METHOD 41\n") - 1);
+    assert_true(n - len1 <= 1024);
+    assert_memory_equal(got + n - sizeof(" UNKNOWN_METHOD 42\n") + 1, " UNKNOWN_METHOD 42\n",
+                        sizeof(" UNKNOWN_METHOD 42\n") - 1);
+    assert_null(memchr(second, '\n', n - len1 - 1)); /* one line each */
+    assert_non_null(strstr(second, " [::1]:51234 \\x0a\\x0a"));
+}
+
+/* Two names in the format share the room: both are there, and what follows them. */
+static void
+test_two_names_share_the_room(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%m %m %s"), TC_OK);
+    static char name[3000];
+    memset(name, 'B', sizeof(name));
+    tc_call_info_t info = call("Calc", name, sizeof(name), 6, true);
+    tc_accesslog_write("unix", &info, 0);
+    char got[4096];
+    size_t n = slurp(access_path, got, sizeof(got));
+    assert_true(n <= 1024);
+    char *space = strchr(got, ' ');
+    assert_non_null(space);
+    assert_true(space - got > 400);
+    assert_memory_equal(got, "Calc.BBB", 8);
+    assert_memory_equal(space + 1, "Calc.BBB", 8);
+    assert_string_equal(got + n - sizeof(" INTERNAL_ERROR\n") + 1, " INTERNAL_ERROR\n");
+}
+
+/*
+ * A write that fails (a full disk) loses the line and says so in the error
+ * log, not once per line: once a minute at most, and once writes work
+ * again, how many lines were lost meanwhile.
+ */
+static void
+test_failed_writes_are_reported_once(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_log_open(error_path), TC_OK);
+    assert_int_equal(tc_accesslog_open("/dev/full", "%m"), TC_OK);
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    for (int i = 0; i < 3; i++) {
+        tc_accesslog_write("unix", &info, 0);
+    }
+    char got[2048];
+    slurp(error_path, got, sizeof(got));
+    const char *want = "[error] Cannot write the access log /dev/full: no space left on device; "
+                       "1 line lost (reported at most once a minute)\n";
+    const char *at = strstr(got, want);
+    assert_non_null(at);
+    assert_int_equal(at[strlen(want)], '\0'); /* that line alone */
+    assert_ptr_equal(strchr(got, '\n') + 1, at + strlen(want));
+
+    /* the disk has room again: the next line is written, and the two lost since counted */
+    (void)close(tc_accesslog_fd);
+    assert_int_equal(tc_accesslog_open(access_path, "%m"), TC_OK);
+    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write("unix", &info, 0);
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add\nCalc.add\n");
+    slurp(error_path, got, sizeof(got));
+    at = strstr(got, "[warning] The access log ");
+    assert_non_null(at);
+    assert_non_null(strstr(at, "access.log is written again; 2 lines lost before\n"));
+    assert_string_equal(strchr(at, '\n') + 1, ""); /* the last line */
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_placeholders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_name_keeps_the_other_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_names_share_the_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_writes_are_reported_once, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
