@@ -24,9 +24,38 @@ typedef struct dctx {
     tc_proto_t *p;
     tc_arena_t *a;
     tc_err_t *err;
+    bool located; /* the error message already names its struct and field */
 } dctx_t;
 
 static int decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out);
+
+/*
+ * Put "Struct.field: " before the error of a field's value, once: the
+ * innermost field names where the bytes went wrong, as the Lua decoder
+ * (bridge/lua_value.c) names it, so a PROTOCOL_ERROR reads the same
+ * whichever handler the method has.
+ */
+static void
+locate(dctx_t *c, const tc_struct_t *st, const tc_field_t *f)
+{
+    if (c->located || c->err == NULL) {
+        return;
+    }
+    c->located = true;
+    char prefix[TC_ERR_MSG_MAX];
+    int n = snprintf(prefix, sizeof(prefix), "%s.%s: ", st->name, f->name);
+    if (n <= 0 || (size_t)n >= sizeof(prefix)) {
+        return;
+    }
+    size_t plen = (size_t)n;
+    size_t mlen = strlen(c->err->msg);
+    if (plen + mlen >= TC_ERR_MSG_MAX) {
+        mlen = TC_ERR_MSG_MAX - 1 - plen;
+    }
+    memmove(c->err->msg + plen, c->err->msg, mlen);
+    memcpy(c->err->msg, prefix, plen);
+    c->err->msg[plen + mlen] = '\0';
+}
 
 static int
 read_error(dctx_t *c, int rc)
@@ -57,9 +86,14 @@ decode_seq(dctx_t *c, const tc_type_t *t, tc_value_t *out)
     if (rc != TC_OK) {
         return read_error(c, rc);
     }
-    if (n > 0 && (kt != t->elem->ttype || (map && vt != t->value->ttype))) {
+    if (n > 0 && map && (kt != t->elem->ttype || vt != t->value->ttype)) {
+        return tc_err_set(c->err, TC_EPROTO, "map<%s,%s> where the IDL has map<%s,%s>",
+                          tc_proto_type_name(kt), tc_proto_type_name(vt),
+                          tc_proto_type_name(t->elem->ttype), tc_proto_type_name(t->value->ttype));
+    }
+    if (n > 0 && !map && kt != t->elem->ttype) {
         return tc_err_set(c->err, TC_EPROTO, "%s of %s where the IDL has %s",
-                          map ? "map" : "list or set", tc_proto_type_name(kt),
+                          t->kind == TC_KIND_SET ? "set" : "list", tc_proto_type_name(kt),
                           tc_proto_type_name(t->elem->ttype));
     }
     if ((rc = enter(c)) != TC_OK) {
@@ -225,6 +259,7 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
         }
         tc_value_t val;
         if ((rc = decode_value(c, &f->type, &val)) != TC_OK) {
+            locate(c, st, f);
             return rc;
         }
         uint16_t idx = (uint16_t)(f - st->fields);
@@ -236,6 +271,7 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     }
     for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
         if (st->fields[i].req == TC_REQ_REQUIRED && view_find(v, i) == NULL) {
+            c->located = true;
             return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
                               st->fields[i].name);
         }
@@ -249,7 +285,7 @@ int
 tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
                 tc_err_t *err)
 {
-    dctx_t c = {p, a, err};
+    dctx_t c = {p, a, err, false};
     return decode_struct(&c, st, out);
 }
 

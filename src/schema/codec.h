@@ -47,7 +47,8 @@ struct tc_seq {
  * container whose element types differ from the IDL, or a missing required
  * field, is an error. Fields left out stay unset in the view (readers get
  * IDL defaults from tc_codec_view_value()). Returns TC_OK with
- * '*out' set, or TC_EPROTO / TC_ELIMIT / TC_EMISSING with 'err' filled.
+ * '*out' set, or TC_EPROTO / TC_ELIMIT / TC_EMISSING with 'err' filled
+ * (naming the innermost struct and field: "mod.Point.y: message truncated").
  * Ownership: everything comes from 'a'; strings and binaries point into
  * the input of 'p', so both must outlive '*out'.
  */

@@ -452,6 +452,125 @@ test_decode_input(void **state)
     tc_buf_deinit(&b);
 }
 
+/* Decode 'b' as an All, which must fail with 'code' and the message 'msg'. */
+static void
+decode_fails(const tc_buf_t *b, const tc_proto_ops_t *ops, int code, const char *msg)
+{
+    const tc_struct_t *all = tc_schema_field_by_id(echo->args, 1)->type.st;
+    tc_proto_t r;
+    tc_proto_init(&r, ops, b->data, b->len, NULL);
+    tc_arena_t a;
+    tc_arena_init(&a, 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    const tc_view_t *v;
+    assert_int_equal(tc_codec_decode(&r, all, &a, &v, &err), code);
+    assert_string_equal(err.msg, msg);
+    tc_arena_deinit(&a);
+}
+
+/*
+ * A refused argument names the innermost struct and field, and the types
+ * that differ, as the Lua decoder says it: the PROTOCOL_ERROR a client
+ * gets reads the same whether a plugin or Lua serves the method.
+ */
+static void
+test_decode_errors_name_the_field(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        const tc_proto_ops_t *ops = i == 0 ? &tc_proto_binary : &tc_proto_compact;
+        tc_buf_t b;
+        tc_buf_init(&b);
+        tc_proto_t w;
+        tc_proto_init(&w, ops, NULL, 0, &b);
+
+        /* map<string, Point> sent as map<string, i32>: the value type differs */
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_MAP, 13);
+        w.ops->write_map_begin(&w, TC_TTYPE_STRING, TC_TTYPE_I32, 1);
+        w.ops->write_binary(&w, "k", 1);
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        decode_fails(&b, ops, TC_EPROTO,
+                     "codec_c.All.mp: map<string,i32> where the IDL has map<string,struct>");
+
+        /* set<string> sent as set<i32> */
+        b.len = 0;
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_SET, 12);
+        w.ops->write_set_begin(&w, TC_TTYPE_I32, 1);
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        decode_fails(&b, ops, TC_EPROTO, "codec_c.All.ss: set of i32 where the IDL has string");
+
+        /* list<i32> sent as list<i64> */
+        b.len = 0;
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_LIST, 11);
+        w.ops->write_list_begin(&w, TC_TTYPE_I64, 1);
+        w.ops->write_i64(&w, 1);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        decode_fails(&b, ops, TC_EPROTO, "codec_c.All.li: list of i64 where the IDL has i32");
+
+        /* a string cut short in a struct in a map: the innermost field is named */
+        b.len = 0;
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRING, 7);
+        w.ops->write_binary(&w, "ok", 2);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 14);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+        decode_fails(&b, ops, TC_EPROTO, "codec_c.Point.y: message truncated");
+        w.ops->write_i32(&w, 2);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRING, 7);
+        decode_fails(&b, ops, TC_EPROTO, "codec_c.All.str: message truncated");
+
+        /* nested deeper than max_depth: the field whose value is one level too many */
+        b.len = 0;
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 14);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        const tc_struct_t *all = tc_schema_field_by_id(echo->args, 1)->type.st;
+        tc_proto_t r;
+        tc_proto_init(&r, ops, b.data, b.len, NULL);
+        r.max_depth = 1;
+        tc_arena_t a;
+        tc_arena_init(&a, 0);
+        tc_err_t err;
+        tc_err_clear(&err);
+        const tc_view_t *v;
+        assert_int_equal(tc_codec_decode(&r, all, &a, &v, &err), TC_ELIMIT);
+        assert_string_equal(err.msg, "codec_c.All.p: nesting deeper than 1");
+        tc_arena_deinit(&a);
+
+        /* a missing required field names itself once, not its parent too */
+        b.len = 0;
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 14);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+        decode_fails(&b, ops, TC_EMISSING, "codec_c.Point.x: required field is missing");
+        tc_buf_deinit(&b);
+    }
+}
+
 /*
  * What a request costs to hold stays in proportion to its bytes: 10,000
  * empty structs of 17 fields (one byte each on the wire) take a view and a
@@ -500,6 +619,7 @@ main(void)
         cmocka_unit_test(test_writer_refusals),
         cmocka_unit_test(test_exception),
         cmocka_unit_test(test_decode_input),
+        cmocka_unit_test(test_decode_errors_name_the_field),
         cmocka_unit_test(test_oneway_writer),
         cmocka_unit_test(test_decode_memory_in_proportion),
     };
