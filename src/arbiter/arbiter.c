@@ -111,6 +111,7 @@ typedef struct arbiter {
     bool check_killed;
 
     pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
+    int winch_target; /* workers SIGWINCH stopped during an upgrade; 0: none */
     pid_t master_pid; /* the old arbiter that started us with SIGUSR2, 0 otherwise */
     bool detached;    /* started with 'daemon' (a reload that sets it does not detach) */
     char *pidfile;    /* its current name (".oldbin" during an upgrade); NULL: none */
@@ -904,6 +905,28 @@ rename_pidfile(arbiter_t *a, bool to_oldbin)
     a->pidfile = name;
 }
 
+/*
+ * In the child about to exec the new arbiter: a stderr on /dev/null (a
+ * daemon's) goes to error log 'path' instead, so that what the new arbiter
+ * says before it opens its own log (a config it cannot load, a command line
+ * it refuses) is kept where the operator looks.
+ */
+static void
+stderr_to_log(const char *path)
+{
+    struct stat err;
+    struct stat null;
+    if (path == NULL || strcmp(path, "-") == 0 || fstat(STDERR_FILENO, &err) < 0 ||
+        stat("/dev/null", &null) < 0 || !S_ISCHR(err.st_mode) || err.st_rdev != null.st_rdev) {
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)dup2(fd, STDERR_FILENO); /* without FD_CLOEXEC: it stays across exec */
+        (void)close(fd);
+    }
+}
+
 static void
 reexec(arbiter_t *a)
 {
@@ -923,7 +946,10 @@ reexec(arbiter_t *a)
         return;
     }
     rename_pidfile(a, true);
-    pid_t pid = tc_signals_fork(NULL);
+    /* held until the new arbiter handles them: a SIGHUP meanwhile must not end it */
+    sigset_t held;
+    tc_signals_handled(&held);
+    pid_t pid = tc_signals_fork(&held);
     if (pid < 0) {
         tc_log(TC_LOG_ERROR, "Cannot fork the new arbiter: %s", tc_strerror(pid));
         rename_pidfile(a, false);
@@ -939,6 +965,7 @@ reexec(arbiter_t *a)
             systemd[i] = a->socks[i]->systemd;
         }
         tc_inherit_export(fds, specs, systemd, a->nsocks);
+        tc_sdnotify_export();
         char pidbuf[32];
         (void)snprintf(pidbuf, sizeof(pidbuf), "%d", (int)a->pid);
         (void)setenv("THRIFTCORN_PID", pidbuf, 1); /* NOLINT(concurrency-mt-unsafe) */
@@ -947,12 +974,15 @@ reexec(arbiter_t *a)
         }
         (void)setenv("PWD", a->cwd, 1); /* NOLINT(concurrency-mt-unsafe) */
         (void)umask(a->umask0);         /* the new arbiter starts as we did: same default */
+        stderr_to_log((a->pend != NULL ? a->pend : a->cur)->cfg->errorlog);
         execv(a->exe, argv);
         int rc = -errno;
         tc_log(TC_LOG_CRITICAL, "Cannot execute %s: %s", a->exe, tc_strerror(rc));
         _exit(1);
     }
     a->reexec_pid = pid;
+    /* systemd's main process from its READY=1 on: this one tells systemd nothing more */
+    tc_sdnotify_main(pid);
     tc_log(TC_LOG_INFO, "Started a new arbiter (pid:%d)", (int)pid);
     set_title(a);
 }
@@ -970,6 +1000,15 @@ reexec_exited(arbiter_t *a, int status)
     a->reexec_pid = 0;
     rename_pidfile(a, false);
     set_title(a);
+    /* systemd's main process again (the new one hands it back as it stops, unless it was killed) */
+    tc_sdnotify_mainpid(a->pid, NULL);
+    if (!a->stopping && a->target == 0 && a->winch_target > 0) {
+        /* nothing else serves: the workers SIGWINCH stopped start again */
+        tc_log(TC_LOG_INFO, "The new arbiter is gone; starting %d worker(s) again",
+               a->winch_target);
+        set_target(a, a->winch_target);
+    }
+    a->winch_target = 0;
 }
 
 static void
@@ -981,6 +1020,9 @@ winch(arbiter_t *a)
         return;
     }
     tc_log(TC_LOG_INFO, "Stopping all workers; the arbiter keeps running");
+    if (a->reexec_pid > 0 && a->target > 0) {
+        a->winch_target = a->target; /* started again if the new arbiter exits */
+    }
     set_target(a, 0);
 }
 
@@ -1020,7 +1062,10 @@ begin_stop(arbiter_t *a, bool quick)
     if (a->stopping && !quick) {
         return;
     }
-    if (!a->stopping) {
+    if (!a->stopping && a->master_pid > 0 && a->announced && getppid() == a->master_pid) {
+        /* rolled back: the old arbiter serves on, and is systemd's main process again */
+        tc_sdnotify_mainpid(a->master_pid, NULL);
+    } else if (!a->stopping) {
         tc_sdnotify("STOPPING=1");
     }
     if (a->check.pid > 0) {
@@ -1300,9 +1345,7 @@ check_ready(arbiter_t *a)
         server_hook(a, a->cur, "when_ready", NULL, 0);
         if (a->master_pid > 0) {
             /* started by SIGUSR2: systemd's main process becomes this one */
-            char msg[64];
-            (void)snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1", (int)a->pid);
-            tc_sdnotify(msg);
+            tc_sdnotify_mainpid(a->pid, "READY=1");
         } else {
             tc_sdnotify("READY=1");
         }
@@ -1498,9 +1541,12 @@ start(arbiter_t *a, tc_config_t *cfg)
     if (old != NULL) {
         a->master_pid = (pid_t)strtol(old, NULL, 10);
         (void)unsetenv("THRIFTCORN_PID"); /* NOLINT(concurrency-mt-unsafe) */
+        /* systemd's main process is the old one until this one is ready and says MAINPID= */
+        tc_sdnotify_main(a->master_pid);
     }
     /* before detaching: systemd's LISTEN_PID names the process it started */
     tc_inherit_load(&a->inherit, cfg->binds, cfg->nbinds);
+    tc_sdnotify_init();
     a->detached = cfg->daemon;
     if (cfg->daemon && a->master_pid == 0) {
         int rc = tc_daemon_detach();

@@ -3,11 +3,41 @@
 #ifndef TC_ARBITER_SDNOTIFY_H
 #define TC_ARBITER_SDNOTIFY_H
 
+#include <sys/types.h>
+
+/*
+ * Take $NOTIFY_SOCKET out of the environment, for tc_sdnotify() alone: the
+ * workers and every process the arbiter or they start (hooks, handlers)
+ * must not speak for the service, which systemd would hear from any of
+ * them with NotifyAccess=all. Arbiter only, at start.
+ */
+void tc_sdnotify_init(void);
+
+/* In the child about to exec the new arbiter (SIGUSR2): put $NOTIFY_SOCKET back. */
+void tc_sdnotify_export(void);
+
 /*
  * Send 'state' ("READY=1", "RELOADING=1", "STOPPING=1") to $NOTIFY_SOCKET
- * as one datagram. A no-op when the variable is unset; failures are ignored
- * (systemd notices a service that never gets ready on its own).
+ * as one datagram. A no-op when the variable is unset, and in a process
+ * that is not the service's main process (see tc_sdnotify_main());
+ * failures are ignored (systemd notices a service that never gets ready on
+ * its own).
  */
 void tc_sdnotify(const char *state);
+
+/*
+ * From now on 'pid' is the service's main process, as systemd has been or
+ * will be told by another process: tc_sdnotify() is a no-op in any process
+ * but 'pid'. Until the first call, the main process is the one that calls.
+ */
+void tc_sdnotify_main(pid_t pid);
+
+/*
+ * Tell systemd that 'pid' is the service's main process, "MAINPID=<pid>",
+ * followed by 'state' (NULL: nothing) in the same datagram, and remember it
+ * as tc_sdnotify_main() does. Sent whichever process is main: systemd
+ * takes it from a process other than the main one with NotifyAccess=all.
+ */
+void tc_sdnotify_mainpid(pid_t pid, const char *state);
 
 #endif /* TC_ARBITER_SDNOTIFY_H */

@@ -71,13 +71,12 @@ tc_signals_init(void)
         return -errno;
     }
     sigset_t set;
-    sigemptyset(&set);
+    tc_signals_handled(&set);
     for (size_t i = 0; i < TC_ARRAY_LEN(handled); i++) {
         set_disposition(handled[i], on_signal);
-        sigaddset(&set, handled[i]);
     }
     set_disposition(SIGPIPE, SIG_IGN);
-    /* a parent may have started us with some of them blocked */
+    /* a parent may have started us with some of them blocked (an upgrade does) */
     int e = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (e != 0) {
         tc_signals_deinit();
@@ -110,6 +109,15 @@ tc_signals_wait(int *sigs, int cap, int timeout_ms)
         sigs[i] = buf[i];
     }
     return (int)r;
+}
+
+void
+tc_signals_handled(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < TC_ARRAY_LEN(handled); i++) {
+        sigaddset(set, handled[i]);
+    }
 }
 
 pid_t

@@ -35,6 +35,14 @@ int tc_signals_wait(int *sigs, int cap, int timeout_ms) TC_NODISCARD;
  */
 pid_t tc_signals_fork(const sigset_t *child_mask);
 
+/*
+ * The signals tc_signals_init() handles, into 'set'. Blocked across exec
+ * (as the child_mask of tc_signals_fork()), they wait, pending, until the
+ * new program's tc_signals_init() unblocks them, instead of meeting their
+ * default action while it starts (SIGHUP would end it, SIGTTIN stop it).
+ */
+void tc_signals_handled(sigset_t *set);
+
 /* Restore the default dispositions and close the pipe. */
 void tc_signals_deinit(void);
 

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -59,12 +60,35 @@ def children(pid):
 
 
 def notify_socket(folder):
-    """A NOTIFY_SOCKET for the server in `folder`: its path and the socket that reads it."""
+    """A NOTIFY_SOCKET for the server in `folder`: its path and the socket
+    that reads it, which learns who sent each datagram (see notify_recv())."""
     path = os.path.join(folder, "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     sock.bind(path)
     sock.settimeout(10)
     return path, sock
+
+
+def notify_recv(sock):
+    """The next datagram on the NOTIFY_SOCKET `sock` as (sender's pid, bytes):
+    systemd reads the sender from the same credentials."""
+    data, anc, _, _ = sock.recvmsg(256, socket.CMSG_SPACE(12))
+    for level, kind, value in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            return struct.unpack("3i", value[:12])[0], data
+    raise AssertionError("no sender's credentials with %r" % data)
+
+
+def no_more(sock, timeout=1.0):
+    """What `sock` receives within `timeout`: [] when nothing was sent."""
+    sock.settimeout(timeout)
+    try:
+        return [notify_recv(sock)]
+    except socket.timeout:
+        return []
+    finally:
+        sock.settimeout(10)
 
 
 class UpgradeTest(unittest.TestCase):
@@ -296,6 +320,39 @@ class UpgradeTest(unittest.TestCase):
             if harness.pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
+    def test_pidfile_refused_replaced_and_left(self):
+        """A pidfile in a folder that does not exist, or naming a live
+        process, stops the start with status 1 and says why; one naming a
+        process that is gone is replaced; at exit the pidfile is removed only
+        while it still names the arbiter."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        for pidfile, text, why in ((os.path.join(d, "nope", "tc.pid"), None,
+                                    "Cannot write the pidfile %s/nope/tc.pid: no such file or "
+                                    "directory" % d),
+                                   (os.path.join(d, "tc.pid"), "%d\n" % os.getpid(),
+                                    "Already running on PID %d" % os.getpid())):
+            if text is not None:
+                with open(pidfile, "w") as f:
+                    f.write(text)
+            srv = harness.Server(SERVICE + "workers = 1\npidfile = %r\n" % pidfile, start=False)
+            with self.assertRaises(RuntimeError) as cm:
+                srv.start()
+            srv.stop()
+            self.assertEqual(srv.proc.returncode, 1, srv.log())
+            self.assertIn(why, str(cm.exception))
+            self.assertEqual(harness.read_text(pidfile), text or "")
+        with open(pidfile, "w") as f:
+            f.write("%d\n" % gone.pid)
+        srv = harness.Server(SERVICE + "workers = 1\npidfile = %r\n" % pidfile)
+        self.addCleanup(srv.stop)
+        self.assertEqual(read_pid(pidfile), srv.proc.pid)
+        with open(pidfile, "w") as f:
+            f.write("%d\n" % gone.pid)  # another one's now
+        self.assertEqual(srv.stop(), 0, srv.log())
+        self.assertEqual(read_pid(pidfile), gone.pid)
+
     def test_systemd_listen_fds_and_notify(self):
         d = tempfile.mkdtemp(prefix="tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
@@ -374,6 +431,58 @@ class UpgradeTest(unittest.TestCase):
             self.kill_arbiters(proc, new)
             notify.close()
 
+    def test_systemd_variables_stay_with_the_arbiter(self):
+        """LISTEN_FDS, LISTEN_PID and NOTIFY_SOCKET are the arbiter's: no
+        worker, hook or handler process sees them (with NotifyAccess=all, a
+        STOPPING=1 from any of them would stop the service), and an
+        upgrade's new arbiter still gets NOTIFY_SOCKET (its MAINPID= comes)."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        dump = "function(p) os.execute(('env > %s/env-%%s-%%d'):format('%s', p.pid)) end"
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                    "errorlog = %r\n" % log +
+                    "when_ready = " + dump % (d, "arbiter") + "\n" +
+                    "post_worker_init = " + dump % (d, "worker") + "\n")
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        fd = lsock.fileno()
+
+        def at_three():
+            os.dup2(fd, 3)
+        notify_path, notify = notify_socket(d)
+        self.addCleanup(notify.close)
+        proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
+                                 config], env=dict(os.environ, LISTEN_FDS="1",
+                                                   NOTIFY_SOCKET=notify_path),
+                                pass_fds=sorted({fd, 3}), preexec_fn=at_three)
+        lsock.close()
+        new = None
+
+        def dumps(role):
+            return [os.path.join(d, n) for n in os.listdir(d) if n.startswith("env-%s-" % role)]
+        own = re.compile(r"LISTEN_|NOTIFY_SOCKET=|THRIFTCORN_(FDS|BIND_|SYSTEMD_|PID)")
+        try:
+            self.assertEqual(notify_recv(notify), (proc.pid, b"READY=1"), harness.read_text(log))
+            proc.send_signal(signal.SIGUSR2)
+            self.assertTrue(harness.wait_for(
+                lambda: "Started a new arbiter (pid:" in harness.read_text(log)),
+                harness.read_text(log))
+            new = new_arbiter_pid(harness.read_text(log))
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1" % new))
+            self.assertTrue(harness.wait_for(lambda: len(dumps("worker")) == 2), os.listdir(d))
+            self.assertEqual(len(dumps("arbiter")), 2, os.listdir(d))
+            for path in dumps("arbiter") + dumps("worker"):
+                with open(path) as f:
+                    leaked = [line for line in f if own.match(line)]
+                self.assertEqual(leaked, [], path)
+            self.stop_arbiters(proc, new)
+            new = None
+        finally:
+            self.kill_arbiters(proc, new)
+
     def test_usr2_keeps_systemds_unix_socket_file(self):
         """A unix socket systemd passed stays systemd's through an upgrade:
         neither arbiter removes its file when it stops."""
@@ -446,6 +555,182 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(self.echo(port), "x")
             os.kill(pid, signal.SIGTERM)
             self.assertEqual(reap(pid), 0)
+        finally:
+            if harness.pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def start_notified(self, d, settings=""):
+        """An arbiter of a config in `d` with a NOTIFY_SOCKET, once it said
+        READY=1: (its process, the socket, a function that reads its log)."""
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                    "errorlog = %r\n" % log + settings)
+        notify_path, notify = notify_socket(d)
+        self.addCleanup(notify.close)
+        proc = subprocess.Popen([harness.BIN, config],
+                                env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+        self.addCleanup(self.kill_arbiters, proc, None)
+        self.assertEqual(notify_recv(notify), (proc.pid, b"READY=1"), harness.read_text(log))
+        return proc, notify, lambda: harness.read_text(log)
+
+    def test_usr2_leaves_systemd_to_the_new_arbiter(self):
+        """Once the new arbiter said MAINPID=, the old one tells systemd
+        nothing more: its reload says no RELOADING=1, and the SIGTERM that
+        ends the upgrade no STOPPING=1, which systemd (NotifyAccess=all)
+        would take as the stop of the whole service. The new one's stop
+        says STOPPING=1."""
+        proc, notify, text = self.start_notified(tempfile.mkdtemp(prefix="tc-it-"))
+        proc.send_signal(signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
+        new = new_arbiter_pid(text())
+        try:
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1" % new))
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+            proc.send_signal(signal.SIGWINCH)
+            self.assertTrue(harness.wait_for(lambda: children(proc.pid) == [new], 15), text())
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0, text())
+            self.assertEqual(no_more(notify), [])
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(notify_recv(notify), (new, b"STOPPING=1"))
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            self.kill_arbiters(proc, new)
+
+    def test_usr2_rolled_back_gives_systemd_the_old_arbiter_again(self):
+        """SIGTERM to the new arbiter (a roll back) hands systemd's main
+        process back to the old one, MAINPID=<old>, instead of STOPPING=1,
+        which would stop the service the old one goes on serving; the old
+        one says it again once the new one is gone (one killed cannot), and
+        its own stop is the service's: STOPPING=1."""
+        proc, notify, text = self.start_notified(tempfile.mkdtemp(prefix="tc-it-"))
+        old = proc.pid
+        proc.send_signal(signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
+        new = new_arbiter_pid(text())
+        try:
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1" % new))
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d" % old))
+            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d" % old))
+            self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
+            new = None
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(notify_recv(notify), (old, b"STOPPING=1"))
+            self.assertEqual(proc.wait(15), 0, text())
+        finally:
+            self.kill_arbiters(proc, new)
+
+    def test_old_arbiter_starts_its_workers_again_when_the_new_one_exits(self):
+        """SIGWINCH, then the new arbiter exits (rolled back, or it
+        crashed): the old one, which nothing else serves beside any more,
+        starts the workers SIGWINCH stopped again, and has its pidfile back."""
+        srv = harness.Server(HERE + SERVICE + "workers = 2\nthreads = 2\n"
+                             "pidfile = here .. '/tc.pid'\n")
+        self.addCleanup(srv.stop)
+        pidfile = os.path.join(srv.dir, "tc.pid")
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = new_arbiter_pid(srv.log())
+        try:
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            srv.kill(signal.SIGWINCH)
+            self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+            os.kill(new, signal.SIGKILL)
+            self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) was sent SIGKILL!" % new),
+                            srv.log())
+            new = None
+            self.assertTrue(harness.wait_log(srv, "starting 2 worker(s) again"), srv.log())
+            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+            self.assertEqual(self.echo(srv.port), "x")
+            self.assertEqual(read_pid(pidfile), srv.proc.pid)
+            self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
+    def test_signals_to_the_new_arbiter_wait_until_it_handles_them(self):
+        """The new arbiter's pid is logged before it has loaded its config:
+        a SIGHUP or SIGTTIN sent to it then waits until it handles them
+        (SIGHUP would end it, SIGTTIN stop it, and a stopped new arbiter
+        kept every later SIGUSR2 away). A second SIGUSR2 meanwhile is
+        ignored."""
+        slow = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "slow")
+        srv = harness.Server(SERVICE + "workers = 1\nthreads = 2\n"
+                             "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        open(slow, "w").close()
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = new_arbiter_pid(srv.log())
+        try:
+            os.kill(new, signal.SIGHUP)
+            os.kill(new, signal.SIGTTIN)
+            # sent before its handlers were set: it logs this line first thing after the config
+            self.assertEqual(srv.log().count("Starting thriftcorn"), 1, srv.log())
+            os.unlink(slow)
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(
+                srv, "USR2 ignored: a new arbiter (pid:%d) is running already" % new), srv.log())
+            for line in ("Handling signal: hup", "Handling signal: ttin", "Generation 2 is ready"):
+                self.assertTrue(harness.wait_log(srv, "[%d] [info] %s" % (new, line), 15),
+                                srv.log())
+            self.assertNotIn("New arbiter (pid:%d)" % new, srv.log())
+            self.stop_arbiters(srv.proc, new)
+            new = None
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
+    def test_usr2_that_fails_leaves_the_daemon_serving_and_says_why(self):
+        """A daemon's stderr is /dev/null: a new arbiter that cannot start
+        (its config no longer loads, its binary is gone) says why in the
+        error log all the same, and the old one serves on with its pidfile
+        back."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        pidfile = os.path.join(d, "tc.pid")
+        binary = os.path.join(d, "thriftcorn")  # removed before the second upgrade
+        os.symlink(harness.BIN, binary)
+        settings = ('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                    "daemon = true\npidfile = %r\nerrorlog = %r\n" % (pidfile, log))
+        with open(config, "w") as f:
+            f.write(settings)
+        self.assertEqual(subprocess.run([binary, config], timeout=15).returncode, 0)
+        self.assertTrue(harness.wait_for(lambda: read_pid(pidfile) > 0), "no pidfile")
+        pid = read_pid(pidfile)
+
+        def text():
+            return harness.read_text(log)
+        try:
+            self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in text()), text())
+            port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
+            with open(config, "a") as f:
+                f.write("workers = = 2\n")
+            os.kill(pid, signal.SIGUSR2)
+            self.assertTrue(harness.wait_for(lambda: "exited with code 1" in text()), text())
+            self.assertIn("%s:%d: unexpected symbol near '='" % (config, settings.count("\n") + 1),
+                          text())
+            self.assertEqual(read_pid(pidfile), pid)
+            self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+            self.assertEqual(self.echo(port), "x")
+            with open(config, "w") as f:
+                f.write(settings)
+            os.unlink(binary)
+            os.kill(pid, signal.SIGUSR2)
+            self.assertTrue(harness.wait_for(lambda: text().count("exited with code 1") == 2),
+                            text())
+            self.assertIn("Cannot execute %s: no such file or directory" % binary, text())
+            self.assertEqual(read_pid(pidfile), pid)
+            self.assertEqual(self.echo(port), "x")
+            os.kill(pid, signal.SIGTERM)
+            self.assertEqual(reap(pid), 0)
+            self.assertFalse(os.path.exists(pidfile))
         finally:
             if harness.pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
