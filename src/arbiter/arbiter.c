@@ -76,6 +76,7 @@ typedef struct worker {
     double started;  /* monotonic seconds */
     double deadline; /* when a retiring worker gets SIGKILL */
     double timeout;  /* heartbeat timeout of its generation; 0: none */
+    double graceful; /* graceful_timeout of its generation, by which it exits on its own */
     double abort_at; /* when it got SIGABRT for a missed heartbeat; 0: not */
     bool retiring;   /* sent SIGTERM: not to be replaced */
     bool draining;   /* stopping on its own (check_stopping()): replaced already */
@@ -250,12 +251,16 @@ signal_all(arbiter_t *a, int sig)
     }
 }
 
-/* SIGTERM and a deadline for SIGKILL: the one graceful path for every reason. */
+/*
+ * SIGTERM and a deadline for SIGKILL: the one graceful path for every
+ * reason. The worker drains as long as its own config says (an older
+ * generation's, after a reload), and so long it is given.
+ */
 static void
-retire(arbiter_t *a, worker_t *w)
+retire(worker_t *w)
 {
     w->retiring = true;
-    w->deadline = now() + a->cur->cfg->graceful_timeout;
+    w->deadline = now() + w->graceful;
     signal_worker(w, SIGTERM);
 }
 
@@ -660,6 +665,7 @@ spawn_worker(arbiter_t *a, gen_t *g)
     w->gen = g->id;
     w->started = now();
     w->timeout = g->cfg->timeout;
+    w->graceful = g->cfg->graceful_timeout;
     w->hb = hb;
     tc_log(TC_LOG_INFO, "Booting worker with pid: %d", (int)pid);
     return true;
@@ -679,7 +685,7 @@ retire_last(arbiter_t *a)
     }
     if (last != NULL) {
         tc_log(TC_LOG_INFO, "Stopping worker (pid:%d)", (int)last->pid);
-        retire(a, last);
+        retire(last);
     }
 }
 
@@ -847,7 +853,7 @@ commit_reload(arbiter_t *a)
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && !w->retiring && w->gen != g->id) {
-            retire(a, w);
+            retire(w);
         }
     }
     set_target(a, g->cfg->workers_set || a->target == 0 ? g->cfg->workers : a->target);
@@ -867,7 +873,7 @@ abort_reload(arbiter_t *a, const char *why)
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && !w->retiring && w->gen == g->id) {
-            retire(a, w);
+            retire(w);
         }
     }
     apply_log(a->cur->cfg, g->cfg);
@@ -1087,7 +1093,7 @@ enforce_deadlines(arbiter_t *a)
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && (w->retiring || w->draining) && !w->killed && t >= w->deadline) {
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s; killing it",
-                   (int)w->pid, a->cur->cfg->graceful_timeout);
+                   (int)w->pid, w->graceful);
             signal_worker(w, SIGKILL);
         }
     }
@@ -1158,7 +1164,7 @@ check_stopping(arbiter_t *a)
         if (w->pid > 0 && w->hb != NULL && !w->retiring && !w->draining && w->gen == a->cur->id &&
             tc_heartbeat_stopping(w->hb)) {
             w->draining = true;
-            w->deadline = now() + a->cur->cfg->graceful_timeout;
+            w->deadline = now() + w->graceful;
         }
     }
 }

@@ -157,6 +157,24 @@ class ReloadTest(unittest.TestCase):
         self.assertIn("Reload failed: Cannot open the error log %s: not a directory"
                       % self.bad_log, srv.log())
 
+    def test_old_generation_drains_within_its_own_graceful_timeout(self):
+        """A reload that lowers graceful_timeout leaves the old workers the
+        drain their own config gives them: a 2.5 s call one of them runs
+        is answered, although the new config allows 1 s."""
+        srv = self.server("workers = 1\nthreads = 2\ngraceful_timeout = 20\n")
+        c, trans = harness.client(self.S, srv.port, timeout=30)
+        self.addCleanup(trans.close)
+        c.send_sleep_ms(2500)
+        self.assertTrue(harness.wait_read(srv, trans), srv.log())
+        with open(srv.config) as f:
+            text = f.read()
+        self.write(srv, "thriftcorn.lua",
+                   text.replace("graceful_timeout = 20", "graceful_timeout = 1"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertEqual(c.recv_sleep_ms(), "slept 2500")
+        self.assertNotIn("did not stop within", srv.log())
+
     def test_handler_syntax_error_keeps_the_running_generation(self):
         srv = self.check_failed_reload("handler.lua", handler("v2") + "\nlocal x = = 1\n",
                                        "handler.lua:")
