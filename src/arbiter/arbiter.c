@@ -399,8 +399,15 @@ sock_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
         rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
     }
     if (rc != TC_OK) {
+        if (fd >= 0) {
+            /* a descriptor we were given: say which bind, and who gave it */
+            tc_err_set(err, rc, "Cannot listen: %s (%s): %s", spec,
+                       s->systemd ? "systemd's LISTEN_FDS" : "inherited from the old arbiter",
+                       lerr.msg);
+        } else {
+            tc_err_set(err, rc, "Cannot listen: %s", lerr.msg);
+        }
         free(s);
-        tc_err_set(err, rc, "Cannot listen: %s", lerr.msg);
         return NULL;
     }
     s->refs = 1;

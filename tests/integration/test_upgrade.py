@@ -521,6 +521,26 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(proc, new)
 
+    def test_systemd_descriptor_that_is_not_a_socket(self):
+        """A LISTEN_FDS descriptor that is not a socket stops the start
+        with status 1, and the log names the bind and where it came from."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        config = os.path.join(d, "thriftcorn.lua")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n")
+        with open(os.devnull, "rb") as null:
+            fd = null.fileno()
+
+            def at_three():
+                os.dup2(fd, 3)
+            out = subprocess.run(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
+                                  config], env=dict(os.environ, LISTEN_FDS="1"),
+                                 pass_fds=sorted({fd, 3}), preexec_fn=at_three, timeout=15,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertIn("Cannot listen: 127.0.0.1:0 (systemd's LISTEN_FDS): fd://3: not a socket",
+                      out.stdout)
+
     def test_daemon_with_systemd_sockets(self):
         """daemon = true under socket activation: the sockets systemd
         passed are taken before the arbiter detaches (LISTEN_PID names the
