@@ -340,7 +340,7 @@ tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
         goto fail;
     }
     for (;;) {
-        if (b.len >= CONFIG_FILE_MAX) {
+        if (b.len > CONFIG_FILE_MAX) {
             why = "over 16 MiB";
             goto fail;
         }

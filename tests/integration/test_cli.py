@@ -203,6 +203,19 @@ class CliTest(unittest.TestCase):
         self.assertEqual((out.returncode, out.stderr), (1, "%s: the file returned a value (a table); "
                          "settings are set as globals (workers = 4), not returned\n" % cfg))
 
+    def test_config_of_16_mib_is_read_and_one_byte_more_refused(self):
+        """The largest config file is 16 MiB, that size included."""
+        head = 'bind = "127.0.0.1:0"\n' + SERVICE
+        for size, rc in ((16 << 20, 0), ((16 << 20) + 1, 1)):
+            cfg = os.path.join(self.dir, "big.lua")
+            with open(cfg, "w") as f:
+                f.write(head + "--" + "x" * (size - len(head) - 3) + "\n")
+            self.assertEqual(os.path.getsize(cfg), size)
+            out = run(["--check-config", cfg])
+            self.assertEqual(out.returncode, rc, out.stderr)
+            if rc:
+                self.assertIn("over 16 MiB", out.stderr)
+
     def test_handler_missing_a_method(self):
         write(self.dir, "h.lua", "return { echo = function(s) return s end }\n")
         cfg = write(self.dir, "c.lua",
