@@ -227,6 +227,16 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
       .. " X"))
   end)
 
+  it("lets a memory error through, not as a nesting limit", function()
+    local lpeg = require("lpeg")
+    local match = lpeg.match
+    lpeg.match = function() error("not enough memory", 0) end
+    local ast, err = idl.parse("struct A {}", "t.thrift")
+    lpeg.match = match
+    assert.is_nil(ast)
+    assert.are.equal("thriftcorn.idl: not enough memory", err)
+  end)
+
   it("returns nil and a message for a non-string text", function()
     local ast, err = idl.parse(nil)
     assert.is_nil(ast)
@@ -606,6 +616,20 @@ describe("idl.load of syntax corners", function()
     assert.are.equal(FIX .. "syntax.thrift:73:13: 'optional' is ignored in argument lists "
       .. "(field 'what')", warnings[3])
     assert.are.equal(3, #warnings)
+  end)
+
+  it("ignores 'optional' in throws lists, with a warning that says so", function()
+    local got = {}
+    local d = assert(load_text([[
+exception E {}
+service S {
+  void f(1: i32 a) throws (1: optional E e)
+}
+]], { warn = function(msg) got[#got + 1] = msg end }))
+    assert.are.equal("default", d.services.S.by_name.f.throws[1].required)
+    assert.are.equal(1, #got)
+    assert.matches("t.thrift:3:28: 'optional' is ignored in throws lists (field 'e')", got[1],
+      1, true)
   end)
 
   it("accepts , and ; separators and optional ones", function()

@@ -454,6 +454,10 @@ function M.parse(text, filename)
     if getmetatable(items) == Failure then
       error(items, 0)
     end
+    -- Memory runs out (max_lua_memory) as elsewhere, not as a nesting limit.
+    if tostring(items):find("not enough memory", 1, true) then
+      error(items, 0)
+    end
     -- LPeg's own limits: backtrack stack and capture nesting.
     raise(string.format("%s: nested too deeply (%s)", filename,
       tostring(items):gsub("^.-:%d+: ", "")))

@@ -520,8 +520,9 @@ local function build_enum(fc, def)
   return ed
 end
 
--- Field tables of one field list. mode: "struct", "union", "args" (also
--- throws: Apache ignores 'optional' in the argument lists of a service).
+-- Field tables of one field list. mode: "struct", "union", "args" or
+-- "throws" (Apache ignores 'optional' in the argument and throws lists of a
+-- service).
 local function build_fields(fc, nodes, where, mode)
   local fields, by_id, by_name = {}, {}, {}
   local next_auto = -1
@@ -548,8 +549,9 @@ local function build_fields(fc, nodes, where, mode)
       fail_node(fc, n, "duplicate field name '%s' in %s", n.name, where)
     end
     local req = n.required or "default"
-    if mode == "args" and req == "optional" then
-      warn(fc, n, "'optional' is ignored in argument lists (field '%s')", n.name)
+    if (mode == "args" or mode == "throws") and req == "optional" then
+      warn(fc, n, "'optional' is ignored in %s lists (field '%s')",
+        mode == "args" and "argument" or "throws", n.name)
       req = "default"
     elseif mode == "union" then
       if req == "required" then
@@ -602,7 +604,7 @@ local function build_function(fc, svc, n)
   end
   local args = build_fields(fc, n.args, "arguments of '" .. name .. "'", "args")
   local throws_nodes = n.throws or {}
-  local throws = build_fields(fc, throws_nodes, "throws of '" .. name .. "'", "args")
+  local throws = build_fields(fc, throws_nodes, "throws of '" .. name .. "'", "throws")
   for i, f in ipairs(throws) do
     local t = f.type
     if t.ttype ~= "struct" or t.struct.kind ~= "exception" then
