@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- thriftcorn.lua: the sample configuration, serving examples/pingpong.
 -- Settings are Lua globals; every one is optional except `service`.
 -- docs/configuration.md lists them all, with their command-line flags.

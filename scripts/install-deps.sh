@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install what building (and with "test", testing) thriftcorn needs on
 # Debian 12. Run as root. Only Debian's package archive is used. "interop"
 # installs what the interop matrix needs: the test packages and the Apache

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install, build and run every test, in two builds (docs/reliability.md,
 # "Sanitizers"). Exits non-zero on any failed test.
 #  1. build-test: -Werror, AddressSanitizer and UndefinedBehaviorSanitizer,

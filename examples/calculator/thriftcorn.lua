@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- The Apache Thrift tutorial Calculator: serve it with
 --   thriftcorn examples/calculator/thriftcorn.lua
 -- and call it with the tutorial clients of any language (buffered binary).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- The Apache Thrift tutorial Calculator served by a C plugin: build it with
 --   cmake --build build --target calculator_c
 -- then serve it with
