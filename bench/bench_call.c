@@ -545,8 +545,14 @@ builtin_check(tc_bench_call_t *c, const tc_bench_req_t *req, const uint8_t *msg,
     if (b->kind == K_FAIL && !got_error) {
         return bad(why, n, "fail: the reply carries no BenchError");
     }
-    rc = ops->read_struct_end(p);
-    return rc == TC_OK ? TC_OK : malformed(why, n, rc);
+    if ((rc = ops->read_struct_end(p)) != TC_OK) {
+        return malformed(why, n, rc);
+    }
+    /* a client would read those bytes as the start of its next reply */
+    if (tc_proto_left(p) != 0) {
+        return bad(why, n, "%s: %zu bytes after the result struct", c->method, tc_proto_left(p));
+    }
+    return TC_OK;
 }
 
 static void

@@ -32,7 +32,8 @@ struct tc_bench_call {
     int (*request)(tc_bench_call_t *c, int conn, tc_bench_req_t *req, tc_err_t *err);
     /*
      * Check a REPLY to 'req': 'msg' is the whole message, 'p' reads its
-     * result struct (the header is read). TC_OK, or TC_EINVAL with what is
+     * result struct (the header is read). TC_OK when the result is right
+     * and nothing follows it in the message, or TC_EINVAL with what is
      * wrong in 'why'.
      */
     int (*check)(tc_bench_call_t *c, const tc_bench_req_t *req, const uint8_t *msg, size_t len,

@@ -2,8 +2,9 @@
 /*
  * thriftcorn-bench's generic mode: any method of any IDL, through a Lua
  * state with thriftcorn's own IDL loader and codec. The arguments are
- * encoded once; a reply is decoded with thriftcorn.decode_message() unless
- * its body is byte for byte the last one that passed.
+ * encoded once; a reply's body is decoded as the method's result struct
+ * (its header is checked in C) unless it is byte for byte the last one
+ * that passed.
  */
 #include "bench_call.h"
 
@@ -32,7 +33,9 @@ typedef struct idl_call {
 static const char prepare_lua[] =
     "local idl, method, args_src, proto = ...\n"
     "local tc = require('thriftcorn')\n"
-    "local mod = tc.load(idl)\n"
+    "local core = require('thriftcorn.core')\n"
+    "local loaded, mod = pcall(tc.load, idl)\n"
+    "if not loaded then error('--idl: ' .. tostring(mod), 0) end\n"
     "local path, fname = method:match('^(.+)%.([^.]+)$')\n"
     "if not path then\n"
     "  error(\"--method: expected Service.name, got '\" .. method .. \"'\", 0)\n"
@@ -62,21 +65,25 @@ static const char prepare_lua[] =
     "for i, f in ipairs(fn.args.fields) do known[f.name] = i end\n"
     "for k, v in pairs(args) do\n"
     "  local f = math.type(k) == 'integer' and fn.args.fields[k]\n"
-    "  if f then\n"
-    "    named[f.name] = v\n"
-    "  elseif known[k] then\n"
-    "    named[k] = v\n"
-    "  else\n"
+    "  local name = f and f.name or (known[k] and k)\n"
+    "  if not name then\n"
     "    error(\"--args: \" .. method .. \" has no argument '\" .. tostring(k) .. \"'\", 0)\n"
     "  end\n"
+    "  if named[name] ~= nil then\n"
+    "    error(\"--args: argument '\" .. name .. \"' given twice, by name and by position\", 0)\n"
+    "  end\n"
+    "  named[name] = v\n"
     "end\n"
     "local bytes, msg = tc.encode(fn.args, named, proto)\n"
     "if not bytes then error('--args: ' .. msg, 0) end\n"
-    "local function check(message)\n"
-    "  local m, e = tc.decode_message(svc, message, proto)\n"
-    "  if not m then return false, 'undecodable reply: ' .. tostring(e) end\n"
-    "  if m.type ~= tc.MessageType.REPLY then return false, 'not a REPLY' end\n"
-    "  local r = m.value\n"
+    /* the reply's body: its result struct, and nothing after it */
+    "local function check(body)\n"
+    "  local r, pos = core.decode(fn.result, body, proto)\n"
+    "  if r == nil then return false, 'undecodable reply: ' .. tostring(pos) end\n"
+    "  if pos <= #body then\n"
+    "    return false, string.format('%s: %d bytes after the result struct', method,\n"
+    "                                #body - pos + 1)\n"
+    "  end\n"
     "  if r.success ~= nil then return true end\n"
     "  for _, f in ipairs(fn.throws) do\n"
     "    if r[f.name] ~= nil then return true end\n"
@@ -102,6 +109,8 @@ idl_check(tc_bench_call_t *c, const tc_bench_req_t *req, const uint8_t *msg, siz
           tc_proto_t *p, char *why, size_t why_len)
 {
     (void)req;
+    (void)msg;
+    (void)len;
     idl_call_t *ic = (idl_call_t *)c;
     size_t blen = tc_proto_left(p);
     /* a deterministic server sends the same body every time: decode it once */
@@ -110,7 +119,7 @@ idl_check(tc_bench_call_t *c, const tc_bench_req_t *req, const uint8_t *msg, siz
     }
     lua_State *L = ic->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, ic->check_ref);
-    lua_pushlstring(L, (const char *)msg, len);
+    lua_pushlstring(L, (const char *)p->rp, blen);
     tc_err_t err;
     tc_err_clear(&err);
     if (tc_lua_pcall(L, 1, 2, &err) != TC_OK) {
@@ -165,7 +174,8 @@ tc_bench_idl_new(const char *idl, const char *method, const char *args, const tc
     }
     lua_State *L = ic->L;
     if (luaL_loadbuffer(L, prepare_lua, sizeof(prepare_lua) - 1, "=thriftcorn-bench") != LUA_OK) {
-        tc_err_set(err, TC_EINVAL, "%s", lua_tostring(L, -1));
+        const char *msg = lua_tostring(L, -1);
+        tc_err_set(err, TC_EINVAL, "%s", msg != NULL ? msg : "error");
         idl_free(&ic->base);
         return NULL;
     }
@@ -173,7 +183,10 @@ tc_bench_idl_new(const char *idl, const char *method, const char *args, const tc
     lua_pushstring(L, method);
     lua_pushstring(L, args);
     lua_pushstring(L, proto->name);
-    if (tc_lua_pcall(L, 4, 3, err) != TC_OK) {
+    /* no traceback: the errors name the option at fault, as a bad option value's do */
+    if (lua_pcall(L, 4, 3, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        tc_err_set(err, TC_EINVAL, "%s", msg != NULL ? msg : "error");
         idl_free(&ic->base);
         return NULL;
     }

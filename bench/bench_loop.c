@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,14 +116,19 @@ close_conn(tc_bench_loop_t *lp, conn_t *c)
     c->count = 0;
 }
 
-/* Close a connection after an error; each call in flight counts as one error. */
+/*
+ * Close a connection after an error, which counts once for each call in
+ * flight, or once with none. The server closing a connection with nothing
+ * in flight when the run is ending is no error; bytes that are no reply to
+ * a call always are.
+ */
 static void
 fail_conn(tc_bench_loop_t *lp, conn_t *c, int kind, const char *why)
 {
     if (c->fd < 0) {
         return;
     }
-    if (c->count > 0 || !lp->stopping) {
+    if (c->count > 0 || !lp->stopping || kind != TC_BENCH_ERR_CLOSED) {
         lp->stats.errors[kind] += c->count > 0 ? (uint64_t)c->count : 1u;
         report(lp, c, "%s (%d calls in flight); connection closed", why, c->count);
     }
@@ -317,18 +323,58 @@ on_readable(tc_bench_loop_t *lp, conn_t *c)
 
 /* ---- connections ---- */
 
+#define CONNECT_LATE (-1) /* connect_by(): the deadline passed */
+
+/*
+ * connect() on a blocking socket, bounded by the deadline 'by': a blocking
+ * connect gives up after SO_SNDTIMEO, TCP's (a server whose backlog is full
+ * drops the handshake, a host that does not answer never finishes it) as a
+ * unix socket's. 0, an errno, or CONNECT_LATE.
+ */
 static int
-connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size_t n)
+connect_by(int fd, const struct sockaddr *sa, socklen_t len, long long by)
+{
+    long long left = by - tc_bench_loop_now();
+    if (left <= 0) {
+        return CONNECT_LATE;
+    }
+    struct timeval tv = {(time_t)(left / 1000000000LL), (suseconds_t)(left % 1000000000LL / 1000)};
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        tv.tv_usec = 1; /* 0 would be no limit */
+    }
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, sa, len) == 0) {
+        return 0;
+    }
+    /* cut short by SO_SNDTIMEO: EINPROGRESS for TCP, EAGAIN for a unix socket */
+    return errno == EINPROGRESS || errno == EAGAIN ? CONNECT_LATE : errno;
+}
+
+static const char *
+connect_error(const tc_bench_opts_t *o, int failed, char *buf, size_t n)
+{
+    if (failed != CONNECT_LATE) {
+        return tc_strerror(-failed);
+    }
+    snprintf(buf, n, "not open within --timeout (%.3g s)", o->timeout);
+    return buf;
+}
+
+static int
+connect_one(const tc_bench_opts_t *o, long long by, char *why, size_t n)
 {
     int fd;
+    char late[64];
     if (o->unix_path != NULL) {
         struct sockaddr_un sun;
         memset(&sun, 0, sizeof(sun));
         sun.sun_family = AF_UNIX;
         snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->unix_path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-            snprintf(why, n, "connect unix:%s: %s", o->unix_path, tc_strerror(-errno));
+        int failed = fd >= 0 ? connect_by(fd, (struct sockaddr *)&sun, sizeof(sun), by) : 0;
+        if (failed != 0) {
+            snprintf(why, n, "connect unix:%s: %s", o->unix_path,
+                     connect_error(o, failed, late, sizeof(late)));
             close(fd);
             return -1;
         }
@@ -338,22 +384,23 @@ connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size
          * then 127.0.0.1. When every one fails, 'why' names each one's error
          * (with the address when there are several).
          */
+        const struct addrinfo *ai = o->addrs;
         fd = -1;
         bool several = ai != NULL && ai->ai_next != NULL;
         size_t len = (size_t)snprintf(why, n, "connect %s:%d:", o->host, o->port);
         for (const char *sep = " "; ai != NULL && fd < 0; ai = ai->ai_next, sep = ", ") {
             bool made = false;
+            int failed;
             fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
             if (fd >= 0) {
                 made = true;
-                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                if ((failed = connect_by(fd, ai->ai_addr, ai->ai_addrlen, by)) == 0) {
                     break;
                 }
-            }
-            int failed = errno;
-            if (fd >= 0) {
                 close(fd);
                 fd = -1;
+            } else {
+                failed = errno;
             }
             char addr[NI_MAXHOST] = "";
             if (several && getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
@@ -361,9 +408,9 @@ connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size
                 snprintf(addr, sizeof(addr), "?");
             }
             if (len < n) {
-                len += (size_t)snprintf(why + len, n - len, "%s%s%s%s%s", sep, addr,
-                                        several ? ": " : "",
-                                        made ? "" : "socket: ", tc_strerror(-failed));
+                len += (size_t)snprintf(
+                    why + len, n - len, "%s%s%s%s%s", sep, addr, several ? ": " : "",
+                    made ? "" : "socket: ", connect_error(o, failed, late, sizeof(late)));
             }
         }
         if (fd < 0) {
@@ -380,27 +427,13 @@ connect_one(const tc_bench_opts_t *o, const struct addrinfo *ai, char *why, size
     return fd;
 }
 
-static int
-open_conns(tc_bench_loop_t *lp, int first, tc_err_t *err)
+void
+tc_bench_loop_connect(tc_bench_loop_t *lp)
 {
-    const tc_bench_opts_t *o = lp->o;
-    struct addrinfo *res = NULL;
-    if (o->unix_path == NULL) {
-        struct addrinfo hints;
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_socktype = SOCK_STREAM;
-        char port[16];
-        snprintf(port, sizeof(port), "%d", o->port);
-        int rc = getaddrinfo(o->host, port, &hints, &res);
-        if (rc != 0) {
-            return tc_err_set(err, TC_ENOTFOUND, "%s: %s", o->host, gai_strerror(rc));
-        }
-    }
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];
         char why[256];
-        c->id = first + i;
-        c->fd = connect_one(o, res, why, sizeof(why));
+        c->fd = connect_one(lp->o, lp->clock->connect_by, why, sizeof(why));
         if (c->fd < 0) {
             lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
             report(lp, c, "%s", why);
@@ -410,10 +443,6 @@ open_conns(tc_bench_loop_t *lp, int first, tc_err_t *err)
         (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev);
         lp->nopen++;
     }
-    if (res != NULL) {
-        freeaddrinfo(res);
-    }
-    return TC_OK;
 }
 
 tc_bench_loop_t *
@@ -438,6 +467,7 @@ tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, 
     for (int i = 0; i < n; i++) {
         conn_t *c = &lp->conns[i];
         c->fd = -1;
+        c->id = first + i;
         c->next_seqid = 1;
         tc_buf_init(&c->in);
         tc_buf_init(&c->out);
@@ -452,10 +482,6 @@ tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, 
     lp->ep = epoll_create1(EPOLL_CLOEXEC);
     if (lp->ep < 0) {
         tc_err_set(err, -errno, "epoll_create1: %s", tc_strerror(-errno));
-        tc_bench_loop_free(lp);
-        return NULL;
-    }
-    if (open_conns(lp, first, err) != TC_OK) {
         tc_bench_loop_free(lp);
         return NULL;
     }

@@ -16,10 +16,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+struct addrinfo;
+
 typedef struct tc_bench_opts {
     const char *host;
     int port;
-    const char *unix_path; /* instead of host:port when set */
+    const struct addrinfo *addrs; /* host:port resolved (getaddrinfo()), tried in turn */
+    const char *unix_path;        /* instead of host:port when set */
     const tc_transport_t *transport;
     const tc_proto_ops_t *proto;
     int connections;
@@ -57,25 +60,31 @@ typedef struct tc_bench_stats {
     tc_bench_hist_t hist;                /* latency of measured calls, ns */
 } tc_bench_stats_t;
 
-/* When to measure, shared by every loop (CLOCK_MONOTONIC ns). */
+/* When to connect and to measure, shared by every loop (CLOCK_MONOTONIC ns). */
 typedef struct tc_bench_clock {
-    long long start; /* warm-up begins */
-    long long t0;    /* measurement begins */
-    long long t1;    /* no measured call is sent at or after this */
+    long long connect_by; /* a connection not open by then counts as a connect error */
+    long long start;      /* warm-up begins */
+    long long t0;         /* measurement begins */
+    long long t1;         /* no measured call is sent at or after this */
     atomic_int errors_shown;
 } tc_bench_clock_t;
 
 typedef struct tc_bench_loop tc_bench_loop_t;
 
 /*
- * A loop with connections number 'first' .. 'first + n - 1', connected
- * before this returns (failures are counted as connect errors). 'quota' is
- * the number of calls it measures with -n (0: by time). NULL with 'err'
- * filled if the call cannot be prepared. Ownership: borrows 'o' and 'clock';
- * free with tc_bench_loop_free().
+ * A loop with connections number 'first' .. 'first + n - 1', not opened
+ * yet. 'quota' is the number of calls it measures with -n (0: by time).
+ * NULL with 'err' filled if the call cannot be prepared. Ownership: borrows
+ * 'o' and 'clock'; free with tc_bench_loop_free().
  */
 tc_bench_loop_t *tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first,
                                    int n, uint64_t quota, tc_err_t *err);
+
+/*
+ * Open the loop's connections, each by clock->connect_by at the latest;
+ * those that fail count as connect errors. Before tc_bench_loop_run().
+ */
+void tc_bench_loop_connect(tc_bench_loop_t *lp);
 
 /* Run until the measurement ends and the calls in flight are answered or time out. */
 void tc_bench_loop_run(tc_bench_loop_t *lp);

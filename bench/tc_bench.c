@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,7 +36,8 @@ static const char usage_text[] =
     "  --protocol P         binary | compact (default binary)\n"
     "\n"
     "Load:\n"
-    "  -c, --connections N  connections (default 16)\n"
+    "  -c, --connections N  connections (default 16; the soft limit of open files is\n"
+    "                       raised to fit them)\n"
     "  -P, --pipeline N     calls in flight per connection (default 1)\n"
     "  -t, --threads N      load threads, each with its own epoll loop and a share of\n"
     "                       the connections and of -n (default 1; at most one per\n"
@@ -44,7 +46,8 @@ static const char usage_text[] =
     "  -n, --requests N     calls to measure (with -d too: whichever ends first;\n"
     "                       alone, no time limit but each call's --timeout)\n"
     "  --warmup S           seconds of calls before measuring (default 1)\n"
-    "  --timeout S          seconds a call may wait for its reply, above 0 (default 5)\n"
+    "  --timeout S          seconds a call may wait for its reply, and all the\n"
+    "                       connections to open, above 0 (default 5)\n"
     "  --max-reply BYTES    largest reply accepted (default 67108864, or more when\n"
     "                       the --call needs it: echo:SIZE, batch:N)\n"
     "\n"
@@ -68,9 +71,13 @@ static const char usage_text[] =
     "                       are refused: they have no reply to time.\n"
     "\n"
     "Every reply is checked: message type REPLY, the method name, the seqid of the\n"
-    "oldest call in flight on its connection, and the value. Errors are counted apart\n"
-    "from successes, by kind: wrong reply, TApplicationException, connection closed,\n"
-    "timeout, connect. The first few are described on stderr.\n"
+    "oldest call in flight on its connection, the value, and that nothing follows it.\n"
+    "Errors are counted apart from successes, by kind: wrong reply,\n"
+    "TApplicationException, connection closed, timeout, connect. The first few are\n"
+    "described on stderr. A connection that closes, times out or gets bytes that\n"
+    "do not frame is not reopened: the run goes on with the others, and ends when\n"
+    "none is left. The calls in flight when the measurement ends get up to\n"
+    "--timeout for their replies.\n"
     "\n"
     "Output:\n"
     "  --json               one JSON object instead of the report\n"
@@ -81,7 +88,8 @@ static const char usage_text[] =
     "The report ends with a line for scripts:\n"
     "  RESULT calls=N errors=N rps=X p50_us=X p90_us=X p99_us=X p999_us=X max_us=X\n"
     "Exit status: 0 when every call succeeded, 1 on any error (with a line\n"
-    "\"ERRORS: N\") or when no call was measured, 2 on bad options.\n";
+    "\"ERRORS: N\") or when no call was measured, 2 on bad options (a --host that\n"
+    "does not resolve, more connections than the hard limit of open files allows).\n";
 
 TC_NORETURN static void usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
 
@@ -116,7 +124,7 @@ parse_seconds(const char *s, const char *what)
     char *end = NULL;
     double v = strtod(s, &end);
     if (end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0) {
-        usage_error("%s: expected seconds (0 to 86400)", what);
+        usage_error("%s %s: expected seconds from 0 to 86400", what, s);
     }
     return v;
 }
@@ -543,6 +551,17 @@ print_banner(const cli_t *cli)
     fflush(stdout);
 }
 
+static void
+run_free(run_t *r)
+{
+    for (int i = 0; i < r->nloops; i++) {
+        tc_bench_loop_free(r->loops[i]);
+    }
+    free(r->loops);
+    free(r->tids);
+    free(r->args);
+}
+
 static int
 start(run_t *r)
 {
@@ -563,9 +582,15 @@ start(run_t *r)
         r->loops[i] = tc_bench_loop_new(o, &r->clock, first, n, quota, &err);
         if (r->loops[i] == NULL) {
             fprintf(stderr, "thriftcorn-bench: %s\n", err.msg);
+            run_free(r);
             return 2;
         }
         first += n;
+    }
+    /* every connection of every loop is open within --timeout, or counts as a connect error */
+    r->clock.connect_by = tc_bench_loop_now() + (long long)(o->timeout * 1e9);
+    for (int i = 0; i < r->nloops; i++) {
+        tc_bench_loop_connect(r->loops[i]);
     }
     /* the clock starts once every connection is open */
     r->clock.start = tc_bench_loop_now();
@@ -583,11 +608,54 @@ start(run_t *r)
     return 0;
 }
 
+/*
+ * A socket per connection, an epoll per thread and a few more (standard
+ * streams, the resolver, the IDL loader): the soft limit of open files is
+ * raised up to the hard one when it is lower; above the hard one, -c is
+ * refused.
+ */
+static void
+fit_open_files(const tc_bench_opts_t *o)
+{
+    rlim_t need = (rlim_t)o->connections + (rlim_t)o->threads + 32;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
+        return;
+    }
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
+        rl.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            return;
+        }
+    }
+    usage_error("--connections %d: needs %llu open files, above the limit of %llu (ulimit -Hn)",
+                o->connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+}
+
+/* --host and --port, resolved once for every connection; NULL with a message on failure */
+static struct addrinfo *
+resolve(const tc_bench_opts_t *o)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", o->port);
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(o->host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "thriftcorn-bench: --host %s: %s\n", o->host, gai_strerror(rc));
+        return NULL;
+    }
+    return res;
+}
+
 int
 main(int argc, char **argv)
 {
     cli_t cli;
     parse_args(&cli, argc, argv);
+    fit_open_files(&cli.o);
     signal(SIGPIPE, SIG_IGN);
     /* a bad --call or --idl is reported before any connection is made */
     tc_err_t err;
@@ -605,6 +673,11 @@ main(int argc, char **argv)
         cli.o.max_reply = probe->reply_max;
     }
     probe->free(probe);
+    struct addrinfo *addrs = NULL;
+    if (o->unix_path == NULL && (addrs = resolve(o)) == NULL) {
+        return 2;
+    }
+    cli.o.addrs = addrs;
     if (!cli.json) {
         print_banner(&cli);
     }
@@ -613,6 +686,9 @@ main(int argc, char **argv)
     r.cli = &cli;
     int rc = start(&r);
     if (rc != 0) {
+        if (addrs != NULL) {
+            freeaddrinfo(addrs);
+        }
         return rc;
     }
     summary_t s;
@@ -632,11 +708,9 @@ main(int argc, char **argv)
     } else if (s.calls == 0) {
         fprintf(stderr, "thriftcorn-bench: no call was measured\n");
     }
-    for (int i = 0; i < r.nloops; i++) {
-        tc_bench_loop_free(r.loops[i]);
+    run_free(&r);
+    if (addrs != NULL) {
+        freeaddrinfo(addrs);
     }
-    free(r.loops);
-    free(r.tids);
-    free(r.args);
     return s.errors > 0 || s.calls == 0 ? 1 : 0;
 }

@@ -9,6 +9,7 @@ Every run is bounded by -n or -d and a timeout."""
 import json
 import os
 import re
+import resource
 import socket
 import struct
 import subprocess
@@ -92,16 +93,26 @@ def bench_item(i):
             + struct.pack(">I", len(v)) + v + b"\x00")
 
 
+def message(name, seqid, body, mtype=2):
+    """A strict binary message: header of type `mtype` (2: REPLY), then `body`."""
+    return (struct.pack(">iI", -2147418112 | mtype, len(name)) + name + struct.pack(">i", seqid)
+            + body)
+
+
 class FakeServer:
     """A binary-protocol Thrift server in threads of the test, framed or
     buffered, whose replies the test writes: reply(name, args) returns the
     result struct of the REPLY to a call. A buffered call's arguments are
     'args_len' bytes long. A reply is sent 'chunk' bytes at a time, with
-    'pause' seconds after each piece."""
+    'pause' seconds after each piece. 'wire', when given, makes the messages
+    sent for the n-th call of a connection (from 1): wire(name, seqid,
+    result, n) returns a list of messages (see message()), sent together,
+    or None to close the connection instead."""
 
-    def __init__(self, reply, framed=True, args_len=0, chunk=1 << 20, pause=0.0):
+    def __init__(self, reply, framed=True, args_len=0, chunk=1 << 20, pause=0.0, wire=None):
         self.reply, self.framed, self.args_len = reply, framed, args_len
         self.chunk, self.pause = chunk, pause
+        self.wire = wire or (lambda name, seqid, result, n: [message(name, seqid, result)])
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -114,6 +125,13 @@ class FakeServer:
         except OSError:
             pass
         self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
     def _accept(self):
         while True:
@@ -133,6 +151,7 @@ class FakeServer:
 
     def _serve(self, c):
         buf = bytearray()
+        calls = 0
         try:
             with c:
                 while True:
@@ -148,10 +167,13 @@ class FakeServer:
                         msg, buf = bytes(buf[:size]), buf[size:]
                     nlen = struct.unpack(">I", msg[4:8])[0]
                     name, seqid = msg[8:8 + nlen], struct.unpack(">i", msg[8 + nlen:12 + nlen])[0]
-                    out = (struct.pack(">iI", -2147418110, nlen) + name + struct.pack(">i", seqid)
-                           + self.reply(name, msg[12 + nlen:]))
+                    calls += 1
+                    msgs = self.wire(name, seqid, self.reply(name, msg[12 + nlen:]), calls)
+                    if msgs is None:
+                        return
                     if self.framed:
-                        out = struct.pack(">I", len(out)) + out
+                        msgs = [struct.pack(">I", len(m)) + m for m in msgs]
+                    out = b"".join(msgs)
                     for i in range(0, len(out), self.chunk):
                         c.sendall(out[i:i + self.chunk])
                         if self.pause:
@@ -213,6 +235,13 @@ class BenchToolTest(unittest.TestCase):
                                  "--idl", IDL, "--method", "Bench.fail", "--args", "{3}")
         self.assert_clean(rc, out, err)
 
+    def test_requests_exact_with_threads_and_pipeline(self):
+        # -n is split between the threads and sent P at a time: exactly that many are measured
+        rc, out, err = run_bench(self.srv.port, "-c", "5", "-t", "3", "-P", "7", "-n", "1001",
+                                 "--warmup", "0.2", "--call", "add")
+        r = self.assert_clean(rc, out, err)
+        self.assertEqual(r["calls"], 1001, out)
+
     def test_fewer_calls_than_threads(self):
         # each thread measures its share of -n; with -n under -t, a thread
         # whose share was 0 ran by time instead: all through -d, counting
@@ -273,12 +302,50 @@ class BenchOptionsTest(unittest.TestCase):
                 (["-n", "99999999999999999999"], "--requests 99999999999999999999: expected an "
                  "integer from 1 to 9223372036854775807"),
                 (["-c", "0"], "--connections 0: expected an integer from 1 to 100000"),
-                (["--unix", "/tmp/" + "x" * 120], "longer than a unix socket address holds")):
+                (["-d", "abc"], "--duration abc: expected seconds from 0 to 86400"),
+                (["--unix", "/tmp/" + "x" * 120], "longer than a unix socket address holds"),
+                # (it was refused after the banner, in a message naming no option)
+                (["--host", "nope.invalid"], "--host nope.invalid: "),
+                # the IDL's and the table's errors name their option, with no Lua traceback
+                (["--idl", "/nonexistent.thrift", "--method", "S.f"],
+                 "--idl: /nonexistent.thrift: cannot open IDL file"),
+                (["--idl", IDL, "--method", "Bench.add", "--args", "{1, a = 2, b = 3}"],
+                 "--args: argument 'a' given twice, by name and by position"),
+                (["--idl", IDL, "--method", "Bench.add", "--args", "{a = 'x'}"],
+                 "--args: Bench.add_args.a: expected an integer (i64), got string")):
             with self.subTest(args=args):
                 rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", *args, timeout=30)
                 self.assertEqual(rc, 2, out + err)
                 self.assertTrue(err.startswith("thriftcorn-bench: --"), err)
                 self.assertIn(msg, err)
+                self.assertNotIn("traceback", err)
+                self.assertEqual(out, "")
+
+    def test_connections_and_the_open_file_limit(self):
+        # a socket per connection: a soft limit too low is raised to fit -c
+        # (before, the connections past it failed with "too many open files"),
+        # and a hard limit too low refuses -c
+        port = harness.free_port()
+        cmd = [BENCH, "--port", str(port), "-c", "100", "-d", "0.2", "--warmup", "0",
+               "--show-errors", "1000"]
+
+        def limit(soft, hard):
+            return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                           preexec_fn=limit(64, 64))
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertRegex(p.stderr, r"^thriftcorn-bench: --connections 100: needs \d+ open files, "
+                         r"above the limit of 64")
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+        if hard < 200:
+            self.skipTest("the hard limit of open files (%d) is below what -c 100 needs" % hard)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                           preexec_fn=limit(64, hard))
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^ERRORS: 100 \(.*connect 100\)")
+        self.assertEqual(p.stderr.count("connect 127.0.0.1:%d: connection refused" % port), 100,
+                         p.stderr)
 
 
 class BenchToolFakeServerTest(unittest.TestCase):
@@ -323,6 +390,139 @@ class BenchToolFakeServerTest(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(result(out)["calls"], 1, out)
         self.assertEqual(result(out)["errors"], 0, out)
+
+
+def appex(text, kind=6):
+    """A TApplicationException's struct (binary): message, type (6: INTERNAL_ERROR)."""
+    return (b"\x0b\x00\x01" + struct.pack(">I", len(text)) + text
+            + b"\x08\x00\x02" + struct.pack(">i", kind) + b"\x00")
+
+
+def ping_ok(name, args):
+    return b"\x00"  # ping's result struct: empty
+
+
+class BenchToolBadServerTest(unittest.TestCase):
+    """A server that answers wrongly, closes, does not answer or does not
+    accept: each call it spoils is an error of its kind, the run ends by
+    itself, and the exit status is 1."""
+
+    def assert_errors(self, rc, out, err, n, kind, calls=0):
+        self.assertEqual(rc, 1, out + err)
+        r = result(out)
+        self.assertEqual((r["calls"], r["errors"]), (calls, n), out + err)
+        self.assertRegex(out, r"(?m)^ERRORS: %d \(.*\b%s %d\b" % (n, kind, n))
+
+    def test_wrong_replies_are_errors(self):
+        def same(name, seqid, res, n):
+            return [message(name, seqid, res)]
+        cases = (
+            ("seqid", ping_ok, lambda name, seqid, res, n: [message(name, seqid + 1, res)],
+             "reply", "reply header: type 2, name 'ping', seqid 2; expected REPLY, 'ping', 1"),
+            ("name", ping_ok, lambda name, seqid, res, n: [message(b"pong", seqid, res)],
+             "reply", "name 'pong'"),
+            ("type", ping_ok, lambda name, seqid, res, n: [message(name, seqid, res, 1)],
+             "reply", "reply header: type 1"),
+            ("exception", ping_ok,
+             lambda name, seqid, res, n: [message(name, seqid, appex(b"boom"), 3)],
+             "exception", "TApplicationException INTERNAL_ERROR: boom"),
+            ("undeclared exception", lambda name, args: b"\x0c\x00\x01\x00\x00", same,
+             "reply", "ping: unexpected field 1 of type struct in the result"),
+            ("truncated", lambda name, args: b"", same, "reply", "malformed reply"),
+            # a client reads them as the start of its next reply
+            ("bytes after the result", lambda name, args: b"\x00\x00\x00\x00", same, "reply",
+             "ping: 3 bytes after the result struct"),
+        )
+        for what, reply, wire, kind, text in cases:
+            with self.subTest(what=what), FakeServer(reply, wire=wire) as srv:
+                rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0")
+                self.assert_errors(rc, out, err, 5, kind)
+                self.assertIn(text, err)
+
+    def test_generic_mode_sees_bytes_after_the_result(self):
+        with FakeServer(lambda name, args: b"\x00\x00\x00") as srv:
+            rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0", "--idl", IDL,
+                                     "--method", "Bench.ping")
+        self.assert_errors(rc, out, err, 5, "reply")
+        self.assertIn("Bench.ping: 2 bytes after the result struct", err)
+
+    def test_a_reply_to_no_call_after_the_last(self):
+        # each reply sent twice: the second comes as the run ends, on a
+        # connection with nothing in flight, and is an error (it went uncounted)
+        with FakeServer(ping_ok, wire=lambda name, seqid, res, n: [message(name, seqid, res)] * 2
+                        ) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "1", "-n", "1", "--warmup", "0")
+        self.assert_errors(rc, out, err, 1, "reply", calls=1)
+        self.assertIn("a reply to no call", err)
+
+    def test_server_closes_mid_run(self):
+        # each connection is closed at its third call: its two replies count,
+        # the call in flight is an error, the connection is not reopened and
+        # the run ends with no connection left, well before -n
+        def close_at_3(name, seqid, res, n):
+            return None if n == 3 else [message(name, seqid, res)]
+        with FakeServer(ping_ok, wire=close_at_3) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "2", "-n", "1000", "--warmup", "0")
+        self.assert_errors(rc, out, err, 2, "closed", calls=4)
+        self.assertEqual(err.count("closed by the server (1 calls in flight)"), 2, err)
+
+    def test_server_never_answers(self):
+        # the calls in flight at the end of -d wait --timeout, then count as
+        # timeouts; --json keeps stdout one JSON object, errors on stderr
+        with FakeServer(ping_ok, wire=lambda name, seqid, res, n: []) as srv:
+            t = time.monotonic()
+            rc, out, err = run_bench(srv.port, "-c", "2", "-P", "3", "-d", "0.3", "--warmup", "0",
+                                     "--timeout", "1", "--json", timeout=30)
+            took = time.monotonic() - t
+        self.assertEqual(rc, 1, out + err)
+        self.assertLess(took, 10)
+        j = json.loads(out)
+        self.assertEqual((j["calls"], j["errors"], j["errors_by_kind"]["timeout"]), (0, 6, 6), out)
+        self.assertRegex(err, r"(?m)^ERRORS: 6 \(.*timeout 6")
+        self.assertEqual(err.count("no reply within 1 s (3 calls in flight)"), 2, err)
+
+    def test_server_never_accepts(self):
+        # a full listen backlog drops the handshake: connect() waited for the
+        # kernel to give up (over two minutes); now every connection of every
+        # thread is open within one --timeout or counts as a connect error
+        with socket.socket() as lsn:
+            lsn.bind(("127.0.0.1", 0))
+            lsn.listen(0)
+            port = lsn.getsockname()[1]
+            fill = [socket.socket() for _ in range(4)]
+            try:
+                for f in fill:
+                    f.setblocking(False)
+                    f.connect_ex(("127.0.0.1", port))
+                t = time.monotonic()
+                rc, out, err = run_bench(port, "-c", "3", "-t", "3", "-d", "0.3", "--warmup", "0",
+                                         "--timeout", "2", timeout=60)
+                took = time.monotonic() - t
+            finally:
+                for f in fill:
+                    f.close()
+        self.assert_errors(rc, out, err, 3, "connect")
+        self.assertLess(took, 5.5)  # one --timeout for all three threads, not one each
+        self.assertIn("connect 127.0.0.1:%d: not open within --timeout (2 s)" % port, err)
+
+    def test_percentiles_of_known_latencies(self):
+        # the n-th call of the connection is answered after n * 50 ms: the
+        # nearest-rank percentiles of the 10 are the 5th, the 9th and the
+        # 10th, each a little above its delay (the histogram reports the top
+        # of a bucket, under 0.8% above the value)
+        def slow(name, seqid, res, n):
+            time.sleep(0.05 * n)
+            return [message(name, seqid, res)]
+        with FakeServer(ping_ok, wire=slow) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "1", "-n", "10", "--warmup", "0", "--json")
+        self.assertEqual(rc, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["calls"], 10)
+        for key, ms in (("p50_us", 250), ("p90_us", 450), ("p99_us", 500), ("p999_us", 500),
+                        ("max_us", 500), ("mean_us", 275)):
+            with self.subTest(key=key):
+                self.assertGreaterEqual(j[key], ms * 1000, out)
+                self.assertLess(j[key], (ms + 45) * 1000, out)
 
 
 class BenchToolCPluginTest(BenchToolTest):
