@@ -90,11 +90,19 @@ check_handler(const tc_config_t *cfg)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    bool lua = cfg->service.handler != NULL && cfg->service.handler[0] != '\0';
-    bool plugin = cfg->service.plugin != NULL;
-    printf("%s: ok (service %s from %s%s%s%s%s)\n", cfg->path, cfg->service.name, cfg->service.idl,
-           lua ? ", handler " : "", lua ? cfg->service.handler : "", plugin ? ", plugin " : "",
-           plugin ? cfg->service.plugin : "");
+    /* every service of services = { ... }, the default one marked; else the one */
+    size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
+    printf("%s: ok (", cfg->path);
+    for (size_t i = 0; i < n; i++) {
+        const tc_service_conf_t *s = cfg->nservices > 0 ? &cfg->services[i] : &cfg->service;
+        bool lua = s->handler != NULL && s->handler[0] != '\0';
+        bool plugin = s->plugin != NULL;
+        printf("%sservice %s%s from %s%s%s%s%s", i > 0 ? "; " : "", s->name,
+               cfg->nservices > 0 && (int)i == cfg->default_service ? " (default)" : "", s->idl,
+               lua ? ", handler " : "", lua ? s->handler : "", plugin ? ", plugin " : "",
+               plugin ? s->plugin : "");
+    }
+    printf(")\n");
     return 0;
 }
 

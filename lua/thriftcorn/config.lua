@@ -129,6 +129,29 @@ local function deep_copy(v)
   return t
 end
 
+-- Why table `t` is not a list (keys 1 to n, none missing), or nil when it
+-- is one. ipairs() and the C side's length would otherwise drop what
+-- follows a hole, or a key that is not an index, without a word.
+local function not_a_list(t)
+  local last, count = 0, 0
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 then
+      return string.format("expected a list: the key %s is not an index of one",
+        type(k) == "string" and ("'" .. k .. "'") or tostring(k))
+    end
+    last = k > last and k or last
+    count = count + 1
+  end
+  -- a hole: the first is at most count + 1 (however large the last index)
+  for i = 1, last > count and count + 1 or 0 do
+    if rawget(t, i) == nil then
+      return string.format("expected a list without holes: item %d is nil but item %d is set",
+        i, last)
+    end
+  end
+  return nil
+end
+
 -- Edit distance of two strings (Levenshtein: insertions, deletions, substitutions).
 local function distance(a, b)
   local prev = {}
@@ -235,6 +258,28 @@ function M.parse_flag(arg, following)
   return s.name, value or following, value == nil
 end
 
+-- What is wrong with the service table `v` (of `service`, or an item of
+-- `services` when `item`, which may also have `default`), or nil.
+local function check_service(v, item)
+  for _, key in ipairs({ "idl", "name", "handler", "plugin" }) do
+    local optional = (key == "handler" and v.plugin ~= nil) or key == "plugin"
+    if type(v[key]) ~= "string" and not (optional and v[key] == nil) then
+      return string.format("'%s' must be a string, got %s", key, type(v[key]))
+    end
+    if v[key] == "" then
+      return string.format("'%s' must not be empty", key)
+    end
+  end
+  for key in pairs(v) do
+    if key ~= "idl" and key ~= "name" and key ~= "handler" and key ~= "plugin"
+        and not (item and key == "default") then
+      return string.format("unknown key '%s' (expected idl, name, handler, plugin%s)",
+        tostring(key), item and ", default" or "")
+    end
+  end
+  return nil
+end
+
 -- Check one value against its setting; returns the normalized value or nil, message.
 local function check(s, v)
   local k = s.kind
@@ -308,6 +353,10 @@ local function check(s, v)
     if type(v) ~= "table" then
       return nil, "expected a string or a list of strings, got " .. type(v)
     end
+    local shape = not_a_list(v)
+    if shape then
+      return nil, shape
+    end
     if s.binds and #v == 0 then
       return nil, "expected at least one address, got an empty list"
     end
@@ -359,6 +408,10 @@ local function check(s, v)
     end
     return v
   elseif k == "servicelist" then
+    local shape = type(v) == "table" and not_a_list(v)
+    if shape then
+      return nil, shape
+    end
     if type(v) ~= "table" or #v == 0 then
       return nil, "expected a list of { idl = ..., name = ..., handler = ... }, got "
         .. (type(v) == "table" and "an empty table" or type(v))
@@ -368,13 +421,7 @@ local function check(s, v)
       if type(e) ~= "table" then
         return nil, string.format("item %d: expected a table, got %s", i, type(e))
       end
-      local entry = {}
-      for key, x in pairs(e) do
-        if key ~= "default" then
-          entry[key] = x
-        end
-      end
-      local _, msg = check(M.by_name.service, entry)
+      local msg = check_service(e, true)
       if msg then
         return nil, string.format("item %d: %s", i, msg)
       end
@@ -400,20 +447,9 @@ local function check(s, v)
     if type(v) ~= "table" then
       return nil, "expected a table { idl = ..., name = ..., handler = ... }, got " .. type(v)
     end
-    for _, key in ipairs({ "idl", "name", "handler", "plugin" }) do
-      local optional = (key == "handler" and v.plugin ~= nil) or key == "plugin"
-      if type(v[key]) ~= "string" and not (optional and v[key] == nil) then
-        return nil, string.format("'%s' must be a string, got %s", key, type(v[key]))
-      end
-      if v[key] == "" then
-        return nil, string.format("'%s' must not be empty", key)
-      end
-    end
-    for key in pairs(v) do
-      if key ~= "idl" and key ~= "name" and key ~= "handler" and key ~= "plugin" then
-        return nil, string.format("unknown key '%s' (expected idl, name, handler, plugin)",
-          tostring(key))
-      end
+    local msg = check_service(v, false)
+    if msg then
+      return nil, msg
     end
     return v
   end

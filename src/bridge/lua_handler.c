@@ -307,11 +307,11 @@ protected_error_text(lua_State *L)
 }
 
 static const char *
-error_text(lua_State *L, int e, const tc_function_t *fn, const char *what, tc_err_t *err,
-           size_t *len)
+error_text(lua_State *L, int e, const tc_service_t *svc, const tc_function_t *fn, const char *what,
+           tc_err_t *err, size_t *len)
 {
     char head[TC_ERR_MSG_MAX];
-    snprintf(head, sizeof(head), "%s.%s%s: ", fn->service, fn->name, what);
+    snprintf(head, sizeof(head), "%s.%s%s: ", svc->name, fn->name, what);
     /*
      * __tostring and __name are user code, and the text needs memory the
      * state may not have (max_lua_memory): run protected, as the call was
@@ -418,7 +418,7 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t
             char why[TC_ERR_MSG_MAX];
             snprintf(why, sizeof(why), "%s", err->msg);
             tc_err_clear(err);
-            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", fn->service,
+            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", h->svc->name,
                        fn->name, why);
         }
         return raised ? -2 : -1;
@@ -455,14 +455,14 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
             return TC_CALL_DECLARED_EXCEPTION;
         }
         out->out->len = mark;
-        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", fn->service,
+        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", h->svc->name,
                    fn->name, eerr.msg);
         write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                     h->expose_errors ? err->msg : "Internal error");
         return TC_APPEX_INTERNAL_ERROR;
     }
     size_t len;
-    const char *text = error_text(L, e, fn, "", err, &len);
+    const char *text = error_text(L, e, h->svc, fn, "", err, &len);
     if (h->expose_errors) {
         write_appex_text(out, m, TC_APPEX_INTERNAL_ERROR, text, len);
     } else {
@@ -485,7 +485,7 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
         tc_err_clear(&eerr);
         if (encode_field(L, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
             out->out->len = mark;
-            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", fn->service,
+            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", h->svc->name,
                        fn->name, eerr.msg);
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                         h->expose_errors ? err->msg : "Internal error");
@@ -535,7 +535,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     int rc = lua_pcall(L, nargs, 1, SLOT_MSGH);
     if (rc == LUA_ERRMEM) {
         /* the handler's own allocations, or its error's text, ran out */
-        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", fn->service, fn->name, oneway ? " (oneway)" : "",
+        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", h->svc->name, fn->name, oneway ? " (oneway)" : "",
                    memory_text(L).text);
         if (!oneway) {
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
@@ -545,7 +545,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     } else if (rc != LUA_OK) {
         if (oneway) {
             size_t len;
-            (void)error_text(L, lua_gettop(L), fn, " (oneway)", err, &len);
+            (void)error_text(L, lua_gettop(L), h->svc, fn, " (oneway)", err, &len);
             status = TC_APPEX_INTERNAL_ERROR;
         } else {
             status = reply_error(h, m, fn, out, mark, err);

@@ -491,7 +491,8 @@ during(const struct tc_call *running, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (running != NULL && running->fn != NULL) {
-        snprintf(buf, cap, " (during a call of %s.%s)", running->fn->service, running->fn->name);
+        snprintf(buf, cap, " (during a call of %s.%s)", running->thread->svc->name,
+                 running->fn->name);
     }
 }
 
@@ -567,8 +568,7 @@ tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, con
                        : "used after its handler returned, from another thread";
         }
         tc_log(TC_LOG_ERROR, "plugin %s: %s() refused the tc_call_t of %s.%s: %s%s",
-               plugin_label(t->host), what, fn != NULL ? fn->service : t->svc->name,
-               fn != NULL ? fn->name : "?", why, here);
+               plugin_label(t->host), what, t->svc->name, fn != NULL ? fn->name : "?", why, here);
     }
     pthread_mutex_unlock(&threads_lock);
 }
@@ -590,11 +590,11 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     if (c->werr.code != TC_OK) {
         code = TC_ETYPE;
         snprintf(full, sizeof(full), "%s.%s%s: plugin %s built a reply that does not fit: %s",
-                 fn->service, fn->name, kind, plugin_label(t->host), c->werr.msg);
+                 t->svc->name, fn->name, kind, plugin_label(t->host), c->werr.msg);
     } else if (c->failmsg[0] != '\0') {
-        snprintf(full, sizeof(full), "%s.%s%s: %s", fn->service, fn->name, kind, c->failmsg);
+        snprintf(full, sizeof(full), "%s.%s%s: %s", t->svc->name, fn->name, kind, c->failmsg);
     } else {
-        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", fn->service,
+        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", t->svc->name,
                  fn->name, kind, plugin_label(t->host), rc);
     }
     char msg[TC_ERR_MSG_MAX];

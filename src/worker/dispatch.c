@@ -132,6 +132,24 @@ set_told(tc_err_t *err, tc_call_info_t *info, int code, const told_t *t)
 
 /* ---- several services: Apache Thrift's TMultiplexedProtocol names ---- */
 
+/*
+ * 'err' (set) again, after "service NAME: ": with several services, the
+ * operator learns whose handlers failed (a missing file, max_lua_memory,
+ * a plugin's refusal say nothing of it themselves).
+ */
+static void
+name_service(tc_err_t *err, const char *name)
+{
+    if (err == NULL || err->code == TC_OK) {
+        return;
+    }
+    char why[TC_ERR_MSG_MAX];
+    snprintf(why, sizeof(why), "%s", err->msg);
+    int code = err->code;
+    tc_err_clear(err);
+    tc_err_set(err, code, "service %s: %s", name, why);
+}
+
 /* A dispatcher that routes to one dispatcher (and Lua state) per service. */
 static tc_dispatch_t *
 mux_new(const tc_config_t *cfg, tc_err_t *err)
@@ -147,6 +165,7 @@ mux_new(const tc_config_t *cfg, tc_err_t *err)
         d->sub_cfgs[i].nservices = 0;
         d->subs[i] = tc_dispatch_new(&d->sub_cfgs[i], err);
         if (d->subs[i] == NULL) {
+            name_service(err, cfg->services[i].name);
             tc_dispatch_free(d);
             return NULL;
         }
@@ -246,7 +265,26 @@ tc_dispatch_thread_stop(tc_dispatch_t *d)
 
 /* ---- checking a configuration ---- */
 
-/* The check process: build what a handler thread builds; report on 'fd'. */
+/* Write all 'len' bytes of 'p' to 'fd' (a pipe to the parent); gives up on an error. */
+static void
+write_all(int fd, const char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t k = write(fd, p + off, len - off);
+        if (k <= 0 && errno != EINTR) {
+            break;
+        }
+        off += k > 0 ? (size_t)k : 0;
+    }
+}
+
+/*
+ * The check process: build what a handler thread builds, one service after
+ * the other. On 'fd', a NUL for each service that loaded, then the error
+ * text of the one that did not (which holds no NUL): so the parent can
+ * name the service even when its loading crashed or called exit().
+ */
 static TC_NORETURN void
 check_child(const tc_config_t *cfg, int fd)
 {
@@ -265,15 +303,14 @@ check_child(const tc_config_t *cfg, int fd)
         tc_dispatch_t *d = create(&one, false, &err);
         ok = d != NULL;
         tc_dispatch_free(d);
-    }
-    size_t len = ok ? 0 : strlen(err.msg);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t k = write(fd, err.msg + off, len - off);
-        if (k <= 0 && errno != EINTR) {
-            break;
+        if (ok) {
+            write_all(fd, "", 1);
+        } else if (cfg->nservices > 0) {
+            name_service(&err, one.service.name);
         }
-        off += k > 0 ? (size_t)k : 0;
+    }
+    if (!ok) {
+        write_all(fd, err.msg, strlen(err.msg));
     }
     _exit(ok ? 0 : 1);
 }
@@ -297,15 +334,22 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
         check_child(cfg, fds[1]);
     }
     close(fds[1]);
+    /* the leading NULs count the services loaded; the error text follows them */
+    size_t loaded = 0;
     char msg[TC_ERR_MSG_MAX];
     size_t len = 0;
+    char chunk[256];
     for (;;) {
-        ssize_t k = read(fds[0], msg + len, sizeof(msg) - 1 - len);
-        if (k > 0) {
-            len += (size_t)k;
-        }
-        if (k == 0 || len == sizeof(msg) - 1 || (k < 0 && errno != EINTR)) {
+        ssize_t k = read(fds[0], chunk, sizeof(chunk));
+        if (k == 0 || (k < 0 && errno != EINTR)) {
             break;
+        }
+        for (ssize_t j = 0; j < k; j++) {
+            if (len == 0 && chunk[j] == '\0') {
+                loaded++;
+            } else if (len < sizeof(msg) - 1) {
+                msg[len++] = chunk[j];
+            }
         }
     }
     msg[len] = '\0';
@@ -313,13 +357,26 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFSIGNALED(status)) {
-        return tc_err_set(err, TC_EINVAL,
-                          "loading the handlers of service %s crashed (signal %d)%s%s",
-                          cfg->service.name, WTERMSIG(status), len ? ": " : "", msg);
+    /* what was running when the process ended: the service after those loaded */
+    size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
+    char what[256];
+    if (loaded < n) {
+        snprintf(what, sizeof(what), "loading the handlers of service %s",
+                 cfg->nservices > 0 ? cfg->services[loaded].name : cfg->service.name);
+    } else {
+        snprintf(what, sizeof(what), "the check of the handlers");
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        return tc_err_set(err, TC_EINVAL, "%s", len ? msg : "the handlers cannot be loaded");
+    if (WIFSIGNALED(status)) {
+        return tc_err_set(err, TC_EINVAL, "%s crashed (signal %d)%s%s", what, WTERMSIG(status),
+                          len ? ": " : "", msg);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || loaded < n) {
+        if (len > 0) {
+            return tc_err_set(err, TC_EINVAL, "%s", msg);
+        }
+        /* exit() from the code being loaded (os.exit()), status 0 too: no worker would boot */
+        return tc_err_set(err, TC_EINVAL, "%s exited with status %d, giving no reason", what,
+                          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
     return TC_OK;
 }
@@ -329,11 +386,12 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
 /*
  * tc_dispatch_handle() but for the reply's size: the message header read in
  * 'm' (its name without "Service:" once routed) and the function whose
- * handler ran in '*fn' (NULL: none did).
+ * handler ran in '*fn' (NULL: none did), of the service in '*svc' (its
+ * own or an inherited one: the log names the service that served it).
  */
 static int
-handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const tc_function_t **fn,
-       tc_call_info_t *info, tc_err_t *err)
+handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const tc_service_t **svc,
+       const tc_function_t **fn, tc_call_info_t *info, tc_err_t *err)
 {
     info->err_len = 0;
     int rc = in->ops->read_message_begin(in, m);
@@ -341,11 +399,17 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
         return tc_err_set(err, rc == TC_AGAIN ? TC_EPROTO : rc, "invalid message header (%s)",
                           rc == TC_AGAIN ? "truncated" : tc_strerror(rc));
     }
+    /*
+     * A message of another type than a call is refused before its name is
+     * looked at, as Apache's TMultiplexedProcessor does: the type, not the
+     * service it names, is what is wrong with it.
+     */
+    bool call = m->type == TC_MSG_CALL || m->type == TC_MSG_ONEWAY;
     if (d->subs != NULL) {
-        told_t why;
-        why.len = 0;
-        d = route(d, m, &why);
-        if (d == NULL) {
+        told_t unrouted;
+        unrouted.len = 0;
+        d = route(d, m, &unrouted);
+        if (d == NULL && call) {
             info->service = NULL;
             info->method = m->name;
             info->method_len = m->name_len;
@@ -355,20 +419,20 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
              * the client named no service this server has: answered, and
              * logged once (the worker escapes the name in the log line)
              */
-            set_told(err, info, TC_ENOTFOUND, &why);
+            set_told(err, info, TC_ENOTFOUND, &unrouted);
             if (m->type != TC_MSG_ONEWAY) {
                 tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_UNKNOWN_METHOD,
-                                       why.text, why.len);
+                                       unrouted.text, unrouted.len);
             }
             return TC_OK;
         }
     }
-    info->service = d->name;
+    info->service = d != NULL ? d->name : NULL;
     info->method = m->name;
     info->method_len = m->name_len;
     info->replied = true;
     info->status = 0;
-    if (m->type != TC_MSG_CALL && m->type != TC_MSG_ONEWAY) {
+    if (!call) {
         /* a REPLY or EXCEPTION sent to a server, or no type at all: answered, and logged once */
         static const char text[] = "Invalid message type";
         info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
@@ -384,6 +448,7 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
                                text, sizeof(text) - 1);
         return TC_OK;
     }
+    TC_ASSERT(d != NULL); /* a call that named no service was answered above */
     int idx = tc_schema_service_index(d->svc, m->name, m->name_len);
     if (idx < 0) {
         told_t why;
@@ -398,6 +463,7 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
                                why.text, why.len);
         return TC_OK;
     }
+    *svc = d->svc;
     *fn = d->svc->functions[idx];
     bool oneway = m->type == TC_MSG_ONEWAY || (*fn)->oneway;
     info->replied = !oneway;
@@ -426,7 +492,7 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
  */
 static void
 refuse_reply(tc_proto_t *out, size_t mark, size_t max_reply, const tc_msg_hdr_t *m,
-             const tc_function_t *fn, tc_call_info_t *info, tc_err_t *err)
+             const tc_service_t *svc, const tc_function_t *fn, tc_call_info_t *info, tc_err_t *err)
 {
     char text[96];
     int len = snprintf(text, sizeof(text), "reply of %zu bytes is over the largest frame (%zu)",
@@ -434,7 +500,7 @@ refuse_reply(tc_proto_t *out, size_t mark, size_t max_reply, const tc_msg_hdr_t 
     tc_err_clear(err); /* the client hears of this, not of what the dropped reply said */
     info->err_len = 0;
     if (fn != NULL) {
-        tc_err_set(err, TC_ELIMIT, "%s.%s: %s", fn->service, fn->name, text);
+        tc_err_set(err, TC_ELIMIT, "%s.%s: %s", svc->name, fn->name, text);
     } else {
         tc_err_set(err, TC_ELIMIT, "%s: %s", tc_appex_type_name(info->status), text);
     }
@@ -455,10 +521,11 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max
 {
     size_t mark = out->out->len;
     tc_msg_hdr_t m;
+    const tc_service_t *svc = NULL;
     const tc_function_t *fn = NULL;
-    int rc = handle(d, in, out, &m, &fn, info, err);
+    int rc = handle(d, in, out, &m, &svc, &fn, info, err);
     if (TC_UNLIKELY(out->out->len - mark > max_reply) && rc == TC_OK) {
-        refuse_reply(out, mark, max_reply, &m, fn, info, err);
+        refuse_reply(out, mark, max_reply, &m, svc, fn, info, err);
     }
     return rc;
 }

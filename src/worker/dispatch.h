@@ -38,8 +38,10 @@ typedef struct tc_call_info {
 } tc_call_info_t;
 
 /*
- * Load the configured service's handlers for the calling thread. NULL with
- * 'err' filled if the handler code cannot be loaded.
+ * Load the configured service's handlers for the calling thread (with
+ * services = { ... }, every service's). NULL with 'err' filled if the
+ * handler code cannot be loaded; with several services the text starts
+ * with "service NAME: ".
  * Ownership: the caller frees it with tc_dispatch_free().
  */
 tc_dispatch_t *tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err);
@@ -60,7 +62,9 @@ void tc_dispatch_thread_stop(tc_dispatch_t *d);
  * them (the IDL, the C plugin with its ABI and signature checks and
  * init_arbiter(), the Lua handler, and that every method has a handler),
  * in a process forked for the purpose: no plugin code runs in the caller,
- * and a plugin that crashes fails the check. TC_OK, or an error in 'err'.
+ * and code that crashes or ends that process while it loads (exit(), even
+ * with status 0) fails the check, naming the service it was loading.
+ * TC_OK, or an error in 'err'.
  */
 int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
 

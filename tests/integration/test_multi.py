@@ -473,6 +473,109 @@ class MultiTest(unittest.TestCase):
             self.assertNotIn("\x1b", srv.log())
 
 
+def family_settings(extra=""):
+    """Base and Derived (which extends Base) of tests/fixtures/multi, each
+    its own service with its own handler; Derived the default."""
+    return ("""threads = 1
+expose_errors = true
+services = {
+  { name = "Base", idl = "%s/family.thrift", handler = "%s/base.lua" },
+  { name = "Derived", idl = "%s/family.thrift", handler = "%s/derived.lua", default = true },
+}
+""" % (FIXTURE, FIXTURE, FIXTURE, FIXTURE)) + extra
+
+
+class FamilyTest(unittest.TestCase):
+    """Two services of one IDL, the one extending the other: each call,
+    inherited ones included, goes to the handler of the service it names."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "family.thrift"))
+        cls.Base = harness.load_gen("family.Base")
+        cls.Derived = harness.load_gen("family.Derived")
+        cls.srv = harness.Server(family_settings())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_inherited_methods_reach_the_named_service(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                b, trans = harness.client(self.Base, self.srv.port, transport, "compact",
+                                          service="Base")
+                self.addCleanup(trans.close)
+                d, trans = harness.client(self.Derived, self.srv.port, transport, "compact",
+                                          service="Derived")
+                self.addCleanup(trans.close)
+                p, trans = harness.client(self.Derived, self.srv.port, transport, "binary")
+                self.addCleanup(trans.close)
+                self.assertEqual(b.whoami(), "base")
+                self.assertEqual(d.whoami(), "derived")
+                self.assertEqual(p.whoami(), "derived")  # plain: the default
+                self.assertEqual(d.add(40, 2), 42)
+
+    def test_a_failure_names_the_service_that_served_it(self):
+        """An inherited method that fails is reported under the service that
+        served it, not the one that declares it: Base and Derived both serve
+        fail(), and the log and the reply tell which one failed. One
+        connection carries both services, and serves on after each failure."""
+        sock = TSocket.TSocket("127.0.0.1", self.srv.port)
+        sock.setTimeout(10000)
+        trans = TTransport.TFramedTransport(sock)
+        trans.open()
+        self.addCleanup(trans.close)
+        proto = TBinaryProtocol.TBinaryProtocol(trans)
+        b = self.Base.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto, "Base"))
+        d = self.Derived.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto, "Derived"))
+        peer = "127.0.0.1:%d: " % sock.handle.getsockname()[1]
+        for client, service in ((d, "Derived"), (b, "Base"), (d, "Derived")):
+            with self.assertRaises(TApplicationException) as ctx:
+                client.fail()
+            self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+            self.assertTrue(ctx.exception.message.startswith(
+                "family.%s.fail returned a value that does not fit: " % service),
+                ctx.exception.message)
+            self.assertEqual(client.whoami(), service.lower())
+        d.fire()
+        d.fire()
+        self.assertEqual(d.count(), 2)
+        self.assertTrue(harness.wait_log(self.srv, peer, count=3), self.srv.log())
+        got = [ln.split(peer, 1)[1].split(" returned")[0]
+               for ln in self.srv.log().splitlines() if peer in ln]
+        self.assertEqual(got, ["family.Derived.fail", "family.Base.fail", "family.Derived.fail"])
+
+    def test_a_reply_to_an_unknown_service_is_an_invalid_message_type(self):
+        """A REPLY sent to a server is refused for its type before its name
+        is routed, as Apache's TMultiplexedProcessor does, whether or not it
+        names a service; the reply carries the name and seqid as sent."""
+        for name, replied in (("Nope:whoami", "Nope:whoami"), ("Base:whoami", "whoami"),
+                              ("whoami", "whoami")):
+            with self.subTest(name=name):
+                sock = TSocket.TSocket("127.0.0.1", self.srv.port)
+                sock.setTimeout(10000)
+                trans = TTransport.TFramedTransport(sock)
+                trans.open()
+                self.addCleanup(trans.close)
+                proto = TBinaryProtocol.TBinaryProtocol(trans)
+                proto.writeMessageBegin(name, TMessageType.REPLY, 31)
+                self.Base.whoami_result(success="x").write(proto)
+                proto.writeMessageEnd()
+                trans.flush()
+                got = proto.readMessageBegin()
+                ex = TApplicationException()
+                ex.read(proto)
+                proto.readMessageEnd()
+                self.assertEqual((got, ex.type, ex.message),
+                                 ((replied, TMessageType.EXCEPTION, 31),
+                                  TApplicationException.INVALID_MESSAGE_TYPE,
+                                  "Invalid message type"))
+                # the connection serves on
+                c = self.Base.Client(TMultiplexedProtocol.TMultiplexedProtocol(proto, "Base"))
+                self.assertEqual(c.whoami(), "base")
+
+
 CPP_CLIENT = os.environ.get("TC_CPP_CALC_CLIENT")
 
 
@@ -555,6 +658,73 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(out.returncode, 1, out.stdout)
         self.assertIn("bad.lua: no function for method 'echo' of service HeaderService",
                       out.stderr)
+
+
+class ServiceErrorsTest(unittest.TestCase):
+    """What the operator is told when one service of several cannot be
+    loaded: the service is named, at --check-config and at start, also when
+    loading it crashes or ends the process."""
+
+    def check(self, settings, files=None):
+        srv = harness.Server(settings, files=files, start=False)
+        return subprocess.run([harness.BIN, "--check-config", srv.config],
+                              capture_output=True, text=True, timeout=60), srv
+
+    def test_the_ok_line_lists_every_service(self):
+        out, _ = self.check(family_settings())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(": ok (service Base from %s/family.thrift, handler %s/base.lua; "
+                      "service Derived (default) from %s/family.thrift, handler %s/derived.lua)"
+                      % (FIXTURE, FIXTURE, FIXTURE, FIXTURE), out.stdout)
+
+    def test_a_missing_handler_names_its_service(self):
+        settings = family_settings().replace("%s/base.lua" % FIXTURE, "nothere.lua")
+        out, srv = self.check(settings)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertEqual(out.stderr, "service Base: cannot open %s/nothere.lua: No such file "
+                         "or directory\n" % os.path.realpath(srv.dir))
+        # at start: the worker's boot fails, and the server exits 1
+        run = subprocess.run([harness.BIN, srv.config], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn("worker failed to load the handler: service Base: cannot open ",
+                      run.stderr)
+
+    def test_max_lua_memory_too_small_names_the_service(self):
+        out, _ = self.check(family_settings("max_lua_memory = 200000\n"))
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertTrue(out.stderr.startswith(
+            "service Base: max_lua_memory (200000) is too small to load the handlers: "),
+            out.stderr)
+
+    def test_a_crash_or_exit_while_loading_names_its_service(self):
+        # Base, the first service and not the default, ends the check
+        # process while its handler module runs: killed by a signal, or by
+        # exit()
+        kill = ('local f = assert(io.open("/proc/self/stat"))\n'
+                'local pid = f:read("n")\nf:close()\n'
+                'os.execute("kill -KILL " .. pid)\n')
+        for text, want in ((kill, "loading the handlers of service Base crashed (signal 9)"),
+                           ("os.exit(3)\n", "loading the handlers of service Base exited "
+                            "with status 3, giving no reason"),
+                           # exit(0) too: a worker would not boot
+                           ("os.exit(0)\n", "loading the handlers of service Base exited "
+                            "with status 0, giving no reason")):
+            with self.subTest(want=want):
+                settings = family_settings().replace("%s/base.lua" % FIXTURE, "ends.lua")
+                out, _ = self.check(settings, files={"ends.lua": text})
+                self.assertEqual((out.returncode, out.stderr), (1, want + "\n"), out.stdout)
+
+    def test_a_list_with_a_hole_is_refused(self):
+        # the third entry after a nil was dropped (and with [4] = ..., the
+        # server aborted): every entry is read, or the list is refused
+        settings = family_settings().replace(
+            "services = {", "local extra = { name = 'X', idl = 'x.thrift', handler = 'x.lua' }\n"
+            "services = {").replace("default = true },\n}", "default = true },\n  [4] = extra,\n}")
+        out, srv = self.check(settings)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertEqual(out.stderr, "%s:9: services: expected a list without holes: item 3 is "
+                         "nil but item 4 is set\n" % os.path.realpath(srv.config))
 
 
 class FixedTest(unittest.TestCase):

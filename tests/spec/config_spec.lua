@@ -112,6 +112,22 @@ service PingService {
     assert.equal("%t %h %m %s %D %M %L %p 100%% [x]", cfg.access_log_format)
   end)
 
+  it("refuses a list with a hole or a key that is not an index", function()
+    local _, errs = config.load(make_config(
+      'bind = { "127.0.0.1:0", nil, "unix:/tmp/x.sock" }\n' .. SERVICE))
+    assert.matches(":1: bind: expected a list without holes: item 2 is nil but item 3 is set",
+      errs[1], 1, true)
+    -- found at once, however far the last index is
+    _, errs = config.load(make_config(
+      'bind = { "127.0.0.1:0", [math.maxinteger] = "127.0.0.1:1" }\n' .. SERVICE))
+    assert.matches(":1: bind: expected a list without holes: item 2 is nil but item "
+      .. math.maxinteger .. " is set", errs[1], 1, true)
+    _, errs = config.load(make_config(
+      'include_dirs = { "a", extra = "b" }\n' .. SERVICE))
+    assert.matches(":1: include_dirs: expected a list: the key 'extra' is not an index of one",
+      errs[1], 1, true)
+  end)
+
   it("hands the C side plain copies, whatever metatables the file set", function()
     local cfg = assert(config.load(make_config(
       'include_dirs = setmetatable({ "a" }, { __len = function() return -1 end })\n'

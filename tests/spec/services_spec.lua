@@ -58,7 +58,17 @@ describe("thriftcorn.config services", function()
         "items 1 and 2: both are service 'PingService'" },
       { '{ idl = "ping.thrift", name = "PingService" }', "item 1: 'handler' must be a string" },
       { PING:format(", default = 1"), "item 1: 'default' must be true or false, got number" },
-      { PING:format(", port = 1"), "item 1: unknown key 'port'" },
+      { PING:format(", port = 1"),
+        "item 1: unknown key 'port' (expected idl, name, handler, plugin, default)" },
+      -- every entry is read, or the list refused: ipairs() and the C side's
+      -- length would drop what follows a hole (the default among them)
+      { PING:format("") .. ", nil, " .. ECHO:format(", default = true"),
+        "expected a list without holes: item 2 is nil but item 3 is set" },
+      { PING:format("") .. ", [4] = " .. ECHO:format(""),
+        "expected a list without holes: item 2 is nil but item 4 is set" },
+      { PING:format("") .. ", extra = " .. ECHO:format(""),
+        "expected a list: the key 'extra' is not an index of one" },
+      { "extra = " .. ECHO:format(""), "expected a list: the key 'extra' is not an index of one" },
       { '"ping.thrift"', "item 1: expected a table, got string" },
       { "", "expected a list of" },
     }
