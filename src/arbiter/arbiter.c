@@ -81,6 +81,7 @@ typedef struct worker {
     bool retiring;   /* sent SIGTERM: not to be replaced */
     bool draining;   /* stopping on its own (check_stopping()): replaced already */
     bool killed;     /* sent SIGKILL */
+    bool ready;      /* seen ready on its heartbeat page (see seen_ready()) */
     tc_heartbeat_t *hb;
 } worker_t;
 
@@ -174,11 +175,10 @@ probe_errorlog(const tc_config_t *cfg, const tc_config_t *old, tc_err_t *err)
     if (strcmp(cfg->errorlog, "-") == 0 || strcmp(cfg->errorlog, old->errorlog) == 0) {
         return TC_OK;
     }
-    int fd = open(cfg->errorlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = tc_log_open_file(cfg->errorlog);
     if (fd < 0) {
-        int rc = -errno;
-        return tc_err_set(err, rc, "Cannot open the error log %s: %s", cfg->errorlog,
-                          tc_strerror(rc));
+        return tc_err_set(err, fd, "Cannot open the error log %s: %s", cfg->errorlog,
+                          tc_strerror(fd));
     }
     (void)close(fd);
     return TC_OK;
@@ -214,15 +214,27 @@ count_active(const arbiter_t *a, unsigned gen)
     return n;
 }
 
+/*
+ * Whether 'w' has said on its heartbeat page that it is ready, at any look
+ * since its fork: the page is the worker's to write, and one that takes it
+ * back must not have its exit taken for a failed boot, which stops the
+ * server (a worker running someone else's code could do that).
+ */
+static bool
+seen_ready(worker_t *w)
+{
+    w->ready = w->ready || (w->hb != NULL && tc_heartbeat_ready(w->hb));
+    return w->ready;
+}
+
 /* Workers of 'gen' not retired by the arbiter that said they are ready (draining ones serve on). */
 static int
-count_ready(const arbiter_t *a, unsigned gen)
+count_ready(arbiter_t *a, unsigned gen)
 {
     int n = 0;
     for (size_t i = 0; i < a->nslots; i++) {
-        const worker_t *w = &a->workers[i];
-        n += w->pid > 0 && !w->retiring && w->gen == gen &&
-             (w->hb == NULL || tc_heartbeat_ready(w->hb));
+        worker_t *w = &a->workers[i];
+        n += w->pid > 0 && !w->retiring && w->gen == gen && (w->hb == NULL || seen_ready(w));
     }
     return n;
 }
@@ -392,7 +404,7 @@ sock_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
             free(s->l.spec);
             s->l.spec = tc_xstrdup(spec);
             if (!s->systemd && strncmp(spec, "unix:", 5) == 0) {
-                s->l.unix_path = tc_xstrdup(spec + 5);
+                tc_listener_adopt_path(&s->l, spec + 5);
             }
         }
     } else {
@@ -498,8 +510,12 @@ gen_has_sock(const gen_t *g, const sock_t *s)
  * Log file 'path' of 'g', created if need be and given to the workers'
  * 'user', as gunicorn does: after SIGUSR1 they reopen it as that user, who
  * may neither create a file in its folder nor write to one of root's. Only
- * a regular file with one link, opened without following a symlink: a
- * worker that can write to the folder must not get another file given to it.
+ * a regular file with one link, opened without following a symlink, that
+ * the name still leads to once opened: a worker that can write to the
+ * folder must not get another file given to it (a hard link made and
+ * removed around the checks could still pass them, but the kernel lets
+ * a user link only files it owns or may read and write, unless
+ * fs.protected_hardlinks is 0).
  */
 static void
 give_log(const gen_t *g, const char *path)
@@ -507,12 +523,16 @@ give_log(const gen_t *g, const char *path)
     if (path == NULL || strcmp(path, "-") == 0 || !g->ids.set_uid) {
         return;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    const int flags =
+        O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = open(path, flags, 0644);
     if (fd < 0) {
         return; /* the open that writes to it reports why */
     }
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+    struct stat ls;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && lstat(path, &ls) == 0 &&
+        ls.st_dev == st.st_dev && ls.st_ino == st.st_ino &&
         fchown(fd, g->ids.uid, g->ids.set_gid ? g->ids.gid : (gid_t)-1) < 0) {
         int rc = -errno;
         tc_log(TC_LOG_WARNING, "Cannot give the log %s to the workers' user: %s", path,
@@ -664,6 +684,10 @@ spawn_worker(arbiter_t *a, gen_t *g)
     }
     if (pid == 0) {
         worker_child(a, g, index, hb);
+    }
+    if (hb != NULL && tc_heartbeat_seal(hb) != TC_OK) {
+        tc_log(TC_LOG_WARNING, "Cannot keep the heartbeat page of worker (pid:%d) from later forks",
+               (int)pid);
     }
     worker_t *w = free_slot(a);
     memset(w, 0, sizeof(*w));
@@ -933,7 +957,7 @@ stderr_to_log(const char *path)
         stat("/dev/null", &null) < 0 || !S_ISCHR(err.st_mode) || err.st_rdev != null.st_rdev) {
         return;
     }
-    int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
+    int fd = tc_log_open_file(path);
     if (fd >= 0) {
         (void)dup2(fd, STDERR_FILENO); /* without FD_CLOEXEC: it stays across exec */
         (void)close(fd);
@@ -1133,6 +1157,8 @@ enforce_deadlines(arbiter_t *a)
  * A worker whose heartbeat stopped for its timeout (a handler call stuck
  * that long, or a boot that long) gets SIGABRT, then SIGKILL ABORT_GRACE
  * later. Idle workers keep beating, so idle connections never count.
+ * Each page is read here once a wake-up, which also notes the workers that
+ * became ready (seen_ready()).
  */
 static void
 check_heartbeats(arbiter_t *a)
@@ -1140,12 +1166,14 @@ check_heartbeats(arbiter_t *a)
     double t = now();
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
+        /* at every wake-up: a worker that said it is ready cannot take it back */
+        bool ready = w->pid > 0 && seen_ready(w);
         if (w->pid <= 0 || w->hb == NULL || w->timeout <= 0 || w->killed) {
             continue;
         }
         if (w->abort_at == 0 && t - tc_heartbeat_last(w->hb) > w->timeout) {
             tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s", (int)w->pid,
-                   tc_heartbeat_ready(w->hb) ? "" : " while booting");
+                   ready ? "" : " while booting");
             signal_worker(w, SIGABRT);
             w->abort_at = t;
         } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
@@ -1264,7 +1292,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     double t = now();
     log_exit(a, w, status);
     bool asked = a->stopping || w->retiring || w->draining;
-    bool ready = w->hb == NULL || tc_heartbeat_ready(w->hb);
+    bool ready = w->hb == NULL || seen_ready(w);
     bool timed_out = w->abort_at > 0;
     unsigned gen = w->gen;
     double started = w->started;
@@ -1274,7 +1302,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
      * is a handler's os.exit(3), a later death like any other (without a
      * heartbeat page there is no telling: a boot failure, as it most often is)
      */
-    bool booted = w->hb != NULL && tc_heartbeat_ready(w->hb);
+    bool booted = w->hb != NULL && seen_ready(w);
     bool boot_error = !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     tc_heartbeat_free(w->hb);
@@ -1539,8 +1567,8 @@ exit_cleanup(void)
     }
     for (size_t i = 0; i < a->nsocks; i++) {
         const sock_t *s = a->socks[i];
-        if (!s->systemd && s->l.unix_path != NULL) {
-            (void)unlink(s->l.unix_path); /* already gone is fine */
+        if (!s->systemd) {
+            tc_listener_unlink(&s->l);
         }
     }
 }

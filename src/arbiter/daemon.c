@@ -11,6 +11,21 @@
 static int
 setids(const tc_ids_t *ids, tc_err_t *err)
 {
+    /* not root, and already the user and group asked for: nothing to change (nor can it) */
+    if (geteuid() != 0 && (!ids->set_uid || ids->uid == geteuid()) &&
+        (!ids->set_gid || ids->gid == getegid())) {
+        return TC_OK;
+    }
+    /*
+     * a user id the user database does not know has no primary group: the
+     * process would keep its group (root's) and its supplementary groups
+     */
+    if (ids->set_uid && !ids->set_gid && ids->uid != getuid()) {
+        return tc_err_set(err, TC_EINVAL,
+                          "user %d is not in the user database, so it has no group: set 'group' "
+                          "too",
+                          (int)ids->uid);
+    }
     if (ids->set_gid) {
         int rc = ids->user != NULL ? initgroups(ids->user, ids->gid) : setgroups(1, &ids->gid);
         if (rc < 0) {

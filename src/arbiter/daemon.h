@@ -13,11 +13,16 @@
 #include <sys/types.h>
 
 /*
- * Become 'ids': supplementary groups, group, then user. A no-op when
- * neither is set. The kernel clears a parent-death signal when the ids
- * change: it is set again, so a child that follows its arbiter still does
- * (the caller checks getppid() again, as the arbiter may have died in
- * between). Returns TC_OK or -errno with 'err' filled.
+ * Become 'ids': supplementary groups (the user's, or only the group when
+ * the user is not in the user database), group, then user. A no-op when
+ * neither is set, or when a process that is not root has those ids
+ * already. A user id with no group (a number the user database does not
+ * know, and no 'group') is refused, unless it is the process's own: it
+ * would keep the group and supplementary groups of root. The kernel
+ * clears a parent-death signal when the ids change: it is set again, so a
+ * child that follows its arbiter still does (the caller checks getppid()
+ * again, as the arbiter may have died in between). Returns TC_OK or a
+ * negative code with 'err' filled.
  */
 int tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err) TC_NODISCARD;
 

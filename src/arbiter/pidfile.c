@@ -8,14 +8,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* The PID in 'path', or 0 when there is none to read. */
+/*
+ * The PID in 'path', or 0 when there is none to read. Only a regular file
+ * is read: a FIFO planted at the name (in /tmp, say) must not hang the
+ * start or the exit in open() or read().
+ */
 static long
 read_pid(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
+        return 0;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        (void)close(fd);
         return 0;
     }
     char buf[32];

@@ -25,6 +25,7 @@ enum {
     TC_EINVAL = -1005,    /* an argument or value of the wrong kind */
     TC_ETYPE = -1006,     /* a value whose type does not match the schema */
     TC_EMISSING = -1007,  /* a required field that is not set */
+    TC_ESYMLINK = -1008,  /* a symlink another user owns, not followed (tc_log_open_file()) */
 };
 
 /* A static, thread-safe description of a status code (never NULL). */

@@ -53,6 +53,8 @@ tc_strerror(int code)
         return "type mismatch";
     case TC_EMISSING:
         return "required field missing";
+    case TC_ESYMLINK:
+        return "a symlink another user owns (not followed)";
     /* the errno values a server meets; strerror() is not thread-safe */
     case -ENOMEM:
         return "out of memory";
@@ -104,6 +106,10 @@ tc_strerror(int code)
         return "file too large";
     case -EIO:
         return "input/output error";
+    case -ELOOP:
+        return "too many levels of symbolic links";
+    case -ENXIO:
+        return "no such device or address";
     default:
         return code < 0 ? "system error" : "unknown status";
     }

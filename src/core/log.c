@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +36,130 @@ tc_log_level_parse(const char *name)
     return -1;
 }
 
+/* ---- opening a log file ---- */
+
+#define LINK_HOPS 40 /* as the kernel's MAXSYMLINKS */
+
+/* A symlink the process may follow: root's, or its own user's. */
+static bool
+trusted_link(const struct stat *st)
+{
+    return S_ISLNK(st->st_mode) && (st->st_uid == 0 || st->st_uid == geteuid());
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Follow the symlinks from 'path' on, one hop at a time, each looked at
+ * through a descriptor of the link itself (O_PATH), so that the owner
+ * checked is that of the target read. True when every link is trusted and
+ * the chain ends at file 'fs', or, with 'fs' NULL (before the open), at a
+ * file or at a name that does not exist yet. A trusted link may lead to a
+ * name no path reaches (/dev/stdout to /proc/self/fd/1 to "pipe:[...]"):
+ * then 'path' must lead to 'fs' as stat() sees it. The folders on the way
+ * are not looked at.
+ */
+static bool
+trusted_chain(const char *path, const struct stat *fs)
+{
+    char name[PATH_MAX];
+    if ((size_t)snprintf(name, sizeof(name), "%s", path) >= sizeof(name)) {
+        return false;
+    }
+    for (int hop = 0; hop <= LINK_HOPS; hop++) {
+        struct stat st;
+        int lfd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (lfd < 0) {
+            bool absent = errno == ENOENT && hop > 0;
+            return absent && (fs == NULL || (stat(path, &st) == 0 && same_file(&st, fs)));
+        }
+        char target[PATH_MAX];
+        ssize_t n = -1;
+        bool link = fstatat(lfd, "", &st, AT_EMPTY_PATH) == 0 && S_ISLNK(st.st_mode);
+        if (link && trusted_link(&st)) {
+            n = readlinkat(lfd, "", target, sizeof(target) - 1);
+        }
+        (void)close(lfd);
+        if (!link) {
+            return fs == NULL || same_file(&st, fs);
+        }
+        if (n <= 0 || (size_t)n >= sizeof(target) - 1) {
+            return false; /* another user's link, or one that cannot be read */
+        }
+        target[n] = '\0';
+        /* a relative target is relative to the link's folder */
+        const char *slash = strrchr(name, '/');
+        int dir = target[0] == '/' || slash == NULL ? 0 : (int)(slash - name + 1);
+        if ((size_t)snprintf(name + dir, sizeof(name) - (size_t)dir, "%s", target) >=
+            sizeof(name) - (size_t)dir) {
+            return false;
+        }
+    }
+    return false;
+}
+
+/*
+ * 'path' names a symlink (open() with O_NOFOLLOW said so): follow it if
+ * every link on the way is trusted_link(), looked at before the open (so
+ * that nothing is created where another user's link points) and again
+ * after it, down to the file opened (a link swapped meanwhile is refused).
+ */
+static int
+open_through_link(const char *path, int flags)
+{
+    struct stat ls;
+    if (lstat(path, &ls) < 0) {
+        return -errno; /* ELOOP too: a loop in the folders on the way */
+    }
+    if (!S_ISLNK(ls.st_mode)) {
+        return -EAGAIN; /* replaced meanwhile: look again */
+    }
+    if (!trusted_chain(path, NULL)) {
+        return TC_ESYMLINK;
+    }
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct stat fs;
+    if (fstat(fd, &fs) < 0 || !trusted_chain(path, &fs)) {
+        (void)close(fd);
+        return TC_ESYMLINK;
+    }
+    return fd;
+}
+
+int
+tc_log_open_file(const char *path)
+{
+    /* O_NONBLOCK: a FIFO nobody reads fails with ENXIO instead of hanging the open */
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = -1;
+    for (int tries = 0; tries < 3 && fd < 0; tries++) {
+        fd = open(path, flags | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+            fd = errno == ELOOP ? open_through_link(path, flags) : -errno;
+        }
+        if (fd != -EAGAIN) {
+            break;
+        }
+    }
+    if (fd < 0) {
+        return fd;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int rc = -errno;
+        (void)close(fd);
+        return rc;
+    }
+    return fd;
+}
+
 int
 tc_log_open(const char *path)
 {
@@ -44,9 +170,9 @@ tc_log_open(const char *path)
         log_fd = STDERR_FILENO;
         return TC_OK;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = tc_log_open_file(path);
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     if (log_fd != STDERR_FILENO) {
         /* reopening (log rotation): the number stays, so threads logging meanwhile are safe */

@@ -21,8 +21,21 @@ void tc_log_set_level(tc_log_level_t level);
 /* Parse "debug", "info", "warning", "error", "critical"; -1 if unknown. */
 int tc_log_level_parse(const char *name);
 /*
- * Send log lines to 'path' ("-" or NULL: stderr). Returns TC_OK or -errno.
- * Calling it again reopens the file (log rotation).
+ * Open log file 'path' to append to, created (mode 0644 less the umask) if
+ * missing, close-on-exec, as a process that may run as root must: a
+ * symlink at 'path', and each further one it leads through, is followed
+ * only when root or the process's own user owns it (TC_ESYMLINK otherwise,
+ * with nothing created: a link that a user who may write to the log's
+ * folder, such as the workers' 'user', planted there must not point root
+ * at a file of its choosing), and a FIFO that no process reads fails with
+ * -ENXIO rather than blocking. The folders on the way are not looked at.
+ * Returns the descriptor or a negative code. Any thread.
+ */
+int tc_log_open_file(const char *path) TC_NODISCARD;
+/*
+ * Send log lines to 'path' ("-" or NULL: stderr), opened with
+ * tc_log_open_file(). Returns TC_OK or a negative code. Calling it again
+ * reopens the file (log rotation).
  */
 int tc_log_open(const char *path) TC_NODISCARD;
 /* Write one line at 'level'. */

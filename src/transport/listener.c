@@ -37,6 +37,8 @@ reset(tc_listener_t *l)
     l->spec = NULL;
     l->name = NULL;
     l->unix_path = NULL;
+    l->unix_dev = 0;
+    l->unix_ino = 0;
 }
 
 /* close() is not retried on EINTR: on Linux the descriptor is gone either way. */
@@ -442,7 +444,7 @@ open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     l->fd = fd;
     l->family = AF_UNIX;
     l->name = tc_xstrdup(spec);
-    l->unix_path = tc_xstrdup(path);
+    tc_listener_adopt_path(l, path);
     return TC_OK;
 }
 
@@ -720,11 +722,32 @@ tc_listener_serves(const tc_listener_t *l, const char *spec)
 }
 
 void
+tc_listener_adopt_path(tc_listener_t *l, const char *path)
+{
+    free(l->unix_path);
+    l->unix_path = tc_xstrdup(path);
+    struct stat st;
+    bool sock = lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+    l->unix_dev = sock ? st.st_dev : 0;
+    l->unix_ino = sock ? st.st_ino : 0;
+}
+
+void
+tc_listener_unlink(const tc_listener_t *l)
+{
+    struct stat st;
+    if (l->unix_path != NULL && l->unix_ino != 0 && lstat(l->unix_path, &st) == 0 &&
+        S_ISSOCK(st.st_mode) && st.st_dev == l->unix_dev && st.st_ino == l->unix_ino) {
+        (void)unlink(l->unix_path); /* already gone is fine */
+    }
+}
+
+void
 tc_listener_close(tc_listener_t *l, bool unlink_path)
 {
     close_fd(l->fd);
-    if (unlink_path && l->unix_path != NULL) {
-        (void)unlink(l->unix_path); /* already gone is fine */
+    if (unlink_path) {
+        tc_listener_unlink(l);
     }
     free(l->spec);
     free(l->name);

@@ -9,6 +9,7 @@
 #include "core/err.h"
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 typedef struct tc_listener {
     int fd;          /* non-blocking, close-on-exec; -1 when closed */
@@ -16,6 +17,8 @@ typedef struct tc_listener {
     char *spec;      /* as configured: "127.0.0.1:0", "[::1]:9090", "unix:/x.sock", "fd://3" */
     char *name;      /* as bound, port resolved: "127.0.0.1:40123", "[::1]:9090", "unix:/x.sock" */
     char *unix_path; /* the socket file to remove on stop, or NULL */
+    dev_t unix_dev;  /* that file as bound (lstat()): another file at the path is not ours */
+    ino_t unix_ino;  /* 0: unknown, never removed */
 } tc_listener_t;
 
 /*
@@ -57,7 +60,21 @@ int tc_listener_check(const char *spec, tc_err_t *err) TC_NODISCARD;
  */
 bool tc_listener_serves(const tc_listener_t *l, const char *spec);
 
-/* Close the socket; with 'unlink_path', remove its unix socket file too. */
+/*
+ * Take the unix socket file at 'path' as 'l's own, to remove when it
+ * closes (the file of a socket inherited from the arbiter that bound it):
+ * the socket file at 'path' now, if there is one.
+ */
+void tc_listener_adopt_path(tc_listener_t *l, const char *path);
+
+/*
+ * Remove the unix socket file of 'l', if it is still the file 'l' was
+ * bound to (or adopted): a file put at the path since (another server's
+ * socket, anything else) stays.
+ */
+void tc_listener_unlink(const tc_listener_t *l);
+
+/* Close the socket; with 'unlink_path', tc_listener_unlink() too. */
 void tc_listener_close(tc_listener_t *l, bool unlink_path);
 
 #endif /* TC_TRANSPORT_LISTENER_H */

@@ -42,9 +42,10 @@ tc_accesslog_open(const char *path, const char *format)
         tc_accesslog_fd = STDERR_FILENO;
         return TC_OK;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* a worker opens it before it drops root: only a symlink root owns is followed */
+    int fd = tc_log_open_file(path);
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     tc_accesslog_fd = fd;
     return TC_OK;
@@ -56,9 +57,9 @@ tc_accesslog_reopen(void)
     if (tc_accesslog_fd < 0 || log_path == NULL || strcmp(log_path, "-") == 0) {
         return TC_OK;
     }
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = tc_log_open_file(log_path);
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     int rc = dup3(fd, tc_accesslog_fd, O_CLOEXEC) < 0 ? -errno : TC_OK;
     (void)close(fd);

@@ -23,15 +23,16 @@ tc_accesslog_on(void)
 
 /*
  * Log calls to 'path' ("-": stderr; NULL: off) as 'format' says, naming
- * methods 'Service.method' (the service that took the call). Before
- * threads start. Returns TC_OK or -errno. Ownership: borrows 'format' for
- * the life of the process.
+ * methods 'Service.method' (the service that took the call); the file is
+ * opened with tc_log_open_file(). Before threads start. Returns TC_OK or a
+ * negative code. Ownership: borrows 'format' for the life of the process.
  */
 int tc_accesslog_open(const char *path, const char *format) TC_NODISCARD;
 
 /*
  * Reopen the file at its path (log rotation). The descriptor number stays
- * the same (dup2), so threads writing meanwhile are safe. Returns TC_OK or -errno.
+ * the same (dup2), so threads writing meanwhile are safe. Returns TC_OK or
+ * a negative code.
  */
 int tc_accesslog_reopen(void) TC_NODISCARD;
 

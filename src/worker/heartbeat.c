@@ -2,6 +2,7 @@
 /* The heartbeat page shared by a worker and its arbiter (MAP_SHARED|MAP_ANONYMOUS). */
 #include "worker/heartbeat.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -33,6 +34,12 @@ tc_heartbeat_new(void)
     atomic_init(&hb->ready, 0);
     atomic_init(&hb->stopping, 0);
     return hb;
+}
+
+int
+tc_heartbeat_seal(tc_heartbeat_t *hb)
+{
+    return madvise(hb, sizeof(*hb), MADV_DONTFORK) == 0 ? TC_OK : -errno;
 }
 
 void

@@ -16,6 +16,13 @@ typedef struct tc_heartbeat tc_heartbeat_t;
 
 /* Map a new heartbeat page (arbiter, before fork). NULL if mmap() fails. */
 tc_heartbeat_t *tc_heartbeat_new(void);
+/*
+ * Arbiter, once the worker of 'hb' is forked: no later child (another
+ * worker, a reload check, a new arbiter) inherits the page, so a worker
+ * can write to its own page only, never make the arbiter think another
+ * worker hangs, stops or is ready. Returns TC_OK or -errno.
+ */
+int tc_heartbeat_seal(tc_heartbeat_t *hb) TC_NODISCARD;
 /* Unmap it. NULL is a no-op. */
 void tc_heartbeat_free(tc_heartbeat_t *hb);
 

@@ -356,6 +356,49 @@ test_unix_stale_socket_replaced(void **state)
     assert_false(file_exists(path));
 }
 
+/*
+ * Closing removes the socket file it bound, not one put at its path since
+ * (another server's socket, after someone removed ours); an adopted file
+ * (a socket inherited with its bind) is removed as a bound one is.
+ */
+static void
+test_unix_replaced_file_stays(void **state)
+{
+    (void)state;
+    char path[108];
+    temp_path(path, sizeof(path));
+    char spec[128];
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    assert_int_equal(unlink(path), 0);
+    struct sockaddr_un sun;
+    fill_sun(&sun, path);
+    int other = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(other >= 0);
+    assert_int_equal(bind(other, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    tc_listener_close(&l, true);
+    assert_true(file_exists(path));
+
+    /* the other socket's file, adopted, is removed with it; a regular file is never */
+    tc_listener_t adopted;
+    memset(&adopted, 0, sizeof(adopted));
+    adopted.fd = -1;
+    tc_listener_adopt_path(&adopted, path);
+    tc_listener_close(&adopted, true);
+    assert_false(file_exists(path));
+    close(other);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    tc_listener_adopt_path(&adopted, path);
+    tc_listener_close(&adopted, true);
+    assert_true(file_exists(path));
+    assert_int_equal(unlink(path), 0);
+}
+
 static void
 test_unix_regular_file_untouched(void **state)
 {
@@ -629,6 +672,7 @@ main(void)
         cmocka_unit_test(test_malformed_specs),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_unix_stale_socket_replaced),
+        cmocka_unit_test(test_unix_replaced_file_stays),
         cmocka_unit_test(test_unix_regular_file_untouched),
         cmocka_unit_test(test_unix_errors),
         cmocka_unit_test(test_fd_inherited),

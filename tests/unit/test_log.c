@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for core/log.c: escaping the bytes a client chose for a log
- * line, and keeping a handler's error text UTF-8.
+ * line, keeping a handler's error text UTF-8, and opening a log file the
+ * way root must (which symlinks it follows, FIFOs).
  */
 #include "tc_test.h"
 
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* tc_log_escape() of 'len' bytes of 'src' into a buffer of 'cap' gives 'want'. */
 static void
@@ -142,6 +148,203 @@ test_utf8_text(void **state)
     assert_utf8("a\xff", 2, 5, "a\\xff");
 }
 
+/* ---- tc_log_open_file() ---- */
+
+/* A fresh folder under /tmp, and 'name' in it. */
+static void
+temp_file(char *dir, char *path, size_t n, const char *name)
+{
+    snprintf(dir, n, "/tmp/tc-test-log-%d-XXXXXX", (int)getpid());
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, n, "%s/%s", dir, name);
+}
+
+static void
+put_text(int fd, const char *s)
+{
+    assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* The first bytes of file 'path' ("" when there is none). */
+static const char *
+text_of(const char *path)
+{
+    static char buf[256];
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+static void
+test_open_file_appends(void **state)
+{
+    (void)state;
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "a.log");
+    mode_t old = umask(022);
+    int fd = tc_log_open_file(path);
+    umask(old);
+    assert_true(fd >= 0);
+    assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    assert_int_equal(fcntl(fd, F_GETFL) & (O_APPEND | O_NONBLOCK), O_APPEND);
+    put_text(fd, "one\n");
+    close(fd);
+    fd = tc_log_open_file(path);
+    assert_true(fd >= 0);
+    put_text(fd, "two\n");
+    close(fd);
+    assert_string_equal(text_of(path), "one\ntwo\n");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A symlink of the process's own user is followed, to a file it creates if need be. */
+static void
+test_open_file_follows_own_link(void **state)
+{
+    (void)state;
+    char dir[128];
+    char link[160];
+    char real[160];
+    temp_file(dir, link, sizeof(dir), "link.log");
+    snprintf(real, sizeof(real), "%s/real.log", dir);
+    assert_int_equal(symlink(real, link), 0);
+    int fd = tc_log_open_file(link);
+    assert_true(fd >= 0);
+    put_text(fd, "x\n");
+    close(fd);
+    assert_string_equal(text_of(real), "x\n");
+    unlink(link);
+    unlink(real);
+    rmdir(dir);
+}
+
+/*
+ * A symlink another user owns is not followed: root must not write to, or
+ * create, the file such a link names.
+ */
+static void
+test_open_file_refuses_a_link_of_another_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root to make a symlink that another user owns\n");
+        skip();
+    }
+    char dir[128];
+    char link[160];
+    char target[160];
+    temp_file(dir, link, sizeof(dir), "link.log");
+    snprintf(target, sizeof(target), "%s/target", dir);
+    FILE *f = fopen(target, "w");
+    assert_non_null(f);
+    fputs("secret\n", f);
+    fclose(f);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(lchown(link, 65534, 65534), 0);
+    assert_int_equal(tc_log_open_file(link), TC_ESYMLINK);
+    assert_string_equal(text_of(target), "secret\n");
+    assert_string_equal(tc_strerror(TC_ESYMLINK), "a symlink another user owns (not followed)");
+
+    /* nor is a dangling one: nothing is created where it points */
+    char absent[160];
+    snprintf(absent, sizeof(absent), "%s/absent", dir);
+    unlink(link);
+    assert_int_equal(symlink(absent, link), 0);
+    assert_int_equal(lchown(link, 65534, 65534), 0);
+    assert_int_equal(tc_log_open_file(link), TC_ESYMLINK);
+    assert_int_equal(access(absent, F_OK), -1);
+
+    /* a link root owns is the operator's: followed */
+    assert_int_equal(lchown(link, 0, 0), 0);
+    int fd = tc_log_open_file(link);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(access(absent, F_OK), 0);
+
+    /* ... but not on through another user's link it leads to (relative, here) */
+    char hop[160];
+    snprintf(hop, sizeof(hop), "%s/hop", dir);
+    assert_int_equal(symlink("target", hop), 0);
+    assert_int_equal(lchown(hop, 65534, 65534), 0);
+    unlink(link);
+    assert_int_equal(symlink("hop", link), 0);
+    assert_int_equal(tc_log_open_file(link), TC_ESYMLINK);
+    assert_string_equal(text_of(target), "secret\n");
+    unlink(hop);
+    assert_int_equal(symlink("absent2", hop), 0);
+    assert_int_equal(lchown(hop, 65534, 65534), 0);
+    assert_int_equal(tc_log_open_file(link), TC_ESYMLINK);
+    snprintf(absent, sizeof(absent), "%s/absent2", dir);
+    assert_int_equal(access(absent, F_OK), -1);
+    unlink(hop);
+    unlink(link);
+    snprintf(absent, sizeof(absent), "%s/absent", dir);
+    unlink(absent);
+    unlink(target);
+    rmdir(dir);
+}
+
+/* A link to a name no path reaches (/dev/stdout to a pipe): the kernel's way, as before. */
+static void
+test_open_file_through_a_magic_link(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    char dir[128];
+    char link[160];
+    temp_file(dir, link, sizeof(dir), "stdout");
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p[1]);
+    assert_int_equal(symlink(fdpath, link), 0);
+    int fd = tc_log_open_file(link);
+    assert_true(fd >= 0);
+    put_text(fd, "y");
+    char c = 0;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+    unlink(link);
+    rmdir(dir);
+}
+
+/* A FIFO nobody reads fails at once; one that is read is written with blocking writes. */
+static void
+test_open_file_fifo(void **state)
+{
+    (void)state;
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "fifo");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(tc_log_open_file(path), -ENXIO);
+    int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    assert_true(rd >= 0);
+    int fd = tc_log_open_file(path);
+    assert_true(fd >= 0);
+    assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    put_text(fd, "x");
+    char c = 0;
+    assert_int_equal(read(rd, &c, 1), 1);
+    assert_int_equal(c, 'x');
+    close(fd);
+    close(rd);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -151,6 +354,11 @@ main(void)
         cmocka_unit_test(test_not_utf8_and_line_breaks),
         cmocka_unit_test(test_cut_to_fit),
         cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_open_file_appends),
+        cmocka_unit_test(test_open_file_follows_own_link),
+        cmocka_unit_test(test_open_file_refuses_a_link_of_another_user),
+        cmocka_unit_test(test_open_file_through_a_magic_link),
+        cmocka_unit_test(test_open_file_fifo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

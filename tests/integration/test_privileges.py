@@ -1,0 +1,354 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the workers' unprivileged user can make the arbiter, which keeps
+root, do: through the log files it opens, the heartbeat pages, the pidfile
+and the unix socket files it removes; and which groups a worker keeps. A
+worker that runs code of an attacker is played by a shell run as nobody
+(setpriv), doing what that worker could do."""
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from thrift.transport import TTransport
+
+FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+NOBODY = 65534
+ROOT = os.geteuid() == 0
+NEEDS_ROOT = "needs root: the workers must switch to nobody"
+SECRET = "root's secret\n"
+
+
+def readable_fixture():
+    """A copy of the test service in a folder nobody may read, not write."""
+    d = tempfile.mkdtemp(prefix="tc-priv-")
+    os.chmod(d, 0o755)
+    for name in ("svc.thrift", "handler.lua"):
+        shutil.copy(os.path.join(FIXTURE, name), d)
+        os.chmod(os.path.join(d, name), 0o644)
+    return d
+
+
+def service(folder):
+    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+            % (folder, folder))
+
+
+def as_nobody(script):
+    """Run shell 'script' as nobody, as a worker's code could."""
+    out = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                          "--clear-groups", "sh", "-ec", script],
+                         capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        raise AssertionError("as nobody: %s: %s" % (script, out.stderr))
+
+
+def victim(folder):
+    """A file only root may read and write."""
+    path = os.path.join(folder, "victim")
+    with open(path, "w") as f:
+        f.write(SECRET)
+    os.chmod(path, 0o600)
+    return path
+
+
+def heartbeat_maps(pid):
+    """The shared anonymous pages mapped in process 'pid': {inode: address}."""
+    pages = {}
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if fields[1] == "rw-s" and "/dev/zero" in line and hi - lo == os.sysconf("SC_PAGE_SIZE"):
+                pages[int(fields[4])] = lo
+    return pages
+
+
+def heartbeat_pages(pid):
+    return set(heartbeat_maps(pid))
+
+
+class PrivilegesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+
+    def call(self, port):
+        c, trans = harness.client(self.S, port)
+        try:
+            self.assertEqual(c.echo("hi"), "hi")
+        finally:
+            trans.close()
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_access_log_link_planted_by_the_workers_user(self):
+        """The access log's folder belongs to the workers' user, who puts a
+        symlink to a file of root's where the log was. A worker opens the
+        access log before it drops root: the replacement of a worker that
+        died must not follow that link and append its lines to root's file."""
+        folder = readable_fixture()
+        logs = os.path.join(folder, "logs")
+        os.mkdir(logs)
+        os.chown(logs, NOBODY, NOBODY)
+        target = victim(folder)
+        access = os.path.join(logs, "access.log")
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\nthreads = 1\n'
+                             'accesslog = "%s"\n' % access)
+        self.addCleanup(srv.stop)
+        self.call(srv.port)
+        self.assertTrue(harness.wait_for(lambda: "TestService.echo" in harness.read_text(access)),
+                        srv.log())
+        as_nobody("rm %s && ln -s %s %s" % (access, target, access))
+        (pid,) = srv.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(harness.wait_log(srv, "Booting worker", count=2), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1
+                                         and srv.worker_pids() != [pid]), srv.log())
+        self.call(srv.port)
+        self.assertTrue(harness.wait_log(
+            srv, "Cannot open the access log %s: a symlink another user owns (not followed)"
+            % access), srv.log())
+        with open(target) as f:
+            self.assertEqual(f.read(), SECRET)
+        self.assertEqual(os.stat(target).st_uid, 0)
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_error_log_link_planted_by_the_workers_user(self):
+        """The error log's folder belongs to the workers' user, who moves the
+        log away and puts a symlink to root's file in its place. SIGUSR1
+        makes the arbiter reopen the log as root: it refuses the link, says
+        so in the log it keeps, and writes nothing to root's file."""
+        folder = readable_fixture()
+        target = victim(folder)
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n', start=False)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        os.chown(srv.dir, NOBODY, NOBODY)
+        srv.start()
+        self.call(srv.port)
+        log = srv.log_path
+        as_nobody("mv %s %s.1 && ln -s %s %s" % (log, log, target, log))
+        srv.log_path = log + ".1"
+        srv.kill(signal.SIGUSR1)
+        self.assertTrue(harness.wait_log(
+            srv, "Cannot reopen the error log %s: a symlink another user owns (not followed)"
+            % log), srv.log())
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Number of workers: 2"), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+        self.call(srv.port)
+        with open(target) as f:
+            self.assertEqual(f.read(), SECRET)
+        self.assertEqual(os.stat(target).st_uid, 0, "the link's target was given to nobody")
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_error_log_link_of_root_is_followed(self):
+        """A symlink root owns is the operator's: the log goes where it leads."""
+        folder = readable_fixture()
+        real = os.path.join(folder, "real.log")
+        link = os.path.join(folder, "error.log")
+        os.symlink(real, link)
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n', start=False)
+        self.addCleanup(srv.stop)
+        srv.log_path = link  # --errorlog names the link
+        srv.start()
+        self.call(srv.port)
+        self.assertTrue(os.path.islink(link))
+        self.assertIn("Booting worker", harness.read_text(real))
+        self.assertNotIn("Cannot", harness.read_text(real))
+
+    def test_worker_maps_only_its_own_heartbeat_page(self):
+        """Each worker has its heartbeat page only: not the pages of the
+        workers forked before it, which it could otherwise write to and make
+        the arbiter think they hang (SIGABRT), stop or are ready."""
+        with harness.Server(service(FIXTURE) + "workers = 3\nthreads = 1\n") as srv:
+            self.call(srv.port)
+            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 3), srv.log())
+            seen = set()
+            for pid in srv.worker_pids():
+                pages = heartbeat_pages(pid)
+                self.assertEqual(len(pages), 1, "worker %d maps %d heartbeat pages"
+                                 % (pid, len(pages)))
+                seen |= pages
+            self.assertEqual(len(seen), 3)
+
+    def test_reload_check_maps_no_heartbeat_page(self):
+        """A reload's check loads handler code too: it gets no worker's
+        heartbeat page."""
+        folder = readable_fixture()
+        handler = os.path.join(folder, "handler.lua")
+        with open(handler) as f:
+            text = f.read()
+        with open(handler, "w") as f:  # loads for 30 s once the file 'slow' exists
+            f.write('if io.open("%s/slow") then local t = os.time() '
+                    'while os.time() - t < 30 do end end\n' % folder + text)
+        with harness.Server(service(folder) + "workers = 2\nthreads = 1\n") as srv:
+            self.call(srv.port)
+            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+            open(os.path.join(folder, "slow"), "w").close()
+            srv.kill(signal.SIGHUP)
+
+            def checker():
+                for pid in srv.worker_pids():
+                    if "reload check" in harness.process_title(pid):
+                        return pid
+                return None
+
+            self.assertTrue(harness.wait_for(checker, 10), srv.log())
+            self.assertEqual(heartbeat_pages(checker()), set())
+            os.kill(checker(), signal.SIGKILL)
+            self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
+                            srv.log())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_worker_that_takes_back_its_ready_cannot_stop_the_server(self):
+        """A worker writes to its own heartbeat page: one running someone
+        else's code could clear its 'ready' and exit with status 3, which
+        from a worker that never was ready means handler code that cannot
+        load, and stops the server. The arbiter remembers that it was ready:
+        the exit is a death like any other, and the worker is replaced."""
+        folder = readable_fixture()
+        handler = os.path.join(folder, "handler.lua")
+        with open(handler) as f:
+            text = f.read()
+        with open(handler, "w") as f:
+            f.write(text.replace("function H.add(a, b)\n",
+                                 "function H.add(a, b)\n  if a == -1 then os.exit(b) end\n", 1))
+        with harness.Server(service(folder) + "workers = 1\nthreads = 1\n") as srv:
+            self.call(srv.port)
+            (pid,) = srv.worker_pids()
+            (page,) = heartbeat_maps(pid).values()
+            with open("/proc/%d/mem" % pid, "r+b", buffering=0) as mem:
+                # struct tc_heartbeat (src/worker/heartbeat.c): the time stamp, then 'ready'
+                mem.seek(page + 8)
+                self.assertEqual(mem.read(4), (1).to_bytes(4, "little"))
+                mem.seek(page + 8)
+                mem.write((0).to_bytes(4, "little"))
+            c, trans = harness.client(self.S, srv.port)
+            try:
+                with self.assertRaises(TTransport.TTransportException):
+                    c.add(-1, 3)  # the worker ends in the call: no reply
+            finally:
+                trans.close()
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 3" % pid),
+                            srv.log())
+            self.assertTrue(harness.wait_log(srv, "Booting worker", count=2), srv.log())
+            self.call(srv.port)
+            self.assertNotIn("Worker failed to boot", srv.log())
+            self.assertIsNone(srv.proc.poll())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_user_id_without_a_group_is_refused(self):
+        """A numeric 'user' the user database does not know has no primary
+        group: without 'group' the worker would keep root's group. The start
+        fails and says why; with 'group' the worker runs as both, with no
+        other group."""
+        uid = 54321
+        out = subprocess.run(["getent", "passwd", str(uid)], capture_output=True)
+        self.assertNotEqual(out.returncode, 0, "uid %d exists here" % uid)
+        folder = readable_fixture()
+        cfg = os.path.join(folder, "c.lua")
+        with open(cfg, "w") as f:
+            f.write('bind = "127.0.0.1:0"\nworkers = 1\nuser = "%d"\n' % uid + service(folder))
+        want = "user %d is not in the user database, so it has no group: set 'group' too" % uid
+        for args in (["--check-config", cfg], [cfg]):
+            out = subprocess.run([harness.BIN] + args, capture_output=True, text=True,
+                                 timeout=60)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn(want, out.stderr)
+
+        with harness.Server(service(folder) + 'workers = 1\nuser = "%d"\ngroup = "%d"\n'
+                            % (uid, uid)) as srv:
+            self.call(srv.port)
+            (pid,) = srv.worker_pids()
+            with open("/proc/%d/status" % pid) as f:
+                status = dict(line.split(":", 1) for line in f)
+            self.assertEqual(status["Uid"].split(), [str(uid)] * 4)
+            self.assertEqual(status["Gid"].split(), [str(uid)] * 4)
+            self.assertEqual(status["Groups"].split(), [str(uid)])
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    @unittest.skipIf(harness.read_text("/proc/sys/fs/suid_dumpable").strip() == "1",
+                     "fs.suid_dumpable is 1: the kernel leaves processes that leave root dumpable")
+    def test_worker_of_another_user_is_not_dumpable(self):
+        """A worker that switched from root to nobody is not dumpable (as
+        the kernel makes it, kept on purpose): the user nobody can neither
+        trace it nor read its memory or environment, which may hold what it
+        had as root."""
+        folder = readable_fixture()
+        with harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n') as srv:
+            self.call(srv.port)
+            (pid,) = srv.worker_pids()
+            self.assertEqual(os.stat("/proc/%d" % pid).st_uid, NOBODY)
+            for name in ("environ", "mem"):
+                self.assertEqual(os.stat("/proc/%d/%s" % (pid, name)).st_uid, 0, name)
+            out = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                                  "--clear-groups", "cat", "/proc/%d/environ" % pid],
+                                 capture_output=True, text=True, timeout=10)
+            self.assertNotEqual(out.returncode, 0, "nobody read the worker's environment")
+            self.assertIn("Permission denied", out.stderr)
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_unprivileged_server_whose_user_it_is_already(self):
+        """Started as nobody with 'user' and 'group' naming nobody, there is
+        nothing to switch (nor may it set groups): the workers boot and serve,
+        and a reload's check passes."""
+        folder = readable_fixture()
+        srv = harness.Server(service(folder) + 'user = "nobody"\ngroup = "nogroup"\n'
+                             'workers = 1\n', start=False,
+                             preexec_fn=lambda: (os.setgroups([]), os.setgid(NOBODY),
+                                                 os.setuid(NOBODY)))
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        os.chmod(srv.config, 0o644)
+        open(srv.log_path, "w").close()
+        os.chown(srv.log_path, NOBODY, NOBODY)
+        srv.start()
+        self.call(srv.port)
+        (pid,) = srv.worker_pids()
+        self.assertEqual(os.stat("/proc/%d" % srv.proc.pid).st_uid, NOBODY)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", timeout=30), srv.log())
+        self.call(srv.port)
+        self.assertNotIn("supplementary groups", srv.log())
+
+    def test_fifo_at_the_pidfile_path(self):
+        """A FIFO put where the pidfile goes (in /tmp, say) neither hangs the
+        start nor the exit: it is replaced by the pidfile."""
+        folder = tempfile.mkdtemp(prefix="tc-priv-")
+        pidfile = os.path.join(folder, "tc.pid")
+        os.mkfifo(pidfile)
+        srv = harness.Server(service(FIXTURE) + 'pidfile = "%s"\n' % pidfile)
+        self.assertTrue(stat.S_ISREG(os.stat(pidfile).st_mode))
+        self.assertEqual(harness.read_text(pidfile), "%d\n" % srv.proc.pid)
+        self.call(srv.port)
+        self.assertEqual(srv.stop(), 0)
+        self.assertFalse(os.path.exists(pidfile))
+
+    def test_unix_socket_file_replaced_meanwhile_stays(self):
+        """At its stop the arbiter removes its unix socket file, not a file
+        that took its place meanwhile (another server's socket)."""
+        folder = tempfile.mkdtemp(prefix="tc-priv-")
+        path = os.path.join(folder, "s.sock")
+        srv = harness.Server(service(FIXTURE), bind="unix:" + path)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(path)), srv.log())
+        os.unlink(path)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(other.close)
+        other.bind(path)
+        other.listen(1)
+        self.assertEqual(srv.stop(), 0)
+        self.assertTrue(os.path.lexists(path), "the other server's socket file was removed")
+        self.assertTrue(stat.S_ISSOCK(os.lstat(path).st_mode))
+        self.assertIn("Shutting down: Master", srv.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
