@@ -52,6 +52,12 @@
 #define LINGER_BYTES (16u << 20)
 /* Bytes dropped per read while lingering. */
 #define LINGER_READ 16384
+/*
+ * How often a connection lingering in a graceful stop looks whether the
+ * client has taken every reply byte (then it may close without waiting for
+ * the client, which may not look at an idle connection for long).
+ */
+#define LINGER_POLL_S 0.05
 
 /*
  * Seconds after it went idle holding a buffer over TC_CONN_BUF_KEEP that a
@@ -76,6 +82,18 @@ unread(const tc_conn_t *c)
 {
     int n = 0;
     return ioctl(c->_fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/*
+ * The kernel holds bytes written to the client that the client has not
+ * taken yet (TCP: not acknowledged; a unix socket: not read); when it
+ * cannot tell, it may.
+ */
+static bool
+held(const tc_conn_t *c)
+{
+    int n = 0;
+    return ioctl(c->_fd, SIOCOUTQ, &n) != 0 || n > 0;
 }
 
 double
@@ -266,33 +284,72 @@ tc_conn_idle(const tc_conn_t *c)
     return !c->in_call && c->_in.len == 0 && c->_out.len == c->_out_off;
 }
 
+/*
+ * A graceful stop reached the connection: it reads on up to the end of what
+ * the kernel holds for it now (what a client sent later is dropped).
+ */
+static void
+begin_stop(tc_conn_t *c)
+{
+    if (c->_stopping) {
+        return;
+    }
+    int n = 0;
+    c->_stopping = true;
+    c->_stop_at = c->_nread + (ioctl(c->_fd, FIONREAD, &n) == 0 && n > 0 ? (unsigned)n : 0u);
+}
+
+/*
+ * A stop: every message begun before it reached the connection is whole and
+ * handled (and at least one, for a client that had sent nothing yet: it
+ * connected to make a call). What is left in the input began after.
+ */
+static bool
+stop_reached(const tc_conn_t *c)
+{
+    unsigned long long whole = c->_nread - c->_in.len;
+    return c->_stopping && !c->_stalled && whole >= c->_stop_at && whole > 0;
+}
+
+static void close_when_written(tc_conn_t *c, const char *why);
+static void close_dropping(tc_conn_t *c);
+
 void
 tc_conn_close_when_done(tc_conn_t *c)
 {
-    c->_close_when_done = true;
-    /* a lingering connection ends within LINGER_S, or at the end of the stop's wait */
-    if (!c->_lingering && c->_heard && tc_conn_idle(c) && !unread(c)) {
-        tc_conn_close(c, NULL);
+    begin_stop(c);
+    if (c->_lingering) {
+        linger_wait(c, tc_conn_now()); /* (now it looks whether the client took all) */
+    } else if (!c->_last && tc_conn_idle(c) && stop_reached(c)) {
+        close_when_written(c, NULL);
     }
 }
 
 void
-tc_conn_close_if_idle(tc_conn_t *c)
+tc_conn_close_if_idle(tc_conn_t *c, double grace)
 {
-    c->_close_when_done = true;
-    /*
-     * The stop waits no more: nor for a client to close after its last
-     * reply (graceful_timeout may be shorter than LINGER_S)
-     */
+    begin_stop(c);
     c->_hurry = true;
-    if (c->_lingering || (tc_conn_idle(c) && !unread(c))) {
-        tc_conn_close(c, NULL);
+    c->_grace = grace;
+    if (c->_lingering) {
+        double now = tc_conn_now();
+        if (c->_linger_until > now + grace) {
+            c->_linger_until = now + grace;
+        }
+        if (held(c)) {
+            linger_wait(c, now);
+        } else {
+            close_dropping(c);
+        }
+    } else if (tc_conn_idle(c) && !unread(c)) {
+        tc_conn_close(c, NULL); /* it never sent its first call */
     }
 }
 
 /* ---- writing ---- */
 
 static void linger(tc_conn_t *c);
+static void stop_reading(tc_conn_t *c);
 
 /* Write what is pending; returns false if the connection was closed or lingers. */
 static bool
@@ -347,8 +404,14 @@ flush(tc_conn_t *c)
     if (c->_in.len == 0) {
         went_idle(c);
     }
-    if (c->_close_when_done && tc_conn_idle(c) && !unread(c)) {
-        tc_conn_close(c, NULL);
+    if (c->_close_when_done && tc_conn_idle(c)) {
+        tc_conn_close(c, NULL); /* the client sent all it will, and has every reply */
+        return false;
+    }
+    if (TC_UNLIKELY(c->_stopping) && tc_conn_idle(c) && stop_reached(c)) {
+        c->_last = true;
+        stop_reading(c);
+        linger(c);
         return false;
     }
     return true;
@@ -646,10 +709,12 @@ process(tc_conn_t *c)
     } else if (c->msg_since == 0.0) {
         c->msg_since = since;
     }
-    if (c->_out.len > c->_out_off) {
+    if (TC_UNLIKELY(c->_stopping) && stop_reached(c)) {
+        /* (a message begun after the stop reached the connection is dropped) */
+        close_when_written(c, NULL);
+    } else if (c->_out.len > c->_out_off) {
         flush(c);
-    } else if (c->_close_when_done && tc_conn_idle(c) && !unread(c)) {
-        /* (calls the kernel holds still, a read that ended on a message's end: read on) */
+    } else if (c->_close_when_done && tc_conn_idle(c)) {
         tc_conn_close(c, NULL);
     } else if (c->_in.len == 0) {
         went_idle(c);
@@ -658,26 +723,53 @@ process(tc_conn_t *c)
 
 /* ---- lingering close ---- */
 
-/* Wake for the client's bytes, its close, or at the end of the linger. */
+/*
+ * Wake for the client's bytes, its close, or at the end of the linger; in a
+ * stop, also every LINGER_POLL_S to see whether the client took all.
+ */
 static void
 linger_wait(tc_conn_t *c, double now)
 {
     double left = c->_linger_until - now;
     left = left > 0.0 ? left : 0.0;
+    if (c->_stopping && left > LINGER_POLL_S) {
+        left = LINGER_POLL_S;
+    }
     struct timeval tv = {(time_t)left, (suseconds_t)((left - (double)(time_t)left) * 1e6)};
     /* (the read event's own timeout: no timer of its own, none while not lingering) */
     event_add(c->_rev, &tv);
 }
 
 /*
+ * Close, reading first what the kernel holds of the client's (within the
+ * linger's bound): a close with bytes unread sends a reset, which destroys
+ * what the client has not received yet of what was written before.
+ */
+static void
+close_dropping(tc_conn_t *c)
+{
+    uint8_t sink[LINGER_READ];
+    while (c->_linger_left > 0) {
+        ssize_t n = read(c->_fd, sink, sizeof(sink));
+        if (n <= 0) {
+            break;
+        }
+        c->_linger_left -= (size_t)n < c->_linger_left ? (size_t)n : c->_linger_left;
+    }
+    tc_conn_close(c, NULL);
+}
+
+/*
  * Every reply owed is written: shut the sending side, so that the client
- * reads them and then the end of the stream, and wait for it to close.
+ * reads them and then the end of the stream, and wait for it to close. In a
+ * stop, a client that has taken every reply byte and sent nothing unread
+ * has nothing to wait for: closed at once.
  */
 static void
 linger(tc_conn_t *c)
 {
-    if (c->_hurry || shutdown(c->_fd, SHUT_WR) != 0) {
-        tc_conn_close(c, NULL); /* a stop that waits no more, or the client is gone */
+    if ((c->_stopping && !held(c) && !unread(c)) || shutdown(c->_fd, SHUT_WR) != 0) {
+        tc_conn_close(c, NULL); /* nothing in flight, or the client is gone */
         return;
     }
     if (c->_writing) {
@@ -700,12 +792,16 @@ linger(tc_conn_t *c)
     c->_skip = NULL;
     c->_lingering = true;
     double now = tc_conn_now();
-    c->_linger_until = now + LINGER_S;
+    /* (the stop's wait is over: it waits no longer than 'grace' for the client) */
+    c->_linger_until = now + (c->_hurry && c->_grace < LINGER_S ? c->_grace : LINGER_S);
     c->_linger_left = LINGER_BYTES;
     linger_wait(c, now);
 }
 
-/* Lingering: drop the client's bytes; close at their end, an error, or a bound. */
+/*
+ * Lingering: drop the client's bytes; close at their end, an error, a
+ * bound, or, in a stop, once the client has taken every reply byte.
+ */
 static void
 linger_read(tc_conn_t *c, short what)
 {
@@ -720,8 +816,8 @@ linger_read(tc_conn_t *c, short what)
         c->_linger_left -= n > 0 ? (size_t)n : 0;
     }
     double now = tc_conn_now();
-    if ((what & EV_TIMEOUT) || now >= c->_linger_until) {
-        tc_conn_close(c, NULL);
+    if (now >= c->_linger_until || (c->_stopping && !held(c))) {
+        close_dropping(c);
         return;
     }
     linger_wait(c, now);
@@ -775,8 +871,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
     ssize_t n = read(fd, c->_in.data + c->_in.len, c->_in.cap - c->_in.len);
     if (n > 0) {
         c->_in.len += (size_t)n;
+        c->_nread += (unsigned long long)n;
         c->last_io = tc_conn_now();
-        c->_heard = true;
         process(c);
     } else if (n == 0) {
         end_of_input(c);

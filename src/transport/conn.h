@@ -77,8 +77,10 @@ struct tc_conn {
     int _fd;
     bool _in_cb;  /* inside one of our callbacks: defer the free */
     bool _closed; /* closed, free pending */
+    /* the client shut its sending side: close once all is written */
     bool _close_when_done;
-    bool _heard;   /* a byte came from the client: it is not waiting to send its first call */
+    /* a graceful stop reached the connection (tc_conn_close_when_done()) */
+    bool _stopping;
     bool _writing; /* EV_WRITE is armed */
     bool _stalled; /* whole messages wait in _in until the replies owed drain */
     bool _last;    /* reads nothing more: closes, lingering, once the replies owed (the last
@@ -89,9 +91,12 @@ struct tc_conn {
      * closes, or '_linger_until', or '_linger_left' of them are dropped
      */
     bool _lingering;
-    bool _hurry; /* graceful stop waits no more: closing does not linger */
+    bool _hurry;   /* the stop's wait is over: lingering is cut to '_grace' */
+    double _grace; /* seconds a connection may still linger once hurried */
     double _linger_until;
     size_t _linger_left;
+    unsigned long long _nread;   /* bytes read from the client since it connected */
+    unsigned long long _stop_at; /* a stop: '_nread' plus what the kernel held then */
     const tc_conn_settings_t *_s;
     size_t _max;                  /* the scanner's limit for this connection's transport */
     tc_proto_skip_state_t *_skip; /* buffered: how far the partial message was skipped, or NULL */
@@ -130,22 +135,26 @@ void tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg);
  */
 bool tc_conn_idle(const tc_conn_t *c);
 /*
- * Graceful stop: close once every reply owed is written. An idle
- * connection is closed at once unless a call may be on its way: the kernel
- * holds bytes not read yet, or the client has sent nothing since it
- * connected (it connected to make a call, and closing now would reset it).
- * Such a connection is closed right after that call's reply; to stop
- * waiting for it, tc_conn_close_if_idle(). A lingering connection (its
- * last reply written, its sending side shut, waiting at most 2 s for the
- * client to close) is left to end by itself.
+ * Graceful stop: the connection answers the calls it has read and the ones
+ * the kernel holds for it now (a message begun before now is read to its
+ * end), and reads nothing sent after them; one that has sent nothing yet
+ * connected to make a call, and has its first call answered. Then it
+ * closes: at once if the client has taken every reply byte, else with its
+ * sending side shut, dropping what the client sends, until the client has
+ * them all (its kernel acknowledged them), closes, or 2 s pass: closing
+ * with the client's bytes unread would reset the connection, and a reset
+ * destroys the replies the client has not received yet. To stop waiting
+ * for a first call, tc_conn_close_if_idle().
  */
 void tc_conn_close_when_done(tc_conn_t *c);
 /*
- * Close now if idle, however new, unless the kernel holds bytes not read
- * yet; a lingering connection is closed now, and one that has its last
- * replies still to write closes without lingering.
+ * The end of the stop's wait for first calls: close now if idle, however
+ * new, unless the kernel holds bytes not read yet; a connection still
+ * handing its last replies to the client (lingering, now or later) waits
+ * for it at most 'grace' seconds more, then closes, dropping first what it
+ * has not read.
  */
-void tc_conn_close_if_idle(tc_conn_t *c);
+void tc_conn_close_if_idle(tc_conn_t *c, double grace);
 
 /*
  * For client_timeout, when no read or write has moved bytes for a while:

@@ -89,9 +89,18 @@ set_accepting(tc_loop_t *lp, bool on)
 /*
  * Graceful stop: how long a connection that has sent nothing yet is kept
  * for its first call (it was accepted just before the stop); at most half
- * of graceful_timeout, so that the wait never ends in a SIGKILL.
+ * of graceful_timeout, so that the wait never ends in a SIGKILL. After it,
+ * a connection still handing its last replies to a slow client waits for
+ * it at most half as long again.
  */
 #define FIRST_CALL_WAIT_S 1.0
+
+static double
+first_call_wait(const tc_loop_t *lp)
+{
+    double wait = lp->shared->cfg->graceful_timeout / 2;
+    return wait < FIRST_CALL_WAIT_S ? wait : FIRST_CALL_WAIT_S;
+}
 
 /* ---- worker_connections ---- */
 
@@ -416,7 +425,8 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Graceful stop: every connection closes once its replies are written. One
+ * Graceful stop: every connection answers what it has read and what the
+ * kernel holds for it now, and closes once the client has the replies. One
  * accepted just now that has not sent its first call yet is waiting to (a
  * reset would fail that call), so it gets FIRST_CALL_WAIT_S for it (or
  * half of graceful_timeout).
@@ -431,8 +441,7 @@ drain(tc_loop_t *lp)
         c = next;
     }
     if (atomic_load(&lp->nconns) > 0 && !evtimer_pending(lp->first_call, NULL)) {
-        double wait = lp->shared->cfg->graceful_timeout / 2;
-        wait = wait < FIRST_CALL_WAIT_S ? wait : FIRST_CALL_WAIT_S;
+        double wait = first_call_wait(lp);
         struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
         evtimer_add(lp->first_call, &tv);
     }
@@ -476,17 +485,21 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     leave_if_done(lp);
 }
 
-/* The wait for first calls is over: close every connection still idle. */
+/*
+ * The wait for first calls is over: close every connection still idle, and
+ * cut short the wait of those lingering for a slow client.
+ */
 static void
 on_first_call_wait(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     tc_loop_t *lp = arg;
+    double grace = first_call_wait(lp) / 2;
     tc_conn_t *c = TAILQ_FIRST(&lp->conns);
     while (c != NULL) {
         tc_conn_t *next = TAILQ_NEXT(c, link);
-        tc_conn_close_if_idle(c);
+        tc_conn_close_if_idle(c, grace);
         c = next;
     }
 }
@@ -550,7 +563,12 @@ loop_main(void *arg)
     }
     atomic_store(&lp->up, true);
     pthread_mutex_lock(&lp->lock);
-    event_base_dispatch(lp->base);
+    /*
+     * A loop may have no event of its own (one that does not accept, with no
+     * client_timeout) until the watchdog hands it connections: it runs until
+     * the stop breaks it out (leave_if_done()), not until it is empty.
+     */
+    event_base_loop(lp->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* graceful stop ended, or the base was broken out of: close what is left */
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&lp->conns)) != NULL) {

@@ -328,7 +328,7 @@ turn(run_t *r, int fd, bool reads)
         if (r->stop == 1) {
             tc_conn_close_when_done(r->c);
         } else {
-            tc_conn_close_if_idle(r->c);
+            tc_conn_close_if_idle(r->c, 0.5);
         }
         r->stopping = true;
     }

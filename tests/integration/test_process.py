@@ -180,6 +180,111 @@ class ProcessTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_term_does_not_reset_a_reply_the_client_is_still_reading(self):
+        # The worker has written a reply of 3 MB, which the kernel holds
+        # for a client that reads slowly, when the stop comes; the client
+        # then sends its next call. Closing with that call unread would
+        # reset the connection and destroy the rest of the reply: the
+        # worker shuts its side instead, drops the call, and the client
+        # reads the whole reply, then the end of the stream.
+        srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 20\n"))
+        try:
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            size = 3 << 20
+            sock.sendall(encode_call("echo", 1, self.S.echo_args(s="x" * size)))
+
+            def written():
+                ends = harness.tcp_ends(srv, sock)
+                c, s = ends["client"], ends["server"]
+                return (c is not None and s is not None and s["unread"] == 0
+                        and s["unacked"] + c["unread"] >= size)
+            self.assertTrue(harness.wait_for(written, 20), srv.log())
+            srv.kill(signal.SIGTERM)
+            # the worker ends its side: FIN_WAIT1, its FIN behind the reply
+            self.assertTrue(harness.wait_for(
+                lambda: harness.tcp_ends(srv, sock)["server"]["state"] == 4, 10), srv.log())
+            data = sock.recv(65536)
+            sock.sendall(encode_call("echo", 2, self.S.echo_args(s="next")))
+            while True:
+                chunk = sock.recv(1 << 20)  # a reset raises here
+                if not chunk:
+                    break
+                data += chunk
+            sock.close()
+            b = TTransport.TMemoryBuffer(data)
+            p = TBinaryProtocol.TBinaryProtocol(b)
+            self.assertEqual(p.readMessageBegin()[2], 1)
+            result = self.S.echo_result()
+            result.read(p)
+            p.readMessageEnd()
+            self.assertEqual(result.success, "x" * size)
+            self.assertEqual(b.read(1), b"")  # nothing after it
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+        finally:
+            srv.stop()
+
+    def test_term_is_not_held_by_a_client_that_calls_on(self):
+        # A client sends a call every 10 ms without waiting for the replies,
+        # calls that take 20 ms: the kernel always holds more of them. The
+        # stop answers those it holds when it reaches the connection, reads
+        # nothing after them and closes once the replies are taken: it ends
+        # long before graceful_timeout (which would kill the worker, and
+        # lose the replies of the calls it had run), every call run is
+        # answered, in order, and the stream ends without a reset.
+        srv = harness.Server(settings(
+            "workers = 1\nthreads = 1\ngraceful_timeout = 8\n"
+            "accesslog = debug.getinfo(1, 'S').source:match('^@(.*)/') .. '/access.log'\n"))
+        try:
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+            stop = threading.Event()
+            sent = []
+
+            def write():
+                while not stop.is_set() and len(sent) < 1000:
+                    try:
+                        sock.sendall(encode_call("sleep_ms", len(sent),
+                                                 self.S.sleep_ms_args(ms=20)))
+                    except OSError:
+                        return  # the server has closed
+                    sent.append(time.monotonic())
+                    time.sleep(0.01)
+            writer = threading.Thread(target=write, daemon=True)
+            writer.start()
+            self.assertTrue(harness.wait_for(lambda: len(sent) >= 30), srv.log())
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            data = b""
+            try:
+                while True:
+                    chunk = sock.recv(65536)  # a reset raises here
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                stop.set()
+                writer.join(10)
+                sock.close()
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+            self.assertLess(time.monotonic() - t0, 6, "the stop took graceful_timeout")
+            self.assertNotIn("killing it", srv.log())
+            b = TTransport.TMemoryBuffer(data)
+            p = TBinaryProtocol.TBinaryProtocol(b)
+            seqids = []
+            while b.cstringio_buf.tell() < len(data):
+                seqids.append(p.readMessageBegin()[2])
+                result = self.S.sleep_ms_result()
+                result.read(p)
+                p.readMessageEnd()
+                self.assertEqual(result.success, "slept 20")
+            self.assertEqual(seqids, list(range(len(seqids))))
+            self.assertLess(len(seqids), len(sent))
+            with open(os.path.join(srv.dir, "access.log")) as f:
+                handled = sum(1 for line in f if "TestService.sleep_ms" in line)
+            self.assertEqual(handled, len(seqids))
+        finally:
+            srv.stop()
+
     def test_connections_handed_over_as_the_stop_begins_are_answered(self):
         # On one CPU with two threads: the watchdog hands loop A's idle
         # connections to loop B while B is inside a slow post_connect_closed

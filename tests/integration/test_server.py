@@ -34,12 +34,12 @@ def encode_call(name, seqid, args_struct, mtype=TMessageType.CALL):
     return buf.getvalue()
 
 
-def one_cpu_server():
+def one_cpu_server(extra=""):
     """A server of one worker with 4 threads, pinned to one CPU (so it accepts on one thread)."""
     cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cpus)})
     try:
-        return harness.Server(settings("workers = 1\nthreads = 4\n"))
+        return harness.Server(settings("workers = 1\nthreads = 4\n" + extra))
     finally:
         os.sched_setaffinity(0, cpus)
 
@@ -271,6 +271,29 @@ class ServerTest(unittest.TestCase):
             t.join(20)
             self.assertEqual(slow.get("reply"), "slept 2500")
             self.assertLess(took, 1.0, "a new client waited %.3fs for its turn to be accepted" % took)
+
+    @unittest.skipUnless(hasattr(os, "sched_setaffinity"), "needs sched_setaffinity")
+    def test_threads_that_do_not_accept_serve_without_client_timeout(self):
+        # On one CPU a worker accepts on one thread of four; the other three
+        # have no event of their own until the watchdog hands them
+        # connections (without client_timeout, not even its sweep). They must
+        # be running then: the call of a connection handed over while its
+        # thread blocks is answered (their loops had ended at start, and the
+        # call waited for ever).
+        with one_cpu_server("client_timeout = 0\n") as srv:
+            first = self.client(srv)
+            other = self.client(srv)
+            self.assertEqual(first.echo("warm"), "warm")
+            self.assertEqual(other.echo("warm"), "warm")
+            t, slow = in_background(lambda: first.sleep_ms(1500))
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            self.assertEqual(other.echo("moved"), "moved")
+            took = time.monotonic() - t0
+            t.join(20)
+            self.assertEqual(slow.get("reply"), "slept 1500")
+            self.assertLess(took, 1.0, "a call waited %.3fs behind a blocking handler" % took)
+            self.assertEqual(srv.stop(), 0, srv.log())
 
 
 class _SocketReader(TTransport.TTransportBase):

@@ -267,6 +267,21 @@ test_pieces_linear_work(void **state)
 
 /* ---- graceful stop ---- */
 
+/* 'n' bytes of whole replies of on_message(), each 'len' long. */
+static bool
+reply_bytes_each(const uint8_t *p, size_t n, size_t len)
+{
+    if (len == 0 || n % len != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != (uint8_t)((i % len) % 251)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A buffered binary connection for the stop tests, and one call of the sample in 'call'. */
 static void
 start_stop_test(fixture_t *f, tc_buf_t *call)
@@ -328,7 +343,7 @@ test_stop_waits_for_a_first_call(void **state)
     tc_conn_close_when_done(f.c);
     run_once(&f);
     assert_false(f.closed);
-    tc_conn_close_if_idle(f.c);
+    tc_conn_close_if_idle(f.c, 0.5);
     assert_true(f.closed);
     stop(&f);
     tc_buf_deinit(&call);
@@ -350,12 +365,132 @@ test_stop_reads_what_the_kernel_holds(void **state)
     assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
     tc_conn_close_when_done(f.c);
     assert_false(f.closed);
-    tc_conn_close_if_idle(f.c);
+    tc_conn_close_if_idle(f.c, 0.5);
     assert_false(f.closed);
     run_once(&f);
     assert_int_equal(f.messages, 2);
     assert_true(f.closed);
     stop(&f);
+    tc_buf_deinit(&call);
+}
+
+/*
+ * Run the loop until the connection closes by itself (a lingering one
+ * looks every 50 ms whether the client took all), for at most 2 s.
+ */
+static void
+run_until_closed(fixture_t *f)
+{
+    double until = tc_conn_now() + 2.0;
+    while (!f->closed && tc_conn_now() < until) {
+        run_once(f);
+        usleep(1000);
+    }
+    assert_true(f->closed);
+}
+
+static void read_to_end(fixture_t *f, tc_buf_t *got);
+
+/* What the client reads up to the end of the stream: a reset fails the test. */
+static size_t
+client_reads_to_end(fixture_t *f)
+{
+    tc_buf_t got;
+    tc_buf_init(&got);
+    read_to_end(f, &got);
+    assert_true(reply_bytes_each(got.data, got.len, f->reply_len));
+    size_t n = got.len / f->reply_len;
+    tc_buf_deinit(&got);
+    return n;
+}
+
+/*
+ * A stop answers the calls read and those the kernel held for the
+ * connection when it came, and reads nothing sent after them: that call is
+ * dropped, unanswered, and the client, whose replies the kernel still
+ * holds, is not reset (a close with its bytes unread would destroy them):
+ * it reads its replies, then the end of the stream. The connection then
+ * closes without waiting for the client to close.
+ */
+static void
+test_stop_drops_calls_sent_after_it(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    fixture_t f;
+    start_stop_test(&f, &call);
+    f.reply_len = 50;
+    send_bytes(&f, call.data, call.len);
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    tc_conn_close_when_done(f.c);
+    run_once(&f);
+    assert_int_equal(f.messages, 2);
+    assert_false(f.closed); /* the client has not taken its replies */
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    run_once(&f);
+    assert_int_equal(f.messages, 2);
+    assert_int_equal(client_reads_to_end(&f), 2);
+    run_until_closed(&f);
+    assert_int_equal(f.messages, 2);
+    stop(&f);
+    tc_buf_deinit(&call);
+
+    /* idle at the stop, its reply not taken yet: the same */
+    start_stop_test(&f, &call);
+    f.reply_len = 50;
+    send_bytes(&f, call.data, call.len);
+    tc_conn_close_when_done(f.c);
+    assert_false(f.closed);
+    assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
+    run_once(&f);
+    assert_int_equal(f.messages, 1);
+    assert_int_equal(client_reads_to_end(&f), 1);
+    run_until_closed(&f);
+    stop(&f);
+    tc_buf_deinit(&call);
+
+    /* its reply taken: nothing in flight, closed at once */
+    start_stop_test(&f, &call);
+    f.reply_len = 50;
+    send_bytes(&f, call.data, call.len);
+    uint8_t reply[50];
+    assert_int_equal(read(f.client, reply, sizeof(reply)), (ssize_t)sizeof(reply));
+    tc_conn_close_when_done(f.c);
+    assert_true(f.closed);
+    stop(&f);
+    tc_buf_deinit(&call);
+}
+
+/*
+ * A client that sends call after call keeps no stop waiting: a message
+ * begun before the stop is read to its end and answered; one begun after it
+ * is dropped, even when it came in the same read.
+ */
+static void
+test_stop_finishes_the_message_begun_before_it(void **state)
+{
+    (void)state;
+    tc_buf_t call;
+    fixture_t f;
+    start_stop_test(&f, &call);
+    f.reply_len = 50;
+    send_bytes(&f, call.data, 10);
+    tc_conn_close_when_done(f.c);
+    assert_false(f.closed);
+    tc_buf_t rest;
+    tc_buf_init(&rest);
+    tc_buf_append(&rest, call.data + 10, call.len - 10);
+    tc_buf_append(&rest, call.data, 10);
+    assert_int_equal(write(f.client, rest.data, rest.len), (ssize_t)rest.len);
+    run_once(&f);
+    assert_int_equal(f.messages, 1);
+    assert_int_equal(write(f.client, call.data + 10, call.len - 10), (ssize_t)(call.len - 10));
+    run_once(&f);
+    assert_int_equal(f.messages, 1);
+    assert_int_equal(client_reads_to_end(&f), 1);
+    run_until_closed(&f);
+    stop(&f);
+    tc_buf_deinit(&rest);
     tc_buf_deinit(&call);
 }
 
@@ -983,8 +1118,9 @@ test_linger_time_bounded(void **state)
 /*
  * Graceful stop: a lingering connection is left to end by itself
  * (tc_conn_close_when_done()) and closed at the end of the stop's wait
- * (tc_conn_close_if_idle()); after that wait, one that is still writing its
- * last replies closes as soon as they are written, without lingering.
+ * (tc_conn_close_if_idle()) when the client has taken every reply byte;
+ * after that wait, one that is still writing its last replies closes as
+ * soon as the client has taken them, without waiting for it to close.
  */
 static void
 test_linger_in_a_stop(void **state)
@@ -995,7 +1131,7 @@ test_linger_in_a_stop(void **state)
     tc_conn_close_when_done(f.c);
     run_once(&f);
     assert_false(f.closed);
-    tc_conn_close_if_idle(f.c);
+    tc_conn_close_if_idle(f.c, 0.5);
     assert_true(f.closed);
     stop(&f);
 
@@ -1009,7 +1145,7 @@ test_linger_in_a_stop(void **state)
     run_once(&f);
     assert_int_equal(f.messages, 1);
     tc_conn_close_when_done(f.c);
-    tc_conn_close_if_idle(f.c);
+    tc_conn_close_if_idle(f.c, 0.5);
     assert_false(f.closed);
     size_t got = 0;
     bool right = true;
@@ -1027,7 +1163,7 @@ test_linger_in_a_stop(void **state)
     }
     assert_int_equal(got, f.reply_len);
     assert_true(right);
-    assert_true(f.closed); /* before the client closed */
+    run_until_closed(&f); /* before the client closed */
     stop(&f);
     tc_buf_deinit(&bytes);
 }
@@ -1466,6 +1602,8 @@ main(void)
         cmocka_unit_test(test_stop_closes_an_idle_connection),
         cmocka_unit_test(test_stop_waits_for_a_first_call),
         cmocka_unit_test(test_stop_reads_what_the_kernel_holds),
+        cmocka_unit_test(test_stop_drops_calls_sent_after_it),
+        cmocka_unit_test(test_stop_finishes_the_message_begun_before_it),
         cmocka_unit_test(test_half_close_gets_every_reply),
         cmocka_unit_test(test_slow_reader_output_stays_bounded),
         cmocka_unit_test(test_taking_replies),
