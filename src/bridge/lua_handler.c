@@ -25,11 +25,24 @@
 /*
  * Stack slots that stay in place for the life of the state: the codec's
  * registries (metatables, defaults, field names) among them, so that a call
- * looks none of them up.
+ * looks none of them up, and the functions that decode and encode under
+ * lua_pcall, with the registries as their upvalues.
  */
-enum { SLOT_FUNCS = 1, SLOT_MSGH = 2, SLOT_MTS = 3, SLOT_DEFS = 4, SLOT_NAMES = 5, SLOT_BASE = 5 };
+enum {
+    SLOT_FUNCS = 1,
+    SLOT_MSGH = 2,
+    SLOT_MTS = 3,
+    SLOT_DEFS = 4,
+    SLOT_NAMES = 5,
+    SLOT_DECODE = 6,
+    SLOT_ENCODE = 7,
+    SLOT_BASE = 7
+};
 
 static const tc_lua_codec_t codec = {SLOT_MTS, SLOT_DEFS, SLOT_NAMES};
+
+static int decode_in_pcall(lua_State *L);
+static int encode_in_pcall(lua_State *L);
 
 struct tc_lua_handler {
     lua_State *L;
@@ -78,6 +91,13 @@ setup(lua_State *L)
     tc_lua_value_codec_push(L, &k);
     if (k.mts != codec.mts || k.defs != codec.defs || k.names != codec.names) {
         return luaL_error(L, "thriftcorn: the codec's registries are not in their slots");
+    }
+    lua_CFunction coders[] = {decode_in_pcall, encode_in_pcall}; /* SLOT_DECODE, SLOT_ENCODE */
+    for (size_t i = 0; i < TC_ARRAY_LEN(coders); i++) {
+        lua_pushvalue(L, SLOT_MTS);
+        lua_pushvalue(L, SLOT_DEFS);
+        lua_pushvalue(L, SLOT_NAMES);
+        lua_pushcclosure(L, coders[i], 3);
     }
 
     lua_getglobal(L, "require");
@@ -339,8 +359,8 @@ error_text(lua_State *L, int e, const tc_service_t *svc, const tc_function_t *fn
  * (memory can run out) and walk the handler's tables, which its own
  * metamethods may change under the walk ('invalid key to next'). Either
  * raises, and outside a protected call that would end the worker. The
- * codec's registries are passed as arguments 2 to 4 (the slots of the
- * state's base are not those of the call), the value to encode as 5.
+ * codec's registries are the functions' upvalues (the slots of the
+ * state's base are not those of the call), the value to encode argument 2.
  */
 typedef struct coded {
     tc_proto_t *p;
@@ -350,7 +370,8 @@ typedef struct coded {
     int rc;
 } coded_t;
 
-static const tc_lua_codec_t codec_in_pcall = {2, 3, 4};
+static const tc_lua_codec_t codec_in_pcall = {lua_upvalueindex(1), lua_upvalueindex(2),
+                                              lua_upvalueindex(3)};
 
 static int
 decode_in_pcall(lua_State *L)
@@ -364,30 +385,28 @@ static int
 encode_in_pcall(lua_State *L)
 {
     coded_t *x = lua_touserdata(L, 1);
-    x->rc = tc_lua_value_encode_field_k(L, &codec_in_pcall, 5, x->p, x->st, x->f, x->err);
+    x->rc = tc_lua_value_encode_field_k(L, &codec_in_pcall, 2, x->p, x->st, x->f, x->err);
     return 0;
 }
 
 /*
- * Run 'fn' protected, with the value at 'value' (0: none) and 'nresults'.
+ * Run the function at stack slot 'fn' (SLOT_DECODE, SLOT_ENCODE) protected,
+ * with the value at 'value' (0: none) and 'nresults'.
  * Returns the codec's result, or TC_EINVAL with err set to the Lua error
  * ('raised' set) when it raised.
  */
 static int
-run_protected(lua_State *L, lua_CFunction fn, coded_t *x, int value, int nresults, bool *raised)
+run_protected(lua_State *L, int fn, coded_t *x, int value, int nresults, bool *raised)
 {
     uint32_t depth = x->p->depth;
     value = value != 0 ? lua_absindex(L, value) : 0;
-    lua_pushcfunction(L, fn);
+    lua_pushvalue(L, fn);
     lua_pushlightuserdata(L, x);
-    lua_pushvalue(L, SLOT_MTS);
-    lua_pushvalue(L, SLOT_DEFS);
-    lua_pushvalue(L, SLOT_NAMES);
     if (value != 0) {
         lua_pushvalue(L, value);
     }
     *raised = false;
-    int status = lua_pcall(L, value != 0 ? 5 : 4, nresults, 0);
+    int status = lua_pcall(L, value != 0 ? 2 : 1, nresults, 0);
     if (status != LUA_OK) {
         x->p->depth = depth;
         *raised = true;
@@ -413,7 +432,7 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t
     }
     coded_t x = {in, fn->args, NULL, err, TC_OK};
     bool raised;
-    if (run_protected(h->L, decode_in_pcall, &x, 0, LUA_MULTRET, &raised) != TC_OK) {
+    if (run_protected(h->L, SLOT_DECODE, &x, 0, LUA_MULTRET, &raised) != TC_OK) {
         if (raised) {
             char why[TC_ERR_MSG_MAX];
             snprintf(why, sizeof(why), "%s", err->msg);
@@ -433,7 +452,7 @@ encode_field(lua_State *L, int idx, tc_proto_t *out, const tc_struct_t *st, cons
 {
     coded_t x = {out, st, f, err, TC_OK};
     bool raised;
-    return run_protected(L, encode_in_pcall, &x, idx, 0, &raised);
+    return run_protected(L, SLOT_ENCODE, &x, idx, 0, &raised);
 }
 
 /* The handler raised: a declared exception, or INTERNAL_ERROR. */

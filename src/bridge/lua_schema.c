@@ -434,10 +434,15 @@ compile_struct(compiler_t *c, int idx)
     rawsetfield(L, idx, "_defaults");
     lua_pushvalue(L, dtab);
     lua_rawsetp(L, c->defs, st);
-    lua_createtable(L, st->nfields, 0);
+    lua_createtable(L, st->nfields, 1);
     for (uint16_t i = 0; i < st->nfields; i++) {
         lua_pushlstring(L, st->fields[i].name, st->fields[i].name_len);
         lua_rawseti(L, -2, i + 1);
+    }
+    if (rawfield(L, idx, "mt") == LUA_TTABLE) {
+        lua_rawseti(L, -2, 0); /* the decoder's metatable, found with the names */
+    } else {
+        lua_pop(L, 1);
     }
     lua_pushvalue(L, -1);
     rawsetfield(L, idx, "_names");

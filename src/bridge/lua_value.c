@@ -29,10 +29,14 @@ typedef struct ctx {
     int def_idx;   /* stack index of the defaults registry */
     int names_idx; /* stack index of the field names registry */
     int located;   /* the error message already names its struct and field */
+    int room;      /* stack slots up to this index are checked (lua_checkstack()) */
     /* encode: the names tables of the first structs met, in stack slots from 'cache' (0: none) */
     int cache;
     int ncached;
     const tc_struct_t *cached[NAMES_CACHE];
+    /* encode: the field names of 'xst' one per stack slot from 'xbase' (a list of them) */
+    const tc_struct_t *xst;
+    int xbase;
 } ctx_t;
 
 void
@@ -70,8 +74,11 @@ ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_code
     c->p = p;
     c->err = err;
     c->located = 0;
+    c->room = 0;
     c->cache = 0;
     c->ncached = 0;
+    c->xst = NULL;
+    c->xbase = 0;
     c->mt_idx = k->mts;
     c->def_idx = k->defs;
     c->names_idx = k->names;
@@ -148,20 +155,33 @@ read_error(ctx_t *c, int rc)
     return tc_proto_read_error(c->p, rc, c->err);
 }
 
+/*
+ * One level of nesting (a struct or container) entered with the stack's top
+ * at 'top'. A level pushes at most LEVEL_SLOTS values before the next one
+ * is entered (KEEP values kept, a names table, a protected lookup's
+ * three); the stack is grown for several levels at a time, as
+ * lua_checkstack() costs more than the comparison that skips it.
+ */
+#define KEEP        8
+#define LEVEL_SLOTS (KEEP + 8)
+
 static int
-enter(ctx_t *c)
+enter(ctx_t *c, int top)
 {
     if (++c->p->depth > c->p->max_depth) {
         return tc_err_set(c->err, TC_ELIMIT, "nesting deeper than %u", c->p->max_depth);
     }
-    luaL_checkstack(c->L, 8, "thriftcorn: nesting");
+    if (TC_UNLIKELY(top + LEVEL_SLOTS > c->room)) {
+        luaL_checkstack(c->L, 2 * LEVEL_SLOTS, "thriftcorn: nesting");
+        c->room = top + 2 * LEVEL_SLOTS;
+    }
     return TC_OK;
 }
 
 /* ---- decoding ---- */
 
 static int decode_struct(ctx_t *c, const tc_struct_t *st);
-static int decode_value(ctx_t *c, const tc_type_t *t);
+static inline int decode_value(ctx_t *c, const tc_type_t *t);
 
 static void
 push_uuid(lua_State *L, const uint8_t u[16])
@@ -171,11 +191,14 @@ push_uuid(lua_State *L, const uint8_t u[16])
     lua_pushlstring(L, s, sizeof(s));
 }
 
-/* A key that Lua cannot store (NaN) would raise inside lua_rawset. */
+/*
+ * A key that Lua cannot store (NaN) would raise inside lua_rawset. Only a
+ * double decodes to one: other keys ('t') are not looked at.
+ */
 static int
-check_key(ctx_t *c, int idx)
+check_key(ctx_t *c, int idx, const tc_type_t *t)
 {
-    if (lua_type(c->L, idx) == LUA_TNUMBER && !lua_isinteger(c->L, idx)) {
+    if (t->kind == TC_KIND_DOUBLE && !lua_isinteger(c->L, idx)) {
         lua_Number n = lua_tonumber(c->L, idx);
         if (isnan(n)) {
             return tc_err_set(c->err, TC_EPROTO, "NaN cannot be a set element or map key");
@@ -199,7 +222,7 @@ decode_list(ctx_t *c, const tc_type_t *t, int is_set)
                           is_set ? "set" : "list", tc_proto_type_name(et),
                           tc_proto_type_name(t->elem->ttype));
     }
-    if ((rc = enter(c)) != TC_OK) {
+    if ((rc = enter(c, lua_gettop(c->L))) != TC_OK) {
         return rc;
     }
     /* n is bounded by the bytes left in the message (protocol checks it) */
@@ -210,7 +233,7 @@ decode_list(ctx_t *c, const tc_type_t *t, int is_set)
             return rc;
         }
         if (is_set) {
-            if ((rc = check_key(c, -1)) != TC_OK) {
+            if ((rc = check_key(c, -1, t->elem)) != TC_OK) {
                 lua_pop(c->L, 2);
                 return rc;
             }
@@ -240,7 +263,7 @@ decode_map(ctx_t *c, const tc_type_t *t)
                           tc_proto_type_name(kt), tc_proto_type_name(vt),
                           tc_proto_type_name(t->elem->ttype), tc_proto_type_name(t->value->ttype));
     }
-    if ((rc = enter(c)) != TC_OK) {
+    if ((rc = enter(c, lua_gettop(c->L))) != TC_OK) {
         return rc;
     }
     lua_createtable(c->L, 0, (int)n);
@@ -249,7 +272,8 @@ decode_map(ctx_t *c, const tc_type_t *t)
             lua_pop(c->L, 1);
             return rc;
         }
-        if ((rc = check_key(c, -1)) != TC_OK || (rc = decode_value(c, t->value)) != TC_OK) {
+        if ((rc = check_key(c, -1, t->elem)) != TC_OK ||
+            (rc = decode_value(c, t->value)) != TC_OK) {
             lua_pop(c->L, 2);
             return rc;
         }
@@ -259,92 +283,161 @@ decode_map(ctx_t *c, const tc_type_t *t)
     return TC_OK;
 }
 
+/* One function per kind, through a table, as the encoders below. */
 static int
+decode_bool(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    bool v;
+    int rc = c->p->ops->read_bool(c->p, &v);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushboolean(c->L, v);
+    return TC_OK;
+}
+
+static int
+decode_byte(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    int8_t v;
+    int rc = c->p->ops->read_byte(c->p, &v);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushinteger(c->L, v);
+    return TC_OK;
+}
+
+static int
+decode_i16(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    int16_t v;
+    int rc = c->p->ops->read_i16(c->p, &v);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushinteger(c->L, v);
+    return TC_OK;
+}
+
+static int
+decode_i32(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    int32_t v;
+    int rc = c->p->ops->read_i32(c->p, &v);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushinteger(c->L, v);
+    return TC_OK;
+}
+
+static int
+decode_i64(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    int64_t v;
+    int rc = c->p->ops->read_i64(c->p, &v);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushinteger(c->L, v);
+    return TC_OK;
+}
+
+static int
+decode_double(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    double v;
+    int rc = c->p->ops->read_double(c->p, &v);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushnumber(c->L, v);
+    return TC_OK;
+}
+
+static int
+decode_string(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    const uint8_t *s;
+    uint32_t n;
+    int rc = c->p->ops->read_binary(c->p, &s, &n);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    lua_pushlstring(c->L, (const char *)s, n);
+    return TC_OK;
+}
+
+static int
+decode_uuid(ctx_t *c, const tc_type_t *t)
+{
+    (void)t;
+    uint8_t u[16];
+    int rc = c->p->ops->read_uuid(c->p, u);
+    if (rc != TC_OK) {
+        return read_error(c, rc);
+    }
+    push_uuid(c->L, u);
+    return TC_OK;
+}
+
+static int
+decode_list_value(ctx_t *c, const tc_type_t *t)
+{
+    return decode_list(c, t, 0);
+}
+
+static int
+decode_set_value(ctx_t *c, const tc_type_t *t)
+{
+    return decode_list(c, t, 1);
+}
+
+static int
+decode_struct_value(ctx_t *c, const tc_type_t *t)
+{
+    return decode_struct(c, t->st);
+}
+
+static int
+decode_unknown(ctx_t *c, const tc_type_t *t)
+{
+    return tc_err_set(c->err, TC_EINVAL, "type kind %d is not decodable", t->kind);
+}
+
+typedef int (*decoder_t)(ctx_t *c, const tc_type_t *t);
+
+static const decoder_t decoders[TC_KIND_STRUCT + 1] = {
+    [0] = decode_unknown,
+    [TC_KIND_BOOL] = decode_bool,
+    [TC_KIND_BYTE] = decode_byte,
+    [TC_KIND_I16] = decode_i16,
+    [TC_KIND_I32] = decode_i32,
+    [TC_KIND_I64] = decode_i64,
+    [TC_KIND_DOUBLE] = decode_double,
+    [TC_KIND_STRING] = decode_string,
+    [TC_KIND_BINARY] = decode_string,
+    [TC_KIND_UUID] = decode_uuid,
+    [TC_KIND_ENUM] = decode_i32,
+    [TC_KIND_LIST] = decode_list_value,
+    [TC_KIND_SET] = decode_set_value,
+    [TC_KIND_MAP] = decode_map,
+    [TC_KIND_STRUCT] = decode_struct_value,
+};
+
+static inline int
 decode_value(ctx_t *c, const tc_type_t *t)
 {
-    tc_proto_t *p = c->p;
-    lua_State *L = c->L;
-    int rc;
-    switch ((tc_kind_t)t->kind) {
-    case TC_KIND_BOOL: {
-        bool v;
-        rc = p->ops->read_bool(p, &v);
-        if (rc == TC_OK) {
-            lua_pushboolean(L, v);
-        }
-        break;
-    }
-    case TC_KIND_BYTE: {
-        int8_t v;
-        rc = p->ops->read_byte(p, &v);
-        if (rc == TC_OK) {
-            lua_pushinteger(L, v);
-        }
-        break;
-    }
-    case TC_KIND_I16: {
-        int16_t v;
-        rc = p->ops->read_i16(p, &v);
-        if (rc == TC_OK) {
-            lua_pushinteger(L, v);
-        }
-        break;
-    }
-    case TC_KIND_I32:
-    case TC_KIND_ENUM: {
-        int32_t v;
-        rc = p->ops->read_i32(p, &v);
-        if (rc == TC_OK) {
-            lua_pushinteger(L, v);
-        }
-        break;
-    }
-    case TC_KIND_I64: {
-        int64_t v;
-        rc = p->ops->read_i64(p, &v);
-        if (rc == TC_OK) {
-            lua_pushinteger(L, v);
-        }
-        break;
-    }
-    case TC_KIND_DOUBLE: {
-        double v;
-        rc = p->ops->read_double(p, &v);
-        if (rc == TC_OK) {
-            lua_pushnumber(L, v);
-        }
-        break;
-    }
-    case TC_KIND_STRING:
-    case TC_KIND_BINARY: {
-        const uint8_t *s;
-        uint32_t n;
-        rc = p->ops->read_binary(p, &s, &n);
-        if (rc == TC_OK) {
-            lua_pushlstring(L, (const char *)s, n);
-        }
-        break;
-    }
-    case TC_KIND_UUID: {
-        uint8_t u[16];
-        rc = p->ops->read_uuid(p, u);
-        if (rc == TC_OK) {
-            push_uuid(L, u);
-        }
-        break;
-    }
-    case TC_KIND_LIST:
-        return decode_list(c, t, 0);
-    case TC_KIND_SET:
-        return decode_list(c, t, 1);
-    case TC_KIND_MAP:
-        return decode_map(c, t);
-    case TC_KIND_STRUCT:
-        return decode_struct(c, t->st);
-    default:
-        return tc_err_set(c->err, TC_EINVAL, "type kind %d is not decodable", t->kind);
-    }
-    return rc == TC_OK ? TC_OK : read_error(c, rc);
+    decoder_t fn = TC_LIKELY(t->kind <= TC_KIND_STRUCT) ? decoders[t->kind] : decode_unknown;
+    return fn(c, t);
 }
 
 /* The field of 'st' named by the key at 'idx' (a string), or NULL. */
@@ -466,7 +559,7 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
 {
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
-    int rc = enter(c);
+    int rc = enter(c, lua_gettop(L));
     if (rc != TC_OK) {
         return rc;
     }
@@ -502,7 +595,6 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
         }
         lua_rawset(L, tbl);
     }
-    lua_settop(L, tbl);
     if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
         rc = read_error(c, rc);
         goto fail;
@@ -510,11 +602,11 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
     if ((st->has_required || st->has_defaults) && (rc = finish_struct(c, st, tbl)) != TC_OK) {
         goto fail;
     }
-    if (lua_rawgetp(L, c->mt_idx, st) == LUA_TTABLE) {
+    /* the metatable is at [0] of the names table: one registry lookup per struct, not two */
+    if ((names != 0 ? lua_rawgeti(L, names, 0) : lua_rawgetp(L, c->mt_idx, st)) == LUA_TTABLE) {
         lua_setmetatable(L, tbl);
-    } else {
-        lua_pop(L, 1);
     }
+    lua_settop(L, tbl);
     p->depth--;
     return TC_OK;
 fail:
@@ -549,7 +641,7 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
 {
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
-    int rc = enter(c);
+    int rc = enter(c, base + st->nfields - 1);
     if (rc != TC_OK || (rc = p->ops->read_struct_begin(p)) != TC_OK) {
         return rc == TC_OK ? TC_OK : read_error(c, rc);
     }
@@ -609,7 +701,8 @@ tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
     ctx_t c;
     int top = lua_gettop(L);
     ctx_init(&c, L, p, err, k);
-    luaL_checkstack(L, st->nfields + 8, "thriftcorn: arguments");
+    luaL_checkstack(L, st->nfields + LEVEL_SLOTS, "thriftcorn: arguments");
+    c.room = top + st->nfields + LEVEL_SLOTS; /* the arguments' level: enter() checks no more */
     int base = top + 1;
     for (uint16_t i = 0; i < st->nfields; i++) {
         lua_pushnil(L);
@@ -641,8 +734,16 @@ tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_
 
 /* ---- encoding ---- */
 
+/*
+ * The encoders take the Lua type of the value at 'idx' ('lt') from the call
+ * that pushed it (lua_rawget() and lua_rawgeti() return it), so that no
+ * value is asked its type twice. On success they leave the stack as they
+ * found it; on error they may leave values above it, which the entry
+ * points remove.
+ */
 static int encode_struct(ctx_t *c, int idx, const tc_struct_t *st);
-static int encode_value(ctx_t *c, int idx, const tc_type_t *t);
+static inline int encode_value(ctx_t *c, int idx, int lt, const tc_type_t *t);
+static int expand_names(ctx_t *c, const tc_struct_t *st, int top);
 
 static const char *const kind_names[] = {
     [TC_KIND_BOOL] = "a boolean",       [TC_KIND_BYTE] = "an integer (byte)",
@@ -668,14 +769,13 @@ type_error(ctx_t *c, int idx, const tc_type_t *t)
     return tc_err_set(c->err, TC_ETYPE, "expected %s, got %s", kind_names[t->kind], got);
 }
 
-static int
-get_integer(ctx_t *c, int idx, const tc_type_t *t, int64_t lo, int64_t hi, int64_t *out)
+/* Why the value at 'idx' is not an integer of 't' in [lo, hi] ('v' read when 'isnum'). */
+static __attribute__((noinline)) int
+integer_error(ctx_t *c, int idx, int lt, const tc_type_t *t, int isnum, lua_Integer v)
 {
-    int isnum = 0;
-    if (lua_type(c->L, idx) != LUA_TNUMBER) {
+    if (lt != LUA_TNUMBER) {
         return type_error(c, idx, t);
     }
-    lua_Integer v = lua_tointegerx(c->L, idx, &isnum);
     if (!isnum) {
         double d = (double)lua_tonumber(c->L, idx);
         if (d != d) { /* "%g" writes a NaN as "-nan" or "nan" after its sign bit */
@@ -684,9 +784,21 @@ get_integer(ctx_t *c, int idx, const tc_type_t *t, int64_t lo, int64_t hi, int64
         return tc_err_set(c->err, TC_ETYPE, "expected %s, got %g (not an integer)",
                           kind_names[t->kind], d);
     }
-    if (v < lo || v > hi) {
-        return tc_err_set(c->err, TC_ETYPE, "%lld is out of range for %s", (long long)v,
-                          kind_names[t->kind]);
+    return tc_err_set(c->err, TC_ETYPE, "%lld is out of range for %s", (long long)v,
+                      kind_names[t->kind]);
+}
+
+/* The number's type is known ('lt'): lua_tointegerx() alone, which would take a string too. */
+static inline int
+get_integer(ctx_t *c, int idx, int lt, const tc_type_t *t, int64_t lo, int64_t hi, int64_t *out)
+{
+    int isnum = 0;
+    lua_Integer v = 0;
+    if (TC_LIKELY(lt == LUA_TNUMBER)) {
+        v = lua_tointegerx(c->L, idx, &isnum);
+    }
+    if (TC_UNLIKELY(!isnum || v < lo || v > hi)) {
+        return integer_error(c, idx, lt, t, isnum, v);
     }
     *out = v;
     return TC_OK;
@@ -694,10 +806,10 @@ get_integer(ctx_t *c, int idx, const tc_type_t *t, int64_t lo, int64_t hi, int64
 
 /* A uuid is 16 raw bytes, or 32 hex digits with or without the four dashes. */
 static int
-get_uuid(ctx_t *c, int idx, const tc_type_t *t, uint8_t u[16])
+get_uuid(ctx_t *c, int idx, int lt, const tc_type_t *t, uint8_t u[16])
 {
     size_t len;
-    if (lua_type(c->L, idx) != LUA_TSTRING) {
+    if (lt != LUA_TSTRING) {
         return type_error(c, idx, t);
     }
     const char *s = lua_tolstring(c->L, idx, &len);
@@ -707,8 +819,9 @@ get_uuid(ctx_t *c, int idx, const tc_type_t *t, uint8_t u[16])
     return TC_OK;
 }
 
+/* The list at 'idx'; 'top' is the stack's top. */
 static int
-encode_list(ctx_t *c, int idx, const tc_type_t *t)
+encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
 {
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
@@ -727,16 +840,28 @@ encode_list(ctx_t *c, int idx, const tc_type_t *t)
         }
     }
     p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
+    const tc_struct_t *xst = c->xst;
+    int xbase = c->xbase;
+    int base = t->elem->kind == TC_KIND_STRUCT && n > 1 ? expand_names(c, t->elem->st, top) : top;
+    /* elements stay on the stack, KEEP at most: one lua_settop() per KEEP, not per element */
+    int at = base;
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, idx, i);
-        int rc = lua_isnil(L, -1)
-                     ? tc_err_set(c->err, TC_ETYPE, "list element %lld is nil", (long long)i)
-                     : encode_value(c, lua_gettop(L), t->elem);
-        lua_pop(L, 1);
+        if (at - base == KEEP) {
+            lua_settop(L, base);
+            at = base;
+        }
+        int lt = lua_rawgeti(L, idx, i);
+        if (lt == LUA_TNIL) {
+            return tc_err_set(c->err, TC_ETYPE, "list element %lld is nil", (long long)i);
+        }
+        int rc = encode_value(c, ++at, lt, t->elem);
         if (rc != TC_OK) {
             return rc;
         }
     }
+    lua_settop(L, top);
+    c->xst = xst;
+    c->xbase = xbase;
     return TC_OK;
 }
 
@@ -780,7 +905,8 @@ encode_set(ctx_t *c, int idx, const tc_type_t *t)
             return rc;
         }
         if (lua_toboolean(L, -1)) {
-            int rc = encode_value(c, lua_gettop(L) - 1, t->elem);
+            int top = lua_gettop(L);
+            int rc = encode_value(c, top - 1, lua_type(L, top - 1), t->elem);
             if (rc != TC_OK) {
                 lua_pop(L, 2);
                 return rc;
@@ -805,9 +931,9 @@ encode_map(ctx_t *c, int idx, const tc_type_t *t)
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         int top = lua_gettop(L);
-        int rc = encode_value(c, top - 1, t->elem);
+        int rc = encode_value(c, top - 1, lua_type(L, top - 1), t->elem);
         if (rc == TC_OK) {
-            rc = encode_value(c, top, t->value);
+            rc = encode_value(c, top, lua_type(L, top), t->value);
         }
         if (rc != TC_OK) {
             lua_pop(L, 2);
@@ -823,18 +949,19 @@ encode_map(ctx_t *c, int idx, const tc_type_t *t)
 }
 
 static int
-encode_container(ctx_t *c, int idx, const tc_type_t *t)
+encode_container(ctx_t *c, int idx, int lt, const tc_type_t *t)
 {
-    if (lua_type(c->L, idx) != LUA_TTABLE) {
+    if (lt != LUA_TTABLE) {
         return type_error(c, idx, t);
     }
-    int rc = enter(c);
+    int top = lua_gettop(c->L);
+    int rc = enter(c, top);
     if (rc != TC_OK) {
         return rc;
     }
     switch (t->kind) {
     case TC_KIND_LIST:
-        rc = encode_list(c, idx, t);
+        rc = encode_list(c, idx, top, t);
         break;
     case TC_KIND_SET:
         rc = encode_set(c, idx, t);
@@ -847,78 +974,143 @@ encode_container(ctx_t *c, int idx, const tc_type_t *t)
     return rc;
 }
 
+/*
+ * One function per kind, called through a table: each is small, and saves
+ * only the registers it needs (one switch over every kind made each value
+ * pay for the largest case).
+ */
 static int
-encode_value(ctx_t *c, int idx, const tc_type_t *t)
+encode_bool(ctx_t *c, int idx, int lt, const tc_type_t *t)
 {
-    lua_State *L = c->L;
-    tc_proto_t *p = c->p;
+    if (lt != LUA_TBOOLEAN) {
+        return type_error(c, idx, t);
+    }
+    c->p->ops->write_bool(c->p, lua_toboolean(c->L, idx));
+    return TC_OK;
+}
+
+static int
+encode_byte(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
     int64_t v = 0;
-    int rc = TC_OK;
-    switch ((tc_kind_t)t->kind) {
-    case TC_KIND_BOOL:
-        if (lua_type(L, idx) != LUA_TBOOLEAN) {
-            return type_error(c, idx, t);
-        }
-        p->ops->write_bool(p, lua_toboolean(L, idx));
-        return TC_OK;
-    case TC_KIND_BYTE:
-        if ((rc = get_integer(c, idx, t, INT8_MIN, INT8_MAX, &v)) == TC_OK) {
-            p->ops->write_byte(p, (int8_t)v);
-        }
-        return rc;
-    case TC_KIND_I16:
-        if ((rc = get_integer(c, idx, t, INT16_MIN, INT16_MAX, &v)) == TC_OK) {
-            p->ops->write_i16(p, (int16_t)v);
-        }
-        return rc;
-    case TC_KIND_I32:
-    case TC_KIND_ENUM:
-        if ((rc = get_integer(c, idx, t, INT32_MIN, INT32_MAX, &v)) == TC_OK) {
-            p->ops->write_i32(p, (int32_t)v);
-        }
-        return rc;
-    case TC_KIND_I64:
-        if ((rc = get_integer(c, idx, t, INT64_MIN, INT64_MAX, &v)) == TC_OK) {
-            p->ops->write_i64(p, v);
-        }
-        return rc;
-    case TC_KIND_DOUBLE:
-        if (lua_type(L, idx) != LUA_TNUMBER) {
-            return type_error(c, idx, t);
-        }
-        p->ops->write_double(p, (double)lua_tonumber(L, idx));
-        return TC_OK;
-    case TC_KIND_STRING:
-    case TC_KIND_BINARY: {
-        size_t len;
-        if (lua_type(L, idx) != LUA_TSTRING) {
-            return type_error(c, idx, t);
-        }
-        const char *s = lua_tolstring(L, idx, &len);
-        if (len > INT32_MAX) {
-            return tc_err_set(c->err, TC_ELIMIT, "string of %zu bytes", len);
-        }
-        p->ops->write_binary(p, s, len);
-        return TC_OK;
+    int rc = get_integer(c, idx, lt, t, INT8_MIN, INT8_MAX, &v);
+    if (rc == TC_OK) {
+        c->p->ops->write_byte(c->p, (int8_t)v);
     }
-    case TC_KIND_UUID: {
-        uint8_t u[16];
-        if ((rc = get_uuid(c, idx, t, u)) == TC_OK) {
-            p->ops->write_uuid(p, u);
-        }
-        return rc;
+    return rc;
+}
+
+static int
+encode_i16(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    int64_t v = 0;
+    int rc = get_integer(c, idx, lt, t, INT16_MIN, INT16_MAX, &v);
+    if (rc == TC_OK) {
+        c->p->ops->write_i16(c->p, (int16_t)v);
     }
-    case TC_KIND_LIST:
-    case TC_KIND_SET:
-    case TC_KIND_MAP:
-        return encode_container(c, idx, t);
-    case TC_KIND_STRUCT:
-        if (lua_type(L, idx) != LUA_TTABLE) {
-            return type_error(c, idx, t);
-        }
-        return encode_struct(c, idx, t->st);
+    return rc;
+}
+
+static int
+encode_i32(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    int64_t v = 0;
+    int rc = get_integer(c, idx, lt, t, INT32_MIN, INT32_MAX, &v);
+    if (rc == TC_OK) {
+        c->p->ops->write_i32(c->p, (int32_t)v);
     }
+    return rc;
+}
+
+static int
+encode_i64(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    int64_t v = 0;
+    int rc = get_integer(c, idx, lt, t, INT64_MIN, INT64_MAX, &v);
+    if (rc == TC_OK) {
+        c->p->ops->write_i64(c->p, v);
+    }
+    return rc;
+}
+
+static int
+encode_double(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    if (lt != LUA_TNUMBER) {
+        return type_error(c, idx, t);
+    }
+    c->p->ops->write_double(c->p, (double)lua_tonumber(c->L, idx));
+    return TC_OK;
+}
+
+static int
+encode_string(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    size_t len;
+    if (lt != LUA_TSTRING) {
+        return type_error(c, idx, t);
+    }
+    const char *s = lua_tolstring(c->L, idx, &len);
+    if (len > INT32_MAX) {
+        return tc_err_set(c->err, TC_ELIMIT, "string of %zu bytes", len);
+    }
+    c->p->ops->write_binary(c->p, s, len);
+    return TC_OK;
+}
+
+static int
+encode_uuid(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    uint8_t u[16];
+    int rc = get_uuid(c, idx, lt, t, u);
+    if (rc == TC_OK) {
+        c->p->ops->write_uuid(c->p, u);
+    }
+    return rc;
+}
+
+static int
+encode_struct_value(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    if (lt != LUA_TTABLE) {
+        return type_error(c, idx, t);
+    }
+    return encode_struct(c, idx, t->st);
+}
+
+static int
+encode_unknown(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    (void)idx;
+    (void)lt;
     return tc_err_set(c->err, TC_EINVAL, "type kind %d is not encodable", t->kind);
+}
+
+typedef int (*encoder_t)(ctx_t *c, int idx, int lt, const tc_type_t *t);
+
+static const encoder_t encoders[TC_KIND_STRUCT + 1] = {
+    [0] = encode_unknown,
+    [TC_KIND_BOOL] = encode_bool,
+    [TC_KIND_BYTE] = encode_byte,
+    [TC_KIND_I16] = encode_i16,
+    [TC_KIND_I32] = encode_i32,
+    [TC_KIND_I64] = encode_i64,
+    [TC_KIND_DOUBLE] = encode_double,
+    [TC_KIND_STRING] = encode_string,
+    [TC_KIND_BINARY] = encode_string,
+    [TC_KIND_UUID] = encode_uuid,
+    [TC_KIND_ENUM] = encode_i32,
+    [TC_KIND_LIST] = encode_container,
+    [TC_KIND_SET] = encode_container,
+    [TC_KIND_MAP] = encode_container,
+    [TC_KIND_STRUCT] = encode_struct_value,
+};
+
+static inline int
+encode_value(ctx_t *c, int idx, int lt, const tc_type_t *t)
+{
+    encoder_t fn = TC_LIKELY(t->kind <= TC_KIND_STRUCT) ? encoders[t->kind] : encode_unknown;
+    return fn(c, idx, lt, t);
 }
 
 /*
@@ -926,7 +1118,7 @@ encode_value(ctx_t *c, int idx, const tc_type_t *t)
  * encode are already in a cache slot; the first NAMES_CACHE structs met are
  * put in one. Sets '*pushed' when the caller must pop what was pushed.
  */
-static int
+static inline int
 encode_names(ctx_t *c, const tc_struct_t *st, int *pushed)
 {
     *pushed = 0;
@@ -946,13 +1138,49 @@ encode_names(ctx_t *c, const tc_struct_t *st, int *pushed)
     return slot;
 }
 
+/* Structs with more fields are not expanded by expand_names(). */
+#define EXPAND_MAX 64
+
+/*
+ * Before a list of 'st' structs, with the stack's top at 'top': push the
+ * field names of 'st' one per slot, so that each element pushes a name with
+ * lua_pushvalue() rather than lua_rawgeti() on the names table. Returns
+ * the new top.
+ */
+static int
+expand_names(ctx_t *c, const tc_struct_t *st, int top)
+{
+    lua_State *L = c->L;
+    int pushed;
+    if (st == c->xst || st->nfields > EXPAND_MAX) {
+        return top;
+    }
+    int names = encode_names(c, st, &pushed);
+    if (names == 0) {
+        return top;
+    }
+    top += pushed;
+    luaL_checkstack(L, st->nfields + LEVEL_SLOTS, "thriftcorn: nesting");
+    if (top + st->nfields + LEVEL_SLOTS > c->room) {
+        c->room = top + st->nfields + LEVEL_SLOTS;
+    }
+    for (uint16_t i = 0; i < st->nfields; i++) {
+        lua_rawgeti(L, names, i + 1);
+    }
+    c->xst = st;
+    c->xbase = top + 1;
+    return top + st->nfields;
+}
+
 /* Reserve the cache slots of encode_names() above the stack's 'top'. */
 static void
 reserve_names_cache(ctx_t *c, int top)
 {
-    luaL_checkstack(c->L, NAMES_CACHE, "thriftcorn: encoding");
+    /* and the first levels' room, which enter() then need not check */
+    luaL_checkstack(c->L, NAMES_CACHE + 2 * LEVEL_SLOTS, "thriftcorn: encoding");
     lua_settop(c->L, top + NAMES_CACHE);
     c->cache = top + 1;
+    c->room = top + NAMES_CACHE + 2 * LEVEL_SLOTS;
 }
 
 /* lua_gettable(L, 1) with the key at 2, for get_field() to run protected. */
@@ -963,26 +1191,41 @@ protected_gettable(lua_State *L)
     return 1;
 }
 
+/* push_name(), or from the slots of expand_names() ('xbase', 0: none). */
+static inline void
+push_field_name(lua_State *L, int names, int xbase, const tc_struct_t *st, const tc_field_t *f)
+{
+    if (xbase != 0) {
+        lua_pushvalue(L, xbase + (int)(f - st->fields));
+    } else {
+        push_name(L, names, st, f);
+    }
+}
+
 /*
- * Push field 'f' of the struct table at 'idx': its value, or nil. A raw
- * read; only when it finds nothing and the table's metatable has an
- * __index (defaults, methods) is the full lookup made, under lua_pcall:
- * user code there may raise, and an error outside a protected call would
- * end the worker. Returns LUA_OK, or the error status with the error
- * object pushed.
+ * Push field 'f' of the struct table at 'idx': its value, or nil; '*lt'
+ * gets its type. A raw read; only when it finds nothing and the table's
+ * metatable has an __index (defaults, methods) is the full lookup made,
+ * under lua_pcall: user code there may raise, and an error outside a
+ * protected call would end the worker. Returns LUA_OK, or the error status
+ * with the error object pushed.
  */
 static int
-get_field(lua_State *L, int idx, int names, const tc_struct_t *st, const tc_field_t *f)
+get_field(lua_State *L, int idx, int names, int xbase, const tc_struct_t *st, const tc_field_t *f,
+          int *lt)
 {
-    push_name(L, names, st, f);
-    if (lua_rawget(L, idx) != LUA_TNIL || luaL_getmetafield(L, idx, "__index") == LUA_TNIL) {
+    push_field_name(L, names, xbase, st, f);
+    if ((*lt = lua_rawget(L, idx)) != LUA_TNIL ||
+        luaL_getmetafield(L, idx, "__index") == LUA_TNIL) {
         return LUA_OK;
     }
     lua_pop(L, 2); /* __index, nil */
     lua_pushcfunction(L, protected_gettable);
     lua_pushvalue(L, idx);
-    push_name(L, names, st, f);
-    return lua_pcall(L, 2, 1, 0);
+    push_field_name(L, names, xbase, st, f);
+    int status = lua_pcall(L, 2, 1, 0);
+    *lt = lua_type(L, -1);
+    return status;
 }
 
 static int
@@ -990,17 +1233,27 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
 {
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
-    int rc = enter(c);
+    int top = lua_gettop(L);
+    int rc = enter(c, top);
     if (rc != TC_OK) {
         return rc;
     }
     p->ops->write_struct_begin(p);
     int nset = 0;
-    int pushed;
-    int names = encode_names(c, st, &pushed);
+    int pushed = 0;
+    int xbase = c->xst != NULL && c->xst == st ? c->xbase : 0;
+    int names = xbase != 0 ? 0 : encode_names(c, st, &pushed);
+    /* the fields' values stay on the stack, KEEP at most, as a list's elements */
+    int base = top + pushed;
+    int at = base;
     for (uint16_t i = 0; i < st->nfields; i++) {
         const tc_field_t *f = st->_sorted[i];
-        if (get_field(L, idx, names, st, f) != LUA_OK) {
+        int lt;
+        if (at - base == KEEP) {
+            lua_settop(L, base);
+            at = base;
+        }
+        if (get_field(L, idx, names, xbase, st, f, &lt) != LUA_OK) {
             const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
             rc = tc_err_set(c->err, TC_ETYPE, "its table's __index raised: %s",
                             why != NULL ? why : "(an error object that is not a string)");
@@ -1008,8 +1261,8 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
             locate(c, st, f);
             return rc;
         }
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
+        at++;
+        if (lt == LUA_TNIL) {
             if (f->req == TC_REQ_REQUIRED) {
                 c->located = 1;
                 return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is not set", st->name,
@@ -1018,21 +1271,17 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
             continue;
         }
         if (st->kind == TC_STRUCT_UNION && ++nset > 1) {
-            lua_pop(L, 1);
             c->located = 1;
             return tc_err_set(c->err, TC_ETYPE, "union %s has more than one field set", st->name);
         }
         p->ops->write_field_begin(p, f->type.ttype, f->id);
-        rc = encode_value(c, lua_gettop(L), &f->type);
-        lua_pop(L, 1);
+        rc = encode_value(c, at, lt, &f->type);
         if (rc != TC_OK) {
             locate(c, st, f);
             return rc;
         }
     }
-    if (pushed) {
-        lua_pop(L, 1);
-    }
+    lua_settop(L, top);
     p->ops->write_field_stop(p);
     p->ops->write_struct_end(p);
     p->depth--;
@@ -1081,7 +1330,7 @@ tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, tc_p
         reserve_names_cache(&c, top);
     }
     p->ops->write_field_begin(p, f->type.ttype, f->id);
-    int rc = encode_value(&c, idx, &f->type);
+    int rc = encode_value(&c, idx, lua_type(L, idx), &f->type);
     if (rc != TC_OK) {
         locate(&c, st, f);
     }

@@ -22,7 +22,8 @@
  * Registry tables (weak values) that map a struct descriptor to what the Lua
  * module made for it: the instance metatable, the defaults of its fields as
  * {[field index] = value}, and its field names as a sequence of Lua strings
- * in declaration order (interned once, not on every field of every call).
+ * in declaration order (interned once, not on every field of every call),
+ * with the instance metatable again at [0] (one lookup per decoded struct).
  * Set by bridge/lua_schema.c; the module's own tables keep them alive.
  */
 extern const char tc_lua_value_mt_key;

@@ -156,6 +156,33 @@ describe("codec round trips", function()
         assert_round_trip(at.Everything, everything(), proto)
       end)
 
+      it("keeps long lists of structs, nested in structs of their own type", function()
+        local trees = {}
+        for i = 1, 20 do
+          trees[i] = at.Tree { name = "t" .. i }
+          if i % 3 == 0 then
+            trees[i].children = { tree_value(2), at.Tree { name = "c" }, tree_value(3) }
+          end
+        end
+        local back = assert_round_trip(at.Tree, at.Tree { name = "root", children = trees },
+          proto)
+        assert.equal("t20", back.children[20].name)
+        assert.equal("t", back.children[18].children[3].children[1].name)
+        local values = {}
+        for i = 1, 20 do
+          values[i] = i % 2 == 0 and V { int_value = i } or V { list_value = { V {}, V {} } }
+        end
+        assert_round_trip(V, V { list_value = values }, proto)
+        -- elements whose metatable's __index gives a field the table lacks
+        local points = {}
+        for i = 1, 12 do
+          points[i] = setmetatable({ x = i, y = -i }, { __index = { label = "l" .. i } })
+        end
+        back = round_trip(g.Nested, { struct_in_list_in_map = { k = points } }, proto)
+        assert.equal("l12", back.struct_in_list_in_map.k[12].label)
+        assert.equal(-12, back.struct_in_list_in_map.k[12].y)
+      end)
+
       it("keeps uuids, written as 16 raw bytes", function()
         local u = tc.load(assert(core.realpath("tests/fixtures/idl/uuid.thrift")))
         local id = "00112233-4455-6677-8899-aabbccddeeff"
@@ -402,6 +429,26 @@ describe("codec errors", function()
           assert_fails(core.ETYPE, case[3], tc.encode(case[1], case[2], proto))
         end
         assert_fails(core.ETYPE, "expected a table (alltypes.Point)", tc.encode(P, 5, proto))
+      end)
+
+      it("names the struct and field of an error late in a long list or struct", function()
+        local function points(n, bad)
+          local t = {}
+          for i = 1, n do
+            t[i] = P { x = i, y = i }
+          end
+          t[n] = bad
+          return { struct_in_list_in_map = { k = t } }
+        end
+        assert_fails(core.EMISSING, "alltypes.Point.y: required field is not set",
+          tc.encode(g.Nested, points(17, { x = 1 }), proto))
+        assert_fails(core.ETYPE, "alltypes.Point.x: expected an integer (i32), got string",
+          tc.encode(g.Nested, points(18, { x = "1", y = 2 }), proto))
+        assert_fails(core.ETYPE, "alltypes.Containers.ints: expected an integer (i32), got string",
+          tc.encode(at.Containers, { ints = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "x" } }, proto))
+        assert_fails(core.ETYPE,
+          "alltypes.AllBase.a_binary: expected a string (binary), got integer",
+          tc.encode(at.AllBase, { a_bool = true, a_binary = 5 }, proto))
       end)
 
       it("rejects integers out of range", function()
