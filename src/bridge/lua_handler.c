@@ -172,11 +172,7 @@ setup(lua_State *L)
 static void
 too_small(size_t limit, tc_err_t *err)
 {
-    char why[TC_ERR_MSG_MAX];
-    snprintf(why, sizeof(why), "%s", err->msg);
-    int code = err->code;
-    tc_err_clear(err);
-    tc_err_set(err, code, "max_lua_memory (%zu) is too small to load the handlers: %s", limit, why);
+    tc_err_prefix(err, "max_lua_memory (%zu) is too small to load the handlers: ", limit);
 }
 
 /*

@@ -134,19 +134,7 @@ locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
         return;
     }
     c->located = 1;
-    char prefix[TC_ERR_MSG_MAX];
-    int n = snprintf(prefix, sizeof(prefix), "%s.%s: ", st->name, f->name);
-    if (n <= 0 || (size_t)n >= sizeof(prefix)) {
-        return;
-    }
-    size_t plen = (size_t)n;
-    size_t mlen = strlen(c->err->msg);
-    if (plen + mlen >= TC_ERR_MSG_MAX) {
-        mlen = TC_ERR_MSG_MAX - 1 - plen;
-    }
-    memmove(c->err->msg + plen, c->err->msg, mlen);
-    memcpy(c->err->msg, prefix, plen);
-    c->err->msg[plen + mlen] = '\0';
+    tc_err_prefix(c->err, "%s.%s: ", st->name, f->name);
 }
 
 static int

@@ -31,6 +31,30 @@ tc_err_set(tc_err_t *err, int code, const char *fmt, ...)
     return code;
 }
 
+void
+tc_err_prefix(tc_err_t *err, const char *fmt, ...)
+{
+    if (err == NULL || err->code == TC_OK) {
+        return;
+    }
+    char prefix[TC_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    if (n <= 0 || (size_t)n >= sizeof(prefix)) {
+        return;
+    }
+    size_t plen = (size_t)n;
+    size_t mlen = strlen(err->msg);
+    if (plen + mlen >= TC_ERR_MSG_MAX) {
+        mlen = TC_ERR_MSG_MAX - 1 - plen;
+    }
+    memmove(err->msg + plen, err->msg, mlen);
+    memcpy(err->msg, prefix, plen);
+    err->msg[plen + mlen] = '\0';
+}
+
 const char *
 tc_strerror(int code)
 {

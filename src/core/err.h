@@ -25,4 +25,11 @@ void tc_err_clear(tc_err_t *err);
  */
 int tc_err_set(tc_err_t *err, int code, const char *fmt, ...) TC_PRINTF(3, 4);
 
+/*
+ * Put a printf-style prefix before the message of an error already set
+ * ("Struct.field: " before "message truncated"), cutting the message's end
+ * if the whole does not fit. A no-op when 'err' is NULL or unset.
+ */
+void tc_err_prefix(tc_err_t *err, const char *fmt, ...) TC_PRINTF(2, 3);
+
 #endif /* TC_CORE_ERR_H */

@@ -140,14 +140,7 @@ set_told(tc_err_t *err, tc_call_info_t *info, int code, const told_t *t)
 static void
 name_service(tc_err_t *err, const char *name)
 {
-    if (err == NULL || err->code == TC_OK) {
-        return;
-    }
-    char why[TC_ERR_MSG_MAX];
-    snprintf(why, sizeof(why), "%s", err->msg);
-    int code = err->code;
-    tc_err_clear(err);
-    tc_err_set(err, code, "service %s: %s", name, why);
+    tc_err_prefix(err, "service %s: ", name);
 }
 
 /* A dispatcher that routes to one dispatcher (and Lua state) per service. */
