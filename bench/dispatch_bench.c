@@ -11,9 +11,12 @@
  *   dispatch_bench CONFIG CALL [iterations] [binary|compact]
  *   dispatch_bench bench/thriftcorn.lua batch:100 20000
  *
- * Every reply of the warm-up (a tenth of the calls) and the last reply of
- * the measured run are checked with thriftcorn-bench's own checks; the
- * measured calls are not, so that their cost is the server's alone.
+ * Every reply of the warm-up (WARMUP calls, however many are measured) and
+ * the last reply of the measured run are checked with thriftcorn-bench's
+ * own checks; the measured calls are not, so that their cost is the
+ * server's alone. The warm-up does not grow with 'iterations', so the
+ * difference of two runs under callgrind is that many measured calls and
+ * nothing else (bench/run_dispatch.sh).
  */
 #include "bench_call.h"
 #include "config/config.h"
@@ -25,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+enum { WARMUP = 100 }; /* checked calls before the measured ones */
 
 static double
 now(void)
@@ -84,7 +89,12 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: %s CONFIG CALL [iterations] [binary|compact]\n", argv[0]);
         return 2;
     }
-    long n = argc > 3 ? strtol(argv[3], NULL, 10) : 100000;
+    char *end = NULL;
+    long n = argc > 3 ? strtol(argv[3], &end, 10) : 100000;
+    if (argc > 3 && (end == argv[3] || *end != '\0' || n < 1)) {
+        fprintf(stderr, "%s: iterations '%s' is not a positive number\n", argv[0], argv[3]);
+        return 2;
+    }
     const tc_proto_ops_t *ops = &tc_proto_binary;
     if (argc > 4 && strcmp(argv[4], "compact") == 0) {
         ops = &tc_proto_compact;
@@ -115,7 +125,7 @@ main(int argc, char **argv)
     if (rc == TC_OK) {
         wp.ops->write_message_begin(&wp, call->method, call->method_len, TC_MSG_CALL, 1);
         tc_buf_append(&msg, req.args.data, req.args.len);
-        rc = run(d, call, &req, &msg, n / 10 + 1, true, &err); /* warm-up */
+        rc = run(d, call, &req, &msg, WARMUP, true, &err);
     }
     double t0 = now();
     if (rc == TC_OK) {
