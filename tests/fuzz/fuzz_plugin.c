@@ -9,7 +9,7 @@
  */
 #include "alltypes_sig.h"
 
-#include <thriftcorn/plugin.h>
+#include "plugin_test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,24 +160,6 @@ static int
 copy_value(const tc_host_api_t *api, tc_call_t *call, int16_t id, const tc_value_t *v)
 {
     switch (v->kind) {
-    case TC_VAL_BOOL:
-        return api->put_bool(call, id, (int)v->u.i);
-    case TC_VAL_BYTE:
-        return api->put_byte(call, id, (int8_t)v->u.i);
-    case TC_VAL_I16:
-        return api->put_i16(call, id, (int16_t)v->u.i);
-    case TC_VAL_I32:
-    case TC_VAL_ENUM:
-        return api->put_i32(call, id, (int32_t)v->u.i);
-    case TC_VAL_I64:
-        return api->put_i64(call, id, v->u.i);
-    case TC_VAL_DOUBLE:
-        return api->put_double(call, id, v->u.d);
-    case TC_VAL_STRING:
-    case TC_VAL_BINARY:
-        return api->put_binary(call, id, v->u.bin.ptr, v->u.bin.len);
-    case TC_VAL_UUID:
-        return api->put_uuid(call, id, v->u.uuid);
     case TC_VAL_STRUCT: {
         int rc = api->begin_struct(call, id);
         rc = rc == TC_PLUGIN_OK ? copy_struct(api, call, v->u.view) : rc;
@@ -187,9 +169,11 @@ copy_value(const tc_host_api_t *api, tc_call_t *call, int16_t id, const tc_value
     case TC_VAL_SET:
     case TC_VAL_MAP:
         return copy_seq(api, call, id, v->u.seq);
-    default:
-        check(0, "a value of no known kind");
-        return TC_PLUGIN_EFAIL;
+    default: {
+        int rc = tp_put_scalar(api, call, id, v);
+        check(rc != TC_PLUGIN_ETYPE, "a value of no known kind");
+        return rc;
+    }
     }
 }
 
@@ -379,24 +363,4 @@ static const tc_plugin_method_t methods[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const tc_plugin_service_t services[] = {
-    {"AllTypes", methods},
-    {NULL, NULL},
-};
-
-static const tc_plugin_t plugin = {
-    .abi_major = TC_PLUGIN_ABI_MAJOR,
-    .abi_minor = TC_PLUGIN_ABI_MINOR,
-    .name = "fuzz",
-    .version = "0",
-    .init_thread = init_thread,
-    .services = services,
-};
-
-const tc_plugin_t *
-tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &plugin;
-}
+TP_PLUGIN("AllTypes", methods, .name = "fuzz", .version = "0", .init_thread = init_thread);

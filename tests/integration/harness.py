@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TMultiplexedProtocol
 from thrift.transport import THeaderTransport, TSocket, TTransport
@@ -225,6 +226,75 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ---- the test service of tests/fixtures/server ----
+
+SERVICE_FIXTURE = os.path.join(SOURCE_DIR, "tests", "fixtures", "server")
+
+
+def service(folder):
+    """The config line of TestService, whose svc.thrift and handler.lua are
+    in `folder`."""
+    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
+            % (folder, folder))
+
+
+def readable_service(prefix):
+    """A copy of the test service in a new folder (named from `prefix`) that
+    every user may read and only its owner write: workers that run as nobody
+    load it. Returns the folder."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    for name in ("svc.thrift", "handler.lua"):
+        shutil.copy(os.path.join(SERVICE_FIXTURE, name), d)
+        os.chmod(os.path.join(d, name), 0o644)
+    return d
+
+
+def slow_handler(folder):
+    """Make the handler.lua in `folder` load for 30 s once a file 'slow'
+    exists beside it, so that a test can catch a reload's check while it
+    loads. Returns the path of that file, which the test creates."""
+    handler = os.path.join(folder, "handler.lua")
+    with open(handler) as f:
+        text = f.read()
+    with open(handler, "w") as f:
+        f.write('if io.open("%s/slow") then local t = os.time() '
+                'while os.time() - t < 30 do end end\n' % folder + text)
+    return os.path.join(folder, "slow")
+
+
+def reload_check(srv, unprivileged=False):
+    """The pid of a reload's check that runs now (a child of the arbiter
+    whose title says so), or None; with `unprivileged`, only one that no
+    longer runs as root."""
+    for pid in srv.worker_pids():
+        if "reload check" in process_title(pid):
+            try:
+                if not unprivileged or os.stat("/proc/%d" % pid).st_uid != 0:
+                    return pid
+            except OSError:
+                pass  # it ended meanwhile
+    return None
+
+
+class ServiceTest(unittest.TestCase):
+    """A base for tests of the test service: its generated client module
+    in `S`, and call()."""
+
+    @classmethod
+    def setUpClass(cls):
+        gen_py(os.path.join(SERVICE_FIXTURE, "svc.thrift"))
+        cls.S = load_gen("svc.TestService")
+
+    def call(self, port):
+        """One echo() on a new connection, answered with its argument."""
+        c, trans = client(self.S, port)
+        try:
+            self.assertEqual(c.echo("hi"), "hi")
+        finally:
+            trans.close()
 
 
 # ---- process management helpers (test_process.py, test_reload.py, ...) ----

@@ -6,7 +6,6 @@ worker that runs code of an attacker is played by a shell run as nobody
 (setpriv), doing what that worker could do."""
 
 import os
-import shutil
 import signal
 import socket
 import stat
@@ -17,7 +16,8 @@ import unittest
 import harness
 from thrift.transport import TTransport
 
-FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+FIXTURE = harness.SERVICE_FIXTURE
+service = harness.service
 NOBODY = 65534
 ROOT = os.geteuid() == 0
 NEEDS_ROOT = "needs root: the workers must switch to nobody"
@@ -26,17 +26,7 @@ SECRET = "root's secret\n"
 
 def readable_fixture():
     """A copy of the test service in a folder nobody may read, not write."""
-    d = tempfile.mkdtemp(prefix="tc-priv-")
-    os.chmod(d, 0o755)
-    for name in ("svc.thrift", "handler.lua"):
-        shutil.copy(os.path.join(FIXTURE, name), d)
-        os.chmod(os.path.join(d, name), 0o644)
-    return d
-
-
-def service(folder):
-    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
-            % (folder, folder))
+    return harness.readable_service("tc-priv-")
 
 
 def as_nobody(script):
@@ -73,19 +63,7 @@ def heartbeat_pages(pid):
     return set(heartbeat_maps(pid))
 
 
-class PrivilegesTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
-        cls.S = harness.load_gen("svc.TestService")
-
-    def call(self, port):
-        c, trans = harness.client(self.S, port)
-        try:
-            self.assertEqual(c.echo("hi"), "hi")
-        finally:
-            trans.close()
-
+class PrivilegesTest(harness.ServiceTest):
     @unittest.skipUnless(ROOT, NEEDS_ROOT)
     def test_access_log_link_planted_by_the_workers_user(self):
         """The access log's folder belongs to the workers' user, who puts a
@@ -182,23 +160,15 @@ class PrivilegesTest(unittest.TestCase):
         """A reload's check loads handler code too: it gets no worker's
         heartbeat page."""
         folder = readable_fixture()
-        handler = os.path.join(folder, "handler.lua")
-        with open(handler) as f:
-            text = f.read()
-        with open(handler, "w") as f:  # loads for 30 s once the file 'slow' exists
-            f.write('if io.open("%s/slow") then local t = os.time() '
-                    'while os.time() - t < 30 do end end\n' % folder + text)
+        slow = harness.slow_handler(folder)
         with harness.Server(service(folder) + "workers = 2\nthreads = 1\n") as srv:
             self.call(srv.port)
             self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
-            open(os.path.join(folder, "slow"), "w").close()
+            open(slow, "w").close()
             srv.kill(signal.SIGHUP)
 
             def checker():
-                for pid in srv.worker_pids():
-                    if "reload check" in harness.process_title(pid):
-                        return pid
-                return None
+                return harness.reload_check(srv)
 
             self.assertTrue(harness.wait_for(checker, 10), srv.log())
             self.assertEqual(heartbeat_pages(checker()), set())

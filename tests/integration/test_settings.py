@@ -14,38 +14,17 @@ import unittest
 
 import harness
 
-FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+FIXTURE = harness.SERVICE_FIXTURE
+service = harness.service
 
 
 def readable_fixture():
-    """A copy of the test service in a folder every user may read: the
-    workers of the user/group test run as nobody."""
-    d = tempfile.mkdtemp(prefix="tc-set-")
-    os.chmod(d, 0o755)
-    for name in ("svc.thrift", "handler.lua"):
-        shutil.copy(os.path.join(FIXTURE, name), d)
-        os.chmod(os.path.join(d, name), 0o644)
-    return d
+    """A copy of the test service every user may read: the workers of the
+    user/group tests run as nobody."""
+    return harness.readable_service("tc-set-")
 
 
-def service(folder):
-    return ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
-            % (folder, folder))
-
-
-class SettingsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
-        cls.S = harness.load_gen("svc.TestService")
-
-    def call(self, port):
-        c, trans = harness.client(self.S, port)
-        try:
-            self.assertEqual(c.echo("hi"), "hi")
-        finally:
-            trans.close()
-
+class SettingsTest(harness.ServiceTest):
     @unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
     def test_user_and_group_of_the_workers(self):
         folder = readable_fixture()
@@ -79,28 +58,16 @@ class SettingsTest(unittest.TestCase):
         """A reload's check loads the handlers as nobody; an arbiter killed
         meanwhile takes it along (it would load them for nothing)."""
         folder = readable_fixture()
-        handler = os.path.join(folder, "handler.lua")
-        with open(handler) as f:
-            text = f.read()
-        with open(handler, "w") as f:  # loads for 30 s once the file 'slow' exists
-            f.write('if io.open("%s/slow") then local t = os.time() '
-                    'while os.time() - t < 30 do end end\n' % folder + text)
+        slow = harness.slow_handler(folder)
         srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n')
         self.addCleanup(srv.stop)
         self.call(srv.port)
         (worker,) = srv.worker_pids()
-        open(os.path.join(folder, "slow"), "w").close()
+        open(slow, "w").close()
         srv.kill(signal.SIGHUP)
 
         def checker():
-            for pid in srv.worker_pids():
-                try:
-                    with open("/proc/%d/cmdline" % pid, "rb") as f:
-                        if b"reload check" in f.read() and os.stat("/proc/%d" % pid).st_uid:
-                            return pid
-                except OSError:
-                    pass
-            return None
+            return harness.reload_check(srv, unprivileged=True)
 
         self.assertTrue(harness.wait_for(checker, 10), srv.log())
         pid = checker()

@@ -7,7 +7,7 @@
  */
 #include "defaults_sig.h"
 
-#include <thriftcorn/plugin.h>
+#include "plugin_test_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,22 +168,4 @@ static const tc_plugin_method_t methods[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const tc_plugin_service_t services[] = {
-    {"Defaults", methods},
-    {NULL, NULL},
-};
-
-static const tc_plugin_t plugin = {
-    .abi_major = TC_PLUGIN_ABI_MAJOR,
-    .abi_minor = TC_PLUGIN_ABI_MINOR,
-    .name = "defaults",
-    .services = services,
-};
-
-const tc_plugin_t *
-tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &plugin;
-}
+TP_PLUGIN("Defaults", methods, .name = "defaults");

@@ -19,7 +19,7 @@
 #include "shared_sig.h"
 #endif
 
-#include <thriftcorn/plugin.h>
+#include "plugin_test_util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -197,20 +197,11 @@ calculate(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     return api->put_i32(call, TC_RESULT, logid);
 }
 
-static int
-any(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
-{
-    (void)api;
-    (void)call;
-    (void)args;
-    return TC_PLUGIN_OK;
-}
-
 static const tc_plugin_method_t methods[] = {
 #if defined(TP_UNKNOWN)
-    {"nosuch", 0x1234, "void nosuch()", any},
+    {"nosuch", 0x1234, "void nosuch()", tp_nothing},
 #elif defined(TP_WRONG_SIG)
-    {"add", 0x0123456789abcdefULL, "i64 add(1:i64,2:i64)", any},
+    {"add", 0x0123456789abcdefULL, "i64 add(1:i64,2:i64)", tp_nothing},
 #else
     TC_METHOD_Calculator_add(add),
     TC_METHOD_Calculator_calculate(calculate),
@@ -281,7 +272,6 @@ tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
 {
     (void)host_abi_major;
     (void)host_abi_minor;
-    (void)any;
     (void)add;
     (void)calculate;
 #ifdef TP_BAD_ABI
@@ -297,7 +287,6 @@ TC_PLUGIN_EXPORT const tc_plugin_t *tc_plugin_entry_v0(void);
 const tc_plugin_t *
 tc_plugin_entry_v0(void)
 {
-    (void)any;
     (void)add;
     (void)calculate;
     return &plugin;

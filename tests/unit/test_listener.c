@@ -96,6 +96,41 @@ file_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+/* A unix socket path under /tmp that does not exist yet, its bind spec and its address. */
+typedef struct unix_bind {
+    char path[108];
+    char spec[128];
+    struct sockaddr_un sun;
+} unix_bind_t;
+
+static void
+temp_unix(unix_bind_t *u)
+{
+    temp_path(u->path, sizeof(u->path));
+    snprintf(u->spec, sizeof(u->spec), "unix:%s", u->path);
+    fill_sun(&u->sun, u->path);
+}
+
+/* Open 'spec', which must succeed. */
+static void
+open_ok(tc_listener_t *l, const char *spec)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(l, spec, BACKLOG, &err), TC_OK);
+}
+
+/* 'u' opens (over a stale file at its path), accepts, and its close removes the file. */
+static void
+assert_opens_and_removes(const unix_bind_t *u)
+{
+    tc_listener_t l;
+    open_ok(&l, u->spec);
+    assert_accepts(&l, (const struct sockaddr *)&u->sun, sizeof(u->sun));
+    tc_listener_close(&l, true);
+    assert_false(file_exists(u->path));
+}
+
 /* Open 'spec', expecting failure, and check that the message contains 'want'. */
 static void
 assert_open_fails(const char *spec, const char *want)
@@ -136,9 +171,7 @@ test_ipv4_port_zero(void **state)
 {
     (void)state;
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    open_ok(&l, "127.0.0.1:0");
     assert_true(l.fd >= 0);
     assert_int_equal(l.family, AF_INET);
     assert_string_equal(l.spec, "127.0.0.1:0");
@@ -182,9 +215,7 @@ test_ipv6_port_zero(void **state)
         skip();
     }
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, "[::1]:0", BACKLOG, &err), TC_OK);
+    open_ok(&l, "[::1]:0");
     assert_int_equal(l.family, AF_INET6);
     unsigned port = name_port(l.name);
     char want[64];
@@ -207,16 +238,14 @@ test_localhost_resolves(void **state)
     }
     freeaddrinfo(ai);
     tc_listener_t probe;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&probe, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    open_ok(&probe, "127.0.0.1:0");
     unsigned port = name_port(probe.name);
     tc_listener_close(&probe, true);
 
     char spec[64];
     snprintf(spec, sizeof(spec), "localhost:%u", port);
     tc_listener_t l;
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    open_ok(&l, spec);
     assert_string_equal(l.spec, spec);
     assert_int_equal(name_port(l.name), port);
     char v4[64];
@@ -239,14 +268,13 @@ test_address_in_use(void **state)
 {
     (void)state;
     tc_listener_t first;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&first, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    open_ok(&first, "127.0.0.1:0");
     char want[96];
     snprintf(want, sizeof(want), "%s: address already in use", first.name);
     assert_open_fails(first.name, want);
 
     tc_listener_t second;
+    tc_err_t err;
     tc_err_clear(&err);
     assert_int_equal(tc_listener_open(&second, first.name, BACKLOG, &err), -EADDRINUSE);
     assert_string_equal(err.msg, want);
@@ -303,57 +331,37 @@ static void
 test_unix_socket(void **state)
 {
     (void)state;
-    char path[108];
-    temp_path(path, sizeof(path));
-    char spec[128];
-    snprintf(spec, sizeof(spec), "unix:%s", path);
+    unix_bind_t u;
+    temp_unix(&u);
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    open_ok(&l, u.spec);
     assert_int_equal(l.family, AF_UNIX);
-    assert_string_equal(l.name, spec);
-    assert_string_equal(l.unix_path, path);
-    struct sockaddr_un sun;
-    fill_sun(&sun, path);
-    assert_accepts(&l, (struct sockaddr *)&sun, sizeof(sun));
+    assert_string_equal(l.name, u.spec);
+    assert_string_equal(l.unix_path, u.path);
+    assert_accepts(&l, (struct sockaddr *)&u.sun, sizeof(u.sun));
 
     /* a live socket is another server's: refused, and its file stays */
-    assert_open_fails(spec, "address already in use");
-    assert_true(file_exists(path));
+    assert_open_fails(u.spec, "address already in use");
+    assert_true(file_exists(u.path));
 
     tc_listener_close(&l, false);
-    assert_true(file_exists(path));
+    assert_true(file_exists(u.path));
     /* the file left behind is stale now: replaced */
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
-    assert_accepts(&l, (struct sockaddr *)&sun, sizeof(sun));
-    tc_listener_close(&l, true);
-    assert_false(file_exists(path));
+    assert_opens_and_removes(&u);
 }
 
 static void
 test_unix_stale_socket_replaced(void **state)
 {
     (void)state;
-    char path[108];
-    temp_path(path, sizeof(path));
-    struct sockaddr_un sun;
-    fill_sun(&sun, path);
+    unix_bind_t u;
+    temp_unix(&u);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&u.sun, sizeof(u.sun)), 0);
     close(fd); /* the file stays: a crashed server's leftover */
-    assert_true(file_exists(path));
-
-    char spec[128];
-    snprintf(spec, sizeof(spec), "unix:%s", path);
-    tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
-    assert_accepts(&l, (struct sockaddr *)&sun, sizeof(sun));
-    tc_listener_close(&l, true);
-    assert_false(file_exists(path));
+    assert_true(file_exists(u.path));
+    assert_opens_and_removes(&u);
 }
 
 /*
@@ -365,20 +373,15 @@ static void
 test_unix_replaced_file_stays(void **state)
 {
     (void)state;
-    char path[108];
-    temp_path(path, sizeof(path));
-    char spec[128];
-    snprintf(spec, sizeof(spec), "unix:%s", path);
+    unix_bind_t u;
+    temp_unix(&u);
+    const char *path = u.path;
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    open_ok(&l, u.spec);
     assert_int_equal(unlink(path), 0);
-    struct sockaddr_un sun;
-    fill_sun(&sun, path);
     int other = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(other >= 0);
-    assert_int_equal(bind(other, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(bind(other, (struct sockaddr *)&u.sun, sizeof(u.sun)), 0);
     tc_listener_close(&l, true);
     assert_true(file_exists(path));
 
@@ -403,18 +406,17 @@ static void
 test_unix_regular_file_untouched(void **state)
 {
     (void)state;
-    char path[108];
-    temp_path(path, sizeof(path));
+    unix_bind_t u;
+    temp_unix(&u);
+    const char *path = u.path;
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs("precious", f);
     fclose(f);
 
-    char spec[128];
-    snprintf(spec, sizeof(spec), "unix:%s", path);
     char want[160];
-    snprintf(want, sizeof(want), "%s: a file that is not a socket", spec);
-    assert_open_fails(spec, want);
+    snprintf(want, sizeof(want), "%s: a file that is not a socket", u.spec);
+    assert_open_fails(u.spec, want);
 
     char buf[16] = {0};
     f = fopen(path, "r");
@@ -459,9 +461,7 @@ test_fd_inherited(void **state)
     char spec[32];
     snprintf(spec, sizeof(spec), "fd://%d", fd);
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    open_ok(&l, spec);
     assert_int_equal(l.fd, fd);
     assert_int_equal(l.family, AF_INET);
     assert_string_equal(l.spec, spec);
@@ -513,20 +513,42 @@ serves(const tc_listener_t *l, const char *fmt, ...)
     return tc_listener_serves(l, spec);
 }
 
+/*
+ * tc_listener_serves() of 'l' is 'want' for each of the 'n' specs, in which
+ * a "%u" stands for 'port'.
+ */
+static void
+assert_serves(const tc_listener_t *l, unsigned port, bool want, const char *const *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = specs[i];
+        const char *at = strstr(s, "%u");
+        bool got = at == NULL ? tc_listener_serves(l, s)
+                              : serves(l, "%.*s%u%s", (int)(at - s), s, port, at + 2);
+        if (got != want) {
+            fail_msg("tc_listener_serves('%s') with port %u is %d", s, port, (int)got);
+        }
+    }
+}
+
 static void
 test_serves_inet(void **state)
 {
     (void)state;
+    /* the same text, port 0 included (the same bind), the port it got, the address another way */
+    static const char *const same[] = {"127.0.0.1:0", "127.0.0.1:%u", "127.1:%u"};
+    /* another address, another family, a new port; no address */
+    static const char *const other[] = {
+        "127.0.0.2:%u",      "0.0.0.0:%u",      "[::1]:%u",    "[::ffff:127.0.0.1]:%u",
+        "unix:127.0.0.1:%u", "host.invalid:%u", "localhost:0", "127.1:0"};
+    static const char *const none[] = {"nohost", ""};
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    open_ok(&l, "127.0.0.1:0");
     unsigned port = name_port(l.name);
-    /* the same text, port 0 included: the same bind */
-    assert_true(tc_listener_serves(&l, "127.0.0.1:0"));
-    /* the port it got, the address written another way, a name that resolves to it */
-    assert_true(serves(&l, "127.0.0.1:%u", port));
-    assert_true(serves(&l, "127.1:%u", port));
+    assert_serves(&l, port, true, same, TC_ARRAY_LEN(same));
+    assert_serves(&l, port, false, other, TC_ARRAY_LEN(other));
+    assert_serves(&l, port, false, none, TC_ARRAY_LEN(none));
+    /* a name that resolves to it; another port; an inherited socket's text */
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
     if (getaddrinfo("localhost", NULL, &hints, &ai) == 0) {
@@ -536,27 +558,16 @@ test_serves_inet(void **state)
         }
         freeaddrinfo(ai);
     }
-    /* another address, another port, another family, a new port, no address */
-    assert_false(serves(&l, "127.0.0.2:%u", port));
-    assert_false(serves(&l, "0.0.0.0:%u", port));
     assert_false(serves(&l, "127.0.0.1:%u", port == 65535 ? 1 : port + 1));
-    assert_false(serves(&l, "[::1]:%u", port));
-    assert_false(serves(&l, "[::ffff:127.0.0.1]:%u", port));
-    assert_false(tc_listener_serves(&l, "localhost:0"));
-    assert_false(tc_listener_serves(&l, "127.1:0"));
-    assert_false(serves(&l, "unix:127.0.0.1:%u", port));
     assert_false(serves(&l, "fd://%d", l.fd));
-    assert_false(serves(&l, "host.invalid:%u", port));
-    assert_false(tc_listener_serves(&l, "nohost"));
-    assert_false(tc_listener_serves(&l, ""));
     tc_listener_close(&l, true);
     assert_false(serves(&l, "127.0.0.1:%u", port)); /* closed: serves nothing */
 
     /* 0.0.0.0 and 0 are one address; it is not 127.0.0.1 */
-    assert_int_equal(tc_listener_open(&l, "0.0.0.0:0", BACKLOG, &err), TC_OK);
+    static const char *const any[] = {"0:%u", "0.0.0.0:%u"};
+    open_ok(&l, "0.0.0.0:0");
     port = name_port(l.name);
-    assert_true(serves(&l, "0:%u", port));
-    assert_true(serves(&l, "0.0.0.0:%u", port));
+    assert_serves(&l, port, true, any, TC_ARRAY_LEN(any));
     assert_false(serves(&l, "127.0.0.1:%u", port));
     tc_listener_close(&l, true);
 }
@@ -569,17 +580,13 @@ test_serves_ipv6(void **state)
         print_message("skipped: this machine has no IPv6 loopback (cannot bind ::1)\n");
         skip();
     }
+    static const char *const same[] = {"[::1]:%u", "[0:0:0:0:0:0:0:1]:%u", "[::0001]:%u"};
+    static const char *const other[] = {"[::]:%u", "127.0.0.1:%u", "[0::1]:0"};
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, "[::1]:0", BACKLOG, &err), TC_OK);
+    open_ok(&l, "[::1]:0");
     unsigned port = name_port(l.name);
-    assert_true(serves(&l, "[::1]:%u", port));
-    assert_true(serves(&l, "[0:0:0:0:0:0:0:1]:%u", port));
-    assert_true(serves(&l, "[::0001]:%u", port));
-    assert_false(serves(&l, "[::]:%u", port));
-    assert_false(serves(&l, "127.0.0.1:%u", port));
-    assert_false(tc_listener_serves(&l, "[0::1]:0"));
+    assert_serves(&l, port, true, same, TC_ARRAY_LEN(same));
+    assert_serves(&l, port, false, other, TC_ARRAY_LEN(other));
     tc_listener_close(&l, true);
 }
 
@@ -596,21 +603,18 @@ test_serves_unix(void **state)
     assert_non_null(getcwd(cwd, sizeof(cwd)));
 
     /* bound by a relative path: the absolute one, and others, name it */
+    static const char *const same[] = {"unix:s.sock", "unix:./s.sock", "unix:.//./s.sock"};
+    /* a folder, not a unix socket */
+    static const char *const other[] = {"unix:s.sock/", "unix:s.sock/.", "unix:.",
+                                        "unix:", "127.0.0.1:1"};
     tc_listener_t l;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&l, "unix:s.sock", BACKLOG, &err), TC_OK);
-    assert_true(tc_listener_serves(&l, "unix:s.sock"));
-    assert_true(tc_listener_serves(&l, "unix:./s.sock"));
-    assert_true(tc_listener_serves(&l, "unix:.//./s.sock"));
+    open_ok(&l, "unix:s.sock");
+    assert_serves(&l, 0, true, same, TC_ARRAY_LEN(same));
     assert_true(serves(&l, "unix:%s/s.sock", cwd));
     assert_true(serves(&l, "unix:/%s//./s.sock", cwd));
-    /* another file, a folder, '..' as written, not a unix socket */
+    assert_serves(&l, 0, false, other, TC_ARRAY_LEN(other));
+    /* another file, '..' as written */
     assert_false(serves(&l, "unix:%s/t.sock", cwd));
-    assert_false(tc_listener_serves(&l, "unix:s.sock/"));
-    assert_false(tc_listener_serves(&l, "unix:s.sock/."));
-    assert_false(tc_listener_serves(&l, "unix:."));
-    assert_false(tc_listener_serves(&l, "unix:"));
     char far[PATH_MAX]; /* normalised, it is s.sock; as written, it does not fit */
     size_t n = 0;
     while (n + 2 < 200) {
@@ -621,15 +625,14 @@ test_serves_unix(void **state)
     assert_false(serves(&l, "unix:%s", far));
     assert_true(serves(&l, "unix:%s", far + n - 8));
     assert_false(serves(&l, "unix:../%s/s.sock", strrchr(cwd, '/') + 1));
-    assert_false(tc_listener_serves(&l, "127.0.0.1:1"));
     tc_listener_close(&l, true);
 
     /* bound by the absolute path: the relative one names it */
+    static const char *const relative[] = {"unix:a.sock", "unix:./a.sock"};
     char spec[PATH_MAX + 16];
     snprintf(spec, sizeof(spec), "unix:%s/a.sock", cwd);
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
-    assert_true(tc_listener_serves(&l, "unix:a.sock"));
-    assert_true(tc_listener_serves(&l, "unix:./a.sock"));
+    open_ok(&l, spec);
+    assert_serves(&l, 0, true, relative, TC_ARRAY_LEN(relative));
     assert_false(tc_listener_serves(&l, "unix:s.sock"));
     tc_listener_close(&l, true);
 
@@ -642,9 +645,7 @@ test_serves_fd(void **state)
 {
     (void)state;
     tc_listener_t first;
-    tc_err_t err;
-    tc_err_clear(&err);
-    assert_int_equal(tc_listener_open(&first, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    open_ok(&first, "127.0.0.1:0");
     unsigned port = name_port(first.name);
     /* an inherited socket is known by its address too; another fd:// text is another socket */
     int fd = dup(first.fd);
@@ -652,7 +653,7 @@ test_serves_fd(void **state)
     char spec[32];
     snprintf(spec, sizeof(spec), "fd://%d", fd);
     tc_listener_t l;
-    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    open_ok(&l, spec);
     assert_true(tc_listener_serves(&l, spec));
     assert_true(serves(&l, "127.0.0.1:%u", port));
     assert_false(serves(&l, "fd://%d", first.fd));

@@ -8,7 +8,7 @@
  */
 #include "interop_sig.h"
 
-#include <thriftcorn/plugin.h>
+#include "plugin_test_util.h"
 
 #include <float.h>
 #include <math.h>
@@ -18,106 +18,18 @@
 /* ---- echo: copy a decoded value into the reply ---- */
 
 /*
- * The API reads a struct by field id only, so a struct is copied by probing
- * every field id a struct of this IDL uses (Point, Shape and Everything are
- * the ones echoed); ids the struct lacks read as TC_PLUGIN_ETYPE, fields the
- * client left out as TC_PLUGIN_ENOTSET, and neither is written.
+ * Every field id a struct of this IDL uses (Point, Shape and Everything are
+ * the ones echoed): tp_copy_value() copies a struct by probing them.
+ *
+ * Apache C++ and c_glib always write a struct field of default requiredness,
+ * so their "minimal" Everything carries 'shape' as a union with no member.
+ * The decoder takes it and the Lua handler echoes it, but the reply builder
+ * refuses a union without exactly one member (docs/interop.md): such an
+ * empty field is left out of the reply ('skip_empty_fields').
  */
 static const int16_t struct_ids[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
                                      13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 40, 32767};
-
-static int copy_value(const tc_host_api_t *api, tc_call_t *call, int16_t id, const tc_value_t *v,
-                      int field);
-
-/* How many of the probed fields 's' has. */
-static size_t
-count_fields(const tc_host_api_t *api, const tc_view_t *s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof(struct_ids) / sizeof(struct_ids[0]); i++) {
-        n += api->has(s, struct_ids[i]) != 0;
-    }
-    return n;
-}
-
-static int
-copy_struct(const tc_host_api_t *api, tc_call_t *call, int16_t id, const tc_view_t *s, int field)
-{
-    /*
-     * Apache C++ and c_glib always write a struct field of default
-     * requiredness, so their "minimal" Everything carries 'shape' as a union
-     * with no member. The decoder takes it and the Lua handler echoes it,
-     * but the reply builder refuses a union without exactly one member
-     * (docs/interop.md): leave such an empty field out of the reply.
-     */
-    if (field && count_fields(api, s) == 0) {
-        return TC_PLUGIN_OK;
-    }
-    int rc = api->begin_struct(call, id);
-    for (size_t i = 0; rc == TC_PLUGIN_OK && i < sizeof(struct_ids) / sizeof(struct_ids[0]); i++) {
-        tc_value_t f;
-        int got = api->get(s, struct_ids[i], &f);
-        if (got == TC_PLUGIN_OK) {
-            rc = copy_value(api, call, struct_ids[i], &f, 1);
-        } else if (got != TC_PLUGIN_ENOTSET && got != TC_PLUGIN_ETYPE) {
-            return got;
-        }
-    }
-    return rc == TC_PLUGIN_OK ? api->end(call) : rc;
-}
-
-static int
-copy_seq(const tc_host_api_t *api, tc_call_t *call, int16_t id, const tc_seq_t *s)
-{
-    size_t n = api->seq_len(s);
-    int map = api->seq_kind(s) == TC_VAL_MAP;
-    int rc = map ? api->begin_map(call, id, n) : api->begin_list(call, id, n);
-    for (size_t i = 0; rc == TC_PLUGIN_OK && i < n; i++) {
-        tc_value_t k;
-        tc_value_t v;
-        rc = api->seq_get(s, i, &k, map ? &v : NULL);
-        if (rc == TC_PLUGIN_OK) {
-            rc = copy_value(api, call, 0, &k, 0);
-        }
-        if (rc == TC_PLUGIN_OK && map) {
-            rc = copy_value(api, call, 0, &v, 0);
-        }
-    }
-    return rc == TC_PLUGIN_OK ? api->end(call) : rc;
-}
-
-static int
-copy_value(const tc_host_api_t *api, tc_call_t *call, int16_t id, const tc_value_t *v, int field)
-{
-    switch (v->kind) {
-    case TC_VAL_BOOL:
-        return api->put_bool(call, id, (int)v->u.i);
-    case TC_VAL_BYTE:
-        return api->put_byte(call, id, (int8_t)v->u.i);
-    case TC_VAL_I16:
-        return api->put_i16(call, id, (int16_t)v->u.i);
-    case TC_VAL_I32:
-    case TC_VAL_ENUM:
-        return api->put_i32(call, id, (int32_t)v->u.i);
-    case TC_VAL_I64:
-        return api->put_i64(call, id, v->u.i);
-    case TC_VAL_DOUBLE:
-        return api->put_double(call, id, v->u.d);
-    case TC_VAL_STRING:
-    case TC_VAL_BINARY:
-        return api->put_binary(call, id, v->u.bin.ptr, v->u.bin.len);
-    case TC_VAL_UUID:
-        return api->put_uuid(call, id, v->u.uuid);
-    case TC_VAL_LIST:
-    case TC_VAL_SET:
-    case TC_VAL_MAP:
-        return copy_seq(api, call, id, v->u.seq);
-    case TC_VAL_STRUCT:
-        return copy_struct(api, call, id, v->u.view, field);
-    default:
-        return TC_PLUGIN_ETYPE;
-    }
-}
+static const tp_copy_t copy = {struct_ids, sizeof(struct_ids) / sizeof(struct_ids[0]), 1};
 
 /* Every echo_* method: argument 1 back as the result. */
 static int
@@ -127,16 +39,7 @@ echo(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     if (api->get(args, 1, &v) != TC_PLUGIN_OK) {
         return api->fail(call, "%s: no argument v", api->call_method(call));
     }
-    return copy_value(api, call, TC_RESULT, &v, 0);
-}
-
-static int
-ping(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
-{
-    (void)api;
-    (void)call;
-    (void)args;
-    return TC_PLUGIN_OK;
+    return tp_copy_value(api, call, &copy, TC_RESULT, &v);
 }
 
 /* ---- defaults, extremes ---- */
@@ -285,7 +188,7 @@ check_extremes(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     return api->put_string(call, TC_RESULT, out);
 }
 
-/* ---- multi, fail, nothing ---- */
+/* ---- multi, fail ---- */
 
 static int
 multi(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
@@ -364,20 +267,10 @@ fail_void(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     return TC_PLUGIN_OK;
 }
 
-/* A non-void method that writes no result: the client sees MISSING_RESULT. */
-static int
-nothing(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
-{
-    (void)api;
-    (void)call;
-    (void)args;
-    return TC_PLUGIN_OK;
-}
-
 /* ---- the descriptor ---- */
 
 static const tc_plugin_method_t interop_methods[] = {
-    TC_METHOD_Interop_ping(ping),
+    TC_METHOD_Interop_ping(tp_nothing),
     TC_METHOD_Interop_echo_bool(echo),
     TC_METHOD_Interop_echo_byte(echo),
     TC_METHOD_Interop_echo_i16(echo),
@@ -400,29 +293,10 @@ static const tc_plugin_method_t interop_methods[] = {
     TC_METHOD_Interop_multi(multi),
     TC_METHOD_Interop_fail(fail),
     TC_METHOD_Interop_fail_void(fail_void),
-    TC_METHOD_Interop_nothing(nothing),
+    /* a non-void method that writes no result: the client sees MISSING_RESULT */
+    TC_METHOD_Interop_nothing(tp_nothing),
     /* remember() and remembered() stay with handler.lua */
     {NULL, 0, NULL, NULL},
 };
 
-static const tc_plugin_service_t services[] = {
-    {"Interop", interop_methods},
-    {NULL, NULL},
-};
-
-static const tc_plugin_t plugin = {
-    .abi_major = TC_PLUGIN_ABI_MAJOR,
-    .abi_minor = TC_PLUGIN_ABI_MINOR,
-    .name = "interop",
-    .version = "1.0",
-    .flags = 0,
-    .services = services,
-};
-
-const tc_plugin_t *
-tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
-{
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    return &plugin;
-}
+TP_PLUGIN("Interop", interop_methods, .name = "interop", .version = "1.0");
