@@ -207,7 +207,8 @@ typedef struct tc_plugin {
     /**
      * Called by `thriftcorn --check-config`, in a short-lived process forked
      * for the check, after the plugin passed the ABI and signature checks:
-     * a place to validate the plugin's own environment. No plugin code ever
+     * a place to validate the plugin's own environment. Once per library,
+     * as init_worker, however many services it serves. No plugin code ever
      * runs in the arbiter itself, and no call is served in that process. A
      * negative return fails the check (exit status 1). Thread: the check
      * process's only thread.

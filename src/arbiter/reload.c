@@ -4,7 +4,9 @@
  * on the config text the arbiter read and, as the configured user and
  * group, tc_dispatch_new() (what --check-config and a worker's boot do), and
  * writes the error text, if any, to a pipe before it exits. A report is
- * shorter than PIPE_BUF, so the child never blocks on the pipe.
+ * shorter than PIPE_BUF, so the child never blocks on the pipe. Before each
+ * step it writes what it starts into a page shared with the arbiter, which
+ * holds only the step running, however many services there are.
  */
 #include "arbiter/reload.h"
 
@@ -16,12 +18,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+struct tc_reload_stage {
+    int done;                  /* 1: every step passed, the checker exits 0 next */
+    char what[TC_ERR_MSG_MAX]; /* the step running, "" before the first */
+};
+
+/* The checker starts 'what' (a tc_dispatch_stage_cb). */
+static void
+set_stage(const char *what, void *arg)
+{
+    tc_reload_stage_t *st = arg;
+    snprintf(st->what, sizeof(st->what), "%s", what);
+}
 
 static void
 report(int fd, const char *msg)
@@ -52,6 +69,7 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
     tc_proctitle_set("thriftcorn: reload check [%s]", r->path);
     tc_err_t err;
     tc_err_clear(&err);
+    snprintf(r->stage->what, sizeof(r->stage->what), "evaluating the config %s", r->path);
     tc_config_t *cfg = tc_config_load_text(r->path, r->text, r->len, ov, n, &err);
     if (cfg == NULL) {
         report(fd, err.msg);
@@ -69,14 +87,17 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
     if (getppid() != parent) {
         _exit(1); /* the arbiter died before the parent-death signal was set again */
     }
-    tc_dispatch_t *d = tc_dispatch_new(cfg, &err);
+    tc_dispatch_t *d = tc_dispatch_new_staged(cfg, set_stage, r->stage, &err);
     if (d == NULL) {
         report(fd, err.msg);
         _exit(1);
     }
+    /* what --check-config calls the time after the last service loaded (exit_worker(), __gc) */
+    set_stage("the check of the handlers", r->stage);
     /* freed although the process ends here: a leak checker on the arbiter stays quiet */
     tc_dispatch_free(d);
     tc_config_free(cfg);
+    r->stage->done = 1;
     _exit(0);
 }
 
@@ -85,8 +106,12 @@ tc_reload_release(tc_reload_t *r)
 {
     free(r->path);
     free(r->text);
+    if (r->stage != NULL) {
+        (void)munmap(r->stage, sizeof(*r->stage));
+    }
     r->path = NULL;
     r->text = NULL;
+    r->stage = NULL;
     r->len = 0;
 }
 
@@ -99,6 +124,14 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
     if (r->text == NULL) {
         return err->code;
     }
+    void *page =
+        mmap(NULL, sizeof(*r->stage), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
+        tc_reload_release(r);
+        return rc;
+    }
+    r->stage = page; /* zero-filled: not done, no step yet */
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
         int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
@@ -122,6 +155,8 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
         check_child(p[1], r, overrides, n, umask0, parent);
     }
     (void)close(p[1]);
+    /* the workers forked while the check runs do without it */
+    (void)madvise(r->stage, sizeof(*r->stage), MADV_DONTFORK);
     r->pid = pid;
     r->fd = p[0];
     return TC_OK;
@@ -145,14 +180,24 @@ tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
     (void)close(r->fd);
     r->fd = -1;
     r->pid = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    /* exit(0) from code being checked (os.exit()) passes no check: no worker would boot */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && r->stage->done == 1) {
         return TC_OK;
     }
     if (len > 0) {
         return tc_err_set(err, TC_EINVAL, "%s", msg);
     }
-    if (WIFSIGNALED(status)) {
-        return tc_err_set(err, TC_EINVAL, "the check was killed by signal %d", WTERMSIG(status));
+    /* the page was the checked code's to write: no further than its end, and a copy */
+    char what[sizeof(r->stage->what)];
+    size_t wlen = strnlen(r->stage->what, sizeof(what) - 1);
+    memcpy(what, r->stage->what, wlen);
+    what[wlen] = '\0';
+    if (wlen == 0) {
+        snprintf(what, sizeof(what), "the check");
     }
-    return tc_err_set(err, TC_EINVAL, "the check exited with code %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        return tc_err_set(err, TC_EINVAL, "%s crashed (signal %d)", what, WTERMSIG(status));
+    }
+    return tc_err_set(err, TC_EINVAL, "%s exited with status %d, giving no reason", what,
+                      WEXITSTATUS(status));
 }

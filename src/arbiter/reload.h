@@ -11,9 +11,19 @@
 
 #include <sys/types.h>
 
+/* The checker's step, in memory it shares with the arbiter (reload.c). */
+typedef struct tc_reload_stage tc_reload_stage_t;
+
 typedef struct tc_reload {
     pid_t pid; /* the checking child; 0: none */
     int fd;    /* read end of its report pipe; -1: none */
+    /*
+     * What the child is doing, which it writes before each step into
+     * memory it shares with the arbiter (read once it has ended): a check
+     * that crashed or called exit() is reported with the step it was
+     * running. NULL when no check began or after tc_reload_release().
+     */
+    tc_reload_stage_t *stage;
     /*
      * The config file as read when the check began: its real path and
      * text, checked by the child and then applied by the arbiter (the file
@@ -38,13 +48,16 @@ int tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t
                     size_t n, mode_t umask0, const int *close_fds, size_t nclose,
                     tc_err_t *err) TC_NODISCARD;
 
-/* Free the text of the last check. Safe to call again. */
+/* Free the text and the shared step of the last check. Safe to call again. */
 void tc_reload_release(tc_reload_t *r);
 
 /*
  * The checker ended with wait status 'status': TC_OK when the config, the
  * IDL and the handler code all loaded; otherwise TC_EINVAL with what failed
- * and where in 'err'. Closes the pipe.
+ * and where in 'err', or for a checker that crashed or exited (even with
+ * status 0) before the end, the step it was running ("loading the
+ * handlers of service NAME (handler PATH) crashed (signal 11)"). Closes
+ * the pipe.
  */
 int tc_reload_done(tc_reload_t *r, int status, tc_err_t *err) TC_NODISCARD;
 

@@ -45,10 +45,13 @@ struct tc_dispatch {
  * Load the plugin (if any), then the Lua side for the methods it leaves
  * out, then bind the plugin's methods to the compiled service. 'worker':
  * share the plugin within the process and run init_worker (a worker);
- * otherwise open it privately and run init_arbiter (a configuration check).
+ * otherwise open it privately (a configuration check), and with
+ * 'init_arbiter' run init_arbiter once all of it passed: the check asks
+ * that of the first service of each library only, as a worker runs
+ * init_worker once per library.
  */
 static tc_dispatch_t *
-create(const tc_config_t *cfg, bool worker, tc_err_t *err)
+create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
 {
     tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
     d->name = cfg->service.name;
@@ -57,7 +60,7 @@ create(const tc_config_t *cfg, bool worker, tc_err_t *err)
         d->shared_host = worker;
         d->host = worker ? tc_host_acquire(plugin, cfg->service.name, err)
                          : tc_host_open(plugin, cfg->service.name, err);
-        if (d->host == NULL || (!worker && tc_host_init_arbiter(d->host, err) != TC_OK)) {
+        if (d->host == NULL) {
             goto fail;
         }
     }
@@ -69,6 +72,10 @@ create(const tc_config_t *cfg, bool worker, tc_err_t *err)
     if (d->host != NULL) {
         d->plugin = tc_host_thread_new(d->host, d->svc, cfg->expose_errors, err);
         if (d->plugin == NULL) {
+            goto fail;
+        }
+        /* after the ABI and signature checks, as thriftcorn/plugin.h promises */
+        if (!worker && init_arbiter && tc_host_init_arbiter(d->host, err) != TC_OK) {
             goto fail;
         }
     }
@@ -143,9 +150,24 @@ name_service(tc_err_t *err, const char *name)
     tc_err_prefix(err, "service %s: ", name);
 }
 
+/*
+ * What a check process was doing when loading service 's' ended it: the
+ * service and its files, as the config names them.
+ */
+static void
+loading_text(const tc_service_conf_t *s, char *buf, size_t size)
+{
+    bool lua = s->handler != NULL && s->handler[0] != '\0';
+    bool plugin = s->plugin != NULL && s->plugin[0] != '\0';
+    snprintf(buf, size, "loading the handlers of service %s%s%s%s%s%s%s%s", s->name,
+             lua || plugin ? " (" : "", lua ? "handler " : "", lua ? s->handler : "",
+             lua && plugin ? ", " : "", plugin ? "plugin " : "", plugin ? s->plugin : "",
+             lua || plugin ? ")" : "");
+}
+
 /* A dispatcher that routes to one dispatcher (and Lua state) per service. */
 static tc_dispatch_t *
-mux_new(const tc_config_t *cfg, tc_err_t *err)
+mux_new(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void *arg, tc_err_t *err)
 {
     tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
     d->dflt = cfg->default_service;
@@ -156,7 +178,7 @@ mux_new(const tc_config_t *cfg, tc_err_t *err)
         d->sub_cfgs[i].service = cfg->services[i];
         d->sub_cfgs[i].services = NULL;
         d->sub_cfgs[i].nservices = 0;
-        d->subs[i] = tc_dispatch_new(&d->sub_cfgs[i], err);
+        d->subs[i] = tc_dispatch_new_staged(&d->sub_cfgs[i], stage, arg, err);
         if (d->subs[i] == NULL) {
             name_service(err, cfg->services[i].name);
             tc_dispatch_free(d);
@@ -206,10 +228,21 @@ route(const tc_dispatch_t *d, tc_msg_hdr_t *m, told_t *why)
 tc_dispatch_t *
 tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err)
 {
+    return tc_dispatch_new_staged(cfg, NULL, NULL, err);
+}
+
+tc_dispatch_t *
+tc_dispatch_new_staged(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void *arg, tc_err_t *err)
+{
     if (cfg->nservices > 0) {
-        return mux_new(cfg, err);
+        return mux_new(cfg, stage, arg, err);
     }
-    return create(cfg, true, err);
+    if (stage != NULL) {
+        char what[TC_ERR_MSG_MAX];
+        loading_text(&cfg->service, what, sizeof(what));
+        stage(what, arg);
+    }
+    return create(cfg, true, false, err);
 }
 
 void
@@ -272,11 +305,30 @@ write_all(int fd, const char *p, size_t len)
     }
 }
 
+/* True when service 'i' of 'cfg' has a plugin that no service before it has. */
+static bool
+first_of_library(const tc_config_t *cfg, size_t i)
+{
+    const char *plugin = cfg->nservices > 0 ? cfg->services[i].plugin : cfg->service.plugin;
+    if (plugin == NULL || plugin[0] == '\0') {
+        return false;
+    }
+    for (size_t j = 0; j < i; j++) {
+        const char *other = cfg->services[j].plugin;
+        if (other != NULL && strcmp(other, plugin) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * The check process: build what a handler thread builds, one service after
- * the other. On 'fd', a NUL for each service that loaded, then the error
- * text of the one that did not (which holds no NUL): so the parent can
- * name the service even when its loading crashed or called exit().
+ * the other, keeping each until the end as a worker does (a library that
+ * serves several services stays loaded, and its init_arbiter() runs once).
+ * On 'fd', a NUL for each service that loaded, then the error text of the
+ * one that did not (which holds no NUL): so the parent can name the
+ * service even when its loading crashed or called exit().
  */
 static TC_NORETURN void
 check_child(const tc_config_t *cfg, int fd)
@@ -285,23 +337,29 @@ check_child(const tc_config_t *cfg, int fd)
     tc_err_clear(&err);
     /* services = { ... }: every one of them, as its own dispatcher */
     size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
+    tc_config_t *ones = tc_xcalloc(n, sizeof(*ones));
+    tc_dispatch_t **ds = tc_xcalloc(n, sizeof(*ds));
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
-        tc_config_t one = *cfg;
+        ones[i] = *cfg;
         if (cfg->nservices > 0) {
-            one.service = cfg->services[i];
-            one.services = NULL;
-            one.nservices = 0;
+            ones[i].service = cfg->services[i];
+            ones[i].services = NULL;
+            ones[i].nservices = 0;
         }
-        tc_dispatch_t *d = create(&one, false, &err);
-        ok = d != NULL;
-        tc_dispatch_free(d);
+        ds[i] = create(&ones[i], false, first_of_library(cfg, i), &err);
+        ok = ds[i] != NULL;
         if (ok) {
             write_all(fd, "", 1);
         } else if (cfg->nservices > 0) {
-            name_service(&err, one.service.name);
+            name_service(&err, ones[i].service.name);
         }
     }
+    for (size_t i = n; i-- > 0;) {
+        tc_dispatch_free(ds[i]);
+    }
+    free(ds);
+    free(ones);
     if (!ok) {
         write_all(fd, err.msg, strlen(err.msg));
     }
@@ -352,10 +410,10 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
     }
     /* what was running when the process ended: the service after those loaded */
     size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
-    char what[256];
+    char what[TC_ERR_MSG_MAX];
     if (loaded < n) {
-        snprintf(what, sizeof(what), "loading the handlers of service %s",
-                 cfg->nservices > 0 ? cfg->services[loaded].name : cfg->service.name);
+        loading_text(cfg->nservices > 0 ? &cfg->services[loaded] : &cfg->service, what,
+                     sizeof(what));
     } else {
         snprintf(what, sizeof(what), "the check of the handlers");
     }

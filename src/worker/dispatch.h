@@ -46,6 +46,22 @@ typedef struct tc_call_info {
  */
 tc_dispatch_t *tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err);
 
+/*
+ * Told what tc_dispatch_new_staged() loads next: 'what' is "loading the
+ * handlers of service NAME (handler PATH, plugin PATH)", the text
+ * tc_dispatch_check() names a service by. Borrowed for the call.
+ */
+typedef void (*tc_dispatch_stage_cb)(const char *what, void *arg);
+
+/*
+ * tc_dispatch_new(), calling 'stage' (with 'arg') before it loads each
+ * service: so that a process that loads handlers to check them can tell
+ * its parent which service it was loading if that code crashes or ends
+ * the process. Ownership as tc_dispatch_new().
+ */
+tc_dispatch_t *tc_dispatch_new_staged(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void *arg,
+                                      tc_err_t *err);
+
 /* Free it. NULL is a no-op. */
 void tc_dispatch_free(tc_dispatch_t *d);
 
@@ -59,12 +75,13 @@ void tc_dispatch_thread_stop(tc_dispatch_t *d);
 
 /*
  * Check that the configured service's handlers load as a worker would load
- * them (the IDL, the C plugin with its ABI and signature checks and
- * init_arbiter(), the Lua handler, and that every method has a handler),
- * in a process forked for the purpose: no plugin code runs in the caller,
- * and code that crashes or ends that process while it loads (exit(), even
- * with status 0) fails the check, naming the service it was loading.
- * TC_OK, or an error in 'err'.
+ * them (the IDL, the C plugin with its ABI and signature checks, the Lua
+ * handler, and that every method has a handler), running each plugin
+ * library's init_arbiter() once, after the checks of the first service it
+ * serves, in a process forked for the purpose: no plugin code runs in the
+ * caller, and code that crashes or ends that process while it loads
+ * (exit(), even with status 0) fails the check, naming the service it was
+ * loading and its files. TC_OK, or an error in 'err'.
  */
 int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
 

@@ -266,6 +266,26 @@ class CliTest(unittest.TestCase):
                 self.assertIn("] worker failed to load the handler: " + want + "[", out.stderr)
                 self.assertNotIn("[C]: in ?", out.stderr)
 
+    def test_handler_that_ends_the_check_is_named_with_its_file(self):
+        """A handler module that ends --check-config's loading process (a
+        signal, os.exit(), even with status 0) fails it, naming the service
+        and the handler file it was loading."""
+        handler = os.path.join(os.path.realpath(self.dir), "h.lua")
+        cfg = write(self.dir, "c.lua", 'service = { idl = "%s/svc.thrift", name = "TestService",'
+                    ' handler = "h.lua" }\n' % FIXTURE)
+        kill = ('local f = assert(io.open("/proc/self/stat"))\n'
+                'local pid = f:read("n")\nf:close()\n'
+                'os.execute("kill -KILL " .. pid)\n')
+        for text, how in ((kill, "crashed (signal 9)"),
+                          ("os.exit(2)\n", "exited with status 2, giving no reason"),
+                          ("os.exit(0)\n", "exited with status 0, giving no reason")):
+            with self.subTest(how=how):
+                write(self.dir, "h.lua", text)
+                out = run(["--check-config", cfg])
+                self.assertEqual((out.returncode, out.stderr),
+                                 (1, "loading the handlers of service TestService (handler %s) "
+                                  "%s\n" % (handler, how)), out.stdout)
+
     def test_port_in_use(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))

@@ -704,15 +704,15 @@ class ServiceErrorsTest(unittest.TestCase):
         kill = ('local f = assert(io.open("/proc/self/stat"))\n'
                 'local pid = f:read("n")\nf:close()\n'
                 'os.execute("kill -KILL " .. pid)\n')
-        for text, want in ((kill, "loading the handlers of service Base crashed (signal 9)"),
-                           ("os.exit(3)\n", "loading the handlers of service Base exited "
-                            "with status 3, giving no reason"),
-                           # exit(0) too: a worker would not boot
-                           ("os.exit(0)\n", "loading the handlers of service Base exited "
-                            "with status 0, giving no reason")):
-            with self.subTest(want=want):
+        for text, how in ((kill, "crashed (signal 9)"),
+                          ("os.exit(3)\n", "exited with status 3, giving no reason"),
+                          # exit(0) too: a worker would not boot
+                          ("os.exit(0)\n", "exited with status 0, giving no reason")):
+            with self.subTest(how=how):
                 settings = family_settings().replace("%s/base.lua" % FIXTURE, "ends.lua")
-                out, _ = self.check(settings, files={"ends.lua": text})
+                out, srv = self.check(settings, files={"ends.lua": text})
+                want = ("loading the handlers of service Base (handler %s/ends.lua) %s"
+                        % (os.path.realpath(srv.dir), how))
                 self.assertEqual((out.returncode, out.stderr), (1, want + "\n"), out.stdout)
 
     def test_a_list_with_a_hole_is_refused(self):

@@ -2,7 +2,9 @@
 """C plugins: examples/calculator_c over every transport and protocol with
 the same results as the Lua calculator; a plugin next to a Lua handler; the
 refusals (ABI, entry point, unknown method, signature, a method nobody
-serves) at --check-config and at start; a crashing plugin costs one worker."""
+serves) at --check-config and at start; a crashing plugin costs one worker,
+and one that crashes in its init hook is named at --check-config and fails
+a reload; init_arbiter runs once per library, as init_worker."""
 
 import os
 import signal
@@ -149,6 +151,31 @@ class PluginWithLuaTest(unittest.TestCase):
             trans.close()
             self.assertEqual(srv.log().count("test plugin: init_worker"), 1, srv.log())
 
+    def test_init_arbiter_runs_once_per_library(self):
+        """--check-config runs init_arbiter once for a library that serves
+        two services, as a worker runs init_worker once; the arbiter runs
+        neither, and a reload's check runs init_worker once, as a worker."""
+        shared_idl = os.path.join(CALC, "shared.thrift")
+        text = ('workers = 1\nthreads = 2\nservices = {\n'
+                '  { idl = "%s", name = "Calculator", plugin = "%s", handler = "rest.lua" },\n'
+                '  { idl = "%s", name = "SharedService", plugin = "%s" },\n}\n'
+                % (IDL, tp("good"), shared_idl, tp("good")))
+        out = check_config(text, files={"rest.lua": LUA_REST})
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stderr.count("test plugin: init_arbiter"), 1, out.stderr)
+        self.assertNotIn("test plugin: init_worker", out.stderr)
+        with harness.Server(text, files={"rest.lua": LUA_REST}) as srv:
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+            self.assertEqual(srv.log().count("test plugin: init_worker"), 1, srv.log())
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            # one more in the reload's check, one in the new worker
+            self.assertEqual(srv.log().count("test plugin: init_worker"), 3, srv.log())
+            self.assertNotIn("test plugin: init_arbiter", srv.log())
+            calc, trans = harness.client(self.Calculator, srv.port, service="Calculator")
+            self.assertEqual(calc.add(2, 3), 1000005)
+            trans.close()
+
     def test_failure_text_reaches_the_client_as_utf8(self):
         """api->fail() text is a Thrift string: cut without splitting a
         character and with bytes that are not UTF-8 escaped, so that a
@@ -247,6 +274,35 @@ class RefusalTest(unittest.TestCase):
             srv.kill(signal.SIGHUP)
             self.assertTrue(harness.wait_log(srv, "Reload failed"), srv.log())
             self.assertIn("method 'add' was built against another signature", srv.log())
+            self.assertEqual(sorted(srv.worker_pids()), old)
+            c, trans = harness.client(Calculator, srv.port)
+            self.assertEqual(c.add(1, 2), 3)  # still calculator_c
+            trans.close()
+
+    def test_crash_in_an_init_hook_names_the_service_and_plugin(self):
+        """A plugin whose init hook dies of SIGSEGV: --check-config fails
+        naming the service and files it was loading (init_arbiter); a
+        reload to it fails with the same words in the log (init_worker, in
+        the reload's check), and the running generation keeps serving."""
+        harness.gen_py(IDL)
+        Calculator = harness.load_gen("tutorial.Calculator")
+        crash = settings(tp("crash_init"), handler="rest.lua")
+        with harness.Server(settings(CALC_C, handler="rest.lua"),
+                            files={"rest.lua": LUA_REST}) as srv:
+            what = ("loading the handlers of service Calculator (handler %s, plugin %s) "
+                    "crashed (signal 11)" % (os.path.join(os.path.realpath(srv.dir), "rest.lua"),
+                                             tp("crash_init")))
+            old = sorted(srv.worker_pids())
+            with open(srv.config, "w") as f:
+                f.write('bind = "127.0.0.1:%d"\n' % srv.port)
+                f.write(crash)
+            out = subprocess.run([harness.BIN, "--check-config", srv.config],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual((out.returncode, out.stderr), (1, what + "\n"), out.stdout)
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
+                            srv.log())
+            self.assertIn("Reload failed: %s\n" % what, srv.log())
             self.assertEqual(sorted(srv.worker_pids()), old)
             c, trans = harness.client(Calculator, srv.port)
             self.assertEqual(c.add(1, 2), 3)  # still calculator_c

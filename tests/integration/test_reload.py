@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """SIGHUP under load: a changed handler takes over with no failed call; a
-broken config or a handler with a syntax error is reported in the log and
-the running generation keeps serving; binds are opened and closed, and a
+broken config, a handler with a syntax error, or code that ends the check
+(named with its service and file) is reported in the log and the running
+generation keeps serving; binds are opened and closed, and a
 bind that names an open socket another way keeps it; a worker count changed by SIGTTIN survives a reload that does not set workers; the
 new workers get the new umask. Every wait is bounded; every call is
 counted."""
@@ -179,6 +180,46 @@ class ReloadTest(unittest.TestCase):
         srv = self.check_failed_reload("handler.lua", handler("v2") + "\nlocal x = = 1\n",
                                        "handler.lua:")
         self.assertRegex(srv.log(), r"Reload failed: .*handler\.lua:\d+:")
+
+    def test_handler_that_ends_the_check_names_its_service_and_file(self):
+        """Handler code that ends the checker while it loads (a signal,
+        os.exit(), even with status 0) fails the reload with the service
+        and file it was loading, as --check-config says it; the running
+        generation keeps serving."""
+        kill = ('local f = assert(io.open("/proc/self/stat"))\n'
+                'local pid = f:read("n")\nf:close()\n'
+                'os.execute("kill -KILL " .. pid)\n')
+        for text, how in ((kill, "crashed (signal 9)"),
+                          ("os.exit(3)\n", "exited with status 3, giving no reason"),
+                          ("os.exit(0)\n", "exited with status 0, giving no reason")):
+            with self.subTest(how=how):
+                srv = self.check_failed_reload("handler.lua", text, "Reload failed: loading the "
+                                               "handlers of service TestService (handler ")
+                path = os.path.join(os.path.realpath(srv.dir), "handler.lua")
+                self.assertIn("Reload failed: loading the handlers of service TestService "
+                              "(handler %s) %s\n" % (path, how), srv.log())
+                srv.stop()
+
+    def test_the_service_that_ends_the_check_is_named_among_several(self):
+        """services = { ... }: the checker says which service it was loading
+        when it died, not the first one: TestService loaded, Base did not."""
+        def config(srv):
+            self.write(srv, "ends.lua", "os.exit(5)\n")
+            return ('bind = "127.0.0.1:0"\nworkers = 2\nthreads = 2\nservices = {\n'
+                    '  { idl = "svc.thrift", name = "TestService", handler = "handler.lua",'
+                    ' default = true },\n'
+                    '  { idl = "svc.thrift", name = "Base", handler = "ends.lua" },\n}\n')
+        srv = self.check_failed_reload("thriftcorn.lua", config, "Reload failed: loading the "
+                                       "handlers of service Base (handler ")
+        self.assertIn("Reload failed: loading the handlers of service Base (handler %s) exited "
+                      "with status 5, giving no reason\n"
+                      % os.path.join(os.path.realpath(srv.dir), "ends.lua"), srv.log())
+
+    def test_config_that_ends_the_check_names_it(self):
+        srv = self.check_failed_reload("thriftcorn.lua", 'bind = "127.0.0.1:0"\n' + SERVICE
+                                       + "os.exit(4)\n", "Reload failed: evaluating the config")
+        self.assertIn("Reload failed: evaluating the config %s exited with status 4, giving no "
+                      "reason\n" % os.path.realpath(srv.config), srv.log())
 
     def test_the_config_checked_is_the_config_applied(self):
         """A reload reads the config file once: the check and the new

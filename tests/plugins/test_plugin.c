@@ -13,6 +13,8 @@
  *   TP_NO_ENTRY  exports no tc_plugin_entry
  *   TP_UNKNOWN   registers a method the IDL does not have
  *   TP_WRONG_SIG registers add with another signature
+ *   TP_CRASH_INIT like TP_GOOD's Calculator, but init_worker and
+ *                init_arbiter die of SIGSEGV
  */
 #include "calculator_sig.h"
 #if defined(TP_GOOD)
@@ -22,6 +24,7 @@
 #include "plugin_test_util.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -90,9 +93,23 @@ put_on_other_thread(const tc_host_api_t *api, tc_call_t *call)
     return job.rc;
 }
 
+/*
+ * TP_CRASH_INIT's hooks: death by SIGSEGV, the same in every build (a
+ * sanitizer's handler would turn a bad pointer into a report and exit 1).
+ */
+static void
+crash_init(void)
+{
+#if defined(TP_CRASH_INIT)
+    (void)signal(SIGSEGV, SIG_DFL);
+    (void)raise(SIGSEGV);
+#endif
+}
+
 static int
 init_worker(const tc_host_api_t *api)
 {
+    crash_init();
     api->log(TC_PLUGIN_LOG_INFO, "test plugin: init_worker");
     atomic_fetch_add(&counts[0], 1);
     return TC_PLUGIN_OK;
@@ -126,7 +143,8 @@ exit_thread(const tc_host_api_t *api, void *data)
 static int
 init_arbiter(const tc_host_api_t *api)
 {
-    (void)api;
+    crash_init();
+    api->log(TC_PLUGIN_LOG_INFO, "test plugin: init_arbiter");
     atomic_fetch_add(&counts[4], 1);
     return TC_PLUGIN_OK;
 }
