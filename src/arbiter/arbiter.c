@@ -345,6 +345,42 @@ sock_release(arbiter_t *a, sock_t *s)
     free(s);
 }
 
+/*
+ * A full stop: the arbiter stops listening. Its descriptors close at once,
+ * after the workers were told to stop, so that a socket refuses new clients
+ * as soon as its workers close theirs too, rather than keep them in its
+ * backlog, never accepted, until the last worker exits. The socket files
+ * stay until the end (sock_release()), and may_unlink() decides there as
+ * before. A new arbiter (SIGUSR2), the old one that started us, and
+ * systemd each hold descriptors of their own: they listen on.
+ */
+static void
+socks_stop(arbiter_t *a)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        tc_listener_stop(&a->socks[i]->l);
+    }
+}
+
+/*
+ * Whether nobody will accept on the sockets once this server's workers
+ * have stopped: no other arbiter shares them, and none is systemd's (which
+ * starts the service again for a client waiting in its backlog).
+ */
+static bool
+socks_end_with_us(const arbiter_t *a)
+{
+    if (!may_unlink(a)) {
+        return false;
+    }
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (a->socks[i]->systemd) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool gen_has_sock(const gen_t *g, const sock_t *s);
 
 /*
@@ -1085,6 +1121,8 @@ reopen_logs(arbiter_t *a)
 /*
  * Graceful: SIGTERM, graceful_timeout to finish. Quick: SIGQUIT, QUICK_TIMEOUT.
  * A quick stop cuts a graceful one short; a second quick stop kills at once.
+ * Either way the server stops listening (socks_stop(); each worker closes
+ * its own descriptors as it stops accepting).
  */
 static void
 begin_stop(arbiter_t *a, bool quick)
@@ -1108,11 +1146,20 @@ begin_stop(arbiter_t *a, bool quick)
     if (a->check.pid > 0) {
         (void)kill(a->check.pid, SIGKILL);
     }
+    if (!a->stopping && !quick && socks_end_with_us(a)) {
+        /* the workers take the clients already waiting in the backlogs, or they are reset */
+        for (size_t i = 0; i < a->nslots; i++) {
+            if (a->workers[i].pid > 0 && a->workers[i].hb != NULL) {
+                tc_heartbeat_set_shutdown(a->workers[i].hb);
+            }
+        }
+    }
     a->stopping = true;
     a->quick = quick;
     a->stop_killed = false;
     a->stop_deadline = t + (quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout);
     signal_all(a, quick ? SIGQUIT : SIGTERM);
+    socks_stop(a);
 }
 
 /* SIGKILL whoever outlived its deadline. Returns false when giving up on them. */

@@ -754,3 +754,10 @@ tc_listener_close(tc_listener_t *l, bool unlink_path)
     free(l->unix_path);
     reset(l);
 }
+
+void
+tc_listener_stop(tc_listener_t *l)
+{
+    close_fd(l->fd);
+    l->fd = -1;
+}

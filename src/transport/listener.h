@@ -77,4 +77,15 @@ void tc_listener_unlink(const tc_listener_t *l);
 /* Close the socket; with 'unlink_path', tc_listener_unlink() too. */
 void tc_listener_close(tc_listener_t *l, bool unlink_path);
 
+/*
+ * Close this process's descriptor of 'l' ('fd' becomes -1) and keep the
+ * rest: the names, and the socket file, for tc_listener_unlink() or
+ * tc_listener_close() later. The socket stops listening once no process
+ * holds a descriptor of it any more (a worker, a new arbiter, systemd):
+ * then a new client is refused (ECONNREFUSED, also at a unix socket file
+ * left in place) and one still waiting in its backlog is reset. A closed
+ * 'l' is a no-op.
+ */
+void tc_listener_stop(tc_listener_t *l);
+
 #endif /* TC_TRANSPORT_LISTENER_H */

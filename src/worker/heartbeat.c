@@ -11,6 +11,7 @@ struct tc_heartbeat {
     atomic_llong beat_ns; /* CLOCK_MONOTONIC, the same clock in both processes */
     atomic_int ready;
     atomic_int stopping;
+    atomic_int shutdown; /* written by the arbiter, read by the worker */
 };
 
 static long long
@@ -33,6 +34,7 @@ tc_heartbeat_new(void)
     atomic_init(&hb->beat_ns, now_ns());
     atomic_init(&hb->ready, 0);
     atomic_init(&hb->stopping, 0);
+    atomic_init(&hb->shutdown, 0);
     return hb;
 }
 
@@ -96,4 +98,16 @@ bool
 tc_heartbeat_stopping(const tc_heartbeat_t *hb)
 {
     return atomic_load(&hb->stopping) != 0;
+}
+
+void
+tc_heartbeat_set_shutdown(tc_heartbeat_t *hb)
+{
+    atomic_store(&hb->shutdown, 1);
+}
+
+bool
+tc_heartbeat_shutdown(const tc_heartbeat_t *hb)
+{
+    return atomic_load(&hb->shutdown) != 0;
 }

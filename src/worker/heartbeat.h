@@ -3,7 +3,7 @@
  * A worker's heartbeat: a page of shared memory the arbiter maps before it
  * forks the worker. The worker's main thread writes a monotonic time stamp
  * while its loops are healthy and says when it is ready; the arbiter reads
- * both. No file, no syscall per beat.
+ * both, and says when the whole server stops. No file, no syscall per beat.
  */
 #ifndef TC_WORKER_HEARTBEAT_H
 #define TC_WORKER_HEARTBEAT_H
@@ -45,5 +45,19 @@ double tc_heartbeat_last(const tc_heartbeat_t *hb);
 bool tc_heartbeat_ready(const tc_heartbeat_t *hb);
 /* Arbiter: true once the worker said it is stopping. */
 bool tc_heartbeat_stopping(const tc_heartbeat_t *hb);
+
+/*
+ * Arbiter, before it sends the worker SIGTERM: the whole server stops, and
+ * no process will accept on its listeners after its workers (no other
+ * generation, no other arbiter, no systemd). The one word the arbiter
+ * writes on the page.
+ */
+void tc_heartbeat_set_shutdown(tc_heartbeat_t *hb);
+/*
+ * Worker: true once the arbiter said so. A stopping worker then accepts the
+ * clients waiting in its listeners' backlogs before it closes them, where
+ * it would otherwise leave them to the workers that stay.
+ */
+bool tc_heartbeat_shutdown(const tc_heartbeat_t *hb);
 
 #endif /* TC_WORKER_HEARTBEAT_H */

@@ -53,6 +53,8 @@ struct tc_loop {
     struct event *wake;         /* incoming connections or accept turn from the watchdog */
     struct event *stop;
     struct event *first_call; /* graceful stop: ends the wait for first calls */
+    bool quit_listening;      /* accepts no more, counted off 'listening'; guarded by 'lock' */
+    bool in_stop;             /* on_stop() runs: it leaves the loop itself; guarded by 'lock' */
     pthread_mutex_t inq_lock;
     struct tc_conn_list incoming; /* guarded by 'inq_lock' */
     bool take_accept;             /* guarded by 'inq_lock' */
@@ -154,6 +156,9 @@ pause_full(tc_loop_t *lp)
     for (size_t k = 0; k < sh->nlisteners; k++) {
         event_del(lp->accept_evs[k]);
     }
+    if (atomic_load(&sh->stopping)) {
+        return true; /* a stop taking the backlog (take_backlog()): it accepts no more anyway */
+    }
     long long now = now_ns();
     long long last = atomic_load(&sh->full_logged);
     if ((last == 0 || now - last >= FULL_LOG_NS) &&
@@ -176,6 +181,9 @@ pause_full(tc_loop_t *lp)
 static void
 leave_if_done(tc_loop_t *lp)
 {
+    if (lp->in_stop) {
+        return; /* it may take the clients waiting in the backlog yet */
+    }
     pthread_mutex_lock(&lp->inq_lock);
     bool none_coming = TAILQ_EMPTY(&lp->incoming);
     pthread_mutex_unlock(&lp->inq_lock);
@@ -327,13 +335,11 @@ accept_retry(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Accept up to 'max' clients waiting on listener 'lfd'. */
 static void
-on_accept(evutil_socket_t lfd, short what, void *arg)
+accept_some(tc_loop_t *lp, int lfd, int max)
 {
-    (void)what;
-    tc_loop_t *lp = arg;
-    /* a bounded batch, so one busy listener cannot starve the loop */
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < max; i++) {
         if (!slot_take(lp->shared)) {
             if (pause_full(lp)) {
                 return;
@@ -377,6 +383,63 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
         add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
         if (TC_UNLIKELY(lp->hooks != NULL)) {
             run_conn_hook(lp, "on_connected", peer);
+        }
+    }
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    /* a bounded batch, so one busy listener cannot starve the loop */
+    accept_some(arg, lfd, 64);
+}
+
+/* ---- the end of listening ---- */
+
+/*
+ * A graceful stop of the whole server: accept the clients already waiting
+ * in the listeners' backlogs, until none waits, worker_connections is
+ * reached or a backlog's worth came from one listener. Each then has its
+ * first call answered, as one accepted just before the stop does; once the
+ * last process closes a listener, the kernel resets those left in it.
+ * Returns true if any was taken.
+ */
+static bool
+take_backlog(tc_loop_t *lp)
+{
+    int before = atomic_load(&lp->nconns);
+    int max = lp->shared->cfg->backlog > 0 ? lp->shared->cfg->backlog : 1;
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        accept_some(lp, lp->shared->listeners[i].fd, max);
+    }
+    return atomic_load(&lp->nconns) != before;
+}
+
+/*
+ * The loop accepts no more, for good ('lock' held: its own thread, or the
+ * worker's main thread while this one is inside a handler call or has left
+ * its loop). Its accept events go first; the last loop to get here closes
+ * the worker's listeners, so that no descriptor number is reused while an
+ * accept event still watches it (an epoll set keeps reporting a socket that
+ * other processes hold open, under whatever number is reused). The socket
+ * stops listening once every process has closed its own.
+ */
+static void
+quit_listening(tc_loop_t *lp)
+{
+    if (lp->quit_listening) {
+        return;
+    }
+    lp->quit_listening = true;
+    set_accepting(lp, false);
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        event_del(lp->accept_evs[i]); /* also those pause_full() kept 'accepting' for */
+    }
+    event_del(lp->accept_retry);
+    if (atomic_fetch_sub(&lp->shared->listening, 1) == 1) {
+        for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+            tc_listener_stop(&lp->shared->listeners[i]);
         }
     }
 }
@@ -479,9 +542,20 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     tc_loop_t *lp = arg;
-    set_accepting(lp, false);
-    event_del(lp->accept_retry);
+    if (!atomic_load(&lp->shared->shutdown) || lp->quit_listening) {
+        quit_listening(lp);
+        drain(lp);
+        leave_if_done(lp);
+        return;
+    }
+    /* the idle connections close first: at worker_connections, their slots take the backlog */
+    lp->in_stop = true;
     drain(lp);
+    if (take_backlog(lp)) {
+        drain(lp);
+    }
+    quit_listening(lp);
+    lp->in_stop = false;
     leave_if_done(lp);
 }
 
@@ -570,6 +644,7 @@ loop_main(void *arg)
      */
     event_base_loop(lp->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* graceful stop ended, or the base was broken out of: close what is left */
+    quit_listening(lp); /* (left before on_stop() ran) */
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&lp->conns)) != NULL) {
         tc_conn_close(c, NULL);
@@ -607,6 +682,18 @@ void
 tc_loop_stop(tc_loop_t *lp)
 {
     event_active(lp->stop, EV_TIMEOUT, 0);
+}
+
+bool
+tc_loop_quit_listening(tc_loop_t *lp)
+{
+    /* the lock is free only while the loop is inside a handler call, or has left its loop */
+    if (pthread_mutex_trylock(&lp->lock) != 0) {
+        return false;
+    }
+    quit_listening(lp);
+    pthread_mutex_unlock(&lp->lock);
+    return true;
 }
 
 void

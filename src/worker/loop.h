@@ -18,14 +18,28 @@
 
 typedef struct tc_loop tc_loop_t;
 
-/* Settings every loop of a worker shares (borrowed, immutable). */
+/* What every loop of a worker shares (borrowed; immutable but for the atomics and 'listeners'). */
 typedef struct tc_loop_shared {
     const tc_config_t *cfg;
-    const tc_listener_t *listeners;
+    /* the worker's copies: closed (fd -1) by the last loop to stop accepting, see 'listening' */
+    tc_listener_t *listeners;
     size_t nlisteners;
     tc_conn_settings_t conn;
     const tc_proto_ops_t *protocol;
     atomic_int stopping; /* graceful stop requested */
+    /*
+     * A graceful stop of the whole server (tc_heartbeat_shutdown(), set
+     * before 'stopping'): each loop accepts the clients waiting in the
+     * backlogs before it stops accepting, as nobody will after us.
+     */
+    atomic_bool shutdown;
+    /*
+     * Loops that may still accept (set to 'nloops' before the threads
+     * start). A stop takes each loop off once; the one that brings it to 0
+     * closes the listeners, when no accept event is left to see their
+     * descriptor numbers reused.
+     */
+    atomic_int listening;
     /*
      * worker_connections: 'nconns' counts the connections of every loop; a
      * loop takes a slot before accept() and gives it back when the
@@ -59,6 +73,15 @@ void tc_loop_join(tc_loop_t *lp);
 
 /* Ask the loop to stop gracefully (any thread). */
 void tc_loop_stop(tc_loop_t *lp);
+
+/*
+ * Graceful stop, worker's main thread, after 'stopping' is set: a loop
+ * whose thread is inside a handler call (or has left its loop) stops
+ * accepting for good now, as its stop would do once the call returns, so
+ * that a long call does not keep the listeners open. Returns false when
+ * the loop's thread is running its loop: the stop reaches it there.
+ */
+bool tc_loop_quit_listening(tc_loop_t *lp);
 
 /* The most loops one rebalance deals connections out to. */
 #define TC_LOOP_SPREAD_MAX 64

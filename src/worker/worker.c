@@ -45,6 +45,7 @@
 
 typedef struct worker {
     tc_loop_shared_t shared;
+    tc_listener_t *listeners; /* copies of the arbiter's, descriptors and all (names borrowed) */
     tc_loop_t **loops;
     int nloops;
     const tc_worker_args_t *args;
@@ -160,7 +161,9 @@ boot(worker_t *w, const tc_worker_args_t *args)
     memset(w, 0, sizeof(*w));
     w->args = args;
     w->shared.cfg = cfg;
-    w->shared.listeners = args->listeners;
+    w->listeners = tc_xcalloc(args->nlisteners + 1, sizeof(*w->listeners));
+    memcpy(w->listeners, args->listeners, args->nlisteners * sizeof(*w->listeners));
+    w->shared.listeners = w->listeners;
     w->shared.nlisteners = args->nlisteners;
     w->shared.protocol = tc_proto_find(cfg->protocol);
     w->shared.conn.transport = tc_transport_find(cfg->transport);
@@ -169,6 +172,8 @@ boot(worker_t *w, const tc_worker_args_t *args)
     w->shared.conn.max_frame_size = cfg->max_frame_size;
     w->shared.conn.max_message_size = cfg->max_message_size;
     atomic_init(&w->shared.stopping, 0);
+    atomic_init(&w->shared.shutdown, false);
+    atomic_init(&w->shared.listening, 0);
     atomic_init(&w->shared.nconns, 0);
     atomic_init(&w->shared.full_logged, 0);
     w->shared.max_conns = cfg->worker_connections > 0 ? cfg->worker_connections : INT_MAX;
@@ -204,6 +209,7 @@ boot(worker_t *w, const tc_worker_args_t *args)
             tc_loop_set_hooks(w->loops[i], h);
         }
     }
+    atomic_store(&w->shared.listening, w->nloops);
     return 0;
 }
 
@@ -220,6 +226,7 @@ shutdown_loops(worker_t *w)
     free(w->loops);
     free(w->idle);
     free(w->busy);
+    free(w->listeners);
 }
 
 /*
@@ -309,16 +316,40 @@ calls(const worker_t *w)
     return n;
 }
 
-/* The one graceful path: SIGTERM (reload, TTOU, stop) and max_requests. */
+/*
+ * A stopping worker closes its listeners once no loop accepts any more
+ * (loop.c): each loop stops accepting as the stop reaches it, and one
+ * inside a handler call is taken off here meanwhile, so that a long call
+ * does not keep new clients connecting to a worker that will never accept
+ * them. Looked at until they are closed.
+ */
+static void
+quit_listening(worker_t *w)
+{
+    for (int i = 0; i < w->nloops && atomic_load(&w->shared.listening) > 0; i++) {
+        (void)tc_loop_quit_listening(w->loops[i]);
+    }
+}
+
+/*
+ * The one graceful path: SIGTERM (reload, TTOU, stop) and max_requests.
+ * Closing this worker's listeners is harmless where other processes hold
+ * them (the arbiter, other workers, a new arbiter, systemd): they go on
+ * listening. At a stop of the whole server the arbiter has closed its own,
+ * and the last worker to close them ends the listening.
+ */
 static void
 begin_graceful(worker_t *w)
 {
     w->stopping = true;
     w->stop_since = tc_conn_now();
+    const tc_heartbeat_t *hb = w->args->heartbeat;
+    atomic_store(&w->shared.shutdown, hb != NULL && tc_heartbeat_shutdown(hb));
     atomic_store(&w->shared.stopping, 1);
     if (w->args->heartbeat != NULL) {
         tc_heartbeat_set_stopping(w->args->heartbeat); /* the arbiter replaces us meanwhile */
     }
+    quit_listening(w);
     for (int i = 0; i < w->nloops; i++) {
         tc_loop_stop(w->loops[i]);
     }
@@ -474,6 +505,10 @@ tc_worker_main(const tc_worker_args_t *args)
             orphaned(&w);
         }
         if (w.stopping) {
+            bool listening = atomic_load(&w.shared.listening) > 0;
+            if (listening) {
+                quit_listening(&w);
+            }
             /* wait for every loop to finish its calls; INT/QUIT still cut it short */
             bool all = true;
             for (int i = 0; i < w.nloops; i++) {
@@ -482,7 +517,7 @@ tc_worker_main(const tc_worker_args_t *args)
             if (all) {
                 break;
             }
-            period = WATCH_BUSY_NS * 5;
+            period = listening ? WATCH_BUSY_NS : WATCH_BUSY_NS * 5;
             continue;
         }
         period = watch(&w) ? WATCH_BUSY_NS : WATCH_IDLE_NS;

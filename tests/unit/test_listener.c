@@ -662,6 +662,81 @@ test_serves_fd(void **state)
     tc_listener_close(&first, true);
 }
 
+/* ---- tc_listener_stop() ---- */
+
+/* A connect to 'sa' is refused: nothing listens there. */
+static void
+assert_refused(const struct sockaddr *sa, socklen_t salen)
+{
+    int c = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, sa, salen), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(c);
+}
+
+/*
+ * Only this descriptor closes: a socket another one still holds (a worker,
+ * a new arbiter, systemd) listens on; once none does, a new client is
+ * refused. The names stay for tc_listener_close().
+ */
+static void
+test_stop_tcp(void **state)
+{
+    (void)state;
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, "127.0.0.1:0", BACKLOG, &err), TC_OK);
+    unsigned port = name_port(l.name);
+    tc_listener_t held = {.fd = dup(l.fd)};
+    assert_true(held.fd >= 0);
+    tc_listener_stop(&l);
+    assert_int_equal(l.fd, -1);
+    assert_non_null(l.name);
+    assert_string_equal(l.spec, "127.0.0.1:0");
+    assert_accepts_inet(&held, "127.0.0.1", port);
+
+    close(held.fd);
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_refused((struct sockaddr *)&sin, sizeof(sin));
+    tc_listener_stop(&l); /* a closed one: nothing happens */
+    assert_int_equal(l.fd, -1);
+    tc_listener_close(&l, true);
+}
+
+/* A unix socket: refused at its file, which stays until tc_listener_close() removes it. */
+static void
+test_stop_unix(void **state)
+{
+    (void)state;
+    char path[108];
+    temp_path(path, sizeof(path));
+    char spec[128];
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    tc_listener_t l;
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_listener_open(&l, spec, BACKLOG, &err), TC_OK);
+    tc_listener_t held = {.fd = dup(l.fd)};
+    assert_true(held.fd >= 0);
+    tc_listener_stop(&l);
+    assert_int_equal(l.fd, -1);
+    struct sockaddr_un sun;
+    fill_sun(&sun, path);
+    assert_accepts(&held, (struct sockaddr *)&sun, sizeof(sun));
+
+    close(held.fd);
+    assert_refused((struct sockaddr *)&sun, sizeof(sun));
+    assert_true(file_exists(path));
+    tc_listener_close(&l, true);
+    assert_false(file_exists(path));
+}
+
 int
 main(void)
 {
@@ -682,6 +757,8 @@ main(void)
         cmocka_unit_test(test_serves_ipv6),
         cmocka_unit_test(test_serves_unix),
         cmocka_unit_test(test_serves_fd),
+        cmocka_unit_test(test_stop_tcp),
+        cmocka_unit_test(test_stop_unix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
