@@ -194,6 +194,7 @@ tc_conn_new(struct event_base *base, int fd, const char *peer, const tc_conn_set
     }
     c->_rev = tc_xcalloc(1, event_get_struct_event_size());
     c->_wev = tc_xcalloc(1, event_get_struct_event_size());
+    c->last_io = tc_conn_now(); /* client_timeout counts from the accept */
     tc_conn_attach(c, base, arg);
     return c;
 }
@@ -256,9 +257,13 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
     if (c->_tev != NULL) {
         evtimer_assign(c->_tev, base, on_shed, c);
     }
-    c->last_io = tc_conn_now();
+    /*
+     * 'last_io' stays: a move to another loop is not the client's doing, and
+     * a silent client whose connection the watchdog keeps moving between
+     * blocked threads must still time out
+     */
     if (c->_lingering) {
-        linger_wait(c, c->last_io); /* (closes on this loop if its time is over) */
+        linger_wait(c, tc_conn_now()); /* (closes on this loop if its time is over) */
         return;
     }
     if (c->_out.len > c->_out_off) {

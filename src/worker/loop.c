@@ -194,8 +194,10 @@ leave_if_done(tc_loop_t *lp)
 
 /*
  * A connection hook, timed like a handler call: one that hangs stops the
- * heartbeat (the worker is replaced after 'timeout') and lets the watchdog
- * move this loop's other connections.
+ * heartbeat (the worker is replaced after 'timeout'). Unlike a call it keeps
+ * the loop's lock, so the watchdog cannot move this loop's other
+ * connections meanwhile: the hook runs inside callbacks (accept, a close
+ * in the middle of a walk over 'conns') that a move must not cut into.
  */
 static void
 run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)

@@ -267,6 +267,27 @@ run_hook(const worker_t *w, const char *name)
 }
 
 /*
+ * The loop whose handler call (or connection hook) has run longest, and for
+ * how long; -1 when none runs. What the heartbeat was dated back to: the
+ * reason of an abort, which the log gives.
+ */
+static int
+longest_call(const worker_t *w, double *longest)
+{
+    double now = tc_conn_now();
+    int which = -1;
+    *longest = 0.0;
+    for (int i = 0; i < w->nloops; i++) {
+        double busy = tc_loop_busy_for(w->loops[i], now);
+        if (busy > *longest) {
+            *longest = busy;
+            which = i;
+        }
+    }
+    return which;
+}
+
+/*
  * Beat, dated back to the start of the longest handler call still running:
  * once a call has run for 'timeout' seconds, the arbiter sees a heartbeat
  * that old and replaces us, 'timeout' after the call began. Idle loops do
@@ -280,11 +301,7 @@ beat(const worker_t *w)
     }
     double stuck = 0.0;
     if (w->args->cfg->timeout > 0) {
-        double now = tc_conn_now();
-        for (int i = 0; i < w->nloops; i++) {
-            double busy = tc_loop_busy_for(w->loops[i], now);
-            stuck = busy > stuck ? busy : stuck;
-        }
+        (void)longest_call(w, &stuck);
     }
     tc_heartbeat_beat_since(w->args->heartbeat, stuck);
 }
@@ -482,10 +499,18 @@ tc_worker_main(const tc_worker_args_t *args)
             _exit(0); /* quick stop: the arbiter asked for it */
         }
         if (sig == SIGABRT) {
-            /* the arbiter saw no heartbeat for 'timeout' seconds */
+            /* the arbiter saw a heartbeat 'timeout' seconds old */
+            double longest = 0.0;
+            int which = longest_call(&w, &longest);
             run_hook(&w, "worker_abort");
-            tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)", args->index,
-                   cfg->timeout);
+            if (which >= 0) {
+                tc_log(TC_LOG_ERROR,
+                       "worker %d: aborted: a call on thread %d has run for %.1f s (timeout %g s)",
+                       args->index, which, longest, cfg->timeout);
+            } else {
+                tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)",
+                       args->index, cfg->timeout);
+            }
             _exit(1);
         }
         if (sig == SIGUSR1) {

@@ -401,6 +401,41 @@ class LimitsTest(unittest.TestCase):
             self.assertEqual(result.success, text)
         return s, reader
 
+    def test_client_timeout_counts_across_moves_between_threads(self):
+        # two threads; X and Y call in turn, 100 ms each in sleep. Each call
+        # blocks its thread, and the watchdog moves that thread's idle
+        # connections to the other, idle one: after X's first call X and Y
+        # are on different threads, and a silent connection moves at every
+        # call. A move is no sign of the client: it is closed after
+        # client_timeout of silence (a move counted as activity before, and
+        # it lived as long as the calls went on)
+        with harness.Server(settings("workers = 1\nthreads = 2\nclient_timeout = 1\n")) as srv:
+            x, xt = harness.client(self.S, srv.port)
+            self.addCleanup(xt.close)
+            y, yt = harness.client(self.S, srv.port)
+            self.addCleanup(yt.close)
+            silent = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            self.addCleanup(silent.close)
+            self.assertTrue(harness.wait_accepted(srv, silent))
+            t0 = time.monotonic()
+            silent.setblocking(False)
+            closed = None
+            for i in range(40):  # at most 4 s: four times client_timeout
+                self.assertEqual((x if i % 2 == 0 else y).sleep_ms(100), "slept 100")
+                try:
+                    got = silent.recv(10)
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
+                    got = b""
+                self.assertEqual(got, b"")
+                closed = time.monotonic() - t0
+                break
+            self.assertIsNotNone(closed, "a silent connection outlived client_timeout 4 times")
+            self.assertLess(closed, 2.5)
+            self.assertEqual(x.echo("x"), "x")  # the clients that call are kept
+            self.assertEqual(y.echo("y"), "y")
+
     def test_client_timeout_spares_a_slow_reader(self):
         # an 11 MiB reply whose first 6 MiB are read at 2 MiB/s, 16 KiB at a
         # time: for 3 s every write of the server makes progress (the kernel

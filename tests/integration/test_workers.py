@@ -294,6 +294,26 @@ return H""")
         self.assertIn("worker 0: the arbiter is gone and calls still run after 1 s "
                       "(graceful_timeout): exiting", srv.log())
 
+    def test_timeout_bounds_a_stuck_call_while_the_server_stops(self):
+        """The arbiter looks at heartbeats while its workers stop: a call
+        stuck past `timeout` gets its worker aborted then, long before
+        graceful_timeout (30 s), and the stop ends there (status 0); the
+        stopping worker is not replaced."""
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 2\ngraceful_timeout = 30\n", SPIN)
+        (pid,) = srv.worker_pids()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(encode_call("sleep_ms", 1, self.S.sleep_ms_args(ms=-1)))
+        self.assertTrue(harness.wait_read(srv, s), "the worker never read the call")
+        t0 = time.monotonic()
+        self.assertEqual(srv.stop(timeout=15), 0, srv.log())
+        self.assertLess(time.monotonic() - t0, 5.0, srv.log())
+        log = srv.log()
+        self.assertIn("WORKER TIMEOUT (pid:%d)" % pid, log)
+        self.assertIn("Worker (pid:%d) exited with code 1" % pid, log)
+        self.assertEqual(log.count("Booting worker"), 1, log)
+        self.assertEqual(s.recv(10), b"")  # the client of the stuck call: the end of the stream
+
     def test_usr1_while_a_reload_boots_keeps_the_new_errorlog(self):
         """A reload that moves errorlog switches the arbiter's log when its
         generation starts; SIGUSR1 meanwhile reopens that new log, not the
@@ -608,6 +628,11 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         live = srv.worker_pids()
         self.assertEqual(srv.stop(signal.SIGQUIT), 0, srv.log())
         (index,) = re.findall(r"\[%d\] \[error\] worker (\d): aborted" % aborted[0], srv.log())
+        # why: the call the heartbeat was dated back to, on the worker's one thread
+        (ran,) = re.findall(r"\[%d\] \[error\] worker \d: aborted: a call on thread 0 has run for "
+                            r"(\d+\.\d) s \(timeout 2 s\)$" % aborted[0], srv.log(), re.M)
+        self.assertGreaterEqual(float(ran), 2.0)
+        self.assertLess(float(ran), 4.0)
         lines = harness.read_text(path).splitlines()
         self.assertEqual([line for line in lines if line.startswith("worker_abort ")],
                          ["worker_abort %d %s 1 1" % (aborted[0], index)])

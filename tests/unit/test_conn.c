@@ -1202,6 +1202,32 @@ test_linger_moves(void **state)
     }
 }
 
+/*
+ * A move to another loop is no sign of the client: client_timeout counts
+ * its silence from its last byte, not from the move (the watchdog moves
+ * the idle connections of a blocked thread, and a silent client whose
+ * connection kept being moved was never timed out).
+ */
+static void
+test_move_keeps_the_silence(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, &tc_transport_buffered, &tc_proto_binary);
+    struct event_base *other = event_base_new();
+    assert_non_null(other);
+    double silent_since = tc_conn_now() - 10.0;
+    f.c->last_io = silent_since;
+    tc_conn_detach(f.c);
+    tc_conn_attach(f.c, other, &f);
+    assert_true(f.c->last_io == silent_since);
+    tc_conn_detach(f.c);
+    tc_conn_attach(f.c, f.base, &f);
+    assert_true(f.c->last_io == silent_since);
+    stop(&f);
+    event_base_free(other);
+}
+
 /* ---- buffers between messages ---- */
 
 /* The largest capacity among the connection's buffers (and its THeader scratch). */
@@ -1616,6 +1642,7 @@ main(void)
         cmocka_unit_test(test_linger_time_bounded),
         cmocka_unit_test(test_linger_in_a_stop),
         cmocka_unit_test(test_linger_moves),
+        cmocka_unit_test(test_move_keeps_the_silence),
         cmocka_unit_test(test_big_message_buffers_freed),
         cmocka_unit_test(test_big_calls_in_a_row_keep_their_buffers),
         cmocka_unit_test(test_small_calls_after_a_big_one),
