@@ -284,7 +284,10 @@ typedef const tc_plugin_t *(*tc_plugin_entry_fn)(uint32_t host_abi_major, uint32
  * ignored (pass 0) and the values are the elements in order (for a map:
  * key, value, key, value...). Each returns TC_PLUGIN_OK or TC_PLUGIN_ESTATE;
  * after the first error every later call fails too and the client gets
- * INTERNAL_ERROR. A NULL data pointer (put_binary() with a nonzero length,
+ * INTERNAL_ERROR. A reply that grows past the largest frame its transport
+ * can carry is not written past it: such a put_*() writes nothing yet
+ * returns TC_PLUGIN_OK, and the next begin_*() fails as above (so does the
+ * reply's end). A NULL data pointer (put_binary() with a nonzero length,
  * put_string(), put_uuid()) is such an error: the log names the function
  * and the field id. A NULL 'call', or one that is not running on the
  * calling thread, gets TC_PLUGIN_EINVAL and changes nothing (there is no

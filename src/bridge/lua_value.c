@@ -807,6 +807,17 @@ get_uuid(ctx_t *c, int idx, int lt, const tc_type_t *t, uint8_t u[16])
     return TC_OK;
 }
 
+/*
+ * The output refused to grow (tc_buf_refused(): its bound is the reply's
+ * limit), so nothing more of this value can be written: the walk stops,
+ * and the codec's caller, who set the bound, answers for the reply.
+ */
+static __attribute__((cold, noinline)) int
+refused(ctx_t *c)
+{
+    return tc_err_set(c->err, TC_ELIMIT, "the reply is over its limit");
+}
+
 /* The list at 'idx'; 'top' is the stack's top. */
 static int
 encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
@@ -831,12 +842,18 @@ encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
     const tc_struct_t *xst = c->xst;
     int xbase = c->xbase;
     int base = t->elem->kind == TC_KIND_STRUCT && n > 1 ? expand_names(c, t->elem->st, top) : top;
-    /* elements stay on the stack, KEEP at most: one lua_settop() per KEEP, not per element */
+    /*
+     * elements stay on the stack, KEEP at most: one lua_settop() per KEEP,
+     * not per element; and there, whether the output still takes them
+     */
     int at = base;
     for (lua_Integer i = 1; i <= n; i++) {
         if (at - base == KEEP) {
             lua_settop(L, base);
             at = base;
+            if (TC_UNLIKELY(tc_buf_refused(p->out))) {
+                return refused(c);
+            }
         }
         int lt = lua_rawgeti(L, idx, i);
         if (lt == LUA_TNIL) {
@@ -863,6 +880,9 @@ static void
 header_to_front(tc_buf_t *out, size_t at, size_t body_end)
 {
     size_t hlen = out->len - body_end;
+    if (TC_UNLIKELY(hlen == 0)) {
+        return; /* the output's bound refused the header: the reply is dropped */
+    }
     uint8_t hdr[16]; /* a set or map header is at most 6 bytes in either protocol */
     TC_ASSERT(hlen <= sizeof(hdr));
     memcpy(hdr, out->data + body_end, hlen);
@@ -1221,6 +1241,9 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
 {
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
+    if (TC_UNLIKELY(tc_buf_refused(p->out))) {
+        return refused(c);
+    }
     int top = lua_gettop(L);
     int rc = enter(c, top);
     if (rc != TC_OK) {

@@ -69,7 +69,10 @@ int tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t
  * Write the Lua value at 'idx' as an 'st' struct to 'p'. A missing required
  * field (TC_EMISSING) or a value of the wrong Lua type (TC_ETYPE) is an
  * error naming the struct and the field; p->out then holds partial bytes
- * that the caller discards.
+ * that the caller discards. When p->out's bound refuses a write
+ * (tc_buf_set_max()), the walk stops at the next struct or within 8
+ * elements of a list, with TC_ELIMIT (a walk that ends sooner returns as
+ * usual): either way the caller, who set the bound, drops the bytes.
  */
 int tc_lua_value_encode(lua_State *L, int idx, tc_proto_t *p, const tc_struct_t *st,
                         tc_err_t *err) TC_NODISCARD;

@@ -362,11 +362,20 @@ read_uuid(tc_proto_t *p, uint8_t uuid[16])
 
 /* ---- write ---- */
 
-/* Room for 'n' bytes at the end of the output; the caller stores, then commit(). */
-static inline uint8_t *
+/*
+ * Room for 'n' bytes at the end of the output: the caller stores at tail(),
+ * then commit(). False when the output's bound refuses it: the write is
+ * dropped whole, and the output remembers (tc_buf_refused()).
+ */
+static inline bool
 room(tc_proto_t *p, size_t n)
 {
-    tc_buf_reserve(p->out, n);
+    return tc_buf_reserve(p->out, n);
+}
+
+static inline uint8_t *
+tail(tc_proto_t *p)
+{
     return p->out->data + p->out->len;
 }
 
@@ -380,7 +389,10 @@ static void
 write_message_begin(tc_proto_t *p, const char *name, size_t len, uint8_t type, int32_t seqid)
 {
     TC_ASSERT(len <= INT32_MAX);
-    uint8_t *d = room(p, 12 + len);
+    if (TC_UNLIKELY(!room(p, 12 + len))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     store_be32(d, VERSION_1 | type);
     store_be32(d + 4, (uint32_t)len);
     if (len > 0) {
@@ -405,7 +417,10 @@ write_struct_end(tc_proto_t *p)
 static void
 write_field_begin(tc_proto_t *p, uint8_t type, int16_t id)
 {
-    uint8_t *d = room(p, 3);
+    if (TC_UNLIKELY(!room(p, 3))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     d[0] = type;
     store_be16(d + 1, (uint16_t)id);
     commit(p, 3);
@@ -421,7 +436,10 @@ static void
 write_list_begin(tc_proto_t *p, uint8_t etype, uint32_t n)
 {
     TC_ASSERT(n <= INT32_MAX);
-    uint8_t *d = room(p, 5);
+    if (TC_UNLIKELY(!room(p, 5))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     d[0] = etype;
     store_be32(d + 1, n);
     commit(p, 5);
@@ -431,7 +449,10 @@ static void
 write_map_begin(tc_proto_t *p, uint8_t ktype, uint8_t vtype, uint32_t n)
 {
     TC_ASSERT(n <= INT32_MAX);
-    uint8_t *d = room(p, 6);
+    if (TC_UNLIKELY(!room(p, 6))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     d[0] = ktype;
     d[1] = vtype;
     store_be32(d + 2, n);
@@ -453,21 +474,30 @@ write_byte(tc_proto_t *p, int8_t v)
 static void
 write_i16(tc_proto_t *p, int16_t v)
 {
-    store_be16(room(p, 2), (uint16_t)v);
+    if (TC_UNLIKELY(!room(p, 2))) {
+        return;
+    }
+    store_be16(tail(p), (uint16_t)v);
     commit(p, 2);
 }
 
 static void
 write_i32(tc_proto_t *p, int32_t v)
 {
-    store_be32(room(p, 4), (uint32_t)v);
+    if (TC_UNLIKELY(!room(p, 4))) {
+        return;
+    }
+    store_be32(tail(p), (uint32_t)v);
     commit(p, 4);
 }
 
 static void
 write_i64(tc_proto_t *p, int64_t v)
 {
-    store_be64(room(p, 8), (uint64_t)v);
+    if (TC_UNLIKELY(!room(p, 8))) {
+        return;
+    }
+    store_be64(tail(p), (uint64_t)v);
     commit(p, 8);
 }
 
@@ -476,7 +506,10 @@ write_double(tc_proto_t *p, double v)
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
-    store_be64(room(p, 8), bits);
+    if (TC_UNLIKELY(!room(p, 8))) {
+        return;
+    }
+    store_be64(tail(p), bits);
     commit(p, 8);
 }
 
@@ -484,7 +517,10 @@ static void
 write_binary(tc_proto_t *p, const void *s, size_t len)
 {
     TC_ASSERT(len <= INT32_MAX);
-    uint8_t *d = room(p, 4 + len);
+    if (TC_UNLIKELY(!room(p, 4 + len))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     store_be32(d, (uint32_t)len);
     if (len > 0) {
         memcpy(d + 4, s, len);

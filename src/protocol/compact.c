@@ -479,12 +479,27 @@ read_uuid(tc_proto_t *p, uint8_t uuid[16])
 
 /* ---- write ---- */
 
-static inline uint8_t *
+/*
+ * Room for 'n' bytes at the end of the output, as many as the longest
+ * varints take (at most TC_PROTO_WRITE_SLACK more than are written): the
+ * caller stores at tail(), then commit(). False when the output's bound
+ * refuses it: the write is dropped whole, and the output remembers
+ * (tc_buf_refused()).
+ */
+static inline bool
 room(tc_proto_t *p, size_t n)
 {
-    tc_buf_reserve(p->out, n);
+    return tc_buf_reserve(p->out, n);
+}
+
+static inline uint8_t *
+tail(tc_proto_t *p)
+{
     return p->out->data + p->out->len;
 }
+
+/* the most room() asks for beyond what is written: an i64 of one byte in 10 */
+_Static_assert(10 - 1 <= TC_PROTO_WRITE_SLACK, "room() asks for at most the slack more");
 
 static inline void
 commit(tc_proto_t *p, size_t n)
@@ -499,7 +514,10 @@ write_message_begin(tc_proto_t *p, const char *name, size_t len, uint8_t type, i
     p->_last_fid = 0;
     p->_fid_top = 0;
     p->_bool_pending = 0;
-    uint8_t *d = room(p, 2 + 5 + 5 + len);
+    if (TC_UNLIKELY(!room(p, 2 + 5 + 5 + len))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     d[0] = PROTOCOL_ID;
     d[1] = (uint8_t)(VERSION | (type << TYPE_SHIFT));
     size_t n = 2;
@@ -538,7 +556,10 @@ static void
 write_field_header(tc_proto_t *p, uint8_t ct, int16_t id)
 {
     int delta = (int)id - (int)p->_last_fid;
-    uint8_t *d = room(p, 1 + 5);
+    if (TC_UNLIKELY(!room(p, 1 + 5))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     if (delta > 0 && delta <= 15) {
         d[0] = (uint8_t)(delta << 4 | ct);
         commit(p, 1);
@@ -572,7 +593,10 @@ write_list_begin(tc_proto_t *p, uint8_t etype, uint32_t n)
 {
     TC_ASSERT(n <= INT32_MAX);
     uint8_t ct = ctype_of(etype);
-    uint8_t *d = room(p, 1 + 5);
+    if (TC_UNLIKELY(!room(p, 1 + 5))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     if (n <= 14) {
         d[0] = (uint8_t)(n << 4 | ct);
         commit(p, 1);
@@ -590,7 +614,10 @@ write_map_begin(tc_proto_t *p, uint8_t ktype, uint8_t vtype, uint32_t n)
         tc_buf_append_u8(p->out, 0);
         return;
     }
-    uint8_t *d = room(p, 5 + 1);
+    if (TC_UNLIKELY(!room(p, 5 + 1))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     size_t k = put_varint32(d, n);
     d[k] = (uint8_t)(ctype_of(ktype) << 4 | ctype_of(vtype));
     commit(p, k + 1);
@@ -618,7 +645,10 @@ write_byte(tc_proto_t *p, int8_t v)
 static void
 write_i32(tc_proto_t *p, int32_t v)
 {
-    uint8_t *d = room(p, 5);
+    if (TC_UNLIKELY(!room(p, 5))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     commit(p, put_varint32(d, zigzag32(v)));
 }
 
@@ -631,7 +661,10 @@ write_i16(tc_proto_t *p, int16_t v)
 static void
 write_i64(tc_proto_t *p, int64_t v)
 {
-    uint8_t *d = room(p, 10);
+    if (TC_UNLIKELY(!room(p, 10))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     commit(p, put_varint64(d, zigzag64(v)));
 }
 
@@ -643,7 +676,10 @@ write_double(tc_proto_t *p, double v)
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     bits = __builtin_bswap64(bits);
 #endif
-    memcpy(room(p, 8), &bits, 8);
+    if (TC_UNLIKELY(!room(p, 8))) {
+        return;
+    }
+    memcpy(tail(p), &bits, 8);
     commit(p, 8);
 }
 
@@ -651,7 +687,10 @@ static void
 write_binary(tc_proto_t *p, const void *s, size_t len)
 {
     TC_ASSERT(len <= INT32_MAX);
-    uint8_t *d = room(p, 5 + len);
+    if (TC_UNLIKELY(!room(p, 5 + len))) {
+        return;
+    }
+    uint8_t *d = tail(p);
     size_t n = put_varint32(d, (uint32_t)len);
     if (len > 0) {
         memcpy(d + n, s, len);

@@ -62,6 +62,8 @@ enum {
 #define TC_PROTO_DEPTH_MAX 256
 /* Default nesting depth limit (structs and containers together). */
 #define TC_PROTO_DEPTH_DEFAULT 64
+/* The most room a write asks of the output beyond the bytes it writes (compact's varints). */
+#define TC_PROTO_WRITE_SLACK 16
 
 typedef struct tc_proto tc_proto_t;
 typedef struct tc_proto_ops tc_proto_ops_t;
@@ -101,10 +103,14 @@ struct tc_proto {
 /*
  * One wire format. Every read returns TC_OK, TC_AGAIN (input ends early),
  * TC_EPROTO (bytes that are not this protocol) or TC_ELIMIT (a size over
- * 'max_string'). Writes append to p->out and cannot fail (memory exhaustion
- * aborts). Struct, field, list, set and map "end" calls that do nothing in
- * both formats are omitted; read_struct_begin/end and write_struct_begin/end
- * exist because compact keeps the last field id per struct.
+ * 'max_string'). Writes append to p->out (memory exhaustion aborts); an
+ * output with a bound (tc_buf_set_max()) drops whole any write that needs
+ * room past it and remembers (tc_buf_refused()): what was written is then
+ * not a whole message, and the caller discards it. A write may ask for up
+ * to TC_PROTO_WRITE_SLACK bytes more room than it fills. Struct, field,
+ * list, set and map "end" calls that do nothing in both formats are
+ * omitted; read_struct_begin/end and write_struct_begin/end exist because
+ * compact keeps the last field id per struct.
  *
  * The readers check every type id they return (a field type, element type,
  * key or value type that is not a value type is TC_EPROTO, even in an empty

@@ -8,6 +8,8 @@
  */
 #include "schema/codec.h"
 
+#include "core/buf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -317,6 +319,17 @@ fail(tc_codec_writer_t *w, const char *what, const char *detail)
     return tc_err_set(w->err, TC_ETYPE, "%s: %s", what, detail);
 }
 
+/*
+ * The output's bound refused a write (tc_buf_set_max(): its caller's limit
+ * on the reply), so the reply cannot be whole: the plugin is told at its
+ * next begin() or at the end, and the caller answers for the reply.
+ */
+static __attribute__((cold, noinline)) int
+too_large(tc_codec_writer_t *w)
+{
+    return fail(w, "reply", "too large for its frame");
+}
+
 /* fail() with a formatted detail; out of the hot functions, which need no buffer for it. */
 static int __attribute__((cold, noinline)) TC_PRINTF(3, 4)
     failf(tc_codec_writer_t *w, const char *what, const char *fmt, ...)
@@ -535,6 +548,9 @@ tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
     if (!w->failed && w->p != NULL && w->depth >= w->max_depth) {
         return fail(w, "reply", "nested deeper than max_depth");
     }
+    if (TC_UNLIKELY(w->p != NULL && tc_buf_refused(w->p->out)) && !w->failed) {
+        return too_large(w);
+    }
     const tc_type_t *t = slot(w, id, kind); /* a oneway method: slot() says it sends nothing */
     if (t == NULL) {
         return TC_ETYPE;
@@ -609,6 +625,9 @@ tc_codec_finish(tc_codec_writer_t *w)
     }
     if (w->depth > 0) {
         return failf(w, "reply", "%u value(s) begun and not ended", w->depth);
+    }
+    if (TC_UNLIKELY(w->p != NULL && tc_buf_refused(w->p->out))) {
+        return too_large(w);
     }
     if (w->p != NULL) {
         w->p->ops->write_field_stop(w->p);

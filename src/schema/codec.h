@@ -106,7 +106,11 @@ void tc_codec_writer_init(tc_codec_writer_t *w, tc_proto_t *p, const tc_struct_t
  */
 int tc_codec_put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v) TC_NODISCARD;
 
-/* Open a struct (kind TC_VAL_STRUCT), list or set (TC_VAL_LIST, n elements) or map (TC_VAL_MAP). */
+/*
+ * Open a struct (kind TC_VAL_STRUCT), list or set (TC_VAL_LIST, n elements)
+ * or map (TC_VAL_MAP). Fails (and every later call) once the output's bound
+ * has refused a write (tc_buf_set_max()); so does tc_codec_finish().
+ */
 int tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n) TC_NODISCARD;
 
 /* Close the innermost open value: checks required fields, union arity and counts. */

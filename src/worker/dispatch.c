@@ -9,6 +9,7 @@
 
 #include "bridge/lua_handler.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "plugin/host.h"
 #include "protocol/message.h"
 
@@ -537,17 +538,19 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
 /*
  * The reply at 'mark' is over 'max_reply' bytes, more than its frame's
  * length can say: dropped for the INTERNAL_ERROR a failed handler gets,
- * whose text names the size (it holds nothing of the handler's, so
+ * whose text names the limit (it holds nothing of the handler's, so
  * 'expose_errors' does not hide it). The log line names the method whose
- * handler made the reply, or the reply the dispatcher made.
+ * handler made the reply, or the reply the dispatcher made. 'bound' is the
+ * output's (tc_dispatch_handle()), still in force.
  */
 static void
-refuse_reply(tc_proto_t *out, size_t mark, size_t max_reply, const tc_msg_hdr_t *m,
+refuse_reply(tc_proto_t *out, size_t mark, size_t bound, size_t max_reply, const tc_msg_hdr_t *m,
              const tc_service_t *svc, const tc_function_t *fn, tc_call_info_t *info, tc_err_t *err)
 {
+    tc_buf_t *buf = out->out;
     char text[96];
-    int len = snprintf(text, sizeof(text), "reply of %zu bytes is over the largest frame (%zu)",
-                       out->out->len - mark, max_reply);
+    int len =
+        snprintf(text, sizeof(text), "reply is over the largest frame (%zu bytes)", max_reply);
     tc_err_clear(err); /* the client hears of this, not of what the dropped reply said */
     info->err_len = 0;
     if (fn != NULL) {
@@ -556,12 +559,14 @@ refuse_reply(tc_proto_t *out, size_t mark, size_t max_reply, const tc_msg_hdr_t 
         tc_err_set(err, TC_ELIMIT, "%s: %s", tc_appex_type_name(info->status), text);
     }
     info->status = TC_APPEX_INTERNAL_ERROR;
-    out->out->len = mark;
+    buf->len = mark;
+    tc_buf_set_max(buf, bound);
     tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_INTERNAL_ERROR, text,
                            (size_t)len);
-    if (TC_UNLIKELY(out->out->len - mark > max_reply)) {
+    if (TC_UNLIKELY(tc_buf_refused(buf) || buf->len - mark > max_reply)) {
         /* only a name about as long as the limit makes it so long: the name goes */
-        out->out->len = mark;
+        buf->len = mark;
+        tc_buf_set_max(buf, 0);
         tc_message_write_appex(out, "", 0, m->seqid, TC_APPEX_INTERNAL_ERROR, text, (size_t)len);
     }
 }
@@ -570,13 +575,26 @@ int
 tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max_reply,
                    tc_call_info_t *info, tc_err_t *err)
 {
-    size_t mark = out->out->len;
+    tc_buf_t *buf = out->out;
+    size_t mark = buf->len;
+    /*
+     * The output refuses to grow past what the frame can carry (and the
+     * room a write may ask beyond what it writes), so that a reply over it
+     * is stopped where it crosses, not encoded whole first: a handler's
+     * value may encode to any size. Whether it crossed is looked at once.
+     */
+    size_t bound = max_reply < SIZE_MAX - TC_PROTO_WRITE_SLACK - mark
+                       ? mark + max_reply + TC_PROTO_WRITE_SLACK
+                       : 0;
+    tc_buf_set_max(buf, bound);
     tc_msg_hdr_t m;
     const tc_service_t *svc = NULL;
     const tc_function_t *fn = NULL;
     int rc = handle(d, in, out, &m, &svc, &fn, info, err);
-    if (TC_UNLIKELY(out->out->len - mark > max_reply) && rc == TC_OK) {
-        refuse_reply(out, mark, max_reply, &m, svc, fn, info, err);
+    if (TC_UNLIKELY(tc_buf_refused(buf) || buf->len - mark > max_reply) && rc == TC_OK &&
+        info->replied) {
+        refuse_reply(out, mark, bound, max_reply, &m, svc, fn, info, err);
     }
+    tc_buf_set_max(buf, 0);
     return rc;
 }

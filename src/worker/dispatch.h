@@ -92,12 +92,14 @@ int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
  * bytes are not a valid message (the caller closes the connection). A
  * reply over 'max_reply' bytes (the transport's max_body: more than its
  * frame can carry) is dropped for a TApplicationException INTERNAL_ERROR
- * that names its size, with the call's name and seqid, and 'err' set to
- * TC_ELIMIT naming the method. The text of an error the client caused (a
- * negative code, TC_ENOTFOUND, a PROTOCOL_ERROR or INVALID_MESSAGE_TYPE
- * status) is what the client was told and may quote its bytes as sent, NULs
- * included ('info->err_len' bytes then): the caller escapes it for the log
- * (tc_log_escape()).
+ * that names the limit, with the call's name and seqid, and 'err' set to
+ * TC_ELIMIT naming the method; while the call runs, 'out' is bounded
+ * (tc_buf_set_max()) so that such a reply is stopped where it crosses the
+ * limit instead of being encoded whole. The text of an error the client
+ * caused (a negative code, TC_ENOTFOUND, a PROTOCOL_ERROR or
+ * INVALID_MESSAGE_TYPE status) is what the client was told and may quote
+ * its bytes as sent, NULs included ('info->err_len' bytes then): the
+ * caller escapes it for the log (tc_log_escape()).
  */
 int tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max_reply,
                        tc_call_info_t *info, tc_err_t *err) TC_NODISCARD;

@@ -4,7 +4,8 @@ worker stops accepting, the listen backlog holds the next client, and the
 worker does not spin), running out of descriptors (EMFILE from accept():
 the same, with a retry once a second), backpressure on a pipelining client
 that does not read its replies (the server stops handling its calls instead
-of buffering their replies), and max_lua_memory (a handler state's bytes)."""
+of buffering their replies), max_lua_memory (a handler state's bytes), and
+a reply over the largest frame (stopped where it crosses the limit)."""
 
 import datetime
 import os
@@ -23,6 +24,8 @@ from thrift.transport import TSocket, TTransport
 import harness
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+BUILD = os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR, "build"))
+SHARED_IDL = os.path.join(harness.SOURCE_DIR, "examples", "calculator", "shared.thrift")
 SERVICE = ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
            % (FIXTURE, FIXTURE))
 
@@ -401,6 +404,56 @@ class LuaMemoryTest(unittest.TestCase):
                          "not enough memory (max_lua_memory %d)" % MEM_LIMIT)
             self.assertEqual(c.one(), 1)
             trans.close()
+
+
+def status_kib(pid, key):
+    """A line of /proc/PID/status in KiB: VmRSS, VmHWM (the peak)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (key, pid))
+
+
+class ReplyOverTheFrameTest(unittest.TestCase):
+    """A reply over the largest frame (2147483647 bytes framed, 2147418105
+    THeader) is stopped where it crosses the limit, not encoded whole and
+    then dropped. The test plugin's SharedService.getStruct(7000) puts a
+    value of 2^31 - 2 bytes from pages it never wrote, which take no memory
+    until they are copied: the worker's peak memory during the call (VmHWM,
+    reset before it) shows whether the host copied them (it grew by 2 GiB
+    before this was fixed). The client gets INTERNAL_ERROR naming the limit,
+    the log the method, and the same connection and worker serve on."""
+
+    def test_plugin_reply_over_the_frame(self):
+        harness.gen_py(SHARED_IDL)
+        shared = harness.load_gen("shared.SharedService")
+        plugin = os.path.join(BUILD, "tests", "plugins", "libtp_good.so")
+        text = ('workers = 1\nthreads = 1\n'
+                'service = { idl = "%s", name = "SharedService", plugin = "%s" }\n'
+                % (SHARED_IDL, plugin))
+        with harness.Server(text) as srv:
+            (pid,) = srv.worker_pids()
+            for transport, protocol, limit in (("framed", "binary", 2147483647),
+                                               ("header", "compact", 2147418105)):
+                c, trans = harness.client(shared, srv.port, transport, protocol, timeout=120)
+                self.assertEqual(c.getStruct(1).value, "plugin SharedService")
+                with open("/proc/%d/clear_refs" % pid, "w") as f:
+                    f.write("5")  # VmHWM starts again from VmRSS
+                before = status_kib(pid, "VmRSS")
+                with self.assertRaises(TApplicationException) as e:
+                    c.getStruct(7000)
+                grew = status_kib(pid, "VmHWM") - before
+                self.assertLess(grew, 64 * 1024, "%s: the worker's peak grew by %d KiB"
+                                % (transport, grew))
+                why = "reply is over the largest frame (%d bytes)" % limit
+                self.assertEqual(e.exception.type, TApplicationException.INTERNAL_ERROR)
+                self.assertEqual(e.exception.message, why)
+                self.assertEqual(c.getStruct(2).key, 2)  # the same connection, in step
+                trans.close()
+                self.assertTrue(harness.wait_log(srv, "shared.SharedService.getStruct: " + why),
+                                srv.log())
+            self.assertEqual(srv.worker_pids(), [pid])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
  *                its handler for num1 3000 and uses it in num1 4000, and
  *                fails with a long UTF-8 text after num2 bytes of ASCII
  *                for num1 5000, with bytes that are not UTF-8 for 6000),
- *                lifecycle hooks that count, serial; the rest is Lua's
+ *                lifecycle hooks that count, serial; the rest is Lua's;
+ *                and SharedService.getStruct (a value over the largest
+ *                frame for key 7000)
  *   TP_BAD_ABI   built for ABI major 999, whose descriptor has only its
  *                version where this major has it
  *   TP_NO_ENTRY  exports no tc_plugin_entry
@@ -16,6 +18,7 @@
  *   TP_CRASH_INIT like TP_GOOD's Calculator, but init_worker and
  *                init_arbiter die of SIGSEGV
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "calculator_sig.h"
 #if defined(TP_GOOD)
 #include "shared_sig.h"
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_int counts[5]; /* init_worker, exit_worker, init_thread, exit_thread, init_arbiter */
 
@@ -228,7 +232,12 @@ static const tc_plugin_method_t methods[] = {
 };
 
 #if defined(TP_GOOD)
-/* SharedService.getStruct(key): {key, "plugin SharedService"} */
+/*
+ * SharedService.getStruct(key): {key, "plugin SharedService"}; for key
+ * 7000 the value is 2^31 - 2 bytes, a reply over the largest frame, from
+ * pages never written (they take no memory unless the host copies them:
+ * test_limits.py watches the worker's peak).
+ */
 static int
 shared_get_struct(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
 {
@@ -236,7 +245,17 @@ shared_get_struct(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *ar
     (void)api->get_i32(args, TC_ARG_SharedService_getStruct_key, &key);
     api->begin_struct(call, TC_RESULT);
     api->put_i32(call, TC_FIELD_shared_SharedStruct_key, key);
-    api->put_string(call, TC_FIELD_shared_SharedStruct_value, "plugin SharedService");
+    if (key == 7000) {
+        size_t len = 2147483646;
+        void *huge = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (huge == MAP_FAILED) {
+            return api->fail(call, "mmap of %zu bytes failed", len);
+        }
+        api->put_binary(call, TC_FIELD_shared_SharedStruct_value, huge, len);
+        munmap(huge, len);
+    } else {
+        api->put_string(call, TC_FIELD_shared_SharedStruct_value, "plugin SharedService");
+    }
     return api->end(call);
 }
 

@@ -297,9 +297,42 @@ script_read(tc_proto_t *p, const script_t *s)
 }
 
 /*
+ * Write script 's', whose bytes are 'want' ('len' of them), into outputs
+ * bounded at every size up to 'len' + TC_PROTO_WRITE_SLACK: the output never
+ * grows past its bound, and holds the whole script unless it refused a
+ * write, which it must under 'len' and must not from 'len' + the slack on
+ * (from 'len' on in binary, whose writes ask for exactly what they write).
+ */
+static inline void
+script_write_bounded(const tc_proto_ops_t *ops, const script_t *s, const uint8_t *want, size_t len)
+{
+    for (size_t max = 1; max <= len + TC_PROTO_WRITE_SLACK; max++) {
+        tc_buf_t b;
+        tc_buf_init(&b);
+        tc_buf_set_max(&b, max);
+        tc_proto_t p;
+        tc_proto_init(&p, ops, NULL, 0, &b);
+        script_write(&p, s);
+        if (b.cap > max || b.len > max || (max < len && !tc_buf_refused(&b)) ||
+            ((max >= len + TC_PROTO_WRITE_SLACK || (ops == &tc_proto_binary && max >= len)) &&
+             tc_buf_refused(&b))) {
+            fprintf(stderr, "%s bounded at %zu of %zu: len %zu, cap %zu, refused %d\n", s->name,
+                    max, len, b.len, b.cap, tc_buf_refused(&b));
+            fail();
+        }
+        if (!tc_buf_refused(&b)) {
+            assert_int_equal(b.len, len);
+            assert_memory_equal(b.data, want, len);
+        }
+        tc_buf_deinit(&b);
+    }
+}
+
+/*
  * Write every script and compare with 'golden' (Apache Thrift's bytes), read
  * each back, and check that every prefix of it reads as TC_AGAIN, both op by
- * op and with tc_proto_skip / tc_proto_skip_message.
+ * op and with tc_proto_skip / tc_proto_skip_message; write it into bounded
+ * outputs too (script_write_bounded()).
  */
 static inline void
 run_golden(const tc_proto_ops_t *ops, const script_t *scripts, const golden_t *golden, size_t n)
@@ -313,6 +346,7 @@ run_golden(const tc_proto_ops_t *ops, const script_t *scripts, const golden_t *g
         tc_proto_init(&p, ops, NULL, 0, &out);
         script_write(&p, s);
         assert_hex(out.data, out.len, golden[c].hex, s->name);
+        script_write_bounded(ops, s, out.data, out.len);
 
         bool is_msg = s->ops[0].k == OP_MSG;
         for (size_t cut = 0; cut <= out.len; cut++) {

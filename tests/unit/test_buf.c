@@ -66,6 +66,66 @@ test_shed_frees_only_a_big_buffer(void **state)
     tc_buf_deinit(&b);
 }
 
+/*
+ * A bound stops growth, not appends that fit: an append that needs room
+ * past it is dropped whole and remembered, one that fits in what is
+ * allocated goes in, and the bound can be lifted again.
+ */
+static void
+test_bound_refuses_growth(void **state)
+{
+    (void)state;
+    static const uint8_t x[512];
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_buf_set_max(&b, 300);
+    tc_buf_append(&b, x, 200);
+    assert_int_equal(b.len, 200);
+    assert_true(b.cap <= 300);
+    assert_false(tc_buf_refused(&b));
+    tc_buf_append(&b, x, 100); /* exactly the bound */
+    assert_int_equal(b.len, 300);
+    assert_int_equal(b.cap, 300);
+    assert_false(tc_buf_refused(&b));
+    tc_buf_append_u8(&b, 1); /* one past it: dropped */
+    assert_int_equal(b.len, 300);
+    assert_int_equal(b.cap, 300);
+    assert_true(tc_buf_refused(&b));
+    b.len = 100;
+    assert_false(tc_buf_reserve(&b, 201));
+    assert_true(tc_buf_reserve(&b, 200)); /* room there is: no growth asked */
+    tc_buf_append(&b, x, 512);
+    assert_int_equal(b.len, 100);
+    assert_int_equal(b.cap, 300);
+    tc_buf_set_max(&b, 0); /* no bound, and the refusal forgotten */
+    assert_false(tc_buf_refused(&b));
+    tc_buf_append(&b, x, 512);
+    assert_int_equal(b.len, 612);
+    assert_false(tc_buf_refused(&b));
+    tc_buf_deinit(&b);
+}
+
+/* A bound below what is allocated gives the rest back, keeping the bytes. */
+static void
+test_bound_shrinks_a_bigger_buffer(void **state)
+{
+    (void)state;
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_buf_reserve(&b, 4096);
+    tc_buf_append(&b, "abcdef", 6);
+    tc_buf_set_max(&b, 10);
+    assert_int_equal(b.cap, 10);
+    assert_int_equal(b.len, 6);
+    TC_ASSERT_BYTES(b.data, "abcdef", 6);
+    tc_buf_append(&b, "ghij", 4);
+    tc_buf_append(&b, "k", 1);
+    assert_true(tc_buf_refused(&b));
+    TC_ASSERT_BYTES(b.data, "abcdefghij", 10);
+    tc_buf_set_max(&b, 0);
+    tc_buf_deinit(&b);
+}
+
 int
 main(void)
 {
@@ -73,6 +133,8 @@ main(void)
         cmocka_unit_test(test_append_grows),
         cmocka_unit_test(test_consume_moves_rest),
         cmocka_unit_test(test_shed_frees_only_a_big_buffer),
+        cmocka_unit_test(test_bound_refuses_growth),
+        cmocka_unit_test(test_bound_shrinks_a_bigger_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

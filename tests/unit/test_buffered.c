@@ -251,7 +251,7 @@ test_resume_every_piece(void **state)
         size_t len;
         assert_int_equal(scan(sample_formats[f], out.data, out.len, 4096, &off, &len), TC_OK);
         assert_int_equal(len, first);
-        tc_buf_t one = {out.data, first, first};
+        tc_buf_t one = {.data = out.data, .len = first, .cap = first};
         for (size_t piece = 1; piece <= first; piece++) {
             (void)scan_in_pieces(sample_formats[f], &one, piece);
         }

@@ -336,6 +336,48 @@ test_writer_refusals(void **state)
     refused(unfinished, "begun and not ended");
 }
 
+/*
+ * Into an output whose bound is below the reply (tc_buf_set_max(), as the
+ * dispatcher bounds it to the frame): a put past it is dropped, the next
+ * begin() fails saying why and so does every later call; with no begin()
+ * after the refusal, finish() does. The output never grows past the bound.
+ */
+static void
+test_output_bound(void **state)
+{
+    (void)state;
+    static char big[4096];
+    fixture_t f;
+    start(&f, &tc_proto_compact);
+    tc_buf_set_max(&f.out, 200);
+    assert_int_equal(tc_codec_begin(&f.w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    put(&f, 7, (tc_value_t){.kind = TC_VAL_STRING, .u.bin = {big, sizeof(big)}});
+    assert_true(tc_buf_refused(&f.out));
+    assert_true(f.out.cap <= 200);
+    assert_int_not_equal(tc_codec_begin(&f.w, 14, TC_VAL_STRUCT, 0), TC_OK);
+    assert_string_equal(f.err.msg, "reply: too large for its frame");
+    tc_value_t v = i32v(1);
+    assert_int_not_equal(tc_codec_put(&f.w, 4, &v), TC_OK);
+    assert_int_not_equal(tc_codec_end(&f.w), TC_OK);
+    assert_int_not_equal(tc_codec_finish(&f.w), TC_OK);
+    assert_string_equal(f.err.msg, "reply: too large for its frame");
+    stop(&f);
+
+    start(&f, &tc_proto_binary);
+    tc_buf_set_max(&f.out, 100);
+    assert_int_equal(tc_codec_begin(&f.w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f.w, 11, TC_VAL_LIST, 100), TC_OK);
+    for (int i = 0; i < 100; i++) {
+        put(&f, 0, i32v(i)); /* 400 bytes: those past the bound dropped */
+    }
+    assert_int_equal(tc_codec_end(&f.w), TC_OK);
+    assert_int_equal(tc_codec_end(&f.w), TC_OK);
+    assert_true(f.out.cap <= 100);
+    assert_int_not_equal(tc_codec_finish(&f.w), TC_OK);
+    assert_string_equal(f.err.msg, "reply: too large for its frame");
+    stop(&f);
+}
+
 /* A oneway method's writer (no protocol): whatever is begun or put, the same refusal. */
 static void
 test_oneway_writer(void **state)
@@ -617,6 +659,7 @@ main(void)
         cmocka_unit_test(test_round_trip_binary),
         cmocka_unit_test(test_round_trip_compact),
         cmocka_unit_test(test_writer_refusals),
+        cmocka_unit_test(test_output_bound),
         cmocka_unit_test(test_exception),
         cmocka_unit_test(test_decode_input),
         cmocka_unit_test(test_decode_errors_name_the_field),

@@ -2,8 +2,9 @@
 /*
  * Unit tests for worker/dispatch.c: a reply over the most its frame can
  * carry ('max_reply', lowered here from a transport's 2 GiB so that no test
- * needs the memory) is dropped for an INTERNAL_ERROR naming its size; a
- * call's THeader is not kept past the call. The handlers are the dispatch
+ * needs the memory) is dropped for an INTERNAL_ERROR naming the limit, and
+ * the output never grows much past it; a call's THeader is not kept past
+ * the call. The handlers are the dispatch
  * fixtures' (tests/fixtures/dispatch), loaded as a handler thread loads
  * them.
  */
@@ -114,6 +115,35 @@ write_echo(tc_buf_t *b, const tc_proto_ops_t *ops, const char *name, int32_t seq
     ops->write_struct_end(&w);
 }
 
+/* echo(e = Everything{2: Containers{11: blobs = 'n' strings of 'size' bytes}}) */
+static void
+write_echo_list(tc_buf_t *b, const tc_proto_ops_t *ops, int n, size_t size)
+{
+    static char s[ECHOED];
+    assert_true(size <= sizeof(s));
+    memset(s, 'y', size);
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, ops, NULL, 0, b);
+    ops->write_message_begin(&w, "echo", 4, TC_MSG_CALL, 8);
+    ops->write_struct_begin(&w);
+    ops->write_field_begin(&w, TC_TTYPE_STRUCT, 1);
+    ops->write_struct_begin(&w);
+    ops->write_field_begin(&w, TC_TTYPE_STRUCT, 2);
+    ops->write_struct_begin(&w);
+    ops->write_field_begin(&w, TC_TTYPE_LIST, 11);
+    ops->write_list_begin(&w, TC_TTYPE_STRING, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        ops->write_binary(&w, s, size);
+    }
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+    ops->write_field_stop(&w);
+    ops->write_struct_end(&w);
+}
+
 /* A call of 'name' with no arguments (oneway or not). */
 static void
 write_bare(tc_buf_t *b, const tc_proto_ops_t *ops, const char *name, size_t name_len, uint8_t type,
@@ -209,8 +239,8 @@ test_reply_over_the_limit(void **state)
         f->out.len = 4;
         assert_int_equal(handle(f, ops, n - 1, &info, &err), TC_OK);
         char want[128];
-        snprintf(want, sizeof(want), "reply of %zu bytes is over the largest frame (%zu)", n,
-                 n - 1);
+        snprintf(want, sizeof(want), "reply is over the largest frame (%zu bytes)", n - 1);
+        assert_true(f->out.cap <= 4 + (n - 1) + TC_PROTO_WRITE_SLACK);
         assert_memory_equal(f->out.data, "LLLL", 4);
         assert_true(f->out.len - 4 < n);
         assert_refused(ops, f->out.data + 4, f->out.len - 4, "echo", 41, want);
@@ -228,6 +258,65 @@ test_reply_over_the_limit(void **state)
         assert_int_equal(handle(f, ops, SIZE_MAX, &info, &err), TC_OK);
         assert_int_equal(f->out.len, n);
         assert_memory_equal(f->out.data, f->good.data, n);
+    }
+}
+
+/*
+ * A reply far over the limit is stopped where it crosses it: the output
+ * never holds more than the limit (and the few bytes a write may ask for
+ * beyond what it writes), however large the handler's value; the client
+ * gets the INTERNAL_ERROR and the next call is answered. A string past the
+ * limit, and a list of 400 strings whose encoder stops within a few
+ * elements of the limit.
+ */
+static void
+test_reply_stopped_at_the_limit(void **state)
+{
+    fixture_t *f = *state;
+    static const tc_proto_ops_t *const formats[] = {&tc_proto_binary, &tc_proto_compact};
+    static const size_t limit = 300;
+    for (size_t i = 0; i < TC_ARRAY_LEN(formats); i++) {
+        const tc_proto_ops_t *ops = formats[i];
+        for (int shape = 0; shape < 2; shape++) {
+            tc_call_info_t info;
+            tc_err_t err;
+            int32_t seqid = shape == 0 ? 41 : 8;
+            if (shape == 0) {
+                write_echo(&f->call, ops, "echo", seqid);
+            } else {
+                write_echo_list(&f->call, ops, 400, 100);
+            }
+            f->out.len = 0;
+            assert_int_equal(handle(f, ops, SIZE_MAX, &info, &err), TC_OK);
+            assert_int_equal(err.code, TC_OK);
+            size_t whole = f->out.len;
+            assert_true(whole > 3 * limit);
+            f->good.len = 0;
+            tc_buf_append(&f->good, f->out.data, whole);
+
+            /* a fresh output, as a connection has between messages */
+            tc_buf_deinit(&f->out);
+            tc_buf_init(&f->out);
+            tc_buf_append(&f->out, "LLLL", 4);
+            assert_int_equal(handle(f, ops, limit, &info, &err), TC_OK);
+            assert_true(f->out.cap <= 4 + limit + TC_PROTO_WRITE_SLACK);
+            char want[128];
+            snprintf(want, sizeof(want), "reply is over the largest frame (%zu bytes)", limit);
+            assert_memory_equal(f->out.data, "LLLL", 4);
+            assert_refused(ops, f->out.data + 4, f->out.len - 4, "echo", seqid, want);
+            assert_int_equal(info.status, TC_APPEX_INTERNAL_ERROR);
+            assert_int_equal(err.code, TC_ELIMIT);
+            char log[192];
+            snprintf(log, sizeof(log), "alltypes.AllTypes.echo: %s", want);
+            assert_string_equal(err.msg, log);
+
+            /* the output is unbounded again, and the handler's state whole */
+            f->out.len = 0;
+            assert_int_equal(handle(f, ops, SIZE_MAX, &info, &err), TC_OK);
+            assert_int_equal(err.code, TC_OK);
+            assert_int_equal(f->out.len, whole);
+            assert_memory_equal(f->out.data, f->good.data, whole);
+        }
     }
 }
 
@@ -272,7 +361,7 @@ test_long_name(void **state)
     f->out.len = 0;
     assert_int_equal(handle(f, &tc_proto_binary, 150, &info, &err), TC_OK);
     char want[128];
-    snprintf(want, sizeof(want), "reply of %zu bytes is over the largest frame (150)", n);
+    snprintf(want, sizeof(want), "reply is over the largest frame (150 bytes)");
     assert_true(f->out.len <= 150);
     assert_refused(&tc_proto_binary, f->out.data, f->out.len, "", 9, want);
     assert_int_equal(info.status, TC_APPEX_INTERNAL_ERROR);
@@ -298,7 +387,7 @@ test_multiplexed(void **state)
     f->out.len = 0;
     assert_int_equal(handle(f, &tc_proto_binary, ECHOED, &info, &err), TC_OK);
     char want[128];
-    snprintf(want, sizeof(want), "reply of %zu bytes is over the largest frame (%d)", n, ECHOED);
+    snprintf(want, sizeof(want), "reply is over the largest frame (%d bytes)", ECHOED);
     assert_refused(&tc_proto_binary, f->out.data, f->out.len, "echo", 3, want);
     assert_string_equal(info.service, "AllTypes");
     assert_int_equal(err.code, TC_ELIMIT);
@@ -356,6 +445,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reply_over_the_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_stopped_at_the_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oneway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multiplexed, setup_multi, teardown),
