@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The arbiter's private state, shared by the files that make up the arbiter
+ * process: arbiter.c (the loop, signals, reaping, stopping), socks.c,
+ * generation.c, spawn.c and upgrade.c. No other layer includes it.
+ */
+#ifndef TC_ARBITER_ARBITER_INTERNAL_H
+#define TC_ARBITER_ARBITER_INTERNAL_H
+
+#include "arbiter/arbiter.h"
+#include "arbiter/inherit.h"
+#include "arbiter/reload.h"
+#include "config/config.h"
+#include "config/hooks.h"
+#include "core/err.h"
+#include "core/ids.h"
+#include "transport/listener.h"
+#include "worker/heartbeat.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define BOOT_WINDOW 1.0 /* a worker that dies younger than this died at boot */
+
+typedef struct sock {
+    tc_listener_t l;
+    int refs;     /* generations that use it */
+    bool systemd; /* from LISTEN_FDS: its socket file is systemd's */
+} sock_t;
+
+typedef struct gen {
+    tc_config_t *cfg;  /* owned */
+    unsigned id;       /* 1, 2, ...: one per reload */
+    sock_t **socks;    /* one per bind, in order */
+    tc_listener_t *ls; /* copies of socks[i]->l, handed to the workers */
+    size_t n;
+    int target; /* workers a pending generation starts with */
+    tc_ids_t ids;
+} gen_t;
+
+typedef struct worker {
+    pid_t pid;       /* 0: a free slot */
+    int index;       /* 0..workers-1 within its generation, reused by the replacement */
+    unsigned gen;    /* generation id */
+    double started;  /* monotonic seconds */
+    double deadline; /* when a retiring worker gets SIGKILL */
+    double timeout;  /* heartbeat timeout of its generation; 0: none */
+    double graceful; /* graceful_timeout of its generation, by which it exits on its own */
+    double abort_at; /* when it got SIGABRT for a missed heartbeat; 0: not */
+    bool retiring;   /* sent SIGTERM: not to be replaced */
+    bool draining;   /* stopping on its own (check_stopping()): replaced already */
+    bool killed;     /* sent SIGKILL */
+    bool ready;      /* seen ready on its heartbeat page (see seen_ready()) */
+    tc_heartbeat_t *hb;
+} worker_t;
+
+typedef struct arbiter {
+    const tc_arbiter_opts_t *opts;
+    pid_t pid;
+    gen_t *cur;  /* the serving generation */
+    gen_t *pend; /* a reload's generation until all its workers are ready */
+    unsigned last_gen;
+    sock_t **socks; /* every open listening socket */
+    size_t nsocks;
+    tc_inherit_t inherit;
+    worker_t *workers;
+    size_t nslots;
+    int target; /* workers wanted in 'cur'; SIGTTIN/SIGTTOU/SIGWINCH move it */
+    int status; /* exit status of tc_arbiter_run() */
+
+    bool stopping;
+    bool quick;           /* stopping with SIGQUIT rather than SIGTERM */
+    bool stop_killed;     /* the stragglers got SIGKILL */
+    double stop_deadline; /* next escalation while stopping */
+
+    double backoff;         /* delay after the next death at boot; 0: none yet */
+    double next_spawn;      /* no fork before this time */
+    double last_boot_death; /* when a worker last died at boot */
+
+    tc_reload_t check; /* the reload check running, if check.pid != 0 */
+    double check_deadline;
+    bool check_killed;
+
+    pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
+    int winch_target; /* workers SIGWINCH stopped during an upgrade; 0: none */
+    pid_t master_pid; /* the old arbiter that started us with SIGUSR2, 0 otherwise */
+    bool detached;    /* started with 'daemon' (a reload that sets it does not detach) */
+    char *pidfile;    /* its current name (".oldbin" during an upgrade); NULL: none */
+    bool announced;   /* the first generation was ready: when_ready, READY=1 */
+    mode_t umask0;    /* the umask the arbiter started with: the default of 'umask' */
+    char exe[PATH_MAX];
+    char cwd[PATH_MAX];
+} arbiter_t;
+
+static inline double
+now(void)
+{
+    struct timespec ts;
+    /* CLOCK_MONOTONIC cannot fail with a valid pointer */
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The file mode mask 'cfg' asks for: its 'umask', or the one thriftcorn started with. */
+static inline mode_t
+cfg_umask(const arbiter_t *a, const tc_config_t *cfg)
+{
+    return cfg->umask >= 0 ? (mode_t)cfg->umask : a->umask0;
+}
+
+/* "TERM" for SIGTERM; sigabbrev_np() is thread-safe, unlike strsignal(). */
+static inline const char *
+signame(int sig)
+{
+    const char *name = sigabbrev_np(sig);
+    return name != NULL ? name : "?";
+}
+
+/* ---- arbiter.c: the loop, signals, reaping, stopping ---- */
+
+/* Live workers of generation 'gen' that are not on their way out. */
+int tc_arbiter_count_active(const arbiter_t *a, unsigned gen);
+
+/* SIGTERM to 'w' and a deadline for SIGKILL: its own graceful_timeout. */
+void tc_arbiter_retire(worker_t *w);
+
+/* Run arbiter-side hook 'name' of 'g' with the server table, then up to 3 of 'extra'. */
+void tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
+                            const tc_hook_arg_t *extra, size_t nextra);
+
+/* Workers wanted in the serving generation; a change runs its nworkers_changed hook. */
+void tc_arbiter_set_target(arbiter_t *a, int n);
+
+/* ---- socks.c: the listening sockets ---- */
+
+/* Whether socket files may be removed: no other arbiter shares them. */
+bool tc_socks_may_unlink(const arbiter_t *a);
+
+/*
+ * The socket of bind 'spec' for generation 'g' (whose sockets so far are
+ * taken into account): one open already, an inherited one, or a new one.
+ * NULL with 'err' filled. Ownership: a reference, given back with
+ * tc_socks_release().
+ */
+sock_t *tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
+                     tc_err_t *err);
+
+/* Give back a reference to 's'; the last one closes it (and may remove its file). */
+void tc_socks_release(arbiter_t *a, sock_t *s);
+
+/* A full stop: close the arbiter's descriptors of every socket, keeping their files. */
+void tc_socks_stop(arbiter_t *a);
+
+/* Whether nobody accepts on the sockets once this server's workers have stopped. */
+bool tc_socks_end_with_us(const arbiter_t *a);
+
+/* The bind 's' serves in the serving generation's config. Ownership: borrowed. */
+char *tc_socks_bind(const arbiter_t *a, const sock_t *s);
+
+/* ---- generation.c: generations and reload (SIGHUP) ---- */
+
+/*
+ * A generation for 'cfg' with its listeners open, which then owns 'cfg'.
+ * NULL with 'err' filled; 'cfg' stays the caller's.
+ */
+gen_t *tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err);
+
+/* Release the sockets of 'g' and free it with its config. NULL: no-op. */
+void tc_generation_free(arbiter_t *a, gen_t *g);
+
+/* Whether 's' is one of the sockets of 'g'. */
+bool tc_generation_has_sock(const gen_t *g, const sock_t *s);
+
+/* Create the error and access logs of 'g' if need be and give them to its workers' user. */
+void tc_generation_give_logs(const gen_t *g);
+
+/* Whether the access log of 'cfg' opens. Returns TC_OK or an error with 'err' filled. */
+int tc_generation_probe_accesslog(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
+
+/* SIGHUP: start the check of the config file in a child (reaped as a->check.pid). */
+void tc_generation_begin_reload(arbiter_t *a);
+
+/* The check ended with wait status 'status': start its generation, or log why not. */
+void tc_generation_check_finished(arbiter_t *a, int status);
+
+/* The pending generation is ready: it serves, the old one stops gracefully. */
+void tc_generation_commit_reload(arbiter_t *a);
+
+/* The pending generation failed ('why'): it stops, the serving one serves on. */
+void tc_generation_abort_reload(arbiter_t *a, const char *why);
+
+/* ---- spawn.c: forking workers ---- */
+
+/* Fork a worker of 'g'. Returns false when the fork failed. */
+bool tc_spawn_worker(arbiter_t *a, gen_t *g);
+
+/* Bring the number of active workers of the serving generation to the target. */
+void tc_spawn_manage_workers(arbiter_t *a);
+
+/* A worker died at boot (or could not be forked) at time 't': back off. */
+void tc_spawn_note_boot_death(arbiter_t *a, double t);
+
+/* ---- upgrade.c: SIGUSR2 and SIGWINCH ---- */
+
+/* The arbiter's process title, with "(old)" while the arbiter it started runs. */
+void tc_upgrade_set_title(const arbiter_t *a);
+
+/* SIGUSR2: start a new arbiter with the same command line and the listening sockets. */
+void tc_upgrade_reexec(arbiter_t *a);
+
+/* The new arbiter exited with wait status 'status': start what SIGWINCH stopped, if anything. */
+void tc_upgrade_reexec_exited(arbiter_t *a, int status);
+
+/* SIGWINCH: stop every worker, the arbiter keeps running (daemon or upgrade only). */
+void tc_upgrade_winch(arbiter_t *a);
+
+/* The folder and binary as named at start, into a->cwd and a->exe, for SIGUSR2. */
+void tc_upgrade_find_start_paths(arbiter_t *a);
+
+#endif /* TC_ARBITER_ARBITER_INTERNAL_H */

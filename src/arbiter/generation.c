@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Generations: a config with the listening sockets of its binds, and the
+ * reload (SIGHUP) that checks a new config in a child, starts its generation
+ * beside the serving one, then commits or aborts it.
+ */
+#include "arbiter/arbiter_internal.h"
+
+#include "arbiter/reload.h"
+#include "arbiter/sdnotify.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "worker/accesslog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHECK_TIMEOUT 30.0 /* seconds the reload check may take */
+
+/* ---- generations ---- */
+
+void
+tc_generation_free(arbiter_t *a, gen_t *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        tc_socks_release(a, g->socks[i]);
+    }
+    free(g->socks);
+    free(g->ls);
+    tc_ids_deinit(&g->ids);
+    tc_config_free(g->cfg);
+    free(g);
+}
+
+/* A generation for 'cfg' with its listeners open. NULL with 'err' filled; 'cfg' stays the caller's.
+ */
+gen_t *
+tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
+{
+    if (cfg->nbinds == 0) {
+        tc_err_set(err, TC_EINVAL, "No address to listen on: 'bind' is empty");
+        return NULL;
+    }
+    gen_t *g = tc_xcalloc(1, sizeof(*g));
+    if (tc_ids_resolve(cfg->user, cfg->group, &g->ids, err) != TC_OK) {
+        free(g);
+        return NULL;
+    }
+    g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        g->socks[i] = tc_socks_get(a, g, cfg->binds[i], cfg, err);
+        if (g->socks[i] == NULL) {
+            tc_generation_free(a, g); /* releases the sockets taken so far; 'cfg' is not set yet */
+            return NULL;
+        }
+        g->n++;
+    }
+    g->ls = tc_xcalloc(g->n, sizeof(*g->ls));
+    for (size_t i = 0; i < g->n; i++) {
+        g->ls[i] = g->socks[i]->l;
+    }
+    g->cfg = cfg;
+    g->id = ++a->last_gen;
+    return g;
+}
+
+bool
+tc_generation_has_sock(const gen_t *g, const sock_t *s)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->socks[i] == s) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Log file 'path' of 'g', created if need be and given to the workers'
+ * 'user', as gunicorn does: after SIGUSR1 they reopen it as that user, who
+ * may neither create a file in its folder nor write to one of root's. Only
+ * a regular file with one link, opened without following a symlink, that
+ * the name still leads to once opened: a worker that can write to the
+ * folder must not get another file given to it (a hard link made and
+ * removed around the checks could still pass them, but the kernel lets
+ * a user link only files it owns or may read and write, unless
+ * fs.protected_hardlinks is 0).
+ */
+static void
+give_log(const gen_t *g, const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0 || !g->ids.set_uid) {
+        return;
+    }
+    const int flags =
+        O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        return; /* the open that writes to it reports why */
+    }
+    struct stat st;
+    struct stat ls;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && lstat(path, &ls) == 0 &&
+        ls.st_dev == st.st_dev && ls.st_ino == st.st_ino &&
+        fchown(fd, g->ids.uid, g->ids.set_gid ? g->ids.gid : (gid_t)-1) < 0) {
+        int rc = -errno;
+        tc_log(TC_LOG_WARNING, "Cannot give the log %s to the workers' user: %s", path,
+               tc_strerror(rc));
+    }
+    (void)close(fd);
+}
+
+void
+tc_generation_give_logs(const gen_t *g)
+{
+    give_log(g, g->cfg->errorlog);
+    give_log(g, g->cfg->accesslog);
+}
+
+/* ---- reload ---- */
+
+/*
+ * Whether the access log of 'cfg' opens, as its workers will open it (a
+ * worker opens its own): one that cannot is refused at start and by a
+ * reload alike, rather than leaving workers that log no call.
+ */
+int
+tc_generation_probe_accesslog(const tc_config_t *cfg, tc_err_t *err)
+{
+    if (cfg->accesslog == NULL) {
+        return TC_OK;
+    }
+    int rc = tc_accesslog_open(cfg->accesslog, cfg->access_log_format);
+    if (rc != TC_OK) {
+        return tc_err_set(err, rc, "Cannot open the access log %s: %s", cfg->accesslog,
+                          tc_strerror(rc));
+    }
+    if (tc_accesslog_fd > STDERR_FILENO) {
+        (void)close(tc_accesslog_fd);
+    }
+    tc_accesslog_fd = -1;
+    return TC_OK;
+}
+
+/*
+ * Whether a reload's error log opens, where it names another file than the
+ * serving config's: one that cannot is refused, as at start, rather than
+ * leave the new generation logging to the old file.
+ */
+static int
+probe_errorlog(const tc_config_t *cfg, const tc_config_t *old, tc_err_t *err)
+{
+    if (strcmp(cfg->errorlog, "-") == 0 || strcmp(cfg->errorlog, old->errorlog) == 0) {
+        return TC_OK;
+    }
+    int fd = tc_log_open_file(cfg->errorlog);
+    if (fd < 0) {
+        return tc_err_set(err, fd, "Cannot open the error log %s: %s", cfg->errorlog,
+                          tc_strerror(fd));
+    }
+    (void)close(fd);
+    return TC_OK;
+}
+
+static void
+log_reload_failure(const arbiter_t *a, const char *why)
+{
+    /* one log line per line of the reason: each names its file and line */
+    const char *p = why;
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        tc_log(TC_LOG_ERROR, "Reload failed: %.*s", len, p);
+        p += len + (nl != NULL);
+    }
+    tc_log(TC_LOG_ERROR, "Reload failed; still serving generation %u", a->cur->id);
+}
+
+/* Switch the arbiter's own log to 'cfg' (errorlog, loglevel). */
+static void
+apply_log(const tc_config_t *cfg, const tc_config_t *old)
+{
+    if (old == NULL || strcmp(cfg->errorlog, old->errorlog) != 0) {
+        int rc = tc_log_open(cfg->errorlog);
+        if (rc != TC_OK) {
+            tc_log(TC_LOG_ERROR, "Cannot open the error log %s: %s", cfg->errorlog,
+                   tc_strerror(rc));
+        }
+    }
+    tc_log_set_level((tc_log_level_t)cfg->loglevel);
+}
+
+void
+tc_generation_begin_reload(arbiter_t *a)
+{
+    if (a->check.pid > 0 || a->pend != NULL) {
+        tc_log(TC_LOG_WARNING, "Reload already in progress; ignored");
+        return;
+    }
+    tc_log(TC_LOG_INFO, "Hang up: Master");
+    tc_sdnotify("RELOADING=1");
+    int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
+    for (size_t i = 0; i < a->nsocks; i++) {
+        fds[i] = a->socks[i]->l.fd;
+    }
+    tc_err_t err;
+    tc_err_clear(&err);
+    int rc = tc_reload_start(&a->check, a->opts->config_path, a->opts->overrides,
+                             a->opts->noverrides, a->umask0, fds, a->nsocks, &err);
+    free(fds);
+    if (rc != TC_OK) {
+        log_reload_failure(a, err.msg);
+        tc_sdnotify("READY=1");
+        return;
+    }
+    a->check_deadline = now() + CHECK_TIMEOUT;
+    a->check_killed = false;
+}
+
+/*
+ * The reload check passed: load the config here, from the text the check
+ * was given (not the file again: it may have changed since), and start its
+ * generation.
+ */
+static void
+begin_generation(arbiter_t *a)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_config_t *cfg = tc_config_load_text(a->check.path, a->check.text, a->check.len,
+                                           a->opts->overrides, a->opts->noverrides, &err);
+    if (cfg != NULL) {
+        /* the unix sockets of its new binds, the logs and the workers get its umask */
+        (void)umask(cfg_umask(a, cfg));
+    }
+    bool usable = cfg != NULL && probe_errorlog(cfg, a->cur->cfg, &err) == TC_OK &&
+                  tc_generation_probe_accesslog(cfg, &err) == TC_OK;
+    gen_t *g = usable ? tc_generation_new(a, cfg, &err) : NULL;
+    if (g == NULL) {
+        (void)umask(cfg_umask(a, a->cur->cfg));
+        log_reload_failure(a, err.msg);
+        tc_config_free(cfg);
+        tc_sdnotify("READY=1");
+        return;
+    }
+    g->target = cfg->workers_set || a->target == 0 ? cfg->workers : a->target;
+    apply_log(cfg, a->cur->cfg);
+    tc_generation_give_logs(g);
+    a->pend = g;
+    tc_log(TC_LOG_INFO, "Reloading: starting generation %u with %d worker(s)", g->id, g->target);
+    tc_arbiter_server_hook(a, g, "on_reload", NULL, 0);
+    for (int i = 0; i < g->target && a->pend == g; i++) {
+        if (!tc_spawn_worker(a, g)) {
+            /* handled like a worker that died before it was ready */
+            break;
+        }
+    }
+}
+
+void
+tc_generation_check_finished(arbiter_t *a, int status)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    bool killed = a->check_killed;
+    int rc = tc_reload_done(&a->check, status, &err);
+    if (a->stopping) {
+        tc_reload_release(&a->check);
+        return; /* a stop ended the check: no failure to report, no READY=1 after STOPPING=1 */
+    }
+    if (rc != TC_OK) {
+        tc_reload_release(&a->check);
+        log_reload_failure(a, killed ? "the check of the new config did not finish within 30 s"
+                                     : err.msg);
+        tc_sdnotify("READY=1");
+        return;
+    }
+    begin_generation(a);
+    tc_reload_release(&a->check);
+    if (a->pend != NULL && tc_arbiter_count_active(a, a->pend->id) < a->pend->target) {
+        tc_generation_abort_reload(a, "cannot fork its workers");
+    }
+}
+
+/* The pending generation is ready: it serves, the old one stops gracefully. */
+void
+tc_generation_commit_reload(arbiter_t *a)
+{
+    gen_t *old = a->cur;
+    gen_t *g = a->pend;
+    a->cur = g;
+    a->pend = NULL;
+    tc_log(TC_LOG_INFO, "Generation %u is ready; stopping generation %u", g->id, old->id);
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid > 0 && !w->retiring && w->gen != g->id) {
+            tc_arbiter_retire(w);
+        }
+    }
+    tc_arbiter_set_target(a, g->cfg->workers_set || a->target == 0 ? g->cfg->workers : a->target);
+    tc_generation_free(a, old); /* closes the binds the new config dropped */
+    tc_upgrade_set_title(a);
+    tc_sdnotify("READY=1");
+}
+
+/* The pending generation failed: keep the serving one, as if nothing happened. */
+void
+tc_generation_abort_reload(arbiter_t *a, const char *why)
+{
+    gen_t *g = a->pend;
+    a->pend = NULL;
+    tc_log(TC_LOG_ERROR, "Reload failed: generation %u %s; still serving generation %u", g->id, why,
+           a->cur->id);
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid > 0 && !w->retiring && w->gen == g->id) {
+            tc_arbiter_retire(w);
+        }
+    }
+    apply_log(a->cur->cfg, g->cfg);
+    (void)umask(cfg_umask(a, a->cur->cfg));
+    tc_generation_free(a, g);
+    tc_sdnotify("READY=1");
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The arbiter's listening sockets: one per address, shared by the
+ * generations whose binds name it, inherited from systemd or the old
+ * arbiter where given, closed when the last generation lets go.
+ */
+#include "arbiter/arbiter_internal.h"
+
+#include "arbiter/inherit.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "transport/listener.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Whether socket files may be removed: not while another arbiter shares
+ * them (the one we started with SIGUSR2, or the one that started us).
+ */
+bool
+tc_socks_may_unlink(const arbiter_t *a)
+{
+    if (a->reexec_pid > 0) {
+        return false;
+    }
+    return a->master_pid == 0 || getppid() != a->master_pid;
+}
+
+void
+tc_socks_release(arbiter_t *a, sock_t *s)
+{
+    if (--s->refs > 0) {
+        return;
+    }
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (a->socks[i] == s) {
+            a->socks[i] = a->socks[--a->nsocks];
+            break;
+        }
+    }
+    tc_listener_close(&s->l, !s->systemd && tc_socks_may_unlink(a));
+    free(s);
+}
+
+/*
+ * A full stop: the arbiter stops listening. Its descriptors close at once,
+ * after the workers were told to stop, so that a socket refuses new clients
+ * as soon as its workers close theirs too, rather than keep them in its
+ * backlog, never accepted, until the last worker exits. The socket files
+ * stay until the end (tc_socks_release()), and tc_socks_may_unlink() decides there as
+ * before. A new arbiter (SIGUSR2), the old one that started us, and
+ * systemd each hold descriptors of their own: they listen on.
+ */
+void
+tc_socks_stop(arbiter_t *a)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        tc_listener_stop(&a->socks[i]->l);
+    }
+}
+
+/*
+ * Whether nobody will accept on the sockets once this server's workers
+ * have stopped: no other arbiter shares them, and none is systemd's (which
+ * starts the service again for a client waiting in its backlog).
+ */
+bool
+tc_socks_end_with_us(const arbiter_t *a)
+{
+    if (!tc_socks_may_unlink(a)) {
+        return false;
+    }
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (a->socks[i]->systemd) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * An open socket that bind 'spec' names another way ("localhost:9090" for
+ * "127.0.0.1:9090"), which binding again would fail on (or, with
+ * 'reuse_port', open a second socket at). Not one that generation 'g' took
+ * for an earlier bind, nor one another bind of 'cfg' names by its text: two
+ * binds of one config at one address fail at a reload as at start.
+ */
+static sock_t *
+sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        sock_t *s = a->socks[i];
+        bool named = false;
+        for (size_t j = 0; j < cfg->nbinds && !named; j++) {
+            named = strcmp(cfg->binds[j], s->l.spec) == 0;
+        }
+        if (!named && !tc_generation_has_sock(g, s) && tc_listener_serves(&s->l, spec)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The listening socket of bind 'spec' of generation 'g' (its sockets so
+ * far): the one already open, by its text or its address, an inherited
+ * one, or a new one.
+ */
+sock_t *
+tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg, tc_err_t *err)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        if (strcmp(a->socks[i]->l.spec, spec) == 0) {
+            a->socks[i]->refs++;
+            return a->socks[i];
+        }
+    }
+    sock_t *same = sock_same_address(a, g, spec, cfg);
+    if (same != NULL) {
+        same->refs++;
+        tc_log(TC_LOG_INFO, "Bind %s is %s, open already: kept", spec, same->l.name);
+        return same;
+    }
+    sock_t *s = tc_xcalloc(1, sizeof(*s));
+    tc_err_t lerr;
+    tc_err_clear(&lerr);
+    int fd = tc_inherit_take(&a->inherit, spec, &s->systemd);
+    int rc;
+    if (fd >= 0) {
+        char fdspec[32];
+        (void)snprintf(fdspec, sizeof(fdspec), "fd://%d", fd);
+        rc = tc_listener_open(&s->l, fdspec, cfg->backlog, &lerr);
+        if (rc == TC_OK) {
+            /* known by its bind from now on; an upgrade's unix socket file is ours to remove */
+            free(s->l.spec);
+            s->l.spec = tc_xstrdup(spec);
+            if (!s->systemd && strncmp(spec, "unix:", 5) == 0) {
+                tc_listener_adopt_path(&s->l, spec + 5);
+            }
+        }
+    } else {
+        rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
+    }
+    if (rc != TC_OK) {
+        if (fd >= 0) {
+            /* a descriptor we were given: say which bind, and who gave it */
+            tc_err_set(err, rc, "Cannot listen: %s (%s): %s", spec,
+                       s->systemd ? "systemd's LISTEN_FDS" : "inherited from the old arbiter",
+                       lerr.msg);
+        } else {
+            tc_err_set(err, rc, "Cannot listen: %s", lerr.msg);
+        }
+        free(s);
+        return NULL;
+    }
+    s->refs = 1;
+    a->socks = tc_xrealloc(a->socks, (a->nsocks + 1) * sizeof(*a->socks));
+    a->socks[a->nsocks++] = s;
+    tc_log(TC_LOG_INFO, "Listening at: %s (%d)", s->l.name, (int)a->pid);
+    return s;
+}
+
+/*
+ * The bind 's' serves in the serving generation's config, which may name
+ * it another way than the bind that opened it; its own text otherwise.
+ */
+char *
+tc_socks_bind(const arbiter_t *a, const sock_t *s)
+{
+    const gen_t *g = a->cur;
+    for (size_t i = 0; g != NULL && i < g->n; i++) {
+        if (g->socks[i] == s) {
+            return g->cfg->binds[i];
+        }
+    }
+    return s->l.spec;
+}
