@@ -151,14 +151,22 @@ l_encode_message(lua_State *L)
     lua_Integer seqid = luaL_checkinteger(L, 3);
     luaL_argcheck(L, mtype >= TC_MSG_CALL && mtype <= TC_MSG_ONEWAY, 2, "invalid message type");
     luaL_argcheck(L, seqid >= INT32_MIN && seqid <= INT32_MAX, 3, "seqid out of i32 range");
+    bool appex = !lua_toboolean(L, 4);
+    const tc_struct_t *st = NULL;
+    if (appex) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+    } else {
+        st = tc_lua_schema_check_struct(L, 4);
+        luaL_checkany(L, 5);
+    }
     const tc_proto_ops_t *ops = check_proto(L, 6);
+    lua_settop(L, 6); /* the scratch buffer after the arguments, never in their place */
     tc_buf_t *b = push_scratch(L);
     tc_proto_t p;
     tc_err_t err;
     tc_err_clear(&err);
     tc_proto_init(&p, ops, NULL, 0, b);
-    if (!lua_toboolean(L, 4)) {
-        luaL_checktype(L, 5, LUA_TTABLE);
+    if (appex) {
         lua_getfield(L, 5, "type");
         lua_getfield(L, 5, "message");
         /* the table's fields, checked here: luaL_opt*() would name them argument #-1, #-2 */
@@ -177,7 +185,6 @@ l_encode_message(lua_State *L)
         luaL_argcheck(L, type >= INT32_MIN && type <= INT32_MAX, 5, "type out of i32 range");
         tc_message_write_appex(&p, name, nlen, (int32_t)seqid, (int32_t)type, msg, mlen);
     } else {
-        const tc_struct_t *st = tc_lua_schema_check_struct(L, 4);
         ops->write_message_begin(&p, name, nlen, (uint8_t)mtype, (int32_t)seqid);
         if (tc_lua_value_encode(L, 5, &p, st, &err) != TC_OK) {
             return push_failure(L, &err);

@@ -47,7 +47,12 @@ static int encode_in_pcall(lua_State *L);
 struct tc_lua_handler {
     lua_State *L;
     tc_header_t *header;     /* the THeader of the call being handled, or NULL */
-    const tc_service_t *svc; /* owned by the state's loaded module */
+    const tc_service_t *svc; /* owned by 'schema' */
+    /*
+     * A reference of its own: the module's tables may lose theirs to a
+     * handler that compiles its IDL once more (thriftcorn.core.compile())
+     */
+    tc_schema_t *schema;
     bool expose_errors;
 };
 
@@ -159,8 +164,15 @@ setup(lua_State *L)
         lua_pop(L, 2);
     }
     lua_pushvalue(L, svc);
-    lua_setfield(L, SLOT_FUNCS, "service"); /* keeps the module and its schema alive */
+    lua_setfield(L, SLOT_FUNCS, "service"); /* keeps the module alive */
+    /* taken together, after the handler module's own code ran */
+    tc_schema_t *schema = tc_lua_schema_owner(L, svc);
     h->svc = tc_lua_schema_to_service(L, svc);
+    if (schema == NULL || h->svc == NULL) {
+        return luaL_error(L, "%s: service '%s' is no longer compiled", cfg->service.idl,
+                          cfg->service.name);
+    }
+    h->schema = tc_schema_ref(schema);
     /* thriftcorn.request_headers() finds the call's THeader through this slot */
     lua_pushlightuserdata(L, &h->header);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tc_lua_api_header_key);
@@ -219,6 +231,7 @@ tc_lua_handler_free(tc_lua_handler_t *h)
         return;
     }
     lua_close(h->L);
+    tc_schema_unref(h->schema);
     free(h);
 }
 

@@ -17,13 +17,14 @@
 typedef struct compiler {
     lua_State *L;
     tc_schema_t *s;
-    int ud;    /* stack index of the schema userdata */
-    int memo;  /* stack index of {def table = light userdata descriptor} */
-    int mts;   /* metatable registry */
-    int defs;  /* defaults registry */
-    int names; /* field names registry */
-    int live;  /* stack index of the registry of live definitions (register_def()) */
-    int depth; /* compile_type() calls under way: types through structs, lists, maps */
+    int ud;     /* stack index of the schema userdata */
+    int memo;   /* stack index of {def table = light userdata descriptor} */
+    int mts;    /* metatable registry */
+    int defs;   /* defaults registry */
+    int names;  /* field names registry */
+    int live;   /* stack index of the registry of live definitions (set_descriptor()) */
+    int owners; /* stack index of the registry {definition table = schema userdata} */
+    int depth;  /* compile_type() calls under way: types through structs, lists, maps */
 } compiler_t;
 
 /*
@@ -73,15 +74,42 @@ push_live(lua_State *L)
     tc_lua_value_registry(L, &live_key); /* weak values, as the codec's registries */
 }
 
-/* Give the table at 'idx' its descriptor 'd' under 'key', and register it. */
+/*
+ * The schema userdata that owns each compiled definition table, with weak
+ * keys (an ephemeron): the descriptors of a table live as long as the
+ * table, whatever Lua code does to its fields ('_schema' removed, say).
+ */
+static const char owners_key = 0;
+
 static void
-set_descriptor(lua_State *L, int live, int idx, const char *key, void *d)
+push_owners(lua_State *L)
 {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &owners_key) == LUA_TTABLE) {
+        return;
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &owners_key);
+}
+
+/* Give the table at 'idx' its descriptor 'd' under 'key', and register it and its owner. */
+static void
+set_descriptor(compiler_t *c, int idx, const char *key, void *d)
+{
+    lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     lua_pushlightuserdata(L, d);
     rawsetfield(L, idx, key);
     lua_pushvalue(L, idx);
-    lua_rawsetp(L, live, d);
+    lua_rawsetp(L, c->live, d);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, c->ud);
+    lua_rawset(L, c->owners);
 }
 
 static int
@@ -452,7 +480,7 @@ compile_struct(compiler_t *c, int idx)
     } else {
         lua_pop(L, 1);
     }
-    set_descriptor(L, c->live, idx, "_c", st);
+    set_descriptor(c, idx, "_c", st);
     lua_pushvalue(L, c->ud);
     rawsetfield(L, idx, "_schema");
     lua_settop(L, fields - 1);
@@ -489,7 +517,7 @@ compile_function(compiler_t *c, int idx, const char *svc_name)
     rawfield(L, idx, "result");
     fn->result = compile_struct(c, -1);
     lua_pop(L, 3);
-    set_descriptor(L, c->live, idx, "_cfunc", fn);
+    set_descriptor(c, idx, "_cfunc", fn);
     lua_pushvalue(L, idx);
     lua_pushboolean(L, 1);
     lua_rawset(L, c->memo);
@@ -514,7 +542,7 @@ compile_service(compiler_t *c, int idx)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    set_descriptor(L, c->live, idx, "_csvc", svc);
+    set_descriptor(c, idx, "_csvc", svc);
     lua_pushvalue(L, idx);
     lua_pushboolean(L, 1);
     lua_rawset(L, c->memo); /* for undo() */
@@ -568,14 +596,15 @@ compile_doc(compiler_t *c, int idx)
 static int
 compile_step(lua_State *L)
 {
-    compiler_t *c = lua_touserdata(L, 8);
+    compiler_t *c = lua_touserdata(L, 9);
     c->ud = 1;
     c->memo = 2;
     c->mts = 3;
     c->defs = 4;
     c->names = 5;
     c->live = 6;
-    compile_doc(c, 7);
+    c->owners = 7;
+    compile_doc(c, 8);
     return 0;
 }
 
@@ -585,12 +614,15 @@ compile_step(lua_State *L)
  * can lead to one left half-built.
  */
 static void
-undo(lua_State *L, int memo, int live)
+undo(lua_State *L, int memo, int live, int owners)
 {
     static const char *const keys[] = {"_c", "_cfunc", "_csvc"};
     lua_pushnil(L);
     while (lua_next(L, memo) != 0) {
         lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, owners); /* no key of 'memo' is added or removed: next() goes on */
         for (size_t i = 0; i < TC_ARRAY_LEN(keys); i++) {
             if (rawfield(L, -1, keys[i]) == LUA_TLIGHTUSERDATA) {
                 lua_pushnil(L);
@@ -629,14 +661,16 @@ tc_lua_schema_compile(lua_State *L)
     tc_lua_value_registry(L, &tc_lua_value_names_key);
     push_live(L);
     int live = lua_gettop(L);
+    push_owners(L);
+    int owners = lua_gettop(L);
     lua_pushcfunction(L, compile_step);
-    for (int i = ud; i <= live; i++) {
+    for (int i = ud; i <= owners; i++) {
         lua_pushvalue(L, i);
     }
     lua_pushvalue(L, 1);
     lua_pushlightuserdata(L, &c);
-    if (lua_pcall(L, 8, 0, 0) != LUA_OK) {
-        undo(L, memo, live);
+    if (lua_pcall(L, 9, 0, 0) != LUA_OK) {
+        undo(L, memo, live, owners);
         return lua_error(L);
     }
     lua_settop(L, ud);
@@ -693,11 +727,14 @@ tc_schema_t *
 tc_lua_schema_owner(lua_State *L, int idx)
 {
     tc_schema_t *s = NULL;
+    idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TTABLE) {
-        rawfield(L, idx, "_schema");
+        push_owners(L);
+        lua_pushvalue(L, idx);
+        lua_rawget(L, -2);
         tc_schema_t **sp = luaL_testudata(L, -1, SCHEMA_MT);
         s = sp != NULL ? *sp : NULL;
-        lua_pop(L, 1);
+        lua_pop(L, 2);
     }
     return s;
 }

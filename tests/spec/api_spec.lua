@@ -134,6 +134,19 @@ describe("thriftcorn.encode, decode and encode_message", function()
       "bad argument #5 to 'encode_message' (table expected, got number)")
   end)
 
+  it("encode_message names its missing value, not a buffer of its own", function()
+    -- with arguments left off, the function's scratch buffer once took
+    -- their place: it was named as #5, or encoded as the value
+    raises(function() tc.encode_message("x", 3, 1) end, HERE,
+      "bad argument #5 to 'encode_message' (table expected, got no value)")
+    raises(function() tc.encode_message("x", 3, 1, nil) end, HERE,
+      "bad argument #5 to 'encode_message' (table expected, got no value)")
+    raises(function() tc.encode_message("add", 1, 1, add.args) end, HERE,
+      "bad argument #5 to 'encode_message' (value expected)")
+    assert.same({ nil, "expected a table (Calculator.add_args), got nil", core.ETYPE },
+      { tc.encode_message("add", 1, 1, add.args, nil) })
+  end)
+
   it("return what the page says: decode the value alone", function()
     local bytes = assert(tc.encode(mod.Work, mod.Work { num2 = 2 }))
     local n = select("#", tc.decode(mod.Work, bytes))
