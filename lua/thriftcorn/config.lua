@@ -118,15 +118,30 @@ local function join(dir, path)
   return dir .. "/" .. path
 end
 
-local function deep_copy(v)
+-- A plain copy of `v`, read raw: no metamethod of the file's tables runs
+-- (an __index, __len or __pairs would show the check other items than the
+-- C side reads), and a table that holds itself is copied once.
+local function deep_copy(v, seen)
   if type(v) ~= "table" then
     return v
   end
+  seen = seen or {}
+  if seen[v] then
+    return seen[v]
+  end
   local t = {}
-  for k, x in pairs(v) do
-    t[k] = deep_copy(x)
+  seen[v] = t
+  for k, x in next, v do
+    t[k] = deep_copy(x, seen)
   end
   return t
+end
+
+-- Why string `v` cannot be handed to C, or nil: C would cut it at a NUL
+-- byte, and serve another file or name than the one written.
+local function has_nul(v)
+  local at = v:find("\0", 1, true)
+  return at and string.format("contains a NUL byte (at byte %d)", at) or nil
 end
 
 -- Why table `t` is not a list (keys 1 to n, none missing), or nil when it
@@ -269,6 +284,10 @@ local function check_service(v, item)
     if v[key] == "" then
       return string.format("'%s' must not be empty", key)
     end
+    local nul = v[key] and has_nul(v[key])
+    if nul then
+      return string.format("'%s' %s", key, nul)
+    end
   end
   for key in pairs(v) do
     if key ~= "idl" and key ~= "name" and key ~= "handler" and key ~= "plugin"
@@ -314,6 +333,9 @@ local function check(s, v)
   elseif k == "string" then
     if type(v) ~= "string" then
       return nil, "expected a string, got " .. type(v)
+    end
+    if has_nul(v) then
+      return nil, has_nul(v)
     end
     if s.path and v == "" then
       return nil, string.format("expected a file path%s, got an empty string",
@@ -365,6 +387,9 @@ local function check(s, v)
       if type(x) ~= "string" then
         return nil, string.format("item %d: expected a string, got %s", i, type(x))
       end
+      if has_nul(x) then
+        return nil, string.format("item %d: %s", i, has_nul(x))
+      end
       if s.binds then
         local ok, why = require("thriftcorn.core").check_bind(x)
         if not ok then
@@ -386,10 +411,13 @@ local function check(s, v)
     return v
   elseif k == "id" then
     if math.type(v) == "integer" and v >= 0 then
-      return tostring(v)
+      v = tostring(v) -- looked up as the text of the id is
     end
     if type(v) ~= "string" or v == "" then
       return nil, "expected a name or a non-negative integer id, got " .. type(v)
+    end
+    if has_nul(v) then
+      return nil, has_nul(v)
     end
     local ok, why = require("thriftcorn.core").check_id(s.name, v)
     if not ok then
@@ -399,7 +427,8 @@ local function check(s, v)
   elseif k == "umask" then
     local text = v
     if type(v) == "string" and v:match("^[0-7]+$") then
-      v = tonumber(v, 8)
+      -- at most 3 digits after leading zeros: tonumber() wraps longer ones
+      v = #v:match("^0*(.*)$") <= 3 and tonumber(v, 8) or math.huge
     end
     if math.type(v) ~= "integer" or v < 0 or v > 511 then
       return nil, "expected an integer 0-511 or an octal string such as \"022\", got "
@@ -598,25 +627,52 @@ function M.load(path, overrides, source)
     end,
     __newindex = function(_, key, v)
       values[key] = v
+      -- the line of the value that counts: the last one set
       local info = debug.getinfo(2, "Sl")
-      if info and info.short_src and lines[key] == nil then
+      if info and info.short_src then
         lines[key] = info.currentline
       end
     end,
+    -- setmetatable(_ENV, nil) would make every later setting a plain key of
+    -- the environment, dropped without a word
+    __metatable = "the environment of the config file",
   })
   local chunk, err = load(source, "@" .. path, "t", env)
   if not chunk then
     return nil, { whole_path(path, err) }
   end
-  local ok, rerr = xpcall(chunk, function(e)
+  -- os.exit() while the file runs would end the server, or pass
+  -- --check-config, without a word: it raises there (a hook may still call it)
+  local exit, running = os.exit, true
+  local function no_exit(...)
+    if not running then
+      return exit(...) -- kept by the file ('local exit = os.exit') for a hook
+    end
+    error("os.exit() called while the config file runs: the server would end here "
+      .. "(raise an error to refuse the config)", 2)
+  end
+  rawset(os, "exit", no_exit)
+  local res = table.pack(xpcall(chunk, function(e)
     return raised(path, e)
-  end)
+  end))
+  running = false
+  if os.exit == no_exit then
+    rawset(os, "exit", exit)
+  end
+  local ok, rerr = res[1], res[2]
+  for i = 3, res.n do
+    rerr = rerr == nil and res[i] or rerr -- 'return nil, { ... }' returns a value too
+  end
   if not ok then
     return nil, { rerr }
   elseif rerr ~= nil then
     -- 'return { workers = 4 }' would otherwise be dropped without a word
     return nil, { string.format("%s: the file returned a value (a %s); settings are set as "
       .. "globals (workers = 4), not returned", path, type(rerr)) }
+  elseif next(env) ~= nil then
+    -- rawset(_ENV, "workers", 4) goes around the environment's __newindex
+    return nil, { string.format("%s: '%s' was set with rawset(); settings are set as "
+      .. "globals (workers = 4)", path, tostring((next(env)))) }
   end
 
   local errors = {}
@@ -632,12 +688,12 @@ function M.load(path, overrides, source)
         tostring(key), hint and string.format(" (did you mean '%s'?)", hint) or ""))
     else
       local s = M.by_name[key]
-      local nv, msg = check(s, v)
+      -- checked as a plain copy, which the C side reads with no metamethod to run
+      local nv, msg = check(s, deep_copy(v))
       if msg then
         fail(key, string.format("%s: %s", key, msg))
       else
-        -- a plain copy: the C side reads it with no metamethod to run
-        cfg[key] = deep_copy(nv)
+        cfg[key] = nv
       end
     end
   end
@@ -660,6 +716,12 @@ function M.load(path, overrides, source)
           cfg["_flag_" .. o.name] = true
         end
         local list = cfg[o.name]
+        for i, x in ipairs(s.binds and list or {}) do
+          -- as in the file: the same address twice would fail to listen
+          if x == v[1] and not x:find(":0$") then
+            msg = string.format("'%s' is given twice (items %d and %d)", x, i, #list + 1)
+          end
+        end
         list[#list + 1] = v[1]
         v = list
       end

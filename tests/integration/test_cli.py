@@ -98,6 +98,33 @@ class CliTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertNotIn("AddressSanitizer", out.stderr)
 
+    def test_config_that_calls_os_exit_is_refused_with_its_line(self):
+        """os.exit() in the config, even with status 0, would end the check
+        (and a start) without a word: it is an error naming the line."""
+        cfg = write(self.dir, "exits.lua", SERVICE + 'bind = "127.0.0.1:0"\nos.exit(0)\n')
+        why = ("%s:3: os.exit() called while the config file runs: the server would end here "
+               "(raise an error to refuse the config)\n" % os.path.realpath(cfg))
+        for args in (["--check-config", cfg], [cfg]):
+            out = run(args)
+            self.assertEqual(out.returncode, 1, (args, out.stderr))
+            self.assertTrue(out.stderr.endswith(why), (args, out.stderr))
+
+    def test_config_strings_with_a_nul_byte_are_refused_not_cut(self):
+        """C would cut the error log's path at the NUL and log to another
+        file; a bind or user with one made the check raise with no place."""
+        log = os.path.join(self.dir, "error.log")
+        cfg = write(self.dir, "nul.lua", SERVICE + 'errorlog = "%s\\0.old"\n'
+                    'bind = "127.0.0.1:0\\0"\nuser = "root\\0"\n' % log)
+        where = os.path.realpath(cfg)
+        for args in (["--check-config", cfg], [cfg]):
+            out = run(args)
+            self.assertEqual(out.returncode, 1, (args, out.stderr))
+            self.assertEqual(out.stderr, "%s:2: errorlog: contains a NUL byte (at byte %d)\n"
+                             "%s:3: bind: item 1: contains a NUL byte (at byte 12)\n"
+                             "%s:4: user: contains a NUL byte (at byte 5)\n"
+                             % (where, len(log) + 1, where, where))
+            self.assertFalse(os.path.exists(log))
+
     def test_missing_idl_is_an_error_at_start(self):
         cfg = write(self.dir, "c.lua",
                     'bind = "127.0.0.1:0"\nservice = { idl = "nope.thrift", name = "X", '

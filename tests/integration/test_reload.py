@@ -216,10 +216,22 @@ class ReloadTest(unittest.TestCase):
                       % os.path.join(os.path.realpath(srv.dir), "ends.lua"), srv.log())
 
     def test_config_that_ends_the_check_names_it(self):
+        kill = ('local f = assert(io.open("/proc/self/stat"))\n'
+                'local pid = f:read("n")\nf:close()\n'
+                'os.execute("kill -KILL " .. pid)\n')
         srv = self.check_failed_reload("thriftcorn.lua", 'bind = "127.0.0.1:0"\n' + SERVICE
-                                       + "os.exit(4)\n", "Reload failed: evaluating the config")
-        self.assertIn("Reload failed: evaluating the config %s exited with status 4, giving no "
-                      "reason\n" % os.path.realpath(srv.config), srv.log())
+                                       + kill, "Reload failed: evaluating the config")
+        self.assertIn("Reload failed: evaluating the config %s crashed (signal 9)\n"
+                      % os.path.realpath(srv.config), srv.log())
+
+    def test_config_that_calls_os_exit_is_refused_with_its_line(self):
+        """os.exit() while the config runs raises there, so the reload names
+        the file and line, whatever the status (0 too)."""
+        srv = self.check_failed_reload("thriftcorn.lua", 'bind = "127.0.0.1:0"\n' + SERVICE
+                                       + "os.exit(0)\n", "Reload failed: ")
+        self.assertIn("Reload failed: %s:3: os.exit() called while the config file runs: the "
+                      "server would end here (raise an error to refuse the config)\n"
+                      % os.path.realpath(srv.config), srv.log())
 
     def test_the_config_checked_is_the_config_applied(self):
         """A reload reads the config file once: the check and the new

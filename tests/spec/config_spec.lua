@@ -424,6 +424,116 @@ service PingService {
     }, errs)
   end)
 
+  it("checks a raw copy of each value: metatables show the check nothing else", function()
+    -- __index and __len would show the check a bind the C side never sees
+    local _, errs = config.load(make_config(SERVICE .. "bind = setmetatable({}, { __index = "
+      .. "function(_, i) return i == 1 and '127.0.0.1:0' or nil end, __len = function() return 1 "
+      .. "end })\n"))
+    assert.same({ dir .. "/thriftcorn.lua:2: bind: expected at least one address, got an empty "
+      .. "list" }, errs)
+    _, errs = config.load(make_config("service = setmetatable({}, { __index = { idl = "
+      .. "'ping.thrift', name = 'PingService', handler = 'h.lua' } })\n"))
+    assert.same({ dir .. "/thriftcorn.lua:1: service: 'idl' must be a string, got nil" }, errs)
+    -- a __pairs that raises is not run; a list that holds itself is copied once
+    local cfg = assert(config.load(make_config(SERVICE .. "include_dirs = setmetatable({ 'a' }, "
+      .. "{ __pairs = function() error('boom') end })\n")))
+    assert.equal(1, #cfg.include_dirs)
+    _, errs = config.load(make_config(SERVICE .. "local b = { '127.0.0.1:0' }\nb[2] = b\n"
+      .. "bind = b\n"))
+    assert.same({ dir .. "/thriftcorn.lua:4: bind: item 2: expected a string, got table" }, errs)
+  end)
+
+  it("refuses a NUL byte in every string it hands on, with the file and line", function()
+    local text = "errorlog = 'a\\0b'\npidfile = 'p\\0'\naccesslog = 'x\\0'\n"
+      .. "proc_name = 'n\\0'\naccess_log_format = '%t\\0'\ninclude_dirs = { 'd', 'e\\0' }\n"
+      .. "bind = '127.0.0.1:1\\0x'\nuser = 'root\\0x'\ngroup = 'root\\0x'\n"
+      .. "service = { idl = 'ping.thrift\\0x', name = 'PingService', handler = 'h.lua' }\n"
+    local _, errs = config.load(make_config(text))
+    local where = dir .. "/thriftcorn.lua:"
+    assert.same({
+      where .. "1: errorlog: contains a NUL byte (at byte 2)",
+      where .. "2: pidfile: contains a NUL byte (at byte 2)",
+      where .. "3: accesslog: contains a NUL byte (at byte 2)",
+      where .. "4: proc_name: contains a NUL byte (at byte 2)",
+      where .. "5: access_log_format: contains a NUL byte (at byte 3)",
+      where .. "6: include_dirs: item 2: contains a NUL byte (at byte 2)",
+      where .. "7: bind: item 1: contains a NUL byte (at byte 12)",
+      where .. "8: user: contains a NUL byte (at byte 5)",
+      where .. "9: group: contains a NUL byte (at byte 5)",
+      where .. "10: service: 'idl' contains a NUL byte (at byte 12)",
+    }, errs)
+    _, errs = config.load(make_config("services = { { idl = 'ping.thrift', "
+      .. "name = 'PingService', handler = 'h.lua\\0' } }\n"))
+    assert.same({ where .. "1: services: item 1: 'handler' contains a NUL byte (at byte 6)" },
+      errs)
+  end)
+
+  it("refuses an octal umask longer than it can read, in the file and as a flag", function()
+    -- 8^24 would wrap around to 0, and 2 * 8^24 + 18 to 022
+    local _, errs = config.load(make_config(SERVICE .. "umask = '2000000000000000000000022'\n"))
+    assert.same({ dir .. "/thriftcorn.lua:2: umask: expected an integer 0-511 or an octal string "
+      .. "such as \"022\", got '2000000000000000000000022'" }, errs)
+    _, errs = config.load(make_config(SERVICE),
+      { { name = "umask", value = "1" .. ("0"):rep(24) } })
+    assert.matches("^%-%-umask: expected an integer 0%-511", errs[1])
+    local cfg = assert(config.load(make_config(SERVICE .. "umask = '000000000000000000000777'\n")))
+    assert.equal(511, cfg.umask)
+  end)
+
+  it("looks up a numeric user or group id as it looks up its text", function()
+    local _, errs = config.load(make_config(SERVICE .. "user = 4294967296\ngroup = 1 << 40\n"))
+    assert.same({
+      dir .. "/thriftcorn.lua:2: user: user '4294967296' not found",
+      dir .. "/thriftcorn.lua:3: group: group '1099511627776' not found",
+    }, errs)
+    local cfg = assert(config.load(make_config(SERVICE .. "user = 0\n")))
+    assert.equal("0", cfg.user)
+  end)
+
+  it("names the line of the value that counts when a setting is set twice", function()
+    local _, errs = config.load(make_config("workers = 2\n" .. SERVICE .. "workers = 'x'\n"))
+    assert.same({ dir .. "/thriftcorn.lua:3: workers: expected an integer, got string" }, errs)
+  end)
+
+  it("refuses settings set around its environment instead of dropping them", function()
+    local _, errs = config.load(make_config(SERVICE .. "rawset(_ENV, 'workers', 'x')\n"))
+    assert.same({ dir .. "/thriftcorn.lua: 'workers' was set with rawset(); settings are set as "
+      .. "globals (workers = 4)" }, errs)
+    _, errs = config.load(make_config(SERVICE .. "setmetatable(_ENV, nil)\nworkers = 'x'\n"))
+    assert.same({ dir .. "/thriftcorn.lua:2: cannot change a protected metatable" }, errs)
+  end)
+
+  it("refuses a file that returns values after a nil", function()
+    local _, errs = config.load(make_config(SERVICE .. "return nil, { workers = 4 }\n"))
+    assert.same({ dir .. "/thriftcorn.lua: the file returned a value (a table); settings are "
+      .. "set as globals (workers = 4), not returned" }, errs)
+  end)
+
+  it("refuses os.exit() while the file runs, and leaves it to hooks", function()
+    local exit = os.exit
+    local _, errs = config.load(make_config(SERVICE .. "if true then\n  os.exit(0)\nend\n"))
+    assert.same({ dir .. "/thriftcorn.lua:3: os.exit() called while the config file runs: the "
+      .. "server would end here (raise an error to refuse the config)" }, errs)
+    assert.equal(exit, os.exit)
+    -- kept by the file for a hook: the real one once the file has run
+    local cfg = assert(config.load(make_config(SERVICE
+      .. "local quit = os.exit\non_exit = function() return quit end\n")))
+    assert.equal(exit, os.exit)
+    assert.is_function(cfg.on_exit())
+  end)
+
+  it("refuses a bind given twice on the command line, but for port 0", function()
+    local _, errs = config.load(make_config(SERVICE), {
+      { name = "bind", value = "unix:/tmp/a.sock" },
+      { name = "bind", value = "127.0.0.1:1" },
+      { name = "bind", value = "unix:/tmp/a.sock" },
+    })
+    assert.same({ "--bind: 'unix:/tmp/a.sock' is given twice (items 1 and 3)" }, errs)
+    local cfg = assert(config.load(make_config(SERVICE), {
+      { name = "bind", value = "127.0.0.1:0" }, { name = "bind", value = "127.0.0.1:0" } }))
+    assert.same({ "127.0.0.1:0", "127.0.0.1:0" }, cfg.bind)
+  end)
+
   describe("parse_flag", function()
     -- argv as src/main.c walks it: setting flags through parse_flag, the rest positional
     local function walk(args)
