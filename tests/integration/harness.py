@@ -366,20 +366,25 @@ def children(pid):
     return [int(x) for x in out.split()]
 
 
-def holds_file(pid, path):
-    """True if `pid` has the file `path` open (as the name it has now)."""
-    path = os.path.realpath(path)
+def holds(pid, target):
+    """True if a descriptor of `pid` links to `target` in /proc (a path, or
+    "socket:[INODE]")."""
     try:
         fds = os.listdir("/proc/%d/fd" % pid)
     except OSError:
         return False
     for fd in fds:
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == path:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target:
                 return True
         except OSError:
             pass  # closed meanwhile
     return False
+
+
+def holds_file(pid, path):
+    """True if `pid` has the file `path` open (as the name it has now)."""
+    return holds(pid, os.path.realpath(path))
 
 
 # ---- a connection seen from outside: /proc/net/tcp ----

@@ -80,17 +80,7 @@ def socket_inode(sock):
 
 def holds_socket(pid, inode):
     """True if process `pid` has a descriptor of the socket `inode`."""
-    try:
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "socket:[%d]" % inode:
-                return True
-        except OSError:
-            pass  # closed meanwhile
-    return False
+    return harness.holds(pid, "socket:[%d]" % inode)
 
 
 class StopTest(unittest.TestCase):
