@@ -4,7 +4,8 @@
  * it, runs the handler in its own Lua state and writes the reply: no
  * hand-off between threads on the hot path. The loop's lock is held while
  * the loop runs and released only inside a handler call, which is when the
- * watchdog may take the loop's other connections away (tc_loop_rebalance).
+ * watchdog may take the loop's other connections away (tc_loop_rebalance),
+ * also while the worker stops.
  */
 #include "worker/loop.h"
 
@@ -58,6 +59,7 @@ struct tc_loop {
     pthread_mutex_t inq_lock;
     struct tc_conn_list incoming; /* guarded by 'inq_lock' */
     bool take_accept;             /* guarded by 'inq_lock' */
+    bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
     double emfile_logged;
     atomic_llong ncalls; /* calls handled; written by the loop thread only (max_requests) */
     tc_hooks_t *hooks;   /* on_connected/post_connect_closed in a state of its own, or NULL */
@@ -122,13 +124,21 @@ slot_take(tc_loop_shared_t *sh)
     return false;
 }
 
-/* Give a slot back (any loop's thread) and wake the loops paused at the limit. */
+/*
+ * Give a slot back (any loop's thread) and wake the loops paused at the
+ * limit; in a stop, at the worker's last connection, wake every loop: those
+ * that stayed for the watchdog's hand-overs leave (leave_if_done()).
+ */
 static void
 slot_give(tc_loop_shared_t *sh)
 {
-    atomic_fetch_sub(&sh->nconns, 1);
+    int left = atomic_fetch_sub(&sh->nconns, 1) - 1;
     if (atomic_load(&sh->stopping)) {
-        return; /* no loop accepts any more; the loops may be going away */
+        /* (no loop accepts any more; 'nloops' is 0 once the loops are being freed) */
+        for (int i = 0; left == 0 && i < sh->nloops; i++) {
+            event_active(sh->loops[i]->wake, EV_TIMEOUT, 0);
+        }
+        return;
     }
     for (int i = 0; i < sh->nloops; i++) {
         tc_loop_t *lp = sh->loops[i];
@@ -174,9 +184,15 @@ pause_full(tc_loop_t *lp)
 /* ---- connections ---- */
 
 /*
- * A stopping loop may leave its event loop: it has no connection left, and
- * none handed to it by the watchdog waits to be taken (on_wake() takes and
- * drains them; leaving first would strand them unanswered).
+ * A stopping loop may leave its event loop once the worker has no
+ * connection left, on this loop or any other: until then the watchdog may
+ * hand it the connections of a loop blocked in a long call, to be answered
+ * or closed at once (slot_give() wakes it at the last one). None handed to
+ * it may wait to be taken (on_wake() takes and drains them; leaving first
+ * would strand them unanswered). 'gone' is set with the decision, under
+ * 'inq_lock': from then on the watchdog hands it nothing (no connection
+ * is left to hand, but for the clients another loop takes from the
+ * backlog as it stops).
  */
 static void
 leave_if_done(tc_loop_t *lp)
@@ -185,9 +201,11 @@ leave_if_done(tc_loop_t *lp)
         return; /* it may take the clients waiting in the backlog yet */
     }
     pthread_mutex_lock(&lp->inq_lock);
-    bool none_coming = TAILQ_EMPTY(&lp->incoming);
+    bool leave = TAILQ_EMPTY(&lp->incoming) && atomic_load(&lp->nconns) == 0 &&
+                 atomic_load(&lp->shared->nconns) == 0;
+    lp->gone = lp->gone || leave;
     pthread_mutex_unlock(&lp->inq_lock);
-    if (none_coming && atomic_load(&lp->nconns) == 0) {
+    if (leave) {
         event_base_loopbreak(lp->base);
     }
 }
@@ -645,6 +663,9 @@ loop_main(void *arg)
      * the stop breaks it out (leave_if_done()), not until it is empty.
      */
     event_base_loop(lp->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    pthread_mutex_lock(&lp->inq_lock);
+    lp->gone = true; /* (set already, unless the loop failed) */
+    pthread_mutex_unlock(&lp->inq_lock);
     /* graceful stop ended, or the base was broken out of: close what is left */
     quit_listening(lp); /* (left before on_stop() ran) */
     tc_conn_t *c;
@@ -801,10 +822,21 @@ tc_loop_runnable(const tc_loop_t *lp)
     return end != NULL && end[1] == ' ' && end[2] == 'R';
 }
 
-int
-tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, double now)
+/* 'lp' is in its loop and stays for a hand-over (any thread; see leave_if_done()). */
+static bool
+takes_handover(tc_loop_t *lp)
 {
-    if (nto < 1) {
+    pthread_mutex_lock(&lp->inq_lock);
+    bool takes = !lp->gone;
+    pthread_mutex_unlock(&lp->inq_lock);
+    return takes;
+}
+
+int
+tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, double after,
+                  double now)
+{
+    if (ntargets < 1) {
         return -1;
     }
     /* the lock is free only while 'from' is inside a handler call */
@@ -816,9 +848,24 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, 
         pthread_mutex_unlock(&from->lock);
         return -1;
     }
+    /*
+     * In a stop, loops leave once they are done. One that has not left stays
+     * while a connection is left in the worker, as those about to be dealt
+     * out are: what it is dealt reaches it.
+     */
+    tc_loop_t *to[TC_LOOP_SPREAD_MAX];
+    int nto = 0;
+    for (int i = 0; i < ntargets && nto < TC_LOOP_SPREAD_MAX; i++) {
+        if (takes_handover(targets[i])) {
+            to[nto++] = targets[i];
+        }
+    }
+    if (nto == 0) {
+        pthread_mutex_unlock(&from->lock);
+        return -1;
+    }
     /* dealt out one by one: every target gets its share at once */
     struct tc_conn_list batch[TC_LOOP_SPREAD_MAX];
-    nto = nto < TC_LOOP_SPREAD_MAX ? nto : TC_LOOP_SPREAD_MAX;
     for (int i = 0; i < nto; i++) {
         TAILQ_INIT(&batch[i]);
     }

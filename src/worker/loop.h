@@ -3,7 +3,8 @@
  * One handler thread: an event loop, a Lua state and the connections it
  * serves. The thread that reads a request runs its handler and writes the
  * reply; when a handler blocks, the worker's watchdog moves the thread's
- * other connections (and its turn to accept) to an idle thread.
+ * other connections (and its turn to accept) to an idle thread, also while
+ * the worker stops.
  */
 #ifndef TC_WORKER_LOOP_H
 #define TC_WORKER_LOOP_H
@@ -71,7 +72,11 @@ bool tc_loop_up(tc_loop_t *lp);
 /* Wait for the loop's thread to end. */
 void tc_loop_join(tc_loop_t *lp);
 
-/* Ask the loop to stop gracefully (any thread). */
+/*
+ * Ask the loop to stop gracefully (any thread). It leaves its loop once the
+ * worker has no connection left, on any loop (until then it takes what the
+ * watchdog moves to it).
+ */
 void tc_loop_stop(tc_loop_t *lp);
 
 /*
@@ -89,11 +94,15 @@ bool tc_loop_quit_listening(tc_loop_t *lp);
 /*
  * Watchdog side (any thread): if 'from' has been inside one handler call
  * for at least 'after' seconds, deal its other connections out to the
- * 'nto' loops of 'to' (at most TC_LOOP_SPREAD_MAX), one by one, and hand
- * its turn to accept to to[0]. Returns the number of connections moved, or
- * -1 if 'from' was not blocked.
+ * loops of 'targets' (the first TC_LOOP_SPREAD_MAX of the 'ntargets' that
+ * have not left their loop), one by one, and hand its turn to accept to
+ * the first. Also in a graceful stop: a stopping loop stays in its loop
+ * while the worker has a connection, and the stop reaches a connection
+ * when it arrives. Returns the number of connections moved, or -1 if
+ * 'from' was not blocked or no target takes them.
  */
-int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *to, int nto, double after, double now);
+int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, double after,
+                      double now);
 
 /*
  * True when the loop's thread is running or waiting for a CPU (state R),

@@ -42,6 +42,10 @@
 #define WATCH_IDLE_NS 50000000L
 /* Watchdog period when max_requests is set. */
 #define WATCH_LIMIT_NS 5000000L
+/* Watchdog period while stopping, once the listeners are closed and no call runs. */
+#define WATCH_STOP_NS 10000000L
+/* The shortest period a small 'timeout' asks for. */
+#define WATCH_MIN_NS 1000000L
 
 typedef struct worker {
     tc_loop_shared_t shared;
@@ -102,7 +106,9 @@ connections_waiting(const worker_t *w)
  * sooner would only add threads that take turns on the same CPUs (a short
  * call preempted looks stuck for a few milliseconds). The connections are
  * dealt out to every idle thread, fewest connections first, so a worker
- * spreads in one step.
+ * spreads in one step. Also in a graceful stop: the thread they move to
+ * closes the idle ones at once and answers the calls sent on them, where
+ * the stuck thread would have done so only once its call ended.
  */
 static bool
 watch(worker_t *w)
@@ -125,9 +131,11 @@ watch(worker_t *w)
         /*
          * Something to move: connections besides the one in the call, or the
          * turn to accept while a client waits for it (handing the turn on
-         * when none does only wakes threads for nothing).
+         * when none does only wakes threads for nothing; in a stop no
+         * thread accepts any more, and the listeners are being closed).
          */
-        if (tc_loop_nconns(from) <= 1 && !(tc_loop_accepting(from) && connections_waiting(w))) {
+        if (tc_loop_nconns(from) <= 1 &&
+            (w->stopping || !tc_loop_accepting(from) || !connections_waiting(w))) {
             continue;
         }
         if (busy < STEAL_RUNNING_AFTER && nbusy >= w->ncpus && tc_loop_runnable(from)) {
@@ -137,7 +145,7 @@ watch(worker_t *w)
         int nidle = 0;
         for (int k = 0; k < w->nloops; k++) {
             tc_loop_t *c = w->loops[k];
-            if (k != i && w->busy[k] == 0.0) {
+            if (k != i && w->busy[k] == 0.0 && !tc_loop_done(c)) {
                 w->idle[nidle].loop = c;
                 w->idle[nidle].nconns = tc_loop_nconns(c);
                 nidle++;
@@ -490,7 +498,16 @@ tc_worker_main(const tc_worker_args_t *args)
     run_hook(&w, "post_worker_init");
 
     long long limit = call_limit(cfg);
-    long period = WATCH_IDLE_NS;
+    /*
+     * A beat at least every quarter of 'timeout': an idle worker's beat is
+     * never near as old as that (every 50 ms was, for a 'timeout' of 0.05).
+     */
+    long beat_ns = WATCH_IDLE_NS;
+    if (cfg->timeout > 0 && cfg->timeout < 4 * (double)WATCH_IDLE_NS / 1e9) {
+        beat_ns = (long)(cfg->timeout / 4 * 1e9);
+        beat_ns = beat_ns > WATCH_MIN_NS ? beat_ns : WATCH_MIN_NS;
+    }
+    long period = beat_ns;
     for (;;) {
         struct timespec ts = {0, period};
         int sig = sigtimedwait(&set, NULL, &ts);
@@ -529,8 +546,9 @@ tc_worker_main(const tc_worker_args_t *args)
         if (TC_UNLIKELY(args->arbiter > 0 && getppid() != args->arbiter)) {
             orphaned(&w);
         }
+        bool listening = false;
         if (w.stopping) {
-            bool listening = atomic_load(&w.shared.listening) > 0;
+            listening = atomic_load(&w.shared.listening) > 0;
             if (listening) {
                 quit_listening(&w);
             }
@@ -542,13 +560,14 @@ tc_worker_main(const tc_worker_args_t *args)
             if (all) {
                 break;
             }
-            period = listening ? WATCH_BUSY_NS : WATCH_BUSY_NS * 5;
-            continue;
         }
-        period = watch(&w) ? WATCH_BUSY_NS : WATCH_IDLE_NS;
-        if (limit > 0 && period > WATCH_LIMIT_NS) {
+        period = watch(&w) || listening ? WATCH_BUSY_NS
+                 : w.stopping           ? WATCH_STOP_NS
+                                        : WATCH_IDLE_NS;
+        if (limit > 0 && !w.stopping && period > WATCH_LIMIT_NS) {
             period = WATCH_LIMIT_NS; /* max_requests: notice it within a few calls */
         }
+        period = period < beat_ns ? period : beat_ns;
     }
     shutdown_loops(&w);
     run_hook(&w, "worker_exit");

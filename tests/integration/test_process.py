@@ -363,6 +363,64 @@ class ProcessTest(unittest.TestCase):
             srv.stop()
         self.assertNotIn("AddressSanitizer", srv.log())
 
+    def test_term_moves_the_connections_of_a_thread_blocked_in_a_long_call(self):
+        # Two threads, each in a call when the stop comes: d's 1 s call on
+        # one, a's 4 s call on the other, which also holds b (idle) and c
+        # (a call sent, unread: its thread is blocked). The watchdog moved
+        # a, b and c off d's thread as d's call began, and no thread is
+        # free to take b and c before the stop. Once d's call ends, its
+        # thread takes them, in the stop too: b is closed and c answered
+        # then, not when a's call ends 3 s later (as before: the watchdog
+        # moved nothing in a stop, and the free thread left at once).
+        srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 20\n"))
+        try:
+            conns = {}
+            for name in "dabc":
+                c, trans = harness.client(self.S, srv.port, timeout=20)
+                self.assertEqual(c.echo(name), name)
+                conns[name] = c, trans
+            events = {}
+
+            def reply(name, recv):
+                def run():
+                    try:
+                        events[name] = recv(), time.monotonic()
+                    except Exception as e:  # reported by the test's assertion
+                        events[name] = repr(e), time.monotonic()
+                t = threading.Thread(target=run, daemon=True)
+                t.start()
+                return t
+            d, a, c = conns["d"][0], conns["a"][0], conns["c"][0]
+            d.send_sleep_ms(1000)
+            self.assertTrue(harness.wait_read(srv, conns["d"][1]), srv.log())
+            threads = [reply("d", d.recv_sleep_ms)]
+            time.sleep(0.2)  # a, b and c leave d's thread within milliseconds
+            a.send_sleep_ms(4000)
+            self.assertTrue(harness.wait_read(srv, conns["a"][1]), srv.log())
+            threads.append(reply("a", a.recv_sleep_ms))
+            c.send_echo("quick")
+            threads.append(reply("c", c.recv_echo))
+            b_sock = conns["b"][1].tsocket.handle
+            threads.append(reply("b", lambda: b_sock.recv(100)))
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+            for t in threads:
+                t.join(5)
+            self.assertEqual(events["d"][0], "slept 1000")
+            self.assertEqual(events["a"][0], "slept 4000")
+            self.assertEqual(events["c"][0], "quick")
+            self.assertEqual(events["b"][0], b"")  # the end of the stream, no reset
+            # within 1 s of d's reply, long before a's
+            for name in "bc":
+                self.assertLess(events[name][1] - events["d"][1], 1.0, (name, srv.log()))
+            self.assertGreater(events["a"][1] - t0, 3.0)
+            self.assertNotIn("killing it", srv.log())
+            for _, trans in conns.values():
+                trans.close()
+        finally:
+            srv.stop()
+
     def test_first_call_wait_fits_a_short_graceful_timeout(self):
         # the wait for a first call is at most half of graceful_timeout: a
         # connection that never sends does not get its worker killed

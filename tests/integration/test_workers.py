@@ -103,6 +103,43 @@ class WorkersTest(unittest.TestCase):
             trans.close()
         self.assertNotIn("WORKER TIMEOUT", srv.log())
 
+    def main_thread_wakes(self, pid, seconds):
+        """How often per second the main thread of worker `pid` (the
+        watchdog, which beats) woke from its sleeps over `seconds`: its
+        voluntary context switches (each wait for a signal that times out
+        is one)."""
+        def switches():
+            with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        return int(line.split()[1])
+            raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
+        n0, t0 = switches(), time.monotonic()
+        time.sleep(seconds)
+        return (switches() - n0) / (time.monotonic() - t0)
+
+    @unittest.skipIf(os.environ.get("TC_SANITIZE") == "thread",
+                     "a ThreadSanitizer build takes 0.1 to 0.2 s to boot, which counts "
+                     "against a timeout of 0.15 s")
+    def test_an_idle_worker_beats_at_least_every_quarter_of_timeout(self):
+        # An idle worker woke every 50 ms whatever 'timeout' was: with a
+        # 'timeout' near that (0.05 s), the arbiter found beats older than
+        # it and killed idle workers. Now it wakes at least every quarter
+        # of 'timeout' (37.5 ms for 0.15 s: about 27 times a second, not
+        # 20). (The symptom itself needs a 'timeout' under 50 ms, shorter
+        # than a sanitizer build takes to boot, which counts against it;
+        # one thread boots in about 50 ms under AddressSanitizer.)
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 0.15\n")
+        (pid,) = srv.worker_pids()
+        self.assertGreater(self.main_thread_wakes(pid, 2.0), 23)
+        self.assertNotIn("WORKER TIMEOUT", srv.log())
+
+    def test_an_idle_worker_with_the_default_timeout_wakes_no_more_often(self):
+        # every 50 ms, as before a small 'timeout' made it wake more often
+        srv = self.server("workers = 1\nthreads = 1\n")
+        (pid,) = srv.worker_pids()
+        self.assertLess(self.main_thread_wakes(pid, 2.0), 21)
+
     def test_max_requests_recycles_without_a_failed_call(self):
         srv = self.server("workers = 1\nthreads = 2\nmax_requests = 40\n"
                           "max_requests_jitter = 10\n")
@@ -165,6 +202,47 @@ class WorkersTest(unittest.TestCase):
         self.assertNotIn("slept", str(slow[0]))
         self.assertEqual(len(srv.worker_pids()), 1)
         self.assertNotIn("keep dying", srv.log())
+
+    def test_max_requests_closes_the_idle_connections_of_a_blocked_thread_at_once(self):
+        """The call that reaches max_requests is followed, on its
+        connection, by a 2 s call, which its thread runs as the stop begins:
+        the idle connection on that thread is closed at once by the thread
+        the watchdog moves it to, as on a free thread, not when the call
+        ends (as before: the watchdog moved nothing in a stop)."""
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})  # one CPU: one thread accepts, the other is spare
+        try:
+            srv = self.server("workers = 1\nthreads = 2\nmax_requests = 2\n"
+                              "graceful_timeout = 10\n")
+        finally:
+            os.sched_setaffinity(0, cpus)
+        old = srv.worker_pids()
+        idle = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(idle.close)
+        idle.sendall(encode_call("echo", 1, self.S.echo_args(s="idle")))
+        self.assertIn(b"idle", idle.recv(1000))  # call 1
+        busy = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(busy.close)
+        self.assertTrue(harness.wait_accepted(srv, busy), srv.log())
+        t0 = time.monotonic()
+        busy.sendall(encode_call("echo", 1, self.S.echo_args(s="busy"))  # call 2: the limit
+                     + encode_call("sleep_ms", 2, self.S.sleep_ms_args(ms=2000)))
+        self.assertEqual(idle.recv(100), b"")  # the end of the stream, no reset
+        closed = time.monotonic() - t0
+        data = b""
+        while True:
+            chunk = busy.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        self.assertIn(b"busy", data)
+        self.assertIn(b"slept 2000", data)  # both replies, then the end of the stream
+        self.assertGreater(time.monotonic() - t0, 1.9)
+        self.assertLess(closed, 1.0, srv.log())
+        self.assertTrue(harness.wait_log(srv, "Autorestarting worker", 10), srv.log())
+        self.assertTrue(harness.wait_for(lambda: old[0] not in srv.worker_pids(), 10),
+                        srv.log())
+        self.assertIn("Worker (pid:%d) exited with code 0" % old[0], srv.log())
 
     def test_new_worker_stopping_on_its_own_during_a_reload_undoes_it(self):
         """A worker of a generation not yet ready that stops on its own (a
