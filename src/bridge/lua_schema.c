@@ -84,17 +84,7 @@ static const char owners_key = 0;
 static void
 push_owners(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &owners_key) == LUA_TTABLE) {
-        return;
-    }
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &owners_key);
+    tc_lua_weak_registry(L, &owners_key, "k");
 }
 
 /* Give the table at 'idx' its descriptor 'd' under 'key', and register it and its owner. */

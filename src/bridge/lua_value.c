@@ -40,7 +40,7 @@ typedef struct ctx {
 } ctx_t;
 
 void
-tc_lua_value_registry(lua_State *L, const char *key)
+tc_lua_weak_registry(lua_State *L, const char *key, const char *mode)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) {
         return;
@@ -48,12 +48,18 @@ tc_lua_value_registry(lua_State *L, const char *key)
     lua_pop(L, 1);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
-    /* keys are light userdata (descriptors); the values are owned by the module's tables */
-    lua_pushliteral(L, "v");
+    lua_pushstring(L, mode);
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+void
+tc_lua_value_registry(lua_State *L, const char *key)
+{
+    /* keys are light userdata (descriptors); the values are owned by the module's tables */
+    tc_lua_weak_registry(L, key, "v");
 }
 
 void

@@ -88,4 +88,10 @@ int tc_lua_value_encode_field_k(lua_State *L, const tc_lua_codec_t *k, int idx, 
 /* Push the registry tables used by the codec, creating them on first use. */
 void tc_lua_value_registry(lua_State *L, const char *key);
 
+/*
+ * Push the table of the Lua registry at 'key' (a static's address), made
+ * on first use with weak keys or values as '__mode' says ("k", "v").
+ */
+void tc_lua_weak_registry(lua_State *L, const char *key, const char *mode);
+
 #endif /* TC_BRIDGE_LUA_VALUE_H */
