@@ -83,6 +83,7 @@ typedef struct arbiter {
 
     tc_reload_t check; /* the reload check running, if check.pid != 0 */
     double check_deadline;
+    double check_limit; /* seconds the check was given ('timeout', else 30) */
     bool check_killed;
 
     pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */

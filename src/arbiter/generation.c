@@ -19,7 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHECK_TIMEOUT 30.0 /* seconds the reload check may take */
+/* seconds the reload check may take when 'timeout' is off */
+#define CHECK_TIMEOUT 30.0
 
 /* ---- generations ---- */
 
@@ -220,7 +221,10 @@ tc_generation_begin_reload(arbiter_t *a)
         tc_sdnotify("READY=1");
         return;
     }
-    a->check_deadline = now() + CHECK_TIMEOUT;
+    /* as long as a worker's boot may take: the check loads what a worker loads */
+    double limit = a->cur->cfg->timeout > 0 ? a->cur->cfg->timeout : CHECK_TIMEOUT;
+    a->check_deadline = now() + limit;
+    a->check_limit = limit;
     a->check_killed = false;
 }
 
@@ -275,10 +279,16 @@ tc_generation_check_finished(arbiter_t *a, int status)
         tc_reload_release(&a->check);
         return; /* a stop ended the check: no failure to report, no READY=1 after STOPPING=1 */
     }
+    if (rc != TC_OK && killed) {
+        char step[TC_ERR_MSG_MAX];
+        tc_reload_step(&a->check, step, sizeof(step));
+        tc_err_clear(&err); /* not 'crashed (signal 9)': the arbiter killed it */
+        tc_err_set(&err, TC_EINVAL, "%s did not finish within %g s (%s)", step, a->check_limit,
+                   a->cur->cfg->timeout > 0 ? "timeout" : "the check's limit");
+    }
     if (rc != TC_OK) {
         tc_reload_release(&a->check);
-        log_reload_failure(a, killed ? "the check of the new config did not finish within 30 s"
-                                     : err.msg);
+        log_reload_failure(a, err.msg);
         tc_sdnotify("READY=1");
         return;
     }

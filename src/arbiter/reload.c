@@ -187,17 +187,23 @@ tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
     if (len > 0) {
         return tc_err_set(err, TC_EINVAL, "%s", msg);
     }
-    /* the page was the checked code's to write: no further than its end, and a copy */
     char what[sizeof(r->stage->what)];
-    size_t wlen = strnlen(r->stage->what, sizeof(what) - 1);
-    memcpy(what, r->stage->what, wlen);
-    what[wlen] = '\0';
-    if (wlen == 0) {
-        snprintf(what, sizeof(what), "the check");
-    }
+    tc_reload_step(r, what, sizeof(what));
     if (WIFSIGNALED(status)) {
         return tc_err_set(err, TC_EINVAL, "%s crashed (signal %d)", what, WTERMSIG(status));
     }
     return tc_err_set(err, TC_EINVAL, "%s exited with status %d, giving no reason", what,
                       WEXITSTATUS(status));
+}
+
+void
+tc_reload_step(const tc_reload_t *r, char *buf, size_t size)
+{
+    /* the page was the checked code's to write: no further than its end, and a copy */
+    size_t len = r->stage != NULL ? strnlen(r->stage->what, sizeof(r->stage->what)) : 0;
+    if (len == 0 || len == sizeof(r->stage->what)) {
+        snprintf(buf, size, "the check");
+        return;
+    }
+    snprintf(buf, size, "%.*s", (int)len, r->stage->what);
 }

@@ -61,4 +61,12 @@ void tc_reload_release(tc_reload_t *r);
  */
 int tc_reload_done(tc_reload_t *r, int status, tc_err_t *err) TC_NODISCARD;
 
+/*
+ * The step the checker last began ("loading the handlers of service NAME
+ * (handler PATH)", "evaluating the config PATH"), copied into 'buf' of
+ * 'size' bytes; "the check" when it began none. Read after the checker
+ * ended, before tc_reload_release().
+ */
+void tc_reload_step(const tc_reload_t *r, char *buf, size_t size);
+
 #endif /* TC_ARBITER_RELOAD_H */

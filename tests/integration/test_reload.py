@@ -181,6 +181,22 @@ class ReloadTest(unittest.TestCase):
                                        "handler.lua:")
         self.assertRegex(srv.log(), r"Reload failed: .*handler\.lua:\d+:")
 
+    def test_check_that_outlives_timeout_names_the_step_it_was_in(self):
+        """The check loads what a worker loads, so it gets as long as a
+        worker's boot: the running config's `timeout` (2 s here, where it
+        had 30 s whatever the setting). Handler code that loops at load is
+        killed then, and the log names the service and file it was
+        loading; the running generation keeps serving."""
+        looping = ("local t = os.time() while os.time() - t < 60 do end\n"
+                   + handler("v2"))
+        t0 = time.monotonic()
+        srv = self.check_failed_reload("handler.lua", looping, "did not finish within",
+                                       extra="workers = 2\nthreads = 2\ntimeout = 2\n")
+        self.assertLess(time.monotonic() - t0, 20)
+        path = os.path.join(os.path.realpath(srv.dir), "handler.lua")
+        self.assertIn("Reload failed: loading the handlers of service TestService (handler %s) "
+                      "did not finish within 2 s (timeout)\n" % path, srv.log())
+
     def test_handler_that_ends_the_check_names_its_service_and_file(self):
         """Handler code that ends the checker while it loads (a signal,
         os.exit(), even with status 0) fails the reload with the service
