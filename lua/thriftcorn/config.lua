@@ -83,10 +83,10 @@ M.settings = {
       .. "or an octal string like \"022\"; a reload applies it; nil: the umask at start." },
   { name = "accesslog", kind = "string", default = nil, path = true, dash = true,
     doc = "Where the access log goes (one line per call): a file path, - for stderr, nil: off." },
-  { name = "access_log_format", kind = "string", default = "%t %h %m %s %D",
+  { name = "access_log_format", kind = "string", default = "%t %h %m %s %D", nonempty = true,
     placeholders = "thmsDMLp%",
     doc = "Access log line format; see docs/operations.md." },
-  { name = "proc_name", kind = "string", default = nil,
+  { name = "proc_name", kind = "string", default = nil, nonempty = true,
     doc = "Name shown in the process titles; nil: the config file's name." },
 }
 
@@ -341,6 +341,10 @@ local function check(s, v)
       return nil, string.format("expected a file path%s, got an empty string",
         s.dash and " or '-'" or "")
     end
+    if s.nonempty and v == "" then
+      -- an empty title or log line says nothing: the default does
+      return nil, "must not be empty (leave it unset for the default)"
+    end
     if s.placeholders then
       local at = 1
       while true do
@@ -426,6 +430,7 @@ local function check(s, v)
     return v
   elseif k == "umask" then
     local text = v
+    v = math.type(v) == "float" and math.tointeger(v) or v -- 18.0, as integer settings take it
     if type(v) == "string" and v:match("^[0-7]+$") then
       -- at most 3 digits after leading zeros: tonumber() wraps longer ones
       v = #v:match("^0*(.*)$") <= 3 and tonumber(v, 8) or math.huge

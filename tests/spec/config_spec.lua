@@ -480,6 +480,25 @@ service PingService {
     assert.equal(511, cfg.umask)
   end)
 
+  it("takes an integer-valued float for umask, as for every integer setting", function()
+    local cfg = assert(config.load(make_config(SERVICE .. "umask = 18.0\nworkers = 2.0\n")))
+    assert.equal(18, cfg.umask)
+    assert.equal("integer", math.type(cfg.umask))
+    local _, errs = config.load(make_config(SERVICE .. "umask = 18.5\n"))
+    assert.same({ dir .. "/thriftcorn.lua:2: umask: expected an integer 0-511 or an octal string "
+      .. "such as \"022\", got 18.5" }, errs)
+  end)
+
+  it("refuses an empty proc_name or access_log_format", function()
+    local _, errs = config.load(make_config(SERVICE .. "proc_name = ''\naccess_log_format = ''\n"))
+    table.sort(errs)
+    assert.same({
+      dir .. "/thriftcorn.lua:2: proc_name: must not be empty (leave it unset for the default)",
+      dir .. "/thriftcorn.lua:3: access_log_format: must not be empty (leave it unset for the "
+        .. "default)",
+    }, errs)
+  end)
+
   it("looks up a numeric user or group id as it looks up its text", function()
     local _, errs = config.load(make_config(SERVICE .. "user = 4294967296\ngroup = 1 << 40\n"))
     assert.same({
