@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -364,6 +365,33 @@ def children(pid):
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
                          capture_output=True, text=True).stdout
     return [int(x) for x in out.split()]
+
+
+def keep_reply(recv, trans, out):
+    """A started thread that waits for the reply of a call already sent,
+    calling `recv` (a client's recv_* method), keeps it in `out` (or the
+    repr of what it raised, for the test's assertion), then closes `trans`."""
+    def run():
+        try:
+            out.append(recv())
+        except Exception as e:  # reported by the test's assertion
+            out.append(repr(e))
+        finally:
+            trans.close()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def read_to_end(sock, size=1 << 20):
+    """Every byte `sock` receives until the end of the stream (a reset
+    raises)."""
+    data = b""
+    while True:
+        chunk = sock.recv(size)
+        if not chunk:
+            return data
+        data += chunk
 
 
 def holds(pid, target):

@@ -40,17 +40,7 @@ class ProcessTest(unittest.TestCase):
         c, trans = harness.client(self.S, srv.port, timeout=30)
         c.send_sleep_ms(ms)
         self.assertTrue(harness.wait_read(srv, trans), srv.log())
-
-        def run():
-            try:
-                out.append(c.recv_sleep_ms())
-            except Exception as e:  # reported by the test's assertion
-                out.append(repr(e))
-            finally:
-                trans.close()
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-        return t
+        return harness.keep_reply(c.recv_sleep_ms, trans, out)
 
     def test_ttin_ttou_resize_the_pool_under_load(self):
         with harness.Server(settings("workers = 2\nthreads = 2\n")) as srv:
@@ -160,12 +150,7 @@ class ProcessTest(unittest.TestCase):
             # the worker's first read took the slow call, which now runs
             self.assertTrue(harness.wait_read(srv, sock, left=len(payload) - 1), srv.log())
             srv.kill(signal.SIGTERM)
-            data = b""
-            while True:
-                chunk = sock.recv(1 << 20)  # a reset raises here
-                if not chunk:
-                    break
-                data += chunk
+            data = harness.read_to_end(sock)  # a reset raises here
             sock.close()
             b = TTransport.TMemoryBuffer(data)
             p = TBinaryProtocol.TBinaryProtocol(b)
@@ -206,11 +191,7 @@ class ProcessTest(unittest.TestCase):
                 lambda: harness.tcp_ends(srv, sock)["server"]["state"] == 4, 10), srv.log())
             data = sock.recv(65536)
             sock.sendall(encode_call("echo", 2, self.S.echo_args(s="next")))
-            while True:
-                chunk = sock.recv(1 << 20)  # a reset raises here
-                if not chunk:
-                    break
-                data += chunk
+            data += harness.read_to_end(sock)  # a reset raises here
             sock.close()
             b = TTransport.TMemoryBuffer(data)
             p = TBinaryProtocol.TBinaryProtocol(b)
@@ -256,11 +237,7 @@ class ProcessTest(unittest.TestCase):
             srv.kill(signal.SIGTERM)
             data = b""
             try:
-                while True:
-                    chunk = sock.recv(65536)  # a reset raises here
-                    if not chunk:
-                        break
-                    data += chunk
+                data = harness.read_to_end(sock, 65536)  # a reset raises here
             finally:
                 stop.set()
                 writer.join(10)

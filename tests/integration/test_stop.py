@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import types
 import unittest
@@ -99,26 +98,13 @@ class StopTest(unittest.TestCase):
         trans.open()
         return self.S.Client(TBinaryProtocol.TBinaryProtocol(trans)), trans
 
-    def in_flight(self, c, trans, out):
-        """A thread that keeps the reply of the sleep_ms call sent on `c` in `out`."""
-        def run():
-            try:
-                out.append(c.recv_sleep_ms())
-            except Exception as e:  # reported by the test's assertion
-                out.append(repr(e))
-            finally:
-                trans.close()
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-        return t
-
     def sleeper(self, srv, ms, out):
         """sleep_ms(ms) on a new TCP connection, read by a worker (it runs)
         when this returns; the returned thread keeps its reply in `out`."""
         c, trans = harness.client(self.S, srv.port, timeout=30)
         c.send_sleep_ms(ms)
         self.assertTrue(harness.wait_read(srv, trans), srv.log())
-        return self.in_flight(c, trans, out)
+        return harness.keep_reply(c.recv_sleep_ms, trans, out)
 
     def test_term_refuses_new_clients_at_once_and_answers_the_calls_in_flight(self):
         path = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "s.sock")
@@ -130,7 +116,7 @@ class StopTest(unittest.TestCase):
             uc, utrans = self.unix_client(path)
             self.assertEqual(uc.echo("over unix"), "over unix")  # accepted
             uc.send_sleep_ms(2500)  # answered by the stop, read or not yet
-            threads.append(self.in_flight(uc, utrans, unix_out))
+            threads.append(harness.keep_reply(uc.recv_sleep_ms, utrans, unix_out))
             self.assertFalse(tcp_refused(srv.port))
             self.assertFalse(unix_refused(path))
             t0 = time.monotonic()
