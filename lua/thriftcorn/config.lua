@@ -418,7 +418,10 @@ local function check(s, v)
       v = tostring(v) -- looked up as the text of the id is
     end
     if type(v) ~= "string" or v == "" then
-      return nil, "expected a name or a non-negative integer id, got " .. type(v)
+      local got = v == "" and "an empty string"
+        or type(v) == "number" and tostring(v)
+        or type(v)
+      return nil, "expected a name or a non-negative integer id, got " .. got
     end
     if has_nul(v) then
       return nil, has_nul(v)

@@ -509,6 +509,22 @@ service PingService {
     assert.equal("0", cfg.user)
   end)
 
+  it("says what a user or group that is neither a name nor an id was", function()
+    local _, errs = config.load(make_config(SERVICE .. "user = ''\ngroup = -1\n"),
+      { { name = "user", value = "" } })
+    assert.same({
+      dir .. "/thriftcorn.lua:2: user: expected a name or a non-negative integer id, got an "
+        .. "empty string",
+      dir .. "/thriftcorn.lua:3: group: expected a name or a non-negative integer id, got -1",
+      "--user: expected a name or a non-negative integer id, got an empty string",
+    }, errs)
+    _, errs = config.load(make_config(SERVICE .. "user = 1.5\ngroup = {}\n"))
+    assert.same({
+      dir .. "/thriftcorn.lua:2: user: expected a name or a non-negative integer id, got 1.5",
+      dir .. "/thriftcorn.lua:3: group: expected a name or a non-negative integer id, got table",
+    }, errs)
+  end)
+
   it("names the line of the value that counts when a setting is set twice", function()
     local _, errs = config.load(make_config("workers = 2\n" .. SERVICE .. "workers = 'x'\n"))
     assert.same({ dir .. "/thriftcorn.lua:3: workers: expected an integer, got string" }, errs)
