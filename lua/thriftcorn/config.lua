@@ -597,6 +597,55 @@ local function raised(path, e)
 end
 
 --- Evaluate the config file `path` in a fresh environment and validate it.
+-- Lua's own functions, which thriftcorn's Lua code calls after the file has
+-- run: the base library's (in _G) and the standard libraries' tables, shared
+-- with the file. 'package' is left out: a file may set package.path.
+local SHARED_LIBS = { "_G", "string", "table", "math", "os", "io", "utf8", "coroutine", "debug" }
+-- what restore_libs() calls, taken before any file runs
+local ipairs, pairs, rawget, rawset, tostring = ipairs, pairs, rawget, rawset, tostring
+local getmetatable, sort = getmetatable, table.sort
+
+local function snapshot_libs()
+  local snap = {}
+  for _, name in ipairs(SHARED_LIBS) do
+    local lib, copy = _G[name], {}
+    if name == "_G" then
+      lib = _G
+    end
+    for k, v in pairs(lib) do
+      if type(v) == "function" or name == "_G" and type(v) == "table" then
+        copy[k] = v
+      end
+    end
+    snap[name] = { lib = lib, copy = copy }
+  end
+  snap.string_index = getmetatable("").__index
+  return snap
+end
+
+-- Puts back what the file changed of Lua's functions (string.format = nil
+-- would break the checks below and every later reload with a traceback from
+-- thriftcorn's own code) and returns the names changed, sorted.
+local function restore_libs(snap)
+  local changed = {}
+  for _, name in ipairs(SHARED_LIBS) do
+    local lib, copy = snap[name].lib, snap[name].copy
+    for k, v in pairs(copy) do
+      if rawget(lib, k) ~= v then
+        changed[#changed + 1] = (name == "_G" and "" or name .. ".") .. tostring(k)
+        rawset(lib, k, v)
+      end
+    end
+  end
+  local meta = getmetatable("")
+  if meta.__index ~= snap.string_index then
+    changed[#changed + 1] = "getmetatable('').__index"
+    meta.__index = snap.string_index
+  end
+  sort(changed)
+  return changed
+end
+
 --- `overrides` is a list of { name = setting, value = string } from the
 --- command line; they win over the file. `source`, when given, is the text to
 --- evaluate as `path` (already a real path) instead of reading the file: a
@@ -659,12 +708,17 @@ function M.load(path, overrides, source)
     error("os.exit() called while the config file runs: the server would end here "
       .. "(raise an error to refuse the config)", 2)
   end
+  local libs = snapshot_libs()
   rawset(os, "exit", no_exit)
+  libs.os.copy.exit = no_exit
+  local changed
   local res = table.pack(xpcall(chunk, function(e)
+    changed = restore_libs(libs) -- before raised() calls them
     return raised(path, e)
   end))
   running = false
-  if os.exit == no_exit then
+  changed = changed or restore_libs(libs)
+  if rawget(os, "exit") == no_exit then
     rawset(os, "exit", exit)
   end
   local ok, rerr = res[1], res[2]
@@ -673,6 +727,10 @@ function M.load(path, overrides, source)
   end
   if not ok then
     return nil, { rerr }
+  elseif #changed > 0 then
+    return nil, { string.format("%s: the file replaced part of Lua's standard library (%s), "
+      .. "which thriftcorn's own code calls after the file runs: keep helpers in locals or a "
+      .. "table of your own", path, table.concat(changed, ", ")) }
   elseif rerr ~= nil then
     -- 'return { workers = 4 }' would otherwise be dropped without a word
     return nil, { string.format("%s: the file returned a value (a %s); settings are set as "

@@ -509,6 +509,27 @@ service PingService {
     assert.equal("0", cfg.user)
   end)
 
+  it("refuses a file that replaces Lua's own functions, and puts them back", function()
+    local format, tostr, index = string.format, tostring, getmetatable("").__index
+    local ppath = package.path
+    local _, errs = config.load(make_config(SERVICE .. "string.format = nil\n"
+      .. "_G.tostring = function() return 'x' end\ngetmetatable('').__index = {}\n"
+      .. "_G.MY_HELPER = 1\npackage.path = package.path .. ';/nowhere/?.lua'\n"))
+    assert.same({ dir .. "/thriftcorn.lua: the file replaced part of Lua's standard library "
+      .. "(getmetatable('').__index, string.format, tostring), which thriftcorn's own code calls "
+      .. "after the file runs: keep helpers in locals or a table of your own" }, errs)
+    assert.equal(format, string.format)
+    assert.equal(tostr, tostring)
+    assert.equal(index, getmetatable("").__index)
+    assert.equal(1, rawget(_G, "MY_HELPER"))
+    rawset(_G, "MY_HELPER", nil)
+    package.path = ppath
+    -- an error raised after the change is reported as raised, with them already back
+    _, errs = config.load(make_config(SERVICE .. "string.format = nil\nerror('no')\n"))
+    assert.same({ dir .. "/thriftcorn.lua:3: no" }, errs)
+    assert.equal(format, string.format)
+  end)
+
   it("says what a user or group that is neither a name nor an id was", function()
     local _, errs = config.load(make_config(SERVICE .. "user = ''\ngroup = -1\n"),
       { { name = "user", value = "" } })
