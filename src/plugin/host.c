@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* TC_PLUGIN_SERIAL's lock: one per library, shared by the services it serves. */
@@ -249,15 +250,26 @@ tc_host_close(tc_host_t *h)
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static tc_host_t *registry;
 
-/* A host in the registry for library 'path', or NULL. */
+/* A host in the registry for the library dlopen() gave as 'dl', or NULL. */
 static tc_host_t *
-same_library(const char *path)
+same_library(const void *dl)
 {
     tc_host_t *h = registry;
-    while (h != NULL && strcmp(h->path, path) != 0) {
+    while (h != NULL && h->dl != dl) {
         h = h->next;
     }
     return h;
+}
+
+bool
+tc_host_same_library(const char *a, const char *b)
+{
+    struct stat sa;
+    struct stat sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) {
+        return strcmp(a, b) == 0;
+    }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 tc_host_t *
@@ -274,8 +286,8 @@ tc_host_acquire(const char *path, const char *service, tc_err_t *err)
         return h;
     }
     /* a library that serves several services: one host each, one init_worker, one lock */
-    tc_host_t *sibling = same_library(path);
     h = tc_host_open(path, service, err);
+    tc_host_t *sibling = h != NULL ? same_library(h->dl) : NULL;
     if (h != NULL && sibling != NULL) {
         pthread_mutex_destroy(&h->serial->m);
         free(h->serial);

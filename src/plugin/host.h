@@ -117,11 +117,19 @@ tc_host_t *tc_host_open(const char *path, const char *service, tc_err_t *err);
 void tc_host_close(tc_host_t *h);
 
 /*
- * Per-process sharing for workers: the first acquire of 'path' opens it
- * and runs init_worker(); later ones take a reference. The last release
- * runs exit_worker() and closes it. Worker main thread only.
+ * Per-process sharing for workers: the first acquire of a library opens it
+ * and runs init_worker(); later ones take a reference. A library is one
+ * file, whatever path names it ("lib/x.so", "./lib/x.so", a symlink): the
+ * one dlopen() returns. The last release runs exit_worker() and closes it.
+ * Worker main thread only.
  */
 tc_host_t *tc_host_acquire(const char *path, const char *service, tc_err_t *err);
+
+/*
+ * Whether paths 'a' and 'b' name the same library file (the same device
+ * and inode; the same text when either cannot be read).
+ */
+bool tc_host_same_library(const char *a, const char *b);
 void tc_host_release(tc_host_t *h);
 
 /* Run init_arbiter() (configuration checks only). TC_OK or TC_EINVAL with 'err'. */

@@ -316,7 +316,7 @@ first_of_library(const tc_config_t *cfg, size_t i)
     }
     for (size_t j = 0; j < i; j++) {
         const char *other = cfg->services[j].plugin;
-        if (other != NULL && strcmp(other, plugin) == 0) {
+        if (other != NULL && other[0] != '\0' && tc_host_same_library(other, plugin)) {
             return false;
         }
     }

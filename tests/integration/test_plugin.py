@@ -154,12 +154,14 @@ class PluginWithLuaTest(unittest.TestCase):
     def test_init_arbiter_runs_once_per_library(self):
         """--check-config runs init_arbiter once for a library that serves
         two services, as a worker runs init_worker once; the arbiter runs
-        neither, and a reload's check runs init_worker once, as a worker."""
+        neither, and a reload's check runs init_worker once, as a worker.
+        The library is named by two paths: it is one file all the same."""
         shared_idl = os.path.join(CALC, "shared.thrift")
+        other_path = os.path.join(os.path.dirname(tp("good")), ".", os.path.basename(tp("good")))
         text = ('workers = 1\nthreads = 2\nservices = {\n'
                 '  { idl = "%s", name = "Calculator", plugin = "%s", handler = "rest.lua" },\n'
                 '  { idl = "%s", name = "SharedService", plugin = "%s" },\n}\n'
-                % (IDL, tp("good"), shared_idl, tp("good")))
+                % (IDL, tp("good"), shared_idl, other_path))
         out = check_config(text, files={"rest.lua": LUA_REST})
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stderr.count("test plugin: init_arbiter"), 1, out.stderr)
