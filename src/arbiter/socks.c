@@ -11,9 +11,12 @@
 #include "core/log.h"
 #include "transport/listener.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -105,6 +108,40 @@ sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc
 }
 
 /*
+ * A unix socket file just made for generation 'g' goes to its workers'
+ * 'user' and 'group', as gunicorn gives it: with a umask such as 007, the
+ * workers' group (a front proxy's) may connect. The file is opened without
+ * following a link and changed only if it is still the socket bound, so a
+ * file put at the path meanwhile (in a folder others may write to) is left
+ * as it is.
+ */
+static void
+give_socket(const gen_t *g, const tc_listener_t *l)
+{
+    if (l->unix_path == NULL || l->unix_ino == 0 || (!g->ids.set_uid && !g->ids.set_gid)) {
+        return;
+    }
+    int fd = open(l->unix_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+    } else if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->unix_dev &&
+               st.st_ino == l->unix_ino &&
+               fchownat(fd, "", g->ids.set_uid ? g->ids.uid : (uid_t)-1,
+                        g->ids.set_gid ? g->ids.gid : (gid_t)-1, AT_EMPTY_PATH) < 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        tc_log(TC_LOG_WARNING, "Cannot give the socket file %s to the workers' user: %s",
+               l->unix_path, tc_strerror(rc));
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+}
+
+/*
  * The listening socket of bind 'spec' of generation 'g' (its sockets so
  * far): the one already open, by its text or its address, an inherited
  * one, or a new one.
@@ -143,6 +180,9 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
         }
     } else {
         rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
+        if (rc == TC_OK) {
+            give_socket(g, &s->l);
+        }
     }
     if (rc != TC_OK) {
         if (fd >= 0) {

@@ -314,6 +314,31 @@ class PrivilegesTest(harness.ServiceTest):
         self.assertEqual(srv.stop(), 0)
         self.assertFalse(os.path.exists(pidfile))
 
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_unix_socket_file_goes_to_the_workers_user(self):
+        """A unix socket file the arbiter (root) makes goes to the workers'
+        user and group, as gunicorn gives it: with umask 007 the workers'
+        group may connect, any other user may not."""
+        folder = tempfile.mkdtemp(prefix="tc-priv-")
+        os.chmod(folder, 0o755)
+        path = os.path.join(folder, "s.sock")
+        srv = harness.Server(service(readable_fixture()) + 'user = "nobody"\ngroup = "nogroup"\n'
+                             'umask = "007"\nworkers = 1\n', bind="unix:" + path)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Booting worker"), srv.log())
+        st = os.lstat(path)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)), (NOBODY, NOBODY, 0o770))
+        connect = ("/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); "
+                   "s.connect(\"%s\")'" % path)
+        as_nobody(connect)
+        stranger = subprocess.run(["setpriv", "--reuid=12345", "--regid=12345", "--clear-groups",
+                                   "sh", "-ec", connect], capture_output=True, text=True,
+                                  timeout=10)
+        self.assertNotEqual(stranger.returncode, 0, "another user connected")
+        self.assertIn("PermissionError", stranger.stderr)
+        self.assertNotIn("Cannot give", srv.log())
+
     def test_unix_socket_file_replaced_meanwhile_stays(self):
         """At its stop the arbiter removes its unix socket file, not a file
         that took its place meanwhile (another server's socket)."""
