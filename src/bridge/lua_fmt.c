@@ -70,8 +70,8 @@ snprintf(char *restrict buf, size_t size, const char *restrict fmt, ...)
 
 #ifdef __GLIBC__
 /* glibc's fortified entry points: 'room' is what the caller knows of 'buf' */
-int __snprintf_chk(char *restrict buf, size_t size, int flag, size_t room,
-                   const char *restrict fmt, ...);
+int __snprintf_chk(char *restrict buf, size_t size, int flag, size_t room, const char *restrict fmt,
+                   ...);
 int __vsnprintf_chk(char *restrict buf, size_t size, int flag, size_t room,
                     const char *restrict fmt, va_list ap);
 

@@ -23,9 +23,27 @@ libc_format(char *buf, size_t size, const char *fmt, ...)
 }
 
 static const long long values[] = {
-    0, 1, -1, 9, 10, -10, 99, 100, 12345, -12345, 999999999, 1000000000, 2147483647,
-    -2147483648LL, 4294967296LL, 999999999999999999LL, 1000000000000000000LL,
-    LLONG_MAX, LLONG_MIN, LLONG_MIN + 1, LLONG_MAX - 1,
+    0,
+    1,
+    -1,
+    9,
+    10,
+    -10,
+    99,
+    100,
+    12345,
+    -12345,
+    999999999,
+    1000000000,
+    2147483647,
+    -2147483648LL,
+    4294967296LL,
+    999999999999999999LL,
+    1000000000000000000LL,
+    LLONG_MAX,
+    LLONG_MIN,
+    LLONG_MIN + 1,
+    LLONG_MAX - 1,
 };
 
 /* Every value, into buffers of every size from 0 to past its length: text and count as libc's. */
