@@ -54,6 +54,7 @@ typedef struct conn {
     inflight_t *ring; /* 'pipeline' slots */
     int head;
     int count;
+    int unsent; /* the last 'unsent' calls of the ring are not written yet */
     int32_t next_seqid;
     uint64_t calls; /* measured calls answered correctly */
 } conn_t;
@@ -114,6 +115,7 @@ close_conn(tc_bench_loop_t *lp, conn_t *c)
     lp->nopen--;
     lp->inflight -= c->count;
     c->count = 0;
+    c->unsent = 0;
 }
 
 /*
@@ -151,6 +153,18 @@ set_out_interest(tc_bench_loop_t *lp, conn_t *c, bool on)
 static void
 flush(tc_bench_loop_t *lp, conn_t *c)
 {
+    /*
+     * A call's time starts when it is written, not when a reply made room
+     * for it: checking the rest of the replies read (a batch or a large echo
+     * takes a while) is the generator's time, not the server's
+     */
+    if (c->unsent > 0) {
+        long long now = tc_bench_loop_now();
+        for (int i = c->count - c->unsent; i < c->count; i++) {
+            c->ring[(c->head + i) % lp->o->pipeline].sent = now;
+        }
+        c->unsent = 0;
+    }
     while (c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
@@ -201,6 +215,7 @@ send_call(tc_bench_loop_t *lp, conn_t *c, bool measured)
     slot->measured = measured;
     c->next_seqid = c->next_seqid == INT32_MAX ? 1 : c->next_seqid + 1;
     c->count++;
+    c->unsent++;
     lp->inflight++;
     size_t mark = t->begin(&c->out);
     c->wp.ops->write_message_begin(&c->wp, lp->call->method, lp->call->method_len, TC_MSG_CALL,
@@ -249,6 +264,18 @@ check_reply(tc_bench_loop_t *lp, conn_t *c, const inflight_t *slot, const uint8_
     return TC_OK;
 }
 
+/* The share of a call from 'sent' to 'now' that falls inside the window [t0, t1]. */
+static double
+window_share(const tc_bench_clock_t *clock, long long sent, long long now)
+{
+    long long from = sent > clock->t0 ? sent : clock->t0;
+    long long to = now < clock->t1 ? now : clock->t1;
+    if (to <= from) {
+        return 0.0;
+    }
+    return now > sent ? (double)(to - from) / (double)(now - sent) : 1.0;
+}
+
 static void
 on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
 {
@@ -256,12 +283,18 @@ on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
     c->head = (c->head + 1) % lp->o->pipeline;
     c->count--;
     lp->inflight--;
+    if (c->unsent > c->count) {
+        c->unsent = c->count; /* a reply before its call was written (a seqid guessed) */
+    }
     if (check_reply(lp, c, &slot, msg, len) == TC_OK) {
         lp->answered++;
+        if (lp->now > lp->clock->t0) {
+            lp->stats.work += window_share(lp->clock, slot.sent, lp->now);
+            lp->stats.last_ns = lp->now;
+        }
         if (slot.measured) {
             lp->stats.calls++;
             c->calls++;
-            lp->stats.last_ns = lp->now;
             tc_bench_hist_record(&lp->stats.hist, (uint64_t)(lp->now - slot.sent));
         }
     }

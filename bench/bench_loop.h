@@ -54,10 +54,17 @@ enum {
 typedef struct tc_bench_stats {
     uint64_t calls;                      /* measured calls with a correct reply */
     uint64_t errors[TC_BENCH_ERR_KINDS]; /* during warm-up and measurement alike */
-    long long last_ns;                   /* when the last measured reply arrived */
+    long long last_ns;                   /* when the last correct reply after t0 arrived */
     uint64_t conn_min;                   /* fewest measured calls of one connection */
     uint64_t conn_max;                   /* most measured calls of one connection */
     tc_bench_hist_t hist;                /* latency of measured calls, ns */
+    /*
+     * The calls' work inside the window [t0, t1]: each correct reply counts
+     * for the share of its call's time (write to reply) inside it, so a
+     * warm-up call answered after t0, or a call answered after t1, counts
+     * for its part (calls/s is this over the window's length)
+     */
+    double work;
 } tc_bench_stats_t;
 
 /* When to connect and to measure, shared by every loop (CLOCK_MONOTONIC ns). */

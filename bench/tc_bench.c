@@ -406,6 +406,7 @@ typedef struct summary {
     uint64_t answered; /* correct replies, warm-up and drain included */
     uint64_t errors;
     uint64_t by_kind[TC_BENCH_ERR_KINDS];
+    double work; /* calls' work inside the window: stats' 'work' */
     double elapsed;
     double rps;
     double cpu_pct;
@@ -437,7 +438,8 @@ summarize(const run_t *r, summary_t *s)
             s->by_kind[k] += st->errors[k];
             s->errors += st->errors[k];
         }
-        if (st->calls > 0 && st->last_ns > last) {
+        s->work += st->work;
+        if (st->last_ns > last) {
             last = st->last_ns;
         }
         tc_bench_hist_merge(&s->hist, &st->hist);
@@ -445,8 +447,16 @@ summarize(const run_t *r, summary_t *s)
     if (s->conn_min == UINT64_MAX) {
         s->conn_min = 0;
     }
+    /*
+     * The window is t0 to t1, or to the last reply when the run ended before
+     * t1 (-n, or no connection left); a call partly inside it counts for
+     * that part (tc_bench_stats_t 'work')
+     */
+    if (last > r->clock.t1) {
+        last = r->clock.t1;
+    }
     s->elapsed = (double)(last - r->clock.t0) / 1e9;
-    s->rps = s->elapsed > 0.0 ? (double)s->calls / s->elapsed : 0.0;
+    s->rps = s->calls > 0 && s->elapsed > 0.0 ? s->work / s->elapsed : 0.0;
 }
 
 static double

@@ -93,6 +93,12 @@ def bench_item(i):
             + struct.pack(">I", len(v)) + v + b"\x00")
 
 
+def batch_result(n):
+    """The result struct of batch(n) in the binary protocol."""
+    return (b"\x0f\x00\x00\x0c" + struct.pack(">I", n)
+            + b"".join(bench_item(i) for i in range(n)) + b"\x00")
+
+
 def message(name, seqid, body, mtype=2):
     """A strict binary message: header of type `mtype` (2: REPLY), then `body`."""
     return (struct.pack(">iI", -2147418112 | mtype, len(name)) + name + struct.pack(">i", seqid)
@@ -107,11 +113,14 @@ class FakeServer:
     'pause' seconds after each piece. 'wire', when given, makes the messages
     sent for the n-th call of a connection (from 1): wire(name, seqid,
     result, n) returns a list of messages (see message()), sent together,
-    or None to close the connection instead."""
+    or None to close the connection instead. 'times' holds, for each call
+    answered, when its last byte was read and when its reply was sent
+    (time.monotonic())."""
 
     def __init__(self, reply, framed=True, args_len=0, chunk=1 << 20, pause=0.0, wire=None):
         self.reply, self.framed, self.args_len = reply, framed, args_len
         self.chunk, self.pause = chunk, pause
+        self.times = []
         self.wire = wire or (lambda name, seqid, result, n: [message(name, seqid, result)])
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -165,6 +174,7 @@ class FakeServer:
                         size = 12 + struct.unpack(">I", buf[4:8])[0] + self.args_len
                         self._read(c, buf, size)
                         msg, buf = bytes(buf[:size]), buf[size:]
+                    read_at = time.monotonic()
                     nlen = struct.unpack(">I", msg[4:8])[0]
                     name, seqid = msg[8:8 + nlen], struct.unpack(">i", msg[8 + nlen:12 + nlen])[0]
                     calls += 1
@@ -178,6 +188,7 @@ class FakeServer:
                         c.sendall(out[i:i + self.chunk])
                         if self.pause:
                             time.sleep(self.pause)
+                    self.times.append((read_at, time.monotonic()))
         except (OSError, EOFError):
             pass
 
@@ -236,11 +247,18 @@ class BenchToolTest(unittest.TestCase):
         self.assert_clean(rc, out, err)
 
     def test_requests_exact_with_threads_and_pipeline(self):
-        # -n is split between the threads and sent P at a time: exactly that many are measured
+        # -n is split between the threads and sent P at a time: exactly that
+        # many are measured, and the server served those and the warm-up's
+        served = lambda: read(self.srv.accesslog).count(" Bench.add ok ")  # noqa: E731
+        before = served()
         rc, out, err = run_bench(self.srv.port, "-c", "5", "-t", "3", "-P", "7", "-n", "1001",
-                                 "--warmup", "0.2", "--call", "add")
-        r = self.assert_clean(rc, out, err)
-        self.assertEqual(r["calls"], 1001, out)
+                                 "--warmup", "0.2", "--call", "add", "--json")
+        self.assertEqual(rc, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual((j["calls"], j["errors"]), (1001, 0), out)
+        self.assertGreater(j["answered"], 1001, out)
+        self.assertTrue(harness.wait_for(lambda: served() - before == j["answered"], timeout=20),
+                        "%d served: %s" % (served() - before, out))
 
     def test_fewer_calls_than_threads(self):
         # each thread measures its share of -n; with -n under -t, a thread
@@ -312,7 +330,13 @@ class BenchOptionsTest(unittest.TestCase):
                 (["--idl", IDL, "--method", "Bench.add", "--args", "{1, a = 2, b = 3}"],
                  "--args: argument 'a' given twice, by name and by position"),
                 (["--idl", IDL, "--method", "Bench.add", "--args", "{a = 'x'}"],
-                 "--args: Bench.add_args.a: expected an integer (i64), got string")):
+                 "--args: Bench.add_args.a: expected an integer (i64), got string"),
+                # (each was left out of the call, which ran without it)
+                (["--idl", IDL, "--method", "Bench.echo", "--args", "{s = hello}"],
+                 "--args:1: 'hello' is no value (a string needs quotes)"),
+                (["--idl", IDL, "--method", "Bench.roundtrip", "--args",
+                  "{item = {id = 1, tags = {2}, nmae = 'x'}}"],
+                 "--args: item: bench.Item has no field 'nmae'")):
             with self.subTest(args=args):
                 rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", *args, timeout=30)
                 self.assertEqual(rc, 2, out + err)
@@ -377,8 +401,7 @@ class BenchToolFakeServerTest(unittest.TestCase):
         # 9 MB reply in 550 pieces took 3.9 s of the generator's CPU against
         # 0.8 s framed. That was measured, not tested: a timed check flakes.)
         n = 40000
-        body = (b"\x0f\x00\x00\x0c" + struct.pack(">I", n)
-                + b"".join(bench_item(i) for i in range(n)) + b"\x00")
+        body = batch_result(n)
         srv = FakeServer(lambda name, args: body, framed=False, args_len=8,
                          chunk=16384, pause=0.001)
         try:
@@ -523,6 +546,57 @@ class BenchToolBadServerTest(unittest.TestCase):
             with self.subTest(key=key):
                 self.assertGreaterEqual(j[key], ms * 1000, out)
                 self.assertLess(j[key], (ms + 45) * 1000, out)
+
+    def test_calls_per_second_of_known_latencies(self):
+        # each call takes the server 0.3 s: 4 connections make 13.3 calls/s,
+        # and a 1 s window holds 13.3 calls' worth of work. With a warm-up,
+        # the calls in flight when the window opens end inside it (each
+        # counts for its share there), and the calls in flight when it
+        # closes count for theirs: before, the window ran from its start to
+        # the last reply and counted only the calls sent in it, 10.6 calls/s
+        def slow(name, seqid, res, n):
+            time.sleep(0.3)
+            return [message(name, seqid, res)]
+        for warmup in ("0", "1"):
+            with self.subTest(warmup=warmup), FakeServer(ping_ok, wire=slow) as srv:
+                rc, out, err = run_bench(srv.port, "-c", "4", "-d", "1", "--warmup", warmup,
+                                         "--json")
+                self.assertEqual(rc, 0, out + err)
+                j = json.loads(out)
+                self.assertEqual(j["elapsed_s"], 1.0, out)
+                self.assertAlmostEqual(j["rps"], 4 / 0.3, delta=1.0, msg=out)
+                # every call the server answered was checked, warm-up ones too
+                self.assertTrue(harness.wait_for(lambda: len(srv.times) == j["answered"]),
+                                "%d answered: %s" % (len(srv.times), out))
+
+    def test_latency_leaves_out_the_checking_of_replies(self):
+        # a call's time runs from its write to its reply: checking the reply
+        # before it is the generator's time. The 2nd and 4th of 5 replies are
+        # lists of 300,000 empty items, each one a Lua table for the generic
+        # mode's decoding; the others are empty lists. The server notes when
+        # it read each call and sent its reply: the calls' mean latency is
+        # the server's time and the last of the transfer, far under a fifth
+        # of the time the generator took between a long reply and its next
+        # call (before, the calls after the long replies held that time)
+        n = 300000
+        long = b"\x0f\x00\x00\x0c" + struct.pack(">I", n) + b"\x00" * n + b"\x00"
+        empty = batch_result(0)
+
+        def alternate(name, seqid, res, k):
+            return [message(name, seqid, long if k % 2 == 0 else empty)]
+        with FakeServer(ping_ok, wire=alternate) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0", "--json",
+                                     "--timeout", "60", "--idl", IDL, "--method", "Bench.batch",
+                                     "--args", "{n = 1}", timeout=120)
+        self.assertEqual(rc, 0, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["calls"], 5, out)
+        self.assertTrue(harness.wait_for(lambda: len(srv.times) == 5), srv.times)
+        t = srv.times
+        served = sum(sent - read for read, sent in t) / len(t)
+        after_long = min(t[k + 1][0] - t[k][1] for k in (1, 3))
+        self.assertLess(j["mean_us"] / 1e6 - served, after_long / 5,
+                        "%.6f s served, %.6f s after a long reply: %s" % (served, after_long, out))
 
 
 class BenchToolCPluginTest(BenchToolTest):
