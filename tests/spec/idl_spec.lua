@@ -158,6 +158,11 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
   it("accepts a UTF-8 byte order mark", function()
     local ast = assert(idl.parse("\239\187\191struct S {}"))
     assert.are.equal("S", ast.definitions[1].name)
+    assert.are.same({ 1, 1 }, { ast.definitions[1].line, ast.definitions[1].col })
+    assert.are.equal("t.thrift:1:12: expected a field or '}', found '%'",
+      parse_error("\239\187\191struct S { % }"))
+    assert.are.equal("t.thrift:2:3: expected a definition, found '%'",
+      parse_error("\239\187\191\n  %"))
   end)
 
   it("reports what was expected and what was found, at file:line:col", function()
@@ -191,6 +196,9 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
       parse_error("enum E { 1 }"))
     assert.are.equal("t.thrift:1:9: expected a file name string, found 'shared'",
       parse_error("include shared"))
+    assert.are.equal("t.thrift:1:2: expected a definition, found ';'", parse_error(" ;"))
+    assert.are.equal("t.thrift:1:13: expected a definition, found ';'",
+      parse_error("struct S {};;"))
   end)
 
   it("reports lexical errors at the offending token", function()
@@ -222,12 +230,16 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
   it("nests 50 levels deep and reports deeper nesting without a traceback", function()
     local deep = "typedef " .. ("list<"):rep(50) .. "i32" .. (">"):rep(50) .. " X"
     assert.is_table(idl.parse(deep))
-    assert.are.equal("t.thrift: nested too deeply (backtrack stack overflow (current limit "
+    assert.are.equal("t.thrift:1:1: nested too deeply (backtrack stack overflow (current limit "
       .. "is 400))", parse_error("typedef " .. ("list<"):rep(200) .. "i32" .. (">"):rep(200)
       .. " X"))
+    -- At the definition that holds it, after the separator and comments before it.
+    assert.are.equal("t.thrift:3:12: nested too deeply (backtrack stack overflow (current limit "
+      .. "is 400))", parse_error("struct A {}\n/* c */ ;\n  /** d */ const list<i32> L = "
+      .. ("["):rep(200) .. ("]"):rep(200)))
   end)
 
-  it("lets a memory error through, not as a nesting limit", function()
+  it("lets a memory error or a bug through, not as a nesting limit", function()
     local lpeg = require("lpeg")
     local match = lpeg.match
     lpeg.match = function() error("not enough memory", 0) end
@@ -235,6 +247,12 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
     lpeg.match = match
     assert.is_nil(ast)
     assert.are.equal("thriftcorn.idl: not enough memory", err)
+    -- Nor does an error of the parser itself.
+    lpeg.match = function() error("attempt to index a nil value", 0) end
+    ast, err = idl.parse("struct A {}", "t.thrift")
+    lpeg.match = match
+    assert.is_nil(ast)
+    assert.are.equal("thriftcorn.idl: attempt to index a nil value", err)
   end)
 
   it("returns nil and a message for a non-string text", function()
@@ -274,6 +292,20 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
     local load_time = os.clock() - t0
     assert.are.equal(50, #doc.services.Big.functions)
     assert.is_true(load_time < 1, "load took " .. load_time .. " s")
+  end)
+
+  it("reads more than 32767 integers in one file", function()
+    -- LPeg refuses more than 32767 values kept from match-time captures.
+    local items = {}
+    for i = 1, 40000 do
+      items[i] = tostring(i)
+    end
+    local text = "const list<i32> L = [" .. table.concat(items, ",") .. "]\n"
+    local ast = assert(idl.parse(text, "t.thrift"))
+    local values = ast.definitions[1].value.items
+    assert.are.same({ 40000, 1, 40000 }, { #values, values[1].value, values[40000].value })
+    assert.are.equal("t.thrift:2:15: integer constant 99999999999999999999 does not fit in 64 "
+      .. "bits", parse_error(text .. "const i64 X = 99999999999999999999 }"))
   end)
 end)
 
@@ -566,6 +598,9 @@ describe("idl.load of syntax corners", function()
     assert.are.same({ ttype = "map", key = { ttype = "i32" }, value = { ttype = "i32" } },
       doc.types.FastMap)
     assert.are.same({ ttype = "list", elem = { ttype = "string" } }, doc.types.Strings)
+    -- Apache 0.18+ also takes it before the '<' of a list.
+    local ast = assert(idl.parse('struct S { 1: list cpp_type "x" <i32> l }'))
+    assert.are.equal("i32", ast.definitions[1].fields[1].type.elem.ttype)
   end)
 
   it("keeps annotations on types, fields, functions, services, enums and structs", function()
@@ -759,8 +794,6 @@ end)
 
 describe("idl against Apache Thrift 0.17's compiler", function()
   it("refuses what Apache's grammar refuses", function()
-    assert.are.equal("t.thrift:1:20: expected '<', found 'cpp_type'",
-      parse_error('struct S { 1: list cpp_type "x" <i32> l }'))
     assert.are.equal("t.thrift:1:13: expected '{', found 'xsd_all'",
       parse_error("exception E xsd_all { 1: i32 a }"))
     assert.are.equal("t.thrift:1:15: expected a constant value, found '0X10'",
@@ -938,6 +971,30 @@ describe("idl.load of includes", function()
     assert.is_nil(doc)
     assert.are.equal("thriftcorn.idl.load: path must be a string", err)
   end)
+
+  it("reports an include that cannot be read, or has no name, at its line", function()
+    assert(os.execute("mkdir -p '" .. tmp_dir .. "/adir'"))
+    assert.are.equal("2:1: cannot read include file 'adir' (" .. tmp_dir .. "/adir): Is a "
+      .. "directory", load_error('struct S {}\ninclude "adir"'))
+    assert(os.execute("mkdir -p '" .. tmp_dir .. "/searched.thrift'"))
+    local doc, err = idl.load(FIX .. "inc_search.thrift", { include_dirs = { tmp_dir } })
+    assert.is_nil(doc)
+    assert.are.equal(FIX .. "inc_search.thrift:2:1: cannot read include file 'searched.thrift' ("
+      .. tmp_dir .. "/searched.thrift): Is a directory", err)
+    assert.are.equal("1:1: empty include file name", load_error('include ""'))
+  end)
+
+  it("resolves Enum.NAME as a constant of an included file named like the enum", function()
+    tmp_file("const i32 K = 7\nstruct P {}", "E.thrift")
+    local warnings = {}
+    local doc = assert(load_text('include "E.thrift"\nenum E { A = 1 }\nconst i32 X = E.K\n'
+      .. "const E Y = E.A\nstruct S { 1: E.P p }",
+      { warn = function(msg) warnings[#warnings + 1] = msg end }))
+    assert.are.same({ 7, 1 }, { doc.consts.X, doc.consts.Y })
+    assert.are.equal(doc.includes.E.structs.P, field(doc.structs.S, "p").type.struct)
+    assert.are.same({ tmp_dir .. "/t.thrift:2:1: enum 'E' has the name of an included file: "
+      .. "in the module of this file, 'E' is the enum, not the included module" }, warnings)
+  end)
 end)
 
 describe("idl.load errors", function()
@@ -1065,6 +1122,21 @@ describe("idl.load errors", function()
       load_error("service A extends B {} service B extends A {}"))
     assert.are.equal("2:23: function 'f' is already defined in extended service 't.A'",
       load_error("service A { void f() }\nservice B extends A { void f() }"))
+  end)
+
+  it("names reserved for the module of a file", function()
+    assert.are.equal("2:1: the name '__doc' is reserved: the module of a loaded file keeps its "
+      .. "doc there", load_error("struct S {}\nstruct __doc { 1: i32 a }"))
+    assert.are.equal("1:1: the name '__path' is reserved: the module of a loaded file keeps its "
+      .. "path there", load_error("const string __path = 'x'"))
+  end)
+
+  it("an exception named 'success' in a function that returns a value", function()
+    assert.are.equal("2:29: throws of 'f': an exception may not be named 'success', the name "
+      .. "of the result of a function that is not void",
+      load_error("exception E {}\nservice X { i32 f() throws (1: E success) }"))
+    local doc = assert(load_text("exception E {}\nservice X { void f() throws (1: E success) }"))
+    assert.are.same({ "success" }, names(doc.services.X.by_name.f.result.fields))
   end)
 
   it("throws with a non-exception type", function()

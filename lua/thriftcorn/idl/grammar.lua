@@ -12,7 +12,7 @@ local P, R, S, V = lpeg.P, lpeg.R, lpeg.S, lpeg.V
 local C, Cc, Cg, Ct, Cp = lpeg.C, lpeg.Cc, lpeg.Cg, lpeg.Ct, lpeg.Cp
 local Cmt, Carg, Cf, Cs = lpeg.Cmt, lpeg.Carg, lpeg.Cf, lpeg.Cs
 
-local Failure, raise, fail_at = failure.Failure, failure.raise, failure.fail_at
+local Failure, fail_at = failure.Failure, failure.fail_at
 
 -- ---- positions ----
 
@@ -29,7 +29,10 @@ local function line_starts(text)
   end
 end
 
--- Parse state 'st' = { text, name, starts }: line/col of a byte offset.
+-- Parse state 'st' = { text, name, bom, starts, line }: line/col of a byte
+-- offset. Columns count bytes; a byte order mark ('bom' bytes) is not
+-- counted. Nodes are located in text order, so the search starts at the
+-- line found last ('line') when it can.
 local function locate(st, pos)
   local starts = st.starts
   if not starts then
@@ -37,13 +40,25 @@ local function locate(st, pos)
     st.starts = starts
   end
   local lo, hi = 1, #starts
-  while lo < hi do
-    local mid = (lo + hi + 1) // 2
-    if starts[mid] <= pos then
-      lo = mid
-    else
-      hi = mid - 1
+  local last = st.line
+  if last and starts[last] <= pos and (last == hi or pos < starts[last + 1]) then
+    lo = last
+  elseif last and last < hi and starts[last + 1] <= pos
+      and (last + 1 == hi or pos < starts[last + 2]) then
+    lo = last + 1
+  else
+    while lo < hi do
+      local mid = (lo + hi + 1) // 2
+      if starts[mid] <= pos then
+        lo = mid
+      else
+        hi = mid - 1
+      end
     end
+  end
+  st.line = lo
+  if lo == 1 then
+    return 1, pos - st.bom
   end
   return lo, pos - starts[lo] + 1
 end
@@ -213,14 +228,18 @@ local sign = S("+-") ^ -1
 local exponent = S("eE") * sign * digit ^ 1
 -- Hex is "0x" only: Apache's lexer reads "0X10" as 0 and a name.
 local int_text = sign * (P("0x") * hexdigit ^ 1 + digit ^ 1) * -(alnum + P("."))
-local int_raw = Cmt(C(int_text) * Carg(1), function(_, pos, text, st)
-  local v = to_int(text)
-  if not v then
-    local line, col = locate(st, pos - #text)
+-- The check runs at match time, so that the error comes before any later
+-- one, but returns no value: LPeg keeps every value a match-time capture
+-- returns until the match ends, and refuses more than 32767 of them (a file
+-- with that many integers). The value comes from a plain function capture.
+local int_raw = C(Cmt(Cp() * int_text * Carg(1), function(subject, pos, start, st)
+  local text = subject:sub(start, pos - 1)
+  if not to_int(text) then
+    local line, col = locate(st, start)
     fail_at(st.name, line, col, "integer constant " .. text .. " does not fit in 64 bits")
   end
-  return pos, v
-end)
+  return true
+end)) / to_int
 -- Times 1.0, not + 0.0, which turns -0.0 into 0.0.
 local double_raw = C(sign * (digit ^ 0 * P(".") * digit ^ 1 * exponent ^ -1 + digit ^ 1 * exponent))
   * word_end / function(text) return tonumber((text:gsub("^%+", ""))) * 1.0 end
@@ -306,15 +325,16 @@ for _, w in ipairs(BASE_TYPES) do
   base_kw = base_kw + C(P(w)) * word_end
 end
 
-local grammar = P({
-  "document",
-  document = list_of(function(doc)
-    return Ct(Cg(doc, "doc") * at * (
-      V("include") + V("cpp_include") + V("namespace") + V("typedef") + V("const")
-      + V("enum") + V("struct") + V("union") + V("exception") + V("service")
-      + obsolete("senum") + old_namespace))
-  end) * ws * expect(-P(1), "a definition"),
+-- A header or definition, after whitespace whose doc comment is 'doc's.
+local function definition(doc)
+  return Ct(Cg(doc, "doc") * at * (
+    V("include") + V("cpp_include") + V("namespace") + V("typedef") + V("const")
+    + V("enum") + V("struct") + V("union") + V("exception") + V("service")
+    + obsolete("senum") + old_namespace))
+end
 
+-- The rules of the grammar but its start; grammar() makes one of them.
+local rules = {
   include = kw("include") * kind("include")
     * Cg(expect(ws * literal_raw, "a file name string"), "path"),
   cpp_include = kw("cpp_include") * kind("cpp_include")
@@ -407,8 +427,9 @@ local grammar = P({
     * Cg(expect(V("field_type"), "an element type"), "elem")
     * expect(sym(">"), "'>'")
     * Cg(V("annotations"), "annotations") ^ -1),
-  -- Apache's grammar: map and set take cpp_type before '<', list after '>'.
-  list_type = ws * Ct(kind("list") * at * P("list") * word_end
+  -- Apache's grammar: map and set take cpp_type before '<'; list takes it
+  -- after '>' (0.17) or before '<' (0.18+).
+  list_type = ws * Ct(kind("list") * at * P("list") * word_end * V("cpp_type") ^ -1
     * expect(sym("<"), "'<'")
     * Cg(expect(V("field_type"), "an element type"), "elem")
     * expect(sym(">"), "'>'")
@@ -439,7 +460,42 @@ local grammar = P({
     * expect(sym("}"), "a map entry or '}'")),
   map_entry = Ct(Cg(V("const_value"), "key") * expect(sym(":"), "':'")
     * Cg(expect(V("const_value"), "a value"), "value")) * sep ^ -1,
-})
+}
+
+local function grammar(start)
+  local g = { "start", start = start }
+  for name, rule in pairs(rules) do
+    g[name] = rule
+  end
+  return P(g)
+end
+
+-- A document is list_of(definition), matched one definition at a time: LPeg
+-- keeps every capture of a match until it ends, so that one match of a
+-- whole 3 MB file would take about 5 times the memory of its AST.
+local first_definition = grammar(definition(docws) * Cp())
+local next_definition = grammar(definition(docsep) * Cp())
+local empty_end = ws * expect(-P(1), "a definition")
+local document_end = sep ^ -1 * empty_end
+
+-- Where the definition that a match from 'init' tries starts.
+local definition_start = (space + line_comment + block_comment) ^ 0 * S(",;") ^ -1
+  * (space + line_comment + block_comment) ^ 0 * Cp()
+
+-- The items of the document; st.from is where the last match started.
+local function match_document(text, init, st)
+  local items = {}
+  st.from = init
+  local item, pos = lpeg.match(first_definition, text, init, st)
+  while item do
+    items[#items + 1] = item
+    init = pos
+    st.from = init
+    item, pos = lpeg.match(next_definition, text, init, st)
+  end
+  lpeg.match(#items > 0 and document_end or empty_end, text, init, st)
+  return items
+end
 
 
 -- ---- parse ----
@@ -447,20 +503,24 @@ local grammar = P({
 -- Parse one IDL text into its AST. Raises a Failure (thriftcorn.idl.failure)
 -- with "file:line:col: message"; thriftcorn.idl.parse catches it.
 function M.parse(text, filename)
-  local st = { text = text, name = filename }
   local init = text:sub(1, 3) == "\239\187\191" and 4 or 1
-  local ok, items = pcall(lpeg.match, grammar, text, init, st)
+  local st = { text = text, name = filename, bom = init - 1 }
+  local ok, items = pcall(match_document, text, init, st)
   if not ok then
     if getmetatable(items) == Failure then
       error(items, 0)
     end
-    -- Memory runs out (max_lua_memory) as elsewhere, not as a nesting limit.
-    if tostring(items):find("not enough memory", 1, true) then
+    -- Memory runs out (max_lua_memory) as elsewhere, not as a nesting limit,
+    -- and a bug shows as one.
+    local msg = tostring(items)
+    if not (msg:find("overflow", 1, true) or msg:find("too many", 1, true)) then
       error(items, 0)
     end
-    -- LPeg's own limits: backtrack stack and capture nesting.
-    raise(string.format("%s: nested too deeply (%s)", filename,
-      tostring(items):gsub("^.-:%d+: ", "")))
+    -- LPeg's own limits: backtrack stack and capture nesting. They have no
+    -- position: the definition that holds the nesting has one.
+    local line, col = locate(st, lpeg.match(definition_start, text, st.from))
+    fail_at(filename, line, col, string.format("nested too deeply (%s)",
+      (msg:gsub("^.-:%d+: ", ""))))
   end
   local ast = {
     filename = filename, includes = {}, cpp_includes = {}, namespaces = {}, definitions = {},

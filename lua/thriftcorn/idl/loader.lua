@@ -113,6 +113,9 @@ local load_file
 local function load_includes(fc)
   local ctx, doc = fc.ctx, fc.doc
   for _, inc in ipairs(fc.ast.includes) do
+    if inc.path == "" then
+      fail_node(fc, inc, "empty include file name")
+    end
     local path, searched = find_include(ctx, fc.name, inc.path)
     if not path then
       fail_node(fc, inc, "cannot find include file '%s' (searched %s)", inc.path,
@@ -129,7 +132,7 @@ local function load_includes(fc)
         fail_node(fc, inc, "include cycle: %s", table.concat(chain, " -> "))
       end
     end
-    local sub = ctx.cache[abs] or load_file(ctx, path, abs)
+    local sub = ctx.cache[abs] or load_file(ctx, path, abs, fc, inc)
     local stem = stem_of(inc.path)
     if doc.includes[stem] and doc.includes[stem] ~= sub then
       fail_node(fc, inc, "two included files are named '%s'", stem)
@@ -138,9 +141,14 @@ local function load_includes(fc)
   end
 end
 
-function load_file(ctx, path, abs)
+-- Load the file at 'path' ('abs' normalized); 'from' and 'inc' are the file
+-- context and include node that name it, nil for the file given to load.
+function load_file(ctx, path, abs, from, inc)
   local text, err = read_file(path)
-  if not text then
+  if not text and from then
+    fail_node(from, inc, "cannot read include file '%s'%s: %s", inc.path,
+      path == inc.path and "" or " (" .. path .. ")", err)
+  elseif not text then
     raise(path .. ": cannot read file: " .. err)
   end
   local ast, perr = protect(grammar.parse, text, path)

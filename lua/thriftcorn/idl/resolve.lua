@@ -232,7 +232,7 @@ local function lookup_const(fc, name)
     if ed.by_name[last] ~= nil then
       return ed.by_name[last], enum_type(ctx, ed)
     end
-    return nil
+    -- Not a value: maybe a constant of an included file of the same name.
   end
   local inc = doc.includes[prefix]
   if inc and inc.consts[last] ~= nil then
@@ -626,6 +626,13 @@ local function build_function(fc, svc, n)
   local result = {}
   if fd.returns then
     result[1] = { id = 0, name = "success", type = fd.returns, required = "optional" }
+    for i, f in ipairs(throws) do
+      -- Apache takes it, but the result struct would hold two 'success'.
+      if f.name == "success" then
+        fail_node(fc, throws_nodes[i], "throws of '%s': an exception may not be named "
+          .. "'success', the name of the result of a function that is not void", name)
+      end
+    end
   end
   for _, f in ipairs(throws) do
     result[#result + 1] = { id = f.id, name = f.name, type = f.type, required = "optional",
@@ -676,6 +683,9 @@ end
 
 local ORDER_KIND = { union = "struct", exception = "struct" }
 
+-- Keys of the module of a file (thriftcorn.schema) that are not definitions.
+local MODULE_KEYS = { __doc = true, __path = true }
+
 -- Shells for every definition, so that forward references resolve.
 local function declare(fc)
   local doc = fc.doc
@@ -685,6 +695,9 @@ local function declare(fc)
     if prev then
       fail_node(fc, def, "duplicate definition name '%s' (first defined at line %d)", name,
         prev.line)
+    elseif MODULE_KEYS[name] then
+      fail_node(fc, def, "the name '%s' is reserved: the module of a loaded file keeps its %s "
+        .. "there", name, name == "__doc" and "doc" or "path")
     end
     fc.defs[name] = def
     local fullname = doc.name .. "." .. name
@@ -731,6 +744,14 @@ local function resolve(fc)
   end
   for _, f in ipairs(fc.defaulted) do
     field_default(fc.ctx, f)
+  end
+  -- thriftcorn.schema puts both in the module; the definition wins there.
+  for _, def in ipairs(defs) do
+    local t = def.kind == "typedef" and doc.types[def.name]
+    if doc.includes[def.name] and (not t or t.ttype == "struct" or t.ttype == "enum") then
+      warn(fc, def, "%s '%s' has the name of an included file: in the module of this file, "
+        .. "'%s' is the %s, not the included module", def.kind, def.name, def.name, def.kind)
+    end
   end
 end
 
