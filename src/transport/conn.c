@@ -189,7 +189,7 @@ tc_conn_new(struct event_base *base, int fd, const char *peer, const tc_conn_set
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     tc_buf_init(&c->_in);
     tc_buf_init(&c->_out);
-    if (s->transport == &tc_transport_header || (s->transport != NULL && s->protocol != NULL)) {
+    if (s->transport == &tc_transport_header) {
         set_transport(c, s->transport, s->protocol);
     }
     c->_rev = tc_xcalloc(1, event_get_struct_event_size());
@@ -565,10 +565,28 @@ close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
     close_when_written(c, why);
 }
 
+/* Transport and protocol both fixed: the bytes so far are refused by them already. */
+static bool
+fixed_refuses(const tc_conn_t *c)
+{
+    const tc_conn_settings_t *s = c->_s;
+    size_t max = s->transport == &tc_transport_buffered ? s->max_message_size : s->max_frame_size;
+    size_t off;
+    size_t len;
+    int rc = s->transport->scan(s->protocol, c->_in.data, c->_in.len, max, &off, &len);
+    return rc == TC_EPROTO || rc == TC_ELIMIT;
+}
+
 /*
  * Decide the transport and protocol from the first bytes (transport =
  * "auto" or protocol = "auto"). TC_AGAIN until enough bytes are in; on an
- * error the connection is closed.
+ * error the connection is closed. With both fixed (framed or buffered) the
+ * first bytes are only looked at for a THeader client, which would
+ * otherwise be read as a message with a header that makes no sense
+ * ("invalid message header (over a configured limit)" framed, a wait for
+ * bytes that never come buffered); the fixed ones read all others, and
+ * refuse what they refuse (a frame length over the limit) as soon as they
+ * would without the look.
  */
 static int
 detect(tc_conn_t *c)
@@ -576,6 +594,11 @@ detect(tc_conn_t *c)
     const tc_conn_settings_t *s = c->_s;
     tc_detected_t r;
     int rc = tc_detect(c->_in.data, c->_in.len, &r);
+    if (s->transport != NULL && s->protocol != NULL &&
+        (rc == TC_AGAIN ? fixed_refuses(c) : rc != TC_OK || r.transport != &tc_transport_header)) {
+        set_transport(c, s->transport, s->protocol);
+        return TC_OK;
+    }
     if (rc == TC_AGAIN) {
         return rc;
     }

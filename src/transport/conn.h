@@ -48,7 +48,9 @@ typedef struct tc_conn_handler {
 /*
  * Settings shared by the connections of a worker (borrowed, immutable). A
  * NULL transport or protocol ("auto") is detected per connection from its
- * first bytes (transport/detect.h); a fixed one then must match.
+ * first bytes (transport/detect.h); a fixed one then must match. With both
+ * fixed (framed or buffered), the first bytes of a THeader client close
+ * the connection too; any others are read with the fixed ones.
  */
 typedef struct tc_conn_settings {
     const tc_transport_t *transport; /* NULL: auto */

@@ -10,9 +10,11 @@
  * LENGTH counts everything after itself. Unknown info header types end the
  * info headers (the rest of the block is skipped, as Apache does). The
  * message of a ZLIB-transformed frame is a zlib stream (RFC 1950), once per
- * ZLIB named; bytes after a stream's end are ignored, as zlib's inflate()
- * and Python's zlib.decompress() ignore them in Apache's readers. Replies
- * are written as Apache's servers write them: no transform.
+ * ZLIB named, each layer at most the cap once inflated and all of them
+ * together at most twice it; bytes after a stream's end are ignored, as
+ * zlib's inflate() and Python's zlib.decompress() ignore them in Apache's
+ * readers. Replies are written as Apache's servers write them: no
+ * transform.
  */
 #include "transport/header.h"
 
@@ -302,18 +304,27 @@ tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_infl
      * so undoing them in any order is undoing them in reverse. The first
      * layer inflates from the frame into 'inflated'; each one after it from
      * the one before, moved to 'spare' until it is done (so a client that
-     * names ZLIB once keeps one buffer, not two).
+     * names ZLIB once keeps one buffer, not two). The layers together
+     * inflate to at most twice 'max_inflated': a layer may be a zlib bomb
+     * of the next, and without this a frame of 20 KB naming ZLIB 16 times
+     * would have a server inflate 16 times the cap.
      */
+    size_t budget = max_inflated > SIZE_MAX / 2 ? SIZE_MAX : 2 * max_inflated;
     for (uint32_t i = 0; i < h->ntransforms; i++) {
         if (i > 0) {
             tc_buf_t t = h->spare;
             h->spare = h->inflated;
             h->inflated = t;
         }
-        rc = inflate_into(&h->inflated, h->payload, h->payload_len, max_inflated, why);
+        size_t cap = budget < max_inflated ? budget : max_inflated;
+        rc = inflate_into(&h->inflated, h->payload, h->payload_len, cap, why);
         if (rc != TC_OK) {
+            if (rc == TC_ELIMIT && cap < max_inflated) {
+                *why = "the inflated layers are over twice max_message_size together";
+            }
             return rc;
         }
+        budget -= h->inflated.len;
         h->payload = h->inflated.data;
         h->payload_len = h->inflated.len;
     }

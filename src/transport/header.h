@@ -33,7 +33,10 @@ enum {
 /* The fixed part every frame starts with: magic, flags, sequence id, header size. */
 #define TC_HEADER_FIXED 10u
 
-/* Most transforms a request may name (ZLIB each; Apache applies as many as named). */
+/*
+ * Most transforms a request may name (ZLIB each; Apache applies as many as
+ * named). However many, their layers inflate to at most twice the cap.
+ */
 #define TC_HEADER_TRANSFORMS_MAX 16
 
 /* One info header: bytes, not NUL-terminated; borrowed from the frame. */
@@ -90,11 +93,12 @@ void tc_header_shed(tc_header_t *h, size_t keep);
 /*
  * Read the frame [frame, frame+len) (what follows the 4-byte length) into
  * 'h' and clear the reply's info headers. 'max_inflated' caps the size of
- * each ZLIB layer once inflated. Returns TC_OK, TC_EPROTO (not a valid
- * THeader frame, an unknown protocol id or transform, more than
- * TC_HEADER_TRANSFORMS_MAX transforms) or TC_ELIMIT (an inflated layer is
- * over 'max_inflated'), with 'why' set to a static text. An unknown
- * protocol id or transform also sets h->refused (see tc_header_write_refusal()).
+ * each ZLIB layer once inflated, and twice it the layers together. Returns
+ * TC_OK, TC_EPROTO (not a valid THeader frame, an unknown protocol id or
+ * transform, more than TC_HEADER_TRANSFORMS_MAX transforms) or TC_ELIMIT (an
+ * inflated layer is over 'max_inflated', or the layers together over twice
+ * it), with 'why' set to a static text. An unknown protocol id or transform
+ * also sets h->refused (see tc_header_write_refusal()).
  * Ownership: 'h' borrows 'frame' until the next tc_header_read().
  */
 int tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_inflated,

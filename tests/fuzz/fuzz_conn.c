@@ -17,7 +17,9 @@
  * rest is the stream.
  *
  * The same stream scanned whole, with the transport that tc_detect() finds
- * in it (or the configured one), is the model. Each message handed to the
+ * in it (or the configured one; with transport and protocol both fixed, a
+ * THeader stream, or one too short to tell, gets no message), is the
+ * model. Each message handed to the
  * owner is the model's next one (framed: the frame's body; buffered: the
  * bytes the scanner finds; THeader: the message tc_header_read() finds in
  * the frame), already sent, within the limits, with the transport and
@@ -119,9 +121,20 @@ model_start(run_t *r)
 {
     const tc_conn_settings_t *s = &r->s;
     r->usable = true;
-    if (s->transport == &tc_transport_header || (s->transport != NULL && s->protocol != NULL)) {
+    if (s->transport == &tc_transport_header) {
         r->t = s->transport;
-        r->p = s->transport == &tc_transport_header ? NULL : s->protocol;
+        r->p = NULL;
+    } else if (s->transport != NULL && s->protocol != NULL) {
+        /*
+         * Both fixed: the first bytes of a THeader client close, and until
+         * they are told apart (at most 6 bytes) only bytes the fixed
+         * transport refuses go to it; a shorter stream gets no message.
+         */
+        r->t = s->transport;
+        r->p = s->protocol;
+        tc_detected_t d;
+        int rc = tc_detect(r->in, r->n, &d);
+        r->usable = rc == TC_EPROTO || (rc == TC_OK && d.transport != &tc_transport_header);
     } else {
         tc_detected_t d;
         int rc = tc_detect(r->in, r->n, &d);

@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 # Sets of strings are written in hash order: fix the seed so the output is the same every run.
 if os.environ.get("PYTHONHASHSEED") != "0":
@@ -322,6 +323,14 @@ def header_seeds():
     write("fuzz_header", "bad-protocol-max", theader_raw(b"\xff\xff\xff\xff\x0f\x00", add))
     write("fuzz_header", "bad-zlib-over-cap",
           theader(0, b"\x00" * 100000, transforms=[zlib_id]))
+    # 3 ZLIB layers of 3000 bytes each (stored inside): each within the driver's cap of 4096,
+    # together over twice it
+    layers = b"\x00" * 3000
+    for level in (0, 0, 9):
+        z = zlib.compressobj(level)
+        layers = z.compress(layers) + z.flush()
+    write("fuzz_header", "bad-zlib-layers-over-budget",
+          theader_raw(b"\x00\x03\x01\x01\x01", layers))
     write("fuzz_header", "bad-too-many-transforms", theader_raw(b"\x00\x11" + b"\x01" * 17, add))
     write("fuzz_header", "bad-header-size", theader_raw(b"\x00\x00", add, words=100))
     write("fuzz_header", "bad-info-past-block", theader_raw(b"\x00\x00\x01" + b"\xe8\x07", add))
@@ -392,6 +401,10 @@ def conn_seeds():
     w("bad-framed-over-limit", conn_sel("framed", "binary", small=True) + framed(echo))
     w("bad-buffered-over-limit", conn_sel("buffered", "compact", small=True, pieces=2) + echo)
     w("bad-protocol-mismatch", conn_sel(protocol="binary") + framed(add["compact"][0]))
+    # a THeader client where transport and protocol are both fixed: closed from its first bytes
+    w("bad-fixed-framed-theader", conn_sel("framed", "binary", pieces=1)
+      + theader(0, add["binary"][0]))
+    w("bad-fixed-buffered-theader", conn_sel("buffered", "compact") + theader(2, add["compact"][0]))
     # a message ending in 0xff is refused by the owner: the one after it is never handled
     w("bad-owner-refuses", conn_sel("framed", "binary", pieces=3)
       + framed(add["binary"][0]) + framed(b"refused\xff") + framed(add["binary"][1]))

@@ -20,6 +20,7 @@ import struct
 import sys
 import time
 import unittest
+import zlib
 
 import harness
 from thrift.protocol import (TBinaryProtocol, TCompactProtocol, THeaderProtocol,
@@ -285,6 +286,15 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
                     ("close", "closed: frame of %d bytes over max_frame_size (%d)"
                      % (MAX_FRAME + 1, MAX_FRAME)), None,
                     raw=frame(good, MAX_FRAME + 1)[:4 + len(good)])
+            # a THeader client where transport and protocol are both fixed:
+            # told apart by its first bytes, as with either one "auto"
+            if not auto:
+                told = ("close", "closed: a header client, but transport is %s and protocol %s"
+                        % (t, pname))
+                for hname, hw in PROTOS.items():
+                    add("a THeader client (%s inside)" % hname, None, told, told,
+                        raw=theader(varint(HEADER_PROTO[hname]) + b"\x00",
+                                    message(hw, in_base(hw, b""))))
             # declared sizes
             paths = {"string": "alltypes.AllBase.a_string", "binary": "alltypes.AllBase.a_binary",
                      "list": "alltypes.Containers.blobs", "set": "alltypes.Containers.tags",
@@ -480,6 +490,15 @@ def header_cases(fixed=False):
              R_THEADER + "unsupported protocol id %d" % pid), text="Unknown protocol id: %d" % pid)
     add("ZLIB payload that is no zlib stream", "binary", theader(b"\x00\x01\x01", b),
         bad("zlib: invalid compressed message"))
+    # a zlib bomb of a zlib bomb: each of 3 layers inflates to about 50,000
+    # bytes (within max_message_size), all of them over twice it
+    layers = b"\x00" * 50000
+    for level in (0, 0, 9):
+        z = zlib.compressobj(level)
+        layers = z.compress(layers) + z.flush()
+    bomb = theader(b"\x00\x03\x01\x01\x01", layers)
+    add("3 ZLIB layers of 50,000 bytes each (a frame of %d bytes)" % len(bomb), "binary", bomb,
+        bad("the inflated layers are over twice max_message_size together"))
     for pname, w in PROTOS.items():
         block = varint(HEADER_PROTO[pname]) + b"\x00"
         add("payload: message header cut short", pname,

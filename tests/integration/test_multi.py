@@ -321,6 +321,34 @@ class MultiTest(unittest.TestCase):
                     finally:
                         s.close()
 
+    def test_header_reply_ids(self):
+        """The reply frame carries the request frame's flags and sequence id,
+        also when the frame's sequence id is not its message's (Apache's
+        servers write the reply message's there; their clients send one id
+        in both places), and none of the request's info headers."""
+        out = TTransport.TMemoryBuffer()
+        proto = THeaderProtocol.THeaderProtocol(
+            out, [THeaderTransport.THeaderClientType.HEADERS])
+        proto.trans.set_header(b"not", b"echoed")
+        c = self.HeaderService.Client(
+            TMultiplexedProtocol.TMultiplexedProtocol(proto, "HeaderService"))
+        c._seqid = 5
+        c.send_echo("ids")
+        req = bytearray(out.getvalue())
+        self.assertEqual(req[6:12], bytes.fromhex("000000000005"))  # flags, sequence id
+        req[6:12] = bytes.fromhex("0001" "00000063")  # flags 1, sequence id 99
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        try:
+            s.sendall(bytes(req))
+            got = harness.read_frame(s)
+        finally:
+            s.close()
+        self.assertEqual(got[4:12], bytes.fromhex("0fff" "0001" "00000063"))
+        rc = self.HeaderService.Client(THeaderProtocol.THeaderProtocol(
+            TTransport.TMemoryBuffer(got), [THeaderTransport.THeaderClientType.HEADERS]))
+        self.assertEqual(rc._iprot.readMessageBegin(), ("echo", TMessageType.REPLY, 5))
+        self.assertEqual(rc._iprot.trans.get_headers(), {})
+
     def test_reply_headers_fit_apache_cpp_client(self):
         # Apache's C++ client refuses a header block of 16384 words or more
         # ("Header size is unreasonable"): the reply's headers are capped

@@ -823,6 +823,73 @@ test_theader_refusals_logged(void **state)
     unlink(log_path);
 }
 
+/*
+ * A THeader client where transport and protocol are both fixed (framed or
+ * buffered) is closed from its first bytes with a line that names it, as
+ * with either setting "auto". Read as a framed message, its frame was
+ * "invalid message header (over a configured limit)"; read as a buffered
+ * one, a name that swallowed the frame, then a wait for the client's
+ * timeout. A call of the fixed kind is still handled, also sent a byte at
+ * a time (its kind is known from 5 bytes at most).
+ */
+static void
+test_fixed_settings_refuse_theader(void **state)
+{
+    (void)state;
+    log_to_file();
+    const tc_transport_t *transports[] = {&tc_transport_framed, &tc_transport_buffered};
+    for (size_t t = 0; t < TC_ARRAY_LEN(transports); t++) {
+        for (size_t i = 0; i < TC_ARRAY_LEN(sample_formats); i++) {
+            for (uint8_t proto = 0; proto <= 2; proto += 2) {
+                tc_buf_t bytes;
+                tc_buf_init(&bytes);
+                theader_call(&bytes, proto, NULL, 0, 1);
+                fixture_t f;
+                start(&f, transports[t], sample_formats[i]);
+                assert_int_equal(write(f.client, bytes.data, bytes.len), (ssize_t)bytes.len);
+                for (int spins = 0; spins < 100 && !f.closed; spins++) {
+                    run_once(&f);
+                }
+                assert_true(f.closed);
+                assert_int_equal(f.messages, 0);
+                char line[200];
+                snprintf(line, sizeof(line),
+                         "closed: a header client, but transport is %s and protocol %s",
+                         transports[t]->name, sample_formats[i]->name);
+                assert_logged(line);
+                stop(&f);
+                tc_buf_deinit(&bytes);
+            }
+            /* a call of the fixed kind */
+            tc_buf_t call;
+            tc_buf_init(&call);
+            tc_proto_t p;
+            tc_proto_init(&p, sample_formats[i], NULL, 0, &call);
+            write_sample_call(&p, 2);
+            tc_buf_t bytes;
+            tc_buf_init(&bytes);
+            if (transports[t] == &tc_transport_framed) {
+                theader(&bytes, call.data, call.len); /* (a length, then the call) */
+            } else {
+                tc_buf_append(&bytes, call.data, call.len);
+            }
+            fixture_t f;
+            start(&f, transports[t], sample_formats[i]);
+            for (size_t at = 0; at < bytes.len; at++) {
+                send_bytes(&f, bytes.data + at, 1);
+            }
+            assert_int_equal(f.messages, 1);
+            assert_ptr_equal(f.c->transport, transports[t]);
+            assert_ptr_equal(f.c->protocol, sample_formats[i]);
+            stop(&f);
+            tc_buf_deinit(&bytes);
+            tc_buf_deinit(&call);
+        }
+    }
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    unlink(log_path);
+}
+
 /* The next reply frame in [*p, end): its message read into 'm', the frame into 'h'. */
 static const uint8_t *
 next_reply(tc_header_t *h, const uint8_t *p, const uint8_t *end, tc_proto_t *in, tc_msg_hdr_t *m)
@@ -1635,6 +1702,7 @@ main(void)
         cmocka_unit_test(test_taking_replies),
         cmocka_unit_test(test_input_waiting),
         cmocka_unit_test(test_theader_refusals_logged),
+        cmocka_unit_test(test_fixed_settings_refuse_theader),
         cmocka_unit_test(test_theader_refusal_told),
         cmocka_unit_test(test_bad_input_answers_the_calls_before),
         cmocka_unit_test(test_bad_input_behind_backpressure),

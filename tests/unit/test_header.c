@@ -382,19 +382,18 @@ test_reply_as_apache_writes_it(void **state)
     tc_buf_deinit(&out);
 }
 
-/* Build a frame of 'ping' under 'layers' ZLIB transforms. */
+/* Build a frame of [m, m+len) under 'layers' ZLIB transforms, each compressed at 'level'. */
 static size_t
-layered_frame(uint8_t **out, unsigned layers)
+layered_frame_of(uint8_t **out, const uint8_t *m, size_t len, unsigned layers, int level)
 {
-    uint8_t *msg = malloc(sizeof(ping));
+    uint8_t *msg = malloc(len);
     assert_non_null(msg);
-    memcpy(msg, ping, sizeof(ping));
-    size_t len = sizeof(ping);
+    memcpy(msg, m, len);
     for (unsigned i = 0; i < layers; i++) {
         uLongf zlen = compressBound((uLong)len);
         uint8_t *z = malloc(zlen);
         assert_non_null(z);
-        assert_int_equal(compress2(z, &zlen, msg, (uLong)len, 6), Z_OK);
+        assert_int_equal(compress2(z, &zlen, msg, (uLong)len, level), Z_OK);
         free(msg);
         msg = z;
         len = zlen;
@@ -418,6 +417,13 @@ layered_frame(uint8_t **out, unsigned layers)
     free(msg);
     *out = f;
     return n;
+}
+
+/* Build a frame of 'ping' under 'layers' ZLIB transforms. */
+static size_t
+layered_frame(uint8_t **out, unsigned layers)
+{
+    return layered_frame_of(out, ping, sizeof(ping), layers, 6);
 }
 
 /*
@@ -462,6 +468,41 @@ test_zlib_layers(void **state)
     assert_int_equal(read_frame(f, n, 1024, &why), TC_EPROTO);
     assert_string_equal(why, "zlib: invalid compressed message");
     free(f);
+}
+
+/*
+ * However many layers a frame names, they inflate to at most twice the cap
+ * together: each layer may be a zlib bomb of the next (zlib's stored blocks
+ * of a run of zeros compress a thousandfold), so with the cap on each layer
+ * alone a frame of 20 KB naming ZLIB 16 times had a server inflate 16 times
+ * max_message_size, 256 MB with the default.
+ */
+static void
+test_zlib_layers_budget(void **state)
+{
+    (void)state;
+    const char *why;
+    uint8_t *zeros = calloc(1, 30000);
+    assert_non_null(zeros);
+    uint8_t *f;
+    /* three stored layers: each inflates to about 30,000 bytes, 90,000 together */
+    size_t n = layered_frame_of(&f, zeros, 30000, 3, 0);
+    assert_int_equal(read_frame(f, n, 46000, &why), TC_OK);
+    assert_int_equal(h.payload_len, 30000);
+    assert_memory_equal(h.payload, zeros, 30000);
+    /* each layer is under a cap of 40,000, all three over twice it */
+    assert_int_equal(read_frame(f, n, 40000, &why), TC_ELIMIT);
+    assert_string_equal(why, "the inflated layers are over twice max_message_size together");
+    /* one layer over the cap is still told as such */
+    assert_int_equal(read_frame(f, n, 29000, &why), TC_ELIMIT);
+    assert_string_equal(why, "the inflated message is over max_message_size");
+    free(f);
+    /* two layers never reach the budget: each is within the cap */
+    n = layered_frame_of(&f, zeros, 30000, 2, 0);
+    assert_int_equal(read_frame(f, n, 30100, &why), TC_OK);
+    assert_int_equal(h.payload_len, 30000);
+    free(f);
+    free(zeros);
 }
 
 /* Reply headers are bounded so the header block always fits its 16-bit size. */
@@ -537,6 +578,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reply_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_as_apache_writes_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zlib_layers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zlib_layers_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_headers_limit, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
