@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,12 +142,12 @@ tc_arbiter_retire(worker_t *w)
  * Call arbiter-side hook 'name' of generation 'g' with the server table
  * first, then 'extra'.
  */
-void
+bool
 tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
                        const tc_hook_arg_t *extra, size_t nextra)
 {
     if (!tc_hooks_has(g->cfg->hooks, name)) {
-        return;
+        return true;
     }
     const tc_hook_field_t server[] = {
         {"pid", NULL, (long long)a->pid},
@@ -159,7 +160,7 @@ tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
     for (size_t i = 0; i < nextra && i < 3; i++) {
         args[i + 1] = extra[i];
     }
-    tc_hooks_run(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3));
+    return tc_hooks_run(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3));
 }
 
 void
@@ -219,6 +220,21 @@ begin_stop(arbiter_t *a, bool quick)
     tc_socks_stop(a);
 }
 
+/*
+ * What a worker that does not end does, for the log line: " (in its NAME
+ * hook)" while its main thread runs a hook, which then cannot log why.
+ */
+static const char *
+in_hook(const worker_t *w, char *buf, size_t len)
+{
+    const char *name = w->hb != NULL ? tc_heartbeat_hook(w->hb) : NULL;
+    if (name == NULL) {
+        return "";
+    }
+    (void)snprintf(buf, len, " (in its %s hook)", name);
+    return buf;
+}
+
 /* SIGKILL whoever outlived its deadline. Returns false when giving up on them. */
 static bool
 enforce_deadlines(arbiter_t *a)
@@ -227,8 +243,9 @@ enforce_deadlines(arbiter_t *a)
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && (w->retiring || w->draining) && !w->killed && t >= w->deadline) {
-            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s; killing it",
-                   (int)w->pid, w->graceful);
+            char hook[64];
+            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s%s; killing it",
+                   (int)w->pid, w->graceful, in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGKILL);
         }
     }
@@ -247,8 +264,10 @@ enforce_deadlines(arbiter_t *a)
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && !w->killed) {
-            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s; killing it",
-                   (int)w->pid, a->quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout);
+            char hook[64];
+            tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s%s; killing it",
+                   (int)w->pid, a->quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout,
+                   in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGKILL);
         }
     }
@@ -276,8 +295,9 @@ check_heartbeats(arbiter_t *a)
             continue;
         }
         if (w->abort_at == 0 && t - tc_heartbeat_last(w->hb) > w->timeout) {
-            tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s", (int)w->pid,
-                   ready ? "" : " while booting");
+            char hook[64];
+            tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s%s", (int)w->pid,
+                   ready ? "" : " while booting", in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGABRT);
             w->abort_at = t;
         } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
@@ -349,6 +369,14 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     bool booted = w->hb != NULL && seen_ready(w);
     bool boot_error = !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    /*
+     * A graceful stop of its own (max_requests, a SIGTERM from elsewhere)
+     * says so on the page before it exits 0; an exit(0) that did not (a
+     * hook's or a handler's os.exit(0)) is a death like any other, or a
+     * worker whose post_worker_init exits would be forked again at once,
+     * forever. Without a page there is no telling.
+     */
+    bool stopped = w->hb == NULL || tc_heartbeat_stopping(w->hb);
     tc_heartbeat_free(w->hb);
     w->hb = NULL;
     w->pid = 0;
@@ -370,7 +398,7 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
         begin_stop(a, false);
         return;
     }
-    if ((clean && ready) || timed_out) {
+    if ((clean && ready && stopped) || timed_out) {
         return; /* max_requests, a SIGTERM from elsewhere, a hang: replaced at once */
     }
     if (boot_error || !ready || t - started < BOOT_WINDOW) {
@@ -686,7 +714,11 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     a->target = cfg->workers > 0 ? cfg->workers : 1;
     gen_t probe = {.cfg = cfg, .id = 1};
-    tc_arbiter_server_hook(a, &probe, "on_starting", NULL, 0);
+    if (!tc_arbiter_server_hook(a, &probe, "on_starting", NULL, 0)) {
+        /* as in gunicorn: the hook that prepares the start failed, so does the start */
+        tc_log(TC_LOG_CRITICAL, "Not starting: the on_starting hook failed");
+        goto fail;
+    }
     a->cur = tc_generation_new(a, cfg, &err);
     tc_inherit_deinit(&a->inherit);
     if (a->cur == NULL) {

@@ -129,8 +129,11 @@ int tc_arbiter_count_active(const arbiter_t *a, unsigned gen);
 /* SIGTERM to 'w' and a deadline for SIGKILL: its own graceful_timeout. */
 void tc_arbiter_retire(worker_t *w);
 
-/* Run arbiter-side hook 'name' of 'g' with the server table, then up to 3 of 'extra'. */
-void tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
+/*
+ * Run arbiter-side hook 'name' of 'g' with the server table, then up to 3 of
+ * 'extra'. False when it raised (logged), as tc_hooks_run().
+ */
+bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
                             const tc_hook_arg_t *extra, size_t nextra);
 
 /* Workers wanted in the serving generation; a change runs its nworkers_changed hook. */

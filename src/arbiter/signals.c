@@ -30,6 +30,13 @@ on_signal(int sig)
     errno = saved;
 }
 
+/* SIGPIPE: ignored, but, unlike SIG_IGN, not by the programs a hook executes */
+static void
+on_sigpipe(int sig)
+{
+    (void)sig;
+}
+
 static void
 set_disposition(int sig, void (*handler)(int))
 {
@@ -75,7 +82,7 @@ tc_signals_init(void)
     for (size_t i = 0; i < TC_ARRAY_LEN(handled); i++) {
         set_disposition(handled[i], on_signal);
     }
-    set_disposition(SIGPIPE, SIG_IGN);
+    set_disposition(SIGPIPE, on_sigpipe);
     /* a parent may have started us with some of them blocked (an upgrade does) */
     int e = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (e != 0) {

@@ -109,7 +109,14 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
         {"generation", NULL, (long long)g->id},
     };
     const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
+    bool named = hb != NULL && tc_hooks_has(g->cfg->hooks, "post_fork");
+    if (named) {
+        tc_heartbeat_set_hook(hb, "post_fork"); /* a WORKER TIMEOUT then names it */
+    }
     tc_arbiter_server_hook(a, g, "post_fork", extra, 1);
+    if (named) {
+        tc_heartbeat_set_hook(hb, NULL);
+    }
     int rc = tc_accesslog_open(g->cfg->accesslog, g->cfg->access_log_format);
     if (rc != TC_OK) {
         tc_log(TC_LOG_ERROR, "Cannot open the access log %s: %s", g->cfg->accesslog,

@@ -126,17 +126,17 @@ tc_hooks_has(const tc_hooks_t *h, const char *name)
     return true;
 }
 
-void
+bool
 tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs)
 {
     if (h == NULL) {
-        return;
+        return true;
     }
     lua_State *L = h->L;
     int top = lua_gettop(L);
     if (!lua_checkstack(L, (int)nargs + 8) || !push_hook(h, name)) {
         lua_settop(L, top);
-        return;
+        return true;
     }
     for (size_t i = 0; i < nargs; i++) {
         if (args[i].fields == NULL) {
@@ -156,10 +156,12 @@ tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t 
     }
     tc_err_t err;
     tc_err_clear(&err);
-    if (tc_lua_pcall(L, (int)nargs, 0, &err) != TC_OK) {
+    bool ok = tc_lua_pcall(L, (int)nargs, 0, &err) == TC_OK;
+    if (!ok) {
         tc_log(TC_LOG_ERROR, "Hook %s failed: %s", name, err.msg);
     }
     lua_settop(L, top);
+    return ok;
 }
 
 void

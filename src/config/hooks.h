@@ -44,10 +44,11 @@ bool tc_hooks_has(const tc_hooks_t *h, const char *name);
 
 /*
  * Call hook 'name' with 'nargs' arguments, if it is set. An error is logged
- * ("Hook pre_fork failed: ...") and otherwise ignored. 'h' may be NULL. Only
- * the thread that owns 'h' may call it.
+ * ("Hook pre_fork failed: ..."), and the call returns false; true otherwise
+ * (also when the hook is not set). 'h' may be NULL. Only the thread that
+ * owns 'h' may call it.
  */
-void tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs);
+bool tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs);
 
 /*
  * What on_connected and post_connect_closed receive as their first argument

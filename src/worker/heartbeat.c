@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -12,7 +13,12 @@ struct tc_heartbeat {
     atomic_int ready;
     atomic_int stopping;
     atomic_int shutdown; /* written by the arbiter, read by the worker */
+    atomic_int hook;     /* 1 + the index in hooks[] of the hook the main thread runs; 0: none */
 };
+
+/* The hooks a worker's main thread runs (the connection hooks run on the loops, as calls). */
+static const char *const hooks[] = {"post_fork", "post_worker_init", "worker_int", "worker_abort",
+                                    "worker_exit"};
 
 static long long
 now_ns(void)
@@ -35,6 +41,7 @@ tc_heartbeat_new(void)
     atomic_init(&hb->ready, 0);
     atomic_init(&hb->stopping, 0);
     atomic_init(&hb->shutdown, 0);
+    atomic_init(&hb->hook, 0);
     return hb;
 }
 
@@ -110,4 +117,24 @@ bool
 tc_heartbeat_shutdown(const tc_heartbeat_t *hb)
 {
     return atomic_load(&hb->shutdown) != 0;
+}
+
+void
+tc_heartbeat_set_hook(tc_heartbeat_t *hb, const char *name)
+{
+    int code = 0;
+    for (size_t i = 0; name != NULL && i < TC_ARRAY_LEN(hooks); i++) {
+        if (strcmp(hooks[i], name) == 0) {
+            code = (int)i + 1;
+        }
+    }
+    atomic_store(&hb->hook, code);
+}
+
+const char *
+tc_heartbeat_hook(const tc_heartbeat_t *hb)
+{
+    /* the worker writes the page: any number may be there */
+    int code = atomic_load(&hb->hook);
+    return code > 0 && (size_t)code <= TC_ARRAY_LEN(hooks) ? hooks[code - 1] : NULL;
 }

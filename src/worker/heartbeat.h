@@ -38,6 +38,11 @@ void tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck);
 void tc_heartbeat_set_ready(tc_heartbeat_t *hb);
 /* Worker: a graceful stop began (for whatever reason: max_requests, a SIGTERM). */
 void tc_heartbeat_set_stopping(tc_heartbeat_t *hb);
+/*
+ * Worker, main thread: it runs hook 'name' (post_fork, post_worker_init,
+ * worker_int, worker_abort, worker_exit) from now on; NULL: none any more.
+ */
+void tc_heartbeat_set_hook(tc_heartbeat_t *hb, const char *name);
 
 /* Arbiter: monotonic seconds of the last beat, as dated (the creation time before the first). */
 double tc_heartbeat_last(const tc_heartbeat_t *hb);
@@ -45,6 +50,8 @@ double tc_heartbeat_last(const tc_heartbeat_t *hb);
 bool tc_heartbeat_ready(const tc_heartbeat_t *hb);
 /* Arbiter: true once the worker said it is stopping. */
 bool tc_heartbeat_stopping(const tc_heartbeat_t *hb);
+/* Arbiter: the name of the hook the worker's main thread runs (static), or NULL. */
+const char *tc_heartbeat_hook(const tc_heartbeat_t *hb);
 
 /*
  * Arbiter, before it sends the worker SIGTERM: the whole server stops, and

@@ -14,8 +14,10 @@
 
 #include <errno.h>
 #include <event2/thread.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -271,7 +273,15 @@ run_hook(const worker_t *w, const char *name)
         {"threads", NULL, w->nloops},
     };
     const tc_hook_arg_t args[] = {{info, TC_ARRAY_LEN(info), 0}};
+    /* one that hangs is named by the arbiter, as this thread cannot say it */
+    tc_heartbeat_t *hb = w->args->heartbeat;
+    if (hb != NULL) {
+        tc_heartbeat_set_hook(hb, name);
+    }
     tc_hooks_run(w->args->cfg->hooks, name, args, 1);
+    if (hb != NULL) {
+        tc_heartbeat_set_hook(hb, NULL);
+    }
 }
 
 /*
@@ -394,6 +404,64 @@ reopen_logs(const tc_config_t *cfg)
     }
 }
 
+/* ---- signals ---- */
+
+/*
+ * The worker's signals go through a pipe to its main thread, as the
+ * arbiter's do, rather than staying blocked for sigtimedwait(): a program
+ * that a hook or a handler starts (os.execute, io.popen) inherits the
+ * mask, and SIGTERM could not end one started with it blocked. A handler
+ * thread's system call that a signal interrupts is restarted (SA_RESTART)
+ * where the kernel can. [0] is read by the main thread, [1] written by the
+ * handler; both non-blocking.
+ */
+static int sig_pipe[2] = {-1, -1};
+
+static void
+on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    /* a full pipe (64 KiB of signals unread) drops the byte */
+    ssize_t n = write(sig_pipe[1], &b, 1);
+    (void)n;
+    errno = saved;
+}
+
+/* SIGPIPE: ignored, but, unlike SIG_IGN, not by the programs the worker executes */
+static void
+on_sigpipe(int sig)
+{
+    (void)sig;
+}
+
+static void
+set_handler(int sig, void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    (void)sigaction(sig, &sa, NULL);
+}
+
+/*
+ * The next signal the handler passed on, waiting up to 'ns' nanoseconds;
+ * 0: none came.
+ */
+static int
+wait_signal(long ns)
+{
+    struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+    struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+    if (ppoll(&pfd, 1, &ts, NULL) == 0) {
+        return 0;
+    }
+    unsigned char b;
+    return read(sig_pipe[0], &b, 1) == 1 ? (int)b : 0;
+}
+
 void
 tc_worker_signals(sigset_t *set)
 {
@@ -412,7 +480,21 @@ tc_worker_prepare(pid_t arbiter)
 {
     /* follow the arbiter: if it dies, so do we (and if it died already, now) */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    signal(SIGPIPE, SIG_IGN);
+    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        int rc = -errno;
+        tc_log(TC_LOG_CRITICAL, "worker: cannot make its signal pipe: %s", tc_strerror(rc));
+        _exit(1); /* a death at boot */
+    }
+    /* the handlers first: what the fork held, pending, goes into the pipe as it is unblocked */
+    sigset_t set;
+    tc_worker_signals(&set);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(&set, sig) == 1) {
+            set_handler(sig, on_signal);
+        }
+    }
+    set_handler(SIGPIPE, on_sigpipe);
+    (void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return getppid() == arbiter;
 }
 
@@ -457,9 +539,6 @@ int
 tc_worker_main(const tc_worker_args_t *args)
 {
     const tc_config_t *cfg = args->cfg;
-    /* the arbiter forked this worker with these held (loop threads inherit the mask) */
-    sigset_t set;
-    tc_worker_signals(&set);
     evthread_use_pthreads();
     tc_hooks_set_worker(args->index, args->generation, cfg->threads);
     exit_index = args->index;
@@ -509,8 +588,7 @@ tc_worker_main(const tc_worker_args_t *args)
     }
     long period = beat_ns;
     for (;;) {
-        struct timespec ts = {0, period};
-        int sig = sigtimedwait(&set, NULL, &ts);
+        int sig = wait_signal(period);
         if (sig == SIGINT || sig == SIGQUIT) {
             run_hook(&w, "worker_int");
             _exit(0); /* quick stop: the arbiter asked for it */

@@ -37,17 +37,21 @@ typedef struct tc_worker_args {
 int tc_worker_main(const tc_worker_args_t *args);
 
 /*
- * The signals a worker handles in its loop, blocked in every one of its
- * threads. The arbiter forks a worker with them blocked (the child mask of
- * tc_signals_fork()), so that one sent while the worker starts waits,
- * pending, for its loop instead of killing it.
+ * The signals a worker handles in its loop. The arbiter forks a worker with
+ * them blocked (the child mask of tc_signals_fork()), so that one sent while
+ * the worker starts waits, pending, instead of killing it;
+ * tc_worker_prepare() then gives them a handler that passes them on to the
+ * loop, and unblocks them: a program a hook or handler starts does not
+ * inherit them blocked.
  */
 void tc_worker_signals(sigset_t *set);
 
 /*
  * First thing in a freshly forked worker, before any hook runs: die with
- * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone)
- * and ignore SIGPIPE.
+ * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone),
+ * pass the signals of tc_worker_signals() on to the loop from now on, and
+ * ignore SIGPIPE (by a handler: a program the worker executes gets it back
+ * at its default). Exits with status 1 when it cannot.
  */
 bool tc_worker_prepare(pid_t arbiter);
 

@@ -103,7 +103,9 @@ class ReloadTest(unittest.TestCase):
     def check_failed_reload(self, name, text, where, **kw):
         srv = self.server(**kw)
         old = sorted(srv.worker_pids())
-        load = loadgen.Load(self.S, srv.port, threads=3, duration=20,
+        # no cap on the calls but the duration: at 10k calls a second the
+        # default cap of 20000 ran out during a check of 2 s
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=20, max_calls=10**7,
                             expect=lambda value, reply: reply == "v1:" + value).start()
         self.assertTrue(load.wait_calls(50), load.summary())
         self.write(srv, name, text(srv) if callable(text) else text)

@@ -3,7 +3,9 @@
 worker (killed after `timeout`, replaced) while the others serve and idle
 connections never count; max_requests recycles workers without a failed
 call; SIGUSR1 reopens the error and access logs; hooks run with their
-arguments and a hook that raises is only logged. Every wait is bounded."""
+arguments, a hook that raises is only logged (but for on_starting, which
+stops the start), one that hangs is named, and the programs hooks start
+get their signals. Every wait is bounded."""
 
 import os
 import re
@@ -512,17 +514,23 @@ return H""")
         self.assertEqual(c.echo("booted"), "booted")
         trans.close()
 
-    def test_a_worker_exiting_0_before_ready_is_a_boot_death(self):
-        """A worker that exits 0 before it is ready (os.exit in post_fork)
-        is not a recycle: the back-off applies, no fork loop."""
-        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\n"
-                             "post_fork = function() os.exit(0) end\n",
-                             files={"svc.thrift": IDL, "handler.lua": HANDLER})
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Workers keep dying at boot", 10), srv.log())
-        # the thing tested: what the next 2 s do not bring (a fork loop)
-        time.sleep(2)
-        self.assertLess(srv.log().count("Booting worker"), 10, srv.log())
+    def test_a_worker_exiting_0_at_boot_is_a_boot_death(self):
+        """A worker that exits 0 before it is ready (os.exit in post_fork),
+        or once ready but without a graceful stop (os.exit in
+        post_worker_init: it was forked again at once, forever), is not a
+        recycle: the back-off applies, no fork loop."""
+        for hook in ("post_fork", "post_worker_init"):
+            with self.subTest(hook=hook):
+                srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\n"
+                                     "%s = function() os.exit(0) end\n" % hook,
+                                     files={"svc.thrift": IDL, "handler.lua": HANDLER})
+                self.addCleanup(srv.stop)
+                self.assertTrue(harness.wait_log(srv, "Workers keep dying at boot", 10),
+                                srv.log())
+                # the thing tested: what the next 2 s do not bring (a fork loop)
+                time.sleep(2)
+                self.assertLess(srv.log().count("Booting worker"), 10, srv.log())
+                self.assertEqual(srv.stop(), 0, srv.log())
 
     def test_os_exit_in_a_handler_costs_its_worker_only(self):
         """os.exit(N) in a handler ends its worker; the arbiter replaces it
@@ -669,6 +677,96 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, w.thread
         self.assertIn("Hook pre_fork failed: ", log)
         self.assertIn("pre_fork fails", log)
         self.assertNotIn("Worker failed to boot", log)
+
+    def test_a_failing_on_starting_stops_the_start(self):
+        """As in gunicorn, an error in on_starting, the hook that prepares
+        the start, stops it: exit status 1 before a bind is opened or a
+        worker forked, the pidfile removed, the hook named. (Before, the
+        server started as if nothing were wrong.)"""
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\n"
+                             "pidfile = here .. '/tc.pid'\n"
+                             "on_starting = function() error('no spool folder') end\n",
+                             files={"svc.thrift": IDL, "handler.lua": HANDLER}, start=False)
+        self.addCleanup(srv.stop)
+        with self.assertRaises(RuntimeError):
+            srv.start()
+        self.assertEqual(srv.proc.returncode, 1, srv.log())
+        log = srv.log()
+        self.assertRegex(log, r"\[error\] Hook on_starting failed: \S+thriftcorn\.lua:\d+: "
+                              r"no spool folder\n")
+        self.assertIn("[critical] Not starting: the on_starting hook failed", log)
+        self.assertNotIn("Listening at", log)
+        self.assertNotIn("Booting worker", log)
+        self.assertFalse(os.path.exists(os.path.join(srv.dir, "tc.pid")), log)
+
+    def test_a_worker_hook_that_hangs_is_named(self):
+        """A worker whose main thread hangs in a hook cannot say why it
+        stopped beating or does not stop: the arbiter's line names the hook
+        (before, `WORKER TIMEOUT (pid:N)` and nothing else, every `timeout`
+        seconds as each replacement hung the same way)."""
+        hooks = ('post_worker_init = function()\n'
+                 '  if io.open(here .. "/hang") then while true do end end\n'
+                 'end\n'
+                 'worker_int = function() while true do end end\n')
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\ntimeout = 2\n" + hooks,
+                             files={"svc.thrift": IDL, "handler.lua": HANDLER, "hang": ""})
+        self.addCleanup(srv.stop)
+        (pid,) = srv.worker_pids()
+        self.assertTrue(harness.wait_log(
+            srv, "[critical] WORKER TIMEOUT (pid:%d) (in its post_worker_init hook)\n" % pid, 15),
+            srv.log())
+        os.unlink(os.path.join(srv.dir, "hang"))
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) was sent SIGKILL!" % pid, 10),
+                        srv.log())
+        self.assertTrue(harness.wait_for(
+            lambda: len(srv.worker_pids()) == 1 and srv.worker_pids() != [pid], 15), srv.log())
+        (new,) = srv.worker_pids()
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("after"), "after")
+        trans.close()
+        self.assertEqual(srv.stop(signal.SIGQUIT), 0, srv.log())
+        self.assertIn("Worker (pid:%d) did not stop within 1 s (in its worker_int hook); "
+                      "killing it" % new, srv.log())
+
+    def test_programs_hooks_start_get_the_default_signals(self):
+        """A program a hook starts (os.execute, io.popen) meets a signal as
+        any program does: SIGTERM, SIGHUP, SIGUSR1 and SIGPIPE end it. Before,
+        one a worker started had the worker's signals blocked (a sidecar
+        started in post_worker_init outlived SIGTERM, `timeout` could not
+        end a command), and one any process started ignored SIGPIPE. Each
+        shell signals itself: it ends by the signal, or exits 7."""
+        hooks = r"""
+local function note(...)
+  local f = assert(io.open(here .. "/hooks.txt", "a"))
+  f:write(table.concat({ ... }, " "), "\n")
+  f:close()
+end
+local function kills(where, ...)
+  for _, sig in ipairs({ ... }) do
+    local _, how, code = os.execute("kill -" .. sig .. " $$; exit 7")
+    note(where, sig, how, code)
+  end
+end
+workers = 1
+threads = 1
+when_ready = function() kills("when_ready", "TERM", "PIPE") end
+post_fork = function() kills("post_fork", "TERM", "PIPE") end
+post_worker_init = function() kills("post_worker_init", "TERM", "HUP", "USR1", "PIPE") end
+on_connected = function() kills("on_connected", "TERM", "PIPE") end
+"""
+        srv = self.server(hooks)
+        path = os.path.join(srv.dir, "hooks.txt")
+        self.assertTrue(harness.wait_for(lambda: "on_connected PIPE" in harness.read_text(path)),
+                        harness.read_text(path))
+        self.assertEqual(srv.stop(), 0, srv.log())
+        lines = harness.read_text(path).splitlines()
+        numbers = {"TERM": 15, "HUP": 1, "USR1": 10, "PIPE": 13}
+        for where, sigs in (("when_ready", ("TERM", "PIPE")), ("post_fork", ("TERM", "PIPE")),
+                            ("post_worker_init", ("TERM", "HUP", "USR1", "PIPE")),
+                            ("on_connected", ("TERM", "PIPE"))):
+            for sig in sigs:
+                self.assertIn("%s %s signal %d" % (where, sig, numbers[sig]), lines)
+        self.assertNotIn("exit 7", harness.read_text(path))
 
     def test_worker_int_and_worker_abort_run_once_in_their_worker(self):
         """worker_abort runs in the worker the arbiter aborted (a call past
