@@ -23,15 +23,36 @@ struct tc_embed_file {
 };
 extern const struct tc_embed_file tc_embed_files[];
 
+/* luaL_tolstring() of argument 1, for a protected call. */
+static int
+protected_tostring(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
 int
 tc_lua_state_traceback(lua_State *L)
 {
     int t = lua_type(L, 1);
     if (t == LUA_TSTRING || t == LUA_TNUMBER) {
         lua_pushvalue(L, 1);
-    } else if (!luaL_callmeta(L, 1, "__tostring") || lua_type(L, -1) != LUA_TSTRING) {
-        lua_settop(L, 1);
+    } else if (luaL_getmetafield(L, 1, "__tostring") == LUA_TNIL) {
         lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    } else {
+        /*
+         * protected: an error here would come back to this handler as the
+         * error, and be reported in place of the one raised
+         */
+        lua_pop(L, 1);
+        lua_pushcfunction(L, protected_tostring);
+        lua_pushvalue(L, 1);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            const char *why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+            lua_pushfstring(L, "(error object is a %s value whose tostring raised: %s)",
+                            luaL_typename(L, 1), why);
+            lua_remove(L, -2);
+        }
     }
     luaL_traceback(L, L, NULL, 1);
     /*
