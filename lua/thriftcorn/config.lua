@@ -11,7 +11,7 @@ local M = {}
 -- number must be finite). `nilable` ones accept nil/false for "never".
 -- `binds`: a list whose items are bind addresses, checked for their form
 -- (at least one). `path`: a string naming a file, never empty; `dash` when
--- '-' (stderr) is one too.
+-- '-' (the error log's stderr, the access log's stdout) is one too.
 local YEAR = 365 * 24 * 3600
 local INT32_MAX = 2147483647
 M.settings = {
@@ -82,7 +82,7 @@ M.settings = {
     doc = "File mode mask of the arbiter and workers (unix sockets, logs, pidfile), an integer "
       .. "or an octal string like \"022\"; a reload applies it; nil: the umask at start." },
   { name = "accesslog", kind = "string", default = nil, path = true, dash = true,
-    doc = "Where the access log goes (one line per call): a file path, - for stderr, nil: off." },
+    doc = "Where the access log goes (one line per call): a file path, - for stdout, nil: off." },
   { name = "access_log_format", kind = "string", default = "%t %h %m %s %D", nonempty = true,
     placeholders = "thmsDMLp%",
     doc = "Access log line format; see docs/operations.md." },
@@ -355,8 +355,13 @@ local function check(s, v)
         local c = v:sub(pos + 1, pos + 1)
         if c == "" or not s.placeholders:find(c, 1, true) then
           local known = s.placeholders:gsub(".", " %%%0"):sub(2)
+          -- gunicorn's %(h)s, of a placeholder there is: say how it is written here
+          local atom = c == "(" and v:match("^%((%a)%)s", pos + 1)
+          atom = atom and s.placeholders:find(atom, 1, true) and atom
           return nil, string.format("%s at byte %d; the placeholders are %s",
             c == "" and "a '%' with no placeholder after it"
+              or atom and string.format("unknown placeholder '%%(%s)s' (gunicorn's form: write "
+                .. "%%%s)", atom, atom)
               or string.format("unknown placeholder '%%%s'", c),
             pos, known)
         end

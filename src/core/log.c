@@ -133,9 +133,31 @@ open_through_link(const char *path, int flags)
     return fd;
 }
 
+/*
+ * The standard stream that 'path' names (1 for "/dev/stdout", 2 for
+ * "/dev/stderr"), or -1. Such a stream is used as inherited rather than
+ * opened again through its link: a socket (systemd's journal) cannot be
+ * opened by name, and a file the shell opened without O_APPEND (`> out`)
+ * opened again with it would be written at two offsets, the lines sent to
+ * the stream itself (the other log, at "-") overwriting the others.
+ */
+static int
+std_stream(const char *path)
+{
+    if (strcmp(path, "/dev/stdout") == 0) {
+        return STDOUT_FILENO;
+    }
+    return strcmp(path, "/dev/stderr") == 0 ? STDERR_FILENO : -1;
+}
+
 int
 tc_log_open_file(const char *path)
 {
+    int std = std_stream(path);
+    if (std >= 0) {
+        int fd = fcntl(std, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+        return fd < 0 ? -errno : fd;
+    }
     /* O_NONBLOCK: a FIFO nobody reads fails with ENXIO instead of hanging the open */
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
     int fd = -1;
@@ -306,6 +328,42 @@ tc_log_utf8(char *dst, size_t cap, const char *src, size_t len)
     return copy_escaped(dst, cap, src, len, kept_in_text);
 }
 
+/*
+ * Take back the 'cut' bytes a short write left at the end of regular file
+ * 'fd', where the next line would join them, if they are its end still
+ * (another writer may have appended since, when room came back meanwhile:
+ * then they stay). The offset goes back too, for a file not in O_APPEND
+ * mode.
+ */
+static void
+take_back(int fd, off_t cut)
+{
+    struct stat st;
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (end < cut || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != end) {
+        return;
+    }
+    if (ftruncate(fd, end - cut) == 0) {
+        (void)lseek(fd, end - cut, SEEK_SET);
+    }
+}
+
+ssize_t
+tc_log_write(int fd, const char *line, size_t len)
+{
+    ssize_t w;
+    do {
+        w = write(fd, line, len);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        return -errno;
+    }
+    if (w > 0 && (size_t)w < len) {
+        take_back(fd, (off_t)w);
+    }
+    return w;
+}
+
 void
 tc_log(tc_log_level_t level, const char *fmt, ...)
 {
@@ -330,8 +388,5 @@ tc_log(tc_log_level_t level, const char *fmt, ...)
     }
     n = n + (size_t)k > sizeof(line) - 2 ? sizeof(line) - 2 : n + (size_t)k;
     line[n++] = '\n';
-    ssize_t w;
-    do {
-        w = write(log_fd, line, n);
-    } while (w < 0 && errno == EINTR);
+    (void)tc_log_write(log_fd, line, n); /* a line that cannot be written has nowhere to say so */
 }

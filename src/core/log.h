@@ -8,6 +8,8 @@
 
 #include "core/common.h"
 
+#include <sys/types.h>
+
 typedef enum {
     TC_LOG_DEBUG = 0,
     TC_LOG_INFO,
@@ -29,7 +31,10 @@ int tc_log_level_parse(const char *name);
  * folder, such as the workers' 'user', planted there must not point root
  * at a file of its choosing), and a FIFO that no process reads fails with
  * -ENXIO rather than blocking. The folders on the way are not looked at.
- * Returns the descriptor or a negative code. Any thread.
+ * "/dev/stdout" and "/dev/stderr" are not opened: the descriptor is a
+ * duplicate of the process's own standard output or error, as inherited
+ * (a socket, such as systemd's journal, cannot be opened by name). Returns
+ * the descriptor or a negative code. Any thread.
  */
 int tc_log_open_file(const char *path) TC_NODISCARD;
 /*
@@ -40,6 +45,17 @@ int tc_log_open_file(const char *path) TC_NODISCARD;
 int tc_log_open(const char *path) TC_NODISCARD;
 /* Write one line at 'level'. */
 void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
+
+/*
+ * Write the 'len' bytes of one line (its '\n' last) to 'fd' in one
+ * write(2), retried on EINTR. A short write (a full disk, a file size
+ * limit: the kernel writes what fits) leaves a cut line at the end of a
+ * regular file, which the next line would join: it is taken back
+ * (ftruncate()) while it is still the file's end. Returns 'len'; when
+ * fewer bytes were written, how many (none of them kept); or a negative
+ * errno. Any thread.
+ */
+ssize_t tc_log_write(int fd, const char *line, size_t len);
 
 /* The longest tc_log_escape() makes of 'len' bytes. */
 #define TC_LOG_ESCAPED_MAX(len) (4 * (len))

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int tc_accesslog_fd = -1;
+_Atomic int tc_accesslog_fd = -1;
 
 static const char *log_path;
 static const char *log_format;
@@ -39,7 +39,7 @@ tc_accesslog_open(const char *path, const char *format)
         return TC_OK;
     }
     if (strcmp(path, "-") == 0) {
-        tc_accesslog_fd = STDERR_FILENO;
+        tc_accesslog_fd = STDOUT_FILENO; /* as gunicorn's: the error log's "-" is stderr */
         return TC_OK;
     }
     /* a worker opens it before it drops root: only a symlink root owns is followed */
@@ -54,14 +54,20 @@ tc_accesslog_open(const char *path, const char *format)
 int
 tc_accesslog_reopen(void)
 {
-    if (tc_accesslog_fd < 0 || log_path == NULL || strcmp(log_path, "-") == 0) {
+    if (log_path == NULL || strcmp(log_path, "-") == 0) {
         return TC_OK;
     }
     int fd = tc_log_open_file(log_path);
     if (fd < 0) {
         return fd;
     }
-    int rc = dup3(fd, tc_accesslog_fd, O_CLOEXEC) < 0 ? -errno : TC_OK;
+    int cur = atomic_load(&tc_accesslog_fd);
+    if (cur < 0) {
+        /* the open at the worker's start failed (a FIFO no process read): log from now on */
+        atomic_store(&tc_accesslog_fd, fd);
+        return TC_OK;
+    }
+    int rc = dup3(fd, cur, O_CLOEXEC) < 0 ? -errno : TC_OK;
     (void)close(fd);
     return rc;
 }
@@ -241,6 +247,28 @@ format_line(char *buf, size_t cap, const char *format, line_t *l)
 }
 
 /*
+ * The length of the 'n' bytes of a full line at 'buf' less a character
+ * cut short at its end: the format's own text (UTF-8) may run past the
+ * line, and the log stays UTF-8. The client's bytes are escaped whole.
+ */
+static size_t
+whole_chars(const char *buf, size_t n)
+{
+    size_t i = n;
+    size_t tail = 0; /* continuation bytes at the end */
+    while (i > 0 && tail < 3 && ((unsigned char)buf[i - 1] & 0xc0) == 0x80) {
+        i--;
+        tail++;
+    }
+    if (i == 0) {
+        return n;
+    }
+    unsigned char lead = (unsigned char)buf[i - 1];
+    size_t len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    return lead >= 0xc0 && len > tail + 1 ? i - 1 : n;
+}
+
+/*
  * A failed write (a full disk, a quota) loses its line. The error log says
  * so once a minute at most, not once a line: the first loss at once, then
  * how many lines were lost since, at the next failure a minute or more
@@ -287,11 +315,11 @@ tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
     char buf[1024];
     line_t l = {.peer = peer, .info = info, .ns = ns};
     size_t n = format_line(buf, sizeof(buf) - 1, log_format, &l);
+    if (n == sizeof(buf) - 1) {
+        n = whole_chars(buf, n);
+    }
     buf[n++] = '\n';
-    ssize_t w;
-    do {
-        w = write(tc_accesslog_fd, buf, n);
-    } while (w < 0 && errno == EINTR);
+    ssize_t w = tc_log_write(tc_accesslog_fd, buf, n);
     if (TC_LIKELY((size_t)w == n)) {
         if (TC_UNLIKELY(atomic_load_explicit(&lost, memory_order_relaxed) != 0)) {
             report_recovery();
@@ -300,10 +328,9 @@ tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
     }
     char why[64];
     if (w < 0) {
-        int rc = -errno;
-        (void)snprintf(why, sizeof(why), "%s", tc_strerror(rc));
+        (void)snprintf(why, sizeof(why), "%s", tc_strerror((int)w));
     } else {
-        (void)snprintf(why, sizeof(why), "wrote %zd of %zu bytes", w, n);
+        (void)snprintf(why, sizeof(why), "only %zd of its %zu bytes fit", w, n);
     }
     report_lost(why);
 }

@@ -107,6 +107,12 @@ service PingService {
       .. "the placeholders are %%t %%h %%m %%s %%D %%M %%L %%p %%%%", errs[1])
     _, errs = config.load(make_config('access_log_format = "%m 100%"\n' .. SERVICE))
     assert.matches(":1: access_log_format: a '%%' with no placeholder after it at byte 7", errs[1])
+    -- gunicorn's form is named as such
+    _, errs = config.load(make_config('access_log_format = "%(h)s %(r)s"\n' .. SERVICE))
+    assert.matches(":1: access_log_format: unknown placeholder '%%%(h%)s' %(gunicorn's form: "
+      .. "write %%h%) at byte 1; the placeholders are %%t", errs[1])
+    _, errs = config.load(make_config('access_log_format = "%(r)s"\n' .. SERVICE))
+    assert.matches(":1: access_log_format: unknown placeholder '%%%(' at byte 1;", errs[1])
     local cfg = assert(config.load(make_config(
       'access_log_format = "%t %h %m %s %D %M %L %p 100%% [x]"\n' .. SERVICE)))
     assert.equal("%t %h %m %s %D %M %L %p 100%% [x]", cfg.access_log_format)

@@ -2,15 +2,20 @@
 /*
  * Unit tests for worker/accesslog.c: what each placeholder writes, a
  * client's long name that cannot push the fields after it out of the line,
- * and a write that fails, reported in the error log.
+ * "-" for stdout, a log that failed to open opened by SIGUSR1's reopen,
+ * and a write that fails or is cut short, reported in the error log.
  */
 #include "tc_test.h"
 
 #include "core/log.h"
 #include "worker/accesslog.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -200,6 +205,86 @@ test_two_names_share_the_room(void **state)
 }
 
 /*
+ * A format whose own text runs past the line (here 600 two-byte
+ * characters) is cut between characters: the log stays UTF-8.
+ */
+static void
+test_long_format_is_cut_between_characters(void **state)
+{
+    (void)state;
+    static char format[2 * 600 + 4];
+    for (size_t i = 0; i < 600; i++) {
+        memcpy(format + 2 * i, "\xc3\xa9", 2);
+    }
+    memcpy(format + 2 * 600, " %s", 4);
+    assert_int_equal(tc_accesslog_open(access_path, format), TC_OK);
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write("unix", &info, 0);
+    char got[4096];
+    size_t n = slurp(access_path, got, sizeof(got));
+    assert_int_equal(n, 2 * 1023); /* 511 characters and a newline each */
+    for (size_t i = 0; i < 2; i++) {
+        const char *line = got + i * 1023;
+        assert_memory_equal(line, format, 1020);
+        assert_memory_equal(line + 1020, "\xc3\xa9\n", 3);
+    }
+}
+
+/* "-" is stdout, as gunicorn's accesslog (the error log's "-" is stderr). */
+static void
+test_dash_is_stdout(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+    int rc = tc_accesslog_open("-", "%m %s");
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    if (rc == TC_OK) {
+        tc_accesslog_write("unix", &info, 0);
+    }
+    assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+    close(saved);
+    close(p[1]);
+    assert_int_equal(rc, TC_OK);
+    char got[64] = "";
+    assert_int_equal(read(p[0], got, sizeof(got) - 1), 12);
+    assert_string_equal(got, "Calc.add ok\n");
+    close(p[0]);
+}
+
+/*
+ * A log a worker could not open when it started (its folder gone, a FIFO
+ * that no process read) is opened by the reopen of SIGUSR1: the calls after
+ * it are logged.
+ */
+static void
+test_reopen_opens_a_log_that_failed(void **state)
+{
+    (void)state;
+    char sub[96];
+    char path[128];
+    (void)snprintf(sub, sizeof(sub), "%s/later", dir);
+    (void)snprintf(path, sizeof(path), "%s/access.log", sub);
+    assert_int_equal(tc_accesslog_open(path, "%m"), -ENOENT);
+    assert_false(tc_accesslog_on());
+    assert_int_equal(tc_accesslog_reopen(), -ENOENT);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(tc_accesslog_reopen(), TC_OK);
+    assert_true(tc_accesslog_on());
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    tc_accesslog_write("unix", &info, 0);
+    char got[64];
+    slurp(path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add\n");
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(sub), 0);
+}
+
+/*
  * A write that fails (a full disk) loses the line and says so in the error
  * log, not once per line: once a minute at most, and once writes work
  * again, how many lines were lost meanwhile.
@@ -237,6 +322,48 @@ test_failed_writes_are_reported_once(void **state)
     assert_string_equal(strchr(at, '\n') + 1, ""); /* the last line */
 }
 
+/* The process's file size limit: 'max' bytes (RLIM_INFINITY: none). */
+static void
+limit_file_size(rlim_t max)
+{
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+    rl.rlim_cur = max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/*
+ * A line cut short (a disk that fills while it is written: here a file
+ * size limit, where the kernel writes what fits likewise) is lost as a
+ * whole and counted, never left in the file for the next line to join.
+ * After test_failed_writes_are_reported_once(), within its minute: the
+ * loss is told when writes work again.
+ */
+static void
+test_cut_line_is_lost_whole(void **state)
+{
+    (void)state;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(tc_log_open(error_path), TC_OK);
+    assert_int_equal(tc_accesslog_open(access_path, "%m %s"), TC_OK);
+    static char name[300];
+    memset(name, 'n', sizeof(name));
+    tc_call_info_t info = call("Calc", name, sizeof(name), 0, true); /* 309 bytes a line */
+    tc_accesslog_write("unix", &info, 0);
+    limit_file_size(309 + 100);
+    tc_accesslog_write("unix", &info, 0);
+    limit_file_size(RLIM_INFINITY);
+    info = call("Calc", "add", 3, 0, true);
+    tc_accesslog_write("unix", &info, 0);
+    signal(SIGXFSZ, SIG_DFL);
+    char got[2048];
+    size_t n = slurp(access_path, got, sizeof(got));
+    assert_int_equal(n, 309 + 12);
+    assert_string_equal(got + 309, "Calc.add ok\n");
+    slurp(error_path, got, sizeof(got));
+    assert_non_null(strstr(got, "access.log is written again; 1 line lost before\n"));
+}
+
 int
 main(void)
 {
@@ -247,7 +374,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_name_keeps_the_other_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_names_share_the_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_format_is_cut_between_characters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dash_is_stdout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_opens_a_log_that_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_writes_are_reported_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_line_is_lost_whole, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

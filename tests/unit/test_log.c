@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for core/log.c: escaping the bytes a client chose for a log
- * line, keeping a handler's error text UTF-8, and opening a log file the
- * way root must (which symlinks it follows, FIFOs).
+ * line, keeping a handler's error text UTF-8, opening a log file the way
+ * root must (which symlinks it follows, FIFOs, the standard streams), and
+ * a line cut short by a full disk, taken back.
  */
 #include "tc_test.h"
 
@@ -10,8 +11,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -345,6 +349,179 @@ test_open_file_fifo(void **state)
     rmdir(dir);
 }
 
+/*
+ * /dev/stdout and /dev/stderr are the streams as inherited: a socket
+ * (systemd's journal), which cannot be opened by name, works; and a file
+ * the shell opened without O_APPEND is written at its one offset, so that
+ * what goes to the stream itself is not written over.
+ */
+static void
+test_open_file_standard_streams(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(sv[1], STDOUT_FILENO), STDOUT_FILENO);
+    int fd = tc_log_open_file("/dev/stdout");
+    assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+    assert_true(fd > STDERR_FILENO);
+    assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    put_text(fd, "z");
+    char c = 0;
+    assert_int_equal(read(sv[0], &c, 1), 1);
+    assert_int_equal(c, 'z');
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "out");
+    int file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* `2> out` */
+    assert_true(file >= 0);
+    assert_int_equal(dup2(STDERR_FILENO, saved), saved);
+    assert_int_equal(dup2(file, STDERR_FILENO), STDERR_FILENO);
+    fd = tc_log_open_file("/dev/stderr");
+    if (fd >= 0) {
+        put_text(STDERR_FILENO, "a\n");
+        put_text(fd, "b\n");
+        put_text(STDERR_FILENO, "c\n");
+    }
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    assert_true(fd > STDERR_FILENO);
+    assert_string_equal(text_of(path), "a\nb\nc\n");
+    close(fd);
+    close(file);
+    close(saved);
+    unlink(path);
+    rmdir(dir);
+}
+
+/*
+ * Each level keeps its own lines and those above it; the names are
+ * gunicorn's, in lower case.
+ */
+static void
+test_levels(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"debug", "info", "warning", "error", "critical"};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(tc_log_level_parse(names[i]), i);
+    }
+    assert_int_equal(tc_log_level_parse("warn"), -1);
+    assert_int_equal(tc_log_level_parse("INFO"), -1);
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "levels.log");
+    assert_int_equal(tc_log_open(path), TC_OK);
+    for (int level = TC_LOG_DEBUG; level <= TC_LOG_CRITICAL; level++) {
+        tc_log_set_level((tc_log_level_t)level);
+        for (int at = TC_LOG_DEBUG; at <= TC_LOG_CRITICAL; at++) {
+            tc_log((tc_log_level_t)at, "%d:%d", level, at);
+        }
+    }
+    tc_log_set_level(TC_LOG_INFO);
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    int want_level = 0;
+    int want_at = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char name[16];
+        int level = -1;
+        int at = -1;
+        const char *tail = strstr(line, "] [");
+        assert_non_null(tail);
+        tail = strstr(tail + 3, "] [");
+        assert_non_null(tail);
+        assert_int_equal(sscanf(tail + 3, "%15[a-z]] %d:%d\n", name, &level, &at), 3);
+        assert_int_equal(level, want_level);
+        assert_int_equal(at, want_at);
+        assert_string_equal(name, names[at]);
+        if (++want_at > TC_LOG_CRITICAL) {
+            want_level++;
+            want_at = want_level;
+        }
+    }
+    assert_int_equal(want_level, TC_LOG_CRITICAL + 1); /* every line there, none more */
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Lower the file size limit of the process to 'max' bytes (RLIM_INFINITY: none). */
+static void
+limit_file_size(rlim_t max)
+{
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+    rl.rlim_cur = max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/*
+ * A line a full disk cuts short (here a file size limit: the kernel writes
+ * what fits, as on a full disk) is taken back, so that the next line, once
+ * there is room, does not join it: the file holds whole lines only. A file
+ * written without O_APPEND gets its offset back too (no hole).
+ */
+static void
+test_write_takes_back_a_cut_line(void **state)
+{
+    (void)state;
+    signal(SIGXFSZ, SIG_IGN); /* past the limit: EFBIG, not death */
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "cut.log");
+    int fd = tc_log_open_file(path);
+    assert_true(fd >= 0);
+    assert_int_equal(tc_log_write(fd, "one\n", 4), 4);
+    limit_file_size(10);
+    ssize_t cut = tc_log_write(fd, "two, too long\n", 14);
+    ssize_t over = tc_log_write(fd, "x\n", 2);
+    limit_file_size(RLIM_INFINITY);
+    assert_int_equal(cut, 6);
+    assert_int_equal(over, 2); /* the room the cut line had is there again */
+    assert_int_equal(tc_log_write(fd, "three\n", 6), 6);
+    assert_string_equal(text_of(path), "one\nx\nthree\n");
+    close(fd);
+
+    fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(tc_log_write(fd, "abc\n", 4), 4);
+    limit_file_size(8);
+    cut = tc_log_write(fd, "defghij\n", 8);
+    limit_file_size(RLIM_INFINITY);
+    assert_int_equal(cut, 4);
+    assert_int_equal(tc_log_write(fd, "k\n", 2), 2);
+    assert_int_equal(lseek(fd, 0, SEEK_END), 6);
+    assert_string_equal(text_of(path), "abc\nk\n");
+    close(fd);
+
+    /* the error log's lines go the same way */
+    assert_int_equal(tc_log_open(path), TC_OK);
+    char big[200];
+    memset(big, 'B', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    limit_file_size(6 + 100);
+    tc_log(TC_LOG_ERROR, "%s", big);
+    limit_file_size(RLIM_INFINITY);
+    tc_log(TC_LOG_ERROR, "after");
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    const char *text = text_of(path);
+    assert_memory_equal(text, "abc\nk\n[", 7);
+    assert_non_null(strstr(text, "] [error] after\n"));
+    assert_null(strchr(strchr(text + 6, '\n') + 1, '\n')); /* one line after the two */
+    assert_null(strchr(text, 'B'));
+    signal(SIGXFSZ, SIG_DFL);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -359,6 +536,9 @@ main(void)
         cmocka_unit_test(test_open_file_refuses_a_link_of_another_user),
         cmocka_unit_test(test_open_file_through_a_magic_link),
         cmocka_unit_test(test_open_file_fifo),
+        cmocka_unit_test(test_open_file_standard_streams),
+        cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_write_takes_back_a_cut_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

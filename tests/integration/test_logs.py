@@ -1,0 +1,284 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The error log and the access log of a real server under load: every
+line whole and written once, through many threads, workers and
+connections, through logrotate's rename and SIGUSR1, and on a disk that
+fills up (a small tmpfs, where the kernel writes a line in part)."""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from thrift.protocol import TBinaryProtocol
+from thrift.Thrift import TApplicationException, TMessageType
+from thrift.transport import TSocket, TTransport
+
+import harness
+
+SERVICE = harness.service(harness.SERVICE_FIXTURE)
+
+# A line of each log, whole: its start, the unknown method's name (the
+# warning has the first 256 bytes of a long one), its end; group 1 is the
+# name, group 2 the call's id in it.
+ACCESS_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] 127\.0\.0\.1:\d+ "
+                         r"TestService\.((m-\d+-\d+)-x*) UNKNOWN_METHOD \d+")
+ERROR_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] \[\d+\] "
+                        r"\[(?:debug|info|warning|error|critical)\] .*")
+WARNING = re.compile(r"Invalid method name: '((m-\d+-\d+)-x*)'$")
+
+
+class UnknownMethodLoad:
+    """Threads that call methods the service lacks, each name used once
+    (m-THREAD-N- and up to `pad` x's): each call is one access log line and
+    one warning in the error log, both naming it, so that a test can tell
+    whether a line was lost, written twice or cut. Each thread uses a new
+    connection every 100 calls. Bounded by `calls` per thread and
+    `duration` seconds; stop() ends it sooner."""
+
+    def __init__(self, port, threads=6, calls=400, pad=900, duration=60.0):
+        self.port = port
+        self.calls = calls
+        self.pad = pad
+        self.deadline = time.monotonic() + duration
+        self.names = []
+        self.errors = []
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(k,), daemon=True)
+                         for k in range(threads)]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        return self.join()
+
+    def join(self):
+        for t in self._threads:
+            t.join(max(1.0, self.deadline - time.monotonic() + 10))
+        return not any(t.is_alive() for t in self._threads)
+
+    def wait_calls(self, n, timeout=20.0):
+        return harness.wait_for(lambda: len(self.names) >= n, timeout)
+
+    def _run(self, k):
+        trans = None
+        try:
+            for i in range(self.calls):
+                if self._stop.is_set() or time.monotonic() > self.deadline:
+                    break
+                if i % 100 == 0:
+                    if trans is not None:
+                        trans.close()
+                    sock = TSocket.TSocket("127.0.0.1", self.port)
+                    sock.setTimeout(10000)
+                    trans = TTransport.TBufferedTransport(sock)
+                    trans.open()
+                    proto = TBinaryProtocol.TBinaryProtocol(trans)
+                name = "m-%d-%d-" % (k, i) + "x" * ((i * 37) % (self.pad + 1))
+                proto.writeMessageBegin(name, TMessageType.CALL, i)
+                proto.writeStructBegin("args")
+                proto.writeFieldStop()
+                proto.writeStructEnd()
+                proto.writeMessageEnd()
+                trans.flush()
+                _, mtype, seqid = proto.readMessageBegin()
+                x = TApplicationException()
+                x.read(proto)
+                proto.readMessageEnd()
+                if (mtype, seqid, x.type) != (TMessageType.EXCEPTION, i,
+                                              TApplicationException.UNKNOWN_METHOD):
+                    raise AssertionError("reply %r to %s: %r" % ((mtype, seqid), name, x))
+                with self.lock:
+                    self.names.append(name)
+        except Exception as e:  # reported by the test
+            with self.lock:
+                self.errors.append(repr(e))
+        finally:
+            if trans is not None:
+                trans.close()
+
+
+def lines_of(paths):
+    """The lines of the files `paths` (bytes), each without its newline; a
+    file that does not end with a newline ends with a cut line, kept as
+    the last one with a mark the line patterns cannot match."""
+    lines = []
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        lines += data.split(b"\n")[:-1]
+        if not data.endswith(b"\n") and data:
+            lines.append(b"(no newline) " + data.rsplit(b"\n", 1)[-1])
+    return [line.decode("utf-8", "replace") for line in lines]
+
+
+class LogLinesTest(harness.ServiceTest):
+    def assert_each_once(self, names, lines, pattern, what):
+        """Every line that names a call of the load names one of `names`
+        (a warning at least its first 200 bytes), and each of `names` is
+        named by exactly one line."""
+        by_id = {name.rsplit("-", 1)[0]: name for name in names}
+        seen = collections.Counter()
+        for line in lines:
+            m = pattern.search(line)
+            if m:
+                name = by_id.get(m.group(2), "")
+                self.assertTrue(name == m.group(1) or pattern is WARNING
+                                and name.startswith(m.group(1)) and len(m.group(1)) >= 200,
+                                "%s: %s" % (what, line))
+                seen[m.group(2)] += 1
+        twice = [n for n, c in seen.items() if c > 1]
+        missing = set(by_id) - set(seen)
+        self.assertEqual((twice[:3], sorted(missing)[:3], len(seen)), ([], [], len(names)),
+                         "%s: names written twice, missing, and how many" % what)
+
+    def assert_whole(self, lines, *patterns):
+        bad = [line for line in lines if not any(p.fullmatch(line) for p in patterns)]
+        self.assertEqual(bad[:3], [], "%d lines are not whole log lines" % len(bad))
+
+    def test_lines_are_whole_under_load(self):
+        # Three workers of three threads, six connections at a time: the
+        # access log ("-": standard output) and the error log (a file the
+        # server opens) in one file, through two descriptors, lines of 60 to
+        # 1000 bytes. Every line is whole, each call has its line and its
+        # warning, once.
+        srv = harness.Server(SERVICE + 'workers = 3\nthreads = 3\naccesslog = "-"\n')
+        try:
+            load = UnknownMethodLoad(srv.port).start()
+            self.assertTrue(load.join(), "the load did not end")
+            self.assertEqual(load.errors, [])
+            self.assertEqual(len(load.names), 6 * 400)
+            self.assertTrue(harness.wait_log(srv, "UNKNOWN_METHOD", count=len(load.names)),
+                            srv.log()[-2000:])
+        finally:
+            srv.stop()
+        lines = lines_of([srv.log_path])
+        self.assert_whole(lines, ACCESS_LINE, ERROR_LINE)
+        self.assert_each_once(load.names, lines, ACCESS_LINE, "access log")
+        self.assert_each_once(load.names, lines, WARNING, "error log")
+
+    def test_rotation_under_load_keeps_every_line_once(self):
+        # logrotate's way, three times while the load runs: move both logs
+        # away, then SIGUSR1. Each line is in exactly one of the files, none
+        # lost, none twice, none cut.
+        d = tempfile.mkdtemp(prefix="tc-logs-")
+        access = os.path.join(d, "access.log")
+        srv = harness.Server(SERVICE + 'workers = 3\nthreads = 2\naccesslog = "%s"\n' % access)
+        try:
+            load = UnknownMethodLoad(srv.port, calls=3000, pad=60).start()
+            for r in range(1, 4):
+                self.assertTrue(load.wait_calls(500 * r), load.errors)
+                os.rename(access, "%s.%d" % (access, r))
+                os.rename(srv.log_path, "%s.%d" % (srv.log_path, r))
+                srv.kill(signal.SIGUSR1)
+                self.assertTrue(harness.wait_for(lambda: os.path.exists(access)
+                                                 and os.path.exists(srv.log_path)))
+            self.assertTrue(load.wait_calls(500 * 4), load.errors)
+            self.assertTrue(load.stop(), "the load did not end")
+            self.assertEqual(load.errors, [])
+            self.assertNotIn("Cannot reopen", srv.log())
+        finally:
+            srv.stop()
+        for base, pattern in ((access, ACCESS_LINE), (srv.log_path, WARNING)):
+            paths = [base] + ["%s.%d" % (base, r) for r in (1, 2, 3)]
+            lines = lines_of(paths)
+            self.assert_whole(lines, ACCESS_LINE, ERROR_LINE)
+            self.assert_each_once(load.names, lines, pattern, base)
+            for path in paths:
+                self.assertIn("m-", harness.read_text(path), "%s got no line" % path)
+
+    def test_usr1_opens_an_access_log_that_failed_at_boot(self):
+        # The worker cannot open the access log (its folder is gone: removed
+        # by post_fork here; a FIFO whose reader left does the same). It
+        # serves on, and SIGUSR1 opens the log once it can be.
+        d = tempfile.mkdtemp(prefix="tc-logs-")
+        folder = os.path.join(d, "logs")
+        os.mkdir(folder)
+        access = os.path.join(folder, "access.log")
+        hook = ('post_fork = function()\n  os.remove(%r)\n  os.remove(%r)\nend\n'
+                % (access, folder))
+        srv = harness.Server(SERVICE + 'workers = 1\naccesslog = "%s"\n' % access + hook)
+        try:
+            self.assertTrue(harness.wait_log(srv, "Cannot open the access log %s: no such file"
+                                             % access), srv.log())
+            self.call(srv.port)  # not logged: there is no log
+            os.mkdir(folder)
+            srv.kill(signal.SIGUSR1)
+            (pid,) = srv.worker_pids()
+            self.assertTrue(harness.wait_for(lambda: harness.holds_file(pid, access)), srv.log())
+            self.call(srv.port)
+            self.assertRegex(harness.read_text(access), r"^\[[^]]+\] 127\.0\.0\.1:\d+ "
+                             r"TestService\.echo ok \d+\n$")
+            self.assertNotIn("Cannot reopen", srv.log())
+        finally:
+            srv.stop()
+
+
+class FullDiskTest(unittest.TestCase):
+    """A disk that fills while the logs are written, on a tmpfs of 128 KiB:
+    the kernel writes what fits of a line; no cut line stays for the next
+    one to join, and the error log counts the access log's lost lines once
+    there is room again."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a small tmpfs for a full disk")
+        self.dir = tempfile.mkdtemp(prefix="tc-full-")
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k,mode=0755", "tmpfs",
+                              self.dir], capture_output=True, text=True)
+        if out.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: " + out.stderr.strip())
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", self.dir]))
+
+    def test_no_cut_line_on_a_full_disk(self):
+        access = os.path.join(self.dir, "access.log")
+        errorlog = os.path.join(self.dir, "error.log")
+        filler = os.path.join(self.dir, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"f" * 64 * 1024)  # room again once it is removed
+        srv = harness.Server(SERVICE + 'workers = 2\nthreads = 2\naccesslog = "%s"\n'
+                             'errorlog = "%s"\n' % (access, errorlog),
+                             errorlog_flag=False, start=False)
+        srv.log_path = errorlog  # the config's; the server's stderr goes there too
+        srv.start()
+        try:
+            # about 120 KiB of lines for 64 KiB of room
+            load = UnknownMethodLoad(srv.port, threads=4, calls=80, pad=700).start()
+            self.assertTrue(load.join(), "the load did not end")
+            self.assertEqual(load.errors, [])
+            self.assertEqual(shutil.disk_usage(self.dir).free, 0)
+            os.unlink(filler)
+            after = UnknownMethodLoad(srv.port, threads=2, calls=10, pad=0).start()
+            self.assertTrue(after.join(), "the load did not end")
+            self.assertEqual(after.errors, [])
+            self.assertTrue(harness.wait_log(srv, "is written again;"), srv.log()[-2000:])
+        finally:
+            srv.stop()
+        for path in (access, errorlog):
+            lines = lines_of([path])
+            self.assert_whole(lines, ACCESS_LINE, ERROR_LINE)
+            self.assertTrue(lines)
+        names = [ACCESS_LINE.fullmatch(line).group(1) for line in lines_of([access])]
+        self.assertLess(len(names), len(load.names) + len(after.names))  # the disk was full
+        self.assertTrue(set(after.names) <= set(names), "a call after the room came back is lost")
+        m = re.search(r"The access log \S+ is written again; (\d+) lines? lost before",
+                      harness.read_text(errorlog))
+        self.assertIsNotNone(m)
+        self.assertGreater(int(m.group(1)), 0)
+
+    assert_whole = LogLinesTest.assert_whole
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
