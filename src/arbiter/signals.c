@@ -30,9 +30,13 @@ on_signal(int sig)
     errno = saved;
 }
 
-/* SIGPIPE: ignored, but, unlike SIG_IGN, not by the programs a hook executes */
+/*
+ * SIGPIPE and SIGXFSZ: ignored (a write then fails with EPIPE or EFBIG: a
+ * log over a file size limit loses lines, not the process), but, unlike
+ * SIG_IGN, not by the programs a hook executes
+ */
 static void
-on_sigpipe(int sig)
+on_ignored(int sig)
 {
     (void)sig;
 }
@@ -69,6 +73,7 @@ reset_dispositions(void)
         set_disposition(handled[i], SIG_DFL);
     }
     set_disposition(SIGPIPE, SIG_DFL);
+    set_disposition(SIGXFSZ, SIG_DFL);
 }
 
 int
@@ -82,7 +87,8 @@ tc_signals_init(void)
     for (size_t i = 0; i < TC_ARRAY_LEN(handled); i++) {
         set_disposition(handled[i], on_signal);
     }
-    set_disposition(SIGPIPE, on_sigpipe);
+    set_disposition(SIGPIPE, on_ignored);
+    set_disposition(SIGXFSZ, on_ignored);
     /* a parent may have started us with some of them blocked (an upgrade does) */
     int e = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (e != 0) {

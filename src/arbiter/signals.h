@@ -13,8 +13,8 @@
 
 /*
  * Install the handlers for SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN,
- * SIGTTOU, SIGUSR1, SIGUSR2 and SIGWINCH, unblock them, and ignore SIGPIPE (by a handler
- * that does nothing: a program the arbiter executes gets it back at its default). Returns
+ * SIGTTOU, SIGUSR1, SIGUSR2 and SIGWINCH, unblock them, and ignore SIGPIPE and SIGXFSZ (by a
+ * handler that does nothing: a program the arbiter executes gets it back at its default). Returns
  * TC_OK or -errno. Arbiter only, before any fork.
  */
 int tc_signals_init(void) TC_NODISCARD;

@@ -343,7 +343,12 @@ take_back(int fd, off_t cut)
     if (end < cut || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != end) {
         return;
     }
-    if (ftruncate(fd, end - cut) == 0) {
+    /*
+     * Appending, the offset is each write's end, read just above; moving it
+     * here would make another thread's take-back read this one's instead
+     */
+    int flags = fcntl(fd, F_GETFL);
+    if (ftruncate(fd, end - cut) == 0 && flags >= 0 && !(flags & O_APPEND)) {
         (void)lseek(fd, end - cut, SEEK_SET);
     }
 }

@@ -428,9 +428,13 @@ on_signal(int sig)
     errno = saved;
 }
 
-/* SIGPIPE: ignored, but, unlike SIG_IGN, not by the programs the worker executes */
+/*
+ * SIGPIPE and SIGXFSZ: ignored (a write fails with EPIPE or EFBIG instead:
+ * a log over a file size limit loses lines, not the worker), but, unlike
+ * SIG_IGN, not by the programs the worker executes
+ */
 static void
-on_sigpipe(int sig)
+on_ignored(int sig)
 {
     (void)sig;
 }
@@ -493,7 +497,8 @@ tc_worker_prepare(pid_t arbiter)
             set_handler(sig, on_signal);
         }
     }
-    set_handler(SIGPIPE, on_sigpipe);
+    set_handler(SIGPIPE, on_ignored);
+    set_handler(SIGXFSZ, on_ignored);
     (void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return getppid() == arbiter;
 }

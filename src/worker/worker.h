@@ -50,7 +50,7 @@ void tc_worker_signals(sigset_t *set);
  * First thing in a freshly forked worker, before any hook runs: die with
  * the arbiter 'arbiter' (PR_SET_PDEATHSIG; false when it is already gone),
  * pass the signals of tc_worker_signals() on to the loop from now on, and
- * ignore SIGPIPE (by a handler: a program the worker executes gets it back
+ * ignore SIGPIPE and SIGXFSZ (by a handler: a program the worker executes gets it back
  * at its default). Exits with status 1 when it cannot.
  */
 bool tc_worker_prepare(pid_t arbiter);

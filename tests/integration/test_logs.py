@@ -225,6 +225,35 @@ class LogLinesTest(harness.ServiceTest):
             srv.stop()
 
 
+class FileSizeLimitTest(harness.ServiceTest):
+    def test_logs_over_the_file_size_limit_lose_lines_not_processes(self):
+        # Under a file size limit (ulimit -f) a write past it raises SIGXFSZ,
+        # whose default ends the process: the server ignores it, so the
+        # write fails (EFBIG), the line is lost, and the server serves on.
+        import resource
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        access = os.path.join(tempfile.mkdtemp(prefix="tc-logs-"), "access.log")
+        srv = harness.Server(SERVICE + 'workers = 1\nthreads = 2\naccesslog = "%s"\n' % access,
+                             preexec_fn=limit)
+        try:
+            pids = srv.worker_pids()
+            # about 200 KiB of access lines (and as much of warnings) for 64 KiB
+            load = UnknownMethodLoad(srv.port, threads=2, calls=120, pad=800).start()
+            self.assertTrue(load.join(), "the load did not end")
+            self.assertEqual(load.errors, [])
+            self.call(srv.port)
+            self.assertIsNone(srv.proc.poll(), "the arbiter ended")
+            self.assertEqual(srv.worker_pids(), pids, "the worker ended")
+            self.assertLessEqual(os.path.getsize(access), 64 * 1024)
+            lines = lines_of([access])
+            self.assertTrue(lines)
+            LogLinesTest.assert_whole(self, lines, ACCESS_LINE)
+        finally:
+            srv.stop()
+
+
 class FullDiskTest(unittest.TestCase):
     """A disk that fills while the logs are written, on a tmpfs of 128 KiB:
     the kernel writes what fits of a line; no cut line stays for the next
