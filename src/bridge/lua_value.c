@@ -30,6 +30,7 @@ typedef struct ctx {
     int names_idx; /* stack index of the field names registry */
     int located;   /* the error message already names its struct and field */
     int room;      /* stack slots up to this index are checked (lua_checkstack()) */
+    uint64_t left; /* decode: bytes of Lua memory the values may still take (charge()) */
     /* encode: the names tables of the first structs met, in stack slots from 'cache' (0: none) */
     int cache;
     int ncached;
@@ -73,6 +74,13 @@ tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k)
     k->names = lua_gettop(L);
 }
 
+/* What one decode's values may take in Lua memory (lua_value.h). */
+static uint64_t
+budget(const tc_proto_t *p)
+{
+    return (uint64_t)p->max_string * TC_LUA_VALUE_DECODE_FACTOR + TC_LUA_VALUE_DECODE_FLOOR;
+}
+
 static void
 ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_codec_t *k)
 {
@@ -81,6 +89,7 @@ ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_code
     c->err = err;
     c->located = 0;
     c->room = 0;
+    c->left = budget(p);
     c->cache = 0;
     c->ncached = 0;
     c->xst = NULL;
@@ -174,6 +183,50 @@ enter(ctx_t *c, int top)
 
 /* ---- decoding ---- */
 
+/*
+ * What decoded values cost in Lua memory (Lua 5.4, 64-bit), as the state's
+ * allocator counts it (bridge/lua_alloc.h: blocks up to 256 bytes in 16-byte
+ * classes): a table's header (56 bytes), an array slot (a TValue), a hash
+ * slot (a Node; a hash part has a power of two of them), and what a new
+ * string takes beyond its bytes (header, NUL, its class's rounding, its
+ * slot in the string table, which doubles as it fills).
+ */
+#define COST_TABLE  64
+#define COST_SLOT   16
+#define COST_NODE   24
+#define COST_STRING 56
+
+/* The hash part of a table made for 'n' entries: the next power of two of Nodes. */
+static inline uint64_t
+hash_cost(uint32_t n)
+{
+    if (n <= 1) {
+        return n == 0 ? 0 : 32; /* one Node, in its 32-byte class */
+    }
+    return (uint64_t)COST_NODE << (32 - __builtin_clz(n - 1));
+}
+
+static int
+over_budget(ctx_t *c)
+{
+    return tc_err_set(c->err, TC_ELIMIT,
+                      "decoded values over %llu bytes of Lua memory (%d times the size limit, "
+                      "plus %u MiB)",
+                      (unsigned long long)budget(c->p), TC_LUA_VALUE_DECODE_FACTOR,
+                      TC_LUA_VALUE_DECODE_FLOOR >> 20);
+}
+
+/* Take 'cost' bytes from what the values may still take; TC_ELIMIT past it. */
+static inline int
+charge(ctx_t *c, uint64_t cost)
+{
+    if (TC_UNLIKELY(cost > c->left)) {
+        return over_budget(c);
+    }
+    c->left -= cost;
+    return TC_OK;
+}
+
 static int decode_struct(ctx_t *c, const tc_struct_t *st);
 static inline int decode_value(ctx_t *c, const tc_type_t *t);
 
@@ -216,10 +269,16 @@ decode_list(ctx_t *c, const tc_type_t *t, int is_set)
                           is_set ? "set" : "list", tc_proto_type_name(et),
                           tc_proto_type_name(t->elem->ttype));
     }
-    if ((rc = enter(c, lua_gettop(c->L))) != TC_OK) {
+    if ((rc = enter(c, lua_gettop(c->L))) != TC_OK ||
+        (rc = charge(c, COST_TABLE + (is_set ? hash_cost(n) : (uint64_t)n * COST_SLOT))) != TC_OK) {
         return rc;
     }
-    /* n is bounded by the bytes left in the message (protocol checks it) */
+    /*
+     * n is bounded by the bytes left in the message (protocol checks it).
+     * A set is made (and charged) for n entries even when some are
+     * duplicates: one left to grow to its distinct keys instead decoded a
+     * set of 100,000 strings half as fast.
+     */
     lua_createtable(c->L, is_set ? 0 : (int)n, is_set ? (int)n : 0);
     for (uint32_t i = 0; i < n; i++) {
         if ((rc = decode_value(c, t->elem)) != TC_OK) {
@@ -257,7 +316,8 @@ decode_map(ctx_t *c, const tc_type_t *t)
                           tc_proto_type_name(kt), tc_proto_type_name(vt),
                           tc_proto_type_name(t->elem->ttype), tc_proto_type_name(t->value->ttype));
     }
-    if ((rc = enter(c, lua_gettop(c->L))) != TC_OK) {
+    if ((rc = enter(c, lua_gettop(c->L))) != TC_OK ||
+        (rc = charge(c, COST_TABLE + hash_cost(n))) != TC_OK) {
         return rc;
     }
     lua_createtable(c->L, 0, (int)n);
@@ -366,6 +426,10 @@ decode_string(ctx_t *c, const tc_type_t *t)
     if (rc != TC_OK) {
         return read_error(c, rc);
     }
+    /* the empty string is one for the whole state */
+    if ((rc = charge(c, (uint64_t)n + (n != 0 ? COST_STRING : 0))) != TC_OK) {
+        return rc;
+    }
     lua_pushlstring(c->L, (const char *)s, n);
     return TC_OK;
 }
@@ -378,6 +442,9 @@ decode_uuid(ctx_t *c, const tc_type_t *t)
     int rc = c->p->ops->read_uuid(c->p, u);
     if (rc != TC_OK) {
         return read_error(c, rc);
+    }
+    if ((rc = charge(c, TC_UUID_TEXT_LEN + COST_STRING)) != TC_OK) {
+        return rc;
     }
     push_uuid(c->L, u);
     return TC_OK;
@@ -455,19 +522,23 @@ field_by_name(lua_State *L, const tc_struct_t *st, int idx)
  * Push a copy of the default value at 'idx' of type 't' (NULL: unknown), so
  * that changing one decoded value never changes another. Structs inside get
  * their struct's metatable, as when they come from the wire: the IDL's
- * constants are plain tables.
+ * constants are plain tables. Returns what the copy costs (charge()): a
+ * table, and per entry two array slots (a list's) or two Nodes (a part
+ * grown to a power of two holds at most twice its entries).
  */
-static void
+static uint64_t
 push_default(ctx_t *c, int idx, const tc_type_t *t, int depth)
 {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE || depth > TC_PROTO_DEPTH_MAX) {
         lua_pushvalue(L, idx);
-        return;
+        return 0;
     }
     luaL_checkstack(L, 6, "thriftcorn: default value");
     lua_newtable(L);
+    uint64_t cost = COST_TABLE;
+    uint64_t per = t != NULL && t->kind == TC_KIND_LIST ? 2 * COST_SLOT : 2 * COST_NODE;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         const tc_type_t *kt = NULL;
@@ -481,21 +552,22 @@ push_default(ctx_t *c, int idx, const tc_type_t *t, int depth)
             const tc_field_t *f = field_by_name(L, t->st, -2);
             vt = f != NULL ? &f->type : NULL;
         }
-        push_default(c, -2, kt, depth + 1);
-        push_default(c, -2, vt, depth + 1);
+        cost += per + push_default(c, -2, kt, depth + 1);
+        cost += push_default(c, -2, vt, depth + 1);
         lua_rawset(L, -5);
         lua_pop(L, 1);
     }
     if (t != NULL && t->kind == TC_KIND_STRUCT) {
         if (lua_rawgetp(L, c->mt_idx, t->st) == LUA_TTABLE) {
             lua_setmetatable(L, -2);
-            return;
+            return cost;
         }
         lua_pop(L, 1);
     }
     if (lua_getmetatable(L, idx)) {
         lua_setmetatable(L, -2);
     }
+    return cost;
 }
 
 /* Required fields present, defaults filled in: the table is at 'tbl'. */
@@ -535,7 +607,12 @@ finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
         }
         if (lua_type(L, defs) == LUA_TTABLE && lua_rawgeti(L, defs, i + 1) != LUA_TNIL) {
             lua_pushlstring(L, f->name, f->name_len);
-            push_default(c, -2, &f->type, 0);
+            /* charged once made: a default's size is the IDL's, not the client's */
+            int rc = charge(c, push_default(c, -2, &f->type, 0));
+            if (rc != TC_OK) {
+                locate(c, st, f);
+                return rc;
+            }
             lua_rawset(L, tbl);
         }
         if (lua_type(L, defs) == LUA_TTABLE) {
@@ -554,7 +631,7 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
     lua_State *L = c->L;
     tc_proto_t *p = c->p;
     int rc = enter(c, lua_gettop(L));
-    if (rc != TC_OK) {
+    if (rc != TC_OK || (rc = charge(c, COST_TABLE + hash_cost(st->nfields))) != TC_OK) {
         return rc;
     }
     if ((rc = p->ops->read_struct_begin(p)) != TC_OK) {
@@ -678,7 +755,10 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
             int top = lua_gettop(L);
             if (lua_rawgetp(L, c->def_idx, st) == LUA_TTABLE &&
                 lua_rawgeti(L, -1, i + 1) != LUA_TNIL) {
-                push_default(c, -1, &f->type, 0);
+                if ((rc = charge(c, push_default(c, -1, &f->type, 0))) != TC_OK) {
+                    locate(c, st, f);
+                    return rc;
+                }
                 lua_replace(L, base + i);
             }
             lua_settop(L, top);

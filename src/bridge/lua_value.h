@@ -47,10 +47,23 @@ typedef struct tc_lua_codec {
 void tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k);
 
 /*
+ * The decoders count what the values they make cost in Lua memory (tables
+ * with the slots they are made with, strings, copies of defaults) against
+ * TC_LUA_VALUE_DECODE_FACTOR times p->max_string (max_message_size in the
+ * server) plus TC_LUA_VALUE_DECODE_FLOOR, and stop with TC_ELIMIT before a
+ * table or string would take them past it: one message decodes into at
+ * most that much, whatever its shape. The floor keeps a small size limit
+ * from refusing a small message of a struct with many fields.
+ */
+#define TC_LUA_VALUE_DECODE_FACTOR 32
+#define TC_LUA_VALUE_DECODE_FLOOR  (1u << 20)
+
+/*
  * Read one 'st' struct from 'p' and push it as a Lua table. Unknown field
  * ids and fields whose wire type differs from the IDL are skipped; absent
  * fields with a default get a copy of the default; a missing required field
- * is TC_EMISSING. On error nothing is pushed and 'err' says what and where.
+ * is TC_EMISSING; values over the budget above are TC_ELIMIT. On error
+ * nothing is pushed and 'err' says what and where.
  */
 int tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                         tc_err_t *err) TC_NODISCARD;
