@@ -323,15 +323,6 @@ test_failed_writes_are_reported_once(void **state)
 }
 
 /* The process's file size limit: 'max' bytes (RLIM_INFINITY: none). */
-static void
-limit_file_size(rlim_t max)
-{
-    struct rlimit rl;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
-    rl.rlim_cur = max;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
-}
-
 /*
  * A line cut short (a disk that fills while it is written: here a file
  * size limit, where the kernel writes what fits likewise) is lost as a
@@ -350,9 +341,9 @@ test_cut_line_is_lost_whole(void **state)
     memset(name, 'n', sizeof(name));
     tc_call_info_t info = call("Calc", name, sizeof(name), 0, true); /* 309 bytes a line */
     tc_accesslog_write("unix", &info, 0);
-    limit_file_size(309 + 100);
+    tc_test_limit_file_size(309 + 100);
     tc_accesslog_write("unix", &info, 0);
-    limit_file_size(RLIM_INFINITY);
+    tc_test_limit_file_size(RLIM_INFINITY);
     info = call("Calc", "add", 3, 0, true);
     tc_accesslog_write("unix", &info, 0);
     signal(SIGXFSZ, SIG_DFL);

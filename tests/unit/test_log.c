@@ -454,15 +454,6 @@ test_levels(void **state)
 }
 
 /* Lower the file size limit of the process to 'max' bytes (RLIM_INFINITY: none). */
-static void
-limit_file_size(rlim_t max)
-{
-    struct rlimit rl;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
-    rl.rlim_cur = max;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
-}
-
 /*
  * A line a full disk cuts short (here a file size limit: the kernel writes
  * what fits, as on a full disk) is taken back, so that the next line, once
@@ -480,10 +471,10 @@ test_write_takes_back_a_cut_line(void **state)
     int fd = tc_log_open_file(path);
     assert_true(fd >= 0);
     assert_int_equal(tc_log_write(fd, "one\n", 4), 4);
-    limit_file_size(10);
+    tc_test_limit_file_size(10);
     ssize_t cut = tc_log_write(fd, "two, too long\n", 14);
     ssize_t over = tc_log_write(fd, "x\n", 2);
-    limit_file_size(RLIM_INFINITY);
+    tc_test_limit_file_size(RLIM_INFINITY);
     assert_int_equal(cut, 6);
     assert_int_equal(over, 2); /* the room the cut line had is there again */
     assert_int_equal(tc_log_write(fd, "three\n", 6), 6);
@@ -493,9 +484,9 @@ test_write_takes_back_a_cut_line(void **state)
     fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(tc_log_write(fd, "abc\n", 4), 4);
-    limit_file_size(8);
+    tc_test_limit_file_size(8);
     cut = tc_log_write(fd, "defghij\n", 8);
-    limit_file_size(RLIM_INFINITY);
+    tc_test_limit_file_size(RLIM_INFINITY);
     assert_int_equal(cut, 4);
     assert_int_equal(tc_log_write(fd, "k\n", 2), 2);
     assert_int_equal(lseek(fd, 0, SEEK_END), 6);
@@ -507,9 +498,9 @@ test_write_takes_back_a_cut_line(void **state)
     char big[200];
     memset(big, 'B', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    limit_file_size(6 + 100);
+    tc_test_limit_file_size(6 + 100);
     tc_log(TC_LOG_ERROR, "%s", big);
-    limit_file_size(RLIM_INFINITY);
+    tc_test_limit_file_size(RLIM_INFINITY);
     tc_log(TC_LOG_ERROR, "after");
     assert_int_equal(tc_log_open(NULL), TC_OK);
     const char *text = text_of(path);
