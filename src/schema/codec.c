@@ -26,8 +26,30 @@ typedef struct dctx {
     tc_proto_t *p;
     tc_arena_t *a;
     tc_err_t *err;
-    bool located; /* the error message already names its struct and field */
+    bool located;  /* the error message already names its struct and field */
+    uint64_t left; /* arena bytes the values may still take (charge()) */
 } dctx_t;
+
+static uint64_t
+budget(const tc_proto_t *p)
+{
+    return (uint64_t)p->max_string * TC_CODEC_DECODE_FACTOR + TC_CODEC_DECODE_FLOOR;
+}
+
+/* Take 'bytes' of the arena budget (codec.h); TC_ELIMIT past it. */
+static int
+charge(dctx_t *c, uint64_t bytes)
+{
+    if (TC_UNLIKELY(bytes > c->left)) {
+        return tc_err_set(c->err, TC_ELIMIT,
+                          "decoded values over %llu bytes of memory (%d times the size limit, "
+                          "plus %u MiB)",
+                          (unsigned long long)budget(c->p), TC_CODEC_DECODE_FACTOR,
+                          TC_CODEC_DECODE_FLOOR >> 20);
+    }
+    c->left -= bytes;
+    return TC_OK;
+}
 
 static int decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out);
 
@@ -86,11 +108,12 @@ decode_seq(dctx_t *c, const tc_type_t *t, tc_value_t *out)
                           t->kind == TC_KIND_SET ? "set" : "list", tc_proto_type_name(kt),
                           tc_proto_type_name(t->elem->ttype));
     }
-    if ((rc = enter(c)) != TC_OK) {
-        return rc;
-    }
     /* n is bounded by the bytes left in the message (the protocol checks it) */
     size_t count = map ? 2 * (size_t)n : n;
+    if ((rc = enter(c)) != TC_OK ||
+        (rc = charge(c, sizeof(tc_seq_t) + (uint64_t)count * sizeof(tc_value_t))) != TC_OK) {
+        return rc;
+    }
     tc_seq_t *s = tc_arena_alloc(c->a, sizeof(*s));
     s->type = t;
     s->n = n;
@@ -154,6 +177,9 @@ decode_value(dctx_t *c, const tc_type_t *t, tc_value_t *out)
         break;
     }
     case TC_KIND_UUID: {
+        if ((rc = charge(c, 16)) != TC_OK) {
+            return rc;
+        }
         uint8_t *u = tc_arena_alloc(c->a, 16);
         rc = p->ops->read_uuid(p, u);
         out->u.uuid = u;
@@ -191,8 +217,8 @@ view_find(const tc_view_t *v, uint16_t idx)
  * Keep 'val' as field index 'idx' of 'v' (a field sent again replaces it);
  * 'fresh': 'idx' is above every index kept so far, so it cannot be there.
  */
-static void
-view_put(tc_arena_t *a, tc_view_t *v, uint16_t idx, const tc_value_t *val, bool fresh)
+static int
+view_put(dctx_t *c, tc_view_t *v, uint16_t idx, const tc_value_t *val, bool fresh)
 {
     tc_value_t *x = fresh ? NULL : view_find(v, idx);
     if (x == NULL) {
@@ -200,7 +226,11 @@ view_put(tc_arena_t *a, tc_view_t *v, uint16_t idx, const tc_value_t *val, bool 
             /* room doubles from 4, never past the struct's field count */
             uint16_t cap = v->cap ? (uint16_t)(v->cap * 2u) : 4u;
             cap = cap > v->st->nfields ? v->st->nfields : cap;
-            tc_view_field_t *f = tc_arena_alloc(a, sizeof(*f) * cap);
+            int rc = charge(c, sizeof(tc_view_field_t) * (uint64_t)cap);
+            if (rc != TC_OK) {
+                return rc;
+            }
+            tc_view_field_t *f = tc_arena_alloc(c->a, sizeof(*f) * cap);
             if (v->n > 0) {
                 memcpy(f, v->fields, sizeof(*f) * v->n);
             }
@@ -211,6 +241,7 @@ view_put(tc_arena_t *a, tc_view_t *v, uint16_t idx, const tc_value_t *val, bool 
         x = &v->fields[v->n++].val;
     }
     *x = *val;
+    return TC_OK;
 }
 
 static int
@@ -223,6 +254,9 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     }
     if ((rc = p->ops->read_struct_begin(p)) != TC_OK) {
         return read_error(c, rc);
+    }
+    if ((rc = charge(c, sizeof(tc_view_t))) != TC_OK) {
+        return rc;
     }
     tc_view_t *v = tc_arena_alloc(c->a, sizeof(*v));
     v->st = st;
@@ -253,7 +287,10 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
             return rc;
         }
         uint16_t idx = (uint16_t)(f - st->fields);
-        view_put(c->a, v, idx, &val, v->n == 0 || idx > top);
+        if ((rc = view_put(c, v, idx, &val, v->n == 0 || idx > top)) != TC_OK) {
+            locate(c, st, f);
+            return rc;
+        }
         top = idx > top ? idx : top;
     }
     if ((rc = p->ops->read_struct_end(p)) != TC_OK) {
@@ -275,7 +312,7 @@ int
 tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
                 tc_err_t *err)
 {
-    dctx_t c = {p, a, err, false};
+    dctx_t c = {p, a, err, false, budget(p)};
     return decode_struct(&c, st, out);
 }
 

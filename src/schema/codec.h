@@ -42,12 +42,24 @@ struct tc_seq {
 };
 
 /*
+ * What one decode may take from its arena: TC_CODEC_DECODE_FACTOR times
+ * p->max_string (max_message_size in the server) plus TC_CODEC_DECODE_FLOOR.
+ * The protocol bounds each container's count by the bytes left, but nested
+ * containers may each claim the same rest of the message, and a byte on the
+ * wire can become a value of 24 bytes or a view of a struct: the decoder
+ * counts what it takes and stops with TC_ELIMIT before it would pass this.
+ */
+#define TC_CODEC_DECODE_FACTOR 32
+#define TC_CODEC_DECODE_FLOOR  (1u << 20)
+
+/*
  * Decode one struct of type 'st' that 'p' reads next. Fields with an
  * unknown id or another wire type are skipped (as Apache Thrift does); a
  * container whose element types differ from the IDL, or a missing required
  * field, is an error. Fields left out stay unset in the view (readers get
  * IDL defaults from tc_codec_view_value()). Returns TC_OK with
- * '*out' set, or TC_EPROTO / TC_ELIMIT / TC_EMISSING with 'err' filled
+ * '*out' set, or TC_EPROTO / TC_ELIMIT (also past the arena budget above) /
+ * TC_EMISSING with 'err' filled
  * (naming the innermost struct and field: "mod.Point.y: message truncated").
  * Ownership: everything comes from 'a'; strings and binaries point into
  * the input of 'p', so both must outlive '*out'.

@@ -652,6 +652,50 @@ test_decode_memory_in_proportion(void **state)
     tc_buf_deinit(&b);
 }
 
+/*
+ * Lists nested 20 deep that each claim 50,000 elements, more than the rest
+ * of the message holds once the next level is in it, but each within the
+ * bytes left when read: each level would reserve its claim (24 bytes an
+ * element, 24 MB in all for a message of 60 KB). The decode stops at its
+ * budget, 32 times the size limit plus 1 MiB, and names it; what the arena
+ * took stays under it.
+ */
+static void
+test_decode_budget_stops_nested_claims(void **state)
+{
+    (void)state;
+    const tc_struct_t *all = tc_schema_field_by_id(echo->args, 1)->type.st;
+    enum { LEVELS = 20, CLAIM = 50000, FILL = 60000, LIMIT = 65536 };
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_compact, NULL, 0, &b);
+    for (int i = 0; i < LEVELS; i++) {
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_LIST, 17);
+        w.ops->write_list_begin(&w, TC_TTYPE_STRUCT, i == LEVELS - 1 ? FILL : CLAIM);
+    }
+    for (int i = 0; i < FILL; i++) {
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+    }
+    tc_proto_t r;
+    tc_proto_init(&r, &tc_proto_compact, b.data, b.len, NULL);
+    r.max_string = LIMIT;
+    tc_arena_t a;
+    tc_arena_init(&a, 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    const tc_view_t *v;
+    assert_int_equal(tc_codec_decode(&r, all, &a, &v, &err), TC_ELIMIT);
+    assert_non_null(strstr(err.msg, "codec_c.All.many: decoded values over 3145728 bytes of "
+                                    "memory (32 times the size limit, plus 1 MiB)"));
+    assert_true(a.total <= 32 * LIMIT + (1 << 20) + 65536); /* the budget and one chunk */
+    tc_arena_deinit(&a);
+    tc_buf_deinit(&b);
+}
+
 int
 main(void)
 {
@@ -665,6 +709,7 @@ main(void)
         cmocka_unit_test(test_decode_errors_name_the_field),
         cmocka_unit_test(test_oneway_writer),
         cmocka_unit_test(test_decode_memory_in_proportion),
+        cmocka_unit_test(test_decode_budget_stops_nested_claims),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
