@@ -490,9 +490,12 @@ class DecodeBudgetTest(unittest.TestCase):
                                  (TApplicationException.PROTOCOL_ERROR, why), shape)
                 # the budget, the message's buffers, the allocators' own (ASan's shadow
                 # and redzones): measured 165 and 35 MiB (191 and 145 under ASan); 871
-                # and 1250 MiB before the budget
-                self.assertLess(grew * 1024, BUDGET_BYTES + 96 * 1024 * 1024,
-                                "%s: the worker's peak grew by %d KiB" % (shape, grew))
+                # and 1250 MiB before the budget. ThreadSanitizer's shadow memory
+                # multiplies the peak (428 MiB for the first shape), so its build checks
+                # the refusals only; the others check the peak.
+                if os.environ.get("TC_SANITIZE") != "thread":
+                    self.assertLess(grew * 1024, BUDGET_BYTES + 96 * 1024 * 1024,
+                                    "%s: the worker's peak grew by %d KiB" % (shape, grew))
                 self.assertEqual(self.call(sock, good, 10 + seqid), 3)
             self.assertEqual(srv.worker_pids(), [pid])
             self.assertIn(why, srv.log())
