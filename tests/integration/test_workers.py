@@ -521,6 +521,9 @@ return H""")
         recycle: the back-off applies, no fork loop."""
         for hook in ("post_fork", "post_worker_init"):
             with self.subTest(hook=hook):
+                if hook == "post_worker_init" and os.environ.get("TC_SANITIZE") == "thread":
+                    self.skipTest("a ThreadSanitizer build's worker takes over 1 s to exit, "
+                                  "past the boot window: forks come 1 s apart whatever the rule")
                 srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\n"
                                      "%s = function() os.exit(0) end\n" % hook,
                                      files={"svc.thrift": IDL, "handler.lua": HANDLER})
