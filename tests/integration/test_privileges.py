@@ -197,6 +197,9 @@ class PrivilegesTest(harness.ServiceTest):
                                  "function H.add(a, b)\n  if a == -1 then os.exit(b) end\n", 1))
         with harness.Server(service(folder) + "workers = 1\nthreads = 1\n") as srv:
             self.call(srv.port)
+            # the arbiter reads the pages at its wake-ups (within a second): the
+            # worker is taken at its word once it has been seen ready
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
             (pid,) = srv.worker_pids()
             (page,) = heartbeat_maps(pid).values()
             with open("/proc/%d/mem" % pid, "r+b", buffering=0) as mem:
