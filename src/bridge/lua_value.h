@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "protocol/protocol.h"
+#include "schema/codec.h"
 #include "schema/schema.h"
 
 #include <lua.h>
@@ -55,8 +56,9 @@ void tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k);
  * most that much, whatever its shape. The floor keeps a small size limit
  * from refusing a small message of a struct with many fields.
  */
-#define TC_LUA_VALUE_DECODE_FACTOR 32
-#define TC_LUA_VALUE_DECODE_FLOOR  (1u << 20)
+/* the budget of a C plugin's arguments (schema/codec.h): one figure for both */
+#define TC_LUA_VALUE_DECODE_FACTOR TC_CODEC_DECODE_FACTOR
+#define TC_LUA_VALUE_DECODE_FLOOR  TC_CODEC_DECODE_FLOOR
 
 /*
  * Read one 'st' struct from 'p' and push it as a Lua table. Unknown field
