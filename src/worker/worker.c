@@ -9,12 +9,11 @@
 #include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/selfpipe.h"
 #include "worker/accesslog.h"
 #include "worker/loop.h"
 
-#include <errno.h>
 #include <event2/thread.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -407,63 +406,26 @@ reopen_logs(const tc_config_t *cfg)
 /* ---- signals ---- */
 
 /*
- * The worker's signals go through a pipe to its main thread, as the
- * arbiter's do, rather than staying blocked for sigtimedwait(): a program
- * that a hook or a handler starts (os.execute, io.popen) inherits the
- * mask, and SIGTERM could not end one started with it blocked. A handler
- * thread's system call that a signal interrupts is restarted (SA_RESTART)
- * where the kernel can. [0] is read by the main thread, [1] written by the
- * handler; both non-blocking.
- */
-static int sig_pipe[2] = {-1, -1};
-
-static void
-on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    /* a full pipe (64 KiB of signals unread) drops the byte */
-    ssize_t n = write(sig_pipe[1], &b, 1);
-    (void)n;
-    errno = saved;
-}
-
-/*
- * SIGPIPE and SIGXFSZ: ignored (a write fails with EPIPE or EFBIG instead:
- * a log over a file size limit loses lines, not the worker), but, unlike
- * SIG_IGN, not by the programs the worker executes
- */
-static void
-on_ignored(int sig)
-{
-    (void)sig;
-}
-
-static void
-set_handler(int sig, void (*handler)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    (void)sigaction(sig, &sa, NULL);
-}
-
-/*
- * The next signal the handler passed on, waiting up to 'ns' nanoseconds;
- * 0: none came.
+ * The worker's signals go through the self-pipe of core/selfpipe.c to its
+ * main thread, as the arbiter's do, rather than staying blocked for
+ * sigtimedwait(): a program that a hook or a handler starts (os.execute,
+ * io.popen) inherits the mask, and SIGTERM could not end one started with
+ * it blocked. A handler thread's system call that a signal interrupts is
+ * restarted (SA_RESTART) where the kernel can.
+ *
+ * wait_signal(): the next signal the handler passed on, waiting up to 'ns'
+ * nanoseconds; 0: none came.
  */
 static int
 wait_signal(long ns)
 {
-    struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
-    struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
-    if (ppoll(&pfd, 1, &ts, NULL) == 0) {
-        return 0;
+    int sig = 0;
+    int n = tc_selfpipe_wait(&sig, 1, ns);
+    if (n < 0) {
+        /* interrupted, most often by the handler that has just written its byte */
+        n = tc_selfpipe_read(&sig, 1);
     }
-    unsigned char b;
-    return read(sig_pipe[0], &b, 1) == 1 ? (int)b : 0;
+    return n == 1 ? sig : 0;
 }
 
 void
@@ -484,8 +446,8 @@ tc_worker_prepare(pid_t arbiter)
 {
     /* follow the arbiter: if it dies, so do we (and if it died already, now) */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        int rc = -errno;
+    int rc = tc_selfpipe_open();
+    if (rc != TC_OK) {
         tc_log(TC_LOG_CRITICAL, "worker: cannot make its signal pipe: %s", tc_strerror(rc));
         _exit(1); /* a death at boot */
     }
@@ -494,11 +456,12 @@ tc_worker_prepare(pid_t arbiter)
     tc_worker_signals(&set);
     for (int sig = 1; sig < NSIG; sig++) {
         if (sigismember(&set, sig) == 1) {
-            set_handler(sig, on_signal);
+            tc_selfpipe_catch(sig);
         }
     }
-    set_handler(SIGPIPE, on_ignored);
-    set_handler(SIGXFSZ, on_ignored);
+    /* a log over a file size limit loses lines, not the worker */
+    tc_selfpipe_ignore(SIGPIPE);
+    tc_selfpipe_ignore(SIGXFSZ);
     (void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return getppid() == arbiter;
 }

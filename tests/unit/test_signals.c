@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for arbiter/signals.c: what a child of tc_signals_fork() starts
- * with. A worker must not meet a signal's default action between the fork
- * and its loop: the arbiter sends SIGUSR1 to every worker it has, the one
- * forked a moment ago included.
+ * Unit tests for arbiter/signals.c: the arbiter's signals as its loop reads
+ * them, and what a child of tc_signals_fork() starts with. A worker must not
+ * meet a signal's default action between the fork and its loop: the arbiter
+ * sends SIGUSR1 to every worker it has, the one forked a moment ago included.
  */
 #include "tc_test.h"
 
 #include "arbiter/signals.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +109,100 @@ test_no_child_mask_blocks_nothing(void **state)
     assert_int_equal(reap(pid), CHILD_OK);
 }
 
+/* Every handled signal comes out of tc_signals_wait() in the order sent. */
+static void
+test_wait_reads_in_order(void **state)
+{
+    (void)state;
+    const int sent[] = {SIGHUP, SIGTTIN, SIGUSR2, SIGTTOU, SIGWINCH, SIGUSR1, SIGHUP};
+    for (size_t i = 0; i < TC_ARRAY_LEN(sent); i++) {
+        /* one thread: the signal is handled before kill() returns */
+        assert_int_equal(kill(getpid(), sent[i]), 0);
+    }
+    int got[16];
+    assert_int_equal(tc_signals_wait(got, 16, 1000), (int)TC_ARRAY_LEN(sent));
+    for (size_t i = 0; i < TC_ARRAY_LEN(sent); i++) {
+        assert_int_equal(got[i], sent[i]);
+    }
+    assert_int_equal(tc_signals_wait(got, 16, 0), 0);
+}
+
+/* With nothing sent, a wait lasts its timeout in milliseconds and returns 0. */
+static void
+test_wait_times_out(void **state)
+{
+    (void)state;
+    struct timespec t0;
+    struct timespec t1;
+    int got[4];
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(tc_signals_wait(got, 4, 60), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(waited >= 0.055);
+    assert_true(waited < 5.0);
+}
+
+static void *
+signal_later(void *arg)
+{
+    pthread_t *to = arg;
+    struct timespec ts = {0, 50000000L};
+    nanosleep(&ts, NULL);
+    assert_int_equal(pthread_kill(*to, SIGUSR1), 0);
+    return NULL;
+}
+
+/*
+ * A wait that the handler interrupts returns 0, as a timeout does; the
+ * signal is read by the next one.
+ */
+static void
+test_interrupted_wait_returns_none(void **state)
+{
+    (void)state;
+    pthread_t me = pthread_self();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, signal_later, &me), 0);
+    int got[4];
+    assert_int_equal(tc_signals_wait(got, 4, -1), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(tc_signals_wait(got, 4, 0), 1);
+    assert_int_equal(got[0], SIGUSR1);
+}
+
+/*
+ * tc_signals_init() catches the handled signals (SIGCHLD without stops) and
+ * SIGPIPE and SIGXFSZ, restarting; tc_signals_deinit() gives all of them
+ * their defaults back.
+ */
+static void
+test_dispositions(void **state)
+{
+    (void)state;
+    sigset_t set;
+    tc_signals_handled(&set);
+    struct sigaction sa;
+    for (int s = 1; s < NSIG; s++) {
+        if (sigismember(&set, s) != 1 && s != SIGPIPE && s != SIGXFSZ) {
+            continue;
+        }
+        assert_int_equal(sigaction(s, NULL, &sa), 0);
+        assert_true(sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+        assert_true((sa.sa_flags & SA_RESTART) != 0);
+        assert_int_equal((sa.sa_flags & SA_NOCLDSTOP) != 0, s == SIGCHLD);
+    }
+    assert_true(sigismember(&set, SIGCHLD) == 1 && sigismember(&set, SIGTERM) == 1);
+    assert_true(sigismember(&set, SIGABRT) == 0 && sigismember(&set, SIGPIPE) == 0);
+    tc_signals_deinit();
+    for (int s = 1; s < NSIG; s++) {
+        if (sigismember(&set, s) == 1 || s == SIGPIPE || s == SIGXFSZ) {
+            assert_int_equal(sigaction(s, NULL, &sa), 0);
+            assert_true(sa.sa_handler == SIG_DFL);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -115,6 +210,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_child_mask_holds_a_signal_sent_at_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_child_mask_blocks_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_reads_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_wait_returns_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispositions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
