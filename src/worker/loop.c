@@ -5,7 +5,7 @@
  * hand-off between threads on the hot path. The loop's lock is held while
  * the loop runs and released only inside a handler call, which is when the
  * watchdog may take the loop's other connections away (tc_loop_rebalance),
- * also while the worker stops.
+ * also while the worker stops. Accepting on the listeners is accept.c's.
  */
 #include "worker/loop.h"
 
@@ -14,81 +14,16 @@
 #include "core/log.h"
 #include "protocol/message.h"
 #include "worker/accesslog.h"
+#include "worker/loop_internal.h"
 #include "worker/worker.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
-
-struct tc_loop {
-    tc_loop_shared_t *shared;
-    int index;
-    struct event_base *base;
-    tc_dispatch_t *dispatch;
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t lock;    /* held by the loop thread except inside handler calls */
-    atomic_llong busy_since; /* ns (monotonic) when the current call began; 0 when idle */
-    atomic_int nconns;
-    atomic_bool done;           /* the thread has left its loop */
-    atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */
-    atomic_bool up;             /* the thread passed its start (plugins' init_thread) */
-    struct tc_conn_list conns;  /* guarded by 'lock' */
-    bool accepting;             /* accept events are added; guarded by 'lock' */
-    atomic_bool accept_on;      /* a copy of 'accepting' for the watchdog */
-    struct event **accept_evs;  /* one per listener */
-    struct event *accept_retry; /* re-enables accepting after EMFILE */
-    struct event *resume;       /* re-enables accepting after worker_connections (any thread) */
-    atomic_bool full;           /* accepting paused at worker_connections */
-    struct event *sweep;        /* client_timeout */
-    struct event *wake;         /* incoming connections or accept turn from the watchdog */
-    struct event *stop;
-    struct event *first_call; /* graceful stop: ends the wait for first calls */
-    bool quit_listening;      /* accepts no more, counted off 'listening'; guarded by 'lock' */
-    bool in_stop;             /* on_stop() runs: it leaves the loop itself; guarded by 'lock' */
-    pthread_mutex_t inq_lock;
-    struct tc_conn_list incoming; /* guarded by 'inq_lock' */
-    bool take_accept;             /* guarded by 'inq_lock' */
-    bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
-    double emfile_logged;
-    atomic_llong ncalls; /* calls handled; written by the loop thread only (max_requests) */
-    tc_hooks_t *hooks;   /* on_connected/post_connect_closed in a state of its own, or NULL */
-};
-
-static long long
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void
-set_accepting(tc_loop_t *lp, bool on)
-{
-    if (lp->accepting == on) {
-        return;
-    }
-    lp->accepting = on;
-    atomic_store_explicit(&lp->accept_on, on, memory_order_relaxed);
-    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
-        if (on) {
-            event_add(lp->accept_evs[i], NULL);
-        } else {
-            event_del(lp->accept_evs[i]);
-        }
-    }
-}
 
 /*
  * Graceful stop: how long a connection that has sent nothing yet is kept
@@ -106,93 +41,18 @@ first_call_wait(const tc_loop_t *lp)
     return wait < FIRST_CALL_WAIT_S ? wait : FIRST_CALL_WAIT_S;
 }
 
-/* ---- worker_connections ---- */
-
-/* How often, at most, reaching worker_connections is logged. */
-#define FULL_LOG_NS (60LL * 1000000000LL)
-
-/* Take one of the worker's connection slots before accept(); false at the limit. */
-static bool
-slot_take(tc_loop_shared_t *sh)
-{
-    int n = atomic_load(&sh->nconns);
-    while (n < sh->max_conns) {
-        if (atomic_compare_exchange_weak(&sh->nconns, &n, n + 1)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * Give a slot back (any loop's thread) and wake the loops paused at the
- * limit; in a stop, at the worker's last connection, wake every loop: those
- * that stayed for the watchdog's hand-overs leave (leave_if_done()).
- */
-static void
-slot_give(tc_loop_shared_t *sh)
-{
-    int left = atomic_fetch_sub(&sh->nconns, 1) - 1;
-    if (atomic_load(&sh->stopping)) {
-        /* (no loop accepts any more; 'nloops' is 0 once the loops are being freed) */
-        for (int i = 0; left == 0 && i < sh->nloops; i++) {
-            event_active(sh->loops[i]->wake, EV_TIMEOUT, 0);
-        }
-        return;
-    }
-    for (int i = 0; i < sh->nloops; i++) {
-        tc_loop_t *lp = sh->loops[i];
-        if (atomic_load(&lp->full) && atomic_exchange(&lp->full, false)) {
-            event_active(lp->resume, EV_TIMEOUT, 0);
-        }
-    }
-}
-
-/*
- * At the limit: stop accepting on this loop until slot_give() wakes it; the
- * kernel's listen backlog holds new clients meanwhile. 'full' is set before
- * the count is read again and slot_give() lowers the count before it reads
- * 'full', so one of the two sees the other: no wake-up is lost. False when
- * a slot came free meanwhile and nobody else will wake us: accept on.
- */
-static bool
-pause_full(tc_loop_t *lp)
-{
-    tc_loop_shared_t *sh = lp->shared;
-    atomic_store(&lp->full, true);
-    if (atomic_load(&sh->nconns) < sh->max_conns && atomic_exchange(&lp->full, false)) {
-        return false;
-    }
-    for (size_t k = 0; k < sh->nlisteners; k++) {
-        event_del(lp->accept_evs[k]);
-    }
-    if (atomic_load(&sh->stopping)) {
-        return true; /* a stop taking the backlog (take_backlog()): it accepts no more anyway */
-    }
-    long long now = now_ns();
-    long long last = atomic_load(&sh->full_logged);
-    if ((last == 0 || now - last >= FULL_LOG_NS) &&
-        atomic_compare_exchange_strong(&sh->full_logged, &last, now)) {
-        tc_log(TC_LOG_WARNING,
-               "worker_connections (%d) reached: not accepting until a connection closes "
-               "(logged at most once a minute)",
-               sh->max_conns);
-    }
-    return true;
-}
-
 /* ---- connections ---- */
 
 /*
  * A stopping loop may leave its event loop once the worker has no
  * connection left, on this loop or any other: until then the watchdog may
  * hand it the connections of a loop blocked in a long call, to be answered
- * or closed at once (slot_give() wakes it at the last one). None handed to
- * it may wait to be taken (on_wake() takes and drains them; leaving first
- * would strand them unanswered). 'gone' is set with the decision, under
- * 'inq_lock': from then on the watchdog hands it nothing (no connection
- * is left to hand, but for the clients another loop takes from the
- * backlog as it stops).
+ * or closed at once (tc_accept_slot_give() wakes it at the last one). None
+ * handed to it may wait to be taken (on_wake() takes and drains them;
+ * leaving first would strand them unanswered). 'gone' is set with the
+ * decision, under 'inq_lock': from then on the watchdog hands it nothing
+ * (no connection is left to hand, but for the clients another loop takes
+ * from the backlog as it stops).
  */
 static void
 leave_if_done(tc_loop_t *lp)
@@ -217,8 +77,8 @@ leave_if_done(tc_loop_t *lp)
  * connections meanwhile: the hook runs inside callbacks (accept, a close
  * in the middle of a walk over 'conns') that a move must not cut into.
  */
-static void
-run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
+void
+tc_loop_run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
 {
     atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);
     tc_hooks_run_conn(lp->hooks, name, lp->index, peer);
@@ -231,9 +91,9 @@ conn_closed(tc_conn_t *c, void *arg)
     tc_loop_t *lp = arg;
     TAILQ_REMOVE(&lp->conns, c, link);
     if (TC_UNLIKELY(lp->hooks != NULL)) {
-        run_conn_hook(lp, "post_connect_closed", c->peer);
+        tc_loop_run_conn_hook(lp, "post_connect_closed", c->peer);
     }
-    slot_give(lp->shared);
+    tc_accept_slot_give(lp->shared);
     if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
         leave_if_done(lp);
     }
@@ -317,151 +177,11 @@ const tc_conn_handler_t tc_loop_conn_handler = {
     .closed = conn_closed,
 };
 
-static void
-add_conn(tc_loop_t *lp, tc_conn_t *c)
+void
+tc_loop_add_conn(tc_loop_t *lp, tc_conn_t *c)
 {
     TAILQ_INSERT_TAIL(&lp->conns, c, link);
     atomic_fetch_add(&lp->nconns, 1);
-}
-
-static void
-peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%d", host, ntohs(sin->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%d", host, ntohs(sin6->sin6_port));
-    } else {
-        snprintf(buf, len, "unix");
-    }
-}
-
-/* After EMFILE (a timer) or a slot come free (slot_give()): accept again. */
-static void
-accept_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    tc_loop_t *lp = arg;
-    if (!atomic_load(&lp->shared->stopping) && lp->accepting) {
-        for (size_t i = 0; i < lp->shared->nlisteners; i++) {
-            event_add(lp->accept_evs[i], NULL);
-        }
-    }
-}
-
-/* Accept up to 'max' clients waiting on listener 'lfd'. */
-static void
-accept_some(tc_loop_t *lp, int lfd, int max)
-{
-    for (int i = 0; i < max; i++) {
-        if (!slot_take(lp->shared)) {
-            if (pause_full(lp)) {
-                return;
-            }
-            continue;
-        }
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            int e = errno;
-            slot_give(lp->shared);
-            errno = e;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /*
-                 * out of descriptors: pause accepting for a second, log at most
-                 * about once a second (the retry timer runs on libevent's cached
-                 * time and may fire a few ms short of a second after the line:
-                 * at >= 1.0 every other retry would go unlogged)
-                 */
-                double now = tc_conn_now();
-                if (now - lp->emfile_logged >= 0.9) {
-                    tc_log(TC_LOG_ERROR, "accept: %s; pausing accepts for 1 s",
-                           tc_strerror(-errno));
-                    lp->emfile_logged = now;
-                }
-                for (size_t k = 0; k < lp->shared->nlisteners; k++) {
-                    event_del(lp->accept_evs[k]);
-                }
-                struct timeval tv = {1, 0};
-                event_add(lp->accept_retry, &tv);
-            }
-            return; /* EAGAIN: another thread or process took it */
-        }
-        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
-        char peer[64];
-        peer_name(&ss, peer, sizeof(peer));
-        add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
-        if (TC_UNLIKELY(lp->hooks != NULL)) {
-            run_conn_hook(lp, "on_connected", peer);
-        }
-    }
-}
-
-static void
-on_accept(evutil_socket_t lfd, short what, void *arg)
-{
-    (void)what;
-    /* a bounded batch, so one busy listener cannot starve the loop */
-    accept_some(arg, lfd, 64);
-}
-
-/* ---- the end of listening ---- */
-
-/*
- * A graceful stop of the whole server: accept the clients already waiting
- * in the listeners' backlogs, until none waits, worker_connections is
- * reached or a backlog's worth came from one listener. Each then has its
- * first call answered, as one accepted just before the stop does; once the
- * last process closes a listener, the kernel resets those left in it.
- * Returns true if any was taken.
- */
-static bool
-take_backlog(tc_loop_t *lp)
-{
-    int before = atomic_load(&lp->nconns);
-    int max = lp->shared->cfg->backlog > 0 ? lp->shared->cfg->backlog : 1;
-    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
-        accept_some(lp, lp->shared->listeners[i].fd, max);
-    }
-    return atomic_load(&lp->nconns) != before;
-}
-
-/*
- * The loop accepts no more, for good ('lock' held: its own thread, or the
- * worker's main thread while this one is inside a handler call or has left
- * its loop). Its accept events go first; the last loop to get here closes
- * the worker's listeners, so that no descriptor number is reused while an
- * accept event still watches it (an epoll set keeps reporting a socket that
- * other processes hold open, under whatever number is reused). The socket
- * stops listening once every process has closed its own.
- */
-static void
-quit_listening(tc_loop_t *lp)
-{
-    if (lp->quit_listening) {
-        return;
-    }
-    lp->quit_listening = true;
-    set_accepting(lp, false);
-    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
-        event_del(lp->accept_evs[i]); /* also those pause_full() kept 'accepting' for */
-    }
-    event_del(lp->accept_retry);
-    if (atomic_fetch_sub(&lp->shared->listening, 1) == 1) {
-        for (size_t i = 0; i < lp->shared->nlisteners; i++) {
-            tc_listener_stop(&lp->shared->listeners[i]);
-        }
-    }
 }
 
 /* ---- timers and cross-thread wake-ups ---- */
@@ -545,14 +265,14 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&batch)) != NULL) {
         TAILQ_REMOVE(&batch, c, link);
-        add_conn(lp, c);
+        tc_loop_add_conn(lp, c);
         tc_conn_attach(c, lp->base, lp);
     }
     if (atomic_load(&lp->shared->stopping)) {
         drain(lp); /* handed over as this loop stopped */
         leave_if_done(lp);
     } else if (take) {
-        set_accepting(lp, true);
+        tc_accept_set_accepting(lp, true);
     }
 }
 
@@ -563,7 +283,7 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     (void)what;
     tc_loop_t *lp = arg;
     if (!atomic_load(&lp->shared->shutdown) || lp->quit_listening) {
-        quit_listening(lp);
+        tc_accept_quit_listening(lp);
         drain(lp);
         leave_if_done(lp);
         return;
@@ -571,10 +291,10 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     /* the idle connections close first: at worker_connections, their slots take the backlog */
     lp->in_stop = true;
     drain(lp);
-    if (take_backlog(lp)) {
+    if (tc_accept_take_backlog(lp)) {
         drain(lp);
     }
-    quit_listening(lp);
+    tc_accept_quit_listening(lp);
     lp->in_stop = false;
     leave_if_done(lp);
 }
@@ -624,11 +344,11 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     TAILQ_INIT(&lp->incoming);
     lp->accept_evs = tc_xcalloc(shared->nlisteners + 1, sizeof(struct event *));
     for (size_t i = 0; i < shared->nlisteners; i++) {
-        lp->accept_evs[i] =
-            event_new(lp->base, shared->listeners[i].fd, EV_READ | EV_PERSIST, on_accept, lp);
+        lp->accept_evs[i] = event_new(lp->base, shared->listeners[i].fd, EV_READ | EV_PERSIST,
+                                      tc_accept_on_accept, lp);
     }
-    lp->accept_retry = evtimer_new(lp->base, accept_retry, lp);
-    lp->resume = event_new(lp->base, -1, 0, accept_retry, lp);
+    lp->accept_retry = evtimer_new(lp->base, tc_accept_retry, lp);
+    lp->resume = event_new(lp->base, -1, 0, tc_accept_retry, lp);
     lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
     lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
     lp->first_call = evtimer_new(lp->base, on_first_call_wait, lp);
@@ -640,7 +360,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
         lp->sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep, lp);
         event_add(lp->sweep, &tv);
     }
-    set_accepting(lp, accepting);
+    tc_accept_set_accepting(lp, accepting);
     return lp;
 }
 
@@ -667,7 +387,7 @@ loop_main(void *arg)
     lp->gone = true; /* (set already, unless the loop failed) */
     pthread_mutex_unlock(&lp->inq_lock);
     /* graceful stop ended, or the base was broken out of: close what is left */
-    quit_listening(lp); /* (left before on_stop() ran) */
+    tc_accept_quit_listening(lp); /* (left before on_stop() ran) */
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&lp->conns)) != NULL) {
         tc_conn_close(c, NULL);
@@ -714,7 +434,7 @@ tc_loop_quit_listening(tc_loop_t *lp)
     if (pthread_mutex_trylock(&lp->lock) != 0) {
         return false;
     }
-    quit_listening(lp);
+    tc_accept_quit_listening(lp);
     pthread_mutex_unlock(&lp->lock);
     return true;
 }
@@ -745,7 +465,7 @@ tc_loop_free(tc_loop_t *lp)
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&lp->incoming)) != NULL) {
         TAILQ_REMOVE(&lp->incoming, c, link);
-        add_conn(lp, c);
+        tc_loop_add_conn(lp, c);
         tc_conn_attach(c, lp->base, lp);
         tc_conn_close(c, NULL);
     }
@@ -883,7 +603,7 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, doub
         c = next;
     }
     bool pass_accept = from->accepting;
-    set_accepting(from, false);
+    tc_accept_set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
     for (int i = 0; i < nto; i++) {
         bool accept_here = pass_accept && i == 0;

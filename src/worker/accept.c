@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A handler thread's loop, its accept path: accepting on the worker's
+ * listeners within worker_connections, pausing after EMFILE, and the end of
+ * listening as the worker stops. The loop itself is loop.c.
+ */
+#include "worker/loop_internal.h"
+
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+void
+tc_accept_set_accepting(tc_loop_t *lp, bool on)
+{
+    if (lp->accepting == on) {
+        return;
+    }
+    lp->accepting = on;
+    atomic_store_explicit(&lp->accept_on, on, memory_order_relaxed);
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        if (on) {
+            event_add(lp->accept_evs[i], NULL);
+        } else {
+            event_del(lp->accept_evs[i]);
+        }
+    }
+}
+
+/* ---- worker_connections ---- */
+
+/* How often, at most, reaching worker_connections is logged. */
+#define FULL_LOG_NS (60LL * 1000000000LL)
+
+/* Take one of the worker's connection slots before accept(); false at the limit. */
+static bool
+slot_take(tc_loop_shared_t *sh)
+{
+    int n = atomic_load(&sh->nconns);
+    while (n < sh->max_conns) {
+        if (atomic_compare_exchange_weak(&sh->nconns, &n, n + 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Give a slot back (any loop's thread) and wake the loops paused at the
+ * limit; in a stop, at the worker's last connection, wake every loop: those
+ * that stayed for the watchdog's hand-overs leave (leave_if_done()).
+ */
+void
+tc_accept_slot_give(tc_loop_shared_t *sh)
+{
+    int left = atomic_fetch_sub(&sh->nconns, 1) - 1;
+    if (atomic_load(&sh->stopping)) {
+        /* (no loop accepts any more; 'nloops' is 0 once the loops are being freed) */
+        for (int i = 0; left == 0 && i < sh->nloops; i++) {
+            event_active(sh->loops[i]->wake, EV_TIMEOUT, 0);
+        }
+        return;
+    }
+    for (int i = 0; i < sh->nloops; i++) {
+        tc_loop_t *lp = sh->loops[i];
+        if (atomic_load(&lp->full) && atomic_exchange(&lp->full, false)) {
+            event_active(lp->resume, EV_TIMEOUT, 0);
+        }
+    }
+}
+
+/*
+ * At the limit: stop accepting on this loop until tc_accept_slot_give()
+ * wakes it; the kernel's listen backlog holds new clients meanwhile. 'full'
+ * is set before the count is read again and tc_accept_slot_give() lowers
+ * the count before it reads 'full', so one of the two sees the other: no
+ * wake-up is lost. False when a slot came free meanwhile and nobody else
+ * will wake us: accept on.
+ */
+static bool
+pause_full(tc_loop_t *lp)
+{
+    tc_loop_shared_t *sh = lp->shared;
+    atomic_store(&lp->full, true);
+    if (atomic_load(&sh->nconns) < sh->max_conns && atomic_exchange(&lp->full, false)) {
+        return false;
+    }
+    for (size_t k = 0; k < sh->nlisteners; k++) {
+        event_del(lp->accept_evs[k]);
+    }
+    if (atomic_load(&sh->stopping)) {
+        /* a stop taking the backlog (tc_accept_take_backlog()): it accepts no more anyway */
+        return true;
+    }
+    long long now = now_ns();
+    long long last = atomic_load(&sh->full_logged);
+    if ((last == 0 || now - last >= FULL_LOG_NS) &&
+        atomic_compare_exchange_strong(&sh->full_logged, &last, now)) {
+        tc_log(TC_LOG_WARNING,
+               "worker_connections (%d) reached: not accepting until a connection closes "
+               "(logged at most once a minute)",
+               sh->max_conns);
+    }
+    return true;
+}
+
+/* ---- accepting ---- */
+
+static void
+peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, len, "%s:%d", host, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, len, "[%s]:%d", host, ntohs(sin6->sin6_port));
+    } else {
+        snprintf(buf, len, "unix");
+    }
+}
+
+/* After EMFILE (a timer) or a slot come free (tc_accept_slot_give()): accept again. */
+void
+tc_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    if (!atomic_load(&lp->shared->stopping) && lp->accepting) {
+        for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+            event_add(lp->accept_evs[i], NULL);
+        }
+    }
+}
+
+/* Accept up to 'max' clients waiting on listener 'lfd'. */
+static void
+accept_some(tc_loop_t *lp, int lfd, int max)
+{
+    for (int i = 0; i < max; i++) {
+        if (!slot_take(lp->shared)) {
+            if (pause_full(lp)) {
+                return;
+            }
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            tc_accept_slot_give(lp->shared);
+            errno = e;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /*
+                 * out of descriptors: pause accepting for a second, log at most
+                 * about once a second (the retry timer runs on libevent's cached
+                 * time and may fire a few ms short of a second after the line:
+                 * at >= 1.0 every other retry would go unlogged)
+                 */
+                double now = tc_conn_now();
+                if (now - lp->emfile_logged >= 0.9) {
+                    tc_log(TC_LOG_ERROR, "accept: %s; pausing accepts for 1 s",
+                           tc_strerror(-errno));
+                    lp->emfile_logged = now;
+                }
+                for (size_t k = 0; k < lp->shared->nlisteners; k++) {
+                    event_del(lp->accept_evs[k]);
+                }
+                struct timeval tv = {1, 0};
+                event_add(lp->accept_retry, &tv);
+            }
+            return; /* EAGAIN: another thread or process took it */
+        }
+        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        char peer[64];
+        peer_name(&ss, peer, sizeof(peer));
+        tc_loop_add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
+        if (TC_UNLIKELY(lp->hooks != NULL)) {
+            tc_loop_run_conn_hook(lp, "on_connected", peer);
+        }
+    }
+}
+
+void
+tc_accept_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    /* a bounded batch, so one busy listener cannot starve the loop */
+    accept_some(arg, lfd, 64);
+}
+
+/* ---- the end of listening ---- */
+
+/*
+ * A graceful stop of the whole server: accept the clients already waiting
+ * in the listeners' backlogs, until none waits, worker_connections is
+ * reached or a backlog's worth came from one listener. Each then has its
+ * first call answered, as one accepted just before the stop does; once the
+ * last process closes a listener, the kernel resets those left in it.
+ * Returns true if any was taken.
+ */
+bool
+tc_accept_take_backlog(tc_loop_t *lp)
+{
+    int before = atomic_load(&lp->nconns);
+    int max = lp->shared->cfg->backlog > 0 ? lp->shared->cfg->backlog : 1;
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        accept_some(lp, lp->shared->listeners[i].fd, max);
+    }
+    return atomic_load(&lp->nconns) != before;
+}
+
+/*
+ * The loop accepts no more, for good ('lock' held: its own thread, or the
+ * worker's main thread while this one is inside a handler call or has left
+ * its loop). Its accept events go first; the last loop to get here closes
+ * the worker's listeners, so that no descriptor number is reused while an
+ * accept event still watches it (an epoll set keeps reporting a socket that
+ * other processes hold open, under whatever number is reused). The socket
+ * stops listening once every process has closed its own.
+ */
+void
+tc_accept_quit_listening(tc_loop_t *lp)
+{
+    if (lp->quit_listening) {
+        return;
+    }
+    lp->quit_listening = true;
+    tc_accept_set_accepting(lp, false);
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        event_del(lp->accept_evs[i]); /* also those pause_full() kept 'accepting' for */
+    }
+    event_del(lp->accept_retry);
+    if (atomic_fetch_sub(&lp->shared->listening, 1) == 1) {
+        for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+            tc_listener_stop(&lp->shared->listeners[i]);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A handler thread's loop, private to the files that make it up: loop.c
+ * (the event loop, connections, sweeps, the stop, the watchdog's side) and
+ * accept.c (accepting on the listeners, worker_connections, the end of
+ * listening). No other file includes it.
+ */
+#ifndef TC_WORKER_LOOP_INTERNAL_H
+#define TC_WORKER_LOOP_INTERNAL_H
+
+#include "worker/loop.h"
+
+#include "config/hooks.h"
+#include "worker/dispatch.h"
+
+#include <event2/util.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+struct tc_loop {
+    tc_loop_shared_t *shared;
+    int index;
+    struct event_base *base;
+    tc_dispatch_t *dispatch;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;    /* held by the loop thread except inside handler calls */
+    atomic_llong busy_since; /* ns (monotonic) when the current call began; 0 when idle */
+    atomic_int nconns;
+    atomic_bool done;           /* the thread has left its loop */
+    atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */
+    atomic_bool up;             /* the thread passed its start (plugins' init_thread) */
+    struct tc_conn_list conns;  /* guarded by 'lock' */
+    bool accepting;             /* accept events are added; guarded by 'lock' */
+    atomic_bool accept_on;      /* a copy of 'accepting' for the watchdog */
+    struct event **accept_evs;  /* one per listener */
+    struct event *accept_retry; /* re-enables accepting after EMFILE */
+    struct event *resume;       /* re-enables accepting after worker_connections (any thread) */
+    atomic_bool full;           /* accepting paused at worker_connections */
+    struct event *sweep;        /* client_timeout */
+    struct event *wake;         /* incoming connections or accept turn from the watchdog */
+    struct event *stop;
+    struct event *first_call; /* graceful stop: ends the wait for first calls */
+    bool quit_listening;      /* accepts no more, counted off 'listening'; guarded by 'lock' */
+    bool in_stop;             /* on_stop() runs: it leaves the loop itself; guarded by 'lock' */
+    pthread_mutex_t inq_lock;
+    struct tc_conn_list incoming; /* guarded by 'inq_lock' */
+    bool take_accept;             /* guarded by 'inq_lock' */
+    bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
+    double emfile_logged;
+    atomic_llong ncalls; /* calls handled; written by the loop thread only (max_requests) */
+    tc_hooks_t *hooks;   /* on_connected/post_connect_closed in a state of its own, or NULL */
+};
+
+static inline long long
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- loop.c: connections ---- */
+
+/* Make 'c' one of the connections of 'lp' (its thread, or it has ended). */
+void tc_loop_add_conn(tc_loop_t *lp, tc_conn_t *c);
+
+/* Run connection hook 'name' of 'lp' for client 'peer', timed like a handler call. */
+void tc_loop_run_conn_hook(tc_loop_t *lp, const char *name, const char *peer);
+
+/* ---- accept.c: accepting on the listeners ---- */
+
+/* Add ('on') or remove the loop's accept events ('lock' held). */
+void tc_accept_set_accepting(tc_loop_t *lp, bool on);
+
+/* Give back a worker_connections slot (any loop's thread); wakes the loops paused at the limit. */
+void tc_accept_slot_give(tc_loop_shared_t *sh);
+
+/* Event callback (arg: the loop): accept again after EMFILE or a slot come free. */
+void tc_accept_retry(evutil_socket_t fd, short what, void *arg);
+
+/* Event callback (arg: the loop): clients wait on listener 'lfd'. */
+void tc_accept_on_accept(evutil_socket_t lfd, short what, void *arg);
+
+/* A graceful stop of the whole server: accept the clients waiting in the backlogs. */
+bool tc_accept_take_backlog(tc_loop_t *lp);
+
+/* The loop accepts no more, for good ('lock' held); the last one closes the listeners. */
+void tc_accept_quit_listening(tc_loop_t *lp);
+
+#endif /* TC_WORKER_LOOP_INTERNAL_H */
