@@ -114,11 +114,24 @@ told_str(told_t *t, const char *s)
     told_add(t, s, strlen(s));
 }
 
-/* The first 'max' bytes of a name, whatever they are. */
+/*
+ * The first 'max' bytes of a name, whatever they are, but a cut falls
+ * before a UTF-8 character it would split: the client decodes the text as
+ * UTF-8 (Apache's Python library raises on a split character, and the
+ * connection is lost), and Apache's servers quote the name whole. A
+ * character has at most 3 continuation bytes (10xxxxxx).
+ */
 static void
 told_name(told_t *t, const char *name, size_t len, size_t max)
 {
-    told_add(t, name, len < max ? len : max);
+    size_t n = len < max ? len : max;
+    if (n < len) {
+        size_t stop = n > 3 ? n - 3 : 0;
+        while (n > stop && ((uint8_t)name[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    told_add(t, name, n);
 }
 
 /*
@@ -509,10 +522,19 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
         told_name(&why, m->name, m->name_len, 256);
         told_str(&why, "'");
         info->status = TC_APPEX_UNKNOWN_METHOD;
-        /* the client named a method its service lacks: answered, and logged once */
+        /*
+         * the client named a method its service lacks: logged once, and
+         * answered unless it came as a ONEWAY message. Apache's processors
+         * answer that too, but its client reads no reply, so it would take
+         * this one for its next call's and stay a reply behind for good
+         * (a client that knows a oneway method the server does not).
+         */
+        info->replied = m->type != TC_MSG_ONEWAY;
         set_told(err, info, TC_ENOTFOUND, &why);
-        tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_UNKNOWN_METHOD,
-                               why.text, why.len);
+        if (info->replied) {
+            tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_UNKNOWN_METHOD,
+                                   why.text, why.len);
+        }
         return TC_OK;
     }
     *svc = d->svc;

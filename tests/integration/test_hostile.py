@@ -701,9 +701,10 @@ class HostileBase:
         return method
 
     def test_oneway_to_unknown_method(self):
-        """A oneway call to a method the service lacks is answered as a
-        call is (UNKNOWN_METHOD, as Apache Thrift's processors do) and
-        logged once; the connection goes on."""
+        """A oneway call to a method the service lacks gets no reply (its
+        client reads none: Apache Thrift's processors answer it, and the
+        client takes that for its next call's reply) and is logged once;
+        the next call on the connection gets its own reply."""
         why = "Invalid method name: 'nope'"
         for t in self.TRANSPORTS:
             for pname in self.PROTOCOLS:
@@ -714,10 +715,7 @@ class HostileBase:
                 offset = self.log_size()
                 s.sendall(encode(pname, t, self.unknown("nope"), ONEWAY, 9,
                                  self.S.fire_args(what="x")))
-                name, mtype, seqid, ex = decode_appex(pname, read_reply(s, pname, t))
-                self.assertEqual((name, mtype, seqid, ex.type, ex.message),
-                                 ("nope", TMessageType.EXCEPTION, 9,
-                                  TApplicationException.UNKNOWN_METHOD, why), "%r" % case)
+                # the first reply read is the good call's
                 self.good_call(self.S.Client(self.wrap(self.protocol_on(s, case))),
                                "after %r" % case)
                 self.check_log(offset, peer, why, case)

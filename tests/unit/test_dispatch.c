@@ -4,9 +4,10 @@
  * carry ('max_reply', lowered here from a transport's 2 GiB so that no test
  * needs the memory) is dropped for an INTERNAL_ERROR naming the limit, and
  * the output never grows much past it; a call's THeader is not kept past
- * the call. The handlers are the dispatch
- * fixtures' (tests/fixtures/dispatch), loaded as a handler thread loads
- * them.
+ * the call; a oneway message to an unknown method is not answered; a name
+ * quoted in part is cut between UTF-8 characters. The handlers are the
+ * dispatch fixtures' (tests/fixtures/dispatch), loaded as a handler thread
+ * loads them.
  */
 #include "tc_test.h"
 
@@ -372,6 +373,99 @@ test_long_name(void **state)
     assert_string_equal(err.msg, log);
 }
 
+/* The reply in f->out: UNKNOWN_METHOD for 'name' and 'seqid' with the text 'want' ('n' bytes). */
+static void
+assert_unknown(const fixture_t *f, const char *name, size_t name_len, int32_t seqid,
+               const char *want, size_t n)
+{
+    tc_proto_t rp;
+    tc_msg_hdr_t h;
+    tc_appex_t ex;
+    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
+    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+    assert_int_equal(h.type, TC_MSG_EXCEPTION);
+    assert_int_equal(h.seqid, seqid);
+    assert_int_equal(h.name_len, name_len);
+    assert_memory_equal(h.name, name, name_len);
+    assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
+    assert_int_equal(ex.type, TC_APPEX_UNKNOWN_METHOD);
+    assert_non_null(ex.message);
+    assert_int_equal(ex.message_len, n);
+    assert_memory_equal(ex.message, want, n);
+}
+
+/*
+ * A ONEWAY message naming a method the service lacks gets no reply: its
+ * client reads none, and would take one for its next call's. It is still
+ * UNKNOWN_METHOD with a text for the log; the same name as a CALL is
+ * answered. With several services, "AllTypes:nope" too.
+ */
+static void
+test_oneway_unknown_method(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const names[] = {"nope", "AllTypes:nope"};
+    size_t nnames = f->cfg->nservices > 0 ? 2 : 1;
+    for (size_t i = 0; i < nnames; i++) {
+        const char *name = names[i];
+        tc_call_info_t info;
+        tc_err_t err;
+        write_bare(&f->call, &tc_proto_binary, name, strlen(name), TC_MSG_ONEWAY, 6);
+        f->out.len = 0;
+        assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(f->out.len, 0);
+        assert_false(info.replied);
+        assert_int_equal(info.status, TC_APPEX_UNKNOWN_METHOD);
+        assert_int_equal(err.code, TC_ENOTFOUND);
+        assert_string_equal(err.msg, "Invalid method name: 'nope'");
+
+        write_bare(&f->call, &tc_proto_binary, name, strlen(name), TC_MSG_CALL, 7);
+        assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+        assert_true(info.replied);
+        assert_unknown(f, "nope", 4, 7, "Invalid method name: 'nope'", 27);
+    }
+}
+
+/*
+ * A text that quotes part of a name the client sent ends before a UTF-8
+ * character the cut would split: clients decode the text as UTF-8. The
+ * names are 'a' and then U+00E9 (0xC3 0xA9) over and over, so that 256
+ * bytes (a method) and 200 (a service) end inside a character; the reply
+ * carries the whole name.
+ */
+static void
+test_cut_name_keeps_utf8(void **state)
+{
+    fixture_t *f = *state;
+    char name[1 + 2 * 200 + 5];
+    name[0] = 'a';
+    for (size_t i = 0; i < 200; i++) {
+        name[1 + 2 * i] = (char)0xC3;
+        name[2 + 2 * i] = (char)0xA9;
+    }
+    tc_call_info_t info;
+    tc_err_t err;
+    char want[300];
+    /* a method the service lacks: the first 255 bytes of its name */
+    write_bare(&f->call, &tc_proto_binary, name, 401, TC_MSG_CALL, 8);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    int n = snprintf(want, sizeof(want), "Invalid method name: '%.*s'", 255, name);
+    assert_unknown(f, name, 401, 8, want, (size_t)n);
+    assert_int_equal(info.err_len, n);
+    assert_memory_equal(err.msg, want, (size_t)n);
+    if (f->cfg->nservices == 0) {
+        return;
+    }
+    /* a service the server lacks: the first 199 bytes of its name (of 301) */
+    memcpy(name + 301, ":echo", 5);
+    write_bare(&f->call, &tc_proto_binary, name, 306, TC_MSG_CALL, 9);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    n = snprintf(want, sizeof(want), "Unknown service: '%.*s'", 199, name);
+    assert_unknown(f, name, 306, 9, want, (size_t)n);
+}
+
 /* With several services the refused reply has the reply's name: "echo", not "AllTypes:echo". */
 static void
 test_multiplexed(void **state)
@@ -449,6 +543,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_oneway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multiplexed, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_oneway_unknown_method, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oneway_unknown_method, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
