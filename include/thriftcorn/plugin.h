@@ -237,7 +237,11 @@ typedef struct tc_plugin {
      * ended (not after a crash or a quick stop). Thread: the worker's main thread.
      */
     void (*exit_worker)(const tc_host_api_t *api);
-    /** The services the plugin serves, ending with {NULL}. */
+    /**
+     * The services the plugin serves, ending with {NULL}. Each at most once:
+     * the host refuses a plugin that lists the configured service twice (by
+     * its full and its short name, say), or a method of it twice.
+     */
     const tc_plugin_service_t *services;
 } tc_plugin_t;
 
@@ -305,8 +309,12 @@ struct tc_host_api {
 
     /**
      * Write one line to the server's log at 'level' (TC_PLUGIN_LOG_*). Any
-     * thread. A NULL 'fmt' logs, at WARNING or above, a line saying that a
-     * plugin logged a NULL format.
+     * thread. The text is cut at 1023 bytes (at 2047 once escaped), and
+     * each byte of it that is not printable (a newline or another control
+     * byte, a backslash, a byte that is not well-formed UTF-8) is written
+     * as \xHH, as the server writes bytes a client sent, so that it stays
+     * one line. A NULL 'fmt' logs, at WARNING or above, a line saying that
+     * a plugin logged a NULL format.
      */
     void (*log)(int level, const char *fmt, ...) TC_PLUGIN_PRINTF(2, 3);
 
@@ -316,8 +324,9 @@ struct tc_host_api {
      * 'size' bytes aligned for any type from the call's arena, released all
      * at once after the reply is written. NULL only when 'call' is NULL or
      * not running on the calling thread (the worker aborts when memory runs
-     * out, and for a size over half the address space). The plugin never
-     * frees it.
+     * out, and for a size over half the address space, a negative size
+     * most likely, after a critical log line naming the plugin and the
+     * call). The plugin never frees it.
      */
     void *(*call_alloc)(tc_call_t *call, size_t size);
     /**

@@ -151,10 +151,16 @@ find_service(tc_host_t *h, const char *service, tc_err_t *err)
 {
     const tc_plugin_service_t *s = h->desc->services;
     for (; s != NULL && s->name != NULL; s++) {
-        if (service_matches(s->name, service)) {
-            h->svc = s;
-            break;
+        if (!service_matches(s->name, service)) {
+            continue;
         }
+        if (h->svc != NULL) {
+            /* which of its method tables the plugin meant, the host cannot tell */
+            return tc_err_set(err, TC_EINVAL,
+                              "plugin %s (%s): service %s is listed twice, as '%s' and as '%s'",
+                              h->path, plugin_label(h), service, h->svc->name, s->name);
+        }
+        h->svc = s;
     }
     if (h->svc == NULL) {
         return tc_err_set(err, TC_ENOTFOUND, "plugin %s (%s) serves no methods of service %s",
@@ -326,7 +332,7 @@ tc_host_release(tc_host_t *h)
             pp = &(*pp)->next;
         }
         *pp = h->next;
-        last_of_library = same_library(h->path) == NULL;
+        last_of_library = same_library(h->dl) == NULL;
         if (!last_of_library) {
             h->serial->refs--; /* the lock stays with the library's other hosts */
             h->serial = NULL;
@@ -465,8 +471,9 @@ tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
     }
     int rc = d->init_thread(&tc_host_api, &t->data);
     if (rc != TC_PLUGIN_OK) {
-        return tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_thread() failed (%d)",
-                          t->host->path, plugin_label(t->host), rc);
+        return tc_err_set(err, TC_EINVAL,
+                          "plugin %s (%s): init_thread() for service %s failed (%d)", t->host->path,
+                          plugin_label(t->host), t->svc->name, rc);
     }
     t->started = true;
     return TC_OK;
@@ -494,6 +501,13 @@ tc_host_call_thread_data(const tc_call_t *call)
 void *
 tc_host_call_alloc(tc_call_t *call, size_t size)
 {
+    if (TC_UNLIKELY(size > SIZE_MAX / 2)) {
+        /* the arena aborts (a negative size, most likely): name the call its line cannot */
+        tc_log(TC_LOG_CRITICAL,
+               "plugin %s: call_alloc(%zu) in a call of %s.%s: over half the address space; the "
+               "worker aborts",
+               plugin_label(call->thread->host), size, call->thread->svc->name, call->fn->name);
+    }
     return tc_arena_alloc(&call->thread->arena, size);
 }
 

@@ -64,9 +64,17 @@ api_log(int level, const char *fmt, ...)
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    tc_log((tc_log_level_t)level, "%s", line);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    /*
+     * One line, as the ABI promises: the text may hold what a client sent,
+     * whose newlines and control bytes would otherwise start lines of their
+     * own, so it is escaped as the server escapes client bytes (\xHH).
+     */
+    char shown[2 * sizeof(line)];
+    len = tc_log_escape(shown, sizeof(shown), line, len);
+    tc_log((tc_log_level_t)level, "%.*s", (int)len, shown);
 }
 
 static void *

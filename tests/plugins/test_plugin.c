@@ -6,7 +6,9 @@
  *                and leaks 100 bytes on logid -2; add keeps its call past
  *                its handler for num1 3000 and uses it in num1 4000, and
  *                fails with a long UTF-8 text after num2 bytes of ASCII
- *                for num1 5000, with bytes that are not UTF-8 for 6000),
+ *                for num1 5000, with bytes that are not UTF-8 for 6000,
+ *                and asks call_alloc() for num2 - 8 bytes, as a size_t,
+ *                for 7000),
  *                lifecycle hooks that count, serial; the rest is Lua's;
  *                and SharedService.getStruct (a value over the largest
  *                frame for key 7000)
@@ -17,6 +19,8 @@
  *   TP_WRONG_SIG registers add with another signature
  *   TP_CRASH_INIT like TP_GOOD's Calculator, but init_worker and
  *                init_arbiter die of SIGSEGV
+ *   TP_TWICE     lists its Calculator twice, by its full and short name
+ *   TP_THREAD_FAIL like TP_GOOD's Calculator, but init_thread returns 42
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "calculator_sig.h"
@@ -130,10 +134,15 @@ static int
 init_thread(const tc_host_api_t *api, void **data)
 {
     (void)api;
+#if defined(TP_THREAD_FAIL)
+    (void)data;
+    return 42; /* neither TC_PLUGIN_OK nor negative */
+#else
     static int marker;
     *data = &marker;
     atomic_fetch_add(&counts[2], 1);
     return TC_PLUGIN_OK;
+#endif
 }
 
 static void
@@ -188,6 +197,9 @@ add(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     }
     if (a == 6000) {
         return api->fail(call, "bad \xff\xfe bytes \xc3"); /* not UTF-8 */
+    }
+    if (a == 7000) {
+        (void)api->call_alloc(call, (size_t)b - 8); /* a negative size: the worker aborts */
     }
     if (a == 3000) {
         kept = call;
@@ -267,6 +279,9 @@ static const tc_plugin_method_t shared_methods[] = {
 
 static const tc_plugin_service_t services[] = {
     {"tutorial.Calculator", methods},
+#if defined(TP_TWICE)
+    {"Calculator", methods},
+#endif
 #if defined(TP_GOOD)
     {"shared.SharedService", shared_methods},
 #endif

@@ -16,8 +16,10 @@
 #include <dlfcn.h>
 #include <lauxlib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,10 +84,29 @@ test_refusals(void **state)
     refused(PLUGIN("wrong_sig"), "the plugin has 'i64 add(1:i64,2:i64)' (0x0123456789abcdef)",
             "the IDL has 'i32 add(1:i32,2:i32)'");
     refused(TC_TEST_PLUGIN_DIR "/libnone.so", "cannot load it", NULL);
+    refused(PLUGIN("twice"),
+            "(test): service Calculator is listed twice, as 'tutorial.Calculator' and as "
+            "'Calculator'",
+            NULL);
     tc_err_t err;
     tc_err_clear(&err);
     assert_null(tc_host_open(PLUGIN("good"), "NoSuchService", &err));
     assert_non_null(strstr(err.msg, "serves no methods of service NoSuchService"));
+
+    /* init_thread() runs once per service: its failure names the service */
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_open(PLUGIN("thread_fail"), "Calculator", &err);
+    assert_non_null(h);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, false, &err);
+    assert_non_null(t);
+    assert_int_not_equal(tc_host_thread_start(t, &err), TC_OK);
+    assert_string_equal(
+        err.msg,
+        "plugin " PLUGIN("thread_fail") " (test): init_thread() for service tutorial.Calculator "
+                                        "failed (42)");
+    tc_host_thread_stop(t); /* exit_thread() does not follow a failed init_thread() */
+    tc_host_thread_free(t);
+    tc_host_close(h);
 }
 
 /*
@@ -210,6 +231,38 @@ test_hooks_and_calls(void **state)
     assert_int_equal(count(1), 0); /* one reference left */
     tc_host_release(h);
     assert_int_equal(count(1), 1); /* exit_worker with the last one */
+    dlclose(dl);
+}
+
+/*
+ * One library configured for two services: a host each, one init_worker,
+ * and one exit_worker, with the release of the last of them, not of the
+ * first (the library still serves the other service until then).
+ */
+static void
+test_library_of_two_services(void **state)
+{
+    (void)state;
+    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* to read its counters */
+    assert_non_null(dl);
+    int (*count)(int);
+    void *sym = dlsym(dl, "tp_count");
+    memcpy(&count, &sym, sizeof(count));
+    assert_non_null(count);
+    int inits = count(0);
+    int exits = count(1);
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *calc = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(calc);
+    tc_host_t *shared = tc_host_acquire(PLUGIN("good"), "SharedService", &err);
+    assert_non_null(shared);
+    assert_ptr_not_equal(calc, shared);
+    assert_int_equal(count(0), inits + 1);
+    tc_host_release(calc);
+    assert_int_equal(count(1), exits); /* SharedService still has it */
+    tc_host_release(shared);
+    assert_int_equal(count(1), exits + 1);
     dlclose(dl);
 }
 
@@ -593,6 +646,51 @@ test_refusals_logged_at_most_50_a_second(void **state)
     free(log);
 }
 
+/*
+ * call_alloc() of a size over half the address space (a negative size
+ * computed by the plugin) aborts the worker, as the ABI says; the log
+ * names the plugin and the call first, which the allocator's own line
+ * cannot. In a child process, which the abort ends.
+ */
+static void
+test_call_alloc_too_large_names_the_call(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/tc-test-host-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        (void)signal(SIGABRT, SIG_DFL);
+        tc_err_t err;
+        tc_err_clear(&err);
+        tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+        tc_host_thread_t *t = h != NULL ? tc_host_thread_new(h, svc, false, &err) : NULL;
+        if (t == NULL || tc_host_thread_start(t, &err) != TC_OK || tc_log_open(path) != TC_OK) {
+            _exit(2);
+        }
+        tc_buf_t out;
+        tc_buf_init(&out);
+        (void)call_add(t, 7000, 0, &out, &err); /* call_alloc(call, 2^64 - 8) */
+        _exit(3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *log = read_log(path);
+    unlink(path);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
+        fail_msg("status %d; the log:\n%s", status, log);
+    }
+    assert_int_equal(count(log, "[critical] plugin test: call_alloc(18446744073709551608) in a "
+                                "call of tutorial.Calculator.add: over half the address space; "
+                                "the worker aborts\n"),
+                     1);
+    free(log);
+}
+
 static void
 test_init_arbiter(void **state)
 {
@@ -611,10 +709,12 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hooks_and_calls),
+        cmocka_unit_test(test_library_of_two_services),
         cmocka_unit_test(test_two_way_method_called_oneway),
         cmocka_unit_test(test_fail_text_stays_utf8),
         cmocka_unit_test(test_call_kept_past_its_handler),
         cmocka_unit_test(test_refusals_logged_at_most_50_a_second),
+        cmocka_unit_test(test_call_alloc_too_large_names_the_call),
         cmocka_unit_test(test_init_arbiter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

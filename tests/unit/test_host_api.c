@@ -529,6 +529,38 @@ test_call_functions_refuse_null(void **state)
     assert_non_null(strstr(text, "[critical] a plugin called log() with a NULL format\n"));
 }
 
+/*
+ * log() writes one line, whatever the text: a newline or a control byte in
+ * it (a client's string a plugin logs, say) is escaped as \xHH, as the
+ * server writes what clients send, so that it cannot start a line of its own.
+ */
+static void
+test_log_writes_one_line(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/tc-test-host-api-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(tc_log_open(path), TC_OK);
+    tc_host_api.log(TC_PLUGIN_LOG_ERROR, "got %s",
+                    "a\n[2026-01-01 00:00:00.000] [1] [info] b\x1b[0m\xff");
+    tc_host_api.log(TC_PLUGIN_LOG_ERROR, "caf\xc3\xa9 %d%%", 100);
+    assert_int_equal(tc_log_open("-"), TC_OK);
+    char text[1024];
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "] [error] got a\\x0a[2026-01-01 00:00:00.000] [1] [info] "
+                                 "b\\x1b[0m\\xff\n"));
+    assert_non_null(strstr(text, "] [error] caf\xc3\xa9 100%\n")); /* UTF-8 stays as it is */
+    const char *second = strchr(text, '\n') + 1;
+    assert_int_equal(strncmp(second, "[20", 3), 0); /* two lines, each the log's own */
+    assert_ptr_equal(strchr(second, '\n'), text + n - 1);
+}
+
 static void
 test_builder_refuses_null_call(void **state)
 {
@@ -716,6 +748,7 @@ main(void)
         cmocka_unit_test(test_readers_see_idl_defaults),
         cmocka_unit_test(test_readers_refuse_null),
         cmocka_unit_test(test_call_functions_refuse_null),
+        cmocka_unit_test(test_log_writes_one_line),
         cmocka_unit_test(test_builder_refuses_null_call),
         cmocka_unit_test(test_builder_refuses_null_data),
         cmocka_unit_test(test_raise_refusals_say_why),
