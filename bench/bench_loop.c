@@ -13,6 +13,7 @@
 #include "bench_call.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "protocol/message.h"
 
 #include <errno.h>
@@ -226,6 +227,84 @@ send_call(tc_bench_loop_t *lp, conn_t *c, bool measured)
 
 /* ---- receiving ---- */
 
+#define SHOWN_BYTES    16   /* of a malformed reply, shown in its error */
+#define REPLY_NAME_MAX 4096 /* bytes of the method name in a reply's header, at most */
+
+/* The first bytes of 'data' for an error, quoted and escaped ("HTTP/1.1 400 Bad"...). */
+static void
+show_start(char *dst, size_t cap, const uint8_t *data, size_t len)
+{
+    size_t k = len < SHOWN_BYTES ? len : SHOWN_BYTES;
+    char esc[TC_LOG_ESCAPED_MAX(SHOWN_BYTES)];
+    size_t n = tc_log_escape(esc, sizeof(esc), (const char *)data, k);
+    snprintf(dst, cap, "\"%.*s\"%s", (int)n, esc, len > k ? "..." : "");
+}
+
+/*
+ * The message header at 'p': bytes that claim a name longer than any
+ * method's are no header (TC_ELIMIT), rather than the start of one that
+ * needs more bytes.
+ */
+static int
+read_header(tc_proto_t *p, tc_msg_hdr_t *h)
+{
+    uint32_t max = p->max_string;
+    p->max_string = REPLY_NAME_MAX;
+    int rc = p->ops->read_message_begin(p, h);
+    p->max_string = max;
+    return rc;
+}
+
+/*
+ * Why the bytes where a reply should start make none: 'rc' is what
+ * tc_transport_scan() said of them, TC_ELIMIT or TC_EPROTO. Bytes that
+ * are no reply at all (an HTTP server's answer, another protocol's
+ * message) read as a frame length or a size of any value, so a reply is
+ * said to be over --max-reply only when its first bytes read as a message
+ * header, or as the start of one; anything else is a malformed reply,
+ * shown with its first bytes.
+ */
+static void
+why_unframed(const tc_bench_loop_t *lp, const uint8_t *data, size_t len, int rc, char *why,
+             size_t n)
+{
+    const tc_proto_ops_t *ops = lp->call->proto;
+    char start[8 + TC_LOG_ESCAPED_MAX(SHOWN_BYTES)];
+    show_start(start, sizeof(start), data, len);
+    char frame[48] = "";
+    size_t off = 0;
+    if (lp->o->transport == &tc_transport_framed) {
+        /* framed refuses a frame only once its 4-byte length is in */
+        int32_t flen = (int32_t)((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+                                 (uint32_t)data[2] << 8 | data[3]);
+        if (flen <= 0) {
+            snprintf(why, n, "a malformed reply: frame length %d (first bytes %s)", (int)flen,
+                     start);
+            return;
+        }
+        snprintf(frame, sizeof(frame), "frame length %d, then ", (int)flen);
+        off = 4;
+    }
+    tc_proto_t p;
+    tc_msg_hdr_t h;
+    tc_proto_init(&p, ops, data + off, len - off, NULL);
+    int hrc = read_header(&p, &h);
+    if (hrc == TC_OK || (hrc == TC_AGAIN && rc == TC_ELIMIT)) {
+        /* a header, or the start of one: its size may be right */
+        if (rc == TC_ELIMIT) {
+            snprintf(why, n, "a reply over --max-reply (%zu bytes)", lp->o->max_reply);
+        } else {
+            snprintf(why, n,
+                     "a malformed reply: bytes that are no %s value (an unknown type id or a "
+                     "negative size) after its message header (first bytes %s)",
+                     ops->name, start);
+        }
+        return;
+    }
+    snprintf(why, n, "a malformed reply: %sno %s message header (first bytes %s)", frame, ops->name,
+             start);
+}
+
 /* Check one reply against the oldest call in flight; TC_OK when it is right. */
 static int
 check_reply(tc_bench_loop_t *lp, conn_t *c, const inflight_t *slot, const uint8_t *msg, size_t len)
@@ -235,10 +314,13 @@ check_reply(tc_bench_loop_t *lp, conn_t *c, const inflight_t *slot, const uint8_
     tc_msg_hdr_t h;
     char why[512];
     tc_proto_init(&p, call->proto, msg, len, NULL);
-    int rc = call->proto->read_message_begin(&p, &h);
+    int rc = read_header(&p, &h);
     if (rc != TC_OK) {
+        char start[8 + TC_LOG_ESCAPED_MAX(SHOWN_BYTES)];
+        show_start(start, sizeof(start), msg, len);
         lp->stats.errors[TC_BENCH_ERR_REPLY]++;
-        report(lp, c, "reply with a bad message header: %s", tc_strerror(rc));
+        report(lp, c, "a malformed reply: %s %s message header (first bytes %s)",
+               rc == TC_AGAIN ? "a frame too short for its" : "no", call->proto->name, start);
         return rc;
     }
     if (h.type == TC_MSG_EXCEPTION) {
@@ -336,13 +418,11 @@ on_readable(tc_bench_loop_t *lp, conn_t *c)
             break;
         }
         if (rc != TC_OK || c->count == 0) {
-            char why[128];
-            if (rc == TC_ELIMIT) {
-                snprintf(why, sizeof(why), "a reply over --max-reply (%zu bytes)",
-                         lp->o->max_reply);
+            char why[256];
+            if (rc != TC_OK) {
+                why_unframed(lp, c->in.data + pos, c->in.len - pos, rc, why, sizeof(why));
             } else {
-                snprintf(why, sizeof(why), "%s",
-                         rc != TC_OK ? "reply bytes that do not frame" : "a reply to no call");
+                snprintf(why, sizeof(why), "%s", "a reply to no call");
             }
             fail_conn(lp, c, TC_BENCH_ERR_REPLY, why);
             return;

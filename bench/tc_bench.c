@@ -31,7 +31,8 @@ static const char usage_text[] =
     "Server:\n"
     "  --host HOST          server host (default 127.0.0.1)\n"
     "  -p, --port PORT      server port (default 9090)\n"
-    "  --unix PATH          a unix socket instead of host and port\n"
+    "  --unix PATH          a unix socket instead of host and port (not with --host\n"
+    "                       or --port)\n"
     "  --transport T        framed | buffered (default framed)\n"
     "  --protocol P         binary | compact (default binary)\n"
     "\n"
@@ -175,6 +176,8 @@ typedef struct cli {
     bool json;
     bool duration_set;
     bool max_reply_set;
+    bool host_set; /* --host given (--unix refuses it, and --port) */
+    bool port_set;
 } cli_t;
 
 static void
@@ -184,9 +187,11 @@ parse_one(cli_t *cli, int opt, const char *arg)
     switch (opt) {
     case OPT_HOST:
         o->host = arg;
+        cli->host_set = true;
         break;
     case 'p':
         o->port = (int)parse_int(arg, "--port", 1, 65535);
+        cli->port_set = true;
         break;
     case OPT_UNIX:
         /* sockaddr_un holds a path of this many bytes; a longer one would be cut short */
@@ -289,6 +294,13 @@ parse_args(cli_t *cli, int argc, char **argv)
     }
     if (optind < argc) {
         usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    /* one or the other: a unix socket that silently won over them would load another server */
+    if (o->unix_path != NULL && (cli->host_set || cli->port_set)) {
+        usage_error("--unix %s: not with %s (a unix socket has no host or port)", o->unix_path,
+                    cli->host_set && cli->port_set ? "--host and --port"
+                    : cli->host_set                ? "--host"
+                                                   : "--port");
     }
     if (o->requests > 0 && !cli->duration_set) {
         o->duration = 0.0;

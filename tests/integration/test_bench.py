@@ -13,6 +13,7 @@ import resource
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -345,6 +346,30 @@ class BenchOptionsTest(unittest.TestCase):
                 self.assertNotIn("traceback", err)
                 self.assertEqual(out, "")
 
+    def test_unix_with_host_or_port_is_refused(self):
+        # --unix used to win over --host and --port without a word: a run
+        # given both loaded the unix socket's server, whatever the host
+        d = tempfile.mkdtemp(prefix="tc-bench-")
+        self.addCleanup(os.rmdir, d)
+        path = os.path.join(d, "none.sock")
+        for args, flags in ((["--port", "9"], "--port"), (["--host", "example.com"], "--host"),
+                            (["-p", "9", "--host", "::1"], "--host and --port")):
+            for order in (args + ["--unix", path], ["--unix", path] + args):
+                with self.subTest(args=order):
+                    p = subprocess.run([BENCH, "-n", "1", "--warmup", "0"] + order,
+                                       capture_output=True, text=True, timeout=30)
+                    self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                    self.assertEqual(p.stderr.splitlines()[0],
+                                     "thriftcorn-bench: --unix %s: not with %s (a unix socket "
+                                     "has no host or port)" % (path, flags))
+                    self.assertEqual(p.stdout, "")
+        # alone, it is the address
+        p = subprocess.run([BENCH, "-n", "1", "--warmup", "0", "-c", "1", "--unix", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("connect unix:%s: no such file or directory" % path, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^ERRORS: 1 \(.*connect 1\)")
+
     def test_connections_and_the_open_file_limit(self):
         # a socket per connection: a soft limit too low is raised to fit -c
         # (before, the connections past it failed with "too many open files"),
@@ -415,6 +440,46 @@ class BenchToolFakeServerTest(unittest.TestCase):
         self.assertEqual(result(out)["errors"], 0, out)
 
 
+class RawServer:
+    """A server that answers the first bytes of each connection with the
+    bytes `answer`, whatever they are, then waits for the client to close."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                try:
+                    c.recv(1 << 16)
+                    c.sendall(self.answer)
+                    c.settimeout(10)
+                    while c.recv(1 << 16):
+                        pass
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        except OSError:
+            pass
+        self.sock.close()
+        return False
+
+
 def appex(text, kind=6):
     """A TApplicationException's struct (binary): message, type (6: INTERNAL_ERROR)."""
     return (b"\x0b\x00\x01" + struct.pack(">I", len(text)) + text
@@ -461,6 +526,46 @@ class BenchToolBadServerTest(unittest.TestCase):
                 rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0")
                 self.assert_errors(rc, out, err, 5, kind)
                 self.assertIn(text, err)
+
+    def test_bytes_that_are_no_reply_are_a_malformed_one(self):
+        # What an HTTP server answers is no Thrift reply: its first bytes
+        # read as a frame length (framed) or a name length (buffered) far
+        # over --max-reply, which it used to be called. The error says the
+        # reply is malformed, what is wrong and how it starts.
+        http = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+        bad_type = message(b"ping", 1, b"\x63\x00\x01\x00")  # a field of type 99
+        cases = (
+            ("framed", http, 'a malformed reply: frame length 1213486160, then no binary message '
+             'header (first bytes "HTTP/1.1 400 Bad"...)'),
+            ("buffered", http, 'a malformed reply: no binary message header (first bytes '
+             '"HTTP/1.1 400 Bad"...)'),
+            ("framed", b"\xff\xff\xff\xfb\x00", 'a malformed reply: frame length -5 (first '
+             'bytes "\\xff\\xff\\xff\\xfb\\x00")'),
+            ("framed", struct.pack(">I", 5) + b"HELLO", 'a malformed reply: no binary message '
+             'header (first bytes "HELLO")'),
+            ("buffered", bad_type, "a malformed reply: bytes that are no binary value (an "
+             "unknown type id or a negative size) after its message header (first bytes "
+             '"\\x80\\x01\\x00\\x02\\x00\\x00\\x00\\x04ping\\x00\\x00\\x00\\x01"...)'),
+        )
+        for transport, answer, text in cases:
+            with self.subTest(transport=transport, answer=answer), RawServer(answer) as srv:
+                rc, out, err = run_bench(srv.port, "--transport", transport, "-c", "1", "-n", "1",
+                                         "--warmup", "0")
+                self.assert_errors(rc, out, err, 1, "reply")
+                self.assertIn("connection 0: " + text, err)
+                self.assertNotIn("max-reply", err)
+
+    def test_a_reply_over_max_reply_is_called_so(self):
+        # a reply that starts well and is too big: buffered, a string over
+        # --max-reply (framed: test_largest_echo_fits_the_default_max_reply)
+        echo = FakeServer(lambda name, args: b"\x0b\x00\x00" + args[3:], framed=False,
+                          args_len=3 + 4 + 2000 + 1)
+        with echo:
+            rc, out, err = run_bench(echo.port, "--transport", "buffered", "-c", "1", "-n", "1",
+                                     "--warmup", "0", "--max-reply", "1000", "--call", "echo:2000")
+        self.assert_errors(rc, out, err, 1, "reply")
+        self.assertIn("connection 0: a reply over --max-reply (1000 bytes) (1 calls in flight)",
+                      err)
 
     def test_generic_mode_sees_bytes_after_the_result(self):
         with FakeServer(lambda name, args: b"\x00\x00\x00") as srv:
