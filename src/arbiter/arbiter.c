@@ -708,23 +708,31 @@ start(arbiter_t *a, tc_config_t *cfg)
         }
         a->pidfile = tc_xstrdup(cfg->pidfile);
     }
-    if (tc_generation_probe_accesslog(cfg, &err) != TC_OK) {
+    int fifo = -1;
+    if (tc_generation_probe_accesslog(cfg, &fifo, &err) != TC_OK) {
         tc_log(TC_LOG_CRITICAL, "%s", err.msg);
         goto fail;
     }
     a->target = cfg->workers > 0 ? cfg->workers : 1;
-    gen_t probe = {.cfg = cfg, .id = 1};
+    gen_t probe = {.cfg = cfg, .id = 1, .fifo = -1};
     if (!tc_arbiter_server_hook(a, &probe, "on_starting", NULL, 0)) {
         /* as in gunicorn: the hook that prepares the start failed, so does the start */
         tc_log(TC_LOG_CRITICAL, "Not starting: the on_starting hook failed");
+        if (fifo >= 0) {
+            (void)close(fifo);
+        }
         goto fail;
     }
     a->cur = tc_generation_new(a, cfg, &err);
     tc_inherit_deinit(&a->inherit);
     if (a->cur == NULL) {
         tc_log(TC_LOG_ERROR, "%s", err.msg);
+        if (fifo >= 0) {
+            (void)close(fifo);
+        }
         return 1;
     }
+    a->cur->fifo = fifo; /* from here until the generation is freed */
     tc_generation_give_logs(a->cur);
     return 0;
 fail:

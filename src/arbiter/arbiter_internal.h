@@ -40,6 +40,7 @@ typedef struct gen {
     size_t n;
     int target; /* workers a pending generation starts with */
     tc_ids_t ids;
+    int fifo; /* the arbiter's writer on a FIFO accesslog while 'g' lives, or -1 */
 } gen_t;
 
 typedef struct worker {
@@ -182,8 +183,12 @@ bool tc_generation_has_sock(const gen_t *g, const sock_t *s);
 /* Create the error and access logs of 'g' if need be and give them to its workers' user. */
 void tc_generation_give_logs(const gen_t *g);
 
-/* Whether the access log of 'cfg' opens. Returns TC_OK or an error with 'err' filled. */
-int tc_generation_probe_accesslog(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
+/*
+ * Whether the access log of 'cfg' opens. Returns TC_OK or an error with
+ * 'err' filled. '*fifo' is the descriptor when the log is a FIFO (for the
+ * generation's 'fifo', which takes ownership), else -1.
+ */
+int tc_generation_probe_accesslog(const tc_config_t *cfg, int *fifo, tc_err_t *err) TC_NODISCARD;
 
 /* SIGHUP: start the check of the config file in a child (reaped as a->check.pid). */
 void tc_generation_begin_reload(arbiter_t *a);

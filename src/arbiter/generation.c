@@ -35,6 +35,9 @@ tc_generation_free(arbiter_t *a, gen_t *g)
     }
     free(g->socks);
     free(g->ls);
+    if (g->fifo >= 0) {
+        (void)close(g->fifo);
+    }
     tc_ids_deinit(&g->ids);
     tc_config_free(g->cfg);
     free(g);
@@ -50,6 +53,7 @@ tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
         return NULL;
     }
     gen_t *g = tc_xcalloc(1, sizeof(*g));
+    g->fifo = -1;
     if (tc_ids_resolve(cfg->user, cfg->group, &g->ids, err) != TC_OK) {
         free(g);
         return NULL;
@@ -130,11 +134,16 @@ tc_generation_give_logs(const gen_t *g)
 /*
  * Whether the access log of 'cfg' opens, as its workers will open it (a
  * worker opens its own): one that cannot is refused at start and by a
- * reload alike, rather than leaving workers that log no call.
+ * reload alike, rather than leaving workers that log no call. A FIFO is
+ * not closed again: its reader would see the end of its input when the
+ * last writer closes (`cat FIFO` ends), here or at any moment no worker
+ * holds it (between a worker's death and its replacement's open). The
+ * generation holds it instead, for as long as it lives.
  */
 int
-tc_generation_probe_accesslog(const tc_config_t *cfg, tc_err_t *err)
+tc_generation_probe_accesslog(const tc_config_t *cfg, int *fifo, tc_err_t *err)
 {
+    *fifo = -1;
     if (cfg->accesslog == NULL) {
         return TC_OK;
     }
@@ -143,10 +152,14 @@ tc_generation_probe_accesslog(const tc_config_t *cfg, tc_err_t *err)
         return tc_err_set(err, rc, "Cannot open the access log %s: %s", cfg->accesslog,
                           tc_strerror(rc));
     }
-    if (tc_accesslog_fd > STDERR_FILENO) {
-        (void)close(tc_accesslog_fd);
-    }
+    int fd = tc_accesslog_fd;
     tc_accesslog_fd = -1;
+    struct stat st;
+    if (fd > STDERR_FILENO && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        *fifo = fd;
+    } else if (fd > STDERR_FILENO) {
+        (void)close(fd);
+    }
     return TC_OK;
 }
 
@@ -244,10 +257,14 @@ begin_generation(arbiter_t *a)
         /* the unix sockets of its new binds, the logs and the workers get its umask */
         (void)umask(cfg_umask(a, cfg));
     }
+    int fifo = -1;
     bool usable = cfg != NULL && probe_errorlog(cfg, a->cur->cfg, &err) == TC_OK &&
-                  tc_generation_probe_accesslog(cfg, &err) == TC_OK;
+                  tc_generation_probe_accesslog(cfg, &fifo, &err) == TC_OK;
     gen_t *g = usable ? tc_generation_new(a, cfg, &err) : NULL;
     if (g == NULL) {
+        if (fifo >= 0) {
+            (void)close(fifo);
+        }
         (void)umask(cfg_umask(a, a->cur->cfg));
         log_reload_failure(a, err.msg);
         tc_config_free(cfg);

@@ -100,6 +100,13 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
     if (a->check.fd >= 0) {
         (void)close(a->check.fd);
     }
+    /* the arbiter's hold on a FIFO access log stays the arbiter's: the worker opens its own */
+    const gen_t *const gens[] = {a->cur, a->pend};
+    for (size_t i = 0; i < TC_ARRAY_LEN(gens); i++) {
+        if (gens[i] != NULL && gens[i]->fifo >= 0) {
+            (void)close(gens[i]->fifo);
+        }
+    }
     /* a worker of the old generation forked during a reload keeps the old umask */
     (void)umask(cfg_umask(a, g->cfg));
     tc_proctitle_set("thriftcorn: worker [%s] gen %u", g->cfg->proc_name, g->id);

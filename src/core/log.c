@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,13 @@
 
 static tc_log_level_t log_level = TC_LOG_INFO;
 static int log_fd = STDERR_FILENO;
+/*
+ * Set while the log could not be reopened: its lines go to a file the
+ * operator has most likely moved away, so those of level error and above
+ * go to stderr as well (nginx reports there too), where stderr is
+ * somewhere else (stderr_apart()).
+ */
+static atomic_bool also_stderr;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error", "critical"};
 
@@ -182,6 +190,23 @@ tc_log_open_file(const char *path)
     return fd;
 }
 
+/*
+ * Whether stderr leads somewhere the log does not: neither the log's own
+ * file (the stderr a new arbiter gets from a daemon's upgrade) nor
+ * /dev/null (a daemon's).
+ */
+static bool
+stderr_apart(void)
+{
+    struct stat es;
+    struct stat ls;
+    struct stat null;
+    if (fstat(STDERR_FILENO, &es) < 0 || (fstat(log_fd, &ls) == 0 && same_file(&es, &ls))) {
+        return false;
+    }
+    return !S_ISCHR(es.st_mode) || stat("/dev/null", &null) < 0 || es.st_rdev != null.st_rdev;
+}
+
 int
 tc_log_open(const char *path)
 {
@@ -190,20 +215,24 @@ tc_log_open(const char *path)
             close(log_fd);
         }
         log_fd = STDERR_FILENO;
+        atomic_store(&also_stderr, false);
         return TC_OK;
     }
     int fd = tc_log_open_file(path);
-    if (fd < 0) {
-        return fd;
+    if (log_fd == STDERR_FILENO) {
+        if (fd >= 0) {
+            log_fd = fd;
+        }
+        return fd < 0 ? fd : TC_OK; /* a first open that fails is reported on stderr anyway */
     }
-    if (log_fd != STDERR_FILENO) {
-        /* reopening (log rotation): the number stays, so threads logging meanwhile are safe */
-        int rc = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -errno : TC_OK;
+    /* reopening (log rotation): the number stays, so threads logging meanwhile are safe */
+    int rc = fd;
+    if (fd >= 0) {
+        rc = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -errno : TC_OK;
         close(fd);
-        return rc;
     }
-    log_fd = fd;
-    return TC_OK;
+    atomic_store(&also_stderr, rc != TC_OK && stderr_apart());
+    return rc;
 }
 
 /*
@@ -394,4 +423,7 @@ tc_log(tc_log_level_t level, const char *fmt, ...)
     n = n + (size_t)k > sizeof(line) - 2 ? sizeof(line) - 2 : n + (size_t)k;
     line[n++] = '\n';
     (void)tc_log_write(log_fd, line, n); /* a line that cannot be written has nowhere to say so */
+    if (level >= TC_LOG_ERROR && atomic_load_explicit(&also_stderr, memory_order_relaxed)) {
+        (void)tc_log_write(STDERR_FILENO, line, n);
+    }
 }

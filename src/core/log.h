@@ -40,7 +40,10 @@ int tc_log_open_file(const char *path) TC_NODISCARD;
 /*
  * Send log lines to 'path' ("-" or NULL: stderr), opened with
  * tc_log_open_file(). Returns TC_OK or a negative code. Calling it again
- * reopens the file (log rotation).
+ * reopens the file (log rotation); when that fails, the lines go on to the
+ * file open so far, and until a call succeeds those of level error and
+ * above (the caller's report of the failure first) go to stderr as well,
+ * unless stderr is that file or /dev/null. Main thread.
  */
 int tc_log_open(const char *path) TC_NODISCARD;
 /* Write one line at 'level'. */

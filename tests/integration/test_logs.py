@@ -2,7 +2,9 @@
 """The error log and the access log of a real server under load: every
 line whole and written once, through many threads, workers and
 connections, through logrotate's rename and SIGUSR1, and on a disk that
-fills up (a small tmpfs, where the kernel writes a line in part)."""
+fills up (a small tmpfs, where the kernel writes a line in part); a reopen
+that fails reported on stderr too; a FIFO as the access log, whose reader
+the start does not end."""
 
 import collections
 import os
@@ -223,6 +225,101 @@ class LogLinesTest(harness.ServiceTest):
             self.assertNotIn("Cannot reopen", srv.log())
         finally:
             srv.stop()
+
+
+class ReopenFailureTest(harness.ServiceTest):
+    def test_a_failed_reopen_is_reported_on_stderr_too(self):
+        # The error log's folder is moved away, then SIGUSR1: the path cannot
+        # be reopened. The arbiter and the worker say so in the file they
+        # keep, which the operator no longer reads, and on their stderr (a
+        # file apart here, as a terminal or the journal would be). Once a
+        # reopen works, stderr gets no more lines.
+        d = tempfile.mkdtemp(prefix="tc-logs-")
+        self.addCleanup(shutil.rmtree, d, True)
+        folder = os.path.join(d, "logs")
+        os.mkdir(folder)
+        errorlog = os.path.join(folder, "error.log")
+        stderr = os.path.join(d, "stderr")
+
+        def stderr_apart():
+            fd = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(fd, 2)
+            os.close(fd)
+        srv = harness.Server(SERVICE + 'workers = 1\nerrorlog = "%s"\n' % errorlog,
+                             errorlog_flag=False, start=False, preexec_fn=stderr_apart)
+        srv.log_path = errorlog  # the config's; the server's stdout goes there too
+        srv.start()
+        try:
+            (worker,) = srv.worker_pids()
+            os.rename(folder, folder + ".1")
+            srv.kill(signal.SIGUSR1)
+            report = "Cannot reopen the error log %s: no such file or directory" % errorlog
+            old = os.path.join(folder + ".1", "error.log")
+            for path in (old, stderr):
+                self.assertTrue(harness.wait_for(lambda: harness.read_text(path).count(report)
+                                                 == 2), harness.read_text(path))
+                for pid in (srv.proc.pid, worker):
+                    self.assertIn("[%d] [error] %s\n" % (pid, report), harness.read_text(path))
+            os.mkdir(folder)
+            srv.kill(signal.SIGUSR1)
+            for pid in (srv.proc.pid, worker):
+                self.assertTrue(harness.wait_for(lambda: harness.holds_file(pid, errorlog)))
+            os.kill(worker, signal.SIGKILL)  # an error the arbiter logs
+            killed = "Worker (pid:%d) was sent SIGKILL!" % worker
+            self.assertTrue(harness.wait_log(srv, killed), srv.log())
+            self.assertTrue(harness.wait_log(srv, "Booting worker"), srv.log())
+            self.call(srv.port)
+            self.assertNotIn("Cannot reopen", srv.log())
+        finally:
+            srv.stop()
+        err = harness.read_text(stderr)
+        self.assertEqual(err.count(report), 2, err)
+        self.assertNotIn(killed, err)
+        self.assertNotIn("Handling signal", err)  # an info line, not an error
+        self.assertNotIn("Sanitizer", err)
+
+
+class FifoAccessLogTest(harness.ServiceTest):
+    def test_a_fifo_reader_keeps_reading_after_the_start(self):
+        # `cat FIFO` reads the access log. The start's check that the log
+        # opens, a worker's death and a reload do not end its input (the
+        # check used to open the FIFO and close it again, and cat ended
+        # there, before any worker wrote). It ends when the server stops.
+        d = tempfile.mkdtemp(prefix="tc-logs-")
+        self.addCleanup(shutil.rmtree, d, True)
+        fifo = os.path.join(d, "access.fifo")
+        os.mkfifo(fifo)
+        reader = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+        self.addCleanup(reader.stdout.close)
+        self.addCleanup(lambda: reader.poll() is None and (reader.kill(), reader.wait()))
+        # opening, until a writer comes (the server's check is the first)
+        harness.wait_for(lambda: harness.read_text("/proc/%d/wchan" % reader.pid)
+                         == "wait_for_partner", timeout=5)
+        lines = []
+        threading.Thread(target=lambda: lines.extend(iter(reader.stdout.readline, b"")),
+                         daemon=True).start()
+        echo = re.compile(rb"^\[[^]]+\] 127\.0\.0\.1:\d+ TestService\.echo ok \d+\n$")
+        srv = harness.Server(SERVICE + 'workers = 1\naccesslog = "%s"\n' % fifo)
+        try:
+            self.call(srv.port)
+            self.assertTrue(harness.wait_for(lambda: len(lines) == 1), (lines, srv.log()))
+            (worker,) = srv.worker_pids()
+            os.kill(worker, signal.SIGKILL)
+            self.assertTrue(harness.wait_for(lambda: [p for p in srv.worker_pids() if p != worker
+                                                      and harness.holds_file(p, fifo)]),
+                            srv.log())
+            self.call(srv.port)
+            self.assertTrue(harness.wait_for(lambda: len(lines) == 2), (lines, srv.log()))
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            self.call(srv.port)
+            self.assertTrue(harness.wait_for(lambda: len(lines) == 3), (lines, srv.log()))
+            self.assertIsNone(reader.poll())
+            self.assertNotIn("Cannot open the access log", srv.log())
+        finally:
+            srv.stop()
+        self.assertEqual(reader.wait(10), 0)  # the last writer closed it
+        self.assertEqual([bool(echo.match(line)) for line in lines], [True] * 3, lines)
 
 
 class FileSizeLimitTest(harness.ServiceTest):

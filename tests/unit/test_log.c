@@ -2,8 +2,9 @@
 /*
  * Unit tests for core/log.c: escaping the bytes a client chose for a log
  * line, keeping a handler's error text UTF-8, opening a log file the way
- * root must (which symlinks it follows, FIFOs, the standard streams), and
- * a line cut short by a full disk, taken back.
+ * root must (which symlinks it follows, FIFOs, the standard streams), a
+ * reopen that fails reported on stderr too, and a line cut short by a full
+ * disk, taken back.
  */
 #include "tc_test.h"
 
@@ -453,6 +454,101 @@ test_levels(void **state)
     rmdir(dir);
 }
 
+/* How many times 'what' is in file 'path' (of at most 4 KB). */
+static int
+count_in(const char *path, const char *what)
+{
+    char buf[4096];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, what)) != NULL; p += strlen(what)) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * A reopen that fails (the log's folder moved away, as logrotate may)
+ * leaves the lines going to the old file, which nobody reads any more: the
+ * lines of level error and above go to stderr as well, until a reopen
+ * works. A stderr that is the log's own file does not get them twice.
+ */
+static void
+test_reopen_failure_also_on_stderr(void **state)
+{
+    (void)state;
+    char dir[128];
+    char logs[160];
+    char path[200]; /* logs/e.log */
+    char old1[200]; /* where the folder went at the first rotation */
+    char old2[200];
+    char err[200];
+    temp_file(dir, logs, sizeof(dir), "logs");
+    snprintf(path, sizeof(path), "%s/e.log", logs);
+    snprintf(old1, sizeof(old1), "%s/old1", dir);
+    snprintf(old2, sizeof(old2), "%s/old2", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    assert_int_equal(mkdir(logs, 0700), 0);
+    int file = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(file >= 0);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(file, STDERR_FILENO), STDERR_FILENO);
+
+    assert_int_equal(tc_log_open(path), TC_OK);
+    tc_log(TC_LOG_ERROR, "before");
+    assert_int_equal(rename(logs, old1), 0);
+    assert_int_equal(tc_log_open(path), -ENOENT);
+    tc_log(TC_LOG_ERROR, "cannot reopen");
+    tc_log(TC_LOG_CRITICAL, "critical meanwhile");
+    tc_log(TC_LOG_WARNING, "warning meanwhile");
+    assert_int_equal(mkdir(logs, 0700), 0);
+    assert_int_equal(tc_log_open(path), TC_OK);
+    tc_log(TC_LOG_ERROR, "reopened");
+
+    /* stderr on the log's own file, as a daemon's after an upgrade: no line twice */
+    int own = tc_log_open_file(path);
+    assert_true(own >= 0);
+    assert_int_equal(dup2(own, STDERR_FILENO), STDERR_FILENO);
+    close(own);
+    assert_int_equal(rename(logs, old2), 0);
+    assert_int_equal(tc_log_open(path), -ENOENT);
+    tc_log(TC_LOG_ERROR, "once only");
+
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(file);
+
+    char file1[220];
+    snprintf(file1, sizeof(file1), "%s/e.log", old1);
+    assert_int_equal(count_in(file1, "] [error] before\n"), 1);
+    assert_int_equal(count_in(file1, "] [error] cannot reopen\n"), 1);
+    assert_int_equal(count_in(file1, "] [critical] critical meanwhile\n"), 1);
+    assert_int_equal(count_in(file1, "] [warning] warning meanwhile\n"), 1);
+    assert_int_equal(count_in(file1, "reopened"), 0);
+    assert_int_equal(count_in(err, "] [error] cannot reopen\n"), 1);
+    assert_int_equal(count_in(err, "] [critical] critical meanwhile\n"), 1);
+    assert_int_equal(count_in(err, "warning meanwhile"), 0);
+    assert_int_equal(count_in(err, "before"), 0);
+    assert_int_equal(count_in(err, "reopened"), 0);
+    assert_int_equal(count_in(err, "once only"), 0);
+    unlink(file1);
+    rmdir(old1);
+    char file2[220];
+    snprintf(file2, sizeof(file2), "%s/e.log", old2);
+    assert_int_equal(count_in(file2, "] [error] reopened\n"), 1);
+    assert_int_equal(count_in(file2, "] [error] once only\n"), 1);
+    unlink(file2);
+    rmdir(old2);
+    unlink(err);
+    rmdir(dir);
+}
+
 /* Lower the file size limit of the process to 'max' bytes (RLIM_INFINITY: none). */
 /*
  * A line a full disk cuts short (here a file size limit: the kernel writes
@@ -529,6 +625,7 @@ main(void)
         cmocka_unit_test(test_open_file_fifo),
         cmocka_unit_test(test_open_file_standard_streams),
         cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_reopen_failure_also_on_stderr),
         cmocka_unit_test(test_write_takes_back_a_cut_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
