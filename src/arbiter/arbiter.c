@@ -384,6 +384,18 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
         return;
     }
     if (a->pend != NULL && gen == a->pend->id) {
+        /*
+         * A ready worker that ended a graceful stop of its own (max_requests,
+         * a SIGTERM from elsewhere) is no failure of its generation, and is
+         * replaced in it: under load its first workers may reach
+         * max_requests before the last one is ready, every time
+         */
+        if (clean && booted && stopped) {
+            if (!tc_spawn_worker(a, a->pend)) {
+                tc_generation_abort_reload(a, "cannot fork its workers");
+            }
+            return;
+        }
         tc_generation_abort_reload(a, boot_error ? "failed to boot"
                                                  : "lost a worker before it was ready");
         return;
@@ -519,6 +531,9 @@ handle_signal(arbiter_t *a, int sig)
     case SIGTTIN:
         if (a->target < TC_CONFIG_WORKERS_MAX) {
             tc_arbiter_set_target(a, a->target + 1);
+            if (a->check.pid > 0 || a->pend != NULL) {
+                a->reload_delta++; /* for the generation the reload starts too */
+            }
             tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
         } else {
             tc_log(TC_LOG_INFO, "Number of workers: %d, the maximum", a->target);
@@ -527,6 +542,9 @@ handle_signal(arbiter_t *a, int sig)
     case SIGTTOU:
         if (a->target > 1) {
             tc_arbiter_set_target(a, a->target - 1);
+            if (a->check.pid > 0 || a->pend != NULL) {
+                a->reload_delta--;
+            }
             tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
         } else {
             tc_log(TC_LOG_INFO, "Number of workers: %d, the minimum", a->target);
@@ -611,6 +629,9 @@ supervise(arbiter_t *a)
         check_heartbeats(a);
         check_stopping(a);
         check_ready(a);
+        if (a->reload_again && a->check.pid == 0 && a->pend == NULL && !a->stopping) {
+            tc_generation_begin_reload(a); /* for a SIGHUP that came during the last one */
+        }
         tc_spawn_manage_workers(a);
 
         int sigs[MAX_SIGNALS];

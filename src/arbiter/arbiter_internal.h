@@ -86,6 +86,8 @@ typedef struct arbiter {
     double check_deadline;
     double check_limit; /* seconds the check was given ('timeout', else 30) */
     bool check_killed;
+    bool reload_again; /* a SIGHUP came while a reload ran: another follows it */
+    int reload_delta;  /* SIGTTIN less SIGTTOU while the running reload runs */
 
     pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
     int winch_target; /* workers SIGWINCH stopped during an upgrade; 0: none */

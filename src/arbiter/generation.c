@@ -211,13 +211,42 @@ apply_log(const tc_config_t *cfg, const tc_config_t *old)
     tc_log_set_level((tc_log_level_t)cfg->loglevel);
 }
 
+/*
+ * The workers of a reload's generation: its config's 'workers', moved by
+ * the SIGTTIN and SIGTTOU that came while the reload ran (sent after the
+ * SIGHUP, they count for the generation it starts), or, where the config
+ * leaves 'workers' out, the number the serving one has now (which they
+ * moved already). After SIGWINCH (none), the config's: a reload brings
+ * them back.
+ */
+static int
+reload_target(const arbiter_t *a, const tc_config_t *cfg)
+{
+    if (a->target == 0) {
+        return cfg->workers;
+    }
+    if (!cfg->workers_set) {
+        return a->target;
+    }
+    int n = cfg->workers + a->reload_delta;
+    return n < 1 ? 1 : n > TC_CONFIG_WORKERS_MAX ? TC_CONFIG_WORKERS_MAX : n;
+}
+
 void
 tc_generation_begin_reload(arbiter_t *a)
 {
     if (a->check.pid > 0 || a->pend != NULL) {
-        tc_log(TC_LOG_WARNING, "Reload already in progress; ignored");
+        /*
+         * The running reload read the config before this SIGHUP: what was
+         * changed since is applied by one more reload once it ends, as
+         * gunicorn and nginx apply every SIGHUP (several coalesce into one)
+         */
+        tc_log(TC_LOG_INFO, "Reload already in progress; another follows once it ends");
+        a->reload_again = true;
         return;
     }
+    a->reload_again = false;
+    a->reload_delta = 0;
     tc_log(TC_LOG_INFO, "Hang up: Master");
     tc_sdnotify("RELOADING=1");
     int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
@@ -271,7 +300,8 @@ begin_generation(arbiter_t *a)
         tc_sdnotify("READY=1");
         return;
     }
-    g->target = cfg->workers_set || a->target == 0 ? cfg->workers : a->target;
+    g->fifo = fifo;
+    g->target = reload_target(a, cfg);
     apply_log(cfg, a->cur->cfg);
     tc_generation_give_logs(g);
     a->pend = g;
@@ -331,7 +361,7 @@ tc_generation_commit_reload(arbiter_t *a)
             tc_arbiter_retire(w);
         }
     }
-    tc_arbiter_set_target(a, g->cfg->workers_set || a->target == 0 ? g->cfg->workers : a->target);
+    tc_arbiter_set_target(a, reload_target(a, g->cfg));
     tc_generation_free(a, old); /* closes the binds the new config dropped */
     tc_upgrade_set_title(a);
     tc_sdnotify("READY=1");

@@ -4,8 +4,9 @@ broken config, a handler with a syntax error, or code that ends the check
 (named with its service and file) is reported in the log and the running
 generation keeps serving; binds are opened and closed, and a
 bind that names an open socket another way keeps it; a worker count changed by SIGTTIN survives a reload that does not set workers; the
-new workers get the new umask. Every wait is bounded; every call is
-counted."""
+new workers get the new umask; a SIGHUP during a reload is followed by one
+more, and a SIGTTIN during one counts for its generation. Every wait is
+bounded; every call is counted."""
 
 import os
 import shutil
@@ -46,6 +47,17 @@ def lua_string(text):
 
 def either(value, reply):
     return reply in ("v1:" + value, "v2:" + value)
+
+
+# a handler that begins so loads (in a reload's check, say) only once the
+# file 'release' exists beside it, while 'hold' does (30 s at most)
+GATE = ('local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+        'if io.open(dir .. "/hold") then\n'
+        '  local t = os.time()\n'
+        '  while not io.open(dir .. "/release") and os.time() - t < 30 do\n'
+        '    os.execute("sleep 0.05")\n'
+        '  end\n'
+        'end\n')
 
 
 class ReloadTest(unittest.TestCase):
@@ -280,6 +292,82 @@ class ReloadTest(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2, 15), srv.log())
         self.assertEqual(self.echo(srv), "v1:x")
         self.assertNotIn("Reload failed", srv.log())
+
+    def test_a_sighup_during_a_reload_is_followed_by_one_more(self):
+        """The config changed and SIGHUP sent again while a reload's check
+        runs: that reload read the file before, so once it ends one more
+        reload reads it again and applies the change (three such SIGHUPs
+        make one reload). No call fails."""
+        srv = self.server()
+        self.write(srv, "v2.lua", GATE + handler("v2"))
+        self.write(srv, "v3.lua", handler("v3"))
+        open(os.path.join(srv.dir, "hold"), "w").close()
+        self.addCleanup(lambda: open(os.path.join(srv.dir, "release"), "w").close())
+        with open(srv.config) as f:
+            start = f.read()
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=40, max_calls=10**7,
+                            expect=lambda v, r: r in ("v1:" + v, "v2:" + v, "v3:" + v)).start()
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
+        self.write(srv, "thriftcorn.lua", start.replace('"handler.lua"', '"v2.lua"'))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Hang up: Master", 30), srv.log())
+        self.write(srv, "thriftcorn.lua", start.replace('"handler.lua"', '"v3.lua"'))
+        for n in (1, 2, 3):  # one at a time: signals pending together would merge
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Reload already in progress", 30, n),
+                            srv.log())
+        self.assertTrue(harness.reload_check(srv), srv.log())  # still in v2.lua
+        open(os.path.join(srv.dir, "release"), "w").close()
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", 30), srv.log())
+        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready", 30), srv.log())
+        log = srv.log()
+        self.assertEqual(log.count("Hang up: Master"), 2, log)
+        self.assertEqual(log.count("Reload already in progress; another follows once it ends"), 3,
+                         log)
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertEqual(self.echo(srv), "v3:x")
+        self.assertNotIn("Reload failed", srv.log())
+
+    def test_ttin_during_a_reload_counts_for_the_generation_it_starts(self):
+        """A reload whose config sets workers = 2, with a SIGTTIN while its
+        check runs and one while its generation boots: that generation
+        serves with 4, as the operator asked after the SIGHUP."""
+        srv = self.server()
+        self.write(srv, "v2.lua", GATE + handler("v2"))
+        open(os.path.join(srv.dir, "hold"), "w").close()
+        self.addCleanup(lambda: [open(os.path.join(srv.dir, name), "w").close()
+                                 for name in ("release", "go")])
+        with open(srv.config) as f:
+            start = f.read()
+        # generation 2's worker 0 waits in post_fork until the file 'go' exists
+        self.write(srv, "thriftcorn.lua", start.replace('"handler.lua"', '"v2.lua"') +
+                   'post_fork = function(s, w)\n'
+                   '  local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+                   '  local t = os.time()\n'
+                   '  while w.index == 0 and not io.open(dir .. "/go") and os.time() - t < 30 do\n'
+                   '    os.execute("sleep 0.05")\n'
+                   '  end\n'
+                   'end\n')
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Hang up: Master", 30), srv.log())
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Number of workers: 3", 30), srv.log())
+        open(os.path.join(srv.dir, "release"), "w").close()
+        self.assertTrue(harness.wait_log(
+            srv, "Reloading: starting generation 2 with 3 worker(s)", 30), srv.log())
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Number of workers: 4", 30), srv.log())
+        open(os.path.join(srv.dir, "go"), "w").close()
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", 30), srv.log())
+
+        def serving():
+            pids = srv.worker_pids()
+            return len(pids) == 4 and all(harness.process_title(p).endswith(" gen 2")
+                                          for p in pids)
+        self.assertTrue(harness.wait_for(serving, 30), srv.log())
+        self.assertEqual(self.echo(srv), "v2:x")
 
     def test_unreadable_config_keeps_the_running_generation(self):
         """A config that is gone, or is a FIFO (which the arbiter must not

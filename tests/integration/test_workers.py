@@ -246,39 +246,104 @@ class WorkersTest(unittest.TestCase):
                         srv.log())
         self.assertIn("Worker (pid:%d) exited with code 0" % old[0], srv.log())
 
-    def test_new_worker_stopping_on_its_own_during_a_reload_undoes_it(self):
-        """A worker of a generation not yet ready that stops on its own (a
-        SIGTERM from elsewhere, max_requests) is not replaced within that
-        generation: the reload is undone, and the next one works."""
-        # index 1 of generation 2 boots slowly; index 0 takes a while to exit
-        slow = ('post_fork = function(s, w)\n'
-                '  if w.generation == 2 and w.index == 1 then os.execute("sleep 4") end\n'
-                'end\n'
-                'worker_exit = function(w)\n'
-                '  if w.generation == 2 then os.execute("sleep 2") end\n'
-                'end\n')
-        srv = self.server("workers = 2\nthreads = 2\nloglevel = 'debug'\n" + slow)
+    # index 1 of each generation a reload starts waits in post_fork until the
+    # test creates the file go<generation> beside the config (30 s at most)
+    GATE = ('post_fork = function(s, w)\n'
+            '  if w.generation >= 2 and w.index == 1 then\n'
+            '    local t = os.time()\n'
+            '    while not io.open(here .. "/go" .. w.generation) and os.time() - t < 30 do\n'
+            '      os.execute("sleep 0.05")\n'
+            '    end\n'
+            '  end\n'
+            'end\n')
+
+    @staticmethod
+    def booted_in(srv, gen):
+        """The pids booted for generation `gen` of a reload, in order."""
+        log = srv.log().split("Reloading: starting generation %d " % gen, 1)[1]
+        return [int(x) for x in re.findall(r"Booting worker with pid: (\d+)", log)]
+
+    def test_new_worker_stopping_on_its_own_during_a_reload_is_replaced(self):
+        """A ready worker of a generation not yet ready that stops on its own
+        (a SIGTERM from elsewhere, max_requests) is replaced within that
+        generation, which then takes over; one killed undoes the reload."""
+        srv = self.server("workers = 2\nthreads = 2\nloglevel = 'debug'\n" + self.GATE)
+        self.addCleanup(lambda: [open(os.path.join(srv.dir, "go%d" % g), "w").close()
+                                 for g in (2, 3)])
         srv.kill(signal.SIGHUP)
-        self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2"), srv.log())
-        self.assertTrue(harness.wait_log(srv, "Booting worker with pid:", count=4), srv.log())
-        booted = [int(x) for x in re.findall(r"Booting worker with pid: (\d+)", srv.log())]
-        first, second = booted[2:4]  # gen 2, index 0 and 1
-        # it is up (after generation 1's worker 0, the second "worker 0 ready")...
-        self.assertTrue(harness.wait_log(srv, "worker 0 ready", count=2), srv.log())
-        # ... and index 1 still sleeps in post_fork (its shell runs the sleep)
-        self.assertTrue(harness.wait_for(lambda: harness.children(second)), srv.log())
-        os.kill(first, signal.SIGTERM)
-        self.assertTrue(harness.wait_log(srv, "Reload failed: generation 2", 15), srv.log())
-        # it stopped on its own, as asked: not killed by the TERM
-        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % first),
+        self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2", 30),
                         srv.log())
-        self.assertIn("still serving generation 1", srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.booted_in(srv, 2)) == 2, 30),
+                        srv.log())
+        first, second = self.booted_in(srv, 2)  # index 0 and 1
+        self.assertTrue(harness.wait_log(srv, "[%d] [debug] worker 0 ready" % first, 30),
+                        srv.log())
+        os.kill(first, signal.SIGTERM)
+        # it stopped on its own, as asked: not killed by the TERM, and replaced
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % first,
+                                         30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.booted_in(srv, 2)) == 3, 30),
+                        srv.log())
+        third = self.booted_in(srv, 2)[2]
+        self.assertTrue(harness.wait_log(srv, "[%d] [debug] worker 0 ready" % third, 30),
+                        srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+        self.assertTrue(harness.pid_alive(second))  # index 1 still waits
+        open(os.path.join(srv.dir, "go2"), "w").close()
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready; stopping generation 1",
+                                         30), srv.log())
+        self.assertTrue(harness.wait_for(
+            lambda: sorted(srv.worker_pids()) == sorted([second, third]), 30), srv.log())
+        # a worker killed before its generation is ready undoes the reload
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 3", 30),
+                        srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.booted_in(srv, 3)) == 2, 30),
+                        srv.log())
+        first = self.booted_in(srv, 3)[0]
+        self.assertTrue(harness.wait_log(srv, "[%d] [debug] worker 0 ready" % first, 30),
+                        srv.log())
+        os.kill(first, signal.SIGKILL)
+        self.assertTrue(harness.wait_log(srv, "Reload failed: generation 3 lost a worker before "
+                                         "it was ready; still serving generation 2", 30),
+                        srv.log())
         c, trans = harness.client(self.S, srv.port)
         self.assertEqual(c.echo("still"), "still")
         trans.close()
+
+    def test_max_requests_during_a_reload_under_load_does_not_undo_it(self):
+        """Under load, the first workers of a new generation reach
+        max_requests before its last one is ready: they are replaced, the
+        reload goes on, and no call fails."""
+        srv = self.server("workers = 2\nthreads = 2\nmax_requests = 20\n" + self.GATE)
+        self.addCleanup(lambda: open(os.path.join(srv.dir, "go2"), "w").close())
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=40, max_calls=10**6,
+                            sleep=0.002).start()
+        self.addCleanup(load.stop)
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
         srv.kill(signal.SIGHUP)
-        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready", 20), srv.log())
-        self.assertNotIn("Reload already in progress", srv.log())
+        self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2", 30),
+                        srv.log())
+        # its first two boots are generation 2's (then come generation 1's replacements)
+        self.assertTrue(harness.wait_for(lambda: len(self.booted_in(srv, 2)) >= 2, 30),
+                        srv.log())
+        first, second = self.booted_in(srv, 2)[:2]
+        # index 0 of generation 2 serves its 20 calls and exits while index 1 waits
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % first, 30),
+                        srv.log())
+
+        def replaced():
+            return [p for p in srv.worker_pids() if p not in (first, second)
+                    and harness.process_title(p).endswith(" gen 2")]
+        self.assertTrue(harness.wait_for(replaced, 30), srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+        open(os.path.join(srv.dir, "go2"), "w").close()
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready; stopping generation 1",
+                                         30), srv.log())
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertNotIn("Reload failed", srv.log())
 
     def test_metamethods_of_returned_values_never_end_the_worker(self):
         """User code the encoder or the error report meets (an __index that
