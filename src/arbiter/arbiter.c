@@ -403,8 +403,13 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     if (gen != a->cur->id) {
         return; /* an old generation is not replaced */
     }
-    if (boot_error && count_ready(a, gen) == 0) {
-        /* handler code that cannot load will not load on the next try either */
+    if (boot_error && count_ready(a, gen) == 0 && !a->announced) {
+        /*
+         * handler code that cannot load will not load on the next try
+         * either; once the generation has served, though, its files changed
+         * on disk without a reload (a plugin replaced before its SIGHUP):
+         * a death at boot, retried, not a reason to stop serving
+         */
         tc_log(TC_LOG_ERROR, "Worker failed to boot.");
         a->status = 1;
         begin_stop(a, false);

@@ -630,6 +630,38 @@ return H""")
         self.assertNotIn("Worker failed to boot", srv.log())
         self.assertEqual(srv.stop(), 0, srv.log())
 
+    def test_handler_broken_on_disk_after_ready_is_retried_not_fatal(self):
+        """Once the server has been ready, a replacement worker whose handler
+        file no longer loads (changed on disk without a reload, as a plugin
+        library replaced before its SIGHUP) is a death at boot, retried with
+        back-off; the server does not stop, and the first worker forked after
+        the file loads again serves (before, the arbiter logged `Worker
+        failed to boot.` and stopped the whole server)."""
+        srv = self.server("workers = 1\nthreads = 1\n")
+        path = os.path.join(srv.dir, "handler.lua")
+        with open(path, "w") as f:
+            f.write("error('broken on disk')\n")
+        (pid,) = srv.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(harness.wait_log(srv, "exited with code 3", 20, count=2), srv.log())
+        self.assertIsNone(srv.proc.poll(), srv.log())
+        self.assertNotIn("Worker failed to boot", srv.log())
+        with open(path, "w") as f:
+            f.write(HANDLER)
+
+        def serves():
+            try:
+                c, trans = harness.client(self.S, srv.port, timeout=2.0)
+                try:
+                    return c.add(20, 22) == 42
+                finally:
+                    trans.close()
+            except (TTransport.TTransportException, OSError):
+                return False
+        self.assertTrue(harness.wait_for(serves, 20), srv.log())
+        self.assertNotIn("Worker failed to boot", srv.log())
+        self.assertEqual(srv.stop(), 0, srv.log())
+
     def test_os_exit_in_an_arbiter_hook_leaves_no_pidfile_or_socket(self):
         """os.exit() in when_ready ends the arbiter inside exit(): it still
         removes its pidfile and unix socket file, and its workers stop."""
