@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -617,6 +618,12 @@ tc_worker_main(const tc_worker_args_t *args)
     }
     shutdown_loops(&w);
     run_hook(&w, "worker_exit");
+    /*
+     * _exit() skips stdio's buffers: what handlers and plugins printed
+     * (print, io.write, printf) to a stdout that is a file or a pipe would
+     * lose its last few KiB. Every thread is joined, so no lock is held.
+     */
+    (void)fflush(NULL);
     tc_log(TC_LOG_INFO, "worker %d exiting", args->index);
     check_leaks();
     return 0;

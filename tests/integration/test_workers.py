@@ -630,6 +630,24 @@ return H""")
         self.assertNotIn("Worker failed to boot", srv.log())
         self.assertEqual(srv.stop(), 0, srv.log())
 
+    def test_what_a_handler_prints_is_written_out_at_a_graceful_stop(self):
+        """stdout is a file here, so the C library holds io.write()'s text
+        in its buffer (print() flushes each line, io.write() does not); a
+        worker ends with _exit(), which skips it. A graceful stop writes it
+        out (before, the text was lost)."""
+        handler = HANDLER.replace("function H.add(a, b)\n",
+                                  "function H.add(a, b)\n  io.write('printed by add ', a, '\\n')\n", 1)
+        self.assertNotEqual(handler, HANDLER)
+        srv = self.server("workers = 1\nthreads = 2\n", handler)
+        c, trans = harness.client(self.S, srv.port)
+        for a in range(3):
+            self.assertEqual(c.add(a, 1), a + 1)
+        trans.close()
+        self.assertEqual(srv.stop(), 0, srv.log())
+        log = srv.log()
+        for a in range(3):
+            self.assertIn("printed by add %d\n" % a, log)
+
     def test_handler_broken_on_disk_after_ready_is_retried_not_fatal(self):
         """Once the server has been ready, a replacement worker whose handler
         file no longer loads (changed on disk without a reload, as a plugin
