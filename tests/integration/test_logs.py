@@ -184,8 +184,12 @@ class LogLinesTest(harness.ServiceTest):
                 os.rename(access, "%s.%d" % (access, r))
                 os.rename(srv.log_path, "%s.%d" % (srv.log_path, r))
                 srv.kill(signal.SIGUSR1)
-                self.assertTrue(harness.wait_for(lambda: os.path.exists(access)
-                                                 and os.path.exists(srv.log_path)))
+                # the arbiter creates the new files before it signals the
+                # workers: wait for lines in them, a worker's reopen, not for
+                # the files alone (the next 500 calls could all come first)
+                self.assertTrue(harness.wait_for(
+                    lambda: "m-" in harness.read_text(access)
+                    and "m-" in harness.read_text(srv.log_path)), load.errors)
             self.assertTrue(load.wait_calls(500 * 4), load.errors)
             self.assertTrue(load.stop(), "the load did not end")
             self.assertEqual(load.errors, [])
