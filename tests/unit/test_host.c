@@ -522,9 +522,7 @@ test_call_kept_past_its_handler(void **state)
 {
     (void)state;
     char path[64];
-    snprintf(path, sizeof(path), "/tmp/tc-test-host-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    int fd = tc_test_temp_file(path, sizeof(path), "host");
     close(fd);
     assert_int_equal(tc_log_open(path), TC_OK);
 
@@ -616,9 +614,7 @@ test_refusals_logged_at_most_50_a_second(void **state)
 {
     (void)state;
     char path[64];
-    snprintf(path, sizeof(path), "/tmp/tc-test-host-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    int fd = tc_test_temp_file(path, sizeof(path), "host");
     close(fd);
     assert_int_equal(tc_log_open(path), TC_OK);
 
@@ -657,9 +653,7 @@ test_call_alloc_too_large_names_the_call(void **state)
 {
     (void)state;
     char path[64];
-    snprintf(path, sizeof(path), "/tmp/tc-test-host-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    int fd = tc_test_temp_file(path, sizeof(path), "host");
     close(fd);
     pid_t pid = fork();
     assert_true(pid >= 0);

@@ -511,9 +511,7 @@ test_call_functions_refuse_null(void **state)
 
     /* log(): a line that says so, at WARNING or above even when asked for DEBUG */
     char path[64];
-    snprintf(path, sizeof(path), "/tmp/tc-test-host-api-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    int fd = tc_test_temp_file(path, sizeof(path), "host-api");
     assert_int_equal(tc_log_open(path), TC_OK);
     raw_log_fn plugin_log = api->log;
     plugin_log(TC_PLUGIN_LOG_DEBUG, NULL);
@@ -539,9 +537,7 @@ test_log_writes_one_line(void **state)
 {
     (void)state;
     char path[64];
-    snprintf(path, sizeof(path), "/tmp/tc-test-host-api-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    int fd = tc_test_temp_file(path, sizeof(path), "host-api");
     assert_int_equal(tc_log_open(path), TC_OK);
     tc_host_api.log(TC_PLUGIN_LOG_ERROR, "got %s",
                     "a\n[2026-01-01 00:00:00.000] [1] [info] b\x1b[0m\xff");

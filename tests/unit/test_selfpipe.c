@@ -187,17 +187,6 @@ test_closed_pipe_keeps_errno(void **state)
     assert_int_equal(sig, SIGHUP);
 }
 
-static void *
-send_later(void *arg)
-{
-    pthread_t *to = arg;
-    struct timespec ts = {0, 50000000L};
-    nanosleep(&ts, NULL);
-    /* to the waiting thread itself: its ppoll() is interrupted */
-    assert_int_equal(pthread_kill(*to, SIGUSR1), 0);
-    return NULL;
-}
-
 /*
  * A signal handled by the waiting thread interrupts the wait (-EINTR); its
  * byte is then in the pipe to read.
@@ -208,7 +197,7 @@ test_wait_interrupted_by_a_handler(void **state)
     (void)state;
     pthread_t me = pthread_self();
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, send_later, &me), 0);
+    assert_int_equal(pthread_create(&t, NULL, tc_test_usr1_later, &me), 0);
     int sig = 0;
     assert_int_equal(tc_selfpipe_wait(&sig, 1, -1), -EINTR);
     assert_int_equal(pthread_join(t, NULL), 0);

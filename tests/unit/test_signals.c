@@ -143,16 +143,6 @@ test_wait_times_out(void **state)
     assert_true(waited < 5.0);
 }
 
-static void *
-signal_later(void *arg)
-{
-    pthread_t *to = arg;
-    struct timespec ts = {0, 50000000L};
-    nanosleep(&ts, NULL);
-    assert_int_equal(pthread_kill(*to, SIGUSR1), 0);
-    return NULL;
-}
-
 /*
  * A wait that the handler interrupts returns 0, as a timeout does; the
  * signal is read by the next one.
@@ -163,7 +153,7 @@ test_interrupted_wait_returns_none(void **state)
     (void)state;
     pthread_t me = pthread_self();
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, signal_later, &me), 0);
+    assert_int_equal(pthread_create(&t, NULL, tc_test_usr1_later, &me), 0);
     int got[4];
     assert_int_equal(tc_signals_wait(got, 4, -1), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
