@@ -68,6 +68,12 @@ tc_selfpipe_close(void)
 }
 
 void
+tc_selfpipe_wake(void)
+{
+    on_signal(TC_SELFPIPE_WAKE);
+}
+
+void
 tc_selfpipe_catch(int sig)
 {
     set_disposition(sig, on_signal);

@@ -47,4 +47,13 @@ int tc_selfpipe_wait(int *sigs, int cap, long long timeout_ns) TC_NODISCARD;
 /* Read up to 'cap' signals (at most 64) already in the pipe, without waiting. As above. */
 int tc_selfpipe_read(int *sigs, int cap) TC_NODISCARD;
 
+/*
+ * Wake the loop waiting on the pipe from any thread, as a signal would:
+ * writes TC_SELFPIPE_WAKE (no signal's number), which the loop reads as
+ * "look now". Async-signal-safe; dropped, as a signal's byte, when the
+ * pipe is full (the loop is awake then) or not open.
+ */
+#define TC_SELFPIPE_WAKE 0
+void tc_selfpipe_wake(void);
+
 #endif /* TC_CORE_SELFPIPE_H */

@@ -12,6 +12,7 @@
 #include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/selfpipe.h"
 #include "protocol/message.h"
 #include "worker/accesslog.h"
 #include "worker/loop_internal.h"
@@ -140,8 +141,11 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     int rc = tc_dispatch_handle(lp->dispatch, &in, &op, t->max_body, &info, &err);
     pthread_mutex_lock(&lp->lock);
     atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
-    atomic_store_explicit(&lp->ncalls, atomic_load_explicit(&lp->ncalls, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    if (TC_UNLIKELY(lp->shared->call_limit > 0) &&
+        atomic_fetch_add_explicit(&lp->shared->calls, 1, memory_order_relaxed) + 1 ==
+            lp->shared->call_limit) {
+        tc_selfpipe_wake(); /* max_requests reached: the main thread stops the worker */
+    }
     if (TC_UNLIKELY(tc_accesslog_on()) && rc == TC_OK) {
         tc_accesslog_write(c->peer, &info, now_ns() - t0);
     }
@@ -490,12 +494,6 @@ bool
 tc_loop_done(const tc_loop_t *lp)
 {
     return atomic_load(&lp->done);
-}
-
-long long
-tc_loop_ncalls(const tc_loop_t *lp)
-{
-    return atomic_load_explicit(&lp->ncalls, memory_order_relaxed);
 }
 
 void

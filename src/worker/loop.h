@@ -52,6 +52,15 @@ typedef struct tc_loop_shared {
     tc_loop_t *const *loops;
     int nloops;
     atomic_llong full_logged; /* ns (monotonic) of the last "limit reached" log line */
+    /*
+     * max_requests: the worker's call limit (0: none, and 'calls' is not
+     * counted), and the calls its loops have handled. The call that reaches
+     * the limit wakes the worker's main thread at once, which begins the
+     * graceful stop: a worker that looked every few ms served hundreds of
+     * calls past it under load, thousands before its first look.
+     */
+    long long call_limit;
+    atomic_llong calls;
 } tc_loop_shared_t;
 
 /* The connection callbacks of every loop: set as tc_conn_settings_t.handler. */
@@ -120,8 +129,6 @@ double tc_loop_busy_for(const tc_loop_t *lp, double now);
 bool tc_loop_done(const tc_loop_t *lp);
 /* Connections the loop owns. */
 int tc_loop_nconns(const tc_loop_t *lp);
-/* Calls the loop has handled (any thread). */
-long long tc_loop_ncalls(const tc_loop_t *lp);
 /* Call on_connected/post_connect_closed in 'hooks' (before the thread starts; takes ownership). */
 struct tc_hooks;
 void tc_loop_set_hooks(tc_loop_t *lp, struct tc_hooks *hooks);

@@ -42,8 +42,6 @@
 /* Watchdog period while handlers run, and while all is quiet. */
 #define WATCH_BUSY_NS 2000000L
 #define WATCH_IDLE_NS 50000000L
-/* Watchdog period when max_requests is set. */
-#define WATCH_LIMIT_NS 5000000L
 /* Watchdog period while stopping, once the listeners are closed and no call runs. */
 #define WATCH_STOP_NS 10000000L
 /* The shortest period a small 'timeout' asks for. */
@@ -164,6 +162,23 @@ watch(worker_t *w)
     return nbusy > 0;
 }
 
+/* max_requests plus up to max_requests_jitter, drawn once per worker; 0: no limit. */
+static long long
+call_limit(const tc_config_t *cfg)
+{
+    if (cfg->max_requests <= 0) {
+        return 0;
+    }
+    long long limit = cfg->max_requests;
+    if (cfg->max_requests_jitter > 0) {
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        unsigned seed = (unsigned)getpid() ^ (unsigned)ts.tv_nsec;
+        limit += rand_r(&seed) % (cfg->max_requests_jitter + 1);
+    }
+    return limit;
+}
+
 static int
 boot(worker_t *w, const tc_worker_args_t *args)
 {
@@ -186,6 +201,8 @@ boot(worker_t *w, const tc_worker_args_t *args)
     atomic_init(&w->shared.listening, 0);
     atomic_init(&w->shared.nconns, 0);
     atomic_init(&w->shared.full_logged, 0);
+    w->shared.call_limit = call_limit(cfg);
+    atomic_init(&w->shared.calls, 0);
     w->shared.max_conns = cfg->worker_connections > 0 ? cfg->worker_connections : INT_MAX;
     /* "auto": NULL, detected per connection */
     if ((w->shared.protocol == NULL && strcmp(cfg->protocol, "auto") != 0) ||
@@ -324,31 +341,10 @@ beat(const worker_t *w)
     tc_heartbeat_beat_since(w->args->heartbeat, stuck);
 }
 
-/* max_requests plus up to max_requests_jitter, drawn once per worker; 0: no limit. */
-static long long
-call_limit(const tc_config_t *cfg)
-{
-    if (cfg->max_requests <= 0) {
-        return 0;
-    }
-    long long limit = cfg->max_requests;
-    if (cfg->max_requests_jitter > 0) {
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        unsigned seed = (unsigned)getpid() ^ (unsigned)ts.tv_nsec;
-        limit += rand_r(&seed) % (cfg->max_requests_jitter + 1);
-    }
-    return limit;
-}
-
 static long long
 calls(const worker_t *w)
 {
-    long long n = 0;
-    for (int i = 0; i < w->nloops; i++) {
-        n += tc_loop_ncalls(w->loops[i]);
-    }
-    return n;
+    return atomic_load_explicit(&w->shared.calls, memory_order_relaxed);
 }
 
 /*
@@ -545,7 +541,7 @@ tc_worker_main(const tc_worker_args_t *args)
     tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", args->index, w.nloops);
     run_hook(&w, "post_worker_init");
 
-    long long limit = call_limit(cfg);
+    long long limit = w.shared.call_limit;
     /*
      * A beat at least every quarter of 'timeout': an idle worker's beat is
      * never near as old as that (every 50 ms was, for a 'timeout' of 0.05).
@@ -611,9 +607,6 @@ tc_worker_main(const tc_worker_args_t *args)
         period = watch(&w) || listening ? WATCH_BUSY_NS
                  : w.stopping           ? WATCH_STOP_NS
                                         : WATCH_IDLE_NS;
-        if (limit > 0 && !w.stopping && period > WATCH_LIMIT_NS) {
-            period = WATCH_LIMIT_NS; /* max_requests: notice it within a few calls */
-        }
         period = period < beat_ns ? period : beat_ns;
     }
     shutdown_loops(&w);

@@ -159,6 +159,30 @@ class WorkersTest(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1))
         self.assertNotEqual(srv.worker_pids(), first)
 
+    def test_max_requests_is_kept_under_load(self):
+        # The call that reaches max_requests begins the stop at once: a
+        # recycled worker serves the limit and only the calls the other
+        # connections had in flight. Its main thread used to look every 5
+        # ms, and 50 ms after it was ready, so a busy worker served hundreds
+        # of calls past the limit (one served 1,066 of a limit of 150).
+        srv = self.server("workers = 1\nthreads = 2\nmax_requests = 100\n"
+                          "accesslog = here .. '/access.log'\naccess_log_format = '%p'\n")
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=20, max_calls=800,
+                            per_conn=(1000, 1000)).start()
+        self.assertTrue(load.join(30))
+        self.assertEqual(load.failed, 0, load.summary())
+        srv.stop()
+        with open(os.path.join(srv.dir, "access.log")) as f:
+            pids = [line.strip() for line in f]
+        served = [pids.count(p) for p in dict.fromkeys(pids)]  # in order of first call
+        self.assertGreaterEqual(len(served), 4, served)
+        # each but the last reached the limit, and went past it only by
+        # the calls the three connections made while the stop reached them
+        # (a few, or a few more on a busy machine: not hundreds)
+        for n in served[:-1]:
+            self.assertGreaterEqual(n, 100, served)
+            self.assertLessEqual(n, 100 + 30, served)
+
     def test_max_requests_drain_is_replaced_at_once_and_bounded(self):
         """A worker past max_requests with a long call in flight: its
         replacement serves while it drains, and graceful_timeout ends the

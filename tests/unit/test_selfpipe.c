@@ -240,6 +240,38 @@ test_wait_woken_by_another_thread(void **state)
     assert_int_equal(sig, SIGUSR2);
 }
 
+static void *
+wake_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 50000000L};
+    nanosleep(&ts, NULL);
+    tc_selfpipe_wake();
+    return NULL;
+}
+
+/*
+ * tc_selfpipe_wake() from another thread ends a wait with no time limit
+ * as a signal would, read as TC_SELFPIPE_WAKE after the signals before it
+ * (a worker's call reaching max_requests wakes its main thread so).
+ */
+static void
+test_wake_from_another_thread(void **state)
+{
+    (void)state;
+    assert_int_equal(raise(SIGUSR1), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wake_later, NULL), 0);
+    int sigs[4] = {-1, -1, -1, -1};
+    assert_int_equal(tc_selfpipe_wait(sigs, 4, 0), 1);
+    assert_int_equal(sigs[0], SIGUSR1);
+    assert_int_equal(tc_selfpipe_wait(sigs, 4, -1), 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sigs[0], TC_SELFPIPE_WAKE);
+    /* no signal's number */
+    assert_true(sigs[0] != SIGUSR1 && sigs[0] != SIGTERM && sigs[0] != SIGHUP);
+}
+
 /* A caught signal's handler restarts (SA_RESTART); SIGCHLD's is not told of stops. */
 static void
 test_catch_flags(void **state)
@@ -405,6 +437,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_closed_pipe_keeps_errno, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_interrupted_by_a_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_woken_by_another_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wake_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catch_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_read_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigchld_only_for_an_end, setup, teardown),
