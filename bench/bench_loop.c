@@ -46,6 +46,7 @@ typedef struct conn {
     int fd; /* -1 once closed */
     int id;
     bool want_out; /* EPOLLOUT is registered */
+    bool reopen;   /* closed, to be opened again (--reconnect) */
     tc_buf_t in;
     tc_proto_skip_state_t *skip; /* tc_transport_scan()'s state for 'in', or NULL */
     tc_buf_t out;
@@ -68,6 +69,7 @@ struct tc_bench_loop {
     conn_t *conns;
     int nconns;
     int nopen;
+    int nreopen; /* connections marked 'reopen' */
     int inflight;
     uint64_t quota;
     uint64_t measured_sent;
@@ -133,9 +135,14 @@ fail_conn(tc_bench_loop_t *lp, conn_t *c, int kind, const char *why)
     }
     if (c->count > 0 || !lp->stopping || kind != TC_BENCH_ERR_CLOSED) {
         lp->stats.errors[kind] += c->count > 0 ? (uint64_t)c->count : 1u;
-        report(lp, c, "%s (%d calls in flight); connection closed", why, c->count);
+        report(lp, c, "%s (%d calls in flight); connection %s", why, c->count,
+               lp->o->reconnect && !lp->stopping ? "closed, to be opened again" : "closed");
     }
     close_conn(lp, c);
+    if (lp->o->reconnect && !lp->stopping) {
+        c->reopen = true; /* by the loop, once this round of events is done */
+        lp->nreopen++;
+    }
 }
 
 /* ---- sending ---- */
@@ -540,6 +547,49 @@ connect_one(const tc_bench_opts_t *o, long long by, char *why, size_t n)
     return fd;
 }
 
+/*
+ * --reconnect: a new connection in place of the failed one 'c', within
+ * --timeout, its calls sent at once. Bytes of the old one are dropped, and
+ * seqids go on. A connection that cannot be opened counts as a connect
+ * error and stays closed: a server that refuses connections ends the run
+ * rather than making it spin.
+ */
+static void
+reopen(tc_bench_loop_t *lp, conn_t *c)
+{
+    c->reopen = false;
+    lp->nreopen--;
+    if (lp->stopping) {
+        return;
+    }
+    char why[256];
+    long long by = tc_bench_loop_now() + (long long)(lp->o->timeout * 1e9);
+    int fd = connect_one(lp->o, by, why, sizeof(why));
+    if (fd < 0) {
+        lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
+        report(lp, c, "%s", why);
+        return;
+    }
+    c->fd = fd;
+    c->in.len = 0;
+    free(c->skip);
+    c->skip = NULL;
+    c->out.len = 0;
+    c->out_off = 0;
+    c->head = 0;
+    c->want_out = false;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev);
+    lp->nopen++;
+    lp->stats.reconnects++;
+    lp->now = tc_bench_loop_now();
+    bool measured;
+    for (int k = 0; k < lp->o->pipeline && may_send(lp, &measured); k++) {
+        send_call(lp, c, measured);
+    }
+    flush(lp, c);
+}
+
 void
 tc_bench_loop_connect(tc_bench_loop_t *lp)
 {
@@ -633,7 +683,7 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
     }
     long long next_tick = lp->now + TICK_NS;
     struct epoll_event evs[MAX_EVENTS];
-    while (lp->nopen > 0) {
+    while (lp->nopen > 0 || lp->nreopen > 0) {
         lp->now = tc_bench_loop_now();
         if (!lp->stopping && lp->now >= lp->clock->t1) {
             lp->stopping = true;
@@ -645,7 +695,7 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
             check_timeouts(lp);
             next_tick = lp->now + TICK_NS;
         }
-        int n = epoll_wait(lp->ep, evs, MAX_EVENTS, (int)(TICK_NS / 1000000));
+        int n = epoll_wait(lp->ep, evs, MAX_EVENTS, lp->nreopen > 0 ? 0 : (int)(TICK_NS / 1000000));
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
             if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
@@ -653,6 +703,12 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
             }
             if (c->fd >= 0 && (evs[i].events & EPOLLOUT) != 0) {
                 flush(lp, c);
+            }
+        }
+        /* after the round: a stale event of a closed fd must not reach its successor */
+        for (int i = 0; lp->nreopen > 0 && i < lp->nconns; i++) {
+            if (lp->conns[i].reopen) {
+                reopen(lp, &lp->conns[i]);
             }
         }
     }

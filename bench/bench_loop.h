@@ -38,6 +38,7 @@ typedef struct tc_bench_opts {
     const char *method;
     const char *args;
     int verbose_errors; /* errors described on stderr, at most this many */
+    bool reconnect;     /* a connection that fails is opened again, and its calls go on */
 } tc_bench_opts_t;
 
 /* Error kinds, counted apart. */
@@ -57,6 +58,7 @@ typedef struct tc_bench_stats {
     long long last_ns;                   /* when the last correct reply after t0 arrived */
     uint64_t conn_min;                   /* fewest measured calls of one connection */
     uint64_t conn_max;                   /* most measured calls of one connection */
+    uint64_t reconnects;                 /* connections opened again (--reconnect) */
     tc_bench_hist_t hist;                /* latency of measured calls, ns */
     /*
      * The calls' work inside the window [t0, t1]: each correct reply counts

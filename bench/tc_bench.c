@@ -51,6 +51,10 @@ static const char usage_text[] =
     "                       connections to open, above 0 (default 5)\n"
     "  --max-reply BYTES    largest reply accepted (default 67108864, or more when\n"
     "                       the --call needs it: echo:SIZE, batch:N)\n"
+    "  --reconnect          open a connection again when it closes, times out or gets\n"
+    "                       a bad reply, and go on calling on it (its calls in flight\n"
+    "                       still count as errors); as a client of a server that\n"
+    "                       recycles workers (max_requests) or is reloaded does\n"
     "\n"
     "What to call (the benchmark IDL, bench/bench.thrift, service Bench):\n"
     "  --call ping          void ping(): the reply must have an empty result\n"
@@ -76,9 +80,11 @@ static const char usage_text[] =
     "Errors are counted apart from successes, by kind: wrong reply,\n"
     "TApplicationException, connection closed, timeout, connect. The first few are\n"
     "described on stderr. A connection that closes, times out or gets bytes that\n"
-    "do not frame is not reopened: the run goes on with the others, and ends when\n"
-    "none is left. The calls in flight when the measurement ends get up to\n"
-    "--timeout for their replies.\n"
+    "do not frame is not reopened unless --reconnect is given (then a connection\n"
+    "that cannot be opened again within --timeout is a connect error and stays\n"
+    "closed): the run goes on with the others, and ends when none is left. The\n"
+    "calls in flight when the measurement ends get up to --timeout for their\n"
+    "replies.\n"
     "\n"
     "Output:\n"
     "  --json               one JSON object instead of the report\n"
@@ -144,6 +150,7 @@ enum {
     OPT_ARGS,
     OPT_JSON,
     OPT_SHOW_ERRORS,
+    OPT_RECONNECT,
 };
 
 static const struct option long_opts[] = {
@@ -166,6 +173,7 @@ static const struct option long_opts[] = {
     {"args", required_argument, NULL, OPT_ARGS},
     {"json", no_argument, NULL, OPT_JSON},
     {"show-errors", required_argument, NULL, OPT_SHOW_ERRORS},
+    {"reconnect", no_argument, NULL, OPT_RECONNECT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -253,6 +261,9 @@ parse_one(cli_t *cli, int opt, const char *arg)
         break;
     case OPT_ARGS:
         o->args = arg;
+        break;
+    case OPT_RECONNECT:
+        o->reconnect = true;
         break;
     case OPT_JSON:
         cli->json = true;
@@ -424,6 +435,7 @@ typedef struct summary {
     double cpu_pct;
     uint64_t conn_min; /* fairness: measured calls of the least and most served connection */
     uint64_t conn_max;
+    uint64_t reconnects; /* --reconnect */
     tc_bench_hist_t hist;
 } summary_t;
 
@@ -450,6 +462,7 @@ summarize(const run_t *r, summary_t *s)
             s->by_kind[k] += st->errors[k];
             s->errors += st->errors[k];
         }
+        s->reconnects += st->reconnects;
         s->work += st->work;
         if (st->last_ns > last) {
             last = st->last_ns;
@@ -511,10 +524,11 @@ print_json(const cli_t *cli, const summary_t *s)
     }
     printf("},\"elapsed_s\":%.3f,\"rps\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,"
            "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"client_cpu_pct\":%.0f,"
-           "\"conn_calls_min\":%llu,\"conn_calls_max\":%llu}\n",
+           "\"conn_calls_min\":%llu,\"conn_calls_max\":%llu,\"reconnects\":%llu}\n",
            s->elapsed, s->rps, tc_bench_hist_mean(&s->hist) / 1e3, pct_us(s, 50.0), pct_us(s, 90.0),
            pct_us(s, 99.0), pct_us(s, 99.9), pct_us(s, 100.0), s->cpu_pct,
-           (unsigned long long)s->conn_min, (unsigned long long)s->conn_max);
+           (unsigned long long)s->conn_min, (unsigned long long)s->conn_max,
+           (unsigned long long)s->reconnects);
 }
 
 static void
@@ -530,6 +544,9 @@ print_report(const cli_t *cli, const summary_t *s)
            (unsigned long long)s->conn_min, (unsigned long long)s->conn_max);
     printf("  client cpu    %.0f%% of one core (%d thread%s)\n", s->cpu_pct, o->threads,
            o->threads == 1 ? "" : "s");
+    if (o->reconnect) {
+        printf("  reconnects    %llu\n", (unsigned long long)s->reconnects);
+    }
     printf("  errors        %llu\n", (unsigned long long)s->errors);
     printf("RESULT calls=%llu errors=%llu rps=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
            "p999_us=%.1f max_us=%.1f\n",

@@ -594,6 +594,47 @@ class BenchToolBadServerTest(unittest.TestCase):
         self.assert_errors(rc, out, err, 2, "closed", calls=4)
         self.assertEqual(err.count("closed by the server (1 calls in flight)"), 2, err)
 
+    def test_reconnect_goes_on_after_a_close(self):
+        # --reconnect: each connection closed at its third call is opened
+        # again at once and calls on. Every call of -n is sent: the lost
+        # ones count as errors, the rest as calls, and nothing else
+        def close_at_3(name, seqid, res, n):
+            return None if n == 3 else [message(name, seqid, res)]
+        with FakeServer(ping_ok, wire=close_at_3) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "2", "-n", "60", "--warmup", "0",
+                                     "--reconnect", "--json", "--show-errors", "1000")
+        self.assertEqual(rc, 1, out + err)
+        j = json.loads(out)
+        self.assertEqual(j["calls"] + j["errors"], 60, out)
+        self.assertEqual(j["errors"], j["errors_by_kind"]["closed"], out)
+        # two calls answered for each one lost, but for the last of each connection
+        self.assertGreaterEqual(j["calls"], 38, out)
+        self.assertLessEqual(j["calls"], 42, out)
+        # each close is reopened unless it came as the run ended
+        self.assertGreaterEqual(j["reconnects"], j["errors"] - 2, out)
+        self.assertLessEqual(j["reconnects"], j["errors"], out)
+        self.assertEqual(err.count("connection closed, to be opened again"), j["reconnects"], err)
+
+    def test_reconnect_that_fails_is_a_connect_error(self):
+        # the server closes its listener with the first close: the connection
+        # cannot be opened again, counts once as a connect error, and the run
+        # ends with no connection left rather than spinning
+        srv = None
+
+        def close_all(name, seqid, res, n):
+            srv.close()
+            return None
+        srv = FakeServer(ping_ok, wire=close_all)
+        with srv:
+            rc, out, err = run_bench(srv.port, "-c", "1", "-n", "100", "--warmup", "0",
+                                     "--reconnect", "--json", "--timeout", "2")
+        self.assertEqual(rc, 1, out + err)
+        j = json.loads(out)
+        self.assertEqual((j["calls"], j["reconnects"]), (0, 0), out)
+        self.assertEqual((j["errors_by_kind"]["closed"], j["errors_by_kind"]["connect"]), (1, 1),
+                         out)
+        self.assertIn("connect 127.0.0.1:%d: connection refused" % srv.port, err)
+
     def test_server_never_answers(self):
         # the calls in flight at the end of -d wait --timeout, then count as
         # timeouts; --json keeps stdout one JSON object, errors on stderr
@@ -702,6 +743,34 @@ class BenchToolBadServerTest(unittest.TestCase):
         after_long = min(t[k + 1][0] - t[k][1] for k in (1, 3))
         self.assertLess(j["mean_us"] / 1e6 - served, after_long / 5,
                         "%.6f s served, %.6f s after a long reply: %s" % (served, after_long, out))
+
+
+class BenchReconnectTest(unittest.TestCase):
+    """--reconnect against thriftcorn recycling its worker every 150 calls
+    (max_requests): the run goes on over each new worker."""
+
+    def test_calls_go_on_over_recycled_workers(self):
+        srv = harness.Server("", start=False, args=["--bind", "127.0.0.1:0", "--threads", "2",
+                                                    "--max-requests", "150"])
+        srv.config = os.path.join(BENCH_DIR, "thriftcorn.lua")
+        srv.start()
+        try:
+            rc, out, err = run_bench(srv.port, "-c", "3", "-n", "1500", "--warmup", "0",
+                                     "--call", "add", "--reconnect", "--json",
+                                     "--show-errors", "1000")
+        finally:
+            srv.stop()
+        j = json.loads(out)
+        # a call sent as a worker closes its connection is lost (no reply
+        # comes): an error of kind "closed", and nothing else goes wrong
+        self.assertEqual(j["calls"] + j["errors"], 1500, out + err)
+        self.assertEqual(j["errors"], j["errors_by_kind"]["closed"], out + err)
+        self.assertEqual(rc, 1 if j["errors"] else 0, out + err)
+        # 1500 calls are at least 8 workers' worth: each one's end closed the
+        # 3 connections, and each was opened again
+        self.assertGreaterEqual(j["reconnects"], 3 * 8, out + err)
+        self.assertLessEqual(j["errors"], j["reconnects"] + 3, out + err)
+        self.assertGreater(j["conn_calls_min"], 0, out)
 
 
 class BenchToolCPluginTest(BenchToolTest):
