@@ -505,6 +505,27 @@ reopen_logs(arbiter_t *a)
     signal_all(a, SIGUSR1);
 }
 
+/*
+ * SIGTTIN (+1) or SIGTTOU (-1). While a reload runs, it is for the
+ * generation that reload starts: the serving one keeps its workers until
+ * it is replaced, rather than fork one only to stop it then.
+ */
+static void
+resize(arbiter_t *a, int step)
+{
+    if (a->check.pid > 0 || a->pend != NULL) {
+        tc_generation_reload_resize(a, step);
+        return;
+    }
+    if (step > 0 ? a->target >= TC_CONFIG_WORKERS_MAX : a->target <= 1) {
+        tc_log(TC_LOG_INFO, "Number of workers: %d, the %s", a->target,
+               step > 0 ? "maximum" : "minimum");
+        return;
+    }
+    tc_arbiter_set_target(a, a->target + step);
+    tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
+}
+
 static void
 handle_signal(arbiter_t *a, int sig)
 {
@@ -534,26 +555,8 @@ handle_signal(arbiter_t *a, int sig)
         tc_generation_begin_reload(a);
         break;
     case SIGTTIN:
-        if (a->target < TC_CONFIG_WORKERS_MAX) {
-            tc_arbiter_set_target(a, a->target + 1);
-            if (a->check.pid > 0 || a->pend != NULL) {
-                a->reload_delta++; /* for the generation the reload starts too */
-            }
-            tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
-        } else {
-            tc_log(TC_LOG_INFO, "Number of workers: %d, the maximum", a->target);
-        }
-        break;
     case SIGTTOU:
-        if (a->target > 1) {
-            tc_arbiter_set_target(a, a->target - 1);
-            if (a->check.pid > 0 || a->pend != NULL) {
-                a->reload_delta--;
-            }
-            tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
-        } else {
-            tc_log(TC_LOG_INFO, "Number of workers: %d, the minimum", a->target);
-        }
+        resize(a, sig == SIGTTIN ? 1 : -1);
         break;
     case SIGUSR1:
         reopen_logs(a);
@@ -712,6 +715,12 @@ start(arbiter_t *a, tc_config_t *cfg)
             goto fail;
         }
     }
+    /*
+     * a stderr on /dev/null (a daemon's) or on the error log (an upgraded
+     * daemon's) is the error log from here on, through every reopen, in
+     * the arbiter and in the workers (tc_log_open())
+     */
+    (void)tc_log_take_stderr();
     a->pid = getpid();
     running = a;
     static bool registered;

@@ -87,7 +87,7 @@ typedef struct arbiter {
     double check_limit; /* seconds the check was given ('timeout', else 30) */
     bool check_killed;
     bool reload_again; /* a SIGHUP came while a reload ran: another follows it */
-    int reload_delta;  /* SIGTTIN less SIGTTOU while the running reload runs */
+    int reload_delta;  /* SIGTTIN less SIGTTOU taken while the running reload runs */
 
     pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
     int winch_target; /* workers SIGWINCH stopped during an upgrade; 0: none */
@@ -204,6 +204,13 @@ void tc_generation_commit_reload(arbiter_t *a);
 /* The pending generation failed ('why'): it stops, the serving one serves on. */
 void tc_generation_abort_reload(arbiter_t *a, const char *why);
 
+/*
+ * SIGTTIN ('step' 1) or SIGTTOU (-1) while a reload runs: one worker more
+ * or fewer for the generation it starts (at once when it is starting);
+ * the serving generation takes the change only if the reload fails.
+ */
+void tc_generation_reload_resize(arbiter_t *a, int step);
+
 /* ---- spawn.c: forking workers ---- */
 
 /* Fork a worker of 'g'. Returns false when the fork failed. */
@@ -214,6 +221,9 @@ void tc_spawn_manage_workers(arbiter_t *a);
 
 /* A worker died at boot (or could not be forked) at time 't': back off. */
 void tc_spawn_note_boot_death(arbiter_t *a, double t);
+
+/* Stop gracefully the active worker of generation 'gen' with the highest index, if any. */
+void tc_spawn_retire_last(arbiter_t *a, unsigned gen);
 
 /* ---- upgrade.c: SIGUSR2 and SIGWINCH ---- */
 

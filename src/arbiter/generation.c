@@ -211,25 +211,73 @@ apply_log(const tc_config_t *cfg, const tc_config_t *old)
     tc_log_set_level((tc_log_level_t)cfg->loglevel);
 }
 
+static int
+clamp_workers(int n)
+{
+    return n < 1 ? 1 : n > TC_CONFIG_WORKERS_MAX ? TC_CONFIG_WORKERS_MAX : n;
+}
+
 /*
- * The workers of a reload's generation: its config's 'workers', moved by
- * the SIGTTIN and SIGTTOU that came while the reload ran (sent after the
- * SIGHUP, they count for the generation it starts), or, where the config
- * leaves 'workers' out, the number the serving one has now (which they
- * moved already). After SIGWINCH (none), the config's: a reload brings
- * them back.
+ * The workers of a reload's generation: its config's 'workers', or, where
+ * the config leaves it out, the number the serving one has now (which
+ * SIGTTIN and SIGTTOU moved before the reload), plus the SIGTTINs less the
+ * SIGTTOUs sent since the SIGHUP, which count for this generation. After
+ * SIGWINCH (none), the config's: a reload brings them back.
  */
 static int
 reload_target(const arbiter_t *a, const tc_config_t *cfg)
 {
-    if (a->target == 0) {
-        return cfg->workers;
+    int base = a->target == 0 || cfg->workers_set ? cfg->workers : a->target;
+    return clamp_workers(base + a->reload_delta);
+}
+
+/*
+ * The reload failed: the SIGTTINs and SIGTTOUs sent while it ran are for
+ * the generation that serves on, which takes them now.
+ */
+static void
+settle_delta(arbiter_t *a)
+{
+    int d = a->reload_delta;
+    a->reload_delta = 0;
+    if (d == 0 || (a->target == 0 && d < 0)) {
+        return;
     }
-    if (!cfg->workers_set) {
-        return a->target;
+    tc_arbiter_set_target(a, clamp_workers(a->target + d));
+    tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
+}
+
+void
+tc_generation_reload_resize(arbiter_t *a, int step)
+{
+    gen_t *g = a->pend;
+    if (g == NULL) {
+        /* the check runs: the new config's number is not known yet */
+        int d = a->reload_delta + step;
+        if (d > TC_CONFIG_WORKERS_MAX || d < -TC_CONFIG_WORKERS_MAX) {
+            tc_log(TC_LOG_INFO,
+                   "Number of workers: %+d for the generation the reload starts, the limit",
+                   a->reload_delta);
+            return;
+        }
+        a->reload_delta = d;
+        tc_log(TC_LOG_INFO, "Number of workers: %+d for the generation the reload starts", d);
+        return;
     }
-    int n = cfg->workers + a->reload_delta;
-    return n < 1 ? 1 : n > TC_CONFIG_WORKERS_MAX ? TC_CONFIG_WORKERS_MAX : n;
+    if (step > 0 ? g->target >= TC_CONFIG_WORKERS_MAX : g->target <= 1) {
+        tc_log(TC_LOG_INFO, "Number of workers: %d, the %s", g->target,
+               step > 0 ? "maximum" : "minimum");
+        return;
+    }
+    g->target += step;
+    a->reload_delta += step;
+    tc_log(TC_LOG_INFO, "Number of workers: %d for generation %u, which is starting", g->target,
+           g->id);
+    if (step < 0) {
+        tc_spawn_retire_last(a, g->id);
+    } else if (!tc_spawn_worker(a, g)) {
+        tc_generation_abort_reload(a, "cannot fork its workers");
+    }
 }
 
 void
@@ -296,6 +344,7 @@ begin_generation(arbiter_t *a)
         }
         (void)umask(cfg_umask(a, a->cur->cfg));
         log_reload_failure(a, err.msg);
+        settle_delta(a);
         tc_config_free(cfg);
         tc_sdnotify("READY=1");
         return;
@@ -336,6 +385,7 @@ tc_generation_check_finished(arbiter_t *a, int status)
     if (rc != TC_OK) {
         tc_reload_release(&a->check);
         log_reload_failure(a, err.msg);
+        settle_delta(a);
         tc_sdnotify("READY=1");
         return;
     }
@@ -361,7 +411,8 @@ tc_generation_commit_reload(arbiter_t *a)
             tc_arbiter_retire(w);
         }
     }
-    tc_arbiter_set_target(a, reload_target(a, g->cfg));
+    a->reload_delta = 0;
+    tc_arbiter_set_target(a, g->target);
     tc_generation_free(a, old); /* closes the binds the new config dropped */
     tc_upgrade_set_title(a);
     tc_sdnotify("READY=1");
@@ -384,5 +435,6 @@ tc_generation_abort_reload(arbiter_t *a, const char *why)
     apply_log(a->cur->cfg, g->cfg);
     (void)umask(cfg_umask(a, a->cur->cfg));
     tc_generation_free(a, g);
+    settle_delta(a);
     tc_sdnotify("READY=1");
 }

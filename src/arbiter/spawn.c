@@ -192,13 +192,13 @@ tc_spawn_worker(arbiter_t *a, gen_t *g)
 }
 
 /* SIGTERM to the highest-numbered active worker, so the indexes stay 0..n-1. */
-static void
-retire_last(arbiter_t *a)
+void
+tc_spawn_retire_last(arbiter_t *a, unsigned gen)
 {
     worker_t *last = NULL;
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
-        if (w->pid > 0 && !w->retiring && !w->draining && w->gen == a->cur->id &&
+        if (w->pid > 0 && !w->retiring && !w->draining && w->gen == gen &&
             (last == NULL || w->index > last->index)) {
             last = w;
         }
@@ -218,7 +218,7 @@ tc_spawn_manage_workers(arbiter_t *a)
     }
     int active = tc_arbiter_count_active(a, a->cur->id);
     while (active > a->target) {
-        retire_last(a);
+        tc_spawn_retire_last(a, a->cur->id);
         active--;
     }
     while (active < a->target && now() >= a->next_spawn) {

@@ -60,28 +60,6 @@ rename_pidfile(arbiter_t *a, bool to_oldbin)
     a->pidfile = name;
 }
 
-/*
- * In the child about to exec the new arbiter: a stderr on /dev/null (a
- * daemon's) goes to error log 'path' instead, so that what the new arbiter
- * says before it opens its own log (a config it cannot load, a command line
- * it refuses) is kept where the operator looks.
- */
-static void
-stderr_to_log(const char *path)
-{
-    struct stat err;
-    struct stat null;
-    if (path == NULL || strcmp(path, "-") == 0 || fstat(STDERR_FILENO, &err) < 0 ||
-        stat("/dev/null", &null) < 0 || !S_ISCHR(err.st_mode) || err.st_rdev != null.st_rdev) {
-        return;
-    }
-    int fd = tc_log_open_file(path);
-    if (fd >= 0) {
-        (void)dup2(fd, STDERR_FILENO); /* without FD_CLOEXEC: it stays across exec */
-        (void)close(fd);
-    }
-}
-
 void
 tc_upgrade_reexec(arbiter_t *a)
 {
@@ -129,7 +107,6 @@ tc_upgrade_reexec(arbiter_t *a)
         }
         (void)setenv("PWD", a->cwd, 1); /* NOLINT(concurrency-mt-unsafe) */
         (void)umask(a->umask0);         /* the new arbiter starts as we did: same default */
-        stderr_to_log((a->pend != NULL ? a->pend : a->cur)->cfg->errorlog);
         execv(a->exe, argv);
         int rc = -errno;
         tc_log(TC_LOG_CRITICAL, "Cannot execute %s: %s", a->exe, tc_strerror(rc));

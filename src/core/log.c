@@ -24,6 +24,8 @@ static int log_fd = STDERR_FILENO;
  * somewhere else (stderr_apart()).
  */
 static atomic_bool also_stderr;
+/* Set by tc_log_take_stderr(): each log file opened becomes stderr too. */
+static bool stderr_follows;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error", "critical"};
 
@@ -190,21 +192,51 @@ tc_log_open_file(const char *path)
     return fd;
 }
 
+static bool
+is_dev_null(const struct stat *st)
+{
+    struct stat null;
+    return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 && st->st_rdev == null.st_rdev;
+}
+
 /*
  * Whether stderr leads somewhere the log does not: neither the log's own
- * file (the stderr a new arbiter gets from a daemon's upgrade) nor
- * /dev/null (a daemon's).
+ * file (where tc_log_take_stderr() points it) nor /dev/null.
  */
 static bool
 stderr_apart(void)
 {
     struct stat es;
     struct stat ls;
-    struct stat null;
     if (fstat(STDERR_FILENO, &es) < 0 || (fstat(log_fd, &ls) == 0 && same_file(&es, &ls))) {
         return false;
     }
-    return !S_ISCHR(es.st_mode) || stat("/dev/null", &null) < 0 || es.st_rdev != null.st_rdev;
+    return !is_dev_null(&es);
+}
+
+/* stderr becomes the log file, if it follows the log (a duplicate: it stays across exec). */
+static void
+point_stderr(void)
+{
+    if (stderr_follows && log_fd != STDERR_FILENO) {
+        (void)dup2(log_fd, STDERR_FILENO);
+    }
+}
+
+bool
+tc_log_take_stderr(void)
+{
+    struct stat es;
+    struct stat ls;
+    if (fstat(STDERR_FILENO, &es) < 0) {
+        return false;
+    }
+    /* the log's own file only when it is a regular one: not a terminal, a pipe, the journal */
+    bool own = log_fd != STDERR_FILENO && fstat(log_fd, &ls) == 0 && S_ISREG(ls.st_mode) &&
+               same_file(&es, &ls);
+    stderr_follows = own || is_dev_null(&es);
+    point_stderr();
+    return stderr_follows;
 }
 
 int
@@ -222,6 +254,7 @@ tc_log_open(const char *path)
     if (log_fd == STDERR_FILENO) {
         if (fd >= 0) {
             log_fd = fd;
+            point_stderr();
         }
         return fd < 0 ? fd : TC_OK; /* a first open that fails is reported on stderr anyway */
     }
@@ -230,6 +263,9 @@ tc_log_open(const char *path)
     if (fd >= 0) {
         rc = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -errno : TC_OK;
         close(fd);
+        if (rc == TC_OK) {
+            point_stderr();
+        }
     }
     atomic_store(&also_stderr, rc != TC_OK && stderr_apart());
     return rc;

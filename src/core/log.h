@@ -8,6 +8,7 @@
 
 #include "core/common.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 typedef enum {
@@ -46,6 +47,18 @@ int tc_log_open_file(const char *path) TC_NODISCARD;
  * unless stderr is that file or /dev/null. Main thread.
  */
 int tc_log_open(const char *path) TC_NODISCARD;
+/*
+ * Make stderr (fd 2) the error log where it leads nowhere else: /dev/null
+ * (a daemon's) or the log's own regular file (the stderr an upgrade gives
+ * a daemon's new arbiter, or a shell's `2>>` to it). From then on each
+ * tc_log_open() that opens a file points stderr at it too, as nginx does,
+ * so that what a library, a plugin or a handler writes to fd 2 lands in
+ * the current log, not in a file that a rotation moved away. A log on
+ * stderr ("-") leaves stderr as it is. Returns whether stderr follows the
+ * log. Main thread, after tc_log_open() and before any thread starts; the
+ * processes forked later inherit the setting.
+ */
+bool tc_log_take_stderr(void);
 /* Write one line at 'level'. */
 void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
 

@@ -5,8 +5,9 @@ broken config, a handler with a syntax error, or code that ends the check
 generation keeps serving; binds are opened and closed, and a
 bind that names an open socket another way keeps it; a worker count changed by SIGTTIN survives a reload that does not set workers; the
 new workers get the new umask; a SIGHUP during a reload is followed by one
-more, and a SIGTTIN during one counts for its generation. Every wait is
-bounded; every call is counted."""
+more, and a SIGTTIN or SIGTTOU during one counts for the generation it
+starts only (for the serving one if it fails), which forks no worker only
+to stop it. Every wait is bounded; every call is counted."""
 
 import os
 import shutil
@@ -330,19 +331,19 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(self.echo(srv), "v3:x")
         self.assertNotIn("Reload failed", srv.log())
 
-    def test_ttin_during_a_reload_counts_for_the_generation_it_starts(self):
-        """A reload whose config sets workers = 2, with a SIGTTIN while its
-        check runs and one while its generation boots: that generation
-        serves with 4, as the operator asked after the SIGHUP."""
-        srv = self.server()
+    def gated_reload(self, srv, workers):
+        """Write a config of `workers` workers with v2.lua, whose check
+        waits for the file 'release' while 'hold' exists, and whose
+        generation's worker 0 waits in post_fork until the file 'go'
+        exists; SIGHUP, then wait for the check."""
         self.write(srv, "v2.lua", GATE + handler("v2"))
         open(os.path.join(srv.dir, "hold"), "w").close()
         self.addCleanup(lambda: [open(os.path.join(srv.dir, name), "w").close()
                                  for name in ("release", "go")])
         with open(srv.config) as f:
             start = f.read()
-        # generation 2's worker 0 waits in post_fork until the file 'go' exists
         self.write(srv, "thriftcorn.lua", start.replace('"handler.lua"', '"v2.lua"') +
+                   "workers = %d\n" % workers +
                    'post_fork = function(s, w)\n'
                    '  local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
                    '  local t = os.time()\n'
@@ -352,21 +353,119 @@ class ReloadTest(unittest.TestCase):
                    'end\n')
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Hang up: Master", 30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: harness.reload_check(srv)), srv.log())
+
+    @staticmethod
+    def generation(srv, gen):
+        """The pids of the workers of generation `gen`, by their titles."""
+        return sorted(p for p in srv.worker_pids()
+                      if harness.process_title(p).endswith(" gen %d" % gen))
+
+    def test_ttin_during_a_reload_counts_for_the_generation_it_starts(self):
+        """A reload whose config sets workers = 2, with a SIGTTIN while its
+        check runs and one while its generation boots: that generation
+        serves with 4, as the operator asked after the SIGHUP, the second
+        forked at once. The serving generation keeps its 2 workers until
+        it is replaced: it forks none only to stop it when the reload
+        ends. No call fails."""
+        srv = self.server()
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=60, max_calls=10**7,
+                            expect=either).start()
+        self.addCleanup(load.stop)
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
+        old = sorted(srv.worker_pids())
+        self.gated_reload(srv, 2)
         srv.kill(signal.SIGTTIN)
-        self.assertTrue(harness.wait_log(srv, "Number of workers: 3", 30), srv.log())
+        self.assertTrue(harness.wait_log(srv, "Handling signal: ttin", 30), srv.log())
         open(os.path.join(srv.dir, "release"), "w").close()
         self.assertTrue(harness.wait_log(
             srv, "Reloading: starting generation 2 with 3 worker(s)", 30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 3), srv.log())
+        self.assertEqual(self.generation(srv, 1), old)
         srv.kill(signal.SIGTTIN)
-        self.assertTrue(harness.wait_log(srv, "Number of workers: 4", 30), srv.log())
+        self.assertTrue(harness.wait_log(srv, "Handling signal: ttin", 30, 2), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 4), srv.log())
+        self.assertEqual(self.generation(srv, 1), old)
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertNotIn("Generation 2 is ready", srv.log())  # worker 0 waits for 'go'
         open(os.path.join(srv.dir, "go"), "w").close()
         self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", 30), srv.log())
 
         def serving():
             pids = srv.worker_pids()
-            return len(pids) == 4 and all(harness.process_title(p).endswith(" gen 2")
-                                          for p in pids)
+            return len(pids) == 4 and self.generation(srv, 2) == sorted(pids)
         self.assertTrue(harness.wait_for(serving, 30), srv.log())
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertEqual(self.echo(srv), "v2:x")
+        log = srv.log()
+        self.assertEqual(log.count("Booting worker with pid"), 2 + 4, log)
+        self.assertIn("Number of workers: +1 for the generation the reload starts\n", log)
+        self.assertIn("Number of workers: 4 for generation 2, which is starting\n", log)
+        self.assertNotIn("Stopping worker", log)
+
+    def test_ttou_during_a_reload_and_ttin_during_a_failed_one(self):
+        """A SIGTTOU while a reload is checked and one while its generation
+        boots: that generation serves with 1 of the 3 its config asks for
+        (the second stops one of its own workers), while the serving one
+        keeps its 3 until then. A SIGTTIN during a reload that fails is
+        for the generation that serves on, which takes it then. No call
+        fails."""
+        srv = self.server("workers = 3\nthreads = 2\n")
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=60, max_calls=10**7,
+                            expect=either).start()
+        self.addCleanup(load.stop)
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
+        old = sorted(srv.worker_pids())
+        self.gated_reload(srv, 3)
+        srv.kill(signal.SIGTTOU)
+        self.assertTrue(harness.wait_log(
+            srv, "Number of workers: -1 for the generation the reload starts\n", 30), srv.log())
+        open(os.path.join(srv.dir, "release"), "w").close()
+        self.assertTrue(harness.wait_log(
+            srv, "Reloading: starting generation 2 with 2 worker(s)", 30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 2), srv.log())
+        self.assertEqual(self.generation(srv, 1), old)
+        srv.kill(signal.SIGTTOU)
+        self.assertTrue(harness.wait_log(
+            srv, "Number of workers: 1 for generation 2, which is starting\n", 30), srv.log())
+        self.assertTrue(harness.wait_log(srv, "Stopping worker (pid:", 30), srv.log())
+        stopped = int(srv.log().split("Stopping worker (pid:")[1].split(")")[0])
+        self.assertNotIn(stopped, old)  # one of generation 2's
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 1), srv.log())
+        self.assertEqual(self.generation(srv, 1), old)
+        open(os.path.join(srv.dir, "go"), "w").close()
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", 30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1, 30), srv.log())
+        self.assertEqual(len(self.generation(srv, 2)), 1)
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertEqual(srv.log().count("Booting worker with pid"), 3 + 2, srv.log())
+
+        # a reload whose handler fails to load, with a SIGTTIN while it is checked
+        os.unlink(os.path.join(srv.dir, "release"))
+        self.write(srv, "v3.lua", GATE + 'error("v3 does not load")\n')
+        with open(srv.config) as f:
+            text = f.read()
+        self.write(srv, "thriftcorn.lua", text.replace('"v2.lua"', '"v3.lua"'))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Hang up: Master", 30, 2), srv.log())
+        self.assertTrue(harness.wait_for(lambda: harness.reload_check(srv)), srv.log())
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(
+            srv, "Number of workers: +1 for the generation the reload starts\n", 30), srv.log())
+        self.assertEqual(len(srv.worker_pids()), 2)  # the checker and the one worker
+        open(os.path.join(srv.dir, "release"), "w").close()
+        self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 2", 30),
+                        srv.log())
+        self.assertIn("v3 does not load", srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 2, 30),
+                        srv.log())
+        self.assertIn("Reload failed; still serving generation 2\n", srv.log().split(
+            "Number of workers: 2\n")[0])
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
         self.assertEqual(self.echo(srv), "v2:x")
 
     def test_unreadable_config_keeps_the_running_generation(self):

@@ -2,7 +2,8 @@
 """Upgrading in place and running as a service: SIGUSR2 starts a new arbiter
 on the same listeners (pidfile renamed to .oldbin), SIGWINCH stops the old
 one's workers, SIGTERM to the old one leaves the new one serving, and no call
-fails; process titles; daemon with a pidfile; systemd's LISTEN_FDS and
+fails; process titles; daemon with a pidfile, whose stderr is its error
+log through rotations and upgrades; systemd's LISTEN_FDS and
 NOTIFY_SOCKET. Every wait is bounded."""
 
 import ctypes
@@ -579,6 +580,120 @@ class UpgradeTest(unittest.TestCase):
             if harness.pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
+    def start_daemon(self, d, settings):
+        """A daemon of a config in `d` whose echo of "stderr:..." writes its
+        argument to its worker's stderr (io.stderr) first, once it is
+        ready: (its pid, its port, its error log's path)."""
+        with open(os.path.join(FIXTURE, "svc.thrift")) as f:
+            idl = f.read()
+        with open(os.path.join(FIXTURE, "handler.lua")) as f:
+            handler = f.read()
+        echo = "function H.echo(s)\n"
+        self.assertIn(echo, handler)
+        with open(os.path.join(d, "svc.thrift"), "w") as f:
+            f.write(idl)
+        with open(os.path.join(d, "handler.lua"), "w") as f:
+            f.write(handler.replace(echo, echo + '  if s:sub(1, 7) == "stderr:" then\n'
+                                    '    io.stderr:write(s, "\\n")\n  end\n', 1))
+        config = os.path.join(d, "thriftcorn.lua")
+        log = os.path.join(d, "thriftcorn.log")
+        pidfile = os.path.join(d, "tc.pid")
+        with open(config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\nservice = { idl = "%s/svc.thrift", name = '
+                    '"TestService", handler = "%s/handler.lua" }\ndaemon = true\n'
+                    "pidfile = %r\nerrorlog = %r\n" % (d, d, pidfile, log) + settings)
+        self.assertEqual(subprocess.run([harness.BIN, config], timeout=15).returncode, 0)
+        self.assertTrue(harness.wait_for(lambda: read_pid(pidfile) > 0), "no pidfile")
+        pid = read_pid(pidfile)
+        self.addCleanup(lambda: harness.pid_alive(pid) and os.kill(pid, signal.SIGKILL))
+        self.assertTrue(harness.wait_for(lambda: "Ready: generation 1" in harness.read_text(log)),
+                        harness.read_text(log))
+        port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)",
+                             harness.read_text(log)).group(1))
+        return pid, port, log
+
+    def assert_stderr_is(self, arbiter, path, workers=2):
+        """The stderr (fd 2) of `arbiter` and of its `workers` workers
+        becomes the file `path` now names, within 10 s."""
+        want = os.path.realpath(path)
+
+        def stderr_of(pid):
+            try:
+                return os.readlink("/proc/%d/fd/2" % pid)
+            except OSError as e:  # a process gone meanwhile
+                return repr(e)
+
+        def where():
+            return [stderr_of(p) for p in [arbiter] + children(arbiter)]
+        self.assertTrue(harness.wait_for(lambda: where() == [want] * (1 + workers)),
+                        "stderr: %s, not %s" % (where(), want))
+
+    def assert_handler_stderr_lands_in(self, port, log, tag, rotated=None):
+        """Calls on new connections (to either worker) whose handler writes
+        to its stderr: each line is in `log` once, none in `rotated`."""
+        values = ["stderr:%s-%d" % (tag, i) for i in range(8)]
+        for value in values:
+            self.assertEqual(self.echo(port, value), value)
+        for value in values:
+            self.assertTrue(harness.wait_for(lambda: harness.read_text(log).count(value + "\n")
+                                             == 1), harness.read_text(log))
+            if rotated is not None:
+                self.assertNotIn(value, harness.read_text(rotated))
+
+    def assert_no_sanitizer_report(self, *paths):
+        for path in paths:
+            text = harness.read_text(path)
+            for mark in ("Sanitizer", "runtime error:"):
+                self.assertNotIn(mark, text)
+
+    def test_daemon_stderr_is_its_error_log_through_a_rotation(self):
+        """A daemon's stderr is its error log file, in the arbiter and the
+        workers, not /dev/null; after logrotate's rename and SIGUSR1 it is
+        the new file, as nginx makes it: what a handler (or a library)
+        writes to fd 2 lands in the current log, never in the old one."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        pid, port, log = self.start_daemon(d, "workers = 2\nthreads = 2\n")
+        self.assert_stderr_is(pid, log)
+        self.assert_handler_stderr_lands_in(port, log, "first")
+        for r in (1, 2):
+            os.rename(log, "%s.%d" % (log, r))
+            os.kill(pid, signal.SIGUSR1)
+            self.assert_stderr_is(pid, log)
+            self.assert_handler_stderr_lands_in(port, log, "after%d" % r, "%s.%d" % (log, r))
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(reap(pid), 0)
+        self.assert_no_sanitizer_report(log, log + ".1", log + ".2")
+
+    def test_upgraded_daemon_stderr_follows_the_rotated_error_log(self):
+        """The new arbiter of a daemon's SIGUSR2 starts with its stderr on
+        the error log, and so do its workers; once the log is rotated and
+        it gets SIGUSR1, their stderr is the new file (it was the old one,
+        opened at the upgrade, for as long as they ran)."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        old, port, log = self.start_daemon(d, "workers = 2\nthreads = 2\n")
+        os.kill(old, signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:"
+                                         in harness.read_text(log)), harness.read_text(log))
+        new = new_arbiter_pid(harness.read_text(log))
+        self.addCleanup(lambda: harness.pid_alive(new) and os.kill(new, signal.SIGKILL))
+        self.assertTrue(harness.wait_for(lambda: harness.read_text(log).count(
+            "Ready: generation 1") == 2), harness.read_text(log))
+        self.assert_stderr_is(new, log)
+        os.kill(old, signal.SIGWINCH)
+        self.assertTrue(harness.wait_for(lambda: children(old) == [new], 15),
+                        harness.read_text(log))
+        os.kill(old, signal.SIGTERM)
+        self.assertEqual(reap(old), 0)
+        self.assert_handler_stderr_lands_in(port, log, "upgraded")
+        for r in (1, 2):
+            os.rename(log, "%s.%d" % (log, r))
+            os.kill(new, signal.SIGUSR1)
+            self.assert_stderr_is(new, log)
+            self.assert_handler_stderr_lands_in(port, log, "after%d" % r, "%s.%d" % (log, r))
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(reap(new), 0)
+        self.assert_no_sanitizer_report(log, log + ".1", log + ".2")
+
     def start_notified(self, d, settings=""):
         """An arbiter of a config in `d` with a NOTIFY_SOCKET, once it said
         READY=1: (its process, the socket, a function that reads its log)."""
@@ -707,10 +822,10 @@ class UpgradeTest(unittest.TestCase):
             self.kill_arbiters(srv.proc, new)
 
     def test_usr2_that_fails_leaves_the_daemon_serving_and_says_why(self):
-        """A daemon's stderr is /dev/null: a new arbiter that cannot start
-        (its config no longer loads, its binary is gone) says why in the
-        error log all the same, and the old one serves on with its pidfile
-        back."""
+        """A daemon's stderr is its error log: a new arbiter that cannot
+        start (its config no longer loads, its binary is gone) says why
+        there, before it could open a log of its own, and the old one
+        serves on with its pidfile back."""
         d = tempfile.mkdtemp(prefix="tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")

@@ -3,7 +3,8 @@
  * Unit tests for core/log.c: escaping the bytes a client chose for a log
  * line, keeping a handler's error text UTF-8, opening a log file the way
  * root must (which symlinks it follows, FIFOs, the standard streams), a
- * reopen that fails reported on stderr too, and a line cut short by a full
+ * reopen that fails reported on stderr too, a stderr that leads nowhere
+ * else made the log through its rotations, and a line cut short by a full
  * disk, taken back.
  */
 #include "tc_test.h"
@@ -549,6 +550,90 @@ test_reopen_failure_also_on_stderr(void **state)
     rmdir(dir);
 }
 
+/* Point stderr at 'path' (created, appended to). */
+static void
+stderr_to(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+}
+
+/*
+ * A stderr on /dev/null (a daemon's) becomes the error log, and follows it
+ * through a rotation: what is written to fd 2 lands in the new file. One
+ * on the log's own file (an upgraded daemon's) follows it too; one
+ * elsewhere (a terminal, the journal) is left alone, as is stderr when the
+ * log is stderr itself.
+ */
+static void
+test_take_stderr(void **state)
+{
+    (void)state;
+    char dir[128];
+    char path[160];
+    char old[200];
+    char apart[200];
+    temp_file(dir, path, sizeof(dir), "e.log");
+    snprintf(old, sizeof(old), "%s/e.log.1", dir);
+    snprintf(apart, sizeof(apart), "%s/stderr", dir);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+
+    stderr_to("/dev/null");
+    assert_int_equal(tc_log_open(path), TC_OK);
+    assert_true(tc_log_take_stderr());
+    put_text(STDERR_FILENO, "direct one\n");
+    assert_int_equal(rename(path, old), 0);
+    assert_int_equal(tc_log_open(path), TC_OK);
+    put_text(STDERR_FILENO, "direct two\n");
+    tc_log(TC_LOG_ERROR, "logged two");
+    assert_string_equal(text_of(old), "direct one\n");
+    assert_int_equal(count_in(path, "direct two\n"), 1);
+    assert_int_equal(count_in(path, "] [error] logged two\n"), 1);
+    unlink(old);
+    unlink(path);
+
+    /* stderr on the log's own file, opened apart from it (first one apart: not followed) */
+    stderr_to(apart);
+    assert_false(tc_log_take_stderr());
+    assert_int_equal(tc_log_open(path), TC_OK);
+    assert_string_equal(text_of(apart), "");
+    stderr_to(path);
+    assert_true(tc_log_take_stderr());
+    assert_int_equal(rename(path, old), 0);
+    assert_int_equal(tc_log_open(path), TC_OK);
+    put_text(STDERR_FILENO, "direct three\n");
+    assert_string_equal(text_of(path), "direct three\n");
+    assert_string_equal(text_of(old), "");
+    unlink(old);
+    unlink(path);
+
+    /* stderr elsewhere: left alone, through a reopen too */
+    stderr_to(apart);
+    assert_false(tc_log_take_stderr());
+    assert_int_equal(tc_log_open(path), TC_OK);
+    put_text(STDERR_FILENO, "apart\n");
+    assert_string_equal(text_of(apart), "apart\n");
+    assert_string_equal(text_of(path), "");
+
+    /* the log on stderr itself: stderr is not the log's to move */
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    assert_false(tc_log_take_stderr());
+    assert_int_equal(tc_log_open(path), TC_OK);
+    put_text(STDERR_FILENO, "still apart\n");
+    assert_string_equal(text_of(apart), "apart\nstill apart\n");
+    assert_string_equal(text_of(path), "");
+
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    unlink(apart);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* Lower the file size limit of the process to 'max' bytes (RLIM_INFINITY: none). */
 /*
  * A line a full disk cuts short (here a file size limit: the kernel writes
@@ -626,6 +711,7 @@ main(void)
         cmocka_unit_test(test_open_file_standard_streams),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_reopen_failure_also_on_stderr),
+        cmocka_unit_test(test_take_stderr),
         cmocka_unit_test(test_write_takes_back_a_cut_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
