@@ -316,6 +316,22 @@ stop_reached(const tc_conn_t *c)
     return c->_stopping && !c->_stalled && whole >= c->_stop_at && whole > 0;
 }
 
+/*
+ * A stop whose wait is over (tc_conn_close_if_idle()): a message is begun
+ * and its client has not sent the rest, the bytes the kernel held at the
+ * stop read and no more held now. Whole messages held back by
+ * backpressure are not this: they wait for the client to read.
+ */
+static bool
+cut_short(const tc_conn_t *c)
+{
+    return c->_hurry && !c->_stalled && !c->_last && !c->in_call && c->_in.len > 0 &&
+           c->_nread >= c->_stop_at && !unread(c);
+}
+
+/* Why cut_short() closes a connection. */
+#define CUT_SHORT_WHY "message not finished within the stop's wait"
+
 static void close_when_written(tc_conn_t *c, const char *why);
 static void close_dropping(tc_conn_t *c);
 
@@ -348,6 +364,8 @@ tc_conn_close_if_idle(tc_conn_t *c, double grace)
         }
     } else if (tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL); /* it never sent its first call */
+    } else if (cut_short(c)) {
+        close_when_written(c, CUT_SHORT_WHY); /* (the replies owed are written first) */
     }
 }
 
@@ -740,6 +758,9 @@ process(tc_conn_t *c)
     if (TC_UNLIKELY(c->_stopping) && stop_reached(c)) {
         /* (a message begun after the stop reached the connection is dropped) */
         close_when_written(c, NULL);
+    } else if (TC_UNLIKELY(c->_hurry) && cut_short(c)) {
+        /* read after the stop's wait, still not whole: the client is not sending the rest */
+        close_when_written(c, CUT_SHORT_WHY);
     } else if (c->_out.len > c->_out_off) {
         flush(c);
     } else if (c->_close_when_done && tc_conn_idle(c)) {

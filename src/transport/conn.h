@@ -139,22 +139,26 @@ bool tc_conn_idle(const tc_conn_t *c);
 /*
  * Graceful stop: the connection answers the calls it has read and the ones
  * the kernel holds for it now (a message begun before now is read to its
- * end), and reads nothing sent after them; one that has sent nothing yet
- * connected to make a call, and has its first call answered. Then it
- * closes: at once if the client has taken every reply byte, else with its
- * sending side shut, dropping what the client sends, until the client has
- * them all (its kernel acknowledged them), closes, or 2 s pass: closing
- * with the client's bytes unread would reset the connection, and a reset
- * destroys the replies the client has not received yet. To stop waiting
- * for a first call, tc_conn_close_if_idle().
+ * end, if the client sends the rest), and reads nothing sent after them;
+ * one that has sent nothing yet connected to make a call, and has its
+ * first call answered. Then it closes: at once if the client has taken
+ * every reply byte, else with its sending side shut, dropping what the
+ * client sends, until the client has them all (its kernel acknowledged
+ * them), closes, or 2 s pass: closing with the client's bytes unread would
+ * reset the connection, and a reset destroys the replies the client has
+ * not received yet. To stop waiting for a first call or the rest of a
+ * message, tc_conn_close_if_idle().
  */
 void tc_conn_close_when_done(tc_conn_t *c);
 /*
- * The end of the stop's wait for first calls: close now if idle, however
- * new, unless the kernel holds bytes not read yet; a connection still
- * handing its last replies to the client (lingering, now or later) waits
- * for it at most 'grace' seconds more, then closes, dropping first what it
- * has not read.
+ * The end of the stop's wait for first calls and for the rest of messages
+ * begun: close now if idle, however new, unless the kernel holds bytes not
+ * read yet. A message begun whose rest the client has not sent (the kernel
+ * holds none of it) is dropped, now or at the first read that leaves it
+ * unfinished, and the connection closes as after a last reply (the
+ * replies owed are written first). A connection still handing its last
+ * replies to the client (lingering, now or later) waits for it at most
+ * 'grace' seconds more, then closes, dropping first what it has not read.
  */
 void tc_conn_close_if_idle(tc_conn_t *c, double grace);
 

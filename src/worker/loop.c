@@ -28,10 +28,11 @@
 
 /*
  * Graceful stop: how long a connection that has sent nothing yet is kept
- * for its first call (it was accepted just before the stop); at most half
- * of graceful_timeout, so that the wait never ends in a SIGKILL. After it,
- * a connection still handing its last replies to a slow client waits for
- * it at most half as long again.
+ * for its first call (it was accepted just before the stop), and one that
+ * has sent part of a message for the rest of it; at most half of
+ * graceful_timeout, so that the wait never ends in a SIGKILL. After it, a
+ * connection still handing its last replies to a slow client waits for it
+ * at most half as long again.
  */
 #define FIRST_CALL_WAIT_S 1.0
 
@@ -236,7 +237,8 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
  * kernel holds for it now, and closes once the client has the replies. One
  * accepted just now that has not sent its first call yet is waiting to (a
  * reset would fail that call), so it gets FIRST_CALL_WAIT_S for it (or
- * half of graceful_timeout).
+ * half of graceful_timeout); so does one whose client has sent part of a
+ * message, for the rest.
  */
 static void
 drain(tc_loop_t *lp)
@@ -304,8 +306,9 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The wait for first calls is over: close every connection still idle, and
- * cut short the wait of those lingering for a slow client.
+ * The wait for first calls is over: close every connection still idle or
+ * still waiting for the rest of a message, and cut short the wait of those
+ * lingering for a slow client.
  */
 static void
 on_first_call_wait(evutil_socket_t fd, short what, void *arg)

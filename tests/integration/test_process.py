@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Process management under load: SIGTTIN/SIGTTOU resize the pool, SIGTERM
 stops gracefully (every call the server read gets its reply, then exit 0
-within graceful_timeout), graceful_timeout cuts a stop short, SIGINT stops at
-once. Every wait is bounded; every call is counted."""
+within graceful_timeout; a call half sent gets 1 s for its rest),
+graceful_timeout cuts a stop short, SIGINT stops at once. Every wait is
+bounded; every call is counted."""
 
 import os
 import signal
@@ -416,6 +417,129 @@ class ProcessTest(unittest.TestCase):
             silent.settimeout(5)
             self.assertEqual(silent.recv(1), b"")
             silent.close()
+        finally:
+            srv.stop()
+
+    def half_sent(self, srv, framed):
+        """A connection to `srv` that has sent half of an echo call and whose
+        bytes a worker has read; returns it and the rest of the call. Framed:
+        the frame's length and half its body."""
+        call = encode_call("echo", 7, self.S.echo_args(s="half" * 8))
+        if framed:
+            call = len(call).to_bytes(4, "big") + call
+        cut = 4 + (len(call) - 4) // 2 if framed else len(call) // 2
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        sock.sendall(call[:cut])
+        self.assertTrue(harness.wait_read(srv, sock), srv.log())
+        return sock, call[cut:]
+
+    def echo_reply(self, data, framed):
+        """The string of the one echo reply (seqid 7) that is all of `data`."""
+        if framed:
+            self.assertEqual(int.from_bytes(data[:4], "big"), len(data) - 4)
+            data = data[4:]
+        b = TTransport.TMemoryBuffer(data)
+        p = TBinaryProtocol.TBinaryProtocol(b)
+        self.assertEqual(p.readMessageBegin()[2], 7)
+        result = self.S.echo_result()
+        result.read(p)
+        p.readMessageEnd()
+        self.assertEqual(b.read(1), b"")  # nothing after it
+        return result.success
+
+    def test_term_answers_a_call_half_sent_whose_rest_comes_within_the_wait(self):
+        # Two connections have sent half a call each (one framed: the
+        # frame's length and half its body) when the stop comes. They get
+        # the same wait as a first call (1 s): the rest sent within it, each
+        # call is answered, then the stream ends. One thread: the idle 'used'
+        # closing shows the stop has reached the loop of both.
+        srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 30\n"))
+        try:
+            used, used_trans = harness.client(self.S, srv.port)
+            self.assertEqual(used.echo("used"), "used")
+            halves = [self.half_sent(srv, framed) for framed in (False, True)]
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            self.assertTrue(harness.wait_closed(srv, used_trans), srv.log())
+            for sock, rest in halves:
+                sock.sendall(rest)
+            for (sock, _), framed in zip(halves, (False, True)):
+                data = harness.read_to_end(sock)  # a reset raises here
+                sock.close()
+                self.assertEqual(self.echo_reply(data, framed), "half" * 8)
+            self.assertEqual(srv.proc.wait(10), 0, srv.log())
+            self.assertLess(time.monotonic() - t0, 8)
+            log = srv.log()
+            self.assertNotIn("message not finished", log)
+            self.assertNotIn("killing it", log)
+            used_trans.close()
+        finally:
+            srv.stop()
+
+    def test_term_is_not_held_by_a_call_half_sent(self):
+        # Two connections have sent half a call each (buffered, and framed)
+        # and then nothing, when the stop comes; a sleep_ms(2000) runs, and
+        # an echo was sent whole. The stop waits for the rest of the halves
+        # as for a first call (1 s), then closes them (the end of the
+        # stream, no reset): the worker exits once the calls sent whole are
+        # answered, about 2 s after the stop, not after graceful_timeout's
+        # 30 s (as before: the halves held the stop until client_timeout or
+        # the SIGKILL, whichever came first).
+        srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 30\n"))
+        try:
+            slow = []
+            sleeper = self.sleeper(srv, 2000, slow)
+            halves = [self.half_sent(srv, framed)[0] for framed in (False, True)]
+            quick, quick_trans = harness.client(self.S, srv.port, timeout=20)
+            self.assertEqual(quick.echo("before"), "before")
+            quick.send_echo("in flight")
+            self.assertTrue(harness.wait_read(srv, quick_trans), srv.log())
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(quick.recv_echo(), "in flight")
+            self.assertTrue(harness.wait_for(lambda: srv.proc.poll() is not None, 10),
+                            "the stop was held by the half-sent calls:\n" + srv.log())
+            took = time.monotonic() - t0
+            for sock in halves:
+                self.assertEqual(harness.read_to_end(sock), b"")  # a reset raises here
+                sock.close()
+            self.assertEqual(srv.proc.returncode, 0, srv.log())
+            self.assertLess(took, 8, "the stop took %.1fs" % took)
+            sleeper.join(10)
+            self.assertEqual(slow, ["slept 2000"])
+            log = srv.log()
+            self.assertEqual(log.count("closed: message not finished within the stop's wait"), 2,
+                             log)
+            self.assertNotIn("killing it", log)
+            quick_trans.close()
+        finally:
+            srv.stop()
+
+    def test_max_requests_stop_is_not_held_by_a_call_half_sent(self):
+        # The worker's own graceful stop (max_requests) waits for a half-sent
+        # call as SIGTERM's does: it exits soon after, and its replacement
+        # answers calls; graceful_timeout (30 s) never comes into it.
+        srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 30\n"
+                                      "max_requests = 3\n"))
+        try:
+            (first,) = srv.worker_pids()
+            sock, _ = self.half_sent(srv, True)
+            c, trans = harness.client(self.S, srv.port, timeout=20)
+            for i in range(3):
+                self.assertEqual(c.echo("call %d" % i), "call %d" % i)
+            t0 = time.monotonic()
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 0" % first,
+                                             10), srv.log())
+            self.assertLess(time.monotonic() - t0, 8)
+            self.assertEqual(harness.read_to_end(sock), b"")  # a reset raises here
+            sock.close()
+            trans.close()
+            c, trans = harness.client(self.S, srv.port, timeout=20)
+            self.assertEqual(c.echo("next"), "next")
+            trans.close()
+            log = srv.log()
+            self.assertIn("closed: message not finished within the stop's wait", log)
+            self.assertNotIn("killing it", log)
         finally:
             srv.stop()
 
