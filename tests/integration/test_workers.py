@@ -177,11 +177,12 @@ class WorkersTest(unittest.TestCase):
         served = [pids.count(p) for p in dict.fromkeys(pids)]  # in order of first call
         self.assertGreaterEqual(len(served), 4, served)
         # each but the last reached the limit, and went past it only by
-        # the calls the three connections made while the stop reached them
-        # (a few, or a few more on a busy machine: not hundreds)
+        # the calls the three connections made while the stop reached them:
+        # a few, some tens on a machine so busy that the woken thread waits
+        # for a CPU, never the hundreds of a look every few ms
         for n in served[:-1]:
             self.assertGreaterEqual(n, 100, served)
-            self.assertLessEqual(n, 100 + 30, served)
+            self.assertLess(n, 2 * 100, served)
 
     def test_max_requests_drain_is_replaced_at_once_and_bounded(self):
         """A worker past max_requests with a long call in flight: its
