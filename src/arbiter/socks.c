@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,6 +143,26 @@ give_socket(const gen_t *g, const tc_listener_t *l)
 }
 
 /*
+ * A socket kept from the last generation, or from the old arbiter after
+ * an upgrade, takes the new config's backlog: listen() on a listening
+ * socket sets it again (Linux), as nginx does on a reload. Not one that
+ * systemd gave (its unit's Backlog= sets it) or a config's fd://N (whoever
+ * passed it set it).
+ */
+static void
+set_backlog(const sock_t *s, const tc_config_t *cfg)
+{
+    if (s->systemd || strncmp(s->l.spec, "fd://", 5) == 0) {
+        return;
+    }
+    if (listen(s->l.fd, cfg->backlog) < 0) {
+        int rc = -errno;
+        tc_log(TC_LOG_WARNING, "Bind %s: cannot set its backlog to %d: %s", s->l.name, cfg->backlog,
+               tc_strerror(rc));
+    }
+}
+
+/*
  * The listening socket of bind 'spec' of generation 'g' (its sockets so
  * far): the one already open, by its text or its address, an inherited
  * one, or a new one.
@@ -152,12 +173,14 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
     for (size_t i = 0; i < a->nsocks; i++) {
         if (strcmp(a->socks[i]->l.spec, spec) == 0) {
             a->socks[i]->refs++;
+            set_backlog(a->socks[i], cfg);
             return a->socks[i];
         }
     }
     sock_t *same = sock_same_address(a, g, spec, cfg);
     if (same != NULL) {
         same->refs++;
+        set_backlog(same, cfg);
         tc_log(TC_LOG_INFO, "Bind %s is %s, open already: kept", spec, same->l.name);
         return same;
     }
@@ -177,6 +200,7 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
             if (!s->systemd && strncmp(spec, "unix:", 5) == 0) {
                 tc_listener_adopt_path(&s->l, spec + 5);
             }
+            set_backlog(s, cfg); /* the old arbiter's config may have had another */
         }
     } else {
         rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);

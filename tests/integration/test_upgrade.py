@@ -200,6 +200,35 @@ class UpgradeTest(unittest.TestCase):
                 os.kill(new_pid, signal.SIGKILL)
                 reap(new_pid)
 
+    def test_usr2_gives_the_inherited_socket_the_new_backlog(self):
+        """A new arbiter whose config sets another backlog listens on the
+        inherited socket with it, as a reload does with a kept one."""
+        def backlog(port):
+            out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port],
+                                 capture_output=True, text=True, check=True).stdout
+            fields = out.split()  # for a listening socket, Send-Q is the backlog
+            self.assertEqual(fields[0], "LISTEN", out)
+            return int(fields[2])
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\nbacklog = 7\n")
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        self.assertEqual(backlog(srv.port), 7)
+        with open(srv.config) as f:
+            text = f.read()
+        with open(srv.config, "w") as f:
+            f.write(text.replace("backlog = 7\n", "backlog = 11\n"))
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = new_arbiter_pid(srv.log())
+        try:
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            self.assertEqual(backlog(srv.port), 11)
+            self.assertEqual(self.echo(srv.port), "x")
+            self.stop_arbiters(srv.proc, new)
+            new = None
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
     def test_usr2_follows_a_switched_release_symlink(self):
         """Deployed as current -> rel1 and switched to rel2, SIGUSR2 starts
         the new arbiter in rel2 (the folder as $PWD named it, not the one
