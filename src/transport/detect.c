@@ -5,7 +5,12 @@
  * with a byte of 0x80 or more, which no positive frame length or name
  * length does, and after a frame length comes a message (0x80 binary,
  * 0x82 compact, 0x00 an old binary name length) or THeader's 0x0FFF magic,
- * none of which is a printable name character.
+ * none of which is a printable name character. What clients of other
+ * protocols send first to a Thrift port is refused here, not read as a
+ * length of hundreds of MB that a limit refuses later (or a large limit
+ * waits for while the client waits for an answer): text (an HTTP request,
+ * an SSH banner) would be an old binary name of over 16 MiB, a TLS
+ * ClientHello a frame of 369 MB.
  */
 #include "transport/detect.h"
 
@@ -14,6 +19,8 @@ enum {
     COMPACT_PROTOCOL_ID = 0x82, /* first byte of every TCompactProtocol message */
     HEADER_MAGIC_0 = 0x0F,      /* THeaderTransport's magic 0x0FFF, big-endian */
     HEADER_MAGIC_1 = 0xFF,
+    TLS_HANDSHAKE = 0x16,    /* a TLS record's content type, then version 3.0-3.4 */
+    TLS_CLIENT_HELLO = 0x01, /* byte 5: the handshake message's type */
 };
 
 static int
@@ -44,6 +51,20 @@ tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
         return TC_AGAIN;
     }
     uint8_t b = data[4];
+    /*
+     * A TLS ClientHello: record header 16 03 0x LL LL, handshake type 01.
+     * With byte 4 0x80 the same bytes start a framed strict binary message
+     * of about 369 MB, left to max_frame_size.
+     */
+    if (data[0] == TLS_HANDSHAKE && data[1] == 0x03 && data[2] <= 0x04 &&
+        b != BINARY_VERSION_BYTE) {
+        if (len < 6) {
+            return TC_AGAIN;
+        }
+        if (data[5] == TLS_CLIENT_HELLO) {
+            return TC_EPROTO;
+        }
+    }
     if (b == BINARY_VERSION_BYTE) {
         return found(r, &tc_transport_framed, &tc_proto_binary, TC_DETECT_BINARY_STRICT);
     }
@@ -63,7 +84,8 @@ tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
         }
         return TC_EPROTO;
     }
-    if (b >= 0x20 && b < 0x7f) {
+    /* a name under 16 MiB: text's first bytes are no name length */
+    if (b >= 0x20 && b < 0x7f && data[0] == 0x00) {
         return found(r, &tc_transport_buffered, &tc_proto_binary, TC_DETECT_BINARY_OLD);
     }
     return TC_EPROTO;

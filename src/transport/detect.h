@@ -34,7 +34,9 @@ typedef struct tc_detected {
  * unframed compact; otherwise bytes 0-3 are a frame length (or an old
  * binary name length) and byte 4 decides: 0x80 or 0x00 framed binary, 0x82
  * framed compact, 0x0F 0xFF (bytes 4-5) THeader, a printable character an
- * unframed non-strict binary name.
+ * unframed non-strict binary name if its length is under 16 MiB (byte 0
+ * 0x00). A TLS ClientHello (16 03 0x, byte 5 01) is TC_EPROTO unless byte 4
+ * is 0x80, and so is text (an HTTP request), whose byte 0 is printable.
  */
 int tc_detect(const uint8_t *data, size_t len, tc_detected_t *r) TC_NODISCARD;
 

@@ -109,33 +109,37 @@ get_u16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* An unsigned LEB128 u32 at *p, before 'end'; false when truncated or too long. */
-static bool
+/*
+ * An unsigned LEB128 u32 at *p, before 'end': TC_OK, TC_AGAIN when 'end'
+ * cuts it short, TC_EPROTO when it is over 32 bits (no Apache writer pads
+ * one).
+ */
+static int
 varint(const uint8_t **p, const uint8_t *end, uint32_t *v)
 {
     uint32_t r = 0;
     for (unsigned i = 0; i < VARINT_MAX; i++) {
         if (*p >= end) {
-            return false;
+            return TC_AGAIN;
         }
         uint8_t b = *(*p)++;
         if (i == VARINT_MAX - 1 && b > 0x0F) {
-            return false;
+            return TC_EPROTO;
         }
         r |= (uint32_t)(b & 0x7F) << (7 * i);
         if ((b & 0x80) == 0) {
             *v = r;
-            return true;
+            return TC_OK;
         }
     }
-    return false;
+    return TC_EPROTO;
 }
 
 /* A varint-length string at *p, before 'end'. */
 static bool
 string(const uint8_t **p, const uint8_t *end, const uint8_t **s, uint32_t *len)
 {
-    if (!varint(p, end, len) || *len > (size_t)(end - *p)) {
+    if (varint(p, end, len) != TC_OK || *len > (size_t)(end - *p)) {
         return false;
     }
     *s = *p;
@@ -148,7 +152,7 @@ static bool
 skip_pairs(const uint8_t **p, const uint8_t *end)
 {
     uint32_t n;
-    if (!varint(p, end, &n)) {
+    if (varint(p, end, &n) != TC_OK) {
         return false;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -218,8 +222,9 @@ static int
 read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **why)
 {
     uint32_t n;
-    if (!varint(&p, end, &h->proto_id)) {
-        *why = "truncated protocol id";
+    int rc = varint(&p, end, &h->proto_id);
+    if (rc != TC_OK) {
+        *why = rc == TC_AGAIN ? "truncated protocol id" : "protocol id over 32 bits";
         return TC_EPROTO;
     }
     if (h->proto_id == TC_HEADER_PROTO_BINARY) {
@@ -232,8 +237,8 @@ read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **wh
         h->refused_id = h->proto_id;
         return TC_EPROTO;
     }
-    if (!varint(&p, end, &n)) {
-        *why = "truncated transform count";
+    if ((rc = varint(&p, end, &n)) != TC_OK) {
+        *why = rc == TC_AGAIN ? "truncated transform count" : "transform count over 32 bits";
         return TC_EPROTO;
     }
     if (n > TC_HEADER_TRANSFORMS_MAX) {
@@ -244,8 +249,8 @@ read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **wh
     h->ntransforms = n;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t id;
-        if (!varint(&p, end, &id)) {
-            *why = "truncated transform id";
+        if ((rc = varint(&p, end, &id)) != TC_OK) {
+            *why = rc == TC_AGAIN ? "truncated transform id" : "transform id over 32 bits";
             return TC_EPROTO;
         }
         if (id != TC_HEADER_TRANSFORM_ZLIB) {
@@ -259,7 +264,7 @@ read_block(tc_header_t *h, const uint8_t *p, const uint8_t *end, const char **wh
     while (p < end) {
         const uint8_t *section = p;
         uint32_t type;
-        if (!varint(&p, end, &type) || type != TC_HEADER_INFO_KEYVALUE) {
+        if (varint(&p, end, &type) != TC_OK || type != TC_HEADER_INFO_KEYVALUE) {
             p = section; /* padding or a type we do not know: the info headers end */
             break;
         }
@@ -345,8 +350,8 @@ tc_header_next(tc_header_iter_t *it, tc_header_kv_t *kv)
     /* the sections were validated by tc_header_read(): reads cannot fail here */
     while (it->left == 0) {
         uint32_t type;
-        if (it->p >= it->end || !varint(&it->p, it->end, &type) ||
-            !varint(&it->p, it->end, &it->left)) {
+        if (it->p >= it->end || varint(&it->p, it->end, &type) != TC_OK ||
+            varint(&it->p, it->end, &it->left) != TC_OK) {
             return false;
         }
     }

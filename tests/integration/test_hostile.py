@@ -16,6 +16,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -500,7 +501,9 @@ def header_cases(fixed=False):
     add("truncated varint (protocol id)", "binary", theader(b"\x80\x80\x80\x80", b),
         bad("truncated protocol id"))
     add("varint of 6 bytes (protocol id)", "binary",
-        theader(b"\xff\xff\xff\xff\xff\x01", b), bad("truncated protocol id"))
+        theader(b"\xff\xff\xff\xff\xff\x01", b), bad("protocol id over 32 bits"))
+    add("varint over 32 bits (transform count)", "binary",
+        theader(b"\x00\xff\xff\xff\xff\x1f", b), bad("transform count over 32 bits"))
     add("truncated varint (transform count)", "binary", theader(b"\x00\x80\x80\x80", b),
         bad("truncated transform count"))
     add("truncated varint (transform id)", "binary", theader(b"\x00\x01\x80\x80", b),
@@ -542,6 +545,29 @@ def header_cases(fixed=False):
             ("appex", TApplicationException.PROTOCOL_ERROR,
              "AllTypes.echo_args.e: message truncated"))
     return out
+
+
+def other_protocols():
+    """What clients of other protocols send first to a port (transport/
+    detect.c): curl's HTTP request, an HTTP/2 preface, an SSH banner and
+    python3's TLS ClientHello (made in memory: 16 03 01, a record length
+    whose low byte is not 0x80, handshake type 01)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    assert hello[:3] == b"\x16\x03\x01" and hello[4] != 0x80 and hello[5] == 1, hello[:6]
+    return [("an HTTP request", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             b"User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"),
+            ("an HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            ("an SSH banner", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+            ("a TLS ClientHello", hello)]
 
 
 def header_protocol(trans, pname):
@@ -879,6 +905,26 @@ class AutoTest(HostileBase, unittest.TestCase):
             self.assertEqual(c.add(2, 3), 5)
         self.assertTrue(harness.wait_log(self.srv, "AllTypes.add: before\\0after", count=2),
                         self.srv.log())
+
+    def test_other_protocols(self):
+        """An HTTP, SSH or TLS client closes at once as no Thrift client
+        (its bytes were an old binary name of over 1 GB, or a frame of
+        369 MB: refused by the limits, with a line about sizes), also on a
+        server whose limits are the largest, where before the worker waited
+        for those bytes while the client waited for an answer."""
+        self.run_cases([Case(shape, "framed", "binary", data, ("close", R_FIRST))
+                        for shape, data in other_protocols()])
+        big = harness.Server(
+            self.SERVICES + "workers = 1\nmax_frame_size = 2147483647\n"
+            "max_message_size = 2147483647\nclient_timeout = 20\n", env=harness.asan_env())
+        self.addCleanup(big.stop)
+        for shape, data in other_protocols():
+            s = socket.create_connection(("127.0.0.1", big.port), timeout=10)
+            self.addCleanup(s.close)
+            peer = "127.0.0.1:%d: " % s.getsockname()[1]
+            s.sendall(data)
+            self.assertEqual(recv_until_closed(s, 5.0), (b"", True), shape)
+            self.assertTrue(harness.wait_log(big, peer + R_FIRST), big.log())
 
     def test_random_bytes(self):
         """Seeded random blobs, some behind a valid-looking prefix so that

@@ -122,16 +122,80 @@ test_unknown_bytes(void **state)
     }
 }
 
-/* Text such as HTTP looks like an old binary name; the scanner's limits refuse it later. */
+/*
+ * What clients of other protocols send first: refused as soon as it can be
+ * told, not read as a name or frame of hundreds of MB for a limit to
+ * refuse later (or a large limit to wait for).
+ */
 static void
-test_text_is_an_old_binary_name(void **state)
+test_other_protocols(void **state)
 {
     (void)state;
-    static const uint8_t http[] = "GET / HTTP/1.1\r\n";
-    tc_detected_t r;
-    assert_int_equal(detect(http, sizeof(http) - 1, &r), TC_OK);
-    assert_ptr_equal(r.transport, &tc_transport_buffered);
-    assert_int_equal(r.kind, TC_DETECT_BINARY_OLD);
+    static const struct {
+        const char *what;
+        uint8_t bytes[8];
+        size_t len; /* refused with this many */
+    } bad[] = {
+        {"HTTP", "GET / HT", 5},
+        {"HTTP", "POST /x ", 5},
+        {"HTTP", "OPTIONS ", 5},
+        {"HTTP/2", "PRI * HT", 5},
+        {"SSH", "SSH-2.0-", 5},
+        /* python3 ssl (OpenSSL 3), curl: a record of 0x200 bytes */
+        {"TLS 1.0 record, 0x200", {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01}, 6},
+        {"TLS 1.2 record, 0x141", {0x16, 0x03, 0x03, 0x01, 0x41, 0x01, 0x00, 0x01}, 6},
+        {"TLS, 0x182", {0x16, 0x03, 0x01, 0x01, 0x82, 0x01, 0x00, 0x01}, 6},
+        {"TLS, 0x10F", {0x16, 0x03, 0x01, 0x01, 0x0F, 0x01, 0x00, 0x01}, 6},
+        /* an old binary name of 16 MiB or more */
+        {"name of 2^24", {0x01, 0x00, 0x00, 0x00, 'a', 'b', 'c', 'd'}, 5},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(bad); i++) {
+        tc_detected_t r;
+        for (size_t n = 0; n < bad[i].len; n++) {
+            assert_int_equal(detect(bad[i].bytes, n, &r), TC_AGAIN);
+        }
+        for (size_t n = bad[i].len; n <= sizeof(bad[i].bytes); n++) {
+            if (detect(bad[i].bytes, n, &r) != TC_EPROTO) {
+                fail_msg("%s with %zu bytes: not refused", bad[i].what, n);
+            }
+        }
+    }
+}
+
+/*
+ * Apart from a ClientHello, the same first bytes are the forms they would
+ * be: a framed strict binary message of 369 MB, a frame whose byte 5 is
+ * not 01, a name just under 16 MiB.
+ */
+static void
+test_almost_other_protocols(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t bytes[6];
+        size_t len; /* decided with this many */
+        const tc_transport_t *transport;
+        tc_detect_kind_t kind;
+    } good[] = {
+        {{0x16, 0x03, 0x01, 0x02, 0x80, 0x01}, 5, &tc_transport_framed, TC_DETECT_BINARY_STRICT},
+        {{0x16, 0x03, 0x01, 0x02, 0x00, 0x00}, 6, &tc_transport_framed, TC_DETECT_BINARY_OLD},
+        {{0x16, 0x03, 0x01, 0x02, 0x82, 0x21}, 6, &tc_transport_framed, TC_DETECT_COMPACT},
+        {{0x16, 0x03, 0x01, 0x02, 0x0F, 0xFF}, 6, &tc_transport_header, TC_DETECT_HEADER},
+        {{0x16, 0x05, 0x01, 0x02, 0x00, 0x01}, 5, &tc_transport_framed, TC_DETECT_BINARY_OLD},
+        {{0x00, 0xFF, 0xFF, 0xFF, 'a', 'b'}, 5, &tc_transport_buffered, TC_DETECT_BINARY_OLD},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(good); i++) {
+        tc_detected_t r;
+        for (size_t n = 0; n < good[i].len; n++) {
+            assert_int_equal(detect(good[i].bytes, n, &r), TC_AGAIN);
+        }
+        for (size_t n = good[i].len; n <= sizeof(good[i].bytes); n++) {
+            memset(&r, 0, sizeof(r));
+            assert_int_equal(detect(good[i].bytes, n, &r), TC_OK);
+            assert_ptr_equal(r.transport, good[i].transport);
+            assert_int_equal(r.kind, good[i].kind);
+        }
+    }
 }
 
 int
@@ -140,7 +204,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_form_at_every_boundary),
         cmocka_unit_test(test_unknown_bytes),
-        cmocka_unit_test(test_text_is_an_old_binary_name),
+        cmocka_unit_test(test_other_protocols),
+        cmocka_unit_test(test_almost_other_protocols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,6 +240,48 @@ test_bad_frames(void **state)
     memcpy(b, kv, sizeof(kv));
     memset(b + 14, 0x80, 6);
     assert_int_equal(read_frame(b, sizeof(b), 1024, &why), TC_EPROTO);
+    assert_string_equal(why, "protocol id over 32 bits");
+}
+
+/*
+ * A varint of the header block cut by its end, and one over 32 bits (5
+ * bytes, the last with bits above bit 31): each named as what it is.
+ */
+static void
+test_bad_varints(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t block[8];
+        uint8_t words; /* the header block's size */
+        const char *why;
+    } bad[] = {
+        {{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}, 2, "protocol id over 32 bits"},
+        {{0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0x00, 0x00, 0x00}, 2, "protocol id over 32 bits"},
+        {{0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x10, 0x00, 0x00}, 2, "transform count over 32 bits"},
+        {{0x00, 0x01, 0x81, 0x80, 0x80, 0x80, 0x7F, 0x00}, 2, "transform id over 32 bits"},
+        {{0x80, 0x80, 0x80, 0x80}, 1, "truncated protocol id"},
+        {{0x00, 0x80, 0x80, 0x80}, 1, "truncated transform count"},
+        {{0x00, 0x01, 0x81, 0x80}, 1, "truncated transform id"},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(bad); i++) {
+        size_t hlen = 4u * bad[i].words;
+        size_t len = 10 + hlen + sizeof(ping);
+        /* magic, flags 0, sequence id 7, the header size's high byte */
+        static const uint8_t fixed[] = {0x0f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00};
+        uint8_t f[4 + 10 + 8 + sizeof(ping)] = {0};
+        f[3] = (uint8_t)len;
+        memcpy(f + 4, fixed, sizeof(fixed));
+        f[13] = bad[i].words;
+        memcpy(f + 14, bad[i].block, hlen);
+        memcpy(f + 14 + hlen, ping, sizeof(ping));
+        const char *why;
+        assert_int_equal(read_frame(f, 4 + len, 1024, &why), TC_EPROTO);
+        if (strcmp(why, bad[i].why) != 0) {
+            fail_msg("case %zu: '%s', not '%s'", i, why, bad[i].why);
+        }
+        assert_int_equal(h.refused, 0);
+    }
 }
 
 /* Build a ZLIB frame of 'n' zero bytes. */
@@ -573,6 +615,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_at_every_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_varints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zlib_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_round_trip, setup, teardown),
