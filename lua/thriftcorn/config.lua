@@ -273,6 +273,9 @@ function M.parse_flag(arg, following)
   return s.name, value or following, value == nil
 end
 
+-- keys of `service` only ('name' may as well be meant as 'proc_name')
+local SERVICE_KEYS = { idl = true, handler = true, plugin = true }
+
 -- What is wrong with the service table `v` (of `service`, or an item of
 -- `services` when `item`, which may also have `default`), or nil.
 local function check_service(v, item)
@@ -398,6 +401,10 @@ local function check(s, v)
       end
       if has_nul(x) then
         return nil, string.format("item %d: %s", i, has_nul(x))
+      end
+      if x == "" and not s.binds then
+        -- it would name the config file's folder without saying so
+        return nil, string.format("item %d: expected a folder, got an empty string", i)
       end
       if s.binds then
         local ok, why = require("thriftcorn.core").check_bind(x)
@@ -701,7 +708,12 @@ function M.load(path, overrides, source)
   })
   local chunk, err = load(source, "@" .. path, "t", env)
   if not chunk then
-    return nil, { whole_path(path, err) }
+    err = whole_path(path, err)
+    -- Lua names no place for a precompiled chunk ("attempt to load a binary chunk")
+    if err:sub(1, #path + 1) ~= path .. ":" then
+      err = string.format("%s: %s", path, err)
+    end
+    return nil, { err }
   end
   -- os.exit() while the file runs would end the server, or pass
   -- --check-config, without a word: it raises there (a hook may still call it)
@@ -714,6 +726,11 @@ function M.load(path, overrides, source)
       .. "(raise an error to refuse the config)", 2)
   end
   local libs = snapshot_libs()
+  -- _G.workers = 4 sets a global of Lua's, not the setting: seen once the file has run
+  local in_g = {}
+  for _, st in ipairs(M.settings) do
+    in_g[st.name] = rawget(_G, st.name)
+  end
   rawset(os, "exit", no_exit)
   libs.os.copy.exit = no_exit
   local changed
@@ -745,6 +762,13 @@ function M.load(path, overrides, source)
     return nil, { string.format("%s: '%s' was set with rawset(); settings are set as "
       .. "globals (workers = 4)", path, tostring((next(env)))) }
   end
+  for _, st in ipairs(M.settings) do
+    if rawget(_G, st.name) ~= in_g[st.name] then
+      rawset(_G, st.name, in_g[st.name])
+      return nil, { string.format("%s: '_G.%s' was set, which is Lua's global table, not the "
+        .. "settings: set it as a global (%s = ...)", path, st.name, st.name) }
+    end
+  end
 
   local errors = {}
   local cfg = { path = path, dir = dirname(path), lines = lines, source = source }
@@ -752,11 +776,26 @@ function M.load(path, overrides, source)
     local line = lines[key]
     errors[#errors + 1] = string.format("%s:%s: %s", path, line or "?", msg)
   end
+  local function unknown(key)
+    local hint = suggest(key)
+    hint = hint and string.format(" (did you mean '%s'?)", hint)
+      -- a key of the service written on its own: 'handler = "h.lua"'
+      or SERVICE_KEYS[key] and string.format(" ('%s' is a key of service = { idl = ..., "
+        .. "name = ..., handler = ... })", key)
+      or (key == "host" or key == "port" or key == "listen")
+        and " (did you mean bind = \"HOST:PORT\"?)"
+    fail(key, string.format("unknown setting '%s'%s (helpers in the config should be local)",
+      tostring(key), hint or ""))
+  end
+  for key in pairs(lines) do
+    -- a typo set to nil is one too: 'wokers = os.getenv("WORKERS")' while it is unset
+    if values[key] == nil and not M.by_name[key] then
+      unknown(key)
+    end
+  end
   for key, v in pairs(values) do
     if not M.by_name[key] then
-      local hint = suggest(key)
-      fail(key, string.format("unknown setting '%s'%s (helpers in the config should be local)",
-        tostring(key), hint and string.format(" (did you mean '%s'?)", hint) or ""))
+      unknown(key)
     else
       local s = M.by_name[key]
       -- checked as a plain copy, which the C side reads with no metamethod to run

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *
@@ -231,6 +232,65 @@ push_overrides(lua_State *L, const tc_config_override_t *ov, size_t n)
     }
 }
 
+/* ---- a bound on the file's CPU time ---- */
+
+/*
+ * CPU seconds of Lua code the config file may run: a file that runs past
+ * it is a loop that never ends, which would hang the start, --check-config
+ * and the arbiter without a word. Time spent waiting (io.popen(), a
+ * sleeping os.execute()) is not counted.
+ */
+#define CONFIG_CPU_MAX 10
+/* Lua instructions between two looks at the clock */
+#define CONFIG_CPU_COUNT 100000
+
+static const char cpu_key; /* registry: the deadline, in this thread's CPU seconds */
+
+static double
+thread_cpu(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        return 0;
+    }
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+cpu_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    /* none: unbound (a coroutine of the file inherits the hook and may run in a hook later) */
+    bool set = lua_rawgetp(L, LUA_REGISTRYINDEX, &cpu_key) == LUA_TNUMBER;
+    double deadline = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    double now = set ? thread_cpu() : 0;
+    if (!set || now < deadline) {
+        return;
+    }
+    /* the next error a second later: a pcall() of the file may catch this one */
+    lua_pushnumber(L, now + 1.0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &cpu_key);
+    lua_pushfstring(L,
+                    "the config file ran for %d s of CPU time without finishing "
+                    "(a loop that never ends?)",
+                    CONFIG_CPU_MAX);
+    lua_error(L);
+}
+
+void
+tc_config_limit_cpu(lua_State *L, bool on)
+{
+    if (on) {
+        lua_pushnumber(L, thread_cpu() + CONFIG_CPU_MAX);
+        lua_sethook(L, cpu_hook, LUA_MASKCOUNT, CONFIG_CPU_COUNT);
+    } else {
+        lua_pushnil(L);
+        lua_sethook(L, NULL, 0, 0);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &cpu_key);
+}
+
 /* Evaluate 'len' bytes of 'source' as the config file 'path' (a real path). */
 static tc_config_t *
 load(const char *path, const char *source, size_t len, const tc_config_override_t *overrides,
@@ -241,6 +301,7 @@ load(const char *path, const char *source, size_t len, const tc_config_override_
         return NULL;
     }
     tc_config_t *cfg = NULL;
+    int rc;
     lua_getglobal(L, "require");
     lua_pushliteral(L, "thriftcorn.config");
     if (tc_lua_pcall(L, 1, 1, err) != TC_OK) {
@@ -251,7 +312,10 @@ load(const char *path, const char *source, size_t len, const tc_config_override_
     lua_pushstring(L, path);
     push_overrides(L, overrides, n);
     lua_pushlstring(L, source, len);
-    if (tc_lua_pcall(L, 3, 2, err) != TC_OK) {
+    tc_config_limit_cpu(L, true);
+    rc = tc_lua_pcall(L, 3, 2, err);
+    tc_config_limit_cpu(L, false);
+    if (rc != TC_OK) {
         goto out;
     }
     if (lua_isnil(L, -2)) {
@@ -323,6 +387,12 @@ tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
     int fd = -1;
     tc_buf_t b;
     tc_buf_init(&b);
+    if (path[0] == '\0') {
+        /* thriftcorn "$CONFIG" with the variable unset: ": cannot read ..." would name nothing */
+        tc_err_set(err, TC_EINVAL, "cannot read the config file: its path is empty");
+        *real = NULL;
+        return NULL;
+    }
     *real = realpath(path, NULL);
     if (*real == NULL) {
         e = -errno;

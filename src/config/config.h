@@ -112,7 +112,8 @@ tc_config_t *tc_config_load_text(const char *path, const char *source, size_t le
 /*
  * Read the config file 'path' whole: its text, NUL-terminated, with its
  * length in '*len' and its real path in '*real'; or NULL with "path: cannot
- * read the config file (...)" in 'err'. Only a regular file of at most
+ * read the config file (...)" in 'err' ("cannot read the config file: its
+ * path is empty" for ""). Only a regular file of at most
  * 16 MiB is read, and never with a blocking open (a FIFO is refused).
  * Ownership: the caller frees the text and '*real'.
  */
@@ -120,5 +121,16 @@ char *tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err);
 
 /* Free a config from tc_config_load() or tc_config_load_text(). NULL is a no-op. */
 void tc_config_free(tc_config_t *cfg);
+
+/* ---- for hooks.c ---- */
+
+/*
+ * Bound the CPU time of the Lua code 'L' runs from now (when 'on') until
+ * called again with false: the evaluation of a config file. Past 10 s an
+ * error is raised where the code runs ("the config file ran for 10 s of
+ * CPU time without finishing ..."). Only the thread that owns 'L' may call it.
+ */
+struct lua_State;
+void tc_config_limit_cpu(struct lua_State *L, bool on);
 
 #endif /* TC_CONFIG_CONFIG_H */

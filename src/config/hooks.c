@@ -6,6 +6,7 @@
 #include "config/hooks.h"
 
 #include "bridge/lua_state.h"
+#include "config/config.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -71,7 +72,10 @@ tc_hooks_new(const char *path, const char *source, size_t len, tc_err_t *err)
     lua_pushstring(L, path);
     lua_pushnil(L); /* no overrides: none of them sets a hook */
     lua_pushlstring(L, source, len);
-    if (tc_lua_pcall(L, 3, 2, err) != TC_OK) {
+    tc_config_limit_cpu(L, true);
+    int rc = tc_lua_pcall(L, 3, 2, err);
+    tc_config_limit_cpu(L, false);
+    if (rc != TC_OK) {
         lua_close(L);
         return NULL;
     }

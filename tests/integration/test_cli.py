@@ -27,6 +27,13 @@ def run(args, timeout=30, **kw):
                           **kw)
 
 
+def cpu_seconds(pid):
+    """The CPU time process 'pid' has used (user and system), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def write(folder, name, text):
     path = os.path.join(folder, name)
     with open(path, "w") as f:
@@ -229,6 +236,84 @@ class CliTest(unittest.TestCase):
         out = run(["--check-config", cfg])
         self.assertEqual((out.returncode, out.stderr), (1, "%s: the file returned a value (a table); "
                          "settings are set as globals (workers = 4), not returned\n" % cfg))
+
+    def test_config_that_never_finishes_is_stopped_with_its_line(self):
+        """A config file that loops forever hung the start and --check-config
+        without a word: after 10 s of CPU time it is stopped at the line it
+        runs, and again a second later when a pcall() of the file caught it."""
+        cfg = write(self.dir, "spin.lua", SERVICE + 'bind = "127.0.0.1:0"\n'
+                    "local function spin()\n  local n = 0\n  while true do n = n + 1 end\nend\n"
+                    "pcall(spin)\nspin()\n")
+        why = ("%s:5: the config file ran for 10 s of CPU time without finishing "
+               "(a loop that never ends?)\n" % os.path.realpath(cfg))
+        outs = [os.path.join(self.dir, name) for name in ("check.out", "check.err",
+                                                          "start.out", "start.err")]
+        files = [open(path, "w+") for path in outs]
+        procs = [subprocess.Popen([harness.BIN] + args, stdout=files[2 * i],
+                                  stderr=files[2 * i + 1], text=True)
+                 for i, args in enumerate((["--check-config", cfg], [cfg]))]
+        try:
+            # timed by CPU, not by the clock: on a loaded machine 10 s of CPU take longer
+            while any(p.poll() is None for p in procs):
+                for p in procs:
+                    self.assertTrue(p.poll() is not None or cpu_seconds(p.pid) < 30,
+                                    "still running after 30 s of CPU: %s" % p.args)
+                time.sleep(0.2)
+            for i, (p, args) in enumerate(zip(procs, ("--check-config", "start"))):
+                files[2 * i].seek(0)
+                files[2 * i + 1].seek(0)
+                self.assertEqual((p.returncode, files[2 * i + 1].read(), files[2 * i].read()),
+                                 (1, why, ""), args)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            for f in files:
+                f.close()
+
+    def test_config_mistakes_once_taken_without_a_word_are_refused(self):
+        """A misspelt setting set to nil (from an environment variable that
+        is unset), a setting put in Lua's global table and an empty include
+        folder were taken without a word; a precompiled file's error and an
+        empty path's ("$CONFIG" unset) named no file."""
+        os.environ.pop("TC_TEST_UNSET_VARIABLE", None)
+        cfg = os.path.join(os.path.realpath(self.dir), "c.lua")
+        for text, err in (
+                ('wokers = os.getenv("TC_TEST_UNSET_VARIABLE")\n',
+                 ":2: unknown setting 'wokers' (did you mean 'workers'?) "
+                 "(helpers in the config should be local)"),
+                ("_G.workers = 4\n", ": '_G.workers' was set, which is Lua's global table, not "
+                 "the settings: set it as a global (workers = ...)"),
+                ('include_dirs = { "idl", "" }\n',
+                 ":2: include_dirs: item 2: expected a folder, got an empty string")):
+            write(self.dir, "c.lua", SERVICE + text)
+            out = run(["--check-config", cfg])
+            self.assertEqual((out.returncode, out.stderr, out.stdout), (1, cfg + err + "\n", ""),
+                             text)
+        with open(cfg, "wb") as f:
+            f.write(b"\x1bLua\x54\x00")
+        out = run(["--check-config", cfg])
+        self.assertEqual((out.returncode, out.stderr, out.stdout),
+                         (1, cfg + ": attempt to load a binary chunk (mode is 't')\n", ""))
+        for args in (["--check-config", ""], [""]):
+            out = run(args)
+            self.assertEqual((out.returncode, out.stderr, out.stdout),
+                             (1, "cannot read the config file: its path is empty\n", ""), args)
+
+    def test_unknown_settings_point_to_the_one_meant(self):
+        """A typo names the setting nearest in spelling; a key of 'service'
+        set on its own, or a host or port, says where it belongs."""
+        cfg = write(self.dir, "c.lua", SERVICE + 'worker = 4\nhandler = "h.lua"\nport = 9000\n')
+        out = run(["--check-config", cfg])
+        where, local = os.path.realpath(cfg), " (helpers in the config should be local)\n"
+        self.assertEqual((out.returncode, out.stdout), (1, ""))
+        self.assertEqual(out.stderr,
+                         "%s:2: unknown setting 'worker' (did you mean 'workers'?)%s"
+                         "%s:3: unknown setting 'handler' ('handler' is a key of service = "
+                         "{ idl = ..., name = ..., handler = ... })%s"
+                         "%s:4: unknown setting 'port' (did you mean bind = \"HOST:PORT\"?)%s"
+                         % (where, local, where, local, where, local))
 
     def test_config_of_16_mib_is_read_and_one_byte_more_refused(self):
         """The largest config file is 16 MiB, that size included."""
