@@ -870,6 +870,49 @@ struct T {}
       parse_error("struct S { , 1: i32 a }"))
   end)
 
+  it("gives a doc comment to the next item that starts, wherever it is written", function()
+    local ast = assert(idl.parse([[
+exception E {}
+struct S {
+  1: i32 /** in a */ a,
+  2: i32 b = /** in b's default */ 2,
+  3: i32 c xsd_attrs { /** of the attribute */ 1: i32 attr }
+  4: i32 d
+  /** at the end of the body */
+}
+service X { void f() /** before throws */ throws (1: E e) }
+/** of the typedef */ typedef i32 T
+struct U {} /** at the end of the file */
+]]))
+    local d = ast.definitions
+    local f = d[2].fields
+    assert.are.same({ "in a", "in b's default" }, { f[2].doc, f[3].doc })
+    assert.is_nil(f[1].doc)
+    assert.is_nil(f[4].doc)
+    assert.are.equal("at the end of the body", d[3].doc)
+    assert.are.equal("before throws", d[3].functions[1].throws[1].doc)
+    assert.are.equal("of the typedef", d[4].doc)
+    assert.is_nil(d[5].doc)
+    -- Comments and strings that hold "/**" are not doc comments.
+    ast = assert(idl.parse('// /** no */\n/* /** no */\nconst string C = "/** no */"\nstruct V {}'))
+    assert.is_nil(ast.definitions[2].doc)
+  end)
+
+  it("keeps what is left of a line of blanks in a doc comment, as Apache does", function()
+    local ast = assert(idl.parse("/**\n * a\n *   \n * b\n */\nstruct A {}"))
+    assert.are.equal("a\n  \nb", ast.definitions[1].doc)
+  end)
+
+  it("takes an empty annotation list as no annotations", function()
+    local ast = assert(idl.parse("struct A { 1: i32 () a () } ()\nenum E { X () } ()"))
+    local a = ast.definitions[1]
+    assert.is_nil(a.annotations)
+    assert.is_nil(a.fields[1].annotations)
+    assert.is_nil(a.fields[1].type.annotations)
+    assert.is_nil(ast.definitions[2].annotations)
+    assert.is_nil(ast.definitions[2].values[1].annotations)
+  end)
+
   it("takes {} as an empty list or set and [] as an empty map", function()
     local doc = assert(load_text("const set<i32> S = {}\nconst list<i32> L = {}\n"
       .. "const map<i32, i32> M = []\nstruct P { 1: set<string> s = {} }"))

@@ -92,8 +92,9 @@ local ws = (space + line_comment + block_comment + open_comment) ^ 0
 -- Doc comment text without the comment markers, cleaned as Apache's
 -- compiler does (clean_up_doctext): the first line loses its leading blanks;
 -- when every other non-blank line has a '*' in the same column, that margin
--- goes; then the indentation the other lines share goes. Trailing blanks,
--- and blank first and last lines, are removed.
+-- goes; then the indentation the other lines share goes. Trailing blanks
+-- are removed, but a line of blanks keeps what is left of them, as in
+-- Apache; blank first and last lines are removed.
 local function clean_doc(raw)
   local lines = {}
   for line in (raw:sub(4, -3):gsub("\r", "") .. "\n"):gmatch("(.-)\n") do
@@ -126,12 +127,12 @@ local function clean_doc(raw)
     if i > 1 and indent then
       lines[i] = lines[i]:sub(indent)
     end
-    lines[i] = lines[i]:gsub("[ \t]+$", "")
+    lines[i] = lines[i]:gsub("([^ \t])[ \t]+$", "%1")
   end
-  while #lines > 0 and lines[1] == "" do
+  while #lines > 0 and not lines[1]:find("[^ \t]") do
     table.remove(lines, 1)
   end
-  while #lines > 0 and lines[#lines] == "" do
+  while #lines > 0 and not lines[#lines]:find("[^ \t]") do
     lines[#lines] = nil
   end
   if #lines == 0 then
@@ -140,20 +141,38 @@ local function clean_doc(raw)
   return table.concat(lines, "\n")
 end
 
-local function last_doc(docs)
-  if #docs == 0 then
-    return nil
+-- ---- doc comments ----
+-- As in Apache's compiler, whose lexer holds the last doc comment until an
+-- item takes it: an item that starts (a definition, a header, an enum
+-- value, a field, a function) gets the last doc comment written since the
+-- item before it started, wherever that was (before a ',' or ';' after the
+-- item before, in its middle, at the end of a body), or none. A header
+-- takes one and drops it.
+
+-- Every doc comment of a text in order, { pos = offset, raw = text }:
+-- comments and string literals are skipped as the grammar reads them.
+local string_skip = P('"') * (P("\\") * 1 + (1 - S('"\\\n'))) ^ 0 * P('"') ^ -1
+  + P("'") * (P("\\") * 1 + (1 - S("'\\\n"))) ^ 0 * P("'") ^ -1
+local doc_scan = Ct((Ct(Cg(Cp(), "pos") * Cg(C(doc_comment), "raw")) + block_comment
+  + line_comment + string_skip + (1 - S("/#\"'")) ^ 1 + 1) ^ 0)
+
+-- The doc of the item that starts at 'pos' (parse state 'st' holds the doc
+-- comments and the next one to take).
+local function take_doc(pos, st)
+  local docs, i = st.docs, st.doc_next
+  local raw
+  while docs[i] and docs[i].pos < pos do
+    raw = docs[i].raw
+    i = i + 1
   end
-  return clean_doc(docs[#docs])
+  st.doc_next = i
+  return raw and clean_doc(raw)
 end
 
--- Whitespace before an item: its value is the last doc comment, or nil.
-local doc_skip = space + line_comment + C(doc_comment) + block_comment + open_comment
-local docws = Ct(doc_skip ^ 0) / last_doc
--- The same, over the separator after the item before: Apache's lexer keeps
--- the last doc comment for whatever comes next, so in 'A /** x */, B' it is
--- B's.
-local docsep = Ct(doc_skip ^ 0 * (S(",;") * doc_skip ^ 0) ^ -1) / last_doc
+-- Whitespace before an item: its value is the item's doc, or nil.
+local docws = ws * Cp() * Carg(1) / take_doc
+-- The same, over the separator after the item before.
+local docsep = ws * (S(",;") * ws) ^ -1 * Cp() * Carg(1) / take_doc
 
 local KEYWORDS = {
   "include", "cpp_include", "namespace", "const", "typedef", "enum", "senum", "struct",
@@ -380,8 +399,10 @@ local rules = {
   end),
   -- XML Schema options of Apache's xsd generator, in Apache's order: parsed
   -- (the attribute fields too) and dropped, as they mean nothing on the wire.
+  -- The fields are dropped by a function capture, not '/ 0', which would not
+  -- evaluate them: they take doc comments, as in Apache.
   xsd_options = kw("xsd_optional") ^ -1 * kw("xsd_nillable") ^ -1
-    * (kw("xsd_attrs") * expect(sym("{"), "'{'") * V("fields") / 0
+    * (kw("xsd_attrs") * expect(sym("{"), "'{'") * V("fields") / function() end
       * expect(sym("}"), "a field or '}'")) ^ -1,
   field_head = Cg(ws * int_raw, "id") * expect(sym(":"), "':'")
       * Cg(V("requiredness"), "required") ^ -1
@@ -438,10 +459,11 @@ local rules = {
   cpp_type = Cg(kw("cpp_type") * expect(ws * literal_raw, "a string"), "cpp_type"),
   type_ref = ws * Ct(kind("ref") * at * Cg(dotted_raw, "name")),
 
+  -- An empty list, '()', is no annotations (nil), as in Apache.
   annotations = sym("(")
     * Cf(Ct(true) * Cg(ws * dotted_raw
       * (sym("=") * expect(ws * literal_raw, "an annotation value string") + Cc("1"))
-      * sep ^ -1) ^ 0, rawset)
+      * sep ^ -1) ^ 0, rawset) / function(t) return next(t) and t or nil end
     * expect(sym(")"), "an annotation or ')'"),
 
   const_value = ws * (V("const_double") + V("const_int") + V("const_string") + V("const_bool")
@@ -504,7 +526,8 @@ end
 -- with "file:line:col: message"; thriftcorn.idl.parse catches it.
 function M.parse(text, filename)
   local init = text:sub(1, 3) == "\239\187\191" and 4 or 1
-  local st = { text = text, name = filename, bom = init - 1 }
+  local st = { text = text, name = filename, bom = init - 1, doc_next = 1,
+               docs = lpeg.match(doc_scan, text, init) }
   local ok, items = pcall(match_document, text, init, st)
   if not ok then
     if getmetatable(items) == Failure then
