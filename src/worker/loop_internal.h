@@ -50,7 +50,7 @@ struct tc_loop {
     bool take_accept;             /* guarded by 'inq_lock' */
     bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
     double emfile_logged;
-    tc_hooks_t *hooks;   /* on_connected/post_connect_closed in a state of its own, or NULL */
+    tc_hooks_t *hooks; /* on_connected/post_connect_closed in a state of its own, or NULL */
 };
 
 static inline long long
