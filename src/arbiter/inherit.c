@@ -4,20 +4,28 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "transport/listener.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define SD_LISTEN_FDS_START 3
+#define SD_LISTEN_FDS_MAX   1024
 
 /* NOLINTBEGIN(concurrency-mt-unsafe): the arbiter is single-threaded */
 
 static void
 add(tc_inherit_t *in, int fd, const char *spec, bool systemd)
 {
+    /* ours now: no process a hook starts before the binds open may keep it listening */
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) {
+        (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
     in->fds = tc_xrealloc(in->fds, (in->n + 1) * sizeof(*in->fds));
     in->fds[in->n].fd = fd;
     in->fds[in->n].spec = tc_xstrdup(spec);
@@ -52,6 +60,80 @@ load_upgrade(tc_inherit_t *in, const char *list)
     free(copy);
 }
 
+/* ---- systemd's LISTEN_FDS ---- */
+
+/* How a bind may take one of systemd's sockets, the surest way first. */
+enum match { BY_FD, BY_ADDRESS, BY_KIND, BY_ORDER };
+
+/* 'u' for a unix socket, 'i' for TCP, 0 for anything else (not a socket, say) */
+static int
+fd_kind(int fd)
+{
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+        return 0;
+    }
+    return domain == AF_UNIX ? 'u' : domain == AF_INET || domain == AF_INET6 ? 'i' : 0;
+}
+
+static bool
+fits(enum match how, int fd, const char *bind)
+{
+    if (strncmp(bind, "fd://", 5) == 0) {
+        /* a descriptor named by its number is that one or none */
+        char name[32];
+        (void)snprintf(name, sizeof(name), "fd://%d", fd);
+        return how == BY_FD && strcmp(bind, name) == 0;
+    }
+    if (how == BY_ADDRESS) {
+        tc_listener_t l = {.fd = fd};
+        return tc_listener_serves(&l, bind);
+    }
+    if (how == BY_KIND) {
+        int kind = fd_kind(fd);
+        return kind != 0 && kind == (strncmp(bind, "unix:", 5) == 0 ? 'u' : 'i');
+    }
+    return how == BY_ORDER;
+}
+
+/*
+ * systemd's 'n' descriptors from 3 on, in the order of the socket unit,
+ * which need not be the order of 'binds': each bind takes the one it names
+ * (fd://N, or its address), then one of its kind (unix or TCP), then any
+ * one, in order. A bind left without one opens its own; a descriptor left
+ * without a bind is closed.
+ */
+static void
+load_systemd(tc_inherit_t *in, int n, char *const *binds, size_t nbinds)
+{
+    const char **owner = tc_xcalloc((size_t)n + 1, sizeof(*owner));
+    bool *served = tc_xcalloc(nbinds + 1, sizeof(*served));
+    for (int how = BY_FD; how <= BY_ORDER; how++) {
+        for (size_t j = 0; j < nbinds; j++) {
+            for (int i = 0; i < n && !served[j]; i++) {
+                if (owner[i] == NULL && fits((enum match)how, SD_LISTEN_FDS_START + i, binds[j])) {
+                    owner[i] = binds[j];
+                    served[j] = true;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        if (owner[i] != NULL) {
+            add(in, fd, owner[i], true);
+        } else {
+            char spec[32];
+            (void)snprintf(spec, sizeof(spec), "fd://%d", fd);
+            tc_log(TC_LOG_WARNING, "LISTEN_FDS: no bind for descriptor %d; closing it", fd);
+            add(in, fd, spec, true);
+        }
+    }
+    free(served);
+    free(owner);
+}
+
 void
 tc_inherit_load(tc_inherit_t *in, char *const *binds, size_t nbinds)
 {
@@ -65,17 +147,10 @@ tc_inherit_load(tc_inherit_t *in, char *const *binds, size_t nbinds)
     const char *nfds = getenv("LISTEN_FDS");
     if (pid != NULL && nfds != NULL && strtol(pid, NULL, 10) == (long)getpid()) {
         long n = strtol(nfds, NULL, 10);
-        for (long i = 0; i < n && i < 1024; i++) {
-            int fd = SD_LISTEN_FDS_START + (int)i;
-            if ((size_t)i < nbinds) {
-                add(in, fd, binds[i], true);
-            } else {
-                char spec[32];
-                (void)snprintf(spec, sizeof(spec), "fd://%d", fd);
-                tc_log(TC_LOG_WARNING, "LISTEN_FDS: no bind for descriptor %d; closing it", fd);
-                add(in, fd, spec, true);
-            }
+        if (n > SD_LISTEN_FDS_MAX) {
+            n = SD_LISTEN_FDS_MAX;
         }
+        load_systemd(in, n > 0 ? (int)n : 0, binds, nbinds);
     }
     (void)unsetenv("LISTEN_PID");
     (void)unsetenv("LISTEN_FDS");

@@ -24,8 +24,10 @@ typedef struct tc_inherit {
 
 /*
  * Read THRIFTCORN_FDS, or LISTEN_FDS when LISTEN_PID is this process
- * (systemd's descriptors from 3 go to 'binds' in order), then remove those
- * variables from the environment.
+ * (systemd's descriptors from 3 go to 'binds': each to the bind that names
+ * it by fd://N or its address, else to one of its kind, else in order),
+ * make the descriptors close-on-exec, then remove those variables from the
+ * environment.
  */
 void tc_inherit_load(tc_inherit_t *in, char *const *binds, size_t nbinds);
 

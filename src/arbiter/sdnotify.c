@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* NOLINTBEGIN(concurrency-mt-unsafe): the arbiter is single-threaded */
@@ -68,9 +69,25 @@ send_state(const char *state)
 void
 tc_sdnotify(const char *state)
 {
-    if (main_pid == 0 || main_pid == getpid()) {
-        send_state(state);
+    if (main_pid != 0 && main_pid != getpid()) {
+        return;
     }
+    if (strcmp(state, "RELOADING=1") != 0) {
+        send_state(state);
+        return;
+    }
+    /*
+     * sd_notify(3): with the time in the same datagram, which
+     * Type=notify-reload compares with the time it sent SIGHUP (without
+     * it, that reload never ends)
+     */
+    struct timespec ts;
+    char msg[64];
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    (void)snprintf(msg, sizeof(msg), "%s\nMONOTONIC_USEC=%llu", state,
+                   (unsigned long long)ts.tv_sec * 1000000ULL +
+                       (unsigned long long)ts.tv_nsec / 1000ULL);
+    send_state(msg);
 }
 
 void

@@ -18,7 +18,8 @@ void tc_sdnotify_export(void);
 
 /*
  * Send 'state' ("READY=1", "RELOADING=1", "STOPPING=1") to $NOTIFY_SOCKET
- * as one datagram. A no-op when the variable is unset, and in a process
+ * as one datagram; "RELOADING=1" goes with "MONOTONIC_USEC=<now>", as
+ * sd_notify(3) asks. A no-op when the variable is unset, and in a process
  * that is not the service's main process (see tc_sdnotify_main());
  * failures are ignored (systemd notices a service that never gets ready on
  * its own).

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Settings that act on the processes and sockets: user and group of the
-workers, umask, reuse_port and backlog. Each is checked on the real server
-with calls that must still be answered."""
+workers, umask, reuse_port and backlog, and the binds that take the sockets
+systemd passes. Each is checked on the real server with calls that must
+still be answered."""
 
+import fcntl
 import os
+import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -13,9 +17,60 @@ import time
 import unittest
 
 import harness
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSocket, TTransport
 
 FIXTURE = harness.SERVICE_FIXTURE
 service = harness.service
+
+
+def listening(family=socket.AF_INET, address=("127.0.0.1", 0)):
+    """A listening stream socket, as a socket unit's ListenStream= makes."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind(address)
+    sock.listen(16)
+    return sock
+
+
+def binds(*specs):
+    return "bind = {%s}\n" % ", ".join('"%s"' % spec for spec in specs)
+
+
+def start_activated(settings, socks, listen_pid=None):
+    """A server started as systemd starts one for a socket unit: the
+    listening sockets `socks` at descriptors 3, 4, ..., LISTEN_FDS their
+    count and LISTEN_PID its pid (or `listen_pid`). Our copies are closed,
+    so that only the server's serve. Returns the Server, its log in
+    srv.log()."""
+    srv = harness.Server(settings, start=False)
+    fds = [sock.fileno() for sock in socks]
+
+    def at_three():
+        # the copies from 3 on stay across exec; all others close there,
+        # those of `socks` too, so the server holds each socket only once
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in fds]
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+    srv._log = open(srv.log_path, "ab")
+    env = dict(os.environ, LISTEN_FDS=str(len(fds)))
+    env.pop("LISTEN_PID", None)
+    if listen_pid is not None:
+        env["LISTEN_PID"] = str(listen_pid)
+    srv.proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=${LISTEN_PID:-$$} exec "$0" "$@"',
+                                 harness.BIN, srv.config, "--errorlog", srv.log_path],
+                                stdout=srv._log, stderr=subprocess.STDOUT, env=env,
+                                close_fds=False, preexec_fn=at_three)
+    for sock in socks:
+        sock.close()
+    return srv
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def readable_fixture():
@@ -222,6 +277,102 @@ class SettingsTest(harness.ServiceTest):
             self.call(port)
         finally:
             a.stop()
+
+    def call_unix(self, path):
+        """One echo() on a new connection to the unix socket at `path`."""
+        trans = TTransport.TBufferedTransport(TSocket.TSocket(unix_socket=path))
+        trans.open()
+        try:
+            c = self.S.Client(TBinaryProtocol.TBinaryProtocol(trans))
+            self.assertEqual(c.echo("hi"), "hi")
+        finally:
+            trans.close()
+
+    def test_systemd_sockets_go_to_the_binds_that_name_them(self):
+        """A socket unit lists its sockets in its own order: each goes to
+        the bind that names it, by its descriptor (fd://5) or by its
+        address, whatever the order of the binds; so a reload that drops a
+        bind closes that bind's socket, and the others serve on."""
+        folder = tempfile.mkdtemp(prefix="tc-set-")
+        path = os.path.join(folder, "s.sock")
+        socks = [listening(), listening(socket.AF_UNIX, path), listening()]  # fds 3, 4, 5
+        port3, port5 = socks[0].getsockname()[1], socks[2].getsockname()[1]
+        settings = service(FIXTURE) + "workers = 1\n"
+        srv = start_activated(settings + binds("fd://5", "unix:" + path, "127.0.0.1:%d" % port3),
+                              socks)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", timeout=15), srv.log())
+        self.assertNotIn("no bind for descriptor", srv.log())
+        self.call(port3)
+        self.call(port5)
+        self.call_unix(path)
+
+        with open(srv.config, "a") as f:
+            f.write(binds("unix:" + path, "127.0.0.1:%d" % port3))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", timeout=15), srv.log())
+        self.assertTrue(harness.wait_for(lambda: refused(port5)), srv.log())
+        self.call(port3)
+        self.call_unix(path)
+        self.assertTrue(os.path.exists(path), "systemd's socket file was removed")
+        self.assertEqual(srv.stop(), 0, srv.log())
+
+    def test_systemd_socket_goes_to_a_bind_of_its_kind(self):
+        """A socket whose address no bind names goes to the first bind of
+        its kind: ListenStream=PORT listens on every address while the
+        config says 127.0.0.1:PORT after a unix bind. The TCP bind takes
+        the socket (binding it again would fail: the address is in use),
+        and the unix bind makes its own."""
+        folder = tempfile.mkdtemp(prefix="tc-set-")
+        path = os.path.join(folder, "s.sock")
+        sock = listening(address=("0.0.0.0", 0))
+        port = sock.getsockname()[1]
+        srv = start_activated(service(FIXTURE) + "workers = 1\n" +
+                              binds("unix:" + path, "127.0.0.1:%d" % port), [sock])
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", timeout=15), srv.log())
+        self.assertIn("Listening at: 0.0.0.0:%d" % port, srv.log())
+        self.assertIn("Listening at: unix:%s" % path, srv.log())
+        self.call(port)
+        self.call_unix(path)
+        self.assertEqual(srv.stop(), 0, srv.log())
+        self.assertFalse(os.path.exists(path), "the unix bind's own socket file stays")
+
+    def test_systemd_sockets_of_another_process_are_left_alone(self):
+        """LISTEN_FDS with a LISTEN_PID of another process (a parent that
+        was socket-activated and passed its environment on): those
+        descriptors are not the server's, which binds its own."""
+        sock = listening()
+        port = sock.getsockname()[1]
+        srv = start_activated(service(FIXTURE) + "workers = 1\n" + binds("127.0.0.1:0"), [sock],
+                              listen_pid=os.getpid())
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", timeout=15), srv.log())
+        own = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", srv.log()).group(1))
+        self.assertNotEqual(own, port)
+        self.call(own)
+        self.assertNotIn("LISTEN_FDS", srv.log())
+        self.assertEqual(srv.stop(), 0, srv.log())
+
+    def test_systemd_sockets_stay_out_of_what_on_starting_runs(self):
+        """The sockets systemd passes are close-on-exec before any hook
+        runs: a process the on_starting hook leaves running holds none (it
+        would keep it listening, with nobody accepting, after the server
+        is gone)."""
+        folder = tempfile.mkdtemp(prefix="tc-set-")
+        out = os.path.join(folder, "fds")
+        sock = listening()
+        port = sock.getsockname()[1]
+        inode = os.fstat(sock.fileno()).st_ino
+        hook = 'on_starting = function() os.execute("ls -l /proc/$$/fd > %s") end\n' % out
+        srv = start_activated(service(FIXTURE) + "workers = 1\n" + hook +
+                              binds("127.0.0.1:%d" % port), [sock])
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", timeout=15), srv.log())
+        self.call(port)
+        listing = harness.read_text(out)
+        self.assertIn("-> " + out, listing)  # the hook ran: its stdout is the listing
+        self.assertNotIn("socket:[%d]" % inode, listing)
 
     @unittest.skipUnless(shutil.which("ss"), "needs ss (iproute2) to read the listen backlog")
     def test_backlog_is_passed_to_listen(self):

@@ -421,7 +421,7 @@ class UpgradeTest(unittest.TestCase):
                         raise AssertionError("%r; the server's log:\n%s" % (e, f.read())) from e
             self.assertEqual(echo(), "x")
             proc.send_signal(signal.SIGHUP)
-            self.assertEqual(notify.recv(256), b"RELOADING=1")
+            self.assertRegex(notify.recv(256), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\Z")
             self.assertEqual(notify.recv(256), b"READY=1")
             self.assertEqual(echo(), "x")
             proc.send_signal(signal.SIGTERM)
@@ -930,7 +930,7 @@ class UpgradeTest(unittest.TestCase):
                 port = int(re.findall(r"Listening at: 127\.0\.0\.1:(\d+)", text())[-1])
                 open(slow, "w").close()
                 proc.send_signal(signal.SIGHUP)
-                self.assertEqual(notify.recv(256), b"RELOADING=1")
+                self.assertRegex(notify.recv(256), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\Z")
                 self.assertTrue(harness.wait_for(lambda: checkers(), 5), text())
                 proc.send_signal(stop)
                 if stop == signal.SIGTERM:

@@ -10,13 +10,15 @@
 #include "arbiter/sdnotify.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-static char folder[] = "/tmp/tc-sdnotify-XXXXXX";
+static char folder[32];
 static char path[64];
 static int sock = -1;
 
@@ -24,6 +26,7 @@ static int
 setup(void **state)
 {
     (void)state;
+    (void)snprintf(folder, sizeof(folder), "/tmp/tc-sdnotify-XXXXXX");
     if (mkdtemp(folder) == NULL) {
         return -1;
     }
@@ -96,11 +99,76 @@ test_only_the_main_process_speaks(void **state)
     assert_string_equal(getenv("NOTIFY_SOCKET"), path);
 }
 
+/* CLOCK_MONOTONIC in microseconds, as systemd reads MONOTONIC_USEC= */
+static uint64_t
+monotonic_usec(void)
+{
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * sd_notify(3): RELOADING=1 goes with MONOTONIC_USEC=, in the same
+ * datagram. Type=notify-reload waits for one at or after the time it sent
+ * SIGHUP, and without it takes the reload for one that never ends.
+ */
+static void
+test_reloading_says_when(void **state)
+{
+    (void)state;
+    tc_sdnotify_init();
+    tc_sdnotify_main(getpid());
+    uint64_t before = monotonic_usec();
+    tc_sdnotify("RELOADING=1");
+    uint64_t after = monotonic_usec();
+    const char *got = next();
+    const char *want = "RELOADING=1\nMONOTONIC_USEC=";
+    assert_memory_equal(got, want, strlen(want));
+    char *end = NULL;
+    uint64_t usec = strtoull(got + strlen(want), &end, 10);
+    assert_true(end > got + strlen(want) && *end == '\0');
+    assert_true(before <= usec && usec <= after);
+    tc_sdnotify("READY=1");
+    assert_string_equal(next(), "READY=1");
+}
+
+/*
+ * '@' names a socket in Linux's abstract namespace: its address is the
+ * name after a NUL, as long as the name and no longer (a longer one, padded
+ * with NULs, is another address).
+ */
+static void
+test_abstract_socket(void **state)
+{
+    (void)state;
+    char name[64];
+    (void)snprintf(name, sizeof(name), "@tc-sdnotify-%d", (int)getpid());
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path + 1, name + 1, strlen(name) - 1);
+    int abstract = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(abstract >= 0);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+    assert_int_equal(bind(abstract, (const struct sockaddr *)&sun, len), 0);
+    assert_int_equal(setenv("NOTIFY_SOCKET", name, 1), 0);
+    tc_sdnotify_init();
+    tc_sdnotify_main(getpid());
+    tc_sdnotify("READY=1");
+    char buf[64];
+    ssize_t n = recv(abstract, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    (void)close(abstract);
+    assert_int_equal(n, 7);
+    buf[n] = '\0';
+    assert_string_equal(buf, "READY=1");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_only_the_main_process_speaks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reloading_says_when, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abstract_socket, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
