@@ -294,9 +294,25 @@ local function check_service(v, item)
   end
   for key in pairs(v) do
     if key ~= "idl" and key ~= "name" and key ~= "handler" and key ~= "plugin"
-        and not (item and key == "default") then
+        and not (item and (key == "default" or key == "multiplexed_name")) then
       return string.format("unknown key '%s' (expected idl, name, handler, plugin%s)",
-        tostring(key), item and ", default" or "")
+        tostring(key), item and ", default, multiplexed_name" or "")
+    end
+  end
+  local mux = v.multiplexed_name
+  if item and mux ~= nil then
+    if type(mux) ~= "string" then
+      return string.format("'multiplexed_name' must be a string, got %s", type(mux))
+    end
+    if mux == "" then
+      return "'multiplexed_name' must not be empty"
+    end
+    if has_nul(mux) then
+      return "'multiplexed_name' " .. has_nul(mux)
+    end
+    if mux:find(":", 1, true) then
+      -- a call is routed at the first ':' of "Name:method": this name would never match
+      return string.format("'multiplexed_name' must not contain ':', got '%s'", mux)
     end
   end
   return nil
@@ -485,11 +501,15 @@ local function check(s, v)
         end
         dflt = i
       end
-      if names[e.name] then
-        return nil, string.format("items %d and %d: both are service '%s'", names[e.name], i,
-          e.name)
+      -- the name calls use: two entries may serve one IDL service under two names
+      local as = e.multiplexed_name or e.name
+      if names[as] then
+        local other = v[names[as]]
+        return nil, string.format("items %d and %d: both are called as '%s'%s", names[as], i, as,
+          (other.multiplexed_name or e.multiplexed_name) and "" or string.format(
+            " (give one a multiplexed_name to serve service '%s' twice)", as))
       end
-      names[e.name] = i
+      names[as] = i
     end
     return v
   elseif k == "services" then

@@ -191,6 +191,7 @@ freeze_services(lua_State *L, int idx, tc_config_t *cfg)
         cfg->services[i].idl = get_string(L, e, "idl", "");
         cfg->services[i].handler = get_string(L, e, "handler", "");
         cfg->services[i].plugin = get_string(L, e, "plugin", NULL);
+        cfg->services[i].mux_name = get_string(L, e, "multiplexed_name", NULL);
         lua_getfield(L, e, "default");
         if (lua_toboolean(L, -1)) {
             cfg->default_service = (int)i;
@@ -471,6 +472,7 @@ tc_config_free(tc_config_t *cfg)
         free(cfg->services[i].idl);
         free(cfg->services[i].handler);
         free(cfg->services[i].plugin);
+        free(cfg->services[i].mux_name);
     }
     free(cfg->services);
     free(cfg->service.name);

@@ -16,7 +16,19 @@ typedef struct tc_service_conf {
     char *idl;     /* absolute path */
     char *handler; /* absolute path of the Lua handler module; "" when a plugin serves all */
     char *plugin;  /* absolute path of the C plugin (docs/plugins.md), or NULL */
+    /*
+     * services = { ... } only: the name multiplexed calls give the service
+     * ("Name:method"), its access log name; NULL: 'name'
+     */
+    char *mux_name;
 } tc_service_conf_t;
+
+/* The name multiplexed calls give service 's'. */
+static inline const char *
+tc_config_service_mux_name(const tc_service_conf_t *s)
+{
+    return s->mux_name != NULL ? s->mux_name : s->name;
+}
 
 /* The most 'workers' may be (lua/thriftcorn/config.lua); SIGTTIN stops there too. */
 #define TC_CONFIG_WORKERS_MAX 4096

@@ -55,7 +55,7 @@ static tc_dispatch_t *
 create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
 {
     tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
-    d->name = cfg->service.name;
+    d->name = tc_config_service_mux_name(&cfg->service); /* as calls and the access log name it */
     const char *plugin = cfg->service.plugin;
     if (plugin != NULL && plugin[0] != '\0') {
         d->shared_host = worker;
@@ -194,7 +194,7 @@ mux_new(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void *arg, tc_err_t 
         d->sub_cfgs[i].nservices = 0;
         d->subs[i] = tc_dispatch_new_staged(&d->sub_cfgs[i], stage, arg, err);
         if (d->subs[i] == NULL) {
-            name_service(err, cfg->services[i].name);
+            name_service(err, tc_config_service_mux_name(&cfg->services[i]));
             tc_dispatch_free(d);
             return NULL;
         }
@@ -226,7 +226,7 @@ route(const tc_dispatch_t *d, tc_msg_hdr_t *m, told_t *why)
     }
     size_t n = (size_t)(colon - m->name);
     for (size_t i = 0; i < d->nsubs; i++) {
-        const char *name = d->sub_cfgs[i].service.name;
+        const char *name = tc_config_service_mux_name(&d->sub_cfgs[i].service);
         if (strlen(name) == n && memcmp(name, m->name, n) == 0) {
             m->name = colon + 1;
             m->name_len -= (uint32_t)n + 1;
@@ -366,7 +366,7 @@ check_child(const tc_config_t *cfg, int fd)
         if (ok) {
             write_all(fd, "", 1);
         } else if (cfg->nservices > 0) {
-            name_service(&err, ones[i].service.name);
+            name_service(&err, tc_config_service_mux_name(&ones[i].service));
         }
     }
     for (size_t i = n; i-- > 0;) {

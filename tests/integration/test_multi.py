@@ -427,6 +427,51 @@ class MultiTest(unittest.TestCase):
                 self.assertEqual(len(got), 1, got)
                 self.assertIn("[warning] 127.0.0.1:", got[0])
 
+    def test_one_service_under_two_multiplexed_names(self):
+        """The same IDL service twice, as Apache's TMultiplexedProcessor
+        registers any processor under any name: Calculator with the example
+        handler (the default), and CalculatorV2 with another. Each name
+        reaches its own handler, and the access log names the one called."""
+        d = tempfile.mkdtemp(prefix="tc-multi-")
+        with open(os.path.join(d, "v2.lua"), "w") as f:
+            f.write("local H = {}\n"
+                    "function H.ping() end\n"
+                    "function H.add(a, b) return 1000 + a + b end\n"
+                    "function H.calculate(id, w) return -1 end\n"
+                    "function H.zip() end\n"
+                    "function H.getStruct(key) return { key = key, value = 'v2' } end\n"
+                    "return H\n")
+        access = os.path.join(d, "access.log")
+        settings = ("threads = 2\naccesslog = %r\naccess_log_format = \"%%m %%s\"\n"
+                    "services = {\n"
+                    "  { name = \"Calculator\", idl = \"%s/tutorial.thrift\", "
+                    "handler = \"%s/handler.lua\", default = true },\n"
+                    "  { name = \"Calculator\", multiplexed_name = \"CalculatorV2\", "
+                    "idl = \"%s/tutorial.thrift\", handler = \"%s/v2.lua\" },\n"
+                    "}\n" % (access, CALC, CALC, CALC, d))
+        with harness.Server(settings) as srv:
+            for transport, protocol in (("framed", "binary"), ("buffered", "compact")):
+                c, trans = harness.client(self.Calculator, srv.port, transport, protocol)
+                self.assertEqual(c.add(1, 2), 3)  # plain: the default
+                trans.close()
+                c, trans = harness.client(self.Calculator, srv.port, transport, protocol,
+                                          service="Calculator")
+                self.assertEqual(c.add(1, 2), 3)
+                trans.close()
+                c, trans = harness.client(self.Calculator, srv.port, transport, protocol,
+                                          service="CalculatorV2")
+                self.assertEqual(c.add(1, 2), 1003)
+                self.assertEqual(c.getStruct(5).value, "v2")
+                trans.close()
+            want = ["Calculator.add ok", "Calculator.add ok", "CalculatorV2.add ok",
+                    "CalculatorV2.getStruct ok"] * 2
+
+            def lines():
+                return harness.read_text(access).splitlines()
+
+            self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
+            self.assertEqual(lines(), want)
+
     def test_no_default_service(self):
         access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
         extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access

@@ -55,11 +55,21 @@ describe("thriftcorn.config services", function()
       { PING:format(", default = true") .. ", " .. ECHO:format(", default = true"),
         "items 1 and 2: only one service may be the default" },
       { PING:format("") .. ", " .. PING:format(""),
-        "items 1 and 2: both are service 'PingService'" },
+        "items 1 and 2: both are called as 'PingService' (give one a multiplexed_name to "
+          .. "serve service 'PingService' twice)" },
+      { PING:format("") .. ", " .. PING:format(', multiplexed_name = "Echo"') .. ", "
+          .. ECHO:format(""),
+        "items 2 and 3: both are called as 'Echo'" },
+      { PING:format(', multiplexed_name = "a:b"'),
+        "item 1: 'multiplexed_name' must not contain ':', got 'a:b'" },
+      { PING:format(', multiplexed_name = ""'), "item 1: 'multiplexed_name' must not be empty" },
+      { PING:format(", multiplexed_name = 7"),
+        "item 1: 'multiplexed_name' must be a string, got number" },
       { '{ idl = "ping.thrift", name = "PingService" }', "item 1: 'handler' must be a string" },
       { PING:format(", default = 1"), "item 1: 'default' must be true or false, got number" },
       { PING:format(", port = 1"),
-        "item 1: unknown key 'port' (expected idl, name, handler, plugin, default)" },
+        "item 1: unknown key 'port' (expected idl, name, handler, plugin, default, "
+          .. "multiplexed_name)" },
       -- every entry is read, or the list refused: ipairs() and the C side's
       -- length would drop what follows a hole (the default among them)
       { PING:format("") .. ", nil, " .. ECHO:format(", default = true"),
@@ -78,6 +88,23 @@ describe("thriftcorn.config services", function()
       assert.matches("thriftcorn.lua:1: services: " .. c[2]:gsub("[%(%)%.%-%[%]]", "%%%0"),
         errs[1], 1)
     end
+  end)
+
+  it("serves one IDL service twice under two multiplexed names", function()
+    local cfg, errs = load("services = { " .. PING:format(", default = true") .. ", "
+      .. PING:format(', multiplexed_name = "PingV2"') .. " }\n")
+    assert.is_nil(errs)
+    assert.equal("PingV2", cfg.services[2].multiplexed_name)
+    assert.equal("PingService", cfg.services[2].name)
+    assert.is_nil(cfg.service.multiplexed_name)
+    assert.is_true(config.check_services(cfg))
+  end)
+
+  it("keeps multiplexed_name to services", function()
+    local cfg, errs = load("service = " .. PING:format(', multiplexed_name = "P"') .. "\n")
+    assert.is_nil(cfg)
+    assert.matches("service: unknown key 'multiplexed_name' (expected idl, name, handler, "
+      .. "plugin)", errs[1], 1, true)
   end)
 
   it("refuses service and services together", function()
