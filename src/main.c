@@ -86,7 +86,10 @@ check_handler(const tc_config_t *cfg)
     if (cfg->umask >= 0) {
         (void)umask((mode_t)cfg->umask);
     }
-    if (tc_dispatch_check(cfg, &err) != TC_OK) {
+    /* as long as a worker's boot may take, as a reload's check */
+    bool by_timeout = cfg->timeout > 0;
+    if (tc_dispatch_check(cfg, by_timeout ? cfg->timeout : TC_DISPATCH_CHECK_TIMEOUT,
+                          by_timeout ? "timeout" : "the check's limit", &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -93,6 +93,13 @@ local function check_load_opts(opts)
   end
 end
 
+-- The IDL loader's reader: core.read_file() never blocks on a FIFO or a
+-- device, and refuses all but a regular file (/dev/zero would never end).
+local function read_idl(path)
+  local text, why, code = core.read_file(path)
+  return text, why, text == nil and code == core.EINVAL
+end
+
 --- Load a .thrift file and return its module (structs, enums, constants,
 --- services). A relative path is resolved against the folder of the Lua file
 --- that calls load(). Raises an error "file:line:col: message" on bad IDL.
@@ -115,7 +122,8 @@ function M.load(path, opts)
   if loaded[real] then
     return loaded[real]
   end
-  local doc, err = idl.load(real, { include_dirs = include_dirs, warn = opts and opts.warn })
+  local doc, err = idl.load(real, { include_dirs = include_dirs, warn = opts and opts.warn,
+                                    read_file = read_idl })
   if not doc then
     error(err, 0)
   end

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "worker/accesslog.h"
+#include "worker/dispatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* seconds the reload check may take when 'timeout' is off */
-#define CHECK_TIMEOUT 30.0
 
 /* ---- generations ---- */
 
@@ -312,7 +310,7 @@ tc_generation_begin_reload(arbiter_t *a)
         return;
     }
     /* as long as a worker's boot may take: the check loads what a worker loads */
-    double limit = a->cur->cfg->timeout > 0 ? a->cur->cfg->timeout : CHECK_TIMEOUT;
+    double limit = a->cur->cfg->timeout > 0 ? a->cur->cfg->timeout : TC_DISPATCH_CHECK_TIMEOUT;
     a->check_deadline = now() + limit;
     a->check_limit = limit;
     a->check_killed = false;

@@ -17,10 +17,13 @@
 #include "transport/listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SCRATCH_MT "thriftcorn.scratch"
 
@@ -282,6 +285,67 @@ l_realpath(lua_State *L)
     return 1;
 }
 
+/*
+ * core.read_file(path) -> text | nil, why, code: a regular file, whole.
+ * Opened without blocking (a FIFO without a writer, a device), then
+ * anything but a regular file is refused before a byte is read: /dev/zero
+ * never ends, a FIFO may never answer. 'why' is the reason alone, in the
+ * words io.open() uses ("No such file or directory"); 'code' is -errno
+ * when the file could not be opened, TC_EINVAL when it opened but is no
+ * regular file or its read failed. The IDL loader reads through it.
+ */
+static int
+l_read_file(lua_State *L)
+{
+    const char *path = check_cstring(L, 1);
+    /*
+     * the bytes are the userdata's until pushed, so that a Lua error frees
+     * them; none can be raised while 'fd' is open
+     */
+    tc_buf_t *b = push_scratch(L);
+    const char *why = NULL;
+    int code = TC_EINVAL;
+    int e = 0;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        e = errno;
+        code = -e;
+    } else if (fstat(fd, &st) < 0) {
+        e = errno;
+    } else if (S_ISDIR(st.st_mode)) {
+        e = EISDIR;
+    } else if (!S_ISREG(st.st_mode)) {
+        why = "not a regular file";
+    } else {
+        for (;;) {
+            (void)tc_buf_reserve(b, 4096); /* no bound set: cannot refuse */
+            ssize_t k = read(fd, b->data + b->len, b->cap - b->len);
+            if (k < 0 && errno == EINTR) {
+                continue;
+            }
+            if (k <= 0) {
+                e = k < 0 ? errno : 0;
+                break;
+            }
+            b->len += (size_t)k;
+        }
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    if (fd >= 0 && why == NULL && e == 0) {
+        lua_pushlstring(L, (const char *)b->data, b->len);
+        return 1;
+    }
+    char buf[128];
+    lua_pushnil(L);
+    /* GNU strerror_r(): thread-safe, and the text io.open() gives */
+    lua_pushstring(L, why != NULL ? why : strerror_r(e, buf, sizeof(buf)));
+    lua_pushinteger(L, code);
+    return 3;
+}
+
 /* core.check_bind(spec) -> true | nil, msg: the form of a bind, nothing opened (the config). */
 static int
 l_check_bind(lua_State *L)
@@ -398,6 +462,7 @@ l_set_response_header(lua_State *L)
 
 static const luaL_Reg sys_funcs[] = {
     {"realpath", l_realpath},
+    {"read_file", l_read_file},
     {"check_bind", l_check_bind},
     {"check_id", l_check_id},
     {"sleep", l_sleep},

@@ -151,6 +151,23 @@ check_host(const char *spec, const char *host, bool v6, tc_err_t *err)
 }
 
 /*
+ * The length of the URL scheme 'spec' starts with ("tcp://": RFC 3986's
+ * ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) then "://"), 0 for none: such
+ * a bind is none of the forms, not an IPv6 address missing its brackets.
+ */
+static size_t
+scheme_len(const char *spec)
+{
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    size_t n = strspn(spec, alpha);
+    if (n == 0) {
+        return 0;
+    }
+    n += strspn(spec + n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    return strncmp(spec + n, "://", 3) == 0 ? n + 3 : 0;
+}
+
+/*
  * Split 'spec' into host and port, both checked for their form; '*v6' is
  * set for the bracketed form.
  */
@@ -160,6 +177,11 @@ split_host_port(const char *spec, char *host, unsigned *port, bool *v6, tc_err_t
     const char *colon;
     const char *hbeg = spec;
     size_t hlen;
+    size_t scheme = scheme_len(spec);
+    if (scheme > 0) {
+        return tc_err_set(err, TC_EINVAL, "%s: unknown scheme '%.*s': " SPEC_FORMS, spec,
+                          (int)scheme, spec);
+    }
     *v6 = spec[0] == '[';
     if (*v6) {
         const char *close = strchr(spec, ']');
@@ -471,6 +493,32 @@ parse_fd(const char *spec, const char *s, int *fd, tc_err_t *err)
 }
 
 /*
+ * Whether socket 'fd' has an address: an IPv4 or IPv6 one has a port (the
+ * kernel gives one at bind(), port 0 too), a unix one a path or an abstract
+ * name. Another family, or a failed getsockname(), is left to sock_name().
+ */
+static bool
+is_bound(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return true;
+    }
+    if (ss.ss_family == AF_INET) {
+        return ((const struct sockaddr_in *)(const void *)&ss)->sin_port != 0;
+    }
+    if (ss.ss_family == AF_INET6) {
+        return ((const struct sockaddr_in6 *)(const void *)&ss)->sin6_port != 0;
+    }
+    if (ss.ss_family == AF_UNIX) {
+        return len > offsetof(struct sockaddr_un, sun_path);
+    }
+    return true;
+}
+
+/*
  * Adopt an inherited socket (systemd socket activation, a supervisor): it
  * must be a stream socket; it is put in listening, non-blocking,
  * close-on-exec mode. Its file, if it is a unix socket, is not ours to remove.
@@ -498,6 +546,10 @@ open_fd(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     }
     if (type != SOCK_STREAM) {
         return tc_err_set(err, TC_EINVAL, "%s: not a stream socket", spec);
+    }
+    if (!is_bound(fd)) {
+        /* listen() would bind it to every address, on a port the kernel picks */
+        return tc_err_set(err, TC_EINVAL, "%s: the socket is not bound to an address", spec);
     }
     len = sizeof(listening);
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) {

@@ -14,11 +14,14 @@
 #include "protocol/message.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(TC_HOST_DECLARED_EXCEPTION == TC_CALL_DECLARED_EXCEPTION,
@@ -381,10 +384,10 @@ check_child(const tc_config_t *cfg, int fd)
 }
 
 int
-tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
+tc_dispatch_check(const tc_config_t *cfg, double limit, const char *why, tc_err_t *err)
 {
     int fds[2];
-    if (pipe(fds) != 0) {
+    if (pipe2(fds, O_CLOEXEC) != 0) {
         return tc_err_set(err, -errno, "cannot check the handlers: pipe: %s", tc_strerror(-errno));
     }
     pid_t pid = fork();
@@ -404,7 +407,30 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
     char msg[TC_ERR_MSG_MAX];
     size_t len = 0;
     char chunk[256];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool late = false;
     for (;;) {
+        if (limit > 0) {
+            /* the pipe ends when the process does: its end, or the deadline's kill */
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            double left =
+                limit - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+            struct pollfd p = {.fd = fds[0], .events = POLLIN};
+            /* once killed, a process it started may still hold the pipe: 1 s more */
+            int r = poll(&p, 1, late ? 1000 : left > 0 ? (int)(left * 1000) + 1 : 0);
+            if (r == 0 && late) {
+                break;
+            }
+            if (r == 0) {
+                late = true;
+                (void)kill(pid, SIGKILL);
+            }
+            if (r <= 0) {
+                continue;
+            }
+        }
         ssize_t k = read(fds[0], chunk, sizeof(chunk));
         if (k == 0 || (k < 0 && errno != EINTR)) {
             break;
@@ -430,6 +456,9 @@ tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err)
                      sizeof(what));
     } else {
         snprintf(what, sizeof(what), "the check of the handlers");
+    }
+    if (late && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+        return tc_err_set(err, TC_EINVAL, "%s did not finish within %g s (%s)", what, limit, why);
     }
     if (WIFSIGNALED(status)) {
         return tc_err_set(err, TC_EINVAL, "%s crashed (signal %d)%s%s", what, WTERMSIG(status),

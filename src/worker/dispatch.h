@@ -81,9 +81,15 @@ void tc_dispatch_thread_stop(tc_dispatch_t *d);
  * serves, in a process forked for the purpose: no plugin code runs in the
  * caller, and code that crashes or ends that process while it loads
  * (exit(), even with status 0) fails the check, naming the service it was
- * loading and its files. TC_OK, or an error in 'err'.
+ * loading and its files. A process still loading after 'limit' seconds
+ * (0: no limit) is killed: "STEP did not finish within N s (WHY)", with
+ * 'why' saying which setting gave the limit. TC_OK, or an error in 'err'.
  */
-int tc_dispatch_check(const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
+/* The limit of a check when 'timeout' sets none (--check-config, a reload's check). */
+#define TC_DISPATCH_CHECK_TIMEOUT 30.0
+
+int tc_dispatch_check(const tc_config_t *cfg, double limit, const char *why,
+                      tc_err_t *err) TC_NODISCARD;
 
 /*
  * Handle one whole request message read by 'in' and append the reply (if

@@ -398,6 +398,69 @@ class CliTest(unittest.TestCase):
                                  (1, "loading the handlers of service TestService (handler %s) "
                                   "%s\n" % (handler, how)), out.stdout)
 
+    def test_check_config_stops_handler_code_that_never_returns(self):
+        """Handler code that loops at load, or a plugin whose init_arbiter
+        never returns, does not hang --check-config: as a reload's check,
+        it gets `timeout` (2 s here), is killed then, and the message names
+        the step it was in. Nothing is left running."""
+        handler = os.path.join(os.path.realpath(self.dir), "h.lua")
+        write(self.dir, "h.lua", "while true do end\n")
+        calc = os.path.join(harness.SOURCE_DIR, "examples", "calculator", "tutorial.thrift")
+        plugin = os.path.join(os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR,
+                                                                          "build")),
+                              "tests", "plugins", "libtp_hang_init.so")
+        write(self.dir, "rest.lua", "return { ping = function() end, getStruct = function() end,"
+              " zip = function() end }\n")
+        rest = os.path.join(os.path.realpath(self.dir), "rest.lua")
+        cases = (('service = { idl = "%s/svc.thrift", name = "TestService", handler = "h.lua" }\n'
+                  % FIXTURE, "service TestService (handler %s)" % handler),
+                 ('service = { idl = "%s", name = "Calculator", plugin = "%s",'
+                  ' handler = "rest.lua" }\n' % (calc, plugin),
+                  "service Calculator (handler %s, plugin %s)" % (rest, plugin)))
+        for text, what in cases:
+            with self.subTest(what=what):
+                cfg = write(self.dir, "c.lua", "timeout = 2\n" + text)
+                t0 = time.monotonic()
+                proc = subprocess.Popen([harness.BIN, "--check-config", cfg],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                try:
+                    out, err = proc.communicate(timeout=20)
+                finally:
+                    proc.kill()
+                    proc.wait()
+                self.assertLess(time.monotonic() - t0, 15)
+                self.assertEqual((proc.returncode, err),
+                                 (1, "loading the handlers of %s did not finish within 2 s "
+                                  "(timeout)\n" % what), out)
+                # the check's process is gone too: none has the config on its command line
+                left = subprocess.run(["pgrep", "-f", "--", "--check-config " + cfg],
+                                      capture_output=True, text=True)
+                self.assertEqual(left.stdout, "")
+
+    def test_check_config_refuses_an_idl_that_is_not_a_regular_file(self):
+        """An IDL (or an include of it) that is a device or a FIFO is
+        refused at once, naming it: /dev/zero would never end, and a FIFO
+        without a writer would block the check forever."""
+        fifo = os.path.join(os.path.realpath(self.dir), "svc.fifo")
+        os.mkfifo(fifo)
+        includer = write(self.dir, "inc.thrift", 'include "svc.fifo"\nservice S {}\n')
+        cases = (("/dev/zero", "service.idl: /dev/zero: cannot read file: not a regular file"),
+                 (fifo, "service.idl: %s: cannot read file: not a regular file" % fifo),
+                 (includer, "service.idl: %s:1:1: cannot read include file 'svc.fifo' (%s): "
+                  "not a regular file" % (os.path.realpath(includer), fifo)))
+        for idl, want in cases:
+            with self.subTest(idl=idl):
+                cfg = write(self.dir, "c.lua", 'service = { idl = "%s", name = "S", '
+                            'handler = "%s/handler.lua" }\n' % (idl, FIXTURE))
+                t0 = time.monotonic()
+                out = run(["--check-config", cfg], timeout=20)
+                self.assertLess(time.monotonic() - t0, 10)
+                self.assertEqual((out.returncode, out.stderr), (1, "%s:1: %s\n" % (os.path.realpath(cfg), want)),
+                                 out.stdout)
+        out = run(["--check-idl", fifo], timeout=20)
+        self.assertEqual((out.returncode, out.stderr),
+                         (1, "%s: cannot read file: not a regular file\n" % fifo), out.stdout)
+
     def test_port_in_use(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))

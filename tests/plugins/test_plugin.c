@@ -19,6 +19,8 @@
  *   TP_WRONG_SIG registers add with another signature
  *   TP_CRASH_INIT like TP_GOOD's Calculator, but init_worker and
  *                init_arbiter die of SIGSEGV
+ *   TP_HANG_INIT like TP_GOOD's Calculator, but init_worker and
+ *                init_arbiter never return
  *   TP_TWICE     lists its Calculator twice, by its full and short name
  *   TP_THREAD_FAIL like TP_GOOD's Calculator, but init_thread returns 42
  */
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static atomic_int counts[5]; /* init_worker, exit_worker, init_thread, exit_thread, init_arbiter */
 
@@ -104,6 +107,7 @@ put_on_other_thread(const tc_host_api_t *api, tc_call_t *call)
 /*
  * TP_CRASH_INIT's hooks: death by SIGSEGV, the same in every build (a
  * sanitizer's handler would turn a bad pointer into a report and exit 1).
+ * TP_HANG_INIT's: no return, until a signal ends the process.
  */
 static void
 crash_init(void)
@@ -111,6 +115,10 @@ crash_init(void)
 #if defined(TP_CRASH_INIT)
     (void)signal(SIGSEGV, SIG_DFL);
     (void)raise(SIGSEGV);
+#elif defined(TP_HANG_INIT)
+    for (;;) {
+        (void)pause();
+    }
 #endif
 }
 

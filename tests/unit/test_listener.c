@@ -296,6 +296,11 @@ test_malformed_specs(void **state)
     assert_malformed("127.0.0.1:90a", "is not a number");
     assert_malformed("127.0.0.1:-1", "is not a number");
     assert_malformed("::1:9090", "in brackets");
+    /* a URL's scheme is not an IPv6 address to put in brackets */
+    assert_malformed("tcp://127.0.0.1:80", "tcp://127.0.0.1:80: unknown scheme 'tcp://': "
+                                           "expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N");
+    assert_malformed("http://[::1]:80", "unknown scheme 'http://'");
+    assert_malformed("unix+tcp://x:1", "unknown scheme 'unix+tcp://'");
     assert_malformed("[not-v6]:9090", "is not an IPv6 address");
     assert_malformed("999.1.1.1:9090", "'999.1.1.1' is not an IPv4 address");
     assert_malformed("1.2.3.4.5:9090", "is not an IPv4 address");
@@ -483,7 +488,7 @@ test_fd_errors(void **state)
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
     char spec[32];
-    char want[64];
+    char want[128];
     snprintf(spec, sizeof(spec), "fd://%d", fd);
     snprintf(want, sizeof(want), "%s: not a socket", spec);
     assert_open_fails(spec, want);
@@ -495,6 +500,30 @@ test_fd_errors(void **state)
     snprintf(spec, sizeof(spec), "fd://%d", fd);
     assert_open_fails(spec, "not a stream socket");
     close(fd);
+
+    /*
+     * a socket never bound: listen() would bind it to every address on a
+     * port the kernel picks, so it is refused, and left as it came
+     */
+    static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
+    for (size_t i = 0; i < TC_ARRAY_LEN(families); i++) {
+        fd = socket(families[i], SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        snprintf(spec, sizeof(spec), "fd://%d", fd);
+        snprintf(want, sizeof(want), "%s: the socket is not bound to an address", spec);
+        assert_open_fails(spec, want);
+        int listening = 1;
+        socklen_t len = sizeof(listening);
+        assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len), 0);
+        assert_int_equal(listening, 0);
+        struct sockaddr_storage ss;
+        len = sizeof(ss);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+        if (families[i] != AF_UNIX) {
+            assert_int_equal(((struct sockaddr_in *)&ss)->sin_port, 0); /* still unbound */
+        }
+        close(fd);
+    }
 }
 
 /* ---- the same address written another way ---- */

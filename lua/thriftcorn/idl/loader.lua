@@ -73,15 +73,18 @@ local function absolute(ctx, path)
   return normalize(ctx.cwd .. "/" .. path)
 end
 
-local function read_file(path)
+-- Read a whole file with io.open(): the text, or nil, the reason and
+-- whether the file opened. The reader of a load without opts.read_file; a
+-- FIFO or a device blocks it, so the server passes one that refuses them.
+local function io_read_file(path)
   local f, err = io.open(path, "rb")
   if not f then
-    return nil, (err:gsub("^.-: ", "", 1))
+    return nil, (err:gsub("^.-: ", "", 1)), false
   end
   local text, rerr = f:read("a")
   f:close()
   if not text then
-    return nil, rerr or "read failed"
+    return nil, rerr or "read failed", true
   end
   return text
 end
@@ -98,11 +101,12 @@ local function find_include(ctx, from, inc)
       candidates[#candidates + 1] = join(dir, inc)
     end
   end
+  -- the first that opens, read at once (not opened twice): a file there
+  -- that cannot be read is reported, not passed over
   for _, path in ipairs(candidates) do
-    local f = io.open(path, "rb")
-    if f then
-      f:close()
-      return path
+    local text, err, opened = ctx.read_file(path)
+    if text or opened then
+      return path, nil, { text = text, err = err }
     end
   end
   return nil, candidates
@@ -116,7 +120,7 @@ local function load_includes(fc)
     if inc.path == "" then
       fail_node(fc, inc, "empty include file name")
     end
-    local path, searched = find_include(ctx, fc.name, inc.path)
+    local path, searched, read = find_include(ctx, fc.name, inc.path)
     if not path then
       fail_node(fc, inc, "cannot find include file '%s' (searched %s)", inc.path,
         table.concat(searched, ", "))
@@ -132,7 +136,7 @@ local function load_includes(fc)
         fail_node(fc, inc, "include cycle: %s", table.concat(chain, " -> "))
       end
     end
-    local sub = ctx.cache[abs] or load_file(ctx, path, abs, fc, inc)
+    local sub = ctx.cache[abs] or load_file(ctx, path, abs, fc, inc, read)
     local stem = stem_of(inc.path)
     if doc.includes[stem] and doc.includes[stem] ~= sub then
       fail_node(fc, inc, "two included files are named '%s'", stem)
@@ -142,9 +146,15 @@ local function load_includes(fc)
 end
 
 -- Load the file at 'path' ('abs' normalized); 'from' and 'inc' are the file
--- context and include node that name it, nil for the file given to load.
-function load_file(ctx, path, abs, from, inc)
-  local text, err = read_file(path)
+-- context and include node that name it, nil for the file given to load;
+-- 'read' is what the search for an include read ({ text, err }).
+function load_file(ctx, path, abs, from, inc, read)
+  local text, err
+  if read then
+    text, err = read.text, read.err
+  else
+    text, err = ctx.read_file(path)
+  end
   if not text and from then
     fail_node(from, inc, "cannot read include file '%s'%s: %s", inc.path,
       path == inc.path and "" or " (" .. path .. ")", err)
@@ -181,6 +191,7 @@ function M.context(opts)
   return {
     cache = {}, stack = {}, warn = opts.warn or function() end,
     include_dirs = opts.include_dirs or {}, cwd = opts.cwd or getcwd(),
+    read_file = opts.read_file or io_read_file,
     base_types = {}, struct_types = {}, enum_types = {}, pending_defaults = {},
   }
 end
