@@ -100,7 +100,10 @@ check_handler(const tc_config_t *cfg)
         const tc_service_conf_t *s = cfg->nservices > 0 ? &cfg->services[i] : &cfg->service;
         bool lua = s->handler != NULL && s->handler[0] != '\0';
         bool plugin = s->plugin != NULL;
-        printf("%sservice %s%s from %s%s%s%s%s", i > 0 ? "; " : "", s->name,
+        /* "service CalculatorV2 (Calculator)": the name calls use, then the IDL's */
+        printf("%sservice %s%s%s%s%s from %s%s%s%s%s", i > 0 ? "; " : "",
+               tc_config_service_mux_name(s), s->mux_name != NULL ? " (" : "",
+               s->mux_name != NULL ? s->name : "", s->mux_name != NULL ? ")" : "",
                cfg->nservices > 0 && (int)i == cfg->default_service ? " (default)" : "", s->idl,
                lua ? ", handler " : "", lua ? s->handler : "", plugin ? ", plugin " : "",
                plugin ? s->plugin : "");

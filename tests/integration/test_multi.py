@@ -749,6 +749,14 @@ class ServiceErrorsTest(unittest.TestCase):
         self.assertIn(": ok (service Base from %s/family.thrift, handler %s/base.lua; "
                       "service Derived (default) from %s/family.thrift, handler %s/derived.lua)"
                       % (FIXTURE, FIXTURE, FIXTURE, FIXTURE), out.stdout)
+        # an entry with a multiplexed_name: that name, then the IDL's
+        settings = family_settings().replace(
+            'name = "Base",', 'name = "Base", multiplexed_name = "BaseV2",', 1)
+        self.assertNotEqual(settings, family_settings())
+        out, _ = self.check(settings)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(": ok (service BaseV2 (Base) from %s/family.thrift, handler %s/base.lua; "
+                      % (FIXTURE, FIXTURE), out.stdout)
 
     def test_a_missing_handler_names_its_service(self):
         settings = family_settings().replace("%s/base.lua" % FIXTURE, "nothere.lua")
