@@ -303,6 +303,29 @@ declared_exception(lua_State *L, int idx, const tc_function_t *fn)
     return found;
 }
 
+/*
+ * Whether the error at 'idx' is a struct of a loaded IDL (its metatable is
+ * one the codec knows) that is none of the method's exceptions. Only the
+ * metatables are compared, and nothing is made (no memory is asked for
+ * outside a protected call): a key of the registry may be the descriptor
+ * of a schema freed since (compiled again), never to be read.
+ */
+static bool
+undeclared(lua_State *L, int idx)
+{
+    bool found = false;
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) {
+        return false;
+    }
+    lua_pushnil(L);
+    while (!found && lua_next(L, SLOT_MTS) != 0) {
+        found = lua_rawequal(L, -1, -3);
+        lua_pop(L, found ? 2 : 1);
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
 /* 'err' gets 'len' bytes of 'text', each NUL written as \0, cut to fit. */
 static void
 set_err_text(tc_err_t *err, const char *text, size_t len)
@@ -322,16 +345,30 @@ set_err_text(tc_err_t *err, const char *text, size_t len)
 }
 
 /*
- * Push "Service.fn<what>: <the error at e>" and set 'err' to it. A Lua
- * string may hold NULs: the client gets all of its bytes (returned, *len
- * of them); the log line, a C string, shows each NUL as \0.
+ * Push "Service.fn<what>: <the error at e>" ("Service.fn<what> raised
+ * mod.Ex, which it does not declare: ..." for an undeclared() struct) and
+ * set 'err' to it. A Lua string may hold NULs: the client gets all of its
+ * bytes (returned, *len of them); the log line, a C string, shows each NUL
+ * as \0.
  */
 static int
 protected_error_text(lua_State *L)
 {
     lua_pushstring(L, lua_touserdata(L, 1));
+    int n = 1;
+    /* an IDL struct the method does not declare: its name, from its metatable, said so */
+    int t = lua_toboolean(L, 3) ? luaL_getmetafield(L, 2, "__name") : LUA_TNIL;
+    if (t == LUA_TSTRING) {
+        lua_pushliteral(L, " raised ");
+        lua_insert(L, -2);
+        lua_pushliteral(L, ", which it does not declare");
+        n += 3;
+    } else if (t != LUA_TNIL) {
+        lua_pop(L, 1);
+    }
+    lua_pushliteral(L, ": ");
     luaL_tolstring(L, 2, NULL);
-    lua_concat(L, 2);
+    lua_concat(L, n + 2);
     return 1;
 }
 
@@ -340,7 +377,8 @@ error_text(lua_State *L, int e, const tc_service_t *svc, const tc_function_t *fn
            tc_err_t *err, size_t *len)
 {
     char head[TC_ERR_MSG_MAX];
-    snprintf(head, sizeof(head), "%s.%s%s: ", svc->name, fn->name, what);
+    snprintf(head, sizeof(head), "%s.%s%s", svc->name, fn->name, what);
+    bool foreign = undeclared(L, e);
     /*
      * __tostring and __name are user code, and the text needs memory the
      * state may not have (max_lua_memory): run protected, as the call was
@@ -348,12 +386,13 @@ error_text(lua_State *L, int e, const tc_service_t *svc, const tc_function_t *fn
     lua_pushcfunction(L, protected_error_text);
     lua_pushlightuserdata(L, head);
     lua_pushvalue(L, e);
-    int status = lua_pcall(L, 2, 1, 0);
+    lua_pushboolean(L, foreign);
+    int status = lua_pcall(L, 3, 1, 0);
     if (status != LUA_OK) {
         lua_pop(L, 1);
         lua_pushnil(L); /* in the text's place */
-        tc_err_set(err, TC_EINVAL, "%s(error object is a %s value whose tostring raised%s%s)", head,
-                   luaL_typename(L, e), status == LUA_ERRMEM ? ": " : "",
+        tc_err_set(err, TC_EINVAL, "%s: (error object is a %s value whose tostring raised%s%s)",
+                   head, luaL_typename(L, e), status == LUA_ERRMEM ? ": " : "",
                    status == LUA_ERRMEM ? memory_text(L).text : "");
         *len = strlen(err->msg);
         return err->msg;

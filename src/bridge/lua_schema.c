@@ -24,7 +24,9 @@ typedef struct compiler {
     int names;  /* field names registry */
     int live;   /* stack index of the registry of live definitions (set_descriptor()) */
     int owners; /* stack index of the registry {definition table = schema userdata} */
+    int types;  /* stack index of {type table = light userdata tc_type_t compiled from it} */
     int depth;  /* compile_type() calls under way: types through structs, lists, maps */
+    int vdepth; /* c_value() calls under way: a default's containers and structs */
 } compiler_t;
 
 /*
@@ -111,6 +113,20 @@ schema_gc(lua_State *L)
     return 0;
 }
 
+/*
+ * The doc's value at 'idx' must be a table before rawfield() reads it: a
+ * raw read of anything else is undefined (a crash), and a doc may be any
+ * Lua value a handler built.
+ */
+static void
+check_doc_table(lua_State *L, int idx, const char *what)
+{
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        luaL_error(L, "thriftcorn.core.compile: %s is not a table (got %s)", what,
+                   luaL_typename(L, idx));
+    }
+}
+
 static const char *
 field_string(lua_State *L, int idx, const char *key, const char *what)
 {
@@ -154,7 +170,20 @@ compile_type(compiler_t *c, int idx, tc_type_t *out)
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     luaL_checkstack(L, 6, "thriftcorn: nested types");
-    luaL_checktype(L, idx, LUA_TTABLE);
+    check_doc_table(L, idx, "a type");
+    /*
+     * A type table met before (a typedef used twice) gives a copy of what
+     * it compiled to, whose element types are shared: compiled anew each
+     * time, a chain of typedefs that each use the one before twice
+     * (map<T1, T1>, map<T2, T2>, ...) would take 2^n steps and memory.
+     */
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, c->types) == LUA_TLIGHTUSERDATA) {
+        *out = *(const tc_type_t *)lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
     if (c->depth >= COMPILE_DEPTH_MAX) {
         luaL_error(L,
                    "types nest more than %d deep (structs, lists, sets and maps within "
@@ -164,6 +193,9 @@ compile_type(compiler_t *c, int idx, tc_type_t *out)
     c->depth++;
     compile_type_at(c, idx, out);
     c->depth--;
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, out); /* the schema's memory: it outlives the compile */
+    lua_rawset(L, c->types);
 }
 
 static void
@@ -229,6 +261,7 @@ static void
 compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const char *sname)
 {
     lua_State *L = c->L;
+    check_doc_table(L, fidx, "a field");
     rawfield(L, fidx, "id");
     int isnum;
     lua_Integer id = lua_tointegerx(L, -1, &isnum);
@@ -255,6 +288,7 @@ compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const cha
 /* ---- IDL defaults as C values, for the readers of C handlers ---- */
 
 static void c_value(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out);
+static void c_value_at(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out);
 
 /* Entries of the table at 'idx' (sets and maps are keyed tables). */
 static size_t
@@ -349,6 +383,25 @@ c_value(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     luaL_checkstack(L, 6, "thriftcorn: nested default value");
+    /*
+     * a recursive struct's default may nest without end (a table that holds
+     * itself, in a doc made by hand): stopped before the C stack is
+     */
+    if (c->vdepth >= COMPILE_DEPTH_MAX) {
+        luaL_error(L,
+                   "thriftcorn.core.compile: a default value nests more than %d deep (or holds "
+                   "itself)",
+                   COMPILE_DEPTH_MAX);
+    }
+    c->vdepth++;
+    c_value_at(c, idx, t, out);
+    c->vdepth--;
+}
+
+static void
+c_value_at(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
+{
+    lua_State *L = c->L;
     out->kind = t->kind;
     switch ((tc_kind_t)t->kind) {
     case TC_KIND_BOOL:
@@ -399,7 +452,7 @@ compile_struct(compiler_t *c, int idx)
 {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
-    luaL_checktype(L, idx, LUA_TTABLE);
+    check_doc_table(L, idx, "a struct");
     lua_pushvalue(L, idx);
     if (lua_rawget(L, c->memo) == LUA_TLIGHTUSERDATA) {
         const tc_struct_t *st = lua_touserdata(L, -1);
@@ -481,6 +534,7 @@ static const tc_function_t *
 compile_function(compiler_t *c, int idx, const char *svc_name)
 {
     lua_State *L = c->L;
+    check_doc_table(L, idx, "a function");
     if (rawfield(L, idx, "_cfunc") == LUA_TLIGHTUSERDATA) {
         const tc_function_t *fn = lua_touserdata(L, -1);
         lua_pop(L, 1);
@@ -519,6 +573,7 @@ compile_service(compiler_t *c, int idx)
 {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
+    check_doc_table(L, idx, "a service");
     const char *name = field_string(L, idx, "fullname", "a service");
     if (rawfield(L, idx, "all_functions") != LUA_TTABLE) {
         luaL_error(L, "thriftcorn.core.compile: service %s has no all_functions", name);
@@ -568,6 +623,7 @@ compile_doc(compiler_t *c, int idx)
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
     luaL_checkstack(L, 8, "thriftcorn: include depth");
+    check_doc_table(L, idx, "an include"); /* before 'memo' holds it: undo() reads its keys */
     lua_pushvalue(L, idx);
     if (lua_rawget(L, c->memo) != LUA_TNIL) {
         lua_pop(L, 1);
@@ -594,6 +650,8 @@ compile_step(lua_State *L)
     c->names = 5;
     c->live = 6;
     c->owners = 7;
+    lua_newtable(L);
+    c->types = lua_gettop(L);
     compile_doc(c, 8);
     return 0;
 }
@@ -632,6 +690,7 @@ tc_lua_schema_compile(lua_State *L)
     lua_settop(L, 1);
     compiler_t c;
     c.depth = 0;
+    c.vdepth = 0;
     c.L = L;
     tc_schema_t **sp = lua_newuserdatauv(L, sizeof(*sp), 0);
     *sp = NULL;

@@ -524,7 +524,8 @@ field_by_name(lua_State *L, const tc_struct_t *st, int idx)
  * their struct's metatable, as when they come from the wire: the IDL's
  * constants are plain tables. Returns what the copy costs (charge()): a
  * table, and per entry two array slots (a list's) or two Nodes (a part
- * grown to a power of two holds at most twice its entries).
+ * grown to a power of two holds at most twice its entries), or at least
+ * more than c->left when it stopped short of the whole copy.
  */
 static uint64_t
 push_default(ctx_t *c, int idx, const tc_type_t *t, int depth)
@@ -556,6 +557,16 @@ push_default(ctx_t *c, int idx, const tc_type_t *t, int depth)
         cost += push_default(c, -2, vt, depth + 1);
         lua_rawset(L, -5);
         lua_pop(L, 1);
+        if (TC_UNLIKELY(cost > c->left)) {
+            /*
+             * the copy stops where it outgrows what the decode may still
+             * take (charge() refuses it): a default that handler code made
+             * to hold one table many times over, or itself, would
+             * otherwise be copied 2^256 times over
+             */
+            lua_pop(L, 1);
+            break;
+        }
     }
     if (t != NULL && t->kind == TC_KIND_STRUCT) {
         if (lua_rawgetp(L, c->mt_idx, t->st) == LUA_TTABLE) {
@@ -855,8 +866,13 @@ integer_error(ctx_t *c, int idx, int lt, const tc_type_t *t, int isnum, lua_Inte
         if (d != d) { /* "%g" writes a NaN as "-nan" or "nan" after its sign bit */
             return tc_err_set(c->err, TC_ETYPE, "expected %s, got nan", kind_names[t->kind]);
         }
-        return tc_err_set(c->err, TC_ETYPE, "expected %s, got %g (not an integer)",
-                          kind_names[t->kind], d);
+        /*
+         * as Lua's tostring() writes a float ("%.14g"), not cut to "%g"'s 6
+         * digits; one without a fraction is past what a Lua integer holds
+         * (2^63 and beyond), not "not an integer"
+         */
+        return tc_err_set(c->err, TC_ETYPE, "expected %s, got %.14g (%s)", kind_names[t->kind], d,
+                          isfinite(d) && d == floor(d) ? "out of range" : "not an integer");
     }
     return tc_err_set(c->err, TC_ETYPE, "%lld is out of range for %s", (long long)v,
                       kind_names[t->kind]);

@@ -1,14 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """Handler code that takes the Lua API apart: it compiles its own IDL once
 more, or drops the fields that tie a loaded module to its compiled schema,
-then lets the collector run. The worker must go on serving the calls it
-knew (docs/handlers.md: nothing a handler does with its own Lua values can
-end its worker), with no sanitizer report."""
+then lets the collector run; it hands thriftcorn.core.compile() a broken
+doc, raises an exception its method does not declare, yields outside a
+coroutine. The worker must go on serving the calls it knew
+(docs/handlers.md: nothing a handler does with its own Lua values can end
+its worker), with no sanitizer report, and a failed call's error must say
+what was wrong."""
 
 import os
+import re
 import unittest
 
 import harness
+from thrift.Thrift import TApplicationException
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
 
@@ -110,6 +115,147 @@ class SchemaLifetimeTest(unittest.TestCase):
         self.assertEqual(c.echo("unanchor"), "200 -200")
         self.assertEqual(c.echo("unanchor"), "200 -200")
         self.calls_still_served(srv, c)
+
+
+# echo() makes the mistake the client names; each fails that call alone.
+MISTAKES = """function H.echo(s)
+  local broken = {
+    -- docs for thriftcorn.core.compile() with a value that is no table where
+    -- one belongs: each was read as a table, and ended the worker (SIGSEGV)
+    field = { structs = { { fullname = "x.S", kind = "struct", fields = { 5 } } } },
+    ["function"] = { services = { { fullname = "x.Svc", all_functions = { "f" } } } },
+    service = { services = { 7 } },
+    include = { includes = { "other.thrift" } },
+  }
+  if broken[s] then
+    thriftcorn.core.compile(broken[s])
+  elseif s == "default" then
+    -- a recursive struct whose default holds itself: compiled without end
+    -- until the C stack ran out (SIGSEGV)
+    local tree = { fullname = "x.Tree", kind = "struct" }
+    local kids = {}
+    kids[1] = { kids = kids }
+    tree.fields = { { id = 1, name = "kids", default = kids,
+                      type = { ttype = "list", elem = { ttype = "struct", struct = tree } } } }
+    thriftcorn.core.compile({ structs = { tree } })
+  elseif s == "chain" then
+    -- each typedef uses the one before twice: compiled once per use, 2^40 of them
+    local chain = thriftcorn.load("chain.thrift")
+    local bytes = assert(thriftcorn.encode(chain.S, { x = { [{}] = {} } }))
+    local back = assert(thriftcorn.decode(chain.S, bytes))
+    return tostring(back)
+  elseif s == "yield" then
+    coroutine.yield(1) -- a handler runs in no coroutine of its own
+  elseif s == "coroutine" then
+    local co = coroutine.wrap(function(a)
+      local b = coroutine.yield(a + 1)
+      return b * 2
+    end)
+    return co(1) .. " " .. co(5)
+  elseif s == "sleep nan" then
+    thriftcorn.sleep(0 / 0)
+  elseif s == "sleep negative" then
+    thriftcorn.sleep(-1)
+  elseif s == "undeclared" then
+    error(svc.Oops{ code = 3, message = "m" })
+  elseif s == "struct" then
+    thriftcorn.throw(svc.Pair{ key = "k" })
+  end
+"""
+
+CHAIN = "typedef i32 T0\n" + "".join(
+    "typedef map<T%d, T%d> T%d\n" % (i - 1, i - 1, i) for i in range(1, 41)) + (
+    "struct S { 1: T40 x }\n")
+
+
+class HandlerMistakesTest(unittest.TestCase):
+    """What a handler can do wrong at run time fails that call alone, with
+    an INTERNAL_ERROR (and a log line) that names the service, the method
+    and what was wrong; the worker serves every other call on."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
+        cls.S = harness.load_gen("svc.TestService")
+        cls.T = harness.load_gen("svc.ttypes")
+        with open(os.path.join(FIXTURE, "svc.thrift")) as f:
+            idl = f.read()
+        with open(os.path.join(FIXTURE, "handler.lua")) as f:
+            text = f.read()
+        handler = text.replace("function H.echo(s)\n", MISTAKES, 1)
+        assert handler != text, "the fixture's handler changed"
+        # a call that runs past 'timeout' costs its worker: the test sees it
+        cls.srv = harness.Server(SETTINGS + "timeout = 5\n",
+                                 {"svc.thrift": idl, "handler.lua": handler,
+                                  "chain.thrift": CHAIN})
+        cls.pids = cls.srv.worker_pids()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()  # checks the log for sanitizer reports
+
+    def setUp(self):
+        self.c, trans = harness.client(self.S, self.srv.port)
+        self.addCleanup(trans.close)
+
+    def tearDown(self):
+        self.assertEqual(self.c.add(2, 3), 5)
+        self.assertEqual(self.srv.worker_pids(), self.pids, self.srv.log())
+        self.assertNotIn("exited with", self.srv.log())
+
+    def internal_error(self, ask):
+        with self.assertRaises(TApplicationException, msg=ask) as cm:
+            self.c.echo(ask)
+        self.assertEqual(cm.exception.type, TApplicationException.INTERNAL_ERROR)
+        return cm.exception.message
+
+    def test_a_broken_doc_for_compile_fails_the_call(self):
+        for ask, why in (("field", "a field is not a table (got number)"),
+                         ("function", "a function is not a table (got string)"),
+                         ("service", "a service is not a table (got number)"),
+                         ("include", "an include is not a table (got string)"),
+                         ("default", "a default value nests more than 1000 deep "
+                                     "(or holds itself)")):
+            first = self.internal_error(ask).split("\n")[0]  # then the traceback
+            self.assertEqual(first, "svc.TestService.echo: thriftcorn.core.compile: " + why)
+            self.assertEqual(self.c.echo("alive"), "alive")
+
+    def test_coroutines_and_sleep(self):
+        """Coroutines a handler makes work as in plain Lua, call after call;
+        a yield outside them fails the call, as does a sleep of NaN or
+        negative seconds (with the handler's line), never reaching
+        nanosleep()."""
+        self.assertEqual(self.c.echo("coroutine"), "2 10")
+        handler = os.path.join(self.srv.dir, "handler.lua")
+        for ask, why in (("yield", "attempt to yield from outside a coroutine"),
+                         ("sleep nan", "%s:[0-9]+: bad argument #1 to 'sleep' "
+                                       "\\(seconds out of range\\)" % re.escape(handler)),
+                         ("sleep negative", "%s:[0-9]+: bad argument #1 to 'sleep' "
+                                            "\\(seconds out of range\\)" % re.escape(handler))):
+            first = self.internal_error(ask).split("\n")[0]
+            self.assertRegex(first, "^svc\\.TestService\\.echo: %s$" % why)
+        self.assertEqual(self.c.echo("coroutine"), "2 10")
+
+    def test_types_shared_by_typedefs_compile_once(self):
+        """41 typedefs, each a map of the one before: compiled anew at each
+        use, the types took 2^40 steps and as much memory, until the worker
+        was killed at 'timeout'."""
+        self.assertEqual(self.c.echo("chain"), "S(x={[{}]={}})")
+
+    def test_an_exception_the_method_does_not_declare_is_named(self):
+        """A struct of the IDL raised by a method whose throws does not hold
+        it: the log line and the reply say so, with the value's tostring()."""
+        for ask, text in (("undeclared", 'raised svc.Oops, which it does not declare: '
+                                         'Oops(code=3, message="m")'),
+                          ("struct", 'raised svc.Pair, which it does not declare: '
+                                     'Pair(key="k")')):
+            self.assertEqual(self.internal_error(ask), "svc.TestService.echo " + text)
+            self.assertTrue(harness.wait_log(self.srv, ": svc.TestService.echo " + text),
+                            self.srv.log())
+        # the method that declares it still sends it as its exception
+        with self.assertRaises(self.T.Oops) as cm:
+            self.c.fail(4)
+        self.assertEqual(cm.exception.code, 4)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
  * size limit in binary and compact, and the state's allocator
  * (bridge/lua_alloc.h) must show the decode within its budget:
  * TC_LUA_VALUE_DECODE_FACTOR times the limit plus TC_LUA_VALUE_DECODE_FLOOR.
- * Ordinary values at the limit must still decode.
+ * Ordinary values at the limit must still decode. Then what handler code
+ * can do wrong to the codec's values: a default changed to hold itself,
+ * floats given for integers.
  */
 #include "tc_test.h"
 
@@ -502,6 +504,133 @@ test_each_decode_has_its_budget(void **state)
     }
 }
 
+/* The struct 'name' of the fixture's module, pushed, and its descriptor. */
+static const tc_struct_t *
+push_struct(lua_State *L, const char *name)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "test_module");
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    return tc_lua_schema_check_struct(L, -1);
+}
+
+/* Run 'chunk' with the fixture's module as its argument; leaves its one result. */
+static void
+run_chunk(lua_State *L, const char *chunk)
+{
+    if (luaL_loadstring(L, chunk) != LUA_OK) {
+        fail_msg("%s", lua_tostring(L, -1));
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, "test_module");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        fail_msg("%s", lua_tostring(L, -1));
+    }
+}
+
+/*
+ * A default is copied into each value that lacks its field, and the copy is
+ * charged: a default that handler code made to hold one table many times
+ * over (2^60 paths through 60 tables), or itself twice, is refused once
+ * the copy outgrows the budget, within it. Before, the whole copy was made
+ * first, and took for ever. The default as the IDL has it decodes again.
+ */
+static void
+test_a_default_holding_itself_is_refused_within_the_budget(void **state)
+{
+    fixture_t *f = *state;
+    lua_State *L = f->L;
+    static const char *const changes[] = {
+        "local x = {}\n"
+        "for _ = 1, 60 do x = { x, x } end\n"
+        "d[1] = x\n",
+        "d[1] = d\n"
+        "d[2] = d\n",
+    };
+    const tc_struct_t *defaulted = push_struct(L, "Defaulted");
+    lua_pop(L, 1);
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_proto_t p;
+    tc_proto_init(&p, &tc_proto_binary, NULL, 0, &b);
+    put_empty(&p);
+    job_t j;
+    for (size_t i = 0; i < TC_ARRAY_LEN(changes); i++) {
+        char chunk[512];
+        snprintf(chunk, sizeof(chunk),
+                 "local d = (...).Defaulted.fields[1].default\n"
+                 "local saved = table.move(d, 1, #d, 1, {})\n"
+                 "%s"
+                 "return function() table.move(saved, 1, #saved, 1, d) end\n",
+                 changes[i]);
+        run_chunk(L, chunk);
+        size_t used = decode_measured(L, &tc_proto_binary, defaulted, false, &b, LIMIT, &j);
+        assert_true(used <= BUDGET + SLACK);
+        assert_refused(&j, "decode_budget.Defaulted.d");
+        lua_pop(L, 1);
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* the default as it was */
+            fail_msg("%s", lua_tostring(L, -1));
+        }
+        decode_measured(L, &tc_proto_binary, defaulted, false, &b, LIMIT, &j);
+        assert_int_equal(j.rc, TC_OK);
+        lua_getfield(L, -1, "d");
+        assert_int_equal(lua_rawlen(L, -1), 32);
+        lua_pop(L, 2);
+    }
+    tc_buf_deinit(&b);
+}
+
+/*
+ * A float for an integer field: one with a fraction is no integer, and one
+ * with none past 2^63 (which no Lua integer holds) is out of range, not
+ * "not an integer" as before; either written as Lua's tostring() writes
+ * it, not cut to 6 digits ("%g" made 123456.5 "123456").
+ */
+static void
+test_floats_for_integers_say_why_they_do_not_fit(void **state)
+{
+    fixture_t *f = *state;
+    lua_State *L = f->L;
+    static const struct {
+        const char *value;
+        const char *why;
+    } cases[] = {
+        {"2^63", "expected an integer (i64), got 9.2233720368548e+18 (out of range)"},
+        {"-2^64", "expected an integer (i64), got -1.844674407371e+19 (out of range)"},
+        {"123456.5", "expected an integer (i64), got 123456.5 (not an integer)"},
+        {"math.huge", "expected an integer (i64), got inf (not an integer)"},
+    };
+    const tc_struct_t *choice = push_struct(L, "Choice");
+    lua_pop(L, 1);
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        char chunk[128];
+        snprintf(chunk, sizeof(chunk), "return { number = %s }", cases[i].value);
+        run_chunk(L, chunk);
+        tc_buf_t b;
+        tc_buf_init(&b);
+        tc_proto_t p;
+        tc_proto_init(&p, &tc_proto_binary, NULL, 0, &b);
+        tc_err_t err;
+        tc_err_clear(&err);
+        assert_int_equal(tc_lua_value_encode(L, -1, &p, choice, &err), TC_ETYPE);
+        char want[TC_ERR_MSG_MAX];
+        snprintf(want, sizeof(want), "decode_budget.Choice.number: %s", cases[i].why);
+        assert_string_equal(err.msg, want);
+        lua_pop(L, 1);
+        tc_buf_deinit(&b);
+    }
+    /* an integral float within the range is taken */
+    run_chunk(L, "return { number = -2^63 }");
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_proto_t p;
+    tc_proto_init(&p, &tc_proto_binary, NULL, 0, &b);
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_lua_value_encode(L, -1, &p, choice, &err), TC_OK);
+    lua_pop(L, 1);
+    tc_buf_deinit(&b);
+}
+
 int
 main(void)
 {
@@ -510,6 +639,8 @@ main(void)
         cmocka_unit_test(test_nested_claims),
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_each_decode_has_its_budget),
+        cmocka_unit_test(test_a_default_holding_itself_is_refused_within_the_budget),
+        cmocka_unit_test(test_floats_for_integers_say_why_they_do_not_fit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
