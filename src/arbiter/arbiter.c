@@ -87,14 +87,20 @@ seen_ready(worker_t *w)
     return w->ready;
 }
 
-/* Workers of 'gen' not retired by the arbiter that said they are ready (draining ones serve on). */
+/*
+ * Workers of 'gen' not retired by the arbiter that said they are ready
+ * (draining ones serve on). One aborted for its timeout is not counted: it
+ * is being killed, even if it became ready since (SIGABRT waits for its
+ * loop, which runs once it is), and "Ready" is never said of it.
+ */
 static int
 count_ready(arbiter_t *a, unsigned gen)
 {
     int n = 0;
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
-        n += w->pid > 0 && !w->retiring && w->gen == gen && (w->hb == NULL || seen_ready(w));
+        n += w->pid > 0 && !w->retiring && w->abort_at == 0 && w->gen == gen &&
+             (w->hb == NULL || seen_ready(w));
     }
     return n;
 }
@@ -163,6 +169,15 @@ tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
     return tc_hooks_run(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3));
 }
 
+/* "Ready: generation N, W workers", of the serving generation. */
+const char *
+tc_arbiter_status(const arbiter_t *a, char *buf, size_t len)
+{
+    (void)snprintf(buf, len, "Ready: generation %u, %d worker%s", a->cur->id, a->target,
+                   a->target == 1 ? "" : "s");
+    return buf;
+}
+
 void
 tc_arbiter_set_target(arbiter_t *a, int n)
 {
@@ -197,7 +212,7 @@ begin_stop(arbiter_t *a, bool quick)
     }
     if (!a->stopping && a->master_pid > 0 && a->announced && getppid() == a->master_pid) {
         /* rolled back: the old arbiter serves on, and is systemd's main process again */
-        tc_sdnotify_mainpid(a->master_pid, NULL);
+        tc_sdnotify_mainpid(a->master_pid, NULL, NULL);
     } else if (!a->stopping) {
         tc_sdnotify("STOPPING=1");
     }
@@ -300,6 +315,7 @@ check_heartbeats(arbiter_t *a)
                    ready ? "" : " while booting", in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGABRT);
             w->abort_at = t;
+            w->boot_timeout = !ready;
         } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) still alive %g s after SIGABRT; killing it",
                    (int)w->pid, ABORT_GRACE);
@@ -356,17 +372,19 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     double t = now();
     log_exit(a, w, status);
     bool asked = a->stopping || w->retiring || w->draining;
-    bool ready = w->hb == NULL || seen_ready(w);
-    bool timed_out = w->abort_at > 0;
+    /* one aborted for its timeout while booting did not boot, ready since or not */
+    bool boot_timeout = w->boot_timeout;
+    bool ready = !boot_timeout && (w->hb == NULL || seen_ready(w));
     unsigned gen = w->gen;
     double started = w->started;
+    double timeout = w->timeout;
     /*
      * Status 3 is a boot failure only from a worker that is not ready: a
      * ready one has loaded its handlers and started its threads, and its 3
      * is a handler's os.exit(3), a later death like any other (without a
      * heartbeat page there is no telling: a boot failure, as it most often is)
      */
-    bool booted = w->hb != NULL && seen_ready(w);
+    bool booted = !boot_timeout && w->hb != NULL && seen_ready(w);
     bool boot_error = !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     /*
@@ -396,28 +414,42 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
             }
             return;
         }
-        tc_generation_abort_reload(a, boot_error ? "failed to boot"
-                                                 : "lost a worker before it was ready");
+        char why[64];
+        (void)snprintf(why, sizeof(why), "did not boot within %g s (timeout)", timeout);
+        tc_generation_abort_reload(a, boot_error     ? "failed to boot"
+                                      : boot_timeout ? why
+                                                     : "lost a worker before it was ready");
         return;
     }
     if (gen != a->cur->id) {
         return; /* an old generation is not replaced */
     }
-    if (boot_error && count_ready(a, gen) == 0 && !a->announced) {
+    if ((boot_error || boot_timeout) && count_ready(a, gen) == 0 && !a->announced) {
         /*
          * handler code that cannot load will not load on the next try
-         * either; once the generation has served, though, its files changed
-         * on disk without a reload (a plugin replaced before its SIGHUP):
-         * a death at boot, retried, not a reason to stop serving
+         * either, nor load faster than 'timeout' allows (a timeout too
+         * short for any boot would fork workers forever); once the
+         * generation has served, though, its files changed on disk without
+         * a reload (a plugin replaced before its SIGHUP), or the machine is
+         * slower now: a death at boot, retried, not a reason to stop serving
          */
-        tc_log(TC_LOG_ERROR, "Worker failed to boot.");
+        if (boot_timeout) {
+            tc_log(TC_LOG_ERROR, "Worker failed to boot: not ready within %g s (timeout).",
+                   timeout);
+        } else {
+            tc_log(TC_LOG_ERROR, "Worker failed to boot.");
+        }
         a->status = 1;
         begin_stop(a, false);
         return;
     }
-    if ((clean && ready && stopped) || timed_out) {
-        return; /* max_requests, a SIGTERM from elsewhere, a hang: replaced at once */
+    if (clean && ready && stopped) {
+        return; /* max_requests, a SIGTERM from elsewhere: replaced at once */
     }
+    /*
+     * a hang of a ready worker is replaced at once too: it lived 'timeout'
+     * at least, more than BOOT_WINDOW unless 'timeout' is shorter
+     */
     if (boot_error || !ready || t - started < BOOT_WINDOW) {
         tc_spawn_note_boot_death(a, t);
     } else {
@@ -474,11 +506,12 @@ check_ready(arbiter_t *a)
         a->announced = true;
         tc_log(TC_LOG_INFO, "Ready: generation %u with %d worker(s)", a->cur->id, a->target);
         tc_arbiter_server_hook(a, a->cur, "when_ready", NULL, 0);
+        char status[TC_SDNOTIFY_STATUS_MAX];
         if (a->master_pid > 0) {
             /* started by SIGUSR2: systemd's main process becomes this one */
-            tc_sdnotify_mainpid(a->pid, "READY=1");
+            tc_sdnotify_mainpid(a->pid, "READY=1", tc_arbiter_status(a, status, sizeof(status)));
         } else {
-            tc_sdnotify("READY=1");
+            tc_sdnotify_status("READY=1", tc_arbiter_status(a, status, sizeof(status)));
         }
     }
     if (a->pend != NULL && count_ready(a, a->pend->id) >= a->pend->target) {
@@ -524,6 +557,10 @@ resize(arbiter_t *a, int step)
     }
     tc_arbiter_set_target(a, a->target + step);
     tc_log(TC_LOG_INFO, "Number of workers: %d", a->target);
+    if (a->announced) {
+        char status[TC_SDNOTIFY_STATUS_MAX];
+        tc_sdnotify_status(NULL, tc_arbiter_status(a, status, sizeof(status)));
+    }
 }
 
 static void

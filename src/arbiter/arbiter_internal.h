@@ -44,18 +44,19 @@ typedef struct gen {
 } gen_t;
 
 typedef struct worker {
-    pid_t pid;       /* 0: a free slot */
-    int index;       /* 0..workers-1 within its generation, reused by the replacement */
-    unsigned gen;    /* generation id */
-    double started;  /* monotonic seconds */
-    double deadline; /* when a retiring worker gets SIGKILL */
-    double timeout;  /* heartbeat timeout of its generation; 0: none */
-    double graceful; /* graceful_timeout of its generation, by which it exits on its own */
-    double abort_at; /* when it got SIGABRT for a missed heartbeat; 0: not */
-    bool retiring;   /* sent SIGTERM: not to be replaced */
-    bool draining;   /* stopping on its own (check_stopping()): replaced already */
-    bool killed;     /* sent SIGKILL */
-    bool ready;      /* seen ready on its heartbeat page (see seen_ready()) */
+    pid_t pid;         /* 0: a free slot */
+    int index;         /* 0..workers-1 within its generation, reused by the replacement */
+    unsigned gen;      /* generation id */
+    double started;    /* monotonic seconds */
+    double deadline;   /* when a retiring worker gets SIGKILL */
+    double timeout;    /* heartbeat timeout of its generation; 0: none */
+    double graceful;   /* graceful_timeout of its generation, by which it exits on its own */
+    double abort_at;   /* when it got SIGABRT for a missed heartbeat; 0: not */
+    bool boot_timeout; /* that SIGABRT came before it was ready: a failed boot */
+    bool retiring;     /* sent SIGTERM: not to be replaced */
+    bool draining;     /* stopping on its own (check_stopping()): replaced already */
+    bool killed;       /* sent SIGKILL */
+    bool ready;        /* seen ready on its heartbeat page (see seen_ready()) */
     tc_heartbeat_t *hb;
 } worker_t;
 
@@ -138,6 +139,9 @@ void tc_arbiter_retire(worker_t *w);
  */
 bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
                             const tc_hook_arg_t *extra, size_t nextra);
+
+/* "Ready: generation N, W workers" of the serving generation into 'buf', for STATUS=; 'buf'. */
+const char *tc_arbiter_status(const arbiter_t *a, char *buf, size_t len);
 
 /* Workers wanted in the serving generation; a change runs its nworkers_changed hook. */
 void tc_arbiter_set_target(arbiter_t *a, int n);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -195,6 +196,35 @@ log_reload_failure(const arbiter_t *a, const char *why)
     tc_log(TC_LOG_ERROR, "Reload failed; still serving generation %u", a->cur->id);
 }
 
+/* The length of the first line of 'why', cut to 'max' bytes at a UTF-8 character's start. */
+static int
+first_line(const char *why, size_t max)
+{
+    size_t len = strcspn(why, "\n");
+    if (len > max) {
+        len = max;
+        while (len > 0 && ((unsigned char)why[len] & 0xC0) == 0x80) {
+            len--;
+        }
+    }
+    return (int)len;
+}
+
+/*
+ * READY=1 after RELOADING=1 whatever the outcome, as sd_notify(3) asks; a
+ * failure says so in STATUS=, or it would look like a success. The first
+ * line of 'why' only, short enough that the serving generation still fits.
+ */
+static void
+notify_reload_failed(const arbiter_t *a, const char *why)
+{
+    char status[TC_SDNOTIFY_STATUS_MAX + 1];
+    int len = first_line(why, TC_SDNOTIFY_STATUS_MAX - 48);
+    (void)snprintf(status, sizeof(status), "Reload failed: %.*s%s; serving generation %u", len, why,
+                   why[len] != '\0' && why[len] != '\n' ? "..." : "", a->cur->id);
+    tc_sdnotify_status("READY=1", status);
+}
+
 /* Switch the arbiter's own log to 'cfg' (errorlog, loglevel). */
 static void
 apply_log(const tc_config_t *cfg, const tc_config_t *old)
@@ -294,7 +324,9 @@ tc_generation_begin_reload(arbiter_t *a)
     a->reload_again = false;
     a->reload_delta = 0;
     tc_log(TC_LOG_INFO, "Hang up: Master");
-    tc_sdnotify("RELOADING=1");
+    char status[TC_SDNOTIFY_STATUS_MAX];
+    (void)snprintf(status, sizeof(status), "Reloading; serving generation %u", a->cur->id);
+    tc_sdnotify_status("RELOADING=1", status);
     int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
     for (size_t i = 0; i < a->nsocks; i++) {
         fds[i] = a->socks[i]->l.fd;
@@ -306,7 +338,7 @@ tc_generation_begin_reload(arbiter_t *a)
     free(fds);
     if (rc != TC_OK) {
         log_reload_failure(a, err.msg);
-        tc_sdnotify("READY=1");
+        notify_reload_failed(a, err.msg);
         return;
     }
     /* as long as a worker's boot may take: the check loads what a worker loads */
@@ -344,7 +376,7 @@ begin_generation(arbiter_t *a)
         log_reload_failure(a, err.msg);
         settle_delta(a);
         tc_config_free(cfg);
-        tc_sdnotify("READY=1");
+        notify_reload_failed(a, err.msg);
         return;
     }
     g->fifo = fifo;
@@ -384,7 +416,7 @@ tc_generation_check_finished(arbiter_t *a, int status)
         tc_reload_release(&a->check);
         log_reload_failure(a, err.msg);
         settle_delta(a);
-        tc_sdnotify("READY=1");
+        notify_reload_failed(a, err.msg);
         return;
     }
     begin_generation(a);
@@ -413,7 +445,8 @@ tc_generation_commit_reload(arbiter_t *a)
     tc_arbiter_set_target(a, g->target);
     tc_generation_free(a, old); /* closes the binds the new config dropped */
     tc_upgrade_set_title(a);
-    tc_sdnotify("READY=1");
+    char status[TC_SDNOTIFY_STATUS_MAX];
+    tc_sdnotify_status("READY=1", tc_arbiter_status(a, status, sizeof(status)));
 }
 
 /* The pending generation failed: keep the serving one, as if nothing happened. */
@@ -432,7 +465,9 @@ tc_generation_abort_reload(arbiter_t *a, const char *why)
     }
     apply_log(a->cur->cfg, g->cfg);
     (void)umask(cfg_umask(a, a->cur->cfg));
+    char why_gen[TC_SDNOTIFY_STATUS_MAX];
+    (void)snprintf(why_gen, sizeof(why_gen), "generation %u %s", g->id, why);
     tc_generation_free(a, g);
     settle_delta(a);
-    tc_sdnotify("READY=1");
+    notify_reload_failed(a, why_gen);
 }

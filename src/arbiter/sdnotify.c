@@ -4,6 +4,7 @@
 
 #include "core/alloc.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,32 +63,100 @@ send_state(const char *state)
         return;
     }
     socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sun, sl);
+    /*
+     * Never wait: a receiver that stops reading (systemd stuck, or a
+     * process that holds the socket and reads nothing) fills its queue,
+     * and a blocking send would stall the arbiter, which then reaps,
+     * replaces and stops nothing. Dropping the message costs systemd a
+     * state change it would have missed anyway (EAGAIN).
+     */
+    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT,
+                 (const struct sockaddr *)&sun, sl);
     (void)close(fd);
+}
+
+/*
+ * Append "STATUS=" and 'status' to 'msg' (holding 'n' bytes of 'cap') as a line
+ * of its own: systemd ends the field at a newline, so a control character
+ * becomes a space, and the text is cut to TC_SDNOTIFY_STATUS_MAX bytes
+ * (at a UTF-8 character's start), "..." marking the cut. Returns the new length.
+ */
+static size_t
+append_status(char *msg, size_t n, size_t cap, const char *status)
+{
+    const char *field = n > 0 ? "\nSTATUS=" : "STATUS=";
+    size_t flen = strlen(field);
+    size_t len = strlen(status);
+    bool cut = len > TC_SDNOTIFY_STATUS_MAX;
+    if (cut) {
+        len = TC_SDNOTIFY_STATUS_MAX - 3;
+        while (len > 0 && ((unsigned char)status[len] & 0xC0) == 0x80) {
+            len--;
+        }
+    }
+    if (n + flen + len + 3 >= cap) {
+        return n;
+    }
+    memcpy(msg + n, field, flen);
+    n += flen;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)status[i];
+        msg[n++] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+    }
+    if (cut) {
+        memcpy(msg + n, "...", 3);
+        n += 3;
+    }
+    msg[n] = '\0';
+    return n;
+}
+
+/* 'head' (NULL: none), 'state' with MONOTONIC_USEC= after RELOADING=1, then 'status'. */
+static void
+notify(const char *head, const char *state, const char *status)
+{
+    char msg[128 + TC_SDNOTIFY_STATUS_MAX];
+    size_t n = 0;
+    int w = snprintf(msg, sizeof(msg), "%s%s%s", head != NULL ? head : "",
+                     head != NULL && state != NULL ? "\n" : "", state != NULL ? state : "");
+    if (w < 0 || (size_t)w >= sizeof(msg) - 64) {
+        return;
+    }
+    n = (size_t)w;
+    if (state != NULL && strcmp(state, "RELOADING=1") == 0) {
+        /*
+         * sd_notify(3): with the time in the same datagram, which
+         * Type=notify-reload compares with the time it sent SIGHUP (without
+         * it, that reload never ends)
+         */
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        w = snprintf(msg + n, sizeof(msg) - n, "\nMONOTONIC_USEC=%llu",
+                     (unsigned long long)ts.tv_sec * 1000000ULL +
+                         (unsigned long long)ts.tv_nsec / 1000ULL);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    if (status != NULL) {
+        n = append_status(msg, n, sizeof(msg), status);
+    }
+    if (n > 0) {
+        send_state(msg);
+    }
 }
 
 void
 tc_sdnotify(const char *state)
 {
+    tc_sdnotify_status(state, NULL);
+}
+
+void
+tc_sdnotify_status(const char *state, const char *status)
+{
     if (main_pid != 0 && main_pid != getpid()) {
         return;
     }
-    if (strcmp(state, "RELOADING=1") != 0) {
-        send_state(state);
-        return;
-    }
-    /*
-     * sd_notify(3): with the time in the same datagram, which
-     * Type=notify-reload compares with the time it sent SIGHUP (without
-     * it, that reload never ends)
-     */
-    struct timespec ts;
-    char msg[64];
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    (void)snprintf(msg, sizeof(msg), "%s\nMONOTONIC_USEC=%llu", state,
-                   (unsigned long long)ts.tv_sec * 1000000ULL +
-                       (unsigned long long)ts.tv_nsec / 1000ULL);
-    send_state(msg);
+    notify(NULL, state, status);
 }
 
 void
@@ -97,14 +166,11 @@ tc_sdnotify_main(pid_t pid)
 }
 
 void
-tc_sdnotify_mainpid(pid_t pid, const char *state)
+tc_sdnotify_mainpid(pid_t pid, const char *state, const char *status)
 {
-    char msg[128];
-    int n = snprintf(msg, sizeof(msg), "MAINPID=%d%s%s", (int)pid, state != NULL ? "\n" : "",
-                     state != NULL ? state : "");
-    if (n > 0 && (size_t)n < sizeof(msg)) {
-        send_state(msg);
-    }
+    char head[32];
+    (void)snprintf(head, sizeof(head), "MAINPID=%d", (int)pid);
+    notify(head, state, status);
     main_pid = pid;
 }
 

@@ -5,6 +5,9 @@
 
 #include <sys/types.h>
 
+/* The longest STATUS= text sent, in bytes: a longer one is cut, "..." marking the cut. */
+#define TC_SDNOTIFY_STATUS_MAX 200
+
 /*
  * Take $NOTIFY_SOCKET out of the environment, for tc_sdnotify() alone: the
  * workers and every process the arbiter or they start (hooks, handlers)
@@ -22,9 +25,18 @@ void tc_sdnotify_export(void);
  * sd_notify(3) asks. A no-op when the variable is unset, and in a process
  * that is not the service's main process (see tc_sdnotify_main());
  * failures are ignored (systemd notices a service that never gets ready on
- * its own).
+ * its own). Never blocks: a datagram the receiver has no room for is
+ * dropped, rather than stall the arbiter behind a reader that stopped.
  */
 void tc_sdnotify(const char *state);
+
+/*
+ * tc_sdnotify() with "STATUS=<status>" in the same datagram ('state' NULL:
+ * the status alone; 'status' NULL: none), which `systemctl status` shows.
+ * The status is made one line (control characters become spaces) and cut
+ * to TC_SDNOTIFY_STATUS_MAX bytes.
+ */
+void tc_sdnotify_status(const char *state, const char *status);
 
 /*
  * From now on 'pid' is the service's main process, as systemd has been or
@@ -35,10 +47,11 @@ void tc_sdnotify_main(pid_t pid);
 
 /*
  * Tell systemd that 'pid' is the service's main process, "MAINPID=<pid>",
- * followed by 'state' (NULL: nothing) in the same datagram, and remember it
+ * followed by 'state' and 'status' as tc_sdnotify_status() sends them
+ * (either NULL: none) in the same datagram, and remember it
  * as tc_sdnotify_main() does. Sent whichever process is main: systemd
  * takes it from a process other than the main one with NotifyAccess=all.
  */
-void tc_sdnotify_mainpid(pid_t pid, const char *state);
+void tc_sdnotify_mainpid(pid_t pid, const char *state, const char *status);
 
 #endif /* TC_ARBITER_SDNOTIFY_H */

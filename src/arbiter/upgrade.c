@@ -133,7 +133,7 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
     rename_pidfile(a, false);
     tc_upgrade_set_title(a);
     /* systemd's main process again (the new one hands it back as it stops, unless it was killed) */
-    tc_sdnotify_mainpid(a->pid, NULL);
+    tc_sdnotify_mainpid(a->pid, NULL, NULL);
     if (!a->stopping && a->target == 0 && a->winch_target > 0) {
         /* nothing else serves: the workers SIGWINCH stopped start again */
         tc_log(TC_LOG_INFO, "The new arbiter is gone; starting %d worker(s) again",

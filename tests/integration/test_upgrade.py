@@ -25,6 +25,8 @@ SERVICE = ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "
            % (FIXTURE, FIXTURE))
 HERE = "local here = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
 PR_SET_CHILD_SUBREAPER = 36
+# what systemd hears once generation 1 of a one-worker config is ready
+READY1 = b"READY=1\nSTATUS=Ready: generation 1, 1 worker"
 
 
 
@@ -74,7 +76,7 @@ def notify_socket(folder):
 def notify_recv(sock):
     """The next datagram on the NOTIFY_SOCKET `sock` as (sender's pid, bytes):
     systemd reads the sender from the same credentials."""
-    data, anc, _, _ = sock.recvmsg(256, socket.CMSG_SPACE(12))
+    data, anc, _, _ = sock.recvmsg(1024, socket.CMSG_SPACE(12))
     for level, kind, value in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
             return struct.unpack("3i", value[:12])[0], data
@@ -404,7 +406,7 @@ class UpgradeTest(unittest.TestCase):
                                 preexec_fn=at_three)
         try:
             try:
-                self.assertEqual(notify.recv(256), b"READY=1")
+                self.assertEqual(notify.recv(1024), READY1)
             except socket.timeout:
                 with open(log) as f:
                     raise AssertionError("no READY=1 (exit status %s):\n%s" % (proc.poll(), f.read()))
@@ -421,11 +423,28 @@ class UpgradeTest(unittest.TestCase):
                         raise AssertionError("%r; the server's log:\n%s" % (e, f.read())) from e
             self.assertEqual(echo(), "x")
             proc.send_signal(signal.SIGHUP)
-            self.assertRegex(notify.recv(256), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\Z")
-            self.assertEqual(notify.recv(256), b"READY=1")
+            self.assertRegex(notify.recv(1024), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n"
+                             rb"STATUS=Reloading; serving generation 1\Z")
+            self.assertEqual(notify.recv(1024), b"READY=1\nSTATUS=Ready: generation 2, 1 worker")
             self.assertEqual(echo(), "x")
+            # a failed reload is no success: READY=1 says which generation serves on, and
+            # why not the new one (its first line: the file and line of the mistake)
+            with open(config, "a") as f:
+                f.write("workers = 'many'\nthreads = 'many'\n")
+            proc.send_signal(signal.SIGHUP)
+            self.assertRegex(notify.recv(1024), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n"
+                             rb"STATUS=Reloading; serving generation 2\Z")
+            got = notify.recv(1024)
+            self.assertRegex(got, rb"\AREADY=1\nSTATUS=Reload failed: [^\n]*thriftcorn\.lua:[0-9]+: "
+                             rb"[^\n]*workers[^\n]*; serving generation 2\Z")
+            self.assertLessEqual(len(got.split(b"STATUS=", 1)[1]), 200, got)
+            with open(log) as f:
+                self.assertIn("Reload failed; still serving generation 2", f.read())
+            self.assertEqual(echo(), "x")
+            proc.send_signal(signal.SIGTTIN)
+            self.assertEqual(notify.recv(1024), b"STATUS=Ready: generation 2, 2 workers")
             proc.send_signal(signal.SIGTERM)
-            self.assertEqual(notify.recv(256), b"STOPPING=1")
+            self.assertEqual(notify.recv(1024), b"STOPPING=1")
             self.assertEqual(proc.wait(15), 0)
         finally:
             if proc.poll() is None:
@@ -447,14 +466,14 @@ class UpgradeTest(unittest.TestCase):
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
         new = None
         try:
-            self.assertEqual(notify.recv(256), b"READY=1")
+            self.assertEqual(notify.recv(1024), READY1)
             proc.send_signal(signal.SIGUSR2)
-            got = notify.recv(256)
+            got = notify.recv(1024)
             self.assertTrue(harness.wait_for(
                 lambda: "Started a new arbiter (pid:" in harness.read_text(log)),
                 harness.read_text(log))
             new = new_arbiter_pid(harness.read_text(log))
-            self.assertEqual(got, b"MAINPID=%d\nREADY=1" % new)
+            self.assertEqual(got, b"MAINPID=%d\n%s" % (new, READY1))
             self.stop_arbiters(proc, new)
             new = None
         finally:
@@ -495,13 +514,13 @@ class UpgradeTest(unittest.TestCase):
             return [os.path.join(d, n) for n in os.listdir(d) if n.startswith("env-%s-" % role)]
         own = re.compile(r"LISTEN_|NOTIFY_SOCKET=|THRIFTCORN_(FDS|BIND_|SYSTEMD_|PID)")
         try:
-            self.assertEqual(notify_recv(notify), (proc.pid, b"READY=1"), harness.read_text(log))
+            self.assertEqual(notify_recv(notify), (proc.pid, READY1), harness.read_text(log))
             proc.send_signal(signal.SIGUSR2)
             self.assertTrue(harness.wait_for(
                 lambda: "Started a new arbiter (pid:" in harness.read_text(log)),
                 harness.read_text(log))
             new = new_arbiter_pid(harness.read_text(log))
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1" % new))
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
             self.assertTrue(harness.wait_for(lambda: len(dumps("worker")) == 2), os.listdir(d))
             self.assertEqual(len(dumps("arbiter")), 2, os.listdir(d))
             for path in dumps("arbiter") + dumps("worker"):
@@ -736,7 +755,7 @@ class UpgradeTest(unittest.TestCase):
         proc = subprocess.Popen([harness.BIN, config],
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
         self.addCleanup(self.kill_arbiters, proc, None)
-        self.assertEqual(notify_recv(notify), (proc.pid, b"READY=1"), harness.read_text(log))
+        self.assertEqual(notify_recv(notify), (proc.pid, READY1), harness.read_text(log))
         return proc, notify, lambda: harness.read_text(log)
 
     def test_usr2_leaves_systemd_to_the_new_arbiter(self):
@@ -750,7 +769,7 @@ class UpgradeTest(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
         new = new_arbiter_pid(text())
         try:
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1" % new))
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
             proc.send_signal(signal.SIGHUP)
             self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
             proc.send_signal(signal.SIGWINCH)
@@ -777,7 +796,7 @@ class UpgradeTest(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
         new = new_arbiter_pid(text())
         try:
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1" % new))
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
             os.kill(new, signal.SIGTERM)
             self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d" % old))
             self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d" % old))
@@ -926,19 +945,20 @@ class UpgradeTest(unittest.TestCase):
             proc = subprocess.Popen([harness.BIN, config, "--errorlog", log],
                                     env=dict(os.environ, NOTIFY_SOCKET=notify_path))
             try:
-                self.assertEqual(notify.recv(256), b"READY=1")
+                self.assertEqual(notify.recv(1024), READY1)
                 port = int(re.findall(r"Listening at: 127\.0\.0\.1:(\d+)", text())[-1])
                 open(slow, "w").close()
                 proc.send_signal(signal.SIGHUP)
-                self.assertRegex(notify.recv(256), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\Z")
+                self.assertRegex(notify.recv(1024), rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n"
+                                 rb"STATUS=Reloading; serving generation 1\Z")
                 self.assertTrue(harness.wait_for(lambda: checkers(), 5), text())
                 proc.send_signal(stop)
                 if stop == signal.SIGTERM:
-                    self.assertEqual(notify.recv(256), b"STOPPING=1")
+                    self.assertEqual(notify.recv(1024), b"STOPPING=1")
                     self.assertEqual(proc.wait(15), 0)
                     notify.settimeout(1)
                     with self.assertRaises(socket.timeout):
-                        extra = notify.recv(256)
+                        extra = notify.recv(1024)
                         raise AssertionError("after STOPPING=1: %r" % extra)
                     notify.settimeout(10)
                     self.assertNotIn("Reload failed", text())

@@ -588,21 +588,58 @@ return H""")
         self.assertNotIn("connection hooks not loaded", srv.log())
 
     def test_a_boot_past_timeout_is_named_so(self):
-        """A worker whose handler module takes longer than 'timeout' to load
-        is aborted as a hung call is, and the line says it was booting."""
+        """A replacement worker whose handler module takes longer than
+        'timeout' to load is aborted as a hung call is, the line says it
+        was booting, and once the server has served it is a death at boot:
+        backed off and retried (the server serves on), not a stop."""
         hang = ('local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
                 'local f = io.open(dir .. "/hang")\n'
                 'if f then f:close() while true do end end\n')
         srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\ntimeout = 2\n",
-                             files={"svc.thrift": IDL, "handler.lua": hang + HANDLER, "hang": ""})
+                             files={"svc.thrift": IDL, "handler.lua": hang + HANDLER})
         self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", 15), srv.log())
+        (first,) = srv.worker_pids()
+        open(os.path.join(srv.dir, "hang"), "w").close()
+        os.kill(first, signal.SIGKILL)
         self.assertTrue(harness.wait_log(srv, "while booting", 15), srv.log())
         self.assertRegex(srv.log(), r"\[critical\] WORKER TIMEOUT \(pid:\d+\) while booting\n")
+        # the second boot past 'timeout' in a row is backed off
+        self.assertTrue(harness.wait_log(srv, "while booting", 20, count=2), srv.log())
+        self.assertTrue(harness.wait_log(srv, "Workers keep dying at boot", 10), srv.log())
         os.unlink(os.path.join(srv.dir, "hang"))
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", 20), srv.log())
-        c, trans = harness.client(self.S, srv.port)
+        booted = srv.log().count("Booting worker")
+        self.assertTrue(harness.wait_for(lambda: srv.log().count("Booting worker") > booted, 20),
+                        srv.log())
+        c, trans = harness.client(self.S, srv.port, timeout=20)
         self.assertEqual(c.echo("booted"), "booted")
         trans.close()
+        self.assertNotIn("Worker failed to boot", srv.log())
+        self.assertEqual(srv.log().count("Ready: generation"), 1, srv.log())
+        self.assertEqual(srv.stop(), 0, srv.log())
+
+    def test_a_timeout_too_short_to_boot_stops_the_start(self):
+        """A 'timeout' shorter than a worker's boot: every worker is aborted
+        while booting, and the next would be too. Before the server was
+        first ready that is a failed boot, as handler code that cannot load
+        is: `Worker failed to boot`, exit status 1; never "Ready" for a
+        worker that was being killed (it could become ready before its
+        SIGABRT took), and no fork loop."""
+        for workers in (1, 3):
+            with self.subTest(workers=workers):
+                srv = harness.Server(HERE + SERVICE + "workers = %d\nthreads = 1\n"
+                                     "timeout = 0.001\n" % workers,
+                                     files={"svc.thrift": IDL, "handler.lua": HANDLER},
+                                     start=False)
+                out = subprocess.run([harness.BIN, srv.config], capture_output=True, text=True,
+                                     timeout=30)
+                log = out.stdout + out.stderr
+                self.assertEqual(out.returncode, 1, log)
+                self.assertRegex(log, r"WORKER TIMEOUT \(pid:\d+\) while booting\n")
+                self.assertIn("Worker failed to boot: not ready within 0.001 s (timeout).", log)
+                self.assertNotIn("Ready: generation", log)
+                self.assertEqual(log.count("Booting worker"), workers, log)
+                self.assertIn("Shutting down: Master", log)
 
     def test_a_worker_exiting_0_at_boot_is_a_boot_death(self):
         """A worker that exits 0 before it is ready (os.exit in post_fork),

@@ -10,6 +10,7 @@
 #include "arbiter/sdnotify.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ teardown(void **state)
 static const char *
 next(void)
 {
-    static char buf[256];
+    static char buf[512];
     ssize_t n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
     if (n < 0) {
         assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
@@ -81,10 +82,14 @@ test_only_the_main_process_speaks(void **state)
     assert_string_equal(next(), "");
 
     /* taken back, with a state in the same datagram or without */
-    tc_sdnotify_mainpid(getpid(), "READY=1");
+    tc_sdnotify_mainpid(getpid(), "READY=1", NULL);
     (void)snprintf(want, sizeof(want), "MAINPID=%d\nREADY=1", (int)getpid());
     assert_string_equal(next(), want);
-    tc_sdnotify_mainpid(getpid() + 1, NULL);
+    tc_sdnotify_mainpid(getpid(), "READY=1", "Ready: generation 1, 1 worker");
+    (void)snprintf(want, sizeof(want), "MAINPID=%d\nREADY=1\nSTATUS=Ready: generation 1, 1 worker",
+                   (int)getpid());
+    assert_string_equal(next(), want);
+    tc_sdnotify_mainpid(getpid() + 1, NULL, NULL);
     (void)snprintf(want, sizeof(want), "MAINPID=%d", (int)getpid() + 1);
     assert_string_equal(next(), want);
     tc_sdnotify("RELOADING=1");
@@ -162,6 +167,130 @@ test_abstract_socket(void **state)
     assert_string_equal(buf, "READY=1");
 }
 
+/*
+ * STATUS= is what `systemctl status` shows: in the datagram of the state
+ * it explains, after MONOTONIC_USEC= for RELOADING=1, alone when there is
+ * no state. systemd ends a field at a newline, so the text is one line.
+ */
+static void
+test_status_goes_with_its_state(void **state)
+{
+    (void)state;
+    tc_sdnotify_init();
+    tc_sdnotify_main(getpid());
+    tc_sdnotify_status("READY=1", "Ready: generation 1, 4 workers");
+    assert_string_equal(next(), "READY=1\nSTATUS=Ready: generation 1, 4 workers");
+    tc_sdnotify_status(NULL, "Ready: generation 1, 5 workers");
+    assert_string_equal(next(), "STATUS=Ready: generation 1, 5 workers");
+    tc_sdnotify_status("READY=1", NULL);
+    assert_string_equal(next(), "READY=1");
+
+    tc_sdnotify_status("RELOADING=1", "Reloading");
+    const char *got = next();
+    const char *want = "RELOADING=1\nMONOTONIC_USEC=";
+    assert_memory_equal(got, want, strlen(want));
+    char *end = NULL;
+    (void)strtoull(got + strlen(want), &end, 10);
+    assert_true(end > got + strlen(want));
+    assert_string_equal(end, "\nSTATUS=Reloading");
+
+    /* a reason of several lines, or with control characters, stays on its line */
+    tc_sdnotify_status("READY=1", "Reload failed: a.lua:3: bad\nb.lua:4: worse\r\tend");
+    assert_string_equal(next(), "READY=1\nSTATUS=Reload failed: a.lua:3: bad b.lua:4: worse  end");
+
+    /* the main process only, as every state */
+    tc_sdnotify_main(getpid() + 1);
+    tc_sdnotify_status("READY=1", "Ready");
+    assert_string_equal(next(), "");
+}
+
+/* A long status is cut to TC_SDNOTIFY_STATUS_MAX bytes, not inside a UTF-8 character. */
+static void
+test_long_status_is_cut(void **state)
+{
+    (void)state;
+    tc_sdnotify_init();
+    tc_sdnotify_main(getpid());
+    char status[TC_SDNOTIFY_STATUS_MAX * 2];
+    size_t n = 0;
+    status[n++] = 'x';
+    while (n + 2 < sizeof(status)) {
+        status[n++] = (char)0xC3; /* "é", two bytes each, starting at an odd offset */
+        status[n++] = (char)0xA9;
+    }
+    status[n] = '\0';
+    tc_sdnotify_status("READY=1", status);
+    const char *got = next();
+    const char *head = "READY=1\nSTATUS=";
+    assert_memory_equal(got, head, strlen(head));
+    const char *text = got + strlen(head);
+    size_t len = strlen(text);
+    assert_true(len <= TC_SDNOTIFY_STATUS_MAX);
+    assert_true(len > TC_SDNOTIFY_STATUS_MAX - 8);
+    assert_string_equal(text + len - 3, "...");
+    /* the cut left whole characters: "x", then pairs */
+    assert_true((len - 3 - 1) % 2 == 0);
+    assert_memory_equal(text, status, len - 3);
+}
+
+static volatile sig_atomic_t alarmed;
+
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+    alarmed = 1;
+}
+
+/*
+ * A receiver that stopped reading must not stall the arbiter: with its
+ * queue full, the datagram is dropped at once. (Were the send to block,
+ * SIGALRM, set without SA_RESTART, ends it after 2 s with EINTR, and the
+ * time taken fails the test rather than hang it.)
+ */
+static void
+test_a_full_receiver_never_blocks(void **state)
+{
+    (void)state;
+    tc_sdnotify_init();
+    tc_sdnotify_main(getpid());
+    int filler = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_true(filler >= 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int sent = 0;
+    for (; sent < 100000; sent++) {
+        if (sendto(filler, "x", 1, 0, (const struct sockaddr *)&sun, sizeof(sun)) < 0) {
+            assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
+    }
+    (void)close(filler);
+    assert_true(sent > 0 && sent < 100000);
+
+    struct sigaction sa = {.sa_handler = on_alarm};
+    struct sigaction old;
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    alarmed = 0;
+    (void)alarm(2);
+    struct timespec t0;
+    struct timespec t1;
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
+    tc_sdnotify_status("READY=1", "Ready: generation 1, 1 worker");
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t1), 0);
+    (void)alarm(0);
+    assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_false(alarmed);
+    assert_true(took < 0.5);
+
+    /* the queue holds what the filler sent, and nothing of what was dropped */
+    for (int i = 0; i < sent; i++) {
+        assert_string_equal(next(), "x");
+    }
+    assert_string_equal(next(), "");
+}
+
 int
 main(void)
 {
@@ -169,6 +298,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_only_the_main_process_speaks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reloading_says_when, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abstract_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_goes_with_its_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_status_is_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_full_receiver_never_blocks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
