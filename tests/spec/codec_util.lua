@@ -166,6 +166,8 @@ end
 
 -- ---- JSON (objects, arrays, strings, numbers, booleans, null) ----
 
+local make_number -- json_decode()'s: a number from its text
+
 local function json_error(s, pos, what)
   error(string.format("JSON: %s at offset %d near '%s'", what, pos, s:sub(pos, pos + 20)), 0)
 end
@@ -257,14 +259,21 @@ function decode_value(s, pos)
   end
   local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
   if num and #num > 0 then
-    return math.tointeger(tonumber(num)) or tonumber(num), pos + #num
+    return make_number(num), pos + #num
   end
   json_error(s, pos, "value expected")
 end
 
 M.null = setmetatable({}, { __tostring = function() return "null" end })
 
-function M.json_decode(s)
+local function to_number(text)
+  return math.tointeger(tonumber(text)) or tonumber(text)
+end
+
+-- The value of JSON text 's'. 'number', when given, makes each number of
+-- its text (to keep it as written); else an integer or a float.
+function M.json_decode(s, number)
+  make_number = number or to_number
   local v, pos = decode_value(s, 1)
   if skip(s, pos) <= #s then
     json_error(s, pos, "trailing data")

@@ -9,79 +9,10 @@ local M = {}
 
 local NUM = {} -- metatable of { text = "..." }: a JSON number as written
 
-local JSON_ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n",
-  r = "\r", t = "\t" }
-
-local json_value
-
-local function json_skip(s, pos)
-  return s:find("[^ \t\r\n]", pos) or #s + 1
-end
-
-local function json_string(s, pos)
-  local out, i = {}, pos + 1
-  while true do
-    local j = s:find('["\\]', i)
-    assert(j, "JSON: unterminated string")
-    out[#out + 1] = s:sub(i, j - 1)
-    if s:sub(j, j) == '"' then
-      return table.concat(out), j + 1
-    end
-    local e = s:sub(j + 1, j + 1)
-    if e == "u" then
-      out[#out + 1] = utf8.char(tonumber(s:sub(j + 2, j + 5), 16))
-      i = j + 6
-    else
-      out[#out + 1] = assert(JSON_ESCAPES[e], "JSON: bad escape")
-      i = j + 2
-    end
-  end
-end
-
-function json_value(s, pos)
-  pos = json_skip(s, pos)
-  local c = s:sub(pos, pos)
-  if c == '"' then
-    return json_string(s, pos)
-  elseif c == "{" or c == "[" then
-    local obj, close = {}, c == "{" and "}" or "]"
-    pos = json_skip(s, pos + 1)
-    if s:sub(pos, pos) == close then
-      return obj, pos + 1
-    end
-    while true do
-      local v
-      if close == "}" then
-        local k
-        k, pos = json_string(s, json_skip(s, pos))
-        pos = json_skip(s, pos)
-        assert(s:sub(pos, pos) == ":", "JSON: ':' expected")
-        v, pos = json_value(s, pos + 1)
-        obj[k] = v
-      else
-        v, pos = json_value(s, pos)
-        obj[#obj + 1] = v
-      end
-      pos = json_skip(s, pos)
-      local sep = s:sub(pos, pos)
-      if sep == close then
-        return obj, pos + 1
-      end
-      assert(sep == ",", "JSON: ',' expected at " .. pos)
-      pos = pos + 1
-    end
-  elseif s:sub(pos, pos + 3) == "true" then
-    return true, pos + 4
-  elseif s:sub(pos, pos + 4) == "false" then
-    return false, pos + 5
-  end
-  local num = s:match("^-?[%d.]+[eE]?[-+]?%d*", pos)
-  assert(num, "JSON: value expected at " .. pos)
-  return setmetatable({ text = num }, NUM), pos + #num
-end
-
 local function json_decode(s)
-  return (json_value(s, 1))
+  return require("codec_util").json_decode(s, function(text)
+    return setmetatable({ text = text }, NUM)
+  end)
 end
 
 -- ---- XML (what Apache's xml generator writes) ----
