@@ -326,6 +326,17 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+def listen_backlog(port):
+    """The backlog of the TCP socket listening at `port`: `ss` shows it as
+    a listening socket's Send-Q."""
+    out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port],
+                         capture_output=True, text=True, check=True).stdout
+    fields = out.split()
+    if len(fields) < 3 or fields[0] != "LISTEN":
+        raise AssertionError("no socket listening at port %d: %r" % (port, out))
+    return int(fields[2])
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05):
     """Poll `predicate` until it returns a true value or `timeout` passes;
     returns its last value."""

@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import stat
-import subprocess
 import tempfile
 import time
 import unittest
@@ -601,21 +600,15 @@ class ReloadTest(unittest.TestCase):
     def test_a_kept_bind_takes_the_new_backlog(self):
         """backlog 7, then 11: the reload keeps the listening socket and
         sets its backlog again (listen() on it), as nginx does."""
-        def backlog(port):
-            out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port],
-                                 capture_output=True, text=True, check=True).stdout
-            fields = out.split()  # for a listening socket, Send-Q is the backlog
-            self.assertEqual(fields[0], "LISTEN", out)
-            return int(fields[2])
         srv = self.server("workers = 1\nthreads = 1\nbacklog = 7\n")
-        self.assertEqual(backlog(srv.port), 7)
+        self.assertEqual(harness.listen_backlog(srv.port), 7)
         with open(srv.config) as f:
             text = f.read()
         self.assertIn("backlog = 7\n", text)
         self.write(srv, "thriftcorn.lua", text.replace("backlog = 7\n", "backlog = 11\n"))
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
-        self.assertEqual(backlog(srv.port), 11)
+        self.assertEqual(harness.listen_backlog(srv.port), 11)
         self.assertEqual(self.echo(srv), "v1:x")
 
     def test_umask_follows_the_reload(self):

@@ -205,16 +205,10 @@ class UpgradeTest(unittest.TestCase):
     def test_usr2_gives_the_inherited_socket_the_new_backlog(self):
         """A new arbiter whose config sets another backlog listens on the
         inherited socket with it, as a reload does with a kept one."""
-        def backlog(port):
-            out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port],
-                                 capture_output=True, text=True, check=True).stdout
-            fields = out.split()  # for a listening socket, Send-Q is the backlog
-            self.assertEqual(fields[0], "LISTEN", out)
-            return int(fields[2])
         srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\nbacklog = 7\n")
         self.addCleanup(srv.stop)
         self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
-        self.assertEqual(backlog(srv.port), 7)
+        self.assertEqual(harness.listen_backlog(srv.port), 7)
         with open(srv.config) as f:
             text = f.read()
         with open(srv.config, "w") as f:
@@ -224,7 +218,7 @@ class UpgradeTest(unittest.TestCase):
         new = new_arbiter_pid(srv.log())
         try:
             self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            self.assertEqual(backlog(srv.port), 11)
+            self.assertEqual(harness.listen_backlog(srv.port), 11)
             self.assertEqual(self.echo(srv.port), "x")
             self.stop_arbiters(srv.proc, new)
             new = None
