@@ -200,14 +200,7 @@ log_reload_failure(const arbiter_t *a, const char *why)
 static int
 first_line(const char *why, size_t max)
 {
-    size_t len = strcspn(why, "\n");
-    if (len > max) {
-        len = max;
-        while (len > 0 && ((unsigned char)why[len] & 0xC0) == 0x80) {
-            len--;
-        }
-    }
-    return (int)len;
+    return (int)tc_utf8_prefix(why, strcspn(why, "\n"), max);
 }
 
 /*

@@ -89,10 +89,7 @@ append_status(char *msg, size_t n, size_t cap, const char *status)
     size_t len = strlen(status);
     bool cut = len > TC_SDNOTIFY_STATUS_MAX;
     if (cut) {
-        len = TC_SDNOTIFY_STATUS_MAX - 3;
-        while (len > 0 && ((unsigned char)status[len] & 0xC0) == 0x80) {
-            len--;
-        }
+        len = tc_utf8_prefix(status, len, TC_SDNOTIFY_STATUS_MAX - 3);
     }
     if (n + flen + len + 3 >= cap) {
         return n;

@@ -59,4 +59,23 @@ TC_NORETURN void tc_assert_fail(const char *expr, const char *file, int line);
 typedef struct tc_buf tc_buf_t;
 typedef struct tc_err tc_err_t;
 
+/*
+ * How many of the 'len' bytes at 's' to keep for at most 'max' without
+ * splitting a UTF-8 character: a cut moves back over at most 3
+ * continuation bytes (10xxxxxx); bytes that are no UTF-8 are cut at 'max'.
+ */
+static inline size_t
+tc_utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max) {
+        return len;
+    }
+    size_t n = max;
+    size_t stop = max > 3 ? max - 3 : 0;
+    while (n > stop && ((unsigned char)s[n] & 0xC0) == 0x80) {
+        n--;
+    }
+    return n;
+}
+
 #endif /* TC_CORE_COMMON_H */

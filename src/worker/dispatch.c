@@ -127,14 +127,7 @@ told_str(told_t *t, const char *s)
 static void
 told_name(told_t *t, const char *name, size_t len, size_t max)
 {
-    size_t n = len < max ? len : max;
-    if (n < len) {
-        size_t stop = n > 3 ? n - 3 : 0;
-        while (n > stop && ((uint8_t)name[n] & 0xC0) == 0x80) {
-            n--;
-        }
-    }
-    told_add(t, name, n);
+    told_add(t, name, tc_utf8_prefix(name, len, max));
 }
 
 /*
