@@ -621,7 +621,7 @@ detect(tc_conn_t *c)
         return rc;
     }
     if (rc != TC_OK) {
-        tc_conn_close(c, "the first bytes fit no Thrift transport and protocol");
+        tc_conn_close(c, r.refused);
         return rc;
     }
     if ((s->transport != NULL && s->transport != r.transport) ||

@@ -10,9 +10,15 @@
  * length of hundreds of MB that a limit refuses later (or a large limit
  * waits for while the client waits for an answer): text (an HTTP request,
  * an SSH banner) would be an old binary name of over 16 MiB, a TLS
- * ClientHello a frame of 369 MB.
+ * ClientHello a frame of 369 MB. Nor is anything served that starts with
+ * four zero bytes: a frame of 0 bytes, or an old binary message named ""
+ * (whose byte 4, its type, is none of the above), so they are refused as
+ * soon as they are in, not after a fifth byte a client may never send.
+ * A refusal says what the bytes look like, for the log line.
  */
 #include "transport/detect.h"
+
+#include <string.h>
 
 enum {
     BINARY_VERSION_BYTE = 0x80, /* first byte of TBinaryProtocol's VERSION_1 */
@@ -23,12 +29,65 @@ enum {
     TLS_CLIENT_HELLO = 0x01, /* byte 5: the handshake message's type */
 };
 
+/* The reasons a connection is closed for (after "closed: "). */
+#define NO_FORM "the first bytes fit no Thrift transport and protocol: "
+static const char WHY_EMPTY[] = "frame length 0 (must be 1 or more)"; /* as framed.c's scan */
+static const char WHY_NEGATIVE[] = NO_FORM "a negative frame length, and byte 0 is neither "
+                                           "0x80 (binary) nor 0x82 (compact)";
+static const char WHY_TLS[] = NO_FORM "a TLS ClientHello";
+static const char WHY_MAGIC[] = NO_FORM "a length, then 0x0F but not THeader's magic 0x0FFF";
+static const char WHY_HTTP[] = NO_FORM "text that starts like an HTTP request";
+static const char WHY_SSH[] = NO_FORM "an SSH banner";
+static const char WHY_TEXT[] = NO_FORM "text";
+static const char WHY_NAME[] = NO_FORM "a non-strict binary name of 16 MiB or more";
+static const char WHY_BYTE4[] = NO_FORM "a length, then a byte that starts no binary, compact "
+                                        "or THeader message";
+
+static int
+refused(tc_detected_t *r, const char *why)
+{
+    r->refused = why;
+    return TC_EPROTO;
+}
+
+static bool
+is_text(uint8_t b)
+{
+    return (b >= 0x20 && b < 0x7f) || b == '\t' || b == '\r' || b == '\n';
+}
+
+/* What 5 bytes that fit no form look like: another protocol's text, or just bytes. */
+static int
+refused_5(tc_detected_t *r, const uint8_t *data)
+{
+    size_t upper = 0;
+    size_t text = 0;
+    while (text < 5 && is_text(data[text])) {
+        text++;
+    }
+    while (upper < 5 && data[upper] >= 'A' && data[upper] <= 'Z') {
+        upper++;
+    }
+    if (text < 5) {
+        return refused(r, data[4] >= 0x20 && data[4] < 0x7f ? WHY_NAME : WHY_BYTE4);
+    }
+    if (memcmp(data, "SSH-", 4) == 0) {
+        return refused(r, WHY_SSH);
+    }
+    /* an HTTP method (GET, POST, OPTIONS, HTTP/2's PRI) and its space */
+    if (upper == 5 || (upper >= 3 && data[upper] == ' ')) {
+        return refused(r, WHY_HTTP);
+    }
+    return refused(r, WHY_TEXT);
+}
+
 static int
 found(tc_detected_t *r, const tc_transport_t *t, const tc_proto_ops_t *p, tc_detect_kind_t kind)
 {
     r->transport = t;
     r->protocol = p;
     r->kind = kind;
+    r->refused = NULL;
     return TC_OK;
 }
 
@@ -45,7 +104,10 @@ tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
         return found(r, &tc_transport_buffered, &tc_proto_compact, TC_DETECT_COMPACT);
     }
     if (data[0] >= 0x80) {
-        return TC_EPROTO; /* a negative length: no frame, no name */
+        return refused(r, WHY_NEGATIVE); /* no frame, no name */
+    }
+    if (len >= 4 && (data[0] | data[1] | data[2] | data[3]) == 0) {
+        return refused(r, WHY_EMPTY);
     }
     if (len < 5) {
         return TC_AGAIN;
@@ -62,7 +124,7 @@ tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
             return TC_AGAIN;
         }
         if (data[5] == TLS_CLIENT_HELLO) {
-            return TC_EPROTO;
+            return refused(r, WHY_TLS);
         }
     }
     if (b == BINARY_VERSION_BYTE) {
@@ -82,13 +144,13 @@ tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
         if (data[5] == HEADER_MAGIC_1) {
             return found(r, &tc_transport_header, NULL, TC_DETECT_HEADER);
         }
-        return TC_EPROTO;
+        return refused(r, WHY_MAGIC);
     }
     /* a name under 16 MiB: text's first bytes are no name length */
     if (b >= 0x20 && b < 0x7f && data[0] == 0x00) {
         return found(r, &tc_transport_buffered, &tc_proto_binary, TC_DETECT_BINARY_OLD);
     }
-    return TC_EPROTO;
+    return refused_5(r, data);
 }
 
 const char *

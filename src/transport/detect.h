@@ -24,19 +24,23 @@ typedef struct tc_detected {
     const tc_transport_t *transport; /* framed, buffered or header */
     const tc_proto_ops_t *protocol;  /* binary or compact; NULL for header */
     tc_detect_kind_t kind;
+    /* with TC_EPROTO: why, for the log line after "closed: "; static */
+    const char *refused;
 } tc_detected_t;
 
 /*
  * Look at the first bytes of a connection, [data, data+len). Returns TC_OK
  * with 'r' filled, TC_AGAIN while more bytes are needed (never more than 6)
- * or TC_EPROTO for bytes no known form starts with. Rules, after Apache
+ * or TC_EPROTO for bytes no known form starts with ('r->refused' says what
+ * they look like: "an SSH banner"). Rules, after Apache
  * Thrift's THeaderTransport: byte 0 0x80 is unframed strict binary, 0x82
  * unframed compact; otherwise bytes 0-3 are a frame length (or an old
  * binary name length) and byte 4 decides: 0x80 or 0x00 framed binary, 0x82
  * framed compact, 0x0F 0xFF (bytes 4-5) THeader, a printable character an
  * unframed non-strict binary name if its length is under 16 MiB (byte 0
  * 0x00). A TLS ClientHello (16 03 0x, byte 5 01) is TC_EPROTO unless byte 4
- * is 0x80, and so is text (an HTTP request), whose byte 0 is printable.
+ * is 0x80, and so is text (an HTTP request), whose byte 0 is printable, and
+ * four zero bytes (a frame of 0 bytes) as soon as they are in.
  */
 int tc_detect(const uint8_t *data, size_t len, tc_detected_t *r) TC_NODISCARD;
 

@@ -45,6 +45,8 @@ CALL, REPLY, EXCEPTION, ONEWAY = 1, 2, 3, 4
 
 # Log reasons (the text after "127.0.0.1:PORT: ").
 R_FIRST = "closed: the first bytes fit no Thrift transport and protocol"
+R_NEGATIVE = ("a negative frame length, and byte 0 is neither 0x80 (binary) nor 0x82 "
+              "(compact)")
 R_PEER = "closed: peer closed in the middle of a message"
 R_HEADER = "invalid message: invalid message header (protocol error)"
 R_TYPE = "invalid message type %d for 'echo' (a server takes CALL or ONEWAY)"
@@ -294,7 +296,8 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
             if framed:
                 good = message(w, in_base(w, b""))
                 add("frame length negative (-5)", None,
-                    ("close", R_FIRST if auto else "closed: frame length -5 (must be 1 or more)"),
+                    ("close", R_FIRST + ": " + R_NEGATIVE if auto
+                              else "closed: frame length -5 (must be 1 or more)"),
                     None, raw=frame(good, -5))
                 add("frame length INT32_MIN", None,
                     ("close", r_invalid("buffered", "binary") if auto else
@@ -563,11 +566,12 @@ def other_protocols():
         pass
     hello = outgoing.read()
     assert hello[:3] == b"\x16\x03\x01" and hello[4] != 0x80 and hello[5] == 1, hello[:6]
+    http = "text that starts like an HTTP request"
     return [("an HTTP request", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-             b"User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"),
-            ("an HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
-            ("an SSH banner", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
-            ("a TLS ClientHello", hello)]
+             b"User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n", http),
+            ("an HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", http),
+            ("an SSH banner", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", "an SSH banner"),
+            ("a TLS ClientHello", hello, "a TLS ClientHello")]
 
 
 def header_protocol(trans, pname):
@@ -912,19 +916,50 @@ class AutoTest(HostileBase, unittest.TestCase):
         369 MB: refused by the limits, with a line about sizes), also on a
         server whose limits are the largest, where before the worker waited
         for those bytes while the client waited for an answer."""
-        self.run_cases([Case(shape, "framed", "binary", data, ("close", R_FIRST))
-                        for shape, data in other_protocols()])
+        self.run_cases([Case(shape, "framed", "binary", data, ("close", R_FIRST + ": " + seen))
+                        for shape, data, seen in other_protocols()])
         big = harness.Server(
             self.SERVICES + "workers = 1\nmax_frame_size = 2147483647\n"
             "max_message_size = 2147483647\nclient_timeout = 20\n", env=harness.asan_env())
         self.addCleanup(big.stop)
-        for shape, data in other_protocols():
+        for shape, data, seen in other_protocols():
             s = socket.create_connection(("127.0.0.1", big.port), timeout=10)
             self.addCleanup(s.close)
             peer = "127.0.0.1:%d: " % s.getsockname()[1]
             s.sendall(data)
             self.assertEqual(recv_until_closed(s, 5.0), (b"", True), shape)
-            self.assertTrue(harness.wait_log(big, peer + R_FIRST), big.log())
+            self.assertTrue(harness.wait_log(big, peer + R_FIRST + ": " + seen), big.log())
+
+    def test_empty_frame_alone(self):
+        """Four zero bytes and nothing after (a frame of 0 bytes, which no
+        Thrift message fits) close at once with the line of the framed
+        transport, not when client_timeout (20 s) ends the wait for a fifth
+        byte; also where only the protocol is detected."""
+        framed = harness.Server(self.SERVICES + 'workers = 1\ntransport = "framed"\n'
+                                'client_timeout = 20\n', env=harness.asan_env())
+        self.addCleanup(framed.stop)
+        why = "closed: frame length 0 (must be 1 or more)"
+        long_client = self.long_client()
+        for srv in (self.srv, framed):
+            offset = os.path.getsize(srv.log_path)
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.addCleanup(s.close)
+            peer = "127.0.0.1:%d: " % s.getsockname()[1]
+            t0 = time.monotonic()
+            s.sendall(b"\x00\x00\x00\x00")
+            self.assertEqual(recv_until_closed(s, 2.0), (b"", True),
+                             "not closed within 2 s (%.1f s)" % (time.monotonic() - t0))
+
+            def lines():
+                with open(srv.log_path, "rb") as f:
+                    f.seek(offset)
+                    return [ln for ln in f.read().decode("utf-8", "replace").splitlines()
+                            if peer in ln]
+            self.assertTrue(harness.wait_for(lines, 10.0), srv.log())
+            self.assertEqual(len(lines()), 1, lines())
+            self.assertIn(peer + why, lines()[0])
+        self.good_call(long_client, "after an empty frame")
+        self.assertEqual(self.srv.worker_pids(), [self.pid])
 
     def test_random_bytes(self):
         """Seeded random blobs, some behind a valid-looking prefix so that

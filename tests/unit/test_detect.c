@@ -6,6 +6,7 @@
 #include "transport/header.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Detect on an exact-size copy, so ASan sees any read past what was given. */
 static int
@@ -102,23 +103,51 @@ static void
 test_unknown_bytes(void **state)
 {
     (void)state;
+    static const char no_form[] = "the first bytes fit no Thrift transport and protocol: ";
     static const struct {
         uint8_t bytes[6];
-        size_t len; /* refused with this many */
+        size_t len;      /* refused with this many */
+        const char *why; /* after no_form, or whole with '=' first */
     } bad[] = {
-        {{0xFF}, 1},                               /* a negative length */
-        {{0x81}, 1},                               /* neither 0x80 nor 0x82 */
-        {{0x00, 0x00, 0x00, 0x10, 0x01}, 5},       /* byte 4 a control character */
-        {{0x00, 0x00, 0x00, 0x10, 0x7F}, 5},       /* DEL */
-        {{0x00, 0x00, 0x00, 0x10, 0xFF}, 5},       /* */
-        {{0x00, 0x00, 0x00, 0x10, 0x0F, 0xFE}, 6}, /* almost THeader's magic */
+        {{0xFF},
+         1,
+         "a negative frame length, and byte 0 is neither 0x80 (binary) nor 0x82 (compact)"},
+        {{0x81},
+         1,
+         "a negative frame length, and byte 0 is neither 0x80 (binary) nor 0x82 (compact)"},
+        {{0x00, 0x00, 0x00, 0x10, 0x01},
+         5,
+         "a length, then a byte that starts no binary, compact or THeader message"},
+        {{0x00, 0x00, 0x00, 0x10, 0x7F},
+         5,
+         "a length, then a byte that starts no binary, compact or THeader message"}, /* DEL */
+        {{0x00, 0x00, 0x00, 0x10, 0xFF},
+         5,
+         "a length, then a byte that starts no binary, compact or THeader message"},
+        {{0x00, 0x00, 0x00, 0x10, 0x0F, 0xFE},
+         6,
+         "a length, then 0x0F but not THeader's magic 0x0FFF"},
+        /* a frame of 0 bytes, or an old binary message named "": not a fifth byte waited for */
+        {{0x00, 0x00, 0x00, 0x00}, 4, "=frame length 0 (must be 1 or more)"},
+        {{0x00, 0x00, 0x00, 0x00, 0x80, 0x01}, 4, "=frame length 0 (must be 1 or more)"},
+        {{0x00, 0x00, 0x00, 0x00, 0x01}, 4, "=frame length 0 (must be 1 or more)"},
     };
     for (size_t i = 0; i < TC_ARRAY_LEN(bad); i++) {
         tc_detected_t r;
         for (size_t n = 0; n < bad[i].len; n++) {
             assert_int_equal(detect(bad[i].bytes, n, &r), TC_AGAIN);
         }
-        assert_int_equal(detect(bad[i].bytes, bad[i].len, &r), TC_EPROTO);
+        for (size_t n = bad[i].len; n <= sizeof(bad[i].bytes); n++) {
+            r.refused = NULL;
+            assert_int_equal(detect(bad[i].bytes, n, &r), TC_EPROTO);
+            assert_non_null(r.refused);
+            if (bad[i].why[0] == '=') {
+                assert_string_equal(r.refused, bad[i].why + 1);
+            } else {
+                assert_memory_equal(r.refused, no_form, strlen(no_form));
+                assert_string_equal(r.refused + strlen(no_form), bad[i].why);
+            }
+        }
     }
 }
 
@@ -131,23 +160,31 @@ static void
 test_other_protocols(void **state)
 {
     (void)state;
+    static const char http[] = "text that starts like an HTTP request";
+    static const char tls[] = "a TLS ClientHello";
     static const struct {
         const char *what;
         uint8_t bytes[8];
-        size_t len; /* refused with this many */
+        size_t len;       /* refused with this many */
+        const char *seen; /* the end of the reason */
     } bad[] = {
-        {"HTTP", "GET / HT", 5},
-        {"HTTP", "POST /x ", 5},
-        {"HTTP", "OPTIONS ", 5},
-        {"HTTP/2", "PRI * HT", 5},
-        {"SSH", "SSH-2.0-", 5},
+        {"HTTP", "GET / HT", 5, http},
+        {"HTTP", "POST /x ", 5, http},
+        {"HTTP", "OPTIONS ", 5, http},
+        {"HTTP/2", "PRI * HT", 5, http},
+        {"SSH", "SSH-2.0-", 5, "an SSH banner"},
+        {"Redis inline", "PING\r\n\r\n", 5, ": text"},
+        {"lower case", "get / HT", 5, ": text"},
         /* python3 ssl (OpenSSL 3), curl: a record of 0x200 bytes */
-        {"TLS 1.0 record, 0x200", {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01}, 6},
-        {"TLS 1.2 record, 0x141", {0x16, 0x03, 0x03, 0x01, 0x41, 0x01, 0x00, 0x01}, 6},
-        {"TLS, 0x182", {0x16, 0x03, 0x01, 0x01, 0x82, 0x01, 0x00, 0x01}, 6},
-        {"TLS, 0x10F", {0x16, 0x03, 0x01, 0x01, 0x0F, 0x01, 0x00, 0x01}, 6},
+        {"TLS 1.0 record, 0x200", {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01}, 6, tls},
+        {"TLS 1.2 record, 0x141", {0x16, 0x03, 0x03, 0x01, 0x41, 0x01, 0x00, 0x01}, 6, tls},
+        {"TLS, 0x182", {0x16, 0x03, 0x01, 0x01, 0x82, 0x01, 0x00, 0x01}, 6, tls},
+        {"TLS, 0x10F", {0x16, 0x03, 0x01, 0x01, 0x0F, 0x01, 0x00, 0x01}, 6, tls},
         /* an old binary name of 16 MiB or more */
-        {"name of 2^24", {0x01, 0x00, 0x00, 0x00, 'a', 'b', 'c', 'd'}, 5},
+        {"name of 2^24",
+         {0x01, 0x00, 0x00, 0x00, 'a', 'b', 'c', 'd'},
+         5,
+         "a non-strict binary name of 16 MiB or more"},
     };
     for (size_t i = 0; i < TC_ARRAY_LEN(bad); i++) {
         tc_detected_t r;
@@ -155,8 +192,14 @@ test_other_protocols(void **state)
             assert_int_equal(detect(bad[i].bytes, n, &r), TC_AGAIN);
         }
         for (size_t n = bad[i].len; n <= sizeof(bad[i].bytes); n++) {
+            r.refused = NULL;
             if (detect(bad[i].bytes, n, &r) != TC_EPROTO) {
                 fail_msg("%s with %zu bytes: not refused", bad[i].what, n);
+            }
+            size_t k = strlen(r.refused);
+            size_t e = strlen(bad[i].seen);
+            if (k < e || strcmp(r.refused + k - e, bad[i].seen) != 0) {
+                fail_msg("%s: refused as '%s'", bad[i].what, r.refused);
             }
         }
     }
