@@ -18,6 +18,10 @@
  * is its full name followed, at its first occurrence in the signature, by
  * its fields in id order: "tutorial.Work{1:i32,2:i32,3:tutorial.Operation,
  * 4:optional string}". Field names are left out: they never reach the wire.
+ * A text over 65536 bytes (typedefs of typedefs of containers double it at
+ * each step) is cut there and ends with "...(cut; structure 0x<16 hex>)", a
+ * 64-bit hash of all it would spell out; the call then takes time linear in
+ * the IDL, not in the text it would have written.
  */
 void tc_signature_format(const tc_function_t *fn, tc_buf_t *out);
 

@@ -309,6 +309,49 @@ describe("codec value mapping", function()
         assert.same({}, c.l)
       end)
 
+      it("copies defaults built from constants, which the IDL bounds", function()
+        -- C<i> = [C<i-1>, C<i-1>] doubles at every step; twelve steps load
+        local lines, t = { "const list<i32> C0 = [1, 2]" }, "list<i32>"
+        for i = 1, 12 do
+          t = "list<" .. t .. ">"
+          lines[#lines + 1] = string.format("const %s C%d = [C%d, C%d]", t, i, i - 1, i - 1)
+        end
+        lines[#lines + 1] = "struct D { 1: " .. t .. " big = C12 }"
+        local path = os.tmpname() .. ".thrift"
+        local f = assert(io.open(path, "w"))
+        f:write(table.concat(lines, "\n"), "\n")
+        f:close()
+        local mod = tc.load(path)
+        os.remove(path)
+        local empty = assert(tc.encode(mod.D, {}, proto))
+        local a = assert(tc.decode(mod.D, empty, proto))
+        local b = assert(tc.decode(mod.D, empty, proto))
+        local function leaves(v)
+          if type(v) ~= "table" then
+            return 1
+          end
+          return leaves(v[1]) + leaves(v[2])
+        end
+        assert.equal(2 ^ 13, leaves(a.big))
+        assert.are_not.equal(a.big[1], b.big[1]) -- a copy per decode
+        -- twenty steps are refused when loaded, so no decode can copy them
+        t = "list<i32>"
+        lines = { "const list<i32> C0 = [1, 2]" }
+        for i = 1, 20 do
+          t = "list<" .. t .. ">"
+          lines[#lines + 1] = string.format("const %s C%d = [C%d, C%d]", t, i, i - 1, i - 1)
+        end
+        lines[#lines + 1] = "struct D { 1: " .. t .. " big = C20 }"
+        path = os.tmpname() .. ".thrift" -- another file: load() keeps what it loaded
+        f = assert(io.open(path, "w"))
+        f:write(table.concat(lines, "\n"), "\n")
+        f:close()
+        local ok, err = pcall(tc.load, path)
+        os.remove(path)
+        assert.is_false(ok)
+        assert.truthy(tostring(err):find("over 16 MiB", 1, true), tostring(err))
+      end)
+
       it("applies a union's default only when no field was read", function()
         local back = round_trip(g.DefaultedUnion, { text = "x" }, proto)
         assert.same({ text = "x" }, back)
@@ -862,5 +905,38 @@ describe("signatures", function()
     assert.equal(1, full) -- in full once, then by name
     local _, a69 = text:gsub("A69{", "")
     assert.equal(1, a69)
+  end)
+
+  it("are cut, with a hash of the rest, when typedefs double them at every step", function()
+    local function sig(last_arg)
+      -- a new folder each time (load() keeps what it loaded), one file name (it names S)
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir '" .. dir .. "'"))
+      local path = dir .. "/big.thrift"
+      local f = assert(io.open(path, "w"))
+      f:write("struct S { 1: i32 x }\ntypedef map<S, i32> T0\n")
+      for i = 1, 40 do
+        f:write(string.format("typedef map<T%d, T%d> T%d\n", i - 1, i - 1, i))
+      end
+      f:write("service Big { T40 f(1: T40 a, 2: " .. last_arg .. " b) }\n")
+      f:close()
+      local mod = tc.load(path)
+      os.remove(path)
+      os.remove(dir)
+      return core.signature(mod.Big.all_functions[1])
+    end
+    local text, hash = sig("i32") -- 2^40 "S" in full
+    assert.truthy(#text <= 65536 + 64, #text)
+    local head = ("map<"):rep(41) .. "big.S{1:i32},i32>,"
+    assert.equal(head, text:sub(1, #head))
+    assert.truthy(text:find("%.%.%.%(cut; structure 0x%x+%)$"), text:sub(-80))
+    local _, full = text:gsub("S{", "")
+    assert.equal(1, full)
+    -- a difference far past the cut still changes the hash
+    local text2, hash2 = sig("i64")
+    assert.equal(text:sub(1, 65536), text2:sub(1, 65536))
+    assert.are_not.equal(hash, hash2)
+    assert.equal(hash, select(2, sig("i32")))
   end)
 end)

@@ -1137,6 +1137,37 @@ describe("idl.load errors", function()
     assert.are_not.equal(doc.consts.L, doc.consts.L2)
   end)
 
+  it("constants built from constants are copied within a budget", function()
+    -- C<i> = [C<i-1>, C<i-1>]: twice the values at every step
+    local function chain(n)
+      local lines, t = { "const list<i32> C0 = [1, 2]" }, "list<i32>"
+      for i = 1, n do
+        t = "list<" .. t .. ">"
+        lines[#lines + 1] = string.format("const %s C%d = [C%d, C%d]", t, i, i - 1, i - 1)
+      end
+      return table.concat(lines, "\n")
+    end
+    local doc = assert(load_text(chain(6)))
+    assert.are.same({ { 1, 2 }, { 1, 2 } }, doc.consts.C1)
+    assert.are.equal(2, doc.consts.C6[2][1][2][1][2][1][2])
+    assert.are_not.equal(doc.consts.C6[1], doc.consts.C6[2]) -- copies, not one table twice
+    local col = #string.format("const %s C17 = [", ("list<"):rep(18) .. "i32"
+      .. (">"):rep(18)) + 1
+    local msg = string.format("18:%d: const 'C17': copying constant 'C16' here takes the copies "
+      .. "of constants in this load over 16 MiB (each reference to a constant is a copy of its "
+      .. "whole value)", col)
+    assert.are.equal(msg, load_error(chain(22))) -- 2^24 values, once written out
+    -- many references to one constant count too, strings by their bytes
+    local err = load_error("const string S = '" .. ("x"):rep(1000) .. "'\nconst list<string> L = ["
+      .. ("S, "):rep(20000) .. "]")
+    assert.truthy(err:find("^2:%d+: const 'L': copying constant 'S' here takes the copies"), err)
+    -- and so do the defaults a struct constant takes
+    local text = chain(12) .. "\nstruct S { 1: " .. ("list<"):rep(13) .. "i32" .. (">"):rep(13)
+      .. " a = C12 }\nconst list<S> L = [" .. ("{}, "):rep(1000) .. "]"
+    err = load_error(text)
+    assert.truthy(err:find("^15:%d+: const 'L': copying the default of field 'a' here takes"), err)
+  end)
+
   it("default values that do not fit or loop", function()
     assert.are.equal("1:23: default of field 'a': expected a value of type i32, found a string",
       load_error("struct S { 1: i32 a = 'x' }"))

@@ -180,6 +180,53 @@ local function deep_copy(v)
   return out
 end
 
+-- Apache Thrift writes out in full every constant a value refers to, and so
+-- does the loader: each reference is a copy. Copies are charged to the load
+-- ('ctx.copy_left'), so that constants built from constants (C1 = [C0, C0],
+-- C2 = [C1, C1], ...) fail with a message instead of doubling the memory
+-- and time taken at every step. A copy costs 16 bytes per value, key and
+-- entry, plus the bytes of its strings; see docs/idl.md.
+local COPY_BUDGET = 16 * 1024 * 1024
+
+-- What copying 'v' costs, or nil when that is more than 'left'.
+local function copy_cost(v, left)
+  local tv = type(v)
+  if tv == "string" then
+    local c = 16 + #v
+    return c <= left and c or nil
+  elseif tv ~= "table" then
+    return 16 <= left and 16 or nil
+  end
+  local c = 16
+  for k, x in pairs(v) do
+    local ck = copy_cost(k, left - c)
+    if not ck then
+      return nil
+    end
+    c = c + ck
+    local cx = copy_cost(x, left - c)
+    if not cx then
+      return nil
+    end
+    c = c + cx
+  end
+  return c
+end
+
+-- Charge the copy of 'v' ('whence' says from what) to the load, failing at
+-- 'node' when it would take the load's copies over COPY_BUDGET.
+local function charge_copy(fc, node, v, what, whence)
+  local ctx = fc.ctx
+  local left = ctx.copy_left or COPY_BUDGET
+  local c = copy_cost(v, left)
+  if not c then
+    fail_node(fc, node, "%s: copying %s here takes the copies of constants in this load over "
+      .. "%d MiB (each reference to a constant is a copy of its whole value)", what, whence,
+      COPY_BUDGET >> 20)
+  end
+  ctx.copy_left = left - c
+end
+
 local resolve_value
 
 -- A field's default value, resolving it now if needed (struct literals
@@ -352,6 +399,7 @@ local function resolve_ident(fc, node, t, what)
   if src == nil then
     fail_node(fc, node, "%s: unknown constant '%s'", what, name)
   end
+  charge_copy(fc, node, v, what, "constant '" .. name .. "'")
   local ok, out = coerce(v, src, t)
   if not ok then
     fail_node(fc, node, "%s: constant '%s' of type %s does not fit type %s", what, name,
@@ -390,6 +438,7 @@ local function struct_literal(fc, node, sd, what)
       if v[f.name] == nil then
         local d = field_default(fc.ctx, f)
         if d ~= nil then
+          charge_copy(fc, node, d, what, "the default of field '" .. f.name .. "'")
           v[f.name] = deep_copy(d)
         end
       end
