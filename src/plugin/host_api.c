@@ -401,10 +401,17 @@ fail_reply(struct tc_call *c)
     return TC_PLUGIN_ESTATE;
 }
 
+/* What the plugin gets for a reply builder's status. */
+static inline int
+wrote(int rc)
+{
+    return rc == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+}
+
 static int
 put_value(struct tc_call *c, int16_t id, tc_value_t *v)
 {
-    return tc_codec_put(&c->w, id, v) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return wrote(tc_codec_put(&c->w, id, v));
 }
 
 static int
@@ -440,22 +447,28 @@ api_put_i16(tc_call_t *call, int16_t id, int16_t v)
 static int
 api_put_i32(tc_call_t *call, int16_t id, int32_t v)
 {
-    tc_value_t x = {.kind = TC_VAL_I32, .u.i = v};
-    return put(call, id, &x, "put_i32");
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "put_i32", TC_PLUGIN_EINVAL);
+    }
+    return wrote(tc_codec_put_i32(&tc_host_live.call->w, id, v));
 }
 
 static int
 api_put_i64(tc_call_t *call, int16_t id, int64_t v)
 {
-    tc_value_t x = {.kind = TC_VAL_I64, .u.i = v};
-    return put(call, id, &x, "put_i64");
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "put_i64", TC_PLUGIN_EINVAL);
+    }
+    return wrote(tc_codec_put_i64(&tc_host_live.call->w, id, v));
 }
 
 static int
 api_put_double(tc_call_t *call, int16_t id, double v)
 {
-    tc_value_t x = {.kind = TC_VAL_DOUBLE, .u.d = v};
-    return put(call, id, &x, "put_double");
+    if (TC_UNLIKELY(call != tc_host_live.handle)) {
+        return refuse(call, "put_double", TC_PLUGIN_EINVAL);
+    }
+    return wrote(tc_codec_put_double(&tc_host_live.call->w, id, v));
 }
 
 /* put_binary() into the running call 'c'. */
@@ -466,8 +479,7 @@ put_bytes(struct tc_call *c, int16_t id, const void *ptr, size_t len)
         tc_err_set(&c->werr, TC_EINVAL, "put_binary(%d): NULL bytes with length %zu", id, len);
         return fail_reply(c);
     }
-    tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
-    return put_value(c, id, &x);
+    return wrote(tc_codec_put_binary(&c->w, id, ptr, len));
 }
 
 static int
@@ -519,7 +531,7 @@ api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
 static int
 begin(struct tc_call *c, int16_t id, int kind, size_t n)
 {
-    return tc_codec_begin(&c->w, id, kind, n) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return wrote(tc_codec_begin(&c->w, id, kind, n));
 }
 
 static int
@@ -555,7 +567,7 @@ api_end(tc_call_t *call)
     if (TC_UNLIKELY(call != tc_host_live.handle)) {
         return refuse(call, "end", TC_PLUGIN_EINVAL);
     }
-    return tc_codec_end(&tc_host_live.call->w) == TC_OK ? TC_PLUGIN_OK : TC_PLUGIN_ESTATE;
+    return wrote(tc_codec_end(&tc_host_live.call->w));
 }
 
 static int

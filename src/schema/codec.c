@@ -417,23 +417,35 @@ bit(const uint8_t *set, size_t i)
     return ((unsigned)set[i / 8] >> (unsigned)(i % 8) & 1u) != 0;
 }
 
-static bool
+/*
+ * The value kinds a plugin may write where the IDL has kind K: a bit per
+ * TC_VAL_ kind, indexed by K. Besides K itself, an i32 fits an enum, a
+ * string or binary either, a list a set.
+ */
+#define VAL(k) (1u << (k))
+static const uint16_t kind_fits[TC_KIND_STRUCT + 1] = {
+    [TC_KIND_BOOL] = VAL(TC_VAL_BOOL),
+    [TC_KIND_BYTE] = VAL(TC_VAL_BYTE),
+    [TC_KIND_I16] = VAL(TC_VAL_I16),
+    [TC_KIND_I32] = VAL(TC_VAL_I32),
+    [TC_KIND_I64] = VAL(TC_VAL_I64),
+    [TC_KIND_DOUBLE] = VAL(TC_VAL_DOUBLE),
+    [TC_KIND_STRING] = VAL(TC_VAL_STRING) | VAL(TC_VAL_BINARY),
+    [TC_KIND_BINARY] = VAL(TC_VAL_STRING) | VAL(TC_VAL_BINARY),
+    [TC_KIND_UUID] = VAL(TC_VAL_UUID),
+    [TC_KIND_ENUM] = VAL(TC_VAL_ENUM) | VAL(TC_VAL_I32),
+    [TC_KIND_LIST] = VAL(TC_VAL_LIST),
+    [TC_KIND_SET] = VAL(TC_VAL_SET) | VAL(TC_VAL_LIST),
+    [TC_KIND_MAP] = VAL(TC_VAL_MAP),
+    [TC_KIND_STRUCT] = VAL(TC_VAL_STRUCT),
+};
+#undef VAL
+
+/* Whether a value of kind 'kind' (TC_VAL_BOOL ... TC_VAL_STRUCT) fits IDL kind 'target'. */
+static inline bool
 fits(int kind, uint8_t target)
 {
-    if (kind == target) {
-        return true;
-    }
-    switch (kind) {
-    case TC_VAL_I32:
-        return target == TC_KIND_ENUM;
-    case TC_VAL_BINARY:
-    case TC_VAL_STRING:
-        return target == TC_KIND_STRING || target == TC_KIND_BINARY;
-    case TC_VAL_LIST:
-        return target == TC_KIND_SET;
-    default:
-        return false;
-    }
+    return ((unsigned)kind_fits[target] >> (unsigned)kind & 1u) != 0;
 }
 
 /*
@@ -469,12 +481,13 @@ slot_error(tc_codec_writer_t *w, int16_t id, int kind)
         return NULL;
     }
     bool map = fr->kind == TC_KIND_MAP;
-    if (fr->written >= (map ? 2 * fr->n : fr->n)) {
+    if (fr->written >= fr->want) {
         failf(w, kind_name(fr->kind), "more than the %zu %s declared", fr->n,
               map ? "entries" : "elements");
     } else {
-        const tc_type_t *t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
-        failf(w, kind_name(fr->kind), "%s %zu is %s, not %s", map ? "map value" : "element",
+        const tc_type_t *t = fr->slot[fr->written & 1];
+        const char *what = !map ? "element" : (fr->written & 1) ? "map value" : "map key";
+        failf(w, kind_name(fr->kind), "%s %zu is %s, not %s", what,
               map ? fr->written / 2 : fr->written, kind_name(t->kind), kind_name(kind));
     }
     return NULL;
@@ -496,8 +509,7 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
     tc_codec_frame_t *fr = &w->frames[w->depth];
     if (fr->kind == TC_KIND_STRUCT) {
         const tc_field_t *f = tc_schema_field_by_id(fr->st, id);
-        if (TC_UNLIKELY(f == NULL || !fits(kind, f->type.kind) ||
-                        (fr->st->kind == TC_STRUCT_UNION && fr->written > 0))) {
+        if (TC_UNLIKELY(f == NULL || !fits(kind, f->type.kind) || (fr->one && fr->written > 0))) {
             return slot_error(w, id, kind);
         }
         size_t fi = (size_t)(f - fr->st->fields);
@@ -517,13 +529,62 @@ slot(tc_codec_writer_t *w, int16_t id, int kind)
         w->p->ops->write_field_begin(w->p, f->type.ttype, id);
         return &f->type;
     }
-    bool map = fr->kind == TC_KIND_MAP;
-    const tc_type_t *t = map && (fr->written & 1) ? fr->type->value : fr->type->elem;
-    if (TC_UNLIKELY(fr->written >= (map ? 2 * fr->n : fr->n) || !fits(kind, t->kind))) {
+    /* a list's or set's element, or a map's key (even) or value (odd) */
+    size_t i = fr->written;
+    if (TC_UNLIKELY(i >= fr->want || ((unsigned)fr->fit[i & 1] >> (unsigned)kind & 1u) == 0)) {
         return slot_error(w, id, kind);
     }
-    fr->written++;
-    return t;
+    fr->written = i + 1;
+    return fr->slot[i & 1];
+}
+
+/*
+ * Write the scalar 'v', of a kind already checked. Forced inline: the typed
+ * entry points below pass a value of a constant kind, for which the switch
+ * and the kind checks fold away.
+ */
+static inline __attribute__((always_inline)) int
+put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v)
+{
+    if ((v->kind == TC_VAL_STRING || v->kind == TC_VAL_BINARY) &&
+        TC_UNLIKELY(v->u.bin.len > INT32_MAX)) {
+        return fail(w, "reply", "a string or binary over 2 GiB");
+    }
+    const tc_type_t *t = slot(w, id, v->kind);
+    if (t == NULL) {
+        return TC_ETYPE;
+    }
+    /* slot() matched the kinds: the value's kind says how it is written */
+    tc_proto_t *p = w->p;
+    switch (v->kind) {
+    case TC_VAL_BOOL:
+        p->ops->write_bool(p, v->u.i != 0);
+        break;
+    case TC_VAL_BYTE:
+        p->ops->write_byte(p, (int8_t)v->u.i);
+        break;
+    case TC_VAL_I16:
+        p->ops->write_i16(p, (int16_t)v->u.i);
+        break;
+    case TC_VAL_I32:
+    case TC_VAL_ENUM:
+        p->ops->write_i32(p, (int32_t)v->u.i);
+        break;
+    case TC_VAL_I64:
+        p->ops->write_i64(p, v->u.i);
+        break;
+    case TC_VAL_DOUBLE:
+        p->ops->write_double(p, v->u.d);
+        break;
+    case TC_VAL_STRING:
+    case TC_VAL_BINARY:
+        p->ops->write_binary(p, v->u.bin.ptr, v->u.bin.len);
+        break;
+    default: /* TC_VAL_UUID: the callers check the kind */
+        p->ops->write_uuid(p, v->u.uuid);
+        break;
+    }
+    return TC_OK;
 }
 
 int
@@ -532,43 +593,93 @@ tc_codec_put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v)
     if (v->kind < TC_VAL_BOOL || v->kind > TC_VAL_ENUM) {
         return w->failed ? TC_ETYPE : fail(w, "reply", "not a scalar kind");
     }
-    if ((v->kind == TC_VAL_STRING || v->kind == TC_VAL_BINARY) && v->u.bin.len > INT32_MAX) {
-        return fail(w, "reply", "a string or binary over 2 GiB");
+    return put(w, id, v);
+}
+
+int
+tc_codec_put_i32(tc_codec_writer_t *w, int16_t id, int32_t v)
+{
+    const tc_value_t x = {.kind = TC_VAL_I32, .u.i = v};
+    return put(w, id, &x);
+}
+
+int
+tc_codec_put_i64(tc_codec_writer_t *w, int16_t id, int64_t v)
+{
+    const tc_value_t x = {.kind = TC_VAL_I64, .u.i = v};
+    return put(w, id, &x);
+}
+
+int
+tc_codec_put_double(tc_codec_writer_t *w, int16_t id, double v)
+{
+    const tc_value_t x = {.kind = TC_VAL_DOUBLE, .u.d = v};
+    return put(w, id, &x);
+}
+
+int
+tc_codec_put_binary(tc_codec_writer_t *w, int16_t id, const void *ptr, size_t len)
+{
+    const tc_value_t x = {.kind = TC_VAL_BINARY, .u.bin = {ptr, len}};
+    return put(w, id, &x);
+}
+
+/*
+ * Open a value of 'kind' (checked by the caller). Forced inline: the entry
+ * point below has a copy for each kind, for which the switches fold away.
+ */
+static inline __attribute__((always_inline)) int
+begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
+{
+    if (TC_UNLIKELY(n > INT32_MAX)) {
+        return fail(w, "reply", "a container of over 2^31 elements");
     }
-    const tc_type_t *t = slot(w, id, v->kind);
+    if (TC_LIKELY(!w->failed && w->p != NULL)) {
+        if (TC_UNLIKELY(w->depth >= w->max_depth)) {
+            return fail(w, "reply", "nested deeper than max_depth");
+        }
+        if (TC_UNLIKELY(tc_buf_refused(w->p->out))) {
+            return too_large(w);
+        }
+    }
+    const tc_type_t *t = slot(w, id, kind); /* a oneway method: slot() says it sends nothing */
     if (t == NULL) {
         return TC_ETYPE;
     }
     tc_proto_t *p = w->p;
-    switch ((tc_kind_t)t->kind) {
-    case TC_KIND_BOOL:
-        p->ops->write_bool(p, v->u.i != 0);
-        break;
-    case TC_KIND_BYTE:
-        p->ops->write_byte(p, (int8_t)v->u.i);
-        break;
-    case TC_KIND_I16:
-        p->ops->write_i16(p, (int16_t)v->u.i);
-        break;
-    case TC_KIND_I32:
-    case TC_KIND_ENUM:
-        p->ops->write_i32(p, (int32_t)v->u.i);
-        break;
-    case TC_KIND_I64:
-        p->ops->write_i64(p, v->u.i);
-        break;
-    case TC_KIND_DOUBLE:
-        p->ops->write_double(p, v->u.d);
-        break;
-    case TC_KIND_STRING:
-    case TC_KIND_BINARY:
-        p->ops->write_binary(p, v->u.bin.ptr, v->u.bin.len);
-        break;
-    case TC_KIND_UUID:
-        p->ops->write_uuid(p, v->u.uuid);
-        break;
-    default:
-        return fail(w, "reply", "not a scalar type");
+    /* every field the frame's kind reads is set: a frame is not cleared whole */
+    tc_codec_frame_t *fr = &w->frames[++w->depth];
+    fr->kind = t->kind;
+    fr->type = t;
+    fr->n = n;
+    fr->written = 0;
+    if (kind == TC_VAL_STRUCT) {
+        fr->st = t->st;
+        fr->one = t->st->kind == TC_STRUCT_UNION;
+        /* a bit per field: in the frame itself for up to 64 fields */
+        if (t->st->nfields <= 64) {
+            memset(fr->seen_small, 0, sizeof(fr->seen_small));
+            fr->seen = fr->seen_small;
+        } else {
+            fr->seen = tc_arena_calloc(w->arena, (size_t)t->st->nfields / 8 + 1);
+        }
+        p->ops->write_struct_begin(p);
+    } else if (kind == TC_VAL_LIST) { /* a list or a set */
+        fr->slot[0] = fr->slot[1] = t->elem;
+        fr->fit[0] = fr->fit[1] = kind_fits[t->elem->kind];
+        fr->want = n;
+        if (t->kind == TC_KIND_LIST) {
+            p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
+        } else {
+            p->ops->write_set_begin(p, t->elem->ttype, (uint32_t)n);
+        }
+    } else {
+        fr->slot[0] = t->elem;
+        fr->slot[1] = t->value;
+        fr->fit[0] = kind_fits[t->elem->kind];
+        fr->fit[1] = kind_fits[t->value->kind];
+        fr->want = 2 * n; /* n <= INT32_MAX */
+        p->ops->write_map_begin(p, t->elem->ttype, t->value->ttype, (uint32_t)n);
     }
     return TC_OK;
 }
@@ -576,47 +687,16 @@ tc_codec_put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v)
 int
 tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
 {
-    if (kind != TC_VAL_STRUCT && kind != TC_VAL_LIST && kind != TC_VAL_MAP) {
+    switch (kind) {
+    case TC_VAL_STRUCT:
+        return begin(w, id, TC_VAL_STRUCT, n);
+    case TC_VAL_LIST:
+        return begin(w, id, TC_VAL_LIST, n);
+    case TC_VAL_MAP:
+        return begin(w, id, TC_VAL_MAP, n);
+    default:
         return w->failed ? TC_ETYPE : fail(w, "reply", "not a struct or container kind");
     }
-    if (n > INT32_MAX) {
-        return fail(w, "reply", "a container of over 2^31 elements");
-    }
-    if (!w->failed && w->p != NULL && w->depth >= w->max_depth) {
-        return fail(w, "reply", "nested deeper than max_depth");
-    }
-    if (TC_UNLIKELY(w->p != NULL && tc_buf_refused(w->p->out)) && !w->failed) {
-        return too_large(w);
-    }
-    const tc_type_t *t = slot(w, id, kind); /* a oneway method: slot() says it sends nothing */
-    if (t == NULL) {
-        return TC_ETYPE;
-    }
-    tc_proto_t *p = w->p;
-    tc_codec_frame_t *fr = &w->frames[++w->depth];
-    memset(fr, 0, sizeof(*fr));
-    fr->kind = t->kind;
-    fr->type = t;
-    fr->n = n;
-    switch ((tc_kind_t)t->kind) {
-    case TC_KIND_STRUCT:
-        fr->st = t->st;
-        /* a bit per field: in the frame itself for up to 64 fields */
-        fr->seen = t->st->nfields <= 64 ? fr->seen_small
-                                        : tc_arena_calloc(w->arena, (size_t)t->st->nfields / 8 + 1);
-        p->ops->write_struct_begin(p);
-        break;
-    case TC_KIND_LIST:
-        p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
-        break;
-    case TC_KIND_SET:
-        p->ops->write_set_begin(p, t->elem->ttype, (uint32_t)n);
-        break;
-    default:
-        p->ops->write_map_begin(p, t->elem->ttype, t->value->ttype, (uint32_t)n);
-        break;
-    }
-    return TC_OK;
 }
 
 int
@@ -643,8 +723,7 @@ tc_codec_end(tc_codec_writer_t *w)
         w->p->ops->write_field_stop(w->p);
         w->p->ops->write_struct_end(w->p);
     } else {
-        size_t want = fr->kind == TC_KIND_MAP ? 2 * fr->n : fr->n;
-        if (fr->written != want) {
+        if (fr->written != fr->want) {
             return failf(w, kind_name(fr->kind), "%zu %s declared, %zu written", fr->n,
                          fr->kind == TC_KIND_MAP ? "entries" : "elements",
                          fr->kind == TC_KIND_MAP ? fr->written / 2 : fr->written);

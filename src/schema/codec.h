@@ -81,13 +81,17 @@ const tc_value_t *tc_codec_view_value(const tc_view_t *v, int16_t id);
 /* ---- the reply writer ---- */
 
 typedef struct tc_codec_frame {
-    uint8_t kind; /* TC_KIND_STRUCT, _LIST, _SET or _MAP */
+    uint8_t kind;    /* TC_KIND_STRUCT, _LIST, _SET or _MAP */
+    bool one;        /* struct: holds at most one field (a union) */
+    uint16_t fit[2]; /* container: a bit per value kind that fits slot[0], slot[1] */
     const tc_struct_t *st;
     const tc_type_t *type;
-    size_t n;              /* elements declared (map: entries) */
-    size_t written;        /* values written (struct: fields) */
-    uint8_t *seen;         /* struct: a bit per field index */
-    uint8_t seen_small[8]; /* where 'seen' points for up to 64 fields */
+    const tc_type_t *slot[2]; /* container: an even, odd value's type (map: key, value) */
+    size_t n;                 /* elements declared (map: entries) */
+    size_t want;              /* container: values to write (map: 2 n) */
+    size_t written;           /* values written (struct: fields) */
+    uint8_t *seen;            /* struct: a bit per field index */
+    uint8_t seen_small[8];    /* where 'seen' points for up to 64 fields */
 } tc_codec_frame_t;
 
 typedef struct tc_codec_writer {
@@ -117,6 +121,12 @@ void tc_codec_writer_init(tc_codec_writer_t *w, tc_proto_t *p, const tc_struct_t
  * TC_OK, or TC_ETYPE with 'err' filled (and every later call fails).
  */
 int tc_codec_put(tc_codec_writer_t *w, int16_t id, const tc_value_t *v) TC_NODISCARD;
+
+/* tc_codec_put() of an i32, i64, double or binary: the C plugins' most written kinds. */
+int tc_codec_put_i32(tc_codec_writer_t *w, int16_t id, int32_t v) TC_NODISCARD;
+int tc_codec_put_i64(tc_codec_writer_t *w, int16_t id, int64_t v) TC_NODISCARD;
+int tc_codec_put_double(tc_codec_writer_t *w, int16_t id, double v) TC_NODISCARD;
+int tc_codec_put_binary(tc_codec_writer_t *w, int16_t id, const void *ptr, size_t len) TC_NODISCARD;
 
 /*
  * Open a struct (kind TC_VAL_STRUCT), list or set (TC_VAL_LIST, n elements)

@@ -307,6 +307,45 @@ twice(fixture_t *f)
     assert_int_not_equal(tc_codec_put(&f->w, 4, &v), TC_OK);
 }
 
+/* map<string, Point> at 13, list<i32> at 11: each slot checks its own type */
+static void
+map_key_kind(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 13, TC_VAL_MAP, 2), TC_OK);
+    put(f, 0, strv("k"));
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_put_i32(&f->w, 1, 5), TC_OK);
+    assert_int_equal(tc_codec_end(&f->w), TC_OK);
+    assert_int_not_equal(tc_codec_put_i32(&f->w, 0, 1), TC_OK);
+}
+
+static void
+map_value_kind(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 13, TC_VAL_MAP, 1), TC_OK);
+    put(f, 0, strv("k"));
+    assert_int_not_equal(tc_codec_put_binary(&f->w, 0, "v", 1), TC_OK);
+}
+
+static void
+element_kind(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_begin(&f->w, 11, TC_VAL_LIST, 2), TC_OK);
+    assert_int_equal(tc_codec_put_i32(&f->w, 0, 1), TC_OK);
+    assert_int_not_equal(tc_codec_put_i64(&f->w, 0, 2), TC_OK);
+}
+
+static void
+typed_field_kind(fixture_t *f)
+{
+    assert_int_equal(tc_codec_begin(&f->w, 0, TC_VAL_STRUCT, 0), TC_OK);
+    assert_int_equal(tc_codec_put_binary(&f->w, 7, "s", 1), TC_OK); /* a string takes binary */
+    assert_int_not_equal(tc_codec_put_double(&f->w, 5, 1.5), TC_OK);
+}
+
 static void
 result_and_exception(fixture_t *f)
 {
@@ -332,6 +371,10 @@ test_writer_refusals(void **state)
     refused(required_missing, "required field 'x' is not set");
     refused(union_two, "a union holds at most one field");
     refused(twice, "field 'i' written twice");
+    refused(map_key_kind, "map key 1 is string, not i32");
+    refused(map_value_kind, "map value 0 is struct, not binary");
+    refused(element_kind, "element 1 is i32, not i64");
+    refused(typed_field_kind, "field 'l' is i64, not double");
     refused(result_and_exception, "a reply holds one value");
     refused(unfinished, "begun and not ended");
 }
