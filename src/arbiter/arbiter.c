@@ -173,6 +173,10 @@ tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
 const char *
 tc_arbiter_status(const arbiter_t *a, char *buf, size_t len)
 {
+    if (a->stopping) {
+        (void)snprintf(buf, len, "Stopping: %s", a->quick ? "quick" : "graceful");
+        return buf;
+    }
     (void)snprintf(buf, len, "Ready: generation %u, %d worker%s", a->cur->id, a->target,
                    a->target == 1 ? "" : "s");
     return buf;
@@ -210,12 +214,17 @@ begin_stop(arbiter_t *a, bool quick)
     if (a->stopping && !quick) {
         return;
     }
+    bool rolled_back = false;
     if (!a->stopping && a->master_pid > 0 && a->announced && getppid() == a->master_pid) {
         /* rolled back: the old arbiter serves on, and is systemd's main process again */
-        tc_sdnotify_mainpid(a->master_pid, NULL, NULL);
-    } else if (!a->stopping) {
-        tc_sdnotify("STOPPING=1");
+        char status[TC_SDNOTIFY_STATUS_MAX];
+        (void)snprintf(status, sizeof(status),
+                       "Stopping: upgrade rolled back; the old arbiter (pid %d) serves on",
+                       (int)a->master_pid);
+        tc_sdnotify_mainpid(a->master_pid, NULL, status);
+        rolled_back = true;
     }
+    bool was_stopping = a->stopping;
     if (a->check.pid > 0) {
         (void)kill(a->check.pid, SIGKILL);
     }
@@ -231,6 +240,12 @@ begin_stop(arbiter_t *a, bool quick)
     a->quick = quick;
     a->stop_killed = false;
     a->stop_deadline = t + (quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout);
+    if (!rolled_back) {
+        /* a quick stop that cuts a graceful one short changes the status alone */
+        char status[TC_SDNOTIFY_STATUS_MAX];
+        tc_sdnotify_status(was_stopping ? NULL : "STOPPING=1",
+                           tc_arbiter_status(a, status, sizeof(status)));
+    }
     signal_all(a, quick ? SIGQUIT : SIGTERM);
     tc_socks_stop(a);
 }

@@ -140,7 +140,10 @@ void tc_arbiter_retire(worker_t *w);
 bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
                             const tc_hook_arg_t *extra, size_t nextra);
 
-/* "Ready: generation N, W workers" of the serving generation into 'buf', for STATUS=; 'buf'. */
+/*
+ * "Ready: generation N, W workers" of the serving generation, or "Stopping:
+ * graceful" ("quick") once a stop began, into 'buf', for STATUS=; 'buf'.
+ */
 const char *tc_arbiter_status(const arbiter_t *a, char *buf, size_t len);
 
 /* Workers wanted in the serving generation; a change runs its nworkers_changed hook. */

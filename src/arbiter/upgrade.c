@@ -132,8 +132,6 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
     a->reexec_pid = 0;
     rename_pidfile(a, false);
     tc_upgrade_set_title(a);
-    /* systemd's main process again (the new one hands it back as it stops, unless it was killed) */
-    tc_sdnotify_mainpid(a->pid, NULL, NULL);
     if (!a->stopping && a->target == 0 && a->winch_target > 0) {
         /* nothing else serves: the workers SIGWINCH stopped start again */
         tc_log(TC_LOG_INFO, "The new arbiter is gone; starting %d worker(s) again",
@@ -141,6 +139,12 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
         tc_arbiter_set_target(a, a->winch_target);
     }
     a->winch_target = 0;
+    /*
+     * systemd's main process again (the new one hands it back as it stops,
+     * unless it was killed), with what this one does now
+     */
+    char now[TC_SDNOTIFY_STATUS_MAX];
+    tc_sdnotify_mainpid(a->pid, NULL, tc_arbiter_status(a, now, sizeof(now)));
 }
 
 void

@@ -10,6 +10,7 @@
 #include "bridge/lua_value.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/ids.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
@@ -17,13 +18,10 @@
 #include "transport/listener.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define SCRATCH_MT "thriftcorn.scratch"
 
@@ -286,63 +284,38 @@ l_realpath(lua_State *L)
 }
 
 /*
- * core.read_file(path) -> text | nil, why, code: a regular file, whole.
- * Opened without blocking (a FIFO without a writer, a device), then
- * anything but a regular file is refused before a byte is read: /dev/zero
- * never ends, a FIFO may never answer. 'why' is the reason alone, in the
- * words io.open() uses ("No such file or directory"); 'code' is -errno
- * when the file could not be opened, TC_EINVAL when it opened but is no
- * regular file or its read failed. The IDL loader reads through it.
+ * core.read_file(path) -> text | nil, why, code: a regular file, whole, of
+ * at most TC_FILE_READ_MAX bytes (core/file.h). Opened without blocking (a
+ * FIFO without a writer, a device), then anything but a regular file is
+ * refused before a byte is read: /dev/zero never ends, a FIFO may never
+ * answer. 'why' is the reason alone, in the words io.open() uses ("No such
+ * file or directory"), or "over 16 MiB"; 'code' is -errno when the file
+ * could not be opened, TC_EINVAL when it opened but is no regular file, is
+ * too big or its read failed. The IDL loader reads through it.
  */
 static int
 l_read_file(lua_State *L)
 {
     const char *path = check_cstring(L, 1);
-    /*
-     * the bytes are the userdata's until pushed, so that a Lua error frees
-     * them; none can be raised while 'fd' is open
-     */
+    /* the bytes are the userdata's until pushed, so that a Lua error frees them */
     tc_buf_t *b = push_scratch(L);
-    const char *why = NULL;
-    int code = TC_EINVAL;
-    int e = 0;
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        e = errno;
-        code = -e;
-    } else if (fstat(fd, &st) < 0) {
-        e = errno;
-    } else if (S_ISDIR(st.st_mode)) {
-        e = EISDIR;
-    } else if (!S_ISREG(st.st_mode)) {
-        why = "not a regular file";
-    } else {
-        for (;;) {
-            (void)tc_buf_reserve(b, 4096); /* no bound set: cannot refuse */
-            ssize_t k = read(fd, b->data + b->len, b->cap - b->len);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k <= 0) {
-                e = k < 0 ? errno : 0;
-                break;
-            }
-            b->len += (size_t)k;
-        }
-    }
-    if (fd >= 0) {
-        (void)close(fd);
-    }
-    if (fd >= 0 && why == NULL && e == 0) {
+    bool opened;
+    int rc = tc_file_read(path, TC_FILE_READ_MAX, b, &opened);
+    if (rc == TC_OK) {
         lua_pushlstring(L, (const char *)b->data, b->len);
         return 1;
     }
     char buf[128];
     lua_pushnil(L);
-    /* GNU strerror_r(): thread-safe, and the text io.open() gives */
-    lua_pushstring(L, why != NULL ? why : strerror_r(e, buf, sizeof(buf)));
-    lua_pushinteger(L, code);
+    if (rc == TC_EINVAL) {
+        lua_pushliteral(L, "not a regular file");
+    } else if (rc == TC_ELIMIT) {
+        lua_pushfstring(L, "over %d MiB", (int)(TC_FILE_READ_MAX >> 20));
+    } else {
+        /* GNU strerror_r(): thread-safe, and the text io.open() gives */
+        lua_pushstring(L, strerror_r(-rc, buf, sizeof(buf)));
+    }
+    lua_pushinteger(L, opened ? TC_EINVAL : rc);
     return 3;
 }
 

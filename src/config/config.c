@@ -10,17 +10,15 @@
 #include "config/hooks.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static char *
 get_string(lua_State *L, int idx, const char *key, const char *dflt)
@@ -377,73 +375,47 @@ tc_config_load_text(const char *path, const char *source, size_t len,
     return load(path, source, len, overrides, n, err);
 }
 
-/* Most bytes a config file may have: a reload reads it in the arbiter. */
-#define CONFIG_FILE_MAX (16u << 20)
-
 char *
 tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
 {
-    const char *why = NULL;
-    int e = 0;
-    int fd = -1;
-    tc_buf_t b;
-    tc_buf_init(&b);
     if (path[0] == '\0') {
         /* thriftcorn "$CONFIG" with the variable unset: ": cannot read ..." would name nothing */
         tc_err_set(err, TC_EINVAL, "cannot read the config file: its path is empty");
         *real = NULL;
         return NULL;
     }
+    int rc;
+    tc_buf_t b;
+    tc_buf_init(&b);
     *real = realpath(path, NULL);
     if (*real == NULL) {
-        e = -errno;
-        goto fail;
+        rc = -errno;
+    } else {
+        /* never blocks: a FIFO without a writer must not stop the arbiter (a reload reads here) */
+        rc = tc_file_read(*real, TC_FILE_READ_MAX, &b, NULL);
     }
-    /* non-blocking: a FIFO without a writer must not stop the arbiter */
-    fd = open(*real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        e = -errno;
-        goto fail;
+    if (rc != TC_OK) {
+        if (rc == -EISDIR) {
+            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (a folder)", path);
+        } else if (rc == TC_EINVAL) {
+            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (not a regular file)",
+                       path);
+        } else if (rc == TC_ELIMIT) {
+            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (over %zu MiB)", path,
+                       TC_FILE_READ_MAX >> 20);
+        } else {
+            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
+                       tc_strerror(rc));
+        }
+        tc_buf_deinit(&b);
+        free(*real);
+        *real = NULL;
+        return NULL;
     }
-    if (!S_ISREG(st.st_mode)) {
-        why = S_ISDIR(st.st_mode) ? "a folder" : "not a regular file";
-        goto fail;
-    }
-    for (;;) {
-        if (b.len > CONFIG_FILE_MAX) {
-            why = "over 16 MiB";
-            goto fail;
-        }
-        tc_buf_reserve(&b, 4096);
-        ssize_t k = read(fd, b.data + b.len, b.cap - b.len);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            e = -errno;
-            goto fail;
-        }
-        if (k == 0) {
-            break;
-        }
-        b.len += (size_t)k;
-    }
-    (void)close(fd);
     tc_buf_reserve(&b, 1);
     b.data[b.len] = '\0';
     *len = b.len;
     return (char *)b.data; /* the buffer's memory, handed over */
-fail:
-    tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
-               why != NULL ? why : tc_strerror(e));
-    if (fd >= 0) {
-        (void)close(fd);
-    }
-    tc_buf_deinit(&b);
-    free(*real);
-    *real = NULL;
-    return NULL;
 }
 
 static void

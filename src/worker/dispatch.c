@@ -150,9 +150,9 @@ set_told(tc_err_t *err, tc_call_info_t *info, int code, const told_t *t)
 /* ---- several services: Apache Thrift's TMultiplexedProtocol names ---- */
 
 /*
- * 'err' (set) again, after "service NAME: ": with several services, the
- * operator learns whose handlers failed (a missing file, max_lua_memory,
- * a plugin's refusal say nothing of it themselves).
+ * 'err' (set) again, after "service NAME: ": the operator learns whose
+ * handlers failed (a missing file, max_lua_memory, a plugin's refusal say
+ * nothing of it themselves), with one service as with several.
  */
 static void
 name_service(tc_err_t *err, const char *name)
@@ -190,7 +190,6 @@ mux_new(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void *arg, tc_err_t 
         d->sub_cfgs[i].nservices = 0;
         d->subs[i] = tc_dispatch_new_staged(&d->sub_cfgs[i], stage, arg, err);
         if (d->subs[i] == NULL) {
-            name_service(err, tc_config_service_mux_name(&cfg->services[i]));
             tc_dispatch_free(d);
             return NULL;
         }
@@ -252,7 +251,11 @@ tc_dispatch_new_staged(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void 
         loading_text(&cfg->service, what, sizeof(what));
         stage(what, arg);
     }
-    return create(cfg, true, false, err);
+    tc_dispatch_t *d = create(cfg, true, false, err);
+    if (d == NULL) {
+        name_service(err, tc_config_service_mux_name(&cfg->service));
+    }
+    return d;
 }
 
 void
@@ -361,7 +364,7 @@ check_child(const tc_config_t *cfg, int fd)
         ok = ds[i] != NULL;
         if (ok) {
             write_all(fd, "", 1);
-        } else if (cfg->nservices > 0) {
+        } else {
             name_service(&err, tc_config_service_mux_name(&ones[i].service));
         }
     }

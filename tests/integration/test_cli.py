@@ -342,6 +342,22 @@ class CliTest(unittest.TestCase):
                     text += f.read()
             self.assertIn("no function for method 'base_hello' of service TestService", text)
 
+    def test_a_missing_handler_names_the_service(self):
+        """One service names itself in its loading errors, as an entry of
+        services = { ... } does."""
+        real = os.path.realpath(self.dir)
+        cfg = write(self.dir, "c.lua",
+                    'bind = "127.0.0.1:0"\nservice = { idl = "%s/svc.thrift", '
+                    'name = "TestService", handler = "nothere.lua" }\n' % FIXTURE)
+        want = ("service TestService: cannot open %s/nothere.lua: No such file or directory"
+                % real)
+        out = run(["--check-config", cfg])
+        self.assertEqual((out.returncode, out.stdout, out.stderr), (1, "", want + "\n"))
+        # at start: the worker's boot fails, and the server exits 1
+        out = run([cfg])
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("] worker failed to load the handler: " + want + "\n", out.stderr)
+
     def test_handler_with_a_syntax_error(self):
         write(self.dir, "h.lua", "return { echo = function(s) return s end\n")
         cfg = write(self.dir, "c.lua", 'service = { idl = "%s/svc.thrift", '
@@ -349,8 +365,8 @@ class CliTest(unittest.TestCase):
         out = run(["--check-config", cfg])
         self.assertEqual(out.returncode, 1)
         # the error alone: no traceback of thriftcorn's own call into Lua
-        self.assertEqual(out.stderr, "%s:2: '}' expected (to close '{' at line 1) near <eof>\n"
-                         % os.path.join(os.path.realpath(self.dir), "h.lua"))
+        self.assertEqual(out.stderr, "service TestService: %s:2: '}' expected (to close '{' at "
+                         "line 1) near <eof>\n" % os.path.join(os.path.realpath(self.dir), "h.lua"))
 
     def test_handler_that_raises_at_load(self):
         """The error with its file:line and the handler's own frames, at
@@ -361,9 +377,10 @@ class CliTest(unittest.TestCase):
               "check(nil)\nreturn {}\n")
         write(self.dir, "e.lua", "local x = 1\nerror('no database')\nreturn { x = x }\n")
         h, e = os.path.join(self.dir, "h.lua"), os.path.join(self.dir, "e.lua")
-        cases = (("h.lua", "%s:2: attempt to index a nil value (local 'x')\nstack traceback:\n"
-                  "\t%s:2: in local 'check'\n\t%s:4: in main chunk\n" % (h, h, h)),
-                 ("e.lua", "%s:2: no database\nstack traceback:\n"
+        cases = (("h.lua", "service TestService: %s:2: attempt to index a nil value (local 'x')"
+                  "\nstack traceback:\n\t%s:2: in local 'check'\n\t%s:4: in main chunk\n"
+                  % (h, h, h)),
+                 ("e.lua", "service TestService: %s:2: no database\nstack traceback:\n"
                   "\t[C]: in function 'error'\n\t%s:2: in main chunk\n" % (e, e)))
         for handler, want in cases:
             with self.subTest(handler=handler):
@@ -460,6 +477,19 @@ class CliTest(unittest.TestCase):
         out = run(["--check-idl", fifo], timeout=20)
         self.assertEqual((out.returncode, out.stderr),
                          (1, "%s: cannot read file: not a regular file\n" % fifo), out.stdout)
+
+    def test_idl_of_16_mib_is_read_and_one_byte_more_refused(self):
+        """An IDL file is held to 16 MiB, as the config file is, that size
+        included: the bigger one is refused without being parsed."""
+        idl = os.path.join(os.path.realpath(self.dir), "big.thrift")
+        head = "service S {}\n"
+        for size, want in ((16 << 20, ""), ((16 << 20) + 1, "%s: cannot read file: over 16 MiB\n"
+                                             % idl)):
+            with open(idl, "w") as f:
+                f.write(head + "//" + "x" * (size - len(head) - 3) + "\n")
+            self.assertEqual(os.path.getsize(idl), size)
+            out = run(["--check-idl", idl], timeout=120)
+            self.assertEqual((out.returncode, out.stderr), (1 if want else 0, want), out.stdout)
 
     def test_port_in_use(self):
         s = socket.socket()

@@ -378,7 +378,7 @@ class LuaMemoryTest(unittest.TestCase):
             out = subprocess.run([harness.BIN, srv.config], capture_output=True, text=True,
                                  timeout=60)
             self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
-            self.assertIn("worker failed to load the handler: " + text, out.stderr)
+            self.assertIn("worker failed to load the handler: service Mem: " + text, out.stderr)
             self.assertIn("Worker failed to boot.", out.stderr)
 
     def test_reload_applies_the_limit(self):

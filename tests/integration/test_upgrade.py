@@ -438,7 +438,7 @@ class UpgradeTest(unittest.TestCase):
             proc.send_signal(signal.SIGTTIN)
             self.assertEqual(notify.recv(1024), b"STATUS=Ready: generation 2, 2 workers")
             proc.send_signal(signal.SIGTERM)
-            self.assertEqual(notify.recv(1024), b"STOPPING=1")
+            self.assertEqual(notify.recv(1024), b"STOPPING=1\nSTATUS=Stopping: graceful")
             self.assertEqual(proc.wait(15), 0)
         finally:
             if proc.poll() is None:
@@ -772,7 +772,7 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(proc.wait(15), 0, text())
             self.assertEqual(no_more(notify), [])
             os.kill(new, signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (new, b"STOPPING=1"))
+            self.assertEqual(notify_recv(notify), (new, b"STOPPING=1\nSTATUS=Stopping: graceful"))
             self.assertEqual(reap(new), 0)
             new = None
         finally:
@@ -792,15 +792,38 @@ class UpgradeTest(unittest.TestCase):
         try:
             self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
             os.kill(new, signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d" % old))
-            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d" % old))
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
+                                                   b"rolled back; the old arbiter (pid %d) "
+                                                   b"serves on" % (old, old)))
+            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTATUS=Ready: generation 1, "
+                                                   b"1 worker" % old))
             self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
             new = None
             proc.send_signal(signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (old, b"STOPPING=1"))
+            self.assertEqual(notify_recv(notify), (old, b"STOPPING=1\nSTATUS=Stopping: graceful"))
             self.assertEqual(proc.wait(15), 0, text())
         finally:
             self.kill_arbiters(proc, new)
+
+    def test_a_stop_tells_systemd_how_it_stops(self):
+        """STOPPING=1 comes with the kind of stop in STATUS=, and a quick
+        stop that cuts a graceful one short changes the status alone."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        # the worker's last hook outlasts the graceful stop's start by far
+        proc, notify, text = self.start_notified(
+            d, 'worker_exit = function() os.execute("sleep 3") end\n')
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (proc.pid, b"STOPPING=1\nSTATUS=Stopping: graceful"))
+        proc.send_signal(signal.SIGQUIT)
+        self.assertEqual(notify_recv(notify), (proc.pid, b"STATUS=Stopping: quick"))
+        self.assertEqual(proc.wait(15), 0, text())
+        self.assertEqual(no_more(notify), [])
+        # a quick stop from the start
+        proc, notify, text = self.start_notified(tempfile.mkdtemp(prefix="tc-it-"))
+        proc.send_signal(signal.SIGQUIT)
+        self.assertEqual(notify_recv(notify), (proc.pid, b"STOPPING=1\nSTATUS=Stopping: quick"))
+        self.assertEqual(proc.wait(15), 0, text())
+        self.assertEqual(no_more(notify), [])
 
     def test_old_arbiter_starts_its_workers_again_when_the_new_one_exits(self):
         """SIGWINCH, then the new arbiter exits (rolled back, or it
@@ -948,7 +971,7 @@ class UpgradeTest(unittest.TestCase):
                 self.assertTrue(harness.wait_for(lambda: checkers(), 5), text())
                 proc.send_signal(stop)
                 if stop == signal.SIGTERM:
-                    self.assertEqual(notify.recv(1024), b"STOPPING=1")
+                    self.assertEqual(notify.recv(1024), b"STOPPING=1\nSTATUS=Stopping: graceful")
                     self.assertEqual(proc.wait(15), 0)
                     notify.settimeout(1)
                     with self.assertRaises(socket.timeout):

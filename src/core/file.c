@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A whole file read without blocking on it (see core/file.h): the config
+ * loader and the IDL loader's reader share it.
+ */
+#include "core/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Bytes asked for at a time when the file's size does not say how many. */
+#define READ_CHUNK 4096
+
+/* Read 'fd' to its end into 'out', refusing more than 'max' bytes. */
+static int
+read_all(int fd, size_t max, size_t hint, tc_buf_t *out)
+{
+    size_t start = out->len;
+    for (;;) {
+        size_t got = out->len - start;
+        if (got > max) {
+            return TC_ELIMIT;
+        }
+        /* one byte past 'max' is enough to know the file is over it */
+        size_t allowed = max + 1 - got;
+        if (out->cap == out->len) {
+            size_t want = hint > READ_CHUNK ? hint : READ_CHUNK;
+            if (!tc_buf_reserve(out, want < allowed ? want : allowed)) {
+                return TC_ELIMIT;
+            }
+            hint = 0;
+        }
+        size_t room = out->cap - out->len;
+        ssize_t k = read(fd, out->data + out->len, room < allowed ? room : allowed);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            return -errno;
+        }
+        if (k == 0) {
+            return TC_OK;
+        }
+        out->len += (size_t)k;
+    }
+}
+
+int
+tc_file_read(const char *path, size_t max, tc_buf_t *out, bool *opened)
+{
+    TC_ASSERT(max < SIZE_MAX);
+    size_t start = out->len;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (opened != NULL) {
+        *opened = fd >= 0;
+    }
+    if (fd < 0) {
+        return -errno;
+    }
+    struct stat st;
+    int rc;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = -EISDIR;
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = TC_EINVAL;
+    } else if (st.st_size > 0 && (unsigned long long)st.st_size > max) {
+        rc = TC_ELIMIT; /* refused before reading; the read checks again */
+    } else {
+        /*
+         * room for the size fstat() gives and one byte more, so that a file
+         * that did not grow is read in one go and its end seen at once
+         */
+        rc = read_all(fd, max, (size_t)st.st_size + 1, out);
+    }
+    (void)close(fd);
+    if (rc != TC_OK) {
+        out->len = start;
+    }
+    return rc;
+}

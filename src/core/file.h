@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reading a whole file the server was told to read (the config file, an IDL
+ * file) without ever blocking on it: one open, fstat and read loop for
+ * config/config.c and core.read_file() (bridge/lua_api.c).
+ */
+#ifndef TC_CORE_FILE_H
+#define TC_CORE_FILE_H
+
+#include "core/buf.h"
+#include "core/common.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Most bytes of a config or IDL file read whole: far beyond any real one,
+ * and small enough that a reload (the arbiter reads the config) or a
+ * mistaken path cannot take much memory.
+ */
+#define TC_FILE_READ_MAX ((size_t)16 << 20)
+
+/*
+ * Append the whole regular file at 'path', at most 'max' bytes (less than
+ * SIZE_MAX), to 'out'. It is opened non-blocking, close-on-exec and never as
+ * a controlling terminal, and anything but a regular file is refused before
+ * a byte is read: a FIFO without a writer may never answer, /dev/zero never
+ * ends. Returns TC_OK; -errno when open(), fstat() or read() fails; -EISDIR
+ * for a folder; TC_EINVAL for any other file that is not regular;
+ * TC_ELIMIT when it has more than 'max' bytes (no more than 'max' + 1 are
+ * read), or 'out' has a bound (tc_buf_set_max()) the bytes do not fit in.
+ * '*opened' (may be NULL) is set to whether open() succeeded. On failure,
+ * 'out' keeps its length. Any thread.
+ */
+int tc_file_read(const char *path, size_t max, tc_buf_t *out, bool *opened) TC_NODISCARD;
+
+#endif /* TC_CORE_FILE_H */

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for core/file.c: a regular file read whole up to its limit,
+ * that limit included and one byte more refused (by fstat() or while
+ * reading), and every other kind of file refused without blocking.
+ */
+#include "tc_test.h"
+
+#include "core/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A temporary file of 'n' bytes 'a', 'b', ... into 'path'. */
+static void
+make_file(char *path, size_t cap, size_t n)
+{
+    int fd = tc_test_temp_file(path, cap, "file");
+    char *bytes = malloc(n + 1);
+    assert_non_null(bytes);
+    for (size_t i = 0; i < n; i++) {
+        bytes[i] = (char)('a' + i % 26);
+    }
+    assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+    assert_int_equal(close(fd), 0);
+    free(bytes);
+}
+
+static void
+test_reads_a_regular_file_whole_after_what_the_buffer_holds(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 4095, 4096, 4097, 100000};
+    for (size_t i = 0; i < TC_ARRAY_LEN(sizes); i++) {
+        char path[64];
+        make_file(path, sizeof(path), sizes[i]);
+        tc_buf_t b;
+        tc_buf_init(&b);
+        tc_buf_append(&b, "head", 4);
+        bool opened = false;
+        assert_int_equal(tc_file_read(path, TC_FILE_READ_MAX, &b, &opened), TC_OK);
+        assert_true(opened);
+        assert_int_equal(b.len, 4 + sizes[i]);
+        assert_memory_equal(b.data, "head", 4);
+        for (size_t j = 0; j < sizes[i]; j++) {
+            assert_int_equal(b.data[4 + j], 'a' + j % 26);
+        }
+        tc_buf_deinit(&b);
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+static void
+test_limit_included_and_one_byte_more_refused(void **state)
+{
+    (void)state;
+    static const size_t limits[] = {1, 100, 4096, 10000};
+    for (size_t i = 0; i < TC_ARRAY_LEN(limits); i++) {
+        size_t max = limits[i];
+        char path[64];
+        make_file(path, sizeof(path), max);
+        tc_buf_t b;
+        tc_buf_init(&b);
+        assert_int_equal(tc_file_read(path, max, &b, NULL), TC_OK);
+        assert_int_equal(b.len, max);
+        assert_int_equal(unlink(path), 0);
+
+        make_file(path, sizeof(path), max + 1);
+        bool opened = false;
+        assert_int_equal(tc_file_read(path, max, &b, &opened), TC_ELIMIT);
+        assert_true(opened);
+        assert_int_equal(b.len, max); /* what it held before, nothing more */
+        tc_buf_deinit(&b);
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+/*
+ * A file whose size fstat() gives as 0 (a /proc file) is held to the limit
+ * while it is read: the read stops one byte past it.
+ */
+static void
+test_limit_held_while_reading(void **state)
+{
+    (void)state;
+    const char *path = "/proc/self/status";
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 0);
+    tc_buf_t b;
+    tc_buf_init(&b);
+    assert_int_equal(tc_file_read(path, TC_FILE_READ_MAX, &b, NULL), TC_OK);
+    size_t whole = b.len;
+    assert_true(whole > 100);
+    assert_memory_equal(b.data, "Name:", 5);
+    b.len = 0;
+    assert_int_equal(tc_file_read(path, 10, &b, NULL), TC_ELIMIT);
+    assert_int_equal(b.len, 0);
+    tc_buf_deinit(&b);
+}
+
+static void
+test_a_bounded_buffer_too_small_is_a_limit(void **state)
+{
+    (void)state;
+    char path[64];
+    make_file(path, sizeof(path), 300);
+    tc_buf_t b;
+    tc_buf_init(&b);
+    tc_buf_set_max(&b, 200);
+    assert_int_equal(tc_file_read(path, TC_FILE_READ_MAX, &b, NULL), TC_ELIMIT);
+    assert_int_equal(b.len, 0);
+    tc_buf_set_max(&b, 0);
+    assert_int_equal(tc_file_read(path, TC_FILE_READ_MAX, &b, NULL), TC_OK);
+    assert_int_equal(b.len, 300);
+    tc_buf_deinit(&b);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void
+test_refuses_what_is_no_regular_file_without_blocking(void **state)
+{
+    (void)state;
+    alarm(30); /* a read that blocks ends the program instead of hanging it */
+    char dir[] = "/tmp/tc-test-file-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char missing[64];
+    char fifo[64];
+    snprintf(missing, sizeof(missing), "%s/missing", dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* the FIFO has no writer: a blocking open() would wait for one */
+    const struct {
+        const char *path;
+        int rc;
+        bool opened;
+    } cases[] = {
+        {missing, -ENOENT, false},      {dir, -EISDIR, true},    {"/dev/zero", TC_EINVAL, true},
+        {"/dev/null", TC_EINVAL, true}, {fifo, TC_EINVAL, true},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        tc_buf_t b;
+        tc_buf_init(&b);
+        bool opened = !cases[i].opened;
+        assert_int_equal(tc_file_read(cases[i].path, TC_FILE_READ_MAX, &b, &opened), cases[i].rc);
+        assert_int_equal(opened, cases[i].opened);
+        assert_int_equal(b.len, 0);
+        tc_buf_deinit(&b);
+    }
+    assert_int_equal(unlink(fifo), 0);
+    assert_int_equal(rmdir(dir), 0);
+    alarm(0);
+}
+
+static void
+test_leaves_no_descriptor_open(void **state)
+{
+    (void)state;
+    char path[64];
+    make_file(path, sizeof(path), 10);
+    int before = dup(0);
+    assert_true(before >= 0);
+    assert_int_equal(close(before), 0);
+    tc_buf_t b;
+    tc_buf_init(&b);
+    assert_int_equal(tc_file_read(path, TC_FILE_READ_MAX, &b, NULL), TC_OK);
+    assert_int_equal(tc_file_read(path, 5, &b, NULL), TC_ELIMIT);
+    assert_int_equal(tc_file_read("/dev/zero", TC_FILE_READ_MAX, &b, NULL), TC_EINVAL);
+    tc_buf_deinit(&b);
+    /* the lowest free descriptor is the one it was before */
+    int after = dup(0);
+    assert_int_equal(after, before);
+    assert_int_equal(close(after), 0);
+    assert_int_equal(unlink(path), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reads_a_regular_file_whole_after_what_the_buffer_holds),
+        cmocka_unit_test(test_limit_included_and_one_byte_more_refused),
+        cmocka_unit_test(test_limit_held_while_reading),
+        cmocka_unit_test(test_a_bounded_buffer_too_small_is_a_limit),
+        cmocka_unit_test(test_refuses_what_is_no_regular_file_without_blocking),
+        cmocka_unit_test(test_leaves_no_descriptor_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
