@@ -111,7 +111,8 @@ l_decode(lua_State *L)
     tc_err_t err;
     tc_err_clear(&err);
     tc_proto_init(&p, ops, s + off, len - off, NULL);
-    if (tc_lua_value_decode(L, &p, st, &err) != TC_OK) {
+    /* no size limit here: the values' Lua memory is bounded by the bytes given */
+    if (tc_lua_value_decode_input(L, &p, st, &err) != TC_OK) {
         return push_failure(L, &err);
     }
     lua_pushinteger(L, (lua_Integer)(p.rp - (const uint8_t *)s) + 1);

@@ -31,6 +31,9 @@ typedef struct ctx {
     int located;   /* the error message already names its struct and field */
     int room;      /* stack slots up to this index are checked (lua_checkstack()) */
     uint64_t left; /* decode: bytes of Lua memory the values may still take (charge()) */
+    /* decode: the whole budget (lua_value.h); the input size it is from (SIZE_MAX: the limit) */
+    uint64_t budget;
+    size_t input;
     /* encode: the names tables of the first structs met, in stack slots from 'cache' (0: none) */
     int cache;
     int ncached;
@@ -74,11 +77,14 @@ tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k)
     k->names = lua_gettop(L);
 }
 
-/* What one decode's values may take in Lua memory (lua_value.h). */
+/* What one decode's values may take in Lua memory: 'factor' per byte of 'n' (lua_value.h). */
 static uint64_t
-budget(const tc_proto_t *p)
+budget(uint64_t n, uint64_t factor)
 {
-    return (uint64_t)p->max_string * TC_LUA_VALUE_DECODE_FACTOR + TC_LUA_VALUE_DECODE_FLOOR;
+    if (n > (UINT64_MAX - TC_LUA_VALUE_DECODE_FLOOR) / factor) {
+        return UINT64_MAX;
+    }
+    return n * factor + TC_LUA_VALUE_DECODE_FLOOR;
 }
 
 static void
@@ -89,7 +95,9 @@ ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_code
     c->err = err;
     c->located = 0;
     c->room = 0;
-    c->left = budget(p);
+    c->budget = budget(p->max_string, TC_LUA_VALUE_DECODE_FACTOR);
+    c->left = c->budget;
+    c->input = SIZE_MAX;
     c->cache = 0;
     c->ncached = 0;
     c->xst = NULL;
@@ -209,10 +217,17 @@ hash_cost(uint32_t n)
 static int
 over_budget(ctx_t *c)
 {
+    if (c->input != SIZE_MAX) {
+        return tc_err_set(c->err, TC_ELIMIT,
+                          "decoded values over %llu bytes of Lua memory (%d times the %zu bytes "
+                          "of input, plus %u MiB)",
+                          (unsigned long long)c->budget, TC_LUA_VALUE_DECODE_INPUT_FACTOR, c->input,
+                          TC_LUA_VALUE_DECODE_FLOOR >> 20);
+    }
     return tc_err_set(c->err, TC_ELIMIT,
                       "decoded values over %llu bytes of Lua memory (%d times the size limit, "
                       "plus %u MiB)",
-                      (unsigned long long)budget(c->p), TC_LUA_VALUE_DECODE_FACTOR,
+                      (unsigned long long)c->budget, TC_LUA_VALUE_DECODE_FACTOR,
                       TC_LUA_VALUE_DECODE_FLOOR >> 20);
 }
 
@@ -696,13 +711,19 @@ fail:
     return rc;
 }
 
-int
-tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+/* One struct as a table; 'by_input': the budget comes from the input's size, not the limit. */
+static int
+decode_one(lua_State *L, tc_proto_t *p, const tc_struct_t *st, bool by_input, tc_err_t *err)
 {
     ctx_t c;
     tc_lua_codec_t k;
     int top = lua_gettop(L);
     ctx_open(&c, L, p, err, &k);
+    if (by_input) {
+        c.input = p->rp != NULL ? (size_t)(p->rend - p->rp) : 0;
+        c.budget = budget(c.input, TC_LUA_VALUE_DECODE_INPUT_FACTOR);
+        c.left = c.budget;
+    }
     uint32_t depth = p->depth;
     int rc = decode_struct(&c, st);
     p->depth = depth;
@@ -712,6 +733,18 @@ tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t
     }
     ctx_close(&c);
     return TC_OK;
+}
+
+int
+tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+{
+    return decode_one(L, p, st, false, err);
+}
+
+int
+tc_lua_value_decode_input(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_err_t *err)
+{
+    return decode_one(L, p, st, true, err);
 }
 
 /*

@@ -51,7 +51,9 @@ void tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k);
  * The decoders count what the values they make cost in Lua memory (tables
  * with the slots they are made with, strings, copies of defaults) against
  * TC_LUA_VALUE_DECODE_FACTOR times p->max_string (max_message_size in the
- * server) plus TC_LUA_VALUE_DECODE_FLOOR, and stop with TC_ELIMIT before a
+ * server; TC_LUA_VALUE_DECODE_INPUT_FACTOR times the input's size for
+ * tc_lua_value_decode_input()) plus TC_LUA_VALUE_DECODE_FLOOR, and stop
+ * with TC_ELIMIT before a
  * table or string would take them past it: one message decodes into at
  * most that much, whatever its shape. The floor keeps a small size limit
  * from refusing a small message of a struct with many fields.
@@ -59,6 +61,14 @@ void tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k);
 /* the budget of a C plugin's arguments (schema/codec.h): one figure for both */
 #define TC_LUA_VALUE_DECODE_FACTOR TC_CODEC_DECODE_FACTOR
 #define TC_LUA_VALUE_DECODE_FLOOR  TC_CODEC_DECODE_FLOOR
+/*
+ * Per byte of the input itself: ordinary values can cost hundreds of times
+ * their bytes (a struct of 32 optional fields, none sent, is one byte and
+ * a table made with 32 slots, some 850 bytes), so this is well above that;
+ * what it stops is a few bytes that ask for gigabytes (empty structs each
+ * given a copy of a large default).
+ */
+#define TC_LUA_VALUE_DECODE_INPUT_FACTOR 1024
 
 /*
  * Read one 'st' struct from 'p' and push it as a Lua table. Unknown field
@@ -69,6 +79,17 @@ void tc_lua_value_codec_push(lua_State *L, tc_lua_codec_t *k);
  */
 int tc_lua_value_decode(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                         tc_err_t *err) TC_NODISCARD;
+
+/*
+ * tc_lua_value_decode() for a caller whose p->max_string bounds nothing (a
+ * decode called from Lua, whose strings and counts may be 2^31 - 1 long):
+ * the budget is TC_LUA_VALUE_DECODE_INPUT_FACTOR times the bytes of input left
+ * when it is called (p->rend - p->rp) plus TC_LUA_VALUE_DECODE_FLOOR, so
+ * that a few bytes cannot ask for gigabytes (empty structs each given a
+ * copy of a large default). The size limits are p's, as before.
+ */
+int tc_lua_value_decode_input(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
+                              tc_err_t *err) TC_NODISCARD;
 
 /*
  * Read an argument struct and push its fields in declaration order, one

@@ -579,6 +579,48 @@ describe("codec errors", function()
         assert.equal(core.ELIMIT, code)
       end)
 
+      it("bounds the Lua memory of a decode by the size of its input", function()
+        -- each empty Defaulted is one byte (its stop) and gets its own copy
+        -- of a 32-integer default: about 700 bytes of Lua memory per byte,
+        -- 1,200 as the decoder charges it, over the 1024 a byte allowed
+        local budget_mod = tc.load(assert(core.realpath("tests/fixtures/decode_budget.thrift")))
+        local Shapes = budget_mod.Shapes
+        local function empties(n)
+          local items = {}
+          for i = 1, n do
+            items[i] = {} -- a plain table: no default filled in when encoding
+          end
+          return assert(tc.encode(Shapes, { defaulted = items }, proto))
+        end
+        local function over(n_input)
+          return string.format("decoded values over %d bytes of Lua memory (1024 times the %d "
+            .. "bytes of input, plus 1 MiB)", 1024 * n_input + 1048576, n_input)
+        end
+        -- 500 copies, charged about 600 KB, fit in 1024 times the bytes plus 1 MiB
+        local back = assert(tc.decode(Shapes, empties(500), proto))
+        assert.equal(500, #back.defaulted)
+        assert.equal(31, back.defaulted[500].d[32])
+        assert.are_not.equal(back.defaulted[1].d, back.defaulted[2].d)
+        -- 16,384 copies, charged about 20 MB for about 16 KB, do not
+        local bytes = empties(16384)
+        assert.is_true(#bytes < 16500)
+        assert_fails(core.ELIMIT, "decode_budget.Defaulted.d: " .. over(#bytes),
+          tc.decode(Shapes, bytes, proto))
+        -- the input is what is left from the position on: what comes before
+        -- it counts for nothing, what comes after it counts
+        local pad = string.rep("\0", 65536)
+        assert_fails(core.ELIMIT, over(#bytes), core.decode(Shapes, pad .. bytes, proto, #pad + 1))
+        local v, next_pos = core.decode(Shapes, bytes .. pad, proto)
+        assert(v, next_pos)
+        assert.equal(#bytes + 1, next_pos)
+        assert.equal(16384, #v.defaulted)
+        -- a count longer than the input is still the protocol's error, not the budget's
+        local short = bytes:sub(1, 10000)
+        local _, msg, code = tc.decode(Shapes, short, proto)
+        assert.equal(core.EPROTO, code, msg)
+        assert.truthy(msg:find("truncated", 1, true), msg)
+      end)
+
       it("fails cleanly on input truncated at every byte", function()
         local bytes = assert(tc.encode(at.Everything, everything(), proto))
         assert.is_true(#bytes > 200)

@@ -6,7 +6,9 @@
  * value, containers that each claim the rest of the message) is sent at the
  * size limit in binary and compact, and the state's allocator
  * (bridge/lua_alloc.h) must show the decode within its budget:
- * TC_LUA_VALUE_DECODE_FACTOR times the limit plus TC_LUA_VALUE_DECODE_FLOOR.
+ * TC_LUA_VALUE_DECODE_FACTOR times the limit plus TC_LUA_VALUE_DECODE_FLOOR
+ * (TC_LUA_VALUE_DECODE_INPUT_FACTOR times the input's size for a decode
+ * called from Lua).
  * Ordinary values at the limit must still decode. Then what handler code
  * can do wrong to the codec's values: a default changed to hold itself,
  * floats given for integers.
@@ -269,10 +271,13 @@ build_claims(const tc_proto_ops_t *ops, tc_buf_t *b, bool map, int levels)
 
 /* ---- decoding, measured ---- */
 
+/* What a job decodes with: a struct, the arguments, or a struct budgeted by its input. */
+enum { AS_STRUCT, AS_ARGS, AS_INPUT };
+
 typedef struct job {
     tc_proto_t *p;
     const tc_struct_t *st;
-    bool args;
+    int as;
     tc_err_t err;
     int rc;
 } job_t;
@@ -283,8 +288,10 @@ l_decode(lua_State *L)
 {
     job_t *j = lua_touserdata(L, 1);
     lua_settop(L, 0);
-    if (j->args) {
+    if (j->as == AS_ARGS) {
         j->rc = tc_lua_value_decode_args(L, j->p, j->st, &j->err);
+    } else if (j->as == AS_INPUT) {
+        j->rc = tc_lua_value_decode_input(L, j->p, j->st, &j->err);
     } else {
         j->rc = tc_lua_value_decode(L, j->p, j->st, &j->err);
     }
@@ -300,21 +307,22 @@ in_use(lua_State *L)
 }
 
 /*
- * Decode 'b' as 'st' with the size limit 'limit', the collector stopped, and
- * return the bytes of Lua memory it took, garbage included: with the
- * collector stopped, all it allocated. Leaves the value (the first argument
- * for 'args'), or nil on failure, on the stack, the collector running again.
+ * Decode 'b' as 'st' ('as' says how) with the size limit 'limit', the
+ * collector stopped, and return the bytes of Lua memory it took, garbage
+ * included: with the collector stopped, all it allocated. Leaves the value
+ * (the first argument for AS_ARGS), or nil on failure, on the stack, the
+ * collector running again.
  */
 static size_t
-decode_measured(lua_State *L, const tc_proto_ops_t *ops, const tc_struct_t *st, bool args,
-                const tc_buf_t *b, uint32_t limit, job_t *j)
+decode_measured_as(lua_State *L, const tc_proto_ops_t *ops, const tc_struct_t *st, int as,
+                   const tc_buf_t *b, uint32_t limit, job_t *j)
 {
     tc_proto_t p;
     tc_proto_init(&p, ops, b->data, b->len, NULL);
     p.max_string = limit;
     j->p = &p;
     j->st = st;
-    j->args = args;
+    j->as = as;
     j->rc = TC_OK;
     tc_err_clear(&j->err);
     lua_gc(L, LUA_GCCOLLECT);
@@ -331,6 +339,13 @@ decode_measured(lua_State *L, const tc_proto_ops_t *ops, const tc_struct_t *st, 
         assert_true(p.rp == p.rend);
     }
     return used;
+}
+
+static size_t
+decode_measured(lua_State *L, const tc_proto_ops_t *ops, const tc_struct_t *st, bool args,
+                const tc_buf_t *b, uint32_t limit, job_t *j)
+{
+    return decode_measured_as(L, ops, st, args ? AS_ARGS : AS_STRUCT, b, limit, j);
 }
 
 /* Entries of the table at 'idx' (lua_next: a set's or map's keys too). */
@@ -504,6 +519,50 @@ test_each_decode_has_its_budget(void **state)
     }
 }
 
+/*
+ * A decode called from Lua has no size limit that bounds anything (2^31 - 1):
+ * its budget is 1024 times its input plus 1 MiB instead. 16 KB of empty
+ * Defaulted structs, each one byte given a copy of its 32-integer default
+ * (charged about 1,200 bytes a copy, which the budget counts), are refused
+ * there within that budget, whatever the size limit, and still decode at
+ * the largest size limit's budget, which the server's path keeps.
+ */
+static void
+test_a_decode_from_lua_is_budgeted_by_its_input(void **state)
+{
+    fixture_t *f = *state;
+    lua_State *L = f->L;
+    const shape_t *defaulted = &shape_list[9];
+    assert_string_equal(defaulted->name, "defaulted");
+    static const uint32_t limits[] = {LIMIT, UINT32_MAX >> 1};
+    for (int k = 0; k < 2; k++) {
+        tc_buf_t b;
+        tc_buf_init(&b);
+        uint32_t n = build_shape(formats[k], &b, defaulted, 16384);
+        uint64_t budget =
+            (uint64_t)b.len * TC_LUA_VALUE_DECODE_INPUT_FACTOR + TC_LUA_VALUE_DECODE_FLOOR;
+        char want[TC_ERR_MSG_MAX];
+        snprintf(want, sizeof(want),
+                 "decode_budget.Defaulted.d: decoded values over %llu bytes of Lua memory "
+                 "(1024 times the %zu bytes of input, plus 1 MiB)",
+                 (unsigned long long)budget, b.len);
+        job_t j;
+        for (size_t i = 0; i < TC_ARRAY_LEN(limits); i++) {
+            size_t used = decode_measured_as(L, formats[k], f->shapes, AS_INPUT, &b, limits[i], &j);
+            assert_true(used <= budget + SLACK);
+            assert_int_equal(j.rc, TC_ELIMIT);
+            assert_string_equal(j.err.msg, want);
+            lua_pop(L, 1);
+        }
+        (void)decode_measured(L, formats[k], f->shapes, false, &b, limits[1], &j);
+        assert_int_equal(j.rc, TC_OK);
+        lua_getfield(L, -1, "defaulted");
+        assert_int_equal(lua_rawlen(L, -1), n);
+        lua_pop(L, 2);
+        tc_buf_deinit(&b);
+    }
+}
+
 /* The struct 'name' of the fixture's module, pushed, and its descriptor. */
 static const tc_struct_t *
 push_struct(lua_State *L, const char *name)
@@ -639,6 +698,7 @@ main(void)
         cmocka_unit_test(test_nested_claims),
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_each_decode_has_its_budget),
+        cmocka_unit_test(test_a_decode_from_lua_is_budgeted_by_its_input),
         cmocka_unit_test(test_a_default_holding_itself_is_refused_within_the_budget),
         cmocka_unit_test(test_floats_for_integers_say_why_they_do_not_fit),
     };
