@@ -272,17 +272,20 @@ whole_chars(const char *buf, size_t n)
  * A failed write (a full disk, a quota) loses its line. The error log says
  * so once a minute at most, not once a line: the first loss at once, then
  * how many lines were lost since, at the next failure a minute or more
- * later or at the first write that works again.
+ * later; and the first write that works again says so, with the lines
+ * lost since the last report, if any.
  */
 #define REPORT_EVERY 60 /* seconds */
 
 static atomic_ullong lost;       /* lines lost since the last report */
+static atomic_bool failing;      /* a line was lost since the last write that worked */
 static atomic_llong last_report; /* CLOCK_MONOTONIC seconds of it, plus one; 0: none yet */
 
 static void
 report_lost(const char *why)
 {
     atomic_fetch_add(&lost, 1);
+    atomic_store(&failing, true);
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     long long now = (long long)ts.tv_sec + 1;
@@ -298,14 +301,19 @@ report_lost(const char *why)
            log_path, why, n, n == 1 ? "" : "s", last != 0 ? " since the last report" : "");
 }
 
-/* A write worked: say how many lines were lost since the last report, if any. */
+/* A write worked after a loss: say so, and how many lines were lost since the last report. */
 static void
 report_recovery(void)
 {
+    if (!atomic_exchange(&failing, false)) {
+        return; /* told by another thread just now */
+    }
     unsigned long long n = atomic_exchange(&lost, 0);
     if (n > 0) {
         tc_log(TC_LOG_WARNING, "The access log %s is written again; %llu line%s lost before",
                log_path, n, n == 1 ? "" : "s");
+    } else {
+        tc_log(TC_LOG_WARNING, "The access log %s is written again", log_path);
     }
 }
 
@@ -321,7 +329,7 @@ tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
     buf[n++] = '\n';
     ssize_t w = tc_log_write(tc_accesslog_fd, buf, n);
     if (TC_LIKELY((size_t)w == n)) {
-        if (TC_UNLIKELY(atomic_load_explicit(&lost, memory_order_relaxed) != 0)) {
+        if (TC_UNLIKELY(atomic_load_explicit(&failing, memory_order_relaxed))) {
             report_recovery();
         }
         return;

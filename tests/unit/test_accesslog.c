@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -322,6 +323,50 @@ test_failed_writes_are_reported_once(void **state)
     assert_string_equal(strchr(at, '\n') + 1, ""); /* the last line */
 }
 
+/*
+ * A loss reported at once, then a write that works: the error log says the
+ * log is written again, though no line was lost since the report (before,
+ * it said nothing, and the last word on the log was that it failed). In a
+ * child process: the report's once-a-minute clock is the process's, and
+ * test_failed_writes_are_reported_once() wants a first loss of its own.
+ */
+static void
+test_recovery_after_a_reported_loss_is_told(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tc_call_info_t info = call("Calc", "add", 3, 0, true);
+        int ok = tc_log_open(error_path) == TC_OK && tc_accesslog_open("/dev/full", "%m") == TC_OK;
+        if (ok) {
+            tc_accesslog_write("unix", &info, 0);
+            (void)close(tc_accesslog_fd);
+            ok = tc_accesslog_open(access_path, "%m") == TC_OK;
+        }
+        if (ok) {
+            tc_accesslog_write("unix", &info, 0);
+        }
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char got[2048];
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add\n");
+    slurp(error_path, got, sizeof(got));
+    const char *at = strstr(got, "[error] Cannot write the access log /dev/full: no space left on "
+                                 "device; 1 line lost (reported at most once a minute)\n");
+    assert_non_null(at);
+    at = strstr(at, "[warning] The access log ");
+    assert_non_null(at);
+    assert_non_null(strstr(at, "access.log is written again\n"));
+    assert_string_equal(strchr(at, '\n') + 1, ""); /* the last line */
+}
+
 /* The process's file size limit: 'max' bytes (RLIM_INFINITY: none). */
 /*
  * A line cut short (a disk that fills while it is written: here a file
@@ -369,6 +414,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dash_is_stdout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_opens_a_log_that_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_after_a_reported_loss_is_told, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failed_writes_are_reported_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_line_is_lost_whole, setup, teardown),
     };
