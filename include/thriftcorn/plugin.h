@@ -183,7 +183,10 @@ typedef struct tc_plugin_service {
     const tc_plugin_method_t *methods;
 } tc_plugin_service_t;
 
-/** Flag: the plugin is not thread-safe; the host runs its calls one at a time per worker. */
+/**
+ * Flag: the plugin is not thread-safe; the host runs its calls, and its
+ * init_thread and exit_thread hooks, one at a time per worker.
+ */
 #define TC_PLUGIN_SERIAL 0x1u
 
 /**
@@ -216,9 +219,11 @@ typedef struct tc_plugin {
     int (*init_arbiter)(const tc_host_api_t *api);
     /**
      * Called once in each worker process after fork, before any handler
-     * thread starts. A negative return stops the worker from booting (which
-     * stops a starting server with exit status 1). Thread: the worker's main
-     * thread.
+     * thread starts: after the ABI check, but before the methods are
+     * checked against the IDL (a plugin refused then gets exit_worker and
+     * the worker stops). A negative return stops the worker from booting
+     * (which stops a starting server with exit status 1). Thread: the
+     * worker's main thread.
      */
     int (*init_worker)(const tc_host_api_t *api);
     /**
@@ -227,7 +232,8 @@ typedef struct tc_plugin {
      * api->thread_data() during that thread's calls. A library configured
      * for several services gets the hook (and exit_thread) once per service
      * on each thread, each with its own '*thread_data'. A negative return
-     * stops the worker. Thread: the handler thread itself.
+     * stops the worker at once (no exit_thread or exit_worker runs, on any
+     * thread). Thread: the handler thread itself.
      */
     int (*init_thread)(const tc_host_api_t *api, void **thread_data);
     /** Called on each handler thread after its last call. Thread: that handler thread. */

@@ -469,7 +469,15 @@ tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
         t->started = true;
         return TC_OK;
     }
+    /* a TC_PLUGIN_SERIAL plugin is not thread-safe: its thread hooks take turns with its calls */
+    bool serial = (d->flags & TC_PLUGIN_SERIAL) != 0;
+    if (serial) {
+        pthread_mutex_lock(&t->host->serial->m);
+    }
     int rc = d->init_thread(&tc_host_api, &t->data);
+    if (serial) {
+        pthread_mutex_unlock(&t->host->serial->m);
+    }
     if (rc != TC_PLUGIN_OK) {
         return tc_err_set(err, TC_EINVAL,
                           "plugin %s (%s): init_thread() for service %s failed (%d)", t->host->path,
@@ -484,7 +492,14 @@ tc_host_thread_stop(tc_host_thread_t *t)
 {
     const tc_plugin_t *d = t->host->desc;
     if (t->started && d->exit_thread != NULL) {
+        bool serial = (d->flags & TC_PLUGIN_SERIAL) != 0;
+        if (serial) {
+            pthread_mutex_lock(&t->host->serial->m);
+        }
         d->exit_thread(&tc_host_api, t->data);
+        if (serial) {
+            pthread_mutex_unlock(&t->host->serial->m);
+        }
     }
     t->started = false;
     t->data = NULL;

@@ -9,7 +9,9 @@
  *                for num1 5000, with bytes that are not UTF-8 for 6000,
  *                and asks call_alloc() for num2 - 8 bytes, as a size_t,
  *                for 7000),
- *                lifecycle hooks that count, serial; the rest is Lua's;
+ *                lifecycle hooks that count, serial (init_thread and
+ *                exit_thread wait while tp_hold(1) is in force); the rest
+ *                is Lua's;
  *                and SharedService.getStruct (a value over the largest
  *                frame for key 7000)
  *   TP_BAD_ABI   built for ABI major 999, whose descriptor has only its
@@ -41,15 +43,47 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static atomic_int counts[5]; /* init_worker, exit_worker, init_thread, exit_thread, init_arbiter */
+/*
+ * init_worker, exit_worker, init_thread, exit_thread, init_arbiter; then
+ * the thread hooks running now, and the most that ever ran at once.
+ */
+static atomic_int counts[7];
+static atomic_int hold; /* tp_hold() */
 
 /* For test_host.c (found with dlsym on the same library). */
 TC_PLUGIN_EXPORT int tp_count(int which);
+TC_PLUGIN_EXPORT void tp_hold(int on);
 
 int
 tp_count(int which)
 {
     return atomic_load(&counts[which]);
+}
+
+/* While 'on', init_thread and exit_thread wait (up to 5 s) before they return. */
+void
+tp_hold(int on)
+{
+    atomic_store(&hold, on);
+}
+
+/* A thread hook begins: count it, and wait while held, so others may overlap it. */
+static void
+hook_enter(void)
+{
+    int now = atomic_fetch_add(&counts[5], 1) + 1;
+    int most = atomic_load(&counts[6]);
+    while (now > most && !atomic_compare_exchange_weak(&counts[6], &most, now)) {
+    }
+    for (int ms = 0; ms < 5000 && atomic_load(&hold) != 0; ms++) {
+        (void)usleep(1000);
+    }
+}
+
+static void
+hook_leave(void)
+{
+    atomic_fetch_sub(&counts[5], 1);
 }
 
 /*
@@ -147,8 +181,10 @@ init_thread(const tc_host_api_t *api, void **data)
     return 42; /* neither TC_PLUGIN_OK nor negative */
 #else
     static int marker;
+    hook_enter();
     *data = &marker;
     atomic_fetch_add(&counts[2], 1);
+    hook_leave();
     return TC_PLUGIN_OK;
 #endif
 }
@@ -158,7 +194,9 @@ exit_thread(const tc_host_api_t *api, void *data)
 {
     (void)api;
     (void)data;
+    hook_enter();
     atomic_fetch_add(&counts[3], 1);
+    hook_leave();
 }
 
 static int

@@ -267,6 +267,124 @@ test_library_of_two_services(void **state)
 }
 
 /*
+ * In a worker, init_worker runs at the first acquire, after the ABI check
+ * and before the methods are checked against the IDL; a plugin refused
+ * then gets exit_worker with the release, as docs/plugins.md says.
+ */
+static void
+test_init_worker_before_the_signature_check(void **state)
+{
+    (void)state;
+    void *dl = dlopen(PLUGIN("wrong_sig"), RTLD_NOW | RTLD_LOCAL); /* to read its counters */
+    assert_non_null(dl);
+    int (*count)(int);
+    void *sym = dlsym(dl, "tp_count");
+    memcpy(&count, &sym, sizeof(count));
+    assert_non_null(count);
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_acquire(PLUGIN("wrong_sig"), "Calculator", &err);
+    assert_non_null(h);
+    assert_int_equal(count(0), 1);
+    assert_null(tc_host_thread_new(h, svc, false, &err));
+    assert_non_null(strstr(err.msg, "method 'add' was built against another signature"));
+    assert_int_equal(count(1), 0);
+    tc_host_release(h);
+    assert_int_equal(count(1), 1);
+    dlclose(dl);
+}
+
+/* tc_host_thread_start() or, with 'stop', tc_host_thread_stop() of 't', on a thread of its own. */
+typedef struct hook_job {
+    tc_host_thread_t *t;
+    bool stop;
+    int rc;
+    pthread_t th;
+} hook_job_t;
+
+static void *
+run_hook(void *arg)
+{
+    hook_job_t *job = arg;
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (job->stop) {
+        tc_host_thread_stop(job->t);
+    } else {
+        job->rc = tc_host_thread_start(job->t, &err);
+    }
+    return NULL;
+}
+
+/*
+ * The most thread hooks that ran at once when two handler threads run the
+ * hook ('stop': exit_thread, else init_thread), the first held inside it
+ * for a while by the plugin (tp_hold()).
+ */
+static int
+hooks_at_once(tc_host_thread_t *a, tc_host_thread_t *b, bool stop, int (*count)(int),
+              void (*hold)(int))
+{
+    hook_job_t jobs[2] = {{.t = a, .stop = stop, .rc = 1}, {.t = b, .stop = stop, .rc = 1}};
+    hold(1);
+    assert_int_equal(pthread_create(&jobs[0].th, NULL, run_hook, &jobs[0]), 0);
+    for (int ms = 0; ms < 2000 && count(5) == 0; ms++) {
+        usleep(1000);
+    }
+    assert_int_equal(count(5), 1);
+    assert_int_equal(pthread_create(&jobs[1].th, NULL, run_hook, &jobs[1]), 0);
+    usleep(200 * 1000); /* the second thread's hook would be running by now */
+    int most = count(6);
+    hold(0);
+    assert_int_equal(pthread_join(jobs[0].th, NULL), 0);
+    assert_int_equal(pthread_join(jobs[1].th, NULL), 0);
+    if (!stop) {
+        assert_int_equal(jobs[0].rc, TC_OK);
+        assert_int_equal(jobs[1].rc, TC_OK);
+    }
+    return most;
+}
+
+/*
+ * A TC_PLUGIN_SERIAL plugin is not thread-safe: its init_thread and
+ * exit_thread run one at a time in a worker, as its calls do, though each
+ * runs on its own handler thread.
+ */
+static void
+test_serial_plugin_thread_hooks_one_at_a_time(void **state)
+{
+    (void)state;
+    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* to read its counters */
+    assert_non_null(dl);
+    int (*count)(int);
+    void (*hold)(int);
+    void *sym = dlsym(dl, "tp_count");
+    memcpy(&count, &sym, sizeof(count));
+    sym = dlsym(dl, "tp_hold");
+    memcpy(&hold, &sym, sizeof(hold));
+    assert_non_null(count);
+    assert_non_null(hold);
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    tc_host_thread_t *a = tc_host_thread_new(h, svc, false, &err);
+    tc_host_thread_t *b = tc_host_thread_new(h, svc, false, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    int inits = count(2);
+    int exits = count(3);
+    assert_int_equal(hooks_at_once(a, b, false, count, hold), 1);
+    assert_int_equal(count(2), inits + 2);
+    assert_int_equal(hooks_at_once(a, b, true, count, hold), 1);
+    assert_int_equal(count(3), exits + 2);
+    tc_host_thread_free(a);
+    tc_host_thread_free(b);
+    tc_host_release(h);
+    dlclose(dl);
+}
+
+/*
  * add is no oneway method, but a client may send it as a oneway message:
  * the handler builds its reply as usual (it cannot know), the host checks
  * it and sends nothing. A correct reply is no failure; a misfit still is.
@@ -704,6 +822,8 @@ main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hooks_and_calls),
         cmocka_unit_test(test_library_of_two_services),
+        cmocka_unit_test(test_serial_plugin_thread_hooks_one_at_a_time),
+        cmocka_unit_test(test_init_worker_before_the_signature_check),
         cmocka_unit_test(test_two_way_method_called_oneway),
         cmocka_unit_test(test_fail_text_stays_utf8),
         cmocka_unit_test(test_call_kept_past_its_handler),
