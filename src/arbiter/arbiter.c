@@ -332,8 +332,9 @@ check_heartbeats(arbiter_t *a)
             w->abort_at = t;
             w->boot_timeout = !ready;
         } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
-            tc_log(TC_LOG_WARNING, "Worker (pid:%d) still alive %g s after SIGABRT; killing it",
-                   (int)w->pid, ABORT_GRACE);
+            char hook[64];
+            tc_log(TC_LOG_WARNING, "Worker (pid:%d) still alive %g s after SIGABRT%s; killing it",
+                   (int)w->pid, ABORT_GRACE, in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGKILL);
         }
     }
@@ -362,9 +363,8 @@ check_stopping(arbiter_t *a)
 /* ---- reaping ---- */
 
 static void
-log_exit(const arbiter_t *a, const worker_t *w, int status)
+log_exit(const worker_t *w, int status)
 {
-    bool asked = a->stopping || w->retiring || w->draining || w->abort_at > 0;
     int pid = (int)w->pid;
     if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
@@ -375,8 +375,13 @@ log_exit(const arbiter_t *a, const worker_t *w, int status)
         if (sig == SIGKILL && !w->killed) {
             tc_log(TC_LOG_ERROR, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", pid);
         } else {
-            tc_log(asked ? TC_LOG_WARNING : TC_LOG_ERROR, "Worker (pid:%d) was sent SIG%s!", pid,
-                   signame(sig));
+            /*
+             * the arbiter's SIGKILL of a worker past its deadline; any other
+             * signal is none it sent (the worker catches TERM, QUIT and
+             * ABRT): a crash, also in a stop
+             */
+            tc_log(sig == SIGKILL ? TC_LOG_WARNING : TC_LOG_ERROR,
+                   "Worker (pid:%d) was sent SIG%s!", pid, signame(sig));
         }
     }
 }
@@ -385,7 +390,7 @@ static void
 worker_exited(arbiter_t *a, worker_t *w, int status)
 {
     double t = now();
-    log_exit(a, w, status);
+    log_exit(w, status);
     bool asked = a->stopping || w->retiring || w->draining;
     /* one aborted for its timeout while booting did not boot, ready since or not */
     bool boot_timeout = w->boot_timeout;

@@ -155,13 +155,14 @@ bool
 tc_spawn_worker(arbiter_t *a, gen_t *g)
 {
     int index = free_index(a, g->id);
+    const tc_hook_field_t info[] = {{"index", NULL, index}, {"generation", NULL, (long long)g->id}};
+    const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
+    tc_arbiter_server_hook(a, g, "pre_fork", extra, 1);
+    /* after the hook: 'timeout' counts the worker's boot, not the arbiter's pre_fork */
     tc_heartbeat_t *hb = tc_heartbeat_new();
     if (hb == NULL) {
         tc_log(TC_LOG_WARNING, "Cannot map a heartbeat page; worker without timeout");
     }
-    const tc_hook_field_t info[] = {{"index", NULL, index}, {"generation", NULL, (long long)g->id}};
-    const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
-    tc_arbiter_server_hook(a, g, "pre_fork", extra, 1);
     /* held from the fork on: a SIGUSR1 sent to the new pid waits for the worker's loop */
     sigset_t held;
     tc_worker_signals(&held);

@@ -559,10 +559,12 @@ tc_worker_main(const tc_worker_args_t *args)
             _exit(0); /* quick stop: the arbiter asked for it */
         }
         if (sig == SIGABRT) {
-            /* the arbiter saw a heartbeat 'timeout' seconds old */
+            /*
+             * the arbiter saw a heartbeat 'timeout' seconds old; why, before
+             * the hook: one that hangs is SIGKILLed 2 s from now
+             */
             double longest = 0.0;
             int which = longest_call(&w, &longest);
-            run_hook(&w, "worker_abort");
             if (which >= 0) {
                 tc_log(TC_LOG_ERROR,
                        "worker %d: aborted: a call on thread %d has run for %.1f s (timeout %g s)",
@@ -571,6 +573,7 @@ tc_worker_main(const tc_worker_args_t *args)
                 tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)",
                        args->index, cfg->timeout);
             }
+            run_hook(&w, "worker_abort");
             _exit(1);
         }
         if (sig == SIGUSR1) {

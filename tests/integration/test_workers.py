@@ -618,6 +618,43 @@ return H""")
         self.assertEqual(srv.log().count("Ready: generation"), 1, srv.log())
         self.assertEqual(srv.stop(), 0, srv.log())
 
+    def test_a_worker_crashing_in_a_stop_is_an_error(self):
+        """A worker that dies of a signal the arbiter did not send (a
+        crash: here SIGILL, in its worker_exit hook) is logged as an error
+        also when the arbiter had asked it to stop; only the arbiter's own
+        SIGKILL of a worker past its deadline is a warning. Before, any
+        signal during a stop was a warning."""
+        hooks = ('worker_exit = function(w) os.execute("kill -ILL " .. w.pid) end\n'
+                 'worker_int = function() while true do end end\n')
+        srv = self.server("workers = 1\nthreads = 1\n" + hooks)
+        (pid,) = srv.worker_pids()
+        self.assertEqual(srv.stop(), 0, srv.log())
+        self.assertIn("[error] Worker (pid:%d) was sent SIGILL!\n" % pid, srv.log())
+        srv2 = self.server("workers = 1\nthreads = 1\n" + hooks)
+        (pid2,) = srv2.worker_pids()
+        self.assertEqual(srv2.stop(signal.SIGQUIT), 0, srv2.log())
+        self.assertIn("[warning] Worker (pid:%d) was sent SIGKILL!\n" % pid2, srv2.log())
+
+    def test_a_slow_pre_fork_hook_does_not_count_against_the_boot(self):
+        """`timeout` counts a worker's boot from its fork: the arbiter's
+        pre_fork hook before it is no part of it. Before, the boot was
+        counted from before that hook, so one slower than `timeout` had
+        every worker aborted `while booting` as soon as it was forked (and
+        a start with one worker failed)."""
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\ntimeout = 1\n"
+                             "pre_fork = function() os.execute('sleep 1.5') end\n",
+                             files={"svc.thrift": IDL, "handler.lua": HANDLER}, start=False)
+        self.addCleanup(srv.stop)
+        srv.start()
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.addCleanup(trans.close)
+        self.assertEqual(c.echo("after"), "after")
+        time.sleep(1.5)  # the arbiter's look at heartbeats, once a second
+        self.assertEqual(c.echo("later"), "later")
+        self.assertNotIn("WORKER TIMEOUT", srv.log())
+        self.assertEqual(srv.log().count("Booting worker"), 1, srv.log())
+
     def test_a_timeout_too_short_to_boot_stops_the_start(self):
         """A 'timeout' shorter than a worker's boot: every worker is aborted
         while booting, and the next would be too. Before the server was
@@ -997,6 +1034,33 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         self.assertEqual(sorted(w[2:] for w in ints), [["0", "1", "1"], ["1", "1", "1"]], lines)
         self.assertEqual(len(lines), 3, lines)
         self.assertNotIn("worker_exit", harness.read_text(path))
+
+    def test_an_abort_says_why_even_when_worker_abort_hangs(self):
+        """The worker logs why it was aborted before its worker_abort hook
+        runs, and the arbiter's SIGKILL 2 s later names the hook that held
+        it. Before, the reason came after the hook: one that hung (or took
+        over 2 s) lost it to the SIGKILL, and `still alive 2 s after
+        SIGABRT` said nothing of the hook."""
+        hooks = "worker_abort = function() while true do end end\n"
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 2\n" + hooks, SPIN)
+        (pid,) = srv.worker_pids()
+        c, trans = harness.client(self.S, srv.port, timeout=20)
+        self.addCleanup(trans.close)
+        with self.assertRaises(TTransport.TTransportException):
+            c.sleep_ms(-1)  # spins until its worker is killed
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) was sent SIGKILL!" % pid, 10),
+                        srv.log())
+        log = srv.log()
+        self.assertIn("[critical] WORKER TIMEOUT (pid:%d)\n" % pid, log)
+        self.assertRegex(log, r"\[%d\] \[error\] worker 0: aborted: a call on thread 0 has run "
+                              r"for \d+\.\d s \(timeout 2 s\)\n" % pid)
+        self.assertIn("[warning] Worker (pid:%d) still alive 2 s after SIGABRT (in its "
+                      "worker_abort hook); killing it\n" % pid, log)
+        self.assertTrue(harness.wait_for(
+            lambda: len(srv.worker_pids()) == 1 and srv.worker_pids() != [pid], 15), srv.log())
+        c2, trans2 = harness.client(self.S, srv.port)
+        self.addCleanup(trans2.close)
+        self.assertEqual(c2.echo("after"), "after")
 
 
 if __name__ == "__main__":
