@@ -95,7 +95,13 @@ static void report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...) T
 static void
 report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...)
 {
-    if (atomic_fetch_add(&lp->clock->errors_shown, 1) >= lp->o->verbose_errors) {
+    /*
+     * past the limit the count stops: at one a call, it wrapped to below 0
+     * on a long run (2^31 errors) and every error after was shown
+     */
+    if (atomic_load_explicit(&lp->clock->errors_shown, memory_order_relaxed) >=
+            lp->o->verbose_errors ||
+        atomic_fetch_add(&lp->clock->errors_shown, 1) >= lp->o->verbose_errors) {
         return;
     }
     char msg[512];
@@ -372,9 +378,6 @@ on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
     c->head = (c->head + 1) % lp->o->pipeline;
     c->count--;
     lp->inflight--;
-    if (c->unsent > c->count) {
-        c->unsent = c->count; /* a reply before its call was written (a seqid guessed) */
-    }
     if (check_reply(lp, c, &slot, msg, len) == TC_OK) {
         lp->answered++;
         if (lp->now > lp->clock->t0) {
@@ -424,12 +427,18 @@ on_readable(tc_bench_loop_t *lp, conn_t *c)
         if (rc == TC_AGAIN) {
             break;
         }
-        if (rc != TC_OK || c->count == 0) {
+        /*
+         * the oldest call in flight not written yet (calls sent by the
+         * replies before this one are written after the read): a server
+         * that guesses seqids answers calls it never read
+         */
+        if (rc != TC_OK || c->count == 0 || c->unsent == c->count) {
             char why[256];
             if (rc != TC_OK) {
                 why_unframed(lp, c->in.data + pos, c->in.len - pos, rc, why, sizeof(why));
             } else {
-                snprintf(why, sizeof(why), "%s", "a reply to no call");
+                snprintf(why, sizeof(why), "%s",
+                         c->count == 0 ? "a reply to no call" : "a reply to a call not sent yet");
             }
             fail_conn(lp, c, TC_BENCH_ERR_REPLY, why);
             return;

@@ -583,6 +583,18 @@ class BenchToolBadServerTest(unittest.TestCase):
         self.assert_errors(rc, out, err, 1, "reply", calls=1)
         self.assertIn("a reply to no call", err)
 
+    def test_a_reply_to_a_call_not_sent_yet(self):
+        # the first call answered with the replies of it and of the next four
+        # seqids at once: the second comes before its call was written (the
+        # server guessed it) and is an error (before, all five counted as
+        # calls, the guessed ones with a latency of 0)
+        def ahead(name, seqid, res, n):
+            return [message(name, seqid + k, res) for k in range(5)] if n == 1 else []
+        with FakeServer(ping_ok, wire=ahead) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0")
+        self.assert_errors(rc, out, err, 1, "reply", calls=1)
+        self.assertIn("connection 0: a reply to a call not sent yet (1 calls in flight)", err)
+
     def test_server_closes_mid_run(self):
         # each connection is closed at its third call: its two replies count,
         # the call in flight is an error, the connection is not reopened and
