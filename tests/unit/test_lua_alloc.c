@@ -210,6 +210,42 @@ test_limit_allows_frees_and_shrinks(void **state)
     lua_close(L);
 }
 
+/*
+ * The buffers in which Lua's libraries build strings (luaL_Buffer:
+ * string.rep(), table.concat(), string.format()...) are taken by lauxlib
+ * straight from the allocator, and a refusal there raises "not enough
+ * memory" at once: no collection first, as Lua's own allocations get. So
+ * garbage filling the limit fails them though the live data would fit
+ * (docs/configuration.md, max_lua_memory, says so); after a collection
+ * they succeed. The collector is stopped so that only a refusal collects.
+ */
+static void
+test_limit_library_buffers_are_not_collected_for(void **state)
+{
+    (void)state;
+    lua_State *L = tc_lua_alloc_newstate(1u << 20);
+    assert_non_null(L);
+    luaL_openlibs(L);
+    run(L, "collectgarbage('stop')\n"
+           "local function garbage()\n"
+           "  local g = {}\n"
+           "  for i = 1, 8 do g[i] = string.rep(i, 100000) end\n"
+           "end\n"
+           "garbage()\n"
+           /* 300 KB of buffer past the 800 KB of garbage: refused, though 600 KB would do */
+           "local ok, e = pcall(string.rep, 'x', 300000)\n"
+           "assert(not ok and e == 'not enough memory', tostring(e))\n"
+           /* an array part of 512 KB: Lua collects on the refusal and tries again */
+           "local t = {}\n"
+           "for i = 1, 30000 do t[i] = i end\n"
+           "t = nil\n"
+           "garbage()\n"
+           "collectgarbage()\n"
+           "assert(#string.rep('x', 300000) == 300000)\n");
+    assert_true(refused(L) >= 2);
+    lua_close(L);
+}
+
 /* A limit the empty state does not fit in: no state (and nothing leaked). */
 static void
 test_limit_too_small_for_a_state(void **state)
@@ -259,6 +295,7 @@ main(void)
         cmocka_unit_test(test_chunks_given_back),
         cmocka_unit_test(test_limit_refuses_and_recovers),
         cmocka_unit_test(test_limit_allows_frees_and_shrinks),
+        cmocka_unit_test(test_limit_library_buffers_are_not_collected_for),
         cmocka_unit_test(test_limit_too_small_for_a_state),
         cmocka_unit_test(test_warnings),
     };
