@@ -175,7 +175,7 @@ class SettingsTest(harness.ServiceTest):
             srv.kill(signal.SIGHUP)
             self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
                                              timeout=30), srv.log())
-            self.assertIn("Reload failed: " + want, srv.log())
+            self.assertIn("Reload failed: service TestService: " + want, srv.log())
             self.assertNotIn("starting generation 2", srv.log())
             self.call(srv.port)
             self.assertEqual(srv.worker_pids(), pids)
