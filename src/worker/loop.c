@@ -142,10 +142,20 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     int rc = tc_dispatch_handle(lp->dispatch, &in, &op, t->max_body, &info, &err);
     pthread_mutex_lock(&lp->lock);
     atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
-    if (TC_UNLIKELY(lp->shared->call_limit > 0) &&
-        atomic_fetch_add_explicit(&lp->shared->calls, 1, memory_order_relaxed) + 1 ==
-            lp->shared->call_limit) {
-        tc_selfpipe_wake(); /* max_requests reached: the main thread stops the worker */
+    if (TC_UNLIKELY(lp->shared->call_limit > 0)) {
+        long long n = atomic_fetch_add_explicit(&lp->shared->calls, 1, memory_order_relaxed) + 1;
+        if (n >= lp->shared->call_limit) {
+            /*
+             * max_requests reached: the main thread stops the worker, and
+             * meanwhile each connection that ends a call closes once the
+             * calls its client had sent are answered, as the stop would
+             * have it; the stop may reach the loops late on a busy machine
+             */
+            if (n == lp->shared->call_limit) {
+                tc_selfpipe_wake();
+            }
+            tc_conn_close_when_done(c);
+        }
     }
     if (TC_UNLIKELY(tc_accesslog_on()) && rc == TC_OK) {
         tc_accesslog_write(c->peer, &info, now_ns() - t0);

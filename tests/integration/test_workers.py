@@ -177,12 +177,15 @@ class WorkersTest(unittest.TestCase):
         served = [pids.count(p) for p in dict.fromkeys(pids)]  # in order of first call
         self.assertGreaterEqual(len(served), 4, served)
         # each but the last reached the limit, and went past it only by
-        # the calls the three connections made while the stop reached them:
-        # a few, some tens on a machine so busy that the woken thread waits
-        # for a CPU, never the hundreds of a look every few ms
+        # the calls in flight on the three connections (each closes after
+        # the call it ends past the limit, without waiting for the stop to
+        # reach its thread) and by a client reconnecting before the
+        # listeners were closed: a few, never the hundred of a machine so
+        # busy that the woken main thread waits for a CPU while the loops
+        # serve on
         for n in served[:-1]:
             self.assertGreaterEqual(n, 100, served)
-            self.assertLess(n, 2 * 100, served)
+            self.assertLess(n, 100 + 50, served)
 
     def test_max_requests_drain_is_replaced_at_once_and_bounded(self):
         """A worker past max_requests with a long call in flight: its
