@@ -324,13 +324,19 @@ check_heartbeats(arbiter_t *a)
         if (w->pid <= 0 || w->hb == NULL || w->timeout <= 0 || w->killed) {
             continue;
         }
-        if (w->abort_at == 0 && t - tc_heartbeat_last(w->hb) > w->timeout) {
+        /*
+         * a boot that took longer than 'timeout' is one even when the
+         * worker was ready before this look (every READY_POLL while it
+         * boots): the verdict does not hang on when the arbiter looked
+         */
+        bool late = ready && tc_heartbeat_boot_time(w->hb) > w->timeout;
+        if (w->abort_at == 0 && (late || t - tc_heartbeat_last(w->hb) > w->timeout)) {
             char hook[64];
             tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s%s", (int)w->pid,
-                   ready ? "" : " while booting", in_hook(w, hook, sizeof(hook)));
+                   ready && !late ? "" : " while booting", in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGABRT);
             w->abort_at = t;
-            w->boot_timeout = !ready;
+            w->boot_timeout = !ready || late;
         } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
             char hook[64];
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) still alive %g s after SIGABRT%s; killing it",

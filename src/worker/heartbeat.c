@@ -10,6 +10,8 @@
 
 struct tc_heartbeat {
     atomic_llong beat_ns; /* CLOCK_MONOTONIC, the same clock in both processes */
+    long long born_ns;    /* the page's creation, written before the fork */
+    atomic_llong boot_ns; /* from then until the worker was ready; 0: not yet */
     atomic_int ready;
     atomic_int stopping;
     atomic_int shutdown; /* written by the arbiter, read by the worker */
@@ -37,7 +39,9 @@ tc_heartbeat_new(void)
         return NULL;
     }
     tc_heartbeat_t *hb = p;
-    atomic_init(&hb->beat_ns, now_ns());
+    hb->born_ns = now_ns();
+    atomic_init(&hb->beat_ns, hb->born_ns);
+    atomic_init(&hb->boot_ns, 0);
     atomic_init(&hb->ready, 0);
     atomic_init(&hb->stopping, 0);
     atomic_init(&hb->shutdown, 0);
@@ -79,14 +83,26 @@ tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck)
 void
 tc_heartbeat_set_ready(tc_heartbeat_t *hb)
 {
-    tc_heartbeat_beat(hb);
-    atomic_store(&hb->ready, 1);
+    long long t = now_ns();
+    atomic_store_explicit(&hb->beat_ns, t, memory_order_relaxed);
+    atomic_store_explicit(&hb->boot_ns, t > hb->born_ns ? t - hb->born_ns : 1,
+                          memory_order_relaxed);
+    atomic_store(&hb->ready, 1); /* (after boot_ns: one who sees it ready sees how long) */
 }
 
 double
 tc_heartbeat_last(const tc_heartbeat_t *hb)
 {
     return (double)atomic_load_explicit(&hb->beat_ns, memory_order_relaxed) / 1e9;
+}
+
+double
+tc_heartbeat_boot_time(const tc_heartbeat_t *hb)
+{
+    if (!atomic_load(&hb->ready)) {
+        return -1.0;
+    }
+    return (double)atomic_load_explicit(&hb->boot_ns, memory_order_relaxed) / 1e9;
 }
 
 bool

@@ -48,6 +48,12 @@ void tc_heartbeat_set_hook(tc_heartbeat_t *hb, const char *name);
 double tc_heartbeat_last(const tc_heartbeat_t *hb);
 /* Arbiter: true once the worker said it is ready. */
 bool tc_heartbeat_ready(const tc_heartbeat_t *hb);
+/*
+ * Arbiter: seconds from the page's creation to the worker's ready, as the
+ * worker measured them (a boot longer than 'timeout' is one whatever the
+ * moment the arbiter looks); -1 while it is not ready.
+ */
+double tc_heartbeat_boot_time(const tc_heartbeat_t *hb);
 /* Arbiter: true once the worker said it is stopping. */
 bool tc_heartbeat_stopping(const tc_heartbeat_t *hb);
 /* Arbiter: the name of the hook the worker's main thread runs (static), or NULL. */

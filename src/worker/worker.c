@@ -565,7 +565,11 @@ tc_worker_main(const tc_worker_args_t *args)
              */
             double longest = 0.0;
             int which = longest_call(&w, &longest);
-            if (which >= 0) {
+            double boot = args->heartbeat != NULL ? tc_heartbeat_boot_time(args->heartbeat) : 0;
+            if (boot > cfg->timeout) {
+                tc_log(TC_LOG_ERROR, "worker %d: aborted: its boot took %.3f s (timeout %g s)",
+                       args->index, boot, cfg->timeout);
+            } else if (which >= 0) {
                 tc_log(TC_LOG_ERROR,
                        "worker %d: aborted: a call on thread %d has run for %.1f s (timeout %g s)",
                        args->index, which, longest, cfg->timeout);

@@ -676,6 +676,10 @@ return H""")
                 log = out.stdout + out.stderr
                 self.assertEqual(out.returncode, 1, log)
                 self.assertRegex(log, r"WORKER TIMEOUT \(pid:\d+\) while booting\n")
+                # (a worker's boot is measured: ready between two of the
+                # arbiter's looks, every 20 ms, it is late all the same)
+                self.assertRegex(log, r"worker \d: aborted: its boot took \d+\.\d{3} s "
+                                 r"\(timeout 0\.001 s\)\n")
                 self.assertIn("Worker failed to boot: not ready within 0.001 s (timeout).", log)
                 self.assertNotIn("Ready: generation", log)
                 self.assertEqual(log.count("Booting worker"), workers, log)
