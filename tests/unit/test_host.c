@@ -29,6 +29,25 @@
 static lua_State *L;
 static const tc_service_t *svc;
 
+typedef int (*count_fn)(int);
+
+/*
+ * tp_count() of the test plugin at 'path', opened again to read its
+ * counters: the instance the host has loaded or will load. '*dl' is to be
+ * dlclose()d.
+ */
+static count_fn
+plugin_counter(const char *path, void **dl)
+{
+    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(*dl);
+    void *sym = dlsym(*dl, "tp_count");
+    assert_non_null(sym);
+    count_fn count;
+    memcpy(&count, &sym, sizeof(count));
+    return count;
+}
+
 static int
 setup(void **state)
 {
@@ -178,13 +197,8 @@ test_hooks_and_calls(void **state)
     tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(h);
     assert_ptr_equal(tc_host_acquire(PLUGIN("good"), "Calculator", &err), h); /* shared */
-    /* the same library instance, to read the plugin's counters */
-    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(dl);
-    int (*count)(int);
-    void *sym = dlsym(dl, "tp_count");
-    memcpy(&count, &sym, sizeof(count));
-    assert_non_null(count);
+    void *dl;
+    count_fn count = plugin_counter(PLUGIN("good"), &dl);
     assert_int_equal(count(0), 1); /* init_worker once per process */
 
     const char *const *names = tc_host_method_names(h);
@@ -243,12 +257,8 @@ static void
 test_library_of_two_services(void **state)
 {
     (void)state;
-    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* to read its counters */
-    assert_non_null(dl);
-    int (*count)(int);
-    void *sym = dlsym(dl, "tp_count");
-    memcpy(&count, &sym, sizeof(count));
-    assert_non_null(count);
+    void *dl;
+    count_fn count = plugin_counter(PLUGIN("good"), &dl);
     int inits = count(0);
     int exits = count(1);
     tc_err_t err;
@@ -275,12 +285,8 @@ static void
 test_init_worker_before_the_signature_check(void **state)
 {
     (void)state;
-    void *dl = dlopen(PLUGIN("wrong_sig"), RTLD_NOW | RTLD_LOCAL); /* to read its counters */
-    assert_non_null(dl);
-    int (*count)(int);
-    void *sym = dlsym(dl, "tp_count");
-    memcpy(&count, &sym, sizeof(count));
-    assert_non_null(count);
+    void *dl;
+    count_fn count = plugin_counter(PLUGIN("wrong_sig"), &dl);
     tc_err_t err;
     tc_err_clear(&err);
     tc_host_t *h = tc_host_acquire(PLUGIN("wrong_sig"), "Calculator", &err);
@@ -354,16 +360,12 @@ static void
 test_serial_plugin_thread_hooks_one_at_a_time(void **state)
 {
     (void)state;
-    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* to read its counters */
-    assert_non_null(dl);
-    int (*count)(int);
+    void *dl;
+    count_fn count = plugin_counter(PLUGIN("good"), &dl);
     void (*hold)(int);
-    void *sym = dlsym(dl, "tp_count");
-    memcpy(&count, &sym, sizeof(count));
-    sym = dlsym(dl, "tp_hold");
+    void *sym = dlsym(dl, "tp_hold");
+    assert_non_null(sym);
     memcpy(&hold, &sym, sizeof(hold));
-    assert_non_null(count);
-    assert_non_null(hold);
     tc_err_t err;
     tc_err_clear(&err);
     tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
