@@ -327,9 +327,12 @@ check_heartbeats(arbiter_t *a)
         /*
          * a boot that took longer than 'timeout' is one even when the
          * worker was ready before this look (every READY_POLL while it
-         * boots): the verdict does not hang on when the arbiter looked
+         * boots): the verdict does not hang on when the arbiter looked.
+         * Read once, at the first look that sees it ready: what the worker
+         * writes on its page later cannot make a boot of a served worker.
          */
-        bool late = ready && tc_heartbeat_boot_time(w->hb) > w->timeout;
+        bool late = ready && !w->boot_judged && tc_heartbeat_boot_time(w->hb) > w->timeout;
+        w->boot_judged = w->boot_judged || ready;
         if (w->abort_at == 0 && (late || t - tc_heartbeat_last(w->hb) > w->timeout)) {
             char hook[64];
             tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s%s", (int)w->pid,

@@ -53,6 +53,7 @@ typedef struct worker {
     double graceful;   /* graceful_timeout of its generation, by which it exits on its own */
     double abort_at;   /* when it got SIGABRT for a missed heartbeat; 0: not */
     bool boot_timeout; /* that SIGABRT came before it was ready: a failed boot */
+    bool boot_judged;  /* its boot time was read once it was ready (check_heartbeats()) */
     bool retiring;     /* sent SIGTERM: not to be replaced */
     bool draining;     /* stopping on its own (check_stopping()): replaced already */
     bool killed;       /* sent SIGKILL */

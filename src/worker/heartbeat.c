@@ -10,12 +10,12 @@
 
 struct tc_heartbeat {
     atomic_llong beat_ns; /* CLOCK_MONOTONIC, the same clock in both processes */
-    long long born_ns;    /* the page's creation, written before the fork */
-    atomic_llong boot_ns; /* from then until the worker was ready; 0: not yet */
     atomic_int ready;
     atomic_int stopping;
-    atomic_int shutdown; /* written by the arbiter, read by the worker */
-    atomic_int hook;     /* 1 + the index in hooks[] of the hook the main thread runs; 0: none */
+    atomic_int shutdown;  /* written by the arbiter, read by the worker */
+    atomic_int hook;      /* 1 + the index in hooks[] of the hook the main thread runs; 0: none */
+    long long born_ns;    /* the page's creation, written before the fork */
+    atomic_llong boot_ns; /* from then until the worker was ready; 0: not yet */
 };
 
 /* The hooks a worker's main thread runs (the connection hooks run on the loops, as calls). */

@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -220,6 +221,31 @@ class PrivilegesTest(harness.ServiceTest):
             self.call(srv.port)
             self.assertNotIn("Worker failed to boot", srv.log())
             self.assertIsNone(srv.proc.poll())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_worker_that_rewrites_its_boot_time_is_not_aborted(self):
+        """The worker measures its boot on its heartbeat page, and the
+        arbiter judges a boot longer than 'timeout' from it: once, at the
+        first look that sees the worker ready. A boot time written later
+        (someone else's code in a served worker) aborts nothing."""
+        folder = readable_fixture()
+        with harness.Server(service(folder) + "workers = 1\nthreads = 1\ntimeout = 5\n") as srv:
+            self.call(srv.port)
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+            (pid,) = srv.worker_pids()
+            (page,) = heartbeat_maps(pid).values()
+            with open("/proc/%d/mem" % pid, "r+b", buffering=0) as mem:
+                # struct tc_heartbeat (src/worker/heartbeat.c): the time stamp,
+                # four ints, the creation time, then the boot time
+                mem.seek(page + 32)
+                boot = int.from_bytes(mem.read(8), "little")
+                self.assertTrue(0 < boot < 5 * 10**9, boot)
+                mem.seek(page + 32)
+                mem.write((3600 * 10**9).to_bytes(8, "little"))
+            time.sleep(2.5)  # two of the arbiter's looks at heartbeats
+            self.call(srv.port)
+            self.assertNotIn("WORKER TIMEOUT", srv.log())
+            self.assertEqual(srv.worker_pids(), [pid])
 
     @unittest.skipUnless(ROOT, NEEDS_ROOT)
     def test_user_id_without_a_group_is_refused(self):
