@@ -85,7 +85,6 @@ typedef struct tc_codec_frame {
     bool one;        /* struct: holds at most one field (a union) */
     uint16_t fit[2]; /* container: a bit per value kind that fits slot[0], slot[1] */
     const tc_struct_t *st;
-    const tc_type_t *type;
     const tc_type_t *slot[2]; /* container: an even, odd value's type (map: key, value) */
     size_t n;                 /* elements declared (map: entries) */
     size_t want;              /* container: values to write (map: 2 n) */
