@@ -308,10 +308,9 @@ l_read_file(lua_State *L)
     }
     char buf[128];
     lua_pushnil(L);
-    if (rc == TC_EINVAL) {
-        lua_pushliteral(L, "not a regular file");
-    } else if (rc == TC_ELIMIT) {
-        lua_pushfstring(L, "over %d MiB", (int)(TC_FILE_READ_MAX >> 20));
+    const char *why = tc_file_read_refusal(rc);
+    if (why != NULL) {
+        lua_pushstring(L, why);
     } else {
         /* GNU strerror_r(): thread-safe, and the text io.open() gives */
         lua_pushstring(L, strerror_r(-rc, buf, sizeof(buf)));

@@ -395,18 +395,11 @@ tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err)
         rc = tc_file_read(*real, TC_FILE_READ_MAX, &b, NULL);
     }
     if (rc != TC_OK) {
-        if (rc == -EISDIR) {
-            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (a folder)", path);
-        } else if (rc == TC_EINVAL) {
-            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (not a regular file)",
-                       path);
-        } else if (rc == TC_ELIMIT) {
-            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (over %zu MiB)", path,
-                       TC_FILE_READ_MAX >> 20);
-        } else {
-            tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
-                       tc_strerror(rc));
-        }
+        const char *why = tc_file_read_refusal(rc);
+        tc_err_set(err, TC_EINVAL, "%s: cannot read the config file (%s)", path,
+                   rc == -EISDIR ? "a folder"
+                   : why != NULL ? why
+                                 : tc_strerror(rc));
         tc_buf_deinit(&b);
         free(*real);
         *real = NULL;

@@ -82,3 +82,19 @@ tc_file_read(const char *path, size_t max, tc_buf_t *out, bool *opened)
     }
     return rc;
 }
+
+#define TC_FILE_STR(x)  #x
+#define TC_FILE_XSTR(x) TC_FILE_STR(x)
+
+const char *
+tc_file_read_refusal(int rc)
+{
+    switch (rc) {
+    case TC_EINVAL:
+        return "not a regular file";
+    case TC_ELIMIT:
+        return "over " TC_FILE_XSTR(TC_FILE_READ_MAX_MIB) " MiB";
+    default:
+        return NULL;
+    }
+}

@@ -18,7 +18,8 @@
  * and small enough that a reload (the arbiter reads the config) or a
  * mistaken path cannot take much memory.
  */
-#define TC_FILE_READ_MAX ((size_t)16 << 20)
+#define TC_FILE_READ_MAX_MIB 16
+#define TC_FILE_READ_MAX     ((size_t)TC_FILE_READ_MAX_MIB << 20)
 
 /*
  * Append the whole regular file at 'path', at most 'max' bytes (less than
@@ -33,5 +34,12 @@
  * 'out' keeps its length. Any thread.
  */
 int tc_file_read(const char *path, size_t max, tc_buf_t *out, bool *opened) TC_NODISCARD;
+
+/*
+ * Why tc_file_read() with 'max' TC_FILE_READ_MAX refused a file, for its
+ * own codes: "not a regular file" (TC_EINVAL), "over 16 MiB" (TC_ELIMIT);
+ * NULL for any other (-errno, -EISDIR included: each caller words those).
+ */
+const char *tc_file_read_refusal(int rc);
 
 #endif /* TC_CORE_FILE_H */

@@ -179,6 +179,19 @@ test_leaves_no_descriptor_open(void **state)
     assert_int_equal(unlink(path), 0);
 }
 
+/* The refusals' words: the same for the config file and core.read_file(). */
+static void
+test_refusal_texts(void **state)
+{
+    (void)state;
+    assert_string_equal(tc_file_read_refusal(TC_EINVAL), "not a regular file");
+    assert_string_equal(tc_file_read_refusal(TC_ELIMIT), "over 16 MiB");
+    assert_int_equal(TC_FILE_READ_MAX, 16u << 20);
+    assert_null(tc_file_read_refusal(-ENOENT));
+    assert_null(tc_file_read_refusal(-EISDIR));
+    assert_null(tc_file_read_refusal(TC_OK));
+}
+
 int
 main(void)
 {
@@ -189,6 +202,7 @@ main(void)
         cmocka_unit_test(test_a_bounded_buffer_too_small_is_a_limit),
         cmocka_unit_test(test_refuses_what_is_no_regular_file_without_blocking),
         cmocka_unit_test(test_leaves_no_descriptor_open),
+        cmocka_unit_test(test_refusal_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
