@@ -25,6 +25,34 @@ typedef struct seen {
     size_t stop;
 } seen_t;
 
+/* Note 'st' as seen; false if it was already. */
+static bool
+seen_add(seen_t *seen, const tc_struct_t *st)
+{
+    for (size_t i = 0; i < seen->n; i++) {
+        if (seen->st[i] == st) {
+            return false;
+        }
+    }
+    if (seen->n == seen->cap) {
+        seen->cap = seen->cap ? 2 * seen->cap : 16;
+        seen->st = tc_xrealloc(seen->st, seen->cap * sizeof(*seen->st));
+    }
+    seen->st[seen->n++] = st;
+    return true;
+}
+
+/* FNV-1a over 'n' bytes, from 'h'. */
+static uint64_t
+fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
 /*
  * The text is cut at this many bytes. Typedefs are shared types, so
  * "typedef map<T0,T0> T1; typedef map<T1,T1> T2; ..." spells out a type
@@ -43,14 +71,15 @@ typedef struct memo {
     size_t n;
 } memo_t;
 
+/* 'x' mixed into 'h', its bytes from the lowest. */
 static uint64_t
 mix(uint64_t h, uint64_t x)
 {
+    uint8_t b[8];
     for (int i = 0; i < 8; i++) {
-        h ^= (uint8_t)(x >> (8 * i));
-        h *= 0x100000001b3ULL;
+        b[i] = (uint8_t)(x >> (8 * i));
     }
-    return h;
+    return fnv(h, b, sizeof(b));
 }
 
 static uint64_t
@@ -133,16 +162,9 @@ hash_type(const tc_type_t *t, memo_t *m, seen_t *seen, uint64_t *acc)
     }
     case TC_KIND_STRUCT: {
         const tc_struct_t *st = t->st;
-        for (size_t i = 0; i < seen->n; i++) {
-            if (seen->st[i] == st) {
-                return mix_text(h, st->name);
-            }
+        if (!seen_add(seen, st)) {
+            return mix_text(h, st->name);
         }
-        if (seen->n == seen->cap) {
-            seen->cap = seen->cap ? 2 * seen->cap : 16;
-            seen->st = tc_xrealloc(seen->st, seen->cap * sizeof(*seen->st));
-        }
-        seen->st[seen->n++] = st;
         *acc = mix_text(*acc, st->name);
         hash_fields(st, m, seen, acc);
         return mix_text(h, st->name);
@@ -204,16 +226,9 @@ static void
 format_struct(const tc_struct_t *st, tc_buf_t *out, seen_t *seen)
 {
     put(out, st->name);
-    for (size_t i = 0; i < seen->n; i++) {
-        if (seen->st[i] == st) {
-            return;
-        }
+    if (!seen_add(seen, st)) {
+        return;
     }
-    if (seen->n == seen->cap) {
-        seen->cap = seen->cap ? 2 * seen->cap : 16;
-        seen->st = tc_xrealloc(seen->st, seen->cap * sizeof(*seen->st));
-    }
-    seen->st[seen->n++] = st;
     put(out, "{");
     format_fields(st, INT16_MIN, false, out, seen);
     put(out, "}");
@@ -297,11 +312,5 @@ tc_signature_format(const tc_function_t *fn, tc_buf_t *out)
 uint64_t
 tc_signature_hash(const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return fnv(0xcbf29ce484222325ULL, data, len);
 }
