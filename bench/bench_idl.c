@@ -118,7 +118,13 @@ static const char prepare_lua[] =
     "  for _, f in ipairs(fn.throws) do\n"
     "    if r[f.name] ~= nil then return true end\n"
     "  end\n"
-    "  if fn.returns == nil then return true end\n"
+    /*
+     * a void method's result, with no declared exception set, is the empty
+     * struct (its STOP byte, 0 in binary and compact alike); any other body
+     * holds a field the IDL does not declare, an exception the method does
+     * not throw, which the codec skipped
+     */
+    "  if fn.returns == nil and body == '\\0' then return true end\n"
     "  return false, method .. ': the reply has neither a result nor a declared exception'\n"
     "end\n"
     "return fn.name, bytes, check\n";

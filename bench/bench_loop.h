@@ -78,6 +78,15 @@ typedef struct tc_bench_clock {
     atomic_int errors_shown;
 } tc_bench_clock_t;
 
+/*
+ * The most calls in flight a run may keep, connections times pipeline:
+ * each connection's ring has a slot for each of its calls, allocated when
+ * its loop is made, and its output buffer takes their requests in one go.
+ * 2^20 is a 16 MiB ring in all, and far more calls than a server has
+ * workers to answer.
+ */
+#define TC_BENCH_INFLIGHT_MAX (1 << 20)
+
 typedef struct tc_bench_loop tc_bench_loop_t;
 
 /*

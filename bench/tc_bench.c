@@ -39,7 +39,8 @@ static const char usage_text[] =
     "Load:\n"
     "  -c, --connections N  connections (default 16; the soft limit of open files is\n"
     "                       raised to fit them)\n"
-    "  -P, --pipeline N     calls in flight per connection (default 1)\n"
+    "  -P, --pipeline N     calls in flight per connection (default 1; -c times -P\n"
+    "                       at most 1048576)\n"
     "  -t, --threads N      load threads, each with its own epoll loop and a share of\n"
     "                       the connections and of -n (default 1; at most one per\n"
     "                       connection and per call of -n)\n"
@@ -72,8 +73,10 @@ static const char usage_text[] =
     "                       A reply counts as a success when it is a REPLY that decodes\n"
     "                       with the method's result struct and holds the result (the\n"
     "                       'success' field) or one of the method's declared exceptions;\n"
-    "                       a void method's empty result is a success too. Oneway methods\n"
-    "                       are refused: they have no reply to time.\n"
+    "                       a void method's empty result is a success too, but not one\n"
+    "                       with a field the IDL does not declare (an undeclared\n"
+    "                       exception). Oneway methods are refused: they have no reply\n"
+    "                       to time.\n"
     "\n"
     "Every reply is checked: message type REPLY, the method name, the seqid of the\n"
     "oldest call in flight on its connection, the value, and that nothing follows it.\n"
@@ -96,7 +99,10 @@ static const char usage_text[] =
     "  RESULT calls=N errors=N rps=X p50_us=X p90_us=X p99_us=X p999_us=X max_us=X\n"
     "Exit status: 0 when every call succeeded, 1 on any error (with a line\n"
     "\"ERRORS: N\") or when no call was measured, 2 on bad options (a --host that\n"
-    "does not resolve, more connections than the hard limit of open files allows).\n";
+    "does not resolve, more connections than the hard limit of open files allows,\n"
+    "-c times -P above 1048576).\n";
+
+_Static_assert(TC_BENCH_INFLIGHT_MAX == 1048576, "the usage text names the limit of -c times -P");
 
 TC_NORETURN static void usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
 
@@ -305,6 +311,12 @@ parse_args(cli_t *cli, int argc, char **argv)
     }
     if (optind < argc) {
         usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    /* refused before the loops allocate a ring slot for each, and write that many requests */
+    long long inflight = (long long)o->connections * o->pipeline;
+    if (inflight > TC_BENCH_INFLIGHT_MAX) {
+        usage_error("--connections %d x --pipeline %d: %lld calls in flight, above the limit of %d",
+                    o->connections, o->pipeline, inflight, TC_BENCH_INFLIGHT_MAX);
     }
     /* one or the other: a unix socket that silently won over them would load another server */
     if (o->unix_path != NULL && (cli->host_set || cli->port_set)) {

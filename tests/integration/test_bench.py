@@ -321,6 +321,11 @@ class BenchOptionsTest(unittest.TestCase):
                 (["-n", "99999999999999999999"], "--requests 99999999999999999999: expected an "
                  "integer from 1 to 9223372036854775807"),
                 (["-c", "0"], "--connections 0: expected an integer from 1 to 100000"),
+                # (each connection's ring of calls in flight was allocated, -P slots each)
+                (["-c", "100", "-P", "100000"], "--connections 100 x --pipeline 100000: "
+                 "10000000 calls in flight, above the limit of 1048576"),
+                (["-c", "16", "-P", "65537"], "--connections 16 x --pipeline 65537: "
+                 "1048592 calls in flight, above the limit of 1048576"),
                 (["-d", "abc"], "--duration abc: expected seconds from 0 to 86400"),
                 (["--unix", "/tmp/" + "x" * 120], "longer than a unix socket address holds"),
                 # (it was refused after the banner, in a message naming no option)
@@ -345,6 +350,13 @@ class BenchOptionsTest(unittest.TestCase):
                 self.assertIn(msg, err)
                 self.assertNotIn("traceback", err)
                 self.assertEqual(out, "")
+
+    def test_calls_in_flight_at_the_limit_are_accepted(self):
+        port = harness.free_port()
+        rc, out, err = run_bench(port, "-c", "16", "-P", "65536", "-n", "1", "--warmup", "0",
+                                 timeout=30)
+        self.assertEqual(rc, 1, out + err)  # let through: every connection is refused
+        self.assertRegex(out, r"(?m)^ERRORS: 16 \(.*connect 16\)")
 
     def test_unix_with_host_or_port_is_refused(self):
         # --unix used to win over --host and --port without a word: a run
@@ -573,6 +585,33 @@ class BenchToolBadServerTest(unittest.TestCase):
                                      "--method", "Bench.ping")
         self.assert_errors(rc, out, err, 5, "reply")
         self.assertIn("Bench.ping: 2 bytes after the result struct", err)
+
+    def test_generic_mode_sees_an_undeclared_exception(self):
+        # a result struct with a field the IDL does not declare, an exception
+        # the method does not throw, is an error, as the built-in --call
+        # ping counts it; before, a void method's was a success (its decoded
+        # result is as empty as a right one)
+        undeclared = b"\x0c\x00\x02\x00\x00"  # field 2: an empty struct
+        declared = b"\x0c\x00\x01\x08\x00\x01" + struct.pack(">i", 3) + b"\x00\x00"
+        cases = (("Bench.ping", "{}", b"\x0c\x00\x01\x00\x00"),
+                 ("Bench.sleep", "{1}", undeclared),
+                 ("Bench.fail", "{3}", undeclared),
+                 ("Bench.echo", "{'x'}", undeclared))
+        for method, args, body in cases:
+            with self.subTest(method=method), FakeServer(lambda name, a: body) as srv:
+                rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0",
+                                         "--idl", IDL, "--method", method, "--args", args)
+                self.assert_errors(rc, out, err, 5, "reply")
+                self.assertIn("%s: the reply has neither a result nor a declared exception"
+                              % method, err)
+        # what the IDL declares still passes: a void method's empty result, an exception it throws
+        for method, args, body in (("Bench.ping", "{}", b"\x00"),
+                                   ("Bench.fail", "{3}", declared)):
+            with self.subTest(method=method, body=body), FakeServer(lambda name, a: body) as srv:
+                rc, out, err = run_bench(srv.port, "-c", "1", "-n", "5", "--warmup", "0",
+                                         "--idl", IDL, "--method", method, "--args", args)
+                self.assertEqual(rc, 0, out + err)
+                self.assertEqual((result(out)["calls"], result(out)["errors"]), (5, 0), out)
 
     def test_a_reply_to_no_call_after_the_last(self):
         # each reply sent twice: the second comes as the run ends, on a
