@@ -29,6 +29,10 @@ static bool stderr_follows;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error", "critical"};
 
+/* What ends a line cut to fit tc_log()'s buffer. */
+#define CUT_MARK     "..."
+#define CUT_MARK_LEN (sizeof(CUT_MARK) - 1)
+
 void
 tc_log_set_level(tc_log_level_t level)
 {
@@ -451,12 +455,24 @@ tc_log(tc_log_level_t level, const char *fmt, ...)
     n += (size_t)k;
     va_list ap;
     va_start(ap, fmt);
-    k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    /* room for the text, its NUL, and the '\n' that takes the NUL's place */
+    size_t room = sizeof(line) - n - 2;
+    k = vsnprintf(line + n, room + 1, fmt, ap);
     va_end(ap);
     if (k < 0) {
         k = 0;
     }
-    n = n + (size_t)k > sizeof(line) - 2 ? sizeof(line) - 2 : n + (size_t)k;
+    if ((size_t)k > room) {
+        /*
+         * Cut between two UTF-8 characters, not inside one (a log shipper
+         * refuses a line that is not UTF-8), and marked as cut
+         */
+        n += tc_utf8_prefix(line + n, room, room - CUT_MARK_LEN);
+        memcpy(line + n, CUT_MARK, CUT_MARK_LEN);
+        n += CUT_MARK_LEN;
+    } else {
+        n += (size_t)k;
+    }
     line[n++] = '\n';
     (void)tc_log_write(log_fd, line, n); /* a line that cannot be written has nowhere to say so */
     if (level >= TC_LOG_ERROR && atomic_load_explicit(&also_stderr, memory_order_relaxed)) {

@@ -59,7 +59,11 @@ int tc_log_open(const char *path) TC_NODISCARD;
  * processes forked later inherit the setting.
  */
 bool tc_log_take_stderr(void);
-/* Write one line at 'level'. */
+/*
+ * Write one line at 'level'. A line is at most 4095 bytes with its '\n' (under
+ * PIPE_BUF: one write(2) to a pipe keeps it whole); a longer one is cut
+ * between two UTF-8 characters, never inside one, and ends with "...".
+ */
 void tc_log(tc_log_level_t level, const char *fmt, ...) TC_PRINTF(2, 3);
 
 /*

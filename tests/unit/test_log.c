@@ -401,6 +401,77 @@ test_open_file_standard_streams(void **state)
     rmdir(dir);
 }
 
+/* 'pad' ASCII bytes, then character 'ch' again and again: 'cap' - 1 bytes at most, whole. */
+static void
+long_text(char *buf, size_t cap, size_t pad, const char *ch)
+{
+    size_t n = pad;
+    memset(buf, 'a', pad);
+    for (size_t w = strlen(ch); n + w < cap; n += w) {
+        memcpy(buf + n, ch, w);
+    }
+    buf[n] = '\0';
+}
+
+/*
+ * A line longer than the buffer is cut between two UTF-8 characters, never
+ * inside one (the log stays valid UTF-8 for the tools that read it), and
+ * ends with "..." so that it reads as cut. Each character width with each
+ * lead-in length puts some cut inside a character, whatever the prefix's
+ * length (the pid's digits). A line that fits is written whole.
+ */
+static void
+test_long_line_cut_between_characters(void **state)
+{
+    (void)state;
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "long.log");
+    assert_int_equal(tc_log_open(path), TC_OK);
+    static char msg[5000];
+    for (size_t c = 0; c < TC_ARRAY_LEN(chars); c++) {
+        for (size_t pad = 0; pad < 4; pad++) {
+            long_text(msg, sizeof(msg), pad, chars[c]);
+            tc_log(TC_LOG_WARNING, "%s", msg);
+        }
+    }
+    tc_log(TC_LOG_WARNING, "short \xc3\xa9...\xe2\x82\xac");
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+
+    static char text[65536];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    const char *line = text;
+    for (size_t i = 0; i < 4 * TC_ARRAY_LEN(chars); i++) {
+        const char *end = strchr(line, '\n');
+        assert_non_null(end);
+        size_t n = (size_t)(end - line) + 1;
+        /* one write(2) to a pipe stays whole; the cut takes back at most 3 bytes */
+        assert_true(n <= 4096 && n >= 4090);
+        static char copy[2 * 4096];
+        assert_int_equal(tc_log_utf8(copy, sizeof(copy), line, n), n); /* valid UTF-8 */
+        assert_memory_equal(copy, line, n);
+        const char *body = strstr(line, "] [warning] ");
+        assert_non_null(body);
+        body += strlen("] [warning] ");
+        assert_true(end - body > 3);
+        assert_memory_equal(end - 3, "...", 3);
+        size_t kept = (size_t)(end - 3 - body);
+        long_text(msg, sizeof(msg), i % 4, chars[i / 4]);
+        assert_memory_equal(body, msg, kept);
+        line = end + 1;
+    }
+    const char *body = strstr(line, "] [warning] ");
+    assert_non_null(body);
+    assert_string_equal(body, "] [warning] short \xc3\xa9...\xe2\x82\xac\n");
+    unlink(path);
+    rmdir(dir);
+}
+
 /*
  * Each level keeps its own lines and those above it; the names are
  * gunicorn's, in lower case.
@@ -703,6 +774,7 @@ main(void)
         cmocka_unit_test(test_not_utf8_and_line_breaks),
         cmocka_unit_test(test_cut_to_fit),
         cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_long_line_cut_between_characters),
         cmocka_unit_test(test_open_file_appends),
         cmocka_unit_test(test_open_file_follows_own_link),
         cmocka_unit_test(test_open_file_refuses_a_link_of_another_user),
