@@ -254,6 +254,12 @@ static int
 read_map_begin(tc_proto_t *p, uint8_t *ktype, uint8_t *vtype, uint32_t *n)
 {
     if (TC_UNLIKELY(tc_proto_left(p) < 6)) {
+        /* an invalid type is refused from its byte on, as in read_list_begin() */
+        for (size_t i = 0; i < 2 && i < tc_proto_left(p); i++) {
+            if (!tc_proto_type_is_value(p->rp[i])) {
+                return TC_EPROTO;
+            }
+        }
         return TC_AGAIN;
     }
     uint8_t kt = p->rp[0];

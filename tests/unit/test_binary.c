@@ -275,6 +275,12 @@ test_container_limits(void **state)
     assert_int_equal(read_hex(&tc_proto_binary, "000800000000", read_map, NULL), TC_EPROTO);
     assert_int_equal(read_hex(&tc_proto_binary, "0b0700000000", read_map, NULL), TC_EPROTO);
     assert_int_equal(read_hex(&tc_proto_binary, "0b08000000", read_map, NULL), TC_AGAIN);
+    /* an invalid key or value type is refused from its own byte on, not once the size is in */
+    assert_int_equal(read_hex(&tc_proto_binary, "00", read_map, NULL), TC_EPROTO);
+    assert_int_equal(read_hex(&tc_proto_binary, "0b07", read_map, NULL), TC_EPROTO);
+    assert_int_equal(read_hex(&tc_proto_binary, "1108000000", read_map, NULL), TC_EPROTO);
+    assert_int_equal(read_hex(&tc_proto_binary, "0b", read_map, NULL), TC_AGAIN);
+    assert_int_equal(read_hex(&tc_proto_binary, "0b08", read_map, NULL), TC_AGAIN);
 }
 
 static int
