@@ -618,12 +618,39 @@ refuse_reply(tc_proto_t *out, size_t mark, size_t bound, size_t max_reply, const
     }
 }
 
+/*
+ * How many bytes of 'in' follow the message that starts at 'start': framed
+ * and THeader hand over a frame, which may hold more than the message. A
+ * handler that decoded its arguments left 'in' at the message's end, so a
+ * frame that is just the message costs one comparison; otherwise (the
+ * arguments not read, or not whole, or bytes after them) the message is
+ * walked again from its start. 0 too when its bytes do not walk as one
+ * message: that the client hears of otherwise, if at all.
+ */
+static size_t
+rest_after(const tc_proto_t *in, const uint8_t *start)
+{
+    if (TC_LIKELY(in->rp == in->rend)) {
+        return 0;
+    }
+    tc_proto_t p;
+    tc_proto_init(&p, in->ops, start, (size_t)(in->rend - start), NULL);
+    p.max_depth = in->max_depth;
+    p.max_string = in->max_string;
+    tc_msg_hdr_t m;
+    if (p.ops->read_message_begin(&p, &m) != TC_OK || tc_proto_skip(&p, TC_TTYPE_STRUCT) != TC_OK) {
+        return 0;
+    }
+    return tc_proto_left(&p);
+}
+
 int
 tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max_reply,
                    tc_call_info_t *info, tc_err_t *err)
 {
     tc_buf_t *buf = out->out;
     size_t mark = buf->len;
+    const uint8_t *start = in->rp;
     /*
      * The output refuses to grow past what the frame can carry (and the
      * room a write may ask beyond what it writes), so that a reply over it
@@ -643,5 +670,6 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max
         refuse_reply(out, mark, bound, max_reply, &m, svc, fn, info, err);
     }
     tc_buf_set_max(buf, 0);
+    info->rest = rc == TC_OK ? rest_after(in, start) : 0;
     return rc;
 }

@@ -35,6 +35,12 @@ typedef struct tc_call_info {
      * which may hold NULs (the text goes on past them); 0: it ends at its NUL.
      */
     uint32_t err_len;
+    /*
+     * How many bytes of the input came after the message (the rest of its
+     * frame), ignored as Apache Thrift's servers ignore them; 0 also when
+     * the message's end is unknown (its bytes are not valid)
+     */
+    size_t rest;
 } tc_call_info_t;
 
 /*
@@ -105,7 +111,8 @@ int tc_dispatch_check(const tc_config_t *cfg, double limit, const char *why,
  * caused (a negative code, TC_ENOTFOUND, a PROTOCOL_ERROR or
  * INVALID_MESSAGE_TYPE status) is what the client was told and may quote
  * its bytes as sent, NULs included ('info->err_len' bytes then): the
- * caller escapes it for the log (tc_log_escape()).
+ * caller escapes it for the log (tc_log_escape()). 'info->rest' says how
+ * many bytes of 'in' follow a message handled (TC_OK).
  */
 int tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max_reply,
                        tc_call_info_t *info, tc_err_t *err) TC_NODISCARD;

@@ -115,6 +115,21 @@ log_client_error(const tc_conn_t *c, const char *what, const tc_err_t *err, size
     tc_log(TC_LOG_WARNING, "%s: %s%.*s", c->peer, what, (int)n, text);
 }
 
+/*
+ * Bytes after the message in its frame (a second message, garbage): ignored,
+ * as Apache Thrift's servers ignore them, but not in silence. The name is
+ * the client's: escaped, at most 256 bytes of it.
+ */
+static void
+log_rest(const tc_conn_t *c, const tc_call_info_t *info)
+{
+    char name[TC_LOG_ESCAPED_MAX(256)];
+    size_t n = tc_log_escape(name, sizeof(name), info->method,
+                             tc_utf8_prefix(info->method, info->method_len, 256));
+    tc_log(TC_LOG_WARNING, "%s: %zu bytes after the message '%.*s' in its frame, ignored", c->peer,
+           info->rest, (int)n, name);
+}
+
 static int
 conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *arg)
 {
@@ -178,6 +193,9 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
         } else {
             tc_log(TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
         }
+    }
+    if (TC_UNLIKELY(info.rest > 0)) {
+        log_rest(c, &info);
     }
     if (out->len == body) {
         out->len = before; /* oneway: nothing to send, not even a frame header */
