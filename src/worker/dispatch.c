@@ -46,6 +46,17 @@ struct tc_dispatch {
 };
 
 /*
+ * 'err' (set) again, after "service NAME: ": the operator learns whose
+ * handlers failed (a missing file, max_lua_memory, a plugin's refusal say
+ * nothing of it themselves), with one service as with several.
+ */
+static void
+name_service(tc_err_t *err, const char *name)
+{
+    tc_err_prefix(err, "service %s: ", name);
+}
+
+/*
  * Load the plugin (if any), then the Lua side for the methods it leaves
  * out, then bind the plugin's methods to the compiled service. 'worker':
  * share the plugin within the process and run init_worker (a worker);
@@ -85,6 +96,7 @@ create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
     }
     return d;
 fail:
+    name_service(err, d->name);
     tc_dispatch_free(d);
     return NULL;
 }
@@ -148,17 +160,6 @@ set_told(tc_err_t *err, tc_call_info_t *info, int code, const told_t *t)
 }
 
 /* ---- several services: Apache Thrift's TMultiplexedProtocol names ---- */
-
-/*
- * 'err' (set) again, after "service NAME: ": the operator learns whose
- * handlers failed (a missing file, max_lua_memory, a plugin's refusal say
- * nothing of it themselves), with one service as with several.
- */
-static void
-name_service(tc_err_t *err, const char *name)
-{
-    tc_err_prefix(err, "service %s: ", name);
-}
 
 /*
  * What a check process was doing when loading service 's' ended it: the
@@ -251,11 +252,7 @@ tc_dispatch_new_staged(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void 
         loading_text(&cfg->service, what, sizeof(what));
         stage(what, arg);
     }
-    tc_dispatch_t *d = create(cfg, true, false, err);
-    if (d == NULL) {
-        name_service(err, tc_config_service_mux_name(&cfg->service));
-    }
-    return d;
+    return create(cfg, true, false, err);
 }
 
 void
@@ -364,8 +361,6 @@ check_child(const tc_config_t *cfg, int fd)
         ok = ds[i] != NULL;
         if (ok) {
             write_all(fd, "", 1);
-        } else {
-            name_service(&err, tc_config_service_mux_name(&ones[i].service));
         }
     }
     for (size_t i = n; i-- > 0;) {
