@@ -197,7 +197,8 @@ typedef struct tc_plugin {
     /**
      * TC_PLUGIN_ABI_MAJOR and TC_PLUGIN_ABI_MINOR as the plugin was built.
      * They stay the first two fields in every major version: a host reads
-     * nothing else of a descriptor built for another major.
+     * nothing else of a descriptor built for another major. No major is 0:
+     * a descriptor with abi_major 0 is refused as one not filled in.
      */
     uint32_t abi_major;
     uint32_t abi_minor;
@@ -240,7 +241,11 @@ typedef struct tc_plugin {
     void (*exit_thread)(const tc_host_api_t *api, void *thread_data);
     /**
      * Called once when the worker exits after every handler thread has
-     * ended (not after a crash or a quick stop). Thread: the worker's main thread.
+     * ended (not after a crash or a quick stop). The place to stop the
+     * threads the plugin started and to clean up: the library stays mapped
+     * until the process ends (a thread left running does not crash the
+     * exit, it ends with the process), and its destructor functions do not
+     * run. Thread: the worker's main thread.
      */
     void (*exit_worker)(const tc_host_api_t *api);
     /**

@@ -2,8 +2,9 @@
 /*
  * Loading C plugins and calling them. A library is opened once per worker
  * (after fork, never in the arbiter), checked against the ABI version and
- * the IDL, and closed only after every handler thread has ended, so no call
- * can still be running in it.
+ * the IDL, and released only after every handler thread has ended; it stays
+ * mapped until its process ends, so no code of it can be running when it
+ * goes.
  */
 #include "plugin/host.h"
 
@@ -125,6 +126,47 @@ enroll(tc_host_thread_t *t)
     return t->id != 0 ? TC_OK : TC_ELIMIT;
 }
 
+/* ---- boot hooks, for the watch of a worker's boot ---- */
+
+/*
+ * The plugin hooks running now in the process that hook_cb is told about:
+ * init_worker (one thread: the acquiring one, under registry_lock) and
+ * init_thread (each handler thread). Under hook_lock, which is taken last.
+ */
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static tc_host_hook_cb hook_cb;
+static void *hook_arg;
+static int in_init_worker;
+static int in_init_thread;
+
+void
+tc_host_set_hook_cb(tc_host_hook_cb cb, void *arg)
+{
+    pthread_mutex_lock(&hook_lock);
+    hook_cb = cb;
+    hook_arg = arg;
+    pthread_mutex_unlock(&hook_lock);
+}
+
+/*
+ * One more (+1) or one fewer (-1) thread in the hook that 'count' counts;
+ * the callback learns the hook running now, under the lock, so the last
+ * it heard is the truth however the threads interleave.
+ */
+static void
+hook_note(int *count, int delta)
+{
+    pthread_mutex_lock(&hook_lock);
+    *count += delta;
+    if (hook_cb != NULL) {
+        hook_cb(in_init_worker > 0   ? "init_worker"
+                : in_init_thread > 0 ? "init_thread"
+                                     : NULL,
+                hook_arg);
+    }
+    pthread_mutex_unlock(&hook_lock);
+}
+
 /* ---- loading ---- */
 
 static const char *
@@ -189,7 +231,14 @@ tc_host_open(const char *path, const char *service, tc_err_t *err)
     h->serial = tc_xcalloc(1, sizeof(*h->serial));
     pthread_mutex_init(&h->serial->m, NULL);
     h->serial->refs = 1;
-    h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /*
+     * RTLD_NODELETE: dlclose() never unmaps it. A thread the plugin started
+     * itself (in init_worker, say) may still run its code after exit_worker;
+     * unmapped under it, that thread would crash the worker's exit. A
+     * process opens a library once in practice (a worker, a check), and a
+     * new file at the path reaches the next process, which opens it anew.
+     */
+    h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (h->dl == NULL) {
         const char *why = dlerror(); /* NOLINT(concurrency-mt-unsafe): one loader at a time */
         tc_err_set(err, TC_ENOTFOUND, "plugin %s: cannot load it: %s", path,
@@ -210,6 +259,16 @@ tc_host_open(const char *path, const char *service, tc_err_t *err)
     if (h->desc == NULL) {
         tc_err_set(err, TC_EINVAL, "plugin %s: tc_plugin_entry() refused to load (returned NULL)",
                    path);
+        goto fail;
+    }
+    if (h->desc->abi_major == 0) {
+        /* no ABI has major 0: a zeroed descriptor, or one whose version was left out */
+        tc_err_set(err, TC_EINVAL,
+                   "plugin %s: tc_plugin_entry() returned a descriptor with abi_major 0: it is "
+                   "not filled in; set .abi_major = TC_PLUGIN_ABI_MAJOR and .abi_minor = "
+                   "TC_PLUGIN_ABI_MINOR (thriftcorn/plugin.h) in the tc_plugin_t it returns",
+                   path);
+        h->desc = NULL;
         goto fail;
     }
     if (h->desc->abi_major != TC_PLUGIN_ABI_MAJOR) {
@@ -300,7 +359,9 @@ tc_host_acquire(const char *path, const char *service, tc_err_t *err)
         h->serial = sibling->serial;
         h->serial->refs++;
     } else if (h != NULL && h->desc->init_worker != NULL) {
+        hook_note(&in_init_worker, 1);
         int rc = h->desc->init_worker(&tc_host_api);
+        hook_note(&in_init_worker, -1);
         if (rc != TC_PLUGIN_OK) {
             tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_worker() failed (%d)", path,
                        plugin_label(h), rc);
@@ -471,6 +532,7 @@ tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
     }
     /* a TC_PLUGIN_SERIAL plugin is not thread-safe: its thread hooks take turns with its calls */
     bool serial = (d->flags & TC_PLUGIN_SERIAL) != 0;
+    hook_note(&in_init_thread, 1); /* its turn too: a wait on one that hangs is a hang */
     if (serial) {
         pthread_mutex_lock(&t->host->serial->m);
     }
@@ -478,6 +540,7 @@ tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
     if (serial) {
         pthread_mutex_unlock(&t->host->serial->m);
     }
+    hook_note(&in_init_thread, -1);
     if (rc != TC_PLUGIN_OK) {
         return tc_err_set(err, TC_EINVAL,
                           "plugin %s (%s): init_thread() for service %s failed (%d)", t->host->path,

@@ -106,14 +106,18 @@ void *tc_host_call_alloc(tc_call_t *call, size_t size);
 
 /*
  * Load the plugin at 'path' for the service named 'service' (short or
- * fully qualified name): dlopen (RTLD_NOW | RTLD_LOCAL), look up
+ * fully qualified name): dlopen (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), look up
  * tc_plugin_entry, check the ABI major version and find the plugin's
  * methods for the service. Runs no hook. NULL with 'err' filled ("plugin
  * PATH: ...") otherwise. Ownership: the caller closes it with
  * tc_host_close(), after every call into it has returned.
  */
 tc_host_t *tc_host_open(const char *path, const char *service, tc_err_t *err);
-/* dlclose. NULL is a no-op. */
+/*
+ * dlclose, which leaves the library mapped until the process ends
+ * (RTLD_NODELETE: threads the plugin started may still run its code), and
+ * free 'h'. NULL is a no-op.
+ */
 void tc_host_close(tc_host_t *h);
 
 /*
@@ -124,6 +128,21 @@ void tc_host_close(tc_host_t *h);
  * Worker main thread only.
  */
 tc_host_t *tc_host_acquire(const char *path, const char *service, tc_err_t *err);
+
+/*
+ * Told the plugin hook the process runs now, for the watch of a boot that
+ * hangs: "init_worker" or "init_thread" as one begins (on any thread; a
+ * library's init_worker, named first while it runs, runs on the acquiring
+ * thread, init_thread on each handler thread), NULL once none runs. 'hook'
+ * is static.
+ */
+typedef void (*tc_host_hook_cb)(const char *hook, void *arg);
+/*
+ * Call 'cb' (NULL: none) with 'arg' about those hooks from now on. It runs
+ * on the thread of the hook, under a lock of the host's: it must be short
+ * and call nothing of the host.
+ */
+void tc_host_set_hook_cb(tc_host_hook_cb cb, void *arg);
 
 /*
  * Whether paths 'a' and 'b' name the same library file (the same device

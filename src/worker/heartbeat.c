@@ -18,9 +18,14 @@ struct tc_heartbeat {
     atomic_llong boot_ns; /* from then until the worker was ready; 0: not yet */
 };
 
-/* The hooks a worker's main thread runs (the connection hooks run on the loops, as calls). */
-static const char *const hooks[] = {"post_fork", "post_worker_init", "worker_int", "worker_abort",
-                                    "worker_exit"};
+/*
+ * The hooks a worker's main thread runs (the connection hooks run on the
+ * loops, as calls), then a plugin's boot hooks (on any thread, as the host
+ * reports them). New names go at the end: a page holds an index.
+ */
+static const char *const hooks[] = {"post_fork",         "post_worker_init", "worker_int",
+                                    "worker_abort",      "worker_exit",      "plugin init_worker",
+                                    "plugin init_thread"};
 
 static long long
 now_ns(void)

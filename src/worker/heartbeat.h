@@ -39,8 +39,11 @@ void tc_heartbeat_set_ready(tc_heartbeat_t *hb);
 /* Worker: a graceful stop began (for whatever reason: max_requests, a SIGTERM). */
 void tc_heartbeat_set_stopping(tc_heartbeat_t *hb);
 /*
- * Worker, main thread: it runs hook 'name' (post_fork, post_worker_init,
- * worker_int, worker_abort, worker_exit) from now on; NULL: none any more.
+ * Worker: it runs hook 'name' from now on; NULL: none any more. The main
+ * thread's Lua hooks (post_fork, post_worker_init, worker_int,
+ * worker_abort, worker_exit), or a C plugin's boot hooks ("plugin
+ * init_worker", "plugin init_thread"), which the host reports in order from
+ * whichever thread runs them. Any other name: none.
  */
 void tc_heartbeat_set_hook(tc_heartbeat_t *hb, const char *name);
 

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/selfpipe.h"
+#include "plugin/host.h"
 #include "worker/accesslog.h"
 #include "worker/loop.h"
 
@@ -302,6 +303,22 @@ run_hook(const worker_t *w, const char *name)
 }
 
 /*
+ * A plugin's init_worker or init_thread begins or ends (tc_host_set_hook_cb()):
+ * named on the page as the main thread's hooks are, so that a boot hanging
+ * in one is named too. init_thread runs on the handler threads, which the
+ * main thread waits for before the worker is ready.
+ */
+static void
+note_plugin_hook(const char *hook, void *arg)
+{
+    char name[32];
+    if (hook != NULL) {
+        (void)snprintf(name, sizeof(name), "plugin %s", hook);
+    }
+    tc_heartbeat_set_hook(arg, hook != NULL ? name : NULL);
+}
+
+/*
  * The loop whose handler call (or connection hook) has run longest, and for
  * how long; -1 when none runs. What the heartbeat was dated back to: the
  * reason of an abort, which the log gives.
@@ -511,6 +528,9 @@ tc_worker_main(const tc_worker_args_t *args)
         tc_log(TC_LOG_WARNING, "worker %d: cannot register the exit note", args->index);
     }
 
+    if (args->heartbeat != NULL) {
+        tc_host_set_hook_cb(note_plugin_hook, args->heartbeat);
+    }
     worker_t w;
     int rc = boot(&w, args);
     if (rc != 0) {

@@ -25,6 +25,11 @@
  *                init_arbiter never return
  *   TP_TWICE     lists its Calculator twice, by its full and short name
  *   TP_THREAD_FAIL like TP_GOOD's Calculator, but init_thread returns 42
+ *   TP_HANG_THREAD like TP_GOOD's Calculator, but init_thread never returns
+ *   TP_BG_THREAD like TP_GOOD's Calculator, and init_worker starts a thread
+ *                of its own that exit_worker does not stop: from then on
+ *                it runs the library's code until the process ends
+ *   TP_ZERO_ABI  returns a descriptor left zeroed (abi_major 0)
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "calculator_sig.h"
@@ -156,13 +161,69 @@ crash_init(void)
 #endif
 }
 
+#if defined(TP_BG_THREAD)
+/*
+ * TP_BG_THREAD's own thread, started by init_worker and never joined, as
+ * a plugin's timer or flusher thread that exit_worker only asks to stop.
+ * It waits for exit_worker, then spins in the library's code until the
+ * process ends; exit_worker returns once it spins, so the host's exit
+ * path from there on runs while the library's code does.
+ */
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static int bg_exiting;      /* under bg_lock */
+static atomic_int bg_spins; /* 1 once it spins */
+
+static void *
+bg_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&bg_lock);
+    while (bg_exiting == 0) {
+        pthread_cond_wait(&bg_cond, &bg_lock);
+    }
+    pthread_mutex_unlock(&bg_lock);
+    atomic_store(&bg_spins, 1);
+    for (volatile unsigned long n = 0;; n++) {
+    }
+    return NULL;
+}
+
+static int
+bg_start(void)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, bg_main, NULL) != 0) {
+        return -1;
+    }
+    (void)pthread_detach(th);
+    return TC_PLUGIN_OK;
+}
+
+static void
+bg_stop_without_join(void)
+{
+    pthread_mutex_lock(&bg_lock);
+    bg_exiting = 1;
+    pthread_cond_signal(&bg_cond);
+    pthread_mutex_unlock(&bg_lock);
+    for (int ms = 0; ms < 5000 && atomic_load(&bg_spins) == 0; ms++) {
+        (void)usleep(1000);
+    }
+}
+#endif
+
 static int
 init_worker(const tc_host_api_t *api)
 {
     crash_init();
     api->log(TC_PLUGIN_LOG_INFO, "test plugin: init_worker");
     atomic_fetch_add(&counts[0], 1);
+#if defined(TP_BG_THREAD)
+    return bg_start();
+#else
     return TC_PLUGIN_OK;
+#endif
 }
 
 static void
@@ -170,6 +231,9 @@ exit_worker(const tc_host_api_t *api)
 {
     (void)api;
     atomic_fetch_add(&counts[1], 1);
+#if defined(TP_BG_THREAD)
+    bg_stop_without_join();
+#endif
 }
 
 static int
@@ -180,6 +244,11 @@ init_thread(const tc_host_api_t *api, void **data)
     (void)data;
     return 42; /* neither TC_PLUGIN_OK nor negative */
 #else
+#if defined(TP_HANG_THREAD)
+    for (;;) {
+        (void)pause();
+    }
+#endif
     static int marker;
     hook_enter();
     *data = &marker;
@@ -352,6 +421,11 @@ static const tc_plugin_t plugin = {
     .services = services,
 };
 
+#ifdef TP_ZERO_ABI
+/* A descriptor never filled in: zeroed static storage, as a forgotten initializer leaves it. */
+static tc_plugin_t zeroed;
+#endif
+
 #ifdef TP_BAD_ABI
 /*
  * A descriptor of another ABI major: only its first two fields, the
@@ -372,9 +446,12 @@ tc_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor)
     (void)host_abi_minor;
     (void)add;
     (void)calculate;
-#ifdef TP_BAD_ABI
+#if defined(TP_BAD_ABI)
     (void)plugin;
     return (const tc_plugin_t *)(const void *)&other_major;
+#elif defined(TP_ZERO_ABI)
+    (void)plugin;
+    return &zeroed;
 #else
     return &plugin;
 #endif

@@ -102,6 +102,13 @@ test_flags_and_hook(void **state)
     assert_string_equal(tc_heartbeat_hook(hb), "worker_exit");
     tc_heartbeat_set_hook(hb, NULL);
     assert_null(tc_heartbeat_hook(hb));
+    /* a C plugin's boot hooks, as the worker names them */
+    tc_heartbeat_set_hook(hb, "plugin init_worker");
+    assert_string_equal(tc_heartbeat_hook(hb), "plugin init_worker");
+    tc_heartbeat_set_hook(hb, "plugin init_thread");
+    assert_string_equal(tc_heartbeat_hook(hb), "plugin init_thread");
+    tc_heartbeat_set_hook(hb, "init_worker"); /* no such name: none */
+    assert_null(tc_heartbeat_hook(hb));
     tc_heartbeat_free(hb);
 }
 

@@ -98,6 +98,12 @@ test_refusals(void **state)
 {
     (void)state;
     refused(PLUGIN("bad_abi"), "built for plugin ABI 999.", "this server speaks 1.");
+    /* no version at all is no other ABI: the descriptor was never filled in */
+    refused(PLUGIN("zero_abi"),
+            "plugin " PLUGIN("zero_abi") ": tc_plugin_entry() returned a descriptor with "
+                                         "abi_major 0: it is not filled in",
+            "set .abi_major = TC_PLUGIN_ABI_MAJOR and .abi_minor = TC_PLUGIN_ABI_MINOR "
+            "(thriftcorn/plugin.h)");
     refused(PLUGIN("no_entry"), "no entry point 'tc_plugin_entry'", NULL);
     refused(PLUGIN("unknown"), "method 'nosuch' is not a method of service", NULL);
     refused(PLUGIN("wrong_sig"), "the plugin has 'i64 add(1:i64,2:i64)' (0x0123456789abcdef)",
@@ -805,6 +811,48 @@ test_call_alloc_too_large_names_the_call(void **state)
     free(log);
 }
 
+/* What tc_host_set_hook_cb() was told, in order: "W" init_worker, "T" init_thread, "-" none. */
+static char hooks_seen[16];
+
+static void
+note_hook(const char *hook, void *arg)
+{
+    assert_ptr_equal(arg, hooks_seen);
+    size_t n = strlen(hooks_seen);
+    if (n + 1 < sizeof(hooks_seen)) {
+        hooks_seen[n] = hook == NULL                       ? '-'
+                        : strcmp(hook, "init_worker") == 0 ? 'W'
+                        : strcmp(hook, "init_thread") == 0 ? 'T'
+                                                           : '?';
+    }
+}
+
+/*
+ * The boot hooks are reported as they begin and end (a worker names them
+ * on its heartbeat page, for a boot that hangs); the exit hooks are not.
+ */
+static void
+test_boot_hooks_are_reported(void **state)
+{
+    (void)state;
+    hooks_seen[0] = '\0';
+    tc_host_set_hook_cb(note_hook, hooks_seen);
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    assert_string_equal(hooks_seen, "W-");
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, false, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    assert_string_equal(hooks_seen, "W-T-");
+    tc_host_thread_stop(t);
+    tc_host_thread_free(t);
+    tc_host_release(h);
+    tc_host_set_hook_cb(NULL, NULL);
+    assert_string_equal(hooks_seen, "W-T-");
+}
+
 static void
 test_init_arbiter(void **state)
 {
@@ -831,6 +879,7 @@ main(void)
         cmocka_unit_test(test_call_kept_past_its_handler),
         cmocka_unit_test(test_refusals_logged_at_most_50_a_second),
         cmocka_unit_test(test_call_alloc_too_large_names_the_call),
+        cmocka_unit_test(test_boot_hooks_are_reported),
         cmocka_unit_test(test_init_arbiter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
