@@ -518,6 +518,26 @@ tc_host_thread_serves(const tc_host_thread_t *t, int idx)
     return idx >= 0 && (size_t)idx < t->svc->nfunctions && t->methods[idx] != NULL;
 }
 
+/*
+ * A TC_PLUGIN_SERIAL plugin is not thread-safe: its calls and its thread
+ * hooks take turns on the library's lock. No-ops for any other plugin.
+ */
+static inline void
+serial_enter(const tc_host_t *h)
+{
+    if (TC_UNLIKELY((h->desc->flags & TC_PLUGIN_SERIAL) != 0)) {
+        pthread_mutex_lock(&h->serial->m);
+    }
+}
+
+static inline void
+serial_leave(const tc_host_t *h)
+{
+    if (TC_UNLIKELY((h->desc->flags & TC_PLUGIN_SERIAL) != 0)) {
+        pthread_mutex_unlock(&h->serial->m);
+    }
+}
+
 int
 tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
 {
@@ -530,16 +550,10 @@ tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
         t->started = true;
         return TC_OK;
     }
-    /* a TC_PLUGIN_SERIAL plugin is not thread-safe: its thread hooks take turns with its calls */
-    bool serial = (d->flags & TC_PLUGIN_SERIAL) != 0;
     hook_note(&in_init_thread, 1); /* its turn too: a wait on one that hangs is a hang */
-    if (serial) {
-        pthread_mutex_lock(&t->host->serial->m);
-    }
+    serial_enter(t->host);
     int rc = d->init_thread(&tc_host_api, &t->data);
-    if (serial) {
-        pthread_mutex_unlock(&t->host->serial->m);
-    }
+    serial_leave(t->host);
     hook_note(&in_init_thread, -1);
     if (rc != TC_PLUGIN_OK) {
         return tc_err_set(err, TC_EINVAL,
@@ -555,14 +569,9 @@ tc_host_thread_stop(tc_host_thread_t *t)
 {
     const tc_plugin_t *d = t->host->desc;
     if (t->started && d->exit_thread != NULL) {
-        bool serial = (d->flags & TC_PLUGIN_SERIAL) != 0;
-        if (serial) {
-            pthread_mutex_lock(&t->host->serial->m);
-        }
+        serial_enter(t->host);
         d->exit_thread(&tc_host_api, t->data);
-        if (serial) {
-            pthread_mutex_unlock(&t->host->serial->m);
-        }
+        serial_leave(t->host);
     }
     t->started = false;
     t->data = NULL;
@@ -758,18 +767,13 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     uintptr_t fi = (uintptr_t)idx < HANDLE_FN_MAX ? (uintptr_t)idx : HANDLE_FN_MAX;
     tc_call_t *handle = (tc_call_t *)(t->tag | fi << HANDLE_FN_SHIFT | t->seq << 1);
 
-    bool serial = (t->host->desc->flags & TC_PLUGIN_SERIAL) != 0;
-    if (serial) {
-        pthread_mutex_lock(&t->host->serial->m);
-    }
+    serial_enter(t->host);
     atomic_store_explicit(&t->running, (uintptr_t)handle, memory_order_relaxed);
     tc_host_api_enter(handle, c);
     int rc = pm->handler(&tc_host_api, handle, args);
     tc_host_api_leave();
     atomic_store_explicit(&t->running, 0, memory_order_relaxed);
-    if (serial) {
-        pthread_mutex_unlock(&t->host->serial->m);
-    }
+    serial_leave(t->host);
 
     int status = 0;
     if (rc != TC_PLUGIN_OK || (build && tc_codec_finish(&c->w) != TC_OK) || c->werr.code != TC_OK) {
