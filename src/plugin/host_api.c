@@ -529,18 +529,12 @@ api_put_uuid(tc_call_t *call, int16_t id, const uint8_t uuid[16])
 }
 
 static int
-begin(struct tc_call *c, int16_t id, int kind, size_t n)
-{
-    return wrote(tc_codec_begin(&c->w, id, kind, n));
-}
-
-static int
 api_begin_struct(tc_call_t *call, int16_t id)
 {
     if (TC_UNLIKELY(call != tc_host_live.handle)) {
         return refuse(call, "begin_struct", TC_PLUGIN_EINVAL);
     }
-    return begin(tc_host_live.call, id, TC_VAL_STRUCT, 0);
+    return wrote(tc_codec_begin_struct(&tc_host_live.call->w, id));
 }
 
 static int
@@ -549,7 +543,7 @@ api_begin_list(tc_call_t *call, int16_t id, size_t n)
     if (TC_UNLIKELY(call != tc_host_live.handle)) {
         return refuse(call, "begin_list", TC_PLUGIN_EINVAL);
     }
-    return begin(tc_host_live.call, id, TC_VAL_LIST, n);
+    return wrote(tc_codec_begin_list(&tc_host_live.call->w, id, n));
 }
 
 static int
@@ -558,7 +552,7 @@ api_begin_map(tc_call_t *call, int16_t id, size_t n)
     if (TC_UNLIKELY(call != tc_host_live.handle)) {
         return refuse(call, "begin_map", TC_PLUGIN_EINVAL);
     }
-    return begin(tc_host_live.call, id, TC_VAL_MAP, n);
+    return wrote(tc_codec_begin_map(&tc_host_live.call->w, id, n));
 }
 
 static int
@@ -591,7 +585,7 @@ api_raise(tc_call_t *call, int16_t id)
         }
         return TC_PLUGIN_ESTATE;
     }
-    return begin(c, id, TC_VAL_STRUCT, 0);
+    return wrote(tc_codec_begin_struct(&c->w, id));
 }
 
 /* ---- THeader info headers ---- */

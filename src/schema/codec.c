@@ -625,8 +625,8 @@ tc_codec_put_binary(tc_codec_writer_t *w, int16_t id, const void *ptr, size_t le
 }
 
 /*
- * Open a value of 'kind' (checked by the caller). Forced inline: the entry
- * point below has a copy for each kind, for which the switches fold away.
+ * Open a value of 'kind' (checked by the caller). Forced inline: each entry
+ * point below has a copy for its kind, for which the switches fold away.
  */
 static inline __attribute__((always_inline)) int
 begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
@@ -684,15 +684,33 @@ begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
 }
 
 int
+tc_codec_begin_struct(tc_codec_writer_t *w, int16_t id)
+{
+    return begin(w, id, TC_VAL_STRUCT, 0);
+}
+
+int
+tc_codec_begin_list(tc_codec_writer_t *w, int16_t id, size_t n)
+{
+    return begin(w, id, TC_VAL_LIST, n);
+}
+
+int
+tc_codec_begin_map(tc_codec_writer_t *w, int16_t id, size_t n)
+{
+    return begin(w, id, TC_VAL_MAP, n);
+}
+
+int
 tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n)
 {
     switch (kind) {
     case TC_VAL_STRUCT:
-        return begin(w, id, TC_VAL_STRUCT, n);
+        return tc_codec_begin_struct(w, id);
     case TC_VAL_LIST:
-        return begin(w, id, TC_VAL_LIST, n);
+        return tc_codec_begin_list(w, id, n);
     case TC_VAL_MAP:
-        return begin(w, id, TC_VAL_MAP, n);
+        return tc_codec_begin_map(w, id, n);
     default:
         return w->failed ? TC_ETYPE : fail(w, "reply", "not a struct or container kind");
     }

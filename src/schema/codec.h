@@ -133,6 +133,10 @@ int tc_codec_put_binary(tc_codec_writer_t *w, int16_t id, const void *ptr, size_
  * has refused a write (tc_buf_set_max()); so does tc_codec_finish().
  */
 int tc_codec_begin(tc_codec_writer_t *w, int16_t id, int kind, size_t n) TC_NODISCARD;
+/* tc_codec_begin() of one kind, as a C plugin's begin_struct, begin_list and begin_map ask. */
+int tc_codec_begin_struct(tc_codec_writer_t *w, int16_t id) TC_NODISCARD;
+int tc_codec_begin_list(tc_codec_writer_t *w, int16_t id, size_t n) TC_NODISCARD;
+int tc_codec_begin_map(tc_codec_writer_t *w, int16_t id, size_t n) TC_NODISCARD;
 
 /* Close the innermost open value: checks required fields, union arity and counts. */
 int tc_codec_end(tc_codec_writer_t *w) TC_NODISCARD;
