@@ -46,20 +46,9 @@ def framed(transport, pname, payload):
     return struct.pack(">i", len(payload)) + payload
 
 
-def recv_exact(s, n):
-    out = b""
-    while len(out) < n:
-        data = s.recv(n - len(out))
-        if not data:
-            raise AssertionError("closed after %d of %d bytes" % (len(out), n))
-        out += data
-    return out
-
-
 def read_reply(s, transport, pname):
     """One reply's message bytes off `s`, out of its frame."""
-    (n,) = struct.unpack(">i", recv_exact(s, 4))
-    body = recv_exact(s, n)
+    body = harness.read_frame(s)[4:]
     if transport == "header":
         (words,) = struct.unpack(">H", body[8:10])
         body = body[10 + 4 * words:]

@@ -585,8 +585,8 @@ def header_protocol(trans, pname):
 def read_header_reply(s):
     """One THeader reply frame off a socket: its payload (the message), the
     protocol named in its header block. Its sequence id must be 7 (theader()'s)."""
-    (n,) = struct.unpack(">i", recv_exact(s, 4))
-    body = recv_exact(s, n)
+    s.settimeout(10.0)
+    body = harness.read_frame(s)[4:]
     magic, _, seqid, words = struct.unpack(">HHiH", body[:10])
     assert (magic, seqid) == (0x0FFF, 7), (magic, seqid)
     pname = {0: "binary", 2: "compact"}[body[10]]
@@ -640,17 +640,6 @@ def recv_until_closed(s, timeout):
         chunks.append(data)
 
 
-def recv_exact(s, n, timeout=10.0):
-    s.settimeout(timeout)
-    out = b""
-    while len(out) < n:
-        data = s.recv(n - len(out))
-        if not data:
-            raise AssertionError("closed after %d of %d bytes" % (len(out), n))
-        out += data
-    return out
-
-
 def read_reply(s, pname, transport):
     """One whole reply message (its bytes) off a socket: by its frame, or
     for buffered by reading until a TApplicationException decodes."""
@@ -659,8 +648,8 @@ def read_reply(s, pname, transport):
         assert got == pname, (got, pname)
         return payload
     if transport == "framed":
-        (n,) = struct.unpack(">i", recv_exact(s, 4))
-        return recv_exact(s, n)
+        s.settimeout(10.0)
+        return harness.read_frame(s)[4:]
     s.settimeout(10.0)
     data = b""
     while True:
