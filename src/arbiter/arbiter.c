@@ -23,6 +23,7 @@
 #include "arbiter/reload.h"
 #include "arbiter/sdnotify.h"
 #include "arbiter/signals.h"
+#include "arbiter/trust.h"
 #include "build_config.h"
 #include "config/hooks.h"
 #include "core/alloc.h"
@@ -835,6 +836,7 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     a->cur->fifo = fifo; /* from here until the generation is freed */
     tc_generation_give_logs(a->cur);
+    tc_trust_warn(cfg, &a->cur->ids, a->exe);
     return 0;
 fail:
     tc_inherit_deinit(&a->inherit);

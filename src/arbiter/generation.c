@@ -8,6 +8,7 @@
 
 #include "arbiter/reload.h"
 #include "arbiter/sdnotify.h"
+#include "arbiter/trust.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "worker/accesslog.h"
@@ -376,6 +377,7 @@ begin_generation(arbiter_t *a)
     g->target = reload_target(a, cfg);
     apply_log(cfg, a->cur->cfg);
     tc_generation_give_logs(g);
+    tc_trust_warn(cfg, &g->ids, a->exe);
     a->pend = g;
     tc_log(TC_LOG_INFO, "Reloading: starting generation %u with %d worker(s)", g->id, g->target);
     tc_arbiter_server_hook(a, g, "on_reload", NULL, 0);

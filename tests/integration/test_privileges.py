@@ -368,6 +368,49 @@ class PrivilegesTest(harness.ServiceTest):
         self.assertIn("PermissionError", stranger.stderr)
         self.assertNotIn("Cannot give", srv.log())
 
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_config_folder_of_the_workers_user_is_warned_of(self):
+        """The config file is root's, but its folder belongs to the workers'
+        user, who could put another file in its place: root evaluates it at
+        every reload. The arbiter says so at start and at each reload, and
+        serves on."""
+        folder = readable_fixture()
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n', start=False)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        os.chown(srv.dir, NOBODY, NOBODY)
+        srv.start()
+        want = ("%s: %s is writable by the workers' user nobody (owned by it): a worker could "
+                "change what root runs" % (os.path.realpath(srv.config),
+                                           os.path.realpath(srv.dir)))
+        self.assertIn(want, srv.log())
+        self.assertEqual(srv.log().count("writable by the workers' user"), 1, srv.log())
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertEqual(srv.log().count(want), 2, srv.log())
+        self.call(srv.port)
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_files_of_root_in_folders_of_root_are_not_warned_of(self):
+        """Config and IDL files that are root's 0644, in root's 0755
+        folders: nothing the workers' user could write, nothing to say.
+        Once the IDL file is world-writable, the next reload says so."""
+        folder = readable_fixture()
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\n', start=False)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        os.chmod(srv.config, 0o644)
+        srv.start()
+        self.call(srv.port)
+        self.assertNotIn("writable by the workers' user", srv.log())
+        idl = os.path.realpath(os.path.join(folder, "svc.thrift"))
+        os.chmod(idl, 0o666)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertEqual(srv.log().count("writable by the workers' user"), 1, srv.log())
+        self.assertIn("%s: %s is writable by the workers' user nobody (world-writable): a worker "
+                      "could change what root reads" % (idl, idl), srv.log())
+
     def test_unix_socket_file_replaced_meanwhile_stays(self):
         """At its stop the arbiter removes its unix socket file, not a file
         that took its place meanwhile (another server's socket)."""
