@@ -82,7 +82,21 @@ leave_if_done(tc_loop_t *lp)
 void
 tc_loop_run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
 {
-    atomic_store_explicit(&lp->busy_since, now_ns(), memory_order_relaxed);
+    /*
+     * What an abort names, the writer's side of hook_named(): 'busy_since'
+     * is 0 here, stored before the fence, so a reader that sees one of the
+     * stores below also sees it changed from the value it started with.
+     */
+    long long t0 = now_ns();
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&lp->hook_since, t0, memory_order_relaxed);
+    atomic_store_explicit(&lp->hook, name, memory_order_relaxed);
+    size_t i = 0;
+    for (; i < sizeof(lp->hook_peer) - 1 && peer[i] != '\0'; i++) {
+        atomic_store_explicit(&lp->hook_peer[i], peer[i], memory_order_relaxed);
+    }
+    atomic_store_explicit(&lp->hook_peer[i], '\0', memory_order_relaxed);
+    atomic_store_explicit(&lp->busy_since, t0, memory_order_release);
     tc_hooks_run_conn(lp->hooks, name, lp->index, peer);
     atomic_store_explicit(&lp->busy_since, 0, memory_order_relaxed);
 }
@@ -153,6 +167,9 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     tc_err_clear(&err);
     long long t0 = now_ns();
     atomic_store_explicit(&lp->busy_since, t0, memory_order_relaxed);
+    lp->call_conn = c; /* what an abort names (call_named()) */
+    lp->call_msg = msg;
+    lp->call_len = len;
     pthread_mutex_unlock(&lp->lock);
     int rc = tc_dispatch_handle(lp->dispatch, &in, &op, t->max_body, &info, &err);
     pthread_mutex_lock(&lp->lock);
@@ -519,6 +536,83 @@ tc_loop_busy_for(const tc_loop_t *lp, double now)
 {
     long long since = atomic_load_explicit(&lp->busy_since, memory_order_relaxed);
     return since == 0 ? 0.0 : now - (double)since / 1e9;
+}
+
+/* The most bytes of a method's name an abort quotes. */
+#define CALL_NAME_MAX 100
+
+/*
+ * The handler call the loop is inside, 'lock' held: which is free only
+ * while the loop is inside one ('busy_since' not 0), and then keeps it
+ * there, as its thread waits for the lock before it leaves
+ * conn_message(). So the connection and the message it published stay as
+ * they are (and alive) while they are read here, and the lock orders what
+ * the loop wrote before this read: no copy on the call's path, no race. The
+ * name is read again from the message's header, as sent: "Service:method"
+ * when multiplexed.
+ */
+static int
+call_named(const tc_loop_t *lp, char *buf, size_t size)
+{
+    if (atomic_load_explicit(&lp->busy_since, memory_order_relaxed) == 0) {
+        return 0; /* it ended before the lock was taken */
+    }
+    const tc_conn_t *c = lp->call_conn;
+    tc_proto_t in;
+    tc_proto_init(&in, c->protocol, lp->call_msg, lp->call_len, NULL);
+    tc_msg_hdr_t m;
+    if (in.ops->read_message_begin(&in, &m) != TC_OK) {
+        return snprintf(buf, size, "a call from %s", c->peer); /* (its header was read once) */
+    }
+    char name[TC_LOG_ESCAPED_MAX(CALL_NAME_MAX)];
+    size_t n = tc_log_escape(name, sizeof(name), m.name,
+                             tc_utf8_prefix(m.name, m.name_len, CALL_NAME_MAX));
+    return snprintf(buf, size, "'%.*s' from %s", (int)n, name, c->peer);
+}
+
+/*
+ * The connection hook the loop is in, which keeps 'lock' while it runs:
+ * the reader's side of a seqlock on 'busy_since' (tc_loop_run_conn_hook()
+ * writes). The value read first is the hook's if 'hook_since' holds it
+ * (timestamps do not repeat), and the acquire makes what the hook stored
+ * before it visible; the copy is of atomics in the loop itself, so a hook
+ * that ends meanwhile, and the next that overwrites them, make it torn at
+ * worst, never unsafe; then the second read sees 'busy_since' changed
+ * (the fences), and the hook goes unnamed.
+ */
+static int
+hook_named(tc_loop_t *lp, char *buf, size_t size)
+{
+    long long since = atomic_load_explicit(&lp->busy_since, memory_order_acquire);
+    if (since == 0 || atomic_load_explicit(&lp->hook_since, memory_order_relaxed) != since) {
+        return 0; /* idle, or a handler call that starts or ends (it holds the lock then) */
+    }
+    const char *hook = atomic_load_explicit(&lp->hook, memory_order_relaxed);
+    char peer[sizeof(lp->hook_peer)];
+    for (size_t i = 0; i < sizeof(peer); i++) {
+        peer[i] = atomic_load_explicit(&lp->hook_peer[i], memory_order_relaxed);
+    }
+    peer[sizeof(peer) - 1] = '\0';
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&lp->busy_since, memory_order_relaxed) != since) {
+        return 0;
+    }
+    return snprintf(buf, size, "the %s hook for %s", hook, peer);
+}
+
+size_t
+tc_loop_busy_with(tc_loop_t *lp, char *buf, size_t size)
+{
+    TC_ASSERT(size > 0);
+    buf[0] = '\0';
+    int n;
+    if (pthread_mutex_trylock(&lp->lock) == 0) {
+        n = call_named(lp, buf, size);
+        pthread_mutex_unlock(&lp->lock);
+    } else {
+        n = hook_named(lp, buf, size);
+    }
+    return n <= 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
 bool

@@ -125,6 +125,15 @@ bool tc_loop_accepting(const tc_loop_t *lp);
 
 /* Monotonic seconds since 'lp' entered its current handler call, or 0 when idle. */
 double tc_loop_busy_for(const tc_loop_t *lp, double now);
+/*
+ * What the loop is inside, for the line of an abort (the worker's main
+ * thread): "'NAME' from PEER" for a handler call, NAME the method as the
+ * client sent it ("Service:method" when multiplexed; escaped, at most 100
+ * bytes of it), "the HOOK hook for PEER" for a connection hook; "" when
+ * it is in none (the call ended meanwhile). Writes a NUL-terminated text
+ * of at most 'size' bytes into 'buf' and returns its length. Never blocks.
+ */
+size_t tc_loop_busy_with(tc_loop_t *lp, char *buf, size_t size);
 /* True once the loop's thread has left its loop (after a stop). */
 bool tc_loop_done(const tc_loop_t *lp);
 /* Connections the loop owns. */

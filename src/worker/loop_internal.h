@@ -28,6 +28,24 @@ struct tc_loop {
     bool started;
     pthread_mutex_t lock;    /* held by the loop thread except inside handler calls */
     atomic_llong busy_since; /* ns (monotonic) when the current call began; 0 when idle */
+    /*
+     * What the current handler call is, for the line of an abort
+     * (tc_loop_busy_with()): its connection and the message as read, set
+     * before 'lock' is given up for the call. Guarded by 'lock': read by a
+     * thread that holds it while 'busy_since' is not 0, when the loop is
+     * inside that call. Left as they are after it.
+     */
+    const tc_conn_t *call_conn;
+    const uint8_t *call_msg;
+    size_t call_len;
+    /*
+     * The same of a connection hook, which keeps 'lock' while it runs: a
+     * seqlock on 'busy_since', 'hook_since' the value the hook set it to
+     * (tc_loop_run_conn_hook()). 'hook_peer' is a copy of its peer.
+     */
+    atomic_llong hook_since;
+    _Atomic(const char *) hook;
+    atomic_char hook_peer[64]; /* tc_conn_t 'peer' */
     atomic_int nconns;
     atomic_bool done;           /* the thread has left its loop */
     atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */

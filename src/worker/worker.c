@@ -590,9 +590,12 @@ tc_worker_main(const tc_worker_args_t *args)
                 tc_log(TC_LOG_ERROR, "worker %d: aborted: its boot took %.3f s (timeout %g s)",
                        args->index, boot, cfg->timeout);
             } else if (which >= 0) {
+                char what[512];
+                size_t n = tc_loop_busy_with(w.loops[which], what, sizeof(what));
                 tc_log(TC_LOG_ERROR,
-                       "worker %d: aborted: a call on thread %d has run for %.1f s (timeout %g s)",
-                       args->index, which, longest, cfg->timeout);
+                       "worker %d: aborted: a call on thread %d has run for %.1f s "
+                       "(timeout %g s)%s%s",
+                       args->index, which, longest, cfg->timeout, n > 0 ? ": " : "", what);
             } else {
                 tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)",
                        args->index, cfg->timeout);

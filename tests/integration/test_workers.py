@@ -1028,9 +1028,11 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         live = srv.worker_pids()
         self.assertEqual(srv.stop(signal.SIGQUIT), 0, srv.log())
         (index,) = re.findall(r"\[%d\] \[error\] worker (\d): aborted" % aborted[0], srv.log())
-        # why: the call the heartbeat was dated back to, on the worker's one thread
+        # why: the call the heartbeat was dated back to, on the worker's one
+        # thread, by its method and its client
         (ran,) = re.findall(r"\[%d\] \[error\] worker \d: aborted: a call on thread 0 has run for "
-                            r"(\d+\.\d) s \(timeout 2 s\)$" % aborted[0], srv.log(), re.M)
+                            r"(\d+\.\d) s \(timeout 2 s\): 'sleep_ms' from 127\.0\.0\.1:%d$"
+                            % (aborted[0], harness.local_port(trans)), srv.log(), re.M)
         self.assertGreaterEqual(float(ran), 2.0)
         self.assertLess(float(ran), 4.0)
         lines = harness.read_text(path).splitlines()
@@ -1060,7 +1062,8 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         log = srv.log()
         self.assertIn("[critical] WORKER TIMEOUT (pid:%d)\n" % pid, log)
         self.assertRegex(log, r"\[%d\] \[error\] worker 0: aborted: a call on thread 0 has run "
-                              r"for \d+\.\d s \(timeout 2 s\)\n" % pid)
+                              r"for \d+\.\d s \(timeout 2 s\): 'sleep_ms' from 127\.0\.0\.1:%d\n"
+                         % (pid, harness.local_port(trans)))
         self.assertIn("[warning] Worker (pid:%d) still alive 2 s after SIGABRT (in its "
                       "worker_abort hook); killing it\n" % pid, log)
         self.assertTrue(harness.wait_for(
@@ -1069,6 +1072,51 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         self.addCleanup(trans2.close)
         self.assertEqual(c2.echo("after"), "after")
 
+    def test_an_abort_names_a_multiplexed_call_and_a_connection_hook(self):
+        """The abort's line names what hung: a multiplexed call by its name
+        as the client sent it ("Service:method"), at most 100 bytes of it;
+        a connection hook by its name, with the client it ran for."""
+        services = ('services = { { idl = "svc.thrift", name = "TestService", '
+                    'handler = "handler.lua" } }\n')
+        method = "sleep_ms" + "x" * 120  # a name too long to be quoted whole
+        idl = IDL.replace("  string sleep_ms(1: i32 ms),\n",
+                          "  string sleep_ms(1: i32 ms),\n  string %s(1: i32 ms),\n" % method, 1)
+        self.assertNotEqual(idl, IDL)
+        handler = SPIN.replace("\nreturn H", "\nH.%s = H.sleep_ms\nreturn H" % method, 1)
+        self.assertNotEqual(handler, SPIN)
+        srv = harness.Server(HERE + services + "workers = 1\nthreads = 1\ntimeout = 2\n",
+                             files={"svc.thrift": idl, "handler.lua": handler})
+        self.addCleanup(srv.stop)
+        (pid,) = srv.worker_pids()
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        self.addCleanup(sock.close)
+        name = ("TestService:" + method).encode()
+        # a strict binary CALL, seqid 1, its argument ms = -1 (spins)
+        sock.sendall(b"\x80\x01\x00\x01" + len(name).to_bytes(4, "big") + name
+                     + b"\x00\x00\x00\x01" + b"\x08\x00\x01\xff\xff\xff\xff\x00")
+        self.assertEqual(sock.recv(1), b"")  # the end of the stream: its worker was aborted
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 1" % pid),
+                        srv.log())
+        self.assertRegex(srv.log(), r"\[%d\] \[error\] worker 0: aborted: a call on thread 0 has "
+                         r"run for \d+\.\d s \(timeout 2 s\): '%s' from 127\.0\.0\.1:%d\n"
+                         % (pid, re.escape(name[:100].decode()), sock.getsockname()[1]))
+
+        # (not for the connection that saw the server up: once "spin" exists)
+        hook = ('on_connected = function()\n'
+                '  if io.open(here .. "/spin") then while true do end end\n'
+                'end\n')
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 2\n" + hook)
+        (pid,) = srv.worker_pids()
+        with open(os.path.join(srv.dir, "spin"), "w"):
+            pass
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        self.addCleanup(sock.close)
+        self.assertEqual(sock.recv(1), b"")
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 1" % pid),
+                        srv.log())
+        self.assertRegex(srv.log(), r"\[%d\] \[error\] worker 0: aborted: a call on thread 0 has "
+                         r"run for \d+\.\d s \(timeout 2 s\): the on_connected hook for "
+                         r"127\.0\.0\.1:%d\n" % (pid, sock.getsockname()[1]))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
