@@ -2,11 +2,13 @@
 /*
  * The schema-driven codec between Thrift bytes and Lua values. It walks the
  * compiled descriptors of schema/schema.h and calls the protocol vtable, so
- * the same code serves binary and compact.
+ * the same code serves binary and compact; the encoder writes binary's most
+ * frequent values with its inline writers instead (put_*()).
  */
 #include "bridge/lua_value.h"
 
 #include "core/buf.h"
+#include "protocol/binary.h"
 #include "schema/uuid.h"
 
 #include <lauxlib.h>
@@ -29,6 +31,7 @@ typedef struct ctx {
     int def_idx;   /* stack index of the defaults registry */
     int names_idx; /* stack index of the field names registry */
     int located;   /* the error message already names its struct and field */
+    bool binary;   /* encode: 'p' writes binary, whose writers are called inline (put_*()) */
     int room;      /* stack slots up to this index are checked (lua_checkstack()) */
     uint64_t left; /* decode: bytes of Lua memory the values may still take (charge()) */
     /* decode: the whole budget (lua_value.h); the input size it is from (SIZE_MAX: the limit) */
@@ -94,6 +97,7 @@ ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_code
     c->p = p;
     c->err = err;
     c->located = 0;
+    c->binary = p->ops == &tc_proto_binary;
     c->room = 0;
     c->budget = budget(p->max_string, TC_LUA_VALUE_DECODE_FACTOR);
     c->left = c->budget;
@@ -863,6 +867,97 @@ static int encode_struct(ctx_t *c, int idx, const tc_struct_t *st);
 static inline int encode_value(ctx_t *c, int idx, int lt, const tc_type_t *t);
 static int expand_names(ctx_t *c, const tc_struct_t *st, int top);
 
+/*
+ * The protocol's writes of the values the encoder writes most: inline for
+ * binary (protocol/binary.h), through the vtable for any other format.
+ * Binary's struct begin and end write nothing.
+ */
+static inline void
+put_struct_begin(ctx_t *c)
+{
+    if (!c->binary) {
+        c->p->ops->write_struct_begin(c->p);
+    }
+}
+
+static inline void
+put_struct_end(ctx_t *c)
+{
+    if (!c->binary) {
+        c->p->ops->write_struct_end(c->p);
+    }
+}
+
+static inline void
+put_field_begin(ctx_t *c, uint8_t type, int16_t id)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_field_begin(c->p->out, type, id);
+    } else {
+        c->p->ops->write_field_begin(c->p, type, id);
+    }
+}
+
+static inline void
+put_field_stop(ctx_t *c)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_field_stop(c->p->out);
+    } else {
+        c->p->ops->write_field_stop(c->p);
+    }
+}
+
+static inline void
+put_list_begin(ctx_t *c, uint8_t etype, uint32_t n)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_list_begin(c->p->out, etype, n);
+    } else {
+        c->p->ops->write_list_begin(c->p, etype, n);
+    }
+}
+
+static inline void
+put_i32(ctx_t *c, int32_t v)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_i32(c->p->out, v);
+    } else {
+        c->p->ops->write_i32(c->p, v);
+    }
+}
+
+static inline void
+put_i64(ctx_t *c, int64_t v)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_i64(c->p->out, v);
+    } else {
+        c->p->ops->write_i64(c->p, v);
+    }
+}
+
+static inline void
+put_double(ctx_t *c, double v)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_double(c->p->out, v);
+    } else {
+        c->p->ops->write_double(c->p, v);
+    }
+}
+
+static inline void
+put_binary(ctx_t *c, const char *s, size_t len)
+{
+    if (TC_LIKELY(c->binary)) {
+        tc_proto_binary_write_binary(c->p->out, s, len);
+    } else {
+        c->p->ops->write_binary(c->p, s, len);
+    }
+}
+
 static const char *const kind_names[] = {
     [TC_KIND_BOOL] = "a boolean",       [TC_KIND_BYTE] = "an integer (byte)",
     [TC_KIND_I16] = "an integer (i16)", [TC_KIND_I32] = "an integer (i32)",
@@ -973,7 +1068,7 @@ encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
                               "other keys (a set or a map?)");
         }
     }
-    p->ops->write_list_begin(p, t->elem->ttype, (uint32_t)n);
+    put_list_begin(c, t->elem->ttype, (uint32_t)n);
     const tc_struct_t *xst = c->xst;
     int xbase = c->xbase;
     int base = t->elem->kind == TC_KIND_STRUCT && n > 1 ? expand_names(c, t->elem->st, top) : top;
@@ -1009,8 +1104,21 @@ encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
  * A set's or map's count is known only once its table is walked, and a
  * second walk (lua_next() finds its place again by hashing the key) costs
  * more than moving bytes: the elements are written from 'at', then the
- * header the protocol writes after them is moved in front of them.
+ * header the protocol writes after them is moved in front of them. Binary's
+ * headers have a fixed size and end with the count: there the header is
+ * written before the elements with a count of 0, and put_count() puts the
+ * count in.
  */
+static inline void
+put_count(tc_buf_t *out, size_t at, size_t hlen, uint32_t n)
+{
+    TC_ASSERT(n <= INT32_MAX);
+    /* after a refusal the header may be missing; the reply is dropped anyway */
+    if (TC_LIKELY(!tc_buf_refused(out))) {
+        tc_proto_binary_store_be32(out->data + at + hlen - 4, n);
+    }
+}
+
 static void
 header_to_front(tc_buf_t *out, size_t at, size_t body_end)
 {
@@ -1037,6 +1145,9 @@ encode_set(ctx_t *c, int idx, const tc_type_t *t)
     tc_buf_t *out = c->p->out;
     size_t at = out->len;
     uint32_t n = 0;
+    if (c->binary) {
+        tc_proto_binary_write_list_begin(out, t->elem->ttype, 0); /* a set's header is a list's */
+    }
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         if (TC_UNLIKELY(lua_type(L, -1) != LUA_TBOOLEAN)) {
@@ -1058,9 +1169,13 @@ encode_set(ctx_t *c, int idx, const tc_type_t *t)
         }
         lua_pop(L, 1);
     }
-    size_t body_end = out->len;
-    c->p->ops->write_set_begin(c->p, t->elem->ttype, n);
-    header_to_front(out, at, body_end);
+    if (c->binary) {
+        put_count(out, at, 5, n);
+    } else {
+        size_t body_end = out->len;
+        c->p->ops->write_set_begin(c->p, t->elem->ttype, n);
+        header_to_front(out, at, body_end);
+    }
     return TC_OK;
 }
 
@@ -1071,6 +1186,9 @@ encode_map(ctx_t *c, int idx, const tc_type_t *t)
     tc_buf_t *out = c->p->out;
     size_t at = out->len;
     uint32_t n = 0;
+    if (c->binary) {
+        tc_proto_binary_write_map_begin(out, t->elem->ttype, t->value->ttype, 0);
+    }
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         int top = lua_gettop(L);
@@ -1085,9 +1203,13 @@ encode_map(ctx_t *c, int idx, const tc_type_t *t)
         n++;
         lua_pop(L, 1);
     }
-    size_t body_end = out->len;
-    c->p->ops->write_map_begin(c->p, t->elem->ttype, t->value->ttype, n);
-    header_to_front(out, at, body_end);
+    if (c->binary) {
+        put_count(out, at, 6, n);
+    } else {
+        size_t body_end = out->len;
+        c->p->ops->write_map_begin(c->p, t->elem->ttype, t->value->ttype, n);
+        header_to_front(out, at, body_end);
+    }
     return TC_OK;
 }
 
@@ -1160,7 +1282,7 @@ encode_i32(ctx_t *c, int idx, int lt, const tc_type_t *t)
     int64_t v = 0;
     int rc = get_integer(c, idx, lt, t, INT32_MIN, INT32_MAX, &v);
     if (rc == TC_OK) {
-        c->p->ops->write_i32(c->p, (int32_t)v);
+        put_i32(c, (int32_t)v);
     }
     return rc;
 }
@@ -1171,7 +1293,7 @@ encode_i64(ctx_t *c, int idx, int lt, const tc_type_t *t)
     int64_t v = 0;
     int rc = get_integer(c, idx, lt, t, INT64_MIN, INT64_MAX, &v);
     if (rc == TC_OK) {
-        c->p->ops->write_i64(c->p, v);
+        put_i64(c, v);
     }
     return rc;
 }
@@ -1182,7 +1304,7 @@ encode_double(ctx_t *c, int idx, int lt, const tc_type_t *t)
     if (lt != LUA_TNUMBER) {
         return type_error(c, idx, t);
     }
-    c->p->ops->write_double(c->p, (double)lua_tonumber(c->L, idx));
+    put_double(c, (double)lua_tonumber(c->L, idx));
     return TC_OK;
 }
 
@@ -1197,7 +1319,7 @@ encode_string(ctx_t *c, int idx, int lt, const tc_type_t *t)
     if (len > INT32_MAX) {
         return tc_err_set(c->err, TC_ELIMIT, "string of %zu bytes", len);
     }
-    c->p->ops->write_binary(c->p, s, len);
+    put_binary(c, s, len);
     return TC_OK;
 }
 
@@ -1384,7 +1506,7 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
     if (rc != TC_OK) {
         return rc;
     }
-    p->ops->write_struct_begin(p);
+    put_struct_begin(c);
     int nset = 0;
     int pushed = 0;
     int xbase = c->xst != NULL && c->xst == st ? c->xbase : 0;
@@ -1420,7 +1542,7 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
             c->located = 1;
             return tc_err_set(c->err, TC_ETYPE, "union %s has more than one field set", st->name);
         }
-        p->ops->write_field_begin(p, f->type.ttype, f->id);
+        put_field_begin(c, f->type.ttype, f->id);
         rc = encode_value(c, at, lt, &f->type);
         if (rc != TC_OK) {
             locate(c, st, f);
@@ -1428,8 +1550,8 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
         }
     }
     lua_settop(L, top);
-    p->ops->write_field_stop(p);
-    p->ops->write_struct_end(p);
+    put_field_stop(c);
+    put_struct_end(c);
     p->depth--;
     return TC_OK;
 }

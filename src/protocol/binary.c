@@ -4,9 +4,10 @@
  * strings, type bytes. Reads strict and old non-strict message headers,
  * writes strict ones, byte for byte as Apache Thrift does.
  */
-#include "protocol/protocol.h"
+#include "protocol/binary.h"
 
 #include "core/buf.h"
+#include "protocol/protocol.h"
 
 #include <string.h>
 
@@ -47,33 +48,6 @@ load_be64(const uint8_t *s)
     v = __builtin_bswap64(v);
 #endif
     return v;
-}
-
-static inline void
-store_be16(uint8_t *d, uint16_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap16(v);
-#endif
-    memcpy(d, &v, sizeof(v));
-}
-
-static inline void
-store_be32(uint8_t *d, uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    memcpy(d, &v, sizeof(v));
-}
-
-static inline void
-store_be64(uint8_t *d, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    memcpy(d, &v, sizeof(v));
 }
 
 /* ---- read ---- */
@@ -399,12 +373,12 @@ write_message_begin(tc_proto_t *p, const char *name, size_t len, uint8_t type, i
         return;
     }
     uint8_t *d = tail(p);
-    store_be32(d, VERSION_1 | type);
-    store_be32(d + 4, (uint32_t)len);
+    tc_proto_binary_store_be32(d, VERSION_1 | type);
+    tc_proto_binary_store_be32(d + 4, (uint32_t)len);
     if (len > 0) {
         memcpy(d + 8, name, len);
     }
-    store_be32(d + 8 + len, (uint32_t)seqid);
+    tc_proto_binary_store_be32(d + 8 + len, (uint32_t)seqid);
     commit(p, 12 + len);
 }
 
@@ -423,46 +397,25 @@ write_struct_end(tc_proto_t *p)
 static void
 write_field_begin(tc_proto_t *p, uint8_t type, int16_t id)
 {
-    if (TC_UNLIKELY(!room(p, 3))) {
-        return;
-    }
-    uint8_t *d = tail(p);
-    d[0] = type;
-    store_be16(d + 1, (uint16_t)id);
-    commit(p, 3);
+    tc_proto_binary_write_field_begin(p->out, type, id);
 }
 
 static void
 write_field_stop(tc_proto_t *p)
 {
-    tc_buf_append_u8(p->out, TC_TTYPE_STOP);
+    tc_proto_binary_write_field_stop(p->out);
 }
 
 static void
 write_list_begin(tc_proto_t *p, uint8_t etype, uint32_t n)
 {
-    TC_ASSERT(n <= INT32_MAX);
-    if (TC_UNLIKELY(!room(p, 5))) {
-        return;
-    }
-    uint8_t *d = tail(p);
-    d[0] = etype;
-    store_be32(d + 1, n);
-    commit(p, 5);
+    tc_proto_binary_write_list_begin(p->out, etype, n);
 }
 
 static void
 write_map_begin(tc_proto_t *p, uint8_t ktype, uint8_t vtype, uint32_t n)
 {
-    TC_ASSERT(n <= INT32_MAX);
-    if (TC_UNLIKELY(!room(p, 6))) {
-        return;
-    }
-    uint8_t *d = tail(p);
-    d[0] = ktype;
-    d[1] = vtype;
-    store_be32(d + 2, n);
-    commit(p, 6);
+    tc_proto_binary_write_map_begin(p->out, ktype, vtype, n);
 }
 
 static void
@@ -480,58 +433,31 @@ write_byte(tc_proto_t *p, int8_t v)
 static void
 write_i16(tc_proto_t *p, int16_t v)
 {
-    if (TC_UNLIKELY(!room(p, 2))) {
-        return;
-    }
-    store_be16(tail(p), (uint16_t)v);
-    commit(p, 2);
+    tc_proto_binary_write_i16(p->out, v);
 }
 
 static void
 write_i32(tc_proto_t *p, int32_t v)
 {
-    if (TC_UNLIKELY(!room(p, 4))) {
-        return;
-    }
-    store_be32(tail(p), (uint32_t)v);
-    commit(p, 4);
+    tc_proto_binary_write_i32(p->out, v);
 }
 
 static void
 write_i64(tc_proto_t *p, int64_t v)
 {
-    if (TC_UNLIKELY(!room(p, 8))) {
-        return;
-    }
-    store_be64(tail(p), (uint64_t)v);
-    commit(p, 8);
+    tc_proto_binary_write_i64(p->out, v);
 }
 
 static void
 write_double(tc_proto_t *p, double v)
 {
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    if (TC_UNLIKELY(!room(p, 8))) {
-        return;
-    }
-    store_be64(tail(p), bits);
-    commit(p, 8);
+    tc_proto_binary_write_double(p->out, v);
 }
 
 static void
 write_binary(tc_proto_t *p, const void *s, size_t len)
 {
-    TC_ASSERT(len <= INT32_MAX);
-    if (TC_UNLIKELY(!room(p, 4 + len))) {
-        return;
-    }
-    uint8_t *d = tail(p);
-    store_be32(d, (uint32_t)len);
-    if (len > 0) {
-        memcpy(d + 4, s, len);
-    }
-    commit(p, 4 + len);
+    tc_proto_binary_write_binary(p->out, s, len);
 }
 
 static void
