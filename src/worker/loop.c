@@ -16,6 +16,7 @@
 #include "protocol/message.h"
 #include "worker/accesslog.h"
 #include "worker/loop_internal.h"
+#include "worker/pace.h"
 #include "worker/worker.h"
 
 #include <event2/event.h>
@@ -166,7 +167,8 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     tc_err_t err;
     tc_err_clear(&err);
     long long t0 = now_ns();
-    atomic_store_explicit(&lp->busy_since, t0, memory_order_relaxed);
+    atomic_store(&lp->busy_since, t0); /* seq_cst, before the look at the watchdog (pace.h) */
+    tc_pace_call_started(&lp->shared->watch_idle);
     lp->call_conn = c; /* what an abort names (call_named()) */
     lp->call_msg = msg;
     lp->call_len = len;
@@ -536,6 +538,12 @@ tc_loop_busy_for(const tc_loop_t *lp, double now)
 {
     long long since = atomic_load_explicit(&lp->busy_since, memory_order_relaxed);
     return since == 0 ? 0.0 : now - (double)since / 1e9;
+}
+
+bool
+tc_loop_in_call(const tc_loop_t *lp)
+{
+    return atomic_load(&lp->busy_since) != 0;
 }
 
 /* The most bytes of a method's name an abort quotes. */

@@ -61,6 +61,8 @@ typedef struct tc_loop_shared {
      */
     long long call_limit;
     atomic_llong calls;
+    /* The main thread is in the watchdog's long wait: a call's start wakes it (pace.h). */
+    atomic_bool watch_idle;
 } tc_loop_shared_t;
 
 /* The connection callbacks of every loop: set as tc_conn_settings_t.handler. */
@@ -125,6 +127,8 @@ bool tc_loop_accepting(const tc_loop_t *lp);
 
 /* Monotonic seconds since 'lp' entered its current handler call, or 0 when idle. */
 double tc_loop_busy_for(const tc_loop_t *lp, double now);
+/* Whether the loop's thread is inside a handler call: a seq_cst load (pace.h). */
+bool tc_loop_in_call(const tc_loop_t *lp);
 /*
  * What the loop is inside, for the line of an abort (the worker's main
  * thread): "'NAME' from PEER" for a handler call, NAME the method as the

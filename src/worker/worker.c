@@ -13,6 +13,7 @@
 #include "plugin/host.h"
 #include "worker/accesslog.h"
 #include "worker/loop.h"
+#include "worker/pace.h"
 
 #include <event2/thread.h>
 #include <limits.h>
@@ -40,12 +41,7 @@
  * short call merely preempted is not mistaken for a long one.
  */
 #define STEAL_RUNNING_AFTER 0.05
-/* Watchdog period while handlers run, and while all is quiet. */
-#define WATCH_BUSY_NS 2000000L
-#define WATCH_IDLE_NS 50000000L
-/* Watchdog period while stopping, once the listeners are closed and no call runs. */
-#define WATCH_STOP_NS 10000000L
-/* The shortest period a small 'timeout' asks for. */
+/* The shortest watchdog period a small 'timeout' asks for (the others: pace.h). */
 #define WATCH_MIN_NS 1000000L
 
 typedef struct worker {
@@ -163,6 +159,18 @@ watch(worker_t *w)
     return nbusy > 0;
 }
 
+/* A loop is inside a call (after tc_pace_arm(): see pace.h). */
+static bool
+any_call(const worker_t *w)
+{
+    for (int i = 0; i < w->nloops; i++) {
+        if (tc_loop_in_call(w->loops[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* max_requests plus up to max_requests_jitter, drawn once per worker; 0: no limit. */
 static long long
 call_limit(const tc_config_t *cfg)
@@ -204,6 +212,7 @@ boot(worker_t *w, const tc_worker_args_t *args)
     atomic_init(&w->shared.full_logged, 0);
     w->shared.call_limit = call_limit(cfg);
     atomic_init(&w->shared.calls, 0);
+    atomic_init(&w->shared.watch_idle, false);
     w->shared.max_conns = cfg->worker_connections > 0 ? cfg->worker_connections : INT_MAX;
     /* "auto": NULL, detected per connection */
     if ((w->shared.protocol == NULL && strcmp(cfg->protocol, "auto") != 0) ||
@@ -566,14 +575,17 @@ tc_worker_main(const tc_worker_args_t *args)
      * A beat at least every quarter of 'timeout': an idle worker's beat is
      * never near as old as that (every 50 ms was, for a 'timeout' of 0.05).
      */
-    long beat_ns = WATCH_IDLE_NS;
-    if (cfg->timeout > 0 && cfg->timeout < 4 * (double)WATCH_IDLE_NS / 1e9) {
+    long beat_ns = TC_PACE_IDLE_NS;
+    if (cfg->timeout > 0 && cfg->timeout < 4 * (double)TC_PACE_IDLE_NS / 1e9) {
         beat_ns = (long)(cfg->timeout / 4 * 1e9);
         beat_ns = beat_ns > WATCH_MIN_NS ? beat_ns : WATCH_MIN_NS;
     }
     long period = beat_ns;
+    tc_pace_t pace;
+    tc_pace_init(&pace);
     for (;;) {
         int sig = wait_signal(period);
+        tc_pace_disarm(&pace, &w.shared.watch_idle);
         if (sig == SIGINT || sig == SIGQUIT) {
             run_hook(&w, "worker_int");
             _exit(0); /* quick stop: the arbiter asked for it */
@@ -634,9 +646,15 @@ tc_worker_main(const tc_worker_args_t *args)
                 break;
             }
         }
-        period = watch(&w) || listening ? WATCH_BUSY_NS
-                 : w.stopping           ? WATCH_STOP_NS
-                                        : WATCH_IDLE_NS;
+        period = tc_pace_next(&pace, watch(&w) || listening, w.stopping);
+        if (period == TC_PACE_IDLE_NS && w.nloops > 1) {
+            /* with one loop there is nothing to move: no call need wake us */
+            tc_pace_arm(&pace, &w.shared.watch_idle);
+            if (any_call(&w)) {
+                tc_pace_disarm(&pace, &w.shared.watch_idle);
+                period = TC_PACE_BUSY_NS;
+            }
+        }
         period = period < beat_ns ? period : beat_ns;
     }
     shutdown_loops(&w);
