@@ -569,6 +569,8 @@ reopen(tc_bench_loop_t *lp, conn_t *c)
     c->reopen = false;
     lp->nreopen--;
     if (lp->stopping) {
+        /* the run ended in the round that closed it (its last call was sent meanwhile) */
+        report(lp, c, "not opened again: the run has ended");
         return;
     }
     char why[256];
