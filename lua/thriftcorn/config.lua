@@ -43,6 +43,9 @@ M.settings = {
   { name = "loglevel", kind = "enum", default = "info",
     values = { "debug", "info", "warning", "error", "critical" },
     doc = "Least severe log level written." },
+  { name = "client_warning_rate", kind = "int", default = 10, min = 0, max = 1000000,
+    doc = "Warnings about a client's messages each handler thread logs a second, after a "
+      .. "burst of as many (10 at least); the others are counted; 0: no limit." },
   { name = "errorlog", kind = "string", default = "-", path = true, dash = true,
     doc = "Where the log goes: a file path, or - for stderr." },
   { name = "include_dirs", kind = "list", default = {},

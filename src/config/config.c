@@ -122,6 +122,7 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->loglevel = tc_log_level_parse(level);
     cfg->loglevel = cfg->loglevel < 0 ? TC_LOG_INFO : cfg->loglevel;
     free(level);
+    cfg->client_warning_rate = (unsigned)get_number(L, idx, "client_warning_rate", 10);
     cfg->errorlog = get_string(L, idx, "errorlog", "-");
     cfg->include_dirs = get_list(L, idx, "include_dirs", &cfg->ninclude_dirs);
     lua_getfield(L, idx, "service");

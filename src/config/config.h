@@ -48,6 +48,8 @@ typedef struct tc_config {
     size_t max_lua_memory; /* bytes each handler thread's Lua state may hold; 0 = no limit */
     bool expose_errors;
     int loglevel; /* tc_log_level_t */
+    /* client warnings a handler thread logs a second, after a burst; 0 = no limit */
+    unsigned client_warning_rate;
     char *errorlog;
     char **include_dirs;
     size_t ninclude_dirs;

@@ -479,3 +479,55 @@ tc_log(tc_log_level_t level, const char *fmt, ...)
         (void)tc_log_write(STDERR_FILENO, line, n);
     }
 }
+
+/* ---- rate limit ---- */
+
+/*
+ * The generic cell rate algorithm's form of a token bucket: no count of
+ * tokens to refill, only the time 'full_at' when the bucket is full again.
+ * A line takes one 'interval' from it, and may be written while the bucket
+ * holds one: 'full_at' is less than a whole 'burst' ahead of 'now'.
+ */
+void
+tc_log_ratelimit_init(tc_log_ratelimit_t *rl, unsigned rate, unsigned burst, long long period)
+{
+    rl->interval = 1000000000LL / (rate > 0 ? rate : 1);
+    rl->burst = (long long)(burst > 0 ? burst : 1) * rl->interval;
+    rl->full_at = LLONG_MIN / 2; /* full at any time */
+    rl->period = period;
+    rl->dropped = 0;
+    rl->since = 0;
+}
+
+bool
+tc_log_ratelimit_allow(tc_log_ratelimit_t *rl, long long now)
+{
+    long long from = rl->full_at > now ? rl->full_at : now;
+    if (from + rl->interval - now > rl->burst) {
+        if (rl->dropped++ == 0) {
+            rl->since = now;
+        }
+        return false;
+    }
+    rl->full_at = from + rl->interval;
+    return true;
+}
+
+uint64_t
+tc_log_ratelimit_report(tc_log_ratelimit_t *rl, long long now, bool force, long long *since)
+{
+    if (rl->dropped == 0 || (!force && now - rl->since < rl->period)) {
+        return 0;
+    }
+    uint64_t n = rl->dropped;
+    *since = rl->since;
+    rl->dropped = 0;
+    return n;
+}
+
+bool
+tc_log_ratelimit_pending(const tc_log_ratelimit_t *rl, long long *due)
+{
+    *due = rl->since + rl->period;
+    return rl->dropped > 0;
+}

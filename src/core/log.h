@@ -9,6 +9,7 @@
 #include "core/common.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef enum {
@@ -103,5 +104,43 @@ size_t tc_log_escape(char *dst, size_t cap, const char *src, size_t len);
  * how many. Any thread.
  */
 size_t tc_log_utf8(char *dst, size_t cap, const char *src, size_t len);
+
+/*
+ * A token bucket for log lines that others can cause at will (a client's
+ * bad messages): after a burst, at most 'rate' lines a second; those
+ * refused are counted, for one line that says how many. Times are
+ * nanoseconds of CLOCK_MONOTONIC, passed in (a test injects its own). Not
+ * thread-safe: each thread keeps its own, so that the check takes no lock.
+ */
+typedef struct {
+    long long interval; /* ns a line costs: one second / rate */
+    long long burst;    /* ns of lines the bucket holds: burst * interval */
+    long long full_at;  /* when the bucket is full again (no line taken since) */
+    long long period;   /* ns between two reports of refused lines */
+    uint64_t dropped;   /* lines refused since the last report */
+    long long since;    /* when the first of them was refused */
+} tc_log_ratelimit_t;
+
+/*
+ * Allow a burst of 'burst' lines (at least 1), refilled at 'rate' lines a
+ * second (at least 1), the first 'burst' at once; refused lines are
+ * reported at most once a 'period' ns.
+ */
+void tc_log_ratelimit_init(tc_log_ratelimit_t *rl, unsigned rate, unsigned burst, long long period);
+/*
+ * Whether one more line may be written at 'now': takes a token, or counts
+ * the line as refused.
+ */
+bool tc_log_ratelimit_allow(tc_log_ratelimit_t *rl, long long now);
+/*
+ * How many lines were refused since the last report, when a report is due
+ * at 'now' ('period' after the first of them, or at once with 'force'),
+ * else 0; '*since' is when the first was refused. A count returned is
+ * reported: the next starts from 0.
+ */
+uint64_t tc_log_ratelimit_report(tc_log_ratelimit_t *rl, long long now, bool force,
+                                 long long *since);
+/* Whether lines were refused since the last report; '*due': when the next is. */
+bool tc_log_ratelimit_pending(const tc_log_ratelimit_t *rl, long long *due);
 
 #endif /* TC_CORE_LOG_H */

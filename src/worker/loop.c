@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,79 @@ conn_closed(tc_conn_t *c, void *arg)
     }
 }
 
+/* ---- client warnings ---- */
+
+/*
+ * The warnings a client's messages cause, one per message, are limited per
+ * thread (client_warning_rate a second, after a burst of as many, 10 at
+ * least), as the kernel's printk_ratelimit() limits its lines: a client
+ * sending bad calls as fast as it can must cost neither a write(2) each nor
+ * the disk. Those not logged are counted, and said at most once a second:
+ * with the next warning logged, or by a timer when the client went quiet,
+ * or as the thread ends. Only a warning reaches any of this.
+ */
+#define WARN_BURST_MIN 10
+#define WARN_REPORT_NS 1000000000LL
+#define WARN_REPORT_TEXT                                                                           \
+    "%" PRIu64 " more client warnings not logged in the last %.1f s (client_warning_rate %u)"
+
+static void
+init_warnings(tc_loop_t *lp)
+{
+    unsigned rate = lp->shared->cfg->client_warning_rate;
+    tc_log_ratelimit_init(&lp->warn_limit, rate, rate > WARN_BURST_MIN ? rate : WARN_BURST_MIN,
+                          WARN_REPORT_NS);
+}
+
+static void
+report_warnings(tc_loop_t *lp, long long now, bool force)
+{
+    long long since = now;
+    uint64_t n = tc_log_ratelimit_report(&lp->warn_limit, now, force, &since);
+    if (n > 0) {
+        tc_log(TC_LOG_WARNING, WARN_REPORT_TEXT, n, (double)(now - since) / 1e9,
+               lp->shared->cfg->client_warning_rate);
+    }
+}
+
+/* Timer: the warnings not logged, once their report is due. */
+static void
+on_warn_report(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    long long now = now_ns();
+    report_warnings(lp, now, false);
+    long long due;
+    if (tc_log_ratelimit_pending(&lp->warn_limit, &due)) {
+        /* counted since a logged warning's report: due a period after the first of them */
+        long long wait = due > now ? due - now : 0;
+        struct timeval tv = {(time_t)(wait / 1000000000LL),
+                             (suseconds_t)(wait % 1000000000LL / 1000)};
+        evtimer_add(lp->warn_report, &tv);
+    }
+}
+
+/* Whether a client warning may be logged now (after the count of those that were not). */
+static bool
+warning_allowed(tc_loop_t *lp)
+{
+    if (lp->shared->cfg->client_warning_rate == 0) {
+        return true;
+    }
+    long long now = now_ns();
+    if (tc_log_ratelimit_allow(&lp->warn_limit, now)) {
+        report_warnings(lp, now, false);
+        return true;
+    }
+    if (!evtimer_pending(lp->warn_report, NULL)) {
+        struct timeval tv = {WARN_REPORT_NS / 1000000000LL, 0};
+        evtimer_add(lp->warn_report, &tv);
+    }
+    return false;
+}
+
 /*
  * One warning for an error the client caused. Its text may quote the
  * client's bytes (a name, what the codec read): escaped, so that they can
@@ -123,8 +197,12 @@ conn_closed(tc_conn_t *c, void *arg)
  * name, NULs and all (tc_call_info_t 'err_len'), else 0.
  */
 static void
-log_client_error(const tc_conn_t *c, const char *what, const tc_err_t *err, size_t len)
+log_client_error(tc_loop_t *lp, const tc_conn_t *c, const char *what, const tc_err_t *err,
+                 size_t len)
 {
+    if (!warning_allowed(lp)) {
+        return;
+    }
     char text[TC_LOG_ESCAPED_MAX(TC_ERR_MSG_MAX)];
     size_t n = tc_log_escape(text, sizeof(text), err->msg, len != 0 ? len : strlen(err->msg));
     tc_log(TC_LOG_WARNING, "%s: %s%.*s", c->peer, what, (int)n, text);
@@ -136,8 +214,11 @@ log_client_error(const tc_conn_t *c, const char *what, const tc_err_t *err, size
  * the client's: escaped, at most 256 bytes of it.
  */
 static void
-log_rest(const tc_conn_t *c, const tc_call_info_t *info)
+log_rest(tc_loop_t *lp, const tc_conn_t *c, const tc_call_info_t *info)
 {
+    if (!warning_allowed(lp)) {
+        return;
+    }
     char name[TC_LOG_ESCAPED_MAX(256)];
     size_t n = tc_log_escape(name, sizeof(name), info->method,
                              tc_utf8_prefix(info->method, info->method_len, 256));
@@ -197,7 +278,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
 
     if (rc != TC_OK) {
         out->len = before;
-        log_client_error(c, "invalid message: ", &err, info.err_len);
+        log_client_error(lp, c, "invalid message: ", &err, info.err_len);
         return rc;
     }
     if (err.code != TC_OK) {
@@ -208,13 +289,13 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
          */
         if (info.status == TC_APPEX_PROTOCOL_ERROR ||
             info.status == TC_APPEX_INVALID_MESSAGE_TYPE || err.code == TC_ENOTFOUND) {
-            log_client_error(c, "", &err, info.err_len);
+            log_client_error(lp, c, "", &err, info.err_len);
         } else {
             tc_log(TC_LOG_ERROR, "%s: %s", c->peer, err.msg);
         }
     }
     if (TC_UNLIKELY(info.rest > 0)) {
-        log_rest(c, &info);
+        log_rest(lp, c, &info);
     }
     if (out->len == body) {
         out->len = before; /* oneway: nothing to send, not even a frame header */
@@ -406,6 +487,8 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
     lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
     lp->first_call = evtimer_new(lp->base, on_first_call_wait, lp);
+    lp->warn_report = evtimer_new(lp->base, on_warn_report, lp);
+    init_warnings(lp);
     if (shared->cfg->client_timeout > 0) {
         double t = shared->cfg->client_timeout;
         double period = t < 2.0 ? t / 4.0 : 0.5;
@@ -446,6 +529,7 @@ loop_main(void *arg)
     while ((c = TAILQ_FIRST(&lp->conns)) != NULL) {
         tc_conn_close(c, NULL);
     }
+    report_warnings(lp, now_ns(), true);
     pthread_mutex_unlock(&lp->lock);
     tc_dispatch_thread_stop(lp->dispatch); /* the plugin's exit_thread(), on this thread */
     atomic_store(&lp->done, true);
@@ -508,6 +592,7 @@ tc_loop_free(tc_loop_t *lp)
     event_free(lp->wake);
     event_free(lp->stop);
     event_free(lp->first_call);
+    event_free(lp->warn_report);
     if (lp->sweep != NULL) {
         event_free(lp->sweep);
     }

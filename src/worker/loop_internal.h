@@ -11,6 +11,7 @@
 #include "worker/loop.h"
 
 #include "config/hooks.h"
+#include "core/log.h"
 #include "worker/dispatch.h"
 
 #include <event2/util.h>
@@ -68,6 +69,8 @@ struct tc_loop {
     bool take_accept;             /* guarded by 'inq_lock' */
     bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
     double emfile_logged;
+    tc_log_ratelimit_t warn_limit; /* client warnings (client_warning_rate) */
+    struct event *warn_report;     /* reports the client warnings not logged */
     tc_hooks_t *hooks; /* on_connected/post_connect_closed in a state of its own, or NULL */
 };
 

@@ -7,11 +7,14 @@ its next call, and the error log has one warning naming the peer, how many
 bytes were left and the message's name (escaped: a client chose it). A
 whole message in its frame, and messages back to back on a buffered
 connection (whose end is where the message ends), get no such warning.
-Every wait is bounded."""
+A client that sends such frames as fast as it can gets each answered, but
+its warnings are limited per thread (client_warning_rate), the others
+counted in one line. Every wait is bounded."""
 
 import re
 import socket
 import struct
+import time
 import unittest
 
 import harness
@@ -59,7 +62,9 @@ class FrameRestTest(harness.ServiceTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server("workers = 1\n" + harness.service(harness.SERVICE_FIXTURE))
+        # every warning counts here: none held back by client_warning_rate
+        cls.srv = harness.Server("workers = 1\nclient_warning_rate = 0\n"
+                                 + harness.service(harness.SERVICE_FIXTURE))
 
     @classmethod
     def tearDownClass(cls):
@@ -144,6 +149,71 @@ class FrameRestTest(harness.ServiceTest):
                 finally:
                     s.close()
                 self.assertEqual(self.warnings(offset, peer), [])
+
+
+# The line that counts the client warnings not logged.
+NOT_LOGGED = re.compile(r"\[warning\] (\d+) more client warnings not logged in the last "
+                        r"(\d+\.\d) s \(client_warning_rate (\d+)\)\n")
+
+
+class WarningRateTest(harness.ServiceTest):
+    CALLS = 300
+
+    def flood(self, rate):
+        """CALLS framed calls of echo, each with bytes after the message, sent
+        at once over one connection to a worker of one thread; every reply
+        read. Returns the server, the peer, and the seconds it took."""
+        S = self.S
+        srv = harness.Server("workers = 1\nthreads = 1\nclient_warning_rate = %d\n" % rate
+                             + harness.service(harness.SERVICE_FIXTURE))
+        self.addCleanup(srv.check_sanitizers)
+        self.addCleanup(srv.stop)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        peer = "127.0.0.1:%d" % s.getsockname()[1]
+        try:
+            frames = b"".join(framed("framed", "binary",
+                                     message(S, "binary", "echo", i, "m%d" % i) + b"\x00junk")
+                              for i in range(1, self.CALLS + 1))
+            t0 = time.monotonic()
+            s.sendall(frames)
+            for i in range(1, self.CALLS + 1):
+                self.assertEqual(FrameRestTest.echo_reply(self, read_reply(s, "framed", "binary"),
+                                                          i), "m%d" % i)
+            took = time.monotonic() - t0
+        finally:
+            s.close()
+        return srv, peer, took
+
+    def count(self, srv, peer):
+        """The warnings about `peer`'s frames logged, and the counts of those
+        that were not."""
+        log = srv.log()
+        warned = log.count("[warning] %s: 5 bytes after the message 'echo' in its frame, "
+                           "ignored\n" % peer)
+        return warned, [(int(n), int(r)) for n, _, r in NOT_LOGGED.findall(log)]
+
+    def test_a_flood_of_warnings_is_limited_and_counted(self):
+        # A burst of 10, then 10 a second: the client sends its calls in
+        # well under the second the first report waits for, so the log has
+        # at most the burst and what the rate gave meanwhile, and, once the
+        # client is quiet, a line (the timer's) that counts the rest.
+        srv, peer, took = self.flood(10)
+        self.assertTrue(harness.wait_for(lambda: sum(
+            n for n, _ in self.count(srv, peer)[1]) + self.count(srv, peer)[0] >= self.CALLS,
+            timeout=10), srv.log()[-2000:])
+        warned, reports = self.count(srv, peer)
+        self.assertGreaterEqual(warned, 10)
+        self.assertLessEqual(warned, 10 + int(10 * took) + 1, (took, reports))
+        self.assertTrue(reports, srv.log()[-2000:])
+        self.assertEqual([r for _, r in reports], [10] * len(reports))
+        self.assertEqual(warned + sum(n for n, _ in reports), self.CALLS, reports)
+        self.assertIsNone(srv.proc.poll())
+
+    def test_no_limit(self):
+        # client_warning_rate = 0: every warning is logged
+        srv, peer, _ = self.flood(0)
+        self.assertTrue(harness.wait_for(lambda: self.count(srv, peer)[0] >= self.CALLS))
+        self.assertEqual(self.count(srv, peer), (self.CALLS, []))
 
 
 class _Sock(TTransport.TTransportBase):

@@ -5,7 +5,7 @@
  * root must (which symlinks it follows, FIFOs, the standard streams), a
  * reopen that fails reported on stderr too, a stderr that leads nowhere
  * else made the log through its rotations, and a line cut short by a full
- * disk, taken back.
+ * disk, taken back; the rate limit of lines others may cause at will.
  */
 #include "tc_test.h"
 
@@ -765,6 +765,75 @@ test_write_takes_back_a_cut_line(void **state)
     rmdir(dir);
 }
 
+/* ---- rate limit ---- */
+
+#define MS 1000000LL
+#define S  1000000000LL
+
+/* How many of 'n' lines at 'now' the limiter lets through. */
+static int
+allowed(tc_log_ratelimit_t *rl, int n, long long now)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        k += tc_log_ratelimit_allow(rl, now) ? 1 : 0;
+    }
+    return k;
+}
+
+/* A burst at once, then the rate; the refused counted for one report. */
+static void
+test_ratelimit_burst_and_refill(void **state)
+{
+    (void)state;
+    tc_log_ratelimit_t rl;
+    long long since = -1;
+    tc_log_ratelimit_init(&rl, 10, 10, S);
+    long long t0 = 5 * S; /* any clock: no line was taken before */
+    assert_int_equal(allowed(&rl, 300, t0), 10);
+    assert_int_equal(tc_log_ratelimit_report(&rl, t0, false, &since), 0); /* not due yet */
+    /* one line each 100 ms: none before, one at it, one only */
+    assert_int_equal(allowed(&rl, 5, t0 + 99 * MS), 0);
+    assert_int_equal(allowed(&rl, 5, t0 + 100 * MS), 1);
+    assert_int_equal(allowed(&rl, 5, t0 + 150 * MS), 0);
+    assert_int_equal(allowed(&rl, 5, t0 + 250 * MS), 1);
+    /* 290 + 5 + 4 + 5 + 4 refused, since the first */
+    assert_int_equal(tc_log_ratelimit_report(&rl, t0 + 999 * MS, false, &since), 0);
+    assert_int_equal(tc_log_ratelimit_report(&rl, t0 + S, false, &since), 308);
+    assert_int_equal(since, t0);
+    /* reported: the count starts again */
+    assert_int_equal(tc_log_ratelimit_report(&rl, t0 + 2 * S, true, &since), 0);
+    /* quiet for long: a full burst again, not more */
+    assert_int_equal(allowed(&rl, 30, t0 + 60 * S), 10);
+    assert_int_equal(tc_log_ratelimit_report(&rl, t0 + 60 * S, true, &since), 20);
+    assert_int_equal(since, t0 + 60 * S);
+    /* half refilled after half a burst's time */
+    assert_int_equal(allowed(&rl, 30, t0 + 60 * S + 500 * MS), 5);
+}
+
+/* Lines that come at the rate or slower are never refused. */
+static void
+test_ratelimit_steady_rate(void **state)
+{
+    (void)state;
+    tc_log_ratelimit_t rl;
+    long long since = 0;
+    tc_log_ratelimit_init(&rl, 10, 3, S);
+    for (int i = 0; i < 1000; i++) {
+        assert_true(tc_log_ratelimit_allow(&rl, (long long)i * 100 * MS));
+    }
+    assert_int_equal(tc_log_ratelimit_report(&rl, 1000 * S, true, &since), 0);
+    /* a burst of 3, and then 1 more each 100 ms */
+    tc_log_ratelimit_init(&rl, 10, 3, S);
+    int total = 0;
+    for (int ms = 0; ms < 1000; ms++) {
+        total += allowed(&rl, 2, ms * MS);
+    }
+    assert_int_equal(total, 3 + 9);
+    assert_int_equal(tc_log_ratelimit_report(&rl, 999 * MS, true, &since), 2000 - 12);
+    assert_int_equal(since, 1 * MS); /* the 4th line: 2 at 0 ms, 2 at 1 ms */
+}
+
 int
 main(void)
 {
@@ -785,6 +854,8 @@ main(void)
         cmocka_unit_test(test_reopen_failure_also_on_stderr),
         cmocka_unit_test(test_take_stderr),
         cmocka_unit_test(test_write_takes_back_a_cut_line),
+        cmocka_unit_test(test_ratelimit_burst_and_refill),
+        cmocka_unit_test(test_ratelimit_steady_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
