@@ -120,7 +120,7 @@ setup(lua_State *L)
     lua_call(L, 1, 1);
     if (lua_getfield(L, -1, cfg->service.name) != LUA_TTABLE ||
         tc_lua_schema_to_service(L, -1) == NULL) {
-        return luaL_error(L, "%s: no service '%s'", cfg->service.idl, cfg->service.name);
+        return luaL_error(L, "%s defines no such service", cfg->service.idl);
     }
     int svc = lua_gettop(L);
 
@@ -153,12 +153,12 @@ setup(lua_State *L)
         if (lua_getfield(L, handler, name) != LUA_TFUNCTION) {
             if (!has_module) {
                 return luaL_error(L,
-                                  "method '%s' of service %s is handled by neither the plugin "
-                                  "%s nor a Lua handler (service.handler is not set)",
-                                  name, cfg->service.name, cfg->service.plugin);
+                                  "method '%s' is handled by neither the plugin %s nor a Lua "
+                                  "handler (service.handler is not set)",
+                                  name, cfg->service.plugin);
             }
-            return luaL_error(L, "%s: no function for method '%s' of service %s%s", path, name,
-                              cfg->service.name, skip != NULL ? " (nor has the plugin)" : "");
+            return luaL_error(L, "%s: no function for method '%s'%s", path, name,
+                              skip != NULL ? " (nor has the plugin)" : "");
         }
         lua_rawseti(L, SLOT_FUNCS, i);
         lua_pop(L, 2);
@@ -169,8 +169,7 @@ setup(lua_State *L)
     tc_schema_t *schema = tc_lua_schema_owner(L, svc);
     h->svc = tc_lua_schema_to_service(L, svc);
     if (schema == NULL || h->svc == NULL) {
-        return luaL_error(L, "%s: service '%s' is no longer compiled", cfg->service.idl,
-                          cfg->service.name);
+        return luaL_error(L, "%s: the service is no longer compiled", cfg->service.idl);
     }
     h->schema = tc_schema_ref(schema);
     /* thriftcorn.request_headers() finds the call's THeader through this slot */

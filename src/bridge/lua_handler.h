@@ -22,8 +22,9 @@ typedef struct tc_lua_handler tc_lua_handler_t;
  * 'provided' (a NULL-terminated list, or NULL: the methods a C plugin
  * serves). With no service.handler configured, 'provided' must name every
  * method. NULL with 'err' filled ("handler.lua: no function for method
- * 'add'") on any problem. Ownership: the caller frees it with
- * tc_lua_handler_free(); 'provided' is only read during the call.
+ * 'add'", the service left for the caller to name) on any problem.
+ * Ownership: the caller frees it with tc_lua_handler_free(); 'provided' is
+ * only read during the call.
  */
 tc_lua_handler_t *tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided,
                                      tc_err_t *err);

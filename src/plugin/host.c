@@ -199,14 +199,14 @@ find_service(tc_host_t *h, const char *service, tc_err_t *err)
         if (h->svc != NULL) {
             /* which of its method tables the plugin meant, the host cannot tell */
             return tc_err_set(err, TC_EINVAL,
-                              "plugin %s (%s): service %s is listed twice, as '%s' and as '%s'",
-                              h->path, plugin_label(h), service, h->svc->name, s->name);
+                              "plugin %s (%s): the service is listed twice, as '%s' and as '%s'",
+                              h->path, plugin_label(h), h->svc->name, s->name);
         }
         h->svc = s;
     }
     if (h->svc == NULL) {
-        return tc_err_set(err, TC_ENOTFOUND, "plugin %s (%s) serves no methods of service %s",
-                          h->path, plugin_label(h), service);
+        return tc_err_set(err, TC_ENOTFOUND, "plugin %s (%s) lists no such service", h->path,
+                          plugin_label(h));
     }
     for (const tc_plugin_method_t *m = h->svc->methods; m != NULL && m->name != NULL; m++) {
         if (m->handler == NULL) {
@@ -472,8 +472,8 @@ tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors, tc
         int idx = tc_schema_service_index(svc, pm->name, strlen(pm->name));
         if (idx < 0) {
             tc_err_set(err, TC_ENOTFOUND,
-                       "plugin %s (%s): method '%s' is not a method of service %s in the IDL",
-                       h->path, plugin_label(h), pm->name, svc->name);
+                       "plugin %s (%s): method '%s' is not a method of the service in the IDL",
+                       h->path, plugin_label(h), pm->name);
             goto fail;
         }
         if (t->methods[idx] != NULL) {

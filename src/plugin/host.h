@@ -109,8 +109,11 @@ void *tc_host_call_alloc(tc_call_t *call, size_t size);
  * fully qualified name): dlopen (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), look up
  * tc_plugin_entry, check the ABI major version and find the plugin's
  * methods for the service. Runs no hook. NULL with 'err' filled ("plugin
- * PATH: ...") otherwise. Ownership: the caller closes it with
- * tc_host_close(), after every call into it has returned.
+ * PATH: ...") otherwise; the errors of this and of tc_host_acquire(),
+ * tc_host_init_arbiter() and tc_host_thread_new() do not name the service:
+ * the caller, which knows it by its configured name, does. Ownership: the
+ * caller closes it with tc_host_close(), after every call into it has
+ * returned.
  */
 tc_host_t *tc_host_open(const char *path, const char *service, tc_err_t *err);
 /*

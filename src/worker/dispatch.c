@@ -46,14 +46,20 @@ struct tc_dispatch {
 };
 
 /*
- * 'err' (set) again, after "service NAME: ": the operator learns whose
- * handlers failed (a missing file, max_lua_memory, a plugin's refusal say
- * nothing of it themselves), with one service as with several.
+ * 'err' (set) again, after "service NAME: " ("service MUX (NAME): " with a
+ * multiplexed_name, as the --check-config line has it): the operator learns
+ * whose handlers failed, with one service as with several. The one place
+ * that names the service: the plugin host's and the Lua handler's errors
+ * leave it out, so that it is said once.
  */
 static void
-name_service(tc_err_t *err, const char *name)
+name_service(tc_err_t *err, const tc_service_conf_t *s)
 {
-    tc_err_prefix(err, "service %s: ", name);
+    if (s->mux_name != NULL) {
+        tc_err_prefix(err, "service %s (%s): ", s->mux_name, s->name);
+    } else {
+        tc_err_prefix(err, "service %s: ", s->name);
+    }
 }
 
 /*
@@ -96,7 +102,7 @@ create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
     }
     return d;
 fail:
-    name_service(err, d->name);
+    name_service(err, &cfg->service);
     tc_dispatch_free(d);
     return NULL;
 }

@@ -340,7 +340,8 @@ class CliTest(unittest.TestCase):
             if os.path.exists(os.path.join(self.dir, "l")):
                 with open(os.path.join(self.dir, "l")) as f:
                     text += f.read()
-            self.assertIn("no function for method 'base_hello' of service TestService", text)
+            self.assertIn("service TestService: %s/h.lua: no function for method 'base_hello'\n"
+                          % os.path.realpath(self.dir), text)
 
     def test_a_missing_handler_names_the_service(self):
         """One service names itself in its loading errors, as an entry of

@@ -729,8 +729,8 @@ class CheckConfigTest(unittest.TestCase):
         out = subprocess.run([harness.BIN, "--check-config", srv.config],
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 1, out.stdout)
-        self.assertIn("bad.lua: no function for method 'echo' of service HeaderService",
-                      out.stderr)
+        self.assertEqual(out.stderr, "service HeaderService: %s/bad.lua: no function for "
+                         "method 'echo'\n" % os.path.realpath(srv.dir))
 
 
 class ServiceErrorsTest(unittest.TestCase):

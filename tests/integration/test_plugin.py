@@ -298,7 +298,7 @@ class RefusalTest(unittest.TestCase):
     CASES = (
         ("bad_abi", "built for plugin ABI 999.3, this server speaks 1.3;"),
         ("no_entry", "no entry point 'tc_plugin_entry'"),
-        ("unknown", "method 'nosuch' is not a method of service tutorial.Calculator"),
+        ("unknown", "method 'nosuch' is not a method of the service in the IDL"),
         ("wrong_sig", "method 'add' was built against another signature: the plugin has "
                       "'i64 add(1:i64,2:i64)' (0x0123456789abcdef), the IDL has "
                       "'i32 add(1:i32,2:i32)'"),
@@ -368,7 +368,7 @@ class RefusalTest(unittest.TestCase):
         text = settings(tp("good"))
         out = check_config(text)
         self.assertEqual(out.returncode, 1, out.stdout)
-        self.assertIn("method 'getStruct' of service Calculator is handled by neither the "
+        self.assertIn("service Calculator: method 'getStruct' is handled by neither the "
                       "plugin", out.stderr)
         code, log = start_fails(text)
         self.assertEqual(code, 1, log)
@@ -377,8 +377,51 @@ class RefusalTest(unittest.TestCase):
         out = check_config(settings(tp("good"), handler="h.lua"),
                            files={"h.lua": "return { ping = function() end }"})
         self.assertEqual(out.returncode, 1)
-        self.assertIn("no function for method 'getStruct' of service Calculator (nor has the "
-                      "plugin)", out.stderr)
+        self.assertIn("h.lua: no function for method 'getStruct' (nor has the plugin)",
+                      out.stderr)
+
+    def test_each_refusal_names_the_service_once(self):
+        """Whatever stops a service from loading (the plugin, its IDL, its
+        Lua handler), the line names the service once, in front, with the
+        file and what is wrong: at --check-config and in the log at start."""
+        svc_idl = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server", "svc.thrift")
+        rest = {"rest.lua": LUA_REST}
+        lacking = {"h.lua": "return { ping = function() end }"}
+        plugin_for = 'service = { idl = "%s", name = "TestService", plugin = "%s" }\n'
+        cases = (
+            (settings(tp("unknown"), handler="rest.lua"), rest, "Calculator",
+             "plugin %s (test): method 'nosuch' is not a method of the service in the IDL"
+             % tp("unknown")),
+            (settings(tp("twice"), handler="rest.lua"), rest, "Calculator",
+             "plugin %s (test): the service is listed twice, as 'tutorial.Calculator' and as "
+             "'Calculator'" % tp("twice")),
+            ("workers = 1\n" + plugin_for % (svc_idl, tp("good")), None, "TestService",
+             "plugin %s (test) lists no such service" % tp("good")),
+            (settings(tp("good")), None, "Calculator",
+             "method 'getStruct' is handled by neither the plugin %s nor a Lua handler "
+             "(service.handler is not set)" % tp("good")),
+            (settings(tp("good"), handler="h.lua"), lacking, "Calculator",
+             "{dir}/h.lua: no function for method 'getStruct' (nor has the plugin)"),
+            (settings(tp("good"), handler="h.lua").replace(
+                'name = "Calculator"', 'name = "Calculator", multiplexed_name = "CalcV2"')
+             .replace("service = {", "services = { {").replace("}\n", "} }\n"),
+             lacking, "CalcV2 (Calculator)",
+             "{dir}/h.lua: no function for method 'getStruct' (nor has the plugin)"),
+        )
+        for text, files, name, why in cases:
+            srv = harness.Server(text, files=files, start=False)
+            want = "service %s: %s" % (name, why.replace("{dir}", os.path.realpath(srv.dir)))
+            with self.subTest(want=want, mode="check-config"):
+                out = subprocess.run([harness.BIN, "--check-config", srv.config],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertEqual((out.returncode, out.stderr), (1, want + "\n"), out.stdout)
+            with self.subTest(want=want, mode="start"):
+                with open(srv.log_path, "ab") as log:
+                    code = subprocess.run([harness.BIN, srv.config, "--errorlog", srv.log_path],
+                                          stdout=log, stderr=subprocess.STDOUT,
+                                          timeout=60).returncode
+                self.assertEqual(code, 1, srv.log())
+                self.assertIn("] worker failed to load the handler: %s\n" % want, srv.log())
 
     def test_plugin_header(self):
         out = subprocess.run([harness.BIN, "--plugin-header", IDL, "Calculator"],

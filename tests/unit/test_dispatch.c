@@ -5,13 +5,15 @@
  * needs the memory) is dropped for an INTERNAL_ERROR naming the limit, and
  * the output never grows much past it; a call's THeader is not kept past
  * the call; a oneway message to an unknown method is not answered; a name
- * quoted in part is cut between UTF-8 characters. The handlers are the
+ * quoted in part is cut between UTF-8 characters; a service that cannot
+ * be loaded is named once in the error. The handlers are the
  * dispatch fixtures' (tests/fixtures/dispatch), loaded as a handler thread
  * loads them.
  */
 #include "tc_test.h"
 
 #include "config/config.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "protocol/message.h"
 #include "transport/header.h"
@@ -534,6 +536,37 @@ test_header_not_kept(void **state)
     tc_header_deinit(&h);
 }
 
+/*
+ * A service its IDL does not define (the IDL changed since the config was
+ * checked): the error names the service once, in front, then the IDL file;
+ * with a multiplexed_name, both of its names.
+ */
+static void
+test_load_error_names_the_service_once(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_config_t *cfg = tc_config_load(TC_FIXTURES_DIR "/dispatch/thriftcorn.lua", NULL, 0, &err);
+    assert_non_null(cfg);
+    free(cfg->service.name);
+    cfg->service.name = tc_xstrdup("NoSuch");
+    char want[TC_ERR_MSG_MAX];
+    snprintf(want, sizeof(want), "service NoSuch: %s defines no such service", cfg->service.idl);
+    assert_null(tc_dispatch_new(cfg, &err));
+    assert_string_equal(err.msg, want);
+
+    char v2[] = "NoSuchV2";
+    cfg->service.mux_name = v2;
+    tc_err_clear(&err);
+    snprintf(want, sizeof(want), "service NoSuchV2 (NoSuch): %s defines no such service",
+             cfg->service.idl);
+    assert_null(tc_dispatch_new(cfg, &err));
+    assert_string_equal(err.msg, want);
+    cfg->service.mux_name = NULL;
+    tc_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -548,6 +581,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
+        cmocka_unit_test(test_load_error_names_the_service_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
