@@ -611,7 +611,7 @@ detect(tc_conn_t *c)
 {
     const tc_conn_settings_t *s = c->_s;
     tc_detected_t r;
-    int rc = tc_detect(c->_in.data, c->_in.len, &r);
+    int rc = tc_detect(c->_in.data, c->_in.len, s->transport, &r);
     if (s->transport != NULL && s->protocol != NULL &&
         (rc == TC_AGAIN ? fixed_refuses(c) : rc != TC_OK || r.transport != &tc_transport_header)) {
         set_transport(c, s->transport, s->protocol);

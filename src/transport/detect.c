@@ -14,7 +14,8 @@
  * four zero bytes: a frame of 0 bytes, or an old binary message named ""
  * (whose byte 4, its type, is none of the above), so they are refused as
  * soon as they are in, not after a fifth byte a client may never send.
- * A refusal says what the bytes look like, for the log line.
+ * A refusal says what the bytes look like, for the log line; on a port
+ * whose transport is buffered, which has no frames, without a frame length.
  */
 #include "transport/detect.h"
 
@@ -34,6 +35,12 @@ enum {
 static const char WHY_EMPTY[] = "frame length 0 (must be 1 or more)"; /* as framed.c's scan */
 static const char WHY_NEGATIVE[] = NO_FORM "a negative frame length, and byte 0 is neither "
                                            "0x80 (binary) nor 0x82 (compact)";
+/* buffered: the first bytes can only be a message */
+#define NO_MESSAGE "the first bytes start no binary or compact message: "
+static const char WHY_EMPTY_BUFFERED[] = NO_MESSAGE "four zero bytes (a non-strict binary "
+                                                    "message with no name)";
+static const char WHY_HIGH_BUFFERED[] = NO_MESSAGE "byte 0 is over 0x7F but neither 0x80 "
+                                                   "(binary) nor 0x82 (compact)";
 static const char WHY_TLS[] = NO_FORM "a TLS ClientHello";
 static const char WHY_MAGIC[] = NO_FORM "a length, then 0x0F but not THeader's magic 0x0FFF";
 static const char WHY_HTTP[] = NO_FORM "text that starts like an HTTP request";
@@ -92,8 +99,9 @@ found(tc_detected_t *r, const tc_transport_t *t, const tc_proto_ops_t *p, tc_det
 }
 
 int
-tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
+tc_detect(const uint8_t *data, size_t len, const tc_transport_t *transport, tc_detected_t *r)
 {
+    bool buffered = transport == &tc_transport_buffered;
     if (len < 1) {
         return TC_AGAIN;
     }
@@ -104,10 +112,10 @@ tc_detect(const uint8_t *data, size_t len, tc_detected_t *r)
         return found(r, &tc_transport_buffered, &tc_proto_compact, TC_DETECT_COMPACT);
     }
     if (data[0] >= 0x80) {
-        return refused(r, WHY_NEGATIVE); /* no frame, no name */
+        return refused(r, buffered ? WHY_HIGH_BUFFERED : WHY_NEGATIVE); /* no frame, no name */
     }
     if (len >= 4 && (data[0] | data[1] | data[2] | data[3]) == 0) {
-        return refused(r, WHY_EMPTY);
+        return refused(r, buffered ? WHY_EMPTY_BUFFERED : WHY_EMPTY);
     }
     if (len < 5) {
         return TC_AGAIN;

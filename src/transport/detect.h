@@ -29,7 +29,10 @@ typedef struct tc_detected {
 } tc_detected_t;
 
 /*
- * Look at the first bytes of a connection, [data, data+len). Returns TC_OK
+ * Look at the first bytes of a connection, [data, data+len), on a port
+ * whose transport setting is 'transport' (NULL: "auto"), which changes only
+ * the words of a refusal: with buffered, bytes that would be a frame length
+ * elsewhere are said to start no message. Returns TC_OK
  * with 'r' filled, TC_AGAIN while more bytes are needed (never more than 6)
  * or TC_EPROTO for bytes no known form starts with ('r->refused' says what
  * they look like: "an SSH banner"). Rules, after Apache
@@ -40,9 +43,11 @@ typedef struct tc_detected {
  * unframed non-strict binary name if its length is under 16 MiB (byte 0
  * 0x00). A TLS ClientHello (16 03 0x, byte 5 01) is TC_EPROTO unless byte 4
  * is 0x80, and so is text (an HTTP request), whose byte 0 is printable, and
- * four zero bytes (a frame of 0 bytes) as soon as they are in.
+ * four zero bytes (a frame of 0 bytes, or a non-strict binary message with
+ * no name) as soon as they are in.
  */
-int tc_detect(const uint8_t *data, size_t len, tc_detected_t *r) TC_NODISCARD;
+int tc_detect(const uint8_t *data, size_t len, const tc_transport_t *transport,
+              tc_detected_t *r) TC_NODISCARD;
 
 /* A short name for what was found ("framed compact", "header"), for logs. */
 const char *tc_detect_name(const tc_detected_t *r);

@@ -133,11 +133,11 @@ model_start(run_t *r)
         r->t = s->transport;
         r->p = s->protocol;
         tc_detected_t d;
-        int rc = tc_detect(r->in, r->n, &d);
+        int rc = tc_detect(r->in, r->n, s->transport, &d);
         r->usable = rc == TC_EPROTO || (rc == TC_OK && d.transport != &tc_transport_header);
     } else {
         tc_detected_t d;
-        int rc = tc_detect(r->in, r->n, &d);
+        int rc = tc_detect(r->in, r->n, s->transport, &d);
         TC_FUZZ_CHECK(rc == TC_OK || rc == TC_AGAIN || rc == TC_EPROTO, "tc_detect gave %d", rc);
         TC_FUZZ_CHECK(rc != TC_AGAIN || r->n < 6, "tc_detect wants more than %zu bytes", r->n);
         /* (THeader names its protocol per frame: a configured protocol does not apply) */

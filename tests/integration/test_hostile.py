@@ -925,19 +925,31 @@ class AutoTest(HostileBase, unittest.TestCase):
         """Four zero bytes and nothing after (a frame of 0 bytes, which no
         Thrift message fits) close at once with the line of the framed
         transport, not when client_timeout (20 s) ends the wait for a fifth
-        byte; also where only the protocol is detected."""
+        byte; also where only the protocol is detected. With transport
+        buffered there is no frame: the line says the bytes start no
+        message (also for a byte 0 that would be a negative length)."""
         framed = harness.Server(self.SERVICES + 'workers = 1\ntransport = "framed"\n'
                                 'client_timeout = 20\n', env=harness.asan_env())
         self.addCleanup(framed.stop)
-        why = "closed: frame length 0 (must be 1 or more)"
+        buffered = harness.Server(self.SERVICES + 'workers = 1\ntransport = "buffered"\n'
+                                  'client_timeout = 20\n', env=harness.asan_env())
+        self.addCleanup(buffered.stop)
+        empty = "closed: frame length 0 (must be 1 or more)"
+        no_message = "closed: the first bytes start no binary or compact message: "
         long_client = self.long_client()
-        for srv in (self.srv, framed):
+        for srv, data, why in (
+                (self.srv, b"\x00\x00\x00\x00", empty), (framed, b"\x00\x00\x00\x00", empty),
+                (buffered, b"\x00\x00\x00\x00",
+                 no_message + "four zero bytes (a non-strict binary message with no name)"),
+                (buffered, b"\xff\xff\xff\xfb",
+                 no_message + "byte 0 is over 0x7F but neither 0x80 (binary) nor 0x82 "
+                 "(compact)")):
             offset = os.path.getsize(srv.log_path)
             s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
             self.addCleanup(s.close)
             peer = "127.0.0.1:%d: " % s.getsockname()[1]
             t0 = time.monotonic()
-            s.sendall(b"\x00\x00\x00\x00")
+            s.sendall(data)
             self.assertEqual(recv_until_closed(s, 2.0), (b"", True),
                              "not closed within 2 s (%.1f s)" % (time.monotonic() - t0))
 

@@ -8,18 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Detect on an exact-size copy, so ASan sees any read past what was given. */
+/*
+ * Detect on an exact-size copy, so ASan sees any read past what was given,
+ * with transport 'transport' configured (NULL: "auto").
+ */
 static int
-detect(const uint8_t *data, size_t len, tc_detected_t *r)
+detect_on(const tc_transport_t *transport, const uint8_t *data, size_t len, tc_detected_t *r)
 {
     uint8_t *in = malloc(len > 0 ? len : 1);
     assert_non_null(in);
     if (len > 0) {
         memcpy(in, data, len);
     }
-    int rc = tc_detect(in, len, r);
+    int rc = tc_detect(in, len, transport, r);
     free(in);
     return rc;
+}
+
+static int
+detect(const uint8_t *data, size_t len, tc_detected_t *r)
+{
+    return detect_on(NULL, data, len, r);
 }
 
 typedef struct form {
@@ -241,6 +250,64 @@ test_almost_other_protocols(void **state)
     }
 }
 
+/*
+ * The bytes that are a frame length where frames may be (transport auto or
+ * framed) are refused as such there; on a buffered port, which has no
+ * frames, as what they are: no binary or compact message. When the bytes
+ * are refused, and what is found, do not depend on the setting.
+ */
+static void
+test_refusals_by_transport(void **state)
+{
+    (void)state;
+    static const char empty[] = "frame length 0 (must be 1 or more)";
+    static const char empty_buffered[] = "the first bytes start no binary or compact message: "
+                                         "four zero bytes (a non-strict binary message with no "
+                                         "name)";
+    static const char negative[] = "the first bytes fit no Thrift transport and protocol: a "
+                                   "negative frame length, and byte 0 is neither 0x80 (binary) "
+                                   "nor 0x82 (compact)";
+    static const char high_buffered[] = "the first bytes start no binary or compact message: "
+                                        "byte 0 is over 0x7F but neither 0x80 (binary) nor 0x82 "
+                                        "(compact)";
+    static const struct {
+        uint8_t bytes[6];
+        size_t len; /* refused with this many */
+        const char *framed;
+        const char *buffered;
+    } bad[] = {
+        {{0x00, 0x00, 0x00, 0x00}, 4, empty, empty_buffered},
+        {{0x00, 0x00, 0x00, 0x00, 0x80, 0x01}, 4, empty, empty_buffered},
+        {{0x00, 0x00, 0x00, 0x00, 0x01}, 4, empty, empty_buffered},
+        {{0xFF, 0xFF, 0xFF, 0xFB}, 1, negative, high_buffered},
+        {{0x81, 0x01}, 1, negative, high_buffered},
+    };
+    const tc_transport_t *transports[] = {NULL, &tc_transport_framed, &tc_transport_buffered};
+    for (size_t t = 0; t < TC_ARRAY_LEN(transports); t++) {
+        bool buffered = transports[t] == &tc_transport_buffered;
+        for (size_t i = 0; i < TC_ARRAY_LEN(bad); i++) {
+            tc_detected_t r;
+            for (size_t n = 0; n < bad[i].len; n++) {
+                assert_int_equal(detect_on(transports[t], bad[i].bytes, n, &r), TC_AGAIN);
+            }
+            for (size_t n = bad[i].len; n <= sizeof(bad[i].bytes); n++) {
+                r.refused = NULL;
+                assert_int_equal(detect_on(transports[t], bad[i].bytes, n, &r), TC_EPROTO);
+                assert_string_equal(r.refused, buffered ? bad[i].buffered : bad[i].framed);
+            }
+        }
+        /* what fits a form is found whatever the setting (a mismatch is the caller's) */
+        for (size_t i = 0; i < TC_ARRAY_LEN(forms); i++) {
+            tc_detected_t r;
+            memset(&r, 0, sizeof(r));
+            assert_int_equal(detect_on(transports[t], forms[i].bytes, sizeof(forms[i].bytes), &r),
+                             TC_OK);
+            assert_ptr_equal(r.transport, forms[i].transport);
+            assert_int_equal(r.kind, forms[i].kind);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -249,6 +316,7 @@ main(void)
         cmocka_unit_test(test_unknown_bytes),
         cmocka_unit_test(test_other_protocols),
         cmocka_unit_test(test_almost_other_protocols),
+        cmocka_unit_test(test_refusals_by_transport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
