@@ -6,7 +6,9 @@
 #include "core/log.h"
 #include "transport/listener.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,33 @@ add(tc_inherit_t *in, int fd, const char *spec, bool systemd)
     in->fds[in->n].spec = tc_xstrdup(spec);
     in->fds[in->n].systemd = systemd;
     in->fds[in->n].taken = false;
+    in->fds[in->n].unix_path = NULL;
+    in->fds[in->n].unix_dev = 0;
+    in->fds[in->n].unix_ino = 0;
     in->n++;
+}
+
+/*
+ * THRIFTCORN_UNIX_<fd>: "DEV:INO:PATH", the socket file the old arbiter
+ * owned, which 'f' then owns. Without it (or malformed) no file is.
+ */
+static void
+load_unix_file(tc_inherit_fd_t *f, const char *value)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long dev = strtoull(value, &end, 10);
+    if (errno != 0 || end == value || *end != ':') {
+        return;
+    }
+    const char *p = end + 1;
+    unsigned long long ino = strtoull(p, &end, 10);
+    if (errno != 0 || end == p || *end != ':' || end[1] != '/' || ino == 0) {
+        return;
+    }
+    f->unix_path = tc_xstrdup(end + 1);
+    f->unix_dev = (dev_t)dev;
+    f->unix_ino = (ino_t)ino;
 }
 
 static void
@@ -54,6 +82,14 @@ load_upgrade(tc_inherit_t *in, const char *list)
         (void)snprintf(name, sizeof(name), "THRIFTCORN_SYSTEMD_%ld", fd);
         if (getenv(name) != NULL) {
             in->fds[in->n - 1].systemd = true;
+            (void)unsetenv(name);
+        }
+        (void)snprintf(name, sizeof(name), "THRIFTCORN_UNIX_%ld", fd);
+        const char *file = getenv(name);
+        if (file != NULL) {
+            if (!in->fds[in->n - 1].systemd) {
+                load_unix_file(&in->fds[in->n - 1], file);
+            }
             (void)unsetenv(name);
         }
     }
@@ -157,17 +193,16 @@ tc_inherit_load(tc_inherit_t *in, char *const *binds, size_t nbinds)
     (void)unsetenv("LISTEN_FDNAMES");
 }
 
-int
-tc_inherit_take(tc_inherit_t *in, const char *spec, bool *systemd)
+const tc_inherit_fd_t *
+tc_inherit_take(tc_inherit_t *in, const char *spec)
 {
     for (size_t i = 0; i < in->n; i++) {
         if (!in->fds[i].taken && strcmp(in->fds[i].spec, spec) == 0) {
             in->fds[i].taken = true;
-            *systemd = in->fds[i].systemd;
-            return in->fds[i].fd;
+            return &in->fds[i];
         }
     }
-    return -1;
+    return NULL;
 }
 
 void
@@ -178,34 +213,65 @@ tc_inherit_deinit(tc_inherit_t *in)
             (void)close(in->fds[i].fd);
         }
         free(in->fds[i].spec);
+        free(in->fds[i].unix_path);
     }
     free(in->fds);
     memset(in, 0, sizeof(*in));
 }
 
+/*
+ * THRIFTCORN_UNIX_<fd> for the socket file 'o' owns: a relative path is
+ * made absolute here, from the folder it was bound in, since the new
+ * arbiter starts in the folder as named at start (a release symlink
+ * switched since names another one).
+ */
+static void
+export_unix_file(const tc_inherit_out_t *o)
+{
+    if (o->systemd || o->unix_path == NULL || o->unix_ino == 0) {
+        return;
+    }
+    char cwd[PATH_MAX];
+    bool relative = o->unix_path[0] != '/';
+    if (relative && getcwd(cwd, sizeof(cwd)) == NULL) {
+        return; /* no file handed over: the new arbiter leaves it */
+    }
+    size_t len = strlen(o->unix_path) + (relative ? strlen(cwd) + 1 : 0) + 64;
+    char *value = tc_xcalloc(len, 1);
+    (void)snprintf(value, len, "%llu:%llu:%s%s%s", (unsigned long long)o->unix_dev,
+                   (unsigned long long)o->unix_ino, relative ? cwd : "", relative ? "/" : "",
+                   o->unix_path);
+    char name[64];
+    (void)snprintf(name, sizeof(name), "THRIFTCORN_UNIX_%d", o->fd);
+    (void)setenv(name, value, 1);
+    free(value);
+}
+
 void
-tc_inherit_export(const int *fds, char *const *specs, const bool *systemd, size_t n)
+tc_inherit_export(const tc_inherit_out_t *out, size_t n)
 {
     char list[4096];
     size_t used = 0;
     list[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        int flags = fcntl(fds[i], F_GETFD);
-        if (flags < 0 || fcntl(fds[i], F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+        const tc_inherit_out_t *o = &out[i];
+        int flags = fcntl(o->fd, F_GETFD);
+        if (flags < 0 || fcntl(o->fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
             continue;
         }
-        int k = snprintf(list + used, sizeof(list) - used, "%s%d", used ? "," : "", fds[i]);
+        int k = snprintf(list + used, sizeof(list) - used, "%s%d", used ? "," : "", o->fd);
         if (k < 0 || (size_t)k >= sizeof(list) - used) {
             break;
         }
         used += (size_t)k;
         char name[64];
-        (void)snprintf(name, sizeof(name), "THRIFTCORN_BIND_%d", fds[i]);
-        (void)setenv(name, specs[i], 1);
-        if (systemd[i]) {
-            (void)snprintf(name, sizeof(name), "THRIFTCORN_SYSTEMD_%d", fds[i]);
+        (void)snprintf(name, sizeof(name), "THRIFTCORN_BIND_%d", o->fd);
+        (void)setenv(name, o->spec, 1);
+        if (o->systemd) {
+            (void)snprintf(name, sizeof(name), "THRIFTCORN_SYSTEMD_%d", o->fd);
             (void)setenv(name, "1", 1);
         }
+        export_unix_file(o);
     }
     (void)setenv("THRIFTCORN_FDS", list, 1);
 }

@@ -9,12 +9,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct tc_inherit_fd {
     int fd;
     char *spec;   /* the bind it belongs to */
     bool systemd; /* its socket file, if any, is systemd's */
     bool taken;
+    char *unix_path; /* the socket file the old arbiter owned (absolute), or NULL */
+    dev_t unix_dev;  /* that file as the old arbiter bound it */
+    ino_t unix_ino;
 } tc_inherit_fd_t;
 
 typedef struct tc_inherit {
@@ -31,17 +35,34 @@ typedef struct tc_inherit {
  */
 void tc_inherit_load(tc_inherit_t *in, char *const *binds, size_t nbinds);
 
-/* The inherited descriptor for bind 'spec', or -1; '*systemd' tells whose it is. */
-int tc_inherit_take(tc_inherit_t *in, const char *spec, bool *systemd);
+/*
+ * The inherited descriptor for bind 'spec', or NULL: its 'systemd' tells
+ * whose it is, its 'unix_path' the socket file handed over with it.
+ * Ownership: borrowed from 'in', until tc_inherit_deinit().
+ */
+const tc_inherit_fd_t *tc_inherit_take(tc_inherit_t *in, const char *spec);
 
 /* Close the descriptors no bind took and free the list. */
 void tc_inherit_deinit(tc_inherit_t *in);
 
+/* One listening socket handed to the new arbiter, as tc_inherit_export() describes it. */
+typedef struct tc_inherit_out {
+    int fd;
+    const char *spec;      /* the bind it serves */
+    bool systemd;          /* passed by systemd: its file stays systemd's */
+    const char *unix_path; /* the socket file this arbiter owns, or NULL */
+    dev_t unix_dev;
+    ino_t unix_ino; /* 0: no file of ours */
+} tc_inherit_out_t;
+
 /*
- * In the child about to exec the new arbiter: keep 'fds' open across exec
- * and describe them in THRIFTCORN_FDS ("3,4") and THRIFTCORN_BIND_<fd>, and
- * THRIFTCORN_SYSTEMD_<fd>=1 for those 'systemd' passed (their files stay its).
+ * In the child about to exec the new arbiter: keep the 'n' descriptors of
+ * 'out' open across exec and describe them in THRIFTCORN_FDS ("3,4") and
+ * THRIFTCORN_BIND_<fd>, THRIFTCORN_SYSTEMD_<fd>=1 for those systemd passed
+ * (their files stay its), and THRIFTCORN_UNIX_<fd>=DEV:INO:PATH for a
+ * socket file this arbiter owns, which the new one then owns (PATH made
+ * absolute from the working folder, which the new arbiter may not share).
  */
-void tc_inherit_export(const int *fds, char *const *specs, const bool *systemd, size_t n);
+void tc_inherit_export(const tc_inherit_out_t *out, size_t n);
 
 #endif /* TC_ARBITER_INHERIT_H */

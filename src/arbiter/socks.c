@@ -187,18 +187,24 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
     sock_t *s = tc_xcalloc(1, sizeof(*s));
     tc_err_t lerr;
     tc_err_clear(&lerr);
-    int fd = tc_inherit_take(&a->inherit, spec, &s->systemd);
+    const tc_inherit_fd_t *in = tc_inherit_take(&a->inherit, spec);
+    int fd = in != NULL ? in->fd : -1;
     int rc;
-    if (fd >= 0) {
+    if (in != NULL) {
+        s->systemd = in->systemd;
         char fdspec[32];
         (void)snprintf(fdspec, sizeof(fdspec), "fd://%d", fd);
         rc = tc_listener_open(&s->l, fdspec, cfg->backlog, &lerr);
         if (rc == TC_OK) {
-            /* known by its bind from now on; an upgrade's unix socket file is ours to remove */
+            /* known by its bind from now on */
             free(s->l.spec);
             s->l.spec = tc_xstrdup(spec);
-            if (!s->systemd && strncmp(spec, "unix:", 5) == 0) {
-                tc_listener_adopt_path(&s->l, spec + 5);
+            /*
+             * the socket file the old arbiter owned, ours to remove now: the
+             * one it bound, by inode, not whatever is at the bind's path now
+             */
+            if (in->unix_path != NULL && s->l.family == AF_UNIX) {
+                tc_listener_adopt_path(&s->l, in->unix_path, in->unix_dev, in->unix_ino);
             }
             set_backlog(s, cfg); /* the old arbiter's config may have had another */
         }

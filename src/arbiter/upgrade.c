@@ -89,15 +89,18 @@ tc_upgrade_reexec(arbiter_t *a)
         return;
     }
     if (pid == 0) {
-        int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
-        char **specs = tc_xcalloc(a->nsocks + 1, sizeof(char *));
-        bool *systemd = tc_xcalloc(a->nsocks + 1, sizeof(bool));
+        tc_inherit_out_t *out = tc_xcalloc(a->nsocks + 1, sizeof(*out));
         for (size_t i = 0; i < a->nsocks; i++) {
-            fds[i] = a->socks[i]->l.fd;
-            specs[i] = tc_socks_bind(a, a->socks[i]);
-            systemd[i] = a->socks[i]->systemd;
+            const sock_t *s = a->socks[i];
+            /* the socket file goes with the descriptor: the new arbiter removes it when done */
+            out[i] = (tc_inherit_out_t){.fd = s->l.fd,
+                                        .spec = tc_socks_bind(a, s),
+                                        .systemd = s->systemd,
+                                        .unix_path = s->l.unix_path,
+                                        .unix_dev = s->l.unix_dev,
+                                        .unix_ino = s->l.unix_ino};
         }
-        tc_inherit_export(fds, specs, systemd, a->nsocks);
+        tc_inherit_export(out, a->nsocks);
         tc_sdnotify_export();
         char pidbuf[32];
         (void)snprintf(pidbuf, sizeof(pidbuf), "%d", (int)a->pid);

@@ -466,7 +466,10 @@ open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     l->fd = fd;
     l->family = AF_UNIX;
     l->name = tc_xstrdup(spec);
-    tc_listener_adopt_path(l, path);
+    /* the file bind() just made, known by its inode from now on */
+    struct stat made;
+    bool sock = lstat(path, &made) == 0 && S_ISSOCK(made.st_mode);
+    tc_listener_adopt_path(l, path, sock ? made.st_dev : 0, sock ? made.st_ino : 0);
     return TC_OK;
 }
 
@@ -774,14 +777,12 @@ tc_listener_serves(const tc_listener_t *l, const char *spec)
 }
 
 void
-tc_listener_adopt_path(tc_listener_t *l, const char *path)
+tc_listener_adopt_path(tc_listener_t *l, const char *path, dev_t dev, ino_t ino)
 {
     free(l->unix_path);
     l->unix_path = tc_xstrdup(path);
-    struct stat st;
-    bool sock = lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-    l->unix_dev = sock ? st.st_dev : 0;
-    l->unix_ino = sock ? st.st_ino : 0;
+    l->unix_dev = dev;
+    l->unix_ino = ino;
 }
 
 void

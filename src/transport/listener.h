@@ -62,10 +62,11 @@ bool tc_listener_serves(const tc_listener_t *l, const char *spec);
 
 /*
  * Take the unix socket file at 'path' as 'l's own, to remove when it
- * closes (the file of a socket inherited from the arbiter that bound it):
- * the socket file at 'path' now, if there is one.
+ * closes: the file with inode 'dev'/'ino' as it was bound (by the arbiter
+ * that handed 'l' over, say), not whatever is at 'path' now. 'ino' 0: no
+ * file is 'l's. 'path' is copied.
  */
-void tc_listener_adopt_path(tc_listener_t *l, const char *path);
+void tc_listener_adopt_path(tc_listener_t *l, const char *path, dev_t dev, ino_t ino);
 
 /*
  * Remove the unix socket file of 'l', if it is still the file 'l' was

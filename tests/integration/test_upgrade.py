@@ -297,6 +297,150 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(srv.proc, new)
 
+    def test_reload_after_an_upgrade_removes_a_dropped_unix_socket_file(self):
+        """SIGUSR2, the old arbiter stops, then a reload of the new one
+        drops the unix bind: the new arbiter, which inherited that socket,
+        removes its file as it closes it (as it would one it bound), and
+        the TCP bind serves on without a failed call."""
+        path = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "s.sock")
+        settings = SERVICE + "workers = 1\nthreads = 2\n"
+        srv = harness.Server('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        load = loadgen.Load(self.S, srv.port, threads=2, duration=60, per_conn=(1, 1),
+                            sleep=0.002, max_calls=100000)
+        new = None
+        try:
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+            new = new_arbiter_pid(srv.log())
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), srv.log())
+            load.start()
+            self.assertTrue(load.wait_calls(50), load.summary())
+            srv.kill(signal.SIGTERM)  # the old arbiter goes; the new one serves alone
+            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            self.assertTrue(os.path.exists(path), "the old arbiter removed the socket file")
+            with open(srv.config, "w") as f:
+                f.write('bind = "127.0.0.1:0"\n' + settings)
+            os.kill(new, signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            self.assertTrue(harness.wait_for(lambda: not os.path.exists(path), 15),
+                            "the new arbiter left the dropped socket file\n" + srv.log())
+            self.assertTrue(load.wait_calls(100), load.summary())
+            self.assertTrue(load.stop())
+            self.assertEqual((load.failed, load.refused), (0, 0), load.summary())
+            self.assertEqual(self.echo(srv.port), "x")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            load.stop()
+            self.kill_arbiters(srv.proc, new)
+
+    def test_upgrade_hands_over_socket_files_bound_in_a_switched_release(self):
+        """unix:a.sock and unix:b.sock, relative, bound in current -> rel1;
+        the symlink switched to rel2, SIGUSR2 and the old arbiter stops.
+        The new arbiter, in rel2, holds the sockets whose files are in
+        rel1: a reload that drops a.sock removes rel1/a.sock, and its stop
+        removes rel1/b.sock; nothing of rel2's is touched."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        log = os.path.join(d, "thriftcorn.log")
+        settings = SERVICE + "workers = 1\nthreads = 2\nerrorlog = %r\n" % log
+        for rel in ("rel1", "rel2"):
+            os.mkdir(os.path.join(d, rel))
+            with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
+                f.write('bind = { "127.0.0.1:0", "unix:a.sock", "unix:b.sock" }\n' + settings)
+        decoy = os.path.join(d, "rel2", "a.sock")  # the path a.sock names in rel2
+        with open(decoy, "w") as f:
+            f.write("not a socket")
+        current = os.path.join(d, "current")
+        os.symlink(os.path.join(d, "rel1"), current)
+        proc = subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
+                                env=dict(os.environ, PWD=current))
+        new = None
+
+        def text():
+            return harness.read_text(log)
+        try:
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
+                                             "Ready: generation 1" in text()), "not ready")
+            port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
+            a_sock = os.path.join(d, "rel1", "a.sock")
+            b_sock = os.path.join(d, "rel1", "b.sock")
+            self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
+            os.unlink(current)
+            os.symlink(os.path.join(d, "rel2"), current)
+            proc.send_signal(signal.SIGUSR2)
+            self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
+                            text())
+            new = new_arbiter_pid(text())
+            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
+                            text())
+            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), text())
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0, text())
+            self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
+            with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
+                f.write('bind = { "127.0.0.1:0", "unix:b.sock" }\n' + settings)
+            os.kill(new, signal.SIGHUP)
+            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+            self.assertTrue(harness.wait_for(lambda: not os.path.exists(a_sock), 15),
+                            "the dropped socket file stayed\n" + text())
+            self.assertTrue(os.path.exists(b_sock))
+            self.assertEqual(self.echo(port), "x")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+            self.assertFalse(os.path.exists(b_sock), "the stop left the socket file\n" + text())
+            with open(decoy) as f:
+                self.assertEqual(f.read(), "not a socket")
+        finally:
+            self.kill_arbiters(proc, new)
+
+    def test_upgrade_leaves_a_socket_file_put_at_the_path_since(self):
+        """The socket file was removed and another server bound the path
+        before SIGUSR2: the new arbiter, which inherits the socket, not
+        that file, leaves it when a reload drops the bind and when it stops."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        path = os.path.join(d, "s.sock")
+        settings = SERVICE + "workers = 1\nthreads = 2\n"
+        srv = harness.Server('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        os.unlink(path)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(other.close)
+        other.bind(path)
+        other.listen(4)
+        new = None
+        try:
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+            new = new_arbiter_pid(srv.log())
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            workers = children(new)
+            self.assertEqual(len(workers), 1, srv.log())
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            with open(srv.config, "w") as f:
+                f.write('bind = "127.0.0.1:0"\n' + settings)
+            os.kill(new, signal.SIGHUP)
+            # past the moment the reload closed the dropped socket
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % workers[0], 15),
+                            srv.log())
+            self.assertTrue(os.path.exists(path), "the other server's socket file was removed")
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)  # still the other server's
+            c.close()
+            self.assertEqual(self.echo(srv.port), "x")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+            self.assertTrue(os.path.exists(path), "the other server's socket file was removed")
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
     def test_winch_ignored_when_a_reload_sets_daemon(self):
         """SIGWINCH is acted on by an arbiter that detached at start: one
         that a reload gave `daemon = true` still has its terminal, whose

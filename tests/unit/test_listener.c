@@ -372,7 +372,8 @@ test_unix_stale_socket_replaced(void **state)
 /*
  * Closing removes the socket file it bound, not one put at its path since
  * (another server's socket, after someone removed ours); an adopted file
- * (a socket inherited with its bind) is removed as a bound one is.
+ * (a socket inherited with its bind) is removed as a bound one is, if it
+ * is still the inode handed over with it.
  */
 static void
 test_unix_replaced_file_stays(void **state)
@@ -383,6 +384,9 @@ test_unix_replaced_file_stays(void **state)
     const char *path = u.path;
     tc_listener_t l;
     open_ok(&l, u.spec);
+    dev_t ours_dev = l.unix_dev;
+    ino_t ours_ino = l.unix_ino;
+    assert_true(ours_ino != 0);
     assert_int_equal(unlink(path), 0);
     int other = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(other >= 0);
@@ -390,18 +394,30 @@ test_unix_replaced_file_stays(void **state)
     tc_listener_close(&l, true);
     assert_true(file_exists(path));
 
-    /* the other socket's file, adopted, is removed with it; a regular file is never */
+    /* adopted as the file we bound: the other socket's file is not that one, and stays */
     tc_listener_t adopted;
     memset(&adopted, 0, sizeof(adopted));
     adopted.fd = -1;
-    tc_listener_adopt_path(&adopted, path);
+    tc_listener_adopt_path(&adopted, path, ours_dev, ours_ino);
+    tc_listener_close(&adopted, true);
+    assert_true(file_exists(path));
+    /* no inode handed over: nothing is removed */
+    tc_listener_adopt_path(&adopted, path, 0, 0);
+    tc_listener_close(&adopted, true);
+    assert_true(file_exists(path));
+    /* adopted as the other socket's file: removed with it */
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    tc_listener_adopt_path(&adopted, path, st.st_dev, st.st_ino);
     tc_listener_close(&adopted, true);
     assert_false(file_exists(path));
     close(other);
+    /* a regular file is never removed, whatever its inode */
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fclose(f);
-    tc_listener_adopt_path(&adopted, path);
+    assert_int_equal(lstat(path, &st), 0);
+    tc_listener_adopt_path(&adopted, path, st.st_dev, st.st_ino);
     tc_listener_close(&adopted, true);
     assert_true(file_exists(path));
     assert_int_equal(unlink(path), 0);
