@@ -40,10 +40,10 @@ class _CountingReader(TTransport.TTransportBase):
     def read(self, sz):
         try:
             data = self.sock.recv(sz)
-        except ConnectionResetError:
+        except ConnectionResetError as e:
             if self.got == 0:
                 raise _Closed()
-            raise
+            raise ConnectionResetError(e.errno, "reset after %d bytes of the reply" % self.got)
         if not data:
             if self.got == 0:
                 raise _Closed()
@@ -139,10 +139,12 @@ class Load:
             attempts = 0
             while attempts < 50 and time.monotonic() < end + 5:
                 attempts += 1
+                where = "connecting"
                 try:
                     if sock is None:
                         sock = self._connect()
                         left = rnd.randint(*self.per_conn)
+                    where = "calling"
                     reply = self._call(sock, value, seqid)
                 except _Closed:
                     with self.lock:
@@ -163,7 +165,7 @@ class Load:
                 except Exception as e:  # a cut reply, a timeout: a failure
                     with self.lock:
                         self.failed += 1
-                        self.errors.append("%s: %r" % (value, e))
+                        self.errors.append("%s: %s: %r" % (value, where, e))
                     if sock is not None:
                         sock.close()
                     sock = None
