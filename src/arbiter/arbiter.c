@@ -428,6 +428,9 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     tc_heartbeat_free(w->hb);
     w->hb = NULL;
     w->pid = 0;
+    if (a->board != NULL) {
+        tc_board_clear(a->board, (int)(w - a->workers));
+    }
     if (asked) {
         return;
     }
@@ -861,6 +864,10 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     }
     tc_log_set_level((tc_log_level_t)cfg->loglevel);
     tc_log(TC_LOG_INFO, "Starting thriftcorn %s", TC_VERSION_STRING);
+    a.board = tc_board_new();
+    if (a.board == NULL) {
+        tc_log(TC_LOG_WARNING, "Cannot map the balance board; workers accept as they are woken");
+    }
 
     int status = start(&a, cfg);
     bool served = a.cur != NULL;
@@ -880,6 +887,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
         tc_heartbeat_free(a.workers[i].hb);
     }
     free(a.workers);
+    tc_board_free(a.board);
     free(a.socks);
     if (a.check.fd >= 0) {
         (void)close(a.check.fd);

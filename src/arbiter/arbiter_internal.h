@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/ids.h"
 #include "transport/listener.h"
+#include "worker/board.h"
 #include "worker/heartbeat.h"
 
 #include <limits.h>
@@ -72,6 +73,8 @@ typedef struct arbiter {
     tc_inherit_t inherit;
     worker_t *workers;
     size_t nslots;
+    /* slot i is workers[i]'s; NULL: the workers do not balance (worker/board.h) */
+    tc_board_t *board;
     int target; /* workers wanted in 'cur'; SIGTTIN/SIGTTOU/SIGWINCH move it */
     int status; /* exit status of tc_arbiter_run() */
 

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "worker/accesslog.h"
+#include "worker/board.h"
 #include "worker/heartbeat.h"
 #include "worker/worker.h"
 
@@ -86,7 +87,7 @@ tc_spawn_note_boot_death(arbiter_t *a, double t)
 
 /* In the forked child: become a worker of 'g'. */
 TC_NORETURN static void
-worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
+worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb, int board_slot)
 {
     if (!tc_worker_prepare(a->pid)) {
         _exit(0); /* the arbiter died between fork and here */
@@ -145,6 +146,8 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb)
         .index = index,
         .generation = g->id,
         .heartbeat = hb,
+        .board = a->board,
+        .board_slot = board_slot,
         .arbiter = a->pid,
     };
     _exit(tc_worker_main(&args));
@@ -163,6 +166,13 @@ tc_spawn_worker(arbiter_t *a, gen_t *g)
     if (hb == NULL) {
         tc_log(TC_LOG_WARNING, "Cannot map a heartbeat page; worker without timeout");
     }
+    /* the worker's slot of the table is its slot of the balance board too */
+    worker_t *w = free_slot(a);
+    int board_slot =
+        a->board != NULL && w - a->workers < TC_BOARD_SLOTS ? (int)(w - a->workers) : -1;
+    if (board_slot >= 0) {
+        tc_board_assign(a->board, board_slot, g->id);
+    }
     /* held from the fork on: a SIGUSR1 sent to the new pid waits for the worker's loop */
     sigset_t held;
     tc_worker_signals(&held);
@@ -173,13 +183,12 @@ tc_spawn_worker(arbiter_t *a, gen_t *g)
         return false;
     }
     if (pid == 0) {
-        worker_child(a, g, index, hb);
+        worker_child(a, g, index, hb, board_slot);
     }
     if (hb != NULL && tc_heartbeat_seal(hb) != TC_OK) {
         tc_log(TC_LOG_WARNING, "Cannot keep the heartbeat page of worker (pid:%d) from later forks",
                (int)pid);
     }
-    worker_t *w = free_slot(a);
     memset(w, 0, sizeof(*w));
     w->pid = pid;
     w->index = index;

@@ -46,6 +46,9 @@ slot_take(tc_loop_shared_t *sh)
     int n = atomic_load(&sh->nconns);
     while (n < sh->max_conns) {
         if (atomic_compare_exchange_weak(&sh->nconns, &n, n + 1)) {
+            if (sh->board != NULL) {
+                tc_board_post(sh->board, sh->board_slot, n + 1);
+            }
             return true;
         }
     }
@@ -61,6 +64,9 @@ void
 tc_accept_slot_give(tc_loop_shared_t *sh)
 {
     int left = atomic_fetch_sub(&sh->nconns, 1) - 1;
+    if (sh->board != NULL) {
+        tc_board_post(sh->board, sh->board_slot, left);
+    }
     if (atomic_load(&sh->stopping)) {
         /* (no loop accepts any more; 'nloops' is 0 once the loops are being freed) */
         for (int i = 0; left == 0 && i < sh->nloops; i++) {
@@ -144,11 +150,60 @@ tc_accept_retry(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- sharing clients with the other workers ---- */
+
+/* How long a loop leaves new clients to a worker that holds fewer connections. */
+#define DEFER_US 1000
+
+/*
+ * Every worker that waits on a listener is woken by a new client. One that
+ * holds more connections than another worker of its generation that
+ * accepts (the balance board, worker/board.h) leaves the client to that
+ * one: it stops accepting for DEFER_US, and then takes the next client
+ * whatever the board says, so that a sibling that cannot accept (busy in a
+ * call, stuck) keeps no client waiting longer than that. Not in a stop:
+ * then clients are taken, not left.
+ */
+static bool
+defer_to_sibling(tc_loop_t *lp)
+{
+    tc_loop_shared_t *sh = lp->shared;
+    if (sh->board == NULL || atomic_load(&sh->stopping)) {
+        return false;
+    }
+    if (lp->defer_done) {
+        lp->defer_done = false;
+        return false;
+    }
+    if (!tc_board_defer(sh->board, sh->board_slot, atomic_load(&sh->nconns), sh->max_conns)) {
+        return false;
+    }
+    for (size_t k = 0; k < sh->nlisteners; k++) {
+        event_del(lp->accept_evs[k]);
+    }
+    struct timeval tv = {0, DEFER_US};
+    event_add(lp->defer, &tv);
+    return true;
+}
+
+void
+tc_accept_defer_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    lp->defer_done = true;
+    tc_accept_retry(-1, EV_TIMEOUT, lp);
+}
+
 /* Accept up to 'max' clients waiting on listener 'lfd'. */
 static void
 accept_some(tc_loop_t *lp, int lfd, int max)
 {
     for (int i = 0; i < max; i++) {
+        if (defer_to_sibling(lp)) {
+            return;
+        }
         if (!slot_take(lp->shared)) {
             if (pause_full(lp)) {
                 return;
@@ -246,6 +301,7 @@ tc_accept_quit_listening(tc_loop_t *lp)
         event_del(lp->accept_evs[i]); /* also those pause_full() kept 'accepting' for */
     }
     event_del(lp->accept_retry);
+    event_del(lp->defer);
     if (atomic_fetch_sub(&lp->shared->listening, 1) == 1) {
         for (size_t i = 0; i < lp->shared->nlisteners; i++) {
             tc_listener_stop(&lp->shared->listeners[i]);

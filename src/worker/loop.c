@@ -483,6 +483,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
                                       tc_accept_on_accept, lp);
     }
     lp->accept_retry = evtimer_new(lp->base, tc_accept_retry, lp);
+    lp->defer = evtimer_new(lp->base, tc_accept_defer_end, lp);
     lp->resume = event_new(lp->base, -1, 0, tc_accept_retry, lp);
     lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
     lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
@@ -588,6 +589,7 @@ tc_loop_free(tc_loop_t *lp)
     }
     free(lp->accept_evs);
     event_free(lp->accept_retry);
+    event_free(lp->defer);
     event_free(lp->resume);
     event_free(lp->wake);
     event_free(lp->stop);

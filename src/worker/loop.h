@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "worker/board.h"
 #include "worker/dispatch.h"
 
 #include <pthread.h>
@@ -63,6 +64,13 @@ typedef struct tc_loop_shared {
     atomic_llong calls;
     /* The main thread is in the watchdog's long wait: a call's start wakes it (pace.h). */
     atomic_bool watch_idle;
+    /*
+     * The balance board and this worker's slot (NULL or -1: none): the
+     * count 'nconns' is posted there, and a loop woken for a client leaves
+     * it for a moment to a worker that holds fewer (accept.c).
+     */
+    tc_board_t *board;
+    int board_slot;
 } tc_loop_shared_t;
 
 /* The connection callbacks of every loop: set as tc_conn_settings_t.handler. */

@@ -56,6 +56,8 @@ struct tc_loop {
     atomic_bool accept_on;      /* a copy of 'accepting' for the watchdog */
     struct event **accept_evs;  /* one per listener */
     struct event *accept_retry; /* re-enables accepting after EMFILE */
+    struct event *defer;        /* re-enables accepting after leaving clients to a sibling */
+    bool defer_done;            /* that wait ended: take the next client whoever holds fewer */
     struct event *resume;       /* re-enables accepting after worker_connections (any thread) */
     atomic_bool full;           /* accepting paused at worker_connections */
     struct event *sweep;        /* client_timeout */
@@ -100,6 +102,9 @@ void tc_accept_slot_give(tc_loop_shared_t *sh);
 
 /* Event callback (arg: the loop): accept again after EMFILE or a slot come free. */
 void tc_accept_retry(evutil_socket_t fd, short what, void *arg);
+
+/* Event callback (arg: the loop): the wait of a loop that left clients to a sibling worker ends. */
+void tc_accept_defer_end(evutil_socket_t fd, short what, void *arg);
 
 /* Event callback (arg: the loop): clients wait on listener 'lfd'. */
 void tc_accept_on_accept(evutil_socket_t lfd, short what, void *arg);

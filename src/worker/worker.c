@@ -214,6 +214,8 @@ boot(worker_t *w, const tc_worker_args_t *args)
     atomic_init(&w->shared.calls, 0);
     atomic_init(&w->shared.watch_idle, false);
     w->shared.max_conns = cfg->worker_connections > 0 ? cfg->worker_connections : INT_MAX;
+    w->shared.board = args->board;
+    w->shared.board_slot = args->board != NULL ? args->board_slot : -1;
     /* "auto": NULL, detected per connection */
     if ((w->shared.protocol == NULL && strcmp(cfg->protocol, "auto") != 0) ||
         (w->shared.conn.transport == NULL && strcmp(cfg->transport, "auto") != 0)) {
@@ -403,6 +405,9 @@ begin_graceful(worker_t *w)
     const tc_heartbeat_t *hb = w->args->heartbeat;
     atomic_store(&w->shared.shutdown, hb != NULL && tc_heartbeat_shutdown(hb));
     atomic_store(&w->shared.stopping, 1);
+    if (w->args->board != NULL) {
+        tc_board_set_open(w->args->board, w->args->board_slot, false);
+    }
     if (w->args->heartbeat != NULL) {
         tc_heartbeat_set_stopping(w->args->heartbeat); /* the arbiter replaces us meanwhile */
     }
@@ -566,6 +571,10 @@ tc_worker_main(const tc_worker_args_t *args)
     }
     if (args->heartbeat != NULL) {
         tc_heartbeat_set_ready(args->heartbeat);
+    }
+    if (args->board != NULL) {
+        /* from now on the other workers may leave clients to this one */
+        tc_board_set_open(args->board, args->board_slot, true);
     }
     tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", args->index, w.nloops);
     run_hook(&w, "post_worker_init");

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "transport/listener.h"
+#include "worker/board.h"
 #include "worker/heartbeat.h"
 
 #include <signal.h>
@@ -22,6 +23,8 @@ typedef struct tc_worker_args {
     int index;                 /* numbers the worker in logs and hooks */
     unsigned generation;       /* 1 at start, +1 per reload */
     tc_heartbeat_t *heartbeat; /* shared with the arbiter; may be NULL */
+    tc_board_t *board;         /* shared with the arbiter and the other workers; may be NULL */
+    int board_slot;            /* this worker's slot of 'board'; -1: none */
     pid_t arbiter;             /* the parent; 0: none to follow */
 } tc_worker_args_t;
 
