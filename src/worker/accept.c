@@ -244,10 +244,7 @@ accept_some(tc_loop_t *lp, int lfd, int max)
         }
         char peer[64];
         peer_name(&ss, peer, sizeof(peer));
-        tc_loop_add_conn(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
-        if (TC_UNLIKELY(lp->hooks != NULL)) {
-            tc_loop_run_conn_hook(lp, "on_connected", peer);
-        }
+        tc_loop_accepted(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
     }
 }
 

@@ -65,8 +65,8 @@ leave_if_done(tc_loop_t *lp)
         return; /* it may take the clients waiting in the backlog yet */
     }
     pthread_mutex_lock(&lp->inq_lock);
-    bool leave = TAILQ_EMPTY(&lp->incoming) && atomic_load(&lp->nconns) == 0 &&
-                 atomic_load(&lp->shared->nconns) == 0;
+    bool leave = TAILQ_EMPTY(&lp->incoming) && TAILQ_EMPTY(&lp->accepted) &&
+                 atomic_load(&lp->nconns) == 0 && atomic_load(&lp->shared->nconns) == 0;
     lp->gone = lp->gone || leave;
     pthread_mutex_unlock(&lp->inq_lock);
     if (leave) {
@@ -81,8 +81,8 @@ leave_if_done(tc_loop_t *lp)
  * connections meanwhile: the hook runs inside callbacks (accept, a close
  * in the middle of a walk over 'conns') that a move must not cut into.
  */
-void
-tc_loop_run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
+static void
+run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
 {
     /*
      * What an abort names, the writer's side of hook_named(): 'busy_since'
@@ -109,7 +109,7 @@ conn_closed(tc_conn_t *c, void *arg)
     tc_loop_t *lp = arg;
     TAILQ_REMOVE(&lp->conns, c, link);
     if (TC_UNLIKELY(lp->hooks != NULL)) {
-        tc_loop_run_conn_hook(lp, "post_connect_closed", c->peer);
+        run_conn_hook(lp, "post_connect_closed", c->peer);
     }
     tc_accept_slot_give(lp->shared);
     if (atomic_fetch_sub(&lp->nconns, 1) == 1 && atomic_load(&lp->shared->stopping)) {
@@ -310,11 +310,81 @@ const tc_conn_handler_t tc_loop_conn_handler = {
     .closed = conn_closed,
 };
 
-void
-tc_loop_add_conn(tc_loop_t *lp, tc_conn_t *c)
+/* Make 'c' one of the connections of 'lp' (its thread, or it has ended). */
+static void
+add_conn(tc_loop_t *lp, tc_conn_t *c)
 {
     TAILQ_INSERT_TAIL(&lp->conns, c, link);
     atomic_fetch_add(&lp->nconns, 1);
+}
+
+/*
+ * The loop, other than 'lp', that has its turn to accept and holds the
+ * fewest connections, if that is fewer than 'lp' holds; else NULL. One
+ * still loading its handlers as the worker starts is passed over. One
+ * inside a handler call is not: passing over every loop that is in a call
+ * as the client comes would leave the clients to the loop that accepts
+ * under load, as before; the client is served once the call ends, as that
+ * loop's other connections are, or the watchdog moves it with them if the
+ * call blocks (tc_loop_rebalance()). The counts include the clients handed
+ * over and not taken yet, so that a burst accepted in one go is dealt out
+ * evenly.
+ */
+static tc_loop_t *
+fewest_accepting(const tc_loop_t *lp)
+{
+    const tc_loop_shared_t *sh = lp->shared;
+    tc_loop_t *best = NULL;
+    int least = atomic_load(&lp->nconns);
+    for (int i = 0; i < sh->nloops; i++) {
+        tc_loop_t *o = sh->loops[i];
+        if (o == lp || !tc_loop_accepting(o) || !tc_loop_up(o)) {
+            continue;
+        }
+        int n = atomic_load(&o->nconns);
+        if (n < least) {
+            least = n;
+            best = o;
+        }
+    }
+    return best;
+}
+
+/*
+ * Every accepting loop is woken by a new client, and the one whose thread
+ * runs first takes nearly every client that connects while the worker is
+ * idle: so the client goes to the accepting loop that holds the fewest
+ * connections, as Apache Thrift's TNonblockingServer deals its clients out
+ * to its I/O threads. It is counted there at once, and on_connected runs
+ * there, in the Lua state that runs its post_connect_closed. Not in a stop:
+ * a loop taking the backlog answers the first calls itself.
+ */
+void
+tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c)
+{
+    tc_loop_t *to = NULL;
+    if (lp->shared->nloops > 1 && !atomic_load(&lp->shared->stopping)) {
+        to = fewest_accepting(lp);
+    }
+    if (to != NULL) {
+        tc_conn_detach(c);
+        pthread_mutex_lock(&to->inq_lock);
+        bool takes = !to->gone; /* (it cannot leave while 'c' holds a slot, but if it failed) */
+        if (takes) {
+            TAILQ_INSERT_TAIL(&to->accepted, c, link);
+            atomic_fetch_add(&to->nconns, 1);
+        }
+        pthread_mutex_unlock(&to->inq_lock);
+        if (takes) {
+            event_active(to->wake, EV_TIMEOUT, 0);
+            return;
+        }
+        tc_conn_attach(c, lp->base, lp);
+    }
+    add_conn(lp, c);
+    if (TC_UNLIKELY(lp->hooks != NULL)) {
+        run_conn_hook(lp, "on_connected", c->peer);
+    }
 }
 
 /* ---- timers and cross-thread wake-ups ---- */
@@ -391,16 +461,26 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     (void)what;
     tc_loop_t *lp = arg;
     struct tc_conn_list batch = TAILQ_HEAD_INITIALIZER(batch);
+    struct tc_conn_list fresh = TAILQ_HEAD_INITIALIZER(fresh);
     pthread_mutex_lock(&lp->inq_lock);
     TAILQ_CONCAT(&batch, &lp->incoming, link);
+    TAILQ_CONCAT(&fresh, &lp->accepted, link);
     bool take = lp->take_accept;
     lp->take_accept = false;
     pthread_mutex_unlock(&lp->inq_lock);
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&batch)) != NULL) {
         TAILQ_REMOVE(&batch, c, link);
-        tc_loop_add_conn(lp, c);
+        add_conn(lp, c);
         tc_conn_attach(c, lp->base, lp);
+    }
+    while ((c = TAILQ_FIRST(&fresh)) != NULL) {
+        TAILQ_REMOVE(&fresh, c, link);
+        TAILQ_INSERT_TAIL(&lp->conns, c, link); /* counted as it was handed over */
+        tc_conn_attach(c, lp->base, lp);        /* (a new connection: it stays open) */
+        if (TC_UNLIKELY(lp->hooks != NULL)) {
+            run_conn_hook(lp, "on_connected", c->peer);
+        }
     }
     if (atomic_load(&lp->shared->stopping)) {
         drain(lp); /* handed over as this loop stopped */
@@ -477,6 +557,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     pthread_mutex_init(&lp->inq_lock, NULL);
     TAILQ_INIT(&lp->conns);
     TAILQ_INIT(&lp->incoming);
+    TAILQ_INIT(&lp->accepted);
     lp->accept_evs = tc_xcalloc(shared->nlisteners + 1, sizeof(struct event *));
     for (size_t i = 0; i < shared->nlisteners; i++) {
         lp->accept_evs[i] = event_new(lp->base, shared->listeners[i].fd, EV_READ | EV_PERSIST,
@@ -601,12 +682,13 @@ tc_loop_free(tc_loop_t *lp)
     /*
      * connections handed over too late to be taken: made this loop's first,
      * so that closing them reaches this loop, not the one they came from
-     * (which may be freed already)
+     * (which may be freed already); those accepted for it had no on_connected
      */
+    TAILQ_CONCAT(&lp->incoming, &lp->accepted, link);
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&lp->incoming)) != NULL) {
         TAILQ_REMOVE(&lp->incoming, c, link);
-        tc_loop_add_conn(lp, c);
+        add_conn(lp, c);
         tc_conn_attach(c, lp->base, lp);
         tc_conn_close(c, NULL);
     }
@@ -667,7 +749,7 @@ call_named(const tc_loop_t *lp, char *buf, size_t size)
 
 /*
  * The connection hook the loop is in, which keeps 'lock' while it runs:
- * the reader's side of a seqlock on 'busy_since' (tc_loop_run_conn_hook()
+ * the reader's side of a seqlock on 'busy_since' (run_conn_hook()
  * writes). The value read first is the hook's if 'hook_since' holds it
  * (timestamps do not repeat), and the acquire makes what the hook stored
  * before it visible; the copy is of atomics in the loop itself, so a hook
@@ -802,10 +884,18 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, doub
         pthread_mutex_unlock(&from->lock);
         return -1;
     }
-    /* dealt out one by one: every target gets its share at once */
+    /*
+     * dealt out one by one: every target gets its share at once; so are the
+     * clients handed to 'from' that it has not taken yet (it entered the
+     * call first), with their count
+     */
     struct tc_conn_list batch[TC_LOOP_SPREAD_MAX];
+    struct tc_conn_list fresh[TC_LOOP_SPREAD_MAX];
+    int nfresh[TC_LOOP_SPREAD_MAX];
     for (int i = 0; i < nto; i++) {
         TAILQ_INIT(&batch[i]);
+        TAILQ_INIT(&fresh[i]);
+        nfresh[i] = 0;
     }
     int moved = 0;
     tc_conn_t *c = TAILQ_FIRST(&from->conns);
@@ -820,16 +910,27 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, doub
         }
         c = next;
     }
+    pthread_mutex_lock(&from->inq_lock);
+    while ((c = TAILQ_FIRST(&from->accepted)) != NULL) {
+        TAILQ_REMOVE(&from->accepted, c, link);
+        atomic_fetch_sub(&from->nconns, 1);
+        TAILQ_INSERT_TAIL(&fresh[moved % nto], c, link);
+        nfresh[moved % nto]++;
+        moved++;
+    }
+    pthread_mutex_unlock(&from->inq_lock);
     bool pass_accept = from->accepting;
     tc_accept_set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
     for (int i = 0; i < nto; i++) {
         bool accept_here = pass_accept && i == 0;
-        if (TAILQ_EMPTY(&batch[i]) && !accept_here) {
+        if (TAILQ_EMPTY(&batch[i]) && nfresh[i] == 0 && !accept_here) {
             continue;
         }
         pthread_mutex_lock(&to[i]->inq_lock);
         TAILQ_CONCAT(&to[i]->incoming, &batch[i], link);
+        TAILQ_CONCAT(&to[i]->accepted, &fresh[i], link);
+        atomic_fetch_add(&to[i]->nconns, nfresh[i]);
         to[i]->take_accept = to[i]->take_accept || accept_here;
         pthread_mutex_unlock(&to[i]->inq_lock);
         event_active(to[i]->wake, EV_TIMEOUT, 0);

@@ -112,13 +112,14 @@ bool tc_loop_quit_listening(tc_loop_t *lp);
 
 /*
  * Watchdog side (any thread): if 'from' has been inside one handler call
- * for at least 'after' seconds, deal its other connections out to the
- * loops of 'targets' (the first TC_LOOP_SPREAD_MAX of the 'ntargets' that
- * have not left their loop), one by one, and hand its turn to accept to
- * the first. Also in a graceful stop: a stopping loop stays in its loop
- * while the worker has a connection, and the stop reaches a connection
- * when it arrives. Returns the number of connections moved, or -1 if
- * 'from' was not blocked or no target takes them.
+ * for at least 'after' seconds, deal its other connections (and the
+ * clients handed to it that it has not taken yet) out to the loops of
+ * 'targets' (the first TC_LOOP_SPREAD_MAX of the 'ntargets' that have not
+ * left their loop), one by one, and hand its turn to accept to the first.
+ * Also in a graceful stop: a stopping loop stays in its loop while the
+ * worker has a connection, and the stop reaches a connection when it
+ * arrives. Returns the number of connections moved, or -1 if 'from' was
+ * not blocked or no target takes them.
  */
 int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, double after,
                       double now);
@@ -148,7 +149,7 @@ bool tc_loop_in_call(const tc_loop_t *lp);
 size_t tc_loop_busy_with(tc_loop_t *lp, char *buf, size_t size);
 /* True once the loop's thread has left its loop (after a stop). */
 bool tc_loop_done(const tc_loop_t *lp);
-/* Connections the loop owns. */
+/* Connections the loop owns, and those handed to it that it has not taken yet. */
 int tc_loop_nconns(const tc_loop_t *lp);
 /* Call on_connected/post_connect_closed in 'hooks' (before the thread starts; takes ownership). */
 struct tc_hooks;

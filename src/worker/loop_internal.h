@@ -42,12 +42,12 @@ struct tc_loop {
     /*
      * The same of a connection hook, which keeps 'lock' while it runs: a
      * seqlock on 'busy_since', 'hook_since' the value the hook set it to
-     * (tc_loop_run_conn_hook()). 'hook_peer' is a copy of its peer.
+     * (run_conn_hook() in loop.c). 'hook_peer' is a copy of its peer.
      */
     atomic_llong hook_since;
     _Atomic(const char *) hook;
-    atomic_char hook_peer[64]; /* tc_conn_t 'peer' */
-    atomic_int nconns;
+    atomic_char hook_peer[64];  /* tc_conn_t 'peer' */
+    atomic_int nconns;          /* 'conns' and 'accepted' */
     atomic_bool done;           /* the thread has left its loop */
     atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */
     atomic_bool up;             /* the thread passed its start (plugins' init_thread) */
@@ -70,6 +70,12 @@ struct tc_loop {
     struct tc_conn_list incoming; /* guarded by 'inq_lock' */
     bool take_accept;             /* guarded by 'inq_lock' */
     bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
+    /*
+     * Clients another loop accepted and handed to this one, counted in
+     * 'nconns' already; on_connected runs as they are taken. Guarded by
+     * 'inq_lock'.
+     */
+    struct tc_conn_list accepted;
     double emfile_logged;
     tc_log_ratelimit_t warn_limit; /* client warnings (client_warning_rate) */
     struct event *warn_report;     /* reports the client warnings not logged */
@@ -86,11 +92,12 @@ now_ns(void)
 
 /* ---- loop.c: connections ---- */
 
-/* Make 'c' one of the connections of 'lp' (its thread, or it has ended). */
-void tc_loop_add_conn(tc_loop_t *lp, tc_conn_t *c);
-
-/* Run connection hook 'name' of 'lp' for client 'peer', timed like a handler call. */
-void tc_loop_run_conn_hook(tc_loop_t *lp, const char *name, const char *peer);
+/*
+ * A client 'lp' has just accepted (its thread; takes ownership of 'c',
+ * attached to 'lp'): kept, or handed to the accepting loop that holds the
+ * fewest connections if that is fewer than 'lp' holds.
+ */
+void tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c);
 
 /* ---- accept.c: accepting on the listeners ---- */
 

@@ -3,9 +3,13 @@
 another while the server is idle are shared out among the workers instead
 of going nearly all to the one whose process the kernel runs first (the
 balance board, src/worker/board.h), and a worker that cannot accept, busy
-in a long call, does not keep new clients waiting."""
+in a long call, does not keep new clients waiting. Within a worker, the
+same over its accepting threads: the thread that accepts a client hands
+it to the accepting thread that holds the fewest connections."""
 
 import collections
+import os
+import re
 import socket
 import struct
 import time
@@ -120,6 +124,150 @@ class SpreadTest(unittest.TestCase):
         self.assertIsNone(read_reply(busy))
         self.close_all(socks + [busy])
 
+
+# The worker notes when its loops run: until then the kernel's backlog
+# takes the clients, and a loop still loading its handler accepts none.
+READY = """
+local here = debug.getinfo(1, "S").source:match("^@(.*)/")
+post_worker_init = function() assert(io.open(here .. "/ready", "w")):close() end
+"""
+
+# The connection hooks note, one file per loop thread, which thread each
+# connection is connected and closed on.
+HOOKS = """
+local function note(what, w, c)
+  local f = assert(io.open(here .. "/conn-" .. w.thread .. ".txt", "a"))
+  f:write(what, " ", w.thread, " ", c.peer, "\\n")
+  f:close()
+end
+on_connected = function(w, c) note("connected", w, c) end
+post_connect_closed = function(w, c) note("closed", w, c) end
+"""
+
+
+class ThreadSpreadTest(unittest.TestCase):
+    """One worker, several threads: the loops that accept share the clients."""
+
+    connect_one_by_one = SpreadTest.connect_one_by_one
+    close_all = staticmethod(SpreadTest.close_all)
+
+    def accepting_loops(self, threads):
+        """min(threads, CPUs this process may run on), or skip when that is 1."""
+        n = min(threads, len(os.sched_getaffinity(0)))
+        if n < 2:
+            self.skipTest("one accepting thread: %d thread(s), %d CPU(s) in the affinity mask"
+                          % (threads, len(os.sched_getaffinity(0))))
+        return n
+
+    def server(self, threads, settings=""):
+        """One worker whose loops all run."""
+        srv = harness.Server(config(1, threads) + READY + settings,
+                             files={"who.thrift": IDL, "who.lua": HANDLER})
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(os.path.join(srv.dir, "ready")),
+                                         15), srv.log())
+        return srv
+
+    def spread_rounds(self, threads, rounds=3, n=64):
+        naccept = self.accepting_loops(threads)
+        srv = self.server(threads)
+        (pid,) = srv.worker_pids()
+        for rnd in range(rounds):
+            socks, names = self.connect_one_by_one(srv, n)
+            # every reply names this worker and one handler thread's Lua state
+            for name in names:
+                self.assertRegex(name, r"^%d/0x[0-9a-f]+$" % pid)
+            per_loop = collections.Counter(names)
+            # n // naccept each, give or take the one a loop that accepts holds more
+            self.assertEqual(len(per_loop), naccept, "round %d: %s" % (rnd, sorted(
+                per_loop.values())))
+            self.assertGreaterEqual(min(per_loop.values()), n // naccept - 2,
+                                    "round %d: %s" % (rnd, sorted(per_loop.values())))
+            self.close_all(socks)
+        return srv
+
+    def test_clients_connecting_in_turn_spread_over_two_threads(self):
+        self.spread_rounds(threads=2)
+
+    def test_clients_connecting_in_turn_spread_over_the_accepting_threads_of_four(self):
+        # the threads past the CPUs are spares: they accept nothing
+        self.spread_rounds(threads=4)
+
+    def test_clients_connecting_at_once_spread_over_the_threads(self):
+        """64 clients connect before any calls: a loop that accepts many of
+        them in one go deals them out too, counting those it handed over."""
+        naccept = self.accepting_loops(2)
+        srv = self.server(2)
+        for rnd in range(3):
+            socks = []
+            for _ in range(64):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                self.addCleanup(s.close)
+                socks.append(s)
+            names = [who(s) for s in socks]
+            per_loop = collections.Counter(names)
+            self.assertEqual(len(per_loop), naccept, "round %d: %s" % (rnd, per_loop))
+            self.assertGreaterEqual(min(per_loop.values()), 64 // naccept - 2,
+                                    "round %d: %s" % (rnd, sorted(per_loop.values())))
+            self.close_all(socks)
+
+    def test_a_thread_busy_in_a_call_keeps_no_client_waiting(self):
+        """A thread whose only connection naps keeps its turn to accept (no
+        other connection to move), and holds fewer connections than the
+        other: a client handed to it is moved on by the watchdog, not left
+        for the nap's end."""
+        self.accepting_loops(2)
+        srv = self.server(2)
+        socks, names = self.connect_one_by_one(srv, 3)  # two on one thread, one on the other
+        per_loop = collections.Counter(names)
+        self.assertEqual(sorted(per_loop.values()), [1, 2], per_loop)
+        (alone,) = [s for s, n in zip(socks, names) if per_loop[n] == 1]
+        napping = who(alone)
+        alone.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        more, more_names = self.connect_one_by_one(srv, 20)
+        took = time.monotonic() - t0
+        self.assertLess(took, 2.0, "20 connections took %.2f s" % took)
+        self.assertNotIn(napping, more_names)
+        self.assertIsNone(read_reply(alone))
+        self.close_all(socks + more)
+
+    def test_connection_hooks_run_on_the_thread_that_owns_the_connection(self):
+        """A connection handed to another thread has on_connected run there,
+        where its calls are served and post_connect_closed runs."""
+        naccept = self.accepting_loops(2)
+        srv = self.server(2, HOOKS)
+        rounds = []
+        for _ in range(3):
+            socks, names = self.connect_one_by_one(srv, 64)
+            rounds.append((["127.0.0.1:%d" % s.getsockname()[1] for s in socks], names))
+            self.close_all(socks)
+
+        def notes():
+            found = []
+            for t in range(2):
+                text = harness.read_text(os.path.join(srv.dir, "conn-%d.txt" % t))
+                found += re.findall(r"^(connected|closed) (\d+) (\S+)$", text, re.M)
+            return found
+
+        every = {peer for peers, _ in rounds for peer in peers}
+        self.assertTrue(harness.wait_for(
+            lambda: every <= {peer for what, _, peer in notes() if what == "closed"}), notes())
+        # (the clients close first: their ports stay in TIME_WAIT, none comes again)
+        connected = {peer: t for what, t, peer in notes() if what == "connected"}
+        closed = {peer: t for what, t, peer in notes() if what == "closed"}
+        thread_of_state = {}
+        for rnd, (peers, names) in enumerate(rounds):
+            for peer, name in zip(peers, names):
+                self.assertEqual(connected[peer], closed[peer], peer)
+                # the thread that ran on_connected is the one whose state served the calls
+                self.assertEqual(thread_of_state.setdefault(name, connected[peer]),
+                                 connected[peer], "%s: %s" % (peer, name))
+            per_thread = collections.Counter(connected[p] for p in peers)
+            self.assertEqual(len(per_thread), naccept, "round %d: %s" % (rnd, per_thread))
+            self.assertGreaterEqual(min(per_thread.values()), 64 // naccept - 2,
+                                    "round %d: %s" % (rnd, per_thread))
 
 if __name__ == "__main__":
     unittest.main()
