@@ -154,6 +154,8 @@ tc_accept_retry(evutil_socket_t fd, short what, void *arg)
 
 /* How long a loop leaves new clients to a worker that holds fewer connections. */
 #define DEFER_US 1000
+/* How soon after that wait a client counts as one left waiting through it. */
+#define DEFER_FRESH 0.002
 
 /*
  * Every worker that waits on a listener is woken by a new client. One that
@@ -161,8 +163,11 @@ tc_accept_retry(evutil_socket_t fd, short what, void *arg)
  * accepts (the balance board, worker/board.h) leaves the client to that
  * one: it stops accepting for DEFER_US, and then takes the next client
  * whatever the board says, so that a sibling that cannot accept (busy in a
- * call, stuck) keeps no client waiting longer than that. Not in a stop:
- * then clients are taken, not left.
+ * call, stuck) keeps no client waiting longer than that. Only a client
+ * that comes as the wait ends: one that comes later, after a quiet spell
+ * in which the sibling took the client waited for, is weighed again, or a
+ * worker that holds more would take every other client of those that
+ * connect one at a time. Not in a stop: then clients are taken, not left.
  */
 static bool
 defer_to_sibling(tc_loop_t *lp)
@@ -171,9 +176,12 @@ defer_to_sibling(tc_loop_t *lp)
     if (sh->board == NULL || atomic_load(&sh->stopping)) {
         return false;
     }
-    if (lp->defer_done) {
-        lp->defer_done = false;
-        return false;
+    if (lp->defer_end > 0) {
+        bool waited = tc_conn_now() - lp->defer_end < DEFER_FRESH;
+        lp->defer_end = 0;
+        if (waited) {
+            return false;
+        }
     }
     if (!tc_board_defer(sh->board, sh->board_slot, atomic_load(&sh->nconns), sh->max_conns)) {
         return false;
@@ -192,7 +200,7 @@ tc_accept_defer_end(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     tc_loop_t *lp = arg;
-    lp->defer_done = true;
+    lp->defer_end = tc_conn_now();
     tc_accept_retry(-1, EV_TIMEOUT, lp);
 }
 

@@ -96,6 +96,24 @@ class SpreadTest(unittest.TestCase):
                                     "round %d: %s" % (rnd, dict(per_worker)))
             self.close_all(socks)
 
+    def test_clients_with_quiet_spells_between_spread_too(self):
+        # a worker that left a client to the other and then saw it taken
+        # must weigh the next client again, however long after it comes
+        srv = self.server(workers=2, threads=1)
+        harness.wait_for(lambda: len(srv.worker_pids()) == 2)
+        for rnd in range(3):
+            socks, per_worker = [], collections.Counter()
+            for _ in range(40):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                self.addCleanup(s.close)
+                socks.append(s)
+                per_worker[who(s).split("/")[0]] += 1
+                time.sleep(0.01)
+            self.assertEqual(len(per_worker), 2, "round %d: %s" % (rnd, dict(per_worker)))
+            self.assertGreaterEqual(min(per_worker.values()), 17,
+                                    "round %d: %s" % (rnd, dict(per_worker)))
+            self.close_all(socks)
+
     @staticmethod
     def close_all(socks):
         """Close the connections and wait until the server has closed each."""
