@@ -11,6 +11,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A board with two workers of generation 1 in slots 0 and 1, slot 0 accepting. */
+static tc_board_t *
+two_workers(void)
+{
+    tc_board_t *b = tc_board_new();
+    assert_non_null(b);
+    tc_board_assign(b, 0, 1);
+    tc_board_assign(b, 1, 1);
+    tc_board_set_open(b, 0, true);
+    return b;
+}
+
 /* A worker alone on its board, or among empty slots, never waits. */
 static void
 test_alone(void **state)
@@ -30,11 +42,7 @@ static void
 test_fewer_sibling(void **state)
 {
     (void)state;
-    tc_board_t *b = tc_board_new();
-    assert_non_null(b);
-    tc_board_assign(b, 0, 1);
-    tc_board_assign(b, 1, 1);
-    tc_board_set_open(b, 0, true);
+    tc_board_t *b = two_workers();
     tc_board_post(b, 1, 3);
     /* not open yet (booting): its few connections say nothing */
     assert_false(tc_board_defer(b, 0, 5, 1000));
@@ -111,11 +119,7 @@ static void
 test_shared_after_fork(void **state)
 {
     (void)state;
-    tc_board_t *b = tc_board_new();
-    assert_non_null(b);
-    tc_board_assign(b, 0, 1);
-    tc_board_assign(b, 1, 1);
-    tc_board_set_open(b, 0, true);
+    tc_board_t *b = two_workers();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
