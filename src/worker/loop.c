@@ -682,10 +682,20 @@ tc_loop_free(tc_loop_t *lp)
     /*
      * connections handed over too late to be taken: made this loop's first,
      * so that closing them reaches this loop, not the one they came from
-     * (which may be freed already); those accepted for it had no on_connected
+     * (which may be freed already). Those accepted for it are counted in
+     * 'nconns' already and had no on_connected: they get no
+     * post_connect_closed either.
      */
-    TAILQ_CONCAT(&lp->incoming, &lp->accepted, link);
     tc_conn_t *c;
+    tc_hooks_t *hooks = lp->hooks;
+    lp->hooks = NULL;
+    while ((c = TAILQ_FIRST(&lp->accepted)) != NULL) {
+        TAILQ_REMOVE(&lp->accepted, c, link);
+        TAILQ_INSERT_TAIL(&lp->conns, c, link);
+        tc_conn_attach(c, lp->base, lp);
+        tc_conn_close(c, NULL);
+    }
+    lp->hooks = hooks;
     while ((c = TAILQ_FIRST(&lp->incoming)) != NULL) {
         TAILQ_REMOVE(&lp->incoming, c, link);
         add_conn(lp, c);
