@@ -897,7 +897,8 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, doub
     /*
      * dealt out one by one: every target gets its share at once; so are the
      * clients handed to 'from' that it has not taken yet (it entered the
-     * call first), with their count
+     * call first), with their count, and the connections and the turn to
+     * accept an earlier hand-over gave it
      */
     struct tc_conn_list batch[TC_LOOP_SPREAD_MAX];
     struct tc_conn_list fresh[TC_LOOP_SPREAD_MAX];
@@ -928,8 +929,15 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, doub
         nfresh[moved % nto]++;
         moved++;
     }
+    /* what an earlier hand-over gave it, if its call began before it took them */
+    while ((c = TAILQ_FIRST(&from->incoming)) != NULL) {
+        TAILQ_REMOVE(&from->incoming, c, link);
+        TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
+        moved++;
+    }
+    bool pass_accept = from->accepting || from->take_accept;
+    from->take_accept = false;
     pthread_mutex_unlock(&from->inq_lock);
-    bool pass_accept = from->accepting;
     tc_accept_set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
     for (int i = 0; i < nto; i++) {
