@@ -46,7 +46,9 @@
 #define QUICK_TIMEOUT 1.0   /* seconds a worker gets after SIGQUIT */
 #define KILL_WAIT     5.0   /* seconds to wait for the reaping after SIGKILL */
 #define ABORT_GRACE   2.0   /* seconds from SIGABRT (timeout) to SIGKILL */
-#define READY_POLL    0.02  /* how often to look at booting workers, in seconds */
+#define READY_POLL    0.02  /* how often to look at a young boot, in seconds (ready_look()) */
+#define READY_SHARE   5     /* ... then every fifth of the boot's age */
+#define READY_MAX     0.5   /* ... but at least this often, in seconds */
 #define BEAT_POLL     1.0   /* how often to look at heartbeats */
 #define MAX_SIGNALS   32    /* read from the pipe per wake-up */
 #define POLL_MAX_MS   60000 /* longest wait in poll(): a far deadline is looked at again */
@@ -327,8 +329,9 @@ check_heartbeats(arbiter_t *a)
         }
         /*
          * a boot that took longer than 'timeout' is one even when the
-         * worker was ready before this look (every READY_POLL while it
-         * boots): the verdict does not hang on when the arbiter looked.
+         * worker was ready before this look (every 20 to 500 ms while it
+         * boots, ready_look()): the verdict does not hang on when the
+         * arbiter looked.
          * Read once, at the first look that sees it ready: what the worker
          * writes on its page later cannot make a boot of a served worker.
          */
@@ -650,6 +653,28 @@ consider(double *next, double when)
     }
 }
 
+/*
+ * When to look next, at 't', whether a worker that is not ready yet has
+ * become so. While its boot is young, every READY_POLL: a quick boot, and
+ * the "Ready" line or the reload waiting on it, is seen within 20 ms. Then
+ * every fifth of the boot's age, up to READY_MAX: a slow boot is seen
+ * at most a fifth of its length (and 0.5 s) late, and one that hangs, which
+ * nothing ends with 'timeout' 0, wakes the arbiter twice a second rather
+ * than 50 times. No verdict hangs on when the arbiter looked: the worker
+ * measures its own boot (check_heartbeats()).
+ */
+static double
+ready_look(const worker_t *w, double t)
+{
+    double every = (t - w->started) / READY_SHARE;
+    if (every < READY_POLL) {
+        every = READY_POLL;
+    } else if (every > READY_MAX) {
+        every = READY_MAX;
+    }
+    return t + every;
+}
+
 /* Milliseconds until the next deadline, spawn, heartbeat or readiness check; -1: none. */
 static int
 next_timeout(const arbiter_t *a)
@@ -673,7 +698,7 @@ next_timeout(const arbiter_t *a)
             consider(&next, w->deadline);
         }
         if (w->hb != NULL && !w->retiring && !tc_heartbeat_ready(w->hb)) {
-            consider(&next, t + READY_POLL);
+            consider(&next, ready_look(w, t));
         }
         if (w->hb != NULL && w->timeout > 0 && !w->killed) {
             consider(&next, w->abort_at > 0 ? w->abort_at + ABORT_GRACE : t + BEAT_POLL);

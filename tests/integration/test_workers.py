@@ -106,10 +106,10 @@ class WorkersTest(unittest.TestCase):
         self.assertNotIn("WORKER TIMEOUT", srv.log())
 
     def main_thread_wakes(self, pid, seconds):
-        """How often per second the main thread of worker `pid` (the
-        watchdog, which beats) woke from its sleeps over `seconds`: its
-        voluntary context switches (each wait for a signal that times out
-        is one)."""
+        """How often per second the main thread of `pid` (a worker's
+        watchdog, which beats, or the arbiter) woke from its sleeps over
+        `seconds`: its voluntary context switches (each wait for a signal
+        or a poll() that times out is one)."""
         def switches():
             with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
                 for line in f:
@@ -141,6 +141,43 @@ class WorkersTest(unittest.TestCase):
         srv = self.server("workers = 1\nthreads = 1\n")
         (pid,) = srv.worker_pids()
         self.assertLess(self.main_thread_wakes(pid, 2.0), 21)
+
+    def test_a_boot_that_hangs_without_timeout_lets_the_arbiter_sleep(self):
+        """With `timeout = 0` nothing ends a boot that hangs (here in
+        post_fork), and the arbiter looked at the booting worker
+        every 20 ms for as long: 50 wake-ups a second, forever. It looks
+        that often only while the boot is young, then less and less often,
+        at least twice a second; once the hook returns, the worker is still
+        seen ready within that."""
+        hook = ('post_fork = function()\n'
+                '  while true do\n'
+                '    local f = io.open(here .. "/hang")\n'
+                '    if not f then return end\n'
+                '    f:close()\n'
+                '    os.execute("sleep 0.1")\n'
+                '  end\n'
+                'end\n')
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\ntimeout = 0\n" + hook,
+                             files={"svc.thrift": IDL, "handler.lua": HANDLER, "hang": ""})
+        self.addCleanup(srv.stop)
+        hang = os.path.join(srv.dir, "hang")
+        self.addCleanup(lambda: os.path.exists(hang) and os.unlink(hang))  # before the stop
+        time.sleep(1.0)  # past the first looks, every 20 ms
+        self.assertNotIn("Ready: generation", srv.log())
+        wakes = self.main_thread_wakes(srv.proc.pid, 3.0)
+        self.assertNotIn("Ready: generation", srv.log())
+        # about 3 a second from 1 s to 4 s into the boot (50 before)
+        self.assertLess(wakes, 6, srv.log())
+        os.unlink(hang)
+        t0 = time.monotonic()
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", 5), srv.log())
+        # the hook's 0.1 s sleep, the rest of the boot (slow in a sanitizer build), and
+        # the look at most 0.5 s later
+        self.assertLess(time.monotonic() - t0, 2.5, srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.addCleanup(trans.close)
+        self.assertEqual(c.echo("after"), "after")
+        self.assertNotIn("WORKER TIMEOUT", srv.log())
 
     def test_max_requests_recycles_without_a_failed_call(self):
         srv = self.server("workers = 1\nthreads = 2\nmax_requests = 40\n"
