@@ -122,6 +122,40 @@ class UpgradeTest(unittest.TestCase):
         finally:
             trans.close()
 
+    @staticmethod
+    def releases(config):
+        """A deployment: release folders rel1 and rel2 in a new folder, each
+        with the thriftcorn.lua that config(rel, log) gives, and current ->
+        rel1. Returns the folder, the error log's path and current."""
+        d = tempfile.mkdtemp(prefix="tc-it-")
+        log = os.path.join(d, "thriftcorn.log")
+        for rel in ("rel1", "rel2"):
+            os.mkdir(os.path.join(d, rel))
+            with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
+                f.write(config(rel, log))
+        current = os.path.join(d, "current")
+        os.symlink(os.path.join(d, "rel1"), current)
+        return d, log, current
+
+    @staticmethod
+    def start_in(current):
+        """thriftcorn started in `current`, as a shell whose $PWD names it would."""
+        return subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
+                                env=dict(os.environ, PWD=current))
+
+    def switch_and_upgrade(self, d, current, proc, text):
+        """Switch current to rel2, send SIGUSR2 to `proc` and wait until the
+        new arbiter is ready; returns its pid."""
+        os.unlink(current)
+        os.symlink(os.path.join(d, "rel2"), current)
+        proc.send_signal(signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
+                        text())
+        new = new_arbiter_pid(text())
+        self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
+                        text())
+        return new
+
     def stop_arbiters(self, proc, new):
         """SIGTERM to the old arbiter `proc`, then to the new one `new`: both exit 0."""
         proc.send_signal(signal.SIGTERM)
@@ -229,17 +263,10 @@ class UpgradeTest(unittest.TestCase):
         """Deployed as current -> rel1 and switched to rel2, SIGUSR2 starts
         the new arbiter in rel2 (the folder as $PWD named it, not the one
         it resolved to at start), so it reads rel2's config."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
-        log = os.path.join(d, "thriftcorn.log")
-        for rel in ("rel1", "rel2"):
-            os.mkdir(os.path.join(d, rel))
-            with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
-                f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
-                        "proc_name = %r\nerrorlog = %r\n" % (rel, log))
-        current = os.path.join(d, "current")
-        os.symlink(os.path.join(d, "rel1"), current)
-        proc = subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
-                                env=dict(os.environ, PWD=current))
+        d, log, current = self.releases(
+            lambda rel, log: ('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
+                              "proc_name = %r\nerrorlog = %r\n" % (rel, log)))
+        proc = self.start_in(current)
         new = None
 
         def text():
@@ -248,14 +275,7 @@ class UpgradeTest(unittest.TestCase):
             self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
                                              "Ready: generation 1" in text()), "not ready")
             self.assertEqual(harness.process_title(proc.pid), "thriftcorn: master [rel1]")
-            os.unlink(current)
-            os.symlink(os.path.join(d, "rel2"), current)
-            proc.send_signal(signal.SIGUSR2)
-            self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
-                            text())
-            new = new_arbiter_pid(text())
-            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
-                            text())
+            new = self.switch_and_upgrade(d, current, proc, text)
             self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
             self.stop_arbiters(proc, new)
             new = None
@@ -344,20 +364,16 @@ class UpgradeTest(unittest.TestCase):
         The new arbiter, in rel2, holds the sockets whose files are in
         rel1: a reload that drops a.sock removes rel1/a.sock, and its stop
         removes rel1/b.sock; nothing of rel2's is touched."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
-        log = os.path.join(d, "thriftcorn.log")
-        settings = SERVICE + "workers = 1\nthreads = 2\nerrorlog = %r\n" % log
-        for rel in ("rel1", "rel2"):
-            os.mkdir(os.path.join(d, rel))
-            with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
-                f.write('bind = { "127.0.0.1:0", "unix:a.sock", "unix:b.sock" }\n' + settings)
+        def settings_of(log):
+            return SERVICE + "workers = 1\nthreads = 2\nerrorlog = %r\n" % log
+        d, log, current = self.releases(
+            lambda rel, log: ('bind = { "127.0.0.1:0", "unix:a.sock", "unix:b.sock" }\n' +
+                              settings_of(log)))
+        settings = settings_of(log)
         decoy = os.path.join(d, "rel2", "a.sock")  # the path a.sock names in rel2
         with open(decoy, "w") as f:
             f.write("not a socket")
-        current = os.path.join(d, "current")
-        os.symlink(os.path.join(d, "rel1"), current)
-        proc = subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
-                                env=dict(os.environ, PWD=current))
+        proc = self.start_in(current)
         new = None
 
         def text():
@@ -369,14 +385,7 @@ class UpgradeTest(unittest.TestCase):
             a_sock = os.path.join(d, "rel1", "a.sock")
             b_sock = os.path.join(d, "rel1", "b.sock")
             self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
-            os.unlink(current)
-            os.symlink(os.path.join(d, "rel2"), current)
-            proc.send_signal(signal.SIGUSR2)
-            self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
-                            text())
-            new = new_arbiter_pid(text())
-            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
-                            text())
+            new = self.switch_and_upgrade(d, current, proc, text)
             self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), text())
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(15), 0, text())
