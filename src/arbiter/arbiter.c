@@ -732,6 +732,7 @@ supervise(arbiter_t *a)
         check_heartbeats(a);
         check_stopping(a);
         check_ready(a);
+        tc_socks_tidy(a, false);
         if (a->reload_again && a->check.pid == 0 && a->pend == NULL && !a->stopping) {
             tc_generation_begin_reload(a); /* for a SIGHUP that came during the last one */
         }
@@ -854,6 +855,9 @@ start(arbiter_t *a, tc_config_t *cfg)
         goto fail;
     }
     a->cur = tc_generation_new(a, cfg, &err);
+    if (a->cur != NULL) {
+        tc_socks_keep_untaken(a);
+    }
     tc_inherit_deinit(&a->inherit);
     if (a->cur == NULL) {
         tc_log(TC_LOG_ERROR, "%s", err.msg);
@@ -914,6 +918,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     free(a.workers);
     tc_board_free(a.board);
     free(a.socks);
+    tc_socks_tidy(&a, true);
     if (a.check.fd >= 0) {
         (void)close(a.check.fd);
     }

@@ -70,6 +70,13 @@ typedef struct arbiter {
     unsigned last_gen;
     sock_t **socks; /* every open listening socket */
     size_t nsocks;
+    /*
+     * Socket files of sockets closed while the old arbiter that started
+     * us (SIGUSR2) still ran and listened on them: removed once it is
+     * gone (tc_socks_tidy()). Only their path, device and inode are set.
+     */
+    tc_listener_t *leftover;
+    size_t nleftover;
     tc_inherit_t inherit;
     worker_t *workers;
     size_t nslots;
@@ -169,6 +176,18 @@ sock_t *tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_co
 
 /* Give back a reference to 's'; the last one closes it (and may remove its file). */
 void tc_socks_release(arbiter_t *a, sock_t *s);
+
+/*
+ * The socket files of the inherited sockets no bind of the first config
+ * took (their descriptors about to close): kept for tc_socks_tidy().
+ */
+void tc_socks_keep_untaken(arbiter_t *a);
+
+/*
+ * Remove the socket files of sockets closed while the old arbiter still
+ * ran, once it is gone; at the end ('end'), forget those it still shares.
+ */
+void tc_socks_tidy(arbiter_t *a, bool end);
 
 /* A full stop: close the arbiter's descriptors of every socket, keeping their files. */
 void tc_socks_stop(arbiter_t *a);

@@ -33,6 +33,33 @@ tc_socks_may_unlink(const arbiter_t *a)
     return a->master_pid == 0 || getppid() != a->master_pid;
 }
 
+/*
+ * The socket file at 'path', of a socket closed while the old arbiter
+ * that started us listens on it too: removed once that one is gone
+ * (tc_socks_tidy()), as the old one leaves it to us.
+ */
+static void
+keep_leftover(arbiter_t *a, const char *path, dev_t dev, ino_t ino)
+{
+    if (path == NULL || ino == 0) {
+        return;
+    }
+    a->leftover = tc_xrealloc(a->leftover, (a->nleftover + 1) * sizeof(*a->leftover));
+    a->leftover[a->nleftover++] =
+        (tc_listener_t){.fd = -1, .unix_path = tc_xstrdup(path), .unix_dev = dev, .unix_ino = ino};
+}
+
+void
+tc_socks_keep_untaken(arbiter_t *a)
+{
+    for (size_t i = 0; i < a->inherit.n; i++) {
+        const tc_inherit_fd_t *in = &a->inherit.fds[i];
+        if (!in->taken && !in->systemd) {
+            keep_leftover(a, in->unix_path, in->unix_dev, in->unix_ino);
+        }
+    }
+}
+
 void
 tc_socks_release(arbiter_t *a, sock_t *s)
 {
@@ -45,8 +72,33 @@ tc_socks_release(arbiter_t *a, sock_t *s)
             break;
         }
     }
-    tc_listener_close(&s->l, !s->systemd && tc_socks_may_unlink(a));
+    bool may_unlink = !s->systemd && tc_socks_may_unlink(a);
+    if (!may_unlink && !s->systemd && a->reexec_pid == 0) {
+        keep_leftover(a, s->l.unix_path, s->l.unix_dev, s->l.unix_ino);
+    }
+    tc_listener_close(&s->l, may_unlink);
     free(s);
+}
+
+void
+tc_socks_tidy(arbiter_t *a, bool end)
+{
+    if (a->nleftover == 0 || (!end && !tc_socks_may_unlink(a))) {
+        return;
+    }
+    bool may_unlink = tc_socks_may_unlink(a);
+    for (size_t i = 0; i < a->nleftover; i++) {
+        tc_listener_t *l = &a->leftover[i];
+        if (may_unlink) {
+            tc_log(TC_LOG_INFO, "Removing %s, no longer bound, now that the old arbiter is gone",
+                   l->unix_path);
+            tc_listener_unlink(l);
+        }
+        free(l->unix_path);
+    }
+    free(a->leftover);
+    a->leftover = NULL;
+    a->nleftover = 0;
 }
 
 /*

@@ -407,6 +407,57 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(proc, new)
 
+    def test_a_bind_dropped_while_the_old_arbiter_runs_loses_its_file_after_it(self):
+        """rel1 binds unix:a.sock, rel2 does not: after SIGUSR2 the new
+        arbiter closes the inherited socket, but the old one still listens
+        on it, so the file stays while the old arbiter runs and goes once
+        it has stopped (before, neither removed it: a socket file left
+        behind for good). The same for a bind a reload of the new arbiter
+        drops while the old one runs: unix:b.sock."""
+        def config(rel, log):
+            binds = '"127.0.0.1:0", "unix:a.sock", "unix:b.sock"' if rel == "rel1" \
+                else '"127.0.0.1:0", "unix:b.sock"'
+            return ("bind = { %s }\n" % binds + SERVICE +
+                    "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
+        d, log, current = self.releases(config)
+        proc = self.start_in(current)
+        new = None
+
+        def text():
+            return harness.read_text(log)
+        try:
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
+                                             "Ready: generation 1" in text()), "not ready")
+            port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
+            a_sock = os.path.join(d, "rel1", "a.sock")
+            b_sock = os.path.join(d, "rel1", "b.sock")
+            new = self.switch_and_upgrade(d, current, proc, text)
+            # a reload of the new arbiter drops b.sock too, the old one still running
+            with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
+                f.write('bind = "127.0.0.1:0"\n' + SERVICE +
+                        "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
+            os.kill(new, signal.SIGHUP)
+            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+            time.sleep(1.5)  # more than the arbiter's longest sleep with workers
+            # the old arbiter's workers still take clients at both
+            self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
+            for path in (a_sock, b_sock):
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(path)
+                s.close()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0, text())
+            self.assertTrue(harness.wait_for(
+                lambda: not os.path.exists(a_sock) and not os.path.exists(b_sock), 5),
+                "the dropped socket files stayed\n" + text())
+            self.assertIn("Removing %s, no longer bound" % a_sock, text())
+            self.assertEqual(self.echo(port), "x")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            self.kill_arbiters(proc, new)
+
     def test_upgrade_leaves_a_socket_file_put_at_the_path_since(self):
         """The socket file was removed and another server bound the path
         before SIGUSR2: the new arbiter, which inherits the socket, not
