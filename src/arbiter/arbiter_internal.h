@@ -29,8 +29,9 @@
 
 typedef struct sock {
     tc_listener_t l;
-    int refs;     /* generations that use it */
-    bool systemd; /* from LISTEN_FDS: its socket file is systemd's */
+    int refs;      /* generations that use it */
+    bool systemd;  /* from LISTEN_FDS: its socket file is systemd's */
+    bool from_old; /* inherited from the old arbiter (SIGUSR2), which may listen on it yet */
 } sock_t;
 
 typedef struct gen {
@@ -71,9 +72,10 @@ typedef struct arbiter {
     sock_t **socks; /* every open listening socket */
     size_t nsocks;
     /*
-     * Socket files of sockets closed while the old arbiter that started
-     * us (SIGUSR2) still ran and listened on them: removed once it is
-     * gone (tc_socks_tidy()). Only their path, device and inode are set.
+     * Socket files of sockets from the old arbiter that started us
+     * (SIGUSR2), closed while it still ran and listened on them: removed
+     * once it is gone (tc_socks_tidy()). Only their path, device and
+     * inode are set.
      */
     tc_listener_t *leftover;
     size_t nleftover;

@@ -72,8 +72,13 @@ tc_socks_release(arbiter_t *a, sock_t *s)
             break;
         }
     }
-    bool may_unlink = !s->systemd && tc_socks_may_unlink(a);
-    if (!may_unlink && !s->systemd && a->reexec_pid == 0) {
+    /*
+     * While the old arbiter runs, a socket it handed over is its too; one
+     * this arbiter bound itself is not, and goes with its file at once
+     */
+    bool shared = !tc_socks_may_unlink(a) && (a->reexec_pid > 0 || s->from_old);
+    bool may_unlink = !s->systemd && !shared;
+    if (shared && !s->systemd && a->reexec_pid == 0) {
         keep_leftover(a, s->l.unix_path, s->l.unix_dev, s->l.unix_ino);
     }
     tc_listener_close(&s->l, may_unlink);
@@ -244,6 +249,7 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
     int rc;
     if (in != NULL) {
         s->systemd = in->systemd;
+        s->from_old = !in->systemd;
         char fdspec[32];
         (void)snprintf(fdspec, sizeof(fdspec), "fd://%d", fd);
         rc = tc_listener_open(&s->l, fdspec, cfg->backlog, &lerr);

@@ -143,6 +143,14 @@ class UpgradeTest(unittest.TestCase):
         return subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
                                 env=dict(os.environ, PWD=current))
 
+    def first_ready(self, log):
+        """Wait until the arbiter writing `log` is ready; returns its TCP port."""
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
+                                         "Ready: generation 1" in harness.read_text(log)),
+                        "not ready")
+        return int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)",
+                             harness.read_text(log)).group(1))
+
     def switch_and_upgrade(self, d, current, proc, text):
         """Switch current to rel2, send SIGUSR2 to `proc` and wait until the
         new arbiter is ready; returns its pid."""
@@ -272,8 +280,7 @@ class UpgradeTest(unittest.TestCase):
         def text():
             return harness.read_text(log)
         try:
-            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
-                                             "Ready: generation 1" in text()), "not ready")
+            self.first_ready(log)
             self.assertEqual(harness.process_title(proc.pid), "thriftcorn: master [rel1]")
             new = self.switch_and_upgrade(d, current, proc, text)
             self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
@@ -379,9 +386,7 @@ class UpgradeTest(unittest.TestCase):
         def text():
             return harness.read_text(log)
         try:
-            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
-                                             "Ready: generation 1" in text()), "not ready")
-            port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
+            port = self.first_ready(log)
             a_sock = os.path.join(d, "rel1", "a.sock")
             b_sock = os.path.join(d, "rel1", "b.sock")
             self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
@@ -413,10 +418,12 @@ class UpgradeTest(unittest.TestCase):
         on it, so the file stays while the old arbiter runs and goes once
         it has stopped (before, neither removed it: a socket file left
         behind for good). The same for a bind a reload of the new arbiter
-        drops while the old one runs: unix:b.sock."""
+        drops while the old one runs: unix:b.sock. A socket the new arbiter
+        bound itself (unix:c.sock), which the old one never had, goes with
+        its file at once when a reload drops it."""
         def config(rel, log):
             binds = '"127.0.0.1:0", "unix:a.sock", "unix:b.sock"' if rel == "rel1" \
-                else '"127.0.0.1:0", "unix:b.sock"'
+                else '"127.0.0.1:0", "unix:b.sock", "unix:c.sock"'
             return ("bind = { %s }\n" % binds + SERVICE +
                     "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
         d, log, current = self.releases(config)
@@ -426,18 +433,20 @@ class UpgradeTest(unittest.TestCase):
         def text():
             return harness.read_text(log)
         try:
-            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
-                                             "Ready: generation 1" in text()), "not ready")
-            port = int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)", text()).group(1))
+            port = self.first_ready(log)
             a_sock = os.path.join(d, "rel1", "a.sock")
             b_sock = os.path.join(d, "rel1", "b.sock")
             new = self.switch_and_upgrade(d, current, proc, text)
-            # a reload of the new arbiter drops b.sock too, the old one still running
+            c_sock = os.path.join(d, "rel2", "c.sock")
+            self.assertTrue(os.path.exists(c_sock), text())
+            # a reload of the new arbiter drops b.sock and c.sock, the old one still running
             with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
                 f.write('bind = "127.0.0.1:0"\n' + SERVICE +
                         "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
             os.kill(new, signal.SIGHUP)
             self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+            self.assertTrue(harness.wait_for(lambda: not os.path.exists(c_sock), 5),
+                            "the new arbiter's own dropped socket file stayed\n" + text())
             time.sleep(1.5)  # more than the arbiter's longest sleep with workers
             # the old arbiter's workers still take clients at both
             self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
