@@ -209,12 +209,46 @@ warn_line(void *ud, const char *path, const char *why)
            wn->user, why, wn->effect);
 }
 
+/* The files checked so far: by name, and by real path. */
+typedef struct checked {
+    char **names;
+    char **reals; /* NULL where it has none */
+    size_t n;
+} checked_t;
+
+/*
+ * Whether 'file' was checked already: by that name, or it is the real path
+ * of one that was (whose check walked its real path too).
+ */
+static bool
+was_checked(const checked_t *c, const char *file, const char *real)
+{
+    bool is_real = real != NULL && strcmp(real, file) == 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->names[i], file) == 0 ||
+            (is_real && c->reals[i] != NULL && strcmp(c->reals[i], real) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
-warn_file(const tc_trust_t *t, const char *user, const char *file, const char *effect)
+warn_file(const tc_trust_t *t, checked_t *c, const char *user, const char *file, const char *effect)
 {
     if (file == NULL || file[0] == '\0') {
         return;
     }
+    char *real = realpath(file, NULL);
+    if (was_checked(c, file, real)) {
+        free(real);
+        return;
+    }
+    c->names = tc_xrealloc(c->names, (c->n + 1) * sizeof(*c->names));
+    c->reals = tc_xrealloc(c->reals, (c->n + 1) * sizeof(*c->reals));
+    c->names[c->n] = tc_xstrdup(file);
+    c->reals[c->n] = real;
+    c->n++;
     warn_t wn = {file, user, effect};
     (void)tc_trust_check(t, file, warn_line, &wn);
 }
@@ -231,18 +265,28 @@ tc_trust_warn(const tc_config_t *cfg, const tc_ids_t *ids, const char *exe)
     char uid[32];
     (void)snprintf(uid, sizeof(uid), "%d", (int)ids->uid);
     const char *user = ids->user != NULL ? ids->user : uid;
-    warn_file(&t, user, cfg->path, "a worker could change what root runs");
+    checked_t c = {0};
+    static const char runs[] = "a worker could change what root runs";
+    static const char reads[] = "a worker could change what root reads";
+    warn_file(&t, &c, user, cfg->path, runs);
+    for (size_t i = 0; i < cfg->nlua_files; i++) {
+        warn_file(&t, &c, user, cfg->lua_files[i], runs);
+    }
     const tc_service_conf_t *svcs = cfg->nservices > 0 ? cfg->services : &cfg->service;
     size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
     for (size_t i = 0; i < n; i++) {
-        bool again = false;
-        for (size_t j = 0; j < i && !again; j++) {
-            again = strcmp(svcs[j].idl, svcs[i].idl) == 0;
-        }
-        if (!again) {
-            warn_file(&t, user, svcs[i].idl, "a worker could change what root reads");
-        }
+        warn_file(&t, &c, user, svcs[i].idl, reads);
     }
-    warn_file(&t, user, exe, "a worker could change what root runs at SIGUSR2");
+    /* what the IDL files include, and any other file the IDL loader read */
+    for (size_t i = 0; i < cfg->nidl_files; i++) {
+        warn_file(&t, &c, user, cfg->idl_files[i], reads);
+    }
+    warn_file(&t, &c, user, exe, "a worker could change what root runs at SIGUSR2");
+    for (size_t i = 0; i < c.n; i++) {
+        free(c.names[i]);
+        free(c.reals[i]);
+    }
+    free(c.names);
+    free(c.reals);
     tc_trust_deinit(&t);
 }

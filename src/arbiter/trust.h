@@ -46,8 +46,10 @@ size_t tc_trust_check(const tc_trust_t *t, const char *path, tc_trust_cb cb, voi
 
 /*
  * Started as root with 'user' set: one warning per path that the workers'
- * user 'ids' could write, for the config file of 'cfg', its IDL files, and
- * the binary 'exe' (SIGUSR2's). Nothing otherwise. Logs; never fails.
+ * user 'ids' could write, for the config file of 'cfg', the Lua files it
+ * loaded as it was evaluated ('lua_files'), its IDL files and what they
+ * include ('idl_files'), and the binary 'exe' (SIGUSR2's); each file once.
+ * Nothing otherwise. Logs; never fails.
  */
 void tc_trust_warn(const tc_config_t *cfg, const tc_ids_t *ids, const char *exe);
 

@@ -284,6 +284,8 @@ l_realpath(lua_State *L)
     return 1;
 }
 
+const char tc_lua_api_reads_key = 0;
+
 /*
  * core.read_file(path) -> text | nil, why, code: a regular file, whole, of
  * at most TC_FILE_READ_MAX bytes (core/file.h). Opened without blocking (a
@@ -292,7 +294,8 @@ l_realpath(lua_State *L)
  * answer. 'why' is the reason alone, in the words io.open() uses ("No such
  * file or directory"), or "over 16 MiB"; 'code' is -errno when the file
  * could not be opened, TC_EINVAL when it opened but is no regular file, is
- * too big or its read failed. The IDL loader reads through it.
+ * too big or its read failed. The IDL loader reads through it. A file read
+ * is noted in the table at 'tc_lua_api_reads_key', when the state has one.
  */
 static int
 l_read_file(lua_State *L)
@@ -303,6 +306,11 @@ l_read_file(lua_State *L)
     bool opened;
     int rc = tc_file_read(path, TC_FILE_READ_MAX, b, &opened);
     if (rc == TC_OK) {
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tc_lua_api_reads_key) == LUA_TTABLE) {
+            lua_pushvalue(L, 1);
+            lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+        }
+        lua_pop(L, 1);
         lua_pushlstring(L, (const char *)b->data, b->len);
         return 1;
     }

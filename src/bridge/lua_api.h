@@ -18,6 +18,13 @@ void tc_lua_api_open_sys(lua_State *L);
  */
 extern const char tc_lua_api_header_key;
 
+/*
+ * Registry key (its address) of a list of paths: when the state has one,
+ * core.read_file() appends to it the path of each file it reads whole (as
+ * given: it may be relative). The config's state notes so what root reads.
+ */
+extern const char tc_lua_api_reads_key;
+
 /* lua_CFunction that pushes the whole thriftcorn.core table (luaopen_ shape). */
 int tc_lua_api_open(lua_State *L);
 

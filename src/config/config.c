@@ -6,6 +6,7 @@
  */
 #include "config/config.h"
 
+#include "bridge/lua_api.h"
 #include "bridge/lua_state.h"
 #include "config/hooks.h"
 #include "core/alloc.h"
@@ -15,10 +16,12 @@
 
 #include <errno.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *
 get_string(lua_State *L, int idx, const char *key, const char *dflt)
@@ -291,6 +294,142 @@ tc_config_limit_cpu(lua_State *L, bool on)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &cpu_key);
 }
 
+/* ---- the files root loads ---- */
+
+/*
+ * While the config is evaluated and its services' IDL loaded (as root, in
+ * the arbiter), the state notes each Lua file or C module it loads through
+ * require (every searcher but package.preload), dofile() or loadfile(),
+ * and each file core.read_file() reads (the IDL files and what they
+ * include): tc_trust_warn() checks them.
+ */
+static const char runs_key; /* registry: the list of files run */
+
+static void
+note(lua_State *L, int idx)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &runs_key) == LUA_TTABLE) {
+        lua_pushvalue(L, idx);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* A searcher of package.searchers: upvalue 1, noting the file of the loader it finds. */
+static int
+noting_searcher(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, 2);
+    if (lua_isfunction(L, 1) && lua_type(L, 2) == LUA_TSTRING) {
+        note(L, 2);
+    }
+    return 2;
+}
+
+static int
+file_loader_done(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    return lua_gettop(L);
+}
+
+/* dofile() or loadfile(): upvalue 1, noting the file it is given. */
+static int
+noting_file_loader(lua_State *L)
+{
+    /* checked here: an error raised by the function wrapped would not know its name */
+    if (luaL_optstring(L, 1, NULL) != NULL) {
+        note(L, 1);
+    }
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    /* a continuation: the chunk dofile() runs may yield, as it may without the note */
+    lua_callk(L, n, LUA_MULTRET, 0, file_loader_done);
+    return file_loader_done(L, LUA_OK, 0);
+}
+
+static void
+wrap_global(lua_State *L, const char *name)
+{
+    lua_getglobal(L, name);
+    lua_pushcclosure(L, noting_file_loader, 1);
+    lua_setglobal(L, name);
+}
+
+static void
+start_noting(lua_State *L)
+{
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &runs_key);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tc_lua_api_reads_key);
+    lua_getglobal(L, "package");
+    if (lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 2; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            lua_pushcclosure(L, noting_searcher, 1);
+            lua_rawseti(L, -2, i);
+        }
+    }
+    lua_pop(L, 2);
+    wrap_global(L, "dofile");
+    wrap_global(L, "loadfile");
+}
+
+/* 'path' made absolute against the working folder, without its leading "./". */
+static char *
+absolute(const char *path)
+{
+    if (path[0] == '/') {
+        return tc_xstrdup(path);
+    }
+    while (path[0] == '.' && path[1] == '/') {
+        path += 2;
+    }
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return NULL;
+    }
+    size_t len = strlen(cwd) + 1 + strlen(path) + 1;
+    char *abs = tc_xmalloc(len);
+    (void)snprintf(abs, len, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
+    return abs;
+}
+
+/* Stop noting, and take the list noted at 'key': each path once, made absolute. */
+static char **
+take_noted(lua_State *L, const void *key, size_t *n)
+{
+    *n = 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    size_t len = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
+    char **list = tc_xcalloc(len + 1, sizeof(char *));
+    for (size_t i = 0; i < len; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        char *abs = absolute(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        bool again = abs == NULL;
+        for (size_t j = 0; j < *n && !again; j++) {
+            again = strcmp(list[j], abs) == 0;
+        }
+        if (again) {
+            free(abs);
+        } else {
+            list[(*n)++] = abs;
+        }
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+    return list;
+}
+
 /* Evaluate 'len' bytes of 'source' as the config file 'path' (a real path). */
 static tc_config_t *
 load(const char *path, const char *source, size_t len, const tc_config_override_t *overrides,
@@ -302,6 +441,7 @@ load(const char *path, const char *source, size_t len, const tc_config_override_
     }
     tc_config_t *cfg = NULL;
     int rc;
+    start_noting(L);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "thriftcorn.config");
     if (tc_lua_pcall(L, 1, 1, err) != TC_OK) {
@@ -338,6 +478,8 @@ load(const char *path, const char *source, size_t len, const tc_config_override_
     cfg = tc_xcalloc(1, sizeof(*cfg));
     freeze(L, tbl, cfg);
     freeze_services(L, tbl, cfg);
+    cfg->lua_files = take_noted(L, &runs_key, &cfg->nlua_files);
+    cfg->idl_files = take_noted(L, &tc_lua_api_reads_key, &cfg->nidl_files);
     /* the state lives on when the config sets hooks: they run in it */
     lua_getfield(L, tbl, "service");
     lua_pushnil(L);
@@ -433,6 +575,8 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->protocol);
     free(cfg->errorlog);
     free_list(cfg->include_dirs, cfg->ninclude_dirs);
+    free_list(cfg->lua_files, cfg->nlua_files);
+    free_list(cfg->idl_files, cfg->nidl_files);
     for (size_t i = 0; i < cfg->nservices; i++) {
         free(cfg->services[i].name);
         free(cfg->services[i].idl);

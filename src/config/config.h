@@ -53,6 +53,16 @@ typedef struct tc_config {
     char *errorlog;
     char **include_dirs;
     size_t ninclude_dirs;
+    /*
+     * Absolute paths of the files root read as it evaluated the config and
+     * loaded its services' IDL, each once: the Lua files and C modules it
+     * ran through require, dofile() and loadfile(), and the files the IDL
+     * loader read (the IDL files and those they include).
+     */
+    char **lua_files;
+    size_t nlua_files;
+    char **idl_files;
+    size_t nidl_files;
     tc_service_conf_t service;
     /*
      * services = { ... }: every service, served multiplexed (calls named

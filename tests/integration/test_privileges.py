@@ -6,6 +6,7 @@ worker that runs code of an attacker is played by a shell run as nobody
 (setpriv), doing what that worker could do."""
 
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -46,6 +47,31 @@ def victim(folder):
         f.write(SECRET)
     os.chmod(path, 0o600)
     return path
+
+
+def owned_folder(test, owner, mode, files):
+    """A new folder of user id 'owner' with 'mode', holding 'files' ({name:
+    text}), each root's 0644, removed when 'test' ends. Returns its real
+    path."""
+    d = os.path.realpath(tempfile.mkdtemp(prefix="tc-priv-"))
+    test.addCleanup(shutil.rmtree, d, True)
+    for name, text in files.items():
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+    os.chown(d, owner, owner)
+    os.chmod(d, mode)
+    return d
+
+
+def include_idl(folder, name):
+    """Make the svc.thrift in 'folder' include 'name'."""
+    idl = os.path.join(folder, "svc.thrift")
+    with open(idl) as f:
+        text = f.read()
+    with open(idl, "w") as f:
+        f.write('include "%s"\n' % name + text)
 
 
 def heartbeat_maps(pid):
@@ -410,6 +436,87 @@ class PrivilegesTest(harness.ServiceTest):
         self.assertEqual(srv.log().count("writable by the workers' user"), 1, srv.log())
         self.assertIn("%s: %s is writable by the workers' user nobody (world-writable): a worker "
                       "could change what root reads" % (idl, idl), srv.log())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_lua_files_the_config_loads_from_folders_of_the_workers_user_are_warned_of(self):
+        """Root runs what the config loads with require, dofile and
+        loadfile as it runs the config: each such file is checked as the
+        config is, named once however often it is loaded, at start and at
+        each reload."""
+        folder = readable_fixture()
+        mods = owned_folder(self, NOBODY, 0o755, {"tcprivmod.lua": "return { workers = 1 }\n"})
+        extra = owned_folder(self, 0, 0o777, {"extra.lua": "return 1\n", "more.lua": "return 2\n"})
+        srv = harness.Server(
+            'package.path = "%s/?.lua;" .. package.path\n'
+            'local m = require("tcprivmod")\n'
+            'require("tcprivmod")\n'
+            'dofile("%s/extra.lua")\n'
+            'dofile("%s/extra.lua")\n'
+            'assert(loadfile("%s/more.lua"))\n'
+            % (mods, extra, extra, extra)
+            + service(folder) + 'user = "nobody"\nworkers = m.workers\n', start=False)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        srv.start()
+        self.call(srv.port)
+        runs = "is writable by the workers' user nobody (%s): a worker could change what root runs"
+        want = ["%s/tcprivmod.lua: %s %s" % (mods, mods, runs % "owned by it"),
+                "%s/extra.lua: %s %s" % (extra, extra, runs % "world-writable"),
+                "%s/more.lua: %s %s" % (extra, extra, runs % "world-writable")]
+        for line in want:
+            self.assertEqual(srv.log().count(line), 1, srv.log())
+        self.assertEqual(srv.log().count("writable by the workers' user"), 3, srv.log())
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        for line in want:
+            self.assertEqual(srv.log().count(line), 2, srv.log())
+        self.assertEqual(srv.log().count("writable by the workers' user"), 6, srv.log())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_idl_include_in_a_folder_of_the_workers_user_is_warned_of(self):
+        """The arbiter parses the services' IDL as root, with the files it
+        includes: an included file is checked as the IDL file is."""
+        folder = readable_fixture()
+        inc = owned_folder(self, NOBODY, 0o755, {"tcprivbase.thrift": "struct Extra { 1: i32 n }\n"})
+        include_idl(folder, "tcprivbase.thrift")
+        srv = harness.Server(service(folder) + 'include_dirs = { "%s" }\n' % inc
+                             + 'user = "nobody"\nworkers = 1\n', start=False)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        srv.start()
+        self.call(srv.port)
+        self.assertIn("%s/tcprivbase.thrift: %s is writable by the workers' user nobody (owned by "
+                      "it): a worker could change what root reads" % (inc, inc), srv.log())
+        self.assertEqual(srv.log().count("writable by the workers' user"), 1, srv.log())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_lua_files_and_includes_of_root_in_folders_of_root_are_not_warned_of(self):
+        """A module the config requires and a file the IDL includes that are
+        root's 0644, in root's 0755 folders: nothing to say. Once the module
+        is world-writable, the next reload says so."""
+        folder = readable_fixture()
+        mods = owned_folder(self, 0, 0o755, {"tcprivmod.lua": "return { workers = 1 }\n"})
+        include_idl(folder, "tcprivbase.thrift")
+        with open(os.path.join(mods, "tcprivbase.thrift"), "w") as f:
+            f.write("struct Extra { 1: i32 n }\n")
+        os.chmod(os.path.join(mods, "tcprivbase.thrift"), 0o644)
+        srv = harness.Server('package.path = "%s/?.lua;" .. package.path\n' % mods
+                             + 'local m = require("tcprivmod")\n' + service(folder)
+                             + 'include_dirs = { "%s" }\n' % mods
+                             + 'user = "nobody"\nworkers = m.workers\n', start=False)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        os.chmod(srv.config, 0o644)
+        srv.start()
+        self.call(srv.port)
+        self.assertNotIn("writable by the workers' user", srv.log())
+        module = os.path.join(mods, "tcprivmod.lua")
+        os.chmod(module, 0o666)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertEqual(srv.log().count("writable by the workers' user"), 1, srv.log())
+        self.assertIn("%s: %s is writable by the workers' user nobody (world-writable): a worker "
+                      "could change what root runs" % (module, module), srv.log())
 
     def test_unix_socket_file_replaced_meanwhile_stays(self):
         """At its stop the arbiter removes its unix socket file, not a file
