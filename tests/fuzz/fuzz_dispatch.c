@@ -325,9 +325,13 @@ check_reply(const target_t *t, const tc_proto_ops_t *ops, const tc_msg_hdr_t *re
     TC_FUZZ_CHECK(info->method == method && info->method_len == method_len,
                   "the call info names another method");
     if (service == NULL) {
-        TC_FUZZ_CHECK(info->service == NULL && info->status == TC_APPEX_UNKNOWN_METHOD,
-                      "'%.*s' went to service %s with status %d", (int)req->name_len, req->name,
-                      info->service ? info->service : "(none)", info->status);
+        /* a message of another type than a call is refused for its type first */
+        bool call = req->type == TC_MSG_CALL || req->type == TC_MSG_ONEWAY;
+        int want = call ? TC_APPEX_UNKNOWN_METHOD : TC_APPEX_INVALID_MESSAGE_TYPE;
+        TC_FUZZ_CHECK(info->service == NULL && info->status == want,
+                      "'%.*s' (type %u) went to service %s with status %d", (int)req->name_len,
+                      req->name, req->type, info->service ? info->service : "(none)",
+                      info->status);
         /* a oneway call to no service gets no reply (docs/reliability.md) */
         TC_FUZZ_CHECK((reply->len > 0) == (req->type != TC_MSG_ONEWAY),
                       "a call to no service: type %u, %zu bytes of reply", req->type, reply->len);
