@@ -330,8 +330,7 @@ check_reply(const target_t *t, const tc_proto_ops_t *ops, const tc_msg_hdr_t *re
         int want = call ? TC_APPEX_UNKNOWN_METHOD : TC_APPEX_INVALID_MESSAGE_TYPE;
         TC_FUZZ_CHECK(info->service == NULL && info->status == want,
                       "'%.*s' (type %u) went to service %s with status %d", (int)req->name_len,
-                      req->name, req->type, info->service ? info->service : "(none)",
-                      info->status);
+                      req->name, req->type, info->service ? info->service : "(none)", info->status);
         /* a oneway call to no service gets no reply (docs/reliability.md) */
         TC_FUZZ_CHECK((reply->len > 0) == (req->type != TC_MSG_ONEWAY),
                       "a call to no service: type %u, %zu bytes of reply", req->type, reply->len);
