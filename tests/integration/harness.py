@@ -6,12 +6,14 @@ clients, and watch the server's processes and connections from /proc, so
 that a test waits for the state it needs instead of sleeping. Every wait is
 bounded."""
 
+import atexit
 import importlib
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,68 @@ THRIFT = shutil.which("thrift") or "/usr/bin/thrift"
 TRANSPORTS = ("buffered", "framed")
 PROTOCOLS = ("binary", "compact")
 
+# The folders tempdir() made, removed when the test process exits; with
+# TC_KEEP_TMP=1 in the environment they stay, and their names go to stderr.
+_tempdirs = []
+_tempdirs_lock = threading.Lock()
+
+
+def tempdir(prefix):
+    """A new temporary folder named from `prefix`, removed with everything in
+    it when this test process exits, not before: a test may read a stopped
+    server's log, and a server left running keeps its files to the end.
+    Returns its path."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    with _tempdirs_lock:
+        _tempdirs.append(d)
+    return d
+
+
+def _make_removable(path):
+    """Give the owner rwx on every folder under `path` (a test may have left
+    one read-only or unsearchable), so that a process that is not root can
+    empty it. Symbolic links are not followed."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    if st.st_mode & 0o700 != 0o700:
+        try:
+            os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
+        except OSError:
+            pass  # another user's folder: root removes it anyway, others cannot
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        _make_removable(os.path.join(path, name))
+
+
+def _remove_tempdirs(owner):
+    """The atexit handler of tempdir(), in the process that registered it
+    only: a child forked by a test that ends through sys.exit() must not take
+    its parent's folders."""
+    if os.getpid() != owner:
+        return
+    with _tempdirs_lock:
+        dirs = list(_tempdirs)
+        _tempdirs.clear()
+    if os.environ.get("TC_KEEP_TMP", "") not in ("", "0"):
+        if dirs:
+            sys.stderr.write("TC_KEEP_TMP: kept %s\n" % " ".join(dirs))
+        return
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+        if os.path.lexists(d):
+            _make_removable(d)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_tempdirs, os.getpid())
+
 _generated = {}
 
 
@@ -38,7 +102,7 @@ def gen_py(idl):
     put it on sys.path. Returns the folder."""
     idl = os.path.abspath(idl)
     if idl not in _generated:
-        out = tempfile.mkdtemp(prefix="tc-gen-py-")
+        out = tempdir("tc-gen-py-")
         subprocess.run([THRIFT, "-r", "--gen", "py", "-out", out, idl], check=True)
         sys.path.insert(0, out)
         _generated[idl] = out
@@ -59,7 +123,7 @@ class Server:
 
     def __init__(self, settings, files=None, args=(), env=None, start=True, bind="127.0.0.1:0",
                  preexec_fn=None, errorlog_flag=True):
-        self.dir = tempfile.mkdtemp(prefix="tc-it-")
+        self.dir = tempdir("tc-it-")
         self.log_path = os.path.join(self.dir, "thriftcorn.log")
         for name, text in (files or {}).items():
             path = os.path.join(self.dir, name)
@@ -246,8 +310,8 @@ def service(folder):
 def readable_service(prefix):
     """A copy of the test service in a new folder (named from `prefix`) that
     every user may read and only its owner write: workers that run as nobody
-    load it. Returns the folder."""
-    d = tempfile.mkdtemp(prefix=prefix)
+    load it, removed when the test process exits. Returns the folder."""
+    d = tempdir(prefix)
     os.chmod(d, 0o755)
     for name in ("svc.thrift", "handler.lua"):
         shutil.copy(os.path.join(SERVICE_FIXTURE, name), d)

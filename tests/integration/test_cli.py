@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -48,7 +47,7 @@ class CliTest(unittest.TestCase):
         cls.S = harness.load_gen("svc.TestService")
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="tc-cli-")
+        self.dir = harness.tempdir("tc-cli-")
 
     def test_version(self):
         out = run(["--version"])

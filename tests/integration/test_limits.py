@@ -229,7 +229,7 @@ class LimitsTest(unittest.TestCase):
 
     def pipeline(self, calls, half_close):
         size = 100000
-        alog = os.path.join(harness.tempfile.mkdtemp(prefix="tc-lim-"), "access.log")
+        alog = os.path.join(harness.tempdir("tc-lim-"), "access.log")
         settings = SERVICE + 'workers = 1\nthreads = 1\naccesslog = "%s"\n' % alog
         with harness.Server(settings) as srv:
             c, sock = self.open_client(srv.port, rcvbuf=65536)

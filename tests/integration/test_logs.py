@@ -176,7 +176,7 @@ class LogLinesTest(harness.ServiceTest):
         # logrotate's way, three times while the load runs: move both logs
         # away, then SIGUSR1. Each line is in exactly one of the files, none
         # lost, none twice, none cut.
-        d = tempfile.mkdtemp(prefix="tc-logs-")
+        d = harness.tempdir("tc-logs-")
         access = os.path.join(d, "access.log")
         srv = harness.Server(SERVICE + 'workers = 3\nthreads = 2\naccesslog = "%s"\n' % access)
         try:
@@ -210,7 +210,7 @@ class LogLinesTest(harness.ServiceTest):
         # The worker cannot open the access log (its folder is gone: removed
         # by post_fork here; a FIFO whose reader left does the same). It
         # serves on, and SIGUSR1 opens the log once it can be.
-        d = tempfile.mkdtemp(prefix="tc-logs-")
+        d = harness.tempdir("tc-logs-")
         folder = os.path.join(d, "logs")
         os.mkdir(folder)
         access = os.path.join(folder, "access.log")
@@ -337,7 +337,7 @@ class FileSizeLimitTest(harness.ServiceTest):
 
         def limit():
             resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
-        access = os.path.join(tempfile.mkdtemp(prefix="tc-logs-"), "access.log")
+        access = os.path.join(harness.tempdir("tc-logs-"), "access.log")
         srv = harness.Server(SERVICE + 'workers = 1\nthreads = 2\naccesslog = "%s"\n' % access,
                              preexec_fn=limit)
         try:
@@ -367,7 +367,7 @@ class FullDiskTest(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
             self.skipTest("needs root to mount a small tmpfs for a full disk")
-        self.dir = tempfile.mkdtemp(prefix="tc-full-")
+        self.dir = harness.tempdir("tc-full-")
         out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k,mode=0755", "tmpfs",
                               self.dir], capture_output=True, text=True)
         if out.returncode != 0:

@@ -11,7 +11,6 @@ frames byte for byte those of Apache's Python THeader server."""
 import os
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -388,7 +387,7 @@ class MultiTest(unittest.TestCase):
                           srv.log())
 
     def test_access_log_names_the_service(self):
-        access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
+        access = os.path.join(harness.tempdir("tc-multi-"), "access.log")
         extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access
         with harness.Server(multi_settings(extra)) as srv:
             c, trans = harness.client(self.Calculator, srv.port, "framed", "binary")
@@ -432,7 +431,7 @@ class MultiTest(unittest.TestCase):
         registers any processor under any name: Calculator with the example
         handler (the default), and CalculatorV2 with another. Each name
         reaches its own handler, and the access log names the one called."""
-        d = tempfile.mkdtemp(prefix="tc-multi-")
+        d = harness.tempdir("tc-multi-")
         with open(os.path.join(d, "v2.lua"), "w") as f:
             f.write("local H = {}\n"
                     "function H.ping() end\n"
@@ -473,7 +472,7 @@ class MultiTest(unittest.TestCase):
             self.assertEqual(lines(), want)
 
     def test_no_default_service(self):
-        access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
+        access = os.path.join(harness.tempdir("tc-multi-"), "access.log")
         extra = 'accesslog = "%s"\naccess_log_format = "%%m %%s"\n' % access
         settings = multi_settings(extra).replace(", default = true", "")
         with harness.Server(settings) as srv:
@@ -495,7 +494,7 @@ class MultiTest(unittest.TestCase):
         """A name a client chose is escaped in both logs, each control byte,
         DEL and backslash as \\xHH: one line per call in each log, none
         split or forged. The reply carries the name as sent."""
-        access = os.path.join(tempfile.mkdtemp(prefix="tc-multi-"), "access.log")
+        access = os.path.join(harness.tempdir("tc-multi-"), "access.log")
         extra = 'accesslog = "%s"\naccess_log_format = "%%h %%m %%s"\n' % access
         forging = "no\r\n[forged] [1] [info] line\x1b[2J\x7f\\x0a"
         esc = "no\\x0d\\x0a[forged] [1] [info] line\\x1b[2J\\x7f\\x5cx0a"

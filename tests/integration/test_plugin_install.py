@@ -8,7 +8,6 @@ passes --check-config and serves calls."""
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
 import harness
@@ -23,7 +22,7 @@ CMAKE = shutil.which("cmake")
 @unittest.skipUnless(CC and PKG_CONFIG and CMAKE, "needs cc, pkg-config and cmake")
 class InstalledHeaderTest(unittest.TestCase):
     def test_build_outside_the_tree_and_serve(self):
-        tmp = tempfile.mkdtemp(prefix="tc-install-")
+        tmp = harness.tempdir("tc-install-")
         prefix = os.path.join(tmp, "prefix")
         out = os.path.join(tmp, "plugin")
         os.makedirs(out)
@@ -66,7 +65,6 @@ class InstalledHeaderTest(unittest.TestCase):
                 self.assertEqual(c.add(20, 22), 42)
             finally:
                 trans.close()
-        shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

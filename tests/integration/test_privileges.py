@@ -359,7 +359,7 @@ class PrivilegesTest(harness.ServiceTest):
     def test_fifo_at_the_pidfile_path(self):
         """A FIFO put where the pidfile goes (in /tmp, say) neither hangs the
         start nor the exit: it is replaced by the pidfile."""
-        folder = tempfile.mkdtemp(prefix="tc-priv-")
+        folder = harness.tempdir("tc-priv-")
         pidfile = os.path.join(folder, "tc.pid")
         os.mkfifo(pidfile)
         srv = harness.Server(service(FIXTURE) + 'pidfile = "%s"\n' % pidfile)
@@ -374,7 +374,7 @@ class PrivilegesTest(harness.ServiceTest):
         """A unix socket file the arbiter (root) makes goes to the workers'
         user and group, as gunicorn gives it: with umask 007 the workers'
         group may connect, any other user may not."""
-        folder = tempfile.mkdtemp(prefix="tc-priv-")
+        folder = harness.tempdir("tc-priv-")
         os.chmod(folder, 0o755)
         path = os.path.join(folder, "s.sock")
         srv = harness.Server(service(readable_fixture()) + 'user = "nobody"\ngroup = "nogroup"\n'
@@ -521,7 +521,7 @@ class PrivilegesTest(harness.ServiceTest):
     def test_unix_socket_file_replaced_meanwhile_stays(self):
         """At its stop the arbiter removes its unix socket file, not a file
         that took its place meanwhile (another server's socket)."""
-        folder = tempfile.mkdtemp(prefix="tc-priv-")
+        folder = harness.tempdir("tc-priv-")
         path = os.path.join(folder, "s.sock")
         srv = harness.Server(service(FIXTURE), bind="unix:" + path)
         self.addCleanup(srv.stop)

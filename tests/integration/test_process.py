@@ -8,7 +8,6 @@ bounded; every call is counted."""
 import os
 import signal
 import socket
-import tempfile
 import threading
 import time
 import unittest
@@ -270,7 +269,7 @@ class ProcessTest(unittest.TestCase):
         # their calls before it leaves its loop, not strand them (their
         # clients reset at exit, and closing them then reached A's freed
         # memory: a use-after-free under ASan).
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         flag = os.path.join(d, "spin")
         spinning = os.path.join(d, "spinning")  # the hook says it spins
         hook = ('post_connect_closed = function()\n'

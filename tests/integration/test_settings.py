@@ -12,7 +12,6 @@ import signal
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -215,7 +214,7 @@ class SettingsTest(harness.ServiceTest):
             self.assertEqual(os.stat(path).st_uid, 65534, path)
 
     def test_umask_applies_to_the_unix_socket(self):
-        folder = tempfile.mkdtemp(prefix="tc-set-")
+        folder = harness.tempdir("tc-set-")
         path = os.path.join(folder, "s.sock")
         with harness.Server(service(FIXTURE) + 'umask = "077"\n', bind="unix:" + path) as srv:
             deadline = time.monotonic() + 10
@@ -229,7 +228,7 @@ class SettingsTest(harness.ServiceTest):
         """The error log, the access log, the pidfile and a unix socket that
         do not exist yet are created with the config's umask, not the one
         thriftcorn was started with."""
-        folder = tempfile.mkdtemp(prefix="tc-set-")
+        folder = harness.tempdir("tc-set-")
         paths = {name: os.path.join(folder, name)
                  for name in ("error.log", "access.log", "thriftcorn.pid", "s.sock")}
         srv = harness.Server(service(FIXTURE) + 'umask = "077"\nerrorlog = "%s"\n'
@@ -293,7 +292,7 @@ class SettingsTest(harness.ServiceTest):
         the bind that names it, by its descriptor (fd://5) or by its
         address, whatever the order of the binds; so a reload that drops a
         bind closes that bind's socket, and the others serve on."""
-        folder = tempfile.mkdtemp(prefix="tc-set-")
+        folder = harness.tempdir("tc-set-")
         path = os.path.join(folder, "s.sock")
         socks = [listening(), listening(socket.AF_UNIX, path), listening()]  # fds 3, 4, 5
         port3, port5 = socks[0].getsockname()[1], socks[2].getsockname()[1]
@@ -323,7 +322,7 @@ class SettingsTest(harness.ServiceTest):
         config says 127.0.0.1:PORT after a unix bind. The TCP bind takes
         the socket (binding it again would fail: the address is in use),
         and the unix bind makes its own."""
-        folder = tempfile.mkdtemp(prefix="tc-set-")
+        folder = harness.tempdir("tc-set-")
         path = os.path.join(folder, "s.sock")
         sock = listening(address=("0.0.0.0", 0))
         port = sock.getsockname()[1]
@@ -359,7 +358,7 @@ class SettingsTest(harness.ServiceTest):
         runs: a process the on_starting hook leaves running holds none (it
         would keep it listening, with nobody accepting, after the server
         is gone)."""
-        folder = tempfile.mkdtemp(prefix="tc-set-")
+        folder = harness.tempdir("tc-set-")
         out = os.path.join(folder, "fds")
         sock = listening()
         port = sock.getsockname()[1]

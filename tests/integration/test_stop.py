@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import types
 import unittest
@@ -107,7 +106,7 @@ class StopTest(unittest.TestCase):
         return harness.keep_reply(c.recv_sleep_ms, trans, out)
 
     def test_term_refuses_new_clients_at_once_and_answers_the_calls_in_flight(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "s.sock")
+        path = os.path.join(harness.tempdir("tc-it-"), "s.sock")
         srv = harness.Server(settings('bind = { "127.0.0.1:0", "unix:%s" }\n' % path
                                       + "workers = 2\nthreads = 2\ngraceful_timeout = 20\n"))
         try:
@@ -224,7 +223,7 @@ class StopTest(unittest.TestCase):
         # SIGTERM to the old arbiter while its workers still serve (no
         # SIGWINCH first): it and they close their descriptors, the new
         # arbiter's go on accepting, and the unix socket file stays.
-        path = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "s.sock")
+        path = os.path.join(harness.tempdir("tc-it-"), "s.sock")
         srv = harness.Server(settings('bind = { "127.0.0.1:0", "unix:%s" }\n' % path
                                       + "workers = 2\nthreads = 2\n"))
         loads = [loadgen.Load(self.S, srv.port, threads=2, duration=60, per_conn=(1, 1),
@@ -266,7 +265,7 @@ class StopTest(unittest.TestCase):
         # its copies leaves the socket listening, and a client that connects
         # meanwhile waits in the backlog for the next start (systemd starts
         # the service again for it); the stopping server leaves it there.
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(16)

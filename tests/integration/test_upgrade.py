@@ -13,7 +13,6 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -127,7 +126,7 @@ class UpgradeTest(unittest.TestCase):
         """A deployment: release folders rel1 and rel2 in a new folder, each
         with the thriftcorn.lua that config(rel, log) gives, and current ->
         rel1. Returns the folder, the error log's path and current."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         log = os.path.join(d, "thriftcorn.log")
         for rel in ("rel1", "rel2"):
             os.mkdir(os.path.join(d, rel))
@@ -329,7 +328,7 @@ class UpgradeTest(unittest.TestCase):
         drops the unix bind: the new arbiter, which inherited that socket,
         removes its file as it closes it (as it would one it bound), and
         the TCP bind serves on without a failed call."""
-        path = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "s.sock")
+        path = os.path.join(harness.tempdir("tc-it-"), "s.sock")
         settings = SERVICE + "workers = 1\nthreads = 2\n"
         srv = harness.Server('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
         self.addCleanup(srv.stop)
@@ -471,7 +470,7 @@ class UpgradeTest(unittest.TestCase):
         """The socket file was removed and another server bound the path
         before SIGUSR2: the new arbiter, which inherits the socket, not
         that file, leaves it when a reload drops the bind and when it stops."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         path = os.path.join(d, "s.sock")
         settings = SERVICE + "workers = 1\nthreads = 2\n"
         srv = harness.Server('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
@@ -531,7 +530,7 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(srv.worker_pids(), pids)
 
     def test_daemon_with_pidfile(self):
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
         with open(config, "w") as f:
@@ -564,7 +563,7 @@ class UpgradeTest(unittest.TestCase):
         process, stops the start with status 1 and says why; one naming a
         process that is gone is replaced; at exit the pidfile is removed only
         while it still names the arbiter."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         gone = subprocess.Popen(["true"])
         gone.wait()
         for pidfile, text, why in ((os.path.join(d, "nope", "tc.pid"), None,
@@ -593,7 +592,7 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(read_pid(pidfile), gone.pid)
 
     def test_systemd_listen_fds_and_notify(self):
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         with open(config, "w") as f:
             f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n")
@@ -662,7 +661,7 @@ class UpgradeTest(unittest.TestCase):
     def test_usr2_tells_systemd_the_new_main_pid(self):
         """Under Type=notify, the arbiter a SIGUSR2 started says MAINPID= with
         its READY=1, so that systemd follows it when the old one exits."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
         with open(config, "w") as f:
@@ -692,7 +691,7 @@ class UpgradeTest(unittest.TestCase):
         worker, hook or handler process sees them (with NotifyAccess=all, a
         STOPPING=1 from any of them would stop the service), and an
         upgrade's new arbiter still gets NOTIFY_SOCKET (its MAINPID= comes)."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
         dump = "function(p) os.execute(('env > %s/env-%%s-%%d'):format('%s', p.pid)) end"
@@ -742,7 +741,7 @@ class UpgradeTest(unittest.TestCase):
     def test_usr2_keeps_systemds_unix_socket_file(self):
         """A unix socket systemd passed stays systemd's through an upgrade:
         neither arbiter removes its file when it stops."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         path = os.path.join(d, "s.sock")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
@@ -780,7 +779,7 @@ class UpgradeTest(unittest.TestCase):
     def test_systemd_descriptor_that_is_not_a_socket(self):
         """A LISTEN_FDS descriptor that is not a socket stops the start
         with status 1, and the log names the bind and where it came from."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         with open(config, "w") as f:
             f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n")
@@ -801,7 +800,7 @@ class UpgradeTest(unittest.TestCase):
         """daemon = true under socket activation: the sockets systemd
         passed are taken before the arbiter detaches (LISTEN_PID names the
         process systemd started), not bound anew."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
         pidfile = os.path.join(d, "tc.pid")
@@ -906,7 +905,7 @@ class UpgradeTest(unittest.TestCase):
         workers, not /dev/null; after logrotate's rename and SIGUSR1 it is
         the new file, as nginx makes it: what a handler (or a library)
         writes to fd 2 lands in the current log, never in the old one."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         pid, port, log = self.start_daemon(d, "workers = 2\nthreads = 2\n")
         self.assert_stderr_is(pid, log)
         self.assert_handler_stderr_lands_in(port, log, "first")
@@ -924,7 +923,7 @@ class UpgradeTest(unittest.TestCase):
         the error log, and so do its workers; once the log is rotated and
         it gets SIGUSR1, their stderr is the new file (it was the old one,
         opened at the upgrade, for as long as they ran)."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         old, port, log = self.start_daemon(d, "workers = 2\nthreads = 2\n")
         os.kill(old, signal.SIGUSR2)
         self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:"
@@ -971,7 +970,7 @@ class UpgradeTest(unittest.TestCase):
         ends the upgrade no STOPPING=1, which systemd (NotifyAccess=all)
         would take as the stop of the whole service. The new one's stop
         says STOPPING=1."""
-        proc, notify, text = self.start_notified(tempfile.mkdtemp(prefix="tc-it-"))
+        proc, notify, text = self.start_notified(harness.tempdir("tc-it-"))
         proc.send_signal(signal.SIGUSR2)
         self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
         new = new_arbiter_pid(text())
@@ -997,7 +996,7 @@ class UpgradeTest(unittest.TestCase):
         which would stop the service the old one goes on serving; the old
         one says it again once the new one is gone (one killed cannot), and
         its own stop is the service's: STOPPING=1."""
-        proc, notify, text = self.start_notified(tempfile.mkdtemp(prefix="tc-it-"))
+        proc, notify, text = self.start_notified(harness.tempdir("tc-it-"))
         old = proc.pid
         proc.send_signal(signal.SIGUSR2)
         self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
@@ -1021,7 +1020,7 @@ class UpgradeTest(unittest.TestCase):
     def test_a_stop_tells_systemd_how_it_stops(self):
         """STOPPING=1 comes with the kind of stop in STATUS=, and a quick
         stop that cuts a graceful one short changes the status alone."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         # the worker's last hook outlasts the graceful stop's start by far
         proc, notify, text = self.start_notified(
             d, 'worker_exit = function() os.execute("sleep 3") end\n')
@@ -1032,7 +1031,7 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(proc.wait(15), 0, text())
         self.assertEqual(no_more(notify), [])
         # a quick stop from the start
-        proc, notify, text = self.start_notified(tempfile.mkdtemp(prefix="tc-it-"))
+        proc, notify, text = self.start_notified(harness.tempdir("tc-it-"))
         proc.send_signal(signal.SIGQUIT)
         self.assertEqual(notify_recv(notify), (proc.pid, b"STOPPING=1\nSTATUS=Stopping: quick"))
         self.assertEqual(proc.wait(15), 0, text())
@@ -1072,7 +1071,7 @@ class UpgradeTest(unittest.TestCase):
         (SIGHUP would end it, SIGTTIN stop it, and a stopped new arbiter
         kept every later SIGUSR2 away). A second SIGUSR2 meanwhile is
         ignored."""
-        slow = os.path.join(tempfile.mkdtemp(prefix="tc-it-"), "slow")
+        slow = os.path.join(harness.tempdir("tc-it-"), "slow")
         srv = harness.Server(SERVICE + "workers = 1\nthreads = 2\n"
                              "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
         self.addCleanup(srv.stop)
@@ -1104,7 +1103,7 @@ class UpgradeTest(unittest.TestCase):
         start (its config no longer loads, its binary is gone) says why
         there, before it could open a log of its own, and the old one
         serves on with its pidfile back."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
         pidfile = os.path.join(d, "tc.pid")
@@ -1152,7 +1151,7 @@ class UpgradeTest(unittest.TestCase):
         """A TERM while a reload is being checked: systemd hears STOPPING=1
         and no READY=1 after it, no reload failure is logged; and a
         checker whose arbiter is killed dies with it and holds no port."""
-        d = tempfile.mkdtemp(prefix="tc-it-")
+        d = harness.tempdir("tc-it-")
         config = os.path.join(d, "thriftcorn.lua")
         slow = os.path.join(d, "slow")
         with open(config, "w") as f:

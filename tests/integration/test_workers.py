@@ -528,7 +528,7 @@ return H""")
         """A reload that moves errorlog switches the arbiter's log when its
         generation starts; SIGUSR1 meanwhile reopens that new log, not the
         old one, and the arbiter's later lines stay there."""
-        folder = tempfile.mkdtemp(prefix="tc-usr1-")
+        folder = harness.tempdir("tc-usr1-")
         for name, text in (("svc.thrift", IDL), ("handler.lua", HANDLER)):
             with open(os.path.join(folder, name), "w") as f:
                 f.write(text)
