@@ -32,6 +32,7 @@ typedef struct sock {
     int refs;      /* generations that use it */
     bool systemd;  /* from LISTEN_FDS: its socket file is systemd's */
     bool from_old; /* inherited from the old arbiter (SIGUSR2), which may listen on it yet */
+    bool handed;   /* handed to the new arbiter that SIGUSR2 started, while that one runs */
 } sock_t;
 
 typedef struct gen {

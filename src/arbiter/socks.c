@@ -74,9 +74,11 @@ tc_socks_release(arbiter_t *a, sock_t *s)
     }
     /*
      * While the old arbiter runs, a socket it handed over is its too; one
-     * this arbiter bound itself is not, and goes with its file at once
+     * this arbiter bound itself is not, and goes with its file at once. So
+     * for the old arbiter: while the new one runs, a socket it handed over
+     * at SIGUSR2 is the new one's too; one bound since (a reload) is not.
      */
-    bool shared = !tc_socks_may_unlink(a) && (a->reexec_pid > 0 || s->from_old);
+    bool shared = !tc_socks_may_unlink(a) && ((a->reexec_pid > 0 && s->handed) || s->from_old);
     bool may_unlink = !s->systemd && !shared;
     if (shared && !s->systemd && a->reexec_pid == 0) {
         keep_leftover(a, s->l.unix_path, s->l.unix_dev, s->l.unix_ino);

@@ -116,6 +116,9 @@ tc_upgrade_reexec(arbiter_t *a)
         _exit(1);
     }
     a->reexec_pid = pid;
+    for (size_t i = 0; i < a->nsocks; i++) {
+        a->socks[i]->handed = true; /* (one bound from now on is ours alone) */
+    }
     /* systemd's main process from its READY=1 on: this one tells systemd nothing more */
     tc_sdnotify_main(pid);
     tc_log(TC_LOG_INFO, "Started a new arbiter (pid:%d)", (int)pid);
@@ -133,6 +136,9 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
                signame(WTERMSIG(status)));
     }
     a->reexec_pid = 0;
+    for (size_t i = 0; i < a->nsocks; i++) {
+        a->socks[i]->handed = false;
+    }
     rename_pidfile(a, false);
     tc_upgrade_set_title(a);
     if (!a->stopping && a->target == 0 && a->winch_target > 0) {

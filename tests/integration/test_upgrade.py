@@ -466,6 +466,51 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(proc, new)
 
+    def test_a_bind_a_reload_of_the_old_arbiter_adds_goes_with_its_file(self):
+        """After SIGUSR2 a reload of the old arbiter binds unix:d.sock,
+        which the new arbiter never had: the old arbiter removes its file
+        when it stops (before, it took every socket for one the new arbiter
+        shared, and left the file behind for good), and leaves unix:a.sock,
+        which it handed over, to the new arbiter, which removes it at its
+        own stop."""
+        def config(rel, log, extra=""):
+            return ('bind = { "127.0.0.1:0", "unix:a.sock"%s }\n' % extra + SERVICE +
+                    "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
+        d, log, current = self.releases(config)
+        proc = self.start_in(current)
+        new = None
+
+        def text():
+            return harness.read_text(log)
+        try:
+            port = self.first_ready(log)
+            a_sock = os.path.join(d, "rel1", "a.sock")
+            d_sock = os.path.join(d, "d.sock")
+            new = self.switch_and_upgrade(d, current, proc, text)
+            for rel in ("rel1", "rel2"):
+                with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
+                    f.write(config(rel, log, ', "unix:%s"' % d_sock))
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(d_sock)
+            s.close()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(15), 0, text())
+            self.assertFalse(os.path.exists(d_sock),
+                             "the old arbiter's own socket file stayed\n" + text())
+            self.assertTrue(os.path.exists(a_sock), text())
+            self.assertEqual(self.echo(port), "x")
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(a_sock)
+            s.close()
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+            self.assertFalse(os.path.exists(a_sock), text())
+        finally:
+            self.kill_arbiters(proc, new)
+
     def test_upgrade_leaves_a_socket_file_put_at_the_path_since(self):
         """The socket file was removed and another server bound the path
         before SIGUSR2: the new arbiter, which inherits the socket, not
