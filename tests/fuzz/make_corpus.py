@@ -411,6 +411,11 @@ def conn_seeds():
     # a THeader frame with a transform thriftcorn lacks: the client is told, the next not handled
     w("bad-header-snappy", conn_sel("header", pieces=3) + theader(0, add["binary"][0])
       + theader_raw(bytes([0, 1, 3]), add["binary"][1]) + theader(0, add["binary"][2]))
+    # a graceful stop (0xfd) while a frame naming protocol id 1 (JSON) is on its way (the piece
+    # that ends the first frame holds 5 bytes of the second): the stop finishes that frame and
+    # answers it with the refusal it would get without a stop
+    w("bad-header-stop-mid-frame-json", conn_sel("header", pieces=2)
+      + theader(0, b"stop\xfd", seqid=1) + theader_raw(bytes([1, 0]), add["binary"][1], seqid=2))
 
 
 def decode_seeds():
@@ -552,6 +557,9 @@ def dispatch_config_seeds():
     unknown = [
         ("unknown-service", "Nope:add", call, svc.add_args(a=1, b=2), False),
         ("unknown-service-oneway", "Nope:fire", oneway, svc.fire_args(what="x"), False),
+        # no call and no service: refused for its type, before its name is looked at
+        ("unknown-service-reply", "Nope:add", TMessageType.REPLY, svc.add_result(success=3),
+         False),
         ("empty-service", ":echo", call, svc.echo_args(), False),
         ("unknown-service-case", "alltypes:add", call, svc.add_args(a=1, b=2), False),
         ("empty-method", "AllTypes:", call, svc.add_args(a=1, b=2), False),
@@ -569,7 +577,8 @@ def dispatch_config_seeds():
             ("colon-name", "AllTypes:add", call, svc.add_args(a=1, b=2), False)]),
         (3, "multi-plugin", mux(alltypes) + headers + unknown + [
             ("no-default-add", "add", call, svc.add_args(a=1, b=2), False),
-            ("no-default-fire", "fire", oneway, svc.fire_args(what="y"), False)]),
+            ("no-default-fire", "fire", oneway, svc.fire_args(what="y"), False),
+            ("no-default-reply", "add", TMessageType.REPLY, svc.add_result(success=3), False)]),
     ]
     for config, cname, calls in configs:
         for sel, kind in ((0, "binary"), (1, "compact")):
