@@ -161,10 +161,12 @@ tc_accept_retry(evutil_socket_t fd, short what, void *arg)
  * Every worker that waits on a listener is woken by a new client. One that
  * holds more connections than another worker of its generation that
  * accepts (the balance board, worker/board.h) leaves the client to that
- * one: it stops accepting for DEFER_US, and then takes the next client
- * whatever the board says, so that a sibling that cannot accept (busy in a
- * call, stuck) keeps no client waiting longer than that. Only a client
- * that comes as the wait ends: one that comes later, after a quiet spell
+ * one: it stops accepting for DEFER_US, and then takes the clients
+ * waiting as the wait ends at once, whatever the board says
+ * (tc_accept_defer_end()), or else the next client, so that a sibling that
+ * cannot accept (busy in a call, stuck) keeps no client waiting longer
+ * than that. Only a client that comes as the wait ends (within
+ * DEFER_FRESH, until one is taken): one that comes later, after a quiet spell
  * in which the sibling took the client waited for, is weighed again, or a
  * worker that holds more would take every other client of those that
  * connect one at a time. Not in a stop: then clients are taken, not left.
@@ -177,11 +179,10 @@ defer_to_sibling(tc_loop_t *lp)
         return false;
     }
     if (lp->defer_end > 0) {
-        bool waited = tc_conn_now() - lp->defer_end < DEFER_FRESH;
-        lp->defer_end = 0;
-        if (waited) {
-            return false;
+        if (tc_conn_now() - lp->defer_end < DEFER_FRESH) {
+            return false; /* (until one is accepted: accept_some()) */
         }
+        lp->defer_end = 0;
     }
     if (!tc_board_defer(sh->board, sh->board_slot, atomic_load(&sh->nconns), sh->max_conns)) {
         return false;
@@ -194,22 +195,15 @@ defer_to_sibling(tc_loop_t *lp)
     return true;
 }
 
-void
-tc_accept_defer_end(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    tc_loop_t *lp = arg;
-    lp->defer_end = tc_conn_now();
-    tc_accept_retry(-1, EV_TIMEOUT, lp);
-}
-
-/* Accept up to 'max' clients waiting on listener 'lfd'. */
+/*
+ * Accept up to 'max' clients waiting on listener 'lfd'; 'waited': they
+ * waited through a wait for a sibling, and are taken whatever the board says.
+ */
 static void
-accept_some(tc_loop_t *lp, int lfd, int max)
+accept_some(tc_loop_t *lp, int lfd, int max, bool waited)
 {
     for (int i = 0; i < max; i++) {
-        if (defer_to_sibling(lp)) {
+        if (!waited && defer_to_sibling(lp)) {
             return;
         }
         if (!slot_take(lp->shared)) {
@@ -246,6 +240,7 @@ accept_some(tc_loop_t *lp, int lfd, int max)
             }
             return; /* EAGAIN: another thread or process took it */
         }
+        lp->defer_end = 0; /* the client a wait ended with, if any, is this one */
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -257,11 +252,36 @@ accept_some(tc_loop_t *lp, int lfd, int max)
 }
 
 void
+tc_accept_defer_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    lp->defer_end = tc_conn_now();
+    tc_accept_retry(-1, EV_TIMEOUT, lp);
+    if (atomic_load(&lp->shared->stopping) || !lp->accepting) {
+        return;
+    }
+    /*
+     * The clients waiting now are taken now, every one of them (up to a
+     * batch a listener): the sibling did not take them, and one a wait
+     * would keep the last of a burst waiting a millisecond for each one
+     * before it. And now, not when the loop's next turn reaches its accept
+     * event: the calls ready on its connections before it may take longer
+     * than DEFER_FRESH, and a client weighed again after them would be left
+     * again, wait after wait, while the sibling stays busy.
+     */
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        accept_some(lp, lp->shared->listeners[i].fd, 64, true);
+    }
+}
+
+void
 tc_accept_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     /* a bounded batch, so one busy listener cannot starve the loop */
-    accept_some(arg, lfd, 64);
+    accept_some(arg, lfd, 64, false);
 }
 
 /* ---- the end of listening ---- */
@@ -280,7 +300,7 @@ tc_accept_take_backlog(tc_loop_t *lp)
     int before = atomic_load(&lp->nconns);
     int max = lp->shared->cfg->backlog > 0 ? lp->shared->cfg->backlog : 1;
     for (size_t i = 0; i < lp->shared->nlisteners; i++) {
-        accept_some(lp, lp->shared->listeners[i].fd, max);
+        accept_some(lp, lp->shared->listeners[i].fd, max, false);
     }
     return atomic_load(&lp->nconns) != before;
 }

@@ -941,17 +941,34 @@ tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, doub
     tc_accept_set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
     for (int i = 0; i < nto; i++) {
-        bool accept_here = pass_accept && i == 0;
-        if (TAILQ_EMPTY(&batch[i]) && nfresh[i] == 0 && !accept_here) {
+        bool some = !TAILQ_EMPTY(&batch[i]) || nfresh[i] > 0;
+        if (!some && !pass_accept) {
             continue;
         }
         pthread_mutex_lock(&to[i]->inq_lock);
         TAILQ_CONCAT(&to[i]->incoming, &batch[i], link);
         TAILQ_CONCAT(&to[i]->accepted, &fresh[i], link);
         atomic_fetch_add(&to[i]->nconns, nfresh[i]);
+        /*
+         * the turn to accept goes to the first that has none: given to one
+         * that has its own, the two would be one, and the worker would
+         * accept on a loop fewer from then on
+         */
+        bool accept_here = pass_accept && !to[i]->take_accept &&
+                           !atomic_load_explicit(&to[i]->accept_on, memory_order_relaxed);
         to[i]->take_accept = to[i]->take_accept || accept_here;
+        pass_accept = pass_accept && !accept_here;
         pthread_mutex_unlock(&to[i]->inq_lock);
-        event_active(to[i]->wake, EV_TIMEOUT, 0);
+        if (some || accept_here) {
+            event_active(to[i]->wake, EV_TIMEOUT, 0);
+        }
+    }
+    if (pass_accept) {
+        /* each has a turn already: 'from' takes its own back as its call ends (on_wake()) */
+        pthread_mutex_lock(&from->inq_lock);
+        from->take_accept = true;
+        pthread_mutex_unlock(&from->inq_lock);
+        event_active(from->wake, EV_TIMEOUT, 0);
     }
     return moved;
 }

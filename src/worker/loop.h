@@ -116,7 +116,8 @@ bool tc_loop_quit_listening(tc_loop_t *lp);
  * clients and connections handed to it that it has not taken yet) out to
  * the loops of 'targets' (the first TC_LOOP_SPREAD_MAX of the 'ntargets'
  * that have not left their loop), one by one, and hand its turn to accept
- * (its own, or one handed to it) to the first.
+ * (its own, or one handed to it) to the first of them that has none (if
+ * each has one, 'from' takes it back once its call ends).
  * Also in a graceful stop: a stopping loop stays in its loop while the
  * worker has a connection, and the stop reaches a connection when it
  * arrives. Returns the number of connections moved, or -1 if 'from' was

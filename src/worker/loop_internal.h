@@ -57,11 +57,11 @@ struct tc_loop {
     struct event **accept_evs;  /* one per listener */
     struct event *accept_retry; /* re-enables accepting after EMFILE */
     struct event *defer;        /* re-enables accepting after leaving clients to a sibling */
-    double defer_end;     /* when that wait ended: a client then is taken, whoever holds fewer */
-    struct event *resume; /* re-enables accepting after worker_connections (any thread) */
-    atomic_bool full;     /* accepting paused at worker_connections */
-    struct event *sweep;  /* client_timeout */
-    struct event *wake;   /* incoming connections or accept turn from the watchdog */
+    double defer_end;           /* when that wait ended, 0 once a client is accepted (accept.c) */
+    struct event *resume;       /* re-enables accepting after worker_connections (any thread) */
+    atomic_bool full;           /* accepting paused at worker_connections */
+    struct event *sweep;        /* client_timeout */
+    struct event *wake;         /* incoming connections or accept turn from the watchdog */
     struct event *stop;
     struct event *first_call; /* graceful stop: ends the wait for first calls */
     bool quit_listening;      /* accepts no more, counted off 'listening'; guarded by 'lock' */

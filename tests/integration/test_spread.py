@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -82,6 +83,19 @@ class SpreadTest(unittest.TestCase):
             names.append(who(s))
         return socks, names
 
+    def both_serving(self, srv, n):
+        """At least n connections opened in turn, until both workers serve
+        some (a worker is left clients only once it is ready: a slow boot
+        can leave the first ones all to the other); returns them by the
+        worker that serves them, the one with fewer first."""
+        by_pid = collections.defaultdict(list)
+        for _ in range(64):
+            socks, names = self.connect_one_by_one(srv, 1)
+            by_pid[names[0].split("/")[0]].append(socks[0])
+            if len(by_pid) == 2 and sum(len(v) for v in by_pid.values()) >= n:
+                return sorted(by_pid.items(), key=lambda kv: len(kv[1]))
+        self.fail("64 connections, all to one worker")
+
     def test_clients_connecting_in_turn_spread_over_the_workers(self):
         srv = self.server(workers=2, threads=1)
         harness.wait_for(lambda: len(srv.worker_pids()) == 2)
@@ -141,6 +155,75 @@ class SpreadTest(unittest.TestCase):
         self.assertLess(took, 2.0, "20 connections took %.2f s" % took)
         self.assertIsNone(read_reply(busy))
         self.close_all(socks + [busy])
+
+    def test_a_client_left_to_a_busy_worker_is_taken_behind_calls_too(self):
+        """The worker that left a client to one busy in a long call takes it as
+        its wait ends, also when its own connections keep it in calls: the
+        calls ready before the client must not make it weigh the client again
+        (and leave it again, until the other worker's call ends)."""
+        srv = self.server(workers=2, threads=1)
+        (napper_pid, napper), (_, others) = self.both_serving(srv, 8)
+        self.assertGreaterEqual(len(others), 3, (len(napper), len(others)))
+        # the napping worker holds one connection, the other three or more
+        for s in napper[1:]:
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(s.recv(1), b"")
+        time.sleep(0.05)
+        napping = napper[0]
+        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
+        time.sleep(0.2)
+        # the other worker's connections keep its thread in short calls
+        stop = threading.Event()
+
+        def hammer(s):
+            while not stop.is_set():
+                s.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 0.004)))
+                read_reply(s)
+
+        threads = [threading.Thread(target=hammer, args=(s,)) for s in others[:3]]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.1)
+            t0 = time.monotonic()
+            late = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.addCleanup(late.close)
+            name = who(late)
+            took = time.monotonic() - t0
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertNotEqual(name.split("/")[0], napper_pid, "waited for the nap's end")
+        self.assertLess(took, 1.0, "the client waited %.2f s" % took)
+        self.assertIsNone(read_reply(napping))
+
+    def test_clients_connecting_at_once_to_a_busy_worker_are_taken_at_once(self):
+        """Many clients connect at once while the worker that holds fewer is
+        busy in a long call: the other takes those waiting as its wait ends,
+        not one a wait (a client a millisecond: the 800th would wait 0.8 s)."""
+        srv = self.server(workers=2, threads=1)
+        (napper_pid, napper), _ = self.both_serving(srv, 4)
+        for s in napper[1:]:
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(s.recv(1), b"")
+        time.sleep(0.05)
+        napping = napper[0]
+        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        many = []
+        for _ in range(800):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.addCleanup(s.close)
+            many.append(s)
+        for s in many:
+            s.sendall(call_bytes(b"who"))
+        served_by = collections.Counter(read_reply(s).split("/")[0] for s in many)
+        took = time.monotonic() - t0
+        self.assertNotIn(napper_pid, served_by, "waited for the nap's end")
+        self.assertLess(took, 0.6, "800 clients took %.2f s" % took)
+        self.assertIsNone(read_reply(napping))
 
 
 # The worker notes when its loops run: until then the kernel's backlog
@@ -250,6 +333,28 @@ class ThreadSpreadTest(unittest.TestCase):
         self.assertNotIn(napping, more_names)
         self.assertIsNone(read_reply(alone))
         self.close_all(socks + more)
+
+    def test_threads_share_the_clients_again_after_a_call_blocked_one(self):
+        """The watchdog moves the turn to accept of a thread blocked in a call
+        to an idle thread; when that one accepts already, the turns must not
+        merge into one: once the call ends, both threads share new clients."""
+        self.accepting_loops(2)
+        srv = self.server(2)
+        socks, names = self.connect_one_by_one(srv, 3)  # two on one thread, one on the other
+        per_loop = collections.Counter(names)
+        self.assertEqual(sorted(per_loop.values()), [1, 2], per_loop)
+        # a nap on the thread with two: its other connection and its turn move
+        (napping, _) = [s for s, n in zip(socks, names) if per_loop[n] == 2]
+        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 0.3), seqid=2))
+        self.assertIsNone(read_reply(napping))
+        self.close_all(socks)
+        for rnd in range(2):
+            more, more_names = self.connect_one_by_one(srv, 20)
+            per_loop = collections.Counter(more_names)
+            self.assertEqual(len(per_loop), 2, "round %d: %s" % (rnd, sorted(per_loop.values())))
+            self.assertGreaterEqual(min(per_loop.values()), 8,
+                                    "round %d: %s" % (rnd, sorted(per_loop.values())))
+            self.close_all(more)
 
     def test_connection_hooks_run_on_the_thread_that_owns_the_connection(self):
         """A connection handed to another thread has on_connected run there,
