@@ -96,6 +96,20 @@ class SpreadTest(unittest.TestCase):
                 return sorted(by_pid.items(), key=lambda kv: len(kv[1]))
         self.fail("64 connections, all to one worker")
 
+    def one_napping(self, srv, n):
+        """Both workers serving (both_serving()), then the one with fewer
+        keeps one connection, whose call naps 4 s from now on. Returns that
+        worker's pid, the napping connection and the other's connections."""
+        (napper_pid, napper), (_, others) = self.both_serving(srv, n)
+        for s in napper[1:]:
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(s.recv(1), b"")
+        time.sleep(0.05)
+        napping = napper[0]
+        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
+        time.sleep(0.2)
+        return napper_pid, napping, others
+
     def test_clients_connecting_in_turn_spread_over_the_workers(self):
         srv = self.server(workers=2, threads=1)
         harness.wait_for(lambda: len(srv.worker_pids()) == 2)
@@ -162,16 +176,9 @@ class SpreadTest(unittest.TestCase):
         calls ready before the client must not make it weigh the client again
         (and leave it again, until the other worker's call ends)."""
         srv = self.server(workers=2, threads=1)
-        (napper_pid, napper), (_, others) = self.both_serving(srv, 8)
-        self.assertGreaterEqual(len(others), 3, (len(napper), len(others)))
         # the napping worker holds one connection, the other three or more
-        for s in napper[1:]:
-            s.shutdown(socket.SHUT_WR)
-            self.assertEqual(s.recv(1), b"")
-        time.sleep(0.05)
-        napping = napper[0]
-        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
-        time.sleep(0.2)
+        napper_pid, napping, others = self.one_napping(srv, 8)
+        self.assertGreaterEqual(len(others), 3, len(others))
         # the other worker's connections keep its thread in short calls
         stop = threading.Event()
 
@@ -203,14 +210,7 @@ class SpreadTest(unittest.TestCase):
         busy in a long call: the other takes those waiting as its wait ends,
         not one a wait (a client a millisecond: the 800th would wait 0.8 s)."""
         srv = self.server(workers=2, threads=1)
-        (napper_pid, napper), _ = self.both_serving(srv, 4)
-        for s in napper[1:]:
-            s.shutdown(socket.SHUT_WR)
-            self.assertEqual(s.recv(1), b"")
-        time.sleep(0.05)
-        napping = napper[0]
-        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
-        time.sleep(0.2)
+        napper_pid, napping, _ = self.one_napping(srv, 4)
         t0 = time.monotonic()
         many = []
         for _ in range(800):
