@@ -3,6 +3,7 @@
 #include "arbiter/inherit.h"
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "transport/listener.h"
 
@@ -231,16 +232,14 @@ export_unix_file(const tc_inherit_out_t *o)
     if (o->systemd || o->unix_path == NULL || o->unix_ino == 0) {
         return;
     }
-    char cwd[PATH_MAX];
-    bool relative = o->unix_path[0] != '/';
-    if (relative && getcwd(cwd, sizeof(cwd)) == NULL) {
+    char path[PATH_MAX];
+    if (!tc_file_abs_path(o->unix_path, path, sizeof(path))) {
         return; /* no file handed over: the new arbiter leaves it */
     }
-    size_t len = strlen(o->unix_path) + (relative ? strlen(cwd) + 1 : 0) + 64;
+    size_t len = strlen(path) + 64;
     char *value = tc_xcalloc(len, 1);
-    (void)snprintf(value, len, "%llu:%llu:%s%s%s", (unsigned long long)o->unix_dev,
-                   (unsigned long long)o->unix_ino, relative ? cwd : "", relative ? "/" : "",
-                   o->unix_path);
+    (void)snprintf(value, len, "%llu:%llu:%s", (unsigned long long)o->unix_dev,
+                   (unsigned long long)o->unix_ino, path);
     char name[64];
     (void)snprintf(name, sizeof(name), "THRIFTCORN_UNIX_%d", o->fd);
     (void)setenv(name, value, 1);

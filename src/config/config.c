@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static char *
 get_string(lua_State *L, int idx, const char *key, const char *dflt)
@@ -382,26 +381,6 @@ start_noting(lua_State *L)
     wrap_global(L, "loadfile");
 }
 
-/* 'path' made absolute against the working folder, without its leading "./". */
-static char *
-absolute(const char *path)
-{
-    if (path[0] == '/') {
-        return tc_xstrdup(path);
-    }
-    while (path[0] == '.' && path[1] == '/') {
-        path += 2;
-    }
-    char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof(cwd)) == NULL) {
-        return NULL;
-    }
-    size_t len = strlen(cwd) + 1 + strlen(path) + 1;
-    char *abs = tc_xmalloc(len);
-    (void)snprintf(abs, len, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
-    return abs;
-}
-
 /* Stop noting, and take the list noted at 'key': each path once, made absolute. */
 static char **
 take_noted(lua_State *L, const void *key, size_t *n)
@@ -412,7 +391,9 @@ take_noted(lua_State *L, const void *key, size_t *n)
     char **list = tc_xcalloc(len + 1, sizeof(char *));
     for (size_t i = 0; i < len; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i + 1);
-        char *abs = absolute(lua_tostring(L, -1));
+        char buf[PATH_MAX];
+        char *abs =
+            tc_file_abs_path(lua_tostring(L, -1), buf, sizeof(buf)) ? tc_xstrdup(buf) : NULL;
         lua_pop(L, 1);
         bool again = abs == NULL;
         for (size_t j = 0; j < *n && !again; j++) {

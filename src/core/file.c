@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A whole file read without blocking on it (see core/file.h): the config
- * loader and the IDL loader's reader share it.
+ * loader and the IDL loader's reader share it. And a file's name made
+ * absolute, for the config loader, the listeners and the upgrade.
  */
 #include "core/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,4 +99,38 @@ tc_file_read_refusal(int rc)
     default:
         return NULL;
     }
+}
+
+bool
+tc_file_abs_path(const char *path, char *out, size_t n)
+{
+    size_t len = 0;
+    if (path[0] != '/') {
+        if (getcwd(out, n) == NULL) {
+            return false;
+        }
+        len = strlen(out);
+    }
+    for (const char *p = path; *p != '\0';) {
+        size_t seg = strcspn(p, "/");
+        if (seg > 0 && !(seg == 1 && p[0] == '.')) {
+            if (len + 1 + seg >= n) {
+                return false;
+            }
+            if (len == 0 || out[len - 1] != '/') {
+                out[len++] = '/';
+            }
+            memcpy(out + len, p, seg);
+            len += seg;
+        }
+        p += seg + (p[seg] == '/');
+    }
+    if (len == 0) {
+        if (n < 2) {
+            return false;
+        }
+        out[len++] = '/'; /* "/" itself */
+    }
+    out[len] = '\0';
+    return true;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Reading a whole file the server was told to read (the config file, an IDL
- * file) without ever blocking on it: one open, fstat and read loop for
- * config/config.c and core.read_file() (bridge/lua_api.c).
+ * Files the server was told to read (the config file, an IDL file): read
+ * whole without ever blocking on them, one open, fstat and read loop for
+ * config/config.c and core.read_file() (bridge/lua_api.c); and names of
+ * files made absolute, as the working folder gives them.
  */
 #ifndef TC_CORE_FILE_H
 #define TC_CORE_FILE_H
@@ -41,5 +42,13 @@ int tc_file_read(const char *path, size_t max, tc_buf_t *out, bool *opened) TC_N
  * NULL for any other (-errno, -EISDIR included: each caller words those).
  */
 const char *tc_file_read_refusal(int rc);
+
+/*
+ * 'path' made absolute from the working folder, without its "." parts and
+ * repeated slashes, into 'out' ('n' bytes). Symlinks and ".." are left as
+ * written: a folder a name passes through may change. False when the
+ * working folder cannot be read, or the name does not fit.
+ */
+bool tc_file_abs_path(const char *path, char *out, size_t n);
 
 #endif /* TC_CORE_FILE_H */

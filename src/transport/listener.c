@@ -6,6 +6,7 @@
 #include "transport/listener.h"
 
 #include "core/alloc.h"
+#include "core/file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -636,10 +637,8 @@ inet_serves(const struct sockaddr *bound, const char *spec)
 }
 
 /*
- * 'path' made absolute from the working folder, without its "." parts and
- * repeated slashes, into 'out'. Symlinks and ".." are left as written: the
- * folder a name passes through may have changed since the bind. Returns
- * false for a name that ends in a folder, and when it does not fit.
+ * 'path' made absolute (tc_file_abs_path()) into 'out'. False for a name
+ * that ends in a folder, and when it does not fit.
  */
 static bool
 unix_abs_path(const char *path, char *out, size_t n)
@@ -649,29 +648,7 @@ unix_abs_path(const char *path, char *out, size_t n)
     if (*last == '\0' || strcmp(last, ".") == 0) {
         return false; /* a folder: bind() makes no socket there */
     }
-    size_t len = 0;
-    if (path[0] != '/') {
-        if (getcwd(out, n) == NULL) {
-            return false;
-        }
-        len = strlen(out);
-    }
-    for (const char *p = path; *p != '\0';) {
-        size_t seg = strcspn(p, "/");
-        if (seg > 0 && !(seg == 1 && p[0] == '.')) {
-            if (len + 1 + seg >= n) {
-                return false;
-            }
-            if (len == 0 || out[len - 1] != '/') {
-                out[len++] = '/';
-            }
-            memcpy(out + len, p, seg);
-            len += seg;
-        }
-        p += seg + (p[seg] == '/');
-    }
-    out[len] = '\0';
-    return true;
+    return tc_file_abs_path(path, out, n);
 }
 
 /* Whether unix:PATH names the file 'bound' was bound to (both made absolute). */

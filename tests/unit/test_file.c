@@ -192,6 +192,33 @@ test_refusal_texts(void **state)
     assert_null(tc_file_read_refusal(TC_OK));
 }
 
+/* Names made absolute from the working folder, "." parts and repeated slashes dropped. */
+static void
+test_abs_path(void **state)
+{
+    (void)state;
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir("/tmp"), 0);
+    char out[64];
+    assert_true(tc_file_abs_path("a.sock", out, sizeof(out)));
+    assert_string_equal(out, "/tmp/a.sock");
+    assert_true(tc_file_abs_path("./x//y/./z.lua", out, sizeof(out)));
+    assert_string_equal(out, "/tmp/x/y/z.lua");
+    assert_true(tc_file_abs_path("/srv//app/../b", out, sizeof(out)));
+    assert_string_equal(out, "/srv/app/../b"); /* ".." as written */
+    assert_true(tc_file_abs_path("/", out, sizeof(out)));
+    assert_string_equal(out, "/");
+    assert_int_equal(chdir("/"), 0);
+    assert_true(tc_file_abs_path("etc/passwd", out, sizeof(out)));
+    assert_string_equal(out, "/etc/passwd");
+    /* does not fit: refused, never cut */
+    assert_false(tc_file_abs_path("/a/long/name", out, 8));
+    assert_true(tc_file_abs_path("/a/long", out, 8));
+    assert_string_equal(out, "/a/long");
+    assert_int_equal(chdir(cwd), 0);
+}
+
 int
 main(void)
 {
@@ -203,6 +230,7 @@ main(void)
         cmocka_unit_test(test_refuses_what_is_no_regular_file_without_blocking),
         cmocka_unit_test(test_leaves_no_descriptor_open),
         cmocka_unit_test(test_refusal_texts),
+        cmocka_unit_test(test_abs_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
