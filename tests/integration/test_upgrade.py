@@ -136,6 +136,13 @@ class UpgradeTest(unittest.TestCase):
         os.symlink(os.path.join(d, "rel1"), current)
         return d, log, current
 
+    def deploy(self, config):
+        """releases(config), and thriftcorn started in current: returns the
+        folder, the log's path, current, the arbiter's process and a reader
+        of the log."""
+        d, log, current = self.releases(config)
+        return d, log, current, self.start_in(current), lambda: harness.read_text(log)
+
     @staticmethod
     def start_in(current):
         """thriftcorn started in `current`, as a shell whose $PWD names it would."""
@@ -270,14 +277,10 @@ class UpgradeTest(unittest.TestCase):
         """Deployed as current -> rel1 and switched to rel2, SIGUSR2 starts
         the new arbiter in rel2 (the folder as $PWD named it, not the one
         it resolved to at start), so it reads rel2's config."""
-        d, log, current = self.releases(
+        d, log, current, proc, text = self.deploy(
             lambda rel, log: ('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
                               "proc_name = %r\nerrorlog = %r\n" % (rel, log)))
-        proc = self.start_in(current)
         new = None
-
-        def text():
-            return harness.read_text(log)
         try:
             self.first_ready(log)
             self.assertEqual(harness.process_title(proc.pid), "thriftcorn: master [rel1]")
@@ -425,12 +428,8 @@ class UpgradeTest(unittest.TestCase):
                 else '"127.0.0.1:0", "unix:b.sock", "unix:c.sock"'
             return ("bind = { %s }\n" % binds + SERVICE +
                     "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
-        d, log, current = self.releases(config)
-        proc = self.start_in(current)
+        d, log, current, proc, text = self.deploy(config)
         new = None
-
-        def text():
-            return harness.read_text(log)
         try:
             port = self.first_ready(log)
             a_sock = os.path.join(d, "rel1", "a.sock")
@@ -476,12 +475,8 @@ class UpgradeTest(unittest.TestCase):
         def config(rel, log, extra=""):
             return ('bind = { "127.0.0.1:0", "unix:a.sock"%s }\n' % extra + SERVICE +
                     "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
-        d, log, current = self.releases(config)
-        proc = self.start_in(current)
+        d, log, current, proc, text = self.deploy(config)
         new = None
-
-        def text():
-            return harness.read_text(log)
         try:
             port = self.first_ready(log)
             a_sock = os.path.join(d, "rel1", "a.sock")
