@@ -47,7 +47,7 @@ slot_take(tc_loop_shared_t *sh)
     while (n < sh->max_conns) {
         if (atomic_compare_exchange_weak(&sh->nconns, &n, n + 1)) {
             if (sh->board != NULL) {
-                tc_board_post(sh->board, sh->board_slot, n + 1);
+                tc_board_add(sh->board, sh->board_slot, 1);
             }
             return true;
         }
@@ -65,7 +65,7 @@ tc_accept_slot_give(tc_loop_shared_t *sh)
 {
     int left = atomic_fetch_sub(&sh->nconns, 1) - 1;
     if (sh->board != NULL) {
-        tc_board_post(sh->board, sh->board_slot, left);
+        tc_board_add(sh->board, sh->board_slot, -1);
     }
     if (atomic_load(&sh->stopping)) {
         /* (no loop accepts any more; 'nloops' is 0 once the loops are being freed) */

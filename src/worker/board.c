@@ -66,10 +66,10 @@ tc_board_clear(tc_board_t *b, int slot)
 }
 
 void
-tc_board_post(tc_board_t *b, int slot, int conns)
+tc_board_add(tc_board_t *b, int slot, int delta)
 {
     if (valid(slot)) {
-        atomic_store_explicit(&b->slots[slot].conns, conns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->slots[slot].conns, delta, memory_order_relaxed);
     }
 }
 

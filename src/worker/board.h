@@ -35,8 +35,14 @@ void tc_board_assign(tc_board_t *b, int slot, unsigned gen);
 /* Arbiter, once the worker of 'slot' is gone: its slot is emptied (it accepts nothing). */
 void tc_board_clear(tc_board_t *b, int slot);
 
-/* Worker: it holds 'conns' connections now (any thread). */
-void tc_board_post(tc_board_t *b, int slot, int conns);
+/*
+ * Worker: it holds 'delta' connections more (1: one taken) or fewer (-1:
+ * one closed), from any thread. The board keeps the count and changes it
+ * in one atomic step, so changes from threads running at once all count;
+ * posting totals each thread computed could leave an older total behind a
+ * newer one.
+ */
+void tc_board_add(tc_board_t *b, int slot, int delta);
 /* Worker: it accepts from now on (ready), or no more (a stop began). */
 void tc_board_set_open(tc_board_t *b, int slot, bool open);
 

@@ -8,6 +8,7 @@
 
 #include "worker/board.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ test_alone(void **state)
     assert_non_null(b);
     tc_board_assign(b, 0, 1);
     tc_board_set_open(b, 0, true);
-    tc_board_post(b, 0, 500);
+    tc_board_add(b, 0, 500);
     assert_false(tc_board_defer(b, 0, 500, 1000));
     tc_board_free(b);
 }
@@ -43,7 +44,7 @@ test_fewer_sibling(void **state)
 {
     (void)state;
     tc_board_t *b = two_workers();
-    tc_board_post(b, 1, 3);
+    tc_board_add(b, 1, 3);
     /* not open yet (booting): its few connections say nothing */
     assert_false(tc_board_defer(b, 0, 5, 1000));
     tc_board_set_open(b, 1, true);
@@ -53,7 +54,7 @@ test_fewer_sibling(void **state)
     assert_false(tc_board_defer(b, 0, 3, 1000));
     assert_false(tc_board_defer(b, 0, 0, 1000));
     /* the sibling's view of the same board */
-    tc_board_post(b, 0, 7);
+    tc_board_add(b, 0, 7);
     assert_false(tc_board_defer(b, 1, 3, 1000));
     /* at its worker_connections it takes nobody: do not wait for it */
     assert_false(tc_board_defer(b, 0, 5, 3));
@@ -76,13 +77,13 @@ test_generation_and_clear(void **state)
     assert_false(tc_board_defer(b, 0, 9, 1000));
     tc_board_assign(b, 7, 2);
     tc_board_set_open(b, 7, true);
-    tc_board_post(b, 7, 1);
+    tc_board_add(b, 7, 1);
     assert_true(tc_board_defer(b, 0, 9, 1000));
     /* reaped: the slot is emptied, whatever the worker wrote last */
     tc_board_clear(b, 7);
     assert_false(tc_board_defer(b, 0, 9, 1000));
     /* given to a new worker: empty again, closed until it says it accepts */
-    tc_board_post(b, 7, 0);
+    tc_board_add(b, 7, -1);
     tc_board_assign(b, 7, 2);
     assert_false(tc_board_defer(b, 0, 9, 1000));
     tc_board_set_open(b, 7, true);
@@ -99,7 +100,7 @@ test_out_of_range(void **state)
     assert_non_null(b);
     tc_board_assign(b, -1, 1);
     tc_board_assign(b, TC_BOARD_SLOTS, 1);
-    tc_board_post(b, -1, 3);
+    tc_board_add(b, -1, 3);
     tc_board_set_open(b, TC_BOARD_SLOTS, true);
     tc_board_clear(b, -1);
     assert_false(tc_board_defer(b, -1, 100, 1000));
@@ -107,9 +108,9 @@ test_out_of_range(void **state)
     tc_board_assign(b, TC_BOARD_SLOTS - 1, 1);
     tc_board_assign(b, 0, 1);
     tc_board_set_open(b, TC_BOARD_SLOTS - 1, true);
-    tc_board_post(b, TC_BOARD_SLOTS - 1, -4);
+    tc_board_add(b, TC_BOARD_SLOTS - 1, -4);
     assert_false(tc_board_defer(b, 0, 100, 1000));
-    tc_board_post(b, TC_BOARD_SLOTS - 1, 2);
+    tc_board_add(b, TC_BOARD_SLOTS - 1, 6);
     assert_true(tc_board_defer(b, 0, 100, 1000));
     tc_board_free(b);
 }
@@ -124,7 +125,7 @@ test_shared_after_fork(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         tc_board_set_open(b, 1, true);
-        tc_board_post(b, 1, 2);
+        tc_board_add(b, 1, 2);
         _exit(0);
     }
     int status = 0;
@@ -132,6 +133,40 @@ test_shared_after_fork(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_true(tc_board_defer(b, 0, 3, 1000));
     assert_false(tc_board_defer(b, 0, 2, 1000));
+    tc_board_free(b);
+}
+
+/* Each thread takes and gives back ROUNDS connections, holding one at a time. */
+#define ROUNDS 20000
+
+static void *
+take_give(void *arg)
+{
+    tc_board_t *b = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        tc_board_add(b, 1, 1);
+        tc_board_add(b, 1, -1);
+    }
+    tc_board_add(b, 1, 1); /* and keeps one */
+    return NULL;
+}
+
+/* Changes posted by threads running at once all count: 4 threads keeping one each post 4. */
+static void
+test_threads_add(void **state)
+{
+    (void)state;
+    tc_board_t *b = two_workers();
+    tc_board_set_open(b, 1, true);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, take_give, b), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    }
+    assert_true(tc_board_defer(b, 0, 5, 1000));
+    assert_false(tc_board_defer(b, 0, 4, 1000));
     tc_board_free(b);
 }
 
@@ -144,6 +179,7 @@ main(void)
         cmocka_unit_test(test_generation_and_clear),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_shared_after_fork),
+        cmocka_unit_test(test_threads_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
