@@ -465,9 +465,21 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&lp->inq_lock);
     TAILQ_CONCAT(&batch, &lp->incoming, link);
     TAILQ_CONCAT(&fresh, &lp->accepted, link);
-    bool take = lp->take_accept;
+    /*
+     * A turn to accept is claimed under the lock, with 'accept_on': a
+     * hand-over made while the connections below are attached (their hooks
+     * may take long) sees that this loop has a turn and gives it none more,
+     * which would merge with this one (tc_loop_rebalance()).
+     */
+    bool take = lp->take_accept && !atomic_load(&lp->shared->stopping);
     lp->take_accept = false;
+    if (take) {
+        atomic_store_explicit(&lp->accept_on, true, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&lp->inq_lock);
+    if (take) {
+        tc_accept_set_accepting(lp, true);
+    }
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&batch)) != NULL) {
         TAILQ_REMOVE(&batch, c, link);
@@ -485,8 +497,6 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     if (atomic_load(&lp->shared->stopping)) {
         drain(lp); /* handed over as this loop stopped */
         leave_if_done(lp);
-    } else if (take) {
-        tc_accept_set_accepting(lp, true);
     }
 }
 
