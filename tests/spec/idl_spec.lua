@@ -239,6 +239,17 @@ const map<string, i32> J = {"a": 1; 'b': 2 "c": 3}
       .. ("["):rep(200) .. ("]"):rep(200)))
   end)
 
+  it("reports values nested past LPeg's capture limit as nesting, with a position", function()
+    -- Shallower than the backtrack limit, deeper than LPeg's capture nesting.
+    local too_deep = "t.thrift:2:1: nested too deeply (subcapture nesting too deep)"
+    assert.are.equal(too_deep, parse_error("struct A {}\nconst list<i32> L = "
+      .. ("["):rep(120) .. ("]"):rep(120)))
+    assert.are.equal(too_deep, parse_error("struct A {}\nconst S C = "
+      .. ('{"a": '):rep(80) .. "1" .. ("}"):rep(80)))
+    assert.are.equal(too_deep, parse_error("struct A {}\nstruct S { 1: S a = "
+      .. ('{"a": '):rep(80) .. "1" .. ("}"):rep(80) .. " }"))
+  end)
+
   it("lets a memory error or a bug through, not as a nesting limit", function()
     local lpeg = require("lpeg")
     local match = lpeg.match

@@ -536,11 +536,14 @@ function M.parse(text, filename)
     -- Memory runs out (max_lua_memory) as elsewhere, not as a nesting limit,
     -- and a bug shows as one.
     local msg = tostring(items)
-    if not (msg:find("overflow", 1, true) or msg:find("too many", 1, true)) then
+    if not (msg:find("overflow", 1, true) or msg:find("too many", 1, true)
+        or msg:find("nesting too deep", 1, true)) then
       error(items, 0)
     end
-    -- LPeg's own limits: backtrack stack and capture nesting. They have no
-    -- position: the definition that holds the nesting has one.
+    -- LPeg's own limits: backtrack stack ("backtrack stack overflow") and
+    -- capture nesting ("subcapture nesting too deep", a value of about 100
+    -- levels of [ or 66 of {). They have no position: the definition that
+    -- holds the nesting has one.
     local line, col = locate(st, lpeg.match(definition_start, text, st.from))
     fail_at(filename, line, col, string.format("nested too deeply (%s)",
       (msg:gsub("^.-:%d+: ", ""))))
