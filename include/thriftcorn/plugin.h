@@ -51,13 +51,18 @@ enum {
     TC_PLUGIN_ENOTSET = -2001,
     /** No field with that id, or the accessor does not match the field's type. */
     TC_PLUGIN_ETYPE = -2002,
-    /** An element index past the end of a list, set or map. */
+    /**
+     * An element index past the end of a list, set or map; an info header
+     * index past the last (request_header); reply info headers over their
+     * limit (set_response_header).
+     */
     TC_PLUGIN_ERANGE = -2003,
     /**
      * The reply builder was misused: a write where none may go, a count that
      * does not match, a missing required field, a reply that is not finished,
      * a NULL string, binary or uuid. The call's reply becomes
-     * TApplicationException INTERNAL_ERROR.
+     * TApplicationException INTERNAL_ERROR. Also set_response_header() for
+     * a client not on the header transport (which fails nothing).
      */
     TC_PLUGIN_ESTATE = -2004,
     /** A generic failure a plugin may return from a handler or hook. */
