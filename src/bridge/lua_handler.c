@@ -345,7 +345,8 @@ set_err_text(tc_err_t *err, const char *text, size_t len)
 
 /*
  * Push "Service.fn<what>: <the error at e>" ("Service.fn<what> raised
- * mod.Ex, which it does not declare: ..." for an undeclared() struct) and
+ * mod.Ex, which it does not declare: ..." for an undeclared() struct,
+ * "Service.fn<what> raised the class mod.Ex, ..." for a struct class) and
  * set 'err' to it. A Lua string may hold NULs: the client gets all of its
  * bytes (returned, *len of them); the log line, a C string, shows each NUL
  * as \0.
@@ -354,6 +355,22 @@ static int
 protected_error_text(lua_State *L)
 {
     lua_pushstring(L, lua_touserdata(L, 1));
+    /*
+     * a struct class (mod.Ex: thriftcorn.load() compiled it, so it holds its
+     * descriptor under '_c'), not a value of it: its tostring() would give
+     * only its address. Read raw: its metatable's fields are user code.
+     */
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "_c");
+        if (lua_rawget(L, 2) == LUA_TLIGHTUSERDATA) {
+            lua_pushliteral(L, "fullname");
+            const char *name = lua_rawget(L, 2) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+            lua_pushfstring(L, "%s raised the class %s, not a value of it (make one with %s{...})",
+                            lua_tostring(L, 4), name, name);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
     int n = 1;
     /* an IDL struct the method does not declare: its name, from its metatable, said so */
     int t = lua_toboolean(L, 3) ? luaL_getmetafield(L, 2, "__name") : LUA_TNIL;

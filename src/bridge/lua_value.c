@@ -1493,6 +1493,51 @@ get_field(lua_State *L, int idx, int names, int xbase, const tc_struct_t *st, co
     return status;
 }
 
+/*
+ * The table at 'idx', given for a value of 'st', has a metatable that is not
+ * the struct's: a struct class (mod.Work, which thriftcorn.load() compiled,
+ * so it holds its descriptor under '_c') is refused, as its own keys
+ * ('name', 'kind', 'fullname', 'doc', ...) would be written as the fields of
+ * those names. Any other table passes. Returns TC_OK or TC_ETYPE.
+ */
+static __attribute__((noinline)) int
+check_class(ctx_t *c, int idx, const tc_struct_t *st)
+{
+    lua_State *L = c->L;
+    lua_pushliteral(L, "_c");
+    int t = lua_rawget(L, idx);
+    lua_pop(L, 1);
+    if (t != LUA_TLIGHTUSERDATA) {
+        return TC_OK;
+    }
+    lua_pushliteral(L, "fullname");
+    const char *name = lua_rawget(L, idx) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    int rc = tc_err_set(c->err, TC_ETYPE,
+                        "expected a table (%s), got the class %s, not a value of it (make one "
+                        "with %s{...})",
+                        st->name, name, name);
+    lua_pop(L, 1);
+    return rc;
+}
+
+/*
+ * A table with no metatable, or with the struct's (the constructor's and the
+ * decoder's values), costs one or two lookups and no string; others are
+ * looked at further (check_class()).
+ */
+static inline int
+check_value(ctx_t *c, int idx, const tc_struct_t *st)
+{
+    lua_State *L = c->L;
+    if (TC_LIKELY(!lua_getmetatable(L, idx))) {
+        return TC_OK;
+    }
+    lua_rawgetp(L, c->mt_idx, st);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? TC_OK : check_class(c, idx, st);
+}
+
 static int
 encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
 {
@@ -1503,6 +1548,9 @@ encode_struct(ctx_t *c, int idx, const tc_struct_t *st)
     }
     int top = lua_gettop(L);
     int rc = enter(c, top);
+    if (rc == TC_OK) {
+        rc = check_value(c, idx, st);
+    }
     if (rc != TC_OK) {
         return rc;
     }

@@ -258,5 +258,110 @@ class HandlerMistakesTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, 4)
 
 
+# A struct class (mod.Named) where a value of it belongs: its own keys
+# ('name', 'kind', 'fullname', 'doc', ...) were read as the fields of those
+# names, and raised, its text was "table: 0x...".
+CLASSES_IDL = """exception Missing {
+  1: string name,
+}
+struct Named {
+  1: string name,
+  2: optional string kind,
+  3: optional string fullname,
+  4: optional list<Named> more,
+}
+service Classes {
+  Named get(1: string how) throws (1: Missing missing),
+}
+"""
+
+CLASSES_HANDLER = """local thriftcorn = require("thriftcorn")
+local m = thriftcorn.load("classes.thrift")
+local H = {}
+function H.get(how)
+  if how == "class" then
+    return m.Named
+  elseif how == "nested class" then
+    return m.Named{ name = "top", more = { m.Named{ name = "a" }, m.Named } }
+  elseif how == "plain" then
+    return { name = "plain", more = { { name = "b" } } }
+  elseif how == "raise class" then
+    error(m.Missing)
+  elseif how == "throw class" then
+    thriftcorn.throw(m.Named)
+  elseif how == "raise" then
+    error(m.Missing{ name = "n" })
+  end
+  return m.Named{ name = how }
+end
+return H
+"""
+
+
+class StructClassTest(unittest.TestCase):
+    """A handler that returns or raises a struct class where a value of it
+    belongs (mod.Named for mod.Named{...}) fails the call with an
+    INTERNAL_ERROR that says so, never sends the class's own keys as
+    fields; values made by the constructor, the decoder or by hand are
+    sent as before."""
+
+    @classmethod
+    def setUpClass(cls):
+        folder = harness.tempdir("tc-classes-")
+        idl = os.path.join(folder, "classes.thrift")
+        with open(idl, "w") as f:
+            f.write(CLASSES_IDL)
+        harness.gen_py(idl)
+        cls.S = harness.load_gen("classes.Classes")
+        cls.T = harness.load_gen("classes.ttypes")
+        cls.srv = harness.Server(SETTINGS.replace(
+            'idl = "svc.thrift", name = "TestService"', 'idl = "classes.thrift", name = "Classes"'),
+            {"classes.thrift": CLASSES_IDL, "handler.lua": CLASSES_HANDLER})
+        cls.pids = cls.srv.worker_pids()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()  # checks the log for sanitizer reports
+
+    def setUp(self):
+        self.c, trans = harness.client(self.S, self.srv.port)
+        self.addCleanup(trans.close)
+
+    def tearDown(self):
+        self.assertEqual(self.c.get("alive").name, "alive")
+        self.assertEqual(self.srv.worker_pids(), self.pids, self.srv.log())
+
+    def internal_error(self, how):
+        with self.assertRaises(TApplicationException, msg=how) as cm:
+            self.c.get(how)
+        self.assertEqual(cm.exception.type, TApplicationException.INTERNAL_ERROR)
+        return cm.exception.message
+
+    def test_returned_class_is_refused(self):
+        for how, where, cls in (("class", "Classes.get_result.success", "classes.Named"),
+                                ("nested class", "classes.Named.more", "classes.Named")):
+            text = ("classes.Classes.get returned a value that does not fit: %s: expected a "
+                    "table (classes.Named), got the class %s, not a value of it (make one "
+                    "with %s{...})" % (where, cls, cls))
+            self.assertEqual(self.internal_error(how), text)
+            self.assertTrue(harness.wait_log(self.srv, ": " + text), self.srv.log())
+
+    def test_values_are_sent(self):
+        got = self.c.get("plain")
+        self.assertEqual((got.name, got.kind, got.more[0].name), ("plain", None, "b"))
+        got = self.c.get("made")
+        self.assertEqual((got.name, got.kind, got.fullname, got.more), ("made", None, None, None))
+        with self.assertRaises(self.T.Missing) as cm:
+            self.c.get("raise")
+        self.assertEqual(cm.exception.name, "n")
+
+    def test_raised_class_is_named(self):
+        for how, cls in (("raise class", "classes.Missing"), ("throw class", "classes.Named")):
+            text = ("classes.Classes.get raised the class %s, not a value of it (make one "
+                    "with %s{...})" % (cls, cls))
+            self.assertEqual(self.internal_error(how), text)
+            self.assertTrue(harness.wait_log(self.srv, ": " + text), self.srv.log())
+
+
 if __name__ == "__main__":
     unittest.main()

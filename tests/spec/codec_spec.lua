@@ -545,6 +545,22 @@ describe("codec errors", function()
             { double_value = 1.0, map_value = {} } } } }, proto))
       end)
 
+      it("refuses a struct class given for a value of it", function()
+        -- Tree's class holds 'name' = "Tree" of its own: not a value to write
+        assert_fails(core.ETYPE, "expected a table (alltypes.Tree), got the class "
+          .. "alltypes.Tree, not a value of it (make one with alltypes.Tree{...})",
+          tc.encode(at.Tree, at.Tree, proto))
+        assert_fails(core.ETYPE, "alltypes.Tree.children: expected a table (alltypes.Tree), "
+          .. "got the class alltypes.Point, not a value of it",
+          tc.encode(at.Tree, at.Tree{ name = "t", children = { at.Point } }, proto))
+        -- values with the struct's metatable, another one or none are written
+        local mt = setmetatable({ name = "m" }, { __index = function() end })
+        local back = round_trip(at.Tree, at.Tree{ name = "t", children = { mt, { name = "p" } } },
+          proto)
+        assert.equal("m", back.children[1].name)
+        assert.equal("p", back.children[2].name)
+      end)
+
       it("limits nesting to 64 levels when decoding", function()
         -- a Tree n deep nests 2n - 1 structs and lists
         local build = proto == "binary" and tree_binary or tree_compact
