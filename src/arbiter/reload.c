@@ -13,10 +13,12 @@
 #include "arbiter/daemon.h"
 #include "arbiter/proctitle.h"
 #include "arbiter/signals.h"
+#include "core/selfpipe.h"
 #include "worker/dispatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,37 @@ report(int fd, const char *msg)
     }
 }
 
+/*
+ * The signals the arbiter handles that stop nothing: `pkill -HUP thriftcorn`
+ * and `killall -USR1 thriftcorn` send them to the check too, which must
+ * neither end on one (SIGHUP, SIGUSR1, SIGUSR2) nor stop (SIGTTIN,
+ * SIGTTOU), failing a reload that nothing was wrong with. Held from the
+ * fork until a handler that does nothing takes them, which a program the
+ * checked code executes does not inherit. A stop (SIGTERM, SIGINT,
+ * SIGQUIT) still ends the check, as the arbiter's stop ends it anyway.
+ */
+static const int stray_signals[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH};
+
+static void
+stray_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < TC_ARRAY_LEN(stray_signals); i++) {
+        sigaddset(set, stray_signals[i]);
+    }
+}
+
+static void
+ignore_strays(void)
+{
+    for (size_t i = 0; i < TC_ARRAY_LEN(stray_signals); i++) {
+        tc_selfpipe_ignore(stray_signals[i]);
+    }
+    sigset_t set;
+    stray_set(&set);
+    (void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 TC_NORETURN static void
 check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t n, mode_t umask0,
             pid_t parent)
@@ -66,6 +99,7 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
     if (getppid() != parent) {
         _exit(1);
     }
+    ignore_strays();
     tc_proctitle_set("thriftcorn: reload check [%s]", r->path);
     tc_err_t err;
     tc_err_clear(&err);
@@ -139,7 +173,9 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
         return rc;
     }
     pid_t parent = getpid();
-    pid_t pid = tc_signals_fork(NULL);
+    sigset_t held;
+    stray_set(&held);
+    pid_t pid = tc_signals_fork(&held);
     if (pid < 0) {
         (void)close(p[0]);
         (void)close(p[1]);

@@ -467,6 +467,14 @@ tc_worker_signals(sigset_t *set)
     sigaddset(set, SIGHUP);
     sigaddset(set, SIGABRT);
     sigaddset(set, SIGWINCH);
+    /*
+     * the arbiter's, which `killall -USR2 thriftcorn` sends to every worker
+     * too: taken and dropped, rather than end the worker in the middle of
+     * its calls (SIGUSR2) or suspend it (SIGTTIN, SIGTTOU)
+     */
+    sigaddset(set, SIGUSR2);
+    sigaddset(set, SIGTTIN);
+    sigaddset(set, SIGTTOU);
 }
 
 bool

@@ -4,7 +4,8 @@ broken config, a handler with a syntax error, or code that ends the check
 (named with its service and file) is reported in the log and the running
 generation keeps serving; binds are opened and closed, and a
 bind that names an open socket another way keeps it; a worker count changed by SIGTTIN survives a reload that does not set workers; the
-new workers get the new umask; a SIGHUP during a reload is followed by one
+new workers get the new umask; the arbiter's signals sent to the check
+(`pkill -HUP thriftcorn`) do not fail it; a SIGHUP during a reload is followed by one
 more, and a SIGTTIN or SIGTTOU during one counts for the generation it
 starts only (for the serving one if it fails), which forks no worker only
 to stop it. Every wait is bounded; every call is counted."""
@@ -330,6 +331,32 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(load.failed, 0, load.summary())
         self.assertEqual(self.echo(srv), "v3:x")
         self.assertNotIn("Reload failed", srv.log())
+
+    def test_signals_meant_for_the_arbiter_do_not_end_its_check(self):
+        """`pkill -HUP thriftcorn` or `killall -USR1 thriftcorn` signal every
+        process of that name, the reload's check among them: a second
+        SIGHUP, a SIGUSR1 of a log rotation, or any signal the arbiter
+        handles but a stop, neither ends nor stops the check, which passes
+        and starts its generation."""
+        srv = self.server("workers = 2\nthreads = 2\ntimeout = 10\n")
+        self.write(srv, "v2.lua", GATE + handler("v2"))
+        open(os.path.join(srv.dir, "hold"), "w").close()
+        self.addCleanup(lambda: open(os.path.join(srv.dir, "release"), "w").close())
+        with open(srv.config) as f:
+            start = f.read()
+        self.write(srv, "thriftcorn.lua", start.replace('"handler.lua"', '"v2.lua"'))
+        srv.kill(signal.SIGHUP)
+        check = harness.wait_for(lambda: harness.reload_check(srv))
+        self.assertTrue(check, srv.log())
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN,
+                    signal.SIGTTOU, signal.SIGWINCH):
+            os.kill(check, sig)
+        open(os.path.join(srv.dir, "release"), "w").close()
+        self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in srv.log()
+                                         or "Reload failed" in srv.log(), 30), srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+        self.assertIn("Generation 2 is ready", srv.log())
+        self.assertEqual(self.echo(srv), "v2:x")
 
     def gated_reload(self, srv, workers):
         """Write a config of `workers` workers with v2.lua, whose check

@@ -5,7 +5,8 @@ connections never count; max_requests recycles workers without a failed
 call; SIGUSR1 reopens the error and access logs; hooks run with their
 arguments, a hook that raises is only logged (but for on_starting, which
 stops the start), one that hangs is named, and the programs hooks start
-get their signals. Every wait is bounded."""
+get their signals; the arbiter's signals sent to a worker leave it serving.
+Every wait is bounded."""
 
 import os
 import re
@@ -1028,6 +1029,35 @@ on_connected = function() kills("on_connected", "TERM", "PIPE") end
             for sig in sigs:
                 self.assertIn("%s %s signal %d" % (where, sig, numbers[sig]), lines)
         self.assertNotIn("exit 7", harness.read_text(path))
+
+    def test_signals_meant_for_the_arbiter_leave_the_workers_serving(self):
+        """`killall -USR2 thriftcorn` or `pkill -TTIN thriftcorn` signal every
+        process of that name, the workers among them: each of the signals
+        the arbiter handles that stop nothing does nothing to a worker.
+        Before, SIGUSR2 killed it in the middle of a call, and SIGTTIN and
+        SIGTTOU suspended it."""
+        srv = self.server("workers = 2\nthreads = 2\n")
+        pids = sorted(srv.worker_pids())
+        c, trans = harness.client(self.S, srv.port, timeout=30)
+        self.addCleanup(trans.close)
+        c.send_sleep_ms(1500)
+        self.assertTrue(harness.wait_read(srv, trans), srv.log())
+        for sig in (signal.SIGHUP, signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU,
+                    signal.SIGWINCH):
+            for pid in pids:
+                os.kill(pid, sig)
+        self.assertEqual(c.recv_sleep_ms(), "slept 1500")
+        for pid in pids:
+            with open("/proc/%d/stat" % pid) as f:
+                self.assertNotIn(f.read().rsplit(")", 1)[1].split()[0], ("T", "t", "Z"), pid)
+        for _ in range(8):  # new connections, spread over both workers
+            c2, t2 = harness.client(self.S, srv.port, timeout=10)
+            try:
+                self.assertEqual(c2.echo("x"), "x")
+            finally:
+                t2.close()
+        self.assertEqual(sorted(srv.worker_pids()), pids)
+        self.assertNotIn("was sent SIG", srv.log())
 
     def test_worker_int_and_worker_abort_run_once_in_their_worker(self):
         """worker_abort runs in the worker the arbiter aborted (a call past
