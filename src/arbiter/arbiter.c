@@ -132,6 +132,33 @@ signal_all(arbiter_t *a, int sig)
     }
 }
 
+static void handle_signal(arbiter_t *a, int sig);
+
+/*
+ * Act on the signals already received, without waiting: before a worker's
+ * end is acted on, and before workers are forked. ^C (SIGINT) and
+ * systemd's KillMode=control-group (SIGTERM) signal the arbiter and its
+ * workers at once, and a worker that ended, or began a stop, on that
+ * signal while the arbiter was busy (a hook) must not be replaced: a
+ * signal sent before a worker ended is in the pipe by the time the
+ * arbiter can reap it. Returns true when it took any (a SIGCHLD too: a
+ * child may wait to be reaped, which no later byte in the pipe will say).
+ */
+static bool
+take_signals(arbiter_t *a)
+{
+    int sigs[MAX_SIGNALS];
+    int n;
+    bool took = false;
+    while ((n = tc_signals_wait(sigs, MAX_SIGNALS, 0)) > 0) {
+        for (int i = 0; i < n; i++) {
+            handle_signal(a, sigs[i]);
+        }
+        took = true;
+    }
+    return took;
+}
+
 /*
  * SIGTERM and a deadline for SIGKILL: the one graceful path for every
  * reason. The worker drains as long as its own config says (an older
@@ -493,25 +520,41 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
     }
 }
 
-/* waitpid() every dead child, without blocking. */
+/*
+ * Reap every dead child, without blocking. Each is seen first without
+ * being reaped (WNOWAIT), so that the signals that came before its end are
+ * acted on before its end is (take_signals()), while its pid cannot be
+ * another process's yet: a stop they begin signals it harmlessly.
+ */
 static void
 reap_children(arbiter_t *a)
 {
     for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid == 0) {
-            return;
-        }
-        if (pid < 0) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno != ECHILD) {
                 int rc = -errno;
-                tc_log(TC_LOG_ERROR, "waitpid: %s", tc_strerror(rc));
+                tc_log(TC_LOG_ERROR, "waitid: %s", tc_strerror(rc));
             }
             return;
+        }
+        if (si.si_pid == 0) {
+            return;
+        }
+        (void)take_signals(a); /* (this loop reaps what a SIGCHLD among them says) */
+        int status;
+        pid_t pid = waitpid(si.si_pid, &status, WNOHANG);
+        if (pid <= 0) {
+            if (pid < 0 && errno != EINTR) {
+                int rc = -errno;
+                tc_log(TC_LOG_ERROR, "waitpid: %s", tc_strerror(rc));
+                return;
+            }
+            continue;
         }
         if (pid == a->check.pid) {
             tc_generation_check_finished(a, status);
@@ -735,6 +778,14 @@ supervise(arbiter_t *a)
         tc_socks_tidy(a, false);
         if (a->reload_again && a->check.pid == 0 && a->pend == NULL && !a->stopping) {
             tc_generation_begin_reload(a); /* for a SIGHUP that came during the last one */
+        }
+        /*
+         * signals that came while the arbiter was busy (a hook): acted on
+         * before it forks, and the loop comes round at once, as after the
+         * wait below (a stop may be over, a child wait to be reaped)
+         */
+        if (take_signals(a)) {
+            continue;
         }
         tc_spawn_manage_workers(a);
 

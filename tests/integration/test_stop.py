@@ -76,6 +76,26 @@ def socket_inode(sock):
     return os.fstat(sock.fileno()).st_ino
 
 
+def ended(pid):
+    """True once `pid` has ended and waits to be reaped: a zombie whose
+    threads have all exited (its main thread is a zombie a moment before
+    the others are gone, and its parent cannot reap it until then)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        return zombie and len(os.listdir("/proc/%d/task" % pid)) <= 1
+    except OSError:
+        return True
+
+
+def age(pid):
+    """Seconds since process `pid` started."""
+    with open("/proc/%d/stat" % pid) as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - start / os.sysconf("SC_CLK_TCK")
+
+
 def holds_socket(pid, inode):
     """True if process `pid` has a descriptor of the socket `inode`."""
     return harness.holds(pid, "socket:[%d]" % inode)
@@ -164,6 +184,93 @@ class StopTest(unittest.TestCase):
             self.assertEqual(len(out), 1)
             self.assertNotEqual(out[0], "slept 5000")  # a quick stop does not wait for calls
             self.assertIn("Handling signal: quit", srv.log())
+        finally:
+            srv.stop()
+
+    # ^C (SIGINT) and systemd's KillMode=control-group (SIGTERM) signal the
+    # arbiter and its workers together. In these two tests the arbiter is
+    # busy (a hook) while its workers end, or begin a graceful stop, on that
+    # signal: it acts on its own signal before it reaps them or looks at
+    # them, so none of them is replaced and the server stops. (Before, it
+    # reaped them, or saw them stopping, and forked a replacement for each,
+    # and only then read its signal.)
+
+    BUSY = ("local function busy(path)\n"
+            "  local t = os.clock()\n"
+            "  repeat\n"
+            "    local f = io.open(path)\n"
+            "    if f then f:close() return end\n"
+            "  until os.clock() - t > 20\n"
+            "end\n")
+
+    def group_server(self, workers, hooks):
+        """A server of `workers` workers in a process group of its own (as a
+        terminal's job), ready, its workers a second old (one that ends
+        then is replaced at once, not backed off as a death at boot), with
+        the BUSY function and `hooks` in its config. Returns the server
+        and its workers."""
+        srv = harness.Server(settings("workers = %d\nthreads = 1\ngraceful_timeout = 20\n"
+                                      % workers + self.BUSY + hooks), preexec_fn=os.setsid)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        pids = srv.worker_pids()
+        self.assertEqual(len(pids), workers)
+        self.assertTrue(harness.wait_for(lambda: min(map(age, pids)) > 1.2))
+        return srv, pids
+
+    def test_a_worker_that_ended_on_the_groups_sigint_is_not_replaced(self):
+        # The arbiter is in nworkers_changed, run by a SIGTTIN it read while
+        # it was in pre_fork for the worker a first SIGTTIN asked for.
+        d = harness.tempdir("tc-it-")
+        f = {n: os.path.join(d, n) for n in ("forking", "forked", "changing", "changed")}
+        srv, pids = self.group_server(2, (
+            "pre_fork = function(server, worker)\n"
+            "  if worker.index == 2 then io.open('%(forking)s', 'w'):close() busy('%(forked)s') end\n"
+            "end\n"
+            "nworkers_changed = function(server, new)\n"
+            "  if new == 4 then io.open('%(changing)s', 'w'):close() busy('%(changed)s') end\n"
+            "end\n") % f)
+        try:
+            srv.kill(signal.SIGTTIN)
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(f["forking"])), srv.log())
+            srv.kill(signal.SIGTTIN)  # read once the fork is done
+            open(f["forked"], "w").close()
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(f["changing"])), srv.log())
+            os.killpg(srv.proc.pid, signal.SIGINT)
+            self.assertTrue(harness.wait_for(lambda: all(map(ended, pids))), srv.log())
+            open(f["changed"], "w").close()
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+            log = srv.log()
+            # the two, and the one of the first SIGTTIN
+            self.assertEqual(log.count("Booting worker"), 3, log)
+            self.assertIn("Handling signal: int", log)
+            self.assertLess(log.index("Handling signal: int"), log.index("exited with code 0"), log)
+            self.assertNotIn("killing it", log)
+        finally:
+            srv.stop()
+
+    def test_a_worker_draining_on_the_groups_sigterm_is_not_replaced(self):
+        # The arbiter is in nworkers_changed, run by a SIGTTIN.
+        d = harness.tempdir("tc-it-")
+        changing, changed = os.path.join(d, "changing"), os.path.join(d, "changed")
+        srv, pids = self.group_server(1, (
+            "nworkers_changed = function()\n"
+            "  io.open('%s', 'w'):close() busy('%s')\n"
+            "end\n") % (changing, changed))
+        try:
+            out = []
+            t = self.sleeper(srv, 1500, out)
+            srv.kill(signal.SIGTTIN)
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(changing)), srv.log())
+            os.killpg(srv.proc.pid, signal.SIGTERM)
+            self.assertTrue(harness.wait_log(srv, "worker 0: graceful stop"), srv.log())
+            open(changed, "w").close()
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+            t.join(10)
+            self.assertEqual(out, ["slept 1500"])
+            log = srv.log()
+            self.assertEqual(log.count("Booting worker"), 1, log)
+            self.assertIn("Handling signal: term", log)
+            self.assertNotIn("killing it", log)
         finally:
             srv.stop()
 
