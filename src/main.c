@@ -38,6 +38,7 @@ static const char usage[] =
     "                        turn a yes/no setting on (the bare flag never takes\n"
     "                        the next argument) or off: --daemon, --reuse-port,\n"
     "                        --expose-errors; =VALUE is true/false, yes/no or 1/0\n"
+    "  --                    end of the options: what follows is a file\n"
     "  -v, --version         print the version and exit\n"
     "  -h, --help            print this help and exit\n"
     "\n"
@@ -213,6 +214,17 @@ set_config(cli_t *cli, const char *flag, const char *path)
     return 0;
 }
 
+/* An argument that is no option: a file of --check-idl or --plugin-header, else the config. */
+static int
+positional(cli_t *cli, char *arg)
+{
+    if (cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER) {
+        cli->files[cli->nfiles++] = arg;
+        return 0;
+    }
+    return set_config(cli, NULL, arg);
+}
+
 static int
 parse_args(cli_t *cli, int argc, char **argv)
 {
@@ -224,9 +236,17 @@ parse_args(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "thriftcorn: out of memory\n");
         return 1;
     }
+    bool options = true; /* until "--": what follows it is a file, whatever its name */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (options && strcmp(a, "--") == 0) {
+            options = false;
+        } else if (!options || a[0] != '-' || a[1] == '\0') {
+            int rc = positional(cli, argv[i]);
+            if (rc != 0) {
+                return rc;
+            }
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             exit(0); /* NOLINT(concurrency-mt-unsafe) */
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
@@ -267,16 +287,9 @@ parse_args(cli_t *cli, int argc, char **argv)
             if (rc != 0) {
                 return rc;
             }
-        } else if (a[0] == '-' && a[1] != '\0') {
+        } else {
             fprintf(stderr, "%s: unknown option\n", a);
             return 2;
-        } else if (cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER) {
-            cli->files[cli->nfiles++] = argv[i];
-        } else {
-            int rc = set_config(cli, NULL, a);
-            if (rc != 0) {
-                return rc;
-            }
         }
     }
     if (cli->config == NULL) {

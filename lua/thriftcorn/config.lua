@@ -255,19 +255,20 @@ end
 --- it. Any other flag takes its value after '=' or from `following`.
 --- Returns the setting's name, its value as text (checked by M.load()) and
 --- whether `following` was used; or nil, "--flag: message" and the exit
---- status: 1 for a flag that names no setting or one set in the file only
---- (a hook, service, services), 2 for a missing value.
+--- status, 2 as for any command line that cannot be read: a flag that
+--- names no setting, one set in the file only (a hook, service, services),
+--- a missing value.
 function M.parse_flag(arg, following)
   local flag, value = arg:match("^(%-%-[^=]*)=(.*)$")
   flag = flag or arg
   local s = flag:sub(1, 2) == "--" and M.by_name[(flag:sub(3):gsub("-", "_"))]
   if not s then
-    return nil, unknown_flag(flag), 1
+    return nil, unknown_flag(flag), 2
   end
   local dashed = "--" .. s.name:gsub("_", "-")
   if s.kind == "function" or s.kind == "services" or s.kind == "servicelist" then
     -- no flag: say so before the next argument is taken for a value
-    return nil, string.format("%s: %s", dashed, select(2, from_flag(s, ""))), 1
+    return nil, string.format("%s: %s", dashed, select(2, from_flag(s, ""))), 2
   elseif value == nil and s.kind == "bool" then
     return s.name, "true", false
   elseif value == nil and following == nil then

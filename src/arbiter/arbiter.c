@@ -497,10 +497,10 @@ worker_exited(arbiter_t *a, worker_t *w, int status)
          * slower now: a death at boot, retried, not a reason to stop serving
          */
         if (boot_timeout) {
-            tc_log(TC_LOG_ERROR, "Worker failed to boot: not ready within %g s (timeout).",
+            tc_log(TC_LOG_CRITICAL, "Worker failed to boot: not ready within %g s (timeout).",
                    timeout);
         } else {
-            tc_log(TC_LOG_ERROR, "Worker failed to boot.");
+            tc_log(TC_LOG_CRITICAL, "Worker failed to boot.");
         }
         a->status = 1;
         begin_stop(a, false);
@@ -839,6 +839,27 @@ exit_cleanup(void)
     }
 }
 
+/*
+ * What a daemon is about to lose, said while its log still reaches the
+ * terminal that started it: an error log on stderr, which becomes
+ * /dev/null (a start that fails from here on would exit 0 without a
+ * word), and systemd's notification socket, whose Type=notify unit takes
+ * the first process, which exits at once, for its main process.
+ */
+static void
+warn_daemon(const tc_config_t *cfg)
+{
+    if (strcmp(cfg->errorlog, "-") == 0) {
+        tc_log(TC_LOG_WARNING, "daemon: errorlog is '-' (stderr), which a daemon points to "
+                               "/dev/null: nothing will be logged; set errorlog to a file");
+    }
+    if (getenv("NOTIFY_SOCKET") != NULL) { /* NOLINT(concurrency-mt-unsafe) */
+        tc_log(TC_LOG_WARNING, "daemon: NOTIFY_SOCKET is set: under systemd, leave daemon unset "
+                               "(Type=notify follows the process it started, which a daemon's "
+                               "is not)");
+    }
+}
+
 /* Everything before the first fork of a worker. Returns 0 or an exit status. */
 static int
 start(arbiter_t *a, tc_config_t *cfg)
@@ -853,6 +874,9 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     /* before detaching: systemd's LISTEN_PID names the process it started */
     tc_inherit_load(&a->inherit, cfg->binds, cfg->nbinds);
+    if (cfg->daemon && a->master_pid == 0) {
+        warn_daemon(cfg);
+    }
     tc_sdnotify_init();
     a->detached = cfg->daemon;
     if (cfg->daemon && a->master_pid == 0) {
@@ -911,7 +935,8 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     tc_inherit_deinit(&a->inherit);
     if (a->cur == NULL) {
-        tc_log(TC_LOG_ERROR, "%s", err.msg);
+        /* critical: it stops the start (a bind that cannot be opened) */
+        tc_log(TC_LOG_CRITICAL, "%s", err.msg);
         if (fifo >= 0) {
             (void)close(fifo);
         }

@@ -6,6 +6,7 @@ flag errors as `--flag: message`), unix and IPv6 binds, expose_errors."""
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -505,6 +506,68 @@ class CliTest(unittest.TestCase):
         finally:
             s.close()
 
+    def test_what_stops_the_start_is_logged_at_loglevel_critical(self):
+        """loglevel = "critical" keeps what stops the server: a bind that
+        cannot be opened, and a first generation whose workers fail to boot
+        (before, both were error lines, and the server exited 1 without a
+        word)."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        try:
+            cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:%d"\n%s' % (port, SERVICE))
+            out = run([cfg, "--loglevel", "critical"])
+        finally:
+            s.close()
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stderr, r"\] \[critical\] Cannot listen: 127\.0\.0\.1:%d: address "
+                         r"already in use\n" % port)
+        write(self.dir, "h.lua", "error('no database')\n")
+        cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:0"\nservice = { idl = "%s/svc.thrift", '
+                    'name = "TestService", handler = "h.lua" }\n' % FIXTURE)
+        out = run([cfg, "--loglevel", "critical"])
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("] [critical] worker failed to load the handler: ", out.stderr)
+        self.assertIn("] [critical] Worker failed to boot.\n", out.stderr)
+
+    def stop_daemon(self, pidfile):
+        """SIGTERM to the daemon named by `pidfile`, if any; waits for its end."""
+        if harness.wait_for(lambda: os.path.exists(pidfile), 10):
+            with open(pidfile) as f:
+                pid = int(f.read())
+            os.kill(pid, signal.SIGTERM)
+            self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(pid), 30))
+
+    def test_daemon_warns_on_the_terminal_of_what_it_will_lose(self):
+        """A daemon's stderr becomes /dev/null: with errorlog "-" it would
+        log nothing, not even a start that fails after the command returned
+        0; and under systemd (NOTIFY_SOCKET), Type=notify loses the process
+        it follows. Both are said on the terminal before the detach."""
+        pidfile = os.path.join(self.dir, "tc.pid")
+        cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:0"\nworkers = 1\npidfile = "%s"\n%s'
+                    % (pidfile, SERVICE))
+        env = dict(os.environ, NOTIFY_SOCKET=os.path.join(self.dir, "notify.sock"))
+        out = run(["--daemon", cfg], env=env)
+        try:
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(pidfile), 10))
+        finally:
+            self.stop_daemon(pidfile)
+        self.assertRegex(out.stderr, r"\] \[warning\] daemon: errorlog is '-' \(stderr\), which "
+                         r"a daemon points to /dev/null: nothing will be logged; set errorlog "
+                         r"to a file\n")
+        self.assertRegex(out.stderr, r"\] \[warning\] daemon: NOTIFY_SOCKET is set: under "
+                         r"systemd, leave daemon unset ")
+        log = os.path.join(self.dir, "error.log")
+        out = run(["--daemon", "--errorlog", log, cfg])
+        try:
+            self.assertEqual((out.returncode, out.stderr), (0, ""))
+            self.assertTrue(harness.wait_for(lambda: "Ready:" in harness.read_text(log), 10))
+        finally:
+            self.stop_daemon(pidfile)
+        self.assertNotIn("daemon:", harness.read_text(log))
+
     def test_started_with_stdout_and_stderr_closed(self):
         """Closed standard descriptors are put on /dev/null: the signal pipe
         does not take their numbers, so the log on stderr does not feed it
@@ -584,8 +647,8 @@ class CliTest(unittest.TestCase):
     def test_flag_errors_name_the_flag_once(self):
         cfg = write(self.dir, "c.lua", SERVICE)
         for args, status, line in (
-                (["--check-config", "--bogus", cfg], 1, "--bogus: unknown option"),
-                (["--check-config", "--wokers", "2", cfg], 1,
+                (["--check-config", "--bogus", cfg], 2, "--bogus: unknown option"),
+                (["--check-config", "--wokers", "2", cfg], 2,
                  "--wokers: unknown option (did you mean --workers?)"),
                 (["--check-config", "--client-timeout", "x", cfg], 1,
                  "--client-timeout: expected a number, got 'x'"),
@@ -596,6 +659,20 @@ class CliTest(unittest.TestCase):
             out = run(args, cwd=self.dir)
             self.assertEqual((out.returncode, out.stderr), (status, line + "\n"), args)
             self.assertEqual(out.stdout, "")
+
+    def test_double_dash_ends_the_options(self):
+        """After `--` every argument is a file, as getopt and gunicorn read
+        it: a config whose name starts with '-' can be given."""
+        write(self.dir, "-app.lua", SERVICE)
+        out = run(["--check-config", "--", "-app.lua"], cwd=self.dir)
+        self.assertEqual((out.returncode, out.stderr), (0, ""))
+        self.assertRegex(out.stdout, r"^\S*/-app\.lua: ok \(service TestService ")
+        out = run(["--check-config", "--", "--workers"], cwd=self.dir)
+        self.assertEqual((out.returncode, out.stderr),
+                         (1, "--workers: cannot read the config file (no such file or "
+                          "directory)\n"))
+        out = run(["--check-config", "-app.lua"], cwd=self.dir)
+        self.assertEqual((out.returncode, out.stderr), (2, "-app.lua: unknown option\n"))
 
     def test_help_describes_the_bare_yes_no_flags(self):
         out = run(["--help"])

@@ -673,13 +673,13 @@ service PingService {
     end)
 
     it("refuses a flag that names no setting, or one only the file sets", function()
-      assert.same({ nil, "--bogus: unknown option", 1 }, { config.parse_flag("--bogus", "a.lua") })
-      assert.same({ nil, "--bogus: unknown option", 1 }, { config.parse_flag("--bogus=1", nil) })
-      assert.same({ nil, "--wokers: unknown option (did you mean --workers?)", 1 },
+      assert.same({ nil, "--bogus: unknown option", 2 }, { config.parse_flag("--bogus", "a.lua") })
+      assert.same({ nil, "--bogus: unknown option", 2 }, { config.parse_flag("--bogus=1", nil) })
+      assert.same({ nil, "--wokers: unknown option (did you mean --workers?)", 2 },
         { config.parse_flag("--wokers", "2") })
-      assert.same({ nil, "--on-starting: a hook is a Lua function; set it in the config file", 1 },
+      assert.same({ nil, "--on-starting: a hook is a Lua function; set it in the config file", 2 },
         { config.parse_flag("--on-starting", "f") })
-      assert.same({ nil, "--service: takes a table; set it in the config file", 1 },
+      assert.same({ nil, "--service: takes a table; set it in the config file", 2 },
         { config.parse_flag("--service", "s") })
     end)
   end)
