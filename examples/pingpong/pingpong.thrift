@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The pingpong example of gunicorn_thrift, served by thriftcorn:
- * ping() answers "pong", or raises AboutToShutDownException while the
- * server drains.
+ * ping() answers "pong", or raises AboutToShutDownException when the
+ * server was started with about_to_shutdown=1 in its environment.
  */
 
 exception AboutToShutDownException {}

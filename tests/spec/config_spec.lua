@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- Specs of lua/thriftcorn/config.lua: defaults, validation with file:line,
 -- command-line overrides, and docs/configuration.md agreeing with the code.
 local config = require("thriftcorn.config")

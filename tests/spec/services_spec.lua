@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- Specs of services = { ... } in lua/thriftcorn/config.lua: several
 -- services on one port, each validated like `service`, at most one default.
 local config = require("thriftcorn.config")
