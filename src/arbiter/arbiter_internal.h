@@ -234,6 +234,13 @@ void tc_generation_check_finished(arbiter_t *a, int status);
 /* The pending generation is ready: it serves, the old one stops gracefully. */
 void tc_generation_commit_reload(arbiter_t *a);
 
+/*
+ * Make the arbiter's pidfile the one the serving config names: the new
+ * one written, the old one removed (a failure is logged, the old one
+ * kept). Nothing while an upgrade runs, whose new arbiter has PIDFILE.
+ */
+void tc_generation_sync_pidfile(arbiter_t *a);
+
 /* The pending generation failed ('why'): it stops, the serving one serves on. */
 void tc_generation_abort_reload(arbiter_t *a, const char *why);
 

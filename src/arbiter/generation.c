@@ -6,6 +6,7 @@
  */
 #include "arbiter/arbiter_internal.h"
 
+#include "arbiter/pidfile.h"
 #include "arbiter/reload.h"
 #include "arbiter/sdnotify.h"
 #include "arbiter/trust.h"
@@ -421,6 +422,71 @@ tc_generation_check_finished(arbiter_t *a, int status)
     }
 }
 
+/* ---- the settings of the arbiter itself ---- */
+
+static bool
+same_name(const char *x, const char *y)
+{
+    return x == NULL ? y == NULL : y != NULL && strcmp(x, y) == 0;
+}
+
+void
+tc_generation_sync_pidfile(arbiter_t *a)
+{
+    const char *want = a->cur->cfg->pidfile;
+    if (a->reexec_pid > 0 || same_name(a->pidfile, want)) {
+        return; /* during an upgrade, PIDFILE is the new arbiter's and ours is '.oldbin' */
+    }
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_pidfile_move(a->pidfile, want, &err) != TC_OK) {
+        /* the reload stands: only the pidfile stays as it was, and a later reload tries again */
+        if (a->pidfile != NULL) {
+            tc_log(TC_LOG_ERROR, "%s; the pidfile stays %s", err.msg, a->pidfile);
+        } else {
+            tc_log(TC_LOG_ERROR, "%s; no pidfile is written", err.msg);
+        }
+        return;
+    }
+    if (want == NULL) {
+        tc_log(TC_LOG_INFO, "No pidfile: the config sets none (was %s)", a->pidfile);
+    } else if (a->pidfile == NULL) {
+        tc_log(TC_LOG_INFO, "Pidfile: %s", want);
+    } else {
+        tc_log(TC_LOG_INFO, "Pidfile: %s (was %s)", want, a->pidfile);
+    }
+    free(a->pidfile);
+    a->pidfile = want != NULL ? tc_xstrdup(want) : NULL;
+}
+
+/*
+ * The settings of the config 'g' brings that act on the arbiter: the
+ * pidfile follows it, as gunicorn's does at a reload ('old' is the config
+ * it replaces); 'daemon' applies at the next start only, which is said
+ * while the config asks for what the arbiter is not.
+ */
+static void
+apply_arbiter_settings(arbiter_t *a, const gen_t *g, const tc_config_t *old)
+{
+    if (g->cfg->daemon != a->detached) {
+        tc_log(TC_LOG_WARNING,
+               "daemon: the config sets it to %s, which applies at the next start; "
+               "the arbiter stays %s",
+               g->cfg->daemon ? "true" : "false", a->detached ? "a daemon" : "in the foreground");
+    }
+    if (a->reexec_pid > 0 && !same_name(old->pidfile, g->cfg->pidfile)) {
+        tc_log(TC_LOG_WARNING,
+               "pidfile: the config sets it to %s, which waits for the upgrade to end: "
+               "this arbiter's stays %s while the new arbiter (pid:%d) runs, and follows the "
+               "config if that one exits first",
+               g->cfg->pidfile != NULL ? g->cfg->pidfile : "none",
+               a->pidfile != NULL ? a->pidfile : "none", (int)a->reexec_pid);
+    }
+    tc_generation_sync_pidfile(a);
+}
+
+/* ---- commit and abort ---- */
+
 /* The pending generation is ready: it serves, the old one stops gracefully. */
 void
 tc_generation_commit_reload(arbiter_t *a)
@@ -430,6 +496,7 @@ tc_generation_commit_reload(arbiter_t *a)
     a->cur = g;
     a->pend = NULL;
     tc_log(TC_LOG_INFO, "Generation %u is ready; stopping generation %u", g->id, old->id);
+    apply_arbiter_settings(a, g, old->cfg);
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && !w->retiring && w->gen != g->id) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,4 +86,30 @@ tc_pidfile_remove(const char *path)
     if (path != NULL && read_pid(path) == (long)getpid()) {
         (void)unlink(path);
     }
+}
+
+/* Whether 'x' and 'y' name one file (another spelling, a symlink, a hard link). */
+static bool
+same_file(const char *x, const char *y)
+{
+    struct stat xs;
+    struct stat ys;
+    return stat(x, &xs) == 0 && stat(y, &ys) == 0 && xs.st_dev == ys.st_dev &&
+           xs.st_ino == ys.st_ino;
+}
+
+int
+tc_pidfile_move(const char *old, const char *path, tc_err_t *err)
+{
+    if (path != NULL) {
+        int rc = tc_pidfile_create(path, err);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+    /* 'old' is the file just written when both names lead to it: it stays */
+    if (old != NULL && (path == NULL || !same_file(old, path))) {
+        tc_pidfile_remove(old);
+    }
+    return TC_OK;
 }

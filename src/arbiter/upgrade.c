@@ -140,6 +140,7 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
         a->socks[i]->handed = false;
     }
     rename_pidfile(a, false);
+    tc_generation_sync_pidfile(a); /* a reload during the upgrade may have named another */
     tc_upgrade_set_title(a);
     if (!a->stopping && a->target == 0 && a->winch_target > 0) {
         /* nothing else serves: the workers SIGWINCH stopped start again */

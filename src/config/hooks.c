@@ -162,7 +162,12 @@ tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t 
     tc_err_clear(&err);
     bool ok = tc_lua_pcall(L, (int)nargs, 0, &err) == TC_OK;
     if (!ok) {
-        tc_log(TC_LOG_ERROR, "Hook %s failed: %s", name, err.msg);
+        /*
+         * on_starting's failure stops the start: critical, as every other
+         * failure that does, so that 'loglevel = "critical"' still says why
+         */
+        tc_log(strcmp(name, "on_starting") == 0 ? TC_LOG_CRITICAL : TC_LOG_ERROR,
+               "Hook %s failed: %s", name, err.msg);
     }
     lua_settop(L, top);
     return ok;

@@ -2,7 +2,8 @@
 /*
  * Hooks: Lua functions set in thriftcorn.lua (on_starting, pre_fork, ...),
  * called at points of the process life cycle. Every call is protected: an
- * error is logged with the hook's name and never stops the server.
+ * error is logged with the hook's name and never stops the server (but
+ * on_starting's, which stops the start).
  */
 #ifndef TC_CONFIG_HOOKS_H
 #define TC_CONFIG_HOOKS_H
@@ -44,7 +45,8 @@ bool tc_hooks_has(const tc_hooks_t *h, const char *name);
 
 /*
  * Call hook 'name' with 'nargs' arguments, if it is set. An error is logged
- * ("Hook pre_fork failed: ..."), and the call returns false; true otherwise
+ * ("Hook pre_fork failed: ...", at error; at critical for on_starting, whose
+ * failure stops the start), and the call returns false; true otherwise
  * (also when the hook is not set). 'h' may be NULL. Only the thread that
  * owns 'h' may call it.
  */

@@ -531,6 +531,20 @@ class CliTest(unittest.TestCase):
         self.assertIn("] [critical] worker failed to load the handler: ", out.stderr)
         self.assertIn("] [critical] Worker failed to boot.\n", out.stderr)
 
+    def test_a_failing_on_starting_says_why_at_loglevel_critical(self):
+        """The on_starting hook's error stops the start, so it is logged at
+        critical as the other failures that do: with loglevel = "critical"
+        the reason is there, not only `Not starting` (before, the reason was
+        an error line, which that level drops)."""
+        cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:0"\nloglevel = "critical"\n'
+                    'on_starting = function() error("no spool folder") end\n%s' % SERVICE)
+        out = run([cfg])
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertRegex(out.stderr, r"\] \[critical\] Hook on_starting failed: \S*c\.lua:\d+: "
+                         r"no spool folder\n")
+        self.assertIn("] [critical] Not starting: the on_starting hook failed\n", out.stderr)
+        self.assertNotIn("[error]", out.stderr)
+
     def stop_daemon(self, pidfile):
         """SIGTERM to the daemon named by `pidfile`, if any; waits for its end."""
         if harness.wait_for(lambda: os.path.exists(pidfile), 10):

@@ -8,9 +8,12 @@ new workers get the new umask; the arbiter's signals sent to the check
 (`pkill -HUP thriftcorn`) do not fail it; a SIGHUP during a reload is followed by one
 more, and a SIGTTIN or SIGTTOU during one counts for the generation it
 starts only (for the serving one if it fails), which forks no worker only
-to stop it. Every wait is bounded; every call is counted."""
+to stop it; the pidfile follows the config (but during an upgrade), and a
+changed `daemon` is said to wait for the next start. Every wait is
+bounded; every call is counted."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -673,6 +676,133 @@ class ReloadTest(unittest.TestCase):
         pids = harness.wait_for(lambda: new_workers(pids), 15)
         self.assertTrue(pids, srv.log())
         self.assertEqual([umask_of(p) for p in pids], ["0002", "0002"])
+        self.assertEqual(self.echo(srv), "v1:x")
+
+
+    def reload_to(self, srv, extra, gen):
+        """Rewrite the config with the settings `extra`, send SIGHUP, and
+        wait until generation `gen` is ready."""
+        self.write(srv, "thriftcorn.lua", 'bind = "127.0.0.1:0"\n%s%s' % (SERVICE, extra))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation %d is ready" % gen), srv.log())
+
+    def test_a_reload_moves_the_pidfile(self):
+        """As gunicorn's reload does: a pidfile the new config names is
+        written and the old one removed; one the config no longer sets is
+        removed, and one it sets again is written. Another name of the same
+        file keeps the file (before, every change was ignored until the next
+        start, without a word)."""
+        d = harness.tempdir("tc-pid-")
+        a_pid, b_pid = os.path.join(d, "a.pid"), os.path.join(d, "b.pid")
+        b_again = os.path.join(d, ".", "b.pid")
+        one = "workers = 1\nthreads = 1\n"
+        srv = self.server(one + "pidfile = %r\n" % a_pid)
+        pid = "%d\n" % srv.proc.pid
+        self.assertEqual(harness.read_text(a_pid), pid)
+        self.reload_to(srv, one + "pidfile = %r\n" % b_pid, 2)
+        self.assertTrue(harness.wait_log(srv, "Pidfile: %s (was %s)\n" % (b_pid, a_pid)),
+                        srv.log())
+        self.assertEqual(harness.read_text(b_pid), pid)
+        self.assertFalse(os.path.exists(a_pid))
+        self.reload_to(srv, one + "pidfile = %r\n" % b_again, 3)
+        self.assertTrue(harness.wait_log(srv, "Pidfile: %s (was %s)\n" % (b_again, b_pid)),
+                        srv.log())
+        self.assertEqual(harness.read_text(b_pid), pid)
+        self.reload_to(srv, one, 4)
+        self.assertTrue(harness.wait_log(srv, "No pidfile: the config sets none (was %s)\n"
+                                         % b_again), srv.log())
+        self.assertFalse(os.path.exists(b_pid))
+        self.reload_to(srv, one + "pidfile = %r\n" % a_pid, 5)
+        self.assertTrue(harness.wait_log(srv, "Pidfile: %s\n" % a_pid), srv.log())
+        self.assertEqual(harness.read_text(a_pid), pid)
+        self.assertEqual(self.echo(srv), "v1:x")
+        self.assertEqual(srv.stop(), 0, srv.log())
+        self.assertEqual(os.listdir(d), [])
+
+    def test_a_pidfile_a_reload_cannot_write_keeps_the_old_one(self):
+        """A new pidfile that cannot be written (its folder is missing), or
+        that names another live process, is refused as at start: the error
+        names the file and why, the old pidfile stays, the reload still
+        takes effect, and a later reload tries again."""
+        d = harness.tempdir("tc-pid-")
+        a_pid, c_pid = os.path.join(d, "a.pid"), os.path.join(d, "c.pid")
+        missing = os.path.join(d, "nope", "b.pid")
+        with open(c_pid, "w") as f:
+            f.write("%d\n" % os.getpid())  # a live process: this test
+        srv = self.server("workers = 1\nthreads = 1\npidfile = %r\n" % a_pid)
+        pid = "%d\n" % srv.proc.pid
+        self.reload_to(srv, "workers = 2\nthreads = 1\npidfile = %r\n" % missing, 2)
+        self.assertTrue(harness.wait_log(
+            srv, "[error] Cannot write the pidfile %s: no such file or directory; the pidfile "
+            "stays %s\n" % (missing, a_pid)), srv.log())
+        self.assertEqual(harness.read_text(a_pid), pid)
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+        self.reload_to(srv, "workers = 1\nthreads = 1\npidfile = %r\n" % c_pid, 3)
+        self.assertTrue(harness.wait_log(
+            srv, "[error] Already running on PID %d (or pid file '%s' is stale); the pidfile "
+            "stays %s\n" % (os.getpid(), c_pid, a_pid)), srv.log())
+        self.assertEqual(harness.read_text(c_pid), "%d\n" % os.getpid())
+        self.assertEqual(harness.read_text(a_pid), pid)
+        # the folder is there now: the same config, reloaded, moves the pidfile
+        os.mkdir(os.path.dirname(missing))
+        self.reload_to(srv, "workers = 1\nthreads = 1\npidfile = %r\n" % missing, 4)
+        self.assertTrue(harness.wait_log(srv, "Pidfile: %s (was %s)\n" % (missing, a_pid)),
+                        srv.log())
+        self.assertEqual(harness.read_text(missing), pid)
+        self.assertFalse(os.path.exists(a_pid))
+        self.assertEqual(self.echo(srv), "v1:x")
+
+    def test_a_reload_during_an_upgrade_leaves_the_pidfiles(self):
+        """While an upgrade runs, PIDFILE is the new arbiter's and the old
+        one's is PIDFILE.oldbin: a reload of the old arbiter that names
+        another pidfile touches neither and says so; if the new arbiter
+        then exits (a roll back), the old one takes PIDFILE back and moves
+        it to the name its config gives."""
+        d = harness.tempdir("tc-pid-")
+        a_pid, b_pid = os.path.join(d, "a.pid"), os.path.join(d, "b.pid")
+        srv = self.server("workers = 1\nthreads = 1\npidfile = %r\n" % a_pid)
+        old = srv.proc.pid
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = int(re.search(r"Started a new arbiter \(pid:(\d+)\)", srv.log()).group(1))
+        self.addCleanup(lambda: harness.pid_alive(new) and os.kill(new, signal.SIGKILL))
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+        self.assertEqual(harness.read_text(a_pid), "%d\n" % new)
+        self.assertEqual(harness.read_text(a_pid + ".oldbin"), "%d\n" % old)
+        self.reload_to(srv, "workers = 1\nthreads = 1\npidfile = %r\n" % b_pid, 2)
+        self.assertTrue(harness.wait_log(
+            srv, "[warning] pidfile: the config sets it to %s, which waits for the upgrade to "
+            "end: this arbiter's stays %s.oldbin while the new arbiter (pid:%d) runs"
+            % (b_pid, a_pid, new)), srv.log())
+        self.assertFalse(os.path.exists(b_pid))
+        self.assertEqual(harness.read_text(a_pid), "%d\n" % new)
+        self.assertEqual(harness.read_text(a_pid + ".oldbin"), "%d\n" % old)
+        os.kill(new, signal.SIGTERM)
+        self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) exited with code 0" % new),
+                        srv.log())
+        self.assertTrue(harness.wait_log(srv, "Pidfile: %s (was %s)\n" % (b_pid, a_pid)),
+                        srv.log())
+        self.assertEqual(harness.read_text(b_pid), "%d\n" % old)
+        self.assertEqual(sorted(os.listdir(d)), ["b.pid"])
+        self.assertEqual(self.echo(srv), "v1:x")
+
+    def test_a_reload_that_changes_daemon_says_it_waits_for_the_next_start(self):
+        """`daemon` takes effect at start only, as in gunicorn: a reload
+        whose config asks for another value than the arbiter runs with says
+        so (before, it was ignored without a word); one that asks for what
+        it runs with says nothing."""
+        srv = self.server("workers = 1\nthreads = 1\n")
+        self.reload_to(srv, "workers = 1\nthreads = 1\ndaemon = true\n", 2)
+        warning = ("[warning] daemon: the config sets it to true, which applies at the next "
+                   "start; the arbiter stays in the foreground\n")
+        self.assertTrue(harness.wait_log(srv, warning), srv.log())
+        workers = srv.worker_pids()
+        self.reload_to(srv, "workers = 1\nthreads = 1\ndaemon = false\n", 3)
+        # generation 2's worker exits after the commit that would have warned
+        for w in workers:
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % w), srv.log())
+        self.assertEqual(srv.log().count("daemon:"), 1, srv.log())
+        self.assertEqual(srv.proc.poll(), None)
         self.assertEqual(self.echo(srv), "v1:x")
 
 

@@ -954,7 +954,7 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, w.thread
             srv.start()
         self.assertEqual(srv.proc.returncode, 1, srv.log())
         log = srv.log()
-        self.assertRegex(log, r"\[error\] Hook on_starting failed: \S+thriftcorn\.lua:\d+: "
+        self.assertRegex(log, r"\[critical\] Hook on_starting failed: \S+thriftcorn\.lua:\d+: "
                               r"no spool folder\n")
         self.assertIn("[critical] Not starting: the on_starting hook failed", log)
         self.assertNotIn("Listening at", log)
