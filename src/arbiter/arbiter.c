@@ -226,10 +226,39 @@ tc_arbiter_set_target(arbiter_t *a, int n)
 /* ---- stopping ---- */
 
 /*
- * Graceful: SIGTERM, graceful_timeout to finish. Quick: SIGQUIT, QUICK_TIMEOUT.
- * A quick stop cuts a graceful one short; a second quick stop kills at once.
- * Either way the server stops listening (tc_socks_stop(); each worker closes
- * its own descriptors as it stops accepting).
+ * Every live worker of a graceful stop begun at 't' on its way out with its
+ * own deadline (begin_stop()). Returns the time from 't' to the last
+ * deadline, after which the stop kills what is left.
+ */
+static double
+stop_drains(arbiter_t *a, double t)
+{
+    double last = t;
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid <= 0 || w->killed) {
+            continue;
+        }
+        if (!w->retiring && !w->draining) {
+            w->retiring = true;
+            w->deadline = t + w->graceful;
+        }
+        if (w->deadline > last) {
+            last = w->deadline;
+        }
+    }
+    return last - t;
+}
+
+/*
+ * Graceful: SIGTERM, and each worker the graceful_timeout of its own config
+ * to finish, as tc_arbiter_retire() gives it; one already stopping (an
+ * older generation's after a reload, one past max_requests) keeps the
+ * deadline its stop began with: the stop neither cuts a drain short nor
+ * lengthens it. Quick: SIGQUIT, QUICK_TIMEOUT. A quick stop cuts a
+ * graceful one short; a second quick stop kills at once. Either way the
+ * server stops listening (tc_socks_stop(); each worker closes its own
+ * descriptors as it stops accepting).
  */
 static void
 begin_stop(arbiter_t *a, bool quick)
@@ -255,9 +284,7 @@ begin_stop(arbiter_t *a, bool quick)
         rolled_back = true;
     }
     bool was_stopping = a->stopping;
-    if (a->check.pid > 0) {
-        (void)kill(a->check.pid, SIGKILL);
-    }
+    tc_reload_kill(&a->check);
     if (!a->stopping && !quick && tc_socks_end_with_us(a)) {
         /* the workers take the clients already waiting in the backlogs, or they are reset */
         for (size_t i = 0; i < a->nslots; i++) {
@@ -269,7 +296,7 @@ begin_stop(arbiter_t *a, bool quick)
     a->stopping = true;
     a->quick = quick;
     a->stop_killed = false;
-    a->stop_deadline = t + (quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout);
+    a->stop_deadline = t + (quick ? QUICK_TIMEOUT : stop_drains(a, t));
     if (!rolled_back) {
         /* a quick stop that cuts a graceful one short changes the status alone */
         char status[TC_SDNOTIFY_STATUS_MAX];
@@ -311,7 +338,7 @@ enforce_deadlines(arbiter_t *a)
     }
     if (a->check.pid > 0 && !a->check_killed && t >= a->check_deadline) {
         a->check_killed = true;
-        (void)kill(a->check.pid, SIGKILL);
+        tc_reload_kill(&a->check);
     }
     if (!a->stopping || t < a->stop_deadline) {
         return true;
@@ -326,7 +353,7 @@ enforce_deadlines(arbiter_t *a)
         if (w->pid > 0 && !w->killed) {
             char hook[64];
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s%s; killing it",
-                   (int)w->pid, a->quick ? QUICK_TIMEOUT : a->cur->cfg->graceful_timeout,
+                   (int)w->pid, a->quick ? QUICK_TIMEOUT : w->graceful,
                    in_hook(w, hook, sizeof(hook)));
             signal_worker(w, SIGKILL);
         }
@@ -546,6 +573,10 @@ reap_children(arbiter_t *a)
             return;
         }
         (void)take_signals(a); /* (this loop reaps what a SIGCHLD among them says) */
+        if (si.si_pid == a->check.pid) {
+            /* what the checked code started ends with the check (reload.c) */
+            tc_reload_kill(&a->check);
+        }
         int status;
         pid_t pid = waitpid(si.si_pid, &status, WNOHANG);
         if (pid <= 0) {

@@ -7,6 +7,13 @@
  * shorter than PIPE_BUF, so the child never blocks on the pipe. Before each
  * step it writes what it starts into a page shared with the arbiter, which
  * holds only the step running, however many services there are.
+ *
+ * The checker runs in a session of its own, so that what the checked code
+ * started (io.popen(), a plugin's fork()) ends with it: the arbiter kills
+ * the whole process group when the check ends or is killed. Those
+ * processes may hold the pipe's write end (a fork() without exec()), so the
+ * arbiter reads the pipe without blocking, once the checker has exited and
+ * its report is whole in the pipe.
  */
 #include "arbiter/reload.h"
 
@@ -94,6 +101,12 @@ TC_NORETURN static void
 check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t n, mode_t umask0,
             pid_t parent)
 {
+    /*
+     * a process group (and session: no controlling terminal, whose job
+     * control would stop a background group that writes to it) that
+     * tc_reload_kill() ends with everything the checked code started
+     */
+    (void)setsid();
     /* it dies with the arbiter: a check left behind would run on for nothing */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) {
@@ -172,6 +185,14 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
         tc_reload_release(r);
         return rc;
     }
+    /* the read end alone is non-blocking: the checker writes its report whole */
+    if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+        int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
+        (void)close(p[0]);
+        (void)close(p[1]);
+        tc_reload_release(r);
+        return rc;
+    }
     pid_t parent = getpid();
     sigset_t held;
     stray_set(&held);
@@ -198,9 +219,26 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
     return TC_OK;
 }
 
+void
+tc_reload_kill(const tc_reload_t *r)
+{
+    if (r->pid <= 0) {
+        return;
+    }
+    /* the group once the checker has called setsid(), the checker alone before */
+    (void)kill(-r->pid, SIGKILL);
+    (void)kill(r->pid, SIGKILL);
+}
+
 int
 tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
 {
+    /*
+     * The checker has exited: its report is all in the pipe, and a
+     * process it left behind that holds the write end (forked without
+     * exec()) must not hold the arbiter here. EAGAIN ends the report as
+     * the end of the file does.
+     */
     char msg[TC_ERR_MSG_MAX];
     size_t len = 0;
     for (;;) {

@@ -16,7 +16,7 @@ typedef struct tc_reload_stage tc_reload_stage_t;
 
 typedef struct tc_reload {
     pid_t pid; /* the checking child; 0: none */
-    int fd;    /* read end of its report pipe; -1: none */
+    int fd;    /* read end of its report pipe, non-blocking; -1: none */
     /*
      * What the child is doing, which it writes before each step into
      * memory it shares with the arbiter (read once it has ended): a check
@@ -40,13 +40,22 @@ typedef struct tc_reload {
  * checker for that text with the command-line 'overrides'; 'umask0' is the
  * umask of a config that sets none; the checker closes 'close_fds' (the
  * listeners) and dies with its parent. Returns TC_OK, or an error with
- * 'err' filled (the file cannot be read, the fork failed). The caller reaps
- * r->pid, calls tc_reload_done(), loads the config from r->path and r->text
- * for the new generation if the check passed, then tc_reload_release().
+ * 'err' filled (the file cannot be read, the fork failed). Once r->pid has
+ * ended, the caller calls tc_reload_kill(), reaps it, calls
+ * tc_reload_done(), loads the config from r->path and r->text for the new
+ * generation if the check passed, then tc_reload_release().
  */
 int tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *overrides,
                     size_t n, mode_t umask0, const int *close_fds, size_t nclose,
                     tc_err_t *err) TC_NODISCARD;
+
+/*
+ * SIGKILL to the checker r->pid, if any, and to the processes the checked
+ * code started (its process group: the checker runs in a session of its
+ * own). Called when the checker has ended, before it is reaped (a zombie
+ * keeps its group's id from being reused), and to end it early.
+ */
+void tc_reload_kill(const tc_reload_t *r);
 
 /* Free the text and the shared step of the last check. Safe to call again. */
 void tc_reload_release(tc_reload_t *r);

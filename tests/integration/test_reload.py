@@ -216,6 +216,63 @@ class ReloadTest(unittest.TestCase):
         self.assertIn("Reload failed: loading the handlers of service TestService (handler %s) "
                       "did not finish within 2 s (timeout)\n" % path, srv.log())
 
+    def test_a_process_the_check_leaves_holding_its_pipe_holds_nothing(self):
+        """Handler code that, in a reload's check, starts a process that
+        keeps a copy of each pipe the check writes to (as a child that a
+        C plugin or module forks without exec() does: a program started
+        with io.popen() gets only the descriptors without close-on-exec)
+        for 30 s: the arbiter does not wait for that process to let go of
+        the check's report (it blocked in read() until then, deaf to
+        signals), the reload goes on at once, and the process is killed
+        as the check ends."""
+        srv = self.server("workers = 1\nthreads = 1\n")
+        pids = os.path.join(srv.dir, "pids")
+        hold = (
+            'local f = io.open("/proc/self/cmdline", "rb")\n'
+            'local cmd = f and f:read("a") or ""\n'
+            'if f then f:close() end\n'
+            'if cmd:find("reload check", 1, true) then\n'
+            '  local p = io.popen(%s)\n'
+            '  assert(p:read("l") == "held")\n'
+            '  p:close()\n'
+            'end\n' % lua_string(
+                # each descriptor of the check that writes to a pipe
+                # (fdinfo flags O_WRONLY), opened before the check goes on
+                'for f in /proc/$PPID/fd/*; do\n'
+                '  if [ -p "$f" ] && grep -q "^flags:.*1$" "/proc/$PPID/fdinfo/${f##*/}"; then\n'
+                '    (exec 3>"$f"; sleep 30 >/dev/null 2>&1 & echo $! >> %s)\n'
+                '  fi\n'
+                'done\n'
+                'echo held\n' % pids))
+        self.write(srv, "handler.lua", hold + handler("v2"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        self.assertEqual(self.echo(srv), "v2:x")
+        with open(pids) as f:
+            held = [int(x) for x in f.read().split()]
+        self.assertTrue(held)
+        self.assertTrue(harness.wait_for(lambda: not any(map(harness.pid_alive, held)), 5),
+                        [harness.process_title(p) for p in held])
+        self.assertNotIn("Reload failed", srv.log())
+
+    def test_a_check_killed_at_its_limit_takes_what_it_started_along(self):
+        """A check that runs past `timeout` is killed with the program its
+        handler code started (io.popen()), which ran on before."""
+        pids = []
+
+        def looping(srv):
+            path = os.path.join(srv.dir, "pids")
+            pids.append(path)
+            return ('local p = io.popen("echo $$ > %s; exec sleep 30")\n'
+                    'local t = os.time() while os.time() - t < 60 do end\n' % path
+                    + handler("v2"))
+        srv = self.check_failed_reload("handler.lua", looping, "did not finish within",
+                                       extra="workers = 1\nthreads = 1\ntimeout = 2\n")
+        with open(pids[0]) as f:
+            started = int(f.read())
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(started), 5),
+                        harness.process_title(started))
+
     def test_handler_that_ends_the_check_names_its_service_and_file(self):
         """Handler code that ends the checker while it loads (a signal,
         os.exit(), even with status 0) fails the reload with the service

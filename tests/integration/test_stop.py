@@ -301,6 +301,31 @@ class StopTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_term_leaves_an_older_generation_its_own_graceful_timeout(self):
+        """A reload that lowers graceful_timeout to 1 s, then SIGTERM while
+        a worker of the old generation (graceful_timeout = 20) still runs
+        a 5 s call: the stop gives that worker the rest of the drain its
+        own config gives it, not the new config's 1 s (which killed it and
+        lost the reply)."""
+        srv = harness.Server(settings("workers = 1\nthreads = 2\ngraceful_timeout = 20\n"))
+        try:
+            out = []
+            thread = self.sleeper(srv, 5000, out)
+            with open(srv.config) as f:
+                text = f.read()
+            with open(srv.config + ".new", "w") as f:
+                f.write(text.replace("graceful_timeout = 20", "graceful_timeout = 1"))
+            os.rename(srv.config + ".new", srv.config)
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+            thread.join(10)
+            self.assertEqual(out, ["slept 5000"], srv.log())
+            self.assertNotIn("did not stop within", srv.log())
+        finally:
+            srv.stop()
+
     def test_hup_and_ttou_keep_accepting_new_clients(self):
         # a new connection for every call: each must be accepted, through the
         # reload (the old generation stops) and SIGTTOU (one worker stops)
