@@ -608,6 +608,15 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
         lua_settop(L, SLOT_BASE);
         h->header = NULL;
         int type = nargs == -1 ? TC_APPEX_PROTOCOL_ERROR : TC_APPEX_INTERNAL_ERROR;
+        if (type == TC_APPEX_PROTOCOL_ERROR) {
+            /*
+             * the codec names the innermost struct and field, which several
+             * methods may take: the call is named too, for the client and
+             * the log alike
+             */
+            tc_err_prefix(err, "%s.%s%s: arguments: ", h->svc->name, fn->name,
+                          oneway ? " (oneway)" : "");
+        }
         if (!oneway) {
             write_appex(out, m, type,
                         type == TC_APPEX_INTERNAL_ERROR && !h->expose_errors ? "Internal error"

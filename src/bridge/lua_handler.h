@@ -52,8 +52,10 @@ void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
  * read. Unless 'oneway', append the whole reply message to 'out': the
  * result, a declared exception or a TApplicationException. Returns the
  * call's status: 0, TC_CALL_DECLARED_EXCEPTION, or the TApplicationException
- * type sent. 'err' is set only for what the operator should see (a handler
- * error with its traceback).
+ * type sent. 'err' is set only for what the operator should see: a handler
+ * error with its traceback, or arguments that do not decode, as
+ * "Service.method: arguments: Struct.field: why" (the PROTOCOL_ERROR's
+ * text too).
  */
 int tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
                         tc_proto_t *in, tc_proto_t *out, tc_err_t *err);

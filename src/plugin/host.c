@@ -739,6 +739,9 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     const tc_view_t *args;
     if (tc_codec_decode(in, fn->args, &t->arena, &args, err) != TC_OK) {
         tc_arena_reset(&t->arena);
+        /* as for a Lua handler: the call, then the innermost struct and field */
+        tc_err_prefix(err, "%s.%s%s: arguments: ", t->svc->name, fn->name,
+                      oneway ? " (oneway)" : "");
         if (!oneway) {
             tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_PROTOCOL_ERROR,
                                    err->msg, strlen(err->msg));

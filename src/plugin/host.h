@@ -181,7 +181,8 @@ void tc_host_thread_stop(tc_host_thread_t *t);
 /*
  * Serve function 'idx' (one the plugin serves) with the arguments 'in'
  * reads next, 'm' being the header already read; unless 'oneway', append
- * the reply to 'out'. Returns the status as tc_lua_handler_call() does.
+ * the reply to 'out'. Returns the status, and sets 'err', as
+ * tc_lua_handler_call() does.
  */
 int tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, tc_proto_t *in,
                  tc_proto_t *out, tc_err_t *err);

@@ -25,12 +25,14 @@
  * and it is one whole message: REPLY or EXCEPTION, the request's seqid and
  * method name (without "Service:"), a body that skips to exactly its end;
  * an EXCEPTION is a TApplicationException of the type the call info
- * reports; a REPLY decodes as the method's result struct (in a Lua state of
- * its own), with one declared exception set exactly when the call info says
- * so. The plugin checks its readers against each other. After every input
- * a known-good call of its config (add(2, 3), binary, "AllTypes:add" with
- * several services) must still get the same reply as the first time: the
- * handlers' states survived.
+ * reports, and a PROTOCOL_ERROR's text names the service and the method
+ * first (alltypes.AllTypes.echo: arguments: ...); a REPLY decodes as the
+ * method's result struct (in a Lua state of its own), with one declared
+ * exception set exactly when the call info says so. The plugin checks its
+ * readers against each other. After every input a known-good call of its
+ * config (add(2, 3), binary, "AllTypes:add" with several services) must
+ * still get the same reply as the first time: the handlers' states
+ * survived.
  *
  * Accepted: the handler ran on the request (TC_OK; not refused as
  * UNKNOWN_METHOD, INVALID_MESSAGE_TYPE or PROTOCOL_ERROR) and the request's
@@ -364,6 +366,17 @@ check_reply(const target_t *t, const tc_proto_ops_t *ops, const tc_msg_hdr_t *re
         TC_FUZZ_CHECK(info->status > 0 && ex.type == info->status,
                       "TApplicationException %d, status %d", ex.type, info->status);
         TC_FUZZ_CHECK(ex.message != NULL, "a TApplicationException without a message");
+        if (ex.type == TC_APPEX_PROTOCOL_ERROR) {
+            /* arguments that do not decode: the text names the call first */
+            TC_FUZZ_CHECK(svc != NULL, "PROTOCOL_ERROR from no service");
+            char head[TC_ERR_MSG_MAX];
+            int n = snprintf(head, sizeof(head), "%s.%.*s: arguments: ", svc->name, (int)method_len,
+                             method);
+            TC_FUZZ_CHECK(n > 0 && ex.message_len >= (uint32_t)n &&
+                              memcmp(ex.message, head, (size_t)n) == 0,
+                          "PROTOCOL_ERROR '%.*s' does not start with '%s'", (int)ex.message_len,
+                          ex.message, head);
+        }
     } else {
         TC_FUZZ_CHECK(svc != NULL, "a REPLY from no service");
         TC_FUZZ_CHECK(info->status == 0 || info->status == TC_CALL_DECLARED_EXCEPTION,

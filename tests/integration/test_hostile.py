@@ -51,6 +51,17 @@ R_PEER = "closed: peer closed in the middle of a message"
 R_HEADER = "invalid message: invalid message header (protocol error)"
 R_TYPE = "invalid message type %d for 'echo' (a server takes CALL or ONEWAY)"
 R_THEADER = "invalid THeader frame: "
+# What a call's arguments that do not decode are said to be, in the log and
+# in the PROTOCOL_ERROR, before the innermost struct and field: the method.
+ARGS = "alltypes.AllTypes.echo: arguments: "
+
+
+def told_text(expect):
+    """The text the client gets with a PROTOCOL_ERROR: the log line's, as
+    neither quotes a byte the client chose; None for other outcomes."""
+    if expect[0] == "appex" and expect[1] == TApplicationException.PROTOCOL_ERROR:
+        return expect[2]
+    return None
 
 
 def escaped(text):
@@ -282,11 +293,12 @@ def cases(auto, transports=("framed", "buffered"), protocols=("binary", "compact
             def add(shape, msg, framed_expect, buffered_expect, cve="", raw=None, name="echo",
                     text=None):
                 data = raw if raw is not None else (frame(msg) if framed else msg)
-                out.append(Case(shape, t, pname, data,
-                                framed_expect if framed else buffered_expect, cve, name, text))
+                expect = framed_expect if framed else buffered_expect
+                out.append(Case(shape, t, pname, data, expect, cve, name,
+                                text if text is not None else told_text(expect)))
 
             def protocol_error(path, why):
-                return ("appex", TApplicationException.PROTOCOL_ERROR, path + why)
+                return ("appex", TApplicationException.PROTOCOL_ERROR, ARGS + path + why)
 
             pbytes = ": invalid %s protocol bytes" % pname
             over = ": size or nesting over the configured limit"
@@ -447,7 +459,8 @@ def header_cases(fixed=False):
     out = []
 
     def add(shape, pname, data, expect, text=None):
-        out.append(Case("THeader: " + shape, "header", pname, data, expect, text=text))
+        out.append(Case("THeader: " + shape, "header", pname, data, expect,
+                        text=text if text is not None else told_text(expect)))
 
     def bad(why):
         return ("close", R_THEADER + why)
@@ -540,13 +553,13 @@ def header_cases(fixed=False):
         add("payload: string size 1000 with 3 bytes left", pname,
             theader(block, message(w, sized(w, "string", 1000))),
             ("appex", TApplicationException.PROTOCOL_ERROR,
-             "alltypes.AllBase.a_string: message truncated"))
+             ARGS + "alltypes.AllBase.a_string: message truncated"))
         # cut after the field header of 'e' and one byte of Everything's first field
         cut = len(w.header("echo", CALL, 7)) + len(w.field(STRUCT, 1)) + 1
         add("payload: message cut in an argument", pname,
             theader(block, message(w, sized(w, "map", 1))[:cut]),
             ("appex", TApplicationException.PROTOCOL_ERROR,
-             "AllTypes.echo_args.e: message truncated"))
+             ARGS + "AllTypes.echo_args.e: message truncated"))
     return out
 
 
@@ -1127,7 +1140,8 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
 
     def test_every_shape(self):
         """Unknown service names, plain names and methods the service
-        lacks over every transport and protocol."""
+        lacks over every transport and protocol; arguments that do not
+        decode, named by the method."""
         T = self.T
         out = []
         for t in ("framed", "buffered", "header"):
@@ -1166,6 +1180,17 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
                                     name=name.split(":", 1)[1] if name.startswith("AllTypes:")
                                     else name, text=why))
         self.assertEqual(len(out), 96)
+        # a service there, its arguments not decoding: the text names it
+        # by its IDL name, then the method, as with one service
+        deep = ARGS + "alltypes.Tree.children: nesting deeper than %d" % MAX_DEPTH
+        for t in ("framed", "buffered", "header"):
+            for pname, w in PROTOS.items():
+                msg = message(w, nested_trees(w, 40), name="AllTypes:echo")
+                data = (frame(msg) if t == "framed" else
+                        theader(varint(HEADER_PROTO[pname]) + b"\x00", msg)
+                        if t == "header" else msg)
+                out.append(Case("AllTypes:echo, Tree nested 40 deep", t, pname, data,
+                                ("appex", TApplicationException.PROTOCOL_ERROR, deep), text=deep))
         self.run_cases(out)
 
     def test_oneway_to_unknown_service(self):

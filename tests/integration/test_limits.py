@@ -433,7 +433,8 @@ class DecodeBudgetTest(unittest.TestCase):
     """The Lua memory a request decodes into is held to 32 times
     max_message_size plus 1 MiB, whatever its shape: the worker's peak
     (VmHWM, reset before each call) grows by about that, not by the shape's
-    own multiple, and the client gets PROTOCOL_ERROR naming the field.
+    own multiple, and the client gets PROTOCOL_ERROR naming the method and
+    the field.
     Framed binary, max_message_size 4 MiB (a budget of 129 MiB), two
     messages of about 4 MiB: 4 million empty Nodes (a Lua table, its hash
     slot and an array slot each: 448 MiB), and 20 lists in lists each
@@ -469,8 +470,8 @@ class DecodeBudgetTest(unittest.TestCase):
         claims = (struct.pack(">Bh", 12, 1) + kids(BUDGET_LIMIT // 2) * (levels - 1) + kids(fill)
                   + b"\x00" * fill)
         good = struct.pack(">Bh", 12, 1) + kids(2) + b"\x00\x00" + b"\x00\x00"
-        why = ("budget.Node.kids: decoded values over %d bytes of Lua memory (32 times the size "
-               "limit, plus 1 MiB)" % BUDGET_BYTES)
+        why = ("budget.Budget.size: arguments: budget.Node.kids: decoded values over %d bytes "
+               "of Lua memory (32 times the size limit, plus 1 MiB)" % BUDGET_BYTES)
         with harness.Server(settings, files={"budget.thrift": BUDGET_IDL,
                                              "h.lua": BUDGET_HANDLER}) as srv:
             (pid,) = srv.worker_pids()

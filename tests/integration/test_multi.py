@@ -10,6 +10,7 @@ frames byte for byte those of Apache's Python THeader server."""
 
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -44,6 +45,32 @@ services = {
   { name = "HeaderService", idl = "%s/headers.thrift", handler = "%s/headers.lua" },
 }
 """ % (CALC, CALC, PING, PING, FIXTURE, FIXTURE)) + extra
+
+
+# calculate()'s arguments that do not decode: cut in the 'num2' of its Work
+CUT_IN_WORK = "tutorial.Calculator.calculate: arguments: tutorial.Work.num2: message truncated"
+
+
+def call_cut_in_work(port, name):
+    """Send calculate(1, Work) as a call named `name` (framed binary), cut
+    after the first byte of Work's 'num2'. Returns the reply's name and the
+    TApplicationException it carries, and the peer as the log names it."""
+    body = (struct.pack(">bhi", 8, 1, 1)  # logid
+            + struct.pack(">bh", 12, 2)  # w: a Work
+            + struct.pack(">bh", 8, 2) + b"\x00")  # num2, one byte of its four
+    msg = (struct.pack(">Ii", 0x80010001, len(name)) + name.encode() + struct.pack(">i", 9)
+           + body)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        peer = "127.0.0.1:%d: " % s.getsockname()[1]
+        s.sendall(struct.pack(">i", len(msg)) + msg)
+        proto = TBinaryProtocol.TBinaryProtocol(
+            TTransport.TMemoryBuffer(harness.read_frame(s)[4:]))
+        got, mtype, seqid = proto.readMessageBegin()
+        if (mtype, seqid) != (TMessageType.EXCEPTION, 9):
+            raise AssertionError("%s: reply of type %d, seqid %d" % (name, mtype, seqid))
+        ex = TApplicationException()
+        ex.read(proto)
+    return got, ex, peer
 
 
 class AutoTest(unittest.TestCase):
@@ -224,6 +251,17 @@ class MultiTest(unittest.TestCase):
         self.assertEqual(ctx.exception.type, TApplicationException.UNKNOWN_METHOD)
         self.assertEqual(ctx.exception.message, "Invalid method name: 'add'")
         trans.close()
+
+    def test_arguments_that_do_not_decode_name_the_method(self):
+        """A call whose arguments do not decode, multiplexed or plain (the
+        default service): the PROTOCOL_ERROR and the log line name the
+        service and the method before the innermost struct and field."""
+        for name in ("Calculator:calculate", "calculate"):
+            with self.subTest(name=name):
+                got, ex, peer = call_cut_in_work(self.srv.port, name)
+                self.assertEqual((got, ex.type, ex.message),
+                                 ("calculate", TApplicationException.PROTOCOL_ERROR, CUT_IN_WORK))
+                self.assertTrue(harness.wait_log(self.srv, peer + CUT_IN_WORK), self.srv.log())
 
     def test_header_zlib(self):
         for protocol in PROTOCOLS:
@@ -710,6 +748,11 @@ class PluginTest(unittest.TestCase):
                                           service="PingService")
                 self.assertEqual(p.ping(), "pong")
                 trans.close()
+            # arguments that do not decode, refused naming the method
+            got, ex, peer = call_cut_in_work(srv.port, "Calculator:calculate")
+            self.assertEqual((got, ex.type, ex.message),
+                             ("calculate", TApplicationException.PROTOCOL_ERROR, CUT_IN_WORK))
+            self.assertTrue(harness.wait_log(srv, peer + CUT_IN_WORK), srv.log())
 
 
 class CheckConfigTest(unittest.TestCase):

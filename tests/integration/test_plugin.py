@@ -15,6 +15,7 @@ import unittest
 
 import harness
 from test_calculator import CALC
+from test_multi import CUT_IN_WORK, call_cut_in_work
 from thrift.Thrift import TApplicationException
 
 BUILD = os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR, "build"))
@@ -95,6 +96,19 @@ class CalculatorCTest(unittest.TestCase):
             for protocol in harness.PROTOCOLS:
                 with self.subTest(transport=transport, protocol=protocol):
                     self.check_calculator(transport, protocol)
+
+    def test_arguments_that_do_not_decode_name_the_method(self):
+        """calculate()'s arguments cut in its Work never reach the plugin:
+        the client's PROTOCOL_ERROR and the log line name the method before
+        the innermost struct and field."""
+        with harness.Server(settings(CALC_C, "framed")) as srv:
+            got, ex, peer = call_cut_in_work(srv.port, "calculate")
+            self.assertEqual((got, ex.type, ex.message),
+                             ("calculate", TApplicationException.PROTOCOL_ERROR, CUT_IN_WORK))
+            self.assertTrue(harness.wait_log(srv, peer + CUT_IN_WORK), srv.log())
+            c, trans = harness.client(self.Calculator, srv.port, "framed", "binary")
+            self.addCleanup(trans.close)
+            self.assertEqual(c.add(1, 2), 3)
 
     def test_check_config(self):
         out = check_config(settings(CALC_C))

@@ -5,8 +5,9 @@
  * needs the memory) is dropped for an INTERNAL_ERROR naming the limit, and
  * the output never grows much past it; a call's THeader is not kept past
  * the call; a oneway message to an unknown method is not answered; a name
- * quoted in part is cut between UTF-8 characters; a service that cannot
- * be loaded is named once in the error. The handlers are the
+ * quoted in part is cut between UTF-8 characters; arguments that do not
+ * decode are refused naming the method; a service that cannot be loaded is
+ * named once in the error. The handlers are the
  * dispatch fixtures' (tests/fixtures/dispatch), loaded as a handler thread
  * loads them.
  */
@@ -489,6 +490,100 @@ test_multiplexed(void **state)
     assert_int_equal(err.code, TC_ELIMIT);
 }
 
+/* A call of 'name' whose Value (at 'path' below its arguments) holds a list of one i64. */
+static void
+write_bad_value(tc_buf_t *b, const char *name, uint8_t type, const int16_t *path, size_t depth)
+{
+    const tc_proto_ops_t *ops = &tc_proto_binary;
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, ops, NULL, 0, b);
+    ops->write_message_begin(&w, name, strlen(name), type, 4);
+    ops->write_struct_begin(&w);
+    for (size_t i = 0; i < depth; i++) {
+        ops->write_field_begin(&w, TC_TTYPE_STRUCT, path[i]);
+        ops->write_struct_begin(&w);
+    }
+    ops->write_field_begin(&w, TC_TTYPE_LIST, 4); /* Value.list_value: a list<Value> */
+    ops->write_list_begin(&w, TC_TTYPE_I64, 1);
+    ops->write_i64(&w, 1);
+    for (size_t i = 0; i <= depth; i++) {
+        ops->write_field_stop(&w);
+        ops->write_struct_end(&w);
+    }
+}
+
+/*
+ * Arguments that do not decode: the PROTOCOL_ERROR and the log's text name
+ * the service and the method before the innermost struct and field, so
+ * that a struct several methods take (Value: echo's through Everything,
+ * evaluate's as it is) leads to the call; a oneway call, not answered, is
+ * logged as such. With several services, the IDL's service is named, as
+ * for a handler's error; the reply carries the method's name as it came
+ * after "AllTypes:".
+ */
+static void
+test_arguments_name_the_method(void **state)
+{
+    fixture_t *f = *state;
+    bool mux = f->cfg->nservices > 0;
+    static const int16_t in_echo[] = {1, 3};  /* echo_args.e, Everything.value */
+    static const int16_t in_evaluate[] = {1}; /* evaluate_args.v */
+    static const struct {
+        const char *method;
+        const int16_t *path;
+        size_t depth;
+    } calls[] = {{"echo", in_echo, 2}, {"evaluate", in_evaluate, 1}};
+    char name[64];
+    char want[256];
+    for (size_t i = 0; i < TC_ARRAY_LEN(calls); i++) {
+        snprintf(name, sizeof(name), "%s%s", mux ? "AllTypes:" : "", calls[i].method);
+        write_bad_value(&f->call, name, TC_MSG_CALL, calls[i].path, calls[i].depth);
+        tc_call_info_t info;
+        tc_err_t err;
+        f->out.len = 0;
+        assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(info.status, TC_APPEX_PROTOCOL_ERROR);
+        assert_true(info.replied);
+        snprintf(want, sizeof(want),
+                 "alltypes.AllTypes.%s: arguments: alltypes.Value.list_value: list of i64 where "
+                 "the IDL has struct",
+                 calls[i].method);
+        assert_string_equal(err.msg, want);
+        tc_proto_t rp;
+        tc_msg_hdr_t h;
+        tc_appex_t ex;
+        tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
+        assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+        assert_int_equal(h.type, TC_MSG_EXCEPTION);
+        assert_int_equal(h.name_len, strlen(calls[i].method));
+        assert_memory_equal(h.name, calls[i].method, h.name_len);
+        assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
+        assert_int_equal(ex.type, TC_APPEX_PROTOCOL_ERROR);
+        assert_int_equal(ex.message_len, strlen(want));
+        assert_memory_equal(ex.message, want, ex.message_len);
+    }
+
+    /* fire(what) as a oneway message, its string cut short: logged, not answered */
+    snprintf(name, sizeof(name), "%sfire", mux ? "AllTypes:" : "");
+    f->call.len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_binary, NULL, 0, &f->call);
+    w.ops->write_message_begin(&w, name, strlen(name), TC_MSG_ONEWAY, 5);
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
+    w.ops->write_i32(&w, 1000); /* the string's length, and no bytes of it */
+    tc_call_info_t info;
+    tc_err_t err;
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    assert_int_equal(info.status, TC_APPEX_PROTOCOL_ERROR);
+    assert_false(info.replied);
+    assert_int_equal(f->out.len, 0);
+    assert_string_equal(err.msg, "alltypes.AllTypes.fire (oneway): arguments: "
+                                 "AllTypes.fire_args.what: message truncated");
+}
+
 /*
  * A call's THeader is its connection's, which may close before the next
  * call: once the call is answered no handler state keeps it, whoever
@@ -580,6 +675,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_oneway_unknown_method, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
         cmocka_unit_test(test_load_error_names_the_service_once),
     };

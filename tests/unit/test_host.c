@@ -536,6 +536,87 @@ test_fail_text_stays_utf8(void **state)
     tc_host_release(h);
 }
 
+/*
+ * Arguments that do not decode never reach the handler: calculate(1, Work)
+ * cut in Work's 'num2' gets a PROTOCOL_ERROR whose text, as the log's,
+ * names the method before the innermost struct and field (Work is no
+ * argument of calculate alone in a larger IDL); sent as a oneway message,
+ * no reply and the log's text says so.
+ */
+static void
+test_arguments_name_the_method(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    int idx = tc_schema_service_index(svc, "calculate", 9);
+    assert_true(tc_host_thread_serves(t, idx));
+    static const char want[] =
+        "tutorial.Calculator.calculate: arguments: tutorial.Work.num2: message truncated";
+    static const char want_oneway[] = "tutorial.Calculator.calculate (oneway): arguments: "
+                                      "tutorial.Work.num2: message truncated";
+    tc_buf_t req;
+    tc_buf_init(&req);
+    tc_buf_t out;
+    tc_buf_init(&out);
+    static const uint8_t types[] = {TC_MSG_CALL, TC_MSG_ONEWAY};
+    for (size_t i = 0; i < TC_ARRAY_LEN(types); i++) {
+        req.len = 0;
+        tc_proto_t w;
+        tc_proto_init(&w, &tc_proto_binary, NULL, 0, &req);
+        w.ops->write_message_begin(&w, "calculate", 9, types[i], 7);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 2);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+        w.ops->write_byte(&w, 0); /* one byte of num2's four */
+        tc_proto_t in;
+        tc_proto_t op;
+        tc_proto_init(&in, &tc_proto_binary, req.data, req.len, NULL);
+        out.len = 0;
+        tc_proto_init(&op, &tc_proto_binary, NULL, 0, &out);
+        tc_msg_hdr_t m;
+        assert_int_equal(in.ops->read_message_begin(&in, &m), TC_OK);
+        tc_err_clear(&err);
+        bool oneway = types[i] == TC_MSG_ONEWAY;
+        assert_int_equal(tc_host_call(t, idx, &m, oneway, &in, &op, &err), TC_APPEX_PROTOCOL_ERROR);
+        assert_int_equal(err.code, TC_EPROTO);
+        assert_string_equal(err.msg, oneway ? want_oneway : want);
+        if (oneway) {
+            assert_int_equal(out.len, 0);
+            continue;
+        }
+        tc_proto_t r;
+        tc_proto_init(&r, &tc_proto_binary, out.data, out.len, NULL);
+        assert_int_equal(r.ops->read_message_begin(&r, &m), TC_OK);
+        assert_int_equal(m.type, TC_MSG_EXCEPTION);
+        assert_int_equal(m.seqid, 7);
+        tc_appex_t ex;
+        assert_int_equal(tc_message_read_appex(&r, &ex), TC_OK);
+        assert_int_equal(ex.type, TC_APPEX_PROTOCOL_ERROR);
+        assert_int_equal(ex.message_len, sizeof(want) - 1);
+        assert_memory_equal(ex.message, want, ex.message_len);
+    }
+    /* and the next call is answered */
+    out.len = 0;
+    tc_err_clear(&err);
+    assert_int_equal(call_add(t, 4, 5, &out, &err), 0);
+    assert_int_equal(reply_i32(&out), 1000009);
+
+    tc_buf_deinit(&req);
+    tc_buf_deinit(&out);
+    tc_host_thread_stop(t);
+    tc_host_thread_free(t);
+    tc_host_release(h);
+}
+
 /* ---- a tc_call_t kept past its handler ---- */
 
 /* api->fail() without the printf attribute, and out of reach of cmocka's fail() macro. */
@@ -880,6 +961,7 @@ main(void)
         cmocka_unit_test(test_init_worker_before_the_signature_check),
         cmocka_unit_test(test_two_way_method_called_oneway),
         cmocka_unit_test(test_fail_text_stays_utf8),
+        cmocka_unit_test(test_arguments_name_the_method),
         cmocka_unit_test(test_call_kept_past_its_handler),
         cmocka_unit_test(test_refusals_logged_at_most_50_a_second),
         cmocka_unit_test(test_call_alloc_too_large_names_the_call),
