@@ -168,7 +168,34 @@ CHAIN = "typedef i32 T0\n" + "".join(
     "struct S { 1: T40 x }\n")
 
 
-class HandlerMistakesTest(unittest.TestCase):
+class ServedTest(unittest.TestCase):
+    """One server for the class (setUpClass sets cls.srv, cls.S and
+    cls.pids), a client per test; after each test a good call (alive())
+    is answered and no worker was replaced. ask() makes the call a test
+    names by a string."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()  # checks the log for sanitizer reports
+
+    def setUp(self):
+        self.c, trans = harness.client(self.S, self.srv.port)
+        self.addCleanup(trans.close)
+
+    def tearDown(self):
+        self.alive()
+        self.assertEqual(self.srv.worker_pids(), self.pids, self.srv.log())
+        self.assertNotIn("exited with", self.srv.log())
+
+    def internal_error(self, what):
+        """The INTERNAL_ERROR text that ask(what) gets."""
+        with self.assertRaises(TApplicationException, msg=what) as cm:
+            self.ask(what)
+        self.assertEqual(cm.exception.type, TApplicationException.INTERNAL_ERROR)
+        return cm.exception.message
+
+
+class HandlerMistakesTest(ServedTest):
     """What a handler can do wrong at run time fails that call alone, with
     an INTERNAL_ERROR (and a log line) that names the service, the method
     and what was wrong; the worker serves every other call on."""
@@ -190,24 +217,11 @@ class HandlerMistakesTest(unittest.TestCase):
                                   "chain.thrift": CHAIN})
         cls.pids = cls.srv.worker_pids()
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()  # checks the log for sanitizer reports
-
-    def setUp(self):
-        self.c, trans = harness.client(self.S, self.srv.port)
-        self.addCleanup(trans.close)
-
-    def tearDown(self):
+    def alive(self):
         self.assertEqual(self.c.add(2, 3), 5)
-        self.assertEqual(self.srv.worker_pids(), self.pids, self.srv.log())
-        self.assertNotIn("exited with", self.srv.log())
 
-    def internal_error(self, ask):
-        with self.assertRaises(TApplicationException, msg=ask) as cm:
-            self.c.echo(ask)
-        self.assertEqual(cm.exception.type, TApplicationException.INTERNAL_ERROR)
-        return cm.exception.message
+    def ask(self, what):
+        return self.c.echo(what)
 
     def test_a_broken_doc_for_compile_fails_the_call(self):
         for ask, why in (("field", "a field is not a table (got number)"),
@@ -298,7 +312,7 @@ return H
 """
 
 
-class StructClassTest(unittest.TestCase):
+class StructClassTest(ServedTest):
     """A handler that returns or raises a struct class where a value of it
     belongs (mod.Named for mod.Named{...}) fails the call with an
     INTERNAL_ERROR that says so, never sends the class's own keys as
@@ -319,23 +333,11 @@ class StructClassTest(unittest.TestCase):
             {"classes.thrift": CLASSES_IDL, "handler.lua": CLASSES_HANDLER})
         cls.pids = cls.srv.worker_pids()
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()  # checks the log for sanitizer reports
-
-    def setUp(self):
-        self.c, trans = harness.client(self.S, self.srv.port)
-        self.addCleanup(trans.close)
-
-    def tearDown(self):
+    def alive(self):
         self.assertEqual(self.c.get("alive").name, "alive")
-        self.assertEqual(self.srv.worker_pids(), self.pids, self.srv.log())
 
-    def internal_error(self, how):
-        with self.assertRaises(TApplicationException, msg=how) as cm:
-            self.c.get(how)
-        self.assertEqual(cm.exception.type, TApplicationException.INTERNAL_ERROR)
-        return cm.exception.message
+    def ask(self, what):
+        return self.c.get(what)
 
     def test_returned_class_is_refused(self):
         for how, where, cls in (("class", "Classes.get_result.success", "classes.Named"),

@@ -396,6 +396,20 @@ test_serial_plugin_thread_hooks_one_at_a_time(void **state)
     dlclose(dl);
 }
 
+/* The "good" test plugin loaded for Calculator (*h), and a handler thread of it, started. */
+static tc_host_thread_t *
+good_thread(tc_host_t **h)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(*h);
+    tc_host_thread_t *t = tc_host_thread_new(*h, svc, true, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    return t;
+}
+
 /*
  * add is no oneway method, but a client may send it as a oneway message:
  * the handler builds its reply as usual (it cannot know), the host checks
@@ -407,11 +421,8 @@ test_two_way_method_called_oneway(void **state)
     (void)state;
     tc_err_t err;
     tc_err_clear(&err);
-    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
-    assert_non_null(h);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
-    assert_non_null(t);
-    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_host_t *h;
+    tc_host_thread_t *t = good_thread(&h);
     tc_buf_t out;
     tc_buf_init(&out);
 
@@ -499,11 +510,8 @@ test_fail_text_stays_utf8(void **state)
     (void)state;
     tc_err_t err;
     tc_err_clear(&err);
-    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
-    assert_non_null(h);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
-    assert_non_null(t);
-    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_host_t *h;
+    tc_host_thread_t *t = good_thread(&h);
     tc_buf_t out;
     tc_buf_init(&out);
     char text[TC_ERR_MSG_MAX];
@@ -549,11 +557,8 @@ test_arguments_name_the_method(void **state)
     (void)state;
     tc_err_t err;
     tc_err_clear(&err);
-    tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
-    assert_non_null(h);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
-    assert_non_null(t);
-    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_host_t *h;
+    tc_host_thread_t *t = good_thread(&h);
     int idx = tc_schema_service_index(svc, "calculate", 9);
     assert_true(tc_host_thread_serves(t, idx));
     static const char want[] =
