@@ -7,6 +7,9 @@
 #include "build_config.h"
 #include "config/config.h"
 #include "core/err.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "transport/listener.h"
 #include "worker/dispatch.h"
 
 #include <errno.h>
@@ -73,9 +76,60 @@ load_config(const cli_t *cli, const tc_config_override_t *ov)
     return cfg;
 }
 
-/* --check-config: load the handlers (plugin and Lua) as a handler thread would. */
+/*
+ * --check-config: the files the arbiter makes or opens at start, as the
+ * start would, without making or opening one (the server may be running):
+ * the logs, the pidfile (a new file in its folder renamed over it) and
+ * the files of unix binds. Each problem is printed, worded as the start's;
+ * returns how many there are. Run as the arbiter runs, before the check
+ * takes the workers' 'user'.
+ */
 static int
-check_handler(const tc_config_t *cfg)
+check_files(const tc_config_t *cfg)
+{
+    int bad = 0;
+    int rc = strcmp(cfg->errorlog, "-") == 0 ? TC_OK : tc_log_check_file(cfg->errorlog);
+    if (rc != TC_OK) {
+        fprintf(stderr, "errorlog: cannot open the error log %s: %s\n", cfg->errorlog,
+                tc_strerror(rc));
+        bad++;
+    }
+    if (cfg->pidfile != NULL) {
+        struct stat st;
+        rc = lstat(cfg->pidfile, &st) == 0 && S_ISDIR(st.st_mode)
+                 ? -EISDIR
+                 : tc_file_check_folder(cfg->pidfile);
+        if (rc != TC_OK) {
+            fprintf(stderr, "pidfile: cannot write the pidfile %s: %s\n", cfg->pidfile,
+                    tc_strerror(rc));
+            bad++;
+        }
+    }
+    rc = cfg->accesslog == NULL || strcmp(cfg->accesslog, "-") == 0
+             ? TC_OK
+             : tc_log_check_file(cfg->accesslog);
+    if (rc != TC_OK) {
+        fprintf(stderr, "accesslog: cannot open the access log %s: %s\n", cfg->accesslog,
+                tc_strerror(rc));
+        bad++;
+    }
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        tc_err_t err;
+        tc_err_clear(&err);
+        if (tc_listener_check_path(cfg->binds[i], &err) != TC_OK) {
+            fprintf(stderr, "bind: cannot listen: %s\n", err.msg);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/*
+ * --check-config: load the handlers (plugin and Lua) as a handler thread
+ * would; the ok line only when 'files_ok' too.
+ */
+static int
+check_handler(const tc_config_t *cfg, bool files_ok)
 {
     tc_err_t err;
     tc_err_clear(&err);
@@ -92,6 +146,9 @@ check_handler(const tc_config_t *cfg)
     if (tc_dispatch_check(cfg, by_timeout ? cfg->timeout : TC_DISPATCH_CHECK_TIMEOUT,
                           by_timeout ? "timeout" : "the check's limit", &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    if (!files_ok) {
         return 1;
     }
     /* every service of services = { ... }, the default one marked; else the one */
@@ -430,7 +487,9 @@ main(int argc, char **argv)
             tc_config_t *cfg = ov != NULL ? load_config(&cli, ov) : NULL;
             rc = cfg == NULL ? 1 : 0;
             if (cfg != NULL && cli.mode == MODE_CHECK_CONFIG) {
-                rc = check_handler(cfg);
+                /* as the arbiter, then as the workers: every problem of both is shown */
+                int bad = check_files(cfg);
+                rc = check_handler(cfg, bad == 0);
                 tc_config_free(cfg);
             } else if (cfg != NULL) {
                 const tc_arbiter_opts_t opts = {

@@ -134,6 +134,8 @@ tc_strerror(int code)
         return "too many levels of symbolic links";
     case -ENXIO:
         return "no such device or address";
+    case -ENAMETOOLONG:
+        return "file name too long";
     default:
         return code < 0 ? "system error" : "unknown status";
     }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -133,4 +134,25 @@ tc_file_abs_path(const char *path, char *out, size_t n)
     }
     out[len] = '\0';
     return true;
+}
+
+int
+tc_file_check_folder(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (len >= sizeof(dir)) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(dir, slash == NULL ? "." : path, slash == NULL ? 1 : len);
+    dir[slash == NULL ? 1 : len] = '\0';
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        return -errno;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return -ENOTDIR;
+    }
+    return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0 ? -errno : TC_OK;
 }

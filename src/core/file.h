@@ -51,4 +51,16 @@ const char *tc_file_read_refusal(int rc);
  */
 bool tc_file_abs_path(const char *path, char *out, size_t n);
 
+/*
+ * Whether a new file could be made at 'path' (by open() with O_CREAT, the
+ * bind() of a unix socket, a rename() to it), found without making one:
+ * its folder (the name up to its last '/'; "." without one) is a folder
+ * the process may write to and search, as access() with the effective ids
+ * tells (root passes but on a read-only file system). What is at 'path'
+ * itself is not looked at. Returns TC_OK, or the -errno the making would
+ * fail with: -ENOENT (no such folder), -ENOTDIR, -EACCES, -EROFS. Any
+ * thread.
+ */
+int tc_file_check_folder(const char *path) TC_NODISCARD;
+
 #endif /* TC_CORE_FILE_H */

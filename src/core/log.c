@@ -2,6 +2,8 @@
 /* Line-oriented logger: one write(2) per line, so lines from threads never mix. */
 #include "core/log.h"
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -75,10 +77,11 @@ same_file(const struct stat *a, const struct stat *b)
  * file or at a name that does not exist yet. A trusted link may lead to a
  * name no path reaches (/dev/stdout to /proc/self/fd/1 to "pipe:[...]"):
  * then 'path' must lead to 'fs' as stat() sees it. The folders on the way
- * are not looked at.
+ * are not looked at. 'end' (PATH_MAX bytes, may be NULL) gets the name
+ * that does not exist yet, where the chain ends at one.
  */
 static bool
-trusted_chain(const char *path, const struct stat *fs)
+trusted_chain(const char *path, const struct stat *fs, char *end)
 {
     char name[PATH_MAX];
     if ((size_t)snprintf(name, sizeof(name), "%s", path) >= sizeof(name)) {
@@ -89,6 +92,9 @@ trusted_chain(const char *path, const struct stat *fs)
         int lfd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (lfd < 0) {
             bool absent = errno == ENOENT && hop > 0;
+            if (absent && end != NULL) {
+                memcpy(end, name, strlen(name) + 1);
+            }
             return absent && (fs == NULL || (stat(path, &st) == 0 && same_file(&st, fs)));
         }
         char target[PATH_MAX];
@@ -132,7 +138,7 @@ open_through_link(const char *path, int flags)
     if (!S_ISLNK(ls.st_mode)) {
         return -EAGAIN; /* replaced meanwhile: look again */
     }
-    if (!trusted_chain(path, NULL)) {
+    if (!trusted_chain(path, NULL, NULL)) {
         return TC_ESYMLINK;
     }
     int fd = open(path, flags, 0644);
@@ -140,7 +146,7 @@ open_through_link(const char *path, int flags)
         return -errno;
     }
     struct stat fs;
-    if (fstat(fd, &fs) < 0 || !trusted_chain(path, &fs)) {
+    if (fstat(fd, &fs) < 0 || !trusted_chain(path, &fs, NULL)) {
         (void)close(fd);
         return TC_ESYMLINK;
     }
@@ -194,6 +200,38 @@ tc_log_open_file(const char *path)
         return rc;
     }
     return fd;
+}
+
+int
+tc_log_check_file(const char *path)
+{
+    int std = std_stream(path);
+    if (std >= 0) {
+        return fcntl(std, F_GETFD) < 0 ? -errno : TC_OK;
+    }
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        return errno == ENOENT ? tc_file_check_folder(path) : -errno;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char end[PATH_MAX];
+        end[0] = '\0';
+        if (!trusted_chain(path, NULL, end)) {
+            return TC_ESYMLINK;
+        }
+        if (stat(path, &st) < 0) {
+            /* a link to a name not made yet: the open makes the file there */
+            return errno == ENOENT && end[0] != '\0' ? tc_file_check_folder(end) : -errno;
+        }
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return -EISDIR;
+    }
+    if (S_ISSOCK(st.st_mode)) {
+        return -ENXIO; /* what open() says of a socket */
+    }
+    /* a FIFO's reader is not looked for: opening it to see would end one such as `cat FIFO` */
+    return faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0 ? -errno : TC_OK;
 }
 
 static bool

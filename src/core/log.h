@@ -40,6 +40,18 @@ int tc_log_level_parse(const char *name);
  */
 int tc_log_open_file(const char *path) TC_NODISCARD;
 /*
+ * Whether tc_log_open_file() of 'path' would open, found without opening,
+ * creating or changing anything (for --check-config): TC_OK, or the code
+ * the open would fail with. A name that does not exist (or a trusted
+ * symlink to one) needs a folder the process may write to
+ * (tc_file_check_folder()); a folder is -EISDIR, a socket -ENXIO, another
+ * file must be writable (access() with the effective ids: root passes but
+ * on a read-only file system); a symlink that tc_log_open_file() would
+ * not follow is TC_ESYMLINK. Whether a FIFO has a reader is not looked at.
+ * Any thread.
+ */
+int tc_log_check_file(const char *path) TC_NODISCARD;
+/*
  * Send log lines to 'path' ("-" or NULL: stderr), opened with
  * tc_log_open_file(). Returns TC_OK or a negative code. Calling it again
  * reopens the file (log rotation); when that fails, the lines go on to the

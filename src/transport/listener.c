@@ -692,6 +692,24 @@ tc_listener_check(const char *spec, tc_err_t *err)
 }
 
 int
+tc_listener_check_path(const char *spec, tc_err_t *err)
+{
+    if (spec == NULL || strncmp(spec, UNIX_PREFIX, strlen(UNIX_PREFIX)) != 0) {
+        return TC_OK;
+    }
+    const char *path = spec + strlen(UNIX_PREFIX);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        return S_ISSOCK(st.st_mode)
+                   ? TC_OK
+                   : tc_err_set(err, -EEXIST, "%s: a file that is not a socket is in the way",
+                                spec);
+    }
+    int rc = errno == ENOENT ? tc_file_check_folder(path) : -errno;
+    return rc == TC_OK ? TC_OK : tc_err_set(err, rc, "%s: %s", spec, tc_strerror(rc));
+}
+
+int
 tc_listener_open(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
 {
     return tc_listener_open_ex(l, spec, backlog, false, err);

@@ -45,6 +45,16 @@ int tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool re
 int tc_listener_check(const char *spec, tc_err_t *err) TC_NODISCARD;
 
 /*
+ * Whether the file of a unix:PATH bind could be made as tc_listener_open()
+ * makes it, found without binding (for --check-config): its folder exists
+ * and the process may write to it (tc_file_check_folder()), and nothing
+ * but a socket is at PATH. A socket there passes unprobed: it may be the
+ * running server's. Any other spec passes (no TCP port is bound to see).
+ * Returns TC_OK, or a negative code with 'err' worded as the open's.
+ */
+int tc_listener_check_path(const char *spec, tc_err_t *err) TC_NODISCARD;
+
+/*
  * Whether open listener 'l' is the socket 'spec' asks for, also where 'spec'
  * is written another way than 'l->spec' (a reload keeps such a socket rather
  * than bind its address twice). The same text always is. Otherwise:

@@ -6,6 +6,7 @@ flag errors as `--flag: message`), unix and IPv6 binds, expose_errors."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -491,6 +492,125 @@ class CliTest(unittest.TestCase):
             self.assertEqual(os.path.getsize(idl), size)
             out = run(["--check-idl", idl], timeout=120)
             self.assertEqual((out.returncode, out.stderr), (1 if want else 0, want), out.stdout)
+
+    def check_then_start(self, settings, prefix=()):
+        """--check-config of the test service with 'settings' (run behind
+        'prefix', such as setpriv), then a start of the same config: (the
+        check's result, the start's result)."""
+        cfg = write(self.dir, "files.lua", SERVICE + 'bind = "127.0.0.1:0"\n' + settings)
+        check = subprocess.run(list(prefix) + [harness.BIN, "--check-config", cfg],
+                               capture_output=True, text=True, timeout=30)
+        start = subprocess.run(list(prefix) + [harness.BIN, cfg], capture_output=True, text=True,
+                               timeout=30)
+        return check, start
+
+    def test_check_config_refuses_logs_and_pidfile_the_start_cannot_open(self):
+        """A log or pidfile in a folder that is missing, at a folder, under
+        a file: the start exits 1 (`Cannot open the error log PATH: REASON`);
+        --check-config, which passed them, now exits 1 too, with the
+        setting's name and the start's words, each problem on its line, and
+        no ok line."""
+        a_file = write(self.dir, "a-file", "")
+        folder = os.path.join(self.dir, "folder")
+        os.mkdir(folder)
+        bad = ((os.path.join(self.dir, "missing", "x.log"), "no such file or directory"),
+               (folder, "is a directory"),
+               (os.path.join(a_file, "x.log"), "not a directory"))
+        words = {"errorlog": "open the error log", "accesslog": "open the access log",
+                 "pidfile": "write the pidfile"}
+        for setting, what in words.items():
+            for path, why in bad:
+                check, start = self.check_then_start('%s = "%s"\n' % (setting, path))
+                self.assertEqual(check.returncode, 1, (setting, path, check.stderr))
+                self.assertEqual(check.stdout, "", (setting, path))
+                self.assertEqual(check.stderr,
+                                 "%s: cannot %s %s: %s\n" % (setting, what, path, why))
+                self.assertEqual(start.returncode, 1, (setting, path))
+                self.assertIn("] [critical] Cannot %s %s: %s\n" % (what, path, why), start.stderr)
+        # every problem at once, in the order the start meets them
+        check, _ = self.check_then_start("".join('%s = "%s"\n' % (setting, bad[i][0])
+                                                 for i, setting in enumerate(words)))
+        self.assertEqual(check.returncode, 1)
+        self.assertEqual(check.stderr.splitlines(), [
+            "errorlog: cannot open the error log %s: %s" % bad[0],
+            "pidfile: cannot write the pidfile %s: %s" % bad[2],
+            "accesslog: cannot open the access log %s: %s" % bad[1]])
+        # what the start accepts passes, and nothing is made, opened for long or changed
+        old = write(folder, "old.log", "kept\n")
+        fifo = os.path.join(folder, "fifo")
+        os.mkfifo(fifo)
+        for settings in ('errorlog = "%s/new.log"\naccesslog = "%s"\npidfile = "%s/tc.pid"\n'
+                         % (folder, old, folder),
+                         'errorlog = "-"\naccesslog = "-"\n',
+                         'errorlog = "/dev/stderr"\naccesslog = "/dev/stdout"\n',
+                         'accesslog = "%s"\n' % fifo):
+            cfg = write(self.dir, "files.lua", SERVICE + settings)
+            out = run(["--check-config", cfg])
+            self.assertEqual(out.returncode, 0, (settings, out.stderr))
+            self.assertIn(": ok (service TestService", out.stdout)
+        self.assertEqual(sorted(os.listdir(folder)), ["fifo", "old.log"])
+        with open(old) as f:
+            self.assertEqual(f.read(), "kept\n")
+
+    def test_check_config_refuses_a_unix_bind_the_start_cannot_make(self):
+        """A unix socket in a folder that is missing, or where another file
+        is: the start exits 1 (`Cannot listen: unix:PATH: REASON`), and so
+        does --check-config now. A new or stale socket file passes, left as
+        it is, and a TCP port in use too: the check binds nothing."""
+        missing = "unix:" + os.path.join(self.dir, "missing", "tc.sock")
+        in_the_way = "unix:" + write(self.dir, "not-a-socket", "")
+        for spec, why in ((missing, "no such file or directory"),
+                          (in_the_way, "a file that is not a socket is in the way")):
+            check, start = self.check_then_start('bind = "%s"\n' % spec)
+            self.assertEqual(check.returncode, 1, (spec, check.stderr))
+            self.assertEqual(check.stdout, "")
+            self.assertEqual(check.stderr, "bind: cannot listen: %s: %s\n" % (spec, why))
+            self.assertEqual(start.returncode, 1, spec)
+            self.assertIn("] [critical] Cannot listen: %s: %s\n" % (spec, why), start.stderr)
+        stale = os.path.join(self.dir, "stale.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(stale)
+        s.close()
+        new = os.path.join(self.dir, "new.sock")
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        try:
+            cfg = write(self.dir, "c.lua", 'bind = { "unix:%s", "unix:%s", "127.0.0.1:%d" }\n%s'
+                        % (stale, new, busy.getsockname()[1], SERVICE))
+            out = run(["--check-config", cfg])
+        finally:
+            busy.close()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertFalse(os.path.exists(new))
+        self.assertTrue(os.path.exists(stale))
+
+    def test_check_config_refuses_files_in_a_folder_it_may_not_write_to(self):
+        """Checked as the user who runs the check, as the arbiter would open
+        them. Root may write to any folder, so as root the check (and the
+        start it predicts) runs as nobody."""
+        if os.geteuid() == 0 and shutil.which("setpriv") is None:
+            self.skipTest("needs setpriv to run the check as a user that is not root")
+        prefix = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                  if os.geteuid() == 0 else [])
+        self.dir = harness.readable_service("tc-cli-")
+        ro = os.path.join(self.dir, "ro")
+        os.mkdir(ro)
+        old = write(ro, "old.log", "")
+        os.chmod(old, 0o444)
+        os.chmod(ro, 0o555)
+        check, start = self.check_then_start(
+            'errorlog = "%s/new.log"\npidfile = "%s/tc.pid"\naccesslog = "%s"\n'
+            'bind = "unix:%s/tc.sock"\n' % (ro, ro, old, ro), prefix)
+        self.assertEqual(check.returncode, 1, check.stderr)
+        self.assertEqual(check.stderr.splitlines(), [
+            "errorlog: cannot open the error log %s/new.log: permission denied" % ro,
+            "pidfile: cannot write the pidfile %s/tc.pid: permission denied" % ro,
+            "accesslog: cannot open the access log %s: permission denied" % old,
+            "bind: cannot listen: unix:%s/tc.sock: permission denied" % ro])
+        self.assertEqual(start.returncode, 1)
+        self.assertIn("] [critical] Cannot open the error log %s/new.log: permission denied\n"
+                      % ro, start.stderr)
 
     def test_port_in_use(self):
         s = socket.socket()

@@ -5,7 +5,8 @@
  * root must (which symlinks it follows, FIFOs, the standard streams), a
  * reopen that fails reported on stderr too, a stderr that leads nowhere
  * else made the log through its rotations, and a line cut short by a full
- * disk, taken back; the rate limit of lines others may cause at will.
+ * disk, taken back; the rate limit of lines others may cause at will;
+ * whether a log file would open, told without opening it.
  */
 #include "tc_test.h"
 
@@ -19,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* tc_log_escape() of 'len' bytes of 'src' into a buffer of 'cap' gives 'want'. */
@@ -232,6 +234,71 @@ test_open_file_follows_own_link(void **state)
     unlink(link);
     unlink(real);
     rmdir(dir);
+}
+
+/* 'name' in 'dir', into 'path' (160 bytes). */
+static const char *
+in_dir(char *path, const char *dir, const char *name)
+{
+    snprintf(path, 160, "%s/%s", dir, name);
+    return path;
+}
+
+/*
+ * tc_log_check_file() (--check-config) says what tc_log_open_file() would,
+ * without making, opening or changing a file: where the open fails, the
+ * same code; where it would make one, nothing is made.
+ */
+static void
+test_check_file_as_the_open_would(void **state)
+{
+    (void)state;
+    char dir[128];
+    char p[160];
+    char q[160];
+    temp_file(dir, p, sizeof(dir), "new.log");
+    assert_int_equal(tc_log_check_file(p), TC_OK);
+    assert_int_equal(access(p, F_OK), -1);
+    const char *refused[] = {"missing/x.log", ".", "file/x.log", "sock"};
+    const int codes[] = {-ENOENT, -EISDIR, -ENOTDIR, -ENXIO};
+    FILE *f = fopen(in_dir(q, dir, "file"), "w");
+    assert_non_null(f);
+    fclose(f);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    in_dir(p, dir, "sock");
+    assert_true(strlen(p) < sizeof(sun.sun_path));
+    memcpy(sun.sun_path, p, strlen(p) + 1);
+    assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    for (size_t i = 0; i < TC_ARRAY_LEN(refused); i++) {
+        in_dir(p, dir, refused[i]);
+        assert_int_equal(tc_log_check_file(p), codes[i]);
+        assert_int_equal(tc_log_open_file(p), codes[i]);
+    }
+    /* a file, a FIFO (with no reader: its open would fail, but opening it to see is not done) */
+    assert_int_equal(tc_log_check_file(q), TC_OK);
+    assert_int_equal(mkfifo(in_dir(p, dir, "fifo"), 0600), 0);
+    assert_int_equal(tc_log_check_file(p), TC_OK);
+    assert_int_equal(tc_log_check_file("/dev/stdout"), TC_OK);
+    assert_int_equal(tc_log_check_file("/dev/null"), TC_OK);
+    /* an own link to a name not made yet: the folder of that name counts */
+    assert_int_equal(symlink(in_dir(q, dir, "absent/x.log"), in_dir(p, dir, "link1")), 0);
+    assert_int_equal(tc_log_check_file(p), -ENOENT);
+    assert_int_equal(tc_log_open_file(p), -ENOENT);
+    assert_int_equal(symlink("made.log", in_dir(p, dir, "link2")), 0);
+    assert_int_equal(tc_log_check_file(p), TC_OK);
+    assert_int_equal(access(in_dir(q, dir, "made.log"), F_OK), -1);
+    if (geteuid() == 0) {
+        /* a link another user owns: the open would refuse it */
+        assert_int_equal(lchown(p, 65534, 65534), 0);
+        assert_int_equal(tc_log_check_file(p), TC_ESYMLINK);
+    }
+    close(s);
+    const char *names[] = {"file", "sock", "fifo", "link1", "link2"};
+    for (size_t i = 0; i < TC_ARRAY_LEN(names); i++) {
+        unlink(in_dir(p, dir, names[i]));
+    }
+    assert_int_equal(rmdir(dir), 0); /* nothing else was made */
 }
 
 /*
@@ -846,6 +913,7 @@ main(void)
         cmocka_unit_test(test_long_line_cut_between_characters),
         cmocka_unit_test(test_open_file_appends),
         cmocka_unit_test(test_open_file_follows_own_link),
+        cmocka_unit_test(test_check_file_as_the_open_would),
         cmocka_unit_test(test_open_file_refuses_a_link_of_another_user),
         cmocka_unit_test(test_open_file_through_a_magic_link),
         cmocka_unit_test(test_open_file_fifo),
