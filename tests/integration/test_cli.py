@@ -4,6 +4,7 @@ stop the server at start (bad config, missing IDL or handler method, port in
 use) with exit status 1, command-line flags over the file (bare yes/no flags,
 flag errors as `--flag: message`), unix and IPv6 binds, expose_errors."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -33,6 +34,18 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def port_in_use():
+    """A loopback TCP port that a listening socket holds for the block."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        yield s.getsockname()[1]
+    finally:
+        s.close()
 
 
 def write(folder, name, text):
@@ -572,15 +585,10 @@ class CliTest(unittest.TestCase):
         s.bind(stale)
         s.close()
         new = os.path.join(self.dir, "new.sock")
-        busy = socket.socket()
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        try:
+        with port_in_use() as port:
             cfg = write(self.dir, "c.lua", 'bind = { "unix:%s", "unix:%s", "127.0.0.1:%d" }\n%s'
-                        % (stale, new, busy.getsockname()[1], SERVICE))
+                        % (stale, new, port, SERVICE))
             out = run(["--check-config", cfg])
-        finally:
-            busy.close()
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertFalse(os.path.exists(new))
         self.assertTrue(os.path.exists(stale))
@@ -613,33 +621,21 @@ class CliTest(unittest.TestCase):
                       % ro, start.stderr)
 
     def test_port_in_use(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
-        try:
+        with port_in_use() as port:
             cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:%d"\n%s' % (port, SERVICE))
             out = run([cfg])
-            self.assertEqual(out.returncode, 1)
-            self.assertIn("127.0.0.1:%d" % port, out.stderr)
-            self.assertIn("address already in use", out.stderr)
-        finally:
-            s.close()
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("127.0.0.1:%d" % port, out.stderr)
+        self.assertIn("address already in use", out.stderr)
 
     def test_what_stops_the_start_is_logged_at_loglevel_critical(self):
         """loglevel = "critical" keeps what stops the server: a bind that
         cannot be opened, and a first generation whose workers fail to boot
         (before, both were error lines, and the server exited 1 without a
         word)."""
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
-        try:
+        with port_in_use() as port:
             cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:%d"\n%s' % (port, SERVICE))
             out = run([cfg, "--loglevel", "critical"])
-        finally:
-            s.close()
         self.assertEqual(out.returncode, 1)
         self.assertRegex(out.stderr, r"\] \[critical\] Cannot listen: 127\.0\.0\.1:%d: address "
                          r"already in use\n" % port)
