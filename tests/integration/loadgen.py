@@ -11,7 +11,10 @@ that the load can tell the two ways a connection can end apart:
   connection only when it is idle, so the call was never read, and the load
   sends it again on a new connection (`retried`);
 - cut in the middle of a reply, a timeout, or a wrong reply: a failure
-  (`failed`), with the reason kept in `errors`.
+  (`failed`), with the reason kept in `errors`, each one after the local
+  time it happened, written as the server's log writes its own, and the
+  client's port (`[2026-11-29 09:30:01.123] port 41234: ...`), so that
+  it can be found in the server's log and in `ss` output.
 
 Every loop is bounded in count and time."""
 
@@ -23,6 +26,19 @@ import time
 from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TMessageType
 from thrift.transport import TTransport
+
+
+def _stamp(sock):
+    """'[local time] port N: ' for an error on `sock` (None: not connected)."""
+    t = time.time()
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % (t % 1 * 1000)
+    try:
+        port = sock.getsockname()[1] if sock is not None else None
+    except OSError:  # closed under it
+        port = None
+    if not isinstance(port, int):  # a unix socket's name is its path, often empty
+        return "[%s] " % when
+    return "[%s] port %d: " % (when, port)
 
 
 class _Closed(Exception):
@@ -90,7 +106,16 @@ class Load:
             s.settimeout(self.timeout)
             s.connect(self.unix)
         else:
-            s = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            family, stype, proto, _, addr = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM)[0]
+            s = socket.socket(family, stype, proto)
+            s.settimeout(self.timeout)
+            try:
+                s.connect(addr)
+            except OSError as e:
+                e.stamp = _stamp(s)  # the port the kernel gave the failed connect
+                s.close()
+                raise
         with self.lock:
             self.connections += 1
         return s
@@ -140,9 +165,11 @@ class Load:
             while attempts < 50 and time.monotonic() < end + 5:
                 attempts += 1
                 where = "connecting"
+                failing = sock
                 try:
                     if sock is None:
                         sock = self._connect()
+                        failing = sock
                         left = rnd.randint(*self.per_conn)
                     where = "calling"
                     reply = self._call(sock, value, seqid)
@@ -165,7 +192,8 @@ class Load:
                 except Exception as e:  # a cut reply, a timeout: a failure
                     with self.lock:
                         self.failed += 1
-                        self.errors.append("%s: %s: %r" % (value, where, e))
+                        stamp = getattr(e, "stamp", None) or _stamp(failing)
+                        self.errors.append("%s%s: %s: %r" % (stamp, value, where, e))
                     if sock is not None:
                         sock.close()
                     sock = None
@@ -176,7 +204,7 @@ class Load:
                         self.replies.append((time.monotonic(), reply))
                     else:
                         self.failed += 1
-                        self.errors.append("%s: wrong reply %r" % (value, reply))
+                        self.errors.append("%s%s: wrong reply %r" % (_stamp(sock), value, reply))
                 left -= 1
                 if left <= 0:
                     sock.close()
@@ -185,7 +213,7 @@ class Load:
             else:
                 with self.lock:
                     self.failed += 1
-                    self.errors.append("%s: no connection kept it" % value)
+                    self.errors.append("%s%s: no connection kept it" % (_stamp(None), value))
             if self.sleep:
                 time.sleep(self.sleep)
         if sock is not None:
