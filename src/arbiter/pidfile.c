@@ -2,6 +2,8 @@
 /* The pidfile, as gunicorn keeps it: "PID\n", replaced atomically. */
 #include "arbiter/pidfile.h"
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -88,16 +90,6 @@ tc_pidfile_remove(const char *path)
     }
 }
 
-/* Whether 'x' and 'y' name one file (another spelling, a symlink, a hard link). */
-static bool
-same_file(const char *x, const char *y)
-{
-    struct stat xs;
-    struct stat ys;
-    return stat(x, &xs) == 0 && stat(y, &ys) == 0 && xs.st_dev == ys.st_dev &&
-           xs.st_ino == ys.st_ino;
-}
-
 int
 tc_pidfile_move(const char *old, const char *path, tc_err_t *err)
 {
@@ -108,7 +100,7 @@ tc_pidfile_move(const char *old, const char *path, tc_err_t *err)
         }
     }
     /* 'old' is the file just written when both names lead to it: it stays */
-    if (old != NULL && (path == NULL || !same_file(old, path))) {
+    if (old != NULL && (path == NULL || !tc_file_same(old, path))) {
         tc_pidfile_remove(old);
     }
     return TC_OK;

@@ -11,6 +11,7 @@
 #include "arbiter/sdnotify.h"
 #include "arbiter/signals.h"
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -174,16 +175,6 @@ tc_upgrade_winch(arbiter_t *a)
 
 /* ---- the binary and folder SIGUSR2 starts again ---- */
 
-/* True when 'path' is the folder we are in (the same file, however named). */
-static bool
-is_this_folder(const char *path)
-{
-    struct stat ps;
-    struct stat ds;
-    return stat(path, &ps) == 0 && stat(".", &ds) == 0 && ps.st_dev == ds.st_dev &&
-           ps.st_ino == ds.st_ino;
-}
-
 /* 'name' (no slash) as the shell found it in PATH, into 'out'; false if not found. */
 static bool
 search_path(const char *name, char *out, size_t cap)
@@ -211,7 +202,7 @@ void
 tc_upgrade_find_start_paths(arbiter_t *a)
 {
     const char *pwd = getenv("PWD"); /* NOLINT(concurrency-mt-unsafe) */
-    if (pwd != NULL && pwd[0] == '/' && strlen(pwd) < sizeof(a->cwd) && is_this_folder(pwd)) {
+    if (pwd != NULL && pwd[0] == '/' && strlen(pwd) < sizeof(a->cwd) && tc_file_same(pwd, ".")) {
         (void)snprintf(a->cwd, sizeof(a->cwd), "%s", pwd);
     } else if (getcwd(a->cwd, sizeof(a->cwd)) == NULL) {
         (void)snprintf(a->cwd, sizeof(a->cwd), "/");

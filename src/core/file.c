@@ -139,14 +139,16 @@ tc_file_abs_path(const char *path, char *out, size_t n)
 int
 tc_file_check_folder(const char *path)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX] = ".";
     const char *slash = strrchr(path, '/');
-    size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
-    if (len >= sizeof(dir)) {
-        return -ENAMETOOLONG;
+    if (slash != NULL) {
+        size_t len = slash == path ? 1 : (size_t)(slash - path); /* "/name": the root */
+        if (len >= sizeof(dir)) {
+            return -ENAMETOOLONG;
+        }
+        memcpy(dir, path, len);
+        dir[len] = '\0';
     }
-    memcpy(dir, slash == NULL ? "." : path, slash == NULL ? 1 : len);
-    dir[slash == NULL ? 1 : len] = '\0';
     struct stat st;
     if (stat(dir, &st) < 0) {
         return -errno;
@@ -155,4 +157,13 @@ tc_file_check_folder(const char *path)
         return -ENOTDIR;
     }
     return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0 ? -errno : TC_OK;
+}
+
+bool
+tc_file_same(const char *a, const char *b)
+{
+    struct stat as;
+    struct stat bs;
+    return stat(a, &as) == 0 && stat(b, &bs) == 0 && as.st_dev == bs.st_dev &&
+           as.st_ino == bs.st_ino;
 }

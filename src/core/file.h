@@ -63,4 +63,7 @@ bool tc_file_abs_path(const char *path, char *out, size_t n);
  */
 int tc_file_check_folder(const char *path) TC_NODISCARD;
 
+/* Whether 'a' and 'b' both exist and are one file (another spelling, a symlink, a hard link). */
+bool tc_file_same(const char *a, const char *b);
+
 #endif /* TC_CORE_FILE_H */

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
@@ -329,12 +330,8 @@ same_library(const void *dl)
 bool
 tc_host_same_library(const char *a, const char *b)
 {
-    struct stat sa;
-    struct stat sb;
-    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) {
-        return strcmp(a, b) == 0;
-    }
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    /* (a name that does not stat, say a library dlopen() finds on its path, by its name) */
+    return tc_file_same(a, b) || strcmp(a, b) == 0;
 }
 
 tc_host_t *

@@ -148,8 +148,9 @@ typedef void (*tc_host_hook_cb)(const char *hook, void *arg);
 void tc_host_set_hook_cb(tc_host_hook_cb cb, void *arg);
 
 /*
- * Whether paths 'a' and 'b' name the same library file (the same device
- * and inode; the same text when either cannot be read).
+ * Whether paths 'a' and 'b' name the same library file (tc_file_same():
+ * the same device and inode), or are the same text (when either cannot be
+ * read).
  */
 bool tc_host_same_library(const char *a, const char *b);
 void tc_host_release(tc_host_t *h);

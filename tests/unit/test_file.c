@@ -219,6 +219,65 @@ test_abs_path(void **state)
     assert_int_equal(chdir(cwd), 0);
 }
 
+/* One file however named; a missing name is no file. */
+static void
+test_same(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tc-test-same-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char f[64], g[64], l[64], o[64], dotted[64], missing[64];
+    snprintf(f, sizeof(f), "%s/f", dir);
+    snprintf(g, sizeof(g), "%s/g", dir);
+    snprintf(l, sizeof(l), "%s/l", dir);
+    snprintf(o, sizeof(o), "%s/o", dir);
+    snprintf(dotted, sizeof(dotted), "%s/./f", dir);
+    snprintf(missing, sizeof(missing), "%s/missing", dir);
+    close(open(f, O_CREAT | O_WRONLY, 0600));
+    close(open(o, O_CREAT | O_WRONLY, 0600));
+    assert_int_equal(link(f, g), 0);
+    assert_int_equal(symlink("f", l), 0);
+    assert_true(tc_file_same(f, f));
+    assert_true(tc_file_same(f, g));
+    assert_true(tc_file_same(l, f));
+    assert_true(tc_file_same(f, dotted));
+    assert_false(tc_file_same(f, o));
+    assert_false(tc_file_same(f, missing));
+    assert_false(tc_file_same(missing, missing));
+    assert_true(tc_file_same(dir, dir));
+    unlink(f);
+    unlink(g);
+    unlink(l);
+    unlink(o);
+    rmdir(dir);
+}
+
+/* A new file's folder: there, a folder, and one this process may write to. */
+static void
+test_check_folder(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tc-test-folder-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char name[96], plain[64];
+    snprintf(plain, sizeof(plain), "%s/plain", dir);
+    close(open(plain, O_CREAT | O_WRONLY, 0600));
+    snprintf(name, sizeof(name), "%s/new.log", dir);
+    assert_int_equal(tc_file_check_folder(name), TC_OK);
+    snprintf(name, sizeof(name), "%s/missing/new.log", dir);
+    assert_int_equal(tc_file_check_folder(name), -ENOENT);
+    snprintf(name, sizeof(name), "%s/plain/new.log", dir);
+    assert_int_equal(tc_file_check_folder(name), -ENOTDIR);
+    assert_int_equal(tc_file_check_folder("/new.log"), access("/", W_OK) == 0 ? TC_OK : -EACCES);
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(tc_file_check_folder("new.log"), TC_OK); /* the working folder */
+    assert_int_equal(chdir(cwd), 0);
+    unlink(plain);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -231,6 +290,8 @@ main(void)
         cmocka_unit_test(test_leaves_no_descriptor_open),
         cmocka_unit_test(test_refusal_texts),
         cmocka_unit_test(test_abs_path),
+        cmocka_unit_test(test_same),
+        cmocka_unit_test(test_check_folder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
