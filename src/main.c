@@ -76,6 +76,27 @@ load_config(const cli_t *cli, const tc_config_override_t *ov)
     return cfg;
 }
 
+/* One problem of check_files(): 'setting: cannot <what> PATH: why', as the start says it. */
+static int
+file_problem(const char *setting, const char *what, const char *path, int rc)
+{
+    if (rc == TC_OK) {
+        return 0;
+    }
+    fprintf(stderr, "%s: cannot %s %s: %s\n", setting, what, path, tc_strerror(rc));
+    return 1;
+}
+
+/* A log setting: "-" (nil for the access log) is a stream, always there. */
+static int
+log_problem(const char *setting, const char *what, const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0) {
+        return 0;
+    }
+    return file_problem(setting, what, path, tc_log_check_file(path));
+}
+
 /*
  * --check-config: the files the arbiter makes or opens at start, as the
  * start would, without making or opening one (the server may be running):
@@ -87,32 +108,15 @@ load_config(const cli_t *cli, const tc_config_override_t *ov)
 static int
 check_files(const tc_config_t *cfg)
 {
-    int bad = 0;
-    int rc = strcmp(cfg->errorlog, "-") == 0 ? TC_OK : tc_log_check_file(cfg->errorlog);
-    if (rc != TC_OK) {
-        fprintf(stderr, "errorlog: cannot open the error log %s: %s\n", cfg->errorlog,
-                tc_strerror(rc));
-        bad++;
-    }
+    int bad = log_problem("errorlog", "open the error log", cfg->errorlog);
     if (cfg->pidfile != NULL) {
         struct stat st;
-        rc = lstat(cfg->pidfile, &st) == 0 && S_ISDIR(st.st_mode)
-                 ? -EISDIR
-                 : tc_file_check_folder(cfg->pidfile);
-        if (rc != TC_OK) {
-            fprintf(stderr, "pidfile: cannot write the pidfile %s: %s\n", cfg->pidfile,
-                    tc_strerror(rc));
-            bad++;
-        }
+        int rc = lstat(cfg->pidfile, &st) == 0 && S_ISDIR(st.st_mode)
+                     ? -EISDIR
+                     : tc_file_check_folder(cfg->pidfile);
+        bad += file_problem("pidfile", "write the pidfile", cfg->pidfile, rc);
     }
-    rc = cfg->accesslog == NULL || strcmp(cfg->accesslog, "-") == 0
-             ? TC_OK
-             : tc_log_check_file(cfg->accesslog);
-    if (rc != TC_OK) {
-        fprintf(stderr, "accesslog: cannot open the access log %s: %s\n", cfg->accesslog,
-                tc_strerror(rc));
-        bad++;
-    }
+    bad += log_problem("accesslog", "open the access log", cfg->accesslog);
     for (size_t i = 0; i < cfg->nbinds; i++) {
         tc_err_t err;
         tc_err_clear(&err);
