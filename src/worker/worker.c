@@ -577,12 +577,16 @@ tc_worker_main(const tc_worker_args_t *args)
             nanosleep(&ts, NULL);
         }
     }
+    if (args->board != NULL) {
+        /*
+         * from now on the other workers may leave clients to this one; before
+         * the ready flag, so that a worker the arbiter counts as ready (its
+         * "Ready:" line) is one the others already weigh
+         */
+        tc_board_set_open(args->board, args->board_slot, true);
+    }
     if (args->heartbeat != NULL) {
         tc_heartbeat_set_ready(args->heartbeat);
-    }
-    if (args->board != NULL) {
-        /* from now on the other workers may leave clients to this one */
-        tc_board_set_open(args->board, args->board_slot, true);
     }
     tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", args->index, w.nloops);
     run_hook(&w, "post_worker_init");

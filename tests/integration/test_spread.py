@@ -66,9 +66,13 @@ def who(sock):
 
 class SpreadTest(unittest.TestCase):
     def server(self, workers, threads):
+        """Every worker ready, and so open on the board: a worker still
+        booting (slow under ThreadSanitizer) is left no client, so the first
+        clients would all go to the others."""
         srv = harness.Server(config(workers, threads),
                              files={"who.thrift": IDL, "who.lua": HANDLER})
         self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
         return srv
 
     def connect_one_by_one(self, srv, n):
@@ -112,7 +116,6 @@ class SpreadTest(unittest.TestCase):
 
     def test_clients_connecting_in_turn_spread_over_the_workers(self):
         srv = self.server(workers=2, threads=1)
-        harness.wait_for(lambda: len(srv.worker_pids()) == 2)
         pids = {str(p) for p in srv.worker_pids()}
         for rnd in range(3):
             socks, names = self.connect_one_by_one(srv, 64)
@@ -128,7 +131,6 @@ class SpreadTest(unittest.TestCase):
         # a worker that left a client to the other and then saw it taken
         # must weigh the next client again, however long after it comes
         srv = self.server(workers=2, threads=1)
-        harness.wait_for(lambda: len(srv.worker_pids()) == 2)
         for rnd in range(3):
             socks, per_worker = [], collections.Counter()
             for _ in range(40):
@@ -154,7 +156,6 @@ class SpreadTest(unittest.TestCase):
 
     def test_a_worker_busy_in_a_call_keeps_no_client_waiting(self):
         srv = self.server(workers=2, threads=1)
-        harness.wait_for(lambda: len(srv.worker_pids()) == 2)
         # one worker's only thread naps for 4 s: it accepts nobody meanwhile
         busy = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         self.addCleanup(busy.close)
