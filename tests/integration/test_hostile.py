@@ -1055,8 +1055,13 @@ class AutoTest(HostileBase, unittest.TestCase):
         # 4 MB ASan quarantine (harness.asan_env()) to settle; measured growth is
         # about 0, and a leak of 2.5 KiB or more on every connection shows
         # (smaller per-connection leaks are the leak check's job,
-        # test_leaks.py).
-        self.assertLess(after - before, 4096,
+        # test_leaks.py). Under ThreadSanitizer its own runtime's memory
+        # (shadow pages, the history of each thread's accesses) moves RSS
+        # by about as much (4.1 MiB once, the run before every one under
+        # 4): there the bound is 8 MiB, a leak of 4 KiB on every connection
+        # still showing; the ASan run keeps 4.
+        bound = 8192 if os.environ.get("TC_SANITIZE") == "thread" else 4096
+        self.assertLess(after - before, bound,
                         "RSS grew from %d to %d KiB over 2000 hostile connections (%.1fs)"
                         % (before, after, time.monotonic() - t0))
 
