@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "plugin/libfile.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
 
@@ -241,9 +242,10 @@ tc_host_open(const char *path, const char *service, tc_err_t *err)
      */
     h->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (h->dl == NULL) {
-        const char *why = dlerror(); /* NOLINT(concurrency-mt-unsafe): one loader at a time */
-        tc_err_set(err, TC_ENOTFOUND, "plugin %s: cannot load it: %s", path,
-                   why != NULL ? why : "?");
+        const char *dlerr = dlerror(); /* NOLINT(concurrency-mt-unsafe): one loader at a time */
+        char why[TC_ERR_MSG_MAX];
+        tc_libfile_why(path, dlerr, why, sizeof(why));
+        tc_err_set(err, TC_ENOTFOUND, "plugin %s: cannot load it: %s", path, why);
         goto fail;
     }
     tc_plugin_entry_fn entry;

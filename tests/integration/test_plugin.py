@@ -9,6 +9,7 @@ own thread that outlives exit_worker does not crash the worker's exit, and
 a boot that hangs in init_worker or init_thread is named so."""
 
 import os
+import re
 import signal
 import subprocess
 import unittest
@@ -343,6 +344,68 @@ class RefusalTest(unittest.TestCase):
             srv.kill(signal.SIGHUP)
             self.assertTrue(harness.wait_log(srv, "Reload failed"), srv.log())
             self.assertIn("method 'add' was built against another signature", srv.log())
+            self.assertEqual(sorted(srv.worker_pids()), old)
+            c, trans = harness.client(Calculator, srv.port)
+            self.assertEqual(c.add(1, 2), 3)  # still calculator_c
+            trans.close()
+
+    def test_a_library_that_does_not_load_says_why(self):
+        """A plugin file that dlopen() refuses: the line says what is wrong
+        with it, at --check-config, at start, and at a reload, which keeps
+        the running generation. Before, a library built for another machine
+        was "No such file or directory" (what dlopen() says), a file that is
+        not a library "file too short" or "invalid ELF header", and a
+        missing dependency read as if it were the plugin."""
+        harness.gen_py(IDL)
+        Calculator = harness.load_gen("tutorial.Calculator")
+        d = harness.tempdir("tc-plugin-load-")
+        with open(tp("good"), "rb") as f:
+            elf = bytearray(f.read())
+        # e_machine (offset 18, little-endian here): AArch64, or x86-64 on an AArch64 host
+        other = 62 if int.from_bytes(elf[18:20], "little") == 183 else 183
+        elf[18:20] = other.to_bytes(2, "little")
+        files = {"foreign.so": bytes(elf), "text.so": b"#!/bin/sh\necho not a library\n",
+                 "archive.so": b"!<arch>\n" + b"/" * 60}
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        foreign = os.path.join(d, "foreign.so")
+        cases = (
+            (foreign, r"cannot load it: it is built for %s \(64-bit\), this server runs on "
+                      r"[^:]+ \(64-bit\): build it for this machine$"
+             % ("AArch64" if other == 183 else "x86-64")),
+            (os.path.join(d, "text.so"), r"cannot load it: it is not a shared object \(it does "
+                                         r"not start with an ELF header\)$"),
+            (os.path.join(d, "archive.so"), r"cannot load it: it is a static library \(an ar "
+                                            r"archive\), not a shared object: link it with "
+                                            r"-shared$"),
+            (tp("needs"), r"cannot load it: a library it needs does not load: "
+                          r"libtp_needed\.so: cannot open shared object file: No such file or "
+                          r"directory$"),
+        )
+        rest = {"rest.lua": LUA_REST}
+        for path, why in cases:
+            want = r"service Calculator: plugin %s: %s" % (re.escape(path), why)
+            text = settings(path, handler="rest.lua")
+            with self.subTest(plugin=path, mode="check-config"):
+                out = check_config(text, files=rest)
+                self.assertEqual(out.returncode, 1, out.stdout)
+                self.assertRegex(out.stderr.strip(), "^" + want)
+            with self.subTest(plugin=path, mode="start"):
+                code, log = start_fails(text, files=rest)
+                self.assertEqual(code, 1, log)
+                self.assertRegex(log, "(?m)worker failed to load the handler: " + want)
+        with harness.Server(settings(CALC_C, handler="rest.lua"), files=rest) as srv:
+            old = sorted(srv.worker_pids())
+            for n, (path, why) in enumerate(cases, 1):
+                with open(srv.config, "w") as f:
+                    f.write('bind = "127.0.0.1:%d"\n' % srv.port)
+                    f.write(settings(path, handler="rest.lua"))
+                srv.kill(signal.SIGHUP)
+                self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
+                                                 count=n), srv.log())
+                self.assertRegex(srv.log(), "(?m)Reload failed: service Calculator: plugin %s: %s"
+                                 % (re.escape(path), why))
             self.assertEqual(sorted(srv.worker_pids()), old)
             c, trans = harness.client(Calculator, srv.port)
             self.assertEqual(c.add(1, 2), 3)  # still calculator_c
