@@ -183,6 +183,17 @@ bool tc_conn_taking_replies(tc_conn_t *c);
  */
 bool tc_conn_input_waiting(const tc_conn_t *c);
 
+/*
+ * What the partial message now buffered is, for the line that closes the
+ * connection on it: how many bytes came, what they start (the transport
+ * and protocol, or a kind the connection's transport does not take) and,
+ * framed or THeader, how many bytes its frame or frame length lacks, as
+ * in "5 bytes came, the start of a framed binary message, but transport
+ * is header; its frame of 29 bytes lacks 28". Writes a NUL-terminated text
+ * to 'buf', cut to 'size' bytes. The owner loop's thread.
+ */
+void tc_conn_describe_partial(const tc_conn_t *c, char *buf, size_t size);
+
 /* Monotonic clock in seconds. */
 double tc_conn_now(void);
 

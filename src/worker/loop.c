@@ -412,9 +412,11 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
          */
         if (c->msg_since != 0.0 && now - c->msg_since >= timeout) {
             if (!tc_conn_input_waiting(c)) {
+                char partial[256];
+                tc_conn_describe_partial(c, partial, sizeof(partial));
                 tc_log(TC_LOG_WARNING,
-                       "%s: closed: message not finished within %g s (client_timeout)", c->peer,
-                       timeout);
+                       "%s: closed: message not finished within %g s (client_timeout): %s", c->peer,
+                       timeout, partial);
                 tc_conn_close(c, NULL);
             }
         } else if (now - c->last_io >= timeout) {

@@ -382,6 +382,42 @@ class LimitsTest(unittest.TestCase):
                 time.sleep(0.5)
             trans.close()
 
+    def test_client_timeout_names_the_partial_message(self):
+        """With transport = "header", a framed client that sent 5 bytes, a
+        buffered one that sent the byte 0x80 and a THeader one that sent
+        part of a frame are each closed after client_timeout with a line
+        that names what came: the client's transport and protocol, and what
+        the frame or its length lacks."""
+        call = encode_call("echo", 1, self.S.echo_args(s="abc"))
+        header = (struct.pack(">HHiH", 0x0FFF, 0, 1, 1) + b"\x00\x00\x00\x00" + call)
+        sends = (
+            (struct.pack(">i", len(call)) + call[:1],
+             "5 bytes came, the start of a framed binary message, but transport is header; "
+             "its frame of %d bytes lacks %d" % (len(call), len(call) - 1)),
+            (b"\x80",
+             "1 byte came, the start of a buffered binary message, but transport is header; "
+             "the frame length lacks 3 bytes"),
+            ((struct.pack(">i", len(header)) + header)[:20],
+             "20 bytes came, the start of a THeader frame; its frame of %d bytes lacks %d"
+             % (len(header), len(header) + 4 - 20)))
+        with harness.Server(settings('transport = "header"\nclient_timeout = 1\n')) as srv:
+            socks = []
+            for data, _ in sends:
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                self.addCleanup(s.close)
+                s.sendall(data)
+                socks.append(s)
+            for s in socks:
+                self.assertEqual(s.recv(10), b"")  # closed by the server
+            deadline = time.monotonic() + 3
+            while (srv.log().count("message not finished") < len(sends)
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            log = srv.log()
+            for s, (_, what) in zip(socks, sends):
+                self.assertIn("127.0.0.1:%d: closed: message not finished within 1 s "
+                              "(client_timeout): %s\n" % (s.getsockname()[1], what), log)
+
     def echo_read_slowly(self, srv, size, rate, slow):
         """An echo of `size` bytes on a new connection with a 16 KiB receive
         buffer, its first `slow` bytes read at `rate` bytes/s; then a second

@@ -981,6 +981,84 @@ test_theader_refusal_told(void **state)
     unlink(log_path);
 }
 
+/*
+ * What a partial message is, for the line of a client_timeout that cuts
+ * it: a framed or buffered client's first bytes on a THeader port name
+ * what they start and what the frame length or frame lacks, as do a
+ * THeader frame's, a framed or buffered one's on its own port, and bytes
+ * too few to detect anything from.
+ */
+static void
+test_partial_described(void **state)
+{
+    (void)state;
+    enum { HEADER, AFTER_THEADER, FRAMED, BUFFERED, AUTO };
+    static const struct {
+        int port; /* transport = "header", "auto" after a THeader frame, ... */
+        const char *bytes;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {HEADER, "\0\0\0\x1d\x80", 5,
+         "5 bytes came, the start of a framed binary message, but transport is header; "
+         "its frame of 29 bytes lacks 28"},
+        {HEADER, "\x80", 1,
+         "1 byte came, the start of a buffered binary message, but transport is header; "
+         "the frame length lacks 3 bytes"},
+        {HEADER, "\x82\x21\x07", 3,
+         "3 bytes came, the start of a buffered compact message, but transport is header; "
+         "the frame length lacks 1 byte"},
+        {HEADER, "\0\0\0\x28\x82\x21", 6,
+         "6 bytes came, the start of a framed compact message, but transport is header; "
+         "its frame of 40 bytes lacks 38"},
+        {HEADER, "\0\0\0\x28\x0f\xff\0\0", 8,
+         "8 bytes came, the start of a THeader frame; its frame of 40 bytes lacks 36"},
+        {HEADER, "\0\0", 2, "2 bytes came; the frame length lacks 2 bytes"},
+        {AFTER_THEADER, "\0\0\0\x1d\x80", 5,
+         "5 bytes came, the start of a framed binary message on a THeader connection; "
+         "its frame of 29 bytes lacks 28"},
+        {FRAMED, "\0\0\0\x1d\x80\x01\0\x01", 8,
+         "8 bytes came, the start of a framed binary message; its frame of 29 bytes lacks 25"},
+        {BUFFERED, "\x82\x21\x07", 3, "3 bytes came, the start of a buffered compact message"},
+        {AUTO, "\0\0\0", 3, "3 bytes came, too few to tell the transport and protocol"},
+    };
+    static const struct {
+        const tc_transport_t *t;
+        const tc_proto_ops_t *p;
+    } ports[] = {
+        [HEADER] = {&tc_transport_header, NULL},
+        [AFTER_THEADER] = {NULL, NULL},
+        [FRAMED] = {&tc_transport_framed, &tc_proto_binary},
+        [BUFFERED] = {&tc_transport_buffered, &tc_proto_compact},
+        [AUTO] = {NULL, NULL},
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        fixture_t f;
+        start(&f, ports[cases[i].port].t, ports[cases[i].port].p);
+        bool after_theader = cases[i].port == AFTER_THEADER;
+        if (after_theader) {
+            tc_buf_t frame;
+            tc_buf_init(&frame);
+            theader_call(&frame, 0, NULL, 0, 1);
+            send_bytes(&f, frame.data, frame.len);
+            tc_buf_deinit(&frame);
+            assert_int_equal(f.messages, 1);
+        }
+        send_bytes(&f, (const uint8_t *)cases[i].bytes, cases[i].len);
+        assert_int_equal(f.messages, after_theader ? 1 : 0);
+        assert_true(f.c->msg_since != 0.0); /* a message is begun: client_timeout times it */
+        char got[256];
+        tc_conn_describe_partial(f.c, got, sizeof(got));
+        assert_string_equal(got, cases[i].want);
+        /* cut to the size given, NUL-terminated */
+        char small[12];
+        tc_conn_describe_partial(f.c, small, sizeof(small));
+        assert_int_equal(strlen(small), sizeof(small) - 1);
+        assert_memory_equal(small, cases[i].want, sizeof(small) - 1);
+        stop(&f);
+    }
+}
+
 /* ---- bad input: the replies owed, then a lingering close ---- */
 
 static const uint8_t frame3[] = {0, 0, 0, 3, 'a', 'b', 'c'};
@@ -1704,6 +1782,7 @@ main(void)
         cmocka_unit_test(test_theader_refusals_logged),
         cmocka_unit_test(test_fixed_settings_refuse_theader),
         cmocka_unit_test(test_theader_refusal_told),
+        cmocka_unit_test(test_partial_described),
         cmocka_unit_test(test_bad_input_answers_the_calls_before),
         cmocka_unit_test(test_bad_input_behind_backpressure),
         cmocka_unit_test(test_linger_bytes_bounded),
