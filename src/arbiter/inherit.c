@@ -206,6 +206,32 @@ tc_inherit_take(tc_inherit_t *in, const char *spec)
     return NULL;
 }
 
+/*
+ * Binding the address again would fail ('address already in use') or, with
+ * 'reuse_port', open a second socket beside the inherited one, whose
+ * backlog nobody accepts from once the old arbiter's workers stop: the
+ * clients the kernel queues there are reset when it closes. So a bind
+ * takes the socket at its address, as nginx matches inherited sockets and
+ * a reload keeps an open one.
+ */
+const tc_inherit_fd_t *
+tc_inherit_take_address(tc_inherit_t *in, const char *spec, char *const *binds, size_t nbinds)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        tc_inherit_fd_t *f = &in->fds[i];
+        bool named = false;
+        for (size_t j = 0; j < nbinds && !named; j++) {
+            named = strcmp(binds[j], f->spec) == 0;
+        }
+        tc_listener_t l = {.fd = f->fd};
+        if (!f->taken && !named && tc_listener_serves(&l, spec)) {
+            f->taken = true;
+            return f;
+        }
+    }
+    return NULL;
+}
+
 void
 tc_inherit_deinit(tc_inherit_t *in)
 {

@@ -247,6 +247,11 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
     tc_err_t lerr;
     tc_err_clear(&lerr);
     const tc_inherit_fd_t *in = tc_inherit_take(&a->inherit, spec);
+    bool by_address = false;
+    if (in == NULL) {
+        in = tc_inherit_take_address(&a->inherit, spec, cfg->binds, cfg->nbinds);
+        by_address = in != NULL;
+    }
     int fd = in != NULL ? in->fd : -1;
     int rc;
     if (in != NULL) {
@@ -267,6 +272,10 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
                 tc_listener_adopt_path(&s->l, in->unix_path, in->unix_dev, in->unix_ino);
             }
             set_backlog(s, cfg); /* the old arbiter's config may have had another */
+            if (by_address) {
+                tc_log(TC_LOG_INFO, "Bind %s is %s, inherited as %s: kept", spec, s->l.name,
+                       in->spec);
+            }
         }
     } else {
         rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);

@@ -80,9 +80,16 @@ tc_upgrade_reexec(arbiter_t *a)
         return;
     }
     rename_pidfile(a, true);
-    /* held until the new arbiter handles them: a SIGHUP meanwhile must not end it */
+    /*
+     * held until the new arbiter handles them: a SIGHUP meanwhile must not
+     * end it. Not the stops: SIGTERM ends a new arbiter whose boot hangs
+     * (a config that waits forever), as a roll back asks.
+     */
     sigset_t held;
     tc_signals_handled(&held);
+    sigdelset(&held, SIGTERM);
+    sigdelset(&held, SIGINT);
+    sigdelset(&held, SIGQUIT);
     pid_t pid = tc_signals_fork(&held);
     if (pid < 0) {
         tc_log(TC_LOG_ERROR, "Cannot fork the new arbiter: %s", tc_strerror(pid));
@@ -152,10 +159,17 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
     a->winch_target = 0;
     /*
      * systemd's main process again (the new one hands it back as it stops,
-     * unless it was killed), with what this one does now
+     * unless it was killed), with what this one does now. Its state too:
+     * what it said since SIGUSR2 was kept from systemd, which may wait yet
+     * for the READY=1 that ends a reload (one the new arbiter began, or
+     * ours) and would fail it at its timeout; and a stop of ours is the
+     * service's now. Not ready yet, or a reload of ours running: that
+     * READY=1 comes when it is (check_ready(), the reload's end).
      */
     char now[TC_SDNOTIFY_STATUS_MAX];
-    tc_sdnotify_mainpid(a->pid, NULL, tc_arbiter_status(a, now, sizeof(now)));
+    bool settled = a->announced && a->check.pid == 0 && a->pend == NULL;
+    const char *state = a->stopping ? "STOPPING=1" : settled ? "READY=1" : NULL;
+    tc_sdnotify_mainpid(a->pid, state, tc_arbiter_status(a, now, sizeof(now)));
 }
 
 void

@@ -326,6 +326,52 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(srv.proc, new)
 
+    def test_usr2_takes_the_inherited_socket_that_a_new_bind_names_another_way(self):
+        """A new release whose config writes the bind another way
+        (localhost:PORT for 127.0.0.1:0) listens on the inherited socket at
+        that address. With reuse_port, binding again opened a second socket
+        beside it: once SIGWINCH stopped the old workers, nobody accepted
+        the clients the kernel put in the old socket's backlog, and those
+        hung until the old arbiter closed it."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if "127.0.0.1" not in names:
+            self.skipTest("'localhost' does not resolve to 127.0.0.1 here: %r" % names)
+        settings = SERVICE + "workers = 1\nthreads = 2\nreuse_port = true\n"
+        srv = harness.Server(settings)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        with open(srv.config, "w") as f:
+            f.write('bind = "localhost:%d"\n%s' % (srv.port, settings))
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=40, sleep=0.002,
+                            max_calls=100000, timeout=3).start()
+        new = None
+        try:
+            self.assertTrue(load.wait_calls(50), load.summary())
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+            new = new_arbiter_pid(srv.log())
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            listening = subprocess.run(["ss", "-ltnH", "sport = :%d" % srv.port],
+                                       capture_output=True, text=True, check=True).stdout
+            self.assertEqual(len(listening.splitlines()), 1, listening)
+            self.assertIn("Bind localhost:%d is 127.0.0.1:%d, inherited as 127.0.0.1:0: kept"
+                          % (srv.port, srv.port), srv.log())
+            srv.kill(signal.SIGWINCH)
+            self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+            # long enough for a client queued where nobody accepts to time out
+            self.assertTrue(load.wait_calls(300, 15), load.summary())
+            srv.kill(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            self.assertTrue(load.wait_calls(100), load.summary())
+            self.assertTrue(load.stop())
+            self.assertEqual(load.failed, 0, load.summary())
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            load.stop()
+            self.kill_arbiters(srv.proc, new)
+
     def test_reload_after_an_upgrade_removes_a_dropped_unix_socket_file(self):
         """SIGUSR2, the old arbiter stops, then a reload of the new one
         drops the unix bind: the new arbiter, which inherited that socket,
@@ -1047,12 +1093,69 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
                                                    b"rolled back; the old arbiter (pid %d) "
                                                    b"serves on" % (old, old)))
-            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTATUS=Ready: generation 1, "
-                                                   b"1 worker" % old))
+            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
+                                                   b"generation 1, 1 worker" % old))
             self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
             new = None
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(notify_recv(notify), (old, b"STOPPING=1\nSTATUS=Stopping: graceful"))
+            self.assertEqual(proc.wait(15), 0, text())
+        finally:
+            self.kill_arbiters(proc, new)
+
+    def test_a_roll_back_during_a_reload_of_the_new_arbiter_ends_that_reload(self):
+        """The new arbiter said RELOADING=1 and is rolled back before its
+        reload ends: the old arbiter, systemd's main process again, says
+        READY=1 with its MAINPID=, or systemd would show the service
+        reloading until its timeout and fail that reload."""
+        d = harness.tempdir("tc-it-")
+        slow = os.path.join(d, "slow")
+        proc, notify, text = self.start_notified(
+            d, "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
+        old = proc.pid
+        proc.send_signal(signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
+        new = new_arbiter_pid(text())
+        try:
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+            open(slow, "w").close()  # the new arbiter's reload check takes 3 s
+            os.kill(new, signal.SIGHUP)
+            pid, got = notify_recv(notify)
+            self.assertEqual(pid, new)
+            self.assertRegex(got, rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
+                                                   b"rolled back; the old arbiter (pid %d) "
+                                                   b"serves on" % (old, old)))
+            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
+                                                   b"generation 1, 1 worker" % old))
+            self.assertTrue(harness.wait_for(
+                lambda: "New arbiter (pid:%d) exited with code 0" % new in text()), text())
+            new = None
+            self.assertEqual(self.echo(int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)",
+                                                     text()).group(1))), "x")
+        finally:
+            self.kill_arbiters(proc, new)
+
+    def test_an_old_arbiter_stopping_when_the_new_one_dies_says_stopping(self):
+        """SIGTERM to the old arbiter (said to nobody: systemd follows the
+        new one), then the new one is killed while the old one drains: the
+        old one, systemd's main process again, says STOPPING=1 with it."""
+        proc, notify, text = self.start_notified(
+            harness.tempdir("tc-it-"), 'worker_exit = function() os.execute("sleep 3") end\n')
+        old = proc.pid
+        proc.send_signal(signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
+        new = new_arbiter_pid(text())
+        try:
+            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+            proc.send_signal(signal.SIGTERM)
+            self.assertTrue(harness.wait_for(
+                lambda: "[%d] [info] Handling signal: term" % old in text()), text())
+            os.kill(new, signal.SIGKILL)
+            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTOPPING=1\nSTATUS=Stopping: "
+                                                   b"graceful" % old))
+            new = None
             self.assertEqual(proc.wait(15), 0, text())
         finally:
             self.kill_arbiters(proc, new)
@@ -1135,6 +1238,41 @@ class UpgradeTest(unittest.TestCase):
             self.assertNotIn("New arbiter (pid:%d)" % new, srv.log())
             self.stop_arbiters(srv.proc, new)
             new = None
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
+    def test_a_new_arbiter_whose_boot_hangs_is_rolled_back_by_sigterm(self):
+        """A new release whose config never finishes loading (it waits on a
+        FIFO nobody writes to) is rolled back as a roll back is done, with
+        SIGTERM to the new arbiter: it ends although its handlers are not
+        set up yet, and the old one serves on with its pidfile back."""
+        fifo = os.path.join(harness.tempdir("tc-it-"), "never")
+        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 2\n"
+                             "pidfile = here .. '/tc.pid'\n"
+                             "local p = %r\n"
+                             "if io.open(p .. '.on') then\n"
+                             "  io.open(p .. '.in', 'w'):close()\n"
+                             "  io.open(p):read()\n"
+                             "end\n" % fifo)
+        self.addCleanup(srv.stop)
+        pidfile = os.path.join(srv.dir, "tc.pid")
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        os.mkfifo(fifo)
+        open(fifo + ".on", "w").close()
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = new_arbiter_pid(srv.log())
+        try:
+            self.assertTrue(harness.wait_for(lambda: os.path.exists(fifo + ".in")), srv.log())
+            self.assertEqual(read_pid(pidfile + ".oldbin"), srv.proc.pid)
+            os.kill(new, signal.SIGTERM)
+            self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) was sent SIGTERM!" % new),
+                            srv.log())
+            new = None
+            self.assertEqual(read_pid(pidfile), srv.proc.pid)
+            self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+            self.assertEqual(self.echo(srv.port), "x")
+            self.assertEqual(srv.stop(), 0, srv.log())
         finally:
             self.kill_arbiters(srv.proc, new)
 

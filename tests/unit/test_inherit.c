@@ -7,8 +7,10 @@
 
 #include "arbiter/inherit.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 /* A descriptor to hand over (any open one: export and load only change its flags). */
@@ -124,12 +126,67 @@ test_malformed_file_is_none(void **state)
     }
 }
 
+/* A TCP socket listening at 127.0.0.1, on a port of the kernel's choice, into '*port'. */
+static int
+tcp_fd(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof(sin);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+/*
+ * A bind written another way than the old arbiter's takes the socket at
+ * its address; never one that another bind of the config names by its
+ * text, nor one of another kind, nor for port 0.
+ */
+static void
+test_take_by_address(void **state)
+{
+    (void)state;
+    int p1;
+    int p2;
+    int fds[2] = {tcp_fd(&p1), tcp_fd(&p2)};
+    char other1[32];
+    char other2[32];
+    char text2[32];
+    (void)snprintf(other1, sizeof(other1), "127.1:%d", p1);
+    (void)snprintf(other2, sizeof(other2), "127.1:%d", p2);
+    (void)snprintf(text2, sizeof(text2), "127.0.0.1:%d", p2);
+    tc_inherit_out_t out[2] = {{.fd = fds[0], .spec = "127.0.0.1:0"},
+                               {.fd = fds[1], .spec = text2}};
+    tc_inherit_t in;
+    hand_over(out, 2, &in);
+    char *binds[] = {other1, other2, text2};
+    assert_null(tc_inherit_take_address(&in, "127.0.0.1:0", binds, 3));
+    assert_null(tc_inherit_take_address(&in, "unix:/run/x.sock", binds, 3));
+    const tc_inherit_fd_t *f = tc_inherit_take_address(&in, other1, binds, 3);
+    assert_non_null(f);
+    assert_int_equal(f->fd, fds[0]);
+    assert_null(tc_inherit_take_address(&in, other1, binds, 3)); /* taken once */
+    assert_null(tc_inherit_take_address(&in, other2, binds, 3)); /* 'text2' names it */
+    f = tc_inherit_take(&in, text2);
+    assert_non_null(f);
+    assert_int_equal(f->fd, fds[1]);
+    tc_inherit_deinit(&in);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(close(fds[i]), 0); /* all taken: none closed by deinit */
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_socket_files_go_with_their_descriptors),
         cmocka_unit_test(test_malformed_file_is_none),
+        cmocka_unit_test(test_take_by_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
