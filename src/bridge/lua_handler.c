@@ -54,6 +54,7 @@ struct tc_lua_handler {
      */
     tc_schema_t *schema;
     bool expose_errors;
+    char *mux_name; /* the service's multiplexed_name (calls name it so), or NULL */
 };
 
 /*
@@ -207,6 +208,7 @@ tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t
     tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
     h->L = L;
     h->expose_errors = cfg->expose_errors;
+    h->mux_name = cfg->service.mux_name != NULL ? tc_xstrdup(cfg->service.mux_name) : NULL;
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, (void *)cfg);
     lua_pushlightuserdata(L, (void *)provided);
@@ -231,6 +233,7 @@ tc_lua_handler_free(tc_lua_handler_t *h)
     }
     lua_close(h->L);
     tc_schema_unref(h->schema);
+    free(h->mux_name);
     free(h);
 }
 
@@ -610,12 +613,14 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
         int type = nargs == -1 ? TC_APPEX_PROTOCOL_ERROR : TC_APPEX_INTERNAL_ERROR;
         if (type == TC_APPEX_PROTOCOL_ERROR) {
             /*
-             * the codec names the innermost struct and field, which several
-             * methods may take: the call is named too, for the client and
-             * the log alike
+             * the codec names the argument, or the innermost struct and
+             * field, which several methods may take: the call is named too,
+             * for the client and the log alike, by the service's name the
+             * call used, as the access log names it
              */
-            tc_err_prefix(err, "%s.%s%s: arguments: ", h->svc->name, fn->name,
-                          oneway ? " (oneway)" : "");
+            tc_err_prefix(err,
+                          "%s.%s%s: arguments: ", h->mux_name != NULL ? h->mux_name : h->svc->name,
+                          fn->name, oneway ? " (oneway)" : "");
         }
         if (!oneway) {
             write_appex(out, m, type,

@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "protocol/binary.h"
+#include "schema/codec.h"
 #include "schema/uuid.h"
 
 #include <lauxlib.h>
@@ -162,6 +163,21 @@ locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
     }
     c->located = 1;
     tc_err_prefix(c->err, "%s.%s: ", st->name, f->name);
+}
+
+/*
+ * locate() for an argument of a call (decode_args()): named by itself, as
+ * the C codec names it (tc_codec_decode_args()), the method's struct being
+ * the call's, which the caller names.
+ */
+static void
+locate_arg(ctx_t *c, const tc_field_t *f)
+{
+    if (c->located || c->err == NULL) {
+        return;
+    }
+    c->located = 1;
+    tc_err_prefix(c->err, TC_CODEC_ARG_FMT ": ", f->name, f->id);
 }
 
 static int
@@ -781,7 +797,7 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
             continue;
         }
         if ((rc = decode_value(c, &f->type)) != TC_OK) {
-            locate(c, st, f);
+            locate_arg(c, f);
             return rc;
         }
         lua_replace(L, base + (int)(f - st->fields));
@@ -796,15 +812,15 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
         }
         if (f->req == TC_REQ_REQUIRED) {
             c->located = 1;
-            return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
-                              f->name);
+            return tc_err_set(c->err, TC_EMISSING, TC_CODEC_ARG_FMT ": required field is missing",
+                              f->name, f->id);
         }
         if (f->has_default) {
             int top = lua_gettop(L);
             if (lua_rawgetp(L, c->def_idx, st) == LUA_TTABLE &&
                 lua_rawgeti(L, -1, i + 1) != LUA_TNIL) {
                 if ((rc = charge(c, push_default(c, -1, &f->type, 0))) != TC_OK) {
-                    locate(c, st, f);
+                    locate_arg(c, f);
                     return rc;
                 }
                 lua_replace(L, base + i);

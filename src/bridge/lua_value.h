@@ -94,7 +94,9 @@ int tc_lua_value_decode_input(lua_State *L, tc_proto_t *p, const tc_struct_t *st
 /*
  * Read an argument struct and push its fields in declaration order, one
  * stack slot each (nil, or the default, when absent): the arguments of a
- * handler call without a table in between. Errors as tc_lua_value_decode().
+ * handler call without a table in between. Errors as tc_lua_value_decode(),
+ * but one in an argument itself names it as tc_codec_decode_args() does
+ * ("logid (field 1): message truncated").
  */
 int tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                              tc_err_t *err) TC_NODISCARD;

@@ -50,6 +50,7 @@ struct tc_host {
 struct tc_host_thread {
     tc_host_t *host;
     const tc_service_t *svc;
+    char *mux_name;                     /* the name calls give the service, or NULL: svc's */
     const tc_plugin_method_t **methods; /* by function index; NULL: not served */
     void *data;                         /* from init_thread() */
     bool started;
@@ -452,7 +453,8 @@ check_signature(const tc_host_t *h, const tc_plugin_method_t *pm, const tc_funct
 }
 
 tc_host_thread_t *
-tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors, tc_err_t *err)
+tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *mux_name, bool expose_errors,
+                   tc_err_t *err)
 {
     tc_host_thread_t *t = tc_xcalloc(1, sizeof(*t));
     t->host = h;
@@ -463,6 +465,7 @@ tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors, tc
     }
     t->call.plugin_minor = h->desc->abi_minor; /* the call struct is the thread's, reused */
     t->svc = svc;
+    t->mux_name = mux_name != NULL ? tc_xstrdup(mux_name) : NULL;
     t->expose_errors = expose_errors;
     t->methods = tc_xcalloc(svc->nfunctions + 1, sizeof(*t->methods));
     tc_arena_init(&t->arena, 8192);
@@ -508,6 +511,7 @@ tc_host_thread_free(tc_host_thread_t *t)
     pthread_mutex_unlock(&threads_lock);
     tc_arena_deinit(&t->arena);
     free(t->methods);
+    free(t->mux_name);
     free(t);
 }
 
@@ -736,11 +740,11 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     const tc_plugin_method_t *pm = t->methods[idx];
     struct tc_call *c = &t->call;
     const tc_view_t *args;
-    if (tc_codec_decode(in, fn->args, &t->arena, &args, err) != TC_OK) {
+    if (tc_codec_decode_args(in, fn->args, &t->arena, &args, err) != TC_OK) {
         tc_arena_reset(&t->arena);
-        /* as for a Lua handler: the call, then the innermost struct and field */
-        tc_err_prefix(err, "%s.%s%s: arguments: ", t->svc->name, fn->name,
-                      oneway ? " (oneway)" : "");
+        /* as for a Lua handler: the call as named, then the argument or the innermost field */
+        tc_err_prefix(err, "%s.%s%s: arguments: ", t->mux_name != NULL ? t->mux_name : t->svc->name,
+                      fn->name, oneway ? " (oneway)" : "");
         if (!oneway) {
             tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_PROTOCOL_ERROR,
                                    err->msg, strlen(err->msg));

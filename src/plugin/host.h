@@ -165,11 +165,13 @@ const char *const *tc_host_method_names(const tc_host_t *h);
  * Check every method the plugin registers against 'svc' (it exists, and its
  * signature hash matches) and bind them: a thread's handler table. NULL
  * with 'err' filled naming the method and both signatures otherwise.
- * Ownership: the caller frees it with tc_host_thread_free(); 'svc' must
- * outlive it.
+ * 'mux_name' is the service's multiplexed_name (NULL: none), which names
+ * it in the error of a call whose arguments do not decode, as the call
+ * named it. Ownership: the caller frees it with tc_host_thread_free();
+ * 'svc' must outlive it; 'mux_name' is copied.
  */
-tc_host_thread_t *tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, bool expose_errors,
-                                     tc_err_t *err);
+tc_host_thread_t *tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *mux_name,
+                                     bool expose_errors, tc_err_t *err);
 void tc_host_thread_free(tc_host_thread_t *t);
 
 /* True when the plugin serves function 'idx' of the service. */

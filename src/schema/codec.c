@@ -28,6 +28,8 @@ typedef struct dctx {
     tc_err_t *err;
     bool located;  /* the error message already names its struct and field */
     uint64_t left; /* arena bytes the values may still take (charge()) */
+    /* the argument struct of a call (tc_codec_decode_args()), or NULL */
+    const tc_struct_t *args;
 } dctx_t;
 
 static uint64_t
@@ -57,7 +59,8 @@ static int decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out
  * Put "Struct.field: " before the error of a field's value, once: the
  * innermost field names where the bytes went wrong, as the Lua decoder
  * (bridge/lua_value.c) names it, so a PROTOCOL_ERROR reads the same
- * whichever handler the method has.
+ * whichever handler the method has. A call's argument is named as such,
+ * "name (field N): ": its struct is the method's, which the caller names.
  */
 static void
 locate(dctx_t *c, const tc_struct_t *st, const tc_field_t *f)
@@ -66,7 +69,11 @@ locate(dctx_t *c, const tc_struct_t *st, const tc_field_t *f)
         return;
     }
     c->located = true;
-    tc_err_prefix(c->err, "%s.%s: ", st->name, f->name);
+    if (st == c->args) {
+        tc_err_prefix(c->err, TC_CODEC_ARG_FMT ": ", f->name, f->id);
+    } else {
+        tc_err_prefix(c->err, "%s.%s: ", st->name, f->name);
+    }
 }
 
 static int
@@ -299,8 +306,13 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
         if (st->fields[i].req == TC_REQ_REQUIRED && view_find(v, i) == NULL) {
             c->located = true;
+            const tc_field_t *f = &st->fields[i];
+            if (st == c->args) {
+                return tc_err_set(c->err, TC_EMISSING,
+                                  TC_CODEC_ARG_FMT ": required field is missing", f->name, f->id);
+            }
             return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
-                              st->fields[i].name);
+                              f->name);
         }
     }
     p->depth--;
@@ -312,8 +324,16 @@ int
 tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
                 tc_err_t *err)
 {
-    dctx_t c = {p, a, err, false, budget(p)};
+    dctx_t c = {p, a, err, false, budget(p), NULL};
     return decode_struct(&c, st, out);
+}
+
+int
+tc_codec_decode_args(tc_proto_t *p, const tc_struct_t *args, tc_arena_t *a, const tc_view_t **out,
+                     tc_err_t *err)
+{
+    dctx_t c = {p, a, err, false, budget(p), args};
+    return decode_struct(&c, args, out);
 }
 
 static const tc_value_t unset = {.kind = TC_VAL_UNSET};

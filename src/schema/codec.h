@@ -67,6 +67,18 @@ struct tc_seq {
 int tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const tc_view_t **out,
                     tc_err_t *err) TC_NODISCARD;
 
+/*
+ * tc_codec_decode() of a call's arguments, 'args' being its function's
+ * argument struct: an error in an argument itself names it by name and
+ * field id ("logid (field 1): message truncated", TC_CODEC_ARG_FMT), not as
+ * a field of the method's struct, which the caller names with the call.
+ */
+int tc_codec_decode_args(tc_proto_t *p, const tc_struct_t *args, tc_arena_t *a,
+                         const tc_view_t **out, tc_err_t *err) TC_NODISCARD;
+
+/* How a call's argument is named in an error: its name, then its field id (printf format). */
+#define TC_CODEC_ARG_FMT "%s (field %d)"
+
 /* The field of 'v' with id 'id' and its value as sent, or NULL (no such field). */
 const tc_value_t *tc_codec_view_get(const tc_view_t *v, int16_t id);
 

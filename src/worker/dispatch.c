@@ -91,7 +91,8 @@ create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
     }
     d->svc = tc_lua_handler_service(d->lua);
     if (d->host != NULL) {
-        d->plugin = tc_host_thread_new(d->host, d->svc, cfg->expose_errors, err);
+        d->plugin =
+            tc_host_thread_new(d->host, d->svc, cfg->service.mux_name, cfg->expose_errors, err);
         if (d->plugin == NULL) {
             goto fail;
         }

@@ -25,8 +25,9 @@
  * and it is one whole message: REPLY or EXCEPTION, the request's seqid and
  * method name (without "Service:"), a body that skips to exactly its end;
  * an EXCEPTION is a TApplicationException of the type the call info
- * reports, and a PROTOCOL_ERROR's text names the service and the method
- * first (alltypes.AllTypes.echo: arguments: ...); a REPLY decodes as the
+ * reports, and a PROTOCOL_ERROR's text names the service as the call did
+ * (its multiplexed_name, else its IDL name) and the method first
+ * (alltypes.AllTypes.echo: arguments: ...); a REPLY decodes as the
  * method's result struct (in a Lua state of its own), with one declared
  * exception set exactly when the call info says so. The plugin checks its
  * readers against each other. After every input a known-good call of its
@@ -128,35 +129,40 @@ schema_of(const char *service)
 
 /*
  * Where 'req' goes in 't', as docs/configuration.md says: the service's
- * name and schema, and the method name it sees (the reply's name). NULL
- * when no service takes it (UNKNOWN_METHOD, the whole name kept).
+ * name as calls and the access log give it (its multiplexed_name, else its
+ * name), its entry and schema, and the method name it sees (the reply's
+ * name). NULL when no service takes it (UNKNOWN_METHOD, the whole name
+ * kept).
  */
 static const char *
-route(const target_t *t, const tc_msg_hdr_t *req, const tc_service_t **svc, const char **method,
-      uint32_t *method_len)
+route(const target_t *t, const tc_msg_hdr_t *req, const tc_service_conf_t **entry,
+      const tc_service_t **svc, const char **method, uint32_t *method_len)
 {
     const tc_config_t *cfg = t->cfg;
     *method = req->name;
     *method_len = req->name_len;
+    *entry = NULL;
     *svc = NULL;
     if (cfg->nservices == 0) {
+        *entry = &cfg->service;
         *svc = schema_of(cfg->service.name);
-        return cfg->service.name;
+        return tc_config_service_mux_name(&cfg->service);
     }
     const char *colon = memchr(req->name, ':', req->name_len);
     if (colon == NULL) {
         if (cfg->default_service < 0) {
             return NULL;
         }
-        const char *name = cfg->services[cfg->default_service].name;
-        *svc = schema_of(name);
-        return name;
+        *entry = &cfg->services[cfg->default_service];
+        *svc = schema_of((*entry)->name);
+        return tc_config_service_mux_name(*entry);
     }
     size_t n = (size_t)(colon - req->name);
     for (size_t i = 0; i < cfg->nservices; i++) {
-        const char *name = cfg->services[i].name;
+        const char *name = tc_config_service_mux_name(&cfg->services[i]);
         if (strlen(name) == n && memcmp(name, req->name, n) == 0) {
-            *svc = schema_of(name);
+            *entry = &cfg->services[i];
+            *svc = schema_of(cfg->services[i].name);
             *method = colon + 1;
             *method_len = req->name_len - (uint32_t)n - 1;
             return name;
@@ -320,10 +326,11 @@ static void
 check_reply(const target_t *t, const tc_proto_ops_t *ops, const tc_msg_hdr_t *req,
             const tc_call_info_t *info, const tc_buf_t *reply)
 {
+    const tc_service_conf_t *entry;
     const tc_service_t *svc;
     const char *method;
     uint32_t method_len;
-    const char *service = route(t, req, &svc, &method, &method_len);
+    const char *service = route(t, req, &entry, &svc, &method, &method_len);
     TC_FUZZ_CHECK(info->method == method && info->method_len == method_len,
                   "the call info names another method");
     if (service == NULL) {
@@ -367,10 +374,11 @@ check_reply(const target_t *t, const tc_proto_ops_t *ops, const tc_msg_hdr_t *re
                       "TApplicationException %d, status %d", ex.type, info->status);
         TC_FUZZ_CHECK(ex.message != NULL, "a TApplicationException without a message");
         if (ex.type == TC_APPEX_PROTOCOL_ERROR) {
-            /* arguments that do not decode: the text names the call first */
+            /* arguments that do not decode: the text names the call first, as it was named */
             TC_FUZZ_CHECK(svc != NULL, "PROTOCOL_ERROR from no service");
             char head[TC_ERR_MSG_MAX];
-            int n = snprintf(head, sizeof(head), "%s.%.*s: arguments: ", svc->name, (int)method_len,
+            int n = snprintf(head, sizeof(head), "%s.%.*s: arguments: ",
+                             entry->mux_name != NULL ? entry->mux_name : svc->name, (int)method_len,
                              method);
             TC_FUZZ_CHECK(n > 0 && ex.message_len >= (uint32_t)n &&
                               memcmp(ex.message, head, (size_t)n) == 0,

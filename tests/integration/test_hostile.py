@@ -559,7 +559,7 @@ def header_cases(fixed=False):
         add("payload: message cut in an argument", pname,
             theader(block, message(w, sized(w, "map", 1))[:cut]),
             ("appex", TApplicationException.PROTOCOL_ERROR,
-             ARGS + "AllTypes.echo_args.e: message truncated"))
+             ARGS + "e (field 1): message truncated"))
     return out
 
 

@@ -468,7 +468,8 @@ class MultiTest(unittest.TestCase):
         """The same IDL service twice, as Apache's TMultiplexedProcessor
         registers any processor under any name: Calculator with the example
         handler (the default), and CalculatorV2 with another. Each name
-        reaches its own handler, and the access log names the one called."""
+        reaches its own handler, and the access log names the one called,
+        as do a PROTOCOL_ERROR and its error log line."""
         d = harness.tempdir("tc-multi-")
         with open(os.path.join(d, "v2.lua"), "w") as f:
             f.write("local H = {}\n"
@@ -506,6 +507,16 @@ class MultiTest(unittest.TestCase):
             def lines():
                 return harness.read_text(access).splitlines()
 
+            self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
+            self.assertEqual(lines(), want)
+            # arguments that do not decode: the client and the error log are
+            # told of the service by the name called, as the access log has it
+            cut = CUT_IN_WORK.replace("tutorial.Calculator.", "CalculatorV2.", 1)
+            got, ex, peer = call_cut_in_work(srv.port, "CalculatorV2:calculate")
+            self.assertEqual((got, ex.type, ex.message),
+                             ("calculate", TApplicationException.PROTOCOL_ERROR, cut))
+            self.assertTrue(harness.wait_log(srv, peer + cut), srv.log())
+            want.append("CalculatorV2.calculate PROTOCOL_ERROR")
             self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
             self.assertEqual(lines(), want)
 

@@ -101,7 +101,8 @@ class CalculatorCTest(unittest.TestCase):
     def test_arguments_that_do_not_decode_name_the_method(self):
         """calculate()'s arguments cut in its Work never reach the plugin:
         the client's PROTOCOL_ERROR and the log line name the method before
-        the innermost struct and field."""
+        the innermost struct and field, and the service as the call named
+        it."""
         with harness.Server(settings(CALC_C, "framed")) as srv:
             got, ex, peer = call_cut_in_work(srv.port, "calculate")
             self.assertEqual((got, ex.type, ex.message),
@@ -110,6 +111,16 @@ class CalculatorCTest(unittest.TestCase):
             c, trans = harness.client(self.Calculator, srv.port, "framed", "binary")
             self.addCleanup(trans.close)
             self.assertEqual(c.add(1, 2), 3)
+        # served under a multiplexed_name: the service is named as the call named it
+        text = settings(CALC_C, "framed").replace(
+            'name = "Calculator"', 'name = "Calculator", multiplexed_name = "CalcV2"').replace(
+            "service = {", "services = { {").replace("}\n", "} }\n")
+        cut = CUT_IN_WORK.replace("tutorial.Calculator.", "CalcV2.", 1)
+        with harness.Server(text) as srv:
+            got, ex, peer = call_cut_in_work(srv.port, "CalcV2:calculate")
+            self.assertEqual((got, ex.type, ex.message),
+                             ("calculate", TApplicationException.PROTOCOL_ERROR, cut))
+            self.assertTrue(harness.wait_log(srv, peer + cut), srv.log())
 
     def test_check_config(self):
         out = check_config(settings(CALC_C))

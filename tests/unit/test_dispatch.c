@@ -73,6 +73,12 @@ setup_multi(void **state)
 }
 
 static int
+setup_multi_v2(void **state)
+{
+    return open_config(state, TC_FIXTURES_DIR "/dispatch/multi_v2.lua");
+}
+
+static int
 setup_finalizer(void **state)
 {
     return open_config(state, TC_FIXTURES_DIR "/dispatch/finalizer.lua");
@@ -514,19 +520,52 @@ write_bad_value(tc_buf_t *b, const char *name, uint8_t type, const int16_t *path
 }
 
 /*
+ * The reply in f->out is a PROTOCOL_ERROR for 'method' (the name without
+ * "Service:") with the text 'want'.
+ */
+static void
+assert_protocol_error(const fixture_t *f, const char *method, const char *want)
+{
+    tc_proto_t rp;
+    tc_msg_hdr_t h;
+    tc_appex_t ex;
+    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
+    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+    assert_int_equal(h.type, TC_MSG_EXCEPTION);
+    assert_int_equal(h.name_len, strlen(method));
+    assert_memory_equal(h.name, method, h.name_len);
+    assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
+    assert_int_equal(ex.type, TC_APPEX_PROTOCOL_ERROR);
+    assert_int_equal(ex.message_len, strlen(want));
+    assert_memory_equal(ex.message, want, ex.message_len);
+}
+
+/*
  * Arguments that do not decode: the PROTOCOL_ERROR and the log's text name
- * the service and the method before the innermost struct and field, so
- * that a struct several methods take (Value: echo's through Everything,
- * evaluate's as it is) leads to the call; a oneway call, not answered, is
- * logged as such. With several services, the IDL's service is named, as
- * for a handler's error; the reply carries the method's name as it came
- * after "AllTypes:".
+ * the service and the method before where the bytes went wrong, so that a
+ * struct several methods take (Value: echo's through Everything,
+ * evaluate's as it is) leads to the call. Below the arguments, the
+ * innermost struct and field; an argument itself, by its name and field id
+ * (the method is named once). A oneway call, not answered, is logged as
+ * such. The service is named as the call named it: by its
+ * multiplexed_name when it has one (as the access log names it), else by
+ * its IDL name. The reply carries the method's name as it came after
+ * "Service:".
  */
 static void
 test_arguments_name_the_method(void **state)
 {
     fixture_t *f = *state;
-    bool mux = f->cfg->nservices > 0;
+    /* the AllTypes entry that calls reach: the one with a multiplexed_name, if any */
+    const char *route = "";
+    const char *called = "alltypes.AllTypes";
+    for (size_t i = 0; i < f->cfg->nservices; i++) {
+        const tc_service_conf_t *s = &f->cfg->services[i];
+        if (i == 0 || s->mux_name != NULL) {
+            route = tc_config_service_mux_name(s);
+            called = s->mux_name != NULL ? s->mux_name : "alltypes.AllTypes";
+        }
+    }
     static const int16_t in_echo[] = {1, 3};  /* echo_args.e, Everything.value */
     static const int16_t in_evaluate[] = {1}; /* evaluate_args.v */
     static const struct {
@@ -536,52 +575,57 @@ test_arguments_name_the_method(void **state)
     } calls[] = {{"echo", in_echo, 2}, {"evaluate", in_evaluate, 1}};
     char name[64];
     char want[256];
+    tc_call_info_t info;
+    tc_err_t err;
     for (size_t i = 0; i < TC_ARRAY_LEN(calls); i++) {
-        snprintf(name, sizeof(name), "%s%s", mux ? "AllTypes:" : "", calls[i].method);
+        snprintf(name, sizeof(name), "%s%s%s", route, route[0] ? ":" : "", calls[i].method);
         write_bad_value(&f->call, name, TC_MSG_CALL, calls[i].path, calls[i].depth);
-        tc_call_info_t info;
-        tc_err_t err;
         f->out.len = 0;
         assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
         assert_int_equal(info.status, TC_APPEX_PROTOCOL_ERROR);
         assert_true(info.replied);
         snprintf(want, sizeof(want),
-                 "alltypes.AllTypes.%s: arguments: alltypes.Value.list_value: list of i64 where "
-                 "the IDL has struct",
-                 calls[i].method);
+                 "%s.%s: arguments: alltypes.Value.list_value: list of i64 where the IDL has "
+                 "struct",
+                 called, calls[i].method);
         assert_string_equal(err.msg, want);
-        tc_proto_t rp;
-        tc_msg_hdr_t h;
-        tc_appex_t ex;
-        tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
-        assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
-        assert_int_equal(h.type, TC_MSG_EXCEPTION);
-        assert_int_equal(h.name_len, strlen(calls[i].method));
-        assert_memory_equal(h.name, calls[i].method, h.name_len);
-        assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
-        assert_int_equal(ex.type, TC_APPEX_PROTOCOL_ERROR);
-        assert_int_equal(ex.message_len, strlen(want));
-        assert_memory_equal(ex.message, want, ex.message_len);
+        assert_protocol_error(f, calls[i].method, want);
     }
 
-    /* fire(what) as a oneway message, its string cut short: logged, not answered */
-    snprintf(name, sizeof(name), "%sfire", mux ? "AllTypes:" : "");
+    /* add(a, b), 'b' cut short: the argument is named, not its method's args struct */
+    snprintf(name, sizeof(name), "%s%sadd", route, route[0] ? ":" : "");
     f->call.len = 0;
     tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_binary, NULL, 0, &f->call);
+    w.ops->write_message_begin(&w, name, strlen(name), TC_MSG_CALL, 6);
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+    w.ops->write_i32(&w, 2);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+    w.ops->write_byte(&w, 0); /* one byte of b's four */
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    assert_int_equal(info.status, TC_APPEX_PROTOCOL_ERROR);
+    snprintf(want, sizeof(want), "%s.add: arguments: b (field 2): message truncated", called);
+    assert_string_equal(err.msg, want);
+    assert_protocol_error(f, "add", want);
+
+    /* fire(what) as a oneway message, its string cut short: logged, not answered */
+    snprintf(name, sizeof(name), "%s%sfire", route, route[0] ? ":" : "");
+    f->call.len = 0;
     tc_proto_init(&w, &tc_proto_binary, NULL, 0, &f->call);
     w.ops->write_message_begin(&w, name, strlen(name), TC_MSG_ONEWAY, 5);
     w.ops->write_struct_begin(&w);
     w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
     w.ops->write_i32(&w, 1000); /* the string's length, and no bytes of it */
-    tc_call_info_t info;
-    tc_err_t err;
     f->out.len = 0;
     assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
     assert_int_equal(info.status, TC_APPEX_PROTOCOL_ERROR);
     assert_false(info.replied);
     assert_int_equal(f->out.len, 0);
-    assert_string_equal(err.msg, "alltypes.AllTypes.fire (oneway): arguments: "
-                                 "AllTypes.fire_args.what: message truncated");
+    snprintf(want, sizeof(want), "%s.fire (oneway): arguments: what (field 1): message truncated",
+             called);
+    assert_string_equal(err.msg, want);
 }
 
 /*
@@ -677,6 +721,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cut_name_keeps_utf8, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup_multi_v2, teardown),
         cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
         cmocka_unit_test(test_load_error_names_the_service_once),
     };

@@ -84,7 +84,7 @@ refused(const char *path, const char *want1, const char *want2)
     tc_host_t *h = tc_host_open(path, "Calculator", &err);
     tc_host_thread_t *t = NULL;
     if (h != NULL) {
-        t = tc_host_thread_new(h, svc, false, &err);
+        t = tc_host_thread_new(h, svc, NULL, false, &err);
     }
     assert_null(t);
     tc_host_close(h);
@@ -126,7 +126,7 @@ test_refusals(void **state)
     tc_err_clear(&err);
     tc_host_t *h = tc_host_open(PLUGIN("thread_fail"), "Calculator", &err);
     assert_non_null(h);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, false, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, false, &err);
     assert_non_null(t);
     assert_int_not_equal(tc_host_thread_start(t, &err), TC_OK);
     assert_string_equal(
@@ -216,7 +216,7 @@ test_hooks_and_calls(void **state)
     assert_string_equal(names[1], "calculate");
     assert_null(names[2]);
 
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, true, &err);
     assert_non_null(t);
     assert_false(tc_host_thread_serves(t, tc_schema_service_index(svc, "ping", 4)));
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
@@ -302,7 +302,7 @@ test_init_worker_before_the_signature_check(void **state)
     tc_host_t *h = tc_host_acquire(PLUGIN("wrong_sig"), "Calculator", &err);
     assert_non_null(h);
     assert_int_equal(count(0), 1);
-    assert_null(tc_host_thread_new(h, svc, false, &err));
+    assert_null(tc_host_thread_new(h, svc, NULL, false, &err));
     assert_non_null(strstr(err.msg, "method 'add' was built against another signature"));
     assert_int_equal(count(1), 0);
     tc_host_release(h);
@@ -380,8 +380,8 @@ test_serial_plugin_thread_hooks_one_at_a_time(void **state)
     tc_err_clear(&err);
     tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(h);
-    tc_host_thread_t *a = tc_host_thread_new(h, svc, false, &err);
-    tc_host_thread_t *b = tc_host_thread_new(h, svc, false, &err);
+    tc_host_thread_t *a = tc_host_thread_new(h, svc, NULL, false, &err);
+    tc_host_thread_t *b = tc_host_thread_new(h, svc, NULL, false, &err);
     assert_non_null(a);
     assert_non_null(b);
     int inits = count(2);
@@ -404,7 +404,7 @@ good_thread(tc_host_t **h)
     tc_err_clear(&err);
     *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(*h);
-    tc_host_thread_t *t = tc_host_thread_new(*h, svc, true, &err);
+    tc_host_thread_t *t = tc_host_thread_new(*h, svc, NULL, true, &err);
     assert_non_null(t);
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
     return t;
@@ -545,11 +545,50 @@ test_fail_text_stays_utf8(void **state)
 }
 
 /*
+ * calculate(1, Work) as a message of 'type' through 't', cut in Work's
+ * 'num2', or with 'in_logid' in its first argument: its status, its reply
+ * in 'out'.
+ */
+static int
+call_cut(tc_host_thread_t *t, int idx, uint8_t type, bool in_logid, tc_buf_t *out, tc_err_t *err)
+{
+    tc_buf_t req;
+    tc_buf_init(&req);
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_binary, NULL, 0, &req);
+    w.ops->write_message_begin(&w, "calculate", 9, type, 7);
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+    if (in_logid) {
+        w.ops->write_byte(&w, 0); /* one byte of logid's four */
+    } else {
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 2);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+        w.ops->write_byte(&w, 0); /* one byte of num2's four */
+    }
+    tc_proto_t in;
+    tc_proto_t op;
+    tc_proto_init(&in, &tc_proto_binary, req.data, req.len, NULL);
+    out->len = 0;
+    tc_proto_init(&op, &tc_proto_binary, NULL, 0, out);
+    tc_msg_hdr_t m;
+    assert_int_equal(in.ops->read_message_begin(&in, &m), TC_OK);
+    tc_err_clear(err);
+    int rc = tc_host_call(t, idx, &m, type == TC_MSG_ONEWAY, &in, &op, err);
+    tc_buf_deinit(&req);
+    return rc;
+}
+
+/*
  * Arguments that do not decode never reach the handler: calculate(1, Work)
  * cut in Work's 'num2' gets a PROTOCOL_ERROR whose text, as the log's,
  * names the method before the innermost struct and field (Work is no
- * argument of calculate alone in a larger IDL); sent as a oneway message,
- * no reply and the log's text says so.
+ * argument of calculate alone in a larger IDL); cut in its argument
+ * 'logid', the argument by name and field id; sent as a oneway message,
+ * no reply and the log's text says so. A thread made for a multiplexed_name
+ * names the service by it, as the calls do.
  */
 static void
 test_arguments_name_the_method(void **state)
@@ -558,47 +597,44 @@ test_arguments_name_the_method(void **state)
     tc_err_t err;
     tc_err_clear(&err);
     tc_host_t *h;
-    tc_host_thread_t *t = good_thread(&h);
+    tc_host_thread_t *plain = good_thread(&h);
+    tc_host_thread_t *v2 = tc_host_thread_new(h, svc, "CalcV2", true, &err);
+    assert_non_null(v2);
+    assert_int_equal(tc_host_thread_start(v2, &err), TC_OK);
     int idx = tc_schema_service_index(svc, "calculate", 9);
-    assert_true(tc_host_thread_serves(t, idx));
-    static const char want[] =
-        "tutorial.Calculator.calculate: arguments: tutorial.Work.num2: message truncated";
-    static const char want_oneway[] = "tutorial.Calculator.calculate (oneway): arguments: "
-                                      "tutorial.Work.num2: message truncated";
-    tc_buf_t req;
-    tc_buf_init(&req);
+    assert_true(tc_host_thread_serves(plain, idx));
+    static const struct {
+        bool v2;
+        bool in_logid;
+        bool oneway;
+        const char *want;
+    } cases[] = {
+        {false, false, false,
+         "tutorial.Calculator.calculate: arguments: tutorial.Work.num2: message truncated"},
+        {false, false, true,
+         "tutorial.Calculator.calculate (oneway): arguments: tutorial.Work.num2: message "
+         "truncated"},
+        {false, true, false,
+         "tutorial.Calculator.calculate: arguments: logid (field 1): message truncated"},
+        {true, false, false, "CalcV2.calculate: arguments: tutorial.Work.num2: message truncated"},
+        {true, true, true,
+         "CalcV2.calculate (oneway): arguments: logid (field 1): message truncated"},
+    };
     tc_buf_t out;
     tc_buf_init(&out);
-    static const uint8_t types[] = {TC_MSG_CALL, TC_MSG_ONEWAY};
-    for (size_t i = 0; i < TC_ARRAY_LEN(types); i++) {
-        req.len = 0;
-        tc_proto_t w;
-        tc_proto_init(&w, &tc_proto_binary, NULL, 0, &req);
-        w.ops->write_message_begin(&w, "calculate", 9, types[i], 7);
-        w.ops->write_struct_begin(&w);
-        w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
-        w.ops->write_i32(&w, 1);
-        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 2);
-        w.ops->write_struct_begin(&w);
-        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
-        w.ops->write_byte(&w, 0); /* one byte of num2's four */
-        tc_proto_t in;
-        tc_proto_t op;
-        tc_proto_init(&in, &tc_proto_binary, req.data, req.len, NULL);
-        out.len = 0;
-        tc_proto_init(&op, &tc_proto_binary, NULL, 0, &out);
-        tc_msg_hdr_t m;
-        assert_int_equal(in.ops->read_message_begin(&in, &m), TC_OK);
-        tc_err_clear(&err);
-        bool oneway = types[i] == TC_MSG_ONEWAY;
-        assert_int_equal(tc_host_call(t, idx, &m, oneway, &in, &op, &err), TC_APPEX_PROTOCOL_ERROR);
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        tc_host_thread_t *t = cases[i].v2 ? v2 : plain;
+        uint8_t type = cases[i].oneway ? TC_MSG_ONEWAY : TC_MSG_CALL;
+        assert_int_equal(call_cut(t, idx, type, cases[i].in_logid, &out, &err),
+                         TC_APPEX_PROTOCOL_ERROR);
         assert_int_equal(err.code, TC_EPROTO);
-        assert_string_equal(err.msg, oneway ? want_oneway : want);
-        if (oneway) {
+        assert_string_equal(err.msg, cases[i].want);
+        if (cases[i].oneway) {
             assert_int_equal(out.len, 0);
             continue;
         }
         tc_proto_t r;
+        tc_msg_hdr_t m;
         tc_proto_init(&r, &tc_proto_binary, out.data, out.len, NULL);
         assert_int_equal(r.ops->read_message_begin(&r, &m), TC_OK);
         assert_int_equal(m.type, TC_MSG_EXCEPTION);
@@ -606,19 +642,20 @@ test_arguments_name_the_method(void **state)
         tc_appex_t ex;
         assert_int_equal(tc_message_read_appex(&r, &ex), TC_OK);
         assert_int_equal(ex.type, TC_APPEX_PROTOCOL_ERROR);
-        assert_int_equal(ex.message_len, sizeof(want) - 1);
-        assert_memory_equal(ex.message, want, ex.message_len);
+        assert_int_equal(ex.message_len, strlen(cases[i].want));
+        assert_memory_equal(ex.message, cases[i].want, ex.message_len);
     }
     /* and the next call is answered */
     out.len = 0;
     tc_err_clear(&err);
-    assert_int_equal(call_add(t, 4, 5, &out, &err), 0);
+    assert_int_equal(call_add(plain, 4, 5, &out, &err), 0);
     assert_int_equal(reply_i32(&out), 1000009);
 
-    tc_buf_deinit(&req);
     tc_buf_deinit(&out);
-    tc_host_thread_stop(t);
-    tc_host_thread_free(t);
+    tc_host_thread_stop(v2);
+    tc_host_thread_free(v2);
+    tc_host_thread_stop(plain);
+    tc_host_thread_free(plain);
     tc_host_release(h);
 }
 
@@ -756,7 +793,7 @@ test_call_kept_past_its_handler(void **state)
     memcpy(&kept_rc, &sym, sizeof(kept_rc));
     assert_non_null(kept_fn);
     assert_non_null(kept_rc);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, true, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, true, &err);
     assert_non_null(t);
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
 
@@ -878,7 +915,7 @@ test_call_alloc_too_large_names_the_call(void **state)
         tc_err_t err;
         tc_err_clear(&err);
         tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
-        tc_host_thread_t *t = h != NULL ? tc_host_thread_new(h, svc, false, &err) : NULL;
+        tc_host_thread_t *t = h != NULL ? tc_host_thread_new(h, svc, NULL, false, &err) : NULL;
         if (t == NULL || tc_host_thread_start(t, &err) != TC_OK || tc_log_open(path) != TC_OK) {
             _exit(2);
         }
@@ -932,7 +969,7 @@ test_boot_hooks_are_reported(void **state)
     tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(h);
     assert_string_equal(hooks_seen, "W-");
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, false, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, false, &err);
     assert_non_null(t);
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
     assert_string_equal(hooks_seen, "W-T-");
