@@ -178,12 +178,12 @@ tc_arbiter_retire(worker_t *w)
  * Call arbiter-side hook 'name' of generation 'g' with the server table
  * first, then 'extra'.
  */
-bool
-tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
-                       const tc_hook_arg_t *extra, size_t nextra)
+int
+tc_arbiter_server_hook_call(const arbiter_t *a, const gen_t *g, const char *name,
+                            const tc_hook_arg_t *extra, size_t nextra, tc_err_t *err)
 {
     if (!tc_hooks_has(g->cfg->hooks, name)) {
-        return true;
+        return TC_OK;
     }
     const tc_hook_field_t server[] = {
         {"pid", NULL, (long long)a->pid},
@@ -196,7 +196,20 @@ tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
     for (size_t i = 0; i < nextra && i < 3; i++) {
         args[i + 1] = extra[i];
     }
-    return tc_hooks_run(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3));
+    return tc_hooks_call(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3), err);
+}
+
+bool
+tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
+                       const tc_hook_arg_t *extra, size_t nextra)
+{
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_arbiter_server_hook_call(a, g, name, extra, nextra, &err) != TC_OK) {
+        tc_hooks_log_failure(TC_LOG_ERROR, name, &err);
+        return false;
+    }
+    return true;
 }
 
 /* "Ready: generation N, W workers", of the serving generation. */
@@ -952,8 +965,14 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     a->target = cfg->workers > 0 ? cfg->workers : 1;
     gen_t probe = {.cfg = cfg, .id = 1, .fifo = -1};
-    if (!tc_arbiter_server_hook(a, &probe, "on_starting", NULL, 0)) {
-        /* as in gunicorn: the hook that prepares the start failed, so does the start */
+    tc_err_clear(&err);
+    if (tc_arbiter_server_hook_call(a, &probe, "on_starting", NULL, 0, &err) != TC_OK) {
+        /*
+         * as in gunicorn: the hook that prepares the start failed, so does
+         * the start; critical, as every other failure that stops it, so that
+         * 'loglevel = "critical"' still says why
+         */
+        tc_hooks_log_failure(TC_LOG_CRITICAL, "on_starting", &err);
         tc_log(TC_LOG_CRITICAL, "Not starting: the on_starting hook failed");
         if (fifo >= 0) {
             (void)close(fifo);

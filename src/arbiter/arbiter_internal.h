@@ -149,7 +149,16 @@ void tc_arbiter_retire(worker_t *w);
 
 /*
  * Run arbiter-side hook 'name' of 'g' with the server table, then up to 3 of
- * 'extra'. False when it raised (logged), as tc_hooks_run().
+ * 'extra'. TC_OK, or a negative code with 'err' filled when it raised,
+ * unlogged, as tc_hooks_call(): for a caller that logs it at its own level.
+ */
+int tc_arbiter_server_hook_call(const arbiter_t *a, const gen_t *g, const char *name,
+                                const tc_hook_arg_t *extra, size_t nextra,
+                                tc_err_t *err) TC_NODISCARD;
+
+/*
+ * tc_arbiter_server_hook_call() of a hook whose failure changes nothing
+ * else: logged at error, as tc_hooks_run(). False when it raised.
  */
 bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
                             const tc_hook_arg_t *extra, size_t nextra);

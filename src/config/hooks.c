@@ -12,7 +12,6 @@
 
 #include <lauxlib.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 /* Keep in step with M.hooks in lua/thriftcorn/config.lua. */
@@ -130,17 +129,18 @@ tc_hooks_has(const tc_hooks_t *h, const char *name)
     return true;
 }
 
-bool
-tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs)
+int
+tc_hooks_call(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs,
+              tc_err_t *err)
 {
     if (h == NULL) {
-        return true;
+        return TC_OK;
     }
     lua_State *L = h->L;
     int top = lua_gettop(L);
     if (!lua_checkstack(L, (int)nargs + 8) || !push_hook(h, name)) {
         lua_settop(L, top);
-        return true;
+        return TC_OK;
     }
     for (size_t i = 0; i < nargs; i++) {
         if (args[i].fields == NULL) {
@@ -158,19 +158,27 @@ tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t 
             lua_setfield(L, -2, f->key);
         }
     }
+    int rc = tc_lua_pcall(L, (int)nargs, 0, err);
+    lua_settop(L, top);
+    return rc;
+}
+
+void
+tc_hooks_log_failure(tc_log_level_t level, const char *name, const tc_err_t *err)
+{
+    tc_log(level, "Hook %s failed: %s", name, err->msg);
+}
+
+bool
+tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs)
+{
     tc_err_t err;
     tc_err_clear(&err);
-    bool ok = tc_lua_pcall(L, (int)nargs, 0, &err) == TC_OK;
-    if (!ok) {
-        /*
-         * on_starting's failure stops the start: critical, as every other
-         * failure that does, so that 'loglevel = "critical"' still says why
-         */
-        tc_log(strcmp(name, "on_starting") == 0 ? TC_LOG_CRITICAL : TC_LOG_ERROR,
-               "Hook %s failed: %s", name, err.msg);
+    if (tc_hooks_call(h, name, args, nargs, &err) != TC_OK) {
+        tc_hooks_log_failure(TC_LOG_ERROR, name, &err);
+        return false;
     }
-    lua_settop(L, top);
-    return ok;
+    return true;
 }
 
 void

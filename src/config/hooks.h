@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hooks: Lua functions set in thriftcorn.lua (on_starting, pre_fork, ...),
- * called at points of the process life cycle. Every call is protected: an
- * error is logged with the hook's name and never stops the server (but
- * on_starting's, which stops the start).
+ * called at points of the process life cycle. Every call is protected: a
+ * hook that raises is reported to its caller, which logs it with the
+ * hook's name at the level its failure deserves.
  */
 #ifndef TC_CONFIG_HOOKS_H
 #define TC_CONFIG_HOOKS_H
 
 #include "core/err.h"
+#include "core/log.h"
 
 #include <stdbool.h>
 
@@ -44,11 +45,22 @@ void tc_hooks_free(tc_hooks_t *h);
 bool tc_hooks_has(const tc_hooks_t *h, const char *name);
 
 /*
- * Call hook 'name' with 'nargs' arguments, if it is set. An error is logged
- * ("Hook pre_fork failed: ...", at error; at critical for on_starting, whose
- * failure stops the start), and the call returns false; true otherwise
- * (also when the hook is not set). 'h' may be NULL. Only the thread that
- * owns 'h' may call it.
+ * Call hook 'name' with 'nargs' arguments, if it is set. Returns TC_OK when
+ * it returned or is not set ('h' may be NULL); when it raised, a negative
+ * code with 'err' filled with why (the error as tc_lua_pcall() words it).
+ * Logs nothing: the caller knows what the failure means, and logs it with
+ * tc_hooks_log_failure() at the level that needs (the arbiter's
+ * on_starting stops the start). Only the thread that owns 'h' may call it.
+ */
+int tc_hooks_call(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs,
+                  tc_err_t *err) TC_NODISCARD;
+
+/* Log "Hook NAME failed: why" at 'level', for 'err' as tc_hooks_call() filled it. */
+void tc_hooks_log_failure(tc_log_level_t level, const char *name, const tc_err_t *err);
+
+/*
+ * tc_hooks_call() for a hook whose failure changes nothing else: logged at
+ * error, whatever the hook. Returns false when it raised, true otherwise.
  */
 bool tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs);
 
