@@ -476,6 +476,22 @@ tc_log_write(int fd, const char *line, size_t len)
     return w;
 }
 
+size_t
+tc_log_time(char *buf, size_t cap)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    /* the milliseconds go between the seconds and the offset: two strftime() calls */
+    size_t n = strftime(buf, cap, "[%Y-%m-%d %H:%M:%S", &tm);
+    int k = snprintf(buf + n, cap - n, ".%03d", (int)(tv.tv_usec / 1000));
+    n += k > 0 && (size_t)k < cap - n ? (size_t)k : 0;
+    n += strftime(buf + n, cap - n, " %z]", &tm);
+    buf[n] = '\0';
+    return n;
+}
+
 void
 tc_log(tc_log_level_t level, const char *fmt, ...)
 {
@@ -483,13 +499,8 @@ tc_log(tc_log_level_t level, const char *fmt, ...)
         return;
     }
     char line[4096];
-    struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    localtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(line, sizeof(line), "[%Y-%m-%d %H:%M:%S", &tm);
-    int k = snprintf(line + n, sizeof(line) - n, ".%03d] [%d] [%s] ", (int)(tv.tv_usec / 1000),
-                     (int)getpid(), level_names[level]);
+    size_t n = tc_log_time(line, TC_LOG_TIME_MAX);
+    int k = snprintf(line + n, sizeof(line) - n, " [%d] [%s] ", (int)getpid(), level_names[level]);
     n += (size_t)k;
     va_list ap;
     va_start(ap, fmt);

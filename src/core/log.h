@@ -72,8 +72,20 @@ int tc_log_open(const char *path) TC_NODISCARD;
  * processes forked later inherit the setting.
  */
 bool tc_log_take_stderr(void);
+/* Room for tc_log_time()'s text with its NUL, whatever the year. */
+#define TC_LOG_TIME_MAX 48
+
 /*
- * Write one line at 'level'. A line is at most 4095 bytes with its '\n' (under
+ * The time now as the log lines start: "[2026-11-26 01:14:11.433 +0530]",
+ * the local time with milliseconds and its offset from UTC (strftime's
+ * %z, as gunicorn's error log writes it), into 'buf' of TC_LOG_TIME_MAX
+ * bytes, NUL-terminated. Returns its length (31 for a 4-digit year). Any
+ * thread.
+ */
+size_t tc_log_time(char *buf, size_t cap);
+/*
+ * Write one line at 'level', after tc_log_time(), the pid and the level's
+ * name. A line is at most 4095 bytes with its '\n' (under
  * PIPE_BUF: one write(2) to a pipe keeps it whole); a longer one is cut
  * between two UTF-8 characters, never inside one, and ends with "...".
  */

@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,7 +129,8 @@ typedef struct line {
     const char *peer;
     const tc_call_info_t *info;
     long long ns;
-    char time[48]; /* %t, rendered once per line (format_line() may expand it thrice) */
+    char
+        time[TC_LOG_TIME_MAX]; /* %t, rendered once per line (format_line() may expand it thrice) */
     size_t time_len;
 } line_t;
 
@@ -138,13 +138,7 @@ static void
 put_time(char *buf, size_t cap, size_t *n, line_t *l)
 {
     if (l->time_len == 0) {
-        struct timeval tv;
-        struct tm tm;
-        gettimeofday(&tv, NULL);
-        localtime_r(&tv.tv_sec, &tm);
-        size_t k = strftime(l->time, sizeof(l->time), "[%Y-%m-%d %H:%M:%S", &tm);
-        put_fmt(l->time, sizeof(l->time), &k, ".%03d]", (int)(tv.tv_usec / 1000));
-        l->time_len = k;
+        l->time_len = tc_log_time(l->time, sizeof(l->time)); /* as the error log's lines */
     }
     put(buf, cap, n, l->time, l->time_len);
 }

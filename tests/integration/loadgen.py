@@ -13,7 +13,7 @@ that the load can tell the two ways a connection can end apart:
 - cut in the middle of a reply, a timeout, or a wrong reply: a failure
   (`failed`), with the reason kept in `errors`, each one after the local
   time it happened, written as the server's log writes its own, and the
-  client's port (`[2026-11-29 09:30:01.123] port 41234: ...`), so that
+  client's port (`[2026-11-29 09:30:01.123 +0000] port 41234: ...`), so that
   it can be found in the server's log and in `ss` output.
 
 Every loop is bounded in count and time."""
@@ -31,7 +31,9 @@ from thrift.transport import TTransport
 def _stamp(sock):
     """'[local time] port N: ' for an error on `sock` (None: not connected)."""
     t = time.time()
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % (t % 1 * 1000)
+    local = time.localtime(t)
+    when = (time.strftime("%Y-%m-%d %H:%M:%S", local) + ".%03d" % (t % 1 * 1000)
+            + time.strftime(" %z", local))
     try:
         port = sock.getsockname()[1] if sock is not None else None
     except OSError:  # closed under it

@@ -141,9 +141,9 @@ class LimitsTest(unittest.TestCase):
                 return len(os.listdir("/proc/%d/fd" % pid))
 
             def pause_times():
-                """When each pause was logged, in seconds."""
-                return [datetime.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S.%f").timestamp()
-                        for line in srv.log().splitlines() if line.endswith(pause)]
+                """When each pause was logged, in seconds (the line's time and its UTC offset)."""
+                return [datetime.datetime.strptime(line[1:30], "%Y-%m-%d %H:%M:%S.%f %z")
+                        .timestamp() for line in srv.log().splitlines() if line.endswith(pause)]
 
             # the harness's probe and this first client closed: the worker holds
             # only what it booted with

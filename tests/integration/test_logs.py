@@ -30,9 +30,9 @@ SERVICE = "client_warning_rate = 0\n" + harness.service(harness.SERVICE_FIXTURE)
 # A line of each log, whole: its start, the unknown method's name (the
 # warning has the first 256 bytes of a long one), its end; group 1 is the
 # name, group 2 the call's id in it.
-ACCESS_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] 127\.0\.0\.1:\d+ "
+ACCESS_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d{4}\] 127\.0\.0\.1:\d+ "
                          r"TestService\.((m-\d+-\d+)-x*) UNKNOWN_METHOD \d+")
-ERROR_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] \[\d+\] "
+ERROR_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d{4}\] \[\d+\] "
                         r"\[(?:debug|info|warning|error|critical)\] .*")
 WARNING = re.compile(r"Invalid method name: '((m-\d+-\d+)-x*)'$")
 

@@ -855,7 +855,8 @@ return H""")
         self.assertTrue(harness.wait_for(lambda: harness.read_text(access).count("\n") >= 2))
         with open(access) as f:
             lines = f.read().splitlines()
-        line = r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] 127\.0\.0\.1:\d+ TestService\.%s %s \d+$"
+        line = (r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d{4}\] 127\.0\.0\.1:\d+ "
+                r"TestService\.%s %s \d+$")
         self.assertRegex(lines[0], line % ("echo", "ok"))
         self.assertRegex(lines[1], line % ("fail", "exception"))
         os.rename(access, access + ".1")

@@ -62,6 +62,7 @@ Usage (from the repository root):
 """
 
 import argparse
+import datetime
 import os
 import random
 import re
@@ -84,7 +85,8 @@ MIB = 1024 * 1024
 RETRY_SLACK = 2.0  # seconds after a reload's last old worker exited that a retry may come
 KILL_WINDOW = 5.0  # seconds after a kill that a cut connection of an unknown worker is its
 
-LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})\] \[(\d+)\] \[\w+\] (.*)$")
+LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3}) ([+-]\d{4})\] \[(\d+)\] \[\w+\] "
+                      r"(.*)$")
 
 
 def flat_margin(base):
@@ -410,9 +412,10 @@ class Soak:
             m = LOG_LINE.match(line)
             if not m:
                 continue
-            wall = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) \
+            wall = datetime.datetime.strptime(m.group(1) + " " + m.group(3),
+                                              "%Y-%m-%d %H:%M:%S %z").timestamp() \
                 + int(m.group(2)) / 1000.0
-            pid, msg = int(m.group(3)), m.group(4)
+            pid, msg = int(m.group(4)), m.group(5)
             if pid != arbiter:
                 if re.match(r"worker \d+: graceful stop$", msg):
                     graceful.add(pid)

@@ -65,4 +65,49 @@ tc_test_usr1_later(void *arg)
     return NULL;
 }
 
+/* The time zone of this process, as TZ names it (NULL: the system's), for localtime_r(). */
+static inline void
+tc_test_set_tz(const char *tz)
+{
+    if (tz != NULL) {
+        assert_int_equal(setenv("TZ", tz, 1), 0);
+    } else {
+        assert_int_equal(unsetenv("TZ"), 0);
+    }
+    tzset();
+}
+
+/*
+ * The 31 bytes at 's' are a log time, "[2026-11-26 01:14:11.433 +0530]":
+ * the local time with milliseconds, and 'offset', its UTC offset as
+ * strftime's %z writes it. Taken back to UTC by that offset, the time is
+ * between 'before' and 'after' (the caller's time() around the write).
+ */
+static inline void
+tc_test_assert_log_time(const char *s, time_t before, time_t after, const char *offset)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int ms = -1;
+    char sign = '?';
+    int oh = -1;
+    int om = -1;
+    int end = 0;
+    int got = sscanf(s, "[%4d-%2d-%2d %2d:%2d:%2d.%3d %c%2d%2d]%n", &tm.tm_year, &tm.tm_mon,
+                     &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &sign, &oh, &om, &end);
+    if (got != 10 || end != 31 || s[20] != '.' || s[24] != ' ') {
+        fail_msg("'%.31s' is not a log time [YYYY-mm-dd HH:MM:SS.mmm +hhmm]", s);
+    }
+    assert_memory_equal(s + 25, offset, 5);
+    assert_true(ms >= 0 && ms <= 999);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    long east = (sign == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
+    time_t utc = timegm(&tm) - east;
+    if (utc < before || utc > after) {
+        fail_msg("'%.31s' is %lld s from the time it was written", s,
+                 (long long)(utc < before ? utc - before : utc - after));
+    }
+}
+
 #endif /* TC_TEST_H */

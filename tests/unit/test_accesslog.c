@@ -91,23 +91,35 @@ test_placeholders(void **state)
     assert_string_equal(got, want);
 }
 
+/*
+ * %t: the local time and its UTC offset, as the error log's lines start
+ * ("[2026-11-26 01:14:11.433 +0530]"), east and west of UTC and at it.
+ */
 static void
 test_time(void **state)
 {
     (void)state;
-    assert_int_equal(tc_accesslog_open(access_path, "%t"), TC_OK);
-    tc_call_info_t info = call("Calc", "add", 3, 0, true);
-    tc_accesslog_write("unix", &info, 0);
-    char got[256];
-    size_t n = slurp(access_path, got, sizeof(got));
-    /* [2026-11-26 01:14:11.433] */
-    assert_int_equal(n, 26);
-    assert_int_equal(got[0], '[');
-    assert_int_equal(got[5], '-');
-    assert_int_equal(got[11], ' ');
-    assert_int_equal(got[20], '.');
-    assert_int_equal(got[24], ']');
-    assert_int_equal(got[25], '\n');
+    static const struct {
+        const char *tz;
+        const char *offset;
+    } zones[] = {{"IST-5:30", "+0530"}, {"XYZ+3", "-0300"}, {"UTC0", "+0000"}};
+    for (size_t i = 0; i < TC_ARRAY_LEN(zones); i++) {
+        tc_test_set_tz(zones[i].tz);
+        (void)unlink(access_path);
+        assert_int_equal(tc_accesslog_open(access_path, "%t"), TC_OK);
+        tc_call_info_t info = call("Calc", "add", 3, 0, true);
+        time_t before = time(NULL);
+        tc_accesslog_write("unix", &info, 0);
+        time_t after = time(NULL);
+        char got[256];
+        size_t n = slurp(access_path, got, sizeof(got));
+        assert_int_equal(n, 32);
+        assert_int_equal(got[31], '\n');
+        tc_test_assert_log_time(got, before, after, zones[i].offset);
+        (void)close(tc_accesslog_fd);
+        tc_accesslog_fd = -1;
+    }
+    tc_test_set_tz(NULL);
 }
 
 static void

@@ -540,7 +540,7 @@ test_log_writes_one_line(void **state)
     int fd = tc_test_temp_file(path, sizeof(path), "host-api");
     assert_int_equal(tc_log_open(path), TC_OK);
     tc_host_api.log(TC_PLUGIN_LOG_ERROR, "got %s",
-                    "a\n[2026-01-01 00:00:00.000] [1] [info] b\x1b[0m\xff");
+                    "a\n[2026-01-01 00:00:00.000 +0000] [1] [info] b\x1b[0m\xff");
     tc_host_api.log(TC_PLUGIN_LOG_ERROR, "caf\xc3\xa9 %d%%", 100);
     assert_int_equal(tc_log_open("-"), TC_OK);
     char text[1024];
@@ -549,7 +549,7 @@ test_log_writes_one_line(void **state)
     unlink(path);
     assert_true(n > 0);
     text[n] = '\0';
-    assert_non_null(strstr(text, "] [error] got a\\x0a[2026-01-01 00:00:00.000] [1] [info] "
+    assert_non_null(strstr(text, "] [error] got a\\x0a[2026-01-01 00:00:00.000 +0000] [1] [info] "
                                  "b\\x1b[0m\\xff\n"));
     assert_non_null(strstr(text, "] [error] caf\xc3\xa9 100%\n")); /* UTF-8 stays as it is */
     const char *second = strchr(text, '\n') + 1;

@@ -481,6 +481,41 @@ long_text(char *buf, size_t cap, size_t pad, const char *ch)
 }
 
 /*
+ * Each line starts with its local time and that time's UTC offset, as
+ * gunicorn's error log writes it ("[2026-11-26 01:14:11.433 +0530]"): an
+ * offset east and west of UTC, of hours and minutes, and UTC itself.
+ */
+static void
+test_line_time_has_utc_offset(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tz;
+        const char *offset;
+    } zones[] = {{"IST-5:30", "+0530"}, {"XYZ+3", "-0300"}, {"UTC0", "+0000"}};
+    char dir[128];
+    char path[160];
+    temp_file(dir, path, sizeof(dir), "time.log");
+    for (size_t i = 0; i < TC_ARRAY_LEN(zones); i++) {
+        tc_test_set_tz(zones[i].tz);
+        assert_int_equal(tc_log_open(path), TC_OK);
+        time_t before = time(NULL);
+        tc_log(TC_LOG_WARNING, "zone %zu", i);
+        time_t after = time(NULL);
+        assert_int_equal(tc_log_open(NULL), TC_OK);
+        const char *line = text_of(path);
+        char tail[64];
+        snprintf(tail, sizeof(tail), "] [%d] [warning] zone %zu\n", (int)getpid(), i);
+        assert_int_equal(strlen(line), 30 + strlen(tail));
+        assert_string_equal(line + 30, tail); /* from the time's ']' on */
+        tc_test_assert_log_time(line, before, after, zones[i].offset);
+        unlink(path);
+    }
+    tc_test_set_tz(NULL);
+    rmdir(dir);
+}
+
+/*
  * A line longer than the buffer is cut between two UTF-8 characters, never
  * inside one (the log stays valid UTF-8 for the tools that read it), and
  * ends with "..." so that it reads as cut. Each character width with each
@@ -911,6 +946,7 @@ main(void)
         cmocka_unit_test(test_cut_to_fit),
         cmocka_unit_test(test_utf8_text),
         cmocka_unit_test(test_long_line_cut_between_characters),
+        cmocka_unit_test(test_line_time_has_utc_offset),
         cmocka_unit_test(test_open_file_appends),
         cmocka_unit_test(test_open_file_follows_own_link),
         cmocka_unit_test(test_check_file_as_the_open_would),
