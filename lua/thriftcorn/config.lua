@@ -446,6 +446,7 @@ local function check(s, v)
     end
     return v
   elseif k == "id" then
+    v = math.type(v) == "float" and math.tointeger(v) or v -- 1000.0, as integer settings take it
     if math.type(v) == "integer" and v >= 0 then
       v = tostring(v) -- looked up as the text of the id is
     end
@@ -703,7 +704,9 @@ function M.load(path, overrides, source)
     source = text
   end
   source = as_chunk(source)
-  local values, lines = {}, {}
+  -- lines[key]: the line where setting 'key' was last set; files[key] the
+  -- file when another than the config file
+  local values, lines, files = {}, {}, {}
   local env = setmetatable({}, {
     __index = function(_, key)
       local v = values[key]
@@ -720,10 +723,22 @@ function M.load(path, overrides, source)
     end,
     __newindex = function(_, key, v)
       values[key] = v
-      -- the line of the value that counts: the last one set
-      local info = debug.getinfo(2, "Sl")
-      if info and info.short_src then
-        lines[key] = info.currentline
+      -- the place of the value that counts, the last one set: the innermost
+      -- file on the stack, which is another than the config file's for a
+      -- chunk it runs in its environment (loadfile("common.lua", "t", _ENV)),
+      -- and the config file's line that runs a chunk of a string (load());
+      -- false when no file is on the stack (a coroutine running such a chunk)
+      lines[key], files[key] = false, nil
+      for level = 2, math.huge do
+        local info = debug.getinfo(level, "Sl")
+        if info == nil then
+          break
+        end
+        if info.source:sub(1, 1) == "@" and info.currentline > 0 then
+          lines[key] = info.currentline
+          files[key] = info.source ~= "@" .. path and info.source:sub(2) or nil
+          break
+        end
       end
     end,
     -- setmetatable(_ENV, nil) would make every later setting a plain key of
@@ -795,10 +810,9 @@ function M.load(path, overrides, source)
   end
 
   local errors = {}
-  local cfg = { path = path, dir = dirname(path), lines = lines, source = source }
+  local cfg = { path = path, dir = dirname(path), lines = lines, files = files, source = source }
   local function fail(key, msg)
-    local line = lines[key]
-    errors[#errors + 1] = string.format("%s:%s: %s", path, line or "?", msg)
+    errors[#errors + 1] = string.format("%s: %s", M.place(cfg, key), msg)
   end
   local function unknown(key)
     local hint = suggest(key)
@@ -917,6 +931,14 @@ function M.load(path, overrides, source)
   return cfg
 end
 
+--- "file:line" where setting `key` of the loaded config `cfg` was last set:
+--- the config file, or the file of a chunk it ran in its environment;
+--- "file:?" when the line is not known.
+function M.place(cfg, key)
+  local files = cfg.files or {}
+  return string.format("%s:%s", files[key] or cfg.path, cfg.lines[key] or "?")
+end
+
 --- Load the IDL of every configured service and check that the service
 --- exists. Returns true, or nil and a list of error lines. The IDL loader's
 --- warnings ("file:line:col: message", each once) go to cfg.idl_warnings,
@@ -936,7 +958,7 @@ function M.check_services(cfg)
     end,
   }
   for i, e in ipairs(cfg.services or {}) do
-    local where = string.format("%s:%s", cfg.path, cfg.lines.services or "?")
+    local where = M.place(cfg, "services")
     local ok, mod = pcall(thriftcorn.load, e.idl, opts)
     if not ok then
       errors[#errors + 1] = string.format("%s: services[%d].idl: %s", where, i, tostring(mod))
@@ -949,7 +971,7 @@ function M.check_services(cfg)
     return nil, errors
   end
   local svc = cfg.service
-  local where = string.format("%s:%s", cfg.path, cfg.lines.service or "?")
+  local where = M.place(cfg, "service")
   local ok, mod = pcall(thriftcorn.load, svc.idl, opts)
   if not ok then
     errors[#errors + 1] = string.format("%s: service.idl: %s", where, tostring(mod))

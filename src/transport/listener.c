@@ -144,6 +144,19 @@ check_host(const char *spec, const char *host, bool v6, tc_err_t *err)
     if (v6 && inet_pton(AF_INET6, addr, &a6) != 1) {
         return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv6 address", spec, host);
     }
+    /*
+     * no name a resolver knows holds a space or a control character (the
+     * hosts file separates names by them): " 0.0.0.0" would pass the check
+     * and fail only when the bind opens, as a host not found
+     */
+    for (const char *p = host; !v6 && *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c == 0x7f) {
+            return tc_err_set(err, TC_EINVAL, "%s: the host '%s' contains %s at byte %zu", spec,
+                              host, c == ' ' ? "a space" : "a control character",
+                              (size_t)(p - host) + 1);
+        }
+    }
     /* inet_aton(), as getaddrinfo() reads numbers: "127.1" is 127.0.0.1 */
     if (!v6 && strspn(host, "0123456789.") == strlen(host) && inet_aton(host, &a4) == 0) {
         return tc_err_set(err, TC_EINVAL, "%s: '%s' is not an IPv4 address", spec, host);

@@ -69,6 +69,26 @@ service PingService {
     assert.matches("thriftcorn%.lua:3: workers: expected an integer, got string", errs[1])
   end)
 
+  it("names the file and line of a setting set by a chunk the config runs", function()
+    -- a file run in the config's environment is named with its own line; a
+    -- chunk of a string, by the config file's line that runs it
+    write(dir .. "/common.lua", "-- shared settings\n\nworkers = 'two'\n")
+    local path = make_config(SERVICE .. "-- two\nloadfile('" .. dir
+      .. "/common.lua', 't', _ENV)()\nload('\\n\\nthreads = 0', '=inline', 't', _ENV)()\n")
+    local cfg, errs = config.load(path)
+    assert.is_nil(cfg)
+    assert.equal(2, #errs)
+    local all = table.concat(errs, "\n")
+    assert.matches("common%.lua:3: workers: expected an integer, got string", all, 1, false)
+    assert.matches("thriftcorn%.lua:4: threads: must be at least 1, got 0", all)
+    assert.is_nil(all:find("thriftcorn.lua:3:", 1, true))
+    -- set again in the config itself, the setting's place is the config's
+    cfg, errs = config.load(make_config(SERVICE .. "loadfile('" .. dir
+      .. "/common.lua', 't', _ENV)()\nworkers = 0\n"))
+    assert.is_nil(cfg)
+    assert.same({ path .. ":3: workers: must be at least 1, got 0" }, errs)
+  end)
+
   it("rejects values out of range and outside an enum", function()
     local _, errs = config.load(make_config(
       "workers = 0\ntransport = 'http'\nmax_depth = 1000\nmax_lua_memory = -1\n"
@@ -514,6 +534,10 @@ service PingService {
     }, errs)
     local cfg = assert(config.load(make_config(SERVICE .. "user = 0\n")))
     assert.equal("0", cfg.user)
+    -- a float with an integer value is that integer, as for the integer settings
+    cfg = assert(config.load(make_config(SERVICE .. "user = 0.0\ngroup = 2^0 - 1\n")))
+    assert.equal("0", cfg.user)
+    assert.equal("0", cfg.group)
   end)
 
   it("refuses a file that replaces Lua's own functions, and puts them back", function()

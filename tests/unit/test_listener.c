@@ -304,6 +304,10 @@ test_malformed_specs(void **state)
     assert_malformed("[not-v6]:9090", "is not an IPv6 address");
     assert_malformed("999.1.1.1:9090", "'999.1.1.1' is not an IPv4 address");
     assert_malformed("1.2.3.4.5:9090", "is not an IPv4 address");
+    /* no host name holds a space or a control character */
+    assert_malformed(" 127.0.0.1:9090", "the host ' 127.0.0.1' contains a space at byte 1");
+    assert_malformed("my host:9090", "the host 'my host' contains a space at byte 3");
+    assert_malformed("local\thost:9090", "contains a control character at byte 6");
     /* a name is looked up only when the bind opens */
     assert_open_fails("host.invalid:9090", "host.invalid:9090: ");
     assert_malformed("unix:", "missing path");
