@@ -183,7 +183,8 @@ call_limit(const tc_config_t *cfg)
         struct timespec ts;
         (void)clock_gettime(CLOCK_MONOTONIC, &ts);
         unsigned seed = (unsigned)getpid() ^ (unsigned)ts.tv_nsec;
-        limit += rand_r(&seed) % (cfg->max_requests_jitter + 1);
+        /* in long long: the jitter may be INT_MAX, where 'int' + 1 overflows */
+        limit += rand_r(&seed) % ((long long)cfg->max_requests_jitter + 1);
     }
     return limit;
 }

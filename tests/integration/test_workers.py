@@ -197,6 +197,19 @@ class WorkersTest(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1))
         self.assertNotEqual(srv.worker_pids(), first)
 
+    def test_max_requests_jitter_at_its_largest_boots(self):
+        """max_requests_jitter at the largest value the config takes
+        (2147483647): the worker draws its limit without overflowing an
+        int, boots and serves."""
+        srv = self.server("workers = 1\nthreads = 1\nmax_requests = 1\n"
+                          "max_requests_jitter = 2147483647\n")
+        c, trans = harness.client(self.S, srv.port)
+        self.addCleanup(trans.close)
+        self.assertEqual(c.echo("x"), "x")
+        log = srv.log()
+        self.assertNotIn("keep dying", log)
+        self.assertNotIn("runtime error", log)
+
     def test_max_requests_is_kept_under_load(self):
         # The call that reaches max_requests begins the stop at once: a
         # recycled worker serves the limit and only the calls the other
