@@ -137,8 +137,12 @@ check_handler(const tc_config_t *cfg, bool files_ok)
 {
     tc_err_t err;
     tc_err_clear(&err);
-    /* root checks as the workers will load: as 'user' and 'group', with 'umask' */
-    if (geteuid() == 0 && tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
+    /*
+     * it checks as the workers will load: as 'user' and 'group', with
+     * 'umask'; run by another user than root, a switch to a user or group
+     * it is not fails here as the workers' would
+     */
+    if (tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -5,8 +5,43 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+/*
+ * The settings 'ids' came from, for an error: "'user' app, 'group' www"
+ * ('user' by its id when the user database has no name for it).
+ */
+static void
+describe(const tc_ids_t *ids, char *buf, size_t cap)
+{
+    int n = 0;
+    if (ids->set_uid) {
+        n = ids->user != NULL ? snprintf(buf, cap, "'user' %s", ids->user)
+                              : snprintf(buf, cap, "'user' %d", (int)ids->uid);
+    }
+    n = n > 0 && (size_t)n < cap ? n : 0;
+    if (ids->group != NULL) {
+        (void)snprintf(buf + n, cap - (size_t)n, "%s'group' %s", n > 0 ? ", " : "", ids->group);
+    }
+}
+
+/* 'step' of the switch to 'ids' failed with 'rc': say so, naming the settings. */
+static int
+setids_failed(const tc_ids_t *ids, const char *step, int rc, tc_err_t *err)
+{
+    char who[640];
+    who[0] = '\0';
+    describe(ids, who, sizeof(who));
+    /* the usual mistake: a server started without root, asked to switch */
+    bool unprivileged = rc == -EPERM && geteuid() != 0;
+    return tc_err_set(err, rc, "%s: cannot set %s: %s%s", who, step, tc_strerror(rc),
+                      unprivileged ? " (only a server started as root may switch to another user "
+                                     "or group)"
+                                   : "");
+}
 
 static int
 setids(const tc_ids_t *ids, tc_err_t *err)
@@ -26,20 +61,18 @@ setids(const tc_ids_t *ids, tc_err_t *err)
                           "too",
                           (int)ids->uid);
     }
+    /* the groups first, while still root: after setuid() no change is allowed */
     if (ids->set_gid) {
         int rc = ids->user != NULL ? initgroups(ids->user, ids->gid) : setgroups(1, &ids->gid);
         if (rc < 0) {
-            rc = -errno;
-            return tc_err_set(err, rc, "cannot set the supplementary groups: %s", tc_strerror(rc));
+            return setids_failed(ids, "the supplementary groups", -errno, err);
         }
         if (setgid(ids->gid) < 0) {
-            rc = -errno;
-            return tc_err_set(err, rc, "cannot set group %d: %s", (int)ids->gid, tc_strerror(rc));
+            return setids_failed(ids, "the group", -errno, err);
         }
     }
     if (ids->set_uid && setuid(ids->uid) < 0) {
-        int rc = -errno;
-        return tc_err_set(err, rc, "cannot set user %d: %s", (int)ids->uid, tc_strerror(rc));
+        return setids_failed(ids, "the user", -errno, err);
     }
     return TC_OK;
 }

@@ -16,7 +16,6 @@
 #include "worker/dispatch.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,30 +90,33 @@ tc_generation_has_sock(const gen_t *g, const sock_t *s)
 /*
  * Log file 'path' of 'g', created if need be and given to the workers'
  * 'user', as gunicorn does: after SIGUSR1 they reopen it as that user, who
- * may neither create a file in its folder nor write to one of root's. Only
- * a regular file with one link, opened without following a symlink, that
- * the name still leads to once opened: a worker that can write to the
- * folder must not get another file given to it (a hard link made and
- * removed around the checks could still pass them, but the kernel lets
+ * may neither create a file in its folder nor write to one of root's. It is
+ * opened as the arbiter opens its logs (tc_log_open_file()): a symlink at
+ * 'path' is followed only when root owns it (the operator's link to a log
+ * kept elsewhere, whose file the workers reopen through it), so a link the
+ * workers' user planted gets nothing given. Only a regular file with one
+ * link that the name still leads to once opened: a worker that can write
+ * to the folder must not get another file given to it (a hard link made
+ * and removed around the checks could still pass them, but the kernel lets
  * a user link only files it owns or may read and write, unless
- * fs.protected_hardlinks is 0).
+ * fs.protected_hardlinks is 0). The standard streams are the workers' as
+ * inherited: never reopened by name, never given.
  */
 static void
 give_log(const gen_t *g, const char *path)
 {
-    if (path == NULL || strcmp(path, "-") == 0 || !g->ids.set_uid) {
+    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
+        strcmp(path, "/dev/stderr") == 0 || !g->ids.set_uid) {
         return;
     }
-    const int flags =
-        O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    int fd = open(path, flags, 0644);
+    int fd = tc_log_open_file(path);
     if (fd < 0) {
         return; /* the open that writes to it reports why */
     }
     struct stat st;
-    struct stat ls;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && lstat(path, &ls) == 0 &&
-        ls.st_dev == st.st_dev && ls.st_ino == st.st_ino &&
+    struct stat ns;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && stat(path, &ns) == 0 &&
+        ns.st_dev == st.st_dev && ns.st_ino == st.st_ino &&
         fchown(fd, g->ids.uid, g->ids.set_gid ? g->ids.gid : (gid_t)-1) < 0) {
         int rc = -errno;
         tc_log(TC_LOG_WARNING, "Cannot give the log %s to the workers' user: %s", path,

@@ -60,6 +60,7 @@ tc_ids_resolve(const char *user, const char *group, tc_ids_t *ids, tc_err_t *err
         }
         ids->set_gid = true;
         ids->gid = res != NULL ? res->gr_gid : (gid_t)id;
+        ids->group = tc_xstrdup(res != NULL ? res->gr_name : group);
     }
     return TC_OK;
 }
@@ -68,5 +69,7 @@ void
 tc_ids_deinit(tc_ids_t *ids)
 {
     free(ids->user);
+    free(ids->group);
     ids->user = NULL;
+    ids->group = NULL;
 }

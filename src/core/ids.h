@@ -18,7 +18,8 @@ typedef struct tc_ids {
     bool set_gid;
     uid_t uid;
     gid_t gid;
-    char *user; /* the user's name, for initgroups(); NULL if unknown */
+    char *user;  /* the user's name, for initgroups(); NULL if unknown */
+    char *group; /* the group 'group' named (its name, else its id); NULL without 'group' */
 } tc_ids_t;
 
 /*

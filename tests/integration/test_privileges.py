@@ -5,7 +5,9 @@ and the unix socket files it removes; and which groups a worker keeps. A
 worker that runs code of an attacker is played by a shell run as nobody
 (setpriv), doing what that worker could do."""
 
+import grp
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -167,6 +169,49 @@ class PrivilegesTest(harness.ServiceTest):
         self.assertTrue(os.path.islink(link))
         self.assertIn("Booting worker", harness.read_text(real))
         self.assertNotIn("Cannot", harness.read_text(real))
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_usr1_reopens_logs_kept_elsewhere_through_links_of_root(self):
+        """The operator's symlinks (root's) lead from the log paths to
+        files in a folder of root's, where the workers' user may create
+        nothing. The arbiter gives the files the links lead to, as it gives
+        a log at the path itself: after a rotation and SIGUSR1 the workers,
+        as nobody, reopen both logs through the links."""
+        folder = readable_fixture()
+        kept = os.path.join(folder, "kept")
+        os.mkdir(kept)
+        os.chmod(kept, 0o755)
+        error, access = (os.path.join(folder, name) for name in ("error.log", "access.log"))
+        error_file, access_file = (os.path.join(kept, name) for name in ("error.log", "access.log"))
+        os.symlink(error_file, error)
+        os.symlink(access_file, access)
+        srv = harness.Server(service(folder) + 'user = "nobody"\nworkers = 1\nthreads = 1\n'
+                             'accesslog = "%s"\n' % access, start=False)
+        self.addCleanup(srv.stop)
+        srv.log_path = error  # --errorlog names the link
+        srv.start()
+        self.call(srv.port)
+        self.assertTrue(harness.wait_for(lambda: "TestService.echo" in
+                                         harness.read_text(access_file)), srv.log())
+        os.rename(access_file, access_file + ".1")
+        os.rename(error_file, error_file + ".1")
+        srv.kill(signal.SIGUSR1)
+        (pid,) = srv.worker_pids()
+        old_log = error_file + ".1"
+        self.assertTrue(harness.wait_for(lambda: harness.holds_file(pid, access_file)
+                                         and harness.holds_file(pid, error_file), 10),
+                        harness.read_text(old_log) + srv.log())
+        self.call(srv.port)
+        self.assertTrue(harness.wait_for(lambda: "TestService.echo" in
+                                         harness.read_text(access_file)), srv.log())
+        self.assertEqual(harness.read_text(access_file + ".1").count("TestService.echo"), 1)
+        for path in (error_file, old_log):
+            self.assertNotIn("Cannot", harness.read_text(path))
+        for path in (error, access):
+            self.assertTrue(os.path.islink(path), path)
+            self.assertEqual(os.lstat(path).st_uid, 0, path)
+        for path in (error_file, access_file):
+            self.assertEqual(os.stat(path).st_uid, NOBODY, path)
 
     def test_worker_maps_only_its_own_heartbeat_page(self):
         """Each worker has its heartbeat page only: not the pages of the
@@ -355,6 +400,84 @@ class PrivilegesTest(harness.ServiceTest):
         self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", timeout=30), srv.log())
         self.call(srv.port)
         self.assertNotIn("supplementary groups", srv.log())
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_unprivileged_server_asked_to_switch_users(self):
+        """Started as nobody with 'user' naming daemon: only root may
+        switch. --check-config fails as the start does (it printed its ok
+        line for a start whose workers could not boot), and a reload to such
+        a config is refused while the old generation serves on; each says
+        which setting it could not apply, and why."""
+        def become_nobody():
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+        try:
+            subprocess.run([harness.BIN, "--version"], preexec_fn=become_nobody,
+                           capture_output=True, timeout=10, check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.skipTest("nobody cannot run %s (a folder on its way is closed to other "
+                          "users): %s" % (harness.BIN, e))
+        folder = readable_fixture()
+        want = ("'user' daemon: cannot set the supplementary groups: operation not permitted "
+                "(only a server started as root may switch to another user or group)")
+        cfg = os.path.join(folder, "c.lua")
+        with open(cfg, "w") as f:
+            f.write('bind = "127.0.0.1:0"\nworkers = 1\nuser = "daemon"\n' + service(folder))
+        os.chmod(cfg, 0o644)
+        for args in (["--check-config", cfg], [cfg]):
+            out = subprocess.run([harness.BIN] + args, preexec_fn=become_nobody,
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn(want, out.stderr)
+
+        srv = harness.Server(service(folder) + 'workers = 1\n', start=False,
+                             preexec_fn=become_nobody)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        os.chmod(srv.config, 0o644)
+        open(srv.log_path, "w").close()
+        os.chown(srv.log_path, NOBODY, NOBODY)
+        srv.start()
+        self.call(srv.port)
+        pids = srv.worker_pids()
+        with open(srv.config, "a") as f:
+            f.write('user = "daemon"\n')
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
+                                         timeout=30), srv.log())
+        self.assertIn("Reload failed: " + want, srv.log())
+        self.call(srv.port)
+        self.assertEqual(srv.worker_pids(), pids)
+
+    @unittest.skipUnless(ROOT, NEEDS_ROOT)
+    def test_reload_that_changes_user_and_group(self):
+        """A reload applies a new 'user' and 'group' to its new workers, as
+        gunicorn does: they run as daemon and nogroup, with no way back and
+        no other group, and the logs are theirs to reopen."""
+        folder = readable_fixture()
+        access = os.path.join(folder, "access.log")
+        srv = harness.Server(service(folder) + 'workers = 1\naccesslog = "%s"\n' % access
+                             + 'user = "nobody"\n')
+        self.addCleanup(srv.stop)
+        self.call(srv.port)
+        (old,) = srv.worker_pids()
+        with open(srv.config, "a") as f:
+            f.write('user = "daemon"\ngroup = "nogroup"\n')
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", timeout=30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(old)), srv.log())
+        (pid,) = srv.worker_pids()
+        with open("/proc/%d/status" % pid) as f:
+            status = dict(line.split(":", 1) for line in f)
+        daemon, nogroup = pwd.getpwnam("daemon").pw_uid, grp.getgrnam("nogroup").gr_gid
+        self.assertEqual(status["Uid"].split(), [str(daemon)] * 4)
+        self.assertEqual(status["Gid"].split(), [str(nogroup)] * 4)
+        self.assertEqual(status["Groups"].split(), [str(nogroup)])
+        for path in (access, srv.log_path):
+            st = os.stat(path)
+            self.assertEqual((st.st_uid, st.st_gid), (daemon, nogroup), path)
+        self.call(srv.port)
 
     def test_fifo_at_the_pidfile_path(self):
         """A FIFO put where the pidfile goes (in /tmp, say) neither hangs the
