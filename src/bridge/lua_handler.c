@@ -58,6 +58,16 @@ struct tc_lua_handler {
 };
 
 /*
+ * The service as its calls name it, for a call's error: its
+ * multiplexed_name, else its IDL name (the access log's name for it).
+ */
+static const char *
+called_name(const tc_lua_handler_t *h)
+{
+    return h->mux_name != NULL ? h->mux_name : h->svc->name;
+}
+
+/*
  * Message handler for handler calls: a declared exception (a table with a
  * metatable) passes through untouched; anything else gets a traceback.
  */
@@ -392,11 +402,11 @@ protected_error_text(lua_State *L)
 }
 
 static const char *
-error_text(lua_State *L, int e, const tc_service_t *svc, const tc_function_t *fn, const char *what,
+error_text(lua_State *L, int e, const char *service, const tc_function_t *fn, const char *what,
            tc_err_t *err, size_t *len)
 {
     char head[TC_ERR_MSG_MAX];
-    snprintf(head, sizeof(head), "%s.%s%s", svc->name, fn->name, what);
+    snprintf(head, sizeof(head), "%s.%s%s", service, fn->name, what);
     bool foreign = undeclared(L, e);
     /*
      * __tostring and __name are user code, and the text needs memory the
@@ -504,7 +514,7 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t
             char why[TC_ERR_MSG_MAX];
             snprintf(why, sizeof(why), "%s", err->msg);
             tc_err_clear(err);
-            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", h->svc->name,
+            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", called_name(h),
                        fn->name, why);
         }
         return raised ? -2 : -1;
@@ -541,14 +551,14 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
             return TC_CALL_DECLARED_EXCEPTION;
         }
         out->out->len = mark;
-        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", h->svc->name,
-                   fn->name, eerr.msg);
+        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s",
+                   called_name(h), fn->name, eerr.msg);
         write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                     h->expose_errors ? err->msg : "Internal error");
         return TC_APPEX_INTERNAL_ERROR;
     }
     size_t len;
-    const char *text = error_text(L, e, h->svc, fn, "", err, &len);
+    const char *text = error_text(L, e, called_name(h), fn, "", err, &len);
     if (h->expose_errors) {
         write_appex_text(out, m, TC_APPEX_INTERNAL_ERROR, text, len);
     } else {
@@ -571,8 +581,8 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
         tc_err_clear(&eerr);
         if (encode_field(L, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
             out->out->len = mark;
-            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", h->svc->name,
-                       fn->name, eerr.msg);
+            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s",
+                       called_name(h), fn->name, eerr.msg);
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                         h->expose_errors ? err->msg : "Internal error");
             return TC_APPEX_INTERNAL_ERROR;
@@ -618,9 +628,8 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
              * for the client and the log alike, by the service's name the
              * call used, as the access log names it
              */
-            tc_err_prefix(err,
-                          "%s.%s%s: arguments: ", h->mux_name != NULL ? h->mux_name : h->svc->name,
-                          fn->name, oneway ? " (oneway)" : "");
+            tc_err_prefix(err, "%s.%s%s: arguments: ", called_name(h), fn->name,
+                          oneway ? " (oneway)" : "");
         }
         if (!oneway) {
             write_appex(out, m, type,
@@ -632,7 +641,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     int rc = lua_pcall(L, nargs, 1, SLOT_MSGH);
     if (rc == LUA_ERRMEM) {
         /* the handler's own allocations, or its error's text, ran out */
-        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", h->svc->name, fn->name, oneway ? " (oneway)" : "",
+        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", called_name(h), fn->name, oneway ? " (oneway)" : "",
                    memory_text(L).text);
         if (!oneway) {
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
@@ -642,7 +651,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     } else if (rc != LUA_OK) {
         if (oneway) {
             size_t len;
-            (void)error_text(L, lua_gettop(L), h->svc, fn, " (oneway)", err, &len);
+            (void)error_text(L, lua_gettop(L), called_name(h), fn, " (oneway)", err, &len);
             status = TC_APPEX_INTERNAL_ERROR;
         } else {
             status = reply_error(h, m, fn, out, mark, err);

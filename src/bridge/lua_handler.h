@@ -53,10 +53,12 @@ void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
  * result, a declared exception or a TApplicationException. Returns the
  * call's status: 0, TC_CALL_DECLARED_EXCEPTION, or the TApplicationException
  * type sent. 'err' is set only for what the operator should see: a handler
- * error with its traceback, or arguments that do not decode, as
- * "Service.method: arguments: Struct.field: why", or "...: arguments:
- * name (field N): why" for an argument itself (the PROTOCOL_ERROR's text
- * too), Service being the service's multiplexed_name if it has one.
+ * error with its traceback ("Service.method: ..."), a result that does
+ * not encode, or arguments that do not decode, as "Service.method:
+ * arguments: Struct.field: why", or "...: arguments: name (field N): why"
+ * for an argument itself (the PROTOCOL_ERROR's text too). Service is the
+ * service as the call named it: its multiplexed_name if it has one, else
+ * its IDL name.
  */
 int tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
                         tc_proto_t *in, tc_proto_t *out, tc_err_t *err);

@@ -582,6 +582,16 @@ tc_host_thread_stop(tc_host_thread_t *t)
 
 /* ---- the call ---- */
 
+/*
+ * The service as its calls name it, for a call's error: its
+ * multiplexed_name, else its IDL name, as a Lua handler's errors name it.
+ */
+static const char *
+called_name(const tc_host_thread_t *t)
+{
+    return t->mux_name != NULL ? t->mux_name : t->svc->name;
+}
+
 void *
 tc_host_call_thread_data(const tc_call_t *call)
 {
@@ -596,7 +606,7 @@ tc_host_call_alloc(tc_call_t *call, size_t size)
         tc_log(TC_LOG_CRITICAL,
                "plugin %s: call_alloc(%zu) in a call of %s.%s: over half the address space; the "
                "worker aborts",
-               plugin_label(call->thread->host), size, call->thread->svc->name, call->fn->name);
+               plugin_label(call->thread->host), size, called_name(call->thread), call->fn->name);
     }
     return tc_arena_alloc(&call->thread->arena, size);
 }
@@ -607,7 +617,7 @@ during(const struct tc_call *running, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (running != NULL && running->fn != NULL) {
-        snprintf(buf, cap, " (during a call of %s.%s)", running->thread->svc->name,
+        snprintf(buf, cap, " (during a call of %s.%s)", called_name(running->thread),
                  running->fn->name);
     }
 }
@@ -684,7 +694,7 @@ tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, con
                        : "used after its handler returned, from another thread";
         }
         tc_log(TC_LOG_ERROR, "plugin %s: %s() refused the tc_call_t of %s.%s: %s%s",
-               plugin_label(t->host), what, t->svc->name, fn != NULL ? fn->name : "?", why, here);
+               plugin_label(t->host), what, called_name(t), fn != NULL ? fn->name : "?", why, here);
     }
     pthread_mutex_unlock(&threads_lock);
 }
@@ -706,11 +716,11 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     if (c->werr.code != TC_OK) {
         code = TC_ETYPE;
         snprintf(full, sizeof(full), "%s.%s%s: plugin %s built a reply that does not fit: %s",
-                 t->svc->name, fn->name, kind, plugin_label(t->host), c->werr.msg);
+                 called_name(t), fn->name, kind, plugin_label(t->host), c->werr.msg);
     } else if (c->failmsg[0] != '\0') {
-        snprintf(full, sizeof(full), "%s.%s%s: %s", t->svc->name, fn->name, kind, c->failmsg);
+        snprintf(full, sizeof(full), "%s.%s%s: %s", called_name(t), fn->name, kind, c->failmsg);
     } else {
-        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", t->svc->name,
+        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", called_name(t),
                  fn->name, kind, plugin_label(t->host), rc);
     }
     char msg[TC_ERR_MSG_MAX];
@@ -743,8 +753,8 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     if (tc_codec_decode_args(in, fn->args, &t->arena, &args, err) != TC_OK) {
         tc_arena_reset(&t->arena);
         /* as for a Lua handler: the call as named, then the argument or the innermost field */
-        tc_err_prefix(err, "%s.%s%s: arguments: ", t->mux_name != NULL ? t->mux_name : t->svc->name,
-                      fn->name, oneway ? " (oneway)" : "");
+        tc_err_prefix(err, "%s.%s%s: arguments: ", called_name(t), fn->name,
+                      oneway ? " (oneway)" : "");
         if (!oneway) {
             tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_PROTOCOL_ERROR,
                                    err->msg, strlen(err->msg));

@@ -166,8 +166,9 @@ const char *const *tc_host_method_names(const tc_host_t *h);
  * signature hash matches) and bind them: a thread's handler table. NULL
  * with 'err' filled naming the method and both signatures otherwise.
  * 'mux_name' is the service's multiplexed_name (NULL: none), which names
- * it in the error of a call whose arguments do not decode, as the call
- * named it. Ownership: the caller frees it with tc_host_thread_free();
+ * it in the errors of its calls (arguments that do not decode, fail(), a
+ * reply built wrongly, a tc_call_t misused), as the call named it.
+ * Ownership: the caller frees it with tc_host_thread_free();
  * 'svc' must outlive it; 'mux_name' is copied.
  */
 tc_host_thread_t *tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *mux_name,

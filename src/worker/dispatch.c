@@ -32,6 +32,11 @@ struct tc_dispatch {
     const tc_service_t *svc;
     const char *name; /* the service's name, from the config */
     /*
+     * How a call's errors name the service: its multiplexed_name, else its
+     * IDL name, as the handlers' errors do (lua_handler.c, host.c)
+     */
+    const char *called;
+    /*
      * services = { ... }: one dispatcher per service, the calls routed by
      * name; 'sub_cfgs' are their views of the config (their service as
      * 'service'), 'dflt' the one plain method names go to (-1: none).
@@ -90,6 +95,7 @@ create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
         goto fail;
     }
     d->svc = tc_lua_handler_service(d->lua);
+    d->called = cfg->service.mux_name != NULL ? cfg->service.mux_name : d->svc->name;
     if (d->host != NULL) {
         d->plugin =
             tc_host_thread_new(d->host, d->svc, cfg->service.mux_name, cfg->expose_errors, err);
@@ -478,11 +484,11 @@ tc_dispatch_check(const tc_config_t *cfg, double limit, const char *why, tc_err_
 /*
  * tc_dispatch_handle() but for the reply's size: the message header read in
  * 'm' (its name without "Service:" once routed) and the function whose
- * handler ran in '*fn' (NULL: none did), of the service in '*svc' (its
- * own or an inherited one: the log names the service that served it).
+ * handler ran in '*fn' (NULL: none did), of the service named '*called' in
+ * a call's errors (the one the call was routed to).
  */
 static int
-handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const tc_service_t **svc,
+handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const char **called,
        const tc_function_t **fn, tc_call_info_t *info, tc_err_t *err)
 {
     info->err_len = 0;
@@ -564,7 +570,7 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
         }
         return TC_OK;
     }
-    *svc = d->svc;
+    *called = d->called;
     *fn = d->svc->functions[idx];
     bool oneway = m->type == TC_MSG_ONEWAY || (*fn)->oneway;
     info->replied = !oneway;
@@ -594,7 +600,7 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
  */
 static void
 refuse_reply(tc_proto_t *out, size_t mark, size_t bound, size_t max_reply, const tc_msg_hdr_t *m,
-             const tc_service_t *svc, const tc_function_t *fn, tc_call_info_t *info, tc_err_t *err)
+             const char *called, const tc_function_t *fn, tc_call_info_t *info, tc_err_t *err)
 {
     tc_buf_t *buf = out->out;
     char text[96];
@@ -603,7 +609,7 @@ refuse_reply(tc_proto_t *out, size_t mark, size_t bound, size_t max_reply, const
     tc_err_clear(err); /* the client hears of this, not of what the dropped reply said */
     info->err_len = 0;
     if (fn != NULL) {
-        tc_err_set(err, TC_ELIMIT, "%s.%s: %s", svc->name, fn->name, text);
+        tc_err_set(err, TC_ELIMIT, "%s.%s: %s", called, fn->name, text);
     } else {
         tc_err_set(err, TC_ELIMIT, "%s: %s", tc_appex_type_name(info->status), text);
     }
@@ -664,12 +670,12 @@ tc_dispatch_handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, size_t max
                        : 0;
     tc_buf_set_max(buf, bound);
     tc_msg_hdr_t m;
-    const tc_service_t *svc = NULL;
+    const char *called = NULL;
     const tc_function_t *fn = NULL;
-    int rc = handle(d, in, out, &m, &svc, &fn, info, err);
+    int rc = handle(d, in, out, &m, &called, &fn, info, err);
     if (TC_UNLIKELY(tc_buf_refused(buf) || buf->len - mark > max_reply) && rc == TC_OK &&
         info->replied) {
-        refuse_reply(out, mark, bound, max_reply, &m, svc, fn, info, err);
+        refuse_reply(out, mark, bound, max_reply, &m, called, fn, info, err);
     }
     tc_buf_set_max(buf, 0);
     info->rest = rc == TC_OK ? rest_after(in, start) : 0;

@@ -469,18 +469,25 @@ class MultiTest(unittest.TestCase):
         registers any processor under any name: Calculator with the example
         handler (the default), and CalculatorV2 with another. Each name
         reaches its own handler, and the access log names the one called,
-        as do a PROTOCOL_ERROR and its error log line."""
+        as do the errors of its calls, to the client (expose_errors) and in
+        the error log: a PROTOCOL_ERROR, a handler that raises, a result
+        that does not fit, a oneway handler that raises."""
         d = harness.tempdir("tc-multi-")
         with open(os.path.join(d, "v2.lua"), "w") as f:
             f.write("local H = {}\n"
                     "function H.ping() end\n"
-                    "function H.add(a, b) return 1000 + a + b end\n"
+                    "function H.add(a, b)\n"
+                    "  if a == 13 then error('v2 refuses 13', 0) end\n"
+                    "  if a == 14 then return 'not an i32' end\n"
+                    "  return 1000 + a + b\n"
+                    "end\n"
                     "function H.calculate(id, w) return -1 end\n"
-                    "function H.zip() end\n"
+                    "function H.zip() error('zip refused', 0) end\n"
                     "function H.getStruct(key) return { key = key, value = 'v2' } end\n"
                     "return H\n")
         access = os.path.join(d, "access.log")
-        settings = ("threads = 2\naccesslog = %r\naccess_log_format = \"%%m %%s\"\n"
+        settings = ("threads = 2\nexpose_errors = true\naccesslog = %r\n"
+                    "access_log_format = \"%%m %%s\"\n"
                     "services = {\n"
                     "  { name = \"Calculator\", idl = \"%s/tutorial.thrift\", "
                     "handler = \"%s/handler.lua\", default = true },\n"
@@ -519,6 +526,29 @@ class MultiTest(unittest.TestCase):
             want.append("CalculatorV2.calculate PROTOCOL_ERROR")
             self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
             self.assertEqual(lines(), want)
+            # a handler that raises, a result that does not fit, a oneway
+            # handler that raises: named as called, to the client and in the log
+            c, trans = harness.client(self.Calculator, srv.port, "framed", "binary",
+                                      service="CalculatorV2")
+            self.addCleanup(trans.close)
+            peer = "127.0.0.1:%d: " % harness.local_port(trans)
+            for a, text in ((13, "CalculatorV2.add: v2 refuses 13\n"),
+                            (14, "CalculatorV2.add returned a value that does not fit: ")):
+                with self.assertRaises(TApplicationException) as ctx:
+                    c.add(a, 0)
+                self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+                self.assertTrue(ctx.exception.message.startswith(text), ctx.exception.message)
+                self.assertTrue(harness.wait_log(srv, peer + text), srv.log())
+            c.zip()
+            self.assertTrue(harness.wait_log(srv, peer + "CalculatorV2.zip (oneway): zip refused\n"),
+                            srv.log())
+            self.assertEqual(c.add(1, 2), 1003)  # and the connection serves on
+            want += ["CalculatorV2.add INTERNAL_ERROR"] * 2 + ["CalculatorV2.zip INTERNAL_ERROR",
+                                                                 "CalculatorV2.add ok"]
+            self.assertTrue(harness.wait_for(lambda: len(lines()) >= len(want)), srv.log())
+            self.assertEqual(lines(), want)
+            # the IDL's name of the service, which no call used, is in no line
+            self.assertNotIn("tutorial.Calculator.", srv.log())
 
     def test_no_default_service(self):
         access = os.path.join(harness.tempdir("tc-multi-"), "access.log")

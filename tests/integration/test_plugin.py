@@ -229,6 +229,30 @@ class PluginWithLuaTest(unittest.TestCase):
             trans.close()
             self.assertIn("tutorial.Calculator.add: bad \\xff\\xfe bytes \\xc3", srv.log())
 
+    def test_failures_name_the_service_as_called(self):
+        """Served under a multiplexed_name, the plugin's failures name the
+        service as the call named it, as the access log does, to the client
+        (expose_errors) and in the error log: fail()'s text, and a reply the
+        plugin built wrongly; the IDL's name, which no call used, is in no
+        line."""
+        conf = settings(tp("good"), handler="rest.lua", extra="expose_errors = true\n").replace(
+            'name = "Calculator"', 'name = "Calculator", multiplexed_name = "CalcV2"').replace(
+            "service = {", "services = { {").replace("}\n", "} }\n")
+        with harness.Server(conf, files={"rest.lua": LUA_REST}) as srv:
+            c, trans = harness.client(self.Calculator, srv.port, service="CalcV2")
+            self.addCleanup(trans.close)
+            peer = "127.0.0.1:%d: " % harness.local_port(trans)
+            for a, text in ((1000, "CalcV2.add: add refuses 1000"),
+                            (2000, "CalcV2.add: plugin test built a reply that does not fit: "
+                                   "Calculator.add_result: field 'success' is i32, not binary")):
+                with self.assertRaises(TApplicationException) as ctx:
+                    c.add(a, 0)
+                self.assertEqual((ctx.exception.type, ctx.exception.message),
+                                 (TApplicationException.INTERNAL_ERROR, text))
+                self.assertTrue(harness.wait_log(srv, peer + text + "\n"), srv.log())
+            self.assertEqual(c.add(2, 3), 1000005)  # the connection is in step
+            self.assertNotIn("tutorial.Calculator.", srv.log())
+
     def test_two_way_method_called_oneway(self):
         """A client may send a two-way method as a oneway message: the
         plugin's handler builds its reply as usual, nothing is sent, and

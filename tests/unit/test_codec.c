@@ -657,6 +657,91 @@ test_decode_errors_name_the_field(void **state)
 }
 
 /*
+ * put(note, key, pair) of tests/fixtures/required_args.thrift in 'ops',
+ * with its required argument 'key' when 'with_key', and a Pair without its
+ * required 'left' when 'bad_pair'.
+ */
+static void
+write_put(tc_buf_t *b, const tc_proto_ops_t *ops, bool with_key, bool bad_pair)
+{
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, ops, NULL, 0, b);
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
+    w.ops->write_binary(&w, "n", 1);
+    if (with_key) {
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+        w.ops->write_i32(&w, 7);
+    }
+    if (bad_pair) {
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 3);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+        w.ops->write_i32(&w, 1);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+    }
+    w.ops->write_field_stop(&w);
+    w.ops->write_struct_end(&w);
+}
+
+/*
+ * A call that leaves out an argument declared required is refused naming
+ * the argument by name and field id, as tc_codec_decode_args() names any
+ * argument (the caller names the method); a required field missing in a
+ * struct argument names that struct's field. Both protocols.
+ */
+static void
+test_required_argument_missing(void **state)
+{
+    (void)state;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "load");
+    lua_pushliteral(L, TC_FIXTURES_DIR "/required_args.thrift");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "Keyed");
+    const tc_service_t *svc = tc_lua_schema_to_service(L, -1);
+    assert_non_null(svc);
+    const tc_struct_t *args = svc->functions[0]->args;
+    static const struct {
+        bool with_key;
+        bool bad_pair;
+        int code;
+        const char *want;
+    } cases[] = {
+        {false, false, TC_EMISSING, "key (field 2): required field is missing"},
+        {true, true, TC_EMISSING, "required_args.Pair.left: required field is missing"},
+        {true, false, TC_OK, ""},
+    };
+    for (int k = 0; k < 2; k++) {
+        const tc_proto_ops_t *ops = k == 0 ? &tc_proto_binary : &tc_proto_compact;
+        for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+            tc_buf_t b;
+            tc_buf_init(&b);
+            write_put(&b, ops, cases[i].with_key, cases[i].bad_pair);
+            tc_proto_t r;
+            tc_proto_init(&r, ops, b.data, b.len, NULL);
+            tc_arena_t a;
+            tc_arena_init(&a, 0);
+            tc_err_t err;
+            tc_err_clear(&err);
+            const tc_view_t *v;
+            assert_int_equal(tc_codec_decode_args(&r, args, &a, &v, &err), cases[i].code);
+            assert_string_equal(err.msg, cases[i].want);
+            if (cases[i].code == TC_OK) {
+                assert_int_equal(tc_codec_view_get(v, 2)->u.i, 7);
+            }
+            tc_arena_deinit(&a);
+            tc_buf_deinit(&b);
+        }
+    }
+    lua_pop(L, 3); /* the service, the module, thriftcorn: the schema stays with the state */
+}
+
+/*
  * What a request costs to hold stays in proportion to its bytes: 10,000
  * empty structs of 17 fields (one byte each on the wire) take a view and a
  * list slot each, not a slot per field (400 bytes each before).
@@ -750,6 +835,7 @@ main(void)
         cmocka_unit_test(test_exception),
         cmocka_unit_test(test_decode_input),
         cmocka_unit_test(test_decode_errors_name_the_field),
+        cmocka_unit_test(test_required_argument_missing),
         cmocka_unit_test(test_oneway_writer),
         cmocka_unit_test(test_decode_memory_in_proportion),
         cmocka_unit_test(test_decode_budget_stops_nested_claims),

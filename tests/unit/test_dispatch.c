@@ -6,8 +6,9 @@
  * the output never grows much past it; a call's THeader is not kept past
  * the call; a oneway message to an unknown method is not answered; a name
  * quoted in part is cut between UTF-8 characters; arguments that do not
- * decode are refused naming the method; a service that cannot be loaded is
- * named once in the error. The handlers are the
+ * decode are refused naming the method; every error of a call names the
+ * service as the call named it; a service that cannot be loaded is named
+ * once in the error. The handlers are the
  * dispatch fixtures' (tests/fixtures/dispatch), loaded as a handler thread
  * loads them.
  */
@@ -541,6 +542,25 @@ assert_protocol_error(const fixture_t *f, const char *method, const char *want)
 }
 
 /*
+ * The AllTypes entry of f's config that calls reach: the one with a
+ * multiplexed_name, if any. '*route': what a call puts before ':' ("": a
+ * plain name); '*called': how the errors of its calls name the service.
+ */
+static void
+alltypes_names(const fixture_t *f, const char **route, const char **called)
+{
+    *route = "";
+    *called = "alltypes.AllTypes";
+    for (size_t i = 0; i < f->cfg->nservices; i++) {
+        const tc_service_conf_t *s = &f->cfg->services[i];
+        if (i == 0 || s->mux_name != NULL) {
+            *route = tc_config_service_mux_name(s);
+            *called = s->mux_name != NULL ? s->mux_name : "alltypes.AllTypes";
+        }
+    }
+}
+
+/*
  * Arguments that do not decode: the PROTOCOL_ERROR and the log's text name
  * the service and the method before where the bytes went wrong, so that a
  * struct several methods take (Value: echo's through Everything,
@@ -556,16 +576,9 @@ static void
 test_arguments_name_the_method(void **state)
 {
     fixture_t *f = *state;
-    /* the AllTypes entry that calls reach: the one with a multiplexed_name, if any */
-    const char *route = "";
-    const char *called = "alltypes.AllTypes";
-    for (size_t i = 0; i < f->cfg->nservices; i++) {
-        const tc_service_conf_t *s = &f->cfg->services[i];
-        if (i == 0 || s->mux_name != NULL) {
-            route = tc_config_service_mux_name(s);
-            called = s->mux_name != NULL ? s->mux_name : "alltypes.AllTypes";
-        }
-    }
+    const char *route;
+    const char *called;
+    alltypes_names(f, &route, &called);
     static const int16_t in_echo[] = {1, 3};  /* echo_args.e, Everything.value */
     static const int16_t in_evaluate[] = {1}; /* evaluate_args.v */
     static const struct {
@@ -625,6 +638,114 @@ test_arguments_name_the_method(void **state)
     assert_int_equal(f->out.len, 0);
     snprintf(want, sizeof(want), "%s.fire (oneway): arguments: what (field 1): message truncated",
              called);
+    assert_string_equal(err.msg, want);
+}
+
+/* add(a, b) or, with 'what' set, fire(what) as a oneway message, named 'name' */
+static void
+write_call(tc_buf_t *b, const char *name, int32_t a, int32_t bv, const char *what)
+{
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_binary, NULL, 0, b);
+    w.ops->write_message_begin(&w, name, strlen(name), what != NULL ? TC_MSG_ONEWAY : TC_MSG_CALL,
+                               9);
+    w.ops->write_struct_begin(&w);
+    if (what != NULL) {
+        w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
+        w.ops->write_binary(&w, what, strlen(what));
+    } else {
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 1);
+        w.ops->write_i32(&w, a);
+        w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+        w.ops->write_i32(&w, bv);
+    }
+    w.ops->write_field_stop(&w);
+    w.ops->write_struct_end(&w);
+}
+
+/*
+ * The reply in f->out is an INTERNAL_ERROR for 'method' whose text starts
+ * with 'want'.
+ */
+static void
+assert_internal_error_from(const fixture_t *f, const char *method, const char *want)
+{
+    tc_proto_t rp;
+    tc_msg_hdr_t h;
+    tc_appex_t ex;
+    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
+    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+    assert_int_equal(h.type, TC_MSG_EXCEPTION);
+    assert_int_equal(h.name_len, strlen(method));
+    assert_memory_equal(h.name, method, h.name_len);
+    assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
+    assert_int_equal(ex.type, TC_APPEX_INTERNAL_ERROR);
+    assert_true(ex.message_len >= strlen(want));
+    assert_memory_equal(ex.message, want, strlen(want));
+}
+
+/*
+ * Whatever goes wrong in a call names the service as the call named it, as
+ * arguments that do not decode do: by its multiplexed_name when it has one,
+ * else by its IDL name. A handler that raises (a string, a table, a struct
+ * it does not declare), one that returns a value its method's result does
+ * not take, a oneway handler that raises (logged only), and a reply over
+ * the largest frame: the log's text and, with expose_errors, the client's.
+ */
+static void
+test_call_errors_name_the_service_as_called(void **state)
+{
+    fixture_t *f = *state;
+    const char *route;
+    const char *called;
+    alltypes_names(f, &route, &called);
+    const char *sep = route[0] != '\0' ? ":" : "";
+    static const struct {
+        int32_t a;
+        int32_t b;
+        const char *what;  /* fire(what), oneway; NULL: add(a, b) */
+        const char *after; /* what follows "Service.method" in the text */
+    } calls[] = {
+        {-1, 0, NULL, ": before"}, /* error("before\0after", 0) */
+        {-2, 7, NULL, ": "},       /* error({code = b}) */
+        {-4, 1, NULL, " raised alltypes.Point, which it does not declare: "},
+        {-5, 0, NULL, " returned a value that does not fit: "}, /* a string for an i32 */
+        {0, 0, "raise", " (oneway): "},
+    };
+    char name[64];
+    char want[256];
+    tc_call_info_t info;
+    tc_err_t err;
+    for (size_t i = 0; i < TC_ARRAY_LEN(calls); i++) {
+        const char *method = calls[i].what != NULL ? "fire" : "add";
+        snprintf(name, sizeof(name), "%s%s%s", route, sep, method);
+        write_call(&f->call, name, calls[i].a, calls[i].b, calls[i].what);
+        f->out.len = 0;
+        assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(info.status, TC_APPEX_INTERNAL_ERROR);
+        snprintf(want, sizeof(want), "%s.%s%s", called, method, calls[i].after);
+        if (strncmp(err.msg, want, strlen(want)) != 0) {
+            fail_msg("call %zu: '%s' does not start with '%s'", i, err.msg, want);
+        }
+        if (calls[i].what != NULL) {
+            assert_false(info.replied);
+            assert_int_equal(f->out.len, 0);
+        } else {
+            assert_internal_error_from(f, method, want);
+        }
+    }
+
+    /* a reply over the largest frame: the log line names the call, the client the limit */
+    snprintf(name, sizeof(name), "%s%secho", route, sep);
+    write_echo(&f->call, &tc_proto_binary, name, 3);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, ECHOED, &info, &err), TC_OK);
+    char text[128];
+    snprintf(text, sizeof(text), "reply is over the largest frame (%d bytes)", ECHOED);
+    assert_refused(&tc_proto_binary, f->out.data, f->out.len, "echo", 3, text);
+    assert_int_equal(err.code, TC_ELIMIT);
+    snprintf(want, sizeof(want), "%s.echo: %s", called, text);
     assert_string_equal(err.msg, want);
 }
 
@@ -722,6 +843,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_arguments_name_the_method, setup_multi_v2, teardown),
+        cmocka_unit_test_setup_teardown(test_call_errors_name_the_service_as_called, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_call_errors_name_the_service_as_called, setup_multi,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_call_errors_name_the_service_as_called, setup_multi_v2,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
         cmocka_unit_test(test_load_error_names_the_service_once),
     };

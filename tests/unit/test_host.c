@@ -843,6 +843,100 @@ test_call_kept_past_its_handler(void **state)
     free(log);
 }
 
+/*
+ * A thread made for a multiplexed_name names the service by it in every
+ * error of its calls, as the calls name it: fail()'s text and a reply the
+ * plugin built wrongly (the client's text with expose_errors, and err for
+ * the log), called as a oneway message too, and the log lines of a
+ * tc_call_t used past its handler or from another thread.
+ */
+static void
+test_call_errors_name_the_service_as_called(void **state)
+{
+    (void)state;
+    char path[64];
+    int fd = tc_test_temp_file(path, sizeof(path), "host");
+    close(fd);
+    assert_int_equal(tc_log_open(path), TC_OK);
+
+    tc_err_t err;
+    tc_err_clear(&err);
+    tc_host_t *h = tc_host_open(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(h);
+    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* the same instance */
+    assert_non_null(dl);
+    tc_call_t *(*kept_fn)(void);
+    int (*kept_rc)(int);
+    void *sym = dlsym(dl, "tp_kept");
+    memcpy(&kept_fn, &sym, sizeof(kept_fn));
+    sym = dlsym(dl, "tp_kept_rc");
+    memcpy(&kept_rc, &sym, sizeof(kept_rc));
+    assert_non_null(kept_fn);
+    assert_non_null(kept_rc);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, "CalcV2", true, &err);
+    assert_non_null(t);
+    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+
+    static const struct {
+        uint8_t type;
+        int32_t a;
+        const char *want;
+    } cases[] = {
+        {TC_MSG_CALL, 1000, "CalcV2.add: add refuses 1000"},
+        {TC_MSG_CALL, 2000,
+         "CalcV2.add: plugin test built a reply that does not fit: Calculator.add_result: field "
+         "'success' is i32, not binary"},
+        {TC_MSG_ONEWAY, 1000, "CalcV2.add (oneway): add refuses 1000"},
+    };
+    tc_buf_t out;
+    tc_buf_init(&out);
+    char text[512];
+    for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        out.len = 0;
+        tc_err_clear(&err);
+        assert_int_equal(call_add_as(t, cases[i].type, cases[i].a, 1, &out, &err),
+                         TC_APPEX_INTERNAL_ERROR);
+        assert_string_equal(err.msg, cases[i].want);
+        if (cases[i].type == TC_MSG_ONEWAY) {
+            assert_int_equal(out.len, 0);
+        } else {
+            reply_appex_text(&out, text, sizeof(text));
+            assert_string_equal(text, cases[i].want);
+        }
+    }
+
+    /* add(3000, 1) keeps its call, used from another thread; add(4000, 2) uses it again */
+    out.len = 0;
+    assert_int_equal(call_add(t, 3000, 1, &out, &err), 0);
+    assert_int_equal(kept_rc(0), TC_PLUGIN_EINVAL);
+    assert_non_null(kept_fn());
+    out.len = 0;
+    assert_int_equal(call_add(t, 4000, 2, &out, &err), 0);
+    assert_int_equal(kept_rc(1), TC_PLUGIN_EINVAL);
+
+    tc_buf_deinit(&out);
+    tc_host_thread_stop(t);
+    tc_host_thread_free(t);
+    tc_host_close(h);
+    dlclose(dl);
+
+    char *log = read_log(path);
+    unlink(path);
+    static const char *const lines[] = {
+        "[error] plugin test: put_i32() refused the tc_call_t of CalcV2.add: used from another "
+        "thread while its handler runs\n",
+        "[error] plugin test: put_i32() refused the tc_call_t of CalcV2.add: used after its "
+        "handler returned (during a call of CalcV2.add)\n",
+    };
+    for (size_t i = 0; i < TC_ARRAY_LEN(lines); i++) {
+        if (count(log, lines[i]) != 1) {
+            fail_msg("not once in the log: '%s'; the log:\n%s", lines[i], log);
+        }
+    }
+    assert_int_equal(count(log, "Calculator.add"), 0);
+    free(log);
+}
+
 static time_t
 mono_sec(void)
 {
@@ -1005,6 +1099,7 @@ main(void)
         cmocka_unit_test(test_fail_text_stays_utf8),
         cmocka_unit_test(test_arguments_name_the_method),
         cmocka_unit_test(test_call_kept_past_its_handler),
+        cmocka_unit_test(test_call_errors_name_the_service_as_called),
         cmocka_unit_test(test_refusals_logged_at_most_50_a_second),
         cmocka_unit_test(test_call_alloc_too_large_names_the_call),
         cmocka_unit_test(test_boot_hooks_are_reported),

@@ -496,6 +496,61 @@ test_arguments(void **state)
 }
 
 /*
+ * A call that leaves out an argument declared required
+ * (tests/fixtures/required_args.thrift: put(1: note, 2: required key, 3:
+ * pair)) is refused naming the argument, as the C codec names it; a
+ * required field missing in a struct argument names that struct's field.
+ */
+static void
+test_required_argument_missing(void **state)
+{
+    fixture_t *f = *state;
+    lua_State *L = f->L;
+    if (luaL_loadstring(L, "return require('thriftcorn').load(...).Keyed.by_name.put.args") !=
+        LUA_OK) {
+        fail_msg("%s", lua_tostring(L, -1));
+    }
+    lua_pushstring(L, TC_FIXTURES_DIR "/required_args.thrift");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        fail_msg("%s", lua_tostring(L, -1));
+    }
+    const tc_struct_t *args = tc_lua_schema_check_struct(L, -1); /* kept on the stack */
+    for (int k = 0; k < 2; k++) {
+        const tc_proto_ops_t *ops = formats[k];
+        for (int pair = 0; pair < 2; pair++) {
+            tc_buf_t b;
+            tc_buf_init(&b);
+            tc_proto_t w;
+            tc_proto_init(&w, ops, NULL, 0, &b);
+            w.ops->write_struct_begin(&w);
+            w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
+            w.ops->write_binary(&w, "n", 1);
+            if (pair) { /* key given, and a Pair without its required 'left' */
+                w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+                w.ops->write_i32(&w, 7);
+                w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 3);
+                w.ops->write_struct_begin(&w);
+                w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
+                w.ops->write_i32(&w, 1);
+                w.ops->write_field_stop(&w);
+                w.ops->write_struct_end(&w);
+            }
+            w.ops->write_field_stop(&w);
+            w.ops->write_struct_end(&w);
+            job_t j;
+            decode_measured(L, ops, args, true, &b, LIMIT, &j);
+            assert_int_equal(j.rc, TC_EMISSING);
+            assert_string_equal(j.err.msg, pair ? "required_args.Pair.left: required field is "
+                                                  "missing"
+                                                : "key (field 2): required field is missing");
+            lua_pop(L, 1);
+            tc_buf_deinit(&b);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/*
  * The budget is one decode's: two values of over half of it each decode in
  * a row, the first kept. A small size limit leaves the floor: 16 points
  * take more than 32 times 16 bytes.
@@ -712,6 +767,7 @@ main(void)
         cmocka_unit_test(test_every_shape_within_the_budget),
         cmocka_unit_test(test_nested_claims),
         cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_required_argument_missing),
         cmocka_unit_test(test_each_decode_has_its_budget),
         cmocka_unit_test(test_a_decode_from_lua_is_budgeted_by_its_input),
         cmocka_unit_test(test_a_default_holding_itself_is_refused_within_the_budget),
