@@ -50,6 +50,7 @@
 #define READY_SHARE   5     /* ... then every fifth of the boot's age */
 #define READY_MAX     0.5   /* ... but at least this often, in seconds */
 #define BEAT_POLL     1.0   /* how often to look at heartbeats */
+#define CHECK_POLL    0.05  /* ... and whether a reload's check has evaluated its config */
 #define MAX_SIGNALS   32    /* read from the pipe per wake-up */
 #define POLL_MAX_MS   60000 /* longest wait in poll(): a far deadline is looked at again */
 
@@ -349,6 +350,9 @@ enforce_deadlines(arbiter_t *a)
             signal_worker(w, SIGKILL);
         }
     }
+    if (a->check.pid > 0 && !a->check_killed) {
+        tc_generation_check_limit(a);
+    }
     if (a->check.pid > 0 && !a->check_killed && t >= a->check_deadline) {
         a->check_killed = true;
         tc_reload_kill(&a->check);
@@ -408,6 +412,7 @@ check_heartbeats(arbiter_t *a)
             char hook[64];
             tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s%s", (int)w->pid,
                    ready && !late ? "" : " while booting", in_hook(w, hook, sizeof(hook)));
+            tc_heartbeat_set_timed_out(w->hb); /* (before the signal: what the worker reads) */
             signal_worker(w, SIGABRT);
             w->abort_at = t;
             w->boot_timeout = !ready || late;
@@ -775,6 +780,9 @@ next_timeout(const arbiter_t *a)
     }
     if (a->check.pid > 0 && !a->check_killed) {
         consider(&next, a->check_deadline);
+        if (!a->check_limit_known) {
+            consider(&next, t + CHECK_POLL); /* to learn the checked config's 'timeout' */
+        }
     }
     for (size_t i = 0; i < a->nslots; i++) {
         const worker_t *w = &a->workers[i];

@@ -98,8 +98,11 @@ typedef struct arbiter {
     double last_boot_death; /* when a worker last died at boot */
 
     tc_reload_t check; /* the reload check running, if check.pid != 0 */
+    double check_started;
     double check_deadline;
-    double check_limit; /* seconds the check was given ('timeout', else 30) */
+    double check_limit;     /* seconds the check is given ('timeout', else 30) */
+    bool check_by_timeout;  /* ... which is a 'timeout' (not the check's own limit) */
+    bool check_limit_known; /* ... of the config it checks, which it has evaluated */
     bool check_killed;
     bool reload_again; /* a SIGHUP came while a reload ran: another follows it */
     int reload_delta;  /* SIGTTIN less SIGTTOU taken while the running reload runs */
@@ -236,6 +239,12 @@ int tc_generation_probe_accesslog(const tc_config_t *cfg, int *fifo, tc_err_t *e
 
 /* SIGHUP: start the check of the config file in a child (reaped as a->check.pid). */
 void tc_generation_begin_reload(arbiter_t *a);
+
+/*
+ * The limit of the running check: the 'timeout' of the config it checks
+ * once it has evaluated that config, the running config's before.
+ */
+void tc_generation_check_limit(arbiter_t *a);
 
 /* The check ended with wait status 'status': start its generation, or log why not. */
 void tc_generation_check_finished(arbiter_t *a, int status);

@@ -338,11 +338,30 @@ tc_generation_begin_reload(arbiter_t *a)
         notify_reload_failed(a, err.msg);
         return;
     }
-    /* as long as a worker's boot may take: the check loads what a worker loads */
-    double limit = a->cur->cfg->timeout > 0 ? a->cur->cfg->timeout : TC_DISPATCH_CHECK_TIMEOUT;
-    a->check_deadline = now() + limit;
-    a->check_limit = limit;
+    a->check_started = now();
+    a->check_limit_known = false;
     a->check_killed = false;
+    tc_generation_check_limit(a);
+}
+
+/*
+ * As long as a worker's boot may take, the check loads what a worker
+ * loads: the 'timeout' of the config checked, which its workers will be
+ * given, so that a reload that raises it for slower handlers is not
+ * refused by the old one (nor one that lowers it given longer); until the
+ * check has evaluated that config, the running one's.
+ */
+void
+tc_generation_check_limit(arbiter_t *a)
+{
+    if (a->check_limit_known) {
+        return;
+    }
+    double timeout = a->cur->cfg->timeout;
+    a->check_limit_known = tc_reload_timeout(&a->check, &timeout);
+    a->check_by_timeout = timeout > 0;
+    a->check_limit = timeout > 0 ? timeout : TC_DISPATCH_CHECK_TIMEOUT;
+    a->check_deadline = a->check_started + a->check_limit;
 }
 
 /*
@@ -408,7 +427,7 @@ tc_generation_check_finished(arbiter_t *a, int status)
         tc_reload_step(&a->check, step, sizeof(step));
         tc_err_clear(&err); /* not 'crashed (signal 9)': the arbiter killed it */
         tc_err_set(&err, TC_EINVAL, "%s did not finish within %g s (%s)", step, a->check_limit,
-                   a->cur->cfg->timeout > 0 ? "timeout" : "the check's limit");
+                   a->check_by_timeout ? "timeout" : "the check's limit");
     }
     if (rc != TC_OK) {
         tc_reload_release(&a->check);

@@ -25,8 +25,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,13 @@
 struct tc_reload_stage {
     int done;                  /* 1: every step passed, the checker exits 0 next */
     char what[TC_ERR_MSG_MAX]; /* the step running, "" before the first */
+    /*
+     * Seconds the checked config gives a boot ('timeout'), or 0 when it
+     * sets none; written once that config is evaluated, with 'known'
+     * after it (both may be anything: the checked code can write here)
+     */
+    double timeout;
+    atomic_int known;
 };
 
 /* The checker starts 'what' (a tc_dispatch_stage_cb). */
@@ -122,6 +131,9 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
         report(fd, err.msg);
         _exit(1);
     }
+    /* the boot of its workers, and so this check, is bounded by its 'timeout' */
+    r->stage->timeout = cfg->timeout;
+    atomic_store(&r->stage->known, 1);
     /*
      * the handlers are loaded as a worker of the new generation loads them:
      * as its 'user' and 'group', with its 'umask'
@@ -268,6 +280,21 @@ tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
     }
     return tc_err_set(err, TC_EINVAL, "%s exited with status %d, giving no reason", what,
                       WEXITSTATUS(status));
+}
+
+bool
+tc_reload_timeout(const tc_reload_t *r, double *timeout)
+{
+    if (r->stage == NULL || atomic_load(&r->stage->known) != 1) {
+        return false;
+    }
+    double t = r->stage->timeout;
+    /* the page was the checked code's to write: a 'timeout' the config could hold */
+    if (!isfinite(t) || t < 0 || t > TC_RELOAD_TIMEOUT_MAX) {
+        return false;
+    }
+    *timeout = t;
+    return true;
 }
 
 void

@@ -9,7 +9,11 @@
 
 #include "config/config.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
+
+/* The largest 'timeout' a config holds (a year), as tc_reload_timeout() reads it. */
+#define TC_RELOAD_TIMEOUT_MAX 31536000.0
 
 /* The checker's step, in memory it shares with the arbiter (reload.c). */
 typedef struct tc_reload_stage tc_reload_stage_t;
@@ -69,6 +73,14 @@ void tc_reload_release(tc_reload_t *r);
  * the pipe.
  */
 int tc_reload_done(tc_reload_t *r, int status, tc_err_t *err) TC_NODISCARD;
+
+/*
+ * The 'timeout' of the config being checked (0: none), into '*timeout':
+ * true once the checker has evaluated that config, false before (or
+ * when what it wrote is no 'timeout' a config could hold). Read while
+ * the checker runs, before tc_reload_release().
+ */
+bool tc_reload_timeout(const tc_reload_t *r, double *timeout) TC_NODISCARD;
 
 /*
  * The step the checker last began ("loading the handlers of service NAME

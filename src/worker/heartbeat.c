@@ -13,6 +13,7 @@ struct tc_heartbeat {
     atomic_int ready;
     atomic_int stopping;
     atomic_int shutdown;  /* written by the arbiter, read by the worker */
+    atomic_int timed_out; /* written by the arbiter, read by the worker */
     atomic_int hook;      /* 1 + the index in hooks[] of the hook the main thread runs; 0: none */
     long long born_ns;    /* the page's creation, written before the fork */
     atomic_llong boot_ns; /* from then until the worker was ready; 0: not yet */
@@ -50,6 +51,7 @@ tc_heartbeat_new(void)
     atomic_init(&hb->ready, 0);
     atomic_init(&hb->stopping, 0);
     atomic_init(&hb->shutdown, 0);
+    atomic_init(&hb->timed_out, 0);
     atomic_init(&hb->hook, 0);
     return hb;
 }
@@ -138,6 +140,18 @@ bool
 tc_heartbeat_shutdown(const tc_heartbeat_t *hb)
 {
     return atomic_load(&hb->shutdown) != 0;
+}
+
+void
+tc_heartbeat_set_timed_out(tc_heartbeat_t *hb)
+{
+    atomic_store(&hb->timed_out, 1);
+}
+
+bool
+tc_heartbeat_timed_out(const tc_heartbeat_t *hb)
+{
+    return atomic_load(&hb->timed_out) != 0;
 }
 
 void

@@ -65,8 +65,8 @@ const char *tc_heartbeat_hook(const tc_heartbeat_t *hb);
 /*
  * Arbiter, before it sends the worker SIGTERM: the whole server stops, and
  * no process will accept on its listeners after its workers (no other
- * generation, no other arbiter, no systemd). The one word the arbiter
- * writes on the page.
+ * generation, no other arbiter, no systemd). One of the two words the
+ * arbiter writes on the page.
  */
 void tc_heartbeat_set_shutdown(tc_heartbeat_t *hb);
 /*
@@ -75,5 +75,13 @@ void tc_heartbeat_set_shutdown(tc_heartbeat_t *hb);
  * it would otherwise leave them to the workers that stay.
  */
 bool tc_heartbeat_shutdown(const tc_heartbeat_t *hb);
+
+/* Arbiter, before it sends the worker SIGABRT: its heartbeat is 'timeout' old. */
+void tc_heartbeat_set_timed_out(tc_heartbeat_t *hb);
+/*
+ * Worker, on SIGABRT: true when the arbiter sent it for a timeout, false for
+ * one from another process (or an abort() of its own).
+ */
+bool tc_heartbeat_timed_out(const tc_heartbeat_t *hb);
 
 #endif /* TC_WORKER_HEARTBEAT_H */

@@ -620,7 +620,15 @@ tc_worker_main(const tc_worker_args_t *args)
             double longest = 0.0;
             int which = longest_call(&w, &longest);
             double boot = args->heartbeat != NULL ? tc_heartbeat_boot_time(args->heartbeat) : 0;
-            if (boot > cfg->timeout) {
+            if (args->heartbeat == NULL || !tc_heartbeat_timed_out(args->heartbeat)) {
+                /*
+                 * `kill -ABRT`, or an abort() whose thread has not ended the
+                 * process yet (without a page, the arbiter times nothing out)
+                 */
+                tc_log(TC_LOG_ERROR,
+                       "worker %d: aborted: a SIGABRT the arbiter did not send (no timeout)",
+                       args->index);
+            } else if (boot > cfg->timeout) {
                 tc_log(TC_LOG_ERROR, "worker %d: aborted: its boot took %.3f s (timeout %g s)",
                        args->index, boot, cfg->timeout);
             } else if (which >= 0) {

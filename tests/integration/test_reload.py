@@ -202,8 +202,9 @@ class ReloadTest(unittest.TestCase):
 
     def test_check_that_outlives_timeout_names_the_step_it_was_in(self):
         """The check loads what a worker loads, so it gets as long as a
-        worker's boot: the running config's `timeout` (2 s here, where it
-        had 30 s whatever the setting). Handler code that loops at load is
+        worker's boot: the `timeout` of the config it checks, here the
+        running config's too (2 s, where it had 30 s whatever the
+        setting). Handler code that loops at load is
         killed then, and the log names the service and file it was
         loading; the running generation keeps serving."""
         looping = ("local t = os.time() while os.time() - t < 60 do end\n"
@@ -211,6 +212,48 @@ class ReloadTest(unittest.TestCase):
         t0 = time.monotonic()
         srv = self.check_failed_reload("handler.lua", looping, "did not finish within",
                                        extra="workers = 2\nthreads = 2\ntimeout = 2\n")
+        self.assertLess(time.monotonic() - t0, 20)
+        path = os.path.join(os.path.realpath(srv.dir), "handler.lua")
+        self.assertIn("Reload failed: loading the handlers of service TestService (handler %s) "
+                      "did not finish within 2 s (timeout)\n" % path, srv.log())
+
+    def test_a_reload_that_raises_timeout_gives_its_check_the_new_one(self):
+        """A reload whose config raises `timeout` so that slower handlers
+        fit: the check gets the new config's `timeout`, as the workers it
+        starts do and as --check-config of that file does. Before, it got
+        the running config's (2 s here) and failed a reload that the new
+        workers would have booted."""
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 2\n")
+        # 3 s to load in the check alone: the workers it starts boot at once
+        slow = ('local f = io.open("/proc/self/cmdline", "rb")\n'
+                'local cmd = f and f:read("a") or ""\n'
+                'if f then f:close() end\n'
+                'if cmd:find("reload check", 1, true) then os.execute("sleep 3") end\n')
+        self.write(srv, "handler.lua", slow + handler("v2"))
+        with open(srv.config) as f:
+            text = f.read()
+        self.write(srv, "thriftcorn.lua", text.replace("timeout = 2", "timeout = 15"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(
+            lambda: "Generation 2 is ready" in srv.log() or "Reload failed" in srv.log(), 30),
+            srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+        self.assertEqual(self.echo(srv), "v2:x")
+
+    def test_a_reload_that_lowers_timeout_gives_its_check_the_new_one(self):
+        """And one that lowers it: handler code that loops at load is
+        killed after the new config's `timeout` (2 s), not the running
+        one's (30 s), and the log says 2 s."""
+        looping = ("local t = os.time() while os.time() - t < 60 do end\n"
+                   + handler("v2"))
+
+        def config(srv):
+            self.write(srv, "handler.lua", looping)
+            with open(srv.config) as f:
+                return f.read().replace("timeout = 30", "timeout = 2")
+        t0 = time.monotonic()
+        srv = self.check_failed_reload("thriftcorn.lua", config, "did not finish within",
+                                       extra="workers = 1\nthreads = 2\ntimeout = 30\n")
         self.assertLess(time.monotonic() - t0, 20)
         path = os.path.join(os.path.realpath(srv.dir), "handler.lua")
         self.assertIn("Reload failed: loading the handlers of service TestService (handler %s) "

@@ -1153,6 +1153,29 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         self.addCleanup(trans2.close)
         self.assertEqual(c2.echo("after"), "after")
 
+    def test_a_sigabrt_the_arbiter_did_not_send_is_no_timeout(self):
+        """A SIGABRT that another process sends a worker (or a library's
+        abort() racing the worker's exit) runs worker_abort and ends the
+        worker as the arbiter's does, but its line says where it came
+        from. Before, it said `aborted: no heartbeat for 30 s (timeout)`
+        of a worker that had beaten a moment before, and no WORKER TIMEOUT
+        preceded it."""
+        hooks = 'worker_abort = function() io.stderr:write("worker_abort ran\\n") end\n'
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 30\n" + hooks)
+        (pid,) = srv.worker_pids()
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("before"), "before")  # it serves: its loop runs
+        trans.close()
+        os.kill(pid, signal.SIGABRT)
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 1" % pid, 10),
+                        srv.log())
+        log = srv.log()
+        self.assertIn("[%d] [error] worker 0: aborted: a SIGABRT the arbiter did not send "
+                      "(no timeout)\n" % pid, log)
+        self.assertIn("worker_abort ran\n", log)
+        self.assertNotIn("(timeout", log)
+        self.assertNotIn("WORKER TIMEOUT", log)
+
     def test_an_abort_names_a_multiplexed_call_and_a_connection_hook(self):
         """The abort's line names what hung: a multiplexed call by its name
         as the client sent it ("Service:method"), at most 100 bytes of it;
