@@ -140,6 +140,12 @@ local function deep_copy(v, seen)
   return t
 end
 
+-- Whether bind `x` (of a valid form) is TCP at port 0, which the kernel
+-- picks: a path of unix:PATH may end in ":0" too.
+local function any_port(x)
+  return x:find("^unix:") == nil and x:find(":0+$") ~= nil
+end
+
 -- Why string `v` cannot be handed to C, or nil: C would cut it at a NUL
 -- byte, and serve another file or name than the one written.
 local function has_nul(v)
@@ -170,42 +176,15 @@ local function not_a_list(t)
   return nil
 end
 
--- Edit distance of two strings (Levenshtein: insertions, deletions, substitutions).
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do
-    prev[j] = j
-  end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 --- The setting whose name is nearest to `name` in spelling, with case,
 --- '_' and '-' ignored ("treads" -> threads, "error_log" -> errorlog), if one
 --- is within a third of its length; nil otherwise.
 local function suggest(name)
-  local function norm(x)
-    return (x:lower():gsub("[_%-]", ""))
+  local names = {}
+  for i, s in ipairs(M.settings) do
+    names[i] = s.name
   end
-  local n = norm(tostring(name))
-  if #n > 64 then
-    return nil -- no setting is near, and the distance costs its length squared
-  end
-  local best, best_d = nil, math.max(1, #n // 3) + 1
-  for _, s in ipairs(M.settings) do
-    local d = distance(n, norm(s.name))
-    if d < best_d then
-      best, best_d = s.name, d
-    end
-  end
-  return best
+  return require("thriftcorn.spell").nearest(name, names)
 end
 
 -- Convert a command-line string to the setting's kind; nil and a message
@@ -431,9 +410,9 @@ local function check(s, v)
         if not ok then
           return nil, why
         end
-        -- the same address twice would fail to listen at start ('port 0'
-        -- picks a new port each time, so it may repeat)
-        if seen[x] and not x:find(":0$") then
+        -- the same address twice would fail to listen at start (port 0
+        -- opens a socket at a port of its own each time, so it may repeat)
+        if seen[x] and not any_port(x) then
           return nil, string.format("'%s' is given twice (items %d and %d)", x, seen[x], i)
         end
         seen[x] = seen[x] or i
@@ -866,7 +845,7 @@ function M.load(path, overrides, source)
         local list = cfg[o.name]
         for i, x in ipairs(s.binds and list or {}) do
           -- as in the file: the same address twice would fail to listen
-          if x == v[1] and not x:find(":0$") then
+          if x == v[1] and not any_port(x) then
             msg = string.format("'%s' is given twice (items %d and %d)", x, i, #list + 1)
           end
         end

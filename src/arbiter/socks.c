@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The arbiter's listening sockets: one per address, shared by the
- * generations whose binds name it, inherited from systemd or the old
- * arbiter where given, closed when the last generation lets go.
+ * The arbiter's listening sockets: one per address (a port-0 bind has one
+ * of its own), shared by the generations whose binds name it, inherited
+ * from systemd or the old arbiter where given, closed when the last
+ * generation lets go.
  */
 #include "arbiter/arbiter_internal.h"
 
@@ -168,6 +169,35 @@ sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc
 }
 
 /*
+ * Bind 'spec' of 'cfg' names, another way, the address of a socket an
+ * earlier bind took for generation 'g' ('127.0.0.1:9090' then
+ * 'localhost:9090'), or of an open one a later bind takes by its text:
+ * binding would fail with 'address already in use' (or with 'reuse_port'
+ * open a second socket at that address), a clash of the config with
+ * itself, which 'err' names. TC_OK when no socket is at its address.
+ */
+static int
+same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
+             tc_err_t *err)
+{
+    for (size_t i = 0; i < a->nsocks; i++) {
+        const sock_t *s = a->socks[i];
+        size_t j = 0;
+        while (j < cfg->nbinds && !(j < g->n && g->socks[j] == s) &&
+               strcmp(cfg->binds[j], s->l.spec) != 0) {
+            j++;
+        }
+        /* the same text is port 0 again (a config names no other twice): a port of its own */
+        if (j < cfg->nbinds && strcmp(cfg->binds[j], spec) != 0 &&
+            tc_listener_serves(&s->l, spec)) {
+            return tc_err_set(err, -EADDRINUSE, "bind %s: the same address as bind %s (%s)", spec,
+                              cfg->binds[j], s->l.name);
+        }
+    }
+    return TC_OK;
+}
+
+/*
  * A unix socket file just made for generation 'g' goes to its workers'
  * 'user' and 'group', as gunicorn gives it: with a umask such as 007, the
  * workers' group (a front proxy's) may connect. The file is opened without
@@ -224,13 +254,15 @@ set_backlog(const sock_t *s, const tc_config_t *cfg)
 /*
  * The listening socket of bind 'spec' of generation 'g' (its sockets so
  * far): the one already open, by its text or its address, an inherited
- * one, or a new one.
+ * one, or a new one. Never one 'g' holds: two binds of a config are two
+ * sockets, or a clash.
  */
 sock_t *
 tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg, tc_err_t *err)
 {
     for (size_t i = 0; i < a->nsocks; i++) {
-        if (strcmp(a->socks[i]->l.spec, spec) == 0) {
+        /* not one an earlier bind took: port 0 written twice is two sockets */
+        if (strcmp(a->socks[i]->l.spec, spec) == 0 && !tc_generation_has_sock(g, a->socks[i])) {
             a->socks[i]->refs++;
             set_backlog(a->socks[i], cfg);
             return a->socks[i];
@@ -278,7 +310,10 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
             }
         }
     } else {
-        rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
+        rc = same_address(a, g, spec, cfg, &lerr);
+        if (rc == TC_OK) {
+            rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
+        }
         if (rc == TC_OK) {
             give_socket(g, &s->l);
         }

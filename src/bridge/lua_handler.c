@@ -93,6 +93,61 @@ provided(const char *const *names, const char *name)
     return false;
 }
 
+/* Whether 'name' is the name of a function of the service ('fns': its all_functions). */
+static bool
+is_method(lua_State *L, int fns, const char *name)
+{
+    bool found = false;
+    lua_Integer n = luaL_len(L, fns);
+    for (lua_Integer i = 1; i <= n && !found; i++) {
+        lua_rawgeti(L, fns, i);
+        lua_getfield(L, -1, "name");
+        found = strcmp(lua_tostring(L, -1), name) == 0;
+        lua_pop(L, 2);
+    }
+    return found;
+}
+
+/*
+ * Raises the error of method 'name', which the handler module at 'path'
+ * ('handler') has no function for, with what is on top of the stack: what
+ * the module holds under that name instead, or if nothing, the name of a
+ * function of the module spelled nearly as it ('Ping', 'pnig'), by
+ * thriftcorn.spell as the config's unknown settings. Not the name of
+ * another method of the service ('fns'), which is that method's function.
+ */
+static int
+no_function(lua_State *L, int handler, int fns, const char *path, const char *name, bool plugin)
+{
+    const char *nor = plugin ? " (nor has the plugin)" : "";
+    if (!lua_isnil(L, -1)) {
+        return luaL_error(L, "%s: handler.%s is a %s, not a function%s", path, name,
+                          luaL_typename(L, -1), nor);
+    }
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn.spell");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "nearest");
+    lua_pushstring(L, name);
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    lua_Integer k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, handler) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_isfunction(L, -1) &&
+            !is_method(L, fns, lua_tostring(L, -2))) {
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, names, ++k);
+        }
+        lua_pop(L, 1);
+    }
+    lua_call(L, 2, 1);
+    const char *near = lua_tostring(L, -1);
+    return luaL_error(L, "%s: no function for method '%s'%s%s%s%s", path, name, nor,
+                      near != NULL ? " (did you mean '" : "", near != NULL ? near : "",
+                      near != NULL ? "'?)" : "");
+}
+
 /* Runs in a protected call: load IDL and handler, check them, leave the slots. */
 static int
 setup(lua_State *L)
@@ -168,8 +223,7 @@ setup(lua_State *L)
                                   "handler (service.handler is not set)",
                                   name, cfg->service.plugin);
             }
-            return luaL_error(L, "%s: no function for method '%s'%s", path, name,
-                              skip != NULL ? " (nor has the plugin)" : "");
+            return no_function(L, handler, fns, path, name, skip != NULL);
         }
         lua_rawseti(L, SLOT_FUNCS, i);
         lua_pop(L, 2);

@@ -403,6 +403,14 @@ def listen_backlog(port):
     return int(fields[2])
 
 
+def listening_ports(log_text, pid=None):
+    """The ports of the `Listening at: 127.0.0.1:PORT (PID)` lines of a
+    log, in order; of arbiter `pid`'s lines alone if given."""
+    return [int(port) for port, who in
+            re.findall(r"Listening at: 127\.0\.0\.1:(\d+) \((\d+)\)", log_text)
+            if pid is None or int(who) == pid]
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05):
     """Poll `predicate` until it returns a true value or `timeout` passes;
     returns its last value."""

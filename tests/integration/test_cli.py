@@ -357,6 +357,35 @@ class CliTest(unittest.TestCase):
             self.assertIn("service TestService: %s/h.lua: no function for method 'base_hello'\n"
                           % os.path.realpath(self.dir), text)
 
+    def test_handler_missing_a_method_says_what_it_has(self):
+        """A value of another type under the method's name is named; a
+        function of the handler spelled nearly as the method is offered
+        ("did you mean"), as the config does for a setting, but never the
+        function of another method of the service."""
+        write(self.dir, "ping.thrift", "service P { void ping(), void pong() }\n")
+        cfg = write(self.dir, "c.lua",
+                    'bind = "127.0.0.1:0"\nservice = { idl = "ping.thrift", name = "P", '
+                    'handler = "h.lua" }\n')
+        path = os.path.join(os.path.realpath(self.dir), "h.lua")
+        fn = "function() end"
+        cases = [
+            ('ping = "pong", pong = %s' % fn, "handler.ping is a string, not a function"),
+            ("ping = {}, pong = %s" % fn, "handler.ping is a table, not a function"),
+            ("Ping = %s, pong = %s" % (fn, fn),
+             "no function for method 'ping' (did you mean 'Ping'?)"),
+            ("pnig = %s, pong = %s" % (fn, fn),
+             "no function for method 'ping' (did you mean 'pnig'?)"),
+            ("ping = %s, Pogn = %s" % (fn, fn),
+             "no function for method 'pong' (did you mean 'Pogn'?)"),
+            # 'pong' is one letter from 'ping', but it is pong's function
+            ("pong = %s, other = %s" % (fn, fn), "no function for method 'ping'\n"),
+        ]
+        for handler, want in cases:
+            write(self.dir, "h.lua", "return { %s }\n" % handler)
+            out = run(["--check-config", cfg])
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn("service P: %s: %s" % (path, want), out.stderr)
+
     def test_a_missing_handler_names_the_service(self):
         """One service names itself in its loading errors, as an entry of
         services = { ... } does."""

@@ -714,7 +714,9 @@ class ReloadTest(unittest.TestCase):
     def test_two_binds_of_one_address_fail_a_reload_as_a_start(self):
         """A reload that names the running socket twice, one way and
         another (127.0.0.1:PORT, localhost:PORT), fails at the second, as
-        that config would fail to start; the running generation serves on."""
+        that config would fail to start, saying that the config names one
+        address twice (not 'address already in use', which blames another
+        program); the running generation serves on."""
         names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
         if names != {"127.0.0.1"}:
             self.skipTest("'localhost' is not 127.0.0.1 alone here: %r" % names)
@@ -724,8 +726,60 @@ class ReloadTest(unittest.TestCase):
             return ('bind = { "127.0.0.1:%d", "localhost:%d" }\n%sworkers = 2\nthreads = 2\n'
                     % (srv.port, srv.port, SERVICE))
         srv = self.check_failed_reload("thriftcorn.lua", config, "Cannot listen")
-        self.assertIn("Reload failed: Cannot listen: localhost:%d (127.0.0.1:%d): address "
-                      "already in use" % (self.port, self.port), srv.log())
+        self.assertIn("Reload failed: Cannot listen: bind localhost:%d: the same address as bind "
+                      "127.0.0.1:%d (127.0.0.1:%d)\n" % (self.port, self.port, self.port),
+                      srv.log())
+
+    def echo_at(self, port):
+        c, trans = harness.client(self.S, port)
+        try:
+            return c.echo("x")
+        finally:
+            trans.close()
+
+    def test_port_0_written_twice_is_two_ports_a_reload_keeps(self):
+        """bind = { "127.0.0.1:0", "127.0.0.1:0" } opens a socket per bind,
+        each at a port of its own, as gunicorn does; a reload that names
+        both again keeps both ports (no new `Listening at:`), and one that
+        names one keeps one of them and closes the other."""
+        srv = self.server('bind = { "127.0.0.1:0", "127.0.0.1:0" }\nworkers = 1\nthreads = 2\n')
+        ports = harness.listening_ports(srv.log())
+        self.assertEqual(len(ports), 2, srv.log())
+        self.assertNotEqual(ports[0], ports[1])
+        for port in ports:
+            self.assertEqual(self.echo_at(port), "v1:x")
+        old = srv.worker_pids()
+        self.write(srv, "handler.lua", handler("v2"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
+        for pid in old:
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % pid), srv.log())
+        self.assertEqual(harness.listening_ports(srv.log()), ports)
+        for port in ports:
+            self.assertEqual(self.echo_at(port), "v2:x")
+        # one bind: one of the two sockets stays, the other closes once
+        # the workers that share it have exited
+        with open(srv.config) as f:
+            text = f.read()
+        self.write(srv, "thriftcorn.lua",
+                   text.replace('bind = { "127.0.0.1:0", "127.0.0.1:0" }', 'bind = "127.0.0.1:0"'))
+        old = srv.worker_pids()
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready"), srv.log())
+        for pid in old:
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % pid), srv.log())
+        self.assertEqual(harness.listening_ports(srv.log()), ports)
+        kept = [p for p in ports if self.serves(p)]
+        self.assertEqual(len(kept), 1, srv.log())
+        self.assertEqual(self.echo_at(kept[0]), "v2:x")
+
+    @staticmethod
+    def serves(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return True
+        except ConnectionRefusedError:
+            return False
 
     def test_a_kept_bind_takes_the_new_backlog(self):
         """backlog 7, then 11: the reload keeps the listening socket and

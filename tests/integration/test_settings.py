@@ -277,6 +277,31 @@ class SettingsTest(harness.ServiceTest):
         finally:
             a.stop()
 
+    def test_one_address_written_two_ways_fails_the_start_saying_so(self):
+        """127.0.0.1:PORT beside 127.0.0.1:0PORT (or localhost:PORT) pass
+        --check-config, which looks no name up; the start fails at the
+        second bind, saying that the config names one address twice rather
+        than 'address already in use' (which blames another program), with
+        reuse_port too (which would open a second socket there)."""
+        port = harness.free_port()
+        cases = [("127.0.0.1:%d" % port, "127.0.0.1:0%d" % port, ""),
+                 ("127.0.0.1:%d" % port, "127.0.0.1:0%d" % port, "reuse_port = true\n")]
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if names == {"127.0.0.1"}:
+            cases.append(("localhost:%d" % port, "127.0.0.1:%d" % port, ""))
+        cfg = os.path.join(harness.tempdir("tc-it-"), "c.lua")
+        for first, second, extra in cases:
+            with open(cfg, "w") as f:
+                f.write(binds(first, second) + service(FIXTURE) + extra)
+            out = subprocess.run([harness.BIN, "--check-config", cfg], capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            out = subprocess.run([harness.BIN, cfg], capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn("Cannot listen: bind %s: the same address as bind %s (127.0.0.1:%d)\n"
+                          % (second, first, port), out.stderr)
+            self.assertNotIn("already in use", out.stderr)
+
     def call_unix(self, path):
         """One echo() on a new connection to the unix socket at `path`."""
         trans = TTransport.TBufferedTransport(TSocket.TSocket(unix_socket=path))

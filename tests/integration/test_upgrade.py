@@ -372,6 +372,35 @@ class UpgradeTest(unittest.TestCase):
             load.stop()
             self.kill_arbiters(srv.proc, new)
 
+    def test_usr2_keeps_both_ports_of_port_0_written_twice(self):
+        """Two binds "127.0.0.1:0" are two sockets at two ports; the new
+        arbiter inherits one for each bind (matched by their text), so it
+        listens at the same two ports, and serves both once the old one
+        is gone."""
+        srv = harness.Server('bind = { "127.0.0.1:0", "127.0.0.1:0" }\n' + SERVICE
+                             + "workers = 1\nthreads = 2\n")
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        ports = harness.listening_ports(srv.log(), srv.proc.pid)
+        self.assertEqual(len(set(ports)), 2, srv.log())
+        new = None
+        try:
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+            new = new_arbiter_pid(srv.log())
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            self.assertEqual(harness.listening_ports(srv.log(), new), ports)
+            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), srv.log())
+            srv.kill(signal.SIGTERM)  # the old arbiter goes; the new one serves alone
+            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            for port in ports:
+                self.assertEqual(self.echo(port), "x")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
     def test_reload_after_an_upgrade_removes_a_dropped_unix_socket_file(self):
         """SIGUSR2, the old arbiter stops, then a reload of the new one
         drops the unix bind: the new arbiter, which inherited that socket,

@@ -289,8 +289,15 @@ service PingService {
     assert.same({ dir .. "/thriftcorn.lua:1: bind: '127.0.0.1:9090' is given twice "
       .. "(items 1 and 3)" }, errs)
     local cfg = assert(config.load(make_config(
-      "bind = { '127.0.0.1:0', '127.0.0.1:0' }\n" .. SERVICE)))
-    assert.same({ "127.0.0.1:0", "127.0.0.1:0" }, cfg.bind)
+      "bind = { '127.0.0.1:0', '127.0.0.1:0', '[::1]:00', '[::1]:00' }\n" .. SERVICE)))
+    assert.same({ "127.0.0.1:0", "127.0.0.1:0", "[::1]:00", "[::1]:00" }, cfg.bind)
+    -- a unix path that ends in ":0" is a file like another: one socket at most
+    _, errs = config.load(make_config("bind = { 'unix:/tmp/a:0', 'unix:/tmp/a:0' }\n" .. SERVICE))
+    assert.same({ dir .. "/thriftcorn.lua:1: bind: 'unix:/tmp/a:0' is given twice "
+      .. "(items 1 and 2)" }, errs)
+    _, errs = config.load(make_config(SERVICE), {
+      { name = "bind", value = "unix:/tmp/a:0" }, { name = "bind", value = "unix:/tmp/a:0" } })
+    assert.same({ "--bind: 'unix:/tmp/a:0' is given twice (items 1 and 2)" }, errs)
   end)
 
   it("refuses an empty bind list and empty paths, with the file and line", function()
