@@ -147,14 +147,15 @@ set_transport(tc_conn_t *c, const tc_transport_t *t, const tc_proto_ops_t *p)
 
 /* ---- buffers between messages ---- */
 
-/* A buffer of the connection, or of its THeader scratch, is over TC_CONN_BUF_KEEP. */
+/*
+ * A buffer of the connection is over TC_CONN_BUF_KEEP. (A THeader
+ * connection's scratch is not looked at: header_message() frees a large
+ * one as soon as the call is done.)
+ */
 static bool
 holds_big(const tc_conn_t *c)
 {
-    const tc_header_t *h = c->header;
-    return c->_in.cap > TC_CONN_BUF_KEEP || c->_out.cap > TC_CONN_BUF_KEEP ||
-           (h != NULL && (h->inflated.cap > TC_CONN_BUF_KEEP || h->spare.cap > TC_CONN_BUF_KEEP ||
-                          h->body.cap > TC_CONN_BUF_KEEP));
+    return c->_in.cap > TC_CONN_BUF_KEEP || c->_out.cap > TC_CONN_BUF_KEEP;
 }
 
 /* SHED_AFTER_S after the connection went idle with a large buffer. */
@@ -171,9 +172,6 @@ on_shed(evutil_socket_t fd, short what, void *arg)
     tc_buf_shed(&c->_in, TC_CONN_BUF_KEEP);
     tc_buf_shed(&c->_out, TC_CONN_BUF_KEEP);
     c->_out_off = 0;
-    if (c->header != NULL) {
-        tc_header_shed(c->header, TC_CONN_BUF_KEEP);
-    }
 }
 
 /* Idle with a large buffer, maybe: free it SHED_AFTER_S from now, unless a wait runs already. */
@@ -193,15 +191,11 @@ shed_later(tc_conn_t *c)
     evtimer_add(c->_tev, &tv);
 }
 
-/*
- * The connection has no partial message and every reply is written. A
- * typical one pays these comparisons; a THeader one looks at its scratch.
- */
+/* The connection has no partial message and every reply is written. */
 static inline void
 went_idle(tc_conn_t *c)
 {
-    if (TC_UNLIKELY(c->_in.cap > TC_CONN_BUF_KEEP || c->_out.cap > TC_CONN_BUF_KEEP ||
-                    c->header != NULL)) {
+    if (TC_UNLIKELY(holds_big(c))) {
         shed_later(c);
     }
 }
@@ -356,11 +350,23 @@ cut_short(const tc_conn_t *c)
            c->_nread >= c->_stop_at && !unread(c);
 }
 
-/* Why cut_short() closes a connection. */
-#define CUT_SHORT_WHY "message not finished within the stop's wait"
-
 static void close_when_written(tc_conn_t *c, const char *why);
 static void close_dropping(tc_conn_t *c);
+
+/*
+ * cut_short(): close once the replies owed are written, saying what came
+ * of the message, as the close at client_timeout does (worker/loop.c);
+ * described before close_when_written() drops the input.
+ */
+static void
+close_cut_short(tc_conn_t *c)
+{
+    char partial[256];
+    char why[320];
+    tc_conn_describe_partial(c, partial, sizeof(partial));
+    snprintf(why, sizeof(why), "message not finished within the stop's wait: %s", partial);
+    close_when_written(c, why);
+}
 
 void
 tc_conn_close_when_done(tc_conn_t *c)
@@ -392,7 +398,7 @@ tc_conn_close_if_idle(tc_conn_t *c, double grace)
     } else if (tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL); /* it never sent its first call */
     } else if (cut_short(c)) {
-        close_when_written(c, CUT_SHORT_WHY); /* (the replies owed are written first) */
+        close_cut_short(c); /* (the replies owed are written first) */
     }
 }
 
@@ -708,7 +714,14 @@ detect(tc_conn_t *c)
 
 /*
  * One THeader frame: unwrap it, let the owner handle the message inside
- * with its protocol, wrap the reply the same way.
+ * with its protocol, wrap the reply the same way. The reply is written
+ * into the output buffer where its frame goes, and the inflated message
+ * is freed once handled if it is over TC_CONN_BUF_KEEP, not at the idle
+ * sweep: a connection whose client does not read its reply holds that
+ * reply and nothing more of the call (a frame of 16 KB may inflate to
+ * 16 MB). Large compressed calls in a row inflate into a fresh buffer
+ * each, which costs less than the inflating, and no more than the copy of
+ * the reply that writing it in place saves (docs/reliability.md).
  */
 static int
 header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
@@ -733,6 +746,7 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
             tc_header_write_refusal(h, &c->_out);
             c->_last = true;
         }
+        tc_header_shed(h, TC_CONN_BUF_KEEP); /* (a layer over the cap is inflated up to it) */
         return rc;
     }
     if (TC_UNLIKELY(c->protocol != h->protocol)) {
@@ -740,10 +754,13 @@ header_message(tc_conn_t *c, const uint8_t *frame, size_t len)
         tc_log(TC_LOG_DEBUG, "%s: THeader carries %s", c->peer, h->protocol->name);
     }
     c->protocol = h->protocol;
-    h->body.len = 0;
-    rc = c->_s->handler->message(c, h->payload, h->payload_len, &h->body, c->owner);
-    if (rc == TC_OK && h->body.len > 0) {
-        tc_header_write(h, &c->_out);
+    size_t mark = tc_header_begin(&c->_out);
+    rc = c->_s->handler->message(c, h->payload, h->payload_len, &c->_out, c->owner);
+    tc_header_shed(h, TC_CONN_BUF_KEEP);
+    if (rc == TC_OK && c->_out.len > mark + TC_HEADER_LEAST) {
+        tc_header_end(h, &c->_out, mark);
+    } else {
+        c->_out.len = mark; /* no reply (oneway), or the connection closes */
     }
     return rc;
 }
@@ -828,7 +845,7 @@ process(tc_conn_t *c)
         close_when_written(c, NULL);
     } else if (TC_UNLIKELY(c->_hurry) && cut_short(c)) {
         /* read after the stop's wait, still not whole: the client is not sending the rest */
-        close_when_written(c, CUT_SHORT_WHY);
+        close_cut_short(c);
     } else if (c->_out.len > c->_out_off) {
         flush(c);
     } else if (c->_close_when_done && tc_conn_idle(c)) {

@@ -28,8 +28,8 @@ typedef struct tc_conn tc_conn_t;
  * holds what a typical call needs, not the largest message it ever
  * carried. 64 KiB is four reads (16 KiB each): pipelined calls and a batch
  * of their replies keep their buffers, and an idle connection holds at
- * most that much of input and as much of output (a THeader connection's
- * scratch is bounded the same way).
+ * most that much of input and as much of output. A THeader connection's
+ * inflated message is freed at once past this (transport/conn.c).
  */
 #define TC_CONN_BUF_KEEP (64u << 10)
 

@@ -14,7 +14,8 @@
  * together at most twice it; bytes after a stream's end are ignored, as
  * zlib's inflate() and Python's zlib.decompress() ignore them in Apache's
  * readers. Replies are written as Apache's servers write them: no
- * transform.
+ * transform; the message straight into the output, its frame's start
+ * filled in after it.
  */
 #include "transport/header.h"
 
@@ -28,6 +29,8 @@
 #define FIXED      TC_HEADER_FIXED
 #define WORDS_MAX  16383u /* Apache's C++ reader refuses a header block of 16384 words */
 #define VARINT_MAX 5u     /* a u32 */
+/* the header block tc_header_begin() leaves room for: protocol id, no transform */
+#define LEAST_BLOCK (TC_HEADER_LEAST - 4 - FIXED)
 
 /* ---- framing ---- */
 
@@ -61,7 +64,7 @@ const tc_transport_t tc_transport_header = {
     .begin = begin,
     .end = end,
     /*
-     * for tc_header_write(): the length (an i32) counts the fixed part, a
+     * for tc_header_end(): the length (an i32) counts the fixed part, a
      * header block of at most WORDS_MAX words and the message
      */
     .max_body = INT32_MAX - FIXED - 4 * WORDS_MAX,
@@ -74,7 +77,6 @@ tc_header_init(tc_header_t *h)
     tc_buf_init(&h->reply_info);
     tc_buf_init(&h->inflated);
     tc_buf_init(&h->spare);
-    tc_buf_init(&h->body);
 }
 
 void
@@ -83,7 +85,6 @@ tc_header_deinit(tc_header_t *h)
     tc_buf_deinit(&h->reply_info);
     tc_buf_deinit(&h->inflated);
     tc_buf_deinit(&h->spare);
-    tc_buf_deinit(&h->body);
 }
 
 void
@@ -92,7 +93,6 @@ tc_header_shed(tc_header_t *h, size_t keep)
     /* not 'reply_info': at most TC_HEADER_REPLY_INFO_MAX bytes, a buffer of 64 KiB at most */
     tc_buf_shed(&h->inflated, keep);
     tc_buf_shed(&h->spare, keep);
-    tc_buf_shed(&h->body, keep);
 }
 
 /* ---- reading ---- */
@@ -372,6 +372,29 @@ put_varint(tc_buf_t *b, uint32_t v)
     tc_buf_append_u8(b, (uint8_t)v);
 }
 
+/* A varint at 'p'; returns the byte after it. */
+static uint8_t *
+put_varint_at(uint8_t *p, uint32_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static size_t
+varint_len(uint32_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
 static void
 put_u32(uint8_t *p, uint32_t v)
 {
@@ -406,34 +429,54 @@ tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void 
 _Static_assert(1 + 1 + 1 + 3 + TC_HEADER_REPLY_INFO_MAX <= WORDS_MAX * 4,
                "reply info headers fit the header block");
 
-void
-tc_header_write(tc_header_t *h, tc_buf_t *out)
+size_t
+tc_header_begin(tc_buf_t *out)
 {
-    size_t start = out->len;
-    tc_buf_reserve(out, 4 + FIXED);
-    uint8_t *p = out->data + start;
+    size_t mark = out->len;
+    tc_buf_reserve(out, TC_HEADER_LEAST);
+    out->len += TC_HEADER_LEAST;
+    return mark;
+}
+
+void
+tc_header_end(tc_header_t *h, tc_buf_t *out, size_t mark)
+{
+    size_t at = mark + 4 + FIXED; /* the header block */
+    size_t msg = mark + TC_HEADER_LEAST;
+    TC_ASSERT(out->len >= msg);
+    size_t block = varint_len(h->proto_id) + 1;
+    if (h->nreply_info > 0) {
+        block +=
+            varint_len(TC_HEADER_INFO_KEYVALUE) + varint_len(h->nreply_info) + h->reply_info.len;
+    }
+    block = (block + 3) & ~(size_t)3;
+    if (TC_UNLIKELY(block > LEAST_BLOCK)) {
+        /* info headers: the message moves on (a reply without them is not moved) */
+        size_t more = block - LEAST_BLOCK;
+        size_t len = out->len - msg;
+        tc_buf_reserve(out, more);
+        memmove(out->data + msg + more, out->data + msg, len);
+        out->len += more;
+    }
+    uint8_t *p = out->data + mark;
     put_u32(p + 4, MAGIC << 16 | h->flags);
     put_u32(p + 8, (uint32_t)h->seqid);
-    out->len += 4 + FIXED;
-    size_t block = out->len;
-    put_varint(out, h->proto_id);
-    put_varint(out, 0); /* transforms */
-    if (h->nreply_info > 0) {
-        put_varint(out, TC_HEADER_INFO_KEYVALUE);
-        put_varint(out, h->nreply_info);
-        tc_buf_append(out, h->reply_info.data, h->reply_info.len);
-    }
-    while ((out->len - block) % 4 != 0) {
-        tc_buf_append_u8(out, 0);
-    }
-    size_t words = (out->len - block) / 4;
+    size_t words = block / 4;
     TC_ASSERT(words <= WORDS_MAX);
-    out->data[start + 12] = (uint8_t)(words >> 8);
-    out->data[start + 13] = (uint8_t)words;
-    tc_buf_append(out, h->body.data, h->body.len);
-    size_t n = out->len - start - 4;
+    p[12] = (uint8_t)(words >> 8);
+    p[13] = (uint8_t)words;
+    uint8_t *q = put_varint_at(out->data + at, h->proto_id);
+    *q++ = 0; /* transforms */
+    if (h->nreply_info > 0) {
+        q = put_varint_at(q, TC_HEADER_INFO_KEYVALUE);
+        q = put_varint_at(q, h->nreply_info);
+        memcpy(q, h->reply_info.data, h->reply_info.len);
+        q += h->reply_info.len;
+    }
+    memset(q, 0, block - (size_t)(q - (out->data + at)));
+    size_t n = out->len - mark - 4;
     TC_ASSERT(n <= INT32_MAX);
-    put_u32(out->data + start, (uint32_t)n);
+    put_u32(p, (uint32_t)n);
 }
 
 void
@@ -455,9 +498,9 @@ tc_header_write_refusal(tc_header_t *h, tc_buf_t *out)
     }
     h->reply_info.len = 0;
     h->nreply_info = 0;
-    h->body.len = 0;
+    size_t mark = tc_header_begin(out);
     tc_proto_t p;
-    tc_proto_init(&p, h->protocol, NULL, 0, &h->body);
+    tc_proto_init(&p, h->protocol, NULL, 0, out);
     tc_message_write_appex(&p, "", 0, h->seqid, h->refused, text, strlen(text));
-    tc_header_write(h, out);
+    tc_header_end(h, out, mark);
 }

@@ -34,6 +34,13 @@ enum {
 #define TC_HEADER_FIXED 10u
 
 /*
+ * What tc_header_begin() puts before a reply's message: the length, the
+ * fixed part and the smallest header block (protocol id, no transform,
+ * padding: one word).
+ */
+#define TC_HEADER_LEAST (4u + TC_HEADER_FIXED + 4u)
+
+/*
  * Most transforms a request may name (ZLIB each; Apache applies as many as
  * named). However many, their layers inflate to at most twice the cap.
  */
@@ -51,6 +58,8 @@ typedef struct tc_header_kv {
  * One request's THeader and its reply's. A THeader connection keeps one and
  * reuses it from message to message (see tc_header_shed()). The request
  * fields point into the frame given to tc_header_read() or into 'inflated'.
+ * The reply's message is written where its frame goes (tc_header_begin(),
+ * tc_header_end()), not into a buffer of its own.
  */
 typedef struct tc_header {
     /* request, set by tc_header_read() */
@@ -76,7 +85,6 @@ typedef struct tc_header {
     /* scratch */
     tc_buf_t inflated; /* the message when the request was compressed */
     tc_buf_t spare;    /* the layer before it, with more than one transform */
-    tc_buf_t body;     /* the reply message before it is framed */
 } tc_header_t;
 
 /* Storage provided by the caller; allocates nothing. */
@@ -84,9 +92,10 @@ void tc_header_init(tc_header_t *h);
 /* Free the buffers. */
 void tc_header_deinit(tc_header_t *h);
 /*
- * Between messages: empty the scratch buffers ('inflated', 'spare',
- * 'body'), freeing those grown past 'keep' bytes, so that a large
- * message's are not kept for good; 'payload' is invalid after it.
+ * Once the message is handled: empty the scratch buffers ('inflated',
+ * 'spare'), freeing those grown past 'keep' bytes, so that a large
+ * message's are not kept while its reply waits for the client; 'payload'
+ * is invalid after it.
  */
 void tc_header_shed(tc_header_t *h, size_t keep);
 
@@ -124,14 +133,23 @@ int tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const v
                         size_t value_len) TC_NODISCARD;
 
 /*
- * Append to 'out' the reply frame for the message h->body: the request's
- * flags, sequence id and protocol id, the reply's info headers, and no
- * transform. Apache's servers (C++, Python, Go) answer a compressed request
- * uncompressed too, and Apache's C++ client (0.17) overruns its read buffer
- * inflating a compressed reply larger than its compressed frame. h->body is
- * at most tc_transport_header.max_body bytes.
+ * Start a reply frame at the end of 'out': append TC_HEADER_LEAST bytes for
+ * its start, which tc_header_end() fills in; the message is appended after
+ * them. Returns where the frame starts (the 'mark' of tc_header_end()).
  */
-void tc_header_write(tc_header_t *h, tc_buf_t *out);
+size_t tc_header_begin(tc_buf_t *out);
+
+/*
+ * Finish the reply frame begun at 'mark': the message is what was appended
+ * to 'out' after the TC_HEADER_LEAST bytes of tc_header_begin() (at most
+ * tc_transport_header.max_body bytes). Written before it: the request's
+ * flags, sequence id and protocol id, the reply's info headers, and no
+ * transform; with info headers the message is moved on by the size of
+ * their block. Apache's servers (C++, Python, Go) answer a compressed
+ * request uncompressed too, and Apache's C++ client (0.17) overruns its
+ * read buffer inflating a compressed reply larger than its compressed frame.
+ */
+void tc_header_end(tc_header_t *h, tc_buf_t *out, size_t mark);
 
 /*
  * After tc_header_read() refused a frame and set h->refused: append to 'out'
@@ -140,7 +158,7 @@ void tc_header_write(tc_header_t *h, tc_buf_t *out);
  * sequence id (that of the frame: the message cannot be read), whose
  * TApplicationException is INVALID_PROTOCOL or INVALID_TRANSFORM; in binary
  * (protocol id 0) for an unknown protocol id, in the request's protocol for
- * an unknown transform; no transform, no info header. Uses h->body.
+ * an unknown transform; no transform, no info header.
  */
 void tc_header_write_refusal(tc_header_t *h, tc_buf_t *out);
 

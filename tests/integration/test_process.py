@@ -488,7 +488,7 @@ class ProcessTest(unittest.TestCase):
         try:
             slow = []
             sleeper = self.sleeper(srv, 2000, slow)
-            halves = [self.half_sent(srv, framed)[0] for framed in (False, True)]
+            halves = [self.half_sent(srv, framed) for framed in (False, True)]
             quick, quick_trans = harness.client(self.S, srv.port, timeout=20)
             self.assertEqual(quick.echo("before"), "before")
             quick.send_echo("in flight")
@@ -499,7 +499,7 @@ class ProcessTest(unittest.TestCase):
             self.assertTrue(harness.wait_for(lambda: srv.proc.poll() is not None, 10),
                             "the stop was held by the half-sent calls:\n" + srv.log())
             took = time.monotonic() - t0
-            for sock in halves:
+            for sock, _ in halves:
                 self.assertEqual(harness.read_to_end(sock), b"")  # a reset raises here
                 sock.close()
             self.assertEqual(srv.proc.returncode, 0, srv.log())
@@ -509,6 +509,15 @@ class ProcessTest(unittest.TestCase):
             log = srv.log()
             self.assertEqual(log.count("closed: message not finished within the stop's wait"), 2,
                              log)
+            # each line says what came, as the close at client_timeout does
+            whole = len(encode_call("echo", 7, self.S.echo_args(s="half" * 8)))
+            buffered = whole - len(halves[0][1])
+            framed = whole + 4 - len(halves[1][1])
+            self.assertIn("closed: message not finished within the stop's wait: %d bytes came, "
+                          "the start of a buffered binary message\n" % buffered, log)
+            self.assertIn("closed: message not finished within the stop's wait: %d bytes came, "
+                          "the start of a framed binary message; its frame of %d bytes lacks %d\n"
+                          % (framed, whole, whole + 4 - framed), log)
             self.assertNotIn("killing it", log)
             quick_trans.close()
         finally:
