@@ -13,6 +13,15 @@
  * enough memory". Frees and shrinks always succeed. The common path, a
  * small block from a chunk with room, checks one bound, 'small_cap': what
  * small_used may reach with the large blocks as they are.
+ *
+ * Under AddressSanitizer the pool tells it what Lua owns, as malloc()
+ * would: a block is addressable for the bytes Lua asked for (a resize
+ * within its class moves that end), and the rest of its class, free blocks,
+ * never-used room, spare chunks and the chunk headers are poisoned, so that
+ * C code writing past a string or userdata, or reading a freed one, is
+ * reported. The pool's own functions (ALLOC_FN) are not instrumented: they
+ * read the headers and free lists without unpoisoning them. In other
+ * builds the annotations are empty and compile to nothing.
  */
 #include "bridge/lua_alloc.h"
 
@@ -24,7 +33,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK       ((size_t)16384)
+#if defined(__SANITIZE_ADDRESS__)
+#define TC_LUA_ALLOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TC_LUA_ALLOC_ASAN 1
+#endif
+#endif
+
+#ifdef TC_LUA_ALLOC_ASAN
+#include <sanitizer/asan_interface.h>
+#define ALLOC_FN __attribute__((no_sanitize_address))
+#else
+#define ALLOC_FN
+#endif
+
+/* Mark 'n' bytes at 'p' as not Lua's (poison()) or as Lua's (unpoison()): AddressSanitizer only. */
+static inline void
+poison(const void *p, size_t n)
+{
+#ifdef TC_LUA_ALLOC_ASAN
+    ASAN_POISON_MEMORY_REGION(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+static inline void
+unpoison(const void *p, size_t n)
+{
+#ifdef TC_LUA_ALLOC_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+#define CHUNK       ((size_t)TC_LUA_ALLOC_CHUNK)
 #define GRAIN       16
 #define NCLASSES    (TC_LUA_ALLOC_SMALL / GRAIN)
 #define KEEP_SPARES 16
@@ -55,8 +102,8 @@ struct tc_lua_alloc {
     size_t limit;      /* the most small_used + large_used may reach; 0: none */
     size_t refused;    /* allocations and growths refused for the limit */
     int warn_on;       /* the warning function's state, as lauxlib's */
-    int warn_cont;
-    int ready; /* the state exists: when nothing is in use any more, it was closed */
+    int warn_cont;     /* in the middle of a warning that is being written */
+    int ready;         /* the state exists: when nothing is in use any more, it was closed */
 };
 
 static inline size_t
@@ -101,7 +148,8 @@ fits(tc_lua_alloc_t *a, size_t more)
     return false;
 }
 
-static void __attribute__((noinline)) unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
+static ALLOC_FN void __attribute__((noinline))
+unlink_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
 {
     if (c->prev != NULL) {
         c->prev->next = c->next;
@@ -115,7 +163,7 @@ static void __attribute__((noinline)) unlink_chunk(tc_lua_alloc_t *a, size_t cls
     c->listed = 0;
 }
 
-static void
+static ALLOC_FN void
 link_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
 {
     c->prev = NULL;
@@ -127,7 +175,7 @@ link_chunk(tc_lua_alloc_t *a, size_t cls, chunk_t *c)
     c->listed = 1;
 }
 
-static chunk_t *
+static ALLOC_FN chunk_t *
 new_chunk(tc_lua_alloc_t *a, size_t cls)
 {
     chunk_t *c = a->spares;
@@ -140,6 +188,7 @@ new_chunk(tc_lua_alloc_t *a, size_t cls)
             return NULL;
         }
         a->chunks++;
+        poison(c, CHUNK); /* a spare is poisoned already */
     }
     c->free = NULL;
     c->bump = FIRST;
@@ -153,7 +202,7 @@ new_chunk(tc_lua_alloc_t *a, size_t cls)
  * A block of chunk 'c', which has room (it is on the list of class 'cls');
  * 'used' is small_used with the block counted.
  */
-static inline void *
+static inline ALLOC_FN void *
 take_block(tc_lua_alloc_t *a, size_t cls, chunk_t *c, size_t used)
 {
     void *b = c->free;
@@ -171,40 +220,53 @@ take_block(tc_lua_alloc_t *a, size_t cls, chunk_t *c, size_t used)
     return b;
 }
 
-static void *
-small_alloc(tc_lua_alloc_t *a, size_t cls)
+/* A small block for 'nsize' bytes, 1 .. TC_LUA_ALLOC_SMALL. */
+static ALLOC_FN void *
+small_alloc(tc_lua_alloc_t *a, size_t nsize)
 {
+    size_t cls = class_of(nsize);
     chunk_t *c = a->partial[cls];
     if (c == NULL && (c = new_chunk(a, cls)) == NULL) {
         return NULL;
     }
-    return take_block(a, cls, c, a->small_used + c->size);
+    void *b = take_block(a, cls, c, a->small_used + c->size);
+    unpoison(b, nsize);
+    return b;
+}
+
+/* Give a chunk back to the system. */
+static ALLOC_FN void
+chunk_free(chunk_t *c)
+{
+    unpoison(c, CHUNK);
+    free(c);
 }
 
 /* Give back every chunk and the pool itself. */
-static void
+static ALLOC_FN void
 pool_free(tc_lua_alloc_t *a)
 {
     while (a->spares != NULL) {
         chunk_t *c = a->spares;
         a->spares = c->next;
-        free(c);
+        chunk_free(c);
     }
     for (size_t i = 0; i < NCLASSES; i++) {
         while (a->partial[i] != NULL) { /* only if a block was never freed */
             chunk_t *c = a->partial[i];
             a->partial[i] = c->next;
-            free(c);
+            chunk_free(c);
         }
     }
     free(a);
 }
 
-static void
+static ALLOC_FN void
 small_free(tc_lua_alloc_t *a, void *b)
 {
     chunk_t *c = chunk_of(b);
     size_t cls = class_of(c->size);
+    poison(b, c->size);
     memcpy(b, &c->free, sizeof(void *));
     c->free = b;
     c->live--;
@@ -218,7 +280,7 @@ small_free(tc_lua_alloc_t *a, void *b)
             a->spares = c;
             a->nspares++;
         } else {
-            free(c);
+            chunk_free(c);
             a->chunks--;
         }
     } else if (!c->listed) {
@@ -230,7 +292,7 @@ small_free(tc_lua_alloc_t *a, void *b)
  * Everything but the two common cases of pool_alloc(): large blocks,
  * resizes, a chunk that fills or empties, the last block of a closed state.
  */
-static void *__attribute__((noinline))
+static ALLOC_FN void *__attribute__((noinline))
 pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
 {
     if (nsize == 0) {
@@ -262,11 +324,13 @@ pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
     }
     if (ptr != NULL && osize <= TC_LUA_ALLOC_SMALL && nsize <= TC_LUA_ALLOC_SMALL &&
         class_of(osize) == class_of(nsize)) {
+        poison(ptr, counted(osize));
+        unpoison(ptr, nsize);
         return ptr;
     }
     void *p;
     if (nsize <= TC_LUA_ALLOC_SMALL) {
-        p = small_alloc(a, class_of(nsize));
+        p = small_alloc(a, nsize);
     } else if ((p = malloc(nsize)) != NULL) {
         set_large_used(a, a->large_used + nsize);
     }
@@ -284,7 +348,7 @@ pool_alloc_slow(tc_lua_alloc_t *a, void *ptr, size_t osize, size_t nsize)
  * with no call and few registers to save; the rest is pool_alloc_slow(),
  * which also refuses what the limit does not allow.
  */
-static void *
+static ALLOC_FN void *
 pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     tc_lua_alloc_t *a = ud;
@@ -295,13 +359,16 @@ pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             if (c != NULL) {
                 size_t used = a->small_used + c->size;
                 if (used <= a->small_cap) { /* the limit's one comparison */
-                    return take_block(a, cls, c, used);
+                    void *b = take_block(a, cls, c, used);
+                    unpoison(b, nsize);
+                    return b;
                 }
             }
         }
     } else if (nsize == 0 && osize <= TC_LUA_ALLOC_SMALL) {
         chunk_t *c = chunk_of(ptr);
         if (c->live > 1 && c->listed) { /* the chunk neither empties nor comes back */
+            poison(ptr, c->size);
             memcpy(ptr, &c->free, sizeof(void *));
             c->free = ptr;
             c->live--;
@@ -324,13 +391,16 @@ panic(lua_State *L)
 
 /*
  * Warnings as lauxlib's luaL_newstate() sets them up: off until "@on", back
- * off with "@off"; a warning made of pieces is written as one line.
+ * off with "@off"; a warning made of pieces is written as one line. A
+ * control message is a warning of one piece: "@on" as a piece of a longer
+ * one is text. As in lauxlib, warnings that are off take the last piece of
+ * any warning for a control message.
  */
 static void
 warn_cb(void *ud, const char *msg, int tocont)
 {
     tc_lua_alloc_t *a = ud;
-    if (!a->warn_cont && msg[0] == '@') {
+    if (!tocont && msg[0] == '@' && !a->warn_cont) {
         if (strcmp(msg, "@on") == 0) {
             a->warn_on = 1;
         } else if (strcmp(msg, "@off") == 0) {
@@ -343,8 +413,8 @@ warn_cb(void *ud, const char *msg, int tocont)
         if (!tocont) {
             fflush(stderr);
         }
+        a->warn_cont = tocont; /* only while on: off, every piece is looked at */
     }
-    a->warn_cont = tocont;
 }
 
 lua_State *

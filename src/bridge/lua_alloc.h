@@ -20,6 +20,9 @@
  * full collection, one more try, then the error "not enough memory". Frees
  * and shrinks always succeed. The spare chunks, and the free room in
  * chunks partly used, are not counted.
+ *
+ * Under AddressSanitizer a small block is addressable for the bytes Lua
+ * asked for only; the rest of the chunks is poisoned (lua_alloc.c).
  */
 #ifndef TC_BRIDGE_LUA_ALLOC_H
 #define TC_BRIDGE_LUA_ALLOC_H
@@ -29,6 +32,9 @@
 
 /* Blocks up to this size come from the state's free lists. */
 #define TC_LUA_ALLOC_SMALL 256
+
+/* The size (and alignment) of the chunks the small blocks are carved from. */
+#define TC_LUA_ALLOC_CHUNK 16384
 
 typedef struct tc_lua_alloc tc_lua_alloc_t;
 

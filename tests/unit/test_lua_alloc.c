@@ -8,7 +8,19 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 static lua_State *
 new_state(void)
@@ -261,6 +273,164 @@ test_limit_too_small_for_a_state(void **state)
     lua_close(L);
 }
 
+/* ---- AddressSanitizer ---- */
+
+#ifdef TEST_ASAN
+
+/* Whether each of the 'n' bytes at 'p' is poisoned (want 1) or addressable (want 0). */
+static void
+assert_poisoned(const void *p, size_t n, int want)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (__asan_address_is_poisoned((const char *)p + i) != want) {
+            fail_msg("byte %zu of %zu at %p is %s", i, n, p, want ? "addressable" : "poisoned");
+        }
+    }
+}
+
+/*
+ * A block is addressable for the bytes Lua asked for and no more: the rest
+ * of its size class, the block once freed (also once moved by a resize to
+ * another class or to malloc()), the chunk headers and the spare chunks are
+ * poisoned, so that a bridge writing past a Lua string or userdata, or
+ * reading a freed one, is reported.
+ */
+static void
+test_asan_poisons_what_lua_does_not_own(void **state)
+{
+    (void)state;
+    lua_State *L = tc_lua_alloc_newstate(0);
+    assert_non_null(L);
+    void *ud = NULL;
+    lua_Alloc f = lua_getallocf(L, &ud);
+
+    char *b = f(ud, NULL, LUA_TSTRING, 20); /* in the class of 32 bytes */
+    assert_non_null(b);
+    assert_poisoned(b, 20, 0);
+    assert_poisoned(b + 20, 12, 1);
+    char *hdr = (char *)((uintptr_t)b & ~(uintptr_t)(TC_LUA_ALLOC_CHUNK - 1));
+    assert_poisoned(hdr, 16, 1);
+    /* resizes within the class: the same block, its addressable part follows */
+    assert_ptr_equal(f(ud, b, 20, 30), b);
+    assert_poisoned(b, 30, 0);
+    assert_poisoned(b + 30, 2, 1);
+    assert_ptr_equal(f(ud, b, 30, 17), b);
+    assert_poisoned(b, 17, 0);
+    assert_poisoned(b + 17, 15, 1);
+    /* moves: to another class, to malloc() and back */
+    char *m = f(ud, b, 17, 100);
+    assert_non_null(m);
+    assert_poisoned(b, 32, 1);
+    assert_poisoned(m, 100, 0);
+    assert_poisoned(m + 100, 12, 1);
+    char *big = f(ud, m, 100, 1000);
+    assert_non_null(big);
+    assert_poisoned(m, 112, 1);
+    assert_poisoned(big, 1000, 0);
+    char *s = f(ud, big, 1000, 40);
+    assert_non_null(s);
+    assert_poisoned(s, 40, 0);
+    assert_poisoned(s + 40, 8, 1);
+    assert_null(f(ud, s, 40, 0));
+    assert_poisoned(s, 48, 1);
+
+    /*
+     * Chunks of blocks of 256 bytes (63 to a chunk), all freed: the third
+     * chunk holds only these blocks and is kept as a spare, poisoned whole.
+     */
+    enum { NB = 150 };
+    char *blocks[NB];
+    for (size_t i = 0; i < NB; i++) {
+        blocks[i] = f(ud, NULL, LUA_TUSERDATA, 256);
+        assert_non_null(blocks[i]);
+        assert_poisoned(blocks[i], 256, 0);
+    }
+    char *spare = (char *)((uintptr_t)blocks[NB - 1] & ~(uintptr_t)(TC_LUA_ALLOC_CHUNK - 1));
+    for (size_t i = 0; i < NB; i++) {
+        assert_null(f(ud, blocks[i], 256, 0));
+    }
+    assert_poisoned(spare, TC_LUA_ALLOC_CHUNK, 1);
+    lua_close(L);
+}
+
+/* Run 'fn' in a child process: it must die with an AddressSanitizer report holding 'what'. */
+static void
+assert_asan_report(void (*fn)(void), const char *what)
+{
+    char path[] = "/tmp/tc_lua_alloc_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, STDERR_FILENO);
+        fn();
+        _exit(0); /* no report: the parent sees a clean exit */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    static char buf[16384];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (strstr(buf, what) == NULL) {
+        fail_msg("no \"%s\" in the child's report:\n%s", what, buf);
+    }
+}
+
+static void
+write_past_userdata(void)
+{
+    lua_State *L = tc_lua_alloc_newstate(0);
+    char *p = lua_newuserdatauv(L, 20, 0);
+    ((volatile char *)p)[20] = 'x';
+}
+
+static void
+read_freed_string(void)
+{
+    lua_State *L = tc_lua_alloc_newstate(0);
+    lua_pushstring(L, "a string the collector frees at once");
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_gc(L, LUA_GCCOLLECT);
+    printf("%d\n", ((const volatile char *)s)[0]);
+}
+
+/* C code going past a Lua block, or into a freed one, is reported as it is for malloc(). */
+static void
+test_asan_reports_c_code_misusing_lua_memory(void **state)
+{
+    (void)state;
+    assert_asan_report(write_past_userdata, "use-after-poison");
+    assert_asan_report(read_freed_string, "use-after-poison");
+}
+
+#else
+
+static void
+test_asan_poisons_what_lua_does_not_own(void **state)
+{
+    (void)state;
+    print_message("skipped: built without AddressSanitizer (-DTC_ASAN=ON)\n");
+    skip();
+}
+
+static void
+test_asan_reports_c_code_misusing_lua_memory(void **state)
+{
+    (void)state;
+    print_message("skipped: built without AddressSanitizer (-DTC_ASAN=ON)\n");
+    skip();
+}
+
+#endif
+
 /* Warnings behave as luaL_newstate()'s: off until "@on", one line for a warning in pieces. */
 static void
 test_warnings(void **state)
@@ -275,7 +445,14 @@ test_warnings(void **state)
     assert_true(saved >= 0);
     assert_true(dup2(fd, STDERR_FILENO) >= 0);
     lua_State *L = new_state();
-    run(L, "warn('not shown') warn('@on') warn('hel', 'lo') warn('@off') warn('not shown')");
+    /*
+     * A control message is one piece starting with '@': "@on" and "@off" as
+     * pieces of a longer warning are text (shown once on), and lauxlib's
+     * warnings, once off, take any last piece for a control message.
+     */
+    run(L, "warn('not shown') warn('@on', ' not shown') warn('@on') warn('hel', 'lo')\n"
+           "warn('@off', ' is text') warn('@off') warn('not shown', '@on') warn('@on')\n"
+           "warn('and ', '@on')");
     lua_close(L);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
@@ -284,7 +461,8 @@ test_warnings(void **state)
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
     close(fd);
     assert_true(n >= 0);
-    assert_string_equal(buf, "Lua warning: hello\n");
+    assert_string_equal(buf,
+                        "Lua warning: hello\nLua warning: @off is text\nLua warning: and @on\n");
 }
 
 int
@@ -297,6 +475,8 @@ main(void)
         cmocka_unit_test(test_limit_allows_frees_and_shrinks),
         cmocka_unit_test(test_limit_library_buffers_are_not_collected_for),
         cmocka_unit_test(test_limit_too_small_for_a_state),
+        cmocka_unit_test(test_asan_poisons_what_lua_does_not_own),
+        cmocka_unit_test(test_asan_reports_c_code_misusing_lua_memory),
         cmocka_unit_test(test_warnings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
