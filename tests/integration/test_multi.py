@@ -125,6 +125,7 @@ class AutoTest(unittest.TestCase):
         for t in threads:
             t.join(60)
         self.assertEqual(errors, [])
+        self.assertEqual([t for t in threads if t.is_alive()], [], "clients still calling")
 
     def test_unknown_bytes_close_with_a_log_line(self):
         for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x10\x01\x02", b"\x81\x01"):
@@ -234,6 +235,7 @@ class MultiTest(unittest.TestCase):
         for t in threads:
             t.join(90)
         self.assertEqual(errors, [])
+        self.assertEqual([t for t in threads if t.is_alive()], [], "clients still calling")
 
     def test_unknown_service_and_method(self):
         c, trans = harness.client(self.Calculator, self.srv.port, "framed", "binary",

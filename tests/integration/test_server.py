@@ -212,15 +212,17 @@ class ServerTest(unittest.TestCase):
         for i, c in enumerate(clients):
             self.assertEqual(c.echo("warm %d" % i), "warm %d" % i)
         slow = {}
+        t0 = time.monotonic()
+        clients[0].send_sleep_ms(1500)
+        self.assertTrue(harness.wait_read(self.srv, clients[0]._oprot.trans),
+                        self.srv.log())  # the call runs
 
         def sleeper():
-            t0 = time.monotonic()
-            slow["reply"] = clients[0].sleep_ms(1500)
+            slow["reply"] = clients[0].recv_sleep_ms()
             slow["took"] = time.monotonic() - t0
 
         t = threading.Thread(target=sleeper)
         t.start()
-        time.sleep(0.1)
         worst = 0.0
         for round_ in range(3):
             for i, c in enumerate(clients[1:]):
@@ -243,8 +245,9 @@ class ServerTest(unittest.TestCase):
             clients = [self.client(srv) for _ in range(6)]
             for i, c in enumerate(clients):
                 self.assertEqual(c.echo("warm %d" % i), "warm %d" % i)
-            t, slow = in_background(lambda: clients[0].spin_ms(2500))
-            time.sleep(0.2)
+            clients[0].send_spin_ms(2500)
+            self.assertTrue(harness.wait_read(srv, clients[0]._oprot.trans), srv.log())
+            t, slow = in_background(clients[0].recv_spin_ms)
             worst = 0.0
             for round_ in range(3):
                 for i, c in enumerate(clients[1:]):
@@ -262,8 +265,9 @@ class ServerTest(unittest.TestCase):
         with one_cpu_server() as srv:
             first = self.client(srv)
             self.assertEqual(first.echo("warm"), "warm")
-            t, slow = in_background(lambda: first.sleep_ms(2500))
-            time.sleep(0.2)
+            first.send_sleep_ms(2500)
+            self.assertTrue(harness.wait_read(srv, first._oprot.trans), srv.log())  # it runs
+            t, slow = in_background(first.recv_sleep_ms)
             t0 = time.monotonic()
             late = self.client(srv)
             self.assertEqual(late.echo("late"), "late")
@@ -285,8 +289,9 @@ class ServerTest(unittest.TestCase):
             other = self.client(srv)
             self.assertEqual(first.echo("warm"), "warm")
             self.assertEqual(other.echo("warm"), "warm")
-            t, slow = in_background(lambda: first.sleep_ms(1500))
-            time.sleep(0.2)
+            first.send_sleep_ms(1500)
+            self.assertTrue(harness.wait_read(srv, first._oprot.trans), srv.log())  # it runs
+            t, slow = in_background(first.recv_sleep_ms)
             t0 = time.monotonic()
             self.assertEqual(other.echo("moved"), "moved")
             took = time.monotonic() - t0
@@ -530,9 +535,9 @@ class LimitsTest(unittest.TestCase):
                 self.assertEqual(self.read_reply(pa, "echo", 1), "warm")
                 b, pb = self.open_raw(srv)
                 b.sendall(encode_call("sleep_ms", 1, self.S.sleep_ms_args(ms=400)))
-                time.sleep(0.1)
+                self.assertTrue(harness.wait_read(srv, b), srv.log())  # the first call runs
                 b.sendall(encode_call("sleep_ms", 2, self.S.sleep_ms_args(ms=2000)))
-                time.sleep(0.5)
+                self.assertTrue(harness.wait_read(srv, b), srv.log())  # the 2 s call runs
                 a.sendall(encode_call("echo", 2, self.S.echo_args(s="during %d" % rnd)))
                 self.assertEqual(self.read_reply(pa, "echo", 2), "during %d" % rnd)
                 self.assertEqual(self.read_reply(pb, "sleep_ms", 1), "slept 400")
@@ -630,7 +635,7 @@ class LimitsTest(unittest.TestCase):
             threads = [threading.Thread(target=load) for _ in range(4)]
             for t in threads:
                 t.start()
-            time.sleep(0.5)
+            self.assertTrue(harness.wait_for(lambda: ok[0] > 0), srv.log())  # under load
             os.kill(pids[0], signal.SIGKILL)
             new = []
             while time.monotonic() < deadline:
@@ -641,11 +646,11 @@ class LimitsTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertTrue(new, "no replacement worker: %s" % srv.log())
             before = ok[0]
-            time.sleep(1.0)
+            went_on = harness.wait_for(lambda: ok[0] > before)
             stop.set()
             for t in threads:
                 t.join(15)
-            self.assertGreater(ok[0], before, "calls stopped after the worker was killed")
+            self.assertTrue(went_on, "calls stopped after the worker was killed")
             c, trans = harness.client(self.S, srv.port)
             self.assertEqual(c.echo("end"), "end")
             trans.close()

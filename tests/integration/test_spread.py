@@ -111,7 +111,7 @@ class SpreadTest(unittest.TestCase):
         time.sleep(0.05)
         napping = napper[0]
         napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
-        time.sleep(0.2)
+        self.assertTrue(harness.wait_read(srv, napping), srv.log())  # the nap runs
         return napper_pid, napping, others
 
     def test_clients_connecting_in_turn_spread_over_the_workers(self):
@@ -161,7 +161,7 @@ class SpreadTest(unittest.TestCase):
         self.addCleanup(busy.close)
         busy_pid = who(busy).split("/")[0]
         busy.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
-        time.sleep(0.2)
+        self.assertTrue(harness.wait_read(srv, busy), srv.log())  # the nap runs
         t0 = time.monotonic()
         socks, names = self.connect_one_by_one(srv, 20)
         took = time.monotonic() - t0
@@ -182,17 +182,20 @@ class SpreadTest(unittest.TestCase):
         self.assertGreaterEqual(len(others), 3, len(others))
         # the other worker's connections keep its thread in short calls
         stop = threading.Event()
+        naps = []
 
         def hammer(s):
             while not stop.is_set():
                 s.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 0.004)))
                 read_reply(s)
+                naps.append(s)
 
         threads = [threading.Thread(target=hammer, args=(s,)) for s in others[:3]]
         for t in threads:
             t.start()
         try:
-            time.sleep(0.1)
+            # every hammering connection has had a call answered
+            self.assertTrue(harness.wait_for(lambda: len(set(naps)) == len(threads)), srv.log())
             t0 = time.monotonic()
             late = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
             self.addCleanup(late.close)
@@ -326,7 +329,7 @@ class ThreadSpreadTest(unittest.TestCase):
         (alone,) = [s for s, n in zip(socks, names) if per_loop[n] == 1]
         napping = who(alone)
         alone.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
-        time.sleep(0.2)
+        self.assertTrue(harness.wait_read(srv, alone), srv.log())  # the nap runs
         t0 = time.monotonic()
         more, more_names = self.connect_one_by_one(srv, 20)
         took = time.monotonic() - t0
