@@ -71,8 +71,6 @@ struct tc_bench_loop {
     int nopen;
     int nreopen; /* connections marked 'reopen' */
     int inflight;
-    uint64_t quota;
-    uint64_t measured_sent;
     bool stopping;
     long long now;
     uint64_t answered;
@@ -211,11 +209,14 @@ may_send(tc_bench_loop_t *lp, bool *measured)
     if (!*measured) {
         return true;
     }
-    if (lp->now >= lp->clock->t1 || (lp->quota > 0 && lp->measured_sent >= lp->quota)) {
+    /* past -n the count goes on by one at most per loop: each stops at its first miss */
+    if (lp->now >= lp->clock->t1 ||
+        (lp->o->requests > 0 &&
+         atomic_fetch_add_explicit(&lp->clock->measured_sent, 1, memory_order_relaxed) >=
+             lp->o->requests)) {
         lp->stopping = true;
         return false;
     }
-    lp->measured_sent++;
     return true;
 }
 
@@ -382,7 +383,6 @@ on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
         lp->answered++;
         if (lp->now > lp->clock->t0) {
             lp->stats.work += window_share(lp->clock, slot.sent, lp->now);
-            lp->stats.last_ns = lp->now;
         }
         if (slot.measured) {
             lp->stats.calls++;
@@ -621,7 +621,7 @@ tc_bench_loop_connect(tc_bench_loop_t *lp)
 
 tc_bench_loop_t *
 tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, int n,
-                  uint64_t quota, tc_err_t *err)
+                  tc_err_t *err)
 {
     tc_bench_call_t *call = o->call != NULL
                                 ? tc_bench_call_new(o->call, o->proto, err)
@@ -633,7 +633,6 @@ tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, 
     lp->o = o;
     lp->clock = clock;
     lp->call = call;
-    lp->quota = quota;
     lp->nconns = n;
     tc_bench_hist_init(&lp->stats.hist);
     atomic_init(&lp->progress, 0);
@@ -723,6 +722,11 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
             }
         }
     }
+    /*
+     * the run's end for this loop: its last call answered, or failed (a
+     * timeout, a close), which a server that stops answering makes late
+     */
+    lp->stats.end_ns = tc_bench_loop_now();
     lp->stats.conn_min = UINT64_MAX;
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];

@@ -55,7 +55,7 @@ enum {
 typedef struct tc_bench_stats {
     uint64_t calls;                      /* measured calls with a correct reply */
     uint64_t errors[TC_BENCH_ERR_KINDS]; /* during warm-up and measurement alike */
-    long long last_ns;                   /* when the last correct reply after t0 arrived */
+    long long end_ns;                    /* when the loop's last call was answered or failed */
     uint64_t conn_min;                   /* fewest measured calls of one connection */
     uint64_t conn_max;                   /* most measured calls of one connection */
     uint64_t reconnects;                 /* connections opened again (--reconnect) */
@@ -75,6 +75,11 @@ typedef struct tc_bench_clock {
     long long start;      /* warm-up begins */
     long long t0;         /* measurement begins */
     long long t1;         /* no measured call is sent at or after this */
+    /*
+     * measured calls sent by every loop: -n is one count for them all, so
+     * that every connection calls until it runs out, whichever thread it is on
+     */
+    atomic_ullong measured_sent;
     atomic_int errors_shown;
 } tc_bench_clock_t;
 
@@ -91,12 +96,13 @@ typedef struct tc_bench_loop tc_bench_loop_t;
 
 /*
  * A loop with connections number 'first' .. 'first + n - 1', not opened
- * yet. 'quota' is the number of calls it measures with -n (0: by time).
- * NULL with 'err' filled if the call cannot be prepared. Ownership: borrows
- * 'o' and 'clock'; free with tc_bench_loop_free().
+ * yet; with -n, it sends measured calls while clock->measured_sent is
+ * under o->requests. NULL with 'err' filled if the call cannot be
+ * prepared. Ownership: borrows 'o' and 'clock'; free with
+ * tc_bench_loop_free().
  */
 tc_bench_loop_t *tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first,
-                                   int n, uint64_t quota, tc_err_t *err);
+                                   int n, tc_err_t *err);
 
 /*
  * Open the loop's connections, each by clock->connect_by at the latest;

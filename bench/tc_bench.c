@@ -42,11 +42,12 @@ static const char usage_text[] =
     "  -P, --pipeline N     calls in flight per connection (default 1; -c times -P\n"
     "                       at most 1048576)\n"
     "  -t, --threads N      load threads, each with its own epoll loop and a share of\n"
-    "                       the connections and of -n (default 1; at most one per\n"
-    "                       connection and per call of -n)\n"
+    "                       the connections (default 1; at most one per connection\n"
+    "                       and per call of -n)\n"
     "  -d, --duration S     seconds to measure (default 3 unless -n is given)\n"
-    "  -n, --requests N     calls to measure (with -d too: whichever ends first;\n"
-    "                       alone, no time limit but each call's --timeout)\n"
+    "  -n, --requests N     calls to measure, one count for every connection of every\n"
+    "                       thread (with -d too: whichever ends first; alone, no time\n"
+    "                       limit but each call's --timeout)\n"
     "  --warmup S           seconds of calls before measuring (default 1)\n"
     "  --timeout S          seconds a call may wait for its reply, and all the\n"
     "                       connections to open, above 0 (default 5)\n"
@@ -284,8 +285,51 @@ parse_one(cli_t *cli, int opt, const char *arg)
         printf("thriftcorn-bench %s\n", TC_VERSION_STRING);
         exit(0); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
     default:
-        usage_error("%s", "bad option");
+        usage_error("%s", "bad option"); /* bad_option() took '?' and ':' */
     }
+}
+
+/*
+ * getopt_long()'s '?' and ':', in the form of the other errors (opterr is
+ * 0: getopt's own message named the program by its path, and was followed
+ * by a bare "bad option").
+ */
+TC_NORETURN static void
+bad_option(int opt, int argc, char **argv)
+{
+    /*
+     * A value is missing only after the last argument. Otherwise a long
+     * option at fault is the argument before optind; 'optopt' is 0 for a
+     * name that is none, or the option's own for a value it does not take
+     * (-h and -V are the short ones that take none).
+     */
+    const char *word = opt == ':' ? argv[argc - 1] : argv[optind - 1];
+    bool is_long = opt == ':' ? strncmp(word, "--", 2) == 0
+                              : optopt == 0 || optopt == 'h' || optopt == 'V' || optopt > 255;
+    if (!is_long) {
+        usage_error("-%c: %s", optopt, opt == ':' ? "needs a value" : "unknown option");
+    }
+    int n = (int)strcspn(word, "=");
+    if (opt == ':') {
+        usage_error("%.*s: needs a value", n, word);
+    }
+    if (optopt != 0) {
+        usage_error("%.*s: takes no value", n, word);
+    }
+    /* getopt_long() takes the start of a name, when it is the start of one name only */
+    char names[256] = "";
+    size_t len = 0;
+    int found = 0;
+    for (const struct option *lo = long_opts; lo->name != NULL; lo++) {
+        if (strncmp(lo->name, word + 2, (size_t)n - 2) == 0 && len < sizeof(names)) {
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s--%s",
+                                    found++ > 0 ? ", " : "", lo->name);
+        }
+    }
+    if (found > 1) {
+        usage_error("%.*s: the start of more than one option (%s)", n, word, names);
+    }
+    usage_error("%.*s: unknown option", n, word);
 }
 
 static void
@@ -306,7 +350,11 @@ parse_args(cli_t *cli, int argc, char **argv)
     o->max_reply = 64u << 20;
     o->verbose_errors = 5;
     int opt;
-    while ((opt = getopt_long(argc, argv, "p:c:P:t:d:n:hV", long_opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":p:c:P:t:d:n:hV", long_opts, NULL)) != -1) {
+        if (opt == '?' || opt == ':') {
+            bad_option(opt, argc, argv);
+        }
         parse_one(cli, opt, optarg);
     }
     if (optind < argc) {
@@ -347,7 +395,7 @@ parse_args(cli_t *cli, int argc, char **argv)
     if (o->threads > o->connections) {
         o->threads = o->connections;
     }
-    /* each thread measures a share of -n: a thread with no share would run by time instead */
+    /* the threads share the -n calls: more threads than calls would leave some with none */
     if (o->requests > 0 && (uint64_t)o->threads > o->requests) {
         o->threads = (int)o->requests;
     }
@@ -462,7 +510,7 @@ summarize(const run_t *r, summary_t *s)
 {
     memset(s, 0, sizeof(*s));
     tc_bench_hist_init(&s->hist);
-    long long last = r->clock.t0;
+    long long end = r->clock.t0;
     s->conn_min = UINT64_MAX;
     for (int i = 0; i < r->nloops; i++) {
         const tc_bench_stats_t *st = tc_bench_loop_stats(r->loops[i]);
@@ -476,8 +524,8 @@ summarize(const run_t *r, summary_t *s)
         }
         s->reconnects += st->reconnects;
         s->work += st->work;
-        if (st->last_ns > last) {
-            last = st->last_ns;
+        if (st->end_ns > end) {
+            end = st->end_ns;
         }
         tc_bench_hist_merge(&s->hist, &st->hist);
     }
@@ -485,14 +533,16 @@ summarize(const run_t *r, summary_t *s)
         s->conn_min = 0;
     }
     /*
-     * The window is t0 to t1, or to the last reply when the run ended before
-     * t1 (-n, or no connection left); a call partly inside it counts for
-     * that part (tc_bench_stats_t 'work')
+     * The window is t0 to t1, or to the run's end when it ended before t1
+     * (-n, or no connection left): its last call answered or failed, so that
+     * the time a server left calls unanswered until their --timeout is in
+     * it. A call partly inside it counts for that part (tc_bench_stats_t
+     * 'work').
      */
-    if (last > r->clock.t1) {
-        last = r->clock.t1;
+    if (end > r->clock.t1) {
+        end = r->clock.t1;
     }
-    s->elapsed = (double)(last - r->clock.t0) / 1e9;
+    s->elapsed = (double)(end - r->clock.t0) / 1e9;
     s->rps = s->calls > 0 && s->elapsed > 0.0 ? s->work / s->elapsed : 0.0;
 }
 
@@ -622,15 +672,14 @@ start(run_t *r)
     r->tids = tc_xcalloc((size_t)r->nloops, sizeof(*r->tids));
     r->args = tc_xcalloc((size_t)r->nloops, sizeof(*r->args));
     atomic_init(&r->clock.errors_shown, 0);
+    atomic_init(&r->clock.measured_sent, 0);
     atomic_init(&r->finished, 0);
     int first = 0;
     for (int i = 0; i < r->nloops; i++) {
         int n = o->connections / r->nloops + (i < o->connections % r->nloops ? 1 : 0);
-        uint64_t quota = o->requests / (uint64_t)r->nloops +
-                         ((uint64_t)i < o->requests % (uint64_t)r->nloops ? 1u : 0u);
         tc_err_t err;
         tc_err_clear(&err);
-        r->loops[i] = tc_bench_loop_new(o, &r->clock, first, n, quota, &err);
+        r->loops[i] = tc_bench_loop_new(o, &r->clock, first, n, &err);
         if (r->loops[i] == NULL) {
             fprintf(stderr, "thriftcorn-bench: %s\n", err.msg);
             run_free(r);

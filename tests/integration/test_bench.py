@@ -342,7 +342,13 @@ class BenchOptionsTest(unittest.TestCase):
                  "--args:1: 'hello' is no value (a string needs quotes)"),
                 (["--idl", IDL, "--method", "Bench.roundtrip", "--args",
                   "{item = {id = 1, tags = {2}, nmae = 'x'}}"],
-                 "--args: item: bench.Item has no field 'nmae'")):
+                 "--args: item: bench.Item has no field 'nmae'"),
+                # getopt's own message came first, naming the program by its
+                # path, then "thriftcorn-bench: bad option"
+                (["--frobnicate=3"], "--frobnicate: unknown option"),
+                (["--json=yes"], "--json: takes no value"),
+                (["--re"], "--re: the start of more than one option (--requests, --reconnect)"),
+                (["--call"], "--call: needs a value")):
             with self.subTest(args=args):
                 rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", *args, timeout=30)
                 self.assertEqual(rc, 2, out + err)
@@ -350,6 +356,18 @@ class BenchOptionsTest(unittest.TestCase):
                 self.assertIn(msg, err)
                 self.assertNotIn("traceback", err)
                 self.assertEqual(out, "")
+                self.assertIn(msg, err.splitlines()[0])
+
+    def test_bad_short_options_exit_2(self):
+        for args, msg in ((["-x"], "-x: unknown option"), (["--json", "-xc", "1"], "-x: unknown "
+                          "option"), (["-c"], "-c: needs a value")):
+            with self.subTest(args=args):
+                p = subprocess.run([BENCH, "-n", "1"] + args, capture_output=True, text=True,
+                                   timeout=30)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertEqual(p.stderr.splitlines(), ["thriftcorn-bench: " + msg,
+                                                         "Try 'thriftcorn-bench --help'."])
+                self.assertEqual(p.stdout, "")
 
     def test_calls_in_flight_at_the_limit_are_accepted(self):
         port = harness.free_port()
@@ -799,6 +817,51 @@ class BenchToolBadServerTest(unittest.TestCase):
         self.assertLess(j["mean_us"] / 1e6 - served, after_long / 5,
                         "%.6f s served, %.6f s after a long reply: %s" % (served, after_long, out))
 
+
+    def test_requests_shared_by_threads_of_unequal_connections(self):
+        # -n is one count for every thread: each connection calls until it
+        # runs out. Each thread used to measure an equal share of -n, so with
+        # -c 3 -t 2 the thread of one connection made as many calls as the
+        # thread of two, and ran on alone for the last third of the run: 15
+        # calls on its connection against 7 or 8 on the others, and calls/s
+        # two thirds of what the server served
+        def slow(name, seqid, res, n):
+            time.sleep(0.02)
+            return [message(name, seqid, res)]
+        for load in (["-c", "3", "-t", "2"], ["-c", "5", "-t", "3", "-P", "2"]):
+            with self.subTest(load=load), FakeServer(ping_ok, wire=slow) as srv:
+                rc, out, err = run_bench(srv.port, *load, "-n", "30", "--warmup", "0", "--json")
+                self.assertEqual(rc, 0, out + err)
+                j = json.loads(out)
+                self.assertEqual((j["calls"], j["errors"]), (30, 0), out)
+                self.assertTrue(harness.wait_for(lambda: len(srv.times) == 30),
+                                "%d answered: %s" % (len(srv.times), out))
+                self.assertLessEqual(j["conn_calls_max"] - j["conn_calls_min"], 2, out)
+
+    def test_the_window_holds_the_time_no_reply_came(self):
+        # each connection's 6th call gets no reply: its 5 calls are answered
+        # by 0.1 s, then nothing until --timeout. The window runs -d when the
+        # run lasts that long, or to the run's end, the timeouts, when they
+        # end it sooner: the server's silence is measured. It used to run to
+        # the last reply, 0.1 s, whatever came after: some 100 calls/s
+        def hang_at_6(name, seqid, res, n):
+            if n >= 6:
+                return []
+            time.sleep(0.01)
+            return [message(name, seqid, res)]
+        for length, timeout in ((["-d", "1.5"], "3"), (["-n", "20"], "0.5")):
+            with self.subTest(length=length), FakeServer(ping_ok, wire=hang_at_6) as srv:
+                rc, out, err = run_bench(srv.port, "-c", "2", *length, "--warmup", "0",
+                                         "--timeout", timeout, "--json")
+                self.assertEqual(rc, 1, out + err)
+                j = json.loads(out)
+                self.assertEqual((j["calls"], j["errors_by_kind"]["timeout"]), (10, 2), out)
+                if length[0] == "-d":
+                    self.assertEqual(j["elapsed_s"], 1.5, out)
+                    self.assertAlmostEqual(j["rps"], 10 / 1.5, delta=0.06, msg=out)
+                else:
+                    self.assertGreaterEqual(j["elapsed_s"], 0.5, out)
+                    self.assertLessEqual(j["rps"], 10 / 0.5, out)
 
 class BenchReconnectTest(unittest.TestCase):
     """--reconnect against thriftcorn recycling its worker every 150 calls

@@ -30,7 +30,7 @@ test_buckets_are_contiguous_and_tight(void **state)
     (void)state;
     /* every value lands in a bucket whose range holds it, within 1/128 */
     unsigned prev = 0;
-    for (uint64_t v = 1; v < (UINT64_C(1) << 39); v += v / 97 + 1) {
+    for (uint64_t v = 1; v < (UINT64_C(1) << (TC_BENCH_HIST_MAX_BITS - 1)); v += v / 97 + 1) {
         unsigned i = tc_bench_hist_index(v);
         assert_true(i >= prev);
         assert_true(i < TC_BENCH_HIST_BUCKETS);
@@ -121,12 +121,37 @@ test_edges(void **state)
         assert_int_equal(tc_bench_hist_percentile(h, pcts[i]), 98765);
     }
     assert_true(tc_bench_hist_mean(h) == 98765.0);
-    /* past the last bucket (about 1100 s): still between the minimum and the maximum */
+    /* past the last bucket (about 78 h): still between the minimum and the maximum */
     tc_bench_hist_init(h);
-    tc_bench_hist_record(h, UINT64_C(1) << 41);
-    tc_bench_hist_record(h, UINT64_C(1) << 41);
-    assert_int_equal(tc_bench_hist_percentile(h, 50.0), UINT64_C(1) << 41);
-    assert_int_equal(tc_bench_hist_percentile(h, 100.0), UINT64_C(1) << 41);
+    tc_bench_hist_record(h, UINT64_C(1) << 49);
+    tc_bench_hist_record(h, UINT64_C(1) << 49);
+    assert_int_equal(tc_bench_hist_percentile(h, 50.0), UINT64_C(1) << 49);
+    assert_int_equal(tc_bench_hist_percentile(h, 100.0), UINT64_C(1) << 49);
+    free(h);
+}
+
+static void
+test_the_longest_calls_are_kept_apart(void **state)
+{
+    (void)state;
+    /*
+     * A call waits up to --timeout (at most 86400 s) for its reply, and as
+     * long again when its thread waits for a connection to open anew
+     * (--reconnect): such latencies keep their 1/128. The last bucket was
+     * at 1100 s: the p90 of calls of 2000 s and of 172800 s was 2000 s.
+     */
+    const uint64_t s = UINT64_C(1000000000);
+    tc_bench_hist_t *h = new_hist();
+    for (int i = 0; i < 50; i++) {
+        tc_bench_hist_record(h, 2000 * s);
+        tc_bench_hist_record(h, 2 * 86400 * s);
+    }
+    assert_true(tc_bench_hist_index(2 * 86400 * s) < TC_BENCH_HIST_BUCKETS - 1);
+    uint64_t p50 = tc_bench_hist_percentile(h, 50.0);
+    uint64_t p90 = tc_bench_hist_percentile(h, 90.0);
+    assert_true(p50 >= 2000 * s && (double)p50 <= 2000.0 * (double)s * (1.0 + 1.0 / 128.0));
+    assert_true(p90 >= 2 * 86400 * s);
+    assert_true((double)p90 <= 2.0 * 86400.0 * (double)s * (1.0 + 1.0 / 128.0));
     free(h);
 }
 
@@ -162,6 +187,7 @@ main(void)
         cmocka_unit_test(test_percentiles_of_uniform),
         cmocka_unit_test(test_percentile_rank_and_outlier),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_the_longest_calls_are_kept_apart),
         cmocka_unit_test(test_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
