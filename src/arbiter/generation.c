@@ -177,7 +177,7 @@ probe_errorlog(const tc_config_t *cfg, const tc_config_t *old, tc_err_t *err)
     if (strcmp(cfg->errorlog, "-") == 0 || strcmp(cfg->errorlog, old->errorlog) == 0) {
         return TC_OK;
     }
-    int fd = tc_log_open_file(cfg->errorlog);
+    int fd = tc_log_open_error_file(cfg->errorlog);
     if (fd < 0) {
         return tc_err_set(err, fd, "Cannot open the error log %s: %s", cfg->errorlog,
                           tc_strerror(fd));

@@ -17,12 +17,15 @@
 /*
  * The PID in 'path', or 0 when there is none to read. Only a regular file
  * is read: a FIFO planted at the name (in /tmp, say) must not hang the
- * start or the exit in open() or read().
+ * start or the exit in open() or read(); nor through a symlink, which
+ * another user who may write to the folder could point at any file root
+ * may open (a device, whose open alone may act), and which the rename()
+ * of tc_pidfile_create() replaces anyway.
  */
 static long
 read_pid(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         return 0;
     }

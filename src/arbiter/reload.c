@@ -41,11 +41,16 @@
 struct tc_reload_stage {
     int done;                  /* 1: every step passed, the checker exits 0 next */
     char what[TC_ERR_MSG_MAX]; /* the step running, "" before the first */
-    /*
-     * Seconds the checked config gives a boot ('timeout'), or 0 when it
-     * sets none; written once that config is evaluated, with 'known'
-     * after it (both may be anything: the checked code can write here)
-     */
+};
+
+/*
+ * Seconds the checked config gives a boot ('timeout'), or 0 when it sets
+ * none, with 'known' set after it: written once that config is evaluated,
+ * in a page of its own that the checker unmaps before any handler code
+ * loads, so that the code checked cannot change how long the arbiter
+ * waits for the check (the stage page stays in its reach).
+ */
+struct tc_reload_limit {
     double timeout;
     atomic_int known;
 };
@@ -132,8 +137,9 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
         _exit(1);
     }
     /* the boot of its workers, and so this check, is bounded by its 'timeout' */
-    r->stage->timeout = cfg->timeout;
-    atomic_store(&r->stage->known, 1);
+    r->limit->timeout = cfg->timeout;
+    atomic_store(&r->limit->known, 1);
+    (void)munmap(r->limit, sizeof(*r->limit));
     /*
      * the handlers are loaded as a worker of the new generation loads them:
      * as its 'user' and 'group', with its 'umask'
@@ -168,9 +174,13 @@ tc_reload_release(tc_reload_t *r)
     if (r->stage != NULL) {
         (void)munmap(r->stage, sizeof(*r->stage));
     }
+    if (r->limit != NULL) {
+        (void)munmap(r->limit, sizeof(*r->limit));
+    }
     r->path = NULL;
     r->text = NULL;
     r->stage = NULL;
+    r->limit = NULL;
     r->len = 0;
 }
 
@@ -185,12 +195,19 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
     }
     void *page =
         mmap(NULL, sizeof(*r->stage), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED) {
+    void *limit = page == MAP_FAILED ? MAP_FAILED
+                                     : mmap(NULL, sizeof(*r->limit), PROT_READ | PROT_WRITE,
+                                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (limit == MAP_FAILED) {
         int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
+        if (page != MAP_FAILED) {
+            (void)munmap(page, sizeof(*r->stage));
+        }
         tc_reload_release(r);
         return rc;
     }
-    r->stage = page; /* zero-filled: not done, no step yet */
+    r->stage = page;  /* zero-filled: not done, no step yet */
+    r->limit = limit; /* zero-filled: not known yet */
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
         int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
@@ -224,8 +241,9 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
         check_child(p[1], r, overrides, n, umask0, parent);
     }
     (void)close(p[1]);
-    /* the workers forked while the check runs do without it */
+    /* the workers forked while the check runs do without them */
     (void)madvise(r->stage, sizeof(*r->stage), MADV_DONTFORK);
+    (void)madvise(r->limit, sizeof(*r->limit), MADV_DONTFORK);
     r->pid = pid;
     r->fd = p[0];
     return TC_OK;
@@ -285,11 +303,11 @@ tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
 bool
 tc_reload_timeout(const tc_reload_t *r, double *timeout)
 {
-    if (r->stage == NULL || atomic_load(&r->stage->known) != 1) {
+    if (r->limit == NULL || atomic_load(&r->limit->known) != 1) {
         return false;
     }
-    double t = r->stage->timeout;
-    /* the page was the checked code's to write: a 'timeout' the config could hold */
+    double t = r->limit->timeout;
+    /* a 'timeout' a config could hold, whatever wrote the page */
     if (!isfinite(t) || t < 0 || t > TC_RELOAD_TIMEOUT_MAX) {
         return false;
     }

@@ -17,6 +17,8 @@
 
 /* The checker's step, in memory it shares with the arbiter (reload.c). */
 typedef struct tc_reload_stage tc_reload_stage_t;
+/* The checked config's 'timeout', in memory the checker unmaps before handler code loads. */
+typedef struct tc_reload_limit tc_reload_limit_t;
 
 typedef struct tc_reload {
     pid_t pid; /* the checking child; 0: none */
@@ -28,6 +30,12 @@ typedef struct tc_reload {
      * running. NULL when no check began or after tc_reload_release().
      */
     tc_reload_stage_t *stage;
+    /*
+     * The 'timeout' of the config checked, which the child writes once it
+     * has evaluated that config and then unmaps, before it loads any
+     * handler code: the code checked cannot change it. NULL as 'stage'.
+     */
+    tc_reload_limit_t *limit;
     /*
      * The config file as read when the check began: its real path and
      * text, checked by the child and then applied by the arbiter (the file

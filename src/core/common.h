@@ -26,6 +26,7 @@ enum {
     TC_ETYPE = -1006,     /* a value whose type does not match the schema */
     TC_EMISSING = -1007,  /* a required field that is not set */
     TC_ESYMLINK = -1008,  /* a symlink another user owns, not followed (tc_log_open_file()) */
+    TC_EFIFO = -1009,     /* a FIFO another user owns, not a log of ours (tc_log_open()) */
 };
 
 /* A static, thread-safe description of a status code (never NULL). */

@@ -79,6 +79,8 @@ tc_strerror(int code)
         return "required field missing";
     case TC_ESYMLINK:
         return "a symlink another user owns (not followed)";
+    case TC_EFIFO:
+        return "a FIFO another user owns (not written to)";
     /* the errno values a server meets; strerror() is not thread-safe */
     case -ENOMEM:
         return "out of memory";

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,6 +205,25 @@ tc_log_open_file(const char *path)
 }
 
 int
+tc_log_open_error_file(const char *path)
+{
+    int fd = tc_log_open_file(path);
+    struct stat st;
+    struct statfs fs;
+    /*
+     * a FIFO with a name, that is: an anonymous pipe (the stderr of
+     * 'sudo thriftcorn ... 2>&1 | tee', made by the user's shell, given as
+     * /dev/stderr) is one the process inherited, not a file someone planted
+     */
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_uid != 0 &&
+        st.st_uid != geteuid() && fstatfs(fd, &fs) == 0 && fs.f_type != PIPEFS_MAGIC) {
+        (void)close(fd);
+        return TC_EFIFO;
+    }
+    return fd;
+}
+
+int
 tc_log_check_file(const char *path)
 {
     int std = std_stream(path);
@@ -292,7 +313,7 @@ tc_log_open(const char *path)
         atomic_store(&also_stderr, false);
         return TC_OK;
     }
-    int fd = tc_log_open_file(path);
+    int fd = tc_log_open_error_file(path);
     if (log_fd == STDERR_FILENO) {
         if (fd >= 0) {
             log_fd = fd;

@@ -40,6 +40,13 @@ int tc_log_level_parse(const char *name);
  */
 int tc_log_open_file(const char *path) TC_NODISCARD;
 /*
+ * Open the process's own log 'path' as tc_log_open_file() does, but a
+ * FIFO that neither root nor the process's own user owns is refused
+ * (TC_EFIFO): its owner could hold the read end, read nothing, and block
+ * every later line, and the process with it, in write(). Any thread.
+ */
+int tc_log_open_error_file(const char *path) TC_NODISCARD;
+/*
  * Whether tc_log_open_file() of 'path' would open, found without opening,
  * creating or changing anything (for --check-config): TC_OK, or the code
  * the open would fail with. A name that does not exist (or a trusted
@@ -53,7 +60,7 @@ int tc_log_open_file(const char *path) TC_NODISCARD;
 int tc_log_check_file(const char *path) TC_NODISCARD;
 /*
  * Send log lines to 'path' ("-" or NULL: stderr), opened with
- * tc_log_open_file(). Returns TC_OK or a negative code. Calling it again
+ * tc_log_open_error_file(). Returns TC_OK or a negative code. Calling it again
  * reopens the file (log rotation); when that fails, the lines go on to the
  * file open so far, and until a call succeeds those of level error and
  * above (the caller's report of the failure first) go to stderr as well,

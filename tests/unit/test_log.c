@@ -419,6 +419,72 @@ test_open_file_fifo(void **state)
 }
 
 /*
+ * The process's own log is no FIFO that another user owns: that user (the
+ * workers', where it may write to the log's folder) could hold its read
+ * end and read nothing, and the arbiter, running as root, would block in
+ * write() once the pipe is full, supervising nothing from then on. The
+ * log open so far stays. One of root's (the operator's) is written to.
+ */
+static void
+test_log_refuses_a_fifo_of_another_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: needs root to make a FIFO that another user owns\n");
+        skip();
+    }
+    char dir[128];
+    char path[160];
+    char kept[160];
+    temp_file(dir, path, sizeof(dir), "fifo");
+    snprintf(kept, sizeof(kept), "%s/kept.log", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    assert_true(rd >= 0);
+    assert_int_equal(tc_log_open(kept), TC_OK);
+    assert_int_equal(tc_log_open(path), TC_EFIFO);
+    assert_int_equal(tc_log_open_error_file(path), TC_EFIFO);
+    assert_string_equal(tc_strerror(TC_EFIFO), "a FIFO another user owns (not written to)");
+    tc_log(TC_LOG_ERROR, "still here");
+    assert_non_null(strstr(text_of(kept), "still here"));
+    char c = 0;
+    assert_int_equal(read(rd, &c, 1), 0); /* nothing written, and no writer holds it */
+    /* root's own */
+    assert_int_equal(chown(path, 0, 0), 0);
+    assert_int_equal(tc_log_open(path), TC_OK);
+    tc_log(TC_LOG_ERROR, "to the FIFO");
+    assert_int_equal(read(rd, &c, 1), 1);
+    assert_int_equal(tc_log_open(NULL), TC_OK);
+    close(rd);
+    /*
+     * an anonymous pipe another user made (the stderr of 'sudo thriftcorn
+     * ... 2>&1 | tee', given as /dev/stderr) was inherited, not planted:
+     * it is written to
+     */
+    int p[2];
+    assert_int_equal(seteuid(65534), 0);
+    int made = pipe2(p, O_CLOEXEC);
+    assert_int_equal(seteuid(0), 0);
+    assert_int_equal(made, 0);
+    struct stat st;
+    assert_int_equal(fstat(p[1], &st), 0);
+    assert_int_equal(st.st_uid, 65534);
+    char name[64];
+    snprintf(name, sizeof(name), "/proc/self/fd/%d", p[1]);
+    int fd = tc_log_open_error_file(name);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    assert_int_equal(read(p[0], &c, 1), 1);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+    unlink(kept);
+    unlink(path);
+    rmdir(dir);
+}
+
+/*
  * /dev/stdout and /dev/stderr are the streams as inherited: a socket
  * (systemd's journal), which cannot be opened by name, works; and a file
  * the shell opened without O_APPEND is written at its one offset, so that
@@ -953,6 +1019,7 @@ main(void)
         cmocka_unit_test(test_open_file_refuses_a_link_of_another_user),
         cmocka_unit_test(test_open_file_through_a_magic_link),
         cmocka_unit_test(test_open_file_fifo),
+        cmocka_unit_test(test_log_refuses_a_fifo_of_another_user),
         cmocka_unit_test(test_open_file_standard_streams),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_reopen_failure_also_on_stderr),

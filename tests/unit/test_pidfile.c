@@ -41,6 +41,7 @@ teardown(void **state)
     remove_in_dir("a.pid");
     remove_in_dir("b.pid");
     remove_in_dir("other.pid");
+    remove_in_dir("link.pid");
     assert_int_equal(rmdir(dir), 0);
     return 0;
 }
@@ -125,6 +126,36 @@ test_failure_keeps_the_old_file(void **state)
     assert_int_equal(pid_in(a), (long)getpid());
 }
 
+/*
+ * A symlink at the pidfile's name is not read through: in a folder the
+ * workers' user may write to (a /run folder given to it), that user could
+ * point root at any file, whose first bytes it would read (a device's open
+ * alone may act), and, with a live process's PID there, refuse every
+ * start. The link is replaced, as the rename() always did.
+ */
+static void
+test_a_symlink_is_not_read_through(void **state)
+{
+    (void)state;
+    char link[128];
+    char other[128];
+    (void)snprintf(link, sizeof(link), "%s/link.pid", dir);
+    (void)snprintf(other, sizeof(other), "%s/other.pid", dir);
+    FILE *f = fopen(other, "w");
+    assert_non_null(f);
+    assert_true(fprintf(f, "%ld\n", (long)getppid()) > 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(symlink("other.pid", link), 0);
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_pidfile_create(link, &err), TC_OK);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(pid_in(link), (long)getpid());
+    assert_int_equal(pid_in(other), (long)getppid());
+}
+
 int
 main(void)
 {
@@ -134,6 +165,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_another_name_of_the_same_file_keeps_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failure_keeps_the_old_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_symlink_is_not_read_through, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for arbiter/reload.c: what the arbiter reads of a reload's
+ * check, which runs the checked handler code and may write anything its
+ * process reaches, is what the check's trusted part wrote.
+ */
+#include "tc_test.h"
+
+#include "arbiter/reload.h"
+
+#include <sys/wait.h>
+
+static char dir[64];
+
+static void
+write_in_dir(const char *name, const char *text)
+{
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+remove_in_dir(const char *name)
+{
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+    (void)unlink(path);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/tc-reload-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    remove_in_dir("c.lua");
+    remove_in_dir("s.thrift");
+    remove_in_dir("h.lua");
+    remove_in_dir("found");
+    assert_int_equal(rmdir(dir), 0);
+    return 0;
+}
+
+/*
+ * Handler code that, as it loads, writes 1e6 over every aligned double 2.0
+ * (the checked config's 'timeout') in each shared mapping of its process,
+ * through /proc/self/mem as any handler of a process that did not switch
+ * users can (a C plugin writes there directly), and says in the file
+ * 'found' how many it changed.
+ */
+static const char scribbler[] = "local dir = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
+                                "local two, big = string.pack('<d', 2.0), string.pack('<d', 1e6)\n"
+                                "local mem = assert(io.open('/proc/self/mem', 'r+b'))\n"
+                                "mem:setvbuf('no')\n"
+                                "local n = 0\n"
+                                "for line in io.lines('/proc/self/maps') do\n"
+                                "  local lo, hi, perm = line:match('^(%x+)-(%x+) (%S+)')\n"
+                                "  if perm == 'rw-s' then\n"
+                                "    local a, b = tonumber(lo, 16), tonumber(hi, 16)\n"
+                                "    assert(mem:seek('set', a))\n"
+                                "    local data = assert(mem:read(b - a))\n"
+                                "    for i = 1, #data - 7, 8 do\n"
+                                "      if data:sub(i, i + 7) == two then\n"
+                                "        assert(mem:seek('set', a + i - 1))\n"
+                                "        assert(mem:write(big))\n"
+                                "        n = n + 1\n"
+                                "      end\n"
+                                "    end\n"
+                                "  end\n"
+                                "end\n"
+                                "mem:close()\n"
+                                "local f = assert(io.open(dir .. '/found', 'w'))\n"
+                                "f:write(n)\n"
+                                "f:close()\n"
+                                "return { ping = function() end }\n";
+
+/* How many doubles the scribbler changed; -1 when it did not run. */
+static long
+found(void)
+{
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/found", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    long n = -1;
+    if (fscanf(f, "%ld", &n) != 1) {
+        n = -1;
+    }
+    (void)fclose(f);
+    return n;
+}
+
+/*
+ * The checked config's 'timeout' bounds the check: the arbiter reads it
+ * from the check while the check runs. Handler code loaded by the check
+ * could rewrite it there (up to a year), and the reloads of the server
+ * waited as long for a check that hangs; it is out of the check's reach
+ * once the config is evaluated, before any handler code loads.
+ */
+static void
+test_checked_code_cannot_change_the_timeout(void **state)
+{
+    (void)state;
+    write_in_dir("s.thrift", "service S { void ping() }\n");
+    write_in_dir("h.lua", scribbler);
+    write_in_dir("c.lua", "timeout = 2\n"
+                          "service = { idl = 's.thrift', name = 'S', handler = 'h.lua' }\n");
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/c.lua", dir);
+    tc_reload_t r = {.pid = 0, .fd = -1};
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_reload_start(&r, path, NULL, 0, 022, NULL, 0, &err), TC_OK);
+    /* ended, and not reaped yet: its group is killed first, as the arbiter does */
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    assert_int_equal(waitid(P_PID, (id_t)r.pid, &si, WEXITED | WNOWAIT), 0);
+    /* the handler code ran, and had a go at every shared page it reaches */
+    assert_true(found() >= 0);
+    double timeout = -1;
+    assert_true(tc_reload_timeout(&r, &timeout));
+    assert_true(timeout == 2.0);
+    tc_reload_kill(&r);
+    int status = 0;
+    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
+    assert_int_equal(tc_reload_done(&r, status, &err), TC_OK);
+    tc_reload_release(&r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_checked_code_cannot_change_the_timeout, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
