@@ -45,8 +45,9 @@ typedef struct inflight {
 typedef struct conn {
     int fd; /* -1 once closed */
     int id;
-    bool want_out; /* EPOLLOUT is registered */
-    bool reopen;   /* closed, to be opened again (--reconnect) */
+    bool want_out;     /* EPOLLOUT is registered */
+    bool reopen;       /* closed, to be opened again (--reconnect) */
+    struct dial *dial; /* being opened again (then 'fd' is its connect in progress, or -1) */
     tc_buf_t in;
     tc_proto_skip_state_t *skip; /* tc_transport_scan()'s state for 'in', or NULL */
     tc_buf_t out;
@@ -69,7 +70,11 @@ struct tc_bench_loop {
     conn_t *conns;
     int nconns;
     int nopen;
-    int nreopen; /* connections marked 'reopen' */
+    int nreopen;                    /* connections marked 'reopen' */
+    int ndial;                      /* connections being opened again */
+    const struct addrinfo *targets; /* o->addrs, or 'unix_ai' */
+    struct addrinfo unix_ai;        /* --unix as the one address */
+    struct sockaddr_un unix_sun;
     int inflight;
     bool stopping;
     long long now;
@@ -107,12 +112,25 @@ report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    flockfile(stderr);
+    if (lp->clock->progress_shown) {
+        /* on a line of its own, not after the progress line's text */
+        fputs("\r\033[K", stderr);
+        lp->clock->progress_shown = false;
+    }
     fprintf(stderr, "thriftcorn-bench: error: connection %d: %s\n", c->id, msg);
+    funlockfile(stderr);
 }
+
+static void dial_end(tc_bench_loop_t *lp, conn_t *c);
 
 static void
 close_conn(tc_bench_loop_t *lp, conn_t *c)
 {
+    if (c->dial != NULL) {
+        dial_end(lp, c);
+        return;
+    }
     if (c->fd < 0) {
         return;
     }
@@ -452,7 +470,7 @@ on_readable(tc_bench_loop_t *lp, conn_t *c)
 
 /* ---- connections ---- */
 
-#define CONNECT_LATE (-1) /* connect_by(): the deadline passed */
+#define CONNECT_LATE (-1) /* the deadline passed */
 
 /*
  * connect() on a blocking socket, bounded by the deadline 'by': a blocking
@@ -489,98 +507,149 @@ connect_error(const tc_bench_opts_t *o, int failed, char *buf, size_t n)
     return buf;
 }
 
-static int
-connect_one(const tc_bench_opts_t *o, long long by, char *why, size_t n)
+/* The start of a connect error, "connect HOST:PORT:" or "connect unix:PATH:"; its length. */
+static size_t
+why_begin(const tc_bench_opts_t *o, char *why, size_t n)
 {
-    int fd;
-    char late[64];
-    if (o->unix_path != NULL) {
-        struct sockaddr_un sun;
-        memset(&sun, 0, sizeof(sun));
-        sun.sun_family = AF_UNIX;
-        snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->unix_path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int failed = fd >= 0 ? connect_by(fd, (struct sockaddr *)&sun, sizeof(sun), by) : 0;
-        if (failed != 0) {
-            snprintf(why, n, "connect unix:%s: %s", o->unix_path,
-                     connect_error(o, failed, late, sizeof(late)));
-            close(fd);
-            return -1;
-        }
-    } else {
-        /*
-         * Each address in turn, as a client does: "localhost" is ::1 first,
-         * then 127.0.0.1. When every one fails, 'why' names each one's error
-         * (with the address when there are several).
-         */
-        const struct addrinfo *ai = o->addrs;
-        fd = -1;
-        bool several = ai != NULL && ai->ai_next != NULL;
-        size_t len = (size_t)snprintf(why, n, "connect %s:%d:", o->host, o->port);
-        for (const char *sep = " "; ai != NULL && fd < 0; ai = ai->ai_next, sep = ", ") {
-            bool made = false;
-            int failed;
-            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-            if (fd >= 0) {
-                made = true;
-                if ((failed = connect_by(fd, ai->ai_addr, ai->ai_addrlen, by)) == 0) {
-                    break;
-                }
-                close(fd);
-                fd = -1;
-            } else {
-                failed = errno;
-            }
-            char addr[NI_MAXHOST] = "";
-            if (several && getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
-                                       NI_NUMERICHOST) != 0) {
-                snprintf(addr, sizeof(addr), "?");
-            }
-            if (len < n) {
-                len += (size_t)snprintf(
-                    why + len, n - len, "%s%s%s%s%s", sep, addr, several ? ": " : "",
-                    made ? "" : "socket: ", connect_error(o, failed, late, sizeof(late)));
-            }
-        }
-        if (fd < 0) {
-            return -1;
-        }
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-    if (fd < 0) {
-        snprintf(why, n, "socket: %s", tc_strerror(-errno));
-        return -1;
-    }
-    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
+    int k = o->unix_path != NULL ? snprintf(why, n, "connect unix:%s:", o->unix_path)
+                                 : snprintf(why, n, "connect %s:%d:", o->host, o->port);
+    return k > 0 ? (size_t)k : 0;
 }
 
 /*
- * --reconnect: a new connection in place of the failed one 'c', within
- * --timeout, its calls sent at once. Bytes of the old one are dropped, and
- * seqids go on. A connection that cannot be opened counts as a connect
- * error and stays closed: a server that refuses connections ends the run
- * rather than making it spin.
+ * Add the failure of address 'ai', the 'tried'-th (from 0), to 'why' of
+ * length '*len': its error ('failed', an errno or CONNECT_LATE; of
+ * socket() unless 'made'), after the address when there are several
+ * ("localhost" is ::1 first, then 127.0.0.1).
  */
 static void
-reopen(tc_bench_loop_t *lp, conn_t *c)
+why_add(const tc_bench_loop_t *lp, const struct addrinfo *ai, int tried, bool made, int failed,
+        char *why, size_t n, size_t *len)
 {
-    c->reopen = false;
-    lp->nreopen--;
-    if (lp->stopping) {
-        /* the run ended in the round that closed it (its last call was sent meanwhile) */
-        report(lp, c, "not opened again: the run has ended");
+    if (*len >= n) {
         return;
     }
+    bool several = lp->targets->ai_next != NULL;
+    char addr[NI_MAXHOST] = "";
+    if (several && getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+                               NI_NUMERICHOST) != 0) {
+        snprintf(addr, sizeof(addr), "?");
+    }
+    char late[64];
+    int k = snprintf(why + *len, n - *len, "%s%s%s%s%s", tried > 0 ? ", " : " ", addr,
+                     several ? ": " : "",
+                     made ? "" : "socket: ", connect_error(lp->o, failed, late, sizeof(late)));
+    *len += k > 0 ? (size_t)k : 0;
+}
+
+static void
+set_nodelay(const struct addrinfo *ai, int fd)
+{
+    if (ai->ai_family != AF_UNIX) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+}
+
+/*
+ * A connection before the run, blocking, by the deadline 'by': each
+ * address in turn, as a client does. -1 with 'why' naming each one's error
+ * when every one fails.
+ */
+static int
+connect_one(const tc_bench_loop_t *lp, long long by, char *why, size_t n)
+{
+    size_t len = why_begin(lp->o, why, n);
+    int tried = 0;
+    for (const struct addrinfo *ai = lp->targets; ai != NULL; ai = ai->ai_next, tried++) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            why_add(lp, ai, tried, false, errno, why, n, &len);
+            continue;
+        }
+        int failed = connect_by(fd, ai->ai_addr, ai->ai_addrlen, by);
+        if (failed == 0) {
+            set_nodelay(ai, fd);
+            (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            return fd;
+        }
+        close(fd);
+        why_add(lp, ai, tried, true, failed, why, n, &len);
+    }
+    return -1;
+}
+
+/*
+ * Whether no call is to be sent any more, as may_send() says, without
+ * taking one of -n: a connection is not opened again for no call.
+ */
+static bool
+run_over(tc_bench_loop_t *lp)
+{
+    if (!lp->stopping && lp->now >= lp->clock->t0 &&
+        (lp->now >= lp->clock->t1 ||
+         (lp->o->requests > 0 && atomic_load_explicit(&lp->clock->measured_sent,
+                                                      memory_order_relaxed) >= lp->o->requests))) {
+        lp->stopping = true;
+    }
+    return lp->stopping;
+}
+
+/* ---- opening again (--reconnect) ---- */
+
+/*
+ * A connection opened again inside its loop, whose other connections are
+ * served meanwhile: a blocking connect() to a server slow to accept held
+ * their replies for up to --timeout, and their latencies held the wait.
+ * A TCP connect in progress is watched for writability; a unix socket
+ * refuses at once (EAGAIN) while its listener's backlog is full, and is
+ * tried again at each tick. Each address in turn, all within one --timeout
+ * from the start.
+ */
+typedef struct dial {
+    const struct addrinfo *ai; /* the address being tried */
+    long long by;              /* a connect error from then on */
+    int tried;                 /* addresses that failed before 'ai' */
+    size_t len;                /* of 'why' */
     char why[256];
-    long long by = tc_bench_loop_now() + (long long)(lp->o->timeout * 1e9);
-    int fd = connect_one(lp->o, by, why, sizeof(why));
-    if (fd < 0) {
-        lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
-        report(lp, c, "%s", why);
-        return;
+} dial_t;
+
+static void
+dial_end(tc_bench_loop_t *lp, conn_t *c)
+{
+    if (c->fd >= 0) {
+        (void)epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        c->fd = -1;
     }
+    free(c->dial);
+    c->dial = NULL;
+    lp->ndial--;
+}
+
+/* It stays closed: a server that refuses connections ends the run rather than making it spin. */
+static void
+dial_fail(tc_bench_loop_t *lp, conn_t *c)
+{
+    lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
+    report(lp, c, "%s", c->dial->why);
+    dial_end(lp, c);
+}
+
+/*
+ * Open on 'fd' (c->fd, registered for its connect, or a new one): bytes of
+ * the old connection are dropped, seqids go on, and its calls are sent at
+ * once. It counts as a reconnect when a call is sent on it; when the run
+ * ended while it was being opened, it is closed unused.
+ */
+static void
+dial_done(tc_bench_loop_t *lp, conn_t *c, int fd)
+{
+    set_nodelay(c->dial->ai, fd);
+    bool registered = c->fd >= 0;
+    free(c->dial);
+    c->dial = NULL;
+    lp->ndial--;
     c->fd = fd;
     c->in.len = 0;
     free(c->skip);
@@ -590,15 +659,114 @@ reopen(tc_bench_loop_t *lp, conn_t *c)
     c->head = 0;
     c->want_out = false;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev);
+    (void)epoll_ctl(lp->ep, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
     lp->nopen++;
-    lp->stats.reconnects++;
     lp->now = tc_bench_loop_now();
     bool measured;
-    for (int k = 0; k < lp->o->pipeline && may_send(lp, &measured); k++) {
+    int sent = 0;
+    for (; sent < lp->o->pipeline && may_send(lp, &measured); sent++) {
         send_call(lp, c, measured);
     }
+    if (sent == 0) {
+        report(lp, c, "not opened again: the run has ended");
+        close_conn(lp, c);
+        return;
+    }
+    lp->stats.reconnects++;
     flush(lp, c);
+}
+
+/* Try the addresses from c->dial->ai on, until one connects, is in progress, or all failed. */
+static void
+dial_next(tc_bench_loop_t *lp, conn_t *c)
+{
+    dial_t *d = c->dial;
+    for (; d->ai != NULL; d->ai = d->ai->ai_next, d->tried++) {
+        const struct addrinfo *ai = d->ai;
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            why_add(lp, ai, d->tried, false, errno, d->why, sizeof(d->why), &d->len);
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            dial_done(lp, c, fd);
+            return;
+        }
+        int failed = errno;
+        if (failed == EINPROGRESS || failed == EINTR) {
+            c->fd = fd;
+            struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+            (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev);
+            return;
+        }
+        close(fd);
+        if (failed == EAGAIN && ai->ai_family == AF_UNIX) {
+            return; /* tried again at the next tick, by dial_tick() */
+        }
+        why_add(lp, ai, d->tried, true, failed, d->why, sizeof(d->why), &d->len);
+    }
+    dial_fail(lp, c);
+}
+
+/* The connect in progress on c->fd has ended: open, or refused (then the next address). */
+static void
+on_dial(tc_bench_loop_t *lp, conn_t *c)
+{
+    int failed = 0;
+    socklen_t len = sizeof(failed);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &failed, &len) != 0) {
+        failed = errno;
+    }
+    if (failed == 0) {
+        dial_done(lp, c, c->fd);
+        return;
+    }
+    dial_t *d = c->dial;
+    (void)epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    why_add(lp, d->ai, d->tried, true, failed, d->why, sizeof(d->why), &d->len);
+    d->ai = d->ai->ai_next;
+    d->tried++;
+    dial_next(lp, c);
+}
+
+/* At each tick: past --timeout, a connect error; a unix socket refused for its backlog, again. */
+static void
+dial_tick(tc_bench_loop_t *lp, conn_t *c)
+{
+    dial_t *d = c->dial;
+    if (lp->now >= d->by) {
+        why_add(lp, d->ai, d->tried, true, CONNECT_LATE, d->why, sizeof(d->why), &d->len);
+        dial_fail(lp, c);
+    } else if (c->fd < 0) {
+        dial_next(lp, c);
+    }
+}
+
+/* --reconnect: a connection in place of the failed one 'c', within --timeout. */
+static void
+reopen(tc_bench_loop_t *lp, conn_t *c)
+{
+    c->reopen = false;
+    lp->nreopen--;
+    lp->now = tc_bench_loop_now();
+    if (run_over(lp)) {
+        /*
+         * the run ended in the round that closed it (its last call was sent
+         * meanwhile), or -n ran out
+         */
+        report(lp, c, "not opened again: the run has ended");
+        return;
+    }
+    dial_t *d = tc_xcalloc(1, sizeof(*d));
+    d->ai = lp->targets;
+    d->by = lp->now + (long long)(lp->o->timeout * 1e9);
+    d->len = why_begin(lp->o, d->why, sizeof(d->why));
+    c->dial = d;
+    lp->ndial++;
+    dial_next(lp, c);
 }
 
 void
@@ -607,7 +775,7 @@ tc_bench_loop_connect(tc_bench_loop_t *lp)
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];
         char why[256];
-        c->fd = connect_one(lp->o, lp->clock->connect_by, why, sizeof(why));
+        c->fd = connect_one(lp, lp->clock->connect_by, why, sizeof(why));
         if (c->fd < 0) {
             lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
             report(lp, c, "%s", why);
@@ -634,6 +802,16 @@ tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, 
     lp->clock = clock;
     lp->call = call;
     lp->nconns = n;
+    lp->targets = o->addrs;
+    if (o->unix_path != NULL) {
+        lp->unix_sun.sun_family = AF_UNIX;
+        snprintf(lp->unix_sun.sun_path, sizeof(lp->unix_sun.sun_path), "%s", o->unix_path);
+        lp->unix_ai.ai_family = AF_UNIX;
+        lp->unix_ai.ai_socktype = SOCK_STREAM;
+        lp->unix_ai.ai_addr = (struct sockaddr *)&lp->unix_sun;
+        lp->unix_ai.ai_addrlen = sizeof(lp->unix_sun);
+        lp->targets = &lp->unix_ai;
+    }
     tc_bench_hist_init(&lp->stats.hist);
     atomic_init(&lp->progress, 0);
     lp->conns = tc_xcalloc((size_t)n, sizeof(conn_t));
@@ -669,7 +847,9 @@ check_timeouts(tc_bench_loop_t *lp)
     long long limit = (long long)(lp->o->timeout * 1e9);
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];
-        if (c->fd >= 0 && c->count > 0 && lp->now - c->ring[c->head].sent > limit) {
+        if (c->dial != NULL) {
+            dial_tick(lp, c);
+        } else if (c->fd >= 0 && c->count > 0 && lp->now - c->ring[c->head].sent > limit) {
             char why[128];
             snprintf(why, sizeof(why), "no reply within %.3g s", lp->o->timeout);
             fail_conn(lp, c, TC_BENCH_ERR_TIMEOUT, why);
@@ -693,7 +873,7 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
     }
     long long next_tick = lp->now + TICK_NS;
     struct epoll_event evs[MAX_EVENTS];
-    while (lp->nopen > 0 || lp->nreopen > 0) {
+    while (lp->nopen > 0 || lp->nreopen > 0 || lp->ndial > 0) {
         lp->now = tc_bench_loop_now();
         if (!lp->stopping && lp->now >= lp->clock->t1) {
             lp->stopping = true;
@@ -708,6 +888,12 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
         int n = epoll_wait(lp->ep, evs, MAX_EVENTS, lp->nreopen > 0 ? 0 : (int)(TICK_NS / 1000000));
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
+            if (c->dial != NULL) {
+                if (c->fd >= 0) {
+                    on_dial(lp, c);
+                }
+                continue;
+            }
             if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
                 on_readable(lp, c);
             }
@@ -730,6 +916,9 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
     lp->stats.conn_min = UINT64_MAX;
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];
+        if (c->dial != NULL) {
+            report(lp, c, "not opened again: the run has ended");
+        }
         close_conn(lp, c);
         lp->stats.conn_min = c->calls < lp->stats.conn_min ? c->calls : lp->stats.conn_min;
         lp->stats.conn_max = c->calls > lp->stats.conn_max ? c->calls : lp->stats.conn_max;

@@ -58,7 +58,7 @@ typedef struct tc_bench_stats {
     long long end_ns;                    /* when the loop's last call was answered or failed */
     uint64_t conn_min;                   /* fewest measured calls of one connection */
     uint64_t conn_max;                   /* most measured calls of one connection */
-    uint64_t reconnects;                 /* connections opened again (--reconnect) */
+    uint64_t reconnects;                 /* connections opened again and called on (--reconnect) */
     tc_bench_hist_t hist;                /* latency of measured calls, ns */
     /*
      * The calls' work inside the window [t0, t1]: each correct reply counts
@@ -81,6 +81,12 @@ typedef struct tc_bench_clock {
      */
     atomic_ullong measured_sent;
     atomic_int errors_shown;
+    /*
+     * the progress line is on stderr, a terminal, with no newline after it:
+     * an error erases it before it is written. Read and written under
+     * stderr's lock (flockfile())
+     */
+    bool progress_shown;
 } tc_bench_clock_t;
 
 /*

@@ -465,15 +465,18 @@ supervise(run_t *r)
         }
         if (tty && now - last_print >= 1000000000LL) {
             uint64_t n = progress(r);
+            flockfile(stderr); /* the loops' errors erase the line first (clock 'progress_shown') */
             fprintf(stderr, "\r  %5.1f s  %12llu calls  %10.0f calls/s ",
                     (double)(now - r->clock.start) / 1e9, (unsigned long long)n,
                     (double)(n - last_n) * 1e9 / (double)(now - last_print));
+            r->clock.progress_shown = true;
+            funlockfile(stderr);
             last_print = now;
             last_n = n;
         }
     }
-    if (tty) {
-        fprintf(stderr, "\r%60s\r", "");
+    if (r->clock.progress_shown) { /* the loops are done: no lock needed */
+        fputs("\r\033[K", stderr);
     }
     long long end = tc_bench_loop_now();
     if (cpu_at == 0 || end <= cpu_at) {

@@ -8,8 +8,10 @@ Every run is bounded by -n or -d and a timeout."""
 
 import json
 import os
+import pty
 import re
 import resource
+import select
 import socket
 import struct
 import subprocess
@@ -104,6 +106,28 @@ def message(name, seqid, body, mtype=2):
     """A strict binary message: header of type `mtype` (2: REPLY), then `body`."""
     return (struct.pack(">iI", -2147418112 | mtype, len(name)) + name + struct.pack(">i", seqid)
             + body)
+
+
+def screen_lines(text):
+    """The lines a terminal shows for `text`: a carriage return goes back to
+    the line's start, ESC [K erases from there to its end, other characters
+    overwrite the line from there."""
+    lines, line, col, i = [], [], 0, 0
+    while i < len(text):
+        if text.startswith("\x1b[K", i):
+            del line[col:]
+            i += 3
+            continue
+        ch, i = text[i], i + 1
+        if ch == "\r":
+            col = 0
+        elif ch == "\n":
+            lines.append("".join(line))
+            line, col = [], 0
+        else:
+            line[col:col + 1] = [ch]
+            col += 1
+    return lines + ["".join(line)]
 
 
 class FakeServer:
@@ -652,6 +676,49 @@ class BenchToolBadServerTest(unittest.TestCase):
         self.assert_errors(rc, out, err, 1, "reply", calls=1)
         self.assertIn("connection 0: a reply to a call not sent yet (1 calls in flight)", err)
 
+    def test_an_error_erases_the_progress_line(self):
+        # on a terminal the progress line is rewritten every second with no
+        # newline after it: an error that comes while it shows erases it and
+        # starts its own line. It used to follow the progress line's text.
+        # The server closes the connection once the first progress line came
+        shown = threading.Event()
+
+        def close_once_shown(name, seqid, res, n):
+            return None if shown.is_set() else [message(name, seqid, res)]
+        master, slave = pty.openpty()
+        try:
+            with FakeServer(ping_ok, wire=close_once_shown) as srv:
+                p = subprocess.Popen([BENCH, "--port", str(srv.port), "-c", "1", "-d", "20",
+                                      "--warmup", "0"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=slave)
+                os.close(slave)
+                slave = None
+                term = b""
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    if not select.select([master], [], [], deadline - time.monotonic())[0]:
+                        break
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:  # EIO: the tool has exited
+                        break
+                    if not chunk:
+                        break
+                    term += chunk
+                    if b"calls/s" in term:
+                        shown.set()
+                out = p.communicate(timeout=30)[0].decode()
+        finally:
+            os.close(master)
+            if slave is not None:
+                os.close(slave)
+        self.assertEqual(p.returncode, 1, out)
+        text = term.decode()
+        self.assertLess(text.find("calls/s"), text.find("thriftcorn-bench: error:"), repr(text))
+        errors = [line for line in screen_lines(text) if "thriftcorn-bench: error:" in line]
+        self.assertEqual(errors, ["thriftcorn-bench: error: connection 0: closed by the server "
+                                  "(1 calls in flight); connection closed"], repr(text))
+
     def test_server_closes_mid_run(self):
         # each connection is closed at its third call: its two replies count,
         # the call in flight is an error, the connection is not reopened and
@@ -862,6 +929,214 @@ class BenchToolBadServerTest(unittest.TestCase):
                 else:
                     self.assertGreaterEqual(j["elapsed_s"], 0.5, out)
                     self.assertLessEqual(j["rps"], 10 / 0.5, out)
+
+class DialServer:
+    """A framed binary ping server in threads of the test, on 127.0.0.1 or on
+    a unix socket, that numbers its connections in the order it accepts them
+    (from 0). stall() makes connect() hang: the server stops accepting and
+    fills its listen backlog with one connection of its own, so that a
+    handshake gets no answer (TCP drops it, a unix socket's connect() would
+    wait) until release(). plan(k, n) decides the n-th call (from 1) of
+    connection k: "reply", "close" (without a reply), or "stall" (stall(),
+    then close). 'calls' counts the calls answered on each connection."""
+
+    def __init__(self, plan, expect, unix_dir=None):
+        self.plan, self.expect = plan, expect
+        self.calls = []
+        self.cond = threading.Condition()
+        self.accepting = True
+        self.filler = None
+        self.stalled_at = None  # calls[1] when the stall began
+        if unix_dir is None:
+            self.family, self.addr = socket.AF_INET, ("127.0.0.1", 0)
+        else:
+            self.family, self.addr = socket.AF_UNIX, os.path.join(unix_dir, "dial.sock")
+        self.sock = socket.socket(self.family)
+        self.sock.bind(self.addr)
+        self.addr = self.sock.getsockname()
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def where(self):
+        return ["--unix", self.addr] if self.family == socket.AF_UNIX else ["--port",
+                                                                           str(self.addr[1])]
+
+    def close(self):
+        with self.cond:
+            self.accepting = None
+            self.cond.notify_all()
+        self.sock.close()
+        if self.filler is not None:
+            self.filler.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _accept(self):
+        # the lock is not held while waiting: a reply waits on no accept()
+        while True:
+            try:
+                ready = select.select([self.sock], [], [], 0.05)[0]
+            except (OSError, ValueError):
+                return
+            with self.cond:
+                if self.accepting is None:
+                    return
+                if not self.accepting:
+                    self.cond.wait(0.05)  # a stall: the backlog stays readable
+                    continue
+                if not ready:
+                    continue
+                try:
+                    c, _ = self.sock.accept()
+                except OSError:
+                    continue
+                c.setblocking(True)
+                self.calls.append(0)
+                self.cond.notify_all()
+            threading.Thread(target=self._serve, args=(c, len(self.calls) - 1),
+                             daemon=True).start()
+
+    def stall(self):
+        """No connection is accepted from now on, nor answered by the kernel."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.calls) >= self.expect, 10):
+                raise AssertionError("the tool's connections were not all accepted")
+            self.accepting = False
+            self.sock.listen(0)  # one waiting connection fills the backlog
+            self.filler = socket.socket(self.family)
+            self.filler.settimeout(5)
+            self.filler.connect(self.addr)  # accepted by the kernel, not by the server
+            self.stalled_at = self.calls[1] if len(self.calls) > 1 else 0
+
+    def release(self):
+        """The filler is taken off the backlog, and accepting goes on."""
+        with self.cond:
+            self.sock.listen(16)
+            self.sock.settimeout(5)
+            self.sock.accept()[0].close()  # the filler, first in the queue
+            self.sock.setblocking(False)
+            self.accepting = True
+            self.cond.notify_all()
+
+    def _serve(self, c, k):
+        buf = bytearray()
+        n = 0
+        try:
+            with c:
+                while True:
+                    FakeServer._read(c, buf, 4)
+                    size = 4 + struct.unpack(">I", buf[:4])[0]
+                    FakeServer._read(c, buf, size)
+                    msg, buf = bytes(buf[4:size]), buf[size:]
+                    n += 1
+                    what = self.plan(k, n)
+                    if what == "stall":
+                        self.stall()
+                    if what != "reply":
+                        return
+                    nlen = struct.unpack(">I", msg[4:8])[0]
+                    seqid = struct.unpack(">i", msg[8 + nlen:12 + nlen])[0]
+                    reply = message(msg[8:8 + nlen], seqid, b"\x00")
+                    c.sendall(struct.pack(">I", len(reply)) + reply)
+                    with self.cond:
+                        self.calls[k] += 1
+                        self.cond.notify_all()
+        except (OSError, EOFError):
+            pass
+
+
+def bench_at(where, *args, timeout=60):
+    p = subprocess.run([BENCH] + where + list(args), capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+class BenchReopenTest(unittest.TestCase):
+    """--reconnect opens a connection again inside the thread's loop: the
+    other connections of the thread are served while it waits for the
+    server to accept it."""
+
+    def reopen_run(self, unix_dir, release, timeout):
+        """-c 2 on one thread; connection 0 is closed at its 3rd call as the
+        server stops accepting. With 'release', the server accepts again
+        once connection 1 has been answered 50 times since."""
+        def plan(k, n):
+            return "stall" if (k, n) == (0, 3) else "reply"
+        with DialServer(plan, 2, unix_dir) as srv:
+            def releaser():
+                with srv.cond:
+                    srv.cond.wait_for(lambda: srv.accepting is None or (
+                        srv.stalled_at is not None and srv.calls[1] >= srv.stalled_at + 50), 20)
+                    if srv.accepting is None:
+                        return  # the run is over
+                srv.release()
+            if release:
+                threading.Thread(target=releaser, daemon=True).start()
+            rc, out, err = bench_at(srv.where(), "-c", "2", "-t", "1", "-d", "2.5",
+                                    "--warmup", "0", "--timeout", timeout, "--reconnect",
+                                    "--json", "--show-errors", "100")
+            calls = list(srv.calls)
+        self.assertEqual(rc, 1, out + err)
+        return json.loads(out), err, calls
+
+    def test_a_reopen_that_hangs_stalls_no_other_connection(self):
+        # the server never accepts the new connection: it is a connect error
+        # after --timeout (2 s), and connection 1 is served all along. The
+        # reopen used to be a blocking connect(): the thread, connection 1
+        # with it, waited the 2 s, and its call in flight took them
+        for family, unix_dir in (("tcp", None), ("unix", "dir")):
+            with self.subTest(family=family), tempfile.TemporaryDirectory() as d:
+                j, err, calls = self.reopen_run(unix_dir and d, False, "2")
+                self.assertEqual((j["errors"], j["errors_by_kind"]["closed"],
+                                  j["errors_by_kind"]["connect"], j["reconnects"]), (2, 1, 1, 0),
+                                 json.dumps(j) + err)
+                self.assertIn("not open within --timeout (2 s)", err)
+                self.assertLess(j["max_us"], 1e6, json.dumps(j))
+                self.assertEqual(len(calls), 2, calls)
+
+    def test_a_reopen_accepted_late_calls_on(self):
+        # the server accepts again after connection 1 got 50 replies during
+        # the stall: the new connection is opened (TCP: at the handshake's
+        # first retry, 1 s on; a unix socket: at the next try, every tick),
+        # counts as a reconnect, and its calls are answered. Before, no
+        # reply came to connection 1 while the thread waited in connect()
+        for family, unix_dir in (("tcp", None), ("unix", "dir")):
+            with self.subTest(family=family), tempfile.TemporaryDirectory() as d:
+                j, err, calls = self.reopen_run(unix_dir and d, True, "3")
+                self.assertEqual((j["errors"], j["errors_by_kind"]["closed"], j["reconnects"]),
+                                 (1, 1, 1), json.dumps(j) + err)
+                self.assertEqual(len(calls), 3, calls)
+                self.assertGreater(calls[2], 0, calls)
+                self.assertLess(j["max_us"], 0.5e6, json.dumps(j))
+
+    def test_no_reconnect_once_requests_ran_out(self):
+        # -n 2 on -c 2: both calls are sent at once. Connection 0's is
+        # closed unanswered; connection 1's reply waits until a third
+        # connection comes (or 2 s). -n has run out: connection 0 is not
+        # opened again for no call. It was, and counted as a reconnect
+        def plan(k, n):
+            if k == 0:
+                return "close"
+            with srv.cond:
+                srv.cond.wait_for(lambda: len(srv.calls) > 2, 2)
+            return "reply"
+        with DialServer(plan, 2) as srv:
+            rc, out, err = bench_at(srv.where(), "-c", "2", "-t", "1", "-n", "2", "--warmup",
+                                    "0", "--reconnect", "--json")
+            accepted = len(srv.calls)
+        self.assertEqual(rc, 1, out + err)
+        j = json.loads(out)
+        self.assertEqual((j["calls"], j["errors_by_kind"]["closed"], j["reconnects"]), (1, 1, 0),
+                         out + err)
+        self.assertEqual(accepted, 2, out + err)
+        self.assertIn("not opened again: the run has ended", err)
+
 
 class BenchReconnectTest(unittest.TestCase):
     """--reconnect against thriftcorn recycling its worker every 150 calls
