@@ -109,12 +109,42 @@ is_method(lua_State *L, int fns, const char *name)
 }
 
 /*
+ * Runs in a protected call: the name of a function of handler table 1
+ * spelled nearly as method 3 ('Ping', 'pnig'), by thriftcorn.spell as the
+ * config's unknown settings, or nil. Not the name of another method of the
+ * service (all_functions 2), which is that method's function.
+ */
+static int
+nearest_function(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn.spell");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "nearest");
+    lua_pushvalue(L, 3);
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    lua_Integer k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_isfunction(L, -1) &&
+            !is_method(L, 2, lua_tostring(L, -2))) {
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, names, ++k);
+        }
+        lua_pop(L, 1);
+    }
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/*
  * Raises the error of method 'name', which the handler module at 'path'
  * ('handler') has no function for, with what is on top of the stack: what
- * the module holds under that name instead, or if nothing, the name of a
- * function of the module spelled nearly as it ('Ping', 'pnig'), by
- * thriftcorn.spell as the config's unknown settings. Not the name of
- * another method of the service ('fns'), which is that method's function.
+ * the module holds under that name instead, or if nothing, a function of
+ * the module spelled nearly as it (nearest_function()). The hint is left
+ * out when it cannot be had (the module replaced 'require', say): it never
+ * stands in the way of the error it helps with.
  */
 static int
 no_function(lua_State *L, int handler, int fns, const char *path, const char *name, bool plugin)
@@ -124,25 +154,12 @@ no_function(lua_State *L, int handler, int fns, const char *path, const char *na
         return luaL_error(L, "%s: handler.%s is a %s, not a function%s", path, name,
                           luaL_typename(L, -1), nor);
     }
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "thriftcorn.spell");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "nearest");
+    lua_pushcfunction(L, nearest_function);
+    lua_pushvalue(L, handler);
+    lua_pushvalue(L, fns);
     lua_pushstring(L, name);
-    lua_newtable(L);
-    int names = lua_gettop(L);
-    lua_Integer k = 0;
-    lua_pushnil(L);
-    while (lua_next(L, handler) != 0) {
-        if (lua_type(L, -2) == LUA_TSTRING && lua_isfunction(L, -1) &&
-            !is_method(L, fns, lua_tostring(L, -2))) {
-            lua_pushvalue(L, -2);
-            lua_rawseti(L, names, ++k);
-        }
-        lua_pop(L, 1);
-    }
-    lua_call(L, 2, 1);
-    const char *near = lua_tostring(L, -1);
+    bool found = lua_pcall(L, 3, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING;
+    const char *near = found ? lua_tostring(L, -1) : NULL;
     return luaL_error(L, "%s: no function for method '%s'%s%s%s%s", path, name, nor,
                       near != NULL ? " (did you mean '" : "", near != NULL ? near : "",
                       near != NULL ? "'?)" : "");

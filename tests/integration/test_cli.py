@@ -385,6 +385,15 @@ class CliTest(unittest.TestCase):
             out = run(["--check-config", cfg])
             self.assertEqual(out.returncode, 1, out.stderr)
             self.assertIn("service P: %s: %s" % (path, want), out.stderr)
+        # the hint needs require(): a module that took it away, or made it
+        # raise, still hears of the method it lacks, without a hint
+        for require in ("nil", "function(m) error('no module ' .. m) end",
+                        "function() return {} end"):
+            write(self.dir, "h.lua", "require = %s\nreturn { Ping = %s, pong = %s }\n"
+                  % (require, fn, fn))
+            out = run(["--check-config", cfg])
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn("service P: %s: no function for method 'ping'\n" % path, out.stderr)
 
     def test_a_missing_handler_names_the_service(self):
         """One service names itself in its loading errors, as an entry of

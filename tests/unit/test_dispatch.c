@@ -521,22 +521,33 @@ write_bad_value(tc_buf_t *b, const char *name, uint8_t type, const int16_t *path
 }
 
 /*
+ * The reply in f->out is a TApplicationException of 'type' for 'method'
+ * (the name without "Service:"), read into 'ex' (its text points into
+ * f->out).
+ */
+static void
+read_appex_reply(const fixture_t *f, const char *method, int32_t type, tc_appex_t *ex)
+{
+    tc_proto_t rp;
+    tc_msg_hdr_t h;
+    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
+    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+    assert_int_equal(h.type, TC_MSG_EXCEPTION);
+    assert_int_equal(h.name_len, strlen(method));
+    assert_memory_equal(h.name, method, h.name_len);
+    assert_int_equal(tc_message_read_appex(&rp, ex), TC_OK);
+    assert_int_equal(ex->type, type);
+}
+
+/*
  * The reply in f->out is a PROTOCOL_ERROR for 'method' (the name without
  * "Service:") with the text 'want'.
  */
 static void
 assert_protocol_error(const fixture_t *f, const char *method, const char *want)
 {
-    tc_proto_t rp;
-    tc_msg_hdr_t h;
     tc_appex_t ex;
-    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
-    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
-    assert_int_equal(h.type, TC_MSG_EXCEPTION);
-    assert_int_equal(h.name_len, strlen(method));
-    assert_memory_equal(h.name, method, h.name_len);
-    assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
-    assert_int_equal(ex.type, TC_APPEX_PROTOCOL_ERROR);
+    read_appex_reply(f, method, TC_APPEX_PROTOCOL_ERROR, &ex);
     assert_int_equal(ex.message_len, strlen(want));
     assert_memory_equal(ex.message, want, ex.message_len);
 }
@@ -671,16 +682,8 @@ write_call(tc_buf_t *b, const char *name, int32_t a, int32_t bv, const char *wha
 static void
 assert_internal_error_from(const fixture_t *f, const char *method, const char *want)
 {
-    tc_proto_t rp;
-    tc_msg_hdr_t h;
     tc_appex_t ex;
-    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
-    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
-    assert_int_equal(h.type, TC_MSG_EXCEPTION);
-    assert_int_equal(h.name_len, strlen(method));
-    assert_memory_equal(h.name, method, h.name_len);
-    assert_int_equal(tc_message_read_appex(&rp, &ex), TC_OK);
-    assert_int_equal(ex.type, TC_APPEX_INTERNAL_ERROR);
+    read_appex_reply(f, method, TC_APPEX_INTERNAL_ERROR, &ex);
     assert_true(ex.message_len >= strlen(want));
     assert_memory_equal(ex.message, want, strlen(want));
 }

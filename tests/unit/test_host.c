@@ -770,32 +770,56 @@ logged_once(const char *log, const char *fn, const char *why)
     }
 }
 
+/*
+ * The good plugin opened for the tests of a tc_call_t kept past its
+ * handler: the log in a file of its own, the host, the library's own
+ * instance for its tp_kept() and tp_kept_rc(), and a started thread whose
+ * service is named 'mux_name' (NULL: its IDL name).
+ */
+typedef struct kept {
+    char path[64];
+    tc_host_t *h;
+    void *dl;
+    tc_call_t *(*kept_fn)(void);
+    int (*kept_rc)(int);
+    tc_host_thread_t *t;
+} kept_t;
+
+static void
+kept_open(kept_t *k, const char *mux_name)
+{
+    int fd = tc_test_temp_file(k->path, sizeof(k->path), "host");
+    close(fd);
+    assert_int_equal(tc_log_open(k->path), TC_OK);
+
+    tc_err_t err;
+    tc_err_clear(&err);
+    k->h = tc_host_open(PLUGIN("good"), "Calculator", &err);
+    assert_non_null(k->h);
+    k->dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* the same instance */
+    assert_non_null(k->dl);
+    void *sym = dlsym(k->dl, "tp_kept");
+    memcpy(&k->kept_fn, &sym, sizeof(k->kept_fn));
+    sym = dlsym(k->dl, "tp_kept_rc");
+    memcpy(&k->kept_rc, &sym, sizeof(k->kept_rc));
+    assert_non_null(k->kept_fn);
+    assert_non_null(k->kept_rc);
+    k->t = tc_host_thread_new(k->h, svc, mux_name, true, &err);
+    assert_non_null(k->t);
+    assert_int_equal(tc_host_thread_start(k->t, &err), TC_OK);
+}
+
 static void
 test_call_kept_past_its_handler(void **state)
 {
     (void)state;
-    char path[64];
-    int fd = tc_test_temp_file(path, sizeof(path), "host");
-    close(fd);
-    assert_int_equal(tc_log_open(path), TC_OK);
-
+    kept_t k;
+    kept_open(&k, NULL);
     tc_err_t err;
     tc_err_clear(&err);
-    tc_host_t *h = tc_host_open(PLUGIN("good"), "Calculator", &err);
-    assert_non_null(h);
-    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* the same instance */
-    assert_non_null(dl);
-    tc_call_t *(*kept_fn)(void);
-    int (*kept_rc)(int);
-    void *sym = dlsym(dl, "tp_kept");
-    memcpy(&kept_fn, &sym, sizeof(kept_fn));
-    sym = dlsym(dl, "tp_kept_rc");
-    memcpy(&kept_rc, &sym, sizeof(kept_rc));
-    assert_non_null(kept_fn);
-    assert_non_null(kept_rc);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, true, &err);
-    assert_non_null(t);
-    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_host_thread_t *t = k.t;
+    tc_call_t *(*kept_fn)(void) = k.kept_fn;
+    int (*kept_rc)(int) = k.kept_rc;
 
     /* add(3000, 1) keeps its call; its thread's put_i32() through it was refused */
     tc_buf_t out;
@@ -823,12 +847,12 @@ test_call_kept_past_its_handler(void **state)
     tc_host_thread_free(t);
     assert_int_equal(tc_host_api.put_i32(kept, TC_RESULT, 1), TC_PLUGIN_EINVAL);
     tc_buf_deinit(&out);
-    tc_host_close(h);
-    dlclose(dl);
+    tc_host_close(k.h);
+    dlclose(k.dl);
 
     /* one error line for each use, naming the plugin, the call, and what was wrong */
-    char *log = read_log(path);
-    unlink(path);
+    char *log = read_log(k.path);
+    unlink(k.path);
     logged_once(log, "put_i32", "used from another thread while its handler runs");
     for (size_t i = 0; i < TC_ARRAY_LEN(call_functions); i++) {
         logged_once(log, call_functions[i], "used after its handler returned");
@@ -854,28 +878,13 @@ static void
 test_call_errors_name_the_service_as_called(void **state)
 {
     (void)state;
-    char path[64];
-    int fd = tc_test_temp_file(path, sizeof(path), "host");
-    close(fd);
-    assert_int_equal(tc_log_open(path), TC_OK);
-
+    kept_t k;
+    kept_open(&k, "CalcV2");
     tc_err_t err;
     tc_err_clear(&err);
-    tc_host_t *h = tc_host_open(PLUGIN("good"), "Calculator", &err);
-    assert_non_null(h);
-    void *dl = dlopen(PLUGIN("good"), RTLD_NOW | RTLD_LOCAL); /* the same instance */
-    assert_non_null(dl);
-    tc_call_t *(*kept_fn)(void);
-    int (*kept_rc)(int);
-    void *sym = dlsym(dl, "tp_kept");
-    memcpy(&kept_fn, &sym, sizeof(kept_fn));
-    sym = dlsym(dl, "tp_kept_rc");
-    memcpy(&kept_rc, &sym, sizeof(kept_rc));
-    assert_non_null(kept_fn);
-    assert_non_null(kept_rc);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, "CalcV2", true, &err);
-    assert_non_null(t);
-    assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
+    tc_host_thread_t *t = k.t;
+    tc_call_t *(*kept_fn)(void) = k.kept_fn;
+    int (*kept_rc)(int) = k.kept_rc;
 
     static const struct {
         uint8_t type;
@@ -917,11 +926,11 @@ test_call_errors_name_the_service_as_called(void **state)
     tc_buf_deinit(&out);
     tc_host_thread_stop(t);
     tc_host_thread_free(t);
-    tc_host_close(h);
-    dlclose(dl);
+    tc_host_close(k.h);
+    dlclose(k.dl);
 
-    char *log = read_log(path);
-    unlink(path);
+    char *log = read_log(k.path);
+    unlink(k.path);
     static const char *const lines[] = {
         "[error] plugin test: put_i32() refused the tc_call_t of CalcV2.add: used from another "
         "thread while its handler runs\n",
