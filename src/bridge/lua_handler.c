@@ -59,7 +59,8 @@ struct tc_lua_handler {
 
 /*
  * The service as its calls name it, for a call's error: its
- * multiplexed_name, else its IDL name (the access log's name for it).
+ * multiplexed_name (as the access log names it), else its full IDL name
+ * ('tutorial.Calculator', where the access log has 'Calculator').
  */
 static const char *
 called_name(const tc_lua_handler_t *h)
