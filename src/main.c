@@ -87,28 +87,33 @@ file_problem(const char *setting, const char *what, const char *path, int rc)
     return 1;
 }
 
-/* A log setting: "-" (nil for the access log) is a stream, always there. */
+/*
+ * A log setting: "-" (nil for the access log) is a stream, always there.
+ * The error log is checked as the start opens it: no stranger's FIFO.
+ */
 static int
-log_problem(const char *setting, const char *what, const char *path)
+log_problem(const char *setting, const char *what, const char *path, bool errorlog)
 {
     if (path == NULL || strcmp(path, "-") == 0) {
         return 0;
     }
-    return file_problem(setting, what, path, tc_log_check_file(path));
+    return file_problem(setting, what, path,
+                        errorlog ? tc_log_check_error_file(path) : tc_log_check_file(path));
 }
 
 /*
  * --check-config: the files the arbiter makes or opens at start, as the
  * start would, without making or opening one (the server may be running):
- * the logs, the pidfile (a new file in its folder renamed over it) and
- * the files of unix binds. Each problem is printed, worded as the start's;
- * returns how many there are. Run as the arbiter runs, before the check
- * takes the workers' 'user'.
+ * the logs, the pidfile (a new file in its folder renamed over it), the
+ * files of unix binds, and binds that clash with an earlier one as their
+ * text shows (no name is looked up). Each problem is printed, worded as
+ * the start's; returns how many there are. Run as the arbiter runs,
+ * before the check takes the workers' 'user'.
  */
 static int
 check_files(const tc_config_t *cfg)
 {
-    int bad = log_problem("errorlog", "open the error log", cfg->errorlog);
+    int bad = log_problem("errorlog", "open the error log", cfg->errorlog, true);
     if (cfg->pidfile != NULL) {
         struct stat st;
         int rc = lstat(cfg->pidfile, &st) == 0 && S_ISDIR(st.st_mode)
@@ -116,11 +121,16 @@ check_files(const tc_config_t *cfg)
                      : tc_file_check_folder(cfg->pidfile);
         bad += file_problem("pidfile", "write the pidfile", cfg->pidfile, rc);
     }
-    bad += log_problem("accesslog", "open the access log", cfg->accesslog);
+    bad += log_problem("accesslog", "open the access log", cfg->accesslog, false);
     for (size_t i = 0; i < cfg->nbinds; i++) {
         tc_err_t err;
         tc_err_clear(&err);
-        if (tc_listener_check_path(cfg->binds[i], &err) != TC_OK) {
+        int rc = tc_listener_check_path(cfg->binds[i], &err);
+        /* the first earlier bind it clashes with, as the start finds it */
+        for (size_t j = 0; rc == TC_OK && j < i; j++) {
+            rc = tc_listener_check_pair(cfg->binds[j], cfg->binds[i], cfg->reuse_port, &err);
+        }
+        if (rc != TC_OK) {
             fprintf(stderr, "bind: cannot listen: %s\n", err.msg);
             bad++;
         }

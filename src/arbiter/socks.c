@@ -174,7 +174,9 @@ sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc
  * 'localhost:9090'), or of an open one a later bind takes by its text:
  * binding would fail with 'address already in use' (or with 'reuse_port'
  * open a second socket at that address), a clash of the config with
- * itself, which 'err' names. TC_OK when no socket is at its address.
+ * itself, which 'err' names; so would, without 'reuse_port', one port at
+ * every address ('0.0.0.0:9090') and at one of them ('127.0.0.1:9090').
+ * TC_OK when no socket is at its address.
  */
 static int
 same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
@@ -192,6 +194,13 @@ same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_conf
             tc_listener_serves(&s->l, spec)) {
             return tc_err_set(err, -EADDRINUSE, "bind %s: the same address as bind %s (%s)", spec,
                               cfg->binds[j], s->l.name);
+        }
+        /* one port at every address and at one of them, as --check-config finds it */
+        if (j < cfg->nbinds) {
+            int rc = tc_listener_check_pair(cfg->binds[j], spec, cfg->reuse_port, err);
+            if (rc != TC_OK) {
+                return rc;
+            }
         }
     }
     return TC_OK;

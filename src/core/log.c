@@ -204,19 +204,27 @@ tc_log_open_file(const char *path)
     return fd;
 }
 
+/*
+ * Whether 'fd' (opened, or an O_PATH descriptor) is a FIFO neither root
+ * nor the process's user owns, which tc_log_open_error_file() refuses.
+ * A FIFO with a name, that is: an anonymous pipe (the stderr of
+ * 'sudo thriftcorn ... 2>&1 | tee', made by the user's shell, given as
+ * /dev/stderr) is one the process inherited, not a file someone planted.
+ */
+static bool
+stranger_fifo(int fd)
+{
+    struct stat st;
+    struct statfs fs;
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_uid != 0 &&
+           st.st_uid != geteuid() && fstatfs(fd, &fs) == 0 && fs.f_type != PIPEFS_MAGIC;
+}
+
 int
 tc_log_open_error_file(const char *path)
 {
     int fd = tc_log_open_file(path);
-    struct stat st;
-    struct statfs fs;
-    /*
-     * a FIFO with a name, that is: an anonymous pipe (the stderr of
-     * 'sudo thriftcorn ... 2>&1 | tee', made by the user's shell, given as
-     * /dev/stderr) is one the process inherited, not a file someone planted
-     */
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_uid != 0 &&
-        st.st_uid != geteuid() && fstatfs(fd, &fs) == 0 && fs.f_type != PIPEFS_MAGIC) {
+    if (fd >= 0 && stranger_fifo(fd)) {
         (void)close(fd);
         return TC_EFIFO;
     }
@@ -253,6 +261,30 @@ tc_log_check_file(const char *path)
     }
     /* a FIFO's reader is not looked for: opening it to see would end one such as `cat FIFO` */
     return faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0 ? -errno : TC_OK;
+}
+
+int
+tc_log_check_error_file(const char *path)
+{
+    int rc = tc_log_check_file(path);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    int std = std_stream(path);
+    if (std >= 0) {
+        return stranger_fifo(std) ? TC_EFIFO : TC_OK;
+    }
+    /*
+     * O_PATH opens no FIFO for writing (a reader such as `cat FIFO` sees no
+     * end); the links on the way were found trusted above, as the open's
+     */
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? TC_OK : -errno; /* a new file: made by the start */
+    }
+    rc = stranger_fifo(fd) ? TC_EFIFO : TC_OK;
+    (void)close(fd);
+    return rc;
 }
 
 static bool

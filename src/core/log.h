@@ -59,6 +59,13 @@ int tc_log_open_error_file(const char *path) TC_NODISCARD;
  */
 int tc_log_check_file(const char *path) TC_NODISCARD;
 /*
+ * tc_log_check_file() for the process's own log, as
+ * tc_log_open_error_file() would open it: a FIFO that neither root nor
+ * the process's own user owns is TC_EFIFO, found without opening it for
+ * writing. Any thread.
+ */
+int tc_log_check_error_file(const char *path) TC_NODISCARD;
+/*
  * Send log lines to 'path' ("-" or NULL: stderr), opened with
  * tc_log_open_error_file(). Returns TC_OK or a negative code. Calling it again
  * reopens the file (log rotation); when that fails, the lines go on to the

@@ -682,7 +682,96 @@ unix_serves(const struct sockaddr_un *bound, socklen_t blen, const char *spec)
            unix_abs_path(spec + strlen(UNIX_PREFIX), b, sizeof(b)) && strcmp(a, b) == 0;
 }
 
+/*
+ * The address of HOST:PORT or [V6]:PORT read without a lookup, into 'ss':
+ * a host getaddrinfo() takes as a number (inet_aton()'s forms for IPv4:
+ * "127.1", "0x7f.0.0.1"), or an IPv6 address without a zone. False for a
+ * name, a zone, port 0 (a port of its own) and what the check refuses.
+ */
+static bool
+numeric_addr(const char *spec, struct sockaddr_storage *ss)
+{
+    char host[HOST_MAX];
+    unsigned port = 0;
+    bool v6;
+    if (split_host_port(spec, host, &port, &v6, NULL) != TC_OK || port == 0) {
+        return false;
+    }
+    memset(ss, 0, sizeof(*ss));
+    if (v6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        return strchr(host, '%') == NULL && inet_pton(AF_INET6, host, &a6->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    return inet_aton(host, &a4->sin_addr) != 0;
+}
+
+/* Whether 'sa' is 0.0.0.0 or [::], every address of its family. */
+static bool
+any_addr(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == INADDR_ANY;
+    }
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)sa;
+    return IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+}
+
 /* ---- public ---- */
+
+int
+tc_listener_check_pair(const char *earlier, const char *later, bool reuse_port, tc_err_t *err)
+{
+    if (strcmp(earlier, later) == 0) {
+        return TC_OK; /* port 0 twice: two ports; any other text twice the config refuses */
+    }
+    size_t ul = strlen(UNIX_PREFIX);
+    if (strncmp(earlier, UNIX_PREFIX, ul) == 0 && strncmp(later, UNIX_PREFIX, ul) == 0) {
+        char a[PATH_MAX];
+        char b[PATH_MAX];
+        if (unix_abs_path(earlier + ul, a, sizeof(a)) && unix_abs_path(later + ul, b, sizeof(b)) &&
+            strcmp(a, b) == 0) {
+            /* named as the socket bound at 'earlier' is: its path as written */
+            return tc_err_set(err, -EADDRINUSE, "bind %s: the same address as bind %s (%s)", later,
+                              earlier, earlier);
+        }
+        return TC_OK;
+    }
+    struct sockaddr_storage x;
+    struct sockaddr_storage y;
+    if (!numeric_addr(earlier, &x) || !numeric_addr(later, &y) || x.ss_family != y.ss_family) {
+        return TC_OK; /* a name is looked up only when the bind opens */
+    }
+    const struct sockaddr *xa = (const struct sockaddr *)&x;
+    const struct sockaddr *ya = (const struct sockaddr *)&y;
+    char name[NAME_LEN];
+    format_addr(xa, name, sizeof(name));
+    if (same_inet(xa, ya)) {
+        return tc_err_set(err, -EADDRINUSE, "bind %s: the same address as bind %s (%s)", later,
+                          earlier, name);
+    }
+    /*
+     * every address of a family and one of them, at one port: bind() of the
+     * later fails, in either order, unless both sockets have SO_REUSEPORT
+     */
+    const struct sockaddr_in *x4 = (const struct sockaddr_in *)(const void *)xa;
+    const struct sockaddr_in6 *x6 = (const struct sockaddr_in6 *)(const void *)xa;
+    const struct sockaddr_in *y4 = (const struct sockaddr_in *)(const void *)ya;
+    const struct sockaddr_in6 *y6 = (const struct sockaddr_in6 *)(const void *)ya;
+    bool same_port =
+        x.ss_family == AF_INET ? x4->sin_port == y4->sin_port : x6->sin6_port == y6->sin6_port;
+    if (!reuse_port && same_port && (any_addr(xa) || any_addr(ya))) {
+        return tc_err_set(err, -EADDRINUSE,
+                          "bind %s: its port is taken by bind %s (%s), as %s is every address "
+                          "(reuse_port is off)",
+                          later, earlier, name, any_addr(xa) ? earlier : later);
+    }
+    return TC_OK;
+}
 
 int
 tc_listener_check(const char *spec, tc_err_t *err)

@@ -55,6 +55,20 @@ int tc_listener_check(const char *spec, tc_err_t *err) TC_NODISCARD;
 int tc_listener_check_path(const char *spec, tc_err_t *err) TC_NODISCARD;
 
 /*
+ * Whether bind 'later' of a config cannot open after bind 'earlier' of the
+ * same config did, as their text shows without a name lookup or a bind
+ * (for --check-config and the start): one address written two ways
+ * ("127.0.0.1:9090" and "127.1:09090", "[::1]:9090" and "[0::1]:9090",
+ * "unix:x.sock" and "unix:./x.sock"), or, without 'reuse_port', one port
+ * at every address of a family ("0.0.0.0:9090", "[::]:9090") and at one
+ * of them. A host name, an IPv6 zone, port 0 and fd://N pass, and so does
+ * the same text (port 0 twice). Returns TC_OK, or -EADDRINUSE with 'err'
+ * naming both binds as the start says it.
+ */
+int tc_listener_check_pair(const char *earlier, const char *later, bool reuse_port,
+                           tc_err_t *err) TC_NODISCARD;
+
+/*
  * Whether open listener 'l' is the socket 'spec' asks for, also where 'spec'
  * is written another way than 'l->spec' (a reload keeps such a socket rather
  * than bind its address twice). The same text always is. Otherwise:

@@ -658,6 +658,97 @@ class CliTest(unittest.TestCase):
         self.assertIn("] [critical] Cannot open the error log %s/new.log: permission denied\n"
                       % ro, start.stderr)
 
+    def test_check_config_refuses_an_error_log_fifo_another_user_owns(self):
+        """The start refuses an error log that is a FIFO neither root nor
+        its own user owns (its owner could hold the read end and stall the
+        arbiter); --check-config passed it, and now refuses it with the
+        start's words, without opening it. The access log at that FIFO, and
+        the error log at a FIFO of the check's own user, pass as they start."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to make a FIFO another user owns")
+        fifo = os.path.join(self.dir, "fifo")
+        os.mkfifo(fifo)
+        os.chown(fifo, 65534, 65534)
+        # a reader, so that the start's open reaches the owner's check
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            why = "a FIFO another user owns (not written to)"
+            check, start = self.check_then_start('errorlog = "%s"\n' % fifo)
+            self.assertEqual((check.returncode, check.stdout), (1, ""), check.stderr)
+            self.assertEqual(check.stderr,
+                             "errorlog: cannot open the error log %s: %s\n" % (fifo, why))
+            self.assertEqual(start.returncode, 1)
+            self.assertIn("] [critical] Cannot open the error log %s: %s\n" % (fifo, why),
+                          start.stderr)
+            self.assertEqual(os.read(reader, 4096), b"")  # neither wrote to it
+            # /dev/stderr is the stream as inherited: here that FIFO, which both refuse
+            cfg = write(self.dir, "files.lua", SERVICE + 'errorlog = "/dev/stderr"\n')
+            with open(fifo, "w") as err:
+                for args in (["--check-config", cfg], [cfg]):
+                    out = subprocess.run([harness.BIN] + args, stdout=subprocess.PIPE, stderr=err,
+                                         text=True, timeout=30)
+                    self.assertEqual((out.returncode, out.stdout), (1, ""), args)
+            said = os.read(reader, 65536).decode()
+            self.assertTrue(said.startswith(
+                "errorlog: cannot open the error log /dev/stderr: %s\n" % why), said)
+            self.assertIn("] [critical] Cannot open the error log /dev/stderr: %s\n" % why, said)
+            mine = os.path.join(self.dir, "mine")
+            os.mkfifo(mine)
+            for settings in ('accesslog = "%s"\n' % fifo, 'errorlog = "%s"\n' % mine):
+                cfg = write(self.dir, "files.lua", SERVICE + settings)
+                out = run(["--check-config", cfg])
+                self.assertEqual(out.returncode, 0, (settings, out.stderr))
+        finally:
+            os.close(reader)
+
+    def test_check_config_refuses_binds_that_clash_as_written(self):
+        """One address written two ways, which the text shows without a
+        name lookup, and without reuse_port one port at every address and
+        at one of them: the start fails at the later bind (`Cannot listen:
+        bind B: ...`), and --check-config, which passed them, now says the
+        same and exits 1. Names are not looked up (localhost passes), and
+        what starts passes: [::] beside 0.0.0.0, every address and one of
+        them with reuse_port, port 0 twice."""
+        port = harness.free_port()
+        sock = os.path.join(self.dir, "tc.sock")
+        same = "the same address as bind %s (%s)"
+        clashes = [
+            (("127.0.0.1:%d" % port, "127.0.0.1:0%d" % port),
+             same % ("127.0.0.1:%d" % port, "127.0.0.1:%d" % port)),
+            (("127.0.0.1:%d" % port, "127.1:%d" % port),
+             same % ("127.0.0.1:%d" % port, "127.0.0.1:%d" % port)),
+            (("unix:" + sock, "unix:" + sock.replace("/tc.sock", "//./tc.sock")),
+             same % ("unix:" + sock, "unix:" + sock)),
+            (("0.0.0.0:%d" % port, "127.0.0.1:%d" % port),
+             "its port is taken by bind 0.0.0.0:%d (0.0.0.0:%d), as 0.0.0.0:%d is every "
+             "address (reuse_port is off)" % (port, port, port)),
+            (("127.0.0.1:%d" % port, "0.0.0.0:%d" % port),
+             "its port is taken by bind 127.0.0.1:%d (127.0.0.1:%d), as 0.0.0.0:%d is every "
+             "address (reuse_port is off)" % (port, port, port)),
+        ]
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(("::1", 0))
+            clashes.append((("[::1]:%d" % port, "[0:0::1]:%d" % port),
+                            same % ("[::1]:%d" % port, "[::1]:%d" % port)))
+        except OSError:
+            pass  # no IPv6 loopback on this machine
+        for binds, why in clashes:
+            check, start = self.check_then_start('bind = { "%s", "%s" }\n' % binds)
+            self.assertEqual((check.returncode, check.stdout), (1, ""), (binds, check.stderr))
+            self.assertEqual(check.stderr, "bind: cannot listen: bind %s: %s\n" % (binds[1], why))
+            self.assertEqual(start.returncode, 1, binds)
+            self.assertIn("] [critical] Cannot listen: bind %s: %s\n" % (binds[1], why),
+                          start.stderr)
+        for settings in ('bind = { "localhost:%d", "127.0.0.1:%d" }\n' % (port, port),
+                         'bind = { "[::]:%d", "0.0.0.0:%d" }\n' % (port, port),
+                         'bind = { "0.0.0.0:%d", "127.0.0.1:%d" }\nreuse_port = true\n'
+                         % (port, port),
+                         'bind = { "127.0.0.1:0", "127.0.0.1:0", "0.0.0.0:0" }\n'):
+            cfg = write(self.dir, "c.lua", SERVICE + settings)
+            out = run(["--check-config", cfg])
+            self.assertEqual(out.returncode, 0, (settings, out.stderr))
+
     def test_port_in_use(self):
         with port_in_use() as port:
             cfg = write(self.dir, "c.lua", 'bind = "127.0.0.1:%d"\n%s' % (port, SERVICE))
