@@ -58,7 +58,7 @@ void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
  * arguments: Struct.field: why", or "...: arguments: name (field N): why"
  * for an argument itself (the PROTOCOL_ERROR's text too). Service is the
  * service as the call named it: its multiplexed_name if it has one, else
- * its IDL name.
+ * its full IDL name.
  */
 int tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
                         tc_proto_t *in, tc_proto_t *out, tc_err_t *err);

@@ -584,7 +584,7 @@ tc_host_thread_stop(tc_host_thread_t *t)
 
 /*
  * The service as its calls name it, for a call's error: its
- * multiplexed_name, else its IDL name, as a Lua handler's errors name it.
+ * multiplexed_name, else its full IDL name, as a Lua handler's errors name it.
  */
 static const char *
 called_name(const tc_host_thread_t *t)
