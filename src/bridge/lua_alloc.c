@@ -17,10 +17,12 @@
  * Under AddressSanitizer the pool tells it what Lua owns, as malloc()
  * would: a block is addressable for the bytes Lua asked for (a resize
  * within its class moves that end), and the rest of its class, free blocks,
- * never-used room, spare chunks and the chunk headers are poisoned, so that
- * C code writing past a string or userdata, or reading a freed one, is
- * reported. The pool's own functions (ALLOC_FN) are not instrumented: they
- * read the headers and free lists without unpoisoning them. In other
+ * never-used room and the blocks of spare chunks are poisoned, so that C
+ * code writing past a string or userdata, or reading a freed one, is
+ * reported. The chunk headers stay addressable: they hold the pool's links
+ * between chunks, which LeakSanitizer must see. The pool's own functions
+ * (ALLOC_FN) are not instrumented: they read the free lists without
+ * unpoisoning them. In other
  * builds the annotations are empty and compile to nothing.
  */
 #include "bridge/lua_alloc.h"
@@ -188,7 +190,13 @@ new_chunk(tc_lua_alloc_t *a, size_t cls)
             return NULL;
         }
         a->chunks++;
-        poison(c, CHUNK); /* a spare is poisoned already */
+        /*
+         * the blocks (a spare's are poisoned already); not the header, which
+         * links the chunk into the pool's lists: LeakSanitizer follows no
+         * pointer held in poisoned memory, and would report a spare chunk, or
+         * one behind the first on a list, as leaked
+         */
+        poison((char *)c + FIRST, CHUNK - FIRST);
     }
     c->free = NULL;
     c->bump = FIRST;
