@@ -43,6 +43,7 @@ static const tc_lua_codec_t codec = {SLOT_MTS, SLOT_DEFS, SLOT_NAMES};
 
 static int decode_in_pcall(lua_State *L);
 static int encode_in_pcall(lua_State *L);
+static void collect(tc_lua_handler_t *h);
 
 struct tc_lua_handler {
     lua_State *L;
@@ -54,7 +55,8 @@ struct tc_lua_handler {
      */
     tc_schema_t *schema;
     bool expose_errors;
-    char *mux_name; /* the service's multiplexed_name (calls name it so), or NULL */
+    char *mux_name;    /* the service's multiplexed_name (calls name it so), or NULL */
+    size_t collect_at; /* a call that makes this many bytes is followed by a collection */
 };
 
 /*
@@ -304,6 +306,7 @@ tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t
         tc_lua_handler_free(h);
         return NULL;
     }
+    collect(h); /* what loading left (the IDL's parse): the pace starts from what is alive */
     return h;
 }
 
@@ -517,6 +520,7 @@ typedef struct coded {
     const tc_field_t *f; /* encoding: the field of 'st' written */
     tc_err_t *err;
     int rc;
+    uint64_t cost; /* decoding: the Lua memory the values were charged */
 } coded_t;
 
 static const tc_lua_codec_t codec_in_pcall = {lua_upvalueindex(1), lua_upvalueindex(2),
@@ -526,7 +530,7 @@ static int
 decode_in_pcall(lua_State *L)
 {
     coded_t *x = lua_touserdata(L, 1);
-    x->rc = tc_lua_value_decode_args_k(L, &codec_in_pcall, x->p, x->st, x->err);
+    x->rc = tc_lua_value_decode_args_k(L, &codec_in_pcall, x->p, x->st, &x->cost, x->err);
     return x->rc == TC_OK ? x->st->nfields : 0;
 }
 
@@ -572,16 +576,22 @@ run_protected(lua_State *L, int fn, coded_t *x, int value, int nresults, bool *r
 /*
  * Push the arguments of 'fn' in IDL order; returns how many, or -1 for
  * bad arguments, -2 when decoding raised (out of memory): 'err' set.
+ * *made: the Lua memory the values were charged, garbage or not, or
+ * h->collect_at when decoding raised (what it made is unknown).
  */
 static int
-push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, tc_err_t *err)
+push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, size_t *made, tc_err_t *err)
 {
+    *made = 0;
     if (fn->args->nfields == 0) { /* nothing to create: no need to protect it */
-        return tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, err) == TC_OK ? 0 : -1;
+        uint64_t none;
+        return tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, &none, err) == TC_OK ? 0 : -1;
     }
-    coded_t x = {in, fn->args, NULL, err, TC_OK};
+    coded_t x = {in, fn->args, NULL, err, TC_OK, 0};
     bool raised;
-    if (run_protected(h->L, SLOT_DECODE, &x, 0, LUA_MULTRET, &raised) != TC_OK) {
+    int rc = run_protected(h->L, SLOT_DECODE, &x, 0, LUA_MULTRET, &raised);
+    *made = raised ? h->collect_at : (size_t)x.cost;
+    if (rc != TC_OK) {
         if (raised) {
             char why[TC_ERR_MSG_MAX];
             snprintf(why, sizeof(why), "%s", err->msg);
@@ -599,7 +609,7 @@ static int
 encode_field(lua_State *L, int idx, tc_proto_t *out, const tc_struct_t *st, const tc_field_t *f,
              tc_err_t *err)
 {
-    coded_t x = {out, st, f, err, TC_OK};
+    coded_t x = {out, st, f, err, TC_OK, 0};
     bool raised;
     return run_protected(L, SLOT_ENCODE, &x, idx, 0, &raised);
 }
@@ -679,6 +689,36 @@ tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header)
     }
 }
 
+/*
+ * Full collections after large calls: their values are garbage once the
+ * reply is made, but the collector may have made them old while the call
+ * held them (a generational collection during the call; one that freed
+ * little also lengthens its pause to twice what it found alive), so the
+ * state could keep them until it has allocated as much again, a long while
+ * for a thread that serves small calls after it. One full collection gives
+ * them back (large blocks to free(), emptied chunks to the system,
+ * lua_alloc.c). A call is large when it made TC_LUA_HANDLER_COLLECT bytes
+ * or as many as the state held alive after its last collection, whichever
+ * is more, so that a state with much live data is not walked in full for
+ * each call of a few megabytes; the test is all an ordinary call pays.
+ */
+static void
+collect(tc_lua_handler_t *h)
+{
+    lua_gc(h->L, LUA_GCCOLLECT);
+    size_t alive = (size_t)lua_gc(h->L, LUA_GCCOUNT) * 1024;
+    h->collect_at = alive > TC_LUA_HANDLER_COLLECT ? alive : TC_LUA_HANDLER_COLLECT;
+}
+
+/* After a call that made 'made' bytes: its decoded arguments and its reply. */
+static void
+collect_after(tc_lua_handler_t *h, size_t made)
+{
+    if (TC_UNLIKELY(made >= h->collect_at)) {
+        collect(h);
+    }
+}
+
 int
 tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
                     tc_proto_t *in, tc_proto_t *out, tc_err_t *err)
@@ -688,7 +728,8 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     size_t mark = out->out->len;
     int status = 0;
     lua_rawgeti(L, SLOT_FUNCS, (lua_Integer)idx + 1);
-    int nargs = push_args(h, in, fn, err);
+    size_t made;
+    int nargs = push_args(h, in, fn, &made, err);
     if (nargs < 0) {
         lua_settop(L, SLOT_BASE);
         h->header = NULL;
@@ -708,6 +749,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
                         type == TC_APPEX_INTERNAL_ERROR && !h->expose_errors ? "Internal error"
                                                                              : err->msg);
         }
+        collect_after(h, made + (out->out->len - mark));
         return type;
     }
     int rc = lua_pcall(L, nargs, 1, SLOT_MSGH);
@@ -733,5 +775,6 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     }
     lua_settop(L, SLOT_BASE);
     h->header = NULL; /* the connection's, which may close before the next call */
+    collect_after(h, made + (out->out->len - mark));
     return status;
 }

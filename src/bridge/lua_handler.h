@@ -42,6 +42,17 @@ const tc_service_t *tc_lua_handler_service(const tc_lua_handler_t *h);
  */
 void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
 
+/*
+ * A call whose decoded arguments (the Lua memory the decoder charged them)
+ * and reply (its bytes) come to this many bytes or more, or to as many as
+ * the state held alive after its last full collection if that is more, is
+ * followed by a full collection of the state once the reply is made: its
+ * values are garbage then, and the generational collector, whose pace
+ * such a call stretched, could keep them for a long time on a thread that
+ * serves small calls after it.
+ */
+#define TC_LUA_HANDLER_COLLECT ((size_t)1 << 20)
+
 /* Status of a call that raised one of its declared exceptions (else 0 or a TApplicationException
  * type). */
 #define TC_CALL_DECLARED_EXCEPTION (-1)
@@ -58,7 +69,8 @@ void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
  * arguments: Struct.field: why", or "...: arguments: name (field N): why"
  * for an argument itself (the PROTOCOL_ERROR's text too). Service is the
  * service as the call named it: its multiplexed_name if it has one, else
- * its full IDL name.
+ * its full IDL name. A large call (TC_LUA_HANDLER_COLLECT) ends with a
+ * full collection of the state.
  */
 int tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
                         tc_proto_t *in, tc_proto_t *out, tc_err_t *err);

@@ -834,7 +834,7 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
 
 int
 tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
-                           const tc_struct_t *st, tc_err_t *err)
+                           const tc_struct_t *st, uint64_t *cost, tc_err_t *err)
 {
     ctx_t c;
     int top = lua_gettop(L);
@@ -848,6 +848,7 @@ tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
     uint32_t depth = p->depth;
     int rc = decode_args(&c, st, base);
     p->depth = depth;
+    *cost = c.budget - c.left;
     lua_settop(L, rc == TC_OK ? base + st->nfields - 1 : top);
     return rc;
 }
@@ -858,7 +859,8 @@ tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_
     tc_lua_codec_t k;
     int top = lua_gettop(L);
     tc_lua_value_codec_push(L, &k);
-    int rc = tc_lua_value_decode_args_k(L, &k, p, st, err);
+    uint64_t cost;
+    int rc = tc_lua_value_decode_args_k(L, &k, p, st, &cost, err);
     if (rc != TC_OK) {
         lua_settop(L, top);
         return rc;

@@ -8,7 +8,7 @@
  * quoted in part is cut between UTF-8 characters; arguments that do not
  * decode are refused naming the method; every error of a call names the
  * service as the call named it; a service that cannot be loaded is named
- * once in the error. The handlers are the
+ * once in the error; a large call leaves no garbage in its Lua state. The handlers are the
  * dispatch fixtures' (tests/fixtures/dispatch), loaded as a handler thread
  * loads them.
  */
@@ -77,6 +77,12 @@ static int
 setup_multi_v2(void **state)
 {
     return open_config(state, TC_FIXTURES_DIR "/dispatch/multi_v2.lua");
+}
+
+static int
+setup_memory(void **state)
+{
+    return open_config(state, TC_FIXTURES_DIR "/dispatch/memory.lua");
 }
 
 static int
@@ -799,6 +805,145 @@ test_header_not_kept(void **state)
     tc_header_deinit(&h);
 }
 
+/* The bytes of the large calls of test_large_call_collected(): 4 MiB. */
+#define LARGE ((size_t)4 << 20)
+
+/*
+ * add() of the memory fixture: the KiB its handler's Lua state holds,
+ * garbage included, after a full collection if 'collect'.
+ */
+static int32_t
+state_kib(fixture_t *f, bool collect)
+{
+    tc_call_info_t info;
+    tc_err_t err;
+    write_call(&f->call, "add", collect ? 1 : 0, 0, NULL);
+    f->out.len = 0;
+    assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+    assert_int_equal(info.status, 0);
+    tc_proto_t rp;
+    tc_msg_hdr_t h;
+    uint8_t type;
+    int16_t id;
+    int32_t kib;
+    tc_proto_init(&rp, &tc_proto_binary, f->out.data, f->out.len, NULL);
+    assert_int_equal(rp.ops->read_message_begin(&rp, &h), TC_OK);
+    assert_int_equal(h.type, TC_MSG_REPLY);
+    assert_int_equal(rp.ops->read_struct_begin(&rp), TC_OK);
+    assert_int_equal(rp.ops->read_field_begin(&rp, &type, &id), TC_OK);
+    assert_int_equal(type, TC_TTYPE_I32);
+    assert_int_equal(id, 0);
+    assert_int_equal(rp.ops->read_i32(&rp, &kib), TC_OK);
+    return kib;
+}
+
+/* The large calls of test_large_call_collected(). */
+enum large_call { LARGE_ECHO, LARGE_RESULT, LARGE_REFUSED, LARGE_ONEWAY, LARGE_BOOLS };
+
+/*
+ * Call 'c' with the LARGE string 'big': echo(e = Everything{value = Value{
+ * string_value = big}}); evaluate(v = Value{int_value = LARGE}), whose
+ * result the handler makes; the echo with req = Requiredness{}, which lacks
+ * its required field; fire(big), oneway; echo(e = Everything{containers =
+ * Containers{bools = LARGE / 16 booleans}}), a fifth of a MiB on the wire
+ * for both ways and LARGE in Lua, 16 bytes an element.
+ */
+static void
+write_large(tc_buf_t *b, enum large_call c, const char *big)
+{
+    if (c == LARGE_ONEWAY) {
+        write_call(b, "fire", 0, 0, big);
+        return;
+    }
+    b->len = 0;
+    tc_proto_t w;
+    tc_proto_init(&w, &tc_proto_binary, NULL, 0, b);
+    const char *name = c == LARGE_RESULT ? "evaluate" : "echo";
+    w.ops->write_message_begin(&w, name, strlen(name), TC_MSG_CALL, 7);
+    w.ops->write_struct_begin(&w);
+    w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 1);
+    w.ops->write_struct_begin(&w);
+    if (c == LARGE_RESULT) {
+        w.ops->write_field_begin(&w, TC_TTYPE_I64, 1);
+        w.ops->write_i64(&w, (int64_t)LARGE);
+    } else if (c == LARGE_BOOLS) {
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 2);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_LIST, 1);
+        w.ops->write_list_begin(&w, TC_TTYPE_BOOL, (uint32_t)(LARGE / 16));
+        for (size_t i = 0; i < LARGE / 16; i++) {
+            w.ops->write_bool(&w, i % 3 == 0);
+        }
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+    } else {
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 3);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_begin(&w, TC_TTYPE_STRING, 3);
+        w.ops->write_binary(&w, big, LARGE);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+    }
+    if (c == LARGE_REFUSED) {
+        w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 9);
+        w.ops->write_struct_begin(&w);
+        w.ops->write_field_stop(&w);
+        w.ops->write_struct_end(&w);
+    }
+    w.ops->write_field_stop(&w);
+    w.ops->write_struct_end(&w);
+    w.ops->write_field_stop(&w);
+    w.ops->write_struct_end(&w);
+}
+
+/*
+ * A large call's values are gone from its thread's Lua state once it is
+ * answered, not left as garbage for a collection that a thread serving
+ * small calls may not make for a long time: each of write_large()'s calls
+ * leaves the state within 1 MiB of what it held before. Large is what the
+ * values take in Lua, not on the wire: the booleans are a fifth of a MiB
+ * there.
+ */
+static void
+test_large_call_collected(void **state)
+{
+    fixture_t *f = *state;
+    static char big[LARGE + 1];
+    memset(big, 'x', LARGE);
+    big[LARGE] = '\0';
+    static const struct {
+        enum large_call call;
+        const char *what;
+        int32_t status;
+        bool replied;
+    } calls[] = {
+        {LARGE_ECHO, "echo of a string", 0, true},
+        {LARGE_RESULT, "evaluate making a string", 0, true},
+        {LARGE_REFUSED, "echo missing a required field", TC_APPEX_PROTOCOL_ERROR, true},
+        {LARGE_ONEWAY, "fire", 0, false},
+        {LARGE_BOOLS, "echo of a list of booleans", 0, true},
+    };
+    /* each from a state collected in full, so that none gains from the one before */
+    for (size_t i = 0; i < TC_ARRAY_LEN(calls); i++) {
+        int32_t before = state_kib(f, true);
+        write_large(&f->call, calls[i].call, big);
+        tc_call_info_t info;
+        tc_err_t err;
+        f->out.len = 0;
+        assert_int_equal(handle(f, &tc_proto_binary, SIZE_MAX, &info, &err), TC_OK);
+        assert_int_equal(info.status, calls[i].status);
+        assert_int_equal(info.replied, calls[i].replied);
+        if (calls[i].status == 0 && calls[i].replied) {
+            assert_true(f->out.len > (calls[i].call == LARGE_BOOLS ? LARGE / 16 : LARGE));
+        }
+        int32_t after = state_kib(f, false);
+        if (after - before >= 1024) {
+            fail_msg("%s: the Lua state held %d KiB before the call and %d after", calls[i].what,
+                     before, after);
+        }
+    }
+}
+
 /*
  * A service its IDL does not define (the IDL changed since the config was
  * checked): the error names the service once, in front, then the IDL file;
@@ -854,6 +999,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_header_not_kept, setup_finalizer, teardown),
         cmocka_unit_test(test_load_error_names_the_service_once),
+        cmocka_unit_test_setup_teardown(test_large_call_collected, setup_memory, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
