@@ -113,10 +113,10 @@ report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     flockfile(stderr);
-    if (lp->clock->progress_shown) {
+    if (atomic_load_explicit(&lp->clock->progress_shown, memory_order_relaxed)) {
         /* on a line of its own, not after the progress line's text */
         fputs("\r\033[K", stderr);
-        lp->clock->progress_shown = false;
+        atomic_store_explicit(&lp->clock->progress_shown, false, memory_order_relaxed);
     }
     fprintf(stderr, "thriftcorn-bench: error: connection %d: %s\n", c->id, msg);
     funlockfile(stderr);

@@ -84,9 +84,10 @@ typedef struct tc_bench_clock {
     /*
      * the progress line is on stderr, a terminal, with no newline after it:
      * an error erases it before it is written. Read and written under
-     * stderr's lock (flockfile())
+     * stderr's lock (flockfile()), which orders the output; atomic all the
+     * same, as that lock is glibc's own, which ThreadSanitizer does not see
      */
-    bool progress_shown;
+    atomic_bool progress_shown;
 } tc_bench_clock_t;
 
 /*

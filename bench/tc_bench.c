@@ -469,13 +469,13 @@ supervise(run_t *r)
             fprintf(stderr, "\r  %5.1f s  %12llu calls  %10.0f calls/s ",
                     (double)(now - r->clock.start) / 1e9, (unsigned long long)n,
                     (double)(n - last_n) * 1e9 / (double)(now - last_print));
-            r->clock.progress_shown = true;
+            atomic_store_explicit(&r->clock.progress_shown, true, memory_order_relaxed);
             funlockfile(stderr);
             last_print = now;
             last_n = n;
         }
     }
-    if (r->clock.progress_shown) { /* the loops are done: no lock needed */
+    if (atomic_load_explicit(&r->clock.progress_shown, memory_order_relaxed)) { /* loops done */
         fputs("\r\033[K", stderr);
     }
     long long end = tc_bench_loop_now();
