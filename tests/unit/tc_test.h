@@ -51,6 +51,23 @@ tc_test_temp_file(char *path, size_t cap, const char *name)
     return fd;
 }
 
+/* A fresh folder of its own for a test named 'name', its path into 'dir' ('cap' bytes). */
+static inline void
+tc_test_temp_dir(char *dir, size_t cap, const char *name)
+{
+    snprintf(dir, cap, "/tmp/tc-%s-XXXXXX", name);
+    assert_non_null(mkdtemp(dir));
+}
+
+/* Remove 'name' in folder 'dir' if it is there. */
+static inline void
+tc_test_remove_in(const char *dir, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    (void)unlink(path);
+}
+
 /*
  * A thread's body: 50 ms from its start, SIGUSR1 to the thread '*arg'
  * (a pthread_t), so that a wait in that thread is interrupted.

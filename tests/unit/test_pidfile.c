@@ -21,27 +21,18 @@ static int
 setup(void **state)
 {
     (void)state;
-    (void)snprintf(dir, sizeof(dir), "/tmp/tc-pidfile-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tc_test_temp_dir(dir, sizeof(dir), "pidfile");
     return 0;
-}
-
-static void
-remove_in_dir(const char *name)
-{
-    char path[128];
-    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
-    (void)unlink(path);
 }
 
 static int
 teardown(void **state)
 {
     (void)state;
-    remove_in_dir("a.pid");
-    remove_in_dir("b.pid");
-    remove_in_dir("other.pid");
-    remove_in_dir("link.pid");
+    tc_test_remove_in(dir, "a.pid");
+    tc_test_remove_in(dir, "b.pid");
+    tc_test_remove_in(dir, "other.pid");
+    tc_test_remove_in(dir, "link.pid");
     assert_int_equal(rmdir(dir), 0);
     return 0;
 }

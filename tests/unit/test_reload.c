@@ -23,20 +23,11 @@ write_in_dir(const char *name, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-static void
-remove_in_dir(const char *name)
-{
-    char path[128];
-    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
-    (void)unlink(path);
-}
-
 static int
 setup(void **state)
 {
     (void)state;
-    (void)snprintf(dir, sizeof(dir), "/tmp/tc-reload-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tc_test_temp_dir(dir, sizeof(dir), "reload");
     return 0;
 }
 
@@ -44,10 +35,10 @@ static int
 teardown(void **state)
 {
     (void)state;
-    remove_in_dir("c.lua");
-    remove_in_dir("s.thrift");
-    remove_in_dir("h.lua");
-    remove_in_dir("found");
+    tc_test_remove_in(dir, "c.lua");
+    tc_test_remove_in(dir, "s.thrift");
+    tc_test_remove_in(dir, "h.lua");
+    tc_test_remove_in(dir, "found");
     assert_int_equal(rmdir(dir), 0);
     return 0;
 }
