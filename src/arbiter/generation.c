@@ -105,8 +105,7 @@ tc_generation_has_sock(const gen_t *g, const sock_t *s)
 static void
 give_log(const gen_t *g, const char *path)
 {
-    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
-        strcmp(path, "/dev/stderr") == 0 || !g->ids.set_uid) {
+    if (path == NULL || strcmp(path, "-") == 0 || tc_log_std_stream(path) >= 0 || !g->ids.set_uid) {
         return;
     }
     int fd = tc_log_open_file(path);

@@ -584,8 +584,7 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, size_t *
 {
     *made = 0;
     if (fn->args->nfields == 0) { /* nothing to create: no need to protect it */
-        uint64_t none;
-        return tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, &none, err) == TC_OK ? 0 : -1;
+        return tc_lua_value_decode_args_k(h->L, &codec, in, fn->args, NULL, err) == TC_OK ? 0 : -1;
     }
     coded_t x = {in, fn->args, NULL, err, TC_OK, 0};
     bool raised;

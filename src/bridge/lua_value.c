@@ -848,7 +848,9 @@ tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
     uint32_t depth = p->depth;
     int rc = decode_args(&c, st, base);
     p->depth = depth;
-    *cost = c.budget - c.left;
+    if (cost != NULL) {
+        *cost = c.budget - c.left;
+    }
     lua_settop(L, rc == TC_OK ? base + st->nfields - 1 : top);
     return rc;
 }
@@ -859,8 +861,7 @@ tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st, tc_
     tc_lua_codec_t k;
     int top = lua_gettop(L);
     tc_lua_value_codec_push(L, &k);
-    uint64_t cost;
-    int rc = tc_lua_value_decode_args_k(L, &k, p, st, &cost, err);
+    int rc = tc_lua_value_decode_args_k(L, &k, p, st, NULL, err);
     if (rc != TC_OK) {
         lua_settop(L, top);
         return rc;

@@ -101,9 +101,9 @@ int tc_lua_value_decode_input(lua_State *L, tc_proto_t *p, const tc_struct_t *st
 int tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                              tc_err_t *err) TC_NODISCARD;
 /*
- * The same with the registries at 'k', setting *cost to the Lua memory
- * its values were charged (the budget above), those made before an error
- * included, unless it raised.
+ * The same with the registries at 'k', setting *cost (unless NULL) to the
+ * Lua memory its values were charged (the budget above), those made
+ * before an error included, unless it raised.
  */
 int tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
                                const tc_struct_t *st, uint64_t *cost, tc_err_t *err) TC_NODISCARD;

@@ -163,8 +163,8 @@ open_through_link(const char *path, int flags)
  * opened again with it would be written at two offsets, the lines sent to
  * the stream itself (the other log, at "-") overwriting the others.
  */
-static int
-std_stream(const char *path)
+int
+tc_log_std_stream(const char *path)
 {
     if (strcmp(path, "/dev/stdout") == 0) {
         return STDOUT_FILENO;
@@ -175,7 +175,7 @@ std_stream(const char *path)
 int
 tc_log_open_file(const char *path)
 {
-    int std = std_stream(path);
+    int std = tc_log_std_stream(path);
     if (std >= 0) {
         int fd = fcntl(std, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
         return fd < 0 ? -errno : fd;
@@ -234,7 +234,7 @@ tc_log_open_error_file(const char *path)
 int
 tc_log_check_file(const char *path)
 {
-    int std = std_stream(path);
+    int std = tc_log_std_stream(path);
     if (std >= 0) {
         return fcntl(std, F_GETFD) < 0 ? -errno : TC_OK;
     }
@@ -270,7 +270,7 @@ tc_log_check_error_file(const char *path)
     if (rc != TC_OK) {
         return rc;
     }
-    int std = std_stream(path);
+    int std = tc_log_std_stream(path);
     if (std >= 0) {
         return stranger_fifo(std) ? TC_EFIFO : TC_OK;
     }

@@ -40,6 +40,11 @@ int tc_log_level_parse(const char *name);
  */
 int tc_log_open_file(const char *path) TC_NODISCARD;
 /*
+ * The standard stream 'path' names (STDOUT_FILENO for "/dev/stdout",
+ * STDERR_FILENO for "/dev/stderr"), used as inherited, or -1. Any thread.
+ */
+int tc_log_std_stream(const char *path);
+/*
  * Open the process's own log 'path' as tc_log_open_file() does, but a
  * FIFO that neither root nor the process's own user owns is refused
  * (TC_EFIFO): its owner could hold the read end, read nothing, and block

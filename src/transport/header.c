@@ -362,16 +362,6 @@ tc_header_next(tc_header_iter_t *it, tc_header_kv_t *kv)
 
 /* ---- writing ---- */
 
-static void
-put_varint(tc_buf_t *b, uint32_t v)
-{
-    while (v >= 0x80) {
-        tc_buf_append_u8(b, (uint8_t)(v | 0x80));
-        v >>= 7;
-    }
-    tc_buf_append_u8(b, (uint8_t)v);
-}
-
 /* A varint at 'p'; returns the byte after it. */
 static uint8_t *
 put_varint_at(uint8_t *p, uint32_t v)
@@ -382,6 +372,14 @@ put_varint_at(uint8_t *p, uint32_t v)
     }
     *p++ = (uint8_t)v;
     return p;
+}
+
+static void
+put_varint(tc_buf_t *b, uint32_t v)
+{
+    if (tc_buf_reserve(b, VARINT_MAX)) {
+        b->len = (size_t)(put_varint_at(b->data + b->len, v) - b->data);
+    }
 }
 
 static size_t
