@@ -353,7 +353,7 @@ enforce_deadlines(arbiter_t *a)
     if (a->check.pid > 0 && !a->check_killed) {
         tc_generation_check_limit(a);
     }
-    if (a->check.pid > 0 && !a->check_killed && t >= a->check_deadline) {
+    if (a->check.pid > 0 && !a->check_killed && t >= a->check_started + a->check_limit) {
         a->check_killed = true;
         tc_reload_kill(&a->check);
     }
@@ -779,7 +779,7 @@ next_timeout(const arbiter_t *a)
         consider(&next, a->next_spawn);
     }
     if (a->check.pid > 0 && !a->check_killed) {
-        consider(&next, a->check_deadline);
+        consider(&next, a->check_started + a->check_limit);
         if (!a->check_limit_known) {
             consider(&next, t + CHECK_POLL); /* to learn the checked config's 'timeout' */
         }

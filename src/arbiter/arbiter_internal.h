@@ -97,9 +97,8 @@ typedef struct arbiter {
     double next_spawn;      /* no fork before this time */
     double last_boot_death; /* when a worker last died at boot */
 
-    tc_reload_t check; /* the reload check running, if check.pid != 0 */
-    double check_started;
-    double check_deadline;
+    tc_reload_t check;      /* the reload check running, if check.pid != 0 */
+    double check_started;   /* its deadline: check_started + check_limit */
     double check_limit;     /* seconds the check is given ('timeout', else 30) */
     bool check_by_timeout;  /* ... which is a 'timeout' (not the check's own limit) */
     bool check_limit_known; /* ... of the config it checks, which it has evaluated */

@@ -360,7 +360,6 @@ tc_generation_check_limit(arbiter_t *a)
     a->check_limit_known = tc_reload_timeout(&a->check, &timeout);
     a->check_by_timeout = timeout > 0;
     a->check_limit = timeout > 0 ? timeout : TC_DISPATCH_CHECK_TIMEOUT;
-    a->check_deadline = a->check_started + a->check_limit;
 }
 
 /*
