@@ -448,16 +448,11 @@ protected_error_text(lua_State *L)
      * descriptor under '_c'), not a value of it: its tostring() would give
      * only its address. Read raw: its metatable's fields are user code.
      */
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_pushliteral(L, "_c");
-        if (lua_rawget(L, 2) == LUA_TLIGHTUSERDATA) {
-            lua_pushliteral(L, "fullname");
-            const char *name = lua_rawget(L, 2) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
-            lua_pushfstring(L, "%s raised the class %s, not a value of it (make one with %s{...})",
-                            lua_tostring(L, 4), name, name);
-            return 1;
-        }
-        lua_pop(L, 1);
+    const char *name = tc_lua_value_class_name(L, 2);
+    if (name != NULL) {
+        lua_pushfstring(L, "%s raised the class %s, not a value of it (make one with %s{...})",
+                        lua_tostring(L, 4), name, name);
+        return 1;
     }
     int n = 1;
     /* an IDL struct the method does not declare: its name, from its metatable, said so */

@@ -1512,6 +1512,27 @@ get_field(lua_State *L, int idx, int names, int xbase, const tc_struct_t *st, co
     return status;
 }
 
+const char *
+tc_lua_value_class_name(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        return NULL;
+    }
+    lua_pushliteral(L, "_c");
+    int t = lua_rawget(L, idx);
+    lua_pop(L, 1);
+    if (t != LUA_TLIGHTUSERDATA) {
+        return NULL;
+    }
+    lua_pushliteral(L, "fullname");
+    if (lua_rawget(L, idx) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "?");
+    }
+    return lua_tostring(L, -1);
+}
+
 /*
  * The table at 'idx', given for a value of 'st', has a metatable that is not
  * the struct's: a struct class (mod.Work, which thriftcorn.load() compiled,
@@ -1523,14 +1544,10 @@ static __attribute__((noinline)) int
 check_class(ctx_t *c, int idx, const tc_struct_t *st)
 {
     lua_State *L = c->L;
-    lua_pushliteral(L, "_c");
-    int t = lua_rawget(L, idx);
-    lua_pop(L, 1);
-    if (t != LUA_TLIGHTUSERDATA) {
+    const char *name = tc_lua_value_class_name(L, idx);
+    if (name == NULL) {
         return TC_OK;
     }
-    lua_pushliteral(L, "fullname");
-    const char *name = lua_rawget(L, idx) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
     int rc = tc_err_set(c->err, TC_ETYPE,
                         "expected a table (%s), got the class %s, not a value of it (make one "
                         "with %s{...})",

@@ -98,6 +98,14 @@ int tc_lua_value_decode_input(lua_State *L, tc_proto_t *p, const tc_struct_t *st
  * but one in an argument itself names it as tc_codec_decode_args() does
  * ("logid (field 1): message truncated").
  */
+/*
+ * When the value at 'idx' is a struct class (a table thriftcorn.load()
+ * compiled, its descriptor under "_c"), not a value of it: its full name,
+ * read raw (its metatable's fields are user code), pushed on the stack
+ * ("?" when it has none). NULL otherwise, with nothing pushed.
+ */
+const char *tc_lua_value_class_name(lua_State *L, int idx);
+
 int tc_lua_value_decode_args(lua_State *L, tc_proto_t *p, const tc_struct_t *st,
                              tc_err_t *err) TC_NODISCARD;
 /*
