@@ -32,6 +32,18 @@ tc_proto_binary_store_be32(uint8_t *d, uint32_t v)
     memcpy(d, &v, sizeof(v));
 }
 
+/* The big-endian u32 at 'd' (a frame length, a sequence id). */
+static inline uint32_t
+tc_proto_binary_load_be32(const uint8_t *d)
+{
+    uint32_t v;
+    memcpy(&v, d, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
 static inline void
 tc_proto_binary_store_be64(uint8_t *d, uint64_t v)
 {

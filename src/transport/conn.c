@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "protocol/binary.h"
 #include "transport/detect.h"
 
 #include <errno.h>
@@ -601,7 +602,7 @@ tc_conn_describe_partial(const tc_conn_t *c, char *buf, size_t size)
                  n == 3 ? "" : "s");
     } else if (t == &tc_transport_framed || t == &tc_transport_header) {
         /* (a length over max_frame_size, or under 1, was refused as soon as it was in) */
-        uint32_t len = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+        uint32_t len = tc_proto_binary_load_be32(d);
         snprintf(lack, sizeof(lack), "; its frame of %" PRIu32 " bytes lacks %llu", len,
                  (unsigned long long)len + 4 - n);
     }
@@ -623,8 +624,7 @@ close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
     bool header = c->transport == &tc_transport_header;
     if (c->transport == &tc_transport_framed || header) {
         /* the scanner refuses nothing before the 4 bytes of the length are in */
-        int32_t n = (int32_t)((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
-                              (uint32_t)data[2] << 8 | data[3]);
+        int32_t n = (int32_t)tc_proto_binary_load_be32(data);
         const char *other = NULL;
         if (header && n <= 0) {
             other = message_start(data);

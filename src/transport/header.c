@@ -19,6 +19,7 @@
  */
 #include "transport/header.h"
 
+#include "protocol/binary.h"
 #include "protocol/message.h"
 
 #include <inttypes.h>
@@ -96,12 +97,6 @@ tc_header_shed(tc_header_t *h, size_t keep)
 }
 
 /* ---- reading ---- */
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint16_t
 get_u16(const uint8_t *p)
@@ -291,7 +286,7 @@ tc_header_read(tc_header_t *h, const uint8_t *frame, size_t len, size_t max_infl
         return TC_EPROTO;
     }
     h->flags = get_u16(frame + 2);
-    h->seqid = (int32_t)get_u32(frame + 4);
+    h->seqid = (int32_t)tc_proto_binary_load_be32(frame + 4);
     size_t hlen = (size_t)get_u16(frame + 8) * 4;
     if (hlen > len - FIXED) {
         *why = "header size larger than the frame";
@@ -393,15 +388,6 @@ varint_len(uint32_t v)
     return n;
 }
 
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 int
 tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void *value,
                     size_t value_len)
@@ -457,8 +443,8 @@ tc_header_end(tc_header_t *h, tc_buf_t *out, size_t mark)
         out->len += more;
     }
     uint8_t *p = out->data + mark;
-    put_u32(p + 4, MAGIC << 16 | h->flags);
-    put_u32(p + 8, (uint32_t)h->seqid);
+    tc_proto_binary_store_be32(p + 4, MAGIC << 16 | h->flags);
+    tc_proto_binary_store_be32(p + 8, (uint32_t)h->seqid);
     size_t words = block / 4;
     TC_ASSERT(words <= WORDS_MAX);
     p[12] = (uint8_t)(words >> 8);
@@ -474,7 +460,7 @@ tc_header_end(tc_header_t *h, tc_buf_t *out, size_t mark)
     memset(q, 0, block - (size_t)(q - (out->data + at)));
     size_t n = out->len - mark - 4;
     TC_ASSERT(n <= INT32_MAX);
-    put_u32(p, (uint32_t)n);
+    tc_proto_binary_store_be32(p, (uint32_t)n);
 }
 
 void
