@@ -179,12 +179,12 @@ tc_arbiter_retire(worker_t *w)
  * Call arbiter-side hook 'name' of generation 'g' with the server table
  * first, then 'extra'.
  */
-int
-tc_arbiter_server_hook_call(const arbiter_t *a, const gen_t *g, const char *name,
-                            const tc_hook_arg_t *extra, size_t nextra, tc_err_t *err)
+bool
+tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, tc_log_level_t level, const char *name,
+                       const tc_hook_arg_t *extra, size_t nextra)
 {
     if (!tc_hooks_has(g->cfg->hooks, name)) {
-        return TC_OK;
+        return true;
     }
     const tc_hook_field_t server[] = {
         {"pid", NULL, (long long)a->pid},
@@ -197,20 +197,7 @@ tc_arbiter_server_hook_call(const arbiter_t *a, const gen_t *g, const char *name
     for (size_t i = 0; i < nextra && i < 3; i++) {
         args[i + 1] = extra[i];
     }
-    return tc_hooks_call(g->cfg->hooks, name, args, 1 + (nextra < 3 ? nextra : 3), err);
-}
-
-bool
-tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
-                       const tc_hook_arg_t *extra, size_t nextra)
-{
-    tc_err_t err;
-    tc_err_clear(&err);
-    if (tc_arbiter_server_hook_call(a, g, name, extra, nextra, &err) != TC_OK) {
-        tc_hooks_log_failure(TC_LOG_ERROR, name, &err);
-        return false;
-    }
-    return true;
+    return tc_hooks_run(g->cfg->hooks, level, name, args, 1 + (nextra < 3 ? nextra : 3));
 }
 
 /* "Ready: generation N, W workers", of the serving generation. */
@@ -233,7 +220,7 @@ tc_arbiter_set_target(arbiter_t *a, int n)
     a->target = n;
     if (n != old) {
         const tc_hook_arg_t extra[] = {{NULL, 0, n}, {NULL, 0, old}};
-        tc_arbiter_server_hook(a, a->cur, "nworkers_changed", extra, 2);
+        tc_arbiter_server_hook(a, a->cur, TC_LOG_ERROR, "nworkers_changed", extra, 2);
     }
 }
 
@@ -633,7 +620,7 @@ check_ready(arbiter_t *a)
     if (!a->announced && a->target > 0 && count_ready(a, a->cur->id) >= a->target) {
         a->announced = true;
         tc_log(TC_LOG_INFO, "Ready: generation %u with %d worker(s)", a->cur->id, a->target);
-        tc_arbiter_server_hook(a, a->cur, "when_ready", NULL, 0);
+        tc_arbiter_server_hook(a, a->cur, TC_LOG_ERROR, "when_ready", NULL, 0);
         char status[TC_SDNOTIFY_STATUS_MAX];
         if (a->master_pid > 0) {
             /* started by SIGUSR2: systemd's main process becomes this one */
@@ -973,14 +960,12 @@ start(arbiter_t *a, tc_config_t *cfg)
     }
     a->target = cfg->workers > 0 ? cfg->workers : 1;
     gen_t probe = {.cfg = cfg, .id = 1, .fifo = -1};
-    tc_err_clear(&err);
-    if (tc_arbiter_server_hook_call(a, &probe, "on_starting", NULL, 0, &err) != TC_OK) {
-        /*
-         * as in gunicorn: the hook that prepares the start failed, so does
-         * the start; critical, as every other failure that stops it, so that
-         * 'loglevel = "critical"' still says why
-         */
-        tc_hooks_log_failure(TC_LOG_CRITICAL, "on_starting", &err);
+    /*
+     * as in gunicorn: the hook that prepares the start failed, so does the
+     * start; critical, as every other failure that stops it, so that
+     * 'loglevel = "critical"' still says why
+     */
+    if (!tc_arbiter_server_hook(a, &probe, TC_LOG_CRITICAL, "on_starting", NULL, 0)) {
         tc_log(TC_LOG_CRITICAL, "Not starting: the on_starting hook failed");
         if (fifo >= 0) {
             (void)close(fifo);
@@ -1038,7 +1023,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
         tc_config_free(cfg);
     } else if (status == 0) {
         supervise(&a);
-        tc_arbiter_server_hook(&a, a.cur, "on_exit", NULL, 0);
+        tc_arbiter_server_hook(&a, a.cur, TC_LOG_ERROR, "on_exit", NULL, 0);
         status = a.status;
     }
     running = NULL; /* from here on, the normal end cleans up */

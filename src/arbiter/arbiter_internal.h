@@ -151,19 +151,11 @@ void tc_arbiter_retire(worker_t *w);
 
 /*
  * Run arbiter-side hook 'name' of 'g' with the server table, then up to 3 of
- * 'extra'. TC_OK, or a negative code with 'err' filled when it raised,
- * unlogged, as tc_hooks_call(): for a caller that logs it at its own level.
+ * 'extra'; a failure is logged at 'level', as tc_hooks_run() does. False
+ * when it raised.
  */
-int tc_arbiter_server_hook_call(const arbiter_t *a, const gen_t *g, const char *name,
-                                const tc_hook_arg_t *extra, size_t nextra,
-                                tc_err_t *err) TC_NODISCARD;
-
-/*
- * tc_arbiter_server_hook_call() of a hook whose failure changes nothing
- * else: logged at error, as tc_hooks_run(). False when it raised.
- */
-bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, const char *name,
-                            const tc_hook_arg_t *extra, size_t nextra);
+bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, tc_log_level_t level,
+                            const char *name, const tc_hook_arg_t *extra, size_t nextra);
 
 /*
  * "Ready: generation N, W workers" of the serving generation, or "Stopping:

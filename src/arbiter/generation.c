@@ -400,7 +400,7 @@ begin_generation(arbiter_t *a)
     tc_trust_warn(cfg, &g->ids, a->exe);
     a->pend = g;
     tc_log(TC_LOG_INFO, "Reloading: starting generation %u with %d worker(s)", g->id, g->target);
-    tc_arbiter_server_hook(a, g, "on_reload", NULL, 0);
+    tc_arbiter_server_hook(a, g, TC_LOG_ERROR, "on_reload", NULL, 0);
     for (int i = 0; i < g->target && a->pend == g; i++) {
         if (!tc_spawn_worker(a, g)) {
             /* handled like a worker that died before it was ready */

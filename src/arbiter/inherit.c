@@ -215,16 +215,12 @@ tc_inherit_take(tc_inherit_t *in, const char *spec)
  * a reload keeps an open one.
  */
 const tc_inherit_fd_t *
-tc_inherit_take_address(tc_inherit_t *in, const char *spec, char *const *binds, size_t nbinds)
+tc_inherit_take_address(tc_inherit_t *in, const char *spec, const tc_config_t *cfg)
 {
     for (size_t i = 0; i < in->n; i++) {
         tc_inherit_fd_t *f = &in->fds[i];
-        bool named = false;
-        for (size_t j = 0; j < nbinds && !named; j++) {
-            named = strcmp(binds[j], f->spec) == 0;
-        }
         tc_listener_t l = {.fd = f->fd};
-        if (!f->taken && !named && tc_listener_serves(&l, spec)) {
+        if (!f->taken && !tc_config_has_bind(cfg, f->spec) && tc_listener_serves(&l, spec)) {
             f->taken = true;
             return f;
         }

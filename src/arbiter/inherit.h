@@ -7,6 +7,8 @@
 #ifndef TC_ARBITER_INHERIT_H
 #define TC_ARBITER_INHERIT_H
 
+#include "config/config.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -45,11 +47,11 @@ const tc_inherit_fd_t *tc_inherit_take(tc_inherit_t *in, const char *spec);
 /*
  * The inherited descriptor bound to the address bind 'spec' names written
  * another way ("localhost:9090" for one bound as "127.0.0.1:9090"), or
- * NULL; never one that a bind of 'binds' names by its text. Ownership: as
+ * NULL; never one that a bind of 'cfg' names by its text. Ownership: as
  * tc_inherit_take().
  */
 const tc_inherit_fd_t *tc_inherit_take_address(tc_inherit_t *in, const char *spec,
-                                               char *const *binds, size_t nbinds);
+                                               const tc_config_t *cfg);
 
 /* Close the descriptors no bind took and free the list. */
 void tc_inherit_deinit(tc_inherit_t *in);

@@ -157,11 +157,8 @@ sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc
 {
     for (size_t i = 0; i < a->nsocks; i++) {
         sock_t *s = a->socks[i];
-        bool named = false;
-        for (size_t j = 0; j < cfg->nbinds && !named; j++) {
-            named = strcmp(cfg->binds[j], s->l.spec) == 0;
-        }
-        if (!named && !tc_generation_has_sock(g, s) && tc_listener_serves(&s->l, spec)) {
+        if (!tc_config_has_bind(cfg, s->l.spec) && !tc_generation_has_sock(g, s) &&
+            tc_listener_serves(&s->l, spec)) {
             return s;
         }
     }
@@ -290,7 +287,7 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
     const tc_inherit_fd_t *in = tc_inherit_take(&a->inherit, spec);
     bool by_address = false;
     if (in == NULL) {
-        in = tc_inherit_take_address(&a->inherit, spec, cfg->binds, cfg->nbinds);
+        in = tc_inherit_take_address(&a->inherit, spec, cfg);
         by_address = in != NULL;
     }
     int fd = in != NULL ? in->fd : -1;

@@ -121,7 +121,7 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb, int board_sl
     if (named) {
         tc_heartbeat_set_hook(hb, "post_fork"); /* a WORKER TIMEOUT then names it */
     }
-    tc_arbiter_server_hook(a, g, "post_fork", extra, 1);
+    tc_arbiter_server_hook(a, g, TC_LOG_ERROR, "post_fork", extra, 1);
     if (named) {
         tc_heartbeat_set_hook(hb, NULL);
     }
@@ -160,7 +160,7 @@ tc_spawn_worker(arbiter_t *a, gen_t *g)
     int index = free_index(a, g->id);
     const tc_hook_field_t info[] = {{"index", NULL, index}, {"generation", NULL, (long long)g->id}};
     const tc_hook_arg_t extra[] = {{info, TC_ARRAY_LEN(info), 0}};
-    tc_arbiter_server_hook(a, g, "pre_fork", extra, 1);
+    tc_arbiter_server_hook(a, g, TC_LOG_ERROR, "pre_fork", extra, 1);
     /* after the hook: 'timeout' counts the worker's boot, not the arbiter's pre_fork */
     tc_heartbeat_t *hb = tc_heartbeat_new();
     if (hb == NULL) {

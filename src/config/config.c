@@ -580,3 +580,14 @@ tc_config_free(tc_config_t *cfg)
     tc_hooks_free(cfg->hooks);
     free(cfg);
 }
+
+bool
+tc_config_has_bind(const tc_config_t *cfg, const char *spec)
+{
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        if (strcmp(cfg->binds[i], spec) == 0) {
+            return true;
+        }
+    }
+    return false;
+}

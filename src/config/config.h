@@ -146,6 +146,12 @@ char *tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err);
 /* Free a config from tc_config_load() or tc_config_load_text(). NULL is a no-op. */
 void tc_config_free(tc_config_t *cfg);
 
+/*
+ * True when a bind of 'cfg' is written as 'spec': the same text, not only
+ * the same address ("localhost:9090" is not "127.0.0.1:9090").
+ */
+bool tc_config_has_bind(const tc_config_t *cfg, const char *spec);
+
 /* ---- for hooks.c ---- */
 
 /*

@@ -129,13 +129,13 @@ tc_hooks_has(const tc_hooks_t *h, const char *name)
     return true;
 }
 
-int
-tc_hooks_call(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs,
-              tc_err_t *err)
+/*
+ * Call hook 'name' of 'h': TC_OK when it returned or is not set, else a
+ * negative code with 'err' filled (the error as tc_lua_pcall() words it).
+ */
+static int
+call_hook(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs, tc_err_t *err)
 {
-    if (h == NULL) {
-        return TC_OK;
-    }
     lua_State *L = h->L;
     int top = lua_gettop(L);
     if (!lua_checkstack(L, (int)nargs + 8) || !push_hook(h, name)) {
@@ -163,19 +163,17 @@ tc_hooks_call(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t
     return rc;
 }
 
-void
-tc_hooks_log_failure(tc_log_level_t level, const char *name, const tc_err_t *err)
-{
-    tc_log(level, "Hook %s failed: %s", name, err->msg);
-}
-
 bool
-tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs)
+tc_hooks_run(tc_hooks_t *h, tc_log_level_t level, const char *name, const tc_hook_arg_t *args,
+             size_t nargs)
 {
+    if (h == NULL) {
+        return true;
+    }
     tc_err_t err;
     tc_err_clear(&err);
-    if (tc_hooks_call(h, name, args, nargs, &err) != TC_OK) {
-        tc_hooks_log_failure(TC_LOG_ERROR, name, &err);
+    if (call_hook(h, name, args, nargs, &err) != TC_OK) {
+        tc_log(level, "Hook %s failed: %s", name, err.msg);
         return false;
     }
     return true;
@@ -201,5 +199,5 @@ tc_hooks_run_conn(tc_hooks_t *h, const char *name, int thread, const char *peer)
     };
     const tc_hook_field_t conn[] = {{"peer", peer, 0}};
     const tc_hook_arg_t args[] = {{worker, TC_ARRAY_LEN(worker), 0}, {conn, 1, 0}};
-    tc_hooks_run(h, name, args, 2);
+    tc_hooks_run(h, TC_LOG_ERROR, name, args, 2);
 }

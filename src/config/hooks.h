@@ -2,8 +2,7 @@
 /*
  * Hooks: Lua functions set in thriftcorn.lua (on_starting, pre_fork, ...),
  * called at points of the process life cycle. Every call is protected: a
- * hook that raises is reported to its caller, which logs it with the
- * hook's name at the level its failure deserves.
+ * hook that raises is logged with its name, at the level its caller gives.
  */
 #ifndef TC_CONFIG_HOOKS_H
 #define TC_CONFIG_HOOKS_H
@@ -45,24 +44,14 @@ void tc_hooks_free(tc_hooks_t *h);
 bool tc_hooks_has(const tc_hooks_t *h, const char *name);
 
 /*
- * Call hook 'name' with 'nargs' arguments, if it is set. Returns TC_OK when
- * it returned or is not set ('h' may be NULL); when it raised, a negative
- * code with 'err' filled with why (the error as tc_lua_pcall() words it).
- * Logs nothing: the caller knows what the failure means, and logs it with
- * tc_hooks_log_failure() at the level that needs (the arbiter's
- * on_starting stops the start). Only the thread that owns 'h' may call it.
+ * Call hook 'name' with 'nargs' arguments, if it is set ('h' may be NULL).
+ * One that raised is logged as "Hook NAME failed: why" at 'level': error
+ * when its failure changes nothing else, critical when it stops the start
+ * (the arbiter's on_starting). Returns false when it raised, true when it
+ * returned or is not set. Only the thread that owns 'h' may call it.
  */
-int tc_hooks_call(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs,
-                  tc_err_t *err) TC_NODISCARD;
-
-/* Log "Hook NAME failed: why" at 'level', for 'err' as tc_hooks_call() filled it. */
-void tc_hooks_log_failure(tc_log_level_t level, const char *name, const tc_err_t *err);
-
-/*
- * tc_hooks_call() for a hook whose failure changes nothing else: logged at
- * error, whatever the hook. Returns false when it raised, true otherwise.
- */
-bool tc_hooks_run(tc_hooks_t *h, const char *name, const tc_hook_arg_t *args, size_t nargs);
+bool tc_hooks_run(tc_hooks_t *h, tc_log_level_t level, const char *name, const tc_hook_arg_t *args,
+                  size_t nargs);
 
 /*
  * What on_connected and post_connect_closed receive as their first argument

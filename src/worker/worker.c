@@ -308,7 +308,7 @@ run_hook(const worker_t *w, const char *name)
     if (hb != NULL) {
         tc_heartbeat_set_hook(hb, name);
     }
-    tc_hooks_run(w->args->cfg->hooks, name, args, 1);
+    tc_hooks_run(w->args->cfg->hooks, TC_LOG_ERROR, name, args, 1);
     if (hb != NULL) {
         tc_heartbeat_set_hook(hb, NULL);
     }

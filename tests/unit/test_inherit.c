@@ -164,13 +164,14 @@ test_take_by_address(void **state)
     tc_inherit_t in;
     hand_over(out, 2, &in);
     char *binds[] = {other1, other2, text2};
-    assert_null(tc_inherit_take_address(&in, "127.0.0.1:0", binds, 3));
-    assert_null(tc_inherit_take_address(&in, "unix:/run/x.sock", binds, 3));
-    const tc_inherit_fd_t *f = tc_inherit_take_address(&in, other1, binds, 3);
+    const tc_config_t cfg = {.binds = binds, .nbinds = 3};
+    assert_null(tc_inherit_take_address(&in, "127.0.0.1:0", &cfg));
+    assert_null(tc_inherit_take_address(&in, "unix:/run/x.sock", &cfg));
+    const tc_inherit_fd_t *f = tc_inherit_take_address(&in, other1, &cfg);
     assert_non_null(f);
     assert_int_equal(f->fd, fds[0]);
-    assert_null(tc_inherit_take_address(&in, other1, binds, 3)); /* taken once */
-    assert_null(tc_inherit_take_address(&in, other2, binds, 3)); /* 'text2' names it */
+    assert_null(tc_inherit_take_address(&in, other1, &cfg)); /* taken once */
+    assert_null(tc_inherit_take_address(&in, other2, &cfg)); /* 'text2' names it */
     f = tc_inherit_take(&in, text2);
     assert_non_null(f);
     assert_int_equal(f->fd, fds[1]);
