@@ -55,20 +55,8 @@ struct tc_lua_handler {
      */
     tc_schema_t *schema;
     bool expose_errors;
-    char *mux_name;    /* the service's multiplexed_name (calls name it so), or NULL */
     size_t collect_at; /* a call that makes this many bytes is followed by a collection */
 };
-
-/*
- * The service as its calls name it, for a call's error: its
- * multiplexed_name (as the access log names it), else its full IDL name
- * ('tutorial.Calculator', where the access log has 'Calculator').
- */
-static const char *
-called_name(const tc_lua_handler_t *h)
-{
-    return h->mux_name != NULL ? h->mux_name : h->svc->name;
-}
 
 /*
  * Message handler for handler calls: a declared exception (a table with a
@@ -292,7 +280,6 @@ tc_lua_handler_new(const tc_config_t *cfg, const char *const *provided, tc_err_t
     tc_lua_handler_t *h = tc_xcalloc(1, sizeof(*h));
     h->L = L;
     h->expose_errors = cfg->expose_errors;
-    h->mux_name = cfg->service.mux_name != NULL ? tc_xstrdup(cfg->service.mux_name) : NULL;
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, (void *)cfg);
     lua_pushlightuserdata(L, (void *)provided);
@@ -318,7 +305,6 @@ tc_lua_handler_free(tc_lua_handler_t *h)
     }
     lua_close(h->L);
     tc_schema_unref(h->schema);
-    free(h->mux_name);
     free(h);
 }
 
@@ -575,7 +561,8 @@ run_protected(lua_State *L, int fn, coded_t *x, int value, int nresults, bool *r
  * h->collect_at when decoding raised (what it made is unknown).
  */
 static int
-push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, size_t *made, tc_err_t *err)
+push_args(tc_lua_handler_t *h, const char *called, tc_proto_t *in, const tc_function_t *fn,
+          size_t *made, tc_err_t *err)
 {
     *made = 0;
     if (fn->args->nfields == 0) { /* nothing to create: no need to protect it */
@@ -590,8 +577,8 @@ push_args(tc_lua_handler_t *h, tc_proto_t *in, const tc_function_t *fn, size_t *
             char why[TC_ERR_MSG_MAX];
             snprintf(why, sizeof(why), "%s", err->msg);
             tc_err_clear(err);
-            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", called_name(h),
-                       fn->name, why);
+            tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", called, fn->name,
+                       why);
         }
         return raised ? -2 : -1;
     }
@@ -610,8 +597,8 @@ encode_field(lua_State *L, int idx, tc_proto_t *out, const tc_struct_t *st, cons
 
 /* The handler raised: a declared exception, or INTERNAL_ERROR. */
 static int
-reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn, tc_proto_t *out,
-            size_t mark, tc_err_t *err)
+reply_error(tc_lua_handler_t *h, const char *called, const tc_msg_hdr_t *m, const tc_function_t *fn,
+            tc_proto_t *out, size_t mark, tc_err_t *err)
 {
     lua_State *L = h->L;
     int e = lua_gettop(L);
@@ -627,14 +614,14 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
             return TC_CALL_DECLARED_EXCEPTION;
         }
         out->out->len = mark;
-        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s",
-                   called_name(h), fn->name, eerr.msg);
+        tc_err_set(err, TC_ETYPE, "%s.%s: cannot encode the exception it raised: %s", called,
+                   fn->name, eerr.msg);
         write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                     h->expose_errors ? err->msg : "Internal error");
         return TC_APPEX_INTERNAL_ERROR;
     }
     size_t len;
-    const char *text = error_text(L, e, called_name(h), fn, "", err, &len);
+    const char *text = error_text(L, e, called, fn, "", err, &len);
     if (h->expose_errors) {
         write_appex_text(out, m, TC_APPEX_INTERNAL_ERROR, text, len);
     } else {
@@ -645,8 +632,8 @@ reply_error(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn,
 }
 
 static int
-reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn, tc_proto_t *out,
-             size_t mark, tc_err_t *err)
+reply_result(tc_lua_handler_t *h, const char *called, const tc_msg_hdr_t *m,
+             const tc_function_t *fn, tc_proto_t *out, size_t mark, tc_err_t *err)
 {
     lua_State *L = h->L;
     out->ops->write_message_begin(out, m->name, m->name_len, TC_MSG_REPLY, m->seqid);
@@ -657,8 +644,8 @@ reply_result(tc_lua_handler_t *h, const tc_msg_hdr_t *m, const tc_function_t *fn
         tc_err_clear(&eerr);
         if (encode_field(L, -1, out, res, &res->fields[0], &eerr) != TC_OK) {
             out->out->len = mark;
-            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s",
-                       called_name(h), fn->name, eerr.msg);
+            tc_err_set(err, TC_ETYPE, "%s.%s returned a value that does not fit: %s", called,
+                       fn->name, eerr.msg);
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
                         h->expose_errors ? err->msg : "Internal error");
             return TC_APPEX_INTERNAL_ERROR;
@@ -714,8 +701,8 @@ collect_after(tc_lua_handler_t *h, size_t made)
 }
 
 int
-tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
-                    tc_proto_t *in, tc_proto_t *out, tc_err_t *err)
+tc_lua_handler_call(tc_lua_handler_t *h, const char *called, int idx, const tc_msg_hdr_t *m,
+                    bool oneway, tc_proto_t *in, tc_proto_t *out, tc_err_t *err)
 {
     lua_State *L = h->L;
     const tc_function_t *fn = h->svc->functions[idx];
@@ -723,7 +710,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     int status = 0;
     lua_rawgeti(L, SLOT_FUNCS, (lua_Integer)idx + 1);
     size_t made;
-    int nargs = push_args(h, in, fn, &made, err);
+    int nargs = push_args(h, called, in, fn, &made, err);
     if (nargs < 0) {
         lua_settop(L, SLOT_BASE);
         h->header = NULL;
@@ -735,8 +722,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
              * for the client and the log alike, by the service's name the
              * call used, as the access log names it
              */
-            tc_err_prefix(err, "%s.%s%s: arguments: ", called_name(h), fn->name,
-                          oneway ? " (oneway)" : "");
+            tc_err_prefix(err, "%s.%s%s: arguments: ", called, fn->name, oneway ? " (oneway)" : "");
         }
         if (!oneway) {
             write_appex(out, m, type,
@@ -749,7 +735,7 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     int rc = lua_pcall(L, nargs, 1, SLOT_MSGH);
     if (rc == LUA_ERRMEM) {
         /* the handler's own allocations, or its error's text, ran out */
-        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", called_name(h), fn->name, oneway ? " (oneway)" : "",
+        tc_err_set(err, -ENOMEM, "%s.%s%s: %s", called, fn->name, oneway ? " (oneway)" : "",
                    memory_text(L).text);
         if (!oneway) {
             write_appex(out, m, TC_APPEX_INTERNAL_ERROR,
@@ -759,13 +745,13 @@ tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool on
     } else if (rc != LUA_OK) {
         if (oneway) {
             size_t len;
-            (void)error_text(L, lua_gettop(L), called_name(h), fn, " (oneway)", err, &len);
+            (void)error_text(L, lua_gettop(L), called, fn, " (oneway)", err, &len);
             status = TC_APPEX_INTERNAL_ERROR;
         } else {
-            status = reply_error(h, m, fn, out, mark, err);
+            status = reply_error(h, called, m, fn, out, mark, err);
         }
     } else if (!oneway) {
-        status = reply_result(h, m, fn, out, mark, err);
+        status = reply_result(h, called, m, fn, out, mark, err);
     }
     lua_settop(L, SLOT_BASE);
     h->header = NULL; /* the connection's, which may close before the next call */

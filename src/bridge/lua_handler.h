@@ -67,12 +67,12 @@ void tc_lua_handler_set_header(tc_lua_handler_t *h, tc_header_t *header);
  * error with its traceback ("Service.method: ..."), a result that does
  * not encode, or arguments that do not decode, as "Service.method:
  * arguments: Struct.field: why", or "...: arguments: name (field N): why"
- * for an argument itself (the PROTOCOL_ERROR's text too). Service is the
- * service as the call named it: its multiplexed_name if it has one, else
- * its full IDL name. A large call (TC_LUA_HANDLER_COLLECT) ends with a
- * full collection of the state.
+ * for an argument itself (the PROTOCOL_ERROR's text too). Service is
+ * 'called', the service as the call named it, which the dispatcher decides
+ * (dispatch.c); borrowed for the call. A large call
+ * (TC_LUA_HANDLER_COLLECT) ends with a full collection of the state.
  */
-int tc_lua_handler_call(tc_lua_handler_t *h, int idx, const tc_msg_hdr_t *m, bool oneway,
-                        tc_proto_t *in, tc_proto_t *out, tc_err_t *err);
+int tc_lua_handler_call(tc_lua_handler_t *h, const char *called, int idx, const tc_msg_hdr_t *m,
+                        bool oneway, tc_proto_t *in, tc_proto_t *out, tc_err_t *err);
 
 #endif /* TC_BRIDGE_LUA_HANDLER_H */

@@ -32,6 +32,8 @@ typedef struct ctx {
     int def_idx;   /* stack index of the defaults registry */
     int names_idx; /* stack index of the field names registry */
     int located;   /* the error message already names its struct and field */
+    /* decode: the argument struct of a call (tc_lua_value_decode_args_k()), or NULL */
+    const tc_struct_t *args;
     bool binary;   /* encode: 'p' writes binary, whose writers are called inline (put_*()) */
     int room;      /* stack slots up to this index are checked (lua_checkstack()) */
     uint64_t left; /* decode: bytes of Lua memory the values may still take (charge()) */
@@ -98,6 +100,7 @@ ctx_init(ctx_t *c, lua_State *L, tc_proto_t *p, tc_err_t *err, const tc_lua_code
     c->p = p;
     c->err = err;
     c->located = 0;
+    c->args = NULL;
     c->binary = p->ops == &tc_proto_binary;
     c->room = 0;
     c->budget = budget(p->max_string, TC_LUA_VALUE_DECODE_FACTOR);
@@ -154,7 +157,11 @@ push_name(lua_State *L, int names, const tc_struct_t *st, const tc_field_t *f)
     }
 }
 
-/* Prefix the error with the innermost struct and field it happened in. */
+/*
+ * Prefix the error with the innermost struct and field it happened in, as
+ * the C codec names it (tc_codec_err_locate()): an argument of a call by
+ * itself, the method's struct being the call's, which the caller names.
+ */
 static void
 locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
 {
@@ -162,22 +169,7 @@ locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
         return;
     }
     c->located = 1;
-    tc_err_prefix(c->err, "%s.%s: ", st->name, f->name);
-}
-
-/*
- * locate() for an argument of a call (decode_args()): named by itself, as
- * the C codec names it (tc_codec_decode_args()), the method's struct being
- * the call's, which the caller names.
- */
-static void
-locate_arg(ctx_t *c, const tc_field_t *f)
-{
-    if (c->located || c->err == NULL) {
-        return;
-    }
-    c->located = 1;
-    tc_err_prefix(c->err, TC_CODEC_ARG_FMT ": ", f->name, f->id);
+    tc_codec_err_locate(c->err, st, f, c->args);
 }
 
 static int
@@ -644,8 +636,7 @@ finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
         lua_pop(L, 1);
         if (f->req == TC_REQ_REQUIRED) {
             c->located = 1;
-            return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
-                              f->name);
+            return tc_codec_err_missing(c->err, st, f, c->args);
         }
         if (defs == 0) {
             lua_rawgetp(L, c->def_idx, st);
@@ -797,7 +788,7 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
             continue;
         }
         if ((rc = decode_value(c, &f->type)) != TC_OK) {
-            locate_arg(c, f);
+            locate(c, st, f);
             return rc;
         }
         lua_replace(L, base + (int)(f - st->fields));
@@ -812,15 +803,14 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
         }
         if (f->req == TC_REQ_REQUIRED) {
             c->located = 1;
-            return tc_err_set(c->err, TC_EMISSING, TC_CODEC_ARG_FMT ": required field is missing",
-                              f->name, f->id);
+            return tc_codec_err_missing(c->err, st, f, c->args);
         }
         if (f->has_default) {
             int top = lua_gettop(L);
             if (lua_rawgetp(L, c->def_idx, st) == LUA_TTABLE &&
                 lua_rawgeti(L, -1, i + 1) != LUA_TNIL) {
                 if ((rc = charge(c, push_default(c, -1, &f->type, 0))) != TC_OK) {
-                    locate_arg(c, f);
+                    locate(c, st, f);
                     return rc;
                 }
                 lua_replace(L, base + i);
@@ -839,6 +829,7 @@ tc_lua_value_decode_args_k(lua_State *L, const tc_lua_codec_t *k, tc_proto_t *p,
     ctx_t c;
     int top = lua_gettop(L);
     ctx_init(&c, L, p, err, k);
+    c.args = st;
     luaL_checkstack(L, st->nfields + LEVEL_SLOTS, "thriftcorn: arguments");
     c.room = top + st->nfields + LEVEL_SLOTS; /* the arguments' level: enter() checks no more */
     int base = top + 1;

@@ -50,7 +50,7 @@ struct tc_host {
 struct tc_host_thread {
     tc_host_t *host;
     const tc_service_t *svc;
-    char *mux_name;                     /* the name calls give the service, or NULL: svc's */
+    const char *called;                 /* the name calls give the service (borrowed) */
     const tc_plugin_method_t **methods; /* by function index; NULL: not served */
     void *data;                         /* from init_thread() */
     bool started;
@@ -453,7 +453,7 @@ check_signature(const tc_host_t *h, const tc_plugin_method_t *pm, const tc_funct
 }
 
 tc_host_thread_t *
-tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *mux_name, bool expose_errors,
+tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *called, bool expose_errors,
                    tc_err_t *err)
 {
     tc_host_thread_t *t = tc_xcalloc(1, sizeof(*t));
@@ -465,7 +465,7 @@ tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *mux_name, 
     }
     t->call.plugin_minor = h->desc->abi_minor; /* the call struct is the thread's, reused */
     t->svc = svc;
-    t->mux_name = mux_name != NULL ? tc_xstrdup(mux_name) : NULL;
+    t->called = called;
     t->expose_errors = expose_errors;
     t->methods = tc_xcalloc(svc->nfunctions + 1, sizeof(*t->methods));
     tc_arena_init(&t->arena, 8192);
@@ -511,7 +511,6 @@ tc_host_thread_free(tc_host_thread_t *t)
     pthread_mutex_unlock(&threads_lock);
     tc_arena_deinit(&t->arena);
     free(t->methods);
-    free(t->mux_name);
     free(t);
 }
 
@@ -582,16 +581,6 @@ tc_host_thread_stop(tc_host_thread_t *t)
 
 /* ---- the call ---- */
 
-/*
- * The service as its calls name it, for a call's error: its
- * multiplexed_name, else its full IDL name, as a Lua handler's errors name it.
- */
-static const char *
-called_name(const tc_host_thread_t *t)
-{
-    return t->mux_name != NULL ? t->mux_name : t->svc->name;
-}
-
 void *
 tc_host_call_thread_data(const tc_call_t *call)
 {
@@ -606,7 +595,7 @@ tc_host_call_alloc(tc_call_t *call, size_t size)
         tc_log(TC_LOG_CRITICAL,
                "plugin %s: call_alloc(%zu) in a call of %s.%s: over half the address space; the "
                "worker aborts",
-               plugin_label(call->thread->host), size, called_name(call->thread), call->fn->name);
+               plugin_label(call->thread->host), size, call->thread->called, call->fn->name);
     }
     return tc_arena_alloc(&call->thread->arena, size);
 }
@@ -617,8 +606,7 @@ during(const struct tc_call *running, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (running != NULL && running->fn != NULL) {
-        snprintf(buf, cap, " (during a call of %s.%s)", called_name(running->thread),
-                 running->fn->name);
+        snprintf(buf, cap, " (during a call of %s.%s)", running->thread->called, running->fn->name);
     }
 }
 
@@ -694,7 +682,7 @@ tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, con
                        : "used after its handler returned, from another thread";
         }
         tc_log(TC_LOG_ERROR, "plugin %s: %s() refused the tc_call_t of %s.%s: %s%s",
-               plugin_label(t->host), what, called_name(t), fn != NULL ? fn->name : "?", why, here);
+               plugin_label(t->host), what, t->called, fn != NULL ? fn->name : "?", why, here);
     }
     pthread_mutex_unlock(&threads_lock);
 }
@@ -716,12 +704,12 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     if (c->werr.code != TC_OK) {
         code = TC_ETYPE;
         snprintf(full, sizeof(full), "%s.%s%s: plugin %s built a reply that does not fit: %s",
-                 called_name(t), fn->name, kind, plugin_label(t->host), c->werr.msg);
+                 t->called, fn->name, kind, plugin_label(t->host), c->werr.msg);
     } else if (c->failmsg[0] != '\0') {
-        snprintf(full, sizeof(full), "%s.%s%s: %s", called_name(t), fn->name, kind, c->failmsg);
+        snprintf(full, sizeof(full), "%s.%s%s: %s", t->called, fn->name, kind, c->failmsg);
     } else {
-        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", called_name(t),
-                 fn->name, kind, plugin_label(t->host), rc);
+        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", t->called, fn->name,
+                 kind, plugin_label(t->host), rc);
     }
     char msg[TC_ERR_MSG_MAX];
     size_t len = tc_log_utf8(msg, sizeof(msg) - 1, full, strlen(full));
@@ -753,8 +741,7 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
     if (tc_codec_decode_args(in, fn->args, &t->arena, &args, err) != TC_OK) {
         tc_arena_reset(&t->arena);
         /* as for a Lua handler: the call as named, then the argument or the innermost field */
-        tc_err_prefix(err, "%s.%s%s: arguments: ", called_name(t), fn->name,
-                      oneway ? " (oneway)" : "");
+        tc_err_prefix(err, "%s.%s%s: arguments: ", t->called, fn->name, oneway ? " (oneway)" : "");
         if (!oneway) {
             tc_message_write_appex(out, m->name, m->name_len, m->seqid, TC_APPEX_PROTOCOL_ERROR,
                                    err->msg, strlen(err->msg));

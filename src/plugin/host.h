@@ -165,13 +165,14 @@ const char *const *tc_host_method_names(const tc_host_t *h);
  * Check every method the plugin registers against 'svc' (it exists, and its
  * signature hash matches) and bind them: a thread's handler table. NULL
  * with 'err' filled naming the method and both signatures otherwise.
- * 'mux_name' is the service's multiplexed_name (NULL: none), which names
- * it in the errors of its calls (arguments that do not decode, fail(), a
- * reply built wrongly, a tc_call_t misused), as the call named it.
- * Ownership: the caller frees it with tc_host_thread_free();
- * 'svc' must outlive it; 'mux_name' is copied.
+ * 'called' is the name the errors of its calls (arguments that do not
+ * decode, fail(), a reply built wrongly, a tc_call_t misused) give the
+ * service, as the calls name it: the dispatcher decides it (dispatch.c).
+ * Ownership: the caller frees it with tc_host_thread_free(); 'svc' and
+ * 'called' are borrowed and must outlive it (a misused tc_call_t is
+ * reported with 'called' from any thread while the host thread lives).
  */
-tc_host_thread_t *tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *mux_name,
+tc_host_thread_t *tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *called,
                                      bool expose_errors, tc_err_t *err);
 void tc_host_thread_free(tc_host_thread_t *t);
 

@@ -55,12 +55,41 @@ charge(dctx_t *c, uint64_t bytes)
 
 static int decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out);
 
+/* Where field 'f' of 'st' is, for tc_codec_err_locate() and tc_codec_err_missing(). */
+static void
+where(char *buf, size_t cap, const tc_struct_t *st, const tc_field_t *f, const tc_struct_t *args)
+{
+    if (st == args) {
+        snprintf(buf, cap, "%s (field %d)", f->name, f->id);
+    } else {
+        snprintf(buf, cap, "%s.%s", st->name, f->name);
+    }
+}
+
+void
+tc_codec_err_locate(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
+                    const tc_struct_t *args)
+{
+    if (err == NULL || err->code == TC_OK) {
+        return;
+    }
+    char at[TC_ERR_MSG_MAX];
+    where(at, sizeof(at), st, f, args);
+    tc_err_prefix(err, "%s: ", at);
+}
+
+int
+tc_codec_err_missing(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
+                     const tc_struct_t *args)
+{
+    char at[TC_ERR_MSG_MAX];
+    where(at, sizeof(at), st, f, args);
+    return tc_err_set(err, TC_EMISSING, "%s: required field is missing", at);
+}
+
 /*
- * Put "Struct.field: " before the error of a field's value, once: the
- * innermost field names where the bytes went wrong, as the Lua decoder
- * (bridge/lua_value.c) names it, so a PROTOCOL_ERROR reads the same
- * whichever handler the method has. A call's argument is named as such,
- * "name (field N): ": its struct is the method's, which the caller names.
+ * Name the field whose value failed before its error, once: the innermost
+ * field names where the bytes went wrong.
  */
 static void
 locate(dctx_t *c, const tc_struct_t *st, const tc_field_t *f)
@@ -69,11 +98,7 @@ locate(dctx_t *c, const tc_struct_t *st, const tc_field_t *f)
         return;
     }
     c->located = true;
-    if (st == c->args) {
-        tc_err_prefix(c->err, TC_CODEC_ARG_FMT ": ", f->name, f->id);
-    } else {
-        tc_err_prefix(c->err, "%s.%s: ", st->name, f->name);
-    }
+    tc_codec_err_locate(c->err, st, f, c->args);
 }
 
 static int
@@ -306,13 +331,7 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
         if (st->fields[i].req == TC_REQ_REQUIRED && view_find(v, i) == NULL) {
             c->located = true;
-            const tc_field_t *f = &st->fields[i];
-            if (st == c->args) {
-                return tc_err_set(c->err, TC_EMISSING,
-                                  TC_CODEC_ARG_FMT ": required field is missing", f->name, f->id);
-            }
-            return tc_err_set(c->err, TC_EMISSING, "%s.%s: required field is missing", st->name,
-                              f->name);
+            return tc_codec_err_missing(c->err, st, &st->fields[i], c->args);
         }
     }
     p->depth--;

@@ -70,14 +70,32 @@ int tc_codec_decode(tc_proto_t *p, const tc_struct_t *st, tc_arena_t *a, const t
 /*
  * tc_codec_decode() of a call's arguments, 'args' being its function's
  * argument struct: an error in an argument itself names it by name and
- * field id ("logid (field 1): message truncated", TC_CODEC_ARG_FMT), not as
- * a field of the method's struct, which the caller names with the call.
+ * field id ("logid (field 1): message truncated", tc_codec_err_locate()),
+ * not as a field of the method's struct, which the caller names with the
+ * call.
  */
 int tc_codec_decode_args(tc_proto_t *p, const tc_struct_t *args, tc_arena_t *a,
                          const tc_view_t **out, tc_err_t *err) TC_NODISCARD;
 
-/* How a call's argument is named in an error: its name, then its field id (printf format). */
-#define TC_CODEC_ARG_FMT "%s (field %d)"
+/*
+ * Put where field 'f' of struct 'st' is before the text of 'err' (already
+ * set; NULL or clear: a no-op): "Struct.field: ", or "name (field N): "
+ * when 'st' is 'args', the argument struct of the call being decoded (NULL:
+ * none), whose struct the caller names with the call. The one place both
+ * decoders (this one and bridge/lua_value.c) choose how an error names a
+ * field, so that a PROTOCOL_ERROR reads the same whichever handler the
+ * method has.
+ */
+void tc_codec_err_locate(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
+                         const tc_struct_t *args);
+
+/*
+ * Set 'err' to TC_EMISSING for required field 'f' of 'st', missing from
+ * the input, the field named as tc_codec_err_locate() names it
+ * ("mod.Point.y: required field is missing"). Returns TC_EMISSING.
+ */
+int tc_codec_err_missing(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
+                         const tc_struct_t *args);
 
 /* The field of 'v' with id 'id' and its value as sent, or NULL (no such field). */
 const tc_value_t *tc_codec_view_get(const tc_view_t *v, int16_t id);

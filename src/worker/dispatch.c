@@ -32,8 +32,12 @@ struct tc_dispatch {
     const tc_service_t *svc;
     const char *name; /* the service's name, from the config */
     /*
-     * How a call's errors name the service: its multiplexed_name, else its
-     * IDL name, as the handlers' errors do (lua_handler.c, host.c)
+     * How a call's errors name the service, as the call named it: its
+     * multiplexed_name, else its full IDL name ('tutorial.Calculator',
+     * where the access log has 'Calculator'). Decided here only: the Lua
+     * handler is given it with each call, the host thread borrows it. It
+     * points into the config, which outlives the dispatcher, or into
+     * 'svc', which lives as long as 'lua' (freed after 'plugin').
      */
     const char *called;
     /*
@@ -97,8 +101,7 @@ create(const tc_config_t *cfg, bool worker, bool init_arbiter, tc_err_t *err)
     d->svc = tc_lua_handler_service(d->lua);
     d->called = cfg->service.mux_name != NULL ? cfg->service.mux_name : d->svc->name;
     if (d->host != NULL) {
-        d->plugin =
-            tc_host_thread_new(d->host, d->svc, cfg->service.mux_name, cfg->expose_errors, err);
+        d->plugin = tc_host_thread_new(d->host, d->svc, d->called, cfg->expose_errors, err);
         if (d->plugin == NULL) {
             goto fail;
         }
@@ -279,7 +282,7 @@ tc_dispatch_free(tc_dispatch_t *d)
     }
     free(d->subs);
     free(d->sub_cfgs);
-    tc_host_thread_free(d->plugin);
+    tc_host_thread_free(d->plugin); /* before 'lua': it borrows 'svc' and 'called' */
     tc_lua_handler_free(d->lua);
     if (d->shared_host) {
         tc_host_release(d->host);
@@ -585,7 +588,8 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
         tc_host_thread_set_header(d->plugin, NULL);
     } else {
         tc_lua_handler_set_header(d->lua, info->header);
-        info->status = tc_lua_handler_call(d->lua, idx, m, oneway, in, out, err); /* (clears it) */
+        info->status =
+            tc_lua_handler_call(d->lua, d->called, idx, m, oneway, in, out, err); /* (clears it) */
     }
     return TC_OK;
 }

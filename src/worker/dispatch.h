@@ -48,7 +48,9 @@ typedef struct tc_call_info {
  * services = { ... }, every service's). NULL with 'err' filled if the
  * handler code cannot be loaded; with several services the text starts
  * with "service NAME: ".
- * Ownership: the caller frees it with tc_dispatch_free().
+ * Ownership: the caller frees it with tc_dispatch_free(); 'cfg' is
+ * borrowed and must outlive it (the names its calls give the services
+ * point into it).
  */
 tc_dispatch_t *tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err);
 

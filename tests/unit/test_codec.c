@@ -742,6 +742,41 @@ test_required_argument_missing(void **state)
 }
 
 /*
+ * The one choice both decoders make of how an error names a field: a
+ * call's argument by name and field id, any other field as Struct.field;
+ * the error is located only when set.
+ */
+static void
+test_field_named_in_errors(void **state)
+{
+    (void)state;
+    const tc_struct_t *args = echo->args;
+    const tc_field_t *arg = tc_schema_field_by_id(args, 1);
+    const tc_struct_t *all = arg->type.st;
+    const tc_field_t *y = tc_schema_field_by_id(all, 2);
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_err_missing(&err, args, arg, args), TC_EMISSING);
+    assert_string_equal(err.msg, "a (field 1): required field is missing");
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_err_missing(&err, all, y, args), TC_EMISSING);
+    assert_string_equal(err.msg, "codec_c.All.y: required field is missing");
+
+    tc_err_clear(&err);
+    tc_codec_err_locate(&err, args, arg, args); /* nothing to locate */
+    assert_int_equal(err.code, TC_OK);
+    assert_string_equal(err.msg, "");
+    tc_codec_err_locate(NULL, args, arg, args);
+    (void)tc_err_set(&err, TC_EPROTO, "message truncated");
+    tc_codec_err_locate(&err, args, arg, args);
+    assert_string_equal(err.msg, "a (field 1): message truncated");
+    tc_err_clear(&err);
+    (void)tc_err_set(&err, TC_EPROTO, "message truncated");
+    tc_codec_err_locate(&err, all, y, NULL);
+    assert_string_equal(err.msg, "codec_c.All.y: message truncated");
+}
+
+/*
  * What a request costs to hold stays in proportion to its bytes: 10,000
  * empty structs of 17 fields (one byte each on the wire) take a view and a
  * list slot each, not a slot per field (400 bytes each before).
@@ -836,6 +871,7 @@ main(void)
         cmocka_unit_test(test_decode_input),
         cmocka_unit_test(test_decode_errors_name_the_field),
         cmocka_unit_test(test_required_argument_missing),
+        cmocka_unit_test(test_field_named_in_errors),
         cmocka_unit_test(test_oneway_writer),
         cmocka_unit_test(test_decode_memory_in_proportion),
         cmocka_unit_test(test_decode_budget_stops_nested_claims),

@@ -84,7 +84,7 @@ refused(const char *path, const char *want1, const char *want2)
     tc_host_t *h = tc_host_open(path, "Calculator", &err);
     tc_host_thread_t *t = NULL;
     if (h != NULL) {
-        t = tc_host_thread_new(h, svc, NULL, false, &err);
+        t = tc_host_thread_new(h, svc, svc->name, false, &err);
     }
     assert_null(t);
     tc_host_close(h);
@@ -126,7 +126,7 @@ test_refusals(void **state)
     tc_err_clear(&err);
     tc_host_t *h = tc_host_open(PLUGIN("thread_fail"), "Calculator", &err);
     assert_non_null(h);
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, false, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, svc->name, false, &err);
     assert_non_null(t);
     assert_int_not_equal(tc_host_thread_start(t, &err), TC_OK);
     assert_string_equal(
@@ -216,7 +216,7 @@ test_hooks_and_calls(void **state)
     assert_string_equal(names[1], "calculate");
     assert_null(names[2]);
 
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, true, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, svc->name, true, &err);
     assert_non_null(t);
     assert_false(tc_host_thread_serves(t, tc_schema_service_index(svc, "ping", 4)));
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
@@ -302,7 +302,7 @@ test_init_worker_before_the_signature_check(void **state)
     tc_host_t *h = tc_host_acquire(PLUGIN("wrong_sig"), "Calculator", &err);
     assert_non_null(h);
     assert_int_equal(count(0), 1);
-    assert_null(tc_host_thread_new(h, svc, NULL, false, &err));
+    assert_null(tc_host_thread_new(h, svc, svc->name, false, &err));
     assert_non_null(strstr(err.msg, "method 'add' was built against another signature"));
     assert_int_equal(count(1), 0);
     tc_host_release(h);
@@ -380,8 +380,8 @@ test_serial_plugin_thread_hooks_one_at_a_time(void **state)
     tc_err_clear(&err);
     tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(h);
-    tc_host_thread_t *a = tc_host_thread_new(h, svc, NULL, false, &err);
-    tc_host_thread_t *b = tc_host_thread_new(h, svc, NULL, false, &err);
+    tc_host_thread_t *a = tc_host_thread_new(h, svc, svc->name, false, &err);
+    tc_host_thread_t *b = tc_host_thread_new(h, svc, svc->name, false, &err);
     assert_non_null(a);
     assert_non_null(b);
     int inits = count(2);
@@ -404,7 +404,7 @@ good_thread(tc_host_t **h)
     tc_err_clear(&err);
     *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(*h);
-    tc_host_thread_t *t = tc_host_thread_new(*h, svc, NULL, true, &err);
+    tc_host_thread_t *t = tc_host_thread_new(*h, svc, svc->name, true, &err);
     assert_non_null(t);
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
     return t;
@@ -786,7 +786,7 @@ typedef struct kept {
 } kept_t;
 
 static void
-kept_open(kept_t *k, const char *mux_name)
+kept_open(kept_t *k, const char *called)
 {
     int fd = tc_test_temp_file(k->path, sizeof(k->path), "host");
     close(fd);
@@ -804,7 +804,7 @@ kept_open(kept_t *k, const char *mux_name)
     memcpy(&k->kept_rc, &sym, sizeof(k->kept_rc));
     assert_non_null(k->kept_fn);
     assert_non_null(k->kept_rc);
-    k->t = tc_host_thread_new(k->h, svc, mux_name, true, &err);
+    k->t = tc_host_thread_new(k->h, svc, called, true, &err);
     assert_non_null(k->t);
     assert_int_equal(tc_host_thread_start(k->t, &err), TC_OK);
 }
@@ -814,7 +814,7 @@ test_call_kept_past_its_handler(void **state)
 {
     (void)state;
     kept_t k;
-    kept_open(&k, NULL);
+    kept_open(&k, svc->name);
     tc_err_t err;
     tc_err_clear(&err);
     tc_host_thread_t *t = k.t;
@@ -1018,7 +1018,7 @@ test_call_alloc_too_large_names_the_call(void **state)
         tc_err_t err;
         tc_err_clear(&err);
         tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
-        tc_host_thread_t *t = h != NULL ? tc_host_thread_new(h, svc, NULL, false, &err) : NULL;
+        tc_host_thread_t *t = h != NULL ? tc_host_thread_new(h, svc, svc->name, false, &err) : NULL;
         if (t == NULL || tc_host_thread_start(t, &err) != TC_OK || tc_log_open(path) != TC_OK) {
             _exit(2);
         }
@@ -1072,7 +1072,7 @@ test_boot_hooks_are_reported(void **state)
     tc_host_t *h = tc_host_acquire(PLUGIN("good"), "Calculator", &err);
     assert_non_null(h);
     assert_string_equal(hooks_seen, "W-");
-    tc_host_thread_t *t = tc_host_thread_new(h, svc, NULL, false, &err);
+    tc_host_thread_t *t = tc_host_thread_new(h, svc, svc->name, false, &err);
     assert_non_null(t);
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
     assert_string_equal(hooks_seen, "W-T-");
