@@ -2,7 +2,8 @@
 /*
  * The arbiter (master process): binds the listeners, forks the workers, reaps
  * and replaces them, and turns the operator's signals into actions. One
- * thread, no event library: a poll() on the signal self-pipe is the loop.
+ * thread, no event library: a poll() on the signal self-pipe (and on the
+ * pipe a reload's check wakes it on, reload.c) is the loop.
  *
  * Workers belong to a generation: the config they were forked with and the
  * listeners of its binds. A reload (SIGHUP) checks the new config in a child,
@@ -50,7 +51,6 @@
 #define READY_SHARE   5     /* ... then every fifth of the boot's age */
 #define READY_MAX     0.5   /* ... but at least this often, in seconds */
 #define BEAT_POLL     1.0   /* how often to look at heartbeats */
-#define CHECK_POLL    0.05  /* ... and whether a reload's check has evaluated its config */
 #define MAX_SIGNALS   32    /* read from the pipe per wake-up */
 #define POLL_MAX_MS   60000 /* longest wait in poll(): a far deadline is looked at again */
 
@@ -151,7 +151,7 @@ take_signals(arbiter_t *a)
     int sigs[MAX_SIGNALS];
     int n;
     bool took = false;
-    while ((n = tc_signals_wait(sigs, MAX_SIGNALS, 0)) > 0) {
+    while ((n = tc_signals_wait(sigs, MAX_SIGNALS, 0, -1)) > 0) {
         for (int i = 0; i < n; i++) {
             handle_signal(a, sigs[i]);
         }
@@ -767,9 +767,6 @@ next_timeout(const arbiter_t *a)
     }
     if (a->check.pid > 0 && !a->check_killed) {
         consider(&next, a->check_started + a->check_limit);
-        if (!a->check_limit_known) {
-            consider(&next, t + CHECK_POLL); /* to learn the checked config's 'timeout' */
-        }
     }
     for (size_t i = 0; i < a->nslots; i++) {
         const worker_t *w = &a->workers[i];
@@ -798,6 +795,18 @@ next_timeout(const arbiter_t *a)
     /* a deadline days away (graceful_timeout may be up to a year) is looked at again */
     double ms = (next - t) * 1000.0;
     return ms < POLL_MAX_MS ? (int)ms + 1 : POLL_MAX_MS;
+}
+
+/*
+ * The pipe on which a reload's check says that its config's 'timeout' is
+ * known, while the arbiter has yet to learn it; -1: none. The loop wakes
+ * on it once, rather than look at intervals (tc_generation_check_limit()
+ * takes the byte, and stops watching the pipe when it has the number).
+ */
+static int
+check_wake_fd(const arbiter_t *a)
+{
+    return a->check.pid > 0 && !a->check_killed && !a->check_limit_known ? a->check.wake : -1;
 }
 
 static void
@@ -829,7 +838,7 @@ supervise(arbiter_t *a)
         tc_spawn_manage_workers(a);
 
         int sigs[MAX_SIGNALS];
-        int n = tc_signals_wait(sigs, MAX_SIGNALS, next_timeout(a));
+        int n = tc_signals_wait(sigs, MAX_SIGNALS, next_timeout(a), check_wake_fd(a));
         if (n < 0) {
             tc_log(TC_LOG_CRITICAL, "Cannot wait for signals: %s", tc_strerror(n));
             a->status = 1;
@@ -1001,6 +1010,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     memset(&a, 0, sizeof(a));
     a.opts = opts;
     a.check.fd = -1;
+    a.check.wake = -1;
     /* before the first file is created: the error log is one that 'umask' covers */
     a.umask0 = umask(0);
     (void)umask(cfg_umask(&a, cfg));
@@ -1040,6 +1050,9 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     tc_socks_tidy(&a, true);
     if (a.check.fd >= 0) {
         (void)close(a.check.fd);
+    }
+    if (a.check.wake >= 0) {
+        (void)close(a.check.wake);
     }
     tc_reload_release(&a.check);
     tc_signals_deinit();

@@ -13,7 +13,15 @@
  * the whole process group when the check ends or is killed. Those
  * processes may hold the pipe's write end (a fork() without exec()), so the
  * arbiter reads the pipe without blocking, once the checker has exited and
- * its report is whole in the pipe.
+ * its report is whole in the pipe. A process the checked code started
+ * ends with the checker when the arbiter dies, too: the checker then
+ * kills its process group, which no arbiter is left to kill.
+ *
+ * The checked config's 'timeout' bounds the check: the checker writes it
+ * into a page of its own, says so with a byte on a pipe the arbiter's loop
+ * waits on, and unmaps the page and closes the pipe before any handler
+ * code loads. The number is on the page alone: a byte on the pipe, from
+ * whoever reaches it, only makes the arbiter look at the page sooner.
  */
 #include "arbiter/reload.h"
 
@@ -54,6 +62,65 @@ struct tc_reload_limit {
     double timeout;
     atomic_int known;
 };
+
+/*
+ * In the checker: itself (a process it forks without exec() inherits the
+ * handler below, and is not it) and the arbiter that forked it.
+ */
+static pid_t checker_pid;
+static pid_t checker_parent;
+
+/*
+ * The arbiter is gone: end the checker with its process group (what the
+ * checked code started). The handler of the checker's parent-death
+ * signal, and a check after each time that signal is set.
+ */
+static void
+end_if_orphaned(void)
+{
+    if (getpid() == checker_pid && getppid() != checker_parent) {
+        (void)kill(-checker_pid, SIGKILL);
+        _exit(1);
+    }
+}
+
+static void
+on_parent_death(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    end_if_orphaned();
+    errno = saved;
+}
+
+/*
+ * The checker's parent-death signal: SIGKILL would end the checker alone,
+ * and the processes of its group would run on. A real-time signal that
+ * nothing here sends, caught by a handler that kills the group: one
+ * taken over by the checked code (a plugin that catches or blocks it) is
+ * as a process that left the group, not followed.
+ */
+static int
+parent_death_signal(void)
+{
+    return SIGRTMIN;
+}
+
+static void
+follow_parent(pid_t parent)
+{
+    checker_pid = getpid();
+    checker_parent = parent;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_parent_death;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    (void)sigaction(parent_death_signal(), &sa, NULL);
+    (void)prctl(PR_SET_PDEATHSIG, parent_death_signal());
+    /* the arbiter died before the signal was set */
+    end_if_orphaned();
+}
 
 /* The checker starts 'what' (a tc_dispatch_stage_cb). */
 static void
@@ -112,8 +179,8 @@ ignore_strays(void)
 }
 
 TC_NORETURN static void
-check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t n, mode_t umask0,
-            pid_t parent)
+check_child(int fd, int wake, const tc_reload_t *r, const tc_config_override_t *ov, size_t n,
+            mode_t umask0, pid_t parent)
 {
     /*
      * a process group (and session: no controlling terminal, whose job
@@ -121,11 +188,8 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
      * tc_reload_kill() ends with everything the checked code started
      */
     (void)setsid();
-    /* it dies with the arbiter: a check left behind would run on for nothing */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) {
-        _exit(1);
-    }
+    /* it dies with the arbiter, and its group too: a check left behind would run on for nothing */
+    follow_parent(parent);
     ignore_strays();
     tc_proctitle_set("thriftcorn: reload check [%s]", r->path);
     tc_err_t err;
@@ -140,6 +204,10 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
     r->limit->timeout = cfg->timeout;
     atomic_store(&r->limit->known, 1);
     (void)munmap(r->limit, sizeof(*r->limit));
+    /* the arbiter looks at the page on this byte (a full pipe: it is awake already) */
+    ssize_t w = write(wake, "", 1);
+    (void)w;
+    (void)close(wake);
     /*
      * the handlers are loaded as a worker of the new generation loads them:
      * as its 'user' and 'group', with its 'umask'
@@ -149,9 +217,7 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
         report(fd, err.msg);
         _exit(1);
     }
-    if (getppid() != parent) {
-        _exit(1); /* the arbiter died before the parent-death signal was set again */
-    }
+    end_if_orphaned(); /* the arbiter died before the parent-death signal was set again */
     tc_dispatch_t *d = tc_dispatch_new_staged(cfg, set_stage, r->stage, &err);
     if (d == NULL) {
         report(fd, err.msg);
@@ -164,6 +230,40 @@ check_child(int fd, const tc_reload_t *r, const tc_config_override_t *ov, size_t
     tc_config_free(cfg);
     r->stage->done = 1;
     _exit(0);
+}
+
+static void
+close_pair(int p[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (p[i] >= 0) {
+            (void)close(p[i]);
+        }
+    }
+}
+
+/*
+ * The report pipe 'p', whose read end alone is non-blocking (the checker
+ * writes its report whole), and 'wake', both ends non-blocking: a byte is
+ * all it carries. Returns TC_OK or -errno.
+ */
+static int
+open_pipes(int p[2], int wake[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ||
+        pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        return -errno;
+    }
+    return TC_OK;
+}
+
+static void
+close_wake(tc_reload_t *r)
+{
+    if (r->wake >= 0) {
+        (void)close(r->wake);
+        r->wake = -1;
+    }
 }
 
 void
@@ -208,44 +308,36 @@ tc_reload_start(tc_reload_t *r, const char *path, const tc_config_override_t *ov
     }
     r->stage = page;  /* zero-filled: not done, no step yet */
     r->limit = limit; /* zero-filled: not known yet */
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
-        tc_reload_release(r);
-        return rc;
-    }
-    /* the read end alone is non-blocking: the checker writes its report whole */
-    if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
-        int rc = tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(-errno));
-        (void)close(p[0]);
-        (void)close(p[1]);
-        tc_reload_release(r);
-        return rc;
-    }
+    int p[2] = {-1, -1};
+    int wake[2] = {-1, -1};
+    int rc = open_pipes(p, wake);
     pid_t parent = getpid();
     sigset_t held;
     stray_set(&held);
-    pid_t pid = tc_signals_fork(&held);
+    pid_t pid = rc == TC_OK ? tc_signals_fork(&held) : rc;
     if (pid < 0) {
-        (void)close(p[0]);
-        (void)close(p[1]);
+        close_pair(p);
+        close_pair(wake);
         tc_reload_release(r);
         return tc_err_set(err, TC_EINVAL, "cannot start the check: %s", tc_strerror(pid));
     }
     if (pid == 0) {
         (void)close(p[0]);
+        (void)close(wake[0]);
         /* the listeners are the arbiter's: the check must not hold a port open */
         for (size_t i = 0; i < nclose; i++) {
             (void)close(close_fds[i]);
         }
-        check_child(p[1], r, overrides, n, umask0, parent);
+        check_child(p[1], wake[1], r, overrides, n, umask0, parent);
     }
     (void)close(p[1]);
+    (void)close(wake[1]);
     /* the workers forked while the check runs do without them */
     (void)madvise(r->stage, sizeof(*r->stage), MADV_DONTFORK);
     (void)madvise(r->limit, sizeof(*r->limit), MADV_DONTFORK);
     r->pid = pid;
     r->fd = p[0];
+    r->wake = wake[0];
     return TC_OK;
 }
 
@@ -283,6 +375,7 @@ tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
     msg[len] = '\0';
     (void)close(r->fd);
     r->fd = -1;
+    close_wake(r);
     r->pid = 0;
     /* exit(0) from code being checked (os.exit()) passes no check: no worker would boot */
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && r->stage->done == 1) {
@@ -301,9 +394,31 @@ tc_reload_done(tc_reload_t *r, int status, tc_err_t *err)
 }
 
 bool
-tc_reload_timeout(const tc_reload_t *r, double *timeout)
+tc_reload_timeout(tc_reload_t *r, double *timeout)
 {
-    if (r->limit == NULL || atomic_load(&r->limit->known) != 1) {
+    /*
+     * What came on 'wake' is taken first, and the page read after: the
+     * checker writes the page before its byte. Bytes before the page is
+     * written came from elsewhere (the config's code reaches the pipe
+     * while it is evaluated); the pipe is watched on until the checker's.
+     */
+    bool ended = false;
+    while (r->wake >= 0) {
+        char buf[64];
+        ssize_t k = read(r->wake, buf, sizeof(buf));
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        ended = k == 0 || (k < 0 && errno != EAGAIN);
+        if (k <= 0) {
+            break;
+        }
+    }
+    bool known = r->limit != NULL && atomic_load(&r->limit->known) == 1;
+    if (known || ended) {
+        close_wake(r);
+    }
+    if (!known) {
         return false;
     }
     double t = r->limit->timeout;

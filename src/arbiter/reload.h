@@ -24,6 +24,16 @@ typedef struct tc_reload {
     pid_t pid; /* the checking child; 0: none */
     int fd;    /* read end of its report pipe, non-blocking; -1: none */
     /*
+     * Read end of the pipe on which the child says, with one byte, that
+     * 'limit' holds the checked config's 'timeout', non-blocking: the
+     * arbiter's loop waits on it (with its signals) rather than look at
+     * 'limit' at intervals. The child closes its end before any handler
+     * code loads. A byte carries nothing but "look now": whoever writes
+     * to it can wake the arbiter sooner, never make it wait longer.
+     * -1: none, or no longer watched (see tc_reload_timeout()).
+     */
+    int wake;
+    /*
      * What the child is doing, which it writes before each step into
      * memory it shares with the arbiter (read once it has ended): a check
      * that crashed or called exit() is reported with the step it was
@@ -51,7 +61,8 @@ typedef struct tc_reload {
  * Read the config file 'path' (into r->path and r->text) and fork the
  * checker for that text with the command-line 'overrides'; 'umask0' is the
  * umask of a config that sets none; the checker closes 'close_fds' (the
- * listeners) and dies with its parent. Returns TC_OK, or an error with
+ * listeners) and dies with its parent, taking its process group (what the
+ * checked code started) along. Returns TC_OK, or an error with
  * 'err' filled (the file cannot be read, the fork failed). Once r->pid has
  * ended, the caller calls tc_reload_kill(), reaps it, calls
  * tc_reload_done(), loads the config from r->path and r->text for the new
@@ -78,7 +89,7 @@ void tc_reload_release(tc_reload_t *r);
  * and where in 'err', or for a checker that crashed or exited (even with
  * status 0) before the end, the step it was running ("loading the
  * handlers of service NAME (handler PATH) crashed (signal 11)"). Closes
- * the pipe.
+ * the pipes (r->fd, r->wake).
  */
 int tc_reload_done(tc_reload_t *r, int status, tc_err_t *err) TC_NODISCARD;
 
@@ -86,9 +97,11 @@ int tc_reload_done(tc_reload_t *r, int status, tc_err_t *err) TC_NODISCARD;
  * The 'timeout' of the config being checked (0: none), into '*timeout':
  * true once the checker has evaluated that config, false before (or
  * when what it wrote is no 'timeout' a config could hold). Read while
- * the checker runs, before tc_reload_release().
+ * the checker runs, before tc_reload_release(). Also takes what came on
+ * r->wake, and closes it (-1) once the 'timeout' is known or the pipe is
+ * at its end: nothing more comes to wait for.
  */
-bool tc_reload_timeout(const tc_reload_t *r, double *timeout) TC_NODISCARD;
+bool tc_reload_timeout(tc_reload_t *r, double *timeout) TC_NODISCARD;
 
 /*
  * The step the checker last began ("loading the handlers of service NAME

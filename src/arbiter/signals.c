@@ -52,10 +52,10 @@ tc_signals_init(void)
 }
 
 int
-tc_signals_wait(int *sigs, int cap, int timeout_ms)
+tc_signals_wait(int *sigs, int cap, int timeout_ms, int fd)
 {
     long long ns = timeout_ms < 0 ? -1 : timeout_ms * 1000000LL;
-    int n = tc_selfpipe_wait(sigs, cap, ns);
+    int n = tc_selfpipe_wait_fd(sigs, cap, ns, fd);
     /* interrupted: as a timeout, and the loop comes back for the byte at once */
     return n == -EINTR ? 0 : n;
 }

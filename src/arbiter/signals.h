@@ -21,10 +21,12 @@ int tc_signals_init(void) TC_NODISCARD;
 
 /*
  * Wait up to 'timeout_ms' (-1: no limit) for signals and store up to 'cap'
- * of them in 'sigs', oldest first. Returns how many (0 on timeout or when
- * interrupted), or -errno.
+ * of them in 'sigs', oldest first; wake too when 'fd' (-1: none) is
+ * readable or at its end, which the caller reads. Returns how many
+ * signals (0 on timeout, when interrupted, or when only 'fd' woke it), or
+ * -errno.
  */
-int tc_signals_wait(int *sigs, int cap, int timeout_ms) TC_NODISCARD;
+int tc_signals_wait(int *sigs, int cap, int timeout_ms, int fd) TC_NODISCARD;
 
 /*
  * fork() with every signal blocked across it, so that no handler runs in the

@@ -101,6 +101,9 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb, int board_sl
     if (a->check.fd >= 0) {
         (void)close(a->check.fd);
     }
+    if (a->check.wake >= 0) {
+        (void)close(a->check.wake);
+    }
     /* the arbiter's hold on a FIFO access log stays the arbiter's: the worker opens its own */
     const gen_t *const gens[] = {a->cur, a->pend};
     for (size_t i = 0; i < TC_ARRAY_LEN(gens); i++) {

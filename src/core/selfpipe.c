@@ -110,20 +110,26 @@ tc_selfpipe_read(int *sigs, int cap)
 }
 
 int
-tc_selfpipe_wait(int *sigs, int cap, long long timeout_ns)
+tc_selfpipe_wait_fd(int *sigs, int cap, long long timeout_ns, int fd)
 {
-    struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+    struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
     struct timespec ts = {0, 0};
     if (timeout_ns >= 0) {
         ts.tv_sec = (time_t)(timeout_ns / 1000000000LL);
         ts.tv_nsec = (long)(timeout_ns % 1000000000LL);
     }
-    int n = ppoll(&pfd, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+    int n = ppoll(pfd, fd >= 0 ? 2 : 1, timeout_ns < 0 ? NULL : &ts, NULL);
     if (n < 0) {
         return -errno;
     }
-    if (n == 0) {
+    if (pfd[0].revents == 0) {
         return 0;
     }
     return tc_selfpipe_read(sigs, cap);
+}
+
+int
+tc_selfpipe_wait(int *sigs, int cap, long long timeout_ns)
+{
+    return tc_selfpipe_wait_fd(sigs, cap, timeout_ns, -1);
 }

@@ -44,6 +44,12 @@ void tc_selfpipe_default(int sig);
  */
 int tc_selfpipe_wait(int *sigs, int cap, long long timeout_ns) TC_NODISCARD;
 
+/*
+ * As tc_selfpipe_wait(), and return (0 when no signal came) when 'fd'
+ * (-1: none) is readable or at its end too; the caller reads it.
+ */
+int tc_selfpipe_wait_fd(int *sigs, int cap, long long timeout_ns, int fd) TC_NODISCARD;
+
 /* Read up to 'cap' signals (at most 64) already in the pipe, without waiting. As above. */
 int tc_selfpipe_read(int *sigs, int cap) TC_NODISCARD;
 

@@ -9,8 +9,10 @@ new workers get the new umask; the arbiter's signals sent to the check
 more, and a SIGTTIN or SIGTTOU during one counts for the generation it
 starts only (for the serving one if it fails), which forks no worker only
 to stop it; the pidfile follows the config (but during an upgrade), and a
-changed `daemon` is said to wait for the next start. Every wait is
-bounded; every call is counted."""
+changed `daemon` is said to wait for the next start. The arbiter learns
+the checked config's `timeout` without looking at intervals, and an
+arbiter killed during a check takes the check and what it started along.
+Every wait is bounded; every call is counted."""
 
 import os
 import re
@@ -315,6 +317,77 @@ class ReloadTest(unittest.TestCase):
             started = int(f.read())
         self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(started), 5),
                         harness.process_title(started))
+
+    def test_the_arbiter_waits_for_the_checked_timeout_without_polling(self):
+        """While the check evaluates its config (here, until the file
+        'release' exists), the arbiter does not wake to see whether that
+        config's `timeout` is known yet: the check tells it, once. It
+        looked every 50 ms before, some 20 wake-ups a second where the
+        serving generation's heartbeats take one; after the wait, the
+        reload passes with the new config's `timeout`."""
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 20\n")
+        waiting = os.path.join(srv.dir, "waiting")
+        release = os.path.join(srv.dir, "release")
+        self.addCleanup(lambda: open(release, "w").close())
+        gate = ('local f = io.open("/proc/self/cmdline", "rb")\n'
+                'local cmd = f and f:read("a") or ""\n'
+                'if f then f:close() end\n'
+                'if cmd:find("reload check", 1, true) then\n'
+                '  io.open(%r, "w"):close()\n'
+                '  local t = os.time()\n'
+                '  while not io.open(%r) and os.time() - t < 30 do\n'
+                '    os.execute("sleep 0.05")\n'
+                '  end\n'
+                'end\n' % (waiting, release))
+        with open(srv.config) as f:
+            text = f.read()
+        self.write(srv, "thriftcorn.lua", gate + text.replace("timeout = 20", "timeout = 15"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(waiting)), srv.log())
+
+        def wakes():
+            with open("/proc/%d/status" % srv.proc.pid) as f:
+                return int(re.search(r"^voluntary_ctxt_switches:\s*(\d+)", f.read(),
+                                     re.M).group(1))
+        t0, w0 = time.monotonic(), wakes()
+        time.sleep(1.5)  # the span measured, not a wait for something to happen
+        t1, w1 = time.monotonic(), wakes()
+        self.assertTrue(os.path.exists(waiting) and not os.path.exists(release))
+        self.assertLess(w1 - w0, 3 + 4 * (t1 - t0), srv.log())
+        open(release, "w").close()
+        self.assertTrue(harness.wait_for(
+            lambda: "Generation 2 is ready" in srv.log() or "Reload failed" in srv.log(), 30),
+            srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+
+    def test_a_killed_arbiter_takes_its_check_and_what_it_started_along(self):
+        """An arbiter killed (SIGKILL) while its reload's check loads the
+        handlers: the check ends, and with it the program its handler code
+        started (io.popen()), which ran on, in the check's own session,
+        with nothing left to end it."""
+        srv = self.server("workers = 1\nthreads = 1\ntimeout = 60\n")
+        started = os.path.join(srv.dir, "started")
+        blocking = ('local f = io.open("/proc/self/cmdline", "rb")\n'
+                    'local cmd = f and f:read("a") or ""\n'
+                    'if f then f:close() end\n'
+                    'if cmd:find("reload check", 1, true) then\n'
+                    '  local p = io.popen("echo $$ > %s.new; mv %s.new %s; exec sleep 30")\n'
+                    '  os.execute("sleep 30")\n'
+                    'end\n' % (started, started, started))
+        self.write(srv, "handler.lua", blocking + handler("v2"))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(started)), srv.log())
+        with open(started) as f:
+            program = int(f.read())
+        self.addCleanup(lambda: harness.pid_alive(program) and os.kill(program, signal.SIGKILL))
+        check = harness.reload_check(srv)
+        self.assertTrue(check, srv.log())
+        srv.kill(signal.SIGKILL)
+        srv.proc.wait(10)
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(check), 5),
+                        harness.process_title(check))
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(program), 5),
+                        harness.process_title(program))
 
     def test_handler_that_ends_the_check_names_its_service_and_file(self):
         """Handler code that ends the checker while it loads (a signal,

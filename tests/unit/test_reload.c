@@ -8,6 +8,8 @@
 
 #include "arbiter/reload.h"
 
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char dir[64];
@@ -39,6 +41,7 @@ teardown(void **state)
     tc_test_remove_in(dir, "s.thrift");
     tc_test_remove_in(dir, "h.lua");
     tc_test_remove_in(dir, "found");
+    tc_test_remove_in(dir, "pipes");
     assert_int_equal(rmdir(dir), 0);
     return 0;
 }
@@ -111,7 +114,7 @@ test_checked_code_cannot_change_the_timeout(void **state)
                           "service = { idl = 's.thrift', name = 'S', handler = 'h.lua' }\n");
     char path[128];
     (void)snprintf(path, sizeof(path), "%s/c.lua", dir);
-    tc_reload_t r = {.pid = 0, .fd = -1};
+    tc_reload_t r = {.pid = 0, .fd = -1, .wake = -1};
     tc_err_t err;
     tc_err_clear(&err);
     assert_int_equal(tc_reload_start(&r, path, NULL, 0, 022, NULL, 0, &err), TC_OK);
@@ -131,11 +134,87 @@ test_checked_code_cannot_change_the_timeout(void **state)
     tc_reload_release(&r);
 }
 
+/*
+ * Handler code that lists, in the file 'pipes', the inode of each pipe its
+ * process holds ("pipe:[INODE]" as /proc shows a descriptor's target).
+ */
+static const char pipe_lister[] =
+    "local dir = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
+    "assert(os.execute('for f in /proc/$PPID/fd/*; do readlink \"$f\"; done > '\n"
+    "                  .. dir .. '/pipes'))\n"
+    "return { ping = function() end }\n";
+
+/* Whether the file 'pipes' names the pipe of inode 'ino'. */
+static bool
+listed(ino_t ino)
+{
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/pipes", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char want[64];
+    (void)snprintf(want, sizeof(want), "pipe:[%lu]\n", (unsigned long)ino);
+    char line[256];
+    bool found_it = false;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        found_it = found_it || strcmp(line, want) == 0;
+    }
+    (void)fclose(f);
+    return found_it;
+}
+
+/*
+ * The check says on r->wake, once, that the checked config's 'timeout' is
+ * known: the arbiter's loop waits on that pipe rather than look at the
+ * page every 50 ms. Reading the timeout then ends the watch (the pipe is
+ * closed), and the handler code, which loads after, holds no end of it:
+ * it cannot wake the arbiter, nor say anything it would wait on.
+ */
+static void
+test_the_check_says_once_that_the_timeout_is_known(void **state)
+{
+    (void)state;
+    write_in_dir("s.thrift", "service S { void ping() }\n");
+    write_in_dir("h.lua", pipe_lister);
+    write_in_dir("c.lua", "timeout = 3\n"
+                          "service = { idl = 's.thrift', name = 'S', handler = 'h.lua' }\n");
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/c.lua", dir);
+    tc_reload_t r = {.pid = 0, .fd = -1, .wake = -1};
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_reload_start(&r, path, NULL, 0, 022, NULL, 0, &err), TC_OK);
+    assert_true(r.wake >= 0);
+    struct stat wake;
+    struct stat report;
+    assert_int_equal(fstat(r.wake, &wake), 0);
+    assert_int_equal(fstat(r.fd, &report), 0);
+    struct pollfd pfd = {.fd = r.wake, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    double timeout = -1;
+    assert_true(tc_reload_timeout(&r, &timeout));
+    assert_true(timeout == 3.0);
+    assert_int_equal(r.wake, -1);
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    assert_int_equal(waitid(P_PID, (id_t)r.pid, &si, WEXITED | WNOWAIT), 0);
+    tc_reload_kill(&r);
+    int status = 0;
+    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
+    assert_int_equal(tc_reload_done(&r, status, &err), TC_OK);
+    tc_reload_release(&r);
+    /* the handler code listed the pipes it held: the report's, not the wake-up's */
+    assert_true(listed(report.st_ino));
+    assert_false(listed(wake.st_ino));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checked_code_cannot_change_the_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_the_check_says_once_that_the_timeout_is_known, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

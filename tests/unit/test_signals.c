@@ -120,11 +120,11 @@ test_wait_reads_in_order(void **state)
         assert_int_equal(kill(getpid(), sent[i]), 0);
     }
     int got[16];
-    assert_int_equal(tc_signals_wait(got, 16, 1000), (int)TC_ARRAY_LEN(sent));
+    assert_int_equal(tc_signals_wait(got, 16, 1000, -1), (int)TC_ARRAY_LEN(sent));
     for (size_t i = 0; i < TC_ARRAY_LEN(sent); i++) {
         assert_int_equal(got[i], sent[i]);
     }
-    assert_int_equal(tc_signals_wait(got, 16, 0), 0);
+    assert_int_equal(tc_signals_wait(got, 16, 0, -1), 0);
 }
 
 /* With nothing sent, a wait lasts its timeout in milliseconds and returns 0. */
@@ -136,7 +136,7 @@ test_wait_times_out(void **state)
     struct timespec t1;
     int got[4];
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(tc_signals_wait(got, 4, 60), 0);
+    assert_int_equal(tc_signals_wait(got, 4, 60, -1), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     assert_true(waited >= 0.055);
@@ -155,9 +155,9 @@ test_interrupted_wait_returns_none(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, tc_test_usr1_later, &me), 0);
     int got[4];
-    assert_int_equal(tc_signals_wait(got, 4, -1), 0);
+    assert_int_equal(tc_signals_wait(got, 4, -1, -1), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(tc_signals_wait(got, 4, 0), 1);
+    assert_int_equal(tc_signals_wait(got, 4, 0, -1), 1);
     assert_int_equal(got[0], SIGUSR1);
 }
 
