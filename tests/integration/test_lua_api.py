@@ -14,6 +14,9 @@ import harness
 from thrift.Thrift import TApplicationException
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
+BUILD = os.environ.get("TC_BUILD_DIR", os.path.join(harness.SOURCE_DIR, "build"))
+# tc_cmodule.so (tests/plugins/lua_cmodule.c): a Lua C module linked to no liblua
+CMODULE_DIR = os.path.join(BUILD, "tests", "plugins")
 
 # The fixture's handler, with echo() calling the API as the client asks.
 CALLS = """function H.echo(s)
@@ -41,6 +44,15 @@ CALLS = """function H.echo(s)
     return n .. " " .. tostring(thriftcorn.set_response_header("served-by", "lua"))
   elseif s == "top" then
     return TOP
+  elseif s == "cmodule" then
+    package.cpath = CMODULE_DIR .. "/?.so;" .. package.cpath
+    local m = require("tc_cmodule")
+    local c = m.counter(40)
+    c:add(1)
+    local ok, err = pcall(m.fail, "boom")
+    local product = m.fold(function(a, b) return a * b end, 1, 2, 3, 4)
+    return table.concat({ m.built_for, m.join("+", 1, "b", 2.5, true), product, c:add(1),
+      tostring(ok), err }, " | ")
   elseif s == "raise bytes" then
     error("bad \\255 byte", 0)
   elseif s == "raise long" then
@@ -80,12 +92,17 @@ on_connected = function() outside("on_connected") end
 """
 
 
+def lua_string(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def handler_text():
     with open(os.path.join(FIXTURE, "handler.lua")) as f:
         text = f.read()
     out = text.replace("function H.echo(s)\n", CALLS, 1).replace(
         "local H = {}\n", "local H = {}\nlocal TOP = tostring(next(thriftcorn.request_headers()))"
-        " .. ' ' .. tostring(thriftcorn.set_response_header('k', 'v'))\n", 1)
+        " .. ' ' .. tostring(thriftcorn.set_response_header('k', 'v'))\n"
+        "local CMODULE_DIR = %s\n" % lua_string(CMODULE_DIR), 1)
     assert out.count("thriftcorn.request_headers()") == 2, "the fixture's handler changed"
     return out
 
@@ -137,6 +154,20 @@ class LuaApiTest(unittest.TestCase):
         self.assertLessEqual(len(text.encode()), 511)
         self.assertGreater(len(text.encode()), 505)
         self.assertEqual(c.echo("alive"), "alive")
+
+    def test_a_handler_requires_a_lua_c_module(self):
+        # the module calls the Lua API it finds in the server (built as
+        # Debian builds Lua C modules, linked to no liblua): lauxlib's
+        # buffer, userdata with a metatable, a call back into Lua, an error
+        # raised from C; with Lua linked in statically the server must
+        # export all of it
+        self.assertTrue(os.path.exists(os.path.join(CMODULE_DIR, "tc_cmodule.so")), CMODULE_DIR)
+        c, _ = self.client()
+        self.assertEqual(c.echo("cmodule"),
+                         "Lua 5.4 | 1+b+2.5+true | 24 | 42 | false | tc_cmodule: boom (42)")
+        self.assertEqual(c.echo("cmodule"),
+                         "Lua 5.4 | 1+b+2.5+true | 24 | 42 | false | tc_cmodule: boom (42)")
+        self.assertNotIn("undefined symbol", self.srv.log())
 
     def test_headers_in_a_call_and_outside_one(self):
         c, _ = self.client("buffered")
