@@ -35,6 +35,8 @@
 #define READ_CHUNK 65536
 #define MAX_EVENTS 256
 #define TICK_NS    20000000LL /* timeouts and the end of the run are checked this often */
+#define CLAIM_MAX  1024       /* calls of -n a loop claims at once, at most (see claim()) */
+#define CLAIM_PART 4          /* of its connections' share of those left, it claims a part */
 
 typedef struct inflight {
     long long sent;
@@ -77,6 +79,14 @@ struct tc_bench_loop {
     struct sockaddr_un unix_sun;
     int inflight;
     bool stopping;
+    /*
+     * -n: none left to claim, but another loop holds some it may hand back;
+     * no call is sent until the next tick claims some, or finds the run over
+     */
+    bool dry;
+    uint64_t budget;   /* calls of -n claimed and not sent yet */
+    bool holding;      /* counted in the clock's 'requests_holders' */
+    long long idle_at; /* when the last call in flight ended with no call to send, or 0 */
     long long now;
     uint64_t answered;
     atomic_ullong progress;
@@ -155,16 +165,83 @@ fail_conn(tc_bench_loop_t *lp, conn_t *c, int kind, const char *why)
     if (c->fd < 0) {
         return;
     }
-    if (c->count > 0 || !lp->stopping || kind != TC_BENCH_ERR_CLOSED) {
+    bool ending = lp->stopping || lp->dry;
+    if (c->count > 0 || !ending || kind != TC_BENCH_ERR_CLOSED) {
         lp->stats.errors[kind] += c->count > 0 ? (uint64_t)c->count : 1u;
         report(lp, c, "%s (%d calls in flight); connection %s", why, c->count,
-               lp->o->reconnect && !lp->stopping ? "closed, to be opened again" : "closed");
+               lp->o->reconnect && !ending ? "closed, to be opened again" : "closed");
     }
     close_conn(lp, c);
-    if (lp->o->reconnect && !lp->stopping) {
+    if (lp->o->reconnect && !ending) {
         c->reopen = true; /* by the loop, once this round of events is done */
         lp->nreopen++;
     }
+}
+
+/* ---- the calls of -n ---- */
+
+void
+tc_bench_loop_clock_init(tc_bench_clock_t *clock, uint64_t requests)
+{
+    (void)pthread_mutex_init(&clock->requests_lock, NULL);
+    clock->requests_left = requests;
+    clock->requests_holders = 0;
+    atomic_init(&clock->errors_shown, 0);
+    atomic_init(&clock->progress_shown, false);
+}
+
+void
+tc_bench_loop_clock_deinit(tc_bench_clock_t *clock)
+{
+    (void)pthread_mutex_destroy(&clock->requests_lock);
+}
+
+/*
+ * Claim calls of -n, the loop's budget being spent: its connections' share
+ * of those left, a part of it, so that the loops run out together (as
+ * OpenMP's guided schedule does): a chunk as large at the end left the
+ * connections of one loop calling alone while the others waited. Whether
+ * it got some; if not, the loop is dry while another may still hand some
+ * back, or stopping.
+ */
+static bool
+claim(tc_bench_loop_t *lp)
+{
+    tc_bench_clock_t *k = lp->clock;
+    uint64_t per = (uint64_t)CLAIM_PART * (uint64_t)lp->o->connections;
+    (void)pthread_mutex_lock(&k->requests_lock);
+    uint64_t left = k->requests_left;
+    uint64_t n = left >= per * CLAIM_MAX ? CLAIM_MAX : left * (uint64_t)lp->nconns / per;
+    if (n == 0 && left > 0) {
+        n = 1;
+    }
+    k->requests_left = left - n;
+    k->requests_holders -= lp->holding ? 1 : 0;
+    k->requests_holders += n > 0 ? 1 : 0;
+    bool others = k->requests_holders > 0;
+    (void)pthread_mutex_unlock(&k->requests_lock);
+    lp->budget = n;
+    lp->holding = n > 0;
+    lp->dry = n == 0 && others;
+    if (n == 0 && !others) {
+        lp->stopping = true;
+    }
+    return n > 0;
+}
+
+/* The calls claimed and not sent go back to the clock, for the loops still running. */
+static void
+hand_back(tc_bench_loop_t *lp)
+{
+    if (!lp->holding) {
+        return;
+    }
+    (void)pthread_mutex_lock(&lp->clock->requests_lock);
+    lp->clock->requests_left += lp->budget;
+    lp->clock->requests_holders--;
+    (void)pthread_mutex_unlock(&lp->clock->requests_lock);
+    lp->budget = 0;
+    lp->holding = false;
 }
 
 /* ---- sending ---- */
@@ -220,20 +297,22 @@ flush(tc_bench_loop_t *lp, conn_t *c)
 static bool
 may_send(tc_bench_loop_t *lp, bool *measured)
 {
-    if (lp->stopping) {
+    if (lp->stopping || lp->dry) {
         return false;
     }
     *measured = lp->now >= lp->clock->t0;
     if (!*measured) {
         return true;
     }
-    /* past -n the count goes on by one at most per loop: each stops at its first miss */
-    if (lp->now >= lp->clock->t1 ||
-        (lp->o->requests > 0 &&
-         atomic_fetch_add_explicit(&lp->clock->measured_sent, 1, memory_order_relaxed) >=
-             lp->o->requests)) {
+    if (lp->now >= lp->clock->t1) {
         lp->stopping = true;
         return false;
+    }
+    if (lp->o->requests > 0) {
+        if (lp->budget == 0 && !claim(lp)) {
+            return false;
+        }
+        lp->budget--;
     }
     return true;
 }
@@ -250,6 +329,7 @@ send_call(tc_bench_loop_t *lp, conn_t *c, bool measured)
     c->count++;
     c->unsent++;
     lp->inflight++;
+    lp->idle_at = 0;
     size_t mark = t->begin(&c->out);
     c->wp.ops->write_message_begin(&c->wp, lp->call->method, lp->call->method_len, TC_MSG_CALL,
                                    slot->seqid);
@@ -507,28 +587,49 @@ connect_error(const tc_bench_opts_t *o, int failed, char *buf, size_t n)
     return buf;
 }
 
-/* The start of a connect error, "connect HOST:PORT:" or "connect unix:PATH:"; its length. */
-static size_t
-why_begin(const tc_bench_opts_t *o, char *why, size_t n)
+/*
+ * The opening of a connection: each address in turn until one connects,
+ * as a client does, the error of each one that failed kept for the
+ * connect error. The first connect waits for each address (dial_walk()'s
+ * 'blocking'); opening again does not block the loop.
+ */
+typedef struct dial {
+    const struct addrinfo *ai; /* the address being tried */
+    long long by;              /* a connect error from then on */
+    int tried;                 /* addresses that failed before 'ai' */
+    size_t len;                /* of 'why' */
+    char why[256];             /* "connect HOST:PORT:" or "connect unix:PATH:", then the errors */
+} dial_t;
+
+#define DIAL_FAILED (-1) /* every address failed: 'why' says how */
+#define DIAL_AGAIN  (-2) /* not open yet: dial_walk() goes on from 'ai' later */
+
+static void
+dial_init(const tc_bench_loop_t *lp, dial_t *d, long long by)
 {
-    int k = o->unix_path != NULL ? snprintf(why, n, "connect unix:%s:", o->unix_path)
-                                 : snprintf(why, n, "connect %s:%d:", o->host, o->port);
-    return k > 0 ? (size_t)k : 0;
+    const tc_bench_opts_t *o = lp->o;
+    d->ai = lp->targets;
+    d->by = by;
+    d->tried = 0;
+    int k = o->unix_path != NULL
+                ? snprintf(d->why, sizeof(d->why), "connect unix:%s:", o->unix_path)
+                : snprintf(d->why, sizeof(d->why), "connect %s:%d:", o->host, o->port);
+    d->len = k > 0 ? (size_t)k : 0;
 }
 
 /*
- * Add the failure of address 'ai', the 'tried'-th (from 0), to 'why' of
- * length '*len': its error ('failed', an errno or CONNECT_LATE; of
- * socket() unless 'made'), after the address when there are several
- * ("localhost" is ::1 first, then 127.0.0.1).
+ * Add the failure of address d->ai, the d->tried-th (from 0), to d->why:
+ * its error ('failed', an errno or CONNECT_LATE; of socket() unless
+ * 'made'), after the address when there are several ("localhost" is ::1
+ * first, then 127.0.0.1).
  */
 static void
-why_add(const tc_bench_loop_t *lp, const struct addrinfo *ai, int tried, bool made, int failed,
-        char *why, size_t n, size_t *len)
+why_add(const tc_bench_loop_t *lp, dial_t *d, bool made, int failed)
 {
-    if (*len >= n) {
+    if (d->len >= sizeof(d->why)) {
         return;
     }
+    const struct addrinfo *ai = d->ai;
     bool several = lp->targets->ai_next != NULL;
     char addr[NI_MAXHOST] = "";
     if (several && getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
@@ -536,10 +637,10 @@ why_add(const tc_bench_loop_t *lp, const struct addrinfo *ai, int tried, bool ma
         snprintf(addr, sizeof(addr), "?");
     }
     char late[64];
-    int k = snprintf(why + *len, n - *len, "%s%s%s%s%s", tried > 0 ? ", " : " ", addr,
-                     several ? ": " : "",
+    int k = snprintf(d->why + d->len, sizeof(d->why) - d->len, "%s%s%s%s%s",
+                     d->tried > 0 ? ", " : " ", addr, several ? ": " : "",
                      made ? "" : "socket: ", connect_error(lp->o, failed, late, sizeof(late)));
-    *len += k > 0 ? (size_t)k : 0;
+    d->len += k > 0 ? (size_t)k : 0;
 }
 
 static void
@@ -552,47 +653,67 @@ set_nodelay(const struct addrinfo *ai, int fd)
 }
 
 /*
- * A connection before the run, blocking, by the deadline 'by': each
- * address in turn, as a client does. -1 with 'why' naming each one's error
- * when every one fails.
+ * Try the addresses from d->ai on: the first that connects gives its fd,
+ * non-blocking; DIAL_FAILED when none is left. 'blocking' waits for each
+ * connect until d->by. Otherwise a connect in progress is left in
+ * '*pending' for its end to be watched, and a unix socket that refuses at
+ * once (EAGAIN) while its listener's backlog is full sets '*pending' to -1,
+ * to be tried again: DIAL_AGAIN both.
  */
 static int
-connect_one(const tc_bench_loop_t *lp, long long by, char *why, size_t n)
+dial_walk(const tc_bench_loop_t *lp, dial_t *d, bool blocking, int *pending)
 {
-    size_t len = why_begin(lp->o, why, n);
-    int tried = 0;
-    for (const struct addrinfo *ai = lp->targets; ai != NULL; ai = ai->ai_next, tried++) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    for (; d->ai != NULL; d->ai = d->ai->ai_next, d->tried++) {
+        const struct addrinfo *ai = d->ai;
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK),
+                   ai->ai_protocol);
         if (fd < 0) {
-            why_add(lp, ai, tried, false, errno, why, n, &len);
+            why_add(lp, d, false, errno);
             continue;
         }
-        int failed = connect_by(fd, ai->ai_addr, ai->ai_addrlen, by);
+        set_nodelay(ai, fd);
+        int failed = 0;
+        if (blocking) {
+            failed = connect_by(fd, ai->ai_addr, ai->ai_addrlen, d->by);
+        } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            failed = errno;
+        }
         if (failed == 0) {
-            set_nodelay(ai, fd);
-            (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            if (blocking) {
+                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            }
             return fd;
         }
+        if (!blocking && (failed == EINPROGRESS || failed == EINTR)) {
+            *pending = fd;
+            return DIAL_AGAIN;
+        }
         close(fd);
-        why_add(lp, ai, tried, true, failed, why, n, &len);
+        if (!blocking && failed == EAGAIN && ai->ai_family == AF_UNIX) {
+            *pending = -1;
+            return DIAL_AGAIN;
+        }
+        why_add(lp, d, true, failed);
     }
-    return -1;
+    return DIAL_FAILED;
 }
 
 /*
  * Whether no call is to be sent any more, as may_send() says, without
- * taking one of -n: a connection is not opened again for no call.
+ * sending one: a connection is not opened again for no call.
  */
 static bool
 run_over(tc_bench_loop_t *lp)
 {
-    if (!lp->stopping && lp->now >= lp->clock->t0 &&
-        (lp->now >= lp->clock->t1 ||
-         (lp->o->requests > 0 && atomic_load_explicit(&lp->clock->measured_sent,
-                                                      memory_order_relaxed) >= lp->o->requests))) {
-        lp->stopping = true;
+    if (!lp->stopping && !lp->dry && lp->now >= lp->clock->t0) {
+        if (lp->now >= lp->clock->t1) {
+            lp->stopping = true;
+        } else if (lp->o->requests > 0 && lp->budget == 0) {
+            (void)claim(lp); /* dry or stopping when none is left */
+        }
     }
-    return lp->stopping;
+    return lp->stopping || lp->dry;
 }
 
 /* ---- opening again (--reconnect) ---- */
@@ -606,14 +727,6 @@ run_over(tc_bench_loop_t *lp)
  * tried again at each tick. Each address in turn, all within one --timeout
  * from the start.
  */
-typedef struct dial {
-    const struct addrinfo *ai; /* the address being tried */
-    long long by;              /* a connect error from then on */
-    int tried;                 /* addresses that failed before 'ai' */
-    size_t len;                /* of 'why' */
-    char why[256];
-} dial_t;
-
 static void
 dial_end(tc_bench_loop_t *lp, conn_t *c)
 {
@@ -645,7 +758,6 @@ dial_fail(tc_bench_loop_t *lp, conn_t *c)
 static void
 dial_done(tc_bench_loop_t *lp, conn_t *c, int fd)
 {
-    set_nodelay(c->dial->ai, fd);
     bool registered = c->fd >= 0;
     free(c->dial);
     c->dial = NULL;
@@ -680,33 +792,17 @@ dial_done(tc_bench_loop_t *lp, conn_t *c, int fd)
 static void
 dial_next(tc_bench_loop_t *lp, conn_t *c)
 {
-    dial_t *d = c->dial;
-    for (; d->ai != NULL; d->ai = d->ai->ai_next, d->tried++) {
-        const struct addrinfo *ai = d->ai;
-        int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            why_add(lp, ai, d->tried, false, errno, d->why, sizeof(d->why), &d->len);
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            dial_done(lp, c, fd);
-            return;
-        }
-        int failed = errno;
-        if (failed == EINPROGRESS || failed == EINTR) {
-            c->fd = fd;
-            struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-            (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev);
-            return;
-        }
-        close(fd);
-        if (failed == EAGAIN && ai->ai_family == AF_UNIX) {
-            return; /* tried again at the next tick, by dial_tick() */
-        }
-        why_add(lp, ai, d->tried, true, failed, d->why, sizeof(d->why), &d->len);
-    }
-    dial_fail(lp, c);
+    int pending = -1;
+    int fd = dial_walk(lp, c->dial, false, &pending);
+    if (fd >= 0) {
+        dial_done(lp, c, fd);
+    } else if (fd == DIAL_FAILED) {
+        dial_fail(lp, c);
+    } else if (pending >= 0) { /* its end is on_dial()'s */
+        c->fd = pending;
+        struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+        (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, pending, &ev);
+    } /* else a full backlog: tried again at the next tick, by dial_tick() */
 }
 
 /* The connect in progress on c->fd has ended: open, or refused (then the next address). */
@@ -726,7 +822,7 @@ on_dial(tc_bench_loop_t *lp, conn_t *c)
     (void)epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
-    why_add(lp, d->ai, d->tried, true, failed, d->why, sizeof(d->why), &d->len);
+    why_add(lp, d, true, failed);
     d->ai = d->ai->ai_next;
     d->tried++;
     dial_next(lp, c);
@@ -738,7 +834,7 @@ dial_tick(tc_bench_loop_t *lp, conn_t *c)
 {
     dial_t *d = c->dial;
     if (lp->now >= d->by) {
-        why_add(lp, d->ai, d->tried, true, CONNECT_LATE, d->why, sizeof(d->why), &d->len);
+        why_add(lp, d, true, CONNECT_LATE);
         dial_fail(lp, c);
     } else if (c->fd < 0) {
         dial_next(lp, c);
@@ -761,9 +857,7 @@ reopen(tc_bench_loop_t *lp, conn_t *c)
         return;
     }
     dial_t *d = tc_xcalloc(1, sizeof(*d));
-    d->ai = lp->targets;
-    d->by = lp->now + (long long)(lp->o->timeout * 1e9);
-    d->len = why_begin(lp->o, d->why, sizeof(d->why));
+    dial_init(lp, d, lp->now + (long long)(lp->o->timeout * 1e9));
     c->dial = d;
     lp->ndial++;
     dial_next(lp, c);
@@ -774,13 +868,15 @@ tc_bench_loop_connect(tc_bench_loop_t *lp)
 {
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];
-        char why[256];
-        c->fd = connect_one(lp, lp->clock->connect_by, why, sizeof(why));
-        if (c->fd < 0) {
+        dial_t d;
+        dial_init(lp, &d, lp->clock->connect_by);
+        int fd = dial_walk(lp, &d, true, NULL);
+        if (fd < 0) {
             lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
-            report(lp, c, "%s", why);
+            report(lp, c, "%s", d.why);
             continue;
         }
+        c->fd = fd;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         (void)epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev);
         lp->nopen++;
@@ -857,20 +953,28 @@ check_timeouts(tc_bench_loop_t *lp)
     }
 }
 
+/* Each open connection given calls up to 'pipeline' in flight, as long as may_send() allows. */
+static void
+fill(tc_bench_loop_t *lp)
+{
+    for (int i = 0; i < lp->nconns; i++) {
+        conn_t *c = &lp->conns[i];
+        if (c->fd < 0 || c->dial != NULL) {
+            continue;
+        }
+        bool measured;
+        while (c->count < lp->o->pipeline && may_send(lp, &measured)) {
+            send_call(lp, c, measured);
+        }
+        flush(lp, c);
+    }
+}
+
 void
 tc_bench_loop_run(tc_bench_loop_t *lp)
 {
     lp->now = tc_bench_loop_now();
-    for (int i = 0; i < lp->nconns; i++) {
-        conn_t *c = &lp->conns[i];
-        bool measured;
-        for (int k = 0; c->fd >= 0 && k < lp->o->pipeline && may_send(lp, &measured); k++) {
-            send_call(lp, c, measured);
-        }
-        if (c->fd >= 0) {
-            flush(lp, c);
-        }
-    }
+    fill(lp);
     long long next_tick = lp->now + TICK_NS;
     struct epoll_event evs[MAX_EVENTS];
     while (lp->nopen > 0 || lp->nreopen > 0 || lp->ndial > 0) {
@@ -878,11 +982,18 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
         if (!lp->stopping && lp->now >= lp->clock->t1) {
             lp->stopping = true;
         }
-        if (lp->stopping && lp->inflight == 0) {
-            break;
+        if (lp->inflight == 0 && (lp->stopping || lp->dry)) {
+            /* the run's end for this loop, unless calls of -n are handed back to a dry one */
+            lp->idle_at = lp->idle_at != 0 ? lp->idle_at : lp->now;
+            if (lp->stopping) {
+                break;
+            }
         }
         if (lp->now >= next_tick) {
             check_timeouts(lp);
+            if (lp->dry && !lp->stopping && claim(lp)) {
+                fill(lp);
+            }
             next_tick = lp->now + TICK_NS;
         }
         int n = epoll_wait(lp->ep, evs, MAX_EVENTS, lp->nreopen > 0 ? 0 : (int)(TICK_NS / 1000000));
@@ -910,9 +1021,12 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
     }
     /*
      * the run's end for this loop: its last call answered, or failed (a
-     * timeout, a close), which a server that stops answering makes late
+     * timeout, a close), which a server that stops answering makes late;
+     * for a dry loop, when it had none left in flight, not the tick it
+     * found the run over at
      */
-    lp->stats.end_ns = tc_bench_loop_now();
+    lp->stats.end_ns = lp->idle_at != 0 ? lp->idle_at : tc_bench_loop_now();
+    hand_back(lp);
     lp->stats.conn_min = UINT64_MAX;
     for (int i = 0; i < lp->nconns; i++) {
         conn_t *c = &lp->conns[i];

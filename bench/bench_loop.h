@@ -13,6 +13,7 @@
 #include "protocol/protocol.h"
 #include "transport/transport.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -76,10 +77,14 @@ typedef struct tc_bench_clock {
     long long t0;         /* measurement begins */
     long long t1;         /* no measured call is sent at or after this */
     /*
-     * measured calls sent by every loop: -n is one count for them all, so
-     * that every connection calls until it runs out, whichever thread it is on
+     * -n is one count for every loop, so that every connection calls until
+     * it runs out, whichever thread it is on. A loop claims its calls in
+     * chunks, under the lock once a chunk rather than an atomic add a call,
+     * and hands back at its end those it could not send.
      */
-    atomic_ullong measured_sent;
+    pthread_mutex_t requests_lock;
+    uint64_t requests_left; /* not claimed by any loop yet; under 'requests_lock' */
+    int requests_holders;   /* loops that may hand back calls they claimed; likewise */
     atomic_int errors_shown;
     /*
      * the progress line is on stderr, a terminal, with no newline after it:
@@ -89,6 +94,12 @@ typedef struct tc_bench_clock {
      */
     atomic_bool progress_shown;
 } tc_bench_clock_t;
+
+/* Set the clock's counts: -n of 'requests' (0: none), no error shown. Before any loop runs. */
+void tc_bench_loop_clock_init(tc_bench_clock_t *clock, uint64_t requests);
+
+/* Release what tc_bench_loop_clock_init() made, once no loop runs. */
+void tc_bench_loop_clock_deinit(tc_bench_clock_t *clock);
 
 /*
  * The most calls in flight a run may keep, connections times pipeline:
@@ -103,10 +114,9 @@ typedef struct tc_bench_loop tc_bench_loop_t;
 
 /*
  * A loop with connections number 'first' .. 'first + n - 1', not opened
- * yet; with -n, it sends measured calls while clock->measured_sent is
- * under o->requests. NULL with 'err' filled if the call cannot be
- * prepared. Ownership: borrows 'o' and 'clock'; free with
- * tc_bench_loop_free().
+ * yet; with -n, it sends measured calls while it can claim some of the
+ * clock's. NULL with 'err' filled if the call cannot be prepared. Ownership: borrows 'o' and
+ * 'clock'; free with tc_bench_loop_free().
  */
 tc_bench_loop_t *tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first,
                                    int n, tc_err_t *err);

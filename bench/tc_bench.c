@@ -664,6 +664,7 @@ run_free(run_t *r)
     free(r->loops);
     free(r->tids);
     free(r->args);
+    tc_bench_loop_clock_deinit(&r->clock);
 }
 
 static int
@@ -674,8 +675,7 @@ start(run_t *r)
     r->loops = tc_xcalloc((size_t)r->nloops, sizeof(*r->loops));
     r->tids = tc_xcalloc((size_t)r->nloops, sizeof(*r->tids));
     r->args = tc_xcalloc((size_t)r->nloops, sizeof(*r->args));
-    atomic_init(&r->clock.errors_shown, 0);
-    atomic_init(&r->clock.measured_sent, 0);
+    tc_bench_loop_clock_init(&r->clock, o->requests);
     atomic_init(&r->finished, 0);
     int first = 0;
     for (int i = 0; i < r->nloops; i++) {

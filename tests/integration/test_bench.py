@@ -905,6 +905,51 @@ class BenchToolBadServerTest(unittest.TestCase):
                                 "%d answered: %s" % (len(srv.times), out))
                 self.assertLessEqual(j["conn_calls_max"] - j["conn_calls_min"], 2, out)
 
+    def test_requests_exact_over_any_split(self):
+        # the threads claim the calls of -n in chunks: whatever the split
+        # (more threads than calls per thread, a count no chunk divides,
+        # more calls in flight than -n), exactly -n calls are sent, and no
+        # more reach the server
+        for load, n in ((["-c", "16", "-t", "8", "-P", "3"], 37),
+                        (["-c", "7", "-t", "3", "-P", "5"], 1001),
+                        (["-c", "3", "-t", "3"], 4),
+                        (["-c", "2", "-t", "2", "-P", "4"], 3)):
+            with self.subTest(load=load, n=n), FakeServer(ping_ok) as srv:
+                rc, out, err = run_bench(srv.port, *load, "-n", str(n), "--warmup", "0",
+                                         "--json")
+                self.assertEqual(rc, 0, out + err)
+                j = json.loads(out)
+                self.assertEqual((j["calls"], j["answered"], j["errors"]), (n, n, 0), out)
+                self.assertTrue(harness.wait_for(lambda: len(srv.times) >= n),
+                                "%d answered: %s" % (len(srv.times), out))
+                self.assertEqual(len(srv.times), n, out)
+
+    def test_requests_of_a_thread_that_fails_are_sent_by_the_others(self):
+        # -c 2 -t 2: the first connection to send its 2nd call gets no reply,
+        # and its thread ends at the timeout holding calls of -n it claimed
+        # and could not send. It hands them back, and the other thread, out
+        # of calls since, sends them: every call of -n is sent
+        hung = []
+        lock = threading.Lock()
+
+        def hang_one(name, seqid, res, n):
+            with lock:
+                if n == 2 and not hung:
+                    hung.append(seqid)
+                    return []
+            return [message(name, seqid, res)]
+        with FakeServer(ping_ok, wire=hang_one) as srv:
+            rc, out, err = run_bench(srv.port, "-c", "2", "-t", "2", "-n", "200", "--warmup",
+                                     "0", "--timeout", "1", "--json")
+            self.assertEqual(rc, 1, out + err)
+            j = json.loads(out)
+            self.assertEqual((j["calls"], j["errors"], j["errors_by_kind"]["timeout"]),
+                             (199, 1, 1), out + err)
+            # the server read 200 calls: 'times' holds the unanswered one too
+            self.assertTrue(harness.wait_for(lambda: len(srv.times) >= 200),
+                            "%d read: %s" % (len(srv.times), out))
+            self.assertEqual(len(srv.times), 200, out)
+
     def test_the_window_holds_the_time_no_reply_came(self):
         # each connection's 6th call gets no reply: its 5 calls are answered
         # by 0.1 s, then nothing until --timeout. The window runs -d when the
