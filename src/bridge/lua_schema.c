@@ -17,14 +17,17 @@
 typedef struct compiler {
     lua_State *L;
     tc_schema_t *s;
-    int ud;     /* stack index of the schema userdata */
-    int memo;   /* stack index of {def table = light userdata descriptor} */
-    int mts;    /* metatable registry */
-    int defs;   /* defaults registry */
-    int names;  /* field names registry */
-    int live;   /* stack index of the registry of live definitions (set_descriptor()) */
-    int owners; /* stack index of the registry {definition table = schema userdata} */
-    int types;  /* stack index of {type table = light userdata tc_type_t compiled from it} */
+    int ud;      /* stack index of the schema userdata */
+    int memo;    /* stack index of {def table = light userdata descriptor} */
+    int mts;     /* metatable registry */
+    int defs;    /* defaults registry */
+    int names;   /* field names registry */
+    int live;    /* stack index of the registry of live definitions (set_descriptor()) */
+    int owners;  /* stack index of the registry {definition table = schema userdata} */
+    int types;   /* stack index of {type table = light userdata tc_type_t compiled from it} */
+    int heights; /* stack index of {type table or light userdata struct = its height} */
+    int pending; /* stack index of the structdefs whose defaults compile last, in a sequence */
+    lua_Integer npending;
     int depth;  /* compile_type() calls under way: types through structs, lists, maps */
     int vdepth; /* c_value() calls under way: a default's containers and structs */
 } compiler_t;
@@ -33,11 +36,17 @@ typedef struct compiler {
  * How deep compile_type() may recurse: far beyond any real IDL (a value can
  * be at most 256 levels deep on the wire anyway), and far within a handler
  * thread's C stack, which a chain of thousands of structs would overflow.
+ * The limit holds for the height of every type (the longest way down
+ * through its fields and elements, a struct met again on the way counting
+ * 1), so that whether a doc compiles does not depend on the order the
+ * structs are met in: that is the order of a Lua table's keys, which
+ * changes from one process to the next. (Structs that hold themselves
+ * through others still give heights that depend on that order.)
  */
 #define COMPILE_DEPTH_MAX 1000
 
-static const tc_struct_t *compile_struct(compiler_t *c, int idx);
-static void compile_type_at(compiler_t *c, int idx, tc_type_t *out);
+static const tc_struct_t *compile_struct(compiler_t *c, int idx, int *height);
+static int compile_type_at(compiler_t *c, int idx, tc_type_t *out);
 
 /*
  * lua_getfield() without metamethods: the doc is plain tables from the IDL
@@ -163,8 +172,27 @@ enum_name(compiler_t *c, int idx, tc_type_t *out)
     lua_pop(L, 1);
 }
 
-/* Fill 'out' from the type table at 'idx'. */
+/* The height recorded for the key on top of the stack (popped), 0 if none. */
+static int
+height_of(compiler_t *c)
+{
+    lua_State *L = c->L;
+    lua_rawget(L, c->heights);
+    int h = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
+
 static void
+too_deep(compiler_t *c)
+{
+    luaL_error(c->L,
+               "types nest more than %d deep (structs, lists, sets and maps within each other)",
+               COMPILE_DEPTH_MAX);
+}
+
+/* Fill 'out' from the type table at 'idx'. Returns the type's height. */
+static int
 compile_type(compiler_t *c, int idx, tc_type_t *out)
 {
     lua_State *L = c->L;
@@ -181,24 +209,29 @@ compile_type(compiler_t *c, int idx, tc_type_t *out)
     if (lua_rawget(L, c->types) == LUA_TLIGHTUSERDATA) {
         *out = *(const tc_type_t *)lua_touserdata(L, -1);
         lua_pop(L, 1);
-        return;
+        lua_pushvalue(L, idx);
+        return height_of(c);
     }
     lua_pop(L, 1);
     if (c->depth >= COMPILE_DEPTH_MAX) {
-        luaL_error(L,
-                   "types nest more than %d deep (structs, lists, sets and maps within "
-                   "each other)",
-                   COMPILE_DEPTH_MAX);
+        too_deep(c);
     }
     c->depth++;
-    compile_type_at(c, idx, out);
+    int h = compile_type_at(c, idx, out);
     c->depth--;
+    if (h > COMPILE_DEPTH_MAX) {
+        too_deep(c);
+    }
     lua_pushvalue(L, idx);
     lua_pushlightuserdata(L, out); /* the schema's memory: it outlives the compile */
     lua_rawset(L, c->types);
+    lua_pushvalue(L, idx);
+    lua_pushinteger(L, h);
+    lua_rawset(L, c->heights);
+    return h;
 }
 
-static void
+static int
 compile_type_at(compiler_t *c, int idx, tc_type_t *out)
 {
     lua_State *L = c->L;
@@ -209,16 +242,17 @@ compile_type_at(compiler_t *c, int idx, tc_type_t *out)
             if (base_kinds[i].kind == TC_KIND_ENUM) {
                 enum_name(c, idx, out);
             }
-            return;
+            return 1;
         }
     }
     memset(out, 0, sizeof(*out));
+    int h = 0;
     if (strcmp(tt, "list") == 0 || strcmp(tt, "set") == 0) {
         tc_kind_t kind = tt[0] == 'l' ? TC_KIND_LIST : TC_KIND_SET;
         tc_schema_type_base(out, kind);
         tc_type_t *elem = tc_schema_alloc(c->s, sizeof(*elem));
         rawfield(L, idx, "elem");
-        compile_type(c, -1, elem);
+        h = compile_type(c, -1, elem);
         lua_pop(L, 1);
         out->elem = elem;
     } else if (strcmp(tt, "map") == 0) {
@@ -226,20 +260,22 @@ compile_type_at(compiler_t *c, int idx, tc_type_t *out)
         tc_type_t *key = tc_schema_alloc(c->s, sizeof(*key));
         tc_type_t *val = tc_schema_alloc(c->s, sizeof(*val));
         rawfield(L, idx, "key");
-        compile_type(c, -1, key);
+        h = compile_type(c, -1, key);
         rawfield(L, idx, "value");
-        compile_type(c, -1, val);
+        int hv = compile_type(c, -1, val);
+        h = hv > h ? hv : h;
         lua_pop(L, 2);
         out->elem = key;
         out->value = val;
     } else if (strcmp(tt, "struct") == 0) {
         tc_schema_type_base(out, TC_KIND_STRUCT);
         rawfield(L, idx, "struct");
-        out->st = compile_struct(c, -1);
+        out->st = compile_struct(c, -1, &h);
         lua_pop(L, 1);
     } else {
         luaL_error(L, "thriftcorn.core.compile: unknown ttype '%s'", tt);
     }
+    return h + 1;
 }
 
 static tc_req_t
@@ -257,7 +293,8 @@ parse_req(lua_State *L, int idx)
     return req;
 }
 
-static void
+/* Compile field 'i' of struct 'sname' from the table at 'fidx'. Returns its type's height. */
+static int
 compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const char *sname)
 {
     lua_State *L = c->L;
@@ -275,7 +312,7 @@ compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const cha
     f->name = tc_schema_strdup(c->s, fname, f->name_len);
     f->req = (uint8_t)parse_req(L, fidx);
     rawfield(L, fidx, "type");
-    compile_type(c, -1, &f->type);
+    int h = compile_type(c, -1, &f->type);
     lua_pop(L, 1);
     if (rawfield(L, fidx, "default") != LUA_TNIL) {
         f->has_default = true;
@@ -283,6 +320,7 @@ compile_field(compiler_t *c, tc_field_t *f, int fidx, int dtab, int i, const cha
     } else {
         lua_pop(L, 1);
     }
+    return h;
 }
 
 /* ---- IDL defaults as C values, for the readers of C handlers ---- */
@@ -447,8 +485,14 @@ c_value_at(compiler_t *c, int idx, const tc_type_t *t, tc_value_t *out)
 
 /* ---- structs, functions, services ---- */
 
+/*
+ * The struct of the structdef at 'idx', compiled once per compile; into
+ * '*height' (if not NULL) the greatest height of its fields' types, 0 while
+ * it is being compiled. Its defaults compile in compile_defaults(), once
+ * every struct they may hold has all its fields.
+ */
 static const tc_struct_t *
-compile_struct(compiler_t *c, int idx)
+compile_struct(compiler_t *c, int idx, int *height)
 {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
@@ -456,7 +500,11 @@ compile_struct(compiler_t *c, int idx)
     lua_pushvalue(L, idx);
     if (lua_rawget(L, c->memo) == LUA_TLIGHTUSERDATA) {
         const tc_struct_t *st = lua_touserdata(L, -1);
-        lua_pop(L, 1);
+        if (height != NULL) {
+            *height = height_of(c); /* pops the descriptor, its key */
+        } else {
+            lua_pop(L, 1);
+        }
         return st;
     }
     lua_pop(L, 1);
@@ -483,22 +531,25 @@ compile_struct(compiler_t *c, int idx)
 
     lua_newtable(L); /* defaults by field index */
     int dtab = lua_gettop(L);
+    int h = 0;
     for (lua_Integer i = 0; i < n; i++) {
         lua_rawgeti(L, fields, i + 1);
-        compile_field(c, &st->fields[i], lua_gettop(L), dtab, (int)i, name);
+        int fh = compile_field(c, &st->fields[i], lua_gettop(L), dtab, (int)i, name);
+        h = fh > h ? fh : h;
         lua_pop(L, 1);
+    }
+    lua_pushlightuserdata(L, st);
+    lua_pushinteger(L, h);
+    lua_rawset(L, c->heights);
+    if (height != NULL) {
+        *height = h;
     }
     if (tc_schema_struct_seal(c->s, st) != TC_OK) {
         luaL_error(L, "thriftcorn.core.compile: struct %s has a duplicate field id", name);
     }
-    for (uint16_t i = 0; i < st->nfields; i++) {
-        if (st->fields[i].has_default) {
-            tc_value_t *d = tc_schema_alloc(c->s, sizeof(*d));
-            lua_rawgeti(L, dtab, i + 1);
-            c_value(c, -1, &st->fields[i].type, d);
-            lua_pop(L, 1);
-            st->fields[i].dflt = d;
-        }
+    if (st->has_defaults) {
+        lua_pushvalue(L, idx);
+        lua_rawseti(L, c->pending, ++c->npending);
     }
     /* what the decoder needs per Lua state: defaults and the instance metatable */
     lua_pushvalue(L, dtab);
@@ -557,9 +608,9 @@ compile_function(compiler_t *c, int idx, const char *svc_name)
     rawfield(L, idx, "oneway");
     fn->oneway = lua_toboolean(L, -1);
     rawfield(L, idx, "args");
-    fn->args = compile_struct(c, -1);
+    fn->args = compile_struct(c, -1, NULL);
     rawfield(L, idx, "result");
-    fn->result = compile_struct(c, -1);
+    fn->result = compile_struct(c, -1, NULL);
     lua_pop(L, 3);
     set_descriptor(c, idx, "_cfunc", fn);
     lua_pushvalue(L, idx);
@@ -614,7 +665,7 @@ each_value(compiler_t *c, int idx, const char *key, void (*fn)(compiler_t *, int
 static void
 compile_struct_cb(compiler_t *c, int idx)
 {
-    (void)compile_struct(c, idx);
+    (void)compile_struct(c, idx, NULL);
 }
 
 static void
@@ -638,6 +689,35 @@ compile_doc(compiler_t *c, int idx)
     each_value(c, idx, "services", compile_service);
 }
 
+/*
+ * The C defaults of the structs compile_struct() left pending: a default
+ * may hold a struct that was still being compiled when its field was, so
+ * only now do all of them have their fields.
+ */
+static void
+compile_defaults(compiler_t *c)
+{
+    lua_State *L = c->L;
+    for (lua_Integer k = 1; k <= c->npending; k++) {
+        lua_rawgeti(L, c->pending, k);
+        int idx = lua_gettop(L);
+        lua_pushvalue(L, idx);
+        lua_rawget(L, c->memo);
+        tc_struct_t *st = lua_touserdata(L, -1);
+        rawfield(L, idx, "_defaults");
+        for (uint16_t i = 0; i < st->nfields; i++) {
+            if (st->fields[i].has_default) {
+                tc_value_t *d = tc_schema_alloc(c->s, sizeof(*d));
+                lua_rawgeti(L, -1, i + 1);
+                c_value(c, -1, &st->fields[i].type, d);
+                lua_pop(L, 1);
+                st->fields[i].dflt = d;
+            }
+        }
+        lua_settop(L, idx - 1);
+    }
+}
+
 /* compile_doc() under lua_pcall: its arguments are the compiler's tables, then the doc. */
 static int
 compile_step(lua_State *L)
@@ -652,7 +732,13 @@ compile_step(lua_State *L)
     c->owners = 7;
     lua_newtable(L);
     c->types = lua_gettop(L);
+    lua_newtable(L);
+    c->heights = lua_gettop(L);
+    lua_newtable(L);
+    c->pending = lua_gettop(L);
+    c->npending = 0;
     compile_doc(c, 8);
+    compile_defaults(c);
     return 0;
 }
 

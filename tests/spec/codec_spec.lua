@@ -854,13 +854,14 @@ describe("codec messages", function()
 end)
 
 describe("schema compile", function()
-  local function chain(n)
+  local function chain(n, prefix)
+    prefix = prefix or "S"
     local path = os.tmpname() .. ".thrift"
     local f = assert(io.open(path, "w"))
     for i = 0, n - 1 do
-      f:write(string.format("struct S%d { 1: optional S%d f }\n", i, i + 1))
+      f:write(string.format("struct %s%d { 1: optional %s%d f }\n", prefix, i, prefix, i + 1))
     end
-    f:write(string.format("struct S%d { 1: i32 x }\n", n))
+    f:write(string.format("struct %s%d { 1: i32 x }\n", prefix, n))
     f:close()
     return path
   end
@@ -878,6 +879,20 @@ describe("schema compile", function()
       os.remove(path)
       assert.is_table(mod.S0)
     end)
+
+  it("refuses a chain of structs too deep whatever order it compiles them in", function()
+    -- The structs of a file compile in the order of a Lua table's keys,
+    -- which the names change: each file is one more order. A chain 1100
+    -- deep is too deep from whichever struct the compiler starts.
+    for k = 1, 12 do
+      local path = chain(1100, "T" .. k .. "x")
+      local ok, err = pcall(tc.load, path)
+      os.remove(path)
+      assert.is_false(ok)
+      assert.equal(path .. ": types nest more than 1000 deep (structs, lists, sets and maps "
+        .. "within each other)", err)
+    end
+  end)
 end)
 
 describe("schema compile of tampered tables", function()
