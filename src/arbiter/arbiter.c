@@ -10,9 +10,10 @@
  * starts a new generation beside the running one and, once every new worker
  * is ready, stops the old one gracefully.
  *
- * This file is the loop: start, signals, reaping, stopping and the end. The
- * listening sockets are in socks.c, generations and reload in generation.c,
- * forking in spawn.c, SIGUSR2 and SIGWINCH in upgrade.c.
+ * This file is the loop: start, signals, stopping and the end. What the
+ * workers' heartbeat pages say and when to look next is in watch.c, their
+ * ends in reap.c, the listening sockets in socks.c, generations and reload
+ * in generation.c, forking in spawn.c, SIGUSR2 and SIGWINCH in upgrade.c.
  */
 #include "arbiter/arbiter.h"
 
@@ -31,7 +32,6 @@
 #include "core/log.h"
 #include "transport/listener.h"
 #include "worker/heartbeat.h"
-#include "worker/worker.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,18 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#define QUICK_TIMEOUT 1.0   /* seconds a worker gets after SIGQUIT */
-#define KILL_WAIT     5.0   /* seconds to wait for the reaping after SIGKILL */
-#define ABORT_GRACE   2.0   /* seconds from SIGABRT (timeout) to SIGKILL */
-#define READY_POLL    0.02  /* how often to look at a young boot, in seconds (ready_look()) */
-#define READY_SHARE   5     /* ... then every fifth of the boot's age */
-#define READY_MAX     0.5   /* ... but at least this often, in seconds */
-#define BEAT_POLL     1.0   /* how often to look at heartbeats */
-#define MAX_SIGNALS   32    /* read from the pipe per wake-up */
-#define POLL_MAX_MS   60000 /* longest wait in poll(): a far deadline is looked at again */
+#define QUICK_TIMEOUT 1.0 /* seconds a worker gets after SIGQUIT */
+#define KILL_WAIT     5.0 /* seconds to wait for the reaping after SIGKILL */
+#define MAX_SIGNALS   32  /* read from the pipe per wake-up */
 
 /* ---- helpers ---- */
 
@@ -78,39 +71,8 @@ tc_arbiter_count_active(const arbiter_t *a, unsigned gen)
     return n;
 }
 
-/*
- * Whether 'w' has said on its heartbeat page that it is ready, at any look
- * since its fork: the page is the worker's to write, and one that takes it
- * back must not have its exit taken for a failed boot, which stops the
- * server (a worker running someone else's code could do that).
- */
-static bool
-seen_ready(worker_t *w)
-{
-    w->ready = w->ready || (w->hb != NULL && tc_heartbeat_ready(w->hb));
-    return w->ready;
-}
-
-/*
- * Workers of 'gen' not retired by the arbiter that said they are ready
- * (draining ones serve on). One aborted for its timeout is not counted: it
- * is being killed, even if it became ready since (SIGABRT waits for its
- * loop, which runs once it is), and "Ready" is never said of it.
- */
-static int
-count_ready(arbiter_t *a, unsigned gen)
-{
-    int n = 0;
-    for (size_t i = 0; i < a->nslots; i++) {
-        worker_t *w = &a->workers[i];
-        n += w->pid > 0 && !w->retiring && w->abort_at == 0 && w->gen == gen &&
-             (w->hb == NULL || seen_ready(w));
-    }
-    return n;
-}
-
-static void
-signal_worker(worker_t *w, int sig)
+void
+tc_arbiter_signal_worker(worker_t *w, int sig)
 {
     /* ESRCH: it died already and SIGCHLD is on its way */
     if (kill(w->pid, sig) < 0 && errno != ESRCH) {
@@ -128,7 +90,7 @@ signal_all(arbiter_t *a, int sig)
 {
     for (size_t i = 0; i < a->nslots; i++) {
         if (a->workers[i].pid > 0) {
-            signal_worker(&a->workers[i], sig);
+            tc_arbiter_signal_worker(&a->workers[i], sig);
         }
     }
 }
@@ -145,8 +107,8 @@ static void handle_signal(arbiter_t *a, int sig);
  * arbiter can reap it. Returns true when it took any (a SIGCHLD too: a
  * child may wait to be reaped, which no later byte in the pipe will say).
  */
-static bool
-take_signals(arbiter_t *a)
+bool
+tc_arbiter_take_signals(arbiter_t *a)
 {
     int sigs[MAX_SIGNALS];
     int n;
@@ -170,7 +132,7 @@ tc_arbiter_retire(worker_t *w)
 {
     w->retiring = true;
     w->deadline = now() + w->graceful;
-    signal_worker(w, SIGTERM);
+    tc_arbiter_signal_worker(w, SIGTERM);
 }
 
 /* ---- hooks ---- */
@@ -227,9 +189,9 @@ tc_arbiter_set_target(arbiter_t *a, int n)
 /* ---- stopping ---- */
 
 /*
- * Every live worker of a graceful stop begun at 't' on its way out with its
- * own deadline (begin_stop()). Returns the time from 't' to the last
- * deadline, after which the stop kills what is left.
+ * Every live worker of a graceful stop begun at 't' on its way out with
+ * its own deadline (tc_arbiter_begin_stop()). Returns the time from 't'
+ * to the last deadline, after which the stop kills what is left.
  */
 static double
 stop_drains(arbiter_t *a, double t)
@@ -261,8 +223,8 @@ stop_drains(arbiter_t *a, double t)
  * server stops listening (tc_socks_stop(); each worker closes its own
  * descriptors as it stops accepting).
  */
-static void
-begin_stop(arbiter_t *a, bool quick)
+void
+tc_arbiter_begin_stop(arbiter_t *a, bool quick)
 {
     double t = now();
     if (a->stopping && quick && a->quick) {
@@ -308,21 +270,6 @@ begin_stop(arbiter_t *a, bool quick)
     tc_socks_stop(a);
 }
 
-/*
- * What a worker that does not end does, for the log line: " (in its NAME
- * hook)" while its main thread runs a hook, which then cannot log why.
- */
-static const char *
-in_hook(const worker_t *w, char *buf, size_t len)
-{
-    const char *name = w->hb != NULL ? tc_heartbeat_hook(w->hb) : NULL;
-    if (name == NULL) {
-        return "";
-    }
-    (void)snprintf(buf, len, " (in its %s hook)", name);
-    return buf;
-}
-
 /* SIGKILL whoever outlived its deadline. Returns false when giving up on them. */
 static bool
 enforce_deadlines(arbiter_t *a)
@@ -333,8 +280,8 @@ enforce_deadlines(arbiter_t *a)
         if (w->pid > 0 && (w->retiring || w->draining) && !w->killed && t >= w->deadline) {
             char hook[64];
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s%s; killing it",
-                   (int)w->pid, w->graceful, in_hook(w, hook, sizeof(hook)));
-            signal_worker(w, SIGKILL);
+                   (int)w->pid, w->graceful, tc_watch_in_hook(w, hook, sizeof(hook)));
+            tc_arbiter_signal_worker(w, SIGKILL);
         }
     }
     if (a->check.pid > 0 && !a->check_killed) {
@@ -358,280 +305,13 @@ enforce_deadlines(arbiter_t *a)
             char hook[64];
             tc_log(TC_LOG_WARNING, "Worker (pid:%d) did not stop within %g s%s; killing it",
                    (int)w->pid, a->quick ? QUICK_TIMEOUT : w->graceful,
-                   in_hook(w, hook, sizeof(hook)));
-            signal_worker(w, SIGKILL);
+                   tc_watch_in_hook(w, hook, sizeof(hook)));
+            tc_arbiter_signal_worker(w, SIGKILL);
         }
     }
     a->stop_killed = true;
     a->stop_deadline = t + KILL_WAIT;
     return true;
-}
-
-/*
- * A worker whose heartbeat stopped for its timeout (a handler call stuck
- * that long, or a boot that long) gets SIGABRT, then SIGKILL ABORT_GRACE
- * later. Idle workers keep beating, so idle connections never count.
- * Each page is read here once a wake-up, which also notes the workers that
- * became ready (seen_ready()).
- */
-static void
-check_heartbeats(arbiter_t *a)
-{
-    double t = now();
-    for (size_t i = 0; i < a->nslots; i++) {
-        worker_t *w = &a->workers[i];
-        /* at every wake-up: a worker that said it is ready cannot take it back */
-        bool ready = w->pid > 0 && seen_ready(w);
-        if (w->pid <= 0 || w->hb == NULL || w->timeout <= 0 || w->killed) {
-            continue;
-        }
-        /*
-         * a boot that took longer than 'timeout' is one even when the
-         * worker was ready before this look (every 20 to 500 ms while it
-         * boots, ready_look()): the verdict does not hang on when the
-         * arbiter looked.
-         * Read once, at the first look that sees it ready: what the worker
-         * writes on its page later cannot make a boot of a served worker.
-         */
-        bool late = ready && !w->boot_judged && tc_heartbeat_boot_time(w->hb) > w->timeout;
-        w->boot_judged = w->boot_judged || ready;
-        if (w->abort_at == 0 && (late || t - tc_heartbeat_last(w->hb) > w->timeout)) {
-            char hook[64];
-            tc_log(TC_LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)%s%s", (int)w->pid,
-                   ready && !late ? "" : " while booting", in_hook(w, hook, sizeof(hook)));
-            tc_heartbeat_set_timed_out(w->hb); /* (before the signal: what the worker reads) */
-            signal_worker(w, SIGABRT);
-            w->abort_at = t;
-            w->boot_timeout = !ready || late;
-        } else if (w->abort_at > 0 && t - w->abort_at >= ABORT_GRACE) {
-            char hook[64];
-            tc_log(TC_LOG_WARNING, "Worker (pid:%d) still alive %g s after SIGABRT%s; killing it",
-                   (int)w->pid, ABORT_GRACE, in_hook(w, hook, sizeof(hook)));
-            signal_worker(w, SIGKILL);
-        }
-    }
-}
-
-/*
- * A worker of the serving generation that began a graceful stop of its own
- * (max_requests, a SIGTERM sent by someone else) drains: its replacement
- * starts meanwhile (with another index), it still counts as ready, and
- * graceful_timeout bounds the drain as for a stop the arbiter asked for. A
- * worker of a pending generation is left to the reload's rules.
- */
-static void
-check_stopping(arbiter_t *a)
-{
-    for (size_t i = 0; i < a->nslots; i++) {
-        worker_t *w = &a->workers[i];
-        if (w->pid > 0 && w->hb != NULL && !w->retiring && !w->draining && w->gen == a->cur->id &&
-            tc_heartbeat_stopping(w->hb)) {
-            w->draining = true;
-            w->deadline = now() + w->graceful;
-        }
-    }
-}
-
-/* ---- reaping ---- */
-
-static void
-log_exit(const worker_t *w, int status)
-{
-    int pid = (int)w->pid;
-    if (WIFEXITED(status)) {
-        int code = WEXITSTATUS(status);
-        tc_log(code == 0 ? TC_LOG_INFO : TC_LOG_ERROR, "Worker (pid:%d) exited with code %d", pid,
-               code);
-    } else if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        if (sig == SIGKILL && !w->killed) {
-            tc_log(TC_LOG_ERROR, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", pid);
-        } else {
-            /*
-             * the arbiter's SIGKILL of a worker past its deadline; any other
-             * signal is none it sent (the worker catches TERM, QUIT and
-             * ABRT): a crash, also in a stop
-             */
-            tc_log(sig == SIGKILL ? TC_LOG_WARNING : TC_LOG_ERROR,
-                   "Worker (pid:%d) was sent SIG%s!", pid, signame(sig));
-        }
-    }
-}
-
-static void
-worker_exited(arbiter_t *a, worker_t *w, int status)
-{
-    double t = now();
-    log_exit(w, status);
-    bool asked = a->stopping || w->retiring || w->draining;
-    /* one aborted for its timeout while booting did not boot, ready since or not */
-    bool boot_timeout = w->boot_timeout;
-    bool ready = !boot_timeout && (w->hb == NULL || seen_ready(w));
-    unsigned gen = w->gen;
-    double started = w->started;
-    double timeout = w->timeout;
-    /*
-     * Status 3 is a boot failure only from a worker that is not ready: a
-     * ready one has loaded its handlers and started its threads, and its 3
-     * is a handler's os.exit(3), a later death like any other (without a
-     * heartbeat page there is no telling: a boot failure, as it most often is)
-     */
-    bool booted = !boot_timeout && w->hb != NULL && seen_ready(w);
-    bool boot_error = !booted && WIFEXITED(status) && WEXITSTATUS(status) == TC_WORKER_EXIT_BOOT;
-    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    /*
-     * A graceful stop of its own (max_requests, a SIGTERM from elsewhere)
-     * says so on the page before it exits 0; an exit(0) that did not (a
-     * hook's or a handler's os.exit(0)) is a death like any other, or a
-     * worker whose post_worker_init exits would be forked again at once,
-     * forever. Without a page there is no telling.
-     */
-    bool stopped = w->hb == NULL || tc_heartbeat_stopping(w->hb);
-    tc_heartbeat_free(w->hb);
-    w->hb = NULL;
-    w->pid = 0;
-    if (a->board != NULL) {
-        tc_board_clear(a->board, (int)(w - a->workers));
-    }
-    if (asked) {
-        return;
-    }
-    if (a->pend != NULL && gen == a->pend->id) {
-        /*
-         * A ready worker that ended a graceful stop of its own (max_requests,
-         * a SIGTERM from elsewhere) is no failure of its generation, and is
-         * replaced in it: under load its first workers may reach
-         * max_requests before the last one is ready, every time
-         */
-        if (clean && booted && stopped) {
-            if (!tc_spawn_worker(a, a->pend)) {
-                tc_generation_abort_reload(a, "cannot fork its workers");
-            }
-            return;
-        }
-        char why[64];
-        (void)snprintf(why, sizeof(why), "did not boot within %g s (timeout)", timeout);
-        tc_generation_abort_reload(a, boot_error     ? "failed to boot"
-                                      : boot_timeout ? why
-                                                     : "lost a worker before it was ready");
-        return;
-    }
-    if (gen != a->cur->id) {
-        return; /* an old generation is not replaced */
-    }
-    if ((boot_error || boot_timeout) && count_ready(a, gen) == 0 && !a->announced) {
-        /*
-         * handler code that cannot load will not load on the next try
-         * either, nor load faster than 'timeout' allows (a timeout too
-         * short for any boot would fork workers forever); once the
-         * generation has served, though, its files changed on disk without
-         * a reload (a plugin replaced before its SIGHUP), or the machine is
-         * slower now: a death at boot, retried, not a reason to stop serving
-         */
-        if (boot_timeout) {
-            tc_log(TC_LOG_CRITICAL, "Worker failed to boot: not ready within %g s (timeout).",
-                   timeout);
-        } else {
-            tc_log(TC_LOG_CRITICAL, "Worker failed to boot.");
-        }
-        a->status = 1;
-        begin_stop(a, false);
-        return;
-    }
-    if (clean && ready && stopped) {
-        return; /* max_requests, a SIGTERM from elsewhere: replaced at once */
-    }
-    /*
-     * a hang of a ready worker is replaced at once too: it lived 'timeout'
-     * at least, more than BOOT_WINDOW unless 'timeout' is shorter
-     */
-    if (boot_error || !ready || t - started < BOOT_WINDOW) {
-        tc_spawn_note_boot_death(a, t);
-    } else {
-        a->backoff = 0;
-    }
-}
-
-/*
- * Reap every dead child, without blocking. Each is seen first without
- * being reaped (WNOWAIT), so that the signals that came before its end are
- * acted on before its end is (take_signals()), while its pid cannot be
- * another process's yet: a stop they begin signals it harmlessly.
- */
-static void
-reap_children(arbiter_t *a)
-{
-    for (;;) {
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != ECHILD) {
-                int rc = -errno;
-                tc_log(TC_LOG_ERROR, "waitid: %s", tc_strerror(rc));
-            }
-            return;
-        }
-        if (si.si_pid == 0) {
-            return;
-        }
-        (void)take_signals(a); /* (this loop reaps what a SIGCHLD among them says) */
-        if (si.si_pid == a->check.pid) {
-            /* what the checked code started ends with the check (reload.c) */
-            tc_reload_kill(&a->check);
-        }
-        int status;
-        pid_t pid = waitpid(si.si_pid, &status, WNOHANG);
-        if (pid <= 0) {
-            if (pid < 0 && errno != EINTR) {
-                int rc = -errno;
-                tc_log(TC_LOG_ERROR, "waitpid: %s", tc_strerror(rc));
-                return;
-            }
-            continue;
-        }
-        if (pid == a->check.pid) {
-            tc_generation_check_finished(a, status);
-            continue;
-        }
-        if (pid == a->reexec_pid) {
-            tc_upgrade_reexec_exited(a, status);
-            continue;
-        }
-        worker_t *w = NULL;
-        for (size_t i = 0; i < a->nslots && w == NULL; i++) {
-            w = a->workers[i].pid == pid ? &a->workers[i] : NULL;
-        }
-        if (w != NULL) {
-            worker_exited(a, w, status);
-        }
-    }
-}
-
-/* The first generation ready: when_ready and READY=1. A reload's: switch to it. */
-static void
-check_ready(arbiter_t *a)
-{
-    if (a->stopping) {
-        return;
-    }
-    if (!a->announced && a->target > 0 && count_ready(a, a->cur->id) >= a->target) {
-        a->announced = true;
-        tc_log(TC_LOG_INFO, "Ready: generation %u with %d worker(s)", a->cur->id, a->target);
-        tc_arbiter_server_hook(a, a->cur, TC_LOG_ERROR, "when_ready", NULL, 0);
-        char status[TC_SDNOTIFY_STATUS_MAX];
-        if (a->master_pid > 0) {
-            /* started by SIGUSR2: systemd's main process becomes this one */
-            tc_sdnotify_mainpid(a->pid, "READY=1", tc_arbiter_status(a, status, sizeof(status)));
-        } else {
-            tc_sdnotify_status("READY=1", tc_arbiter_status(a, status, sizeof(status)));
-        }
-    }
-    if (a->pend != NULL && count_ready(a, a->pend->id) >= a->pend->target) {
-        tc_generation_commit_reload(a);
-    }
 }
 
 /* ---- signals ---- */
@@ -697,11 +377,11 @@ handle_signal(arbiter_t *a, int sig)
     }
     switch (sig) {
     case SIGTERM:
-        begin_stop(a, false);
+        tc_arbiter_begin_stop(a, false);
         break;
     case SIGINT:
     case SIGQUIT:
-        begin_stop(a, true);
+        tc_arbiter_begin_stop(a, true);
         break;
     case SIGHUP:
         tc_generation_begin_reload(a);
@@ -724,78 +404,7 @@ handle_signal(arbiter_t *a, int sig)
     }
 }
 
-static void
-consider(double *next, double when)
-{
-    if (*next < 0 || when < *next) {
-        *next = when;
-    }
-}
-
-/*
- * When to look next, at 't', whether a worker that is not ready yet has
- * become so. While its boot is young, every READY_POLL: a quick boot, and
- * the "Ready" line or the reload waiting on it, is seen within 20 ms. Then
- * every fifth of the boot's age, up to READY_MAX: a slow boot is seen
- * at most a fifth of its length (and 0.5 s) late, and one that hangs, which
- * nothing ends with 'timeout' 0, wakes the arbiter twice a second rather
- * than 50 times. No verdict hangs on when the arbiter looked: the worker
- * measures its own boot (check_heartbeats()).
- */
-static double
-ready_look(const worker_t *w, double t)
-{
-    double every = (t - w->started) / READY_SHARE;
-    if (every < READY_POLL) {
-        every = READY_POLL;
-    } else if (every > READY_MAX) {
-        every = READY_MAX;
-    }
-    return t + every;
-}
-
-/* Milliseconds until the next deadline, spawn, heartbeat or readiness check; -1: none. */
-static int
-next_timeout(const arbiter_t *a)
-{
-    double t = now();
-    double next = -1;
-    if (a->stopping) {
-        consider(&next, a->stop_deadline);
-    } else if (tc_arbiter_count_active(a, a->cur->id) < a->target) {
-        consider(&next, a->next_spawn);
-    }
-    if (a->check.pid > 0 && !a->check_killed) {
-        consider(&next, a->check_started + a->check_limit);
-    }
-    for (size_t i = 0; i < a->nslots; i++) {
-        const worker_t *w = &a->workers[i];
-        if (w->pid <= 0) {
-            continue;
-        }
-        if ((w->retiring || w->draining) && !w->killed) {
-            consider(&next, w->deadline);
-        }
-        if (w->hb != NULL && !w->retiring && !tc_heartbeat_ready(w->hb)) {
-            consider(&next, ready_look(w, t));
-        }
-        if (w->hb != NULL && w->timeout > 0 && !w->killed) {
-            consider(&next, w->abort_at > 0 ? w->abort_at + ABORT_GRACE : t + BEAT_POLL);
-        }
-        if (w->hb != NULL && !w->retiring && !w->draining) {
-            consider(&next, t + BEAT_POLL); /* check_stopping() */
-        }
-    }
-    if (next < 0) {
-        return -1;
-    }
-    if (next <= t) {
-        return 0;
-    }
-    /* a deadline days away (graceful_timeout may be up to a year) is looked at again */
-    double ms = (next - t) * 1000.0;
-    return ms < POLL_MAX_MS ? (int)ms + 1 : POLL_MAX_MS;
-}
+/* ---- the loop ---- */
 
 /*
  * The pipe on which a reload's check says that its config's 'timeout' is
@@ -813,16 +422,16 @@ static void
 supervise(arbiter_t *a)
 {
     for (;;) {
-        reap_children(a);
+        tc_reap_children(a);
         if (a->stopping && count_live(a) == 0) {
             return;
         }
         if (!enforce_deadlines(a)) {
             return;
         }
-        check_heartbeats(a);
-        check_stopping(a);
-        check_ready(a);
+        tc_watch_check_heartbeats(a);
+        tc_watch_check_stopping(a);
+        tc_watch_check_ready(a);
         tc_socks_tidy(a, false);
         if (a->reload_again && a->check.pid == 0 && a->pend == NULL && !a->stopping) {
             tc_generation_begin_reload(a); /* for a SIGHUP that came during the last one */
@@ -832,17 +441,17 @@ supervise(arbiter_t *a)
          * before it forks, and the loop comes round at once, as after the
          * wait below (a stop may be over, a child wait to be reaped)
          */
-        if (take_signals(a)) {
+        if (tc_arbiter_take_signals(a)) {
             continue;
         }
         tc_spawn_manage_workers(a);
 
         int sigs[MAX_SIGNALS];
-        int n = tc_signals_wait(sigs, MAX_SIGNALS, next_timeout(a), check_wake_fd(a));
+        int n = tc_signals_wait(sigs, MAX_SIGNALS, tc_watch_next_timeout(a), check_wake_fd(a));
         if (n < 0) {
             tc_log(TC_LOG_CRITICAL, "Cannot wait for signals: %s", tc_strerror(n));
             a->status = 1;
-            begin_stop(a, false);
+            tc_arbiter_begin_stop(a, false);
             (void)usleep(100 * 1000); /* do not spin while the workers stop */
             n = 0;
         }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The arbiter's private state, shared by the files that make up the arbiter
- * process: arbiter.c (the loop, signals, reaping, stopping), socks.c,
- * generation.c, spawn.c and upgrade.c. No other layer includes it.
+ * process: arbiter.c (the loop, signals, stopping), watch.c, reap.c,
+ * socks.c, generation.c, spawn.c and upgrade.c. No other layer includes it.
  */
 #ifndef TC_ARBITER_ARBITER_INTERNAL_H
 #define TC_ARBITER_ARBITER_INTERNAL_H
@@ -56,11 +56,11 @@ typedef struct worker {
     double graceful;   /* graceful_timeout of its generation, by which it exits on its own */
     double abort_at;   /* when it got SIGABRT for a missed heartbeat; 0: not */
     bool boot_timeout; /* that SIGABRT came before it was ready: a failed boot */
-    bool boot_judged;  /* its boot time was read once it was ready (check_heartbeats()) */
+    bool boot_judged;  /* its boot time was read once it was ready (tc_watch_check_heartbeats()) */
     bool retiring;     /* sent SIGTERM: not to be replaced */
-    bool draining;     /* stopping on its own (check_stopping()): replaced already */
+    bool draining;     /* stopping on its own (tc_watch_check_stopping()): replaced already */
     bool killed;       /* sent SIGKILL */
-    bool ready;        /* seen ready on its heartbeat page (see seen_ready()) */
+    bool ready;        /* seen ready on its heartbeat page (see tc_watch_seen_ready()) */
     tc_heartbeat_t *hb;
 } worker_t;
 
@@ -141,10 +141,25 @@ signame(int sig)
     return name != NULL ? name : "?";
 }
 
-/* ---- arbiter.c: the loop, signals, reaping, stopping ---- */
+/* ---- arbiter.c: the loop, signals, stopping ---- */
 
 /* Live workers of generation 'gen' that are not on their way out. */
 int tc_arbiter_count_active(const arbiter_t *a, unsigned gen);
+
+/* Send 'sig' to 'w' (logged when it fails, unless 'w' is dead already); SIGKILL marks it killed. */
+void tc_arbiter_signal_worker(worker_t *w, int sig);
+
+/*
+ * Act on the signals received so far, without waiting. True when there
+ * were any (SIGCHLD too): the caller looks again for children to reap.
+ */
+bool tc_arbiter_take_signals(arbiter_t *a);
+
+/*
+ * Stop the server: gracefully (SIGTERM, each worker its graceful_timeout)
+ * or 'quick' (SIGQUIT); a quick stop during a quick one kills the workers.
+ */
+void tc_arbiter_begin_stop(arbiter_t *a, bool quick);
 
 /* SIGTERM to 'w' and a deadline for SIGKILL: its own graceful_timeout. */
 void tc_arbiter_retire(worker_t *w);
@@ -165,6 +180,34 @@ const char *tc_arbiter_status(const arbiter_t *a, char *buf, size_t len);
 
 /* Workers wanted in the serving generation; a change runs its nworkers_changed hook. */
 void tc_arbiter_set_target(arbiter_t *a, int n);
+
+/* ---- watch.c: the workers' heartbeat pages, and when to look next ---- */
+
+/* Whether 'w' has said it is ready, at this look or any before (noted in 'w'). */
+bool tc_watch_seen_ready(worker_t *w);
+
+/* Workers of 'gen' counted as ready: not retired, not aborted for their timeout (watch.c). */
+int tc_watch_count_ready(arbiter_t *a, unsigned gen);
+
+/* The first generation ready: when_ready and READY=1. A reload's: it serves. */
+void tc_watch_check_ready(arbiter_t *a);
+
+/* " (in its NAME hook)" while 'w' runs a hook, into 'buf', else "": for a log line. */
+const char *tc_watch_in_hook(const worker_t *w, char *buf, size_t len);
+
+/* SIGABRT to a worker whose heartbeat stopped for its timeout, SIGKILL a while after. */
+void tc_watch_check_heartbeats(arbiter_t *a);
+
+/* A worker of the serving generation that began a graceful stop of its own drains. */
+void tc_watch_check_stopping(arbiter_t *a);
+
+/* Milliseconds until the next deadline, spawn, heartbeat or readiness look; -1: none. */
+int tc_watch_next_timeout(const arbiter_t *a);
+
+/* ---- reap.c: the children's ends ---- */
+
+/* Reap every dead child, without blocking, and act on each end. */
+void tc_reap_children(arbiter_t *a);
 
 /* ---- socks.c: the listening sockets ---- */
 

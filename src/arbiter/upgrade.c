@@ -164,7 +164,7 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
      * for the READY=1 that ends a reload (one the new arbiter began, or
      * ours) and would fail it at its timeout; and a stop of ours is the
      * service's now. Not ready yet, or a reload of ours running: that
-     * READY=1 comes when it is (check_ready(), the reload's end).
+     * READY=1 comes when it is (tc_watch_check_ready(), the reload's end).
      */
     char now[TC_SDNOTIFY_STATUS_MAX];
     bool settled = a->announced && a->check.pid == 0 && a->pend == NULL;
