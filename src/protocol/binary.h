@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TBinaryProtocol's value writers, inline: binary.c's vtable calls them,
- * and a codec that writes many small values (bridge/lua_value.c) calls
- * them directly when its output is binary, without a call per value. Each
- * behaves as the vtable's write of the same name (protocol.h): a write the
- * output's bound refuses is dropped whole.
+ * and a codec that writes many small values (bridge/lua_value_encode.c)
+ * calls them directly when its output is binary, without a call per value.
+ * Each behaves as the vtable's write of the same name (protocol.h): a
+ * write the output's bound refuses is dropped whole.
  */
 #ifndef TC_PROTOCOL_BINARY_H
 #define TC_PROTOCOL_BINARY_H

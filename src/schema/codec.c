@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Schema-driven C codec for plugins. Decoding walks the compiled struct
- * like the Lua decoder does (bridge/lua_value.c) but builds tc_value_t
+ * like the Lua decoder does (bridge/lua_value_decode.c) but builds tc_value_t
  * trees in the call's arena; strings stay in the request bytes. The writer
  * keeps a stack of open values and checks every write against the IDL
  * before any byte of it reaches the output.

@@ -82,7 +82,7 @@ int tc_codec_decode_args(tc_proto_t *p, const tc_struct_t *args, tc_arena_t *a,
  * set; NULL or clear: a no-op): "Struct.field: ", or "name (field N): "
  * when 'st' is 'args', the argument struct of the call being decoded (NULL:
  * none), whose struct the caller names with the call. The one place both
- * decoders (this one and bridge/lua_value.c) choose how an error names a
+ * decoders (this one and bridge/lua_value_decode.c) choose how an error names a
  * field, so that a PROTOCOL_ERROR reads the same whichever handler the
  * method has.
  */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer target for the schema-driven codec (bridge/lua_value.c): one
- * Lua state with the alltypes fixture IDL loaded, made on the first input.
- * The first byte picks a struct of that IDL; the rest is decoded as that
- * struct in binary and in compact. A value that decodes is encoded again
- * (in both protocols), decoded again, and must equal the first value.
+ * libFuzzer target for the schema-driven Lua codec (bridge/lua_value_decode.c
+ * and lua_value_encode.c): one Lua state with the alltypes fixture IDL
+ * loaded, made on the first input. The first byte picks a struct of that
+ * IDL; the rest is decoded as that struct in binary and in compact. A value
+ * that decodes is encoded again (in both protocols), decoded again, and
+ * must equal the first value.
  * The same bytes decoded as handler arguments (tc_lua_value_decode_args, one
  * stack slot per field) must give the same status and the same fields.
  * Accepted: the rest is exactly one struct in at least one protocol.

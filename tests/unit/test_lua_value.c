@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for bridge/lua_value.c: the Lua memory a message decodes into.
+ * Unit tests for the Lua value codec (bridge/lua_value.c and the decoder and
+ * encoder beside it): the Lua memory a message decodes into.
  * Every shape that costs Lua far more than its bytes (tables per byte,
  * duplicates in sets and maps, structs with many slots, defaults copied per
  * value, containers that each claim the rest of the message) is sent at the
