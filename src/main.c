@@ -9,7 +9,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
-#include "transport/listener.h"
+#include "transport/bindaddr.h"
 #include "worker/dispatch.h"
 
 #include <errno.h>
@@ -125,10 +125,10 @@ check_files(const tc_config_t *cfg)
     for (size_t i = 0; i < cfg->nbinds; i++) {
         tc_err_t err;
         tc_err_clear(&err);
-        int rc = tc_listener_check_path(cfg->binds[i], &err);
+        int rc = tc_bindaddr_check_path(cfg->binds[i], &err);
         /* the first earlier bind it clashes with, as the start finds it */
         for (size_t j = 0; rc == TC_OK && j < i; j++) {
-            rc = tc_listener_check_pair(cfg->binds[j], cfg->binds[i], cfg->reuse_port, &err);
+            rc = tc_bindaddr_check_pair(cfg->binds[j], cfg->binds[i], cfg->reuse_port, &err);
         }
         if (rc != TC_OK) {
             fprintf(stderr, "bind: cannot listen: %s\n", err.msg);

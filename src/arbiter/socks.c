@@ -10,6 +10,7 @@
 #include "arbiter/inherit.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "transport/bindaddr.h"
 #include "transport/listener.h"
 
 #include <errno.h>
@@ -194,7 +195,7 @@ same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_conf
         }
         /* one port at every address and at one of them, as --check-config finds it */
         if (j < cfg->nbinds) {
-            int rc = tc_listener_check_pair(cfg->binds[j], spec, cfg->reuse_port, err);
+            int rc = tc_bindaddr_check_pair(cfg->binds[j], spec, cfg->reuse_port, err);
             if (rc != TC_OK) {
                 return rc;
             }

@@ -14,8 +14,8 @@
 #include "core/ids.h"
 #include "protocol/message.h"
 #include "schema/signature.h"
+#include "transport/bindaddr.h"
 #include "transport/header.h"
-#include "transport/listener.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -334,7 +334,7 @@ l_check_bind(lua_State *L)
     const char *spec = check_cstring(L, 1);
     tc_err_t err;
     tc_err_clear(&err);
-    if (tc_listener_check(spec, &err) != TC_OK) {
+    if (tc_bindaddr_check(spec, &err) != TC_OK) {
         lua_pushnil(L);
         lua_pushstring(L, err.msg);
         return 2;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Listening sockets: parsing a bind spec, binding it, and closing it. The
- * arbiter opens them before forking; workers inherit them and accept.
+ * Listening sockets: opening what a bind spec names (read and checked by
+ * transport/bindaddr.h), and closing it. The arbiter opens them before
+ * forking; workers inherit them and accept.
  */
 #ifndef TC_TRANSPORT_LISTENER_H
 #define TC_TRANSPORT_LISTENER_H
@@ -36,39 +37,6 @@ int tc_listener_open_ex(tc_listener_t *l, const char *spec, int backlog, bool re
                         tc_err_t *err) TC_NODISCARD;
 
 /*
- * Check the form of 'spec' without opening anything (the config check): a
- * port of 0-65535, an IPv6 address in brackets, a dotted IPv4 address, a
- * unix path that fits, a descriptor number. A host name is not looked up,
- * nor an inherited descriptor checked: that happens when the bind opens.
- * Returns TC_OK or TC_EINVAL with 'err' worded as tc_listener_open() does.
- */
-int tc_listener_check(const char *spec, tc_err_t *err) TC_NODISCARD;
-
-/*
- * Whether the file of a unix:PATH bind could be made as tc_listener_open()
- * makes it, found without binding (for --check-config): its folder exists
- * and the process may write to it (tc_file_check_folder()), and nothing
- * but a socket is at PATH. A socket there passes unprobed: it may be the
- * running server's. Any other spec passes (no TCP port is bound to see).
- * Returns TC_OK, or a negative code with 'err' worded as the open's.
- */
-int tc_listener_check_path(const char *spec, tc_err_t *err) TC_NODISCARD;
-
-/*
- * Whether bind 'later' of a config cannot open after bind 'earlier' of the
- * same config did, as their text shows without a name lookup or a bind
- * (for --check-config and the start): one address written two ways
- * ("127.0.0.1:9090" and "127.1:09090", "[::1]:9090" and "[0::1]:9090",
- * "unix:x.sock" and "unix:./x.sock"), or, without 'reuse_port', one port
- * at every address of a family ("0.0.0.0:9090", "[::]:9090") and at one
- * of them. A host name, an IPv6 zone, port 0 and fd://N pass, and so does
- * the same text (port 0 twice). Returns TC_OK, or -EADDRINUSE with 'err'
- * naming both binds as the start says it.
- */
-int tc_listener_check_pair(const char *earlier, const char *later, bool reuse_port,
-                           tc_err_t *err) TC_NODISCARD;
-
-/*
  * Whether open listener 'l' is the socket 'spec' asks for, also where 'spec'
  * is written another way than 'l->spec' (a reload keeps such a socket rather
  * than bind its address twice). The same text always is. Otherwise:
@@ -79,8 +47,8 @@ int tc_listener_check_pair(const char *earlier, const char *later, bool reuse_po
  * was bound to, each made absolute from the working folder, are one name
  * ("unix:x.sock", "unix:./x.sock"; symlinks and ".." are not resolved).
  * In another text, port 0 (a new port) and fd://N (a descriptor, not an
- * address) never are, nor is a spec tc_listener_check() refuses. May block
- * in a name lookup.
+ * address) never are, nor is a spec tc_bindaddr_check() refuses
+ * (tc_bindaddr_names()). May block in a name lookup.
  */
 bool tc_listener_serves(const tc_listener_t *l, const char *spec);
 

@@ -3,6 +3,7 @@
 #include "tc_test.h"
 
 #include "core/err.h"
+#include "transport/bindaddr.h"
 #include "transport/listener.h"
 
 #include <arpa/inet.h>
@@ -149,7 +150,7 @@ assert_open_fails(const char *spec, const char *want)
 }
 
 /*
- * 'spec' is malformed: tc_listener_check() refuses it without opening
+ * 'spec' is malformed: tc_bindaddr_check() refuses it without opening
  * anything, with the message tc_listener_open() gives, which contains 'want'.
  */
 static void
@@ -158,7 +159,7 @@ assert_malformed(const char *spec, const char *want)
     assert_open_fails(spec, want);
     tc_err_t err;
     tc_err_clear(&err);
-    assert_int_equal(tc_listener_check(spec, &err), TC_EINVAL);
+    assert_int_equal(tc_bindaddr_check(spec, &err), TC_EINVAL);
     if (strstr(err.msg, want) == NULL) {
         fail_msg("'%s': check message '%s' lacks '%s'", spec, err.msg, want);
     }
@@ -320,18 +321,6 @@ test_malformed_specs(void **state)
     assert_malformed("fd://", "missing descriptor number");
     assert_malformed("fd://x", "not a descriptor number");
     assert_malformed("fd://99999999999", "out of range");
-    /* what opens, or may: the check takes it */
-    static const char *const good[] = {
-        "127.0.0.1:0",      "0.0.0.0:65535",  "127.1:9090",     "[::1]:9090",
-        "[fe80::1%lo]:0",   "[::]:0",         "localhost:9090", "host.invalid:9090",
-        "unix:/tmp/x.sock", "unix:@abstract", "fd://3"};
-    for (size_t i = 0; i < TC_ARRAY_LEN(good); i++) {
-        tc_err_t err;
-        tc_err_clear(&err);
-        if (tc_listener_check(good[i], &err) != TC_OK) {
-            fail_msg("'%s' refused: %s", good[i], err.msg);
-        }
-    }
 }
 
 /* ---- unix:PATH ---- */
@@ -711,58 +700,6 @@ test_serves_fd(void **state)
     tc_listener_close(&first, true);
 }
 
-/* ---- tc_listener_check_pair() ---- */
-
-/* The message of tc_listener_check_pair(a, b), "" when they do not clash. */
-static const char *
-pair(const char *a, const char *b, bool reuse_port)
-{
-    static tc_err_t err;
-    tc_err_clear(&err);
-    int rc = tc_listener_check_pair(a, b, reuse_port, &err);
-    assert_int_equal(rc, rc == TC_OK ? TC_OK : -EADDRINUSE);
-    return rc == TC_OK ? "" : err.msg;
-}
-
-/* Clashes the text shows, found without a lookup; names and what binds pass. */
-static void
-test_check_pair(void **state)
-{
-    (void)state;
-    assert_string_equal(pair("127.0.0.1:9090", "127.0.0.1:09090", false),
-                        "bind 127.0.0.1:09090: the same address as bind 127.0.0.1:9090 "
-                        "(127.0.0.1:9090)");
-    /* inet_aton()'s forms, as getaddrinfo() reads them; reuse_port changes nothing there */
-    assert_string_equal(pair("0x7f.1:9090", "127.0.0.1:9090", true),
-                        "bind 127.0.0.1:9090: the same address as bind 0x7f.1:9090 "
-                        "(127.0.0.1:9090)");
-    assert_string_equal(pair("[::1]:9090", "[0:0::1]:9090", false),
-                        "bind [0:0::1]:9090: the same address as bind [::1]:9090 ([::1]:9090)");
-    assert_string_equal(pair("unix:x.sock", "unix:./x.sock", false),
-                        "bind unix:./x.sock: the same address as bind unix:x.sock (unix:x.sock)");
-    assert_string_equal(pair("127.0.0.1:9090", "0:9090", false),
-                        "bind 0:9090: its port is taken by bind 127.0.0.1:9090 "
-                        "(127.0.0.1:9090), as 0:9090 is every address (reuse_port is off)");
-    assert_string_equal(pair("[::]:9090", "[::1]:9090", false),
-                        "bind [::1]:9090: its port is taken by bind [::]:9090 ([::]:9090), "
-                        "as [::]:9090 is every address (reuse_port is off)");
-    static const char *const pass[][2] = {
-        {"127.0.0.1:0", "127.0.0.1:0"},       /* a port of its own each */
-        {"127.0.0.1:0", "127.0.0.1:00"},      /* port 0 too */
-        {"127.0.0.1:9090", "127.0.0.1:9091"}, /* another port */
-        {"127.0.0.1:9090", "127.0.0.2:9090"}, /* another address */
-        {"0.0.0.0:9090", "0.0.0.0:9091"},     /* every address, at another port */
-        {"[::]:9090", "0.0.0.0:9090"},        /* [::] is IPv6 only */
-        {"localhost:9090", "127.0.0.1:9090"}, /* a name: looked up by the start only */
-        {"[fe80::1%lo]:9090", "[fe80::1]:9090"}, {"unix:a.sock", "unix:b.sock"},
-        {"unix:9090", "127.0.0.1:9090"},         {"fd://3", "fd://03"},
-    };
-    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-        assert_string_equal(pair(pass[i][0], pass[i][1], false), "");
-    }
-    assert_string_equal(pair("0.0.0.0:9090", "127.0.0.1:9090", true), "");
-}
-
 /* ---- tc_listener_stop() ---- */
 
 /* A connect to 'sa' is refused: nothing listens there. */
@@ -858,7 +795,6 @@ main(void)
         cmocka_unit_test(test_serves_ipv6),
         cmocka_unit_test(test_serves_unix),
         cmocka_unit_test(test_serves_fd),
-        cmocka_unit_test(test_check_pair),
         cmocka_unit_test(test_stop_tcp),
         cmocka_unit_test(test_stop_unix),
     };
