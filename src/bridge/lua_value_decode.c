@@ -438,9 +438,14 @@ push_default(ctx_t *c, int idx, const tc_type_t *t, int depth)
     return cost;
 }
 
-/* Required fields present, defaults filled in: the table is at 'tbl'. */
+/*
+ * Required fields present, defaults filled in: the table is at 'tbl';
+ * 'mistyped' a required field whose id came with another wire type,
+ * 'mistyped_as', and was skipped (NULL: none), named so if it is missing.
+ */
 static int
-finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
+finish_struct(ctx_t *c, const tc_struct_t *st, int tbl, const tc_field_t *mistyped,
+              uint8_t mistyped_as)
 {
     lua_State *L = c->L;
     int defs = 0;
@@ -466,7 +471,8 @@ finish_struct(ctx_t *c, const tc_struct_t *st, int tbl)
         lua_pop(L, 1);
         if (f->req == TC_REQ_REQUIRED) {
             c->located = 1;
-            return tc_codec_err_missing(c->err, st, f, c->args);
+            return tc_codec_err_missing(c->err, st, f, c->args,
+                                        f == mistyped ? mistyped_as : TC_TTYPE_STOP);
         }
         if (defs == 0) {
             lua_rawgetp(L, c->def_idx, st);
@@ -507,6 +513,8 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
     lua_createtable(L, 0, st->nfields);
     int tbl = lua_gettop(L);
     int names = push_names(c, st);
+    const tc_field_t *mistyped = NULL; /* a required field skipped for its wire type */
+    uint8_t mistyped_as = TC_TTYPE_STOP;
     for (;;) {
         uint8_t type;
         int16_t id;
@@ -520,6 +528,10 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
         const tc_field_t *f = tc_schema_field_by_id(st, id);
         if (f == NULL || f->type.ttype != type) {
             /* unknown id, or a wire type the IDL does not have: skip it (Apache does) */
+            if (f != NULL && f->req == TC_REQ_REQUIRED) {
+                mistyped = f;
+                mistyped_as = type;
+            }
             if ((rc = tc_proto_skip(p, type)) != TC_OK) {
                 rc = read_error(c, rc);
                 goto fail;
@@ -537,7 +549,8 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
         rc = read_error(c, rc);
         goto fail;
     }
-    if ((st->has_required || st->has_defaults) && (rc = finish_struct(c, st, tbl)) != TC_OK) {
+    if ((st->has_required || st->has_defaults) &&
+        (rc = finish_struct(c, st, tbl, mistyped, mistyped_as)) != TC_OK) {
         goto fail;
     }
     /* the metatable is at [0] of the names table: one registry lookup per struct, not two */
@@ -603,6 +616,8 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
     if (rc != TC_OK || (rc = p->ops->read_struct_begin(p)) != TC_OK) {
         return rc == TC_OK ? TC_OK : read_error(c, rc);
     }
+    const tc_field_t *mistyped = NULL; /* a required argument skipped for its wire type */
+    uint8_t mistyped_as = TC_TTYPE_STOP;
     for (;;) {
         uint8_t type;
         int16_t id;
@@ -614,6 +629,10 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
         }
         const tc_field_t *f = tc_schema_field_by_id(st, id);
         if (f == NULL || f->type.ttype != type) {
+            if (f != NULL && f->req == TC_REQ_REQUIRED) {
+                mistyped = f;
+                mistyped_as = type;
+            }
             if ((rc = tc_proto_skip(p, type)) != TC_OK) {
                 return read_error(c, rc);
             }
@@ -635,7 +654,8 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
         }
         if (f->req == TC_REQ_REQUIRED) {
             c->located = 1;
-            return tc_codec_err_missing(c->err, st, f, c->args);
+            return tc_codec_err_missing(c->err, st, f, c->args,
+                                        f == mistyped ? mistyped_as : TC_TTYPE_STOP);
         }
         if (f->has_default) {
             int top = lua_gettop(L);

@@ -80,10 +80,15 @@ tc_codec_err_locate(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
 
 int
 tc_codec_err_missing(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
-                     const tc_struct_t *args)
+                     const tc_struct_t *args, uint8_t sent)
 {
     char at[TC_ERR_MSG_MAX];
     where(at, sizeof(at), st, f, args);
+    if (sent != TC_TTYPE_STOP) {
+        return tc_err_set(err, TC_EMISSING,
+                          "%s: required field is missing: sent as %s, the IDL has %s", at,
+                          tc_proto_type_name(sent), tc_proto_type_name(f->type.ttype));
+    }
     return tc_err_set(err, TC_EMISSING, "%s: required field is missing", at);
 }
 
@@ -295,7 +300,9 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     v->n = 0;
     v->cap = 0;
     v->fields = NULL;
-    uint16_t top = 0; /* the highest field index kept */
+    uint16_t top = 0;                  /* the highest field index kept */
+    const tc_field_t *mistyped = NULL; /* a required field skipped for its wire type */
+    uint8_t mistyped_as = TC_TTYPE_STOP;
     for (;;) {
         uint8_t type;
         int16_t id;
@@ -308,6 +315,10 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
         const tc_field_t *f = tc_schema_field_by_id(st, id);
         if (f == NULL || f->type.ttype != type) {
             /* unknown id, or a wire type the IDL does not have: skip it (Apache does) */
+            if (f != NULL && f->req == TC_REQ_REQUIRED) {
+                mistyped = f; /* named if it is then missing */
+                mistyped_as = type;
+            }
             if ((rc = tc_proto_skip(p, type)) != TC_OK) {
                 return read_error(c, rc);
             }
@@ -331,7 +342,9 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
     for (uint16_t i = 0; st->has_required && i < st->nfields; i++) {
         if (st->fields[i].req == TC_REQ_REQUIRED && view_find(v, i) == NULL) {
             c->located = true;
-            return tc_codec_err_missing(c->err, st, &st->fields[i], c->args);
+            const tc_field_t *f = &st->fields[i];
+            return tc_codec_err_missing(c->err, st, f, c->args,
+                                        f == mistyped ? mistyped_as : TC_TTYPE_STOP);
         }
     }
     p->depth--;

@@ -92,10 +92,15 @@ void tc_codec_err_locate(tc_err_t *err, const tc_struct_t *st, const tc_field_t 
 /*
  * Set 'err' to TC_EMISSING for required field 'f' of 'st', missing from
  * the input, the field named as tc_codec_err_locate() names it
- * ("mod.Point.y: required field is missing"). Returns TC_EMISSING.
+ * ("mod.Point.y: required field is missing"). 'sent' is the wire type
+ * the field's id came with when it came with another than the IDL's
+ * (then skipped, as Apache skips it), else TC_TTYPE_STOP: the text says
+ * so ("...: required field is missing: sent as string, the IDL has i32"),
+ * for a client built from another version of the IDL. Returns
+ * TC_EMISSING.
  */
 int tc_codec_err_missing(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
-                         const tc_struct_t *args);
+                         const tc_struct_t *args, uint8_t sent);
 
 /* The field of 'v' with id 'id' and its value as sent, or NULL (no such field). */
 const tc_value_t *tc_codec_view_get(const tc_view_t *v, int16_t id);

@@ -657,12 +657,13 @@ test_decode_errors_name_the_field(void **state)
 }
 
 /*
- * put(note, key, pair) of tests/fixtures/required_args.thrift in 'ops',
- * with its required argument 'key' when 'with_key', and a Pair without its
- * required 'left' when 'bad_pair'.
+ * put(note, key, pair) of tests/fixtures/required_args.thrift in 'ops':
+ * its required i32 argument 'key' with wire type 'key' (TC_TTYPE_STOP:
+ * left out), and a Pair whose required i32 'left' has wire type 'left'
+ * (TC_TTYPE_STOP: left out; TC_TTYPE_VOID: no Pair at all).
  */
 static void
-write_put(tc_buf_t *b, const tc_proto_ops_t *ops, bool with_key, bool bad_pair)
+write_put(tc_buf_t *b, const tc_proto_ops_t *ops, uint8_t key, uint8_t left)
 {
     b->len = 0;
     tc_proto_t w;
@@ -670,13 +671,20 @@ write_put(tc_buf_t *b, const tc_proto_ops_t *ops, bool with_key, bool bad_pair)
     w.ops->write_struct_begin(&w);
     w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
     w.ops->write_binary(&w, "n", 1);
-    if (with_key) {
+    if (key == TC_TTYPE_I32) {
         w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
         w.ops->write_i32(&w, 7);
+    } else if (key == TC_TTYPE_STRING) { /* a client of an IDL where 'key' is a string */
+        w.ops->write_field_begin(&w, TC_TTYPE_STRING, 2);
+        w.ops->write_binary(&w, "7", 1);
     }
-    if (bad_pair) {
+    if (left != TC_TTYPE_VOID) {
         w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 3);
         w.ops->write_struct_begin(&w);
+        if (left == TC_TTYPE_I64) {
+            w.ops->write_field_begin(&w, TC_TTYPE_I64, 1);
+            w.ops->write_i64(&w, 1);
+        }
         w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
         w.ops->write_i32(&w, 1);
         w.ops->write_field_stop(&w);
@@ -690,7 +698,9 @@ write_put(tc_buf_t *b, const tc_proto_ops_t *ops, bool with_key, bool bad_pair)
  * A call that leaves out an argument declared required is refused naming
  * the argument by name and field id, as tc_codec_decode_args() names any
  * argument (the caller names the method); a required field missing in a
- * struct argument names that struct's field. Both protocols.
+ * struct argument names that struct's field. One whose id came with
+ * another wire type (skipped, as Apache skips it) is missing too, and the
+ * text says what it came as. Both protocols.
  */
 static void
 test_required_argument_missing(void **state)
@@ -707,21 +717,26 @@ test_required_argument_missing(void **state)
     assert_non_null(svc);
     const tc_struct_t *args = svc->functions[0]->args;
     static const struct {
-        bool with_key;
-        bool bad_pair;
+        uint8_t key;
+        uint8_t left;
         int code;
         const char *want;
     } cases[] = {
-        {false, false, TC_EMISSING, "key (field 2): required field is missing"},
-        {true, true, TC_EMISSING, "required_args.Pair.left: required field is missing"},
-        {true, false, TC_OK, ""},
+        {TC_TTYPE_STOP, TC_TTYPE_VOID, TC_EMISSING, "key (field 2): required field is missing"},
+        {TC_TTYPE_STRING, TC_TTYPE_VOID, TC_EMISSING,
+         "key (field 2): required field is missing: sent as string, the IDL has i32"},
+        {TC_TTYPE_I32, TC_TTYPE_STOP, TC_EMISSING,
+         "required_args.Pair.left: required field is missing"},
+        {TC_TTYPE_I32, TC_TTYPE_I64, TC_EMISSING,
+         "required_args.Pair.left: required field is missing: sent as i64, the IDL has i32"},
+        {TC_TTYPE_I32, TC_TTYPE_VOID, TC_OK, ""},
     };
     for (int k = 0; k < 2; k++) {
         const tc_proto_ops_t *ops = k == 0 ? &tc_proto_binary : &tc_proto_compact;
         for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
             tc_buf_t b;
             tc_buf_init(&b);
-            write_put(&b, ops, cases[i].with_key, cases[i].bad_pair);
+            write_put(&b, ops, cases[i].key, cases[i].left);
             tc_proto_t r;
             tc_proto_init(&r, ops, b.data, b.len, NULL);
             tc_arena_t a;
@@ -756,11 +771,15 @@ test_field_named_in_errors(void **state)
     const tc_field_t *y = tc_schema_field_by_id(all, 2);
     tc_err_t err;
     tc_err_clear(&err);
-    assert_int_equal(tc_codec_err_missing(&err, args, arg, args), TC_EMISSING);
+    assert_int_equal(tc_codec_err_missing(&err, args, arg, args, TC_TTYPE_STOP), TC_EMISSING);
     assert_string_equal(err.msg, "a (field 1): required field is missing");
     tc_err_clear(&err);
-    assert_int_equal(tc_codec_err_missing(&err, all, y, args), TC_EMISSING);
+    assert_int_equal(tc_codec_err_missing(&err, all, y, args, TC_TTYPE_STOP), TC_EMISSING);
     assert_string_equal(err.msg, "codec_c.All.y: required field is missing");
+    tc_err_clear(&err);
+    assert_int_equal(tc_codec_err_missing(&err, all, y, args, TC_TTYPE_LIST), TC_EMISSING);
+    assert_string_equal(err.msg,
+                        "codec_c.All.y: required field is missing: sent as list, the IDL has byte");
 
     tc_err_clear(&err);
     tc_codec_err_locate(&err, args, arg, args); /* nothing to locate */

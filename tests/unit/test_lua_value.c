@@ -501,6 +501,8 @@ test_arguments(void **state)
  * (tests/fixtures/required_args.thrift: put(1: note, 2: required key, 3:
  * pair)) is refused naming the argument, as the C codec names it; a
  * required field missing in a struct argument names that struct's field.
+ * One whose id came with another wire type, skipped, is missing too, and
+ * the text says what it came as.
  */
 static void
 test_required_argument_missing(void **state)
@@ -518,7 +520,15 @@ test_required_argument_missing(void **state)
     const tc_struct_t *args = tc_lua_schema_check_struct(L, -1); /* kept on the stack */
     for (int k = 0; k < 2; k++) {
         const tc_proto_ops_t *ops = formats[k];
-        for (int pair = 0; pair < 2; pair++) {
+        static const char *const want[] = {
+            "key (field 2): required field is missing",
+            "required_args.Pair.left: required field is missing",
+            "key (field 2): required field is missing: sent as string, the IDL has i32",
+            "required_args.Pair.left: required field is missing: sent as i64, the IDL has i32",
+        };
+        for (int c = 0; c < 4; c++) {
+            bool pair = c % 2 == 1;
+            bool mistyped = c >= 2; /* the field's id sent with another wire type: skipped */
             tc_buf_t b;
             tc_buf_init(&b);
             tc_proto_t w;
@@ -526,11 +536,19 @@ test_required_argument_missing(void **state)
             w.ops->write_struct_begin(&w);
             w.ops->write_field_begin(&w, TC_TTYPE_STRING, 1);
             w.ops->write_binary(&w, "n", 1);
+            if (!pair && mistyped) {
+                w.ops->write_field_begin(&w, TC_TTYPE_STRING, 2);
+                w.ops->write_binary(&w, "7", 1);
+            }
             if (pair) { /* key given, and a Pair without its required 'left' */
                 w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
                 w.ops->write_i32(&w, 7);
                 w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, 3);
                 w.ops->write_struct_begin(&w);
+                if (mistyped) {
+                    w.ops->write_field_begin(&w, TC_TTYPE_I64, 1);
+                    w.ops->write_i64(&w, 1);
+                }
                 w.ops->write_field_begin(&w, TC_TTYPE_I32, 2);
                 w.ops->write_i32(&w, 1);
                 w.ops->write_field_stop(&w);
@@ -541,9 +559,7 @@ test_required_argument_missing(void **state)
             job_t j;
             decode_measured(L, ops, args, true, &b, LIMIT, &j);
             assert_int_equal(j.rc, TC_EMISSING);
-            assert_string_equal(j.err.msg, pair ? "required_args.Pair.left: required field is "
-                                                  "missing"
-                                                : "key (field 2): required field is missing");
+            assert_string_equal(j.err.msg, want[c]);
             lua_pop(L, 1);
             tc_buf_deinit(&b);
         }
