@@ -89,6 +89,11 @@ M.settings = {
   { name = "access_log_format", kind = "string", default = "%t %h %m %s %D", nonempty = true,
     placeholders = "thmsDMLp%",
     doc = "Access log line format; see docs/operations.md." },
+  { name = "access_log_buffer", kind = "int", default = 0, min = 0, max = 64 << 20,
+    doc = "Bytes of access log lines each handler thread gathers before one write(2); "
+      .. "0: each line written at once." },
+  { name = "access_log_flush", kind = "number", default = 1, min = 0.01, max = 3600,
+    doc = "Seconds a line may wait in an access_log_buffer before it is written." },
   { name = "proc_name", kind = "string", default = nil, nonempty = true,
     doc = "Name shown in the process titles; nil: the config file's name." },
 }

@@ -149,6 +149,8 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
     cfg->umask = (int)get_number(L, idx, "umask", -1);
     cfg->accesslog = get_string(L, idx, "accesslog", NULL);
     cfg->access_log_format = get_string(L, idx, "access_log_format", "%t %h %m %s %D");
+    cfg->access_log_buffer = (size_t)get_number(L, idx, "access_log_buffer", 0);
+    cfg->access_log_flush = get_number(L, idx, "access_log_flush", 1);
     cfg->proc_name = get_string(L, idx, "proc_name", NULL);
     if (cfg->proc_name == NULL) {
         const char *slash = cfg->path != NULL ? strrchr(cfg->path, '/') : NULL;

@@ -85,10 +85,12 @@ typedef struct tc_config {
     char *user;      /* name or decimal id; NULL: unchanged */
     char *group;     /* name or decimal id; NULL: unchanged */
     int umask;       /* -1: unchanged */
-    char *accesslog; /* NULL: off; "-": stderr */
+    char *accesslog; /* NULL: off; "-": stdout */
     char *access_log_format;
-    char *proc_name;  /* never NULL: proc_name or the config file's base name */
-    bool workers_set; /* 'workers' given in the file or on the command line */
+    size_t access_log_buffer; /* bytes of lines each loop thread gathers; 0: none */
+    double access_log_flush;  /* seconds a gathered line waits at most */
+    char *proc_name;          /* never NULL: proc_name or the config file's base name */
+    bool workers_set;         /* 'workers' given in the file or on the command line */
     /*
      * The config's own Lua state with its hook functions, kept alive when any
      * hook is set (NULL otherwise). Used by the arbiter and, inherited across

@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The access log: %-placeholders expanded per call into one write(2), so
- * lines from the loop threads never mix.
+ * The access log: %-placeholders expanded per call into a line written
+ * whole, at once in one write(2), or gathered with the thread's other
+ * lines into a buffer written whole (access_log_buffer): lines from the
+ * loop threads and the workers never mix.
  */
 #include "worker/accesslog.h"
 
+#include "core/alloc.h"
 #include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +27,25 @@ _Atomic int tc_accesslog_fd = -1;
 
 static const char *log_path;
 static const char *log_format;
+
+/*
+ * The log is no regular file (a pipe, a FIFO, a socket, a terminal): a
+ * buffer goes out in writes of whole lines of at most PIPE_BUF bytes,
+ * which a pipe keeps whole among the other writers' (one line is never
+ * longer). A regular file opened O_APPEND takes each write whole.
+ */
+static atomic_bool chunked;
+
+/* Whether lines to 'fd' go out PIPE_BUF bytes at a time ('chunked'). */
+static bool
+is_chunked(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
+/* The longest line, its newline included. */
+#define LINE_MAX_LEN 1024
 
 /* TApplicationException types by number (Thrift's TApplicationException.h). */
 static const char *const appex_names[] = {
@@ -38,6 +64,7 @@ tc_accesslog_open(const char *path, const char *format)
         return TC_OK;
     }
     if (strcmp(path, "-") == 0) {
+        atomic_store(&chunked, is_chunked(STDOUT_FILENO));
         tc_accesslog_fd = STDOUT_FILENO; /* as gunicorn's: the error log's "-" is stderr */
         return TC_OK;
     }
@@ -46,29 +73,9 @@ tc_accesslog_open(const char *path, const char *format)
     if (fd < 0) {
         return fd;
     }
+    atomic_store(&chunked, is_chunked(fd));
     tc_accesslog_fd = fd;
     return TC_OK;
-}
-
-int
-tc_accesslog_reopen(void)
-{
-    if (log_path == NULL || strcmp(log_path, "-") == 0) {
-        return TC_OK;
-    }
-    int fd = tc_log_open_file(log_path);
-    if (fd < 0) {
-        return fd;
-    }
-    int cur = atomic_load(&tc_accesslog_fd);
-    if (cur < 0) {
-        /* the open at the worker's start failed (a FIFO no process read): log from now on */
-        atomic_store(&tc_accesslog_fd, fd);
-        return TC_OK;
-    }
-    int rc = dup3(fd, cur, O_CLOEXEC) < 0 ? -errno : TC_OK;
-    (void)close(fd);
-    return rc;
 }
 
 /* Append 'len' bytes of 's' at '*n', within 'cap'. */
@@ -276,9 +283,9 @@ static atomic_bool failing;      /* a line was lost since the last write that wo
 static atomic_llong last_report; /* CLOCK_MONOTONIC seconds of it, plus one; 0: none yet */
 
 static void
-report_lost(const char *why)
+report_lost(const char *why, unsigned long long lines)
 {
-    atomic_fetch_add(&lost, 1);
+    atomic_fetch_add(&lost, lines);
     atomic_store(&failing, true);
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -311,17 +318,14 @@ report_recovery(void)
     }
 }
 
-void
-tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
+/*
+ * Write 'n' bytes of whole lines in one write(2); the lines of one that
+ * fails, or writes only in part, are lost (counted then).
+ */
+static void
+put_out(const char *data, size_t n)
 {
-    char buf[1024];
-    line_t l = {.peer = peer, .info = info, .ns = ns};
-    size_t n = format_line(buf, sizeof(buf) - 1, log_format, &l);
-    if (n == sizeof(buf) - 1) {
-        n = whole_chars(buf, n);
-    }
-    buf[n++] = '\n';
-    ssize_t w = tc_log_write(tc_accesslog_fd, buf, n);
+    ssize_t w = tc_log_write(tc_accesslog_fd, data, n);
     if (TC_LIKELY((size_t)w == n)) {
         if (TC_UNLIKELY(atomic_load_explicit(&failing, memory_order_relaxed))) {
             report_recovery();
@@ -334,5 +338,233 @@ tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns)
     } else {
         (void)snprintf(why, sizeof(why), "only %zd of its %zu bytes fit", w, n);
     }
-    report_lost(why);
+    unsigned long long lines = 0;
+    for (const char *p = data; (p = memchr(p, '\n', n - (size_t)(p - data))) != NULL; p++) {
+        lines++;
+    }
+    report_lost(why, lines);
+}
+
+/* Write the 'n' bytes of whole lines at 'data': in one write(2), or PIPE_BUF at a time. */
+static void
+write_lines(const char *data, size_t n)
+{
+    if (!atomic_load_explicit(&chunked, memory_order_relaxed)) {
+        put_out(data, n);
+        return;
+    }
+    while (n > 0) {
+        /* the whole lines within PIPE_BUF bytes: one at least, each line being shorter */
+        size_t k = 0;
+        const char *end;
+        while (k < n && (end = memchr(data + k, '\n', n - k)) != NULL &&
+               (size_t)(end - data) < PIPE_BUF) {
+            k = (size_t)(end - data) + 1;
+        }
+        k = k > 0 ? k : n; /* (never 0: a line is shorter than PIPE_BUF and ends the data) */
+        put_out(data, k);
+        data += k;
+        n -= k;
+    }
+}
+
+/* One line into 'buf' (1024 bytes), its newline last; returns its length. */
+static size_t
+make_line(char *buf, const char *peer, const tc_call_info_t *info, long long ns)
+{
+    line_t l = {.peer = peer, .info = info, .ns = ns};
+    size_t n = format_line(buf, LINE_MAX_LEN - 1, log_format, &l);
+    if (n == LINE_MAX_LEN - 1) {
+        n = whole_chars(buf, n);
+    }
+    buf[n++] = '\n';
+    return n;
+}
+
+/* ---- buffers (access_log_buffer) ---- */
+
+/*
+ * A loop thread's lines, written whole when the next does not fit, by its
+ * timer ('access_log_flush' after the first), by the worker's main thread
+ * (a loop inside a long call, SIGUSR1, a quick stop, an abort), and as the
+ * thread ends. 'lock' is the loop thread's but while another thread writes
+ * the lines out: so a line is in the file it was logged in, after the
+ * lines logged before it on its thread.
+ */
+struct tc_accesslog_buf {
+    pthread_mutex_t lock;
+    char *data; /* 'cap' bytes, allocated at the first line; guarded by 'lock' */
+    size_t cap;
+    size_t len;               /* guarded by 'lock' */
+    atomic_llong since;       /* CLOCK_MONOTONIC ns of the first line held; 0: none held */
+    tc_accesslog_buf_t *next; /* in 'bufs' */
+};
+
+/* Every buffer of the process, for the main thread's writes; guarded by 'bufs_lock'. */
+static pthread_mutex_t bufs_lock = PTHREAD_MUTEX_INITIALIZER;
+static tc_accesslog_buf_t *bufs;
+
+static long long
+mono_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Write out what 'b' holds ('lock' held). */
+static void
+flush_locked(tc_accesslog_buf_t *b)
+{
+    if (b->len == 0) {
+        return;
+    }
+    if (atomic_load_explicit(&tc_accesslog_fd, memory_order_relaxed) >= 0) {
+        write_lines(b->data, b->len);
+    }
+    b->len = 0;
+    atomic_store_explicit(&b->since, 0, memory_order_relaxed);
+}
+
+tc_accesslog_buf_t *
+tc_accesslog_buf_new(size_t size)
+{
+    if (size == 0) {
+        return NULL;
+    }
+    tc_accesslog_buf_t *b = tc_xcalloc(1, sizeof(*b));
+    pthread_mutex_init(&b->lock, NULL);
+    b->cap = size;
+    pthread_mutex_lock(&bufs_lock);
+    b->next = bufs;
+    bufs = b;
+    pthread_mutex_unlock(&bufs_lock);
+    return b;
+}
+
+void
+tc_accesslog_buf_free(tc_accesslog_buf_t *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&bufs_lock);
+    tc_accesslog_buf_t **p = &bufs;
+    while (*p != b) {
+        p = &(*p)->next;
+    }
+    *p = b->next;
+    pthread_mutex_unlock(&bufs_lock);
+    tc_accesslog_flush(b);
+    pthread_mutex_destroy(&b->lock);
+    free(b->data);
+    free(b);
+}
+
+void
+tc_accesslog_flush(tc_accesslog_buf_t *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&b->lock);
+    flush_locked(b);
+    pthread_mutex_unlock(&b->lock);
+}
+
+void
+tc_accesslog_flush_older(long long age)
+{
+    long long now = mono_ns();
+    pthread_mutex_lock(&bufs_lock);
+    for (tc_accesslog_buf_t *b = bufs; b != NULL; b = b->next) {
+        long long since = atomic_load_explicit(&b->since, memory_order_relaxed);
+        if (since != 0 && (age <= 0 || now - since >= age)) {
+            tc_accesslog_flush(b);
+        }
+    }
+    pthread_mutex_unlock(&bufs_lock);
+}
+
+/* Keep 'n' bytes of a whole line in 'b'; true when it is the first 'b' holds. */
+static bool
+keep(tc_accesslog_buf_t *b, const char *line, size_t n)
+{
+    pthread_mutex_lock(&b->lock);
+    if (b->len + n > b->cap) {
+        flush_locked(b);
+    }
+    bool first = false;
+    if (n > b->cap) {
+        put_out(line, n); /* a buffer smaller than a line: it goes out alone */
+    } else {
+        if (b->data == NULL) {
+            b->data = tc_xmalloc(b->cap);
+        }
+        if (b->len == 0) {
+            atomic_store_explicit(&b->since, mono_ns(), memory_order_relaxed);
+            first = true;
+        }
+        memcpy(b->data + b->len, line, n);
+        b->len += n;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return first;
+}
+
+bool
+tc_accesslog_write(tc_accesslog_buf_t *b, const char *peer, const tc_call_info_t *info,
+                   long long ns)
+{
+    char line[LINE_MAX_LEN];
+    size_t n = make_line(line, peer, info, ns);
+    if (b != NULL) {
+        return keep(b, line, n);
+    }
+    put_out(line, n);
+    return false;
+}
+
+/* ---- reopening ---- */
+
+int
+tc_accesslog_reopen(void)
+{
+    if (log_path == NULL || strcmp(log_path, "-") == 0) {
+        return TC_OK;
+    }
+    int fd = tc_log_open_file(log_path);
+    if (fd < 0) {
+        return fd;
+    }
+    /*
+     * Every buffer held while the lines it has are written to the old
+     * file and the descriptor moves to the new one: each line goes to the
+     * file that was open when it was logged, and the lines logged after
+     * the reopen all go to the new one.
+     */
+    pthread_mutex_lock(&bufs_lock);
+    for (tc_accesslog_buf_t *b = bufs; b != NULL; b = b->next) {
+        pthread_mutex_lock(&b->lock);
+        flush_locked(b);
+    }
+    int rc = TC_OK;
+    int cur = atomic_load(&tc_accesslog_fd);
+    bool kind = is_chunked(fd);
+    if (cur < 0) {
+        /* the open at the worker's start failed (a FIFO no process read): log from now on */
+        atomic_store(&chunked, kind);
+        atomic_store(&tc_accesslog_fd, fd);
+    } else {
+        rc = dup3(fd, cur, O_CLOEXEC) < 0 ? -errno : TC_OK;
+        if (rc == TC_OK) {
+            atomic_store(&chunked, kind);
+        }
+        (void)close(fd);
+    }
+    for (tc_accesslog_buf_t *b = bufs; b != NULL; b = b->next) {
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_unlock(&bufs_lock);
+    return rc;
 }

@@ -2,7 +2,8 @@
 /*
  * The access log: one line per call (peer, Service.method, status,
  * duration) in the 'access_log_format' of the config. One per process;
- * loop threads write, the main thread opens and reopens it.
+ * loop threads write, each through a buffer of its own with
+ * 'access_log_buffer', the main thread opens and reopens it.
  */
 #ifndef TC_WORKER_ACCESSLOG_H
 #define TC_WORKER_ACCESSLOG_H
@@ -34,19 +35,49 @@ tc_accesslog_on(void)
 int tc_accesslog_open(const char *path, const char *format) TC_NODISCARD;
 
 /*
- * Reopen the file at its path (log rotation). The descriptor number stays
- * the same (dup3), so threads writing meanwhile are safe; a log whose open
- * failed is opened now. Returns TC_OK or a negative code.
+ * Reopen the file at its path (log rotation), after every buffer's lines
+ * are written to the file they were logged in. The descriptor number
+ * stays the same (dup3), so threads writing meanwhile are safe; a log
+ * whose open failed is opened now. Returns TC_OK or a negative code.
  */
 int tc_accesslog_reopen(void) TC_NODISCARD;
 
+/* The lines one loop thread gathers (access_log_buffer). */
+typedef struct tc_accesslog_buf tc_accesslog_buf_t;
+
 /*
- * One line for a call that took 'ns' nanoseconds (loop threads), at most
- * 1024 bytes: a long client name is cut, the other fields never are. A
- * line that cannot be written, or only in part (tc_log_write()), is lost
- * and counted; the error log says so once a minute at most, and when
- * writes work again.
+ * A buffer of 'size' bytes (allocated at its first line) for one loop
+ * thread's lines; NULL when 'size' is 0: each line is written at once.
+ * Main thread, before the loop threads start. Ownership: the caller's,
+ * freed with tc_accesslog_buf_free().
  */
-void tc_accesslog_write(const char *peer, const tc_call_info_t *info, long long ns);
+tc_accesslog_buf_t *tc_accesslog_buf_new(size_t size);
+
+/* Write what 'b' holds, and free it (its thread has ended). NULL is a no-op. */
+void tc_accesslog_buf_free(tc_accesslog_buf_t *b);
+
+/*
+ * One line for a call that took 'ns' nanoseconds (the loop thread of 'b'),
+ * at most 1024 bytes: a long client name is cut, the other fields never
+ * are. Into 'b' if it is not NULL: what it holds is written first when the
+ * line does not fit. Returns true when the line is the first 'b' holds:
+ * the caller then makes sure 'b' is written within 'access_log_flush'
+ * (tc_accesslog_flush()). A line that cannot be written, or only in part
+ * (tc_log_write()), is lost and counted; the error log says so once a
+ * minute at most, and when writes work again.
+ */
+bool tc_accesslog_write(tc_accesslog_buf_t *b, const char *peer, const tc_call_info_t *info,
+                        long long ns);
+
+/* Write the lines 'b' holds, whole (any thread). NULL is a no-op. */
+void tc_accesslog_flush(tc_accesslog_buf_t *b);
+
+/*
+ * Write the lines of every buffer whose first line was logged 'age'
+ * nanoseconds ago or more; with 'age' 0, every buffer's. The worker's
+ * main thread: for a loop thread inside a long handler call, whose own
+ * timer cannot run, and as the worker ends.
+ */
+void tc_accesslog_flush_older(long long age);
 
 #endif /* TC_WORKER_ACCESSLOG_H */

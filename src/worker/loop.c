@@ -226,6 +226,31 @@ log_rest(tc_loop_t *lp, const tc_conn_t *c, const tc_call_info_t *info)
            info->rest, (int)n, name);
 }
 
+/* ---- access log buffer ---- */
+
+/*
+ * The lines a loop thread gathers (access_log_buffer) are written within
+ * access_log_flush of the first, by a timer armed as it is logged: an idle
+ * server's lines too. A thread inside a long handler call cannot run it;
+ * the worker's main thread writes those (tc_accesslog_flush_older()).
+ */
+static void
+on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tc_loop_t *lp = arg;
+    tc_accesslog_flush(lp->log_buf);
+}
+
+static void
+arm_log_flush(tc_loop_t *lp)
+{
+    double t = lp->shared->cfg->access_log_flush;
+    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
+    evtimer_add(lp->log_flush, &tv);
+}
+
 static int
 conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *arg)
 {
@@ -273,7 +298,9 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
         }
     }
     if (TC_UNLIKELY(tc_accesslog_on()) && rc == TC_OK) {
-        tc_accesslog_write(c->peer, &info, now_ns() - t0);
+        if (tc_accesslog_write(lp->log_buf, c->peer, &info, now_ns() - t0)) {
+            arm_log_flush(lp);
+        }
     }
 
     if (rc != TC_OK) {
@@ -583,6 +610,8 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     lp->first_call = evtimer_new(lp->base, on_first_call_wait, lp);
     lp->warn_report = evtimer_new(lp->base, on_warn_report, lp);
     init_warnings(lp);
+    lp->log_buf = tc_accesslog_buf_new(shared->cfg->access_log_buffer);
+    lp->log_flush = evtimer_new(lp->base, on_log_flush, lp);
     if (shared->cfg->client_timeout > 0) {
         double t = shared->cfg->client_timeout;
         double period = t < 2.0 ? t / 4.0 : 0.5;
@@ -624,6 +653,7 @@ loop_main(void *arg)
         tc_conn_close(c, NULL);
     }
     report_warnings(lp, now_ns(), true);
+    tc_accesslog_flush(lp->log_buf);
     pthread_mutex_unlock(&lp->lock);
     tc_dispatch_thread_stop(lp->dispatch); /* the plugin's exit_thread(), on this thread */
     atomic_store(&lp->done, true);
@@ -688,6 +718,7 @@ tc_loop_free(tc_loop_t *lp)
     event_free(lp->stop);
     event_free(lp->first_call);
     event_free(lp->warn_report);
+    event_free(lp->log_flush);
     if (lp->sweep != NULL) {
         event_free(lp->sweep);
     }
@@ -715,6 +746,7 @@ tc_loop_free(tc_loop_t *lp)
         tc_conn_close(c, NULL);
     }
     event_base_free(lp->base);
+    tc_accesslog_buf_free(lp->log_buf); /* (written out as the thread ended) */
     tc_dispatch_free(lp->dispatch);
     tc_hooks_free(lp->hooks);
     pthread_mutex_destroy(&lp->lock);

@@ -12,6 +12,7 @@
 
 #include "config/hooks.h"
 #include "core/log.h"
+#include "worker/accesslog.h"
 #include "worker/dispatch.h"
 
 #include <event2/util.h>
@@ -80,6 +81,8 @@ struct tc_loop {
     tc_log_ratelimit_t warn_limit; /* client warnings (client_warning_rate) */
     struct event *warn_report;     /* reports the client warnings not logged */
     tc_hooks_t *hooks; /* on_connected/post_connect_closed in a state of its own, or NULL */
+    tc_accesslog_buf_t *log_buf; /* this thread's access log lines (access_log_buffer), or NULL */
+    struct event *log_flush;     /* writes them out 'access_log_flush' after the first */
 };
 
 static inline long long

@@ -43,6 +43,16 @@
 #define STEAL_RUNNING_AFTER 0.05
 /* The shortest watchdog period a small 'timeout' asks for (the others: pace.h). */
 #define WATCH_MIN_NS 1000000L
+/*
+ * The main thread writes the access log lines a loop thread has held for
+ * access_log_flush and this much more: those of a thread inside a long
+ * handler call, which cannot run its own timer (that one writes the others
+ * first: it is due this much earlier than the main thread's longest wait).
+ * It looks every LOG_LOOK_S at most: under load it wakes every few ms, and
+ * each look reads every loop's buffer.
+ */
+#define LOG_LATE_NS TC_PACE_IDLE_NS
+#define LOG_LOOK_S  0.025
 
 typedef struct worker {
     tc_loop_shared_t shared;
@@ -52,6 +62,7 @@ typedef struct worker {
     const tc_worker_args_t *args;
     bool stopping;
     double stop_since; /* when the graceful stop began */
+    double log_look;   /* when the main thread last looked at the access log buffers */
     int ncpus;         /* CPUs the worker may run on */
     struct idle_loop {
         tc_loop_t *loop;
@@ -519,6 +530,7 @@ orphaned(worker_t *w)
                "worker %d: the arbiter is gone and calls still run after %g s "
                "(graceful_timeout): exiting",
                w->args->index, w->args->cfg->graceful_timeout);
+        tc_accesslog_flush_older(0);
         _exit(1);
     }
 }
@@ -538,6 +550,7 @@ exit_note(void)
            "worker %d: exit() called from Lua code (os.exit) or a library: the "
            "worker ends",
            exit_index);
+    tc_accesslog_flush_older(0);
 }
 
 int
@@ -610,7 +623,8 @@ tc_worker_main(const tc_worker_args_t *args)
         tc_pace_disarm(&pace, &w.shared.watch_idle);
         if (sig == SIGINT || sig == SIGQUIT) {
             run_hook(&w, "worker_int");
-            _exit(0); /* quick stop: the arbiter asked for it */
+            tc_accesslog_flush_older(0); /* the lines of the calls answered */
+            _exit(0);                    /* quick stop: the arbiter asked for it */
         }
         if (sig == SIGABRT) {
             /*
@@ -643,6 +657,7 @@ tc_worker_main(const tc_worker_args_t *args)
                        args->index, cfg->timeout);
             }
             run_hook(&w, "worker_abort");
+            tc_accesslog_flush_older(0);
             _exit(1);
         }
         if (sig == SIGUSR1) {
@@ -658,6 +673,10 @@ tc_worker_main(const tc_worker_args_t *args)
             begin_graceful(&w);
         }
         beat(&w);
+        if (cfg->access_log_buffer > 0 && tc_conn_now() - w.log_look >= LOG_LOOK_S) {
+            w.log_look = tc_conn_now();
+            tc_accesslog_flush_older((long long)(cfg->access_log_flush * 1e9) + LOG_LATE_NS);
+        }
         if (TC_UNLIKELY(args->arbiter > 0 && getppid() != args->arbiter)) {
             orphaned(&w);
         }

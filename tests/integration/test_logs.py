@@ -4,9 +4,11 @@ line whole and written once, through many threads, workers and
 connections, through logrotate's rename and SIGUSR1, and on a disk that
 fills up (a small tmpfs, where the kernel writes a line in part); a reopen
 that fails reported on stderr too; a FIFO as the access log, whose reader
-the start does not end."""
+the start does not end; access_log_buffer's lines, held and written
+within access_log_flush, at a stop and before a reopen, whole."""
 
 import collections
+import fcntl
 import os
 import re
 import shutil
@@ -23,6 +25,8 @@ from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport import TSocket, TTransport
 
 import harness
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 # Every warning written (client_warning_rate = 0): the loads below count them.
 SERVICE = "client_warning_rate = 0\n" + harness.service(harness.SERVICE_FIXTURE)
@@ -231,6 +235,145 @@ class LogLinesTest(harness.ServiceTest):
             self.assertNotIn("Cannot reopen", srv.log())
         finally:
             srv.stop()
+
+
+class BufferedAccessLogTest(harness.ServiceTest):
+    """access_log_buffer: each handler thread holds its lines and writes
+    them in one go, within access_log_flush of the first, when the buffer
+    is full, before SIGUSR1's reopen, and as the worker stops."""
+
+    ECHO = re.compile(r"\[[^]]+\] 127\.0\.0\.1:\d+ TestService\.echo ok \d+")
+
+    def echo_calls(self, port, n):
+        c, trans = harness.client(self.S, port)
+        try:
+            for _ in range(n):
+                self.assertEqual(c.echo("hi"), "hi")
+        finally:
+            trans.close()
+
+    def access_lines(self, path):
+        lines = harness.read_text(path).splitlines()
+        self.assertEqual([line for line in lines if not self.ECHO.fullmatch(line)], [])
+        return len(lines)
+
+    def test_an_idle_server_writes_its_lines_within_the_interval(self):
+        # One call, then nothing: its line waits for access_log_flush (2 s)
+        # in the buffer, then the loop's timer writes it.
+        access = os.path.join(harness.tempdir("tc-logs-"), "access.log")
+        srv = harness.Server(SERVICE + 'workers = 1\naccesslog = "%s"\n' % access
+                             + "access_log_buffer = 65536\naccess_log_flush = 2\n")
+        try:
+            before = time.monotonic()
+            self.call(srv.port)
+            after = time.monotonic()
+            self.assertTrue(harness.wait_for(lambda: harness.read_text(access), timeout=10),
+                            srv.log())
+            at = time.monotonic()
+            self.assertEqual(self.access_lines(access), 1)
+            self.assertGreaterEqual(at - before, 2.0, "written before access_log_flush")
+            self.assertLess(at - after, 2.0 + 1.5, "written long after access_log_flush")
+        finally:
+            srv.stop()
+
+    def test_fewer_writes_than_lines(self):
+        # One thread, one connection, 400 calls: each reply is a write(2);
+        # the lines, about 60 bytes each, go out a buffer of 4096 at a time.
+        # Unbuffered, each line is a write(2) of its own: two a call.
+        access = os.path.join(harness.tempdir("tc-logs-"), "access.log")
+        srv = harness.Server(SERVICE + 'workers = 1\nthreads = 1\naccesslog = "%s"\n' % access
+                             + "access_log_buffer = 4096\naccess_log_flush = 3600\n")
+        try:
+            (pid,) = srv.worker_pids()
+
+            def writes():
+                m = re.search(r"^syscw: (\d+)$", harness.read_text("/proc/%d/io" % pid), re.M)
+                return int(m.group(1))
+
+            self.echo_calls(srv.port, 1)  # the thread's first call, and its first line
+            first = writes()
+            self.echo_calls(srv.port, 400)
+            n = writes() - first
+            self.assertGreater(self.access_lines(access), 0)  # some buffers filled
+        finally:
+            srv.stop()
+        self.assertEqual(self.access_lines(access), 401)
+        self.assertLess(n, 400 * 1.25, "%d writes for 400 calls" % n)
+
+    def test_every_line_is_written_at_a_graceful_stop(self):
+        # The lines wait (access_log_flush is an hour), then SIGTERM: the
+        # worker writes them all as its threads end.
+        access = os.path.join(harness.tempdir("tc-logs-"), "access.log")
+        srv = harness.Server(SERVICE + 'workers = 1\nthreads = 2\naccesslog = "%s"\n' % access
+                             + "access_log_buffer = 1048576\naccess_log_flush = 3600\n")
+        try:
+            for _ in range(5):
+                self.echo_calls(srv.port, 20)
+            self.assertEqual(self.access_lines(access), 0, "the lines were not held")
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        self.assertEqual(self.access_lines(access), 100)
+
+    def test_usr1_writes_the_lines_held_to_the_old_file(self):
+        # logrotate's rename, then SIGUSR1: the lines held go to the old
+        # file before the worker reopens; those after it, to the new one.
+        access = os.path.join(harness.tempdir("tc-logs-"), "access.log")
+        srv = harness.Server(SERVICE + 'workers = 1\nthreads = 2\naccesslog = "%s"\n' % access
+                             + "access_log_buffer = 1048576\naccess_log_flush = 3600\n")
+        try:
+            (pid,) = srv.worker_pids()
+            self.echo_calls(srv.port, 30)
+            self.assertEqual(self.access_lines(access), 0, "the lines were not held")
+            os.rename(access, access + ".1")
+            srv.kill(signal.SIGUSR1)
+            self.assertTrue(harness.wait_for(lambda: harness.holds_file(pid, access)), srv.log())
+            self.assertEqual(self.access_lines(access + ".1"), 30)
+            self.echo_calls(srv.port, 7)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        self.assertEqual(self.access_lines(access + ".1"), 30)
+        self.assertEqual(self.access_lines(access), 7)
+        self.assertNotIn("Cannot reopen", srv.log())
+
+    def test_lines_are_whole_from_many_threads_to_a_fifo(self):
+        # Two workers of three threads write 8 KiB buffers of lines of 60
+        # to 1000 bytes to one FIFO whose pipe holds a page (4 KiB): PIPE_BUF
+        # at a time, whole lines, so that the writes of the six threads
+        # never cut into one another's (a longer write to a full pipe goes
+        # in as room comes, between the others').
+        d = harness.tempdir("tc-logs-")
+        fifo = os.path.join(d, "access.fifo")
+        os.mkfifo(fifo)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, rfd)
+        fcntl.fcntl(rfd, F_SETPIPE_SZ, 4096)
+        os.set_blocking(rfd, True)
+        chunks = []
+
+        def read_all():
+            while True:
+                data = os.read(rfd, 65536)
+                if not data:
+                    return
+                chunks.append(data)
+
+        srv = harness.Server(SERVICE + 'workers = 2\nthreads = 3\naccesslog = "%s"\n' % fifo
+                             + "access_log_buffer = 8192\naccess_log_flush = 0.2\n")
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()  # (with a writer: the arbiter holds the FIFO open)
+        try:
+            load = UnknownMethodLoad(srv.port).start()
+            self.assertTrue(load.join(), "the load did not end")
+            self.assertEqual(load.errors, [])
+            self.assertEqual(len(load.names), 6 * 400)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        reader.join(10)
+        self.assertFalse(reader.is_alive(), "the FIFO did not end with the server")
+        lines = [line.decode("utf-8", "replace") for line in b"".join(chunks).split(b"\n")]
+        self.assertEqual(lines[-1], "")
+        LogLinesTest.assert_whole(self, lines[:-1], ACCESS_LINE)
+        LogLinesTest.assert_each_once(self, load.names, lines[:-1], ACCESS_LINE, "access log")
 
 
 class ReopenFailureTest(harness.ServiceTest):

@@ -102,6 +102,35 @@ service PingService {
     assert.matches(":5: max_message_size: expected an integer, got 1%.5", all)
   end)
 
+  it("checks access_log_buffer and access_log_flush", function()
+    local cfg = assert(config.load(make_config(SERVICE)))
+    assert.equal(0, cfg.access_log_buffer)
+    assert.equal(1, cfg.access_log_flush)
+    cfg = assert(config.load(make_config("access_log_buffer = 64 * 1024\naccess_log_flush = 0.5\n"
+      .. SERVICE)))
+    assert.equal(65536, cfg.access_log_buffer)
+    assert.equal("integer", math.type(cfg.access_log_buffer))
+    assert.equal(0.5, cfg.access_log_flush)
+    local _, errs = config.load(make_config("access_log_buffer = 1 << 30\naccess_log_flush = 7200\n"
+      .. SERVICE))
+    local all = table.concat(errs, "\n")
+    assert.matches(":1: access_log_buffer: must be at most 67108864, got 1073741824", all)
+    assert.matches(":2: access_log_flush: must be at most 3600, got 7200", all)
+    _, errs = config.load(make_config("access_log_buffer = 4096.5\naccess_log_flush = 0\n"
+      .. SERVICE))
+    all = table.concat(errs, "\n")
+    assert.matches(":1: access_log_buffer: expected an integer, got 4096%.5", all)
+    assert.matches(":2: access_log_flush: must be at least 0%.01, got 0", all)
+    _, errs = config.load(make_config(SERVICE), {
+      { name = "access_log_buffer", value = "64K" },
+      { name = "access_log_flush", value = "-1" },
+    })
+    assert.same({
+      "--access-log-buffer: expected an integer, got '64K'",
+      "--access-log-flush: must be at least 0.01, got -1",
+    }, errs)
+  end)
+
   it("rejects numbers that are not finite, and any past its setting's largest", function()
     local _, errs = config.load(make_config(
       "graceful_timeout = 0/0\nclient_timeout = 1/0\ntimeout = 1e300\n"

@@ -3,7 +3,9 @@
  * Unit tests for worker/accesslog.c: what each placeholder writes, a
  * client's long name that cannot push the fields after it out of the line,
  * "-" for stdout, a log that failed to open opened by SIGUSR1's reopen,
- * and a write that fails or is cut short, reported in the error log.
+ * a write that fails or is cut short, reported in the error log, and the
+ * buffer of access_log_buffer: whole lines, written when full, when asked,
+ * before a reopen, and PIPE_BUF at a time to what is not a regular file.
  */
 #include "tc_test.h"
 
@@ -11,10 +13,12 @@
 #include "worker/accesslog.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,7 +86,7 @@ test_placeholders(void **state)
     assert_int_equal(tc_accesslog_open(access_path, "%h|%m|%s|%D|%M|%L|%p|%%|x"), TC_OK);
     assert_true(tc_accesslog_on());
     tc_call_info_t info = call("Calc", "add", 3, 0, true);
-    tc_accesslog_write("127.0.0.1:5", &info, 1234567891LL);
+    tc_accesslog_write(NULL, "127.0.0.1:5", &info, 1234567891LL);
     char want[128];
     (void)snprintf(want, sizeof(want),
                    "127.0.0.1:5|Calc.add|ok|1234567|1234.567|1.234567|%d|%%|x\n", (int)getpid());
@@ -109,7 +113,7 @@ test_time(void **state)
         assert_int_equal(tc_accesslog_open(access_path, "%t"), TC_OK);
         tc_call_info_t info = call("Calc", "add", 3, 0, true);
         time_t before = time(NULL);
-        tc_accesslog_write("unix", &info, 0);
+        tc_accesslog_write(NULL, "unix", &info, 0);
         time_t after = time(NULL);
         char got[256];
         size_t n = slurp(access_path, got, sizeof(got));
@@ -133,7 +137,7 @@ test_statuses(void **state)
     } cases[] = {{0, true}, {0, false}, {-1, true}, {1, true}, {6, false}, {10, true}, {99, true}};
     for (size_t i = 0; i < TC_ARRAY_LEN(cases); i++) {
         tc_call_info_t info = call("Calc", "add", 3, cases[i].status, cases[i].replied);
-        tc_accesslog_write("unix", &info, 0);
+        tc_accesslog_write(NULL, "unix", &info, 0);
     }
     char got[512];
     slurp(access_path, got, sizeof(got));
@@ -148,12 +152,12 @@ test_names(void **state)
     (void)state;
     assert_int_equal(tc_accesslog_open(access_path, "%m"), TC_OK);
     tc_call_info_t info = call(NULL, "Nope:add", 8, 1, true);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     info = call(NULL, "x", 1, 1, true);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     static const char hostile[] = "no\r\n[fake] line\x1b[2J\x7f\\x0a\0z";
     info = call("Calc", hostile, sizeof(hostile) - 1, 1, true);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     char got[512];
     slurp(access_path, got, sizeof(got));
     assert_string_equal(got, "Nope.add\nx\n"
@@ -174,11 +178,11 @@ test_long_name_keeps_the_other_fields(void **state)
     memset(name, 'A', sizeof(name));
     memcpy(name + sizeof(name) - 5, " ok 5", 5);
     tc_call_info_t info = call(NULL, name, sizeof(name), 1, true);
-    tc_accesslog_write("[::1]:51234", &info, 41000);
+    tc_accesslog_write(NULL, "[::1]:51234", &info, 41000);
     /* escaped, each byte takes four */
     memset(name, '\n', sizeof(name));
     info = call(NULL, name, sizeof(name), 1, true);
-    tc_accesslog_write("[::1]:51234", &info, 42000);
+    tc_accesslog_write(NULL, "[::1]:51234", &info, 42000);
     char got[4096];
     size_t n = slurp(access_path, got, sizeof(got));
     char *second = strchr(got, '\n');
@@ -205,7 +209,7 @@ test_two_names_share_the_room(void **state)
     static char name[3000];
     memset(name, 'B', sizeof(name));
     tc_call_info_t info = call("Calc", name, sizeof(name), 6, true);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     char got[4096];
     size_t n = slurp(access_path, got, sizeof(got));
     assert_true(n <= 1024);
@@ -232,8 +236,8 @@ test_long_format_is_cut_between_characters(void **state)
     memcpy(format + 2 * 600, " %s", 4);
     assert_int_equal(tc_accesslog_open(access_path, format), TC_OK);
     tc_call_info_t info = call("Calc", "add", 3, 0, true);
-    tc_accesslog_write("unix", &info, 0);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     char got[4096];
     size_t n = slurp(access_path, got, sizeof(got));
     assert_int_equal(n, 2 * 1023); /* 511 characters and a newline each */
@@ -257,7 +261,7 @@ test_dash_is_stdout(void **state)
     int rc = tc_accesslog_open("-", "%m %s");
     tc_call_info_t info = call("Calc", "add", 3, 0, true);
     if (rc == TC_OK) {
-        tc_accesslog_write("unix", &info, 0);
+        tc_accesslog_write(NULL, "unix", &info, 0);
     }
     assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
     close(saved);
@@ -289,7 +293,7 @@ test_reopen_opens_a_log_that_failed(void **state)
     assert_int_equal(tc_accesslog_reopen(), TC_OK);
     assert_true(tc_accesslog_on());
     tc_call_info_t info = call("Calc", "add", 3, 0, true);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     char got[64];
     slurp(path, got, sizeof(got));
     assert_string_equal(got, "Calc.add\n");
@@ -310,7 +314,7 @@ test_failed_writes_are_reported_once(void **state)
     assert_int_equal(tc_accesslog_open("/dev/full", "%m"), TC_OK);
     tc_call_info_t info = call("Calc", "add", 3, 0, true);
     for (int i = 0; i < 3; i++) {
-        tc_accesslog_write("unix", &info, 0);
+        tc_accesslog_write(NULL, "unix", &info, 0);
     }
     char got[2048];
     slurp(error_path, got, sizeof(got));
@@ -324,8 +328,8 @@ test_failed_writes_are_reported_once(void **state)
     /* the disk has room again: the next line is written, and the two lost since counted */
     (void)close(tc_accesslog_fd);
     assert_int_equal(tc_accesslog_open(access_path, "%m"), TC_OK);
-    tc_accesslog_write("unix", &info, 0);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     slurp(access_path, got, sizeof(got));
     assert_string_equal(got, "Calc.add\nCalc.add\n");
     slurp(error_path, got, sizeof(got));
@@ -353,12 +357,12 @@ test_recovery_after_a_reported_loss_is_told(void **state)
         tc_call_info_t info = call("Calc", "add", 3, 0, true);
         int ok = tc_log_open(error_path) == TC_OK && tc_accesslog_open("/dev/full", "%m") == TC_OK;
         if (ok) {
-            tc_accesslog_write("unix", &info, 0);
+            tc_accesslog_write(NULL, "unix", &info, 0);
             (void)close(tc_accesslog_fd);
             ok = tc_accesslog_open(access_path, "%m") == TC_OK;
         }
         if (ok) {
-            tc_accesslog_write("unix", &info, 0);
+            tc_accesslog_write(NULL, "unix", &info, 0);
         }
         _exit(ok ? 0 : 1);
     }
@@ -397,12 +401,12 @@ test_cut_line_is_lost_whole(void **state)
     static char name[300];
     memset(name, 'n', sizeof(name));
     tc_call_info_t info = call("Calc", name, sizeof(name), 0, true); /* 309 bytes a line */
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     tc_test_limit_file_size(309 + 100);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     tc_test_limit_file_size(RLIM_INFINITY);
     info = call("Calc", "add", 3, 0, true);
-    tc_accesslog_write("unix", &info, 0);
+    tc_accesslog_write(NULL, "unix", &info, 0);
     signal(SIGXFSZ, SIG_DFL);
     char got[2048];
     size_t n = slurp(access_path, got, sizeof(got));
@@ -410,6 +414,165 @@ test_cut_line_is_lost_whole(void **state)
     assert_string_equal(got + 309, "Calc.add ok\n");
     slurp(error_path, got, sizeof(got));
     assert_non_null(strstr(got, "access.log is written again; 1 line lost before\n"));
+}
+
+/* ---- access_log_buffer ---- */
+
+/*
+ * The lines are held until the buffer is written (its timer, in a loop);
+ * the first one held says so, for the caller to arm that timer. With the
+ * buffer freed, what it held is written.
+ */
+static void
+test_buffer_holds_lines_until_written(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%m %s"), TC_OK);
+    tc_accesslog_buf_t *b = tc_accesslog_buf_new(4096);
+    assert_non_null(b);
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    assert_true(tc_accesslog_write(b, "unix", &info, 0));
+    assert_false(tc_accesslog_write(b, "unix", &info, 0));
+    char got[4096];
+    assert_int_equal(slurp(access_path, got, sizeof(got)), 0);
+    tc_accesslog_flush(b);
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add ok\nCalc.add ok\n");
+    assert_true(tc_accesslog_write(b, "unix", &info, 0)); /* the first of the next batch */
+    tc_accesslog_buf_free(b);
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add ok\nCalc.add ok\nCalc.add ok\n");
+    assert_null(tc_accesslog_buf_new(0)); /* 0: each line written at once */
+}
+
+/*
+ * A line that does not fit sends what the buffer holds first, whole lines
+ * only, and starts the next batch; one longer than the whole buffer goes
+ * out alone, at once.
+ */
+static void
+test_full_buffer_writes_whole_lines(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%m %s"), TC_OK);
+    tc_accesslog_buf_t *b = tc_accesslog_buf_new(100); /* 8 lines of 12 bytes */
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(tc_accesslog_write(b, "unix", &info, 0), i == 0);
+    }
+    char got[4096];
+    assert_int_equal(slurp(access_path, got, sizeof(got)), 0);
+    assert_true(tc_accesslog_write(b, "unix", &info, 0));
+    assert_int_equal(slurp(access_path, got, sizeof(got)), 8 * 12);
+    tc_accesslog_buf_free(b);
+    assert_int_equal(slurp(access_path, got, sizeof(got)), 9 * 12);
+
+    b = tc_accesslog_buf_new(10);
+    assert_false(tc_accesslog_write(b, "unix", &info, 0));
+    assert_int_equal(slurp(access_path, got, sizeof(got)), 10 * 12);
+    tc_accesslog_buf_free(b);
+}
+
+/* The worker's main thread writes the buffers held long enough, or all of them. */
+static void
+test_flush_older(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%m"), TC_OK);
+    tc_accesslog_buf_t *b = tc_accesslog_buf_new(4096);
+    tc_accesslog_buf_t *b2 = tc_accesslog_buf_new(4096);
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    (void)tc_accesslog_write(b, "unix", &info, 0);
+    char got[4096];
+    tc_accesslog_flush_older(3600LL * 1000000000LL);
+    assert_int_equal(slurp(access_path, got, sizeof(got)), 0);
+    struct timespec ts = {0, 2000000L};
+    nanosleep(&ts, NULL);
+    tc_accesslog_flush_older(1000000L); /* held 2 ms, older than 1 ms */
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add\n");
+    (void)tc_accesslog_write(b, "unix", &info, 0);
+    (void)tc_accesslog_write(b2, "unix", &info, 0);
+    tc_accesslog_flush_older(0);
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "Calc.add\nCalc.add\nCalc.add\n");
+    tc_accesslog_buf_free(b2);
+    tc_accesslog_buf_free(b);
+}
+
+/* SIGUSR1: the lines held go to the old file, those logged after to the new one. */
+static void
+test_reopen_writes_the_buffers_to_the_old_file(void **state)
+{
+    (void)state;
+    char old_path[160];
+    (void)snprintf(old_path, sizeof(old_path), "%s.1", access_path);
+    assert_int_equal(tc_accesslog_open(access_path, "%s"), TC_OK);
+    tc_accesslog_buf_t *b = tc_accesslog_buf_new(4096);
+    tc_call_info_t ok = call("Calc", "add", 3, 0, true);
+    tc_call_info_t oneway = call("Calc", "add", 3, 0, false);
+    (void)tc_accesslog_write(b, "unix", &ok, 0);
+    (void)tc_accesslog_write(b, "unix", &ok, 0);
+    assert_int_equal(rename(access_path, old_path), 0);
+    assert_int_equal(tc_accesslog_reopen(), TC_OK);
+    assert_true(tc_accesslog_write(b, "unix", &oneway, 0));
+    tc_accesslog_buf_free(b);
+    char got[4096];
+    slurp(old_path, got, sizeof(got));
+    assert_string_equal(got, "ok\nok\n");
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, "oneway\n");
+    assert_int_equal(unlink(old_path), 0);
+}
+
+/*
+ * To what is not a regular file (a pipe, a FIFO, a socket), a buffer goes
+ * out in writes of whole lines of at most PIPE_BUF bytes, which a pipe
+ * keeps whole among the writes of the other threads and workers. Seen on
+ * a SOCK_SEQPACKET socket as stdout ("-"): each read is one write.
+ */
+static void
+test_buffer_to_a_pipe_goes_in_pipe_buf_writes(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    int sndbuf = 1 << 20;
+    (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(sv[0], STDOUT_FILENO), STDOUT_FILENO);
+    int rc = tc_accesslog_open("-", "%m %s");
+    tc_accesslog_buf_t *b = tc_accesslog_buf_new(65536);
+    static char name[300];
+    memset(name, 'n', sizeof(name));
+    tc_call_info_t info = call("Calc", name, sizeof(name), 0, true); /* 309 bytes a line */
+    for (int i = 0; rc == TC_OK && i < 100; i++) {
+        (void)tc_accesslog_write(b, "unix", &info, 0);
+    }
+    tc_accesslog_buf_free(b);
+    assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+    close(saved);
+    close(sv[0]);
+    assert_int_equal(rc, TC_OK);
+    size_t total = 0;
+    int writes = 0;
+    for (;;) {
+        static char got[65536];
+        ssize_t n = read(sv[1], got, sizeof(got));
+        assert_true(n >= 0);
+        if (n == 0) {
+            break;
+        }
+        writes++;
+        assert_true(n <= PIPE_BUF);
+        assert_int_equal(n % 309, 0); /* whole lines */
+        assert_int_equal(got[n - 1], '\n');
+        total += (size_t)n;
+    }
+    close(sv[1]);
+    assert_int_equal(total, 100 * 309);
+    assert_int_equal(writes, (100 + PIPE_BUF / 309 - 1) / (PIPE_BUF / 309));
 }
 
 int
@@ -430,6 +593,13 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_writes_are_reported_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_line_is_lost_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffer_holds_lines_until_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_buffer_writes_whole_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_older, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_writes_the_buffers_to_the_old_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_buffer_to_a_pipe_goes_in_pipe_buf_writes, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
