@@ -9,17 +9,17 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "protocol/binary.h"
+#include "transport/conn_internal.h"
 #include "transport/detect.h"
+#include "transport/idle.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <inttypes.h>
-#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,67 +54,8 @@ sock_write(int fd, const void *buf, size_t len)
 /* Written reply bytes at which flush() drops them from the output buffer. */
 #define OUT_COMPACT (64u << 10)
 
-/*
- * Lingering close, after a last reply or bad input, once the replies owed
- * are written: the client may still be sending (calls it pipelined), and a
- * close(2) with its bytes unread makes the kernel answer with a reset, which
- * destroys replies not yet delivered and fails the client's recv() with
- * ECONNRESET before it reads what it was told. So the sending side is shut
- * (the client reads its replies, then the end of the stream) and the
- * client's bytes are read and dropped until it closes, for at most
- * LINGER_S seconds (many round trips, even across the world, for a client
- * to read a reply and close; short enough that a descriptor is not held
- * for long) and LINGER_BYTES bytes (more than the client can have in flight
- * when the error is found: its send buffer and our receive buffer, a few
- * MiB each at most; past that it is sending on, not reacting).
- */
-#define LINGER_S     2.0
-#define LINGER_BYTES (16u << 20)
-/* Bytes dropped per read while lingering. */
-#define LINGER_READ 16384
-/*
- * How often a connection lingering in a graceful stop looks whether the
- * client has taken every reply byte (then it may close without waiting for
- * the client, which may not look at an idle connection for long).
- */
-#define LINGER_POLL_S 0.05
-
-/*
- * Seconds after it went idle holding a buffer over TC_CONN_BUF_KEEP that a
- * connection frees it, if it is idle then. Not at once: a client making
- * such large calls one after another would grow the buffers again on
- * every call (the copies of realloc(), fresh pages to fault in), which
- * made an echo of 100 KB 3 times slower and one of 1 MB 20 times
- * (docs/performance.md). This way a connection pays at most once a second,
- * and an idle one, or one making small calls after a large one, gives the
- * memory back within a second or two.
- */
-#define SHED_AFTER_S 1
-
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
-static void on_shed(evutil_socket_t fd, short what, void *arg);
-static void linger_wait(tc_conn_t *c, double now);
-
-/* The kernel holds bytes of the client's not read yet: a call may be in them. */
-static bool
-unread(const tc_conn_t *c)
-{
-    int n = 0;
-    return ioctl(c->_fd, FIONREAD, &n) == 0 && n > 0;
-}
-
-/*
- * The kernel holds bytes written to the client that the client has not
- * taken yet (TCP: not acknowledged; a unix socket: not read); when it
- * cannot tell, it may.
- */
-static bool
-held(const tc_conn_t *c)
-{
-    int n = 0;
-    return ioctl(c->_fd, SIOCOUTQ, &n) != 0 || n > 0;
-}
 
 double
 tc_conn_now(void)
@@ -148,56 +89,12 @@ set_transport(tc_conn_t *c, const tc_transport_t *t, const tc_proto_ops_t *p)
 
 /* ---- buffers between messages ---- */
 
-/*
- * A buffer of the connection is over TC_CONN_BUF_KEEP. (A THeader
- * connection's scratch is not looked at: header_message() frees a large
- * one as soon as the call is done.)
- */
-static bool
-holds_big(const tc_conn_t *c)
-{
-    return c->_in.cap > TC_CONN_BUF_KEEP || c->_out.cap > TC_CONN_BUF_KEEP;
-}
-
-/* SHED_AFTER_S after the connection went idle with a large buffer. */
-static void
-on_shed(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    tc_conn_t *c = arg;
-    /* busy now (a call, a reply on its way): the next idle moment waits again */
-    if (c->_lingering || !tc_conn_idle(c)) {
-        return;
-    }
-    tc_buf_shed(&c->_in, TC_CONN_BUF_KEEP);
-    tc_buf_shed(&c->_out, TC_CONN_BUF_KEEP);
-    c->_out_off = 0;
-}
-
-/* Idle with a large buffer, maybe: free it SHED_AFTER_S from now, unless a wait runs already. */
-static void
-shed_later(tc_conn_t *c)
-{
-    if (!holds_big(c)) {
-        return;
-    }
-    if (c->_tev == NULL) {
-        c->_tev = tc_xcalloc(1, event_get_struct_event_size());
-        evtimer_assign(c->_tev, event_get_base(c->_rev), on_shed, c);
-    } else if (evtimer_pending(c->_tev, NULL)) {
-        return; /* (later idle moments do not push it back) */
-    }
-    struct timeval tv = {SHED_AFTER_S, 0};
-    evtimer_add(c->_tev, &tv);
-}
-
 /* The connection has no partial message and every reply is written. */
 static inline void
 went_idle(tc_conn_t *c)
 {
     if (TC_UNLIKELY(holds_big(c))) {
-        shed_later(c);
+        tc_idle_shed_later(c);
     }
 }
 
@@ -277,7 +174,7 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
     event_assign(c->_rev, base, c->_fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(c->_wev, base, c->_fd, EV_WRITE | EV_PERSIST, on_write, c);
     if (c->_tev != NULL) {
-        evtimer_assign(c->_tev, base, on_shed, c);
+        evtimer_assign(c->_tev, base, tc_idle_on_shed, c);
     }
     /*
      * 'last_io' stays: a move to another loop is not the client's doing, and
@@ -285,7 +182,7 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
      * blocked threads must still time out
      */
     if (c->_lingering) {
-        linger_wait(c, tc_conn_now()); /* (closes on this loop if its time is over) */
+        tc_linger_wait(c, tc_conn_now()); /* (closes on this loop if its time is over) */
         return;
     }
     if (c->_out.len > c->_out_off) {
@@ -352,11 +249,10 @@ cut_short(const tc_conn_t *c)
 }
 
 static void close_when_written(tc_conn_t *c, const char *why);
-static void close_dropping(tc_conn_t *c);
 
 /*
  * cut_short(): close once the replies owed are written, saying what came
- * of the message, as the close at client_timeout does (worker/loop.c);
+ * of the message, as the close at client_timeout does (worker/loop_drain.c);
  * described before close_when_written() drops the input.
  */
 static void
@@ -364,7 +260,7 @@ close_cut_short(tc_conn_t *c)
 {
     char partial[256];
     char why[320];
-    tc_conn_describe_partial(c, partial, sizeof(partial));
+    tc_idle_describe_partial(c, partial, sizeof(partial));
     snprintf(why, sizeof(why), "message not finished within the stop's wait: %s", partial);
     close_when_written(c, why);
 }
@@ -374,7 +270,7 @@ tc_conn_close_when_done(tc_conn_t *c)
 {
     begin_stop(c);
     if (c->_lingering) {
-        linger_wait(c, tc_conn_now()); /* (now it looks whether the client took all) */
+        tc_linger_wait(c, tc_conn_now()); /* (now it looks whether the client took all) */
     } else if (!c->_last && tc_conn_idle(c) && stop_reached(c)) {
         close_when_written(c, NULL);
     }
@@ -392,9 +288,9 @@ tc_conn_close_if_idle(tc_conn_t *c, double grace)
             c->_linger_until = now + grace;
         }
         if (held(c)) {
-            linger_wait(c, now);
+            tc_linger_wait(c, now);
         } else {
-            close_dropping(c);
+            tc_linger_close_dropping(c);
         }
     } else if (tc_conn_idle(c) && !unread(c)) {
         tc_conn_close(c, NULL); /* it never sent its first call */
@@ -405,7 +301,6 @@ tc_conn_close_if_idle(tc_conn_t *c, double grace)
 
 /* ---- writing ---- */
 
-static void linger(tc_conn_t *c);
 static void stop_reading(tc_conn_t *c);
 
 /* Write what is pending; returns false if the connection was closed or lingers. */
@@ -450,7 +345,7 @@ flush(tc_conn_t *c)
     c->_out.len = 0;
     c->_out_off = 0;
     if (c->_last) {
-        linger(c);
+        tc_linger_start(c);
         return false;
     }
     if (c->_writing) {
@@ -468,7 +363,7 @@ flush(tc_conn_t *c)
     if (TC_UNLIKELY(c->_stopping) && tc_conn_idle(c) && stop_reached(c)) {
         c->_last = true;
         stop_reading(c);
-        linger(c);
+        tc_linger_start(c);
         return false;
     }
     return true;
@@ -489,28 +384,6 @@ on_write(evutil_socket_t fd, short what, void *arg)
     if (c->_closed) {
         conn_free(c);
     }
-}
-
-bool
-tc_conn_taking_replies(tc_conn_t *c)
-{
-    int held = 0;
-    if (ioctl(c->_fd, SIOCOUTQ, &held) != 0 || held <= 0) {
-        /* nothing held: taken if something was held at the last look */
-        bool took_the_rest = c->_outq > 0;
-        c->_outq = 0;
-        return took_the_rest;
-    }
-    bool taken = c->_outq == 0 || held < c->_outq;
-    c->_outq = held;
-    return taken;
-}
-
-bool
-tc_conn_input_waiting(const tc_conn_t *c)
-{
-    /* (a lingering connection drops what it reads: its own bounds end it) */
-    return !c->_lingering && event_pending(c->_rev, EV_READ, NULL) && unread(c);
 }
 
 /* ---- reading ---- */
@@ -566,47 +439,6 @@ not_theader(const tc_conn_t *c, const char *framing, const char *proto, char *wh
     } else {
         snprintf(why, len, "a %s %s message on a THeader connection", framing, proto);
     }
-}
-
-void
-tc_conn_describe_partial(const tc_conn_t *c, char *buf, size_t size)
-{
-    const uint8_t *d = c->_in.data;
-    size_t n = c->_in.len;
-    const tc_transport_t *t = c->transport;
-    char form[120] = "";
-    char lack[64] = "";
-    if (t != NULL && c->header == NULL) {
-        snprintf(form, sizeof(form), ", the start of a %s %s message", t->name, c->protocol->name);
-    } else {
-        /*
-         * not detected yet, or THeader, whose frames are each looked at
-         * anew: what the bytes would be on an "auto" port
-         */
-        tc_detected_t r;
-        int rc = n > 0 ? tc_detect(d, n, NULL, &r) : TC_AGAIN;
-        if (rc == TC_OK && r.kind == TC_DETECT_HEADER) {
-            snprintf(form, sizeof(form), ", the start of a THeader frame");
-        } else if (rc == TC_OK) {
-            const char *but = c->header == NULL ? ""
-                              : c->_s->transport == &tc_transport_header
-                                  ? ", but transport is header"
-                                  : " on a THeader connection";
-            snprintf(form, sizeof(form), ", the start of a %s message%s", tc_detect_name(&r), but);
-        } else if (t == NULL && rc == TC_AGAIN) {
-            snprintf(form, sizeof(form), ", too few to tell the transport and protocol");
-        }
-    }
-    if ((t == &tc_transport_framed || t == &tc_transport_header) && n < 4) {
-        snprintf(lack, sizeof(lack), "; the frame length lacks %zu byte%s", 4 - n,
-                 n == 3 ? "" : "s");
-    } else if (t == &tc_transport_framed || t == &tc_transport_header) {
-        /* (a length over max_frame_size, or under 1, was refused as soon as it was in) */
-        uint32_t len = tc_proto_binary_load_be32(d);
-        snprintf(lack, sizeof(lack), "; its frame of %" PRIu32 " bytes lacks %llu", len,
-                 (unsigned long long)len + 4 - n);
-    }
-    snprintf(buf, size, "%zu byte%s came%s%s", n, n == 1 ? "" : "s", form, lack);
 }
 
 /*
@@ -855,108 +687,6 @@ process(tc_conn_t *c)
     }
 }
 
-/* ---- lingering close ---- */
-
-/*
- * Wake for the client's bytes, its close, or at the end of the linger; in a
- * stop, also every LINGER_POLL_S to see whether the client took all.
- */
-static void
-linger_wait(tc_conn_t *c, double now)
-{
-    double left = c->_linger_until - now;
-    left = left > 0.0 ? left : 0.0;
-    if (c->_stopping && left > LINGER_POLL_S) {
-        left = LINGER_POLL_S;
-    }
-    struct timeval tv = {(time_t)left, (suseconds_t)((left - (double)(time_t)left) * 1e6)};
-    /* (the read event's own timeout: no timer of its own, none while not lingering) */
-    event_add(c->_rev, &tv);
-}
-
-/*
- * Close, reading first what the kernel holds of the client's (within the
- * linger's bound): a close with bytes unread sends a reset, which destroys
- * what the client has not received yet of what was written before.
- */
-static void
-close_dropping(tc_conn_t *c)
-{
-    uint8_t sink[LINGER_READ];
-    while (c->_linger_left > 0) {
-        ssize_t n = read(c->_fd, sink, sizeof(sink));
-        if (n <= 0) {
-            break;
-        }
-        c->_linger_left -= (size_t)n < c->_linger_left ? (size_t)n : c->_linger_left;
-    }
-    tc_conn_close(c, NULL);
-}
-
-/*
- * Every reply owed is written: shut the sending side, so that the client
- * reads them and then the end of the stream, and wait for it to close. In a
- * stop, a client that has taken every reply byte and sent nothing unread
- * has nothing to wait for: closed at once.
- */
-static void
-linger(tc_conn_t *c)
-{
-    if ((c->_stopping && !held(c) && !unread(c)) || shutdown(c->_fd, SHUT_WR) != 0) {
-        tc_conn_close(c, NULL); /* nothing in flight, or the client is gone */
-        return;
-    }
-    if (c->_writing) {
-        c->_writing = false;
-        event_del(c->_wev);
-    }
-    /* nothing is kept for the rest of its life but the socket */
-    if (c->_tev != NULL) {
-        event_del(c->_tev);
-    }
-    tc_buf_deinit(&c->_in);
-    tc_buf_deinit(&c->_out);
-    c->_out_off = 0;
-    if (c->header != NULL) {
-        tc_header_deinit(c->header);
-        free(c->header);
-        c->header = NULL;
-    }
-    free(c->_skip);
-    c->_skip = NULL;
-    c->_lingering = true;
-    double now = tc_conn_now();
-    /* (the stop's wait is over: it waits no longer than 'grace' for the client) */
-    c->_linger_until = now + (c->_hurry && c->_grace < LINGER_S ? c->_grace : LINGER_S);
-    c->_linger_left = LINGER_BYTES;
-    linger_wait(c, now);
-}
-
-/*
- * Lingering: drop the client's bytes; close at their end, an error, a
- * bound, or, in a stop, once the client has taken every reply byte.
- */
-static void
-linger_read(tc_conn_t *c, short what)
-{
-    if (!(what & EV_TIMEOUT)) {
-        uint8_t sink[LINGER_READ];
-        ssize_t n = read(c->_fd, sink, sizeof(sink));
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
-            (n > 0 && (size_t)n >= c->_linger_left)) {
-            tc_conn_close(c, NULL);
-            return;
-        }
-        c->_linger_left -= n > 0 ? (size_t)n : 0;
-    }
-    double now = tc_conn_now();
-    if (now >= c->_linger_until || (c->_stopping && !held(c))) {
-        close_dropping(c);
-        return;
-    }
-    linger_wait(c, now);
-}
-
 /* ---- the end of the client's input ---- */
 
 /*
@@ -985,7 +715,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     tc_conn_t *c = arg;
     c->_in_cb = true;
     if (c->_lingering) {
-        linger_read(c, what);
+        tc_linger_read(c, what);
         goto done;
     }
     if (c->_stalled) {

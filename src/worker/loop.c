@@ -4,8 +4,10 @@
  * it, runs the handler in its own Lua state and writes the reply: no
  * hand-off between threads on the hot path. The loop's lock is held while
  * the loop runs and released only inside a handler call, which is when the
- * watchdog may take the loop's other connections away (tc_loop_rebalance),
- * also while the worker stops. Accepting on the listeners is accept.c's.
+ * watchdog may take the loop's other connections away
+ * (tc_loop_watch_rebalance()), also while the worker stops. Accepting on
+ * the listeners is accept.c's; client_timeout's sweep and the stop's drain
+ * are loop_drain.c's; the watchdog's side is loop_watch.c's.
  */
 #include "worker/loop.h"
 
@@ -20,30 +22,12 @@
 #include "worker/worker.h"
 
 #include <event2/event.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/*
- * Graceful stop: how long a connection that has sent nothing yet is kept
- * for its first call (it was accepted just before the stop), and one that
- * has sent part of a message for the rest of it; at most half of
- * graceful_timeout, so that the wait never ends in a SIGKILL. After it, a
- * connection still handing its last replies to a slow client waits for it
- * at most half as long again.
- */
-#define FIRST_CALL_WAIT_S 1.0
-
-static double
-first_call_wait(const tc_loop_t *lp)
-{
-    double wait = lp->shared->cfg->graceful_timeout / 2;
-    return wait < FIRST_CALL_WAIT_S ? wait : FIRST_CALL_WAIT_S;
-}
 
 /* ---- connections ---- */
 
@@ -85,7 +69,7 @@ static void
 run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
 {
     /*
-     * What an abort names, the writer's side of hook_named(): 'busy_since'
+     * What an abort names, the writer's side of hook_named() (loop_watch.c): 'busy_since'
      * is 0 here, stored before the fence, so a reader that sees one of the
      * stores below also sees it changed from the value it started with.
      */
@@ -275,7 +259,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     long long t0 = now_ns();
     atomic_store(&lp->busy_since, t0); /* seq_cst, before the look at the watchdog (pace.h) */
     tc_pace_call_started(&lp->shared->watch_idle);
-    lp->call_conn = c; /* what an abort names (call_named()) */
+    lp->call_conn = c; /* what an abort names (call_named(), loop_watch.c) */
     lp->call_msg = msg;
     lp->call_len = len;
     pthread_mutex_unlock(&lp->lock);
@@ -353,7 +337,7 @@ add_conn(tc_loop_t *lp, tc_conn_t *c)
  * as the client comes would leave the clients to the loop that accepts
  * under load, as before; the client is served once the call ends, as that
  * loop's other connections are, or the watchdog moves it with them if the
- * call blocks (tc_loop_rebalance()). The counts include the clients handed
+ * call blocks (tc_loop_watch_rebalance()). The counts include the clients handed
  * over and not taken yet, so that a burst accepted in one go is dealt out
  * evenly.
  */
@@ -414,74 +398,7 @@ tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c)
     }
 }
 
-/* ---- timers and cross-thread wake-ups ---- */
-
-static void
-on_sweep(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    tc_loop_t *lp = arg;
-    double timeout = lp->shared->cfg->client_timeout;
-    double now = tc_conn_io_now();
-    tc_conn_t *c = TAILQ_FIRST(&lp->conns);
-    while (c != NULL) {
-        tc_conn_t *next = TAILQ_NEXT(c, link);
-        if (c->in_call) {
-            c = next;
-            continue;
-        }
-        /*
-         * A message must arrive whole within the timeout, however slowly it
-         * trickles. A sweep that comes due while a call runs runs right after
-         * it, before the loop reads again: bytes the kernel holds unread mean
-         * that the thread was busy, not the client (asked only before a close).
-         */
-        if (c->msg_since != 0.0 && now - c->msg_since >= timeout) {
-            if (!tc_conn_input_waiting(c)) {
-                char partial[256];
-                tc_conn_describe_partial(c, partial, sizeof(partial));
-                tc_log(TC_LOG_WARNING,
-                       "%s: closed: message not finished within %g s (client_timeout): %s", c->peer,
-                       timeout, partial);
-                tc_conn_close(c, NULL);
-            }
-        } else if (now - c->last_io >= timeout) {
-            if (tc_conn_taking_replies(c)) {
-                c->last_io = now; /* slowly taking a reply the kernel already holds */
-            } else if (!tc_conn_input_waiting(c)) {
-                tc_log(TC_LOG_DEBUG, "%s: closed: silent for %g s (client_timeout)", c->peer,
-                       timeout);
-                tc_conn_close(c, NULL);
-            }
-        }
-        c = next;
-    }
-}
-
-/*
- * Graceful stop: every connection answers what it has read and what the
- * kernel holds for it now, and closes once the client has the replies. One
- * accepted just now that has not sent its first call yet is waiting to (a
- * reset would fail that call), so it gets FIRST_CALL_WAIT_S for it (or
- * half of graceful_timeout); so does one whose client has sent part of a
- * message, for the rest.
- */
-static void
-drain(tc_loop_t *lp)
-{
-    tc_conn_t *c = TAILQ_FIRST(&lp->conns);
-    while (c != NULL) {
-        tc_conn_t *next = TAILQ_NEXT(c, link);
-        tc_conn_close_when_done(c);
-        c = next;
-    }
-    if (atomic_load(&lp->nconns) > 0 && !evtimer_pending(lp->first_call, NULL)) {
-        double wait = first_call_wait(lp);
-        struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
-        evtimer_add(lp->first_call, &tv);
-    }
-}
+/* ---- cross-thread wake-ups and the stop ---- */
 
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
@@ -498,7 +415,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
      * A turn to accept is claimed under the lock, with 'accept_on': a
      * hand-over made while the connections below are attached (their hooks
      * may take long) sees that this loop has a turn and gives it none more,
-     * which would merge with this one (tc_loop_rebalance()).
+     * which would merge with this one (tc_loop_watch_rebalance()).
      */
     bool take = lp->take_accept && !atomic_load(&lp->shared->stopping);
     lp->take_accept = false;
@@ -524,7 +441,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         }
     }
     if (atomic_load(&lp->shared->stopping)) {
-        drain(lp); /* handed over as this loop stopped */
+        tc_loop_drain_conns(lp); /* handed over as this loop stopped */
         leave_if_done(lp);
     }
 }
@@ -537,39 +454,19 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     tc_loop_t *lp = arg;
     if (!atomic_load(&lp->shared->shutdown) || lp->quit_listening) {
         tc_accept_quit_listening(lp);
-        drain(lp);
+        tc_loop_drain_conns(lp);
         leave_if_done(lp);
         return;
     }
     /* the idle connections close first: at worker_connections, their slots take the backlog */
     lp->in_stop = true;
-    drain(lp);
+    tc_loop_drain_conns(lp);
     if (tc_accept_take_backlog(lp)) {
-        drain(lp);
+        tc_loop_drain_conns(lp);
     }
     tc_accept_quit_listening(lp);
     lp->in_stop = false;
     leave_if_done(lp);
-}
-
-/*
- * The wait for first calls is over: close every connection still idle or
- * still waiting for the rest of a message, and cut short the wait of those
- * lingering for a slow client.
- */
-static void
-on_first_call_wait(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    tc_loop_t *lp = arg;
-    double grace = first_call_wait(lp) / 2;
-    tc_conn_t *c = TAILQ_FIRST(&lp->conns);
-    while (c != NULL) {
-        tc_conn_t *next = TAILQ_NEXT(c, link);
-        tc_conn_close_if_idle(c, grace);
-        c = next;
-    }
 }
 
 /* ---- life cycle ---- */
@@ -607,7 +504,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     lp->resume = event_new(lp->base, -1, 0, tc_accept_retry, lp);
     lp->wake = event_new(lp->base, -1, 0, on_wake, lp);
     lp->stop = event_new(lp->base, -1, 0, on_stop, lp);
-    lp->first_call = evtimer_new(lp->base, on_first_call_wait, lp);
+    lp->first_call = evtimer_new(lp->base, tc_loop_drain_on_first_call_wait, lp);
     lp->warn_report = evtimer_new(lp->base, on_warn_report, lp);
     init_warnings(lp);
     lp->log_buf = tc_accesslog_buf_new(shared->cfg->access_log_buffer);
@@ -617,7 +514,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
         double period = t < 2.0 ? t / 4.0 : 0.5;
         struct timeval tv = {(time_t)period,
                              (suseconds_t)((period - (double)(time_t)period) * 1e6)};
-        lp->sweep = event_new(lp->base, -1, EV_PERSIST, on_sweep, lp);
+        lp->sweep = event_new(lp->base, -1, EV_PERSIST, tc_loop_drain_on_sweep, lp);
         event_add(lp->sweep, &tv);
     }
     tc_accept_set_accepting(lp, accepting);
@@ -769,83 +666,6 @@ tc_loop_in_call(const tc_loop_t *lp)
     return atomic_load(&lp->busy_since) != 0;
 }
 
-/* The most bytes of a method's name an abort quotes. */
-#define CALL_NAME_MAX 100
-
-/*
- * The handler call the loop is inside, 'lock' held: which is free only
- * while the loop is inside one ('busy_since' not 0), and then keeps it
- * there, as its thread waits for the lock before it leaves
- * conn_message(). So the connection and the message it published stay as
- * they are (and alive) while they are read here, and the lock orders what
- * the loop wrote before this read: no copy on the call's path, no race. The
- * name is read again from the message's header, as sent: "Service:method"
- * when multiplexed.
- */
-static int
-call_named(const tc_loop_t *lp, char *buf, size_t size)
-{
-    if (atomic_load_explicit(&lp->busy_since, memory_order_relaxed) == 0) {
-        return 0; /* it ended before the lock was taken */
-    }
-    const tc_conn_t *c = lp->call_conn;
-    tc_proto_t in;
-    tc_proto_init(&in, c->protocol, lp->call_msg, lp->call_len, NULL);
-    tc_msg_hdr_t m;
-    if (in.ops->read_message_begin(&in, &m) != TC_OK) {
-        return snprintf(buf, size, "a call from %s", c->peer); /* (its header was read once) */
-    }
-    char name[TC_LOG_ESCAPED_MAX(CALL_NAME_MAX)];
-    size_t n = tc_log_escape(name, sizeof(name), m.name,
-                             tc_utf8_prefix(m.name, m.name_len, CALL_NAME_MAX));
-    return snprintf(buf, size, "'%.*s' from %s", (int)n, name, c->peer);
-}
-
-/*
- * The connection hook the loop is in, which keeps 'lock' while it runs:
- * the reader's side of a seqlock on 'busy_since' (run_conn_hook()
- * writes). The value read first is the hook's if 'hook_since' holds it
- * (timestamps do not repeat), and the acquire makes what the hook stored
- * before it visible; the copy is of atomics in the loop itself, so a hook
- * that ends meanwhile, and the next that overwrites them, make it torn at
- * worst, never unsafe; then the second read sees 'busy_since' changed
- * (the fences), and the hook goes unnamed.
- */
-static int
-hook_named(tc_loop_t *lp, char *buf, size_t size)
-{
-    long long since = atomic_load_explicit(&lp->busy_since, memory_order_acquire);
-    if (since == 0 || atomic_load_explicit(&lp->hook_since, memory_order_relaxed) != since) {
-        return 0; /* idle, or a handler call that starts or ends (it holds the lock then) */
-    }
-    const char *hook = atomic_load_explicit(&lp->hook, memory_order_relaxed);
-    char peer[sizeof(lp->hook_peer)];
-    for (size_t i = 0; i < sizeof(peer); i++) {
-        peer[i] = atomic_load_explicit(&lp->hook_peer[i], memory_order_relaxed);
-    }
-    peer[sizeof(peer) - 1] = '\0';
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&lp->busy_since, memory_order_relaxed) != since) {
-        return 0;
-    }
-    return snprintf(buf, size, "the %s hook for %s", hook, peer);
-}
-
-size_t
-tc_loop_busy_with(tc_loop_t *lp, char *buf, size_t size)
-{
-    TC_ASSERT(size > 0);
-    buf[0] = '\0';
-    int n;
-    if (pthread_mutex_trylock(&lp->lock) == 0) {
-        n = call_named(lp, buf, size);
-        pthread_mutex_unlock(&lp->lock);
-    } else {
-        n = hook_named(lp, buf, size);
-    }
-    return n <= 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
-}
-
 bool
 tc_loop_done(const tc_loop_t *lp)
 {
@@ -869,150 +689,4 @@ tc_loop_accepting(const tc_loop_t *lp)
 {
     /* paused at worker_connections: its turn is worth nothing to another loop */
     return atomic_load_explicit(&lp->accept_on, memory_order_relaxed) && !atomic_load(&lp->full);
-}
-
-bool
-tc_loop_runnable(const tc_loop_t *lp)
-{
-    int tid = atomic_load(&lp->tid);
-    if (tid == 0) {
-        return false;
-    }
-    char path[64];
-    char buf[512];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return false;
-    }
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) {
-        return false;
-    }
-    buf[n] = '\0';
-    /* "tid (comm) S ...": the comm may hold spaces and parentheses, the last ')' ends it */
-    const char *end = strrchr(buf, ')');
-    return end != NULL && end[1] == ' ' && end[2] == 'R';
-}
-
-/* 'lp' is in its loop and stays for a hand-over (any thread; see leave_if_done()). */
-static bool
-takes_handover(tc_loop_t *lp)
-{
-    pthread_mutex_lock(&lp->inq_lock);
-    bool takes = !lp->gone;
-    pthread_mutex_unlock(&lp->inq_lock);
-    return takes;
-}
-
-int
-tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, double after,
-                  double now)
-{
-    if (ntargets < 1) {
-        return -1;
-    }
-    /* the lock is free only while 'from' is inside a handler call */
-    if (pthread_mutex_trylock(&from->lock) != 0) {
-        return -1;
-    }
-    double busy = tc_loop_busy_for(from, now);
-    if (busy < after || busy == 0.0) {
-        pthread_mutex_unlock(&from->lock);
-        return -1;
-    }
-    /*
-     * In a stop, loops leave once they are done. One that has not left stays
-     * while a connection is left in the worker, as those about to be dealt
-     * out are: what it is dealt reaches it.
-     */
-    tc_loop_t *to[TC_LOOP_SPREAD_MAX];
-    int nto = 0;
-    for (int i = 0; i < ntargets && nto < TC_LOOP_SPREAD_MAX; i++) {
-        if (takes_handover(targets[i])) {
-            to[nto++] = targets[i];
-        }
-    }
-    if (nto == 0) {
-        pthread_mutex_unlock(&from->lock);
-        return -1;
-    }
-    /*
-     * dealt out one by one: every target gets its share at once; so are the
-     * clients handed to 'from' that it has not taken yet (it entered the
-     * call first), with their count, and the connections and the turn to
-     * accept an earlier hand-over gave it
-     */
-    struct tc_conn_list batch[TC_LOOP_SPREAD_MAX];
-    struct tc_conn_list fresh[TC_LOOP_SPREAD_MAX];
-    int nfresh[TC_LOOP_SPREAD_MAX];
-    for (int i = 0; i < nto; i++) {
-        TAILQ_INIT(&batch[i]);
-        TAILQ_INIT(&fresh[i]);
-        nfresh[i] = 0;
-    }
-    int moved = 0;
-    tc_conn_t *c = TAILQ_FIRST(&from->conns);
-    while (c != NULL) {
-        tc_conn_t *next = TAILQ_NEXT(c, link);
-        if (!c->in_call) {
-            tc_conn_detach(c);
-            TAILQ_REMOVE(&from->conns, c, link);
-            atomic_fetch_sub(&from->nconns, 1);
-            TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
-            moved++;
-        }
-        c = next;
-    }
-    pthread_mutex_lock(&from->inq_lock);
-    while ((c = TAILQ_FIRST(&from->accepted)) != NULL) {
-        TAILQ_REMOVE(&from->accepted, c, link);
-        atomic_fetch_sub(&from->nconns, 1);
-        TAILQ_INSERT_TAIL(&fresh[moved % nto], c, link);
-        nfresh[moved % nto]++;
-        moved++;
-    }
-    /* what an earlier hand-over gave it, if its call began before it took them */
-    while ((c = TAILQ_FIRST(&from->incoming)) != NULL) {
-        TAILQ_REMOVE(&from->incoming, c, link);
-        TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
-        moved++;
-    }
-    bool pass_accept = from->accepting || from->take_accept;
-    from->take_accept = false;
-    pthread_mutex_unlock(&from->inq_lock);
-    tc_accept_set_accepting(from, false);
-    pthread_mutex_unlock(&from->lock);
-    for (int i = 0; i < nto; i++) {
-        bool some = !TAILQ_EMPTY(&batch[i]) || nfresh[i] > 0;
-        if (!some && !pass_accept) {
-            continue;
-        }
-        pthread_mutex_lock(&to[i]->inq_lock);
-        TAILQ_CONCAT(&to[i]->incoming, &batch[i], link);
-        TAILQ_CONCAT(&to[i]->accepted, &fresh[i], link);
-        atomic_fetch_add(&to[i]->nconns, nfresh[i]);
-        /*
-         * the turn to accept goes to the first that has none: given to one
-         * that has its own, the two would be one, and the worker would
-         * accept on a loop fewer from then on
-         */
-        bool accept_here = pass_accept && !to[i]->take_accept &&
-                           !atomic_load_explicit(&to[i]->accept_on, memory_order_relaxed);
-        to[i]->take_accept = to[i]->take_accept || accept_here;
-        pass_accept = pass_accept && !accept_here;
-        pthread_mutex_unlock(&to[i]->inq_lock);
-        if (some || accept_here) {
-            event_active(to[i]->wake, EV_TIMEOUT, 0);
-        }
-    }
-    if (pass_accept) {
-        /* each has a turn already: 'from' takes its own back as its call ends (on_wake()) */
-        pthread_mutex_lock(&from->inq_lock);
-        from->take_accept = true;
-        pthread_mutex_unlock(&from->inq_lock);
-        event_active(from->wake, EV_TIMEOUT, 0);
-    }
-    return moved;
 }

@@ -4,7 +4,7 @@
  * serves. The thread that reads a request runs its handler and writes the
  * reply; when a handler blocks, the worker's watchdog moves the thread's
  * other connections (and its turn to accept) to an idle thread, also while
- * the worker stops.
+ * the worker stops (worker/loop_watch.h).
  */
 #ifndef TC_WORKER_LOOP_H
 #define TC_WORKER_LOOP_H
@@ -107,32 +107,6 @@ void tc_loop_stop(tc_loop_t *lp);
  */
 bool tc_loop_quit_listening(tc_loop_t *lp);
 
-/* The most loops one rebalance deals connections out to. */
-#define TC_LOOP_SPREAD_MAX 64
-
-/*
- * Watchdog side (any thread): if 'from' has been inside one handler call
- * for at least 'after' seconds, deal its other connections (and the
- * clients and connections handed to it that it has not taken yet) out to
- * the loops of 'targets' (the first TC_LOOP_SPREAD_MAX of the 'ntargets'
- * that have not left their loop), one by one, and hand its turn to accept
- * (its own, or one handed to it) to the first of them that has none (if
- * each has one, 'from' takes it back once its call ends).
- * Also in a graceful stop: a stopping loop stays in its loop while the
- * worker has a connection, and the stop reaches a connection when it
- * arrives. Returns the number of connections moved, or -1 if 'from' was
- * not blocked or no target takes them.
- */
-int tc_loop_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, double after,
-                      double now);
-
-/*
- * True when the loop's thread is running or waiting for a CPU (state R),
- * false when it sleeps in a system call (a handler blocked on I/O or a
- * timer) or its state cannot be read.
- */
-bool tc_loop_runnable(const tc_loop_t *lp);
-
 /* True when the loop has its turn to accept (a hint for the watchdog: it may change). */
 bool tc_loop_accepting(const tc_loop_t *lp);
 
@@ -140,15 +114,6 @@ bool tc_loop_accepting(const tc_loop_t *lp);
 double tc_loop_busy_for(const tc_loop_t *lp, double now);
 /* Whether the loop's thread is inside a handler call: a seq_cst load (pace.h). */
 bool tc_loop_in_call(const tc_loop_t *lp);
-/*
- * What the loop is inside, for the line of an abort (the worker's main
- * thread): "'NAME' from PEER" for a handler call, NAME the method as the
- * client sent it ("Service:method" when multiplexed; escaped, at most 100
- * bytes of it), "the HOOK hook for PEER" for a connection hook; "" when
- * it is in none (the call ended meanwhile). Writes a NUL-terminated text
- * of at most 'size' bytes into 'buf' and returns its length. Never blocks.
- */
-size_t tc_loop_busy_with(tc_loop_t *lp, char *buf, size_t size);
 /* True once the loop's thread has left its loop (after a stop). */
 bool tc_loop_done(const tc_loop_t *lp);
 /* Connections the loop owns, and those handed to it that it has not taken yet. */

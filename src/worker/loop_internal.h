@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A handler thread's loop, private to the files that make it up: loop.c
- * (the event loop, connections, sweeps, the stop, the watchdog's side) and
- * accept.c (accepting on the listeners, worker_connections, the end of
- * listening). No other file includes it.
+ * (the event loop, connections and their calls, the stop), loop_drain.c
+ * (client_timeout's sweep, the stop's drain), loop_watch.c (the watchdog's
+ * side) and accept.c (accepting on the listeners, worker_connections, the
+ * end of listening). No other file includes it.
  */
 #ifndef TC_WORKER_LOOP_INTERNAL_H
 #define TC_WORKER_LOOP_INTERNAL_H
@@ -32,7 +33,7 @@ struct tc_loop {
     atomic_llong busy_since; /* ns (monotonic) when the current call began; 0 when idle */
     /*
      * What the current handler call is, for the line of an abort
-     * (tc_loop_busy_with()): its connection and the message as read, set
+     * (tc_loop_watch_busy_with()): its connection and the message as read, set
      * before 'lock' is given up for the call. Guarded by 'lock': read by a
      * thread that holds it while 'busy_since' is not 0, when the loop is
      * inside that call. Left as they are after it.
@@ -101,6 +102,20 @@ now_ns(void)
  * fewest connections if that is fewer than 'lp' holds.
  */
 void tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c);
+
+/* ---- loop_drain.c: closing connections once done with ---- */
+
+/* Event callback (arg: the loop): client_timeout's sweep over the loop's connections. */
+void tc_loop_drain_on_sweep(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Graceful stop: every connection of 'lp' answers what it has read and
+ * closes, and the wait for first calls starts ('lock' held).
+ */
+void tc_loop_drain_conns(tc_loop_t *lp);
+
+/* Event callback (arg: the loop): the stop's wait for first calls is over. */
+void tc_loop_drain_on_first_call_wait(evutil_socket_t fd, short what, void *arg);
 
 /* ---- accept.c: accepting on the listeners ---- */
 

@@ -13,6 +13,7 @@
 #include "plugin/host.h"
 #include "worker/accesslog.h"
 #include "worker/loop.h"
+#include "worker/loop_watch.h"
 #include "worker/pace.h"
 
 #include <event2/thread.h>
@@ -146,7 +147,7 @@ watch(worker_t *w)
             (w->stopping || !tc_loop_accepting(from) || !connections_waiting(w))) {
             continue;
         }
-        if (busy < STEAL_RUNNING_AFTER && nbusy >= w->ncpus && tc_loop_runnable(from)) {
+        if (busy < STEAL_RUNNING_AFTER && nbusy >= w->ncpus && tc_loop_watch_runnable(from)) {
             continue;
         }
         /* the idle loops, fewest connections first */
@@ -160,12 +161,12 @@ watch(worker_t *w)
             }
         }
         qsort(w->idle, (size_t)nidle, sizeof(w->idle[0]), by_nconns);
-        tc_loop_t *to[TC_LOOP_SPREAD_MAX];
-        int nto = nidle < TC_LOOP_SPREAD_MAX ? nidle : TC_LOOP_SPREAD_MAX;
+        tc_loop_t *to[TC_LOOP_WATCH_SPREAD_MAX];
+        int nto = nidle < TC_LOOP_WATCH_SPREAD_MAX ? nidle : TC_LOOP_WATCH_SPREAD_MAX;
         for (int k = 0; k < nto; k++) {
             to[k] = w->idle[k].loop;
         }
-        (void)tc_loop_rebalance(from, to, nto, STEAL_AFTER, now);
+        (void)tc_loop_watch_rebalance(from, to, nto, STEAL_AFTER, now);
     }
     return nbusy > 0;
 }
@@ -647,7 +648,7 @@ tc_worker_main(const tc_worker_args_t *args)
                        args->index, boot, cfg->timeout);
             } else if (which >= 0) {
                 char what[512];
-                size_t n = tc_loop_busy_with(w.loops[which], what, sizeof(what));
+                size_t n = tc_loop_watch_busy_with(w.loops[which], what, sizeof(what));
                 tc_log(TC_LOG_ERROR,
                        "worker %d: aborted: a call on thread %d has run for %.1f s "
                        "(timeout %g s)%s%s",

@@ -6,8 +6,8 @@
  * it is sent, until the connection closes. Byte 0 picks the setup: bits 0-1
  * the transport (auto, framed, buffered, header), bits 2-3 the protocol
  * (auto, binary, compact; 3: auto, and the connection moves to a second
- * loop and back every third turn, as worker/loop.c moves connections
- * between its loops), bit 4 small limits (max_frame_size and
+ * loop and back every third turn, as worker/loop_watch.c moves connections
+ * between loops), bit 4 small limits (max_frame_size and
  * max_message_size 64, else 1 MiB), bits 5-6 the pieces (the whole stream
  * at once; 1 byte; 1-8 bytes, or 1-256 bytes, as the byte where the piece
  * starts says; after 128 pieces the rest at once), bit 7 a client that

@@ -1217,7 +1217,7 @@ class MultiplexedTest(HostileBase, unittest.TestCase):
 
 
 
-# ---- the close after a last reply or bad input (transport/conn.c, linger()) ----
+# ---- the close after a last reply or bad input (transport/linger.c) ----
 
 def recv_to_eof(s, timeout=10.0):
     """Everything until the end of the stream; a reset raises ConnectionResetError."""
@@ -1244,7 +1244,7 @@ def server_holds(port, s):
     return False
 
 
-LINGER_S = 2.0  # LINGER_S in transport/conn.c
+LINGER_S = 2.0  # LINGER_S in transport/linger.c
 LINGER_BYTES = 16 << 20  # LINGER_BYTES
 
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for transport/conn.c: a connection over a socketpair on its own
- * event base, fed whole messages and messages in pieces; what a THeader
- * connection logs and tells the client when it refuses a frame; the
- * replies owed before bad input, and the lingering close after them; the
- * buffers it keeps between messages.
+ * Unit tests for transport/conn.c, linger.c and idle.c: a connection over
+ * a socketpair on its own event base, fed whole messages and messages in
+ * pieces; what a THeader connection logs and tells the client when it
+ * refuses a frame; the replies owed before bad input, and the lingering
+ * close after them; the buffers it keeps between messages.
  */
 #include "sample_call.h"
 #include "tc_test.h"
@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "protocol/message.h"
 #include "transport/conn.h"
+#include "transport/idle.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -582,20 +583,20 @@ test_taking_replies(void **state)
     (void)state;
     fixture_t f;
     start(&f, &tc_transport_buffered, &tc_proto_binary);
-    assert_false(tc_conn_taking_replies(f.c)); /* nothing ever written */
+    assert_false(tc_idle_taking_replies(f.c)); /* nothing ever written */
     uint8_t bytes[4096];
     memset(bytes, 7, sizeof(bytes));
     for (int i = 0; i < 4; i++) { /* a unix socket counts what is held by write */
         assert_int_equal(write(f.c->_fd, bytes, 1024), 1024);
     }
-    assert_true(tc_conn_taking_replies(f.c));  /* first look with bytes held */
-    assert_false(tc_conn_taking_replies(f.c)); /* none taken since */
+    assert_true(tc_idle_taking_replies(f.c));  /* first look with bytes held */
+    assert_false(tc_idle_taking_replies(f.c)); /* none taken since */
     assert_int_equal(read(f.client, bytes, 1024), 1024);
-    assert_true(tc_conn_taking_replies(f.c));
-    assert_false(tc_conn_taking_replies(f.c));
+    assert_true(tc_idle_taking_replies(f.c));
+    assert_false(tc_idle_taking_replies(f.c));
     assert_int_equal(read(f.client, bytes, sizeof(bytes)), 3072);
-    assert_true(tc_conn_taking_replies(f.c)); /* took the rest since the last look */
-    assert_false(tc_conn_taking_replies(f.c));
+    assert_true(tc_idle_taking_replies(f.c)); /* took the rest since the last look */
+    assert_false(tc_idle_taking_replies(f.c));
     stop(&f);
 }
 
@@ -611,12 +612,12 @@ test_input_waiting(void **state)
     tc_buf_t call;
     fixture_t f;
     start_stop_test(&f, &call);
-    assert_false(tc_conn_input_waiting(f.c));
+    assert_false(tc_idle_input_waiting(f.c));
     assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
-    assert_true(tc_conn_input_waiting(f.c)); /* the loop has not run */
+    assert_true(tc_idle_input_waiting(f.c)); /* the loop has not run */
     run_once(&f);
     assert_int_equal(f.messages, 1);
-    assert_false(tc_conn_input_waiting(f.c));
+    assert_false(tc_idle_input_waiting(f.c));
 
     f.reply_len = 1u << 20; /* no reply is read: past OUT_HIGH_WATER after a few calls */
     for (int i = 0; i < 8; i++) {
@@ -629,7 +630,7 @@ test_input_waiting(void **state)
     assert_true(f.messages < 9);
     assert_int_equal(write(f.client, call.data, call.len), (ssize_t)call.len);
     run_once(&f);
-    assert_false(tc_conn_input_waiting(f.c)); /* held back, not reading */
+    assert_false(tc_idle_input_waiting(f.c)); /* held back, not reading */
     stop(&f);
     tc_buf_deinit(&call);
 }
@@ -1048,11 +1049,11 @@ test_partial_described(void **state)
         assert_int_equal(f.messages, after_theader ? 1 : 0);
         assert_true(f.c->msg_since != 0.0); /* a message is begun: client_timeout times it */
         char got[256];
-        tc_conn_describe_partial(f.c, got, sizeof(got));
+        tc_idle_describe_partial(f.c, got, sizeof(got));
         assert_string_equal(got, cases[i].want);
         /* cut to the size given, NUL-terminated */
         char small[12];
-        tc_conn_describe_partial(f.c, small, sizeof(small));
+        tc_idle_describe_partial(f.c, small, sizeof(small));
         assert_int_equal(strlen(small), sizeof(small) - 1);
         assert_memory_equal(small, cases[i].want, sizeof(small) - 1);
         stop(&f);
