@@ -105,7 +105,7 @@ tc_loop_watch_runnable(const tc_loop_t *lp)
     }
     char path[64];
     char buf[512];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+    (void)snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return false;
@@ -133,6 +133,107 @@ takes_handover(tc_loop_t *lp)
     return takes;
 }
 
+/*
+ * The loops of 'targets' that take a hand-over, the first
+ * TC_LOOP_WATCH_SPREAD_MAX of them, into 'to'; returns how many. In a stop,
+ * loops leave once they are done. One that has not left stays while a
+ * connection is left in the worker, as those about to be dealt out are:
+ * what it is dealt reaches it.
+ */
+static int
+pick_targets(tc_loop_t *const *targets, int ntargets, tc_loop_t **to)
+{
+    int nto = 0;
+    for (int i = 0; i < ntargets && nto < TC_LOOP_WATCH_SPREAD_MAX; i++) {
+        if (takes_handover(targets[i])) {
+            to[nto++] = targets[i];
+        }
+    }
+    return nto;
+}
+
+/* What one rebalance deals out to one target loop. */
+struct share {
+    struct tc_conn_list conns; /* for its 'incoming' */
+    struct tc_conn_list fresh; /* clients not taken yet, for its 'accepted' */
+    int nfresh;
+};
+
+/*
+ * The connections of 'from' not inside the call ('lock' held), dealt out
+ * to the 'nto' shares from the 'moved'-th on; returns 'moved' plus their
+ * number.
+ */
+static int
+deal_own(tc_loop_t *from, struct share *share, int nto, int moved)
+{
+    tc_conn_t *c = TAILQ_FIRST(&from->conns);
+    while (c != NULL) {
+        tc_conn_t *next = TAILQ_NEXT(c, link);
+        if (!c->in_call) {
+            tc_conn_detach(c);
+            TAILQ_REMOVE(&from->conns, c, link);
+            atomic_fetch_sub(&from->nconns, 1);
+            TAILQ_INSERT_TAIL(&share[moved % nto].conns, c, link);
+            moved++;
+        }
+        c = next;
+    }
+    return moved;
+}
+
+/*
+ * What was handed to 'from' and it has not taken yet ('inq_lock' held):
+ * the clients, with their count, then the connections of an earlier
+ * hand-over, if its call began before it took them. Dealt out as
+ * deal_own() does.
+ */
+static int
+deal_handed(tc_loop_t *from, struct share *share, int nto, int moved)
+{
+    tc_conn_t *c;
+    while ((c = TAILQ_FIRST(&from->accepted)) != NULL) {
+        TAILQ_REMOVE(&from->accepted, c, link);
+        atomic_fetch_sub(&from->nconns, 1);
+        TAILQ_INSERT_TAIL(&share[moved % nto].fresh, c, link);
+        share[moved % nto].nfresh++;
+        moved++;
+    }
+    while ((c = TAILQ_FIRST(&from->incoming)) != NULL) {
+        TAILQ_REMOVE(&from->incoming, c, link);
+        TAILQ_INSERT_TAIL(&share[moved % nto].conns, c, link);
+        moved++;
+    }
+    return moved;
+}
+
+/*
+ * Give 'to' its share, and the turn to accept if 'turn' and it has none:
+ * given to one that has its own, the two would be one, and the worker
+ * would accept on a loop fewer from then on. Wakes 'to' when it has
+ * something to take. Returns whether it took the turn.
+ */
+static bool
+hand_over(tc_loop_t *to, struct share *s, bool turn)
+{
+    bool some = !TAILQ_EMPTY(&s->conns) || s->nfresh > 0;
+    if (!some && !turn) {
+        return false;
+    }
+    pthread_mutex_lock(&to->inq_lock);
+    TAILQ_CONCAT(&to->incoming, &s->conns, link);
+    TAILQ_CONCAT(&to->accepted, &s->fresh, link);
+    atomic_fetch_add(&to->nconns, s->nfresh);
+    bool accept_here =
+        turn && !to->take_accept && !atomic_load_explicit(&to->accept_on, memory_order_relaxed);
+    to->take_accept = to->take_accept || accept_here;
+    pthread_mutex_unlock(&to->inq_lock);
+    if (some || accept_here) {
+        event_active(to->wake, EV_TIMEOUT, 0);
+    }
+    return accept_here;
+}
+
 int
 tc_loop_watch_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets, double after,
                         double now)
@@ -149,18 +250,8 @@ tc_loop_watch_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets
         pthread_mutex_unlock(&from->lock);
         return -1;
     }
-    /*
-     * In a stop, loops leave once they are done. One that has not left stays
-     * while a connection is left in the worker, as those about to be dealt
-     * out are: what it is dealt reaches it.
-     */
     tc_loop_t *to[TC_LOOP_WATCH_SPREAD_MAX];
-    int nto = 0;
-    for (int i = 0; i < ntargets && nto < TC_LOOP_WATCH_SPREAD_MAX; i++) {
-        if (takes_handover(targets[i])) {
-            to[nto++] = targets[i];
-        }
-    }
+    int nto = pick_targets(targets, ntargets, to);
     if (nto == 0) {
         pthread_mutex_unlock(&from->lock);
         return -1;
@@ -171,67 +262,24 @@ tc_loop_watch_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets
      * call first), with their count, and the connections and the turn to
      * accept an earlier hand-over gave it
      */
-    struct tc_conn_list batch[TC_LOOP_WATCH_SPREAD_MAX];
-    struct tc_conn_list fresh[TC_LOOP_WATCH_SPREAD_MAX];
-    int nfresh[TC_LOOP_WATCH_SPREAD_MAX];
+    struct share share[TC_LOOP_WATCH_SPREAD_MAX];
     for (int i = 0; i < nto; i++) {
-        TAILQ_INIT(&batch[i]);
-        TAILQ_INIT(&fresh[i]);
-        nfresh[i] = 0;
+        TAILQ_INIT(&share[i].conns);
+        TAILQ_INIT(&share[i].fresh);
+        share[i].nfresh = 0;
     }
-    int moved = 0;
-    tc_conn_t *c = TAILQ_FIRST(&from->conns);
-    while (c != NULL) {
-        tc_conn_t *next = TAILQ_NEXT(c, link);
-        if (!c->in_call) {
-            tc_conn_detach(c);
-            TAILQ_REMOVE(&from->conns, c, link);
-            atomic_fetch_sub(&from->nconns, 1);
-            TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
-            moved++;
-        }
-        c = next;
-    }
+    int moved = deal_own(from, share, nto, 0);
     pthread_mutex_lock(&from->inq_lock);
-    while ((c = TAILQ_FIRST(&from->accepted)) != NULL) {
-        TAILQ_REMOVE(&from->accepted, c, link);
-        atomic_fetch_sub(&from->nconns, 1);
-        TAILQ_INSERT_TAIL(&fresh[moved % nto], c, link);
-        nfresh[moved % nto]++;
-        moved++;
-    }
-    /* what an earlier hand-over gave it, if its call began before it took them */
-    while ((c = TAILQ_FIRST(&from->incoming)) != NULL) {
-        TAILQ_REMOVE(&from->incoming, c, link);
-        TAILQ_INSERT_TAIL(&batch[moved % nto], c, link);
-        moved++;
-    }
+    moved = deal_handed(from, share, nto, moved);
     bool pass_accept = from->accepting || from->take_accept;
     from->take_accept = false;
     pthread_mutex_unlock(&from->inq_lock);
     tc_accept_set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
+    /* the turn to accept goes to the first that has none */
     for (int i = 0; i < nto; i++) {
-        bool some = !TAILQ_EMPTY(&batch[i]) || nfresh[i] > 0;
-        if (!some && !pass_accept) {
-            continue;
-        }
-        pthread_mutex_lock(&to[i]->inq_lock);
-        TAILQ_CONCAT(&to[i]->incoming, &batch[i], link);
-        TAILQ_CONCAT(&to[i]->accepted, &fresh[i], link);
-        atomic_fetch_add(&to[i]->nconns, nfresh[i]);
-        /*
-         * the turn to accept goes to the first that has none: given to one
-         * that has its own, the two would be one, and the worker would
-         * accept on a loop fewer from then on
-         */
-        bool accept_here = pass_accept && !to[i]->take_accept &&
-                           !atomic_load_explicit(&to[i]->accept_on, memory_order_relaxed);
-        to[i]->take_accept = to[i]->take_accept || accept_here;
-        pass_accept = pass_accept && !accept_here;
-        pthread_mutex_unlock(&to[i]->inq_lock);
-        if (some || accept_here) {
-            event_active(to[i]->wake, EV_TIMEOUT, 0);
+        if (hand_over(to[i], &share[i], pass_accept)) {
+            pass_accept = false;
         }
     }
     if (pass_accept) {

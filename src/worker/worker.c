@@ -554,12 +554,18 @@ exit_note(void)
     tc_accesslog_flush_older(0);
 }
 
-int
-tc_worker_main(const tc_worker_args_t *args)
+/* ---- the worker's life ---- */
+
+/*
+ * The process-wide part of the boot, before any loop: libevent's locking,
+ * the hooks' view of this worker, the exit note, and the naming of a
+ * plugin's hook that hangs.
+ */
+static void
+init_process(const tc_worker_args_t *args)
 {
-    const tc_config_t *cfg = args->cfg;
     evthread_use_pthreads();
-    tc_hooks_set_worker(args->index, args->generation, cfg->threads);
+    tc_hooks_set_worker(args->index, args->generation, args->cfg->threads);
     exit_index = args->index;
     if (atexit(exit_note) != 0) {
         tc_log(TC_LOG_WARNING, "worker %d: cannot register the exit note", args->index);
@@ -568,30 +574,36 @@ tc_worker_main(const tc_worker_args_t *args)
     if (args->heartbeat != NULL) {
         tc_host_set_hook_cb(note_plugin_hook, args->heartbeat);
     }
-    worker_t w;
-    int rc = boot(&w, args);
-    if (rc != 0) {
-        shutdown_loops(&w);
-        return rc;
-    }
-    for (int i = 0; i < w.nloops; i++) {
-        if (tc_loop_start(w.loops[i]) != TC_OK) {
+}
+
+/*
+ * Start every handler thread and wait until each is past its start, which
+ * may still fail (a plugin's init_thread: exit status 3): a worker that
+ * says it is ready has booted, and a status 3 from it later is no boot
+ * failure. A start that hangs is a boot that hangs (the arbiter's 'timeout').
+ */
+static void
+start_threads(const worker_t *w)
+{
+    for (int i = 0; i < w->nloops; i++) {
+        if (tc_loop_start(w->loops[i]) != TC_OK) {
             tc_log(TC_LOG_CRITICAL, "cannot start handler thread %d", i);
             _exit(TC_WORKER_EXIT_BOOT);
         }
     }
-    /*
-     * Ready once every thread is past its start, which may still fail
-     * (a plugin's init_thread: exit status 3): a worker that says it is
-     * ready has booted, and a status 3 from it later is no boot failure. A
-     * start that hangs is a boot that hangs (the arbiter's 'timeout').
-     */
-    for (int i = 0; i < w.nloops; i++) {
-        while (!tc_loop_up(w.loops[i])) {
+    for (int i = 0; i < w->nloops; i++) {
+        while (!tc_loop_up(w->loops[i])) {
             struct timespec ts = {0, 1000000L};
             nanosleep(&ts, NULL);
         }
     }
+}
+
+/* Tell the board, the arbiter and the post_worker_init hook that the worker is ready. */
+static void
+set_ready(const worker_t *w)
+{
+    const tc_worker_args_t *args = w->args;
     if (args->board != NULL) {
         /*
          * from now on the other workers may leave clients to this one; before
@@ -603,110 +615,193 @@ tc_worker_main(const tc_worker_args_t *args)
     if (args->heartbeat != NULL) {
         tc_heartbeat_set_ready(args->heartbeat);
     }
-    tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", args->index, w.nloops);
-    run_hook(&w, "post_worker_init");
+    tc_log(TC_LOG_DEBUG, "worker %d ready with %d thread(s)", args->index, w->nloops);
+    run_hook(w, "post_worker_init");
+}
 
-    long long limit = w.shared.call_limit;
-    /*
-     * A beat at least every quarter of 'timeout': an idle worker's beat is
-     * never near as old as that (every 50 ms was, for a 'timeout' of 0.05).
-     */
+/*
+ * The longest the main thread waits: a beat at least every quarter of
+ * 'timeout', so that an idle worker's beat is never near as old as that
+ * (every 50 ms was, for a 'timeout' of 0.05).
+ */
+static long
+beat_period(const tc_config_t *cfg)
+{
     long beat_ns = TC_PACE_IDLE_NS;
     if (cfg->timeout > 0 && cfg->timeout < 4 * (double)TC_PACE_IDLE_NS / 1e9) {
         beat_ns = (long)(cfg->timeout / 4 * 1e9);
         beat_ns = beat_ns > WATCH_MIN_NS ? beat_ns : WATCH_MIN_NS;
     }
+    return beat_ns;
+}
+
+/* SIGINT, SIGQUIT: the quick stop the arbiter asked for. */
+static TC_NORETURN void
+quick_stop(const worker_t *w)
+{
+    run_hook(w, "worker_int");
+    tc_accesslog_flush_older(0); /* the lines of the calls answered */
+    _exit(0);
+}
+
+/*
+ * SIGABRT: the arbiter saw a heartbeat 'timeout' seconds old. Why goes to
+ * the log before the hook: one that hangs is SIGKILLed 2 s from now.
+ */
+static TC_NORETURN void
+aborted(const worker_t *w)
+{
+    const tc_worker_args_t *args = w->args;
+    const tc_config_t *cfg = args->cfg;
+    double longest = 0.0;
+    int which = longest_call(w, &longest);
+    double boot = args->heartbeat != NULL ? tc_heartbeat_boot_time(args->heartbeat) : 0;
+    if (args->heartbeat == NULL || !tc_heartbeat_timed_out(args->heartbeat)) {
+        /*
+         * `kill -ABRT`, or an abort() whose thread has not ended the
+         * process yet (without a page, the arbiter times nothing out)
+         */
+        tc_log(TC_LOG_ERROR, "worker %d: aborted: a SIGABRT the arbiter did not send (no timeout)",
+               args->index);
+    } else if (boot > cfg->timeout) {
+        tc_log(TC_LOG_ERROR, "worker %d: aborted: its boot took %.3f s (timeout %g s)", args->index,
+               boot, cfg->timeout);
+    } else if (which >= 0) {
+        char what[512];
+        size_t n = tc_loop_watch_busy_with(w->loops[which], what, sizeof(what));
+        tc_log(TC_LOG_ERROR,
+               "worker %d: aborted: a call on thread %d has run for %.1f s "
+               "(timeout %g s)%s%s",
+               args->index, which, longest, cfg->timeout, n > 0 ? ": " : "", what);
+    } else {
+        tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)", args->index,
+               cfg->timeout);
+    }
+    run_hook(w, "worker_abort");
+    tc_accesslog_flush_older(0);
+    _exit(1);
+}
+
+/* Act on 'sig' from wait_signal() (0: none came). */
+static void
+take_signal(worker_t *w, int sig)
+{
+    if (sig == SIGINT || sig == SIGQUIT) {
+        quick_stop(w);
+    }
+    if (sig == SIGABRT) {
+        aborted(w);
+    }
+    if (sig == SIGUSR1) {
+        reopen_logs(w->args->cfg);
+    }
+    if (sig == SIGTERM && !w->stopping) {
+        tc_log(TC_LOG_INFO, "worker %d: graceful stop", w->args->index);
+        begin_graceful(w);
+    }
+}
+
+/*
+ * What the main thread does at each wake-up, signal or not: max_requests,
+ * the beat, the access log lines held too long, and the arbiter's death.
+ */
+static void
+tick(worker_t *w)
+{
+    const tc_config_t *cfg = w->args->cfg;
+    long long limit = w->shared.call_limit;
+    if (limit > 0 && !w->stopping && calls(w) >= limit) {
+        tc_log(TC_LOG_INFO, "Autorestarting worker after current request (max_requests %lld)",
+               limit);
+        begin_graceful(w);
+    }
+    beat(w);
+    if (cfg->access_log_buffer > 0 && tc_conn_now() - w->log_look >= LOG_LOOK_S) {
+        w->log_look = tc_conn_now();
+        tc_accesslog_flush_older((long long)(cfg->access_log_flush * 1e9) + LOG_LATE_NS);
+    }
+    if (TC_UNLIKELY(w->args->arbiter > 0 && getppid() != w->args->arbiter)) {
+        orphaned(w);
+    }
+}
+
+/* Every loop has finished its calls and left. */
+static bool
+all_done(const worker_t *w)
+{
+    for (int i = 0; i < w->nloops; i++) {
+        if (!tc_loop_done(w->loops[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * How long to wait for the next signal: the watchdog's pace (pace.h),
+ * never longer than 'beat_ns'. 'busy': a loop is inside a call, or the
+ * listeners of a stop are still open.
+ */
+static long
+next_period(worker_t *w, tc_pace_t *pace, bool busy, long beat_ns)
+{
+    long period = tc_pace_next(pace, busy, w->stopping);
+    if (period == TC_PACE_IDLE_NS && w->nloops > 1) {
+        /* with one loop there is nothing to move: no call need wake us */
+        tc_pace_arm(pace, &w->shared.watch_idle);
+        if (any_call(w)) {
+            tc_pace_disarm(pace, &w->shared.watch_idle);
+            period = TC_PACE_BUSY_NS;
+        }
+    }
+    return period < beat_ns ? period : beat_ns;
+}
+
+/*
+ * The main thread once the worker is ready: signals, the watchdog and the
+ * beat, until a graceful stop is over (SIGINT, SIGQUIT and SIGABRT end the
+ * process from here).
+ */
+static void
+serve(worker_t *w)
+{
+    long beat_ns = beat_period(w->args->cfg);
     long period = beat_ns;
     tc_pace_t pace;
     tc_pace_init(&pace);
     for (;;) {
         int sig = wait_signal(period);
-        tc_pace_disarm(&pace, &w.shared.watch_idle);
-        if (sig == SIGINT || sig == SIGQUIT) {
-            run_hook(&w, "worker_int");
-            tc_accesslog_flush_older(0); /* the lines of the calls answered */
-            _exit(0);                    /* quick stop: the arbiter asked for it */
-        }
-        if (sig == SIGABRT) {
-            /*
-             * the arbiter saw a heartbeat 'timeout' seconds old; why, before
-             * the hook: one that hangs is SIGKILLed 2 s from now
-             */
-            double longest = 0.0;
-            int which = longest_call(&w, &longest);
-            double boot = args->heartbeat != NULL ? tc_heartbeat_boot_time(args->heartbeat) : 0;
-            if (args->heartbeat == NULL || !tc_heartbeat_timed_out(args->heartbeat)) {
-                /*
-                 * `kill -ABRT`, or an abort() whose thread has not ended the
-                 * process yet (without a page, the arbiter times nothing out)
-                 */
-                tc_log(TC_LOG_ERROR,
-                       "worker %d: aborted: a SIGABRT the arbiter did not send (no timeout)",
-                       args->index);
-            } else if (boot > cfg->timeout) {
-                tc_log(TC_LOG_ERROR, "worker %d: aborted: its boot took %.3f s (timeout %g s)",
-                       args->index, boot, cfg->timeout);
-            } else if (which >= 0) {
-                char what[512];
-                size_t n = tc_loop_watch_busy_with(w.loops[which], what, sizeof(what));
-                tc_log(TC_LOG_ERROR,
-                       "worker %d: aborted: a call on thread %d has run for %.1f s "
-                       "(timeout %g s)%s%s",
-                       args->index, which, longest, cfg->timeout, n > 0 ? ": " : "", what);
-            } else {
-                tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)",
-                       args->index, cfg->timeout);
-            }
-            run_hook(&w, "worker_abort");
-            tc_accesslog_flush_older(0);
-            _exit(1);
-        }
-        if (sig == SIGUSR1) {
-            reopen_logs(cfg);
-        }
-        if (sig == SIGTERM && !w.stopping) {
-            tc_log(TC_LOG_INFO, "worker %d: graceful stop", args->index);
-            begin_graceful(&w);
-        }
-        if (limit > 0 && !w.stopping && calls(&w) >= limit) {
-            tc_log(TC_LOG_INFO, "Autorestarting worker after current request (max_requests %lld)",
-                   limit);
-            begin_graceful(&w);
-        }
-        beat(&w);
-        if (cfg->access_log_buffer > 0 && tc_conn_now() - w.log_look >= LOG_LOOK_S) {
-            w.log_look = tc_conn_now();
-            tc_accesslog_flush_older((long long)(cfg->access_log_flush * 1e9) + LOG_LATE_NS);
-        }
-        if (TC_UNLIKELY(args->arbiter > 0 && getppid() != args->arbiter)) {
-            orphaned(&w);
-        }
+        tc_pace_disarm(&pace, &w->shared.watch_idle);
+        take_signal(w, sig);
+        tick(w);
         bool listening = false;
-        if (w.stopping) {
-            listening = atomic_load(&w.shared.listening) > 0;
+        if (w->stopping) {
+            listening = atomic_load(&w->shared.listening) > 0;
             if (listening) {
-                quit_listening(&w);
+                quit_listening(w);
             }
             /* wait for every loop to finish its calls; INT/QUIT still cut it short */
-            bool all = true;
-            for (int i = 0; i < w.nloops; i++) {
-                all = all && tc_loop_done(w.loops[i]);
-            }
-            if (all) {
+            if (all_done(w)) {
                 break;
             }
         }
-        period = tc_pace_next(&pace, watch(&w) || listening, w.stopping);
-        if (period == TC_PACE_IDLE_NS && w.nloops > 1) {
-            /* with one loop there is nothing to move: no call need wake us */
-            tc_pace_arm(&pace, &w.shared.watch_idle);
-            if (any_call(&w)) {
-                tc_pace_disarm(&pace, &w.shared.watch_idle);
-                period = TC_PACE_BUSY_NS;
-            }
-        }
-        period = period < beat_ns ? period : beat_ns;
+        period = next_period(w, &pace, watch(w) || listening, beat_ns);
     }
+}
+
+int
+tc_worker_main(const tc_worker_args_t *args)
+{
+    init_process(args);
+    worker_t w;
+    int rc = boot(&w, args);
+    if (rc != 0) {
+        shutdown_loops(&w);
+        return rc;
+    }
+    start_threads(&w);
+    set_ready(&w);
+    serve(&w);
     shutdown_loops(&w);
     run_hook(&w, "worker_exit");
     /*
