@@ -47,10 +47,10 @@ static const char usage[] =
     "\n"
     "Every setting is listed in docs/configuration.md.\n";
 
-typedef enum { MODE_SERVE, MODE_CHECK_CONFIG, MODE_CHECK_IDL, MODE_PLUGIN_HEADER } mode_t_;
+typedef enum { MODE_SERVE, MODE_CHECK_CONFIG, MODE_CHECK_IDL, MODE_PLUGIN_HEADER } cli_mode_t;
 
 typedef struct cli {
-    mode_t_ mode;
+    cli_mode_t mode;
     const char *config;
     int nfiles;
     char **files;
@@ -71,7 +71,7 @@ load_config(const cli_t *cli, const tc_config_override_t *ov)
     tc_err_clear(&err);
     tc_config_t *cfg = tc_config_load(cli->config, ov, (size_t)cli->noverrides, &err);
     if (cfg == NULL) {
-        fprintf(stderr, "%s\n", err.msg);
+        (void)fprintf(stderr, "%s\n", err.msg);
     }
     return cfg;
 }
@@ -83,7 +83,7 @@ file_problem(const char *setting, const char *what, const char *path, int rc)
     if (rc == TC_OK) {
         return 0;
     }
-    fprintf(stderr, "%s: cannot %s %s: %s\n", setting, what, path, tc_strerror(rc));
+    (void)fprintf(stderr, "%s: cannot %s %s: %s\n", setting, what, path, tc_strerror(rc));
     return 1;
 }
 
@@ -131,7 +131,7 @@ check_files(const tc_config_t *cfg)
             rc = tc_bindaddr_check_pair(cfg->binds[j], cfg->binds[i], cfg->reuse_port, &err);
         }
         if (rc != TC_OK) {
-            fprintf(stderr, "bind: cannot listen: %s\n", err.msg);
+            (void)fprintf(stderr, "bind: cannot listen: %s\n", err.msg);
             bad++;
         }
     }
@@ -153,7 +153,7 @@ check_handler(const tc_config_t *cfg, bool files_ok)
      * it is not fails here as the workers' would
      */
     if (tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+        (void)fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
     if (cfg->umask >= 0) {
@@ -163,7 +163,7 @@ check_handler(const tc_config_t *cfg, bool files_ok)
     bool by_timeout = cfg->timeout > 0;
     if (tc_dispatch_check(cfg, by_timeout ? cfg->timeout : TC_DISPATCH_CHECK_TIMEOUT,
                           by_timeout ? "timeout" : "the check's limit", &err) != TC_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+        (void)fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
     if (!files_ok) {
@@ -202,13 +202,13 @@ setting_flag(cli_t *cli, int argc, char **argv, int *i)
     if (L == NULL) {
         L = cli->flags = tc_lua_state_new(&err);
         if (L == NULL) {
-            fprintf(stderr, "thriftcorn: %s\n", err.msg);
+            (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
             return 1;
         }
         lua_getglobal(L, "require");
         lua_pushliteral(L, "thriftcorn.config");
         if (tc_lua_pcall(L, 1, 1, &err) != TC_OK) {
-            fprintf(stderr, "thriftcorn: %s\n", err.msg);
+            (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
             return 1;
         }
     }
@@ -221,11 +221,11 @@ setting_flag(cli_t *cli, int argc, char **argv, int *i)
         lua_pushnil(L);
     }
     if (tc_lua_pcall(L, 2, 3, &err) != TC_OK) {
-        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
         return 1;
     }
     if (!lua_isstring(L, 2) || !lua_isstring(L, 3)) {
-        fprintf(stderr, "%s\n", lua_isstring(L, 3) ? lua_tostring(L, 3) : argv[*i]);
+        (void)fprintf(stderr, "%s\n", lua_isstring(L, 3) ? lua_tostring(L, 3) : argv[*i]);
         int status = (int)lua_tointeger(L, 4);
         return status != 0 ? status : 1;
     }
@@ -234,7 +234,7 @@ setting_flag(cli_t *cli, int argc, char **argv, int *i)
     if (name == NULL || value == NULL) {
         free(name);
         free(value);
-        fprintf(stderr, "thriftcorn: out of memory\n");
+        (void)fprintf(stderr, "thriftcorn: out of memory\n");
         return 1;
     }
     cli->override_names[cli->noverrides] = name;
@@ -253,20 +253,22 @@ other_mode_flags(const cli_t *cli)
 {
     bool idl_mode = cli->mode == MODE_CHECK_IDL || cli->mode == MODE_PLUGIN_HEADER;
     if (!idl_mode && cli->include_flag != NULL) {
-        fprintf(stderr,
-                "%s: only with --check-idl and --plugin-header; the server's include folders "
-                "are the setting include_dirs (--include-dirs)\n",
-                cli->include_flag);
+        (void)fprintf(stderr,
+                      "%s: only with --check-idl and --plugin-header; the server's include folders "
+                      "are the setting include_dirs (--include-dirs)\n",
+                      cli->include_flag);
         return 2;
     }
     if (idl_mode && cli->noverrides > 0) {
         char flag[128];
-        snprintf(flag, sizeof(flag), "--%s", cli->override_names[0]);
+        (void)snprintf(flag, sizeof(flag), "--%s", cli->override_names[0]);
         for (char *c = flag; *c != '\0'; c++) {
-            *c = *c == '_' ? '-' : *c;
+            if (*c == '_') {
+                *c = '-';
+            }
         }
-        fprintf(stderr, "%s: a setting of the config, which %s does not read\n", flag,
-                cli->mode == MODE_CHECK_IDL ? "--check-idl" : "--plugin-header");
+        (void)fprintf(stderr, "%s: a setting of the config, which %s does not read\n", flag,
+                      cli->mode == MODE_CHECK_IDL ? "--check-idl" : "--plugin-header");
         return 2;
     }
     return 0;
@@ -277,12 +279,12 @@ static int
 set_config(cli_t *cli, const char *flag, const char *path)
 {
     if (flag != NULL && (path == NULL || path[0] == '\0')) {
-        fprintf(stderr, "%s: needs a config file\n", flag);
+        (void)fprintf(stderr, "%s: needs a config file\n", flag);
         return 2;
     }
     if (cli->config != NULL) {
-        fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n", cli->config,
-                path);
+        (void)fprintf(stderr, "thriftcorn: more than one config file given (%s, %s)\n", cli->config,
+                      path);
         return 2;
     }
     cli->config = path;
@@ -300,15 +302,50 @@ positional(cli_t *cli, char *arg)
     return set_config(cli, NULL, arg);
 }
 
+/* The lists the arguments fill, a slot for each. Returns 0, or exit status 1. */
 static int
-parse_args(cli_t *cli, int argc, char **argv)
+alloc_lists(cli_t *cli, int argc)
 {
     cli->files = calloc((size_t)argc, sizeof(char *));
     cli->includes = calloc((size_t)argc, sizeof(char *));
     cli->override_names = calloc((size_t)argc, sizeof(char *));
     cli->override_values = calloc((size_t)argc, sizeof(char *));
     if (!cli->files || !cli->includes || !cli->override_names || !cli->override_values) {
-        fprintf(stderr, "thriftcorn: out of memory\n");
+        (void)fprintf(stderr, "thriftcorn: out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * After the last argument: the default config, and what the mode needs.
+ * Returns 0, or the exit status after printing why not.
+ */
+static int
+check_mode(cli_t *cli)
+{
+    if (cli->config == NULL) {
+        cli->config = "thriftcorn.lua";
+    }
+    int rc = other_mode_flags(cli);
+    if (rc != 0) {
+        return rc;
+    }
+    if (cli->mode == MODE_CHECK_IDL && cli->nfiles == 0) {
+        (void)fprintf(stderr, "--check-idl: needs at least one file\n");
+        return 2;
+    }
+    if (cli->mode == MODE_PLUGIN_HEADER && cli->nfiles != 2) {
+        (void)fprintf(stderr, "--plugin-header: needs an IDL file and a service name\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int
+parse_args(cli_t *cli, int argc, char **argv)
+{
+    if (alloc_lists(cli, argc) != 0) {
         return 1;
     }
     bool options = true; /* until "--": what follows it is a file, whatever its name */
@@ -322,7 +359,7 @@ parse_args(cli_t *cli, int argc, char **argv)
                 return rc;
             }
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
+            (void)fputs(usage, stdout);
             exit(0); /* NOLINT(concurrency-mt-unsafe) */
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
             printf("thriftcorn %s\n", TC_VERSION_STRING);
@@ -335,14 +372,14 @@ parse_args(cli_t *cli, int argc, char **argv)
             cli->mode = MODE_PLUGIN_HEADER;
         } else if (strcmp(a, "-I") == 0 || strcmp(a, "--include-dir") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: needs a folder\n", a);
+                (void)fprintf(stderr, "%s: needs a folder\n", a);
                 return 2;
             }
             cli->include_flag = cli->include_flag != NULL ? cli->include_flag : a;
             cli->includes[cli->nincludes++] = argv[++i];
         } else if (strncmp(a, "--include-dir=", 14) == 0) {
             if (a[14] == '\0') {
-                fprintf(stderr, "--include-dir: needs a folder\n");
+                (void)fprintf(stderr, "--include-dir: needs a folder\n");
                 return 2;
             }
             cli->include_flag = cli->include_flag != NULL ? cli->include_flag : "--include-dir";
@@ -363,26 +400,11 @@ parse_args(cli_t *cli, int argc, char **argv)
                 return rc;
             }
         } else {
-            fprintf(stderr, "%s: unknown option\n", a);
+            (void)fprintf(stderr, "%s: unknown option\n", a);
             return 2;
         }
     }
-    if (cli->config == NULL) {
-        cli->config = "thriftcorn.lua";
-    }
-    int rc = other_mode_flags(cli);
-    if (rc != 0) {
-        return rc;
-    }
-    if (cli->mode == MODE_CHECK_IDL && cli->nfiles == 0) {
-        fprintf(stderr, "--check-idl: needs at least one file\n");
-        return 2;
-    }
-    if (cli->mode == MODE_PLUGIN_HEADER && cli->nfiles != 2) {
-        fprintf(stderr, "--plugin-header: needs an IDL file and a service name\n");
-        return 2;
-    }
-    return 0;
+    return check_mode(cli);
 }
 
 static void
@@ -406,13 +428,13 @@ cli_function(const char *fn)
     tc_err_clear(&err);
     lua_State *L = tc_lua_state_new(&err);
     if (L == NULL) {
-        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
         return NULL;
     }
     lua_getglobal(L, "require");
     lua_pushliteral(L, "thriftcorn.cli");
     if (tc_lua_pcall(L, 1, 1, &err) != TC_OK) {
-        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
         lua_close(L);
         return NULL;
     }
@@ -436,7 +458,7 @@ check_idl(const cli_t *cli)
     if (tc_lua_pcall(L, 2, 1, &err) == TC_OK) {
         status = lua_tointeger(L, -1) == 0 ? 0 : 1;
     } else {
-        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
     }
     lua_close(L);
     return status;
@@ -457,12 +479,12 @@ plugin_header(const cli_t *cli)
     lua_pushstring(L, cli->files[1]);
     push_strings(L, cli->includes, cli->nincludes);
     if (tc_lua_pcall(L, 3, 2, &err) != TC_OK) {
-        fprintf(stderr, "thriftcorn: %s\n", err.msg);
+        (void)fprintf(stderr, "thriftcorn: %s\n", err.msg);
     } else if (lua_isstring(L, -2)) {
-        fputs(lua_tostring(L, -2), stdout);
+        (void)fputs(lua_tostring(L, -2), stdout);
         status = 0;
     } else {
-        fprintf(stderr, "thriftcorn: %s\n", lua_tostring(L, -1));
+        (void)fprintf(stderr, "thriftcorn: %s\n", lua_tostring(L, -1));
     }
     lua_close(L);
     return status;

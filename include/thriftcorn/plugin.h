@@ -162,6 +162,7 @@ typedef struct tc_host_api tc_host_api_t;
  * unless the plugin is TC_PLUGIN_SERIAL. It may block; the worker moves the
  * thread's other connections to idle threads while it does.
  */
+/* NOLINTNEXTLINE(readability-identifier-naming): public plugin API, kept for plugins */
 typedef int (*tc_handler_fn)(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args);
 
 /** One method a plugin serves. A table of them ends with an entry whose name is NULL. */
@@ -271,6 +272,7 @@ typedef struct tc_plugin {
 TC_PLUGIN_EXPORT const tc_plugin_t *tc_plugin_entry(uint32_t host_abi_major,
                                                     uint32_t host_abi_minor);
 /** The type of tc_plugin_entry(), for hosts that look it up. */
+/* NOLINTNEXTLINE(readability-identifier-naming): public plugin API, kept for plugins */
 typedef const tc_plugin_t *(*tc_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor);
 
 /** True when 'api' has the function 'member' (it was appended before this host was built). */

@@ -58,6 +58,7 @@ tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
         free(g);
         return NULL;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
     for (size_t i = 0; i < cfg->nbinds; i++) {
         g->socks[i] = tc_socks_get(a, g, cfg->binds[i], cfg, err);

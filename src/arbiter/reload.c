@@ -127,7 +127,7 @@ static void
 set_stage(const char *what, void *arg)
 {
     tc_reload_stage_t *st = arg;
-    snprintf(st->what, sizeof(st->what), "%s", what);
+    (void)snprintf(st->what, sizeof(st->what), "%s", what);
 }
 
 static void
@@ -194,7 +194,7 @@ check_child(int fd, int wake, const tc_reload_t *r, const tc_config_override_t *
     tc_proctitle_set("thriftcorn: reload check [%s]", r->path);
     tc_err_t err;
     tc_err_clear(&err);
-    snprintf(r->stage->what, sizeof(r->stage->what), "evaluating the config %s", r->path);
+    (void)snprintf(r->stage->what, sizeof(r->stage->what), "evaluating the config %s", r->path);
     tc_config_t *cfg = tc_config_load_text(r->path, r->text, r->len, ov, n, &err);
     if (cfg == NULL) {
         report(fd, err.msg);
@@ -436,8 +436,8 @@ tc_reload_step(const tc_reload_t *r, char *buf, size_t size)
     /* the page was the checked code's to write: no further than its end, and a copy */
     size_t len = r->stage != NULL ? strnlen(r->stage->what, sizeof(r->stage->what)) : 0;
     if (len == 0 || len == sizeof(r->stage->what)) {
-        snprintf(buf, size, "the check");
+        (void)snprintf(buf, size, "the check");
         return;
     }
-    snprintf(buf, size, "%.*s", (int)len, r->stage->what);
+    (void)snprintf(buf, size, "%.*s", (int)len, r->stage->what);
 }

@@ -98,7 +98,7 @@ append_status(char *msg, size_t n, size_t cap, const char *status)
     n += flen;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)status[i];
-        msg[n++] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+        msg[n++] = (char)(c < 0x20 || c == 0x7F ? ' ' : c);
     }
     if (cut) {
         memcpy(msg + n, "...", 3);

@@ -221,6 +221,7 @@ give_socket(const gen_t *g, const tc_listener_t *l)
     int fd = open(l->unix_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     int rc = 0;
+    /* NOLINTNEXTLINE(bugprone-branch-clone): either call failing is reported by its errno */
     if (fd < 0) {
         rc = -errno;
     } else if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->unix_dev &&
@@ -338,6 +339,7 @@ tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *
         return NULL;
     }
     s->refs = 1;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     a->socks = tc_xrealloc(a->socks, (a->nsocks + 1) * sizeof(*a->socks));
     a->socks[a->nsocks++] = s;
     tc_log(TC_LOG_INFO, "Listening at: %s (%d)", s->l.name, (int)a->pid);

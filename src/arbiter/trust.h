@@ -21,6 +21,7 @@ typedef struct tc_trust {
 } tc_trust_t;
 
 /* Called once per path the workers' user could write, with why ("world-writable"). */
+/* NOLINTNEXTLINE(readability-identifier-naming): callback types are tc_<name>_cb */
 typedef void (*tc_trust_cb)(void *ud, const char *path, const char *why);
 
 /*

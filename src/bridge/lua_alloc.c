@@ -117,6 +117,7 @@ class_of(size_t size)
 static inline chunk_t *
 chunk_of(void *block)
 {
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): a block's chunk: its address rounded down */
     return (chunk_t *)((uintptr_t)block & ~(uintptr_t)(CHUNK - 1));
 }
 
@@ -392,8 +393,8 @@ panic(lua_State *L)
 {
     const char *msg =
         lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is not a string";
-    fprintf(stderr, "thriftcorn: unprotected error in a call to the Lua API (%s)\n", msg);
-    fflush(stderr);
+    (void)fprintf(stderr, "thriftcorn: unprotected error in a call to the Lua API (%s)\n", msg);
+    (void)fflush(stderr);
     return 0; /* Lua aborts */
 }
 
@@ -417,9 +418,10 @@ warn_cb(void *ud, const char *msg, int tocont)
         return;
     }
     if (a->warn_on) {
-        fprintf(stderr, "%s%s%s", a->warn_cont ? "" : "Lua warning: ", msg, tocont ? "" : "\n");
+        (void)fprintf(stderr, "%s%s%s", a->warn_cont ? "" : "Lua warning: ", msg,
+                      tocont ? "" : "\n");
         if (!tocont) {
-            fflush(stderr);
+            (void)fflush(stderr);
         }
         a->warn_cont = tocont; /* only while on: off, every piece is looked at */
     }

@@ -54,6 +54,7 @@ is_lld(const char *fmt)
 }
 
 EXPORTED int
+/* NOLINTNEXTLINE(readability-inconsistent-declaration-parameter-name): replaces libc's */
 snprintf(char *restrict buf, size_t size, const char *restrict fmt, ...)
 {
     va_list ap;
@@ -70,8 +71,10 @@ snprintf(char *restrict buf, size_t size, const char *restrict fmt, ...)
 
 #ifdef __GLIBC__
 /* glibc's fortified entry points: 'room' is what the caller knows of 'buf' */
+/* NOLINTNEXTLINE(readability-identifier-naming): the name glibc's callers use */
 int __snprintf_chk(char *restrict buf, size_t size, int flag, size_t room, const char *restrict fmt,
                    ...);
+/* NOLINTNEXTLINE(readability-identifier-naming): the name glibc's callers use */
 int __vsnprintf_chk(char *restrict buf, size_t size, int flag, size_t room,
                     const char *restrict fmt, va_list ap);
 

@@ -156,6 +156,34 @@ no_function(lua_State *L, int handler, int fns, const char *path, const char *na
                       near != NULL ? "'?)" : "");
 }
 
+/*
+ * Load the IDL of cfg's service and push the service's table, above the
+ * thriftcorn module and the IDL's; returns its index. Runs in setup()'s
+ * protected call: an IDL without the service raises an error.
+ */
+static int
+push_service(lua_State *L, const tc_config_t *cfg)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "thriftcorn");
+    lua_call(L, 1, 1);
+    int tc = lua_gettop(L);
+    lua_createtable(L, (int)cfg->ninclude_dirs, 0);
+    for (size_t i = 0; i < cfg->ninclude_dirs; i++) {
+        lua_pushstring(L, cfg->include_dirs[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, tc, "include_dirs");
+    lua_getfield(L, tc, "load");
+    lua_pushstring(L, cfg->service.idl);
+    lua_call(L, 1, 1);
+    if (lua_getfield(L, -1, cfg->service.name) != LUA_TTABLE ||
+        tc_lua_schema_to_service(L, -1) == NULL) {
+        return luaL_error(L, "%s defines no such service", cfg->service.idl);
+    }
+    return lua_gettop(L);
+}
+
 /* Runs in a protected call: load IDL and handler, check them, leave the slots. */
 static int
 setup(lua_State *L)
@@ -179,24 +207,7 @@ setup(lua_State *L)
         lua_pushcclosure(L, coders[i], 3);
     }
 
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "thriftcorn");
-    lua_call(L, 1, 1);
-    int tc = lua_gettop(L);
-    lua_createtable(L, (int)cfg->ninclude_dirs, 0);
-    for (size_t i = 0; i < cfg->ninclude_dirs; i++) {
-        lua_pushstring(L, cfg->include_dirs[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    lua_setfield(L, tc, "include_dirs");
-    lua_getfield(L, tc, "load");
-    lua_pushstring(L, cfg->service.idl);
-    lua_call(L, 1, 1);
-    if (lua_getfield(L, -1, cfg->service.name) != LUA_TTABLE ||
-        tc_lua_schema_to_service(L, -1) == NULL) {
-        return luaL_error(L, "%s defines no such service", cfg->service.idl);
-    }
-    int svc = lua_gettop(L);
+    int svc = push_service(L, cfg);
 
     /* the handler module: a file returning a table of functions (optional with a plugin) */
     const char *path = cfg->service.handler;
@@ -325,9 +336,9 @@ memory_text(lua_State *L)
     memory_text_t t;
     size_t limit = tc_lua_alloc_limit(L);
     if (limit > 0) {
-        snprintf(t.text, sizeof(t.text), "not enough memory (max_lua_memory %zu)", limit);
+        (void)snprintf(t.text, sizeof(t.text), "not enough memory (max_lua_memory %zu)", limit);
     } else {
-        snprintf(t.text, sizeof(t.text), "not enough memory");
+        (void)snprintf(t.text, sizeof(t.text), "not enough memory");
     }
     return t;
 }
@@ -462,7 +473,7 @@ error_text(lua_State *L, int e, const char *service, const tc_function_t *fn, co
            tc_err_t *err, size_t *len)
 {
     char head[TC_ERR_MSG_MAX];
-    snprintf(head, sizeof(head), "%s.%s%s", service, fn->name, what);
+    (void)snprintf(head, sizeof(head), "%s.%s%s", service, fn->name, what);
     bool foreign = undeclared(L, e);
     /*
      * __tostring and __name are user code, and the text needs memory the
@@ -575,7 +586,7 @@ push_args(tc_lua_handler_t *h, const char *called, tc_proto_t *in, const tc_func
     if (rc != TC_OK) {
         if (raised) {
             char why[TC_ERR_MSG_MAX];
-            snprintf(why, sizeof(why), "%s", err->msg);
+            (void)snprintf(why, sizeof(why), "%s", err->msg);
             tc_err_clear(err);
             tc_err_set(err, TC_EINVAL, "%s.%s: decoding the arguments raised: %s", called, fn->name,
                        why);

@@ -778,6 +778,7 @@ tc_lua_schema_compile(lua_State *L)
     c.depth = 0;
     c.vdepth = 0;
     c.L = L;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the userdata holds a pointer */
     tc_schema_t **sp = lua_newuserdatauv(L, sizeof(*sp), 0);
     *sp = NULL;
     if (luaL_newmetatable(L, SCHEMA_MT)) {

@@ -652,6 +652,7 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
         if (!lua_isnil(L, base + i)) {
             continue;
         }
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): f is &st->fields[i] */
         if (f->req == TC_REQ_REQUIRED) {
             c->located = 1;
             return tc_codec_err_missing(c->err, st, f, c->args,

@@ -5,6 +5,7 @@
  */
 #include "bridge/lua_api.h"
 
+/* NOLINTNEXTLINE(readability-identifier-naming): the name require() looks up */
 __attribute__((visibility("default"))) int luaopen_thriftcorn_core(lua_State *L);
 
 int

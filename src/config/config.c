@@ -93,12 +93,12 @@ collect_errors(lua_State *L, tc_err_t *err)
             break;
         }
         /* the first line is always shown, if need be cut */
-        snprintf(msg + used, room + 1, "%s%s", i > 0 ? "\n" : "", line);
+        (void)snprintf(msg + used, room + 1, "%s%s", i > 0 ? "\n" : "", line);
         used = strlen(msg);
         lua_pop(L, 1);
     }
     if (i < n) {
-        snprintf(msg + used, sizeof(msg) - used, "\n(and %zu more)", n - i);
+        (void)snprintf(msg + used, sizeof(msg) - used, "\n(and %zu more)", n - i);
     }
     tc_err_set(err, TC_EINVAL, "%s", n ? msg : "invalid configuration");
 }

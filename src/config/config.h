@@ -30,9 +30,10 @@ tc_config_service_mux_name(const tc_service_conf_t *s)
     return s->mux_name != NULL ? s->mux_name : s->name;
 }
 
-/* The most 'workers' may be (lua/thriftcorn/config.lua); SIGTTIN stops there too. */
+/* The most 'workers' may be (lua/thriftcorn/config/settings.lua); SIGTTIN stops there too. */
 #define TC_CONFIG_WORKERS_MAX 4096
 
+/* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): one per process */
 typedef struct tc_config {
     char *path; /* absolute path of the config file */
     char **binds;

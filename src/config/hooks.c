@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Keep in step with M.hooks in lua/thriftcorn/config.lua. */
+/* Keep in step with M.hooks in lua/thriftcorn/config/settings.lua. */
 static const char *const hook_names[] = {
     "on_starting",      "on_reload",    "when_ready",          "pre_fork",    "post_fork",
     "post_worker_init", "worker_int",   "worker_abort",        "worker_exit", "nworkers_changed",

@@ -9,7 +9,7 @@
 void
 tc_oom(size_t size)
 {
-    fprintf(stderr, "thriftcorn: out of memory allocating %zu bytes\n", size);
+    (void)fprintf(stderr, "thriftcorn: out of memory allocating %zu bytes\n", size);
     abort();
 }
 

@@ -25,7 +25,7 @@ tc_err_set(tc_err_t *err, int code, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    (void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     err->code = code;
     return code;
@@ -146,6 +146,6 @@ tc_strerror(int code)
 void
 tc_assert_fail(const char *expr, const char *file, int line)
 {
-    fprintf(stderr, "thriftcorn: assertion failed: %s (%s:%d)\n", expr, file, line);
+    (void)fprintf(stderr, "thriftcorn: assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();
 }

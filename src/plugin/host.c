@@ -220,6 +220,7 @@ find_service(tc_host_t *h, const char *service, tc_err_t *err)
     }
     h->names = tc_xcalloc(h->nmethods + 1, sizeof(char *));
     for (size_t i = 0; i < h->nmethods; i++) {
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): methods has nmethods entries */
         h->names[i] = h->svc->methods[i].name;
     }
     return TC_OK;
@@ -467,6 +468,7 @@ tc_host_thread_new(tc_host_t *h, const tc_service_t *svc, const char *called, bo
     t->svc = svc;
     t->called = called;
     t->expose_errors = expose_errors;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     t->methods = tc_xcalloc(svc->nfunctions + 1, sizeof(*t->methods));
     tc_arena_init(&t->arena, 8192);
     for (size_t i = 0; i < h->nmethods; i++) {
@@ -606,7 +608,8 @@ during(const struct tc_call *running, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (running != NULL && running->fn != NULL) {
-        snprintf(buf, cap, " (during a call of %s.%s)", running->thread->called, running->fn->name);
+        (void)snprintf(buf, cap, " (during a call of %s.%s)", running->thread->called,
+                       running->fn->name);
     }
 }
 
@@ -703,13 +706,13 @@ reply_failure(tc_host_thread_t *t, const tc_msg_hdr_t *m, bool oneway, int rc, t
     int code = TC_EINVAL;
     if (c->werr.code != TC_OK) {
         code = TC_ETYPE;
-        snprintf(full, sizeof(full), "%s.%s%s: plugin %s built a reply that does not fit: %s",
-                 t->called, fn->name, kind, plugin_label(t->host), c->werr.msg);
+        (void)snprintf(full, sizeof(full), "%s.%s%s: plugin %s built a reply that does not fit: %s",
+                       t->called, fn->name, kind, plugin_label(t->host), c->werr.msg);
     } else if (c->failmsg[0] != '\0') {
-        snprintf(full, sizeof(full), "%s.%s%s: %s", t->called, fn->name, kind, c->failmsg);
+        (void)snprintf(full, sizeof(full), "%s.%s%s: %s", t->called, fn->name, kind, c->failmsg);
     } else {
-        snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", t->called, fn->name,
-                 kind, plugin_label(t->host), rc);
+        (void)snprintf(full, sizeof(full), "%s.%s%s: plugin %s handler failed (%d)", t->called,
+                       fn->name, kind, plugin_label(t->host), rc);
     }
     char msg[TC_ERR_MSG_MAX];
     size_t len = tc_log_utf8(msg, sizeof(msg) - 1, full, strlen(full));
@@ -768,6 +771,7 @@ tc_host_call(tc_host_thread_t *t, int idx, const tc_msg_hdr_t *m, bool oneway, t
 
     t->seq = (t->seq + 1) & HANDLE_SEQ_MASK;
     uintptr_t fi = (uintptr_t)idx < HANDLE_FN_MAX ? (uintptr_t)idx : HANDLE_FN_MAX;
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): a handle is a tag, never dereferenced */
     tc_call_t *handle = (tc_call_t *)(t->tag | fi << HANDLE_FN_SHIFT | t->seq << 1);
 
     serial_enter(t->host);

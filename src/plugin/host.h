@@ -139,6 +139,7 @@ tc_host_t *tc_host_acquire(const char *path, const char *service, tc_err_t *err)
  * thread, init_thread on each handler thread), NULL once none runs. 'hook'
  * is static.
  */
+/* NOLINTNEXTLINE(readability-identifier-naming): callback types are tc_<name>_cb */
 typedef void (*tc_host_hook_cb)(const char *hook, void *arg);
 /*
  * Call 'cb' (NULL: none) with 'arg' about those hooks from now on. It runs

@@ -117,7 +117,7 @@ api_fail(tc_call_t *call, const char *fmt, ...)
     struct tc_call *c = tc_host_live.call;
     if (TC_UNLIKELY(fmt == NULL)) {
         static const char text[] = "the plugin called fail() with a NULL format";
-        snprintf(c->failmsg, sizeof(c->failmsg), "%s", text);
+        (void)snprintf(c->failmsg, sizeof(c->failmsg), "%s", text);
         return TC_PLUGIN_EFAIL;
     }
     /*

@@ -101,13 +101,14 @@ describe(const elf_id_t *id, char *buf, size_t cap)
     const char *name = machine_name(id->machine);
     char number[32];
     if (name == NULL) {
-        snprintf(number, sizeof(number), "ELF machine %u", id->machine);
+        (void)snprintf(number, sizeof(number), "ELF machine %u", id->machine);
         name = number;
     }
     const char *bits = id->cls == ELFCLASS64   ? "64-bit"
                        : id->cls == ELFCLASS32 ? "32-bit"
                                                : "?-bit";
-    snprintf(buf, cap, "%s (%s%s)", name, bits, id->data == ELFDATA2MSB ? ", big-endian" : "");
+    (void)snprintf(buf, cap, "%s (%s%s)", name, bits,
+                   id->data == ELFDATA2MSB ? ", big-endian" : "");
 }
 
 /* Up to 'cap' bytes of the start of 'path' into 'h'; -1 when it is no regular file to read. */
@@ -139,17 +140,18 @@ file_why(const char *path, char *buf, size_t cap)
         return false; /* missing, unreadable, a folder: dlerror() says so well */
     }
     if (n == 0) {
-        snprintf(buf, cap, "the file is empty");
+        (void)snprintf(buf, cap, "the file is empty");
         return true;
     }
     elf_id_t id;
     if (!elf_parse(h, (size_t)n, &id)) {
         if ((size_t)n >= 8 && memcmp(h, "!<arch>\n", 8) == 0) {
-            snprintf(buf, cap,
-                     "it is a static library (an ar archive), not a shared object: link it "
-                     "with -shared");
+            (void)snprintf(buf, cap,
+                           "it is a static library (an ar archive), not a shared object: link it "
+                           "with -shared");
         } else {
-            snprintf(buf, cap, "it is not a shared object (it does not start with an ELF header)");
+            (void)snprintf(buf, cap,
+                           "it is not a shared object (it does not start with an ELF header)");
         }
         return true;
     }
@@ -160,12 +162,14 @@ file_why(const char *path, char *buf, size_t cap)
         char ours[64];
         describe(&id, theirs, sizeof(theirs));
         describe(&self, ours, sizeof(ours));
-        snprintf(buf, cap, "it is built for %s, this server runs on %s: build it for this machine",
-                 theirs, ours);
+        (void)snprintf(buf, cap,
+                       "it is built for %s, this server runs on %s: build it for this machine",
+                       theirs, ours);
         return true;
     }
     if (id.type == ET_REL) {
-        snprintf(buf, cap, "it is an object file (.o), not a shared object: link it with -shared");
+        (void)snprintf(buf, cap,
+                       "it is an object file (.o), not a shared object: link it with -shared");
         return true;
     }
     return false;
@@ -179,13 +183,13 @@ tc_libfile_why(const char *path, const char *dlerr, char *buf, size_t cap)
     }
     /* a copy first: dladdr() below is a dl*() call, after which dlerror()'s text may go */
     char text[4096]; /* it holds a path */
-    snprintf(text, sizeof(text), "%s", dlerr != NULL ? dlerr : "");
+    (void)snprintf(text, sizeof(text), "%s", dlerr != NULL ? dlerr : "");
     dlerr = text;
     if (file_why(path, buf, cap)) {
         return;
     }
     if (dlerr[0] == '\0') {
-        snprintf(buf, cap, "dlopen() failed without saying why");
+        (void)snprintf(buf, cap, "dlopen() failed without saying why");
         return;
     }
     /*
@@ -197,11 +201,11 @@ tc_libfile_why(const char *path, const char *dlerr, char *buf, size_t cap)
     size_t plen = strlen(path);
     const char *colon = strstr(dlerr, ": ");
     if (strncmp(dlerr, path, plen) == 0 && strncmp(dlerr + plen, ": ", 2) == 0) {
-        snprintf(buf, cap, "%s", dlerr + plen + 2);
+        (void)snprintf(buf, cap, "%s", dlerr + plen + 2);
     } else if (colon != NULL && colon > dlerr &&
                memchr(dlerr, ' ', (size_t)(colon - dlerr)) == NULL) {
-        snprintf(buf, cap, "a library it needs does not load: %s", dlerr);
+        (void)snprintf(buf, cap, "a library it needs does not load: %s", dlerr);
     } else {
-        snprintf(buf, cap, "%s", dlerr);
+        (void)snprintf(buf, cap, "%s", dlerr);
     }
 }

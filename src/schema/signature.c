@@ -36,6 +36,7 @@ seen_add(seen_t *seen, const tc_struct_t *st)
     }
     if (seen->n == seen->cap) {
         seen->cap = seen->cap ? 2 * seen->cap : 16;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         seen->st = tc_xrealloc(seen->st, seen->cap * sizeof(*seen->st));
     }
     seen->st[seen->n++] = st;
@@ -104,6 +105,7 @@ memo_put(memo_t *m, const tc_type_t *t, uint64_t h)
 {
     if (2 * (m->n + 1) > m->cap) {
         memo_t big = {NULL, NULL, m->cap ? 2 * m->cap : 64, 0};
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         big.key = tc_xcalloc(big.cap, sizeof(*big.key));
         big.hash = tc_xcalloc(big.cap, sizeof(*big.hash));
         for (size_t i = 0; i < m->cap; i++) {
@@ -210,7 +212,7 @@ format_fields(const tc_struct_t *st, int from_id, bool skip_zero, tc_buf_t *out,
             continue;
         }
         char id[16];
-        snprintf(id, sizeof(id), "%s%d:", first ? "" : ",", f->id);
+        (void)snprintf(id, sizeof(id), "%s%d:", first ? "" : ",", f->id);
         put(out, id);
         if (f->req == TC_REQ_REQUIRED) {
             put(out, "required ");
@@ -302,8 +304,8 @@ tc_signature_format(const tc_function_t *fn, tc_buf_t *out)
     free(seen.st);
     if (out->len > seen.stop) {
         char tail[64];
-        snprintf(tail, sizeof(tail), "...(cut; structure 0x%016llx)",
-                 (unsigned long long)hash_function(fn));
+        (void)snprintf(tail, sizeof(tail), "...(cut; structure 0x%016llx)",
+                       (unsigned long long)hash_function(fn));
         out->len = seen.stop;
         put(out, tail);
     }

@@ -153,6 +153,7 @@ skip_pairs(const uint8_t **p, const uint8_t *end)
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *s;
         uint32_t len;
+        /* NOLINTNEXTLINE(misc-redundant-expression): reads a key, then its value */
         if (!string(p, end, &s, &len) || !string(p, end, &s, &len)) {
             return false;
         }
@@ -171,6 +172,7 @@ inflate_into(tc_buf_t *dst, const uint8_t *src, size_t len, size_t max, const ch
         return TC_EPROTO;
     }
     dst->len = 0;
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): zlib only reads next_in */
     z.next_in = (Bytef *)(uintptr_t)src;
     int rc = Z_OK;
     size_t left = len;
@@ -394,7 +396,7 @@ tc_header_set_reply(tc_header_t *h, const void *key, size_t key_len, const void 
 {
     /* each length checked on its own first: their sum must not wrap */
     size_t room = TC_HEADER_REPLY_INFO_MAX - h->reply_info.len;
-    if (key_len > room || value_len > room || key_len + value_len + 2 * VARINT_MAX > room) {
+    if (key_len > room || value_len > room || key_len + value_len + 2 * (size_t)VARINT_MAX > room) {
         return TC_ELIMIT;
     }
     put_varint(&h->reply_info, (uint32_t)key_len);
@@ -476,9 +478,9 @@ tc_header_write_refusal(tc_header_t *h, tc_buf_t *out)
          */
         h->proto_id = TC_HEADER_PROTO_BINARY;
         h->protocol = &tc_proto_binary;
-        snprintf(text, sizeof(text), "Unknown protocol id: %" PRIu32, h->refused_id);
+        (void)snprintf(text, sizeof(text), "Unknown protocol id: %" PRIu32, h->refused_id);
     } else {
-        snprintf(text, sizeof(text), "Unknown transform: %" PRIu32, h->refused_id);
+        (void)snprintf(text, sizeof(text), "Unknown transform: %" PRIu32, h->refused_id);
     }
     h->reply_info.len = 0;
     h->nreply_info = 0;

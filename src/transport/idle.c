@@ -100,7 +100,8 @@ tc_idle_describe_partial(const tc_conn_t *c, char *buf, size_t size)
     char form[120] = "";
     char lack[64] = "";
     if (t != NULL && c->header == NULL) {
-        snprintf(form, sizeof(form), ", the start of a %s %s message", t->name, c->protocol->name);
+        (void)snprintf(form, sizeof(form), ", the start of a %s %s message", t->name,
+                       c->protocol->name);
     } else {
         /*
          * not detected yet, or THeader, whose frames are each looked at
@@ -109,25 +110,26 @@ tc_idle_describe_partial(const tc_conn_t *c, char *buf, size_t size)
         tc_detected_t r;
         int rc = n > 0 ? tc_detect(d, n, NULL, &r) : TC_AGAIN;
         if (rc == TC_OK && r.kind == TC_DETECT_HEADER) {
-            snprintf(form, sizeof(form), ", the start of a THeader frame");
+            (void)snprintf(form, sizeof(form), ", the start of a THeader frame");
         } else if (rc == TC_OK) {
             const char *but = c->header == NULL ? ""
                               : c->_s->transport == &tc_transport_header
                                   ? ", but transport is header"
                                   : " on a THeader connection";
-            snprintf(form, sizeof(form), ", the start of a %s message%s", tc_detect_name(&r), but);
+            (void)snprintf(form, sizeof(form), ", the start of a %s message%s", tc_detect_name(&r),
+                           but);
         } else if (t == NULL && rc == TC_AGAIN) {
-            snprintf(form, sizeof(form), ", too few to tell the transport and protocol");
+            (void)snprintf(form, sizeof(form), ", too few to tell the transport and protocol");
         }
     }
     if ((t == &tc_transport_framed || t == &tc_transport_header) && n < 4) {
-        snprintf(lack, sizeof(lack), "; the frame length lacks %zu byte%s", 4 - n,
-                 n == 3 ? "" : "s");
+        (void)snprintf(lack, sizeof(lack), "; the frame length lacks %zu byte%s", 4 - n,
+                       n == 3 ? "" : "s");
     } else if (t == &tc_transport_framed || t == &tc_transport_header) {
         /* (a length over max_frame_size, or under 1, was refused as soon as it was in) */
         uint32_t len = tc_proto_binary_load_be32(d);
-        snprintf(lack, sizeof(lack), "; its frame of %" PRIu32 " bytes lacks %llu", len,
-                 (unsigned long long)len + 4 - n);
+        (void)snprintf(lack, sizeof(lack), "; its frame of %" PRIu32 " bytes lacks %llu", len,
+                       (unsigned long long)len + 4 - n);
     }
-    snprintf(buf, size, "%zu byte%s came%s%s", n, n == 1 ? "" : "s", form, lack);
+    (void)snprintf(buf, size, "%zu byte%s came%s%s", n, n == 1 ? "" : "s", form, lack);
 }

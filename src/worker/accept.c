@@ -126,13 +126,13 @@ peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%d", host, ntohs(sin->sin_port));
+        (void)snprintf(buf, len, "%s:%d", host, ntohs(sin->sin_port));
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%d", host, ntohs(sin6->sin6_port));
+        (void)snprintf(buf, len, "[%s]:%d", host, ntohs(sin6->sin6_port));
     } else {
-        snprintf(buf, len, "unix");
+        (void)snprintf(buf, len, "unix");
     }
 }
 
@@ -241,6 +241,7 @@ accept_some(tc_loop_t *lp, int lfd, int max, bool waited)
             return; /* EAGAIN: another thread or process took it */
         }
         lp->defer_end = 0; /* the client a wait ended with, if any, is this one */
+        /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): accept4() set it */
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+/* NOLINTNEXTLINE(misc-redundant-expression): the two headers must agree */
 _Static_assert(TC_HOST_DECLARED_EXCEPTION == TC_CALL_DECLARED_EXCEPTION,
                "one status for declared exceptions");
 
@@ -186,10 +187,10 @@ loading_text(const tc_service_conf_t *s, char *buf, size_t size)
 {
     bool lua = s->handler != NULL && s->handler[0] != '\0';
     bool plugin = s->plugin != NULL && s->plugin[0] != '\0';
-    snprintf(buf, size, "loading the handlers of service %s%s%s%s%s%s%s%s", s->name,
-             lua || plugin ? " (" : "", lua ? "handler " : "", lua ? s->handler : "",
-             lua && plugin ? ", " : "", plugin ? "plugin " : "", plugin ? s->plugin : "",
-             lua || plugin ? ")" : "");
+    (void)snprintf(buf, size, "loading the handlers of service %s%s%s%s%s%s%s%s", s->name,
+                   lua || plugin ? " (" : "", lua ? "handler " : "", lua ? s->handler : "",
+                   lua && plugin ? ", " : "", plugin ? "plugin " : "", plugin ? s->plugin : "",
+                   lua || plugin ? ")" : "");
 }
 
 /* A dispatcher that routes to one dispatcher (and Lua state) per service. */
@@ -198,6 +199,7 @@ mux_new(const tc_config_t *cfg, tc_dispatch_stage_cb stage, void *arg, tc_err_t 
 {
     tc_dispatch_t *d = tc_xcalloc(1, sizeof(*d));
     d->dflt = cfg->default_service;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     d->subs = tc_xcalloc(cfg->nservices, sizeof(*d->subs));
     d->sub_cfgs = tc_xcalloc(cfg->nservices, sizeof(*d->sub_cfgs));
     for (size_t i = 0; i < cfg->nservices; i++) {
@@ -364,6 +366,7 @@ check_child(const tc_config_t *cfg, int fd)
     /* services = { ... }: every one of them, as its own dispatcher */
     size_t n = cfg->nservices > 0 ? cfg->nservices : 1;
     tc_config_t *ones = tc_xcalloc(n, sizeof(*ones));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     tc_dispatch_t **ds = tc_xcalloc(n, sizeof(*ds));
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
@@ -462,7 +465,7 @@ tc_dispatch_check(const tc_config_t *cfg, double limit, const char *why, tc_err_
         loading_text(cfg->nservices > 0 ? &cfg->services[loaded] : &cfg->service, what,
                      sizeof(what));
     } else {
-        snprintf(what, sizeof(what), "the check of the handlers");
+        (void)snprintf(what, sizeof(what), "the check of the handlers");
     }
     if (late && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
         return tc_err_set(err, TC_EINVAL, "%s did not finish within %g s (%s)", what, limit, why);
@@ -538,7 +541,7 @@ handle(tc_dispatch_t *d, tc_proto_t *in, tc_proto_t *out, tc_msg_hdr_t *m, const
         static const char text[] = "Invalid message type";
         info->status = TC_APPEX_INVALID_MESSAGE_TYPE;
         char head[40];
-        snprintf(head, sizeof(head), "invalid message type %u for '", m->type);
+        (void)snprintf(head, sizeof(head), "invalid message type %u for '", m->type);
         told_t why;
         why.len = 0;
         told_str(&why, head);

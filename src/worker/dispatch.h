@@ -59,6 +59,7 @@ tc_dispatch_t *tc_dispatch_new(const tc_config_t *cfg, tc_err_t *err);
  * handlers of service NAME (handler PATH, plugin PATH)", the text
  * tc_dispatch_check() names a service by. Borrowed for the call.
  */
+/* NOLINTNEXTLINE(readability-identifier-naming): callback types are tc_<name>_cb */
 typedef void (*tc_dispatch_stage_cb)(const char *what, void *arg);
 
 /*
