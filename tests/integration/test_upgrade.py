@@ -1362,8 +1362,11 @@ class UpgradeTest(unittest.TestCase):
         config = os.path.join(d, "thriftcorn.lua")
         slow = os.path.join(d, "slow")
         with open(config, "w") as f:
+            # short sleeps: under ThreadSanitizer the checker's caught
+            # parent-death signal waits for the call it interrupts to return
             f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
-                    "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
+                    "if io.open(%r) then for _ = 1, 30 do os.execute('sleep 0.1') end end\n"
+                    % slow)
         notify_path, notify = notify_socket(d)
         log = os.path.join(d, "thriftcorn.log")
 
