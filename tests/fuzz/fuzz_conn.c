@@ -25,7 +25,8 @@
  * the frame), already sent, within the limits, with the transport and
  * protocol of the model. The owner answers each with an echo of its first
  * bytes framed by the transport's begin()/end() (THeader: with an info
- * header), gives no reply to a message ending in 0xFE and refuses one
+ * header; THeader writes no frame for an empty echo, as for a oneway
+ * call), gives no reply to a message ending in 0xFE and refuses one
  * ending in 0xFF; after a message ending in 0xFD the turn of the loop ends
  * with tc_conn_close_when_done() (a graceful stop), after one ending in
  * 0xFC with tc_conn_close_if_idle() (the end of its wait). At the end: the
@@ -261,10 +262,16 @@ on_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *ar
     c->transport->end(out, mark);
     if (c->header != NULL) {
         TC_FUZZ_CHECK(tc_header_set_reply(c->header, "fz", 2, "1", 1) == TC_OK, "fz refused");
-        /* what the connection will write */
-        size_t m = tc_header_begin(&expect);
-        tc_buf_append(&expect, out->data + before, out->len - before);
-        tc_header_end(c->header, &expect, m);
+        /*
+         * what the connection will write: a frame around the reply, none
+         * for an empty one (the echo of an empty message), which it takes
+         * for a oneway call's (header_message() in transport/conn.c)
+         */
+        if (out->len > before) {
+            size_t m = tc_header_begin(&expect);
+            tc_buf_append(&expect, out->data + before, out->len - before);
+            tc_header_end(c->header, &expect, m);
+        }
     } else {
         tc_buf_append(&expect, out->data + before, out->len - before);
     }
