@@ -28,17 +28,6 @@ load_be16(const uint8_t *s)
     return v;
 }
 
-static inline uint32_t
-load_be32(const uint8_t *s)
-{
-    uint32_t v;
-    memcpy(&v, s, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
-}
-
 static inline uint64_t
 load_be64(const uint8_t *s)
 {
@@ -122,7 +111,7 @@ read_message_begin(tc_proto_t *p, tc_msg_hdr_t *m)
     if (TC_UNLIKELY(tc_proto_left(p) < 4)) {
         return short_header(p);
     }
-    uint32_t v = load_be32(p->rp);
+    uint32_t v = tc_proto_binary_load_be32(p->rp);
     p->rp += 4;
     const uint8_t *name;
     int rc;
@@ -133,7 +122,7 @@ read_message_begin(tc_proto_t *p, tc_msg_hdr_t *m)
         if (TC_UNLIKELY(tc_proto_left(p) < 4)) {
             return TC_AGAIN;
         }
-        int32_t len = (int32_t)load_be32(p->rp);
+        int32_t len = (int32_t)tc_proto_binary_load_be32(p->rp);
         p->rp += 4;
         rc = take_string(p, len, &name, &m->name_len);
         if (rc != TC_OK) {
@@ -154,7 +143,7 @@ read_message_begin(tc_proto_t *p, tc_msg_hdr_t *m)
     if (TC_UNLIKELY(tc_proto_left(p) < 4)) {
         return TC_AGAIN;
     }
-    m->seqid = (int32_t)load_be32(p->rp);
+    m->seqid = (int32_t)tc_proto_binary_load_be32(p->rp);
     p->rp += 4;
     m->name = (const char *)name;
     return TC_OK;
@@ -213,7 +202,7 @@ read_list_begin(tc_proto_t *p, uint8_t *etype, uint32_t *n)
     if (TC_UNLIKELY(!tc_proto_type_is_value(t))) {
         return TC_EPROTO;
     }
-    int32_t size = (int32_t)load_be32(p->rp + 1);
+    int32_t size = (int32_t)tc_proto_binary_load_be32(p->rp + 1);
     p->rp += 5;
     int rc = check_count(p, size, min_size[t]);
     if (rc != TC_OK) {
@@ -241,7 +230,7 @@ read_map_begin(tc_proto_t *p, uint8_t *ktype, uint8_t *vtype, uint32_t *n)
     if (TC_UNLIKELY(!tc_proto_type_is_value(kt) || !tc_proto_type_is_value(vt))) {
         return TC_EPROTO;
     }
-    int32_t size = (int32_t)load_be32(p->rp + 2);
+    int32_t size = (int32_t)tc_proto_binary_load_be32(p->rp + 2);
     p->rp += 6;
     int rc = check_count(p, size, (uint32_t)min_size[kt] + min_size[vt]);
     if (rc != TC_OK) {
@@ -290,7 +279,7 @@ read_i32(tc_proto_t *p, int32_t *v)
     if (TC_UNLIKELY(tc_proto_left(p) < 4)) {
         return TC_AGAIN;
     }
-    *v = (int32_t)load_be32(p->rp);
+    *v = (int32_t)tc_proto_binary_load_be32(p->rp);
     p->rp += 4;
     return TC_OK;
 }
@@ -324,7 +313,7 @@ read_binary(tc_proto_t *p, const uint8_t **s, uint32_t *len)
     if (TC_UNLIKELY(tc_proto_left(p) < 4)) {
         return TC_AGAIN;
     }
-    int32_t n = (int32_t)load_be32(p->rp);
+    int32_t n = (int32_t)tc_proto_binary_load_be32(p->rp);
     p->rp += 4;
     return take_string(p, n, s, len);
 }
