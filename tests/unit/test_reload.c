@@ -98,6 +98,30 @@ found(void)
 }
 
 /*
+ * A check started on a config of 'timeout' seconds serving service S with
+ * the handler 'handler' (Lua text), in the test's folder.
+ */
+static tc_reload_t
+start_check(const char *handler, int timeout)
+{
+    write_in_dir("s.thrift", "service S { void ping() }\n");
+    write_in_dir("h.lua", handler);
+    char config[128];
+    (void)snprintf(config, sizeof(config),
+                   "timeout = %d\n"
+                   "service = { idl = 's.thrift', name = 'S', handler = 'h.lua' }\n",
+                   timeout);
+    write_in_dir("c.lua", config);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/c.lua", dir);
+    tc_reload_t r = {.pid = 0, .fd = -1, .wake = -1};
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_reload_start(&r, path, NULL, 0, 022, NULL, 0, &err), TC_OK);
+    return r;
+}
+
+/*
  * The checked config's 'timeout' bounds the check: the arbiter reads it
  * from the check while the check runs. Handler code loaded by the check
  * could rewrite it there (up to a year), and the reloads of the server
@@ -108,16 +132,9 @@ static void
 test_checked_code_cannot_change_the_timeout(void **state)
 {
     (void)state;
-    write_in_dir("s.thrift", "service S { void ping() }\n");
-    write_in_dir("h.lua", scribbler);
-    write_in_dir("c.lua", "timeout = 2\n"
-                          "service = { idl = 's.thrift', name = 'S', handler = 'h.lua' }\n");
-    char path[128];
-    (void)snprintf(path, sizeof(path), "%s/c.lua", dir);
-    tc_reload_t r = {.pid = 0, .fd = -1, .wake = -1};
+    tc_reload_t r = start_check(scribbler, 2);
     tc_err_t err;
     tc_err_clear(&err);
-    assert_int_equal(tc_reload_start(&r, path, NULL, 0, 022, NULL, 0, &err), TC_OK);
     /* ended, and not reaped yet: its group is killed first, as the arbiter does */
     siginfo_t si;
     memset(&si, 0, sizeof(si));
@@ -174,16 +191,9 @@ static void
 test_the_check_says_once_that_the_timeout_is_known(void **state)
 {
     (void)state;
-    write_in_dir("s.thrift", "service S { void ping() }\n");
-    write_in_dir("h.lua", pipe_lister);
-    write_in_dir("c.lua", "timeout = 3\n"
-                          "service = { idl = 's.thrift', name = 'S', handler = 'h.lua' }\n");
-    char path[128];
-    (void)snprintf(path, sizeof(path), "%s/c.lua", dir);
-    tc_reload_t r = {.pid = 0, .fd = -1, .wake = -1};
+    tc_reload_t r = start_check(pipe_lister, 3);
     tc_err_t err;
     tc_err_clear(&err);
-    assert_int_equal(tc_reload_start(&r, path, NULL, 0, 022, NULL, 0, &err), TC_OK);
     assert_true(r.wake >= 0);
     struct stat wake;
     struct stat report;
