@@ -529,21 +529,90 @@ tc_log_write(int fd, const char *line, size_t len)
     return w;
 }
 
+/* ---- the time of a line ---- */
+
+/*
+ * The text of a time but its milliseconds, kept per thread: strftime()
+ * and the formatting of the milliseconds were most of what a line costs
+ * (an access log line's %t). The key is every field of localtime_r()'s
+ * 'tm' that the text shows, so the text is strftime()'s for that 'tm' by
+ * construction: a new second makes it again, and so does a zone that
+ * tzset() changed, at once, as when each line made it. localtime_r()
+ * stays per line, since only it tells that the zone changed.
+ */
+typedef struct time_text {
+    struct tm tm;               /* the fields 'head' and 'tail' show */
+    char head[TC_LOG_TIME_MAX]; /* "[2026-11-26 01:14:11"; "": none made yet */
+    char tail[TC_LOG_TIME_MAX]; /* " +0530]" */
+    size_t head_len;
+    size_t tail_len;
+} time_text_t;
+
+static _Thread_local time_text_t time_text;
+static _Thread_local unsigned long time_made;
+
+/* Whether the text of 'a' is that of 'b': strftime()'s %Y-%m-%d %H:%M:%S and %z. */
+static bool
+same_text(const struct tm *a, const struct tm *b)
+{
+    return a->tm_sec == b->tm_sec && a->tm_min == b->tm_min && a->tm_hour == b->tm_hour &&
+           a->tm_mday == b->tm_mday && a->tm_mon == b->tm_mon && a->tm_year == b->tm_year &&
+           a->tm_gmtoff == b->tm_gmtoff && a->tm_isdst == b->tm_isdst;
+}
+
+/*
+ * The milliseconds go between the seconds and the offset: two strftime()
+ * calls. Neither is ever cut: the longest year and offset leave room in
+ * TC_LOG_TIME_MAX for the whole line.
+ */
+static void
+make_text(time_text_t *t, const struct tm *tm)
+{
+    t->tm = *tm;
+    t->head_len = strftime(t->head, sizeof(t->head), "[%Y-%m-%d %H:%M:%S", tm);
+    t->tail_len = strftime(t->tail, sizeof(t->tail), " %z]", tm);
+    time_made++;
+}
+
+size_t
+tc_log_time_at(char *buf, size_t cap, time_t sec, long usec)
+{
+    TC_ASSERT(cap >= TC_LOG_TIME_MAX && usec >= 0 && usec < 1000000);
+    (void)cap;
+    struct tm tm;
+    localtime_r(&sec, &tm);
+    time_text_t *t = &time_text;
+    if (TC_UNLIKELY(t->head_len == 0 || !same_text(&t->tm, &tm))) {
+        make_text(t, &tm);
+    }
+    size_t n = t->head_len;
+    memcpy(buf, t->head, n);
+    int ms = (int)(usec / 1000);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + ms / 100);
+    buf[n++] = (char)('0' + ms / 10 % 10);
+    buf[n++] = (char)('0' + ms % 10);
+    memcpy(buf + n, t->tail, t->tail_len);
+    n += t->tail_len;
+    buf[n] = '\0';
+    return n;
+}
+
 size_t
 tc_log_time(char *buf, size_t cap)
 {
     struct timeval tv;
-    struct tm tm;
     gettimeofday(&tv, NULL);
-    localtime_r(&tv.tv_sec, &tm);
-    /* the milliseconds go between the seconds and the offset: two strftime() calls */
-    size_t n = strftime(buf, cap, "[%Y-%m-%d %H:%M:%S", &tm);
-    int k = snprintf(buf + n, cap - n, ".%03d", (int)(tv.tv_usec / 1000));
-    n += k > 0 && (size_t)k < cap - n ? (size_t)k : 0;
-    n += strftime(buf + n, cap - n, " %z]", &tm);
-    buf[n] = '\0';
-    return n;
+    return tc_log_time_at(buf, cap, tv.tv_sec, (long)tv.tv_usec);
 }
+
+unsigned long
+tc_log_time_made(void)
+{
+    return time_made;
+}
+
+/* ---- the error log's lines ---- */
 
 void
 tc_log(tc_log_level_t level, const char *fmt, ...)

@@ -103,6 +103,19 @@ bool tc_log_take_stderr(void);
  */
 size_t tc_log_time(char *buf, size_t cap);
 /*
+ * tc_log_time() of the time 'sec' seconds and 'usec' microseconds (0 to
+ * 999999) after the epoch, as gettimeofday() gives it. The text but the
+ * milliseconds is made once per second and thread: it is kept with the
+ * fields of localtime_r()'s result it shows, and made again when they
+ * change (the next second, another zone after a tzset()). Any thread.
+ */
+size_t tc_log_time_at(char *buf, size_t cap, time_t sec, long usec);
+/*
+ * How many times the calling thread made the text of a second
+ * (tc_log_time_at()), for the tests.
+ */
+unsigned long tc_log_time_made(void);
+/*
  * Write one line at 'level', after tc_log_time(), the pid and the level's
  * name. A line is at most 4095 bytes with its '\n' (under
  * PIPE_BUF: one write(2) to a pipe keeps it whole); a longer one is cut

@@ -581,6 +581,73 @@ test_line_time_has_utc_offset(void **state)
     rmdir(dir);
 }
 
+/* The time text as strftime() and snprintf() make it from localtime_r(), for each line. */
+static size_t
+strftime_text(char *buf, size_t cap, time_t sec, long usec)
+{
+    struct tm tm;
+    assert_non_null(localtime_r(&sec, &tm));
+    size_t n = strftime(buf, cap, "[%Y-%m-%d %H:%M:%S", &tm);
+    n += (size_t)snprintf(buf + n, cap - n, ".%03ld", usec / 1000);
+    n += strftime(buf + n, cap - n, " %z]", &tm);
+    return n;
+}
+
+/* tc_log_time_at() of 'sec' and 'usec' is strftime_text()'s; returns the count of texts made. */
+static unsigned long
+assert_time_text(time_t sec, long usec)
+{
+    char got[TC_LOG_TIME_MAX];
+    char want[TC_LOG_TIME_MAX];
+    size_t n = tc_log_time_at(got, sizeof(got), sec, usec);
+    assert_int_equal(n, strftime_text(want, sizeof(want), sec, usec));
+    assert_int_equal(strlen(got), n);
+    assert_string_equal(got, want);
+    return tc_log_time_made();
+}
+
+/*
+ * A line's time text is made once per second and thread, not per line:
+ * each line of a second shows it with its own milliseconds, and the next
+ * second's first line (here the last second of a year, local time, so
+ * that each field changes), a second before it (a clock set back) and a
+ * zone changed by tzset() within a second each make it again; every text
+ * is the one strftime() gives for its line.
+ */
+static void
+test_time_text_made_once_a_second(void **state)
+{
+    (void)state;
+    tc_test_set_tz("IST-5:30");
+    struct tm eve = {.tm_year = 2026 - 1900,
+                     .tm_mon = 11,
+                     .tm_mday = 31,
+                     .tm_hour = 18,
+                     .tm_min = 29,
+                     .tm_sec = 59}; /* 23:59:59 in India */
+    time_t sec = timegm(&eve);
+    unsigned long made = tc_log_time_made() + 1;
+    assert_int_equal(assert_time_text(sec, 0), made);
+    for (long ms = 0; ms < 1000; ms++) { /* each millisecond, whatever its microseconds */
+        assert_int_equal(assert_time_text(sec, ms * 1000 + 999 - ms), made);
+    }
+    assert_int_equal(assert_time_text(sec, 999999), made);
+    char last[TC_LOG_TIME_MAX];
+    char next[TC_LOG_TIME_MAX];
+    (void)tc_log_time_at(last, sizeof(last), sec, 0);
+    (void)tc_log_time_at(next, sizeof(next), sec + 1, 0);
+    assert_string_not_equal(last, next);
+    assert_memory_equal(next, "[2027-01-01 00:00:00.000 +0530]", 32);
+    assert_int_equal(tc_log_time_made(), made + 1);
+    assert_int_equal(assert_time_text(sec + 1, 999000), made + 1);
+    assert_int_equal(assert_time_text(sec, 500000), made + 2); /* set back */
+    tc_test_set_tz("XYZ+3");
+    assert_int_equal(assert_time_text(sec, 500000), made + 3);
+    (void)tc_log_time_at(next, sizeof(next), sec, 500000);
+    assert_memory_equal(next, "[2026-12-31 15:29:59.500 -0300]", 32);
+    tc_test_set_tz(NULL);
+}
+
 /*
  * A line longer than the buffer is cut between two UTF-8 characters, never
  * inside one (the log stays valid UTF-8 for the tools that read it), and
@@ -1013,6 +1080,7 @@ main(void)
         cmocka_unit_test(test_utf8_text),
         cmocka_unit_test(test_long_line_cut_between_characters),
         cmocka_unit_test(test_line_time_has_utc_offset),
+        cmocka_unit_test(test_time_text_made_once_a_second),
         cmocka_unit_test(test_open_file_appends),
         cmocka_unit_test(test_open_file_follows_own_link),
         cmocka_unit_test(test_check_file_as_the_open_would),
