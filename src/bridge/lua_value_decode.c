@@ -534,6 +534,7 @@ decode_struct(ctx_t *c, const tc_struct_t *st)
             }
             if ((rc = tc_proto_skip(p, type)) != TC_OK) {
                 rc = read_error(c, rc);
+                skipped(c, st, id, type);
                 goto fail;
             }
             continue;
@@ -634,7 +635,9 @@ decode_args(ctx_t *c, const tc_struct_t *st, int base)
                 mistyped_as = type;
             }
             if ((rc = tc_proto_skip(p, type)) != TC_OK) {
-                return read_error(c, rc);
+                rc = read_error(c, rc);
+                skipped(c, st, id, type);
+                return rc;
             }
             continue;
         }

@@ -141,6 +141,18 @@ locate(ctx_t *c, const tc_struct_t *st, const tc_field_t *f)
     tc_codec_err_locate(c->err, st, f, c->args);
 }
 
+/* locate() for field 'id' of 'st', sent as 'sent', being skipped (tc_codec_err_locate_skipped()).
+ */
+static inline void
+skipped(ctx_t *c, const tc_struct_t *st, int16_t id, uint8_t sent)
+{
+    if (c->located || c->err == NULL) {
+        return;
+    }
+    c->located = 1;
+    tc_codec_err_locate_skipped(c->err, st, id, sent, c->args);
+}
+
 /* Enter a level (LEVEL_SLOTS above): TC_ELIMIT deeper than p->max_depth. */
 static inline int
 enter(ctx_t *c, int top)

@@ -54,12 +54,13 @@ static const uint8_t min_size[TC_TTYPE_UUID + 1] = {
 
 /* Check a container count read as 'n' ('per' bytes at least per element). */
 static inline int
-check_count(const tc_proto_t *p, int32_t n, uint32_t per)
+check_count(tc_proto_t *p, int32_t n, uint32_t per)
 {
     if (TC_UNLIKELY(n < 0)) {
         return TC_EPROTO;
     }
     if (TC_UNLIKELY((uint32_t)n > p->max_string)) {
+        p->_over = (uint32_t)n;
         return TC_ELIMIT;
     }
     if (TC_UNLIKELY((uint64_t)(uint32_t)n * per > tc_proto_left(p))) {
@@ -76,6 +77,7 @@ take_string(tc_proto_t *p, int32_t n, const uint8_t **s, uint32_t *len)
         return TC_EPROTO;
     }
     if (TC_UNLIKELY((uint32_t)n > p->max_string)) {
+        p->_over = (uint32_t)n;
         return TC_ELIMIT;
     }
     if (TC_UNLIKELY((size_t)n > tc_proto_left(p))) {

@@ -176,6 +176,7 @@ read_size(tc_proto_t *p, uint32_t *n)
         return TC_EPROTO;
     }
     if (TC_UNLIKELY(v > p->max_string)) {
+        p->_over = (uint32_t)v;
         return TC_ELIMIT;
     }
     *n = (uint32_t)v;
@@ -254,6 +255,7 @@ static int
 read_struct_begin(tc_proto_t *p)
 {
     if (TC_UNLIKELY(p->_fid_top >= TC_PROTO_DEPTH_MAX)) {
+        p->_over = 0;
         return TC_ELIMIT;
     }
     p->_fid_stack[p->_fid_top++] = p->_last_fid;
@@ -331,6 +333,7 @@ read_list_begin(tc_proto_t *p, uint8_t *etype, uint32_t *n)
             return rc;
         }
     } else if (TC_UNLIKELY(size > p->max_string)) {
+        p->_over = size;
         return TC_ELIMIT;
     }
     int rc = check_count(p, size, min_size[t]);

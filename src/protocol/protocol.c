@@ -30,6 +30,7 @@ tc_proto_init(tc_proto_t *p, const tc_proto_ops_t *ops, const void *data, size_t
     p->out = out;
     p->max_depth = TC_PROTO_DEPTH_DEFAULT;
     p->max_string = UINT32_MAX >> 1;
+    p->_over = 0;
     p->_bool_fid = 0;
     tc_proto_reset_input(p, data, len);
 }
@@ -53,7 +54,13 @@ tc_proto_read_error(const tc_proto_t *p, int rc, tc_err_t *err)
     case TC_AGAIN:
         return tc_err_set(err, TC_EPROTO, "message truncated");
     case TC_ELIMIT:
-        return tc_err_set(err, TC_ELIMIT, "size or nesting over the configured limit");
+        if (p->_over != 0) {
+            return tc_err_set(err, TC_ELIMIT, "a size of %u, over max_message_size (%u)", p->_over,
+                              p->max_string);
+        }
+        /* compact's field id stack holds TC_PROTO_DEPTH_MAX structs, whatever max_depth says */
+        return tc_err_set(err, TC_ELIMIT, "nesting deeper than %u",
+                          p->max_depth < TC_PROTO_DEPTH_MAX ? p->max_depth : TC_PROTO_DEPTH_MAX);
     default:
         return tc_err_set(err, rc, "invalid %s protocol bytes", p->ops->name);
     }
@@ -90,6 +97,7 @@ static inline int
 enter(tc_proto_t *p)
 {
     if (TC_UNLIKELY(p->depth >= p->max_depth)) {
+        p->_over = 0;
         return TC_ELIMIT;
     }
     p->depth++;

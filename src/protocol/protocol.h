@@ -92,6 +92,8 @@ struct tc_proto {
     uint32_t max_depth;  /* structs and containers nested; <= TC_PROTO_DEPTH_MAX */
     uint32_t max_string; /* largest string/binary, and largest container count */
     uint32_t depth;      /* current nesting, maintained by tc_proto_skip and codecs */
+    /* what the last TC_ELIMIT of a read was: the size over max_string; 0: nesting */
+    uint32_t _over;
     /* compact state */
     int16_t _last_fid;
     uint8_t _bool_pending; /* read: 0 none, 1 false, 2 true; write: 1 pending */
@@ -256,8 +258,11 @@ const char *tc_proto_type_name(uint8_t type);
 /*
  * Fill 'err' for a read of 'p' that returned 'rc' (not TC_OK) while decoding
  * a whole message: TC_AGAIN means the message was cut short (TC_EPROTO),
- * TC_ELIMIT a configured limit, anything else invalid bytes. Returns the code
- * set. The value decoders of the C and Lua sides share it.
+ * TC_ELIMIT a limit, named with the size that passed it ("a size of
+ * 2147483632, over max_message_size (65536)": max_string is that setting
+ * in the server) or as nesting ("nesting deeper than 64"), anything else
+ * invalid bytes. Returns the code set. The value decoders of the C and Lua
+ * sides share it.
  */
 int tc_proto_read_error(const tc_proto_t *p, int rc, tc_err_t *err);
 

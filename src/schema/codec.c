@@ -80,6 +80,25 @@ tc_codec_err_locate(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
     tc_err_prefix(err, "%s: ", at);
 }
 
+void
+tc_codec_err_locate_skipped(tc_err_t *err, const tc_struct_t *st, int16_t id, uint8_t sent,
+                            const tc_struct_t *args)
+{
+    if (err == NULL || err->code == TC_OK) {
+        return;
+    }
+    const tc_field_t *f = tc_schema_field_by_id(st, id);
+    if (f != NULL) {
+        char at[TC_ERR_MSG_MAX];
+        where(at, sizeof(at), st, f, args);
+        tc_err_prefix(err, "%s, sent as %s: ", at, tc_proto_type_name(sent));
+    } else if (st == args) {
+        tc_err_prefix(err, "field %d (not in the IDL): ", id);
+    } else {
+        tc_err_prefix(err, "%s field %d (not in the IDL): ", st->name, id);
+    }
+}
+
 int
 tc_codec_err_missing(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
                      const tc_struct_t *args, uint8_t sent)
@@ -323,7 +342,10 @@ decode_struct(dctx_t *c, const tc_struct_t *st, const tc_view_t **out)
                 mistyped_as = type;
             }
             if ((rc = tc_proto_skip(p, type)) != TC_OK) {
-                return read_error(c, rc);
+                rc = read_error(c, rc);
+                c->located = true;
+                tc_codec_err_locate_skipped(c->err, st, id, type, c->args);
+                return rc;
             }
             continue;
         }

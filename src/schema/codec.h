@@ -99,6 +99,15 @@ void tc_codec_err_locate(tc_err_t *err, const tc_struct_t *st, const tc_field_t 
  * for a client built from another version of the IDL. Returns
  * TC_EMISSING.
  */
+/*
+ * tc_codec_err_locate() for a field that was being skipped (tc_proto_skip())
+ * when its error came: id 'id', sent as wire type 'sent', either not in
+ * 'st' ("mod.Point field 9 (not in the IDL): ", "field 9 (not in the IDL): "
+ * in 'args') or in it with another type ("mod.Point.y, sent as list: ").
+ */
+void tc_codec_err_locate_skipped(tc_err_t *err, const tc_struct_t *st, int16_t id, uint8_t sent,
+                                 const tc_struct_t *args);
+
 int tc_codec_err_missing(tc_err_t *err, const tc_struct_t *st, const tc_field_t *f,
                          const tc_struct_t *args, uint8_t sent);
 

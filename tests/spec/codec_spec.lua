@@ -589,10 +589,17 @@ describe("codec errors", function()
         local deep = (proto == "binary" and "\x0c\0\9" or "\x9c")
           .. string.rep(proto == "binary" and "\x0c\0\1" or "\x1c", 100)
           .. string.rep("\0", 102)
-        local v, msg, code = tc.decode(P, deep, proto)
-        assert.is_nil(v)
-        assert.is_string(msg)
-        assert.equal(core.ELIMIT, code)
+        -- the error names the field being skipped and the limit it met
+        assert.same({ nil, "alltypes.Point field 9 (not in the IDL): nesting deeper than 64",
+          core.ELIMIT }, { tc.decode(P, deep, proto) })
+        -- the same bytes under a field the IDL has with another type (x: i32)
+        local header = proto == "binary" and 3 or 1
+        local mistyped = (proto == "binary" and "\x0c\0\1" or "\x1c") .. deep:sub(header + 1)
+        assert.same({ nil, "alltypes.Point.x, sent as struct: nesting deeper than 64",
+          core.ELIMIT }, { tc.decode(P, mistyped, proto) })
+        -- and where it ends early
+        assert.same({ nil, "alltypes.Point field 9 (not in the IDL): message truncated",
+          core.EPROTO }, { tc.decode(P, deep:sub(1, 40), proto) })
       end)
 
       it("bounds the Lua memory of a decode by the size of its input", function()

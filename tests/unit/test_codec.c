@@ -642,6 +642,39 @@ test_decode_errors_name_the_field(void **state)
         assert_string_equal(err.msg, "codec_c.All.p: nesting deeper than 1");
         tc_arena_deinit(&a);
 
+        /* the same in a field being skipped: unknown (id 99), or known with another type (i: i32)
+         */
+        static const int16_t skipped_ids[] = {99, 4};
+        for (size_t k = 0; k < TC_ARRAY_LEN(skipped_ids); k++) {
+            int16_t id = skipped_ids[k];
+            b.len = 0;
+            w.ops->write_struct_begin(&w);
+            w.ops->write_field_begin(&w, TC_TTYPE_STRUCT, id);
+            w.ops->write_struct_begin(&w);
+            w.ops->write_field_stop(&w);
+            w.ops->write_struct_end(&w);
+            w.ops->write_field_stop(&w);
+            w.ops->write_struct_end(&w);
+            tc_proto_init(&r, ops, b.data, b.len, NULL);
+            r.max_depth = 1;
+            tc_arena_init(&a, 0);
+            tc_err_clear(&err);
+            assert_int_equal(tc_codec_decode(&r, all, &a, &v, &err), TC_ELIMIT);
+            const tc_field_t *known = tc_schema_field_by_id(all, id);
+            char want[TC_ERR_MSG_MAX];
+            if (known == NULL) {
+                (void)snprintf(want, sizeof(want),
+                               "codec_c.All field %d (not in the IDL): nesting deeper than 1", id);
+            } else {
+                assert_int_not_equal(known->type.ttype, TC_TTYPE_STRUCT);
+                (void)snprintf(want, sizeof(want),
+                               "codec_c.All.%s, sent as struct: nesting deeper than 1",
+                               known->name);
+            }
+            assert_string_equal(err.msg, want);
+            tc_arena_deinit(&a);
+        }
+
         /* a missing required field names itself once, not its parent too */
         b.len = 0;
         w.ops->write_struct_begin(&w);

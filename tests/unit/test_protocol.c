@@ -141,6 +141,69 @@ test_skip_depth(void **state)
     assert_int_equal(tc_proto_left(&p), 0);
 }
 
+/* tc_proto_read_error()'s text for skipping 'hex' as 'type' with the limits given. */
+static void
+assert_read_error(const tc_proto_ops_t *ops, const char *hex, uint8_t type, uint32_t max_depth,
+                  uint32_t max_string, int code, const char *text)
+{
+    size_t len;
+    uint8_t *in = hex_decode(hex, &len);
+    tc_proto_t p;
+    tc_proto_init(&p, ops, in, len, NULL);
+    p.max_depth = max_depth;
+    p.max_string = max_string;
+    int rc = tc_proto_skip(&p, type);
+    assert_int_not_equal(rc, TC_OK);
+    tc_err_t err;
+    tc_err_clear(&err);
+    assert_int_equal(tc_proto_read_error(&p, rc, &err), code);
+    assert_int_equal(err.code, code);
+    assert_string_equal(err.msg, text);
+    free(in);
+}
+
+/*
+ * A limit met is named as what it was: the size read and the limit it
+ * passed, or the nesting; whichever came last, in either format.
+ */
+static void
+test_read_error_names_the_limit(void **state)
+{
+    (void)state;
+    /* a string, a list and a map of 1001 where 1000 is the most */
+    assert_read_error(&tc_proto_binary, "000003e9", TC_TTYPE_STRING, 64, 1000, TC_ELIMIT,
+                      "a size of 1001, over max_message_size (1000)");
+    assert_read_error(&tc_proto_binary, "08000003e9", TC_TTYPE_LIST, 64, 1000, TC_ELIMIT,
+                      "a size of 1001, over max_message_size (1000)");
+    assert_read_error(&tc_proto_binary, "0808000003e9", TC_TTYPE_MAP, 64, 1000, TC_ELIMIT,
+                      "a size of 1001, over max_message_size (1000)");
+    assert_read_error(&tc_proto_compact, "e907", TC_TTYPE_STRING, 64, 1000, TC_ELIMIT,
+                      "a size of 1001, over max_message_size (1000)");
+    assert_read_error(&tc_proto_compact, "f5e907", TC_TTYPE_LIST, 64, 1000, TC_ELIMIT,
+                      "a size of 1001, over max_message_size (1000)");
+    /* a short list's count, in its header byte: 3 where 2 is the most */
+    assert_read_error(&tc_proto_compact, "35", TC_TTYPE_LIST, 64, 2, TC_ELIMIT,
+                      "a size of 3, over max_message_size (2)");
+    /* lists in lists, 3 deep, where 2 is the most */
+    assert_read_error(&tc_proto_binary, "0f000000010f000000010800000000", TC_TTYPE_LIST, 2, 1000,
+                      TC_ELIMIT, "nesting deeper than 2");
+    assert_read_error(&tc_proto_compact, "19191500", TC_TTYPE_LIST, 2, 1000, TC_ELIMIT,
+                      "nesting deeper than 2");
+    /* a chain of structs past compact's field id stack, whatever max_depth says */
+    char hex[2 * 257 + 1];
+    for (int i = 0; i < 257; i++) {
+        memcpy(hex + 2 * i, "1c", 2);
+    }
+    hex[2 * 257] = '\0';
+    assert_read_error(&tc_proto_compact, hex, TC_TTYPE_STRUCT, 100000, 1000, TC_ELIMIT,
+                      "nesting deeper than 256");
+    /* and the other two kinds */
+    assert_read_error(&tc_proto_binary, "0800000002", TC_TTYPE_LIST, 64, 1000, TC_EPROTO,
+                      "message truncated");
+    assert_read_error(&tc_proto_binary, "ff", TC_TTYPE_STRUCT, 64, 1000, TC_EPROTO,
+                      "invalid binary protocol bytes");
+}
+
 static int
 skip_hex(const tc_proto_ops_t *ops, const char *hex, uint8_t type)
 {
@@ -515,7 +578,7 @@ main(void)
         cmocka_unit_test(test_find_and_names), cmocka_unit_test(test_init_defaults),
         cmocka_unit_test(test_skip_depth),     cmocka_unit_test(test_skip_invalid_types),
         cmocka_unit_test(test_skip_limits),    cmocka_unit_test(test_skip_message),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_random_bytes),   cmocka_unit_test(test_read_error_names_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
