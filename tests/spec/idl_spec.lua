@@ -1010,6 +1010,72 @@ describe("idl.load of includes", function()
       .. "inc_cycle_a.thrift", err)
   end)
 
+  it("names the files of an include cycle through folders as the paths they are", function()
+    assert(os.execute("mkdir -p '" .. tmp_dir .. "/cyc/sub' '" .. tmp_dir .. "/cyc/d1' '"
+      .. tmp_dir .. "/cyc/d2'"))
+    local top = tmp_file('include "sub/b.thrift"\n', "cyc/a.thrift")
+    tmp_file('struct B {}\ninclude "../a.thrift"\n', "cyc/sub/b.thrift")
+    local doc, err = idl.load(top)
+    assert.is_nil(doc)
+    local dir = tmp_dir .. "/cyc/"
+    assert.are.equal(dir .. "sub/b.thrift:2:1: include cycle: " .. dir .. "a.thrift -> " .. dir
+      .. "sub/b.thrift -> " .. dir .. "a.thrift", err)
+    -- across sibling folders, and a file that includes itself
+    top = tmp_file('include "../d2/b.thrift"\n', "cyc/d1/a.thrift")
+    tmp_file('include "../d1/a.thrift"\n', "cyc/d2/b.thrift")
+    doc, err = idl.load(top)
+    assert.is_nil(doc)
+    assert.are.equal(dir .. "d2/b.thrift:1:1: include cycle: " .. dir .. "d1/a.thrift -> " .. dir
+      .. "d2/b.thrift -> " .. dir .. "d1/a.thrift", err)
+    local self = tmp_file('include "../d1/./self.thrift"\n', "cyc/d1/self.thrift")
+    doc, err = idl.load(self)
+    assert.is_nil(doc)
+    assert.are.equal(self .. ":1:1: include cycle: " .. self .. " -> " .. self, err)
+    -- relative paths stay relative ('read_file' roots them at the folder)
+    local function read_in(root)
+      return function(path)
+        local f, why = io.open(root .. "/" .. path, "rb")
+        if not f then
+          return nil, why, false
+        end
+        local text = f:read("a")
+        f:close()
+        return text
+      end
+    end
+    doc, err = idl.load("./d1//a.thrift", { read_file = read_in(dir) })
+    assert.is_nil(doc)
+    assert.are.equal("d2/b.thrift:1:1: include cycle: d1/a.thrift -> d2/b.thrift -> d1/a.thrift",
+      err)
+  end)
+
+  it("names an included file by its normalized path in its errors", function()
+    assert(os.execute("mkdir -p '" .. tmp_dir .. "/norm/d1' '" .. tmp_dir .. "/norm/d2'"))
+    local dir = tmp_dir .. "/norm/"
+    tmp_file("struct Bad {", "norm/d2/bad.thrift")
+    tmp_file("struct Warn { i32 a }\nstruct Unknown { 1: Nope x }", "norm/d2/unknown.thrift")
+    local warnings = {}
+    local opts = { warn = function(msg) warnings[#warnings + 1] = msg end }
+    local doc, err = idl.load(tmp_file('include "../d2/bad.thrift"', "norm/d1/a.thrift"), opts)
+    assert.is_nil(doc)
+    assert.are.equal(dir .. "d2/bad.thrift:1:13: expected a field or '}', found end of file", err)
+    doc, err = idl.load(tmp_file('include "../d2/unknown.thrift"', "norm/d1/a.thrift"), opts)
+    assert.is_nil(doc)
+    assert.are.equal(dir .. "d2/unknown.thrift:2:21: unknown type 'Nope'", err)
+    assert.are.same({ dir .. "d2/unknown.thrift:1:15: field 'a' has no id, assigned -1: the "
+      .. "protocol may not be backwards compatible" }, warnings)
+    doc, err = idl.load(tmp_file('include "../d2/none.thrift"', "norm/d1/a.thrift"),
+      { include_dirs = { dir .. "d1/../d2/.." } })
+    assert.is_nil(doc)
+    assert.are.equal(dir .. "d1/a.thrift:1:1: cannot find include file '../d2/none.thrift' "
+      .. "(searched " .. dir .. "d2/none.thrift, " .. tmp_dir .. "/d2/none.thrift)", err)
+    assert(os.execute("mkdir -p '" .. dir .. "d2/adir'"))
+    doc, err = idl.load(tmp_file('include "../d2/adir"', "norm/d1/a.thrift"))
+    assert.is_nil(doc)
+    assert.are.equal(dir .. "d1/a.thrift:1:1: cannot read include file '../d2/adir' (" .. dir
+      .. "d2/adir): Is a directory", err)
+  end)
+
   it("reports errors in an included file with that file's path", function()
     local bad = tmp_file("struct Bad { 1: Nope x }", "bad.thrift")
     local doc, err = load_text('include "' .. bad .. '"\n')
@@ -1196,17 +1262,34 @@ describe("idl.load errors", function()
       load_error(text .. "struct S {\n  1: U u = { 'b': 'x', 'a': 1 } }"))
   end)
 
-  it("unknown service in extends and extends cycles", function()
+  it("unknown service in extends", function()
     assert.are.equal("1:19: unknown service 'Nope' in extends",
       load_error("service A extends Nope {}"))
     assert.are.equal("1:19: unknown service 'x.Nope' in extends",
       load_error("service A extends x.Nope {}"))
     assert.are.equal("1:31: 'S' is a struct, not a service",
       load_error("struct S {} service A extends S {}"))
-    assert.are.equal("1:19: service 'A' extends itself",
-      load_error("service A extends B {} service B extends A {}"))
     assert.are.equal("2:23: function 'f' is already defined in extended service 't.A'",
       load_error("service A { void f() }\nservice B extends A { void f() }"))
+  end)
+
+  it("extends cycles, named in full at the extends that closes them", function()
+    assert.are.equal("1:19: service 'A' extends itself", load_error("service A extends A {}"))
+    assert.are.equal("2:19: service 'A' extends 'B', which extends 'A'",
+      load_error("service A extends B {}\nservice B extends A {}"))
+    assert.are.equal("1:42: service 'A' extends 'B', which extends 'A'",
+      load_error("service A extends B {} service B extends A {}"))
+    -- A leads into the cycle but is not part of it
+    assert.are.equal("4:19: service 'B' extends 'C', which extends 'D', which extends 'B'",
+      load_error("service A extends B {}\nservice B extends C { void f() }\n"
+        .. "service C extends D {}\nservice D extends B {}"))
+    -- across files, the files include each other: that is the error
+    tmp_file('include "ext_b.thrift"\nservice A extends ext_b.B {}', "ext_a.thrift")
+    tmp_file('include "ext_a.thrift"\nservice B extends ext_a.A {}', "ext_b.thrift")
+    local doc, err = idl.load(tmp_dir .. "/ext_a.thrift")
+    assert.is_nil(doc)
+    assert.are.equal(tmp_dir .. "/ext_b.thrift:1:1: include cycle: " .. tmp_dir
+      .. "/ext_a.thrift -> " .. tmp_dir .. "/ext_b.thrift -> " .. tmp_dir .. "/ext_a.thrift", err)
   end)
 
   it("names reserved for the module of a file", function()
@@ -1231,8 +1314,17 @@ describe("idl.load errors", function()
       load_error("service X { void f() throws (1: i32 e) }"))
   end)
 
-  it("typedef loops", function()
-    assert.are.equal("1:1: typedef 'B' refers to itself", load_error("typedef A B\ntypedef B A"))
+  it("typedef loops, named in full at the reference that closes them, used or not", function()
+    assert.are.equal("1:9: typedef 'Foo' refers to itself", load_error("typedef Foo Foo"))
+    assert.are.equal("1:14: typedef 'Foo' refers to itself",
+      load_error("typedef list<Foo> Foo\nstruct S { 1: Foo f }"))
+    assert.are.equal("2:9: typedef 'B' refers to 'A', which refers to 'B'",
+      load_error("typedef A B\ntypedef B A"))
+    assert.are.equal("3:14: typedef 'C' refers to 'B', which refers to 'A', which refers to 'C'",
+      load_error("typedef B C\ntypedef A B\ntypedef list<C> A\nstruct S { 1: C c }"))
+    -- D leads into the loop but is not part of it
+    assert.are.equal("3:9: typedef 'A' refers to 'B', which refers to 'A'",
+      load_error("typedef A D\ntypedef B A\ntypedef A B"))
   end)
 
   it("never raises, even for internal errors in warn", function()

@@ -109,6 +109,9 @@ local function find_include(ctx, from, inc)
       return path, nil, { text = text, err = err }
     end
   end
+  for i, path in ipairs(candidates) do
+    candidates[i] = normalize(path)
+  end
   return nil, candidates
 end
 
@@ -132,7 +135,7 @@ local function load_includes(fc)
         for j = i, #ctx.stack do
           chain[#chain + 1] = ctx.stack[j].name
         end
-        chain[#chain + 1] = path
+        chain[#chain + 1] = entry.name
         fail_node(fc, inc, "include cycle: %s", table.concat(chain, " -> "))
       end
     end
@@ -147,8 +150,11 @@ end
 
 -- Load the file at 'path' ('abs' normalized); 'from' and 'inc' are the file
 -- context and include node that name it, nil for the file given to load;
--- 'read' is what the search for an include read ({ text, err }).
+-- 'read' is what the search for an include read ({ text, err }). Messages
+-- name the file 'path' normalized: 'b.thrift', not 'dir/../b.thrift' for
+-- the include "../b.thrift" of 'dir/a.thrift'.
 function load_file(ctx, path, abs, from, inc, read)
+  local name = normalize(path)
   local text, err
   if read then
     text, err = read.text, read.err
@@ -157,11 +163,11 @@ function load_file(ctx, path, abs, from, inc, read)
   end
   if not text and from then
     fail_node(from, inc, "cannot read include file '%s'%s: %s", inc.path,
-      path == inc.path and "" or " (" .. path .. ")", err)
+      name == inc.path and "" or " (" .. name .. ")", err)
   elseif not text then
-    raise(path .. ": cannot read file: " .. err)
+    raise(name .. ": cannot read file: " .. err)
   end
-  local ast, perr = protect(grammar.parse, text, path)
+  local ast, perr = protect(grammar.parse, text, name)
   if not ast then
     raise(perr)
   end
@@ -176,9 +182,9 @@ function load_file(ctx, path, abs, from, inc, read)
   for i, ci in ipairs(ast.cpp_includes) do
     doc.cpp_includes[i] = ci.path
   end
-  local fc = { ctx = ctx, doc = doc, ast = ast, name = path, defs = {}, state = {},
+  local fc = { ctx = ctx, doc = doc, ast = ast, name = name, defs = {}, state = {},
                defaulted = {} }
-  ctx.stack[#ctx.stack + 1] = { abs = abs, name = path }
+  ctx.stack[#ctx.stack + 1] = { abs = abs, name = name }
   load_includes(fc)
   resolve.file(fc)
   ctx.stack[#ctx.stack] = nil

@@ -15,8 +15,10 @@ local INT32_MIN, INT32_MAX = -2147483648, 2147483647
 
 -- ---- resolution: names and types ----
 
--- File context 'fc': { ctx, doc, ast, name (path as given), defs (name ->
--- AST definition), state (AST node -> "busy" | "done") }.
+-- File context 'fc': { ctx, doc, ast, name (path, normalized), defs (name
+-- -> AST definition), state (AST node -> "busy" | "done"), typedef_stack and
+-- service_stack (the typedefs and services being resolved, in the order
+-- one led to the next) }.
 
 local function warn(fc, node, fmt, ...)
   fc.ctx.warn(string.format("%s:%d:%d: %s", fc.name, node.line or 0, node.col or 0,
@@ -61,24 +63,48 @@ local function split_last(name)
   return name:match("^(.*)%.([^.]+)$")
 end
 
+-- The cycle that a reference back to 'def', which is on 'stack', closes:
+-- "typedef 'A' refers to 'B', which refers to 'A'", in the order the
+-- definitions led to each other ("typedef 'A' refers to itself" for one).
+local function cycle_message(what, verb, stack, def)
+  local i = #stack
+  while stack[i] ~= def do
+    i = i - 1
+  end
+  if i == #stack then
+    return string.format("%s '%s' %s itself", what, def.name, verb)
+  end
+  local parts = { string.format("%s '%s' %s '%s'", what, def.name, verb, stack[i + 1].name) }
+  for j = i + 2, #stack do
+    parts[#parts + 1] = string.format("which %s '%s'", verb, stack[j].name)
+  end
+  parts[#parts + 1] = string.format("which %s '%s'", verb, def.name)
+  return table.concat(parts, ", ")
+end
+
 local resolve_type
 
-local function resolve_typedef(fc, def)
+-- The type typedef 'def' names; 'ref' is the type reference that led here,
+-- where a typedef cycle closes.
+local function resolve_typedef(fc, def, ref)
   local state = fc.state[def]
   if state == "done" then
     return fc.doc.types[def.name]
   elseif state == "busy" then
-    fail_node(fc, def, "typedef '%s' refers to itself", def.name)
+    fail_node(fc, ref, "%s", cycle_message("typedef", "refers to", fc.typedef_stack, def))
   end
   fc.state[def] = "busy"
+  fc.typedef_stack[#fc.typedef_stack + 1] = def
   local t = resolve_type(fc, def.type)
   fc.doc.types[def.name] = t
+  fc.typedef_stack[#fc.typedef_stack] = nil
   fc.state[def] = "done"
   return t
 end
 
 -- Type named 'name' (maybe "include.Name"); nil plus what it is otherwise.
-local function lookup_type(fc, name)
+-- 'ref' is the type reference that names it, if any.
+local function lookup_type(fc, name, ref)
   local doc, ctx = fc.doc, fc.ctx
   local prefix, base = split_last(name)
   if not prefix then
@@ -88,7 +114,7 @@ local function lookup_type(fc, name)
     end
     local k = def.kind
     if k == "typedef" then
-      return resolve_typedef(fc, def)
+      return resolve_typedef(fc, def, ref)
     elseif k == "enum" then
       return enum_type(ctx, doc.enums[name])
     elseif k == "struct" or k == "union" or k == "exception" then
@@ -132,7 +158,7 @@ function resolve_type(fc, node)
     return { ttype = "map", key = resolve_type(fc, node.key),
              value = resolve_type(fc, node.value), annotations = node.annotations }
   end
-  local t, what = lookup_type(fc, node.name)
+  local t, what = lookup_type(fc, node.name, node)
   if not t then
     if what then
       fail_node(fc, node, "'%s' is a %s, not a type", node.name, what)
@@ -631,7 +657,7 @@ local function lookup_service(fc, ref)
   if not prefix then
     local def = fc.defs[ref.name]
     if def and def.kind == "service" then
-      return build_service(fc, def)
+      return build_service(fc, def, ref)
     elseif def then
       fail_node(fc, ref, "'%s' is a %s, not a service", ref.name, def.kind)
     end
@@ -696,15 +722,19 @@ local function build_function(fc, svc, n)
   return fd
 end
 
-function build_service(fc, def)
+-- The service of definition 'def'; 'ref' is the extends that led here,
+-- where an extends cycle closes. (Services of other files are already
+-- built: a cycle through one would be an include cycle.)
+function build_service(fc, def, ref)
   local svc = fc.doc.services[def.name]
   local state = fc.state[def]
   if state == "done" then
     return svc
   elseif state == "busy" then
-    fail_node(fc, def.extends or def, "service '%s' extends itself", def.name)
+    fail_node(fc, ref, "%s", cycle_message("service", "extends", fc.service_stack, def))
   end
   fc.state[def] = "busy"
+  fc.service_stack[#fc.service_stack + 1] = def
   if def.extends then
     local parent = lookup_service(fc, def.extends)
     svc.extends = parent
@@ -726,6 +756,7 @@ function build_service(fc, def)
     svc.all_functions[#svc.all_functions + 1] = fd
     svc.by_name[n.name] = fd
   end
+  fc.service_stack[#fc.service_stack] = nil
   fc.state[def] = "done"
   return svc
 end
@@ -766,6 +797,7 @@ end
 
 local function resolve(fc)
   local doc = fc.doc
+  fc.typedef_stack, fc.service_stack = {}, {}
   declare(fc)
   local defs = fc.ast.definitions
   for _, def in ipairs(defs) do
