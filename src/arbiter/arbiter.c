@@ -131,7 +131,7 @@ void
 tc_arbiter_retire(worker_t *w)
 {
     w->retiring = true;
-    w->deadline = now() + w->graceful;
+    w->deadline = tc_clock_mono_s() + w->graceful;
     tc_arbiter_signal_worker(w, SIGTERM);
 }
 
@@ -226,7 +226,7 @@ stop_drains(arbiter_t *a, double t)
 void
 tc_arbiter_begin_stop(arbiter_t *a, bool quick)
 {
-    double t = now();
+    double t = tc_clock_mono_s();
     if (a->stopping && quick && a->quick) {
         signal_all(a, SIGKILL);
         a->stop_killed = true;
@@ -274,7 +274,7 @@ tc_arbiter_begin_stop(arbiter_t *a, bool quick)
 static bool
 enforce_deadlines(arbiter_t *a)
 {
-    double t = now();
+    double t = tc_clock_mono_s();
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         if (w->pid > 0 && (w->retiring || w->draining) && !w->killed && t >= w->deadline) {

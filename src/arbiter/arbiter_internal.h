@@ -12,6 +12,7 @@
 #include "arbiter/reload.h"
 #include "config/config.h"
 #include "config/hooks.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/ids.h"
 #include "transport/listener.h"
@@ -23,7 +24,6 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #define BOOT_WINDOW 1.0 /* a worker that dies younger than this died at boot */
 
@@ -116,15 +116,6 @@ typedef struct arbiter {
     char exe[PATH_MAX];
     char cwd[PATH_MAX];
 } arbiter_t;
-
-static inline double
-now(void)
-{
-    struct timespec ts;
-    /* CLOCK_MONOTONIC cannot fail with a valid pointer */
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The file mode mask 'cfg' asks for: its 'umask', or the one thriftcorn started with. */
 static inline mode_t

@@ -338,7 +338,7 @@ tc_generation_begin_reload(arbiter_t *a)
         notify_reload_failed(a, err.msg);
         return;
     }
-    a->check_started = now();
+    a->check_started = tc_clock_mono_s();
     a->check_limit_known = false;
     a->check_killed = false;
     tc_generation_check_limit(a);

@@ -47,7 +47,7 @@ log_exit(const worker_t *w, int status)
 static void
 worker_exited(arbiter_t *a, worker_t *w, int status)
 {
-    double t = now();
+    double t = tc_clock_mono_s();
     log_exit(w, status);
     bool asked = a->stopping || w->retiring || w->draining;
     /* one aborted for its timeout while booting did not boot, ready since or not */

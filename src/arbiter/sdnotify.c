@@ -3,6 +3,7 @@
 #include "arbiter/sdnotify.h"
 
 #include "core/alloc.h"
+#include "core/clock.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 /* NOLINTBEGIN(concurrency-mt-unsafe): the arbiter is single-threaded */
@@ -126,11 +126,7 @@ notify(const char *head, const char *state, const char *status)
          * Type=notify-reload compares with the time it sent SIGHUP (without
          * it, that reload never ends)
          */
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        w = snprintf(msg + n, sizeof(msg) - n, "\nMONOTONIC_USEC=%llu",
-                     (unsigned long long)ts.tv_sec * 1000000ULL +
-                         (unsigned long long)ts.tv_nsec / 1000ULL);
+        w = snprintf(msg + n, sizeof(msg) - n, "\nMONOTONIC_USEC=%lld", tc_clock_mono_ns() / 1000);
         n += w > 0 ? (size_t)w : 0;
     }
     if (status != NULL) {

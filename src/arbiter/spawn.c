@@ -196,7 +196,7 @@ tc_spawn_worker(arbiter_t *a, gen_t *g)
     w->pid = pid;
     w->index = index;
     w->gen = g->id;
-    w->started = now();
+    w->started = tc_clock_mono_s();
     w->timeout = g->cfg->timeout;
     w->graceful = g->cfg->graceful_timeout;
     w->hb = hb;
@@ -234,9 +234,9 @@ tc_spawn_manage_workers(arbiter_t *a)
         tc_spawn_retire_last(a, a->cur->id);
         active--;
     }
-    while (active < a->target && now() >= a->next_spawn) {
+    while (active < a->target && tc_clock_mono_s() >= a->next_spawn) {
         if (!tc_spawn_worker(a, a->cur)) {
-            tc_spawn_note_boot_death(a, now());
+            tc_spawn_note_boot_death(a, tc_clock_mono_s());
         }
         active++;
     }

@@ -104,7 +104,7 @@ tc_watch_in_hook(const worker_t *w, char *buf, size_t len)
 void
 tc_watch_check_heartbeats(arbiter_t *a)
 {
-    double t = now();
+    double t = tc_clock_mono_s();
     for (size_t i = 0; i < a->nslots; i++) {
         worker_t *w = &a->workers[i];
         /* at every wake-up: a worker that said it is ready cannot take it back */
@@ -154,7 +154,7 @@ tc_watch_check_stopping(arbiter_t *a)
         if (w->pid > 0 && w->hb != NULL && !w->retiring && !w->draining && w->gen == a->cur->id &&
             tc_heartbeat_stopping(w->hb)) {
             w->draining = true;
-            w->deadline = now() + w->graceful;
+            w->deadline = tc_clock_mono_s() + w->graceful;
         }
     }
 }
@@ -195,7 +195,7 @@ ready_look(const worker_t *w, double t)
 int
 tc_watch_next_timeout(const arbiter_t *a)
 {
-    double t = now();
+    double t = tc_clock_mono_s();
     double next = -1;
     if (a->stopping) {
         consider(&next, a->stop_deadline);

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "plugin/libfile.h"
@@ -25,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* TC_PLUGIN_SERIAL's lock: one per library, shared by the services it serves. */
 typedef struct serial {
@@ -620,7 +620,7 @@ during(const struct tc_call *running, char *buf, size_t cap)
  */
 #define REFUSED_LINES_PER_S 50
 static struct {
-    time_t sec;
+    long long sec;
     unsigned lines;
     unsigned long dropped;
 } refused_log;
@@ -629,9 +629,8 @@ static struct {
 static bool
 refused_log_take(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec != refused_log.sec) {
+    long long now = tc_clock_mono_ns() / TC_CLOCK_NS_PER_S;
+    if (now != refused_log.sec) {
         if (refused_log.dropped > 0) {
             tc_log(TC_LOG_ERROR,
                    "plugin: %lu more refused uses of a tc_call_t were not logged (at most %d "
@@ -639,7 +638,7 @@ refused_log_take(void)
                    refused_log.dropped, REFUSED_LINES_PER_S);
             refused_log.dropped = 0;
         }
-        refused_log.sec = now.tv_sec;
+        refused_log.sec = now;
         refused_log.lines = 0;
     }
     if (refused_log.lines >= REFUSED_LINES_PER_S) {

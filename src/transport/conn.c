@@ -7,6 +7,7 @@
 #include "transport/conn.h"
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "protocol/binary.h"
 #include "transport/conn_internal.h"
@@ -21,7 +22,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /*
@@ -56,22 +56,6 @@ sock_write(int fd, const void *buf, size_t len)
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
-
-double
-tc_conn_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double
-tc_conn_io_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* From now on the connection speaks 't' and 'p' (NULL: THeader's, per message). */
 static void
@@ -113,7 +97,7 @@ tc_conn_new(struct event_base *base, int fd, const char *peer, const tc_conn_set
     }
     c->_rev = tc_xcalloc(1, event_get_struct_event_size());
     c->_wev = tc_xcalloc(1, event_get_struct_event_size());
-    c->last_io = tc_conn_io_now(); /* client_timeout counts from the accept */
+    c->last_io = tc_clock_coarse_s(); /* client_timeout counts from the accept */
     tc_conn_attach(c, base, arg);
     return c;
 }
@@ -182,7 +166,7 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
      * blocked threads must still time out
      */
     if (c->_lingering) {
-        tc_linger_wait(c, tc_conn_now()); /* (closes on this loop if its time is over) */
+        tc_linger_wait(c, tc_clock_mono_s()); /* (closes on this loop if its time is over) */
         return;
     }
     if (c->_out.len > c->_out_off) {
@@ -270,7 +254,7 @@ tc_conn_close_when_done(tc_conn_t *c)
 {
     begin_stop(c);
     if (c->_lingering) {
-        tc_linger_wait(c, tc_conn_now()); /* (now it looks whether the client took all) */
+        tc_linger_wait(c, tc_clock_mono_s()); /* (now it looks whether the client took all) */
     } else if (!c->_last && tc_conn_idle(c) && stop_reached(c)) {
         close_when_written(c, NULL);
     }
@@ -283,7 +267,7 @@ tc_conn_close_if_idle(tc_conn_t *c, double grace)
     c->_hurry = true;
     c->_grace = grace;
     if (c->_lingering) {
-        double now = tc_conn_now();
+        double now = tc_clock_mono_s();
         if (c->_linger_until > now + grace) {
             c->_linger_until = now + grace;
         }
@@ -312,7 +296,7 @@ flush(tc_conn_t *c)
         if (n > 0) {
             /* a client taking its reply slowly but steadily is not silent */
             c->_out_off += (size_t)n;
-            c->last_io = tc_conn_io_now();
+            c->last_io = tc_clock_coarse_s();
             c->_outq = 0;
             continue;
         }
@@ -669,7 +653,7 @@ process(tc_conn_t *c)
     if (c->_in.len == 0 || c->_stalled) {
         c->msg_since = 0.0;
     } else if (pos > 0) {
-        c->msg_since = tc_conn_io_now();
+        c->msg_since = tc_clock_coarse_s();
     } else if (c->msg_since == 0.0) {
         c->msg_since = since;
     }
@@ -738,7 +722,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     if (n > 0) {
         c->_in.len += (size_t)n;
         c->_nread += (unsigned long long)n;
-        c->last_io = tc_conn_io_now();
+        c->last_io = tc_clock_coarse_s();
         process(c);
     } else if (n == 0) {
         end_of_input(c);

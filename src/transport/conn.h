@@ -68,9 +68,9 @@ struct tc_conn {
     TAILQ_ENTRY(tc_conn) link;
     void *owner;      /* the 'arg' of the handler callbacks */
     bool in_call;     /* a message is being handled: the connection must not move */
-    double last_io;   /* tc_conn_io_now() of the last read or write that moved bytes, or
+    double last_io;   /* tc_clock_coarse_s() of the last read or write that moved bytes, or
                          of the client seen taking reply bytes the kernel held */
-    double msg_since; /* tc_conn_io_now() when the partial message now buffered began
+    double msg_since; /* tc_clock_coarse_s() when the partial message now buffered began
                          arriving; 0: none */
     char peer[64];    /* for logs */
     /* how this connection talks: NULL until detected; THeader sets 'protocol' per message */
@@ -162,15 +162,5 @@ void tc_conn_close_when_done(tc_conn_t *c);
  * 'grace' seconds more, then closes, dropping first what it has not read.
  */
 void tc_conn_close_if_idle(tc_conn_t *c, double grace);
-
-/* Monotonic clock in seconds. */
-double tc_conn_now(void);
-
-/*
- * The clock of 'last_io' and 'msg_since', compared only with itself: the
- * monotonic clock as of the kernel's last tick (a few ms behind at most),
- * which costs a seventh of a precise read, taken twice a call.
- */
-double tc_conn_io_now(void);
 
 #endif /* TC_TRANSPORT_CONN_H */

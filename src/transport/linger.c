@@ -8,6 +8,7 @@
 #include "transport/conn_internal.h"
 
 #include "core/buf.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -109,7 +110,7 @@ tc_linger_start(tc_conn_t *c)
     free(c->_skip);
     c->_skip = NULL;
     c->_lingering = true;
-    double now = tc_conn_now();
+    double now = tc_clock_mono_s();
     /* (the stop's wait is over: it waits no longer than 'grace' for the client) */
     c->_linger_until = now + (c->_hurry && c->_grace < LINGER_S ? c->_grace : LINGER_S);
     c->_linger_left = LINGER_BYTES;
@@ -133,7 +134,7 @@ tc_linger_read(tc_conn_t *c, short what)
         }
         c->_linger_left -= n > 0 ? (size_t)n : 0;
     }
-    double now = tc_conn_now();
+    double now = tc_clock_mono_s();
     if (now >= c->_linger_until || (c->_stopping && !held(c))) {
         tc_linger_close_dropping(c);
         return;

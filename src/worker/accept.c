@@ -105,7 +105,7 @@ pause_full(tc_loop_t *lp)
         /* a stop taking the backlog (tc_accept_take_backlog()): it accepts no more anyway */
         return true;
     }
-    long long now = now_ns();
+    long long now = tc_clock_mono_ns();
     long long last = atomic_load(&sh->full_logged);
     if ((last == 0 || now - last >= FULL_LOG_NS) &&
         atomic_compare_exchange_strong(&sh->full_logged, &last, now)) {
@@ -179,7 +179,7 @@ defer_to_sibling(tc_loop_t *lp)
         return false;
     }
     if (lp->defer_end > 0) {
-        if (tc_conn_now() - lp->defer_end < DEFER_FRESH) {
+        if (tc_clock_mono_s() - lp->defer_end < DEFER_FRESH) {
             return false; /* (until one is accepted: accept_some()) */
         }
         lp->defer_end = 0;
@@ -226,7 +226,7 @@ accept_some(tc_loop_t *lp, int lfd, int max, bool waited)
                  * time and may fire a few ms short of a second after the line:
                  * at >= 1.0 every other retry would go unlogged)
                  */
-                double now = tc_conn_now();
+                double now = tc_clock_mono_s();
                 if (now - lp->emfile_logged >= 0.9) {
                     tc_log(TC_LOG_ERROR, "accept: %s; pausing accepts for 1 s",
                            tc_strerror(-errno));
@@ -258,7 +258,7 @@ tc_accept_defer_end(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     tc_loop_t *lp = arg;
-    lp->defer_end = tc_conn_now();
+    lp->defer_end = tc_clock_mono_s();
     tc_accept_retry(-1, EV_TIMEOUT, lp);
     if (atomic_load(&lp->shared->stopping) || !lp->accepting) {
         return;

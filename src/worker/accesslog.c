@@ -8,6 +8,7 @@
 #include "worker/accesslog.h"
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 _Atomic int tc_accesslog_fd = -1;
@@ -287,9 +287,7 @@ report_lost(const char *why, unsigned long long lines)
 {
     atomic_fetch_add(&lost, lines);
     atomic_store(&failing, true);
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = (long long)ts.tv_sec + 1;
+    long long now = tc_clock_mono_ns() / TC_CLOCK_NS_PER_S + 1;
     long long last = atomic_load(&last_report);
     if ((last != 0 && now - last < REPORT_EVERY) ||
         !atomic_compare_exchange_strong(&last_report, &last, now)) {
@@ -404,14 +402,6 @@ struct tc_accesslog_buf {
 static pthread_mutex_t bufs_lock = PTHREAD_MUTEX_INITIALIZER;
 static tc_accesslog_buf_t *bufs;
 
-static long long
-mono_ns(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Write out what 'b' holds ('lock' held). */
 static void
 flush_locked(tc_accesslog_buf_t *b)
@@ -475,7 +465,7 @@ tc_accesslog_flush(tc_accesslog_buf_t *b)
 void
 tc_accesslog_flush_older(long long age)
 {
-    long long now = mono_ns();
+    long long now = tc_clock_mono_ns();
     pthread_mutex_lock(&bufs_lock);
     for (tc_accesslog_buf_t *b = bufs; b != NULL; b = b->next) {
         long long since = atomic_load_explicit(&b->since, memory_order_relaxed);
@@ -502,7 +492,7 @@ keep(tc_accesslog_buf_t *b, const char *line, size_t n)
             b->data = tc_xmalloc(b->cap);
         }
         if (b->len == 0) {
-            atomic_store_explicit(&b->since, mono_ns(), memory_order_relaxed);
+            atomic_store_explicit(&b->since, tc_clock_mono_ns(), memory_order_relaxed);
             first = true;
         }
         memcpy(b->data + b->len, line, n);

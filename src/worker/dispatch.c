@@ -10,6 +10,7 @@
 #include "bridge/lua_handler.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "plugin/host.h"
 #include "protocol/message.h"
 
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* NOLINTNEXTLINE(misc-redundant-expression): the two headers must agree */
@@ -417,16 +417,12 @@ tc_dispatch_check(const tc_config_t *cfg, double limit, const char *why, tc_err_
     char msg[TC_ERR_MSG_MAX];
     size_t len = 0;
     char chunk[256];
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long t0 = tc_clock_mono_ns();
     bool late = false;
     for (;;) {
         if (limit > 0) {
             /* the pipe ends when the process does: its end, or the deadline's kill */
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            double left =
-                limit - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+            double left = limit - (double)(tc_clock_mono_ns() - t0) / 1e9;
             struct pollfd p = {.fd = fds[0], .events = POLLIN};
             /* once killed, a process it started may still hold the pipe: 1 s more */
             int r = poll(&p, 1, late ? 1000 : left > 0 ? (int)(left * 1000) + 1 : 0);

@@ -2,11 +2,12 @@
 /* The heartbeat page shared by a worker and its arbiter (MAP_SHARED|MAP_ANONYMOUS). */
 #include "worker/heartbeat.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 struct tc_heartbeat {
     atomic_llong beat_ns; /* CLOCK_MONOTONIC, the same clock in both processes */
@@ -28,14 +29,6 @@ static const char *const hooks[] = {"post_fork",         "post_worker_init", "wo
                                     "worker_abort",      "worker_exit",      "plugin init_worker",
                                     "plugin init_thread"};
 
-static long long
-now_ns(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 tc_heartbeat_t *
 tc_heartbeat_new(void)
 {
@@ -45,7 +38,7 @@ tc_heartbeat_new(void)
         return NULL;
     }
     tc_heartbeat_t *hb = p;
-    hb->born_ns = now_ns();
+    hb->born_ns = tc_clock_mono_ns();
     atomic_init(&hb->beat_ns, hb->born_ns);
     atomic_init(&hb->boot_ns, 0);
     atomic_init(&hb->ready, 0);
@@ -73,13 +66,13 @@ tc_heartbeat_free(tc_heartbeat_t *hb)
 void
 tc_heartbeat_beat(tc_heartbeat_t *hb)
 {
-    atomic_store_explicit(&hb->beat_ns, now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&hb->beat_ns, tc_clock_mono_ns(), memory_order_relaxed);
 }
 
 void
 tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck)
 {
-    long long t = now_ns();
+    long long t = tc_clock_mono_ns();
     if (stuck > 0) {
         long long back = stuck < (double)t / 1e9 ? (long long)(stuck * 1e9) : t;
         t -= back;
@@ -90,7 +83,7 @@ tc_heartbeat_beat_since(tc_heartbeat_t *hb, double stuck)
 void
 tc_heartbeat_set_ready(tc_heartbeat_t *hb)
 {
-    long long t = now_ns();
+    long long t = tc_clock_mono_ns();
     atomic_store_explicit(&hb->beat_ns, t, memory_order_relaxed);
     atomic_store_explicit(&hb->boot_ns, t > hb->born_ns ? t - hb->born_ns : 1,
                           memory_order_relaxed);

@@ -73,7 +73,7 @@ run_conn_hook(tc_loop_t *lp, const char *name, const char *peer)
      * is 0 here, stored before the fence, so a reader that sees one of the
      * stores below also sees it changed from the value it started with.
      */
-    long long t0 = now_ns();
+    long long t0 = tc_clock_mono_ns();
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&lp->hook_since, t0, memory_order_relaxed);
     atomic_store_explicit(&lp->hook, name, memory_order_relaxed);
@@ -143,7 +143,7 @@ on_warn_report(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     tc_loop_t *lp = arg;
-    long long now = now_ns();
+    long long now = tc_clock_mono_ns();
     report_warnings(lp, now, false);
     long long due;
     if (tc_log_ratelimit_pending(&lp->warn_limit, &due)) {
@@ -162,7 +162,7 @@ warning_allowed(tc_loop_t *lp)
     if (lp->shared->cfg->client_warning_rate == 0) {
         return true;
     }
-    long long now = now_ns();
+    long long now = tc_clock_mono_ns();
     if (tc_log_ratelimit_allow(&lp->warn_limit, now)) {
         report_warnings(lp, now, false);
         return true;
@@ -256,7 +256,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
     info.header = c->header;
     tc_err_t err;
     tc_err_clear(&err);
-    long long t0 = now_ns();
+    long long t0 = tc_clock_mono_ns();
     atomic_store(&lp->busy_since, t0); /* seq_cst, before the look at the watchdog (pace.h) */
     tc_pace_call_started(&lp->shared->watch_idle);
     lp->call_conn = c; /* what an abort names (call_named(), loop_watch.c) */
@@ -282,7 +282,7 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
         }
     }
     if (TC_UNLIKELY(tc_accesslog_on()) && rc == TC_OK) {
-        if (tc_accesslog_write(lp->log_buf, c->peer, &info, now_ns() - t0)) {
+        if (tc_accesslog_write(lp->log_buf, c->peer, &info, tc_clock_mono_ns() - t0)) {
             arm_log_flush(lp);
         }
     }
@@ -549,7 +549,7 @@ loop_main(void *arg)
     while ((c = TAILQ_FIRST(&lp->conns)) != NULL) {
         tc_conn_close(c, NULL);
     }
-    report_warnings(lp, now_ns(), true);
+    report_warnings(lp, tc_clock_mono_ns(), true);
     tc_accesslog_flush(lp->log_buf);
     pthread_mutex_unlock(&lp->lock);
     tc_dispatch_thread_stop(lp->dispatch); /* the plugin's exit_thread(), on this thread */

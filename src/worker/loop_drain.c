@@ -43,7 +43,7 @@ tc_loop_drain_on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)what;
     tc_loop_t *lp = arg;
     double timeout = lp->shared->cfg->client_timeout;
-    double now = tc_conn_io_now();
+    double now = tc_clock_coarse_s();
     tc_conn_t *c = TAILQ_FIRST(&lp->conns);
     while (c != NULL) {
         tc_conn_t *next = TAILQ_NEXT(c, link);

@@ -12,6 +12,7 @@
 #include "worker/loop.h"
 
 #include "config/hooks.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "worker/accesslog.h"
 #include "worker/dispatch.h"
@@ -20,7 +21,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
 
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): one per thread */
 struct tc_loop {
@@ -86,14 +86,6 @@ struct tc_loop {
     tc_accesslog_buf_t *log_buf; /* this thread's access log lines (access_log_buffer), or NULL */
     struct event *log_flush;     /* writes them out 'access_log_flush' after the first */
 };
-
-static inline long long
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- loop.c: connections ---- */
 

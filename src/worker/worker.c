@@ -8,6 +8,7 @@
 
 #include "config/hooks.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/selfpipe.h"
 #include "plugin/host.h"
@@ -122,7 +123,7 @@ connections_waiting(const worker_t *w)
 static bool
 watch(worker_t *w)
 {
-    double now = tc_conn_now();
+    double now = tc_clock_mono_s();
     int nbusy = 0;
     for (int i = 0; i < w->nloops; i++) {
         w->busy[i] = tc_loop_busy_for(w->loops[i], now);
@@ -192,9 +193,7 @@ call_limit(const tc_config_t *cfg)
     }
     long long limit = cfg->max_requests;
     if (cfg->max_requests_jitter > 0) {
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        unsigned seed = (unsigned)getpid() ^ (unsigned)ts.tv_nsec;
+        unsigned seed = (unsigned)getpid() ^ (unsigned)(tc_clock_mono_ns() % TC_CLOCK_NS_PER_S);
         /* in long long: the jitter may be INT_MAX, where 'int' + 1 overflows */
         limit += rand_r(&seed) % ((long long)cfg->max_requests_jitter + 1);
     }
@@ -350,7 +349,7 @@ note_plugin_hook(const char *hook, void *arg)
 static int
 longest_call(const worker_t *w, double *longest)
 {
-    double now = tc_conn_now();
+    double now = tc_clock_mono_s();
     int which = -1;
     *longest = 0.0;
     for (int i = 0; i < w->nloops; i++) {
@@ -414,7 +413,7 @@ static void
 begin_graceful(worker_t *w)
 {
     w->stopping = true;
-    w->stop_since = tc_conn_now();
+    w->stop_since = tc_clock_mono_s();
     const tc_heartbeat_t *hb = w->args->heartbeat;
     atomic_store(&w->shared.shutdown, hb != NULL && tc_heartbeat_shutdown(hb));
     atomic_store(&w->shared.stopping, 1);
@@ -526,7 +525,7 @@ orphaned(worker_t *w)
     if (!w->stopping) {
         tc_log(TC_LOG_WARNING, "worker %d: the arbiter is gone: graceful stop", w->args->index);
         begin_graceful(w);
-    } else if (tc_conn_now() - w->stop_since >= w->args->cfg->graceful_timeout) {
+    } else if (tc_clock_mono_s() - w->stop_since >= w->args->cfg->graceful_timeout) {
         tc_log(TC_LOG_ERROR,
                "worker %d: the arbiter is gone and calls still run after %g s "
                "(graceful_timeout): exiting",
@@ -716,8 +715,8 @@ tick(worker_t *w)
         begin_graceful(w);
     }
     beat(w);
-    if (cfg->access_log_buffer > 0 && tc_conn_now() - w->log_look >= LOG_LOOK_S) {
-        w->log_look = tc_conn_now();
+    if (cfg->access_log_buffer > 0 && tc_clock_mono_s() - w->log_look >= LOG_LOOK_S) {
+        w->log_look = tc_clock_mono_s();
         tc_accesslog_flush_older((long long)(cfg->access_log_flush * 1e9) + LOG_LATE_NS);
     }
     if (TC_UNLIKELY(w->args->arbiter > 0 && getppid() != w->args->arbiter)) {

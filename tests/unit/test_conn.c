@@ -10,6 +10,7 @@
 #include "tc_test.h"
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "protocol/message.h"
 #include "transport/conn.h"
@@ -382,8 +383,8 @@ test_stop_reads_what_the_kernel_holds(void **state)
 static void
 run_until_closed(fixture_t *f)
 {
-    double until = tc_conn_now() + 2.0;
-    while (!f->closed && tc_conn_now() < until) {
+    double until = tc_clock_mono_s() + 2.0;
+    while (!f->closed && tc_clock_mono_s() < until) {
         run_once(f);
         usleep(1000);
     }
@@ -1238,11 +1239,11 @@ test_linger_time_bounded(void **state)
     (void)state;
     fixture_t f;
     start_lingering(&f);
-    double t0 = tc_conn_now();
+    double t0 = tc_clock_mono_s();
     for (int spins = 0; spins < 10 && !f.closed; spins++) {
         assert_in_range(event_base_loop(f.base, EVLOOP_ONCE), 0, 1);
     }
-    double took = tc_conn_now() - t0;
+    double took = tc_clock_mono_s() - t0;
     assert_true(f.closed);
     assert_true(took > 1.9 && took < 3.0);
     stop(&f);
@@ -1253,7 +1254,7 @@ test_linger_time_bounded(void **state)
         run_once(&f);
         assert_false(f.closed);
     }
-    f.c->_linger_until = tc_conn_now(); /* (2 s are over) */
+    f.c->_linger_until = tc_clock_mono_s(); /* (2 s are over) */
     assert_int_equal(write(f.client, frame3, sizeof(frame3)), sizeof(frame3));
     run_once(&f);
     assert_true(f.closed);
@@ -1330,7 +1331,7 @@ test_linger_moves(void **state)
         assert_non_null(other);
         tc_conn_detach(f.c);
         if (late) {
-            f.c->_linger_until = tc_conn_now() - 1.0;
+            f.c->_linger_until = tc_clock_mono_s() - 1.0;
         }
         tc_conn_attach(f.c, other, &f);
         assert_false(f.closed);
@@ -1362,7 +1363,7 @@ test_move_keeps_the_silence(void **state)
     start(&f, &tc_transport_buffered, &tc_proto_binary);
     struct event_base *other = event_base_new();
     assert_non_null(other);
-    double silent_since = tc_conn_now() - 10.0;
+    double silent_since = tc_clock_mono_s() - 10.0;
     f.c->last_io = silent_since;
     tc_conn_detach(f.c);
     tc_conn_attach(f.c, other, &f);
@@ -1440,14 +1441,14 @@ exchange(fixture_t *f, const uint8_t *data, size_t len, size_t want, tc_buf_t *g
 static double
 wait_for_shed(fixture_t *f)
 {
-    double t0 = tc_conn_now();
-    while (largest_buffer(f->c) > TC_CONN_BUF_KEEP && tc_conn_now() - t0 < 5.0) {
+    double t0 = tc_clock_mono_s();
+    while (largest_buffer(f->c) > TC_CONN_BUF_KEEP && tc_clock_mono_s() - t0 < 5.0) {
         usleep(10000);
         run_once(f);
     }
     assert_in_range(largest_buffer(f->c), 0, TC_CONN_BUF_KEEP);
     assert_false(f->closed);
-    return tc_conn_now() - t0;
+    return tc_clock_mono_s() - t0;
 }
 
 /* A framed call of 'body' bytes (of 'x'), its length first, in 'call'. */
@@ -1527,7 +1528,7 @@ test_big_calls_in_a_row_keep_their_buffers(void **state)
     tc_buf_t got;
     tc_buf_init(&got);
     f.reply_len = reply;
-    double t0 = tc_conn_now();
+    double t0 = tc_clock_mono_s();
     exchange(&f, big.data, big.len, reply, &got, NULL);
     const uint8_t *in = f.c->_in.data;
     const uint8_t *out = f.c->_out.data;
@@ -1544,7 +1545,7 @@ test_big_calls_in_a_row_keep_their_buffers(void **state)
         assert_true(reply_bytes(got.data + i * reply, reply, 0));
     }
     wait_for_shed(&f);
-    assert_true(tc_conn_now() - t0 < 3.0);
+    assert_true(tc_clock_mono_s() - t0 < 3.0);
     stop(&f);
     tc_buf_deinit(&got);
     tc_buf_deinit(&big);
@@ -1569,10 +1570,10 @@ test_small_calls_after_a_big_one(void **state)
     f.reply_len = 2u << 20;
     exchange(&f, big.data, big.len, f.reply_len, &got, NULL);
     assert_true(largest_buffer(f.c) > TC_CONN_BUF_KEEP);
-    double t0 = tc_conn_now();
+    double t0 = tc_clock_mono_s();
     f.reply_len = 100;
     int calls = 0;
-    while (largest_buffer(f.c) > TC_CONN_BUF_KEEP && tc_conn_now() - t0 < 5.0) {
+    while (largest_buffer(f.c) > TC_CONN_BUF_KEEP && tc_clock_mono_s() - t0 < 5.0) {
         usleep(100000);
         got.len = 0;
         exchange(&f, frame3, sizeof(frame3), 100, &got, NULL);
