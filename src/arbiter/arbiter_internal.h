@@ -38,7 +38,7 @@ typedef struct sock {
 typedef struct gen {
     tc_config_t *cfg;  /* owned */
     unsigned id;       /* 1, 2, ...: one per reload */
-    sock_t **socks;    /* one per bind, in order */
+    sock_t **socks;    /* one per bind, in order (NULL while tc_socks_take() fills it) */
     tc_listener_t *ls; /* copies of socks[i]->l, handed to the workers */
     size_t n;
     int target; /* workers a pending generation starts with */
@@ -206,13 +206,14 @@ void tc_reap_children(arbiter_t *a);
 bool tc_socks_may_unlink(const arbiter_t *a);
 
 /*
- * The socket of bind 'spec' for generation 'g' (whose sockets so far are
- * taken into account): one open already, an inherited one, or a new one.
- * NULL with 'err' filled. Ownership: a reference, given back with
- * tc_socks_release().
+ * The sockets of the binds of 'cfg' into 'g->socks' ('g->n' is the number
+ * of binds, every entry NULL): for each, one open already or inherited
+ * that it names (a bind that names an address first, a port-0 bind by its
+ * text after), or a new one. Returns TC_OK, or an error with 'err' filled
+ * and the entries taken so far set. Ownership: a reference each, given
+ * back with tc_socks_release().
  */
-sock_t *tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
-                     tc_err_t *err);
+int tc_socks_take(arbiter_t *a, gen_t *g, const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
 
 /* Give back a reference to 's'; the last one closes it (and may remove its file). */
 void tc_socks_release(arbiter_t *a, sock_t *s);

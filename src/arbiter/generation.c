@@ -31,7 +31,9 @@ tc_generation_free(arbiter_t *a, gen_t *g)
         return;
     }
     for (size_t i = 0; i < g->n; i++) {
-        tc_socks_release(a, g->socks[i]);
+        if (g->socks[i] != NULL) {
+            tc_socks_release(a, g->socks[i]);
+        }
     }
     free(g->socks);
     free(g->ls);
@@ -60,13 +62,10 @@ tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
     }
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
-    for (size_t i = 0; i < cfg->nbinds; i++) {
-        g->socks[i] = tc_socks_get(a, g, cfg->binds[i], cfg, err);
-        if (g->socks[i] == NULL) {
-            tc_generation_free(a, g); /* releases the sockets taken so far; 'cfg' is not set yet */
-            return NULL;
-        }
-        g->n++;
+    g->n = cfg->nbinds;
+    if (tc_socks_take(a, g, cfg, err) != TC_OK) {
+        tc_generation_free(a, g); /* releases the sockets taken so far; 'cfg' is not set yet */
+        return NULL;
     }
     g->ls = tc_xcalloc(g->n, sizeof(*g->ls));
     for (size_t i = 0; i < g->n; i++) {

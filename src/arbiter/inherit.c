@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "transport/bindaddr.h"
 #include "transport/listener.h"
 
 #include <errno.h>
@@ -212,7 +213,9 @@ tc_inherit_take(tc_inherit_t *in, const char *spec)
  * backlog nobody accepts from once the old arbiter's workers stop: the
  * clients the kernel queues there are reset when it closes. So a bind
  * takes the socket at its address, as nginx matches inherited sockets and
- * a reload keeps an open one.
+ * a reload keeps an open one. Not one handed over for a bind of 'cfg' that
+ * names an address, which is that bind's; one handed over for a port-0
+ * bind ("127.0.0.1:0", at port 40123) is the bind's that names its port.
  */
 const tc_inherit_fd_t *
 tc_inherit_take_address(tc_inherit_t *in, const char *spec, const tc_config_t *cfg)
@@ -220,7 +223,8 @@ tc_inherit_take_address(tc_inherit_t *in, const char *spec, const tc_config_t *c
     for (size_t i = 0; i < in->n; i++) {
         tc_inherit_fd_t *f = &in->fds[i];
         tc_listener_t l = {.fd = f->fd};
-        if (!f->taken && !tc_config_has_bind(cfg, f->spec) && tc_listener_serves(&l, spec)) {
+        bool named = tc_config_has_bind(cfg, f->spec) && !tc_bindaddr_picks_port(f->spec);
+        if (!f->taken && !named && tc_listener_serves(&l, spec)) {
             f->taken = true;
             return f;
         }

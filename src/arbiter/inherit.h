@@ -47,7 +47,9 @@ const tc_inherit_fd_t *tc_inherit_take(tc_inherit_t *in, const char *spec);
 /*
  * The inherited descriptor bound to the address bind 'spec' names written
  * another way ("localhost:9090" for one bound as "127.0.0.1:9090"), or
- * NULL; never one that a bind of 'cfg' names by its text. Ownership: as
+ * NULL; never one handed over for a bind of 'cfg' that names an address
+ * (that bind's, by its text), but one handed over for a port-0 bind, as
+ * "127.0.0.1:0" at 40123 is "127.0.0.1:40123"'s. Ownership: as
  * tc_inherit_take().
  */
 const tc_inherit_fd_t *tc_inherit_take_address(tc_inherit_t *in, const char *spec,

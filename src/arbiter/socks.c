@@ -147,64 +147,6 @@ tc_socks_end_with_us(const arbiter_t *a)
 }
 
 /*
- * An open socket that bind 'spec' names another way ("localhost:9090" for
- * "127.0.0.1:9090"), which binding again would fail on (or, with
- * 'reuse_port', open a second socket at). Not one that generation 'g' took
- * for an earlier bind, nor one another bind of 'cfg' names by its text: two
- * binds of one config at one address fail at a reload as at start.
- */
-static sock_t *
-sock_same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg)
-{
-    for (size_t i = 0; i < a->nsocks; i++) {
-        sock_t *s = a->socks[i];
-        if (!tc_config_has_bind(cfg, s->l.spec) && !tc_generation_has_sock(g, s) &&
-            tc_listener_serves(&s->l, spec)) {
-            return s;
-        }
-    }
-    return NULL;
-}
-
-/*
- * Bind 'spec' of 'cfg' names, another way, the address of a socket an
- * earlier bind took for generation 'g' ('127.0.0.1:9090' then
- * 'localhost:9090'), or of an open one a later bind takes by its text:
- * binding would fail with 'address already in use' (or with 'reuse_port'
- * open a second socket at that address), a clash of the config with
- * itself, which 'err' names; so would, without 'reuse_port', one port at
- * every address ('0.0.0.0:9090') and at one of them ('127.0.0.1:9090').
- * TC_OK when no socket is at its address.
- */
-static int
-same_address(const arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg,
-             tc_err_t *err)
-{
-    for (size_t i = 0; i < a->nsocks; i++) {
-        const sock_t *s = a->socks[i];
-        size_t j = 0;
-        while (j < cfg->nbinds && !(j < g->n && g->socks[j] == s) &&
-               strcmp(cfg->binds[j], s->l.spec) != 0) {
-            j++;
-        }
-        /* the same text is port 0 again (a config names no other twice): a port of its own */
-        if (j < cfg->nbinds && strcmp(cfg->binds[j], spec) != 0 &&
-            tc_listener_serves(&s->l, spec)) {
-            return tc_err_set(err, -EADDRINUSE, "bind %s: the same address as bind %s (%s)", spec,
-                              cfg->binds[j], s->l.name);
-        }
-        /* one port at every address and at one of them, as --check-config finds it */
-        if (j < cfg->nbinds) {
-            int rc = tc_bindaddr_check_pair(cfg->binds[j], spec, cfg->reuse_port, err);
-            if (rc != TC_OK) {
-                return rc;
-            }
-        }
-    }
-    return TC_OK;
-}
-
-/*
  * A unix socket file just made for generation 'g' goes to its workers'
  * 'user' and 'group', as gunicorn gives it: with a umask such as 007, the
  * workers' group (a front proxy's) may connect. The file is opened without
@@ -259,91 +201,215 @@ set_backlog(const sock_t *s, const tc_config_t *cfg)
     }
 }
 
-/*
- * The listening socket of bind 'spec' of generation 'g' (its sockets so
- * far): the one already open, by its text or its address, an inherited
- * one, or a new one. Never one 'g' holds: two binds of a config are two
- * sockets, or a clash.
- */
-sock_t *
-tc_socks_get(arbiter_t *a, const gen_t *g, const char *spec, const tc_config_t *cfg, tc_err_t *err)
+/* ---- the sockets of a generation's binds ---- */
+
+/* Open socket 's' for bind 'i' of 'g' (the log says so when it is not by its text). */
+static void
+keep(gen_t *g, size_t i, sock_t *s, const tc_config_t *cfg, bool by_address)
 {
-    for (size_t i = 0; i < a->nsocks; i++) {
-        /* not one an earlier bind took: port 0 written twice is two sockets */
-        if (strcmp(a->socks[i]->l.spec, spec) == 0 && !tc_generation_has_sock(g, a->socks[i])) {
-            a->socks[i]->refs++;
-            set_backlog(a->socks[i], cfg);
-            return a->socks[i];
-        }
+    s->refs++;
+    set_backlog(s, cfg);
+    g->socks[i] = s;
+    if (by_address) {
+        tc_log(TC_LOG_INFO, "Bind %s is %s, open already: kept", cfg->binds[i], s->l.name);
     }
-    sock_t *same = sock_same_address(a, g, spec, cfg);
-    if (same != NULL) {
-        same->refs++;
-        set_backlog(same, cfg);
-        tc_log(TC_LOG_INFO, "Bind %s is %s, open already: kept", spec, same->l.name);
-        return same;
-    }
-    sock_t *s = tc_xcalloc(1, sizeof(*s));
-    tc_err_t lerr;
-    tc_err_clear(&lerr);
-    const tc_inherit_fd_t *in = tc_inherit_take(&a->inherit, spec);
-    bool by_address = false;
-    if (in == NULL) {
-        in = tc_inherit_take_address(&a->inherit, spec, cfg);
-        by_address = in != NULL;
-    }
-    int fd = in != NULL ? in->fd : -1;
-    int rc;
-    if (in != NULL) {
-        s->systemd = in->systemd;
-        s->from_old = !in->systemd;
-        char fdspec[32];
-        (void)snprintf(fdspec, sizeof(fdspec), "fd://%d", fd);
-        rc = tc_listener_open(&s->l, fdspec, cfg->backlog, &lerr);
-        if (rc == TC_OK) {
-            /* known by its bind from now on */
-            free(s->l.spec);
-            s->l.spec = tc_xstrdup(spec);
-            /*
-             * the socket file the old arbiter owned, ours to remove now: the
-             * one it bound, by inode, not whatever is at the bind's path now
-             */
-            if (in->unix_path != NULL && s->l.family == AF_UNIX) {
-                tc_listener_adopt_path(&s->l, in->unix_path, in->unix_dev, in->unix_ino);
-            }
-            set_backlog(s, cfg); /* the old arbiter's config may have had another */
-            if (by_address) {
-                tc_log(TC_LOG_INFO, "Bind %s is %s, inherited as %s: kept", spec, s->l.name,
-                       in->spec);
-            }
-        }
-    } else {
-        rc = same_address(a, g, spec, cfg, &lerr);
-        if (rc == TC_OK) {
-            rc = tc_listener_open_ex(&s->l, spec, cfg->backlog, cfg->reuse_port, &lerr);
-        }
-        if (rc == TC_OK) {
-            give_socket(g, &s->l);
-        }
-    }
-    if (rc != TC_OK) {
-        if (fd >= 0) {
-            /* a descriptor we were given: say which bind, and who gave it */
-            tc_err_set(err, rc, "Cannot listen: %s (%s): %s", spec,
-                       s->systemd ? "systemd's LISTEN_FDS" : "inherited from the old arbiter",
-                       lerr.msg);
-        } else {
-            tc_err_set(err, rc, "Cannot listen: %s", lerr.msg);
-        }
-        free(s);
-        return NULL;
-    }
+}
+
+/* 's', new with one reference, among the open sockets. */
+static void
+add(arbiter_t *a, gen_t *g, size_t i, sock_t *s)
+{
     s->refs = 1;
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     a->socks = tc_xrealloc(a->socks, (a->nsocks + 1) * sizeof(*a->socks));
     a->socks[a->nsocks++] = s;
+    g->socks[i] = s;
     tc_log(TC_LOG_INFO, "Listening at: %s (%d)", s->l.name, (int)a->pid);
-    return s;
+}
+
+/*
+ * The socket of the descriptor 'in' that systemd or the old arbiter gave,
+ * for bind 'i' of 'g', which takes it by its text or, 'by_address', by
+ * the address it names another way.
+ */
+static int
+adopt(arbiter_t *a, gen_t *g, size_t i, const tc_inherit_fd_t *in, bool by_address,
+      const tc_config_t *cfg, tc_err_t *err)
+{
+    const char *spec = cfg->binds[i];
+    sock_t *s = tc_xcalloc(1, sizeof(*s));
+    s->systemd = in->systemd;
+    s->from_old = !in->systemd;
+    char fdspec[32];
+    (void)snprintf(fdspec, sizeof(fdspec), "fd://%d", in->fd);
+    tc_err_t lerr;
+    tc_err_clear(&lerr);
+    int rc = tc_listener_open(&s->l, fdspec, cfg->backlog, &lerr);
+    if (rc != TC_OK) {
+        /* a descriptor we were given: say which bind, and who gave it */
+        free(s);
+        return tc_err_set(err, rc, "Cannot listen: %s (%s): %s", spec,
+                          in->systemd ? "systemd's LISTEN_FDS" : "inherited from the old arbiter",
+                          lerr.msg);
+    }
+    /* known by its bind from now on */
+    free(s->l.spec);
+    s->l.spec = tc_xstrdup(spec);
+    /*
+     * the socket file the old arbiter owned, ours to remove now: the one it
+     * bound, by inode, not whatever is at the bind's path now
+     */
+    if (in->unix_path != NULL && s->l.family == AF_UNIX) {
+        tc_listener_adopt_path(&s->l, in->unix_path, in->unix_dev, in->unix_ino);
+    }
+    set_backlog(s, cfg); /* the old arbiter's config may have had another */
+    if (by_address) {
+        tc_log(TC_LOG_INFO, "Bind %s is %s, inherited as %s: kept", spec, s->l.name, in->spec);
+    }
+    add(a, g, i, s);
+    return TC_OK;
+}
+
+/*
+ * Bind 'i' of 'cfg' names, another way, the address of a socket another
+ * bind took for 'g' ('127.0.0.1:9090' then 'localhost:9090'): binding
+ * would fail with 'address already in use' (or with 'reuse_port' open a
+ * second socket at that address), a clash of the config with itself,
+ * which 'err' names; so would, without 'reuse_port', one port at every
+ * address ('0.0.0.0:9090') and at one of them ('127.0.0.1:9090'). TC_OK
+ * when no socket of 'g' is at its address; a port-0 bind never clashes.
+ */
+static int
+same_address(const gen_t *g, size_t i, const tc_config_t *cfg, tc_err_t *err)
+{
+    const char *spec = cfg->binds[i];
+    for (size_t j = 0; j < g->n && !tc_bindaddr_picks_port(spec); j++) {
+        const sock_t *s = g->socks[j];
+        if (s == NULL || j == i) {
+            continue;
+        }
+        if (tc_listener_serves(&s->l, spec)) {
+            return tc_err_set(err, -EADDRINUSE, "bind %s: the same address as bind %s (%s)", spec,
+                              cfg->binds[j], s->l.name);
+        }
+        /* one port at every address and at one of them, as --check-config finds it */
+        int rc = tc_bindaddr_check_pair(cfg->binds[j], spec, cfg->reuse_port, err);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+    return TC_OK;
+}
+
+/* A new socket for bind 'i' of 'g', which no open or inherited one serves. */
+static int
+open_new(arbiter_t *a, gen_t *g, size_t i, const tc_config_t *cfg, tc_err_t *err)
+{
+    tc_err_t lerr;
+    tc_err_clear(&lerr);
+    sock_t *s = tc_xcalloc(1, sizeof(*s));
+    int rc = same_address(g, i, cfg, &lerr);
+    if (rc == TC_OK) {
+        rc = tc_listener_open_ex(&s->l, cfg->binds[i], cfg->backlog, cfg->reuse_port, &lerr);
+    }
+    if (rc != TC_OK) {
+        free(s);
+        return tc_err_set(err, rc, "Cannot listen: %s", lerr.msg);
+    }
+    give_socket(g, &s->l);
+    add(a, g, i, s);
+    return TC_OK;
+}
+
+/* An open socket no bind of 'g' took that the serving generation's bind 'spec' has. */
+static sock_t *
+open_by_text(const arbiter_t *a, const gen_t *g, const char *spec)
+{
+    for (size_t k = 0; k < a->nsocks; k++) {
+        sock_t *s = a->socks[k];
+        if (!tc_generation_has_sock(g, s) && strcmp(tc_socks_bind(a, s), spec) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* An open socket no bind of 'g' took that 'spec' names by its address (or its opening text). */
+static sock_t *
+open_by_address(const arbiter_t *a, const gen_t *g, const char *spec)
+{
+    for (size_t k = 0; k < a->nsocks; k++) {
+        sock_t *s = a->socks[k];
+        if (!tc_generation_has_sock(g, s) && tc_listener_serves(&s->l, spec)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * How a bind takes a socket it does not open, the surest way first:
+ * BY_TEXT, a bind that names an address, the socket that the serving
+ * generation's bind of the same text has (or the descriptor handed over
+ * for it); BY_ADDRESS, such a bind, the one at the address it names
+ * another way; BY_PORT0_TEXT, a port-0 bind, a socket of a port-0 bind of
+ * the same text that no bind took for its address. So "127.0.0.1:40123"
+ * takes the socket "127.0.0.1:0" got at 40123, and a "127.0.0.1:0" beside
+ * it opens a new port, in either order.
+ */
+enum take { BY_TEXT, BY_ADDRESS, BY_PORT0_TEXT };
+
+/* The sockets the binds of 'g' take, the way 'how' says, of those open or inherited. */
+static int
+take_existing(arbiter_t *a, gen_t *g, const tc_config_t *cfg, enum take how, tc_err_t *err)
+{
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        const char *spec = cfg->binds[i];
+        bool port0 = tc_bindaddr_picks_port(spec);
+        if (g->socks[i] != NULL || port0 != (how == BY_PORT0_TEXT)) {
+            continue; /* taken already, or not this way */
+        }
+        bool by_address = how == BY_ADDRESS;
+        sock_t *s = by_address ? open_by_address(a, g, spec) : open_by_text(a, g, spec);
+        if (s != NULL) {
+            keep(g, i, s, cfg, by_address);
+            continue;
+        }
+        const tc_inherit_fd_t *in = by_address ? tc_inherit_take_address(&a->inherit, spec, cfg)
+                                               : tc_inherit_take(&a->inherit, spec);
+        int rc = in != NULL ? adopt(a, g, i, in, by_address, cfg, err) : TC_OK;
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+    return TC_OK;
+}
+
+/*
+ * The listening sockets of the binds of 'cfg' for generation 'g': every
+ * bind first takes the socket open already or inherited that it names
+ * (take_existing(), in the order of 'enum take'), so that a socket is the
+ * bind's that names its address, whatever the order of the config; the
+ * other binds, in order, open a new one each. Never one 'g' holds: two
+ * binds of a config are two sockets, or a clash.
+ */
+int
+tc_socks_take(arbiter_t *a, gen_t *g, const tc_config_t *cfg, tc_err_t *err)
+{
+    TC_ASSERT(g->n == cfg->nbinds);
+    for (int how = BY_TEXT; how <= BY_PORT0_TEXT; how++) {
+        int rc = take_existing(a, g, cfg, (enum take)how, err);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        int rc = g->socks[i] != NULL ? TC_OK : open_new(a, g, i, cfg, err);
+        if (rc != TC_OK) {
+            return rc;
+        }
+    }
+    return TC_OK;
 }
 
 /*

@@ -409,6 +409,19 @@ tc_bindaddr_check(const char *spec, tc_err_t *err)
     return tc_bindaddr_split(spec, host, &port, &v6, err);
 }
 
+bool
+tc_bindaddr_picks_port(const char *spec)
+{
+    char host[TC_BINDADDR_HOST_MAX];
+    unsigned port = 1;
+    bool v6;
+    if (strncmp(spec, TC_BINDADDR_UNIX, strlen(TC_BINDADDR_UNIX)) == 0 ||
+        strncmp(spec, TC_BINDADDR_FD, strlen(TC_BINDADDR_FD)) == 0) {
+        return false; /* "unix:x:0" is a path */
+    }
+    return tc_bindaddr_split(spec, host, &port, &v6, NULL) == TC_OK && port == 0;
+}
+
 int
 tc_bindaddr_check_path(const char *spec, tc_err_t *err)
 {

@@ -56,6 +56,13 @@ int tc_bindaddr_check_pair(const char *earlier, const char *later, bool reuse_po
                            tc_err_t *err) TC_NODISCARD;
 
 /*
+ * Whether 'spec' is HOST:0 or [V6]:0, whose port the kernel picks: a new
+ * one at each open, so that it names no address of an open socket, and
+ * the same text written twice is two sockets. False for any other form.
+ */
+bool tc_bindaddr_picks_port(const char *spec);
+
+/*
  * Split HOST:PORT or [V6]:PORT into 'host' (TC_BINDADDR_HOST_MAX bytes)
  * and 'port', both checked for their form; '*v6' is set for the bracketed
  * form. Returns TC_OK or TC_EINVAL with 'err' naming 'spec'.

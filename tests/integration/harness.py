@@ -403,6 +403,20 @@ def listen_backlog(port):
     return int(fields[2])
 
 
+def listen_inode(port):
+    """The inode of the socket listening at 127.0.0.1:`port` (/proc/net/tcp),
+    or None: the same one before and after a reload is a socket kept open,
+    not bound again."""
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            if p[1] == local and int(p[3], 16) == 0x0A:  # TCP_LISTEN
+                return int(p[9])
+    return None
+
+
 def listening_ports(log_text, pid=None):
     """The ports of the `Listening at: 127.0.0.1:PORT (PID)` lines of a
     log, in order; of arbiter `pid`'s lines alone if given."""

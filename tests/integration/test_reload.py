@@ -3,7 +3,8 @@
 broken config, a handler with a syntax error, or code that ends the check
 (named with its service and file) is reported in the log and the running
 generation keeps serving; binds are opened and closed, and a
-bind that names an open socket another way keeps it; a worker count changed by SIGTTIN survives a reload that does not set workers; the
+bind that names an open socket another way keeps it, also the port a
+port-0 bind got, written out beside a port-0 bind that then opens a new one; a worker count changed by SIGTTIN survives a reload that does not set workers; the
 new workers get the new umask; the arbiter's signals sent to the check
 (`pkill -HUP thriftcorn`) do not fail it; a SIGHUP during a reload is followed by one
 more, and a SIGTTIN or SIGTTOU during one counts for the generation it
@@ -855,6 +856,74 @@ class ReloadTest(unittest.TestCase):
             return True
         except ConnectionRefusedError:
             return False
+
+    def reload_binds(self, srv, binds, gen, version):
+        """Reload `srv` with `binds` and the handler answering `version`;
+        returns once generation `gen` serves alone."""
+        old = srv.worker_pids()
+        self.write(srv, "handler.lua", handler(version))
+        self.write(srv, "thriftcorn.lua", "bind = { %s }\n%sworkers = 2\nthreads = 2\n"
+                   % (", ".join('"%s"' % b for b in binds), SERVICE))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation %d is ready" % gen), srv.log())
+        for pid in old:
+            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % pid), srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+
+    def test_a_port_written_out_beside_port_0_keeps_its_socket(self):
+        """bind = "127.0.0.1:0" got port P; a reload to { "127.0.0.1:P",
+        "127.0.0.1:0" } (either order) keeps the socket at P for the bind
+        that names it, with no call lost, and opens a new port for the
+        port-0 bind, rather than fail as the same address twice; back to
+        "127.0.0.1:0", the port-0 bind keeps its socket and P closes."""
+        for first in ("P", "0"):
+            with self.subTest(first=first):
+                srv = self.server()
+                port = srv.port
+                inode = harness.listen_inode(port)
+                self.assertIsNotNone(inode)
+                load = loadgen.Load(self.S, port, threads=3, duration=25, sleep=0.002,
+                                    max_calls=100000, expect=either).start()
+                self.addCleanup(load.stop)
+                self.assertTrue(load.wait_calls(50), load.summary())
+                binds = ["127.0.0.1:%d" % port, "127.0.0.1:0"]
+                self.reload_binds(srv, binds if first == "P" else binds[::-1], 2, "v2")
+                self.assertTrue(load.wait_calls(100), load.summary())
+                self.assertTrue(load.stop())
+                self.assertEqual((load.failed, load.refused), (0, 0), load.summary())
+                log = srv.log()
+                self.assertIn("Bind 127.0.0.1:%d is 127.0.0.1:%d, open already: kept"
+                              % (port, port), log)
+                ports = harness.listening_ports(log)
+                self.assertEqual(len(ports), 2, log)
+                self.assertEqual(ports[0], port)
+                new = ports[1]
+                self.assertNotEqual(new, port)
+                self.assertEqual(harness.listen_inode(port), inode)  # not bound again
+                for p in (port, new):
+                    self.assertEqual(self.echo_at(p), "v2:x")
+                # the reverse: the port-0 bind keeps its port, the one named closes
+                new_inode = harness.listen_inode(new)
+                self.reload_binds(srv, ["127.0.0.1:0"], 3, "v3")
+                self.assertEqual(harness.listening_ports(srv.log()), ports)
+                self.assertTrue(harness.wait_for(lambda: not self.serves(port)), srv.log())
+                self.assertEqual(harness.listen_inode(new), new_inode)
+                self.assertEqual(self.echo_at(new), "v3:x")
+                srv.stop()
+
+    def test_port_0_twice_then_one_port_written_out_keeps_both(self):
+        """{ "127.0.0.1:0", "127.0.0.1:0" } at ports P1 and P2, then
+        { "127.0.0.1:P1", "127.0.0.1:0" }: the first bind keeps P1 by its
+        address, the port-0 one keeps P2, and nothing is bound again."""
+        srv = self.server('bind = { "127.0.0.1:0", "127.0.0.1:0" }\nworkers = 2\nthreads = 2\n')
+        ports = harness.listening_ports(srv.log())
+        self.assertEqual(len(set(ports)), 2, srv.log())
+        inodes = [harness.listen_inode(p) for p in ports]
+        self.reload_binds(srv, ["127.0.0.1:%d" % ports[0], "127.0.0.1:0"], 2, "v2")
+        self.assertEqual(harness.listening_ports(srv.log()), ports)
+        self.assertEqual([harness.listen_inode(p) for p in ports], inodes)
+        for port in ports:
+            self.assertEqual(self.echo_at(port), "v2:x")
 
     def test_a_kept_bind_takes_the_new_backlog(self):
         """backlog 7, then 11: the reload keeps the listening socket and

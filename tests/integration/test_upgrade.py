@@ -401,6 +401,72 @@ class UpgradeTest(unittest.TestCase):
         finally:
             self.kill_arbiters(srv.proc, new)
 
+    def test_usr2_gives_an_inherited_port_0_socket_to_the_bind_that_names_its_port(self):
+        """bind = "127.0.0.1:0" got port P; a new release with
+        { "127.0.0.1:0", "127.0.0.1:P" } keeps the inherited socket at P for
+        the bind that names it (though the port-0 bind has the text it was
+        handed over as) and opens a new port for the port-0 bind."""
+        settings = SERVICE + "workers = 1\nthreads = 2\n"
+        srv = harness.Server(settings)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        port = srv.port
+        inode = harness.listen_inode(port)
+        with open(srv.config, "w") as f:
+            f.write('bind = { "127.0.0.1:0", "127.0.0.1:%d" }\n%s' % (port, settings))
+        new = None
+        try:
+            srv.kill(signal.SIGUSR2)
+            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+            new = new_arbiter_pid(srv.log())
+            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            log = srv.log()
+            self.assertIn("Bind 127.0.0.1:%d is 127.0.0.1:%d, inherited as 127.0.0.1:0: kept"
+                          % (port, port), log)
+            ports = harness.listening_ports(log, new)
+            self.assertEqual(len(ports), 2, log)
+            self.assertEqual(ports[0], port)
+            self.assertNotEqual(ports[1], port)
+            self.assertEqual(harness.listen_inode(port), inode)  # not bound again
+            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), log)
+            srv.kill(signal.SIGTERM)  # the old arbiter goes; the new one serves alone
+            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            for p in ports:
+                self.assertEqual(self.echo(p), "x")
+            os.kill(new, signal.SIGTERM)
+            self.assertEqual(reap(new), 0)
+            new = None
+        finally:
+            self.kill_arbiters(srv.proc, new)
+
+    def test_usr2_with_one_address_written_two_ways_says_so(self):
+        """The old arbiter listens at 127.0.0.1:PORT; the new release's
+        config has { "localhost:PORT", "127.0.0.1:PORT" }. The second bind
+        takes the inherited socket by its text, so the first one fails as
+        the config clashing with itself, as at a start or a reload (not
+        'address already in use', which blames another program), and the
+        old arbiter serves on."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if names != {"127.0.0.1"}:
+            self.skipTest("'localhost' is not 127.0.0.1 alone here: %r" % names)
+        port = harness.free_port()
+        settings = SERVICE + "workers = 1\nthreads = 2\n"
+        srv = harness.Server(settings, bind="127.0.0.1:%d" % port)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        with open(srv.config, "w") as f:
+            f.write('bind = { "localhost:%d", "127.0.0.1:%d" }\n%s' % (port, port, settings))
+        srv.kill(signal.SIGUSR2)
+        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
+        new = new_arbiter_pid(srv.log())
+        self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) exited with code 1" % new),
+                        srv.log())
+        log = srv.log()
+        self.assertIn("Cannot listen: bind localhost:%d: the same address as bind 127.0.0.1:%d "
+                      "(127.0.0.1:%d)\n" % (port, port, port), log)
+        self.assertNotIn("address already in use", log)
+        self.assertEqual(self.echo(port), "x")
+
     def test_reload_after_an_upgrade_removes_a_dropped_unix_socket_file(self):
         """SIGUSR2, the old arbiter stops, then a reload of the new one
         drops the unix bind: the new arbiter, which inherited that socket,

@@ -213,6 +213,24 @@ test_check_pair(void **state)
     assert_string_equal(pair("0.0.0.0:9090", "127.0.0.1:9090", true), "");
 }
 
+/* Port 0, however written, asks for a port the kernel picks; nothing else does. */
+static void
+test_picks_port(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"127.0.0.1:0", "127.0.0.1:00", "[::1]:0", "localhost:0",
+                                      "0.0.0.0:0"};
+    static const char *const no[] = {
+        "127.0.0.1:9090", "[::1]:9090", "unix:x:0",  "unix:0",      "fd://0",
+        "127.0.0.1:",     "[::1]0",     "tcp://h:0", "127.0.0.1:x0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        assert_true(tc_bindaddr_picks_port(yes[i]));
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        assert_false(tc_bindaddr_picks_port(no[i]));
+    }
+}
+
 int
 main(void)
 {
@@ -220,6 +238,7 @@ main(void)
         cmocka_unit_test(test_check_accepts), cmocka_unit_test(test_split),
         cmocka_unit_test(test_format),        cmocka_unit_test(test_names),
         cmocka_unit_test(test_check_path),    cmocka_unit_test(test_check_pair),
+        cmocka_unit_test(test_picks_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,8 +143,10 @@ tcp_fd(int *port)
 
 /*
  * A bind written another way than the old arbiter's takes the socket at
- * its address; never one that another bind of the config names by its
- * text, nor one of another kind, nor for port 0.
+ * its address; never one that another bind of the config that names an
+ * address names by its text, nor one of another kind, nor for port 0. A
+ * socket handed over for a port-0 bind goes to the bind that names its
+ * port, though the config has that port-0 bind too.
  */
 static void
 test_take_by_address(void **state)
@@ -163,8 +165,9 @@ test_take_by_address(void **state)
                                {.fd = fds[1], .spec = text2}};
     tc_inherit_t in;
     hand_over(out, 2, &in);
-    char *binds[] = {other1, other2, text2};
-    const tc_config_t cfg = {.binds = binds, .nbinds = 3};
+    char port0[] = "127.0.0.1:0";
+    char *binds[] = {other1, other2, text2, port0};
+    const tc_config_t cfg = {.binds = binds, .nbinds = 4};
     assert_null(tc_inherit_take_address(&in, "127.0.0.1:0", &cfg));
     assert_null(tc_inherit_take_address(&in, "unix:/run/x.sock", &cfg));
     const tc_inherit_fd_t *f = tc_inherit_take_address(&in, other1, &cfg);
