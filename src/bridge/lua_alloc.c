@@ -10,7 +10,10 @@
  * With a limit (tc_lua_alloc_newstate()), an allocation or growth that
  * would take the bytes in use, small_used + large_used, past it gets NULL:
  * Lua then collects in full and tries once more before it raises "not
- * enough memory". Frees and shrinks always succeed. The common path, a
+ * enough memory". Frees always succeed, and shrinks are never refused for
+ * the limit; a shrink that moves the block to a smaller class can still
+ * fail when the system has no chunk to give, which Lua 5.4, unlike 5.3,
+ * takes as it takes any failed allocation. The common path, a
  * small block from a chunk with room, checks one bound, 'small_cap': what
  * small_used may reach with the large blocks as they are.
  *

@@ -18,8 +18,8 @@
  * once (small ones counted at the size of their class). An allocation or a
  * growth past it fails, and Lua answers that as it would a full heap: a
  * full collection, one more try, then the error "not enough memory". Frees
- * and shrinks always succeed. The spare chunks, and the free room in
- * chunks partly used, are not counted.
+ * always succeed, and shrinks are never refused for the limit. The spare
+ * chunks, and the free room in chunks partly used, are not counted.
  *
  * Under AddressSanitizer a small block is addressable for the bytes Lua
  * asked for only; the rest of the chunks is poisoned (lua_alloc.c).
