@@ -255,18 +255,20 @@ class PluginWithLuaTest(unittest.TestCase):
 
     def test_two_way_method_called_oneway(self):
         """A client may send a two-way method as a oneway message: the
-        plugin's handler builds its reply as usual, nothing is sent, and
-        nothing is logged against the plugin."""
+        plugin's handler runs and builds its reply as usual (add(8000, b)
+        logs that it ran), nothing is sent, and nothing is logged against
+        the plugin."""
         from thrift.Thrift import TMessageType
         with harness.Server(settings(tp("good"), handler="rest.lua"),
                             files={"rest.lua": LUA_REST}) as srv:
             c, trans = harness.client(self.Calculator, srv.port)
             c._oprot.writeMessageBegin("add", TMessageType.ONEWAY, 1)
-            self.Calculator.add_args(num1=2, num2=3).write(c._oprot)
+            self.Calculator.add_args(num1=8000, num2=3).write(c._oprot)
             c._oprot.writeMessageEnd()
             trans.flush()
             self.assertEqual(c.add(4, 5), 1000009)  # the next reply is this call's
             trans.close()
+            self.assertTrue(harness.wait_log(srv, "test plugin: add(8000, 3) ran"), srv.log())
             self.assertNotIn("does not fit", srv.log())
             self.assertNotIn("[error]", srv.log())
 

@@ -313,6 +313,10 @@ add(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     if (a == 6000) {
         return api->fail(call, "bad \xff\xfe bytes \xc3"); /* not UTF-8 */
     }
+    if (a == 8000) {
+        /* that it ran shows in the log, also called as a oneway message, which has no reply */
+        api->log(TC_PLUGIN_LOG_INFO, "test plugin: add(8000, %d) ran", (int)b);
+    }
     if (a == 7000) {
         (void)api->call_alloc(call, (size_t)b - 8); /* a negative size: the worker aborts */
     }
