@@ -24,8 +24,9 @@ end
 
 -- Load a .thrift file with its includes and resolve it into a doc.
 -- opts: include_dirs (list), warn (function(msg)), cwd (for doc.path),
--- read_file (function(path) -> text | nil, why, opened: reads each file;
--- io.open() by default).
+-- read_file (function(path) -> text | nil, why, opened, missing: reads each
+-- file, 'missing' true when there is no file at the path; io.open() by
+-- default).
 -- Returns the doc, or nil and "file:line:col: message".
 function M.load(path, opts)
   if type(path) ~= "string" then

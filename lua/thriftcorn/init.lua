@@ -97,7 +97,7 @@ end
 -- device, and refuses all but a regular file (/dev/zero would never end).
 local function read_idl(path)
   local text, why, code = core.read_file(path)
-  return text, why, text == nil and code == core.EINVAL
+  return text, why, text == nil and code == core.EINVAL, code == core.ENOENT
 end
 
 --- Load a .thrift file and return its module (structs, enums, constants,
@@ -115,9 +115,10 @@ function M.load(path, opts)
     error("thriftcorn.load: thriftcorn.include_dirs must be a list of strings", 2)
   end
   local full = resolve(path, 2)
-  local real = core.realpath(full)
+  local real, rerr = core.realpath(full)
   if not real then
-    error(string.format("%s: cannot open IDL file (no such file)", path), 2)
+    -- rerr is "<full>: <reason>": the reason as the system gave it
+    error(string.format("%s: cannot open IDL file (%s)", path, rerr:sub(#full + 3)), 2)
   end
   if loaded[real] then
     return loaded[real]

@@ -456,13 +456,14 @@ void
 tc_lua_api_open_sys(lua_State *L)
 {
     luaL_setfuncs(L, sys_funcs, 0);
+    /* thriftcorn's codes, and ENOENT: read_file() and realpath() return -ENOENT for no file */
     static const struct {
         const char *name;
         int value;
     } codes[] = {
         {"EAGAIN", TC_AGAIN},        {"EPROTO", TC_EPROTO},     {"ELIMIT", TC_ELIMIT},
         {"ENOTFOUND", TC_ENOTFOUND}, {"ECLOSED", TC_ECLOSED},   {"EINVAL", TC_EINVAL},
-        {"ETYPE", TC_ETYPE},         {"EMISSING", TC_EMISSING},
+        {"ETYPE", TC_ETYPE},         {"EMISSING", TC_EMISSING}, {"ENOENT", -ENOENT},
     };
     for (size_t i = 0; i < TC_ARRAY_LEN(codes); i++) {
         lua_pushinteger(L, codes[i].value);

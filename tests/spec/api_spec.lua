@@ -106,8 +106,27 @@ describe("thriftcorn.load", function()
 
   it("raises 'no such file' at the caller's line and returns the same module twice", function()
     raises(function() tc.load(FIX .. "nope.thrift") end, HERE,
-      FIX .. "nope.thrift: cannot open IDL file (no such file)")
+      FIX .. "nope.thrift: cannot open IDL file (no such file or directory)")
     assert.equal(tc.load(FIX .. "alltypes.thrift"), tc.load(FIX .. "../idl/alltypes.thrift"))
+  end)
+
+  it("says why a path through a regular file does not open, as the system says", function()
+    raises(function() tc.load(FIX .. "alltypes.thrift/x.thrift") end, HERE,
+      FIX .. "alltypes.thrift/x.thrift: cannot open IDL file (not a directory)")
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir '" .. dir .. "'"))
+    dir = assert(core.realpath(dir))
+    local path = dir .. "/through.thrift"
+    local f = assert(io.open(path, "w"))
+    f:write('include "through.thrift/x.thrift"\n')
+    f:close()
+    local ok, err = pcall(tc.load, path, { include_dirs = { dir .. "/none" } })
+    os.remove(path)
+    os.remove(dir)
+    assert.is_false(ok)
+    assert.equal(path .. ":1:1: cannot find include file 'through.thrift/x.thrift' (searched "
+      .. path .. "/x.thrift: Not a directory, " .. dir .. "/none/through.thrift/x.thrift)", err)
   end)
 end)
 

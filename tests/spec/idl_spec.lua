@@ -1002,6 +1002,30 @@ describe("idl.load of includes", function()
       .. "'no_such_file.thrift' (searched " .. FIX .. "no_such_file.thrift)", err)
   end)
 
+  it("says why a path through a regular file cannot be read", function()
+    local file = tmp_file("struct A {}", "regular.thrift")
+    local doc, err = idl.load(file .. "/x.thrift")
+    assert.is_nil(doc)
+    assert.are.equal(file .. "/x.thrift: cannot read file: Not a directory", err)
+    -- an include: each place searched with the reason, but for no file there
+    local top = tmp_file('include "regular.thrift/x.thrift"', "through.thrift")
+    doc, err = idl.load(top, { include_dirs = { "/nowhere" } })
+    assert.is_nil(doc)
+    assert.are.equal(top .. ":1:1: cannot find include file 'regular.thrift/x.thrift' (searched "
+      .. file .. "/x.thrift: Not a directory, /nowhere/regular.thrift/x.thrift)", err)
+    -- a reader of one's own says which failure is no file at all
+    local function reader(path)
+      if path == "top.thrift" then
+        return 'include "a.thrift"'
+      end
+      return nil, "refused", false, path:find("^/nowhere/") ~= nil
+    end
+    doc, err = idl.load("top.thrift", { include_dirs = { "/nowhere" }, read_file = reader })
+    assert.is_nil(doc)
+    assert.are.equal("top.thrift:1:1: cannot find include file 'a.thrift' (searched a.thrift: "
+      .. "refused, /nowhere/a.thrift)", err)
+  end)
+
   it("reports an include cycle naming the cycle", function()
     local doc, err = idl.load(FIX .. "inc_cycle_a.thrift")
     assert.is_nil(doc)
@@ -1199,8 +1223,6 @@ describe("idl.load errors", function()
 
   it("constant references must exist, not loop and fit", function()
     assert.are.equal("1:15: const 'X': unknown constant 'NOPE'", load_error("const i32 X = NOPE"))
-    assert.are.equal("1:1: constant 'A' refers to itself",
-      load_error("const i32 A = B\nconst i32 B = A"))
     assert.are.equal("2:16: const 'B': constant 'A' of type i64 does not fit type byte",
       load_error("const i64 A = 1000\nconst byte B = A"))
     assert.are.equal("2:21: const 'L': constant 'A' of type list<string> does not fit type "
@@ -1212,6 +1234,33 @@ describe("idl.load errors", function()
     assert.are.equal("float", math.type(doc.consts.D))
     assert.are.same({ 100, 100 }, doc.consts.L2)
     assert.are_not.equal(doc.consts.L, doc.consts.L2)
+  end)
+
+  it("constant loops, named in full at the reference that closes them", function()
+    assert.are.equal("1:15: constant 'A' refers to itself", load_error("const i32 A = A"))
+    assert.are.equal("2:15: constant 'A' refers to 'B', which refers to 'A'",
+      load_error("const i32 A = B\nconst i32 B = A"))
+    assert.are.equal("3:15: constant 'A' refers to 'B', which refers to 'C', which refers to 'A'",
+      load_error("const i32 A = B\nconst i32 B = C\nconst i32 C = A"))
+    -- D leads into the loop but is not part of it
+    assert.are.equal("3:15: constant 'A' refers to 'B', which refers to 'A'",
+      load_error("const i32 D = A\nconst i32 A = B\nconst i32 B = A"))
+    -- through the items of a list, the keys and values of a map, a struct's fields
+    assert.are.equal("1:22: constant 'L' refers to itself", load_error("const list<i32> L = [L]"))
+    assert.are.equal("2:15: constant 'L' refers to 'X', which refers to 'L'",
+      load_error("const list<i32> L = [1, X]\nconst i32 X = L"))
+    assert.are.equal("2:25: constant 'K' refers to 'M', which refers to 'K'",
+      load_error("const i32 K = M\nconst map<i32,i32> M = {K: 1}"))
+    assert.are.equal("2:15: constant 'M' refers to 'V', which refers to 'M'",
+      load_error("const map<i32,i32> M = {1: V}\nconst i32 V = M"))
+    assert.are.equal("3:15: constant 'C' refers to 'Y', which refers to 'C'",
+      load_error("struct P { 1: i32 x }\nconst P C = {'x': Y}\nconst i32 Y = C"))
+    -- through the default of a field that a struct constant leaves out
+    assert.are.equal("1:23: constant 'C' refers to the default of field 'a' in struct 'S', "
+      .. "which refers to 'C'", load_error("struct S { 1: i32 a = C }\nconst S C = {}"))
+    assert.are.equal("3:15: constant 'C' refers to the default of field 'a' in struct 'S', "
+      .. "which refers to 'D', which refers to 'C'",
+      load_error("struct S { 1: i32 a = D }\nconst S C = {}\nconst i32 D = C"))
   end)
 
   it("constants built from constants are copied within a budget", function()

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- IDL errors: how the grammar, the loader and the resolver raise a
--- positioned message, and how thriftcorn.idl turns it into nil plus
--- "file:line:col: message".
+-- positioned message (and word a cycle), and how thriftcorn.idl turns it
+-- into nil plus "file:line:col: message".
 
 local M = {}
 
@@ -35,10 +35,36 @@ local function protect(f, ...)
   return nil, "thriftcorn.idl: " .. tostring(res)
 end
 
+local function quoted_name(step)
+  return "'" .. step.name .. "'"
+end
+
+-- The cycle that a reference back to 'def', which is on 'stack', closes:
+-- "typedef 'A' refers to 'B', which refers to 'A'", in the order the
+-- definitions led to each other ("typedef 'A' refers to itself" for one).
+-- 'step' words a step of the stack after the first ('A' by default).
+local function cycle_message(what, verb, stack, def, step)
+  step = step or quoted_name
+  local i = #stack
+  while stack[i] ~= def do
+    i = i - 1
+  end
+  if i == #stack then
+    return string.format("%s '%s' %s itself", what, def.name, verb)
+  end
+  local parts = { string.format("%s '%s' %s %s", what, def.name, verb, step(stack[i + 1])) }
+  for j = i + 2, #stack do
+    parts[#parts + 1] = string.format("which %s %s", verb, step(stack[j]))
+  end
+  parts[#parts + 1] = string.format("which %s '%s'", verb, def.name)
+  return table.concat(parts, ", ")
+end
+
 M.Failure = Failure
 M.raise = raise
 M.fail_at = fail_at
 M.fail_node = fail_node
 M.protect = protect
+M.cycle_message = cycle_message
 
 return M

@@ -73,13 +73,18 @@ local function absolute(ctx, path)
   return normalize(ctx.cwd .. "/" .. path)
 end
 
--- Read a whole file with io.open(): the text, or nil, the reason and
--- whether the file opened. The reader of a load without opts.read_file; a
--- FIFO or a device blocks it, so the server passes one that refuses them.
+-- ENOENT, the errno of io.open() when there is no file at the path: 2 on
+-- every system Lua runs on (Lua gives errno values no names).
+local ENOENT = 2
+
+-- Read a whole file with io.open(): the text, or nil, the reason, whether
+-- the file opened and whether there is no file at the path at all. The
+-- reader of a load without opts.read_file; a FIFO or a device blocks it,
+-- so the server passes one that refuses them.
 local function io_read_file(path)
-  local f, err = io.open(path, "rb")
+  local f, err, code = io.open(path, "rb")
   if not f then
-    return nil, (err:gsub("^.-: ", "", 1)), false
+    return nil, (err:gsub("^.-: ", "", 1)), false, code == ENOENT
   end
   local text, rerr = f:read("a")
   f:close()
@@ -103,16 +108,17 @@ local function find_include(ctx, from, inc)
   end
   -- the first that opens, read at once (not opened twice): a file there
   -- that cannot be read is reported, not passed over
+  local searched = {}
   for _, path in ipairs(candidates) do
-    local text, err, opened = ctx.read_file(path)
+    local text, err, opened, missing = ctx.read_file(path)
     if text or opened then
       return path, nil, { text = text, err = err }
     end
+    -- the reason, unless there is simply no file there ("Not a directory"
+    -- for a path through a regular file, "Permission denied")
+    searched[#searched + 1] = normalize(path) .. (missing and "" or ": " .. tostring(err))
   end
-  for i, path in ipairs(candidates) do
-    candidates[i] = normalize(path)
-  end
-  return nil, candidates
+  return nil, searched
 end
 
 local load_file

@@ -1,171 +1,32 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- Thrift IDL resolver: turns the AST of one file (thriftcorn.idl.grammar),
--- its includes already loaded, into its doc: typedefs, type references,
--- constants and defaults, enums, structs, services and their inheritance,
--- with every check raising a Failure (thriftcorn.idl.failure) at the node's
--- position. The doc shape is a contract, described in docs/idl.md.
+-- its includes already loaded, into its doc: typedefs, constants and
+-- defaults, enums, structs, services and their inheritance (type references
+-- through thriftcorn.idl.types), with every check raising a Failure
+-- (thriftcorn.idl.failure) at the node's position. The doc shape is a
+-- contract, described in docs/idl.md.
 
 local failure = require("thriftcorn.idl.failure")
+local types = require("thriftcorn.idl.types")
 
 local M = {}
 
-local fail_node = failure.fail_node
+local fail_node, cycle_message = failure.fail_node, failure.cycle_message
+local type_name, enum_type, split_last = types.name, types.enum_type, types.split_last
+local resolve_typedef, lookup_type, resolve_type = types.typedef, types.lookup, types.resolve
 
 local INT32_MIN, INT32_MAX = -2147483648, 2147483647
 
--- ---- resolution: names and types ----
+-- ---- file context ----
 
 -- File context 'fc': { ctx, doc, ast, name (path, normalized), defs (name
--- -> AST definition), state (AST node -> "busy" | "done"), typedef_stack and
--- service_stack (the typedefs and services being resolved, in the order
--- one led to the next) }.
+-- -> AST definition), state (AST node -> "busy" | "done"), typedef_stack,
+-- service_stack and const_stack (the typedefs, services, and constants and
+-- field defaults being resolved, in the order one led to the next) }.
 
 local function warn(fc, node, fmt, ...)
   fc.ctx.warn(string.format("%s:%d:%d: %s", fc.name, node.line or 0, node.col or 0,
     string.format(fmt, ...)))
-end
-
-local function type_name(t)
-  local tt = t.ttype
-  if tt == "list" or tt == "set" then
-    return tt .. "<" .. type_name(t.elem) .. ">"
-  elseif tt == "map" then
-    return "map<" .. type_name(t.key) .. "," .. type_name(t.value) .. ">"
-  elseif tt == "struct" then
-    return t.struct.fullname
-  elseif tt == "enum" then
-    return t.enum.fullname
-  end
-  return tt
-end
-
--- One type table per struct and per enum within a load, so that references
--- share it (and the structdef it points to).
-local function struct_type(ctx, sd)
-  local t = ctx.struct_types[sd]
-  if not t then
-    t = { ttype = "struct", struct = sd }
-    ctx.struct_types[sd] = t
-  end
-  return t
-end
-
-local function enum_type(ctx, ed)
-  local t = ctx.enum_types[ed]
-  if not t then
-    t = { ttype = "enum", enum = ed }
-    ctx.enum_types[ed] = t
-  end
-  return t
-end
-
-local function split_last(name)
-  return name:match("^(.*)%.([^.]+)$")
-end
-
--- The cycle that a reference back to 'def', which is on 'stack', closes:
--- "typedef 'A' refers to 'B', which refers to 'A'", in the order the
--- definitions led to each other ("typedef 'A' refers to itself" for one).
-local function cycle_message(what, verb, stack, def)
-  local i = #stack
-  while stack[i] ~= def do
-    i = i - 1
-  end
-  if i == #stack then
-    return string.format("%s '%s' %s itself", what, def.name, verb)
-  end
-  local parts = { string.format("%s '%s' %s '%s'", what, def.name, verb, stack[i + 1].name) }
-  for j = i + 2, #stack do
-    parts[#parts + 1] = string.format("which %s '%s'", verb, stack[j].name)
-  end
-  parts[#parts + 1] = string.format("which %s '%s'", verb, def.name)
-  return table.concat(parts, ", ")
-end
-
-local resolve_type
-
--- The type typedef 'def' names; 'ref' is the type reference that led here,
--- where a typedef cycle closes.
-local function resolve_typedef(fc, def, ref)
-  local state = fc.state[def]
-  if state == "done" then
-    return fc.doc.types[def.name]
-  elseif state == "busy" then
-    fail_node(fc, ref, "%s", cycle_message("typedef", "refers to", fc.typedef_stack, def))
-  end
-  fc.state[def] = "busy"
-  fc.typedef_stack[#fc.typedef_stack + 1] = def
-  local t = resolve_type(fc, def.type)
-  fc.doc.types[def.name] = t
-  fc.typedef_stack[#fc.typedef_stack] = nil
-  fc.state[def] = "done"
-  return t
-end
-
--- Type named 'name' (maybe "include.Name"); nil plus what it is otherwise.
--- 'ref' is the type reference that names it, if any.
-local function lookup_type(fc, name, ref)
-  local doc, ctx = fc.doc, fc.ctx
-  local prefix, base = split_last(name)
-  if not prefix then
-    local def = fc.defs[name]
-    if not def then
-      return nil
-    end
-    local k = def.kind
-    if k == "typedef" then
-      return resolve_typedef(fc, def, ref)
-    elseif k == "enum" then
-      return enum_type(ctx, doc.enums[name])
-    elseif k == "struct" or k == "union" or k == "exception" then
-      return struct_type(ctx, doc.structs[name])
-    end
-    return nil, k
-  end
-  local inc = doc.includes[prefix]
-  if not inc then
-    return nil
-  end
-  if inc.types[base] then
-    return inc.types[base]
-  elseif inc.enums[base] then
-    return enum_type(ctx, inc.enums[base])
-  elseif inc.structs[base] then
-    return struct_type(ctx, inc.structs[base])
-  elseif inc.services[base] then
-    return nil, "service"
-  elseif inc.consts[base] ~= nil then
-    return nil, "const"
-  end
-  return nil
-end
-
-function resolve_type(fc, node)
-  local k = node.kind
-  if k == "base" then
-    local tt = node.ttype == "i8" and "byte" or node.ttype
-    if node.annotations then
-      return { ttype = tt, annotations = node.annotations }
-    end
-    local base = fc.ctx.base_types
-    if not base[tt] then
-      base[tt] = { ttype = tt }
-    end
-    return base[tt]
-  elseif k == "list" or k == "set" then
-    return { ttype = k, elem = resolve_type(fc, node.elem), annotations = node.annotations }
-  elseif k == "map" then
-    return { ttype = "map", key = resolve_type(fc, node.key),
-             value = resolve_type(fc, node.value), annotations = node.annotations }
-  end
-  local t, what = lookup_type(fc, node.name, node)
-  if not t then
-    if what then
-      fail_node(fc, node, "'%s' is a %s, not a type", node.name, what)
-    end
-    fail_node(fc, node, "unknown type '%s'", node.name)
-  end
-  return t
 end
 
 -- ---- resolution: constant values ----
@@ -256,7 +117,9 @@ end
 local resolve_value
 
 -- A field's default value, resolving it now if needed (struct literals
--- fill in defaults of fields they do not set).
+-- fill in defaults of fields they do not set). While it resolves, the
+-- default is a step of 'const_stack', as a constant that leaves the field
+-- out refers to it.
 local function field_default(ctx, field)
   local p = ctx.pending_defaults[field]
   if not p then
@@ -266,36 +129,53 @@ local function field_default(ctx, field)
     fail_node(p.fc, p.node, "default value of field '%s' depends on itself", field.name)
   end
   p.busy = true
+  local stack = p.fc.const_stack
+  stack[#stack + 1] = p
   field.default = resolve_value(p.fc, p.node, field.type, "default of field '" .. field.name .. "'")
+  stack[#stack] = nil
   ctx.pending_defaults[field] = nil
   return field.default
 end
 
-local function resolve_const(fc, def)
+-- A step of a constant cycle: a constant, or the default of a field.
+local function const_step(step)
+  if step.where then
+    return string.format("the default of field '%s' in %s", step.name, step.where)
+  end
+  return "'" .. step.name .. "'"
+end
+
+-- Value and type of constant 'def'; 'ref' is the reference that led here,
+-- where a constant cycle closes.
+local function resolve_const(fc, def, ref)
   local doc = fc.doc
   local state = fc.state[def]
   if state == "done" then
     return doc.consts[def.name], doc.const_types[def.name]
   elseif state == "busy" then
-    fail_node(fc, def, "constant '%s' refers to itself", def.name)
+    fail_node(fc, ref, "%s", cycle_message("constant", "refers to", fc.const_stack, def,
+      const_step))
   end
   fc.state[def] = "busy"
+  fc.const_stack[#fc.const_stack + 1] = def
   local t = resolve_type(fc, def.type)
   local v = resolve_value(fc, def.value, t, "const '" .. def.name .. "'")
   doc.consts[def.name], doc.const_types[def.name] = v, t
+  fc.const_stack[#fc.const_stack] = nil
   fc.state[def] = "done"
   return v, t
 end
 
--- Value and type of a constant reference: CONST, Enum.VALUE, inc.CONST,
--- inc.Enum.VALUE. Nil when unknown.
-local function lookup_const(fc, name)
+-- Value and type of constant reference 'ref': CONST, Enum.VALUE,
+-- inc.CONST, inc.Enum.VALUE. Nil when unknown.
+local function lookup_const(fc, ref)
   local doc, ctx = fc.doc, fc.ctx
+  local name = ref.name
   local prefix, last = split_last(name)
   if not prefix then
     local def = fc.defs[name]
     if def and def.kind == "const" then
-      return resolve_const(fc, def)
+      return resolve_const(fc, def, ref)
     end
     return nil
   end
@@ -406,7 +286,7 @@ local function resolve_ident(fc, node, t, what)
       if def and def.kind == "const" and fc.state[def] ~= "busy" then
         -- Apache refuses every bare name here; the one that is also a
         -- constant of another value would read two ways.
-        local v, src = resolve_const(fc, def)
+        local v, src = resolve_const(fc, def, node)
         local ok, out = coerce(v, src, t)
         if not ok or out ~= ed.by_name[name] then
           fail_node(fc, node, "%s: '%s' is both the value %s.%s (%d) and the constant '%s' (%s): "
@@ -421,7 +301,7 @@ local function resolve_ident(fc, node, t, what)
       return ed.by_name[last]
     end
   end
-  local v, src = lookup_const(fc, name)
+  local v, src = lookup_const(fc, node)
   if src == nil then
     fail_node(fc, node, "%s: unknown constant '%s'", what, name)
   end
@@ -641,7 +521,7 @@ local function build_fields(fc, nodes, where, mode)
       if mode == "union" and defaults > 1 then
         fail_node(fc, n, "%s has more than one default value", where)
       end
-      fc.ctx.pending_defaults[f] = { fc = fc, node = n.default }
+      fc.ctx.pending_defaults[f] = { fc = fc, node = n.default, name = n.name, where = where }
       fc.defaulted[#fc.defaulted + 1] = f
     end
     fields[#fields + 1] = f
@@ -797,7 +677,7 @@ end
 
 local function resolve(fc)
   local doc = fc.doc
-  fc.typedef_stack, fc.service_stack = {}, {}
+  fc.typedef_stack, fc.service_stack, fc.const_stack = {}, {}, {}
   declare(fc)
   local defs = fc.ast.definitions
   for _, def in ipairs(defs) do
