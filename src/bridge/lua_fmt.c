@@ -6,6 +6,8 @@
 
 #include "bridge/lua_fmt.h"
 
+#include "core/num.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,21 +20,18 @@ static _Thread_local unsigned long fmt_count;
 int
 tc_lua_fmt_integer(char *buf, size_t size, long long v)
 {
-    char tmp[24]; /* 20 digits of 2^64 and a sign */
-    char *end = tmp + sizeof(tmp);
-    char *p = end;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0) {
-        *--p = '-';
+    size_t n;
+    if (size > TC_NUM_MAX) { /* Lua's buffers: room for any, written in place */
+        n = tc_num_format(buf, v, 0);
+        buf[n] = '\0';
+        fmt_count++;
+        return (int)n;
     }
-    size_t n = (size_t)(end - p);
+    char tmp[TC_NUM_MAX];
+    n = tc_num_format(tmp, v, 0);
     if (size > 0) {
         size_t copy = n < size ? n : size - 1;
-        memcpy(buf, p, copy);
+        memcpy(buf, tmp, copy);
         buf[copy] = '\0';
     }
     fmt_count++;

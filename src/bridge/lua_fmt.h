@@ -11,9 +11,10 @@
  * its own objects. A program's own symbols come first in the dynamic
  * linker's lookup, so liblua's calls reach them, as would any other
  * library's. The format "%lld" alone is written here, digits straight from
- * the integer, byte for byte what the C library writes; any other format,
- * and a fortified call whose buffer is smaller than it says, goes on to the
- * C library's vsnprintf() or __vsnprintf_chk(), unchanged.
+ * the integer (tc_num_format() of core/num.h), byte for byte what the C
+ * library writes; any other format, and a fortified call whose buffer is
+ * smaller than it says, goes on to the C library's vsnprintf() or
+ * __vsnprintf_chk(), unchanged.
  *
  * An executable gets them when it links tc_core (src/CMakeLists.txt asks
  * the linker for this object); the Lua module thriftcorn.core, loaded by a

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -93,6 +94,131 @@ test_placeholders(void **state)
     char got[256];
     slurp(access_path, got, sizeof(got));
     assert_string_equal(got, want);
+}
+
+/* The C library's text: vsnprintf() is not replaced (snprintf()'s "%lld" is, by lua_fmt.c). */
+static int libc_format(char *buf, size_t size, const char *fmt, ...) TC_PRINTF(3, 4);
+
+static int
+libc_format(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < size);
+    return n;
+}
+
+/*
+ * Durations (ns) at the edge of every digit count, either sign, and the
+ * extremes: each number of the line has 9, 99, 999... and the next power
+ * of ten, a fraction of 999 and of 000. Returns how many.
+ */
+static size_t
+durations(long long *out)
+{
+    size_t n = 0;
+    for (long long p = 1;; p *= 10) {
+        out[n++] = p - 1;
+        out[n++] = p;
+        out[n++] = -p + 1;
+        out[n++] = -p;
+        if (p == 1000000000000000000LL) {
+            break; /* the largest power of ten a long long holds */
+        }
+    }
+    static const long long more[] = {1234567891, -1234567891, 9000,      999000,
+                                     9999000,    LLONG_MAX,   LLONG_MIN, LLONG_MIN + 1};
+    for (size_t i = 0; i < TC_ARRAY_LEN(more); i++) {
+        out[n++] = more[i];
+    }
+    return n;
+}
+
+/* The line's numbers, byte for byte what snprintf()'s formats for them wrote. */
+static void
+test_numbers_as_snprintf_writes_them(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%D|%M|%L|%p"), TC_OK);
+    long long ns[96];
+    size_t count = durations(ns);
+    assert_true(count <= TC_ARRAY_LEN(ns));
+    static char want[16384];
+    size_t wn = 0;
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    for (size_t i = 0; i < count; i++) {
+        tc_accesslog_write(NULL, "unix", &info, ns[i]);
+        long long us = ns[i] / 1000;
+        wn += (size_t)libc_format(want + wn, sizeof(want) - wn, "%lld|%lld.%03lld|%lld.%06lld|%d\n",
+                                  us, ns[i] / 1000000, us % 1000, ns[i] / 1000000000, us % 1000000,
+                                  (int)getpid());
+    }
+    static char got[16384];
+    size_t gn = slurp(access_path, got, sizeof(got));
+    for (size_t k = 0; k < gn && k < wn; k++) {
+        if (got[k] != want[k]) {
+            const char *line = k > 0 ? memrchr(got, '\n', k) : NULL;
+            line = line != NULL ? line + 1 : got;
+            fail_msg("byte %zu differs, in the line \"%.*s\"", k, (int)strcspn(line, "\n"), line);
+        }
+    }
+    assert_int_equal(gn, wn);
+}
+
+/* An unnamed status's number (error:N), as snprintf()'s "%d" wrote it. */
+static void
+test_status_numbers_as_snprintf_writes_them(void **state)
+{
+    (void)state;
+    assert_int_equal(tc_accesslog_open(access_path, "%s"), TC_OK);
+    static const int statuses[] = {11, 12, 99,  100,  999,   1000,    INT_MAX,    INT_MAX - 1,
+                                   -2, -9, -10, -999, -1000, INT_MIN, INT_MIN + 1};
+    char want[1024];
+    size_t wn = 0;
+    for (size_t i = 0; i < TC_ARRAY_LEN(statuses); i++) {
+        tc_call_info_t info = call("Calc", "add", 3, statuses[i], true);
+        tc_accesslog_write(NULL, "unix", &info, 0);
+        wn += (size_t)libc_format(want + wn, sizeof(want) - wn, "error:%d\n", statuses[i]);
+    }
+    char got[1024];
+    slurp(access_path, got, sizeof(got));
+    assert_string_equal(got, want);
+}
+
+/*
+ * A number at the end of a full line is cut there as any text is: the
+ * format's own text ends at each place of %L's longest number in turn.
+ */
+static void
+test_number_cut_at_the_line_end(void **state)
+{
+    (void)state;
+    static char format[1100];
+    static char want[32768];
+    size_t wn = 0;
+    tc_call_info_t info = call("Calc", "add", 3, 0, true);
+    for (size_t k = 1000; k <= 1023; k++) {
+        memset(format, 'a', k);
+        memcpy(format + k, "%L", 3);
+        if (tc_accesslog_fd >= 0) {
+            (void)close(tc_accesslog_fd);
+        }
+        assert_int_equal(tc_accesslog_open(access_path, format), TC_OK);
+        tc_accesslog_write(NULL, "unix", &info, LLONG_MIN);
+        char line[1100];
+        int n = libc_format(line, sizeof(line), "%.*s%lld.%06lld", (int)k, format,
+                            LLONG_MIN / 1000000000, (LLONG_MIN / 1000) % 1000000);
+        size_t len = (size_t)n < 1023 ? (size_t)n : 1023; /* the longest line, less its newline */
+        memcpy(want + wn, line, len);
+        wn += len;
+        want[wn++] = '\n';
+    }
+    static char got[32768];
+    size_t gn = slurp(access_path, got, sizeof(got));
+    assert_int_equal(gn, wn);
+    assert_memory_equal(got, want, wn);
 }
 
 /*
@@ -580,6 +706,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_placeholders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numbers_as_snprintf_writes_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_numbers_as_snprintf_writes_them, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_number_cut_at_the_line_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
