@@ -42,8 +42,8 @@ static const char usage_text[] =
     "                       and per call of -n)\n"
     "  -d, --duration S     seconds to measure (default 3 unless -n is given)\n"
     "  -n, --requests N     calls to measure, one count for every connection of every\n"
-    "                       thread (with -d too: whichever ends first; alone, no time\n"
-    "                       limit but each call's --timeout)\n"
+    "                       thread (with -d too: whichever ends first; alone, or with\n"
+    "                       -d 0, no time limit but each call's --timeout)\n"
     "  --warmup S           seconds of calls before measuring (default 1)\n"
     "  --timeout S          seconds a call may wait for its reply, and all the\n"
     "                       connections to open, above 0 (default 5)\n"
@@ -372,8 +372,13 @@ tc_bench_cli_parse(tc_bench_cli_t *cli, int argc, char **argv)
     if (generic && o->call != NULL) {
         usage_error("%s", "--call and --idl/--method/--args exclude each other");
     }
-    if (generic && (o->idl == NULL || o->method == NULL)) {
-        usage_error("%s", "--idl and --method go together");
+    /* the message names what was given and what it lacks */
+    if (generic && o->idl == NULL) {
+        usage_error("%s: needs --idl%s", o->method != NULL ? "--method" : "--args",
+                    o->method != NULL ? "" : " and --method");
+    }
+    if (generic && o->method == NULL) {
+        usage_error("--idl %s: needs --method Service.name", o->idl);
     }
     if (generic && o->args == NULL) {
         o->args = "{}";

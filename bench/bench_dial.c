@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -84,9 +85,12 @@ dial_init(const tc_bench_loop_t *lp, dial_t *d, long long by)
     d->ai = lp->targets;
     d->by = by;
     d->tried = 0;
+    /* an IPv6 address in brackets, as in a URL: "connect ::1:9090" left the port unclear */
+    bool v6 = o->unix_path == NULL && strchr(o->host, ':') != NULL;
     int k = o->unix_path != NULL
                 ? snprintf(d->why, sizeof(d->why), "connect unix:%s:", o->unix_path)
-                : snprintf(d->why, sizeof(d->why), "connect %s:%d:", o->host, o->port);
+                : snprintf(d->why, sizeof(d->why), "connect %s%s%s:%d:", v6 ? "[" : "", o->host,
+                           v6 ? "]" : "", o->port);
     d->len = k > 0 ? (size_t)k : 0;
 }
 

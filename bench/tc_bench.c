@@ -316,7 +316,9 @@ print_banner(const tc_bench_cli_t *cli)
     if (o->unix_path != NULL) {
         snprintf(where, sizeof(where), "unix:%s", o->unix_path);
     } else {
-        snprintf(where, sizeof(where), "%s:%d", o->host, o->port);
+        /* an IPv6 address in brackets, as the connect errors name it */
+        bool v6 = strchr(o->host, ':') != NULL;
+        snprintf(where, sizeof(where), "%s%s%s:%d", v6 ? "[" : "", o->host, v6 ? "]" : "", o->port);
     }
     char len[64];
     if (o->requests > 0) {

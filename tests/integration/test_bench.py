@@ -367,6 +367,13 @@ class BenchOptionsTest(unittest.TestCase):
                 (["--idl", IDL, "--method", "Bench.roundtrip", "--args",
                   "{item = {id = 1, tags = {2}, nmae = 'x'}}"],
                  "--args: item: bench.Item has no field 'nmae'"),
+                # (the values after the first were dropped, and the call ran without b)
+                (["--idl", IDL, "--method", "Bench.add", "--args", "{a = 1}, {b = 2}"],
+                 "--args: expected one table, got 2 values"),
+                # (each said "--idl and --method go together", whichever was given)
+                (["--args", "{a = 1}"], "--args: needs --idl and --method"),
+                (["--method", "Bench.add", "--args", "{1, 2}"], "--method: needs --idl"),
+                (["--idl", IDL], "--idl %s: needs --method Service.name" % IDL),
                 # getopt's own message came first, naming the program by its
                 # path, then "thriftcorn-bench: bad option"
                 (["--frobnicate=3"], "--frobnicate: unknown option"),
@@ -422,6 +429,19 @@ class BenchOptionsTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("connect unix:%s: no such file or directory" % path, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^ERRORS: 1 \(.*connect 1\)")
+
+    def test_an_ipv6_host_is_named_in_brackets(self):
+        # "connect ::1:9090" left unclear where the address ends and the port
+        # begins; the banner named it so too
+        port = harness.free_port()
+        p = subprocess.run([BENCH, "--host", "::1", "--port", str(port), "-c", "1", "-n", "1",
+                            "--warmup", "0", "--timeout", "5"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"^thriftcorn-bench \S+: \[::1\]:%d framed binary, " % port)
+        self.assertIn("thriftcorn-bench: error: connection 0: connect [::1]:%d: " % port,
+                      p.stderr)
         self.assertRegex(p.stdout, r"(?m)^ERRORS: 1 \(.*connect 1\)")
 
     def test_connections_and_the_open_file_limit(self):
