@@ -24,9 +24,12 @@ end
 
 -- Load a .thrift file with its includes and resolve it into a doc.
 -- opts: include_dirs (list), warn (function(msg)), cwd (for doc.path),
--- read_file (function(path) -> text | nil, why, opened, missing: reads each
--- file, 'missing' true when there is no file at the path; io.open() by
--- default).
+-- read_file (function(path) -> text, id | nil, why, found, missing: reads
+-- each file; 'id' (may be nil) is the same for two paths of one file, as
+-- the real path is, and tells files apart instead of the path's text;
+-- 'found' true when a file is at the path though it could not be read, so
+-- that the search for an include stops there; 'missing' true when there is
+-- no file at the path; io.open(), which gives no 'id', by default).
 -- Returns the doc, or nil and "file:line:col: message".
 function M.load(path, opts)
   if type(path) ~= "string" then

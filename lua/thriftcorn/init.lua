@@ -95,9 +95,16 @@ end
 
 -- The IDL loader's reader: core.read_file() never blocks on a FIFO or a
 -- device, and refuses all but a regular file (/dev/zero would never end).
+-- A file is known by its real path, so that a file reached through a
+-- symlink is the one file, and a cycle through a symlink a cycle. Only no
+-- file at the path (no such name, or a name on the way that is a file)
+-- lets the search for an include go on to the next folder.
 local function read_idl(path)
   local text, why, code = core.read_file(path)
-  return text, why, text == nil and code == core.EINVAL, code == core.ENOENT
+  if text then
+    return text, (core.realpath(path))
+  end
+  return nil, why, code ~= core.ENOENT and code ~= core.ENOTDIR, code == core.ENOENT
 end
 
 --- Load a .thrift file and return its module (structs, enums, constants,

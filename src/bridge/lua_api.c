@@ -456,7 +456,10 @@ void
 tc_lua_api_open_sys(lua_State *L)
 {
     luaL_setfuncs(L, sys_funcs, 0);
-    /* thriftcorn's codes, and ENOENT: read_file() and realpath() return -ENOENT for no file */
+    /*
+     * thriftcorn's codes, and ENOENT and ENOTDIR: read_file() and realpath()
+     * return them when there is no file at the path
+     */
     static const struct {
         const char *name;
         int value;
@@ -464,6 +467,7 @@ tc_lua_api_open_sys(lua_State *L)
         {"EAGAIN", TC_AGAIN},        {"EPROTO", TC_EPROTO},     {"ELIMIT", TC_ELIMIT},
         {"ENOTFOUND", TC_ENOTFOUND}, {"ECLOSED", TC_ECLOSED},   {"EINVAL", TC_EINVAL},
         {"ETYPE", TC_ETYPE},         {"EMISSING", TC_EMISSING}, {"ENOENT", -ENOENT},
+        {"ENOTDIR", -ENOTDIR},
     };
     for (size_t i = 0; i < TC_ARRAY_LEN(codes); i++) {
         lua_pushinteger(L, codes[i].value);

@@ -207,6 +207,34 @@ class CliTest(unittest.TestCase):
         out = run(["--check-idl", "--include-dir=", idl])
         self.assertEqual((out.returncode, out.stderr), (2, "--include-dir: needs a folder\n"))
 
+    def test_check_idl_include_search_stops_at_a_file_it_may_not_read(self):
+        """An include in the first -I folder that is there but may not be
+        read is an error, as with Apache's compiler and gcc's #include, not
+        passed over for the one in a later folder. Root may read any file,
+        so as root the check runs as nobody."""
+        if os.geteuid() == 0 and shutil.which("setpriv") is None:
+            self.skipTest("needs setpriv to run the check as a user that is not root")
+        prefix = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                  if os.geteuid() == 0 else [])
+        d = harness.readable_service("tc-cli-")
+        first, second = os.path.join(d, "first"), os.path.join(d, "second")
+        for folder in (first, second):
+            os.mkdir(folder)
+            os.chmod(folder, 0o755)
+        os.chmod(write(second, "x.thrift", "struct X { 1: i32 a }\n"), 0o644)
+        top = write(d, "top.thrift", 'include "x.thrift"\nservice Top { x.X get() }\n')
+        os.chmod(top, 0o644)
+        args = prefix + [harness.BIN, "--check-idl", "-I", first, "-I", second, top]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("x.X get()", out.stdout)
+        locked = write(first, "x.thrift", "struct X { 1: i32 a }\n")
+        os.chmod(locked, 0)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertEqual(out.stderr, "%s:1:1: cannot read include file 'x.thrift' (%s): "
+                         "Permission denied\n" % (top, locked))
+
     def test_flags_of_another_mode_are_refused_not_ignored(self):
         """-I serves --check-idl and --plugin-header only, and a setting
         flag needs a config: each elsewhere stops the command with status 2

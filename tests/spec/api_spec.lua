@@ -130,6 +130,71 @@ describe("thriftcorn.load", function()
   end)
 end)
 
+describe("thriftcorn.load of a file reached through a symlink", function()
+  -- 'link -> .' in the folder: 'link/x.thrift' is 'x.thrift'
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "/first' '" .. dir .. "/second'"))
+  dir = assert(core.realpath(dir))
+  assert(os.execute("ln -s . '" .. dir .. "/link'"))
+  local function write(name, text)
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+    return dir .. "/" .. name
+  end
+  teardown(function()
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("is one module, whichever path an include takes", function()
+    write("x.thrift", "struct X { 1: i32 a }\n")
+    write("b.thrift", 'include "x.thrift"\nstruct B { 1: x.X v }\n')
+    write("c.thrift", 'include "link/x.thrift"\nstruct C { 1: x.X v }\n')
+    local mod = tc.load(write("top.thrift", 'include "b.thrift"\ninclude "c.thrift"\n'
+      .. 'include "x.thrift"\ninclude "link/x.thrift"\n'))
+    assert.equal(mod.b.x, mod.c.x)
+    assert.equal(mod.x, mod.c.x)
+    local v = mod.x.X { a = 7 }
+    local bytes = assert(tc.encode(mod.c.C, { v = v }))
+    assert.same({ v = { a = 7 } }, assert(tc.decode(mod.b.B, bytes)))
+    assert.equal(getmetatable(v), getmetatable(assert(tc.decode(mod.c.C, bytes)).v))
+  end)
+
+  it("is not taken for the file its path names once '..' is dropped from the text", function()
+    -- 'up/inner/..' is the folder 'up', not the folder that holds 'up'
+    assert(os.execute("mkdir -p '" .. dir .. "/up/inner'"))
+    write("up/z.thrift", "struct Far {}\n")
+    write("z.thrift", "struct Near {}\n")
+    assert(os.execute("ln -s up/inner '" .. dir .. "/down'"))
+    local ok, err = pcall(tc.load, write("near_far.thrift",
+      'include "z.thrift"\ninclude "down/../z.thrift"\n'))
+    assert.is_false(ok)
+    assert.equal(dir .. "/near_far.thrift:2:1: two included files are named 'z'", err)
+  end)
+
+  it("that closes an include cycle is reported as the cycle", function()
+    local a = write("a.thrift", 'include "link/a.thrift"\n')
+    local ok, err = pcall(tc.load, a)
+    assert.is_false(ok)
+    assert.equal(a .. ":1:1: include cycle: " .. a .. " -> " .. dir .. "/link/a.thrift (the "
+      .. "same file as " .. a .. ")", err)
+  end)
+
+  it("stops the search for an include at a file there that does not open", function()
+    local top = write("first/top.thrift", 'include "y.thrift"\nstruct T { 1: y.Y y }\n')
+    write("second/y.thrift", "struct Y {}\n")
+    assert.is_table(tc.load(top, { include_dirs = { dir .. "/second" } }))
+    -- a symlink to itself, which open() refuses as it refuses a file without permission
+    assert(os.execute("ln -s y.thrift '" .. dir .. "/first/y.thrift'"))
+    top = write("first/top2.thrift", 'include "y.thrift"\nstruct T { 1: y.Y y }\n')
+    local ok, err = pcall(tc.load, top, { include_dirs = { dir .. "/second" } })
+    assert.is_false(ok)
+    assert.equal(top .. ":1:1: cannot read include file 'y.thrift' (" .. dir .. "/first/y.thrift"
+      .. "): Too many levels of symbolic links", err)
+  end)
+end)
+
 describe("thriftcorn.encode, decode and encode_message", function()
   local mod = tc.load(TUTORIAL)
   local add = mod.Calculator.by_name.add

@@ -1073,6 +1073,88 @@ describe("idl.load of includes", function()
       err)
   end)
 
+  -- A reader that knows two paths of one file: 'link' is the folder
+  -- itself, as a symlink 'link -> .' makes it, and the reader says so with
+  -- the identity it returns (the server's returns the real path). Past
+  -- ten 'link/' steps it answers as the system does for a symlink loop.
+  local function linked_reader(files)
+    return function(path)
+      local real, steps = path, 0
+      while real:sub(1, 5) == "link/" do
+        real, steps = real:sub(6), steps + 1
+      end
+      if steps > 10 then
+        return nil, "Too many levels of symbolic links", true, false
+      end
+      if not files[real] then
+        return nil, "No such file or directory", false, true
+      end
+      return files[real], "/root/" .. real
+    end
+  end
+
+  it("loads one file reached by two paths once, as its reader tells", function()
+    local reader = linked_reader({
+      ["top.thrift"] = 'include "b.thrift"\ninclude "c.thrift"\n'
+        .. 'include "x.thrift"\ninclude "link/x.thrift"\n',
+      ["b.thrift"] = 'include "x.thrift"\nstruct B { 1: x.X v }\n',
+      ["c.thrift"] = 'include "link/x.thrift"\nstruct C { 1: x.X v }\n',
+      ["x.thrift"] = "struct X { 1: i32 a }\n",
+    })
+    local doc, err = idl.load("top.thrift", { read_file = reader })
+    assert(doc, err)
+    local x = doc.includes.b.includes.x
+    assert.are.equal(x, doc.includes.c.includes.x)
+    assert.are.equal(x, doc.includes.x)
+    assert.are.equal(field(doc.includes.b.structs.B, "v").type.struct,
+      field(doc.includes.c.structs.C, "v").type.struct)
+    -- the doc keeps the path it was first reached by
+    assert.is_truthy(x.path:find("/x.thrift$"))
+  end)
+
+  it("reports an include cycle through another path of a file as a cycle", function()
+    local reader = linked_reader({
+      ["a.thrift"] = 'include "link/a.thrift"\n',
+      ["p.thrift"] = 'include "q.thrift"\n',
+      ["q.thrift"] = 'struct Q {}\ninclude "link/p.thrift"\n',
+    })
+    local doc, err = idl.load("a.thrift", { read_file = reader })
+    assert.is_nil(doc)
+    assert.are.equal("a.thrift:1:1: include cycle: a.thrift -> link/a.thrift (the same file "
+      .. "as a.thrift)", err)
+    doc, err = idl.load("p.thrift", { read_file = reader })
+    assert.is_nil(doc)
+    assert.are.equal("q.thrift:2:1: include cycle: p.thrift -> q.thrift -> link/p.thrift (the "
+      .. "same file as p.thrift)", err)
+  end)
+
+  it("stops the search at a file that is there but cannot be read", function()
+    assert(os.execute("mkdir -p '" .. tmp_dir .. "/stop/top' '" .. tmp_dir .. "/stop/first' '"
+      .. tmp_dir .. "/stop/second'"))
+    local dir = tmp_dir .. "/stop/"
+    local top = tmp_file('include "x.thrift"\nstruct T { 1: x.X x }\n', "stop/top/t.thrift")
+    tmp_file("struct X {}\n", "stop/second/x.thrift")
+    local opts = { include_dirs = { dir .. "first", dir .. "second" } }
+    assert(idl.load(top, opts))
+    -- a symlink to itself: open() fails as it does for a file without
+    -- permission (which no test run as root could show)
+    assert(os.execute("ln -sfn x.thrift '" .. dir .. "first/x.thrift'"))
+    local doc, err = idl.load(top, opts)
+    assert.is_nil(doc)
+    assert.are.equal(top .. ":1:1: cannot read include file 'x.thrift' (" .. dir
+      .. "first/x.thrift): Too many levels of symbolic links", err)
+    -- a reader of one's own says which failure finds a file
+    local function reader(path)
+      if path == "top.thrift" then
+        return 'include "a.thrift"'
+      end
+      return nil, "Permission denied", true, false
+    end
+    doc, err = idl.load("top.thrift", { include_dirs = { "/later" }, read_file = reader })
+    assert.is_nil(doc)
+    assert.are.equal("top.thrift:1:1: cannot read include file 'a.thrift': Permission denied", err)
+  end)
+
   it("names an included file by its normalized path in its errors", function()
     assert(os.execute("mkdir -p '" .. tmp_dir .. "/norm/d1' '" .. tmp_dir .. "/norm/d2'"))
     local dir = tmp_dir .. "/norm/"

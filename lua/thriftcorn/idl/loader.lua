@@ -73,18 +73,21 @@ local function absolute(ctx, path)
   return normalize(ctx.cwd .. "/" .. path)
 end
 
--- ENOENT, the errno of io.open() when there is no file at the path: 2 on
+-- ENOENT and ENOTDIR, the errno values of io.open() when there is no file
+-- at the path, or a name on the way is a file and not a folder: 2 and 20 on
 -- every system Lua runs on (Lua gives errno values no names).
-local ENOENT = 2
+local ENOENT, ENOTDIR = 2, 20
 
--- Read a whole file with io.open(): the text, or nil, the reason, whether
--- the file opened and whether there is no file at the path at all. The
--- reader of a load without opts.read_file; a FIFO or a device blocks it,
--- so the server passes one that refuses them.
+-- Read a whole file with io.open(), as the reader contract of
+-- thriftcorn.idl.load() says: the text, or nil, the reason, whether a file
+-- is there all the same and whether there is no file at the path at all.
+-- It gives no identity, so a file is known by its path's text. The reader
+-- of a load without opts.read_file; a FIFO or a device blocks it, so the
+-- server passes one that refuses them.
 local function io_read_file(path)
   local f, err, code = io.open(path, "rb")
   if not f then
-    return nil, (err:gsub("^.-: ", "", 1)), false, code == ENOENT
+    return nil, (err:gsub("^.-: ", "", 1)), code ~= ENOENT and code ~= ENOTDIR, code == ENOENT
   end
   local text, rerr = f:read("a")
   f:close()
@@ -92,6 +95,20 @@ local function io_read_file(path)
     return nil, rerr or "read failed", true
   end
   return text
+end
+
+-- Read the file at 'path' through ctx.read_file: { text, key } where 'key'
+-- tells the file apart from every other file (two paths of one file, as
+-- through a symlink, have one key): the identity the reader gives, else the
+-- path's text made absolute and normalized. Or, when it cannot be read,
+-- { err, found, missing }: the reason, whether the search for an include
+-- stops at 'path' all the same, whether there is no file there at all.
+local function read_at(ctx, path)
+  local text, id, found, missing = ctx.read_file(path)
+  if text then
+    return { text = text, key = id or absolute(ctx, path) }
+  end
+  return { err = id, found = found, missing = missing }
 end
 
 -- ---- load ----
@@ -106,17 +123,19 @@ local function find_include(ctx, from, inc)
       candidates[#candidates + 1] = join(dir, inc)
     end
   end
-  -- the first that opens, read at once (not opened twice): a file there
-  -- that cannot be read is reported, not passed over
+  -- the first where a file is, read at once (not opened twice): a file
+  -- there that cannot be read ("Permission denied", a folder) is reported,
+  -- not passed over for a later folder, as by gcc and Apache's compiler
   local searched = {}
   for _, path in ipairs(candidates) do
-    local text, err, opened, missing = ctx.read_file(path)
-    if text or opened then
-      return path, nil, { text = text, err = err }
+    local read = read_at(ctx, path)
+    if read.text or read.found then
+      return path, nil, read
     end
     -- the reason, unless there is simply no file there ("Not a directory"
-    -- for a path through a regular file, "Permission denied")
-    searched[#searched + 1] = normalize(path) .. (missing and "" or ": " .. tostring(err))
+    -- for a path through a regular file)
+    searched[#searched + 1] = normalize(path)
+      .. (read.missing and "" or ": " .. tostring(read.err))
   end
   return nil, searched
 end
@@ -134,18 +153,21 @@ local function load_includes(fc)
       fail_node(fc, inc, "cannot find include file '%s' (searched %s)", inc.path,
         table.concat(searched, ", "))
     end
-    local abs = absolute(ctx, path)
     for i, entry in ipairs(ctx.stack) do
-      if entry.abs == abs then
+      if entry.key == read.key then
         local chain = {}
         for j = i, #ctx.stack do
           chain[#chain + 1] = ctx.stack[j].name
         end
-        chain[#chain + 1] = entry.name
-        fail_node(fc, inc, "include cycle: %s", table.concat(chain, " -> "))
+        -- the file as this include names it, and which it is when that
+        -- path is another (a symlink: "d/link/a.thrift" for "d/a.thrift")
+        local name = normalize(path)
+        chain[#chain + 1] = name
+        fail_node(fc, inc, "include cycle: %s%s", table.concat(chain, " -> "),
+          name == entry.name and "" or " (the same file as " .. entry.name .. ")")
       end
     end
-    local sub = ctx.cache[abs] or load_file(ctx, path, abs, fc, inc, read)
+    local sub = ctx.cache[read.key] or load_file(ctx, path, read, fc, inc)
     local stem = stem_of(inc.path)
     if doc.includes[stem] and doc.includes[stem] ~= sub then
       fail_node(fc, inc, "two included files are named '%s'", stem)
@@ -154,19 +176,13 @@ local function load_includes(fc)
   end
 end
 
--- Load the file at 'path' ('abs' normalized); 'from' and 'inc' are the file
--- context and include node that name it, nil for the file given to load;
--- 'read' is what the search for an include read ({ text, err }). Messages
--- name the file 'path' normalized: 'b.thrift', not 'dir/../b.thrift' for
--- the include "../b.thrift" of 'dir/a.thrift'.
-function load_file(ctx, path, abs, from, inc, read)
+-- Load the file at 'path', which 'read' holds (read_at()); 'from' and 'inc'
+-- are the file context and include node that name it, nil for the file
+-- given to load. Messages name the file 'path' normalized: 'b.thrift', not
+-- 'dir/../b.thrift' for the include "../b.thrift" of 'dir/a.thrift'.
+function load_file(ctx, path, read, from, inc)
   local name = normalize(path)
-  local text, err
-  if read then
-    text, err = read.text, read.err
-  else
-    text, err = ctx.read_file(path)
-  end
+  local text, err = read.text, read.err
   if not text and from then
     fail_node(from, inc, "cannot read include file '%s'%s: %s", inc.path,
       name == inc.path and "" or " (" .. name .. ")", err)
@@ -178,9 +194,9 @@ function load_file(ctx, path, abs, from, inc, read)
     raise(perr)
   end
   local doc = {
-    path = abs, name = stem_of(path), namespaces = {}, cpp_includes = {}, includes = {},
-    types = {}, enums = {}, structs = {}, consts = {}, const_types = {}, services = {},
-    order = {},
+    path = absolute(ctx, path), name = stem_of(path), namespaces = {}, cpp_includes = {},
+    includes = {}, types = {}, enums = {}, structs = {}, consts = {}, const_types = {},
+    services = {}, order = {},
   }
   for _, ns in ipairs(ast.namespaces) do
     doc.namespaces[ns.scope] = ns.name
@@ -190,11 +206,11 @@ function load_file(ctx, path, abs, from, inc, read)
   end
   local fc = { ctx = ctx, doc = doc, ast = ast, name = name, defs = {}, state = {},
                defaulted = {} }
-  ctx.stack[#ctx.stack + 1] = { abs = abs, name = name }
+  ctx.stack[#ctx.stack + 1] = { key = read.key, name = name }
   load_includes(fc)
   resolve.file(fc)
   ctx.stack[#ctx.stack] = nil
-  ctx.cache[abs] = doc
+  ctx.cache[read.key] = doc
   return doc
 end
 
@@ -210,7 +226,7 @@ end
 
 -- Load and resolve the file at 'path' in context 'ctx'. Raises a Failure.
 function M.load(ctx, path)
-  return load_file(ctx, path, absolute(ctx, path))
+  return load_file(ctx, path, read_at(ctx, path))
 end
 
 return M
