@@ -975,6 +975,53 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, w.thread
         self.assertNotIn("Booting worker", log)
         self.assertFalse(os.path.exists(os.path.join(srv.dir, "tc.pid")), log)
 
+    def test_a_hook_that_sets_a_setting_fails_naming_both(self):
+        """Settings are read once, when the config file runs: a hook that
+        set one (`workers = 3` in when_ready, as gunicorn's hooks change
+        `server.cfg`) changed nothing and said nothing, and the hooks after
+        it read the value the server did not use. It now fails where it
+        sets it, the log naming the hook, the line and the setting, and the
+        setting keeps the file's value; a global that is no setting is still
+        the hooks' own. So in a loop thread's state."""
+        hooks = r"""
+local function note(...)
+  local f = assert(io.open(here .. "/hooks.txt", "a"))
+  f:write(table.concat({ ... }, " "), "\n")
+  f:close()
+end
+workers = 1
+threads = 1
+when_ready = function()
+  seen = "yes"
+  workers = 3 -- the setting
+  note("when_ready went on")
+end
+nworkers_changed = function(s, new, old) note("nworkers_changed", new, old, workers, seen) end
+on_connected = function() timeout = 1 end -- the loop's
+"""
+        srv = self.server(hooks)
+        path = os.path.join(srv.dir, "hooks.txt")
+        with open(srv.config) as f:
+            lines = f.read().splitlines()
+        at = [i + 1 for i, line in enumerate(lines) if line.endswith("-- the setting")][0]
+        loop_at = [i + 1 for i, line in enumerate(lines) if line.endswith("-- the loop's")][0]
+        self.assertTrue(harness.wait_log(srv, "Hook when_ready failed"), srv.log())
+        self.assertRegex(srv.log(), r"\[error\] Hook when_ready failed: \S+/thriftcorn\.lua:%d: "
+                                    r"workers: a hook cannot change a setting: settings are read "
+                                    r"once, when the config file runs \(set it at the top level "
+                                    r"of the file, which a reload reads again; SIGTTIN and "
+                                    r"SIGTTOU change the number of workers\)\n" % at)
+        socket.create_connection(("127.0.0.1", srv.port)).close()
+        self.assertTrue(harness.wait_log(srv, "Hook on_connected failed"), srv.log())
+        self.assertRegex(srv.log(), r"\[error\] Hook on_connected failed: \S+/thriftcorn\.lua:%d: "
+                                    r"timeout: a hook cannot change a setting: " % loop_at)
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_for(
+            lambda: "nworkers_changed" in harness.read_text(path)), srv.log())
+        self.assertEqual(harness.read_text(path), "nworkers_changed 2 1 1 yes\n")
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+        self.assertEqual(srv.stop(), 0, srv.log())
+
     def test_a_worker_hook_that_hangs_is_named(self):
         """A worker whose main thread hangs in a hook cannot say why it
         stopped beating or does not stop: the arbiter's line names the hook

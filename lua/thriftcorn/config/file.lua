@@ -176,6 +176,9 @@ function M.evaluate(path, source)
   -- lines[key]: the line where setting 'key' was last set; files[key] the
   -- file when another than the config file
   local values, lines, files = {}, {}, {}
+  -- true once the file has run: what a hook then sets of a setting would
+  -- change nothing, as the settings were read when the file ran
+  local ran = false
   local env = setmetatable({}, {
     __index = function(_, key)
       local v = values[key]
@@ -191,6 +194,12 @@ function M.evaluate(path, source)
       return v
     end,
     __newindex = function(_, key, v)
+      if ran and settings.by_name[key] then
+        error(string.format("%s: a hook cannot change a setting: settings are read once, when "
+          .. "the config file runs (set it at the top level of the file, which a reload reads "
+          .. "again%s)", tostring(key),
+          key == "workers" and "; SIGTTIN and SIGTTOU change the number of workers" or ""), 2)
+      end
       values[key] = v
       -- the place of the value that counts, the last one set: the innermost
       -- file on the stack, which is another than the config file's for a
@@ -246,7 +255,7 @@ function M.evaluate(path, source)
     changed = restore_libs(libs) -- before raised() calls them
     return raised(path, e)
   end))
-  running = false
+  running, ran = false, true
   changed = changed or restore_libs(libs)
   if rawget(os, "exit") == no_exit then
     rawset(os, "exit", exit)
