@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,6 +81,55 @@ tc_test_usr1_later(void *arg)
     nanosleep(&ts, NULL);
     assert_int_equal(pthread_kill(*to, SIGUSR1), 0);
     return NULL;
+}
+
+/*
+ * vsnprintf(): the C library's own text, for a test to compare with. In a
+ * program linked with tc_core, snprintf()'s "%lld" is thriftcorn's
+ * (bridge/lua_fmt.h), vsnprintf() never is.
+ */
+static inline int tc_test_libc_format(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline int
+tc_test_libc_format(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    return n;
+}
+
+/* Room for what tc_test_decimal_edges() puts out. */
+#define TC_TEST_DECIMAL_EDGES 128
+
+/*
+ * Integers at the edge of every count of decimal digits, of either sign,
+ * into 'out' (TC_TEST_DECIMAL_EDGES of room): each power of ten that a long
+ * long holds and its neighbours (9, 10, 11, 99, 100, ...), negated too, and
+ * 0 and the int and long long extremes. Returns how many.
+ */
+static inline size_t
+tc_test_decimal_edges(long long *out)
+{
+    size_t n = 0;
+    for (long long p = 1;; p *= 10) {
+        const long long around[] = {p - 1, p, p + 1, -p + 1, -p, -p - 1};
+        for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+            out[n++] = around[i];
+        }
+        if (p == 1000000000000000000LL) {
+            break; /* the largest power of ten a long long holds */
+        }
+    }
+    const long long extremes[] = {INT_MAX,   INT_MIN,       LLONG_MAX,    LLONG_MAX - 1,
+                                  LLONG_MIN, LLONG_MIN + 1, 1234567891LL, -1234567891LL};
+    for (size_t i = 0; i < sizeof(extremes) / sizeof(extremes[0]); i++) {
+        out[n++] = extremes[i];
+    }
+    return n;
 }
 
 /* The time zone of this process, as TZ names it (NULL: the system's), for localtime_r(). */

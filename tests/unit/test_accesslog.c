@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -96,40 +95,16 @@ test_placeholders(void **state)
     assert_string_equal(got, want);
 }
 
-/* The C library's text: vsnprintf() is not replaced (snprintf()'s "%lld" is, by lua_fmt.c). */
-static int libc_format(char *buf, size_t size, const char *fmt, ...) TC_PRINTF(3, 4);
-
-static int
-libc_format(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < size);
-    return n;
-}
-
 /*
  * Durations (ns) at the edge of every digit count, either sign, and the
- * extremes: each number of the line has 9, 99, 999... and the next power
- * of ten, a fraction of 999 and of 000. Returns how many.
+ * extremes (tc_test_decimal_edges()), and a fraction of 999 and of 000 of
+ * each unit. Returns how many.
  */
 static size_t
 durations(long long *out)
 {
-    size_t n = 0;
-    for (long long p = 1;; p *= 10) {
-        out[n++] = p - 1;
-        out[n++] = p;
-        out[n++] = -p + 1;
-        out[n++] = -p;
-        if (p == 1000000000000000000LL) {
-            break; /* the largest power of ten a long long holds */
-        }
-    }
-    static const long long more[] = {1234567891, -1234567891, 9000,      999000,
-                                     9999000,    LLONG_MAX,   LLONG_MIN, LLONG_MIN + 1};
+    size_t n = tc_test_decimal_edges(out);
+    static const long long more[] = {9000, 999000, 9999000};
     for (size_t i = 0; i < TC_ARRAY_LEN(more); i++) {
         out[n++] = more[i];
     }
@@ -142,7 +117,7 @@ test_numbers_as_snprintf_writes_them(void **state)
 {
     (void)state;
     assert_int_equal(tc_accesslog_open(access_path, "%D|%M|%L|%p"), TC_OK);
-    long long ns[96];
+    long long ns[TC_TEST_DECIMAL_EDGES + 3];
     size_t count = durations(ns);
     assert_true(count <= TC_ARRAY_LEN(ns));
     static char want[16384];
@@ -151,9 +126,9 @@ test_numbers_as_snprintf_writes_them(void **state)
     for (size_t i = 0; i < count; i++) {
         tc_accesslog_write(NULL, "unix", &info, ns[i]);
         long long us = ns[i] / 1000;
-        wn += (size_t)libc_format(want + wn, sizeof(want) - wn, "%lld|%lld.%03lld|%lld.%06lld|%d\n",
-                                  us, ns[i] / 1000000, us % 1000, ns[i] / 1000000000, us % 1000000,
-                                  (int)getpid());
+        wn += (size_t)tc_test_libc_format(
+            want + wn, sizeof(want) - wn, "%lld|%lld.%03lld|%lld.%06lld|%d\n", us, ns[i] / 1000000,
+            us % 1000, ns[i] / 1000000000, us % 1000000, (int)getpid());
     }
     static char got[16384];
     size_t gn = slurp(access_path, got, sizeof(got));
@@ -180,7 +155,7 @@ test_status_numbers_as_snprintf_writes_them(void **state)
     for (size_t i = 0; i < TC_ARRAY_LEN(statuses); i++) {
         tc_call_info_t info = call("Calc", "add", 3, statuses[i], true);
         tc_accesslog_write(NULL, "unix", &info, 0);
-        wn += (size_t)libc_format(want + wn, sizeof(want) - wn, "error:%d\n", statuses[i]);
+        wn += (size_t)tc_test_libc_format(want + wn, sizeof(want) - wn, "error:%d\n", statuses[i]);
     }
     char got[1024];
     slurp(access_path, got, sizeof(got));
@@ -208,8 +183,8 @@ test_number_cut_at_the_line_end(void **state)
         assert_int_equal(tc_accesslog_open(access_path, format), TC_OK);
         tc_accesslog_write(NULL, "unix", &info, LLONG_MIN);
         char line[1100];
-        int n = libc_format(line, sizeof(line), "%.*s%lld.%06lld", (int)k, format,
-                            LLONG_MIN / 1000000000, (LLONG_MIN / 1000) % 1000000);
+        int n = tc_test_libc_format(line, sizeof(line), "%.*s%lld.%06lld", (int)k, format,
+                                    LLONG_MIN / 1000000000, (LLONG_MIN / 1000) % 1000000);
         size_t len = (size_t)n < 1023 ? (size_t)n : 1023; /* the longest line, less its newline */
         memcpy(want + wn, line, len);
         wn += len;

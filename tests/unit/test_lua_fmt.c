@@ -7,20 +7,8 @@
 #include <lauxlib.h>
 #include <limits.h>
 #include <lualib.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* The C library's own text: vsnprintf() is not replaced. */
-static int
-libc_format(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return n;
-}
 
 static const long long values[] = {
     0,
@@ -57,7 +45,7 @@ test_integer_as_libc_writes_it(void **state)
             char got[32];
             memset(want, 'x', sizeof(want));
             memset(got, 'x', sizeof(got));
-            int wn = libc_format(want, size, "%lld", values[i]);
+            int wn = tc_test_libc_format(want, size, "%lld", values[i]);
             int gn = tc_lua_fmt_integer(got, size, values[i]);
             assert_int_equal(gn, wn);
             assert_memory_equal(got, want, sizeof(got)); /* nothing written past 'size' either */
