@@ -34,6 +34,13 @@ with open(os.path.join(FIXTURE, "svc.thrift")) as f:
 
 SERVICE = 'service = { idl = "svc.thrift", name = "TestService", handler = "handler.lua" }\n'
 HERE = "local here = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
+# For hooks: note(...) appends a line of its words to hooks.txt beside the config.
+NOTE = r"""local function note(...)
+  local f = assert(io.open(here .. "/hooks.txt", "a"))
+  f:write(table.concat({ ... }, " "), "\n")
+  f:close()
+end
+"""
 # sleep_ms(-1) spins forever in Lua
 SPIN = HANDLER.replace("function H.sleep_ms(ms)\n",
                        "function H.sleep_ms(ms)\n  if ms < 0 then\n    while true do end\n  end\n", 1)
@@ -893,12 +900,7 @@ return H""")
             self.assertIn("Handling signal: usr1", f.read())
 
     def test_hooks_run_and_a_raising_hook_is_only_logged(self):
-        hooks = r"""
-local function note(...)
-  local f = assert(io.open(here .. "/hooks.txt", "a"))
-  f:write(table.concat({ ... }, " "), "\n")
-  f:close()
-end
+        hooks = NOTE + r"""
 workers = 1
 threads = 2
 on_starting = function(s) note("on_starting", s.pid, s.generation, s.workers) end
@@ -983,12 +985,7 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, w.thread
         sets it, the log naming the hook, the line and the setting, and the
         setting keeps the file's value; a global that is no setting is still
         the hooks' own. So in a loop thread's state."""
-        hooks = r"""
-local function note(...)
-  local f = assert(io.open(here .. "/hooks.txt", "a"))
-  f:write(table.concat({ ... }, " "), "\n")
-  f:close()
-end
+        hooks = NOTE + r"""
 workers = 1
 threads = 1
 when_ready = function()
@@ -1058,12 +1055,7 @@ on_connected = function() timeout = 1 end -- the loop's
         started in post_worker_init outlived SIGTERM, `timeout` could not
         end a command), and one any process started ignored SIGPIPE. Each
         shell signals itself: it ends by the signal, or exits 7."""
-        hooks = r"""
-local function note(...)
-  local f = assert(io.open(here .. "/hooks.txt", "a"))
-  f:write(table.concat({ ... }, " "), "\n")
-  f:close()
-end
+        hooks = NOTE + r"""
 local function kills(where, ...)
   for _, sig in ipairs({ ... }) do
     local _, how, code = os.execute("kill -" .. sig .. " $$; exit 7")
@@ -1125,12 +1117,7 @@ on_connected = function() kills("on_connected", "TERM", "PIPE") end
         `timeout`), once; a quick stop runs worker_int once in each worker,
         and worker_exit, which follows a graceful stop only, in none. Each
         gets its worker's own table."""
-        hooks = r"""
-local function note(...)
-  local f = assert(io.open(here .. "/hooks.txt", "a"))
-  f:write(table.concat({ ... }, " "), "\n")
-  f:close()
-end
+        hooks = NOTE + r"""
 workers = 2
 threads = 1
 timeout = 2
