@@ -571,12 +571,16 @@ static const struct {
     const char *name;
     enum kind kind;
     bool param; /* "name:N" */
+    int64_t min;
     int64_t max;
 } kinds[] = {
-    {"ping", K_PING, false, 0},        {"echo", K_ECHO, true, 64 << 20},
-    {"add", K_ADD, false, 0},          {"roundtrip", K_ROUNDTRIP, false, 0},
-    {"batch", K_BATCH, true, 1000000}, {"sleep", K_SLEEP, true, 600000},
-    {"fail", K_FAIL, true, INT32_MAX},
+    {"ping", K_PING, false, 0, 0},
+    {"echo", K_ECHO, true, 0, 64 << 20},
+    {"add", K_ADD, false, 0, 0},
+    {"roundtrip", K_ROUNDTRIP, false, 0, 0},
+    {"batch", K_BATCH, true, 0, 1000000},
+    {"sleep", K_SLEEP, true, 0, 600000},
+    {"fail", K_FAIL, true, INT32_MIN, INT32_MAX}, /* the code is an i32, negative ones too */
 };
 
 tc_bench_call_t *
@@ -592,9 +596,10 @@ tc_bench_call_new(const char *spec, const tc_proto_ops_t *proto, tc_err_t *err)
         if (kinds[i].param) {
             char *end = NULL;
             long long v = colon != NULL ? strtoll(colon + 1, &end, 10) : -1;
-            if (colon == NULL || end == colon + 1 || *end != '\0' || v < 0 || v > kinds[i].max) {
-                tc_err_set(err, TC_EINVAL, "--call %s: expected %s:N with 0 <= N <= %lld", spec,
-                           kinds[i].name, (long long)kinds[i].max);
+            if (colon == NULL || end == colon + 1 || *end != '\0' || v < kinds[i].min ||
+                v > kinds[i].max) {
+                tc_err_set(err, TC_EINVAL, "--call %s: expected %s:N with %lld <= N <= %lld", spec,
+                           kinds[i].name, (long long)kinds[i].min, (long long)kinds[i].max);
                 return NULL;
             }
             param = v;

@@ -62,7 +62,8 @@ static const char usage_text[] =
     "  --call batch:N       batch(N): N items, item i = {id i, name \"item-<i>\", score i/2.0,\n"
     "                       tags [i, i+1, i+2], attrs {k = \"v<i>\"}}, every item checked\n"
     "  --call sleep:MS      sleep(MS): the reply must have an empty result\n"
-    "  --call fail:CODE     fail(CODE): the reply must carry BenchError{CODE, \"fail CODE\"}\n"
+    "  --call fail:CODE     fail(CODE), CODE any i32 (negative too): the reply must carry\n"
+    "                       BenchError{CODE, \"fail CODE\"}\n"
     "Or any method of any IDL, encoded and decoded with thriftcorn's own IDL loader:\n"
     "  --idl FILE --method Service.name --args '{a = 1, b = \"x\"}'\n"
     "                       --args is a Lua table literal keyed by argument name (or\n"
@@ -86,6 +87,13 @@ static const char usage_text[] =
     "calls in flight when the measurement ends get up to --timeout for their\n"
     "replies.\n"
     "\n"
+    "SIGINT (Ctrl-C) or SIGTERM ends the run early, as the end of -d would: no\n"
+    "call is sent after it, the calls in flight get up to 1 s (at most --timeout)\n"
+    "for their replies, those still unanswered then are dropped (not errors), and\n"
+    "the report of what was measured says so (\"interrupted after 1.23 s of 3.0 s\n"
+    "by SIGINT, 0 calls in flight dropped\"; --json: \"interrupted\", \"dropped\").\n"
+    "A second one ends the process at once, with no report.\n"
+    "\n"
     "Output:\n"
     "  --json               one JSON object instead of the report\n"
     "  --show-errors N      describe at most N errors on stderr (default 5)\n"
@@ -97,7 +105,8 @@ static const char usage_text[] =
     "Exit status: 0 when every call succeeded, 1 on any error (with a line\n"
     "\"ERRORS: N\") or when no call was measured, 2 on bad options (a --host that\n"
     "does not resolve, more connections than the hard limit of open files allows,\n"
-    "-c times -P above 1048576).\n";
+    "-c times -P above 1048576), 130 when SIGINT ended the run and 143 when\n"
+    "SIGTERM did (128 + the signal, as a shell reports it), errors or not.\n";
 
 _Static_assert(TC_BENCH_INFLIGHT_MAX == 1048576, "the usage text names the limit of -c times -P");
 

@@ -260,10 +260,10 @@ check_reply(tc_bench_loop_t *lp, conn_t *c, const inflight_t *slot, const uint8_
 
 /* The share of a call from 'sent' to 'now' that falls inside the window [t0, t1]. */
 static double
-window_share(const tc_bench_clock_t *clock, long long sent, long long now)
+window_share(const tc_bench_loop_t *lp, long long sent, long long now)
 {
-    long long from = sent > clock->t0 ? sent : clock->t0;
-    long long to = now < clock->t1 ? now : clock->t1;
+    long long from = sent > lp->clock->t0 ? sent : lp->clock->t0;
+    long long to = now < lp->t1 ? now : lp->t1;
     if (to <= from) {
         return 0.0;
     }
@@ -280,7 +280,7 @@ on_reply(tc_bench_loop_t *lp, conn_t *c, const uint8_t *msg, size_t len)
     if (check_reply(lp, c, &slot, msg, len) == TC_OK) {
         lp->answered++;
         if (lp->now > lp->clock->t0) {
-            lp->stats.work += window_share(lp->clock, slot.sent, lp->now);
+            lp->stats.work += window_share(lp, slot.sent, lp->now);
         }
         if (slot.measured) {
             lp->stats.calls++;

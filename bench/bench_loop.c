@@ -12,17 +12,24 @@
 #include "core/alloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 256
-#define TICK_NS    20000000LL /* timeouts and the end of the run are checked this often */
-#define CLAIM_MAX  1024       /* calls of -n a loop claims at once, at most (see claim()) */
-#define CLAIM_PART 4          /* of its connections' share of those left, it claims a part */
+#define TICK_NS    20000000LL   /* timeouts and the end of the run are checked this often */
+#define CLAIM_MAX  1024         /* calls of -n a loop claims at once, at most (see claim()) */
+#define CLAIM_PART 4            /* of its connections' share of those left, it claims a part */
+#define GRACE_NS   1000000000LL /* after an interrupt, calls in flight get this long, at most */
+
+/* tc_bench_loop_clock_interrupt() runs in a signal handler: its atomics must not take a lock */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+               "an interrupt's atomics are lock-free");
 
 long long
 tc_bench_loop_now(void)
@@ -61,23 +68,54 @@ tc_bench_loop_report(tc_bench_loop_t *lp, const conn_t *c, const char *fmt, ...)
     funlockfile(stderr);
 }
 
-/* ---- the calls of -n ---- */
+/* ---- the clock ---- */
 
-void
+int
 tc_bench_loop_clock_init(tc_bench_clock_t *clock, uint64_t requests)
 {
+    clock->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (clock->stop_fd < 0) {
+        return -errno;
+    }
     (void)pthread_mutex_init(&clock->requests_lock, NULL);
     clock->requests_left = requests;
     clock->requests_holders = 0;
     atomic_init(&clock->errors_shown, 0);
     atomic_init(&clock->progress_shown, false);
+    atomic_init(&clock->stop_at, LLONG_MAX);
+    atomic_init(&clock->stop_sig, 0);
+    return TC_OK;
 }
 
 void
 tc_bench_loop_clock_deinit(tc_bench_clock_t *clock)
 {
     (void)pthread_mutex_destroy(&clock->requests_lock);
+    close(clock->stop_fd);
 }
+
+void
+tc_bench_loop_clock_interrupt(tc_bench_clock_t *clock, int sig)
+{
+    /* clock_gettime() and write() are async-signal-safe; the first interrupt's time stays */
+    long long none = LLONG_MAX;
+    (void)atomic_compare_exchange_strong(&clock->stop_at, &none, tc_bench_loop_now());
+    int zero = 0;
+    (void)atomic_compare_exchange_strong(&clock->stop_sig, &zero, sig);
+    uint64_t one = 1;
+    ssize_t n = write(clock->stop_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN only, when the count is full: readable all the same */
+}
+
+long long
+tc_bench_loop_clock_t1(const tc_bench_clock_t *clock)
+{
+    long long at = atomic_load(&clock->stop_at);
+    long long t1 = at < clock->t1 ? at : clock->t1;
+    return t1 > clock->t0 ? t1 : clock->t0;
+}
+
+/* ---- the calls of -n ---- */
 
 /*
  * Claim calls of -n, the loop's budget being spent: its connections' share
@@ -139,7 +177,7 @@ tc_bench_loop_may_send(tc_bench_loop_t *lp, bool *measured)
     if (!*measured) {
         return true;
     }
-    if (lp->now >= lp->clock->t1) {
+    if (lp->now >= lp->t1) {
         lp->stopping = true;
         return false;
     }
@@ -156,7 +194,7 @@ bool
 tc_bench_loop_run_over(tc_bench_loop_t *lp)
 {
     if (!lp->stopping && !lp->dry && lp->now >= lp->clock->t0) {
-        if (lp->now >= lp->clock->t1) {
+        if (lp->now >= lp->t1) {
             lp->stopping = true;
         } else if (lp->o->requests > 0 && lp->budget == 0) {
             (void)claim(lp); /* dry or stopping when none is left */
@@ -215,6 +253,13 @@ tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, 
         tc_bench_loop_free(lp);
         return NULL;
     }
+    /* edge-triggered: the eventfd is never read, and each loop hears of the interrupt once */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+    if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, clock->stop_fd, &ev) != 0) {
+        tc_err_set(err, -errno, "epoll_ctl: %s", tc_strerror(-errno));
+        tc_bench_loop_free(lp);
+        return NULL;
+    }
     return lp;
 }
 
@@ -254,17 +299,39 @@ fill(tc_bench_loop_t *lp)
     }
 }
 
+/*
+ * The run is interrupted: no call is sent any more, the window ends at the
+ * interrupt, and the calls in flight get a short grace for their replies
+ * (those of a server that stopped answering would keep the user waiting
+ * for --timeout).
+ */
+static void
+interrupt(tc_bench_loop_t *lp)
+{
+    long long at = atomic_load(&lp->clock->stop_at);
+    long long timeout = (long long)(lp->o->timeout * 1e9);
+    lp->stopping = true;
+    lp->stats.interrupted = true;
+    lp->drain_by = at + (timeout < GRACE_NS ? timeout : GRACE_NS);
+    lp->t1 = at < lp->t1 ? at : lp->t1;
+}
+
 void
 tc_bench_loop_run(tc_bench_loop_t *lp)
 {
+    lp->t1 = lp->clock->t1;
     lp->now = tc_bench_loop_now();
     fill(lp);
     long long next_tick = lp->now + TICK_NS;
     struct epoll_event evs[MAX_EVENTS];
     while (lp->nopen > 0 || lp->nreopen > 0 || lp->ndial > 0) {
         lp->now = tc_bench_loop_now();
-        if (!lp->stopping && lp->now >= lp->clock->t1) {
+        if (!lp->stopping && lp->now >= lp->t1) {
             lp->stopping = true;
+        }
+        if (lp->stats.interrupted && lp->now >= lp->drain_by) {
+            lp->stats.dropped = (uint64_t)lp->inflight; /* closed below, unanswered */
+            break;
         }
         if (lp->inflight == 0 && (lp->stopping || lp->dry)) {
             /* the run's end for this loop, unless calls of -n are handed back to a dry one */
@@ -283,6 +350,10 @@ tc_bench_loop_run(tc_bench_loop_t *lp)
         int n = epoll_wait(lp->ep, evs, MAX_EVENTS, lp->nreopen > 0 ? 0 : (int)(TICK_NS / 1000000));
         for (int i = 0; i < n; i++) {
             conn_t *c = evs[i].data.ptr;
+            if (c == NULL) { /* the clock's stop_fd */
+                interrupt(lp);
+                continue;
+            }
             if (c->dial != NULL) {
                 if (c->fd >= 0) {
                     tc_bench_dial_ready(lp, c);

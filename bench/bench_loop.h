@@ -60,6 +60,8 @@ typedef struct tc_bench_stats {
     uint64_t conn_min;                   /* fewest measured calls of one connection */
     uint64_t conn_max;                   /* most measured calls of one connection */
     uint64_t reconnects;                 /* connections opened again and called on (--reconnect) */
+    uint64_t dropped;                    /* calls in flight left unanswered after an interrupt */
+    bool interrupted;                    /* the loop saw the interrupt before it ended */
     tc_bench_hist_t hist;                /* latency of measured calls, ns */
     /*
      * The calls' work inside the window [t0, t1]: each correct reply counts
@@ -93,10 +95,33 @@ typedef struct tc_bench_clock {
      * same, as that lock is glibc's own, which ThreadSanitizer does not see
      */
     atomic_bool progress_shown;
+    /*
+     * An interrupt (SIGINT, SIGTERM) ends the run early: a signal handler
+     * stores when and which (tc_bench_loop_clock_interrupt()), then makes
+     * 'stop_fd', an eventfd every loop's epoll watches, readable.
+     */
+    int stop_fd;
+    atomic_llong stop_at; /* when the run was interrupted, or LLONG_MAX */
+    atomic_int stop_sig;  /* the signal that interrupted it, or 0 */
 } tc_bench_clock_t;
 
-/* Set the clock's counts: -n of 'requests' (0: none), no error shown. Before any loop runs. */
-void tc_bench_loop_clock_init(tc_bench_clock_t *clock, uint64_t requests);
+/*
+ * Set the clock's counts: -n of 'requests' (0: none), no error shown, no
+ * interrupt. Before any loop runs. TC_OK, or -errno when the eventfd
+ * cannot be made.
+ */
+TC_NODISCARD int tc_bench_loop_clock_init(tc_bench_clock_t *clock, uint64_t requests);
+
+/*
+ * Interrupt the run by signal 'sig': no call is sent any more, and each
+ * loop ends once its calls in flight are answered, or within the grace of
+ * tc_bench_loop_run(). Async-signal-safe: a signal handler calls it, on
+ * any thread.
+ */
+void tc_bench_loop_clock_interrupt(tc_bench_clock_t *clock, int sig);
+
+/* The time the measurement ends at, 'clock->t1' or an interrupt's time, never before 't0'. */
+long long tc_bench_loop_clock_t1(const tc_bench_clock_t *clock);
 
 /* Release what tc_bench_loop_clock_init() made, once no loop runs. */
 void tc_bench_loop_clock_deinit(tc_bench_clock_t *clock);
@@ -127,7 +152,11 @@ tc_bench_loop_t *tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *c
  */
 void tc_bench_loop_connect(tc_bench_loop_t *lp);
 
-/* Run until the measurement ends and the calls in flight are answered or time out. */
+/*
+ * Run until the measurement ends and the calls in flight are answered or
+ * time out; after an interrupt, those still in flight after the shorter
+ * of 1 s and --timeout are dropped (stats' 'dropped').
+ */
 void tc_bench_loop_run(tc_bench_loop_t *lp);
 
 /* Calls answered so far (any thread may read it, for the progress line). */

@@ -61,6 +61,8 @@ struct tc_bench_loop {
     struct sockaddr_un unix_sun;
     int inflight;
     bool stopping;
+    long long t1;       /* the window's end: the clock's 't1', or the interrupt's time */
+    long long drain_by; /* after an interrupt, calls still in flight then are dropped */
     /*
      * -n: none left to claim, but another loop holds some it may hand back;
      * no call is sent until the next tick claims some, or finds the run over

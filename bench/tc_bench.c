@@ -11,6 +11,7 @@
 #include "build_config.h"
 #include "core/alloc.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -21,6 +22,52 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- interrupts ---- */
+
+/* The clock of the run a SIGINT or SIGTERM interrupts; set before the handler is. */
+static tc_bench_clock_t *interrupt_clock;
+static atomic_int interrupts; /* counted as each handler begins: the second one ends it all */
+
+/*
+ * The first SIGINT or SIGTERM ends the run as -d ending would, and the
+ * report is printed (tc_bench_loop_clock_interrupt()); a second one ends
+ * the process at once, by the signal's default action.
+ */
+static void
+on_interrupt(int sig)
+{
+    int saved = errno;
+    if (atomic_fetch_add(&interrupts, 1) > 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        (void)sigaction(sig, &sa, NULL);
+        (void)raise(sig); /* blocked in its handler: delivered once it returns */
+    } else {
+        tc_bench_loop_clock_interrupt(interrupt_clock, sig);
+    }
+    errno = saved;
+}
+
+/*
+ * SIGINT and SIGTERM interrupt the run of 'clock' (with 'on' true), or end
+ * the process again (once no load thread runs: the handler's 'clock' stays).
+ */
+static void
+catch_interrupts(tc_bench_clock_t *clock, bool on)
+{
+    if (on) {
+        interrupt_clock = clock;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on ? on_interrupt : SIG_DFL;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+}
 
 /* ---- running ---- */
 
@@ -122,11 +169,15 @@ static int
 start(run_t *r)
 {
     const tc_bench_opts_t *o = &r->cli->o;
+    int rc = tc_bench_loop_clock_init(&r->clock, o->requests);
+    if (rc != TC_OK) {
+        fprintf(stderr, "thriftcorn-bench: eventfd: %s\n", tc_strerror(rc));
+        return 2;
+    }
     r->nloops = o->threads;
     r->loops = tc_xcalloc((size_t)r->nloops, sizeof(*r->loops));
     r->tids = tc_xcalloc((size_t)r->nloops, sizeof(*r->tids));
     r->args = tc_xcalloc((size_t)r->nloops, sizeof(*r->args));
-    tc_bench_loop_clock_init(&r->clock, o->requests);
     atomic_init(&r->finished, 0);
     int first = 0;
     for (int i = 0; i < r->nloops; i++) {
@@ -151,6 +202,7 @@ start(run_t *r)
     r->clock.t0 = r->clock.start + (long long)(o->warmup * 1e9);
     /* -n alone has no time limit: each call still ends within --timeout */
     r->clock.t1 = o->duration > 0.0 ? r->clock.t0 + (long long)(o->duration * 1e9) : LLONG_MAX;
+    catch_interrupts(&r->clock, true);
     for (int i = 0; i < r->nloops; i++) {
         r->args[i].run = r;
         r->args[i].loop = r->loops[i];
@@ -176,6 +228,10 @@ typedef struct summary {
     uint64_t conn_min; /* fairness: measured calls of the least and most served connection */
     uint64_t conn_max;
     uint64_t reconnects; /* --reconnect */
+    bool interrupted;    /* by a signal, while a loop still ran */
+    int stop_sig;
+    bool in_warmup;   /* interrupted before the measurement began */
+    uint64_t dropped; /* calls in flight unanswered when an interrupted run ended */
     tc_bench_hist_t hist;
 } summary_t;
 
@@ -203,6 +259,8 @@ summarize(const run_t *r, summary_t *s)
             s->errors += st->errors[k];
         }
         s->reconnects += st->reconnects;
+        s->interrupted = s->interrupted || st->interrupted;
+        s->dropped += st->dropped;
         s->work += st->work;
         if (st->end_ns > end) {
             end = st->end_ns;
@@ -219,8 +277,13 @@ summarize(const run_t *r, summary_t *s)
      * it. A call partly inside it counts for that part (tc_bench_stats_t
      * 'work').
      */
-    if (end > r->clock.t1) {
-        end = r->clock.t1;
+    long long t1 = s->interrupted ? tc_bench_loop_clock_t1(&r->clock) : r->clock.t1;
+    if (end > t1) {
+        end = t1;
+    }
+    if (s->interrupted) {
+        s->stop_sig = atomic_load(&r->clock.stop_sig);
+        s->in_warmup = atomic_load(&r->clock.stop_at) < r->clock.t0;
     }
     s->elapsed = (double)(end - r->clock.t0) / 1e9;
     s->rps = s->calls > 0 && s->elapsed > 0.0 ? s->work / s->elapsed : 0.0;
@@ -266,17 +329,33 @@ print_json(const tc_bench_cli_t *cli, const summary_t *s)
     }
     printf("},\"elapsed_s\":%.3f,\"rps\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,"
            "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"client_cpu_pct\":%.0f,"
-           "\"conn_calls_min\":%llu,\"conn_calls_max\":%llu,\"reconnects\":%llu}\n",
+           "\"conn_calls_min\":%llu,\"conn_calls_max\":%llu,\"reconnects\":%llu,"
+           "\"interrupted\":%s,\"dropped\":%llu}\n",
            s->elapsed, s->rps, tc_bench_hist_mean(&s->hist) / 1e3, pct_us(s, 50.0), pct_us(s, 90.0),
            pct_us(s, 99.0), pct_us(s, 99.9), pct_us(s, 100.0), s->cpu_pct,
            (unsigned long long)s->conn_min, (unsigned long long)s->conn_max,
-           (unsigned long long)s->reconnects);
+           (unsigned long long)s->reconnects, s->interrupted ? "true" : "false",
+           (unsigned long long)s->dropped);
 }
 
 static void
 print_report(const tc_bench_cli_t *cli, const summary_t *s)
 {
     const tc_bench_opts_t *o = &cli->o;
+    if (s->interrupted) {
+        char when[96];
+        if (s->in_warmup) {
+            snprintf(when, sizeof(when), "during the warm-up");
+        } else if (o->duration > 0.0) {
+            snprintf(when, sizeof(when), "after %.2f s of %.1f s", s->elapsed, o->duration);
+        } else {
+            snprintf(when, sizeof(when), "after %llu of %llu calls", (unsigned long long)s->calls,
+                     (unsigned long long)o->requests);
+        }
+        printf("  interrupted   %s by %s, %llu call%s in flight dropped\n", when,
+               s->stop_sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)s->dropped,
+               s->dropped == 1 ? "" : "s");
+    }
     printf("  calls         %llu in %.2f s\n", (unsigned long long)s->calls, s->elapsed);
     printf("  calls/s       %.1f\n", s->rps);
     printf("  latency (us)  mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
@@ -322,15 +401,16 @@ print_banner(const tc_bench_cli_t *cli)
     }
     char len[64];
     if (o->requests > 0) {
-        snprintf(len, sizeof(len), "%llu calls", (unsigned long long)o->requests);
+        snprintf(len, sizeof(len), "%llu call%s", (unsigned long long)o->requests,
+                 o->requests == 1 ? "" : "s");
     } else {
         snprintf(len, sizeof(len), "%.1f s", o->duration);
     }
-    printf("thriftcorn-bench %s: %s %s %s, call %s, %d connections x %d in flight, %d thread%s, "
+    printf("thriftcorn-bench %s: %s %s %s, call %s, %d connection%s x %d in flight, %d thread%s, "
            "%s after %.1f s warm-up\n",
            TC_VERSION_STRING, where, o->transport->name, o->proto->name,
-           o->call != NULL ? o->call : o->method, o->connections, o->pipeline, o->threads,
-           o->threads == 1 ? "" : "s", len, o->warmup);
+           o->call != NULL ? o->call : o->method, o->connections, o->connections == 1 ? "" : "s",
+           o->pipeline, o->threads, o->threads == 1 ? "" : "s", len, o->warmup);
     fflush(stdout);
 }
 
@@ -400,6 +480,8 @@ main(int argc, char **argv)
     for (int i = 0; i < r.nloops; i++) {
         pthread_join(r.tids[i], NULL);
     }
+    /* the run is over: a SIGINT now ends the process, and none reaches the clock freed below */
+    catch_interrupts(NULL, false);
     summarize(&r, &s);
     s.cpu_pct = cpu;
     if (cli.json) {
@@ -415,6 +497,10 @@ main(int argc, char **argv)
     run_free(&r);
     if (addrs != NULL) {
         freeaddrinfo(addrs);
+    }
+    /* as a shell reports a command a signal ended: 130 for SIGINT, 143 for SIGTERM */
+    if (s.interrupted) {
+        return 128 + s.stop_sig;
     }
     return s.errors > 0 || s.calls == 0 ? 1 : 0;
 }

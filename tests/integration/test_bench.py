@@ -12,6 +12,7 @@ import pty
 import re
 import resource
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -241,8 +242,9 @@ class BenchToolTest(unittest.TestCase):
         return r
 
     def test_every_benchmark_call(self):
+        # fail's code is a signed i32: negative codes were refused
         for call in ("ping", "echo:0", "echo:1000", "add", "roundtrip", "batch:0", "batch:100",
-                     "sleep:2", "fail:7"):
+                     "sleep:2", "fail:7", "fail:-7", "fail:-2147483648", "fail:2147483647"):
             with self.subTest(call=call):
                 rc, out, err = run_bench(self.srv.port, "-c", "8", "-n", "2000", "--warmup",
                                          "0.1", "--call", call)
@@ -259,6 +261,17 @@ class BenchToolTest(unittest.TestCase):
         self.assertGreater(j["rps"], 0)
         self.assertGreater(j["conn_calls_min"], 0)
         self.assertLessEqual(j["p50_us"], j["p999_us"])
+        self.assertEqual((j["interrupted"], j["dropped"]), (False, 0))
+
+    def test_banner_counts_calls(self):
+        # it said "1 connections x 1 in flight, ..., 1 calls"
+        for n, conns, text in (("1", "1 connection x", ", 1 call after "),
+                               ("2", "2 connections x", ", 2 calls after ")):
+            with self.subTest(n=n):
+                rc, out, err = run_bench(self.srv.port, "-c", n, "-n", n, "--warmup", "0")
+                self.assert_clean(rc, out, err)
+                self.assertIn(", %s 1 in flight, " % conns, out.splitlines()[0])
+                self.assertIn(text, out.splitlines()[0])
 
     def test_generic_idl_method(self):
         rc, out, err = run_bench(self.srv.port, "-c", "4", "-n", "1000", "--warmup", "0",
@@ -379,7 +392,10 @@ class BenchOptionsTest(unittest.TestCase):
                 (["--frobnicate=3"], "--frobnicate: unknown option"),
                 (["--json=yes"], "--json: takes no value"),
                 (["--re"], "--re: the start of more than one option (--requests, --reconnect)"),
-                (["--call"], "--call: needs a value")):
+                (["--call"], "--call: needs a value"),
+                (["--call", "fail:-2147483649"],
+                 "--call fail:-2147483649: expected fail:N with -2147483648 <= N <= 2147483647"),
+                (["--call", "echo:-1"], "--call echo:-1: expected echo:N with 0 <= N <= 67108864")):
             with self.subTest(args=args):
                 rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", *args, timeout=30)
                 self.assertEqual(rc, 2, out + err)
@@ -1229,6 +1245,166 @@ class BenchReconnectTest(unittest.TestCase):
         self.assertGreaterEqual(j["reconnects"], 3 * 8, out + err)
         self.assertLessEqual(j["errors"], j["reconnects"] + 3, out + err)
         self.assertGreater(j["conn_calls_min"], 0, out)
+
+
+def signal_bits(pid, field):
+    """The signals of `field` (SigCgt, ShdPnd, ...) in /proc/PID/status, as
+    a bit mask (bit n-1: signal n), and for SigPnd those of every thread."""
+    paths = ["/proc/%d/status" % pid]
+    if field == "SigPnd":
+        paths = ["/proc/%d/task/%s/status" % (pid, t) for t in os.listdir("/proc/%d/task" % pid)]
+    bits = 0
+    for path in paths:
+        try:
+            text = read(path)
+        except OSError:  # a thread that ended
+            continue
+        bits |= int(re.search(r"^%s:\s*([0-9a-f]+)$" % field, text, re.M).group(1), 16)
+    return bits
+
+
+class BenchInterruptTest(unittest.TestCase):
+    """SIGINT and SIGTERM end the run early with its report; they used to
+    kill it, with no report, the progress line left on the terminal."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = bench_server("thriftcorn.lua")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def served(self):
+        return read(self.srv.accesslog).count(" Bench.sleep ok ")
+
+    def start(self, *args, port=None, **kw):
+        return subprocess.Popen([BENCH, "--port", str(port or self.srv.port), "--warmup", "0"]
+                                + list(args), stdout=subprocess.PIPE, text=True, **kw)
+
+    def stop(self, p):
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+
+    def caught(self, p, sig):
+        return p.poll() is not None or signal_bits(p.pid, "SigCgt") & 1 << (sig - 1)
+
+    def test_sigint_ends_the_run_with_its_report(self):
+        # 30 s asked; once calls are answered, SIGINT: the calls in flight
+        # are answered, none is sent after, and what was measured is reported
+        before = self.served()
+        started = time.monotonic()
+        p = self.start("-c", "2", "-d", "30", "--call", "sleep:20", "--json",
+                       stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(harness.wait_for(lambda: self.served() - before >= 5
+                                             and self.caught(p, signal.SIGINT), timeout=20))
+            self.assertIsNone(p.poll())
+            sent_at = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=20)
+        finally:
+            self.stop(p)
+        self.assertEqual(p.returncode, 130, out + err)
+        j = json.loads(out)
+        self.assertIs(j["interrupted"], True, out)
+        self.assertEqual((j["errors"], j["dropped"]), (0, 0), out + err)
+        self.assertGreater(j["calls"], 0, out)
+        self.assertEqual(j["calls"], j["answered"], out)  # no warm-up: every call measured
+        # the window ends at the interrupt, not at the last reply after it
+        self.assertLess(j["elapsed_s"], sent_at - started + 0.5, out)
+        self.assertTrue(harness.wait_for(lambda: self.served() - before == j["answered"],
+                                         timeout=20), "%d served: %s" % (self.served() - before,
+                                                                         out))
+
+    def test_sigterm_on_a_terminal_erases_the_progress_line(self):
+        master, slave = pty.openpty()
+        term = b""
+        p = None
+        try:
+            p = self.start("-c", "2", "-d", "30", "--call", "sleep:20", stdin=subprocess.DEVNULL,
+                           stderr=slave)
+            os.close(slave)
+            slave = None
+            deadline = time.monotonic() + 30
+            signalled = False
+            while time.monotonic() < deadline:
+                if not select.select([master], [], [], deadline - time.monotonic())[0]:
+                    break
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the tool has exited
+                    break
+                if not chunk:
+                    break
+                term += chunk
+                if b"calls/s" in term and not signalled:
+                    p.send_signal(signal.SIGTERM)
+                    signalled = True
+            out = p.communicate(timeout=30)[0]
+        finally:
+            self.stop(p)
+            os.close(master)
+            if slave is not None:
+                os.close(slave)
+        self.assertEqual(p.returncode, 143, out + repr(term))
+        self.assertIn("calls/s", term.decode())
+        self.assertEqual([line for line in screen_lines(term.decode()) if line], [], repr(term))
+        self.assertRegex(out, r"(?m)^  interrupted   after \d+\.\d\d s of 30\.0 s by SIGTERM, "
+                         r"0 calls in flight dropped$")
+        r = result(out)
+        self.assertGreater(r["calls"], 0, out)
+        self.assertEqual(r["errors"], 0, out)
+
+    def test_calls_unanswered_after_an_interrupt_are_dropped(self):
+        # a server that never answers: the calls in flight get 1 s (not
+        # their --timeout of 30 s), then are dropped, counted as no error
+        got = []  # the calls the server read, never answered
+        with FakeServer(ping_ok, wire=lambda name, seqid, res, n: got.append(n) or []) as srv:
+            p = self.start("-c", "2", "-P", "3", "-d", "30", "--timeout", "30", "--json",
+                           port=srv.port, stderr=subprocess.PIPE)
+            try:
+                self.assertTrue(harness.wait_for(lambda: len(got) == 6, timeout=20), got)
+                t = time.monotonic()
+                p.send_signal(signal.SIGINT)
+                out, err = p.communicate(timeout=20)
+                took = time.monotonic() - t
+            finally:
+                self.stop(p)
+        self.assertEqual(p.returncode, 130, out + err)
+        self.assertLess(took, 10)
+        j = json.loads(out)
+        self.assertEqual((j["interrupted"], j["calls"], j["errors"], j["dropped"]),
+                         (True, 0, 0, 6), out)
+        self.assertIn("no call was measured", err)
+
+    def test_a_second_sigint_ends_it_at_once(self):
+        # calls in flight to a server that never answers, which the first
+        # SIGINT gives a grace of 1 s; the second ends the process there
+        # and then, by SIGINT
+        got = []
+        srv = FakeServer(ping_ok, wire=lambda name, seqid, res, n: got.append(n) or [])
+        p = self.start("-c", "1", "-d", "30", "--timeout", "30", "--json", port=srv.port,
+                       stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(harness.wait_for(lambda: got and self.caught(p, signal.SIGINT),
+                                             timeout=20))
+            p.send_signal(signal.SIGINT)
+            bit = 1 << (signal.SIGINT - 1)
+            # taken by a thread (not pending any more): a second one is not merged into it
+            self.assertTrue(harness.wait_for(
+                lambda: p.poll() is not None
+                or not (signal_bits(p.pid, "ShdPnd") | signal_bits(p.pid, "SigPnd")) & bit,
+                timeout=20))
+            self.assertIsNone(p.poll())
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=20)
+        finally:
+            self.stop(p)
+            srv.close()
+        self.assertEqual(p.returncode, -signal.SIGINT, out + err)
+        self.assertEqual(out, "")
 
 
 class BenchToolCPluginTest(BenchToolTest):
