@@ -167,8 +167,10 @@ class Server:
         raise RuntimeError("thriftcorn did not start within %ss:\n%s" % (timeout, self.log()))
 
     def wait_ready(self, deadline):
-        """Connectable: the kernel backlog holds connections until a worker accepts."""
-        while time.monotonic() < deadline:
+        """Connectable: the kernel backlog holds connections until a worker
+        accepts. False at `deadline`, or at once when the process has exited
+        (its socket is gone: waiting would only use up the time)."""
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return True

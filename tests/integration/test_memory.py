@@ -37,6 +37,18 @@ SIZE = 4 << 20
                      "resident memory shows what a worker holds only with ASan's or TSan's "
                      "allocator (see above): TC_ASAN=ON or TC_TSAN=ON")
 class IdleBuffersTest(unittest.TestCase):
+    def assert_given_back(self, srv, pid, clients, base, peak, slack):
+        """The RSS of worker `pid` falls below `base` + `slack` KiB within
+        15 s (`peak`: what it was after the large calls, for the message);
+        then each of `clients` still answers, and the worker is the same."""
+        limit = base + slack
+        self.assertTrue(harness.wait_for(lambda: harness.rss_kib(pid) < limit, 15.0),
+                        "worker RSS %d KiB before the calls, %d after them, %d now "
+                        "(limit %d)" % (base, peak, harness.rss_kib(pid), limit))
+        for i, c in enumerate(clients):
+            self.assertEqual(c.echo("again %d" % i), "again %d" % i)
+        self.assertEqual(srv.worker_pids(), [pid])
+
     def test_idle_connections_give_large_buffers_back(self):
         harness.gen_py(IDL)
         bench = harness.load_gen("bench.Bench")
@@ -64,13 +76,7 @@ class IdleBuffersTest(unittest.TestCase):
             # Without the release, the buffers stay: about 160 MiB more than
             # before (8 MiB for each connection). With it, what is left is
             # allocator caches and bookkeeping (0 to 6 MiB in trials).
-            limit = base + 32 * 1024
-            self.assertTrue(harness.wait_for(lambda: harness.rss_kib(pid) < limit, 15.0),
-                            "worker RSS %d KiB before the calls, %d after them, %d now "
-                            "(limit %d)" % (base, peak, harness.rss_kib(pid), limit))
-            for i, c in enumerate(clients):
-                self.assertEqual(c.echo("again %d" % i), "again %d" % i)
-            self.assertEqual(srv.worker_pids(), [pid])
+            self.assert_given_back(srv, pid, clients, base, peak, 32 * 1024)
 
     def test_lua_states_give_large_calls_back(self):
         """A Lua handler's thread gives back a large call's decoded
@@ -101,13 +107,7 @@ class IdleBuffersTest(unittest.TestCase):
             peak = harness.rss_kib(pid)
             # the connections' buffers go a second after they are idle
             # (IdleBuffersTest); the Lua states' garbage must have gone too
-            limit = base + 12 * 1024
-            self.assertTrue(harness.wait_for(lambda: harness.rss_kib(pid) < limit, 15.0),
-                            "worker RSS %d KiB before the calls, %d after them, %d now "
-                            "(limit %d)" % (base, peak, harness.rss_kib(pid), limit))
-            for i, c in enumerate(clients):
-                self.assertEqual(c.echo("again %d" % i), "again %d" % i)
-            self.assertEqual(srv.worker_pids(), [pid])
+            self.assert_given_back(srv, pid, clients, base, peak, 12 * 1024)
 
 
 def echo_call(size):

@@ -47,6 +47,16 @@ def reap(pid, timeout=15.0):
     raise AssertionError("process %d did not exit" % pid)
 
 
+def start_time(pid):
+    """When `pid` started, in clock ticks since boot (None once it is gone):
+    with its pid, it names one process, whatever process takes the pid later."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except OSError:
+        return None
+
+
 def read_pid(path):
     try:
         with open(path) as f:
@@ -143,11 +153,53 @@ class UpgradeTest(unittest.TestCase):
         d, log, current = self.releases(config)
         return d, log, current, self.start_in(current), lambda: harness.read_text(log)
 
-    @staticmethod
-    def start_in(current):
-        """thriftcorn started in `current`, as a shell whose $PWD names it would."""
-        return subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
+    def start_in(self, current):
+        """thriftcorn started in `current`, as a shell whose $PWD names it
+        would; killed at the end of the test if it still runs."""
+        proc = subprocess.Popen([harness.BIN, "thriftcorn.lua"], cwd=current,
                                 env=dict(os.environ, PWD=current))
+        self.addCleanup(self.kill_old, proc)
+        return proc
+
+    def serve(self, settings, **kwargs):
+        """A harness.Server of `settings` (and `kwargs`), stopped at the end
+        of the test, once it is ready."""
+        srv = harness.Server(settings, **kwargs)
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        return srv
+
+    def usr2(self, proc, text, ready=True):
+        """SIGUSR2 to the arbiter `proc`, whose log `text()` reads: the pid
+        of the new arbiter it started, once that one is ready (with `ready`)
+        or has been logged. The new arbiter is killed at the end of the test
+        if it still runs."""
+        proc.send_signal(signal.SIGUSR2)
+        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
+                        text())
+        new = new_arbiter_pid(text())
+        self.addCleanup(self.kill_new_arbiter, new, start_time(new))
+        if ready:
+            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") >= 2),
+                            text())
+        return new
+
+    @staticmethod
+    def kill_new_arbiter(pid, started):
+        """What a failed test left of the new arbiter `pid`, if the process
+        that started at `started` still runs."""
+        if harness.pid_alive(pid) and start_time(pid) == started:
+            os.kill(pid, signal.SIGKILL)
+            reap(pid)
+
+    def require_localhost(self, alone=False):
+        """Skip the test unless 'localhost' resolves to 127.0.0.1 (and to
+        nothing else, with `alone`)."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if alone and names != {"127.0.0.1"}:
+            self.skipTest("'localhost' is not 127.0.0.1 alone here: %r" % names)
+        if "127.0.0.1" not in names:
+            self.skipTest("'localhost' does not resolve to 127.0.0.1 here: %r" % names)
 
     def first_ready(self, log):
         """Wait until the arbiter writing `log` is ready; returns its TCP port."""
@@ -162,38 +214,36 @@ class UpgradeTest(unittest.TestCase):
         new arbiter is ready; returns its pid."""
         os.unlink(current)
         os.symlink(os.path.join(d, "rel2"), current)
-        proc.send_signal(signal.SIGUSR2)
-        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()),
-                        text())
-        new = new_arbiter_pid(text())
-        self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
-                        text())
-        return new
+        return self.usr2(proc, text)
+
+    def stop_old(self, proc, text):
+        """SIGTERM to the old arbiter `proc`, which exits 0 (`text()` for the message)."""
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(15), 0, text())
+
+    def stop_new(self, new):
+        """SIGTERM to the new arbiter `new`, which exits 0."""
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(reap(new), 0)
 
     def stop_arbiters(self, proc, new):
         """SIGTERM to the old arbiter `proc`, then to the new one `new`: both exit 0."""
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(15), 0)
-        os.kill(new, signal.SIGTERM)
-        self.assertEqual(reap(new), 0)
+        self.stop_new(new)
 
     @staticmethod
-    def kill_arbiters(proc, new):
-        """What a failed test left of the two arbiters."""
+    def kill_old(proc):
+        """What a failed test left of the arbiter `proc` (a subprocess.Popen)."""
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-        if new is not None and harness.pid_alive(new):
-            os.kill(new, signal.SIGKILL)
-            reap(new)
 
     def test_usr2_winch_then_term_the_old_arbiter(self):
-        srv = harness.Server(HERE + SERVICE + "workers = 2\nthreads = 2\n"
-                             "pidfile = here .. '/tc.pid'\n")
-        self.addCleanup(srv.stop)
+        srv = self.serve(HERE + SERVICE + "workers = 2\nthreads = 2\n"
+                         "pidfile = here .. '/tc.pid'\n")
         pidfile = os.path.join(srv.dir, "tc.pid")
         old = srv.proc.pid
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
         self.assertEqual(read_pid(pidfile), old)
         self.assertEqual(harness.process_title(old), "thriftcorn: master [thriftcorn.lua]")
         for pid in srv.worker_pids():
@@ -203,13 +253,8 @@ class UpgradeTest(unittest.TestCase):
                             max_calls=100000).start()
         self.assertTrue(load.wait_calls(50), load.summary())
 
-        srv.kill(signal.SIGUSR2)
-        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = new_arbiter_pid(srv.log())
-        new_pid = None
         try:
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            new_pid = new
+            new = self.usr2(srv.proc, srv.log)
             self.assertEqual(read_pid(pidfile), new)
             self.assertEqual(read_pid(pidfile + ".oldbin"), old)
             self.assertEqual(harness.process_title(old),
@@ -231,8 +276,7 @@ class UpgradeTest(unittest.TestCase):
             self.assertTrue(harness.pid_alive(old))
             self.assertTrue(load.wait_calls(100), load.summary())
 
-            srv.kill(signal.SIGTERM)
-            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            self.stop_old(srv.proc, srv.log)
             self.assertFalse(os.path.exists(pidfile + ".oldbin"))
             self.assertEqual(read_pid(pidfile), new)
             self.assertTrue(load.wait_calls(100), load.summary())
@@ -240,38 +284,24 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(load.failed, 0, load.summary())
             self.assertEqual(self.echo(srv.port), "x")
 
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new_pid = None
+            self.stop_new(new)
             self.assertFalse(os.path.exists(pidfile))
         finally:
             load.stop()
-            if new_pid is not None and harness.pid_alive(new_pid):
-                os.kill(new_pid, signal.SIGKILL)
-                reap(new_pid)
 
     def test_usr2_gives_the_inherited_socket_the_new_backlog(self):
         """A new arbiter whose config sets another backlog listens on the
         inherited socket with it, as a reload does with a kept one."""
-        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 1\nbacklog = 7\n")
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve(HERE + SERVICE + "workers = 1\nthreads = 1\nbacklog = 7\n")
         self.assertEqual(harness.listen_backlog(srv.port), 7)
         with open(srv.config) as f:
             text = f.read()
         with open(srv.config, "w") as f:
             f.write(text.replace("backlog = 7\n", "backlog = 11\n"))
-        srv.kill(signal.SIGUSR2)
-        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = new_arbiter_pid(srv.log())
-        try:
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            self.assertEqual(harness.listen_backlog(srv.port), 11)
-            self.assertEqual(self.echo(srv.port), "x")
-            self.stop_arbiters(srv.proc, new)
-            new = None
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log)
+        self.assertEqual(harness.listen_backlog(srv.port), 11)
+        self.assertEqual(self.echo(srv.port), "x")
+        self.stop_arbiters(srv.proc, new)
 
     def test_usr2_follows_a_switched_release_symlink(self):
         """Deployed as current -> rel1 and switched to rel2, SIGUSR2 starts
@@ -280,51 +310,34 @@ class UpgradeTest(unittest.TestCase):
         d, log, current, proc, text = self.deploy(
             lambda rel, log: ('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
                               "proc_name = %r\nerrorlog = %r\n" % (rel, log)))
-        new = None
-        try:
-            self.first_ready(log)
-            self.assertEqual(harness.process_title(proc.pid), "thriftcorn: master [rel1]")
-            new = self.switch_and_upgrade(d, current, proc, text)
-            self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
-            self.stop_arbiters(proc, new)
-            new = None
-        finally:
-            self.kill_arbiters(proc, new)
+        self.first_ready(log)
+        self.assertEqual(harness.process_title(proc.pid), "thriftcorn: master [rel1]")
+        new = self.switch_and_upgrade(d, current, proc, text)
+        self.assertEqual(harness.process_title(new), "thriftcorn: master [rel2]")
+        self.stop_arbiters(proc, new)
 
     def test_usr2_after_a_reload_that_named_the_bind_another_way(self):
         """127.0.0.1:PORT, reloaded as localhost:PORT (which keeps the
         socket), then SIGUSR2: the new arbiter reads localhost:PORT and
         finds the socket under that name, rather than bind it again."""
-        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
-        if "127.0.0.1" not in names:
-            self.skipTest("'localhost' does not resolve to 127.0.0.1 here: %r" % names)
+        self.require_localhost()
         port = harness.free_port()
         settings = SERVICE + "workers = 1\nthreads = 2\n"
-        srv = harness.Server(settings, bind="127.0.0.1:%d" % port)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve(settings, bind="127.0.0.1:%d" % port)
         with open(srv.config, "w") as f:
             f.write('bind = "localhost:%d"\n%s' % (port, settings))
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
-        new = None
-        try:
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-            new = new_arbiter_pid(srv.log())
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            log = srv.log()
-            self.assertNotIn("Cannot listen", log)
-            # the new arbiter took the inherited socket: the same address, no new bind
-            self.assertEqual(log.count("Listening at: 127.0.0.1:%d" % port), 2, log)
-            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), log)
-            srv.kill(signal.SIGWINCH)  # the old arbiter's workers stop: the new one serves
-            self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
-            self.assertEqual(self.echo(port), "x")
-            self.stop_arbiters(srv.proc, new)
-            new = None
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log)
+        log = srv.log()
+        self.assertNotIn("Cannot listen", log)
+        # the new arbiter took the inherited socket: the same address, no new bind
+        self.assertEqual(log.count("Listening at: 127.0.0.1:%d" % port), 2, log)
+        self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), log)
+        srv.kill(signal.SIGWINCH)  # the old arbiter's workers stop: the new one serves
+        self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+        self.assertEqual(self.echo(port), "x")
+        self.stop_arbiters(srv.proc, new)
 
     def test_usr2_takes_the_inherited_socket_that_a_new_bind_names_another_way(self):
         """A new release whose config writes the bind another way
@@ -333,24 +346,16 @@ class UpgradeTest(unittest.TestCase):
         beside it: once SIGWINCH stopped the old workers, nobody accepted
         the clients the kernel put in the old socket's backlog, and those
         hung until the old arbiter closed it."""
-        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
-        if "127.0.0.1" not in names:
-            self.skipTest("'localhost' does not resolve to 127.0.0.1 here: %r" % names)
+        self.require_localhost()
         settings = SERVICE + "workers = 1\nthreads = 2\nreuse_port = true\n"
-        srv = harness.Server(settings)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve(settings)
         with open(srv.config, "w") as f:
             f.write('bind = "localhost:%d"\n%s' % (srv.port, settings))
         load = loadgen.Load(self.S, srv.port, threads=3, duration=40, sleep=0.002,
                             max_calls=100000, timeout=3).start()
-        new = None
         try:
             self.assertTrue(load.wait_calls(50), load.summary())
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-            new = new_arbiter_pid(srv.log())
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            new = self.usr2(srv.proc, srv.log)
             listening = subprocess.run(["ss", "-ltnH", "sport = :%d" % srv.port],
                                        capture_output=True, text=True, check=True).stdout
             self.assertEqual(len(listening.splitlines()), 1, listening)
@@ -360,46 +365,30 @@ class UpgradeTest(unittest.TestCase):
             self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
             # long enough for a client queued where nobody accepts to time out
             self.assertTrue(load.wait_calls(300, 15), load.summary())
-            srv.kill(signal.SIGTERM)
-            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            self.stop_old(srv.proc, srv.log)
             self.assertTrue(load.wait_calls(100), load.summary())
             self.assertTrue(load.stop())
             self.assertEqual(load.failed, 0, load.summary())
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
+            self.stop_new(new)
         finally:
             load.stop()
-            self.kill_arbiters(srv.proc, new)
 
     def test_usr2_keeps_both_ports_of_port_0_written_twice(self):
         """Two binds "127.0.0.1:0" are two sockets at two ports; the new
         arbiter inherits one for each bind (matched by their text), so it
         listens at the same two ports, and serves both once the old one
         is gone."""
-        srv = harness.Server('bind = { "127.0.0.1:0", "127.0.0.1:0" }\n' + SERVICE
-                             + "workers = 1\nthreads = 2\n")
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve('bind = { "127.0.0.1:0", "127.0.0.1:0" }\n' + SERVICE
+                         + "workers = 1\nthreads = 2\n")
         ports = harness.listening_ports(srv.log(), srv.proc.pid)
         self.assertEqual(len(set(ports)), 2, srv.log())
-        new = None
-        try:
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-            new = new_arbiter_pid(srv.log())
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            self.assertEqual(harness.listening_ports(srv.log(), new), ports)
-            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), srv.log())
-            srv.kill(signal.SIGTERM)  # the old arbiter goes; the new one serves alone
-            self.assertEqual(srv.proc.wait(15), 0, srv.log())
-            for port in ports:
-                self.assertEqual(self.echo(port), "x")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log)
+        self.assertEqual(harness.listening_ports(srv.log(), new), ports)
+        self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), srv.log())
+        self.stop_old(srv.proc, srv.log)  # the new one serves alone
+        for port in ports:
+            self.assertEqual(self.echo(port), "x")
+        self.stop_new(new)
 
     def test_usr2_gives_an_inherited_port_0_socket_to_the_bind_that_names_its_port(self):
         """bind = "127.0.0.1:0" got port P; a new release with
@@ -407,37 +396,25 @@ class UpgradeTest(unittest.TestCase):
         the bind that names it (though the port-0 bind has the text it was
         handed over as) and opens a new port for the port-0 bind."""
         settings = SERVICE + "workers = 1\nthreads = 2\n"
-        srv = harness.Server(settings)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve(settings)
         port = srv.port
         inode = harness.listen_inode(port)
         with open(srv.config, "w") as f:
             f.write('bind = { "127.0.0.1:0", "127.0.0.1:%d" }\n%s' % (port, settings))
-        new = None
-        try:
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-            new = new_arbiter_pid(srv.log())
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            log = srv.log()
-            self.assertIn("Bind 127.0.0.1:%d is 127.0.0.1:%d, inherited as 127.0.0.1:0: kept"
-                          % (port, port), log)
-            ports = harness.listening_ports(log, new)
-            self.assertEqual(len(ports), 2, log)
-            self.assertEqual(ports[0], port)
-            self.assertNotEqual(ports[1], port)
-            self.assertEqual(harness.listen_inode(port), inode)  # not bound again
-            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), log)
-            srv.kill(signal.SIGTERM)  # the old arbiter goes; the new one serves alone
-            self.assertEqual(srv.proc.wait(15), 0, srv.log())
-            for p in ports:
-                self.assertEqual(self.echo(p), "x")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log)
+        log = srv.log()
+        self.assertIn("Bind 127.0.0.1:%d is 127.0.0.1:%d, inherited as 127.0.0.1:0: kept"
+                      % (port, port), log)
+        ports = harness.listening_ports(log, new)
+        self.assertEqual(len(ports), 2, log)
+        self.assertEqual(ports[0], port)
+        self.assertNotEqual(ports[1], port)
+        self.assertEqual(harness.listen_inode(port), inode)  # not bound again
+        self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), log)
+        self.stop_old(srv.proc, srv.log)  # the new one serves alone
+        for p in ports:
+            self.assertEqual(self.echo(p), "x")
+        self.stop_new(new)
 
     def test_usr2_with_one_address_written_two_ways_says_so(self):
         """The old arbiter listens at 127.0.0.1:PORT; the new release's
@@ -446,19 +423,13 @@ class UpgradeTest(unittest.TestCase):
         the config clashing with itself, as at a start or a reload (not
         'address already in use', which blames another program), and the
         old arbiter serves on."""
-        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
-        if names != {"127.0.0.1"}:
-            self.skipTest("'localhost' is not 127.0.0.1 alone here: %r" % names)
+        self.require_localhost(alone=True)
         port = harness.free_port()
         settings = SERVICE + "workers = 1\nthreads = 2\n"
-        srv = harness.Server(settings, bind="127.0.0.1:%d" % port)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve(settings, bind="127.0.0.1:%d" % port)
         with open(srv.config, "w") as f:
             f.write('bind = { "localhost:%d", "127.0.0.1:%d" }\n%s' % (port, port, settings))
-        srv.kill(signal.SIGUSR2)
-        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = new_arbiter_pid(srv.log())
+        new = self.usr2(srv.proc, srv.log, ready=False)
         self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) exited with code 1" % new),
                         srv.log())
         log = srv.log()
@@ -474,22 +445,15 @@ class UpgradeTest(unittest.TestCase):
         the TCP bind serves on without a failed call."""
         path = os.path.join(harness.tempdir("tc-it-"), "s.sock")
         settings = SERVICE + "workers = 1\nthreads = 2\n"
-        srv = harness.Server('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
         load = loadgen.Load(self.S, srv.port, threads=2, duration=60, per_conn=(1, 1),
                             sleep=0.002, max_calls=100000)
-        new = None
         try:
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-            new = new_arbiter_pid(srv.log())
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
+            new = self.usr2(srv.proc, srv.log)
             self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), srv.log())
             load.start()
             self.assertTrue(load.wait_calls(50), load.summary())
-            srv.kill(signal.SIGTERM)  # the old arbiter goes; the new one serves alone
-            self.assertEqual(srv.proc.wait(15), 0, srv.log())
+            self.stop_old(srv.proc, srv.log)  # the new one serves alone
             self.assertTrue(os.path.exists(path), "the old arbiter removed the socket file")
             with open(srv.config, "w") as f:
                 f.write('bind = "127.0.0.1:0"\n' + settings)
@@ -501,12 +465,9 @@ class UpgradeTest(unittest.TestCase):
             self.assertTrue(load.stop())
             self.assertEqual((load.failed, load.refused), (0, 0), load.summary())
             self.assertEqual(self.echo(srv.port), "x")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
+            self.stop_new(new)
         finally:
             load.stop()
-            self.kill_arbiters(srv.proc, new)
 
     def test_upgrade_hands_over_socket_files_bound_in_a_switched_release(self):
         """unix:a.sock and unix:b.sock, relative, bound in current -> rel1;
@@ -524,36 +485,29 @@ class UpgradeTest(unittest.TestCase):
         with open(decoy, "w") as f:
             f.write("not a socket")
         proc = self.start_in(current)
-        new = None
 
         def text():
             return harness.read_text(log)
-        try:
-            port = self.first_ready(log)
-            a_sock = os.path.join(d, "rel1", "a.sock")
-            b_sock = os.path.join(d, "rel1", "b.sock")
-            self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
-            new = self.switch_and_upgrade(d, current, proc, text)
-            self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), text())
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0, text())
-            self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
-            with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
-                f.write('bind = { "127.0.0.1:0", "unix:b.sock" }\n' + settings)
-            os.kill(new, signal.SIGHUP)
-            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
-            self.assertTrue(harness.wait_for(lambda: not os.path.exists(a_sock), 15),
-                            "the dropped socket file stayed\n" + text())
-            self.assertTrue(os.path.exists(b_sock))
-            self.assertEqual(self.echo(port), "x")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
-            self.assertFalse(os.path.exists(b_sock), "the stop left the socket file\n" + text())
-            with open(decoy) as f:
-                self.assertEqual(f.read(), "not a socket")
-        finally:
-            self.kill_arbiters(proc, new)
+        port = self.first_ready(log)
+        a_sock = os.path.join(d, "rel1", "a.sock")
+        b_sock = os.path.join(d, "rel1", "b.sock")
+        self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
+        new = self.switch_and_upgrade(d, current, proc, text)
+        self.assertTrue(harness.wait_for(lambda: len(children(new)) == 1), text())
+        self.stop_old(proc, text)
+        self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
+        with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
+            f.write('bind = { "127.0.0.1:0", "unix:b.sock" }\n' + settings)
+        os.kill(new, signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+        self.assertTrue(harness.wait_for(lambda: not os.path.exists(a_sock), 15),
+                        "the dropped socket file stayed\n" + text())
+        self.assertTrue(os.path.exists(b_sock))
+        self.assertEqual(self.echo(port), "x")
+        self.stop_new(new)
+        self.assertFalse(os.path.exists(b_sock), "the stop left the socket file\n" + text())
+        with open(decoy) as f:
+            self.assertEqual(f.read(), "not a socket")
 
     def test_a_bind_dropped_while_the_old_arbiter_runs_loses_its_file_after_it(self):
         """rel1 binds unix:a.sock, rel2 does not: after SIGUSR2 the new
@@ -570,41 +524,34 @@ class UpgradeTest(unittest.TestCase):
             return ("bind = { %s }\n" % binds + SERVICE +
                     "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
         d, log, current, proc, text = self.deploy(config)
-        new = None
-        try:
-            port = self.first_ready(log)
-            a_sock = os.path.join(d, "rel1", "a.sock")
-            b_sock = os.path.join(d, "rel1", "b.sock")
-            new = self.switch_and_upgrade(d, current, proc, text)
-            c_sock = os.path.join(d, "rel2", "c.sock")
-            self.assertTrue(os.path.exists(c_sock), text())
-            # a reload of the new arbiter drops b.sock and c.sock, the old one still running
-            with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
-                f.write('bind = "127.0.0.1:0"\n' + SERVICE +
-                        "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
-            os.kill(new, signal.SIGHUP)
-            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
-            self.assertTrue(harness.wait_for(lambda: not os.path.exists(c_sock), 5),
-                            "the new arbiter's own dropped socket file stayed\n" + text())
-            time.sleep(1.5)  # more than the arbiter's longest sleep with workers
-            # the old arbiter's workers still take clients at both
-            self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
-            for path in (a_sock, b_sock):
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(path)
-                s.close()
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0, text())
-            self.assertTrue(harness.wait_for(
-                lambda: not os.path.exists(a_sock) and not os.path.exists(b_sock), 5),
-                "the dropped socket files stayed\n" + text())
-            self.assertIn("Removing %s, no longer bound" % a_sock, text())
-            self.assertEqual(self.echo(port), "x")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
-        finally:
-            self.kill_arbiters(proc, new)
+        port = self.first_ready(log)
+        a_sock = os.path.join(d, "rel1", "a.sock")
+        b_sock = os.path.join(d, "rel1", "b.sock")
+        new = self.switch_and_upgrade(d, current, proc, text)
+        c_sock = os.path.join(d, "rel2", "c.sock")
+        self.assertTrue(os.path.exists(c_sock), text())
+        # a reload of the new arbiter drops b.sock and c.sock, the old one still running
+        with open(os.path.join(d, "rel2", "thriftcorn.lua"), "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + SERVICE +
+                    "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
+        os.kill(new, signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+        self.assertTrue(harness.wait_for(lambda: not os.path.exists(c_sock), 5),
+                        "the new arbiter's own dropped socket file stayed\n" + text())
+        time.sleep(1.5)  # more than the arbiter's longest sleep with workers
+        # the old arbiter's workers still take clients at both
+        self.assertTrue(os.path.exists(a_sock) and os.path.exists(b_sock), text())
+        for path in (a_sock, b_sock):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+        self.stop_old(proc, text)
+        self.assertTrue(harness.wait_for(
+            lambda: not os.path.exists(a_sock) and not os.path.exists(b_sock), 5),
+            "the dropped socket files stayed\n" + text())
+        self.assertIn("Removing %s, no longer bound" % a_sock, text())
+        self.assertEqual(self.echo(port), "x")
+        self.stop_new(new)
 
     def test_a_bind_a_reload_of_the_old_arbiter_adds_goes_with_its_file(self):
         """After SIGUSR2 a reload of the old arbiter binds unix:d.sock,
@@ -617,35 +564,28 @@ class UpgradeTest(unittest.TestCase):
             return ('bind = { "127.0.0.1:0", "unix:a.sock"%s }\n' % extra + SERVICE +
                     "workers = 1\nthreads = 2\nerrorlog = %r\n" % log)
         d, log, current, proc, text = self.deploy(config)
-        new = None
-        try:
-            port = self.first_ready(log)
-            a_sock = os.path.join(d, "rel1", "a.sock")
-            d_sock = os.path.join(d, "d.sock")
-            new = self.switch_and_upgrade(d, current, proc, text)
-            for rel in ("rel1", "rel2"):
-                with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
-                    f.write(config(rel, log, ', "unix:%s"' % d_sock))
-            proc.send_signal(signal.SIGHUP)
-            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(d_sock)
-            s.close()
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0, text())
-            self.assertFalse(os.path.exists(d_sock),
-                             "the old arbiter's own socket file stayed\n" + text())
-            self.assertTrue(os.path.exists(a_sock), text())
-            self.assertEqual(self.echo(port), "x")
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(a_sock)
-            s.close()
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
-            self.assertFalse(os.path.exists(a_sock), text())
-        finally:
-            self.kill_arbiters(proc, new)
+        port = self.first_ready(log)
+        a_sock = os.path.join(d, "rel1", "a.sock")
+        d_sock = os.path.join(d, "d.sock")
+        new = self.switch_and_upgrade(d, current, proc, text)
+        for rel in ("rel1", "rel2"):
+            with open(os.path.join(d, rel, "thriftcorn.lua"), "w") as f:
+                f.write(config(rel, log, ', "unix:%s"' % d_sock))
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d_sock)
+        s.close()
+        self.stop_old(proc, text)
+        self.assertFalse(os.path.exists(d_sock),
+                         "the old arbiter's own socket file stayed\n" + text())
+        self.assertTrue(os.path.exists(a_sock), text())
+        self.assertEqual(self.echo(port), "x")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(a_sock)
+        s.close()
+        self.stop_new(new)
+        self.assertFalse(os.path.exists(a_sock), text())
 
     def test_upgrade_leaves_a_socket_file_put_at_the_path_since(self):
         """The socket file was removed and another server bound the path
@@ -654,41 +594,29 @@ class UpgradeTest(unittest.TestCase):
         d = harness.tempdir("tc-it-")
         path = os.path.join(d, "s.sock")
         settings = SERVICE + "workers = 1\nthreads = 2\n"
-        srv = harness.Server('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve('bind = { "127.0.0.1:0", "unix:%s" }\n' % path + settings)
         os.unlink(path)
         other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.addCleanup(other.close)
         other.bind(path)
         other.listen(4)
-        new = None
-        try:
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-            new = new_arbiter_pid(srv.log())
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            workers = children(new)
-            self.assertEqual(len(workers), 1, srv.log())
-            srv.kill(signal.SIGTERM)
-            self.assertEqual(srv.proc.wait(15), 0, srv.log())
-            with open(srv.config, "w") as f:
-                f.write('bind = "127.0.0.1:0"\n' + settings)
-            os.kill(new, signal.SIGHUP)
-            # past the moment the reload closed the dropped socket
-            self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % workers[0], 15),
-                            srv.log())
-            self.assertTrue(os.path.exists(path), "the other server's socket file was removed")
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.connect(path)  # still the other server's
-            c.close()
-            self.assertEqual(self.echo(srv.port), "x")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(reap(new), 0)
-            new = None
-            self.assertTrue(os.path.exists(path), "the other server's socket file was removed")
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log)
+        workers = children(new)
+        self.assertEqual(len(workers), 1, srv.log())
+        self.stop_old(srv.proc, srv.log)
+        with open(srv.config, "w") as f:
+            f.write('bind = "127.0.0.1:0"\n' + settings)
+        os.kill(new, signal.SIGHUP)
+        # past the moment the reload closed the dropped socket
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited" % workers[0], 15),
+                        srv.log())
+        self.assertTrue(os.path.exists(path), "the other server's socket file was removed")
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)  # still the other server's
+        c.close()
+        self.assertEqual(self.echo(srv.port), "x")
+        self.stop_new(new)
+        self.assertTrue(os.path.exists(path), "the other server's socket file was removed")
 
     def test_winch_ignored_when_a_reload_sets_daemon(self):
         """SIGWINCH is acted on by an arbiter that detached at start: one
@@ -849,23 +777,14 @@ class UpgradeTest(unittest.TestCase):
             f.write('bind = "127.0.0.1:0"\n' + SERVICE + "workers = 1\nthreads = 2\n"
                     "errorlog = %r\n" % log)
         notify_path, notify = notify_socket(d)
+        self.addCleanup(notify.close)
         proc = subprocess.Popen([harness.BIN, config],
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
-        new = None
-        try:
-            self.assertEqual(notify.recv(1024), READY1)
-            proc.send_signal(signal.SIGUSR2)
-            got = notify.recv(1024)
-            self.assertTrue(harness.wait_for(
-                lambda: "Started a new arbiter (pid:" in harness.read_text(log)),
-                harness.read_text(log))
-            new = new_arbiter_pid(harness.read_text(log))
-            self.assertEqual(got, b"MAINPID=%d\n%s" % (new, READY1))
-            self.stop_arbiters(proc, new)
-            new = None
-        finally:
-            self.kill_arbiters(proc, new)
-            notify.close()
+        self.addCleanup(self.kill_old, proc)
+        self.assertEqual(notify.recv(1024), READY1)
+        new = self.usr2(proc, lambda: harness.read_text(log), ready=False)
+        self.assertEqual(notify.recv(1024), b"MAINPID=%d\n%s" % (new, READY1))
+        self.stop_arbiters(proc, new)
 
     def test_systemd_variables_stay_with_the_arbiter(self):
         """LISTEN_FDS, LISTEN_PID and NOTIFY_SOCKET are the arbiter's: no
@@ -894,30 +813,22 @@ class UpgradeTest(unittest.TestCase):
                                  config], env=dict(os.environ, LISTEN_FDS="1",
                                                    NOTIFY_SOCKET=notify_path),
                                 pass_fds=sorted({fd, 3}), preexec_fn=at_three)
+        self.addCleanup(self.kill_old, proc)
         lsock.close()
-        new = None
 
         def dumps(role):
             return [os.path.join(d, n) for n in os.listdir(d) if n.startswith("env-%s-" % role)]
         own = re.compile(r"LISTEN_|NOTIFY_SOCKET=|THRIFTCORN_(FDS|BIND_|SYSTEMD_|PID)")
-        try:
-            self.assertEqual(notify_recv(notify), (proc.pid, READY1), harness.read_text(log))
-            proc.send_signal(signal.SIGUSR2)
-            self.assertTrue(harness.wait_for(
-                lambda: "Started a new arbiter (pid:" in harness.read_text(log)),
-                harness.read_text(log))
-            new = new_arbiter_pid(harness.read_text(log))
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
-            self.assertTrue(harness.wait_for(lambda: len(dumps("worker")) == 2), os.listdir(d))
-            self.assertEqual(len(dumps("arbiter")), 2, os.listdir(d))
-            for path in dumps("arbiter") + dumps("worker"):
-                with open(path) as f:
-                    leaked = [line for line in f if own.match(line)]
-                self.assertEqual(leaked, [], path)
-            self.stop_arbiters(proc, new)
-            new = None
-        finally:
-            self.kill_arbiters(proc, new)
+        self.assertEqual(notify_recv(notify), (proc.pid, READY1), harness.read_text(log))
+        new = self.usr2(proc, lambda: harness.read_text(log), ready=False)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+        self.assertTrue(harness.wait_for(lambda: len(dumps("worker")) == 2), os.listdir(d))
+        self.assertEqual(len(dumps("arbiter")), 2, os.listdir(d))
+        for path in dumps("arbiter") + dumps("worker"):
+            with open(path) as f:
+                leaked = [line for line in f if own.match(line)]
+            self.assertEqual(leaked, [], path)
+        self.stop_arbiters(proc, new)
 
     def test_usr2_keeps_systemds_unix_socket_file(self):
         """A unix socket systemd passed stays systemd's through an upgrade:
@@ -942,20 +853,13 @@ class UpgradeTest(unittest.TestCase):
         proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', harness.BIN,
                                  config], env=dict(os.environ, LISTEN_FDS="1"),
                                 pass_fds=sorted({fd, 3}), preexec_fn=at_three)
+        self.addCleanup(self.kill_old, proc)
         lsock.close()
-        new = None
-        try:
-            self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
-                                             "Ready: generation 1" in text()), "not ready")
-            proc.send_signal(signal.SIGUSR2)
-            self.assertTrue(harness.wait_for(lambda: text().count("Ready: generation 1") == 2),
-                            text())
-            new = new_arbiter_pid(text())
-            self.stop_arbiters(proc, new)
-            new = None
-            self.assertTrue(os.path.exists(path), "the socket file was removed")
-        finally:
-            self.kill_arbiters(proc, new)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(log) and
+                                         "Ready: generation 1" in text()), "not ready")
+        new = self.usr2(proc, text)
+        self.stop_arbiters(proc, new)
+        self.assertTrue(os.path.exists(path), "the socket file was removed")
 
     def test_systemd_descriptor_that_is_not_a_socket(self):
         """A LISTEN_FDS descriptor that is not a socket stops the start
@@ -1125,8 +1029,7 @@ class UpgradeTest(unittest.TestCase):
             os.kill(new, signal.SIGUSR1)
             self.assert_stderr_is(new, log)
             self.assert_handler_stderr_lands_in(port, log, "after%d" % r, "%s.%d" % (log, r))
-        os.kill(new, signal.SIGTERM)
-        self.assertEqual(reap(new), 0)
+        self.stop_new(new)
         self.assert_no_sanitizer_report(log, log + ".1", log + ".2")
 
     def start_notified(self, d, settings=""):
@@ -1141,7 +1044,7 @@ class UpgradeTest(unittest.TestCase):
         self.addCleanup(notify.close)
         proc = subprocess.Popen([harness.BIN, config],
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
-        self.addCleanup(self.kill_arbiters, proc, None)
+        self.addCleanup(self.kill_old, proc)
         self.assertEqual(notify_recv(notify), (proc.pid, READY1), harness.read_text(log))
         return proc, notify, lambda: harness.read_text(log)
 
@@ -1152,24 +1055,17 @@ class UpgradeTest(unittest.TestCase):
         would take as the stop of the whole service. The new one's stop
         says STOPPING=1."""
         proc, notify, text = self.start_notified(harness.tempdir("tc-it-"))
-        proc.send_signal(signal.SIGUSR2)
-        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
-        new = new_arbiter_pid(text())
-        try:
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
-            proc.send_signal(signal.SIGHUP)
-            self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
-            proc.send_signal(signal.SIGWINCH)
-            self.assertTrue(harness.wait_for(lambda: children(proc.pid) == [new], 15), text())
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(15), 0, text())
-            self.assertEqual(no_more(notify), [])
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (new, b"STOPPING=1\nSTATUS=Stopping: graceful"))
-            self.assertEqual(reap(new), 0)
-            new = None
-        finally:
-            self.kill_arbiters(proc, new)
+        new = self.usr2(proc, text, ready=False)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "Generation 2 is ready" in text()), text())
+        proc.send_signal(signal.SIGWINCH)
+        self.assertTrue(harness.wait_for(lambda: children(proc.pid) == [new], 15), text())
+        self.stop_old(proc, text)
+        self.assertEqual(no_more(notify), [])
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (new, b"STOPPING=1\nSTATUS=Stopping: graceful"))
+        self.assertEqual(reap(new), 0)
 
     def test_usr2_rolled_back_gives_systemd_the_old_arbiter_again(self):
         """SIGTERM to the new arbiter (a roll back) hands systemd's main
@@ -1179,24 +1075,18 @@ class UpgradeTest(unittest.TestCase):
         its own stop is the service's: STOPPING=1."""
         proc, notify, text = self.start_notified(harness.tempdir("tc-it-"))
         old = proc.pid
-        proc.send_signal(signal.SIGUSR2)
-        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
-        new = new_arbiter_pid(text())
-        try:
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
-                                                   b"rolled back; the old arbiter (pid %d) "
-                                                   b"serves on" % (old, old)))
-            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
-                                                   b"generation 1, 1 worker" % old))
-            self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
-            new = None
-            proc.send_signal(signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (old, b"STOPPING=1\nSTATUS=Stopping: graceful"))
-            self.assertEqual(proc.wait(15), 0, text())
-        finally:
-            self.kill_arbiters(proc, new)
+        new = self.usr2(proc, text, ready=False)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
+                                               b"rolled back; the old arbiter (pid %d) "
+                                               b"serves on" % (old, old)))
+        self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
+                                               b"generation 1, 1 worker" % old))
+        self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (old, b"STOPPING=1\nSTATUS=Stopping: graceful"))
+        self.assertEqual(proc.wait(15), 0, text())
 
     def test_a_roll_back_during_a_reload_of_the_new_arbiter_ends_that_reload(self):
         """The new arbiter said RELOADING=1 and is rolled back before its
@@ -1208,29 +1098,23 @@ class UpgradeTest(unittest.TestCase):
         proc, notify, text = self.start_notified(
             d, "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
         old = proc.pid
-        proc.send_signal(signal.SIGUSR2)
-        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
-        new = new_arbiter_pid(text())
-        try:
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
-            open(slow, "w").close()  # the new arbiter's reload check takes 3 s
-            os.kill(new, signal.SIGHUP)
-            pid, got = notify_recv(notify)
-            self.assertEqual(pid, new)
-            self.assertRegex(got, rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n")
-            os.kill(new, signal.SIGTERM)
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
-                                                   b"rolled back; the old arbiter (pid %d) "
-                                                   b"serves on" % (old, old)))
-            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
-                                                   b"generation 1, 1 worker" % old))
-            self.assertTrue(harness.wait_for(
-                lambda: "New arbiter (pid:%d) exited with code 0" % new in text()), text())
-            new = None
-            self.assertEqual(self.echo(int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)",
-                                                     text()).group(1))), "x")
-        finally:
-            self.kill_arbiters(proc, new)
+        new = self.usr2(proc, text, ready=False)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+        open(slow, "w").close()  # the new arbiter's reload check takes 3 s
+        os.kill(new, signal.SIGHUP)
+        pid, got = notify_recv(notify)
+        self.assertEqual(pid, new)
+        self.assertRegex(got, rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n")
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
+                                               b"rolled back; the old arbiter (pid %d) "
+                                               b"serves on" % (old, old)))
+        self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
+                                               b"generation 1, 1 worker" % old))
+        self.assertTrue(harness.wait_for(
+            lambda: "New arbiter (pid:%d) exited with code 0" % new in text()), text())
+        self.assertEqual(self.echo(int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)",
+                                                 text()).group(1))), "x")
 
     def test_an_old_arbiter_stopping_when_the_new_one_dies_says_stopping(self):
         """SIGTERM to the old arbiter (said to nobody: systemd follows the
@@ -1239,21 +1123,15 @@ class UpgradeTest(unittest.TestCase):
         proc, notify, text = self.start_notified(
             harness.tempdir("tc-it-"), 'worker_exit = function() os.execute("sleep 3") end\n')
         old = proc.pid
-        proc.send_signal(signal.SIGUSR2)
-        self.assertTrue(harness.wait_for(lambda: "Started a new arbiter (pid:" in text()), text())
-        new = new_arbiter_pid(text())
-        try:
-            self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
-            proc.send_signal(signal.SIGTERM)
-            self.assertTrue(harness.wait_for(
-                lambda: "[%d] [info] Handling signal: term" % old in text()), text())
-            os.kill(new, signal.SIGKILL)
-            self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTOPPING=1\nSTATUS=Stopping: "
-                                                   b"graceful" % old))
-            new = None
-            self.assertEqual(proc.wait(15), 0, text())
-        finally:
-            self.kill_arbiters(proc, new)
+        new = self.usr2(proc, text, ready=False)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
+        proc.send_signal(signal.SIGTERM)
+        self.assertTrue(harness.wait_for(
+            lambda: "[%d] [info] Handling signal: term" % old in text()), text())
+        os.kill(new, signal.SIGKILL)
+        self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTOPPING=1\nSTATUS=Stopping: "
+                                               b"graceful" % old))
+        self.assertEqual(proc.wait(15), 0, text())
 
     def test_a_stop_tells_systemd_how_it_stops(self):
         """STOPPING=1 comes with the kind of stop in STATUS=, and a quick
@@ -1279,29 +1157,20 @@ class UpgradeTest(unittest.TestCase):
         """SIGWINCH, then the new arbiter exits (rolled back, or it
         crashed): the old one, which nothing else serves beside any more,
         starts the workers SIGWINCH stopped again, and has its pidfile back."""
-        srv = harness.Server(HERE + SERVICE + "workers = 2\nthreads = 2\n"
-                             "pidfile = here .. '/tc.pid'\n")
-        self.addCleanup(srv.stop)
+        srv = self.serve(HERE + SERVICE + "workers = 2\nthreads = 2\n"
+                         "pidfile = here .. '/tc.pid'\n")
         pidfile = os.path.join(srv.dir, "tc.pid")
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
-        srv.kill(signal.SIGUSR2)
-        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = new_arbiter_pid(srv.log())
-        try:
-            self.assertTrue(harness.wait_log(srv, "Ready: generation 1", count=2), srv.log())
-            srv.kill(signal.SIGWINCH)
-            self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
-            os.kill(new, signal.SIGKILL)
-            self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) was sent SIGKILL!" % new),
-                            srv.log())
-            new = None
-            self.assertTrue(harness.wait_log(srv, "starting 2 worker(s) again"), srv.log())
-            self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
-            self.assertEqual(self.echo(srv.port), "x")
-            self.assertEqual(read_pid(pidfile), srv.proc.pid)
-            self.assertFalse(os.path.exists(pidfile + ".oldbin"))
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log)
+        srv.kill(signal.SIGWINCH)
+        self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+        os.kill(new, signal.SIGKILL)
+        self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) was sent SIGKILL!" % new),
+                        srv.log())
+        self.assertTrue(harness.wait_log(srv, "starting 2 worker(s) again"), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
+        self.assertEqual(self.echo(srv.port), "x")
+        self.assertEqual(read_pid(pidfile), srv.proc.pid)
+        self.assertFalse(os.path.exists(pidfile + ".oldbin"))
 
     def test_signals_to_the_new_arbiter_wait_until_it_handles_them(self):
         """The new arbiter's pid is logged before it has loaded its config:
@@ -1310,31 +1179,23 @@ class UpgradeTest(unittest.TestCase):
         kept every later SIGUSR2 away). A second SIGUSR2 meanwhile is
         ignored."""
         slow = os.path.join(harness.tempdir("tc-it-"), "slow")
-        srv = harness.Server(SERVICE + "workers = 1\nthreads = 2\n"
-                             "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
-        self.addCleanup(srv.stop)
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
+        srv = self.serve(SERVICE + "workers = 1\nthreads = 2\n"
+                         "if io.open(%r) then os.execute('sleep 3') end\n" % slow)
         open(slow, "w").close()
+        new = self.usr2(srv.proc, srv.log, ready=False)
+        os.kill(new, signal.SIGHUP)
+        os.kill(new, signal.SIGTTIN)
+        # sent before its handlers were set: it logs this line first thing after the config
+        self.assertEqual(srv.log().count("Starting thriftcorn"), 1, srv.log())
+        os.unlink(slow)
         srv.kill(signal.SIGUSR2)
-        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = new_arbiter_pid(srv.log())
-        try:
-            os.kill(new, signal.SIGHUP)
-            os.kill(new, signal.SIGTTIN)
-            # sent before its handlers were set: it logs this line first thing after the config
-            self.assertEqual(srv.log().count("Starting thriftcorn"), 1, srv.log())
-            os.unlink(slow)
-            srv.kill(signal.SIGUSR2)
-            self.assertTrue(harness.wait_log(
-                srv, "USR2 ignored: a new arbiter (pid:%d) is running already" % new), srv.log())
-            for line in ("Handling signal: hup", "Handling signal: ttin", "Generation 2 is ready"):
-                self.assertTrue(harness.wait_log(srv, "[%d] [info] %s" % (new, line), 15),
-                                srv.log())
-            self.assertNotIn("New arbiter (pid:%d)" % new, srv.log())
-            self.stop_arbiters(srv.proc, new)
-            new = None
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        self.assertTrue(harness.wait_log(
+            srv, "USR2 ignored: a new arbiter (pid:%d) is running already" % new), srv.log())
+        for line in ("Handling signal: hup", "Handling signal: ttin", "Generation 2 is ready"):
+            self.assertTrue(harness.wait_log(srv, "[%d] [info] %s" % (new, line), 15),
+                            srv.log())
+        self.assertNotIn("New arbiter (pid:%d)" % new, srv.log())
+        self.stop_arbiters(srv.proc, new)
 
     def test_a_new_arbiter_whose_boot_hangs_is_rolled_back_by_sigterm(self):
         """A new release whose config never finishes loading (it waits on a
@@ -1342,34 +1203,26 @@ class UpgradeTest(unittest.TestCase):
         SIGTERM to the new arbiter: it ends although its handlers are not
         set up yet, and the old one serves on with its pidfile back."""
         fifo = os.path.join(harness.tempdir("tc-it-"), "never")
-        srv = harness.Server(HERE + SERVICE + "workers = 1\nthreads = 2\n"
-                             "pidfile = here .. '/tc.pid'\n"
-                             "local p = %r\n"
-                             "if io.open(p .. '.on') then\n"
-                             "  io.open(p .. '.in', 'w'):close()\n"
-                             "  io.open(p):read()\n"
-                             "end\n" % fifo)
-        self.addCleanup(srv.stop)
+        srv = self.serve(HERE + SERVICE + "workers = 1\nthreads = 2\n"
+                         "pidfile = here .. '/tc.pid'\n"
+                         "local p = %r\n"
+                         "if io.open(p .. '.on') then\n"
+                         "  io.open(p .. '.in', 'w'):close()\n"
+                         "  io.open(p):read()\n"
+                         "end\n" % fifo)
         pidfile = os.path.join(srv.dir, "tc.pid")
-        self.assertTrue(harness.wait_log(srv, "Ready: generation 1"), srv.log())
         os.mkfifo(fifo)
         open(fifo + ".on", "w").close()
-        srv.kill(signal.SIGUSR2)
-        self.assertTrue(harness.wait_log(srv, "Started a new arbiter (pid:"), srv.log())
-        new = new_arbiter_pid(srv.log())
-        try:
-            self.assertTrue(harness.wait_for(lambda: os.path.exists(fifo + ".in")), srv.log())
-            self.assertEqual(read_pid(pidfile + ".oldbin"), srv.proc.pid)
-            os.kill(new, signal.SIGTERM)
-            self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) was sent SIGTERM!" % new),
-                            srv.log())
-            new = None
-            self.assertEqual(read_pid(pidfile), srv.proc.pid)
-            self.assertFalse(os.path.exists(pidfile + ".oldbin"))
-            self.assertEqual(self.echo(srv.port), "x")
-            self.assertEqual(srv.stop(), 0, srv.log())
-        finally:
-            self.kill_arbiters(srv.proc, new)
+        new = self.usr2(srv.proc, srv.log, ready=False)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(fifo + ".in")), srv.log())
+        self.assertEqual(read_pid(pidfile + ".oldbin"), srv.proc.pid)
+        os.kill(new, signal.SIGTERM)
+        self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) was sent SIGTERM!" % new),
+                        srv.log())
+        self.assertEqual(read_pid(pidfile), srv.proc.pid)
+        self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+        self.assertEqual(self.echo(srv.port), "x")
+        self.assertEqual(srv.stop(), 0, srv.log())
 
     def test_usr2_that_fails_leaves_the_daemon_serving_and_says_why(self):
         """A daemon's stderr is its error log: a new arbiter that cannot
