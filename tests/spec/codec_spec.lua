@@ -545,6 +545,19 @@ describe("codec errors", function()
             { double_value = 1.0, map_value = {} } } } }, proto))
       end)
 
+      it("reads a union sent with two fields as it came, as Apache's servers do", function()
+        -- int_value = 7 and string_value = "x" in one struct, as a client may send them
+        local bytes = proto == "binary"
+          and "\x0a\0\1" .. string.pack(">i8", 7) .. "\x0b\0\3" .. string.pack(">s4", "x") .. "\0"
+          or "\x16\x0e\x28\x01x\0"
+        local v = assert(tc.decode(V, bytes, proto))
+        assert.equal(7, v.int_value)
+        assert.equal("x", v.string_value)
+        -- and, so read, it is no value the encoder writes back
+        assert_fails(core.ETYPE, "union alltypes.Value has more than one field set",
+          tc.encode(V, v, proto))
+      end)
+
       it("refuses a struct class given for a value of it", function()
         -- Tree's class holds 'name' = "Tree" of its own: not a value to write
         assert_fails(core.ETYPE, "expected a table (alltypes.Tree), got the class "
