@@ -134,7 +134,7 @@ function M.plugin_header(path, service, include_dirs)
     return nil, tostring(mod)
   end
   local svc = mod[service]
-  if type(svc) ~= "table" or svc.all_functions == nil then
+  if type(svc) ~= "table" or rawget(svc, "all_functions") == nil then
     return nil, string.format("%s defines no service '%s'", path, service)
   end
   local S = ident(svc.name)

@@ -147,6 +147,12 @@ function M.load(path, overrides, source)
   return cfg
 end
 
+-- Whether a value of a loaded IDL module is a service. An enum's table
+-- raises on a missing key, so look at the field itself.
+local function is_service(v)
+  return type(v) == "table" and rawget(v, "all_functions") ~= nil
+end
+
 --- Load the IDL of every configured service and check that the service
 --- exists. Returns true, or nil and a list of error lines. The IDL loader's
 --- warnings ("file:line:col: message", each once) go to cfg.idl_warnings,
@@ -170,7 +176,7 @@ function M.check_services(cfg)
     local ok, mod = pcall(thriftcorn.load, e.idl, opts)
     if not ok then
       errors[#errors + 1] = string.format("%s: services[%d].idl: %s", where, i, tostring(mod))
-    elseif type(mod[e.name]) ~= "table" or mod[e.name].all_functions == nil then
+    elseif not is_service(mod[e.name]) then
       errors[#errors + 1] = string.format("%s: services[%d].name: %s defines no service '%s'",
         where, i, e.idl, e.name)
     end
@@ -183,7 +189,7 @@ function M.check_services(cfg)
   local ok, mod = pcall(thriftcorn.load, svc.idl, opts)
   if not ok then
     errors[#errors + 1] = string.format("%s: service.idl: %s", where, tostring(mod))
-  elseif type(mod[svc.name]) ~= "table" or mod[svc.name].all_functions == nil then
+  elseif not is_service(mod[svc.name]) then
     errors[#errors + 1] = string.format("%s: service.name: %s defines no service '%s'", where,
       svc.idl, svc.name)
   else

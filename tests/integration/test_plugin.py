@@ -544,10 +544,13 @@ class RefusalTest(unittest.TestCase):
         self.assertIn('#define TC_SIGTEXT_Calculator_add "i32 add(1:i32,2:i32)"', out.stdout)
         self.assertIn("#define TC_EX_Calculator_calculate_ouch 1", out.stdout)
         self.assertIn("#define TC_ENUM_tutorial_Operation_DIVIDE 4", out.stdout)
-        out = subprocess.run([harness.BIN, "--plugin-header", IDL, "Nope"],
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(out.returncode, 1)
-        self.assertIn("defines no service 'Nope'", out.stderr)
+        # an enum or a struct of the IDL is no service either
+        for name in ("Nope", "Operation", "Work"):
+            with self.subTest(name=name):
+                out = subprocess.run([harness.BIN, "--plugin-header", IDL, name],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertEqual((out.returncode, out.stderr.strip().splitlines()[-1]),
+                                 (1, "thriftcorn: %s defines no service '%s'" % (IDL, name)))
 
 
 if __name__ == "__main__":

@@ -753,6 +753,21 @@ service PingService {
     local ok, errs = config.check_services(cfg)
     assert.is_nil(ok)
     assert.matches(":1: service.name: .*ping%.thrift defines no service 'Nope'", errs[1])
+    write(dir .. "/kinds.thrift", "enum Mode { SLOW = 1 }\nstruct Point { 1: i32 x }\n")
+    for _, name in ipairs({ "Mode", "Point" }) do
+      cfg = assert(config.load(make_config(
+        'service = { idl = "kinds.thrift", name = "' .. name .. '", handler = "h.lua" }\n')))
+      ok, errs = config.check_services(cfg)
+      assert.is_nil(ok)
+      assert.matches(":1: service.name: .*kinds%.thrift defines no service '" .. name .. "'",
+        errs[1])
+      cfg = assert(config.load(make_config(
+        'services = { { idl = "kinds.thrift", name = "' .. name .. '", handler = "h.lua" } }\n')))
+      ok, errs = config.check_services(cfg)
+      assert.is_nil(ok)
+      assert.matches("services%[1%]%.name: .*kinds%.thrift defines no service '" .. name .. "'",
+        errs[1])
+    end
     cfg = assert(config.load(make_config(
       'service = { idl = "missing.thrift", name = "X", handler = "h.lua" }\n')))
     ok, errs = config.check_services(cfg)
