@@ -1376,13 +1376,35 @@ describe("idl.load errors", function()
     assert.truthy(err:find("^15:%d+: const 'L': copying the default of field 'a' here takes"), err)
   end)
 
-  it("default values that do not fit or loop", function()
+  it("default values that do not fit", function()
     assert.are.equal("1:23: default of field 'a': expected a value of type i32, found a string",
       load_error("struct S { 1: i32 a = 'x' }"))
-    assert.are.equal("1:30: default value of field 'a' depends on itself",
-      load_error("struct S { 1: optional S a = {} }"))
     assert.are.equal("1:25: union 'U' has more than one default value",
       load_error("union U { 1: i32 a = 1, 2: string b = 'x' }"))
+  end)
+
+  it("default value loops, named in full at the struct value that closes them", function()
+    -- a struct value that leaves a field out refers to that field's default
+    assert.are.equal("1:30: the default of field 'a' in struct 'S' refers to itself",
+      load_error("struct S { 1: optional S a = {} }"))
+    assert.are.equal("1:37: the default of field 'a' in struct 'S' refers to itself",
+      load_error("struct S { 1: optional list<S> a = [{}] }"))
+    assert.are.equal("2:30: the default of field 'a' in struct 'S' refers to the default of "
+      .. "field 'b' in struct 'T', which refers to the default of field 'a' in struct 'S'",
+      load_error("struct S { 1: optional T a = {} }\nstruct T { 1: optional S b = {} }"))
+    assert.are.equal("3:20: the default of field 'a' in struct 'S' refers to the default of "
+      .. "field 'b' in exception 'E', which refers to the default of field 'c' in union 'U', "
+      .. "which refers to the default of field 'a' in struct 'S'",
+      load_error("struct S { 1: optional E a = {} }\nexception E { 1: optional U b = {} }\n"
+        .. "union U { 1: S c = {} }"))
+    -- C leads into the loop but is not part of it
+    assert.are.equal("2:30: the default of field 'a' in struct 'S' refers to itself",
+      load_error("const S C = {}\nstruct S { 1: optional S a = {} }"))
+    -- through a constant that the default names
+    assert.are.equal("4:30: the default of field 'a' in struct 'S' refers to 'K', which refers "
+      .. "to the default of field 'b' in struct 'T', which refers to the default of field 'a' "
+      .. "in struct 'S'", load_error("const S C = {}\nstruct S { 1: optional T a = K }\n"
+        .. "const T K = {}\nstruct T { 1: optional S b = {} }"))
   end)
 
   it("union constants with more than one field set", function()

@@ -42,21 +42,23 @@ end
 -- The cycle that a reference back to 'def', which is on 'stack', closes:
 -- "typedef 'A' refers to 'B', which refers to 'A'", in the order the
 -- definitions led to each other ("typedef 'A' refers to itself" for one).
--- 'step' words a step of the stack after the first ('A' by default).
+-- 'step' words a step of the stack ('A' by default); 'what' ("typedef"),
+-- when given, goes before the first.
 local function cycle_message(what, verb, stack, def, step)
   step = step or quoted_name
   local i = #stack
   while stack[i] ~= def do
     i = i - 1
   end
+  local first = what and (what .. " " .. step(def)) or step(def)
   if i == #stack then
-    return string.format("%s '%s' %s itself", what, def.name, verb)
+    return string.format("%s %s itself", first, verb)
   end
-  local parts = { string.format("%s '%s' %s %s", what, def.name, verb, step(stack[i + 1])) }
+  local parts = { string.format("%s %s %s", first, verb, step(stack[i + 1])) }
   for j = i + 2, #stack do
     parts[#parts + 1] = string.format("which %s %s", verb, step(stack[j]))
   end
-  parts[#parts + 1] = string.format("which %s '%s'", verb, def.name)
+  parts[#parts + 1] = string.format("which %s %s", verb, step(def))
   return table.concat(parts, ", ")
 end
 

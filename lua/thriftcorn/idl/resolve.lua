@@ -116,33 +116,35 @@ end
 
 local resolve_value
 
--- A field's default value, resolving it now if needed (struct literals
--- fill in defaults of fields they do not set). While it resolves, the
--- default is a step of 'const_stack', as a constant that leaves the field
--- out refers to it.
-local function field_default(ctx, field)
-  local p = ctx.pending_defaults[field]
-  if not p then
-    return field.default
-  end
-  if p.busy then
-    fail_node(p.fc, p.node, "default value of field '%s' depends on itself", field.name)
-  end
-  p.busy = true
-  local stack = p.fc.const_stack
-  stack[#stack + 1] = p
-  field.default = resolve_value(p.fc, p.node, field.type, "default of field '" .. field.name .. "'")
-  stack[#stack] = nil
-  ctx.pending_defaults[field] = nil
-  return field.default
-end
-
 -- A step of a constant cycle: a constant, or the default of a field.
 local function const_step(step)
   if step.where then
     return string.format("the default of field '%s' in %s", step.name, step.where)
   end
   return "'" .. step.name .. "'"
+end
+
+-- A field's default value, resolving it now if needed (struct literals
+-- fill in defaults of fields they do not set). While it resolves, the
+-- default is a step of 'const_stack', as a constant that leaves the field
+-- out refers to it. 'ref', in the file of 'fc', is the struct literal that
+-- leaves the field out, where a cycle through the default closes.
+local function field_default(fc, field, ref)
+  local ctx = fc.ctx
+  local p = ctx.pending_defaults[field]
+  if not p then
+    return field.default
+  end
+  local stack = p.fc.const_stack
+  if p.busy then
+    fail_node(fc, ref or p.node, "%s", cycle_message(nil, "refers to", stack, p, const_step))
+  end
+  p.busy = true
+  stack[#stack + 1] = p
+  field.default = resolve_value(p.fc, p.node, field.type, "default of field '" .. field.name .. "'")
+  stack[#stack] = nil
+  ctx.pending_defaults[field] = nil
+  return field.default
 end
 
 -- Value and type of constant 'def'; 'ref' is the reference that led here,
@@ -342,7 +344,7 @@ local function struct_literal(fc, node, sd, what)
   if not (sd.kind == "union" and any) then
     for _, f in ipairs(sd.fields) do
       if v[f.name] == nil then
-        local d = field_default(fc.ctx, f)
+        local d = field_default(fc, f, node)
         if d ~= nil then
           charge_copy(fc, node, d, what, "the default of field '" .. f.name .. "'")
           v[f.name] = deep_copy(d)
@@ -704,7 +706,7 @@ local function resolve(fc)
     end
   end
   for _, f in ipairs(fc.defaulted) do
-    field_default(fc.ctx, f)
+    field_default(fc, f)
   end
   -- thriftcorn.schema puts both in the module; the definition wins there.
   for _, def in ipairs(defs) do
