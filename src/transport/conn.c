@@ -414,6 +414,50 @@ message_start(const uint8_t *p)
     return NULL;
 }
 
+/*
+ * Why a connection closes on the message at 'msg' ('len' bytes), when what
+ * was detected from its first message, the protocol (protocol "auto") or,
+ * with 'framing' ("buffered" on a framed connection), the transport
+ * (transport "auto"), does not fit it: the message starts as the other
+ * protocol's do, or as a buffered one. False: no such misfit.
+ */
+static bool
+misfit(const tc_conn_t *c, const char *framing, const uint8_t *msg, size_t len, char *why,
+       size_t size)
+{
+    if (c->transport == &tc_transport_header || c->protocol == NULL || len < 2) {
+        return false;
+    }
+    const char *other = message_start(msg);
+    if (other == NULL) {
+        return false;
+    }
+    const char *speaks = c->transport->name;
+    if (framing != NULL) {
+        if (c->_s->transport != NULL) {
+            return false;
+        }
+        (void)snprintf(why, size,
+                       "a %s %s message on a connection that speaks %s %s (its first message "
+                       "decided)",
+                       framing, other, speaks, c->protocol->name);
+        return true;
+    }
+    if (c->_s->protocol != NULL || strcmp(other, c->protocol->name) == 0) {
+        return false;
+    }
+    (void)snprintf(why, size,
+                   "a %s message on a connection that speaks %s %s (its first message decided)",
+                   other, speaks, c->protocol->name);
+    return true;
+}
+
+bool
+tc_conn_misfit(const tc_conn_t *c, const uint8_t *msg, size_t len, char *why, size_t size)
+{
+    return misfit(c, NULL, msg, len, why, size);
+}
+
 /* Why a THeader connection closes on a 'framing' ("framed", "buffered") 'proto' message. */
 static void
 not_theader(const tc_conn_t *c, const char *framing, const char *proto, char *why, size_t len)
@@ -433,7 +477,7 @@ not_theader(const tc_conn_t *c, const char *framing, const char *proto, char *wh
  * skip of the whole message).
  */
 static void
-close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
+close_scan_error(tc_conn_t *c, const uint8_t *data, size_t avail, int rc)
 {
     char why[200];
     const char *proto = c->protocol != NULL ? c->protocol->name : "THeader";
@@ -450,6 +494,8 @@ close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
         if (rc == TC_ELIMIT) {
             (void)snprintf(why, sizeof(why), "frame of %" PRId32 " bytes over max_frame_size (%zu)",
                            n, c->_max);
+        } else if (!header && n <= 0 && misfit(c, "buffered", data, avail, why, sizeof(why))) {
+            /* a buffered message on a connection that detected framed */
         } else if (other != NULL) {
             not_theader(c, n <= 0 ? "buffered" : "framed", other, why, sizeof(why));
         } else if (n <= 0) {
@@ -464,6 +510,8 @@ close_scan_error(tc_conn_t *c, const uint8_t *data, int rc)
                        "%s message, or a size in it, over max_message_size (%zu), or nested deeper "
                        "than %d",
                        proto, c->_max, TC_PROTO_DEPTH_MAX);
+    } else if (rc == TC_EPROTO && misfit(c, NULL, data, avail, why, sizeof(why))) {
+        /* the other protocol's message on a connection that detected one */
     } else if (rc == TC_EPROTO) {
         (void)snprintf(why, sizeof(why),
                        "invalid %s %s message (version, message type, type id, size or varint)",
@@ -622,7 +670,7 @@ process(tc_conn_t *c)
             break;
         }
         if (rc != TC_OK) {
-            close_scan_error(c, c->_in.data + pos, rc);
+            close_scan_error(c, c->_in.data + pos, c->_in.len - pos, rc);
             return;
         }
         c->in_call = true;

@@ -138,6 +138,14 @@ void tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg);
  */
 bool tc_conn_idle(const tc_conn_t *c);
 /*
+ * For a message 'msg' ('len' bytes, without its frame) that the connection's
+ * protocol refused: true, with 'why' saying what came and what the
+ * connection speaks, when that protocol was detected from the connection's
+ * first message (protocol "auto") and 'msg' starts a message of the other
+ * one (a compact call after framed binary ones); else false.
+ */
+bool tc_conn_misfit(const tc_conn_t *c, const uint8_t *msg, size_t len, char *why, size_t size);
+/*
  * Graceful stop: the connection answers the calls it has read and the ones
  * the kernel holds for it now (a message begun before now is read to its
  * end, if the client sends the rest), and reads nothing sent after them;

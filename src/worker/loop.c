@@ -289,6 +289,13 @@ conn_message(tc_conn_t *c, const uint8_t *msg, size_t len, tc_buf_t *out, void *
 
     if (rc != TC_OK) {
         out->len = before;
+        char why[TC_ERR_MSG_MAX];
+        if (tc_conn_misfit(c, msg, len, why, sizeof(why))) {
+            /* not a header that makes no sense: the other protocol's, on an "auto" port */
+            tc_err_clear(&err);
+            (void)tc_err_set(&err, rc, "%s", why);
+            info.err_len = 0;
+        }
         log_client_error(lp, c, "invalid message: ", &err, info.err_len);
         return rc;
     }

@@ -939,6 +939,35 @@ class AutoTest(HostileBase, unittest.TestCase):
             self.assertEqual(recv_until_closed(s, 5.0), (b"", True), shape)
             self.assertTrue(harness.wait_log(big, peer + R_FIRST + ": " + seen), big.log())
 
+    def test_other_protocol_after_first_message(self):
+        """A connection's first message decides its transport and protocol;
+        a later message of the other protocol, or a buffered message on a
+        framed connection, closes it with a line that names what came and
+        what the connection speaks, not as a header that makes no sense
+        (framed) or a message invalid in some way (buffered)."""
+        args = self.S.echo_args(e=good_args(self.T))
+
+        def call(pname, t):
+            return encode(pname, t, "echo", CALL, 8, args)
+        for t, first, data, came, line in (
+                ("framed", "binary", call("compact", "framed"), "compact", "invalid message: "),
+                ("framed", "compact", call("binary", "framed"), "binary", "invalid message: "),
+                ("buffered", "binary", call("compact", "buffered"), "compact", "closed: "),
+                ("buffered", "compact", call("binary", "buffered"), "binary", "closed: "),
+                ("framed", "binary", call("compact", "buffered"), "buffered compact", "closed: "),
+                ("framed", "compact", call("binary", "buffered"), "buffered binary", "closed: ")):
+            case = Case("a %s message after %s %s calls" % (came, t, first), t, first, data, None)
+            offset = self.log_size()
+            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+            self.addCleanup(s.close)
+            peer = "127.0.0.1:%d: " % s.getsockname()[1]
+            self.good_call(self.S.Client(self.protocol_on(s, case)), repr(case))
+            s.sendall(data)
+            self.assertEqual(recv_until_closed(s, 10.0), (b"", True), case)
+            self.check_log(offset, peer, "%sa %s message on a connection that speaks %s %s "
+                           "(its first message decided)" % (line, came, t, first), case)
+        self.assertEqual(self.srv.worker_pids(), [self.pid])
+
     def test_empty_frame_alone(self):
         """Four zero bytes and nothing after (a frame of 0 bytes, which no
         Thrift message fits) close at once with the line of the framed
