@@ -7,6 +7,7 @@ that a test waits for the state it needs instead of sleeping. Every wait is
 bounded."""
 
 import atexit
+import ctypes
 import importlib
 import os
 import re
@@ -364,6 +365,24 @@ class ServiceTest(unittest.TestCase):
             self.assertEqual(c.echo("hi"), "hi")
         finally:
             trans.close()
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+class SubreaperServiceTest(ServiceTest):
+    """A ServiceTest whose test process is the subreaper of the processes
+    it starts: an arbiter that outlives its parent (the new one of an
+    upgrade, a daemon) becomes a child of the tests, which wait for it and
+    read its exit status rather than leave it to init."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "prctl(PR_SET_CHILD_SUBREAPER): %s" % os.strerror(err))
 
 
 # ---- process management helpers (test_process.py, test_reload.py, ...) ----

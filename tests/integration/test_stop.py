@@ -9,7 +9,6 @@ upgrade leave the sockets listening for the processes that stay; a socket
 systemd passed stays systemd's. Every wait is bounded; every reply is
 checked."""
 
-import ctypes
 import os
 import signal
 import socket
@@ -27,7 +26,6 @@ from test_server import encode_call
 from test_upgrade import new_arbiter_pid, reap
 
 FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
-PR_SET_CHILD_SUBREAPER = 36
 
 
 def settings(extra=""):
@@ -101,14 +99,8 @@ def holds_socket(pid, inode):
     return harness.holds(pid, "socket:[%d]" % inode)
 
 
-class StopTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
-        cls.S = harness.load_gen("svc.TestService")
-        # the new arbiter of an upgrade outlives the old one, its parent
-        libc = ctypes.CDLL(None, use_errno=True)
-        assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+class StopTest(harness.SubreaperServiceTest):
+    """The subreaper: the new arbiter of an upgrade outlives the old one, its parent."""
 
     def unix_client(self, path, timeout=30):
         sock = TSocket.TSocket(unix_socket=path)

@@ -6,7 +6,6 @@ fails; process titles; daemon with a pidfile, whose stderr is its error
 log through rotations and upgrades; systemd's LISTEN_FDS and
 NOTIFY_SOCKET. Every wait is bounded."""
 
-import ctypes
 import os
 import re
 import signal
@@ -23,7 +22,6 @@ FIXTURE = os.path.join(harness.SOURCE_DIR, "tests", "fixtures", "server")
 SERVICE = ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "%s/handler.lua" }\n'
            % (FIXTURE, FIXTURE))
 HERE = "local here = debug.getinfo(1, 'S').source:match('^@(.*)/')\n"
-PR_SET_CHILD_SUBREAPER = 36
 # what systemd hears once generation 1 of a one-worker config is ready
 READY1 = b"READY=1\nSTATUS=Ready: generation 1, 1 worker"
 
@@ -103,14 +101,8 @@ def no_more(sock, timeout=1.0):
         sock.settimeout(10)
 
 
-class UpgradeTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.gen_py(os.path.join(FIXTURE, "svc.thrift"))
-        cls.S = harness.load_gen("svc.TestService")
-        # orphaned arbiters (the upgraded one, a daemon) become our children
-        libc = ctypes.CDLL(None, use_errno=True)
-        assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+class UpgradeTest(harness.SubreaperServiceTest):
+    """The subreaper: orphaned arbiters (the upgraded one, a daemon) become its children."""
 
     def setUp(self):
         self.addCleanup(self.reap_orphans)  # the first cleanup added runs last
