@@ -162,9 +162,11 @@ test_utf8_text(void **state)
 static void
 temp_file(char *dir, char *path, size_t n, const char *name)
 {
-    snprintf(dir, n, "/tmp/tc-test-log-%d-XXXXXX", (int)getpid());
+    int k = snprintf(dir, n, "/tmp/tc-test-log-%d-XXXXXX", (int)getpid());
+    assert_true(k > 0 && (size_t)k < n);
     assert_non_null(mkdtemp(dir));
-    snprintf(path, n, "%s/%s", dir, name);
+    k = snprintf(path, n, "%s/%s", dir, name);
+    assert_true(k > 0 && (size_t)k < n);
 }
 
 static void
