@@ -1,54 +1,81 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The opening of a load thread's connections: each address of --host (or
- * --unix) in turn, the first time blocking and bounded by the clock's
- * 'connect_by', and again after a failure (--reconnect) without blocking the
- * loop, which serves the other connections meanwhile.
+ * --unix) in turn, the first time waiting for each, bounded by the clock's
+ * 'connect_by' and cut short by an interrupt, and again after a failure
+ * (--reconnect) without blocking the loop, which serves the other
+ * connections meanwhile.
  */
 #include "bench_loop_internal.h"
 
 #include "core/alloc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- the addresses ---- */
 
-#define CONNECT_LATE (-1) /* the deadline passed */
+#define CONNECT_LATE    (-1)       /* the deadline passed */
+#define CONNECT_STOPPED (-2)       /* the run was interrupted (SIGINT, SIGTERM) */
+#define RETRY_NS        10000000LL /* a unix socket whose listener's backlog is full: again after */
+#define WAIT_MS_MAX     1000       /* poll()'s timeout, in ms, fits an int */
 
 /*
- * connect() on a blocking socket, bounded by the deadline 'by': a blocking
- * connect gives up after SO_SNDTIMEO, TCP's (a server whose backlog is full
- * drops the handshake, a host that does not answer never finishes it) as a
- * unix socket's. 0, an errno, or CONNECT_LATE.
+ * connect() on a non-blocking socket, waited for with poll() until the
+ * deadline 'by': a server whose backlog is full drops the handshake, a
+ * host that does not answer never finishes it, and a unix socket refuses
+ * at once (EAGAIN) while its listener's backlog is full, which is tried
+ * again. poll() watches the clock's 'stop_fd' too, which an interrupt
+ * makes readable and leaves so: the wait ends whenever it comes. 0, an
+ * errno, CONNECT_LATE or CONNECT_STOPPED.
  */
 static int
-connect_by(int fd, const struct sockaddr *sa, socklen_t len, long long by)
+connect_by(const tc_bench_loop_t *lp, int fd, const struct sockaddr *sa, socklen_t len,
+           long long by)
 {
-    long long left = by - tc_bench_loop_now();
-    if (left <= 0) {
-        return CONNECT_LATE;
+    int rc = connect(fd, sa, len) == 0 ? 0 : errno;
+    for (;;) {
+        bool again = rc == EAGAIN && sa->sa_family == AF_UNIX;
+        if (rc != EINPROGRESS && rc != EINTR && !again) {
+            return rc;
+        }
+        long long left = by - tc_bench_loop_now();
+        if (left <= 0) {
+            return CONNECT_LATE;
+        }
+        if (again && left > RETRY_NS) {
+            left = RETRY_NS;
+        }
+        long long ms = (left + 999999LL) / 1000000LL;
+        struct pollfd pf[2] = {{.fd = lp->clock->stop_fd, .events = POLLIN},
+                               {.fd = fd, .events = POLLOUT}};
+        int n = poll(pf, again ? 1 : 2, ms > WAIT_MS_MAX ? WAIT_MS_MAX : (int)ms);
+        if (n < 0 && errno != EINTR) {
+            return errno;
+        }
+        if (n > 0 && (pf[0].revents & POLLIN) != 0) {
+            return CONNECT_STOPPED;
+        }
+        if (again) {
+            rc = connect(fd, sa, len) == 0 ? 0 : errno;
+        } else if (n > 0 && pf[1].revents != 0) { /* the connect ended: how, SO_ERROR says */
+            int err = 0;
+            socklen_t errlen = sizeof(err);
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0) {
+                err = errno;
+            }
+            return err;
+        } /* else: still in progress */
     }
-    struct timeval tv = {(time_t)(left / 1000000000LL), (suseconds_t)(left % 1000000000LL / 1000)};
-    if (tv.tv_sec == 0 && tv.tv_usec == 0) {
-        tv.tv_usec = 1; /* 0 would be no limit */
-    }
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, sa, len) == 0) {
-        return 0;
-    }
-    /* cut short by SO_SNDTIMEO: EINPROGRESS for TCP, EAGAIN for a unix socket */
-    return errno == EINPROGRESS || errno == EAGAIN ? CONNECT_LATE : errno;
 }
 
 static const char *
@@ -75,8 +102,9 @@ typedef struct dial {
     char why[256];             /* "connect HOST:PORT:" or "connect unix:PATH:", then the errors */
 } dial_t;
 
-#define DIAL_FAILED (-1) /* every address failed: 'why' says how */
-#define DIAL_AGAIN  (-2) /* not open yet: dial_walk() goes on from 'ai' later */
+#define DIAL_FAILED  (-1) /* every address failed: 'why' says how */
+#define DIAL_AGAIN   (-2) /* not open yet: dial_walk() goes on from 'ai' later */
+#define DIAL_STOPPED (-3) /* the run was interrupted while a blocking dial waited */
 
 static void
 dial_init(const tc_bench_loop_t *lp, dial_t *d, long long by)
@@ -132,10 +160,11 @@ set_nodelay(const struct addrinfo *ai, int fd)
 /*
  * Try the addresses from d->ai on: the first that connects gives its fd,
  * non-blocking; DIAL_FAILED when none is left. 'blocking' waits for each
- * connect until d->by. Otherwise a connect in progress is left in
- * '*pending' for its end to be watched, and a unix socket that refuses at
- * once (EAGAIN) while its listener's backlog is full sets '*pending' to -1,
- * to be tried again: DIAL_AGAIN both.
+ * connect until d->by, and gives DIAL_STOPPED once the run is interrupted.
+ * Otherwise a connect in progress is left in '*pending' for its end to be
+ * watched, and a unix socket that refuses at once (EAGAIN) while its
+ * listener's backlog is full sets '*pending' to -1, to be tried again:
+ * DIAL_AGAIN both.
  */
 static int
 dial_walk(const tc_bench_loop_t *lp, dial_t *d, bool blocking, int *pending)
@@ -143,8 +172,7 @@ dial_walk(const tc_bench_loop_t *lp, dial_t *d, bool blocking, int *pending)
     for (; d->ai != NULL; d->ai = d->ai->ai_next, d->tried++) {
         const struct addrinfo *ai = d->ai;
         int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK),
-                   ai->ai_protocol);
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0) {
             why_add(lp, d, false, errno);
             continue;
@@ -152,14 +180,11 @@ dial_walk(const tc_bench_loop_t *lp, dial_t *d, bool blocking, int *pending)
         set_nodelay(ai, fd);
         int failed = 0;
         if (blocking) {
-            failed = connect_by(fd, ai->ai_addr, ai->ai_addrlen, d->by);
+            failed = connect_by(lp, fd, ai->ai_addr, ai->ai_addrlen, d->by);
         } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
             failed = errno;
         }
         if (failed == 0) {
-            if (blocking) {
-                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-            }
             return fd;
         }
         if (!blocking && (failed == EINPROGRESS || failed == EINTR)) {
@@ -167,6 +192,9 @@ dial_walk(const tc_bench_loop_t *lp, dial_t *d, bool blocking, int *pending)
             return DIAL_AGAIN;
         }
         close(fd);
+        if (failed == CONNECT_STOPPED) {
+            return DIAL_STOPPED;
+        }
         if (!blocking && failed == EAGAIN && ai->ai_family == AF_UNIX) {
             *pending = -1;
             return DIAL_AGAIN;
@@ -200,6 +228,9 @@ tc_bench_dial_open(tc_bench_loop_t *lp, conn_t *c)
     dial_t d;
     dial_init(lp, &d, lp->clock->connect_by);
     int fd = dial_walk(lp, &d, true, NULL);
+    if (fd == DIAL_STOPPED) { /* not an error: the user ended the run (tc_bench_loop_connect()) */
+        return;
+    }
     if (fd < 0) {
         lp->stats.errors[TC_BENCH_ERR_CONNECT]++;
         tc_bench_loop_report(lp, c, "%s", d.why);

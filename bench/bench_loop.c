@@ -209,8 +209,17 @@ void
 tc_bench_loop_connect(tc_bench_loop_t *lp)
 {
     for (int i = 0; i < lp->nconns; i++) {
+        if (atomic_load(&lp->clock->stop_at) != LLONG_MAX) {
+            return; /* interrupted: the rest stay closed */
+        }
         tc_bench_dial_open(lp, &lp->conns[i]);
     }
+}
+
+int
+tc_bench_loop_open(const tc_bench_loop_t *lp)
+{
+    return lp->nopen;
 }
 
 tc_bench_loop_t *

@@ -148,9 +148,14 @@ tc_bench_loop_t *tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *c
 
 /*
  * Open the loop's connections, each by clock->connect_by at the latest;
- * those that fail count as connect errors. Before tc_bench_loop_run().
+ * those that fail count as connect errors. An interrupt stops it: the
+ * connection being opened and those after it stay closed, no error. Before
+ * tc_bench_loop_run().
  */
 void tc_bench_loop_connect(tc_bench_loop_t *lp);
+
+/* The loop's connections open now (from the thread that runs it, or before it runs). */
+int tc_bench_loop_open(const tc_bench_loop_t *lp);
 
 /*
  * Run until the measurement ends and the calls in flight are answered or

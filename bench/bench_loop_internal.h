@@ -120,7 +120,10 @@ void tc_bench_conn_read(tc_bench_loop_t *lp, conn_t *c);
 /* Set lp->targets: the addresses of --host and --port, or --unix as the one address. */
 void tc_bench_dial_targets(tc_bench_loop_t *lp);
 
-/* Open 'c' the first time, by clock->connect_by; if it cannot be, a connect error. */
+/*
+ * Open 'c' the first time, by clock->connect_by; if it cannot be, a connect
+ * error. An interrupt ends the wait, leaving 'c' closed and no error.
+ */
 void tc_bench_dial_open(tc_bench_loop_t *lp, conn_t *c);
 
 /* --reconnect: open 'c', marked 'reopen', again; the loop serves the others meanwhile. */

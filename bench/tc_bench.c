@@ -79,6 +79,8 @@ typedef struct run {
     struct thread_arg *args;
     int nloops;
     atomic_int finished;
+    int connected;   /* connections open when the connecting ended */
+    bool connecting; /* interrupted while connecting: no load thread was started */
 } run_t;
 
 typedef struct thread_arg {
@@ -192,17 +194,28 @@ start(run_t *r)
         }
         first += n;
     }
+    /*
+     * Connecting may take up to --timeout (a server whose backlog is full, a
+     * host that does not answer): an interrupt ends it too, and the report
+     * says so.
+     */
+    catch_interrupts(&r->clock, true);
     /* every connection of every loop is open within --timeout, or counts as a connect error */
     r->clock.connect_by = tc_bench_loop_now() + (long long)(o->timeout * 1e9);
     for (int i = 0; i < r->nloops; i++) {
         tc_bench_loop_connect(r->loops[i]);
+        r->connected += tc_bench_loop_open(r->loops[i]);
     }
     /* the clock starts once every connection is open */
     r->clock.start = tc_bench_loop_now();
+    if (atomic_load(&r->clock.stop_sig) != 0) { /* nothing to measure */
+        r->clock.t0 = r->clock.t1 = r->clock.start;
+        r->connecting = true;
+        return 0;
+    }
     r->clock.t0 = r->clock.start + (long long)(o->warmup * 1e9);
     /* -n alone has no time limit: each call still ends within --timeout */
     r->clock.t1 = o->duration > 0.0 ? r->clock.t0 + (long long)(o->duration * 1e9) : LLONG_MAX;
-    catch_interrupts(&r->clock, true);
     for (int i = 0; i < r->nloops; i++) {
         r->args[i].run = r;
         r->args[i].loop = r->loops[i];
@@ -230,7 +243,9 @@ typedef struct summary {
     uint64_t reconnects; /* --reconnect */
     bool interrupted;    /* by a signal, while a loop still ran */
     int stop_sig;
-    bool in_warmup;   /* interrupted before the measurement began */
+    bool in_warmup;  /* interrupted before the measurement began */
+    bool connecting; /* interrupted while connecting, 'connected' of -c open */
+    int connected;
     uint64_t dropped; /* calls in flight unanswered when an interrupted run ended */
     tc_bench_hist_t hist;
 } summary_t;
@@ -281,6 +296,9 @@ summarize(const run_t *r, summary_t *s)
     if (end > t1) {
         end = t1;
     }
+    s->connected = r->connected;
+    s->connecting = r->connecting;
+    s->interrupted = s->interrupted || r->connecting;
     if (s->interrupted) {
         s->stop_sig = atomic_load(&r->clock.stop_sig);
         s->in_warmup = atomic_load(&r->clock.stop_at) < r->clock.t0;
@@ -330,19 +348,23 @@ print_json(const tc_bench_cli_t *cli, const summary_t *s)
     printf("},\"elapsed_s\":%.3f,\"rps\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,"
            "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"client_cpu_pct\":%.0f,"
            "\"conn_calls_min\":%llu,\"conn_calls_max\":%llu,\"reconnects\":%llu,"
-           "\"interrupted\":%s,\"dropped\":%llu}\n",
+           "\"connected\":%d,\"interrupted\":%s,\"connecting\":%s,\"dropped\":%llu}\n",
            s->elapsed, s->rps, tc_bench_hist_mean(&s->hist) / 1e3, pct_us(s, 50.0), pct_us(s, 90.0),
            pct_us(s, 99.0), pct_us(s, 99.9), pct_us(s, 100.0), s->cpu_pct,
            (unsigned long long)s->conn_min, (unsigned long long)s->conn_max,
-           (unsigned long long)s->reconnects, s->interrupted ? "true" : "false",
-           (unsigned long long)s->dropped);
+           (unsigned long long)s->reconnects, s->connected, s->interrupted ? "true" : "false",
+           s->connecting ? "true" : "false", (unsigned long long)s->dropped);
 }
 
 static void
 print_report(const tc_bench_cli_t *cli, const summary_t *s)
 {
     const tc_bench_opts_t *o = &cli->o;
-    if (s->interrupted) {
+    if (s->connecting) {
+        printf("  interrupted   while connecting by %s, %d of %d connection%s open\n",
+               s->stop_sig == SIGINT ? "SIGINT" : "SIGTERM", s->connected, o->connections,
+               o->connections == 1 ? "" : "s");
+    } else if (s->interrupted) {
         char when[96];
         if (s->in_warmup) {
             snprintf(when, sizeof(when), "during the warm-up");
@@ -476,9 +498,12 @@ main(int argc, char **argv)
         return rc;
     }
     summary_t s;
-    double cpu = supervise(&r);
-    for (int i = 0; i < r.nloops; i++) {
-        pthread_join(r.tids[i], NULL);
+    double cpu = 0.0;
+    if (!r.connecting) {
+        cpu = supervise(&r);
+        for (int i = 0; i < r.nloops; i++) {
+            pthread_join(r.tids[i], NULL);
+        }
     }
     /* the run is over: a SIGINT now ends the process, and none reaches the clock freed below */
     catch_interrupts(NULL, false);

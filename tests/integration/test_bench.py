@@ -1263,6 +1263,21 @@ def signal_bits(pid, field):
     return bits
 
 
+def tcp_states(port):
+    """The states of the IPv4 TCP sockets connecting to 127.0.0.1:`port`, from
+    /proc/net/tcp, by name: 'established', 'syn_sent'."""
+    names = {"01": "established", "02": "syn_sent"}
+    states = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            addr, rport = fields[2].split(":")
+            if addr == "0100007F" and int(rport, 16) == port:
+                states.append(names.get(fields[3], fields[3]))
+    return states
+
+
 class BenchInterruptTest(unittest.TestCase):
     """SIGINT and SIGTERM end the run early with its report; they used to
     kill it, with no report, the progress line left on the terminal."""
@@ -1378,6 +1393,49 @@ class BenchInterruptTest(unittest.TestCase):
         self.assertEqual((j["interrupted"], j["calls"], j["errors"], j["dropped"]),
                          (True, 0, 0, 6), out)
         self.assertIn("no call was measured", err)
+
+    def interrupt_connecting(self, sig, *args):
+        # a listener that accepts nothing, its backlog of 0 full after one
+        # connection: the next connect waits for a handshake that never
+        # comes, up to --timeout (30 s), unless the interrupt ends it
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        p = None
+        try:
+            ls.bind(("127.0.0.1", 0))
+            ls.listen(0)
+            port = ls.getsockname()[1]
+            p = self.start("--host", "127.0.0.1", "-c", "8", "-d", "30", "--timeout", "30",
+                           *args, port=port, stderr=subprocess.PIPE)
+            self.assertTrue(harness.wait_for(lambda: p.poll() is not None
+                                             or "syn_sent" in tcp_states(port), timeout=20))
+            self.assertIsNone(p.poll())
+            opened = tcp_states(port).count("established")
+            t = time.monotonic()
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=20)
+            took = time.monotonic() - t
+        finally:
+            self.stop(p)
+            ls.close()
+        self.assertEqual(p.returncode, 128 + sig, out + err)
+        self.assertLess(took, 10, out + err)
+        self.assertGreater(opened, 0)
+        self.assertLess(opened, 8)
+        self.assertIn("no call was measured", err)
+        return out, opened
+
+    def test_sigint_while_connecting_ends_it_with_its_report(self):
+        out, opened = self.interrupt_connecting(signal.SIGINT)
+        self.assertRegex(out, r"(?m)^  interrupted   while connecting by SIGINT, %d of 8 "
+                         r"connections open$" % opened)
+        r = result(out)
+        self.assertEqual((r["calls"], r["errors"]), (0, 0), out)
+
+    def test_sigterm_while_connecting_ends_it_with_its_json(self):
+        out, opened = self.interrupt_connecting(signal.SIGTERM, "--json")
+        j = json.loads(out)
+        self.assertEqual((j["interrupted"], j["connecting"], j["connected"], j["calls"],
+                          j["errors"], j["elapsed_s"]), (True, True, opened, 0, 0, 0.0), out)
 
     def test_a_second_sigint_ends_it_at_once(self):
         # calls in flight to a server that never answers, which the first
