@@ -648,8 +648,8 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     running = NULL; /* from here on, the normal end cleans up */
     tc_pidfile_remove(a.pidfile);
     free(a.pidfile);
-    tc_generation_free(&a, a.pend);
-    tc_generation_free(&a, a.cur);
+    tc_generation_free(&a, a.pend, NULL); /* `Shutting down: Master` says it */
+    tc_generation_free(&a, a.cur, NULL);
     for (size_t i = 0; i < a.nslots; i++) {
         tc_heartbeat_free(a.workers[i].hb);
     }

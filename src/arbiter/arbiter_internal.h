@@ -215,8 +215,12 @@ bool tc_socks_may_unlink(const arbiter_t *a);
  */
 int tc_socks_take(arbiter_t *a, gen_t *g, const tc_config_t *cfg, tc_err_t *err) TC_NODISCARD;
 
-/* Give back a reference to 's'; the last one closes it (and may remove its file). */
-void tc_socks_release(arbiter_t *a, sock_t *s);
+/*
+ * Give back a reference to 's'; the last one closes it (and may remove its
+ * file), and logs `Closed NAME: WHY` unless 'why' is NULL (the arbiter's
+ * own end, which `Shutting down` says).
+ */
+void tc_socks_release(arbiter_t *a, sock_t *s, const char *why);
 
 /*
  * The socket files of the inherited sockets no bind of the first config
@@ -247,8 +251,11 @@ char *tc_socks_bind(const arbiter_t *a, const sock_t *s);
  */
 gen_t *tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err);
 
-/* Release the sockets of 'g' and free it with its config. NULL: no-op. */
-void tc_generation_free(arbiter_t *a, gen_t *g);
+/*
+ * Release the sockets of 'g' and free it with its config. NULL: no-op.
+ * 'why' the log gives for each socket this closes (tc_socks_release()).
+ */
+void tc_generation_free(arbiter_t *a, gen_t *g, const char *why);
 
 /* Whether 's' is one of the sockets of 'g'. */
 bool tc_generation_has_sock(const gen_t *g, const sock_t *s);

@@ -25,14 +25,14 @@
 /* ---- generations ---- */
 
 void
-tc_generation_free(arbiter_t *a, gen_t *g)
+tc_generation_free(arbiter_t *a, gen_t *g, const char *why)
 {
     if (g == NULL) {
         return;
     }
     for (size_t i = 0; i < g->n; i++) {
         if (g->socks[i] != NULL) {
-            tc_socks_release(a, g->socks[i]);
+            tc_socks_release(a, g->socks[i], why);
         }
     }
     free(g->socks);
@@ -64,7 +64,8 @@ tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
     g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
     g->n = cfg->nbinds;
     if (tc_socks_take(a, g, cfg, err) != TC_OK) {
-        tc_generation_free(a, g); /* releases the sockets taken so far; 'cfg' is not set yet */
+        /* releases the sockets taken so far; 'cfg' is not set yet */
+        tc_generation_free(a, g, a->cur != NULL ? "the reload failed" : "the start failed");
         return NULL;
     }
     g->ls = tc_xcalloc(g->n, sizeof(*g->ls));
@@ -524,7 +525,7 @@ tc_generation_commit_reload(arbiter_t *a)
     }
     a->reload_delta = 0;
     tc_arbiter_set_target(a, g->target);
-    tc_generation_free(a, old); /* closes the binds the new config dropped */
+    tc_generation_free(a, old, "no longer bound"); /* closes the binds the new config dropped */
     tc_upgrade_set_title(a);
     char status[TC_SDNOTIFY_STATUS_MAX];
     tc_sdnotify_status("READY=1", tc_arbiter_status(a, status, sizeof(status)));
@@ -548,7 +549,7 @@ tc_generation_abort_reload(arbiter_t *a, const char *why)
     (void)umask(cfg_umask(a, a->cur->cfg));
     char why_gen[TC_SDNOTIFY_STATUS_MAX];
     (void)snprintf(why_gen, sizeof(why_gen), "generation %u %s", g->id, why);
-    tc_generation_free(a, g);
+    tc_generation_free(a, g, "the reload failed");
     settle_delta(a);
     notify_reload_failed(a, why_gen);
 }

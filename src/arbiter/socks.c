@@ -63,7 +63,7 @@ tc_socks_keep_untaken(arbiter_t *a)
 }
 
 void
-tc_socks_release(arbiter_t *a, sock_t *s)
+tc_socks_release(arbiter_t *a, sock_t *s, const char *why)
 {
     if (--s->refs > 0) {
         return;
@@ -84,6 +84,14 @@ tc_socks_release(arbiter_t *a, sock_t *s)
     bool may_unlink = !s->systemd && !shared;
     if (shared && !s->systemd && a->reexec_pid == 0) {
         keep_leftover(a, s->l.unix_path, s->l.unix_dev, s->l.unix_ino);
+    }
+    /* the end of its 'Listening at:' line, but for the arbiter's own end */
+    if (why != NULL) {
+        tc_log(TC_LOG_INFO, "Closed %s: %s%s", s->l.name, why,
+               s->systemd          ? "; systemd holds it still"
+               : !shared           ? ""
+               : a->reexec_pid > 0 ? "; the new arbiter listens on"
+                                   : "; the old arbiter listens on");
     }
     tc_listener_close(&s->l, may_unlink);
     free(s);

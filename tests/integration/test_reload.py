@@ -2,7 +2,8 @@
 """SIGHUP under load: a changed handler takes over with no failed call; a
 broken config, a handler with a syntax error, or code that ends the check
 (named with its service and file) is reported in the log and the running
-generation keeps serving; binds are opened and closed, and a
+generation keeps serving; binds are opened and closed, each close logged
+(also of a socket a reload that then failed had opened), and a
 bind that names an open socket another way keeps it, also the port a
 port-0 bind got, written out beside a port-0 bind that then opens a new one; a worker count changed by SIGTTIN survives a reload that does not set workers; the
 new workers get the new umask; the arbiter's signals sent to the check
@@ -806,6 +807,45 @@ class ReloadTest(unittest.TestCase):
                       "127.0.0.1:%d (127.0.0.1:%d)\n" % (self.port, self.port, self.port),
                       srv.log())
 
+    def test_a_failed_reload_logs_the_close_of_the_socket_it_opened(self):
+        """A reload whose third bind names a port another process holds
+        opens its second bind's new port first (`Listening at:`), then
+        fails: the arbiter closes that port and says so, `Closed ADDRESS:
+        the reload failed`, so no `Listening at:` line is left without its
+        end; the serving socket is not closed and answers on."""
+        srv = self.server()
+        held = socket.socket()
+        self.addCleanup(held.close)
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        taken = held.getsockname()[1]
+        self.write(srv, "thriftcorn.lua",
+                   'bind = { "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:%d" }\n'
+                   '%sworkers = 2\nthreads = 2\n' % (taken, SERVICE))
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1"),
+                        srv.log())
+        log = srv.log()
+        self.assertIn("Reload failed: Cannot listen: 127.0.0.1:%d" % taken, log)
+        ports = harness.listening_ports(log)
+        self.assertEqual(len(ports), 2, log)
+        self.assertEqual(ports[0], srv.port)
+        new = ports[1]
+        self.assertNotEqual(new, srv.port)
+        closed = "Closed 127.0.0.1:%d: the reload failed\n" % new
+        self.assertIn(closed, log)
+        self.assertLess(log.index("Listening at: 127.0.0.1:%d " % new), log.index(closed))
+        self.assertNotIn("Closed 127.0.0.1:%d:" % srv.port, log)
+        self.assertTrue(harness.wait_for(lambda: harness.listen_inode(new) is None), log)
+        self.assertFalse(self.serves(new))
+        self.assertIsNotNone(harness.listen_inode(taken))  # still the test's
+        load = loadgen.Load(self.S, srv.port, threads=2, max_calls=50,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.assertTrue(load.join(20))
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertGreaterEqual(load.ok, 50, load.summary())
+        self.assertEqual(self.echo(srv), "v1:x")
+
     def echo_at(self, port):
         c, trans = harness.client(self.S, port)
         try:
@@ -906,6 +946,8 @@ class ReloadTest(unittest.TestCase):
                 new_inode = harness.listen_inode(new)
                 self.reload_binds(srv, ["127.0.0.1:0"], 3, "v3")
                 self.assertEqual(harness.listening_ports(srv.log()), ports)
+                self.assertIn("Closed 127.0.0.1:%d: no longer bound\n" % port, srv.log())
+                self.assertNotIn("Closed 127.0.0.1:%d:" % new, srv.log())
                 self.assertTrue(harness.wait_for(lambda: not self.serves(port)), srv.log())
                 self.assertEqual(harness.listen_inode(new), new_inode)
                 self.assertEqual(self.echo_at(new), "v3:x")

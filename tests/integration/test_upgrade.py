@@ -428,6 +428,11 @@ class UpgradeTest(harness.SubreaperServiceTest):
         self.assertIn("Cannot listen: bind localhost:%d: the same address as bind 127.0.0.1:%d "
                       "(127.0.0.1:%d)\n" % (port, port, port), log)
         self.assertNotIn("address already in use", log)
+        # the new arbiter's `Listening at:` of the inherited socket has its
+        # end, which says that the old arbiter listens on
+        self.assertEqual(harness.listening_ports(log, new), [port], log)
+        self.assertIn("[%d] [info] Closed 127.0.0.1:%d: the start failed; the old arbiter "
+                      "listens on\n" % (new, port), log)
         self.assertEqual(self.echo(port), "x")
 
     def test_reload_after_an_upgrade_removes_a_dropped_unix_socket_file(self):
