@@ -78,12 +78,13 @@ tc_accesslog_open(const char *path, const char *format)
     return TC_OK;
 }
 
-/* Append 'len' bytes of 's' at '*n', within 'cap'. */
+/* Append 'len' bytes of 's' at '*n', within 'cap' (what does not fit is cut). */
 static void
 put(char *buf, size_t cap, size_t *n, const char *s, size_t len)
 {
-    if (*n + len > cap) {
-        len = cap - *n;
+    size_t room = *n < cap ? cap - *n : 0; /* the compiler cannot see that *n <= cap */
+    if (len > room) {
+        len = room;
     }
     memcpy(buf + *n, s, len);
     *n += len;
