@@ -191,6 +191,14 @@ check_child(int fd, int wake, const tc_reload_t *r, const tc_config_override_t *
     /* it dies with the arbiter, and its group too: a check left behind would run on for nothing */
     follow_parent(parent);
     ignore_strays();
+    /*
+     * as a worker does: a write to a pipe whose reader has gone fails with
+     * EPIPE, and ends neither the handler code loading nor the byte on
+     * 'wake', whose read end the arbiter closes once it has read the page
+     * (it may, woken by a signal, before the byte comes)
+     */
+    tc_selfpipe_ignore(SIGPIPE);
+    tc_selfpipe_ignore(SIGXFSZ);
     tc_proctitle_set("thriftcorn: reload check [%s]", r->path);
     tc_err_t err;
     tc_err_clear(&err);

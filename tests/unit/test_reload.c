@@ -218,6 +218,40 @@ test_the_check_says_once_that_the_timeout_is_known(void **state)
     assert_false(listed(wake.st_ino));
 }
 
+/*
+ * Handler code that writes to a pipe whose reader has gone: a worker
+ * ignores SIGPIPE (the write fails with EPIPE), and so must the check
+ * that loads the same code. With SIGPIPE at its default, the check ended
+ * "crashed (signal 13)"; so did a check whose one byte on r->wake met an
+ * arbiter that had already read the page and closed its end.
+ */
+static const char pipe_writer[] = "local p = assert(io.popen('exec true', 'w'))\n"
+                                  "os.execute('sleep 0.2')\n"
+                                  "p:setvbuf('no')\n"
+                                  "assert(not p:write(string.rep('x', 131072)))\n"
+                                  "p:close()\n"
+                                  "return { ping = function() end }\n";
+
+static void
+test_the_check_ignores_sigpipe_as_a_worker_does(void **state)
+{
+    (void)state;
+    tc_reload_t r = start_check(pipe_writer, 3);
+    tc_err_t err;
+    tc_err_clear(&err);
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    assert_int_equal(waitid(P_PID, (id_t)r.pid, &si, WEXITED | WNOWAIT), 0);
+    tc_reload_kill(&r);
+    int status = 0;
+    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
+    int rc = tc_reload_done(&r, status, &err);
+    if (rc != TC_OK) {
+        fail_msg("the check failed: %s", err.msg);
+    }
+    tc_reload_release(&r);
+}
+
 int
 main(void)
 {
@@ -225,6 +259,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_checked_code_cannot_change_the_timeout, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_check_says_once_that_the_timeout_is_known, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_the_check_ignores_sigpipe_as_a_worker_does, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
