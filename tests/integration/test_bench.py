@@ -131,6 +131,25 @@ def screen_lines(text):
     return lines + ["".join(line)]
 
 
+def read_terminal(master, on_read, seconds=30):
+    """What the tool writes to the pty `master` until it closes or `seconds`
+    pass; on_read(term) sees everything read so far after each read."""
+    term = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not select.select([master], [], [], deadline - time.monotonic())[0]:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the tool has exited
+            break
+        if not chunk:
+            break
+        term += chunk
+        on_read(term)
+    return term
+
+
 class FakeServer:
     """A binary-protocol Thrift server in threads of the test, framed or
     buffered, whose replies the test writes: reply(name, args) returns the
@@ -729,20 +748,8 @@ class BenchToolBadServerTest(unittest.TestCase):
                                      stdout=subprocess.PIPE, stderr=slave)
                 os.close(slave)
                 slave = None
-                term = b""
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    if not select.select([master], [], [], deadline - time.monotonic())[0]:
-                        break
-                    try:
-                        chunk = os.read(master, 4096)
-                    except OSError:  # EIO: the tool has exited
-                        break
-                    if not chunk:
-                        break
-                    term += chunk
-                    if b"calls/s" in term:
-                        shown.set()
+                term = read_terminal(master,
+                                     lambda t: shown.set() if b"calls/s" in t else None)
                 out = p.communicate(timeout=30)[0].decode()
         finally:
             os.close(master)
@@ -1342,21 +1349,13 @@ class BenchInterruptTest(unittest.TestCase):
                            stderr=slave)
             os.close(slave)
             slave = None
-            deadline = time.monotonic() + 30
-            signalled = False
-            while time.monotonic() < deadline:
-                if not select.select([master], [], [], deadline - time.monotonic())[0]:
-                    break
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the tool has exited
-                    break
-                if not chunk:
-                    break
-                term += chunk
-                if b"calls/s" in term and not signalled:
+            signalled = []
+
+            def signal_once_shown(t):
+                if b"calls/s" in t and not signalled:
                     p.send_signal(signal.SIGTERM)
-                    signalled = True
+                    signalled.append(True)
+            term = read_terminal(master, signal_once_shown)
             out = p.communicate(timeout=30)[0]
         finally:
             self.stop(p)

@@ -121,6 +121,33 @@ start_check(const char *handler, int timeout)
     return r;
 }
 
+/* Wait until the check 'pid' has ended, without reaping it. */
+static void
+wait_ended(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+}
+
+/*
+ * End the check as the arbiter does (its group killed, then reaped), which
+ * must have passed, and release it.
+ */
+static void
+end_check(tc_reload_t *r)
+{
+    tc_reload_kill(r);
+    int status = 0;
+    assert_int_equal(waitpid(r->pid, &status, 0), r->pid);
+    tc_err_t err;
+    tc_err_clear(&err);
+    if (tc_reload_done(r, status, &err) != TC_OK) {
+        fail_msg("the check failed: %s", err.msg);
+    }
+    tc_reload_release(r);
+}
+
 /*
  * The checked config's 'timeout' bounds the check: the arbiter reads it
  * from the check while the check runs. Handler code loaded by the check
@@ -133,22 +160,14 @@ test_checked_code_cannot_change_the_timeout(void **state)
 {
     (void)state;
     tc_reload_t r = start_check(scribbler, 2);
-    tc_err_t err;
-    tc_err_clear(&err);
     /* ended, and not reaped yet: its group is killed first, as the arbiter does */
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    assert_int_equal(waitid(P_PID, (id_t)r.pid, &si, WEXITED | WNOWAIT), 0);
+    wait_ended(r.pid);
     /* the handler code ran, and had a go at every shared page it reaches */
     assert_true(found() >= 0);
     double timeout = -1;
     assert_true(tc_reload_timeout(&r, &timeout));
     assert_true(timeout == 2.0);
-    tc_reload_kill(&r);
-    int status = 0;
-    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
-    assert_int_equal(tc_reload_done(&r, status, &err), TC_OK);
-    tc_reload_release(&r);
+    end_check(&r);
 }
 
 /*
@@ -192,8 +211,6 @@ test_the_check_says_once_that_the_timeout_is_known(void **state)
 {
     (void)state;
     tc_reload_t r = start_check(pipe_lister, 3);
-    tc_err_t err;
-    tc_err_clear(&err);
     assert_true(r.wake >= 0);
     struct stat wake;
     struct stat report;
@@ -205,14 +222,8 @@ test_the_check_says_once_that_the_timeout_is_known(void **state)
     assert_true(tc_reload_timeout(&r, &timeout));
     assert_true(timeout == 3.0);
     assert_int_equal(r.wake, -1);
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    assert_int_equal(waitid(P_PID, (id_t)r.pid, &si, WEXITED | WNOWAIT), 0);
-    tc_reload_kill(&r);
-    int status = 0;
-    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
-    assert_int_equal(tc_reload_done(&r, status, &err), TC_OK);
-    tc_reload_release(&r);
+    wait_ended(r.pid);
+    end_check(&r);
     /* the handler code listed the pipes it held: the report's, not the wake-up's */
     assert_true(listed(report.st_ino));
     assert_false(listed(wake.st_ino));
@@ -237,19 +248,8 @@ test_the_check_ignores_sigpipe_as_a_worker_does(void **state)
 {
     (void)state;
     tc_reload_t r = start_check(pipe_writer, 3);
-    tc_err_t err;
-    tc_err_clear(&err);
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    assert_int_equal(waitid(P_PID, (id_t)r.pid, &si, WEXITED | WNOWAIT), 0);
-    tc_reload_kill(&r);
-    int status = 0;
-    assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
-    int rc = tc_reload_done(&r, status, &err);
-    if (rc != TC_OK) {
-        fail_msg("the check failed: %s", err.msg);
-    }
-    tc_reload_release(&r);
+    wait_ended(r.pid);
+    end_check(&r);
 }
 
 int

@@ -26,22 +26,21 @@ end
 
 -- One type table per struct and per enum within a load, so that references
 -- share it (and the structdef it points to).
-local function struct_type(ctx, sd)
-  local t = ctx.struct_types[sd]
+local function cached_type(cache, ttype, def)
+  local t = cache[def]
   if not t then
-    t = { ttype = "struct", struct = sd }
-    ctx.struct_types[sd] = t
+    t = { ttype = ttype, [ttype] = def } -- { ttype = "struct", struct = sd }
+    cache[def] = t
   end
   return t
 end
 
+local function struct_type(ctx, sd)
+  return cached_type(ctx.struct_types, "struct", sd)
+end
+
 local function enum_type(ctx, ed)
-  local t = ctx.enum_types[ed]
-  if not t then
-    t = { ttype = "enum", enum = ed }
-    ctx.enum_types[ed] = t
-  end
-  return t
+  return cached_type(ctx.enum_types, "enum", ed)
 end
 
 local function split_last(name)
