@@ -29,6 +29,13 @@ static const char *log_path;
 static const char *log_format;
 
 /*
+ * %p: the process that opened the log. A worker opens it after its fork
+ * (tc_accesslog_open() in the child), so this is the worker's pid, kept
+ * because getpid() is a system call in this C library: one per line.
+ */
+static pid_t log_pid;
+
+/*
  * The log is no regular file (a pipe, a FIFO, a socket, a terminal): a
  * buffer goes out in writes of whole lines of at most PIPE_BUF bytes,
  * which a pipe keeps whole among the other writers' (one line is never
@@ -59,6 +66,7 @@ tc_accesslog_open(const char *path, const char *format)
 {
     log_format = format != NULL ? format : "%t %h %m %s %D";
     log_path = path;
+    log_pid = getpid();
     if (path == NULL) {
         tc_accesslog_fd = -1;
         return TC_OK;
@@ -221,7 +229,7 @@ expand(char *buf, size_t cap, const char *format, line_t *l, size_t room, size_t
             put_time(buf, cap, &n, l);
             break;
         case 'p':
-            put_num(buf, cap, &n, getpid(), 0);
+            put_num(buf, cap, &n, log_pid, 0);
             break;
         case '%':
             buf[n++] = '%';

@@ -29,7 +29,8 @@ tc_accesslog_on(void)
 /*
  * Log calls to 'path' ("-": stdout; NULL: off) as 'format' says, naming
  * methods 'Service.method' (the service that took the call); the file is
- * opened with tc_log_open_file(). Before threads start. Returns TC_OK or a
+ * opened with tc_log_open_file(). Before threads start, in the process
+ * whose pid %p writes (a worker opens it after its fork). Returns TC_OK or a
  * negative code. Ownership: borrows 'format' for the life of the process.
  */
 int tc_accesslog_open(const char *path, const char *format) TC_NODISCARD;
