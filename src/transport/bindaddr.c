@@ -90,6 +90,22 @@ scheme_len(const char *spec)
     return strncmp(spec + n, "://", 3) == 0 ? n + 3 : 0;
 }
 
+/*
+ * Whether 'spec' is several addresses written as one bind ("A:1,B:2",
+ * "A:1 B:2", as other servers take a list): no address, name or port holds
+ * a ',', and a gap with a ':' on both sides parts two addresses. Such a
+ * bind would otherwise be refused as an IPv6 address missing its brackets,
+ * or looked up as a name.
+ */
+static bool
+several(const char *spec)
+{
+    const char *gap = spec + strcspn(spec, " \t");
+    return strchr(spec, ',') != NULL ||
+           (*gap != '\0' && memchr(spec, ':', (size_t)(gap - spec)) != NULL &&
+            strchr(gap, ':') != NULL);
+}
+
 int
 tc_bindaddr_split(const char *spec, char *host, unsigned *port, bool *v6, tc_err_t *err)
 {
@@ -100,6 +116,12 @@ tc_bindaddr_split(const char *spec, char *host, unsigned *port, bool *v6, tc_err
     if (scheme > 0) {
         return tc_err_set(err, TC_EINVAL, "%s: unknown scheme '%.*s': " TC_BINDADDR_FORMS, spec,
                           (int)scheme, spec);
+    }
+    if (several(spec)) {
+        return tc_err_set(err, TC_EINVAL,
+                          "%s: several addresses in one bind: give each its own, as items of a "
+                          "list (bind = { \"A\", \"B\" }) or --bind flags",
+                          spec);
     }
     *v6 = spec[0] == '[';
     if (*v6) {

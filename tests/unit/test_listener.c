@@ -309,6 +309,12 @@ test_malformed_specs(void **state)
     assert_malformed(" 127.0.0.1:9090", "the host ' 127.0.0.1' contains a space at byte 1");
     assert_malformed("my host:9090", "the host 'my host' contains a space at byte 3");
     assert_malformed("local\thost:9090", "contains a control character at byte 6");
+    /* several addresses written as one bind: not an IPv6 address, nor a name */
+    assert_malformed("127.0.0.1:9090,127.0.0.1:9091",
+                     "127.0.0.1:9090,127.0.0.1:9091: several addresses in one bind: give each "
+                     "its own, as items of a list (bind = { \"A\", \"B\" }) or --bind flags");
+    assert_malformed("127.0.0.1,127.0.0.2:9090", "several addresses in one bind");
+    assert_malformed("127.0.0.1:9090 [::1]:9091", "several addresses in one bind");
     /* a name is looked up only when the bind opens */
     assert_open_fails("host.invalid:9090", "host.invalid:9090: ");
     assert_malformed("unix:", "missing path");
