@@ -743,6 +743,20 @@ service PingService {
       assert.same({ nil, "--service: takes a table; set it in the config file", 2 },
         { config.parse_flag("--service", "s") })
     end)
+
+    it("suggests only flags there are, never a hook's or a service's name", function()
+      assert.same({ nil, "--workers_count: unknown option", 2 },
+        { config.parse_flag("--workers_count", "3") })
+      for _, s in ipairs(config.settings) do
+        if s.kind == "function" or s.kind == "services" or s.kind == "servicelist" then
+          local typo = "--" .. s.name:gsub("_", "-"):sub(1, -2)
+          local _, msg = config.parse_flag(typo, "x")
+          local hint = msg:match("did you mean (%-%-[%w-]+)%?")
+          -- a near flag of another setting may be named, never one there is not
+          assert.is_truthy(not hint or config.parse_flag(hint, "1"), msg)
+        end
+      end
+    end)
   end)
 
   it("checks that the IDL loads and defines the service", function()

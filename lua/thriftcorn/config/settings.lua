@@ -166,9 +166,21 @@ local function from_flag(s, text)
   return text
 end
 
---- "--flag: unknown option", with a setting whose name is close when there is one.
+-- Whether setting `s` has a command-line flag: hooks and the service tables have none.
+local function has_flag(s)
+  return s.kind ~= "function" and s.kind ~= "services" and s.kind ~= "servicelist"
+end
+
+--- "--flag: unknown option", with a flag whose name is close when there is
+--- one (never a hook's or a service table's, which have no flag).
 local function unknown_flag(flag)
-  local hint = M.suggest((flag:gsub("^%-%-", ""):gsub("-", "_")))
+  local names = {}
+  for _, s in ipairs(M.list) do
+    if has_flag(s) then
+      names[#names + 1] = s.name
+    end
+  end
+  local hint = require("thriftcorn.spell").nearest((flag:gsub("^%-%-", ""):gsub("-", "_")), names)
   return string.format("%s: unknown option%s", flag,
     hint and string.format(" (did you mean --%s?)", hint:gsub("_", "-")) or "")
 end
@@ -191,7 +203,7 @@ function M.parse_flag(arg, following)
     return nil, unknown_flag(flag), 2
   end
   local dashed = "--" .. s.name:gsub("_", "-")
-  if s.kind == "function" or s.kind == "services" or s.kind == "servicelist" then
+  if not has_flag(s) then
     -- no flag: say so before the next argument is taken for a value
     return nil, string.format("%s: %s", dashed, select(2, from_flag(s, ""))), 2
   elseif value == nil and s.kind == "bool" then
