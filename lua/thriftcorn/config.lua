@@ -153,6 +153,20 @@ local function is_service(v)
   return type(v) == "table" and rawget(v, "all_functions") ~= nil
 end
 
+-- "IDL defines no service 'NAME'", and the services it does define: a
+-- service is named as the IDL names it, not by the full name of the logs.
+local function no_service(idl, mod, name)
+  local names = {}
+  for key, v in pairs(mod) do
+    if type(key) == "string" and is_service(v) then
+      names[#names + 1] = key
+    end
+  end
+  table.sort(names)
+  return string.format("%s defines no service '%s' (%s)", idl, name,
+    #names > 0 and "its services: " .. table.concat(names, ", ") or "it defines none")
+end
+
 --- Load the IDL of every configured service and check that the service
 --- exists. Returns true, or nil and a list of error lines. The IDL loader's
 --- warnings ("file:line:col: message", each once) go to cfg.idl_warnings,
@@ -177,8 +191,8 @@ function M.check_services(cfg)
     if not ok then
       errors[#errors + 1] = string.format("%s: services[%d].idl: %s", where, i, tostring(mod))
     elseif not is_service(mod[e.name]) then
-      errors[#errors + 1] = string.format("%s: services[%d].name: %s defines no service '%s'",
-        where, i, e.idl, e.name)
+      errors[#errors + 1] = string.format("%s: services[%d].name: %s", where, i,
+        no_service(e.idl, mod, e.name))
     end
   end
   if #errors > 0 then
@@ -190,8 +204,8 @@ function M.check_services(cfg)
   if not ok then
     errors[#errors + 1] = string.format("%s: service.idl: %s", where, tostring(mod))
   elseif not is_service(mod[svc.name]) then
-    errors[#errors + 1] = string.format("%s: service.name: %s defines no service '%s'", where,
-      svc.idl, svc.name)
+    errors[#errors + 1] = string.format("%s: service.name: %s", where,
+      no_service(svc.idl, mod, svc.name))
   else
     svc.schema = mod[svc.name]
   end

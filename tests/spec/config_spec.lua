@@ -766,21 +766,29 @@ service PingService {
       'service = { idl = "ping.thrift", name = "Nope", handler = "h.lua" }\n')))
     local ok, errs = config.check_services(cfg)
     assert.is_nil(ok)
-    assert.matches(":1: service.name: .*ping%.thrift defines no service 'Nope'", errs[1])
+    assert.matches(":1: service.name: .*ping%.thrift defines no service 'Nope' %(its "
+      .. "services: PingService%)$", errs[1])
+    -- the full name the logs give a call ("ping.PingService.ping") is not the service's
+    cfg = assert(config.load(make_config(
+      'service = { idl = "ping.thrift", name = "ping.PingService", handler = "h.lua" }\n')))
+    ok, errs = config.check_services(cfg)
+    assert.is_nil(ok)
+    assert.matches("defines no service 'ping.PingService' %(its services: PingService%)$",
+      errs[1])
     write(dir .. "/kinds.thrift", "enum Mode { SLOW = 1 }\nstruct Point { 1: i32 x }\n")
     for _, name in ipairs({ "Mode", "Point" }) do
       cfg = assert(config.load(make_config(
         'service = { idl = "kinds.thrift", name = "' .. name .. '", handler = "h.lua" }\n')))
       ok, errs = config.check_services(cfg)
       assert.is_nil(ok)
-      assert.matches(":1: service.name: .*kinds%.thrift defines no service '" .. name .. "'",
-        errs[1])
+      assert.matches(":1: service.name: .*kinds%.thrift defines no service '" .. name
+        .. "' %(it defines none%)$", errs[1])
       cfg = assert(config.load(make_config(
         'services = { { idl = "kinds.thrift", name = "' .. name .. '", handler = "h.lua" } }\n')))
       ok, errs = config.check_services(cfg)
       assert.is_nil(ok)
-      assert.matches("services%[1%]%.name: .*kinds%.thrift defines no service '" .. name .. "'",
-        errs[1])
+      assert.matches("services%[1%]%.name: .*kinds%.thrift defines no service '" .. name
+        .. "' %(it defines none%)$", errs[1])
     end
     cfg = assert(config.load(make_config(
       'service = { idl = "missing.thrift", name = "X", handler = "h.lua" }\n')))
