@@ -263,10 +263,18 @@ setup(lua_State *L)
     return SLOT_BASE; /* the slots become the bottom of the state's stack */
 }
 
-/* 'err' (set) again, after "max_lua_memory (N) is too small to load the handlers: ". */
+/*
+ * 'err' (set) again, after "max_lua_memory (N) is too small to load the handlers: ".
+ * A memory error that passed through Lua code on its way (LPeg's, re-raised
+ * by the IDL loader) carries a place in thriftcorn's own modules and their
+ * traceback, which say nothing about the config: the limit is the cause.
+ */
 static void
 too_small(size_t limit, tc_err_t *err)
 {
+    if (err != NULL && strstr(err->msg, "not enough memory") != NULL) {
+        (void)snprintf(err->msg, sizeof(err->msg), "not enough memory");
+    }
     tc_err_prefix(err, "max_lua_memory (%zu) is too small to load the handlers: ", limit);
 }
 

@@ -9,6 +9,7 @@ a reply over the largest frame (stopped where it crosses the limit)."""
 
 import datetime
 import os
+import re
 import resource
 import select
 import signal
@@ -380,6 +381,30 @@ class LuaMemoryTest(unittest.TestCase):
             self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
             self.assertIn("worker failed to load the handler: service Mem: " + text, out.stderr)
             self.assertIn("Worker failed to boot.", out.stderr)
+
+    def test_the_example_config_needs_what_the_docs_say(self):
+        # docs/configuration.md: the example passes at P and fails at F; a
+        # limit that runs out anywhere in the load (the IDL's parse included)
+        # says so in one line, with no traceback of thriftcorn's own modules
+        with open(os.path.join(harness.SOURCE_DIR, "docs", "configuration.md")) as f:
+            doc = f.read()
+        found = re.search(r"passes `--check-config --max-lua-memory (\d+)` and fails at (\d+)",
+                          doc)
+        self.assertIsNotNone(found, "docs/configuration.md names no limit for the example")
+        passes, fails = int(found.group(1)), int(found.group(2))
+        example = os.path.join(harness.SOURCE_DIR, "thriftcorn.lua")
+
+        def check(limit):
+            return subprocess.run([harness.BIN, "--check-config", "--max-lua-memory", str(limit),
+                                   example], capture_output=True, text=True, timeout=60)
+
+        out = check(passes)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        for limit in range(fails - 200000, fails + 1, 20000):
+            out = check(limit)
+            self.assertEqual((out.returncode, out.stdout, out.stderr),
+                             (1, "", "service PingService: max_lua_memory (%d) is too small to "
+                              "load the handlers: not enough memory\n" % limit))
 
     def test_reload_applies_the_limit(self):
         with self.server(None) as srv:

@@ -802,9 +802,10 @@ service PingService {
     setup(function()
       local f = assert(io.open("docs/configuration.md"))
       for line in f:lines() do
-        local name, flag, default = line:match("^| `([%w_]+)` | ([^|]+) | ([^|]+) |")
+        local name, flag, default, meaning = line:match("^| `([%w_]+)` | ([^|]+) | ([^|]+) |(.*)")
         if name then
-          rows[name] = { flag = flag:gsub("%s+$", ""), default = default:gsub("%s+$", "") }
+          rows[name] = { flag = flag:gsub("%s+$", ""), default = default:gsub("%s+$", ""),
+            meaning = meaning }
         end
       end
       f:close()
@@ -829,6 +830,19 @@ service PingService {
         if s.kind ~= "services" and s.kind ~= "servicelist" and s.kind ~= "function" then
           assert.equal("`--" .. s.name:gsub("_", "-") .. "`", row.flag)
           assert.equal(render(s.default), row.default, "default of " .. s.name)
+        end
+      end
+    end)
+
+    it("names each number's largest value, and its least when that is not 0 or 1", function()
+      for _, s in ipairs(config.settings) do
+        if s.kind == "int" or s.kind == "number" then
+          local text = rows[s.name].meaning:lower()
+          assert.is_truthy(text:find(string.format("%d", s.max), 1, true), "max of " .. s.name)
+          if s.min ~= 0 and s.min ~= 1 then
+            assert.is_truthy(text:find(string.format("from %s to", s.min), 1, true),
+              "min of " .. s.name)
+          end
         end
       end
     end)
