@@ -695,6 +695,10 @@ take_signal(worker_t *w, int sig)
         reopen_logs(w->args->cfg);
     }
     if (sig == SIGTERM && !w->stopping) {
+        if (w->args->arbiter > 0 && getppid() != w->args->arbiter) {
+            orphaned(w); /* the kernel's parent-death SIGTERM: say why */
+            return;
+        }
         tc_log(TC_LOG_INFO, "worker %d: graceful stop", w->args->index);
         begin_graceful(w);
     }

@@ -509,6 +509,17 @@ return H""")
         self.assertTrue(harness.wait_for(
             lambda: not any(harness.pid_alive(p) for p in pids), 15), pids)
 
+    def test_a_worker_of_a_killed_arbiter_says_why_it_stops(self):
+        """The kernel's parent-death SIGTERM is the first a worker hears of
+        its arbiter's death: its log line names the cause, as the one it
+        logs when it sees its parent gone on its own, not a plain stop."""
+        srv = self.server("workers = 1\n")
+        (pid,) = srv.worker_pids()
+        srv.kill(signal.SIGKILL)
+        self.assertTrue(harness.wait_for(lambda: not harness.pid_alive(pid), 15), srv.log())
+        self.assertIn("worker 0: the arbiter is gone: graceful stop", srv.log())
+        self.assertNotIn("worker 0: graceful stop", srv.log())
+
     def test_a_busy_worker_of_a_killed_arbiter_ends_its_stop_after_graceful_timeout(self):
         """Nothing but the worker bounds its stop once the arbiter is gone:
         a call that never returns does not keep it (and its port) alive."""
