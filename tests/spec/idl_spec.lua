@@ -914,6 +914,28 @@ struct U {} /** at the end of the file */
     assert.are.equal("a\n  \nb", ast.definitions[1].doc)
   end)
 
+  it("takes a comment of stars only for a plain comment, as Apache does", function()
+    local ast = assert(idl.parse("/** A. */\n/***/\nstruct A {}\n/** B. */\n"
+      .. "/**********/\nstruct B {}\n/**/ struct C {}\n/*** C. */ struct D {}"))
+    local d = ast.definitions
+    assert.are.same({ "A.", "B.", "* C." }, { d[1].doc, d[2].doc, d[4].doc })
+    assert.is_nil(d[3].doc)
+  end)
+
+  it("takes keywords as field names but the ones Apache keeps apart", function()
+    local ast = assert(idl.parse("exception E {}\nstruct S { 1: i32 service; 2: string include;"
+      .. " 3: bool oneway, 4: i32 uuid }\nservice V { void f(1: i32 throws) throws "
+      .. "(1: E exception) }"))
+    assert.are.same({ "service", "include", "oneway", "uuid" }, names(ast.definitions[2].fields))
+    local f = ast.definitions[3].functions[1]
+    assert.are.same({ "throws", "exception" }, { f.args[1].name, f.throws[1].name })
+    for _, w in ipairs({ "true", "false", "cpp_type", "xsd_all", "xsd_optional", "xsd_nillable",
+        "xsd_attrs", "senum", "slist" }) do
+      assert.are.equal("t.thrift:1:19: expected a field name, found '" .. w .. "'",
+        parse_error("struct S { 1: i32 " .. w .. " }"))
+    end
+  end)
+
   it("takes an empty annotation list as no annotations", function()
     local ast = assert(idl.parse("struct A { 1: i32 () a () } ()\nenum E { X () } ()"))
     local a = ast.definitions[1]

@@ -76,7 +76,9 @@ local nl = P("\n")
 local space = S(" \t\r\n") ^ 1
 local line_comment = (P("//") + P("#")) * (1 - nl) ^ 0
 local block_comment = P("/*") * (1 - P("*/")) ^ 0 * P("*/")
-local doc_comment = P("/**") * -P("/") * (1 - P("*/")) ^ 0 * P("*/")
+-- "/**/", "/***/", "/*****/" (stars only) are plain comments, as in Apache's
+-- lexer: a banner line of stars does not take the place of a doc comment.
+local doc_comment = P("/**") * -(P("*") ^ 0 * P("/")) * (1 - P("*/")) ^ 0 * P("*/")
 
 -- Matches 'p' only to fail with 'msg' at its start.
 local function fail_on(p, msg)
@@ -189,7 +191,16 @@ end
 local simple_raw = -keyword * C(alpha * alnum ^ 0)
 -- "enum.tag" is an identifier, as in Apache's longest-match lexer.
 local dotted_raw = -(keyword * -P(".")) * C(alpha * alnum ^ 0 * (P(".") * alpha * alnum ^ 0) ^ 0)
-local any_word_raw = C(alpha * alnum ^ 0)
+-- A field name may be a keyword, as in Apache 0.18+, but for those its
+-- grammar keeps apart: the literals true/false, cpp_type, the xsd_ words
+-- (options after a name) and the obsolete senum and slist.
+local NOT_FIELD_NAMES = { "true", "false", "cpp_type", "xsd_all", "xsd_optional",
+  "xsd_nillable", "xsd_attrs", "senum", "slist" }
+local not_field_name = P(false)
+for _, w in ipairs(NOT_FIELD_NAMES) do
+  not_field_name = not_field_name + P(w) * word_end
+end
+local field_name_raw = -not_field_name * C(alpha * alnum ^ 0)
 
 local function kw(w)
   return ws * P(w) * word_end
@@ -392,7 +403,7 @@ local rules = {
   fields = list_of(function(doc)
     return Ct(Cg(doc, "doc") * at * V("field_head")
       * sym("&") ^ -1
-      * Cg(expect(ws * any_word_raw, "a field name"), "name")
+      * Cg(expect(ws * field_name_raw, "a field name"), "name")
       * (sym("=") * Cg(expect(V("const_value"), "a default value"), "default")) ^ -1
       * V("xsd_options")
       * Cg(V("annotations"), "annotations") ^ -1)
