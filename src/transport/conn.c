@@ -260,12 +260,33 @@ tc_conn_close_when_done(tc_conn_t *c)
     }
 }
 
+/*
+ * Wait for room to write the replies owed. Once a stop's wait is over, for
+ * '_grace' at a time: a client that takes none of them would otherwise
+ * hold the stop (its calls held back by backpressure with it) until
+ * client_timeout or the SIGKILL of graceful_timeout, which loses every call
+ * still running. on_write() closes it when no room came for '_grace' and
+ * the kernel holds as much of its replies as at its last look (SIOCOUTQ, as
+ * client_timeout asks); a client taking them, however slowly, goes on.
+ */
+static void
+wait_writable(tc_conn_t *c)
+{
+    double g = c->_grace;
+    struct timeval tv = {(time_t)g, (suseconds_t)((g - (double)(time_t)g) * 1e6)};
+    c->_writing = true;
+    event_add(c->_wev, c->_hurry ? &tv : NULL);
+}
+
 void
 tc_conn_close_if_idle(tc_conn_t *c, double grace)
 {
     begin_stop(c);
     c->_hurry = true;
     c->_grace = grace;
+    if (!c->_lingering && c->_out.len > c->_out_off) {
+        wait_writable(c);
+    }
     if (c->_lingering) {
         double now = tc_clock_mono_s();
         if (c->_linger_until > now + grace) {
@@ -314,8 +335,7 @@ flush(tc_conn_t *c)
                 c->_out_off = 0;
             }
             if (!c->_writing) {
-                c->_writing = true;
-                event_add(c->_wev, NULL);
+                wait_writable(c);
             }
             if (c->_out.len - c->_out_off >= OUT_HIGH_WATER) {
                 event_del(c->_rev); /* backpressure: the client is not reading */
@@ -357,13 +377,25 @@ static void
 on_write(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
-    (void)what;
     tc_conn_t *c = arg;
     c->_in_cb = true;
-    if (flush(c) && c->_stalled && c->_out.len - c->_out_off < OUT_HIGH_WATER) {
+    if (what & EV_TIMEOUT) {
+        /* wait_writable(): in a stop, no room to write for '_grace' */
+        if (tc_idle_taking_replies(c)) {
+            goto done; /* slowly taking what the kernel holds: another '_grace' */
+        }
+        char why[160];
+        (void)snprintf(why, sizeof(why),
+                       "replies not taken within the stop's wait: %zu bytes owed%s",
+                       c->_out.len - c->_out_off,
+                       c->_stalled ? ", the calls held back by backpressure not run" : "");
+        tc_conn_close(c, why);
+    } else if (flush(c) && c->_stalled && c->_out.len - c->_out_off < OUT_HIGH_WATER) {
         /* the calls left waiting in the input buffer: on_read handles them first */
         event_active(c->_rev, EV_READ, 0);
     }
+done:
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _in_cb is set: nothing was freed */
     c->_in_cb = false;
     if (c->_closed) {
         conn_free(c);

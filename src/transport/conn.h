@@ -95,7 +95,7 @@ struct tc_conn {
      */
     bool _lingering;
     bool _hurry;   /* the stop's wait is over: lingering is cut to '_grace' */
-    double _grace; /* seconds a connection may still linger once hurried */
+    double _grace; /* seconds a connection may still linger, or wait to write, once hurried */
     double _linger_until;
     size_t _linger_left;
     unsigned long long _nread;   /* bytes read from the client since it connected */

@@ -523,6 +523,60 @@ class ProcessTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_term_is_not_held_by_a_client_that_reads_no_replies(self):
+        # A client pipelines 100 echoes of 100 KB and reads none of the
+        # replies: past the 4 MiB output bound the worker holds its calls
+        # back (backpressure) and waits for it. A stop must not wait for it
+        # until graceful_timeout, whose SIGKILL loses every call still
+        # running: at the end of the stop's wait the calls held back are
+        # dropped unrun, the replies owed get half that wait more, and the
+        # connection is closed.
+        alog = os.path.join(harness.tempdir("tc-proc-"), "access.log")
+        srv = harness.Server(settings(
+            "workers = 1\nthreads = 1\ngraceful_timeout = 30\nclient_timeout = 60\n"
+            "accesslog = '%s'\n" % alog))
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.connect(("127.0.0.1", srv.port))
+            calls = b"".join(encode_call("echo", i, self.S.echo_args(s="x" * 100000))
+                             for i in range(100))
+
+            def write():
+                try:
+                    sock.sendall(calls)
+                except OSError:
+                    pass  # the stop closed the connection: the calls left are not run
+            writer = threading.Thread(target=write, daemon=True)
+            writer.start()
+
+            def handled():
+                return harness.read_text(alog).count("TestService.echo")
+
+            # the worker stops making progress: its calls are held back
+            self.assertTrue(harness.wait_for(lambda: handled() > 0, 10), srv.log())
+            last = -1
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and handled() != last:
+                last = handled()
+                time.sleep(1.0)
+            self.assertLess(handled(), 100)
+            t0 = time.monotonic()
+            srv.kill(signal.SIGTERM)
+            self.assertTrue(harness.wait_for(lambda: srv.proc.poll() is not None, 10),
+                            "the stop was held by a client that reads no replies:\n" + srv.log())
+            took = time.monotonic() - t0
+            self.assertEqual(srv.proc.returncode, 0, srv.log())
+            self.assertLess(took, 8, "the stop took %.1fs" % took)
+            log = srv.log()
+            self.assertNotIn("killing it", log)
+            self.assertEqual(log.count("closed: replies not taken within the stop's wait: "), 1,
+                             log)
+            sock.close()
+            writer.join(10)
+        finally:
+            srv.stop()
+
     def test_max_requests_stop_is_not_held_by_a_call_half_sent(self):
         # The worker's own graceful stop (max_requests) waits for a half-sent
         # call as SIGTERM's does: it exits soon after, and its replacement
