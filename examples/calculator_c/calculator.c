@@ -17,7 +17,10 @@
 /*
  * What calculate() stored for getStruct(), by logid. The Lua version keeps
  * one table per thread; here one table serves the whole worker, guarded by
- * a mutex, since handlers run on several threads at once.
+ * a mutex, since handlers run on several threads at once. It holds one
+ * logid per slot, logid modulo LOG_SLOTS: a logid stored later in the same
+ * slot replaces the one before, whose getStruct() then finds nothing, where
+ * the Lua table keeps every logid.
  */
 #define LOG_SLOTS 1024
 
@@ -62,11 +65,14 @@ add(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     return api->put_i32(call, TC_RESULT, (int32_t)sum);
 }
 
+/* InvalidOperation; 'op' NULL (the Work had none) leaves whatOp out, as the Lua nil does. */
 static int
-invalid_operation(const tc_host_api_t *api, tc_call_t *call, int32_t op, const char *why)
+invalid_operation(const tc_host_api_t *api, tc_call_t *call, const int32_t *op, const char *why)
 {
     api->raise(call, TC_EX_Calculator_calculate_ouch);
-    api->put_i32(call, TC_FIELD_tutorial_InvalidOperation_whatOp, op);
+    if (op != NULL) {
+        api->put_i32(call, TC_FIELD_tutorial_InvalidOperation_whatOp, *op);
+    }
     api->put_string(call, TC_FIELD_tutorial_InvalidOperation_why, why);
     return api->end(call);
 }
@@ -76,16 +82,28 @@ calculate(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
 {
     int32_t logid = 0;
     const tc_view_t *w;
-    int32_t num1 = 0; /* Work.num1 defaults to 0 in the IDL */
+    int32_t num1 = 0;
     int32_t num2 = 0;
     int32_t op = 0;
     if (api->get_i32(args, TC_ARG_Calculator_calculate_logid, &logid) != TC_PLUGIN_OK ||
         api->get_struct(args, TC_ARG_Calculator_calculate_w, &w) != TC_PLUGIN_OK) {
         return api->fail(call, "calculate: logid and w are required");
     }
-    (void)api->get_i32(w, TC_FIELD_tutorial_Work_num1, &num1);
-    (void)api->get_i32(w, TC_FIELD_tutorial_Work_num2, &num2);
-    (void)api->get_i32(w, TC_FIELD_tutorial_Work_op, &op);
+    /* in the Lua handler's order: the op first, then the operands it computes with */
+    if (api->get_i32(w, TC_FIELD_tutorial_Work_op, &op) != TC_PLUGIN_OK) {
+        return invalid_operation(api, call, NULL, "Invalid operation");
+    }
+    if (op < TC_ENUM_tutorial_Operation_ADD || op > TC_ENUM_tutorial_Operation_DIVIDE) {
+        return invalid_operation(api, call, &op, "Invalid operation");
+    }
+    /*
+     * Work.num1 reads as its IDL default, 0, when left out; num2 has none, and
+     * without it the call fails, as arithmetic on nil does in Lua.
+     */
+    if (api->get_i32(w, TC_FIELD_tutorial_Work_num1, &num1) != TC_PLUGIN_OK ||
+        api->get_i32(w, TC_FIELD_tutorial_Work_num2, &num2) != TC_PLUGIN_OK) {
+        return api->fail(call, "calculate: w.num1 and w.num2 are required");
+    }
     int64_t val;
     switch (op) {
     case TC_ENUM_tutorial_Operation_ADD:
@@ -99,16 +117,16 @@ calculate(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
         break;
     case TC_ENUM_tutorial_Operation_DIVIDE:
         if (num2 == 0) {
-            return invalid_operation(api, call, op, "Cannot divide by 0");
+            return invalid_operation(api, call, &op, "Cannot divide by 0");
         }
-        /* floor division, as Lua's // */
-        val = num1 / num2;
-        if ((num1 % num2 != 0) && ((num1 < 0) != (num2 < 0))) {
+        /* floor division, as Lua's //, in 64 bits: INT32_MIN / -1 does not fit an int */
+        val = (int64_t)num1 / num2;
+        if (((int64_t)num1 % num2 != 0) && ((num1 < 0) != (num2 < 0))) {
             val--;
         }
         break;
     default:
-        return invalid_operation(api, call, op, "Invalid operation");
+        return invalid_operation(api, call, &op, "Invalid operation");
     }
     if (val < INT32_MIN || val > INT32_MAX) {
         return api->fail(call, "calculate: result %lld does not fit an i32", (long long)val);

@@ -15,7 +15,7 @@ import subprocess
 import unittest
 
 import harness
-from test_calculator import CALC
+from test_calculator import CALC, example_settings
 from test_multi import CUT_IN_WORK, call_cut_in_work
 from thrift.Thrift import TApplicationException
 
@@ -97,6 +97,51 @@ class CalculatorCTest(unittest.TestCase):
             for protocol in harness.PROTOCOLS:
                 with self.subTest(transport=transport, protocol=protocol):
                     self.check_calculator(transport, protocol)
+
+    def test_quotient_out_of_i32_fails_the_call_not_the_worker(self):
+        """-2^31 / -1 is 2^31, past an i32: INTERNAL_ERROR, as in Lua, and
+        the worker that computed it answers the next call."""
+        T = self.T
+        with harness.Server(settings(CALC_C)) as srv:
+            c, trans = harness.client(self.Calculator, srv.port)
+            self.addCleanup(trans.close)
+            with self.assertRaises(TApplicationException) as ctx:
+                c.calculate(1, T.Work(num1=-2 ** 31, num2=-1, op=T.Operation.DIVIDE))
+            self.assertEqual(ctx.exception.type, TApplicationException.INTERNAL_ERROR)
+            self.assertEqual(c.calculate(2, T.Work(num1=-2 ** 31, num2=1, op=T.Operation.DIVIDE)),
+                             -2 ** 31)
+            self.assertTrue(harness.wait_log(srv, "calculate: result 2147483648 does not fit"),
+                            srv.log())
+
+    def test_fields_left_out_answer_as_in_lua(self):
+        """A Work without op, or without num2 (unlike num1, it has no default
+        in the IDL), gets from the plugin what the Lua calculator answers:
+        InvalidOperation with no whatOp, or INTERNAL_ERROR."""
+        T = self.T
+        works = [T.Work(num1=1, num2=2), T.Work(num1=1, op=T.Operation.ADD),
+                 T.Work(num1=1, op=T.Operation.DIVIDE), T.Work(num2=3, op=T.Operation.SUBTRACT),
+                 T.Work(num1=1, num2=2, op=99)]
+
+        def answers(text):
+            got = []
+            with harness.Server(text) as srv:
+                c, trans = harness.client(self.Calculator, srv.port)
+                try:
+                    for i, w in enumerate(works):
+                        try:
+                            got.append(("result", c.calculate(i, w)))
+                        except T.InvalidOperation as e:
+                            got.append(("InvalidOperation", e.whatOp, e.why))
+                        except TApplicationException as e:
+                            got.append(("TApplicationException", e.type))
+                finally:
+                    trans.close()
+            return got
+
+        lua = answers(example_settings(CALC, "buffered", "binary"))
+        self.assertEqual(lua[:2], [("InvalidOperation", None, "Invalid operation"),
+                                   ("TApplicationException", TApplicationException.INTERNAL_ERROR)])
+        self.assertEqual(answers(settings(CALC_C)), lua)
 
     def test_arguments_that_do_not_decode_name_the_method(self):
         """calculate()'s arguments cut in its Work never reach the plugin:
