@@ -436,7 +436,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     tc_conn_t *c;
     while ((c = TAILQ_FIRST(&batch)) != NULL) {
         TAILQ_REMOVE(&batch, c, link);
-        add_conn(lp, c);
+        TAILQ_INSERT_TAIL(&lp->conns, c, link); /* counted as it was handed over */
         tc_conn_attach(c, lp->base, lp);
     }
     while ((c = TAILQ_FIRST(&fresh)) != NULL) {
@@ -629,8 +629,8 @@ tc_loop_free(tc_loop_t *lp)
     /*
      * connections handed over too late to be taken: made this loop's first,
      * so that closing them reaches this loop, not the one they came from
-     * (which may be freed already). Those accepted for it are counted in
-     * 'nconns' already and had no on_connected: they get no
+     * (which may be freed already). Both are counted in 'nconns' already;
+     * those accepted for it had no on_connected: they get no
      * post_connect_closed either.
      */
     tc_conn_t *c;
@@ -645,7 +645,7 @@ tc_loop_free(tc_loop_t *lp)
     lp->hooks = hooks;
     while ((c = TAILQ_FIRST(&lp->incoming)) != NULL) {
         TAILQ_REMOVE(&lp->incoming, c, link);
-        add_conn(lp, c);
+        TAILQ_INSERT_TAIL(&lp->conns, c, link);
         tc_conn_attach(c, lp->base, lp);
         tc_conn_close(c, NULL);
     }

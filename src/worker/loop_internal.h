@@ -50,7 +50,7 @@ struct tc_loop {
     atomic_llong hook_since;
     _Atomic(const char *) hook;
     atomic_char hook_peer[64];  /* tc_conn_t 'peer' */
-    atomic_int nconns;          /* 'conns' and 'accepted' */
+    atomic_int nconns;          /* 'conns', 'incoming' and 'accepted' */
     atomic_bool done;           /* the thread has left its loop */
     atomic_int tid;             /* the loop thread's kernel id, 0 before it starts */
     atomic_bool up;             /* the thread passed its start (plugins' init_thread) */
@@ -70,8 +70,14 @@ struct tc_loop {
     bool quit_listening;      /* accepts no more, counted off 'listening'; guarded by 'lock' */
     bool in_stop;             /* on_stop() runs: it leaves the loop itself; guarded by 'lock' */
     pthread_mutex_t inq_lock;
-    struct tc_conn_list incoming; /* guarded by 'inq_lock' */
-    bool take_accept;             /* guarded by 'inq_lock' */
+    /*
+     * Connections the watchdog handed to this loop, counted in 'nconns'
+     * already: the watchdog weighs a loop by that count, and moves them on
+     * when the loop entered a long call before it took them. Guarded by
+     * 'inq_lock'.
+     */
+    struct tc_conn_list incoming;
+    bool take_accept; /* guarded by 'inq_lock' */
     bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
     /*
      * Clients another loop accepted and handed to this one, counted in

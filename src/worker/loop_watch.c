@@ -156,7 +156,7 @@ pick_targets(tc_loop_t *const *targets, int ntargets, tc_loop_t **to)
 struct share {
     struct tc_conn_list conns; /* for its 'incoming' */
     struct tc_conn_list fresh; /* clients not taken yet, for its 'accepted' */
-    int nfresh;
+    int n;                     /* both, for its 'nconns' */
 };
 
 /*
@@ -175,6 +175,7 @@ deal_own(tc_loop_t *from, struct share *share, int nto, int moved)
             TAILQ_REMOVE(&from->conns, c, link);
             atomic_fetch_sub(&from->nconns, 1);
             TAILQ_INSERT_TAIL(&share[moved % nto].conns, c, link);
+            share[moved % nto].n++;
             moved++;
         }
         c = next;
@@ -184,9 +185,9 @@ deal_own(tc_loop_t *from, struct share *share, int nto, int moved)
 
 /*
  * What was handed to 'from' and it has not taken yet ('inq_lock' held):
- * the clients, with their count, then the connections of an earlier
- * hand-over, if its call began before it took them. Dealt out as
- * deal_own() does.
+ * the clients, then the connections of an earlier hand-over, if its call
+ * began before it took them, each with its count. Dealt out as deal_own()
+ * does.
  */
 static int
 deal_handed(tc_loop_t *from, struct share *share, int nto, int moved)
@@ -196,12 +197,14 @@ deal_handed(tc_loop_t *from, struct share *share, int nto, int moved)
         TAILQ_REMOVE(&from->accepted, c, link);
         atomic_fetch_sub(&from->nconns, 1);
         TAILQ_INSERT_TAIL(&share[moved % nto].fresh, c, link);
-        share[moved % nto].nfresh++;
+        share[moved % nto].n++;
         moved++;
     }
     while ((c = TAILQ_FIRST(&from->incoming)) != NULL) {
         TAILQ_REMOVE(&from->incoming, c, link);
+        atomic_fetch_sub(&from->nconns, 1);
         TAILQ_INSERT_TAIL(&share[moved % nto].conns, c, link);
+        share[moved % nto].n++;
         moved++;
     }
     return moved;
@@ -216,14 +219,14 @@ deal_handed(tc_loop_t *from, struct share *share, int nto, int moved)
 static bool
 hand_over(tc_loop_t *to, struct share *s, bool turn)
 {
-    bool some = !TAILQ_EMPTY(&s->conns) || s->nfresh > 0;
+    bool some = s->n > 0;
     if (!some && !turn) {
         return false;
     }
     pthread_mutex_lock(&to->inq_lock);
     TAILQ_CONCAT(&to->incoming, &s->conns, link);
     TAILQ_CONCAT(&to->accepted, &s->fresh, link);
-    atomic_fetch_add(&to->nconns, s->nfresh);
+    atomic_fetch_add(&to->nconns, s->n);
     bool accept_here =
         turn && !to->take_accept && !atomic_load_explicit(&to->accept_on, memory_order_relaxed);
     to->take_accept = to->take_accept || accept_here;
@@ -257,16 +260,16 @@ tc_loop_watch_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets
         return -1;
     }
     /*
-     * dealt out one by one: every target gets its share at once; so are the
-     * clients handed to 'from' that it has not taken yet (it entered the
-     * call first), with their count, and the connections and the turn to
+     * dealt out one by one: every target gets its share at once, with its
+     * count; so are the clients handed to 'from' that it has not taken yet
+     * (it entered the call first), and the connections and the turn to
      * accept an earlier hand-over gave it
      */
     struct share share[TC_LOOP_WATCH_SPREAD_MAX];
     for (int i = 0; i < nto; i++) {
         TAILQ_INIT(&share[i].conns);
         TAILQ_INIT(&share[i].fresh);
-        share[i].nfresh = 0;
+        share[i].n = 0;
     }
     int moved = deal_own(from, share, nto, 0);
     pthread_mutex_lock(&from->inq_lock);

@@ -17,6 +17,9 @@ import time
 import unittest
 
 import harness
+from thrift.Thrift import TMessageType, TType
+from thrift.protocol import THeaderProtocol
+from thrift.transport import THeaderTransport, TSocket, TTransport
 
 IDL = "service Who {\n  string who(),\n  void nap(1: double seconds),\n}\n"
 
@@ -62,6 +65,61 @@ def read_reply(sock):
 def who(sock):
     sock.sendall(call_bytes(b"who"))
     return read_reply(sock)
+
+
+def header_protocol(trans):
+    return THeaderProtocol.THeaderProtocol(trans, [THeaderTransport.THeaderClientType.HEADERS])
+
+
+def header_reply(sock):
+    """The next THeader reply on `sock`: the method's name and the string it
+    returned, or None for a void."""
+    t = TSocket.TSocket()
+    t.handle = sock
+    p = header_protocol(t)
+    (name, mtype, _) = p.readMessageBegin()
+    assert mtype == TMessageType.REPLY, mtype
+    p.readStructBegin()
+    (_, ftype, fid) = p.readFieldBegin()
+    if ftype == TType.STOP:
+        return name, None
+    assert (ftype, fid) == (TType.STRING, 0), (ftype, fid)
+    return name, p.readString()
+
+
+def header_who(sock):
+    """who() in a THeader frame on `sock`, which speaks THeader."""
+    buf = TTransport.TMemoryBuffer()
+    p = header_protocol(buf)
+    p.writeMessageBegin("who", TMessageType.CALL, 1)
+    p.writeStructBegin("who_args")
+    p.writeFieldStop()
+    p.writeStructEnd()
+    p.writeMessageEnd()
+    p.trans.flush()
+    sock.sendall(buf.getvalue())
+    return header_reply(sock)[1]
+
+
+def header_nap(seconds, pad):
+    """A zlib-compressed THeader frame of nap(seconds) that carries a field
+    the method does not have, `pad` zero bytes long."""
+    buf = TTransport.TMemoryBuffer()
+    p = header_protocol(buf)
+    p.trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
+    p.writeMessageBegin("nap", TMessageType.CALL, 2)
+    p.writeStructBegin("nap_args")
+    p.writeFieldBegin("seconds", TType.DOUBLE, 1)
+    p.writeDouble(seconds)
+    p.writeFieldEnd()
+    p.writeFieldBegin("pad", TType.STRING, 99)
+    p.writeBinary(bytes(pad))
+    p.writeFieldEnd()
+    p.writeFieldStop()
+    p.writeStructEnd()
+    p.writeMessageEnd()
+    p.trans.flush()
+    return buf.getvalue()
 
 
 class SpreadTest(unittest.TestCase):
@@ -359,6 +417,47 @@ class ThreadSpreadTest(unittest.TestCase):
             self.assertGreaterEqual(min(per_loop.values()), 8,
                                     "round %d: %s" % (rnd, sorted(per_loop.values())))
             self.close_all(more)
+
+    def test_connections_handed_to_a_thread_that_blocks_before_it_takes_them_move_on(self):
+        """The watchdog hands the connections of a thread blocked in a call
+        to a thread that is between calls; when that one enters a long call
+        before it takes them (its client's THeader frame inflates first), it
+        holds them, counted as its own: the watchdog moves them on to a thread
+        that is free, and they are not left waiting for the call's end."""
+        self.accepting_loops(2)
+        pad = 48 << 20  # inflating it takes the thread a while, outside any call
+        srv = self.server(3, 'transport = "auto"\nmax_message_size = %d\n' % (pad + 4096))
+        socks, names, theader = [], [], set()
+        for i in range(12):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.addCleanup(s.close)
+            socks.append(s)
+            if i % 3 == 2:
+                theader.add(s)
+                names.append(header_who(s))
+            else:
+                names.append(who(s))
+        # three framed connections on one thread, one THeader connection on
+        # another, none on the third: the thread with none is dealt the first
+        # connection moved, the one with one the second
+        ((busy_name, _),) = collections.Counter(
+            n for s, n in zip(socks, names) if s not in theader).most_common(1)
+        napping, first, second = [s for s, n in zip(socks, names)
+                                  if n == busy_name and s not in theader][:3]
+        inflating, inflating_name = [(s, n) for s, n in zip(socks, names)
+                                     if s in theader and n != busy_name][0]
+        self.close_all([s for s in socks if s not in (napping, first, second, inflating)])
+        inflating.sendall(header_nap(4.0, pad))
+        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
+        t0 = time.monotonic()
+        served = [who(first), who(second)]
+        took = time.monotonic() - t0
+        self.assertLess(took, 2.0, "a connection moved waited %.2f s for a call to end" % took)
+        self.assertNotIn(busy_name, served)
+        self.assertNotIn(inflating_name, served)
+        self.assertIsNone(read_reply(napping))
+        self.assertEqual(header_reply(inflating), ("nap", None))
+        self.close_all([napping, first, second, inflating])
 
     def test_connection_hooks_run_on_the_thread_that_owns_the_connection(self):
         """A connection handed to another thread has on_connected run there,
