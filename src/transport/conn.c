@@ -151,6 +151,8 @@ tc_conn_detach(tc_conn_t *c)
     }
 }
 
+static void wait_writable(tc_conn_t *c);
+
 void
 tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
 {
@@ -170,8 +172,7 @@ tc_conn_attach(tc_conn_t *c, struct event_base *base, void *arg)
         return;
     }
     if (c->_out.len > c->_out_off) {
-        c->_writing = true;
-        event_add(c->_wev, NULL);
+        wait_writable(c); /* in a stop past its wait, bounded on this loop too */
     } else {
         c->_writing = false;
     }

@@ -424,11 +424,11 @@ on_wake(evutil_socket_t fd, short what, void *arg)
      * may take long) sees that this loop has a turn and gives it none more,
      * which would merge with this one (tc_loop_watch_rebalance()).
      */
-    bool take = lp->take_accept && !atomic_load(&lp->shared->stopping);
-    lp->take_accept = false;
+    bool take = atomic_load(&lp->take_accept) && !atomic_load(&lp->shared->stopping);
     if (take) {
-        atomic_store_explicit(&lp->accept_on, true, memory_order_relaxed);
+        atomic_store(&lp->accept_on, true); /* first: tc_loop_accepting() sees a turn throughout */
     }
+    atomic_store(&lp->take_accept, false);
     pthread_mutex_unlock(&lp->inq_lock);
     if (take) {
         tc_accept_set_accepting(lp, true);
@@ -694,6 +694,11 @@ tc_loop_nconns(const tc_loop_t *lp)
 bool
 tc_loop_accepting(const tc_loop_t *lp)
 {
-    /* paused at worker_connections: its turn is worth nothing to another loop */
-    return atomic_load_explicit(&lp->accept_on, memory_order_relaxed) && !atomic_load(&lp->full);
+    /*
+     * a turn handed to it counts at once, as its connections do: it may
+     * enter a long call before it takes it. Paused at worker_connections:
+     * its turn is worth nothing to another loop.
+     */
+    return (atomic_load(&lp->take_accept) || atomic_load(&lp->accept_on)) &&
+           !atomic_load(&lp->full);
 }

@@ -107,7 +107,10 @@ void tc_loop_stop(tc_loop_t *lp);
  */
 bool tc_loop_quit_listening(tc_loop_t *lp);
 
-/* True when the loop has its turn to accept (a hint for the watchdog: it may change). */
+/*
+ * True when the loop has its turn to accept, or one handed to it that it
+ * has not taken yet (a hint for the watchdog: it may change).
+ */
 bool tc_loop_accepting(const tc_loop_t *lp);
 
 /* Monotonic seconds since 'lp' entered its current handler call, or 0 when idle. */

@@ -77,7 +77,13 @@ struct tc_loop {
      * 'inq_lock'.
      */
     struct tc_conn_list incoming;
-    bool take_accept; /* guarded by 'inq_lock' */
+    /*
+     * A turn to accept handed to this loop, not taken yet. Written under
+     * 'inq_lock'; tc_loop_accepting() reads it without: the loop has that
+     * turn already for the watchdog, which hands it on when the loop entered
+     * a long call before it took it.
+     */
+    atomic_bool take_accept;
     bool gone; /* has left its loop, or is leaving it: takes no hand-over; guarded by 'inq_lock' */
     /*
      * Clients another loop accepted and handed to this one, counted in

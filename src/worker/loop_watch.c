@@ -227,9 +227,11 @@ hand_over(tc_loop_t *to, struct share *s, bool turn)
     TAILQ_CONCAT(&to->incoming, &s->conns, link);
     TAILQ_CONCAT(&to->accepted, &s->fresh, link);
     atomic_fetch_add(&to->nconns, s->n);
-    bool accept_here =
-        turn && !to->take_accept && !atomic_load_explicit(&to->accept_on, memory_order_relaxed);
-    to->take_accept = to->take_accept || accept_here;
+    bool accept_here = turn && !atomic_load(&to->take_accept) &&
+                       !atomic_load_explicit(&to->accept_on, memory_order_relaxed);
+    if (accept_here) {
+        atomic_store(&to->take_accept, true);
+    }
     pthread_mutex_unlock(&to->inq_lock);
     if (some || accept_here) {
         event_active(to->wake, EV_TIMEOUT, 0);
@@ -274,8 +276,8 @@ tc_loop_watch_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets
     int moved = deal_own(from, share, nto, 0);
     pthread_mutex_lock(&from->inq_lock);
     moved = deal_handed(from, share, nto, moved);
-    bool pass_accept = from->accepting || from->take_accept;
-    from->take_accept = false;
+    bool pass_accept = from->accepting || atomic_load(&from->take_accept);
+    atomic_store(&from->take_accept, false);
     pthread_mutex_unlock(&from->inq_lock);
     tc_accept_set_accepting(from, false);
     pthread_mutex_unlock(&from->lock);
@@ -286,9 +288,12 @@ tc_loop_watch_rebalance(tc_loop_t *from, tc_loop_t *const *targets, int ntargets
         }
     }
     if (pass_accept) {
-        /* each has a turn already: 'from' takes its own back as its call ends (on_wake()) */
+        /*
+         * each has a turn already: 'from' takes its own back as its call
+         * ends (on_wake()), unless a later look hands it on
+         */
         pthread_mutex_lock(&from->inq_lock);
-        from->take_accept = true;
+        atomic_store(&from->take_accept, true);
         pthread_mutex_unlock(&from->inq_lock);
         event_active(from->wake, EV_TIMEOUT, 0);
     }

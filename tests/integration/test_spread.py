@@ -10,6 +10,7 @@ it to the accepting thread that holds the fewest connections."""
 import collections
 import os
 import re
+import signal
 import socket
 import struct
 import threading
@@ -322,10 +323,10 @@ class ThreadSpreadTest(unittest.TestCase):
                           % (threads, len(os.sched_getaffinity(0))))
         return n
 
-    def server(self, threads, settings=""):
+    def server(self, threads, settings="", preexec_fn=None):
         """One worker whose loops all run."""
         srv = harness.Server(config(1, threads) + READY + settings,
-                             files={"who.thrift": IDL, "who.lua": HANDLER})
+                             files={"who.thrift": IDL, "who.lua": HANDLER}, preexec_fn=preexec_fn)
         self.addCleanup(srv.stop)
         self.assertTrue(harness.wait_for(lambda: os.path.exists(os.path.join(srv.dir, "ready")),
                                          15), srv.log())
@@ -458,6 +459,112 @@ class ThreadSpreadTest(unittest.TestCase):
         self.assertIsNone(read_reply(napping))
         self.assertEqual(header_reply(inflating), ("nap", None))
         self.close_all([napping, first, second, inflating])
+
+    def test_a_turn_to_accept_handed_to_a_thread_that_blocks_before_it_takes_it_moves_on(self):
+        """On one CPU one thread of three accepts. The watchdog hands the turn
+        to accept of that thread, blocked in a call, to a thread that is
+        between calls; when that one enters a long call before it takes the
+        turn (its client's THeader frame inflates first), the turn counts as
+        its own: the watchdog hands it on to the thread that is free, and a
+        new client is not left waiting for a call's end."""
+        pad = 48 << 20  # inflating it takes the thread a while, outside any call
+        cpu = min(os.sched_getaffinity(0))
+        srv = self.server(3, 'transport = "auto"\nmax_message_size = %d\n' % (pad + 4096),
+                          preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+        socks = []
+        for _ in range(6):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.addCleanup(s.close)
+            socks.append(s)
+        inflating, framed = socks[0], socks[1:]
+        # all on the thread that accepts; a nap there deals the five framed
+        # connections out to the other two (three and two), and its turn
+        inflating_name = header_who(inflating)
+        self.assertEqual({who(s) for s in framed}, {inflating_name})
+        inflating.sendall(header_nap(0.3, 16))
+        self.assertEqual(header_reply(inflating), ("nap", None))
+        by_loop = collections.defaultdict(list)
+        for s in framed:
+            by_loop[who(s)].append(s)
+        self.assertEqual(len(by_loop), 2, by_loop.keys())
+        self.assertNotIn(inflating_name, by_loop)
+        # the thread that has the turn now keeps one connection, which naps;
+        # the other keeps two or more: the THeader connection's thread, with
+        # one, is the first to be handed the turn
+        probe = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(probe.close)
+        turn_name = who(probe)
+        self.assertIn(turn_name, by_loop)
+        napping = by_loop[turn_name][0]
+        ((_, kept),) = [(n, v) for n, v in by_loop.items() if n != turn_name]
+        self.assertGreaterEqual(len(kept), 2)
+        self.close_all([probe] + by_loop[turn_name][1:])
+        napping.sendall(call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0), seqid=2))
+        self.assertTrue(harness.wait_read(srv, napping), srv.log())  # the nap runs
+        inflating.sendall(header_nap(4.0, pad))
+        t0 = time.monotonic()
+        late = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        self.addCleanup(late.close)
+        late_name = who(late)
+        took = time.monotonic() - t0
+        self.assertLess(took, 2.0, "a new client waited %.2f s for a call to end" % took)
+        self.assertNotIn(late_name, (turn_name, inflating_name))
+        self.assertIsNone(read_reply(napping))
+        self.assertEqual(header_reply(inflating), ("nap", None))
+        self.close_all([napping, inflating, late] + kept)
+
+    def test_a_connection_that_takes_no_replies_keeps_its_stop_wait_when_moved(self):
+        """In a graceful stop, past the wait for first calls, a connection
+        whose client takes none of its replies waits for room to write at
+        most half that wait at a time (then closes). When its thread then
+        blocks in a call and the watchdog moves it, that bound moves with
+        it: it is not waited for until the other thread's own wait ends."""
+        idl = IDL[:-2] + "  string big(1: i32 n),\n}\n"
+        handler = HANDLER.replace("return {",
+                                  "return {\n  big = function(n) return ('x'):rep(n) end,")
+        # on one CPU one thread accepts, and a call that computes is not
+        # moved off it for 50 ms: the connections stay on it until the nap
+        cpu = min(os.sched_getaffinity(0))
+        srv = harness.Server(config(1, 2) + READY + "graceful_timeout = 30\nclient_timeout = 60\n",
+                             files={"who.thrift": idl, "who.lua": handler},
+                             preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+        self.addCleanup(srv.stop)
+        self.assertTrue(harness.wait_for(lambda: os.path.exists(os.path.join(srv.dir, "ready")),
+                                         15), srv.log())
+        socks, names = self.connect_one_by_one(srv, 3)
+        self.assertEqual(len(set(names)), 1, names)
+        quiet, stuck, napper = socks
+        # 'stuck' and 'napper' send calls whose replies fill their buffers
+        # and read none: their calls are held back, the nap last of them;
+        # 'quiet' begins a call and sends no more of it
+        big = call_bytes(b"big", b"\x08\x00\x01" + struct.pack("!i", 1 << 20))
+        stuck.sendall(big * 12)
+        napper.sendall(big * 12 + call_bytes(b"nap", b"\x04\x00\x01" + struct.pack("!d", 4.0)))
+        quiet.sendall(call_bytes(b"who")[:6])
+        for s in (stuck, napper, quiet):
+            self.assertTrue(harness.wait_read(srv, s), srv.log())
+        srv.kill(signal.SIGTERM)
+        # the stop's wait for first calls and the rest of messages is over:
+        # 'quiet' is closed, and 'stuck' waits for room to write, bounded
+        self.assertEqual(quiet.recv(1), b"")
+        t0 = time.monotonic()
+        # 'napper' takes its replies: its nap runs, and the watchdog moves 'stuck'
+        replies = []
+        reader = threading.Thread(target=lambda: replies.extend(read_reply(napper)
+                                                                for _ in range(13)))
+        reader.start()
+        self.addCleanup(reader.join, 10)
+        closed = "127.0.0.1:%d: closed: replies not taken within the stop's wait" % (
+            stuck.getsockname()[1])
+        self.assertTrue(harness.wait_log(srv, closed, 10), srv.log())
+        took = time.monotonic() - t0
+        # two looks at it 0.5 s apart (half the wait for first calls): about
+        # 1 s; 2 s and more when the move lost the bound until the other
+        # thread's wait for first calls, which the move starts, ended
+        self.assertLess(took, 1.7, "closed %.2f s after the wait for first calls" % took)
+        reader.join(10)
+        self.assertEqual(len(replies), 13)
+        self.assertIsNone(replies[-1])
 
     def test_connection_hooks_run_on_the_thread_that_owns_the_connection(self):
         """A connection handed to another thread has on_connected run there,
