@@ -162,7 +162,10 @@ tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, tc_log_level_t level,
     return tc_hooks_run(g->cfg->hooks, level, name, args, 1 + (nextra < 3 ? nextra : 3));
 }
 
-/* "Ready: generation N, W workers", of the serving generation. */
+/*
+ * "Ready: generation N, W workers", of the serving generation ("Starting:"
+ * while the READY=1 of a roll back is owed).
+ */
 const char *
 tc_arbiter_status(const arbiter_t *a, char *buf, size_t len)
 {
@@ -170,8 +173,8 @@ tc_arbiter_status(const arbiter_t *a, char *buf, size_t len)
         (void)snprintf(buf, len, "Stopping: %s", a->quick ? "quick" : "graceful");
         return buf;
     }
-    (void)snprintf(buf, len, "Ready: generation %u, %d worker%s", a->cur->id, a->target,
-                   a->target == 1 ? "" : "s");
+    (void)snprintf(buf, len, "%s: generation %u, %d worker%s", a->ready_owed ? "Starting" : "Ready",
+                   a->cur->id, a->target, a->target == 1 ? "" : "s");
     return buf;
 }
 
@@ -343,6 +346,11 @@ resize(arbiter_t *a, int step)
 {
     if (a->check.pid > 0 || a->pend != NULL) {
         tc_generation_reload_resize(a, step);
+        return;
+    }
+    if (step < 0 && a->target == 0) {
+        /* (none but SIGWINCH leaves none: TTOU's own minimum is one) */
+        tc_log(TC_LOG_INFO, "Number of workers: 0 (SIGWINCH stopped them); SIGTTOU ignored");
         return;
     }
     if (step > 0 ? a->target >= TC_CONFIG_WORKERS_MAX : a->target <= 1) {

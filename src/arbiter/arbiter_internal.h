@@ -112,7 +112,13 @@ typedef struct arbiter {
     bool detached;    /* started with 'daemon' (a reload that sets it does not detach) */
     char *pidfile;    /* its current name (".oldbin" during an upgrade); NULL: none */
     bool announced;   /* the first generation was ready: when_ready, READY=1 */
-    mode_t umask0;    /* the umask the arbiter started with: the default of 'umask' */
+    /*
+     * systemd's main process again after a roll back while the serving
+     * generation's workers were not all ready (those SIGWINCH stopped start
+     * again): READY=1 is said once they are
+     */
+    bool ready_owed;
+    mode_t umask0; /* the umask the arbiter started with: the default of 'umask' */
     char exe[PATH_MAX];
     char cwd[PATH_MAX];
 } arbiter_t;
@@ -164,8 +170,9 @@ bool tc_arbiter_server_hook(const arbiter_t *a, const gen_t *g, tc_log_level_t l
                             const char *name, const tc_hook_arg_t *extra, size_t nextra);
 
 /*
- * "Ready: generation N, W workers" of the serving generation, or "Stopping:
- * graceful" ("quick") once a stop began, into 'buf', for STATUS=; 'buf'.
+ * "Ready: generation N, W workers" of the serving generation ("Starting:"
+ * while 'ready_owed'), or "Stopping: graceful" ("quick") once a stop began,
+ * into 'buf', for STATUS=; 'buf'.
  */
 const char *tc_arbiter_status(const arbiter_t *a, char *buf, size_t len);
 
@@ -180,7 +187,10 @@ bool tc_watch_seen_ready(worker_t *w);
 /* Workers of 'gen' counted as ready: not retired, not aborted for their timeout (watch.c). */
 int tc_watch_count_ready(arbiter_t *a, unsigned gen);
 
-/* The first generation ready: when_ready and READY=1. A reload's: it serves. */
+/*
+ * The first generation ready: when_ready and READY=1. A reload's: it
+ * serves. The serving one's, with 'ready_owed': that READY=1.
+ */
 void tc_watch_check_ready(arbiter_t *a);
 
 /* " (in its NAME hook)" while 'w' runs a hook, into 'buf', else "": for a log line. */

@@ -324,6 +324,7 @@ tc_generation_begin_reload(arbiter_t *a)
     char status[TC_SDNOTIFY_STATUS_MAX];
     (void)snprintf(status, sizeof(status), "Reloading; serving generation %u", a->cur->id);
     tc_sdnotify_status("RELOADING=1", status);
+    a->ready_owed = false; /* the reload's end says READY=1 */
     int *fds = tc_xcalloc(a->nsocks + 1, sizeof(int));
     for (size_t i = 0; i < a->nsocks; i++) {
         fds[i] = a->socks[i]->l.fd;

@@ -163,12 +163,14 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
      * what it said since SIGUSR2 was kept from systemd, which may wait yet
      * for the READY=1 that ends a reload (one the new arbiter began, or
      * ours) and would fail it at its timeout; and a stop of ours is the
-     * service's now. Not ready yet, or a reload of ours running: that
+     * service's now. Not ready yet (the first generation, or the workers
+     * SIGWINCH stopped starting again), or a reload of ours running: that
      * READY=1 comes when it is (tc_watch_check_ready(), the reload's end).
      */
     char now[TC_SDNOTIFY_STATUS_MAX];
     bool settled = a->announced && a->check.pid == 0 && a->pend == NULL;
-    const char *state = a->stopping ? "STOPPING=1" : settled ? "READY=1" : NULL;
+    a->ready_owed = settled && !a->stopping && tc_watch_count_ready(a, a->cur->id) < a->target;
+    const char *state = a->stopping ? "STOPPING=1" : settled && !a->ready_owed ? "READY=1" : NULL;
     tc_sdnotify_mainpid(a->pid, state, tc_arbiter_status(a, now, sizeof(now)));
 }
 

@@ -53,12 +53,20 @@ tc_watch_count_ready(arbiter_t *a, unsigned gen)
     return n;
 }
 
-/* The first generation ready: when_ready and READY=1. A reload's: switch to it. */
+/*
+ * The first generation ready: when_ready and READY=1. A reload's: switch to
+ * it. The workers a roll back started again: the READY=1 owed to systemd.
+ */
 void
 tc_watch_check_ready(arbiter_t *a)
 {
     if (a->stopping) {
         return;
+    }
+    if (a->ready_owed && a->target > 0 && tc_watch_count_ready(a, a->cur->id) >= a->target) {
+        a->ready_owed = false;
+        char status[TC_SDNOTIFY_STATUS_MAX];
+        tc_sdnotify_status("READY=1", tc_arbiter_status(a, status, sizeof(status)));
     }
     if (!a->announced && a->target > 0 && tc_watch_count_ready(a, a->cur->id) >= a->target) {
         a->announced = true;

@@ -1029,9 +1029,9 @@ class UpgradeTest(harness.SubreaperServiceTest):
         self.stop_new(new)
         self.assert_no_sanitizer_report(log, log + ".1", log + ".2")
 
-    def start_notified(self, d, settings=""):
+    def start_notified(self, d, settings="", ready=READY1):
         """An arbiter of a config in `d` with a NOTIFY_SOCKET, once it said
-        READY=1: (its process, the socket, a function that reads its log)."""
+        `ready`: (its process, the socket, a function that reads its log)."""
         config = os.path.join(d, "thriftcorn.lua")
         log = os.path.join(d, "thriftcorn.log")
         with open(config, "w") as f:
@@ -1042,7 +1042,7 @@ class UpgradeTest(harness.SubreaperServiceTest):
         proc = subprocess.Popen([harness.BIN, config],
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
         self.addCleanup(self.kill_old, proc)
-        self.assertEqual(notify_recv(notify), (proc.pid, READY1), harness.read_text(log))
+        self.assertEqual(notify_recv(notify), (proc.pid, ready), harness.read_text(log))
         return proc, notify, lambda: harness.read_text(log)
 
     def test_usr2_leaves_systemd_to_the_new_arbiter(self):
@@ -1081,6 +1081,48 @@ class UpgradeTest(harness.SubreaperServiceTest):
         self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
                                                b"generation 1, 1 worker" % old))
         self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (old, b"STOPPING=1\nSTATUS=Stopping: graceful"))
+        self.assertEqual(proc.wait(15), 0, text())
+
+    def test_a_roll_back_after_sigwinch_says_ready_once_the_workers_are(self):
+        """SIGWINCH stopped the old arbiter's workers, then the new one is
+        rolled back: the old one, systemd's main process again, starts its
+        workers again and says MAINPID= with a status of its start, and
+        READY=1 only once those workers are ready (their post_fork waits
+        here for a file the test creates), as after a reload."""
+        d = harness.tempdir("tc-it-")
+        hold, gate = os.path.join(d, "hold"), os.path.join(d, "gate")
+        # a worker forked while 'hold' exists boots once 'gate' exists (at most 20 s)
+        proc, notify, text = self.start_notified(d, (
+            "workers = 2\n"
+            "post_fork = function()\n"
+            "  if not io.open(%r) then return end\n"
+            "  for _ = 1, 400 do\n"
+            "    if io.open(%r) then return end\n"
+            "    os.execute('sleep 0.05')\n"
+            "  end\n"
+            "end\n") % (hold, gate), ready=b"READY=1\nSTATUS=Ready: generation 1, 2 workers")
+        old = proc.pid
+        new = self.usr2(proc, text, ready=False)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
+                                               b"generation 1, 2 workers" % new))
+        proc.send_signal(signal.SIGWINCH)
+        self.assertTrue(harness.wait_for(lambda: children(old) == [new], 15), text())
+        open(hold, "w").close()
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
+                                               b"rolled back; the old arbiter (pid %d) "
+                                               b"serves on" % (old, old)))
+        self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTATUS=Starting: "
+                                               b"generation 1, 2 workers" % old))
+        self.assertTrue(harness.wait_for(lambda: len(children(old)) == 2, 15), text())
+        self.assertEqual(no_more(notify), [])  # its workers wait for the gate
+        open(gate, "w").close()
+        self.assertEqual(notify_recv(notify), (old, b"READY=1\nSTATUS=Ready: "
+                                               b"generation 1, 2 workers"))
+        self.assertEqual(self.echo(int(re.search(r"Listening at: 127\.0\.0\.1:(\d+)",
+                                                 text()).group(1))), "x")
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(notify_recv(notify), (old, b"STOPPING=1\nSTATUS=Stopping: graceful"))
         self.assertEqual(proc.wait(15), 0, text())
@@ -1168,6 +1210,25 @@ class UpgradeTest(harness.SubreaperServiceTest):
         self.assertEqual(self.echo(srv.port), "x")
         self.assertEqual(read_pid(pidfile), srv.proc.pid)
         self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+
+    def test_sigttou_after_sigwinch_says_no_worker_runs(self):
+        """SIGTTOU to an old arbiter whose workers SIGWINCH stopped has no
+        worker to stop: it says so (not that none is the minimum, which is
+        one) and changes nothing, so a roll back starts them all again."""
+        srv = self.serve(HERE + SERVICE + "workers = 2\nthreads = 2\n")
+        old = srv.proc.pid
+        new = self.usr2(srv.proc, srv.log)
+        srv.kill(signal.SIGWINCH)
+        self.assertTrue(harness.wait_for(lambda: srv.worker_pids() == [new], 15), srv.log())
+        srv.kill(signal.SIGTTOU)
+        self.assertTrue(harness.wait_log(srv, "[%d] [info] Number of workers: 0 (SIGWINCH "
+                                         "stopped them); SIGTTOU ignored" % old), srv.log())
+        self.assertNotIn("the minimum", srv.log())
+        os.kill(new, signal.SIGTERM)
+        self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) exited with code 0" % new),
+                        srv.log())
+        self.assertTrue(harness.wait_log(srv, "starting 2 worker(s) again"), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
 
     def test_signals_to_the_new_arbiter_wait_until_it_handles_them(self):
         """The new arbiter's pid is logged before it has loaded its config:
