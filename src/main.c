@@ -76,14 +76,19 @@ load_config(const cli_t *cli, const tc_config_override_t *ov)
     return cfg;
 }
 
-/* One problem of check_files(): 'setting: cannot <what> PATH: why', as the start says it. */
+/*
+ * One problem of check_files(): 'FILE:LINE: setting: cannot <what> PATH: why'
+ * ('--flag: cannot ...' for a flag's), as the start says it. 'named' is where
+ * the setting was set (tc_config_t's 'named'); NULL: the setting's name alone.
+ */
 static int
-file_problem(const char *setting, const char *what, const char *path, int rc)
+file_problem(const char *setting, const char *named, const char *what, const char *path, int rc)
 {
     if (rc == TC_OK) {
         return 0;
     }
-    (void)fprintf(stderr, "%s: cannot %s %s: %s\n", setting, what, path, tc_strerror(rc));
+    (void)fprintf(stderr, "%s: cannot %s %s: %s\n", named != NULL ? named : setting, what, path,
+                  tc_strerror(rc));
     return 1;
 }
 
@@ -92,12 +97,13 @@ file_problem(const char *setting, const char *what, const char *path, int rc)
  * The error log is checked as the start opens it: no stranger's FIFO.
  */
 static int
-log_problem(const char *setting, const char *what, const char *path, bool errorlog)
+log_problem(const char *setting, const char *named, const char *what, const char *path,
+            bool errorlog)
 {
     if (path == NULL || strcmp(path, "-") == 0) {
         return 0;
     }
-    return file_problem(setting, what, path,
+    return file_problem(setting, named, what, path,
                         errorlog ? tc_log_check_error_file(path) : tc_log_check_file(path));
 }
 
@@ -113,15 +119,17 @@ log_problem(const char *setting, const char *what, const char *path, bool errorl
 static int
 check_files(const tc_config_t *cfg)
 {
-    int bad = log_problem("errorlog", "open the error log", cfg->errorlog, true);
+    int bad =
+        log_problem("errorlog", cfg->named.errorlog, "open the error log", cfg->errorlog, true);
     if (cfg->pidfile != NULL) {
         struct stat st;
         int rc = lstat(cfg->pidfile, &st) == 0 && S_ISDIR(st.st_mode)
                      ? -EISDIR
                      : tc_file_check_folder(cfg->pidfile);
-        bad += file_problem("pidfile", "write the pidfile", cfg->pidfile, rc);
+        bad += file_problem("pidfile", cfg->named.pidfile, "write the pidfile", cfg->pidfile, rc);
     }
-    bad += log_problem("accesslog", "open the access log", cfg->accesslog, false);
+    bad += log_problem("accesslog", cfg->named.accesslog, "open the access log", cfg->accesslog,
+                       false);
     for (size_t i = 0; i < cfg->nbinds; i++) {
         tc_err_t err;
         tc_err_clear(&err);
@@ -131,7 +139,8 @@ check_files(const tc_config_t *cfg)
             rc = tc_bindaddr_check_pair(cfg->binds[j], cfg->binds[i], cfg->reuse_port, &err);
         }
         if (rc != TC_OK) {
-            (void)fprintf(stderr, "bind: cannot listen: %s\n", err.msg);
+            (void)fprintf(stderr, "%s: cannot listen: %s\n",
+                          cfg->named.bind != NULL ? cfg->named.bind : "bind", err.msg);
             bad++;
         }
     }

@@ -157,6 +157,14 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
         cfg->proc_name = tc_xstrdup(slash != NULL ? slash + 1 : (cfg->path ? cfg->path : "?"));
     }
     cfg->workers_set = get_bool(L, idx, "workers_set");
+    if (lua_getfield(L, idx, "named") == LUA_TTABLE) {
+        int named = lua_gettop(L);
+        cfg->named.errorlog = get_string(L, named, "errorlog", NULL);
+        cfg->named.pidfile = get_string(L, named, "pidfile", NULL);
+        cfg->named.accesslog = get_string(L, named, "accesslog", NULL);
+        cfg->named.bind = get_string(L, named, "bind", NULL);
+    }
+    lua_pop(L, 1);
     lua_getfield(L, idx, "on_connected");
     lua_getfield(L, idx, "post_connect_closed");
     cfg->conn_hooks = lua_isfunction(L, -1) || lua_isfunction(L, -2);
@@ -578,6 +586,10 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->accesslog);
     free(cfg->access_log_format);
     free(cfg->proc_name);
+    free(cfg->named.errorlog);
+    free(cfg->named.pidfile);
+    free(cfg->named.accesslog);
+    free(cfg->named.bind);
     free(cfg->source);
     tc_hooks_free(cfg->hooks);
     free(cfg);

@@ -93,6 +93,17 @@ typedef struct tc_config {
     char *proc_name;          /* never NULL: proc_name or the config file's base name */
     bool workers_set;         /* 'workers' given in the file or on the command line */
     /*
+     * How --check-config's lines about the files and binds the arbiter
+     * opens name each setting: where it was set ("FILE:LINE: pidfile" or
+     * "--pidfile"); NULL where its default is in force.
+     */
+    struct {
+        char *errorlog;
+        char *pidfile;
+        char *accesslog;
+        char *bind;
+    } named;
+    /*
      * The config's own Lua state with its hook functions, kept alive when any
      * hook is set (NULL otherwise). Used by the arbiter and, inherited across
      * fork, by a worker's main thread; never by two threads.

@@ -24,6 +24,14 @@ SERVICE = ('service = { idl = "%s/svc.thrift", name = "TestService", handler = "
            % (FIXTURE, FIXTURE))
 
 
+def set_at(cfg, setting):
+    """How --check-config names a setting of file 'cfg' in a line about a
+    file or bind: 'CFG:LINE: setting', at the last line that sets it."""
+    with open(cfg) as f:
+        line = [n for n, text in enumerate(f, 1) if text.startswith(setting + " = ")][-1]
+    return "%s:%d: %s" % (os.path.realpath(cfg), line, setting)
+
+
 def run(args, timeout=30, **kw):
     return subprocess.run([harness.BIN] + args, capture_output=True, text=True, timeout=timeout,
                           **kw)
@@ -576,7 +584,8 @@ class CliTest(unittest.TestCase):
         """--check-config of the test service with 'settings' (run behind
         'prefix', such as setpriv), then a start of the same config: (the
         check's result, the start's result)."""
-        cfg = write(self.dir, "files.lua", SERVICE + 'bind = "127.0.0.1:0"\n' + settings)
+        cfg = self.files_cfg = write(self.dir, "files.lua",
+                                     SERVICE + 'bind = "127.0.0.1:0"\n' + settings)
         check = subprocess.run(list(prefix) + [harness.BIN, "--check-config", cfg],
                                capture_output=True, text=True, timeout=30)
         start = subprocess.run(list(prefix) + [harness.BIN, cfg], capture_output=True, text=True,
@@ -602,18 +611,29 @@ class CliTest(unittest.TestCase):
                 check, start = self.check_then_start('%s = "%s"\n' % (setting, path))
                 self.assertEqual(check.returncode, 1, (setting, path, check.stderr))
                 self.assertEqual(check.stdout, "", (setting, path))
-                self.assertEqual(check.stderr,
-                                 "%s: cannot %s %s: %s\n" % (setting, what, path, why))
+                self.assertEqual(check.stderr, "%s: cannot %s %s: %s\n"
+                                 % (set_at(self.files_cfg, setting), what, path, why))
                 self.assertEqual(start.returncode, 1, (setting, path))
                 self.assertIn("] [critical] Cannot %s %s: %s\n" % (what, path, why), start.stderr)
         # every problem at once, in the order the start meets them
         check, _ = self.check_then_start("".join('%s = "%s"\n' % (setting, bad[i][0])
                                                  for i, setting in enumerate(words)))
         self.assertEqual(check.returncode, 1)
+        at = {setting: set_at(self.files_cfg, setting) for setting in words}
         self.assertEqual(check.stderr.splitlines(), [
-            "errorlog: cannot open the error log %s: %s" % bad[0],
-            "pidfile: cannot write the pidfile %s: %s" % bad[2],
-            "accesslog: cannot open the access log %s: %s" % bad[1]])
+            "%s: cannot open the error log %s: %s" % ((at["errorlog"],) + bad[0]),
+            "%s: cannot write the pidfile %s: %s" % ((at["pidfile"],) + bad[2]),
+            "%s: cannot open the access log %s: %s" % ((at["accesslog"],) + bad[1])])
+        # set by a flag, the flag is named
+        cfg = write(self.dir, "flags.lua", SERVICE)
+        out = run(["--check-config", cfg, "--errorlog", bad[0][0], "--pidfile", bad[2][0],
+                   "--accesslog", bad[1][0], "--bind", "unix:" + bad[0][0]])
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertEqual(out.stderr.splitlines(), [
+            "--errorlog: cannot open the error log %s: %s" % bad[0],
+            "--pidfile: cannot write the pidfile %s: %s" % bad[2],
+            "--accesslog: cannot open the access log %s: %s" % bad[1],
+            "--bind: cannot listen: unix:%s: %s" % bad[0]])
         # what the start accepts passes, and nothing is made, opened for long or changed
         old = write(folder, "old.log", "kept\n")
         fifo = os.path.join(folder, "fifo")
@@ -643,7 +663,8 @@ class CliTest(unittest.TestCase):
             check, start = self.check_then_start('bind = "%s"\n' % spec)
             self.assertEqual(check.returncode, 1, (spec, check.stderr))
             self.assertEqual(check.stdout, "")
-            self.assertEqual(check.stderr, "bind: cannot listen: %s: %s\n" % (spec, why))
+            self.assertEqual(check.stderr, "%s: cannot listen: %s: %s\n"
+                             % (set_at(self.files_cfg, "bind"), spec, why))
             self.assertEqual(start.returncode, 1, spec)
             self.assertIn("] [critical] Cannot listen: %s: %s\n" % (spec, why), start.stderr)
         stale = os.path.join(self.dir, "stale.sock")
@@ -677,11 +698,13 @@ class CliTest(unittest.TestCase):
             'errorlog = "%s/new.log"\npidfile = "%s/tc.pid"\naccesslog = "%s"\n'
             'bind = "unix:%s/tc.sock"\n' % (ro, ro, old, ro), prefix)
         self.assertEqual(check.returncode, 1, check.stderr)
+        at = {setting: set_at(self.files_cfg, setting)
+              for setting in ("errorlog", "pidfile", "accesslog", "bind")}
         self.assertEqual(check.stderr.splitlines(), [
-            "errorlog: cannot open the error log %s/new.log: permission denied" % ro,
-            "pidfile: cannot write the pidfile %s/tc.pid: permission denied" % ro,
-            "accesslog: cannot open the access log %s: permission denied" % old,
-            "bind: cannot listen: unix:%s/tc.sock: permission denied" % ro])
+            "%s: cannot open the error log %s/new.log: permission denied" % (at["errorlog"], ro),
+            "%s: cannot write the pidfile %s/tc.pid: permission denied" % (at["pidfile"], ro),
+            "%s: cannot open the access log %s: permission denied" % (at["accesslog"], old),
+            "%s: cannot listen: unix:%s/tc.sock: permission denied" % (at["bind"], ro)])
         self.assertEqual(start.returncode, 1)
         self.assertIn("] [critical] Cannot open the error log %s/new.log: permission denied\n"
                       % ro, start.stderr)
@@ -703,8 +726,8 @@ class CliTest(unittest.TestCase):
             why = "a FIFO another user owns (not written to)"
             check, start = self.check_then_start('errorlog = "%s"\n' % fifo)
             self.assertEqual((check.returncode, check.stdout), (1, ""), check.stderr)
-            self.assertEqual(check.stderr,
-                             "errorlog: cannot open the error log %s: %s\n" % (fifo, why))
+            self.assertEqual(check.stderr, "%s: cannot open the error log %s: %s\n"
+                             % (set_at(self.files_cfg, "errorlog"), fifo, why))
             self.assertEqual(start.returncode, 1)
             self.assertIn("] [critical] Cannot open the error log %s: %s\n" % (fifo, why),
                           start.stderr)
@@ -717,8 +740,8 @@ class CliTest(unittest.TestCase):
                                          text=True, timeout=30)
                     self.assertEqual((out.returncode, out.stdout), (1, ""), args)
             said = os.read(reader, 65536).decode()
-            self.assertTrue(said.startswith(
-                "errorlog: cannot open the error log /dev/stderr: %s\n" % why), said)
+            self.assertTrue(said.startswith("%s: cannot open the error log /dev/stderr: %s\n"
+                                            % (set_at(cfg, "errorlog"), why)), said)
             self.assertIn("] [critical] Cannot open the error log /dev/stderr: %s\n" % why, said)
             mine = os.path.join(self.dir, "mine")
             os.mkfifo(mine)
@@ -764,7 +787,8 @@ class CliTest(unittest.TestCase):
         for binds, why in clashes:
             check, start = self.check_then_start('bind = { "%s", "%s" }\n' % binds)
             self.assertEqual((check.returncode, check.stdout), (1, ""), (binds, check.stderr))
-            self.assertEqual(check.stderr, "bind: cannot listen: bind %s: %s\n" % (binds[1], why))
+            self.assertEqual(check.stderr, "%s: cannot listen: bind %s: %s\n"
+                             % (set_at(self.files_cfg, "bind"), binds[1], why))
             self.assertEqual(start.returncode, 1, binds)
             self.assertIn("] [critical] Cannot listen: bind %s: %s\n" % (binds[1], why),
                           start.stderr)
@@ -1012,6 +1036,32 @@ class CliTest(unittest.TestCase):
             c = self.S.Client(TBinaryProtocol.TBinaryProtocol(trans))
             self.assertEqual(c.echo("over v6"), "over v6")
             trans.close()
+        finally:
+            srv.stop()
+
+    def test_star_bind_is_every_ipv4_address(self):
+        """bind = "*:PORT": glibc's getaddrinfo() reads the host '*' as no
+        host, whose first passive address is 0.0.0.0: every IPv4 address,
+        and no IPv6 one."""
+        srv = harness.Server(SERVICE, bind="*:0")
+        try:
+            listening = r"Listening at: (\S+):(\d+) "
+            self.assertTrue(harness.wait_for(lambda: re.search(listening, srv.log())), srv.log())
+            found = re.findall(listening, srv.log())
+            self.assertEqual(len(found), 1, srv.log())
+            host, port = found[0][0], int(found[0][1])
+            self.assertEqual(host, "0.0.0.0", srv.log())
+            c, trans = harness.client(self.S, port)
+            self.assertEqual(c.echo("at every address"), "at every address")
+            trans.close()
+            try:
+                probe = socket.socket(socket.AF_INET6)
+                probe.bind(("::1", 0))
+            except OSError:
+                return
+            with probe:
+                self.assertNotEqual(probe.connect_ex(("::1", port)), 0,
+                                    "a '*' bind listens on IPv6 too")
         finally:
             srv.stop()
 

@@ -299,7 +299,8 @@ class SettingsTest(harness.ServiceTest):
                                  text=True, timeout=60)
             named = first.startswith("localhost:")
             self.assertEqual(out.returncode, 0 if named else 1, out.stderr)
-            self.assertEqual(out.stderr, "" if named else "bind: cannot listen: " + why)
+            self.assertEqual(out.stderr, "" if named else "%s:1: bind: cannot listen: %s"
+                             % (os.path.realpath(cfg), why))
             out = subprocess.run([harness.BIN, cfg], capture_output=True, text=True, timeout=60)
             self.assertEqual(out.returncode, 1, out.stderr)
             self.assertIn("Cannot listen: " + why, out.stderr)

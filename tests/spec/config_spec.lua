@@ -137,8 +137,8 @@ service PingService {
         .. "max_frame_size = 1 << 40\nworkers = 1 << 33\nthreads = 4097\n" .. SERVICE))
     assert.equal(6, #errs)
     local all = table.concat(errs, "\n")
-    assert.matches(":1: graceful_timeout: expected a finite number, got %-?nan", all)
-    assert.matches(":2: client_timeout: expected a finite number, got inf", all)
+    assert.matches(":1: graceful_timeout: expected a finite number, got nan\n", all)
+    assert.matches(":2: client_timeout: expected a finite number, got inf\n", all)
     assert.matches(":3: timeout: must be at most 31536000, got 1e%+300", all)
     assert.matches(":4: max_frame_size: must be at most 2147483647, got 1099511627776", all)
     assert.matches(":5: workers: must be at most 4096, got 8589934592", all)
@@ -149,6 +149,17 @@ service PingService {
         assert.is_number(s.max, s.name .. " has no max")
       end
     end
+  end)
+
+  it("names where each file and bind the arbiter opens was set", function()
+    local path = make_config(SERVICE .. 'pidfile = "/run/app.pid"\nbind = "unix:app.sock"\n'
+      .. 'accesslog = "-"\n')
+    local cfg = assert(config.load(path, { { name = "accesslog", value = "a.log" } }))
+    assert.same({
+      pidfile = cfg.path .. ":2: pidfile",
+      bind = cfg.path .. ":3: bind",
+      accesslog = "--accesslog",
+    }, cfg.named) -- errorlog: its default, named by the setting alone
   end)
 
   it("refuses an access log format with a placeholder it does not know", function()

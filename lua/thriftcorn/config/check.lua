@@ -118,7 +118,8 @@ local function check(s, v)
         type(v))
     end
     if v ~= v or v == math.huge or v == -math.huge then
-      return nil, "expected a finite number, got " .. tostring(v)
+      -- tostring() of 0/0 is "-nan" or "nan" after the sign bit the C library kept
+      return nil, "expected a finite number, got " .. (v ~= v and "nan" or tostring(v))
     end
     -- a float with an integer value (2.0, 2^20) is an integer, as for Lua's own
     -- functions and as on the command line
