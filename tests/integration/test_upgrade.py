@@ -1045,6 +1045,13 @@ class UpgradeTest(harness.SubreaperServiceTest):
         self.assertEqual(notify_recv(notify), (proc.pid, ready), harness.read_text(log))
         return proc, notify, lambda: harness.read_text(log)
 
+    def roll_back(self, new, old, notify):
+        """SIGTERM to the new arbiter `new`: it hands systemd back to `old`."""
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
+                                               b"rolled back; the old arbiter (pid %d) "
+                                               b"serves on" % (old, old)))
+
     def test_usr2_leaves_systemd_to_the_new_arbiter(self):
         """Once the new arbiter said MAINPID=, the old one tells systemd
         nothing more: its reload says no RELOADING=1, and the SIGTERM that
@@ -1074,10 +1081,7 @@ class UpgradeTest(harness.SubreaperServiceTest):
         old = proc.pid
         new = self.usr2(proc, text, ready=False)
         self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\n%s" % (new, READY1)))
-        os.kill(new, signal.SIGTERM)
-        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
-                                               b"rolled back; the old arbiter (pid %d) "
-                                               b"serves on" % (old, old)))
+        self.roll_back(new, old, notify)
         self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
                                                b"generation 1, 1 worker" % old))
         self.assertIn("New arbiter (pid:%d) exited with code 0" % new, text())
@@ -1110,10 +1114,7 @@ class UpgradeTest(harness.SubreaperServiceTest):
         proc.send_signal(signal.SIGWINCH)
         self.assertTrue(harness.wait_for(lambda: children(old) == [new], 15), text())
         open(hold, "w").close()
-        os.kill(new, signal.SIGTERM)
-        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
-                                               b"rolled back; the old arbiter (pid %d) "
-                                               b"serves on" % (old, old)))
+        self.roll_back(new, old, notify)
         self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nSTATUS=Starting: "
                                                b"generation 1, 2 workers" % old))
         self.assertTrue(harness.wait_for(lambda: len(children(old)) == 2, 15), text())
@@ -1144,10 +1145,7 @@ class UpgradeTest(harness.SubreaperServiceTest):
         pid, got = notify_recv(notify)
         self.assertEqual(pid, new)
         self.assertRegex(got, rb"\ARELOADING=1\nMONOTONIC_USEC=[0-9]+\n")
-        os.kill(new, signal.SIGTERM)
-        self.assertEqual(notify_recv(notify), (new, b"MAINPID=%d\nSTATUS=Stopping: upgrade "
-                                               b"rolled back; the old arbiter (pid %d) "
-                                               b"serves on" % (old, old)))
+        self.roll_back(new, old, notify)
         self.assertEqual(notify_recv(notify), (old, b"MAINPID=%d\nREADY=1\nSTATUS=Ready: "
                                                b"generation 1, 1 worker" % old))
         self.assertTrue(harness.wait_for(
