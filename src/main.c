@@ -159,9 +159,19 @@ check_handler(const tc_config_t *cfg, bool files_ok)
     /*
      * it checks as the workers will load: as 'user' and 'group', with
      * 'umask'; run by another user than root, a switch to a user or group
-     * it is not fails here as the workers' would
+     * it is not fails here as the workers' would, the line leading with
+     * where the settings were set ("FILE:LINE: user, --group: cannot set ...")
      */
-    if (tc_daemon_become(cfg->user, cfg->group, &err) != TC_OK) {
+    char named[1024];
+    named[0] = '\0';
+    bool all_named = (cfg->user == NULL || cfg->named.user != NULL) &&
+                     (cfg->group == NULL || cfg->named.group != NULL);
+    if (all_named && (cfg->user != NULL || cfg->group != NULL)) {
+        (void)snprintf(named, sizeof(named), "%s%s%s", cfg->user != NULL ? cfg->named.user : "",
+                       cfg->user != NULL && cfg->group != NULL ? ", " : "",
+                       cfg->group != NULL ? cfg->named.group : "");
+    }
+    if (tc_daemon_become(cfg->user, cfg->group, named[0] != '\0' ? named : NULL, &err) != TC_OK) {
         (void)fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -109,10 +109,11 @@ function M.load(path, overrides, source)
   if cfg.timeout == 0 then
     cfg.timeout = nil
   end
-  -- how a line about a file or a bind the arbiter opens names the setting:
-  -- "FILE:LINE: pidfile" or "--pidfile" where it was set, nil for a default
+  -- how a line about a file or a bind the arbiter opens, or about the switch
+  -- to 'user' and 'group', names the setting: "FILE:LINE: pidfile" or
+  -- "--pidfile" where it was set, nil for a default
   cfg.named = {}
-  for _, key in ipairs({ "errorlog", "pidfile", "accesslog", "bind" }) do
+  for _, key in ipairs({ "errorlog", "pidfile", "accesslog", "bind", "user", "group" }) do
     cfg.named[key] = flagged[key] and "--" .. key
       or lines[key] ~= nil and string.format("%s: %s", file.place(cfg, key), key)
       or nil

@@ -28,13 +28,20 @@ describe(const tc_ids_t *ids, char *buf, size_t cap)
     }
 }
 
-/* 'step' of the switch to 'ids' failed with 'rc': say so, naming the settings. */
+/*
+ * 'step' of the switch to 'ids' failed with 'rc': say so, naming the settings
+ * ('named' when not NULL, else as describe() does).
+ */
 static int
-setids_failed(const tc_ids_t *ids, const char *step, int rc, tc_err_t *err)
+setids_failed(const tc_ids_t *ids, const char *named, const char *step, int rc, tc_err_t *err)
 {
     char who[640];
     who[0] = '\0';
-    describe(ids, who, sizeof(who));
+    if (named != NULL) {
+        (void)snprintf(who, sizeof(who), "%s", named);
+    } else {
+        describe(ids, who, sizeof(who));
+    }
     /* the usual mistake: a server started without root, asked to switch */
     bool unprivileged = rc == -EPERM && geteuid() != 0;
     return tc_err_set(err, rc, "%s: cannot set %s: %s%s", who, step, tc_strerror(rc),
@@ -44,7 +51,7 @@ setids_failed(const tc_ids_t *ids, const char *step, int rc, tc_err_t *err)
 }
 
 static int
-setids(const tc_ids_t *ids, tc_err_t *err)
+setids(const tc_ids_t *ids, const char *named, tc_err_t *err)
 {
     /* not root, and already the user and group asked for: nothing to change (nor can it) */
     if (geteuid() != 0 && (!ids->set_uid || ids->uid == geteuid()) &&
@@ -65,28 +72,35 @@ setids(const tc_ids_t *ids, tc_err_t *err)
     if (ids->set_gid) {
         int rc = ids->user != NULL ? initgroups(ids->user, ids->gid) : setgroups(1, &ids->gid);
         if (rc < 0) {
-            return setids_failed(ids, "the supplementary groups", -errno, err);
+            return setids_failed(ids, named, "the supplementary groups", -errno, err);
         }
         if (setgid(ids->gid) < 0) {
-            return setids_failed(ids, "the group", -errno, err);
+            return setids_failed(ids, named, "the group", -errno, err);
         }
     }
     if (ids->set_uid && setuid(ids->uid) < 0) {
-        return setids_failed(ids, "the user", -errno, err);
+        return setids_failed(ids, named, "the user", -errno, err);
     }
     return TC_OK;
+}
+
+/* setids(), keeping the parent-death signal the switch clears */
+static int
+switch_ids(const tc_ids_t *ids, const char *named, tc_err_t *err)
+{
+    int death = 0;
+    (void)prctl(PR_GET_PDEATHSIG, &death);
+    int rc = setids(ids, named, err);
+    if (death != 0 && (ids->set_gid || ids->set_uid)) {
+        (void)prctl(PR_SET_PDEATHSIG, death);
+    }
+    return rc;
 }
 
 int
 tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err)
 {
-    int death = 0;
-    (void)prctl(PR_GET_PDEATHSIG, &death);
-    int rc = setids(ids, err);
-    if (death != 0 && (ids->set_gid || ids->set_uid)) {
-        (void)prctl(PR_SET_PDEATHSIG, death);
-    }
-    return rc;
+    return switch_ids(ids, NULL, err);
 }
 
 int
@@ -127,12 +141,12 @@ tc_daemon_detach(void)
 }
 
 int
-tc_daemon_become(const char *user, const char *group, tc_err_t *err)
+tc_daemon_become(const char *user, const char *group, const char *named, tc_err_t *err)
 {
     tc_ids_t ids = {0};
     int rc = tc_ids_resolve(user, group, &ids, err);
     if (rc == TC_OK) {
-        rc = tc_daemon_setids(&ids, err);
+        rc = switch_ids(&ids, named, err);
     }
     tc_ids_deinit(&ids);
     return rc;

@@ -29,9 +29,12 @@ int tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err) TC_NODISCARD;
 /*
  * tc_ids_resolve() then tc_daemon_setids(): become 'user' and 'group' now,
  * as a worker does (the checks that load handler code before workers do).
+ * A switch that fails is said to be of 'named' ("FILE:LINE: user" ...) when
+ * not NULL, else of "'user' NAME, 'group' NAME".
  * Returns TC_OK or a negative code with 'err' filled.
  */
-int tc_daemon_become(const char *user, const char *group, tc_err_t *err) TC_NODISCARD;
+int tc_daemon_become(const char *user, const char *group, const char *named,
+                     tc_err_t *err) TC_NODISCARD;
 
 /*
  * Detach: fork twice with a setsid() between (the process that returns is

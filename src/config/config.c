@@ -163,6 +163,8 @@ freeze(lua_State *L, int idx, tc_config_t *cfg)
         cfg->named.pidfile = get_string(L, named, "pidfile", NULL);
         cfg->named.accesslog = get_string(L, named, "accesslog", NULL);
         cfg->named.bind = get_string(L, named, "bind", NULL);
+        cfg->named.user = get_string(L, named, "user", NULL);
+        cfg->named.group = get_string(L, named, "group", NULL);
     }
     lua_pop(L, 1);
     lua_getfield(L, idx, "on_connected");
@@ -590,6 +592,8 @@ tc_config_free(tc_config_t *cfg)
     free(cfg->named.pidfile);
     free(cfg->named.accesslog);
     free(cfg->named.bind);
+    free(cfg->named.user);
+    free(cfg->named.group);
     free(cfg->source);
     tc_hooks_free(cfg->hooks);
     free(cfg);

@@ -94,7 +94,8 @@ typedef struct tc_config {
     bool workers_set;         /* 'workers' given in the file or on the command line */
     /*
      * How --check-config's lines about the files and binds the arbiter
-     * opens name each setting: where it was set ("FILE:LINE: pidfile" or
+     * opens, and about the switch to 'user' and 'group', name each setting: where it was set
+     * ("FILE:LINE: pidfile" or
      * "--pidfile"); NULL where its default is in force.
      */
     struct {
@@ -102,6 +103,8 @@ typedef struct tc_config {
         char *pidfile;
         char *accesslog;
         char *bind;
+        char *user;
+        char *group;
     } named;
     /*
      * The config's own Lua state with its hook functions, kept alive when any

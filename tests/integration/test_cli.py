@@ -709,6 +709,27 @@ class CliTest(unittest.TestCase):
         self.assertIn("] [critical] Cannot open the error log %s/new.log: permission denied\n"
                       % ro, start.stderr)
 
+    def test_check_config_names_where_user_and_group_were_set(self):
+        """Run by a user that is not root, a check with a 'user' or 'group'
+        it cannot switch to fails as the workers' boot would, the line
+        leading with where each setting was set, as the lines about files
+        do. As root, the check runs as nobody."""
+        if os.geteuid() == 0 and shutil.which("setpriv") is None:
+            self.skipTest("needs setpriv to run the check as a user that is not root")
+        prefix = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                  if os.geteuid() == 0 else [])
+        self.dir = harness.readable_service("tc-cli-")
+        why = ("cannot set the supplementary groups: operation not permitted (only a server "
+               "started as root may switch to another user or group)")
+        for settings, named in (('user = "root"\n', ("user",)),
+                                ('user = "root"\ngroup = "root"\n', ("user", "group"))):
+            cfg = write(self.dir, "ids.lua", SERVICE + 'bind = "127.0.0.1:0"\n' + settings)
+            out = subprocess.run(prefix + [harness.BIN, "--check-config", cfg],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual((out.returncode, out.stdout), (1, ""), out.stderr)
+            self.assertEqual(out.stderr, "%s: %s\n"
+                             % (", ".join(set_at(cfg, s) for s in named), why))
+
     def test_check_config_refuses_an_error_log_fifo_another_user_owns(self):
         """The start refuses an error log that is a FIFO neither root nor
         its own user owns (its owner could hold the read end and stall the

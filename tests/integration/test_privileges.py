@@ -424,17 +424,19 @@ class PrivilegesTest(harness.ServiceTest):
             os.setuid(NOBODY)
         skip_unless_nobody_runs(self, become_nobody)
         folder = readable_fixture()
-        want = ("'user' daemon: cannot set the supplementary groups: operation not permitted "
+        want = ("cannot set the supplementary groups: operation not permitted "
                 "(only a server started as root may switch to another user or group)")
         cfg = os.path.join(folder, "c.lua")
         with open(cfg, "w") as f:
             f.write('bind = "127.0.0.1:0"\nworkers = 1\nuser = "daemon"\n' + service(folder))
         os.chmod(cfg, 0o644)
-        for args in (["--check-config", cfg], [cfg]):
+        # the check leads with where 'user' was set, the workers' boot with its value
+        for args, who in ((["--check-config", cfg], "%s:3: user" % os.path.realpath(cfg)),
+                          ([cfg], "'user' daemon")):
             out = subprocess.run([harness.BIN] + args, preexec_fn=become_nobody,
                                  capture_output=True, text=True, timeout=60)
             self.assertEqual(out.returncode, 1, out.stderr)
-            self.assertIn(want, out.stderr)
+            self.assertIn("%s: %s" % (who, want), out.stderr)
 
         srv = harness.Server(service(folder) + 'workers = 1\n', start=False,
                              preexec_fn=become_nobody)
@@ -451,7 +453,7 @@ class PrivilegesTest(harness.ServiceTest):
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
                                          timeout=30), srv.log())
-        self.assertIn("Reload failed: " + want, srv.log())
+        self.assertIn("Reload failed: 'user' daemon: " + want, srv.log())
         self.call(srv.port)
         self.assertEqual(srv.worker_pids(), pids)
 

@@ -151,14 +151,15 @@ service PingService {
     end
   end)
 
-  it("names where each file and bind the arbiter opens was set", function()
+  it("names where each file and bind the arbiter opens, and user and group, was set", function()
     local path = make_config(SERVICE .. 'pidfile = "/run/app.pid"\nbind = "unix:app.sock"\n'
-      .. 'accesslog = "-"\n')
+      .. 'accesslog = "-"\nuser = "nobody"\n')
     local cfg = assert(config.load(path, { { name = "accesslog", value = "a.log" } }))
     assert.same({
       pidfile = cfg.path .. ":2: pidfile",
       bind = cfg.path .. ":3: bind",
       accesslog = "--accesslog",
+      user = cfg.path .. ":5: user",
     }, cfg.named) -- errorlog: its default, named by the setting alone
   end)
 
