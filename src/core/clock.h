@@ -8,6 +8,7 @@
 #ifndef TC_CORE_CLOCK_H
 #define TC_CORE_CLOCK_H
 
+#include <sys/time.h>
 #include <time.h>
 
 #define TC_CLOCK_NS_PER_S 1000000000LL
@@ -24,6 +25,14 @@ static inline double
 tc_clock_s_of(const struct timespec *ts)
 {
     return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
+}
+
+/* 's' seconds (>= 0) as a timeval, for libevent's timeouts. */
+static inline struct timeval
+tc_clock_timeval(double s)
+{
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+    return tv;
 }
 
 /*

@@ -273,8 +273,7 @@ tc_conn_close_when_done(tc_conn_t *c)
 static void
 wait_writable(tc_conn_t *c)
 {
-    double g = c->_grace;
-    struct timeval tv = {(time_t)g, (suseconds_t)((g - (double)(time_t)g) * 1e6)};
+    struct timeval tv = tc_clock_timeval(c->_grace);
     c->_writing = true;
     event_add(c->_wev, c->_hurry ? &tv : NULL);
 }

@@ -54,7 +54,7 @@ tc_linger_wait(tc_conn_t *c, double now)
     if (c->_stopping && left > LINGER_POLL_S) {
         left = LINGER_POLL_S;
     }
-    struct timeval tv = {(time_t)left, (suseconds_t)((left - (double)(time_t)left) * 1e6)};
+    struct timeval tv = tc_clock_timeval(left);
     /* (the read event's own timeout: no timer of its own, none while not lingering) */
     event_add(c->_rev, &tv);
 }

@@ -13,6 +13,7 @@
 
 #include "config/hooks.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/selfpipe.h"
 #include "protocol/message.h"
@@ -230,8 +231,7 @@ on_log_flush(evutil_socket_t fd, short what, void *arg)
 static void
 arm_log_flush(tc_loop_t *lp)
 {
-    double t = lp->shared->cfg->access_log_flush;
-    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
+    struct timeval tv = tc_clock_timeval(lp->shared->cfg->access_log_flush);
     evtimer_add(lp->log_flush, &tv);
 }
 
@@ -519,8 +519,7 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     if (shared->cfg->client_timeout > 0) {
         double t = shared->cfg->client_timeout;
         double period = t < 2.0 ? t / 4.0 : 0.5;
-        struct timeval tv = {(time_t)period,
-                             (suseconds_t)((period - (double)(time_t)period) * 1e6)};
+        struct timeval tv = tc_clock_timeval(period);
         lp->sweep = event_new(lp->base, -1, EV_PERSIST, tc_loop_drain_on_sweep, lp);
         event_add(lp->sweep, &tv);
     }

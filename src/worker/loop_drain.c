@@ -7,6 +7,7 @@
  */
 #include "worker/loop_internal.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "transport/idle.h"
 
@@ -99,8 +100,7 @@ tc_loop_drain_conns(tc_loop_t *lp)
         c = next;
     }
     if (atomic_load(&lp->nconns) > 0 && !evtimer_pending(lp->first_call, NULL)) {
-        double wait = first_call_wait(lp);
-        struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
+        struct timeval tv = tc_clock_timeval(first_call_wait(lp));
         evtimer_add(lp->first_call, &tv);
     }
 }
