@@ -94,9 +94,9 @@ typedef struct tc_config {
     bool workers_set;         /* 'workers' given in the file or on the command line */
     /*
      * How --check-config's lines about the files and binds the arbiter
-     * opens, and about the switch to 'user' and 'group', name each setting: where it was set
-     * ("FILE:LINE: pidfile" or
-     * "--pidfile"); NULL where its default is in force.
+     * opens, and about the switch to 'user' and 'group', name each
+     * setting: where it was set ("FILE:LINE: pidfile" or "--pidfile");
+     * NULL where its default is in force.
      */
     struct {
         char *errorlog;

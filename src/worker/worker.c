@@ -514,6 +514,13 @@ tc_worker_prepare(pid_t arbiter)
     return getppid() == arbiter;
 }
 
+/* Whether the worker's parent is no longer its arbiter (killed, crashed). */
+static bool
+arbiter_gone(const worker_t *w)
+{
+    return w->args->arbiter > 0 && getppid() != w->args->arbiter;
+}
+
 /*
  * The arbiter is gone (killed; its parent-death SIGTERM may be on its way):
  * nothing enforces graceful_timeout or timeout but the worker itself. It
@@ -695,7 +702,7 @@ take_signal(worker_t *w, int sig)
         reopen_logs(w->args->cfg);
     }
     if (sig == SIGTERM && !w->stopping) {
-        if (w->args->arbiter > 0 && getppid() != w->args->arbiter) {
+        if (arbiter_gone(w)) {
             orphaned(w); /* the kernel's parent-death SIGTERM: say why */
             return;
         }
@@ -723,7 +730,7 @@ tick(worker_t *w)
         w->log_look = tc_clock_mono_s();
         tc_accesslog_flush_older((long long)(cfg->access_log_flush * 1e9) + LOG_LATE_NS);
     }
-    if (TC_UNLIKELY(w->args->arbiter > 0 && getppid() != w->args->arbiter)) {
+    if (TC_UNLIKELY(arbiter_gone(w))) {
         orphaned(w);
     }
 }
