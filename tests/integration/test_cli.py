@@ -1079,7 +1079,7 @@ class CliTest(unittest.TestCase):
                 probe = socket.socket(socket.AF_INET6)
                 probe.bind(("::1", 0))
             except OSError:
-                return
+                self.skipTest("IPv4 checked; no IPv6 loopback here to show '*' leaves it out")
             with probe:
                 self.assertNotEqual(probe.connect_ex(("::1", port)), 0,
                                     "a '*' bind listens on IPv6 too")
