@@ -102,6 +102,9 @@ conn_closed(tc_conn_t *c, void *arg)
     }
 }
 
+/* The shortest period of client_timeout's sweep, in seconds. */
+#define SWEEP_MIN_S 0.001
+
 /* ---- client warnings ---- */
 
 /*
@@ -517,8 +520,14 @@ tc_loop_new(tc_loop_shared_t *shared, int index, bool accepting, tc_err_t *err)
     lp->log_buf = tc_accesslog_buf_new(shared->cfg->access_log_buffer);
     lp->log_flush = evtimer_new(lp->base, on_log_flush, lp);
     if (shared->cfg->client_timeout > 0) {
+        /*
+         * A quarter of a short timeout, but never under a millisecond: a
+         * period that rounds to no time at all was never run again, and
+         * connections stayed for good (client_timeout = 1e-6).
+         */
         double t = shared->cfg->client_timeout;
         double period = t < 2.0 ? t / 4.0 : 0.5;
+        period = period > SWEEP_MIN_S ? period : SWEEP_MIN_S;
         struct timeval tv = tc_clock_timeval(period);
         lp->sweep = event_new(lp->base, -1, EV_PERSIST, tc_loop_drain_on_sweep, lp);
         event_add(lp->sweep, &tv);

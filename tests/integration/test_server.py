@@ -387,6 +387,17 @@ class LimitsTest(unittest.TestCase):
                 time.sleep(0.5)
             trans.close()
 
+    def test_tiny_client_timeout_still_closes(self):
+        """A client_timeout of a microsecond closes a silent connection at
+        once: its sweep, every quarter of the timeout, was set to no time at
+        all and never ran again, so the connection stayed for good."""
+        with harness.Server(settings("client_timeout = 1e-6\n")) as srv:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            try:
+                self.assertEqual(s.recv(10), b"")  # closed by the server
+            finally:
+                s.close()
+
     def test_client_timeout_names_the_partial_message(self):
         """With transport = "header", a framed client that sent 5 bytes, a
         buffered one that sent the byte 0x80 and a THeader one that sent
