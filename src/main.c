@@ -162,16 +162,9 @@ check_handler(const tc_config_t *cfg, bool files_ok)
      * it is not fails here as the workers' would, the line leading with
      * where the settings were set ("FILE:LINE: user, --group: cannot set ...")
      */
-    char named[1024];
-    named[0] = '\0';
-    bool all_named = (cfg->user == NULL || cfg->named.user != NULL) &&
-                     (cfg->group == NULL || cfg->named.group != NULL);
-    if (all_named && (cfg->user != NULL || cfg->group != NULL)) {
-        (void)snprintf(named, sizeof(named), "%s%s%s", cfg->user != NULL ? cfg->named.user : "",
-                       cfg->user != NULL && cfg->group != NULL ? ", " : "",
-                       cfg->group != NULL ? cfg->named.group : "");
-    }
-    if (tc_daemon_become(cfg->user, cfg->group, named[0] != '\0' ? named : NULL, &err) != TC_OK) {
+    char buf[1024];
+    const char *named = tc_config_named_ids(cfg, buf, sizeof(buf));
+    if (tc_daemon_become(cfg->user, cfg->group, named, &err) != TC_OK) {
         (void)fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 /*
- * The settings 'ids' came from, for an error: "'user' app, 'group' www"
- * ('user' by its id when the user database has no name for it).
+ * The settings 'ids' came from, for an error when where they were set is
+ * not known: "'user' app, 'group' www" ('user' by its id when the user
+ * database has no name for it).
  */
 static void
 describe(const tc_ids_t *ids, char *buf, size_t cap)
@@ -64,9 +65,9 @@ setids(const tc_ids_t *ids, const char *named, tc_err_t *err)
      */
     if (ids->set_uid && !ids->set_gid && ids->uid != getuid()) {
         return tc_err_set(err, TC_EINVAL,
-                          "user %d is not in the user database, so it has no group: set 'group' "
-                          "too",
-                          (int)ids->uid);
+                          "%s%suser %d is not in the user database, so it has no group: set "
+                          "'group' too",
+                          named != NULL ? named : "", named != NULL ? ": " : "", (int)ids->uid);
     }
     /* the groups first, while still root: after setuid() no change is allowed */
     if (ids->set_gid) {
@@ -98,9 +99,9 @@ switch_ids(const tc_ids_t *ids, const char *named, tc_err_t *err)
 }
 
 int
-tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err)
+tc_daemon_setids(const tc_ids_t *ids, const char *named, tc_err_t *err)
 {
-    return switch_ids(ids, NULL, err);
+    return switch_ids(ids, named, err);
 }
 
 int

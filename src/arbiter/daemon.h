@@ -21,16 +21,17 @@
  * would keep the group and supplementary groups of root. The kernel
  * clears a parent-death signal when the ids change: it is set again, so a
  * child that follows its arbiter still does (the caller checks getppid()
- * again, as the arbiter may have died in between). Returns TC_OK or a
- * negative code with 'err' filled.
+ * again, as the arbiter may have died in between). A switch that fails
+ * is said to be of 'named' ("FILE:LINE: user" ...) when not NULL, else of
+ * "'user' NAME, 'group' NAME". Returns TC_OK or a negative code with 'err'
+ * filled.
  */
-int tc_daemon_setids(const tc_ids_t *ids, tc_err_t *err) TC_NODISCARD;
+int tc_daemon_setids(const tc_ids_t *ids, const char *named, tc_err_t *err) TC_NODISCARD;
 
 /*
  * tc_ids_resolve() then tc_daemon_setids(): become 'user' and 'group' now,
- * as a worker does (the checks that load handler code before workers do).
- * A switch that fails is said to be of 'named' ("FILE:LINE: user" ...) when
- * not NULL, else of "'user' NAME, 'group' NAME".
+ * as a worker does (the checks that load handler code before workers do),
+ * a failure named as there.
  * Returns TC_OK or a negative code with 'err' filled.
  */
 int tc_daemon_become(const char *user, const char *group, const char *named,

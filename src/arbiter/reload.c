@@ -221,7 +221,9 @@ check_child(int fd, int wake, const tc_reload_t *r, const tc_config_override_t *
      * as its 'user' and 'group', with its 'umask'
      */
     (void)umask(cfg->umask >= 0 ? (mode_t)cfg->umask : umask0);
-    if (tc_daemon_become(cfg->user, cfg->group, NULL, &err) != TC_OK) {
+    char buf[1024];
+    if (tc_daemon_become(cfg->user, cfg->group, tc_config_named_ids(cfg, buf, sizeof(buf)), &err) !=
+        TC_OK) {
         report(fd, err.msg);
         _exit(1);
     }

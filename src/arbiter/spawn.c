@@ -135,7 +135,8 @@ worker_child(arbiter_t *a, gen_t *g, int index, tc_heartbeat_t *hb, int board_sl
     }
     tc_err_t err;
     tc_err_clear(&err);
-    if (tc_daemon_setids(&g->ids, &err) != TC_OK) {
+    char buf[1024];
+    if (tc_daemon_setids(&g->ids, tc_config_named_ids(g->cfg, buf, sizeof(buf)), &err) != TC_OK) {
         tc_log(TC_LOG_CRITICAL, "worker %d: %s", index, err.msg);
         _exit(TC_WORKER_EXIT_BOOT);
     }

@@ -599,6 +599,20 @@ tc_config_free(tc_config_t *cfg)
     free(cfg);
 }
 
+const char *
+tc_config_named_ids(const tc_config_t *cfg, char *buf, size_t cap)
+{
+    bool user = cfg->user != NULL;
+    bool group = cfg->group != NULL;
+    if ((!user && !group) || (user && cfg->named.user == NULL) ||
+        (group && cfg->named.group == NULL)) {
+        return NULL;
+    }
+    (void)snprintf(buf, cap, "%s%s%s", user ? cfg->named.user : "", user && group ? ", " : "",
+                   group ? cfg->named.group : "");
+    return buf;
+}
+
 bool
 tc_config_has_bind(const tc_config_t *cfg, const char *spec)
 {

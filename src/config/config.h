@@ -169,6 +169,13 @@ void tc_config_free(tc_config_t *cfg);
  */
 bool tc_config_has_bind(const tc_config_t *cfg, const char *spec);
 
+/*
+ * Where 'user' and 'group' were set, for a line about the switch to them:
+ * "FILE:LINE: user, --group" written into 'buf' (of 'cap' bytes), which is
+ * returned; NULL when neither is set, or one is by its default.
+ */
+const char *tc_config_named_ids(const tc_config_t *cfg, char *buf, size_t cap);
+
 /* ---- for hooks.c ---- */
 
 /*

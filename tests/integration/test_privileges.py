@@ -337,7 +337,8 @@ class PrivilegesTest(harness.ServiceTest):
     def test_user_id_without_a_group_is_refused(self):
         """A numeric 'user' the user database does not know has no primary
         group: without 'group' the worker would keep root's group. The start
-        fails and says why; with 'group' the worker runs as both, with no
+        fails and says why, leading with where 'user' was set (the workers'
+        boot said only why); with 'group' the worker runs as both, with no
         other group."""
         uid = 54321
         out = subprocess.run(["getent", "passwd", str(uid)], capture_output=True)
@@ -346,7 +347,8 @@ class PrivilegesTest(harness.ServiceTest):
         cfg = os.path.join(folder, "c.lua")
         with open(cfg, "w") as f:
             f.write('bind = "127.0.0.1:0"\nworkers = 1\nuser = "%d"\n' % uid + service(folder))
-        want = "user %d is not in the user database, so it has no group: set 'group' too" % uid
+        want = ("%s:3: user: user %d is not in the user database, so it has no group: set "
+                "'group' too" % (os.path.realpath(cfg), uid))
         for args in (["--check-config", cfg], [cfg]):
             out = subprocess.run([harness.BIN] + args, capture_output=True, text=True,
                                  timeout=60)
@@ -430,9 +432,9 @@ class PrivilegesTest(harness.ServiceTest):
         with open(cfg, "w") as f:
             f.write('bind = "127.0.0.1:0"\nworkers = 1\nuser = "daemon"\n' + service(folder))
         os.chmod(cfg, 0o644)
-        # the check leads with where 'user' was set, the workers' boot with its value
-        for args, who in ((["--check-config", cfg], "%s:3: user" % os.path.realpath(cfg)),
-                          ([cfg], "'user' daemon")):
+        # the check and the workers' boot lead with where 'user' was set
+        for args in (["--check-config", cfg], [cfg]):
+            who = "%s:3: user" % os.path.realpath(cfg)
             out = subprocess.run([harness.BIN] + args, preexec_fn=become_nobody,
                                  capture_output=True, text=True, timeout=60)
             self.assertEqual(out.returncode, 1, out.stderr)
@@ -448,12 +450,15 @@ class PrivilegesTest(harness.ServiceTest):
         srv.start()
         self.call(srv.port)
         pids = srv.worker_pids()
+        with open(srv.config) as f:
+            user_line = len(f.read().splitlines()) + 1
         with open(srv.config, "a") as f:
             f.write('user = "daemon"\n')
         srv.kill(signal.SIGHUP)
         self.assertTrue(harness.wait_log(srv, "Reload failed; still serving generation 1",
                                          timeout=30), srv.log())
-        self.assertIn("Reload failed: 'user' daemon: " + want, srv.log())
+        self.assertIn("Reload failed: %s:%d: user: %s"
+                      % (os.path.realpath(srv.config), user_line, want), srv.log())
         self.call(srv.port)
         self.assertEqual(srv.worker_pids(), pids)
 
