@@ -244,6 +244,19 @@ void tc_socks_keep_untaken(arbiter_t *a);
  */
 void tc_socks_tidy(arbiter_t *a, bool end);
 
+/*
+ * A generation that ends lets go of 's': stop its listening for every
+ * process that holds it, if that generation alone has it and it is a TCP
+ * socket no other arbiter, systemd or fd://N shares.
+ */
+void tc_socks_unlisten(const arbiter_t *a, const sock_t *s);
+
+/*
+ * A reload's generation 'g' failed: the sockets it kept from the serving
+ * generation take that one's backlog again, which 'g' had set.
+ */
+void tc_socks_restore_backlog(const arbiter_t *a, const gen_t *g);
+
 /* A full stop: close the arbiter's descriptors of every socket, keeping their files. */
 void tc_socks_stop(arbiter_t *a);
 

@@ -64,6 +64,7 @@ tc_generation_new(arbiter_t *a, tc_config_t *cfg, tc_err_t *err)
     g->socks = tc_xcalloc(cfg->nbinds, sizeof(*g->socks));
     g->n = cfg->nbinds;
     if (tc_socks_take(a, g, cfg, err) != TC_OK) {
+        tc_socks_restore_backlog(a, g);
         /* releases the sockets taken so far; 'cfg' is not set yet */
         tc_generation_free(a, g, a->cur != NULL ? "the reload failed" : "the start failed");
         return NULL;
@@ -526,7 +527,14 @@ tc_generation_commit_reload(arbiter_t *a)
     }
     a->reload_delta = 0;
     tc_arbiter_set_target(a, g->target);
-    tc_generation_free(a, old, "no longer bound"); /* closes the binds the new config dropped */
+    /*
+     * the binds the new config dropped close, and stop listening now: an
+     * old worker still booting would hold them until it exits
+     */
+    for (size_t i = 0; i < old->n; i++) {
+        tc_socks_unlisten(a, old->socks[i]);
+    }
+    tc_generation_free(a, old, "no longer bound");
     tc_upgrade_set_title(a);
     char status[TC_SDNOTIFY_STATUS_MAX];
     tc_sdnotify_status("READY=1", tc_arbiter_status(a, status, sizeof(status)));
@@ -550,6 +558,11 @@ tc_generation_abort_reload(arbiter_t *a, const char *why)
     (void)umask(cfg_umask(a, a->cur->cfg));
     char why_gen[TC_SDNOTIFY_STATUS_MAX];
     (void)snprintf(why_gen, sizeof(why_gen), "generation %u %s", g->id, why);
+    tc_socks_restore_backlog(a, g);
+    /* the sockets it opened close now, not when its last worker has exited */
+    for (size_t i = 0; i < g->n; i++) {
+        tc_socks_unlisten(a, g->socks[i]);
+    }
     tc_generation_free(a, g, "the reload failed");
     settle_delta(a);
     notify_reload_failed(a, why_gen);

@@ -119,6 +119,31 @@ tc_socks_tidy(arbiter_t *a, bool end)
 }
 
 /*
+ * A generation that ends (a failed reload's, or one replaced by the next)
+ * gives up socket 's', which no other generation has: it stops listening
+ * now, for every process that holds it. The workers of that generation
+ * keep their descriptors until they exit, one still booting maybe for its
+ * whole graceful_timeout, and the kernel would complete the handshake of
+ * every client that connects meanwhile, to leave it unanswered in a
+ * backlog nobody accepts from and reset it at the last close. shutdown()
+ * of a listening TCP socket ends the listening itself (Linux): a client is
+ * refused at once, as before the reload; the connections a worker
+ * accepted already are not touched. A unix socket's file is removed as it
+ * closes, so nobody reaches it. Not a socket another arbiter or systemd
+ * shares, or one of a config's fd://N.
+ */
+void
+tc_socks_unlisten(const arbiter_t *a, const sock_t *s)
+{
+    bool shared = !tc_socks_may_unlink(a) && ((a->reexec_pid > 0 && s->handed) || s->from_old);
+    if (s->refs > 1 || s->systemd || shared || s->l.fd < 0 || strncmp(s->l.spec, "fd://", 5) == 0 ||
+        (s->l.family != AF_INET && s->l.family != AF_INET6)) {
+        return;
+    }
+    (void)shutdown(s->l.fd, SHUT_RD);
+}
+
+/*
  * A full stop: the arbiter stops listening. Its descriptors close at once,
  * after the workers were told to stop, so that a socket refuses new clients
  * as soon as its workers close theirs too, rather than keep them in its
@@ -206,6 +231,16 @@ set_backlog(const sock_t *s, const tc_config_t *cfg)
         int rc = -errno;
         tc_log(TC_LOG_WARNING, "Bind %s: cannot set its backlog to %d: %s", s->l.name, cfg->backlog,
                tc_strerror(rc));
+    }
+}
+
+void
+tc_socks_restore_backlog(const arbiter_t *a, const gen_t *g)
+{
+    for (size_t i = 0; a->cur != NULL && i < g->n; i++) {
+        if (g->socks[i] != NULL && tc_generation_has_sock(a->cur, g->socks[i])) {
+            set_backlog(g->socks[i], a->cur->cfg);
+        }
     }
 }
 
@@ -304,6 +339,17 @@ same_address(const gen_t *g, size_t i, const tc_config_t *cfg, tc_err_t *err)
         int rc = tc_bindaddr_check_pair(cfg->binds[j], spec, cfg->reuse_port, err);
         if (rc != TC_OK) {
             return rc;
+        }
+        /* ... and as only the names, once looked up, show it ('localhost:9090') */
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        bool bound_any = false;
+        if (!cfg->reuse_port && getsockname(s->l.fd, (struct sockaddr *)&ss, &len) == 0 &&
+            tc_bindaddr_port_clash((const struct sockaddr *)&ss, spec, &bound_any)) {
+            return tc_err_set(err, -EADDRINUSE,
+                              "bind %s: its port is taken by bind %s (%s), as %s is every "
+                              "address (reuse_port is off)",
+                              spec, cfg->binds[j], s->l.name, bound_any ? cfg->binds[j] : spec);
         }
     }
     return TC_OK;

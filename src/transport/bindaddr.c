@@ -359,6 +359,42 @@ any_addr(const struct sockaddr *sa)
     return IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
 }
 
+/*
+ * Whether HOST:PORT or [V6]:PORT resolves to an address of the family of
+ * 'bound' at its port where one of the two is every address of that
+ * family, which bind() refuses without SO_REUSEPORT on both ('*bound_any':
+ * 'bound' is). Port 0 never does.
+ */
+bool
+tc_bindaddr_port_clash(const struct sockaddr *bound, const char *spec, bool *bound_any)
+{
+    char host[TC_BINDADDR_HOST_MAX];
+    unsigned port = 0;
+    bool v6;
+    if ((bound->sa_family != AF_INET && bound->sa_family != AF_INET6) ||
+        strncmp(spec, TC_BINDADDR_UNIX, strlen(TC_BINDADDR_UNIX)) == 0 ||
+        strncmp(spec, TC_BINDADDR_FD, strlen(TC_BINDADDR_FD)) == 0 ||
+        tc_bindaddr_split(spec, host, &port, &v6, NULL) != TC_OK || port == 0) {
+        return false;
+    }
+    const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)bound;
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)bound;
+    if (ntohs(bound->sa_family == AF_INET ? a4->sin_port : a6->sin6_port) != port) {
+        return false;
+    }
+    struct addrinfo *res = NULL;
+    if (tc_bindaddr_resolve(host, port, v6, &res) != 0) {
+        return false;
+    }
+    bool clash = false;
+    for (const struct addrinfo *ai = res; ai != NULL && !clash; ai = ai->ai_next) {
+        clash = ai->ai_family == bound->sa_family && (any_addr(bound) || any_addr(ai->ai_addr));
+    }
+    freeaddrinfo(res);
+    *bound_any = any_addr(bound);
+    return clash;
+}
+
 /* ---- checks ---- */
 
 int

@@ -101,4 +101,14 @@ void tc_bindaddr_format(const struct sockaddr *sa, char *buf, size_t n);
  */
 bool tc_bindaddr_names(const struct sockaddr *bound, socklen_t len, const char *spec);
 
+/*
+ * Whether HOST:PORT or [V6]:PORT cannot be bound without SO_REUSEPORT
+ * beside the socket bound at 'bound' (an IPv4 or IPv6 address): it names,
+ * resolved as tc_listener_open() resolves it (may block), the same port
+ * in the same family, at every address while 'bound' is one of them, or
+ * the other way round ('*bound_any' says which, when true). The same
+ * address is tc_bindaddr_names()'s; port 0, unix:PATH and fd://N never.
+ */
+bool tc_bindaddr_port_clash(const struct sockaddr *bound, const char *spec, bool *bound_any);
+
 #endif /* TC_TRANSPORT_BINDADDR_H */

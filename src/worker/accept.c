@@ -237,6 +237,17 @@ accept_some(tc_loop_t *lp, int lfd, int max, bool waited)
                 }
                 struct timeval tv = {1, 0};
                 event_add(lp->accept_retry, &tv);
+            } else if (errno == EINVAL) {
+                /*
+                 * it listens no more: the arbiter shut it down (a reload
+                 * failed or dropped its bind), and it would be reported
+                 * readable at every turn
+                 */
+                for (size_t k = 0; k < lp->shared->nlisteners; k++) {
+                    if (lp->shared->listeners[k].fd == lfd) {
+                        event_del(lp->accept_evs[k]);
+                    }
+                }
             }
             return; /* EAGAIN: another thread or process took it */
         }

@@ -3,7 +3,10 @@
 broken config, a handler with a syntax error, or code that ends the check
 (named with its service and file) is reported in the log and the running
 generation keeps serving; binds are opened and closed, each close logged
-(also of a socket a reload that then failed had opened), and a
+(also of a socket a reload that then failed had opened), a socket
+a failed reload opened, or a bind a reload dropped, stops listening at
+once though a worker still booting holds it (a call in flight there
+completes), two binds that clash through a host name are both named, and a
 bind that names an open socket another way keeps it, also the port a
 port-0 bind got, written out beside a port-0 bind that then opens a new one; a worker count changed by SIGTTIN survives a reload that does not set workers; the
 new workers get the new umask; the arbiter's signals sent to the check
@@ -23,6 +26,7 @@ import signal
 import socket
 import stat
 import tempfile
+import threading
 import time
 import unittest
 
@@ -52,6 +56,19 @@ def lua_string(text):
     while ("]" + "=" * level + "]") in text:
         level += 1
     return "[" + "=" * level + "[\n" + text + "]" + "=" * level + "]"
+
+
+def cpu_seconds(pid):
+    """The CPU time `pid` has used, user and system, or None once it has
+    exited (a zombie too)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] == "Z":
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def either(value, reply):
@@ -807,6 +824,36 @@ class ReloadTest(unittest.TestCase):
                       "127.0.0.1:%d (127.0.0.1:%d)\n" % (self.port, self.port, self.port),
                       srv.log())
 
+    def test_a_host_name_and_every_address_at_one_port_fail_a_reload_naming_both(self):
+        """A reload whose binds are every address and a host name at the
+        running port (0.0.0.0:PORT and localhost:PORT, either order): the
+        host name keeps the running socket, and the other bind fails the
+        reload naming both binds, as a clash of the config with itself,
+        not 'address already in use' (which blames another program); the
+        running generation serves on."""
+        names = {a[4][0] for a in socket.getaddrinfo("localhost", 1, 0, socket.SOCK_STREAM)}
+        if names != {"127.0.0.1"}:
+            self.skipTest("'localhost' is not 127.0.0.1 alone here: %r" % names)
+        for first in ("0.0.0.0", "localhost"):
+            with self.subTest(first=first):
+                def config(srv, first=first):
+                    self.port = srv.port
+                    binds = ['"0.0.0.0:%d"' % srv.port, '"localhost:%d"' % srv.port]
+                    if first == "localhost":
+                        binds.reverse()
+                    return ("bind = { %s }\n%sworkers = 2\nthreads = 2\n"
+                            % (", ".join(binds), SERVICE))
+                srv = self.check_failed_reload("thriftcorn.lua", config, "Cannot listen")
+                log = srv.log()
+                self.assertIn("Bind localhost:%d is 127.0.0.1:%d, open already: kept"
+                              % (self.port, self.port), log)
+                self.assertIn("Reload failed: Cannot listen: bind 0.0.0.0:%d: its port is taken "
+                              "by bind localhost:%d (127.0.0.1:%d), as 0.0.0.0:%d is every "
+                              "address (reuse_port is off)\n"
+                              % (self.port, self.port, self.port, self.port), log)
+                self.assertNotIn("already in use", log)
+                srv.stop()
+
     def test_a_failed_reload_logs_the_close_of_the_socket_it_opened(self):
         """A reload whose third bind names a port another process holds
         opens its second bind's new port first (`Listening at:`), then
@@ -845,6 +892,181 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(load.failed, 0, load.summary())
         self.assertGreaterEqual(load.ok, 50, load.summary())
         self.assertEqual(self.echo(srv), "v1:x")
+
+    def call_in_flight(self, port):
+        """A connection to `port` that has had one echo() answered and now
+        waits in a sleep_ms(1500) call: returns its thread and a dict that
+        gets the reply as 'reply' (or the failure as 'error')."""
+        slow = {}
+
+        def call_slow():
+            try:
+                c, trans = harness.client(self.S, port, timeout=20)
+                slow["first"] = c.echo("y")
+                slow["reply"] = c.sleep_ms(1500)
+                trans.close()
+            except Exception as e:  # noqa: BLE001 (reported by the caller's assertions)
+                slow["error"] = repr(e)
+        caller = threading.Thread(target=call_slow, daemon=True)
+        caller.start()
+        self.assertTrue(harness.wait_for(lambda: "first" in slow or "error" in slow, 30), slow)
+        self.assertEqual(slow.get("first"), "v1:y", slow)
+        return caller, slow
+
+    def test_a_failed_reload_stops_listening_at_once_on_the_port_it_opened(self):
+        """A reload adds a bind (a port-0 one: a new port) and its
+        generation fails while one of its workers still boots (in its
+        post_fork hook, holding the new socket it inherited) and another
+        serves a call on the new port: the new port refuses clients at
+        once, as before the reload, rather than take them into a backlog
+        that nobody accepts from until that worker exits; the call in
+        flight there completes, and the serving port answers every call
+        throughout."""
+        srv = self.server()
+        load = loadgen.Load(self.S, srv.port, threads=2, duration=60, max_calls=10**7,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.addCleanup(load.stop)
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
+        self.addCleanup(lambda: open(os.path.join(srv.dir, "go"), "w").close())
+        with open(srv.config) as f:
+            start = f.read()
+        # worker 0 waits for 'go', worker 1 boots, worker 2 fails once 'die' exists
+        self.write(srv, "thriftcorn.lua",
+                   start.replace('bind = "127.0.0.1:0"',
+                                 'bind = { "127.0.0.1:%d", "127.0.0.1:0" }' % srv.port) +
+                   "workers = 3\n"
+                   'post_fork = function(s, w)\n'
+                   '  local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+                   '  local wait = ({ [0] = "go", [2] = "die" })[w.index]\n'
+                   '  local t = os.time()\n'
+                   '  while wait and not io.open(dir .. "/" .. wait) and os.time() - t < 30 do\n'
+                   '    os.execute("sleep 0.05")\n'
+                   '  end\n'
+                   '  if w.index == 2 then os.exit(3) end\n'
+                   'end\n'
+                   'post_worker_init = function(w)\n'
+                   '  local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+                   '  if w.index == 0 then\n'
+                   '    io.open(dir .. "/inited", "w"):close()\n'
+                   '    os.execute("sleep 2")\n'
+                   '  end\n'
+                   'end\n')
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2", 30), srv.log())
+        ports = harness.listening_ports(srv.log())
+        self.assertEqual(len(ports), 2, srv.log())
+        new = ports[1]
+        # worker 1 of generation 2 serves the new port; a call in flight there
+        caller, slow = self.call_in_flight(new)
+        open(os.path.join(srv.dir, "die"), "w").close()
+        self.assertTrue(harness.wait_log(
+            srv, "Reload failed: generation 2 failed to boot; still serving generation 1", 30),
+            srv.log())
+        caller.join(20)
+        self.assertEqual(slow.get("reply"), "slept 1500", slow)
+        # worker 1 has drained and exited; worker 0 boots yet, holding the new socket
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 1, 30),
+                        srv.log())
+        self.assertIn("Closed 127.0.0.1:%d: the reload failed\n" % new, srv.log())
+        self.assertIsNone(harness.listen_inode(new), srv.log())
+        self.assertFalse(self.serves(new))
+        self.assertEqual(len(self.generation(srv, 2)), 1)  # it held the socket all along
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        self.assertEqual(self.echo(srv), "v1:x")
+        # booted at last, it stops without a turn of its loops on that socket
+        # (readable, never accepted from) while its post_worker_init runs
+        booting = self.generation(srv, 2)[0]
+        open(os.path.join(srv.dir, "go"), "w").close()
+        self.assertTrue(harness.wait_for(
+            lambda: os.path.exists(os.path.join(srv.dir, "inited")), 30), srv.log())
+        start_cpu = cpu_seconds(booting)
+        self.assertIsNotNone(start_cpu)  # in its post_worker_init for 2 s
+
+        def ended_or_spun():
+            now = cpu_seconds(booting)
+            return "ended" if now is None else "spun" if now - start_cpu >= 0.5 else None
+        self.assertEqual(harness.wait_for(ended_or_spun, 30), "ended", srv.log())
+        self.assertTrue(harness.wait_for(lambda: booting not in srv.worker_pids(), 30),
+                        srv.log())
+        self.assertNotIn("Worker (pid:%d) was sent" % booting, srv.log())
+
+    def test_a_dropped_bind_stops_listening_once_its_generation_is_replaced(self):
+        """Generation 2 listens at a second port; one of its workers died
+        and its replacement still boots (in post_fork) when generation 3,
+        which drops that port, takes over: the port refuses clients at
+        once, rather than take them into a backlog nobody accepts from
+        until that worker exits, while a call in flight there completes;
+        a reload that names the port again opens it anew."""
+        srv = self.server()
+        with open(srv.config) as f:
+            start = f.read()
+        two = start.replace('bind = "127.0.0.1:0"',
+                            'bind = { "127.0.0.1:%d", "127.0.0.1:0" }' % srv.port)
+        self.addCleanup(lambda: open(os.path.join(srv.dir, "go"), "w").close())
+        # a worker forked once 'stall' exists waits for 'go'
+        self.write(srv, "thriftcorn.lua", two +
+                   'post_fork = function(s, w)\n'
+                   '  local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+                   '  local t = os.time()\n'
+                   '  while io.open(dir .. "/stall") and not io.open(dir .. "/go")\n'
+                   '      and os.time() - t < 30 do\n'
+                   '    os.execute("sleep 0.05")\n'
+                   '  end\n'
+                   'end\n')
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", 30), srv.log())
+        ports = harness.listening_ports(srv.log())
+        self.assertEqual(len(ports), 2, srv.log())
+        second = ports[1]
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 2
+                                         and len(srv.worker_pids()) == 2, 30), srv.log())
+        load = loadgen.Load(self.S, srv.port, threads=2, duration=60, max_calls=10**7,
+                            expect=lambda value, reply: reply == "v1:" + value).start()
+        self.addCleanup(load.stop)
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
+        open(os.path.join(srv.dir, "stall"), "w").close()
+        before = self.generation(srv, 2)
+        dead = before[0]
+        os.kill(dead, signal.SIGKILL)
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) was sent SIGKILL" % dead, 30),
+                        srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 2, 30),
+                        srv.log())
+        stalled = [p for p in self.generation(srv, 2) if p not in before]
+        # a call in flight at the second port, on the worker that serves
+        caller, slow = self.call_in_flight(second)
+        one = start.replace('bind = "127.0.0.1:0"', 'bind = "127.0.0.1:%d"' % srv.port)
+        self.write(srv, "thriftcorn.lua", one)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_log(srv, "Generation 3 is ready", 30), srv.log())
+        self.assertIn("Closed 127.0.0.1:%d: no longer bound\n" % second, srv.log())
+        caller.join(20)
+        self.assertEqual(slow.get("reply"), "slept 1500", slow)
+        # the worker that served it has exited; the one that boots holds the socket yet
+        self.assertTrue(harness.wait_for(lambda: len(self.generation(srv, 2)) == 1, 30),
+                        srv.log())
+        booting = self.generation(srv, 2)
+        self.assertEqual(booting, stalled)
+        self.assertIsNone(harness.listen_inode(second), srv.log())
+        self.assertFalse(self.serves(second))
+        self.assertEqual(self.generation(srv, 2), booting)  # it held the socket all along
+        # named again while that worker holds its old socket: a new socket
+        self.write(srv, "thriftcorn.lua", start.replace(
+            'bind = "127.0.0.1:0"', 'bind = { "127.0.0.1:%d", "127.0.0.1:%d" }'
+            % (srv.port, second)))
+        self.assertEqual(self.generation(srv, 2), booting)
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: "Generation 4 is ready" in srv.log()
+                                         or "Reload failed" in srv.log(), 30), srv.log())
+        self.assertNotIn("Reload failed", srv.log())
+        self.assertEqual(self.echo_at(second), "v1:x")
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        open(os.path.join(srv.dir, "go"), "w").close()
+        self.assertTrue(harness.wait_for(lambda: not self.generation(srv, 2), 30), srv.log())
 
     def echo_at(self, port):
         c, trans = harness.client(self.S, port)
@@ -980,6 +1202,33 @@ class ReloadTest(unittest.TestCase):
         self.assertTrue(harness.wait_log(srv, "Generation 2 is ready"), srv.log())
         self.assertEqual(harness.listen_backlog(srv.port), 11)
         self.assertEqual(self.echo(srv), "v1:x")
+
+    def test_a_failed_reload_gives_a_kept_bind_its_backlog_back(self):
+        """backlog 7, then a reload that sets 11 and fails (its second bind
+        names a port another process holds, or its generation fails to
+        boot): the socket it kept listens with 7 again, as before it."""
+        for how in ("bind", "boot"):
+            with self.subTest(how=how):
+                srv = self.server("workers = 1\nthreads = 1\nbacklog = 7\n")
+                self.assertEqual(harness.listen_backlog(srv.port), 7)
+                with open(srv.config) as f:
+                    text = f.read().replace("backlog = 7\n", "backlog = 11\n")
+                if how == "bind":
+                    held = socket.socket()
+                    self.addCleanup(held.close)
+                    held.bind(("127.0.0.1", 0))
+                    held.listen(1)
+                    text = text.replace('bind = "127.0.0.1:0"', 'bind = { "127.0.0.1:%d", '
+                                        '"127.0.0.1:%d" }' % (srv.port, held.getsockname()[1]))
+                else:
+                    text += "post_fork = function(s, w) os.exit(3) end\n"
+                self.write(srv, "thriftcorn.lua", text)
+                srv.kill(signal.SIGHUP)
+                self.assertTrue(harness.wait_log(srv, "still serving generation 1", 30),
+                                srv.log())
+                self.assertEqual(harness.listen_backlog(srv.port), 7)
+                self.assertEqual(self.echo(srv), "v1:x")
+                srv.stop()
 
     def test_umask_follows_the_reload(self):
         def umask_of(pid):

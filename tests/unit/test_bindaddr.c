@@ -127,6 +127,41 @@ test_names(void **state)
     assert_false(tc_bindaddr_names(sa, len, "unix:x.sock"));
 }
 
+/*
+ * Which texts cannot be bound beside a socket at 127.0.0.1:9090 or at
+ * 0.0.0.0:9090 without SO_REUSEPORT, looked up as the open looks them up:
+ * every address and one of them at one port, either way round; the same
+ * address (tc_bindaddr_names()), another port or family, port 0, a
+ * descriptor and a unix path are no such clash.
+ */
+static void
+test_port_clash(void **state)
+{
+    (void)state;
+    struct sockaddr_in a4;
+    memset(&a4, 0, sizeof(a4));
+    a4.sin_family = AF_INET;
+    a4.sin_port = htons(9090);
+    a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const struct sockaddr *sa = (const struct sockaddr *)(const void *)&a4;
+    bool any = true;
+    assert_true(tc_bindaddr_port_clash(sa, "0.0.0.0:9090", &any));
+    assert_false(any);
+    static const char *const pass[] = {"127.0.0.1:9090",   "127.0.0.2:9090", "0.0.0.0:9091",
+                                       "0.0.0.0:0",        "[::]:9090",      "fd://3",
+                                       "unix:0.0.0.0:9090"};
+    for (size_t i = 0; i < TC_ARRAY_LEN(pass); i++) {
+        if (tc_bindaddr_port_clash(sa, pass[i], &any)) {
+            fail_msg("'%s' clashes with 127.0.0.1:9090", pass[i]);
+        }
+    }
+    a4.sin_addr.s_addr = htonl(INADDR_ANY);
+    assert_true(tc_bindaddr_port_clash(sa, "127.0.0.1:9090", &any));
+    assert_true(any);
+    assert_true(tc_bindaddr_port_clash(sa, "127.1:09090", &any));
+    assert_false(tc_bindaddr_port_clash(sa, "127.0.0.1:9091", &any));
+}
+
 /* ---- tc_bindaddr_check_path() ---- */
 
 /* What --check-config finds at a unix:PATH without binding; any other bind passes. */
@@ -237,8 +272,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_accepts), cmocka_unit_test(test_split),
         cmocka_unit_test(test_format),        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_check_path),    cmocka_unit_test(test_check_pair),
-        cmocka_unit_test(test_picks_port),
+        cmocka_unit_test(test_port_clash),    cmocka_unit_test(test_check_path),
+        cmocka_unit_test(test_check_pair),    cmocka_unit_test(test_picks_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
