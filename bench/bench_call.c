@@ -596,8 +596,10 @@ tc_bench_call_new(const char *spec, const tc_proto_ops_t *proto, tc_err_t *err)
         if (kinds[i].param) {
             char *end = NULL;
             long long v = colon != NULL ? strtoll(colon + 1, &end, 10) : -1;
+            /* strtoll() skips spaces and takes a '+': "echo: 5" ran, and was named so */
+            const char *digit = colon == NULL ? "" : colon[1] == '-' ? colon + 2 : colon + 1;
             if (colon == NULL || end == colon + 1 || *end != '\0' || v < kinds[i].min ||
-                v > kinds[i].max) {
+                v > kinds[i].max || digit[0] < '0' || digit[0] > '9') {
                 tc_err_set(err, TC_EINVAL, "--call %s: expected %s:N with %lld <= N <= %lld", spec,
                            kinds[i].name, (long long)kinds[i].min, (long long)kinds[i].max);
                 return NULL;

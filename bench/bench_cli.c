@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 /* ---- the usage text ---- */
 
@@ -103,12 +104,30 @@ static const char usage_text[] =
     "The report ends with a line for scripts:\n"
     "  RESULT calls=N errors=N rps=X p50_us=X p90_us=X p99_us=X p999_us=X max_us=X\n"
     "Exit status: 0 when every call succeeded, 1 on any error (with a line\n"
-    "\"ERRORS: N\") or when no call was measured, 2 on bad options (a --host that\n"
+    "\"ERRORS: N\"), when no call was measured or when the report could not be\n"
+    "written (a full disk, a closed pipe), 2 on bad options (a --host that\n"
     "does not resolve, more connections than the hard limit of open files allows,\n"
-    "-c times -P above 1048576), 130 when SIGINT ended the run and 143 when\n"
-    "SIGTERM did (128 + the signal, as a shell reports it), errors or not.\n";
+    "-c times -P above 1048576, calls that need more memory than the machine has:\n"
+    "each connection holds its request -P + 1 times and a reply), 130 when SIGINT\n"
+    "ended the run and 143 when SIGTERM did (128 + the signal, as a shell reports\n"
+    "it), errors or not.\n";
 
 _Static_assert(TC_BENCH_INFLIGHT_MAX == 1048576, "the usage text names the limit of -c times -P");
+
+/* ---- writing ---- */
+
+bool
+tc_bench_cli_flush_stdout(const char *what)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) {
+        return true;
+    }
+    /* an error of an earlier write, when fflush() had nothing left to write, left no errno */
+    fprintf(stderr, "thriftcorn-bench: cannot write %s to stdout: %s\n", what,
+            errno != 0 ? tc_strerror(-errno) : "write error");
+    return false;
+}
 
 /* ---- reading the options ---- */
 
@@ -126,6 +145,20 @@ usage_error(const char *fmt, ...)
     exit(2); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
 }
 
+/*
+ * Whether 's' starts as a number is written: a digit, or a '-' or '.' then
+ * one. strtoll() and strtod() skip leading spaces and take a '+', and
+ * strtod() a hexadecimal number too: "-d 0x10" ran 16 s and "-c ' 10'"
+ * 10 connections.
+ */
+static bool
+starts_as_number(const char *s)
+{
+    const char *p = s[0] == '-' ? s + 1 : s;
+    p = p[0] == '.' ? p + 1 : p;
+    return p[0] >= '0' && p[0] <= '9' && strpbrk(s, "xX") == NULL;
+}
+
 static long long
 parse_int(const char *s, const char *what, long long lo, long long hi)
 {
@@ -133,7 +166,7 @@ parse_int(const char *s, const char *what, long long lo, long long hi)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     /* ERANGE: strtoll() saturates, and a saturated value may still be "in range" */
-    if (end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+    if (!starts_as_number(s) || end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
         usage_error("%s %s: expected an integer from %lld to %lld", what, s, lo, hi);
     }
     return v;
@@ -144,7 +177,7 @@ parse_seconds(const char *s, const char *what)
 {
     char *end = NULL;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0) {
+    if (!starts_as_number(s) || end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0) {
         usage_error("%s %s: expected seconds from 0 to 86400", what, s);
     }
     return v;
@@ -207,6 +240,10 @@ parse_one(tc_bench_cli_t *cli, int opt, const char *arg)
         cli->_port_set = true;
         break;
     case OPT_UNIX:
+        /* an empty sun_path is Linux's abstract socket of 107 zero bytes: no server's */
+        if (arg[0] == '\0') {
+            usage_error("%s", "--unix: needs a path, not an empty one");
+        }
         /* sockaddr_un holds a path of this many bytes; a longer one would be cut short */
         if (strlen(arg) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
             usage_error("--unix %s: longer than a unix socket address holds (%zu bytes)", arg,
@@ -278,10 +315,10 @@ parse_one(tc_bench_cli_t *cli, int opt, const char *arg)
         break;
     case 'h':
         fputs(usage_text, stdout);
-        exit(0); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
+        exit(tc_bench_cli_flush_stdout("the help") ? 0 : 1); /* NOLINT(concurrency-mt-unsafe) */
     case 'V':
         printf("thriftcorn-bench %s\n", TC_VERSION_STRING);
-        exit(0); /* NOLINT(concurrency-mt-unsafe): before any thread starts */
+        exit(tc_bench_cli_flush_stdout("the version") ? 0 : 1); /* NOLINT(concurrency-mt-unsafe) */
     default:
         usage_error("%s", "bad option"); /* bad_option() took '?' and ':' */
     }
@@ -428,4 +465,47 @@ tc_bench_cli_fit_open_files(const tc_bench_opts_t *o)
     }
     usage_error("--connections %d: needs %llu open files, above the limit of %llu (ulimit -Hn)",
                 o->connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+}
+
+/* ---- the memory ---- */
+
+/*
+ * What a run holds at once: each connection its request, encoded once,
+ * up to -P copies of it in its output buffer (they are written in one go,
+ * and the socket takes a few hundred KiB), and a reply being read; each
+ * thread the arguments its connections' requests are made of. With
+ * echo:SIZE that is about -c times (-P + 2) times SIZE, and a run that did
+ * not fit ended midway, after connecting: killed by the OOM killer, or
+ * aborting at a failed allocation. Refused when above the machine's
+ * memory or a limit of the process's.
+ */
+void
+tc_bench_cli_fit_memory(const tc_bench_opts_t *o, size_t request, size_t reply)
+{
+    /* and each thread's call its own copy of the arguments */
+    double need =
+        (double)o->connections * ((double)(o->pipeline + 1) * (double)request + (double)reply) +
+        (double)o->threads * (double)request;
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page = sysconf(_SC_PAGESIZE);
+    double limit = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+    const char *what = "this machine has";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (limit == 0.0 || (double)rl.rlim_cur < limit)) {
+        limit = (double)rl.rlim_cur;
+        what = "ulimit -v allows";
+    }
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (limit == 0.0 || (double)rl.rlim_cur < limit)) {
+        limit = (double)rl.rlim_cur;
+        what = "ulimit -d allows";
+    }
+    if (limit > 0.0 && need > limit) {
+        usage_error("--connections %d x --pipeline %d: about %.1f GiB of calls in memory (a "
+                    "request of %zu bytes held %d times a connection, and a reply of up to %zu "
+                    "bytes), above the %.1f GiB %s",
+                    o->connections, o->pipeline, need / (double)(1u << 30), request,
+                    o->pipeline + 1, reply, limit / (double)(1u << 30), what);
+    }
 }

@@ -34,4 +34,18 @@ void tc_bench_cli_parse(tc_bench_cli_t *cli, int argc, char **argv);
  */
 void tc_bench_cli_fit_open_files(const tc_bench_opts_t *o);
 
+/*
+ * Exit with status 2 when the connections of 'o', each holding its
+ * 'request' (bytes of one whole call message) -P + 1 times and a reply of
+ * up to 'reply' bytes, need more memory than the machine has, or than the
+ * process may take (ulimit -v, ulimit -d).
+ */
+void tc_bench_cli_fit_memory(const tc_bench_opts_t *o, size_t request, size_t reply);
+
+/*
+ * Write what stdout holds; false, with a message on stderr naming 'what'
+ * ("the report") and why, when it or an earlier write to stdout failed.
+ */
+bool tc_bench_cli_flush_stdout(const char *what);
+
 #endif /* TC_BENCH_CLI_H */

@@ -313,7 +313,7 @@ pct_us(const summary_t *s, double pct)
     return (double)tc_bench_hist_percentile(&s->hist, pct) / 1e3;
 }
 
-/* 's' as a JSON string: --call comes from the command line and may hold any byte */
+/* 's' as a JSON string, whatever bytes it holds (--call and --method are checked names) */
 static void
 print_json_string(const char *s)
 {
@@ -356,6 +356,20 @@ print_json(const tc_bench_cli_t *cli, const summary_t *s)
            s->connecting ? "true" : "false", (unsigned long long)s->dropped);
 }
 
+/*
+ * Seconds as given: "3.0", or as many digits as they need ("0.25"), where
+ * "%.1f" showed -d 0.25 as 0.2 s and --warmup 0.05 as 0.1 s.
+ */
+static const char *
+seconds(char *buf, size_t n, double v)
+{
+    snprintf(buf, n, "%.1f", v);
+    if (strtod(buf, NULL) != v) {
+        snprintf(buf, n, "%.15g", v);
+    }
+    return buf;
+}
+
 static void
 print_report(const tc_bench_cli_t *cli, const summary_t *s)
 {
@@ -369,7 +383,9 @@ print_report(const tc_bench_cli_t *cli, const summary_t *s)
         if (s->in_warmup) {
             snprintf(when, sizeof(when), "during the warm-up");
         } else if (o->duration > 0.0) {
-            snprintf(when, sizeof(when), "after %.2f s of %.1f s", s->elapsed, o->duration);
+            char d[32];
+            snprintf(when, sizeof(when), "after %.2f s of %s s", s->elapsed,
+                     seconds(d, sizeof(d), o->duration));
         } else {
             snprintf(when, sizeof(when), "after %llu of %llu calls", (unsigned long long)s->calls,
                      (unsigned long long)o->requests);
@@ -426,13 +442,16 @@ print_banner(const tc_bench_cli_t *cli)
         snprintf(len, sizeof(len), "%llu call%s", (unsigned long long)o->requests,
                  o->requests == 1 ? "" : "s");
     } else {
-        snprintf(len, sizeof(len), "%.1f s", o->duration);
+        char d[32];
+        snprintf(len, sizeof(len), "%s s", seconds(d, sizeof(d), o->duration));
     }
+    char w[32];
     printf("thriftcorn-bench %s: %s %s %s, call %s, %d connection%s x %d in flight, %d thread%s, "
-           "%s after %.1f s warm-up\n",
+           "%s after %s s warm-up\n",
            TC_VERSION_STRING, where, o->transport->name, o->proto->name,
            o->call != NULL ? o->call : o->method, o->connections, o->connections == 1 ? "" : "s",
-           o->pipeline, o->threads, o->threads == 1 ? "" : "s", len, o->warmup);
+           o->pipeline, o->threads, o->threads == 1 ? "" : "s", len,
+           seconds(w, sizeof(w), o->warmup));
     fflush(stdout);
 }
 
@@ -478,7 +497,19 @@ main(int argc, char **argv)
     if (!cli.max_reply_set && probe->reply_max > cli.o.max_reply) {
         cli.o.max_reply = probe->reply_max;
     }
+    /* a whole call message: its args, and a frame and message header (under 16 bytes) */
+    tc_bench_req_t req;
+    tc_bench_req_init(&req);
+    int rc = probe->request(probe, 0, &req, &err);
+    size_t request = req.args.len + probe->method_len + 16;
+    size_t reply = probe->reply_max < o->max_reply ? probe->reply_max : o->max_reply;
+    tc_bench_req_deinit(&req);
     probe->free(probe);
+    if (rc != TC_OK) {
+        fprintf(stderr, "thriftcorn-bench: %s\n", err.msg);
+        return 2;
+    }
+    tc_bench_cli_fit_memory(o, request, reply);
     struct addrinfo *addrs = NULL;
     if (o->unix_path == NULL && (addrs = resolve(o)) == NULL) {
         return 2;
@@ -490,7 +521,7 @@ main(int argc, char **argv)
     run_t r;
     memset(&r, 0, sizeof(r));
     r.cli = &cli;
-    int rc = start(&r);
+    rc = start(&r);
     if (rc != 0) {
         if (addrs != NULL) {
             freeaddrinfo(addrs);
@@ -523,9 +554,11 @@ main(int argc, char **argv)
     if (addrs != NULL) {
         freeaddrinfo(addrs);
     }
+    /* a report lost to a full disk or a closed pipe is no run that passed */
+    bool written = tc_bench_cli_flush_stdout("the report");
     /* as a shell reports a command a signal ended: 130 for SIGINT, 143 for SIGTERM */
     if (s.interrupted) {
         return 128 + s.stop_sig;
     }
-    return s.errors > 0 || s.calls == 0 ? 1 : 0;
+    return s.errors > 0 || s.calls == 0 || !written ? 1 : 0;
 }

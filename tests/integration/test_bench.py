@@ -329,13 +329,35 @@ class BenchToolTest(unittest.TestCase):
                 self.assertEqual(r["calls"], 2, out)
 
     def test_json_of_any_call_spelling(self):
-        # strtoll() lets a tab before N through: the JSON string escapes it
+        # the call as spelt; a tab before N, which strtoll() let through
+        # (and the JSON string escaped), is refused as the number it is not
         rc, out, err = run_bench(self.srv.port, "-c", "1", "-n", "10", "--warmup", "0",
-                                 "--call", "echo:\t5", "--json")
+                                 "--call", "fail:-5", "--json")
         self.assertEqual(rc, 0, out + err)
         j = json.loads(out)
-        self.assertEqual(j["call"], "echo:\t5")
+        self.assertEqual(j["call"], "fail:-5")
         self.assertEqual(j["calls"], 10)
+        rc, out, err = run_bench(self.srv.port, "-n", "1", "--call", "echo:\t5", "--json")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("--call echo:\t5: expected echo:N with 0 <= N <= 67108864", err)
+
+    def test_a_report_that_cannot_be_written_fails(self):
+        # SIGPIPE is ignored (for the sockets) and the writes were not
+        # checked: a run whose report was lost to a full disk or a closed
+        # pipe exited 0, as one that reported every call right
+        for args in ([], ["--json"]):
+            with self.subTest(args=args), open("/dev/full", "w") as full:
+                p = subprocess.run([BENCH, "--port", str(self.srv.port), "-c", "1", "-n", "5",
+                                    "--warmup", "0"] + args, stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=30)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertEqual(p.stderr, "thriftcorn-bench: cannot write the report to "
+                                 "stdout: no space left on device\n")
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([BENCH, "--version"], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("thriftcorn-bench: cannot write the version to stdout: ", p.stderr)
 
     def test_fire(self):
         # oneway: thriftcorn-bench does not send it (no reply to check); the
@@ -423,6 +445,95 @@ class BenchOptionsTest(unittest.TestCase):
                 self.assertNotIn("traceback", err)
                 self.assertEqual(out, "")
                 self.assertIn(msg, err.splitlines()[0])
+
+    def test_a_list_with_keys_besides_its_elements_is_refused(self):
+        # the codec sends a list's elements from 1 to the first gap: each of
+        # these was let through and sent as a shorter list, [1, 2] or [1]
+        port = harness.free_port()
+        for tags, msg in (("{1, 2, x = 3}", "a list of 3 has its elements at 1 to 3, not at 'x'"),
+                          ("{[1] = 1, [3] = 3}",
+                           "a list of 2 has its elements at 1 to 2, not at 3"),
+                          ("{[0] = 0, 1}", "a list of 2 has its elements at 1 to 2, not at 0"),
+                          ("{1, 2, [2.5] = 3}",
+                           "a list of 3 has its elements at 1 to 3, not at 2.5")):
+            with self.subTest(tags=tags):
+                rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", "--idl", IDL,
+                                         "--method", "Bench.roundtrip", "--args",
+                                         "{item = {id = 1, tags = %s}}" % tags, timeout=30)
+                self.assertEqual(rc, 2, out + err)
+                self.assertEqual(err.splitlines(), ["thriftcorn-bench: --args: item.tags: " + msg])
+                self.assertEqual(out, "")
+        # a list whose keys are 1 to its length is let through (to connect errors: no server)
+        rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", "-c", "1", "--idl", IDL,
+                                 "--method", "Bench.roundtrip", "--args",
+                                 "{item = {tags = {[2] = 2, [1] = 1}}}", timeout=30)
+        self.assertEqual(rc, 1, out + err)
+        self.assertRegex(out, r"(?m)^ERRORS: 1 \(.*connect 1\)")
+
+    def test_a_number_is_digits_only(self):
+        # the C library's readers skip spaces and take a '+' or, for
+        # seconds, a hexadecimal number: each of these ran ("-d 0x10" for
+        # 16 s, "--call 'echo: 5'" named so in the report and the JSON)
+        port = harness.free_port()
+        for args, msg in ((["-c", " 10"], "--connections  10: expected an integer from 1 to"),
+                          (["-P", "+2"], "--pipeline +2: expected an integer from 1 to"),
+                          (["-n", " 1"], "--requests  1: expected an integer from 1 to"),
+                          (["-d", "0x10"], "--duration 0x10: expected seconds from 0 to 86400"),
+                          (["--timeout", " 1"], "--timeout  1: expected seconds from 0 to 86400"),
+                          (["--warmup", "+0"], "--warmup +0: expected seconds from 0 to 86400"),
+                          (["--call", "echo: 5"], "--call echo: 5: expected echo:N with 0 <= N"),
+                          (["--call", "fail:+5"], "--call fail:+5: expected fail:N with")):
+            with self.subTest(args=args):
+                rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", *args, timeout=30)
+                self.assertEqual(rc, 2, out + err)
+                self.assertTrue(err.startswith("thriftcorn-bench: " + msg), err)
+                self.assertEqual(out, "")
+        # as written, a number still reads: a fraction, an exponent, a negative fail:CODE
+        rc, out, err = run_bench(port, "-n", "1", "--warmup", ".0", "-d", "1e1", "-c", "1",
+                                 "--call", "fail:-5", timeout=30)
+        self.assertEqual(rc, 1, out + err)  # let through: nothing listens
+        self.assertRegex(out, r"(?m)^ERRORS: 1 \(.*connect 1\)")
+
+    def test_an_empty_unix_path_is_refused(self):
+        # it was let through to the abstract socket of 107 zero bytes:
+        # "connect unix:: connection refused" for every connection
+        p = subprocess.run([BENCH, "-n", "1", "--warmup", "0", "-c", "1", "--unix", ""],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertEqual(p.stderr.splitlines()[0],
+                         "thriftcorn-bench: --unix: needs a path, not an empty one")
+        self.assertEqual(p.stdout, "")
+
+    def test_calls_that_do_not_fit_in_memory_are_refused(self):
+        # each connection holds its request -P + 1 times and a reply: this
+        # one connected, then wrote 100000 requests of 64 MiB into its
+        # output buffer, and ended by the OOM killer or an abort
+        port = harness.free_port()
+        rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", "-c", "1", "-P", "100000",
+                                 "--call", "echo:67108864", timeout=30)
+        self.assertEqual(rc, 2, out + err)
+        self.assertRegex(err.splitlines()[0],
+                         r"^thriftcorn-bench: --connections 1 x --pipeline 100000: about 6250\.2 "
+                         r"GiB of calls in memory \(a request of 67108892 bytes held 100001 times "
+                         r"a connection, and a reply of up to 67108928 bytes\), above the "
+                         r"[\d.]+ GiB (this machine has|ulimit -v allows|ulimit -d allows)$")
+        self.assertEqual(out, "")
+        # what fits is let through (to connect errors: nothing listens)
+        rc, out, err = run_bench(port, "-n", "1", "--warmup", "0", "-c", "2", "-P", "2",
+                                 "--call", "echo:67108864", timeout=30)
+        self.assertEqual(rc, 1, out + err)
+        self.assertRegex(out, r"(?m)^ERRORS: 2 \(.*connect 2\)")
+
+    def test_the_banner_names_the_seconds_given(self):
+        # "%.1f" named -d 0.25 "0.2 s" and --warmup 0.05 "0.1 s"
+        port = harness.free_port()
+        for args, text in ((["-d", "0.25", "--warmup", "0.05"], "1 thread, 0.25 s after 0.05 s "
+                            "warm-up\n"),
+                           (["-d", "3", "--warmup", "1"], "1 thread, 3.0 s after 1.0 s warm-up\n")):
+            with self.subTest(args=args):
+                rc, out, err = run_bench(port, "-c", "1", *args, timeout=30)
+                self.assertEqual(rc, 1, out + err)  # nothing listens
+                self.assertTrue(out.splitlines(True)[0].endswith(text), out)
 
     def test_bad_short_options_exit_2(self):
         for args, msg in ((["-x"], "-x: unknown option"), (["--json", "-xc", "1"], "-x: unknown "
