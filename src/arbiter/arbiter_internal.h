@@ -105,6 +105,8 @@ typedef struct arbiter {
     bool check_killed;
     bool reload_again; /* a SIGHUP came while a reload ran: another follows it */
     int reload_delta;  /* SIGTTIN less SIGTTOU taken while the running reload runs */
+    bool reload_winch; /* a SIGWINCH came since that reload's SIGHUP: its generation has none */
+    bool winch_queued; /* ... and after the SIGHUP 'reload_again' holds: that reload's has none */
 
     pid_t reexec_pid; /* the new arbiter SIGUSR2 started, while it runs */
     int winch_target; /* workers SIGWINCH stopped during an upgrade; 0: none */
@@ -324,6 +326,13 @@ void tc_generation_abort_reload(arbiter_t *a, const char *why);
  * the serving generation takes the change only if the reload fails.
  */
 void tc_generation_reload_resize(arbiter_t *a, int step);
+
+/*
+ * SIGWINCH while a reload runs: the generation it starts has no worker
+ * (at once when it is starting), as the serving one has none now; the
+ * SIGTTINs after it add one each.
+ */
+void tc_generation_reload_winch(arbiter_t *a);
 
 /* ---- spawn.c: forking workers ---- */
 

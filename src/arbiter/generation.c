@@ -248,11 +248,19 @@ clamp_workers(int n)
  * the config leaves it out, the number the serving one has now (which
  * SIGTTIN and SIGTTOU moved before the reload), plus the SIGTTINs less the
  * SIGTTOUs sent since the SIGHUP, which count for this generation. After
- * SIGWINCH (none), the config's: a reload brings them back.
+ * SIGWINCH (none), the config's: a reload brings them back. A SIGWINCH
+ * since the SIGHUP counts for this generation too: none, but for the
+ * SIGTTINs after it; a roll back of the upgrade starts the config's.
  */
 static int
-reload_target(const arbiter_t *a, const tc_config_t *cfg)
+reload_target(arbiter_t *a, const tc_config_t *cfg)
 {
+    if (a->reload_winch) {
+        if (a->winch_target > 0 && cfg->workers_set) {
+            a->winch_target = cfg->workers;
+        }
+        return a->reload_delta > 0 ? clamp_workers(a->reload_delta) : 0;
+    }
     int base = a->target == 0 || cfg->workers_set ? cfg->workers : a->target;
     return clamp_workers(base + a->reload_delta);
 }
@@ -277,6 +285,10 @@ void
 tc_generation_reload_resize(arbiter_t *a, int step)
 {
     gen_t *g = a->pend;
+    if (step < 0 && a->reload_winch && (g != NULL ? g->target == 0 : a->reload_delta <= 0)) {
+        tc_log(TC_LOG_INFO, "Number of workers: 0 (SIGWINCH stopped them); SIGTTOU ignored");
+        return;
+    }
     if (g == NULL) {
         /* the check runs: the new config's number is not known yet */
         int d = a->reload_delta + step;
@@ -307,6 +319,29 @@ tc_generation_reload_resize(arbiter_t *a, int step)
 }
 
 void
+tc_generation_reload_winch(arbiter_t *a)
+{
+    a->reload_winch = true;
+    a->winch_queued = a->reload_again; /* a SIGHUP since the running reload's waits for it */
+    a->reload_delta = 0;
+    gen_t *g = a->pend;
+    if (g == NULL) {
+        return; /* the check runs: reload_target() gives its generation none */
+    }
+    if (a->winch_target > 0 && g->target > 0) {
+        a->winch_target = g->target; /* what a roll back starts again: the reload's number */
+    }
+    g->target = 0;
+    for (size_t i = 0; i < a->nslots; i++) {
+        worker_t *w = &a->workers[i];
+        if (w->pid > 0 && !w->retiring && w->gen == g->id) {
+            tc_log(TC_LOG_INFO, "Stopping worker (pid:%d)", (int)w->pid);
+            tc_arbiter_retire(w);
+        }
+    }
+}
+
+void
 tc_generation_begin_reload(arbiter_t *a)
 {
     if (a->check.pid > 0 || a->pend != NULL) {
@@ -317,8 +352,12 @@ tc_generation_begin_reload(arbiter_t *a)
          */
         tc_log(TC_LOG_INFO, "Reload already in progress; another follows once it ends");
         a->reload_again = true;
+        a->winch_queued = false; /* this SIGHUP came after any SIGWINCH: workers again */
         return;
     }
+    /* the reload of a SIGHUP that a SIGWINCH followed starts none either */
+    a->reload_winch = a->reload_again && a->winch_queued;
+    a->winch_queued = false;
     a->reload_again = false;
     a->reload_delta = 0;
     tc_log(TC_LOG_INFO, "Hang up: Master");

@@ -155,6 +155,8 @@ tc_upgrade_reexec_exited(arbiter_t *a, int status)
         tc_log(TC_LOG_INFO, "The new arbiter is gone; starting %d worker(s) again",
                a->winch_target);
         tc_arbiter_set_target(a, a->winch_target);
+        a->reload_winch = false; /* a reload running (or queued) starts its number again too */
+        a->winch_queued = false;
     }
     a->winch_target = 0;
     /*
@@ -187,6 +189,9 @@ tc_upgrade_winch(arbiter_t *a)
         a->winch_target = a->target; /* started again if the new arbiter exits */
     }
     tc_arbiter_set_target(a, 0);
+    if (a->check.pid > 0 || a->pend != NULL) {
+        tc_generation_reload_winch(a); /* and the generation a reload starts has none either */
+    }
 }
 
 /* ---- the binary and folder SIGUSR2 starts again ---- */

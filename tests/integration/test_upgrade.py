@@ -1228,6 +1228,107 @@ class UpgradeTest(harness.SubreaperServiceTest):
         self.assertTrue(harness.wait_log(srv, "starting 2 worker(s) again"), srv.log())
         self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 2), srv.log())
 
+    WINCH_GATES = (HERE + SERVICE + "workers = 2\nthreads = 2\n"
+                   "if io.open(here .. '/hold') then\n"
+                   "  local t = os.time()\n"
+                   "  while not io.open(here .. '/release') and os.time() - t < 30 do\n"
+                   "    os.execute('sleep 0.05')\n"
+                   "  end\n"
+                   "end\n"
+                   "post_fork = function()\n"
+                   "  local t = os.time()\n"
+                   "  while io.open(here .. '/gate') and not io.open(here .. '/go')\n"
+                   "      and os.time() - t < 30 do\n"
+                   "    os.execute('sleep 0.05')\n"
+                   "  end\n"
+                   "end\n")
+
+    def winch_during_a_reload(self, while_checking, queued=False):
+        """SIGUSR2, then SIGHUP to the old arbiter, and SIGWINCH to it while
+        that reload runs: its check (`while_checking`: the config waits
+        there for a file) or its new generation's boot (the new workers'
+        post_fork waits for one). The generation that reload starts has no
+        worker: the old arbiter ends with none (before, the reload brought
+        two back, as if SIGWINCH had not been sent, which it had logged as
+        `Stopping all workers`); a roll back starts the two again, of the
+        config reloaded. With `queued`, a second SIGHUP comes before the
+        SIGWINCH, while the check runs: the reload that follows starts none
+        either. No call of a load fails."""
+        srv = self.serve(self.WINCH_GATES)
+        touch = lambda name: open(os.path.join(srv.dir, name), "w").close()  # noqa: E731
+        self.addCleanup(lambda: [touch(name) for name in ("release", "go")])
+        old = srv.proc.pid
+        load = loadgen.Load(self.S, srv.port, threads=3, duration=60, max_calls=10**7).start()
+        self.addCleanup(load.stop)
+        self.assertTrue(load.wait_calls(50, 30), load.summary())
+        new = self.usr2(srv.proc, srv.log)
+        self.assertTrue(harness.wait_for(lambda: len(children(new)) == 2, 15), srv.log())
+        touch("hold" if while_checking else "gate")
+        srv.kill(signal.SIGHUP)
+        if while_checking:
+            self.assertTrue(harness.wait_for(lambda: harness.reload_check(srv), 15), srv.log())
+        else:
+            self.assertTrue(harness.wait_log(srv, "Reloading: starting generation 2 with 2 "
+                                             "worker(s)", 30), srv.log())
+        if queued:
+            srv.kill(signal.SIGHUP)
+            self.assertTrue(harness.wait_log(srv, "Reload already in progress", 15), srv.log())
+        srv.kill(signal.SIGWINCH)
+        self.assertTrue(harness.wait_log(srv, "Stopping all workers", 15), srv.log())
+        touch("release" if while_checking else "go")
+        last = 3 if queued else 2
+        self.assertTrue(harness.wait_log(srv, "Generation %d is ready" % last, 30), srv.log())
+        self.assertTrue(harness.wait_for(lambda: children(old) == [new], 15),
+                        (children(old), srv.log()))
+        self.assertTrue(load.wait_calls(100, 30), load.summary())
+        self.assertTrue(load.stop())
+        self.assertEqual(load.failed, 0, load.summary())
+        os.kill(new, signal.SIGTERM)  # the roll back (the old arbiter reaps it)
+        self.assertTrue(harness.wait_log(srv, "New arbiter (pid:%d) exited with code 0" % new),
+                        srv.log())
+        self.assertTrue(harness.wait_log(srv, "[%d] [info] The new arbiter is gone; starting 2 "
+                                         "worker(s) again" % old), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(children(old)) == 2, 15), srv.log())
+        for pid in children(old):
+            self.assertEqual(harness.process_title(pid),
+                             "thriftcorn: worker [thriftcorn.lua] gen %d" % last)
+        self.assertEqual(self.echo(srv.port), "x")
+
+    def test_sigwinch_during_a_reload_check_stops_the_generation_it_starts(self):
+        self.winch_during_a_reload(while_checking=True)
+
+    def test_sigwinch_while_a_reload_boots_stops_the_generation_it_starts(self):
+        self.winch_during_a_reload(while_checking=False)
+
+    def test_sigwinch_after_a_queued_sighup_stops_the_generation_it_starts_too(self):
+        self.winch_during_a_reload(while_checking=True, queued=True)
+
+    def test_a_roll_back_during_a_reload_check_after_sigwinch_starts_the_workers(self):
+        """SIGWINCH while a reload of the old arbiter runs its check, then
+        the new arbiter exits before that check ends: the old one starts
+        its two workers again, and the reload's generation, which takes
+        over, has two as well rather than none."""
+        srv = self.serve(self.WINCH_GATES)
+        touch = lambda name: open(os.path.join(srv.dir, name), "w").close()  # noqa: E731
+        self.addCleanup(touch, "release")
+        old = srv.proc.pid
+        new = self.usr2(srv.proc, srv.log)
+        touch("hold")
+        srv.kill(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: harness.reload_check(srv), 15), srv.log())
+        srv.kill(signal.SIGWINCH)
+        self.assertTrue(harness.wait_log(srv, "Stopping all workers", 15), srv.log())
+        os.kill(new, signal.SIGTERM)
+        self.assertTrue(harness.wait_log(srv, "The new arbiter is gone; starting 2 worker(s) "
+                                         "again"), srv.log())
+        touch("release")
+        self.assertTrue(harness.wait_log(srv, "Generation 2 is ready", 30), srv.log())
+        gen2 = lambda: [p for p in children(old)  # noqa: E731
+                        if harness.process_title(p).endswith(" gen 2")]
+        self.assertTrue(harness.wait_for(lambda: len(gen2()) == 2 and len(children(old)) == 2,
+                                         15), (children(old), srv.log()))
+        self.assertEqual(self.echo(srv.port), "x")
+
     def test_signals_to_the_new_arbiter_wait_until_it_handles_them(self):
         """The new arbiter's pid is logged before it has loaded its config:
         a SIGHUP or SIGTTIN sent to it then waits until it handles them
