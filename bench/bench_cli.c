@@ -32,6 +32,9 @@ static const char usage_text[] =
     "                       or --port)\n"
     "  --transport T        framed | buffered (default framed)\n"
     "  --protocol P         binary | compact (default binary)\n"
+    "  --multiplexed NAME   call the service the server multiplexes as NAME: each\n"
+    "                       call named NAME:method (Apache Thrift's\n"
+    "                       TMultiplexedProtocol); the reply names the method alone\n"
     "\n"
     "Load:\n"
     "  -c, --connections N  connections (default 16; the soft limit of open files is\n"
@@ -198,6 +201,7 @@ enum {
     OPT_JSON,
     OPT_SHOW_ERRORS,
     OPT_RECONNECT,
+    OPT_MULTIPLEXED,
 };
 
 static const struct option long_opts[] = {
@@ -221,6 +225,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"show-errors", required_argument, NULL, OPT_SHOW_ERRORS},
     {"reconnect", no_argument, NULL, OPT_RECONNECT},
+    {"multiplexed", required_argument, NULL, OPT_MULTIPLEXED},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -306,6 +311,14 @@ parse_one(tc_bench_cli_t *cli, int opt, const char *arg)
         break;
     case OPT_RECONNECT:
         o->reconnect = true;
+        break;
+    case OPT_MULTIPLEXED:
+        /* the server splits the name at its first ':' */
+        if (arg[0] == '\0' || strchr(arg, ':') != NULL) {
+            usage_error("--multiplexed '%s': expected a service name, not empty and without ':'",
+                        arg);
+        }
+        o->multiplexed = arg;
         break;
     case OPT_JSON:
         cli->json = true;

@@ -129,8 +129,7 @@ tc_bench_conn_send(tc_bench_loop_t *lp, conn_t *c, bool measured)
     lp->inflight++;
     lp->idle_at = 0;
     size_t mark = t->begin(&c->out);
-    c->wp.ops->write_message_begin(&c->wp, lp->call->method, lp->call->method_len, TC_MSG_CALL,
-                                   slot->seqid);
+    c->wp.ops->write_message_begin(&c->wp, lp->wire_name, lp->wire_len, TC_MSG_CALL, slot->seqid);
     tc_buf_append(&c->out, c->req.args.data, c->req.args.len);
     t->end(&c->out, mark);
 }

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -222,6 +223,26 @@ tc_bench_loop_open(const tc_bench_loop_t *lp)
     return lp->nopen;
 }
 
+/*
+ * The name 'call' is sent under: with --multiplexed NAME, "NAME:method",
+ * as Apache's TMultiplexedProtocol names it (the reply names the method
+ * alone, as its multiplexed processors answer); else the method's.
+ */
+static char *
+wire_name(const tc_bench_opts_t *o, const tc_bench_call_t *call, size_t *len)
+{
+    size_t mux = o->multiplexed != NULL ? strlen(o->multiplexed) + 1 : 0;
+    char *name = tc_xmalloc(mux + call->method_len + 1);
+    if (mux > 0) {
+        memcpy(name, o->multiplexed, mux - 1);
+        name[mux - 1] = ':';
+    }
+    memcpy(name + mux, call->method, call->method_len);
+    name[mux + call->method_len] = '\0';
+    *len = mux + call->method_len;
+    return name;
+}
+
 tc_bench_loop_t *
 tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, int n,
                   tc_err_t *err)
@@ -236,6 +257,7 @@ tc_bench_loop_new(const tc_bench_opts_t *o, tc_bench_clock_t *clock, int first, 
     lp->o = o;
     lp->clock = clock;
     lp->call = call;
+    lp->wire_name = wire_name(o, call, &lp->wire_len);
     lp->nconns = n;
     tc_bench_dial_targets(lp);
     tc_bench_hist_init(&lp->stats.hist);
@@ -435,5 +457,6 @@ tc_bench_loop_free(tc_bench_loop_t *lp)
         close(lp->ep);
     }
     lp->call->free(lp->call);
+    free(lp->wire_name);
     free(lp);
 }

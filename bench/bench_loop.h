@@ -38,8 +38,9 @@ typedef struct tc_bench_opts {
     const char *idl;
     const char *method;
     const char *args;
-    int verbose_errors; /* errors described on stderr, at most this many */
-    bool reconnect;     /* a connection that fails is opened again, and its calls go on */
+    const char *multiplexed; /* calls named "NAME:method" (TMultiplexedProtocol), or NULL */
+    int verbose_errors;      /* errors described on stderr, at most this many */
+    bool reconnect;          /* a connection that fails is opened again, and its calls go on */
 } tc_bench_opts_t;
 
 /* Error kinds, counted apart. */

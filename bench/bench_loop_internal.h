@@ -50,6 +50,8 @@ struct tc_bench_loop {
     const tc_bench_opts_t *o;
     tc_bench_clock_t *clock;
     tc_bench_call_t *call;
+    char *wire_name; /* the call's name as sent: "NAME:method" with --multiplexed */
+    size_t wire_len;
     int ep;
     conn_t *conns;
     int nconns;

@@ -446,9 +446,11 @@ print_banner(const tc_bench_cli_t *cli)
         snprintf(len, sizeof(len), "%s s", seconds(d, sizeof(d), o->duration));
     }
     char w[32];
-    printf("thriftcorn-bench %s: %s %s %s, call %s, %d connection%s x %d in flight, %d thread%s, "
-           "%s after %s s warm-up\n",
+    /* the service a multiplexed server is asked for, as the calls name it: "call B2:ping" */
+    printf("thriftcorn-bench %s: %s %s %s, call %s%s%s, %d connection%s x %d in flight, "
+           "%d thread%s, %s after %s s warm-up\n",
            TC_VERSION_STRING, where, o->transport->name, o->proto->name,
+           o->multiplexed != NULL ? o->multiplexed : "", o->multiplexed != NULL ? ":" : "",
            o->call != NULL ? o->call : o->method, o->connections, o->connections == 1 ? "" : "s",
            o->pipeline, o->threads, o->threads == 1 ? "" : "s", len,
            seconds(w, sizeof(w), o->warmup));
@@ -501,7 +503,8 @@ main(int argc, char **argv)
     tc_bench_req_t req;
     tc_bench_req_init(&req);
     int rc = probe->request(probe, 0, &req, &err);
-    size_t request = req.args.len + probe->method_len + 16;
+    size_t mux = o->multiplexed != NULL ? strlen(o->multiplexed) + 1 : 0;
+    size_t request = req.args.len + mux + probe->method_len + 16;
     size_t reply = probe->reply_max < o->max_reply ? probe->reply_max : o->max_reply;
     tc_bench_req_deinit(&req);
     probe->free(probe);

@@ -1581,6 +1581,50 @@ class BenchToolCPluginTest(BenchToolTest):
     ENV = C_PLUGIN_ENV
 
 
+class BenchMultiplexedTest(unittest.TestCase):
+    """--multiplexed NAME: calls named NAME:method reach the service a
+    server multiplexes as NAME (thriftcorn's services = { ... }, with no
+    default service), whose replies name the method alone; without it
+    every call is refused, and a bad NAME is refused before the run."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = harness.Server(
+            "services = { { name = 'Bench', multiplexed_name = 'B2', idl = %r, handler = %r } }\n"
+            "workers = 1\nthreads = 2\n"
+            % (IDL, os.path.join(BENCH_DIR, "handler.lua")))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_benchmark_and_idl_calls(self):
+        for args in (["--call", "roundtrip"], ["--call", "batch:10"],
+                     ["--idl", IDL, "--method", "Bench.add", "--args", "{a = 1, b = 2}"]):
+            with self.subTest(args=args):
+                rc, out, err = run_bench(self.srv.port, "-c", "2", "-n", "200", "--warmup", "0",
+                                         "--multiplexed", "B2", *args)
+                self.assertEqual(rc, 0, out + err)
+                r = result(out)
+                self.assertEqual((r["calls"], r["errors"]), (200, 0), out + err)
+                self.assertIn(", call B2:", out.splitlines()[0])
+        # the server names no default service: a plain name is no call of it
+        rc, out, err = run_bench(self.srv.port, "-c", "1", "-n", "5", "--warmup", "0",
+                                 "--call", "roundtrip")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("\nERRORS: 5 (reply 0, exception 5, closed 0", out)
+        self.assertIn("UNKNOWN_METHOD", err)
+
+    def test_a_bad_name_is_refused(self):
+        for name in ("", "B:2"):
+            with self.subTest(name=name):
+                rc, out, err = run_bench(self.srv.port, "-n", "1", "--multiplexed", name)
+                self.assertEqual(rc, 2, out + err)
+                self.assertEqual(err.splitlines()[0], "thriftcorn-bench: --multiplexed '%s': "
+                                 "expected a service name, not empty and without ':'" % name)
+                self.assertEqual(out, "")
+
+
 class LuaAndCAgreeTest(unittest.TestCase):
     """Edge cases thriftcorn-bench does not send: the Lua handler and the C
     plugin give the same reply, exception or failure."""
