@@ -255,6 +255,31 @@ same_inet(const struct sockaddr *a, const struct sockaddr *b)
 }
 
 /*
+ * HOST:PORT or [V6]:PORT resolved as tc_listener_open() resolves it (may
+ * block), when it names the port of 'bound' (an IPv4 or IPv6 address), or
+ * NULL: another port, port 0 (a new port), or a name that does not
+ * resolve. Free with freeaddrinfo().
+ */
+static struct addrinfo *
+resolve_at_port(const struct sockaddr *bound, const char *spec)
+{
+    char host[TC_BINDADDR_HOST_MAX];
+    unsigned port = 0;
+    bool v6;
+    if (tc_bindaddr_split(spec, host, &port, &v6, NULL) != TC_OK || port == 0) {
+        return NULL;
+    }
+    /* another port: no name to look up */
+    const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)bound;
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)bound;
+    if (ntohs(bound->sa_family == AF_INET ? a4->sin_port : a6->sin6_port) != port) {
+        return NULL;
+    }
+    struct addrinfo *res = NULL;
+    return tc_bindaddr_resolve(host, port, v6, &res) == 0 ? res : NULL;
+}
+
+/*
  * Whether HOST:PORT or [V6]:PORT resolves, as tc_listener_open() resolves
  * it, to the address 'bound'. The open binds the first address that binds,
  * so any of them is one it could have bound. Port 0 asks for a new port:
@@ -263,27 +288,14 @@ same_inet(const struct sockaddr *a, const struct sockaddr *b)
 static bool
 inet_serves(const struct sockaddr *bound, const char *spec)
 {
-    char host[TC_BINDADDR_HOST_MAX];
-    unsigned port = 0;
-    bool v6;
-    if (tc_bindaddr_split(spec, host, &port, &v6, NULL) != TC_OK || port == 0) {
-        return false;
-    }
-    /* another port: no name to look up */
-    const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)bound;
-    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)bound;
-    if (ntohs(bound->sa_family == AF_INET ? a4->sin_port : a6->sin6_port) != port) {
-        return false;
-    }
-    struct addrinfo *res = NULL;
-    if (tc_bindaddr_resolve(host, port, v6, &res) != 0) {
-        return false;
-    }
+    struct addrinfo *res = resolve_at_port(bound, spec);
     bool same = false;
     for (const struct addrinfo *ai = res; ai != NULL && !same; ai = ai->ai_next) {
         same = same_inet(ai->ai_addr, bound);
     }
-    freeaddrinfo(res);
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
     return same;
 }
 
@@ -368,29 +380,19 @@ any_addr(const struct sockaddr *sa)
 bool
 tc_bindaddr_port_clash(const struct sockaddr *bound, const char *spec, bool *bound_any)
 {
-    char host[TC_BINDADDR_HOST_MAX];
-    unsigned port = 0;
-    bool v6;
     if ((bound->sa_family != AF_INET && bound->sa_family != AF_INET6) ||
         strncmp(spec, TC_BINDADDR_UNIX, strlen(TC_BINDADDR_UNIX)) == 0 ||
-        strncmp(spec, TC_BINDADDR_FD, strlen(TC_BINDADDR_FD)) == 0 ||
-        tc_bindaddr_split(spec, host, &port, &v6, NULL) != TC_OK || port == 0) {
+        strncmp(spec, TC_BINDADDR_FD, strlen(TC_BINDADDR_FD)) == 0) {
         return false;
     }
-    const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)bound;
-    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)bound;
-    if (ntohs(bound->sa_family == AF_INET ? a4->sin_port : a6->sin6_port) != port) {
-        return false;
-    }
-    struct addrinfo *res = NULL;
-    if (tc_bindaddr_resolve(host, port, v6, &res) != 0) {
-        return false;
-    }
+    struct addrinfo *res = resolve_at_port(bound, spec);
     bool clash = false;
     for (const struct addrinfo *ai = res; ai != NULL && !clash; ai = ai->ai_next) {
         clash = ai->ai_family == bound->sa_family && (any_addr(bound) || any_addr(ai->ai_addr));
     }
-    freeaddrinfo(res);
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
     *bound_any = any_addr(bound);
     return clash;
 }
