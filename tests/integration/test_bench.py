@@ -2,7 +2,8 @@
 """thriftcorn-bench end to end: against thriftcorn serving bench/thriftcorn.lua
 (the Lua handler) and bench/thriftcorn-c.lua (the C plugin) every benchmark
 call succeeds with no error, and the two handlers give the same replies to
-the same edge cases; against a handler that answers wrongly, or a server
+the same edge cases, as the C++ anchor does where bench.thrift defines the
+result; against a handler that answers wrongly, or a server
 that is not there, the tool counts errors, prints "ERRORS: N" and exits 1.
 Every run is bounded by -n or -d and a timeout."""
 
@@ -1681,6 +1682,74 @@ class LuaAndCAgreeTest(unittest.TestCase):
                          ("BenchError", -2**31, "fail -2147483648"))
         self.assertEqual(self.outcome(self.servers[1], "sleep", -1),
                          ("TApplicationException", TApplicationException.INTERNAL_ERROR))
+
+
+ANCHOR = os.path.join(BUILD, "thriftcorn-anchor-server")
+
+
+@unittest.skipUnless(os.path.exists(ANCHOR), "thriftcorn-anchor-server is not built "
+                     "(it needs libthriftnb and libevent)")
+class AnchorAgreesTest(unittest.TestCase):
+    """The C++ anchor (bench/anchors/anchor_server.cpp) answers the calls
+    whose result bench.thrift defines as the Lua handler does, edge cases
+    included: an anchor that answered otherwise, or died, would not be the
+    same benchmark."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.gen_py(IDL)
+        cls.Bench = harness.load_gen("bench.Bench")
+        cls.T = harness.load_gen("bench.ttypes")
+        cls.lua = bench_server("thriftcorn.lua")
+        cls.port = harness.free_port()
+        cls.anchor = subprocess.Popen(
+            [ANCHOR, "--server", "threaded", "--transport", "framed", "--port", str(cls.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", cls.port), 1).close()
+                return True
+            except OSError:
+                return cls.anchor.poll() is not None
+        if not harness.wait_for(listening) or cls.anchor.poll() is not None:
+            cls.tearDownClass()
+            raise AssertionError("thriftcorn-anchor-server did not listen")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lua.stop()
+        cls.anchor.kill()
+        cls.anchor.wait()
+        cls.anchor.stderr.close()
+
+    def outcome(self, port, method, *args):
+        c, trans = harness.client(self.Bench, port, "framed")
+        try:
+            return ("ok", getattr(c, method)(*args))
+        except self.T.BenchError as e:
+            return ("BenchError", e.code, e.message)
+        finally:
+            trans.close()
+
+    def test_same_results(self):
+        T = self.T
+        full = T.Item(id=41, name="n\u00e9", score=-0.25, tags=[7, -1], attrs={"a": "b"},
+                      flag=True)
+        cases = [
+            ("ping",), ("echo", "\u00e9" * 1000), ("add", 2, 3), ("add", -5, 3),
+            ("add", 2**63 - 1, 1), ("add", -2**63, -1), ("roundtrip", full),
+            ("roundtrip", T.Item(id=2**63 - 1, name="", score=0.0, tags=[], attrs={})),
+            ("batch", 0), ("batch", 3), ("fail", 7), ("fail", -2**31), ("sleep", 1),
+        ]
+        for case in cases:
+            with self.subTest(case=case[0], args=repr(case[1:])[:60]):
+                self.assertEqual(self.outcome(self.port, *case),
+                                 self.outcome(self.lua.port, *case))
+        # the anchor served every call and is still up
+        rc = self.anchor.poll()
+        self.assertIsNone(rc, "the anchor exited with %s: %s"
+                          % (rc, self.anchor.stderr.read() if rc is not None else ""))
 
 
 class BenchToolErrorsTest(unittest.TestCase):
