@@ -539,6 +539,7 @@ main(int argc, char **argv)
             tc_config_t *cfg = ov != NULL ? load_config(&cli, ov) : NULL;
             rc = cfg == NULL ? 1 : 0;
             if (cfg != NULL && cli.mode == MODE_CHECK_CONFIG) {
+                tc_config_log_warnings(cfg);
                 /* as the arbiter, then as the workers: every problem of both is shown */
                 int bad = check_files(cfg);
                 rc = check_handler(cfg, bad == 0);

@@ -639,6 +639,7 @@ tc_arbiter_run(tc_config_t *cfg, const tc_arbiter_opts_t *opts)
     }
     tc_log_set_level((tc_log_level_t)cfg->loglevel);
     tc_log(TC_LOG_INFO, "Starting thriftcorn %s", TC_VERSION_STRING);
+    tc_config_log_warnings(cfg); /* in the error log, at its level */
     a.board = tc_board_new();
     if (a.board == NULL) {
         tc_log(TC_LOG_WARNING, "Cannot map the balance board; workers accept as they are woken");

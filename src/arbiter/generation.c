@@ -429,6 +429,9 @@ begin_generation(arbiter_t *a)
             (void)close(fifo);
         }
         (void)umask(cfg_umask(a, a->cur->cfg));
+        if (cfg != NULL) {
+            tc_config_log_warnings(cfg);
+        }
         log_reload_failure(a, err.msg);
         settle_delta(a);
         tc_config_free(cfg);
@@ -438,6 +441,7 @@ begin_generation(arbiter_t *a)
     g->fifo = fifo;
     g->target = reload_target(a, cfg);
     apply_log(cfg, a->cur->cfg);
+    tc_config_log_warnings(cfg); /* (the reload's check logged none: they would be twice) */
     tc_generation_give_logs(g);
     tc_trust_warn(cfg, &g->ids, a->exe);
     a->pend = g;

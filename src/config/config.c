@@ -214,22 +214,37 @@ freeze_services(lua_State *L, int idx, tc_config_t *cfg)
     lua_pop(L, 1);
 }
 
-/* The IDL loader's warnings about the services' IDL, one log line each. */
+/*
+ * The IDL loader's warnings about the services' IDL, kept for
+ * tc_config_log_warnings(): the load of the config at start comes before
+ * its error log is open and its loglevel set, and a reload's check loads
+ * it as the arbiter does after it.
+ */
 static void
-log_idl_warnings(lua_State *L, int tbl)
+take_idl_warnings(lua_State *L, int tbl, tc_config_t *cfg)
 {
+    size_t n = 0;
     if (lua_getfield(L, tbl, "idl_warnings") == LUA_TTABLE) {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, -1, i);
-            const char *msg = lua_tostring(L, -1);
-            if (msg != NULL) {
-                tc_log(TC_LOG_WARNING, "IDL warning: %s", msg);
-            }
-            lua_pop(L, 1);
+        n = (size_t)lua_rawlen(L, -1);
+    }
+    cfg->idl_warnings = tc_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        const char *msg = lua_tostring(L, -1);
+        if (msg != NULL) {
+            cfg->idl_warnings[cfg->nidl_warnings++] = tc_xstrdup(msg);
         }
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
+}
+
+void
+tc_config_log_warnings(const tc_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->nidl_warnings; i++) {
+        tc_log(TC_LOG_WARNING, "IDL warning: %s", cfg->idl_warnings[i]);
+    }
 }
 
 static void
@@ -467,8 +482,8 @@ load(const char *path, const char *source, size_t len, const tc_config_override_
         goto out;
     }
     lua_settop(L, tbl);
-    log_idl_warnings(L, tbl);
     cfg = tc_xcalloc(1, sizeof(*cfg));
+    take_idl_warnings(L, tbl, cfg);
     freeze(L, tbl, cfg);
     freeze_services(L, tbl, cfg);
     cfg->lua_files = take_noted(L, &runs_key, &cfg->nlua_files);
@@ -570,6 +585,7 @@ tc_config_free(tc_config_t *cfg)
     free_list(cfg->include_dirs, cfg->ninclude_dirs);
     free_list(cfg->lua_files, cfg->nlua_files);
     free_list(cfg->idl_files, cfg->nidl_files);
+    free_list(cfg->idl_warnings, cfg->nidl_warnings);
     for (size_t i = 0; i < cfg->nservices; i++) {
         free(cfg->services[i].name);
         free(cfg->services[i].idl);

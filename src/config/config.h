@@ -64,6 +64,13 @@ typedef struct tc_config {
     size_t nlua_files;
     char **idl_files;
     size_t nidl_files;
+    /*
+     * The IDL loader's warnings about the services' IDL, each once, for
+     * tc_config_log_warnings(): logged where the error log and loglevel of
+     * this config apply, not while it loads.
+     */
+    char **idl_warnings;
+    size_t nidl_warnings;
     tc_service_conf_t service;
     /*
      * services = { ... }: every service, served multiplexed (calls named
@@ -159,6 +166,9 @@ tc_config_t *tc_config_load_text(const char *path, const char *source, size_t le
  * Ownership: the caller frees the text and '*real'.
  */
 char *tc_config_read(const char *path, size_t *len, char **real, tc_err_t *err);
+
+/* Log the IDL warnings of 'cfg' ('idl_warnings'), one line of level warning each. */
+void tc_config_log_warnings(const tc_config_t *cfg);
 
 /* Free a config from tc_config_load() or tc_config_load_text(). NULL is a no-op. */
 void tc_config_free(tc_config_t *cfg);

@@ -299,10 +299,12 @@ whole_chars(const char *buf, size_t n)
 static atomic_ullong lost;       /* lines lost since the last report */
 static atomic_bool failing;      /* a line was lost since the last write that worked */
 static atomic_llong last_report; /* CLOCK_MONOTONIC seconds of it, plus one; 0: none yet */
+static atomic_int last_why;      /* the last loss's code (a line written in part: 0) */
 
 static void
-report_lost(const char *why, unsigned long long lines)
+report_lost(const char *why, int code, unsigned long long lines)
 {
+    atomic_store(&last_why, code);
     atomic_fetch_add(&lost, lines);
     atomic_store(&failing, true);
     long long now = tc_clock_mono_ns() / TC_CLOCK_NS_PER_S + 1;
@@ -316,6 +318,34 @@ report_lost(const char *why, unsigned long long lines)
            "Cannot write the access log %s: %s; %llu line%s lost%s (reported at most once a "
            "minute)",
            log_path, why, n, n == 1 ? "" : "s", last != 0 ? " since the last report" : "");
+}
+
+/*
+ * The lines lost since the last report, told once a minute at most even
+ * when no write fails any more (no call came since), and at once with
+ * 'force': as the worker ends, they would be forgotten with it.
+ */
+void
+tc_accesslog_report_lost(bool force)
+{
+    if (TC_LIKELY(atomic_load_explicit(&lost, memory_order_relaxed) == 0)) {
+        return;
+    }
+    long long now = tc_clock_mono_ns() / TC_CLOCK_NS_PER_S + 1;
+    long long last = atomic_load(&last_report);
+    if ((!force && now - last < REPORT_EVERY) ||
+        !atomic_compare_exchange_strong(&last_report, &last, now)) {
+        return;
+    }
+    unsigned long long n = atomic_exchange(&lost, 0);
+    int code = atomic_load(&last_why);
+    if (n > 0) {
+        tc_log(TC_LOG_ERROR,
+               "Cannot write the access log %s: %s; %llu line%s lost since the last report "
+               "(reported at most once a minute)",
+               log_path, code != 0 ? tc_strerror(code) : "lines written in part", n,
+               n == 1 ? "" : "s");
+    }
 }
 
 /* A write worked after a loss: say so, and how many lines were lost since the last report. */
@@ -358,7 +388,7 @@ put_out(const char *data, size_t n)
     for (const char *p = data; (p = memchr(p, '\n', n - (size_t)(p - data))) != NULL; p++) {
         lines++;
     }
-    report_lost(why, lines);
+    report_lost(why, w < 0 ? (int)w : 0, lines);
 }
 
 /* Write the 'n' bytes of whole lines at 'data': in one write(2), or PIPE_BUF at a time. */

@@ -70,6 +70,14 @@ void tc_accesslog_buf_free(tc_accesslog_buf_t *b);
 bool tc_accesslog_write(tc_accesslog_buf_t *b, const char *peer, const tc_call_info_t *info,
                         long long ns);
 
+/*
+ * Tell the error log how many lines were lost since the last report, if
+ * any: when that report is a minute old (the worker's main thread, at
+ * each wake-up: a loss is told even when no later write fails), or at
+ * once with 'force' (as the worker ends, after its last lines' writes).
+ */
+void tc_accesslog_report_lost(bool force);
+
 /* Write the lines 'b' holds, whole (any thread). NULL is a no-op. */
 void tc_accesslog_flush(tc_accesslog_buf_t *b);
 

@@ -326,6 +326,22 @@ run_hook(const worker_t *w, const char *name)
 }
 
 /*
+ * A hook the worker runs just before it leaves with _exit(), which drops
+ * what stdio holds: what the hook wrote to stdout or to a file the config
+ * opened and did not flush is flushed once it returns. Only when the hook
+ * is set: a handler thread inside a write of its own holds that stream,
+ * and the exit with it, until the arbiter's SIGKILL.
+ */
+static void
+run_last_hook(const worker_t *w, const char *name)
+{
+    if (tc_hooks_has(w->args->cfg->hooks, name)) {
+        run_hook(w, name);
+        (void)fflush(NULL);
+    }
+}
+
+/*
  * A plugin's init_worker or init_thread begins or ends (tc_host_set_hook_cb()):
  * named on the page as the main thread's hooks are, so that a boot hanging
  * in one is named too. init_thread runs on the handler threads, which the
@@ -522,6 +538,17 @@ arbiter_gone(const worker_t *w)
 }
 
 /*
+ * As the worker ends: the access log lines its loop threads hold, then the
+ * count of the lines lost since the last report, which would end with it.
+ */
+static void
+last_lines(void)
+{
+    tc_accesslog_flush_older(0);
+    tc_accesslog_report_lost(true);
+}
+
+/*
  * The arbiter is gone (killed; its parent-death SIGTERM may be on its way):
  * nothing enforces graceful_timeout or timeout but the worker itself. It
  * stops gracefully, and exits once the stop has taken graceful_timeout.
@@ -537,7 +564,7 @@ orphaned(worker_t *w)
                "worker %d: the arbiter is gone and calls still run after %g s "
                "(graceful_timeout): exiting",
                w->args->index, w->args->cfg->graceful_timeout);
-        tc_accesslog_flush_older(0);
+        last_lines();
         _exit(1);
     }
 }
@@ -557,7 +584,7 @@ exit_note(void)
            "worker %d: exit() called from Lua code (os.exit) or a library: the "
            "worker ends",
            exit_index);
-    tc_accesslog_flush_older(0);
+    last_lines();
 }
 
 /* ---- the worker's life ---- */
@@ -641,18 +668,25 @@ beat_period(const tc_config_t *cfg)
     return beat_ns;
 }
 
-/* SIGINT, SIGQUIT: the quick stop the arbiter asked for. */
+/*
+ * SIGINT, SIGQUIT: the quick stop the arbiter asked for. The lines of the
+ * calls answered are written before the hook (the arbiter kills a worker
+ * still alive 1 s from now, in a hook or not), those of the calls that end
+ * meanwhile after it.
+ */
 static TC_NORETURN void
 quick_stop(const worker_t *w)
 {
-    run_hook(w, "worker_int");
-    tc_accesslog_flush_older(0); /* the lines of the calls answered */
+    last_lines();
+    run_last_hook(w, "worker_int");
+    last_lines();
     _exit(0);
 }
 
 /*
  * SIGABRT: the arbiter saw a heartbeat 'timeout' seconds old. Why goes to
- * the log before the hook: one that hangs is SIGKILLed 2 s from now.
+ * the log before the hook, and so do the access log lines held: one that
+ * hangs is SIGKILLed 2 s from now.
  */
 static TC_NORETURN void
 aborted(const worker_t *w)
@@ -683,8 +717,9 @@ aborted(const worker_t *w)
         tc_log(TC_LOG_ERROR, "worker %d: aborted: no heartbeat for %g s (timeout)", args->index,
                cfg->timeout);
     }
-    run_hook(w, "worker_abort");
-    tc_accesslog_flush_older(0);
+    last_lines();
+    run_last_hook(w, "worker_abort");
+    last_lines();
     _exit(1);
 }
 
@@ -730,6 +765,7 @@ tick(worker_t *w)
         w->log_look = tc_clock_mono_s();
         tc_accesslog_flush_older((long long)(cfg->access_log_flush * 1e9) + LOG_LATE_NS);
     }
+    tc_accesslog_report_lost(false);
     if (TC_UNLIKELY(arbiter_gone(w))) {
         orphaned(w);
     }
@@ -813,6 +849,7 @@ tc_worker_main(const tc_worker_args_t *args)
     set_ready(&w);
     serve(&w);
     shutdown_loops(&w);
+    tc_accesslog_report_lost(true); /* after the loops' last lines */
     run_hook(&w, "worker_exit");
     /*
      * _exit() skips stdio's buffers: what handlers and plugins printed

@@ -314,6 +314,24 @@ class BufferedAccessLogTest(harness.ServiceTest):
             self.assertEqual(srv.stop(), 0)
         self.assertEqual(self.access_lines(access), 100)
 
+    def test_lines_held_are_written_before_a_quick_stop_hook(self):
+        # SIGINT, and a worker_int hook that runs past the 1 s after which
+        # the arbiter kills the worker: the lines of the calls answered
+        # before the signal are written first, not after the hook.
+        access = os.path.join(harness.tempdir("tc-logs-"), "access.log")
+        hook = ("worker_int = function() local t = os.clock() "
+                "while os.clock() - t < 2 do end end\n")
+        srv = harness.Server(SERVICE + 'workers = 1\nthreads = 2\naccesslog = "%s"\n' % access
+                             + "access_log_buffer = 1048576\naccess_log_flush = 3600\n" + hook)
+        try:
+            for _ in range(3):
+                self.echo_calls(srv.port, 10)
+            self.assertEqual(self.access_lines(access), 0, "the lines were not held")
+        finally:
+            srv.stop(signal.SIGINT)
+        self.assertIn("in its worker_int hook); killing it", srv.log())
+        self.assertEqual(self.access_lines(access), 30)
+
     def test_usr1_writes_the_lines_held_to_the_old_file(self):
         # logrotate's rename, then SIGUSR1: the lines held go to the old
         # file before the worker reopens; those after it, to the new one.
@@ -564,6 +582,100 @@ class FullDiskTest(unittest.TestCase):
         self.assertGreater(int(m.group(1)), 0)
 
     assert_whole = LogLinesTest.assert_whole
+
+
+class LostLinesTest(harness.ServiceTest):
+    """An access log that takes no line (/dev/full): the error log counts
+    every line lost by the time the worker ends, however it ends, not only
+    the first one (the others were counted, then forgotten with the
+    process)."""
+
+    LOST = re.compile(r"\[error\] Cannot write the access log /dev/full: no space left on device; "
+                      r"(\d+) lines? lost")
+
+    def check_stop(self, sig):
+        srv = harness.Server(SERVICE + 'workers = 1\nthreads = 2\naccesslog = "/dev/full"\n')
+        try:
+            c, trans = harness.client(self.S, srv.port)
+            try:
+                for i in range(5):
+                    self.assertEqual(c.echo("hi"), "hi")
+            finally:
+                trans.close()
+            self.assertTrue(harness.wait_log(srv, "Cannot write the access log"), srv.log())
+        finally:
+            self.assertIsNotNone(srv.stop(sig))
+        counts = [int(n) for n in self.LOST.findall(srv.log())]
+        self.assertEqual(sum(counts), 5, srv.log()[-3000:])
+        self.assertEqual(counts[0], 1, "the first loss is told at once")
+
+    def test_lines_lost_are_counted_at_a_graceful_stop(self):
+        self.check_stop(signal.SIGTERM)
+
+    def test_lines_lost_are_counted_at_a_quick_stop(self):
+        self.check_stop(signal.SIGINT)
+
+
+class IdlWarningTest(unittest.TestCase):
+    """The IDL loader's warnings are error log lines of level warning as
+    any other: in the config's errorlog (not on stderr, before the log was
+    opened), once per load of the config (not once more by a reload's
+    check), and not at all below loglevel warning."""
+
+    IDL = "service S {\n  string echo(string s),\n}\n"  # a field without an id
+    WARNING = re.compile(r"\[warning\] IDL warning: \S+/svc\.thrift:2:\d+: field 's' has no id")
+
+    def serve(self, level):
+        d = harness.tempdir("tc-logs-")
+        with open(os.path.join(d, "svc.thrift"), "w") as f:
+            f.write(self.IDL)
+        with open(os.path.join(d, "handler.lua"), "w") as f:
+            f.write("return { echo = function(s) return s end }\n")
+        errorlog = os.path.join(d, "error.log")
+        cfg = os.path.join(d, "thriftcorn.lua")
+        with open(cfg, "w") as f:
+            f.write('bind = "127.0.0.1:0"\nworkers = 1\nerrorlog = "%s"\nloglevel = "%s"\n'
+                    'service = { idl = "%s/svc.thrift", name = "S", handler = "%s/handler.lua" }\n'
+                    % (errorlog, level, d, d))
+        stderr = open(os.path.join(d, "stderr"), "w+")
+        self.addCleanup(stderr.close)
+        proc = subprocess.Popen([harness.BIN, cfg], stdout=stderr, stderr=stderr)
+
+        def stop():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
+        self.addCleanup(stop)
+        return proc, errorlog, stderr
+
+    def warnings(self, path):
+        return len(self.WARNING.findall(harness.read_text(path)))
+
+    def test_in_the_error_log_once_per_load(self):
+        proc, errorlog, stderr = self.serve("warning")
+        # a worker forked: the arbiter takes signals (a SIGHUP before would end it)
+        self.assertTrue(harness.wait_for(lambda: harness.children(proc.pid)
+                                         or proc.poll() is not None, 15))
+        self.assertIsNone(proc.poll(), harness.read_text(stderr.name))
+        self.assertEqual(self.warnings(errorlog), 1, harness.read_text(stderr.name))
+        proc.send_signal(signal.SIGHUP)
+        self.assertTrue(harness.wait_for(lambda: self.warnings(errorlog) >= 2, 15),
+                        harness.read_text(errorlog))
+        proc.terminate()
+        proc.wait(30)
+        self.assertEqual(self.warnings(errorlog), 2, harness.read_text(errorlog))
+        self.assertNotIn("IDL warning", harness.read_text(stderr.name))
+
+    def test_not_below_the_loglevel(self):
+        proc, errorlog, stderr = self.serve("error")
+        # the workers' pids in the arbiter's /proc: it started, and logged nothing
+        self.assertTrue(harness.wait_for(lambda: harness.children(proc.pid)
+                                         or proc.poll() is not None, 15))
+        self.assertIsNone(proc.poll(), harness.read_text(stderr.name))
+        proc.terminate()
+        self.assertEqual(proc.wait(30), 0)
+        self.assertEqual(harness.read_text(errorlog), "")
+        self.assertEqual(harness.read_text(stderr.name), "")
 
 
 if __name__ == "__main__":

@@ -484,6 +484,50 @@ test_recovery_after_a_reported_loss_is_told(void **state)
     assert_string_equal(strchr(at, '\n') + 1, ""); /* the last line */
 }
 
+/*
+ * Lines lost after the first report, with no write failing a minute later
+ * to report them (the worker ends, or no call comes): the count is told
+ * at the end (tc_accesslog_report_lost() forced), not before the minute
+ * without it. In a child process, for a first loss of its own.
+ */
+static void
+test_lines_lost_since_the_report_are_told_at_the_end(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tc_call_info_t info = call("Calc", "add", 3, 0, true);
+        if (tc_log_open(error_path) != TC_OK || tc_accesslog_open("/dev/full", "%m") != TC_OK) {
+            _exit(1);
+        }
+        for (int i = 0; i < 4; i++) {
+            tc_accesslog_write(NULL, "unix", &info, 0);
+        }
+        tc_accesslog_report_lost(false); /* within the minute: nothing */
+        tc_accesslog_report_lost(true);
+        tc_accesslog_report_lost(true); /* nothing lost since */
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char got[2048];
+    slurp(error_path, got, sizeof(got));
+    const char *at = strstr(got, "[error] Cannot write the access log /dev/full: no space left on "
+                                 "device; 1 line lost (reported at most once a minute)\n");
+    assert_non_null(at);
+    at = strchr(at, '\n') + 1;
+    const char *want = "[error] Cannot write the access log /dev/full: no space left on device; "
+                       "3 lines lost since the last report (reported at most once a minute)\n";
+    const char *next = strstr(at, want);
+    assert_non_null(next);
+    assert_ptr_equal(strchr(at, '\n') + 1, next + strlen(want)); /* the next line */
+    assert_string_equal(next + strlen(want), "");                /* the last line */
+}
+
 /* The process's file size limit: 'max' bytes (RLIM_INFINITY: none). */
 /*
  * A line cut short (a disk that fills while it is written: here a file
@@ -695,6 +739,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_dash_is_stdout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_opens_a_log_that_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_after_a_reported_loss_is_told, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lines_lost_since_the_report_are_told_at_the_end, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_writes_are_reported_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_line_is_lost_whole, setup, teardown),
