@@ -19,6 +19,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -180,6 +181,12 @@ tc_spawn_worker(arbiter_t *a, gen_t *g)
     /* held from the fork on: a SIGUSR1 sent to the new pid waits for the worker's loop */
     sigset_t held;
     tc_worker_signals(&held);
+    /*
+     * what the hooks wrote to stdout or to a file the config opened and
+     * not flushed yet goes out now, once: a copy of the buffer forked into
+     * the worker would be written again when it exits
+     */
+    (void)fflush(NULL);
     pid_t pid = tc_signals_fork(&held);
     if (pid < 0) {
         tc_log(TC_LOG_ERROR, "Cannot fork a worker: %s", tc_strerror(pid));

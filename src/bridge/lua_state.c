@@ -81,6 +81,30 @@ tc_lua_state_traceback(lua_State *L)
     return 1;
 }
 
+/*
+ * 'err' gets 'len' bytes of 'text', each NUL written as \0 rather than
+ * cutting the message (and the traceback after it) there; cut to fit.
+ */
+static void
+set_err_escaped(tc_err_t *err, const char *text, size_t len)
+{
+    char buf[TC_ERR_MSG_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (n + (text[i] == '\0' ? 2 : 1) >= sizeof(buf)) {
+            break;
+        }
+        if (text[i] == '\0') {
+            buf[n++] = '\\';
+            buf[n++] = '0';
+        } else {
+            buf[n++] = text[i];
+        }
+    }
+    buf[n] = '\0';
+    tc_err_set(err, TC_EINVAL, "%s", buf);
+}
+
 int
 tc_lua_pcall(lua_State *L, int nargs, int nres, tc_err_t *err)
 {
@@ -89,7 +113,13 @@ tc_lua_pcall(lua_State *L, int nargs, int nres, tc_err_t *err)
     lua_insert(L, base);
     int rc = lua_pcall(L, nargs, nres, base);
     if (rc != LUA_OK) {
-        tc_err_set(err, TC_EINVAL, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        size_t len = 0;
+        const char *msg = lua_tolstring(L, -1, &len);
+        if (msg == NULL) {
+            msg = "error";
+            len = strlen(msg);
+        }
+        set_err_escaped(err, msg, len);
         lua_pop(L, 1);
     }
     lua_remove(L, base);

@@ -967,6 +967,41 @@ post_connect_closed = function(w, c) note("post_connect_closed", w.pid, w.thread
         self.assertIn("pre_fork fails", log)
         self.assertNotIn("Worker failed to boot", log)
 
+    def test_what_arbiter_hooks_write_is_written_once(self):
+        """A file the config opens (a value its hooks capture) and stdout
+        are buffered: what the arbiter's hooks wrote and had not flushed
+        yet was copied into each worker forked meanwhile, which wrote it
+        out again as it stopped (every line of on_starting and pre_fork
+        once more per worker). The arbiter now flushes before it forks."""
+        hooks = r"""
+local out = assert(io.open(here .. "/hooks.txt", "a"))
+workers = 2
+threads = 1
+on_starting = function() out:write("on_starting\n") io.write("stdout on_starting\n") end
+pre_fork = function(s, w)
+  out:write(("pre_fork %d %d\n"):format(w.generation, w.index))
+  io.write(("stdout pre_fork %d %d\n"):format(w.generation, w.index))
+end
+when_ready = function() out:write("when_ready\n") end
+nworkers_changed = function(s, new, old) out:write(("nworkers_changed %d %d\n"):format(new, old)) end
+on_exit = function() out:write("on_exit\n") end
+"""
+        srv = self.server(hooks)
+        srv.kill(signal.SIGTTIN)
+        self.assertTrue(harness.wait_log(srv, "Number of workers: 3"), srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 3), srv.log())
+        c, trans = harness.client(self.S, srv.port)
+        self.assertEqual(c.echo("x"), "x")
+        trans.close()
+        self.assertEqual(srv.stop(), 0, srv.log())
+        self.assertEqual(harness.read_text(os.path.join(srv.dir, "hooks.txt")).splitlines(),
+                         ["on_starting", "pre_fork 1 0", "pre_fork 1 1", "when_ready",
+                          "nworkers_changed 3 2", "pre_fork 1 2", "on_exit"])
+        log = srv.log()
+        for line in ("stdout on_starting", "stdout pre_fork 1 0", "stdout pre_fork 1 1",
+                     "stdout pre_fork 1 2"):
+            self.assertEqual(log.count(line + "\n"), 1, log)
+
     def test_a_failing_on_starting_stops_the_start(self):
         """As in gunicorn, an error in on_starting, the hook that prepares
         the start, stops it: exit status 1 before a bind is opened or a
@@ -1169,6 +1204,45 @@ worker_exit = function(w) note("worker_exit", w.pid) end
         self.assertEqual(sorted(w[2:] for w in ints), [["0", "1", "1"], ["1", "1", "1"]], lines)
         self.assertEqual(len(lines), 3, lines)
         self.assertNotIn("worker_exit", harness.read_text(path))
+
+    def test_what_worker_int_and_worker_abort_write_is_not_lost(self):
+        """A worker leaves a quick stop or an abort with _exit(), which
+        drops what stdio holds: what worker_int and worker_abort wrote to
+        stdout (io.write) or to a file the config opened was lost unless
+        they flushed it themselves, as a graceful stop's worker_exit never
+        lost it. It is flushed now once the hook has run."""
+        hooks = r"""
+local out = assert(io.open(here .. "/hooks.txt", "a"))
+workers = 1
+threads = 1
+timeout = 1
+worker_int = function(w) out:write("worker_int ", w.pid, "\n") io.write("stdout worker_int\n") end
+worker_abort = function(w)
+  out:write("worker_abort ", w.pid, "\n")
+  io.write("stdout worker_abort\n")
+end
+"""
+        srv = self.server(hooks, SPIN)
+        path = os.path.join(srv.dir, "hooks.txt")
+        (first,) = srv.worker_pids()
+        c, trans = harness.client(self.S, srv.port)
+        self.addCleanup(trans.close)
+        with self.assertRaises(TTransport.TTransportException):
+            c.sleep_ms(-1)  # spins until its worker is aborted
+        self.assertTrue(harness.wait_log(srv, "Worker (pid:%d) exited with code 1" % first),
+                        srv.log())
+        self.assertTrue(harness.wait_for(lambda: len(srv.worker_pids()) == 1
+                                         and srv.worker_pids() != [first], 15), srv.log())
+        (second,) = srv.worker_pids()
+        c2, trans2 = harness.client(self.S, srv.port)  # served: the new worker is up
+        self.assertEqual(c2.echo("up"), "up")
+        trans2.close()
+        self.assertEqual(srv.stop(signal.SIGQUIT), 0, srv.log())
+        self.assertEqual(harness.read_text(path).splitlines(),
+                         ["worker_abort %d" % first, "worker_int %d" % second])
+        log = srv.log()
+        self.assertEqual(log.count("stdout worker_abort\n"), 1, log)
+        self.assertEqual(log.count("stdout worker_int\n"), 1, log)
 
     def test_an_abort_says_why_even_when_worker_abort_hangs(self):
         """The worker logs why it was aborted before its worker_abort hook

@@ -53,11 +53,31 @@ test_error_objects(void **state)
     lua_close(L);
 }
 
+/*
+ * A NUL in what was raised (a hook's or the config's error) shows as \0:
+ * the text and the traceback after it are kept, not cut at the NUL.
+ */
+static void
+test_error_with_nul(void **state)
+{
+    (void)state;
+    tc_err_t err;
+    tc_err_clear(&err);
+    lua_State *L = tc_lua_state_new(&err);
+    assert_non_null(L);
+    assert_error(L, "error('a\\0b', 0)", "a\\0b");
+    assert_int_equal(luaL_loadstring(L, "local function f() error('x\\0y') end f()"), LUA_OK);
+    assert_int_equal(tc_lua_pcall(L, 0, 0, &err), TC_EINVAL);
+    assert_non_null(strstr(err.msg, ": x\\0y\nstack traceback:\n"));
+    lua_close(L);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_objects),
+        cmocka_unit_test(test_error_with_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
