@@ -13,13 +13,16 @@ local struct_of_mt = setmetatable({}, { __mode = "k" })
 local MAX_DEPTH = 4
 local MAX_STRING = 200
 
+-- Keys are copied too: a set<Struct> or map<Struct, V> default has tables as
+-- keys, and an instance that shared them would change the IDL's default (and
+-- so every later instance and decoded default) when one is changed.
 local function deep_copy(v)
   if type(v) ~= "table" then
     return v
   end
   local out = {}
   for k, x in pairs(v) do
-    out[k] = deep_copy(x)
+    out[deep_copy(k)] = deep_copy(x)
   end
   return setmetatable(out, getmetatable(v))
 end

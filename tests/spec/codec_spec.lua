@@ -309,6 +309,23 @@ describe("codec value mapping", function()
         assert.same({}, c.l)
       end)
 
+      it("decodes the IDL's defaults after a constructed value's set and map keys change",
+        function()
+          local path = os.tmpname() .. ".thrift"
+          local f = assert(io.open(path, "w"))
+          f:write('struct In { 1: i32 a }\n',
+            'struct W { 1: set<In> si = [{"a": 1}], 2: map<In, i32> mi = {{"a": 2}: 5} }\n')
+          f:close()
+          local mod = tc.load(path)
+          os.remove(path)
+          local w = mod.W {}
+          next(w.si).a, next(w.mi).a = 101, 102
+          local back = round_trip(mod.W, {}, proto)
+          assert.same({ a = 1 }, next(back.si))
+          assert.same({ a = 2 }, next(back.mi))
+          assert.same({ a = 1 }, next(mod.W {}.si))
+        end)
+
       it("copies defaults built from constants, which the IDL bounds", function()
         -- C<i> = [C<i-1>, C<i-1>] doubles at every step; twelve steps load
         local lines, t = { "const list<i32> C0 = [1, 2]" }, "list<i32>"

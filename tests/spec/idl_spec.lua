@@ -1367,6 +1367,22 @@ describe("idl.load errors", function()
       load_error("struct S { 1: i32 a = D }\nconst S C = {}\nconst i32 D = C"))
   end)
 
+  it("copies the struct keys of sets and maps in constants and the defaults they take", function()
+    local doc = assert(load_text('struct In { 1: i32 a }\n'
+      .. 'struct W { 1: set<In> si = [{"a": 1}], 2: map<In, i32> mi = {{"a": 2}: 5} }\n'
+      .. 'const W D = {}\nconst W E = D\n'))
+    local W = doc.structs.W
+    local all = { next(W.fields[1].default), next(W.fields[2].default), next(doc.consts.D.si),
+      next(doc.consts.D.mi), next(doc.consts.E.si), next(doc.consts.E.mi) }
+    for i = 1, #all do
+      for j = i + 1, #all do
+        assert.are_not.equal(all[i], all[j]) -- copies, not one key table in two values
+      end
+    end
+    assert.are.same({ a = 1 }, all[5])
+    assert.are.same({ a = 2 }, all[6])
+  end)
+
   it("constants built from constants are copied within a budget", function()
     -- C<i> = [C<i-1>, C<i-1>]: twice the values at every step
     local function chain(n)

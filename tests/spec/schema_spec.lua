@@ -152,6 +152,30 @@ describe("schema.build of alltypes.thrift", function()
     assert.are.equal("float", math.type(a.d))
   end)
 
+  it("deep-copies the keys of set and map defaults too", function()
+    local path = os.tmpname() .. ".thrift"
+    local f = assert(io.open(path, "w"))
+    f:write('struct In { 1: i32 a }\n',
+      'struct W { 1: set<In> si = [{"a": 1}], 2: map<In, i32> mi = {{"a": 2}: 5},\n',
+      '  3: set<list<i32>> sl = [[3]] }\n')
+    f:close()
+    local doc, err = idl.load(path)
+    os.remove(path)
+    assert(doc, err)
+    local m = schema.build(doc)
+    local function keys(w)
+      local si, mi, sl = next(w.si), next(w.mi), next(w.sl)
+      return si, mi, sl
+    end
+    local si, mi, sl = keys(m.W())
+    si.a, mi.a, sl[1] = 101, 102, 103
+    local si2, mi2, sl2 = keys(m.W())
+    assert.are.same({ { a = 1 }, { a = 2 }, { 3 } }, { si2, mi2, sl2 })
+    assert.are.same({ a = 1 }, next(doc.structs.W.fields[1].default))
+    assert.are.same({ a = 2 }, next(doc.structs.W.fields[2].default))
+    assert.are.same({ 3 }, next(doc.structs.W.fields[3].default))
+  end)
+
   it("gives a union its default only when init sets no field", function()
     local u = mod.Value({ string_value = "x" })
     assert.are.same({ string_value = "x" }, u)

@@ -56,13 +56,15 @@ local VALUE_WORDS = {
   list = "a list", map = "a map",
 }
 
+-- Keys too: those of a set or map of structs or containers are tables, which
+-- two values must not share (a change to one would show in the other).
 local function deep_copy(v)
   if type(v) ~= "table" then
     return v
   end
   local out = {}
   for k, x in pairs(v) do
-    out[k] = deep_copy(x)
+    out[deep_copy(k)] = deep_copy(x)
   end
   return out
 end
