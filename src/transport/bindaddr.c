@@ -202,6 +202,13 @@ tc_bindaddr_unix(const char *spec, struct sockaddr_un *sun, tc_err_t *err)
     if (*path == '\0') {
         return tc_err_set(err, TC_EINVAL, "%s: missing path after 'unix:'", spec);
     }
+    if (*path == '@') {
+        /* how a Linux abstract socket is shown (an fd:// one, as ss(8) does), not a file */
+        return tc_err_set(err, TC_EINVAL,
+                          "%s: '@' names an abstract socket, which thriftcorn does not bind; "
+                          "for a file named %s, write unix:./%s",
+                          spec, path, path);
+    }
     if (strlen(path) >= sizeof(sun->sun_path)) {
         return tc_err_set(err, TC_EINVAL, "%s: path longer than %zu bytes", spec,
                           sizeof(sun->sun_path) - 1);

@@ -78,7 +78,10 @@ int tc_bindaddr_split(const char *spec, char *host, unsigned *port, bool *v6,
  */
 int tc_bindaddr_resolve(const char *host, unsigned port, bool v6, struct addrinfo **res);
 
-/* The address of unix:PATH into 'sun', or TC_EINVAL for a path that cannot be one. */
+/*
+ * The address of unix:PATH into 'sun', or TC_EINVAL for a path that cannot be
+ * one: empty, too long, or starting with '@' (an abstract name, not bound).
+ */
 int tc_bindaddr_unix(const char *spec, struct sockaddr_un *sun, tc_err_t *err) TC_NODISCARD;
 
 /* The descriptor number of fd://N, or TC_EINVAL for one that is not. */

@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ---- */
@@ -203,6 +205,45 @@ open_inet(tc_listener_t *l, const char *spec, int backlog, bool reuse_port, tc_e
 
 /* ---- unix:PATH ---- */
 
+/* How long a start waits for another one to bind in the same folder (ms). */
+#define FOLDER_LOCK_WAIT_MS 5000
+
+/*
+ * The folder of unix socket 'path', locked (flock()) while this server
+ * probes, replaces and binds a socket in it; closing the descriptor
+ * returned unlocks it. Two servers started at once on a stale file take
+ * turns: the later one finds the earlier one's socket live, instead of
+ * removing it after its own probe found the stale one. Other programs do
+ * not take the lock. -1 when the folder cannot be opened (bind() says
+ * why) or stays locked past FOLDER_LOCK_WAIT_MS: the bind goes on unlocked.
+ */
+static int
+lock_folder(const char *path)
+{
+    char dir[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        (void)snprintf(dir, sizeof(dir), ".");
+    } else if (slash == path) {
+        (void)snprintf(dir, sizeof(dir), "/");
+    } else {
+        (void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 10) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= FOLDER_LOCK_WAIT_MS) {
+            close_fd(fd);
+            return -1;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10L * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    return fd;
+}
+
 /*
  * A socket file already at 'path' is stale when nobody accepts on it any
  * more (connect() is refused); a live one means another server owns it.
@@ -262,22 +303,17 @@ bind_unix(const struct sockaddr_un *sun, int backlog, const char **step)
     return fd;
 }
 
+/* A stale socket file at 'path' replaced, and the new socket bound and listening. */
 static int
-open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+replace_and_bind(tc_listener_t *l, const char *spec, const char *path,
+                 const struct sockaddr_un *sun, int backlog, tc_err_t *err)
 {
-    const char *path = spec + strlen(TC_BINDADDR_UNIX);
-    struct sockaddr_un sun;
-    int urc = tc_bindaddr_unix(spec, &sun, err);
-    if (urc != TC_OK) {
-        return urc;
-    }
-
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             return tc_err_set(err, -EEXIST, "%s: a file that is not a socket is in the way", spec);
         }
-        int rc = remove_stale_socket(spec, path, &sun, err);
+        int rc = remove_stale_socket(spec, path, sun, err);
         if (rc != TC_OK) {
             return rc;
         }
@@ -287,7 +323,7 @@ open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     }
 
     const char *step = "bind";
-    int fd = bind_unix(&sun, backlog, &step);
+    int fd = bind_unix(sun, backlog, &step);
     if (fd < 0) {
         if (strcmp(step, "bind") == 0) {
             return tc_err_set(err, fd, "%s: %s", spec, tc_strerror(fd));
@@ -302,6 +338,21 @@ open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
     bool sock = lstat(path, &made) == 0 && S_ISSOCK(made.st_mode);
     tc_listener_adopt_path(l, path, sock ? made.st_dev : 0, sock ? made.st_ino : 0);
     return TC_OK;
+}
+
+static int
+open_unix(tc_listener_t *l, const char *spec, int backlog, tc_err_t *err)
+{
+    const char *path = spec + strlen(TC_BINDADDR_UNIX);
+    struct sockaddr_un sun;
+    int rc = tc_bindaddr_unix(spec, &sun, err);
+    if (rc != TC_OK) {
+        return rc;
+    }
+    int lock = lock_folder(path);
+    rc = replace_and_bind(l, spec, path, &sun, backlog, err);
+    close_fd(lock); /* and with it the lock */
+    return rc;
 }
 
 /* ---- fd://N ---- */

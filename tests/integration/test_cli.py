@@ -1028,6 +1028,121 @@ class CliTest(unittest.TestCase):
             srv.stop()
         self.assertFalse(os.path.exists(path), "the socket file is removed at stop")
 
+    def test_an_abstract_unix_name_is_refused_not_made_a_file(self):
+        """'unix:@NAME' is how the log shows a Linux abstract socket (one
+        passed as fd://N), which has no file: a bind written so is refused,
+        by --check-config and by the start alike, rather than bound as a
+        file named '@NAME' in the working folder and logged as if it were
+        abstract. 'unix:./@NAME' is such a file, made and served."""
+        cfg = write(self.dir, "abstract.lua", SERVICE + 'bind = "unix:@tc.sock"\n')
+        why = ("unix:@tc.sock: '@' names an abstract socket, which thriftcorn does not bind; "
+               "for a file named @tc.sock, write unix:./@tc.sock")
+        check = run(["--check-config", cfg], cwd=self.dir)
+        self.assertEqual(check.returncode, 1, check.stderr)
+        self.assertIn("%s: %s\n" % (set_at(cfg, "bind"), why), check.stderr)
+        proc = subprocess.Popen([harness.BIN, cfg], cwd=self.dir, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            _, err = proc.communicate(timeout=35)
+            self.fail("the start served unix:@tc.sock:\n" + err)
+        finally:
+            made = os.path.lexists(os.path.join(self.dir, "@tc.sock"))
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn(why, err)
+        self.assertFalse(made, "no file named @tc.sock in the working folder")
+        cfg = write(self.dir, "file.lua", SERVICE + 'bind = "unix:./@tc.sock"\n')
+        path = os.path.join(self.dir, "@tc.sock")
+        with open(os.path.join(self.dir, "file.log"), "w") as log:
+            proc = subprocess.Popen([harness.BIN, cfg], cwd=self.dir, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        try:
+            trans = TTransport.TBufferedTransport(TSocket.TSocket(unix_socket=path))
+
+            def opened():
+                try:
+                    trans.open()
+                    return True
+                except TTransport.TTransportException:
+                    return proc.poll() is not None
+
+            self.assertTrue(harness.wait_for(opened, 15))
+            self.assertIsNone(proc.poll(), "the start of unix:./@tc.sock failed")
+            c = self.S.Client(TBinaryProtocol.TBinaryProtocol(trans))
+            self.assertEqual(c.echo("at ./@tc.sock"), "at ./@tc.sock")
+            trans.close()
+        finally:
+            proc.terminate()
+            self.assertEqual(proc.wait(35), 0)
+        self.assertFalse(os.path.lexists(path), "the socket file is removed at stop")
+
+    def test_two_starts_on_a_stale_socket_file_never_remove_each_others(self):
+        """Two servers started at once where a stale socket file is: one
+        (B) probes the file, finds it stale and is held up (by strace) just
+        before it removes it; the other (A) starts meanwhile. A must not
+        take the path in between, to have B remove A's socket file next and
+        bind its own, leaving A serving a socket nobody can reach: A waits
+        for B, finds B's socket live and is refused, and B serves."""
+        strace = shutil.which("strace")
+        if strace is None or os.uname().machine != "x86_64":
+            self.skipTest("needs strace on x86_64 to hold a start between its probe and unlink")
+        path = os.path.join(self.dir, "tc.sock")
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(path)
+        stale.close()
+        cfg = write(self.dir, "tc.lua", SERVICE + 'bind = "unix:%s"\n' % path)
+
+        def in_unlink(pid):
+            """Stopped in unlink() or unlinkat() (x86_64 numbers)."""
+            try:
+                with open("/proc/%d/syscall" % pid) as f:
+                    return f.read().split()[0] in ("87", "263")
+            except (OSError, IndexError):
+                return False
+
+        with open(os.path.join(self.dir, "b.log"), "w") as log:
+            traced = subprocess.Popen(
+                [strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=unlink,unlinkat",
+                 "-e", "inject=unlink,unlinkat:delay_enter=2000000:when=1", harness.BIN, cfg],
+                stdout=log, stderr=subprocess.STDOUT)
+        a = None
+        b = None
+        try:
+            self.assertTrue(harness.wait_for(
+                lambda: any(in_unlink(p) for p in harness.children(traced.pid)), 15),
+                "B did not reach its removal of the stale file")
+            b = harness.children(traced.pid)[0]
+            with open(os.path.join(self.dir, "a.log"), "w") as log:
+                a = subprocess.Popen([harness.BIN, cfg], stdout=log, stderr=subprocess.STDOUT)
+            self.assertTrue(harness.wait_for(lambda: a.poll() is not None, 15),
+                            "A still runs beside B:\n" + harness.read_text(log.name))
+            self.assertEqual(a.returncode, 1)
+            self.assertIn("Cannot listen: unix:%s: address already in use (a server is accepting "
+                          "on it)" % path, harness.read_text(log.name))
+            trans = TTransport.TBufferedTransport(TSocket.TSocket(unix_socket=path))
+
+            def opened():
+                try:
+                    trans.open()
+                    return True
+                except TTransport.TTransportException:
+                    return False
+
+            self.assertTrue(harness.wait_for(opened, 15))
+            c = self.S.Client(TBinaryProtocol.TBinaryProtocol(trans))
+            self.assertEqual(c.echo("B serves"), "B serves")
+            trans.close()
+        finally:
+            if a is not None and a.poll() is None:
+                a.terminate()
+                a.wait(35)
+            if b is not None and harness.pid_alive(b):
+                os.kill(b, signal.SIGTERM)
+            traced.wait(35)
+        self.assertFalse(os.path.lexists(path), "B removed its socket file at stop")
+
     def test_ipv6_bind(self):
         try:
             probe = socket.socket(socket.AF_INET6)

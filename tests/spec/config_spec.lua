@@ -265,7 +265,13 @@ service PingService {
     assert.matches("^%-%-bind: unix:", errs[2])
     -- names are not looked up, nor descriptors checked: that happens when the bind opens
     assert(config.load(make_config(
-      'bind = { "localhost:0", "host.invalid:9090", "[::]:0", "unix:@x", "fd://3" }\n' .. SERVICE)))
+      'bind = { "localhost:0", "host.invalid:9090", "[::]:0", "unix:./@x", "fd://3" }\n'
+      .. SERVICE)))
+    -- '@' is how an abstract socket is shown, not a file's name to make
+    _, errs = config.load(make_config('bind = "unix:@x"\n' .. SERVICE))
+    assert.equal(1, #errs)
+    assert.matches(":1: bind: unix:@x: '@' names an abstract socket, which thriftcorn does not "
+      .. "bind; for a file named @x, write unix:%./@x$", errs[1])
   end)
 
   it("reports an unknown setting with a suggestion", function()

@@ -318,6 +318,10 @@ test_malformed_specs(void **state)
     /* a name is looked up only when the bind opens */
     assert_open_fails("host.invalid:9090", "host.invalid:9090: ");
     assert_malformed("unix:", "missing path");
+    /* '@' is how an abstract socket is shown: not the name of a file to make */
+    assert_malformed("unix:@tc.sock", "unix:@tc.sock: '@' names an abstract socket, which "
+                                      "thriftcorn does not bind; for a file named @tc.sock, "
+                                      "write unix:./@tc.sock");
     char long_path[200];
     memset(long_path, 'x', sizeof(long_path) - 1);
     long_path[sizeof(long_path) - 1] = '\0';
