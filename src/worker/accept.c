@@ -195,6 +195,20 @@ defer_to_sibling(tc_loop_t *lp)
     return true;
 }
 
+/* The connection of client 'fd', accepted from 'ss', attached to 'lp'. */
+static tc_conn_t *
+new_conn(tc_loop_t *lp, int fd, const struct sockaddr_storage *ss)
+{
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): accept4() set it */
+    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    char peer[64];
+    peer_name(ss, peer, sizeof(peer));
+    return tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp);
+}
+
 /*
  * Accept up to 'max' clients waiting on listener 'lfd'; 'waited': they
  * waited through a wait for a sibling, and are taken whatever the board says.
@@ -252,14 +266,7 @@ accept_some(tc_loop_t *lp, int lfd, int max, bool waited)
             return; /* EAGAIN: another thread or process took it */
         }
         lp->defer_end = 0; /* the client a wait ended with, if any, is this one */
-        /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): accept4() set it */
-        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
-        char peer[64];
-        peer_name(&ss, peer, sizeof(peer));
-        tc_loop_accepted(lp, tc_conn_new(lp->base, fd, peer, &lp->shared->conn, lp));
+        tc_loop_accepted(lp, new_conn(lp, fd, &ss));
     }
 }
 
@@ -315,6 +322,37 @@ tc_accept_take_backlog(tc_loop_t *lp)
         accept_some(lp, lp->shared->listeners[i].fd, max, false);
     }
     return atomic_load(&lp->nconns) != before;
+}
+
+/*
+ * A graceful stop of the whole server whose last listening loop 'lp' is
+ * inside a handler call: the worker's main thread, which closes the
+ * listeners for it ('lock' held), first accepts the clients waiting in
+ * their backlogs, as tc_accept_take_backlog() would had the loop been free,
+ * and hands them to 'lp': their first calls are answered once its call ends
+ * (or on a free loop the watchdog moves them to). Left there, the kernel
+ * reset them as the listeners closed, their calls unanswered. Up to
+ * worker_connections, and a backlog's worth from each listener.
+ */
+void
+tc_accept_hand_backlog(tc_loop_t *lp)
+{
+    int max = lp->shared->cfg->backlog > 0 ? lp->shared->cfg->backlog : 1;
+    for (size_t i = 0; i < lp->shared->nlisteners; i++) {
+        for (int n = 0; n < max && slot_take(lp->shared); n++) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            int fd = accept4(lp->shared->listeners[i].fd, (struct sockaddr *)&ss, &sl,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                tc_accept_slot_give(lp->shared); /* none waits (or none can be taken) */
+                break;
+            }
+            tc_conn_t *c = new_conn(lp, fd, &ss);
+            tc_conn_detach(c);
+            tc_loop_hand_accepted(lp, c);
+        }
+    }
 }
 
 /*

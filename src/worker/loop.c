@@ -380,6 +380,36 @@ fewest_accepting(const tc_loop_t *lp)
  * there, in the Lua state that runs its post_connect_closed. Not in a stop:
  * a loop taking the backlog answers the first calls itself.
  */
+/*
+ * Queue 'c' (detached) for 'to', counted there at once, and wake it; false
+ * if 'to' has left its loop (it cannot while 'c' holds a slot, but if it
+ * failed).
+ */
+static bool
+queue_accepted(tc_loop_t *to, tc_conn_t *c)
+{
+    pthread_mutex_lock(&to->inq_lock);
+    bool takes = !to->gone;
+    if (takes) {
+        TAILQ_INSERT_TAIL(&to->accepted, c, link);
+        atomic_fetch_add(&to->nconns, 1);
+    }
+    pthread_mutex_unlock(&to->inq_lock);
+    if (takes) {
+        event_active(to->wake, EV_TIMEOUT, 0);
+    }
+    return takes;
+}
+
+void
+tc_loop_hand_accepted(tc_loop_t *lp, tc_conn_t *c)
+{
+    if (!queue_accepted(lp, c)) {
+        tc_conn_close(c, NULL);
+        tc_accept_slot_give(lp->shared);
+    }
+}
+
 void
 tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c)
 {
@@ -389,15 +419,7 @@ tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c)
     }
     if (to != NULL) {
         tc_conn_detach(c);
-        pthread_mutex_lock(&to->inq_lock);
-        bool takes = !to->gone; /* (it cannot leave while 'c' holds a slot, but if it failed) */
-        if (takes) {
-            TAILQ_INSERT_TAIL(&to->accepted, c, link);
-            atomic_fetch_add(&to->nconns, 1);
-        }
-        pthread_mutex_unlock(&to->inq_lock);
-        if (takes) {
-            event_active(to->wake, EV_TIMEOUT, 0);
+        if (queue_accepted(to, c)) {
             return;
         }
         tc_conn_attach(c, lp->base, lp);
@@ -607,6 +629,15 @@ tc_loop_quit_listening(tc_loop_t *lp)
     /* the lock is free only while the loop is inside a handler call, or has left its loop */
     if (pthread_mutex_trylock(&lp->lock) != 0) {
         return false;
+    }
+    /*
+     * the last loop listening at a stop of the whole server: the clients
+     * waiting in the backlogs, which its on_stop() cannot take while its
+     * call runs, go to it, not to the kernel's reset as the listeners close
+     */
+    if (atomic_load(&lp->shared->shutdown) && !lp->quit_listening &&
+        atomic_load(&lp->shared->listening) == 1) {
+        tc_accept_hand_backlog(lp);
     }
     tc_accept_quit_listening(lp);
     pthread_mutex_unlock(&lp->lock);

@@ -108,6 +108,12 @@ struct tc_loop {
  */
 void tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c);
 
+/*
+ * A client accepted for 'lp' by another thread ('c' detached): queued for
+ * 'lp', counted there at once, and taken (on_connected run) on its thread.
+ */
+void tc_loop_hand_accepted(tc_loop_t *lp, tc_conn_t *c);
+
 /* ---- loop_drain.c: closing connections once done with ---- */
 
 /* Event callback (arg: the loop): client_timeout's sweep over the loop's connections. */
@@ -141,6 +147,13 @@ void tc_accept_on_accept(evutil_socket_t lfd, short what, void *arg);
 
 /* A graceful stop of the whole server: accept the clients waiting in the backlogs. */
 bool tc_accept_take_backlog(tc_loop_t *lp);
+
+/*
+ * The same, by the worker's main thread for 'lp', the last loop listening,
+ * while it is inside a handler call ('lock' held for it): the clients go
+ * to 'lp' (tc_loop_hand_accepted()), answered once its call ends.
+ */
+void tc_accept_hand_backlog(tc_loop_t *lp);
 
 /* The loop accepts no more, for good ('lock' held); the last one closes the listeners. */
 void tc_accept_quit_listening(tc_loop_t *lp);

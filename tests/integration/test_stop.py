@@ -293,6 +293,37 @@ class StopTest(harness.SubreaperServiceTest):
         finally:
             srv.stop()
 
+    def test_term_takes_the_backlog_of_a_worker_whose_only_thread_is_in_a_call(self):
+        # one thread, inside a 1.5 s call as SIGTERM comes, and three clients
+        # whose calls wait in the backlog (accepted by the kernel, not yet by
+        # the loop): the worker's main thread closes the listener for the
+        # busy loop, and first takes those clients for it, which answers
+        # them once its call ends. Left in the backlog they were reset as
+        # the listener closed, their calls unanswered.
+        srv = harness.Server(settings("workers = 1\nthreads = 1\ngraceful_timeout = 20\n"))
+        try:
+            out = []
+            threads = [self.sleeper(srv, 1500, out)]  # read: the loop is inside the call
+            waiting = []
+            for i in range(3):
+                c, trans = harness.client(self.S, srv.port)  # the handshake is the kernel's
+                self.assertEqual(harness.tcp_ends(srv, trans)["server"]["inode"], 0)
+                c.send_echo("waiting %d" % i)
+                waiting.append((c, trans))
+            srv.kill(signal.SIGTERM)
+            self.assertTrue(harness.wait_for(lambda: tcp_refused(srv.port), 1.0, 0.01),
+                            srv.log())
+            for i, (c, trans) in enumerate(waiting):
+                self.assertEqual(c.recv_echo(), "waiting %d" % i)
+                trans.close()
+            for t in threads:
+                t.join(10)
+            self.assertEqual(out, ["slept 1500"])
+            self.assertEqual(srv.proc.wait(20), 0, srv.log())
+            self.assertNotIn("killing it", srv.log())
+        finally:
+            srv.stop()
+
     def test_term_leaves_an_older_generation_its_own_graceful_timeout(self):
         """A reload that lowers graceful_timeout to 1 s, then SIGTERM while
         a worker of the old generation (graceful_timeout = 20) still runs
