@@ -147,6 +147,23 @@ function M.plugin_header(path, service, include_dirs)
   local function add(fmt, ...)
     out[#out + 1] = string.format(fmt, ...)
   end
+  -- A macro two IDL names map to ("a_b" argument "c", "a" argument "b_c")
+  -- with two values would be redefined, the last value silently in force:
+  -- it is left out, with a comment and a warning, so that its uses fail.
+  local defined = {} -- name -> { line = index in out, value, what }
+  local function define(name, value, what)
+    local d = defined[name]
+    if d == nil then
+      add("#define %s %d", name, value)
+      defined[name] = { line = #out, value = value, what = what }
+    elseif d.value ~= value and d.line ~= nil then
+      local why = string.format("%s would name both %s (%d) and %s (%d)", name, d.what, d.value,
+        what, value)
+      out[d.line] = "/* " .. why .. ": left out */"
+      d.line = nil
+      warn_stderr(string.format("%s: %s: left out of the header; use the field ids", path, why))
+    end
+  end
   local seen, structs, enums = {}, {}, {}
   for _, fn in ipairs(svc.all_functions) do
     local text, hash = core.signature(fn)
@@ -157,11 +174,13 @@ function M.plugin_header(path, service, include_dirs)
     add("#define TC_METHOD_%s(handler) {\"%s\", TC_SIG_%s, TC_SIGTEXT_%s, (handler)}", m, fn.name,
       m, m)
     for _, f in ipairs(fn.args.fields) do
-      add("#define TC_ARG_%s_%s %d", m, ident(f.name), f.id)
+      define(string.format("TC_ARG_%s_%s", m, ident(f.name)), f.id,
+        string.format("argument %s of %s", f.name, fn.name))
       reach(f.type, seen, structs, enums)
     end
     for _, f in ipairs(fn.throws or {}) do
-      add("#define TC_EX_%s_%s %d", m, ident(f.name), f.id)
+      define(string.format("TC_EX_%s_%s", m, ident(f.name)), f.id,
+        string.format("exception %s of %s", f.name, fn.name))
       reach(f.type, seen, structs, enums)
     end
     reach(fn.returns, seen, structs, enums)
@@ -170,14 +189,16 @@ function M.plugin_header(path, service, include_dirs)
   for _, st in ipairs(structs) do
     add("/* %s %s */", st.kind, st.fullname)
     for _, f in ipairs(st.fields) do
-      add("#define TC_FIELD_%s_%s %d", ident(st.fullname), ident(f.name), f.id)
+      define(string.format("TC_FIELD_%s_%s", ident(st.fullname), ident(f.name)), f.id,
+        string.format("field %s of %s", f.name, st.fullname))
     end
     add("")
   end
   for _, en in ipairs(enums) do
     add("/* enum %s */", en.fullname)
     for _, v in ipairs(en.values) do
-      add("#define TC_ENUM_%s_%s %d", ident(en.fullname), ident(v.name), v.value)
+      define(string.format("TC_ENUM_%s_%s", ident(en.fullname), ident(v.name)), v.value,
+        string.format("value %s of %s", v.name, en.fullname))
     end
     add("")
   end

@@ -129,18 +129,22 @@ enroll(tc_host_thread_t *t)
     return t->id != 0 ? TC_OK : TC_ELIMIT;
 }
 
-/* ---- boot hooks, for the watch of a worker's boot ---- */
+/* ---- boot and exit hooks, for the watch of a worker's boot and stop ---- */
 
 /*
  * The plugin hooks running now in the process that hook_cb is told about:
- * init_worker (one thread: the acquiring one, under registry_lock) and
- * init_thread (each handler thread). Under hook_lock, which is taken last.
+ * init_worker (one thread: the acquiring one, under registry_lock),
+ * init_thread (each handler thread), and at the stop exit_thread and
+ * exit_worker, so that a boot or a stop that hangs in one is named. Under
+ * hook_lock, which is taken last.
  */
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static tc_host_hook_cb hook_cb;
 static void *hook_arg;
 static int in_init_worker;
 static int in_init_thread;
+static int in_exit_thread;
+static int in_exit_worker;
 
 void
 tc_host_set_hook_cb(tc_host_hook_cb cb, void *arg)
@@ -164,10 +168,33 @@ hook_note(int *count, int delta)
     if (hook_cb != NULL) {
         hook_cb(in_init_worker > 0   ? "init_worker"
                 : in_init_thread > 0 ? "init_thread"
+                : in_exit_thread > 0 ? "exit_thread"
+                : in_exit_worker > 0 ? "exit_worker"
                                      : NULL,
                 hook_arg);
     }
     pthread_mutex_unlock(&hook_lock);
+}
+
+/*
+ * The plugin hook running on this thread, for tc_host_running(): set
+ * around every hook call (NULL: none).
+ */
+static _Thread_local const tc_host_t *hook_host;
+static _Thread_local const char *hook_name;
+
+static inline void
+hook_begin(const tc_host_t *h, const char *name)
+{
+    hook_host = h;
+    hook_name = name;
+}
+
+static inline void
+hook_end(void)
+{
+    hook_host = NULL;
+    hook_name = NULL;
 }
 
 /* ---- loading ---- */
@@ -235,6 +262,12 @@ tc_host_open(const char *path, const char *service, tc_err_t *err)
     h->serial = tc_xcalloc(1, sizeof(*h->serial));
     pthread_mutex_init(&h->serial->m, NULL);
     h->serial->refs = 1;
+    char cut[TC_ERR_MSG_MAX];
+    if (tc_libfile_truncated(path, cut, sizeof(cut))) {
+        /* dlopen() would map it and die of SIGBUS in the loader */
+        tc_err_set(err, TC_EINVAL, "plugin %s: cannot load it: %s", path, cut);
+        goto fail;
+    }
     /*
      * RTLD_NODELETE: dlclose() never unmaps it. A thread the plugin started
      * itself (in init_worker, say) may still run its code after exit_worker;
@@ -361,7 +394,9 @@ tc_host_acquire(const char *path, const char *service, tc_err_t *err)
         h->serial->refs++;
     } else if (h != NULL && h->desc->init_worker != NULL) {
         hook_note(&in_init_worker, 1);
+        hook_begin(h, "init_worker");
         int rc = h->desc->init_worker(&tc_host_api);
+        hook_end();
         hook_note(&in_init_worker, -1);
         if (rc != TC_PLUGIN_OK) {
             tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_worker() failed (%d)", path,
@@ -403,7 +438,11 @@ tc_host_release(tc_host_t *h)
     pthread_mutex_unlock(&registry_lock);
     if (last) {
         if (last_of_library && h->desc->exit_worker != NULL) {
+            hook_note(&in_exit_worker, 1);
+            hook_begin(h, "exit_worker");
             h->desc->exit_worker(&tc_host_api);
+            hook_end();
+            hook_note(&in_exit_worker, -1);
         }
         tc_host_close(h);
     }
@@ -415,7 +454,9 @@ tc_host_init_arbiter(tc_host_t *h, tc_err_t *err)
     if (h->desc->init_arbiter == NULL) {
         return TC_OK;
     }
+    hook_begin(h, "init_arbiter");
     int rc = h->desc->init_arbiter(&tc_host_api);
+    hook_end();
     if (rc != TC_PLUGIN_OK) {
         return tc_err_set(err, TC_EINVAL, "plugin %s (%s): init_arbiter() refused (%d)", h->path,
                           plugin_label(h), rc);
@@ -556,7 +597,9 @@ tc_host_thread_start(tc_host_thread_t *t, tc_err_t *err)
     }
     hook_note(&in_init_thread, 1); /* its turn too: a wait on one that hangs is a hang */
     serial_enter(t->host);
+    hook_begin(t->host, "init_thread");
     int rc = d->init_thread(&tc_host_api, &t->data);
+    hook_end();
     serial_leave(t->host);
     hook_note(&in_init_thread, -1);
     if (rc != TC_PLUGIN_OK) {
@@ -573,9 +616,13 @@ tc_host_thread_stop(tc_host_thread_t *t)
 {
     const tc_plugin_t *d = t->host->desc;
     if (t->started && d->exit_thread != NULL) {
+        hook_note(&in_exit_thread, 1); /* as init_thread: its turn is part of it */
         serial_enter(t->host);
+        hook_begin(t->host, "exit_thread");
         d->exit_thread(&tc_host_api, t->data);
+        hook_end();
         serial_leave(t->host);
+        hook_note(&in_exit_thread, -1);
     }
     t->started = false;
     t->data = NULL;
@@ -687,6 +734,26 @@ tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, con
                plugin_label(t->host), what, t->called, fn != NULL ? fn->name : "?", why, here);
     }
     pthread_mutex_unlock(&threads_lock);
+}
+
+bool
+tc_host_running(char *buf, size_t cap)
+{
+    const struct tc_call *c = tc_host_live.call;
+    if (cap > 0) {
+        buf[0] = '\0';
+    }
+    if (c != NULL && c->thread != NULL && c->fn != NULL) {
+        (void)snprintf(buf, cap, "plugin %s in a call of %s.%s", plugin_label(c->thread->host),
+                       c->thread->called, c->fn->name);
+        return true;
+    }
+    if (hook_host != NULL) {
+        (void)snprintf(buf, cap, "plugin %s (%s) in its %s hook", plugin_label(hook_host),
+                       hook_host->path, hook_name);
+        return true;
+    }
+    return false;
 }
 
 /* The handler failed or misused the reply builder: INTERNAL_ERROR. */

@@ -97,6 +97,16 @@ tc_host_api_leave(void)
  */
 void tc_host_call_refused(const tc_call_t *handle, const struct tc_call *running, const char *what);
 
+/*
+ * Into 'buf' ('cap' bytes, NUL-terminated, cut to fit): the plugin code
+ * running on the calling thread, as "plugin NAME in a call of
+ * Service.method" (the service as the call named it) for a handler, or
+ * "plugin NAME (PATH) in its init_worker hook" for a hook. Returns false,
+ * with 'buf' empty, when the thread runs neither. For a worker's last
+ * words (an exit() in a plugin); reads only this thread's state.
+ */
+bool tc_host_running(char *buf, size_t cap);
+
 /* The THeader of the calls to come on this thread (NULL: none); borrowed until the next. */
 void tc_host_thread_set_header(tc_host_thread_t *t, tc_header_t *header);
 
@@ -133,11 +143,12 @@ void tc_host_close(tc_host_t *h);
 tc_host_t *tc_host_acquire(const char *path, const char *service, tc_err_t *err);
 
 /*
- * Told the plugin hook the process runs now, for the watch of a boot that
- * hangs: "init_worker" or "init_thread" as one begins (on any thread; a
- * library's init_worker, named first while it runs, runs on the acquiring
- * thread, init_thread on each handler thread), NULL once none runs. 'hook'
- * is static.
+ * Told the plugin hook the process runs now, for the watch of a boot or a
+ * stop that hangs: "init_worker", "init_thread", "exit_thread" or
+ * "exit_worker" as one begins (on any thread; a library's init_worker and
+ * exit_worker, named first while they run, run on the acquiring or
+ * releasing thread, init_thread and exit_thread on each handler thread),
+ * NULL once none runs. 'hook' is static.
  */
 /* NOLINTNEXTLINE(readability-identifier-naming): callback types are tc_<name>_cb */
 typedef void (*tc_host_hook_cb)(const char *hook, void *arg);

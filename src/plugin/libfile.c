@@ -2,7 +2,8 @@
 /*
  * Telling why a plugin library did not load (plugin/host.c's
  * tc_host_open()): the ELF header of the file against the server's own,
- * then dlerror()'s text.
+ * then dlerror()'s text; and, before dlopen(), whether a file of this
+ * machine is cut short, which the loader would die of.
  */
 #include "plugin/libfile.h"
 
@@ -10,7 +11,9 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,6 +176,52 @@ file_why(const char *path, char *buf, size_t cap)
         return true;
     }
     return false;
+}
+
+bool
+tc_libfile_truncated(const char *path, char *buf, size_t cap)
+{
+    if (strchr(path, '/') == NULL) {
+        return false;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        return false;
+    }
+    struct stat st;
+    ElfW(Ehdr) eh;
+    uint64_t need = 0;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+              memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0;
+    elf_id_t self;
+    /* another machine's, word size or byte order: dlopen() refuses it, tc_libfile_why() says why */
+    ok = ok && elf_self(&self) && eh.e_ident[EI_CLASS] == self.cls &&
+         eh.e_ident[EI_DATA] == self.data && eh.e_machine == self.machine &&
+         eh.e_phentsize == sizeof(ElfW(Phdr));
+    if (ok) {
+        need = (uint64_t)eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(ElfW(Phdr));
+        for (unsigned i = 0; i < eh.e_phnum && need <= (uint64_t)st.st_size; i++) {
+            ElfW(Phdr) ph;
+            off_t at = (off_t)(eh.e_phoff + i * sizeof(ph));
+            if (pread(fd, &ph, sizeof(ph), at) != (ssize_t)sizeof(ph)) {
+                break;
+            }
+            uint64_t end = (uint64_t)ph.p_offset + ph.p_filesz;
+            if (ph.p_type == PT_LOAD && end > need) {
+                need = end;
+            }
+        }
+    }
+    (void)close(fd);
+    if (!ok || need <= (uint64_t)st.st_size) {
+        return false;
+    }
+    (void)snprintf(buf, cap,
+                   "it is truncated: the file has %lld bytes, its ELF headers place its code and "
+                   "data up to byte %llu (an interrupted copy or build?): copy or build it again",
+                   (long long)st.st_size, (unsigned long long)need);
+    return true;
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef TC_PLUGIN_LIBFILE_H
 #define TC_PLUGIN_LIBFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -21,5 +22,17 @@
  * 64 bytes of 'path'. Any thread.
  */
 void tc_libfile_why(const char *path, const char *dlerr, char *buf, size_t cap);
+
+/*
+ * Before dlopen('path'): true, with why in 'buf' as tc_libfile_why() puts
+ * it, when the file is an ELF object of this machine cut short (an
+ * interrupted copy or build), whose segments end past the end of the
+ * file. dlopen() maps those pages all the same, and the first access to
+ * one, in the loader itself, is a SIGBUS that kills the process: a worker
+ * would die at boot again and again, saying nothing. False for any other
+ * file, and for a 'path' without a '/' (dlopen() searches for those).
+ * Reads the file's ELF and program headers. Any thread.
+ */
+bool tc_libfile_truncated(const char *path, char *buf, size_t cap);
 
 #endif /* TC_PLUGIN_LIBFILE_H */

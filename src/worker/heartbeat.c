@@ -22,12 +22,13 @@ struct tc_heartbeat {
 
 /*
  * The hooks a worker's main thread runs (the connection hooks run on the
- * loops, as calls), then a plugin's boot hooks (on any thread, as the host
- * reports them). New names go at the end: a page holds an index.
+ * loops, as calls), then a plugin's boot and exit hooks (on any thread, as
+ * the host reports them). New names go at the end: a page holds an index.
  */
-static const char *const hooks[] = {"post_fork",         "post_worker_init", "worker_int",
-                                    "worker_abort",      "worker_exit",      "plugin init_worker",
-                                    "plugin init_thread"};
+static const char *const hooks[] = {
+    "post_fork",          "post_worker_init",   "worker_int",
+    "worker_abort",       "worker_exit",        "plugin init_worker",
+    "plugin init_thread", "plugin exit_thread", "plugin exit_worker"};
 
 tc_heartbeat_t *
 tc_heartbeat_new(void)

@@ -342,10 +342,10 @@ run_last_hook(const worker_t *w, const char *name)
 }
 
 /*
- * A plugin's init_worker or init_thread begins or ends (tc_host_set_hook_cb()):
- * named on the page as the main thread's hooks are, so that a boot hanging
- * in one is named too. init_thread runs on the handler threads, which the
- * main thread waits for before the worker is ready.
+ * A plugin's init_worker, init_thread, exit_thread or exit_worker begins or
+ * ends (tc_host_set_hook_cb()): named on the page as the main thread's
+ * hooks are, so that a boot or a stop hanging in one is named too. init_thread runs on the handler
+ * threads, which the main thread waits for before the worker is ready.
  */
 static void
 note_plugin_hook(const char *hook, void *arg)
@@ -574,16 +574,22 @@ static int exit_index;
 
 /*
  * A worker ends with _exit(): exit() comes from code that is not the
- * worker's, os.exit() in a handler or hook most often. The arbiter's log
- * line gives only the status; this one says where it came from.
+ * worker's, os.exit() in a handler or hook most often, or a C plugin's
+ * handler or hook, which this thread then runs. The arbiter's log line gives only
+ * the status; this one says where it came from.
  */
 static void
 exit_note(void)
 {
-    tc_log(TC_LOG_ERROR,
-           "worker %d: exit() called from Lua code (os.exit) or a library: the "
-           "worker ends",
-           exit_index);
+    char plugin[512];
+    if (tc_host_running(plugin, sizeof(plugin))) {
+        tc_log(TC_LOG_ERROR, "worker %d: exit() called by %s: the worker ends", exit_index, plugin);
+    } else {
+        tc_log(TC_LOG_ERROR,
+               "worker %d: exit() called from Lua code (os.exit) or a library: the "
+               "worker ends",
+               exit_index);
+    }
     last_lines();
 }
 

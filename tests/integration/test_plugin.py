@@ -5,12 +5,16 @@ refusals (ABI, entry point, unknown method, signature, a method nobody
 serves) at --check-config and at start; a crashing plugin costs one worker,
 and one that crashes in its init hook is named at --check-config and fails
 a reload; init_arbiter runs once per library, as init_worker; a plugin's
-own thread that outlives exit_worker does not crash the worker's exit, and
-a boot that hangs in init_worker or init_thread is named so."""
+own thread that outlives exit_worker does not crash the worker's exit, a
+boot that hangs in init_worker or init_thread is named so, and so is an
+exit() in a handler or in init_worker; a library cut short is refused
+before dlopen() dies of it; --plugin-header leaves out a macro that two
+IDL names make with two values."""
 
 import os
 import re
 import signal
+import struct
 import subprocess
 import unittest
 
@@ -27,6 +31,14 @@ IDL = os.path.join(CALC, "tutorial.thrift")
 
 def tp(name):
     return os.path.join(PLUGINS, "libtp_%s.so" % name)
+
+
+def last_load_offset(elf):
+    """Where the last PT_LOAD segment of a 64-bit little-endian ELF file starts in it."""
+    phoff, = struct.unpack_from("<Q", elf, 32)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 54)
+    loads = [struct.unpack_from("<IIQ", elf, phoff + i * phentsize) for i in range(phnum)]
+    return max(off for typ, _flags, off in loads if typ == 1)
 
 
 def settings(plugin, transport="buffered", protocol="binary", handler=None, extra=""):
@@ -340,6 +352,27 @@ class PluginWithLuaTest(unittest.TestCase):
                             or "ThreadSanitizer: SEGV" in log, log)
 
 
+    def test_exit_in_a_handler_names_the_plugin_and_call(self):
+        """A handler that calls exit(): the worker ends (its other calls get
+        no reply) and is replaced, and its last line names the plugin and
+        the call, where it said only "Lua code (os.exit) or a library"."""
+        with harness.Server(settings(tp("good"), handler="rest.lua"),
+                            files={"rest.lua": LUA_REST}) as srv:
+            pids = srv.worker_pids()
+            c, trans = harness.client(self.Calculator, srv.port)
+            with self.assertRaises(Exception):
+                c.calculate(-3, self.T.Work(num1=1, num2=2, op=1))  # exit(7)
+            trans.close()
+            self.assertTrue(harness.wait_log(srv, "exited with code 7"), srv.log())
+            self.assertRegex(srv.log(), r"\[error\] worker 0: exit\(\) called by plugin test in "
+                             r"a call of tutorial\.Calculator\.calculate: the worker ends\n")
+            new = harness.wait_for(lambda: [p for p in srv.worker_pids() if p not in pids], 20)
+            self.assertTrue(new, srv.log())
+            c, trans = harness.client(self.Calculator, srv.port)
+            self.assertEqual(c.add(1, 1), 1000002)
+            trans.close()
+
+
 class PluginLifetimeTest(unittest.TestCase):
     """What a plugin's own threads and hooks do to its worker's boot and exit."""
 
@@ -391,6 +424,39 @@ class PluginLifetimeTest(unittest.TestCase):
                 self.assertIn("Worker failed to boot", log)
 
 
+    def test_a_hanging_exit_hook_is_named(self):
+        """A plugin whose exit_thread, or exit_worker, never returns: the
+        graceful stop passes graceful_timeout, and the line of the kill says
+        in which hook, as for a boot; before, it named none."""
+        for name, hook in (("hang_exit_thread", "exit_thread"), ("hang_exit", "exit_worker")):
+            with self.subTest(hook=hook):
+                with harness.Server(settings(tp(name), handler="rest.lua",
+                                             extra="graceful_timeout = 1\n"),
+                                    files={"rest.lua": LUA_REST}) as srv:
+                    srv.stop()
+                    self.assertRegex(srv.log(), r"Worker \(pid:\d+\) did not stop within 1 s "
+                                     r"\(in its plugin %s hook\); killing it\n" % hook)
+
+    def test_exit_in_a_boot_hook_names_the_plugin_and_hook(self):
+        """A plugin whose init_worker calls exit(): each worker that boots
+        dies so, and its last line names the plugin and the hook, where it
+        said only "Lua code (os.exit) or a library"."""
+        srv = harness.Server(settings(tp("exit_init"), handler="rest.lua"),
+                             files={"rest.lua": LUA_REST}, start=False)
+        with open(srv.log_path, "ab") as log:
+            proc = subprocess.Popen([harness.BIN, srv.config, "--errorlog", srv.log_path],
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            line = (r"\[error\] worker 0: exit\(\) called by plugin test \(%s\) in its "
+                    r"init_worker hook: the worker ends\n" % re.escape(tp("exit_init")))
+            self.assertTrue(harness.wait_for(lambda: re.search(line, srv.log()), 20), srv.log())
+            self.assertTrue(harness.wait_for(lambda: "exited with code 9" in srv.log(), 20),
+                            srv.log())
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 class RefusalTest(unittest.TestCase):
     CASES = (
         ("bad_abi", "built for plugin ABI 999.3, this server speaks 1.3;"),
@@ -436,8 +502,10 @@ class RefusalTest(unittest.TestCase):
         with it, at --check-config, at start, and at a reload, which keeps
         the running generation. Before, a library built for another machine
         was "No such file or directory" (what dlopen() says), a file that is
-        not a library "file too short" or "invalid ELF header", and a
-        missing dependency read as if it were the plugin."""
+        not a library "file too short" or "invalid ELF header", a missing
+        dependency read as if it were the plugin, and a library cut short
+        (an interrupted copy) crashed the process loading it (SIGBUS in
+        dlopen()), so that workers died at boot again and again."""
         harness.gen_py(IDL)
         Calculator = harness.load_gen("tutorial.Calculator")
         d = harness.tempdir("tc-plugin-load-")
@@ -446,8 +514,11 @@ class RefusalTest(unittest.TestCase):
         # e_machine (offset 18, little-endian here): AArch64, or x86-64 on an AArch64 host
         other = 62 if int.from_bytes(elf[18:20], "little") == 183 else 183
         elf[18:20] = other.to_bytes(2, "little")
+        with open(tp("good"), "rb") as f:
+            good = f.read()
         files = {"foreign.so": bytes(elf), "text.so": b"#!/bin/sh\necho not a library\n",
-                 "archive.so": b"!<arch>\n" + b"/" * 60}
+                 "archive.so": b"!<arch>\n" + b"/" * 60,
+                 "truncated.so": good[:last_load_offset(good)]}
         for name, data in files.items():
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
@@ -461,6 +532,11 @@ class RefusalTest(unittest.TestCase):
             (os.path.join(d, "archive.so"), r"cannot load it: it is a static library \(an ar "
                                             r"archive\), not a shared object: link it with "
                                             r"-shared$"),
+            # cut where its last segment starts: dlopen() maps it anyway and dies of SIGBUS
+            (os.path.join(d, "truncated.so"),
+             r"cannot load it: it is truncated: the file has %d bytes, its ELF headers place "
+             r"its code and data up to byte \d+ \(an interrupted copy or build\?\): copy or "
+             r"build it again$" % last_load_offset(good)),
             (tp("needs"), r"cannot load it: a library it needs does not load: "
                           r"libtp_needed\.so: cannot open shared object file: No such file or "
                           r"directory$"),
@@ -596,6 +672,32 @@ class RefusalTest(unittest.TestCase):
                                      capture_output=True, text=True, timeout=60)
                 self.assertEqual((out.returncode, out.stderr.strip().splitlines()[-1]),
                                  (1, "thriftcorn: %s defines no service '%s'" % (IDL, name)))
+
+    def test_plugin_header_names_that_collide(self):
+        """Two IDL names that make one macro (method a_b's argument c and
+        method a's argument b_c): with two values the macro is left out, with
+        a comment and a warning naming both, so that a plugin using it does
+        not compile. Before, it was defined twice and the last value held,
+        so a_b's handler read a's field id. With one value it is kept."""
+        d = harness.tempdir("tc-plugin-header-")
+        idl = os.path.join(d, "col.thrift")
+        with open(idl, "w") as f:
+            f.write("struct P_q { 1: i32 r }\nstruct P { 2: i32 q_r }\n"
+                    "service S {\n  i32 a_b(1: i32 c),\n  i32 a(2: i32 b_c, 3: P p, 4: P_q pq),\n"
+                    "  i32 x_y(5: i32 z),\n  i32 x(5: i32 y_z),\n}\n")
+        out = subprocess.run([harness.BIN, "--plugin-header", idl, "S"], capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotRegex(out.stdout, r"#define TC_ARG_S_a_b_c ")
+        self.assertNotRegex(out.stdout, r"#define TC_FIELD_col_P_q_r ")
+        self.assertIn("/* TC_ARG_S_a_b_c would name both argument c of a_b (1) and argument b_c "
+                      "of a (2): left out */", out.stdout)
+        self.assertIn("warning: %s: TC_ARG_S_a_b_c would name both argument c of a_b (1) and "
+                      "argument b_c of a (2): left out of the header; use the field ids" % idl,
+                      out.stderr)
+        self.assertIn("TC_FIELD_col_P_q_r would name both", out.stderr)
+        self.assertEqual(out.stdout.count("#define TC_ARG_S_x_y_z 5\n"), 1)  # one value: kept
+        self.assertIn("#define TC_ARG_S_a_p 3\n", out.stdout)
 
 
 if __name__ == "__main__":

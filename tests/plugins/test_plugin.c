@@ -2,8 +2,8 @@
 /*
  * Small plugins of the tutorial Calculator for the host's tests, one
  * MODULE target per variant (tests/plugins/CMakeLists.txt):
- *   TP_GOOD      add and calculate in C (calculate crashes on logid -1
- *                and leaks 100 bytes on logid -2; add keeps its call past
+ *   TP_GOOD      add and calculate in C (calculate crashes on logid -1,
+ *                leaks 100 bytes on logid -2 and calls exit(7) on -3; add keeps its call past
  *                its handler for num1 3000 and uses it in num1 4000, and
  *                fails with a long UTF-8 text after num2 bytes of ASCII
  *                for num1 5000, with bytes that are not UTF-8 for 6000,
@@ -23,6 +23,11 @@
  *                init_arbiter die of SIGSEGV
  *   TP_HANG_INIT like TP_GOOD's Calculator, but init_worker and
  *                init_arbiter never return
+ *   TP_EXIT_INIT like TP_GOOD's Calculator, but init_worker and
+ *                init_arbiter call exit(9)
+ *   TP_HANG_EXIT like TP_GOOD's Calculator, but exit_worker never returns
+ *   TP_HANG_EXIT_THREAD like TP_GOOD's Calculator, but exit_thread never
+ *                returns
  *   TP_TWICE     lists its Calculator twice, by its full and short name
  *   TP_THREAD_FAIL like TP_GOOD's Calculator, but init_thread returns 42
  *   TP_HANG_THREAD like TP_GOOD's Calculator, but init_thread never returns
@@ -146,7 +151,8 @@ put_on_other_thread(const tc_host_api_t *api, tc_call_t *call)
 /*
  * TP_CRASH_INIT's hooks: death by SIGSEGV, the same in every build (a
  * sanitizer's handler would turn a bad pointer into a report and exit 1).
- * TP_HANG_INIT's: no return, until a signal ends the process.
+ * TP_HANG_INIT's: no return, until a signal ends the process. TP_EXIT_INIT's:
+ * exit(9).
  */
 static void
 crash_init(void)
@@ -158,6 +164,8 @@ crash_init(void)
     for (;;) {
         (void)pause();
     }
+#elif defined(TP_EXIT_INIT)
+    exit(9);
 #endif
 }
 
@@ -230,6 +238,11 @@ static void
 exit_worker(const tc_host_api_t *api)
 {
     (void)api;
+#if defined(TP_HANG_EXIT)
+    for (;;) {
+        (void)pause();
+    }
+#endif
     atomic_fetch_add(&counts[1], 1);
 #if defined(TP_BG_THREAD)
     bg_stop_without_join();
@@ -263,6 +276,11 @@ exit_thread(const tc_host_api_t *api, void *data)
 {
     (void)api;
     (void)data;
+#if defined(TP_HANG_EXIT_THREAD)
+    for (;;) {
+        (void)pause();
+    }
+#endif
     hook_enter();
     atomic_fetch_add(&counts[3], 1);
     hook_leave();
@@ -338,6 +356,9 @@ calculate(const tc_host_api_t *api, tc_call_t *call, const tc_view_t *args)
     if (logid == -1) {
         volatile int *null = NULL;
         return *null; /* a crash: it takes down only this worker */
+    }
+    if (logid == -3) {
+        exit(7); /* the worker ends, and its log says which plugin and call did it */
     }
     if (logid == -2) {
         /* a leak, for the test that LeakSanitizer checks a worker at exit */

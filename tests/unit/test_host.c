@@ -1041,7 +1041,10 @@ test_call_alloc_too_large_names_the_call(void **state)
     free(log);
 }
 
-/* What tc_host_set_hook_cb() was told, in order: "W" init_worker, "T" init_thread, "-" none. */
+/*
+ * What tc_host_set_hook_cb() was told, in order: "W" init_worker, "T"
+ * init_thread, "t" exit_thread, "w" exit_worker, "-" none.
+ */
 static char hooks_seen[16];
 
 static void
@@ -1053,13 +1056,15 @@ note_hook(const char *hook, void *arg)
         hooks_seen[n] = hook == NULL                       ? '-'
                         : strcmp(hook, "init_worker") == 0 ? 'W'
                         : strcmp(hook, "init_thread") == 0 ? 'T'
+                        : strcmp(hook, "exit_thread") == 0 ? 't'
+                        : strcmp(hook, "exit_worker") == 0 ? 'w'
                                                            : '?';
     }
 }
 
 /*
- * The boot hooks are reported as they begin and end (a worker names them
- * on its heartbeat page, for a boot that hangs); the exit hooks are not.
+ * The boot and exit hooks are reported as they begin and end (a worker
+ * names them on its heartbeat page, for a boot or a stop that hangs).
  */
 static void
 test_boot_hooks_are_reported(void **state)
@@ -1077,10 +1082,11 @@ test_boot_hooks_are_reported(void **state)
     assert_int_equal(tc_host_thread_start(t, &err), TC_OK);
     assert_string_equal(hooks_seen, "W-T-");
     tc_host_thread_stop(t);
+    assert_string_equal(hooks_seen, "W-T-t-");
     tc_host_thread_free(t);
     tc_host_release(h);
     tc_host_set_hook_cb(NULL, NULL);
-    assert_string_equal(hooks_seen, "W-T-");
+    assert_string_equal(hooks_seen, "W-T-t-w-");
 }
 
 static void

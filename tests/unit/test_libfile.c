@@ -3,7 +3,8 @@
  * plugin/libfile.c: why a plugin library did not load, from files whose
  * ELF header is this program's own, changed where a plugin built wrong
  * differs (machine, word size, byte order, type), from files that are no
- * ELF at all, and from dlerror() texts.
+ * ELF at all, and from dlerror() texts; and a file of this machine cut
+ * short, which dlopen() would die of.
  */
 #include "tc_test.h"
 
@@ -148,6 +149,50 @@ test_dlerror_text(void **state)
     assert_string_equal(buf, "cannot");
 }
 
+/* tc_libfile_truncated() of 'path' holding 'data'; its text in 'buf'. */
+static bool
+truncated(const void *data, size_t len, char *buf, size_t cap)
+{
+    put_file(data, len);
+    buf[0] = '\0';
+    return tc_libfile_truncated(path, buf, cap);
+}
+
+static void
+test_truncated(void **state)
+{
+    (void)state;
+    /* this program's whole file, then cut short: its last segments lie past its end */
+    FILE *f = fopen("/proc/self/exe", "rb");
+    assert_non_null(f);
+    size_t cap = (size_t)64 << 20;
+    unsigned char *exe = malloc(cap);
+    assert_non_null(exe);
+    size_t len = fread(exe, 1, cap, f);
+    fclose(f);
+    assert_true(len > 4096 && len < cap);
+    char buf[512];
+    assert_false(truncated(exe, len, buf, sizeof(buf)));
+    assert_true(truncated(exe, len / 2, buf, sizeof(buf)));
+    char want[128];
+    snprintf(want, sizeof(want), "it is truncated: the file has %zu bytes, its ELF headers ",
+             len / 2);
+    assert_memory_equal(buf, want, strlen(want));
+    assert_non_null(strstr(buf, "(an interrupted copy or build?): copy or build it again"));
+    /* the ELF header alone: its program headers are cut off too */
+    assert_true(truncated(exe, 64, buf, sizeof(buf)));
+    assert_memory_equal(buf, "it is truncated: the file has 64 bytes", 38);
+    free(exe);
+    /* another machine's, or no ELF at all: left to dlopen() and tc_libfile_why() */
+    assert_false(truncated(header(ELFCLASS64, ELFDATA2MSB, ET_DYN, EM_PPC64), 64, buf, 512));
+    assert_false(truncated("#!/bin/sh\n", 10, buf, sizeof(buf)));
+    assert_false(truncated("", 0, buf, sizeof(buf)));
+    /* a name dlopen() searches for is not a path to read */
+    assert_false(tc_libfile_truncated("lib.so", buf, sizeof(buf)));
+    (void)unlink(path);
+    assert_false(tc_libfile_truncated(path, buf, sizeof(buf)));
+}
+
 int
 main(void)
 {
@@ -155,6 +200,7 @@ main(void)
         cmocka_unit_test(test_another_machine),
         cmocka_unit_test(test_not_a_shared_object),
         cmocka_unit_test(test_dlerror_text),
+        cmocka_unit_test(test_truncated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
