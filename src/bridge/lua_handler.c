@@ -418,24 +418,6 @@ undeclared(lua_State *L, int idx)
     return found;
 }
 
-/* 'err' gets 'len' bytes of 'text', each NUL written as \0, cut to fit. */
-static void
-set_err_text(tc_err_t *err, const char *text, size_t len)
-{
-    char buf[TC_ERR_MSG_MAX];
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 3 < sizeof(buf); i++) {
-        if (text[i] == '\0') {
-            buf[n++] = '\\';
-            buf[n++] = '0';
-        } else {
-            buf[n++] = text[i];
-        }
-    }
-    buf[n] = '\0';
-    tc_err_set(err, TC_EINVAL, "%s", buf);
-}
-
 /*
  * Push "Service.fn<what>: <the error at e>" ("Service.fn<what> raised
  * mod.Ex, which it does not declare: ..." for an undeclared() struct,
@@ -502,7 +484,7 @@ error_text(lua_State *L, int e, const char *service, const tc_function_t *fn, co
         return err->msg;
     }
     const char *text = lua_tolstring(L, -1, len);
-    set_err_text(err, text, *len);
+    tc_lua_state_set_err(err, text, *len);
     return text;
 }
 

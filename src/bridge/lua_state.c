@@ -81,12 +81,8 @@ tc_lua_state_traceback(lua_State *L)
     return 1;
 }
 
-/*
- * 'err' gets 'len' bytes of 'text', each NUL written as \0 rather than
- * cutting the message (and the traceback after it) there; cut to fit.
- */
-static void
-set_err_escaped(tc_err_t *err, const char *text, size_t len)
+void
+tc_lua_state_set_err(tc_err_t *err, const char *text, size_t len)
 {
     char buf[TC_ERR_MSG_MAX];
     size_t n = 0;
@@ -119,7 +115,7 @@ tc_lua_pcall(lua_State *L, int nargs, int nres, tc_err_t *err)
             msg = "error";
             len = strlen(msg);
         }
-        set_err_escaped(err, msg, len);
+        tc_lua_state_set_err(err, msg, len); /* the traceback after a NUL too */
         lua_pop(L, 1);
     }
     lua_remove(L, base);

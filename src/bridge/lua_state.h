@@ -33,6 +33,12 @@ lua_State *tc_lua_state_new_limited(size_t max_bytes, tc_err_t *err);
 int tc_lua_state_traceback(lua_State *L);
 
 /*
+ * 'err' (code TC_EINVAL) gets the 'len' bytes of Lua string 'text', each
+ * NUL written as \0 rather than ending the C string there, cut to fit.
+ */
+void tc_lua_state_set_err(tc_err_t *err, const char *text, size_t len);
+
+/*
  * lua_pcall() with a traceback handler. On error the stack is restored to
  * below the function, 'err' holds the message with its traceback and the
  * code is TC_EINVAL. With 'nres' LUA_MULTRET, results are as lua_pcall's.
