@@ -451,20 +451,41 @@ message_start(const uint8_t *p)
  * was detected from its first message, the protocol (protocol "auto") or,
  * with 'framing' ("buffered" on a framed connection), the transport
  * (transport "auto"), does not fit it: the message starts as the other
- * protocol's do, or as a buffered one. False: no such misfit.
+ * protocol's do, or as a buffered one, or (transport "auto", framed) it is
+ * a THeader frame's; or, in a THeader frame, the message is not in the
+ * protocol the frame names. False: no such misfit.
  */
 static bool
 misfit(const tc_conn_t *c, const char *framing, const uint8_t *msg, size_t len, char *why,
        size_t size)
 {
-    if (c->transport == &tc_transport_header || c->protocol == NULL || len < 2) {
+    if (c->protocol == NULL || len < 2) {
         return false;
+    }
+    if (c->transport == &tc_transport_header) {
+        /* 'protocol' is the one this frame names, whatever the settings */
+        const char *came = framing == NULL ? message_start(msg) : NULL;
+        if (came == NULL || strcmp(came, c->protocol->name) == 0) {
+            return false;
+        }
+        (void)snprintf(why, size, "a %s message in a THeader frame whose protocol id says %s", came,
+                       c->protocol->name);
+        return true;
+    }
+    const char *speaks = c->transport->name;
+    if (framing == NULL && c->transport == &tc_transport_framed && c->_s->transport == NULL &&
+        msg[0] == 0x0F && msg[1] == 0xFF) {
+        /* THeader's magic: the frame would be read as a name of about 268 MB */
+        (void)snprintf(why, size,
+                       "a THeader message on a connection that speaks %s %s (its first message "
+                       "decided)",
+                       speaks, c->protocol->name);
+        return true;
     }
     const char *other = message_start(msg);
     if (other == NULL) {
         return false;
     }
-    const char *speaks = c->transport->name;
     if (framing != NULL) {
         if (c->_s->transport != NULL) {
             return false;

@@ -534,6 +534,13 @@ def header_cases(fixed=False):
     add("truncated varint (info key length)", "binary",
         theader(b"\x00\x00\x01\x01\x80\x80\x80\x80", b),
         bad("info headers run past the header block"))
+    # a message of the other protocol than the one the frame names
+    for pname, w in PROTOS.items():
+        other = "compact" if pname == "binary" else "binary"
+        add("a %s message in a frame naming %s" % (pname, other), other,
+            theader(varint(HEADER_PROTO[other]) + b"\x00", message(w, in_base(w, b""))),
+            ("close", "invalid message: a %s message in a THeader frame whose protocol id "
+             "says %s" % (pname, other)))
     # told in binary (protocol id 0), then closed
     for pid in (1, 3, 0x7F, 2 ** 32 - 1):  # 1 is JSON, which thriftcorn does not speak
         add("protocol id %d" % pid, "binary", theader(varint(pid) + b"\x00", b),
@@ -941,10 +948,11 @@ class AutoTest(HostileBase, unittest.TestCase):
 
     def test_other_protocol_after_first_message(self):
         """A connection's first message decides its transport and protocol;
-        a later message of the other protocol, or a buffered message on a
-        framed connection, closes it with a line that names what came and
-        what the connection speaks, not as a header that makes no sense
-        (framed) or a message invalid in some way (buffered)."""
+        a later message of the other protocol, a buffered message or a
+        THeader frame on a framed connection, closes it with a line that
+        names what came and what the connection speaks, not as a header
+        that makes no sense (framed) or a message invalid in some way
+        (buffered)."""
         args = self.S.echo_args(e=good_args(self.T))
 
         def call(pname, t):
@@ -955,7 +963,11 @@ class AutoTest(HostileBase, unittest.TestCase):
                 ("buffered", "binary", call("compact", "buffered"), "compact", "closed: "),
                 ("buffered", "compact", call("binary", "buffered"), "binary", "closed: "),
                 ("framed", "binary", call("compact", "buffered"), "buffered compact", "closed: "),
-                ("framed", "compact", call("binary", "buffered"), "buffered binary", "closed: ")):
+                ("framed", "compact", call("binary", "buffered"), "buffered binary", "closed: "),
+                ("framed", "binary", theader(b"\x00\x00", call("binary", "buffered")), "THeader",
+                 "invalid message: "),
+                ("framed", "compact", theader(b"\x02\x00", call("compact", "buffered")),
+                 "THeader", "invalid message: ")):
             case = Case("a %s message after %s %s calls" % (came, t, first), t, first, data, None)
             offset = self.log_size()
             s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
