@@ -164,6 +164,51 @@ refused(ctx_t *c)
 
 /* ---- containers ---- */
 
+/*
+ * A number key of the list at 'idx' that is none of its elements 1..n: an
+ * element after a hole ({1, 2, [4] = 4}, or what a filter left behind) or
+ * at 0, which the length Lua finds stops short of and which would be left
+ * out without a word. Keys that are not numbers (the 'n' of table.pack())
+ * are not looked at.
+ *
+ * A step per element would cost as much as writing the elements, so the
+ * walk starts after element n: a list whose elements all sit in the
+ * table's array part (made by a constructor, by appending, by decoding)
+ * and that holds nothing else is done in one step past the array's spare
+ * slots. Anything found there (an element after a hole in the array part,
+ * a key of the hash part, where Lua may keep more ahead of element n) has
+ * the whole table walked. A table that held other keys before its list
+ * grew can keep element n last in its hash part: what precedes it then
+ * goes unseen, as docs/handlers.md says.
+ */
+static int
+stray_key(ctx_t *c, int idx, lua_Integer n)
+{
+    lua_State *L = c->L;
+    lua_pushinteger(L, n); /* element n is set: lua_next() does not raise */
+    if (lua_next(L, idx) == 0) {
+        return TC_OK;
+    }
+    lua_pop(L, 2);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            lua_Integer k;
+            if (lua_isinteger(L, -1) && (k = lua_tointeger(L, -1)) >= 1 && k <= n) {
+                continue;
+            }
+            const char *key = lua_tostring(L, -1);
+            int rc = tc_err_set(c->err, TC_ETYPE,
+                                "a list of %lld has its elements at 1 to %lld, not at %s",
+                                (long long)n, (long long)n, key);
+            lua_pop(L, 1);
+            return rc;
+        }
+    }
+    return TC_OK;
+}
+
 /* The list at 'idx'; 'top' is the stack's top. */
 static int
 encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
@@ -183,6 +228,10 @@ encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
                               "expected a list (elements at 1, 2, ...), got a table with "
                               "other keys (a set or a map?)");
         }
+    }
+    int rc = n > 0 ? stray_key(c, idx, n) : TC_OK;
+    if (rc != TC_OK) {
+        return rc;
     }
     put_list_begin(c, t->elem->ttype, (uint32_t)n);
     const tc_struct_t *xst = c->xst;
@@ -205,7 +254,7 @@ encode_list(ctx_t *c, int idx, int top, const tc_type_t *t)
         if (lt == LUA_TNIL) {
             return tc_err_set(c->err, TC_ETYPE, "list element %lld is nil", (long long)i);
         }
-        int rc = encode_value(c, ++at, lt, t->elem);
+        rc = encode_value(c, ++at, lt, t->elem);
         if (rc != TC_OK) {
             return rc;
         }

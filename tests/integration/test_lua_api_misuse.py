@@ -305,6 +305,15 @@ function H.get(how)
     thriftcorn.throw(m.Named)
   elseif how == "raise" then
     error(m.Missing{ name = "n" })
+  elseif how == "hole" then
+    -- a filter that leaves holes: the list's length stops at the first
+    local more = {}
+    for i, name in ipairs({ "a", "", "c" }) do
+      if name ~= "" then
+        more[i] = m.Named{ name = name }
+      end
+    end
+    return m.Named{ name = "hole", more = more }
   end
   return m.Named{ name = how }
 end
@@ -356,6 +365,13 @@ class StructClassTest(ServedTest):
         with self.assertRaises(self.T.Missing) as cm:
             self.c.get("raise")
         self.assertEqual(cm.exception.name, "n")
+
+    def test_a_list_with_a_hole_is_refused(self):
+        """Elements after a hole were left out of the reply without a word."""
+        text = ("classes.Classes.get returned a value that does not fit: classes.Named.more: "
+                "a list of 1 has its elements at 1 to 1, not at 3")
+        self.assertEqual(self.internal_error("hole"), text)
+        self.assertTrue(harness.wait_log(self.srv, ": " + text), self.srv.log())
 
     def test_raised_class_is_named(self):
         for how, cls in (("raise class", "classes.Missing"), ("throw class", "classes.Named")):

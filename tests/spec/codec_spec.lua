@@ -546,7 +546,32 @@ describe("codec errors", function()
             .. "1, 2, ...), got a table with other keys (a set or a map?)",
             tc.encode(at.Containers, { shorts = t }, proto))
         end
-        -- what stays allowed: false leaves an element out; an empty table is an empty list
+        -- a list with a hole, or with its elements from 0: the length Lua
+        -- finds stops short of them, and they were left out without a word
+        local holed = { 1, 2, 3 }
+        holed[5] = 5
+        local filtered = {}
+        for i, v in ipairs({ 1, -1, 2 }) do
+          if v > 0 then
+            filtered[i] = v
+          end
+        end
+        local from0 = {}
+        for i = 0, 2 do
+          from0[i] = i
+        end
+        for _, case in ipairs({
+          { holed, 3, "5" }, { filtered, 1, "3" }, { from0, 2, "0" },
+          { { 1, 2, [2.5] = 7 }, 2, "2.5" },
+        }) do
+          assert_fails(core.ETYPE, ("alltypes.Containers.shorts: a list of %d has its "
+            .. "elements at 1 to %d, not at %s"):format(case[2], case[2], case[3]),
+            tc.encode(at.Containers, { shorts = case[1] }, proto))
+        end
+        -- what stays allowed: false leaves an element out; an empty table is an empty list;
+        -- keys that are not numbers are not looked at (table.pack's n)
+        local packed = assert(tc.encode(at.Containers, { shorts = table.pack(4, 5) }, proto))
+        assert.same({ 4, 5 }, assert(tc.decode(at.Containers, packed, proto)).shorts)
         local bytes = assert(tc.encode(at.Containers,
           { longs = { [1] = true, [2] = false }, shorts = {} }, proto))
         local back = assert(tc.decode(at.Containers, bytes, proto))
