@@ -253,12 +253,9 @@ clamp_workers(int n)
  * SIGTTINs after it; a roll back of the upgrade starts the config's.
  */
 static int
-reload_target(arbiter_t *a, const tc_config_t *cfg)
+reload_target(const arbiter_t *a, const tc_config_t *cfg)
 {
     if (a->reload_winch) {
-        if (a->winch_target > 0 && cfg->workers_set) {
-            a->winch_target = cfg->workers;
-        }
         return a->reload_delta > 0 ? clamp_workers(a->reload_delta) : 0;
     }
     int base = a->target == 0 || cfg->workers_set ? cfg->workers : a->target;
@@ -440,6 +437,9 @@ begin_generation(arbiter_t *a)
     }
     g->fifo = fifo;
     g->target = reload_target(a, cfg);
+    if (a->reload_winch && a->winch_target > 0 && cfg->workers_set) {
+        a->winch_target = cfg->workers; /* what a roll back starts again: this config's */
+    }
     apply_log(cfg, a->cur->cfg);
     tc_config_log_warnings(cfg); /* (the reload's check logged none: they would be twice) */
     tc_generation_give_logs(g);
