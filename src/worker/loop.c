@@ -22,6 +22,7 @@
 #include "worker/pace.h"
 #include "worker/worker.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -372,15 +373,6 @@ fewest_accepting(const tc_loop_t *lp)
 }
 
 /*
- * Every accepting loop is woken by a new client, and the one whose thread
- * runs first takes nearly every client that connects while the worker is
- * idle: so the client goes to the accepting loop that holds the fewest
- * connections, as Apache Thrift's TNonblockingServer deals its clients out
- * to its I/O threads. It is counted there at once, and on_connected runs
- * there, in the Lua state that runs its post_connect_closed. Not in a stop:
- * a loop taking the backlog answers the first calls itself.
- */
-/*
  * Queue 'c' (detached) for 'to', counted there at once, and wake it; false
  * if 'to' has left its loop (it cannot while 'c' holds a slot, but if it
  * failed).
@@ -404,12 +396,26 @@ queue_accepted(tc_loop_t *to, tc_conn_t *c)
 void
 tc_loop_hand_accepted(tc_loop_t *lp, tc_conn_t *c)
 {
-    if (!queue_accepted(lp, c)) {
-        tc_conn_close(c, NULL);
-        tc_accept_slot_give(lp->shared);
-    }
+    /*
+     * 'lp' is inside a handler call (its 'lock' held for it): it has not
+     * left its loop, and takes 'c' once the call ends. (A close here would
+     * run its connection callbacks on this thread, for a connection it
+     * does not hold yet.)
+     */
+    bool queued = queue_accepted(lp, c);
+    assert(queued);
+    (void)queued;
 }
 
+/*
+ * Every accepting loop is woken by a new client, and the one whose thread
+ * runs first takes nearly every client that connects while the worker is
+ * idle: so the client goes to the accepting loop that holds the fewest
+ * connections, as Apache Thrift's TNonblockingServer deals its clients out
+ * to its I/O threads. It is counted there at once, and on_connected runs
+ * there, in the Lua state that runs its post_connect_closed. Not in a stop:
+ * a loop taking the backlog answers the first calls itself.
+ */
 void
 tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c)
 {

@@ -109,8 +109,9 @@ struct tc_loop {
 void tc_loop_accepted(tc_loop_t *lp, tc_conn_t *c);
 
 /*
- * A client accepted for 'lp' by another thread ('c' detached): queued for
- * 'lp', counted there at once, and taken (on_connected run) on its thread.
+ * A client accepted for 'lp' by another thread while 'lp' is inside a
+ * handler call ('c' detached): queued for 'lp', counted there at once, and
+ * taken (on_connected run) on its thread once the call ends.
  */
 void tc_loop_hand_accepted(tc_loop_t *lp, tc_conn_t *c);
 
